@@ -1,0 +1,122 @@
+# catalogd — build, test and run.
+#
+#   make            build catalogd and catalogctl
+#   make run        install what is missing, build, initialise ./var/node if needed, run it
+#   make check      install what is missing, build, run every test suite
+#   make asan-check the same under AddressSanitizer + UBSan
+#   make demo       a local alliance of three nodes on loopback
+#   make bench      benchmarks (print figures; never pass/fail)
+#   make fuzz       build the libFuzzer targets (clang)
+
+CC      ?= cc
+BUILD   ?= build
+PKGS     = libuv openssl msgpack lmdb
+DEB_PKGS = build-essential pkg-config libuv1-dev libssl-dev libmsgpack-dev liblmdb-dev \
+           libcmocka-dev python3 openssl
+
+# Tests must never touch the user's node; run data lives here.
+RUN_DIR  ?= var/node
+RUN_CODE ?= 131059
+RUN_NAME ?= 文京区
+RUN_LISTEN ?= 127.0.0.1:7400
+
+# pkg-config is asked only when it exists, so `make deps` works on a bare machine.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -lssl -lcrypto -lmsgpackc -llmdb)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(PKG_CFLAGS) -I.
+LDLIBS   = $(PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+
+LIB_SRC  = $(wildcard proto/*.c store/*.c certs/*.c)
+D_SRC    = $(wildcard daemon/*.c)
+CLI_SRC  = $(wildcard cli/*.c)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+TOOL_SRC = $(wildcard tests/tools/*.c)
+BENCH_SRC = $(wildcard bench/*.c)
+
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+D_OBJ    = $(D_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+LIB      = $(BUILD)/libcatalog.a
+
+.PHONY: all deps run check asan-check demo bench fuzz clean
+all: $(BUILD)/catalogd $(BUILD)/catalogctl
+
+$(BUILD)/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/catalogd: $(D_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/catalogctl: $(CLI_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Install the Debian packages we build and test with, only those missing.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install:$$missing" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }; \
+	fi
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@if [ ! -f $(RUN_DIR)/node.key ]; then \
+	  $(BUILD)/catalogctl init --data $(RUN_DIR) --code $(RUN_CODE) --name '$(RUN_NAME)' && \
+	  $(BUILD)/catalogctl alliance create --data $(RUN_DIR) --name 'ファーストカスタマー・アライアンス（ローカル）'; \
+	fi
+	exec $(BUILD)/catalogd --data $(RUN_DIR) --listen $(RUN_LISTEN)
+
+check: deps
+	@$(MAKE) --no-print-directory all tests
+	@BUILD=$(BUILD) tests/run.sh
+
+asan-check: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=gcc \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all tests
+	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CATALOGD_SLOW=1 tests/run.sh
+
+.PHONY: tests
+tests: $(UNIT_BIN) $(TOOL_BIN)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tests/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory CFLAGS="-O2 -g" all tests $(BENCH_BIN)
+	@BUILD=$(BUILD) bench/run.sh
+
+fuzz:
+	@$(MAKE) --no-print-directory -C tests/fuzz
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,50 @@
+/*
+ * certs/certs.h — node identity: key pair, self-signed X.509 certificate,
+ * member id, and the files that hold them in a data directory.
+ *
+ *   DIR/node.key   private key, PEM, mode 0600
+ *   DIR/node.crt   certificate, PEM; subject serialNumber = municipality
+ *                  code, CN = municipality name (UTF-8)
+ *
+ * The member id is SHA-256 of the key's DER SubjectPublicKeyInfo, so it can
+ * be computed from the certificate alone by anyone (see `catalogctl id`).
+ */
+#ifndef CERTS_CERTS_H
+#define CERTS_CERTS_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "proto/record.h"
+
+typedef struct {
+    EVP_PKEY *key;          /* private key (NULL when loaded from a cert only) */
+    X509 *cert;
+    proto_id id;            /* member id */
+    char code[8];           /* 全国地方公共団体コード */
+    char name[192];         /* municipality name */
+    uint8_t *der;           /* certificate DER (owned) */
+    size_t der_len;
+} certs_identity;
+
+/* Create DIR (if needed), a key of `key_type` ("ed25519", "p256", "rsa") and a
+ * certificate for CODE/NAME.  Refuses when DIR already holds a key. */
+int certs_init(const char *dir, const char *code, const char *name, const char *key_type,
+               char *err, size_t errlen);
+
+/* Load DIR/node.key and DIR/node.crt and check they belong together. */
+int certs_load(const char *dir, certs_identity *out, char *err, size_t errlen);
+
+/* Parse a certificate (PEM text or DER); fills id, code, name, der. */
+int certs_parse(const uint8_t *buf, size_t len, certs_identity *out, char *err, size_t errlen);
+int certs_read_file(const char *path, certs_identity *out, char *err, size_t errlen);
+
+void certs_free(certs_identity *id);
+
+/* Member id of a public key: SHA-256 of its DER SubjectPublicKeyInfo. */
+int certs_key_id(EVP_PKEY *key, proto_id *out);
+
+/* PEM text of a certificate (malloc'd, NUL-terminated). */
+char *certs_pem(const certs_identity *id);
+
+#endif

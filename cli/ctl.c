@@ -1,0 +1,443 @@
+/* cli/ctl.c — see ctl.h. */
+#include "cli/ctl.h"
+#include "proto/frame.h"
+#include "proto/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <wchar.h>
+
+ctl_opts ctl_g;
+
+int ctl_common_opt(ctl_opts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if ((!strcmp(a, "--data") || !strcmp(a, "--socket")) && *i + 1 < argc) {
+        if (a[2] == 'd')
+            o->data = argv[++*i];
+        else
+            o->socket = argv[++*i];
+        return 1;
+    }
+    if (!strncmp(a, "--data=", 7)) { o->data = a + 7; return 1; }
+    if (!strncmp(a, "--socket=", 9)) { o->socket = a + 9; return 1; }
+    if (!strcmp(a, "--json")) { o->json = 1; return 1; }
+    if (!strcmp(a, "--era")) { o->era = 1; return 1; }
+    return 0;
+}
+
+const char *ctl_data_dir(const ctl_opts *o)
+{
+    if (o->data)
+        return o->data;
+    const char *e = getenv("CATALOGD_DATA");
+    return e && *e ? e : "var/node";
+}
+
+void ctl_usage_error(const char *verb, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "catalogctl %s: ", verb);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void ctl_errorf(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("catalogctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- control socket ---- */
+
+void ctl_req_begin(ctl_req *r, const char *cmd, uint32_t nargs)
+{
+    proto_frame_begin(&r->sb, &r->pk);
+    msgpack_pack_map(&r->pk, nargs + 1);
+    proto_pack_kv_str(&r->pk, "cmd", cmd);
+}
+
+static int sock_path(const ctl_opts *o, char *out, size_t n)
+{
+    if (o->socket)
+        snprintf(out, n, "%s", o->socket);
+    else
+        snprintf(out, n, "%s/control.sock", ctl_data_dir(o));
+    return 0;
+}
+
+static int sock_connect(const ctl_opts *o, char *path, size_t pn)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    sock_path(o, path, pn);
+    if (strlen(path) >= sizeof sa.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int ctl_daemon_running(const ctl_opts *o)
+{
+    char path[1100];
+    int fd = sock_connect(o, path, sizeof path);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+int ctl_call(const ctl_opts *o, ctl_req *r, uint8_t **reply, size_t *len)
+{
+    char path[1100];
+    int fd = sock_connect(o, path, sizeof path);
+    if (fd < 0) {
+        ctl_errorf("cannot reach catalogd at %s: %s (is the daemon running?)", path, strerror(errno));
+        msgpack_sbuffer_destroy(&r->sb);
+        return CTL_FAIL;
+    }
+    proto_frame_end(&r->sb);
+    size_t off = 0;
+    while (off < r->sb.size) {
+        ssize_t w = write(fd, r->sb.data + off, r->sb.size - off);
+        if (w <= 0) {
+            ctl_errorf("write to %s: %s", path, strerror(errno));
+            close(fd);
+            msgpack_sbuffer_destroy(&r->sb);
+            return CTL_FAIL;
+        }
+        off += (size_t)w;
+    }
+    msgpack_sbuffer_destroy(&r->sb);
+    proto_buf in = { 0 };
+    const uint8_t *f;
+    size_t fl;
+    int rc;
+    char buf[65536];
+    while ((rc = proto_frame_take(&in, PROTO_CTL_FRAME_MAX, &f, &fl)) == 0) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0 || proto_buf_append(&in, buf, (size_t)n)) {
+            ctl_errorf("catalogd closed the control connection without a reply");
+            close(fd);
+            proto_buf_free(&in);
+            return CTL_FAIL;
+        }
+    }
+    close(fd);
+    if (rc < 0) {
+        ctl_errorf("invalid reply from catalogd");
+        proto_buf_free(&in);
+        return CTL_FAIL;
+    }
+    proto_rd rd;
+    int ok = 0;
+    if (proto_map_find(f, fl, "ok", &rd) || proto_rd_bool(&rd, &ok)) {
+        ctl_errorf("invalid reply from catalogd");
+        proto_buf_free(&in);
+        return CTL_FAIL;
+    }
+    if (!ok) {
+        char err[1024] = "refused";
+        proto_map_str(f, fl, "error", err, sizeof err);
+        ctl_errorf("%s", err);
+        proto_buf_free(&in);
+        return CTL_REFUSED;
+    }
+    *reply = malloc(fl);
+    memcpy(*reply, f, fl);
+    *len = fl;
+    proto_buf_free(&in);
+    return CTL_OK;
+}
+
+/* ---- JSON ---- */
+
+void ctl_json_str(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\r')
+            fputs("\\r", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void ctl_json_kv_str(FILE *f, const char *k, const char *v, int comma)
+{
+    ctl_json_str(f, k, strlen(k));
+    fputc(':', f);
+    ctl_json_str(f, v, strlen(v));
+    if (comma)
+        fputc(',', f);
+}
+
+void ctl_json_kv_u64(FILE *f, const char *k, uint64_t v, int comma)
+{
+    ctl_json_str(f, k, strlen(k));
+    fprintf(f, ":%llu%s", (unsigned long long)v, comma ? "," : "");
+}
+
+/* ---- widths and tables ---- */
+
+/* Decode one UTF-8 character; returns its length (>= 1) and width. */
+static size_t char_width(const char *s, int *w)
+{
+    mbstate_t st;
+    wchar_t wc;
+    memset(&st, 0, sizeof st);
+    size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+    if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+        *w = 1;
+        return 1;
+    }
+    int cw = wcwidth(wc);
+    *w = cw < 0 ? 1 : cw;
+    return n;
+}
+
+size_t ctl_width(const char *s)
+{
+    size_t w = 0;
+    while (*s) {
+        int cw;
+        s += char_width(s, &cw);
+        w += (size_t)cw;
+    }
+    return w;
+}
+
+void ctl_pad(FILE *f, const char *s, size_t w)
+{
+    size_t total = ctl_width(s);
+    if (total <= w) {
+        fputs(s, f);
+        for (size_t i = total; i < w; i++)
+            fputc(' ', f);
+        return;
+    }
+    /* truncate to w-1 columns and add an ellipsis (one column) */
+    size_t used = 0;
+    while (*s) {
+        int cw;
+        size_t n = char_width(s, &cw);
+        if (used + (size_t)cw > w - 1)
+            break;
+        fwrite(s, 1, n, f);
+        used += (size_t)cw;
+        s += n;
+    }
+    fputs("…", f);
+    used++;
+    for (; used < w; used++)
+        fputc(' ', f);
+}
+
+struct ctl_table {
+    size_t ncols, nrows, cap;
+    char **cells;   /* row-major, header row first */
+};
+
+ctl_table *ctl_table_new(size_t ncols, const char *const *headers)
+{
+    ctl_table *t = calloc(1, sizeof *t);
+    t->ncols = ncols;
+    ctl_table_row(t, headers);
+    return t;
+}
+
+void ctl_table_row(ctl_table *t, const char *const *cells)
+{
+    if (t->nrows == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->cells = realloc(t->cells, t->cap * t->ncols * sizeof *t->cells);
+    }
+    for (size_t c = 0; c < t->ncols; c++) {
+        const char *v = cells[c] ? cells[c] : "";
+        /* one line per cell: newlines and tabs become spaces */
+        char *cp = strdup(v);
+        for (char *q = cp; *q; q++)
+            if (*q == '\n' || *q == '\r' || *q == '\t')
+                *q = ' ';
+        t->cells[t->nrows * t->ncols + c] = cp;
+    }
+    t->nrows++;
+}
+
+static size_t term_width(void)
+{
+    struct winsize ws;
+    const char *cols = getenv("COLUMNS");
+    if (cols && atoi(cols) > 20)
+        return (size_t)atoi(cols);
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+        return ws.ws_col;
+    return isatty(STDOUT_FILENO) ? 80 : 0;   /* 0: not a terminal, never truncate */
+}
+
+void ctl_table_print(ctl_table *t, FILE *f)
+{
+    size_t *w = calloc(t->ncols, sizeof *w);
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++) {
+            size_t cw = ctl_width(t->cells[r * t->ncols + c]);
+            if (cw > w[c])
+                w[c] = cw;
+        }
+    size_t tw = term_width();
+    if (tw) {
+        /* shrink the widest columns until the row fits the terminal */
+        for (;;) {
+            size_t total = 0, widest = 0;
+            for (size_t c = 0; c < t->ncols; c++) {
+                total += w[c] + (c ? 2 : 0);
+                if (w[c] > w[widest])
+                    widest = c;
+            }
+            if (total <= tw || w[widest] <= 8)
+                break;
+            w[widest] -= total - tw < w[widest] - 8 ? total - tw : w[widest] - 8;
+        }
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t c = 0; c < t->ncols; c++) {
+            if (c)
+                fputs("  ", f);
+            if (c == t->ncols - 1 && ctl_width(t->cells[r * t->ncols + c]) <= w[c])
+                fputs(t->cells[r * t->ncols + c], f);   /* no trailing blanks */
+            else
+                ctl_pad(f, t->cells[r * t->ncols + c], w[c]);
+        }
+        fputc('\n', f);
+    }
+    free(w);
+}
+
+void ctl_table_free(ctl_table *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t);
+}
+
+/* ---- records ---- */
+
+static void fmt_time(uint64_t ms, char *out, size_t n)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+typedef struct { FILE *f; int json; int first; } body_ctx;
+
+static int body_field(void *ctx, const char *field, size_t flen, const char *text, size_t tlen)
+{
+    body_ctx *b = ctx;
+    if (b->json) {
+        if (!b->first)
+            fputc(',', b->f);
+        ctl_json_str(b->f, field, flen);
+        fputc(':', b->f);
+        ctl_json_str(b->f, text, tlen);
+    } else {
+        fprintf(b->f, "  %.*s: %.*s\n", (int)flen, field, (int)tlen, text);
+    }
+    b->first = 0;
+    return 0;
+}
+
+void ctl_print_record(const proto_record *r, int json, FILE *f)
+{
+    char author[PROTO_ID_STR], when[32], hx[65];
+    proto_id h;
+    proto_id_str(&r->author, author);
+    fmt_time(r->time_ms, when, sizeof when);
+    proto_record_hash(r->raw, r->raw_len, &h);
+    proto_hex(h.b, 32, hx);
+    body_ctx b = { f, json, 1 };
+    if (json) {
+        fputc('{', f);
+        ctl_json_kv_str(f, "author", author, 1);
+        ctl_json_kv_str(f, "kind", r->kind, 1);
+        ctl_json_kv_str(f, "key", r->key, 1);
+        ctl_json_kv_u64(f, "seq", r->seq, 1);
+        ctl_json_kv_str(f, "time", when, 1);
+        fprintf(f, "\"tombstone\":%s,", r->flags & PROTO_FLAG_TOMBSTONE ? "true" : "false");
+        ctl_json_kv_str(f, "hash", hx, 1);
+        fputs("\"body\":{", f);
+        proto_body_foreach(r, body_field, &b);
+        fputs("}}", f);
+    } else {
+        fprintf(f, "%s/%s  seq %llu  %s%s\n  author: %s\n  hash: %s\n", r->kind, r->key,
+                (unsigned long long)r->seq, when,
+                r->flags & PROTO_FLAG_TOMBSTONE ? "  (deleted)" : "", author, hx);
+        proto_body_foreach(r, body_field, &b);
+    }
+}
+
+int ctl_print_records(const uint8_t *reply, size_t len, const char *key, int json, int history)
+{
+    proto_rd r;
+    uint32_t n;
+    if (proto_map_find(reply, len, key, &r) || proto_rd_array(&r, &n)) {
+        ctl_errorf("invalid reply from catalogd");
+        return CTL_FAIL;
+    }
+    if (json)
+        fputc('[', stdout);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *b;
+        uint32_t bl;
+        proto_record rec;
+        char err[256];
+        if (proto_rd_bin(&r, &b, &bl) || proto_record_decode(b, bl, &rec, err, sizeof err)) {
+            ctl_errorf("invalid record in reply");
+            return CTL_FAIL;
+        }
+        if (json && i)
+            fputc(',', stdout);
+        if (!json && i)
+            fputc('\n', stdout);
+        ctl_print_record(&rec, json, stdout);
+    }
+    if (json)
+        fputs("]\n", stdout);
+    (void)history;
+    return CTL_OK;
+}

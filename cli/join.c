@@ -1,0 +1,68 @@
+/* cli/join.c — catalogctl join: trust a sponsor and know where to reach it. */
+#include "cli/ctl.h"
+#include "cli/verbs.h"
+#include "certs/certs.h"
+#include "store/store.h"
+#include "proto/util.h"
+#include <string.h>
+
+#define USAGE "usage: catalogctl join --data DIR --sponsor SPONSOR.pem --address HOST:PORT"
+
+int ctl_open_node(const ctl_opts *o, certs_identity *id, store **st);
+
+int join_main(int argc, char **argv)
+{
+    ctl_opts o = ctl_g;
+    const char *file = NULL, *addr = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (ctl_common_opt(&o, argc, argv, &i))
+            continue;
+        if (!strcmp(argv[i], "--sponsor") && i + 1 < argc)
+            file = argv[++i];
+        else if (!strcmp(argv[i], "--address") && i + 1 < argc)
+            addr = argv[++i];
+        else {
+            ctl_usage_error("join", "bad argument '%s'\n" USAGE, argv[i]);
+            return CTL_USAGE;
+        }
+    }
+    if (!file || !addr || !strchr(addr, ':')) {
+        ctl_usage_error("join", "--sponsor and --address HOST:PORT are required\n" USAGE);
+        return CTL_USAGE;
+    }
+    certs_identity sp, id;
+    store *st;
+    char err[512];
+    if (certs_read_file(file, &sp, err, sizeof err)) {
+        ctl_errorf("join: %s", err);
+        return CTL_FAIL;
+    }
+    int rc = ctl_open_node(&o, &id, &st);
+    if (rc) {
+        certs_free(&sp);
+        return rc;
+    }
+    store_info si;
+    store_info_get(st, &si);
+    if (!memcmp(&sp.id, &id.id, 32)) {
+        ctl_errorf("join: that is this node's own certificate");
+        rc = CTL_REFUSED;
+    } else if (si.has_genesis) {
+        ctl_errorf("join: this node already belongs to the alliance %s", si.alliance);
+        rc = CTL_REFUSED;
+    } else if (store_meta_put(st, "sponsor_id", sp.id.b, 32) ||
+               store_meta_put(st, "sponsor_addr", addr, strlen(addr))) {
+        ctl_errorf("join: cannot write to the store");
+        rc = CTL_FAIL;
+    } else {
+        char s[PROTO_ID_STR];
+        proto_id_str(&sp.id, s);
+        printf("sponsor: %s %s at %s\nsponsor member id: %s\n"
+               "check that id with the sponsor by phone, then start catalogd.\n",
+               sp.code, sp.name, addr, s);
+    }
+    store_close(st);
+    certs_free(&id);
+    certs_free(&sp);
+    return rc;
+}

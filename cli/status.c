@@ -1,0 +1,51 @@
+/* cli/status.c — catalogctl status: node health. */
+#include "cli/ctl.h"
+#include "cli/verbs.h"
+#include "proto/frame.h"
+#include <stdlib.h>
+#include <string.h>
+
+int status_main(int argc, char **argv)
+{
+    ctl_opts o = ctl_g;
+    for (int i = 1; i < argc; i++)
+        if (!ctl_common_opt(&o, argc, argv, &i)) {
+            ctl_usage_error("status", "usage: catalogctl status [--json]");
+            return CTL_USAGE;
+        }
+    ctl_req r;
+    uint8_t *rep;
+    size_t len;
+    ctl_req_begin(&r, "status", 0);
+    int rc = ctl_call(&o, &r, &rep, &len);
+    if (rc)
+        return rc;
+    static const char *strs[] = { "member_id", "code", "name", "digest", "alliance", "genesis", "listen" };
+    static const char *nums[] = { "records", "current", "members", "peers", "authors", "forks", "seq" };
+    char sv[7][512];
+    uint64_t nv[7];
+    for (int i = 0; i < 7; i++) {
+        sv[i][0] = 0;
+        proto_map_str(rep, len, strs[i], sv[i], sizeof sv[i]);
+        nv[i] = 0;
+        proto_map_u64(rep, len, nums[i], &nv[i]);
+    }
+    if (o.json) {
+        printf("{");
+        for (int i = 0; i < 7; i++)
+            ctl_json_kv_str(stdout, strs[i], sv[i], 1);
+        for (int i = 0; i < 7; i++)
+            ctl_json_kv_u64(stdout, nums[i], nv[i], i < 6);
+        printf("}\n");
+    } else {
+        printf("member:    %s %s\nmember id: %s\nalliance:  %s\nmembers:   %llu\n"
+               "peers:     %llu connected%s%s\nrecords:   %llu (%llu current, %llu authors)\n"
+               "digest:    %s\n", sv[1], sv[2], sv[0], sv[4][0] ? sv[4] : "(none yet)",
+               (unsigned long long)nv[2], (unsigned long long)nv[3], sv[6][0] ? ", listening on " : "",
+               sv[6], (unsigned long long)nv[0], (unsigned long long)nv[1], (unsigned long long)nv[4], sv[3]);
+        if (nv[5])
+            printf("FORKS:     %llu records of equivocation evidence (see logs)\n", (unsigned long long)nv[5]);
+    }
+    free(rep);
+    return CTL_OK;
+}

@@ -1,0 +1,56 @@
+/*
+ * daemon/catalogd.h — the daemon's state.  One struct owns it all; every
+ * module of the daemon takes a pointer to it.
+ */
+#ifndef DAEMON_CATALOGD_H
+#define DAEMON_CATALOGD_H
+
+#include <uv.h>
+#include <openssl/ssl.h>
+#include "certs/certs.h"
+#include "store/store.h"
+
+struct peer;
+struct ctl_client;
+
+typedef struct catalogd {
+    uv_loop_t *loop;
+    char data_dir[1024];
+    char ctl_path[1024];
+    char listen_addr[256];   /* "" = do not listen */
+    certs_identity id;
+    store *st;
+
+    /* control socket */
+    uv_pipe_t ctl;
+    int ctl_open;
+
+    /* network */
+    SSL_CTX *ssl_ctx;
+    uv_tcp_t listener;
+    int listening;
+    struct peer *peers;          /* every connection, any state */
+    unsigned fanout;             /* 0 = every member */
+    unsigned sync_interval_ms;   /* anti-entropy period */
+    uv_timer_t tick;             /* connect / anti-entropy timer */
+    uint64_t last_sync_ms;
+    struct dial *dials;          /* per-member reconnect state */
+    int have_sponsor;
+    proto_id sponsor_id;
+    char sponsor_addr[256];
+    unsigned verify_jobs;        /* thread pool jobs in flight */
+    struct inflight *inflight;   /* wants sent and not yet answered, per author */
+    size_t ninflight, capinflight;
+
+    /* counters (status / bench) */
+    uint64_t bytes_in, bytes_out;
+    uint64_t records_in, records_out;
+
+    uv_signal_t sigterm, sigint, sighup;
+    int stopping;
+} catalogd;
+
+/* A record became part of the store (written here or received): tell peers. */
+void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len);
+
+#endif

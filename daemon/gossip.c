@@ -1,0 +1,753 @@
+/*
+ * daemon/gossip.c — the sync protocol (DESIGN §4) on established connections.
+ *
+ * Messages are msgpack maps with a type "t":
+ *   hello    {v, genesis, digest, vv:[[author, seq]...]}   on connect, and on digest mismatch
+ *   want     {r:[[author, from, to]...]}                    seq ranges to send
+ *   records  {recs:[bytes...]}                              a batch of signed records
+ *   announce {a:[[author, seq, hash]...]}                   new records, cheap: fetch if missing
+ *   digest   {d}                                            anti-entropy probe
+ *   ping / pong, error {code, text} (then close)
+ *
+ * Every author's log is a dense prefix, so "author A after seq n" is an exact
+ * delta.  Incoming records are dropped by (author, seq) before any signature
+ * check, verified on the libuv thread pool in chunks (one per core), and
+ * applied in one LMDB write transaction per batch.
+ */
+#include "daemon/peer.h"
+#include "daemon/log.h"
+#include "proto/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PROTO_VERSION 1
+#define BATCH_BYTES (256u << 10)
+#define BATCH_RECORDS 1024u
+#define WRITE_HIGH (1u << 20)
+#define DEFER_MAX 50000u
+#define INFLIGHT_MS 3000u
+#define VERIFY_CHUNKS 4
+
+enum { ERR_PROTO = 1, ERR_ALLIANCE = 2, ERR_RECORD = 3, ERR_SIGNATURE = 4 };
+
+struct inflight { proto_id author; uint64_t to; uint64_t at_ms; };
+
+/* ---- helpers ---- */
+
+static void begin_msg(msgpack_sbuffer *sb, msgpack_packer *pk, const char *type, uint32_t fields)
+{
+    proto_frame_begin(sb, pk);
+    msgpack_pack_map(pk, fields + 1);
+    proto_pack_kv_str(pk, "t", type);
+}
+
+static void pack_id(msgpack_packer *pk, const proto_id *id)
+{
+    msgpack_pack_bin(pk, 32);
+    msgpack_pack_bin_body(pk, id->b, 32);
+}
+
+static struct inflight *inflight_get(catalogd *d, const proto_id *a)
+{
+    for (size_t i = 0; i < d->ninflight; i++)
+        if (!memcmp(&d->inflight[i].author, a, 32))
+            return &d->inflight[i];
+    if (d->ninflight == d->capinflight) {
+        size_t cap = d->capinflight ? d->capinflight * 2 : 64;
+        struct inflight *n = realloc(d->inflight, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        d->inflight = n;
+        d->capinflight = cap;
+    }
+    struct inflight *f = &d->inflight[d->ninflight++];
+    f->author = *a;
+    f->to = 0;
+    f->at_ms = 0;
+    return f;
+}
+
+/* ---- sending ---- */
+
+typedef struct { msgpack_packer *pk; uint32_t n; msgpack_sbuffer tmp; msgpack_packer tpk; } vv_pack;
+
+static int pack_vv_entry(void *ctx, const proto_id *a, uint64_t seq)
+{
+    vv_pack *v = ctx;
+    msgpack_pack_array(&v->tpk, 2);
+    pack_id(&v->tpk, a);
+    msgpack_pack_uint64(&v->tpk, seq);
+    v->n++;
+    return 0;
+}
+
+static void send_hello(peer *p)
+{
+    catalogd *d = p->d;
+    store_info si;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    vv_pack v = { .n = 0 };
+    store_info_get(d->st, &si);
+    msgpack_sbuffer_init(&v.tmp);
+    msgpack_packer_init(&v.tpk, &v.tmp, msgpack_sbuffer_write);
+    store_vv(d->st, pack_vv_entry, &v);
+    begin_msg(&sb, &pk, "hello", 4);
+    proto_pack_kv_u64(&pk, "v", PROTO_VERSION);
+    proto_pack_cstr(&pk, "genesis");
+    if (si.has_genesis)
+        pack_id(&pk, &si.genesis);
+    else
+        msgpack_pack_nil(&pk);
+    proto_pack_cstr(&pk, "digest");
+    pack_id(&pk, &si.digest);
+    proto_pack_cstr(&pk, "vv");
+    msgpack_pack_array(&pk, v.n);
+    if (v.tmp.size)
+        msgpack_sbuffer_write(&sb, v.tmp.data, v.tmp.size);
+    msgpack_sbuffer_destroy(&v.tmp);
+    p->last_hello_ms = uv_now(d->loop);
+    peer_send(p, &sb);
+}
+
+typedef struct {
+    msgpack_sbuffer tmp;
+    msgpack_packer tpk;
+    uint32_t n;
+    size_t bytes;
+    uint64_t last;
+} batch;
+
+static int batch_add(void *ctx, const uint8_t *rec, size_t len)
+{
+    batch *b = ctx;
+    msgpack_pack_bin(&b->tpk, len);
+    msgpack_pack_bin_body(&b->tpk, rec, len);
+    b->n++;
+    b->bytes += len;
+    proto_record r;
+    if (proto_record_decode(rec, len, &r, NULL, 0) == 0)
+        b->last = r.seq;
+    return b->n >= BATCH_RECORDS || b->bytes >= BATCH_BYTES;
+}
+
+/* Send what the peer asked for, a batch at a time, while its socket keeps up. */
+static void pump_wants(peer *p)
+{
+    while (p->nwants && p->state == PEER_ESTABLISHED && peer_write_queue(p) < WRITE_HIGH) {
+        want_range *w = &p->wants[0];
+        batch b = { .n = 0, .last = 0 };
+        msgpack_sbuffer_init(&b.tmp);
+        msgpack_packer_init(&b.tpk, &b.tmp, msgpack_sbuffer_write);
+        store_range(p->d->st, &w->author, w->from, w->to, batch_add, &b);
+        if (b.n == 0 || b.last >= w->to) {
+            memmove(p->wants, p->wants + 1, (p->nwants - 1) * sizeof *p->wants);
+            p->nwants--;
+        } else {
+            w->from = b.last + 1;
+        }
+        if (b.n) {
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            begin_msg(&sb, &pk, "records", 1);
+            proto_pack_cstr(&pk, "recs");
+            msgpack_pack_array(&pk, b.n);
+            msgpack_sbuffer_write(&sb, b.tmp.data, b.tmp.size);
+            p->recs_out += b.n;
+            p->d->records_out += b.n;
+            peer_send(p, &sb);
+        }
+        msgpack_sbuffer_destroy(&b.tmp);
+    }
+}
+
+void gossip_on_writable(peer *p)
+{
+    pump_wants(p);
+}
+
+static void announce_to(peer *p, const proto_record *recs, const int *ok, size_t n)
+{
+    uint32_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += ok[i];
+    if (!k || p->state != PEER_ESTABLISHED)
+        return;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    begin_msg(&sb, &pk, "announce", 1);
+    proto_pack_cstr(&pk, "a");
+    msgpack_pack_array(&pk, k);
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        proto_id h;
+        proto_record_hash(recs[i].raw, recs[i].raw_len, &h);
+        msgpack_pack_array(&pk, 3);
+        pack_id(&pk, &recs[i].author);
+        msgpack_pack_uint64(&pk, recs[i].seq);
+        pack_id(&pk, &h);
+    }
+    peer_send(p, &sb);
+}
+
+static void announce_all(catalogd *d, peer *except, const proto_record *recs, const int *ok, size_t n)
+{
+    for (peer *p = d->peers; p; p = p->next)
+        if (p != except && p->state == PEER_ESTABLISHED && p->hello_seen)
+            announce_to(p, recs, ok, n);
+}
+
+void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len)
+{
+    proto_record r;
+    int ok = 1;
+    if (proto_record_decode(rec, len, &r, NULL, 0))
+        return;
+    announce_all(d, NULL, &r, &ok, 1);
+}
+
+/* ---- wanting ---- */
+
+typedef struct { msgpack_sbuffer tmp; msgpack_packer tpk; uint32_t n; } want_list;
+
+static void want_add(catalogd *d, want_list *w, const proto_id *a, uint64_t from, uint64_t to)
+{
+    uint64_t now = uv_now(d->loop);
+    struct inflight *f = inflight_get(d, a);
+    /* Someone is already sending these: ask only for what lies beyond. */
+    if (f && now - f->at_ms < INFLIGHT_MS && f->to >= from) {
+        if (f->to >= to)
+            return;
+        from = f->to + 1;
+    }
+    if (f) {
+        f->to = to;
+        f->at_ms = now;
+    }
+    msgpack_pack_array(&w->tpk, 3);
+    pack_id(&w->tpk, a);
+    msgpack_pack_uint64(&w->tpk, from);
+    msgpack_pack_uint64(&w->tpk, to);
+    w->n++;
+}
+
+static void want_send(peer *p, want_list *w)
+{
+    if (w->n) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        begin_msg(&sb, &pk, "want", 1);
+        proto_pack_cstr(&pk, "r");
+        msgpack_pack_array(&pk, w->n);
+        msgpack_sbuffer_write(&sb, w->tmp.data, w->tmp.size);
+        peer_send(p, &sb);
+    }
+    msgpack_sbuffer_destroy(&w->tmp);
+}
+
+/* ---- verification on the thread pool ---- */
+
+typedef struct vjob vjob;
+typedef struct {
+    uv_work_t w;
+    vjob *job;
+    size_t from, to;
+} vchunk;
+
+typedef struct {
+    proto_record r;
+    EVP_PKEY *key;
+    int ok;
+} vitem;
+
+struct vjob {
+    peer *p;
+    uint8_t *frame;         /* owned copy of the records' bytes */
+    vitem *it;
+    size_t n;
+    int pending;
+    vchunk chunks[VERIFY_CHUNKS];
+};
+
+static void verify_work(uv_work_t *w)
+{
+    vchunk *c = w->data;
+    vjob *j = c->job;
+    for (size_t i = c->from; i < c->to; i++)
+        j->it[i].ok = proto_record_verify(&j->it[i].r, j->it[i].key, NULL, 0) == 0;
+}
+
+static void job_free(vjob *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        EVP_PKEY_free(j->it[i].key);
+    free(j->it);
+    free(j->frame);
+    free(j);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    const proto_record *x = &((const vitem *)a)->r, *y = &((const vitem *)b)->r;
+    int c = memcmp(&x->author, &y->author, 32);
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void start_job(peer *p, vjob *j);
+static void retry_deferred(peer *p);
+
+static void defer_rec(peer *p, const proto_record *r)
+{
+    if (p->ndeferred >= DEFER_MAX)
+        return;   /* anti-entropy fetches it again later */
+    if (p->ndeferred == p->capdeferred) {
+        size_t cap = p->capdeferred ? p->capdeferred * 2 : 64;
+        pending_rec *n = realloc(p->deferred, cap * sizeof *n);
+        if (!n)
+            return;
+        p->deferred = n;
+        p->capdeferred = cap;
+    }
+    uint8_t *c = malloc(r->raw_len);
+    if (!c)
+        return;
+    memcpy(c, r->raw, r->raw_len);
+    p->deferred[p->ndeferred].raw = c;
+    p->deferred[p->ndeferred].len = r->raw_len;
+    p->ndeferred++;
+}
+
+static void verify_done(uv_work_t *w, int status)
+{
+    vchunk *c = w->data;
+    vjob *j = c->job;
+    if (--j->pending > 0)
+        return;
+    peer *p = j->p;
+    catalogd *d = p->d;
+    d->verify_jobs--;
+
+    /* Keep only verified records; note the first forgery. */
+    proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
+    int *res = calloc(j->n ? j->n : 1, sizeof *res), *fresh = calloc(j->n ? j->n : 1, sizeof *fresh);
+    const vitem *bad = NULL;
+    size_t m = 0;
+    for (size_t i = 0; recs && i < j->n; i++) {
+        if (!j->it[i].ok) {
+            if (!bad)
+                bad = &j->it[i];
+            continue;
+        }
+        recs[m++] = j->it[i].r;
+    }
+    char err[256];
+    int touched_members = 0;
+    if (m && res && fresh && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
+        for (size_t i = 0; i < m; i++) {
+            fresh[i] = res[i] == STORE_NEW;
+            if (fresh[i]) {
+                p->recs_in++;
+                d->records_in++;
+                if (!strcmp(recs[i].kind, "member") || !strcmp(recs[i].kind, "genesis"))
+                    touched_members = 1;
+            } else if (res[i] == STORE_FORK) {
+                char a[PROTO_ID_STR];
+                proto_id_str(&recs[i].author, a);
+                log_warn("equivocation: member %s signed two records with seq %llu; evidence kept",
+                         a, (unsigned long long)recs[i].seq);
+            } else if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR) {
+                defer_rec(p, &recs[i]);
+            }
+        }
+        announce_all(d, p, recs, fresh, m);
+    } else if (m) {
+        log_error("cannot store records from peer: %s", err);
+    }
+    free(recs);
+    free(res);
+    free(fresh);
+    if (touched_members)
+        peer_targets_changed(d);
+    if (bad && p->state == PEER_ESTABLISHED) {
+        char a[PROTO_ID_STR];
+        proto_id_str(&bad->r.author, a);
+        peer_fail(p, ERR_SIGNATURE, "record with a bad signature (claimed author %s, %s/%s seq %llu)",
+                  a, bad->r.kind, bad->r.key, (unsigned long long)bad->r.seq);
+    }
+    job_free(j);
+    if (p->state == PEER_ESTABLISHED)
+        retry_deferred(p);
+    else
+        p->busy = 0;
+    peer_unref(p);
+}
+
+static void start_job(peer *p, vjob *j)
+{
+    size_t nch = j->n < 64 ? 1 : VERIFY_CHUNKS;
+    j->p = p;
+    j->pending = (int)nch;
+    p->refs++;
+    p->d->verify_jobs++;
+    peer_pause(p);
+    for (size_t k = 0; k < nch; k++) {
+        vchunk *c = &j->chunks[k];
+        c->job = j;
+        c->from = j->n * k / nch;
+        c->to = j->n * (k + 1) / nch;
+        c->w.data = c;
+        uv_queue_work(p->d->loop, &c->w, verify_work, verify_done);
+    }
+}
+
+/* Precheck records (no signatures yet): drop what we hold, defer what cannot
+ * apply yet, refuse what never can.  Returns a job to verify, or NULL. */
+static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t *lens, size_t n,
+                    int *fatal)
+{
+    vjob *j = calloc(1, sizeof *j);
+    if (!j) {
+        free(frame);
+        return NULL;
+    }
+    j->frame = frame;
+    j->it = calloc(n ? n : 1, sizeof *j->it);
+    if (!j->it) {
+        job_free(j);
+        return NULL;
+    }
+    *fatal = 0;
+    for (size_t i = 0; i < n; i++) {
+        proto_record r;
+        char err[256];
+        if (proto_record_decode(raws[i], lens[i], &r, err, sizeof err)) {
+            peer_fail(p, ERR_RECORD, "malformed record: %s", err);
+            *fatal = 1;
+            break;
+        }
+        EVP_PKEY *k = NULL;
+        int pc = store_precheck(p->d->st, &r, &k, err, sizeof err);
+        if (pc == STORE_NEW || pc == STORE_FORK) {
+            j->it[j->n].r = r;
+            j->it[j->n].key = k;
+            j->n++;
+        } else if (pc == STORE_GAP || pc == STORE_UNKNOWN_AUTHOR) {
+            defer_rec(p, &r);
+        } else if (pc == STORE_REJECT) {
+            EVP_PKEY_free(k);
+            peer_fail(p, ERR_RECORD, "record refused: %s", err);
+            *fatal = 1;
+            break;
+        }
+    }
+    if (*fatal || j->n == 0) {
+        job_free(j);
+        return NULL;
+    }
+    /* each author's records must apply in seq order */
+    qsort(j->it, j->n, sizeof *j->it, cmp_item);
+    return j;
+}
+
+static void retry_deferred(peer *p)
+{
+    if (p->ndeferred) {
+        size_t n = p->ndeferred, total = 0;
+        pending_rec *list = p->deferred;
+        p->deferred = NULL;
+        p->ndeferred = p->capdeferred = 0;
+        for (size_t i = 0; i < n; i++)
+            total += list[i].len;
+        uint8_t *frame = malloc(total ? total : 1);
+        const uint8_t **raws = malloc(n * sizeof *raws);
+        size_t *lens = malloc(n * sizeof *lens);
+        if (frame && raws && lens) {
+            size_t off = 0;
+            for (size_t i = 0; i < n; i++) {
+                memcpy(frame + off, list[i].raw, list[i].len);
+                raws[i] = frame + off;
+                lens[i] = list[i].len;
+                off += list[i].len;
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            free(list[i].raw);
+        free(list);
+        if (frame && raws && lens) {
+            int fatal;
+            /* triage re-defers what still cannot apply; a job means progress */
+            vjob *j = triage(p, frame, raws, lens, n, &fatal);
+            free(raws);
+            free(lens);
+            if (j) {
+                start_job(p, j);
+                return;
+            }
+            if (fatal)
+                return;
+        } else {
+            free(frame);
+            free(raws);
+            free(lens);
+        }
+    }
+    peer_resume(p);
+}
+
+/* ---- receiving ---- */
+
+static void on_records(peer *p, const uint8_t *f, size_t len)
+{
+    proto_rd r;
+    uint32_t n;
+    if (proto_map_find(f, len, "recs", &r) || proto_rd_array(&r, &n) || n > 100000) {
+        peer_fail(p, ERR_PROTO, "malformed records message");
+        return;
+    }
+    /* own the bytes: the frame buffer moves on once reading resumes */
+    uint8_t *frame = malloc(len);
+    const uint8_t **raws = malloc((n ? n : 1) * sizeof *raws);
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    if (!frame || !raws || !lens) {
+        free(frame);
+        free(raws);
+        free(lens);
+        peer_fail(p, ERR_PROTO, "out of memory");
+        return;
+    }
+    memcpy(frame, f, len);
+    proto_rd_init(&r, frame, len);
+    proto_map_find(frame, len, "recs", &r);
+    proto_rd_array(&r, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t l;
+        if (proto_rd_bin(&r, &raws[i], &l)) {
+            free(frame);
+            free(raws);
+            free(lens);
+            peer_fail(p, ERR_PROTO, "malformed records message");
+            return;
+        }
+        lens[i] = l;
+    }
+    int fatal;
+    vjob *j = triage(p, frame, raws, lens, n, &fatal);
+    free(raws);
+    free(lens);
+    if (j)
+        start_job(p, j);
+}
+
+static void on_hello(peer *p, const uint8_t *f, size_t len)
+{
+    catalogd *d = p->d;
+    proto_rd r;
+    uint64_t v;
+    store_info si;
+    proto_id g, dg;
+    int their_g = 0;
+    if (proto_map_u64(f, len, "v", &v) || v != PROTO_VERSION) {
+        peer_fail(p, ERR_PROTO, "protocol version %llu not supported (this node speaks %d)",
+                  (unsigned long long)v, PROTO_VERSION);
+        return;
+    }
+    if (proto_map_find(f, len, "genesis", &r))
+        goto bad;
+    if (proto_rd_peek(&r) == PROTO_MP_BIN) {
+        if (proto_rd_binfix(&r, g.b, 32))
+            goto bad;
+        their_g = 1;
+    }
+    if (proto_map_find(f, len, "digest", &r) || proto_rd_binfix(&r, dg.b, 32))
+        goto bad;
+    store_info_get(d->st, &si);
+    if (si.has_genesis && their_g && memcmp(&si.genesis, &g, 32)) {
+        char a[65], b[65];
+        proto_hex(g.b, 32, a);
+        proto_hex(si.genesis.b, 32, b);
+        peer_fail(p, ERR_ALLIANCE, "peer belongs to another alliance (genesis %.16s…, ours %.16s…)", a, b);
+        return;
+    }
+    p->hello_seen = 1;
+    p->last_sync_ms = uv_now(d->loop);
+    uint32_t n;
+    if (proto_map_find(f, len, "vv", &r) || proto_rd_array(&r, &n))
+        goto bad;
+    want_list w = { .n = 0 };
+    msgpack_sbuffer_init(&w.tmp);
+    msgpack_packer_init(&w.tpk, &w.tmp, msgpack_sbuffer_write);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t two;
+        proto_id a;
+        uint64_t seq;
+        if (proto_rd_array(&r, &two) || two != 2 || proto_rd_binfix(&r, a.b, 32) || proto_rd_uint(&r, &seq)) {
+            msgpack_sbuffer_destroy(&w.tmp);
+            goto bad;
+        }
+        uint64_t have = store_vv_get(d->st, &a);
+        if (seq > have)
+            want_add(d, &w, &a, have + 1, seq);
+    }
+    want_send(p, &w);
+    /* They may lack what we hold: tell them our vector (at most twice a second). */
+    if (memcmp(&dg, &si.digest, 32) && uv_now(d->loop) - p->last_hello_ms > 500)
+        send_hello(p);
+    return;
+bad:
+    peer_fail(p, ERR_PROTO, "malformed hello");
+}
+
+static void on_want(peer *p, const uint8_t *f, size_t len)
+{
+    proto_rd r;
+    uint32_t n;
+    if (proto_map_find(f, len, "r", &r) || proto_rd_array(&r, &n) || n > 100000) {
+        peer_fail(p, ERR_PROTO, "malformed want");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t three;
+        want_range w;
+        if (proto_rd_array(&r, &three) || three != 3 || proto_rd_binfix(&r, w.author.b, 32) ||
+            proto_rd_uint(&r, &w.from) || proto_rd_uint(&r, &w.to) || w.from == 0 || w.to < w.from) {
+            peer_fail(p, ERR_PROTO, "malformed want range");
+            return;
+        }
+        if (p->nwants == p->capwants) {
+            size_t cap = p->capwants ? p->capwants * 2 : 16;
+            want_range *nw = realloc(p->wants, cap * sizeof *nw);
+            if (!nw)
+                return;
+            p->wants = nw;
+            p->capwants = cap;
+        }
+        p->wants[p->nwants++] = w;
+    }
+    pump_wants(p);
+}
+
+static void on_announce(peer *p, const uint8_t *f, size_t len)
+{
+    proto_rd r;
+    uint32_t n;
+    if (proto_map_find(f, len, "a", &r) || proto_rd_array(&r, &n)) {
+        peer_fail(p, ERR_PROTO, "malformed announce");
+        return;
+    }
+    want_list w = { .n = 0 };
+    msgpack_sbuffer_init(&w.tmp);
+    msgpack_packer_init(&w.tpk, &w.tmp, msgpack_sbuffer_write);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t three;
+        proto_id a, h;
+        uint64_t seq;
+        if (proto_rd_array(&r, &three) || three != 3 || proto_rd_binfix(&r, a.b, 32) ||
+            proto_rd_uint(&r, &seq) || proto_rd_binfix(&r, h.b, 32)) {
+            msgpack_sbuffer_destroy(&w.tmp);
+            peer_fail(p, ERR_PROTO, "malformed announce");
+            return;
+        }
+        uint64_t have = store_vv_get(p->d->st, &a);
+        if (seq > have)
+            want_add(p->d, &w, &a, have + 1, seq);
+    }
+    want_send(p, &w);
+}
+
+static void on_digest(peer *p, const uint8_t *f, size_t len)
+{
+    proto_rd r;
+    proto_id dg;
+    store_info si;
+    if (proto_map_find(f, len, "d", &r) || proto_rd_binfix(&r, dg.b, 32)) {
+        peer_fail(p, ERR_PROTO, "malformed digest");
+        return;
+    }
+    p->last_sync_ms = uv_now(p->d->loop);
+    store_info_get(p->d->st, &si);
+    if (memcmp(&dg, &si.digest, 32))
+        send_hello(p);
+}
+
+void gossip_on_frame(peer *p, const uint8_t *f, size_t len)
+{
+    char t[16];
+    if (proto_map_str(f, len, "t", t, sizeof t)) {
+        peer_fail(p, ERR_PROTO, "message without a type");
+        return;
+    }
+    if (!p->hello_seen && strcmp(t, "hello") && strcmp(t, "error")) {
+        peer_fail(p, ERR_PROTO, "expected hello first, got %s", t);
+        return;
+    }
+    if (!strcmp(t, "hello"))
+        on_hello(p, f, len);
+    else if (!strcmp(t, "records"))
+        on_records(p, f, len);
+    else if (!strcmp(t, "want"))
+        on_want(p, f, len);
+    else if (!strcmp(t, "announce"))
+        on_announce(p, f, len);
+    else if (!strcmp(t, "digest"))
+        on_digest(p, f, len);
+    else if (!strcmp(t, "ping")) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        begin_msg(&sb, &pk, "pong", 0);
+        peer_send(p, &sb);
+    } else if (!strcmp(t, "pong")) {
+        p->last_sync_ms = uv_now(p->d->loop);
+    } else if (!strcmp(t, "error")) {
+        char text[512] = "";
+        uint64_t code = 0;
+        proto_map_str(f, len, "text", text, sizeof text);
+        proto_map_u64(f, len, "code", &code);
+        log_warn("peer %s (%s) reported error %llu: %s", p->addr, p->name, (unsigned long long)code, text);
+        peer_close(p);
+    } else {
+        peer_fail(p, ERR_PROTO, "unknown message type '%s'", t);
+    }
+}
+
+void gossip_on_established(peer *p)
+{
+    send_hello(p);
+}
+
+void gossip_peer_gone(peer *p)
+{
+    (void)p;
+}
+
+void gossip_tick(catalogd *d)
+{
+    uint64_t now = uv_now(d->loop);
+    if (now - d->last_sync_ms < d->sync_interval_ms)
+        return;
+    d->last_sync_ms = now;
+    unsigned n = 0;
+    for (peer *p = d->peers; p; p = p->next)
+        n += p->state == PEER_ESTABLISHED && p->hello_seen;
+    if (!n)
+        return;
+    unsigned pick = (unsigned)rand() % n;
+    for (peer *p = d->peers; p; p = p->next) {
+        if (p->state != PEER_ESTABLISHED || !p->hello_seen)
+            continue;
+        if (pick-- == 0) {
+            store_info si;
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            store_info_get(d->st, &si);
+            begin_msg(&sb, &pk, "digest", 1);
+            proto_pack_cstr(&pk, "d");
+            pack_id(&pk, &si.digest);
+            peer_send(p, &sb);
+            break;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/* daemon/log.c — see log.h. */
+#include "daemon/log.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+static int g_level = LOG_LVL_INFO;
+static int g_syslog;
+
+void log_init(int level, int use_syslog)
+{
+    g_level = level;
+    g_syslog = use_syslog;
+    if (use_syslog)
+        openlog("catalogd", LOG_PID, LOG_DAEMON);
+}
+
+int log_level_parse(const char *s)
+{
+    static const char *names[] = { "error", "warn", "info", "debug" };
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    return -1;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+    static const char *tag[] = { "error", "warn", "info", "debug" };
+    static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+    if (level > g_level)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (g_syslog) {
+        syslog(prio[level], "%s", msg);
+        return;
+    }
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s\n", tm.tm_year + 1900,
+            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+            tag[level], msg);
+}

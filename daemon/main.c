@@ -1,0 +1,277 @@
+/*
+ * daemon/main.c — catalogd: one member's node.
+ *
+ *   catalogd --data DIR [--control PATH] [--listen HOST:PORT] [--fanout N]
+ *            [--sync-interval MS] [--log-level LEVEL] [--syslog]
+ *
+ * Settings come from DIR/catalogd.conf ("key = value" lines; every key has a
+ * default) and then from the command line.  SIGHUP re-reads the file's
+ * log_level, fanout and sync_interval_ms.  SIGTERM/SIGINT drain and exit.
+ */
+#include "daemon/catalogd.h"
+#include "daemon/ctl.h"
+#include "daemon/log.h"
+#include "daemon/peer.h"
+#include "proto/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    char listen[256];
+    long fanout, sync_ms, map_mb;
+    int log_level;
+} settings;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: catalogd --data DIR [options]\n"
+        "  --data DIR            node data directory (made by 'catalogctl init')\n"
+        "  --control PATH        control socket (default DIR/control.sock)\n"
+        "  --listen HOST:PORT    accept peers here (default: from catalogd.conf, else none)\n"
+        "  --fanout N            connect to at most N members (default 0 = all)\n"
+        "  --sync-interval MS    anti-entropy period (default 2000)\n"
+        "  --log-level LEVEL     error, warn, info (default) or debug\n"
+        "  --syslog              log to syslog instead of stderr\n");
+}
+
+/* Read DIR/catalogd.conf into s; a missing file is fine, a bad line is not. */
+static int read_conf(const char *dir, settings *s, char *err, size_t errlen)
+{
+    char path[1100], line[512];
+    snprintf(path, sizeof path, "%s/catalogd.conf", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : proto_err(err, errlen, "%s: %s", path, strerror(errno));
+    int ln = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        ln++;
+        char *p = line, *k, *v, *e;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || !*p)
+            continue;
+        k = p;
+        v = strchr(p, '=');
+        if (!v) {
+            rc = proto_err(err, errlen, "%s:%d: expected 'key = value'", path, ln);
+            break;
+        }
+        *v++ = 0;
+        for (e = v + strlen(v); e > v && (e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r');)
+            *--e = 0;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        for (e = k + strlen(k); e > k && (e[-1] == ' ' || e[-1] == '\t');)
+            *--e = 0;
+        char *end;
+        if (!strcmp(k, "listen"))
+            snprintf(s->listen, sizeof s->listen, "%s", v);
+        else if (!strcmp(k, "fanout") && (s->fanout = strtol(v, &end, 10), !*end && s->fanout >= 0))
+            ;
+        else if (!strcmp(k, "sync_interval_ms") && (s->sync_ms = strtol(v, &end, 10), !*end && s->sync_ms >= 50))
+            ;
+        else if (!strcmp(k, "map_size_mb") && (s->map_mb = strtol(v, &end, 10), !*end && s->map_mb >= 16))
+            ;
+        else if (!strcmp(k, "log_level") && (s->log_level = log_level_parse(v)) >= 0)
+            ;
+        else {
+            rc = proto_err(err, errlen, "%s:%d: unknown key or bad value for '%s'", path, ln, k);
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static void on_walk_close(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void stop(catalogd *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    log_info("%s: shutting down", why);
+    ctl_close(d);
+    peer_shutdown(d);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int sig)
+{
+    catalogd *d = s->data;
+    if (sig == SIGHUP) {
+        settings st = { .fanout = d->fanout, .sync_ms = d->sync_interval_ms, .log_level = -1 };
+        char err[512];
+        if (read_conf(d->data_dir, &st, err, sizeof err)) {
+            log_error("reload: %s (keeping the old settings)", err);
+            return;
+        }
+        if (st.log_level >= 0)
+            log_init(st.log_level, 0);
+        d->fanout = (unsigned)st.fanout;
+        d->sync_interval_ms = (unsigned)st.sync_ms;
+        peer_targets_changed(d);
+        log_info("reloaded catalogd.conf");
+        return;
+    }
+    stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int load_sponsor(catalogd *d)
+{
+    size_t n = 32;
+    if (store_meta_get(d->st, "sponsor_id", d->sponsor_id.b, &n) || n != 32)
+        return 0;
+    n = sizeof d->sponsor_addr - 1;
+    if (store_meta_get(d->st, "sponsor_addr", d->sponsor_addr, &n) == 0)
+        d->sponsor_addr[n] = 0;
+    d->have_sponsor = 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "data", required_argument, NULL, 'd' },
+        { "control", required_argument, NULL, 'c' },
+        { "listen", required_argument, NULL, 'l' },
+        { "fanout", required_argument, NULL, 'f' },
+        { "sync-interval", required_argument, NULL, 's' },
+        { "log-level", required_argument, NULL, 'v' },
+        { "syslog", no_argument, NULL, 'S' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static catalogd d;   /* one per process; static keeps it off the stack */
+    settings cli = { .fanout = -1, .sync_ms = -1, .map_mb = -1, .log_level = -1 };
+    const char *data = NULL, *control = NULL;
+    int use_syslog = 0, c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data = optarg; break;
+        case 'c': control = optarg; break;
+        case 'l': snprintf(cli.listen, sizeof cli.listen, "%s", optarg); break;
+        case 'f':
+            cli.fanout = strtol(optarg, &end, 10);
+            if (*end || cli.fanout < 0) { fprintf(stderr, "catalogd: --fanout wants a number >= 0\n"); return 2; }
+            break;
+        case 's':
+            cli.sync_ms = strtol(optarg, &end, 10);
+            if (*end || cli.sync_ms < 50) { fprintf(stderr, "catalogd: --sync-interval wants milliseconds >= 50\n"); return 2; }
+            break;
+        case 'v':
+            if ((cli.log_level = log_level_parse(optarg)) < 0) {
+                fprintf(stderr, "catalogd: --log-level: error, warn, info or debug\n");
+                return 2;
+            }
+            break;
+        case 'S': use_syslog = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!data || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    settings st = { .fanout = 0, .sync_ms = 2000, .map_mb = 4096, .log_level = LOG_LVL_INFO };
+    char err[512], path[1100];
+    if (read_conf(data, &st, err, sizeof err)) {
+        fprintf(stderr, "catalogd: %s\n", err);
+        return 1;
+    }
+    if (cli.listen[0]) memcpy(st.listen, cli.listen, sizeof st.listen);
+    if (cli.fanout >= 0) st.fanout = cli.fanout;
+    if (cli.sync_ms >= 0) st.sync_ms = cli.sync_ms;
+    if (cli.log_level >= 0) st.log_level = cli.log_level;
+    log_init(st.log_level, use_syslog);
+    signal(SIGPIPE, SIG_IGN);
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+
+    snprintf(d.data_dir, sizeof d.data_dir, "%s", data);
+    snprintf(d.listen_addr, sizeof d.listen_addr, "%s", st.listen);
+    if (control)
+        snprintf(d.ctl_path, sizeof d.ctl_path, "%s", control);
+    else
+        snprintf(d.ctl_path, sizeof d.ctl_path, "%s/control.sock", data);
+    d.fanout = (unsigned)st.fanout;
+    d.sync_interval_ms = (unsigned)st.sync_ms;
+
+    if (certs_load(data, &d.id, err, sizeof err)) {
+        log_error("%s", err);
+        return 1;
+    }
+    /* One daemon per data directory: LMDB would allow two, the network would not. */
+    snprintf(path, sizeof path, "%s/catalogd.lock", data);
+    int lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
+        log_error("another catalogd is running on %s", data);
+        certs_free(&d.id);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/db", data);
+    if (store_open(path, (size_t)st.map_mb, &d.st, err, sizeof err) ||
+        store_bind_self(d.st, &d.id.id, err, sizeof err)) {
+        log_error("store: %s", err);
+        certs_free(&d.id);
+        return 1;
+    }
+    load_sponsor(&d);
+
+    d.loop = uv_default_loop();
+    int rc = 1;
+    if (ctl_listen(&d, err, sizeof err) || peer_init(&d, err, sizeof err) || peer_listen(&d, err, sizeof err)) {
+        log_error("%s", err);
+        ctl_close(&d);
+        uv_walk(d.loop, on_walk_close, NULL);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    uv_signal_init(d.loop, &d.sigterm);
+    uv_signal_init(d.loop, &d.sigint);
+    uv_signal_init(d.loop, &d.sighup);
+    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_signal_start(&d.sighup, on_signal, SIGHUP);
+    peer_start(&d);
+
+    store_info si;
+    char ids[PROTO_ID_STR];
+    store_info_get(d.st, &si);
+    proto_id_str(&d.id.id, ids);
+    log_info("catalogd %s %s (%s) ready: %llu records, alliance %s, control %s", d.id.code, d.id.name,
+             ids, (unsigned long long)si.records, si.has_genesis ? si.alliance : "(none yet)", d.ctl_path);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    if (uv_loop_close(d.loop) == UV_EBUSY) {
+        uv_walk(d.loop, on_walk_close, NULL);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        uv_loop_close(d.loop);
+    }
+    peer_free_all(&d);
+    free(d.inflight);
+    store_close(d.st);
+    certs_free(&d.id);
+    close(lockfd);
+    log_info("stopped");
+    return rc;
+}

@@ -1,0 +1,801 @@
+/* daemon/peer.c — TLS connections, dialing, listener; see peer.h. */
+#include "daemon/peer.h"
+#include "daemon/log.h"
+#include "proto/util.h"
+
+#include <openssl/err.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BACKOFF_MIN_MS 250u
+#define BACKOFF_MAX_MS 10000u
+#define TICK_MS 250u
+
+typedef struct dial {
+    struct dial *next;
+    proto_id id;
+    char addr[256];
+    uint64_t next_ms;
+    uint32_t backoff_ms;
+    int wanted;
+    peer *p;            /* our outbound attempt, if any */
+} dial;
+
+static int g_peer_idx = -1;
+
+static uint64_t now_ms(catalogd *d)
+{
+    return uv_now(d->loop);
+}
+
+static const char *peer_label(peer *p, char *buf, size_t n)
+{
+    if (p->id_known) {
+        char s[10];
+        proto_id_short(&p->id, s);
+        snprintf(buf, n, "%s %s %s (%s)", p->addr, p->code, p->name, s);
+    } else {
+        snprintf(buf, n, "%s", p->addr);
+    }
+    return buf;
+}
+
+/* ---- TLS context and peer authentication ---- */
+
+/* Decide whether a presented key may talk to us.  Members only; before this
+ * node holds an alliance, only the sponsor it was told to trust. */
+static int key_acceptable(catalogd *d, const proto_id *id, const char **why)
+{
+    store_member m;
+    store_info si;
+    if (!memcmp(id, &d->id.id, 32)) {
+        *why = "it presented this node's own key";
+        return 0;
+    }
+    if (store_member_get(d->st, id, &m) == 0 && m.status == STORE_MEMBER_ACTIVE)
+        return 1;
+    store_info_get(d->st, &si);
+    if (d->have_sponsor && !memcmp(id, &d->sponsor_id, 32) &&
+        (!si.has_genesis || store_member_get(d->st, id, &m) == 1))
+        return 1;
+    *why = "its key does not belong to a current member";
+    return 0;
+}
+
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+    peer *p = ssl ? SSL_get_ex_data(ssl, g_peer_idx) : NULL;
+    if (!p)
+        return 0;
+    if (X509_STORE_CTX_get_error_depth(xs) > 0)
+        return 1;   /* chains play no part: only the leaf's key matters */
+    X509 *x = X509_STORE_CTX_get_current_cert(xs);
+    certs_identity ci;
+    char why[256];
+    uint8_t *der = NULL;
+    int n = x ? i2d_X509(x, &der) : -1;
+    if (n <= 0 || certs_parse(der, (size_t)n, &ci, why, sizeof why)) {
+        OPENSSL_free(der);
+        if (!p->id_known)
+            log_warn("refused peer %s: unusable certificate", p->addr);
+        p->id_known = 0;
+        return 0;
+    }
+    OPENSSL_free(der);
+    p->id = ci.id;
+    snprintf(p->code, sizeof p->code, "%s", ci.code);
+    snprintf(p->name, sizeof p->name, "%s", ci.name);
+    certs_free(&ci);
+    const char *reason = NULL;
+    char ids[PROTO_ID_STR];
+    proto_id_str(&p->id, ids);
+    if (p->has_expect && memcmp(&p->expect, &p->id, 32)) {
+        log_warn("refused peer %s: presented member id %s, expected another member", p->addr, ids);
+        return 0;
+    }
+    if (!key_acceptable(p->d, &p->id, &reason)) {
+        if (!p->id_known)
+            log_warn("refused peer %s at TLS handshake: member id %s (%s %s): %s",
+                     p->addr, ids, p->code, p->name, reason);
+        p->id_known = 1;
+        return 0;
+    }
+    p->id_known = 1;
+    X509_STORE_CTX_set_error(xs, X509_V_OK);
+    return 1;
+}
+
+int peer_init(catalogd *d, char *err, size_t errlen)
+{
+    if (g_peer_idx < 0)
+        g_peer_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    SSL_CTX *c = SSL_CTX_new(TLS_method());
+    if (!c)
+        return proto_err(err, errlen, "cannot create TLS context");
+    SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION);
+    SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+    SSL_CTX_set_num_tickets(c, 0);
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    if (SSL_CTX_use_certificate(c, d->id.cert) != 1 || SSL_CTX_use_PrivateKey(c, d->id.key) != 1) {
+        SSL_CTX_free(c);
+        ERR_clear_error();
+        return proto_err(err, errlen, "TLS context refuses the node key or certificate");
+    }
+    d->ssl_ctx = c;
+    return 0;
+}
+
+/* ---- raw I/O ---- */
+
+static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+    static char slab[65536];
+    b->base = slab;
+    b->len = sizeof slab;
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    peer *p = w->handle->data;
+    free(w->data);
+    free(w);
+    if (status == 0 && p->state == PEER_ESTABLISHED)
+        gossip_on_writable(p);
+}
+
+static void flush_out(peer *p)
+{
+    size_t n = BIO_ctrl_pending(p->wbio);
+    if (!n || p->state == PEER_CONNECTING)
+        return;
+    char *buf = malloc(n);
+    uv_write_t *w = malloc(sizeof *w);
+    if (!buf || !w) {
+        free(buf);
+        free(w);
+        return;
+    }
+    int got = BIO_read(p->wbio, buf, (int)n);
+    if (got <= 0) {
+        free(buf);
+        free(w);
+        return;
+    }
+    w->data = buf;
+    uv_buf_t b = uv_buf_init(buf, (unsigned)got);
+    p->bytes_out += (uint64_t)got;
+    p->d->bytes_out += (uint64_t)got;
+    if (uv_write(w, (uv_stream_t *)&p->tcp, &b, 1, on_written)) {
+        free(buf);
+        free(w);
+    }
+}
+
+size_t peer_write_queue(peer *p)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&p->tcp) + BIO_ctrl_pending(p->wbio);
+}
+
+void peer_send(peer *p, msgpack_sbuffer *sb)
+{
+    proto_frame_end(sb);
+    if (p->state == PEER_ESTABLISHED && SSL_write(p->ssl, sb->data, (int)sb->size) <= 0)
+        ERR_clear_error();
+    msgpack_sbuffer_destroy(sb);
+    flush_out(p);
+}
+
+void peer_unref(peer *p)
+{
+    if (--p->refs > 0)
+        return;
+    for (size_t i = 0; i < p->ndeferred; i++)
+        free(p->deferred[i].raw);
+    free(p->deferred);
+    free(p->wants);
+    proto_buf_free(&p->in);
+    SSL_free(p->ssl);   /* frees both BIOs */
+    free(p);
+}
+
+static void unlink_peer(peer *p)
+{
+    catalogd *d = p->d;
+    for (peer **pp = &d->peers; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    for (dial *dl = d->dials; dl; dl = dl->next)
+        if (dl->p == p) {
+            dl->p = NULL;
+            /* A connection that died young counts as a failure: back off. */
+            uint64_t now = now_ms(d);
+            if (p->state != PEER_CLOSING || !p->since_ms || now - p->since_ms < 5000) {
+                dl->backoff_ms = dl->backoff_ms ? dl->backoff_ms * 2 : BACKOFF_MIN_MS;
+                if (dl->backoff_ms > BACKOFF_MAX_MS)
+                    dl->backoff_ms = BACKOFF_MAX_MS;
+            } else {
+                dl->backoff_ms = BACKOFF_MIN_MS;
+            }
+            /* jitter: 50%..150% so a restarted alliance does not dial in lockstep */
+            dl->next_ms = now + dl->backoff_ms / 2 + (uint64_t)(rand() % (int)(dl->backoff_ms + 1));
+        }
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    peer *p = h->data;
+    gossip_peer_gone(p);
+    unlink_peer(p);
+    peer_unref(p);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    peer *p = req->handle->data;
+    free(req);
+    uv_close((uv_handle_t *)&p->tcp, on_closed);
+}
+
+void peer_close(peer *p)
+{
+    if (p->state == PEER_CLOSING)
+        return;
+    int was = p->state;
+    p->state = PEER_CLOSING;
+    uv_read_stop((uv_stream_t *)&p->tcp);
+    if (was != PEER_CONNECTING) {
+        /* flush what is queued (an error frame, close_notify) before closing */
+        if (was == PEER_ESTABLISHED) {
+            SSL_shutdown(p->ssl);
+            ERR_clear_error();
+        }
+        size_t n = BIO_ctrl_pending(p->wbio);
+        if (n) {
+            p->state = PEER_HANDSHAKE;   /* let flush_out write */
+            flush_out(p);
+            p->state = PEER_CLOSING;
+        }
+        uv_shutdown_t *req = malloc(sizeof *req);
+        if (req && uv_shutdown(req, (uv_stream_t *)&p->tcp, on_shutdown) == 0)
+            return;
+        free(req);
+    }
+    if (!uv_is_closing((uv_handle_t *)&p->tcp))
+        uv_close((uv_handle_t *)&p->tcp, on_closed);
+}
+
+void peer_fail(peer *p, unsigned code, const char *fmt, ...)
+{
+    char text[512], lbl[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    log_warn("closing peer %s: %s", peer_label(p, lbl, sizeof lbl), text);
+    if (p->state == PEER_ESTABLISHED) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        proto_frame_begin(&sb, &pk);
+        msgpack_pack_map(&pk, 3);
+        proto_pack_kv_str(&pk, "t", "error");
+        proto_pack_kv_u64(&pk, "code", code);
+        proto_pack_kv_str(&pk, "text", text);
+        peer_send(p, &sb);
+    }
+    peer_close(p);
+}
+
+static void pump_in(peer *p);
+
+void peer_pause(peer *p)
+{
+    p->busy = 1;
+}
+
+void peer_resume(peer *p)
+{
+    p->busy = 0;
+    if (p->state == PEER_ESTABLISHED)
+        pump_in(p);
+}
+
+static void pump_in(peer *p)
+{
+    for (;;) {
+        if (p->state != PEER_ESTABLISHED || p->busy)
+            return;
+        const uint8_t *f;
+        size_t fl;
+        int rc = proto_frame_take(&p->in, PROTO_PEER_FRAME_MAX, &f, &fl);
+        if (rc < 0) {
+            peer_fail(p, 1, "frame longer than %u bytes or empty", PROTO_PEER_FRAME_MAX);
+            return;
+        }
+        if (rc == 1) {
+            gossip_on_frame(p, f, fl);
+            continue;
+        }
+        char buf[16384];
+        int n = SSL_read(p->ssl, buf, sizeof buf);
+        if (n > 0) {
+            if (proto_buf_append(&p->in, buf, (size_t)n)) {
+                peer_fail(p, 1, "out of memory");
+                return;
+            }
+            continue;
+        }
+        int e = SSL_get_error(p->ssl, n);
+        flush_out(p);
+        if (e == SSL_ERROR_WANT_READ)
+            return;
+        char lbl[300];
+        if (e == SSL_ERROR_ZERO_RETURN)
+            log_info("peer %s closed the connection", peer_label(p, lbl, sizeof lbl));
+        else
+            log_warn("peer %s: TLS error %d", peer_label(p, lbl, sizeof lbl), e);
+        ERR_clear_error();
+        peer_close(p);
+        return;
+    }
+}
+
+/* Two connections between the same pair of members: both ends keep the one
+ * initiated by the lower member id, so they agree without talking. */
+static int dedupe(peer *p)
+{
+    catalogd *d = p->d;
+    for (peer *q = d->peers; q; q = q->next) {
+        if (q == p || q->state != PEER_ESTABLISHED || memcmp(&q->id, &p->id, 32))
+            continue;
+        const proto_id *ip = p->outbound ? &d->id.id : &p->id;
+        const proto_id *iq = q->outbound ? &d->id.id : &q->id;
+        int c = memcmp(ip, iq, 32);
+        peer *loser = c == 0 ? q : (c < 0 ? q : p);   /* same initiator: keep the newer */
+        char lbl[300];
+        log_debug("duplicate connection to %s: closing one", peer_label(loser, lbl, sizeof lbl));
+        peer_close(loser);
+        return loser == p;
+    }
+    return 0;
+}
+
+static void handshake(peer *p)
+{
+    int r = SSL_do_handshake(p->ssl);
+    flush_out(p);
+    if (r == 1) {
+        p->state = PEER_ESTABLISHED;
+        p->since_ms = now_ms(p->d);
+        char lbl[300];
+        log_info("peer %s connected (%s)", peer_label(p, lbl, sizeof lbl),
+                 p->outbound ? "outbound" : "inbound");
+        if (dedupe(p))
+            return;
+        gossip_on_established(p);
+        pump_in(p);
+        return;
+    }
+    int e = SSL_get_error(p->ssl, r);
+    if (e == SSL_ERROR_WANT_READ)
+        return;
+    unsigned long le = ERR_get_error();
+    char reason[256] = "", lbl[300];
+    if (le)
+        ERR_error_string_n(le, reason, sizeof reason);
+    ERR_clear_error();
+    log_warn("TLS handshake with %s failed: %s", peer_label(p, lbl, sizeof lbl),
+             reason[0] ? reason : "connection closed");
+    peer_close(p);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    peer *p = s->data;
+    if (n < 0) {
+        char lbl[300];
+        if (p->state == PEER_ESTABLISHED)
+            log_info("peer %s disconnected", peer_label(p, lbl, sizeof lbl));
+        else if (p->state == PEER_HANDSHAKE)
+            log_warn("peer %s closed during the TLS handshake", peer_label(p, lbl, sizeof lbl));
+        peer_close(p);
+        return;
+    }
+    if (n == 0)
+        return;
+    p->bytes_in += (uint64_t)n;
+    p->d->bytes_in += (uint64_t)n;
+    BIO_write(p->rbio, b->base, (int)n);
+    if (p->state == PEER_HANDSHAKE)
+        handshake(p);
+    else if (p->state == PEER_ESTABLISHED)
+        pump_in(p);
+}
+
+static peer *peer_new(catalogd *d, int outbound, const char *addr)
+{
+    peer *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->d = d;
+    p->refs = 1;
+    p->outbound = outbound;
+    p->state = outbound ? PEER_CONNECTING : PEER_HANDSHAKE;
+    snprintf(p->addr, sizeof p->addr, "%s", addr);
+    p->ssl = SSL_new(d->ssl_ctx);
+    p->rbio = BIO_new(BIO_s_mem());
+    p->wbio = BIO_new(BIO_s_mem());
+    if (!p->ssl || !p->rbio || !p->wbio) {
+        SSL_free(p->ssl);
+        BIO_free(p->rbio);
+        BIO_free(p->wbio);
+        free(p);
+        return NULL;
+    }
+    SSL_set_bio(p->ssl, p->rbio, p->wbio);
+    SSL_set_ex_data(p->ssl, g_peer_idx, p);
+    if (outbound)
+        SSL_set_connect_state(p->ssl);
+    else
+        SSL_set_accept_state(p->ssl);
+    uv_tcp_init(d->loop, &p->tcp);
+    p->tcp.data = p;
+    uv_tcp_nodelay(&p->tcp, 1);
+    p->next = d->peers;
+    d->peers = p;
+    return p;
+}
+
+static void on_accept(uv_stream_t *srv, int status)
+{
+    catalogd *d = srv->data;
+    if (status < 0)
+        return;
+    peer *p = peer_new(d, 0, "?");
+    if (!p)
+        return;
+    if (uv_accept(srv, (uv_stream_t *)&p->tcp)) {
+        peer_close(p);
+        return;
+    }
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    if (uv_tcp_getpeername(&p->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        char host[64] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+        snprintf(p->addr, sizeof p->addr, "%s:%d", host, port);
+    }
+    uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
+}
+
+/* "host:port", "[v6]:port" -> host, port */
+static int split_addr(const char *a, char *host, size_t hl, int *port)
+{
+    const char *c;
+    if (a[0] == '[') {
+        const char *e = strchr(a, ']');
+        if (!e || e[1] != ':' || (size_t)(e - a - 1) >= hl)
+            return -1;
+        memcpy(host, a + 1, (size_t)(e - a - 1));
+        host[e - a - 1] = 0;
+        c = e + 1;
+    } else {
+        c = strrchr(a, ':');
+        if (!c || (size_t)(c - a) >= hl)
+            return -1;
+        memcpy(host, a, (size_t)(c - a));
+        host[c - a] = 0;
+    }
+    char *end;
+    long pn = strtol(c + 1, &end, 10);
+    if (*end || pn <= 0 || pn > 65535)
+        return -1;
+    *port = (int)pn;
+    return 0;
+}
+
+static int resolve_literal(const char *addr, struct sockaddr_storage *ss)
+{
+    char host[256];
+    int port;
+    if (split_addr(addr, host, sizeof host, &port))
+        return -1;
+    if (!strcmp(host, "localhost"))
+        snprintf(host, sizeof host, "127.0.0.1");
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
+        return 0;
+    if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
+        return 0;
+    return 1;   /* a name: resolve asynchronously */
+}
+
+int peer_listen(catalogd *d, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    int rc;
+    if (!d->listen_addr[0])
+        return 0;
+    if (resolve_literal(d->listen_addr, &ss))
+        return proto_err(err, errlen, "--listen wants IP:PORT, got '%s'", d->listen_addr);
+    uv_tcp_init(d->loop, &d->listener);
+    d->listener.data = d;
+    if ((rc = uv_tcp_bind(&d->listener, (struct sockaddr *)&ss, 0)) ||
+        (rc = uv_listen((uv_stream_t *)&d->listener, 128, on_accept))) {
+        uv_close((uv_handle_t *)&d->listener, NULL);
+        return proto_err(err, errlen, "cannot listen on %s: %s", d->listen_addr, uv_strerror(rc));
+    }
+    d->listening = 1;
+    log_info("listening for peers on %s", d->listen_addr);
+    return 0;
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    peer *p = req->data;
+    if (p->state == PEER_CLOSING)
+        return;
+    if (status < 0) {
+        log_debug("cannot reach %s: %s", p->addr, uv_strerror(status));
+        peer_close(p);
+        return;
+    }
+    p->state = PEER_HANDSHAKE;
+    uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
+    handshake(p);
+}
+
+typedef struct { uv_getaddrinfo_t req; peer *p; } resolve_req;
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    resolve_req *rr = (resolve_req *)req;
+    peer *p = rr->p;
+    free(rr);
+    if (status < 0 || !res || p->state == PEER_CLOSING) {
+        if (p->state != PEER_CLOSING)
+            log_debug("cannot resolve %s: %s", p->addr, status < 0 ? uv_strerror(status) : "no address");
+        uv_freeaddrinfo(res);
+        peer_close(p);
+        peer_unref(p);
+        return;
+    }
+    p->creq.data = p;
+    if (uv_tcp_connect(&p->creq, &p->tcp, res->ai_addr, on_connect))
+        peer_close(p);
+    uv_freeaddrinfo(res);
+    peer_unref(p);
+}
+
+static peer *dial_addr(catalogd *d, const char *addr, const proto_id *expect)
+{
+    struct sockaddr_storage ss;
+    int lit = resolve_literal(addr, &ss);
+    if (lit < 0) {
+        log_warn("bad peer address '%s' (HOST:PORT expected)", addr);
+        return NULL;
+    }
+    peer *p = peer_new(d, 1, addr);
+    if (!p)
+        return NULL;
+    if (expect) {
+        p->expect = *expect;
+        p->has_expect = 1;
+    }
+    p->creq.data = p;
+    if (lit == 0) {
+        if (uv_tcp_connect(&p->creq, &p->tcp, (struct sockaddr *)&ss, on_connect))
+            peer_close(p);
+        return p;
+    }
+    char host[256], port[8];
+    int pn;
+    split_addr(addr, host, sizeof host, &pn);
+    snprintf(port, sizeof port, "%d", pn);
+    resolve_req *rr = malloc(sizeof *rr);
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+    rr->p = p;
+    p->refs++;
+    if (!rr || uv_getaddrinfo(d->loop, &rr->req, on_resolved, host, port, &hints)) {
+        free(rr);
+        p->refs--;
+        peer_close(p);
+    }
+    return p;
+}
+
+/* ---- whom to dial ---- */
+
+typedef struct { catalogd *d; proto_id *ids; char (*addrs)[256]; uint8_t (*rank)[32]; size_t n, cap; } cand_list;
+
+static int add_cand(void *ctx, const store_member *m)
+{
+    cand_list *c = ctx;
+    if (m->status != STORE_MEMBER_ACTIVE || !m->address[0] || !memcmp(&m->id, &c->d->id.id, 32))
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        void *a = realloc(c->ids, cap * sizeof *c->ids), *b = NULL, *r = NULL;
+        if (a) c->ids = a;
+        b = realloc(c->addrs, cap * sizeof *c->addrs);
+        if (b) c->addrs = b;
+        r = realloc(c->rank, cap * sizeof *c->rank);
+        if (r) c->rank = r;
+        if (!a || !b || !r)
+            return 1;
+        c->cap = cap;
+    }
+    c->ids[c->n] = m->id;
+    snprintf(c->addrs[c->n], 256, "%s", m->address);
+    /* rank = H(self || member): a stable, per-node random order, so with a
+     * bounded fanout every node picks a different subset */
+    uint8_t buf[64];
+    memcpy(buf, c->d->id.id.b, 32);
+    memcpy(buf + 32, m->id.b, 32);
+    SHA256(buf, 64, c->rank[c->n]);
+    c->n++;
+    return 0;
+}
+
+static dial *dial_find(catalogd *d, const proto_id *id)
+{
+    for (dial *dl = d->dials; dl; dl = dl->next)
+        if (!memcmp(&dl->id, id, 32))
+            return dl;
+    return NULL;
+}
+
+static dial *dial_want(catalogd *d, const proto_id *id, const char *addr)
+{
+    dial *dl = dial_find(d, id);
+    if (!dl) {
+        dl = calloc(1, sizeof *dl);
+        if (!dl)
+            return NULL;
+        dl->id = *id;
+        dl->next = d->dials;
+        d->dials = dl;
+    }
+    snprintf(dl->addr, sizeof dl->addr, "%s", addr);
+    dl->wanted = 1;
+    return dl;
+}
+
+void peer_targets_changed(catalogd *d)
+{
+    cand_list c = { .d = d };
+    for (dial *dl = d->dials; dl; dl = dl->next)
+        dl->wanted = 0;
+    store_members(d->st, add_cand, &c);
+    size_t take = c.n;
+    if (d->fanout && d->fanout < c.n) {
+        /* partial selection sort by rank: the fanout lowest ranks */
+        for (size_t i = 0; i < d->fanout; i++) {
+            size_t best = i;
+            for (size_t j = i + 1; j < c.n; j++)
+                if (memcmp(c.rank[j], c.rank[best], 32) < 0)
+                    best = j;
+            if (best != i) {
+                proto_id t = c.ids[i]; c.ids[i] = c.ids[best]; c.ids[best] = t;
+                char ta[256];
+                memcpy(ta, c.addrs[i], 256); memcpy(c.addrs[i], c.addrs[best], 256); memcpy(c.addrs[best], ta, 256);
+                uint8_t tr[32];
+                memcpy(tr, c.rank[i], 32); memcpy(c.rank[i], c.rank[best], 32); memcpy(c.rank[best], tr, 32);
+            }
+        }
+        take = d->fanout;
+    }
+    for (size_t i = 0; i < take; i++)
+        dial_want(d, &c.ids[i], c.addrs[i]);
+    if (d->have_sponsor && d->sponsor_addr[0] && !dial_find(d, &d->sponsor_id))
+        dial_want(d, &d->sponsor_id, d->sponsor_addr);
+    else if (d->have_sponsor && d->sponsor_addr[0] && take == 0)
+        dial_want(d, &d->sponsor_id, d->sponsor_addr);
+    free(c.ids);
+    free(c.addrs);
+    free(c.rank);
+}
+
+static int connected_to(catalogd *d, const proto_id *id)
+{
+    for (peer *p = d->peers; p; p = p->next)
+        if (p->state == PEER_ESTABLISHED && p->id_known && !memcmp(&p->id, id, 32))
+            return 1;
+    return 0;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    catalogd *d = t->data;
+    uint64_t now = now_ms(d);
+    if (d->stopping)
+        return;
+    for (dial *dl = d->dials; dl; dl = dl->next) {
+        if (!dl->wanted || dl->p || now < dl->next_ms || connected_to(d, &dl->id))
+            continue;
+        dl->p = dial_addr(d, dl->addr, &dl->id);
+        if (!dl->p) {
+            dl->backoff_ms = BACKOFF_MAX_MS;
+            dl->next_ms = now + BACKOFF_MAX_MS;
+        }
+    }
+    gossip_tick(d);
+}
+
+void peer_start(catalogd *d)
+{
+    peer_targets_changed(d);
+    uv_timer_init(d->loop, &d->tick);
+    d->tick.data = d;
+    uv_timer_start(&d->tick, on_tick, 10, TICK_MS);
+}
+
+void peer_shutdown(catalogd *d)
+{
+    if (uv_is_active((uv_handle_t *)&d->tick) || d->tick.data)
+        if (!uv_is_closing((uv_handle_t *)&d->tick))
+            uv_close((uv_handle_t *)&d->tick, NULL);
+    if (d->listening) {
+        uv_close((uv_handle_t *)&d->listener, NULL);
+        d->listening = 0;
+    }
+    for (peer *p = d->peers; p; p = p->next)
+        peer_close(p);
+}
+
+void peer_free_all(catalogd *d)
+{
+    while (d->dials) {
+        dial *n = d->dials->next;
+        free(d->dials);
+        d->dials = n;
+    }
+    SSL_CTX_free(d->ssl_ctx);
+    d->ssl_ctx = NULL;
+}
+
+unsigned peer_count_established(catalogd *d)
+{
+    unsigned n = 0;
+    for (peer *p = d->peers; p; p = p->next)
+        n += p->state == PEER_ESTABLISHED;
+    return n;
+}
+
+void peer_pack_list(catalogd *d, msgpack_packer *pk)
+{
+    static const char *st[] = { "connecting", "handshake", "established", "closing" };
+    uint32_t n = 0;
+    uint64_t now = now_ms(d);
+    for (peer *p = d->peers; p; p = p->next)
+        n++;
+    msgpack_pack_array(pk, n);
+    for (peer *p = d->peers; p; p = p->next) {
+        char id[PROTO_ID_STR] = "";
+        if (p->id_known)
+            proto_id_str(&p->id, id);
+        msgpack_pack_map(pk, 11);
+        proto_pack_kv_str(pk, "address", p->addr);
+        proto_pack_kv_str(pk, "member_id", id);
+        proto_pack_kv_str(pk, "code", p->code);
+        proto_pack_kv_str(pk, "name", p->name);
+        proto_pack_kv_str(pk, "state", st[p->state]);
+        proto_pack_kv_str(pk, "direction", p->outbound ? "out" : "in");
+        proto_pack_kv_u64(pk, "last_sync_ms_ago", p->last_sync_ms ? now - p->last_sync_ms : 0);
+        proto_pack_kv_u64(pk, "records_in", p->recs_in);
+        proto_pack_kv_u64(pk, "records_out", p->recs_out);
+        proto_pack_kv_u64(pk, "bytes_in", p->bytes_in);
+        proto_pack_kv_u64(pk, "bytes_out", p->bytes_out);
+    }
+}

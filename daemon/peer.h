@@ -1,0 +1,80 @@
+/*
+ * daemon/peer.h — connections to other members: TCP + TLS 1.3 (mutual,
+ * through OpenSSL memory BIOs so libuv does all the I/O), framing, dialing
+ * with jittered exponential backoff, and the listener.
+ *
+ * The protocol spoken over a connection lives in gossip.c; this file only
+ * moves frames.  A peer is accepted only when the key it presents belongs
+ * to a current member (or, before this node has an alliance, to the sponsor
+ * it was told to trust).
+ */
+#ifndef DAEMON_PEER_H
+#define DAEMON_PEER_H
+
+#include <msgpack.h>
+#include "daemon/catalogd.h"
+#include "proto/frame.h"
+
+enum peer_state { PEER_CONNECTING, PEER_HANDSHAKE, PEER_ESTABLISHED, PEER_CLOSING };
+
+typedef struct want_range { proto_id author; uint64_t from, to; } want_range;
+
+typedef struct pending_rec { uint8_t *raw; size_t len; } pending_rec;
+
+typedef struct peer {
+    struct peer *next;
+    catalogd *d;
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    SSL *ssl;
+    BIO *rbio, *wbio;
+    int outbound;
+    enum peer_state state;
+    int refs;                 /* handle + thread-pool jobs; freed at 0 */
+    char addr[256];
+    proto_id id;              /* from the verified certificate */
+    int id_known;
+    proto_id expect;          /* outbound: the member we meant to reach */
+    int has_expect;
+    char code[8], name[192];
+    proto_buf in;
+    uint64_t since_ms, last_sync_ms, last_hello_ms;
+    uint64_t recs_in, recs_out, bytes_in, bytes_out;
+    want_range *wants;        /* ranges the peer asked for, being sent */
+    size_t nwants, capwants;
+    int busy;                 /* a records batch is being verified */
+    int read_paused;
+    pending_rec *deferred;    /* records waiting for their author or predecessor */
+    size_t ndeferred, capdeferred;
+    int hello_seen;
+} peer;
+
+int  peer_init(catalogd *d, char *err, size_t errlen);     /* TLS context */
+int  peer_listen(catalogd *d, char *err, size_t errlen);
+void peer_start(catalogd *d);                               /* dialing + timers */
+void peer_shutdown(catalogd *d);
+void peer_free_all(catalogd *d);
+
+/* Send one message: sb must have been started with proto_frame_begin. */
+void peer_send(peer *p, msgpack_sbuffer *sb);
+/* Send an error frame and close. */
+void peer_fail(peer *p, unsigned code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void peer_close(peer *p);
+void peer_pause(peer *p);
+void peer_resume(peer *p);
+void peer_unref(peer *p);
+
+unsigned peer_count_established(catalogd *d);
+void peer_pack_list(catalogd *d, msgpack_packer *pk);
+/* Members or addresses changed: reconsider whom to dial. */
+void peer_targets_changed(catalogd *d);
+size_t peer_write_queue(peer *p);
+
+/* gossip.c — the sync protocol on an established connection */
+void gossip_on_established(peer *p);
+void gossip_on_frame(peer *p, const uint8_t *f, size_t len);
+void gossip_on_writable(peer *p);
+void gossip_tick(catalogd *d);
+void gossip_peer_gone(peer *p);
+
+#endif

@@ -1,0 +1,166 @@
+/* proto/util.c — see util.h. */
+#include "proto/util.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int proto_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int proto_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len;
+        unsigned cp;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
+        else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
+        else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
+        else return 0;
+        if (n - i < len)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+void proto_hex(const uint8_t *b, size_t n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[b[i] >> 4];
+        out[2 * i + 1] = hx[b[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int proto_unhex(const char *s, uint8_t *out, size_t n)
+{
+    if (strlen(s) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int h = hexval(s[2 * i]), l = hexval(s[2 * i + 1]);
+        if (h < 0 || l < 0)
+            return -1;
+        out[i] = (uint8_t)(h << 4 | l);
+    }
+    return 0;
+}
+
+static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/* 32 bytes = 256 bits -> 52 base32 characters (the last carries 1 bit). */
+static void id_b32(const proto_id *id, char out[53])
+{
+    unsigned acc = 0, bits = 0, o = 0;
+    for (size_t i = 0; i < PROTO_ID_LEN; i++) {
+        acc = (acc << 8) | id->b[i];
+        bits += 8;
+        while (bits >= 5) {
+            out[o++] = b32[(acc >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    if (bits)
+        out[o++] = b32[(acc << (5 - bits)) & 31];
+    out[o] = 0;
+}
+
+void proto_id_str(const proto_id *id, char out[PROTO_ID_STR])
+{
+    char raw[53];
+    size_t o = 0;
+    id_b32(id, raw);
+    for (size_t i = 0; i < 52; i++) {
+        if (i && i % 4 == 0)
+            out[o++] = '-';
+        out[o++] = raw[i];
+    }
+    out[o] = 0;
+}
+
+void proto_id_short(const proto_id *id, char out[10])
+{
+    char raw[53];
+    id_b32(id, raw);
+    memcpy(out, raw, 4);
+    out[4] = '-';
+    memcpy(out + 5, raw + 4, 4);
+    out[9] = 0;
+}
+
+int proto_id_parse(const char *s, proto_id *out)
+{
+    char raw[53];
+    size_t o = 0;
+    for (; *s; s++) {
+        char c = *s;
+        if (c == '-' || c == ' ')
+            continue;
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        if (!strchr(b32, c) || o >= 52)
+            return -1;
+        raw[o++] = c;
+    }
+    if (o != 52)
+        return -1;
+    unsigned acc = 0, bits = 0;
+    size_t ob = 0;
+    for (size_t i = 0; i < 52; i++) {
+        acc = (acc << 5) | (unsigned)(strchr(b32, raw[i]) - b32);
+        bits += 5;
+        if (bits >= 8) {
+            out->b[ob++] = (uint8_t)(acc >> (bits - 8));
+            bits -= 8;
+        }
+        acc &= 0xff;   /* keep acc small; at most 12 live bits */
+    }
+    /* the last character carries one data bit and four zero bits */
+    if (acc & ((1u << bits) - 1))
+        return -1;
+    return ob == PROTO_ID_LEN ? 0 : -1;
+}
+
+int proto_id_is_zero(const proto_id *id)
+{
+    static const proto_id z;
+    return memcmp(id, &z, sizeof z) == 0;
+}
+
+uint64_t proto_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

@@ -1,0 +1,38 @@
+/*
+ * proto/util.h — small shared helpers: error messages, UTF-8, hex, and the
+ * human-checkable form of ids.
+ */
+#ifndef PROTO_UTIL_H
+#define PROTO_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "proto/record.h"
+
+/* Format into err (if non-NULL) and return -1, so failures read `return proto_err(...)`. */
+int proto_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, no NUL). */
+int proto_utf8_valid(const char *s, size_t n);
+
+/* Lowercase hex; out must hold 2*n+1 bytes. */
+void proto_hex(const uint8_t *b, size_t n, char *out);
+/* Parse exactly 2*n hex digits; 0 or -1. */
+int proto_unhex(const char *s, uint8_t *out, size_t n);
+
+/* A member id shown to people: base32 (RFC 4648 alphabet) of the 32 bytes,
+ * 52 characters in groups of four joined by '-', e.g. "ABCD-EFGH-...".
+ * Short form: the first 8 characters, for tables.  Parsing accepts either
+ * case and ignores '-' and spaces, so an id read out over the phone works. */
+#define PROTO_ID_STR 65    /* 13 groups * 4 + 12 dashes + NUL */
+void proto_id_str(const proto_id *id, char out[PROTO_ID_STR]);
+void proto_id_short(const proto_id *id, char out[10]);
+int  proto_id_parse(const char *s, proto_id *out);
+
+int proto_id_is_zero(const proto_id *id);
+
+/* Milliseconds since the Unix epoch (wall clock). */
+uint64_t proto_now_ms(void);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * store/store.h — the catalog on disk: one LMDB environment per node.
+ *
+ * The store keeps every signed record ever accepted (history), the current
+ * record of each (author, kind, key) — the one with the highest seq — the
+ * version vector (per author, the highest seq held; every author's log is a
+ * dense prefix 1..n), the alliance's members as derived from genesis and
+ * member records, equivocation evidence, and an order-independent digest of
+ * the current records (XOR of their SHA-256 hashes, kept up to date on every
+ * write), so two stores holding the same records have the same digest.
+ *
+ * Trust rules applied here (DESIGN §2/§3): a genesis is accepted once and
+ * pinned; every other record must carry the pinned alliance id, be authored by
+ * a current member and follow that author's previous seq.  Signatures are
+ * checked by the caller (store_precheck hands out the key to check with) so the
+ * expensive part can run on other threads; store_apply_batch re-checks the
+ * cheap rules inside its write transaction.
+ *
+ * A store is used from one thread at a time, except store_member_key's
+ * returned EVP_PKEY, which may be used from any thread.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include "proto/record.h"
+
+#define STORE_SCHEMA 1
+
+typedef struct store store;
+
+typedef struct {
+    int has_self;
+    proto_id self;          /* the node's member id */
+    int has_genesis;
+    proto_id genesis;       /* alliance id = hash of the genesis record */
+    char alliance[256];     /* alliance name from genesis */
+    uint32_t admission;     /* endorsements needed to admit a member */
+    proto_id digest;        /* XOR of hashes of current records */
+    uint64_t records;       /* every version held */
+    uint64_t current;       /* current (author, kind, key) entries */
+    uint64_t members;       /* current members */
+    uint64_t authors;       /* authors in the version vector */
+    uint64_t forks;         /* equivocation evidence records */
+} store_info;
+
+enum store_member_status { STORE_MEMBER_PENDING = 0, STORE_MEMBER_ACTIVE = 1,
+                           STORE_MEMBER_LEFT = 2, STORE_MEMBER_EXPELLED = 3 };
+
+typedef struct {
+    proto_id id;
+    int status;
+    char code[8];
+    char name[192];
+    char address[256];
+    proto_id admitted_by;   /* zero for the founder */
+    uint64_t since_ms;
+    uint32_t endorsements;
+    uint8_t spki[2048];
+    size_t spki_len;
+} store_member;
+
+/* Outcome of checking or applying one record. */
+enum store_result {
+    STORE_NEW = 0,          /* accepted (or would be) */
+    STORE_DUP,              /* held already, same bytes: dropped before any signature check */
+    STORE_GAP,              /* seq beyond the author's next: fetch the missing ones first */
+    STORE_UNKNOWN_AUTHOR,   /* author not (yet) a member: may become one later in the batch */
+    STORE_FORK,             /* another record with the same (author, seq): evidence kept */
+    STORE_REJECT,           /* violates the rules: never acceptable */
+};
+const char *store_result_str(int r);
+
+int  store_open(const char *dir, size_t map_mb, store **out, char *err, size_t errlen);
+void store_close(store *s);
+
+/* Bind the store to the node's identity (first open) or check it is ours. */
+int store_bind_self(store *s, const proto_id *self, char *err, size_t errlen);
+
+int store_info_get(store *s, store_info *out);
+
+/* Free-form node settings kept with the data (e.g. the sponsor to trust). */
+int store_meta_put(store *s, const char *name, const void *val, size_t len);
+int store_meta_get(store *s, const char *name, void *buf, size_t *len);  /* -1 if absent */
+
+/* Cheap checks, no signature: returns a store_result.  For STORE_NEW and
+ * STORE_FORK *key receives the author's key (caller frees with EVP_PKEY_free)
+ * to verify the signature with. */
+int store_precheck(store *s, const proto_record *r, EVP_PKEY **key, char *err, size_t errlen);
+
+/* Apply records whose signatures the caller has verified, in one write
+ * transaction.  results[i] gets a store_result per record.  Records should be
+ * in (author, seq) order.  Returns 0, or -1 if the transaction failed (then
+ * nothing was written). */
+int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
+                      char *err, size_t errlen);
+
+/* Sign a new record as this node (next seq) and apply it, atomically.  The
+ * record bytes are returned in *out (malloc'd) when out is non-NULL. */
+int store_write(store *s, EVP_PKEY *priv, const char *kind, const char *key,
+                uint32_t flags, const proto_body *body, uint8_t **out, size_t *out_len,
+                char *err, size_t errlen);
+
+/* Found an alliance: genesis record naming this node (cert_der) as founder;
+ * address (HOST:PORT, may be NULL) is where other members reach it. */
+int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size_t cert_len,
+                         const char *code, const char *member_name, const char *alliance_name,
+                         uint32_t admission, const char *address, char *err, size_t errlen);
+
+/* Iteration: callbacks see bytes valid only during the call; return non-zero to stop. */
+typedef int (*store_rec_cb)(void *ctx, const uint8_t *rec, size_t len);
+int store_get_current(store *s, const proto_id *author, const char *kind, const char *key,
+                      store_rec_cb cb, void *ctx);            /* 0 found, 1 absent, -1 error */
+int store_foreach_current(store *s, const char *kind, store_rec_cb cb, void *ctx);
+int store_history(store *s, const proto_id *author, const char *kind, const char *key,
+                  store_rec_cb cb, void *ctx);
+int store_range(store *s, const proto_id *author, uint64_t from, uint64_t to,
+                store_rec_cb cb, void *ctx);                   /* seq from..to inclusive */
+int store_forks(store *s, store_rec_cb cb, void *ctx);
+
+typedef int (*store_vv_cb)(void *ctx, const proto_id *author, uint64_t seq);
+int store_vv(store *s, store_vv_cb cb, void *ctx);
+uint64_t store_vv_get(store *s, const proto_id *author);
+
+typedef int (*store_member_cb)(void *ctx, const store_member *m);
+int store_members(store *s, store_member_cb cb, void *ctx);
+int store_member_get(store *s, const proto_id *id, store_member *out);   /* 0, 1 absent, -1 */
+/* The public key of a current member (up-ref'd), or NULL. */
+EVP_PKEY *store_member_key(store *s, const proto_id *id);
+
+#endif
