@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Test runner: unit binaries (cmocka) and integration modules.
+
+Every test case counts once.  The last line is the summary over all suites:
+"N passed, N failed".  Exit status is 0 only when nothing failed.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BUILD", "build")
+
+
+def run_unit(path):
+    start = time.time()
+    p = subprocess.run([path], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=600)
+    out = p.stdout.decode("utf-8", "replace")
+    passed = failed = 0
+    m = re.search(r"\[  PASSED  \] (\d+) test", out)
+    if m:
+        passed = int(m.group(1))
+    m = re.search(r"\[  FAILED  \] (\d+) test", out)
+    if m:
+        failed = int(m.group(1))
+    if p.returncode != 0 and failed == 0:
+        failed = 1   # crashed, or a sanitizer stopped it
+    name = os.path.basename(path)
+    if failed:
+        sys.stdout.write(out)
+    print(f"unit {name}: {passed} passed, {failed} failed ({time.time() - start:.1f}s)", flush=True)
+    return passed, failed
+
+
+def main():
+    only = sys.argv[1:]
+    total_p = total_f = 0
+    units = sorted(glob.glob(os.path.join(ROOT, BUILD, "tests", "test_*")))
+    for u in units:
+        if only and not any(o in u for o in only):
+            continue
+        try:
+            p, f = run_unit(u)
+        except subprocess.TimeoutExpired:
+            p, f = 0, 1
+            print(f"unit {u}: timed out")
+        total_p += p
+        total_f += f
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    import harness
+    for mod in sorted(glob.glob(os.path.join(ROOT, "tests", "integration", "test_*.py"))):
+        name = os.path.splitext(os.path.basename(mod))[0]
+        if only and not any(o in name for o in only):
+            continue
+        p, f = harness.run_module(name, os.path.join(ROOT, BUILD))
+        total_p += p
+        total_f += f
+    print(f"{total_p} passed, {total_f} failed")
+    return 1 if total_f else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
