@@ -698,9 +698,9 @@ void peer_targets_changed(catalogd *d)
     }
     for (size_t i = 0; i < take; i++)
         dial_want(d, &c.ids[i], c.addrs[i]);
-    if (d->have_sponsor && d->sponsor_addr[0] && !dial_find(d, &d->sponsor_id))
-        dial_want(d, &d->sponsor_id, d->sponsor_addr);
-    else if (d->have_sponsor && d->sponsor_addr[0] && take == 0)
+    /* The sponsor is dialed until this node has other members to talk to:
+     * once joined, it is a member like any other (and may fall outside the fanout). */
+    if (d->have_sponsor && d->sponsor_addr[0] && take == 0)
         dial_want(d, &d->sponsor_id, d->sponsor_addr);
     free(c.ids);
     free(c.addrs);
@@ -729,6 +729,23 @@ static void on_tick(uv_timer_t *t)
             dl->backoff_ms = BACKOFF_MAX_MS;
             dl->next_ms = now + BACKOFF_MAX_MS;
         }
+    }
+    /* Outbound connections to members no longer selected (fanout, or the
+     * sponsor after joining) are closed once idle, if others carry the sync. */
+    unsigned out = 0;
+    for (peer *p = d->peers; p; p = p->next)
+        out += p->outbound && p->state == PEER_ESTABLISHED;
+    for (peer *p = d->peers; p && d->fanout && out > d->fanout; p = p->next) {
+        if (!p->outbound || p->state != PEER_ESTABLISHED || p->busy || p->nwants ||
+            now - p->since_ms < 3000)
+            continue;
+        dial *dl = dial_find(d, &p->id);
+        if (dl && dl->wanted)
+            continue;
+        char lbl[300];
+        log_info("closing connection to %s: outside the fanout of %u", peer_label(p, lbl, sizeof lbl), d->fanout);
+        peer_close(p);
+        out--;
     }
     gossip_tick(d);
 }
