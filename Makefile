@@ -36,6 +36,7 @@ CLI_SRC  = $(wildcard cli/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 BENCH_SRC = $(wildcard bench/*.c)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 D_OBJ    = $(D_SRC:%.c=$(BUILD)/%.o)
@@ -43,6 +44,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 LIB      = $(BUILD)/libcatalog.a
 
 .PHONY: all deps run check asan-check demo bench fuzz clean
@@ -69,6 +71,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# fuzz targets linked with a replay driver: `make check` runs their corpus
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -105,7 +112,7 @@ asan-check: deps
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CATALOGD_SLOW=1 tests/run.sh
 
 .PHONY: tests
-tests: $(UNIT_BIN) $(TOOL_BIN)
+tests: $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_BIN)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -5,6 +5,8 @@
 
 int proto_buf_append(proto_buf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;   /* memcpy from/to NULL is undefined even for 0 bytes */
     if (b->off && b->off == b->len) {
         b->off = b->len = 0;
     }

@@ -50,6 +50,20 @@ def main():
             print(f"unit {u}: timed out")
         total_p += p
         total_f += f
+    # fuzz targets replay their seed corpus (and saved crash reproducers)
+    for fz in sorted(glob.glob(os.path.join(ROOT, BUILD, "fuzz", "fuzz_*"))):
+        name = os.path.basename(fz)
+        if only and not any(o in name for o in only):
+            continue
+        corpus = os.path.join(ROOT, "tests", "fuzz", "corpus", name)
+        p = subprocess.run([fz, corpus], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=600)
+        ok = p.returncode == 0
+        print(f"fuzz {name}: {p.stdout.decode(errors='replace').strip().splitlines()[-1] if ok else 'FAILED'}")
+        if not ok:
+            sys.stdout.write(p.stdout.decode(errors="replace"))
+        total_p += ok
+        total_f += not ok
     sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
     import harness
     for mod in sorted(glob.glob(os.path.join(ROOT, "tests", "integration", "test_*.py"))):
