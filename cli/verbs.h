@@ -14,5 +14,10 @@ int alliance_main(int argc, char **argv);
 int member_main(int argc, char **argv);
 int join_main(int argc, char **argv);
 int peers_main(int argc, char **argv);
+int certification_main(int argc, char **argv);
+int adoption_main(int argc, char **argv);
+int search_main(int argc, char **argv);
+int import_main(int argc, char **argv);
+int export_main(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include "daemon/peer.h"
 #include "proto/frame.h"
 #include "proto/util.h"
+#include "proto/catalog.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,8 +25,6 @@ typedef struct ctl_client {
     proto_buf in;
 } ctl_client;
 
-typedef int (*ctl_fn)(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
-                      char *err, size_t errlen);
 
 /* ---- helpers ---- */
 
@@ -42,38 +41,29 @@ static int arg_author(const uint8_t *req, size_t len, catalogd *d, proto_id *out
     return 0;
 }
 
-typedef struct {
-    msgpack_packer *pk;
-    msgpack_sbuffer tmp;
-    msgpack_packer tpk;
-    uint32_t n;
-    uint64_t limit;
-} rec_list;
-
-static int collect_rec(void *ctx, const uint8_t *rec, size_t len)
+void ctl_list_begin(ctl_list *l)
 {
-    rec_list *l = ctx;
-    msgpack_pack_bin(&l->tpk, len);
-    msgpack_pack_bin_body(&l->tpk, rec, len);
-    l->n++;
-    return l->limit && l->n >= l->limit;
-}
-
-static void rec_list_begin(rec_list *l, msgpack_packer *pk)
-{
-    l->pk = pk;
     l->n = 0;
     l->limit = 0;
     msgpack_sbuffer_init(&l->tmp);
     msgpack_packer_init(&l->tpk, &l->tmp, msgpack_sbuffer_write);
 }
 
-static void rec_list_end(rec_list *l, const char *key)
+int ctl_list_rec(void *ctx, const uint8_t *rec, size_t len)
 {
-    proto_pack_cstr(l->pk, key);
-    msgpack_pack_array(l->pk, l->n);
+    ctl_list *l = ctx;
+    msgpack_pack_bin(&l->tpk, len);
+    msgpack_pack_bin_body(&l->tpk, rec, len);
+    l->n++;
+    return l->limit && l->n >= l->limit;
+}
+
+void ctl_list_end(ctl_list *l, msgpack_packer *pk, const char *key)
+{
+    proto_pack_cstr(pk, key);
+    msgpack_pack_array(pk, l->n);
     if (l->tmp.size)
-        msgpack_sbuffer_write(l->pk->data, l->tmp.data, l->tmp.size);
+        msgpack_sbuffer_write(pk->data, l->tmp.data, l->tmp.size);
     msgpack_sbuffer_destroy(&l->tmp);
 }
 
@@ -122,8 +112,10 @@ static int cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *
         return proto_err(err, errlen, "kind must be lowercase letters and _ (at most %u)", PROTO_KIND_MAX);
     if (proto_map_str(req, len, "key", key, sizeof key) || !key[0])
         return proto_err(err, errlen, "key must be 1..%u bytes", PROTO_KEY_MAX);
-    if (!strcmp(kind, "genesis") || !strcmp(kind, "member"))
-        return proto_err(err, errlen, "%s records are made by their own commands", kind);
+    size_t nschema;
+    if (!strcmp(kind, "genesis") || !strcmp(kind, "member") || catalog_fields(kind, &nschema))
+        return proto_err(err, errlen, "%s records are made by their own commands (catalogctl %s)", kind,
+                         !strcmp(kind, "genesis") ? "alliance create" : kind);
     proto_map_u64(req, len, "tombstone", &tomb);
     proto_body *b = proto_body_new();
     if (!b)
@@ -168,16 +160,16 @@ static int cmd_get(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *
 {
     char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1];
     proto_id author;
-    rec_list l;
+    ctl_list l;
     if (arg_author(req, len, d, &author, err, errlen))
         return -1;
     if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
         return proto_err(err, errlen, "get needs kind and key");
     msgpack_pack_map(pk, 2);
     proto_pack_kv_bool(pk, "ok", 1);
-    rec_list_begin(&l, pk);
-    store_get_current(d->st, &author, kind, key, collect_rec, &l);
-    rec_list_end(&l, "records");
+    ctl_list_begin(&l);
+    store_get_current(d->st, &author, kind, key, ctl_list_rec, &l);
+    ctl_list_end(&l, pk, "records");
     return 0;
 }
 
@@ -185,16 +177,16 @@ static int cmd_list(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
                     char *err, size_t errlen)
 {
     char kind[PROTO_KIND_MAX + 1] = "";
-    rec_list l;
+    ctl_list l;
     uint64_t limit = 0;
     proto_map_str(req, len, "kind", kind, sizeof kind);
     proto_map_u64(req, len, "limit", &limit);
     msgpack_pack_map(pk, 2);
     proto_pack_kv_bool(pk, "ok", 1);
-    rec_list_begin(&l, pk);
+    ctl_list_begin(&l);
     l.limit = limit;
-    store_foreach_current(d->st, kind[0] ? kind : NULL, collect_rec, &l);
-    rec_list_end(&l, "records");
+    store_foreach_current(d->st, kind[0] ? kind : NULL, ctl_list_rec, &l);
+    ctl_list_end(&l, pk, "records");
     return 0;
 }
 
@@ -203,28 +195,28 @@ static int cmd_history(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
 {
     char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1];
     proto_id author;
-    rec_list l;
+    ctl_list l;
     if (arg_author(req, len, d, &author, err, errlen))
         return -1;
     if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
         return proto_err(err, errlen, "history needs kind and key");
     msgpack_pack_map(pk, 2);
     proto_pack_kv_bool(pk, "ok", 1);
-    rec_list_begin(&l, pk);
-    store_history(d->st, &author, kind, key, collect_rec, &l);
-    rec_list_end(&l, "records");
+    ctl_list_begin(&l);
+    store_history(d->st, &author, kind, key, ctl_list_rec, &l);
+    ctl_list_end(&l, pk, "records");
     return 0;
 }
 
 static int cmd_forks(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                      char *err, size_t errlen)
 {
-    rec_list l;
+    ctl_list l;
     msgpack_pack_map(pk, 2);
     proto_pack_kv_bool(pk, "ok", 1);
-    rec_list_begin(&l, pk);
-    store_forks(d->st, collect_rec, &l);
-    rec_list_end(&l, "records");
+    ctl_list_begin(&l);
+    store_forks(d->st, ctl_list_rec, &l);
+    ctl_list_end(&l, pk, "records");
     return 0;
 }
 
@@ -376,6 +368,9 @@ static const struct { const char *name; ctl_fn fn; } commands[] = {
     { "members", cmd_members },
     { "peers", cmd_peers },
     { "vv", cmd_vv },
+    { "cput", catalog_cmd_put },
+    { "cfind", catalog_cmd_find },
+    { "csearch", catalog_cmd_search },
 };
 
 typedef struct { msgpack_packer *pk; uint32_t n; msgpack_sbuffer tmp; msgpack_packer tpk; } vv_list;

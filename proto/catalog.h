@@ -45,6 +45,7 @@ typedef struct {
 } catalog_field;
 
 #define CATALOG_KEY_MAX 64       /* 認定番号 / adoption key, bytes */
+#define CATALOG_LIST_ITEM_MAX 64 /* bytes per item of a free LIST (タグ) */
 
 /* The schema of a kind, or NULL (n = 0) when the kind has none. */
 const catalog_field *catalog_fields(const char *kind, size_t *n);
@@ -62,7 +63,35 @@ typedef struct { const char *name; const char *value; } catalog_kv;
  * check digits, valid_until before certified_on, unknown areas... each give
  * -1 and a message naming the field (Japanese header) and the reason.  Empty
  * values count as absent.  A later kv with the same field overrides an
- * earlier one (so "current fields + changes" merges). */
+ * earlier one (so "current fields + changes" merges).
+ *
+ * Details (proto/catalog.c):
+ * - Every value is trimmed of ASCII white space and U+3000 first.  A later
+ *   empty (or NULL) value clears the field, which then takes its default.
+ * - Errors read "<Japanese header> (<name>): <reason>", e.g.
+ *   "法人番号 (corporate_number): check digit is 3, expected 7",
+ *   "有効期限 (valid_until): 2026-03-31 is before 認定日 2026-04-01",
+ *   "事業者名 (company): required", "unknown field 'foo'".  Fields are checked
+ *   in schema order and the first error is reported.
+ * - TEXT: valid UTF-8, no control characters; fields with max >= 4000 keep
+ *   newlines and tabs (CRLF and CR become LF).  Stored as written.
+ * - DATE: 2026-04-01, also 2026/4/1, 2026.4.1, 2026年4月1日 and full-width
+ *   digits; stored as YYYY-MM-DD.
+ * - VALID_UNTIL: a date as above, or a jp_valid_until rule ("fy-end+2",
+ *   "fy-end-of:+3y"; case and width do not matter) resolved against
+ *   certified_on; stored as the resolved date, never before certified_on.
+ * - INT: full-width digits, thousands commas, leading ¥/￥, trailing 円.
+ * - FY: 2026, 2026年度, FY2026, 令和8年度, 令和元年度, R8, 平成31年度, H31.
+ * - ENUM and the 分野 LIST match after catalog_norm (so width and case do not
+ *   matter) and store the canonical spelling; aliases: active/suspended/
+ *   revoked -> 認定中/停止/取消, 公開 -> public, 連合内/非公開 -> alliance.
+ * - LIST: empty items dropped, duplicates (under catalog_norm) dropped,
+ *   order kept; free items at most CATALOG_LIST_ITEM_MAX bytes.
+ * - CORPNUM: hyphens, spaces and full-width digits accepted; stored as 13
+ *   ASCII digits.
+ * - REF: member id in any form proto_id_parse accepts; stored as
+ *   proto_id_str(id) + "/" + key.
+ * On success *out is a new body (proto_body_free it); on failure *out = NULL. */
 int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
                   char *err, size_t errlen);
 
@@ -74,11 +103,15 @@ int catalog_key_valid(const char *key, char *err, size_t errlen);
 int catalog_norm(const char *s, size_t n, char *out, size_t outlen);
 
 /* Effective status of a certification on `today`: 取消 and 停止 as recorded,
- * 期間満了 once valid_until is past, else 認定中. */
+ * 期間満了 once valid_until is past, else 認定中.  A missing status counts
+ * as 認定中; a missing or unparsable valid_until never expires.  valid_until
+ * itself is the last day of validity (期間満了 from the day after).  Returns
+ * a static string (one of "認定中", "停止", "取消", "期間満了"). */
 const char *catalog_status(const proto_record *r, jp_date today);
 
 /* Product identity across members: 法人番号 + "|" + normalised product name
- * (no 法人番号: "-|" + name). */
+ * (no 法人番号: "-|" + name).  -1 if the record has no product or out is
+ * too small. */
 int catalog_product_key(const proto_record *r, char *out, size_t outlen);
 
 #endif

@@ -908,17 +908,19 @@ static int sign_and_apply(store *s, MDB_txn *txn, EVP_PKEY *priv, const proto_id
     return 0;
 }
 
-int store_write(store *s, EVP_PKEY *priv, const char *kind, const char *key,
-                uint32_t flags, const proto_body *body, uint8_t **out, size_t *out_len,
-                char *err, size_t errlen)
+int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n,
+                     char *err, size_t errlen)
 {
     MDB_txn *txn;
     proto_id self, g;
     int rc;
     if (err && errlen)
         err[0] = 0;
-    if (!strcmp(kind, "genesis"))
-        return proto_err(err, errlen, "genesis records are made by 'alliance create'");
+    for (size_t i = 0; i < n; i++) {
+        items[i].out = NULL;
+        if (!strcmp(items[i].kind, "genesis"))
+            return proto_err(err, errlen, "genesis records are made by 'alliance create'");
+    }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
     if (meta_id(s, txn, "self", &self)) {
@@ -936,17 +938,43 @@ int store_write(store *s, EVP_PKEY *priv, const char *kind, const char *key,
     }
     /* The seq is the author's next; it is persisted in the same commit as the
      * record, before the record can leave this node. */
-    uint64_t seq = vv_get_txn(s, txn, &self) + 1;
-    if (sign_and_apply(s, txn, priv, &g, &self, kind, key, seq, flags, body, out, out_len, err, errlen)) {
-        mdb_txn_abort(txn);
-        cache_clear(s);
-        return -1;
+    uint64_t seq = vv_get_txn(s, txn, &self);
+    for (size_t i = 0; i < n; i++) {
+        if (sign_and_apply(s, txn, priv, &g, &self, items[i].kind, items[i].key, ++seq,
+                           items[i].flags, items[i].body, &items[i].out, &items[i].out_len,
+                           err, errlen)) {
+            mdb_txn_abort(txn);
+            cache_clear(s);
+            for (size_t k = 0; k < i; k++) {
+                free(items[k].out);
+                items[k].out = NULL;
+            }
+            return -1;
+        }
     }
     if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
-        if (out)
-            free(*out);
+        for (size_t k = 0; k < n; k++) {
+            free(items[k].out);
+            items[k].out = NULL;
+        }
         return lmdb_err(err, errlen, "commit", rc);
+    }
+    return 0;
+}
+
+int store_write(store *s, EVP_PKEY *priv, const char *kind, const char *key,
+                uint32_t flags, const proto_body *body, uint8_t **out, size_t *out_len,
+                char *err, size_t errlen)
+{
+    store_write_item it = { kind, key, flags, body, NULL, 0 };
+    if (store_write_many(s, priv, &it, 1, err, errlen))
+        return -1;
+    if (out) {
+        *out = it.out;
+        *out_len = it.out_len;
+    } else {
+        free(it.out);
     }
     return 0;
 }

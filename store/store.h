@@ -103,6 +103,17 @@ int store_write(store *s, EVP_PKEY *priv, const char *kind, const char *key,
                 uint32_t flags, const proto_body *body, uint8_t **out, size_t *out_len,
                 char *err, size_t errlen);
 
+/* Several records of this node in one write transaction: all or none. */
+typedef struct {
+    const char *kind, *key;
+    uint32_t flags;
+    const proto_body *body;
+    uint8_t *out;          /* set on success: the record bytes (caller frees) */
+    size_t out_len;
+} store_write_item;
+int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n,
+                     char *err, size_t errlen);
+
 /* Found an alliance: genesis record naming this node (cert_der) as founder;
  * address (HOST:PORT, may be NULL) is where other members reach it. */
 int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size_t cert_len,

@@ -1,0 +1,152 @@
+/*
+ * cli/export.c — catalogctl export: the catalog for paperwork.
+ *   --format csv   one table (--kind certification, the default, or adoption),
+ *                  UTF-8 with BOM and CRLF as Excel expects; re-imports unchanged
+ *   --format json  {"certifications": [...], "adoptions": [...]}
+ *   --format xlsx  two sheets, 認定 and 導入実績 (--output required)
+ * Search filters (words, --area, --member, ...) and --public-only narrow it.
+ */
+#include "cli/catview.h"
+#include "cli/ctl.h"
+#include "cli/verbs.h"
+#include "cli/xlsx.h"
+#include "proto/catalog.h"
+#include "proto/csv.h"
+#include "proto/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USAGE "usage: catalogctl export --format csv|json|xlsx [--output FILE] [--kind certification|adoption]\n" \
+              "           [--public-only] [search filters]"
+
+int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
+
+/* Header row and cells of one record: key, schema fields, the author. */
+static size_t headers(const char *kind, const char **out)
+{
+    size_t n, k = 0;
+    const catalog_field *fs = catalog_fields(kind, &n);
+    out[k++] = strcmp(kind, "certification") ? "キー" : "認定番号";
+    for (size_t i = 0; i < n; i++)
+        out[k++] = fs[i].ja;
+    out[k++] = strcmp(kind, "certification") ? "導入団体" : "認定団体";
+    return k;
+}
+
+static size_t cells(const proto_record *r, const ctl_members *m, char (*buf)[8192], const char **out)
+{
+    size_t n, k = 0;
+    const catalog_field *fs = catalog_fields(r->kind, &n);
+    out[k++] = r->key;
+    for (size_t i = 0; i < n; i++) {
+        ctl_field(r, fs[i].name, 0, buf[i], sizeof buf[i]);
+        out[k++] = buf[i];
+    }
+    ctl_member_label(m, &r->author, buf[n], sizeof buf[n]);
+    out[k++] = buf[n];
+    return k;
+}
+
+int export_main(int argc, char **argv)
+{
+    ctl_opts o = ctl_g;
+    const char *format = "csv", *output = NULL, *kind = "certification";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--format") && i + 1 < argc)
+            format = argv[++i];
+        else if (!strcmp(argv[i], "--output") && i + 1 < argc)
+            output = argv[++i];
+        else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+            kind = argv[++i];
+    }
+    if ((strcmp(format, "csv") && strcmp(format, "json") && strcmp(format, "xlsx")) ||
+        (strcmp(kind, "certification") && strcmp(kind, "adoption"))) {
+        ctl_usage_error("export", USAGE);
+        return CTL_USAGE;
+    }
+    if (!strcmp(format, "xlsx") && !output) {
+        ctl_usage_error("export", "--format xlsx needs --output FILE.xlsx\n" USAGE);
+        return CTL_USAGE;
+    }
+    uint8_t *rep;
+    size_t len;
+    int rc = ctl_search_call(&o, argc, argv, 1, &rep, &len);
+    if (rc)
+        return rc;
+    proto_record *recs[2];
+    size_t nrec[2];
+    nrec[0] = ctl_records(rep, len, "certifications", &recs[0]);
+    nrec[1] = ctl_records(rep, len, "adoptions", &recs[1]);
+    ctl_members m;
+    ctl_members_parse(rep, len, &m);
+    static char buf[40][8192];
+    const char *hdr[48], *row[48];
+    char err[512];
+    FILE *f = stdout;
+    if (output && strcmp(format, "xlsx") && !(f = fopen(output, "wb"))) {
+        ctl_errorf("export: cannot write %s: %s", output, strerror(errno));
+        rc = CTL_FAIL;
+        goto out;
+    }
+    if (!strcmp(format, "csv")) {
+        int t = !strcmp(kind, "adoption");
+        proto_csv_buf b = { 0 };
+        size_t nh = headers(kind, hdr);
+        proto_csv_append_row(&b, hdr, nh);
+        for (size_t i = 0; i < nrec[t]; i++)
+            proto_csv_append_row(&b, row, cells(&recs[t][i], &m, buf, row));
+        fputs("\xef\xbb\xbf", f);   /* BOM: Excel then reads UTF-8 */
+        fwrite(b.data, 1, b.len, f);
+        proto_csv_buf_free(&b);
+    } else if (!strcmp(format, "json")) {
+        fputs("{\"certifications\":[", f);
+        for (size_t t = 0; t < 2; t++) {
+            if (t)
+                fputs("],\"adoptions\":[", f);
+            for (size_t i = 0; i < nrec[t]; i++) {
+                if (i)
+                    fputc(',', f);
+                ctl_print_record(&recs[t][i], 1, f);
+            }
+        }
+        fputs("]}\n", f);
+    } else {
+        ctl_xlsx *x = ctl_xlsx_open(output, err, sizeof err);
+        if (!x) {
+            ctl_errorf("export: %s", err);
+            rc = CTL_FAIL;
+            goto out;
+        }
+        static const char *kinds[2] = { "certification", "adoption" };
+        static const char *sheets[2] = { "認定", "導入実績" };
+        for (size_t t = 0; t < 2; t++) {
+            size_t nf, nh = headers(kinds[t], hdr);
+            const catalog_field *fs = catalog_fields(kinds[t], &nf);
+            uint64_t numeric = 0;
+            for (size_t i = 0; i < nf; i++)
+                if (fs[i].type == CAT_INT || fs[i].type == CAT_FY)
+                    numeric |= 1ull << (i + 1);
+            ctl_xlsx_sheet(x, sheets[t], hdr, nh);
+            for (size_t i = 0; i < nrec[t]; i++)
+                ctl_xlsx_row(x, row, cells(&recs[t][i], &m, buf, row), numeric);
+        }
+        if (ctl_xlsx_close(x, err, sizeof err)) {
+            ctl_errorf("export: %s", err);
+            rc = CTL_FAIL;
+        }
+    }
+    if (f != stdout && fclose(f)) {
+        ctl_errorf("export: writing %s failed", output);
+        rc = CTL_FAIL;
+    }
+    if (output && rc == CTL_OK)
+        fprintf(stderr, "exported %zu certifications and %zu adoptions to %s\n", nrec[0], nrec[1], output);
+out:
+    free(recs[0]);
+    free(recs[1]);
+    ctl_members_free(&m);
+    free(rep);
+    return rc;
+}

@@ -1,0 +1,1095 @@
+/* proto/catalog.c — the catalog's schema and its validation; see catalog.h. */
+#include "proto/catalog.h"
+#include "proto/util.h"
+
+#include <utf8proc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define TEXT_MULTILINE 4000u   /* TEXT fields this long keep newlines and tabs */
+#define VALUE_RAW_MAX  PROTO_RECORD_MAX   /* any input value, before processing */
+#define REF_MAX        (PROTO_ID_STR - 1 + 1 + CATALOG_KEY_MAX)
+#define ENUM_MAX       64u
+
+/* ---- the schema ---- */
+
+const char *const catalog_areas[] = {
+    "子育て", "教育", "医療・福祉", "防災", "インフラ・施設", "農林水産", "環境",
+    "観光・文化", "暮らし・手続き", "産業・ビジネス", "行政DX", "その他", NULL
+};
+
+static const char *const status_values[] = { "認定中", "停止", "取消", NULL };
+static const char *const visibility_values[] = { "public", "alliance", NULL };
+static const char *const route_values[] = {
+    "4号随契", "トライアル発注", "実証実験", "入札", "その他", NULL
+};
+static const char *const expense_values[] = {
+    "需用費", "役務費", "委託料", "使用料及び賃借料", "備品購入費", "負担金補助及び交付金",
+    "その他", NULL
+};
+static const char *const stage_values[] = { "トライアル", "本格導入", "継続", "終了", NULL };
+
+/* Other spellings people use for ENUM values.  An alias applies only to a
+ * field whose values[] contain its target. */
+static const struct { const char *from, *to; } enum_aliases[] = {
+    { "active", "認定中" }, { "suspended", "停止" }, { "revoked", "取消" },
+    { "公開", "public" }, { "連合内", "alliance" }, { "非公開", "alliance" },
+};
+
+#define F(name, ja, type, max, req, vals, def) { name, ja, name, type, max, req, vals, def }
+
+static const catalog_field cert_fields[] = {
+    F("company",          "事業者名",         CAT_TEXT,        200,  1, NULL, NULL),
+    F("corporate_number", "法人番号",         CAT_CORPNUM,     13,   0, NULL, NULL),
+    F("address",          "所在地",           CAT_TEXT,        200,  0, NULL, NULL),
+    F("established",      "設立日",           CAT_DATE,        10,   0, NULL, NULL),
+    F("product",          "製品・サービス名", CAT_TEXT,        200,  1, NULL, NULL),
+    F("summary",          "概要",             CAT_TEXT,        4000, 0, NULL, NULL),
+    F("areas",            "分野",             CAT_LIST,        5,    1, catalog_areas, NULL),
+    F("price",            "参考価格",         CAT_TEXT,        200,  0, NULL, NULL),
+    F("tags",             "タグ",             CAT_LIST,        20,   0, NULL, NULL),
+    F("url",              "URL",              CAT_URL,         2048, 0, NULL, NULL),
+    F("programme",        "認定制度名",       CAT_TEXT,        200,  0, NULL, "トライアル発注認定"),
+    F("legal_ground",     "根拠法令",         CAT_TEXT,        200,  0, NULL,
+      "地方自治法施行令第167条の2第1項第4号"),
+    F("certified_on",     "認定日",           CAT_DATE,        10,   1, NULL, NULL),
+    F("valid_until",      "有効期限",         CAT_VALID_UNTIL, 10,   1, NULL, NULL),
+    F("status",           "状態",             CAT_ENUM,        ENUM_MAX, 0, status_values, "認定中"),
+    F("derived_from",     "依拠した認定",     CAT_REF,         REF_MAX, 0, NULL, NULL),
+    F("announcement_url", "公表資料",         CAT_URL,         2048, 0, NULL, NULL),
+    F("contact",          "問合せ先",         CAT_TEXT,        200,  0, NULL, NULL),
+    F("visibility",       "公開区分",         CAT_ENUM,        ENUM_MAX, 0, visibility_values,
+      "alliance"),
+};
+
+static const catalog_field adoption_fields[] = {
+    F("certification", "認定",     CAT_REF,  REF_MAX,  1, NULL, NULL),
+    F("fiscal_year",   "年度",     CAT_FY,   2100,     1, NULL, NULL),
+    F("department",    "原課",     CAT_TEXT, 200,      1, NULL, NULL),
+    F("route",         "契約方法", CAT_ENUM, ENUM_MAX, 1, route_values, NULL),
+    F("expense",       "予算科目", CAT_ENUM, ENUM_MAX, 0, expense_values, NULL),
+    F("amount",        "金額",     CAT_INT,  (size_t)1000000000000ULL, 0, NULL, NULL),
+    F("period_from",   "期間開始", CAT_DATE, 10,       0, NULL, NULL),
+    F("period_to",     "期間終了", CAT_DATE, 10,       0, NULL, NULL),
+    F("stage",         "段階",     CAT_ENUM, ENUM_MAX, 0, stage_values, "トライアル"),
+    F("kpis",          "KPI",      CAT_TEXT, 4000,     0, NULL, NULL),
+    F("results",       "成果",     CAT_TEXT, 4000,     0, NULL, NULL),
+    F("difficulties",  "課題",     CAT_TEXT, 4000,     0, NULL, NULL),
+    F("rating",        "評価",     CAT_INT,  5,        0, NULL, NULL),
+    F("visibility",    "公開区分", CAT_ENUM, ENUM_MAX, 0, visibility_values, "alliance"),
+};
+
+#undef F
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Date fields that must not fall before another date field of the record. */
+static const struct { const char *field, *after; } date_order[] = {
+    { "valid_until", "certified_on" },
+    { "period_to", "period_from" },
+};
+
+#define FY_MIN 2000
+
+/* Smallest accepted value of an INT or FY field (the schema records only the
+ * largest). */
+static long long int_min(const catalog_field *f)
+{
+    if (f->type == CAT_FY)
+        return FY_MIN;
+    if (strcmp(f->name, "rating") == 0)
+        return 1;
+    return 0;
+}
+
+const catalog_field *catalog_fields(const char *kind, size_t *n)
+{
+    const catalog_field *f = NULL;
+    size_t c = 0;
+    if (kind && strcmp(kind, "certification") == 0) {
+        f = cert_fields;
+        c = COUNT(cert_fields);
+    } else if (kind && strcmp(kind, "adoption") == 0) {
+        f = adoption_fields;
+        c = COUNT(adoption_fields);
+    }
+    if (n)
+        *n = c;
+    return f;
+}
+
+/* ---- small text helpers ---- */
+
+/* Leading/trailing white space: ASCII white space, U+3000, and (for column
+ * headers read from Excel files) a byte-order mark U+FEFF. */
+static size_t lead_space(const char *s, size_t n, int bom)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (n >= 1 && (u[0] == ' ' || (u[0] >= '\t' && u[0] <= '\r')))
+        return 1;
+    if (n >= 3 && u[0] == 0xe3 && u[1] == 0x80 && u[2] == 0x80)
+        return 3;
+    if (bom && n >= 3 && u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf)
+        return 3;
+    return 0;
+}
+
+static size_t trail_space(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (n >= 1 && (u[n - 1] == ' ' || (u[n - 1] >= '\t' && u[n - 1] <= '\r')))
+        return 1;
+    if (n >= 3 && u[n - 3] == 0xe3 && u[n - 2] == 0x80 && u[n - 1] == 0x80)
+        return 3;
+    return 0;
+}
+
+static void trim(const char **s, size_t *n, int bom)
+{
+    size_t k;
+    while (*n && (k = lead_space(*s, *n, bom)) > 0) {
+        *s += k;
+        *n -= k;
+    }
+    while (*n && (k = trail_space(*s, *n)) > 0)
+        *n -= k;
+}
+
+/* For quoting a value in a message: at most max bytes of s, cut at a
+ * character boundary so the message stays valid UTF-8. */
+static int clip(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return (int)n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return (int)n;
+}
+
+static char *dupn(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static int is_space_cp(utf8proc_int32_t c)
+{
+    if (c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85)
+        return 1;
+    utf8proc_category_t cat = utf8proc_category(c);
+    return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
+           cat == UTF8PROC_CATEGORY_ZP;
+}
+
+static int is_control_cp(utf8proc_int32_t c)
+{
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/* catalog_norm into a malloc'd string; NULL on invalid UTF-8 or no memory.
+ * keep_spaces = 0 drops white space altogether instead of collapsing it. */
+static char *norm_alloc(const char *s, size_t n, int keep_spaces, size_t *outn)
+{
+    utf8proc_uint8_t *m = NULL;
+    utf8proc_ssize_t ml;
+    size_t o = 0, i = 0;
+    int pending = 0;
+
+    if (!s || !proto_utf8_valid(s, n))
+        return NULL;
+    if (n == 0) {
+        char *e = calloc(1, 1);
+        if (e && outn)
+            *outn = 0;
+        return e;
+    }
+    ml = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &m,
+                      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
+    if (ml < 0)
+        return NULL;
+    while (i < (size_t)ml) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(m + i, ml - (utf8proc_ssize_t)i, &cp);
+        if (k <= 0) {
+            free(m);
+            return NULL;
+        }
+        if (is_space_cp(cp)) {
+            pending = o > 0;
+        } else {
+            if (pending && keep_spaces)
+                m[o++] = ' ';
+            pending = 0;
+            memmove(m + o, m + i, (size_t)k);
+            o += (size_t)k;
+        }
+        i += (size_t)k;
+    }
+    m[o] = 0;
+    if (outn)
+        *outn = o;
+    return (char *)m;
+}
+
+int catalog_norm(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t ol;
+    char *m;
+    if (!out || outlen == 0)
+        return -1;
+    out[0] = 0;
+    m = norm_alloc(s, n, 1, &ol);
+    if (!m)
+        return -1;
+    if (ol >= outlen) {
+        free(m);
+        return -1;
+    }
+    memcpy(out, m, ol + 1);
+    free(m);
+    return 0;
+}
+
+/* 1 if a and b are equal under catalog_norm. */
+static int norm_eq(const char *a, const char *b)
+{
+    char *na = norm_alloc(a, strlen(a), 1, NULL);
+    char *nb = norm_alloc(b, strlen(b), 1, NULL);
+    int eq = na && nb && strcmp(na, nb) == 0;
+    free(na);
+    free(nb);
+    return eq;
+}
+
+/* ---- field lookup ---- */
+
+static const catalog_field *find_in(const catalog_field *fs, size_t nf, const char *name)
+{
+    const char *s = name;
+    size_t n;
+    if (!fs || !name)
+        return NULL;
+    n = strlen(s);
+    trim(&s, &n, 1);
+    if (n == 0)
+        return NULL;
+    for (size_t i = 0; i < nf; i++) {
+        const char *c[3] = { fs[i].name, fs[i].ja, fs[i].en };
+        for (int k = 0; k < 3; k++)
+            if (c[k] && strlen(c[k]) == n && memcmp(c[k], s, n) == 0)
+                return &fs[i];
+    }
+    return NULL;
+}
+
+const catalog_field *catalog_field_find(const char *kind, const char *name_or_header)
+{
+    size_t nf;
+    const catalog_field *fs = catalog_fields(kind, &nf);
+    return find_in(fs, nf, name_or_header);
+}
+
+static const catalog_field *find_name(const catalog_field *fs, size_t nf, const char *name)
+{
+    for (size_t i = 0; i < nf; i++)
+        if (strcmp(fs[i].name, name) == 0)
+            return &fs[i];
+    return NULL;
+}
+
+/* ---- keys ---- */
+
+int catalog_key_valid(const char *key, char *err, size_t errlen)
+{
+    size_t n, i = 0;
+    if (!key)
+        return proto_err(err, errlen, "key is missing");
+    n = strlen(key);
+    if (n == 0)
+        return proto_err(err, errlen, "key is empty");
+    if (n > CATALOG_KEY_MAX)
+        return proto_err(err, errlen, "key is %zu bytes; at most %d bytes", n, CATALOG_KEY_MAX);
+    if (!proto_utf8_valid(key, n))
+        return proto_err(err, errlen, "key is not valid UTF-8");
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)key + i,
+                                              (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0)
+            return proto_err(err, errlen, "key is not valid UTF-8");
+        if (is_control_cp(cp))
+            return proto_err(err, errlen, "key contains a control character (U+%04X)",
+                             (unsigned)cp);
+        if (cp == '/')
+            return proto_err(err, errlen, "key must not contain '/'");
+        i += (size_t)k;
+    }
+    return 0;
+}
+
+/* ---- values ---- */
+
+typedef struct {
+    int set;
+    enum { V_STR, V_INT, V_LIST } kind;
+    char *s;
+    int64_t i;
+    char **items;
+    size_t nitems;
+    int has_date;
+    jp_date date;
+} value;
+
+static void value_free(value *v)
+{
+    free(v->s);
+    for (size_t k = 0; k < v->nitems; k++)
+        free(v->items[k]);
+    free(v->items);
+    memset(v, 0, sizeof *v);
+}
+
+/* Context for one field's conversion. */
+typedef struct {
+    const catalog_field *f;
+    const catalog_field *fs;
+    size_t nf;
+    value *vals;         /* all fields, schema order */
+    char *err;
+    size_t errlen;
+} ctx;
+
+#define FERR(c, fmt, ...) \
+    proto_err((c)->err, (c)->errlen, "%s (%s): " fmt, (c)->f->ja, (c)->f->name, __VA_ARGS__)
+#define FERR0(c, msg) \
+    proto_err((c)->err, (c)->errlen, "%s (%s): %s", (c)->f->ja, (c)->f->name, msg)
+
+/* Strip all white space and normalise (NFKC, case-folded). */
+static char *compact(const char *s, size_t n)
+{
+    return norm_alloc(s, n, 0, NULL);
+}
+
+static int text_check(ctx *c, const char *s, size_t n, size_t max, int multiline, char **out)
+{
+    char *d = malloc(n + 1);
+    size_t o = 0, i = 0;
+    if (!d)
+        return FERR0(c, "out of memory");
+    /* Line breaks arrive as CRLF or CR from some spreadsheets: store LF. */
+    for (size_t k = 0; k < n; k++) {
+        if (multiline && s[k] == '\r') {
+            d[o++] = '\n';
+            if (k + 1 < n && s[k + 1] == '\n')
+                k++;
+        } else {
+            d[o++] = s[k];
+        }
+    }
+    d[o] = 0;
+    if (o > max) {
+        free(d);
+        return FERR(c, "%zu bytes; at most %zu bytes", o, max);
+    }
+    while (i < o) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)d + i,
+                                              (utf8proc_ssize_t)(o - i), &cp);
+        if (k <= 0) {
+            free(d);
+            return FERR0(c, "not valid UTF-8");
+        }
+        if (is_control_cp(cp) && !(multiline && (cp == '\n' || cp == '\t'))) {
+            free(d);
+            if (cp == '\n' || cp == '\t')
+                return FERR(c, "a line break or tab (U+%04X) is not allowed here", (unsigned)cp);
+            return FERR(c, "contains a control character (U+%04X)", (unsigned)cp);
+        }
+        i += (size_t)k;
+    }
+    *out = d;
+    return 0;
+}
+
+static int parse_uint(const char **p, int maxdigits, int *out)
+{
+    int v = 0, k = 0;
+    while (**p >= '0' && **p <= '9') {
+        if (++k > maxdigits)
+            return -1;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    if (k == 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int eat(const char **p, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (strncmp(*p, lit, l) == 0) {
+        *p += l;
+        return 1;
+    }
+    return 0;
+}
+
+/* A date as people write it: 2026-04-01, 2026/4/1, 2026.4.1 or 2026年4月1日,
+ * full-width digits allowed.  Stored as YYYY-MM-DD. */
+static int date_value(ctx *c, const char *s, size_t n, jp_date *out)
+{
+    char *m = compact(s, n);
+    const char *p;
+    int y, mo, d, ok;
+    char iso[32], why[128];
+    if (!m)
+        return FERR0(c, "not valid UTF-8");
+    p = m;
+    ok = parse_uint(&p, 4, &y) == 0 && p - m == 4 &&
+         (eat(&p, "-") || eat(&p, "/") || eat(&p, ".") || eat(&p, "年")) &&
+         parse_uint(&p, 2, &mo) == 0 &&
+         (eat(&p, "-") || eat(&p, "/") || eat(&p, ".") || eat(&p, "月")) &&
+         parse_uint(&p, 2, &d) == 0;
+    if (ok)
+        eat(&p, "日");
+    ok = ok && *p == 0;
+    free(m);
+    if (!ok)
+        return FERR(c, "'%.*s' is not a date (YYYY-MM-DD)", clip(s, n, 64), s);
+    snprintf(iso, sizeof iso, "%04d-%02d-%02d", y, mo, d);
+    if (jp_date_parse(iso, out, why, sizeof why) != 0)
+        return FERR(c, "%s", why);
+    return 0;
+}
+
+static const value *value_of(ctx *c, const char *name, const catalog_field **fo)
+{
+    const catalog_field *f = find_name(c->fs, c->nf, name);
+    if (!f)
+        return NULL;
+    if (fo)
+        *fo = f;
+    return &c->vals[f - c->fs];
+}
+
+/* The date this field must not precede, if the record has one. */
+static int date_order_check(ctx *c, jp_date d)
+{
+    for (size_t k = 0; k < COUNT(date_order); k++) {
+        const catalog_field *of;
+        const value *ov;
+        char a[11], b[11];
+        if (strcmp(date_order[k].field, c->f->name) != 0)
+            continue;
+        ov = value_of(c, date_order[k].after, &of);
+        if (!ov || !ov->has_date || jp_date_cmp(d, ov->date) >= 0)
+            continue;
+        jp_date_format(d, a);
+        jp_date_format(ov->date, b);
+        return FERR(c, "%s is before %s %s", a, of->ja, b);
+    }
+    return 0;
+}
+
+static int valid_until_value(ctx *c, const char *s, size_t n, jp_date *out)
+{
+    const catalog_field *bf;
+    const value *bv = value_of(c, "certified_on", &bf);
+    char *rule;
+    char why[256];
+    if (!bv || !bv->has_date)
+        return FERR(c, "needs a valid %s (%s) to resolve against", bf ? bf->ja : "認定日",
+                    "certified_on");
+    rule = compact(s, n);
+    if (!rule)
+        return FERR0(c, "not valid UTF-8");
+    if (rule[0] >= '0' && rule[0] <= '9') {
+        free(rule);
+        return date_value(c, s, n, out);
+    }
+    if (jp_valid_until(rule, bv->date, out, why, sizeof why) != 0) {
+        static const char pre[] = "valid-until: ";
+        free(rule);
+        return FERR(c, "%s", strncmp(why, pre, sizeof pre - 1) == 0 ? why + sizeof pre - 1 : why);
+    }
+    free(rule);
+    return 0;
+}
+
+/* Integers as people write them: 1,200,000 / 1200000円 / ￥1,200,000, full
+ * width allowed. */
+static int int_value(ctx *c, const char *s, size_t n, long long min, long long max,
+                     int64_t *out)
+{
+    char *m = compact(s, n);
+    const char *p, *end;
+    int neg = 0, digits = 0, big = 0, prev_digit = 0;
+    long long v = 0;
+    if (!m)
+        return FERR0(c, "not valid UTF-8");
+    p = m;
+    end = m + strlen(m);
+    if (end - p >= 3 && strcmp(end - 3, "円") == 0)
+        end -= 3;
+    if (!eat(&p, "¥"))
+        eat(&p, "\\");
+    if (p < end && (*p == '-' || *p == '+')) {
+        neg = *p == '-';
+        p++;
+    }
+    for (; p < end; p++) {
+        if (*p >= '0' && *p <= '9') {
+            digits++;
+            prev_digit = 1;
+            if (v > 1000000000000000LL)
+                big = 1;
+            else
+                v = v * 10 + (*p - '0');
+        } else if (*p == ',' && prev_digit && p + 1 < end && p[1] >= '0' && p[1] <= '9') {
+            prev_digit = 0;
+        } else {
+            break;
+        }
+    }
+    if (p != end || digits == 0) {
+        free(m);
+        return FERR(c, "'%.*s' is not a whole number", clip(s, n, 64), s);
+    }
+    free(m);
+    if (neg)
+        v = -v;
+    if (big || v < min || v > max) {
+        if (big)
+            return FERR(c, "%s%.*s is out of range %lld..%lld", neg ? "-" : "",
+                        clip(s, n, 40), s, min, max);
+        return FERR(c, "%lld is out of range %lld..%lld", v, min, max);
+    }
+    *out = v;
+    return 0;
+}
+
+/* 年度: 2026, 2026年度, FY2026, 令和8年度, R8, 令和元年度, 平成31年度, H31. */
+static int fy_value(ctx *c, const char *s, size_t n, int64_t *out)
+{
+    char *m = compact(s, n);
+    const char *p;
+    int base = 0, y = -1, ok;
+    if (!m)
+        return FERR0(c, "not valid UTF-8");
+    p = m;
+    if (eat(&p, "令和") || eat(&p, "r"))
+        base = 2018;
+    else if (eat(&p, "平成") || eat(&p, "h"))
+        base = 1988;
+    else
+        eat(&p, "fy");
+    if (base && eat(&p, "元"))
+        y = 1;
+    ok = y == 1 || parse_uint(&p, base ? 2 : 4, &y) == 0;
+    if (ok && !eat(&p, "年度"))
+        eat(&p, "年");
+    ok = ok && *p == 0 && (base == 0 || y >= 1);
+    free(m);
+    if (!ok)
+        return FERR(c, "'%.*s' is not a fiscal year (e.g. 2026, 2026年度, 令和8年度, R8)",
+                    clip(s, n, 64), s);
+    y += base;
+    if (y < FY_MIN || (size_t)y > c->f->max)
+        return FERR(c, "%d is out of range %d..%zu", y, FY_MIN, c->f->max);
+    *out = y;
+    return 0;
+}
+
+static const char *enum_lookup(const char *const *values, const char *s, size_t n)
+{
+    char *m = norm_alloc(s, n, 1, NULL);
+    const char *hit = NULL;
+    if (!m)
+        return NULL;
+    for (size_t k = 0; values[k] && !hit; k++)
+        if (norm_eq(values[k], m))
+            hit = values[k];
+    for (size_t a = 0; a < COUNT(enum_aliases) && !hit; a++) {
+        if (!norm_eq(enum_aliases[a].from, m))
+            continue;
+        for (size_t k = 0; values[k]; k++)
+            if (strcmp(values[k], enum_aliases[a].to) == 0)
+                hit = values[k];
+    }
+    free(m);
+    return hit;
+}
+
+static int not_one_of(ctx *c, const char *s, size_t n)
+{
+    char list[512];
+    size_t o = 0;
+    list[0] = 0;
+    for (size_t k = 0; c->f->values[k]; k++) {
+        int w = snprintf(list + o, sizeof list - o, "%s%s", k ? ", " : "", c->f->values[k]);
+        if (w < 0 || (size_t)w >= sizeof list - o)
+            break;
+        o += (size_t)w;
+    }
+    return FERR(c, "'%.*s' is not one of %s", clip(s, n, 64), s, list);
+}
+
+static int enum_value(ctx *c, const char *s, size_t n, char **out)
+{
+    const char *hit = enum_lookup(c->f->values, s, n);
+    if (!hit)
+        return not_one_of(c, s, n);
+    *out = strdup(hit);
+    return *out ? 0 : FERR0(c, "out of memory");
+}
+
+static int url_value(ctx *c, const char *s, size_t n, char **out)
+{
+    size_t pre;
+    if (n > c->f->max)
+        return FERR(c, "%zu bytes; at most %zu bytes", n, c->f->max);
+    if (n >= 7 && strncasecmp(s, "http://", 7) == 0)
+        pre = 7;
+    else if (n >= 8 && strncasecmp(s, "https://", 8) == 0)
+        pre = 8;
+    else
+        return FERR0(c, "must start with http:// or https://");
+    if (pre == n || s[pre] == '/' || s[pre] == '?' || s[pre] == '#')
+        return FERR0(c, "has no host name after the scheme");
+    for (size_t k = 0; k < n; k++) {
+        unsigned char u = (unsigned char)s[k];
+        if (u <= 0x20 || u == 0x7f)
+            return FERR0(c, "must not contain spaces or control characters");
+        if (u == 0xc2 && k + 1 < n && (unsigned char)s[k + 1] <= 0x9f)
+            return FERR0(c, "must not contain spaces or control characters");
+    }
+    *out = dupn(s, n);
+    return *out ? 0 : FERR0(c, "out of memory");
+}
+
+/* 法人番号 as people write it ("7-0000-1205-0002", full-width digits, spaces)
+ * to 13 ASCII digits; -1 if anything but digits and separators, or not 13. */
+static int corpnum_digits(const char *s, size_t n, char out[14], size_t *ndig)
+{
+    size_t i = 0, o = 0;
+    *ndig = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+                                              (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0)
+            return -2;
+        i += (size_t)k;
+        if (cp >= 0xff10 && cp <= 0xff19)
+            cp = '0' + (cp - 0xff10);
+        if (cp >= '0' && cp <= '9') {
+            if (o < 13)
+                out[o] = (char)cp;
+            o++;
+            continue;
+        }
+        if (cp == '-' || cp == ' ' || cp == 0x3000 || cp == 0xff0d || cp == 0x2212 ||
+            (cp >= 0x2010 && cp <= 0x2015) || cp == 0x30fc || cp == 0xff70)
+            continue;
+        return -2;
+    }
+    *ndig = o;
+    if (o != 13)
+        return -1;
+    out[13] = 0;
+    return 0;
+}
+
+static int corpnum_value(ctx *c, const char *s, size_t n, char **out)
+{
+    char d[14];
+    size_t nd;
+    int rc = corpnum_digits(s, n, d, &nd), want;
+    if (rc == -2)
+        return FERR(c, "'%.*s' must be 13 digits (hyphens and spaces allowed)",
+                    clip(s, n, 64), s);
+    if (rc == -1)
+        return FERR(c, "must be 13 digits (got %zu)", nd);
+    want = jp_corporate_number_check_digit(d + 1);
+    if (want < 0 || d[0] - '0' != want)
+        return FERR(c, "check digit is %d, expected %d", d[0] - '0', want);
+    *out = strdup(d);
+    return *out ? 0 : FERR0(c, "out of memory");
+}
+
+static int ref_value(ctx *c, const char *s, size_t n, char **out)
+{
+    const char *slash = memchr(s, '/', n);
+    const char *ks;
+    size_t idn, kn;
+    char idbuf[128], *key, why[128], idstr[PROTO_ID_STR];
+    proto_id id;
+    if (!slash)
+        return FERR(c, "'%.*s' is not a reference MEMBER_ID/KEY", clip(s, n, 64), s);
+    idn = (size_t)(slash - s);
+    while (idn && (s[idn - 1] == ' '))
+        idn--;
+    if (idn >= sizeof idbuf)
+        return FERR0(c, "member id is too long (52 base32 characters expected)");
+    memcpy(idbuf, s, idn);
+    idbuf[idn] = 0;
+    if (proto_id_parse(idbuf, &id) != 0)
+        return FERR(c, "'%s' is not a member id (52 base32 characters)", idbuf);
+    ks = slash + 1;
+    kn = n - (size_t)(slash - s) - 1;
+    trim(&ks, &kn, 0);
+    key = dupn(ks, kn);
+    if (!key)
+        return FERR0(c, "out of memory");
+    if (catalog_key_valid(key, why, sizeof why) != 0) {
+        free(key);
+        return FERR(c, "%s", why);
+    }
+    proto_id_str(&id, idstr);
+    *out = malloc(strlen(idstr) + 1 + kn + 1);
+    if (!*out) {
+        free(key);
+        return FERR0(c, "out of memory");
+    }
+    sprintf(*out, "%s/%s", idstr, key);
+    free(key);
+    return 0;
+}
+
+#define LIST_ITEM_RAW_MAX 4096
+
+/* Next list item: separators 、 ､ , ， ; ； ／ and line breaks. */
+static size_t list_sep(const char *s, size_t n)
+{
+    static const char *const seps[] = { "、", "､", ",", "，", ";", "；", "／", "\n", "\r" };
+    for (size_t k = 0; k < COUNT(seps); k++) {
+        size_t l = strlen(seps[k]);
+        if (n >= l && memcmp(s, seps[k], l) == 0)
+            return l;
+    }
+    return 0;
+}
+
+static int list_value(ctx *c, const char *s, size_t n, value *v)
+{
+    size_t i = 0, cap = 0;
+    char **items = NULL, **norms = NULL;
+    size_t ni = 0;
+    int rc = 0;
+
+    while (i <= n && rc == 0) {
+        size_t start = i, sl = 0;
+        const char *it;
+        size_t il;
+        char *canon = NULL, *nm;
+        while (i < n && (sl = list_sep(s + i, n - i)) == 0)
+            i++;
+        it = s + start;
+        il = i - start;
+        i += sl ? sl : 1;   /* past the separator, or past the end */
+        trim(&it, &il, 0);
+        if (il == 0)
+            continue;
+        if (c->f->values) {
+            const char *hit = enum_lookup(c->f->values, it, il);
+            if (!hit) {
+                rc = not_one_of(c, it, il);
+                break;
+            }
+            canon = strdup(hit);
+        } else {
+            if (il > CATALOG_LIST_ITEM_MAX) {
+                rc = FERR(c, "item '%.*s…' is %zu bytes; at most %d bytes per item",
+                          clip(it, il, 20), it, il, CATALOG_LIST_ITEM_MAX);
+                break;
+            }
+            if (text_check(c, it, il, CATALOG_LIST_ITEM_MAX, 0, &canon) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+        if (!canon || !(nm = norm_alloc(canon, strlen(canon), 1, NULL))) {
+            free(canon);
+            rc = FERR0(c, "out of memory");
+            break;
+        }
+        {
+            int dup = 0;
+            for (size_t k = 0; k < ni && !dup; k++)
+                dup = strcmp(norms[k], nm) == 0;
+            if (dup) {
+                free(canon);
+                free(nm);
+                continue;
+            }
+        }
+        if (ni == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            char **a = realloc(items, nc * sizeof *a), **b;
+            if (a)
+                items = a;
+            b = a ? realloc(norms, nc * sizeof *b) : NULL;
+            if (b)
+                norms = b;
+            if (!a || !b) {
+                free(canon);
+                free(nm);
+                rc = FERR0(c, "out of memory");
+                break;
+            }
+            cap = nc;
+        }
+        items[ni] = canon;
+        norms[ni] = nm;
+        ni++;
+        if (ni > c->f->max) {
+            rc = FERR(c, "more than %zu items", c->f->max);
+            break;
+        }
+    }
+    for (size_t k = 0; k < ni; k++)
+        free(norms[k]);
+    free(norms);
+    if (rc != 0) {
+        for (size_t k = 0; k < ni; k++)
+            free(items[k]);
+        free(items);
+        return rc;
+    }
+    v->kind = V_LIST;
+    v->items = items;
+    v->nitems = ni;
+    v->set = ni > 0;
+    return 0;
+}
+
+static void date_store(value *v, jp_date d, char **s)
+{
+    char iso[11];
+    jp_date_format(d, iso);
+    *s = strdup(iso);
+    v->has_date = 1;
+    v->date = d;
+}
+
+/* Convert one trimmed, non-empty value into v. */
+static int convert(ctx *c, const char *s, size_t n, value *v)
+{
+    const catalog_field *f = c->f;
+    jp_date d;
+    int rc = 0;
+
+    if (n > VALUE_RAW_MAX)
+        return FERR(c, "%zu bytes; far too long", n);
+    if (!proto_utf8_valid(s, n))
+        return FERR0(c, "not valid UTF-8");
+    v->kind = V_STR;
+    switch (f->type) {
+    case CAT_TEXT:
+        rc = text_check(c, s, n, f->max, f->max >= TEXT_MULTILINE, &v->s);
+        break;
+    case CAT_DATE:
+        if ((rc = date_value(c, s, n, &d)) == 0 && (rc = date_order_check(c, d)) == 0)
+            date_store(v, d, &v->s);
+        break;
+    case CAT_VALID_UNTIL:
+        if ((rc = valid_until_value(c, s, n, &d)) == 0 && (rc = date_order_check(c, d)) == 0)
+            date_store(v, d, &v->s);
+        break;
+    case CAT_INT:
+        v->kind = V_INT;
+        rc = int_value(c, s, n, int_min(f), (long long)f->max, &v->i);
+        break;
+    case CAT_FY:
+        v->kind = V_INT;
+        rc = fy_value(c, s, n, &v->i);
+        break;
+    case CAT_LIST:
+        return list_value(c, s, n, v);
+    case CAT_ENUM:
+        rc = enum_value(c, s, n, &v->s);
+        break;
+    case CAT_URL:
+        rc = url_value(c, s, n, &v->s);
+        break;
+    case CAT_CORPNUM:
+        rc = corpnum_value(c, s, n, &v->s);
+        break;
+    case CAT_REF:
+        rc = ref_value(c, s, n, &v->s);
+        break;
+    default:
+        return FERR0(c, "field has an unknown type");
+    }
+    if (rc != 0)
+        return rc;
+    if (v->kind == V_STR && !v->s)
+        return FERR0(c, "out of memory");
+    v->set = 1;
+    return 0;
+}
+
+int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
+                  char *err, size_t errlen)
+{
+    size_t nf;
+    const catalog_field *fs = catalog_fields(kind, &nf);
+    const char **raw = NULL;
+    value *vals = NULL;
+    proto_body *b = NULL;
+    int rc = -1;
+
+    if (out)
+        *out = NULL;
+    if (!fs)
+        return proto_err(err, errlen, "unknown kind '%s'", kind ? kind : "");
+    if (!out)
+        return proto_err(err, errlen, "no place to store the body");
+    if (n && !kv)
+        return proto_err(err, errlen, "no fields given");
+    raw = calloc(nf, sizeof *raw);
+    vals = calloc(nf, sizeof *vals);
+    if (!raw || !vals) {
+        proto_err(err, errlen, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const catalog_field *f = find_in(fs, nf, kv[i].name);
+        if (!f) {
+            proto_err(err, errlen, "unknown field '%s'", kv[i].name ? kv[i].name : "");
+            goto done;
+        }
+        raw[f - fs] = kv[i].value;   /* later wins; NULL or "" clears */
+    }
+    for (size_t j = 0; j < nf; j++) {
+        ctx c = { &fs[j], fs, nf, vals, err, errlen };
+        const char *s = raw[j];
+        size_t sl = s ? strlen(s) : 0;
+        trim(&s, &sl, 0);
+        if (sl && convert(&c, s, sl, &vals[j]) != 0)
+            goto done;
+        if (!vals[j].set && fs[j].def) {
+            if (convert(&c, fs[j].def, strlen(fs[j].def), &vals[j]) != 0)
+                goto done;
+        }
+        if (!vals[j].set && fs[j].required) {
+            FERR0(&c, "required");
+            goto done;
+        }
+    }
+    b = proto_body_new();
+    if (!b) {
+        proto_err(err, errlen, "out of memory");
+        goto done;
+    }
+    for (size_t j = 0; j < nf; j++) {
+        value *v = &vals[j];
+        int r = 0;
+        if (!v->set)
+            continue;
+        if (v->kind == V_STR)
+            r = proto_body_str(b, fs[j].name, v->s);
+        else if (v->kind == V_INT)
+            r = proto_body_int(b, fs[j].name, v->i);
+        else
+            r = proto_body_strs(b, fs[j].name, (const char *const *)v->items, v->nitems);
+        if (r != 0) {
+            proto_err(err, errlen, "%s (%s): could not be added to the record body",
+                      fs[j].ja, fs[j].name);
+            goto done;
+        }
+    }
+    *out = b;
+    b = NULL;
+    rc = 0;
+done:
+    proto_body_free(b);
+    if (vals)
+        for (size_t j = 0; j < nf; j++)
+            value_free(&vals[j]);
+    free(vals);
+    free(raw);
+    return rc;
+}
+
+/* ---- reading records ---- */
+
+static const char ST_ACTIVE[] = "認定中";
+static const char ST_SUSPENDED[] = "停止";
+static const char ST_REVOKED[] = "取消";
+static const char ST_EXPIRED[] = "期間満了";
+
+const char *catalog_status(const proto_record *r, jp_date today)
+{
+    const char *s;
+    size_t n;
+    char vu[32];
+    jp_date d;
+    if (!r)
+        return ST_ACTIVE;
+    if (proto_body_get_str(r, "status", &s, &n) == 0) {
+        const char *hit;
+        trim(&s, &n, 0);
+        hit = n ? enum_lookup(status_values, s, n) : NULL;
+        if (hit && strcmp(hit, ST_REVOKED) == 0)
+            return ST_REVOKED;
+        if (hit && strcmp(hit, ST_SUSPENDED) == 0)
+            return ST_SUSPENDED;
+    }
+    if (proto_body_copy_str(r, "valid_until", vu, sizeof vu) == 0 &&
+        jp_date_parse(vu, &d, NULL, 0) == 0 && jp_date_valid(today) &&
+        jp_date_cmp(today, d) > 0)
+        return ST_EXPIRED;
+    return ST_ACTIVE;
+}
+
+int catalog_product_key(const proto_record *r, char *out, size_t outlen)
+{
+    const char *s, *cn = "-";
+    size_t n, cl = 1, pl;
+    char digits[14];
+    char *prod;
+    int w;
+    if (!out || outlen == 0)
+        return -1;
+    out[0] = 0;
+    if (!r || proto_body_get_str(r, "product", &s, &n) != 0)
+        return -1;
+    prod = norm_alloc(s, n, 1, &pl);
+    if (!prod || pl == 0) {
+        free(prod);
+        return -1;
+    }
+    if (proto_body_get_str(r, "corporate_number", &cn, &cl) == 0) {
+        size_t nd;
+        trim(&cn, &cl, 0);
+        if (corpnum_digits(cn, cl, digits, &nd) == 0) {
+            cn = digits;
+            cl = 13;
+        }
+        if (cl == 0) {
+            cn = "-";
+            cl = 1;
+        }
+    } else {
+        cn = "-";
+        cl = 1;
+    }
+    w = snprintf(out, outlen, "%.*s|%s", (int)cl, cn, prod);
+    free(prod);
+    if (w < 0 || (size_t)w >= outlen) {
+        out[0] = 0;
+        return -1;
+    }
+    return 0;
+}
