@@ -243,6 +243,8 @@ size_t ctl_width(const char *s)
 void ctl_pad(FILE *f, const char *s, size_t w)
 {
     size_t total = ctl_width(s);
+    if (w < 2)
+        w = 2;
     if (total <= w) {
         fputs(s, f);
         for (size_t i = total; i < w; i++)
@@ -327,9 +329,11 @@ void ctl_table_print(ctl_table *t, FILE *f)
                 if (w[c] > w[widest])
                     widest = c;
             }
-            if (total <= tw || w[widest] <= 8)
+            /* long text goes first; below 8 columns everything shrinks in turn */
+            size_t floor_w = w[widest] > 8 ? 8 : 3;
+            if (total <= tw || w[widest] <= floor_w)
                 break;
-            w[widest] -= total - tw < w[widest] - 8 ? total - tw : w[widest] - 8;
+            w[widest] -= total - tw < w[widest] - floor_w ? total - tw : w[widest] - floor_w;
         }
     }
     for (size_t r = 0; r < t->nrows; r++) {

@@ -6,6 +6,9 @@
 #include <msgpack.h>
 #include <openssl/sha.h>
 #include <openssl/err.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +125,55 @@ static const EVP_MD *md_for(EVP_PKEY *k)
     return EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
 }
 
+/* ECDSA signatures are malleable: (r, s) and (r, n - s) both verify, so
+ * anyone could turn a record into a second valid one with the same
+ * (author, seq) — false equivocation evidence (DESIGN §3).  EC signatures
+ * are therefore made and accepted only in the "low S" form, s <= n/2.
+ * Check `sig` (out == NULL: 0 if low S, -1 otherwise), or write its low-S
+ * form into out (up to *outlen bytes; *outlen gets the length). */
+static int ec_low_s(EVP_PKEY *k, const uint8_t *sig, size_t len, uint8_t *out, size_t *outlen)
+{
+    const uint8_t *p = sig;
+    const BIGNUM *r, *s;
+    BIGNUM *order = NULL, *half = NULL, *r2 = NULL, *s2 = NULL;
+    ECDSA_SIG *es = NULL;
+    int rc = -1, n;
+    if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC)
+        goto keep;
+    es = d2i_ECDSA_SIG(NULL, &p, (long)len);
+    if (!es || p != sig + len || !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_ORDER, &order) ||
+        !(half = BN_new()) || !BN_rshift1(half, order))
+        goto out;
+    ECDSA_SIG_get0(es, &r, &s);
+    if (BN_cmp(s, half) <= 0)
+        goto keep;
+    if (!out || !(r2 = BN_dup(r)) || !(s2 = BN_new()) || !BN_sub(s2, order, s) ||
+        !ECDSA_SIG_set0(es, r2, s2))
+        goto out;
+    r2 = s2 = NULL;   /* owned by es now */
+    uint8_t *q = out;
+    if ((n = i2d_ECDSA_SIG(es, NULL)) <= 0 || (size_t)n > *outlen || i2d_ECDSA_SIG(es, &q) != n)
+        goto out;
+    *outlen = (size_t)n;
+    rc = 0;
+    goto out;
+keep:
+    if (out && len > *outlen)
+        goto out;
+    if (out) {
+        memmove(out, sig, len);
+        *outlen = len;
+    }
+    rc = 0;
+out:
+    BN_free(r2);
+    BN_free(s2);
+    BN_free(order);
+    BN_free(half);
+    ECDSA_SIG_free(es);
+    return rc;
+}
+
 int proto_record_sign(const proto_id *alliance, const proto_id *author,
                       const char *kind, const char *key, uint64_t seq,
                       uint64_t time_ms, uint32_t flags, const proto_body *body,
@@ -137,6 +189,8 @@ int proto_record_sign(const proto_id *alliance, const proto_id *author,
         return proto_err(err, errlen, "record body has an invalid or oversized field");
     if (seq == 0)
         return proto_err(err, errlen, "record seq starts at 1");
+    if (flags & ~PROTO_FLAG_TOMBSTONE)
+        return proto_err(err, errlen, "record has unknown flags 0x%x", (unsigned)flags);
 
     msgpack_sbuffer tbs, rec;
     msgpack_packer pk;
@@ -159,16 +213,18 @@ int proto_record_sign(const proto_id *alliance, const proto_id *author,
     }
 
     uint8_t sig[PROTO_SIG_MAX];
-    size_t siglen = sizeof sig;
+    size_t siglen = sizeof sig, siglen_fixed = sizeof sig;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestSignInit(ctx, NULL, md_for(priv), NULL, priv) != 1 ||
-        EVP_DigestSign(ctx, sig, &siglen, (const uint8_t *)tbs.data, tbs.size) != 1) {
+        EVP_DigestSign(ctx, sig, &siglen, (const uint8_t *)tbs.data, tbs.size) != 1 ||
+        ec_low_s(priv, sig, siglen, sig, &siglen_fixed)) {
         EVP_MD_CTX_free(ctx);
         msgpack_sbuffer_destroy(&tbs);
         ERR_clear_error();
         return proto_err(err, errlen, "signing failed");
     }
     EVP_MD_CTX_free(ctx);
+    siglen = siglen_fixed;
 
     msgpack_sbuffer_init(&rec);
     msgpack_packer_init(&pk, &rec, msgpack_sbuffer_write);
@@ -276,7 +332,7 @@ int proto_record_decode(const uint8_t *buf, size_t len, proto_record *rec,
         return proto_err(err, errlen, "record kind has invalid length %u", kl);
     memcpy(rec->kind, kind, kl);
     rec->kind[kl] = 0;
-    if (!proto_kind_valid(rec->kind))
+    if (!proto_kind_valid(rec->kind) || strlen(rec->kind) != kl)
         return proto_err(err, errlen, "record kind is not lowercase letters and _");
     if (!key_valid(key, kyl))
         return proto_err(err, errlen, "record key invalid (1..%u bytes of UTF-8 text)", PROTO_KEY_MAX);
@@ -311,7 +367,8 @@ int proto_record_verify(const proto_record *r, EVP_PKEY *pub, char *err, size_t 
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, md_for(pub), NULL, pub) == 1 &&
-             EVP_DigestVerify(ctx, r->sig, r->sig_len, r->tbs, r->tbs_len) == 1;
+             EVP_DigestVerify(ctx, r->sig, r->sig_len, r->tbs, r->tbs_len) == 1 &&
+             ec_low_s(pub, r->sig, r->sig_len, NULL, NULL) == 0;
     EVP_MD_CTX_free(ctx);
     if (!ok) {
         ERR_clear_error();

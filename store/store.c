@@ -288,6 +288,23 @@ static int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_memb
     return member_unpack(id, v.mv_data, v.mv_size, m);
 }
 
+/* m->endorsements is derived, not stored: count the admits about m now. */
+static void member_endorsements(store *s, MDB_txn *txn, store_member *m)
+{
+    MDB_cursor *c;
+    MDB_val k = { 32, m->id.b }, v;
+    m->endorsements = 0;
+    if (mdb_cursor_open(txn, s->endorse, &c))
+        return;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == 64 && memcmp(k.mv_data, m->id.b, 32) == 0) {
+        if (v.mv_size == 1 && *(uint8_t *)v.mv_data == OP_ADMIT)
+            m->endorsements++;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+}
+
 static int member_put_txn(store *s, MDB_txn *txn, const store_member *m)
 {
     msgpack_sbuffer sb;
@@ -314,6 +331,8 @@ int store_member_get(store *s, const proto_id *id, store_member *out)
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
         return -1;
     int rc = member_get_txn(s, txn, id, out);
+    if (rc == 0)
+        member_endorsements(s, txn, out);
     mdb_txn_abort(txn);
     return rc;
 }
@@ -332,8 +351,10 @@ int store_members(store *s, store_member_cb cb, void *ctx)
     if (mdb_cursor_open(txn, s->members, &c) == 0) {
         while (rc == 0 && mdb_cursor_get(c, &k, &v, op) == 0) {
             op = MDB_NEXT;
-            if (k.mv_size == 32 && member_unpack(k.mv_data, v.mv_data, v.mv_size, m) == 0)
+            if (k.mv_size == 32 && member_unpack(k.mv_data, v.mv_data, v.mv_size, m) == 0) {
+                member_endorsements(s, txn, m);
                 rc = cb(ctx, m);
+            }
         }
         mdb_cursor_close(c);
     }
@@ -764,12 +785,15 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, proto_id *di
          * the log and the other as evidence, whatever order they came in. */
         if (mdb_get(txn, s->log, &k, &v))
             return STORE_REJECT;
-        proto_id held;
+        proto_id held, g;
         proto_record_hash(v.mv_data, v.mv_size, &held);
         const proto_record *loser = r;
         proto_record old;
         uint8_t *oldcopy = NULL;
-        if (memcmp(h.b, held.b, 32) < 0) {
+        /* ...except the pinned genesis, which defines the alliance: it
+         * always stays, the other seq-1 record is only evidence. */
+        int held_genesis = meta_id(s, txn, "genesis", &g) == 0 && !memcmp(&g, &held, 32);
+        if (!held_genesis && memcmp(h.b, held.b, 32) < 0) {
             oldcopy = malloc(v.mv_size);
             if (!oldcopy)
                 return -1;

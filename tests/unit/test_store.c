@@ -1,0 +1,1464 @@
+/* tests/unit/test_store.c — store/store with real LMDB environments.
+ *
+ * Identities are made once per binary with certs_init into a temporary
+ * directory; every store lives in its own subdirectory there.  Records from
+ * other members are signed here with proto_record_sign and fed through
+ * store_precheck + proto_record_verify + store_apply_batch, the way a node
+ * takes them from a peer.  Expected digests are computed here from the
+ * record bytes (XOR of SHA-256 of the current records), not read back from
+ * the store. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "store/store.h"
+#include "certs/certs.h"
+#include "proto/record.h"
+#include "proto/util.h"
+
+/* ---- fixture ---- */
+
+enum { F, M, R, X, O, NIDS };   /* founder, member, member (RSA), outsider, observer */
+static const char *const id_type[NIDS] = { "ed25519", "p256", "rsa", "ed25519", "ed25519" };
+static const char *const id_code[NIDS] = { "131059", "131016", "271004", "011002", "130001" };
+static const char *const id_name[NIDS] = { "文京区", "千代田区", "大阪市", "札幌市", "東京都" };
+
+static char tmpdir[64];
+static certs_identity ids[NIDS];
+static int dirno;
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static int group_setup(void **state)
+{
+    char err[256];
+    strcpy(tmpdir, "/tmp/test_store.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    for (int i = 0; i < NIDS; i++) {
+        char dir[128];
+        snprintf(dir, sizeof dir, "%s/id%d", tmpdir, i);
+        if (certs_init(dir, id_code[i], id_name[i], id_type[i], err, sizeof err) ||
+            certs_load(dir, &ids[i], err, sizeof err)) {
+            fprintf(stderr, "identity %d: %s\n", i, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    for (int i = 0; i < NIDS; i++)
+        certs_free(&ids[i]);
+    if (tmpdir[0])
+        nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+#define assert_err_has(err, needle) do {                                  \
+        if (!strstr((err), (needle)))                                     \
+            fail_msg("error \"%s\" lacks \"%s\"", (err), (needle));       \
+    } while (0)
+
+/* ---- byte lists ---- */
+
+typedef struct { uint8_t *b; size_t n; } blob;
+typedef struct { blob *v; size_t n, cap; } blobs;
+
+static void blobs_push(blobs *l, const uint8_t *b, size_t n)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        assert_non_null(l->v);
+    }
+    l->v[l->n].b = malloc(n);
+    assert_non_null(l->v[l->n].b);
+    memcpy(l->v[l->n].b, b, n);
+    l->v[l->n].n = n;
+    l->n++;
+}
+
+/* takes ownership of b */
+static void blobs_take(blobs *l, uint8_t *b, size_t n)
+{
+    blobs_push(l, b, n);
+    free(b);
+}
+
+static void blobs_free(blobs *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].b);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int collect_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    blobs_push(ctx, rec, len);
+    return 0;
+}
+
+static void sha256(const void *p, size_t n, uint8_t out[32])
+{
+    unsigned int ol = 32;
+    assert_int_equal(EVP_Digest(p, n, out, &ol, EVP_sha256(), NULL), 1);
+}
+
+static void xor_into(proto_id *d, const blob *b)
+{
+    uint8_t h[32];
+    sha256(b->b, b->n, h);
+    for (int i = 0; i < 32; i++)
+        d->b[i] ^= h[i];
+}
+
+static int same_bytes(const blob *a, const blob *b)
+{
+    return a->n == b->n && memcmp(a->b, b->b, a->n) == 0;
+}
+
+/* ---- stores ---- */
+
+static store *open_named(const char *name, char *path_out)
+{
+    char path[160], err[256];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    if (path_out)
+        strcpy(path_out, path);
+    store *s = NULL;
+    if (store_open(path, 64, &s, err, sizeof err))
+        fail_msg("store_open %s: %s", path, err);
+    return s;
+}
+
+/* a fresh store under a unique name */
+static store *open_fresh(char *path_out)
+{
+    char name[32];
+    snprintf(name, sizeof name, "store%d", dirno++);
+    return open_named(name, path_out);
+}
+
+static void bind(store *s, int who)
+{
+    char err[256];
+    if (store_bind_self(s, &ids[who].id, err, sizeof err))
+        fail_msg("bind: %s", err);
+}
+
+static store *found(char *path_out)
+{
+    char err[256];
+    store *s = open_fresh(path_out);
+    bind(s, F);
+    if (store_create_genesis(s, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code, ids[F].name,
+                             "テスト連合", 1, "192.0.2.1:7400", err, sizeof err))
+        fail_msg("genesis: %s", err);
+    return s;
+}
+
+static proto_id genesis_id(store *s)
+{
+    store_info in;
+    assert_int_equal(store_info_get(s, &in), 0);
+    assert_true(in.has_genesis);
+    return in.genesis;
+}
+
+static store_info info(store *s)
+{
+    store_info in;
+    assert_int_equal(store_info_get(s, &in), 0);
+    return in;
+}
+
+static void hexid(int who, char out[65])
+{
+    proto_hex(ids[who].id.b, 32, out);
+}
+
+static proto_body *admit_body(int who, const char *address)
+{
+    proto_body *b = proto_body_new();
+    assert_non_null(b);
+    assert_int_equal(proto_body_str(b, "op", "admit"), 0);
+    assert_int_equal(proto_body_bin(b, "cert", ids[who].der, ids[who].der_len), 0);
+    assert_int_equal(proto_body_str(b, "code", ids[who].code), 0);
+    assert_int_equal(proto_body_str(b, "name", ids[who].name), 0);
+    assert_int_equal(proto_body_str(b, "address", address), 0);
+    return b;
+}
+
+static proto_body *text_body(const char *v)
+{
+    proto_body *b = proto_body_new();
+    assert_non_null(b);
+    assert_int_equal(proto_body_str(b, "v", v), 0);
+    return b;
+}
+
+/* Sign a record as `who` (frees body). */
+static uint8_t *sign_as(int who, const proto_id *alliance, uint64_t seq, const char *kind,
+                        const char *key, uint32_t flags, proto_body *body, size_t *len)
+{
+    char err[256];
+    uint8_t *out = NULL;
+    if (proto_record_sign(alliance, &ids[who].id, kind, key, seq, 1700000000000ull + seq, flags,
+                          body, ids[who].key, &out, len, err, sizeof err))
+        fail_msg("sign: %s", err);
+    proto_body_free(body);
+    return out;
+}
+
+/* Write as this store's node (store_write) and return the record bytes. */
+static blob write_rec(store *s, int who, const char *kind, const char *key, uint32_t flags,
+                      proto_body *body)
+{
+    char err[256] = "";
+    blob b = { 0 };
+    if (store_write(s, ids[who].key, kind, key, flags, body, &b.b, &b.n, err, sizeof err))
+        fail_msg("store_write %s/%s: %s", kind, key, err);
+    proto_body_free(body);
+    return b;
+}
+
+/* What a node does with one record from a peer: decode, precheck, verify
+ * under the key the store names, apply.  Returns the apply result (or the
+ * precheck result when that already says no). */
+static int take(store *s, const uint8_t *b, size_t n)
+{
+    char err[256] = "";
+    proto_record r;
+    if (proto_record_decode(b, n, &r, err, sizeof err))
+        fail_msg("decode: %s", err);
+    EVP_PKEY *k = NULL;
+    int pre = store_precheck(s, &r, &k, err, sizeof err);
+    if (pre != STORE_NEW && pre != STORE_FORK) {
+        assert_null(k);
+        return pre;
+    }
+    assert_non_null(k);
+    if (proto_record_verify(&r, k, err, sizeof err))
+        fail_msg("verify under the key the store gave: %s", err);
+    EVP_PKEY_free(k);
+    int res = -1;
+    if (store_apply_batch(s, &r, 1, &res, err, sizeof err))
+        fail_msg("apply: %s", err);
+    return res;
+}
+
+static int take_blob(store *s, const blob *b)
+{
+    return take(s, b->b, b->n);
+}
+
+/* author index of a record, by comparing with the identities */
+static int author_of(const blob *b)
+{
+    proto_record r;
+    char err[256];
+    if (proto_record_decode(b->b, b->n, &r, err, sizeof err))
+        fail_msg("decode: %s", err);
+    for (int i = 0; i < NIDS; i++)
+        if (!memcmp(&r.author, &ids[i].id, 32))
+            return i;
+    fail_msg("record of an unknown author");
+    return -1;
+}
+
+/* Apply a batch as a node would, except that signatures are checked against
+ * the authors' certificates (a batch may carry records whose author or whose
+ * previous seq only arrives earlier in the same batch, which precheck cannot
+ * know yet).  Fills results. */
+static void apply_batch_checked(store *s, const blob *const *recs, size_t n, int *results)
+{
+    char err[256];
+    proto_record *r = calloc(n ? n : 1, sizeof *r);
+    assert_non_null(r);
+    for (size_t i = 0; i < n; i++) {
+        if (proto_record_decode(recs[i]->b, recs[i]->n, &r[i], err, sizeof err))
+            fail_msg("decode: %s", err);
+        int a = author_of(recs[i]);
+        if (proto_record_verify(&r[i], X509_get0_pubkey(ids[a].cert), err, sizeof err))
+            fail_msg("verify: %s", err);
+    }
+    if (store_apply_batch(s, r, n, results, err, sizeof err))
+        fail_msg("apply batch: %s", err);
+    free(r);
+}
+
+static void copy_genesis(store *from, store *to)
+{
+    blobs g = { 0 };
+    assert_int_equal(store_range(from, &ids[F].id, 1, 1, collect_cb, &g), 0);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(take_blob(to, &g.v[0]), STORE_NEW);
+    blobs_free(&g);
+}
+
+static blobs all_of(store *s, int who)
+{
+    blobs l = { 0 };
+    assert_int_equal(store_range(s, &ids[who].id, 1, UINT64_MAX, collect_cb, &l), 0);
+    return l;
+}
+
+static int count_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* ---- genesis ---- */
+
+static void genesis_basics(void **state)
+{
+    char err[256], path[160];
+    store *s = open_fresh(path);
+
+    /* no identity, no alliance: writes refused */
+    proto_body *b = text_body("x");
+    err[0] = 0;
+    assert_int_equal(store_write(s, ids[F].key, "certification", "k", 0, b, NULL, NULL, err, sizeof err), -1);
+    assert_true(err[0] != 0);
+    store_info in = info(s);
+    assert_false(in.has_self);
+    assert_false(in.has_genesis);
+    assert_int_equal(store_create_genesis(s, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code,
+                                          ids[F].name, "A", 1, NULL, err, sizeof err), -1);
+    bind(s, F);
+    err[0] = 0;
+    assert_int_equal(store_write(s, ids[F].key, "certification", "k", 0, b, NULL, NULL, err, sizeof err), -1);
+    assert_err_has(err, "alliance");
+    proto_body_free(b);
+    /* bad alliance parameters */
+    assert_int_equal(store_create_genesis(s, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code,
+                                          ids[F].name, "", 1, NULL, err, sizeof err), -1);
+    assert_int_equal(store_create_genesis(s, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code,
+                                          ids[F].name, "A", 0, NULL, err, sizeof err), -1);
+    in = info(s);
+    assert_false(in.has_genesis);
+
+    assert_int_equal(store_create_genesis(s, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code,
+                                          ids[F].name, "テスト連合", 2, NULL, err, sizeof err), 0);
+    /* once only */
+    err[0] = 0;
+    assert_int_equal(store_create_genesis(s, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code,
+                                          ids[F].name, "again", 1, NULL, err, sizeof err), -1);
+    assert_err_has(err, "already");
+
+    blobs g = all_of(s, F);
+    assert_int_equal(g.n, 1);
+    proto_record r;
+    assert_int_equal(proto_record_decode(g.v[0].b, g.v[0].n, &r, err, sizeof err), 0);
+    assert_string_equal(r.kind, "genesis");
+    assert_int_equal(r.seq, 1);
+    assert_true(proto_id_is_zero(&r.alliance));
+    assert_memory_equal(r.author.b, ids[F].id.b, 32);
+    assert_int_equal(proto_record_verify(&r, X509_get0_pubkey(ids[F].cert), err, sizeof err), 0);
+    char buf[64];
+    assert_int_equal(proto_body_copy_str(&r, "alliance", buf, sizeof buf), 0);
+    assert_string_equal(buf, "テスト連合");
+
+    uint8_t h[32];
+    sha256(g.v[0].b, g.v[0].n, h);
+    in = info(s);
+    assert_true(in.has_self);
+    assert_memory_equal(in.self.b, ids[F].id.b, 32);
+    assert_true(in.has_genesis);
+    assert_memory_equal(in.genesis.b, h, 32);       /* alliance id = genesis hash */
+    assert_memory_equal(in.digest.b, h, 32);        /* XOR over one current record */
+    assert_string_equal(in.alliance, "テスト連合");
+    assert_int_equal(in.admission, 2);
+    assert_int_equal(in.records, 1);
+    assert_int_equal(in.current, 1);
+    assert_int_equal(in.members, 1);
+    assert_int_equal(in.authors, 1);
+    assert_int_equal(in.forks, 0);
+    assert_int_equal(store_vv_get(s, &ids[F].id), 1);
+    assert_int_equal(store_vv_get(s, &ids[M].id), 0);
+
+    store_member m;
+    assert_int_equal(store_member_get(s, &ids[F].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+    assert_string_equal(m.code, "131059");
+    assert_string_equal(m.name, "文京区");
+    assert_true(proto_id_is_zero(&m.admitted_by));
+    uint8_t sh[32];
+    sha256(m.spki, m.spki_len, sh);
+    assert_memory_equal(sh, ids[F].id.b, 32);
+    assert_int_equal(store_member_get(s, &ids[M].id, &m), 1);
+
+    EVP_PKEY *k = store_member_key(s, &ids[F].id);
+    assert_non_null(k);
+    assert_int_equal(EVP_PKEY_eq(k, X509_get0_pubkey(ids[F].cert)), 1);
+    EVP_PKEY_free(k);
+    assert_null(store_member_key(s, &ids[M].id));
+
+    /* the store is bound to F */
+    err[0] = 0;
+    assert_int_equal(store_bind_self(s, &ids[M].id, err, sizeof err), -1);
+    assert_err_has(err, "another");
+    assert_int_equal(store_bind_self(s, &ids[F].id, err, sizeof err), 0);
+
+    /* meta round trip */
+    char v[16];
+    size_t vl = sizeof v;
+    assert_int_equal(store_meta_put(s, "sponsor", "abc\0def", 7), 0);
+    assert_int_equal(store_meta_get(s, "sponsor", v, &vl), 0);
+    assert_int_equal(vl, 7);
+    assert_memory_equal(v, "abc\0def", 7);
+    vl = 3;
+    assert_int_equal(store_meta_get(s, "sponsor", v, &vl), -1);   /* does not fit */
+    vl = sizeof v;
+    assert_int_equal(store_meta_get(s, "absent", v, &vl), -1);
+
+    /* the genesis copied into another store gives the same alliance id */
+    store *s2 = open_fresh(NULL);
+    bind(s2, O);
+    assert_int_equal(take_blob(s2, &g.v[0]), STORE_NEW);
+    store_info in2 = info(s2);
+    assert_memory_equal(in2.genesis.b, h, 32);
+    assert_memory_equal(in2.digest.b, h, 32);
+    assert_int_equal(in2.admission, 2);
+    assert_int_equal(in2.members, 1);
+    /* held: duplicate */
+    assert_int_equal(take_blob(s2, &g.v[0]), STORE_DUP);
+    /* a genesis of another alliance is refused */
+    store *s3 = open_fresh(NULL);
+    bind(s3, X);
+    assert_int_equal(store_create_genesis(s3, ids[X].key, ids[X].der, ids[X].der_len, ids[X].code,
+                                          ids[X].name, "他の連合", 1, NULL, err, sizeof err), 0);
+    blobs g3 = all_of(s3, X);
+    assert_int_equal(take_blob(s2, &g3.v[0]), STORE_REJECT);
+    assert_int_equal(take_blob(s, &g3.v[0]), STORE_REJECT);
+    in2 = info(s2);
+    assert_memory_equal(in2.genesis.b, h, 32);
+    assert_int_equal(in2.members, 1);
+    blobs_free(&g3);
+    blobs_free(&g);
+    store_close(s3);
+    store_close(s2);
+    store_close(s);
+}
+
+/* ---- own writes: current, tombstones, history, version vector ---- */
+
+struct vvc { int n; proto_id a; uint64_t seq; };
+
+static int vv_cb(void *ctx, const proto_id *a, uint64_t seq)
+{
+    struct vvc *v = ctx;
+    v->n++;
+    v->a = *a;
+    v->seq = seq;
+    return 0;
+}
+
+static void writes_current_history(void **state)
+{
+    char err[256];
+    store *s = found(NULL);
+    blobs g = all_of(s, F);
+    blob w[7];
+    w[0] = write_rec(s, F, "certification", "p1", 0, text_body("p1 v1"));           /* seq 2 */
+    w[1] = write_rec(s, F, "certification", "p2", 0, text_body("p2 v1"));           /* 3 */
+    w[2] = write_rec(s, F, "certification", "p1", 0, text_body("p1 v2"));           /* 4 */
+    w[3] = write_rec(s, F, "adoption", "p1", 0, text_body("adopted"));              /* 5 */
+    w[4] = write_rec(s, F, "certification", "p1", PROTO_FLAG_TOMBSTONE, NULL);      /* 6 */
+    w[5] = write_rec(s, F, "certification", "p3", 0, text_body("p3"));              /* 7 */
+    w[6] = write_rec(s, F, "certification", "p3", 0, text_body("p3 v2"));           /* 8 */
+
+    /* seqs assigned in order */
+    for (int i = 0; i < 7; i++) {
+        proto_record r;
+        assert_int_equal(proto_record_decode(w[i].b, w[i].n, &r, err, sizeof err), 0);
+        assert_int_equal(r.seq, 2 + i);
+        assert_memory_equal(r.alliance.b, genesis_id(s).b, 32);
+        assert_int_equal(proto_record_verify(&r, X509_get0_pubkey(ids[F].cert), err, sizeof err), 0);
+    }
+    assert_int_equal(store_vv_get(s, &ids[F].id), 8);
+
+    /* the log holds exactly the returned bytes */
+    blobs l = all_of(s, F);
+    assert_int_equal(l.n, 8);
+    assert_true(same_bytes(&l.v[0], &g.v[0]));
+    for (int i = 0; i < 7; i++)
+        assert_true(same_bytes(&l.v[1 + i], &w[i]));
+    blobs part = { 0 };
+    assert_int_equal(store_range(s, &ids[F].id, 3, 5, collect_cb, &part), 0);
+    assert_int_equal(part.n, 3);
+    assert_true(same_bytes(&part.v[0], &w[1]) && same_bytes(&part.v[2], &w[3]));
+    blobs_free(&part);
+    assert_int_equal(store_range(s, &ids[M].id, 1, UINT64_MAX, collect_cb, &part), 0);
+    assert_int_equal(part.n, 0);
+
+    /* last seq wins; a tombstone is current */
+    blobs c = { 0 };
+    assert_int_equal(store_get_current(s, &ids[F].id, "certification", "p1", collect_cb, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_true(same_bytes(&c.v[0], &w[4]));
+    proto_record r;
+    assert_int_equal(proto_record_decode(c.v[0].b, c.v[0].n, &r, err, sizeof err), 0);
+    assert_int_equal(r.flags, PROTO_FLAG_TOMBSTONE);
+    blobs_free(&c);
+    assert_int_equal(store_get_current(s, &ids[F].id, "certification", "p3", collect_cb, &c), 0);
+    assert_true(c.n == 1 && same_bytes(&c.v[0], &w[6]));
+    blobs_free(&c);
+    assert_int_equal(store_get_current(s, &ids[F].id, "certification", "p2", collect_cb, &c), 0);
+    assert_true(c.n == 1 && same_bytes(&c.v[0], &w[1]));
+    blobs_free(&c);
+    /* same key, other kind: its own entry */
+    assert_int_equal(store_get_current(s, &ids[F].id, "adoption", "p1", collect_cb, &c), 0);
+    assert_true(c.n == 1 && same_bytes(&c.v[0], &w[3]));
+    blobs_free(&c);
+    /* absent: other author, other key, prefix of a key */
+    assert_int_equal(store_get_current(s, &ids[M].id, "certification", "p1", collect_cb, &c), 1);
+    assert_int_equal(store_get_current(s, &ids[F].id, "certification", "p", collect_cb, &c), 1);
+    assert_int_equal(store_get_current(s, &ids[F].id, "certificatio", "p1", collect_cb, &c), 1);
+    assert_int_equal(store_get_current(s, &ids[F].id, "policy", "p1", collect_cb, &c), 1);
+    assert_int_equal(c.n, 0);
+
+    /* history: every version, in seq order */
+    blobs h = { 0 };
+    assert_int_equal(store_history(s, &ids[F].id, "certification", "p1", collect_cb, &h), 0);
+    assert_int_equal(h.n, 3);
+    assert_true(same_bytes(&h.v[0], &w[0]) && same_bytes(&h.v[1], &w[2]) && same_bytes(&h.v[2], &w[4]));
+    blobs_free(&h);
+    assert_int_equal(store_history(s, &ids[F].id, "certification", "p", collect_cb, &h), 0);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(store_history(s, &ids[F].id, "adoption", "p1", collect_cb, &h), 0);
+    assert_int_equal(h.n, 1);
+    blobs_free(&h);
+
+    /* current per kind */
+    int n = 0;
+    assert_int_equal(store_foreach_current(s, "certification", count_cb, &n), 0);
+    assert_int_equal(n, 3);     /* p1 (tombstone), p2, p3 */
+    n = 0;
+    assert_int_equal(store_foreach_current(s, "adoption", count_cb, &n), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(store_foreach_current(s, NULL, count_cb, &n), 0);
+    assert_int_equal(n, 5);     /* + genesis */
+
+    /* digest = XOR of the current records' hashes */
+    proto_id d = { { 0 } };
+    xor_into(&d, &g.v[0]);
+    xor_into(&d, &w[4]);
+    xor_into(&d, &w[1]);
+    xor_into(&d, &w[3]);
+    xor_into(&d, &w[6]);
+    store_info in = info(s);
+    assert_memory_equal(in.digest.b, d.b, 32);
+    assert_int_equal(in.records, 8);
+    assert_int_equal(in.current, 5);
+    assert_int_equal(in.authors, 1);
+
+    /* a refused write does not use up a seq */
+    err[0] = 0;
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "admit");
+    char hx[65];
+    hexid(M, hx);
+    assert_int_equal(store_write(s, ids[F].key, "member", hx, 0, b, NULL, NULL, err, sizeof err), -1);
+    proto_body_free(b);
+    assert_true(err[0] != 0);
+    assert_int_equal(store_write(s, ids[F].key, "Bad-Kind", "k", 0, NULL, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(store_write(s, ids[F].key, "genesis", "genesis", 0, NULL, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(store_vv_get(s, &ids[F].id), 8);
+    blob nx = write_rec(s, F, "policy", "next", 0, NULL);
+    assert_int_equal(proto_record_decode(nx.b, nx.n, &r, err, sizeof err), 0);
+    assert_int_equal(r.seq, 9);
+    free(nx.b);
+
+    /* version vector */
+    struct vvc vv = { 0 };
+    assert_int_equal(store_vv(s, vv_cb, &vv), 0);
+    assert_int_equal(vv.n, 1);
+    assert_memory_equal(vv.a.b, ids[F].id.b, 32);
+    assert_int_equal(vv.seq, 9);
+
+    for (int i = 0; i < 7; i++)
+        free(w[i].b);
+    blobs_free(&l);
+    blobs_free(&g);
+    store_close(s);
+}
+
+/* ---- membership ---- */
+
+static void member_admission(void **state)
+{
+    char err[256], hx[65];
+    store *sf = found(NULL);
+    store *sm = open_fresh(NULL);
+    bind(sm, M);
+    copy_genesis(sf, sm);
+    proto_id g = genesis_id(sf);
+    assert_memory_equal(genesis_id(sm).b, g.b, 32);
+
+    /* M is no member yet: it cannot write, and its records are refused */
+    err[0] = 0;
+    assert_int_equal(store_write(sm, ids[M].key, "certification", "m", 0, NULL, NULL, NULL, err, sizeof err), -1);
+    assert_err_has(err, "member");
+    size_t len;
+    uint8_t *early = sign_as(M, &g, 1, "certification", "early", 0, text_body("e"), &len);
+    assert_int_equal(take(sf, early, len), STORE_UNKNOWN_AUTHOR);
+    assert_int_equal(store_vv_get(sf, &ids[M].id), 0);
+
+    /* F admits M */
+    hexid(M, hx);
+    blob adm = write_rec(sf, F, "member", hx, 0, admit_body(M, "192.0.2.7:7400"));
+    store_member m;
+    assert_int_equal(store_member_get(sf, &ids[M].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+    assert_memory_equal(m.admitted_by.b, ids[F].id.b, 32);
+    assert_string_equal(m.code, "131016");
+    assert_string_equal(m.name, "千代田区");
+    assert_string_equal(m.address, "192.0.2.7:7400");
+    assert_int_equal(m.endorsements, 1);
+    assert_int_equal(info(sf).members, 2);
+    /* the founder's address came with the genesis */
+    assert_int_equal(store_member_get(sf, &ids[F].id, &m), 0);
+    assert_string_equal(m.address, "192.0.2.1:7400");
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+
+    /* M's store takes the admission from F through precheck + verify */
+    assert_int_equal(take_blob(sm, &adm), STORE_NEW);
+    assert_int_equal(store_member_get(sm, &ids[M].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+    assert_int_equal(info(sm).members, 2);
+
+    /* now the early record applies */
+    assert_int_equal(take(sf, early, len), STORE_NEW);
+    assert_int_equal(take(sm, early, len), STORE_NEW);
+    free(early);
+
+    /* M writes as itself in its own store (next seq 2) */
+    blob mw = write_rec(sm, M, "certification", "m-prod", 0, text_body("m"));
+    proto_record r;
+    assert_int_equal(proto_record_decode(mw.b, mw.n, &r, err, sizeof err), 0);
+    assert_int_equal(r.seq, 2);
+    assert_memory_equal(r.alliance.b, g.b, 32);
+    assert_int_equal(take_blob(sf, &mw), STORE_NEW);
+
+    /* and signs one by hand: alliance from store_info, author its id, next seq */
+    store_info in = info(sm);
+    uint64_t next = store_vv_get(sm, &ids[M].id) + 1;
+    assert_int_equal(next, 3);
+    uint8_t *mr = sign_as(M, &in.genesis, next, "adoption", "f-prod", 0, text_body("adopted"), &len);
+    assert_int_equal(take(sf, mr, len), STORE_NEW);
+    assert_int_equal(take(sm, mr, len), STORE_NEW);
+    free(mr);
+
+    /* the store hands out M's key for M's records */
+    EVP_PKEY *k = store_member_key(sf, &ids[M].id);
+    assert_non_null(k);
+    assert_int_equal(EVP_PKEY_eq(k, X509_get0_pubkey(ids[M].cert)), 1);
+    EVP_PKEY_free(k);
+
+    /* M announces a new address for itself */
+    blob addr;
+    {
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "address");
+        proto_body_str(b, "address", "198.51.100.1:7400");
+        addr = write_rec(sm, M, "member", hx, 0, b);
+    }
+    assert_int_equal(take_blob(sf, &addr), STORE_NEW);
+    assert_int_equal(store_member_get(sf, &ids[M].id, &m), 0);
+    assert_string_equal(m.address, "198.51.100.1:7400");
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+
+    /* both stores agree */
+    store_info a = info(sf), b = info(sm);
+    assert_memory_equal(a.digest.b, b.digest.b, 32);
+    assert_int_equal(a.records, 6);
+    assert_int_equal(b.records, 6);
+    assert_int_equal(a.members, 2);
+    assert_int_equal(store_vv_get(sf, &ids[M].id), 4);
+    assert_int_equal(store_vv_get(sm, &ids[F].id), 2);
+
+    /* M leaves: no longer a member, its further records are refused */
+    {
+        proto_body *lb = proto_body_new();
+        proto_body_str(lb, "op", "leave");
+        blob lv = write_rec(sm, M, "member", hx, 0, lb);
+        assert_int_equal(take_blob(sf, &lv), STORE_NEW);
+        free(lv.b);
+    }
+    assert_int_equal(store_member_get(sf, &ids[M].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_LEFT);
+    assert_int_equal(info(sf).members, 1);
+    assert_null(store_member_key(sf, &ids[M].id));
+    uint8_t *after = sign_as(M, &g, 6, "certification", "late", 0, text_body("l"), &len);
+    assert_int_equal(take(sf, after, len), STORE_UNKNOWN_AUTHOR);
+    free(after);
+
+    free(adm.b);
+    free(mw.b);
+    free(addr.b);
+    store_close(sm);
+    store_close(sf);
+}
+
+/* ---- refusals ---- */
+
+static void refusals(void **state)
+{
+    char err[256], hx[65], hxx[65], hxr[65];
+    store *sf = found(NULL);
+    hexid(M, hx);
+    hexid(X, hxx);
+    hexid(R, hxr);
+    blob adm = write_rec(sf, F, "member", hx, 0, admit_body(M, ""));
+    store *s = open_fresh(NULL);
+    bind(s, O);
+    copy_genesis(sf, s);
+    assert_int_equal(take_blob(s, &adm), STORE_NEW);
+    proto_id g = genesis_id(s);
+    /* M at seq 1 */
+    size_t len;
+    uint8_t *m1 = sign_as(M, &g, 1, "certification", "a", 0, text_body("1"), &len);
+    assert_int_equal(take(s, m1, len), STORE_NEW);
+    store_info before = info(s);
+
+    struct { uint8_t *b; size_t n; int want; const char *what; } c[16];
+    int nc = 0;
+#define CASE(bytes, want_) do { size_t l_; uint8_t *b_ = (bytes); c[nc].b = b_; c[nc].n = l_; \
+        c[nc].want = (want_); c[nc].what = #bytes; nc++; } while (0)
+    /* sign_as writes into l_ through its last argument */
+#define S(who, all, seq, kind, key, fl, body) sign_as(who, all, seq, kind, key, fl, body, &l_)
+    proto_id other = g, zero = { { 0 } };
+    other.b[0] ^= 1;
+    /* non-member */
+    CASE(S(X, &g, 1, "certification", "x", 0, text_body("x")), STORE_UNKNOWN_AUTHOR);
+    /* wrong alliance, and none at all */
+    CASE(S(M, &other, 2, "certification", "b", 0, text_body("2")), STORE_REJECT);
+    CASE(S(M, &zero, 2, "certification", "b", 0, text_body("2")), STORE_REJECT);
+    /* gaps */
+    CASE(S(M, &g, 3, "certification", "b", 0, text_body("3")), STORE_GAP);
+    CASE(S(M, &g, 1000, "certification", "b", 0, text_body("3")), STORE_GAP);
+    /* a member cannot admit itself */
+    CASE(S(M, &g, 2, "member", hx, 0, admit_body(M, "")), STORE_REJECT);
+    /* member records: key must be the certificate's id, in hex */
+    CASE(S(M, &g, 2, "member", hxr, 0, admit_body(X, "")), STORE_REJECT);
+    CASE(S(M, &g, 2, "member", "not-hex", 0, admit_body(X, "")), STORE_REJECT);
+    /* no valid op */
+    {
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "promote");
+        CASE(S(M, &g, 2, "member", hxx, 0, b), STORE_REJECT);
+    }
+    /* member records cannot be deleted */
+    CASE(S(M, &g, 2, "member", hxx, PROTO_FLAG_TOMBSTONE, admit_body(X, "")), STORE_REJECT);
+    /* a second genesis, by a member */
+    {
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "alliance", "second");
+        proto_body_int(b, "admission", 1);
+        proto_body_str(b, "code", ids[M].code);
+        proto_body_str(b, "name", ids[M].name);
+        proto_body_bin(b, "cert", ids[M].der, ids[M].der_len);
+        CASE(S(M, &zero, 1, "genesis", "genesis", 0, b), STORE_REJECT);
+    }
+    /* only the subject may announce its address */
+    {
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "address");
+        proto_body_str(b, "address", "203.0.113.9:1");
+        char fh[65];
+        hexid(F, fh);
+        CASE(S(M, &g, 2, "member", fh, 0, b), STORE_REJECT);
+    }
+    /* duplicates: the genesis, the admission, M's first record */
+    {
+        blobs gg = all_of(s, F);
+        size_t l_;
+        c[nc].b = malloc(gg.v[0].n); memcpy(c[nc].b, gg.v[0].b, gg.v[0].n); c[nc].n = gg.v[0].n;
+        c[nc].want = STORE_DUP; c[nc].what = "genesis again"; nc++;
+        c[nc].b = malloc(adm.n); memcpy(c[nc].b, adm.b, adm.n); c[nc].n = adm.n;
+        c[nc].want = STORE_DUP; c[nc].what = "admission again"; nc++;
+        c[nc].b = malloc(len); memcpy(c[nc].b, m1, len); c[nc].n = len;
+        c[nc].want = STORE_DUP; c[nc].what = "m1 again"; nc++;
+        (void)l_;
+        blobs_free(&gg);
+    }
+#undef S
+#undef CASE
+    for (int i = 0; i < nc; i++) {
+        proto_record r;
+        assert_int_equal(proto_record_decode(c[i].b, c[i].n, &r, err, sizeof err), 0);
+        EVP_PKEY *k = (EVP_PKEY *)1;
+        err[0] = 0;
+        int pre = store_precheck(s, &r, &k, err, sizeof err);
+        if (pre != c[i].want)
+            fail_msg("case %d (%s): precheck %s, expected %s (%s)", i, c[i].what,
+                     store_result_str(pre), store_result_str(c[i].want), err);
+        assert_null(k);
+        if (pre != STORE_DUP)
+            assert_true(err[0] != 0);    /* says why */
+        /* apply re-checks the same rules */
+        int res = -1;
+        assert_int_equal(store_apply_batch(s, &r, 1, &res, err, sizeof err), 0);
+        if (res != c[i].want)
+            fail_msg("case %d (%s): apply %s, expected %s", i, c[i].what,
+                     store_result_str(res), store_result_str(c[i].want));
+    }
+    /* nothing changed */
+    store_info after = info(s);
+    assert_memory_equal(after.digest.b, before.digest.b, 32);
+    assert_int_equal(after.records, before.records);
+    assert_int_equal(after.current, before.current);
+    assert_int_equal(after.members, 2);
+    assert_int_equal(after.forks, 0);
+    assert_int_equal(store_vv_get(s, &ids[M].id), 1);
+    assert_int_equal(store_vv_get(s, &ids[X].id), 0);
+
+    /* a record claiming to be F's but signed by X: precheck passes (it is
+     * cheap), the signature check under F's key does not */
+    uint8_t *forged;
+    {
+        proto_body *b = text_body("forged");
+        uint8_t *tmp = NULL;
+        size_t tl;
+        assert_int_equal(proto_record_sign(&g, &ids[F].id, "certification", "f", 3, 1, 0, b,
+                                           ids[X].key, &tmp, &tl, err, sizeof err), 0);
+        proto_body_free(b);
+        forged = tmp;
+        proto_record r;
+        assert_int_equal(proto_record_decode(forged, tl, &r, err, sizeof err), 0);
+        EVP_PKEY *k = NULL;
+        assert_int_equal(store_precheck(s, &r, &k, err, sizeof err), STORE_NEW);
+        assert_non_null(k);
+        assert_int_equal(proto_record_verify(&r, k, err, sizeof err), -1);
+        EVP_PKEY_free(k);
+    }
+    free(forged);
+
+    /* the outsider's record becomes acceptable once F admits X */
+    blob admx = write_rec(sf, F, "member", hxx, 0, admit_body(X, ""));
+    free(admx.b);
+    blobs fl = all_of(sf, F);
+    assert_int_equal(fl.n, 3);
+    assert_int_equal(take_blob(s, &fl.v[2]), STORE_NEW);
+    assert_int_equal(take(s, c[0].b, c[0].n), STORE_NEW);
+    assert_int_equal(info(s).members, 3);
+    blobs_free(&fl);
+
+    for (int i = 0; i < nc; i++)
+        free(c[i].b);
+    free(m1);
+    free(adm.b);
+    store_close(s);
+    store_close(sf);
+}
+
+/* ---- equivocation ---- */
+
+static void equivocation(void **state)
+{
+    char hx[65];
+    store *sf = found(NULL);
+    hexid(M, hx);
+    blob adm = write_rec(sf, F, "member", hx, 0, admit_body(M, ""));
+    blobs base = all_of(sf, F);   /* genesis, admission */
+    proto_id g = genesis_id(sf);
+    size_t l1, la, lb, lc;
+    uint8_t *m1 = sign_as(M, &g, 1, "certification", "k1", 0, text_body("1"), &l1);
+    /* two different records with seq 2, then seq 3 */
+    uint8_t *a = sign_as(M, &g, 2, "certification", "k2", 0, text_body("A"), &la);
+    uint8_t *b = sign_as(M, &g, 2, "certification", "k3", 0, text_body("B"), &lb);
+    uint8_t *c3 = sign_as(M, &g, 3, "certification", "k4", 0, text_body("C"), &lc);
+    blob A = { a, la }, B = { b, lb }, C = { c3, lc }, M1 = { m1, l1 };
+    uint8_t ha[32], hb[32];
+    sha256(a, la, ha);
+    sha256(b, lb, hb);
+    int a_wins = memcmp(ha, hb, 32) < 0;
+    const blob *win = a_wins ? &A : &B, *lose = a_wins ? &B : &A;
+
+    store *s[3];
+    for (int i = 0; i < 3; i++) {
+        s[i] = open_fresh(NULL);
+        bind(s[i], O);
+        for (size_t j = 0; j < base.n; j++)
+            assert_int_equal(take_blob(s[i], &base.v[j]), STORE_NEW);
+        assert_int_equal(take_blob(s[i], &M1), STORE_NEW);
+    }
+    /* store 0: A, C, B;  store 1: B, A, C;  store 2: A and B in one batch, then C */
+    assert_int_equal(take_blob(s[0], &A), STORE_NEW);
+    assert_int_equal(take_blob(s[0], &C), STORE_NEW);
+    assert_int_equal(take_blob(s[0], &B), STORE_FORK);
+    assert_int_equal(take_blob(s[1], &B), STORE_NEW);
+    assert_int_equal(take_blob(s[1], &A), STORE_FORK);
+    assert_int_equal(take_blob(s[1], &C), STORE_NEW);
+    {
+        const blob *batch[2] = { &B, &A };
+        int res[2];
+        apply_batch_checked(s[2], batch, 2, res);
+        assert_int_equal(res[0], STORE_NEW);
+        assert_int_equal(res[1], STORE_FORK);
+        assert_int_equal(take_blob(s[2], &C), STORE_NEW);
+    }
+
+    /* expected digest: genesis, admission, m1, winner, C */
+    proto_id d = { { 0 } };
+    xor_into(&d, &base.v[0]);
+    xor_into(&d, &base.v[1]);
+    xor_into(&d, &M1);
+    xor_into(&d, win);
+    xor_into(&d, &C);
+    const char *win_key = a_wins ? "k2" : "k3", *lose_key = a_wins ? "k3" : "k2";
+    for (int i = 0; i < 3; i++) {
+        store_info in = info(s[i]);
+        if (memcmp(in.digest.b, d.b, 32))
+            fail_msg("store %d: digest differs from the expected one (winner %s)", i, win_key);
+        assert_int_equal(in.forks, 1);
+        assert_int_equal(in.records, 5);
+        assert_int_equal(in.current, 5);
+        assert_int_equal(store_vv_get(s[i], &ids[M].id), 3);
+        /* the log holds the winner at seq 2 */
+        blobs at2 = { 0 };
+        assert_int_equal(store_range(s[i], &ids[M].id, 2, 2, collect_cb, &at2), 0);
+        assert_int_equal(at2.n, 1);
+        if (!same_bytes(&at2.v[0], win))
+            fail_msg("store %d keeps the higher-hash record at seq 2", i);
+        blobs_free(&at2);
+        /* the evidence is the loser */
+        blobs fk = { 0 };
+        assert_int_equal(store_forks(s[i], collect_cb, &fk), 0);
+        assert_int_equal(fk.n, 1);
+        assert_true(same_bytes(&fk.v[0], lose));
+        blobs_free(&fk);
+        /* current and history follow the winner */
+        blobs cur = { 0 };
+        assert_int_equal(store_get_current(s[i], &ids[M].id, "certification", win_key, collect_cb, &cur), 0);
+        assert_true(cur.n == 1 && same_bytes(&cur.v[0], win));
+        blobs_free(&cur);
+        assert_int_equal(store_get_current(s[i], &ids[M].id, "certification", lose_key, collect_cb, &cur), 1);
+        assert_int_equal(store_history(s[i], &ids[M].id, "certification", lose_key, collect_cb, &cur), 0);
+        assert_int_equal(cur.n, 0);
+        /* both are held now: duplicates */
+        assert_int_equal(take_blob(s[i], &A), STORE_DUP);
+        assert_int_equal(take_blob(s[i], &B), STORE_DUP);
+        assert_int_equal(info(s[i]).forks, 1);
+    }
+    /* and the stores agree with each other */
+    store_info i0 = info(s[0]), i1 = info(s[1]), i2 = info(s[2]);
+    assert_memory_equal(i0.digest.b, i1.digest.b, 32);
+    assert_memory_equal(i0.digest.b, i2.digest.b, 32);
+
+    /* a third record with seq 2 adds more evidence, wherever it sorts */
+    size_t lx;
+    uint8_t *x = sign_as(M, &g, 2, "certification", "k5", 0, text_body("X"), &lx);
+    blob Xb = { x, lx };
+    uint8_t hx3[32];
+    sha256(x, lx, hx3);
+    assert_int_equal(take_blob(s[0], &Xb), STORE_FORK);
+    assert_int_equal(take_blob(s[1], &Xb), STORE_FORK);
+    assert_int_equal(info(s[0]).forks, 2);
+    const blob *win3 = memcmp(hx3, a_wins ? ha : hb, 32) < 0 ? &Xb : win;
+    for (int i = 0; i < 2; i++) {
+        blobs at2 = { 0 };
+        assert_int_equal(store_range(s[i], &ids[M].id, 2, 2, collect_cb, &at2), 0);
+        assert_true(at2.n == 1 && same_bytes(&at2.v[0], win3));
+        blobs_free(&at2);
+    }
+    assert_memory_equal(info(s[0]).digest.b, info(s[1]).digest.b, 32);
+
+    for (int i = 0; i < 3; i++)
+        store_close(s[i]);
+    free(x);
+    free(a);
+    free(b);
+    free(c3);
+    free(m1);
+    free(adm.b);
+    blobs_free(&base);
+    store_close(sf);
+}
+
+/* The founder equivocating on seq 1 must not push the pinned genesis out of
+ * the log (newcomers fetch it from there), whatever the hashes: the other
+ * record is kept as evidence. */
+static void genesis_never_replaced(void **state)
+{
+    store *sf = found(NULL);
+    blobs gb = all_of(sf, F);
+    proto_id g = genesis_id(sf);
+    store *s = open_fresh(NULL);
+    bind(s, O);
+    copy_genesis(sf, s);
+    int lower = 0, forks = 0;
+    for (int t = 0; t < 64 && lower < 2; t++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", t);
+        size_t l;
+        uint8_t *x = sign_as(F, &g, 1, "certification", k, 0, text_body("x"), &l);
+        blob X1 = { x, l };
+        uint8_t hx[32];
+        sha256(x, l, hx);
+        if (memcmp(hx, g.b, 32) < 0)
+            lower++;
+        int res = take_blob(s, &X1);
+        assert_true(res == STORE_FORK || res == STORE_REJECT);
+        forks += res == STORE_FORK;
+        free(x);
+        blobs at1 = { 0 };
+        assert_int_equal(store_range(s, &ids[F].id, 1, 1, collect_cb, &at1), 0);
+        assert_int_equal(at1.n, 1);
+        if (!same_bytes(&at1.v[0], &gb.v[0]))
+            fail_msg("a seq-1 record of the founder (hash %s the genesis's) replaced the genesis",
+                     memcmp(hx, g.b, 32) < 0 ? "below" : "above");
+        blobs_free(&at1);
+    }
+    assert_true(lower >= 1);   /* the case that matters did happen */
+    store_info in = info(s);
+    assert_memory_equal(in.genesis.b, g.b, 32);
+    assert_int_equal(in.forks, (uint64_t)forks);
+    assert_int_equal(in.current, 1);
+    blobs cur = { 0 };
+    assert_int_equal(store_get_current(s, &ids[F].id, "genesis", "genesis", collect_cb, &cur), 0);
+    assert_true(cur.n == 1 && same_bytes(&cur.v[0], &gb.v[0]));
+    blobs_free(&cur);
+    blobs_free(&gb);
+    store_close(s);
+    store_close(sf);
+}
+
+/* ---- digest: same records, any order, any batching ---- */
+
+typedef struct {
+    blobs all;          /* every record */
+    int *author;        /* per record */
+    uint64_t *seq;
+    proto_id digest;    /* expected */
+    size_t current;     /* expected number of current entries */
+    uint64_t vv[NIDS];
+} world;
+
+static void world_free(world *w)
+{
+    blobs_free(&w->all);
+    free(w->author);
+    free(w->seq);
+}
+
+/* Expected digest and counts, from the records alone. */
+static void world_expect(world *w)
+{
+    size_t n = w->all.n;
+    memset(&w->digest, 0, sizeof w->digest);
+    memset(w->vv, 0, sizeof w->vv);
+    w->current = 0;
+    w->author = calloc(n, sizeof *w->author);
+    w->seq = calloc(n, sizeof *w->seq);
+    proto_record *r = calloc(n, sizeof *r);
+    char err[256];
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(proto_record_decode(w->all.v[i].b, w->all.v[i].n, &r[i], err, sizeof err), 0);
+        w->author[i] = author_of(&w->all.v[i]);
+        w->seq[i] = r[i].seq;
+        if (r[i].seq > w->vv[w->author[i]])
+            w->vv[w->author[i]] = r[i].seq;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int newest = 1;
+        for (size_t j = 0; j < n; j++)
+            if (j != i && !memcmp(&r[i].author, &r[j].author, 32) && !strcmp(r[i].kind, r[j].kind) &&
+                !strcmp(r[i].key, r[j].key) && r[j].seq > r[i].seq)
+                newest = 0;
+        if (newest) {
+            xor_into(&w->digest, &w->all.v[i]);
+            w->current++;
+        }
+    }
+    free(r);
+}
+
+static void make_world(world *w, store **sf_out)
+{
+    char hm[65], hr[65];
+    memset(w, 0, sizeof *w);
+    store *sf = found(NULL);
+    hexid(M, hm);
+    hexid(R, hr);
+    blob t;
+#define W(who_, kind, key, fl, body) (t = write_rec(sf, who_, kind, key, fl, body), free(t.b))
+    W(F, "member", hm, 0, admit_body(M, "192.0.2.2:7400"));   /* 2 */
+    W(F, "member", hr, 0, admit_body(R, "192.0.2.3:7400"));   /* 3 */
+    W(F, "certification", "a", 0, text_body("a1"));          /* 4 */
+    W(F, "certification", "b", 0, text_body("b1"));          /* 5 */
+    W(F, "certification", "a", 0, text_body("a2"));          /* 6 */
+    W(F, "adoption", "a", 0, text_body("ad"));               /* 7 */
+    W(F, "certification", "b", PROTO_FLAG_TOMBSTONE, NULL);  /* 8 */
+#undef W
+    blobs fl = all_of(sf, F);
+    for (size_t i = 0; i < fl.n; i++)
+        blobs_push(&w->all, fl.v[i].b, fl.v[i].n);
+    blobs_free(&fl);
+    proto_id g = genesis_id(sf);
+    size_t len;
+    uint64_t sm = 0, sr = 0;
+    uint8_t *signed_;
+#define SM(kind, key, fl, body) (signed_ = sign_as(M, &g, ++sm, kind, key, fl, body, &len), \
+                                 blobs_take(&w->all, signed_, len))
+#define SR(kind, key, fl, body) (signed_ = sign_as(R, &g, ++sr, kind, key, fl, body, &len), \
+                                 blobs_take(&w->all, signed_, len))
+    SM("certification", "m1", 0, text_body("m1 v1"));
+    SR("certification", "r1", 0, text_body("r1 v1"));
+    SM("certification", "m2", 0, text_body("m2 v1"));
+    SM("certification", "m1", 0, text_body("m1 v2"));
+    SR("adoption", "a", 0, text_body("r adopts"));
+    SM("certification", "m2", PROTO_FLAG_TOMBSTONE, NULL);
+    {
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "address");
+        proto_body_str(b, "address", "198.51.100.2:7400");
+        SM("member", hm, 0, b);
+    }
+    SR("certification", "r1", 0, text_body("r1 v2"));
+    SM("adoption", "a", 0, text_body("m adopts"));
+    SR("policy", "x", 0, text_body("p"));
+    SR("certification", "r1", 0, text_body("r1 v3"));
+    SM("certification", "m3", 0, text_body("m3"));
+#undef SM
+#undef SR
+    world_expect(w);
+    assert_int_equal(w->vv[F], 8);
+    assert_int_equal(w->vv[M], 7);
+    assert_int_equal(w->vv[R], 5);
+    *sf_out = sf;
+}
+
+/* Apply w's records in `order` in batches of the given sizes (cycled);
+ * records that come back GAP or UNKNOWN_AUTHOR are offered again in later
+ * rounds, as a node retries deferred records. */
+static void apply_world(store *s, const world *w, const size_t *order, size_t n,
+                        const size_t *sizes, size_t nsizes, int allow_retry)
+{
+    size_t *todo = malloc(n * sizeof *todo), *next = malloc(n * sizeof *next);
+    memcpy(todo, order, n * sizeof *todo);
+    size_t nt = n, rounds = 0;
+    while (nt) {
+        size_t nn = 0, si = 0;
+        for (size_t i = 0; i < nt;) {
+            size_t bs = sizes[si++ % nsizes];
+            if (bs > nt - i)
+                bs = nt - i;
+            const blob *batch[64];
+            int res[64];
+            assert_true(bs <= 64);
+            for (size_t k = 0; k < bs; k++)
+                batch[k] = &w->all.v[todo[i + k]];
+            apply_batch_checked(s, batch, bs, res);
+            for (size_t k = 0; k < bs; k++) {
+                if (res[k] == STORE_NEW)
+                    continue;
+                if (allow_retry && (res[k] == STORE_GAP || res[k] == STORE_UNKNOWN_AUTHOR)) {
+                    next[nn++] = todo[i + k];
+                    continue;
+                }
+                fail_msg("record %zu (author %d seq %llu): %s", todo[i + k], w->author[todo[i + k]],
+                         (unsigned long long)w->seq[todo[i + k]], store_result_str(res[k]));
+            }
+            i += bs;
+        }
+        if (nn == nt)
+            fail_msg("no progress with %zu records left", nt);
+        memcpy(todo, next, nn * sizeof *todo);
+        nt = nn;
+        assert_true(++rounds < 100);
+    }
+    free(todo);
+    free(next);
+}
+
+static void check_world(store *s, const world *w, const char *what)
+{
+    store_info in = info(s);
+    if (memcmp(in.digest.b, w->digest.b, 32))
+        fail_msg("%s: digest differs from the expected one", what);
+    assert_int_equal(in.records, w->all.n);
+    assert_int_equal(in.current, w->current);
+    assert_int_equal(in.members, 3);
+    assert_int_equal(in.authors, 3);
+    assert_int_equal(in.forks, 0);
+    for (int a = 0; a < NIDS; a++)
+        assert_int_equal(store_vv_get(s, &ids[a].id), w->vv[a]);
+    /* every record is in the log */
+    for (size_t i = 0; i < w->all.n; i++) {
+        blobs one = { 0 };
+        assert_int_equal(store_range(s, &ids[w->author[i]].id, w->seq[i], w->seq[i], collect_cb, &one), 0);
+        if (one.n != 1 || !same_bytes(&one.v[0], &w->all.v[i]))
+            fail_msg("%s: record %zu missing or different", what, i);
+        blobs_free(&one);
+    }
+    store_member m;
+    assert_int_equal(store_member_get(s, &ids[M].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+    assert_string_equal(m.address, "198.51.100.2:7400");
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void digest_order_independent(void **state)
+{
+    world w;
+    store *sf;
+    make_world(&w, &sf);
+    size_t n = w.all.n;
+    size_t *ord = malloc(n * sizeof *ord);
+
+    /* the founder's own store, after taking M's and R's records */
+    {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (w.author[i] != F)
+                ord[k++] = i;
+        const size_t one[] = { 1 };
+        apply_world(sf, &w, ord, k, one, 1, 0);
+        check_world(sf, &w, "founder");
+    }
+
+    /* 1: author by author (F, M, R), one record per batch */
+    store *s1 = open_fresh(NULL);
+    bind(s1, O);
+    {
+        size_t k = 0;
+        for (int a = 0; a < NIDS; a++)
+            for (size_t i = 0; i < n; i++)
+                if (w.author[i] == a)
+                    ord[k++] = i;
+        const size_t one[] = { 1 };
+        apply_world(s1, &w, ord, k, one, 1, 0);
+        check_world(s1, &w, "by author");
+    }
+    /* 2: authors interleaved round-robin R, M, F (after genesis and both
+     * admissions), batches of 2 and 3 */
+    store *s2 = open_fresh(NULL);
+    bind(s2, O);
+    {
+        size_t k = 0, pos[NIDS] = { 0 };
+        ord[k++] = 0;
+        ord[k++] = 1;
+        ord[k++] = 2;
+        pos[F] = 3;
+        const int rr[] = { R, M, F };
+        while (k < n) {
+            for (int j = 0; j < 3; j++) {
+                int a = rr[j];
+                size_t seen = 0;
+                for (size_t i = 0; i < n; i++)
+                    if (w.author[i] == a && seen++ == pos[a]) {
+                        ord[k++] = i;
+                        pos[a]++;
+                        break;
+                    }
+            }
+        }
+        const size_t sz[] = { 2, 3 };
+        apply_world(s2, &w, ord, k, sz, 2, 0);
+        check_world(s2, &w, "round robin");
+    }
+    /* 3..7: random orders (only the genesis first), random batch sizes,
+     * deferred records retried */
+    for (int t = 0; t < 5; t++) {
+        store *s = open_fresh(NULL);
+        bind(s, O);
+        ord[0] = 0;
+        for (size_t i = 1; i < n; i++)
+            ord[i] = i;
+        for (size_t i = n - 1; i > 1; i--) {
+            size_t j = 1 + rnd() % i;
+            size_t tmp = ord[i];
+            ord[i] = ord[j];
+            ord[j] = tmp;
+        }
+        size_t sz[4];
+        for (int i = 0; i < 4; i++)
+            sz[i] = 1 + rnd() % (t == 4 ? 40 : 7);
+        apply_world(s, &w, ord, n, sz, 4, 1);
+        char what[32];
+        snprintf(what, sizeof what, "random order %d", t);
+        check_world(s, &w, what);
+        store_close(s);
+    }
+    /* 8: everything in one batch, in order */
+    store *s8 = open_fresh(NULL);
+    bind(s8, O);
+    {
+        size_t k = 0;
+        for (int a = 0; a < NIDS; a++)
+            for (size_t i = 0; i < n; i++)
+                if (w.author[i] == a)
+                    ord[k++] = i;
+        const size_t all[] = { 64 };
+        apply_world(s8, &w, ord, k, all, 1, 0);
+        check_world(s8, &w, "one batch");
+    }
+    store_info a = info(s1), b = info(s2), c = info(s8), d = info(sf);
+    assert_memory_equal(a.digest.b, b.digest.b, 32);
+    assert_memory_equal(a.digest.b, c.digest.b, 32);
+    assert_memory_equal(a.digest.b, d.digest.b, 32);
+
+    /* one record less: the digest differs */
+    store *s9 = open_fresh(NULL);
+    bind(s9, O);
+    {
+        size_t k = 0;
+        for (int a2 = 0; a2 < NIDS; a2++)
+            for (size_t i = 0; i < n; i++)
+                if (w.author[i] == a2)
+                    ord[k++] = i;
+        const size_t one[] = { 1 };
+        apply_world(s9, &w, ord, k - 1, one, 1, 0);
+        assert_memory_not_equal(info(s9).digest.b, w.digest.b, 32);
+    }
+
+    free(ord);
+    store_close(s9);
+    store_close(s8);
+    store_close(s2);
+    store_close(s1);
+    store_close(sf);
+    world_free(&w);
+}
+
+/* ---- persistence ---- */
+
+static void reopen(void **state)
+{
+    char err[256], path[160];
+    world w;
+    store *sf;
+    make_world(&w, &sf);
+    store_close(sf);   /* only F's records in that one; use a fresh store */
+
+    store *s = open_fresh(path);
+    bind(s, F);
+    size_t *ord = malloc(w.all.n * sizeof *ord);
+    for (size_t i = 0; i < w.all.n; i++)
+        ord[i] = i;
+    const size_t sz[] = { 5 };
+    apply_world(s, &w, ord, w.all.n, sz, 1, 1);
+    check_world(s, &w, "before reopen");
+    store_info before = info(s);
+    blobs hist_before = { 0 };
+    assert_int_equal(store_history(s, &ids[R].id, "certification", "r1", collect_cb, &hist_before), 0);
+    assert_int_equal(hist_before.n, 3);
+    store_close(s);
+
+    s = NULL;
+    assert_int_equal(store_open(path, 64, &s, err, sizeof err), 0);
+    store_info after = info(s);
+    assert_memory_equal(after.digest.b, before.digest.b, 32);
+    assert_memory_equal(after.genesis.b, before.genesis.b, 32);
+    assert_memory_equal(after.self.b, ids[F].id.b, 32);
+    assert_string_equal(after.alliance, before.alliance);
+    assert_int_equal(after.records, before.records);
+    assert_int_equal(after.current, before.current);
+    assert_int_equal(after.members, before.members);
+    check_world(s, &w, "after reopen");
+    blobs hist_after = { 0 };
+    assert_int_equal(store_history(s, &ids[R].id, "certification", "r1", collect_cb, &hist_after), 0);
+    assert_int_equal(hist_after.n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(same_bytes(&hist_before.v[i], &hist_after.v[i]));
+    /* the node key check still holds, and writing continues at the next seq */
+    assert_int_equal(store_bind_self(s, &ids[M].id, err, sizeof err), -1);
+    assert_int_equal(store_bind_self(s, &ids[F].id, err, sizeof err), 0);
+    blob nx = write_rec(s, F, "certification", "after", 0, text_body("x"));
+    proto_record r;
+    assert_int_equal(proto_record_decode(nx.b, nx.n, &r, err, sizeof err), 0);
+    assert_int_equal(r.seq, w.vv[F] + 1);
+    /* and a key that is cached before the reopen is found after it */
+    EVP_PKEY *k = store_member_key(s, &ids[R].id);
+    assert_non_null(k);
+    EVP_PKEY_free(k);
+    free(nx.b);
+    blobs_free(&hist_before);
+    blobs_free(&hist_after);
+    free(ord);
+    store_close(s);
+    world_free(&w);
+}
+
+static void schema_check(void **state)
+{
+    char err[256], path[160];
+    store *s = found(path);
+    uint8_t v[8];
+    size_t vl = sizeof v;
+    /* the schema is recorded as 8 bytes big-endian */
+    assert_int_equal(store_meta_get(s, "schema", v, &vl), 0);
+    assert_int_equal(vl, 8);
+    assert_memory_equal(v, "\0\0\0\0\0\0\0\x01", 8);
+    const uint8_t v99[8] = { 0, 0, 0, 0, 0, 0, 0, 99 };
+    assert_int_equal(store_meta_put(s, "schema", v99, 8), 0);
+    store_close(s);
+
+    s = NULL;
+    err[0] = 0;
+    assert_int_equal(store_open(path, 64, &s, err, sizeof err), -1);
+    assert_null(s);
+    assert_err_has(err, "schema");
+    assert_err_has(err, "99");
+
+    /* a schema value of the wrong size is refused as well */
+    s = found(path);
+    assert_int_equal(store_meta_put(s, "schema", "\x01", 1), 0);
+    store_close(s);
+    s = NULL;
+    err[0] = 0;
+    assert_int_equal(store_open(path, 64, &s, err, sizeof err), -1);
+    assert_err_has(err, "schema");
+
+    /* and the right one opens */
+    s = found(path);
+    store_close(s);
+    s = NULL;
+    assert_int_equal(store_open(path, 64, &s, err, sizeof err), 0);
+    store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(genesis_basics),
+        cmocka_unit_test(writes_current_history),
+        cmocka_unit_test(member_admission),
+        cmocka_unit_test(refusals),
+        cmocka_unit_test(equivocation),
+        cmocka_unit_test(genesis_never_replaced),
+        cmocka_unit_test(digest_order_independent),
+        cmocka_unit_test(reopen),
+        cmocka_unit_test(schema_check),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
