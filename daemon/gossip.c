@@ -288,9 +288,9 @@ static void job_free(vjob *j)
     free(j);
 }
 
-static int cmp_item(const void *a, const void *b)
+static int cmp_rec(const void *a, const void *b)
 {
-    const proto_record *x = &((const vitem *)a)->r, *y = &((const vitem *)b)->r;
+    const proto_record *x = a, *y = b;
     int c = memcmp(&x->author, &y->author, 32);
     if (c)
         return c;
@@ -421,22 +421,44 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         return NULL;
     }
     *fatal = 0;
+    /* decode everything first and order by (author, seq): a batch usually
+     * carries a run of one author's records, and seq n+1 is acceptable once
+     * seq n of the same batch is */
+    proto_record *dec = malloc((n ? n : 1) * sizeof *dec);
+    if (!dec) {
+        job_free(j);
+        return NULL;
+    }
     for (size_t i = 0; i < n; i++) {
-        proto_record r;
         char err[256];
-        if (proto_record_decode(raws[i], lens[i], &r, err, sizeof err)) {
+        if (proto_record_decode(raws[i], lens[i], &dec[i], err, sizeof err)) {
             peer_fail(p, ERR_RECORD, "malformed record: %s", err);
             *fatal = 1;
-            break;
+            free(dec);
+            job_free(j);
+            return NULL;
         }
+    }
+    qsort(dec, n, sizeof *dec, cmp_rec);
+    for (size_t i = 0; i < n; i++) {
+        proto_record *r = &dec[i];
+        char err[256];
         EVP_PKEY *k = NULL;
-        int pc = store_precheck(p->d->st, &r, &k, err, sizeof err);
+        int pc = store_precheck(p->d->st, r, &k, err, sizeof err);
+        if (pc == STORE_GAP && j->n && !memcmp(&j->it[j->n - 1].r.author, &r->author, 32) &&
+            j->it[j->n - 1].r.seq + 1 == r->seq && strcmp(r->kind, "genesis")) {
+            /* its predecessor is in this batch: same author, same key; the
+             * remaining rules are checked again when the batch is applied */
+            pc = STORE_NEW;
+            k = j->it[j->n - 1].key;
+            EVP_PKEY_up_ref(k);
+        }
         if (pc == STORE_NEW || pc == STORE_FORK) {
-            j->it[j->n].r = r;
+            j->it[j->n].r = *r;
             j->it[j->n].key = k;
             j->n++;
         } else if (pc == STORE_GAP || pc == STORE_UNKNOWN_AUTHOR) {
-            defer_rec(p, &r);
+            defer_rec(p, r);
         } else if (pc == STORE_REJECT) {
             EVP_PKEY_free(k);
             peer_fail(p, ERR_RECORD, "record refused: %s", err);
@@ -444,12 +466,11 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
             break;
         }
     }
+    free(dec);
     if (*fatal || j->n == 0) {
         job_free(j);
         return NULL;
     }
-    /* each author's records must apply in seq order */
-    qsort(j->it, j->n, sizeof *j->it, cmp_item);
     return j;
 }
 

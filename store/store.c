@@ -16,6 +16,7 @@
 #include "proto/mp.h"
 #include "proto/util.h"
 #include "proto/jp.h"
+#include "certs/certs.h"
 
 #include <lmdb.h>
 #include <msgpack.h>
@@ -463,12 +464,14 @@ static int decode_cert_member(const proto_record *r, store_member *m, char *err,
     memset(m, 0, sizeof *m);
     if (proto_body_get_bin(r, "cert", &der, &dl))
         return proto_err(err, errlen, "%s record lacks the member's certificate", r->kind);
-    const uint8_t *p = der;
-    X509 *x = d2i_X509(NULL, &p, (long)dl);
-    if (!x || p != der + dl) {
-        X509_free(x);
-        return proto_err(err, errlen, "%s record carries an unreadable certificate", r->kind);
-    }
+    /* the same key rules as everywhere else (types, RSA size, curve) */
+    certs_identity ci;
+    char why[256];
+    if (certs_parse(der, dl, &ci, why, sizeof why))
+        return proto_err(err, errlen, "%s record: certificate refused: %s", r->kind, why);
+    X509 *x = ci.cert;
+    ci.cert = NULL;
+    certs_free(&ci);
     EVP_PKEY *pub = X509_get0_pubkey(x);
     uint8_t *spki = NULL;
     int sl = pub ? i2d_PUBKEY(pub, &spki) : -1;
