@@ -120,7 +120,7 @@ void ctl_show_catalog_record(const proto_record *r, const ctl_members *m, int er
         return;
     }
     if (cert)
-        fprintf(f, "  %-*s %s\n", 14 + 6, "現在の状態:", catalog_status(r, today()));
+        fprintf(f, "  現在の状態:       %s\n", catalog_status(r, today()));
     for (size_t i = 0; fs && i < nf; i++) {
         ctl_field(r, fs[i].name, era, buf, sizeof buf);
         if (!buf[0])
@@ -128,12 +128,12 @@ void ctl_show_catalog_record(const proto_record *r, const ctl_members *m, int er
         char label[128];
         snprintf(label, sizeof label, "%s:", fs[i].ja);
         fputs("  ", f);
-        ctl_pad(f, label, 16);
+        ctl_pad(f, label, 18);
         /* continuation lines of long text are indented under the value */
         for (char *p = buf; *p; p++) {
             fputc(*p, f);
             if (*p == '\n')
-                fputs("                  ", f);
+                fputs("                    ", f);
         }
         fputc('\n', f);
     }
