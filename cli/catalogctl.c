@@ -26,6 +26,7 @@ static const struct {
     { "search", search_main, "Find certified products: search [WORDS] [--area A] [--member CODE] ..." },
     { "import", import_main, "Import certifications from a CSV file (UTF-8 or Shift_JIS)" },
     { "export", export_main, "Export: export --format csv|json|xlsx [--output FILE] [--public-only]" },
+    { "fields", fields_main, "The catalog's fields: headers, types, limits, defaults" },
     { "put", put_main, "Write a record: put KIND KEY [FIELD=VALUE...] [--delete]" },
     { "get", get_main, "Show the current record: get KIND KEY [--author ID]" },
     { "list", list_main, "List current records: list [KIND]" },

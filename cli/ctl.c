@@ -4,6 +4,7 @@
 #include "proto/util.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,25 +176,14 @@ int ctl_call(const ctl_opts *o, ctl_req *r, uint8_t **reply, size_t *len)
 
 /* ---- JSON ---- */
 
+/* Escaping is jansson's: one well-kept implementation of JSON strings. */
 void ctl_json_str(FILE *f, const char *s, size_t n)
 {
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\r')
-            fputs("\\r", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    json_t *j = json_stringn_nocheck(s, n);
+    char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    fputs(out ? out : "\"\"", f);
+    free(out);
+    json_decref(j);
 }
 
 void ctl_json_kv_str(FILE *f, const char *k, const char *v, int comma)

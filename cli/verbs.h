@@ -19,5 +19,6 @@ int adoption_main(int argc, char **argv);
 int search_main(int argc, char **argv);
 int import_main(int argc, char **argv);
 int export_main(int argc, char **argv);
+int fields_main(int argc, char **argv);
 
 #endif

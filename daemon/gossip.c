@@ -364,6 +364,18 @@ static void verify_done(uv_work_t *w, int status)
             }
         }
         announce_all(d, p, recs, fresh, m);
+        size_t nfresh = 0, last = 0;
+        for (size_t i = 0; i < m; i++)
+            if (fresh[i]) {
+                nfresh++;
+                last = i;
+            }
+        if (nfresh) {
+            char a[10];
+            proto_id_short(&recs[last].author, a);
+            log_debug("applied %zu new records from %s (last: %s seq %llu)", nfresh, p->addr, a,
+                      (unsigned long long)recs[last].seq);
+        }
     } else if (m) {
         log_error("cannot store records from peer: %s", err);
     }

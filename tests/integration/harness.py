@@ -99,7 +99,7 @@ class Node:
                 "--sync-interval", "300"]
         if listen:
             args += ["--listen", self.addr]
-        args += [str(a) for a in extra]
+        args += [str(a) for a in self.env.daemon_args] + [str(a) for a in extra]
         self.log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         if self not in self.env.procs:
@@ -152,6 +152,7 @@ class Env:
         self.tmp = tempfile.mkdtemp(prefix="catalogd-test-")
         self.procs = []
         self.n = 0
+        self.daemon_args = []   # appended to every catalogd command line (last wins)
 
     def node(self, name=None, key_type="ed25519", init=True):
         code, muni = MUNICIPALITIES[self.n % len(MUNICIPALITIES)]
