@@ -85,13 +85,14 @@ def bench_initial_sync(env, vall):
     tw, ta = [], []
     for i in range(100):
         t = time.perf_counter()
-        c.call({"cmd": "csearch", "q": words[i % len(words)]})
+        c.call({"cmd": "csearch", "q": words[i % len(words)], "limit": 100})
         tw.append(time.perf_counter() - t)
         t = time.perf_counter()
-        c.call({"cmd": "csearch", "area": areas[i % len(areas)]})
+        c.call({"cmd": "csearch", "area": areas[i % len(areas)], "limit": 100})
         ta.append(time.perf_counter() - t)
     c.close()
-    fig("search_word_p50", round(statistics.median(tw) * 1000, 1), "ms", f"target < 20 ms over {N} certifications")
+    fig("search_word_p50", round(statistics.median(tw) * 1000, 1), "ms",
+        f"target < 20 ms over {N} certifications; first 100 products, as catalogctl shows them")
     fig("search_area_p50", round(statistics.median(ta) * 1000, 1), "ms", f"target < 20 ms over {N} certifications")
 
     # 1. a newcomer joins and receives everything

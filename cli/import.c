@@ -31,14 +31,27 @@ static int in_list(const char *s, const char *const *l)
     return 0;
 }
 
+/* Trim spaces and tabs in place (the cell itself changes, so later
+ * comparisons see the trimmed key). */
 static char *trim(char *s)
 {
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
+    size_t lead = strspn(s, " \t"), n = strlen(s + lead);
+    memmove(s, s + lead, n + 1);
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
         s[--n] = 0;
     return s;
+}
+
+static const proto_csv *sort_rows;
+static int sort_keycol;
+
+/* by key (cells are trimmed in place before sorting), then by line */
+static int cmp_key(const void *a, const void *b)
+{
+    const proto_csv_row *x = &sort_rows->rows[*(const size_t *)a + 1];
+    const proto_csv_row *y = &sort_rows->rows[*(const size_t *)b + 1];
+    int c = strcmp(x->cells[sort_keycol], y->cells[sort_keycol]);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
 }
 
 int import_main(int argc, char **argv)
@@ -196,18 +209,31 @@ int import_main(int argc, char **argv)
             continue;
         }
         proto_body_free(b);
-        for (size_t q = 0; q < r; q++)
-            if (ok[q] && !strcmp(trim(csv.rows[q + 1].cells[keycol]), key)) {
-                fprintf(stderr, "%s:%d: 認定番号 %s appears again (first on line %d)\n", file, row->line, key,
-                        csv.rows[q + 1].line);
-                bad++;
-                goto next;
-            }
         ok[r] = 1;
         good++;
-    next:;
     }
     free(kv);
+    /* the same 認定番号 twice: sort row indexes by key, compare neighbours */
+    {
+        size_t *idx = malloc((good ? good : 1) * sizeof *idx), k = 0;
+        for (size_t r = 0; r < nrows; r++)
+            if (ok[r])
+                idx[k++] = r;
+        sort_rows = &csv;
+        sort_keycol = keycol;
+        qsort(idx, k, sizeof *idx, cmp_key);
+        for (size_t i = 1; i < k; i++) {
+            proto_csv_row *x = &csv.rows[idx[i - 1] + 1], *y = &csv.rows[idx[i] + 1];
+            if (!strcmp(x->cells[keycol], y->cells[keycol])) {
+                fprintf(stderr, "%s:%d: 認定番号 %s appears again (first on line %d)\n", file, y->line,
+                        y->cells[keycol], x->line);
+                ok[idx[i]] = 0;
+                good--;
+                bad++;
+            }
+        }
+        free(idx);
+    }
     int rc = CTL_OK;
     if (bad && !skip_bad) {
         fprintf(stderr, "import: %d problem%s in %s (%s); nothing written\n", bad, bad == 1 ? "" : "s", file,

@@ -16,7 +16,7 @@
 
 #define USAGE "usage: catalogctl search [WORDS...] [--area 分野] [--member CODE] [--status 認定中|停止|取消|期間満了]\n" \
               "           [--valid-on YYYY-MM-DD] [--corporate-number N] [--adopted-by CODE]\n" \
-              "           [--not-adopted-by-me] [--public-only] [--json] [--era]"
+              "           [--not-adopted-by-me] [--public-only] [--limit N] [--json] [--era]"
 
 typedef struct { char key[600]; size_t *certs, nc; size_t *adopts, na; } product;
 
@@ -51,6 +51,7 @@ int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep
     const char *vals[6] = { 0 };
     char q[512] = "";
     int not_mine = 0, pub = 0, all = 0;
+    long limit = -1;
     for (int i = first; i < argc; i++) {
         if (ctl_common_opt(o, argc, argv, &i))
             continue;
@@ -68,6 +69,8 @@ int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep
             pub = 1;
         else if (!strcmp(argv[i], "--all"))
             all = 1;
+        else if (!strcmp(argv[i], "--limit") && i + 1 < argc && strcmp(argv[0], "export"))
+            limit = atol(argv[++i]);
         else if ((!strcmp(argv[i], "--format") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--kind")) &&
                  i + 1 < argc && !strcmp(argv[0], "export"))
             i++;   /* export's own options */
@@ -87,7 +90,11 @@ int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep
     if (!strcmp(argv[0], "export") && !q[0] && nf == 0 && !not_mine)
         all = 1;
     ctl_req r;
-    ctl_req_begin(&r, "csearch", (uint32_t)(nf + 4));
+    /* people get a page of products; scripts and exports get everything */
+    if (limit < 0)
+        limit = o->json || !strcmp(argv[0], "export") ? 0 : 100;
+    ctl_req_begin(&r, "csearch", (uint32_t)(nf + 5));
+    proto_pack_kv_u64(&r.pk, "limit", (uint64_t)limit);
     for (size_t k = 0; k < 6; k++)
         if (vals[k])
             proto_pack_kv_str(&r.pk, kv[k].key, vals[k]);
@@ -210,6 +217,9 @@ int search_main(int argc, char **argv)
         printf("]\n");
     else if (np == 0)
         printf("該当なし (no matching certified products)\n");
+    uint64_t total = 0;
+    if (!o.json && proto_map_u64(rep, len, "products", &total) == 0 && total > np)
+        printf("\n… %llu more products; narrow the search or use --limit 0\n", (unsigned long long)(total - np));
     free(ps);
     free(certs);
     free(adopts);

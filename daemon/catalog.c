@@ -260,6 +260,13 @@ static int prepare(catalogd *d, proto_rd *r, put_item *it, char *err, size_t err
     return rc;
 }
 
+static int cmp_item_key(const void *a, const void *b)
+{
+    const put_item *x = *(put_item *const *)a, *y = *(put_item *const *)b;
+    int c = strcmp(x->kind, y->kind);
+    return c ? c : strcmp(x->key, y->key);
+}
+
 int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                     char *err, size_t errlen)
 {
@@ -283,10 +290,19 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
                        : proto_err(err, errlen, "%s", why);
     }
     /* the same key twice in one batch would make the second silently win */
-    for (uint32_t i = 0; i < n && rc == 0; i++)
-        for (uint32_t j = i + 1; j < n && rc == 0; j++)
-            if (items[i].kind == items[j].kind && !strcmp(items[i].key, items[j].key))
-                rc = proto_err(err, errlen, "items %u and %u have the same key %s", i + 1, j + 1, items[i].key);
+    if (rc == 0 && n > 1) {
+        put_item **sorted = malloc(n * sizeof *sorted);
+        for (uint32_t i = 0; sorted && i < n; i++)
+            sorted[i] = &items[i];
+        if (sorted) {
+            qsort(sorted, n, sizeof *sorted, cmp_item_key);
+            for (uint32_t i = 1; i < n && rc == 0; i++)
+                if (!cmp_item_key(&sorted[i - 1], &sorted[i]))
+                    rc = proto_err(err, errlen, "%s %s appears twice in one request", sorted[i]->kind,
+                                   sorted[i]->key);
+        }
+        free(sorted);
+    }
     if (rc == 0) {
         for (uint32_t i = 0; i < n; i++) {
             if (items[i].unchanged)
@@ -400,57 +416,236 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     return 0;
 }
 
-/* ---- csearch ---- */
+/* ---- csearch ----
+ *
+ * Search runs over an in-memory index of the current certifications and
+ * adoptions: each entry keeps its record bytes, its normalised search text,
+ * its policy areas as a bit mask, its dates as numbers and its product.
+ * Certifications are sorted by product key, so "every certification of a
+ * matched product" is a contiguous range.  The index is rebuilt when the
+ * catalog digest has moved since it was built (cheap to check, and a
+ * search after a change pays the rebuild once).
+ */
 
 typedef struct {
     uint8_t *raw;
     proto_record r;
-    char pkey[600];
-    char ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];   /* AUTHOR/KEY */
-    int match, include;
-} crec;
+    char *norm;          /* normalised company, product, summary, tags, address */
+    char *pkey;          /* product identity */
+    uint32_t areas;      /* bit i = catalog_areas[i] */
+    int is_public;
+    int cert_on, valid_until;   /* yyyymmdd, 0 if absent */
+    char corp[16];
+    size_t prod;         /* product number (certifications: index of first of its range) */
+    int status;          /* 0 認定中/期間満了 by date, 1 停止, 2 取消 */
+} cidx;
 
-typedef struct { crec *v; size_t n, cap; } crec_list;
+struct catalog_index {
+    proto_id digest;
+    int built;
+    cidx *c, *a;
+    size_t nc, na, capc, capa;
+    char **refs;         /* per certification: "AUTHOR/KEY", sorted copy for lookups */
+    size_t *ref_idx;
+};
 
-static int collect(void *ctx, const uint8_t *rec, size_t len)
+static struct catalog_index g_idx;   /* one daemon per process */
+
+static void idx_free(struct catalog_index *x)
 {
-    crec_list *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        crec *nv = realloc(l->v, cap * sizeof *nv);
-        if (!nv)
-            return 1;
-        l->v = nv;
-        l->cap = cap;
+    for (size_t i = 0; i < x->nc; i++) {
+        free(x->c[i].raw);
+        free(x->c[i].norm);
+        free(x->c[i].pkey);
     }
-    crec *c = &l->v[l->n];
-    memset(c, 0, sizeof *c);
-    c->raw = malloc(len);
-    if (!c->raw)
-        return 1;
-    memcpy(c->raw, rec, len);
-    if (proto_record_decode(c->raw, len, &c->r, NULL, 0) || (c->r.flags & PROTO_FLAG_TOMBSTONE)) {
-        free(c->raw);
-        return 0;
+    for (size_t i = 0; i < x->na; i++) {
+        free(x->a[i].raw);
+        free(x->a[i].norm);
+        free(x->a[i].pkey);
     }
-    char ids[PROTO_ID_STR];
-    proto_id_str(&c->r.author, ids);
-    snprintf(c->ref, sizeof c->ref, "%s/%s", ids, c->r.key);
-    l->n++;
+    for (size_t i = 0; i < x->nc; i++)
+        free(x->refs ? x->refs[i] : NULL);
+    free(x->refs);
+    free(x->ref_idx);
+    free(x->c);
+    free(x->a);
+    memset(x, 0, sizeof *x);
+}
+
+void catalog_index_free(void)
+{
+    idx_free(&g_idx);
+}
+
+typedef struct { char *buf; size_t used, cap; } textbuf;
+
+static int text_cb(void *ctx, const char *f, size_t fl, const char *t, size_t tl)
+{
+    static const char *fields[] = { "company", "product", "summary", "tags", "address" };
+    textbuf *b = ctx;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strlen(fields[i]) == fl && !memcmp(fields[i], f, fl) && b->used + tl + 2 < b->cap) {
+            memcpy(b->buf + b->used, t, tl);
+            b->buf[b->used + tl] = ' ';
+            b->used += tl + 1;
+            b->buf[b->used] = 0;
+        }
     return 0;
 }
 
-static void crec_free(crec_list *l)
+static int area_bits_cb(void *ctx, const char *f, size_t fl, const char *t, size_t tl)
 {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i].raw);
-    free(l->v);
+    uint32_t *bits = ctx;
+    if (fl != 5 || memcmp(f, "areas", 5))
+        return 0;
+    /* stored spellings are canonical: compare exactly */
+    for (size_t i = 0; catalog_areas[i]; i++) {
+        size_t al = strlen(catalog_areas[i]);
+        for (size_t p = 0; p + al <= tl; p++)
+            if (!memcmp(t + p, catalog_areas[i], al) && (p == 0 || t[p - 1] == ' ') &&
+                (p + al == tl || t[p + al] == ','))
+                *bits |= 1u << i;
+    }
+    return 1;
+}
+
+static int date_num(const proto_record *r, const char *field)
+{
+    char v[16];
+    jp_date dt;
+    if (proto_body_copy_str(r, field, v, sizeof v) || jp_date_parse(v, &dt, NULL, 0))
+        return 0;
+    return dt.y * 10000 + dt.m * 100 + dt.d;
+}
+
+static int idx_add(catalogd *d, cidx **v, size_t *n, size_t *cap, const uint8_t *rec, size_t len, int cert)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        cidx *nv = realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return 1;
+        *v = nv;
+        *cap = nc;
+    }
+    cidx *e = &(*v)[*n];
+    memset(e, 0, sizeof *e);
+    e->raw = malloc(len);
+    if (!e->raw)
+        return 1;
+    memcpy(e->raw, rec, len);
+    if (proto_record_decode(e->raw, len, &e->r, NULL, 0) || (e->r.flags & PROTO_FLAG_TOMBSTONE)) {
+        free(e->raw);
+        return 0;
+    }
+    char vis[16] = "";
+    proto_body_copy_str(&e->r, "visibility", vis, sizeof vis);
+    e->is_public = !strcmp(vis, "public");
+    if (cert) {
+        static char text[24000], norm[48000];
+        textbuf tb = { text, 0, sizeof text };
+        text[0] = 0;
+        proto_body_foreach(&e->r, text_cb, &tb);
+        if (catalog_norm(text, tb.used, norm, sizeof norm) == 0)
+            e->norm = strdup(norm);
+        char pk[700];
+        if (catalog_product_key(&e->r, pk, sizeof pk))
+            snprintf(pk, sizeof pk, "-|%s", e->r.key);
+        e->pkey = strdup(pk);
+        proto_body_foreach(&e->r, area_bits_cb, &e->areas);
+        e->cert_on = date_num(&e->r, "certified_on");
+        e->valid_until = date_num(&e->r, "valid_until");
+        proto_body_copy_str(&e->r, "corporate_number", e->corp, sizeof e->corp);
+        char st[32] = "";
+        proto_body_copy_str(&e->r, "status", st, sizeof st);
+        e->status = !strcmp(st, "停止") ? 1 : !strcmp(st, "取消") ? 2 : 0;
+    }
+    (*n)++;
+    (void)d;
+    return 0;
+}
+
+typedef struct { catalogd *d; int cert; } build_ctx;
+
+static int build_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    build_ctx *b = ctx;
+    return b->cert ? idx_add(b->d, &g_idx.c, &g_idx.nc, &g_idx.capc, rec, len, 1)
+                   : idx_add(b->d, &g_idx.a, &g_idx.na, &g_idx.capa, rec, len, 0);
+}
+
+static int cmp_pkey(const void *a, const void *b)
+{
+    const cidx *x = a, *y = b;
+    return strcmp(x->pkey, y->pkey);
+}
+
+static const char *const *g_refs;
+static int cmp_ref(const void *a, const void *b)
+{
+    return strcmp(g_refs[*(const size_t *)a], g_refs[*(const size_t *)b]);
+}
+
+/* Position of certification `ref` ("AUTHOR/KEY") in the index, or -1. */
+static long find_ref(const char *ref)
+{
+    size_t lo = 0, hi = g_idx.nc;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(g_idx.refs[g_idx.ref_idx[mid]], ref);
+        if (c == 0)
+            return (long)g_idx.ref_idx[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int idx_ensure(catalogd *d)
+{
+    store_info si;
+    if (store_info_get(d->st, &si))
+        return -1;
+    if (g_idx.built && !memcmp(&g_idx.digest, &si.digest, 32))
+        return 0;
+    idx_free(&g_idx);
+    build_ctx b = { d, 1 };
+    store_foreach_current(d->st, "certification", build_cb, &b);
+    b.cert = 0;
+    store_foreach_current(d->st, "adoption", build_cb, &b);
+    qsort(g_idx.c, g_idx.nc, sizeof *g_idx.c, cmp_pkey);
+    for (size_t i = 0; i < g_idx.nc; i++)
+        g_idx.c[i].prod = i && !strcmp(g_idx.c[i].pkey, g_idx.c[i - 1].pkey) ? g_idx.c[i - 1].prod : i;
+    g_idx.refs = calloc(g_idx.nc ? g_idx.nc : 1, sizeof *g_idx.refs);
+    g_idx.ref_idx = calloc(g_idx.nc ? g_idx.nc : 1, sizeof *g_idx.ref_idx);
+    for (size_t i = 0; i < g_idx.nc; i++) {
+        char ids[PROTO_ID_STR], ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
+        proto_id_str(&g_idx.c[i].r.author, ids);
+        snprintf(ref, sizeof ref, "%s/%s", ids, g_idx.c[i].r.key);
+        g_idx.refs[i] = strdup(ref);
+        g_idx.ref_idx[i] = i;
+    }
+    g_refs = (const char *const *)g_idx.refs;
+    qsort(g_idx.ref_idx, g_idx.nc, sizeof *g_idx.ref_idx, cmp_ref);
+    for (size_t j = 0; j < g_idx.na; j++) {
+        char ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
+        long ci = proto_body_copy_str(&g_idx.a[j].r, "certification", ref, sizeof ref) ? -1 : find_ref(ref);
+        g_idx.a[j].prod = ci < 0 ? SIZE_MAX : g_idx.c[ci].prod;
+    }
+    g_idx.digest = si.digest;
+    g_idx.built = 1;
+    log_debug("catalog index: %zu certifications, %zu adoptions", g_idx.nc, g_idx.na);
+    return 0;
 }
 
 /* Does normalised `hay` contain every space-separated word of normalised q? */
 static int words_match(const char *hay, const char *q)
 {
     char w[512];
+    if (!hay)
+        return 0;
     while (*q) {
         while (*q == ' ')
             q++;
@@ -468,62 +663,12 @@ static int words_match(const char *hay, const char *q)
     return 1;
 }
 
-static int field_eq_norm(const proto_record *r, const char *field, const char *want_norm)
-{
-    char nv[2048];
-    const char *s;
-    size_t n;
-    if (proto_body_get_str(r, field, &s, &n))
-        return 0;
-    return catalog_norm(s, n, nv, sizeof nv) == 0 && !strcmp(nv, want_norm);
-}
-
-typedef struct { const char *want; int hit; } area_ctx;
-
-static int area_cb(void *ctx, const char *f, size_t fl, const char *t, size_t tl)
-{
-    area_ctx *a = ctx;
-    if (fl != 5 || memcmp(f, "areas", 5))
-        return 0;
-    /* the list arrives joined by ", " */
-    char buf[2048], nb[4096];
-    size_t i = 0;
-    while (i < tl) {
-        size_t j = i;
-        while (j < tl && !(t[j] == ',' && j + 1 < tl && t[j + 1] == ' '))
-            j++;
-        if (j - i < sizeof buf) {
-            memcpy(buf, t + i, j - i);
-            if (catalog_norm(buf, j - i, nb, sizeof nb) == 0 && !strcmp(nb, a->want))
-                a->hit = 1;
-        }
-        i = j + 2;
-    }
-    return a->hit;
-}
-
-static int text_cb(void *ctx, const char *f, size_t fl, const char *t, size_t tl)
-{
-    static const char *fields[] = { "company", "product", "summary", "tags", "address" };
-    char *buf = ctx;
-    size_t used = strlen(buf);
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (strlen(fields[i]) == fl && !memcmp(fields[i], f, fl) && used + tl + 2 < 24000) {
-            memcpy(buf + used, t, tl);
-            buf[used + tl] = ' ';
-            buf[used + tl + 1] = 0;
-            used += tl + 1;
-        }
-    return 0;
-}
-
-static jp_date today(void)
+static int today_num(void)
 {
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
-    jp_date d = { tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday };
-    return d;
+    return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 
 static const char *status_word(const char *s)
@@ -540,7 +685,7 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
 {
     char q[512] = "", qn[1024] = "", area[128] = "", arean[256] = "", member[128] = "", status[32] = "",
          valid_on[16] = "", corp[32] = "", adopted_by[128] = "";
-    uint64_t not_mine = 0, public_only = 0, all = 0;
+    uint64_t not_mine = 0, public_only = 0, all = 0, limit = 0;
     proto_id mid, aid;
     jp_date von = { 0, 0, 0 };
     proto_map_str(req, len, "q", q, sizeof q);
@@ -553,17 +698,18 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     proto_map_u64(req, len, "not_adopted_by_me", &not_mine);
     proto_map_u64(req, len, "public_only", &public_only);
     proto_map_u64(req, len, "all", &all);
+    proto_map_u64(req, len, "limit", &limit);
     if (q[0] && catalog_norm(q, strlen(q), qn, sizeof qn))
         return proto_err(err, errlen, "search words are not valid UTF-8");
+    uint32_t area_bit = 0;
     if (area[0]) {
-        int known = 0;
         catalog_norm(area, strlen(area), arean, sizeof arean);
         for (size_t i = 0; catalog_areas[i]; i++) {
             char an[256];
             if (catalog_norm(catalog_areas[i], strlen(catalog_areas[i]), an, sizeof an) == 0 && !strcmp(an, arean))
-                known = 1;
+                area_bit = 1u << i;
         }
-        if (!known)
+        if (!area_bit)
             return proto_err(err, errlen, "unknown policy area '%s'", area);
     }
     if (member[0] && member_ref(d, member, &mid))
@@ -572,136 +718,118 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         return proto_err(err, errlen, "no current member %s (give a municipality code or member id)", adopted_by);
     if (valid_on[0] && jp_date_parse(valid_on, &von, err, errlen))
         return -1;
+    int vnum = von.y * 10000 + von.m * 100 + von.d;
     const char *want_status = status[0] ? status_word(status) : NULL;
-    if (want_status && strcmp(want_status, "認定中") && strcmp(want_status, "停止") &&
-        strcmp(want_status, "取消") && strcmp(want_status, "期間満了"))
-        return proto_err(err, errlen, "status must be 認定中, 停止, 取消 or 期間満了");
-    /* 法人番号 may be written with hyphens */
+    int want_st = -1;
+    if (want_status) {
+        static const char *sw[] = { "認定中", "停止", "取消", "期間満了" };
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(want_status, sw[i]))
+                want_st = i;
+        if (want_st < 0)
+            return proto_err(err, errlen, "status must be 認定中, 停止, 取消 or 期間満了");
+    }
     char corpd[32] = "";
     for (size_t i = 0, o = 0; corp[i] && o < sizeof corpd - 1; i++)
         if (corp[i] >= '0' && corp[i] <= '9')
             corpd[o++] = corp[i];
+    if (idx_ensure(d))
+        return proto_err(err, errlen, "store unavailable");
 
-    crec_list certs = { 0 }, adopts = { 0 };
-    store_foreach_current(d->st, "certification", collect, &certs);
-    store_foreach_current(d->st, "adoption", collect, &adopts);
-    jp_date now = today();
-    char *text = malloc(24000), *norm = malloc(48000);
-    if (!text || !norm) {
-        free(text);
-        free(norm);
-        crec_free(&certs);
-        crec_free(&adopts);
+    size_t nc = g_idx.nc, na = g_idx.na;
+    uint8_t *inc = calloc(nc ? nc : 1, 1), *prod_hit = calloc(nc ? nc : 1, 1), *ainc = calloc(na ? na : 1, 1);
+    if (!inc || !prod_hit || !ainc) {
+        free(inc);
+        free(prod_hit);
+        free(ainc);
         return proto_err(err, errlen, "out of memory");
     }
-
-    for (size_t i = 0; i < certs.n; i++) {
-        crec *c = &certs.v[i];
-        catalog_product_key(&c->r, c->pkey, sizeof c->pkey);
-        int m = 1;
-        if (public_only && !field_eq_norm(&c->r, "visibility", "public"))
-            m = 0;
-        if (all) {
-            c->match = m;
+    int today = today_num();
+    for (size_t i = 0; i < nc; i++) {
+        cidx *c = &g_idx.c[i];
+        if (public_only && !c->is_public)
             continue;
-        }
-        if (m && member[0] && memcmp(&c->r.author, &mid, 32))
-            m = 0;
-        if (m && corpd[0]) {
-            char cn[32];
-            m = proto_body_copy_str(&c->r, "corporate_number", cn, sizeof cn) == 0 && !strcmp(cn, corpd);
-        }
-        if (m && want_status)
-            m = !strcmp(catalog_status(&c->r, now), want_status);
-        if (m && von.y) {
-            char a[16], b[16];
-            jp_date da, db;
-            m = proto_body_copy_str(&c->r, "certified_on", a, sizeof a) == 0 &&
-                proto_body_copy_str(&c->r, "valid_until", b, sizeof b) == 0 &&
-                jp_date_parse(a, &da, NULL, 0) == 0 && jp_date_parse(b, &db, NULL, 0) == 0 &&
-                jp_date_cmp(da, von) <= 0 && jp_date_cmp(von, db) <= 0;
-        }
-        if (m && area[0]) {
-            area_ctx a = { arean, 0 };
-            proto_body_foreach(&c->r, area_cb, &a);
-            m = a.hit;
-        }
-        if (m && qn[0]) {
-            text[0] = 0;
-            proto_body_foreach(&c->r, text_cb, text);
-            m = catalog_norm(text, strlen(text), norm, 48000) == 0 && words_match(norm, qn);
-        }
-        c->match = m;
-    }
-    /* widen to products: every certification of a matched product */
-    for (size_t i = 0; i < certs.n; i++) {
-        if (!certs.v[i].match)
-            continue;
-        for (size_t j = 0; j < certs.n; j++)
-            if (!certs.v[j].include && !strcmp(certs.v[j].pkey, certs.v[i].pkey) &&
-                (!public_only || field_eq_norm(&certs.v[j].r, "visibility", "public")))
-                certs.v[j].include = 1;
-    }
-    /* adoptions citing included certifications; product-level adoption filters */
-    for (size_t j = 0; j < adopts.n; j++) {
-        char ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
-        crec *a = &adopts.v[j];
-        if (public_only && !field_eq_norm(&a->r, "visibility", "public"))
-            continue;
-        if (proto_body_copy_str(&a->r, "certification", ref, sizeof ref))
-            continue;
-        for (size_t i = 0; i < certs.n; i++)
-            if (!strcmp(certs.v[i].ref, ref)) {
-                snprintf(a->pkey, sizeof a->pkey, "%s", certs.v[i].pkey);
-                if (certs.v[i].include || all)
-                    a->include = 1;
-                break;
-            }
-        if (all && !a->pkey[0])
-            a->include = 1;   /* an export keeps adoptions of unknown certifications too */
-    }
-    if (!all && (adopted_by[0] || not_mine)) {
-        for (size_t i = 0; i < certs.n; i++) {
-            if (!certs.v[i].include)
+        if (!all) {
+            if (member[0] && memcmp(&c->r.author, &mid, 32))
                 continue;
-            int by_x = 0, by_me = 0;
-            for (size_t j = 0; j < adopts.n; j++) {
-                if (strcmp(adopts.v[j].pkey, certs.v[i].pkey))
+            if (corpd[0] && strcmp(c->corp, corpd))
+                continue;
+            if (want_st >= 0) {
+                int st = c->status ? c->status : (c->valid_until && c->valid_until < today ? 3 : 0);
+                if (st != want_st)
                     continue;
-                if (adopted_by[0] && !memcmp(&adopts.v[j].r.author, &aid, 32))
-                    by_x = 1;
-                if (!memcmp(&adopts.v[j].r.author, &d->id.id, 32))
-                    by_me = 1;
             }
-            if ((adopted_by[0] && !by_x) || (not_mine && by_me))
-                certs.v[i].include = 0;
-        }
-        for (size_t j = 0; j < adopts.n; j++) {
-            if (!adopts.v[j].include)
+            if (vnum && !(c->cert_on && c->valid_until && c->cert_on <= vnum && vnum <= c->valid_until))
                 continue;
-            int keep = 0;
-            for (size_t i = 0; i < certs.n && !keep; i++)
-                keep = certs.v[i].include && !strcmp(certs.v[i].pkey, adopts.v[j].pkey);
-            adopts.v[j].include = keep;
+            if (area_bit && !(c->areas & area_bit))
+                continue;
+            if (qn[0] && !words_match(c->norm, qn))
+                continue;
         }
+        prod_hit[c->prod] = 1;
+    }
+    /* widen to whole products, then product-level adoption filters */
+    for (size_t i = 0; i < nc; i++)
+        if (prod_hit[g_idx.c[i].prod] && (!public_only || g_idx.c[i].is_public))
+            inc[i] = 1;
+    if (!all && (adopted_by[0] || not_mine)) {
+        uint8_t *by_x = calloc(nc ? nc : 1, 1), *by_me = calloc(nc ? nc : 1, 1);
+        for (size_t j = 0; by_x && by_me && j < na; j++) {
+            size_t p = g_idx.a[j].prod;
+            if (p == SIZE_MAX)
+                continue;
+            if (adopted_by[0] && !memcmp(&g_idx.a[j].r.author, &aid, 32))
+                by_x[p] = 1;
+            if (!memcmp(&g_idx.a[j].r.author, &d->id.id, 32))
+                by_me[p] = 1;
+        }
+        for (size_t i = 0; by_x && by_me && i < nc; i++) {
+            size_t p = g_idx.c[i].prod;
+            if ((adopted_by[0] && !by_x[p]) || (not_mine && by_me[p]))
+                inc[i] = 0;
+        }
+        free(by_x);
+        free(by_me);
+    }
+    /* limit counts products (people read a page of them) */
+    size_t products = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (!inc[i] || (i && g_idx.c[i].prod == g_idx.c[i - 1].prod && inc[i - 1]))
+            continue;
+        products++;
+        if (limit && products > limit) {
+            for (size_t k = i; k < nc && g_idx.c[k].prod == g_idx.c[i].prod; k++)
+                inc[k] = 0;
+        }
+    }
+    memset(prod_hit, 0, nc ? nc : 1);
+    for (size_t i = 0; i < nc; i++)
+        if (inc[i])
+            prod_hit[g_idx.c[i].prod] = 1;
+    for (size_t j = 0; j < na; j++) {
+        cidx *a = &g_idx.a[j];
+        if (public_only && !a->is_public)
+            continue;
+        if (a->prod != SIZE_MAX ? prod_hit[a->prod] : all)
+            ainc[j] = 1;   /* an export keeps adoptions of unknown certifications too */
     }
     ctl_list lc, la;
     ctl_list_begin(&lc);
     ctl_list_begin(&la);
-    for (size_t i = 0; i < certs.n; i++)
-        if (certs.v[i].include || (all && certs.v[i].match))
-            ctl_list_rec(&lc, certs.v[i].raw, certs.v[i].r.raw_len);
-    for (size_t j = 0; j < adopts.n; j++)
-        if (adopts.v[j].include)
-            ctl_list_rec(&la, adopts.v[j].raw, adopts.v[j].r.raw_len);
-    msgpack_pack_map(pk, 4);
+    for (size_t i = 0; i < nc; i++)
+        if (inc[i])
+            ctl_list_rec(&lc, g_idx.c[i].raw, g_idx.c[i].r.raw_len);
+    for (size_t j = 0; j < na; j++)
+        if (ainc[j])
+            ctl_list_rec(&la, g_idx.a[j].raw, g_idx.a[j].r.raw_len);
+    msgpack_pack_map(pk, 5);
     proto_pack_kv_bool(pk, "ok", 1);
     ctl_list_end(&lc, pk, "certifications");
     ctl_list_end(&la, pk, "adoptions");
+    proto_pack_kv_u64(pk, "products", products);
     pack_members(d, pk);
-    free(text);
-    free(norm);
-    crec_free(&certs);
-    crec_free(&adopts);
+    free(inc);
+    free(prod_hit);
+    free(ainc);
     return 0;
 }

@@ -26,6 +26,7 @@ void ctl_list_end(ctl_list *l, msgpack_packer *pk, const char *key);
 /* daemon/catalog.c — certifications and adoptions */
 int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
+void catalog_index_free(void);   /* at exit */
 int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 void ctl_close(catalogd *d);
 

@@ -268,6 +268,7 @@ out:
         uv_loop_close(d.loop);
     }
     peer_free_all(&d);
+    catalog_index_free();
     free(d.inflight);
     store_close(d.st);
     certs_free(&d.id);
