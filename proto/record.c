@@ -272,6 +272,7 @@ static int check_value(proto_rd *r, unsigned depth, const char **why)
         if (map ? proto_rd_map(r, &n) : proto_rd_array(r, &n))
             return -1;
         if (n > PROTO_BODY_ITEMS) { *why = "body has too many items"; return -1; }
+        struct { const char *p; uint32_t len; } names[PROTO_BODY_ITEMS];
         for (uint32_t i = 0; i < n; i++) {
             if (map) {
                 const char *k;
@@ -279,6 +280,14 @@ static int check_value(proto_rd *r, unsigned depth, const char **why)
                 if (proto_rd_str(r, &k, &kl))
                     return -1;
                 if (kl == 0 || kl > 64 || !proto_utf8_valid(k, kl)) { *why = "body field name invalid"; return -1; }
+                /* a field named twice would read differently to different code */
+                for (uint32_t j = 0; j < i; j++)
+                    if (names[j].len == kl && !memcmp(names[j].p, k, kl)) {
+                        *why = "body field named twice";
+                        return -1;
+                    }
+                names[i].p = k;
+                names[i].len = kl;
             }
             if (check_value(r, depth - 1, why))
                 return -1;

@@ -505,8 +505,14 @@ static int member_recount(store *s, MDB_txn *txn, store_member *m, uint32_t admi
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size == 64 && memcmp(k.mv_data, m->id.b, 32) == 0) {
         uint8_t op = *(uint8_t *)v.mv_data;
-        if (op == OP_ADMIT) admits++;
-        if (op == OP_EXPEL) expels++;
+        /* only endorsers who are members now count (a departed member's
+         * old votes do not) */
+        proto_id endorser;
+        store_member em;
+        memcpy(endorser.b, (uint8_t *)k.mv_data + 32, 32);
+        int active = member_get_txn(s, txn, &endorser, &em) == 0 && em.status == STORE_MEMBER_ACTIVE;
+        if (op == OP_ADMIT && active) admits++;
+        if (op == OP_EXPEL && active) expels++;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
@@ -547,8 +553,10 @@ static int check_kind_rules(store *s, MDB_txn *txn, const proto_record *r, char 
         return proto_err(err, errlen, "a second genesis record is not accepted");
     if (!strcmp(r->kind, "member")) {
         proto_id subj;
-        if (strlen(r->key) != 64 || proto_unhex(r->key, subj.b, 32))
-            return proto_err(err, errlen, "member record key must be the subject's member id in hex");
+        char canon[65];
+        if (strlen(r->key) != 64 || proto_unhex(r->key, subj.b, 32) ||
+            (proto_hex(subj.b, 32, canon), strcmp(canon, r->key)))
+            return proto_err(err, errlen, "member record key must be the subject's member id in lowercase hex");
         if (r->flags & PROTO_FLAG_TOMBSTONE)
             return proto_err(err, errlen, "member records cannot be deleted");
         int op = op_of(r);
