@@ -605,10 +605,10 @@ static long find_ref(const char *ref)
 
 static int idx_ensure(catalogd *d)
 {
-    store_info si;
-    if (store_info_get(d->st, &si))
+    proto_id digest;
+    if (store_digest_get(d->st, &digest, NULL, NULL))
         return -1;
-    if (g_idx.built && !memcmp(&g_idx.digest, &si.digest, 32))
+    if (g_idx.built && !memcmp(&g_idx.digest, &digest, 32))
         return 0;
     idx_free(&g_idx);
     build_ctx b = { d, 1 };
@@ -634,7 +634,7 @@ static int idx_ensure(catalogd *d)
         long ci = proto_body_copy_str(&g_idx.a[j].r, "certification", ref, sizeof ref) ? -1 : find_ref(ref);
         g_idx.a[j].prod = ci < 0 ? SIZE_MAX : g_idx.c[ci].prod;
     }
-    g_idx.digest = si.digest;
+    g_idx.digest = digest;
     g_idx.built = 1;
     log_debug("catalog index: %zu certifications, %zu adoptions", g_idx.nc, g_idx.na);
     return 0;

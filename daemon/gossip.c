@@ -85,23 +85,24 @@ static int pack_vv_entry(void *ctx, const proto_id *a, uint64_t seq)
 static void send_hello(peer *p)
 {
     catalogd *d = p->d;
-    store_info si;
+    proto_id digest, genesis;
+    int has_genesis;
     msgpack_sbuffer sb;
     msgpack_packer pk;
     vv_pack v = { .n = 0 };
-    store_info_get(d->st, &si);
+    store_digest_get(d->st, &digest, &genesis, &has_genesis);
     msgpack_sbuffer_init(&v.tmp);
     msgpack_packer_init(&v.tpk, &v.tmp, msgpack_sbuffer_write);
     store_vv(d->st, pack_vv_entry, &v);
     begin_msg(&sb, &pk, "hello", 4);
     proto_pack_kv_u64(&pk, "v", PROTO_VERSION);
     proto_pack_cstr(&pk, "genesis");
-    if (si.has_genesis)
-        pack_id(&pk, &si.genesis);
+    if (has_genesis)
+        pack_id(&pk, &genesis);
     else
         msgpack_pack_nil(&pk);
     proto_pack_cstr(&pk, "digest");
-    pack_id(&pk, &si.digest);
+    pack_id(&pk, &digest);
     proto_pack_cstr(&pk, "vv");
     msgpack_pack_array(&pk, v.n);
     if (v.tmp.size)
@@ -199,13 +200,46 @@ static void announce_all(catalogd *d, peer *except, const proto_record *recs, co
             announce_to(p, recs, ok, n);
 }
 
+/* A record written here is pushed whole to every connected peer: they lack
+ * it for certain, and sending it at once saves the announce/want round trip.
+ * A peer whose socket is backed up gets only the announce. */
 void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len)
 {
     proto_record r;
     int ok = 1;
     if (proto_record_decode(rec, len, &r, NULL, 0))
         return;
-    announce_all(d, NULL, &r, &ok, 1);
+    for (peer *p = d->peers; p; p = p->next) {
+        if (p->state != PEER_ESTABLISHED || !p->hello_seen)
+            continue;
+        if (peer_write_queue(p) > WRITE_HIGH) {
+            announce_to(p, &r, &ok, 1);
+            continue;
+        }
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        begin_msg(&sb, &pk, "records", 1);
+        proto_pack_cstr(&pk, "recs");
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_bin(&pk, len);
+        msgpack_pack_bin_body(&pk, rec, len);
+        p->recs_out++;
+        d->records_out++;
+        peer_send(p, &sb);
+    }
+}
+
+/* Must a record received from a peer be announced onwards?  With every
+ * member connected (fanout 0) and a live connection to its author, every
+ * peer got it from the author already; otherwise relay. */
+static int relay_needed(catalogd *d, const proto_id *author)
+{
+    if (d->fanout)
+        return 1;
+    for (peer *p = d->peers; p; p = p->next)
+        if (p->state == PEER_ESTABLISHED && p->id_known && !memcmp(&p->id, author, 32))
+            return 0;
+    return 1;
 }
 
 /* ---- wanting ---- */
@@ -363,7 +397,11 @@ static void verify_done(uv_work_t *w, int status)
                 defer_rec(p, &recs[i]);
             }
         }
-        announce_all(d, p, recs, fresh, m);
+        int *relay = calloc(m, sizeof *relay);
+        for (size_t i = 0; relay && i < m; i++)
+            relay[i] = fresh[i] && relay_needed(d, &recs[i].author);
+        announce_all(d, p, recs, relay ? relay : fresh, m);
+        free(relay);
         size_t nfresh = 0, last = 0;
         for (size_t i = 0; i < m; i++)
             if (fresh[i]) {
@@ -580,7 +618,7 @@ static void on_hello(peer *p, const uint8_t *f, size_t len)
     catalogd *d = p->d;
     proto_rd r;
     uint64_t v;
-    store_info si;
+    struct { proto_id digest, genesis; int has_genesis; } si;
     proto_id g, dg;
     int their_g = 0;
     if (proto_map_u64(f, len, "v", &v) || v != PROTO_VERSION) {
@@ -597,7 +635,7 @@ static void on_hello(peer *p, const uint8_t *f, size_t len)
     }
     if (proto_map_find(f, len, "digest", &r) || proto_rd_binfix(&r, dg.b, 32))
         goto bad;
-    store_info_get(d->st, &si);
+    store_digest_get(d->st, &si.digest, &si.genesis, &si.has_genesis);
     if (si.has_genesis && their_g && memcmp(&si.genesis, &g, 32)) {
         char a[65], b[65];
         proto_hex(g.b, 32, a);
@@ -694,15 +732,14 @@ static void on_announce(peer *p, const uint8_t *f, size_t len)
 static void on_digest(peer *p, const uint8_t *f, size_t len)
 {
     proto_rd r;
-    proto_id dg;
-    store_info si;
+    proto_id dg, mine;
     if (proto_map_find(f, len, "d", &r) || proto_rd_binfix(&r, dg.b, 32)) {
         peer_fail(p, ERR_PROTO, "malformed digest");
         return;
     }
     p->last_sync_ms = uv_now(p->d->loop);
-    store_info_get(p->d->st, &si);
-    if (memcmp(&dg, &si.digest, 32))
+    store_digest_get(p->d->st, &mine, NULL, NULL);
+    if (memcmp(&dg, &mine, 32))
         send_hello(p);
 }
 
@@ -772,13 +809,13 @@ void gossip_tick(catalogd *d)
         if (p->state != PEER_ESTABLISHED || !p->hello_seen)
             continue;
         if (pick-- == 0) {
-            store_info si;
+            proto_id digest;
             msgpack_sbuffer sb;
             msgpack_packer pk;
-            store_info_get(d->st, &si);
+            store_digest_get(d->st, &digest, NULL, NULL);
             begin_msg(&sb, &pk, "digest", 1);
             proto_pack_cstr(&pk, "d");
-            pack_id(&pk, &si.digest);
+            pack_id(&pk, &digest);
             peer_send(p, &sb);
             break;
         }

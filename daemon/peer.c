@@ -11,7 +11,7 @@
 
 #define BACKOFF_MIN_MS 250u
 #define BACKOFF_MAX_MS 10000u
-#define TICK_MS 250u
+#define TICK_MS 500u
 
 typedef struct dial {
     struct dial *next;
@@ -49,16 +49,17 @@ static const char *peer_label(peer *p, char *buf, size_t n)
 static int key_acceptable(catalogd *d, const proto_id *id, const char **why)
 {
     store_member m;
-    store_info si;
+    int has_genesis;
+    proto_id digest;
     if (!memcmp(id, &d->id.id, 32)) {
         *why = "it presented this node's own key";
         return 0;
     }
     if (store_member_get(d->st, id, &m) == 0 && m.status == STORE_MEMBER_ACTIVE)
         return 1;
-    store_info_get(d->st, &si);
+    store_digest_get(d->st, &digest, NULL, &has_genesis);
     if (d->have_sponsor && !memcmp(id, &d->sponsor_id, 32) &&
-        (!si.has_genesis || store_member_get(d->st, id, &m) == 1))
+        (!has_genesis || store_member_get(d->st, id, &m) == 1))
         return 1;
     *why = "its key does not belong to a current member";
     return 0;

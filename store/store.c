@@ -101,7 +101,7 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
     if ((rc = mdb_env_create(&s->env)) ||
         (rc = mdb_env_set_maxdbs(s->env, 16)) ||
         (rc = mdb_env_set_mapsize(s->env, (map_mb ? map_mb : 4096) << 20)) ||
-        (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600))) {
+        (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0600))) {
         lmdb_err(err, errlen, dir, rc);
         goto fail;
     }
@@ -452,6 +452,23 @@ int store_info_get(store *s, store_info *out)
     out->forks = count_of(txn, s->forks);
     mdb_txn_abort(txn);
     store_members(s, count_members, &out->members);
+    return 0;
+}
+
+int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_genesis)
+{
+    MDB_txn *txn;
+    proto_id g;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return -1;
+    if (meta_id(s, txn, "digest", digest))
+        memset(digest, 0, sizeof *digest);
+    int hg = meta_id(s, txn, "genesis", &g) == 0;
+    mdb_txn_abort(txn);
+    if (genesis)
+        *genesis = hg ? g : (proto_id){ { 0 } };
+    if (has_genesis)
+        *has_genesis = hg;
     return 0;
 }
 

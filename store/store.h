@@ -80,6 +80,8 @@ void store_close(store *s);
 int store_bind_self(store *s, const proto_id *self, char *err, size_t errlen);
 
 int store_info_get(store *s, store_info *out);
+/* The cheap part of store_info (no counting): digest, genesis, whether one is pinned. */
+int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_genesis);
 
 /* Free-form node settings kept with the data (e.g. the sponsor to trust). */
 int store_meta_put(store *s, const char *name, const void *val, size_t len);
