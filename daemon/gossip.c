@@ -334,25 +334,31 @@ static int cmp_rec(const void *a, const void *b)
 static void start_job(peer *p, vjob *j);
 static void retry_deferred(peer *p);
 
+static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *raw, size_t len)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        pending_rec *nl = realloc(*list, nc * sizeof *nl);
+        if (!nl)
+            return -1;
+        *list = nl;
+        *cap = nc;
+    }
+    uint8_t *c = malloc(len);
+    if (!c)
+        return -1;
+    memcpy(c, raw, len);
+    (*list)[*n].raw = c;
+    (*list)[*n].len = len;
+    (*n)++;
+    return 0;
+}
+
 static void defer_rec(peer *p, const proto_record *r)
 {
     if (p->ndeferred >= DEFER_MAX)
         return;   /* anti-entropy fetches it again later */
-    if (p->ndeferred == p->capdeferred) {
-        size_t cap = p->capdeferred ? p->capdeferred * 2 : 64;
-        pending_rec *n = realloc(p->deferred, cap * sizeof *n);
-        if (!n)
-            return;
-        p->deferred = n;
-        p->capdeferred = cap;
-    }
-    uint8_t *c = malloc(r->raw_len);
-    if (!c)
-        return;
-    memcpy(c, r->raw, r->raw_len);
-    p->deferred[p->ndeferred].raw = c;
-    p->deferred[p->ndeferred].len = r->raw_len;
-    p->ndeferred++;
+    list_add(&p->deferred, &p->ndeferred, &p->capdeferred, r->raw, r->raw_len);
 }
 
 static void verify_done(uv_work_t *w, int status)
@@ -524,53 +530,76 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
     return j;
 }
 
+/* Triage a list of owned records (the list is consumed) into a job. */
+static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
+{
+    size_t total = 0;
+    vjob *j = NULL;
+    *fatal = 0;
+    for (size_t i = 0; i < n; i++)
+        total += list[i].len;
+    uint8_t *frame = malloc(total ? total : 1);
+    const uint8_t **raws = malloc((n ? n : 1) * sizeof *raws);
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    if (frame && raws && lens) {
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(frame + off, list[i].raw, list[i].len);
+            raws[i] = frame + off;
+            lens[i] = list[i].len;
+            off += list[i].len;
+        }
+        j = triage(p, frame, raws, lens, n, fatal);   /* owns frame */
+        frame = NULL;
+    }
+    free(frame);
+    free(raws);
+    free(lens);
+    for (size_t i = 0; i < n; i++)
+        free(list[i].raw);
+    free(list);
+    return j;
+}
+
 static void retry_deferred(peer *p)
 {
     if (p->ndeferred) {
-        size_t n = p->ndeferred, total = 0;
         pending_rec *list = p->deferred;
+        size_t n = p->ndeferred;
+        int fatal;
         p->deferred = NULL;
         p->ndeferred = p->capdeferred = 0;
-        for (size_t i = 0; i < n; i++)
-            total += list[i].len;
-        uint8_t *frame = malloc(total ? total : 1);
-        const uint8_t **raws = malloc(n * sizeof *raws);
-        size_t *lens = malloc(n * sizeof *lens);
-        if (frame && raws && lens) {
-            size_t off = 0;
-            for (size_t i = 0; i < n; i++) {
-                memcpy(frame + off, list[i].raw, list[i].len);
-                raws[i] = frame + off;
-                lens[i] = list[i].len;
-                off += list[i].len;
-            }
+        /* triage re-defers what still cannot apply; a job means progress */
+        vjob *j = job_from_list(p, list, n, &fatal);
+        if (j) {
+            start_job(p, j);
+            return;
         }
-        for (size_t i = 0; i < n; i++)
-            free(list[i].raw);
-        free(list);
-        if (frame && raws && lens) {
-            int fatal;
-            /* triage re-defers what still cannot apply; a job means progress */
-            vjob *j = triage(p, frame, raws, lens, n, &fatal);
-            free(raws);
-            free(lens);
-            if (j) {
-                start_job(p, j);
-                return;
-            }
-            if (fatal)
-                return;
-        } else {
-            free(frame);
-            free(raws);
-            free(lens);
-        }
+        if (fatal)
+            return;
     }
     peer_resume(p);
 }
 
+void gossip_flush(peer *p)
+{
+    if (!p->nacc || p->busy || p->state != PEER_ESTABLISHED)
+        return;
+    pending_rec *list = p->acc;
+    size_t n = p->nacc;
+    int fatal;
+    p->acc = NULL;
+    p->nacc = p->capacc = 0;
+    vjob *j = job_from_list(p, list, n, &fatal);
+    if (j)
+        start_job(p, j);
+}
+
 /* ---- receiving ---- */
 
+/* Records are collected until no whole frame is left to read (or a batch
+ * is full), then verified and written together: under load that is one
+ * thread-pool job and one LMDB transaction for many frames. */
 static void on_records(peer *p, const uint8_t *f, size_t len)
 {
     proto_rd r;
@@ -579,38 +608,20 @@ static void on_records(peer *p, const uint8_t *f, size_t len)
         peer_fail(p, ERR_PROTO, "malformed records message");
         return;
     }
-    /* own the bytes: the frame buffer moves on once reading resumes */
-    uint8_t *frame = malloc(len);
-    const uint8_t **raws = malloc((n ? n : 1) * sizeof *raws);
-    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
-    if (!frame || !raws || !lens) {
-        free(frame);
-        free(raws);
-        free(lens);
-        peer_fail(p, ERR_PROTO, "out of memory");
-        return;
-    }
-    memcpy(frame, f, len);
-    proto_rd_init(&r, frame, len);
-    proto_map_find(frame, len, "recs", &r);
-    proto_rd_array(&r, &n);
     for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *b;
         uint32_t l;
-        if (proto_rd_bin(&r, &raws[i], &l)) {
-            free(frame);
-            free(raws);
-            free(lens);
+        if (proto_rd_bin(&r, &b, &l)) {
             peer_fail(p, ERR_PROTO, "malformed records message");
             return;
         }
-        lens[i] = l;
+        if (list_add(&p->acc, &p->nacc, &p->capacc, b, l)) {
+            peer_fail(p, ERR_PROTO, "out of memory");
+            return;
+        }
     }
-    int fatal;
-    vjob *j = triage(p, frame, raws, lens, n, &fatal);
-    free(raws);
-    free(lens);
-    if (j)
-        start_job(p, j);
+    if (p->nacc >= BATCH_RECORDS * 4)
+        gossip_flush(p);
 }
 
 static void on_hello(peer *p, const uint8_t *f, size_t len)

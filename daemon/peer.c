@@ -197,6 +197,9 @@ void peer_unref(peer *p)
     for (size_t i = 0; i < p->ndeferred; i++)
         free(p->deferred[i].raw);
     free(p->deferred);
+    for (size_t i = 0; i < p->nacc; i++)
+        free(p->acc[i].raw);
+    free(p->acc);
     free(p->wants);
     proto_buf_free(&p->in);
     SSL_free(p->ssl);   /* frees both BIOs */
@@ -333,8 +336,12 @@ static void pump_in(peer *p)
         }
         int e = SSL_get_error(p->ssl, n);
         flush_out(p);
-        if (e == SSL_ERROR_WANT_READ)
+        if (e == SSL_ERROR_WANT_READ) {
+            /* everything that arrived is read: records frames received
+             * meanwhile go to one verify job and one write transaction */
+            gossip_flush(p);
             return;
+        }
         char lbl[300];
         if (e == SSL_ERROR_ZERO_RETURN)
             log_info("peer %s closed the connection", peer_label(p, lbl, sizeof lbl));

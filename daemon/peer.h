@@ -46,6 +46,8 @@ typedef struct peer {
     int read_paused;
     pending_rec *deferred;    /* records waiting for their author or predecessor */
     size_t ndeferred, capdeferred;
+    pending_rec *acc;         /* records received, not yet handed to a verify job */
+    size_t nacc, capacc;
     int hello_seen;
 } peer;
 
@@ -76,5 +78,7 @@ void gossip_on_frame(peer *p, const uint8_t *f, size_t len);
 void gossip_on_writable(peer *p);
 void gossip_tick(catalogd *d);
 void gossip_peer_gone(peer *p);
+/* No more whole frames buffered: verify what records frames brought. */
+void gossip_flush(peer *p);
 
 #endif
