@@ -100,23 +100,33 @@ static int cmd_status(catalogd *d, const uint8_t *req, size_t len, msgpack_packe
     return 0;
 }
 
-/* put: kind, key, fields [[name, value], ...], tombstone */
-static int cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
-                   char *err, size_t errlen)
-{
+/* put: kind, key, fields [[name, value], ...], tombstone.
+ *
+ * Puts are group-committed: the puts a client has pipelined and that
+ * arrived together are signed and written in one LMDB transaction (one
+ * fsync), and each still gets its own reply, in order. */
+typedef struct {
     char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1];
+    uint32_t flags;
+    proto_body *body;
+} put_req;
+
+static int put_prepare(const uint8_t *req, size_t len, put_req *pr, char *err, size_t errlen)
+{
     uint64_t tomb = 0;
     proto_rd r;
     uint32_t n, two;
-    if (proto_map_str(req, len, "kind", kind, sizeof kind) || !proto_kind_valid(kind))
+    memset(pr, 0, sizeof *pr);
+    if (proto_map_str(req, len, "kind", pr->kind, sizeof pr->kind) || !proto_kind_valid(pr->kind))
         return proto_err(err, errlen, "kind must be lowercase letters and _ (at most %u)", PROTO_KIND_MAX);
-    if (proto_map_str(req, len, "key", key, sizeof key) || !key[0])
+    if (proto_map_str(req, len, "key", pr->key, sizeof pr->key) || !pr->key[0])
         return proto_err(err, errlen, "key must be 1..%u bytes", PROTO_KEY_MAX);
     size_t nschema;
-    if (!strcmp(kind, "genesis") || !strcmp(kind, "member") || catalog_fields(kind, &nschema))
-        return proto_err(err, errlen, "%s records are made by their own commands (catalogctl %s)", kind,
-                         !strcmp(kind, "genesis") ? "alliance create" : kind);
+    if (!strcmp(pr->kind, "genesis") || !strcmp(pr->kind, "member") || catalog_fields(pr->kind, &nschema))
+        return proto_err(err, errlen, "%s records are made by their own commands (catalogctl %s)", pr->kind,
+                         !strcmp(pr->kind, "genesis") ? "alliance create" : pr->kind);
     proto_map_u64(req, len, "tombstone", &tomb);
+    pr->flags = tomb ? PROTO_FLAG_TOMBSTONE : 0;
     proto_body *b = proto_body_new();
     if (!b)
         return proto_err(err, errlen, "out of memory");
@@ -133,25 +143,7 @@ static int cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *
             free(v);
         }
     }
-    uint8_t *rec;
-    size_t rl;
-    int rc = store_write(d->st, d->id.key, kind, key, tomb ? PROTO_FLAG_TOMBSTONE : 0, b,
-                         &rec, &rl, err, errlen);
-    proto_body_free(b);
-    if (rc)
-        return -1;
-    proto_record pr;
-    proto_record_decode(rec, rl, &pr, NULL, 0);
-    proto_id h;
-    char hx[65];
-    proto_record_hash(rec, rl, &h);
-    proto_hex(h.b, 32, hx);
-    msgpack_pack_map(pk, 3);
-    proto_pack_kv_bool(pk, "ok", 1);
-    proto_pack_kv_u64(pk, "seq", pr.seq);
-    proto_pack_kv_str(pk, "hash", hx);
-    gossip_record_added(d, rec, rl);
-    free(rec);
+    pr->body = b;
     return 0;
 }
 
@@ -358,7 +350,6 @@ static int cmd_vv(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *p
 
 static const struct { const char *name; ctl_fn fn; } commands[] = {
     { "status", cmd_status },
-    { "put", cmd_put },
     { "get", cmd_get },
     { "list", cmd_list },
     { "history", cmd_history },
@@ -431,6 +422,65 @@ static void reply(ctl_client *c, msgpack_sbuffer *sb)
     }
 }
 
+#define PUT_BATCH 1024
+
+typedef struct {
+    put_req req[PUT_BATCH];
+    size_t n;
+} put_batch;
+
+static void reply_error(ctl_client *c, const char *err)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    proto_frame_begin(&sb, &pk);
+    msgpack_pack_map(&pk, 2);
+    proto_pack_kv_bool(&pk, "ok", 0);
+    proto_pack_kv_str(&pk, "error", err[0] ? err : "failed");
+    reply(c, &sb);
+}
+
+static void put_flush(ctl_client *c, put_batch *pb)
+{
+    if (!pb->n)
+        return;
+    store_write_item *w = calloc(pb->n, sizeof *w);
+    char err[512] = "";
+    for (size_t i = 0; w && i < pb->n; i++) {
+        w[i].kind = pb->req[i].kind;
+        w[i].key = pb->req[i].key;
+        w[i].flags = pb->req[i].flags;
+        w[i].body = pb->req[i].body;
+    }
+    int rc = w ? store_write_many(c->d->st, c->d->id.key, w, pb->n, err, sizeof err)
+               : proto_err(err, sizeof err, "out of memory");
+    for (size_t i = 0; i < pb->n; i++) {
+        if (rc) {
+            reply_error(c, err);
+        } else {
+            proto_record pr;
+            proto_id h;
+            char hx[65];
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            proto_record_decode(w[i].out, w[i].out_len, &pr, NULL, 0);
+            proto_record_hash(w[i].out, w[i].out_len, &h);
+            proto_hex(h.b, 32, hx);
+            proto_frame_begin(&sb, &pk);
+            msgpack_pack_map(&pk, 3);
+            proto_pack_kv_bool(&pk, "ok", 1);
+            proto_pack_kv_u64(&pk, "seq", pr.seq);
+            proto_pack_kv_str(&pk, "hash", hx);
+            reply(c, &sb);
+            gossip_record_added(c->d, w[i].out, w[i].out_len);
+            free(w[i].out);
+        }
+        proto_body_free(pb->req[i].body);
+    }
+    free(w);
+    pb->n = 0;
+}
+
 static void dispatch(ctl_client *c, const uint8_t *req, size_t len)
 {
     char cmd[32], err[512] = "";
@@ -479,8 +529,23 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     const uint8_t *f;
     size_t fl;
     int rc;
-    while ((rc = proto_frame_take(&c->in, PROTO_CTL_FRAME_MAX, &f, &fl)) == 1)
-        dispatch(c, f, fl);
+    static put_batch pb;   /* one loop thread; flushed before this returns */
+    while ((rc = proto_frame_take(&c->in, PROTO_CTL_FRAME_MAX, &f, &fl)) == 1) {
+        char cmd[32], err[512];
+        if (proto_map_str(f, fl, "cmd", cmd, sizeof cmd) || strcmp(cmd, "put")) {
+            put_flush(c, &pb);   /* replies stay in request order */
+            dispatch(c, f, fl);
+            continue;
+        }
+        if (put_prepare(f, fl, &pb.req[pb.n], err, sizeof err)) {
+            put_flush(c, &pb);
+            reply_error(c, err);
+            continue;
+        }
+        if (++pb.n == PUT_BATCH)
+            put_flush(c, &pb);
+    }
+    put_flush(c, &pb);
     if (rc < 0) {
         log_warn("control: oversized or empty frame; closing client");
         uv_close((uv_handle_t *)s, on_close);
