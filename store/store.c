@@ -785,6 +785,22 @@ static int recompute_current(store *s, MDB_txn *txn, const char *kind, const pro
     return had && mdb_del(txn, s->cur, &k, NULL) ? -1 : 0;
 }
 
+/* A new record of an author has that author's highest seq, so it is the
+ * current version of its (kind, key): no need to search the history. */
+static int set_current(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, proto_id *digest)
+{
+    uint8_t ck[CK_MAX], nw[41];
+    MDB_val k = { ck_key(ck, r->kind, &r->author, r->key), ck }, v;
+    if (mdb_get(txn, s->cur, &k, &v) == 0 && v.mv_size == 41)
+        digest_xor(digest, (uint8_t *)v.mv_data + 8);
+    put_be64(nw, r->seq);
+    memcpy(nw + 8, h->b, 32);
+    nw[40] = (uint8_t)r->flags;
+    digest_xor(digest, h->b);
+    MDB_val nv = { 41, nw };
+    return mdb_put(txn, s->cur, &k, &nv, 0) ? -1 : 0;
+}
+
 static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, int del)
 {
     uint8_t vk[CK_MAX];
@@ -883,8 +899,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, proto_id *di
     put_be64(sb, r->seq);
     MDB_val vk = { 32, (void *)r->author.b }, vv = { 8, sb };
     if (mdb_put(txn, s->log, &k, &v, 0) || mdb_put(txn, s->vv, &vk, &vv, 0) ||
-        ver_put(s, txn, r, &h, 0) ||
-        recompute_current(s, txn, r->kind, &r->author, r->key, digest))
+        ver_put(s, txn, r, &h, 0) || set_current(s, txn, r, &h, digest))
         return -1;
     return STORE_NEW;
 }
