@@ -28,6 +28,8 @@ TRIALS = int(os.environ.get("BENCH_TRIALS", 200))
 SUSTAIN = float(os.environ.get("BENCH_SUSTAIN", 30))
 RATE = int(os.environ.get("BENCH_RATE", 1000))
 IDLE = float(os.environ.get("BENCH_IDLE", 60))
+SCALE = int(os.environ.get("BENCH_SCALE_NODES", 100))
+SCALE_FANOUT = int(os.environ.get("BENCH_SCALE_FANOUT", 8))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -263,11 +265,47 @@ def bench_alliance(env, vall, rec_bytes):
     w.close()
 
 
+def bench_scale(env):
+    """8. many nodes with a bounded fanout: one record's time to reach all."""
+    env.daemon_args += ["--fanout", str(SCALE_FANOUT)]
+    t0 = time.time()
+    nodes = [env.found()]
+    for _ in range(SCALE - 1):
+        nodes.append(env.join(nodes[0]))
+    note(f"{SCALE} nodes joined in {time.time() - t0:.0f} s")
+    harness.wait_until(lambda: harness.digests_equal(nodes), 120, what="scale convergence")
+    time.sleep(4)   # let the sponsor connections fall back to the fanout
+    lat = []
+    for trial in range(5):
+        src = nodes[(trial * 37) % SCALE]
+        short = src.member_id()[:9]
+        c = ctl(src)
+        r = c.call({"cmd": "put", "kind": "note", "key": f"scale{trial}", "tombstone": 0,
+                    "fields": [["text", "規模試験" + "z" * 500]]})
+        t_w = time.time()
+        c.close()
+        harness.wait_until(lambda: harness.digests_equal(nodes), 60, what="scale record everywhere")
+        ts = [when_applied(apply_times(n, short), r["seq"]) for n in nodes if n is not src]
+        if all(ts):
+            lat.append(max(ts) - t_w)
+    conns = []
+    for n in nodes:
+        c = ctl(n)
+        conns.append(c.call({"cmd": "status"})["peers"])
+        c.close()
+    if lat:
+        fig("scale_propagation_max", round(max(lat) * 1000, 1), "ms",
+            f"{SCALE} nodes, fanout {SCALE_FANOUT}: time until all hold a record (median {statistics.median(lat) * 1000:.1f} ms, {len(lat)} trials)")
+    fig("scale_connections_per_node", round(statistics.mean(conns), 1), "connections",
+        f"max {max(conns)}, min {min(conns)}; fanout {SCALE_FANOUT} outbound, inbound from others' choices")
+
+
 def main():
     vall, v1, rec_bytes = verify_rate()
     fig("verify_rate_all_cores", round(vall), "verifications/s", f"ceiling; {v1:.0f}/s on one core")
     for name, fn in (("initial sync, search, memory", lambda e: bench_initial_sync(e, vall)),
-                     ("22-node alliance", lambda e: bench_alliance(e, vall, rec_bytes))):
+                     ("22-node alliance", lambda e: bench_alliance(e, vall, rec_bytes)),
+                     ("scale", bench_scale)):
         env = harness.Env(BUILD)
         env.daemon_args = ["--sync-interval", "2000"]   # the default, not the tests' fast one
         note(f"running: {name} (data in {env.tmp})")
@@ -277,7 +315,6 @@ def main():
             fig(name.replace(" ", "_"), "error", "", repr(ex))
         finally:
             env.cleanup()
-    fig("scale_100_nodes", "not-measured", "", "see the closing note of issue 5")
 
 
 if __name__ == "__main__":
