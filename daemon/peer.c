@@ -11,7 +11,7 @@
 
 #define BACKOFF_MIN_MS 250u
 #define BACKOFF_MAX_MS 10000u
-#define TICK_MS 500u
+#define TICK_MS 1000u
 
 typedef struct dial {
     struct dial *next;
