@@ -312,7 +312,10 @@ void peer_resume(peer *p)
 static void pump_in(peer *p)
 {
     for (;;) {
-        if (p->state != PEER_ESTABLISHED || p->busy)
+        /* While a batch is verified on the thread pool, keep decrypting and
+         * collecting the next one (the loop thread's work overlaps the
+         * pool's), up to a bound: then TCP pushes back. */
+        if (p->state != PEER_ESTABLISHED || (p->busy && p->nacc >= 4096))
             return;
         const uint8_t *f;
         size_t fl;
