@@ -496,11 +496,21 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         }
     }
     qsort(dec, n, sizeof *dec, cmp_rec);
+    int *pcs = malloc((n ? n : 1) * sizeof *pcs);
+    EVP_PKEY **keys = calloc(n ? n : 1, sizeof *keys);
+    char err[256] = "";
+    if (!pcs || !keys || store_precheck_batch(p->d->st, dec, n, pcs, keys, err, sizeof err)) {
+        free(pcs);
+        free(keys);
+        free(dec);
+        job_free(j);
+        return NULL;
+    }
     for (size_t i = 0; i < n; i++) {
         proto_record *r = &dec[i];
-        char err[256];
-        EVP_PKEY *k = NULL;
-        int pc = store_precheck(p->d->st, r, &k, err, sizeof err);
+        EVP_PKEY *k = keys[i];
+        int pc = pcs[i];
+        keys[i] = NULL;
         if (pc == STORE_GAP && j->n && !memcmp(&j->it[j->n - 1].r.author, &r->author, 32) &&
             j->it[j->n - 1].r.seq + 1 == r->seq && strcmp(r->kind, "genesis")) {
             /* its predecessor is in this batch: same author, same key; the
@@ -520,8 +530,14 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
             peer_fail(p, ERR_RECORD, "record refused: %s", err);
             *fatal = 1;
             break;
+        } else {
+            EVP_PKEY_free(k);
         }
     }
+    for (size_t i = 0; i < n; i++)
+        EVP_PKEY_free(keys[i]);
+    free(keys);
+    free(pcs);
     free(dec);
     if (*fatal || j->n == 0) {
         job_free(j);

@@ -729,6 +729,23 @@ int store_precheck(store *s, const proto_record *r, EVP_PKEY **key, char *err, s
     return rc;
 }
 
+int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
+                         char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int rejected = 0;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return proto_err(err, errlen, "store unavailable");
+    for (size_t i = 0; i < n; i++) {
+        char why[256];
+        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], why, sizeof why);
+        if (res[i] == STORE_REJECT && !rejected++)
+            proto_err(err, errlen, "%s", why);
+    }
+    mdb_txn_abort(txn);
+    return 0;
+}
+
 static void digest_xor(proto_id *d, const uint8_t *h)
 {
     for (int i = 0; i < 32; i++)

@@ -92,6 +92,11 @@ int store_meta_get(store *s, const char *name, void *buf, size_t *len);  /* -1 i
  * to verify the signature with. */
 int store_precheck(store *s, const proto_record *r, EVP_PKEY **key, char *err, size_t errlen);
 
+/* store_precheck for many records in one read transaction; res[i] and
+ * keys[i] as above; err describes the first STORE_REJECT. */
+int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
+                         char *err, size_t errlen);
+
 /* Apply records whose signatures the caller has verified, in one write
  * transaction.  results[i] gets a store_result per record.  Records should be
  * in (author, seq) order.  Returns 0, or -1 if the transaction failed (then
