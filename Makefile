@@ -96,7 +96,7 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@if [ ! -f $(RUN_DIR)/node.key ]; then \
 	  $(BUILD)/catalogctl init --data $(RUN_DIR) --code $(RUN_CODE) --name '$(RUN_NAME)' && \
-	  $(BUILD)/catalogctl alliance create --data $(RUN_DIR) --name 'ファーストカスタマー・アライアンス（ローカル）'; \
+	  $(BUILD)/catalogctl alliance create --data $(RUN_DIR) --name 'ファーストカスタマー・アライアンス（ローカル）' --address $(RUN_LISTEN); \
 	fi
 	exec $(BUILD)/catalogd --data $(RUN_DIR) --listen $(RUN_LISTEN)
 
