@@ -72,6 +72,23 @@ static int key_author(ctl_opts *o, const char *verb, int argc, char **argv, cons
     return *key ? 0 : -1;
 }
 
+/* Records in full: a JSON array for scripts, labelled views for people. */
+static void show_records(const ctl_opts *o, const proto_record *recs, size_t n, const ctl_members *m)
+{
+    if (o->json)
+        printf("[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putchar(o->json ? ',' : '\n');
+        if (o->json)
+            ctl_print_record(&recs[i], 1, stdout);
+        else
+            ctl_show_catalog_record(&recs[i], m, o->era, stdout);
+    }
+    if (o->json)
+        printf("]\n");
+}
+
 static int find(ctl_opts *o, const char *kind, const char *key, const char *author,
                 uint8_t **rep, size_t *len)
 {
@@ -103,20 +120,8 @@ int ctl_cat_show(ctl_opts *o, const char *verb, const char *kind, int argc, char
     if (n == 0 && !o->json) {
         ctl_errorf("no %s %s%s%s", kind, key, author ? " by " : "", author ? author : "");
         rc = CTL_FAIL;
-    } else if (o->json) {
-        printf("[");
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                putchar(',');
-            ctl_print_record(&recs[i], 1, stdout);
-        }
-        printf("]\n");
     } else {
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                putchar('\n');
-            ctl_show_catalog_record(&recs[i], &m, o->era, stdout);
-        }
+        show_records(o, recs, n, &m);
     }
     free(recs);
     ctl_members_free(&m);
@@ -166,21 +171,7 @@ int ctl_cat_history(ctl_opts *o, const char *verb, const char *kind, int argc, c
         return rc;
     }
     n = ctl_records(rep, len, "records", &recs);
-    if (o->json) {
-        printf("[");
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                putchar(',');
-            ctl_print_record(&recs[i], 1, stdout);
-        }
-        printf("]\n");
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                putchar('\n');
-            ctl_show_catalog_record(&recs[i], &m, o->era, stdout);
-        }
-    }
+    show_records(o, recs, n, &m);
     free(recs);
     ctl_members_free(&m);
     free(rep);
