@@ -203,14 +203,14 @@ static void announce_all(catalogd *d, peer *except, const proto_record *recs, co
 /* A record written here is pushed whole to every connected peer: they lack
  * it for certain, and sending it at once saves the announce/want round trip.
  * A peer whose socket is backed up gets only the announce. */
-void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len)
+static void push_record(catalogd *d, peer *except, const uint8_t *rec, size_t len)
 {
     proto_record r;
     int ok = 1;
     if (proto_record_decode(rec, len, &r, NULL, 0))
         return;
     for (peer *p = d->peers; p; p = p->next) {
-        if (p->state != PEER_ESTABLISHED || !p->hello_seen)
+        if (p == except || p->state != PEER_ESTABLISHED || !p->hello_seen)
             continue;
         if (peer_write_queue(p) > WRITE_HIGH) {
             announce_to(p, &r, &ok, 1);
@@ -227,6 +227,37 @@ void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len)
         d->records_out++;
         peer_send(p, &sb);
     }
+}
+
+void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len)
+{
+    push_record(d, NULL, rec, len);
+}
+
+/* Equivocation evidence travels at once: every peer gets the record we just
+ * learned, and the sender gets the one we held, so every node ends up with
+ * both, keeps the same winner and reports the fork. */
+typedef struct { catalogd *d; peer *to; const proto_record *got; } fork_ctx;
+
+/* Send the sender every version of (author, seq) we hold except its own. */
+static int push_other(void *ctx, const uint8_t *rec, size_t len)
+{
+    fork_ctx *f = ctx;
+    proto_record r;
+    if (proto_record_decode(rec, len, &r, NULL, 0) || memcmp(&r.author, &f->got->author, 32) ||
+        r.seq != f->got->seq || (len == f->got->raw_len && !memcmp(rec, f->got->raw, len)))
+        return 0;
+    if (f->to->state == PEER_ESTABLISHED) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        begin_msg(&sb, &pk, "records", 1);
+        proto_pack_cstr(&pk, "recs");
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_bin(&pk, len);
+        msgpack_pack_bin_body(&pk, rec, len);
+        peer_send(f->to, &sb);
+    }
+    return 0;
 }
 
 /* Must a record received from a peer be announced onwards?  With every
@@ -399,6 +430,10 @@ static void verify_done(uv_work_t *w, int status)
                 proto_id_str(&recs[i].author, a);
                 log_warn("equivocation: member %s signed two records with seq %llu; evidence kept",
                          a, (unsigned long long)recs[i].seq);
+                push_record(d, p, recs[i].raw, recs[i].raw_len);
+                fork_ctx fc = { d, p, &recs[i] };
+                store_range(d->st, &recs[i].author, recs[i].seq, recs[i].seq, push_other, &fc);
+                store_forks(d->st, push_other, &fc);
             } else if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR) {
                 defer_rec(p, &recs[i]);
             }

@@ -145,3 +145,22 @@ def test_mixed_key_types_and_fanout(env):
     wait_until(lambda: len(outbound()) == 1, 15, what="one outbound connection with fanout 1")
     d.ctl("put", "note", "fan2", "v=2")
     wait_until(lambda: digests_equal(nodes), 20, what="convergence after trimming to the fanout")
+
+
+def test_equivocation_evidence_spreads(env):
+    a = env.found()
+    b = env.join(a)
+    c = env.join(a)
+    m = env.join(a)
+    wait_until(lambda: digests_equal([a, b, c, m]), 15, what="convergence")
+    m.stop()
+    # the same seq, two different records: one shown to a, the other to b
+    for node, mode in ((a, "equivocate-a"), (b, "equivocate-b")):
+        rc, out, err = _probe(env, m.dir, node, mode)
+        assert rc == 3 and "recv error" not in out, (mode, rc, out, err)
+    # every node ends with both versions, the same winner and the same digest
+    wait_until(lambda: all(n.status()["forks"] == 1 for n in (a, b, c)), 15, what="fork evidence everywhere")
+    wait_until(lambda: digests_equal([a, b, c]), 15, what="same winner everywhere")
+    wins = {n.ctl_json("get", "note", "fork", "--author", m.member_id())[0]["hash"] for n in (a, b, c)}
+    assert len(wins) == 1, wins
+    assert "equivocation" in a.logtext() and m.member_id() in a.logtext()

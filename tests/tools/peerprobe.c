@@ -10,6 +10,9 @@
  *   malformed    a records message whose record is not msgpack
  *   oversized    a frame header announcing more than the frame limit
  *   garbage      a frame that is not a msgpack map
+ *   equivocate-a / equivocate-b
+ *                two different valid records with the same next seq (send
+ *                one to each of two nodes); the probe waits 2 s and exits 3
  * Prints every frame type it receives ("recv error <code> <text>") and exits
  * 0 when the peer sent an error frame and closed, 3 otherwise.
  */
@@ -27,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/time.h>
 
 static int always_ok(int ok, X509_STORE_CTX *x) { return 1; }
 
@@ -105,7 +109,16 @@ int main(int argc, char **argv)
     size_t rl = 0;
     proto_body *b = proto_body_new();
     proto_body_str(b, "title", "偽造");
-    if (!strcmp(mode, "bad-sig") || !strcmp(mode, "forge-author")) {
+    if (!strncmp(mode, "equivocate-", 11)) {
+        proto_body_str(b, "variant", mode + 11);
+        if (proto_record_sign(&si.genesis, &id.id, "note", "fork", store_vv_get(st, &id.id) + 1,
+                              proto_now_ms(), 0, b, id.key, &rec, &rl, err, sizeof err)) {
+            fprintf(stderr, "peerprobe: %s\n", err);
+            return 2;
+        }
+        struct timeval tv = { 2, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    } else if (!strcmp(mode, "bad-sig") || !strcmp(mode, "forge-author")) {
         proto_id author = id.id;
         uint64_t seq = store_vv_get(st, &id.id) + 1;
         if (!strcmp(mode, "forge-author")) {
