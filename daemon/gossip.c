@@ -203,6 +203,21 @@ static void announce_all(catalogd *d, peer *except, const proto_record *recs, co
 /* A record written here is pushed whole to every connected peer: they lack
  * it for certain, and sending it at once saves the announce/want round trip.
  * A peer whose socket is backed up gets only the announce. */
+/* One record, whole, in a records frame. */
+static void send_one(peer *p, const uint8_t *rec, size_t len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    begin_msg(&sb, &pk, "records", 1);
+    proto_pack_cstr(&pk, "recs");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_bin(&pk, len);
+    msgpack_pack_bin_body(&pk, rec, len);
+    p->recs_out++;
+    p->d->records_out++;
+    peer_send(p, &sb);
+}
+
 static void push_record(catalogd *d, peer *except, const uint8_t *rec, size_t len)
 {
     proto_record r;
@@ -216,16 +231,7 @@ static void push_record(catalogd *d, peer *except, const uint8_t *rec, size_t le
             announce_to(p, &r, &ok, 1);
             continue;
         }
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        begin_msg(&sb, &pk, "records", 1);
-        proto_pack_cstr(&pk, "recs");
-        msgpack_pack_array(&pk, 1);
-        msgpack_pack_bin(&pk, len);
-        msgpack_pack_bin_body(&pk, rec, len);
-        p->recs_out++;
-        d->records_out++;
-        peer_send(p, &sb);
+        send_one(p, rec, len);
     }
 }
 
@@ -247,16 +253,8 @@ static int push_other(void *ctx, const uint8_t *rec, size_t len)
     if (proto_record_decode(rec, len, &r, NULL, 0) || memcmp(&r.author, &f->got->author, 32) ||
         r.seq != f->got->seq || (len == f->got->raw_len && !memcmp(rec, f->got->raw, len)))
         return 0;
-    if (f->to->state == PEER_ESTABLISHED) {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        begin_msg(&sb, &pk, "records", 1);
-        proto_pack_cstr(&pk, "recs");
-        msgpack_pack_array(&pk, 1);
-        msgpack_pack_bin(&pk, len);
-        msgpack_pack_bin_body(&pk, rec, len);
-        peer_send(f->to, &sb);
-    }
+    if (f->to->state == PEER_ESTABLISHED)
+        send_one(f->to, rec, len);
     return 0;
 }
 
