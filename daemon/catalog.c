@@ -18,6 +18,7 @@
 #include "proto/frame.h"
 #include "proto/util.h"
 
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -345,6 +346,7 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
         proto_body_free(items[i].body);
     free(items);
     free(w);
+    catalogd_churn(d, len);
     return rc;
 }
 
@@ -419,62 +421,98 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
 /* ---- csearch ----
  *
  * Search runs over an in-memory index of the current certifications and
- * adoptions: each entry keeps its record bytes, its normalised search text,
- * its policy areas as a bit mask, its dates as numbers and its product.
- * Certifications are sorted by product key, so "every certification of a
- * matched product" is a contiguous range.  The index is rebuilt when the
- * catalog digest has moved since it was built (cheap to check, and a
- * search after a change pays the rebuild once).
+ * adoptions.  It holds what a filter needs and nothing else — normalised
+ * search text (all of it in one arena), policy areas as a bit mask, dates
+ * and 法人番号 as numbers, the product — plus (author, seq) to read a hit's
+ * record back from the store, so the index of 100,000 certifications takes
+ * a few tens of MB, not a copy of the catalog.  Certifications are sorted
+ * by product key, so "every certification of a matched product" is a
+ * contiguous range.  The index is rebuilt when the catalog digest has moved
+ * since it was built (cheap to check; a search after a change pays the
+ * rebuild once).
  */
 
 typedef struct {
-    uint8_t *raw;
-    proto_record r;
-    char *norm;          /* normalised company, product, summary, tags, address */
-    char *pkey;          /* product identity */
+    size_t norm;         /* offset of the normalised text in the arena */
+    uint64_t seq;
+    uint64_t corp;       /* 法人番号, 0 if absent */
+    uint32_t author;     /* index into the index's author table */
+    uint32_t prod;       /* product number (certifications: index of first of its range) */
     uint32_t areas;      /* bit i = catalog_areas[i] */
-    int is_public;
-    int cert_on, valid_until;   /* yyyymmdd, 0 if absent */
-    char corp[16];
-    size_t prod;         /* product number (certifications: index of first of its range) */
-    int status;          /* 0 認定中/期間満了 by date, 1 停止, 2 取消 */
+    int32_t cert_on, valid_until;   /* yyyymmdd, 0 if absent */
+    uint8_t is_public;
+    uint8_t status;      /* 0 認定中/期間満了 by date, 1 停止, 2 取消 */
 } cidx;
+
+#define NO_PROD UINT32_MAX
 
 struct catalog_index {
     proto_id digest;
     int built;
     cidx *c, *a;
     size_t nc, na, capc, capa;
-    char **refs;         /* per certification: "AUTHOR/KEY", sorted copy for lookups */
-    size_t *ref_idx;
+    proto_id *authors;
+    size_t nauthors, capauthors;
+    char *arena;         /* normalised texts, NUL-terminated */
+    size_t arena_used, arena_cap;
 };
 
 static struct catalog_index g_idx;   /* one daemon per process */
 
+/* Build-time only, per certification: 128-bit hashes of its product key and
+ * of its "AUTHOR/KEY" reference (what an adoption cites).  Hashes, not the
+ * strings, keep the build's peak memory small; at 128 bits two different
+ * products or references never collide in practice. */
+typedef struct { uint64_t pk[2], ref[2]; } cextra;
+static cextra *g_extra;
+static size_t g_capextra;
+
+static void hash128(const char *s, uint64_t out[2])
+{
+    unsigned char h[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)s, strlen(s), h);
+    memcpy(out, h, 16);
+}
+
 static void idx_free(struct catalog_index *x)
 {
-    for (size_t i = 0; i < x->nc; i++) {
-        free(x->c[i].raw);
-        free(x->c[i].norm);
-        free(x->c[i].pkey);
-    }
-    for (size_t i = 0; i < x->na; i++) {
-        free(x->a[i].raw);
-        free(x->a[i].norm);
-        free(x->a[i].pkey);
-    }
-    for (size_t i = 0; i < x->nc; i++)
-        free(x->refs ? x->refs[i] : NULL);
-    free(x->refs);
-    free(x->ref_idx);
     free(x->c);
     free(x->a);
+    free(x->authors);
+    free(x->arena);
     memset(x, 0, sizeof *x);
 }
 
 void catalog_index_free(void)
 {
     idx_free(&g_idx);
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 1024;
+    while (nc < need)
+        nc *= 2;
+    void *nv = realloc(*v, nc * size);
+    if (!nv)
+        return -1;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+
+static uint32_t author_slot(struct catalog_index *x, const proto_id *a)
+{
+    /* members are few (an alliance, not the world): the last one usually repeats */
+    for (size_t i = x->nauthors; i-- > 0;)
+        if (!memcmp(&x->authors[i], a, 32))
+            return (uint32_t)i;
+    if (grow((void **)&x->authors, &x->capauthors, x->nauthors + 1, sizeof *x->authors))
+        return UINT32_MAX;
+    x->authors[x->nauthors] = *a;
+    return (uint32_t)x->nauthors++;
 }
 
 typedef struct { char *buf; size_t used, cap; } textbuf;
@@ -518,89 +556,188 @@ static int date_num(const proto_record *r, const char *field)
     return dt.y * 10000 + dt.m * 100 + dt.d;
 }
 
-static int idx_add(catalogd *d, cidx **v, size_t *n, size_t *cap, const uint8_t *rec, size_t len, int cert)
+static void ref_hash(const proto_id *author, const char *key, uint64_t out[2])
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 1024;
-        cidx *nv = realloc(*v, nc * sizeof *nv);
-        if (!nv)
-            return 1;
-        *v = nv;
-        *cap = nc;
-    }
-    cidx *e = &(*v)[*n];
-    memset(e, 0, sizeof *e);
-    e->raw = malloc(len);
-    if (!e->raw)
-        return 1;
-    memcpy(e->raw, rec, len);
-    if (proto_record_decode(e->raw, len, &e->r, NULL, 0) || (e->r.flags & PROTO_FLAG_TOMBSTONE)) {
-        free(e->raw);
-        return 0;
-    }
-    char vis[16] = "";
-    proto_body_copy_str(&e->r, "visibility", vis, sizeof vis);
-    e->is_public = !strcmp(vis, "public");
-    if (cert) {
-        static char text[24000], norm[48000];
-        textbuf tb = { text, 0, sizeof text };
-        text[0] = 0;
-        proto_body_foreach(&e->r, text_cb, &tb);
-        if (catalog_norm(text, tb.used, norm, sizeof norm) == 0)
-            e->norm = strdup(norm);
-        char pk[700];
-        if (catalog_product_key(&e->r, pk, sizeof pk))
-            snprintf(pk, sizeof pk, "-|%s", e->r.key);
-        e->pkey = strdup(pk);
-        proto_body_foreach(&e->r, area_bits_cb, &e->areas);
-        e->cert_on = date_num(&e->r, "certified_on");
-        e->valid_until = date_num(&e->r, "valid_until");
-        proto_body_copy_str(&e->r, "corporate_number", e->corp, sizeof e->corp);
-        char st[32] = "";
-        proto_body_copy_str(&e->r, "status", st, sizeof st);
-        e->status = !strcmp(st, "停止") ? 1 : !strcmp(st, "取消") ? 2 : 0;
-    }
-    (*n)++;
-    (void)d;
-    return 0;
+    char ids[PROTO_ID_STR], ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
+    proto_id_str(author, ids);
+    snprintf(ref, sizeof ref, "%s/%s", ids, key);
+    hash128(ref, out);
 }
 
-typedef struct { catalogd *d; int cert; } build_ctx;
+typedef struct { int cert, failed; } build_ctx;
 
+/* One current record into the index; returns non-zero to stop (out of memory). */
 static int build_cb(void *ctx, const uint8_t *rec, size_t len)
 {
     build_ctx *b = ctx;
-    return b->cert ? idx_add(b->d, &g_idx.c, &g_idx.nc, &g_idx.capc, rec, len, 1)
-                   : idx_add(b->d, &g_idx.a, &g_idx.na, &g_idx.capa, rec, len, 0);
+    struct catalog_index *x = &g_idx;
+    proto_record r;
+    if (proto_record_decode(rec, len, &r, NULL, 0) || (r.flags & PROTO_FLAG_TOMBSTONE))
+        return 0;
+    cidx e;
+    memset(&e, 0, sizeof e);
+    e.seq = r.seq;
+    e.author = author_slot(x, &r.author);
+    char vis[16] = "";
+    proto_body_copy_str(&r, "visibility", vis, sizeof vis);
+    e.is_public = !strcmp(vis, "public");
+    e.prod = NO_PROD;
+    if (e.author == UINT32_MAX)
+        goto oom;
+    if (!b->cert) {
+        /* resolve the cited certification after the certifications are sorted;
+         * the reference waits in the arena until then */
+        char ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
+        if (proto_body_copy_str(&r, "certification", ref, sizeof ref))
+            ref[0] = 0;
+        size_t rl = strlen(ref) + 1;
+        if (grow((void **)&x->arena, &x->arena_cap, x->arena_used + rl, 1) ||
+            grow((void **)&x->a, &x->capa, x->na + 1, sizeof *x->a))
+            goto oom;
+        e.norm = x->arena_used;
+        memcpy(x->arena + x->arena_used, ref, rl);
+        x->arena_used += rl;
+        x->a[x->na++] = e;
+        return 0;
+    }
+    static char text[24000], norm[48000];
+    textbuf tb = { text, 0, sizeof text };
+    text[0] = 0;
+    proto_body_foreach(&r, text_cb, &tb);
+    if (catalog_norm(text, tb.used, norm, sizeof norm))
+        norm[0] = 0;
+    size_t nl = strlen(norm) + 1;
+    char pk[700];
+    if (catalog_product_key(&r, pk, sizeof pk))
+        snprintf(pk, sizeof pk, "-|%s", r.key);
+    if (grow((void **)&x->arena, &x->arena_cap, x->arena_used + nl, 1) ||
+        grow((void **)&x->c, &x->capc, x->nc + 1, sizeof *x->c) ||
+        grow((void **)&g_extra, &g_capextra, x->nc + 1, sizeof *g_extra))
+        goto oom;
+    e.norm = x->arena_used;
+    memcpy(x->arena + x->arena_used, norm, nl);
+    x->arena_used += nl;
+    proto_body_foreach(&r, area_bits_cb, &e.areas);
+    e.cert_on = date_num(&r, "certified_on");
+    e.valid_until = date_num(&r, "valid_until");
+    char corp[16] = "";
+    proto_body_copy_str(&r, "corporate_number", corp, sizeof corp);
+    e.corp = strtoull(corp, NULL, 10);
+    char st[32] = "";
+    proto_body_copy_str(&r, "status", st, sizeof st);
+    e.status = !strcmp(st, "停止") ? 1 : !strcmp(st, "取消") ? 2 : 0;
+    hash128(pk, g_extra[x->nc].pk);
+    ref_hash(&r.author, r.key, g_extra[x->nc].ref);
+    x->c[x->nc++] = e;
+    return 0;
+oom:
+    b->failed = 1;
+    return 1;
 }
 
-static int cmp_pkey(const void *a, const void *b)
+static int cmp_u128(const uint64_t *x, const uint64_t *y)
 {
-    const cidx *x = a, *y = b;
-    return strcmp(x->pkey, y->pkey);
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
-static const char *const *g_refs;
+/* products ordered by 法人番号, then by product (hash order) */
+static int cmp_prod(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (g_idx.c[i].corp != g_idx.c[j].corp)
+        return g_idx.c[i].corp < g_idx.c[j].corp ? -1 : 1;
+    int c = cmp_u128(g_extra[i].pk, g_extra[j].pk);
+    return c ? c : (i > j) - (i < j);
+}
+
 static int cmp_ref(const void *a, const void *b)
 {
-    return strcmp(g_refs[*(const size_t *)a], g_refs[*(const size_t *)b]);
+    return cmp_u128(g_extra[*(const size_t *)a].ref, g_extra[*(const size_t *)b].ref);
 }
 
-/* Position of certification `ref` ("AUTHOR/KEY") in the index, or -1. */
-static long find_ref(const char *ref)
+/* Position of the certification whose reference hashes to `h` (by_ref sorted), or -1. */
+static long find_ref(const size_t *by_ref, size_t n, const uint64_t h[2])
 {
-    size_t lo = 0, hi = g_idx.nc;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = strcmp(g_idx.refs[g_idx.ref_idx[mid]], ref);
+        int c = cmp_u128(g_extra[by_ref[mid]].ref, h);
         if (c == 0)
-            return (long)g_idx.ref_idx[mid];
+            return (long)by_ref[mid];
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     return -1;
+}
+
+static void extra_free(void)
+{
+    free(g_extra);
+    g_extra = NULL;
+    g_capextra = 0;
+}
+
+static int idx_build(catalogd *d)
+{
+    struct catalog_index *x = &g_idx;
+    build_ctx b = { 1, 0 };
+    catalogd_churn(d, CATALOGD_CHURN_NOW);   /* start from a trimmed heap */
+    store_foreach_current(d->st, "certification", build_cb, &b);
+    if (!b.failed) {
+        b.cert = 0;
+        store_foreach_current(d->st, "adoption", build_cb, &b);
+    }
+    store_release_pages(d->st);
+    size_t nc = x->nc;
+    size_t *order = malloc((nc ? nc : 1) * sizeof *order);
+    cidx *sorted = malloc((nc ? nc : 1) * sizeof *sorted);
+    cextra *sextra = malloc((nc ? nc : 1) * sizeof *sextra);
+    if (b.failed || !order || !sorted || !sextra) {
+        free(order);
+        free(sorted);
+        free(sextra);
+        extra_free();
+        return -1;
+    }
+    /* order certifications by product; number the products */
+    for (size_t i = 0; i < nc; i++)
+        order[i] = i;
+    qsort(order, nc, sizeof *order, cmp_prod);
+    for (size_t i = 0; i < nc; i++) {
+        sorted[i] = x->c[order[i]];
+        sextra[i] = g_extra[order[i]];
+        sorted[i].prod = i && sorted[i].corp == sorted[i - 1].corp &&
+                         !cmp_u128(sextra[i].pk, sextra[i - 1].pk) ? sorted[i - 1].prod : (uint32_t)i;
+    }
+    free(x->c);
+    free(g_extra);
+    x->c = sorted;
+    x->capc = nc;
+    g_extra = sextra;
+    g_capextra = nc;
+    /* adoptions: the product of the certification each cites */
+    for (size_t i = 0; i < nc; i++)
+        order[i] = i;
+    qsort(order, nc, sizeof *order, cmp_ref);
+    for (size_t j = 0; j < x->na; j++) {
+        uint64_t h[2];
+        hash128(x->arena + x->a[j].norm, h);
+        long ci = find_ref(order, nc, h);
+        x->a[j].prod = ci < 0 ? NO_PROD : x->c[ci].prod;
+    }
+    free(order);
+    extra_free();
+    /* the arena stays as large as it had to be: give back the slack */
+    char *ar = realloc(x->arena, x->arena_used ? x->arena_used : 1);
+    if (ar) {
+        x->arena = ar;
+        x->arena_cap = x->arena_used ? x->arena_used : 1;
+    }
+    return 0;
 }
 
 static int idx_ensure(catalogd *d)
@@ -611,32 +748,15 @@ static int idx_ensure(catalogd *d)
     if (g_idx.built && !memcmp(&g_idx.digest, &digest, 32))
         return 0;
     idx_free(&g_idx);
-    build_ctx b = { d, 1 };
-    store_foreach_current(d->st, "certification", build_cb, &b);
-    b.cert = 0;
-    store_foreach_current(d->st, "adoption", build_cb, &b);
-    qsort(g_idx.c, g_idx.nc, sizeof *g_idx.c, cmp_pkey);
-    for (size_t i = 0; i < g_idx.nc; i++)
-        g_idx.c[i].prod = i && !strcmp(g_idx.c[i].pkey, g_idx.c[i - 1].pkey) ? g_idx.c[i - 1].prod : i;
-    g_idx.refs = calloc(g_idx.nc ? g_idx.nc : 1, sizeof *g_idx.refs);
-    g_idx.ref_idx = calloc(g_idx.nc ? g_idx.nc : 1, sizeof *g_idx.ref_idx);
-    for (size_t i = 0; i < g_idx.nc; i++) {
-        char ids[PROTO_ID_STR], ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
-        proto_id_str(&g_idx.c[i].r.author, ids);
-        snprintf(ref, sizeof ref, "%s/%s", ids, g_idx.c[i].r.key);
-        g_idx.refs[i] = strdup(ref);
-        g_idx.ref_idx[i] = i;
-    }
-    g_refs = (const char *const *)g_idx.refs;
-    qsort(g_idx.ref_idx, g_idx.nc, sizeof *g_idx.ref_idx, cmp_ref);
-    for (size_t j = 0; j < g_idx.na; j++) {
-        char ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
-        long ci = proto_body_copy_str(&g_idx.a[j].r, "certification", ref, sizeof ref) ? -1 : find_ref(ref);
-        g_idx.a[j].prod = ci < 0 ? SIZE_MAX : g_idx.c[ci].prod;
+    if (idx_build(d)) {
+        idx_free(&g_idx);
+        return -1;
     }
     g_idx.digest = digest;
     g_idx.built = 1;
-    log_debug("catalog index: %zu certifications, %zu adoptions", g_idx.nc, g_idx.na);
+    catalogd_churn(d, CATALOGD_CHURN_NOW);   /* the build's temporary arrays */
+    log_debug("catalog index: %zu certifications, %zu adoptions, %zu bytes of text",
+              g_idx.nc, g_idx.na, g_idx.arena_used);
     return 0;
 }
 
@@ -678,6 +798,28 @@ static const char *status_word(const char *s)
     if (!strcmp(s, "revoked")) return "取消";
     if (!strcmp(s, "expired")) return "期間満了";
     return s;
+}
+
+/* Read the records of the entries marked in `sel` back from the store. */
+static int list_hits(catalogd *d, const cidx *v, size_t n, const uint8_t *sel, ctl_list *l)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += sel[i];
+    if (!k)
+        return 0;
+    store_ref *refs = malloc(k * sizeof *refs);
+    if (!refs)
+        return -1;
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (sel[i]) {
+            refs[k].author = g_idx.authors[v[i].author];
+            refs[k++].seq = v[i].seq;
+        }
+    store_get_refs(d->st, refs, k, ctl_list_rec, l);
+    free(refs);
+    return 0;
 }
 
 int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
@@ -737,6 +879,16 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         return proto_err(err, errlen, "store unavailable");
 
     size_t nc = g_idx.nc, na = g_idx.na;
+    uint64_t corpn = strlen(corpd) == 13 ? strtoull(corpd, NULL, 10) : UINT64_MAX;
+    uint32_t mslot = UINT32_MAX, aslot = UINT32_MAX, myslot = UINT32_MAX;
+    for (size_t i = 0; i < g_idx.nauthors; i++) {
+        if (member[0] && !memcmp(&g_idx.authors[i], &mid, 32))
+            mslot = (uint32_t)i;
+        if (adopted_by[0] && !memcmp(&g_idx.authors[i], &aid, 32))
+            aslot = (uint32_t)i;
+        if (!memcmp(&g_idx.authors[i], &d->id.id, 32))
+            myslot = (uint32_t)i;
+    }
     uint8_t *inc = calloc(nc ? nc : 1, 1), *prod_hit = calloc(nc ? nc : 1, 1), *ainc = calloc(na ? na : 1, 1);
     if (!inc || !prod_hit || !ainc) {
         free(inc);
@@ -750,9 +902,9 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         if (public_only && !c->is_public)
             continue;
         if (!all) {
-            if (member[0] && memcmp(&c->r.author, &mid, 32))
+            if (member[0] && c->author != mslot)
                 continue;
-            if (corpd[0] && strcmp(c->corp, corpd))
+            if (corpd[0] && c->corp != corpn)
                 continue;
             if (want_st >= 0) {
                 int st = c->status ? c->status : (c->valid_until && c->valid_until < today ? 3 : 0);
@@ -763,7 +915,7 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
                 continue;
             if (area_bit && !(c->areas & area_bit))
                 continue;
-            if (qn[0] && !words_match(c->norm, qn))
+            if (qn[0] && !words_match(g_idx.arena + c->norm, qn))
                 continue;
         }
         prod_hit[c->prod] = 1;
@@ -776,11 +928,11 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         uint8_t *by_x = calloc(nc ? nc : 1, 1), *by_me = calloc(nc ? nc : 1, 1);
         for (size_t j = 0; by_x && by_me && j < na; j++) {
             size_t p = g_idx.a[j].prod;
-            if (p == SIZE_MAX)
+            if (p == NO_PROD)
                 continue;
-            if (adopted_by[0] && !memcmp(&g_idx.a[j].r.author, &aid, 32))
+            if (adopted_by[0] && g_idx.a[j].author == aslot)
                 by_x[p] = 1;
-            if (!memcmp(&g_idx.a[j].r.author, &d->id.id, 32))
+            if (g_idx.a[j].author == myslot)
                 by_me[p] = 1;
         }
         for (size_t i = 0; by_x && by_me && i < nc; i++) {
@@ -810,18 +962,20 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         cidx *a = &g_idx.a[j];
         if (public_only && !a->is_public)
             continue;
-        if (a->prod != SIZE_MAX ? prod_hit[a->prod] : all)
+        if (a->prod != NO_PROD ? prod_hit[a->prod] : all)
             ainc[j] = 1;   /* an export keeps adoptions of unknown certifications too */
     }
     ctl_list lc, la;
     ctl_list_begin(&lc);
     ctl_list_begin(&la);
-    for (size_t i = 0; i < nc; i++)
-        if (inc[i])
-            ctl_list_rec(&lc, g_idx.c[i].raw, g_idx.c[i].r.raw_len);
-    for (size_t j = 0; j < na; j++)
-        if (ainc[j])
-            ctl_list_rec(&la, g_idx.a[j].raw, g_idx.a[j].r.raw_len);
+    if (list_hits(d, g_idx.c, nc, inc, &lc) || list_hits(d, g_idx.a, na, ainc, &la)) {
+        msgpack_sbuffer_destroy(&lc.tmp);
+        msgpack_sbuffer_destroy(&la.tmp);
+        free(inc);
+        free(prod_hit);
+        free(ainc);
+        return proto_err(err, errlen, "out of memory");
+    }
     msgpack_pack_map(pk, 5);
     proto_pack_kv_bool(pk, "ok", 1);
     ctl_list_end(&lc, pk, "certifications");

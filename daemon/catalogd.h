@@ -46,9 +46,20 @@ typedef struct catalogd {
     uint64_t bytes_in, bytes_out;
     uint64_t records_in, records_out;
 
+    size_t churned;              /* bytes through big batches since the last heap trim */
+
     uv_signal_t sigterm, sigint, sighup;
     int stopping;
 } catalogd;
+
+/* A batch of about `bytes` was handled and its memory freed.  malloc keeps
+ * freed heap for reuse; after a few MB of such batches (an import, a sync,
+ * an index rebuild) it is handed back, and store pages the work mapped are
+ * released (store_release_pages), so a burst of work does not leave the
+ * daemon's resident size at its high-water mark.  The timer tick finishes
+ * the job once a burst is over. */
+void catalogd_churn(catalogd *d, size_t bytes);
+#define CATALOGD_CHURN_NOW ((size_t)-1 / 2)   /* trim now */
 
 /* A record became part of the store (written here or received): tell peers. */
 void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len);

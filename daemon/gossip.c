@@ -158,6 +158,7 @@ static void pump_wants(peer *p)
             p->recs_out += b.n;
             p->d->records_out += b.n;
             peer_send(p, &sb);
+            catalogd_churn(p->d, b.tmp.size);
         }
         msgpack_sbuffer_destroy(&b.tmp);
     }
@@ -467,7 +468,11 @@ static void verify_done(uv_work_t *w, int status)
         peer_fail(p, ERR_SIGNATURE, "record with a bad signature (claimed author %s, %s/%s seq %llu)",
                   a, bad->r.kind, bad->r.key, (unsigned long long)bad->r.seq);
     }
+    size_t churn = 0;
+    for (size_t i = 0; i < j->n; i++)
+        churn += j->it[i].r.raw_len + sizeof j->it[i];
     job_free(j);
+    catalogd_churn(d, churn);
     if (p->state == PEER_ESTABLISHED)
         retry_deferred(p);
     else

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,19 @@ typedef struct {
     long fanout, sync_ms, map_mb;
     int log_level;
 } settings;
+
+#define CHURN_TRIM (8u << 20)
+
+void catalogd_churn(catalogd *d, size_t bytes)
+{
+    d->churned += bytes;
+    if (d->churned >= CHURN_TRIM) {
+        d->churned = 0;
+        malloc_trim(0);
+        if (d->st)
+            store_release_pages(d->st);
+    }
+}
 
 static void usage(FILE *f)
 {

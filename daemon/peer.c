@@ -296,6 +296,30 @@ void peer_fail(peer *p, unsigned code, const char *fmt, ...)
 }
 
 static void pump_in(peer *p);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
+/* Receive-side flow control.  TLS bytes wait in the memory BIO until
+ * pump_in decrypts them; while a batch is being verified pump_in stops
+ * after collecting the next one, so without a bound here a fast sender
+ * would fill this process's memory.  Above RBIO_HIGH undecrypted bytes the
+ * socket is not read, the kernel's receive window closes and the sender
+ * waits; reading resumes once pump_in has drained the BIO below RBIO_LOW. */
+#define RBIO_HIGH (1u << 20)
+#define RBIO_LOW (256u << 10)
+
+static void read_flow(peer *p)
+{
+    if (p->state != PEER_ESTABLISHED)
+        return;
+    size_t pending = BIO_ctrl_pending(p->rbio);
+    if (!p->read_paused && pending >= RBIO_HIGH) {
+        uv_read_stop((uv_stream_t *)&p->tcp);
+        p->read_paused = 1;
+    } else if (p->read_paused && pending < RBIO_LOW) {
+        p->read_paused = 0;
+        uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
+    }
+}
 
 void peer_pause(peer *p)
 {
@@ -309,7 +333,15 @@ void peer_resume(peer *p)
         pump_in(p);
 }
 
+static void pump_in_frames(peer *p);
+
 static void pump_in(peer *p)
+{
+    pump_in_frames(p);
+    read_flow(p);
+}
+
+static void pump_in_frames(peer *p)
 {
     for (;;) {
         /* While a batch is verified on the thread pool, keep decrypting and
@@ -732,6 +764,8 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = now_ms(d);
     if (d->stopping)
         return;
+    if (d->churned)
+        catalogd_churn(d, CATALOGD_CHURN_NOW);   /* a burst of work has ended */
     for (dial *dl = d->dials; dl; dl = dl->next) {
         if (!dl->wanted || dl->p || now < dl->next_ms || connected_to(d, &dl->id))
             continue;

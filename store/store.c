@@ -23,14 +23,22 @@
 #include <openssl/x509.h>
 #include <openssl/sha.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #define KEYCACHE 4096   /* slots, power of two; more members than this just miss */
 
+/* Bytes a scan may read through the map before its pages are released. */
+#define SCAN_RELEASE (8u << 20)
+
 struct store {
     MDB_env *env;
+    size_t scanned;         /* bytes read by scans since the last release */
+    void *map;              /* LMDB's map of the data file, if found */
+    size_t map_len;
     MDB_dbi meta, log, ver, cur, vv, members, endorse, forks;
     struct { proto_id id; EVP_PKEY *key; } cache[KEYCACHE];
 };
@@ -79,6 +87,8 @@ static size_t ck_key(uint8_t *buf, const char *kind, const proto_id *author, con
 
 #define CK_MAX (1 + PROTO_KIND_MAX + 32 + PROTO_KEY_MAX + 1 + 8)
 
+static void find_map(store *s);
+
 static void cache_clear(store *s)
 {
     for (size_t i = 0; i < KEYCACHE; i++) {
@@ -105,6 +115,7 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
         lmdb_err(err, errlen, dir, rc);
         goto fail;
     }
+    find_map(s);
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
         (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &s->log)) ||
@@ -1114,6 +1125,51 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
 
 /* ---- reads ---- */
 
+/* Where LMDB mapped the data file (MDB_envinfo tells only for MDB_FIXEDMAP):
+ * the mapping of the file's inode in /proc/self/maps. */
+static void find_map(store *s)
+{
+    mdb_filehandle_t fd;
+    struct stat st;
+    char line[512];
+    if (mdb_env_get_fd(s->env, &fd) || fstat(fd, &st))
+        return;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, ino;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &ino) == 3 &&
+            ino == (unsigned long)st.st_ino && hi - lo > s->map_len) {
+            s->map = (void *)lo;
+            s->map_len = hi - lo;
+        }
+    }
+    fclose(f);
+}
+
+void store_release_pages(store *s)
+{
+    MDB_envinfo ei;
+    MDB_stat st;
+    s->scanned = 0;
+    if (!s->map || mdb_env_info(s->env, &ei) || mdb_env_stat(s->env, &st))
+        return;
+    size_t used = (ei.me_last_pgno + 1) * (size_t)st.ms_psize;
+    /* The map is read-only and shared (no MDB_WRITEMAP): dropping it drops
+     * only this process's page table entries; the next access maps the
+     * page again from the page cache, which pwrite keeps current. */
+    madvise(s->map, used < s->map_len ? used : s->map_len, MADV_DONTNEED);
+}
+
+/* Account for `n` bytes a scan has read; release the pages past a bound. */
+static void scanned(store *s, size_t n)
+{
+    s->scanned += n;
+    if (s->scanned >= SCAN_RELEASE)
+        store_release_pages(s);
+}
+
 static int log_cb(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
                   store_rec_cb cb, void *ctx)
 {
@@ -1123,7 +1179,20 @@ static int log_cb(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
     MDB_val k = { 40, lk }, v;
     if (mdb_get(txn, s->log, &k, &v))
         return 0;
+    scanned(s, v.mv_size + 128);
     return cb(ctx, v.mv_data, v.mv_size);
+}
+
+int store_get_refs(store *s, const store_ref *refs, size_t n, store_rec_cb cb, void *ctx)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (log_cb(s, txn, &refs[i].author, refs[i].seq, cb, ctx))
+            break;
+    mdb_txn_abort(txn);
+    return 0;
 }
 
 int store_get_current(store *s, const proto_id *author, const char *kind, const char *key,
@@ -1226,6 +1295,7 @@ int store_range(store *s, const proto_id *author, uint64_t from, uint64_t to,
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), stop = 0;
     while (!stop && rc == 0 && k.mv_size == 40 && !memcmp(k.mv_data, author->b, 32) &&
            get_be64((uint8_t *)k.mv_data + 32) <= to) {
+        scanned(s, v.mv_size + 48);
         stop = cb(ctx, v.mv_data, v.mv_size);
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }

@@ -137,6 +137,17 @@ int store_history(store *s, const proto_id *author, const char *kind, const char
 int store_range(store *s, const proto_id *author, uint64_t from, uint64_t to,
                 store_rec_cb cb, void *ctx);                   /* seq from..to inclusive */
 int store_forks(store *s, store_rec_cb cb, void *ctx);
+/* Records by (author, seq), in the order given, in one read transaction;
+ * absent ones are skipped. */
+typedef struct { proto_id author; uint64_t seq; } store_ref;
+int store_get_refs(store *s, const store_ref *refs, size_t n, store_rec_cb cb, void *ctx);
+
+/* Reading records maps the store's file pages into this process.  Scans
+ * (store_foreach_current, store_range, store_get_refs) release them every
+ * few MB so that reading the whole catalog does not make all of it
+ * resident here; this releases them now.  Pointers into the store stay
+ * valid: the pages are mapped again on access. */
+void store_release_pages(store *s);
 
 typedef int (*store_vv_cb)(void *ctx, const proto_id *author, uint64_t seq);
 int store_vv(store *s, store_vv_cb cb, void *ctx);
