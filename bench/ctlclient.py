@@ -100,11 +100,18 @@ class Ctl:
         self.s.connect(path)
         self.buf = b""
 
-    def send(self, req):
+    @staticmethod
+    def frame(req):
         out = []
         pack(req, out)
         body = b"".join(out)
-        self.s.sendall(struct.pack(">I", len(body)) + body)
+        return struct.pack(">I", len(body)) + body
+
+    def send(self, req):
+        self.s.sendall(self.frame(req))
+
+    def has_frame(self):
+        return len(self.buf) >= 4 and len(self.buf) >= 4 + struct.unpack(">I", self.buf[:4])[0]
 
     def recv(self):
         while True:

@@ -46,7 +46,9 @@ typedef struct catalogd {
     uint64_t bytes_in, bytes_out;
     uint64_t records_in, records_out;
 
+    struct outbox *outbox;       /* records written here, not yet pushed (gossip.c) */
     size_t churned;              /* bytes through big batches since the last heap trim */
+    size_t churned_at_tick;
 
     uv_signal_t sigterm, sigint, sighup;
     int stopping;
@@ -61,7 +63,10 @@ typedef struct catalogd {
 void catalogd_churn(catalogd *d, size_t bytes);
 #define CATALOGD_CHURN_NOW ((size_t)-1 / 2)   /* trim now */
 
-/* A record became part of the store (written here or received): tell peers. */
+/* A record was written here: push it to every peer.  Records written in
+ * one turn of the event loop (a group-committed batch of puts, an import
+ * chunk) are corked and leave as one records frame per peer before the
+ * loop next waits, so a peer verifies and stores them as one batch. */
 void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len);
 
 #endif

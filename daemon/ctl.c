@@ -23,7 +23,14 @@ typedef struct ctl_client {
     uv_pipe_t pipe;
     catalogd *d;
     proto_buf in;
+    msgpack_sbuffer out;   /* replies to the requests of one read, sent together */
+    int paused;            /* not reading: the client is slow to take its replies */
 } ctl_client;
+
+/* A client that pipelines requests faster than it reads the replies would
+ * make them pile up here; past this much unsent, its requests wait. */
+#define CTL_WRITE_HIGH (1u << 20)
+#define CTL_WRITE_LOW (256u << 10)
 
 
 /* ---- helpers ---- */
@@ -397,29 +404,57 @@ static int cmd_vv(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *p
 
 /* ---- transport ---- */
 
+static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
 static void on_close(uv_handle_t *h)
 {
     ctl_client *c = h->data;
     proto_buf_free(&c->in);
+    msgpack_sbuffer_destroy(&c->out);
     free(c);
 }
 
 static void on_write(uv_write_t *w, int status)
 {
+    ctl_client *c = w->handle->data;
     free(w->data);
     free(w);
+    if (status == 0 && c->paused && !uv_is_closing((uv_handle_t *)&c->pipe) &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < CTL_WRITE_LOW) {
+        c->paused = 0;
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    }
+}
+
+/* Send the collected replies in one write. */
+static void out_flush(ctl_client *c)
+{
+    if (!c->out.size)
+        return;
+    uv_write_t *w = malloc(sizeof *w);
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.size);
+    if (!w) {
+        msgpack_sbuffer_clear(&c->out);
+        return;
+    }
+    w->data = msgpack_sbuffer_release(&c->out);
+    if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, on_write)) {
+        free(w->data);
+        free(w);
+        return;
+    }
+    if (!c->paused && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > CTL_WRITE_HIGH) {
+        c->paused = 1;
+        uv_read_stop((uv_stream_t *)&c->pipe);
+    }
 }
 
 static void reply(ctl_client *c, msgpack_sbuffer *sb)
 {
     proto_frame_end(sb);
-    uv_write_t *w = malloc(sizeof *w);
-    uv_buf_t b = uv_buf_init(sb->data, (unsigned)sb->size);
-    w->data = msgpack_sbuffer_release(sb);
-    if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, on_write)) {
-        free(w->data);
-        free(w);
-    }
+    msgpack_sbuffer_write(&c->out, sb->data, sb->size);
+    msgpack_sbuffer_destroy(sb);
 }
 
 #define PUT_BATCH 1024
@@ -546,6 +581,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             put_flush(c, &pb);
     }
     put_flush(c, &pb);
+    out_flush(c);
     if (rc < 0) {
         log_warn("control: oversized or empty frame; closing client");
         uv_close((uv_handle_t *)s, on_close);
@@ -563,6 +599,7 @@ static void on_conn(uv_stream_t *srv, int status)
     c->d = d;
     uv_pipe_init(d->loop, &c->pipe, 0);
     c->pipe.data = c;
+    msgpack_sbuffer_init(&c->out);
     if (uv_accept(srv, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read))
         uv_close((uv_handle_t *)&c->pipe, on_close);
 }

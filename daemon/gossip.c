@@ -28,6 +28,11 @@
 #define DEFER_MAX 50000u
 #define INFLIGHT_MS 3000u
 #define VERIFY_CHUNKS 4
+#define INLINE_VERIFY 4u    /* batches this small are verified on the loop thread */
+/* Batches smaller than this are verified by one pool thread: splitting pays
+ * when cores are idle (initial sync), and only adds thread switches when the
+ * batches are small because records trickle in. */
+#define CHUNK_MIN 256u
 
 enum { ERR_PROTO = 1, ERR_ALLIANCE = 2, ERR_RECORD = 3, ERR_SIGNATURE = 4 };
 
@@ -236,9 +241,108 @@ static void push_record(catalogd *d, peer *except, const uint8_t *rec, size_t le
     }
 }
 
+/* ---- the outbox: records written here, pushed once per loop turn ---- */
+
+struct outbox {
+    uv_idle_t idle;          /* active while records wait: the loop does not block */
+    msgpack_sbuffer recs;    /* packed bins of the waiting records */
+    msgpack_packer pk;
+    uint32_t n;
+};
+
+static void outbox_flush(catalogd *d)
+{
+    struct outbox *o = d->outbox;
+    if (!o || !o->n)
+        return;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    begin_msg(&sb, &pk, "records", 1);
+    proto_pack_cstr(&pk, "recs");
+    msgpack_pack_array(&pk, o->n);
+    msgpack_sbuffer_write(&sb, o->recs.data, o->recs.size);
+    proto_frame_end(&sb);
+    proto_record *dec = NULL;
+    int *ok = NULL;
+    for (peer *p = d->peers; p; p = p->next) {
+        if (p->state != PEER_ESTABLISHED || !p->hello_seen)
+            continue;
+        if (peer_write_queue(p) <= WRITE_HIGH) {
+            peer_send_frame(p, sb.data, sb.size);
+            p->recs_out += o->n;
+            d->records_out += o->n;
+            continue;
+        }
+        /* a peer whose socket is backed up gets announces; it fetches later */
+        if (!dec) {
+            proto_rd r;
+            uint32_t n;
+            const uint8_t *b;
+            uint32_t l;
+            dec = calloc(o->n, sizeof *dec);
+            ok = calloc(o->n, sizeof *ok);
+            if (!dec || !ok || proto_map_find((uint8_t *)sb.data + 4, sb.size - 4, "recs", &r) ||
+                proto_rd_array(&r, &n))
+                break;
+            for (uint32_t i = 0; i < n; i++)
+                ok[i] = proto_rd_bin(&r, &b, &l) == 0 && proto_record_decode(b, l, &dec[i], NULL, 0) == 0;
+        }
+        announce_to(p, dec, ok, o->n);
+    }
+    free(dec);
+    free(ok);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_clear(&o->recs);
+    o->n = 0;
+}
+
+static void on_outbox_idle(uv_idle_t *h)
+{
+    catalogd *d = h->data;
+    uv_idle_stop(h);
+    outbox_flush(d);
+}
+
 void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len)
 {
-    push_record(d, NULL, rec, len);
+    struct outbox *o = d->outbox;
+    if (d->stopping) {
+        push_record(d, NULL, rec, len);
+        return;
+    }
+    if (!o) {
+        o = d->outbox = calloc(1, sizeof *o);
+        if (!o) {
+            push_record(d, NULL, rec, len);
+            return;
+        }
+        msgpack_sbuffer_init(&o->recs);
+        msgpack_packer_init(&o->pk, &o->recs, msgpack_sbuffer_write);
+        uv_idle_init(d->loop, &o->idle);
+        o->idle.data = d;
+    }
+    if (o->n && (o->n >= BATCH_RECORDS || o->recs.size + len > BATCH_BYTES))
+        outbox_flush(d);
+    msgpack_pack_bin(&o->pk, len);
+    msgpack_pack_bin_body(&o->pk, rec, len);
+    if (o->n++ == 0)
+        uv_idle_start(&o->idle, on_outbox_idle);
+}
+
+static void on_outbox_closed(uv_handle_t *h)
+{
+    struct outbox *o = (struct outbox *)h;   /* idle is the first member */
+    msgpack_sbuffer_destroy(&o->recs);
+    free(o);
+}
+
+void gossip_shutdown(catalogd *d)
+{
+    if (!d->outbox)
+        return;
+    outbox_flush(d);
+    uv_close((uv_handle_t *)&d->outbox->idle, on_outbox_closed);
+    d->outbox = NULL;
 }
 
 /* Equivocation evidence travels at once: every peer gets the record we just
@@ -361,7 +465,7 @@ static int cmp_rec(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void start_job(peer *p, vjob *j);
+static void start_job(peer *p, vjob *j, int may_inline);
 static void retry_deferred(peer *p);
 
 static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *raw, size_t len)
@@ -480,14 +584,26 @@ static void verify_done(uv_work_t *w, int status)
     peer_unref(p);
 }
 
-static void start_job(peer *p, vjob *j)
+static void start_job(peer *p, vjob *j, int may_inline)
 {
-    size_t nch = j->n < 64 ? 1 : VERIFY_CHUNKS;
+    size_t nch = j->n < CHUNK_MIN ? 1 : VERIFY_CHUNKS;
     j->p = p;
     j->pending = (int)nch;
     p->refs++;
     p->d->verify_jobs++;
     peer_pause(p);
+    if (may_inline && j->n <= INLINE_VERIFY) {
+        /* A few records (the usual case once in sync): checking them here
+         * costs less than handing them to a pool thread and back. */
+        vchunk *c = &j->chunks[0];
+        c->job = j;
+        c->from = 0;
+        c->to = j->n;
+        c->w.data = c;
+        verify_work(&c->w);
+        verify_done(&c->w, 0);
+        return;
+    }
     for (size_t k = 0; k < nch; k++) {
         vchunk *c = &j->chunks[k];
         c->job = j;
@@ -626,7 +742,7 @@ static void retry_deferred(peer *p)
         /* triage re-defers what still cannot apply; a job means progress */
         vjob *j = job_from_list(p, list, n, &fatal);
         if (j) {
-            start_job(p, j);
+            start_job(p, j, 0);
             return;
         }
         if (fatal)
@@ -646,7 +762,7 @@ void gossip_flush(peer *p)
     p->nacc = p->capacc = 0;
     vjob *j = job_from_list(p, list, n, &fatal);
     if (j)
-        start_job(p, j);
+        start_job(p, j, 1);
 }
 
 /* ---- receiving ---- */

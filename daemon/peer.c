@@ -181,13 +181,18 @@ size_t peer_write_queue(peer *p)
     return uv_stream_get_write_queue_size((uv_stream_t *)&p->tcp) + BIO_ctrl_pending(p->wbio);
 }
 
+void peer_send_frame(peer *p, const void *frame, size_t len)
+{
+    if (p->state == PEER_ESTABLISHED && SSL_write(p->ssl, frame, (int)len) <= 0)
+        ERR_clear_error();
+    flush_out(p);
+}
+
 void peer_send(peer *p, msgpack_sbuffer *sb)
 {
     proto_frame_end(sb);
-    if (p->state == PEER_ESTABLISHED && SSL_write(p->ssl, sb->data, (int)sb->size) <= 0)
-        ERR_clear_error();
+    peer_send_frame(p, sb->data, sb->size);
     msgpack_sbuffer_destroy(sb);
-    flush_out(p);
 }
 
 void peer_unref(peer *p)
@@ -764,8 +769,10 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = now_ms(d);
     if (d->stopping)
         return;
-    if (d->churned)
-        catalogd_churn(d, CATALOGD_CHURN_NOW);   /* a burst of work has ended */
+    /* a burst of work has ended (nothing more churned for a tick): trim */
+    if (d->churned && d->churned == d->churned_at_tick)
+        catalogd_churn(d, CATALOGD_CHURN_NOW);
+    d->churned_at_tick = d->churned;
     for (dial *dl = d->dials; dl; dl = dl->next) {
         if (!dl->wanted || dl->p || now < dl->next_ms || connected_to(d, &dl->id))
             continue;
@@ -805,6 +812,7 @@ void peer_start(catalogd *d)
 
 void peer_shutdown(catalogd *d)
 {
+    gossip_shutdown(d);   /* push what is still corked first */
     if (uv_is_active((uv_handle_t *)&d->tick) || d->tick.data)
         if (!uv_is_closing((uv_handle_t *)&d->tick))
             uv_close((uv_handle_t *)&d->tick, NULL);

@@ -59,6 +59,7 @@ void peer_free_all(catalogd *d);
 
 /* Send one message: sb must have been started with proto_frame_begin. */
 void peer_send(peer *p, msgpack_sbuffer *sb);
+void peer_send_frame(peer *p, const void *frame, size_t len);   /* a whole frame, not consumed */
 /* Send an error frame and close. */
 void peer_fail(peer *p, unsigned code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void peer_close(peer *p);
@@ -78,6 +79,7 @@ void gossip_on_frame(peer *p, const uint8_t *f, size_t len);
 void gossip_on_writable(peer *p);
 void gossip_tick(catalogd *d);
 void gossip_peer_gone(peer *p);
+void gossip_shutdown(catalogd *d);
 /* No more whole frames buffered: verify what records frames brought. */
 void gossip_flush(peer *p);
 

@@ -23,6 +23,8 @@
 #include <openssl/x509.h>
 #include <openssl/sha.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +33,18 @@
 
 #define KEYCACHE 4096   /* slots, power of two; more members than this just miss */
 
-/* Bytes a scan may read through the map before its pages are released. */
+/* The store's pages mapped in this process are released when they have
+ * grown past SCAN_RELEASE, checked every SCAN_CHECK bytes of reading or
+ * writing. */
 #define SCAN_RELEASE (8u << 20)
+#define SCAN_CHECK (512u << 10)
 
 struct store {
     MDB_env *env;
     size_t scanned;         /* bytes read by scans since the last release */
     void *map;              /* LMDB's map of the data file, if found */
+    int statm;              /* /proc/self/statm, to see how much is mapped */
+    long mapped_base;       /* mapped pages after the last release */
     size_t map_len;
     MDB_dbi meta, log, ver, cur, vv, members, endorse, forks;
     struct { proto_id id; EVP_PKEY *key; } cache[KEYCACHE];
@@ -88,6 +95,7 @@ static size_t ck_key(uint8_t *buf, const char *kind, const proto_id *author, con
 #define CK_MAX (1 + PROTO_KIND_MAX + 32 + PROTO_KEY_MAX + 1 + 8)
 
 static void find_map(store *s);
+static void scanned(store *s, size_t n);
 
 static void cache_clear(store *s)
 {
@@ -104,6 +112,7 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
     int rc;
     if (!s)
         return proto_err(err, errlen, "out of memory");
+    s->statm = -1;
     if (mkdir(dir, 0700) && errno != EEXIST) {
         free(s);
         return proto_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
@@ -116,6 +125,7 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
         goto fail;
     }
     find_map(s);
+    s->statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
         (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &s->log)) ||
@@ -161,6 +171,8 @@ fail:
         mdb_txn_abort(txn);
     if (s->env)
         mdb_env_close(s->env);
+    if (s->statm >= 0)
+        close(s->statm);
     free(s);
     return -1;
 }
@@ -171,6 +183,8 @@ void store_close(store *s)
         return;
     cache_clear(s);
     mdb_env_close(s->env);
+    if (s->statm >= 0)
+        close(s->statm);
     free(s);
 }
 
@@ -963,6 +977,12 @@ int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results
         cache_clear(s);
         return proto_err(err, errlen, "commit failed: %s", rc ? mdb_strerror(rc) : "meta");
     }
+    /* writing reads B-tree pages through the map (and the kernel maps their
+     * neighbours too): release them like a scan's */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += recs[i].raw_len;
+    scanned(s, 2 * bytes);
     return 0;
 }
 
@@ -1055,6 +1075,10 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         }
         return lmdb_err(err, errlen, "commit", rc);
     }
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += items[i].out_len;
+    scanned(s, 2 * bytes);
     return 0;
 }
 
@@ -1162,12 +1186,36 @@ void store_release_pages(store *s)
     madvise(s->map, used < s->map_len ? used : s->map_len, MADV_DONTNEED);
 }
 
-/* Account for `n` bytes a scan has read; release the pages past a bound. */
+/* File-backed resident pages of this process, in pages (/proc/self/statm's
+ * "shared"), or -1. */
+static long mapped_pages(store *s)
+{
+    char buf[128];
+    if (s->statm < 0)
+        return -1;
+    ssize_t n = pread(s->statm, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    long size, res, shared;
+    return sscanf(buf, "%ld %ld %ld", &size, &res, &shared) == 3 ? shared : -1;
+}
+
+/* Account for `n` bytes read or written through the map.  Every so often
+ * look at how much of the file is mapped here and release it past a bound:
+ * the kernel maps more than was touched (fault-around, large folios), so
+ * bytes alone do not tell. */
 static void scanned(store *s, size_t n)
 {
     s->scanned += n;
-    if (s->scanned >= SCAN_RELEASE)
+    if (s->scanned < SCAN_CHECK)
+        return;
+    s->scanned = 0;
+    long now = mapped_pages(s);
+    if (now < 0 || now - s->mapped_base > (long)(SCAN_RELEASE / 4096)) {
         store_release_pages(s);
+        s->mapped_base = mapped_pages(s);
+    }
 }
 
 static int log_cb(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
