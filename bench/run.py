@@ -8,6 +8,8 @@ default 100000), BENCH_NODES (22), BENCH_TRIALS (200), BENCH_SUSTAIN
 Benchmarks print; they never pass or fail.
 """
 import os
+import bisect
+import itertools
 import re
 import select
 import statistics
@@ -50,6 +52,14 @@ def rss_peak_mb(node):
     with open(f"/proc/{node.proc.pid}/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0
+
+
+def rss_anon_mb(node):
+    with open(f"/proc/{node.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
                 return int(line.split()[1]) / 1024
     return 0
 
@@ -115,8 +125,18 @@ def bench_initial_sync(env, vall):
     rate = recs / dt
     fig("initial_sync_rate", round(rate), "records/s",
         f"ratio to all-core Ed25519 verify rate {rate / vall:.2f} (target >= 0.7); {recs} records in {dt:.1f} s")
-    fig("initial_sync_peak_rss_newcomer", round(rss_peak_mb(newcomer), 1), "MB", "target < 100 MB")
-    fig("peak_rss_founder", round(rss_peak_mb(founder), 1), "MB", "target < 100 MB")
+    fig("initial_sync_peak_rss_newcomer", round(rss_peak_mb(newcomer), 1), "MB",
+        f"target < 100 MB; {rss_anon_mb(newcomer):.1f} MB of it the process's own (anonymous) at the end")
+    fig("peak_rss_founder", round(rss_peak_mb(founder), 1), "MB",
+        "target < 100 MB; imported, indexed and searched the catalog, then served the sync")
+
+    # 6 under 3: both hold the catalog while the founder writes at RATE/s
+    r = sustain(founder, [newcomer], [founder, newcomer])
+    first, second, worst = r["lag"]
+    fig("sustained_100k_peak_rss", round(max(rss_peak_mb(founder), rss_peak_mb(newcomer)), 1), "MB",
+        f"target < 100 MB; founder {rss_peak_mb(founder):.1f} MB, newcomer {rss_peak_mb(newcomer):.1f} MB "
+        f"holding {N} certifications, {r['written'] / SUSTAIN:.0f} records/s written for {SUSTAIN:.0f} s, "
+        f"max lag {worst * 1000:.0f} ms")
     founder.stop()
     newcomer.stop()
 
@@ -148,6 +168,97 @@ def total_bytes(nodes):
         total += c.call({"cmd": "status"})["bytes_out"]
         c.close()
     return total
+
+
+def sustain(writer, receivers, everyone):
+    """Offer RATE puts/s to `writer` for SUSTAIN s; follow how far behind
+    each receiver is.  The writer is offered its puts by a pacing thread (a
+    batch every 10 ms, pipelined on one control connection, packed
+    beforehand so the client is not what limits the rate); another thread
+    takes the replies.  A put counts as written when its reply arrives."""
+    w = ctl(writer)
+    samples = []            # (t, [receiver's seq of the writer])
+    stop = threading.Event()
+    wid = writer.member_id()
+    readers = [ctl(n) for n in receivers]
+    wseq = [w.call({"cmd": "status"})["seq"]]
+    wtimes = {}
+
+    def sampler():
+        while not stop.is_set():
+            t = time.time()
+            seqs = []
+            for c in readers:
+                vv = dict(c.call({"cmd": "vv"})["vv"])
+                seqs.append(vv.get(wid, 0))
+            samples.append((t, seqs))
+            time.sleep(0.25)
+    th = threading.Thread(target=sampler)
+    th.start()
+    sent = [0]
+    sending = threading.Event()
+    sending.set()
+    acked = []              # reply times
+    reqs = [w.frame({"cmd": "put", "kind": "note", "key": f"s{i}", "tombstone": 0,
+                     "fields": [["text", "持続書込" + "y" * 500]]}) for i in range(5000)]
+
+    def pacer():
+        while time.time() - t_start < SUSTAIN:
+            target = int((time.time() - t_start) * RATE)
+            out = []
+            while sent[0] < target and sent[0] - len(acked) < 4 * RATE:
+                out.append(reqs[sent[0] % len(reqs)])
+                sent[0] += 1
+            if out:
+                w.s.sendall(b"".join(out))
+            time.sleep(0.01)
+        sending.clear()
+
+    def taker():
+        while sending.is_set() or len(acked) < sent[0]:
+            if not w.has_frame() and not select.select([w.s], [], [], 0.2)[0]:
+                continue
+            r = w.recv()
+            t = time.time()
+            acked.append(t)
+            wseq.append(r.get("seq", wseq[-1]))
+            wtimes[r.get("seq")] = t
+    t_start = time.time()
+    threads = [threading.Thread(target=pacer), threading.Thread(target=taker)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    t_end = time.time()
+    harness.wait_until(lambda: harness.digests_equal(everyone), 120, what="sustained writes converge")
+    stop.set()
+    th.join()
+    for c in readers:
+        c.close()
+    w.close()
+    # lag of a node at a sample: how long ago the writer wrote the oldest
+    # record the node still lacks (0 if it has everything written so far)
+    seq_times = sorted((s, t) for s, t in wtimes.items() if s)
+    by_time = sorted(t for _, t in seq_times)
+    at = dict(seq_times)
+    prefix_top = list(itertools.accumulate((s for s, _ in sorted(seq_times, key=lambda x: x[1])), max))
+    lags = []
+    for t, seqs in samples:
+        k = bisect.bisect_right(by_time, t)
+        top = prefix_top[k - 1] if k else 0
+        worst = 0.0
+        for s in seqs:
+            if s < top:
+                worst = max(worst, t - at.get(s + 1, t))
+        lags.append((t, worst))
+    lag = (0.0, 0.0, 0.0)
+    if lags:
+        half = t_start + (t_end - t_start) / 2
+        first = max([l for t, l in lags if t < half] or [0])
+        second = max([l for t, l in lags if half <= t <= t_end] or [0])
+        lag = (first, second, max(l for _, l in lags))
+    return {"sent": sent[0], "written": sum(1 for t in acked if t <= t_start + SUSTAIN),
+            "tail": t_end - t_start - SUSTAIN, "lag": lag}
 
 
 def bench_alliance(env, vall, rec_bytes):
@@ -199,98 +310,21 @@ def bench_alliance(env, vall, rec_bytes):
         "bytes on all connections per record per receiving node / record size; target <= 1.5")
 
     # 3. sustained writes
-    samples = []            # (t, writer seq, [node seqs])
-    stop = threading.Event()
-    wid = nodes[0].member_id()
-    readers = [ctl(n) for n in nodes[1:]]
-    wseq = [w.call({"cmd": "status"})["seq"]]
-    wtimes = {}
-
-    def sampler():
-        while not stop.is_set():
-            t = time.time()
-            seqs = []
-            for c in readers:
-                vv = dict(c.call({"cmd": "vv"})["vv"])
-                seqs.append(vv.get(wid, 0))
-            samples.append((t, seqs))
-            time.sleep(0.25)
-    th = threading.Thread(target=sampler)
     b0 = total_bytes(nodes)
-    th.start()
-    # The writer is offered RATE puts/s by a pacing thread (a batch every
-    # 10 ms, pipelined on one control connection); another thread takes the
-    # replies.  A put counts as written when its reply arrives.
-    sent = [0]
-    sending = threading.Event()
-    sending.set()
-    acked = []              # reply times
-
-    # requests packed beforehand: the client must not be what limits the rate
-    reqs = [w.frame({"cmd": "put", "kind": "note", "key": f"s{i}", "tombstone": 0,
-                     "fields": [["text", "持続書込" + "y" * 500]]}) for i in range(5000)]
-
-    def pacer():
-        while time.time() - t_start < SUSTAIN:
-            target = int((time.time() - t_start) * RATE)
-            out = []
-            while sent[0] < target and sent[0] - len(acked) < 4 * RATE:
-                out.append(reqs[sent[0] % len(reqs)])
-                sent[0] += 1
-            if out:
-                w.s.sendall(b"".join(out))
-            time.sleep(0.01)
-        sending.clear()
-
-    def taker():
-        while sending.is_set() or len(acked) < sent[0]:
-            if not w.has_frame() and not select.select([w.s], [], [], 0.2)[0]:
-                continue
-            r = w.recv()
-            t = time.time()
-            acked.append(t)
-            wseq.append(r.get("seq", wseq[-1]))
-            wtimes[r.get("seq")] = t
-    t_start = time.time()
-    threads = [threading.Thread(target=pacer), threading.Thread(target=taker)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    t_end = time.time()
-    harness.wait_until(lambda: harness.digests_equal(nodes), 120, what="sustained writes converge")
-    stop.set()
-    th.join()
+    r = sustain(nodes[0], nodes[1:], nodes)
     b_sus = total_bytes(nodes) - b0
-    in_window = sum(1 for t in acked if t <= t_start + SUSTAIN)
-    fig("sustained_write_rate", round(in_window / SUSTAIN), "records/s",
-        f"written by the writer of {RATE}/s offered for {SUSTAIN:.0f} s ({sent[0]} offered, "
-        f"last written {t_end - t_start - SUSTAIN:.1f} s after the offer ended)")
-    # lag of a node at a sample: how long ago the writer wrote the oldest record it still lacks
-    seq_times = sorted((s, t) for s, t in wtimes.items() if s)
-    lags = []
-    for t, seqs in samples:
-        written = [s for s, tw in seq_times if tw <= t]
-        top = written[-1] if written else 0
-        worst = 0.0
-        for s in seqs:
-            if s < top:
-                missing = next((tw for q, tw in seq_times if q == s + 1), t)
-                worst = max(worst, t - missing)
-        lags.append((t, worst))
-    if lags:
-        half = t_start + (t_end - t_start) / 2
-        first = max([l for t, l in lags if t < half] or [0])
-        second = max([l for t, l in lags if half <= t <= t_end] or [0])
-        fig("sustained_max_lag", round(max(l for _, l in lags) * 1000), "ms",
-            f"target < 1000 ms; first half {first * 1000:.0f} ms, second half {second * 1000:.0f} ms")
-    fig("bytes_per_record_sustained", round(b_sus / max(sent[0], 1) / (NODES - 1) / rec_size, 2), "x record size",
+    sent = r["sent"]
+    fig("sustained_write_rate", round(r["written"] / SUSTAIN), "records/s",
+        f"written by the writer of {RATE}/s offered for {SUSTAIN:.0f} s ({sent} offered, "
+        f"last written {r['tail']:.1f} s after the offer ended)")
+    first, second, worst = r["lag"]
+    fig("sustained_max_lag", round(worst * 1000), "ms",
+        f"target < 1000 ms; first half {first * 1000:.0f} ms, second half {second * 1000:.0f} ms")
+    fig("bytes_per_record_sustained", round(b_sus / max(sent, 1) / (NODES - 1) / rec_size, 2), "x record size",
         "target <= 1.5")
     fig("peak_rss_sustained_max", round(max(rss_peak_mb(n) for n in nodes), 1), "MB",
         f"target < 100 MB; writer {rss_peak_mb(nodes[0]):.1f} MB, receivers up to "
         f"{max(rss_peak_mb(n) for n in nodes[1:]):.1f} MB")
-    for c in readers:
-        c.close()
     w.close()
 
 

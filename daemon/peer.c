@@ -153,6 +153,31 @@ static void flush_out(peer *p)
     size_t n = BIO_ctrl_pending(p->wbio);
     if (!n || p->state == PEER_CONNECTING)
         return;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&p->tcp) == 0) {
+        /* Usually the socket takes it all at once: write straight from the
+         * BIO's buffer, no copy and no allocation. */
+        char *data;
+        long have = BIO_get_mem_data(p->wbio, &data);
+        uv_buf_t b = uv_buf_init(data, (unsigned)have);
+        int w = have > 0 ? uv_try_write((uv_stream_t *)&p->tcp, &b, 1) : 0;
+        if (w > 0) {
+            p->bytes_out += (uint64_t)w;
+            p->d->bytes_out += (uint64_t)w;
+            if (w == have) {
+                (void)BIO_reset(p->wbio);
+                return;
+            }
+            /* drop what went out; the rest is queued below */
+            char skip[16384];
+            for (int left = w; left > 0;) {
+                int r = BIO_read(p->wbio, skip, left < (int)sizeof skip ? left : (int)sizeof skip);
+                if (r <= 0)
+                    break;
+                left -= r;
+            }
+            n = BIO_ctrl_pending(p->wbio);
+        }
+    }
     char *buf = malloc(n);
     uv_write_t *w = malloc(sizeof *w);
     if (!buf || !w) {
