@@ -74,7 +74,8 @@ def verify_rate():
     out = subprocess.run([os.path.join(BUILD, "bench", "verify_rate")], stdout=subprocess.PIPE,
                          check=True).stdout.decode()
     v = dict(line.split() for line in out.splitlines())
-    return float(v["verify_rate_all"]), float(v["verify_rate_1core"]), int(v["record_bytes"])
+    return float(v["verify_rate_all"]), float(v["verify_rate_1core"]), int(v["record_bytes"]), \
+        float(v["verify_rate_all_worst"])
 
 
 def pctl(xs, p):
@@ -123,8 +124,13 @@ def bench_initial_sync(env, vall):
     recs = c.call({"cmd": "status"})["records"]
     c.close()
     rate = recs / dt
+    # the machine's speed drifts: measure the ceiling again right after and
+    # quote the sync against the higher of the two
+    v_after = verify_rate()[0]
+    ceiling = max(vall, v_after)
     fig("initial_sync_rate", round(rate), "records/s",
-        f"ratio to all-core Ed25519 verify rate {rate / vall:.2f} (target >= 0.7); {recs} records in {dt:.1f} s")
+        f"ratio to all-core Ed25519 verify rate {rate / ceiling:.2f} (target >= 0.7); {recs} records in {dt:.1f} s; "
+        f"ceiling {ceiling:.0f}/s (before {vall:.0f}, after {v_after:.0f})")
     fig("initial_sync_peak_rss_newcomer", round(rss_peak_mb(newcomer), 1), "MB",
         f"target < 100 MB; {rss_anon_mb(newcomer):.1f} MB of it the process's own (anonymous) at the end")
     fig("peak_rss_founder", round(rss_peak_mb(founder), 1), "MB",
@@ -364,8 +370,9 @@ def bench_scale(env):
 
 
 def main():
-    vall, v1, rec_bytes = verify_rate()
-    fig("verify_rate_all_cores", round(vall), "verifications/s", f"ceiling; {v1:.0f}/s on one core")
+    vall, v1, rec_bytes, vworst = verify_rate()
+    fig("verify_rate_all_cores", round(vall), "verifications/s",
+        f"ceiling, best of 3 runs (worst {vworst:.0f}/s); {v1:.0f}/s on one core")
     for name, fn in (("initial sync, search, memory", lambda e: bench_initial_sync(e, vall)),
                      ("22-node alliance", lambda e: bench_alliance(e, vall, rec_bytes)),
                      ("scale", bench_scale)):

@@ -55,17 +55,26 @@ int main(void)
     long one = 0;
     worker(&one);
     pthread_t th[64];
-    long counts[64] = { 0 };
     if (cores > 64)
         cores = 64;
-    for (long i = 0; i < cores; i++)
-        pthread_create(&th[i], NULL, worker, &counts[i]);
-    long all = 0;
-    for (long i = 0; i < cores; i++) {
-        pthread_join(th[i], NULL);
-        all += counts[i];
+    /* On a shared machine the other cores are not always all ours: the
+     * ceiling is the best of three runs (a higher ceiling makes every ratio
+     * quoted against it smaller, never flattering). */
+    long best = 0, worst = -1;
+    for (int run = 0; run < 3; run++) {
+        long counts[64] = { 0 }, all = 0;
+        for (long i = 0; i < cores; i++)
+            pthread_create(&th[i], NULL, worker, &counts[i]);
+        for (long i = 0; i < cores; i++) {
+            pthread_join(th[i], NULL);
+            all += counts[i];
+        }
+        if (all > best)
+            best = all;
+        if (worst < 0 || all < worst)
+            worst = all;
     }
-    printf("verify_rate_1core %.0f\nverify_rate_all %.0f\ncores %ld\nrecord_bytes %zu\n", one / seconds,
-           all / seconds, cores, len);
+    printf("verify_rate_1core %.0f\nverify_rate_all %.0f\nverify_rate_all_worst %.0f\ncores %ld\n"
+           "record_bytes %zu\n", one / seconds, best / seconds, worst / seconds, cores, len);
     return 0;
 }

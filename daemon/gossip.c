@@ -53,6 +53,17 @@ static void pack_id(msgpack_packer *pk, const proto_id *id)
     msgpack_pack_bin_body(pk, id->b, 32);
 }
 
+/* Records of `a` up to `seq` arrived: a range still being sent is not stalled. */
+static void inflight_progress(catalogd *d, const proto_id *a, uint64_t seq)
+{
+    for (size_t i = 0; i < d->ninflight; i++)
+        if (!memcmp(&d->inflight[i].author, a, 32)) {
+            if (d->inflight[i].to > seq)
+                d->inflight[i].at_ms = uv_now(d->loop);
+            return;
+        }
+}
+
 static struct inflight *inflight_get(catalogd *d, const proto_id *a)
 {
     for (size_t i = 0; i < d->ninflight; i++)
@@ -541,6 +552,11 @@ static void verify_done(uv_work_t *w, int status)
                 defer_rec(p, &recs[i]);
             }
         }
+        /* A long range (initial sync) outlasts INFLIGHT_MS: while its
+         * records keep coming, asking again would only fetch them twice. */
+        for (size_t i = 0; i < m; i++)
+            if (fresh[i] && (i + 1 == m || memcmp(&recs[i + 1].author, &recs[i].author, 32)))
+                inflight_progress(d, &recs[i].author, recs[i].seq);
         int *relay = calloc(m, sizeof *relay);
         for (size_t i = 0; relay && i < m; i++)
             relay[i] = fresh[i] && relay_needed(d, &recs[i].author);

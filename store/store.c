@@ -34,8 +34,8 @@
 #define KEYCACHE 4096   /* slots, power of two; more members than this just miss */
 
 /* The store's pages mapped in this process are released when they have
- * grown past SCAN_RELEASE, checked every SCAN_CHECK bytes of reading or
- * writing. */
+ * grown past SCAN_RELEASE, checked every SCAN_CHECK bytes a scan reads and
+ * after every write transaction. */
 #define SCAN_RELEASE (8u << 20)
 #define SCAN_CHECK (512u << 10)
 
@@ -979,10 +979,7 @@ int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results
     }
     /* writing reads B-tree pages through the map (and the kernel maps their
      * neighbours too): release them like a scan's */
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes += recs[i].raw_len;
-    scanned(s, 2 * bytes);
+    scanned(s, SCAN_CHECK);   /* after every write transaction */
     return 0;
 }
 
@@ -1075,10 +1072,7 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         }
         return lmdb_err(err, errlen, "commit", rc);
     }
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes += items[i].out_len;
-    scanned(s, 2 * bytes);
+    scanned(s, SCAN_CHECK);   /* after every write transaction */
     return 0;
 }
 
@@ -1201,14 +1195,15 @@ static long mapped_pages(store *s)
     return sscanf(buf, "%ld %ld %ld", &size, &res, &shared) == 3 ? shared : -1;
 }
 
-/* Account for `n` bytes read or written through the map.  Every so often
- * look at how much of the file is mapped here and release it past a bound:
- * the kernel maps more than was touched (fault-around, large folios), so
- * bytes alone do not tell. */
+/* Account for `n` bytes read through the map (SCAN_CHECK: check now, as
+ * after every write transaction).  Every so often look at how much of the
+ * file is mapped here and release it past a bound: the kernel maps more
+ * than was touched (fault-around, whole large folios), so bytes alone do
+ * not tell. */
 static void scanned(store *s, size_t n)
 {
     s->scanned += n;
-    if (s->scanned < SCAN_CHECK)
+    if (n != SCAN_CHECK && s->scanned < SCAN_CHECK)
         return;
     s->scanned = 0;
     long now = mapped_pages(s);
