@@ -441,14 +441,30 @@ typedef struct {
     int ok;
 } vitem;
 
+typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; } vtail;
+
 struct vjob {
     peer *p;
     uint8_t *frame;         /* owned copy of the records' bytes */
     vitem *it;
     size_t n;
+    vtail *tails;           /* per author in the job: its last seq (keys borrowed from it[]) */
+    size_t ntails;
     int pending;
     vchunk chunks[VERIFY_CHUNKS];
 };
+
+/* The job whose records are about to be applied while the next is triaged:
+ * a record following one of its authors' last seq is not a gap. */
+static const vjob *g_prev;
+
+static EVP_PKEY *prev_tail_key(const proto_record *r)
+{
+    for (size_t i = 0; g_prev && i < g_prev->ntails; i++)
+        if (g_prev->tails[i].seq + 1 == r->seq && !memcmp(&g_prev->tails[i].author, &r->author, 32))
+            return g_prev->tails[i].key;
+    return NULL;
+}
 
 static void verify_work(uv_work_t *w)
 {
@@ -463,6 +479,7 @@ static void job_free(vjob *j)
     for (size_t i = 0; i < j->n; i++)
         EVP_PKEY_free(j->it[i].key);
     free(j->it);
+    free(j->tails);
     free(j->frame);
     free(j);
 }
@@ -477,6 +494,7 @@ static int cmp_rec(const void *a, const void *b)
 }
 
 static void start_job(peer *p, vjob *j, int may_inline);
+static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal);
 static void retry_deferred(peer *p);
 
 static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *raw, size_t len)
@@ -515,6 +533,22 @@ static void verify_done(uv_work_t *w, int status)
     peer *p = j->p;
     catalogd *d = p->d;
     d->verify_jobs--;
+
+    /* Records collected while this job was verified go to the pool now,
+     * before this job is written: verifying them overlaps the write. */
+    vjob *next = NULL;
+    if (p->state == PEER_ESTABLISHED && p->nacc) {
+        pending_rec *list = p->acc;
+        size_t nl = p->nacc;
+        int fatal;
+        p->acc = NULL;
+        p->nacc = p->capacc = 0;
+        g_prev = j;
+        next = job_from_list(p, list, nl, &fatal);
+        g_prev = NULL;
+        if (next)
+            start_job(p, next, 0);
+    }
 
     /* Keep only verified records; note the first forgery. */
     proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
@@ -593,7 +627,9 @@ static void verify_done(uv_work_t *w, int status)
         churn += j->it[i].r.raw_len + sizeof j->it[i];
     job_free(j);
     catalogd_churn(d, churn);
-    if (p->state == PEER_ESTABLISHED)
+    if (next)
+        peer_pump(p);   /* still busy: collect the batch after next meanwhile */
+    else if (p->state == PEER_ESTABLISHED)
         retry_deferred(p);
     else
         p->busy = 0;
@@ -688,6 +724,11 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
             pc = STORE_NEW;
             k = j->it[j->n - 1].key;
             EVP_PKEY_up_ref(k);
+        } else if (pc == STORE_GAP && strcmp(r->kind, "genesis") && prev_tail_key(r)) {
+            /* its predecessor is in the job being applied just before this one */
+            pc = STORE_NEW;
+            k = prev_tail_key(r);
+            EVP_PKEY_up_ref(k);
         }
         if (pc == STORE_NEW || pc == STORE_FORK) {
             j->it[j->n].r = *r;
@@ -713,6 +754,11 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         job_free(j);
         return NULL;
     }
+    /* items are in (author, seq) order: the last of each author's run */
+    j->tails = malloc(j->n * sizeof *j->tails);
+    for (size_t i = 0; j->tails && i < j->n; i++)
+        if (i + 1 == j->n || memcmp(&j->it[i + 1].r.author, &j->it[i].r.author, 32))
+            j->tails[j->ntails++] = (vtail){ j->it[i].r.author, j->it[i].r.seq, j->it[i].key };
     return j;
 }
 

@@ -356,6 +356,12 @@ void peer_pause(peer *p)
     p->busy = 1;
 }
 
+void peer_pump(peer *p)
+{
+    if (p->state == PEER_ESTABLISHED)
+        pump_in(p);
+}
+
 void peer_resume(peer *p)
 {
     p->busy = 0;

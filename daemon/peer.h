@@ -64,6 +64,7 @@ void peer_send_frame(peer *p, const void *frame, size_t len);   /* a whole frame
 void peer_fail(peer *p, unsigned code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void peer_close(peer *p);
 void peer_pause(peer *p);
+void peer_pump(peer *p);      /* take in what has arrived; while busy, collect the next batch */
 void peer_resume(peer *p);
 void peer_unref(peer *p);
 
