@@ -16,7 +16,7 @@
 
 static proto_record rec;
 static EVP_PKEY *key;
-static double seconds = 1.5;
+static double seconds = 1.0;
 
 static double now(void)
 {

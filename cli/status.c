@@ -21,28 +21,34 @@ int status_main(int argc, char **argv)
     if (rc)
         return rc;
     static const char *strs[] = { "member_id", "code", "name", "digest", "alliance", "genesis", "listen" };
-    static const char *nums[] = { "records", "current", "members", "peers", "authors", "forks", "seq" };
-    char sv[7][512];
-    uint64_t nv[7];
-    for (int i = 0; i < 7; i++) {
+    static const char *nums[] = { "records", "current", "members", "peers", "authors", "forks", "seq",
+                                  "records_in", "records_out", "bytes_in", "bytes_out" };
+    enum { NSTR = 7, NNUM = sizeof nums / sizeof nums[0] };
+    char sv[NSTR][512];
+    uint64_t nv[NNUM];
+    for (int i = 0; i < NSTR; i++) {
         sv[i][0] = 0;
         proto_map_str(rep, len, strs[i], sv[i], sizeof sv[i]);
+    }
+    for (int i = 0; i < NNUM; i++) {
         nv[i] = 0;
         proto_map_u64(rep, len, nums[i], &nv[i]);
     }
     if (o.json) {
         printf("{");
-        for (int i = 0; i < 7; i++)
+        for (int i = 0; i < NSTR; i++)
             ctl_json_kv_str(stdout, strs[i], sv[i], 1);
-        for (int i = 0; i < 7; i++)
-            ctl_json_kv_u64(stdout, nums[i], nv[i], i < 6);
+        for (int i = 0; i < NNUM; i++)
+            ctl_json_kv_u64(stdout, nums[i], nv[i], i < NNUM - 1);
         printf("}\n");
     } else {
         printf("member:    %s %s\nmember id: %s\nalliance:  %s\nmembers:   %llu\n"
                "peers:     %llu connected%s%s\nrecords:   %llu (%llu current, %llu authors)\n"
-               "digest:    %s\n", sv[1], sv[2], sv[0], sv[4][0] ? sv[4] : "(none yet)",
+               "digest:    %s\ntraffic:   %llu records in, %llu out (%llu / %llu bytes)\n", sv[1], sv[2], sv[0], sv[4][0] ? sv[4] : "(none yet)",
                (unsigned long long)nv[2], (unsigned long long)nv[3], sv[6][0] ? ", listening on " : "",
-               sv[6], (unsigned long long)nv[0], (unsigned long long)nv[1], (unsigned long long)nv[4], sv[3]);
+               sv[6], (unsigned long long)nv[0], (unsigned long long)nv[1], (unsigned long long)nv[4], sv[3],
+               (unsigned long long)nv[7], (unsigned long long)nv[8], (unsigned long long)nv[9],
+               (unsigned long long)nv[10]);
         if (nv[5])
             printf("FORKS:     %llu records of equivocation evidence (see logs)\n", (unsigned long long)nv[5]);
     }

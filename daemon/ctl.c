@@ -86,7 +86,7 @@ static int cmd_status(catalogd *d, const uint8_t *req, size_t len, msgpack_packe
     proto_id_str(&d->id.id, id);
     proto_hex(si.digest.b, 32, dg);
     proto_hex(si.genesis.b, 32, gh);
-    msgpack_pack_map(pk, 17);
+    msgpack_pack_map(pk, 19);
     proto_pack_kv_bool(pk, "ok", 1);
     proto_pack_kv_str(pk, "member_id", id);
     proto_pack_kv_str(pk, "code", d->id.code);
@@ -104,6 +104,8 @@ static int cmd_status(catalogd *d, const uint8_t *req, size_t len, msgpack_packe
     proto_pack_kv_u64(pk, "seq", store_vv_get(d->st, &d->id.id));
     proto_pack_kv_u64(pk, "bytes_out", d->bytes_out);
     proto_pack_kv_u64(pk, "bytes_in", d->bytes_in);
+    proto_pack_kv_u64(pk, "records_out", d->records_out);
+    proto_pack_kv_u64(pk, "records_in", d->records_in);
     return 0;
 }
 
