@@ -12,7 +12,6 @@ import os
 import bisect
 import itertools
 import re
-import select
 import statistics
 import subprocess
 import sys
@@ -189,16 +188,12 @@ def total_bytes(nodes):
 
 def sustain(writer, receivers, everyone):
     """Offer RATE puts/s to `writer` for SUSTAIN s; follow how far behind
-    each receiver is.  The writer is offered its puts by a pacing thread (a
-    batch every 10 ms, pipelined on one control connection, packed
-    beforehand so the client is not what limits the rate); another thread
-    takes the replies.  A put counts as written when its reply arrives."""
+    each receiver is.  A put counts as written when its reply arrives."""
     w = ctl(writer)
     samples = []            # (t, [receiver's seq of the writer])
     stop = threading.Event()
     wid = writer.member_id()
     readers = [ctl(n) for n in receivers]
-    wseq = [w.call({"cmd": "status"})["seq"]]
     wtimes = {}
 
     def sampler():
@@ -212,47 +207,28 @@ def sustain(writer, receivers, everyone):
             time.sleep(0.25)
     th = threading.Thread(target=sampler)
     th.start()
-    sent = [0]
-    sending = threading.Event()
-    sending.set()
-    acked = []              # reply times
-    reqs = [w.frame({"cmd": "put", "kind": "note", "key": f"s{i}", "tombstone": 0,
-                     "fields": [["text", "持続書込" + "y" * 500]]}) for i in range(5000)]
-
-    def pacer():
-        while time.time() - t_start < SUSTAIN:
-            target = int((time.time() - t_start) * RATE)
-            out = []
-            while sent[0] < target and sent[0] - len(acked) < 4 * RATE:
-                out.append(reqs[sent[0] % len(reqs)])
-                sent[0] += 1
-            if out:
-                w.s.sendall(b"".join(out))
-            time.sleep(0.01)
-        sending.clear()
-
-    def taker():
-        while sending.is_set() or len(acked) < sent[0]:
-            if not w.has_frame() and not select.select([w.s], [], [], 0.2)[0]:
-                continue
-            r = w.recv()
-            t = time.time()
-            acked.append(t)
-            wseq.append(r.get("seq", wseq[-1]))
-            wtimes[r.get("seq")] = t
+    # bench/pace (C, so that the client is not what limits the rate on a
+    # busy machine) offers the puts and notes when each reply arrived
+    out = os.path.join(writer.dir, "pace.out")
+    w.close()
     t_start = time.time()
-    threads = [threading.Thread(target=pacer), threading.Thread(target=taker)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    res = subprocess.run([os.path.join(BUILD, "bench", "pace"), os.path.join(writer.dir, "control.sock"),
+                          str(RATE), str(SUSTAIN), out], stdout=subprocess.PIPE, check=True).stdout.decode()
     t_end = time.time()
+    info = dict(line.split() for line in res.splitlines())
+    sent = [int(info["offered"])]
+    t_start = float(info["start"])
+    acked = []
+    with open(out) as f:
+        for line in f:
+            seq, t = line.split()
+            acked.append(float(t))
+            wtimes[int(seq)] = float(t)
     harness.wait_until(lambda: harness.digests_equal(everyone), 120, what="sustained writes converge")
     stop.set()
     th.join()
     for c in readers:
         c.close()
-    w.close()
     # lag of a node at a sample: how long ago the writer wrote the oldest
     # record the node still lacks (0 if it has everything written so far)
     seq_times = sorted((s, t) for s, t in wtimes.items() if s)
