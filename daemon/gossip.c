@@ -36,7 +36,7 @@
 
 enum { ERR_PROTO = 1, ERR_ALLIANCE = 2, ERR_RECORD = 3, ERR_SIGNATURE = 4 };
 
-struct inflight { proto_id author; uint64_t to; uint64_t at_ms; };
+struct inflight { proto_id author; uint64_t to; uint64_t at_ms; peer *from; };
 
 /* ---- helpers ---- */
 
@@ -81,6 +81,7 @@ static struct inflight *inflight_get(catalogd *d, const proto_id *a)
     f->author = *a;
     f->to = 0;
     f->at_ms = 0;
+    f->from = NULL;
     return f;
 }
 
@@ -389,7 +390,7 @@ static int relay_needed(catalogd *d, const proto_id *author)
 
 /* ---- wanting ---- */
 
-typedef struct { msgpack_sbuffer tmp; msgpack_packer tpk; uint32_t n; } want_list;
+typedef struct { msgpack_sbuffer tmp; msgpack_packer tpk; uint32_t n; peer *to; } want_list;
 
 static void want_add(catalogd *d, want_list *w, const proto_id *a, uint64_t from, uint64_t to)
 {
@@ -404,6 +405,7 @@ static void want_add(catalogd *d, want_list *w, const proto_id *a, uint64_t from
     if (f) {
         f->to = to;
         f->at_ms = now;
+        f->from = w->to;
     }
     msgpack_pack_array(&w->tpk, 3);
     pack_id(&w->tpk, a);
@@ -891,7 +893,7 @@ static void on_hello(peer *p, const uint8_t *f, size_t len)
     uint32_t n;
     if (proto_map_find(f, len, "vv", &r) || proto_rd_array(&r, &n))
         goto bad;
-    want_list w = { .n = 0 };
+    want_list w = { .n = 0, .to = p };
     msgpack_sbuffer_init(&w.tmp);
     msgpack_packer_init(&w.tpk, &w.tmp, msgpack_sbuffer_write);
     for (uint32_t i = 0; i < n; i++) {
@@ -952,7 +954,7 @@ static void on_announce(peer *p, const uint8_t *f, size_t len)
         peer_fail(p, ERR_PROTO, "malformed announce");
         return;
     }
-    want_list w = { .n = 0 };
+    want_list w = { .n = 0, .to = p };
     msgpack_sbuffer_init(&w.tmp);
     msgpack_packer_init(&w.tpk, &w.tmp, msgpack_sbuffer_write);
     for (uint32_t i = 0; i < n; i++) {
@@ -1033,7 +1035,14 @@ void gossip_on_established(peer *p)
 
 void gossip_peer_gone(peer *p)
 {
-    (void)p;
+    /* what was asked of it will not come: let the next announce or hello
+     * ask someone else at once instead of after INFLIGHT_MS */
+    catalogd *d = p->d;
+    for (size_t i = 0; i < d->ninflight; i++)
+        if (d->inflight[i].from == p) {
+            d->inflight[i].from = NULL;
+            d->inflight[i].at_ms = 0;
+        }
 }
 
 void gossip_tick(catalogd *d)
