@@ -3,8 +3,14 @@ import json
 import os
 import signal
 import stat
+import sys
+import threading
+import time
 
 from harness import CtlError, wait_until
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench"))
+from ctlclient import Ctl  # noqa: E402
 
 
 def test_init_validates_and_refuses_overwrite(env):
@@ -143,3 +149,27 @@ def test_control_socket_mode_and_bad_frames(env):
     assert b"unknown control command" in data, data
     s.close()
     assert f.status()["records"] == 1
+
+
+def test_pipelined_puts_from_a_slow_reader(env):
+    """A client pipelines 20,000 puts and reads no reply for a while: the
+    daemon stops taking its requests once 1 MB of replies wait, then goes
+    on as they are read; every put is answered once, in order."""
+    f = env.found()
+    c = Ctl(os.path.join(f.dir, "control.sock"))
+    c.s.settimeout(120)   # a daemon that never reads again fails the test, not hangs it
+    n = 20000
+    frames = [Ctl.frame({"cmd": "put", "kind": "note", "key": f"k{i}", "tombstone": 0,
+                         "fields": [["text", "ｘ" * 150]]}) for i in range(n)]
+    sender = threading.Thread(target=lambda: c.s.sendall(b"".join(frames)))
+    sender.start()
+    time.sleep(1.0)   # replies pile up unread meanwhile
+    seqs = []
+    for _ in range(n):
+        r = c.recv()
+        assert r.get("ok"), r
+        seqs.append(r["seq"])
+    sender.join()
+    c.close()
+    assert seqs == list(range(seqs[0], seqs[0] + n)), (seqs[:3], seqs[-3:])
+    assert f.status()["records"] == n + 1
