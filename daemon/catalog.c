@@ -435,7 +435,7 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
 typedef struct {
     size_t norm;         /* offset of the normalised text in the arena */
     uint64_t seq;
-    uint64_t corp;       /* 法人番号, 0 if absent */
+    uint64_t corp;       /* 法人番号, NO_CORP if absent */
     uint32_t author;     /* index into the index's author table */
     uint32_t prod;       /* product number (certifications: index of first of its range) */
     uint32_t areas;      /* bit i = catalog_areas[i] */
@@ -445,6 +445,7 @@ typedef struct {
 } cidx;
 
 #define NO_PROD UINT32_MAX
+#define NO_CORP UINT64_MAX
 
 struct catalog_index {
     proto_id digest;
@@ -620,9 +621,11 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     proto_body_foreach(&r, area_bits_cb, &e.areas);
     e.cert_on = date_num(&r, "certified_on");
     e.valid_until = date_num(&r, "valid_until");
-    char corp[16] = "";
-    proto_body_copy_str(&r, "corporate_number", corp, sizeof corp);
-    e.corp = strtoull(corp, NULL, 10);
+    /* the product key starts with the normalised 13-digit 法人番号 (or "-"):
+     * the same number whatever width or hyphens the record was written with */
+    e.corp = NO_CORP;
+    if (strspn(pk, "0123456789") == 13 && pk[13] == '|')
+        e.corp = strtoull(pk, NULL, 10);
     char st[32] = "";
     proto_body_copy_str(&r, "status", st, sizeof st);
     e.status = !strcmp(st, "停止") ? 1 : !strcmp(st, "取消") ? 2 : 0;
@@ -879,7 +882,7 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         return proto_err(err, errlen, "store unavailable");
 
     size_t nc = g_idx.nc, na = g_idx.na;
-    uint64_t corpn = strlen(corpd) == 13 ? strtoull(corpd, NULL, 10) : UINT64_MAX;
+    uint64_t corpn = strlen(corpd) == 13 ? strtoull(corpd, NULL, 10) : NO_CORP - 1;   /* matches none */
     uint32_t mslot = UINT32_MAX, aslot = UINT32_MAX, myslot = UINT32_MAX;
     for (size_t i = 0; i < g_idx.nauthors; i++) {
         if (member[0] && !memcmp(&g_idx.authors[i], &mid, 32))

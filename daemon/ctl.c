@@ -422,6 +422,11 @@ static void on_write(uv_write_t *w, int status)
     ctl_client *c = w->handle->data;
     free(w->data);
     free(w);
+    if (status < 0 && status != UV_ECANCELED && !uv_is_closing((uv_handle_t *)&c->pipe)) {
+        /* the client went away; a paused client would never read the EOF */
+        uv_close((uv_handle_t *)&c->pipe, on_close);
+        return;
+    }
     if (status == 0 && c->paused && !uv_is_closing((uv_handle_t *)&c->pipe) &&
         uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < CTL_WRITE_LOW) {
         c->paused = 0;
@@ -437,7 +442,11 @@ static void out_flush(ctl_client *c)
     uv_write_t *w = malloc(sizeof *w);
     uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.size);
     if (!w) {
+        /* replies cannot be sent: better a closed connection than a client
+         * waiting forever */
         msgpack_sbuffer_clear(&c->out);
+        if (!uv_is_closing((uv_handle_t *)&c->pipe))
+            uv_close((uv_handle_t *)&c->pipe, on_close);
         return;
     }
     w->data = msgpack_sbuffer_release(&c->out);

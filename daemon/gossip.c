@@ -293,13 +293,16 @@ static void outbox_flush(catalogd *d)
             uint32_t l;
             dec = calloc(o->n, sizeof *dec);
             ok = calloc(o->n, sizeof *ok);
-            if (!dec || !ok || proto_map_find((uint8_t *)sb.data + 4, sb.size - 4, "recs", &r) ||
-                proto_rd_array(&r, &n))
-                break;
-            for (uint32_t i = 0; i < n; i++)
-                ok[i] = proto_rd_bin(&r, &b, &l) == 0 && proto_record_decode(b, l, &dec[i], NULL, 0) == 0;
+            if (dec && ok && proto_map_find((uint8_t *)sb.data + 4, sb.size - 4, "recs", &r) == 0 &&
+                proto_rd_array(&r, &n) == 0)
+                for (uint32_t i = 0; i < n && i < o->n; i++)
+                    ok[i] = proto_rd_bin(&r, &b, &l) == 0 &&
+                            proto_record_decode(b, l, &dec[i], NULL, 0) == 0;
         }
-        announce_to(p, dec, ok, o->n);
+        if (dec && ok)
+            announce_to(p, dec, ok, o->n);
+        else
+            peer_send_frame(p, sb.data, sb.size);   /* no memory to announce: send it anyway */
     }
     free(dec);
     free(ok);
@@ -565,6 +568,11 @@ static void verify_done(uv_work_t *w, int status)
         }
         recs[m++] = j->it[i].r;
     }
+    /* a batch already on its way when its sender broke the protocol (say, a
+     * forgery in the batch before) is dropped with the connection, as it
+     * would have been had it arrived later */
+    if (p->failed)
+        m = 0;
     char err[256];
     int touched_members = 0;
     if (m && res && fresh && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
@@ -629,8 +637,22 @@ static void verify_done(uv_work_t *w, int status)
         churn += j->it[i].r.raw_len + sizeof j->it[i];
     job_free(j);
     catalogd_churn(d, churn);
-    if (next)
+    if (next) {
+        /* Records set aside (an author admitted by this batch, say) ride
+         * with the batch after next, which is checked after this one is
+         * written; waiting for a pause in the stream could take long. */
+        for (size_t i = 0; i < p->ndeferred; i++)
+            if (list_add(&p->acc, &p->nacc, &p->capacc, p->deferred[i].raw, p->deferred[i].len) == 0) {
+                free(p->deferred[i].raw);
+                p->deferred[i].raw = NULL;
+            }
+        size_t keep = 0;
+        for (size_t i = 0; i < p->ndeferred; i++)
+            if (p->deferred[i].raw)
+                p->deferred[keep++] = p->deferred[i];
+        p->ndeferred = keep;
         peer_pump(p);   /* still busy: collect the batch after next meanwhile */
+    }
     else if (p->state == PEER_ESTABLISHED)
         retry_deferred(p);
     else

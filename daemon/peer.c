@@ -163,11 +163,9 @@ static void flush_out(peer *p)
         if (w > 0) {
             p->bytes_out += (uint64_t)w;
             p->d->bytes_out += (uint64_t)w;
-            if (w == have) {
-                (void)BIO_reset(p->wbio);
-                return;
-            }
-            /* drop what went out; the rest is queued below */
+            /* drop what went out (BIO_reset would clear the whole buffer,
+             * as large as the largest frame ever sent); the rest, if any,
+             * is queued below */
             char skip[16384];
             for (int left = w; left > 0;) {
                 int r = BIO_read(p->wbio, skip, left < (int)sizeof skip ? left : (int)sizeof skip);
@@ -176,6 +174,8 @@ static void flush_out(peer *p)
                 left -= r;
             }
             n = BIO_ctrl_pending(p->wbio);
+            if (!n)
+                return;
         }
     }
     char *buf = malloc(n);
@@ -311,6 +311,7 @@ void peer_fail(peer *p, unsigned code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    p->failed = 1;
     log_warn("closing peer %s: %s", peer_label(p, lbl, sizeof lbl), text);
     if (p->state == PEER_ESTABLISHED) {
         msgpack_sbuffer sb;

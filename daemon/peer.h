@@ -43,7 +43,8 @@ typedef struct peer {
     want_range *wants;        /* ranges the peer asked for, being sent */
     size_t nwants, capwants;
     int busy;                 /* a records batch is being verified */
-    int read_paused;
+    int read_paused;          /* socket not read: too much undecrypted input */
+    int failed;               /* closed for breaking the protocol (peer_fail) */
     pending_rec *deferred;    /* records waiting for their author or predecessor */
     size_t ndeferred, capdeferred;
     pending_rec *acc;         /* records received, not yet handed to a verify job */

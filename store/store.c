@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 
 #define KEYCACHE 4096   /* slots, power of two; more members than this just miss */
@@ -124,7 +125,6 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
         lmdb_err(err, errlen, dir, rc);
         goto fail;
     }
-    find_map(s);
     s->statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
@@ -164,6 +164,7 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
         lmdb_err(err, errlen, "opening store", rc);
         goto fail;
     }
+    find_map(s);
     *out = s;
     return 0;
 fail:
@@ -1144,21 +1145,32 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
 /* ---- reads ---- */
 
 /* Where LMDB mapped the data file (MDB_envinfo tells only for MDB_FIXEDMAP):
- * the mapping of the file's inode in /proc/self/maps. */
+ * the mapping in /proc/self/maps that holds a value just read from the
+ * store and belongs to the data file's device and inode.  If none does, no
+ * pages are ever released. */
 static void find_map(store *s)
 {
     mdb_filehandle_t fd;
     struct stat st;
+    MDB_txn *txn;
     char line[512];
+    MDB_val k = { 6, "schema" }, v;
     if (mdb_env_get_fd(s->env, &fd) || fstat(fd, &st))
         return;
-    FILE *f = fopen("/proc/self/maps", "r");
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    unsigned long inside = rc ? 0 : (unsigned long)v.mv_data;
+    mdb_txn_abort(txn);   /* the map stays: only the address is kept */
+    FILE *f = inside ? fopen("/proc/self/maps", "r") : NULL;
     if (!f)
         return;
     while (fgets(line, sizeof line, f)) {
         unsigned long lo, hi, ino;
-        if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &ino) == 3 &&
-            ino == (unsigned long)st.st_ino && hi - lo > s->map_len) {
+        unsigned maj, min;
+        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &min, &ino) == 5 &&
+            lo <= inside && inside < hi && ino == (unsigned long)st.st_ino &&
+            maj == major(st.st_dev) && min == minor(st.st_dev)) {
             s->map = (void *)lo;
             s->map_len = hi - lo;
         }
