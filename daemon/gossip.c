@@ -837,7 +837,9 @@ static void retry_deferred(peer *p)
     peer_resume(p);
 }
 
-void gossip_flush(peer *p)
+/* may_inline: only when no frame of p->in is in use up the stack, since an
+ * inline job's completion may read more input (and move p->in). */
+static void flush_acc(peer *p, int may_inline)
 {
     if (!p->nacc || p->busy || p->state != PEER_ESTABLISHED)
         return;
@@ -848,7 +850,12 @@ void gossip_flush(peer *p)
     p->nacc = p->capacc = 0;
     vjob *j = job_from_list(p, list, n, &fatal);
     if (j)
-        start_job(p, j, 1);
+        start_job(p, j, may_inline);
+}
+
+void gossip_flush(peer *p)
+{
+    flush_acc(p, 1);   /* called once the connection has no whole frame left */
 }
 
 /* ---- receiving ---- */
@@ -877,7 +884,7 @@ static void on_records(peer *p, const uint8_t *f, size_t len)
         }
     }
     if (p->nacc >= BATCH_RECORDS * 4)
-        gossip_flush(p);
+        flush_acc(p, 0);   /* mid-read: this frame is still in use */
 }
 
 static void on_hello(peer *p, const uint8_t *f, size_t len)
