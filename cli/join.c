@@ -4,11 +4,30 @@
 #include "certs/certs.h"
 #include "store/store.h"
 #include "proto/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define USAGE "usage: catalogctl join --data DIR --sponsor SPONSOR.pem --address HOST:PORT"
 
 int ctl_open_node(const ctl_opts *o, certs_identity *id, store **st);
+
+/* Is a catalogd holding this data directory's lock? */
+static int daemon_running(const ctl_opts *o)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/catalogd.lock", ctl_data_dir(o));
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);   /* releases the lock if we took it */
+    return busy;
+}
 
 int join_main(int argc, char **argv)
 {
@@ -57,9 +76,22 @@ int join_main(int argc, char **argv)
     } else {
         char s[PROTO_ID_STR];
         proto_id_str(&sp.id, s);
-        printf("sponsor: %s %s at %s\nsponsor member id: %s\n"
-               "check that id with the sponsor by phone, then start catalogd.\n",
-               sp.code, sp.name, addr, s);
+        printf("sponsor: %s %s at %s\nsponsor member id: %s\n", sp.code, sp.name, addr, s);
+        if (daemon_running(&o)) {
+            /* a running daemon takes the sponsor now, no restart needed */
+            ctl_req r;
+            uint8_t *rep;
+            size_t len;
+            ctl_req_begin(&r, "sponsor", 0);
+            if (ctl_call(&o, &r, &rep, &len) == CTL_OK) {
+                free(rep);
+                printf("check that id with the sponsor by phone; the running catalogd is dialing it.\n");
+            } else {
+                printf("check that id with the sponsor by phone, then restart catalogd.\n");
+            }
+        } else {
+            printf("check that id with the sponsor by phone, then start catalogd.\n");
+        }
     }
     store_close(st);
     certs_free(&id);

@@ -357,8 +357,20 @@ static int cmd_peers(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
 static int cmd_vv(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                   char *err, size_t errlen);
 
+/* sponsor: re-read the sponsor written by `catalogctl join` and dial it */
+static int cmd_sponsor(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                       char *err, size_t errlen)
+{
+    catalogd_reload_sponsor(d);
+    msgpack_pack_map(pk, 2);
+    proto_pack_kv_bool(pk, "ok", 1);
+    proto_pack_kv_bool(pk, "sponsor", d->have_sponsor);
+    return 0;
+}
+
 static const struct { const char *name; ctl_fn fn; } commands[] = {
     { "status", cmd_status },
+    { "sponsor", cmd_sponsor },
     { "get", cmd_get },
     { "list", cmd_list },
     { "history", cmd_history },

@@ -140,11 +140,25 @@ static void on_signal(uv_signal_t *s, int sig)
             log_init(st.log_level, 0);
         d->fanout = (unsigned)st.fanout;
         d->sync_interval_ms = (unsigned)st.sync_ms;
-        peer_targets_changed(d);
+        catalogd_reload_sponsor(d);   /* a join written since the start */
         log_info("reloaded catalogd.conf");
         return;
     }
     stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int load_sponsor(catalogd *d);
+
+void catalogd_reload_sponsor(catalogd *d)
+{
+    int had = d->have_sponsor;
+    load_sponsor(d);
+    if (d->have_sponsor && !had) {
+        char ids[PROTO_ID_STR];
+        proto_id_str(&d->sponsor_id, ids);
+        log_info("sponsor %s at %s: dialing it", ids, d->sponsor_addr);
+    }
+    peer_targets_changed(d);
 }
 
 static int load_sponsor(catalogd *d)

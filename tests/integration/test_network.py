@@ -94,6 +94,24 @@ def test_large_sync_in_several_batches_sends_each_record_once(env):
     assert n <= sb["records_in"] <= sb["records"], sb
 
 
+def test_join_while_running_needs_no_restart(env):
+    """catalogctl join on a node whose daemon already runs: the daemon takes
+    the sponsor at once (no restart) and receives the catalog."""
+    a = env.found()
+    a.ctl("put", "note", "before", "v=1")
+    b = env.node()
+    b.start()
+    assert b.status()["records"] == 0
+    a.run("member", "add", b.cert_file(), "--address", b.addr)
+    out = b.run("join", "--sponsor", a.cert_file(), "--address", a.addr)[1]
+    assert "running catalogd is dialing it" in out, out
+    wait_until(lambda: digests_equal([a, b]), 20, what="b syncs without a restart")
+    assert "dialing it" in b.logtext()
+    # and it is a member like the others: its own writes reach a
+    b.ctl("put", "note", "from-b", "v=2")
+    wait_until(lambda: digests_equal([a, b]), 10, what="b's write reaches a")
+
+
 def test_non_member_refused_at_handshake(env):
     a = env.found()
     stranger = env.node()
