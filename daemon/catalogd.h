@@ -47,6 +47,7 @@ typedef struct catalogd {
     uint64_t records_in, records_out;
 
     struct outbox *outbox;       /* records written here, not yet pushed (gossip.c) */
+    uint64_t catalog_gen;        /* bumped when a certification or adoption changes */
     size_t churned;              /* bytes through big batches since the last heap trim */
     size_t churned_at_tick;
 
@@ -62,6 +63,10 @@ typedef struct catalogd {
  * the job once a burst is over. */
 void catalogd_churn(catalogd *d, size_t bytes);
 #define CATALOGD_CHURN_NOW ((size_t)-1 / 2)   /* trim now */
+
+/* A record of `kind` became current here: the search index is stale if it
+ * is a catalog kind. */
+void catalogd_kind_changed(catalogd *d, const char *kind);
 
 /* Read the sponsor that `catalogctl join` wrote into the store and dial it
  * (on SIGHUP and on the control command "sponsor"), so that joining needs

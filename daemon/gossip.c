@@ -321,6 +321,9 @@ static void on_outbox_idle(uv_idle_t *h)
 void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len)
 {
     struct outbox *o = d->outbox;
+    proto_record r;
+    if (proto_record_decode(rec, len, &r, NULL, 0) == 0)
+        catalogd_kind_changed(d, r.kind);
     if (d->stopping) {
         push_record(d, NULL, rec, len);
         return;
@@ -578,6 +581,8 @@ static void verify_done(uv_work_t *w, int status)
     if (m && res && fresh && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
         for (size_t i = 0; i < m; i++) {
             fresh[i] = res[i] == STORE_NEW;
+            if (fresh[i] || res[i] == STORE_FORK)
+                catalogd_kind_changed(d, recs[i].kind);
             if (fresh[i]) {
                 p->recs_in++;
                 d->records_in++;

@@ -260,3 +260,28 @@ def test_export_round_trip_csv_json_xlsx(env):
     assert rows[1][1] in strings, rows[1][1]
     rc, _, err = a.run("export", "--format", "xlsx", check=False)
     assert rc == 2, err
+
+
+def test_search_index_follows_changes_from_peers(env):
+    """A node that has searched (its index is built) finds what a peer
+    certifies, suspends or adopts afterwards; other kinds do not matter."""
+    a = env.found()
+    b = env.join(a)
+    assert b.ctl_json("search", "給食") == []          # b's index is built, empty
+    assert cert(a, "文京-2026-301", product="給食管理クラウド", areas="教育")[0] == 0
+    wait_until(lambda: digests_equal([a, b]), 15, what="certification reaches b")
+    res = b.ctl_json("search", "給食")
+    assert [x["certifications"][0]["key"] for x in res] == ["文京-2026-301"], res
+    b.ctl("put", "note", "unrelated", "v=1")            # not a catalog kind
+    assert len(b.ctl_json("search", "給食")) == 1
+    rc, _, err = a.run("certification", "suspend", "文京-2026-301", check=False)
+    assert rc == 0, err
+    wait_until(lambda: digests_equal([a, b]), 15, what="suspension reaches b")
+    assert b.ctl_json("search", "給食", "--status", "停止")[0]["certifications"][0]["key"] == "文京-2026-301"
+    assert b.ctl_json("search", "給食", "--status", "認定中") == []
+    assert a.ctl_json("search", "給食")[0]["adoptions"] == []   # a's index built too
+    rc, _, err = b.run("adoption", "add", "R8-301", f"認定={a.code}/文京-2026-301", "年度=2026",
+                       "原課=学務課", "契約方法=4号随契", check=False)
+    assert rc == 0, err
+    wait_until(lambda: digests_equal([a, b]), 15, what="adoption reaches a")
+    assert [x["key"] for x in a.ctl_json("search", "給食")[0]["adoptions"]] == ["R8-301"]
