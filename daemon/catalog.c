@@ -461,9 +461,9 @@ struct catalog_index {
 
 static struct catalog_index g_idx;   /* one daemon per process */
 
-/* Build-time only, per certification: 128-bit hashes of its product key and
- * of its "AUTHOR/KEY" reference (what an adoption cites).  Hashes, not the
- * strings, keep the build's peak memory small; at 128 bits two different
+/* Per certification, in the same order as g_idx.c: 128-bit hashes of its
+ * product key and of its "AUTHOR/KEY" reference (what an adoption cites).
+ * Hashes, not the strings, keep the index small; at 128 bits two different
  * products or references never collide in practice. */
 typedef struct { uint64_t pk[2], ref[2]; } cextra;
 static cextra *g_extra;
@@ -476,8 +476,12 @@ static void hash128(const char *s, uint64_t out[2])
     memcpy(out, h, 16);
 }
 
+static void extra_free(void);
+
 static void idx_free(struct catalog_index *x)
 {
+    if (x == &g_idx)
+        extra_free();
     free(x->c);
     free(x->a);
     free(x->authors);
@@ -685,9 +689,143 @@ static void extra_free(void)
     g_capextra = 0;
 }
 
-static int idx_build(catalogd *d)
+/* ---- rebuilding from the previous index ----
+ *
+ * Everything an entry holds is derived from one record version, which never
+ * changes: a rebuild copies the entries whose (author, seq) is still current
+ * and decodes and normalises only the versions that are new.  The arena is
+ * taken over as it is (new texts are appended; it is compacted when most of
+ * it is no longer referenced). */
+
+typedef struct {
+    const struct catalog_index *old;
+    const cextra *old_extra;
+    uint32_t *slots;     /* open addressing: 1 + index (adoptions: | 1 << 31), 0 empty */
+    size_t mask;
+    store_ref *missing;
+    size_t nmissing, capmissing;
+    int cert, failed;
+} reuse_ctx;
+
+static size_t ref_hash_slot(const proto_id *a, uint64_t seq, size_t mask)
+{
+    uint64_t h;
+    memcpy(&h, a->b, 8);
+    h ^= seq * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+    return (size_t)(h * 0xBF58476D1CE4E5B9ull >> 17) & mask;
+}
+
+static int reuse_cb(void *ctx, const proto_id *author, uint64_t seq, uint32_t flags)
+{
+    reuse_ctx *r = ctx;
+    struct catalog_index *x = &g_idx;
+    const struct catalog_index *o = r->old;
+    if (flags & PROTO_FLAG_TOMBSTONE)
+        return 0;
+    for (size_t h = ref_hash_slot(author, seq, r->mask); r->slots[h]; h = (h + 1) & r->mask) {
+        uint32_t v = r->slots[h] - 1;
+        int adoption = (v >> 31) & 1;
+        const cidx *e = adoption ? &o->a[v & 0x7fffffffu] : &o->c[v];
+        if (adoption == !r->cert && e->seq == seq && !memcmp(&o->authors[e->author], author, 32)) {
+            cidx n = *e;
+            n.author = author_slot(x, author);
+            if (n.author == UINT32_MAX)
+                goto oom;
+            if (r->cert) {
+                if (grow((void **)&x->c, &x->capc, x->nc + 1, sizeof *x->c) ||
+                    grow((void **)&g_extra, &g_capextra, x->nc + 1, sizeof *g_extra))
+                    goto oom;
+                g_extra[x->nc] = r->old_extra[v];
+                x->c[x->nc++] = n;
+            } else {
+                if (grow((void **)&x->a, &x->capa, x->na + 1, sizeof *x->a))
+                    goto oom;
+                x->a[x->na++] = n;
+            }
+            return 0;
+        }
+    }
+    if (grow((void **)&r->missing, &r->capmissing, r->nmissing + 1, sizeof *r->missing))
+        goto oom;
+    r->missing[r->nmissing].author = *author;
+    r->missing[r->nmissing++].seq = seq;
+    return 0;
+oom:
+    r->failed = 1;
+    return 1;
+}
+
+/* Fill g_idx from `old` plus the new versions; 0, or -1 (then g_idx is
+ * to be freed and built from scratch). */
+static int idx_collect_reuse(catalogd *d, struct catalog_index *old, cextra *old_extra)
 {
     struct catalog_index *x = &g_idx;
+    reuse_ctx r = { .old = old, .old_extra = old_extra };
+    size_t n = old->nc + old->na, cap = 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    r.slots = calloc(cap, sizeof *r.slots);
+    r.mask = cap - 1;
+    if (!r.slots || n >= (1u << 31))
+        goto fail;
+    for (size_t i = 0; i < old->nc + old->na; i++) {
+        const cidx *e = i < old->nc ? &old->c[i] : &old->a[i - old->nc];
+        size_t h = ref_hash_slot(&old->authors[e->author], e->seq, r.mask);
+        while (r.slots[h])
+            h = (h + 1) & r.mask;
+        r.slots[h] = 1 + (i < old->nc ? (uint32_t)i : ((uint32_t)(i - old->nc) | 1u << 31));
+    }
+    /* the texts stay where they are */
+    x->arena = old->arena;
+    x->arena_used = old->arena_used;
+    x->arena_cap = old->arena_cap;
+    old->arena = NULL;
+    build_ctx b = { 1, 0 };
+    for (int pass = 0; pass < 2 && !r.failed && !b.failed; pass++) {
+        r.cert = b.cert = pass == 0;
+        r.nmissing = 0;
+        store_foreach_current_ref(d->st, r.cert ? "certification" : "adoption", reuse_cb, &r);
+        if (!r.failed)
+            store_get_refs(d->st, r.missing, r.nmissing, build_cb, &b);
+    }
+    if (r.failed || b.failed)
+        goto fail;
+    /* compact the arena once most of it is text of versions gone */
+    size_t live = 0;
+    for (size_t i = 0; i < x->nc + x->na; i++) {
+        const cidx *e = i < x->nc ? &x->c[i] : &x->a[i - x->nc];
+        live += strlen(x->arena + e->norm) + 1;
+    }
+    if (x->arena_used > 2 * live + (1u << 20)) {
+        char *na = malloc(live ? live : 1);
+        if (!na)
+            goto fail;
+        size_t o = 0;
+        for (size_t i = 0; i < x->nc + x->na; i++) {
+            cidx *e = i < x->nc ? &x->c[i] : &x->a[i - x->nc];
+            size_t l = strlen(x->arena + e->norm) + 1;
+            memcpy(na + o, x->arena + e->norm, l);
+            e->norm = o;
+            o += l;
+        }
+        free(x->arena);
+        x->arena = na;
+        x->arena_used = x->arena_cap = o;
+    }
+    free(r.slots);
+    free(r.missing);
+    return 0;
+fail:
+    free(r.slots);
+    free(r.missing);
+    return -1;
+}
+
+static int idx_finish(catalogd *d);
+
+static int idx_build(catalogd *d)
+{
     build_ctx b = { 1, 0 };
     catalogd_churn(d, CATALOGD_CHURN_NOW);   /* start from a trimmed heap */
     store_foreach_current(d->st, "certification", build_cb, &b);
@@ -696,15 +834,22 @@ static int idx_build(catalogd *d)
         store_foreach_current(d->st, "adoption", build_cb, &b);
     }
     store_release_pages(d->st);
+    return b.failed ? -1 : idx_finish(d);
+}
+
+/* Sort the certifications by product, number the products, point every
+ * adoption at its certification's product. */
+static int idx_finish(catalogd *d)
+{
+    struct catalog_index *x = &g_idx;
     size_t nc = x->nc;
     size_t *order = malloc((nc ? nc : 1) * sizeof *order);
     cidx *sorted = malloc((nc ? nc : 1) * sizeof *sorted);
     cextra *sextra = malloc((nc ? nc : 1) * sizeof *sextra);
-    if (b.failed || !order || !sorted || !sextra) {
+    if (!order || !sorted || !sextra) {
         free(order);
         free(sorted);
         free(sextra);
-        extra_free();
         return -1;
     }
     /* order certifications by product; number the products */
@@ -734,7 +879,6 @@ static int idx_build(catalogd *d)
         x->a[j].prod = ci < 0 ? NO_PROD : x->c[ci].prod;
     }
     free(order);
-    extra_free();
     /* the arena stays as large as it had to be: give back the slack */
     char *ar = realloc(x->arena, x->arena_used ? x->arena_used : 1);
     if (ar) {
@@ -748,9 +892,23 @@ static int idx_ensure(catalogd *d)
 {
     if (g_idx.built && g_idx.gen == d->catalog_gen)
         return 0;
-    idx_free(&g_idx);
     uint64_t gen = d->catalog_gen;
-    if (idx_build(d)) {
+    int rc = -1;
+    if (g_idx.built) {
+        struct catalog_index old = g_idx;
+        cextra *old_extra = g_extra;
+        memset(&g_idx, 0, sizeof g_idx);
+        g_extra = NULL;
+        g_capextra = 0;
+        rc = idx_collect_reuse(d, &old, old_extra);
+        idx_free(&old);          /* (its arena, if taken over, is NULL here) */
+        free(old_extra);
+        if (rc == 0)
+            rc = idx_finish(d);
+        if (rc)
+            idx_free(&g_idx);
+    }
+    if (rc && idx_build(d)) {
         idx_free(&g_idx);
         return -1;
     }

@@ -1306,6 +1306,39 @@ int store_foreach_current(store *s, const char *kind, store_rec_cb cb, void *ctx
     return 0;
 }
 
+int store_foreach_current_ref(store *s, const char *kind, store_ref_cb cb, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    uint8_t pfx[1 + PROTO_KIND_MAX];
+    if (!proto_kind_valid(kind))
+        return 0;
+    size_t pl = strlen(kind) + 1;
+    pfx[0] = (uint8_t)(pl - 1);
+    memcpy(pfx + 1, kind, pl - 1);
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return -1;
+    if (mdb_cursor_open(txn, s->cur, &c)) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
+    MDB_val k = { pl, pfx }, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), stop = 0;
+    while (!stop && rc == 0 && k.mv_size >= pl && !memcmp(k.mv_data, pfx, pl)) {
+        const uint8_t *kb = k.mv_data, *vb = v.mv_data;
+        if (v.mv_size == 41 && k.mv_size >= pl + 32) {
+            proto_id a;
+            memcpy(a.b, kb + pl, 32);
+            stop = cb(ctx, &a, get_be64(vb), vb[40]);
+        }
+        scanned(s, k.mv_size + v.mv_size + 16);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return 0;
+}
+
 int store_history(store *s, const proto_id *author, const char *kind, const char *key,
                   store_rec_cb cb, void *ctx)
 {

@@ -132,6 +132,10 @@ typedef int (*store_rec_cb)(void *ctx, const uint8_t *rec, size_t len);
 int store_get_current(store *s, const proto_id *author, const char *kind, const char *key,
                       store_rec_cb cb, void *ctx);            /* 0 found, 1 absent, -1 error */
 int store_foreach_current(store *s, const char *kind, store_rec_cb cb, void *ctx);
+/* The same walk without reading any record: author, seq and flags of the
+ * current version of every key of `kind`. */
+typedef int (*store_ref_cb)(void *ctx, const proto_id *author, uint64_t seq, uint32_t flags);
+int store_foreach_current_ref(store *s, const char *kind, store_ref_cb cb, void *ctx);
 int store_history(store *s, const proto_id *author, const char *kind, const char *key,
                   store_rec_cb cb, void *ctx);
 int store_range(store *s, const proto_id *author, uint64_t from, uint64_t to,
