@@ -13,6 +13,9 @@
 #define BACKOFF_MAX_MS 10000u
 #define TICK_MS 1000u
 
+static void on_tick(uv_timer_t *t);
+static void tick_within(catalogd *d, uint64_t ms);
+
 typedef struct dial {
     struct dial *next;
     proto_id id;
@@ -258,6 +261,7 @@ static void unlink_peer(peer *p)
             }
             /* jitter: 50%..150% so a restarted alliance does not dial in lockstep */
             dl->next_ms = now + dl->backoff_ms / 2 + (uint64_t)(rand() % (int)(dl->backoff_ms + 1));
+            tick_within(d, dl->next_ms - now);
         }
 }
 
@@ -748,6 +752,8 @@ static dial *dial_want(catalogd *d, const proto_id *id, const char *addr)
         d->dials = dl;
     }
     snprintf(dl->addr, sizeof dl->addr, "%s", addr);
+    if (!dl->wanted && !dl->p)
+        tick_within(d, 10);   /* a new member to reach: do not wait for a quiet tick */
     dl->wanted = 1;
     return dl;
 }
@@ -795,18 +801,33 @@ static int connected_to(catalogd *d, const proto_id *id)
     return 0;
 }
 
+/* Run the tick within `ms` (sooner than planned, never later). */
+static void tick_within(catalogd *d, uint64_t ms)
+{
+    if (!d->tick.data || d->stopping || uv_is_closing((uv_handle_t *)&d->tick))
+        return;
+    if (!uv_is_active((uv_handle_t *)&d->tick) || uv_timer_get_due_in(&d->tick) > ms)
+        uv_timer_start(&d->tick, on_tick, ms, 0);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     catalogd *d = t->data;
     uint64_t now = now_ms(d);
+    int quiet = 1;   /* nothing to dial, trim or close: sleep until the next sync probe */
     if (d->stopping)
         return;
     /* a burst of work has ended (nothing more churned for a tick): trim */
     if (d->churned && d->churned == d->churned_at_tick)
         catalogd_churn(d, CATALOGD_CHURN_NOW);
     d->churned_at_tick = d->churned;
+    if (d->churned)
+        quiet = 0;
     for (dial *dl = d->dials; dl; dl = dl->next) {
-        if (!dl->wanted || dl->p || now < dl->next_ms || connected_to(d, &dl->id))
+        if (!dl->wanted || dl->p || connected_to(d, &dl->id))
+            continue;
+        quiet = 0;
+        if (now < dl->next_ms)
             continue;
         dl->p = dial_addr(d, dl->addr, &dl->id);
         if (!dl->p) {
@@ -831,7 +852,15 @@ static void on_tick(uv_timer_t *t)
         peer_close(p);
         out--;
     }
+    if (d->fanout && out > d->fanout)
+        quiet = 0;
     gossip_tick(d);
+    /* Each wake-up costs CPU on every idle node: a fully connected, idle
+     * node wakes only for the anti-entropy probe. */
+    uint64_t next = TICK_MS;
+    if (quiet && d->sync_interval_ms > TICK_MS)
+        next = d->sync_interval_ms;
+    uv_timer_start(&d->tick, on_tick, next, 0);
 }
 
 void peer_start(catalogd *d)
@@ -839,7 +868,7 @@ void peer_start(catalogd *d)
     peer_targets_changed(d);
     uv_timer_init(d->loop, &d->tick);
     d->tick.data = d;
-    uv_timer_start(&d->tick, on_tick, 10, TICK_MS);
+    uv_timer_start(&d->tick, on_tick, 10, 0);   /* on_tick plans the next one */
 }
 
 void peer_shutdown(catalogd *d)
