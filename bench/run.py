@@ -34,7 +34,6 @@ IDLE = float(os.environ.get("BENCH_IDLE", 60))
 SCALE = int(os.environ.get("BENCH_SCALE_NODES", 100))
 SYNC_TRIALS = int(os.environ.get("BENCH_SYNC_TRIALS", 3))
 SCALE_FANOUT = int(os.environ.get("BENCH_SCALE_FANOUT", 8))
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def fig(name, value, unit, ratio=""):

@@ -760,19 +760,26 @@ oom:
 
 /* Fill g_idx from `old` plus the new versions; 0, or -1 (then g_idx is
  * to be freed and built from scratch). */
+/* Certifications then adoptions, as one sequence. */
+static cidx *entry_at(const struct catalog_index *x, size_t i)
+{
+    return i < x->nc ? &x->c[i] : &x->a[i - x->nc];
+}
+
 static int idx_collect_reuse(catalogd *d, struct catalog_index *old, cextra *old_extra)
 {
     struct catalog_index *x = &g_idx;
     reuse_ctx r = { .old = old, .old_extra = old_extra };
+    int rc = -1;
     size_t n = old->nc + old->na, cap = 64;
     while (cap < 2 * n)
         cap *= 2;
     r.slots = calloc(cap, sizeof *r.slots);
     r.mask = cap - 1;
     if (!r.slots || n >= (1u << 31))
-        goto fail;
-    for (size_t i = 0; i < old->nc + old->na; i++) {
-        const cidx *e = i < old->nc ? &old->c[i] : &old->a[i - old->nc];
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const cidx *e = entry_at(old, i);
         size_t h = ref_hash_slot(&old->authors[e->author], e->seq, r.mask);
         while (r.slots[h])
             h = (h + 1) & r.mask;
@@ -792,20 +799,18 @@ static int idx_collect_reuse(catalogd *d, struct catalog_index *old, cextra *old
             store_get_refs(d->st, r.missing, r.nmissing, build_cb, &b);
     }
     if (r.failed || b.failed)
-        goto fail;
+        goto out;
     /* compact the arena once most of it is text of versions gone */
     size_t live = 0;
-    for (size_t i = 0; i < x->nc + x->na; i++) {
-        const cidx *e = i < x->nc ? &x->c[i] : &x->a[i - x->nc];
-        live += strlen(x->arena + e->norm) + 1;
-    }
+    for (size_t i = 0; i < x->nc + x->na; i++)
+        live += strlen(x->arena + entry_at(x, i)->norm) + 1;
     if (x->arena_used > 2 * live + (1u << 20)) {
         char *na = malloc(live ? live : 1);
         if (!na)
-            goto fail;
+            goto out;
         size_t o = 0;
         for (size_t i = 0; i < x->nc + x->na; i++) {
-            cidx *e = i < x->nc ? &x->c[i] : &x->a[i - x->nc];
+            cidx *e = entry_at(x, i);
             size_t l = strlen(x->arena + e->norm) + 1;
             memcpy(na + o, x->arena + e->norm, l);
             e->norm = o;
@@ -815,13 +820,11 @@ static int idx_collect_reuse(catalogd *d, struct catalog_index *old, cextra *old
         x->arena = na;
         x->arena_used = x->arena_cap = o;
     }
+    rc = 0;
+out:
     free(r.slots);
     free(r.missing);
-    return 0;
-fail:
-    free(r.slots);
-    free(r.missing);
-    return -1;
+    return rc;
 }
 
 static int idx_finish(catalogd *d);

@@ -53,6 +53,17 @@ static void pack_id(msgpack_packer *pk, const proto_id *id)
     msgpack_pack_bin_body(pk, id->b, 32);
 }
 
+/* A message {t: type, field: [n items]} whose items are already packed. */
+static void list_msg(msgpack_sbuffer *sb, const char *type, const char *field, uint32_t n,
+                     const msgpack_sbuffer *items)
+{
+    msgpack_packer pk;
+    begin_msg(sb, &pk, type, 1);
+    proto_pack_cstr(&pk, field);
+    msgpack_pack_array(&pk, n);
+    msgpack_sbuffer_write(sb, items->data, items->size);
+}
+
 /* Records of `a` up to `seq` arrived: a range still being sent is not stalled. */
 static void inflight_progress(catalogd *d, const proto_id *a, uint64_t seq)
 {
@@ -167,11 +178,7 @@ static void pump_wants(peer *p)
         }
         if (b.n) {
             msgpack_sbuffer sb;
-            msgpack_packer pk;
-            begin_msg(&sb, &pk, "records", 1);
-            proto_pack_cstr(&pk, "recs");
-            msgpack_pack_array(&pk, b.n);
-            msgpack_sbuffer_write(&sb, b.tmp.data, b.tmp.size);
+            list_msg(&sb, "records", "recs", b.n, &b.tmp);
             p->recs_out += b.n;
             p->d->records_out += b.n;
             peer_send(p, &sb);
@@ -268,11 +275,7 @@ static void outbox_flush(catalogd *d)
     if (!o || !o->n)
         return;
     msgpack_sbuffer sb;
-    msgpack_packer pk;
-    begin_msg(&sb, &pk, "records", 1);
-    proto_pack_cstr(&pk, "recs");
-    msgpack_pack_array(&pk, o->n);
-    msgpack_sbuffer_write(&sb, o->recs.data, o->recs.size);
+    list_msg(&sb, "records", "recs", o->n, &o->recs);
     proto_frame_end(&sb);
     proto_record *dec = NULL;
     int *ok = NULL;
@@ -424,11 +427,7 @@ static void want_send(peer *p, want_list *w)
 {
     if (w->n) {
         msgpack_sbuffer sb;
-        msgpack_packer pk;
-        begin_msg(&sb, &pk, "want", 1);
-        proto_pack_cstr(&pk, "r");
-        msgpack_pack_array(&pk, w->n);
-        msgpack_sbuffer_write(&sb, w->tmp.data, w->tmp.size);
+        list_msg(&sb, "want", "r", w->n, &w->tmp);
         peer_send(p, &sb);
     }
     msgpack_sbuffer_destroy(&w->tmp);
@@ -502,7 +501,7 @@ static int cmp_rec(const void *a, const void *b)
 }
 
 static void start_job(peer *p, vjob *j, int may_inline);
-static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal);
+static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal);
 static void retry_deferred(peer *p);
 
 static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *raw, size_t len)
@@ -523,6 +522,27 @@ static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *r
     (*list)[*n].len = len;
     (*n)++;
     return 0;
+}
+
+/* Append src's records to dst (ownership moves, nothing is copied); on
+ * failure to grow dst they stay in src. */
+static void list_move(pending_rec **dst, size_t *n, size_t *cap, pending_rec **src, size_t *nsrc)
+{
+    if (!*nsrc)
+        return;
+    if (*n + *nsrc > *cap) {
+        size_t nc = *cap ? *cap : 64;
+        while (nc < *n + *nsrc)
+            nc *= 2;
+        pending_rec *nl = realloc(*dst, nc * sizeof *nl);
+        if (!nl)
+            return;
+        *dst = nl;
+        *cap = nc;
+    }
+    memcpy(*dst + *n, *src, *nsrc * sizeof **src);
+    *n += *nsrc;
+    *nsrc = 0;
 }
 
 static void defer_rec(peer *p, const proto_record *r)
@@ -546,13 +566,9 @@ static void verify_done(uv_work_t *w, int status)
      * before this job is written: verifying them overlaps the write. */
     vjob *next = NULL;
     if (p->state == PEER_ESTABLISHED && p->nacc) {
-        pending_rec *list = p->acc;
-        size_t nl = p->nacc;
         int fatal;
-        p->acc = NULL;
-        p->nacc = p->capacc = 0;
         g_prev = j;
-        next = job_from_list(p, list, nl, &fatal);
+        next = job_take(p, &p->acc, &p->nacc, &p->capacc, &fatal);
         g_prev = NULL;
         if (next)
             start_job(p, next, 0);
@@ -646,16 +662,7 @@ static void verify_done(uv_work_t *w, int status)
         /* Records set aside (an author admitted by this batch, say) ride
          * with the batch after next, which is checked after this one is
          * written; waiting for a pause in the stream could take long. */
-        for (size_t i = 0; i < p->ndeferred; i++)
-            if (list_add(&p->acc, &p->nacc, &p->capacc, p->deferred[i].raw, p->deferred[i].len) == 0) {
-                free(p->deferred[i].raw);
-                p->deferred[i].raw = NULL;
-            }
-        size_t keep = 0;
-        for (size_t i = 0; i < p->ndeferred; i++)
-            if (p->deferred[i].raw)
-                p->deferred[keep++] = p->deferred[i];
-        p->ndeferred = keep;
+        list_move(&p->acc, &p->nacc, &p->capacc, &p->deferred, &p->ndeferred);
         peer_pump(p);   /* still busy: collect the batch after next meanwhile */
     }
     else if (p->state == PEER_ESTABLISHED)
@@ -822,16 +829,22 @@ static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
     return j;
 }
 
+/* job_from_list on a peer's list (acc, deferred), which is left empty. */
+static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal)
+{
+    pending_rec *l = *list;
+    size_t k = *n;
+    *list = NULL;
+    *n = *cap = 0;
+    return job_from_list(p, l, k, fatal);
+}
+
 static void retry_deferred(peer *p)
 {
     if (p->ndeferred) {
-        pending_rec *list = p->deferred;
-        size_t n = p->ndeferred;
         int fatal;
-        p->deferred = NULL;
-        p->ndeferred = p->capdeferred = 0;
         /* triage re-defers what still cannot apply; a job means progress */
-        vjob *j = job_from_list(p, list, n, &fatal);
+        vjob *j = job_take(p, &p->deferred, &p->ndeferred, &p->capdeferred, &fatal);
         if (j) {
             start_job(p, j, 0);
             return;
@@ -848,12 +861,8 @@ static void flush_acc(peer *p, int may_inline)
 {
     if (!p->nacc || p->busy || p->state != PEER_ESTABLISHED)
         return;
-    pending_rec *list = p->acc;
-    size_t n = p->nacc;
     int fatal;
-    p->acc = NULL;
-    p->nacc = p->capacc = 0;
-    vjob *j = job_from_list(p, list, n, &fatal);
+    vjob *j = job_take(p, &p->acc, &p->nacc, &p->capacc, &fatal);
     if (j)
         start_job(p, j, may_inline);
 }

@@ -370,8 +370,7 @@ void peer_pump(peer *p)
 void peer_resume(peer *p)
 {
     p->busy = 0;
-    if (p->state == PEER_ESTABLISHED)
-        pump_in(p);
+    peer_pump(p);
 }
 
 static void pump_in_frames(peer *p);

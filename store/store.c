@@ -1269,7 +1269,12 @@ int store_get_current(store *s, const proto_id *author, const char *kind, const 
     return rc;
 }
 
-int store_foreach_current(store *s, const char *kind, store_rec_cb cb, void *ctx)
+/* Walk the current table (one kind, or all when kind is NULL) and hand each
+ * entry's author, seq and flags to fn, inside the walk's read transaction. */
+typedef int (*cur_fn)(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, uint32_t flags,
+                      void *ctx);
+
+static int walk_current(store *s, const char *kind, cur_fn fn, void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *c;
@@ -1292,44 +1297,12 @@ int store_foreach_current(store *s, const char *kind, store_rec_cb cb, void *ctx
     int rc = pl ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
     int stop = 0;
     while (!stop && rc == 0 && (pl == 0 || (k.mv_size >= pl && !memcmp(k.mv_data, pfx, pl)))) {
-        const uint8_t *kb = k.mv_data;
+        const uint8_t *kb = k.mv_data, *vb = v.mv_data;
         size_t kl = kb[0];
         if (v.mv_size == 41 && k.mv_size >= 1 + kl + 32) {
             proto_id a;
             memcpy(a.b, kb + 1 + kl, 32);
-            stop = log_cb(s, txn, &a, get_be64(v.mv_data), cb, ctx);
-        }
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(c);
-    mdb_txn_abort(txn);
-    return 0;
-}
-
-int store_foreach_current_ref(store *s, const char *kind, store_ref_cb cb, void *ctx)
-{
-    MDB_txn *txn;
-    MDB_cursor *c;
-    uint8_t pfx[1 + PROTO_KIND_MAX];
-    if (!proto_kind_valid(kind))
-        return 0;
-    size_t pl = strlen(kind) + 1;
-    pfx[0] = (uint8_t)(pl - 1);
-    memcpy(pfx + 1, kind, pl - 1);
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
-        return -1;
-    if (mdb_cursor_open(txn, s->cur, &c)) {
-        mdb_txn_abort(txn);
-        return -1;
-    }
-    MDB_val k = { pl, pfx }, v;
-    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), stop = 0;
-    while (!stop && rc == 0 && k.mv_size >= pl && !memcmp(k.mv_data, pfx, pl)) {
-        const uint8_t *kb = k.mv_data, *vb = v.mv_data;
-        if (v.mv_size == 41 && k.mv_size >= pl + 32) {
-            proto_id a;
-            memcpy(a.b, kb + pl, 32);
-            stop = cb(ctx, &a, get_be64(vb), vb[40]);
+            stop = fn(s, txn, &a, get_be64(vb), vb[40], ctx);
         }
         scanned(s, k.mv_size + v.mv_size + 16);
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -1337,6 +1310,32 @@ int store_foreach_current_ref(store *s, const char *kind, store_ref_cb cb, void 
     mdb_cursor_close(c);
     mdb_txn_abort(txn);
     return 0;
+}
+
+typedef struct { store_rec_cb cb; store_ref_cb ref_cb; void *ctx; } cur_ctx;
+
+static int cur_rec(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, uint32_t flags, void *ctx)
+{
+    cur_ctx *c = ctx;
+    return log_cb(s, txn, author, seq, c->cb, c->ctx);
+}
+
+static int cur_ref(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, uint32_t flags, void *ctx)
+{
+    cur_ctx *c = ctx;
+    return c->ref_cb(c->ctx, author, seq, flags);
+}
+
+int store_foreach_current(store *s, const char *kind, store_rec_cb cb, void *ctx)
+{
+    cur_ctx c = { .cb = cb, .ctx = ctx };
+    return walk_current(s, kind, cur_rec, &c);
+}
+
+int store_foreach_current_ref(store *s, const char *kind, store_ref_cb cb, void *ctx)
+{
+    cur_ctx c = { .ref_cb = cb, .ctx = ctx };
+    return kind ? walk_current(s, kind, cur_ref, &c) : 0;
 }
 
 int store_history(store *s, const proto_id *author, const char *kind, const char *key,
