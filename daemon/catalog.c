@@ -14,6 +14,8 @@
  */
 #include "daemon/ctl.h"
 #include "daemon/log.h"
+#include "daemon/node.h"
+#include "store/kind.h"
 #include "proto/catalog.h"
 #include "proto/frame.h"
 #include "proto/util.h"
@@ -184,7 +186,11 @@ static int prepare(catalogd *d, proto_rd *r, put_item *it, char *err, size_t err
     size_t ns;
     if (!catalog_fields(kind, &ns))
         return proto_err(err, errlen, "'%s' is not a catalog kind (certification, adoption)", kind);
-    it->kind = strcmp(kind, "certification") ? "adoption" : "certification";
+    /* the schema's own spelling: a kind with a schema is a catalog kind */
+    const kind_def *kd = kind_of(kind);
+    if (!(kd->flags & KIND_F_CATALOG))
+        return proto_err(err, errlen, "'%s' is not a catalog kind (certification, adoption)", kind);
+    it->kind = kd->name;
     if (catalog_key_valid(it->key, why, sizeof why))
         return proto_err(err, errlen, "key: %s", why);
 
@@ -313,7 +319,7 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
             w[nw].body = items[i].body;
             nw++;
         }
-        if (nw && store_write_many(d->st, d->id.key, w, nw, err, errlen))
+        if (nw && node_publish(d, w, nw, err, errlen))
             rc = -1;
     }
     if (rc == 0) {
@@ -335,8 +341,6 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
             }
             msgpack_pack_uint64(pk, seq);
         }
-        for (size_t i = 0; i < nw; i++)
-            gossip_record_added(d, w[i].out, w[i].out_len);
         if (nw)
             log_info("catalog: wrote %zu record%s", nw, nw == 1 ? "" : "s");
     }

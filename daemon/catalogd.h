@@ -64,19 +64,9 @@ typedef struct catalogd {
 void catalogd_churn(catalogd *d, size_t bytes);
 #define CATALOGD_CHURN_NOW ((size_t)-1 / 2)   /* trim now */
 
-/* A record of `kind` became current here: the search index is stale if it
- * is a catalog kind. */
-void catalogd_kind_changed(catalogd *d, const char *kind);
-
 /* Read the sponsor that `catalogctl join` wrote into the store and dial it
  * (on SIGHUP and on the control command "sponsor"), so that joining needs
  * no restart. */
 void catalogd_reload_sponsor(catalogd *d);
-
-/* A record was written here: push it to every peer.  Records written in
- * one turn of the event loop (a group-committed batch of puts, an import
- * chunk) are corked and leave as one records frame per peer before the
- * loop next waits, so a peer verifies and stores them as one batch. */
-void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len);
 
 #endif

@@ -8,6 +8,8 @@
  */
 #include "daemon/ctl.h"
 #include "daemon/log.h"
+#include "daemon/node.h"
+#include "store/kind.h"
 #include "daemon/peer.h"
 #include "proto/frame.h"
 #include "proto/util.h"
@@ -130,10 +132,10 @@ static int put_prepare(const uint8_t *req, size_t len, put_req *pr, char *err, s
         return proto_err(err, errlen, "kind must be lowercase letters and _ (at most %u)", PROTO_KIND_MAX);
     if (proto_map_str(req, len, "key", pr->key, sizeof pr->key) || !pr->key[0])
         return proto_err(err, errlen, "key must be 1..%u bytes", PROTO_KEY_MAX);
-    size_t nschema;
-    if (!strcmp(pr->kind, "genesis") || !strcmp(pr->kind, "member") || catalog_fields(pr->kind, &nschema))
+    const kind_def *k = kind_of(pr->kind);
+    if (k->flags & KIND_F_OWN_VERB)
         return proto_err(err, errlen, "%s records are made by their own commands (catalogctl %s)", pr->kind,
-                         !strcmp(pr->kind, "genesis") ? "alliance create" : pr->kind);
+                         k->verb);
     proto_map_u64(req, len, "tombstone", &tomb);
     pr->flags = tomb ? PROTO_FLAG_TOMBSTONE : 0;
     proto_body *b = proto_body_new();
@@ -249,7 +251,7 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     proto_body_bin(b, "cert", nc.der, nc.der_len);
     uint8_t *rec;
     size_t rl;
-    int rc = store_write(d->st, d->id.key, "member", key, 0, b, &rec, &rl, err, errlen);
+    int rc = node_publish_one(d, "member", key, 0, b, &rec, &rl, err, errlen);
     proto_body_free(b);
     if (rc) {
         certs_free(&nc);
@@ -262,9 +264,7 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     msgpack_pack_map(pk, 2);
     proto_pack_kv_bool(pk, "ok", 1);
     proto_pack_kv_str(pk, "member_id", ids);
-    gossip_record_added(d, rec, rl);
     free(rec);
-    peer_targets_changed(d);
     return 0;
 }
 
@@ -288,15 +288,13 @@ static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_p
         proto_body_str(b, "address", addr);
     uint8_t *rec;
     size_t rl;
-    int rc = store_write(d->st, d->id.key, "member", key, 0, b, &rec, &rl, err, errlen);
+    int rc = node_publish_one(d, "member", key, 0, b, &rec, &rl, err, errlen);
     proto_body_free(b);
     if (rc)
         return -1;
     msgpack_pack_map(pk, 1);
     proto_pack_kv_bool(pk, "ok", 1);
-    gossip_record_added(d, rec, rl);
     free(rec);
-    peer_targets_changed(d);
     return 0;
 }
 
@@ -510,7 +508,7 @@ static void put_flush(ctl_client *c, put_batch *pb)
         w[i].flags = pb->req[i].flags;
         w[i].body = pb->req[i].body;
     }
-    int rc = w ? store_write_many(c->d->st, c->d->id.key, w, pb->n, err, sizeof err)
+    int rc = w ? node_publish(c->d, w, pb->n, err, sizeof err)
                : proto_err(err, sizeof err, "out of memory");
     for (size_t i = 0; i < pb->n; i++) {
         if (rc) {
@@ -530,7 +528,6 @@ static void put_flush(ctl_client *c, put_batch *pb)
             proto_pack_kv_u64(&pk, "seq", pr.seq);
             proto_pack_kv_str(&pk, "hash", hx);
             reply(c, &sb);
-            gossip_record_added(c->d, w[i].out, w[i].out_len);
             free(w[i].out);
         }
         proto_body_free(pb->req[i].body);

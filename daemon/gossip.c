@@ -16,6 +16,8 @@
  */
 #include "daemon/peer.h"
 #include "daemon/log.h"
+#include "daemon/node.h"
+#include "store/kind.h"
 #include "proto/util.h"
 
 #include <stdlib.h>
@@ -321,12 +323,9 @@ static void on_outbox_idle(uv_idle_t *h)
     outbox_flush(d);
 }
 
-void gossip_record_added(catalogd *d, const uint8_t *rec, size_t len)
+void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len)
 {
     struct outbox *o = d->outbox;
-    proto_record r;
-    if (proto_record_decode(rec, len, &r, NULL, 0) == 0)
-        catalogd_kind_changed(d, r.kind);
     if (d->stopping) {
         push_record(d, NULL, rec, len);
         return;
@@ -395,6 +394,25 @@ static int relay_needed(catalogd *d, const proto_id *author)
         if (p->state == PEER_ESTABLISHED && p->id_known && !memcmp(&p->id, author, 32))
             return 0;
     return 1;
+}
+
+void gossip_relay(catalogd *d, peer *from, const proto_record *recs, const int *results, size_t n)
+{
+    int *relay = calloc(n ? n : 1, sizeof *relay);
+    if (!relay)
+        return;   /* the others learn them by anti-entropy */
+    for (size_t i = 0; i < n; i++)
+        relay[i] = results[i] == STORE_NEW && relay_needed(d, &recs[i].author);
+    announce_all(d, from, recs, relay, n);
+    free(relay);
+}
+
+void gossip_fork_evidence(catalogd *d, peer *from, const proto_record *r)
+{
+    push_record(d, from, r->raw, r->raw_len);
+    fork_ctx fc = { d, from, r };
+    store_range(d->st, &r->author, r->seq, r->seq, push_other, &fc);
+    store_forks(d->st, push_other, &fc);
 }
 
 /* ---- wanting ---- */
@@ -593,40 +611,18 @@ static void verify_done(uv_work_t *w, int status)
     if (p->failed)
         m = 0;
     char err[256];
-    int touched_members = 0;
     if (m && res && fresh && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
         for (size_t i = 0; i < m; i++) {
             fresh[i] = res[i] == STORE_NEW;
-            if (fresh[i] || res[i] == STORE_FORK)
-                catalogd_kind_changed(d, recs[i].kind);
-            if (fresh[i]) {
-                p->recs_in++;
-                d->records_in++;
-                if (!strcmp(recs[i].kind, "member") || !strcmp(recs[i].kind, "genesis"))
-                    touched_members = 1;
-            } else if (res[i] == STORE_FORK) {
-                char a[PROTO_ID_STR];
-                proto_id_str(&recs[i].author, a);
-                log_warn("equivocation: member %s signed two records with seq %llu; evidence kept",
-                         a, (unsigned long long)recs[i].seq);
-                push_record(d, p, recs[i].raw, recs[i].raw_len);
-                fork_ctx fc = { d, p, &recs[i] };
-                store_range(d->st, &recs[i].author, recs[i].seq, recs[i].seq, push_other, &fc);
-                store_forks(d->st, push_other, &fc);
-            } else if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR) {
+            if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
                 defer_rec(p, &recs[i]);
-            }
         }
         /* A long range (initial sync) outlasts INFLIGHT_MS: while its
          * records keep coming, asking again would only fetch them twice. */
         for (size_t i = 0; i < m; i++)
             if (fresh[i] && (i + 1 == m || memcmp(&recs[i + 1].author, &recs[i].author, 32)))
                 inflight_progress(d, &recs[i].author, recs[i].seq);
-        int *relay = calloc(m, sizeof *relay);
-        for (size_t i = 0; relay && i < m; i++)
-            relay[i] = fresh[i] && relay_needed(d, &recs[i].author);
-        announce_all(d, p, recs, relay ? relay : fresh, m);
-        free(relay);
+        node_applied(d, recs, res, m, p);
         size_t nfresh = 0, last = 0;
         for (size_t i = 0; i < m; i++)
             if (fresh[i]) {
@@ -645,8 +641,6 @@ static void verify_done(uv_work_t *w, int status)
     free(recs);
     free(res);
     free(fresh);
-    if (touched_members)
-        peer_targets_changed(d);
     if (bad && p->state == PEER_ESTABLISHED) {
         char a[PROTO_ID_STR];
         proto_id_str(&bad->r.author, a);
@@ -754,13 +748,13 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         int pc = pcs[i];
         keys[i] = NULL;
         if (pc == STORE_GAP && j->n && !memcmp(&j->it[j->n - 1].r.author, &r->author, 32) &&
-            j->it[j->n - 1].r.seq + 1 == r->seq && strcmp(r->kind, "genesis")) {
+            j->it[j->n - 1].r.seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN)) {
             /* its predecessor is in this batch: same author, same key; the
              * remaining rules are checked again when the batch is applied */
             pc = STORE_NEW;
             k = j->it[j->n - 1].key;
             EVP_PKEY_up_ref(k);
-        } else if (pc == STORE_GAP && strcmp(r->kind, "genesis") && prev_tail_key(r)) {
+        } else if (pc == STORE_GAP && !kind_has(r->kind, KIND_F_NO_CHAIN) && prev_tail_key(r)) {
             /* its predecessor is in the job being applied just before this one */
             pc = STORE_NEW;
             k = prev_tail_key(r);

@@ -34,12 +34,6 @@ typedef struct {
 
 #define CHURN_TRIM (8u << 20)
 
-void catalogd_kind_changed(catalogd *d, const char *kind)
-{
-    if (!strcmp(kind, "certification") || !strcmp(kind, "adoption"))
-        d->catalog_gen++;
-}
-
 void catalogd_churn(catalogd *d, size_t bytes)
 {
     d->churned += bytes;

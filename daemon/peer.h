@@ -85,4 +85,15 @@ void gossip_shutdown(catalogd *d);
 /* No more whole frames buffered: verify what records frames brought. */
 void gossip_flush(peer *p);
 
+/* Pushing, for daemon/node.c only (node_applied decides what is pushed):
+ * a record written here goes whole to every peer — records written in one
+ * turn of the event loop (a group-committed batch of puts, an import chunk)
+ * are corked and leave as one records frame per peer before the loop next
+ * waits; records received from `from` are announced onwards where needed
+ * (results[i] == STORE_NEW); a fork's evidence goes to every peer and the
+ * version we held back to `from`. */
+void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len);
+void gossip_relay(catalogd *d, peer *from, const proto_record *recs, const int *results, size_t n);
+void gossip_fork_evidence(catalogd *d, peer *from, const proto_record *r);
+
 #endif

@@ -1,0 +1,37 @@
+/*
+ * daemon/node.h — the node's two joints: the one way out and the one fan-out.
+ *
+ * node_publish() is the only path by which a record written on this node is
+ * signed, stored and handed to the network.  node_applied() is the only
+ * place that reacts to records accepted from anywhere — written here or
+ * received from a peer: the search index, whom to dial, relaying and
+ * announcing, fork evidence, counters.  Whatever must happen when the
+ * catalog changes (metrics, watchers, the web view) hooks in here; no other
+ * file calls the gossip layer to push.
+ */
+#ifndef DAEMON_NODE_H
+#define DAEMON_NODE_H
+
+#include "daemon/catalogd.h"
+#include "store/store.h"
+
+struct peer;
+
+/* Sign items[0..n) as this node (consecutive seqs), store them in one write
+ * transaction (all or none), then hand them to node_applied.  On success
+ * every items[i].out holds the record's bytes (the caller frees them).
+ * 0, or -1 with err (then nothing was written and nothing sent). */
+int node_publish(catalogd *d, store_write_item *items, size_t n, char *err, size_t errlen);
+
+/* One record: node_publish of a single item.  *out (may be NULL) gets the
+ * record's bytes (the caller frees them). */
+int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t flags,
+                     const proto_body *body, uint8_t **out, size_t *out_len, char *err, size_t errlen);
+
+/* Records were applied to the store; results[i] is each one's store_result.
+ * `from` is the peer they came from, NULL when they were written here.
+ * Only STORE_NEW and STORE_FORK records cause anything. */
+void node_applied(catalogd *d, const proto_record *recs, const int *results, size_t n,
+                  struct peer *from);
+
+#endif

@@ -1,0 +1,29 @@
+/* store/kind.c — the table of record kinds; see kind.h. */
+#include "store/kind.h"
+
+#include <string.h>
+
+static const kind_def kinds[] = {
+    { NULL, KIND_GENERIC, 0, NULL, NULL },
+    { "genesis", KIND_GENESIS, KIND_F_MEMBERSHIP | KIND_F_OWN_VERB | KIND_F_NO_CHAIN, "alliance create", NULL },
+    { "member", KIND_MEMBER, KIND_F_MEMBERSHIP | KIND_F_OWN_VERB, "member", NULL },
+    { "certification", KIND_CERTIFICATION, KIND_F_CATALOG | KIND_F_OWN_VERB, "certification", NULL },
+    { "adoption", KIND_ADOPTION, KIND_F_CATALOG | KIND_F_OWN_VERB, "adoption", NULL },
+};
+
+const kind_def *kind_of(const char *name)
+{
+    if (name)
+        for (size_t i = 1; i < sizeof kinds / sizeof kinds[0]; i++)
+            if (!strcmp(kinds[i].name, name))
+                return &kinds[i];
+    return &kinds[0];
+}
+
+const kind_def *kind_get(kind_id id)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].id == id)
+            return &kinds[i];
+    return &kinds[0];
+}
