@@ -10,12 +10,13 @@
  *   ping / pong, error {code, text} (then close)
  *
  * Every author's log is a dense prefix, so "author A after seq n" is an exact
- * delta.  Incoming records are dropped by (author, seq) before any signature
- * check, verified on the libuv thread pool in chunks (one per core), and
- * applied in one LMDB write transaction per batch.
+ * delta.  What records frames bring goes to the connection's ingest
+ * (daemon/ingest.c); what to push is decided by node_applied (daemon/node.c).
  */
-#include "daemon/peer.h"
+#include "daemon/gossip.h"
+#include "daemon/ingest.h"
 #include "daemon/log.h"
+#include "daemon/peer.h"
 #include "daemon/node.h"
 #include "store/kind.h"
 #include "proto/util.h"
@@ -27,18 +28,41 @@
 #define BATCH_BYTES (256u << 10)
 #define BATCH_RECORDS 1024u
 #define WRITE_HIGH (1u << 20)
-#define DEFER_MAX 50000u
 #define INFLIGHT_MS 3000u
-#define VERIFY_CHUNKS 4
-#define INLINE_VERIFY 4u    /* batches this small are verified on the loop thread */
-/* Batches smaller than this are verified by one pool thread: splitting pays
- * when cores are idle (initial sync), and only adds thread switches when the
- * batches are small because records trickle in. */
-#define CHUNK_MIN 256u
-
-enum { ERR_PROTO = 1, ERR_ALLIANCE = 2, ERR_RECORD = 3, ERR_SIGNATURE = 4 };
 
 struct inflight { proto_id author; uint64_t to; uint64_t at_ms; peer *from; };
+
+typedef struct want_range { proto_id author; uint64_t from, to; } want_range;
+
+/* The protocol's state of one connection. */
+struct gossip_peer {
+    want_range *wants;        /* ranges the peer asked for, being sent */
+    size_t nwants, capwants;
+    int hello_seen;
+    uint64_t last_sync_ms, last_hello_ms;
+};
+
+gossip_peer *gossip_peer_new(void)
+{
+    return calloc(1, sizeof(gossip_peer));
+}
+
+void gossip_peer_free(gossip_peer *g)
+{
+    if (g)
+        free(g->wants);
+    free(g);
+}
+
+int gossip_idle(const peer *p)
+{
+    return !p->gs->nwants && !ingest_busy(p->ing);
+}
+
+uint64_t gossip_last_sync_ms(const peer *p)
+{
+    return p->gs->last_sync_ms;
+}
 
 /* ---- helpers ---- */
 
@@ -67,7 +91,7 @@ static void list_msg(msgpack_sbuffer *sb, const char *type, const char *field, u
 }
 
 /* Records of `a` up to `seq` arrived: a range still being sent is not stalled. */
-static void inflight_progress(catalogd *d, const proto_id *a, uint64_t seq)
+void gossip_progress(catalogd *d, const proto_id *a, uint64_t seq)
 {
     for (size_t i = 0; i < d->ninflight; i++)
         if (!memcmp(&d->inflight[i].author, a, 32)) {
@@ -138,7 +162,7 @@ static void send_hello(peer *p)
     if (v.tmp.size)
         msgpack_sbuffer_write(&sb, v.tmp.data, v.tmp.size);
     msgpack_sbuffer_destroy(&v.tmp);
-    p->last_hello_ms = uv_now(d->loop);
+    p->gs->last_hello_ms = uv_now(d->loop);
     peer_send(p, &sb);
 }
 
@@ -166,15 +190,15 @@ static int batch_add(void *ctx, const uint8_t *rec, size_t len)
 /* Send what the peer asked for, a batch at a time, while its socket keeps up. */
 static void pump_wants(peer *p)
 {
-    while (p->nwants && p->state == PEER_ESTABLISHED && peer_write_queue(p) < WRITE_HIGH) {
-        want_range *w = &p->wants[0];
+    while (p->gs->nwants && p->state == PEER_ESTABLISHED && peer_write_queue(p) < WRITE_HIGH) {
+        want_range *w = &p->gs->wants[0];
         batch b = { .n = 0, .last = 0 };
         msgpack_sbuffer_init(&b.tmp);
         msgpack_packer_init(&b.tpk, &b.tmp, msgpack_sbuffer_write);
         store_range(p->d->st, &w->author, w->from, w->to, batch_add, &b);
         if (b.n == 0 || b.last >= w->to) {
-            memmove(p->wants, p->wants + 1, (p->nwants - 1) * sizeof *p->wants);
-            p->nwants--;
+            memmove(p->gs->wants, p->gs->wants + 1, (p->gs->nwants - 1) * sizeof *p->gs->wants);
+            p->gs->nwants--;
         } else {
             w->from = b.last + 1;
         }
@@ -223,7 +247,7 @@ static void announce_to(peer *p, const proto_record *recs, const int *ok, size_t
 static void announce_all(catalogd *d, peer *except, const proto_record *recs, const int *ok, size_t n)
 {
     for (peer *p = d->peers; p; p = p->next)
-        if (p != except && p->state == PEER_ESTABLISHED && p->hello_seen)
+        if (p != except && p->state == PEER_ESTABLISHED && p->gs->hello_seen)
             announce_to(p, recs, ok, n);
 }
 
@@ -252,7 +276,7 @@ static void push_record(catalogd *d, peer *except, const uint8_t *rec, size_t le
     if (proto_record_decode(rec, len, &r, NULL, 0))
         return;
     for (peer *p = d->peers; p; p = p->next) {
-        if (p == except || p->state != PEER_ESTABLISHED || !p->hello_seen)
+        if (p == except || p->state != PEER_ESTABLISHED || !p->gs->hello_seen)
             continue;
         if (peer_write_queue(p) > WRITE_HIGH) {
             announce_to(p, &r, &ok, 1);
@@ -282,7 +306,7 @@ static void outbox_flush(catalogd *d)
     proto_record *dec = NULL;
     int *ok = NULL;
     for (peer *p = d->peers; p; p = p->next) {
-        if (p->state != PEER_ESTABLISHED || !p->hello_seen)
+        if (p->state != PEER_ESTABLISHED || !p->gs->hello_seen)
             continue;
         if (peer_write_queue(p) <= WRITE_HIGH) {
             peer_send_frame(p, sb.data, sb.size);
@@ -451,426 +475,8 @@ static void want_send(peer *p, want_list *w)
     msgpack_sbuffer_destroy(&w->tmp);
 }
 
-/* ---- verification on the thread pool ---- */
-
-typedef struct vjob vjob;
-typedef struct {
-    uv_work_t w;
-    vjob *job;
-    size_t from, to;
-} vchunk;
-
-typedef struct {
-    proto_record r;
-    EVP_PKEY *key;
-    int ok;
-} vitem;
-
-typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; } vtail;
-
-struct vjob {
-    peer *p;
-    uint8_t *frame;         /* owned copy of the records' bytes */
-    vitem *it;
-    size_t n;
-    vtail *tails;           /* per author in the job: its last seq (keys borrowed from it[]) */
-    size_t ntails;
-    int pending;
-    vchunk chunks[VERIFY_CHUNKS];
-};
-
-/* The job whose records are about to be applied while the next is triaged:
- * a record following one of its authors' last seq is not a gap. */
-static const vjob *g_prev;
-
-static EVP_PKEY *prev_tail_key(const proto_record *r)
-{
-    for (size_t i = 0; g_prev && i < g_prev->ntails; i++)
-        if (g_prev->tails[i].seq + 1 == r->seq && !memcmp(&g_prev->tails[i].author, &r->author, 32))
-            return g_prev->tails[i].key;
-    return NULL;
-}
-
-static void verify_work(uv_work_t *w)
-{
-    vchunk *c = w->data;
-    vjob *j = c->job;
-    for (size_t i = c->from; i < c->to; i++)
-        j->it[i].ok = proto_record_verify(&j->it[i].r, j->it[i].key, NULL, 0) == 0;
-}
-
-static void job_free(vjob *j)
-{
-    for (size_t i = 0; i < j->n; i++)
-        EVP_PKEY_free(j->it[i].key);
-    free(j->it);
-    free(j->tails);
-    free(j->frame);
-    free(j);
-}
-
-static int cmp_rec(const void *a, const void *b)
-{
-    const proto_record *x = a, *y = b;
-    int c = memcmp(&x->author, &y->author, 32);
-    if (c)
-        return c;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void start_job(peer *p, vjob *j, int may_inline);
-static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal);
-static void retry_deferred(peer *p);
-
-static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *raw, size_t len)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        pending_rec *nl = realloc(*list, nc * sizeof *nl);
-        if (!nl)
-            return -1;
-        *list = nl;
-        *cap = nc;
-    }
-    uint8_t *c = malloc(len);
-    if (!c)
-        return -1;
-    memcpy(c, raw, len);
-    (*list)[*n].raw = c;
-    (*list)[*n].len = len;
-    (*n)++;
-    return 0;
-}
-
-/* Append src's records to dst (ownership moves, nothing is copied); on
- * failure to grow dst they stay in src. */
-static void list_move(pending_rec **dst, size_t *n, size_t *cap, pending_rec **src, size_t *nsrc)
-{
-    if (!*nsrc)
-        return;
-    if (*n + *nsrc > *cap) {
-        size_t nc = *cap ? *cap : 64;
-        while (nc < *n + *nsrc)
-            nc *= 2;
-        pending_rec *nl = realloc(*dst, nc * sizeof *nl);
-        if (!nl)
-            return;
-        *dst = nl;
-        *cap = nc;
-    }
-    memcpy(*dst + *n, *src, *nsrc * sizeof **src);
-    *n += *nsrc;
-    *nsrc = 0;
-}
-
-static void defer_rec(peer *p, const proto_record *r)
-{
-    if (p->ndeferred >= DEFER_MAX)
-        return;   /* anti-entropy fetches it again later */
-    list_add(&p->deferred, &p->ndeferred, &p->capdeferred, r->raw, r->raw_len);
-}
-
-static void verify_done(uv_work_t *w, int status)
-{
-    vchunk *c = w->data;
-    vjob *j = c->job;
-    if (--j->pending > 0)
-        return;
-    peer *p = j->p;
-    catalogd *d = p->d;
-    d->verify_jobs--;
-
-    /* Records collected while this job was verified go to the pool now,
-     * before this job is written: verifying them overlaps the write. */
-    vjob *next = NULL;
-    if (p->state == PEER_ESTABLISHED && p->nacc) {
-        int fatal;
-        g_prev = j;
-        next = job_take(p, &p->acc, &p->nacc, &p->capacc, &fatal);
-        g_prev = NULL;
-        if (next)
-            start_job(p, next, 0);
-    }
-
-    /* Keep only verified records; note the first forgery. */
-    proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
-    int *res = calloc(j->n ? j->n : 1, sizeof *res), *fresh = calloc(j->n ? j->n : 1, sizeof *fresh);
-    const vitem *bad = NULL;
-    size_t m = 0;
-    for (size_t i = 0; recs && i < j->n; i++) {
-        if (!j->it[i].ok) {
-            if (!bad)
-                bad = &j->it[i];
-            continue;
-        }
-        recs[m++] = j->it[i].r;
-    }
-    /* a batch already on its way when its sender broke the protocol (say, a
-     * forgery in the batch before) is dropped with the connection, as it
-     * would have been had it arrived later */
-    if (p->failed)
-        m = 0;
-    char err[256];
-    if (m && res && fresh && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
-        for (size_t i = 0; i < m; i++) {
-            fresh[i] = res[i] == STORE_NEW;
-            if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
-                defer_rec(p, &recs[i]);
-        }
-        /* A long range (initial sync) outlasts INFLIGHT_MS: while its
-         * records keep coming, asking again would only fetch them twice. */
-        for (size_t i = 0; i < m; i++)
-            if (fresh[i] && (i + 1 == m || memcmp(&recs[i + 1].author, &recs[i].author, 32)))
-                inflight_progress(d, &recs[i].author, recs[i].seq);
-        node_applied(d, recs, res, m, p);
-        size_t nfresh = 0, last = 0;
-        for (size_t i = 0; i < m; i++)
-            if (fresh[i]) {
-                nfresh++;
-                last = i;
-            }
-        if (nfresh) {
-            char a[10];
-            proto_id_short(&recs[last].author, a);
-            log_debug("applied %zu new records from %s (last: %s seq %llu)", nfresh, p->addr, a,
-                      (unsigned long long)recs[last].seq);
-        }
-    } else if (m) {
-        log_error("cannot store records from peer: %s", err);
-    }
-    free(recs);
-    free(res);
-    free(fresh);
-    if (bad && p->state == PEER_ESTABLISHED) {
-        char a[PROTO_ID_STR];
-        proto_id_str(&bad->r.author, a);
-        peer_fail(p, ERR_SIGNATURE, "record with a bad signature (claimed author %s, %s/%s seq %llu)",
-                  a, bad->r.kind, bad->r.key, (unsigned long long)bad->r.seq);
-    }
-    size_t churn = 0;
-    for (size_t i = 0; i < j->n; i++)
-        churn += j->it[i].r.raw_len + sizeof j->it[i];
-    job_free(j);
-    catalogd_churn(d, churn);
-    if (next) {
-        /* Records set aside (an author admitted by this batch, say) ride
-         * with the batch after next, which is checked after this one is
-         * written; waiting for a pause in the stream could take long. */
-        list_move(&p->acc, &p->nacc, &p->capacc, &p->deferred, &p->ndeferred);
-        peer_pump(p);   /* still busy: collect the batch after next meanwhile */
-    }
-    else if (p->state == PEER_ESTABLISHED)
-        retry_deferred(p);
-    else
-        p->busy = 0;
-    peer_unref(p);
-}
-
-static void start_job(peer *p, vjob *j, int may_inline)
-{
-    size_t nch = j->n < CHUNK_MIN ? 1 : VERIFY_CHUNKS;
-    j->p = p;
-    j->pending = (int)nch;
-    p->refs++;
-    p->d->verify_jobs++;
-    peer_pause(p);
-    if (may_inline && j->n <= INLINE_VERIFY) {
-        /* A few records (the usual case once in sync): checking them here
-         * costs less than handing them to a pool thread and back. */
-        vchunk *c = &j->chunks[0];
-        c->job = j;
-        c->from = 0;
-        c->to = j->n;
-        c->w.data = c;
-        verify_work(&c->w);
-        verify_done(&c->w, 0);
-        return;
-    }
-    for (size_t k = 0; k < nch; k++) {
-        vchunk *c = &j->chunks[k];
-        c->job = j;
-        c->from = j->n * k / nch;
-        c->to = j->n * (k + 1) / nch;
-        c->w.data = c;
-        uv_queue_work(p->d->loop, &c->w, verify_work, verify_done);
-    }
-}
-
-/* Precheck records (no signatures yet): drop what we hold, defer what cannot
- * apply yet, refuse what never can.  Returns a job to verify, or NULL. */
-static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t *lens, size_t n,
-                    int *fatal)
-{
-    vjob *j = calloc(1, sizeof *j);
-    if (!j) {
-        free(frame);
-        return NULL;
-    }
-    j->frame = frame;
-    j->it = calloc(n ? n : 1, sizeof *j->it);
-    if (!j->it) {
-        job_free(j);
-        return NULL;
-    }
-    *fatal = 0;
-    /* decode everything first and order by (author, seq): a batch usually
-     * carries a run of one author's records, and seq n+1 is acceptable once
-     * seq n of the same batch is */
-    proto_record *dec = malloc((n ? n : 1) * sizeof *dec);
-    if (!dec) {
-        job_free(j);
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char err[256];
-        if (proto_record_decode(raws[i], lens[i], &dec[i], err, sizeof err)) {
-            peer_fail(p, ERR_RECORD, "malformed record: %s", err);
-            *fatal = 1;
-            free(dec);
-            job_free(j);
-            return NULL;
-        }
-    }
-    qsort(dec, n, sizeof *dec, cmp_rec);
-    int *pcs = malloc((n ? n : 1) * sizeof *pcs);
-    EVP_PKEY **keys = calloc(n ? n : 1, sizeof *keys);
-    char err[256] = "";
-    if (!pcs || !keys || store_precheck_batch(p->d->st, dec, n, pcs, keys, err, sizeof err)) {
-        free(pcs);
-        free(keys);
-        free(dec);
-        job_free(j);
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        proto_record *r = &dec[i];
-        EVP_PKEY *k = keys[i];
-        int pc = pcs[i];
-        keys[i] = NULL;
-        if (pc == STORE_GAP && j->n && !memcmp(&j->it[j->n - 1].r.author, &r->author, 32) &&
-            j->it[j->n - 1].r.seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN)) {
-            /* its predecessor is in this batch: same author, same key; the
-             * remaining rules are checked again when the batch is applied */
-            pc = STORE_NEW;
-            k = j->it[j->n - 1].key;
-            EVP_PKEY_up_ref(k);
-        } else if (pc == STORE_GAP && !kind_has(r->kind, KIND_F_NO_CHAIN) && prev_tail_key(r)) {
-            /* its predecessor is in the job being applied just before this one */
-            pc = STORE_NEW;
-            k = prev_tail_key(r);
-            EVP_PKEY_up_ref(k);
-        }
-        if (pc == STORE_NEW || pc == STORE_FORK) {
-            j->it[j->n].r = *r;
-            j->it[j->n].key = k;
-            j->n++;
-        } else if (pc == STORE_GAP || pc == STORE_UNKNOWN_AUTHOR) {
-            defer_rec(p, r);
-        } else if (pc == STORE_REJECT) {
-            EVP_PKEY_free(k);
-            peer_fail(p, ERR_RECORD, "record refused: %s", err);
-            *fatal = 1;
-            break;
-        } else {
-            EVP_PKEY_free(k);
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        EVP_PKEY_free(keys[i]);
-    free(keys);
-    free(pcs);
-    free(dec);
-    if (*fatal || j->n == 0) {
-        job_free(j);
-        return NULL;
-    }
-    /* items are in (author, seq) order: the last of each author's run */
-    j->tails = malloc(j->n * sizeof *j->tails);
-    for (size_t i = 0; j->tails && i < j->n; i++)
-        if (i + 1 == j->n || memcmp(&j->it[i + 1].r.author, &j->it[i].r.author, 32))
-            j->tails[j->ntails++] = (vtail){ j->it[i].r.author, j->it[i].r.seq, j->it[i].key };
-    return j;
-}
-
-/* Triage a list of owned records (the list is consumed) into a job. */
-static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
-{
-    size_t total = 0;
-    vjob *j = NULL;
-    *fatal = 0;
-    for (size_t i = 0; i < n; i++)
-        total += list[i].len;
-    uint8_t *frame = malloc(total ? total : 1);
-    const uint8_t **raws = malloc((n ? n : 1) * sizeof *raws);
-    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
-    if (frame && raws && lens) {
-        size_t off = 0;
-        for (size_t i = 0; i < n; i++) {
-            memcpy(frame + off, list[i].raw, list[i].len);
-            raws[i] = frame + off;
-            lens[i] = list[i].len;
-            off += list[i].len;
-        }
-        j = triage(p, frame, raws, lens, n, fatal);   /* owns frame */
-        frame = NULL;
-    }
-    free(frame);
-    free(raws);
-    free(lens);
-    for (size_t i = 0; i < n; i++)
-        free(list[i].raw);
-    free(list);
-    return j;
-}
-
-/* job_from_list on a peer's list (acc, deferred), which is left empty. */
-static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal)
-{
-    pending_rec *l = *list;
-    size_t k = *n;
-    *list = NULL;
-    *n = *cap = 0;
-    return job_from_list(p, l, k, fatal);
-}
-
-static void retry_deferred(peer *p)
-{
-    if (p->ndeferred) {
-        int fatal;
-        /* triage re-defers what still cannot apply; a job means progress */
-        vjob *j = job_take(p, &p->deferred, &p->ndeferred, &p->capdeferred, &fatal);
-        if (j) {
-            start_job(p, j, 0);
-            return;
-        }
-        if (fatal)
-            return;
-    }
-    peer_resume(p);
-}
-
-/* may_inline: only when no frame of p->in is in use up the stack, since an
- * inline job's completion may read more input (and move p->in). */
-static void flush_acc(peer *p, int may_inline)
-{
-    if (!p->nacc || p->busy || p->state != PEER_ESTABLISHED)
-        return;
-    int fatal;
-    vjob *j = job_take(p, &p->acc, &p->nacc, &p->capacc, &fatal);
-    if (j)
-        start_job(p, j, may_inline);
-}
-
-void gossip_flush(peer *p)
-{
-    flush_acc(p, 1);   /* called once the connection has no whole frame left */
-}
-
 /* ---- receiving ---- */
 
-/* Records are collected until no whole frame is left to read (or a batch
- * is full), then verified and written together: under load that is one
- * thread-pool job and one LMDB transaction for many frames. */
 static void on_records(peer *p, const uint8_t *f, size_t len)
 {
     proto_rd r;
@@ -886,13 +492,12 @@ static void on_records(peer *p, const uint8_t *f, size_t len)
             peer_fail(p, ERR_PROTO, "malformed records message");
             return;
         }
-        if (list_add(&p->acc, &p->nacc, &p->capacc, b, l)) {
+        if (ingest_add(p->ing, b, l)) {
             peer_fail(p, ERR_PROTO, "out of memory");
             return;
         }
     }
-    if (p->nacc >= BATCH_RECORDS * 4)
-        flush_acc(p, 0);   /* mid-read: this frame is still in use */
+    ingest_frame_done(p->ing);
 }
 
 static void on_hello(peer *p, const uint8_t *f, size_t len)
@@ -925,8 +530,8 @@ static void on_hello(peer *p, const uint8_t *f, size_t len)
         peer_fail(p, ERR_ALLIANCE, "peer belongs to another alliance (genesis %.16s…, ours %.16s…)", a, b);
         return;
     }
-    p->hello_seen = 1;
-    p->last_sync_ms = uv_now(d->loop);
+    p->gs->hello_seen = 1;
+    p->gs->last_sync_ms = uv_now(d->loop);
     uint32_t n;
     if (proto_map_find(f, len, "vv", &r) || proto_rd_array(&r, &n))
         goto bad;
@@ -947,7 +552,7 @@ static void on_hello(peer *p, const uint8_t *f, size_t len)
     }
     want_send(p, &w);
     /* They may lack what we hold: tell them our vector (at most twice a second). */
-    if (memcmp(&dg, &si.digest, 32) && uv_now(d->loop) - p->last_hello_ms > 500)
+    if (memcmp(&dg, &si.digest, 32) && uv_now(d->loop) - p->gs->last_hello_ms > 500)
         send_hello(p);
     return;
 bad:
@@ -970,15 +575,15 @@ static void on_want(peer *p, const uint8_t *f, size_t len)
             peer_fail(p, ERR_PROTO, "malformed want range");
             return;
         }
-        if (p->nwants == p->capwants) {
-            size_t cap = p->capwants ? p->capwants * 2 : 16;
-            want_range *nw = realloc(p->wants, cap * sizeof *nw);
+        if (p->gs->nwants == p->gs->capwants) {
+            size_t cap = p->gs->capwants ? p->gs->capwants * 2 : 16;
+            want_range *nw = realloc(p->gs->wants, cap * sizeof *nw);
             if (!nw)
                 return;
-            p->wants = nw;
-            p->capwants = cap;
+            p->gs->wants = nw;
+            p->gs->capwants = cap;
         }
-        p->wants[p->nwants++] = w;
+        p->gs->wants[p->gs->nwants++] = w;
     }
     pump_wants(p);
 }
@@ -1019,7 +624,7 @@ static void on_digest(peer *p, const uint8_t *f, size_t len)
         peer_fail(p, ERR_PROTO, "malformed digest");
         return;
     }
-    p->last_sync_ms = uv_now(p->d->loop);
+    p->gs->last_sync_ms = uv_now(p->d->loop);
     store_digest_get(p->d->st, &mine, NULL, NULL);
     if (memcmp(&dg, &mine, 32))
         send_hello(p);
@@ -1032,7 +637,7 @@ void gossip_on_frame(peer *p, const uint8_t *f, size_t len)
         peer_fail(p, ERR_PROTO, "message without a type");
         return;
     }
-    if (!p->hello_seen && strcmp(t, "hello") && strcmp(t, "error")) {
+    if (!p->gs->hello_seen && strcmp(t, "hello") && strcmp(t, "error")) {
         peer_fail(p, ERR_PROTO, "expected hello first, got %s", t);
         return;
     }
@@ -1052,7 +657,7 @@ void gossip_on_frame(peer *p, const uint8_t *f, size_t len)
         begin_msg(&sb, &pk, "pong", 0);
         peer_send(p, &sb);
     } else if (!strcmp(t, "pong")) {
-        p->last_sync_ms = uv_now(p->d->loop);
+        p->gs->last_sync_ms = uv_now(p->d->loop);
     } else if (!strcmp(t, "error")) {
         char text[512] = "";
         uint64_t code = 0;
@@ -1091,12 +696,12 @@ void gossip_tick(catalogd *d)
     d->last_sync_ms = now;
     unsigned n = 0;
     for (peer *p = d->peers; p; p = p->next)
-        n += p->state == PEER_ESTABLISHED && p->hello_seen;
+        n += p->state == PEER_ESTABLISHED && p->gs->hello_seen;
     if (!n)
         return;
     unsigned pick = (unsigned)rand() % n;
     for (peer *p = d->peers; p; p = p->next) {
-        if (p->state != PEER_ESTABLISHED || !p->hello_seen)
+        if (p->state != PEER_ESTABLISHED || !p->gs->hello_seen)
             continue;
         if (pick-- == 0) {
             proto_id digest;

@@ -1,5 +1,6 @@
 /* daemon/node.c — publish and react to applied records; see node.h. */
 #include "daemon/node.h"
+#include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
 #include "proto/util.h"

@@ -1,5 +1,7 @@
 /* daemon/peer.c — TLS connections, dialing, listener; see peer.h. */
 #include "daemon/peer.h"
+#include "daemon/gossip.h"
+#include "daemon/ingest.h"
 #include "daemon/log.h"
 #include "proto/util.h"
 
@@ -227,13 +229,8 @@ void peer_unref(peer *p)
 {
     if (--p->refs > 0)
         return;
-    for (size_t i = 0; i < p->ndeferred; i++)
-        free(p->deferred[i].raw);
-    free(p->deferred);
-    for (size_t i = 0; i < p->nacc; i++)
-        free(p->acc[i].raw);
-    free(p->acc);
-    free(p->wants);
+    ingest_free(p->ing);
+    gossip_peer_free(p->gs);
     proto_buf_free(&p->in);
     SSL_free(p->ssl);   /* frees both BIOs */
     free(p);
@@ -356,21 +353,10 @@ static void read_flow(peer *p)
     }
 }
 
-void peer_pause(peer *p)
-{
-    p->busy = 1;
-}
-
 void peer_pump(peer *p)
 {
     if (p->state == PEER_ESTABLISHED)
         pump_in(p);
-}
-
-void peer_resume(peer *p)
-{
-    p->busy = 0;
-    peer_pump(p);
 }
 
 static void pump_in_frames(peer *p);
@@ -387,7 +373,7 @@ static void pump_in_frames(peer *p)
         /* While a batch is verified on the thread pool, keep decrypting and
          * collecting the next one (the loop thread's work overlaps the
          * pool's), up to a bound: then TCP pushes back. */
-        if (p->state != PEER_ESTABLISHED || (p->busy && p->nacc >= 4096))
+        if (p->state != PEER_ESTABLISHED || ingest_full(p->ing))
             return;
         const uint8_t *f;
         size_t fl;
@@ -414,7 +400,7 @@ static void pump_in_frames(peer *p)
         if (e == SSL_ERROR_WANT_READ) {
             /* everything that arrived is read: records frames received
              * meanwhile go to one verify job and one write transaction */
-            gossip_flush(p);
+            ingest_flush(p->ing);
             return;
         }
         char lbl[300];
@@ -513,10 +499,14 @@ static peer *peer_new(catalogd *d, int outbound, const char *addr)
     p->ssl = SSL_new(d->ssl_ctx);
     p->rbio = BIO_new(BIO_s_mem());
     p->wbio = BIO_new(BIO_s_mem());
-    if (!p->ssl || !p->rbio || !p->wbio) {
+    p->gs = gossip_peer_new();
+    p->ing = ingest_new(p);
+    if (!p->ssl || !p->rbio || !p->wbio || !p->gs || !p->ing) {
         SSL_free(p->ssl);
         BIO_free(p->rbio);
         BIO_free(p->wbio);
+        gossip_peer_free(p->gs);
+        ingest_free(p->ing);
         free(p);
         return NULL;
     }
@@ -840,7 +830,7 @@ static void on_tick(uv_timer_t *t)
     for (peer *p = d->peers; p; p = p->next)
         out += p->outbound && p->state == PEER_ESTABLISHED;
     for (peer *p = d->peers; p && d->fanout && out > d->fanout; p = p->next) {
-        if (!p->outbound || p->state != PEER_ESTABLISHED || p->busy || p->nwants ||
+        if (!p->outbound || p->state != PEER_ESTABLISHED || !gossip_idle(p) ||
             now - p->since_ms < 3000)
             continue;
         dial *dl = dial_find(d, &p->id);
@@ -922,7 +912,7 @@ void peer_pack_list(catalogd *d, msgpack_packer *pk)
         proto_pack_kv_str(pk, "name", p->name);
         proto_pack_kv_str(pk, "state", st[p->state]);
         proto_pack_kv_str(pk, "direction", p->outbound ? "out" : "in");
-        proto_pack_kv_u64(pk, "last_sync_ms_ago", p->last_sync_ms ? now - p->last_sync_ms : 0);
+        proto_pack_kv_u64(pk, "last_sync_ms_ago", gossip_last_sync_ms(p) ? now - gossip_last_sync_ms(p) : 0);
         proto_pack_kv_u64(pk, "records_in", p->recs_in);
         proto_pack_kv_u64(pk, "records_out", p->recs_out);
         proto_pack_kv_u64(pk, "bytes_in", p->bytes_in);

@@ -3,7 +3,8 @@
  * through OpenSSL memory BIOs so libuv does all the I/O), framing, dialing
  * with jittered exponential backoff, and the listener.
  *
- * The protocol spoken over a connection lives in gossip.c; this file only
+ * The protocol spoken over a connection lives in gossip.c (its state in
+ * p->gs) and the records it brings go to ingest.c (p->ing); this file only
  * moves frames.  A peer is accepted only when the key it presents belongs
  * to a current member (or, before this node has an alliance, to the sponsor
  * it was told to trust).
@@ -16,10 +17,6 @@
 #include "proto/frame.h"
 
 enum peer_state { PEER_CONNECTING, PEER_HANDSHAKE, PEER_ESTABLISHED, PEER_CLOSING };
-
-typedef struct want_range { proto_id author; uint64_t from, to; } want_range;
-
-typedef struct pending_rec { uint8_t *raw; size_t len; } pending_rec;
 
 typedef struct peer {
     struct peer *next;
@@ -38,18 +35,12 @@ typedef struct peer {
     int has_expect;
     char code[8], name[192];
     proto_buf in;
-    uint64_t since_ms, last_sync_ms, last_hello_ms;
+    uint64_t since_ms;
     uint64_t recs_in, recs_out, bytes_in, bytes_out;
-    want_range *wants;        /* ranges the peer asked for, being sent */
-    size_t nwants, capwants;
-    int busy;                 /* a records batch is being verified */
     int read_paused;          /* socket not read: too much undecrypted input */
     int failed;               /* closed for breaking the protocol (peer_fail) */
-    pending_rec *deferred;    /* records waiting for their author or predecessor */
-    size_t ndeferred, capdeferred;
-    pending_rec *acc;         /* records received, not yet handed to a verify job */
-    size_t nacc, capacc;
-    int hello_seen;
+    struct gossip_peer *gs;   /* the protocol's state (gossip.c) */
+    struct ingest *ing;       /* records being taken in (ingest.c) */
 } peer;
 
 int  peer_init(catalogd *d, char *err, size_t errlen);     /* TLS context */
@@ -64,9 +55,7 @@ void peer_send_frame(peer *p, const void *frame, size_t len);   /* a whole frame
 /* Send an error frame and close. */
 void peer_fail(peer *p, unsigned code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void peer_close(peer *p);
-void peer_pause(peer *p);
 void peer_pump(peer *p);      /* take in what has arrived; while busy, collect the next batch */
-void peer_resume(peer *p);
 void peer_unref(peer *p);
 
 unsigned peer_count_established(catalogd *d);
@@ -74,26 +63,5 @@ void peer_pack_list(catalogd *d, msgpack_packer *pk);
 /* Members or addresses changed: reconsider whom to dial. */
 void peer_targets_changed(catalogd *d);
 size_t peer_write_queue(peer *p);
-
-/* gossip.c — the sync protocol on an established connection */
-void gossip_on_established(peer *p);
-void gossip_on_frame(peer *p, const uint8_t *f, size_t len);
-void gossip_on_writable(peer *p);
-void gossip_tick(catalogd *d);
-void gossip_peer_gone(peer *p);
-void gossip_shutdown(catalogd *d);
-/* No more whole frames buffered: verify what records frames brought. */
-void gossip_flush(peer *p);
-
-/* Pushing, for daemon/node.c only (node_applied decides what is pushed):
- * a record written here goes whole to every peer — records written in one
- * turn of the event loop (a group-committed batch of puts, an import chunk)
- * are corked and leave as one records frame per peer before the loop next
- * waits; records received from `from` are announced onwards where needed
- * (results[i] == STORE_NEW); a fork's evidence goes to every peer and the
- * version we held back to `from`. */
-void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len);
-void gossip_relay(catalogd *d, peer *from, const proto_record *recs, const int *results, size_t n);
-void gossip_fork_evidence(catalogd *d, peer *from, const proto_record *r);
 
 #endif

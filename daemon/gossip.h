@@ -1,0 +1,51 @@
+/*
+ * daemon/gossip.h — the sync protocol (DESIGN §4) on established
+ * connections: hello and version vectors, wants and the records sent for
+ * them, announces, the anti-entropy probe, ping/pong and error.
+ *
+ * peer.c moves frames and calls the gossip_on_* entry points; ingest.c takes
+ * in the records; node.c alone calls the pushing functions.
+ */
+#ifndef DAEMON_GOSSIP_H
+#define DAEMON_GOSSIP_H
+
+#include "daemon/catalogd.h"
+#include "proto/record.h"
+
+struct peer;
+typedef struct gossip_peer gossip_peer;   /* the protocol's state of one connection */
+
+/* Wire error codes (sent in an error frame before closing). */
+enum { ERR_PROTO = 1, ERR_ALLIANCE = 2, ERR_RECORD = 3, ERR_SIGNATURE = 4 };
+
+gossip_peer *gossip_peer_new(void);
+void gossip_peer_free(gossip_peer *g);
+
+void gossip_on_established(struct peer *p);
+void gossip_on_frame(struct peer *p, const uint8_t *f, size_t len);
+void gossip_on_writable(struct peer *p);
+void gossip_tick(catalogd *d);
+void gossip_peer_gone(struct peer *p);
+void gossip_shutdown(catalogd *d);
+
+/* Nothing is being sent for the peer or verified from it. */
+int gossip_idle(const struct peer *p);
+/* When the peer last showed it is in sync (hello, digest, pong); 0 never. */
+uint64_t gossip_last_sync_ms(const struct peer *p);
+
+/* Records of `a` up to `seq` arrived (ingest): a range still being sent by
+ * someone is not stalled, so it is not asked for again. */
+void gossip_progress(catalogd *d, const proto_id *a, uint64_t seq);
+
+/* Pushing, for daemon/node.c only (node_applied decides what is pushed):
+ * a record written here goes whole to every peer — records written in one
+ * turn of the event loop (a group-committed batch of puts, an import chunk)
+ * are corked and leave as one records frame per peer before the loop next
+ * waits; records received from `from` are announced onwards where needed
+ * (results[i] == STORE_NEW); a fork's evidence goes to every peer and the
+ * version we held back to `from`. */
+void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len);
+void gossip_relay(catalogd *d, struct peer *from, const proto_record *recs, const int *results, size_t n);
+void gossip_fork_evidence(catalogd *d, struct peer *from, const proto_record *r);
+
+#endif

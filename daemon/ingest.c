@@ -1,0 +1,506 @@
+/*
+ * daemon/ingest.c — taking in records from a peer (DESIGN §4 "Verification"):
+ * collect what records frames bring, precheck it against the store (no
+ * signatures yet: drop what we hold, set aside what cannot apply yet, refuse
+ * what never can), verify signatures on the libuv thread pool in chunks (one
+ * per core), apply each batch in one LMDB write transaction, and hand the
+ * result to node_applied().  See ingest.h.
+ */
+#include "daemon/ingest.h"
+#include "daemon/gossip.h"
+#include "daemon/log.h"
+#include "daemon/node.h"
+#include "daemon/peer.h"
+#include "proto/util.h"
+#include "store/kind.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_RECORDS 1024u
+#define DEFER_MAX 50000u
+#define VERIFY_CHUNKS 4
+#define INLINE_VERIFY 4u    /* batches this small are verified on the loop thread */
+/* Batches smaller than this are verified by one pool thread: splitting pays
+ * when cores are idle (initial sync), and only adds thread switches when the
+ * batches are small because records trickle in. */
+#define CHUNK_MIN 256u
+/* While a batch is verified, at most this many records are collected for
+ * the next one; then the connection is not read and TCP pushes back. */
+#define COLLECT_MAX 4096u
+
+typedef struct pending_rec { uint8_t *raw; size_t len; } pending_rec;
+
+typedef struct vjob vjob;
+
+struct ingest {
+    peer *p;
+    pending_rec *deferred;    /* records waiting for their author or predecessor */
+    size_t ndeferred, capdeferred;
+    pending_rec *acc;         /* records received, not yet handed to a verify job */
+    size_t nacc, capacc;
+    int busy;                 /* a batch is being verified */
+    const vjob *prev;         /* while the next batch is triaged: the job about to be applied */
+};
+
+/* ---- verification on the thread pool ---- */
+
+typedef struct {
+    uv_work_t w;
+    vjob *job;
+    size_t from, to;
+} vchunk;
+
+typedef struct {
+    proto_record r;
+    EVP_PKEY *key;
+    int ok;
+} vitem;
+
+typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; } vtail;
+
+struct vjob {
+    peer *p;
+    uint8_t *frame;         /* owned copy of the records' bytes */
+    vitem *it;
+    size_t n;
+    vtail *tails;           /* per author in the job: its last seq (keys borrowed from it[]) */
+    size_t ntails;
+    int pending;
+    vchunk chunks[VERIFY_CHUNKS];
+};
+
+/* While the next batch is triaged, g->prev is the job whose records are
+ * about to be applied: a record following one of its authors' last seq is
+ * not a gap. */
+static EVP_PKEY *prev_tail_key(const vjob *prev, const proto_record *r)
+{
+    for (size_t i = 0; prev && i < prev->ntails; i++)
+        if (prev->tails[i].seq + 1 == r->seq && !memcmp(&prev->tails[i].author, &r->author, 32))
+            return prev->tails[i].key;
+    return NULL;
+}
+
+static void verify_work(uv_work_t *w)
+{
+    vchunk *c = w->data;
+    vjob *j = c->job;
+    for (size_t i = c->from; i < c->to; i++)
+        j->it[i].ok = proto_record_verify(&j->it[i].r, j->it[i].key, NULL, 0) == 0;
+}
+
+static void job_free(vjob *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        EVP_PKEY_free(j->it[i].key);
+    free(j->it);
+    free(j->tails);
+    free(j->frame);
+    free(j);
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const proto_record *x = a, *y = b;
+    int c = memcmp(&x->author, &y->author, 32);
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void start_job(peer *p, vjob *j, int may_inline);
+static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal);
+static void retry_deferred(peer *p);
+
+static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *raw, size_t len)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        pending_rec *nl = realloc(*list, nc * sizeof *nl);
+        if (!nl)
+            return -1;
+        *list = nl;
+        *cap = nc;
+    }
+    uint8_t *c = malloc(len);
+    if (!c)
+        return -1;
+    memcpy(c, raw, len);
+    (*list)[*n].raw = c;
+    (*list)[*n].len = len;
+    (*n)++;
+    return 0;
+}
+
+/* Append src's records to dst (ownership moves, nothing is copied); on
+ * failure to grow dst they stay in src. */
+static void list_move(pending_rec **dst, size_t *n, size_t *cap, pending_rec **src, size_t *nsrc)
+{
+    if (!*nsrc)
+        return;
+    if (*n + *nsrc > *cap) {
+        size_t nc = *cap ? *cap : 64;
+        while (nc < *n + *nsrc)
+            nc *= 2;
+        pending_rec *nl = realloc(*dst, nc * sizeof *nl);
+        if (!nl)
+            return;
+        *dst = nl;
+        *cap = nc;
+    }
+    memcpy(*dst + *n, *src, *nsrc * sizeof **src);
+    *n += *nsrc;
+    *nsrc = 0;
+}
+
+static void defer_rec(ingest *g, const proto_record *r)
+{
+    if (g->ndeferred >= DEFER_MAX)
+        return;   /* anti-entropy fetches it again later */
+    list_add(&g->deferred, &g->ndeferred, &g->capdeferred, r->raw, r->raw_len);
+}
+
+static void verify_done(uv_work_t *w, int status)
+{
+    vchunk *c = w->data;
+    vjob *j = c->job;
+    if (--j->pending > 0)
+        return;
+    peer *p = j->p;
+    ingest *g = p->ing;
+    catalogd *d = p->d;
+    d->verify_jobs--;
+
+    /* Records collected while this job was verified go to the pool now,
+     * before this job is written: verifying them overlaps the write. */
+    vjob *next = NULL;
+    if (p->state == PEER_ESTABLISHED && g->nacc) {
+        int fatal;
+        g->prev = j;
+        next = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
+        g->prev = NULL;
+        if (next)
+            start_job(p, next, 0);
+    }
+
+    /* Keep only verified records; note the first forgery. */
+    proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
+    int *res = calloc(j->n ? j->n : 1, sizeof *res), *fresh = calloc(j->n ? j->n : 1, sizeof *fresh);
+    const vitem *bad = NULL;
+    size_t m = 0;
+    for (size_t i = 0; recs && i < j->n; i++) {
+        if (!j->it[i].ok) {
+            if (!bad)
+                bad = &j->it[i];
+            continue;
+        }
+        recs[m++] = j->it[i].r;
+    }
+    /* a batch already on its way when its sender broke the protocol (say, a
+     * forgery in the batch before) is dropped with the connection, as it
+     * would have been had it arrived later */
+    if (p->failed)
+        m = 0;
+    char err[256];
+    if (m && res && fresh && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
+        for (size_t i = 0; i < m; i++) {
+            fresh[i] = res[i] == STORE_NEW;
+            if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
+                defer_rec(g, &recs[i]);
+        }
+        /* A long range (initial sync) outlasts INFLIGHT_MS: while its
+         * records keep coming, asking again would only fetch them twice. */
+        for (size_t i = 0; i < m; i++)
+            if (fresh[i] && (i + 1 == m || memcmp(&recs[i + 1].author, &recs[i].author, 32)))
+                gossip_progress(d, &recs[i].author, recs[i].seq);
+        node_applied(d, recs, res, m, p);
+        size_t nfresh = 0, last = 0;
+        for (size_t i = 0; i < m; i++)
+            if (fresh[i]) {
+                nfresh++;
+                last = i;
+            }
+        if (nfresh) {
+            char a[10];
+            proto_id_short(&recs[last].author, a);
+            log_debug("applied %zu new records from %s (last: %s seq %llu)", nfresh, p->addr, a,
+                      (unsigned long long)recs[last].seq);
+        }
+    } else if (m) {
+        log_error("cannot store records from peer: %s", err);
+    }
+    free(recs);
+    free(res);
+    free(fresh);
+    if (bad && p->state == PEER_ESTABLISHED) {
+        char a[PROTO_ID_STR];
+        proto_id_str(&bad->r.author, a);
+        peer_fail(p, ERR_SIGNATURE, "record with a bad signature (claimed author %s, %s/%s seq %llu)",
+                  a, bad->r.kind, bad->r.key, (unsigned long long)bad->r.seq);
+    }
+    size_t churn = 0;
+    for (size_t i = 0; i < j->n; i++)
+        churn += j->it[i].r.raw_len + sizeof j->it[i];
+    job_free(j);
+    catalogd_churn(d, churn);
+    if (next) {
+        /* Records set aside (an author admitted by this batch, say) ride
+         * with the batch after next, which is checked after this one is
+         * written; waiting for a pause in the stream could take long. */
+        list_move(&g->acc, &g->nacc, &g->capacc, &g->deferred, &g->ndeferred);
+        peer_pump(p);   /* still busy: collect the batch after next meanwhile */
+    }
+    else if (p->state == PEER_ESTABLISHED)
+        retry_deferred(p);
+    else
+        g->busy = 0;
+    peer_unref(p);
+}
+
+static void start_job(peer *p, vjob *j, int may_inline)
+{
+    size_t nch = j->n < CHUNK_MIN ? 1 : VERIFY_CHUNKS;
+    j->p = p;
+    j->pending = (int)nch;
+    p->refs++;
+    p->d->verify_jobs++;
+    p->ing->busy = 1;
+    if (may_inline && j->n <= INLINE_VERIFY) {
+        /* A few records (the usual case once in sync): checking them here
+         * costs less than handing them to a pool thread and back. */
+        vchunk *c = &j->chunks[0];
+        c->job = j;
+        c->from = 0;
+        c->to = j->n;
+        c->w.data = c;
+        verify_work(&c->w);
+        verify_done(&c->w, 0);
+        return;
+    }
+    for (size_t k = 0; k < nch; k++) {
+        vchunk *c = &j->chunks[k];
+        c->job = j;
+        c->from = j->n * k / nch;
+        c->to = j->n * (k + 1) / nch;
+        c->w.data = c;
+        uv_queue_work(p->d->loop, &c->w, verify_work, verify_done);
+    }
+}
+
+/* Precheck records (no signatures yet): drop what we hold, defer what cannot
+ * apply yet, refuse what never can.  Returns a job to verify, or NULL. */
+static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t *lens, size_t n,
+                    int *fatal)
+{
+    vjob *j = calloc(1, sizeof *j);
+    if (!j) {
+        free(frame);
+        return NULL;
+    }
+    j->frame = frame;
+    j->it = calloc(n ? n : 1, sizeof *j->it);
+    if (!j->it) {
+        job_free(j);
+        return NULL;
+    }
+    *fatal = 0;
+    /* decode everything first and order by (author, seq): a batch usually
+     * carries a run of one author's records, and seq n+1 is acceptable once
+     * seq n of the same batch is */
+    proto_record *dec = malloc((n ? n : 1) * sizeof *dec);
+    if (!dec) {
+        job_free(j);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char err[256];
+        if (proto_record_decode(raws[i], lens[i], &dec[i], err, sizeof err)) {
+            peer_fail(p, ERR_RECORD, "malformed record: %s", err);
+            *fatal = 1;
+            free(dec);
+            job_free(j);
+            return NULL;
+        }
+    }
+    qsort(dec, n, sizeof *dec, cmp_rec);
+    int *pcs = malloc((n ? n : 1) * sizeof *pcs);
+    EVP_PKEY **keys = calloc(n ? n : 1, sizeof *keys);
+    char err[256] = "";
+    if (!pcs || !keys || store_precheck_batch(p->d->st, dec, n, pcs, keys, err, sizeof err)) {
+        free(pcs);
+        free(keys);
+        free(dec);
+        job_free(j);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        proto_record *r = &dec[i];
+        EVP_PKEY *k = keys[i];
+        int pc = pcs[i];
+        keys[i] = NULL;
+        if (pc == STORE_GAP && j->n && !memcmp(&j->it[j->n - 1].r.author, &r->author, 32) &&
+            j->it[j->n - 1].r.seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN)) {
+            /* its predecessor is in this batch: same author, same key; the
+             * remaining rules are checked again when the batch is applied */
+            pc = STORE_NEW;
+            k = j->it[j->n - 1].key;
+            EVP_PKEY_up_ref(k);
+        } else if (pc == STORE_GAP && !kind_has(r->kind, KIND_F_NO_CHAIN) && prev_tail_key(p->ing->prev, r)) {
+            /* its predecessor is in the job being applied just before this one */
+            pc = STORE_NEW;
+            k = prev_tail_key(p->ing->prev, r);
+            EVP_PKEY_up_ref(k);
+        }
+        if (pc == STORE_NEW || pc == STORE_FORK) {
+            j->it[j->n].r = *r;
+            j->it[j->n].key = k;
+            j->n++;
+        } else if (pc == STORE_GAP || pc == STORE_UNKNOWN_AUTHOR) {
+            defer_rec(p->ing, r);
+        } else if (pc == STORE_REJECT) {
+            EVP_PKEY_free(k);
+            peer_fail(p, ERR_RECORD, "record refused: %s", err);
+            *fatal = 1;
+            break;
+        } else {
+            EVP_PKEY_free(k);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        EVP_PKEY_free(keys[i]);
+    free(keys);
+    free(pcs);
+    free(dec);
+    if (*fatal || j->n == 0) {
+        job_free(j);
+        return NULL;
+    }
+    /* items are in (author, seq) order: the last of each author's run */
+    j->tails = malloc(j->n * sizeof *j->tails);
+    for (size_t i = 0; j->tails && i < j->n; i++)
+        if (i + 1 == j->n || memcmp(&j->it[i + 1].r.author, &j->it[i].r.author, 32))
+            j->tails[j->ntails++] = (vtail){ j->it[i].r.author, j->it[i].r.seq, j->it[i].key };
+    return j;
+}
+
+/* Triage a list of owned records (the list is consumed) into a job. */
+static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
+{
+    size_t total = 0;
+    vjob *j = NULL;
+    *fatal = 0;
+    for (size_t i = 0; i < n; i++)
+        total += list[i].len;
+    uint8_t *frame = malloc(total ? total : 1);
+    const uint8_t **raws = malloc((n ? n : 1) * sizeof *raws);
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    if (frame && raws && lens) {
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(frame + off, list[i].raw, list[i].len);
+            raws[i] = frame + off;
+            lens[i] = list[i].len;
+            off += list[i].len;
+        }
+        j = triage(p, frame, raws, lens, n, fatal);   /* owns frame */
+        frame = NULL;
+    }
+    free(frame);
+    free(raws);
+    free(lens);
+    for (size_t i = 0; i < n; i++)
+        free(list[i].raw);
+    free(list);
+    return j;
+}
+
+/* job_from_list on a peer's list (acc, deferred), which is left empty. */
+static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal)
+{
+    pending_rec *l = *list;
+    size_t k = *n;
+    *list = NULL;
+    *n = *cap = 0;
+    return job_from_list(p, l, k, fatal);
+}
+
+static void retry_deferred(peer *p)
+{
+    ingest *g = p->ing;
+    if (g->ndeferred) {
+        int fatal;
+        /* triage re-defers what still cannot apply; a job means progress */
+        vjob *j = job_take(p, &g->deferred, &g->ndeferred, &g->capdeferred, &fatal);
+        if (j) {
+            start_job(p, j, 0);
+            return;
+        }
+        if (fatal)
+            return;
+    }
+    g->busy = 0;
+    peer_pump(p);
+}
+
+/* may_inline: only when no frame of p->in is in use up the stack, since an
+ * inline job's completion may read more input (and move p->in). */
+static void flush_acc(peer *p, int may_inline)
+{
+    ingest *g = p->ing;
+    if (!g->nacc || g->busy || p->state != PEER_ESTABLISHED)
+        return;
+    int fatal;
+    vjob *j = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
+    if (j)
+        start_job(p, j, may_inline);
+}
+
+void ingest_flush(ingest *g)
+{
+    flush_acc(g->p, 1);   /* called once the connection has no whole frame left */
+}
+
+
+/* ---- the connection's side ---- */
+
+ingest *ingest_new(peer *p)
+{
+    ingest *g = calloc(1, sizeof *g);
+    if (g)
+        g->p = p;
+    return g;
+}
+
+void ingest_free(ingest *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->ndeferred; i++)
+        free(g->deferred[i].raw);
+    free(g->deferred);
+    for (size_t i = 0; i < g->nacc; i++)
+        free(g->acc[i].raw);
+    free(g->acc);
+    free(g);
+}
+
+int ingest_add(ingest *g, const uint8_t *raw, size_t len)
+{
+    return list_add(&g->acc, &g->nacc, &g->capacc, raw, len);
+}
+
+void ingest_frame_done(ingest *g)
+{
+    if (g->nacc >= BATCH_RECORDS * 4)
+        flush_acc(g->p, 0);   /* mid-read: this frame is still in use */
+}
+
+int ingest_busy(const ingest *g)
+{
+    return g->busy;
+}
+
+int ingest_full(const ingest *g)
+{
+    return g->busy && g->nacc >= COLLECT_MAX;
+}
