@@ -342,7 +342,7 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
             msgpack_pack_uint64(pk, seq);
         }
         if (nw)
-            log_info("catalog: wrote %zu record%s", nw, nw == 1 ? "" : "s");
+            log_info(d, "catalog: wrote %zu record%s", nw, nw == 1 ? "" : "s");
     }
     for (size_t i = 0; i < nw; i++)
         free(w[i].out);
@@ -924,7 +924,7 @@ static int idx_ensure(catalogd *d)
     g_idx.gen = gen;
     g_idx.built = 1;
     catalogd_churn(d, CATALOGD_CHURN_NOW);   /* the build's temporary arrays */
-    log_debug("catalog index: %zu certifications, %zu adoptions, %zu bytes of text",
+    log_debug(d, "catalog index: %zu certifications, %zu adoptions, %zu bytes of text",
               g_idx.nc, g_idx.na, g_idx.arena_used);
     return 0;
 }

@@ -9,12 +9,14 @@
 #include <openssl/ssl.h>
 #include "certs/certs.h"
 #include "store/store.h"
+#include "daemon/log.h"
 
 struct peer;
 struct ctl_client;
 
 typedef struct catalogd {
     uv_loop_t *loop;
+    log_cfg log;
     char data_dir[1024];
     char ctl_path[1024];
     char listen_addr[256];   /* "" = do not listen */
@@ -50,6 +52,10 @@ typedef struct catalogd {
     uint64_t catalog_gen;        /* bumped when a certification or adoption changes */
     size_t churned;              /* bytes through big batches since the last heap trim */
     size_t churned_at_tick;
+
+    /* every connection reads into this; each read is consumed (decrypted
+     * into the connection's own buffer) before the loop reads again */
+    char rx[65536];
 
     uv_signal_t sigterm, sigint, sighup;
     int stopping;

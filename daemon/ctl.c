@@ -259,7 +259,7 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     }
     char ids[PROTO_ID_STR];
     proto_id_str(&nc.id, ids);
-    log_info("admitted %s %s (%s)%s%s", nc.code, nc.name, ids, addr[0] ? " at " : "", addr);
+    log_info(d, "admitted %s %s (%s)%s%s", nc.code, nc.name, ids, addr[0] ? " at " : "", addr);
     certs_free(&nc);
     msgpack_pack_map(pk, 2);
     proto_pack_kv_bool(pk, "ok", 1);
@@ -554,7 +554,7 @@ static void dispatch(ctl_client *c, const uint8_t *req, size_t len)
     if (rc == 0) {
         msgpack_sbuffer_write(&sb, body.data, body.size);
     } else {
-        log_debug("control: %s refused: %s", fn ? cmd : "?", err);
+        log_debug(c->d, "control: %s refused: %s", fn ? cmd : "?", err);
         msgpack_pack_map(&pk, 2);
         proto_pack_kv_bool(&pk, "ok", 0);
         proto_pack_kv_str(&pk, "error", err[0] ? err : "failed");
@@ -603,7 +603,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     put_flush(c, &pb);
     out_flush(c);
     if (rc < 0) {
-        log_warn("control: oversized or empty frame; closing client");
+        log_warn(c->d, "control: oversized or empty frame; closing client");
         uv_close((uv_handle_t *)s, on_close);
     }
 }

@@ -663,7 +663,7 @@ void gossip_on_frame(peer *p, const uint8_t *f, size_t len)
         uint64_t code = 0;
         proto_map_str(f, len, "text", text, sizeof text);
         proto_map_u64(f, len, "code", &code);
-        log_warn("peer %s (%s) reported error %llu: %s", p->addr, p->name, (unsigned long long)code, text);
+        log_warn(p->d, "peer %s (%s) reported error %llu: %s", p->addr, p->name, (unsigned long long)code, text);
         peer_close(p);
     } else {
         peer_fail(p, ERR_PROTO, "unknown message type '%s'", t);

@@ -223,11 +223,11 @@ static void verify_done(uv_work_t *w, int status)
         if (nfresh) {
             char a[10];
             proto_id_short(&recs[last].author, a);
-            log_debug("applied %zu new records from %s (last: %s seq %llu)", nfresh, p->addr, a,
+            log_debug(d, "applied %zu new records from %s (last: %s seq %llu)", nfresh, p->addr, a,
                       (unsigned long long)recs[last].seq);
         }
     } else if (m) {
-        log_error("cannot store records from peer: %s", err);
+        log_error(d, "cannot store records from peer: %s", err);
     }
     free(recs);
     free(res);

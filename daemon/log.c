@@ -6,15 +6,12 @@
 #include <syslog.h>
 #include <time.h>
 
-static int g_level = LOG_LVL_INFO;
-static int g_syslog;
-
-void log_init(int level, int use_syslog)
+void log_init(log_cfg *l, int level, int use_syslog)
 {
-    g_level = level;
-    g_syslog = use_syslog;
-    if (use_syslog)
+    if (use_syslog && !l->use_syslog)
         openlog("catalogd", LOG_PID, LOG_DAEMON);
+    l->level = level;
+    l->use_syslog = use_syslog;
 }
 
 int log_level_parse(const char *s)
@@ -26,18 +23,18 @@ int log_level_parse(const char *s)
     return -1;
 }
 
-void log_msg(int level, const char *fmt, ...)
+void log_msg(const log_cfg *l, int level, const char *fmt, ...)
 {
     static const char *tag[] = { "error", "warn", "info", "debug" };
     static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-    if (level > g_level)
+    if (level > l->level)
         return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (g_syslog) {
+    if (l->use_syslog) {
         syslog(prio[level], "%s", msg);
         return;
     }

@@ -118,7 +118,7 @@ static void stop(catalogd *d, const char *why)
     if (d->stopping)
         return;
     d->stopping = 1;
-    log_info("%s: shutting down", why);
+    log_info(d, "%s: shutting down", why);
     ctl_close(d);
     peer_shutdown(d);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -133,15 +133,15 @@ static void on_signal(uv_signal_t *s, int sig)
         settings st = { .fanout = d->fanout, .sync_ms = d->sync_interval_ms, .log_level = -1 };
         char err[512];
         if (read_conf(d->data_dir, &st, err, sizeof err)) {
-            log_error("reload: %s (keeping the old settings)", err);
+            log_error(d, "reload: %s (keeping the old settings)", err);
             return;
         }
         if (st.log_level >= 0)
-            log_init(st.log_level, 0);
+            log_init(&d->log, st.log_level, d->log.use_syslog);
         d->fanout = (unsigned)st.fanout;
         d->sync_interval_ms = (unsigned)st.sync_ms;
         catalogd_reload_sponsor(d);   /* a join written since the start */
-        log_info("reloaded catalogd.conf");
+        log_info(d, "reloaded catalogd.conf");
         return;
     }
     stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -156,7 +156,7 @@ void catalogd_reload_sponsor(catalogd *d)
     if (d->have_sponsor && !had) {
         char ids[PROTO_ID_STR];
         proto_id_str(&d->sponsor_id, ids);
-        log_info("sponsor %s at %s: dialing it", ids, d->sponsor_addr);
+        log_info(d, "sponsor %s at %s: dialing it", ids, d->sponsor_addr);
     }
     peer_targets_changed(d);
 }
@@ -229,7 +229,7 @@ int main(int argc, char **argv)
     if (cli.fanout >= 0) st.fanout = cli.fanout;
     if (cli.sync_ms >= 0) st.sync_ms = cli.sync_ms;
     if (cli.log_level >= 0) st.log_level = cli.log_level;
-    log_init(st.log_level, use_syslog);
+    log_init(&d.log, st.log_level, use_syslog);
     signal(SIGPIPE, SIG_IGN);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
@@ -243,21 +243,21 @@ int main(int argc, char **argv)
     d.sync_interval_ms = (unsigned)st.sync_ms;
 
     if (certs_load(data, &d.id, err, sizeof err)) {
-        log_error("%s", err);
+        log_error(&d, "%s", err);
         return 1;
     }
     /* One daemon per data directory: LMDB would allow two, the network would not. */
     snprintf(path, sizeof path, "%s/catalogd.lock", data);
     int lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
-        log_error("another catalogd is running on %s", data);
+        log_error(&d, "another catalogd is running on %s", data);
         certs_free(&d.id);
         return 1;
     }
     snprintf(path, sizeof path, "%s/db", data);
     if (store_open(path, (size_t)st.map_mb, &d.st, err, sizeof err) ||
         store_bind_self(d.st, &d.id.id, err, sizeof err)) {
-        log_error("store: %s", err);
+        log_error(&d, "store: %s", err);
         certs_free(&d.id);
         return 1;
     }
@@ -266,7 +266,7 @@ int main(int argc, char **argv)
     d.loop = uv_default_loop();
     int rc = 1;
     if (ctl_listen(&d, err, sizeof err) || peer_init(&d, err, sizeof err) || peer_listen(&d, err, sizeof err)) {
-        log_error("%s", err);
+        log_error(&d, "%s", err);
         ctl_close(&d);
         uv_walk(d.loop, on_walk_close, NULL);
         uv_run(d.loop, UV_RUN_DEFAULT);
@@ -285,7 +285,7 @@ int main(int argc, char **argv)
     char ids[PROTO_ID_STR];
     store_info_get(d.st, &si);
     proto_id_str(&d.id.id, ids);
-    log_info("catalogd %s %s (%s) ready: %llu records, alliance %s, control %s", d.id.code, d.id.name,
+    log_info(&d, "catalogd %s %s (%s) ready: %llu records, alliance %s, control %s", d.id.code, d.id.name,
              ids, (unsigned long long)si.records, si.has_genesis ? si.alliance : "(none yet)", d.ctl_path);
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = 0;
@@ -301,6 +301,6 @@ out:
     store_close(d.st);
     certs_free(&d.id);
     close(lockfd);
-    log_info("stopped");
+    log_info(&d, "stopped");
     return rc;
 }

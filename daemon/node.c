@@ -75,7 +75,7 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
         } else {
             char a[PROTO_ID_STR];
             proto_id_str(&recs[i].author, a);
-            log_warn("equivocation: member %s signed two records with seq %llu; evidence kept",
+            log_warn(d, "equivocation: member %s signed two records with seq %llu; evidence kept",
                      a, (unsigned long long)recs[i].seq);
             gossip_fork_evidence(d, from, &recs[i]);
         }

@@ -28,8 +28,6 @@ typedef struct dial {
     peer *p;            /* our outbound attempt, if any */
 } dial;
 
-static int g_peer_idx = -1;
-
 static uint64_t now_ms(catalogd *d)
 {
     return uv_now(d->loop);
@@ -73,7 +71,7 @@ static int key_acceptable(catalogd *d, const proto_id *id, const char **why)
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-    peer *p = ssl ? SSL_get_ex_data(ssl, g_peer_idx) : NULL;
+    peer *p = ssl ? SSL_get_app_data(ssl) : NULL;
     if (!p)
         return 0;
     if (X509_STORE_CTX_get_error_depth(xs) > 0)
@@ -86,7 +84,7 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
     if (n <= 0 || certs_parse(der, (size_t)n, &ci, why, sizeof why)) {
         OPENSSL_free(der);
         if (!p->id_known)
-            log_warn("refused peer %s: unusable certificate", p->addr);
+            log_warn(p->d, "refused peer %s: unusable certificate", p->addr);
         p->id_known = 0;
         return 0;
     }
@@ -99,12 +97,12 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
     char ids[PROTO_ID_STR];
     proto_id_str(&p->id, ids);
     if (p->has_expect && memcmp(&p->expect, &p->id, 32)) {
-        log_warn("refused peer %s: presented member id %s, expected another member", p->addr, ids);
+        log_warn(p->d, "refused peer %s: presented member id %s, expected another member", p->addr, ids);
         return 0;
     }
     if (!key_acceptable(p->d, &p->id, &reason)) {
         if (!p->id_known)
-            log_warn("refused peer %s at TLS handshake: member id %s (%s %s): %s",
+            log_warn(p->d, "refused peer %s at TLS handshake: member id %s (%s %s): %s",
                      p->addr, ids, p->code, p->name, reason);
         p->id_known = 1;
         return 0;
@@ -116,8 +114,6 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 
 int peer_init(catalogd *d, char *err, size_t errlen)
 {
-    if (g_peer_idx < 0)
-        g_peer_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     SSL_CTX *c = SSL_CTX_new(TLS_method());
     if (!c)
         return proto_err(err, errlen, "cannot create TLS context");
@@ -139,9 +135,9 @@ int peer_init(catalogd *d, char *err, size_t errlen)
 
 static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
 {
-    static char slab[65536];
-    b->base = slab;
-    b->len = sizeof slab;
+    peer *p = h->data;
+    b->base = p->d->rx;   /* consumed by on_read before the next read */
+    b->len = sizeof p->d->rx;
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -313,7 +309,7 @@ void peer_fail(peer *p, unsigned code, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     p->failed = 1;
-    log_warn("closing peer %s: %s", peer_label(p, lbl, sizeof lbl), text);
+    log_warn(p->d, "closing peer %s: %s", peer_label(p, lbl, sizeof lbl), text);
     if (p->state == PEER_ESTABLISHED) {
         msgpack_sbuffer sb;
         msgpack_packer pk;
@@ -405,9 +401,9 @@ static void pump_in_frames(peer *p)
         }
         char lbl[300];
         if (e == SSL_ERROR_ZERO_RETURN)
-            log_info("peer %s closed the connection", peer_label(p, lbl, sizeof lbl));
+            log_info(p->d, "peer %s closed the connection", peer_label(p, lbl, sizeof lbl));
         else
-            log_warn("peer %s: TLS error %d", peer_label(p, lbl, sizeof lbl), e);
+            log_warn(p->d, "peer %s: TLS error %d", peer_label(p, lbl, sizeof lbl), e);
         ERR_clear_error();
         peer_close(p);
         return;
@@ -427,7 +423,7 @@ static int dedupe(peer *p)
         int c = memcmp(ip, iq, 32);
         peer *loser = c == 0 ? q : (c < 0 ? q : p);   /* same initiator: keep the newer */
         char lbl[300];
-        log_debug("duplicate connection to %s: closing one", peer_label(loser, lbl, sizeof lbl));
+        log_debug(d, "duplicate connection to %s: closing one", peer_label(loser, lbl, sizeof lbl));
         peer_close(loser);
         return loser == p;
     }
@@ -442,7 +438,7 @@ static void handshake(peer *p)
         p->state = PEER_ESTABLISHED;
         p->since_ms = now_ms(p->d);
         char lbl[300];
-        log_info("peer %s connected (%s)", peer_label(p, lbl, sizeof lbl),
+        log_info(p->d, "peer %s connected (%s)", peer_label(p, lbl, sizeof lbl),
                  p->outbound ? "outbound" : "inbound");
         if (dedupe(p))
             return;
@@ -458,7 +454,7 @@ static void handshake(peer *p)
     if (le)
         ERR_error_string_n(le, reason, sizeof reason);
     ERR_clear_error();
-    log_warn("TLS handshake with %s failed: %s", peer_label(p, lbl, sizeof lbl),
+    log_warn(p->d, "TLS handshake with %s failed: %s", peer_label(p, lbl, sizeof lbl),
              reason[0] ? reason : "connection closed");
     peer_close(p);
 }
@@ -469,9 +465,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (n < 0) {
         char lbl[300];
         if (p->state == PEER_ESTABLISHED)
-            log_info("peer %s disconnected", peer_label(p, lbl, sizeof lbl));
+            log_info(p->d, "peer %s disconnected", peer_label(p, lbl, sizeof lbl));
         else if (p->state == PEER_HANDSHAKE)
-            log_warn("peer %s closed during the TLS handshake", peer_label(p, lbl, sizeof lbl));
+            log_warn(p->d, "peer %s closed during the TLS handshake", peer_label(p, lbl, sizeof lbl));
         peer_close(p);
         return;
     }
@@ -511,7 +507,7 @@ static peer *peer_new(catalogd *d, int outbound, const char *addr)
         return NULL;
     }
     SSL_set_bio(p->ssl, p->rbio, p->wbio);
-    SSL_set_ex_data(p->ssl, g_peer_idx, p);
+    SSL_set_app_data(p->ssl, p);   /* for verify_cb */
     if (outbound)
         SSL_set_connect_state(p->ssl);
     else
@@ -610,7 +606,7 @@ int peer_listen(catalogd *d, char *err, size_t errlen)
         return proto_err(err, errlen, "cannot listen on %s: %s", d->listen_addr, uv_strerror(rc));
     }
     d->listening = 1;
-    log_info("listening for peers on %s", d->listen_addr);
+    log_info(d, "listening for peers on %s", d->listen_addr);
     return 0;
 }
 
@@ -620,7 +616,7 @@ static void on_connect(uv_connect_t *req, int status)
     if (p->state == PEER_CLOSING)
         return;
     if (status < 0) {
-        log_debug("cannot reach %s: %s", p->addr, uv_strerror(status));
+        log_debug(p->d, "cannot reach %s: %s", p->addr, uv_strerror(status));
         peer_close(p);
         return;
     }
@@ -638,7 +634,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     free(rr);
     if (status < 0 || !res || p->state == PEER_CLOSING) {
         if (p->state != PEER_CLOSING)
-            log_debug("cannot resolve %s: %s", p->addr, status < 0 ? uv_strerror(status) : "no address");
+            log_debug(p->d, "cannot resolve %s: %s", p->addr, status < 0 ? uv_strerror(status) : "no address");
         uv_freeaddrinfo(res);
         peer_close(p);
         peer_unref(p);
@@ -656,7 +652,7 @@ static peer *dial_addr(catalogd *d, const char *addr, const proto_id *expect)
     struct sockaddr_storage ss;
     int lit = resolve_literal(addr, &ss);
     if (lit < 0) {
-        log_warn("bad peer address '%s' (HOST:PORT expected)", addr);
+        log_warn(d, "bad peer address '%s' (HOST:PORT expected)", addr);
         return NULL;
     }
     peer *p = peer_new(d, 1, addr);
@@ -837,7 +833,7 @@ static void on_tick(uv_timer_t *t)
         if (dl && dl->wanted)
             continue;
         char lbl[300];
-        log_info("closing connection to %s: outside the fanout of %u", peer_label(p, lbl, sizeof lbl), d->fanout);
+        log_info(d, "closing connection to %s: outside the fanout of %u", peer_label(p, lbl, sizeof lbl), d->fanout);
         peer_close(p);
         out--;
     }
