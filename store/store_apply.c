@@ -4,10 +4,10 @@
  * records (current pointers, history, forks, the digest), and signing and
  * applying this node's own records, genesis included.
  *
- * Rules that depend on the record alone are in check_kind_rules (for a
- * member record: store_member_validate); those that depend on what the
- * store holds (alliance, seq, authorship, duplicates, forks) are here.  A
- * genesis takes its own path: it is checked before any membership exists.
+ * Rules that depend on the record alone are the kind's validator in the
+ * kinds table (store/kind.c); those that depend on what the store holds
+ * (alliance, seq, authorship, duplicates, forks) are here.  A genesis takes
+ * its own path: it is checked before any membership exists.
  *
  * A caller may rely on: store_apply_batch re-running the precheck inside
  * its write transaction, so a record checked earlier against an older state
@@ -16,6 +16,7 @@
  * nothing of the transaction written and the member key cache emptied.
  */
 #include "store/store_int.h"
+#include "store/kind.h"
 #include "proto/util.h"
 
 #include <stdlib.h>
@@ -29,26 +30,26 @@ const char *store_result_str(int r)
 
 /* ---- precheck ---- */
 
-/* Rules that depend on the record's content (genesis, member); checked in
- * the precheck and applied in the write transaction. */
-static int check_kind_rules(const proto_record *r, char *err, size_t errlen)
+/* Rules that depend on the record alone: its kind's validator, if any.  A
+ * genesis never gets here (precheck_txn takes it first); refuse one all
+ * the same. */
+static int check_kind_rules(const kind_def *kd, const proto_record *r, char *err, size_t errlen)
 {
-    if (!strcmp(r->kind, "genesis"))
+    if (kd->id == KIND_GENESIS)
         return proto_err(err, errlen, "a second genesis record is not accepted");
-    if (!strcmp(r->kind, "member"))
-        return store_member_validate(r, err, errlen);
-    return 0;
+    return kd->validate ? kd->validate(r, err, errlen) : 0;
 }
 
 static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY **key,
                         char *err, size_t errlen)
 {
+    const kind_def *kd = kind_of(r->kind);
     proto_id g;
     int has_g = meta_id(s, txn, "genesis", &g) == 0;
     if (key)
         *key = NULL;
 
-    if (!strcmp(r->kind, "genesis")) {
+    if (kd->id == KIND_GENESIS) {
         if (!proto_id_is_zero(&r->alliance) || r->seq != 1) {
             proto_err(err, errlen, "genesis record must have seq 1 and no alliance");
             return STORE_REJECT;
@@ -108,7 +109,7 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
         proto_err(err, errlen, "author %s is not a current member", id);
         return STORE_UNKNOWN_AUTHOR;
     }
-    if (check_kind_rules(r, err, errlen)) {
+    if (check_kind_rules(kd, r, err, errlen)) {
         EVP_PKEY_free(k);
         return STORE_REJECT;
     }
@@ -286,7 +287,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, proto_id *di
         return rc ? -1 : STORE_FORK;
     }
 
-    if (!strcmp(r->kind, "genesis")) {
+    switch (kind_of(r->kind)->id) {
+    case KIND_GENESIS: {
         store_member m;
         int64_t adm = 1;
         char name[256];
@@ -309,9 +311,14 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, proto_id *di
             meta_put_txn(s, txn, "alliance", name, strlen(name)) ||
             meta_put_txn(s, txn, "admission", a, 8) || member_put_txn(s, txn, &m))
             return -1;
-    } else if (!strcmp(r->kind, "member")) {
+        break;
+    }
+    case KIND_MEMBER:
         if (apply_member(s, txn, r))
             return -1;
+        break;
+    default:
+        break;
     }
 
     v.mv_size = r->raw_len;
@@ -411,7 +418,7 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         err[0] = 0;
     for (size_t i = 0; i < n; i++) {
         items[i].out = NULL;
-        if (!strcmp(items[i].kind, "genesis"))
+        if (kind_of(items[i].kind)->id == KIND_GENESIS)
             return proto_err(err, errlen, "genesis records are made by 'alliance create'");
     }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))

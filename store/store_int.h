@@ -112,8 +112,8 @@ void cache_clear(store *s);
  * write transaction that stores it.  0 or -1. */
 int apply_member(store *s, MDB_txn *txn, const proto_record *r);
 
-/* The rules of a member record that depend on the record alone.  0, or -1
- * with a message. */
+/* Validators of the kinds table (store/kind.c): the rules that depend on
+ * the record alone.  0, or -1 with a message. */
 int store_member_validate(const proto_record *r, char *err, size_t errlen);
 
 /* ---- store_read.c ---- */

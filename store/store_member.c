@@ -10,11 +10,11 @@
  * max(admission, 2) have expelled it, and has left once it signs leave.
  * Only the votes of members active now count.
  *
- * A caller may rely on: store_member_validate depending on the record alone;
- * apply_member being
- * called only for records that passed it inside the same write transaction;
- * keys from member_key_txn / store_member_key being up-ref'd, so they stay
- * usable after membership changes and on any thread.
+ * A caller may rely on: store_member_validate depending on the record alone
+ * (it is the member entry's validator in store/kind.c); keys from
+ * member_key_txn / store_member_key being up-ref'd, so they stay usable
+ * after membership changes and on any thread.  apply_member expects a
+ * record that passed the precheck in the same write transaction.
  */
 #include "store/store_int.h"
 #include "proto/mp.h"
