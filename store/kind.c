@@ -1,12 +1,13 @@
 /* store/kind.c — the table of record kinds; see kind.h. */
 #include "store/kind.h"
+#include "store/store_int.h"   /* the validators */
 
 #include <string.h>
 
 static const kind_def kinds[] = {
     { NULL, KIND_GENERIC, 0, NULL, NULL },
     { "genesis", KIND_GENESIS, KIND_F_MEMBERSHIP | KIND_F_OWN_VERB | KIND_F_NO_CHAIN, "alliance create", NULL },
-    { "member", KIND_MEMBER, KIND_F_MEMBERSHIP | KIND_F_OWN_VERB, "member", NULL },
+    { "member", KIND_MEMBER, KIND_F_MEMBERSHIP | KIND_F_OWN_VERB, "member", store_member_validate },
     { "certification", KIND_CERTIFICATION, KIND_F_CATALOG | KIND_F_OWN_VERB, "certification", NULL },
     { "adoption", KIND_ADOPTION, KIND_F_CATALOG | KIND_F_OWN_VERB, "adoption", NULL },
 };

@@ -11,13 +11,20 @@
  *
  * Trust rules applied here (DESIGN §2/§3): a genesis is accepted once and
  * pinned; every other record must carry the pinned alliance id, be authored by
- * a current member and follow that author's previous seq.  Signatures are
+ * a current member, follow that author's previous seq and pass its kind's
+ * validator in the kinds table (store/kind.h: the rules that depend on the
+ * record alone, such as what a member record may say).  Signatures are
  * checked by the caller (store_precheck hands out the key to check with) so the
  * expensive part can run on other threads; store_apply_batch re-checks the
  * cheap rules inside its write transaction.
  *
  * A store is used from one thread at a time, except store_member_key's
  * returned EVP_PKEY, which may be used from any thread.
+ *
+ * The implementation is split by concern: store.c (open, the LMDB layout,
+ * meta, info), store_member.c (membership), store_apply.c (precheck, apply,
+ * writes), store_read.c (reads, page release); store_int.h is private to
+ * them.
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H

@@ -1,0 +1,531 @@
+/*
+ * store/store_apply.c — the record rules (DESIGN §2/§3) and writing: the
+ * precheck of incoming records (alone and in batches), applying verified
+ * records (current pointers, history, forks, the digest), and signing and
+ * applying this node's own records, genesis included.
+ *
+ * Rules that depend on the record alone are the kind's validator in the
+ * kinds table (store/kind.c); those that depend on what the store holds
+ * (alliance, seq, authorship, duplicates, forks) are here.  A genesis takes
+ * its own path: it is checked before any membership exists.
+ *
+ * A caller may rely on: store_apply_batch re-running the precheck inside
+ * its write transaction, so a record checked earlier against an older state
+ * is never applied against a newer one unchecked; every write transaction
+ * updating the digest in the same commit as the records; on any failure,
+ * nothing of the transaction written and the member key cache emptied.
+ */
+#include "store/store_int.h"
+#include "store/kind.h"
+#include "proto/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *store_result_str(int r)
+{
+    static const char *s[] = { "new", "duplicate", "gap", "unknown author", "fork", "rejected" };
+    return r >= 0 && r <= STORE_REJECT ? s[r] : "?";
+}
+
+/* ---- precheck ---- */
+
+/* Rules that depend on the record alone: its kind's validator, if any.  A
+ * genesis never gets here (precheck_txn takes it first); refuse one all
+ * the same. */
+static int check_kind_rules(const kind_def *kd, const proto_record *r, char *err, size_t errlen)
+{
+    if (kd->id == KIND_GENESIS)
+        return proto_err(err, errlen, "a second genesis record is not accepted");
+    return kd->validate ? kd->validate(r, err, errlen) : 0;
+}
+
+static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY **key,
+                        char *err, size_t errlen)
+{
+    const kind_def *kd = kind_of(r->kind);
+    proto_id g;
+    int has_g = meta_id(s, txn, "genesis", &g) == 0;
+    if (key)
+        *key = NULL;
+
+    if (kd->id == KIND_GENESIS) {
+        if (!proto_id_is_zero(&r->alliance) || r->seq != 1) {
+            proto_err(err, errlen, "genesis record must have seq 1 and no alliance");
+            return STORE_REJECT;
+        }
+        if (has_g) {
+            proto_id h;
+            proto_record_hash(r->raw, r->raw_len, &h);
+            if (!memcmp(&h, &g, 32))
+                return STORE_DUP;
+            proto_err(err, errlen, "genesis of another alliance");
+            return STORE_REJECT;
+        }
+        store_member m;
+        if (decode_cert_member(r, &m, err, errlen))
+            return STORE_REJECT;
+        if (memcmp(&m.id, &r->author, 32)) {
+            proto_err(err, errlen, "genesis author is not the key in its certificate");
+            return STORE_REJECT;
+        }
+        if (key)
+            *key = key_from_spki(m.spki, m.spki_len);
+        return STORE_NEW;
+    }
+    if (!has_g) {
+        proto_err(err, errlen, "no alliance yet: the genesis record must come first");
+        return STORE_UNKNOWN_AUTHOR;
+    }
+    if (memcmp(&r->alliance, &g, 32)) {
+        proto_err(err, errlen, "record of another alliance");
+        return STORE_REJECT;
+    }
+    uint64_t have = vv_get_txn(s, txn, &r->author);
+    if (r->seq <= have) {
+        uint8_t lk[40];
+        memcpy(lk, r->author.b, 32);
+        put_be64(lk + 32, r->seq);
+        MDB_val k = { 40, lk }, v;
+        if (mdb_get(txn, s->log, &k, &v) == 0 && v.mv_size == r->raw_len &&
+            !memcmp(v.mv_data, r->raw, r->raw_len))
+            return STORE_DUP;
+        /* already kept as fork evidence? */
+        uint8_t fk[72];
+        memcpy(fk, lk, 40);
+        proto_record_hash(r->raw, r->raw_len, (proto_id *)(fk + 40));
+        MDB_val fkv = { 72, fk };
+        if (mdb_get(txn, s->forks, &fkv, &v) == 0)
+            return STORE_DUP;
+    } else if (r->seq > have + 1) {
+        proto_err(err, errlen, "gap: have seq %llu of this author, got %llu",
+                  (unsigned long long)have, (unsigned long long)r->seq);
+        return STORE_GAP;
+    }
+    EVP_PKEY *k = member_key_txn(s, txn, &r->author);
+    if (!k) {
+        char id[PROTO_ID_STR];
+        proto_id_str(&r->author, id);
+        proto_err(err, errlen, "author %s is not a current member", id);
+        return STORE_UNKNOWN_AUTHOR;
+    }
+    if (check_kind_rules(kd, r, err, errlen)) {
+        EVP_PKEY_free(k);
+        return STORE_REJECT;
+    }
+    if (key)
+        *key = k;
+    else
+        EVP_PKEY_free(k);
+    return r->seq <= have ? STORE_FORK : STORE_NEW;
+}
+
+int store_precheck(store *s, const proto_record *r, EVP_PKEY **key, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) {
+        proto_err(err, errlen, "store unavailable");
+        return STORE_REJECT;
+    }
+    int rc = precheck_txn(s, txn, r, key, err, errlen);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
+                         char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int rejected = 0;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return proto_err(err, errlen, "store unavailable");
+    for (size_t i = 0; i < n; i++) {
+        char why[256];
+        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], why, sizeof why);
+        if (res[i] == STORE_REJECT && !rejected++)
+            proto_err(err, errlen, "%s", why);
+    }
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+/* ---- applying records ---- */
+
+static void digest_xor(proto_id *d, const uint8_t *h)
+{
+    for (int i = 0; i < 32; i++)
+        d->b[i] ^= h[i];
+}
+
+/* Make the current pointer of (author, kind, key) match its highest version. */
+static int recompute_current(store *s, MDB_txn *txn, const char *kind, const proto_id *author,
+                             const char *key, proto_id *digest)
+{
+    uint8_t ck[CK_MAX], vk[CK_MAX];
+    size_t cl = ck_key(ck, kind, author, key);
+    MDB_val k = { cl, ck }, v;
+    uint8_t old[41];
+    int had = mdb_get(txn, s->cur, &k, &v) == 0 && v.mv_size == 41;
+    if (had)
+        memcpy(old, v.mv_data, 41);
+
+    /* highest ver entry under the prefix: seek just past it, step back */
+    memcpy(vk, ck, cl);
+    memset(vk + cl, 0xff, 8);
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->ver, &c))
+        return -1;
+    MDB_val sk = { cl + 8, vk }, sv;
+    int rc = mdb_cursor_get(c, &sk, &sv, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(c, &sk, &sv, MDB_PREV) : mdb_cursor_get(c, &sk, &sv, MDB_LAST);
+    int found = rc == 0 && sk.mv_size == cl + 8 && memcmp(sk.mv_data, ck, cl) == 0;
+    uint8_t nw[41];
+    if (found) {
+        memcpy(nw, (uint8_t *)sk.mv_data + cl, 8);
+        memcpy(nw + 8, sv.mv_data, 32);
+        /* flags: read from the log entry */
+        uint8_t lk[40];
+        memcpy(lk, author->b, 32);
+        memcpy(lk + 32, nw, 8);
+        MDB_val lkv = { 40, lk }, lv;
+        proto_record pr;
+        nw[40] = 0;
+        if (mdb_get(txn, s->log, &lkv, &lv) == 0 &&
+            proto_record_decode(lv.mv_data, lv.mv_size, &pr, NULL, 0) == 0)
+            nw[40] = (uint8_t)pr.flags;
+    }
+    mdb_cursor_close(c);
+    if (had && found && !memcmp(old, nw, 41))
+        return 0;
+    if (had)
+        digest_xor(digest, old + 8);
+    if (found) {
+        digest_xor(digest, nw + 8);
+        MDB_val nv = { 41, nw };
+        return mdb_put(txn, s->cur, &k, &nv, 0) ? -1 : 0;
+    }
+    return had && mdb_del(txn, s->cur, &k, NULL) ? -1 : 0;
+}
+
+/* A new record of an author has that author's highest seq, so it is the
+ * current version of its (kind, key): no need to search the history. */
+static int set_current(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, proto_id *digest)
+{
+    uint8_t ck[CK_MAX], nw[41];
+    MDB_val k = { ck_key(ck, r->kind, &r->author, r->key), ck }, v;
+    if (mdb_get(txn, s->cur, &k, &v) == 0 && v.mv_size == 41)
+        digest_xor(digest, (uint8_t *)v.mv_data + 8);
+    put_be64(nw, r->seq);
+    memcpy(nw + 8, h->b, 32);
+    nw[40] = (uint8_t)r->flags;
+    digest_xor(digest, h->b);
+    MDB_val nv = { 41, nw };
+    return mdb_put(txn, s->cur, &k, &nv, 0) ? -1 : 0;
+}
+
+static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, int del)
+{
+    uint8_t vk[CK_MAX];
+    size_t l = ck_key(vk, r->kind, &r->author, r->key);
+    put_be64(vk + l, r->seq);
+    MDB_val k = { l + 8, vk }, v = { 32, (void *)h->b };
+    return del ? mdb_del(txn, s->ver, &k, NULL) : mdb_put(txn, s->ver, &k, &v, 0);
+}
+
+/* Apply one checked and verified record inside txn. */
+static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, proto_id *digest,
+                     char *err, size_t errlen)
+{
+    int pre = precheck_txn(s, txn, r, NULL, err, errlen);
+    if (pre != STORE_NEW && pre != STORE_FORK)
+        return pre;
+    proto_id h;
+    proto_record_hash(r->raw, r->raw_len, &h);
+    uint8_t lk[40];
+    memcpy(lk, r->author.b, 32);
+    put_be64(lk + 32, r->seq);
+    MDB_val k = { 40, lk }, v;
+
+    if (pre == STORE_FORK) {
+        /* Equivocation: every node keeps the record with the lowest hash in
+         * the log and the other as evidence, whatever order they came in. */
+        if (mdb_get(txn, s->log, &k, &v))
+            return STORE_REJECT;
+        proto_id held, g;
+        proto_record_hash(v.mv_data, v.mv_size, &held);
+        const proto_record *loser = r;
+        proto_record old;
+        uint8_t *oldcopy = NULL;
+        /* ...except the pinned genesis, which defines the alliance: it
+         * always stays, the other seq-1 record is only evidence. */
+        int held_genesis = meta_id(s, txn, "genesis", &g) == 0 && !memcmp(&g, &held, 32);
+        if (!held_genesis && memcmp(h.b, held.b, 32) < 0) {
+            oldcopy = malloc(v.mv_size);
+            if (!oldcopy)
+                return -1;
+            memcpy(oldcopy, v.mv_data, v.mv_size);
+            if (proto_record_decode(oldcopy, v.mv_size, &old, NULL, 0)) {
+                free(oldcopy);
+                return STORE_REJECT;
+            }
+            loser = &old;
+            MDB_val nv = { r->raw_len, (void *)r->raw };
+            if (mdb_put(txn, s->log, &k, &nv, 0) || ver_put(s, txn, &old, &held, 1) ||
+                ver_put(s, txn, r, &h, 0) ||
+                recompute_current(s, txn, old.kind, &old.author, old.key, digest) ||
+                recompute_current(s, txn, r->kind, &r->author, r->key, digest)) {
+                free(oldcopy);
+                return -1;
+            }
+        }
+        uint8_t fk[72];
+        memcpy(fk, lk, 40);
+        proto_record_hash(loser->raw, loser->raw_len, (proto_id *)(fk + 40));
+        MDB_val fkv = { 72, fk }, fv = { loser->raw_len, (void *)loser->raw };
+        int rc = mdb_put(txn, s->forks, &fkv, &fv, 0);
+        free(oldcopy);
+        return rc ? -1 : STORE_FORK;
+    }
+
+    switch (kind_of(r->kind)->id) {
+    case KIND_GENESIS: {
+        store_member m;
+        int64_t adm = 1;
+        char name[256];
+        if (decode_cert_member(r, &m, err, errlen))
+            return STORE_REJECT;
+        proto_body_get_int(r, "admission", &adm);
+        if (adm < 1 || adm > 1000) {
+            proto_err(err, errlen, "genesis admission policy out of range");
+            return STORE_REJECT;
+        }
+        if (proto_body_copy_str(r, "alliance", name, sizeof name)) {
+            proto_err(err, errlen, "genesis lacks the alliance name");
+            return STORE_REJECT;
+        }
+        uint8_t a[8];
+        put_be64(a, (uint64_t)adm);
+        m.status = STORE_MEMBER_ACTIVE;
+        m.since_ms = r->time_ms;
+        if (meta_put_txn(s, txn, "genesis", h.b, 32) ||
+            meta_put_txn(s, txn, "alliance", name, strlen(name)) ||
+            meta_put_txn(s, txn, "admission", a, 8) || member_put_txn(s, txn, &m))
+            return -1;
+        break;
+    }
+    case KIND_MEMBER:
+        if (apply_member(s, txn, r))
+            return -1;
+        break;
+    default:
+        break;
+    }
+
+    v.mv_size = r->raw_len;
+    v.mv_data = (void *)r->raw;
+    uint8_t sb[8];
+    put_be64(sb, r->seq);
+    MDB_val vk = { 32, (void *)r->author.b }, vv = { 8, sb };
+    if (mdb_put(txn, s->log, &k, &v, 0) || mdb_put(txn, s->vv, &vk, &vv, 0) ||
+        ver_put(s, txn, r, &h, 0) || set_current(s, txn, r, &h, digest))
+        return -1;
+    return STORE_NEW;
+}
+
+static int load_digest(store *s, MDB_txn *txn, proto_id *d)
+{
+    if (meta_id(s, txn, "digest", d))
+        memset(d, 0, sizeof *d);
+    return 0;
+}
+
+int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
+                      char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    proto_id digest;
+    int rc;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+        return lmdb_err(err, errlen, "begin write", rc);
+    load_digest(s, txn, &digest);
+    for (size_t i = 0; i < n; i++) {
+        int r = apply_txn(s, txn, &recs[i], &digest, NULL, 0);
+        if (r < 0) {
+            mdb_txn_abort(txn);
+            cache_clear(s);
+            return proto_err(err, errlen, "write failed (store full or damaged?)");
+        }
+        results[i] = r;
+    }
+    if (meta_put_txn(s, txn, "digest", digest.b, 32) || (rc = mdb_txn_commit(txn))) {
+        if (!rc)
+            mdb_txn_abort(txn);
+        cache_clear(s);
+        return proto_err(err, errlen, "commit failed: %s", rc ? mdb_strerror(rc) : "meta");
+    }
+    /* writing reads B-tree pages through the map (and the kernel maps their
+     * neighbours too): release them like a scan's */
+    scanned(s, SCAN_CHECK);   /* after every write transaction */
+    return 0;
+}
+
+/* ---- writing this node's records ---- */
+
+static int sign_and_apply(store *s, MDB_txn *txn, EVP_PKEY *priv, const proto_id *alliance,
+                          const proto_id *author, const char *kind, const char *key, uint64_t seq,
+                          uint32_t flags, const proto_body *body, uint8_t **out, size_t *out_len,
+                          char *err, size_t errlen)
+{
+    uint8_t *rec;
+    size_t len;
+    proto_record r;
+    proto_id digest;
+    if (proto_record_sign(alliance, author, kind, key, seq, proto_now_ms(), flags, body, priv,
+                          &rec, &len, err, errlen))
+        return -1;
+    if (proto_record_decode(rec, len, &r, err, errlen)) {
+        free(rec);
+        return -1;
+    }
+    load_digest(s, txn, &digest);
+    int res = apply_txn(s, txn, &r, &digest, err, errlen);
+    if (res != STORE_NEW) {
+        free(rec);
+        if (res > 0 && err && !err[0])
+            proto_err(err, errlen, "record refused: %s", store_result_str(res));
+        return -1;
+    }
+    if (meta_put_txn(s, txn, "digest", digest.b, 32)) {
+        free(rec);
+        return proto_err(err, errlen, "store write failed");
+    }
+    if (out) {
+        *out = rec;
+        *out_len = len;
+    } else {
+        free(rec);
+    }
+    return 0;
+}
+
+int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n,
+                     char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    proto_id self, g;
+    int rc;
+    if (err && errlen)
+        err[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        items[i].out = NULL;
+        if (kind_of(items[i].kind)->id == KIND_GENESIS)
+            return proto_err(err, errlen, "genesis records are made by 'alliance create'");
+    }
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+        return lmdb_err(err, errlen, "begin write", rc);
+    if (meta_id(s, txn, "self", &self)) {
+        mdb_txn_abort(txn);
+        return proto_err(err, errlen, "store has no node identity");
+    }
+    if (meta_id(s, txn, "genesis", &g)) {
+        mdb_txn_abort(txn);
+        return proto_err(err, errlen, "this node belongs to no alliance yet "
+                         "(run 'catalogctl alliance create' or join one)");
+    }
+    if (!is_member_txn(s, txn, &self)) {
+        mdb_txn_abort(txn);
+        return proto_err(err, errlen, "this node is not (yet) a current member of the alliance");
+    }
+    /* The seq is the author's next; it is persisted in the same commit as the
+     * record, before the record can leave this node. */
+    uint64_t seq = vv_get_txn(s, txn, &self);
+    for (size_t i = 0; i < n; i++) {
+        if (sign_and_apply(s, txn, priv, &g, &self, items[i].kind, items[i].key, ++seq,
+                           items[i].flags, items[i].body, &items[i].out, &items[i].out_len,
+                           err, errlen)) {
+            mdb_txn_abort(txn);
+            cache_clear(s);
+            for (size_t k = 0; k < i; k++) {
+                free(items[k].out);
+                items[k].out = NULL;
+            }
+            return -1;
+        }
+    }
+    if ((rc = mdb_txn_commit(txn))) {
+        cache_clear(s);
+        for (size_t k = 0; k < n; k++) {
+            free(items[k].out);
+            items[k].out = NULL;
+        }
+        return lmdb_err(err, errlen, "commit", rc);
+    }
+    scanned(s, SCAN_CHECK);   /* after every write transaction */
+    return 0;
+}
+
+int store_write(store *s, EVP_PKEY *priv, const char *kind, const char *key,
+                uint32_t flags, const proto_body *body, uint8_t **out, size_t *out_len,
+                char *err, size_t errlen)
+{
+    store_write_item it = { kind, key, flags, body, NULL, 0 };
+    if (store_write_many(s, priv, &it, 1, err, errlen))
+        return -1;
+    if (out) {
+        *out = it.out;
+        *out_len = it.out_len;
+    } else {
+        free(it.out);
+    }
+    return 0;
+}
+
+int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size_t cert_len,
+                         const char *code, const char *member_name, const char *alliance_name,
+                         uint32_t admission, const char *address, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    proto_id self, g, zero = { { 0 } };
+    int rc;
+    if (!alliance_name[0] || strlen(alliance_name) > 200 ||
+        !proto_utf8_valid(alliance_name, strlen(alliance_name)))
+        return proto_err(err, errlen, "alliance name must be 1..200 bytes of UTF-8");
+    if (admission < 1 || admission > 1000)
+        return proto_err(err, errlen, "admission must be between 1 and 1000 endorsements");
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+        return lmdb_err(err, errlen, "begin write", rc);
+    if (meta_id(s, txn, "genesis", &g) == 0) {
+        mdb_txn_abort(txn);
+        return proto_err(err, errlen, "this node already belongs to an alliance");
+    }
+    if (meta_id(s, txn, "self", &self)) {
+        mdb_txn_abort(txn);
+        return proto_err(err, errlen, "store has no node identity");
+    }
+    proto_body *b = proto_body_new();
+    if (!b) {
+        mdb_txn_abort(txn);
+        return proto_err(err, errlen, "out of memory");
+    }
+    proto_body_str(b, "alliance", alliance_name);
+    proto_body_int(b, "admission", admission);
+    proto_body_str(b, "code", code);
+    proto_body_str(b, "name", member_name);
+    if (address && address[0])
+        proto_body_str(b, "address", address);
+    proto_body_bin(b, "cert", cert_der, cert_len);
+    rc = sign_and_apply(s, txn, priv, &zero, &self, "genesis", "genesis", 1, 0, b, NULL, NULL,
+                        err, errlen);
+    proto_body_free(b);
+    if (rc) {
+        mdb_txn_abort(txn);
+        cache_clear(s);
+        return -1;
+    }
+    if ((rc = mdb_txn_commit(txn))) {
+        cache_clear(s);
+        return lmdb_err(err, errlen, "commit", rc);
+    }
+    return 0;
+}
+

@@ -1,0 +1,372 @@
+/*
+ * store/store_member.c — the alliance's membership, as derived from genesis
+ * and member records (DESIGN §2): the members and endorse databases, the
+ * member-record rules, and the cache of member keys that every precheck
+ * asks.
+ *
+ * A member record about X (key: X's member id in lowercase hex) says
+ * admit (with X's certificate), expel, leave or address.  X is active once
+ * `admission` current members have admitted it, expelled once
+ * max(admission, 2) have expelled it, and has left once it signs leave.
+ * Only the votes of members active now count.
+ *
+ * A caller may rely on: store_member_validate depending on the record alone
+ * (it is the member entry's validator in store/kind.c); keys from
+ * member_key_txn / store_member_key being up-ref'd, so they stay usable
+ * after membership changes and on any thread.  apply_member expects a
+ * record that passed the precheck in the same write transaction.
+ */
+#include "store/store_int.h"
+#include "proto/mp.h"
+#include "proto/util.h"
+#include "proto/jp.h"
+#include "certs/certs.h"
+
+#include <msgpack.h>
+#include <openssl/x509.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A member record's op; admits and expels are kept in endorse. */
+enum { OP_ADMIT = 1, OP_EXPEL = 2, OP_LEAVE = 3, OP_ADDRESS = 4 };
+
+/* ---- the members table ---- */
+
+static int member_pack(const store_member *m, msgpack_sbuffer *sb)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    size_t cl = strlen(m->code), nl = strlen(m->name), al = strlen(m->address);
+    return msgpack_pack_array(&pk, 7) ||
+           msgpack_pack_int(&pk, m->status) ||
+           msgpack_pack_str(&pk, cl) || msgpack_pack_str_body(&pk, m->code, cl) ||
+           msgpack_pack_str(&pk, nl) || msgpack_pack_str_body(&pk, m->name, nl) ||
+           msgpack_pack_str(&pk, al) || msgpack_pack_str_body(&pk, m->address, al) ||
+           msgpack_pack_bin(&pk, 32) || msgpack_pack_bin_body(&pk, m->admitted_by.b, 32) ||
+           msgpack_pack_uint64(&pk, m->since_ms) ||
+           msgpack_pack_bin(&pk, m->spki_len) || msgpack_pack_bin_body(&pk, m->spki, m->spki_len);
+}
+
+static int member_unpack(const proto_id *id, const void *buf, size_t len, store_member *m)
+{
+    proto_rd r;
+    uint32_t n, bl;
+    int64_t st;
+    const uint8_t *b;
+    memset(m, 0, sizeof *m);
+    m->id = *id;
+    proto_rd_init(&r, buf, len);
+    proto_rd_array(&r, &n);
+    proto_rd_int(&r, &st);
+    proto_rd_strcpy(&r, m->code, sizeof m->code);
+    proto_rd_strcpy(&r, m->name, sizeof m->name);
+    proto_rd_strcpy(&r, m->address, sizeof m->address);
+    proto_rd_binfix(&r, m->admitted_by.b, 32);
+    proto_rd_uint(&r, &m->since_ms);
+    proto_rd_bin(&r, &b, &bl);
+    if (r.err || n != 7 || bl > sizeof m->spki)
+        return -1;
+    m->status = (int)st;
+    memcpy(m->spki, b, bl);
+    m->spki_len = bl;
+    return 0;
+}
+
+static int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m)
+{
+    MDB_val k = { 32, (void *)id->b }, v;
+    int rc = mdb_get(txn, s->members, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    if (rc)
+        return -1;
+    return member_unpack(id, v.mv_data, v.mv_size, m);
+}
+
+/* m->endorsements is derived, not stored: count the admits about m now. */
+static void member_endorsements(store *s, MDB_txn *txn, store_member *m)
+{
+    MDB_cursor *c;
+    MDB_val k = { 32, m->id.b }, v;
+    m->endorsements = 0;
+    if (mdb_cursor_open(txn, s->endorse, &c))
+        return;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == 64 && memcmp(k.mv_data, m->id.b, 32) == 0) {
+        if (v.mv_size == 1 && *(uint8_t *)v.mv_data == OP_ADMIT)
+            m->endorsements++;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+}
+
+int member_put_txn(store *s, MDB_txn *txn, const store_member *m)
+{
+    msgpack_sbuffer sb;
+    if (member_pack(m, &sb)) {
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    MDB_val k = { 32, (void *)m->id.b }, v = { sb.size, sb.data };
+    int rc = mdb_put(txn, s->members, &k, &v, 0);
+    msgpack_sbuffer_destroy(&sb);
+    cache_clear(s);  /* membership changed: keys must be looked up afresh */
+    return rc ? -1 : 0;
+}
+
+int is_member_txn(store *s, MDB_txn *txn, const proto_id *id)
+{
+    store_member m;
+    return member_get_txn(s, txn, id, &m) == 0 && m.status == STORE_MEMBER_ACTIVE;
+}
+
+int store_member_get(store *s, const proto_id *id, store_member *out)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return -1;
+    int rc = member_get_txn(s, txn, id, out);
+    if (rc == 0)
+        member_endorsements(s, txn, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int store_members(store *s, store_member_cb cb, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    store_member *m = malloc(sizeof *m);
+    int rc = 0, op = MDB_FIRST;
+    if (!m || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) {
+        free(m);
+        return -1;
+    }
+    if (mdb_cursor_open(txn, s->members, &c) == 0) {
+        while (rc == 0 && mdb_cursor_get(c, &k, &v, op) == 0) {
+            op = MDB_NEXT;
+            if (k.mv_size == 32 && member_unpack(k.mv_data, v.mv_data, v.mv_size, m) == 0) {
+                member_endorsements(s, txn, m);
+                rc = cb(ctx, m);
+            }
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    free(m);
+    return rc;
+}
+
+/* ---- member keys ---- */
+
+void cache_clear(store *s)
+{
+    for (size_t i = 0; i < KEYCACHE; i++) {
+        EVP_PKEY_free(s->cache[i].key);
+        s->cache[i].key = NULL;
+    }
+}
+
+EVP_PKEY *key_from_spki(const uint8_t *der, size_t len)
+{
+    const uint8_t *p = der;
+    return d2i_PUBKEY(NULL, &p, (long)len);
+}
+
+EVP_PKEY *member_key_txn(store *s, MDB_txn *txn, const proto_id *id)
+{
+    size_t slot;
+    memcpy(&slot, id->b, sizeof slot);
+    slot &= KEYCACHE - 1;
+    if (s->cache[slot].key && memcmp(&s->cache[slot].id, id, 32) == 0) {
+        EVP_PKEY_up_ref(s->cache[slot].key);
+        return s->cache[slot].key;
+    }
+    store_member *m = malloc(sizeof *m);
+    EVP_PKEY *k = NULL;
+    if (m && member_get_txn(s, txn, id, m) == 0 && m->status == STORE_MEMBER_ACTIVE)
+        k = key_from_spki(m->spki, m->spki_len);
+    free(m);
+    if (k) {
+        EVP_PKEY_free(s->cache[slot].key);
+        s->cache[slot].id = *id;
+        s->cache[slot].key = k;
+        EVP_PKEY_up_ref(k);
+    }
+    return k;
+}
+
+EVP_PKEY *store_member_key(store *s, const proto_id *id)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return NULL;
+    EVP_PKEY *k = member_key_txn(s, txn, id);
+    mdb_txn_abort(txn);
+    return k;
+}
+
+/* ---- member records ---- */
+
+int decode_cert_member(const proto_record *r, store_member *m, char *err, size_t errlen)
+{
+    const uint8_t *der;
+    size_t dl;
+    memset(m, 0, sizeof *m);
+    if (proto_body_get_bin(r, "cert", &der, &dl))
+        return proto_err(err, errlen, "%s record lacks the member's certificate", r->kind);
+    /* the same key rules as everywhere else (types, RSA size, curve) */
+    certs_identity ci;
+    char why[256];
+    if (certs_parse(der, dl, &ci, why, sizeof why))
+        return proto_err(err, errlen, "%s record: certificate refused: %s", r->kind, why);
+    X509 *x = ci.cert;
+    ci.cert = NULL;
+    certs_free(&ci);
+    EVP_PKEY *pub = X509_get0_pubkey(x);
+    uint8_t *spki = NULL;
+    int sl = pub ? i2d_PUBKEY(pub, &spki) : -1;
+    X509_free(x);
+    if (sl <= 0 || (size_t)sl > sizeof m->spki) {
+        OPENSSL_free(spki);
+        return proto_err(err, errlen, "%s record: certificate key unusable", r->kind);
+    }
+    memcpy(m->spki, spki, (size_t)sl);
+    m->spki_len = (size_t)sl;
+    SHA256(spki, (size_t)sl, m->id.b);
+    OPENSSL_free(spki);
+    if (proto_body_copy_str(r, "code", m->code, sizeof m->code) ||
+        jp_municipality_code_valid(m->code, NULL, 0))
+        return proto_err(err, errlen, "%s record: missing or invalid municipality code", r->kind);
+    if (proto_body_copy_str(r, "name", m->name, sizeof m->name))
+        return proto_err(err, errlen, "%s record: missing or oversized member name", r->kind);
+    proto_body_copy_str(r, "address", m->address, sizeof m->address);
+    return 0;
+}
+
+static int op_of(const proto_record *r)
+{
+    char op[16];
+    if (proto_body_copy_str(r, "op", op, sizeof op))
+        return 0;
+    if (!strcmp(op, "admit")) return OP_ADMIT;
+    if (!strcmp(op, "expel")) return OP_EXPEL;
+    if (!strcmp(op, "leave")) return OP_LEAVE;
+    if (!strcmp(op, "address")) return OP_ADDRESS;
+    return 0;
+}
+
+/* The rules of a member record that depend on the record alone; checked in
+ * every precheck (and so again in the write transaction). */
+int store_member_validate(const proto_record *r, char *err, size_t errlen)
+{
+    proto_id subj;
+    char canon[65];
+    if (strlen(r->key) != 64 || proto_unhex(r->key, subj.b, 32) ||
+        (proto_hex(subj.b, 32, canon), strcmp(canon, r->key)))
+        return proto_err(err, errlen, "member record key must be the subject's member id in lowercase hex");
+    if (r->flags & PROTO_FLAG_TOMBSTONE)
+        return proto_err(err, errlen, "member records cannot be deleted");
+    int op = op_of(r);
+    if (!op)
+        return proto_err(err, errlen, "member record has no valid op (admit, expel, leave, address)");
+    if ((op == OP_LEAVE || op == OP_ADDRESS) && memcmp(&subj, &r->author, 32))
+        return proto_err(err, errlen, "only a member itself may announce its address or leave");
+    if ((op == OP_ADMIT || op == OP_EXPEL) && !memcmp(&subj, &r->author, 32))
+        return proto_err(err, errlen, "a member cannot admit or expel itself");
+    if (op == OP_ADMIT) {
+        store_member m;
+        if (decode_cert_member(r, &m, err, errlen))
+            return -1;
+        if (memcmp(&m.id, &subj, 32))
+            return proto_err(err, errlen, "member record key does not match the certificate's key");
+    }
+    return 0;
+}
+
+static uint32_t admission_txn(store *s, MDB_txn *txn)
+{
+    uint8_t a[8];
+    size_t n = 8;
+    return meta_get_txn(s, txn, "admission", a, &n) == 0 && n == 8 ? (uint32_t)get_be64(a) : 1;
+}
+
+/* Membership of `subject` is derived from every current member's latest
+ * member record about it: admitted once `admission` members endorse it. */
+static int member_recount(store *s, MDB_txn *txn, store_member *m, uint32_t admission)
+{
+    MDB_cursor *c;
+    MDB_val k = { 32, m->id.b }, v;
+    uint32_t admits = 0, expels = 0;
+    if (mdb_cursor_open(txn, s->endorse, &c))
+        return -1;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == 64 && memcmp(k.mv_data, m->id.b, 32) == 0) {
+        uint8_t op = *(uint8_t *)v.mv_data;
+        /* only endorsers who are members now count (a departed member's
+         * old votes do not) */
+        proto_id endorser;
+        store_member em;
+        memcpy(endorser.b, (uint8_t *)k.mv_data + 32, 32);
+        int active = member_get_txn(s, txn, &endorser, &em) == 0 && em.status == STORE_MEMBER_ACTIVE;
+        if (op == OP_ADMIT && active) admits++;
+        if (op == OP_EXPEL && active) expels++;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    m->endorsements = admits;
+    if (m->status == STORE_MEMBER_LEFT)
+        return 0;
+    if (expels >= (admission > 1 ? admission : 2))
+        m->status = STORE_MEMBER_EXPELLED;
+    else if (m->status == STORE_MEMBER_PENDING && admits >= admission)
+        m->status = STORE_MEMBER_ACTIVE;
+    return 0;
+}
+
+int apply_member(store *s, MDB_txn *txn, const proto_record *r)
+{
+    proto_id subj;
+    store_member m;
+    int op = op_of(r);
+    proto_unhex(r->key, subj.b, 32);
+    int have = member_get_txn(s, txn, &subj, &m);
+    if (have < 0)
+        return -1;
+    if (op == OP_ADMIT && have == 1) {
+        if (decode_cert_member(r, &m, NULL, 0))
+            return -1;
+        m.status = STORE_MEMBER_PENDING;
+        m.admitted_by = r->author;
+        m.since_ms = r->time_ms;
+    } else if (have == 1) {
+        /* A record about a member we have not seen admitted: keep the
+         * record, derive nothing yet (it cannot be the subject's own, since
+         * unknown authors are not accepted). */
+        memset(&m, 0, sizeof m);
+        m.id = subj;
+    }
+    if (op == OP_ADDRESS)
+        proto_body_copy_str(r, "address", m.address, sizeof m.address);
+    if (op == OP_LEAVE)
+        m.status = STORE_MEMBER_LEFT;
+    if (op == OP_ADMIT || op == OP_EXPEL) {
+        uint8_t kb[64], o = (uint8_t)op;
+        memcpy(kb, subj.b, 32);
+        memcpy(kb + 32, r->author.b, 32);
+        MDB_val k = { 64, kb }, v = { 1, &o };
+        if (mdb_put(txn, s->endorse, &k, &v, 0))
+            return -1;
+        if (op == OP_ADMIT && m.address[0] == 0)
+            proto_body_copy_str(r, "address", m.address, sizeof m.address);
+    }
+    if (m.spki_len == 0)
+        return 0;   /* never admitted: nothing to derive */
+    if (member_recount(s, txn, &m, admission_txn(s, txn)))
+        return -1;
+    return member_put_txn(s, txn, &m);
+}
+
