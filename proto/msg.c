@@ -572,6 +572,12 @@ static size_t list_header(const msg_list *l, uint32_t n, uint8_t *out)
     return rc ? 0 : fb.n;
 }
 
+/* Bytes of msgpack's array header for n items (fixarray, array 16, array 32). */
+static size_t array_header_len(uint32_t n)
+{
+    return n < 16 ? 1 : n < 65536 ? 3 : 5;
+}
+
 static int list_start(msg_list *l, enum msg_type type)   /* type 0: fail */
 {
     static const uint8_t zero[LIST_HEAD];
@@ -583,9 +589,10 @@ static int list_start(msg_list *l, enum msg_type type)   /* type 0: fail */
     l->failed = 1;
     if (!list_field(type))
         return -1;
-    l->hmax = list_header(l, UINT32_MAX, hdr);   /* the longest array header */
-    if (!l->hmax || msgpack_sbuffer_write(&l->sb, (const char *)zero, LIST_HEAD))
+    size_t h = list_header(l, 0, hdr);
+    if (!h || msgpack_sbuffer_write(&l->sb, (const char *)zero, LIST_HEAD))
         return -1;
+    l->hbase = h - array_header_len(0);
     l->failed = 0;
     return 0;
 }
@@ -620,6 +627,12 @@ static int add_check(const msg_list *l, enum msg_type t)
     return 0;
 }
 
+/* The frame body's length with n items and `more` bytes beyond those packed. */
+static size_t body_len(const msg_list *l, uint32_t n, size_t more)
+{
+    return l->hbase + array_header_len(n) + (l->sb.size - LIST_HEAD) + more;
+}
+
 /* After packing an item (rc from the packs): keep it, or roll it back. */
 static int add_done(msg_list *l, size_t before, int rc)
 {
@@ -627,7 +640,7 @@ static int add_done(msg_list *l, size_t before, int rc)
         l->sb.size = before;
         return -1;
     }
-    if (l->hmax + (l->sb.size - LIST_HEAD) > PROTO_PEER_FRAME_MAX) {
+    if (body_len(l, l->n + 1, 0) > PROTO_PEER_FRAME_MAX) {
         l->sb.size = before;
         return MSG_LIST_FULL;
     }
@@ -665,7 +678,7 @@ int msg_list_add_record(msg_list *l, const uint8_t *rec, size_t len)
     if (len > PROTO_RECORD_MAX)
         return -1;
     /* refuse before copying what cannot fit (the bin header only adds) */
-    if (l->hmax + (l->sb.size - LIST_HEAD) + len > PROTO_PEER_FRAME_MAX)
+    if (body_len(l, l->n + 1, len) > PROTO_PEER_FRAME_MAX)
         return MSG_LIST_FULL;
     size_t before = l->sb.size;
     return add_done(l, before, msgpack_pack_bin(&l->pk, len) | msgpack_pack_bin_body(&l->pk, rec, len));

@@ -214,7 +214,7 @@ typedef struct msg_list {
     msgpack_packer pk;
     enum msg_type type;
     uint32_t n;
-    size_t hmax;                /* longest header (map, fields, array length) of this type */
+    size_t hbase;               /* header bytes (map, fields) before the array's length */
     int failed;                 /* init ran out of memory */
     int has_genesis;            /* hello only */
     proto_id genesis, digest;   /* hello only */

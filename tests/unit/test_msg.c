@@ -1522,6 +1522,22 @@ static void builder_limits(void **state)
     assert_int_equal(msg_decode(body, bl, &m, NULL, 0), 0);
     assert_int_equal(msg_count(&m), n);
     proto_buf_free(&b);
+    /* the limit is exact: a record that brings the body to exactly
+     * PROTO_PEER_FRAME_MAX fits, one byte more does not (the array header
+     * of 63 and 64 items is the same size; a bin16 header is 3 bytes) */
+    size_t rest = PROTO_PEER_FRAME_MAX - (len - 4) - 3;
+    assert_true(rest >= 256 && rest < 65536);
+    assert_int_equal(msg_list_add_record(&l, rec, rest + 1), MSG_LIST_FULL);
+    assert_int_equal(msg_list_add_record(&l, rec, rest), 0);
+    f = msg_list_frame(&l, &len);
+    assert_int_equal(len - 4, PROTO_PEER_FRAME_MAX);
+    decode_keep(f, len, &m, &keep);
+    assert_int_equal(msg_count(&m), n + 1);
+    free(keep);
+    assert_int_equal(msg_list_add_record(&l, rec, 0), MSG_LIST_FULL);
+    msg_list_reset(&l);
+    for (uint32_t i = 0; i < n; i++)
+        assert_int_equal(msg_list_add_record(&l, rec, PROTO_RECORD_MAX), 0);
     /* small records still fit into the rest */
     uint32_t small = 0;
     while (msg_list_add_record(&l, rec, 100) == 0)
@@ -1529,7 +1545,7 @@ static void builder_limits(void **state)
     assert_true(small > 0);
     f = msg_list_frame(&l, &len);
     assert_true(len - 4 <= PROTO_PEER_FRAME_MAX);
-    assert_true(len - 4 > PROTO_PEER_FRAME_MAX - 110);
+    assert_true(len - 4 > PROTO_PEER_FRAME_MAX - 102);
     decode_keep(f, len, &m, &keep);
     assert_int_equal(msg_count(&m), n + small);
     free(keep);
