@@ -41,6 +41,26 @@
  * version of catalogd produces).  Records are not decoded here: a recs item
  * is only a bin of the right size; proto_record_decode judges its content.
  *
+ * Receiving, as a connection does it:
+ *
+ *     msg m;
+ *     char err[256];
+ *     if (msg_decode(f, len, &m, err, sizeof err)) {
+ *         peer_fail(p, MSG_ERR_PROTO, "%s", err);   (err names the message and the fault)
+ *         return;
+ *     }
+ *     switch (m.type) {
+ *     case MSG_WANT: {
+ *         msg_iter it;
+ *         want_range w;
+ *         msg_iter_init(&it, &m);
+ *         while (msg_want_next(&it, &w.author, &w.from, &w.to))
+ *             ...   (every range is valid: no check, no failure path)
+ *     } ...
+ *
+ * Which messages are allowed when (hello first, error then close) is the
+ * connection's business, not this file's.
+ *
  * Encoding: everything the encoders below produce decodes with msg_decode
  * (they enforce the same limits), and the bytes are the same as gossip.c and
  * peer.c packed by hand before (same keys, order and msgpack forms).
