@@ -19,7 +19,8 @@
  * item, no duplicate keys, no trailing bytes.  After it succeeded nothing
  * about the message can fail any more: the lists are read through iterators
  * that only walk what was already validated.  Decoding copies nothing but
- * fixed-size fields; list items and records point into the frame.
+ * fixed-size fields and an error's (bounded) text; list items and records
+ * point into the frame.
  *
  * Rules a peer's message must follow (anything else is refused with a
  * message in err, and the caller closes the connection with MSG_ERR_PROTO):
@@ -36,10 +37,16 @@
  *   - list lengths: vv <= MSG_VV_MAX, r <= MSG_WANT_RANGES_MAX,
  *     recs <= MSG_RECORDS_MAX, a <= MSG_ANNOUNCE_MAX; each list item is an
  *     array of exactly the listed elements (records: a bin).
- * Every message daemon/gossip.c sent or accepted before this file existed
- * decodes, except ones with duplicate keys or trailing bytes (which no
- * version of catalogd produces).  Records are not decoded here: a recs item
- * is only a bin of the right size; proto_record_decode judges its content.
+ * Every message catalogd sends decodes.  What daemon/gossip.c accepted
+ * before this file existed still decodes, except (none of which catalogd
+ * ever sends): duplicate keys; trailing bytes; a float or ext anywhere (it
+ * used to pass after the fields gossip.c looked for); a genesis neither
+ * bin32 nor nil (any non-bin counted as nil); more than MSG_VV_MAX vv
+ * entries; a recs item over PROTO_RECORD_MAX (it failed later as a bad
+ * record, error 3; now error 1); an error whose code or text has the wrong
+ * type (ignored before); more than MSG_FIELDS_MAX fields or a key over
+ * MSG_KEY_MAX bytes.  Records are not decoded here: a recs item is only a
+ * bin of the right size; proto_record_decode judges its content.
  *
  * Receiving, as a connection does it:
  *
@@ -119,7 +126,8 @@ typedef struct {
 
 /* A decoded message.  Pointers (the lists, inside msg_items) point into the
  * frame given to msg_decode and live as long as it does; everything else is
- * copied, so a msg may be copied freely. */
+ * copied, so a msg may be copied freely.  About 550 bytes (the error text):
+ * fine on the stack. */
 typedef struct msg {
     enum msg_type type;
     union {
@@ -219,12 +227,15 @@ int msg_pack_error(msgpack_sbuffer *sb, uint64_t code, const char *text);
  *     msg_list_init(&l, MSG_WANT);
  *     for (...)
  *         if (msg_list_add_want(&l, &a, from, to) == MSG_LIST_FULL) {
- *             send(msg_list_frame(&l, &len), len);
+ *             f = msg_list_frame(&l, &len);   (not inside send(): len is set by the call)
+ *             send(f, len);
  *             msg_list_reset(&l);
  *             msg_list_add_want(&l, &a, from, to);
  *         }
- *     if (msg_list_count(&l))
- *         send(msg_list_frame(&l, &len), len);
+ *     if (msg_list_count(&l)) {
+ *         f = msg_list_frame(&l, &len);
+ *         send(f, len);   (peer_send_frame(p, f, len) copies it; l may be reused at once)
+ *     }
  *     msg_list_destroy(&l);
  *
  * A msg_list points into itself: never copy or move one after init.  The
