@@ -39,8 +39,9 @@
  *     array of exactly the listed elements (records: a bin).
  * Every message catalogd sends decodes.  What daemon/gossip.c accepted
  * before this file existed still decodes, except (none of which catalogd
- * ever sends): duplicate keys; trailing bytes; a float or ext anywhere (it
- * used to pass after the fields gossip.c looked for); a genesis neither
+ * ever sends): duplicate keys; trailing bytes; a float, an ext, a key that
+ * is not a str or nesting deeper than MSG_SKIP_DEPTH anywhere (they used to
+ * pass after the fields gossip.c looked for); a genesis neither
  * bin32 nor nil (any non-bin counted as nil); more than MSG_VV_MAX vv
  * entries; a recs item over PROTO_RECORD_MAX (it failed later as a bad
  * record, error 3; now error 1); an error whose code or text has the wrong
