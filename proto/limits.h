@@ -81,8 +81,9 @@
  * and the text is only logged. */
 #define MSG_ERROR_TEXT_MAX 512u
 
-/* Bytes of a message type name ("t").  The longest name is "announce" (8);
- * a longer "t" is refused without being compared or quoted further. */
+/* Bytes of a message type name ("t").  The longest name is "announce" (8),
+ * so this leaves room for new types; a longer "t" is refused without being
+ * looked up or quoted in the error. */
 #define MSG_TYPE_MAX 16u
 
 /* Fields (key/value pairs) in one message map.  The largest message, hello,
