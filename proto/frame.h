@@ -14,9 +14,7 @@
 #include <stdint.h>
 #include <msgpack.h>
 #include "proto/mp.h"
-
-#define PROTO_CTL_FRAME_MAX  (16u << 20)   /* control replies may list many records */
-#define PROTO_PEER_FRAME_MAX (4u << 20)    /* one batch of records */
+#include "proto/limits.h"   /* PROTO_CTL_FRAME_MAX, PROTO_PEER_FRAME_MAX */
 
 typedef struct {
     uint8_t *data;
