@@ -5,7 +5,7 @@
 #include "cli/catcmd.h"
 #include "cli/catview.h"
 #include "cli/ctl.h"
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 #include "proto/frame.h"
 #include "proto/util.h"
 

@@ -1,9 +1,9 @@
 /* cli/catview.c — see catview.h. */
 #include "cli/catview.h"
 #include "cli/ctl.h"
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 #include "proto/frame.h"
-#include "proto/jp.h"
+#include "catalog/jp.h"
 #include "proto/util.h"
 
 #include <stdlib.h>

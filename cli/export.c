@@ -10,8 +10,8 @@
 #include "cli/ctl.h"
 #include "cli/verbs.h"
 #include "cli/xlsx.h"
-#include "proto/catalog.h"
-#include "proto/csv.h"
+#include "catalog/schema.h"
+#include "catalog/csv.h"
 #include "proto/util.h"
 
 #include <errno.h>

@@ -3,7 +3,7 @@
  * maximum lengths live here, in one table shared with the validators). */
 #include "cli/ctl.h"
 #include "cli/verbs.h"
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 #include <stdio.h>
 #include <string.h>
 

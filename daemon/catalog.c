@@ -16,7 +16,7 @@
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "store/kind.h"
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 #include "proto/frame.h"
 #include "proto/util.h"
 

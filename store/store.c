@@ -15,7 +15,7 @@
 #include "store/store.h"
 #include "proto/mp.h"
 #include "proto/util.h"
-#include "proto/jp.h"
+#include "catalog/jp.h"
 #include "certs/certs.h"
 
 #include <lmdb.h>
