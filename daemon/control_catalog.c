@@ -1,5 +1,5 @@
 /*
- * daemon/catalog.c — control commands for the catalog's own kinds
+ * daemon/control_catalog.c — control commands for the catalog's own kinds
  * (certification, adoption; DESIGN §5): validated writes, lookups by key
  * across members, and search.
  *
