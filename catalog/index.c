@@ -649,11 +649,12 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
     const idx_table *t = &x->t;
     size_t nc = t->nc, na = t->na;
     int all = q->all, public_only = q->public_only, want_st = q->status, vnum = q->valid_on;
-    int adopted_by = q->has_adopted_by, not_mine = q->not_adopted_by_self;
+    int by_member = q->has_member, adopted_by = q->has_adopted_by, not_mine = q->not_adopted_by_self;
+    int by_corp = q->corporate_number != 0;
     uint64_t corpn = q->corporate_number > CORP_MAX ? NO_CORP - 1 : q->corporate_number;   /* NO_CORP - 1 matches none */
     uint32_t mslot = UINT32_MAX, aslot = UINT32_MAX, myslot = UINT32_MAX;
     for (size_t i = 0; i < t->nauthors; i++) {
-        if (q->has_member && !memcmp(&t->authors[i], &q->member, 32))
+        if (by_member && !memcmp(&t->authors[i], &q->member, 32))
             mslot = (uint32_t)i;
         if (adopted_by && !memcmp(&t->authors[i], &q->adopted_by, 32))
             aslot = (uint32_t)i;
@@ -673,9 +674,9 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         if (public_only && !c->is_public)
             continue;
         if (!all) {
-            if (q->has_member && c->author != mslot)
+            if (by_member && c->author != mslot)
                 continue;
-            if (q->corporate_number && c->corp != corpn)
+            if (by_corp && c->corp != corpn)
                 continue;
             if (want_st >= 0) {
                 int s = c->status ? c->status : (c->valid_until && c->valid_until < today ? 3 : 0);
@@ -715,12 +716,12 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         free(by_me);
     }
     /* limit counts products (people read a page of them) */
-    size_t products = 0;
+    size_t products = 0, limit = q->limit;
     for (size_t i = 0; i < nc; i++) {
         if (!inc[i] || (i && t->c[i].prod == t->c[i - 1].prod && inc[i - 1]))
             continue;
         products++;
-        if (q->limit && products > q->limit) {
+        if (limit && products > limit) {
             for (size_t k = i; k < nc && t->c[k].prod == t->c[i].prod; k++)
                 inc[k] = 0;
         }
