@@ -56,8 +56,8 @@ typedef int (*catalog_put_read_fn)(void *ctx, size_t i, catalog_put *it, char *e
 /* Prepare items[0..n) as writes of member `self`.  Items start zeroed; with
  * reader NULL the caller has filled their input, else reader(ctx, i, ...)
  * fills each in turn (so a large request need not be unpacked all at
- * once).  `key` is the member's signing key, used only to encode a probe
- * for the "unchanged" comparison; nothing is signed for keeps or stored.
+ * once).  `key` is the member's signing key, used only to sign a throwaway
+ * probe for the "unchanged" comparison; nothing is stored here.
  *
  * Items are checked in order; the first failure stops.  On success w
  * (room for n) gets the items to write, in request order, leaving out the
