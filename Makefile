@@ -30,7 +30,7 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(PKG_CFLAGS) -I.
 LDLIBS   = $(PKG_LIBS) -lcsv -lpthread $(EXTRA_LDFLAGS)
 
-LIB_SRC  = $(wildcard proto/*.c store/*.c certs/*.c)
+LIB_SRC  = $(wildcard proto/*.c catalog/*.c store/*.c certs/*.c)
 D_SRC    = $(wildcard daemon/*.c)
 CLI_SRC  = $(wildcard cli/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)

@@ -1,6 +1,6 @@
 /* certs/certs.c — see certs.h. */
 #include "certs/certs.h"
-#include "proto/jp.h"
+#include "catalog/jp.h"
 #include "proto/util.h"
 
 #include <openssl/pem.h>

@@ -5,9 +5,10 @@
 #include "cli/catcmd.h"
 #include "cli/catview.h"
 #include "cli/ctl.h"
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 #include "proto/frame.h"
 #include "proto/util.h"
+#include "store/kind.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -200,7 +201,7 @@ int ctl_cat_list(ctl_opts *o, const char *verb, const char *kind, int argc, char
     int rc = ctl_call(o, &r, &rep, &len);
     if (rc)
         return rc;
-    int cert = !strcmp(kind, "certification");
+    int cert = kind_is(kind, KIND_CERTIFICATION);
     proto_record *recs;
     size_t n = ctl_records(rep, len, cert ? "certifications" : "adoptions", &recs);
     ctl_members m;

@@ -1,10 +1,11 @@
 /* cli/catview.c — see catview.h. */
 #include "cli/catview.h"
 #include "cli/ctl.h"
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 #include "proto/frame.h"
-#include "proto/jp.h"
+#include "catalog/jp.h"
 #include "proto/util.h"
+#include "store/kind.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +113,7 @@ void ctl_show_catalog_record(const proto_record *r, const ctl_members *m, int er
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-    int cert = !strcmp(r->kind, "certification");
+    int cert = kind_is(r->kind, KIND_CERTIFICATION);
     fprintf(f, "%s %s  (%s, 第%llu版 %s)\n", cert ? "認定番号" : "導入実績", r->key,
             ctl_member_label(m, &r->author, who, sizeof who), (unsigned long long)r->seq, when);
     if (r->flags & PROTO_FLAG_TOMBSTONE) {

@@ -10,9 +10,10 @@
 #include "cli/ctl.h"
 #include "cli/verbs.h"
 #include "cli/xlsx.h"
-#include "proto/catalog.h"
-#include "proto/csv.h"
+#include "catalog/schema.h"
+#include "catalog/csv.h"
 #include "proto/util.h"
+#include "store/kind.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,10 +29,10 @@ static size_t headers(const char *kind, const char **out)
 {
     size_t n, k = 0;
     const catalog_field *fs = catalog_fields(kind, &n);
-    out[k++] = strcmp(kind, "certification") ? "キー" : "認定番号";
+    out[k++] = kind_is(kind, KIND_CERTIFICATION) ? "認定番号" : "キー";
     for (size_t i = 0; i < n; i++)
         out[k++] = fs[i].ja;
-    out[k++] = strcmp(kind, "certification") ? "導入団体" : "認定団体";
+    out[k++] = kind_is(kind, KIND_CERTIFICATION) ? "認定団体" : "導入団体";
     return k;
 }
 
@@ -62,7 +63,7 @@ int export_main(int argc, char **argv)
             kind = argv[++i];
     }
     if ((strcmp(format, "csv") && strcmp(format, "json") && strcmp(format, "xlsx")) ||
-        (strcmp(kind, "certification") && strcmp(kind, "adoption"))) {
+        !kind_has(kind, KIND_F_CATALOG)) {
         ctl_usage_error("export", USAGE);
         return CTL_USAGE;
     }
@@ -91,7 +92,7 @@ int export_main(int argc, char **argv)
         goto out;
     }
     if (!strcmp(format, "csv")) {
-        int t = !strcmp(kind, "adoption");
+        int t = kind_is(kind, KIND_ADOPTION);
         proto_csv_buf b = { 0 };
         size_t nh = headers(kind, hdr);
         proto_csv_append_row(&b, hdr, nh);

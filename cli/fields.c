@@ -3,7 +3,8 @@
  * maximum lengths live here, in one table shared with the validators). */
 #include "cli/ctl.h"
 #include "cli/verbs.h"
-#include "proto/catalog.h"
+#include "catalog/schema.h"
+#include "store/kind.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -15,9 +16,9 @@ int fields_main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (ctl_common_opt(&o, argc, argv, &i))
             continue;
-        if (!strcmp(argv[i], "certification"))
+        if (kind_is(argv[i], KIND_CERTIFICATION))
             only = 0;
-        else if (!strcmp(argv[i], "adoption"))
+        else if (kind_is(argv[i], KIND_ADOPTION))
             only = 1;
         else {
             ctl_usage_error("fields", "usage: catalogctl fields [certification|adoption] [--json]");

@@ -8,8 +8,8 @@
  */
 #include "cli/ctl.h"
 #include "cli/verbs.h"
-#include "proto/catalog.h"
-#include "proto/csv.h"
+#include "catalog/schema.h"
+#include "catalog/csv.h"
 #include "proto/frame.h"
 #include "proto/util.h"
 

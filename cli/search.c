@@ -6,7 +6,7 @@
 #include "cli/catview.h"
 #include "cli/ctl.h"
 #include "cli/verbs.h"
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 #include "proto/frame.h"
 #include "proto/util.h"
 

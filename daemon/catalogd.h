@@ -13,6 +13,7 @@
 
 struct peer;
 struct ctl_client;
+struct catalog_index;
 
 typedef struct catalogd {
     uv_loop_t *loop;
@@ -50,6 +51,7 @@ typedef struct catalogd {
 
     struct outbox *outbox;       /* records written here, not yet pushed (gossip.c) */
     uint64_t catalog_gen;        /* bumped when a certification or adoption changes */
+    struct catalog_index *index; /* the catalog's search index (catalog/index.h), at catalog_gen */
     size_t churned;              /* bytes through big batches since the last heap trim */
     size_t churned_at_tick;
 

@@ -13,7 +13,7 @@
 #include "daemon/peer.h"
 #include "proto/frame.h"
 #include "proto/util.h"
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -23,10 +23,9 @@ void ctl_list_begin(ctl_list *l);
 int  ctl_list_rec(void *ctx, const uint8_t *rec, size_t len);
 void ctl_list_end(ctl_list *l, msgpack_packer *pk, const char *key);
 
-/* daemon/catalog.c — certifications and adoptions */
+/* daemon/control_catalog.c — certifications and adoptions */
 int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
-void catalog_index_free(void);   /* at exit */
 int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 void ctl_close(catalogd *d);
 

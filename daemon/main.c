@@ -12,6 +12,7 @@
 #include "daemon/ctl.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
+#include "catalog/index.h"
 #include "proto/util.h"
 
 #include <errno.h>
@@ -43,6 +44,12 @@ void catalogd_churn(catalogd *d, size_t bytes)
         if (d->st)
             store_release_pages(d->st);
     }
+}
+
+/* The search index trims before and after a (re)build. */
+static void index_trim(void *d)
+{
+    catalogd_churn(d, CATALOGD_CHURN_NOW);
 }
 
 static void usage(FILE *f)
@@ -262,6 +269,13 @@ int main(int argc, char **argv)
         return 1;
     }
     load_sponsor(&d);
+    if (!(d.index = catalog_index_new())) {
+        log_error(&d, "out of memory");
+        store_close(d.st);
+        certs_free(&d.id);
+        return 1;
+    }
+    catalog_index_set_trim(d.index, index_trim, &d);
 
     d.loop = uv_default_loop();
     int rc = 1;
@@ -296,7 +310,7 @@ out:
         uv_loop_close(d.loop);
     }
     peer_free_all(&d);
-    catalog_index_free();
+    catalog_index_free(d.index);
     free(d.inflight);
     store_close(d.st);
     certs_free(&d.id);

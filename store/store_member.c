@@ -19,7 +19,7 @@
 #include "store/store_int.h"
 #include "proto/mp.h"
 #include "proto/util.h"
-#include "proto/jp.h"
+#include "catalog/jp.h"
 #include "certs/certs.h"
 
 #include <msgpack.h>

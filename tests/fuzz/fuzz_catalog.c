@@ -1,7 +1,7 @@
 /* Fuzz target: catalog field validation (CSV cells and CLI arguments).
  * Input: NUL-separated "name\0value\0name\0value..." for a certification,
  * or for an adoption when the first byte is odd. */
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Fuzz target: spreadsheet parsing (catalogctl import), encodings included. */
-#include "proto/csv.h"
+#include "catalog/csv.h"
 #include <stdint.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,4 +1,4 @@
-/* tests/unit/test_catalog.c — proto/catalog: schema, validation of what
+/* tests/unit/test_catalog.c — catalog/schema: schema, validation of what
  * people type, normalisation, status and product identity.  Expected values
  * are worked out by hand in the comments. */
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
-#include "proto/catalog.h"
+#include "catalog/schema.h"
 #include "proto/record.h"
 #include "proto/util.h"
 

@@ -1,4 +1,4 @@
-/* tests/unit/test_csv.c — proto/csv: encodings, quoting, line numbers,
+/* tests/unit/test_csv.c — catalog/csv: encodings, quoting, line numbers,
  * limits, errors and the writer.  CP932 bytes are made here with iconv from
  * UTF-8 strings, so the expectations read as Japanese text. */
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/csv.h"
+#include "catalog/csv.h"
 
 #define assert_err_has(err, needle) do {                              \
         if (!strstr((err), (needle)))                                 \

@@ -1,4 +1,4 @@
-/* tests/unit/test_jp.c — proto/jp: identifiers, dates, fiscal years, eras.
+/* tests/unit/test_jp.c — catalog/jp: identifiers, dates, fiscal years, eras.
  * Expected values are worked out by hand in the comments, not by calling
  * the code under test. */
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "proto/jp.h"
+#include "catalog/jp.h"
 
 static jp_date D(int y, int m, int d)
 {

@@ -1,5 +1,5 @@
 /*
- * proto/csv.h — CSV files as Excel saves them, in and out.
+ * catalog/csv.h — CSV files as Excel saves them, in and out.
  *
  * Pure: no file I/O, no global state (iconv descriptors are opened per call).
  * Parsing is done by libcsv in strict mode; this module adds encoding
@@ -12,8 +12,8 @@
  * place in the file start with "line N: " (1-based physical line; a quoted
  * cell spanning lines counts every line it spans).
  */
-#ifndef PROTO_CSV_H
-#define PROTO_CSV_H
+#ifndef CATALOG_CSV_H
+#define CATALOG_CSV_H
 
 #include <stddef.h>
 

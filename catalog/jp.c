@@ -1,5 +1,5 @@
-/* proto/jp.c — Japanese identifiers, dates and eras; see jp.h. */
-#include "proto/jp.h"
+/* catalog/jp.c — Japanese identifiers, dates and eras; see jp.h. */
+#include "catalog/jp.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * proto/catalog.h — the catalog's record kinds (DESIGN §5): `certification`
+ * catalog/schema.h — the catalog's record kinds (DESIGN §5): `certification`
  * (認定, written by the certifying member, key = 認定番号) and `adoption`
  * (導入実績, written by the adopting member).
  *
@@ -13,12 +13,12 @@
  * optional fields are omitted, so the same input always gives the same bytes
  * (an import of an unchanged row is recognised as "no change").
  */
-#ifndef PROTO_CATALOG_H
-#define PROTO_CATALOG_H
+#ifndef CATALOG_SCHEMA_H
+#define CATALOG_SCHEMA_H
 
 #include <stddef.h>
 #include "proto/record.h"
-#include "proto/jp.h"
+#include "catalog/jp.h"
 
 typedef enum {
     CAT_TEXT,         /* UTF-8 text, at most max bytes */
@@ -65,7 +65,7 @@ typedef struct { const char *name; const char *value; } catalog_kv;
  * values count as absent.  A later kv with the same field overrides an
  * earlier one (so "current fields + changes" merges).
  *
- * Details (proto/catalog.c):
+ * Details (catalog/schema.c):
  * - Every value is trimmed of ASCII white space and U+3000 first.  A later
  *   empty (or NULL) value clears the field, which then takes its default.
  * - Errors read "<Japanese header> (<name>): <reason>", e.g.

@@ -1,5 +1,5 @@
 /*
- * proto/jp.h — Japanese public-sector identifiers and dates.
+ * catalog/jp.h — Japanese public-sector identifiers and dates.
  *
  * Pure functions over caller-owned memory: no allocation, no I/O, no global
  * state, safe from any thread.  Functions that can fail return 0 on success
@@ -12,8 +12,8 @@
  * is the single definition of "valid" used by every function here, and
  * every date this module returns on success satisfies it.
  */
-#ifndef PROTO_JP_H
-#define PROTO_JP_H
+#ifndef CATALOG_JP_H
+#define CATALOG_JP_H
 
 #include <stddef.h>
 

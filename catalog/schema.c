@@ -1,5 +1,5 @@
-/* proto/catalog.c — the catalog's schema and its validation; see catalog.h. */
-#include "proto/catalog.h"
+/* catalog/schema.c — the catalog's schema and its validation; see schema.h. */
+#include "catalog/schema.h"
 #include "proto/util.h"
 
 #include <utf8proc.h>

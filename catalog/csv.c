@@ -1,5 +1,5 @@
 /*
- * proto/csv.c — see csv.h.
+ * catalog/csv.c — see csv.h.
  *
  * How line numbers are kept: libcsv reports a field or a row only when it
  * ends, and says nothing about where it began.  So the text is fed to
@@ -10,7 +10,7 @@
  * libcsv keeps its state (pstate, quoted) in the public struct csv_parser;
  * we only read it between calls.
  */
-#include "proto/csv.h"
+#include "catalog/csv.h"
 
 #include <csv.h>
 #include <errno.h>

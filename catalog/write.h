@@ -1,0 +1,85 @@
+/*
+ * catalog/write.h — the catalog's write path: certifications and adoptions
+ * of this member, validated against the schema and against what the store
+ * holds, ready to be signed and stored.
+ *
+ * catalog_prepare does everything but the writing: it checks each item
+ * (kind, key, mode against this member's current record), merges an update
+ * with the current fields, resolves CODE/KEY references to MEMBER_ID/KEY,
+ * builds the body (catalog_build), recognises an item whose body equals
+ * the current record ("unchanged": nothing to write), and refuses the same
+ * key twice in one request.  The caller then signs and stores the items it
+ * is handed (catalogd: node_publish, the one way a record written on a
+ * node is signed, stored and sent) — nothing is written here.
+ */
+#ifndef CATALOG_WRITE_H
+#define CATALOG_WRITE_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+#include "catalog/schema.h"
+#include "proto/record.h"
+#include "store/store.h"
+
+#define CATALOG_PUT_MAX 200000u   /* items in one request */
+
+typedef enum {
+    CATALOG_PUT_ADD = 0,      /* a new key: refused if this member has a current record under it */
+    CATALOG_PUT_UPDATE = 1,   /* an existing key of this member: the given fields change the current ones */
+    CATALOG_PUT_UPSERT = 2,   /* either: the given fields are the whole record (a re-imported row) */
+} catalog_put_mode;
+
+/* "add", "update" or "upsert"; NULL (not given) is add; anything else -1. */
+int catalog_put_mode_parse(const char *s);
+
+typedef struct {
+    /* set by the caller */
+    const char *kind;             /* "certification" or "adoption"; on success it points to the
+                                   * kind table's own spelling (static) */
+    char key[PROTO_KEY_MAX + 1];  /* 認定番号 / adoption key, as given */
+    int mode;                     /* catalog_put_mode; any other value is refused */
+    const catalog_kv *fields;     /* name (body name or either header) = value, as typed;
+                                   * need live only while the item is prepared */
+    size_t nfields;
+    /* set by catalog_prepare */
+    proto_body *body;             /* the validated body (catalog_put_free) */
+    int existed;                  /* this member had a current record under (kind, key) */
+    int unchanged;                /* ... with the same body: nothing to write */
+} catalog_put;
+
+/* A reader fills item i's input (kind, key, mode, fields) just before the
+ * item is prepared: called for i = 0, 1, ... in order, and only until an
+ * item fails.  What `fields` points to may be reused from the next call on.
+ * 0, or -1 with err (the item cannot be read). */
+typedef int (*catalog_put_read_fn)(void *ctx, size_t i, catalog_put *it, char *err, size_t errlen);
+
+/* Prepare items[0..n) as writes of member `self`.  Items start zeroed; with
+ * reader NULL the caller has filled their input, else reader(ctx, i, ...)
+ * fills each in turn (so a large request need not be unpacked all at
+ * once).  `key` is the member's signing key, used only to sign a throwaway
+ * probe for the "unchanged" comparison; nothing is stored here.
+ *
+ * Items are checked in order; the first failure stops.  On success w
+ * (room for n) gets the items to write, in request order, leaving out the
+ * unchanged ones: w[0..*nw) with kind, key and body pointing into items,
+ * flags 0 and out NULL — what node_publish / store_write_many take.
+ *
+ * 0, or -1 with err.  With more than one item the message names the item,
+ * "item I (KEY): " (I from 1), then one of:
+ *   "'KIND' is not a catalog kind (certification, adoption)"
+ *   "key: ..."                                          (catalog_key_valid)
+ *   "KIND KEY already exists (seq N); use update"       (add)
+ *   "KIND KEY belongs to CODE NAME (ID); only its author can change it"
+ *   "this member has no KIND KEY"                       (update)
+ *   "mode must be add, update or upsert"
+ *   catalog_build's message, "out of memory", or the reader's message;
+ * and, once every item is valid, "KIND KEY appears twice in one request"
+ * (no item prefix).  Items may hold bodies either way: catalog_put_free. */
+int catalog_prepare(store *st, const proto_id *self, EVP_PKEY *key, catalog_put *items, size_t n,
+                    catalog_put_read_fn reader, void *ctx, store_write_item *w, size_t *nw,
+                    char *err, size_t errlen);
+
+/* Frees the bodies of items[0..n). */
+void catalog_put_free(catalog_put *items, size_t n);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * daemon/control_catalog.c — control commands for the catalog's own kinds
+ * (certification, adoption; DESIGN §5): validated writes, lookups by key
+ * across members, and search.  The work is done in catalog/ (write.h,
+ * index.h); this file unpacks requests into its types and packs replies.
+ *
+ *   cput    {items: [{kind, key, mode: add|update|upsert, fields: [[name, value]...]}]}
+ *           validates every item first, then writes all in one transaction;
+ *           an upsert whose result equals the current record is "unchanged".
+ *   cfind   {kind, key}           every member's current record under that key
+ *   csearch {q, area, member, status, valid_on, corporate_number, adopted_by,
+ *            not_adopted_by_me, public_only, all}
+ *           matching certifications, every certification of the same products
+ *           (法人番号 + normalised name), and every adoption citing them.
+ */
+#include "daemon/ctl.h"
+#include "daemon/log.h"
+#include "daemon/node.h"
+#include "catalog/index.h"
+#include "catalog/ref.h"
+#include "catalog/write.h"
+#include "proto/frame.h"
+#include "proto/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- cput ---- */
+
+/* Reads the items of a cput request one at a time (catalog_put_read_fn). */
+typedef struct {
+    proto_rd r;                      /* at the next item */
+    char kind[PROTO_KIND_MAX + 1];
+    catalog_kv *kv;                  /* the current item's fields, strings owned */
+    size_t nkv, capkv;
+} put_reader;
+
+static void reader_clear(put_reader *p)
+{
+    for (size_t i = 0; i < p->nkv; i++) {
+        free((char *)p->kv[i].name);
+        free((char *)p->kv[i].value);
+    }
+    p->nkv = 0;
+}
+
+static int reader_add(put_reader *p, const char *f, size_t fl, const char *v, size_t vl)
+{
+    if (p->nkv == p->capkv) {
+        size_t cap = p->capkv ? p->capkv * 2 : 32;
+        catalog_kv *k = realloc(p->kv, cap * sizeof *k);
+        if (!k)
+            return -1;
+        p->kv = k;
+        p->capkv = cap;
+    }
+    char *fz = strndup(f, fl), *vz = strndup(v, vl);
+    if (!fz || !vz) {
+        free(fz);
+        free(vz);
+        return -1;
+    }
+    p->kv[p->nkv].name = fz;
+    p->kv[p->nkv++].value = vz;
+    return 0;
+}
+
+static int read_item(void *ctx, size_t idx, catalog_put *it, char *err, size_t errlen)
+{
+    put_reader *p = ctx;
+    proto_rd *r = &p->r;
+    uint32_t n, nf;
+    const char *k;
+    uint32_t kl;
+    char mode[16] = "add";
+    proto_rd fields = { 0 };
+    int have_fields = 0;
+    reader_clear(p);
+    p->kind[0] = 0;
+    it->kind = p->kind;
+    if (proto_rd_map(r, &n))
+        return proto_err(err, errlen, "malformed item");
+    for (uint32_t i = 0; i < n; i++) {
+        if (proto_rd_str(r, &k, &kl))
+            return proto_err(err, errlen, "malformed item");
+        if (kl == 4 && !memcmp(k, "kind", 4))
+            proto_rd_strcpy(r, p->kind, sizeof p->kind);
+        else if (kl == 3 && !memcmp(k, "key", 3))
+            proto_rd_strcpy(r, it->key, sizeof it->key);
+        else if (kl == 4 && !memcmp(k, "mode", 4))
+            proto_rd_strcpy(r, mode, sizeof mode);
+        else if (kl == 6 && !memcmp(k, "fields", 6)) {
+            fields = *r;
+            have_fields = 1;
+            proto_rd_skip(r, 4);
+        } else
+            proto_rd_skip(r, 4);
+        if (r->err)
+            return proto_err(err, errlen, "malformed item (%s)", r->err);
+    }
+    it->mode = catalog_put_mode_parse(mode);
+    if (have_fields && proto_rd_array(&fields, &nf) == 0) {
+        for (uint32_t i = 0; i < nf; i++) {
+            uint32_t two, fl, vl;
+            const char *f, *v;
+            if (proto_rd_array(&fields, &two) || two != 2 || proto_rd_str(&fields, &f, &fl) ||
+                proto_rd_str(&fields, &v, &vl))
+                return proto_err(err, errlen, "malformed fields");
+            if (reader_add(p, f, fl, v, vl))
+                return proto_err(err, errlen, "out of memory");
+        }
+    }
+    it->fields = p->kv;
+    it->nfields = p->nkv;
+    return 0;
+}
+
+int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                    char *err, size_t errlen)
+{
+    proto_rd r;
+    uint32_t n;
+    if (proto_map_find(req, len, "items", &r) || proto_rd_array(&r, &n) || n == 0 || n > CATALOG_PUT_MAX)
+        return proto_err(err, errlen, "cput needs 1..%u items", CATALOG_PUT_MAX);
+    catalog_put *items = calloc(n, sizeof *items);
+    store_write_item *w = calloc(n, sizeof *w);
+    size_t nw = 0;
+    if (!items || !w) {
+        free(items);
+        free(w);
+        return proto_err(err, errlen, "out of memory");
+    }
+    put_reader rd = { .r = r };
+    int rc = catalog_prepare(d->st, &d->id.id, d->id.key, items, n, read_item, &rd, w, &nw, err, errlen);
+    reader_clear(&rd);
+    free(rd.kv);
+    if (rc == 0 && nw && node_publish(d, w, nw, err, errlen))
+        rc = -1;
+    if (rc == 0) {
+        msgpack_pack_map(pk, 2);
+        proto_pack_kv_bool(pk, "ok", 1);
+        proto_pack_cstr(pk, "results");
+        msgpack_pack_array(pk, n);
+        size_t k = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            msgpack_pack_array(pk, 3);
+            proto_pack_cstr(pk, items[i].key);
+            proto_pack_cstr(pk, items[i].unchanged ? "unchanged" : items[i].existed ? "updated" : "created");
+            uint64_t seq = 0;
+            if (!items[i].unchanged) {
+                proto_record pr;
+                if (proto_record_decode(w[k].out, w[k].out_len, &pr, NULL, 0) == 0)
+                    seq = pr.seq;
+                k++;
+            }
+            msgpack_pack_uint64(pk, seq);
+        }
+        if (nw)
+            log_info(d, "catalog: wrote %zu record%s", nw, nw == 1 ? "" : "s");
+    }
+    for (size_t i = 0; i < nw; i++)
+        free(w[i].out);
+    catalog_put_free(items, n);
+    free(items);
+    free(w);
+    catalogd_churn(d, len);
+    return rc;
+}
+
+/* ---- members table for replies ---- */
+
+typedef struct { msgpack_sbuffer tmp; msgpack_packer tpk; uint32_t n; } mem_pack;
+
+static int pack_member(void *ctx, const store_member *m)
+{
+    mem_pack *mp = ctx;
+    char ids[PROTO_ID_STR];
+    proto_id_str(&m->id, ids);
+    msgpack_pack_array(&mp->tpk, 3);
+    proto_pack_cstr(&mp->tpk, ids);
+    proto_pack_cstr(&mp->tpk, m->code);
+    proto_pack_cstr(&mp->tpk, m->name);
+    mp->n++;
+    return 0;
+}
+
+static void pack_members(catalogd *d, msgpack_packer *pk)
+{
+    mem_pack mp = { .n = 0 };
+    msgpack_sbuffer_init(&mp.tmp);
+    msgpack_packer_init(&mp.tpk, &mp.tmp, msgpack_sbuffer_write);
+    store_members(d->st, pack_member, &mp);
+    proto_pack_cstr(pk, "members");
+    msgpack_pack_array(pk, mp.n);
+    if (mp.tmp.size)
+        msgpack_sbuffer_write(pk->data, mp.tmp.data, mp.tmp.size);
+    msgpack_sbuffer_destroy(&mp.tmp);
+}
+
+/* ---- cfind ---- */
+
+typedef struct { catalogd *d; const char *kind, *key; ctl_list *l; } find_ctx;
+
+static int find_cb(void *ctx, const store_member *m)
+{
+    find_ctx *f = ctx;
+    store_get_current(f->d->st, &m->id, f->kind, f->key, ctl_list_rec, f->l);
+    return 0;
+}
+
+int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                     char *err, size_t errlen)
+{
+    char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1], author[128] = "";
+    if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
+        return proto_err(err, errlen, "find needs kind and key");
+    proto_map_str(req, len, "author", author, sizeof author);
+    ctl_list l;
+    ctl_list_begin(&l);
+    if (author[0]) {
+        proto_id id;
+        if (catalog_member_ref(d->st, author, &id)) {
+            msgpack_sbuffer_destroy(&l.tmp);
+            return proto_err(err, errlen, "no member %s", author);
+        }
+        store_get_current(d->st, &id, kind, key, ctl_list_rec, &l);
+    } else {
+        find_ctx f = { d, kind, key, &l };
+        store_members(d->st, find_cb, &f);
+    }
+    msgpack_pack_map(pk, 3);
+    proto_pack_kv_bool(pk, "ok", 1);
+    ctl_list_end(&l, pk, "records");
+    pack_members(d, pk);
+    return 0;
+}
+
+/* ---- csearch ---- */
+
+int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                       char *err, size_t errlen)
+{
+    char q[512] = "", area[128] = "", member[128] = "", status[32] = "", valid_on[16] = "", corp[32] = "",
+         adopted_by[128] = "";
+    uint64_t not_mine = 0, public_only = 0, all = 0, limit = 0;
+    proto_map_str(req, len, "q", q, sizeof q);
+    proto_map_str(req, len, "area", area, sizeof area);
+    proto_map_str(req, len, "member", member, sizeof member);
+    proto_map_str(req, len, "status", status, sizeof status);
+    proto_map_str(req, len, "valid_on", valid_on, sizeof valid_on);
+    proto_map_str(req, len, "corporate_number", corp, sizeof corp);
+    proto_map_str(req, len, "adopted_by", adopted_by, sizeof adopted_by);
+    proto_map_u64(req, len, "not_adopted_by_me", &not_mine);
+    proto_map_u64(req, len, "public_only", &public_only);
+    proto_map_u64(req, len, "all", &all);
+    proto_map_u64(req, len, "limit", &limit);
+    catalog_query cq;
+    catalog_query_init(&cq);
+    if (catalog_query_set_words(&cq, q, err, errlen) || catalog_query_set_area(&cq, area, err, errlen) ||
+        catalog_query_set_member(&cq, d->st, member, err, errlen) ||
+        catalog_query_set_adopted_by(&cq, d->st, adopted_by, err, errlen) ||
+        catalog_query_set_valid_on(&cq, valid_on, err, errlen) ||
+        catalog_query_set_status(&cq, status, err, errlen))
+        return -1;
+    catalog_query_set_corporate_number(&cq, corp);
+    cq.not_adopted_by_self = not_mine != 0;
+    cq.self = d->id.id;
+    cq.public_only = public_only != 0;
+    cq.all = all != 0;
+    cq.limit = (size_t)limit;
+
+    int built = catalog_index_update(d->index, d->st, d->catalog_gen);
+    if (built < 0)
+        return proto_err(err, errlen, "store unavailable");
+    if (built) {
+        catalog_index_stats s;
+        catalog_index_stats_get(d->index, &s);
+        log_debug(d, "catalog index: %zu certifications, %zu adoptions, %zu bytes of text",
+                  s.certifications, s.adoptions, s.text_bytes);
+    }
+    catalog_hits h;
+    if (catalog_search(d->index, d->st, d->catalog_gen, &cq, &h, err, errlen))
+        return -1;
+    ctl_list lc, la;
+    ctl_list_begin(&lc);
+    ctl_list_begin(&la);
+    if (h.ncerts)
+        store_get_refs(d->st, h.certs, h.ncerts, ctl_list_rec, &lc);
+    if (h.nadoptions)
+        store_get_refs(d->st, h.adoptions, h.nadoptions, ctl_list_rec, &la);
+    size_t products = h.products;
+    catalog_hits_free(&h);
+    msgpack_pack_map(pk, 5);
+    proto_pack_kv_bool(pk, "ok", 1);
+    ctl_list_end(&lc, pk, "certifications");
+    ctl_list_end(&la, pk, "adoptions");
+    proto_pack_kv_u64(pk, "products", products);
+    pack_members(d, pk);
+    return 0;
+}

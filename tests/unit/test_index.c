@@ -1,0 +1,1049 @@
+/* tests/unit/test_index.c — catalog/index (search) and catalog/write (the
+ * cput write path) over a real store.
+ *
+ * Three identities are made once per binary with certs_init in a temporary
+ * directory: F (the founder, "this node"), M and R, both admitted by F.
+ * Every test gets a fresh store holding the same small catalog: F's
+ * records are written the way catalogd writes them (catalog_prepare, then
+ * store_write_many); M's and R's are signed here and applied the way a node
+ * takes records from a peer.  Expected hits are worked out by hand from the
+ * catalog below, not by calling the code under test.
+ *
+ *   key  author product (法人番号)      areas       dates               status visibility
+ *   F-1  F      AI議事録 (A)          行政DX      2026-04-01..2028-03-31 認定中 public   tag 音声認識
+ *   M-1  M      ＡＩ議事録 (A, hyphens) 防災        2026-05-01..2027-03-31 認定中 alliance
+ *   F-2  F      避難所マップ (B)      防災        2025-04-01..2026-03-31 認定中 alliance (期間満了 by date)
+ *   M-2  M      道路点検 (C)          インフラ・施設 2024-04-01..2025-03-31 取消   public
+ *   F-3  F      給食アプリ (none)     教育、子育て 2026-01-01..2027-12-31 停止   public
+ *
+ *   adoptions: R-A1 (R, cites F-1, public), R-A2 (R, cites M-2),
+ *              R-A3 (R, cites F/NOPE — no such certification, public),
+ *              F-A1 (F, cites M-2 written as 131016/M-2).
+ *
+ * F-1 and M-1 are one product (same 法人番号, same name under catalog_norm).
+ * 法人番号 order: A 3200000000002 < B 6100000000001 < C 9300000000003, and
+ * products without one come last.  "Today" is 2026-06-01. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "catalog/index.h"
+#include "catalog/ref.h"
+#include "catalog/schema.h"
+#include "catalog/write.h"
+#include "certs/certs.h"
+#include "proto/record.h"
+#include "proto/util.h"
+#include "store/store.h"
+
+#define TODAY 20260601
+#define CORP_A "3200000000002"
+#define CORP_A_HYPHENS "3-2000-0000-0002"
+#define CORP_B "6100000000001"
+#define CORP_C "9300000000003"
+
+/* ---- identities ---- */
+
+enum { F, M, R, NIDS };
+static const char *const id_code[NIDS] = { "131059", "131016", "271004" };
+static const char *const id_name[NIDS] = { "文京区", "千代田区", "大阪市" };
+static const char id_letter[NIDS] = { 'F', 'M', 'R' };
+
+static char tmpdir[64];
+static certs_identity ids[NIDS];
+static int dirno;
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static int group_setup(void **state)
+{
+    char err[256];
+    strcpy(tmpdir, "/tmp/test_index.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    for (int i = 0; i < NIDS; i++) {
+        char dir[128];
+        snprintf(dir, sizeof dir, "%s/id%d", tmpdir, i);
+        if (certs_init(dir, id_code[i], id_name[i], "ed25519", err, sizeof err) ||
+            certs_load(dir, &ids[i], err, sizeof err)) {
+            fprintf(stderr, "identity %d: %s\n", i, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    for (int i = 0; i < NIDS; i++)
+        certs_free(&ids[i]);
+    if (tmpdir[0])
+        nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+#define assert_err_has(err, needle) do {                                  \
+        if (!strstr((err), (needle)))                                     \
+            fail_msg("error \"%s\" lacks \"%s\"", (err), (needle));       \
+    } while (0)
+
+/* ---- the fixture: a store with the catalog above ---- */
+
+typedef struct {
+    store *st;
+    proto_id genesis;
+    uint64_t seq[NIDS];      /* last seq signed here, for M and R */
+    uint64_t gen;            /* the caller's catalog generation */
+    catalog_index *x;
+} fx;
+
+static void admit(fx *f, int who)
+{
+    char err[256], hx[65];
+    proto_body *b = proto_body_new();
+    assert_non_null(b);
+    assert_int_equal(proto_body_str(b, "op", "admit"), 0);
+    assert_int_equal(proto_body_bin(b, "cert", ids[who].der, ids[who].der_len), 0);
+    assert_int_equal(proto_body_str(b, "code", ids[who].code), 0);
+    assert_int_equal(proto_body_str(b, "name", ids[who].name), 0);
+    assert_int_equal(proto_body_str(b, "address", ""), 0);
+    proto_hex(ids[who].id.b, 32, hx);
+    if (store_write(f->st, ids[F].key, "member", hx, 0, b, NULL, NULL, err, sizeof err))
+        fail_msg("admit: %s", err);
+    proto_body_free(b);
+}
+
+/* A record of `who` (not this node) signed here and applied as a node
+ * applies a peer's record.  Frees body.  Bumps the generation. */
+static void put_as(fx *f, int who, const char *kind, const char *key, uint32_t flags, proto_body *body)
+{
+    char err[256];
+    uint8_t *raw = NULL;
+    size_t len;
+    proto_record r;
+    uint64_t seq = ++f->seq[who];
+    if (proto_record_sign(&f->genesis, &ids[who].id, kind, key, seq, 1700000000000ull + seq, flags, body,
+                          ids[who].key, &raw, &len, err, sizeof err))
+        fail_msg("sign: %s", err);
+    proto_body_free(body);
+    assert_int_equal(proto_record_decode(raw, len, &r, err, sizeof err), 0);
+    EVP_PKEY *k = NULL;
+    int pre = store_precheck(f->st, &r, &k, err, sizeof err);
+    if (pre != STORE_NEW)
+        fail_msg("precheck %s/%s: %s (%s)", kind, key, store_result_str(pre), err);
+    assert_int_equal(proto_record_verify(&r, k, err, sizeof err), 0);
+    EVP_PKEY_free(k);
+    int res = -1;
+    if (store_apply_batch(f->st, &r, 1, &res, err, sizeof err) || res != STORE_NEW)
+        fail_msg("apply %s/%s: %s", kind, key, err);
+    free(raw);
+    f->gen++;
+}
+
+static proto_body *build(const char *kind, const catalog_kv *kv, size_t n)
+{
+    char err[512];
+    proto_body *b = NULL;
+    if (catalog_build(kind, kv, n, &b, err, sizeof err))
+        fail_msg("catalog_build: %s", err);
+    return b;
+}
+
+/* Non-NULL pairs of (name, value) into kv; returns the count. */
+static size_t kvs(catalog_kv *kv, const char *const *pairs, size_t npairs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 1 < npairs; i += 2)
+        if (pairs[i + 1]) {
+            kv[n].name = pairs[i];
+            kv[n++].value = pairs[i + 1];
+        }
+    return n;
+}
+
+#define CERT_PAIRS(company, product, corp, areas, on, until, status, vis, tags)               \
+    { "company", company, "product", product, "corporate_number", corp, "areas", areas,       \
+      "certified_on", on, "valid_until", until, "status", status, "visibility", vis, "tags", tags }
+
+/* Write this node's items (all of one request) as catalogd does: prepare,
+ * then store them.  Returns catalog_prepare's result; err gets its message.
+ * On success the generation is bumped if anything was written. */
+static int put_own(fx *f, catalog_put *items, size_t n, char *err, size_t errlen)
+{
+    store_write_item *w = calloc(n, sizeof *w);
+    size_t nw = 0;
+    assert_non_null(w);
+    int rc = catalog_prepare(f->st, &ids[F].id, ids[F].key, items, n, NULL, NULL, w, &nw, err, errlen);
+    if (rc == 0 && nw) {
+        char werr[256];
+        if (store_write_many(f->st, ids[F].key, w, nw, werr, sizeof werr))
+            fail_msg("store_write_many: %s", werr);
+        for (size_t i = 0; i < nw; i++)
+            free(w[i].out);
+        f->gen++;
+    }
+    catalog_put_free(items, n);
+    free(w);
+    return rc;
+}
+
+static void put_item(catalog_put *it, const char *kind, const char *key, int mode, const catalog_kv *kv,
+                     size_t n)
+{
+    memset(it, 0, sizeof *it);
+    it->kind = kind;
+    snprintf(it->key, sizeof it->key, "%s", key);
+    it->mode = mode;
+    it->fields = kv;
+    it->nfields = n;
+}
+
+/* One item of this node; fails the test if catalog_prepare refuses it. */
+static void put_one(fx *f, const char *kind, const char *key, int mode, const catalog_kv *kv, size_t n)
+{
+    char err[768];
+    catalog_put it;
+    put_item(&it, kind, key, mode, kv, n);
+    if (put_own(f, &it, 1, err, sizeof err))
+        fail_msg("catalog_prepare %s: %s", key, err);
+}
+
+static void ref_of(int who, const char *key, char *out, size_t n)
+{
+    char ids_[PROTO_ID_STR];
+    proto_id_str(&ids[who].id, ids_);
+    snprintf(out, n, "%s/%s", ids_, key);
+}
+
+static proto_body *adoption(const char *ref, const char *fy, const char *dept, const char *vis)
+{
+    const char *p[] = { "certification", ref, "fiscal_year", fy, "department", dept, "route", "4号随契",
+                        "visibility", vis };
+    catalog_kv kv[8];
+    return build("adoption", kv, kvs(kv, p, sizeof p / sizeof p[0]));
+}
+
+static int setup(void **state)
+{
+    char err[768], name[32], path[160];
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(name, sizeof name, "store%d", dirno++);
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    if (store_open(path, 64, &f->st, err, sizeof err) || store_bind_self(f->st, &ids[F].id, err, sizeof err) ||
+        store_create_genesis(f->st, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code, ids[F].name,
+                             "テスト連合", 1, "192.0.2.1:7400", err, sizeof err))
+        fail_msg("store: %s", err);
+    store_info in;
+    assert_int_equal(store_info_get(f->st, &in), 0);
+    f->genesis = in.genesis;
+    admit(f, M);
+    admit(f, R);
+
+    /* F's three certifications in one request */
+    const char *p1[] = CERT_PAIRS("株式会社アルファ", "AI議事録", CORP_A, "行政DX", "2026-04-01", "2028-03-31",
+                                  NULL, "public", "音声認識");
+    const char *p2[] = CERT_PAIRS("ベータ合同会社", "避難所マップ", CORP_B, "防災", "2025-04-01", "2026-03-31",
+                                  NULL, NULL, NULL);
+    const char *p3[] = CERT_PAIRS("ガンマ", "給食アプリ", NULL, "教育、子育て", "2026-01-01", "2027-12-31",
+                                  "停止", "public", NULL);
+    catalog_kv kv1[10], kv2[10], kv3[10];
+    catalog_put items[3];
+    put_item(&items[0], "certification", "F-1", CATALOG_PUT_ADD, kv1, kvs(kv1, p1, 18));
+    put_item(&items[1], "certification", "F-2", CATALOG_PUT_ADD, kv2, kvs(kv2, p2, 18));
+    put_item(&items[2], "certification", "F-3", CATALOG_PUT_UPSERT, kv3, kvs(kv3, p3, 18));
+    if (put_own(f, items, 3, err, sizeof err))
+        fail_msg("F's certifications: %s", err);
+
+    const char *m1[] = CERT_PAIRS("株式会社アルファ", "ＡＩ議事録", CORP_A_HYPHENS, "防災", "2026-05-01",
+                                  "2027-03-31", NULL, NULL, NULL);
+    const char *m2[] = CERT_PAIRS("デルタ", "道路点検", CORP_C, "インフラ・施設", "2024-04-01", "2025-03-31",
+                                  "取消", "public", NULL);
+    catalog_kv kv[10];
+    put_as(f, M, "certification", "M-1", 0, build("certification", kv, kvs(kv, m1, 18)));
+    put_as(f, M, "certification", "M-2", 0, build("certification", kv, kvs(kv, m2, 18)));
+
+    char ref[200];
+    ref_of(F, "F-1", ref, sizeof ref);
+    put_as(f, R, "adoption", "R-A1", 0, adoption(ref, "2026", "総務課", "public"));
+    ref_of(M, "M-2", ref, sizeof ref);
+    put_as(f, R, "adoption", "R-A2", 0, adoption(ref, "2025", "土木課", NULL));
+    ref_of(F, "NOPE", ref, sizeof ref);
+    put_as(f, R, "adoption", "R-A3", 0, adoption(ref, "2026", "企画課", "public"));
+
+    /* F cites M's certification as people do: CODE/KEY */
+    const char *pa[] = { "認定", "131016/M-2", "年度", "令和8年度", "原課", "道路課", "契約方法", "4号随契" };
+    catalog_kv kva[4];
+    put_one(f, "adoption", "F-A1", CATALOG_PUT_ADD, kva, kvs(kva, pa, 8));
+
+    f->x = catalog_index_new();
+    assert_non_null(f->x);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    catalog_index_free(f->x);
+    store_close(f->st);
+    free(f);
+    return 0;
+}
+
+/* ---- running a search ---- */
+
+typedef struct { char names[64][16]; size_t n; } name_list;
+
+static int name_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    name_list *l = ctx;
+    proto_record r;
+    assert_int_equal(proto_record_decode(rec, len, &r, NULL, 0), 0);
+    char who = '?';
+    for (int i = 0; i < NIDS; i++)
+        if (!memcmp(&r.author, &ids[i].id, 32))
+            who = id_letter[i];
+    assert_true(l->n < 64);
+    snprintf(l->names[l->n++], sizeof l->names[0], "%c:%s", who, r.key);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* "F:F-1 M:M-1 ..." in the given order (sorted when `sorted`). */
+static void join(name_list *l, int sorted, char *out, size_t n)
+{
+    if (sorted)
+        qsort(l->names, l->n, sizeof l->names[0], cmp_str);
+    out[0] = 0;
+    for (size_t i = 0; i < l->n; i++)
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? " " : "", l->names[i]);
+}
+
+typedef struct {
+    char certs[1024], adoptions[1024];    /* sorted */
+    char order[1024];                     /* certifications in hit order */
+    size_t products;
+} result;
+
+static result run(fx *f, const catalog_query *q)
+{
+    result res;
+    char err[256];
+    catalog_hits h;
+    if (catalog_search(f->x, f->st, f->gen, q, &h, err, sizeof err))
+        fail_msg("catalog_search: %s", err);
+    name_list c = { .n = 0 }, a = { .n = 0 };
+    assert_int_equal(store_get_refs(f->st, h.certs, h.ncerts, name_cb, &c), 0);
+    assert_int_equal(store_get_refs(f->st, h.adoptions, h.nadoptions, name_cb, &a), 0);
+    assert_int_equal(c.n, h.ncerts);
+    assert_int_equal(a.n, h.nadoptions);
+    join(&c, 0, res.order, sizeof res.order);
+    join(&c, 1, res.certs, sizeof res.certs);
+    join(&a, 1, res.adoptions, sizeof res.adoptions);
+    res.products = h.products;
+    catalog_hits_free(&h);
+    return res;
+}
+
+static catalog_query base_query(void)
+{
+    catalog_query q;
+    catalog_query_init(&q);
+    q.today = TODAY;
+    q.self = ids[F].id;
+    return q;
+}
+
+static const char *certs_of(fx *f, const catalog_query *q)
+{
+    static result r;   /* test helper only */
+    r = run(f, q);
+    return r.certs;
+}
+
+#define ALL_CERTS "F:F-1 F:F-2 F:F-3 M:M-1 M:M-2"
+
+/* ---- search ---- */
+
+static void no_filter_and_order(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    result r = run(f, &q);
+    assert_string_equal(r.certs, ALL_CERTS);
+    assert_int_equal(r.products, 4);
+    /* adoptions citing a known certification; R-A3 cites none */
+    assert_string_equal(r.adoptions, "F:F-A1 R:R-A1 R:R-A2");
+    /* grouped by product, products by 法人番号 (A < B < C), none last */
+    assert_true(!strcmp(r.order, "F:F-1 M:M-1 F:F-2 M:M-2 F:F-3") ||
+                !strcmp(r.order, "M:M-1 F:F-1 F:F-2 M:M-2 F:F-3"));
+
+    /* all: every adoption, also one citing no known certification */
+    q.all = 1;
+    q.area = 0;                /* ignored with all */
+    q.words = "存在しない";     /* ignored with all */
+    r = run(f, &q);
+    assert_string_equal(r.certs, ALL_CERTS);
+    assert_string_equal(r.adoptions, "F:F-A1 R:R-A1 R:R-A2 R:R-A3");
+
+    catalog_index_stats s;
+    catalog_index_stats_get(f->x, &s);
+    assert_true(s.built);
+    assert_int_equal(s.gen, f->gen);
+    assert_int_equal(s.certifications, 5);
+    assert_int_equal(s.adoptions, 4);
+}
+
+static void words(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.words = "議事録";
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 M:M-1");
+    assert_string_equal(r.adoptions, "R:R-A1");
+    assert_int_equal(r.products, 1);
+    /* normalised: half-width kana, case; every word must occur */
+    q.words = "ｱﾙﾌｧ  AI";
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+    q.words = "アルファ 避難所";
+    assert_string_equal(certs_of(f, &q), "");
+    q.words = "避難所";
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+    /* tags are searched; the match on F-1 brings in M-1 (same product) */
+    q.words = "音声認識";
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+    /* words are searched in company/product/summary/tags/address only */
+    q.words = "2026";
+    assert_string_equal(certs_of(f, &q), "");
+    q.words = "";
+    assert_string_equal(certs_of(f, &q), ALL_CERTS);
+
+    char err[128] = "";
+    catalog_hits h;
+    q.words = "\xff\xfe";
+    assert_int_equal(catalog_search(f->x, f->st, f->gen, &q, &h, err, sizeof err), -1);
+    assert_string_equal(err, "search words are not valid UTF-8");
+    assert_null(h.certs);
+}
+
+static int area_index(const char *name)
+{
+    for (int i = 0; catalog_areas[i]; i++)
+        if (!strcmp(catalog_areas[i], name))
+            return i;
+    fail_msg("no area %s", name);
+    return -1;
+}
+
+static void area(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.area = area_index("防災");
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 F:F-2 M:M-1");   /* M-1 brings F-1 */
+    assert_int_equal(r.products, 2);
+    q.area = area_index("教育");
+    assert_string_equal(certs_of(f, &q), "F:F-3");
+    q.area = area_index("子育て");
+    assert_string_equal(certs_of(f, &q), "F:F-3");
+    q.area = area_index("環境");
+    assert_string_equal(certs_of(f, &q), "");
+
+    char err[128] = "";
+    catalog_hits h;
+    q.area = 99;
+    assert_int_equal(catalog_search(f->x, f->st, f->gen, &q, &h, err, sizeof err), -1);
+    assert_string_equal(err, "unknown policy area 99");
+}
+
+static void member(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.has_member = 1;
+    q.member = ids[M].id;
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1 M:M-2");
+    q.member = ids[F].id;
+    assert_string_equal(certs_of(f, &q), "F:F-1 F:F-2 F:F-3 M:M-1");   /* F-1 brings M-1 */
+    q.member = ids[R].id;                              /* certified nothing */
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "");
+    assert_string_equal(r.adoptions, "");
+    assert_int_equal(r.products, 0);
+}
+
+static void status(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.status = CATALOG_STATUS_ACTIVE;
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+    q.status = CATALOG_STATUS_EXPIRED;                 /* valid_until 2026-03-31 is past */
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+    q.status = CATALOG_STATUS_SUSPENDED;
+    assert_string_equal(certs_of(f, &q), "F:F-3");
+    q.status = CATALOG_STATUS_REVOKED;                 /* recorded 取消 wins over the date */
+    assert_string_equal(certs_of(f, &q), "M:M-2");
+    /* on 2026-03-01 F-2 was still valid; on its last day too */
+    q.today = 20260301;
+    q.status = CATALOG_STATUS_EXPIRED;
+    assert_string_equal(certs_of(f, &q), "");
+    q.status = CATALOG_STATUS_ACTIVE;
+    assert_string_equal(certs_of(f, &q), "F:F-1 F:F-2 M:M-1");
+    q.today = 20260331;
+    assert_string_equal(certs_of(f, &q), "F:F-1 F:F-2 M:M-1");
+    q.today = 20260401;
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+}
+
+static void valid_on(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.valid_on = 20250601;
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+    q.valid_on = 20250101;
+    assert_string_equal(certs_of(f, &q), "M:M-2");
+    q.valid_on = 20260415;                 /* F-1 and F-3; M-1 starts 05-01 but is F-1's product */
+    assert_string_equal(certs_of(f, &q), "F:F-1 F:F-3 M:M-1");
+    q.valid_on = 20260401;                 /* the first day counts */
+    assert_string_equal(certs_of(f, &q), "F:F-1 F:F-3 M:M-1");
+    q.valid_on = 20300101;
+    assert_string_equal(certs_of(f, &q), "");
+}
+
+static void corporate_number(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.corporate_number = strtoull(CORP_B, NULL, 10);
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+    /* the same number however it was written (M-1 has hyphens) */
+    catalog_query_set_corporate_number(&q, CORP_A_HYPHENS);
+    assert_int_equal(q.corporate_number, strtoull(CORP_A, NULL, 10));
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+    catalog_query_set_corporate_number(&q, "320000000000");             /* 12 digits: none */
+    assert_int_equal(q.corporate_number, CATALOG_CORP_NONE);
+    assert_string_equal(certs_of(f, &q), "");
+    catalog_query_set_corporate_number(&q, "0000000000000");
+    assert_string_equal(certs_of(f, &q), "");
+    q.corporate_number = 42;                                             /* no such number */
+    assert_string_equal(certs_of(f, &q), "");
+    catalog_query_set_corporate_number(&q, "");
+    assert_string_equal(certs_of(f, &q), ALL_CERTS);
+}
+
+static void adopted_by(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.has_adopted_by = 1;
+    q.adopted_by = ids[R].id;           /* R adopted F-1's product and M-2 (and an unknown one) */
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 M:M-1 M:M-2");
+    assert_string_equal(r.adoptions, "F:F-A1 R:R-A1 R:R-A2");
+    assert_int_equal(r.products, 2);
+    q.adopted_by = ids[M].id;           /* adopted nothing */
+    assert_string_equal(certs_of(f, &q), "");
+
+    /* not adopted by this member: F adopted M-2 */
+    q = base_query();
+    q.not_adopted_by_self = 1;
+    r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 F:F-2 F:F-3 M:M-1");
+    assert_string_equal(r.adoptions, "R:R-A1");
+    /* as seen by R, who adopted two products */
+    q.self = ids[R].id;
+    assert_string_equal(certs_of(f, &q), "F:F-2 F:F-3");
+    /* both at once */
+    q.self = ids[F].id;
+    q.has_adopted_by = 1;
+    q.adopted_by = ids[R].id;
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+    /* with all, neither applies */
+    q.all = 1;
+    assert_string_equal(certs_of(f, &q), ALL_CERTS);
+}
+
+static void public_only(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.public_only = 1;
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 F:F-3 M:M-2");     /* M-1 is alliance-only */
+    assert_string_equal(r.adoptions, "R:R-A1");
+    /* a match on a non-public certification does not show through */
+    q.area = area_index("防災");
+    assert_string_equal(certs_of(f, &q), "");
+    /* with all too */
+    q = base_query();
+    q.public_only = 1;
+    q.all = 1;
+    r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 F:F-3 M:M-2");
+    assert_string_equal(r.adoptions, "R:R-A1 R:R-A3");
+}
+
+static void limit(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.limit = 1;
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 M:M-1");           /* the first product, whole */
+    assert_int_equal(r.products, 4);                       /* how many matched */
+    assert_string_equal(r.adoptions, "R:R-A1");
+    q.limit = 2;
+    r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 F:F-2 M:M-1");
+    assert_int_equal(r.products, 4);
+    q.limit = 3;
+    r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 F:F-2 M:M-1 M:M-2");
+    assert_string_equal(r.adoptions, "F:F-A1 R:R-A1 R:R-A2");
+    q.limit = 4;
+    assert_string_equal(certs_of(f, &q), ALL_CERTS);
+    q.limit = 1;
+    q.area = area_index("防災");
+    r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 M:M-1");
+    assert_int_equal(r.products, 2);
+}
+
+static void whole_product(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    /* M's certification matches; F's of the same product comes with it */
+    q.has_member = 1;
+    q.member = ids[M].id;
+    q.words = "議事録";
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 M:M-1");
+    assert_int_equal(r.products, 1);
+    assert_string_equal(r.adoptions, "R:R-A1");            /* cites F-1 */
+    /* and the other way round */
+    q.member = ids[F].id;
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+    /* F's 防災 certification is F-2 only: F-1 is not 防災, M-1 is M's */
+    q.words = NULL;
+    q.area = area_index("防災");
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+    /* public_only keeps the non-public one of the product out */
+    q = base_query();
+    q.public_only = 1;
+    q.has_member = 1;
+    q.member = ids[F].id;
+    q.words = "議事録";
+    assert_string_equal(certs_of(f, &q), "F:F-1");
+}
+
+static void rebuilt_after_change(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.words = "新製品";
+    assert_string_equal(certs_of(f, &q), "");
+    assert_int_equal(catalog_index_update(f->x, f->st, f->gen), 0);    /* current */
+
+    const char *p4[] = CERT_PAIRS("イプシロン", "新製品", NULL, "環境", "2026-04-01", "2027-03-31", NULL, NULL,
+                                  NULL);
+    catalog_kv kv[10];
+    put_one(f, "certification", "F-4", CATALOG_PUT_ADD, kv, kvs(kv, p4, 18));   /* bumps gen */
+    assert_string_equal(certs_of(f, &q), "F:F-4");
+
+    /* the generation is the caller's word: unchanged, the index is not rebuilt */
+    const char *p5[] = CERT_PAIRS("ゼータ", "新製品２", NULL, "環境", "2026-04-01", "2027-03-31", NULL, NULL,
+                                  NULL);
+    put_one(f, "certification", "F-5", CATALOG_PUT_ADD, kv, kvs(kv, p5, 18));
+    f->gen--;
+    assert_string_equal(certs_of(f, &q), "F:F-4");
+    f->gen++;
+    assert_string_equal(certs_of(f, &q), "F:F-4 F:F-5");
+
+    /* a new version replaces the old one's entry (F-1 revoked) */
+    const char *pr[] = { "status", "取消" };
+    put_one(f, "certification", "F-1", CATALOG_PUT_UPDATE, kv, kvs(kv, pr, 2));
+    q = base_query();
+    q.status = CATALOG_STATUS_REVOKED;
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1 M:M-2");   /* F-1 brings M-1 */
+    q.has_member = 1;
+    q.member = ids[F].id;
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+
+    /* M deletes M-2: gone, and the adoptions citing it cite nothing known */
+    put_as(f, M, "certification", "M-2", PROTO_FLAG_TOMBSTONE, NULL);
+    q = base_query();
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 F:F-2 F:F-3 F:F-4 F:F-5 M:M-1");
+    assert_string_equal(r.adoptions, "R:R-A1");
+    q.all = 1;
+    r = run(f, &q);
+    assert_string_equal(r.adoptions, "F:F-A1 R:R-A1 R:R-A2 R:R-A3");
+
+    /* M certifies M-2 again (a new key's text, and adoptions find it again) */
+    const char *m2[] = CERT_PAIRS("デルタ", "道路点検", CORP_C, "インフラ・施設", "2026-04-01", "2027-03-31",
+                                  NULL, "public", NULL);
+    put_as(f, M, "certification", "M-2", 0, build("certification", kv, kvs(kv, m2, 18)));
+    q = base_query();
+    q.words = "道路";
+    r = run(f, &q);
+    assert_string_equal(r.certs, "M:M-2");
+    assert_string_equal(r.adoptions, "F:F-A1 R:R-A2");
+
+    /* the index rebuilt from the previous ones answers as one built from scratch */
+    catalog_index_stats s;
+    catalog_index_stats_get(f->x, &s);
+    assert_int_equal(s.gen, f->gen);
+    assert_int_equal(s.certifications, 7);
+    assert_int_equal(s.adoptions, 4);
+    catalog_index *fresh = catalog_index_new();
+    assert_non_null(fresh);
+    for (int k = 0; k < 16; k++) {
+        q = base_query();
+        switch (k) {
+        case 0: break;
+        case 1: q.all = 1; break;
+        case 2: case 3: case 4: case 5: q.status = k - 2; break;
+        case 6: q.words = "議事録"; break;
+        case 7: q.area = area_index("防災"); break;
+        case 8: q.area = area_index("環境"); break;
+        case 9: q.public_only = 1; break;
+        case 10: q.has_adopted_by = 1; q.adopted_by = ids[R].id; break;
+        case 11: q.not_adopted_by_self = 1; break;
+        default: q.limit = (size_t)(k - 11); break;   /* the first products, in the index's order */
+        }
+        result reused = run(f, &q);
+        catalog_index *x = f->x;
+        f->x = fresh;
+        result scratch = run(f, &q);
+        f->x = x;
+        assert_string_equal(reused.certs, scratch.certs);
+        assert_string_equal(reused.adoptions, scratch.adoptions);
+        assert_int_equal(reused.products, scratch.products);
+    }
+    catalog_index_free(fresh);
+}
+
+static int trims;
+
+static void count_trim(void *ctx)
+{
+    ++*(int *)ctx;
+}
+
+static void trim_hook(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    trims = 0;
+    catalog_index_set_trim(f->x, count_trim, &trims);
+    assert_int_equal(catalog_index_update(f->x, f->st, f->gen), 1);
+    assert_int_equal(trims, 2);                 /* before and after a build from scratch */
+    assert_string_equal(certs_of(f, &q), ALL_CERTS);
+    assert_int_equal(trims, 2);                 /* no rebuild, no trim */
+    f->gen++;
+    assert_int_equal(catalog_index_update(f->x, f->st, f->gen), 1);
+    assert_int_equal(trims, 3);                 /* a rebuild from the previous index: after */
+    assert_int_equal(catalog_index_update(f->x, f->st, f->gen), 0);
+}
+
+static void query_setters(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    catalog_query q;
+    catalog_query_init(&q);
+    assert_int_equal(q.area, CATALOG_AREA_ANY);
+    assert_int_equal(q.status, CATALOG_STATUS_ANY);
+    assert_null(q.words);
+
+    assert_int_equal(catalog_query_set_area(&q, "行政ＤＸ", err, sizeof err), 0);   /* width */
+    assert_int_equal(q.area, area_index("行政DX"));
+    assert_int_equal(catalog_query_set_area(&q, "宇宙", err, sizeof err), -1);
+    assert_string_equal(err, "unknown policy area '宇宙'");
+    assert_int_equal(q.area, area_index("行政DX"));   /* unchanged */
+    assert_int_equal(catalog_query_set_area(&q, "", err, sizeof err), 0);
+    assert_int_equal(q.area, CATALOG_AREA_ANY);
+
+    const char *st[][2] = { { "認定中", "active" }, { "停止", "suspended" }, { "取消", "revoked" },
+                            { "期間満了", "expired" } };
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(catalog_query_set_status(&q, st[i][0], err, sizeof err), 0);
+        assert_int_equal(q.status, i);
+        catalog_query_init(&q);
+        assert_int_equal(catalog_query_set_status(&q, st[i][1], err, sizeof err), 0);
+        assert_int_equal(q.status, i);
+    }
+    assert_int_equal(catalog_query_set_status(&q, "valid", err, sizeof err), -1);
+    assert_string_equal(err, "status must be 認定中, 停止, 取消 or 期間満了");
+
+    assert_int_equal(catalog_query_set_valid_on(&q, "2026-04-15", err, sizeof err), 0);
+    assert_int_equal(q.valid_on, 20260415);
+    err[0] = 0;
+    assert_int_equal(catalog_query_set_valid_on(&q, "2026-02-30", err, sizeof err), -1);
+    assert_true(err[0] != 0);
+    assert_int_equal(q.valid_on, 20260415);
+
+    assert_int_equal(catalog_query_set_words(&q, "\xe3\x81", err, sizeof err), -1);
+    assert_string_equal(err, "search words are not valid UTF-8");
+    assert_int_equal(catalog_query_set_words(&q, "ＡＩ", err, sizeof err), 0);
+    assert_string_equal(q.words, "ＡＩ");
+
+    /* members by code or by printed id */
+    assert_int_equal(catalog_query_set_member(&q, f->st, "131016", err, sizeof err), 0);
+    assert_true(q.has_member);
+    assert_memory_equal(q.member.b, ids[M].id.b, 32);
+    char printed[PROTO_ID_STR];
+    proto_id_str(&ids[R].id, printed);
+    assert_int_equal(catalog_query_set_adopted_by(&q, f->st, printed, err, sizeof err), 0);
+    assert_true(q.has_adopted_by);
+    assert_memory_equal(q.adopted_by.b, ids[R].id.b, 32);
+    assert_int_equal(catalog_query_set_member(&q, f->st, "011002", err, sizeof err), -1);
+    assert_string_equal(err, "no current member 011002 (give a municipality code or member id)");
+    assert_int_equal(catalog_query_set_member(&q, f->st, NULL, err, sizeof err), 0);
+    assert_false(q.has_member);
+
+    /* by the request's names, as a form would send them */
+    catalog_query_init(&q);
+    q.today = TODAY;
+    q.self = ids[F].id;
+    static const char *const form[][2] = {
+        { "q", "議事録" }, { "area", "" }, { "member", "131059" }, { "status", "active" },
+        { "valid_on", "" }, { "corporate_number", CORP_A_HYPHENS }, { "adopted_by", "" },
+        { "not_adopted_by_me", "0" }, { "public_only", "1" }, { "all", "" }, { "limit", "25" },
+    };
+    for (size_t i = 0; i < sizeof form / sizeof form[0]; i++)
+        if (catalog_query_set(&q, f->st, form[i][0], form[i][1], err, sizeof err))
+            fail_msg("%s: %s", form[i][0], err);
+    assert_int_equal(q.limit, 25);
+    assert_true(q.public_only);
+    assert_false(q.not_adopted_by_self);
+    assert_false(q.all);
+    assert_string_equal(certs_of(f, &q), "F:F-1");
+    assert_int_equal(catalog_query_set(&q, f->st, "limit", "ten", err, sizeof err), -1);
+    assert_string_equal(err, "limit must be a number");
+    assert_int_equal(catalog_query_set(&q, f->st, "colour", "red", err, sizeof err), -1);
+    assert_string_equal(err, "unknown search filter 'colour'");
+    assert_int_equal(catalog_query_set(&q, f->st, "status", "bogus", err, sizeof err), -1);
+    assert_string_equal(err, "status must be 認定中, 停止, 取消 or 期間満了");
+}
+
+/* ---- the write path ---- */
+
+typedef struct { uint8_t *raw; size_t len; } copy;
+
+static int copy_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    copy *c = ctx;
+    c->raw = malloc(len);
+    assert_non_null(c->raw);
+    memcpy(c->raw, rec, len);
+    c->len = len;
+    return 1;
+}
+
+static void field_of(fx *f, int who, const char *kind, const char *key, const char *field, char *out,
+                     size_t n)
+{
+    copy c = { NULL, 0 };
+    proto_record r;
+    assert_int_equal(store_get_current(f->st, &ids[who].id, kind, key, copy_cb, &c), 0);
+    assert_int_equal(proto_record_decode(c.raw, c.len, &r, NULL, 0), 0);
+    if (proto_body_copy_str(&r, field, out, n))
+        out[0] = 0;
+    free(c.raw);
+}
+
+static void prepare_refusals(void **state)
+{
+    fx *f = *state;
+    char err[768];
+    const char *p[] = CERT_PAIRS("株式会社アルファ", "AI議事録", CORP_A, "行政DX", "2026-04-01", "2028-03-31",
+                                 NULL, NULL, NULL);
+    catalog_kv kv[10];
+    size_t n = kvs(kv, p, 18);
+    catalog_put it[3];
+
+    put_item(&it[0], "certification", "F-1", CATALOG_PUT_ADD, kv, n);
+    assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
+    assert_string_equal(err, "certification F-1 already exists (seq 4); use update");
+    put_item(&it[0], "certification", "M-1", CATALOG_PUT_UPDATE, kv, n);
+    assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
+    char printed[PROTO_ID_STR], want[300];
+    proto_id_str(&ids[M].id, printed);
+    snprintf(want, sizeof want, "certification M-1 belongs to 131016 千代田区 (%s); only its author can change it",
+             printed);
+    assert_string_equal(err, want);
+    put_item(&it[0], "certification", "F-9", CATALOG_PUT_UPDATE, kv, n);
+    assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
+    assert_string_equal(err, "this member has no certification F-9");
+    put_item(&it[0], "member", "F-9", CATALOG_PUT_ADD, kv, n);
+    assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
+    assert_string_equal(err, "'member' is not a catalog kind (certification, adoption)");
+    put_item(&it[0], "certification", "a/b", CATALOG_PUT_ADD, kv, n);
+    assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
+    assert_true(!strncmp(err, "key: ", 5));
+    put_item(&it[0], "certification", "F-9", catalog_put_mode_parse("replace"), kv, n);
+    assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
+    assert_string_equal(err, "mode must be add, update or upsert");
+    put_item(&it[0], "certification", "F-9", CATALOG_PUT_ADD, kv, 2);   /* no areas, dates */
+    assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
+    assert_err_has(err, "(areas): required");
+
+    /* several items: the failing one is named; nothing is written */
+    put_item(&it[0], "certification", "F-7", CATALOG_PUT_ADD, kv, n);
+    put_item(&it[1], "certification", "F-1", CATALOG_PUT_ADD, kv, n);
+    assert_int_equal(put_own(f, it, 2, err, sizeof err), -1);
+    assert_string_equal(err, "item 2 (F-1): certification F-1 already exists (seq 4); use update");
+    put_item(&it[0], "certification", "F-7", CATALOG_PUT_ADD, kv, n);
+    put_item(&it[1], "certification", "F-8", CATALOG_PUT_ADD, kv, n);
+    put_item(&it[2], "certification", "F-7", CATALOG_PUT_UPSERT, kv, n);
+    assert_int_equal(put_own(f, it, 3, err, sizeof err), -1);
+    assert_string_equal(err, "certification F-7 appears twice in one request");
+    copy c = { NULL, 0 };
+    assert_int_equal(store_get_current(f->st, &ids[F].id, "certification", "F-7", copy_cb, &c), 1);
+
+    assert_int_equal(catalog_put_mode_parse(NULL), CATALOG_PUT_ADD);
+    assert_int_equal(catalog_put_mode_parse("add"), CATALOG_PUT_ADD);
+    assert_int_equal(catalog_put_mode_parse("update"), CATALOG_PUT_UPDATE);
+    assert_int_equal(catalog_put_mode_parse("upsert"), CATALOG_PUT_UPSERT);
+    assert_int_equal(catalog_put_mode_parse(""), -1);
+}
+
+typedef struct { const catalog_kv *kv; size_t n; const char *keys[2]; int reads; } reader_ctx;
+
+static int read_cb(void *ctx, size_t i, catalog_put *it, char *err, size_t errlen)
+{
+    reader_ctx *r = ctx;
+    r->reads++;
+    if (i == 1 && !r->keys[1])
+        return proto_err(err, errlen, "malformed item");
+    it->kind = "certification";
+    snprintf(it->key, sizeof it->key, "%s", r->keys[i]);
+    it->mode = CATALOG_PUT_UPSERT;
+    it->fields = r->kv;
+    it->nfields = r->n;
+    return 0;
+}
+
+static void prepare_writes(void **state)
+{
+    fx *f = *state;
+    char err[768], v[256];
+    store_write_item w[2];
+    size_t nw = 99;
+
+    /* an upsert of the same fields is "unchanged": nothing to write */
+    const char *p1[] = CERT_PAIRS("株式会社アルファ", "AI議事録", CORP_A, "行政DX", "2026-04-01", "2028-03-31",
+                                  NULL, "public", "音声認識");
+    catalog_kv kv1[10];
+    catalog_put it[2];
+    put_item(&it[0], "certification", "F-1", CATALOG_PUT_UPSERT, kv1, kvs(kv1, p1, 18));
+    assert_int_equal(catalog_prepare(f->st, &ids[F].id, ids[F].key, it, 1, NULL, NULL, w, &nw, err, sizeof err), 0);
+    assert_int_equal(nw, 0);
+    assert_true(it[0].existed);
+    assert_true(it[0].unchanged);
+    catalog_put_free(it, 1);
+
+    /* a changed upsert replaces the fields (no tags any more); a new key is created */
+    const char *p1b[] = CERT_PAIRS("株式会社アルファ", "AI議事録", CORP_A, "行政DX", "2026-04-01",
+                                   "fy-end", NULL, "public", NULL);
+    catalog_kv kv1b[10];
+    reader_ctx rc = { kv1b, kvs(kv1b, p1b, 18), { "F-1", "F-6" }, 0 };
+    memset(it, 0, sizeof it);
+    assert_int_equal(catalog_prepare(f->st, &ids[F].id, ids[F].key, it, 2, read_cb, &rc, w, &nw, err, sizeof err),
+                     0);
+    assert_int_equal(rc.reads, 2);
+    assert_int_equal(nw, 2);
+    assert_true(it[0].existed && !it[0].unchanged);
+    assert_true(!it[1].existed && !it[1].unchanged);
+    assert_string_equal(w[0].kind, "certification");
+    assert_string_equal(w[0].key, "F-1");
+    assert_ptr_equal(w[0].body, it[0].body);
+    assert_string_equal(w[1].key, "F-6");
+    assert_null(w[1].out);
+    char werr[256];
+    assert_int_equal(store_write_many(f->st, ids[F].key, w, nw, werr, sizeof werr), 0);
+    free(w[0].out);
+    free(w[1].out);
+    catalog_put_free(it, 2);
+    field_of(f, F, "certification", "F-1", "valid_until", v, sizeof v);
+    assert_string_equal(v, "2027-03-31");                       /* fy-end of 2026-04-01 */
+    field_of(f, F, "certification", "F-1", "tags", v, sizeof v);
+    assert_string_equal(v, "");
+
+    /* a reader's refusal names its item and stops */
+    reader_ctx bad = { kv1b, rc.n, { "F-6", NULL }, 0 };
+    memset(it, 0, sizeof it);
+    assert_int_equal(catalog_prepare(f->st, &ids[F].id, ids[F].key, it, 2, read_cb, &bad, w, &nw, err, sizeof err),
+                     -1);
+    assert_string_equal(err, "item 2 (): malformed item");
+    catalog_put_free(it, 2);
+
+    /* an update changes the given fields and keeps the others */
+    const char *pu[] = { "概要", "会議の音声から議事録を作る" };
+    catalog_kv kvu[1];
+    put_one(f, "certification", "F-2", CATALOG_PUT_UPDATE, kvu, kvs(kvu, pu, 2));
+    field_of(f, F, "certification", "F-2", "summary", v, sizeof v);
+    assert_string_equal(v, "会議の音声から議事録を作る");
+    field_of(f, F, "certification", "F-2", "product", v, sizeof v);
+    assert_string_equal(v, "避難所マップ");
+
+    /* CODE/KEY was stored as MEMBER_ID/KEY */
+    char want[200];
+    ref_of(M, "M-2", want, sizeof want);
+    field_of(f, F, "adoption", "F-A1", "certification", v, sizeof v);
+    assert_string_equal(v, want);
+    char buf[200];
+    assert_string_equal(catalog_ref_resolve(f->st, "131016/M-2", buf, sizeof buf), want);
+    assert_string_equal(catalog_ref_resolve(f->st, "999999/M-2", buf, sizeof buf), "999999/M-2");
+    assert_string_equal(catalog_ref_resolve(f->st, "M-2", buf, sizeof buf), "M-2");
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(no_filter_and_order),
+        T(words),
+        T(area),
+        T(member),
+        T(status),
+        T(valid_on),
+        T(corporate_number),
+        T(adopted_by),
+        T(public_only),
+        T(limit),
+        T(whole_product),
+        T(rebuilt_after_change),
+        T(trim_hook),
+        T(query_setters),
+        T(prepare_refusals),
+        T(prepare_writes),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
