@@ -1,13 +1,12 @@
 /*
  * daemon/gossip.c — the sync protocol (DESIGN §4) on established connections.
  *
- * Messages are msgpack maps with a type "t":
- *   hello    {v, genesis, digest, vv:[[author, seq]...]}   on connect, and on digest mismatch
- *   want     {r:[[author, from, to]...]}                    seq ranges to send
- *   records  {recs:[bytes...]}                              a batch of signed records
- *   announce {a:[[author, seq, hash]...]}                   new records, cheap: fetch if missing
- *   digest   {d}                                            anti-entropy probe
- *   ping / pong, error {code, text} (then close)
+ * The messages are proto/msg.h's: hello on connect and on a digest
+ * mismatch, want (seq ranges to send), records, announce (new records,
+ * cheap: fetch if missing), digest (the anti-entropy probe), ping/pong,
+ * error (then close).  Each frame is decoded once by msg_decode, which
+ * checks every size and count against proto/limits.h; a table maps each
+ * message type to its handler.
  *
  * Every author's log is a dense prefix, so "author A after seq n" is an exact
  * delta.  What records frames bring goes to the connection's ingest
@@ -19,12 +18,12 @@
 #include "daemon/peer.h"
 #include "daemon/node.h"
 #include "store/kind.h"
+#include "proto/msg.h"
 #include "proto/util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define PROTO_VERSION 1
 #define BATCH_BYTES (256u << 10)
 #define BATCH_RECORDS 1024u
 #define WRITE_HIGH (1u << 20)
@@ -36,8 +35,8 @@ typedef struct want_range { proto_id author; uint64_t from, to; } want_range;
 
 /* The protocol's state of one connection. */
 struct gossip_peer {
-    want_range *wants;        /* ranges the peer asked for, being sent */
-    size_t nwants, capwants;
+    want_range *wants;        /* ranges the peer asked for: [whead, nwants) still to send */
+    size_t whead, nwants, capwants;
     int hello_seen;
     uint64_t last_sync_ms, last_hello_ms;
 };
@@ -56,7 +55,7 @@ void gossip_peer_free(gossip_peer *g)
 
 int gossip_idle(const peer *p)
 {
-    return !p->gs->nwants && !ingest_busy(p->ing);
+    return p->gs->whead == p->gs->nwants && !ingest_busy(p->ing);
 }
 
 uint64_t gossip_last_sync_ms(const peer *p)
@@ -66,28 +65,22 @@ uint64_t gossip_last_sync_ms(const peer *p)
 
 /* ---- helpers ---- */
 
-static void begin_msg(msgpack_sbuffer *sb, msgpack_packer *pk, const char *type, uint32_t fields)
+/* Send a builder's frame (it stays usable: reset it to build the next). */
+static void send_list(peer *p, msg_list *l)
 {
-    proto_frame_begin(sb, pk);
-    msgpack_pack_map(pk, fields + 1);
-    proto_pack_kv_str(pk, "t", type);
+    size_t len;
+    const uint8_t *f = msg_list_frame(l, &len);
+    if (f)
+        peer_send_frame(p, f, len);
 }
 
-static void pack_id(msgpack_packer *pk, const proto_id *id)
+/* Send a frame packed by one of the msg_pack_* encoders. */
+static void send_packed(peer *p, int rc, msgpack_sbuffer *sb)
 {
-    msgpack_pack_bin(pk, 32);
-    msgpack_pack_bin_body(pk, id->b, 32);
-}
-
-/* A message {t: type, field: [n items]} whose items are already packed. */
-static void list_msg(msgpack_sbuffer *sb, const char *type, const char *field, uint32_t n,
-                     const msgpack_sbuffer *items)
-{
-    msgpack_packer pk;
-    begin_msg(sb, &pk, type, 1);
-    proto_pack_cstr(&pk, field);
-    msgpack_pack_array(&pk, n);
-    msgpack_sbuffer_write(sb, items->data, items->size);
+    if (rc == 0) {
+        peer_send_frame(p, sb->data, sb->size);
+        msgpack_sbuffer_destroy(sb);
+    }
 }
 
 /* Records of `a` up to `seq` arrived: a range still being sent is not stalled. */
@@ -124,16 +117,11 @@ static struct inflight *inflight_get(catalogd *d, const proto_id *a)
 
 /* ---- sending ---- */
 
-typedef struct { msgpack_packer *pk; uint32_t n; msgpack_sbuffer tmp; msgpack_packer tpk; } vv_pack;
-
 static int pack_vv_entry(void *ctx, const proto_id *a, uint64_t seq)
 {
-    vv_pack *v = ctx;
-    msgpack_pack_array(&v->tpk, 2);
-    pack_id(&v->tpk, a);
-    msgpack_pack_uint64(&v->tpk, seq);
-    v->n++;
-    return 0;
+    /* MSG_VV_MAX is far above any alliance's authors: a vector that does
+     * not fit is cut, and the rest is learned by announces */
+    return msg_list_add_vv(ctx, a, seq) != 0;
 }
 
 static void send_hello(peer *p)
@@ -141,77 +129,59 @@ static void send_hello(peer *p)
     catalogd *d = p->d;
     proto_id digest, genesis;
     int has_genesis;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    vv_pack v = { .n = 0 };
+    msg_list l;
     store_digest_get(d->st, &digest, &genesis, &has_genesis);
-    msgpack_sbuffer_init(&v.tmp);
-    msgpack_packer_init(&v.tpk, &v.tmp, msgpack_sbuffer_write);
-    store_vv(d->st, pack_vv_entry, &v);
-    begin_msg(&sb, &pk, "hello", 4);
-    proto_pack_kv_u64(&pk, "v", PROTO_VERSION);
-    proto_pack_cstr(&pk, "genesis");
-    if (has_genesis)
-        pack_id(&pk, &genesis);
-    else
-        msgpack_pack_nil(&pk);
-    proto_pack_cstr(&pk, "digest");
-    pack_id(&pk, &digest);
-    proto_pack_cstr(&pk, "vv");
-    msgpack_pack_array(&pk, v.n);
-    if (v.tmp.size)
-        msgpack_sbuffer_write(&sb, v.tmp.data, v.tmp.size);
-    msgpack_sbuffer_destroy(&v.tmp);
-    p->gs->last_hello_ms = uv_now(d->loop);
-    peer_send(p, &sb);
+    if (msg_list_init_hello(&l, has_genesis ? &genesis : NULL, &digest) == 0) {
+        store_vv(d->st, pack_vv_entry, &l);
+        p->gs->last_hello_ms = uv_now(d->loop);
+        send_list(p, &l);
+    }
+    msg_list_destroy(&l);
 }
 
 typedef struct {
-    msgpack_sbuffer tmp;
-    msgpack_packer tpk;
-    uint32_t n;
-    size_t bytes;
+    msg_list *l;
     uint64_t last;
 } batch;
 
 static int batch_add(void *ctx, const uint8_t *rec, size_t len)
 {
     batch *b = ctx;
-    msgpack_pack_bin(&b->tpk, len);
-    msgpack_pack_bin_body(&b->tpk, rec, len);
-    b->n++;
-    b->bytes += len;
+    if (msg_list_add_record(b->l, rec, len))
+        return 1;   /* the frame is full: the rest goes in the next */
     proto_record r;
     if (proto_record_decode(rec, len, &r, NULL, 0) == 0)
         b->last = r.seq;
-    return b->n >= BATCH_RECORDS || b->bytes >= BATCH_BYTES;
+    return msg_list_count(b->l) >= BATCH_RECORDS || msg_list_bytes(b->l) >= BATCH_BYTES;
 }
 
 /* Send what the peer asked for, a batch at a time, while its socket keeps up. */
 static void pump_wants(peer *p)
 {
-    while (p->gs->nwants && p->state == PEER_ESTABLISHED && peer_write_queue(p) < WRITE_HIGH) {
-        want_range *w = &p->gs->wants[0];
-        batch b = { .n = 0, .last = 0 };
-        msgpack_sbuffer_init(&b.tmp);
-        msgpack_packer_init(&b.tpk, &b.tmp, msgpack_sbuffer_write);
+    gossip_peer *g = p->gs;
+    msg_list l;
+    if (g->whead == g->nwants || msg_list_init(&l, MSG_RECORDS))
+        return;
+    while (g->whead < g->nwants && p->state == PEER_ESTABLISHED && peer_write_queue(p) < WRITE_HIGH) {
+        want_range *w = &g->wants[g->whead];
+        batch b = { &l, 0 };
+        msg_list_reset(&l);
         store_range(p->d->st, &w->author, w->from, w->to, batch_add, &b);
-        if (b.n == 0 || b.last >= w->to) {
-            memmove(p->gs->wants, p->gs->wants + 1, (p->gs->nwants - 1) * sizeof *p->gs->wants);
-            p->gs->nwants--;
-        } else {
+        uint32_t n = msg_list_count(&l);
+        if (n == 0 || b.last >= w->to)
+            g->whead++;
+        else
             w->from = b.last + 1;
+        if (n) {
+            p->recs_out += n;
+            p->d->records_out += n;
+            send_list(p, &l);
+            catalogd_churn(p->d, msg_list_bytes(&l));
         }
-        if (b.n) {
-            msgpack_sbuffer sb;
-            list_msg(&sb, "records", "recs", b.n, &b.tmp);
-            p->recs_out += b.n;
-            p->d->records_out += b.n;
-            peer_send(p, &sb);
-            catalogd_churn(p->d, b.tmp.size);
-        }
-        msgpack_sbuffer_destroy(&b.tmp);
     }
+    msg_list_destroy(&l);
+    if (g->whead == g->nwants)
+        g->whead = g->nwants = 0;
 }
 
 void gossip_on_writable(peer *p)
@@ -221,27 +191,23 @@ void gossip_on_writable(peer *p)
 
 static void announce_to(peer *p, const proto_record *recs, const int *ok, size_t n)
 {
-    uint32_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += ok[i];
-    if (!k || p->state != PEER_ESTABLISHED)
+    msg_list l;
+    if (p->state != PEER_ESTABLISHED || msg_list_init(&l, MSG_ANNOUNCE))
         return;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    begin_msg(&sb, &pk, "announce", 1);
-    proto_pack_cstr(&pk, "a");
-    msgpack_pack_array(&pk, k);
     for (size_t i = 0; i < n; i++) {
         if (!ok[i])
             continue;
         proto_id h;
         proto_record_hash(recs[i].raw, recs[i].raw_len, &h);
-        msgpack_pack_array(&pk, 3);
-        pack_id(&pk, &recs[i].author);
-        msgpack_pack_uint64(&pk, recs[i].seq);
-        pack_id(&pk, &h);
+        if (msg_list_add_announce(&l, &recs[i].author, recs[i].seq, &h) == MSG_LIST_FULL) {
+            send_list(p, &l);
+            msg_list_reset(&l);
+            msg_list_add_announce(&l, &recs[i].author, recs[i].seq, &h);
+        }
     }
-    peer_send(p, &sb);
+    if (msg_list_count(&l))
+        send_list(p, &l);
+    msg_list_destroy(&l);
 }
 
 static void announce_all(catalogd *d, peer *except, const proto_record *recs, const int *ok, size_t n)
@@ -251,24 +217,21 @@ static void announce_all(catalogd *d, peer *except, const proto_record *recs, co
             announce_to(p, recs, ok, n);
 }
 
-/* A record written here is pushed whole to every connected peer: they lack
- * it for certain, and sending it at once saves the announce/want round trip.
- * A peer whose socket is backed up gets only the announce. */
 /* One record, whole, in a records frame. */
 static void send_one(peer *p, const uint8_t *rec, size_t len)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    begin_msg(&sb, &pk, "records", 1);
-    proto_pack_cstr(&pk, "recs");
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_bin(&pk, len);
-    msgpack_pack_bin_body(&pk, rec, len);
-    p->recs_out++;
-    p->d->records_out++;
-    peer_send(p, &sb);
+    msg_list l;
+    if (msg_list_init(&l, MSG_RECORDS) == 0 && msg_list_add_record(&l, rec, len) == 0) {
+        p->recs_out++;
+        p->d->records_out++;
+        send_list(p, &l);
+    }
+    msg_list_destroy(&l);
 }
 
+/* A record written here is pushed whole to every connected peer: they lack
+ * it for certain, and sending it at once saves the announce/want round trip.
+ * A peer whose socket is backed up gets only the announce. */
 static void push_record(catalogd *d, peer *except, const uint8_t *rec, size_t len)
 {
     proto_record r;
@@ -290,54 +253,52 @@ static void push_record(catalogd *d, peer *except, const uint8_t *rec, size_t le
 
 struct outbox {
     uv_idle_t idle;          /* active while records wait: the loop does not block */
-    msgpack_sbuffer recs;    /* packed bins of the waiting records */
-    msgpack_packer pk;
-    uint32_t n;
+    msg_list recs;           /* the records frame being filled */
+    int ready;               /* recs initialised */
 };
+
+/* A peer whose socket is backed up gets announces of the outbox's records;
+ * it fetches them later. */
+static void announce_frame(peer *p, const uint8_t *frame, size_t len, uint32_t n)
+{
+    msg m;
+    msg_iter it;
+    const uint8_t *b;
+    size_t l;
+    proto_record *dec = calloc(n ? n : 1, sizeof *dec);
+    int *ok = calloc(n ? n : 1, sizeof *ok);
+    if (dec && ok && msg_decode(frame + 4, len - 4, &m, NULL, 0) == 0) {
+        msg_iter_init(&it, &m);
+        for (uint32_t i = 0; i < n && msg_records_next(&it, &b, &l); i++)
+            ok[i] = proto_record_decode(b, l, &dec[i], NULL, 0) == 0;
+        announce_to(p, dec, ok, n);
+    } else {
+        peer_send_frame(p, frame, len);   /* no memory to announce: send it anyway */
+    }
+    free(dec);
+    free(ok);
+}
 
 static void outbox_flush(catalogd *d)
 {
     struct outbox *o = d->outbox;
-    if (!o || !o->n)
+    uint32_t n;
+    if (!o || !o->ready || !(n = msg_list_count(&o->recs)))
         return;
-    msgpack_sbuffer sb;
-    list_msg(&sb, "records", "recs", o->n, &o->recs);
-    proto_frame_end(&sb);
-    proto_record *dec = NULL;
-    int *ok = NULL;
-    for (peer *p = d->peers; p; p = p->next) {
+    size_t len;
+    const uint8_t *f = msg_list_frame(&o->recs, &len);
+    for (peer *p = d->peers; f && p; p = p->next) {
         if (p->state != PEER_ESTABLISHED || !p->gs->hello_seen)
             continue;
         if (peer_write_queue(p) <= WRITE_HIGH) {
-            peer_send_frame(p, sb.data, sb.size);
-            p->recs_out += o->n;
-            d->records_out += o->n;
-            continue;
+            peer_send_frame(p, f, len);
+            p->recs_out += n;
+            d->records_out += n;
+        } else {
+            announce_frame(p, f, len, n);
         }
-        /* a peer whose socket is backed up gets announces; it fetches later */
-        if (!dec) {
-            proto_rd r;
-            uint32_t n;
-            const uint8_t *b;
-            uint32_t l;
-            dec = calloc(o->n, sizeof *dec);
-            ok = calloc(o->n, sizeof *ok);
-            if (dec && ok && proto_map_find((uint8_t *)sb.data + 4, sb.size - 4, "recs", &r) == 0 &&
-                proto_rd_array(&r, &n) == 0)
-                for (uint32_t i = 0; i < n && i < o->n; i++)
-                    ok[i] = proto_rd_bin(&r, &b, &l) == 0 &&
-                            proto_record_decode(b, l, &dec[i], NULL, 0) == 0;
-        }
-        if (dec && ok)
-            announce_to(p, dec, ok, o->n);
-        else
-            peer_send_frame(p, sb.data, sb.size);   /* no memory to announce: send it anyway */
     }
-    free(dec);
-    free(ok);
-    msgpack_sbuffer_destroy(&sb);
-    msgpack_sbuffer_clear(&o->recs);
-    o->n = 0;
+    msg_list_reset(&o->recs);
 }
 
 static void on_outbox_idle(uv_idle_t *h)
@@ -360,23 +321,37 @@ void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len)
             push_record(d, NULL, rec, len);
             return;
         }
-        msgpack_sbuffer_init(&o->recs);
-        msgpack_packer_init(&o->pk, &o->recs, msgpack_sbuffer_write);
+        if (msg_list_init(&o->recs, MSG_RECORDS)) {
+            msg_list_destroy(&o->recs);
+            free(o);
+            d->outbox = NULL;
+            push_record(d, NULL, rec, len);
+            return;
+        }
+        o->ready = 1;
         uv_idle_init(d->loop, &o->idle);
         o->idle.data = d;
     }
-    if (o->n && (o->n >= BATCH_RECORDS || o->recs.size + len > BATCH_BYTES))
+    uint32_t n = msg_list_count(&o->recs);
+    if (n && (n >= BATCH_RECORDS || msg_list_bytes(&o->recs) + len > BATCH_BYTES))
         outbox_flush(d);
-    msgpack_pack_bin(&o->pk, len);
-    msgpack_pack_bin_body(&o->pk, rec, len);
-    if (o->n++ == 0)
+    int rc = msg_list_add_record(&o->recs, rec, len);
+    if (rc == MSG_LIST_FULL) {
+        outbox_flush(d);
+        rc = msg_list_add_record(&o->recs, rec, len);
+    }
+    if (rc) {
+        push_record(d, NULL, rec, len);   /* cannot cork it: send it alone */
+        return;
+    }
+    if (msg_list_count(&o->recs) == 1)
         uv_idle_start(&o->idle, on_outbox_idle);
 }
 
 static void on_outbox_closed(uv_handle_t *h)
 {
     struct outbox *o = (struct outbox *)h;   /* idle is the first member */
-    msgpack_sbuffer_destroy(&o->recs);
+    msg_list_destroy(&o->recs);
     free(o);
 }
 
@@ -441,7 +416,13 @@ void gossip_fork_evidence(catalogd *d, peer *from, const proto_record *r)
 
 /* ---- wanting ---- */
 
-typedef struct { msgpack_sbuffer tmp; msgpack_packer tpk; uint32_t n; peer *to; } want_list;
+typedef struct { msg_list l; int ok; peer *to; } want_list;
+
+static void want_begin(want_list *w, peer *to)
+{
+    w->to = to;
+    w->ok = msg_list_init(&w->l, MSG_WANT) == 0;
+}
 
 static void want_add(catalogd *d, want_list *w, const proto_id *a, uint64_t from, uint64_t to)
 {
@@ -453,162 +434,108 @@ static void want_add(catalogd *d, want_list *w, const proto_id *a, uint64_t from
             return;
         from = f->to + 1;
     }
+    if (!w->ok)
+        return;   /* out of memory: asked again by the next hello */
     if (f) {
         f->to = to;
         f->at_ms = now;
         f->from = w->to;
     }
-    msgpack_pack_array(&w->tpk, 3);
-    pack_id(&w->tpk, a);
-    msgpack_pack_uint64(&w->tpk, from);
-    msgpack_pack_uint64(&w->tpk, to);
-    w->n++;
+    if (msg_list_add_want(&w->l, a, from, to) == MSG_LIST_FULL) {
+        send_list(w->to, &w->l);
+        msg_list_reset(&w->l);
+        msg_list_add_want(&w->l, a, from, to);
+    }
 }
 
 static void want_send(peer *p, want_list *w)
 {
-    if (w->n) {
-        msgpack_sbuffer sb;
-        list_msg(&sb, "want", "r", w->n, &w->tmp);
-        peer_send(p, &sb);
-    }
-    msgpack_sbuffer_destroy(&w->tmp);
+    if (w->ok && msg_list_count(&w->l))
+        send_list(p, &w->l);
+    msg_list_destroy(&w->l);
 }
 
 /* ---- receiving ---- */
 
-static void on_records(peer *p, const uint8_t *f, size_t len)
+/* Records are collected until no whole frame is left to read (or a batch
+ * is full), then verified and written together (daemon/ingest.c). */
+static void on_records(peer *p, const msg *m)
 {
-    proto_rd r;
-    uint32_t n;
-    if (proto_map_find(f, len, "recs", &r) || proto_rd_array(&r, &n) || n > 100000) {
-        peer_fail(p, ERR_PROTO, "malformed records message");
-        return;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *b;
-        uint32_t l;
-        if (proto_rd_bin(&r, &b, &l)) {
-            peer_fail(p, ERR_PROTO, "malformed records message");
-            return;
-        }
+    msg_iter it;
+    const uint8_t *b;
+    size_t l;
+    msg_iter_init(&it, m);
+    while (msg_records_next(&it, &b, &l))
         if (ingest_add(p->ing, b, l)) {
-            peer_fail(p, ERR_PROTO, "out of memory");
+            peer_fail(p, MSG_ERR_PROTO, "out of memory");
             return;
         }
-    }
     ingest_frame_done(p->ing);
 }
 
-static void on_hello(peer *p, const uint8_t *f, size_t len)
+static void on_hello(peer *p, const msg *m)
 {
     catalogd *d = p->d;
-    proto_rd r;
-    uint64_t v;
-    struct { proto_id digest, genesis; int has_genesis; } si;
-    proto_id g, dg;
-    int their_g = 0;
-    if (proto_map_u64(f, len, "v", &v) || v != PROTO_VERSION) {
-        peer_fail(p, ERR_PROTO, "protocol version %llu not supported (this node speaks %d)",
-                  (unsigned long long)v, PROTO_VERSION);
-        return;
-    }
-    if (proto_map_find(f, len, "genesis", &r))
-        goto bad;
-    if (proto_rd_peek(&r) == PROTO_MP_BIN) {
-        if (proto_rd_binfix(&r, g.b, 32))
-            goto bad;
-        their_g = 1;
-    }
-    if (proto_map_find(f, len, "digest", &r) || proto_rd_binfix(&r, dg.b, 32))
-        goto bad;
-    store_digest_get(d->st, &si.digest, &si.genesis, &si.has_genesis);
-    if (si.has_genesis && their_g && memcmp(&si.genesis, &g, 32)) {
+    proto_id digest, genesis;
+    int has_genesis;
+    store_digest_get(d->st, &digest, &genesis, &has_genesis);
+    if (has_genesis && m->hello.has_genesis && memcmp(&genesis, &m->hello.genesis, 32)) {
         char a[65], b[65];
-        proto_hex(g.b, 32, a);
-        proto_hex(si.genesis.b, 32, b);
-        peer_fail(p, ERR_ALLIANCE, "peer belongs to another alliance (genesis %.16s…, ours %.16s…)", a, b);
+        proto_hex(m->hello.genesis.b, 32, a);
+        proto_hex(genesis.b, 32, b);
+        peer_fail(p, MSG_ERR_ALLIANCE, "peer belongs to another alliance (genesis %.16s…, ours %.16s…)", a, b);
         return;
     }
     p->gs->hello_seen = 1;
     p->gs->last_sync_ms = uv_now(d->loop);
-    uint32_t n;
-    if (proto_map_find(f, len, "vv", &r) || proto_rd_array(&r, &n))
-        goto bad;
-    want_list w = { .n = 0, .to = p };
-    msgpack_sbuffer_init(&w.tmp);
-    msgpack_packer_init(&w.tpk, &w.tmp, msgpack_sbuffer_write);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t two;
-        proto_id a;
-        uint64_t seq;
-        if (proto_rd_array(&r, &two) || two != 2 || proto_rd_binfix(&r, a.b, 32) || proto_rd_uint(&r, &seq)) {
-            msgpack_sbuffer_destroy(&w.tmp);
-            goto bad;
-        }
+    want_list w;
+    msg_iter it;
+    proto_id a;
+    uint64_t seq;
+    want_begin(&w, p);
+    msg_iter_init(&it, m);
+    while (msg_vv_next(&it, &a, &seq)) {
         uint64_t have = store_vv_get(d->st, &a);
         if (seq > have)
             want_add(d, &w, &a, have + 1, seq);
     }
     want_send(p, &w);
     /* They may lack what we hold: tell them our vector (at most twice a second). */
-    if (memcmp(&dg, &si.digest, 32) && uv_now(d->loop) - p->gs->last_hello_ms > 500)
+    if (memcmp(&m->hello.digest, &digest, 32) && uv_now(d->loop) - p->gs->last_hello_ms > 500)
         send_hello(p);
-    return;
-bad:
-    peer_fail(p, ERR_PROTO, "malformed hello");
 }
 
-static void on_want(peer *p, const uint8_t *f, size_t len)
+static void on_want(peer *p, const msg *m)
 {
-    proto_rd r;
-    uint32_t n;
-    if (proto_map_find(f, len, "r", &r) || proto_rd_array(&r, &n) || n > 100000) {
-        peer_fail(p, ERR_PROTO, "malformed want");
-        return;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t three;
-        want_range w;
-        if (proto_rd_array(&r, &three) || three != 3 || proto_rd_binfix(&r, w.author.b, 32) ||
-            proto_rd_uint(&r, &w.from) || proto_rd_uint(&r, &w.to) || w.from == 0 || w.to < w.from) {
-            peer_fail(p, ERR_PROTO, "malformed want range");
+    gossip_peer *g = p->gs;
+    uint32_t n = msg_count(m);
+    if (g->nwants + n > g->capwants) {
+        size_t cap = g->capwants ? g->capwants : 16;
+        while (cap < g->nwants + n)
+            cap *= 2;
+        want_range *nw = realloc(g->wants, cap * sizeof *nw);
+        if (!nw)
             return;
-        }
-        if (p->gs->nwants == p->gs->capwants) {
-            size_t cap = p->gs->capwants ? p->gs->capwants * 2 : 16;
-            want_range *nw = realloc(p->gs->wants, cap * sizeof *nw);
-            if (!nw)
-                return;
-            p->gs->wants = nw;
-            p->gs->capwants = cap;
-        }
-        p->gs->wants[p->gs->nwants++] = w;
+        g->wants = nw;
+        g->capwants = cap;
     }
+    msg_iter it;
+    msg_iter_init(&it, m);
+    want_range w;
+    while (msg_want_next(&it, &w.author, &w.from, &w.to))
+        g->wants[g->nwants++] = w;
     pump_wants(p);
 }
 
-static void on_announce(peer *p, const uint8_t *f, size_t len)
+static void on_announce(peer *p, const msg *m)
 {
-    proto_rd r;
-    uint32_t n;
-    if (proto_map_find(f, len, "a", &r) || proto_rd_array(&r, &n)) {
-        peer_fail(p, ERR_PROTO, "malformed announce");
-        return;
-    }
-    want_list w = { .n = 0, .to = p };
-    msgpack_sbuffer_init(&w.tmp);
-    msgpack_packer_init(&w.tpk, &w.tmp, msgpack_sbuffer_write);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t three;
-        proto_id a, h;
-        uint64_t seq;
-        if (proto_rd_array(&r, &three) || three != 3 || proto_rd_binfix(&r, a.b, 32) ||
-            proto_rd_uint(&r, &seq) || proto_rd_binfix(&r, h.b, 32)) {
-            msgpack_sbuffer_destroy(&w.tmp);
-            peer_fail(p, ERR_PROTO, "malformed announce");
-            return;
-        }
+    want_list w;
+    msg_iter it;
+    proto_id a, h;
+    uint64_t seq;
+    want_begin(&w, p);
+    msg_iter_init(&it, m);
+    while (msg_announce_next(&it, &a, &seq, &h)) {
         uint64_t have = store_vv_get(p->d->st, &a);
         if (seq > have)
             want_add(p->d, &w, &a, have + 1, seq);
@@ -616,58 +543,62 @@ static void on_announce(peer *p, const uint8_t *f, size_t len)
     want_send(p, &w);
 }
 
-static void on_digest(peer *p, const uint8_t *f, size_t len)
+static void on_digest(peer *p, const msg *m)
 {
-    proto_rd r;
-    proto_id dg, mine;
-    if (proto_map_find(f, len, "d", &r) || proto_rd_binfix(&r, dg.b, 32)) {
-        peer_fail(p, ERR_PROTO, "malformed digest");
-        return;
-    }
+    proto_id mine;
     p->gs->last_sync_ms = uv_now(p->d->loop);
     store_digest_get(p->d->st, &mine, NULL, NULL);
-    if (memcmp(&dg, &mine, 32))
+    if (memcmp(&m->digest.d, &mine, 32))
         send_hello(p);
 }
 
+static void on_ping(peer *p, const msg *m)
+{
+    msgpack_sbuffer sb;
+    send_packed(p, msg_pack_pong(&sb), &sb);
+}
+
+static void on_pong(peer *p, const msg *m)
+{
+    p->gs->last_sync_ms = uv_now(p->d->loop);
+}
+
+static void on_error(peer *p, const msg *m)
+{
+    log_warn(p->d, "peer %s (%s) reported error %llu (%s): %s", p->addr, p->name,
+             (unsigned long long)m->error.code, msg_error_name(m->error.code), m->error.text);
+    peer_close(p);
+}
+
+/* What each message does; every handler gets a message msg_decode has
+ * checked completely.  Before the peer's hello only hello and error. */
+static const struct {
+    void (*fn)(peer *p, const msg *m);
+    int before_hello;
+} handlers[MSG_TYPE_LAST + 1] = {
+    [MSG_HELLO] = { on_hello, 1 },
+    [MSG_WANT] = { on_want, 0 },
+    [MSG_RECORDS] = { on_records, 0 },
+    [MSG_ANNOUNCE] = { on_announce, 0 },
+    [MSG_DIGEST] = { on_digest, 0 },
+    [MSG_PING] = { on_ping, 0 },
+    [MSG_PONG] = { on_pong, 0 },
+    [MSG_ERROR] = { on_error, 1 },
+};
+
 void gossip_on_frame(peer *p, const uint8_t *f, size_t len)
 {
-    char t[16];
-    if (proto_map_str(f, len, "t", t, sizeof t)) {
-        peer_fail(p, ERR_PROTO, "message without a type");
+    msg m;
+    char err[256];
+    if (msg_decode(f, len, &m, err, sizeof err)) {
+        peer_fail(p, MSG_ERR_PROTO, "%s", err);
         return;
     }
-    if (!p->gs->hello_seen && strcmp(t, "hello") && strcmp(t, "error")) {
-        peer_fail(p, ERR_PROTO, "expected hello first, got %s", t);
+    if (!p->gs->hello_seen && !handlers[m.type].before_hello) {
+        peer_fail(p, MSG_ERR_PROTO, "expected hello first, got %s", msg_type_name(m.type));
         return;
     }
-    if (!strcmp(t, "hello"))
-        on_hello(p, f, len);
-    else if (!strcmp(t, "records"))
-        on_records(p, f, len);
-    else if (!strcmp(t, "want"))
-        on_want(p, f, len);
-    else if (!strcmp(t, "announce"))
-        on_announce(p, f, len);
-    else if (!strcmp(t, "digest"))
-        on_digest(p, f, len);
-    else if (!strcmp(t, "ping")) {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        begin_msg(&sb, &pk, "pong", 0);
-        peer_send(p, &sb);
-    } else if (!strcmp(t, "pong")) {
-        p->gs->last_sync_ms = uv_now(p->d->loop);
-    } else if (!strcmp(t, "error")) {
-        char text[512] = "";
-        uint64_t code = 0;
-        proto_map_str(f, len, "text", text, sizeof text);
-        proto_map_u64(f, len, "code", &code);
-        log_warn(p->d, "peer %s (%s) reported error %llu: %s", p->addr, p->name, (unsigned long long)code, text);
-        peer_close(p);
-    } else {
-        peer_fail(p, ERR_PROTO, "unknown message type '%s'", t);
-    }
+    handlers[m.type].fn(p, &m);
 }
 
 void gossip_on_established(peer *p)
@@ -706,12 +637,8 @@ void gossip_tick(catalogd *d)
         if (pick-- == 0) {
             proto_id digest;
             msgpack_sbuffer sb;
-            msgpack_packer pk;
             store_digest_get(d->st, &digest, NULL, NULL);
-            begin_msg(&sb, &pk, "digest", 1);
-            proto_pack_cstr(&pk, "d");
-            pack_id(&pk, &digest);
-            peer_send(p, &sb);
+            send_packed(p, msg_pack_digest(&sb, &digest), &sb);
             break;
         }
     }

@@ -15,9 +15,6 @@
 struct peer;
 typedef struct gossip_peer gossip_peer;   /* the protocol's state of one connection */
 
-/* Wire error codes (sent in an error frame before closing). */
-enum { ERR_PROTO = 1, ERR_ALLIANCE = 2, ERR_RECORD = 3, ERR_SIGNATURE = 4 };
-
 gossip_peer *gossip_peer_new(void);
 void gossip_peer_free(gossip_peer *g);
 

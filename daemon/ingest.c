@@ -11,6 +11,7 @@
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "daemon/peer.h"
+#include "proto/msg.h"
 #include "proto/util.h"
 #include "store/kind.h"
 
@@ -235,7 +236,7 @@ static void verify_done(uv_work_t *w, int status)
     if (bad && p->state == PEER_ESTABLISHED) {
         char a[PROTO_ID_STR];
         proto_id_str(&bad->r.author, a);
-        peer_fail(p, ERR_SIGNATURE, "record with a bad signature (claimed author %s, %s/%s seq %llu)",
+        peer_fail(p, MSG_ERR_SIGNATURE, "record with a bad signature (claimed author %s, %s/%s seq %llu)",
                   a, bad->r.kind, bad->r.key, (unsigned long long)bad->r.seq);
     }
     size_t churn = 0;
@@ -315,7 +316,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
     for (size_t i = 0; i < n; i++) {
         char err[256];
         if (proto_record_decode(raws[i], lens[i], &dec[i], err, sizeof err)) {
-            peer_fail(p, ERR_RECORD, "malformed record: %s", err);
+            peer_fail(p, MSG_ERR_RECORD, "malformed record: %s", err);
             *fatal = 1;
             free(dec);
             job_free(j);
@@ -359,7 +360,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
             defer_rec(p->ing, r);
         } else if (pc == STORE_REJECT) {
             EVP_PKEY_free(k);
-            peer_fail(p, ERR_RECORD, "record refused: %s", err);
+            peer_fail(p, MSG_ERR_RECORD, "record refused: %s", err);
             *fatal = 1;
             break;
         } else {

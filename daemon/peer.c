@@ -3,6 +3,7 @@
 #include "daemon/gossip.h"
 #include "daemon/ingest.h"
 #include "daemon/log.h"
+#include "proto/msg.h"
 #include "proto/util.h"
 
 #include <openssl/err.h>
@@ -214,13 +215,6 @@ void peer_send_frame(peer *p, const void *frame, size_t len)
     flush_out(p);
 }
 
-void peer_send(peer *p, msgpack_sbuffer *sb)
-{
-    proto_frame_end(sb);
-    peer_send_frame(p, sb->data, sb->size);
-    msgpack_sbuffer_destroy(sb);
-}
-
 void peer_unref(peer *p)
 {
     if (--p->refs > 0)
@@ -310,15 +304,10 @@ void peer_fail(peer *p, unsigned code, const char *fmt, ...)
     va_end(ap);
     p->failed = 1;
     log_warn(p->d, "closing peer %s: %s", peer_label(p, lbl, sizeof lbl), text);
-    if (p->state == PEER_ESTABLISHED) {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        proto_frame_begin(&sb, &pk);
-        msgpack_pack_map(&pk, 3);
-        proto_pack_kv_str(&pk, "t", "error");
-        proto_pack_kv_u64(&pk, "code", code);
-        proto_pack_kv_str(&pk, "text", text);
-        peer_send(p, &sb);
+    msgpack_sbuffer sb;
+    if (p->state == PEER_ESTABLISHED && msg_pack_error(&sb, code, text) == 0) {
+        peer_send_frame(p, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
     }
     peer_close(p);
 }
@@ -375,7 +364,7 @@ static void pump_in_frames(peer *p)
         size_t fl;
         int rc = proto_frame_take(&p->in, PROTO_PEER_FRAME_MAX, &f, &fl);
         if (rc < 0) {
-            peer_fail(p, 1, "frame longer than %u bytes or empty", PROTO_PEER_FRAME_MAX);
+            peer_fail(p, MSG_ERR_PROTO, "frame longer than %u bytes or empty", PROTO_PEER_FRAME_MAX);
             return;
         }
         if (rc == 1) {
@@ -386,7 +375,7 @@ static void pump_in_frames(peer *p)
         int n = SSL_read(p->ssl, buf, sizeof buf);
         if (n > 0) {
             if (proto_buf_append(&p->in, buf, (size_t)n)) {
-                peer_fail(p, 1, "out of memory");
+                peer_fail(p, MSG_ERR_PROTO, "out of memory");
                 return;
             }
             continue;

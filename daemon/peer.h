@@ -49,9 +49,8 @@ void peer_start(catalogd *d);                               /* dialing + timers 
 void peer_shutdown(catalogd *d);
 void peer_free_all(catalogd *d);
 
-/* Send one message: sb must have been started with proto_frame_begin. */
-void peer_send(peer *p, msgpack_sbuffer *sb);
-void peer_send_frame(peer *p, const void *frame, size_t len);   /* a whole frame, not consumed */
+/* Send a whole frame (length prefix included; proto/msg.h builds them); copied. */
+void peer_send_frame(peer *p, const void *frame, size_t len);
 /* Send an error frame and close. */
 void peer_fail(peer *p, unsigned code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void peer_close(peer *p);
