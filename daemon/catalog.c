@@ -12,7 +12,7 @@
  *           matching certifications, every certification of the same products
  *           (法人番号 + normalised name), and every adoption citing them.
  */
-#include "daemon/ctl.h"
+#include "daemon/control.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "store/kind.h"
@@ -386,12 +386,12 @@ static void pack_members(catalogd *d, msgpack_packer *pk)
 
 /* ---- cfind ---- */
 
-typedef struct { catalogd *d; const char *kind, *key; ctl_list *l; } find_ctx;
+typedef struct { catalogd *d; const char *kind, *key; control_list *l; } find_ctx;
 
 static int find_cb(void *ctx, const store_member *m)
 {
     find_ctx *f = ctx;
-    store_get_current(f->d->st, &m->id, f->kind, f->key, ctl_list_rec, f->l);
+    store_get_current(f->d->st, &m->id, f->kind, f->key, control_list_rec, f->l);
     return 0;
 }
 
@@ -402,22 +402,22 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
         return proto_err(err, errlen, "find needs kind and key");
     proto_map_str(req, len, "author", author, sizeof author);
-    ctl_list l;
-    ctl_list_begin(&l);
+    control_list l;
+    control_list_begin(&l);
     if (author[0]) {
         proto_id id;
         if (member_ref(d, author, &id)) {
             msgpack_sbuffer_destroy(&l.tmp);
             return proto_err(err, errlen, "no member %s", author);
         }
-        store_get_current(d->st, &id, kind, key, ctl_list_rec, &l);
+        store_get_current(d->st, &id, kind, key, control_list_rec, &l);
     } else {
         find_ctx f = { d, kind, key, &l };
         store_members(d->st, find_cb, &f);
     }
     msgpack_pack_map(pk, 3);
     proto_pack_kv_bool(pk, "ok", 1);
-    ctl_list_end(&l, pk, "records");
+    control_list_end(&l, pk, "records");
     pack_members(d, pk);
     return 0;
 }
@@ -970,7 +970,7 @@ static const char *status_word(const char *s)
 }
 
 /* Read the records of the entries marked in `sel` back from the store. */
-static int list_hits(catalogd *d, const cidx *v, size_t n, const uint8_t *sel, ctl_list *l)
+static int list_hits(catalogd *d, const cidx *v, size_t n, const uint8_t *sel, control_list *l)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -986,7 +986,7 @@ static int list_hits(catalogd *d, const cidx *v, size_t n, const uint8_t *sel, c
             refs[k].author = g_idx.authors[v[i].author];
             refs[k++].seq = v[i].seq;
         }
-    store_get_refs(d->st, refs, k, ctl_list_rec, l);
+    store_get_refs(d->st, refs, k, control_list_rec, l);
     free(refs);
     return 0;
 }
@@ -1134,9 +1134,9 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         if (a->prod != NO_PROD ? prod_hit[a->prod] : all)
             ainc[j] = 1;   /* an export keeps adoptions of unknown certifications too */
     }
-    ctl_list lc, la;
-    ctl_list_begin(&lc);
-    ctl_list_begin(&la);
+    control_list lc, la;
+    control_list_begin(&lc);
+    control_list_begin(&la);
     if (list_hits(d, g_idx.c, nc, inc, &lc) || list_hits(d, g_idx.a, na, ainc, &la)) {
         msgpack_sbuffer_destroy(&lc.tmp);
         msgpack_sbuffer_destroy(&la.tmp);
@@ -1147,8 +1147,8 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     }
     msgpack_pack_map(pk, 5);
     proto_pack_kv_bool(pk, "ok", 1);
-    ctl_list_end(&lc, pk, "certifications");
-    ctl_list_end(&la, pk, "adoptions");
+    control_list_end(&lc, pk, "certifications");
+    control_list_end(&la, pk, "adoptions");
     proto_pack_kv_u64(pk, "products", products);
     pack_members(d, pk);
     free(inc);

@@ -11,7 +11,6 @@
 #include "store/store.h"
 
 struct peer;
-struct ctl_client;
 
 typedef struct catalogd {
     uv_loop_t *loop;
@@ -24,6 +23,7 @@ typedef struct catalogd {
     /* control socket */
     uv_pipe_t ctl;
     int ctl_open;
+    char control_slab[65536];    /* every client's reads land here, consumed at once (control.c) */
 
     /* network */
     SSL_CTX *ssl_ctx;
