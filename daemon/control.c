@@ -256,9 +256,7 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     if (addr[0])
         proto_body_str(b, "address", addr);
     proto_body_bin(b, "cert", nc.der, nc.der_len);
-    uint8_t *rec;
-    size_t rl;
-    int rc = node_publish_one(d, "member", key, 0, b, &rec, &rl, err, errlen);
+    int rc = node_publish_one(d, "member", key, 0, b, NULL, NULL, err, errlen);
     proto_body_free(b);
     if (rc) {
         certs_free(&nc);
@@ -273,7 +271,6 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     proto_map_put_bool(&m, "ok", 1);
     proto_map_put_str(&m, "member_id", ids);
     proto_map_end(&m);
-    free(rec);
     return 0;
 }
 
@@ -295,9 +292,7 @@ static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     proto_body_str(b, "op", op);
     if (addr[0])
         proto_body_str(b, "address", addr);
-    uint8_t *rec;
-    size_t rl;
-    int rc = node_publish_one(d, "member", key, 0, b, &rec, &rl, err, errlen);
+    int rc = node_publish_one(d, "member", key, 0, b, NULL, NULL, err, errlen);
     proto_body_free(b);
     if (rc)
         return -1;
@@ -305,7 +300,6 @@ static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
     proto_map_end(&m);
-    free(rec);
     return 0;
 }
 
