@@ -10,18 +10,18 @@
 
 int adoption_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *sub = argc > 1 ? argv[1] : "";
     if (!strcmp(sub, "add"))
-        return ctl_cat_write(&o, "adoption", "adoption", "add", argc, argv, NULL);
+        return client_cat_write(&o, "adoption", "adoption", "add", argc, argv, NULL);
     if (!strcmp(sub, "update"))
-        return ctl_cat_write(&o, "adoption", "adoption", "update", argc, argv, NULL);
+        return client_cat_write(&o, "adoption", "adoption", "update", argc, argv, NULL);
     if (!strcmp(sub, "show"))
-        return ctl_cat_show(&o, "adoption", "adoption", argc, argv);
+        return client_cat_show(&o, "adoption", "adoption", argc, argv);
     if (!strcmp(sub, "history"))
-        return ctl_cat_history(&o, "adoption", "adoption", argc, argv);
+        return client_cat_history(&o, "adoption", "adoption", argc, argv);
     if (!strcmp(sub, "list"))
-        return ctl_cat_list(&o, "adoption", "adoption", argc, argv);
-    ctl_usage_error("adoption", USAGE);
-    return CTL_USAGE;
+        return client_cat_list(&o, "adoption", "adoption", argc, argv);
+    client_usage_error("adoption", USAGE);
+    return CLIENT_USAGE;
 }

@@ -2,7 +2,7 @@
  * cli/catalogctl.c — the control tool: a dispatcher over a table of verbs,
  * from which the usage text is printed.  Each verb lives in its own file.
  */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 
 #include <locale.h>
@@ -54,16 +54,16 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        if (!ctl_common_opt(&ctl_g, argc, argv, &i)) {
-            ctl_errorf("unknown option %s", argv[i]);
+        if (!client_common_opt(&client_g, argc, argv, &i)) {
+            client_errorf("unknown option %s", argv[i]);
             usage(stderr);
-            return CTL_USAGE;
+            return CLIENT_USAGE;
         }
         i++;
     }
     if (i >= argc) {
         usage(stderr);
-        return CTL_USAGE;
+        return CLIENT_USAGE;
     }
     if (!strcmp(argv[i], "help")) {
         usage(stdout);
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++)
         if (!strcmp(argv[i], verbs[v].verb))
             return verbs[v].fn(argc - i, argv + i);
-    ctl_errorf("unknown command '%s'", argv[i]);
+    client_errorf("unknown command '%s'", argv[i]);
     usage(stderr);
-    return CTL_USAGE;
+    return CLIENT_USAGE;
 }

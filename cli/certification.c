@@ -12,24 +12,24 @@
 
 int certification_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *sub = argc > 1 ? argv[1] : "";
     if (!strcmp(sub, "add"))
-        return ctl_cat_write(&o, "certification", "certification", "add", argc, argv, NULL);
+        return client_cat_write(&o, "certification", "certification", "add", argc, argv, NULL);
     if (!strcmp(sub, "update"))
-        return ctl_cat_write(&o, "certification", "certification", "update", argc, argv, NULL);
+        return client_cat_write(&o, "certification", "certification", "update", argc, argv, NULL);
     if (!strcmp(sub, "suspend"))
-        return ctl_cat_write(&o, "certification", "certification", "update", argc, argv, "status=停止");
+        return client_cat_write(&o, "certification", "certification", "update", argc, argv, "status=停止");
     if (!strcmp(sub, "revoke"))
-        return ctl_cat_write(&o, "certification", "certification", "update", argc, argv, "status=取消");
+        return client_cat_write(&o, "certification", "certification", "update", argc, argv, "status=取消");
     if (!strcmp(sub, "reinstate"))
-        return ctl_cat_write(&o, "certification", "certification", "update", argc, argv, "status=認定中");
+        return client_cat_write(&o, "certification", "certification", "update", argc, argv, "status=認定中");
     if (!strcmp(sub, "show"))
-        return ctl_cat_show(&o, "certification", "certification", argc, argv);
+        return client_cat_show(&o, "certification", "certification", argc, argv);
     if (!strcmp(sub, "history"))
-        return ctl_cat_history(&o, "certification", "certification", argc, argv);
+        return client_cat_history(&o, "certification", "certification", argc, argv);
     if (!strcmp(sub, "list"))
-        return ctl_cat_list(&o, "certification", "certification", argc, argv);
-    ctl_usage_error("certification", USAGE);
-    return CTL_USAGE;
+        return client_cat_list(&o, "certification", "certification", argc, argv);
+    client_usage_error("certification", USAGE);
+    return CLIENT_USAGE;
 }
