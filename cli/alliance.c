@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "usage: catalogctl alliance create --data DIR --name NAME [--admission N] [--address HOST:PORT]"
-
 /* Offline verbs open the node's store directly (LMDB allows a running daemon
  * to share it); they need the node key, so they run on the node's machine. */
 int client_open_node(const client_opts *o, certs_identity *id, store **st);
@@ -30,18 +28,15 @@ int client_open_node(const client_opts *o, certs_identity *id, store **st)
     return CLIENT_OK;
 }
 
-int alliance_main(int argc, char **argv)
+static int usage(void);
+
+static int create(client_opts *o, int argc, char **argv)
 {
-    client_opts o = client_g;
     const char *name = NULL, *addr = NULL;
     long admission = 1;
-    if (argc < 2 || strcmp(argv[1], "create")) {
-        client_usage_error("alliance", USAGE);
-        return CLIENT_USAGE;
-    }
     for (int i = 2; i < argc; i++) {
         char *end;
-        if (client_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--name") && i + 1 < argc)
             name = argv[++i];
@@ -51,18 +46,18 @@ int alliance_main(int argc, char **argv)
                  (admission = strtol(argv[i + 1], &end, 10), !*end && admission >= 1 && admission <= 1000))
             i++;
         else {
-            client_usage_error("alliance", "bad argument '%s'\n" USAGE, argv[i]);
-            return CLIENT_USAGE;
+            client_usage_error("alliance", "bad argument '%s'", argv[i]);
+            return usage();
         }
     }
     if (!name) {
-        client_usage_error("alliance", "--name is required\n" USAGE);
-        return CLIENT_USAGE;
+        client_usage_error("alliance", "--name is required");
+        return usage();
     }
     certs_identity id;
     store *st;
     char err[512];
-    int rc = client_open_node(&o, &id, &st);
+    int rc = client_open_node(o, &id, &st);
     if (rc)
         return rc;
     if (store_create_genesis(st, id.key, id.der, id.der_len, id.code, id.name, name,
@@ -74,7 +69,7 @@ int alliance_main(int argc, char **argv)
         char g[65];
         store_info_get(st, &si);
         proto_hex(si.genesis.b, 32, g);
-        if (o.json) {
+        if (o->json) {
             printf("{");
             client_json_kv_str(stdout, "alliance", name, 1);
             client_json_kv_str(stdout, "genesis", g, 1);
@@ -88,4 +83,16 @@ int alliance_main(int argc, char **argv)
     store_close(st);
     certs_free(&id);
     return rc;
+}
+
+static const client_subverb subs[] = {
+    { "create", create, "--data DIR --name NAME [--admission N] [--address HOST:PORT]" },
+};
+
+const client_subverbs alliance_verb = { "alliance", subs, sizeof subs / sizeof subs[0], NULL };
+
+static int usage(void)
+{
+    client_subverbs_usage(&alliance_verb, stderr);
+    return CLIENT_USAGE;
 }

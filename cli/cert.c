@@ -5,12 +5,15 @@
 #include "proto/util.h"
 #include <stdlib.h>
 
+#define USAGE "usage: catalogctl cert [--data DIR] > NODE.pem"
+const char cert_usage[] = USAGE;
+
 int cert_main(int argc, char **argv)
 {
     client_opts o = client_g;
     for (int i = 1; i < argc; i++) {
         if (!client_common_opt(&o, argc, argv, &i)) {
-            client_usage_error("cert", "usage: catalogctl cert [--data DIR] > NODE.pem");
+            client_usage_error("cert", USAGE);
             return CLIENT_USAGE;
         }
     }

@@ -62,6 +62,53 @@ void client_errorf(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* ---- sub-verbs ---- */
+
+void client_subverbs_usage(const client_subverbs *v, FILE *f)
+{
+    for (size_t i = 0; i < v->n;) {
+        /* a run of rows sharing one line: the first has the usage */
+        size_t end = i + 1;
+        while (end < v->n && !v->subs[end].usage)
+            end++;
+        fprintf(f, "%s catalogctl %s ", i ? "      " : "usage:", v->verb);
+        for (size_t j = i; j < end; j++)
+            fprintf(f, "%s%s", j > i ? "|" : "", v->subs[j].sub);
+        const char *u = v->subs[i].usage ? v->subs[i].usage : "";
+        fprintf(f, "%s%s\n", u[0] ? " " : "", u);
+        i = end;
+    }
+    if (v->note)
+        fprintf(f, "%s\n", v->note);
+}
+
+void client_subverbs_names(const client_subverbs *v, FILE *f)
+{
+    for (size_t i = 0; i < v->n; i++)
+        fprintf(f, "%s%s", i ? "|" : "", v->subs[i].sub);
+}
+
+int client_subverbs_usage_error(const client_subverbs *v)
+{
+    fprintf(stderr, "catalogctl %s: ", v->verb);
+    client_subverbs_usage(v, stderr);
+    return CLIENT_USAGE;
+}
+
+int client_subverbs_main(const client_subverbs *v, int argc, char **argv)
+{
+    client_opts o = client_g;
+    const char *sub = argc > 1 ? argv[1] : "";
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->subs[i].sub, sub))
+            return v->subs[i].fn(&o, argc, argv);
+    if (!sub[0])
+        return client_subverbs_usage_error(v);
+    client_usage_error(v->verb, "unknown command '%s'", sub);
+    client_subverbs_usage(v, stderr);
+    return CLIENT_USAGE;
+}
+
 /* ---- control socket ---- */
 
 void client_req_begin(client_req *r, const char *cmd, uint32_t nargs)

@@ -28,6 +28,29 @@ const char *client_data_dir(const client_opts *o);    /* --data, $CATALOGD_DATA,
 void client_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void client_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A verb with sub-verbs is a table of them, which both dispatches and
+ * prints the verb's usage, so no sub-verb can be missing from the help.
+ * A sub-verb's handler gets the verb's argv (argv[1] is the sub-verb) and
+ * options given before the verb.  Its usage is what follows "catalogctl
+ * VERB SUB"; NULL shares the line of the row before ("suspend|revoke KEY"). */
+typedef struct {
+    const char *sub;
+    int (*fn)(client_opts *o, int argc, char **argv);
+    const char *usage;
+} client_subverb;
+
+typedef struct {
+    const char *verb;
+    const client_subverb *subs;
+    size_t n;
+    const char *note;   /* a line after the usage lines, or NULL */
+} client_subverbs;
+
+int  client_subverbs_main(const client_subverbs *v, int argc, char **argv);
+void client_subverbs_usage(const client_subverbs *v, FILE *f);        /* "usage: catalogctl VERB ..." lines */
+void client_subverbs_names(const client_subverbs *v, FILE *f);        /* "add|update|..." */
+int  client_subverbs_usage_error(const client_subverbs *v);           /* the usage on stderr; CLIENT_USAGE */
+
 /* One request/reply over the control socket.  The request map is built by
  * the caller with pk (started for it, including "cmd").  On success *reply is
  * a malloc'd msgpack map with ok=true.  Returns CLIENT_OK, CLIENT_FAIL (no daemon)

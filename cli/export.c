@@ -20,6 +20,7 @@
 
 #define USAGE "usage: catalogctl export --format csv|json|xlsx [--output FILE] [--kind certification|adoption]\n" \
               "           [--public-only] [search filters]"
+const char export_usage[] = USAGE;
 
 int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
 

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#define USAGE "usage: catalogctl fields [certification|adoption] [--json]"
+const char fields_usage[] = USAGE;
+
 int fields_main(int argc, char **argv)
 {
     client_opts o = client_g;
@@ -20,7 +23,7 @@ int fields_main(int argc, char **argv)
         else if (!strcmp(argv[i], "adoption"))
             only = 1;
         else {
-            client_usage_error("fields", "usage: catalogctl fields [certification|adoption] [--json]");
+            client_usage_error("fields", USAGE);
             return CLIENT_USAGE;
         }
     }

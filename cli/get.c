@@ -6,9 +6,11 @@
 #include <string.h>
 
 /* Shared by get and history: KIND KEY [--author ID]. */
-int client_record_query(int argc, char **argv, const char *verb, const char *cmd);
+int client_record_query(int argc, char **argv, const char *verb, const char *cmd, const char *usage);
 
-int client_record_query(int argc, char **argv, const char *verb, const char *cmd)
+const char get_usage[] = "usage: catalogctl get KIND KEY [--author MEMBER_ID]";
+
+int client_record_query(int argc, char **argv, const char *verb, const char *cmd, const char *usage)
 {
     client_opts o = client_g;
     const char *kind = NULL, *key = NULL, *author = NULL;
@@ -25,7 +27,7 @@ int client_record_query(int argc, char **argv, const char *verb, const char *cmd
             kind = NULL, key = NULL, i = argc;
     }
     if (!kind || !key) {
-        client_usage_error(verb, "usage: catalogctl %s KIND KEY [--author MEMBER_ID]", verb);
+        client_usage_error(verb, "%s", usage);
         return CLIENT_USAGE;
     }
     client_req r;
@@ -55,5 +57,5 @@ int client_record_query(int argc, char **argv, const char *verb, const char *cmd
 
 int get_main(int argc, char **argv)
 {
-    return client_record_query(argc, argv, "get", "get");
+    return client_record_query(argc, argv, "get", "get", get_usage);
 }

@@ -4,6 +4,9 @@
 #include "certs/certs.h"
 #include "proto/util.h"
 
+#define USAGE "usage: catalogctl id [--data DIR] [FILE.pem]"
+const char id_usage[] = USAGE;
+
 int id_main(int argc, char **argv)
 {
     client_opts o = client_g;
@@ -14,7 +17,7 @@ int id_main(int argc, char **argv)
         if (argv[i][0] != '-' && !file)
             file = argv[i];
         else {
-            client_usage_error("id", "usage: catalogctl id [--data DIR] [FILE.pem]");
+            client_usage_error("id", USAGE);
             return CLIENT_USAGE;
         }
     }

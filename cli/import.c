@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define USAGE "usage: catalogctl import FILE.csv [--dry-run] [--skip-bad] [--json]"
+const char import_usage[] = USAGE;
 #define CHUNK 2000
 
 static const char *const key_headers[] = { "認定番号", "key", "cert_no", "certification_no", NULL };

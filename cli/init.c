@@ -5,6 +5,9 @@
 #include "proto/util.h"
 #include <string.h>
 
+#define USAGE "usage: catalogctl init --data DIR --code CODE --name NAME [--key-type ed25519|p256|rsa]"
+const char init_usage[] = USAGE;
+
 int init_main(int argc, char **argv)
 {
     client_opts o = client_g;
@@ -19,16 +22,12 @@ int init_main(int argc, char **argv)
         else if (!strcmp(argv[i], "--key-type") && i + 1 < argc)
             type = argv[++i];
         else {
-            client_usage_error("init", "unexpected argument '%s'\n"
-                               "usage: catalogctl init --data DIR --code CODE --name NAME "
-                               "[--key-type ed25519|p256|rsa]", argv[i]);
+            client_usage_error("init", "unexpected argument '%s'\n" USAGE, argv[i]);
             return CLIENT_USAGE;
         }
     }
     if (!code || !name) {
-        client_usage_error("init", "--code and --name are required\n"
-                           "usage: catalogctl init --data DIR --code CODE --name NAME "
-                           "[--key-type ed25519|p256|rsa]");
+        client_usage_error("init", "--code and --name are required\n" USAGE);
         return CLIENT_USAGE;
     }
     const char *dir = client_data_dir(&o);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #define USAGE "usage: catalogctl join --data DIR --sponsor SPONSOR.pem --address HOST:PORT"
+const char join_usage[] = USAGE;
 
 int client_open_node(const client_opts *o, certs_identity *id, store **st);
 

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define USAGE "usage: catalogctl list [KIND] [--json]"
+const char list_usage[] = USAGE;
+
 int list_main(int argc, char **argv)
 {
     client_opts o = client_g;
@@ -16,7 +19,7 @@ int list_main(int argc, char **argv)
         if (!kind && argv[i][0] != '-')
             kind = argv[i];
         else {
-            client_usage_error("list", "usage: catalogctl list [KIND] [--json]");
+            client_usage_error("list", USAGE);
             return CLIENT_USAGE;
         }
     }

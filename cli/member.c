@@ -8,13 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#define USAGE "usage: catalogctl member add FILE.pem [--address HOST:PORT]\n" \
-              "       catalogctl member list [--json]\n" \
-              "       catalogctl member address HOST:PORT\n" \
-              "       catalogctl member leave\n" \
-              "       catalogctl member expel MEMBER_ID"
+static int usage(void);
 
-static int member_add(client_opts *o, int argc, char **argv)
+static int add(client_opts *o, int argc, char **argv)
 {
     const char *file = NULL, *addr = NULL;
     for (int i = 2; i < argc; i++) {
@@ -24,15 +20,11 @@ static int member_add(client_opts *o, int argc, char **argv)
             addr = argv[++i];
         else if (!file && argv[i][0] != '-')
             file = argv[i];
-        else {
-            client_usage_error("member", USAGE);
-            return CLIENT_USAGE;
-        }
+        else
+            return usage();
     }
-    if (!file) {
-        client_usage_error("member", USAGE);
-        return CLIENT_USAGE;
-    }
+    if (!file)
+        return usage();
     FILE *f = fopen(file, "rb");
     if (!f) {
         client_errorf("member add: cannot open %s: %s", file, strerror(errno));
@@ -141,34 +133,64 @@ static int member_set(client_opts *o, const char *op, const char *addr, const ch
     return CLIENT_OK;
 }
 
-int member_main(int argc, char **argv)
+/* The sub-verbs other than add take at most one argument. */
+static int one_arg(client_opts *o, int argc, char **argv, const char **arg)
 {
-    client_opts o = client_g;
-    if (argc < 2) {
-        client_usage_error("member", USAGE);
-        return CLIENT_USAGE;
-    }
-    if (!strcmp(argv[1], "add"))
-        return member_add(&o, argc, argv);
-    const char *arg = NULL;
+    *arg = NULL;
     for (int i = 2; i < argc; i++) {
-        if (client_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(o, argc, argv, &i))
             continue;
-        if (!arg && argv[i][0] != '-')
-            arg = argv[i];
-        else {
-            client_usage_error("member", USAGE);
-            return CLIENT_USAGE;
-        }
+        if (!*arg && argv[i][0] != '-')
+            *arg = argv[i];
+        else
+            return -1;
     }
-    if (!strcmp(argv[1], "list") && !arg)
-        return member_list(&o);
-    if (!strcmp(argv[1], "address") && arg)
-        return member_set(&o, "address", arg, NULL);
-    if (!strcmp(argv[1], "leave") && !arg)
-        return member_set(&o, "leave", NULL, NULL);
-    if (!strcmp(argv[1], "expel") && arg)
-        return member_set(&o, "expel", NULL, arg);
-    client_usage_error("member", USAGE);
-    return CLIENT_USAGE;
+    return 0;
+}
+
+static int list(client_opts *o, int argc, char **argv)
+{
+    const char *arg;
+    if (one_arg(o, argc, argv, &arg) || arg)
+        return usage();
+    return member_list(o);
+}
+
+static int address(client_opts *o, int argc, char **argv)
+{
+    const char *arg;
+    if (one_arg(o, argc, argv, &arg) || !arg)
+        return usage();
+    return member_set(o, "address", arg, NULL);
+}
+
+static int leave(client_opts *o, int argc, char **argv)
+{
+    const char *arg;
+    if (one_arg(o, argc, argv, &arg) || arg)
+        return usage();
+    return member_set(o, "leave", NULL, NULL);
+}
+
+static int expel(client_opts *o, int argc, char **argv)
+{
+    const char *arg;
+    if (one_arg(o, argc, argv, &arg) || !arg)
+        return usage();
+    return member_set(o, "expel", NULL, arg);
+}
+
+static const client_subverb subs[] = {
+    { "add", add, "FILE.pem [--address HOST:PORT]" },
+    { "list", list, "[--json]" },
+    { "address", address, "HOST:PORT" },
+    { "leave", leave, "" },
+    { "expel", expel, "MEMBER_ID" },
+};
+
+const client_subverbs member_verb = { "member", subs, sizeof subs / sizeof subs[0], NULL };
+
+static int usage(void)
+{
+    return client_subverbs_usage_error(&member_verb);
 }

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define USAGE "usage: catalogctl put KIND KEY [FIELD=VALUE...] [--delete]"
+const char put_usage[] = USAGE;
+
 int put_main(int argc, char **argv)
 {
     client_opts o = client_g;
@@ -23,14 +26,13 @@ int put_main(int argc, char **argv)
         else if (strchr(argv[i], '=') && argv[i][0] != '=')
             fields[nf++] = argv[i];
         else {
-            client_usage_error("put", "'%s' is not FIELD=VALUE\nusage: catalogctl put KIND KEY [FIELD=VALUE...] [--delete]",
-                               argv[i]);
+            client_usage_error("put", "'%s' is not FIELD=VALUE\n" USAGE, argv[i]);
             free(fields);
             return CLIENT_USAGE;
         }
     }
     if (!kind || !key) {
-        client_usage_error("put", "usage: catalogctl put KIND KEY [FIELD=VALUE...] [--delete]");
+        client_usage_error("put", USAGE);
         free(fields);
         return CLIENT_USAGE;
     }

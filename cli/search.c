@@ -17,6 +17,7 @@
 #define USAGE "usage: catalogctl search [WORDS...] [--area 分野] [--member CODE] [--status 認定中|停止|取消|期間満了]\n" \
               "           [--valid-on YYYY-MM-DD] [--corporate-number N] [--adopted-by CODE]\n" \
               "           [--not-adopted-by-me] [--public-only] [--limit N] [--json] [--era]"
+const char search_usage[] = USAGE;
 
 typedef struct { char key[600]; size_t *certs, nc; size_t *adopts, na; } product;
 

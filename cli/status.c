@@ -5,12 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define USAGE "usage: catalogctl status [--json]"
+const char status_usage[] = USAGE;
+
 int status_main(int argc, char **argv)
 {
     client_opts o = client_g;
     for (int i = 1; i < argc; i++)
         if (!client_common_opt(&o, argc, argv, &i)) {
-            client_usage_error("status", "usage: catalogctl status [--json]");
+            client_usage_error("status", USAGE);
             return CLIENT_USAGE;
         }
     client_req r;
