@@ -50,7 +50,7 @@ typedef struct control_client {
     proto_buf in;
     msgpack_sbuffer out;   /* replies to the requests of one read, sent together */
     int paused;            /* not reading: the client is slow to take its replies */
-    int read_only;         /* refuse CONTROL_WRITE commands */
+    int read_only;         /* refuse CONTROL_WRITE commands (a restricted socket, the web view) */
     put_batch batch;       /* puts waiting for their transaction; empty between reads */
 } control_client;
 
