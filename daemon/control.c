@@ -387,7 +387,13 @@ static int cmd_help(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
                     char *err, size_t errlen);
 static int put_add(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
 
+/* put comes first: it is looked up once for every pipelined put. */
 static const control_cmd commands[] = {
+    { "put", NULL, put_add, CONTROL_WRITE, "write a record: kind, key, fields, tombstone (group-committed)" },
+    { "cput", catalog_cmd_put, NULL, CONTROL_WRITE, "write certifications and adoptions: items" },
+    { "member_add", cmd_member_add, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
+    { "member_set", cmd_member_set, NULL, CONTROL_WRITE, "address, leave or expel: op [, address, member]" },
+    { "sponsor", cmd_sponsor, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
     { "status", cmd_status, NULL, CONTROL_READ, "this node: member id, store counts, digest, traffic" },
     { "get", cmd_get, NULL, CONTROL_READ, "the current record: kind, key [, author]" },
     { "list", cmd_list, NULL, CONTROL_READ, "current records [of kind] [, limit]" },
@@ -399,11 +405,6 @@ static const control_cmd commands[] = {
     { "cfind", catalog_cmd_find, NULL, CONTROL_READ, "a certification or adoption: kind, key [, author]" },
     { "csearch", catalog_cmd_search, NULL, CONTROL_READ, "search certifications and adoptions" },
     { "help", cmd_help, NULL, CONTROL_READ, "these commands: name, access, help" },
-    { "put", NULL, put_add, CONTROL_WRITE, "write a record: kind, key, fields, tombstone (group-committed)" },
-    { "cput", catalog_cmd_put, NULL, CONTROL_WRITE, "write certifications and adoptions: items" },
-    { "member_add", cmd_member_add, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
-    { "member_set", cmd_member_set, NULL, CONTROL_WRITE, "a member record: op (address, leave, expel) [, address, member]" },
-    { "sponsor", cmd_sponsor, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
 };
 
 static const control_cmd *command_find(const char *name)
