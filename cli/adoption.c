@@ -1,27 +1,40 @@
 /* cli/adoption.c — catalogctl adoption add|update|show|history|list. */
 #include "cli/catcmd.h"
 #include "cli/verbs.h"
-#include <string.h>
 
-#define USAGE "usage: catalogctl adoption add KEY 認定=CODE/認定番号 年度=2026 原課=… 契約方法=… [FIELD=VALUE...]\n" \
-              "       catalogctl adoption update KEY FIELD=VALUE...\n" \
-              "       catalogctl adoption show|history KEY [--author CODE]\n" \
-              "       catalogctl adoption list [--mine]"
+#define V "adoption"
 
-int adoption_main(int argc, char **argv)
+static int add(client_opts *o, int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
-    const char *sub = argc > 1 ? argv[1] : "";
-    if (!strcmp(sub, "add"))
-        return ctl_cat_write(&o, "adoption", "adoption", "add", argc, argv, NULL);
-    if (!strcmp(sub, "update"))
-        return ctl_cat_write(&o, "adoption", "adoption", "update", argc, argv, NULL);
-    if (!strcmp(sub, "show"))
-        return ctl_cat_show(&o, "adoption", "adoption", argc, argv);
-    if (!strcmp(sub, "history"))
-        return ctl_cat_history(&o, "adoption", "adoption", argc, argv);
-    if (!strcmp(sub, "list"))
-        return ctl_cat_list(&o, "adoption", "adoption", argc, argv);
-    ctl_usage_error("adoption", USAGE);
-    return CTL_USAGE;
+    return client_cat_write(o, V, V, "add", argc, argv, NULL);
 }
+
+static int update(client_opts *o, int argc, char **argv)
+{
+    return client_cat_write(o, V, V, "update", argc, argv, NULL);
+}
+
+static int show(client_opts *o, int argc, char **argv)
+{
+    return client_cat_show(o, V, V, argc, argv);
+}
+
+static int history(client_opts *o, int argc, char **argv)
+{
+    return client_cat_history(o, V, V, argc, argv);
+}
+
+static int list(client_opts *o, int argc, char **argv)
+{
+    return client_cat_list(o, V, V, argc, argv);
+}
+
+static const client_subverb subs[] = {
+    { "add", add, "KEY 認定=CODE/認定番号 年度=2026 原課=… 契約方法=… [FIELD=VALUE...]" },
+    { "update", update, "KEY FIELD=VALUE..." },
+    { "show", show, "KEY [--author CODE]" },
+    { "history", history, NULL },
+    { "list", list, "[--mine]" },
+};
+
+const client_subverbs adoption_verb = { V, subs, sizeof subs / sizeof subs[0], NULL };

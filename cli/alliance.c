@@ -1,5 +1,5 @@
 /* cli/alliance.c — catalogctl alliance create: found an alliance (genesis). */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "certs/certs.h"
 #include "store/store.h"
@@ -7,41 +7,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "usage: catalogctl alliance create --data DIR --name NAME [--admission N] [--address HOST:PORT]"
-
 /* Offline verbs open the node's store directly (LMDB allows a running daemon
  * to share it); they need the node key, so they run on the node's machine. */
-int ctl_open_node(const ctl_opts *o, certs_identity *id, store **st);
+int client_open_node(const client_opts *o, certs_identity *id, store **st);
 
-int ctl_open_node(const ctl_opts *o, certs_identity *id, store **st)
+int client_open_node(const client_opts *o, certs_identity *id, store **st)
 {
     char err[512], path[1100];
-    const char *dir = ctl_data_dir(o);
+    const char *dir = client_data_dir(o);
     if (certs_load(dir, id, err, sizeof err)) {
-        ctl_errorf("%s", err);
-        return CTL_FAIL;
+        client_errorf("%s", err);
+        return CLIENT_FAIL;
     }
     snprintf(path, sizeof path, "%s/db", dir);
     if (store_open(path, 0, st, err, sizeof err) || store_bind_self(*st, &id->id, err, sizeof err)) {
-        ctl_errorf("store %s: %s", path, err);
+        client_errorf("store %s: %s", path, err);
         certs_free(id);
-        return CTL_FAIL;
+        return CLIENT_FAIL;
     }
-    return CTL_OK;
+    return CLIENT_OK;
 }
 
-int alliance_main(int argc, char **argv)
+static int usage(void);
+
+static int create(client_opts *o, int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
     const char *name = NULL, *addr = NULL;
     long admission = 1;
-    if (argc < 2 || strcmp(argv[1], "create")) {
-        ctl_usage_error("alliance", USAGE);
-        return CTL_USAGE;
-    }
     for (int i = 2; i < argc; i++) {
         char *end;
-        if (ctl_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--name") && i + 1 < argc)
             name = argv[++i];
@@ -51,34 +46,34 @@ int alliance_main(int argc, char **argv)
                  (admission = strtol(argv[i + 1], &end, 10), !*end && admission >= 1 && admission <= 1000))
             i++;
         else {
-            ctl_usage_error("alliance", "bad argument '%s'\n" USAGE, argv[i]);
-            return CTL_USAGE;
+            client_usage_error("alliance", "bad argument '%s'", argv[i]);
+            return usage();
         }
     }
     if (!name) {
-        ctl_usage_error("alliance", "--name is required\n" USAGE);
-        return CTL_USAGE;
+        client_usage_error("alliance", "--name is required");
+        return usage();
     }
     certs_identity id;
     store *st;
     char err[512];
-    int rc = ctl_open_node(&o, &id, &st);
+    int rc = client_open_node(o, &id, &st);
     if (rc)
         return rc;
     if (store_create_genesis(st, id.key, id.der, id.der_len, id.code, id.name, name,
                              (uint32_t)admission, addr, err, sizeof err)) {
-        ctl_errorf("alliance create: %s", err);
-        rc = CTL_REFUSED;
+        client_errorf("alliance create: %s", err);
+        rc = CLIENT_REFUSED;
     } else {
         store_info si;
         char g[65];
         store_info_get(st, &si);
         proto_hex(si.genesis.b, 32, g);
-        if (o.json) {
+        if (o->json) {
             printf("{");
-            ctl_json_kv_str(stdout, "alliance", name, 1);
-            ctl_json_kv_str(stdout, "genesis", g, 1);
-            ctl_json_kv_u64(stdout, "admission", (uint64_t)admission, 0);
+            client_json_kv_str(stdout, "alliance", name, 1);
+            client_json_kv_str(stdout, "genesis", g, 1);
+            client_json_kv_u64(stdout, "admission", (uint64_t)admission, 0);
             printf("}\n");
         } else {
             printf("founded alliance %s\ngenesis: %s\nadmission: %ld endorsement%s\n", name, g,
@@ -88,4 +83,16 @@ int alliance_main(int argc, char **argv)
     store_close(st);
     certs_free(&id);
     return rc;
+}
+
+static const client_subverb subs[] = {
+    { "create", create, "--data DIR --name NAME [--admission N] [--address HOST:PORT]" },
+};
+
+const client_subverbs alliance_verb = { "alliance", subs, sizeof subs / sizeof subs[0], NULL };
+
+static int usage(void)
+{
+    client_subverbs_usage(&alliance_verb, stderr);
+    return CLIENT_USAGE;
 }

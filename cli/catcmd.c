@@ -4,7 +4,7 @@
  */
 #include "cli/catcmd.h"
 #include "cli/catview.h"
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "catalog/schema.h"
 #include "proto/frame.h"
 #include "proto/util.h"
@@ -20,48 +20,48 @@ static int is_field(const char *a)
     return eq && eq != a && a[0] != '-';
 }
 
-int ctl_cat_write(ctl_opts *o, const char *verb, const char *kind, const char *mode,
-                  int argc, char **argv, const char *extra)
+int client_cat_write(client_opts *o, const char *verb, const char *kind, const char *mode,
+                     int argc, char **argv, const char *extra)
 {
     const char *key = NULL;
     char **fields = calloc((size_t)argc + 2, sizeof *fields);
     int nf = 0;
     for (int i = 2; i < argc; i++) {
-        if (ctl_common_opt(o, argc, argv, &i))
+        if (client_common_opt(o, argc, argv, &i))
             continue;
         if (!key && !is_field(argv[i]) && argv[i][0] != '-')
             key = argv[i];
         else if (is_field(argv[i]))
             fields[nf++] = argv[i];
         else {
-            ctl_usage_error(verb, "'%s' is not FIELD=VALUE\nusage: catalogctl %s %s KEY FIELD=VALUE...",
-                            argv[i], kind, argv[1]);
+            client_usage_error(verb, "'%s' is not FIELD=VALUE\nusage: catalogctl %s %s KEY FIELD=VALUE...",
+                               argv[i], kind, argv[1]);
             free(fields);
-            return CTL_USAGE;
+            return CLIENT_USAGE;
         }
     }
     if (extra)
         fields[nf++] = (char *)extra;
     if (!key || (nf == 0 && !extra)) {
-        ctl_usage_error(verb, "usage: catalogctl %s %s KEY FIELD=VALUE...\n"
-                        "FIELD is a column name in English or Japanese, e.g. product=… or 製品・サービス名=…",
-                        kind, argv[1]);
+        client_usage_error(verb, "usage: catalogctl %s %s KEY FIELD=VALUE...\n"
+                           "FIELD is a column name in English or Japanese, e.g. product=… or 製品・サービス名=…",
+                           kind, argv[1]);
         free(fields);
-        return CTL_USAGE;
+        return CLIENT_USAGE;
     }
-    int rc = ctl_catalog_put(o, kind, key, mode, fields, nf);
+    int rc = client_catalog_put(o, kind, key, mode, fields, nf);
     free(fields);
     return rc;
 }
 
 /* KEY [--author CODE|ID] */
-static int key_author(ctl_opts *o, const char *verb, int argc, char **argv, const char **key,
+static int key_author(client_opts *o, const char *verb, int argc, char **argv, const char **key,
                       const char **author)
 {
     *key = NULL;
     *author = NULL;
     for (int i = 2; i < argc; i++) {
-        if (ctl_common_opt(o, argc, argv, &i))
+        if (client_common_opt(o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--author") && i + 1 < argc)
             *author = argv[++i];
@@ -74,7 +74,7 @@ static int key_author(ctl_opts *o, const char *verb, int argc, char **argv, cons
 }
 
 /* Records in full: a JSON array for scripts, labelled views for people. */
-static void show_records(const ctl_opts *o, const proto_record *recs, size_t n, const ctl_members *m)
+static void show_records(const client_opts *o, const proto_record *recs, size_t n, const client_members *m)
 {
     if (o->json)
         printf("[");
@@ -82,32 +82,32 @@ static void show_records(const ctl_opts *o, const proto_record *recs, size_t n, 
         if (i)
             putchar(o->json ? ',' : '\n');
         if (o->json)
-            ctl_print_record(&recs[i], 1, stdout);
+            client_print_record(&recs[i], 1, stdout);
         else
-            ctl_show_catalog_record(&recs[i], m, o->era, stdout);
+            client_show_catalog_record(&recs[i], m, o->era, stdout);
     }
     if (o->json)
         printf("]\n");
 }
 
-static int find(ctl_opts *o, const char *kind, const char *key, const char *author,
+static int find(client_opts *o, const char *kind, const char *key, const char *author,
                 uint8_t **rep, size_t *len)
 {
-    ctl_req r;
-    ctl_req_begin(&r, "cfind", author ? 3 : 2);
+    client_req r;
+    client_req_begin(&r, "cfind", author ? 3 : 2);
     proto_pack_kv_str(&r.pk, "kind", kind);
     proto_pack_kv_str(&r.pk, "key", key);
     if (author)
         proto_pack_kv_str(&r.pk, "author", author);
-    return ctl_call(o, &r, rep, len);
+    return client_call(o, &r, rep, len);
 }
 
-int ctl_cat_show(ctl_opts *o, const char *verb, const char *kind, int argc, char **argv)
+int client_cat_show(client_opts *o, const char *verb, const char *kind, int argc, char **argv)
 {
     const char *key, *author;
     if (key_author(o, verb, argc, argv, &key, &author)) {
-        ctl_usage_error(verb, "usage: catalogctl %s show KEY [--author CODE|MEMBER_ID] [--json] [--era]", kind);
-        return CTL_USAGE;
+        client_usage_error(verb, "usage: catalogctl %s show KEY [--author CODE|MEMBER_ID] [--json] [--era]", kind);
+        return CLIENT_USAGE;
     }
     uint8_t *rep;
     size_t len;
@@ -115,27 +115,27 @@ int ctl_cat_show(ctl_opts *o, const char *verb, const char *kind, int argc, char
     if (rc)
         return rc;
     proto_record *recs;
-    size_t n = ctl_records(rep, len, "records", &recs);
-    ctl_members m;
-    ctl_members_parse(rep, len, &m);
+    size_t n = client_records(rep, len, "records", &recs);
+    client_members m;
+    client_members_parse(rep, len, &m);
     if (n == 0 && !o->json) {
-        ctl_errorf("no %s %s%s%s", kind, key, author ? " by " : "", author ? author : "");
-        rc = CTL_FAIL;
+        client_errorf("no %s %s%s%s", kind, key, author ? " by " : "", author ? author : "");
+        rc = CLIENT_FAIL;
     } else {
         show_records(o, recs, n, &m);
     }
     free(recs);
-    ctl_members_free(&m);
+    client_members_free(&m);
     free(rep);
     return rc;
 }
 
-int ctl_cat_history(ctl_opts *o, const char *verb, const char *kind, int argc, char **argv)
+int client_cat_history(client_opts *o, const char *verb, const char *kind, int argc, char **argv)
 {
     const char *key, *author;
     if (key_author(o, verb, argc, argv, &key, &author)) {
-        ctl_usage_error(verb, "usage: catalogctl %s history KEY [--author CODE|MEMBER_ID] [--json]", kind);
-        return CTL_USAGE;
+        client_usage_error(verb, "usage: catalogctl %s history KEY [--author CODE|MEMBER_ID] [--json]", kind);
+        return CLIENT_USAGE;
     }
     /* Whose?  The one member holding KEY, unless --author says. */
     uint8_t *rep;
@@ -144,82 +144,82 @@ int ctl_cat_history(ctl_opts *o, const char *verb, const char *kind, int argc, c
     if (rc)
         return rc;
     proto_record *recs;
-    size_t n = ctl_records(rep, len, "records", &recs);
-    ctl_members m;
-    ctl_members_parse(rep, len, &m);
+    size_t n = client_records(rep, len, "records", &recs);
+    client_members m;
+    client_members_parse(rep, len, &m);
     if (n != 1) {
         if (n == 0)
-            ctl_errorf("no %s %s", kind, key);
+            client_errorf("no %s %s", kind, key);
         else
-            ctl_errorf("%zu members have a %s %s: give --author CODE", n, kind, key);
+            client_errorf("%zu members have a %s %s: give --author CODE", n, kind, key);
         free(recs);
-        ctl_members_free(&m);
+        client_members_free(&m);
         free(rep);
-        return n == 0 ? CTL_FAIL : CTL_USAGE;
+        return n == 0 ? CLIENT_FAIL : CLIENT_USAGE;
     }
     char aid[PROTO_ID_STR];
     proto_id_str(&recs[0].author, aid);
     free(recs);
     free(rep);
-    ctl_req r;
-    ctl_req_begin(&r, "history", 3);
+    client_req r;
+    client_req_begin(&r, "history", 3);
     proto_pack_kv_str(&r.pk, "kind", kind);
     proto_pack_kv_str(&r.pk, "key", key);
     proto_pack_kv_str(&r.pk, "author", aid);
-    rc = ctl_call(o, &r, &rep, &len);
+    rc = client_call(o, &r, &rep, &len);
     if (rc) {
-        ctl_members_free(&m);
+        client_members_free(&m);
         return rc;
     }
-    n = ctl_records(rep, len, "records", &recs);
+    n = client_records(rep, len, "records", &recs);
     show_records(o, recs, n, &m);
     free(recs);
-    ctl_members_free(&m);
+    client_members_free(&m);
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }
 
 /* list: one line per record of this kind (--mine: this member's only). */
-int ctl_cat_list(ctl_opts *o, const char *verb, const char *kind, int argc, char **argv)
+int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc, char **argv)
 {
     int mine = 0;
     for (int i = 2; i < argc; i++) {
-        if (ctl_common_opt(o, argc, argv, &i))
+        if (client_common_opt(o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--mine"))
             mine = 1;
         else {
-            ctl_usage_error(verb, "usage: catalogctl %s list [--mine] [--json] [--era]", kind);
-            return CTL_USAGE;
+            client_usage_error(verb, "usage: catalogctl %s list [--mine] [--json] [--era]", kind);
+            return CLIENT_USAGE;
         }
     }
-    ctl_req r;
+    client_req r;
     uint8_t *rep;
     size_t len;
-    ctl_req_begin(&r, "csearch", 1);
+    client_req_begin(&r, "csearch", 1);
     proto_pack_kv_u64(&r.pk, "all", 1);
-    int rc = ctl_call(o, &r, &rep, &len);
+    int rc = client_call(o, &r, &rep, &len);
     if (rc)
         return rc;
     int cert = kind_is(kind, KIND_CERTIFICATION);
     proto_record *recs;
-    size_t n = ctl_records(rep, len, cert ? "certifications" : "adoptions", &recs);
-    ctl_members m;
-    ctl_members_parse(rep, len, &m);
+    size_t n = client_records(rep, len, cert ? "certifications" : "adoptions", &recs);
+    client_members m;
+    client_members_parse(rep, len, &m);
     char self[PROTO_ID_STR] = "";
     if (mine) {
-        ctl_req s;
+        client_req s;
         uint8_t *sr;
         size_t sl;
-        ctl_req_begin(&s, "status", 0);
-        if (ctl_call(o, &s, &sr, &sl) == 0) {
+        client_req_begin(&s, "status", 0);
+        if (client_call(o, &s, &sr, &sl) == 0) {
             proto_map_str(sr, sl, "member_id", self, sizeof self);
             free(sr);
         }
     }
     static const char *ch[] = { "認定番号", "製品・サービス名", "事業者名", "分野", "認定団体", "有効期限", "状態" };
     static const char *ah[] = { "キー", "導入団体", "年度", "原課", "契約方法", "段階", "金額", "認定" };
-    ctl_table *t = o->json ? NULL : (cert ? ctl_table_new(7, ch) : ctl_table_new(8, ah));
+    client_table *t = o->json ? NULL : (cert ? client_table_new(7, ch) : client_table_new(8, ah));
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
@@ -235,39 +235,39 @@ int ctl_cat_list(ctl_opts *o, const char *verb, const char *kind, int argc, char
         if (o->json) {
             if (!first)
                 putchar(',');
-            ctl_print_record(&recs[i], 1, stdout);
+            client_print_record(&recs[i], 1, stdout);
             first = 0;
             continue;
         }
         char b[6][1024], who[256];
-        ctl_member_label(&m, &recs[i].author, who, sizeof who);
+        client_member_label(&m, &recs[i].author, who, sizeof who);
         if (cert) {
-            const char *row[] = { recs[i].key, ctl_field(&recs[i], "product", 0, b[0], sizeof b[0]),
-                                  ctl_field(&recs[i], "company", 0, b[1], sizeof b[1]),
-                                  ctl_field(&recs[i], "areas", 0, b[2], sizeof b[2]), who,
-                                  ctl_field(&recs[i], "valid_until", o->era, b[3], sizeof b[3]),
+            const char *row[] = { recs[i].key, client_field(&recs[i], "product", 0, b[0], sizeof b[0]),
+                                  client_field(&recs[i], "company", 0, b[1], sizeof b[1]),
+                                  client_field(&recs[i], "areas", 0, b[2], sizeof b[2]), who,
+                                  client_field(&recs[i], "valid_until", o->era, b[3], sizeof b[3]),
                                   catalog_status(&recs[i], today) };
-            ctl_table_row(t, row);
+            client_table_row(t, row);
         } else {
             char ref[600], *slash;
-            ctl_field(&recs[i], "certification", 0, ref, sizeof ref);
+            client_field(&recs[i], "certification", 0, ref, sizeof ref);
             slash = strchr(ref, '/');
-            const char *row[] = { recs[i].key, who, ctl_field(&recs[i], "fiscal_year", o->era, b[0], sizeof b[0]),
-                                  ctl_field(&recs[i], "department", 0, b[1], sizeof b[1]),
-                                  ctl_field(&recs[i], "route", 0, b[2], sizeof b[2]),
-                                  ctl_field(&recs[i], "stage", 0, b[3], sizeof b[3]),
-                                  ctl_field(&recs[i], "amount", 0, b[4], sizeof b[4]), slash ? slash + 1 : ref };
-            ctl_table_row(t, row);
+            const char *row[] = { recs[i].key, who, client_field(&recs[i], "fiscal_year", o->era, b[0], sizeof b[0]),
+                                  client_field(&recs[i], "department", 0, b[1], sizeof b[1]),
+                                  client_field(&recs[i], "route", 0, b[2], sizeof b[2]),
+                                  client_field(&recs[i], "stage", 0, b[3], sizeof b[3]),
+                                  client_field(&recs[i], "amount", 0, b[4], sizeof b[4]), slash ? slash + 1 : ref };
+            client_table_row(t, row);
         }
     }
     if (o->json) {
         printf("]\n");
     } else {
-        ctl_table_print(t, stdout);
-        ctl_table_free(t);
+        client_table_print(t, stdout);
+        client_table_free(t);
     }
     free(recs);
-    ctl_members_free(&m);
+    client_members_free(&m);
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }

@@ -1,6 +1,6 @@
 /* cli/catview.c — see catview.h. */
 #include "cli/catview.h"
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "catalog/schema.h"
 #include "proto/frame.h"
 #include "catalog/jp.h"
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-int ctl_members_parse(const uint8_t *reply, size_t len, ctl_members *out)
+int client_members_parse(const uint8_t *reply, size_t len, client_members *out)
 {
     proto_rd r;
     uint32_t n, three;
@@ -20,7 +20,7 @@ int ctl_members_parse(const uint8_t *reply, size_t len, ctl_members *out)
         return -1;
     out->v = calloc(n ? n : 1, sizeof *out->v);
     for (uint32_t i = 0; i < n; i++) {
-        ctl_member *m = &out->v[out->n];
+        client_member *m = &out->v[out->n];
         if (proto_rd_array(&r, &three) || three != 3 || proto_rd_strcpy(&r, m->id, sizeof m->id) ||
             proto_rd_strcpy(&r, m->code, sizeof m->code) || proto_rd_strcpy(&r, m->name, sizeof m->name))
             return -1;
@@ -29,14 +29,14 @@ int ctl_members_parse(const uint8_t *reply, size_t len, ctl_members *out)
     return 0;
 }
 
-void ctl_members_free(ctl_members *m)
+void client_members_free(client_members *m)
 {
     free(m->v);
     m->v = NULL;
     m->n = 0;
 }
 
-const ctl_member *ctl_member_by_id(const ctl_members *m, const proto_id *id)
+const client_member *client_member_by_id(const client_members *m, const proto_id *id)
 {
     char s[PROTO_ID_STR];
     proto_id_str(id, s);
@@ -46,9 +46,9 @@ const ctl_member *ctl_member_by_id(const ctl_members *m, const proto_id *id)
     return NULL;
 }
 
-const char *ctl_member_label(const ctl_members *m, const proto_id *id, char *buf, size_t n)
+const char *client_member_label(const client_members *m, const proto_id *id, char *buf, size_t n)
 {
-    const ctl_member *mm = m ? ctl_member_by_id(m, id) : NULL;
+    const client_member *mm = m ? client_member_by_id(m, id) : NULL;
     if (mm)
         snprintf(buf, n, "%s %s", mm->code, mm->name);
     else
@@ -79,7 +79,7 @@ static int fld_cb(void *ctx, const char *f, size_t fl, const char *t, size_t tl)
     return 1;
 }
 
-const char *ctl_field(const proto_record *r, const char *field, int era, char *buf, size_t n)
+const char *client_field(const proto_record *r, const char *field, int era, char *buf, size_t n)
 {
     fld_ctx c = { field, buf, n, 0 };
     buf[0] = 0;
@@ -104,7 +104,7 @@ static jp_date today(void)
     return d;
 }
 
-void ctl_show_catalog_record(const proto_record *r, const ctl_members *m, int era, FILE *f)
+void client_show_catalog_record(const proto_record *r, const client_members *m, int era, FILE *f)
 {
     size_t nf;
     const catalog_field *fs = catalog_fields(r->kind, &nf);
@@ -115,7 +115,7 @@ void ctl_show_catalog_record(const proto_record *r, const ctl_members *m, int er
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
     int cert = kind_is(r->kind, KIND_CERTIFICATION);
     fprintf(f, "%s %s  (%s, 第%llu版 %s)\n", cert ? "認定番号" : "導入実績", r->key,
-            ctl_member_label(m, &r->author, who, sizeof who), (unsigned long long)r->seq, when);
+            client_member_label(m, &r->author, who, sizeof who), (unsigned long long)r->seq, when);
     if (r->flags & PROTO_FLAG_TOMBSTONE) {
         fprintf(f, "  （削除済み）\n");
         return;
@@ -123,13 +123,13 @@ void ctl_show_catalog_record(const proto_record *r, const ctl_members *m, int er
     if (cert)
         fprintf(f, "  現在の状態:       %s\n", catalog_status(r, today()));
     for (size_t i = 0; fs && i < nf; i++) {
-        ctl_field(r, fs[i].name, era, buf, sizeof buf);
+        client_field(r, fs[i].name, era, buf, sizeof buf);
         if (!buf[0])
             continue;
         char label[128];
         snprintf(label, sizeof label, "%s:", fs[i].ja);
         fputs("  ", f);
-        ctl_pad(f, label, 18);
+        client_pad(f, label, 18);
         /* continuation lines of long text are indented under the value */
         for (char *p = buf; *p; p++) {
             fputc(*p, f);
@@ -140,7 +140,7 @@ void ctl_show_catalog_record(const proto_record *r, const ctl_members *m, int er
     }
 }
 
-size_t ctl_records(const uint8_t *reply, size_t len, const char *key, proto_record **out)
+size_t client_records(const uint8_t *reply, size_t len, const char *key, proto_record **out)
 {
     proto_rd r;
     uint32_t n;
@@ -161,12 +161,12 @@ size_t ctl_records(const uint8_t *reply, size_t len, const char *key, proto_reco
     return k;
 }
 
-int ctl_catalog_put(const void *opts, const char *kind, const char *key, const char *mode,
-                    char **fields, int nfields)
+int client_catalog_put(const void *opts, const char *kind, const char *key, const char *mode,
+                       char **fields, int nfields)
 {
-    const ctl_opts *o = opts;
-    ctl_req r;
-    ctl_req_begin(&r, "cput", 1);
+    const client_opts *o = opts;
+    client_req r;
+    client_req_begin(&r, "cput", 1);
     proto_pack_cstr(&r.pk, "items");
     msgpack_pack_array(&r.pk, 1);
     msgpack_pack_map(&r.pk, 4);
@@ -184,7 +184,7 @@ int ctl_catalog_put(const void *opts, const char *kind, const char *key, const c
     }
     uint8_t *rep;
     size_t len;
-    int rc = ctl_call(o, &r, &rep, &len);
+    int rc = client_call(o, &r, &rep, &len);
     if (rc)
         return rc;
     proto_rd rd;
@@ -204,5 +204,5 @@ int ctl_catalog_put(const void *opts, const char *kind, const char *key, const c
     else
         printf("%s %s %s (seq %llu)\n", kind, k, what, (unsigned long long)seq);
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }

@@ -6,27 +6,27 @@
 #include "proto/record.h"
 
 /* Members as the daemon listed them in a reply ("members": [[id, code, name]...]). */
-typedef struct { char id[72]; char code[8]; char name[192]; } ctl_member;
-typedef struct { ctl_member *v; size_t n; } ctl_members;
-int  ctl_members_parse(const uint8_t *reply, size_t len, ctl_members *out);
-void ctl_members_free(ctl_members *m);
+typedef struct { char id[72]; char code[8]; char name[192]; } client_member;
+typedef struct { client_member *v; size_t n; } client_members;
+int  client_members_parse(const uint8_t *reply, size_t len, client_members *out);
+void client_members_free(client_members *m);
 /* "131059 文京区" for an author id, or its short id when unknown. */
-const char *ctl_member_label(const ctl_members *m, const proto_id *id, char *buf, size_t n);
-const ctl_member *ctl_member_by_id(const ctl_members *m, const proto_id *id);
+const char *client_member_label(const client_members *m, const proto_id *id, char *buf, size_t n);
+const client_member *client_member_by_id(const client_members *m, const proto_id *id);
 
 /* A body field as text (lists joined with "、"); "" when absent.  Dates
  * become era dates (令和8年4月1日) when era is set. */
-const char *ctl_field(const proto_record *r, const char *field, int era, char *buf, size_t n);
+const char *client_field(const proto_record *r, const char *field, int era, char *buf, size_t n);
 
 /* Full view of one catalog record with Japanese labels. */
-void ctl_show_catalog_record(const proto_record *r, const ctl_members *m, int era, FILE *f);
+void client_show_catalog_record(const proto_record *r, const client_members *m, int era, FILE *f);
 
 /* Decode the array of records under `key` in a reply: returns count, fills a
  * malloc'd array of views (pointers into reply). */
-size_t ctl_records(const uint8_t *reply, size_t len, const char *key, proto_record **out);
+size_t client_records(const uint8_t *reply, size_t len, const char *key, proto_record **out);
 
 /* Send items to "cput" and print what happened; fields are FIELD=VALUE strings. */
-int ctl_catalog_put(const void *opts, const char *kind, const char *key, const char *mode,
-                    char **fields, int nfields);
+int client_catalog_put(const void *opts, const char *kind, const char *key, const char *mode,
+                       char **fields, int nfields);
 
 #endif

@@ -1,24 +1,27 @@
 /* cli/cert.c — catalogctl cert: this node's certificate, to hand to a sponsor. */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "certs/certs.h"
 #include "proto/util.h"
 #include <stdlib.h>
 
+#define USAGE "usage: catalogctl cert [--data DIR] > NODE.pem"
+const char cert_usage[] = USAGE;
+
 int cert_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     for (int i = 1; i < argc; i++) {
-        if (!ctl_common_opt(&o, argc, argv, &i)) {
-            ctl_usage_error("cert", "usage: catalogctl cert [--data DIR] > NODE.pem");
-            return CTL_USAGE;
+        if (!client_common_opt(&o, argc, argv, &i)) {
+            client_usage_error("cert", USAGE);
+            return CLIENT_USAGE;
         }
     }
     certs_identity id;
     char err[512];
-    if (certs_load(ctl_data_dir(&o), &id, err, sizeof err)) {
-        ctl_errorf("cert: %s", err);
-        return CTL_FAIL;
+    if (certs_load(client_data_dir(&o), &id, err, sizeof err)) {
+        client_errorf("cert: %s", err);
+        return CLIENT_FAIL;
     }
     char s[PROTO_ID_STR], *pem = certs_pem(&id);
     proto_id_str(&id.id, s);
@@ -28,5 +31,5 @@ int cert_main(int argc, char **argv)
            pem ? pem : "");
     free(pem);
     certs_free(&id);
-    return pem ? CTL_OK : CTL_FAIL;
+    return pem ? CLIENT_OK : CLIENT_FAIL;
 }

@@ -7,7 +7,7 @@
  * Search filters (words, --area, --member, ...) and --public-only narrow it.
  */
 #include "cli/catview.h"
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "cli/xlsx.h"
 #include "catalog/schema.h"
@@ -21,8 +21,9 @@
 
 #define USAGE "usage: catalogctl export --format csv|json|xlsx [--output FILE] [--kind certification|adoption]\n" \
               "           [--public-only] [search filters]"
+const char export_usage[] = USAGE;
 
-int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
+int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
 
 /* Header row and cells of one record: key, schema fields, the author. */
 static size_t headers(const char *kind, const char **out)
@@ -36,23 +37,23 @@ static size_t headers(const char *kind, const char **out)
     return k;
 }
 
-static size_t cells(const proto_record *r, const ctl_members *m, char (*buf)[8192], const char **out)
+static size_t cells(const proto_record *r, const client_members *m, char (*buf)[8192], const char **out)
 {
     size_t n, k = 0;
     const catalog_field *fs = catalog_fields(r->kind, &n);
     out[k++] = r->key;
     for (size_t i = 0; i < n; i++) {
-        ctl_field(r, fs[i].name, 0, buf[i], sizeof buf[i]);
+        client_field(r, fs[i].name, 0, buf[i], sizeof buf[i]);
         out[k++] = buf[i];
     }
-    ctl_member_label(m, &r->author, buf[n], sizeof buf[n]);
+    client_member_label(m, &r->author, buf[n], sizeof buf[n]);
     out[k++] = buf[n];
     return k;
 }
 
 int export_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *format = "csv", *output = NULL, *kind = "certification";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--format") && i + 1 < argc)
@@ -64,31 +65,31 @@ int export_main(int argc, char **argv)
     }
     if ((strcmp(format, "csv") && strcmp(format, "json") && strcmp(format, "xlsx")) ||
         !kind_has(kind, KIND_F_CATALOG)) {
-        ctl_usage_error("export", USAGE);
-        return CTL_USAGE;
+        client_usage_error("export", USAGE);
+        return CLIENT_USAGE;
     }
     if (!strcmp(format, "xlsx") && !output) {
-        ctl_usage_error("export", "--format xlsx needs --output FILE.xlsx\n" USAGE);
-        return CTL_USAGE;
+        client_usage_error("export", "--format xlsx needs --output FILE.xlsx\n" USAGE);
+        return CLIENT_USAGE;
     }
     uint8_t *rep;
     size_t len;
-    int rc = ctl_search_call(&o, argc, argv, 1, &rep, &len);
+    int rc = client_search_call(&o, argc, argv, 1, &rep, &len);
     if (rc)
         return rc;
     proto_record *recs[2];
     size_t nrec[2];
-    nrec[0] = ctl_records(rep, len, "certifications", &recs[0]);
-    nrec[1] = ctl_records(rep, len, "adoptions", &recs[1]);
-    ctl_members m;
-    ctl_members_parse(rep, len, &m);
+    nrec[0] = client_records(rep, len, "certifications", &recs[0]);
+    nrec[1] = client_records(rep, len, "adoptions", &recs[1]);
+    client_members m;
+    client_members_parse(rep, len, &m);
     static char buf[40][8192];
     const char *hdr[48], *row[48];
     char err[512];
     FILE *f = stdout;
     if (output && strcmp(format, "xlsx") && !(f = fopen(output, "wb"))) {
-        ctl_errorf("export: cannot write %s: %s", output, strerror(errno));
-        rc = CTL_FAIL;
+        client_errorf("export: cannot write %s: %s", output, strerror(errno));
+        rc = CLIENT_FAIL;
         goto out;
     }
     if (!strcmp(format, "csv")) {
@@ -109,15 +110,15 @@ int export_main(int argc, char **argv)
             for (size_t i = 0; i < nrec[t]; i++) {
                 if (i)
                     fputc(',', f);
-                ctl_print_record(&recs[t][i], 1, f);
+                client_print_record(&recs[t][i], 1, f);
             }
         }
         fputs("]}\n", f);
     } else {
-        ctl_xlsx *x = ctl_xlsx_open(output, err, sizeof err);
+        client_xlsx *x = client_xlsx_open(output, err, sizeof err);
         if (!x) {
-            ctl_errorf("export: %s", err);
-            rc = CTL_FAIL;
+            client_errorf("export: %s", err);
+            rc = CLIENT_FAIL;
             goto out;
         }
         static const char *kinds[2] = { "certification", "adoption" };
@@ -129,25 +130,25 @@ int export_main(int argc, char **argv)
             for (size_t i = 0; i < nf; i++)
                 if (fs[i].type == CAT_INT || fs[i].type == CAT_FY)
                     numeric |= 1ull << (i + 1);
-            ctl_xlsx_sheet(x, sheets[t], hdr, nh);
+            client_xlsx_sheet(x, sheets[t], hdr, nh);
             for (size_t i = 0; i < nrec[t]; i++)
-                ctl_xlsx_row(x, row, cells(&recs[t][i], &m, buf, row), numeric);
+                client_xlsx_row(x, row, cells(&recs[t][i], &m, buf, row), numeric);
         }
-        if (ctl_xlsx_close(x, err, sizeof err)) {
-            ctl_errorf("export: %s", err);
-            rc = CTL_FAIL;
+        if (client_xlsx_close(x, err, sizeof err)) {
+            client_errorf("export: %s", err);
+            rc = CLIENT_FAIL;
         }
     }
     if (f != stdout && fclose(f)) {
-        ctl_errorf("export: writing %s failed", output);
-        rc = CTL_FAIL;
+        client_errorf("export: writing %s failed", output);
+        rc = CLIENT_FAIL;
     }
-    if (output && rc == CTL_OK)
+    if (output && rc == CLIENT_OK)
         fprintf(stderr, "exported %zu certifications and %zu adoptions to %s\n", nrec[0], nrec[1], output);
 out:
     free(recs[0]);
     free(recs[1]);
-    ctl_members_free(&m);
+    client_members_free(&m);
     free(rep);
     return rc;
 }

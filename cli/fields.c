@@ -1,28 +1,31 @@
 /* cli/fields.c — catalogctl fields [certification|adoption]: the schema,
  * with every field's headers, type, limit and default (the documented
  * maximum lengths live here, in one table shared with the validators). */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "catalog/schema.h"
 #include "store/kind.h"
 #include <stdio.h>
 #include <string.h>
 
+#define USAGE "usage: catalogctl fields [certification|adoption] [--json]"
+const char fields_usage[] = USAGE;
+
 int fields_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *kinds[2] = { "certification", "adoption" };
     int only = -1;
     for (int i = 1; i < argc; i++) {
-        if (ctl_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(&o, argc, argv, &i))
             continue;
         if (kind_is(argv[i], KIND_CERTIFICATION))
             only = 0;
         else if (kind_is(argv[i], KIND_ADOPTION))
             only = 1;
         else {
-            ctl_usage_error("fields", "usage: catalogctl fields [certification|adoption] [--json]");
-            return CTL_USAGE;
+            client_usage_error("fields", USAGE);
+            return CLIENT_USAGE;
         }
     }
     static const char *types[] = { "text", "date", "date or rule", "integer", "list", "one of", "url",
@@ -38,14 +41,14 @@ int fields_main(int argc, char **argv)
             printf("%s\"%s\":[", only < 0 && k ? "," : "", kinds[k]);
             for (size_t i = 0; i < n; i++) {
                 printf("%s{", i ? "," : "");
-                ctl_json_kv_str(stdout, "name", fs[i].name, 1);
-                ctl_json_kv_str(stdout, "header", fs[i].ja, 1);
-                ctl_json_kv_str(stdout, "type", types[fs[i].type], 1);
-                ctl_json_kv_u64(stdout, "max", fs[i].max, 1);
+                client_json_kv_str(stdout, "name", fs[i].name, 1);
+                client_json_kv_str(stdout, "header", fs[i].ja, 1);
+                client_json_kv_str(stdout, "type", types[fs[i].type], 1);
+                client_json_kv_u64(stdout, "max", fs[i].max, 1);
                 printf("\"required\":%s", fs[i].required ? "true" : "false");
                 if (fs[i].def) {
                     putchar(',');
-                    ctl_json_kv_str(stdout, "default", fs[i].def, 0);
+                    client_json_kv_str(stdout, "default", fs[i].def, 0);
                 }
                 putchar('}');
             }
@@ -54,7 +57,7 @@ int fields_main(int argc, char **argv)
         }
         printf("%s%s (%s)\n", k && only < 0 ? "\n" : "", kinds[k], k ? "導入実績" : "認定; key = 認定番号");
         static const char *hdr[] = { "FIELD", "列見出し", "TYPE", "MAX", "REQUIRED", "VALUES / DEFAULT" };
-        ctl_table *t = ctl_table_new(6, hdr);
+        client_table *t = client_table_new(6, hdr);
         for (size_t i = 0; i < n; i++) {
             char max[32] = "", vals[1024] = "";
             if (fs[i].type == CAT_TEXT || fs[i].type == CAT_URL)
@@ -70,12 +73,12 @@ int fields_main(int argc, char **argv)
                          fs[i].def);
             const char *row[] = { fs[i].name, fs[i].ja, types[fs[i].type], max, fs[i].required ? "yes" : "",
                                   vals };
-            ctl_table_row(t, row);
+            client_table_row(t, row);
         }
-        ctl_table_print(t, stdout);
-        ctl_table_free(t);
+        client_table_print(t, stdout);
+        client_table_free(t);
     }
     if (o.json)
         printf("}\n");
-    return CTL_OK;
+    return CLIENT_OK;
 }

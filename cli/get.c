@@ -1,19 +1,21 @@
 /* cli/get.c — catalogctl get KIND KEY [--author ID]: the current record. */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
 #include <stdlib.h>
 #include <string.h>
 
 /* Shared by get and history: KIND KEY [--author ID]. */
-int ctl_record_query(int argc, char **argv, const char *verb, const char *cmd);
+int client_record_query(int argc, char **argv, const char *verb, const char *cmd, const char *usage);
 
-int ctl_record_query(int argc, char **argv, const char *verb, const char *cmd)
+const char get_usage[] = "usage: catalogctl get KIND KEY [--author MEMBER_ID]";
+
+int client_record_query(int argc, char **argv, const char *verb, const char *cmd, const char *usage)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *kind = NULL, *key = NULL, *author = NULL;
     for (int i = 1; i < argc; i++) {
-        if (ctl_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(&o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--author") && i + 1 < argc)
             author = argv[++i];
@@ -25,18 +27,18 @@ int ctl_record_query(int argc, char **argv, const char *verb, const char *cmd)
             kind = NULL, key = NULL, i = argc;
     }
     if (!kind || !key) {
-        ctl_usage_error(verb, "usage: catalogctl %s KIND KEY [--author MEMBER_ID]", verb);
-        return CTL_USAGE;
+        client_usage_error(verb, "%s", usage);
+        return CLIENT_USAGE;
     }
-    ctl_req r;
-    ctl_req_begin(&r, cmd, author ? 3 : 2);
+    client_req r;
+    client_req_begin(&r, cmd, author ? 3 : 2);
     proto_pack_kv_str(&r.pk, "kind", kind);
     proto_pack_kv_str(&r.pk, "key", key);
     if (author)
         proto_pack_kv_str(&r.pk, "author", author);
     uint8_t *rep;
     size_t len;
-    int rc = ctl_call(&o, &r, &rep, &len);
+    int rc = client_call(&o, &r, &rep, &len);
     if (rc)
         return rc;
     proto_rd rd;
@@ -44,16 +46,16 @@ int ctl_record_query(int argc, char **argv, const char *verb, const char *cmd)
     if (proto_map_find(rep, len, "records", &rd) == 0)
         proto_rd_array(&rd, &n);
     if (n == 0 && !o.json) {
-        ctl_errorf("%s: no record %s/%s", verb, kind, key);
+        client_errorf("%s: no record %s/%s", verb, kind, key);
         free(rep);
-        return CTL_FAIL;
+        return CLIENT_FAIL;
     }
-    rc = ctl_print_records(rep, len, "records", o.json, !strcmp(cmd, "history"));
+    rc = client_print_records(rep, len, "records", o.json, !strcmp(cmd, "history"));
     free(rep);
     return rc;
 }
 
 int get_main(int argc, char **argv)
 {
-    return ctl_record_query(argc, argv, "get", "get");
+    return client_record_query(argc, argv, "get", "get", get_usage);
 }

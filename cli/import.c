@@ -6,7 +6,7 @@
  * same file twice changes nothing.  Every row is checked before anything is
  * written; by default one bad row means nothing is written.
  */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "catalog/schema.h"
 #include "catalog/csv.h"
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define USAGE "usage: catalogctl import FILE.csv [--dry-run] [--skip-bad] [--json]"
+const char import_usage[] = USAGE;
 #define CHUNK 2000
 
 static const char *const key_headers[] = { "認定番号", "key", "cert_no", "certification_no", NULL };
@@ -56,11 +57,11 @@ static int cmp_key(const void *a, const void *b)
 
 int import_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *file = NULL;
     int dry = 0, skip_bad = 0;
     for (int i = 1; i < argc; i++) {
-        if (ctl_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(&o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--dry-run"))
             dry = 1;
@@ -69,18 +70,18 @@ int import_main(int argc, char **argv)
         else if (!file && argv[i][0] != '-')
             file = argv[i];
         else {
-            ctl_usage_error("import", USAGE);
-            return CTL_USAGE;
+            client_usage_error("import", USAGE);
+            return CLIENT_USAGE;
         }
     }
     if (!file) {
-        ctl_usage_error("import", USAGE);
-        return CTL_USAGE;
+        client_usage_error("import", USAGE);
+        return CLIENT_USAGE;
     }
     FILE *f = fopen(file, "rb");
     if (!f) {
-        ctl_errorf("import: cannot open %s: %s", file, strerror(errno));
-        return CTL_FAIL;
+        client_errorf("import: cannot open %s: %s", file, strerror(errno));
+        return CLIENT_FAIL;
     }
     size_t cap = 1 << 16, len = 0;
     char *data = malloc(cap);
@@ -89,8 +90,8 @@ int import_main(int argc, char **argv)
             if (cap >= (64u << 20)) {
                 fclose(f);
                 free(data);
-                ctl_errorf("import: %s is larger than 64 MiB", file);
-                return CTL_FAIL;
+                client_errorf("import: %s is larger than 64 MiB", file);
+                return CLIENT_FAIL;
             }
             cap *= 2;
             data = realloc(data, cap);
@@ -105,14 +106,14 @@ int import_main(int argc, char **argv)
     char err[1024];
     if (proto_csv_parse(data, len, &csv, err, sizeof err)) {
         free(data);
-        ctl_errorf("import: %s: %s", file, err);
-        return CTL_FAIL;
+        client_errorf("import: %s: %s", file, err);
+        return CLIENT_FAIL;
     }
     free(data);
     if (csv.nrows < 1) {
         proto_csv_free(&csv);
-        ctl_errorf("import: %s: no header row", file);
-        return CTL_FAIL;
+        client_errorf("import: %s: no header row", file);
+        return CLIENT_FAIL;
     }
 
     /* header: map every column */
@@ -152,20 +153,20 @@ int import_main(int argc, char **argv)
         fprintf(stderr, "import: header of %s is not usable; nothing written\n", file);
         free(col);
         proto_csv_free(&csv);
-        return CTL_FAIL;
+        return CLIENT_FAIL;
     }
 
     /* who am I: rows certified by another member are not ours to import */
     char mycode[16] = "";
     if (ownercol >= 0) {
-        ctl_req s;
+        client_req s;
         uint8_t *sr;
         size_t sl;
-        ctl_req_begin(&s, "status", 0);
-        if (ctl_call(&o, &s, &sr, &sl)) {
+        client_req_begin(&s, "status", 0);
+        if (client_call(&o, &s, &sr, &sl)) {
             free(col);
             proto_csv_free(&csv);
-            return CTL_FAIL;
+            return CLIENT_FAIL;
         }
         proto_map_str(sr, sl, "code", mycode, sizeof mycode);
         free(sr);
@@ -234,18 +235,18 @@ int import_main(int argc, char **argv)
         }
         free(idx);
     }
-    int rc = CTL_OK;
+    int rc = CLIENT_OK;
     if (bad && !skip_bad) {
         fprintf(stderr, "import: %d problem%s in %s (%s); nothing written\n", bad, bad == 1 ? "" : "s", file,
                 csv.encoding);
-        rc = CTL_FAIL;
+        rc = CLIENT_FAIL;
     } else if (dry) {
         printf("%s (%s): %zu rows valid, %d bad, %zu of other members; dry run, nothing written\n", file,
                csv.encoding, good, bad, others);
-        rc = bad ? CTL_FAIL : CTL_OK;
+        rc = bad ? CLIENT_FAIL : CLIENT_OK;
     } else {
         size_t created = 0, updated = 0, unchanged = 0;
-        for (size_t start = 0; start < nrows && rc == CTL_OK;) {
+        for (size_t start = 0; start < nrows && rc == CLIENT_OK;) {
             size_t cnt = 0, end = start;
             while (end < nrows && cnt < CHUNK) {
                 cnt += ok[end];
@@ -253,8 +254,8 @@ int import_main(int argc, char **argv)
             }
             if (cnt == 0)
                 break;
-            ctl_req req;
-            ctl_req_begin(&req, "cput", 1);
+            client_req req;
+            client_req_begin(&req, "cput", 1);
             proto_pack_cstr(&req.pk, "items");
             msgpack_pack_array(&req.pk, cnt);
             for (size_t r = start; r < end; r++) {
@@ -279,7 +280,7 @@ int import_main(int argc, char **argv)
             }
             uint8_t *rep;
             size_t rl;
-            rc = ctl_call(&o, &req, &rep, &rl);
+            rc = client_call(&o, &req, &rep, &rl);
             if (rc)
                 break;
             proto_rd rd;
@@ -298,7 +299,7 @@ int import_main(int argc, char **argv)
             free(rep);
             start = end;
         }
-        if (rc == CTL_OK) {
+        if (rc == CLIENT_OK) {
             if (o.json)
                 printf("{\"created\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"skipped_other_members\":%zu,"
                        "\"bad\":%d,\"encoding\":\"%s\"}\n", created, updated, unchanged, others, bad, csv.encoding);

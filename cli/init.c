@@ -1,16 +1,19 @@
 /* cli/init.c — catalogctl init: make this node's identity. */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "certs/certs.h"
 #include "proto/util.h"
 #include <string.h>
 
+#define USAGE "usage: catalogctl init --data DIR --code CODE --name NAME [--key-type ed25519|p256|rsa]"
+const char init_usage[] = USAGE;
+
 int init_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *code = NULL, *name = NULL, *type = "ed25519";
     for (int i = 1; i < argc; i++) {
-        if (ctl_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(&o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--code") && i + 1 < argc)
             code = argv[++i];
@@ -19,41 +22,37 @@ int init_main(int argc, char **argv)
         else if (!strcmp(argv[i], "--key-type") && i + 1 < argc)
             type = argv[++i];
         else {
-            ctl_usage_error("init", "unexpected argument '%s'\n"
-                            "usage: catalogctl init --data DIR --code CODE --name NAME "
-                            "[--key-type ed25519|p256|rsa]", argv[i]);
-            return CTL_USAGE;
+            client_usage_error("init", "unexpected argument '%s'\n" USAGE, argv[i]);
+            return CLIENT_USAGE;
         }
     }
     if (!code || !name) {
-        ctl_usage_error("init", "--code and --name are required\n"
-                        "usage: catalogctl init --data DIR --code CODE --name NAME "
-                        "[--key-type ed25519|p256|rsa]");
-        return CTL_USAGE;
+        client_usage_error("init", "--code and --name are required\n" USAGE);
+        return CLIENT_USAGE;
     }
-    const char *dir = ctl_data_dir(&o);
+    const char *dir = client_data_dir(&o);
     char err[512];
     if (certs_init(dir, code, name, type, err, sizeof err)) {
-        ctl_errorf("init: %s", err);
-        return CTL_FAIL;
+        client_errorf("init: %s", err);
+        return CLIENT_FAIL;
     }
     certs_identity id;
     if (certs_load(dir, &id, err, sizeof err)) {
-        ctl_errorf("init: %s", err);
-        return CTL_FAIL;
+        client_errorf("init: %s", err);
+        return CLIENT_FAIL;
     }
     char s[PROTO_ID_STR];
     proto_id_str(&id.id, s);
     if (o.json) {
         printf("{");
-        ctl_json_kv_str(stdout, "member_id", s, 1);
-        ctl_json_kv_str(stdout, "code", id.code, 1);
-        ctl_json_kv_str(stdout, "name", id.name, 1);
-        ctl_json_kv_str(stdout, "data", dir, 0);
+        client_json_kv_str(stdout, "member_id", s, 1);
+        client_json_kv_str(stdout, "code", id.code, 1);
+        client_json_kv_str(stdout, "name", id.name, 1);
+        client_json_kv_str(stdout, "data", dir, 0);
         printf("}\n");
     } else {
         printf("initialised %s %s in %s\nmember id: %s\n", id.code, id.name, dir, s);
     }
     certs_free(&id);
-    return CTL_OK;
+    return CLIENT_OK;
 }

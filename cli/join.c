@@ -1,5 +1,5 @@
 /* cli/join.c — catalogctl join: trust a sponsor and know where to reach it. */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "certs/certs.h"
 #include "store/store.h"
@@ -13,14 +13,15 @@
 #include <unistd.h>
 
 #define USAGE "usage: catalogctl join --data DIR --sponsor SPONSOR.pem --address HOST:PORT"
+const char join_usage[] = USAGE;
 
-int ctl_open_node(const ctl_opts *o, certs_identity *id, store **st);
+int client_open_node(const client_opts *o, certs_identity *id, store **st);
 
 /* Is a catalogd holding this data directory's lock? */
-static int daemon_running(const ctl_opts *o)
+static int daemon_running(const client_opts *o)
 {
     char path[1100];
-    snprintf(path, sizeof path, "%s/catalogd.lock", ctl_data_dir(o));
+    snprintf(path, sizeof path, "%s/catalogd.lock", client_data_dir(o));
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -31,32 +32,32 @@ static int daemon_running(const ctl_opts *o)
 
 int join_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *file = NULL, *addr = NULL;
     for (int i = 1; i < argc; i++) {
-        if (ctl_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(&o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--sponsor") && i + 1 < argc)
             file = argv[++i];
         else if (!strcmp(argv[i], "--address") && i + 1 < argc)
             addr = argv[++i];
         else {
-            ctl_usage_error("join", "bad argument '%s'\n" USAGE, argv[i]);
-            return CTL_USAGE;
+            client_usage_error("join", "bad argument '%s'\n" USAGE, argv[i]);
+            return CLIENT_USAGE;
         }
     }
     if (!file || !addr || !strchr(addr, ':')) {
-        ctl_usage_error("join", "--sponsor and --address HOST:PORT are required\n" USAGE);
-        return CTL_USAGE;
+        client_usage_error("join", "--sponsor and --address HOST:PORT are required\n" USAGE);
+        return CLIENT_USAGE;
     }
     certs_identity sp, id;
     store *st;
     char err[512];
     if (certs_read_file(file, &sp, err, sizeof err)) {
-        ctl_errorf("join: %s", err);
-        return CTL_FAIL;
+        client_errorf("join: %s", err);
+        return CLIENT_FAIL;
     }
-    int rc = ctl_open_node(&o, &id, &st);
+    int rc = client_open_node(&o, &id, &st);
     if (rc) {
         certs_free(&sp);
         return rc;
@@ -64,26 +65,26 @@ int join_main(int argc, char **argv)
     store_info si;
     store_info_get(st, &si);
     if (!memcmp(&sp.id, &id.id, 32)) {
-        ctl_errorf("join: that is this node's own certificate");
-        rc = CTL_REFUSED;
+        client_errorf("join: that is this node's own certificate");
+        rc = CLIENT_REFUSED;
     } else if (si.has_genesis) {
-        ctl_errorf("join: this node already belongs to the alliance %s", si.alliance);
-        rc = CTL_REFUSED;
+        client_errorf("join: this node already belongs to the alliance %s", si.alliance);
+        rc = CLIENT_REFUSED;
     } else if (store_meta_put(st, "sponsor_id", sp.id.b, 32) ||
                store_meta_put(st, "sponsor_addr", addr, strlen(addr))) {
-        ctl_errorf("join: cannot write to the store");
-        rc = CTL_FAIL;
+        client_errorf("join: cannot write to the store");
+        rc = CLIENT_FAIL;
     } else {
         char s[PROTO_ID_STR];
         proto_id_str(&sp.id, s);
         printf("sponsor: %s %s at %s\nsponsor member id: %s\n", sp.code, sp.name, addr, s);
         if (daemon_running(&o)) {
             /* a running daemon takes the sponsor now, no restart needed */
-            ctl_req r;
+            client_req r;
             uint8_t *rep;
             size_t len;
-            ctl_req_begin(&r, "sponsor", 0);
-            if (ctl_call(&o, &r, &rep, &len) == CTL_OK) {
+            client_req_begin(&r, "sponsor", 0);
+            if (client_call(&o, &r, &rep, &len) == CLIENT_OK) {
                 free(rep);
                 printf("check that id with the sponsor by phone; the running catalogd is dialing it.\n");
             } else {

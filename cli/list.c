@@ -1,36 +1,39 @@
 /* cli/list.c — catalogctl list [KIND]: current records, one line each. */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
 #include "proto/util.h"
 #include <stdlib.h>
 #include <string.h>
 
+#define USAGE "usage: catalogctl list [KIND] [--json]"
+const char list_usage[] = USAGE;
+
 int list_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *kind = NULL;
     for (int i = 1; i < argc; i++) {
-        if (ctl_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(&o, argc, argv, &i))
             continue;
         if (!kind && argv[i][0] != '-')
             kind = argv[i];
         else {
-            ctl_usage_error("list", "usage: catalogctl list [KIND] [--json]");
-            return CTL_USAGE;
+            client_usage_error("list", USAGE);
+            return CLIENT_USAGE;
         }
     }
-    ctl_req r;
-    ctl_req_begin(&r, "list", kind ? 1 : 0);
+    client_req r;
+    client_req_begin(&r, "list", kind ? 1 : 0);
     if (kind)
         proto_pack_kv_str(&r.pk, "kind", kind);
     uint8_t *rep;
     size_t len;
-    int rc = ctl_call(&o, &r, &rep, &len);
+    int rc = client_call(&o, &r, &rep, &len);
     if (rc)
         return rc;
     if (o.json) {
-        rc = ctl_print_records(rep, len, "records", 1, 0);
+        rc = client_print_records(rep, len, "records", 1, 0);
         free(rep);
         return rc;
     }
@@ -38,11 +41,11 @@ int list_main(int argc, char **argv)
     uint32_t n;
     if (proto_map_find(rep, len, "records", &rd) || proto_rd_array(&rd, &n)) {
         free(rep);
-        ctl_errorf("invalid reply from catalogd");
-        return CTL_FAIL;
+        client_errorf("invalid reply from catalogd");
+        return CLIENT_FAIL;
     }
     static const char *hdr[] = { "KIND", "KEY", "AUTHOR", "SEQ", "STATE" };
-    ctl_table *t = ctl_table_new(5, hdr);
+    client_table *t = client_table_new(5, hdr);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *b;
         uint32_t bl;
@@ -54,10 +57,10 @@ int list_main(int argc, char **argv)
         snprintf(seq, sizeof seq, "%llu", (unsigned long long)rec.seq);
         const char *row[] = { rec.kind, rec.key, au, seq,
                               rec.flags & PROTO_FLAG_TOMBSTONE ? "deleted" : "current" };
-        ctl_table_row(t, row);
+        client_table_row(t, row);
     }
-    ctl_table_print(t, stdout);
-    ctl_table_free(t);
+    client_table_print(t, stdout);
+    client_table_free(t);
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }

@@ -1,5 +1,5 @@
 /* cli/member.c — catalogctl member add|list|address|leave|expel. */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
 #include "proto/util.h"
@@ -8,47 +8,39 @@
 #include <string.h>
 #include <time.h>
 
-#define USAGE "usage: catalogctl member add FILE.pem [--address HOST:PORT]\n" \
-              "       catalogctl member list [--json]\n" \
-              "       catalogctl member address HOST:PORT\n" \
-              "       catalogctl member leave\n" \
-              "       catalogctl member expel MEMBER_ID"
+static int usage(void);
 
-static int member_add(ctl_opts *o, int argc, char **argv)
+static int add(client_opts *o, int argc, char **argv)
 {
     const char *file = NULL, *addr = NULL;
     for (int i = 2; i < argc; i++) {
-        if (ctl_common_opt(o, argc, argv, &i))
+        if (client_common_opt(o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--address") && i + 1 < argc)
             addr = argv[++i];
         else if (!file && argv[i][0] != '-')
             file = argv[i];
-        else {
-            ctl_usage_error("member", USAGE);
-            return CTL_USAGE;
-        }
+        else
+            return usage();
     }
-    if (!file) {
-        ctl_usage_error("member", USAGE);
-        return CTL_USAGE;
-    }
+    if (!file)
+        return usage();
     FILE *f = fopen(file, "rb");
     if (!f) {
-        ctl_errorf("member add: cannot open %s: %s", file, strerror(errno));
-        return CTL_FAIL;
+        client_errorf("member add: cannot open %s: %s", file, strerror(errno));
+        return CLIENT_FAIL;
     }
     static uint8_t buf[65536];
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    ctl_req r;
-    ctl_req_begin(&r, "member_add", addr ? 2 : 1);
+    client_req r;
+    client_req_begin(&r, "member_add", addr ? 2 : 1);
     proto_pack_kv_bin(&r.pk, "cert", buf, n);
     if (addr)
         proto_pack_kv_str(&r.pk, "address", addr);
     uint8_t *rep;
     size_t len;
-    int rc = ctl_call(o, &r, &rep, &len);
+    int rc = client_call(o, &r, &rep, &len);
     if (rc)
         return rc;
     char id[PROTO_ID_STR] = "";
@@ -58,27 +50,27 @@ static int member_add(ctl_opts *o, int argc, char **argv)
     else
         printf("admitted member %s\n", id);
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }
 
-static int member_list(ctl_opts *o)
+static int member_list(client_opts *o)
 {
-    ctl_req r;
+    client_req r;
     uint8_t *rep;
     size_t len;
-    ctl_req_begin(&r, "members", 0);
-    int rc = ctl_call(o, &r, &rep, &len);
+    client_req_begin(&r, "members", 0);
+    int rc = client_call(o, &r, &rep, &len);
     if (rc)
         return rc;
     proto_rd rd;
     uint32_t n;
     if (proto_map_find(rep, len, "members", &rd) || proto_rd_array(&rd, &n)) {
         free(rep);
-        return CTL_FAIL;
+        return CLIENT_FAIL;
     }
     static const char *keys[] = { "code", "name", "status", "address", "member_id", "admitted_by" };
     static const char *hdr[] = { "CODE", "NAME", "STATUS", "ADDRESS", "MEMBER ID", "ADMITTED BY", "SINCE" };
-    ctl_table *t = o->json ? NULL : ctl_table_new(7, hdr);
+    client_table *t = o->json ? NULL : client_table_new(7, hdr);
     if (o->json)
         printf("[");
     for (uint32_t i = 0; i < n; i++) {
@@ -101,74 +93,104 @@ static int member_list(ctl_opts *o)
         if (o->json) {
             printf("%s{", i ? "," : "");
             for (int k = 0; k < 6; k++)
-                ctl_json_kv_str(stdout, keys[k], v[k], 1);
-            ctl_json_kv_str(stdout, "since", when, 0);
+                client_json_kv_str(stdout, keys[k], v[k], 1);
+            client_json_kv_str(stdout, "since", when, 0);
             printf("}");
         } else {
             char shortby[16] = "(founder)";
             if (v[5][0])
                 snprintf(shortby, sizeof shortby, "%.9s", v[5]);
             const char *row[] = { v[0], v[1], v[2], v[3][0] ? v[3] : "-", v[4], shortby, when };
-            ctl_table_row(t, row);
+            client_table_row(t, row);
         }
     }
     if (o->json) {
         printf("]\n");
     } else {
-        ctl_table_print(t, stdout);
-        ctl_table_free(t);
+        client_table_print(t, stdout);
+        client_table_free(t);
     }
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }
 
-static int member_set(ctl_opts *o, const char *op, const char *addr, const char *target)
+static int member_set(client_opts *o, const char *op, const char *addr, const char *target)
 {
-    ctl_req r;
+    client_req r;
     uint8_t *rep;
     size_t len;
-    ctl_req_begin(&r, "member_set", 1 + (addr != NULL) + (target != NULL));
+    client_req_begin(&r, "member_set", 1 + (addr != NULL) + (target != NULL));
     proto_pack_kv_str(&r.pk, "op", op);
     if (addr)
         proto_pack_kv_str(&r.pk, "address", addr);
     if (target)
         proto_pack_kv_str(&r.pk, "member", target);
-    int rc = ctl_call(o, &r, &rep, &len);
+    int rc = client_call(o, &r, &rep, &len);
     if (rc)
         return rc;
     printf("%s recorded\n", op);
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }
 
-int member_main(int argc, char **argv)
+/* The sub-verbs other than add take at most one argument. */
+static int one_arg(client_opts *o, int argc, char **argv, const char **arg)
 {
-    ctl_opts o = ctl_g;
-    if (argc < 2) {
-        ctl_usage_error("member", USAGE);
-        return CTL_USAGE;
-    }
-    if (!strcmp(argv[1], "add"))
-        return member_add(&o, argc, argv);
-    const char *arg = NULL;
+    *arg = NULL;
     for (int i = 2; i < argc; i++) {
-        if (ctl_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(o, argc, argv, &i))
             continue;
-        if (!arg && argv[i][0] != '-')
-            arg = argv[i];
-        else {
-            ctl_usage_error("member", USAGE);
-            return CTL_USAGE;
-        }
+        if (!*arg && argv[i][0] != '-')
+            *arg = argv[i];
+        else
+            return -1;
     }
-    if (!strcmp(argv[1], "list") && !arg)
-        return member_list(&o);
-    if (!strcmp(argv[1], "address") && arg)
-        return member_set(&o, "address", arg, NULL);
-    if (!strcmp(argv[1], "leave") && !arg)
-        return member_set(&o, "leave", NULL, NULL);
-    if (!strcmp(argv[1], "expel") && arg)
-        return member_set(&o, "expel", NULL, arg);
-    ctl_usage_error("member", USAGE);
-    return CTL_USAGE;
+    return 0;
+}
+
+static int list(client_opts *o, int argc, char **argv)
+{
+    const char *arg;
+    if (one_arg(o, argc, argv, &arg) || arg)
+        return usage();
+    return member_list(o);
+}
+
+static int address(client_opts *o, int argc, char **argv)
+{
+    const char *arg;
+    if (one_arg(o, argc, argv, &arg) || !arg)
+        return usage();
+    return member_set(o, "address", arg, NULL);
+}
+
+static int leave(client_opts *o, int argc, char **argv)
+{
+    const char *arg;
+    if (one_arg(o, argc, argv, &arg) || arg)
+        return usage();
+    return member_set(o, "leave", NULL, NULL);
+}
+
+static int expel(client_opts *o, int argc, char **argv)
+{
+    const char *arg;
+    if (one_arg(o, argc, argv, &arg) || !arg)
+        return usage();
+    return member_set(o, "expel", NULL, arg);
+}
+
+static const client_subverb subs[] = {
+    { "add", add, "FILE.pem [--address HOST:PORT]" },
+    { "list", list, "[--json]" },
+    { "address", address, "HOST:PORT" },
+    { "leave", leave, "" },
+    { "expel", expel, "MEMBER_ID" },
+};
+
+const client_subverbs member_verb = { "member", subs, sizeof subs / sizeof subs[0], NULL };
+
+static int usage(void)
+{
+    return client_subverbs_usage_error(&member_verb);
 }

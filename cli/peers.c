@@ -1,35 +1,38 @@
 /* cli/peers.c — catalogctl peers: connections, their state, sync, traffic. */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
 #include <stdlib.h>
 #include <string.h>
 
+#define USAGE "usage: catalogctl peers [--json]"
+const char peers_usage[] = USAGE;
+
 int peers_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     for (int i = 1; i < argc; i++)
-        if (!ctl_common_opt(&o, argc, argv, &i)) {
-            ctl_usage_error("peers", "usage: catalogctl peers [--json]");
-            return CTL_USAGE;
+        if (!client_common_opt(&o, argc, argv, &i)) {
+            client_usage_error("peers", USAGE);
+            return CLIENT_USAGE;
         }
-    ctl_req r;
+    client_req r;
     uint8_t *rep;
     size_t len;
-    ctl_req_begin(&r, "peers", 0);
-    int rc = ctl_call(&o, &r, &rep, &len);
+    client_req_begin(&r, "peers", 0);
+    int rc = client_call(&o, &r, &rep, &len);
     if (rc)
         return rc;
     proto_rd rd;
     uint32_t n;
     if (proto_map_find(rep, len, "peers", &rd) || proto_rd_array(&rd, &n)) {
         free(rep);
-        return CTL_FAIL;
+        return CLIENT_FAIL;
     }
     static const char *sk[] = { "address", "code", "name", "state", "direction", "member_id" };
     static const char *nk[] = { "last_sync_ms_ago", "records_in", "records_out", "bytes_in", "bytes_out" };
     static const char *hdr[] = { "ADDRESS", "CODE", "NAME", "STATE", "DIR", "LAST SYNC", "RECS IN", "RECS OUT" };
-    ctl_table *t = o.json ? NULL : ctl_table_new(8, hdr);
+    client_table *t = o.json ? NULL : client_table_new(8, hdr);
     if (o.json)
         printf("[");
     for (uint32_t i = 0; i < n; i++) {
@@ -50,9 +53,9 @@ int peers_main(int argc, char **argv)
         if (o.json) {
             printf("%s{", i ? "," : "");
             for (int k = 0; k < 6; k++)
-                ctl_json_kv_str(stdout, sk[k], v[k], 1);
+                client_json_kv_str(stdout, sk[k], v[k], 1);
             for (int k = 0; k < 5; k++)
-                ctl_json_kv_u64(stdout, nk[k], nv[k], k < 4);
+                client_json_kv_u64(stdout, nk[k], nv[k], k < 4);
             printf("}");
         } else {
             char ls[32], ri[24], ro[24];
@@ -60,15 +63,15 @@ int peers_main(int argc, char **argv)
             snprintf(ri, sizeof ri, "%llu", (unsigned long long)nv[1]);
             snprintf(ro, sizeof ro, "%llu", (unsigned long long)nv[2]);
             const char *row[] = { v[0], v[1], v[2], v[3], v[4], ls, ri, ro };
-            ctl_table_row(t, row);
+            client_table_row(t, row);
         }
     }
     if (o.json) {
         printf("]\n");
     } else {
-        ctl_table_print(t, stdout);
-        ctl_table_free(t);
+        client_table_print(t, stdout);
+        client_table_free(t);
     }
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }

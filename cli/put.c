@@ -1,18 +1,21 @@
 /* cli/put.c — catalogctl put KIND KEY [FIELD=VALUE...] [--delete]: a generic record. */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
 #include <stdlib.h>
 #include <string.h>
 
+#define USAGE "usage: catalogctl put KIND KEY [FIELD=VALUE...] [--delete]"
+const char put_usage[] = USAGE;
+
 int put_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     const char *kind = NULL, *key = NULL;
     int del = 0, nf = 0;
     char **fields = calloc((size_t)argc, sizeof *fields);
     for (int i = 1; i < argc; i++) {
-        if (ctl_common_opt(&o, argc, argv, &i))
+        if (client_common_opt(&o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--delete"))
             del = 1;
@@ -23,19 +26,18 @@ int put_main(int argc, char **argv)
         else if (strchr(argv[i], '=') && argv[i][0] != '=')
             fields[nf++] = argv[i];
         else {
-            ctl_usage_error("put", "'%s' is not FIELD=VALUE\nusage: catalogctl put KIND KEY [FIELD=VALUE...] [--delete]",
-                            argv[i]);
+            client_usage_error("put", "'%s' is not FIELD=VALUE\n" USAGE, argv[i]);
             free(fields);
-            return CTL_USAGE;
+            return CLIENT_USAGE;
         }
     }
     if (!kind || !key) {
-        ctl_usage_error("put", "usage: catalogctl put KIND KEY [FIELD=VALUE...] [--delete]");
+        client_usage_error("put", USAGE);
         free(fields);
-        return CTL_USAGE;
+        return CLIENT_USAGE;
     }
-    ctl_req r;
-    ctl_req_begin(&r, "put", 4);
+    client_req r;
+    client_req_begin(&r, "put", 4);
     proto_pack_kv_str(&r.pk, "kind", kind);
     proto_pack_kv_str(&r.pk, "key", key);
     proto_pack_kv_u64(&r.pk, "tombstone", (uint64_t)del);
@@ -51,7 +53,7 @@ int put_main(int argc, char **argv)
     free(fields);
     uint8_t *rep;
     size_t len;
-    int rc = ctl_call(&o, &r, &rep, &len);
+    int rc = client_call(&o, &r, &rep, &len);
     if (rc)
         return rc;
     uint64_t seq = 0;
@@ -64,5 +66,5 @@ int put_main(int argc, char **argv)
         printf("%s %s/%s seq %llu hash %s\n", del ? "deleted" : "stored", kind, key,
                (unsigned long long)seq, hash);
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }

@@ -4,7 +4,7 @@
  * grouped per product (法人番号 + normalised product name).
  */
 #include "cli/catview.h"
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "catalog/schema.h"
 #include "proto/frame.h"
@@ -17,6 +17,7 @@
 #define USAGE "usage: catalogctl search [WORDS...] [--area 分野] [--member CODE] [--status 認定中|停止|取消|期間満了]\n" \
               "           [--valid-on YYYY-MM-DD] [--corporate-number N] [--adopted-by CODE]\n" \
               "           [--not-adopted-by-me] [--public-only] [--limit N] [--json] [--era]"
+const char search_usage[] = USAGE;
 
 typedef struct { char key[600]; size_t *certs, nc; size_t *adopts, na; } product;
 
@@ -39,9 +40,9 @@ static void push(size_t **v, size_t *n, size_t x)
 }
 
 /* Ask the daemon; shared with export. */
-int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
+int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
 
-int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len)
+int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len)
 {
     static const struct { const char *opt, *key; } kv[] = {
         { "--area", "area" }, { "--member", "member" }, { "--status", "status" },
@@ -53,7 +54,7 @@ int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep
     int not_mine = 0, pub = 0, all = 0;
     long limit = -1;
     for (int i = first; i < argc; i++) {
-        if (ctl_common_opt(o, argc, argv, &i))
+        if (client_common_opt(o, argc, argv, &i))
             continue;
         int used = 0;
         for (size_t k = 0; k < 6 && !used; k++)
@@ -79,8 +80,8 @@ int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep
                 strcat(q, " ");
             strcat(q, argv[i]);
         } else {
-            ctl_usage_error(argv[0], "unknown option '%s'\n" USAGE, argv[i]);
-            return CTL_USAGE;
+            client_usage_error(argv[0], "unknown option '%s'\n" USAGE, argv[i]);
+            return CLIENT_USAGE;
         }
     }
     int nf = 0;
@@ -89,11 +90,11 @@ int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep
     /* export with no filter at all takes everything, adoptions included */
     if (!strcmp(argv[0], "export") && !q[0] && nf == 0 && !not_mine)
         all = 1;
-    ctl_req r;
+    client_req r;
     /* people get a page of products; scripts and exports get everything */
     if (limit < 0)
         limit = o->json || !strcmp(argv[0], "export") ? 0 : 100;
-    ctl_req_begin(&r, "csearch", (uint32_t)(nf + 5));
+    client_req_begin(&r, "csearch", (uint32_t)(nf + 5));
     proto_pack_kv_u64(&r.pk, "limit", (uint64_t)limit);
     for (size_t k = 0; k < 6; k++)
         if (vals[k])
@@ -102,7 +103,7 @@ int ctl_search_call(ctl_opts *o, int argc, char **argv, int first, uint8_t **rep
     proto_pack_kv_u64(&r.pk, "not_adopted_by_me", (uint64_t)not_mine);
     proto_pack_kv_u64(&r.pk, "public_only", (uint64_t)pub);
     proto_pack_kv_u64(&r.pk, "all", (uint64_t)all);
-    return ctl_call(o, &r, rep, len);
+    return client_call(o, &r, rep, len);
 }
 
 static const char *ref_key(const char *ref)
@@ -113,17 +114,17 @@ static const char *ref_key(const char *ref)
 
 int search_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     uint8_t *rep;
     size_t len;
-    int rc = ctl_search_call(&o, argc, argv, 1, &rep, &len);
+    int rc = client_search_call(&o, argc, argv, 1, &rep, &len);
     if (rc)
         return rc;
     proto_record *certs, *adopts;
-    size_t nc = ctl_records(rep, len, "certifications", &certs);
-    size_t na = ctl_records(rep, len, "adoptions", &adopts);
-    ctl_members m;
-    ctl_members_parse(rep, len, &m);
+    size_t nc = client_records(rep, len, "certifications", &certs);
+    size_t na = client_records(rep, len, "adoptions", &adopts);
+    client_members m;
+    client_members_parse(rep, len, &m);
     product *ps = NULL;
     size_t np = 0;
     char key[600], ref[600], ids[PROTO_ID_STR];
@@ -133,7 +134,7 @@ int search_main(int argc, char **argv)
         push(&p->certs, &p->nc, i);
     }
     for (size_t j = 0; j < na; j++) {
-        ctl_field(&adopts[j], "certification", 0, ref, sizeof ref);
+        client_field(&adopts[j], "certification", 0, ref, sizeof ref);
         for (size_t i = 0; i < nc; i++) {
             proto_id_str(&certs[i].author, ids);
             size_t il = strlen(ids);
@@ -157,20 +158,20 @@ int search_main(int argc, char **argv)
         proto_record *c0 = &certs[p->certs[0]];
         if (o.json) {
             printf("%s{", k ? "," : "");
-            ctl_json_kv_str(stdout, "product", ctl_field(c0, "product", 0, b[0], sizeof b[0]), 1);
-            ctl_json_kv_str(stdout, "company", ctl_field(c0, "company", 0, b[1], sizeof b[1]), 1);
-            ctl_json_kv_str(stdout, "corporate_number", ctl_field(c0, "corporate_number", 0, b[2], sizeof b[2]), 1);
+            client_json_kv_str(stdout, "product", client_field(c0, "product", 0, b[0], sizeof b[0]), 1);
+            client_json_kv_str(stdout, "company", client_field(c0, "company", 0, b[1], sizeof b[1]), 1);
+            client_json_kv_str(stdout, "corporate_number", client_field(c0, "corporate_number", 0, b[2], sizeof b[2]), 1);
             printf("\"certifications\":[");
             for (size_t i = 0; i < p->nc; i++) {
                 if (i)
                     putchar(',');
-                ctl_print_record(&certs[p->certs[i]], 1, stdout);
+                client_print_record(&certs[p->certs[i]], 1, stdout);
             }
             printf("],\"adoptions\":[");
             for (size_t i = 0; i < p->na; i++) {
                 if (i)
                     putchar(',');
-                ctl_print_record(&adopts[p->adopts[i]], 1, stdout);
+                client_print_record(&adopts[p->adopts[i]], 1, stdout);
             }
             printf("]}");
             free(p->certs);
@@ -179,37 +180,37 @@ int search_main(int argc, char **argv)
         }
         if (k)
             putchar('\n');
-        ctl_field(c0, "corporate_number", 0, b[2], sizeof b[2]);
-        printf("■ %s — %s%s%s%s\n", ctl_field(c0, "product", 0, b[0], sizeof b[0]),
-               ctl_field(c0, "company", 0, b[1], sizeof b[1]), b[2][0] ? "（法人番号 " : "", b[2],
+        client_field(c0, "corporate_number", 0, b[2], sizeof b[2]);
+        printf("■ %s — %s%s%s%s\n", client_field(c0, "product", 0, b[0], sizeof b[0]),
+               client_field(c0, "company", 0, b[1], sizeof b[1]), b[2][0] ? "（法人番号 " : "", b[2],
                b[2][0] ? "）" : "");
-        printf("  分野: %s\n", ctl_field(c0, "areas", 0, b[3], sizeof b[3]));
+        printf("  分野: %s\n", client_field(c0, "areas", 0, b[3], sizeof b[3]));
         static const char *hdr[] = { "", "団体", "番号", "日付", "状態", "詳細" };
-        ctl_table *t = ctl_table_new(6, hdr);
+        client_table *t = client_table_new(6, hdr);
         for (size_t i = 0; i < p->nc; i++) {
             proto_record *c = &certs[p->certs[i]];
             char period[256];
-            ctl_field(c, "certified_on", o.era, b[4], sizeof b[4]);
-            ctl_field(c, "valid_until", o.era, b[5], sizeof b[5]);
+            client_field(c, "certified_on", o.era, b[4], sizeof b[4]);
+            client_field(c, "valid_until", o.era, b[5], sizeof b[5]);
             snprintf(period, sizeof period, "%s〜%s", b[4], b[5]);
-            const char *row[] = { "  認定", ctl_member_label(&m, &c->author, who, sizeof who), c->key, period,
-                                  catalog_status(c, today), ctl_field(c, "programme", 0, b[6], sizeof b[6]) };
-            ctl_table_row(t, row);
+            const char *row[] = { "  認定", client_member_label(&m, &c->author, who, sizeof who), c->key, period,
+                                  catalog_status(c, today), client_field(c, "programme", 0, b[6], sizeof b[6]) };
+            client_table_row(t, row);
         }
         for (size_t i = 0; i < p->na; i++) {
             proto_record *a = &adopts[p->adopts[i]];
             char detail[1200];
-            ctl_field(a, "rating", 0, b[6], sizeof b[6]);
-            snprintf(detail, sizeof detail, "%s%s%s%s", ctl_field(a, "route", 0, b[5], sizeof b[5]),
+            client_field(a, "rating", 0, b[6], sizeof b[6]);
+            snprintf(detail, sizeof detail, "%s%s%s%s", client_field(a, "route", 0, b[5], sizeof b[5]),
                      b[6][0] ? " 評価" : "", b[6], "");
-            ctl_field(a, "certification", 0, ref, sizeof ref);
-            const char *row[] = { "  導入", ctl_member_label(&m, &a->author, who, sizeof who), ref_key(ref),
-                                  ctl_field(a, "fiscal_year", 1, b[4], sizeof b[4]),
-                                  ctl_field(a, "stage", 0, b[7], sizeof b[7]), detail };
-            ctl_table_row(t, row);
+            client_field(a, "certification", 0, ref, sizeof ref);
+            const char *row[] = { "  導入", client_member_label(&m, &a->author, who, sizeof who), ref_key(ref),
+                                  client_field(a, "fiscal_year", 1, b[4], sizeof b[4]),
+                                  client_field(a, "stage", 0, b[7], sizeof b[7]), detail };
+            client_table_row(t, row);
         }
-        ctl_table_print(t, stdout);
-        ctl_table_free(t);
+        client_table_print(t, stdout);
+        client_table_free(t);
         free(p->certs);
         free(p->adopts);
     }
@@ -223,7 +224,7 @@ int search_main(int argc, char **argv)
     free(ps);
     free(certs);
     free(adopts);
-    ctl_members_free(&m);
+    client_members_free(&m);
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }

@@ -1,23 +1,26 @@
 /* cli/status.c — catalogctl status: node health. */
-#include "cli/ctl.h"
+#include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
 #include <stdlib.h>
 #include <string.h>
 
+#define USAGE "usage: catalogctl status [--json]"
+const char status_usage[] = USAGE;
+
 int status_main(int argc, char **argv)
 {
-    ctl_opts o = ctl_g;
+    client_opts o = client_g;
     for (int i = 1; i < argc; i++)
-        if (!ctl_common_opt(&o, argc, argv, &i)) {
-            ctl_usage_error("status", "usage: catalogctl status [--json]");
-            return CTL_USAGE;
+        if (!client_common_opt(&o, argc, argv, &i)) {
+            client_usage_error("status", USAGE);
+            return CLIENT_USAGE;
         }
-    ctl_req r;
+    client_req r;
     uint8_t *rep;
     size_t len;
-    ctl_req_begin(&r, "status", 0);
-    int rc = ctl_call(&o, &r, &rep, &len);
+    client_req_begin(&r, "status", 0);
+    int rc = client_call(&o, &r, &rep, &len);
     if (rc)
         return rc;
     static const char *strs[] = { "member_id", "code", "name", "digest", "alliance", "genesis", "listen" };
@@ -37,9 +40,9 @@ int status_main(int argc, char **argv)
     if (o.json) {
         printf("{");
         for (int i = 0; i < NSTR; i++)
-            ctl_json_kv_str(stdout, strs[i], sv[i], 1);
+            client_json_kv_str(stdout, strs[i], sv[i], 1);
         for (int i = 0; i < NNUM; i++)
-            ctl_json_kv_u64(stdout, nums[i], nv[i], i < NNUM - 1);
+            client_json_kv_u64(stdout, nums[i], nv[i], i < NNUM - 1);
         printf("}\n");
     } else {
         printf("member:    %s %s\nmember id: %s\nalliance:  %s\nmembers:   %llu\n"
@@ -53,5 +56,5 @@ int status_main(int argc, char **argv)
             printf("FORKS:     %llu records of equivocation evidence (see logs)\n", (unsigned long long)nv[5]);
     }
     free(rep);
-    return CTL_OK;
+    return CLIENT_OK;
 }

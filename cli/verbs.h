@@ -1,6 +1,11 @@
-/* cli/verbs.h — one handler per catalogctl verb (one file each). */
+/* cli/verbs.h — the catalogctl verbs (one file each).
+ *
+ * A verb is a handler and its usage text (X_main, X_usage), or a table of
+ * sub-verbs (X_verb) that dispatches and prints its usage itself. */
 #ifndef CLI_VERBS_H
 #define CLI_VERBS_H
+
+#include "cli/client.h"
 
 int init_main(int argc, char **argv);
 int id_main(int argc, char **argv);
@@ -10,15 +15,17 @@ int put_main(int argc, char **argv);
 int get_main(int argc, char **argv);
 int list_main(int argc, char **argv);
 int history_main(int argc, char **argv);
-int alliance_main(int argc, char **argv);
-int member_main(int argc, char **argv);
 int join_main(int argc, char **argv);
 int peers_main(int argc, char **argv);
-int certification_main(int argc, char **argv);
-int adoption_main(int argc, char **argv);
 int search_main(int argc, char **argv);
 int import_main(int argc, char **argv);
 int export_main(int argc, char **argv);
 int fields_main(int argc, char **argv);
+
+extern const char init_usage[], id_usage[], cert_usage[], status_usage[], put_usage[], get_usage[],
+    list_usage[], history_usage[], join_usage[], peers_usage[], search_usage[], import_usage[],
+    export_usage[], fields_usage[];
+
+extern const client_subverbs alliance_verb, member_verb, certification_verb, adoption_verb;
 
 #endif

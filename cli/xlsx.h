@@ -20,27 +20,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct ctl_xlsx ctl_xlsx;
+typedef struct client_xlsx client_xlsx;
 
 /* NULL with a message if path is empty or its directory is not writable.
- * The file itself is written only by ctl_xlsx_close(). */
-ctl_xlsx *ctl_xlsx_open(const char *path, char *err, size_t errlen);
+ * The file itself is written only by client_xlsx_close(). */
+client_xlsx *client_xlsx_open(const char *path, char *err, size_t errlen);
 
 /* Start a sheet (name: at most 31 characters, none of []:*?/\, unique) with
  * a bold header row, the first row frozen and an autofilter over the
  * header and all rows written to it.  Column widths come from the widest
  * cell (East Asian wide characters count double).  0 or -1. */
-int ctl_xlsx_sheet(ctl_xlsx *x, const char *name, const char *const *headers, size_t ncols);
+int client_xlsx_sheet(client_xlsx *x, const char *name, const char *const *headers, size_t ncols);
 
 /* Append a row to the current sheet.  A cell in a column whose bit is set in
  * numeric_mask (bit i for column i, i < 64) that is a plain integer
  * ("-12", "2026"; not "+1", "007", "1.5" or beyond ±2^53) is written as a
  * number; everything else as a string.  NULL and "" cells stay empty.
  * 0 or -1 (no sheet, more than 1048575 rows, out of memory). */
-int ctl_xlsx_row(ctl_xlsx *x, const char *const *cells, size_t ncols, uint64_t numeric_mask);
+int client_xlsx_row(client_xlsx *x, const char *const *cells, size_t ncols, uint64_t numeric_mask);
 
 /* Write the file and free x.  0, or -1 with a message (the first error of
  * sheet()/row() if there was one, else the one from writing). */
-int ctl_xlsx_close(ctl_xlsx *x, char *err, size_t errlen);
+int client_xlsx_close(client_xlsx *x, char *err, size_t errlen);
 
 #endif

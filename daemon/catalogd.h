@@ -12,7 +12,6 @@
 #include "daemon/log.h"
 
 struct peer;
-struct ctl_client;
 struct catalog_index;
 
 typedef struct catalogd {

@@ -13,7 +13,7 @@
  *           matching certifications, every certification of the same products
  *           (法人番号 + normalised name), and every adoption citing them.
  */
-#include "daemon/ctl.h"
+#include "daemon/control.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "catalog/index.h"
@@ -199,12 +199,12 @@ static void pack_members(catalogd *d, msgpack_packer *pk)
 
 /* ---- cfind ---- */
 
-typedef struct { catalogd *d; const char *kind, *key; ctl_list *l; } find_ctx;
+typedef struct { catalogd *d; const char *kind, *key; control_list *l; } find_ctx;
 
 static int find_cb(void *ctx, const store_member *m)
 {
     find_ctx *f = ctx;
-    store_get_current(f->d->st, &m->id, f->kind, f->key, ctl_list_rec, f->l);
+    store_get_current(f->d->st, &m->id, f->kind, f->key, control_list_rec, f->l);
     return 0;
 }
 
@@ -215,22 +215,22 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
         return proto_err(err, errlen, "find needs kind and key");
     proto_map_str(req, len, "author", author, sizeof author);
-    ctl_list l;
-    ctl_list_begin(&l);
+    control_list l;
+    control_list_begin(&l);
     if (author[0]) {
         proto_id id;
         if (catalog_member_ref(d->st, author, &id)) {
             msgpack_sbuffer_destroy(&l.tmp);
             return proto_err(err, errlen, "no member %s", author);
         }
-        store_get_current(d->st, &id, kind, key, ctl_list_rec, &l);
+        store_get_current(d->st, &id, kind, key, control_list_rec, &l);
     } else {
         find_ctx f = { d, kind, key, &l };
         store_members(d->st, find_cb, &f);
     }
     msgpack_pack_map(pk, 3);
     proto_pack_kv_bool(pk, "ok", 1);
-    ctl_list_end(&l, pk, "records");
+    control_list_end(&l, pk, "records");
     pack_members(d, pk);
     return 0;
 }
@@ -281,19 +281,19 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     catalog_hits h;
     if (catalog_search(d->index, d->st, d->catalog_gen, &cq, &h, err, errlen))
         return -1;
-    ctl_list lc, la;
-    ctl_list_begin(&lc);
-    ctl_list_begin(&la);
+    control_list lc, la;
+    control_list_begin(&lc);
+    control_list_begin(&la);
     if (h.ncerts)
-        store_get_refs(d->st, h.certs, h.ncerts, ctl_list_rec, &lc);
+        store_get_refs(d->st, h.certs, h.ncerts, control_list_rec, &lc);
     if (h.nadoptions)
-        store_get_refs(d->st, h.adoptions, h.nadoptions, ctl_list_rec, &la);
+        store_get_refs(d->st, h.adoptions, h.nadoptions, control_list_rec, &la);
     size_t products = h.products;
     catalog_hits_free(&h);
     msgpack_pack_map(pk, 5);
     proto_pack_kv_bool(pk, "ok", 1);
-    ctl_list_end(&lc, pk, "certifications");
-    ctl_list_end(&la, pk, "adoptions");
+    control_list_end(&lc, pk, "certifications");
+    control_list_end(&la, pk, "adoptions");
     proto_pack_kv_u64(pk, "products", products);
     pack_members(d, pk);
     return 0;

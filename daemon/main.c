@@ -9,7 +9,7 @@
  * log_level, fanout and sync_interval_ms.  SIGTERM/SIGINT drain and exit.
  */
 #include "daemon/catalogd.h"
-#include "daemon/ctl.h"
+#include "daemon/control.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
 #include "catalog/index.h"
@@ -126,7 +126,7 @@ static void stop(catalogd *d, const char *why)
         return;
     d->stopping = 1;
     log_info(d, "%s: shutting down", why);
-    ctl_close(d);
+    control_close(d);
     peer_shutdown(d);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -279,9 +279,9 @@ int main(int argc, char **argv)
 
     d.loop = uv_default_loop();
     int rc = 1;
-    if (ctl_listen(&d, err, sizeof err) || peer_init(&d, err, sizeof err) || peer_listen(&d, err, sizeof err)) {
+    if (control_listen(&d, err, sizeof err) || peer_init(&d, err, sizeof err) || peer_listen(&d, err, sizeof err)) {
         log_error(&d, "%s", err);
-        ctl_close(&d);
+        control_close(&d);
         uv_walk(d.loop, on_walk_close, NULL);
         uv_run(d.loop, UV_RUN_DEFAULT);
         goto out;

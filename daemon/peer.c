@@ -890,17 +890,19 @@ void peer_pack_list(catalogd *d, msgpack_packer *pk)
         char id[PROTO_ID_STR] = "";
         if (p->id_known)
             proto_id_str(&p->id, id);
-        msgpack_pack_map(pk, 11);
-        proto_pack_kv_str(pk, "address", p->addr);
-        proto_pack_kv_str(pk, "member_id", id);
-        proto_pack_kv_str(pk, "code", p->code);
-        proto_pack_kv_str(pk, "name", p->name);
-        proto_pack_kv_str(pk, "state", st[p->state]);
-        proto_pack_kv_str(pk, "direction", p->outbound ? "out" : "in");
-        proto_pack_kv_u64(pk, "last_sync_ms_ago", gossip_last_sync_ms(p) ? now - gossip_last_sync_ms(p) : 0);
-        proto_pack_kv_u64(pk, "records_in", p->recs_in);
-        proto_pack_kv_u64(pk, "records_out", p->recs_out);
-        proto_pack_kv_u64(pk, "bytes_in", p->bytes_in);
-        proto_pack_kv_u64(pk, "bytes_out", p->bytes_out);
+        proto_map m;
+        proto_map_begin(&m, pk);
+        proto_map_put_str(&m, "address", p->addr);
+        proto_map_put_str(&m, "member_id", id);
+        proto_map_put_str(&m, "code", p->code);
+        proto_map_put_str(&m, "name", p->name);
+        proto_map_put_str(&m, "state", st[p->state]);
+        proto_map_put_str(&m, "direction", p->outbound ? "out" : "in");
+        proto_map_put_u64(&m, "last_sync_ms_ago", gossip_last_sync_ms(p) ? now - gossip_last_sync_ms(p) : 0);
+        proto_map_put_u64(&m, "records_in", p->recs_in);
+        proto_map_put_u64(&m, "records_out", p->recs_out);
+        proto_map_put_u64(&m, "bytes_in", p->bytes_in);
+        proto_map_put_u64(&m, "bytes_out", p->bytes_out);
+        proto_map_end(&m);
     }
 }

@@ -109,6 +109,84 @@ void proto_pack_kv_bool(msgpack_packer *pk, const char *k, int v)
         msgpack_pack_false(pk);
 }
 
+void proto_map_begin(proto_map *m, msgpack_packer *pk)
+{
+    msgpack_sbuffer *sb = pk->data;
+    static const char fixmap0 = (char)0x80;
+    m->pk = pk;
+    m->at = sb->size;
+    m->n = 0;
+    msgpack_sbuffer_write(sb, &fixmap0, 1);
+}
+
+void proto_map_key(proto_map *m, const char *key)
+{
+    proto_pack_cstr(m->pk, key);
+    m->n++;
+}
+
+void proto_map_put_str(proto_map *m, const char *key, const char *v)
+{
+    proto_map_key(m, key);
+    proto_pack_cstr(m->pk, v);
+}
+
+void proto_map_put_u64(proto_map *m, const char *key, uint64_t v)
+{
+    proto_map_key(m, key);
+    msgpack_pack_uint64(m->pk, v);
+}
+
+void proto_map_put_bool(proto_map *m, const char *key, int v)
+{
+    proto_map_key(m, key);
+    if (v)
+        msgpack_pack_true(m->pk);
+    else
+        msgpack_pack_false(m->pk);
+}
+
+void proto_map_put_bin(proto_map *m, const char *key, const void *v, size_t n)
+{
+    proto_map_key(m, key);
+    msgpack_pack_bin(m->pk, n);
+    msgpack_pack_bin_body(m->pk, v, n);
+}
+
+int proto_map_end(proto_map *m)
+{
+    msgpack_sbuffer *sb = m->pk->data;
+    uint8_t hdr[5];
+    size_t hl;
+    if (sb->size <= m->at)
+        return -1;   /* begin could not write its byte */
+    if (m->n < 16) {
+        ((uint8_t *)sb->data)[m->at] = (uint8_t)(0x80 | m->n);
+        return 0;
+    }
+    if (m->n < 65536) {
+        hdr[0] = 0xde;
+        hdr[1] = (uint8_t)(m->n >> 8);
+        hdr[2] = (uint8_t)m->n;
+        hl = 3;
+    } else {
+        hdr[0] = 0xdf;
+        hdr[1] = (uint8_t)(m->n >> 24);
+        hdr[2] = (uint8_t)(m->n >> 16);
+        hdr[3] = (uint8_t)(m->n >> 8);
+        hdr[4] = (uint8_t)m->n;
+        hl = 5;
+    }
+    /* grow by what the header lacks, then move the entries up */
+    size_t body = sb->size - m->at - 1;
+    if (msgpack_sbuffer_write(sb, (const char *)hdr, hl - 1))
+        return -1;
+    uint8_t *p = (uint8_t *)sb->data + m->at;
+    memmove(p + hl, p + 1, body);
+    memcpy(p, hdr, hl);
+    return 0;
+}
+
 int proto_map_find(const uint8_t *buf, size_t len, const char *key, proto_rd *out)
 {
     proto_rd r;

@@ -39,6 +39,38 @@ void proto_pack_kv_u64(msgpack_packer *pk, const char *k, uint64_t v);
 void proto_pack_kv_bin(msgpack_packer *pk, const char *k, const void *v, size_t n);
 void proto_pack_kv_bool(msgpack_packer *pk, const char *k, int v);
 
+/* A map that counts its own entries, so that no count kept by hand can
+ * fall out of step with what is packed:
+ *
+ *     proto_map m;
+ *     proto_map_begin(&m, pk);
+ *     proto_map_put_bool(&m, "ok", 1);
+ *     proto_map_put_str(&m, "name", name);
+ *     proto_map_key(&m, "records");    (then pack that entry's value with pk)
+ *     msgpack_pack_array(pk, n);
+ *     ...
+ *     proto_map_end(&m);
+ *
+ * pk must pack into a msgpack_sbuffer, as every packer here does.  Begin
+ * leaves room for a one-byte header; end writes the header for the count,
+ * moving the entries up when the count needs a longer one (16 or more), so
+ * the bytes are exactly those of msgpack_pack_map(pk, count) followed by
+ * the entries.  A value may itself be a proto_map on the same packer.
+ * proto_map_end returns 0, or -1 if the buffer could not grow. */
+typedef struct {
+    msgpack_packer *pk;
+    size_t at;     /* offset of the header in the sbuffer */
+    uint32_t n;    /* entries so far */
+} proto_map;
+
+void proto_map_begin(proto_map *m, msgpack_packer *pk);
+void proto_map_key(proto_map *m, const char *key);
+void proto_map_put_str(proto_map *m, const char *key, const char *v);
+void proto_map_put_u64(proto_map *m, const char *key, uint64_t v);
+void proto_map_put_bool(proto_map *m, const char *key, int v);
+void proto_map_put_bin(proto_map *m, const char *key, const void *v, size_t n);
+int  proto_map_end(proto_map *m);
+
 /* Position `out` on the value of `key` in the top-level map in buf.  0 if found. */
 int proto_map_find(const uint8_t *buf, size_t len, const char *key, proto_rd *out);
 /* Convenience: copy a str value (NUL-terminated); 0, or -1 if absent/wrong/too long. */

@@ -1,4 +1,5 @@
-/* tests/unit/test_mp.c — proto/mp (strict msgpack reader) and proto/frame.
+/* tests/unit/test_mp.c — proto/mp (strict msgpack reader) and proto/frame
+ * (frames, map messages, the self-counting map builder).
  *
  * Inputs are written out byte by byte (from the msgpack spec) or packed with
  * msgpack-c; expected values come from the spec, never from the reader.
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1117,6 +1119,146 @@ static void frame_write_and_map(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* ---- proto_map: a map that counts its own entries ---- */
+
+/* Pack `n` entries into pk: through the builder when m is given, else as
+ * the plain kv pack calls; entry i's kind of value cycles through every
+ * helper and a nested map, so both forms must yield the same bytes. */
+static void pack_entries(msgpack_packer *pk, proto_map *m, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%u", i);
+        switch (i % 5) {
+        case 0:
+            if (m)
+                proto_map_put_u64(m, k, (uint64_t)i * 1000003u);
+            else
+                proto_pack_kv_u64(pk, k, (uint64_t)i * 1000003u);
+            break;
+        case 1:
+            if (m)
+                proto_map_put_str(m, k, "値");
+            else
+                proto_pack_kv_str(pk, k, "値");
+            break;
+        case 2:
+            if (m)
+                proto_map_put_bool(m, k, i & 8);
+            else
+                proto_pack_kv_bool(pk, k, i & 8);
+            break;
+        case 3:
+            if (m)
+                proto_map_put_bin(m, k, "\x00\x01\x02", 3);
+            else
+                proto_pack_kv_bin(pk, k, "\x00\x01\x02", 3);
+            break;
+        default:
+            /* a key, then a value packed by hand: a map of i % 20 entries */
+            if (m) {
+                proto_map inner;
+                proto_map_key(m, k);
+                proto_map_begin(&inner, pk);
+                pack_entries(pk, &inner, i % 20);
+                assert_int_equal(proto_map_end(&inner), 0);
+            } else {
+                proto_pack_cstr(pk, k);
+                msgpack_pack_map(pk, i % 20);
+                pack_entries(pk, NULL, i % 20);
+            }
+        }
+    }
+}
+
+static void map_builder_same_bytes(void **state)
+{
+    static const uint32_t counts[] = { 0, 1, 2, 14, 15, 16, 17, 255, 256, 65535, 65536, 70001 };
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        uint32_t n = counts[c];
+        msgpack_sbuffer a, b;
+        msgpack_packer pa, pb;
+        proto_map m;
+        /* after a frame's length prefix, so the map does not start at 0 */
+        proto_frame_begin(&a, &pa);
+        proto_frame_begin(&b, &pb);
+        msgpack_pack_map(&pa, n);
+        pack_entries(&pa, NULL, n);
+        proto_map_begin(&m, &pb);
+        pack_entries(&pb, &m, n);
+        assert_int_equal(proto_map_end(&m), 0);
+        assert_int_equal(m.n, n);
+        assert_int_equal(b.size, a.size);
+        assert_memory_equal(b.data, a.data, a.size);
+        /* the header, from the spec: fixmap, map 16, map 32 */
+        const uint8_t *h = (const uint8_t *)b.data + 4;
+        if (n < 16)
+            assert_int_equal(h[0], 0x80 | n);
+        else if (n < 65536)
+            assert_true(h[0] == 0xde && ((unsigned)h[1] << 8 | h[2]) == n);
+        else
+            assert_true(h[0] == 0xdf && ((uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 |
+                                         (uint32_t)h[3] << 8 | h[4]) == n);
+        msgpack_sbuffer_destroy(&a);
+        msgpack_sbuffer_destroy(&b);
+    }
+}
+
+/* Maps one after another and nested two deep, each needing a longer header
+ * than it reserved: every one is read back whole. */
+static void map_builder_nested_and_following(void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    proto_map outer, inner, second;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    proto_map_begin(&outer, &pk);
+    for (uint32_t i = 0; i < 18; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "o%u", i);
+        proto_map_key(&outer, k);
+        proto_map_begin(&inner, &pk);
+        for (uint32_t j = 0; j < 17 + i; j++) {
+            char ik[8];
+            snprintf(ik, sizeof ik, "i%u", j);
+            proto_map_put_u64(&inner, ik, j);
+        }
+        assert_int_equal(proto_map_end(&inner), 0);
+    }
+    assert_int_equal(proto_map_end(&outer), 0);
+    size_t first = sb.size;
+    proto_map_begin(&second, &pk);
+    proto_map_put_str(&second, "after", "yes");
+    assert_int_equal(proto_map_end(&second), 0);
+
+    uint8_t *buf = dup_bytes(sb.data, sb.size);
+    proto_rd r;
+    uint32_t n, in;
+    uint64_t v;
+    const char *k;
+    uint32_t kl;
+    proto_rd_init(&r, buf, first);
+    assert_int_equal(proto_rd_map(&r, &n), 0);
+    assert_int_equal(n, 18);
+    for (uint32_t i = 0; i < 18; i++) {
+        assert_int_equal(proto_rd_str(&r, &k, &kl), 0);
+        assert_int_equal(proto_rd_map(&r, &in), 0);
+        assert_int_equal(in, 17 + i);
+        for (uint32_t j = 0; j < in; j++) {
+            assert_int_equal(proto_rd_str(&r, &k, &kl), 0);
+            assert_int_equal(proto_rd_uint(&r, &v), 0);
+            assert_true(v == j);
+        }
+    }
+    assert_true(proto_rd_done(&r));
+    char s[8];
+    assert_int_equal(proto_map_str(buf + first, sb.size - first, "after", s, sizeof s), 0);
+    assert_string_equal(s, "yes");
+    free(buf);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1140,6 +1282,8 @@ int main(void)
         cmocka_unit_test(frame_buffer_reuse),
         cmocka_unit_test(frame_reclaim_keeps_tail),
         cmocka_unit_test(frame_write_and_map),
+        cmocka_unit_test(map_builder_same_bytes),
+        cmocka_unit_test(map_builder_nested_and_following),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
-/* cli/ctl.c — see ctl.h. */
-#include "cli/ctl.h"
+/* cli/client.c — see client.h. */
+#include "cli/client.h"
 #include "proto/frame.h"
 #include "proto/util.h"
 
@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <wchar.h>
 
-ctl_opts ctl_g;
+client_opts client_g;
 
-int ctl_common_opt(ctl_opts *o, int argc, char **argv, int *i)
+int client_common_opt(client_opts *o, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
     if ((!strcmp(a, "--data") || !strcmp(a, "--socket")) && *i + 1 < argc) {
@@ -34,7 +34,7 @@ int ctl_common_opt(ctl_opts *o, int argc, char **argv, int *i)
     return 0;
 }
 
-const char *ctl_data_dir(const ctl_opts *o)
+const char *client_data_dir(const client_opts *o)
 {
     if (o->data)
         return o->data;
@@ -42,7 +42,7 @@ const char *ctl_data_dir(const ctl_opts *o)
     return e && *e ? e : "var/node";
 }
 
-void ctl_usage_error(const char *verb, const char *fmt, ...)
+void client_usage_error(const char *verb, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "catalogctl %s: ", verb);
@@ -52,7 +52,7 @@ void ctl_usage_error(const char *verb, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-void ctl_errorf(const char *fmt, ...)
+void client_errorf(const char *fmt, ...)
 {
     va_list ap;
     fputs("catalogctl: ", stderr);
@@ -62,25 +62,72 @@ void ctl_errorf(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* ---- sub-verbs ---- */
+
+void client_subverbs_usage(const client_subverbs *v, FILE *f)
+{
+    for (size_t i = 0; i < v->n;) {
+        /* a run of rows sharing one line: the first has the usage */
+        size_t end = i + 1;
+        while (end < v->n && !v->subs[end].usage)
+            end++;
+        fprintf(f, "%s catalogctl %s ", i ? "      " : "usage:", v->verb);
+        for (size_t j = i; j < end; j++)
+            fprintf(f, "%s%s", j > i ? "|" : "", v->subs[j].sub);
+        const char *u = v->subs[i].usage ? v->subs[i].usage : "";
+        fprintf(f, "%s%s\n", u[0] ? " " : "", u);
+        i = end;
+    }
+    if (v->note)
+        fprintf(f, "%s\n", v->note);
+}
+
+void client_subverbs_names(const client_subverbs *v, FILE *f)
+{
+    for (size_t i = 0; i < v->n; i++)
+        fprintf(f, "%s%s", i ? "|" : "", v->subs[i].sub);
+}
+
+int client_subverbs_usage_error(const client_subverbs *v)
+{
+    fprintf(stderr, "catalogctl %s: ", v->verb);
+    client_subverbs_usage(v, stderr);
+    return CLIENT_USAGE;
+}
+
+int client_subverbs_main(const client_subverbs *v, int argc, char **argv)
+{
+    client_opts o = client_g;
+    const char *sub = argc > 1 ? argv[1] : "";
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->subs[i].sub, sub))
+            return v->subs[i].fn(&o, argc, argv);
+    if (!sub[0])
+        return client_subverbs_usage_error(v);
+    client_usage_error(v->verb, "unknown command '%s'", sub);
+    client_subverbs_usage(v, stderr);
+    return CLIENT_USAGE;
+}
+
 /* ---- control socket ---- */
 
-void ctl_req_begin(ctl_req *r, const char *cmd, uint32_t nargs)
+void client_req_begin(client_req *r, const char *cmd, uint32_t nargs)
 {
     proto_frame_begin(&r->sb, &r->pk);
     msgpack_pack_map(&r->pk, nargs + 1);
     proto_pack_kv_str(&r->pk, "cmd", cmd);
 }
 
-static int sock_path(const ctl_opts *o, char *out, size_t n)
+static int sock_path(const client_opts *o, char *out, size_t n)
 {
     if (o->socket)
         snprintf(out, n, "%s", o->socket);
     else
-        snprintf(out, n, "%s/control.sock", ctl_data_dir(o));
+        snprintf(out, n, "%s/control.sock", client_data_dir(o));
     return 0;
 }
 
-static int sock_connect(const ctl_opts *o, char *path, size_t pn)
+static int sock_connect(const client_opts *o, char *path, size_t pn)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     sock_path(o, path, pn);
@@ -101,7 +148,7 @@ static int sock_connect(const ctl_opts *o, char *path, size_t pn)
     return fd;
 }
 
-int ctl_daemon_running(const ctl_opts *o)
+int client_daemon_running(const client_opts *o)
 {
     char path[1100];
     int fd = sock_connect(o, path, sizeof path);
@@ -111,24 +158,24 @@ int ctl_daemon_running(const ctl_opts *o)
     return 1;
 }
 
-int ctl_call(const ctl_opts *o, ctl_req *r, uint8_t **reply, size_t *len)
+int client_call(const client_opts *o, client_req *r, uint8_t **reply, size_t *len)
 {
     char path[1100];
     int fd = sock_connect(o, path, sizeof path);
     if (fd < 0) {
-        ctl_errorf("cannot reach catalogd at %s: %s (is the daemon running?)", path, strerror(errno));
+        client_errorf("cannot reach catalogd at %s: %s (is the daemon running?)", path, strerror(errno));
         msgpack_sbuffer_destroy(&r->sb);
-        return CTL_FAIL;
+        return CLIENT_FAIL;
     }
     proto_frame_end(&r->sb);
     size_t off = 0;
     while (off < r->sb.size) {
         ssize_t w = write(fd, r->sb.data + off, r->sb.size - off);
         if (w <= 0) {
-            ctl_errorf("write to %s: %s", path, strerror(errno));
+            client_errorf("write to %s: %s", path, strerror(errno));
             close(fd);
             msgpack_sbuffer_destroy(&r->sb);
-            return CTL_FAIL;
+            return CLIENT_FAIL;
         }
         off += (size_t)w;
     }
@@ -141,43 +188,43 @@ int ctl_call(const ctl_opts *o, ctl_req *r, uint8_t **reply, size_t *len)
     while ((rc = proto_frame_take(&in, PROTO_CTL_FRAME_MAX, &f, &fl)) == 0) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n <= 0 || proto_buf_append(&in, buf, (size_t)n)) {
-            ctl_errorf("catalogd closed the control connection without a reply");
+            client_errorf("catalogd closed the control connection without a reply");
             close(fd);
             proto_buf_free(&in);
-            return CTL_FAIL;
+            return CLIENT_FAIL;
         }
     }
     close(fd);
     if (rc < 0) {
-        ctl_errorf("invalid reply from catalogd");
+        client_errorf("invalid reply from catalogd");
         proto_buf_free(&in);
-        return CTL_FAIL;
+        return CLIENT_FAIL;
     }
     proto_rd rd;
     int ok = 0;
     if (proto_map_find(f, fl, "ok", &rd) || proto_rd_bool(&rd, &ok)) {
-        ctl_errorf("invalid reply from catalogd");
+        client_errorf("invalid reply from catalogd");
         proto_buf_free(&in);
-        return CTL_FAIL;
+        return CLIENT_FAIL;
     }
     if (!ok) {
         char err[1024] = "refused";
         proto_map_str(f, fl, "error", err, sizeof err);
-        ctl_errorf("%s", err);
+        client_errorf("%s", err);
         proto_buf_free(&in);
-        return CTL_REFUSED;
+        return CLIENT_REFUSED;
     }
     *reply = malloc(fl);
     memcpy(*reply, f, fl);
     *len = fl;
     proto_buf_free(&in);
-    return CTL_OK;
+    return CLIENT_OK;
 }
 
 /* ---- JSON ---- */
 
 /* Escaping is jansson's: one well-kept implementation of JSON strings. */
-void ctl_json_str(FILE *f, const char *s, size_t n)
+void client_json_str(FILE *f, const char *s, size_t n)
 {
     json_t *j = json_stringn_nocheck(s, n);
     char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
@@ -186,18 +233,18 @@ void ctl_json_str(FILE *f, const char *s, size_t n)
     json_decref(j);
 }
 
-void ctl_json_kv_str(FILE *f, const char *k, const char *v, int comma)
+void client_json_kv_str(FILE *f, const char *k, const char *v, int comma)
 {
-    ctl_json_str(f, k, strlen(k));
+    client_json_str(f, k, strlen(k));
     fputc(':', f);
-    ctl_json_str(f, v, strlen(v));
+    client_json_str(f, v, strlen(v));
     if (comma)
         fputc(',', f);
 }
 
-void ctl_json_kv_u64(FILE *f, const char *k, uint64_t v, int comma)
+void client_json_kv_u64(FILE *f, const char *k, uint64_t v, int comma)
 {
-    ctl_json_str(f, k, strlen(k));
+    client_json_str(f, k, strlen(k));
     fprintf(f, ":%llu%s", (unsigned long long)v, comma ? "," : "");
 }
 
@@ -219,7 +266,7 @@ static size_t char_width(const char *s, int *w)
     return n;
 }
 
-size_t ctl_width(const char *s)
+size_t client_width(const char *s)
 {
     size_t w = 0;
     while (*s) {
@@ -230,9 +277,9 @@ size_t ctl_width(const char *s)
     return w;
 }
 
-void ctl_pad(FILE *f, const char *s, size_t w)
+void client_pad(FILE *f, const char *s, size_t w)
 {
-    size_t total = ctl_width(s);
+    size_t total = client_width(s);
     if (w < 2)
         w = 2;
     if (total <= w) {
@@ -258,20 +305,20 @@ void ctl_pad(FILE *f, const char *s, size_t w)
         fputc(' ', f);
 }
 
-struct ctl_table {
+struct client_table {
     size_t ncols, nrows, cap;
     char **cells;   /* row-major, header row first */
 };
 
-ctl_table *ctl_table_new(size_t ncols, const char *const *headers)
+client_table *client_table_new(size_t ncols, const char *const *headers)
 {
-    ctl_table *t = calloc(1, sizeof *t);
+    client_table *t = calloc(1, sizeof *t);
     t->ncols = ncols;
-    ctl_table_row(t, headers);
+    client_table_row(t, headers);
     return t;
 }
 
-void ctl_table_row(ctl_table *t, const char *const *cells)
+void client_table_row(client_table *t, const char *const *cells)
 {
     if (t->nrows == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 16;
@@ -300,12 +347,12 @@ static size_t term_width(void)
     return isatty(STDOUT_FILENO) ? 80 : 0;   /* 0: not a terminal, never truncate */
 }
 
-void ctl_table_print(ctl_table *t, FILE *f)
+void client_table_print(client_table *t, FILE *f)
 {
     size_t *w = calloc(t->ncols, sizeof *w);
     for (size_t r = 0; r < t->nrows; r++)
         for (size_t c = 0; c < t->ncols; c++) {
-            size_t cw = ctl_width(t->cells[r * t->ncols + c]);
+            size_t cw = client_width(t->cells[r * t->ncols + c]);
             if (cw > w[c])
                 w[c] = cw;
         }
@@ -330,17 +377,17 @@ void ctl_table_print(ctl_table *t, FILE *f)
         for (size_t c = 0; c < t->ncols; c++) {
             if (c)
                 fputs("  ", f);
-            if (c == t->ncols - 1 && ctl_width(t->cells[r * t->ncols + c]) <= w[c])
+            if (c == t->ncols - 1 && client_width(t->cells[r * t->ncols + c]) <= w[c])
                 fputs(t->cells[r * t->ncols + c], f);   /* no trailing blanks */
             else
-                ctl_pad(f, t->cells[r * t->ncols + c], w[c]);
+                client_pad(f, t->cells[r * t->ncols + c], w[c]);
         }
         fputc('\n', f);
     }
     free(w);
 }
 
-void ctl_table_free(ctl_table *t)
+void client_table_free(client_table *t)
 {
     for (size_t i = 0; i < t->nrows * t->ncols; i++)
         free(t->cells[i]);
@@ -366,9 +413,9 @@ static int body_field(void *ctx, const char *field, size_t flen, const char *tex
     if (b->json) {
         if (!b->first)
             fputc(',', b->f);
-        ctl_json_str(b->f, field, flen);
+        client_json_str(b->f, field, flen);
         fputc(':', b->f);
-        ctl_json_str(b->f, text, tlen);
+        client_json_str(b->f, text, tlen);
     } else {
         fprintf(b->f, "  %.*s: %.*s\n", (int)flen, field, (int)tlen, text);
     }
@@ -376,7 +423,7 @@ static int body_field(void *ctx, const char *field, size_t flen, const char *tex
     return 0;
 }
 
-void ctl_print_record(const proto_record *r, int json, FILE *f)
+void client_print_record(const proto_record *r, int json, FILE *f)
 {
     char author[PROTO_ID_STR], when[32], hx[65];
     proto_id h;
@@ -387,13 +434,13 @@ void ctl_print_record(const proto_record *r, int json, FILE *f)
     body_ctx b = { f, json, 1 };
     if (json) {
         fputc('{', f);
-        ctl_json_kv_str(f, "author", author, 1);
-        ctl_json_kv_str(f, "kind", r->kind, 1);
-        ctl_json_kv_str(f, "key", r->key, 1);
-        ctl_json_kv_u64(f, "seq", r->seq, 1);
-        ctl_json_kv_str(f, "time", when, 1);
+        client_json_kv_str(f, "author", author, 1);
+        client_json_kv_str(f, "kind", r->kind, 1);
+        client_json_kv_str(f, "key", r->key, 1);
+        client_json_kv_u64(f, "seq", r->seq, 1);
+        client_json_kv_str(f, "time", when, 1);
         fprintf(f, "\"tombstone\":%s,", r->flags & PROTO_FLAG_TOMBSTONE ? "true" : "false");
-        ctl_json_kv_str(f, "hash", hx, 1);
+        client_json_kv_str(f, "hash", hx, 1);
         fputs("\"body\":{", f);
         proto_body_foreach(r, body_field, &b);
         fputs("}}", f);
@@ -405,13 +452,13 @@ void ctl_print_record(const proto_record *r, int json, FILE *f)
     }
 }
 
-int ctl_print_records(const uint8_t *reply, size_t len, const char *key, int json, int history)
+int client_print_records(const uint8_t *reply, size_t len, const char *key, int json, int history)
 {
     proto_rd r;
     uint32_t n;
     if (proto_map_find(reply, len, key, &r) || proto_rd_array(&r, &n)) {
-        ctl_errorf("invalid reply from catalogd");
-        return CTL_FAIL;
+        client_errorf("invalid reply from catalogd");
+        return CLIENT_FAIL;
     }
     if (json)
         fputc('[', stdout);
@@ -421,17 +468,17 @@ int ctl_print_records(const uint8_t *reply, size_t len, const char *key, int jso
         proto_record rec;
         char err[256];
         if (proto_rd_bin(&r, &b, &bl) || proto_record_decode(b, bl, &rec, err, sizeof err)) {
-            ctl_errorf("invalid record in reply");
-            return CTL_FAIL;
+            client_errorf("invalid record in reply");
+            return CLIENT_FAIL;
         }
         if (json && i)
             fputc(',', stdout);
         if (!json && i)
             fputc('\n', stdout);
-        ctl_print_record(&rec, json, stdout);
+        client_print_record(&rec, json, stdout);
     }
     if (json)
         fputs("]\n", stdout);
     (void)history;
-    return CTL_OK;
+    return CLIENT_OK;
 }

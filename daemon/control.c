@@ -1,0 +1,757 @@
+/*
+ * daemon/control.c — control socket: one request frame in, one reply frame out.
+ *
+ * A request is a msgpack map with "cmd" and the command's arguments; a reply
+ * is a map with "ok" and either the results or "error" (a message for
+ * people).  Records travel as their signed bytes: catalogctl decodes and
+ * renders them itself, so the daemon never formats text for people.
+ *
+ * Every command is one row of `commands`: its name, its handler, whether it
+ * reads or writes, and its help.  A connection marked read_only is refused
+ * every command that writes.
+ */
+#include "daemon/control.h"
+#include "daemon/log.h"
+#include "daemon/node.h"
+#include "store/kind.h"
+#include "daemon/peer.h"
+#include "proto/frame.h"
+#include "proto/util.h"
+#include "catalog/schema.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* put: kind, key, fields [[name, value], ...], tombstone.
+ *
+ * Puts are group-committed: the puts a client has pipelined and that
+ * arrived together are signed and written in one LMDB transaction (one
+ * fsync), and each still gets its own reply, in order. */
+typedef struct {
+    char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1];
+    uint32_t flags;
+    proto_body *body;
+} put_req;
+
+#define PUT_BATCH 1024   /* most puts in one transaction */
+
+typedef struct {
+    put_req *req;            /* prepared, not yet written */
+    store_write_item *w;     /* as many, filled when written */
+    size_t n, cap;
+} put_batch;
+
+typedef struct control_client {
+    uv_pipe_t pipe;
+    catalogd *d;
+    proto_buf in;
+    msgpack_sbuffer out;   /* replies to the requests of one read, sent together */
+    int paused;            /* not reading: the client is slow to take its replies */
+    int read_only;         /* refuse CONTROL_WRITE commands (a restricted socket, the web view) */
+    put_batch batch;       /* puts waiting for their transaction; empty between reads */
+} control_client;
+
+typedef enum { CONTROL_READ, CONTROL_WRITE } control_access;
+
+/* A command answers a request at once (fn), or adds it to the client's
+ * batch (batch: 0, or -1 with err), which is written and answered, in
+ * request order, before any other command runs and when a read has been
+ * handled. */
+typedef struct {
+    const char *name;
+    control_fn fn;
+    int (*batch)(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
+    control_access access;
+    const char *help;
+} control_cmd;
+
+/* A client that pipelines requests faster than it reads the replies would
+ * make them pile up here; past this much unsent, its requests wait. */
+#define CONTROL_WRITE_HIGH (1u << 20)
+#define CONTROL_WRITE_LOW (256u << 10)
+
+
+/* ---- helpers ---- */
+
+static int arg_author(const uint8_t *req, size_t len, catalogd *d, proto_id *out,
+                      char *err, size_t errlen)
+{
+    char s[128];
+    if (proto_map_str(req, len, "author", s, sizeof s)) {
+        *out = d->id.id;
+        return 0;
+    }
+    if (proto_id_parse(s, out))
+        return proto_err(err, errlen, "not a member id: %s", s);
+    return 0;
+}
+
+void control_list_begin(control_list *l)
+{
+    l->n = 0;
+    l->limit = 0;
+    msgpack_sbuffer_init(&l->tmp);
+    msgpack_packer_init(&l->tpk, &l->tmp, msgpack_sbuffer_write);
+}
+
+int control_list_rec(void *ctx, const uint8_t *rec, size_t len)
+{
+    control_list *l = ctx;
+    msgpack_pack_bin(&l->tpk, len);
+    msgpack_pack_bin_body(&l->tpk, rec, len);
+    l->n++;
+    return l->limit && l->n >= l->limit;
+}
+
+static void list_array(control_list *l, msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, l->n);
+    if (l->tmp.size)
+        msgpack_sbuffer_write(pk->data, l->tmp.data, l->tmp.size);
+    msgpack_sbuffer_destroy(&l->tmp);
+}
+
+void control_list_put(control_list *l, proto_map *m, const char *key)
+{
+    proto_map_key(m, key);
+    list_array(l, m->pk);
+}
+
+void control_list_end(control_list *l, msgpack_packer *pk, const char *key)
+{
+    proto_pack_cstr(pk, key);
+    list_array(l, pk);
+}
+
+/* {"ok": true, key: [records]} */
+static void reply_records(msgpack_packer *pk, control_list *l, const char *key)
+{
+    proto_map m;
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    control_list_put(l, &m, key);
+    proto_map_end(&m);
+}
+
+/* ---- commands ---- */
+
+static int cmd_status(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                      char *err, size_t errlen)
+{
+    store_info si;
+    proto_map m;
+    char id[PROTO_ID_STR], dg[65], gh[65];
+    if (store_info_get(d->st, &si))
+        return proto_err(err, errlen, "store unavailable");
+    proto_id_str(&d->id.id, id);
+    proto_hex(si.digest.b, 32, dg);
+    proto_hex(si.genesis.b, 32, gh);
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    proto_map_put_str(&m, "member_id", id);
+    proto_map_put_str(&m, "code", d->id.code);
+    proto_map_put_str(&m, "name", d->id.name);
+    proto_map_put_u64(&m, "records", si.records);
+    proto_map_put_u64(&m, "current", si.current);
+    proto_map_put_str(&m, "digest", dg);
+    proto_map_put_str(&m, "alliance", si.has_genesis ? si.alliance : "");
+    proto_map_put_str(&m, "genesis", si.has_genesis ? gh : "");
+    proto_map_put_u64(&m, "members", si.members);
+    proto_map_put_u64(&m, "authors", si.authors);
+    proto_map_put_u64(&m, "forks", si.forks);
+    proto_map_put_u64(&m, "peers", peer_count_established(d));
+    proto_map_put_str(&m, "listen", d->listen_addr);
+    proto_map_put_u64(&m, "seq", store_vv_get(d->st, &d->id.id));
+    proto_map_put_u64(&m, "bytes_out", d->bytes_out);
+    proto_map_put_u64(&m, "bytes_in", d->bytes_in);
+    proto_map_put_u64(&m, "records_out", d->records_out);
+    proto_map_put_u64(&m, "records_in", d->records_in);
+    proto_map_end(&m);
+    return 0;
+}
+
+static int cmd_get(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                   char *err, size_t errlen)
+{
+    char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1];
+    proto_id author;
+    control_list l;
+    if (arg_author(req, len, d, &author, err, errlen))
+        return -1;
+    if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
+        return proto_err(err, errlen, "get needs kind and key");
+    control_list_begin(&l);
+    store_get_current(d->st, &author, kind, key, control_list_rec, &l);
+    reply_records(pk, &l, "records");
+    return 0;
+}
+
+static int cmd_list(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                    char *err, size_t errlen)
+{
+    char kind[PROTO_KIND_MAX + 1] = "";
+    control_list l;
+    uint64_t limit = 0;
+    proto_map_str(req, len, "kind", kind, sizeof kind);
+    proto_map_u64(req, len, "limit", &limit);
+    control_list_begin(&l);
+    l.limit = limit;
+    store_foreach_current(d->st, kind[0] ? kind : NULL, control_list_rec, &l);
+    reply_records(pk, &l, "records");
+    return 0;
+}
+
+static int cmd_history(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                       char *err, size_t errlen)
+{
+    char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1];
+    proto_id author;
+    control_list l;
+    if (arg_author(req, len, d, &author, err, errlen))
+        return -1;
+    if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
+        return proto_err(err, errlen, "history needs kind and key");
+    control_list_begin(&l);
+    store_history(d->st, &author, kind, key, control_list_rec, &l);
+    reply_records(pk, &l, "records");
+    return 0;
+}
+
+static int cmd_forks(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                     char *err, size_t errlen)
+{
+    control_list l;
+    control_list_begin(&l);
+    store_forks(d->st, control_list_rec, &l);
+    reply_records(pk, &l, "records");
+    return 0;
+}
+
+static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                          char *err, size_t errlen)
+{
+    proto_rd r;
+    const uint8_t *cert;
+    uint32_t cl;
+    char addr[256] = "", why[256];
+    certs_identity nc;
+    if (proto_map_find(req, len, "cert", &r) || proto_rd_bin(&r, &cert, &cl))
+        return proto_err(err, errlen, "member add needs the newcomer's certificate");
+    proto_map_str(req, len, "address", addr, sizeof addr);
+    if (certs_parse(cert, cl, &nc, why, sizeof why))
+        return proto_err(err, errlen, "newcomer certificate: %s", why);
+    if (!memcmp(&nc.id, &d->id.id, 32)) {
+        certs_free(&nc);
+        return proto_err(err, errlen, "that is this node's own certificate");
+    }
+    char key[65];
+    proto_hex(nc.id.b, 32, key);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "admit");
+    proto_body_str(b, "code", nc.code);
+    proto_body_str(b, "name", nc.name);
+    if (addr[0])
+        proto_body_str(b, "address", addr);
+    proto_body_bin(b, "cert", nc.der, nc.der_len);
+    int rc = node_publish_one(d, "member", key, 0, b, NULL, NULL, err, errlen);
+    proto_body_free(b);
+    if (rc) {
+        certs_free(&nc);
+        return -1;
+    }
+    char ids[PROTO_ID_STR];
+    proto_id_str(&nc.id, ids);
+    log_info(d, "admitted %s %s (%s)%s%s", nc.code, nc.name, ids, addr[0] ? " at " : "", addr);
+    certs_free(&nc);
+    proto_map m;
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    proto_map_put_str(&m, "member_id", ids);
+    proto_map_end(&m);
+    return 0;
+}
+
+static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                          char *err, size_t errlen)
+{
+    char op[16], addr[256] = "", target[128] = "";
+    proto_id subj = d->id.id;
+    if (proto_map_str(req, len, "op", op, sizeof op))
+        return proto_err(err, errlen, "member command needs an op");
+    proto_map_str(req, len, "address", addr, sizeof addr);
+    if (!proto_map_str(req, len, "member", target, sizeof target) && proto_id_parse(target, &subj))
+        return proto_err(err, errlen, "not a member id: %s", target);
+    if (!strcmp(op, "address") && !addr[0])
+        return proto_err(err, errlen, "address needs HOST:PORT");
+    char key[65];
+    proto_hex(subj.b, 32, key);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", op);
+    if (addr[0])
+        proto_body_str(b, "address", addr);
+    int rc = node_publish_one(d, "member", key, 0, b, NULL, NULL, err, errlen);
+    proto_body_free(b);
+    if (rc)
+        return -1;
+    proto_map m;
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    proto_map_end(&m);
+    return 0;
+}
+
+static int collect_member(void *ctx, const store_member *m)
+{
+    control_list *l = ctx;
+    char id[PROTO_ID_STR], by[PROTO_ID_STR] = "";
+    static const char *st[] = { "pending", "member", "left", "expelled" };
+    proto_map e;
+    proto_id_str(&m->id, id);
+    if (!proto_id_is_zero(&m->admitted_by))
+        proto_id_str(&m->admitted_by, by);
+    proto_map_begin(&e, &l->tpk);
+    proto_map_put_str(&e, "member_id", id);
+    proto_map_put_str(&e, "code", m->code);
+    proto_map_put_str(&e, "name", m->name);
+    proto_map_put_str(&e, "address", m->address);
+    proto_map_put_str(&e, "status", m->status >= 0 && m->status <= 3 ? st[m->status] : "?");
+    proto_map_put_str(&e, "admitted_by", by);
+    proto_map_put_u64(&e, "since_ms", m->since_ms);
+    proto_map_put_u64(&e, "endorsements", m->endorsements);
+    proto_map_end(&e);
+    l->n++;
+    return 0;
+}
+
+static int cmd_members(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                       char *err, size_t errlen)
+{
+    control_list l;
+    control_list_begin(&l);
+    store_members(d->st, collect_member, &l);
+    reply_records(pk, &l, "members");
+    return 0;
+}
+
+static int cmd_peers(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                     char *err, size_t errlen)
+{
+    proto_map m;
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    proto_map_key(&m, "peers");
+    peer_pack_list(d, pk);
+    proto_map_end(&m);
+    return 0;
+}
+
+static int collect_vv(void *ctx, const proto_id *a, uint64_t seq)
+{
+    control_list *l = ctx;
+    char id[PROTO_ID_STR];
+    proto_id_str(a, id);
+    msgpack_pack_array(&l->tpk, 2);
+    proto_pack_cstr(&l->tpk, id);
+    msgpack_pack_uint64(&l->tpk, seq);
+    l->n++;
+    return 0;
+}
+
+static int cmd_vv(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                  char *err, size_t errlen)
+{
+    control_list l;
+    control_list_begin(&l);
+    store_vv(d->st, collect_vv, &l);
+    reply_records(pk, &l, "vv");
+    return 0;
+}
+
+/* sponsor: re-read the sponsor written by `catalogctl join` and dial it */
+static int cmd_sponsor(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                       char *err, size_t errlen)
+{
+    proto_map m;
+    catalogd_reload_sponsor(d);
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    proto_map_put_bool(&m, "sponsor", d->have_sponsor);
+    proto_map_end(&m);
+    return 0;
+}
+
+static int cmd_help(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                    char *err, size_t errlen);
+static int put_add(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
+
+/* put comes first: it is looked up once for every pipelined put. */
+static const control_cmd commands[] = {
+    { "put", NULL, put_add, CONTROL_WRITE, "write a record: kind, key, fields, tombstone (group-committed)" },
+    { "cput", catalog_cmd_put, NULL, CONTROL_WRITE, "write certifications and adoptions: items" },
+    { "member_add", cmd_member_add, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
+    { "member_set", cmd_member_set, NULL, CONTROL_WRITE, "address, leave or expel: op [, address, member]" },
+    { "sponsor", cmd_sponsor, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
+    { "status", cmd_status, NULL, CONTROL_READ, "this node: member id, store counts, digest, traffic" },
+    { "get", cmd_get, NULL, CONTROL_READ, "the current record: kind, key [, author]" },
+    { "list", cmd_list, NULL, CONTROL_READ, "current records [of kind] [, limit]" },
+    { "history", cmd_history, NULL, CONTROL_READ, "every version of a record: kind, key [, author]" },
+    { "forks", cmd_forks, NULL, CONTROL_READ, "fork evidence held" },
+    { "members", cmd_members, NULL, CONTROL_READ, "the alliance's members" },
+    { "peers", cmd_peers, NULL, CONTROL_READ, "connections to other members" },
+    { "vv", cmd_vv, NULL, CONTROL_READ, "the version vector: [member id, seq] per author" },
+    { "cfind", catalog_cmd_find, NULL, CONTROL_READ, "a certification or adoption: kind, key [, author]" },
+    { "csearch", catalog_cmd_search, NULL, CONTROL_READ, "search certifications and adoptions" },
+    { "help", cmd_help, NULL, CONTROL_READ, "these commands: name, access, help" },
+};
+
+static const control_cmd *command_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+static int cmd_help(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                    char *err, size_t errlen)
+{
+    proto_map m;
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    proto_map_key(&m, "commands");
+    msgpack_pack_array(pk, sizeof commands / sizeof commands[0]);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        proto_map e;
+        proto_map_begin(&e, pk);
+        proto_map_put_str(&e, "name", commands[i].name);
+        proto_map_put_str(&e, "access", commands[i].access == CONTROL_WRITE ? "write" : "read");
+        proto_map_put_str(&e, "help", commands[i].help);
+        proto_map_end(&e);
+    }
+    proto_map_end(&m);
+    return 0;
+}
+
+/* ---- replies ---- */
+
+/* Replies are packed straight into c->out, one frame after another: begin
+ * reserves the frame's length, end writes it, cancel drops the frame. */
+static size_t reply_begin(control_client *c, msgpack_packer *pk)
+{
+    static const char len0[4];
+    size_t at = c->out.size;
+    msgpack_packer_init(pk, &c->out, msgpack_sbuffer_write);
+    msgpack_sbuffer_write(&c->out, len0, sizeof len0);
+    return at;
+}
+
+static void reply_cancel(control_client *c, size_t at)
+{
+    c->out.size = at;
+}
+
+static void reply_end(control_client *c, size_t at)
+{
+    if (c->out.size < at + 4) {
+        reply_cancel(c, at);   /* out of memory */
+        return;
+    }
+    size_t n = c->out.size - at - 4;
+    uint8_t *p = (uint8_t *)c->out.data + at;
+    p[0] = (uint8_t)(n >> 24);
+    p[1] = (uint8_t)(n >> 16);
+    p[2] = (uint8_t)(n >> 8);
+    p[3] = (uint8_t)n;
+}
+
+static void reply_error(control_client *c, const char *err)
+{
+    msgpack_packer pk;
+    proto_map m;
+    size_t at = reply_begin(c, &pk);
+    proto_map_begin(&m, &pk);
+    proto_map_put_bool(&m, "ok", 0);
+    proto_map_put_str(&m, "error", err[0] ? err : "failed");
+    proto_map_end(&m);
+    reply_end(c, at);
+}
+
+/* ---- put, group-committed ---- */
+
+static int put_prepare(const uint8_t *req, size_t len, put_req *pr, char *err, size_t errlen)
+{
+    uint64_t tomb = 0;
+    proto_rd r;
+    uint32_t n, two;
+    memset(pr, 0, sizeof *pr);
+    if (proto_map_str(req, len, "kind", pr->kind, sizeof pr->kind) || !proto_kind_valid(pr->kind))
+        return proto_err(err, errlen, "kind must be lowercase letters and _ (at most %u)", PROTO_KIND_MAX);
+    if (proto_map_str(req, len, "key", pr->key, sizeof pr->key) || !pr->key[0])
+        return proto_err(err, errlen, "key must be 1..%u bytes", PROTO_KEY_MAX);
+    const kind_def *k = kind_of(pr->kind);
+    if (k->flags & KIND_F_OWN_VERB)
+        return proto_err(err, errlen, "%s records are made by their own commands (catalogctl %s)", pr->kind,
+                         k->verb);
+    proto_map_u64(req, len, "tombstone", &tomb);
+    pr->flags = tomb ? PROTO_FLAG_TOMBSTONE : 0;
+    proto_body *b = proto_body_new();
+    if (!b)
+        return proto_err(err, errlen, "out of memory");
+    if (proto_map_find(req, len, "fields", &r) == 0 && proto_rd_array(&r, &n) == 0) {
+        for (uint32_t i = 0; i < n; i++) {
+            char f[72], *v = malloc(PROTO_FIELD_MAX + 1);
+            if (!v || proto_rd_array(&r, &two) || two != 2 || proto_rd_strcpy(&r, f, sizeof f) ||
+                proto_rd_strcpy(&r, v, PROTO_FIELD_MAX + 1) || proto_body_str(b, f, v)) {
+                free(v);
+                proto_body_free(b);
+                return proto_err(err, errlen, "field %u: name (≤ 64 bytes) or value (≤ %u bytes of UTF-8) invalid",
+                                 i + 1, PROTO_FIELD_MAX);
+            }
+            free(v);
+        }
+    }
+    pr->body = b;
+    return 0;
+}
+
+/* Write the batched puts in one transaction and answer each, in order. */
+static void batch_flush(control_client *c)
+{
+    put_batch *pb = &c->batch;
+    char err[512] = "";
+    if (!pb->n)
+        return;
+    for (size_t i = 0; i < pb->n; i++)
+        pb->w[i] = (store_write_item){ .kind = pb->req[i].kind, .key = pb->req[i].key,
+                                       .flags = pb->req[i].flags, .body = pb->req[i].body };
+    int rc = node_publish(c->d, pb->w, pb->n, err, sizeof err);
+    for (size_t i = 0; i < pb->n; i++) {
+        if (rc) {
+            reply_error(c, err);
+        } else {
+            proto_record pr;
+            proto_id h;
+            proto_map m;
+            msgpack_packer pk;
+            char hx[65];
+            proto_record_decode(pb->w[i].out, pb->w[i].out_len, &pr, NULL, 0);
+            proto_record_hash(pb->w[i].out, pb->w[i].out_len, &h);
+            proto_hex(h.b, 32, hx);
+            size_t at = reply_begin(c, &pk);
+            proto_map_begin(&m, &pk);
+            proto_map_put_bool(&m, "ok", 1);
+            proto_map_put_u64(&m, "seq", pr.seq);
+            proto_map_put_str(&m, "hash", hx);
+            proto_map_end(&m);
+            reply_end(c, at);
+            free(pb->w[i].out);
+        }
+        proto_body_free(pb->req[i].body);
+    }
+    pb->n = 0;
+}
+
+static int put_add(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)
+{
+    put_batch *pb = &c->batch;
+    if (pb->n == pb->cap) {
+        size_t cap = pb->cap ? pb->cap * 2 : 16;
+        put_req *r = realloc(pb->req, cap * sizeof *r);
+        if (r)
+            pb->req = r;
+        store_write_item *w = r ? realloc(pb->w, cap * sizeof *w) : NULL;
+        if (!w)
+            return proto_err(err, errlen, "out of memory");
+        pb->w = w;
+        pb->cap = cap;
+    }
+    if (put_prepare(req, len, &pb->req[pb->n], err, errlen))
+        return -1;
+    if (++pb->n == PUT_BATCH)
+        batch_flush(c);
+    return 0;
+}
+
+static void batch_free(control_client *c)
+{
+    for (size_t i = 0; i < c->batch.n; i++)
+        proto_body_free(c->batch.req[i].body);
+    free(c->batch.req);
+    free(c->batch.w);
+    memset(&c->batch, 0, sizeof c->batch);
+}
+
+/* ---- dispatch ---- */
+
+/* One request: look its command up, refuse it or run it.  Every request
+ * gets exactly one reply, in request order. */
+static void control_request(control_client *c, const uint8_t *req, size_t len)
+{
+    char name[32], err[512] = "";
+    const control_cmd *cmd = NULL;
+    if (proto_map_str(req, len, "cmd", name, sizeof name) == 0)
+        cmd = command_find(name);
+    int refused = cmd && c->read_only && cmd->access == CONTROL_WRITE;
+    if (cmd && cmd->batch && !refused) {
+        if (cmd->batch(c, req, len, err, sizeof err) == 0)
+            return;   /* answered when the batch is written */
+        batch_flush(c);
+    } else {
+        batch_flush(c);
+        if (!cmd) {
+            proto_err(err, sizeof err, "unknown control command");
+        } else if (refused) {
+            proto_err(err, sizeof err, "read-only control connection: %s writes", name);
+        } else {
+            msgpack_packer pk;
+            size_t at = reply_begin(c, &pk);
+            if (cmd->fn(c->d, req, len, &pk, err, sizeof err) == 0) {
+                reply_end(c, at);
+                return;
+            }
+            reply_cancel(c, at);
+        }
+    }
+    log_debug(c->d, "control: %s refused: %s", cmd ? name : "?", err);
+    reply_error(c, err);
+}
+
+/* ---- transport ---- */
+
+static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
+static void on_close(uv_handle_t *h)
+{
+    control_client *c = h->data;
+    proto_buf_free(&c->in);
+    msgpack_sbuffer_destroy(&c->out);
+    batch_free(c);
+    free(c);
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+    control_client *c = w->handle->data;
+    free(w->data);
+    free(w);
+    if (status < 0 && status != UV_ECANCELED && !uv_is_closing((uv_handle_t *)&c->pipe)) {
+        /* the client went away; a paused client would never read the EOF */
+        uv_close((uv_handle_t *)&c->pipe, on_close);
+        return;
+    }
+    if (status == 0 && c->paused && !uv_is_closing((uv_handle_t *)&c->pipe) &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < CONTROL_WRITE_LOW) {
+        c->paused = 0;
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    }
+}
+
+/* Send the collected replies in one write. */
+static void out_flush(control_client *c)
+{
+    if (!c->out.size)
+        return;
+    uv_write_t *w = malloc(sizeof *w);
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.size);
+    if (!w) {
+        /* replies cannot be sent: better a closed connection than a client
+         * waiting forever */
+        msgpack_sbuffer_clear(&c->out);
+        if (!uv_is_closing((uv_handle_t *)&c->pipe))
+            uv_close((uv_handle_t *)&c->pipe, on_close);
+        return;
+    }
+    w->data = msgpack_sbuffer_release(&c->out);
+    if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, on_write)) {
+        free(w->data);
+        free(w);
+        return;
+    }
+    if (!c->paused && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > CONTROL_WRITE_HIGH) {
+        c->paused = 1;
+        uv_read_stop((uv_stream_t *)&c->pipe);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+    control_client *c = h->data;
+    b->base = c->d->rx;   /* one loop thread: reads are consumed at once */
+    b->len = sizeof c->d->rx;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    control_client *c = s->data;
+    if (n < 0) {
+        uv_close((uv_handle_t *)s, on_close);
+        return;
+    }
+    if (proto_buf_append(&c->in, b->base, (size_t)n)) {
+        uv_close((uv_handle_t *)s, on_close);
+        return;
+    }
+    const uint8_t *f;
+    size_t fl;
+    int rc;
+    while ((rc = proto_frame_take(&c->in, PROTO_CTL_FRAME_MAX, &f, &fl)) == 1)
+        control_request(c, f, fl);
+    batch_flush(c);
+    out_flush(c);
+    if (rc < 0) {
+        log_warn(c->d, "control: oversized or empty frame; closing client");
+        uv_close((uv_handle_t *)s, on_close);
+    }
+}
+
+static void on_conn(uv_stream_t *srv, int status)
+{
+    catalogd *d = srv->data;
+    if (status < 0)
+        return;
+    control_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->d = d;
+    c->read_only = 0;   /* a restricted socket (or the web view) will set it */
+    uv_pipe_init(d->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    msgpack_sbuffer_init(&c->out);
+    if (uv_accept(srv, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read))
+        uv_close((uv_handle_t *)&c->pipe, on_close);
+}
+
+int control_listen(catalogd *d, char *err, size_t errlen)
+{
+    int rc;
+    /* A socket file left by a crashed daemon would make bind fail; remove it
+     * only if nobody answers on it. */
+    struct stat st;
+    if (lstat(d->ctl_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        uv_pipe_t probe;
+        (void)probe;
+        unlink(d->ctl_path);
+    }
+    uv_pipe_init(d->loop, &d->ctl, 0);
+    d->ctl.data = d;
+    if ((rc = uv_pipe_bind(&d->ctl, d->ctl_path)))
+        return proto_err(err, errlen, "control socket %s: %s", d->ctl_path, uv_strerror(rc));
+    chmod(d->ctl_path, 0660);
+    if ((rc = uv_listen((uv_stream_t *)&d->ctl, 16, on_conn)))
+        return proto_err(err, errlen, "control socket listen: %s", uv_strerror(rc));
+    d->ctl_open = 1;
+    return 0;
+}
+
+void control_close(catalogd *d)
+{
+    if (d->ctl_open) {
+        uv_close((uv_handle_t *)&d->ctl, NULL);
+        unlink(d->ctl_path);
+        d->ctl_open = 0;
+    }
+}

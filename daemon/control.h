@@ -1,0 +1,35 @@
+/* daemon/control.h — the control socket (Unix domain, mode 0660). */
+#ifndef DAEMON_CONTROL_H
+#define DAEMON_CONTROL_H
+#include <msgpack.h>
+#include "daemon/catalogd.h"
+#include "proto/frame.h"
+
+int  control_listen(catalogd *d, char *err, size_t errlen);
+void control_close(catalogd *d);
+
+/* A control command: reads its arguments from the request map, packs a
+ * whole reply map (with "ok": true) into pk, or returns -1 with err. */
+typedef int (*control_fn)(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                          char *err, size_t errlen);
+
+/* Collect records (as bin) for a reply: begin, add (a store_rec_cb), then
+ * put (an entry `key` of m: the array) or end (packs `key` and the array
+ * into pk, an entry the caller counts). */
+typedef struct {
+    msgpack_sbuffer tmp;
+    msgpack_packer tpk;
+    uint32_t n;
+    uint64_t limit;
+} control_list;
+void control_list_begin(control_list *l);
+int  control_list_rec(void *ctx, const uint8_t *rec, size_t len);
+void control_list_put(control_list *l, proto_map *m, const char *key);
+void control_list_end(control_list *l, msgpack_packer *pk, const char *key);
+
+/* daemon/control_catalog.c — certifications and adoptions */
+int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
+int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
+int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
+
+#endif
