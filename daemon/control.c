@@ -16,6 +16,7 @@
 #include "store/kind.h"
 #include "daemon/peer.h"
 #include "proto/frame.h"
+#include "proto/limits.h"
 #include "proto/util.h"
 #include "catalog/schema.h"
 
@@ -36,7 +37,6 @@ typedef struct {
     proto_body *body;
 } put_req;
 
-#define PUT_BATCH 1024   /* most puts in one transaction */
 
 typedef struct {
     put_req *req;            /* prepared, not yet written */
@@ -69,9 +69,8 @@ typedef struct {
 } control_cmd;
 
 /* A client that pipelines requests faster than it reads the replies would
- * make them pile up here; past this much unsent, its requests wait. */
-#define CONTROL_WRITE_HIGH (1u << 20)
-#define CONTROL_WRITE_LOW (256u << 10)
+ * make them pile up here; past NODE_CONTROL_WRITE_HIGH unsent, its requests
+ * wait (proto/limits.h). */
 
 
 /* ---- helpers ---- */
@@ -570,7 +569,7 @@ static int put_add(control_client *c, const uint8_t *req, size_t len, char *err,
     }
     if (put_prepare(req, len, &pb->req[pb->n], err, errlen))
         return -1;
-    if (++pb->n == PUT_BATCH)
+    if (++pb->n == NODE_CONTROL_PUT_BATCH)
         batch_flush(c);
     return 0;
 }
@@ -644,7 +643,7 @@ static void on_write(uv_write_t *w, int status)
         return;
     }
     if (status == 0 && c->paused && !uv_is_closing((uv_handle_t *)&c->pipe) &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < CONTROL_WRITE_LOW) {
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < NODE_CONTROL_WRITE_LOW) {
         c->paused = 0;
         uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     }
@@ -671,7 +670,7 @@ static void out_flush(control_client *c)
         free(w);
         return;
     }
-    if (!c->paused && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > CONTROL_WRITE_HIGH) {
+    if (!c->paused && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > NODE_CONTROL_WRITE_HIGH) {
         c->paused = 1;
         uv_read_stop((uv_stream_t *)&c->pipe);
     }

@@ -19,14 +19,12 @@
 #include "daemon/node.h"
 #include "store/kind.h"
 #include "proto/msg.h"
+#include "proto/limits.h"
 #include "proto/util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_BYTES (256u << 10)
-#define BATCH_RECORDS 1024u
-#define WRITE_HIGH (1u << 20)
 #define INFLIGHT_MS 3000u
 
 struct inflight { proto_id author; uint64_t to; uint64_t at_ms; peer *from; };
@@ -152,7 +150,7 @@ static int batch_add(void *ctx, const uint8_t *rec, size_t len)
     proto_record r;
     if (proto_record_decode(rec, len, &r, NULL, 0) == 0)
         b->last = r.seq;
-    return msg_list_count(b->l) >= BATCH_RECORDS || msg_list_bytes(b->l) >= BATCH_BYTES;
+    return msg_list_count(b->l) >= NODE_BATCH_RECORDS || msg_list_bytes(b->l) >= NODE_BATCH_BYTES;
 }
 
 /* Send what the peer asked for, a batch at a time, while its socket keeps up. */
@@ -162,7 +160,7 @@ static void pump_wants(peer *p)
     msg_list l;
     if (g->whead == g->nwants || msg_list_init(&l, MSG_RECORDS))
         return;
-    while (g->whead < g->nwants && p->state == PEER_ESTABLISHED && peer_write_queue(p) < WRITE_HIGH) {
+    while (g->whead < g->nwants && p->state == PEER_ESTABLISHED && peer_write_queue(p) < NODE_PEER_WRITE_HIGH) {
         want_range *w = &g->wants[g->whead];
         batch b = { &l, 0 };
         msg_list_reset(&l);
@@ -241,7 +239,7 @@ static void push_record(catalogd *d, peer *except, const uint8_t *rec, size_t le
     for (peer *p = d->peers; p; p = p->next) {
         if (p == except || p->state != PEER_ESTABLISHED || !p->gs->hello_seen)
             continue;
-        if (peer_write_queue(p) > WRITE_HIGH) {
+        if (peer_write_queue(p) > NODE_PEER_WRITE_HIGH) {
             announce_to(p, &r, &ok, 1);
             continue;
         }
@@ -290,7 +288,7 @@ static void outbox_flush(catalogd *d)
     for (peer *p = d->peers; f && p; p = p->next) {
         if (p->state != PEER_ESTABLISHED || !p->gs->hello_seen)
             continue;
-        if (peer_write_queue(p) <= WRITE_HIGH) {
+        if (peer_write_queue(p) <= NODE_PEER_WRITE_HIGH) {
             peer_send_frame(p, f, len);
             p->recs_out += n;
             d->records_out += n;
@@ -333,7 +331,7 @@ void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len)
         o->idle.data = d;
     }
     uint32_t n = msg_list_count(&o->recs);
-    if (n && (n >= BATCH_RECORDS || msg_list_bytes(&o->recs) + len > BATCH_BYTES))
+    if (n && (n >= NODE_BATCH_RECORDS || msg_list_bytes(&o->recs) + len > NODE_BATCH_BYTES))
         outbox_flush(d);
     int rc = msg_list_add_record(&o->recs, rec, len);
     if (rc == MSG_LIST_FULL) {

@@ -12,23 +12,19 @@
 #include "daemon/node.h"
 #include "daemon/peer.h"
 #include "proto/msg.h"
+#include "proto/limits.h"
 #include "proto/util.h"
 #include "store/kind.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_RECORDS 1024u
-#define DEFER_MAX 50000u
 #define VERIFY_CHUNKS 4
 #define INLINE_VERIFY 4u    /* batches this small are verified on the loop thread */
 /* Batches smaller than this are verified by one pool thread: splitting pays
  * when cores are idle (initial sync), and only adds thread switches when the
  * batches are small because records trickle in. */
 #define CHUNK_MIN 256u
-/* While a batch is verified, at most this many records are collected for
- * the next one; then the connection is not read and TCP pushes back. */
-#define COLLECT_MAX 4096u
 
 typedef struct pending_rec { uint8_t *raw; size_t len; } pending_rec;
 
@@ -156,7 +152,7 @@ static void list_move(pending_rec **dst, size_t *n, size_t *cap, pending_rec **s
 
 static void defer_rec(ingest *g, const proto_record *r)
 {
-    if (g->ndeferred >= DEFER_MAX)
+    if (g->ndeferred >= NODE_INGEST_DEFER_MAX)
         return;   /* anti-entropy fetches it again later */
     list_add(&g->deferred, &g->ndeferred, &g->capdeferred, r->raw, r->raw_len);
 }
@@ -492,7 +488,7 @@ int ingest_add(ingest *g, const uint8_t *raw, size_t len)
 
 void ingest_frame_done(ingest *g)
 {
-    if (g->nacc >= BATCH_RECORDS * 4)
+    if (g->nacc >= NODE_BATCH_RECORDS * 4)
         flush_acc(g->p, 0);   /* mid-read: this frame is still in use */
 }
 
@@ -503,5 +499,5 @@ int ingest_busy(const ingest *g)
 
 int ingest_full(const ingest *g)
 {
-    return g->busy && g->nacc >= COLLECT_MAX;
+    return g->busy && g->nacc >= NODE_INGEST_COLLECT_MAX;
 }

@@ -4,6 +4,7 @@
 #include "daemon/ingest.h"
 #include "daemon/log.h"
 #include "proto/msg.h"
+#include "proto/limits.h"
 #include "proto/util.h"
 
 #include <openssl/err.h>
@@ -318,21 +319,19 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 /* Receive-side flow control.  TLS bytes wait in the memory BIO until
  * pump_in decrypts them; while a batch is being verified pump_in stops
  * after collecting the next one, so without a bound here a fast sender
- * would fill this process's memory.  Above RBIO_HIGH undecrypted bytes the
+ * would fill this process's memory.  Above NODE_PEER_RBIO_HIGH undecrypted bytes the
  * socket is not read, the kernel's receive window closes and the sender
- * waits; reading resumes once pump_in has drained the BIO below RBIO_LOW. */
-#define RBIO_HIGH (1u << 20)
-#define RBIO_LOW (256u << 10)
+ * waits; reading resumes once pump_in has drained the BIO below NODE_PEER_RBIO_LOW. */
 
 static void read_flow(peer *p)
 {
     if (p->state != PEER_ESTABLISHED)
         return;
     size_t pending = BIO_ctrl_pending(p->rbio);
-    if (!p->read_paused && pending >= RBIO_HIGH) {
+    if (!p->read_paused && pending >= NODE_PEER_RBIO_HIGH) {
         uv_read_stop((uv_stream_t *)&p->tcp);
         p->read_paused = 1;
-    } else if (p->read_paused && pending < RBIO_LOW) {
+    } else if (p->read_paused && pending < NODE_PEER_RBIO_LOW) {
         p->read_paused = 0;
         uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
     }

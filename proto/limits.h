@@ -1,5 +1,6 @@
 /*
- * proto/limits.h — the one place for the peer protocol's limits.
+ * proto/limits.h — the one place for limits: the peer protocol's, and the
+ * node's budgets per connection and per control client.
  *
  * Every bound on what a peer may send us (frame sizes, counts per message,
  * lengths, nesting) is a named constant here, with the reason for its
@@ -106,5 +107,46 @@
  * so the want limit must admit what the other two allow. */
 _Static_assert(MSG_WANT_RANGES_MAX >= MSG_VV_MAX, "a hello's wants fit one want frame");
 _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit one want frame");
+
+/* ---- the node's budgets (daemon/) ----
+ *
+ * What one connection or one control client may make this node hold or do
+ * before it pushes back.  Tuning that bounds nothing (verify chunks, timer
+ * periods, backoff) stays next to the code it tunes. */
+
+/* A records frame we send closes at this many records or bytes, whichever
+ * comes first (a want's batch, the outbox of records written here): large
+ * enough that a batch is one verify job and one LMDB transaction at the
+ * receiver, small enough to keep frames far below PROTO_PEER_FRAME_MAX. */
+#define NODE_BATCH_RECORDS 1024u
+#define NODE_BATCH_BYTES   (256u << 10)
+
+/* Bytes queued for one peer (TLS buffer + socket queue) above which no more
+ * wanted ranges are sent, and a record written here is only announced to
+ * it: a slow peer is served at its pace and never makes us buffer more. */
+#define NODE_PEER_WRITE_HIGH (1u << 20)
+
+/* Undecrypted bytes received from one peer above which its socket is not
+ * read (TCP pushes back), and below which reading resumes. */
+#define NODE_PEER_RBIO_HIGH (1u << 20)
+#define NODE_PEER_RBIO_LOW  (256u << 10)
+
+/* Records collected from one peer for the next batch while the previous one
+ * is verified; beyond it the connection is not read. */
+#define NODE_INGEST_COLLECT_MAX 4096u
+
+/* Records of one peer set aside because they cannot apply yet (a gap, an
+ * author not yet admitted); beyond it they are dropped and fetched again by
+ * anti-entropy. */
+#define NODE_INGEST_DEFER_MAX 50000u
+
+/* Reply bytes queued for one control client above which its requests are
+ * not read, and below which reading resumes: a client that pipelines
+ * requests without reading replies cannot make them pile up here. */
+#define NODE_CONTROL_WRITE_HIGH (1u << 20)
+#define NODE_CONTROL_WRITE_LOW  (256u << 10)
+
+/* Pipelined puts group-committed in one transaction. */
+#define NODE_CONTROL_PUT_BATCH 1024u
 
 #endif

@@ -315,20 +315,20 @@ static void puts_are_grouped_in_order(void **state)
     no_more_replies(f);
 }
 
-/* At most PUT_BATCH puts go in one transaction. */
+/* At most NODE_CONTROL_PUT_BATCH puts go in one transaction. */
 static void batch_is_bounded(void **state)
 {
     fixture *f = *state;
     char err[512], key[16];
-    for (int i = 0; i < PUT_BATCH + 6; i++) {
-        snprintf(key, sizeof key, "k%d", i);
+    for (unsigned i = 0; i < NODE_CONTROL_PUT_BATCH + 6; i++) {
+        snprintf(key, sizeof key, "k%u", i);
         request(f, "put", "note", key);
     }
     end_of_read(f);
     assert_int_equal(n_publish, 2);
-    assert_int_equal(batch_sizes[0], PUT_BATCH);
+    assert_int_equal(batch_sizes[0], NODE_CONTROL_PUT_BATCH);
     assert_int_equal(batch_sizes[1], 6);
-    for (int i = 0; i < PUT_BATCH + 6; i++)
+    for (unsigned i = 0; i < NODE_CONTROL_PUT_BATCH + 6; i++)
         assert_int_equal(next_reply(f, err, sizeof err), 0);
     no_more_replies(f);
 }
