@@ -119,12 +119,6 @@ void control_list_put(control_list *l, proto_map *m, const char *key)
     list_array(l, m->pk);
 }
 
-void control_list_end(control_list *l, msgpack_packer *pk, const char *key)
-{
-    proto_pack_cstr(pk, key);
-    list_array(l, pk);
-}
-
 /* {"ok": true, key: [records]} */
 static void reply_records(msgpack_packer *pk, control_list *l, const char *key)
 {

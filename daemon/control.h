@@ -14,8 +14,7 @@ typedef int (*control_fn)(catalogd *d, const uint8_t *req, size_t len, msgpack_p
                           char *err, size_t errlen);
 
 /* Collect records (as bin) for a reply: begin, add (a store_rec_cb), then
- * put (an entry `key` of m: the array) or end (packs `key` and the array
- * into pk, an entry the caller counts). */
+ * put (the entry `key` of the reply map m: the array of records). */
 typedef struct {
     msgpack_sbuffer tmp;
     msgpack_packer tpk;
@@ -25,7 +24,6 @@ typedef struct {
 void control_list_begin(control_list *l);
 int  control_list_rec(void *ctx, const uint8_t *rec, size_t len);
 void control_list_put(control_list *l, proto_map *m, const char *key);
-void control_list_end(control_list *l, msgpack_packer *pk, const char *key);
 
 /* daemon/control_catalog.c — certifications and adoptions */
 int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);

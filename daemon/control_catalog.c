@@ -137,9 +137,10 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
     if (rc == 0 && nw && node_publish(d, w, nw, err, errlen))
         rc = -1;
     if (rc == 0) {
-        msgpack_pack_map(pk, 2);
-        proto_pack_kv_bool(pk, "ok", 1);
-        proto_pack_cstr(pk, "results");
+        proto_map m;
+        proto_map_begin(&m, pk);
+        proto_map_put_bool(&m, "ok", 1);
+        proto_map_key(&m, "results");
         msgpack_pack_array(pk, n);
         size_t k = 0;
         for (uint32_t i = 0; i < n; i++) {
@@ -155,6 +156,8 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
             }
             msgpack_pack_uint64(pk, seq);
         }
+        if (proto_map_end(&m))
+            rc = proto_err(err, errlen, "out of memory");
         if (nw)
             log_info(d, "catalog: wrote %zu record%s", nw, nw == 1 ? "" : "s");
     }
@@ -184,16 +187,17 @@ static int pack_member(void *ctx, const store_member *m)
     return 0;
 }
 
-static void pack_members(catalogd *d, msgpack_packer *pk)
+/* The entry "members": [[member id, code, name]...] of a reply. */
+static void put_members(catalogd *d, proto_map *m)
 {
     mem_pack mp = { .n = 0 };
     msgpack_sbuffer_init(&mp.tmp);
     msgpack_packer_init(&mp.tpk, &mp.tmp, msgpack_sbuffer_write);
     store_members(d->st, pack_member, &mp);
-    proto_pack_cstr(pk, "members");
-    msgpack_pack_array(pk, mp.n);
+    proto_map_key(m, "members");
+    msgpack_pack_array(m->pk, mp.n);
     if (mp.tmp.size)
-        msgpack_sbuffer_write(pk->data, mp.tmp.data, mp.tmp.size);
+        msgpack_sbuffer_write(m->pk->data, mp.tmp.data, mp.tmp.size);
     msgpack_sbuffer_destroy(&mp.tmp);
 }
 
@@ -228,11 +232,12 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
         find_ctx f = { d, kind, key, &l };
         store_members(d->st, find_cb, &f);
     }
-    msgpack_pack_map(pk, 3);
-    proto_pack_kv_bool(pk, "ok", 1);
-    control_list_end(&l, pk, "records");
-    pack_members(d, pk);
-    return 0;
+    proto_map m;
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    control_list_put(&l, &m, "records");
+    put_members(d, &m);
+    return proto_map_end(&m) ? proto_err(err, errlen, "out of memory") : 0;
 }
 
 /* ---- csearch ---- */
@@ -290,11 +295,12 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         store_get_refs(d->st, h.adoptions, h.nadoptions, control_list_rec, &la);
     size_t products = h.products;
     catalog_hits_free(&h);
-    msgpack_pack_map(pk, 5);
-    proto_pack_kv_bool(pk, "ok", 1);
-    control_list_end(&lc, pk, "certifications");
-    control_list_end(&la, pk, "adoptions");
-    proto_pack_kv_u64(pk, "products", products);
-    pack_members(d, pk);
-    return 0;
+    proto_map m;
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    control_list_put(&lc, &m, "certifications");
+    control_list_put(&la, &m, "adoptions");
+    proto_map_put_u64(&m, "products", products);
+    put_members(d, &m);
+    return proto_map_end(&m) ? proto_err(err, errlen, "out of memory") : 0;
 }
