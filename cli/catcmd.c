@@ -94,11 +94,11 @@ static int find(client_opts *o, const char *kind, const char *key, const char *a
                 uint8_t **rep, size_t *len)
 {
     client_req r;
-    client_req_begin(&r, "cfind", author ? 3 : 2);
-    proto_pack_kv_str(&r.pk, "kind", kind);
-    proto_pack_kv_str(&r.pk, "key", key);
+    client_req_begin(&r, "cfind");
+    proto_map_put_str(&r.m, "kind", kind);
+    proto_map_put_str(&r.m, "key", key);
     if (author)
-        proto_pack_kv_str(&r.pk, "author", author);
+        proto_map_put_str(&r.m, "author", author);
     return client_call(o, &r, rep, len);
 }
 
@@ -162,10 +162,10 @@ int client_cat_history(client_opts *o, const char *verb, const char *kind, int a
     free(recs);
     free(rep);
     client_req r;
-    client_req_begin(&r, "history", 3);
-    proto_pack_kv_str(&r.pk, "kind", kind);
-    proto_pack_kv_str(&r.pk, "key", key);
-    proto_pack_kv_str(&r.pk, "author", aid);
+    client_req_begin(&r, "history");
+    proto_map_put_str(&r.m, "kind", kind);
+    proto_map_put_str(&r.m, "key", key);
+    proto_map_put_str(&r.m, "author", aid);
     rc = client_call(o, &r, &rep, &len);
     if (rc) {
         client_members_free(&m);
@@ -196,8 +196,8 @@ int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc
     client_req r;
     uint8_t *rep;
     size_t len;
-    client_req_begin(&r, "csearch", 1);
-    proto_pack_kv_u64(&r.pk, "all", 1);
+    client_req_begin(&r, "csearch");
+    proto_map_put_u64(&r.m, "all", 1);
     int rc = client_call(o, &r, &rep, &len);
     if (rc)
         return rc;
@@ -211,7 +211,7 @@ int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc
         client_req s;
         uint8_t *sr;
         size_t sl;
-        client_req_begin(&s, "status", 0);
+        client_req_begin(&s, "status");
         if (client_call(o, &s, &sr, &sl) == 0) {
             proto_map_str(sr, sl, "member_id", self, sizeof self);
             free(sr);

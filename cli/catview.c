@@ -166,14 +166,15 @@ int client_catalog_put(const void *opts, const char *kind, const char *key, cons
 {
     const client_opts *o = opts;
     client_req r;
-    client_req_begin(&r, "cput", 1);
-    proto_pack_cstr(&r.pk, "items");
+    client_req_begin(&r, "cput");
+    proto_map_key(&r.m, "items");
     msgpack_pack_array(&r.pk, 1);
-    msgpack_pack_map(&r.pk, 4);
-    proto_pack_kv_str(&r.pk, "kind", kind);
-    proto_pack_kv_str(&r.pk, "key", key);
-    proto_pack_kv_str(&r.pk, "mode", mode);
-    proto_pack_cstr(&r.pk, "fields");
+    proto_map item;
+    proto_map_begin(&item, &r.pk);
+    proto_map_put_str(&item, "kind", kind);
+    proto_map_put_str(&item, "key", key);
+    proto_map_put_str(&item, "mode", mode);
+    proto_map_key(&item, "fields");
     msgpack_pack_array(&r.pk, (size_t)nfields);
     for (int i = 0; i < nfields; i++) {
         const char *eq = strchr(fields[i], '=');
@@ -182,6 +183,7 @@ int client_catalog_put(const void *opts, const char *kind, const char *key, cons
         msgpack_pack_str_body(&r.pk, fields[i], (size_t)(eq - fields[i]));
         proto_pack_cstr(&r.pk, eq + 1);
     }
+    proto_map_end(&item);
     uint8_t *rep;
     size_t len;
     int rc = client_call(o, &r, &rep, &len);

@@ -111,11 +111,11 @@ int client_subverbs_main(const client_subverbs *v, int argc, char **argv)
 
 /* ---- control socket ---- */
 
-void client_req_begin(client_req *r, const char *cmd, uint32_t nargs)
+void client_req_begin(client_req *r, const char *cmd)
 {
     proto_frame_begin(&r->sb, &r->pk);
-    msgpack_pack_map(&r->pk, nargs + 1);
-    proto_pack_kv_str(&r->pk, "cmd", cmd);
+    proto_map_begin(&r->m, &r->pk);
+    proto_map_put_str(&r->m, "cmd", cmd);
 }
 
 static int sock_path(const client_opts *o, char *out, size_t n)
@@ -167,6 +167,7 @@ int client_call(const client_opts *o, client_req *r, uint8_t **reply, size_t *le
         msgpack_sbuffer_destroy(&r->sb);
         return CLIENT_FAIL;
     }
+    proto_map_end(&r->m);
     proto_frame_end(&r->sb);
     size_t off = 0;
     while (off < r->sb.size) {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <msgpack.h>
+#include "proto/frame.h"
 #include "proto/record.h"
 
 enum { CLIENT_OK = 0, CLIENT_FAIL = 1, CLIENT_USAGE = 2, CLIENT_REFUSED = 3 };
@@ -51,15 +52,18 @@ void client_subverbs_usage(const client_subverbs *v, FILE *f);        /* "usage:
 void client_subverbs_names(const client_subverbs *v, FILE *f);        /* "add|update|..." */
 int  client_subverbs_usage_error(const client_subverbs *v);           /* the usage on stderr; CLIENT_USAGE */
 
-/* One request/reply over the control socket.  The request map is built by
- * the caller with pk (started for it, including "cmd").  On success *reply is
- * a malloc'd msgpack map with ok=true.  Returns CLIENT_OK, CLIENT_FAIL (no daemon)
- * or CLIENT_REFUSED (the daemon said no; the message is printed). */
+/* One request/reply over the control socket.  The request map m is begun
+ * for the caller with "cmd"; the caller adds its arguments to m
+ * (proto_map_put_*, or proto_map_key and a value packed with pk), which
+ * counts them.  On success *reply is a malloc'd msgpack map with ok=true.
+ * Returns CLIENT_OK, CLIENT_FAIL (no daemon) or CLIENT_REFUSED (the daemon
+ * said no; the message is printed). */
 typedef struct {
     msgpack_sbuffer sb;
     msgpack_packer pk;
+    proto_map m;
 } client_req;
-void client_req_begin(client_req *r, const char *cmd, uint32_t nargs);
+void client_req_begin(client_req *r, const char *cmd);
 int  client_call(const client_opts *o, client_req *r, uint8_t **reply, size_t *len);
 /* 1 if a daemon answers on the node's control socket. */
 int  client_daemon_running(const client_opts *o);

@@ -31,11 +31,11 @@ int client_record_query(int argc, char **argv, const char *verb, const char *cmd
         return CLIENT_USAGE;
     }
     client_req r;
-    client_req_begin(&r, cmd, author ? 3 : 2);
-    proto_pack_kv_str(&r.pk, "kind", kind);
-    proto_pack_kv_str(&r.pk, "key", key);
+    client_req_begin(&r, cmd);
+    proto_map_put_str(&r.m, "kind", kind);
+    proto_map_put_str(&r.m, "key", key);
     if (author)
-        proto_pack_kv_str(&r.pk, "author", author);
+        proto_map_put_str(&r.m, "author", author);
     uint8_t *rep;
     size_t len;
     int rc = client_call(&o, &r, &rep, &len);

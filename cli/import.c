@@ -162,7 +162,7 @@ int import_main(int argc, char **argv)
         client_req s;
         uint8_t *sr;
         size_t sl;
-        client_req_begin(&s, "status", 0);
+        client_req_begin(&s, "status");
         if (client_call(&o, &s, &sr, &sl)) {
             free(col);
             proto_csv_free(&csv);
@@ -255,18 +255,19 @@ int import_main(int argc, char **argv)
             if (cnt == 0)
                 break;
             client_req req;
-            client_req_begin(&req, "cput", 1);
-            proto_pack_cstr(&req.pk, "items");
+            client_req_begin(&req, "cput");
+            proto_map_key(&req.m, "items");
             msgpack_pack_array(&req.pk, cnt);
             for (size_t r = start; r < end; r++) {
                 if (!ok[r])
                     continue;
                 proto_csv_row *row = &csv.rows[r + 1];
-                msgpack_pack_map(&req.pk, 4);
-                proto_pack_kv_str(&req.pk, "kind", "certification");
-                proto_pack_kv_str(&req.pk, "key", trim(row->cells[keycol]));
-                proto_pack_kv_str(&req.pk, "mode", "upsert");
-                proto_pack_cstr(&req.pk, "fields");
+                proto_map item;
+                proto_map_begin(&item, &req.pk);
+                proto_map_put_str(&item, "kind", "certification");
+                proto_map_put_str(&item, "key", trim(row->cells[keycol]));
+                proto_map_put_str(&item, "mode", "upsert");
+                proto_map_key(&item, "fields");
                 size_t n = 0;
                 for (size_t c = 0; c < row->ncells; c++)
                     n += col[c] != NULL;
@@ -277,6 +278,7 @@ int import_main(int argc, char **argv)
                         proto_pack_cstr(&req.pk, col[c]->name);
                         proto_pack_cstr(&req.pk, row->cells[c]);
                     }
+                proto_map_end(&item);
             }
             uint8_t *rep;
             size_t rl;

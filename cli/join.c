@@ -83,7 +83,7 @@ int join_main(int argc, char **argv)
             client_req r;
             uint8_t *rep;
             size_t len;
-            client_req_begin(&r, "sponsor", 0);
+            client_req_begin(&r, "sponsor");
             if (client_call(&o, &r, &rep, &len) == CLIENT_OK) {
                 free(rep);
                 printf("check that id with the sponsor by phone; the running catalogd is dialing it.\n");

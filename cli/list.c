@@ -24,9 +24,9 @@ int list_main(int argc, char **argv)
         }
     }
     client_req r;
-    client_req_begin(&r, "list", kind ? 1 : 0);
+    client_req_begin(&r, "list");
     if (kind)
-        proto_pack_kv_str(&r.pk, "kind", kind);
+        proto_map_put_str(&r.m, "kind", kind);
     uint8_t *rep;
     size_t len;
     int rc = client_call(&o, &r, &rep, &len);

@@ -34,10 +34,10 @@ static int add(client_opts *o, int argc, char **argv)
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     client_req r;
-    client_req_begin(&r, "member_add", addr ? 2 : 1);
-    proto_pack_kv_bin(&r.pk, "cert", buf, n);
+    client_req_begin(&r, "member_add");
+    proto_map_put_bin(&r.m, "cert", buf, n);
     if (addr)
-        proto_pack_kv_str(&r.pk, "address", addr);
+        proto_map_put_str(&r.m, "address", addr);
     uint8_t *rep;
     size_t len;
     int rc = client_call(o, &r, &rep, &len);
@@ -58,7 +58,7 @@ static int member_list(client_opts *o)
     client_req r;
     uint8_t *rep;
     size_t len;
-    client_req_begin(&r, "members", 0);
+    client_req_begin(&r, "members");
     int rc = client_call(o, &r, &rep, &len);
     if (rc)
         return rc;
@@ -119,12 +119,12 @@ static int member_set(client_opts *o, const char *op, const char *addr, const ch
     client_req r;
     uint8_t *rep;
     size_t len;
-    client_req_begin(&r, "member_set", 1 + (addr != NULL) + (target != NULL));
-    proto_pack_kv_str(&r.pk, "op", op);
+    client_req_begin(&r, "member_set");
+    proto_map_put_str(&r.m, "op", op);
     if (addr)
-        proto_pack_kv_str(&r.pk, "address", addr);
+        proto_map_put_str(&r.m, "address", addr);
     if (target)
-        proto_pack_kv_str(&r.pk, "member", target);
+        proto_map_put_str(&r.m, "member", target);
     int rc = client_call(o, &r, &rep, &len);
     if (rc)
         return rc;

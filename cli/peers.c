@@ -19,7 +19,7 @@ int peers_main(int argc, char **argv)
     client_req r;
     uint8_t *rep;
     size_t len;
-    client_req_begin(&r, "peers", 0);
+    client_req_begin(&r, "peers");
     int rc = client_call(&o, &r, &rep, &len);
     if (rc)
         return rc;

@@ -37,11 +37,11 @@ int put_main(int argc, char **argv)
         return CLIENT_USAGE;
     }
     client_req r;
-    client_req_begin(&r, "put", 4);
-    proto_pack_kv_str(&r.pk, "kind", kind);
-    proto_pack_kv_str(&r.pk, "key", key);
-    proto_pack_kv_u64(&r.pk, "tombstone", (uint64_t)del);
-    proto_pack_cstr(&r.pk, "fields");
+    client_req_begin(&r, "put");
+    proto_map_put_str(&r.m, "kind", kind);
+    proto_map_put_str(&r.m, "key", key);
+    proto_map_put_u64(&r.m, "tombstone", (uint64_t)del);
+    proto_map_key(&r.m, "fields");
     msgpack_pack_array(&r.pk, (size_t)nf);
     for (int i = 0; i < nf; i++) {
         char *eq = strchr(fields[i], '=');

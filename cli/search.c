@@ -94,15 +94,15 @@ int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t
     /* people get a page of products; scripts and exports get everything */
     if (limit < 0)
         limit = o->json || !strcmp(argv[0], "export") ? 0 : 100;
-    client_req_begin(&r, "csearch", (uint32_t)(nf + 5));
-    proto_pack_kv_u64(&r.pk, "limit", (uint64_t)limit);
+    client_req_begin(&r, "csearch");
+    proto_map_put_u64(&r.m, "limit", (uint64_t)limit);
     for (size_t k = 0; k < 6; k++)
         if (vals[k])
-            proto_pack_kv_str(&r.pk, kv[k].key, vals[k]);
-    proto_pack_kv_str(&r.pk, "q", q);
-    proto_pack_kv_u64(&r.pk, "not_adopted_by_me", (uint64_t)not_mine);
-    proto_pack_kv_u64(&r.pk, "public_only", (uint64_t)pub);
-    proto_pack_kv_u64(&r.pk, "all", (uint64_t)all);
+            proto_map_put_str(&r.m, kv[k].key, vals[k]);
+    proto_map_put_str(&r.m, "q", q);
+    proto_map_put_u64(&r.m, "not_adopted_by_me", (uint64_t)not_mine);
+    proto_map_put_u64(&r.m, "public_only", (uint64_t)pub);
+    proto_map_put_u64(&r.m, "all", (uint64_t)all);
     return client_call(o, &r, rep, len);
 }
 

@@ -19,7 +19,7 @@ int status_main(int argc, char **argv)
     client_req r;
     uint8_t *rep;
     size_t len;
-    client_req_begin(&r, "status", 0);
+    client_req_begin(&r, "status");
     int rc = client_call(&o, &r, &rep, &len);
     if (rc)
         return rc;
