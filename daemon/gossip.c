@@ -507,6 +507,12 @@ static void on_want(peer *p, const msg *m)
 {
     gossip_peer *g = p->gs;
     uint32_t n = msg_count(m);
+    if (g->whead) {
+        /* drop the ranges already sent, so the array holds only what is owed */
+        memmove(g->wants, g->wants + g->whead, (g->nwants - g->whead) * sizeof *g->wants);
+        g->nwants -= g->whead;
+        g->whead = 0;
+    }
     if (g->nwants + n > g->capwants) {
         size_t cap = g->capwants ? g->capwants : 16;
         while (cap < g->nwants + n)
