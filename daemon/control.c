@@ -166,8 +166,10 @@ static int cmd_status(catalogd *d, const uint8_t *req, size_t len, msgpack_packe
     return 0;
 }
 
-static int cmd_get(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
-                   char *err, size_t errlen)
+/* get and history: the records of (author, kind, key), read by `read`. */
+static int reply_key(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, const char *cmd,
+                     int (*read)(store *, const proto_id *, const char *, const char *, store_rec_cb, void *),
+                     char *err, size_t errlen)
 {
     char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1];
     proto_id author;
@@ -175,11 +177,17 @@ static int cmd_get(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *
     if (arg_author(req, len, d, &author, err, errlen))
         return -1;
     if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
-        return proto_err(err, errlen, "get needs kind and key");
+        return proto_err(err, errlen, "%s needs kind and key", cmd);
     control_list_begin(&l);
-    store_get_current(d->st, &author, kind, key, control_list_rec, &l);
+    read(d->st, &author, kind, key, control_list_rec, &l);
     reply_records(pk, &l, "records");
     return 0;
+}
+
+static int cmd_get(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                   char *err, size_t errlen)
+{
+    return reply_key(d, req, len, pk, "get", store_get_current, err, errlen);
 }
 
 static int cmd_list(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
@@ -200,17 +208,7 @@ static int cmd_list(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
 static int cmd_history(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                        char *err, size_t errlen)
 {
-    char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1];
-    proto_id author;
-    control_list l;
-    if (arg_author(req, len, d, &author, err, errlen))
-        return -1;
-    if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
-        return proto_err(err, errlen, "history needs kind and key");
-    control_list_begin(&l);
-    store_history(d->st, &author, kind, key, control_list_rec, &l);
-    reply_records(pk, &l, "records");
-    return 0;
+    return reply_key(d, req, len, pk, "history", store_history, err, errlen);
 }
 
 static int cmd_forks(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
