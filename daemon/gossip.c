@@ -139,6 +139,7 @@ static void send_hello(peer *p)
 
 typedef struct {
     msg_list *l;
+    size_t bytes;     /* the records' own bytes */
     uint64_t last;
 } batch;
 
@@ -147,10 +148,11 @@ static int batch_add(void *ctx, const uint8_t *rec, size_t len)
     batch *b = ctx;
     if (msg_list_add_record(b->l, rec, len))
         return 1;   /* the frame is full: the rest goes in the next */
+    b->bytes += len;
     proto_record r;
     if (proto_record_decode(rec, len, &r, NULL, 0) == 0)
         b->last = r.seq;
-    return msg_list_count(b->l) >= NODE_BATCH_RECORDS || msg_list_bytes(b->l) >= NODE_BATCH_BYTES;
+    return msg_list_count(b->l) >= NODE_BATCH_RECORDS || b->bytes >= NODE_BATCH_BYTES;
 }
 
 /* Send what the peer asked for, a batch at a time, while its socket keeps up. */
@@ -162,7 +164,7 @@ static void pump_wants(peer *p)
         return;
     while (g->whead < g->nwants && p->state == PEER_ESTABLISHED && peer_write_queue(p) < NODE_PEER_WRITE_HIGH) {
         want_range *w = &g->wants[g->whead];
-        batch b = { &l, 0 };
+        batch b = { &l, 0, 0 };
         msg_list_reset(&l);
         store_range(p->d->st, &w->author, w->from, w->to, batch_add, &b);
         uint32_t n = msg_list_count(&l);
@@ -396,8 +398,14 @@ static int relay_needed(catalogd *d, const proto_id *author)
 void gossip_relay(catalogd *d, peer *from, const proto_record *recs, const int *results, size_t n)
 {
     int *relay = calloc(n ? n : 1, sizeof *relay);
-    if (!relay)
-        return;   /* the others learn them by anti-entropy */
+    if (!relay) {
+        /* no memory for the list: announce them one by one */
+        int one = 1;
+        for (size_t i = 0; i < n; i++)
+            if (results[i] == STORE_NEW && relay_needed(d, &recs[i].author))
+                announce_all(d, from, &recs[i], &one, 1);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         relay[i] = results[i] == STORE_NEW && relay_needed(d, &recs[i].author);
     announce_all(d, from, recs, relay, n);
@@ -569,8 +577,8 @@ static void on_pong(peer *p, const msg *m)
 
 static void on_error(peer *p, const msg *m)
 {
-    log_warn(p->d, "peer %s (%s) reported error %llu (%s): %s", p->addr, p->name,
-             (unsigned long long)m->error.code, msg_error_name(m->error.code), m->error.text);
+    log_warn(p->d, "peer %s (%s) reported error %llu: %s", p->addr, p->name,
+             (unsigned long long)m->error.code, m->error.text);
     peer_close(p);
 }
 

@@ -182,7 +182,7 @@ static void verify_done(uv_work_t *w, int status)
 
     /* Keep only verified records; note the first forgery. */
     proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
-    int *res = calloc(j->n ? j->n : 1, sizeof *res), *fresh = calloc(j->n ? j->n : 1, sizeof *fresh);
+    int *res = calloc(j->n ? j->n : 1, sizeof *res);
     const vitem *bad = NULL;
     size_t m = 0;
     for (size_t i = 0; recs && i < j->n; i++) {
@@ -199,36 +199,16 @@ static void verify_done(uv_work_t *w, int status)
     if (p->failed)
         m = 0;
     char err[256];
-    if (m && res && fresh && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
-        for (size_t i = 0; i < m; i++) {
-            fresh[i] = res[i] == STORE_NEW;
+    if (m && res && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
+        for (size_t i = 0; i < m; i++)
             if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
                 defer_rec(g, &recs[i]);
-        }
-        /* A long range (initial sync) outlasts INFLIGHT_MS: while its
-         * records keep coming, asking again would only fetch them twice. */
-        for (size_t i = 0; i < m; i++)
-            if (fresh[i] && (i + 1 == m || memcmp(&recs[i + 1].author, &recs[i].author, 32)))
-                gossip_progress(d, &recs[i].author, recs[i].seq);
         node_applied(d, recs, res, m, p);
-        size_t nfresh = 0, last = 0;
-        for (size_t i = 0; i < m; i++)
-            if (fresh[i]) {
-                nfresh++;
-                last = i;
-            }
-        if (nfresh) {
-            char a[10];
-            proto_id_short(&recs[last].author, a);
-            log_debug(d, "applied %zu new records from %s (last: %s seq %llu)", nfresh, p->addr, a,
-                      (unsigned long long)recs[last].seq);
-        }
     } else if (m) {
         log_error(d, "cannot store records from peer: %s", err);
     }
     free(recs);
     free(res);
-    free(fresh);
     if (bad && p->state == PEER_ESTABLISHED) {
         char a[PROTO_ID_STR];
         proto_id_str(&bad->r.author, a);

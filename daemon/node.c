@@ -7,6 +7,11 @@
 #include "store/kind.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* Records handed to node_applied at a time: decoded views on the stack, so a
+ * large batch (an import chunk, 1024 pipelined puts) needs no allocation. */
+#define PUBLISH_SLICE 64
 
 int node_publish(catalogd *d, store_write_item *items, size_t n, char *err, size_t errlen)
 {
@@ -14,25 +19,15 @@ int node_publish(catalogd *d, store_write_item *items, size_t n, char *err, size
         return 0;
     if (store_write_many(d->st, d->id.key, items, n, err, errlen))
         return -1;
-    proto_record *recs = malloc(n * sizeof *recs);
-    int *res = malloc(n * sizeof *res);
-    size_t m = 0;
-    for (size_t i = 0; recs && res && i < n; i++)
-        if (proto_record_decode(items[i].out, items[i].out_len, &recs[m], NULL, 0) == 0)
-            res[m++] = STORE_NEW;
-    if (recs && res) {
+    proto_record recs[PUBLISH_SLICE];
+    int res[PUBLISH_SLICE];
+    for (size_t i = 0; i < n;) {
+        size_t m = 0;
+        for (; i < n && m < PUBLISH_SLICE; i++)
+            if (proto_record_decode(items[i].out, items[i].out_len, &recs[m], NULL, 0) == 0)
+                res[m++] = STORE_NEW;
         node_applied(d, recs, res, m, NULL);
-    } else {
-        /* no memory to describe them: still send them, record by record */
-        for (size_t i = 0; i < n; i++) {
-            proto_record r;
-            int one = STORE_NEW;
-            if (proto_record_decode(items[i].out, items[i].out_len, &r, NULL, 0) == 0)
-                node_applied(d, &r, &one, 1, NULL);
-        }
     }
-    free(recs);
-    free(res);
     return 0;
 }
 
@@ -54,7 +49,8 @@ int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t fl
 void node_applied(catalogd *d, const proto_record *recs, const int *results, size_t n,
                   struct peer *from)
 {
-    int catalog = 0, membership = 0, fresh = 0;
+    int catalog = 0, membership = 0;
+    size_t fresh = 0, last = 0;
     for (size_t i = 0; i < n; i++) {
         int res = results[i];
         if (res != STORE_NEW && res != STORE_FORK)
@@ -70,8 +66,14 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
         }
         if (res == STORE_NEW) {
             fresh++;
+            last = i;
             from->recs_in++;
             d->records_in++;
+            /* A long range (initial sync) outlasts the wait for an answer:
+             * while its records keep coming (recs are in (author, seq)
+             * order), asking again would only fetch them twice. */
+            if (i + 1 == n || memcmp(&recs[i + 1].author, &recs[i].author, 32))
+                gossip_progress(d, &recs[i].author, recs[i].seq);
         } else {
             char a[PROTO_ID_STR];
             proto_id_str(&recs[i].author, a);
@@ -80,8 +82,13 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
             gossip_fork_evidence(d, from, &recs[i]);
         }
     }
-    if (from && fresh)
+    if (from && fresh) {
         gossip_relay(d, from, recs, results, n);
+        char a[10];
+        proto_id_short(&recs[last].author, a);
+        log_debug(d, "applied %zu new records from %s (last: %s seq %llu)", fresh, from->addr, a,
+                  (unsigned long long)recs[last].seq);
+    }
     if (catalog)
         d->catalog_gen++;
     if (membership)
