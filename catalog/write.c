@@ -6,6 +6,7 @@
 #include "store/kind.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,16 +160,6 @@ static void cited_free(cited *c)
     c->c.raw = NULL;
 }
 
-/* The stored form of what the user typed for a reference field (CODE/KEY
- * resolved), or "" when it is empty or not a reference. */
-static void ref_canon(store *st, const char *kind, const char *field, const char *typed, char *out, size_t n)
-{
-    char buf[REF_BUF + 64], why[256];
-    const char *v = catalog_ref_resolve(st, typed, buf, sizeof buf);
-    if (catalog_field_canon(kind, field, v, out, n, why, sizeof why))
-        out[0] = 0;
-}
-
 static int subject_cb(void *ctx, const char *f, size_t fl, const char *t, size_t tl)
 {
     for (size_t i = 0; catalog_subject_fields[i]; i++)
@@ -186,29 +177,40 @@ static int not_held(const cited *c, const char *label, char *err, size_t errlen)
                      label, c->who, c->key, c->withdrawn ? "は取り下げられています" : "はこのノードにまだありません");
 }
 
+/* Move ins's pairs into l at position at (ins is left empty). */
+static int kv_splice(kv_list *l, size_t at, kv_list *ins)
+{
+    size_t n = l->n + ins->n, no = l->nowned + ins->nowned;
+    catalog_kv *k = realloc(l->kv, (n ? n : 1) * sizeof *k);
+    if (k)
+        l->kv = k;
+    char **o = k ? realloc(l->owned, (no ? no : 1) * sizeof *o) : NULL;
+    if (!o)
+        return -1;
+    l->owned = o;
+    memmove(l->kv + at + ins->n, l->kv + at, (l->n - at) * sizeof *k);
+    memcpy(l->kv + at, ins->kv, ins->n * sizeof *k);
+    memcpy(l->owned + l->nowned, ins->owned, ins->nowned * sizeof *o);
+    l->n = l->cap = n;
+    l->nowned = no;
+    free(ins->kv);
+    free(ins->owned);
+    memset(ins, 0, sizeof *ins);
+    return 0;
+}
+
 /* A derived certification: the subject fields of the certification its
- * given 依拠した認定 cites go into kv before the given fields, so that each
- * given field overrides its copy.  Nothing when no 依拠した認定 is given.
+ * given 依拠した認定 (typed, CODE/KEY resolved) cites go into kv at `at`,
+ * before the given fields, so that each given field overrides its copy.
  * A new reference to one not held is refused here, before the missing
  * subject fields would be (unless CATALOG_PUT_ALLOW_UNKNOWN).  cur: this
  * member's current record, or NULL.  0, or -1 with err. */
-static int copy_subject(store *st, const catalog_put *it, const proto_record *cur, kv_list *kv,
-                        char *err, size_t errlen)
+static int copy_subject(store *st, const catalog_put *it, const proto_record *cur, const char *typed,
+                        kv_list *kv, size_t at, char *err, size_t errlen)
 {
-    const char *typed = NULL;
-    char ref[REF_BUF];
-    if (!kind_is(it->kind, KIND_CERTIFICATION))
-        return 0;
-    for (size_t i = 0; i < it->nfields; i++) {
-        const catalog_field *cf = catalog_field_find(it->kind, it->fields[i].name ? it->fields[i].name : "");
-        if (cf && !strcmp(cf->name, "derived_from"))
-            typed = it->fields[i].value ? it->fields[i].value : "";   /* the last one wins */
-    }
-    if (!typed)
-        return 0;
-    ref_canon(st, it->kind, "derived_from", typed, ref, sizeof ref);
-    if (!ref[0])
-        return 0;
+    char ref[REF_BUF], why[256];
+    if (catalog_field_canon(it->kind, "derived_from", typed, ref, sizeof ref, why, sizeof why) || !ref[0])
+        return 0;                                  /* empty, or not a reference: catalog_build says so */
     cited c;
     char old[REF_BUF] = "";
     int rc = 0;
@@ -216,8 +218,10 @@ static int copy_subject(store *st, const catalog_put *it, const proto_record *cu
         proto_body_copy_str(cur, "derived_from", old, sizeof old);
     if (cited_get(st, ref, &c) == 0) {
         if (c.found && !c.withdrawn) {
-            if (proto_body_foreach(&c.r, subject_cb, kv) != 0)
+            kv_list copies = { 0 };
+            if (proto_body_foreach(&c.r, subject_cb, &copies) != 0 || kv_splice(kv, at, &copies))
                 rc = proto_err(err, errlen, "out of memory");
+            kv_free(&copies);
         } else if (strcmp(ref, old) && !(it->checks & CATALOG_PUT_ALLOW_UNKNOWN)) {
             rc = not_held(&c, "依拠した認定", err, errlen);
         }
@@ -532,7 +536,7 @@ static int prepare(store *st, const proto_id *self, EVP_PKEY *pkey, catalog_put 
      * them: a re-imported row is the whole record) */
     if (own && it->mode == CATALOG_PUT_UPDATE)
         proto_body_foreach(&cr, kv_from_body, &kv);
-    rc = copy_subject(st, it, own ? &cr : NULL, &kv, err, errlen);
+    size_t given = kv.n, derived = SIZE_MAX;   /* the given fields start here; the last 依拠した認定 */
     for (size_t i = 0; i < it->nfields && rc == 0; i++) {
         const char *f = it->fields[i].name ? it->fields[i].name : "";
         const char *val = it->fields[i].value ? it->fields[i].value : "";
@@ -540,9 +544,13 @@ static int prepare(store *st, const proto_id *self, EVP_PKEY *pkey, catalog_put 
         const catalog_field *cf = catalog_field_find(it->kind, f);
         if (cf && (!strcmp(cf->name, "certification") || !strcmp(cf->name, "derived_from")))
             val = catalog_ref_resolve(st, val, buf, sizeof buf);
+        if (cf && !strcmp(cf->name, "derived_from") && kind_is(it->kind, KIND_CERTIFICATION))
+            derived = kv.n;
         if (kv_add(&kv, f, strlen(f), val, strlen(val)))
             rc = proto_err(err, errlen, "out of memory");
     }
+    if (rc == 0 && derived != SIZE_MAX)
+        rc = copy_subject(st, it, own ? &cr : NULL, kv.kv[derived].value, &kv, given, err, errlen);
     if (rc == 0 && catalog_build(it->kind, kv.kv, kv.n, &it->body, why, sizeof why))
         rc = proto_err(err, errlen, "%s", why);
     kv_free(&kv);
