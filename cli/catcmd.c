@@ -96,6 +96,16 @@ int client_cat_write(client_opts *o, const char *verb, const char *kind, const c
     return rc;
 }
 
+/* "NAME=VALUE", malloc'd (NULL when out of memory). */
+static char *field_eq(const char *name, const char *value)
+{
+    size_t n = strlen(name) + 1 + strlen(value) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s=%s", name, value);
+    return s;
+}
+
 int client_cat_status(client_opts *o, const char *verb, const char *kind, int argc, char **argv,
                       const char *status)
 {
@@ -104,23 +114,25 @@ int client_cat_status(client_opts *o, const char *verb, const char *kind, int ar
     if (rc)
         return rc;
     /* the reason and date belong to this change: an old reason never lingers */
-    char st[64], date[600], reason[4200], today[32];
+    char today[32];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
-    if (strlen(a.reason ? a.reason : "") > 4000 || strlen(a.date ? a.date : "") > 500) {
-        client_usage_error(verb, "--reason または --date が長すぎます");
-        free(a.fields);
-        return CLIENT_USAGE;
+    char *st = field_eq("status", status), *date = field_eq("status_date", a.date ? a.date : today),
+         *reason = field_eq("status_reason", a.reason ? a.reason : "");
+    if (st && date && reason) {
+        a.fields[a.nf++] = st;
+        a.fields[a.nf++] = date;
+        a.fields[a.nf++] = reason;
+        rc = client_catalog_put(o, kind, a.key, "update", a.fields, a.nf, a.checks);
+    } else {
+        client_errorf("メモリが足りません");
+        rc = CLIENT_FAIL;
     }
-    snprintf(st, sizeof st, "status=%s", status);
-    snprintf(date, sizeof date, "status_date=%s", a.date ? a.date : today);
-    snprintf(reason, sizeof reason, "status_reason=%s", a.reason ? a.reason : "");
-    a.fields[a.nf++] = st;
-    a.fields[a.nf++] = date;
-    a.fields[a.nf++] = reason;
-    rc = client_catalog_put(o, kind, a.key, "update", a.fields, a.nf, a.checks);
+    free(st);
+    free(date);
+    free(reason);
     free(a.fields);
     return rc;
 }
@@ -144,11 +156,11 @@ int client_cat_withdraw(client_opts *o, const char *verb, const char *kind, int 
                            "取り下げには理由が必要です（履歴に残ります）", kind, key_word(kind));
         return CLIENT_USAGE;
     }
-    size_t rl = strlen(reason);
-    char *field = malloc(rl + 8);
-    if (!field)
+    char *field = field_eq("reason", reason);
+    if (!field) {
+        client_errorf("メモリが足りません");
         return CLIENT_FAIL;
-    snprintf(field, rl + 8, "reason=%s", reason);
+    }
     int rc = client_catalog_put(o, kind, key, "withdraw", &field, 1, 0);
     free(field);
     return rc;

@@ -114,12 +114,15 @@ static void written_at(const proto_record *r, char *when, size_t n)
     strftime(when, n, "%Y-%m-%d %H:%M", &tm);
 }
 
-/* A withdrawal's reason (the tombstone's body), or "". */
-static const char *withdraw_reason(const proto_record *r, char *buf, size_t n)
+/* A string field of r as printf's "%.*s" takes it: "" when absent. */
+static int str_len(const proto_record *r, const char *field, const char **s)
 {
-    if (proto_body_copy_str(r, "reason", buf, n))
-        buf[0] = 0;
-    return buf;
+    size_t n;
+    if (proto_body_get_str(r, field, s, &n) || n > (size_t)PROTO_FIELD_MAX) {
+        *s = "";
+        return 0;
+    }
+    return (int)n;
 }
 
 /* Every field of the record, one labelled line each. */
@@ -157,9 +160,10 @@ void client_show_catalog_record(const proto_record *r, uint64_t version, const c
     fprintf(f, "%s %s  (%s, %s%s)\n", cert ? "認定番号" : "導入実績", r->key,
             client_member_label(m, &r->author, who, sizeof who), vs, when);
     if (r->flags & PROTO_FLAG_TOMBSTONE) {
-        char reason[2048];
+        const char *reason;
+        int rl = str_len(r, "reason", &reason);
         fprintf(f, "  取り下げ:         %s\n", when);
-        fprintf(f, "  取り下げの理由:   %s\n", withdraw_reason(r, reason, sizeof reason));
+        fprintf(f, "  取り下げの理由:   %.*s\n", rl, reason);
         return;
     }
     if (cert)
@@ -169,21 +173,22 @@ void client_show_catalog_record(const proto_record *r, uint64_t version, const c
 
 /* The status a certification version recorded, with its date and reason:
  * "停止（2026-06-01 から。理由: …）". */
-static void version_status(const proto_record *r, char *out, size_t n)
+static void print_version_status(const proto_record *r, FILE *f)
 {
-    char st[32] = "", date[32] = "", reason[1100] = "";
-    if (proto_body_copy_str(r, "status", st, sizeof st) || !st[0])
-        snprintf(st, sizeof st, "認定中");
-    proto_body_copy_str(r, "status_date", date, sizeof date);
-    proto_body_copy_str(r, "status_reason", reason, sizeof reason);
-    if (date[0] && reason[0])
-        snprintf(out, n, "%s（%s から。理由: %s）", st, date, reason);
-    else if (date[0])
-        snprintf(out, n, "%s（%s から）", st, date);
-    else if (reason[0])
-        snprintf(out, n, "%s（理由: %s）", st, reason);
-    else
-        snprintf(out, n, "%s", st);
+    const char *st, *date, *reason;
+    int sl = str_len(r, "status", &st), dl = str_len(r, "status_date", &date),
+        rl = str_len(r, "status_reason", &reason);
+    if (!sl) {
+        st = "認定中";
+        sl = (int)strlen(st);
+    }
+    fprintf(f, "%.*s", sl, st);
+    if (dl && rl)
+        fprintf(f, "（%.*s から。理由: %.*s）", dl, date, rl, reason);
+    else if (dl)
+        fprintf(f, "（%.*s から）", dl, date);
+    else if (rl)
+        fprintf(f, "（理由: %.*s）", rl, reason);
 }
 
 #define DIFF_VALUE_MAX 160   /* bytes of a value shown in a change line */
@@ -233,7 +238,7 @@ static int diff_cb(void *ctx, const catalog_field *fld, const char *was, const c
 
 void client_show_history(const proto_record *recs, size_t n, const client_members *m, int era, FILE *f)
 {
-    char who[256], when[32], st[1400], reason[2048];
+    char who[256], when[32];
     if (n == 0)
         return;
     int cert = kind_is(recs[0].kind, KIND_CERTIFICATION);
@@ -244,14 +249,17 @@ void client_show_history(const proto_record *recs, size_t n, const client_member
         const proto_record *r = &recs[i];
         written_at(r, when, sizeof when);
         if (r->flags & PROTO_FLAG_TOMBSTONE) {
-            fprintf(f, "第%zu版  %s  取り下げ（理由: %s）\n", i + 1, when, withdraw_reason(r, reason, sizeof reason));
+            const char *reason;
+            int rl = str_len(r, "reason", &reason);
+            fprintf(f, "第%zu版  %s  取り下げ（理由: %.*s）\n", i + 1, when, rl, reason);
             prev = NULL;
             continue;
         }
         const char *again = i > 0 && !prev ? "再登録  " : "";
         if (cert) {
-            version_status(r, st, sizeof st);
-            fprintf(f, "第%zu版  %s  %s状態: %s\n", i + 1, when, again, st);
+            fprintf(f, "第%zu版  %s  %s状態: ", i + 1, when, again);
+            print_version_status(r, f);
+            fputc('\n', f);
         } else {
             fprintf(f, "第%zu版  %s%s%s\n", i + 1, when, again[0] ? "  " : "", again);
         }
