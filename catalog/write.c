@@ -201,7 +201,10 @@ static int kv_splice(kv_list *l, size_t at, kv_list *ins)
 
 /* A derived certification: the subject fields of the certification its
  * given 依拠した認定 (typed, CODE/KEY resolved) cites go into kv at `at`,
- * before the given fields, so that each given field overrides its copy.
+ * before the given fields, so that each given field overrides its copy —
+ * unless an update names the one the current record already cites (what
+ * was changed since the copy stays; an upsert is the whole record, so it
+ * is copied again).
  * A new reference to one not held is refused here, before the missing
  * subject fields would be (unless CATALOG_PUT_ALLOW_UNKNOWN).  cur: this
  * member's current record, or NULL.  0, or -1 with err. */
@@ -216,6 +219,8 @@ static int copy_subject(store *st, const catalog_put *it, const proto_record *cu
     int rc = 0;
     if (cur)
         proto_body_copy_str(cur, "derived_from", old, sizeof old);
+    if (it->mode == CATALOG_PUT_UPDATE && !strcmp(ref, old))
+        return 0;                                  /* copied when it was given: what was changed since stays */
     if (cited_get(st, ref, &c) == 0) {
         if (c.found && !c.withdrawn) {
             kv_list copies = { 0 };

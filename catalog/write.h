@@ -25,7 +25,8 @@
  *     certification's 認定日 outside them; with CATALOG_PUT_STRICT these
  *     refuse the item ("--strict のため登録しません: …");
  *   - a derived certification copies catalog_subject_fields from the one
- *     it cites (the given fields override the copies) and is refused if its
+ *     it cites (the given fields override the copies; an update copies only
+ *     when given another 依拠した認定 than the current one) and is refused if its
  *     法人番号 differs from the cited one's, or if it cites itself.
  * Messages name the cited one as "CODE NAME/KEY".
  *

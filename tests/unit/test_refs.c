@@ -459,13 +459,30 @@ static void derived_copies_the_subject(void **state)
     o = PUT(f, "certification", "F-D1", CATALOG_PUT_UPDATE, 0, "依拠した認定", "131059/F-D1");
     assert_int_equal(o.rc, -1);
     assert_string_equal(o.err, "依拠した認定 に自分自身（F-D1）は指定できません");
-    /* an update of other fields copies nothing again */
+    /* an update of other fields copies nothing again, nor does naming the same one again */
     o = PUT(f, "certification", "F-D2", CATALOG_PUT_UPDATE, 0, "製品・サービス名", "避難誘導（文京区版）");
     assert_int_equal(o.rc, 0);
     field_of(f, F, "certification", "F-D2", "product", v, sizeof v, NULL);
     assert_string_equal(v, "避難誘導（文京区版）");
+    o = PUT(f, "certification", "F-D2", CATALOG_PUT_UPDATE, 0, "依拠した認定", "131016/M-OK", "概要",
+            "文京区向けの説明");
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.nw, 0);                                  /* unchanged */
+    field_of(f, F, "certification", "F-D2", "product", v, sizeof v, NULL);
+    assert_string_equal(v, "避難誘導（文京区版）");
+    /* an upsert is the whole record: copied again, so an unchanged row stays unchanged */
+    o = PUT(f, "certification", "F-D1", CATALOG_PUT_UPSERT, CATALOG_PUT_STRICT, "依拠した認定", "131016/M-OK",
+            "認定日", "2026-05-01", "有効期限", "fy-end", "問合せ先", "商工観光課 03-0000-0001");
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.nw, 0);
+    /* another one: its subject is copied over the current one */
+    o = PUT(f, "certification", "F-D2", CATALOG_PUT_UPDATE, 0, "依拠した認定", "131016/M-JU", "認定日",
+            "2026-06-01");
+    assert_int_equal(o.rc, 0);
+    field_of(f, F, "certification", "F-D2", "product", v, sizeof v, NULL);
+    assert_string_equal(v, "六月認定");
     field_of(f, F, "certification", "F-D2", "summary", v, sizeof v, NULL);
-    assert_string_equal(v, "文京区向けの説明");
+    assert_string_equal(v, "避難所までの経路を表示する");
 }
 
 /* ---- withdrawal ---- */
