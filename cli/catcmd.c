@@ -73,9 +73,13 @@ static int parse_write(client_opts *o, const char *verb, const char *kind, int a
         }
     }
     if (!a->key || (a->nf == 0 && !status)) {
-        client_usage_error(verb, "使い方: catalogctl %s %s %s 項目=値…\n"
-                           "項目は日本語の列名か英語名です（例: 製品・サービス名=… または product=…）",
-                           kind, argv[1], key_word(kind));
+        if (status)
+            client_usage_error(verb, "使い方: catalogctl %s %s %s [--reason 理由] [--date 日付]", kind, argv[1],
+                               key_word(kind));
+        else
+            client_usage_error(verb, "使い方: catalogctl %s %s %s 項目=値…\n"
+                               "項目は日本語の列名か英語名です（例: 製品・サービス名=… または product=…）",
+                               kind, argv[1], key_word(kind));
         free(a->fields);
         return CLIENT_USAGE;
     }
