@@ -58,6 +58,8 @@ static const catalog_field cert_fields[] = {
     F("certified_on",     "認定日",           CAT_DATE,        10,   1, NULL, NULL),
     F("valid_until",      "有効期限",         CAT_VALID_UNTIL, 10,   1, NULL, NULL),
     F("status",           "状態",             CAT_ENUM,        ENUM_MAX, 0, status_values, "認定中"),
+    F("status_date",      "状態変更日",       CAT_DATE,        10,   0, NULL, NULL),
+    F("status_reason",    "状態変更理由",     CAT_TEXT,        1000, 0, NULL, NULL),
     F("derived_from",     "依拠した認定",     CAT_REF,         REF_MAX, 0, NULL, NULL),
     F("announcement_url", "公表資料",         CAT_URL,         2048, 0, NULL, NULL),
     F("contact",          "問合せ先",         CAT_TEXT,        200,  0, NULL, NULL),
@@ -69,6 +71,7 @@ static const catalog_field adoption_fields[] = {
     F("certification", "認定",     CAT_REF,  REF_MAX,  1, NULL, NULL),
     F("fiscal_year",   "年度",     CAT_FY,   2100,     1, NULL, NULL),
     F("department",    "原課",     CAT_TEXT, 200,      1, NULL, NULL),
+    F("contact",       "問合せ先", CAT_TEXT, 200,      0, NULL, NULL),
     F("route",         "契約方法", CAT_ENUM, ENUM_MAX, 1, route_values, NULL),
     F("expense",       "予算科目", CAT_ENUM, ENUM_MAX, 0, expense_values, NULL),
     F("amount",        "金額",     CAT_INT,  (size_t)1000000000000ULL, 0, NULL, NULL),
@@ -84,12 +87,18 @@ static const catalog_field adoption_fields[] = {
 
 #undef F
 
+const char *const catalog_subject_fields[] = {
+    "company", "corporate_number", "address", "established", "product", "summary", "areas", "price",
+    "tags", "url", NULL
+};
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Date fields that must not fall before another date field of the record. */
 static const struct { const char *field, *after; } date_order[] = {
     { "valid_until", "certified_on" },
     { "period_to", "period_from" },
+    { "status_date", "certified_on" },
 };
 
 #define FY_MIN 2000
@@ -1019,6 +1028,45 @@ done:
             value_free(&vals[j]);
     free(vals);
     free(raw);
+    return rc;
+}
+
+int catalog_field_canon(const char *kind, const char *name, const char *text, char *out, size_t outlen,
+                        char *err, size_t errlen)
+{
+    size_t nf;
+    const catalog_field *fs = catalog_fields(kind, &nf);
+    const catalog_field *f = fs ? find_in(fs, nf, name) : NULL;
+    value *vals;
+    const char *s = text;
+    size_t sl = text ? strlen(text) : 0;
+    int rc = -1;
+    if (out && outlen)
+        out[0] = 0;
+    if (!f)
+        return proto_err(err, errlen, "unknown field '%s'", name ? name : "");
+    if (f->type == CAT_INT || f->type == CAT_FY || f->type == CAT_LIST || f->type == CAT_VALID_UNTIL)
+        return proto_err(err, errlen, "%s (%s): not a single text value", f->ja, f->name);
+    if (!out || outlen == 0)
+        return proto_err(err, errlen, "no room for the value");
+    trim(&s, &sl, 0);
+    if (sl == 0)
+        return 0;
+    vals = calloc(nf, sizeof *vals);
+    if (!vals)
+        return proto_err(err, errlen, "out of memory");
+    ctx c = { f, fs, nf, vals, err, errlen };
+    value *v = &vals[f - fs];
+    if (convert(&c, s, sl, v) == 0) {
+        if (strlen(v->s) < outlen) {
+            strcpy(out, v->s);
+            rc = 0;
+        } else {
+            rc = proto_err(err, errlen, "%s (%s): too long", f->ja, f->name);
+        }
+    }
+    value_free(v);
+    free(vals);
     return rc;
 }
 

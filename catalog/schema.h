@@ -56,6 +56,12 @@ const catalog_field *catalog_field_find(const char *kind, const char *name_or_he
 /* 行政課題の分野: the alliance's policy areas (NULL-terminated). */
 extern const char *const catalog_areas[];
 
+/* The fields of a certification that describe its subject — the company
+ * and its product — rather than the certifying member's decision: what a
+ * derived certification (依拠した認定) copies from the one it cites
+ * (NULL-terminated body names). */
+extern const char *const catalog_subject_fields[];
+
 typedef struct { const char *name; const char *value; } catalog_kv;
 
 /* Validate text fields (name = body name or any header) and build the body.
@@ -94,6 +100,16 @@ typedef struct { const char *name; const char *value; } catalog_kv;
  * On success *out is a new body (proto_body_free it); on failure *out = NULL. */
 int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
                   char *err, size_t errlen);
+
+/* The text one field of `kind` (body name or either header) would be
+ * stored as, by the rules of catalog_build, into out: a reference as
+ * "MEMBER_ID/KEY", a date as YYYY-MM-DD, an ENUM as its canonical value.
+ * Only fields stored as one string that depends on no other field (not
+ * INT, FY, LIST or VALID_UNTIL); date order against other fields is not
+ * checked.  An empty value gives "" and 0.  0, or -1 with err
+ * (catalog_build's message). */
+int catalog_field_canon(const char *kind, const char *name, const char *text, char *out, size_t outlen,
+                        char *err, size_t errlen);
 
 /* Key check: 1..CATALOG_KEY_MAX bytes of UTF-8, no control characters, no '/'. */
 int catalog_key_valid(const char *key, char *err, size_t errlen);

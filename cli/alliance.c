@@ -86,10 +86,10 @@ static int create(client_opts *o, int argc, char **argv)
 }
 
 static const client_subverb subs[] = {
-    { "create", create, "--data DIR --name NAME [--admission N] [--address HOST:PORT]" },
+    { "create", create, "--data DIR --name NAME [--admission N] [--address HOST:PORT]", NULL },
 };
 
-const client_subverbs alliance_verb = { "alliance", subs, sizeof subs / sizeof subs[0], NULL };
+const client_subverbs alliance_verb = { "alliance", subs, sizeof subs / sizeof subs[0], NULL, 0 };
 
 static int usage(void)
 {

@@ -20,37 +20,153 @@ static int is_field(const char *a)
     return eq && eq != a && a[0] != '-';
 }
 
-int client_cat_write(client_opts *o, const char *verb, const char *kind, const char *mode,
-                     int argc, char **argv, const char *extra)
+static const char *kind_ja(const char *kind)
 {
-    const char *key = NULL;
-    char **fields = calloc((size_t)argc + 2, sizeof *fields);
-    int nf = 0;
+    return kind_is(kind, KIND_CERTIFICATION) ? "認定" : "導入実績";
+}
+
+static const char *key_word(const char *kind)
+{
+    return kind_is(kind, KIND_CERTIFICATION) ? "認定番号" : "キー";
+}
+
+/* What a write command was given: KEY, FIELD=VALUE..., and its options. */
+typedef struct {
+    const char *key;
+    char **fields;   /* room for argc + 4 */
+    int nf;
+    unsigned checks;
+    const char *reason, *date;
+} write_args;
+
+/* KEY FIELD=VALUE... [--strict] [--allow-unknown], and with `status`
+ * [--reason TEXT] [--date DATE] too.  0, or CLIENT_USAGE (said so). */
+static int parse_write(client_opts *o, const char *verb, const char *kind, int argc, char **argv, int status,
+                       write_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->fields = calloc((size_t)argc + 4, sizeof *a->fields);
+    if (!a->fields) {
+        client_errorf("メモリが足りません");
+        return CLIENT_FAIL;
+    }
     for (int i = 2; i < argc; i++) {
         if (client_common_opt(o, argc, argv, &i))
             continue;
-        if (!key && !is_field(argv[i]) && argv[i][0] != '-')
-            key = argv[i];
+        if (!strcmp(argv[i], "--strict"))
+            a->checks |= CLIENT_PUT_STRICT;
+        else if (!strcmp(argv[i], "--allow-unknown"))
+            a->checks |= CLIENT_PUT_ALLOW_UNKNOWN;
+        else if (status && !strcmp(argv[i], "--reason") && i + 1 < argc)
+            a->reason = argv[++i];
+        else if (status && !strcmp(argv[i], "--date") && i + 1 < argc)
+            a->date = argv[++i];
+        else if (!a->key && !is_field(argv[i]) && argv[i][0] != '-')
+            a->key = argv[i];
         else if (is_field(argv[i]))
-            fields[nf++] = argv[i];
+            a->fields[a->nf++] = argv[i];
         else {
-            client_usage_error(verb, "'%s' is not FIELD=VALUE\nusage: catalogctl %s %s KEY FIELD=VALUE...",
-                               argv[i], kind, argv[1]);
-            free(fields);
+            client_usage_error(verb, "'%s' は 項目=値 の形ではありません\n使い方: catalogctl %s %s %s 項目=値…", argv[i],
+                               kind, argv[1], key_word(kind));
+            free(a->fields);
             return CLIENT_USAGE;
         }
     }
-    if (extra)
-        fields[nf++] = (char *)extra;
-    if (!key || (nf == 0 && !extra)) {
-        client_usage_error(verb, "usage: catalogctl %s %s KEY FIELD=VALUE...\n"
-                           "FIELD is a column name in English or Japanese, e.g. product=… or 製品・サービス名=…",
-                           kind, argv[1]);
-        free(fields);
+    if (!a->key || (a->nf == 0 && !status)) {
+        if (status)
+            client_usage_error(verb, "使い方: catalogctl %s %s %s [--reason 理由] [--date 日付]", kind, argv[1],
+                               key_word(kind));
+        else
+            client_usage_error(verb, "使い方: catalogctl %s %s %s 項目=値…\n"
+                               "項目は日本語の列名か英語名です（例: 製品・サービス名=… または product=…）",
+                               kind, argv[1], key_word(kind));
+        free(a->fields);
         return CLIENT_USAGE;
     }
-    int rc = client_catalog_put(o, kind, key, mode, fields, nf);
-    free(fields);
+    return 0;
+}
+
+int client_cat_write(client_opts *o, const char *verb, const char *kind, const char *mode,
+                     int argc, char **argv, const char *extra)
+{
+    write_args a;
+    int rc = parse_write(o, verb, kind, argc, argv, 0, &a);
+    if (rc)
+        return rc;
+    if (extra)
+        a.fields[a.nf++] = (char *)extra;
+    rc = client_catalog_put(o, kind, a.key, mode, a.fields, a.nf, a.checks);
+    free(a.fields);
+    return rc;
+}
+
+/* "NAME=VALUE", malloc'd (NULL when out of memory). */
+static char *field_eq(const char *name, const char *value)
+{
+    size_t n = strlen(name) + 1 + strlen(value) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s=%s", name, value);
+    return s;
+}
+
+int client_cat_status(client_opts *o, const char *verb, const char *kind, int argc, char **argv,
+                      const char *status)
+{
+    write_args a;
+    int rc = parse_write(o, verb, kind, argc, argv, 1, &a);
+    if (rc)
+        return rc;
+    /* the reason and date belong to this change: an old reason never lingers */
+    char today[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    char *st = field_eq("status", status), *date = field_eq("status_date", a.date ? a.date : today),
+         *reason = field_eq("status_reason", a.reason ? a.reason : "");
+    if (st && date && reason) {
+        a.fields[a.nf++] = st;
+        a.fields[a.nf++] = date;
+        a.fields[a.nf++] = reason;
+        rc = client_catalog_put(o, kind, a.key, "update", a.fields, a.nf, a.checks);
+    } else {
+        client_errorf("メモリが足りません");
+        rc = CLIENT_FAIL;
+    }
+    free(st);
+    free(date);
+    free(reason);
+    free(a.fields);
+    return rc;
+}
+
+int client_cat_withdraw(client_opts *o, const char *verb, const char *kind, int argc, char **argv)
+{
+    const char *key = NULL, *reason = NULL;
+    int bad = 0;
+    for (int i = 2; i < argc && !bad; i++) {
+        if (client_common_opt(o, argc, argv, &i))
+            continue;
+        if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+            reason = argv[++i];
+        else if (!key && argv[i][0] != '-')
+            key = argv[i];
+        else
+            bad = 1;
+    }
+    if (bad || !key || !reason || !reason[0]) {
+        client_usage_error(verb, "使い方: catalogctl %s withdraw %s --reason 理由\n"
+                           "取り下げには理由が必要です（履歴に残ります）", kind, key_word(kind));
+        return CLIENT_USAGE;
+    }
+    char *field = field_eq("reason", reason);
+    if (!field) {
+        client_errorf("メモリが足りません");
+        return CLIENT_FAIL;
+    }
+    int rc = client_catalog_put(o, kind, key, "withdraw", &field, 1, 0);
+    free(field);
     return rc;
 }
 
@@ -73,8 +189,10 @@ static int key_author(client_opts *o, const char *verb, int argc, char **argv, c
     return *key ? 0 : -1;
 }
 
-/* Records in full: a JSON array for scripts, labelled views for people. */
-static void show_records(const client_opts *o, const proto_record *recs, size_t n, const client_members *m)
+/* Records in full: a JSON array for scripts, labelled views for people;
+ * versions[i] (or NULL) is record i's number of versions (第N版). */
+static void show_records(const client_opts *o, const proto_record *recs, size_t n, const client_members *m,
+                         const uint64_t *versions)
 {
     if (o->json)
         printf("[");
@@ -84,10 +202,26 @@ static void show_records(const client_opts *o, const proto_record *recs, size_t 
         if (o->json)
             client_print_record(&recs[i], 1, stdout);
         else
-            client_show_catalog_record(&recs[i], m, o->era, stdout);
+            client_show_catalog_record(&recs[i], versions ? versions[i] : 0, m, o->era, stdout);
     }
     if (o->json)
         printf("]\n");
+}
+
+/* The "versions" of a cfind reply, one per record (n of them), or NULL. */
+static uint64_t *reply_versions(const uint8_t *rep, size_t len, size_t n)
+{
+    proto_rd r;
+    uint32_t nv;
+    if (proto_map_find(rep, len, "versions", &r) || proto_rd_array(&r, &nv) || nv != n || n == 0)
+        return NULL;
+    uint64_t *v = calloc(n, sizeof *v);
+    for (size_t i = 0; v && i < n; i++)
+        if (proto_rd_uint(&r, &v[i])) {
+            free(v);
+            return NULL;
+        }
+    return v;
 }
 
 static int find(client_opts *o, const char *kind, const char *key, const char *author,
@@ -106,7 +240,8 @@ int client_cat_show(client_opts *o, const char *verb, const char *kind, int argc
 {
     const char *key, *author;
     if (key_author(o, verb, argc, argv, &key, &author)) {
-        client_usage_error(verb, "usage: catalogctl %s show KEY [--author CODE|MEMBER_ID] [--json] [--era]", kind);
+        client_usage_error(verb, "使い方: catalogctl %s show %s [--author 団体コード] [--json] [--era]", kind,
+                           key_word(kind));
         return CLIENT_USAGE;
     }
     uint8_t *rep;
@@ -119,10 +254,12 @@ int client_cat_show(client_opts *o, const char *verb, const char *kind, int argc
     client_members m;
     client_members_parse(rep, len, &m);
     if (n == 0 && !o->json) {
-        client_errorf("no %s %s%s%s", kind, key, author ? " by " : "", author ? author : "");
+        client_errorf("%s%s%s %s は見つかりません", author ? author : "", author ? " の" : "", kind_ja(kind), key);
         rc = CLIENT_FAIL;
     } else {
-        show_records(o, recs, n, &m);
+        uint64_t *versions = reply_versions(rep, len, n);
+        show_records(o, recs, n, &m, versions);
+        free(versions);
     }
     free(recs);
     client_members_free(&m);
@@ -134,7 +271,8 @@ int client_cat_history(client_opts *o, const char *verb, const char *kind, int a
 {
     const char *key, *author;
     if (key_author(o, verb, argc, argv, &key, &author)) {
-        client_usage_error(verb, "usage: catalogctl %s history KEY [--author CODE|MEMBER_ID] [--json]", kind);
+        client_usage_error(verb, "使い方: catalogctl %s history %s [--author 団体コード] [--json] [--era]", kind,
+                           key_word(kind));
         return CLIENT_USAGE;
     }
     /* Whose?  The one member holding KEY, unless --author says. */
@@ -149,9 +287,9 @@ int client_cat_history(client_opts *o, const char *verb, const char *kind, int a
     client_members_parse(rep, len, &m);
     if (n != 1) {
         if (n == 0)
-            client_errorf("no %s %s", kind, key);
+            client_errorf("%s %s は見つかりません", kind_ja(kind), key);
         else
-            client_errorf("%zu members have a %s %s: give --author CODE", n, kind, key);
+            client_errorf("%zu 団体に%s %s があります。--author 団体コード で指定してください", n, kind_ja(kind), key);
         free(recs);
         client_members_free(&m);
         free(rep);
@@ -172,7 +310,10 @@ int client_cat_history(client_opts *o, const char *verb, const char *kind, int a
         return rc;
     }
     n = client_records(rep, len, "records", &recs);
-    show_records(o, recs, n, &m);
+    if (o->json)
+        show_records(o, recs, n, &m, NULL);
+    else
+        client_show_history(recs, n, &m, o->era, stdout);
     free(recs);
     client_members_free(&m);
     free(rep);
@@ -189,7 +330,7 @@ int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc
         if (!strcmp(argv[i], "--mine"))
             mine = 1;
         else {
-            client_usage_error(verb, "usage: catalogctl %s list [--mine] [--json] [--era]", kind);
+            client_usage_error(verb, "使い方: catalogctl %s list [--mine] [--json] [--era]", kind);
             return CLIENT_USAGE;
         }
     }

@@ -1,6 +1,7 @@
 /* cli/catview.c — see catview.h. */
 #include "cli/catview.h"
 #include "cli/client.h"
+#include "catalog/diff.h"
 #include "catalog/schema.h"
 #include "proto/frame.h"
 #include "catalog/jp.h"
@@ -104,24 +105,32 @@ static jp_date today(void)
     return d;
 }
 
-void client_show_catalog_record(const proto_record *r, const client_members *m, int era, FILE *f)
+/* When a version was written, "2026-05-01 10:00". */
+static void written_at(const proto_record *r, char *when, size_t n)
 {
-    size_t nf;
-    const catalog_field *fs = catalog_fields(r->kind, &nf);
-    char who[256], buf[8192], when[32];
     time_t t = (time_t)(r->time_ms / 1000);
     struct tm tm;
     localtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-    int cert = kind_is(r->kind, KIND_CERTIFICATION);
-    fprintf(f, "%s %s  (%s, 第%llu版 %s)\n", cert ? "認定番号" : "導入実績", r->key,
-            client_member_label(m, &r->author, who, sizeof who), (unsigned long long)r->seq, when);
-    if (r->flags & PROTO_FLAG_TOMBSTONE) {
-        fprintf(f, "  （削除済み）\n");
-        return;
+    strftime(when, n, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* A string field of r as printf's "%.*s" takes it: "" when absent. */
+static int str_len(const proto_record *r, const char *field, const char **s)
+{
+    size_t n;
+    if (proto_body_get_str(r, field, s, &n) || n > (size_t)PROTO_FIELD_MAX) {
+        *s = "";
+        return 0;
     }
-    if (cert)
-        fprintf(f, "  現在の状態:       %s\n", catalog_status(r, today()));
+    return (int)n;
+}
+
+/* Every field of the record, one labelled line each. */
+static void show_fields(const proto_record *r, int era, FILE *f)
+{
+    size_t nf;
+    const catalog_field *fs = catalog_fields(r->kind, &nf);
+    char buf[8192];
     for (size_t i = 0; fs && i < nf; i++) {
         client_field(r, fs[i].name, era, buf, sizeof buf);
         if (!buf[0])
@@ -137,6 +146,131 @@ void client_show_catalog_record(const proto_record *r, const client_members *m, 
                 fputs("                    ", f);
         }
         fputc('\n', f);
+    }
+}
+
+void client_show_catalog_record(const proto_record *r, uint64_t version, const client_members *m, int era,
+                                FILE *f)
+{
+    char who[256], when[32], vs[32] = "";
+    written_at(r, when, sizeof when);
+    int cert = kind_is(r->kind, KIND_CERTIFICATION);
+    if (version)
+        snprintf(vs, sizeof vs, "第%llu版 ", (unsigned long long)version);
+    fprintf(f, "%s %s  (%s, %s%s)\n", cert ? "認定番号" : "導入実績", r->key,
+            client_member_label(m, &r->author, who, sizeof who), vs, when);
+    if (r->flags & PROTO_FLAG_TOMBSTONE) {
+        const char *reason;
+        int rl = str_len(r, "reason", &reason);
+        fprintf(f, "  取り下げ:         %s\n", when);
+        fprintf(f, "  取り下げの理由:   %.*s\n", rl, reason);
+        return;
+    }
+    if (cert)
+        fprintf(f, "  現在の状態:       %s\n", catalog_status(r, today()));
+    show_fields(r, era, f);
+}
+
+/* The status a certification version recorded, with its date and reason:
+ * "停止（2026-06-01 から。理由: …）". */
+static void print_version_status(const proto_record *r, FILE *f)
+{
+    const char *st, *date, *reason;
+    int sl = str_len(r, "status", &st), dl = str_len(r, "status_date", &date),
+        rl = str_len(r, "status_reason", &reason);
+    if (!sl) {
+        st = "認定中";
+        sl = (int)strlen(st);
+    }
+    fprintf(f, "%.*s", sl, st);
+    if (dl && rl)
+        fprintf(f, "（%.*s から。理由: %.*s）", dl, date, rl, reason);
+    else if (dl)
+        fprintf(f, "（%.*s から）", dl, date);
+    else if (rl)
+        fprintf(f, "（理由: %.*s）", rl, reason);
+}
+
+#define DIFF_VALUE_MAX 160   /* bytes of a value shown in a change line */
+
+/* A value for a change line: "（なし）" when empty, one line, clipped, era dates. */
+static const char *diff_value(const char *v, int era, char *out, size_t n)
+{
+    jp_date d;
+    if (!v[0]) {
+        snprintf(out, n, "（なし）");
+        return out;
+    }
+    if (era && strlen(v) == 10 && jp_date_parse(v, &d, NULL, 0) == 0 && jp_era_date(d, out, n) == 0)
+        return out;
+    size_t o = 0, i = 0, len = strlen(v);
+    while (i < len && o + 8 < n && i < DIFF_VALUE_MAX) {
+        size_t k = 1;
+        while (i + k < len && ((unsigned char)v[i + k] & 0xc0) == 0x80)
+            k++;
+        if (v[i] == '\n' || v[i] == '\t')
+            out[o++] = ' ';
+        else {
+            memcpy(out + o, v + i, k);
+            o += k;
+        }
+        i += k;
+    }
+    if (i < len) {
+        memcpy(out + o, "…", 3);
+        o += 3;
+    }
+    out[o] = 0;
+    return out;
+}
+
+typedef struct { FILE *f; int era, first; } diff_print;
+
+static int diff_cb(void *ctx, const catalog_field *fld, const char *was, const char *now)
+{
+    diff_print *d = ctx;
+    char a[DIFF_VALUE_MAX + 64], b[DIFF_VALUE_MAX + 64];
+    fprintf(d->f, "  %s%s: %s → %s\n", d->first ? "変更: " : "      ", fld->ja, diff_value(was, d->era, a, sizeof a),
+            diff_value(now, d->era, b, sizeof b));
+    d->first = 0;
+    return 0;
+}
+
+void client_show_history(const proto_record *recs, size_t n, const client_members *m, int era, FILE *f)
+{
+    char who[256], when[32];
+    if (n == 0)
+        return;
+    int cert = kind_is(recs[0].kind, KIND_CERTIFICATION);
+    fprintf(f, "%s %s  (%s, 全%zu版)\n", cert ? "認定番号" : "導入実績", recs[0].key,
+            client_member_label(m, &recs[0].author, who, sizeof who), n);
+    const proto_record *prev = NULL;   /* the version before, if it was not a withdrawal */
+    for (size_t i = 0; i < n; i++) {
+        const proto_record *r = &recs[i];
+        written_at(r, when, sizeof when);
+        if (r->flags & PROTO_FLAG_TOMBSTONE) {
+            const char *reason;
+            int rl = str_len(r, "reason", &reason);
+            fprintf(f, "第%zu版  %s  取り下げ（理由: %.*s）\n", i + 1, when, rl, reason);
+            prev = NULL;
+            continue;
+        }
+        const char *again = i > 0 && !prev ? "再登録  " : "";
+        if (cert) {
+            fprintf(f, "第%zu版  %s  %s状態: ", i + 1, when, again);
+            print_version_status(r, f);
+            fputc('\n', f);
+        } else {
+            fprintf(f, "第%zu版  %s%s%s\n", i + 1, when, again[0] ? "  " : "", again);
+        }
+        if (!prev) {
+            show_fields(r, era, f);
+        } else {
+            diff_print d = { f, era, 1 };
+            if (catalog_diff(prev, r, diff_cb, &d) == 0)
+                fprintf(f, "  変更: なし\n");
+        }
+        prev = r;
     }
 }
 
@@ -161,12 +295,21 @@ size_t client_records(const uint8_t *reply, size_t len, const char *key, proto_r
     return k;
 }
 
+static const char *kind_ja(const char *kind)
+{
+    return kind_is(kind, KIND_CERTIFICATION) ? "認定" : kind_is(kind, KIND_ADOPTION) ? "導入実績" : kind;
+}
+
 int client_catalog_put(const void *opts, const char *kind, const char *key, const char *mode,
-                       char **fields, int nfields)
+                       char **fields, int nfields, unsigned checks)
 {
     const client_opts *o = opts;
     client_req r;
     client_req_begin(&r, "cput");
+    if (checks & CLIENT_PUT_ALLOW_UNKNOWN)
+        proto_map_put_u64(&r.m, "allow_unknown", 1);
+    if (checks & CLIENT_PUT_STRICT)
+        proto_map_put_u64(&r.m, "strict", 1);
     proto_map_key(&r.m, "items");
     msgpack_pack_array(&r.pk, 1);
     proto_map item;
@@ -199,12 +342,41 @@ int client_catalog_put(const void *opts, const char *kind, const char *key, cons
         proto_rd_strcpy(&rd, what, sizeof what);
         proto_rd_uint(&rd, &seq);
     }
-    if (o->json)
-        printf("{\"key\":\"%s\",\"result\":\"%s\",\"seq\":%llu}\n", k, what, (unsigned long long)seq);
-    else if (!strcmp(what, "unchanged"))
-        printf("%s %s unchanged\n", kind, k);
-    else
-        printf("%s %s %s (seq %llu)\n", kind, k, what, (unsigned long long)seq);
+    /* warnings about what the record cites: on stderr, the write stands */
+    uint32_t nw = 0, two;
+    char (*warn)[2100] = NULL;
+    if (proto_map_find(rep, len, "warnings", &rd) == 0 && proto_rd_array(&rd, &nw) == 0 && nw)
+        warn = calloc(nw, sizeof *warn);
+    for (uint32_t i = 0; warn && i < nw; i++) {
+        char wk[PROTO_KEY_MAX + 1];
+        if (proto_rd_array(&rd, &two) || two != 2 || proto_rd_strcpy(&rd, wk, sizeof wk) ||
+            proto_rd_strcpy(&rd, warn[i], sizeof warn[i])) {
+            nw = i;
+            break;
+        }
+        fprintf(stderr, "catalogctl: 警告: %s %s: %s\n", kind_ja(kind), wk, warn[i]);
+    }
+    if (!warn)
+        nw = 0;
+    if (o->json) {
+        printf("{\"key\":");
+        client_json_str(stdout, k, strlen(k));
+        printf(",\"result\":\"%s\",\"seq\":%llu,\"warnings\":[", what, (unsigned long long)seq);
+        for (uint32_t i = 0; i < nw; i++) {
+            if (i)
+                putchar(',');
+            client_json_str(stdout, warn[i], strlen(warn[i]));
+        }
+        printf("]}\n");
+    } else {
+        const char *done = !strcmp(what, "unchanged") ? "は変更ありません"
+                           : !strcmp(what, "created") ? "を登録しました"
+                           : !strcmp(what, "updated") ? "を更新しました"
+                           : !strcmp(what, "withdrawn") ? "を取り下げました"
+                                                        : what;
+        printf("%s %s %s\n", kind_ja(kind), k, done);
+    }
+    free(warn);
     free(rep);
     return CLIENT_OK;
 }

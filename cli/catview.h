@@ -18,15 +18,27 @@ const client_member *client_member_by_id(const client_members *m, const proto_id
  * become era dates (令和8年4月1日) when era is set. */
 const char *client_field(const proto_record *r, const char *field, int era, char *buf, size_t n);
 
-/* Full view of one catalog record with Japanese labels. */
-void client_show_catalog_record(const proto_record *r, const client_members *m, int era, FILE *f);
+/* Full view of one catalog record with Japanese labels; version is its
+ * number among its record's versions (第N版), 0 when not known.  A
+ * withdrawal shows as 取り下げ with its reason. */
+void client_show_catalog_record(const proto_record *r, uint64_t version, const client_members *m, int era,
+                                FILE *f);
+
+/* Every version of one record, oldest first: 第1版 in full, each later
+ * version with the status it recorded and what changed from the version
+ * before (field: old → new); a withdrawal with its reason, a version after
+ * one in full again (再登録). */
+void client_show_history(const proto_record *recs, size_t n, const client_members *m, int era, FILE *f);
 
 /* Decode the array of records under `key` in a reply: returns count, fills a
  * malloc'd array of views (pointers into reply). */
 size_t client_records(const uint8_t *reply, size_t len, const char *key, proto_record **out);
 
-/* Send items to "cput" and print what happened; fields are FIELD=VALUE strings. */
+/* Send one item to "cput" (mode add, update or withdraw) and print what
+ * happened; fields are FIELD=VALUE strings; checks CLIENT_PUT_* (--strict,
+ * --allow-unknown).  The daemon's warnings go to stderr ("警告: …"). */
+enum { CLIENT_PUT_ALLOW_UNKNOWN = 1u, CLIENT_PUT_STRICT = 2u };
 int client_catalog_put(const void *opts, const char *kind, const char *key, const char *mode,
-                       char **fields, int nfields);
+                       char **fields, int nfields, unsigned checks);
 
 #endif

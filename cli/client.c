@@ -66,16 +66,20 @@ void client_errorf(const char *fmt, ...)
 
 void client_subverbs_usage(const client_subverbs *v, FILE *f)
 {
+    /* "使い方:" is as wide as "usage: " on a terminal (7 columns) */
+    const char *label = v->ja ? "使い方:" : "usage:", *indent = v->ja ? "       " : "      ";
     for (size_t i = 0; i < v->n;) {
         /* a run of rows sharing one line: the first has the usage */
         size_t end = i + 1;
         while (end < v->n && !v->subs[end].usage)
             end++;
-        fprintf(f, "%s catalogctl %s ", i ? "      " : "usage:", v->verb);
+        fprintf(f, "%s catalogctl %s ", i ? indent : label, v->verb);
         for (size_t j = i; j < end; j++)
             fprintf(f, "%s%s", j > i ? "|" : "", v->subs[j].sub);
         const char *u = v->subs[i].usage ? v->subs[i].usage : "";
         fprintf(f, "%s%s\n", u[0] ? " " : "", u);
+        if (v->subs[i].help)
+            fprintf(f, "%s     %s\n", indent, v->subs[i].help);
         i = end;
     }
     if (v->note)
@@ -104,7 +108,10 @@ int client_subverbs_main(const client_subverbs *v, int argc, char **argv)
             return v->subs[i].fn(&o, argc, argv);
     if (!sub[0])
         return client_subverbs_usage_error(v);
-    client_usage_error(v->verb, "unknown command '%s'", sub);
+    if (v->ja)
+        client_usage_error(v->verb, "'%s' というサブコマンドはありません", sub);
+    else
+        client_usage_error(v->verb, "unknown command '%s'", sub);
     client_subverbs_usage(v, stderr);
     return CLIENT_USAGE;
 }

@@ -33,11 +33,14 @@ void client_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * prints the verb's usage, so no sub-verb can be missing from the help.
  * A sub-verb's handler gets the verb's argv (argv[1] is the sub-verb) and
  * options given before the verb.  Its usage is what follows "catalogctl
- * VERB SUB"; NULL shares the line of the row before ("suspend|revoke KEY"). */
+ * VERB SUB"; NULL shares the line of the row before ("suspend|revoke KEY").
+ * help, if any, is printed indented under the usage line of its row (the
+ * first of a shared line). */
 typedef struct {
     const char *sub;
     int (*fn)(client_opts *o, int argc, char **argv);
     const char *usage;
+    const char *help;
 } client_subverb;
 
 typedef struct {
@@ -45,6 +48,7 @@ typedef struct {
     const client_subverb *subs;
     size_t n;
     const char *note;   /* a line after the usage lines, or NULL */
+    int ja;             /* a verb staff use: its usage and refusals are in Japanese */
 } client_subverbs;
 
 int  client_subverbs_main(const client_subverbs *v, int argc, char **argv);

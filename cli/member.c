@@ -181,14 +181,14 @@ static int expel(client_opts *o, int argc, char **argv)
 }
 
 static const client_subverb subs[] = {
-    { "add", add, "FILE.pem [--address HOST:PORT]" },
-    { "list", list, "[--json]" },
-    { "address", address, "HOST:PORT" },
-    { "leave", leave, "" },
-    { "expel", expel, "MEMBER_ID" },
+    { "add", add, "FILE.pem [--address HOST:PORT]", NULL },
+    { "list", list, "[--json]", NULL },
+    { "address", address, "HOST:PORT", NULL },
+    { "leave", leave, "", NULL },
+    { "expel", expel, "MEMBER_ID", NULL },
 };
 
-const client_subverbs member_verb = { "member", subs, sizeof subs / sizeof subs[0], NULL };
+const client_subverbs member_verb = { "member", subs, sizeof subs / sizeof subs[0], NULL, 0 };
 
 static int usage(void)
 {

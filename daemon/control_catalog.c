@@ -4,10 +4,14 @@
  * across members, and search.  The work is done in catalog/ (write.h,
  * index.h); this file unpacks requests into its types and packs replies.
  *
- *   cput    {items: [{kind, key, mode: add|update|upsert, fields: [[name, value]...]}]}
+ *   cput    {items: [{kind, key, mode: add|update|upsert|withdraw, fields: [[name, value]...]}],
+ *            allow_unknown, strict}
  *           validates every item first, then writes all in one transaction;
  *           an upsert whose result equals the current record is "unchanged".
- *   cfind   {kind, key}           every member's current record under that key
+ *           Reply: results [[key, created|updated|unchanged|withdrawn, seq]...]
+ *           and warnings [[key, message]...] (catalog/write.h: references).
+ *   cfind   {kind, key [, author]} every member's current record under that key (or
+ *           that author's), and versions: how many versions each has (第N版)
  *   csearch {q, area, member, status, valid_on, corporate_number, adopted_by,
  *            not_adopted_by_me, public_only, all}
  *           matching certifications, every certification of the same products
@@ -33,6 +37,7 @@ typedef struct {
     char kind[PROTO_KIND_MAX + 1];
     catalog_kv *kv;                  /* the current item's fields, strings owned */
     size_t nkv, capkv;
+    unsigned checks;                 /* the request's allow_unknown and strict */
 } put_reader;
 
 static void reader_clear(put_reader *p)
@@ -99,6 +104,7 @@ static int read_item(void *ctx, size_t idx, catalog_put *it, char *err, size_t e
             return proto_err(err, errlen, "malformed item (%s)", r->err);
     }
     it->mode = catalog_put_mode_parse(mode);
+    it->checks = p->checks;
     if (have_fields && proto_rd_array(&fields, &nf) == 0) {
         for (uint32_t i = 0; i < nf; i++) {
             uint32_t two, fl, vl;
@@ -131,6 +137,10 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
         return proto_err(err, errlen, "out of memory");
     }
     put_reader rd = { .r = r };
+    uint64_t allow_unknown = 0, strict = 0;
+    proto_map_u64(req, len, "allow_unknown", &allow_unknown);
+    proto_map_u64(req, len, "strict", &strict);
+    rd.checks = (allow_unknown ? CATALOG_PUT_ALLOW_UNKNOWN : 0u) | (strict ? CATALOG_PUT_STRICT : 0u);
     int rc = catalog_prepare(d->st, &d->id.id, d->id.key, items, n, read_item, &rd, w, &nw, err, errlen);
     reader_clear(&rd);
     free(rd.kv);
@@ -146,7 +156,10 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
         for (uint32_t i = 0; i < n; i++) {
             msgpack_pack_array(pk, 3);
             proto_pack_cstr(pk, items[i].key);
-            proto_pack_cstr(pk, items[i].unchanged ? "unchanged" : items[i].existed ? "updated" : "created");
+            proto_pack_cstr(pk, items[i].unchanged   ? "unchanged"
+                                : items[i].tombstone ? "withdrawn"
+                                : items[i].existed   ? "updated"
+                                                     : "created");
             uint64_t seq = 0;
             if (!items[i].unchanged) {
                 proto_record pr;
@@ -156,6 +169,19 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
             }
             msgpack_pack_uint64(pk, seq);
         }
+        size_t nwarn = 0;
+        for (uint32_t i = 0; i < n; i++)
+            for (const char *p = items[i].warnings; p && *p; p++)
+                nwarn += *p == '\n';
+        proto_map_key(&m, "warnings");
+        msgpack_pack_array(pk, nwarn);
+        for (uint32_t i = 0; i < n; i++)
+            for (const char *p = items[i].warnings, *nl; p && (nl = strchr(p, '\n')); p = nl + 1) {
+                msgpack_pack_array(pk, 2);
+                proto_pack_cstr(pk, items[i].key);
+                msgpack_pack_str(pk, (size_t)(nl - p));
+                msgpack_pack_str_body(pk, p, (size_t)(nl - p));
+            }
         if (proto_map_end(&m))
             rc = proto_err(err, errlen, "out of memory");
         if (nw)
@@ -203,12 +229,36 @@ static void put_members(catalogd *d, proto_map *m)
 
 /* ---- cfind ---- */
 
-typedef struct { catalogd *d; const char *kind, *key; control_list *l; } find_ctx;
+typedef struct {
+    catalogd *d;
+    const char *kind, *key;
+    control_list *l;
+    msgpack_sbuffer vb;      /* versions: how many versions each record found has */
+    msgpack_packer vpk;
+    uint32_t nv;
+} find_ctx;
+
+static int count_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* The current record of (author, kind, key) into the list, and its number
+ * of versions (第N版) into the versions. */
+static void find_one(find_ctx *f, const proto_id *author)
+{
+    if (store_get_current(f->d->st, author, f->kind, f->key, control_list_rec, f->l) != 0)
+        return;
+    uint64_t nv = 0;
+    store_history(f->d->st, author, f->kind, f->key, count_cb, &nv);
+    msgpack_pack_uint64(&f->vpk, nv);
+    f->nv++;
+}
 
 static int find_cb(void *ctx, const store_member *m)
 {
-    find_ctx *f = ctx;
-    store_get_current(f->d->st, &m->id, f->kind, f->key, control_list_rec, f->l);
+    find_one(ctx, &m->id);
     return 0;
 }
 
@@ -221,21 +271,29 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     proto_map_str(req, len, "author", author, sizeof author);
     control_list l;
     control_list_begin(&l);
+    find_ctx f = { d, kind, key, &l, .nv = 0 };
+    msgpack_sbuffer_init(&f.vb);
+    msgpack_packer_init(&f.vpk, &f.vb, msgpack_sbuffer_write);
     if (author[0]) {
         proto_id id;
         if (catalog_member_ref(d->st, author, &id)) {
             msgpack_sbuffer_destroy(&l.tmp);
-            return proto_err(err, errlen, "no member %s", author);
+            msgpack_sbuffer_destroy(&f.vb);
+            return proto_err(err, errlen, "団体 %s は見つかりません", author);
         }
-        store_get_current(d->st, &id, kind, key, control_list_rec, &l);
+        find_one(&f, &id);
     } else {
-        find_ctx f = { d, kind, key, &l };
         store_members(d->st, find_cb, &f);
     }
     proto_map m;
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
     control_list_put(&l, &m, "records");
+    proto_map_key(&m, "versions");
+    msgpack_pack_array(pk, f.nv);
+    if (f.vb.size)
+        msgpack_sbuffer_write(pk->data, f.vb.data, f.vb.size);
+    msgpack_sbuffer_destroy(&f.vb);
     put_members(d, &m);
     return proto_map_end(&m) ? proto_err(err, errlen, "out of memory") : 0;
 }

@@ -92,6 +92,26 @@ int proto_body_strs(proto_body *b, const char *field, const char *const *vals, s
     return 0;
 }
 
+int proto_body_encode(const proto_body *b, uint8_t **out, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    *out = NULL;
+    *len = 0;
+    if (b && b->failed)
+        return -1;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (msgpack_pack_map(&pk, b ? b->n : 0) ||
+        (b && b->buf.size && msgpack_sbuffer_write(&sb, b->buf.data, b->buf.size))) {
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    *out = (uint8_t *)sb.data;   /* msgpack_sbuffer's data is malloc'd */
+    *len = sb.size;
+    return 0;
+}
+
 void proto_record_hash(const uint8_t *buf, size_t len, proto_id *out)
 {
     SHA256(buf, len, out->b);

@@ -59,6 +59,12 @@ int  proto_body_bin(proto_body *b, const char *field, const void *val, size_t le
 int  proto_body_int(proto_body *b, const char *field, int64_t val);
 int  proto_body_strs(proto_body *b, const char *field, const char *const *vals, size_t n);
 
+/* The body's msgpack map — the bytes a record signed with it holds as its
+ * body — into *out (malloc'd, *len bytes).  0, or -1 (a failed body, or no
+ * memory).  A proto_record with only body and body_len set to these bytes
+ * may be read with the proto_body_get_* functions below. */
+int proto_body_encode(const proto_body *b, uint8_t **out, size_t *len);
+
 /* Encode and sign.  On success *out is a malloc'd record of *out_len bytes. */
 int proto_record_sign(const proto_id *alliance, const proto_id *author,
                       const char *kind, const char *key, uint64_t seq,

@@ -120,7 +120,7 @@ def test_certification_lifecycle_and_ownership(env):
     assert shown["legal_ground"] == "地方自治法施行令第167条の2第1項第4号"
     assert shown["status"] == "認定中"
     rc, _, err = cert(a, "文京-2026-101")
-    assert rc == 3 and "already exists" in err, err
+    assert rc == 3 and "既に登録されています" in err, err
     for bad, word in (({"法人番号": "7000012050003"}, "法人番号"), ({"有効期限": "2026-03-01"}, "有効期限"),
                       ({"分野": "宇宙"}, "分野"), ({"認定日": "2026-02-30"}, "認定日"),
                       ({"事業者名": "あ" * 300}, "事業者名"), ({"URL": "ftp://x"}, "URL")):
@@ -133,9 +133,9 @@ def test_certification_lifecycle_and_ownership(env):
                10, what="suspension replicated")
     # b may not change a's certification, and is told who owns it
     rc, _, err = b.run("certification", "update", "文京-2026-101", "概要=改ざん", check=False)
-    assert rc == 3 and "belongs to" in err and a.code in err and a.muni in err, err
+    assert rc == 3 and "の登録です" in err and a.code in err and a.muni in err, err
     rc, _, err = b.run("certification", "revoke", "文京-2026-101", check=False)
-    assert rc == 3 and "belongs to" in err, err
+    assert rc == 3 and "の登録です" in err, err
     a.ctl("certification", "revoke", "文京-2026-101")
     hist = a.ctl_json("certification", "history", "文京-2026-101")
     assert [h["body"].get("status") for h in hist] == ["認定中", "認定中", "停止", "取消"], hist

@@ -21,6 +21,12 @@ from ctlclient import Ctl  # noqa: E402
 # the verbs whose sub-verbs are a table (cli/VERB.c: `subs[]`)
 SUBVERB_FILES = {"alliance": "alliance.c", "member": "member.c",
                  "certification": "certification.c", "adoption": "adoption.c"}
+# the verbs staff use print their usage and refusals in Japanese (issue 10)
+JAPANESE = {"certification", "adoption"}
+
+
+def usage_word(verb):
+    return "使い方:" if verb in JAPANESE else "usage:"
 
 
 def run(env, *args, data=None, sock=None):
@@ -99,7 +105,7 @@ def test_every_verb_has_help(env):
             rc, out, err = run(env, *args, data=u.data, sock=u.sock)
             assert rc == 0, (args, rc, err)
             assert err == "", (args, err)
-            assert out.startswith(f"usage: catalogctl {verb}"), (args, out)
+            assert out.startswith(f"{usage_word(verb)} catalogctl {verb}"), (args, out)
             outs.append(out)
         assert outs[0] == outs[1] == outs[2], (verb, outs)
         # --help after other arguments still only prints the usage
@@ -129,7 +135,8 @@ def test_every_subverb_is_in_help(env):
             rc, out, err = run(env, verb, sub, data=nowhere, sock=os.path.join(nowhere, "none.sock"))
             assert "unknown command" not in err, (verb, sub, rc, err)
         rc, out, err = run(env, verb, "frobnicate", data=nowhere)
-        assert rc == 2 and "unknown command 'frobnicate'" in err, (verb, rc, err)
+        unknown = "'frobnicate' というサブコマンドはありません" if verb in JAPANESE else "unknown command 'frobnicate'"
+        assert rc == 2 and unknown in err, (verb, rc, err)
         assert help_subverbs(err, verb) == table, (verb, err)
     u.check()
     assert "reinstate" in dispatched_subverbs("certification")

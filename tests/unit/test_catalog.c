@@ -232,18 +232,18 @@ static void schema_tables(void **state)
     size_t n = 99;
     const catalog_field *f = catalog_fields("certification", &n);
     assert_non_null(f);
-    assert_int_equal(n, 19);
+    assert_int_equal(n, 21);
     assert_string_equal(f[0].name, "company");
     assert_string_equal(f[0].ja, "事業者名");
     assert_string_equal(f[0].en, "company");
     assert_int_equal(f[0].type, CAT_TEXT);
     assert_int_equal(f[0].max, 200);
     assert_true(f[0].required);
-    assert_string_equal(f[18].name, "visibility");
+    assert_string_equal(f[20].name, "visibility");
 
     f = catalog_fields("adoption", &n);
     assert_non_null(f);
-    assert_int_equal(n, 14);
+    assert_int_equal(n, 15);
     assert_string_equal(f[0].name, "certification");
     assert_int_equal(f[0].type, CAT_REF);
 

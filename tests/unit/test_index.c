@@ -889,17 +889,17 @@ static void prepare_refusals(void **state)
 
     put_item(&it[0], "certification", "F-1", CATALOG_PUT_ADD, kv, n);
     assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
-    assert_string_equal(err, "certification F-1 already exists (seq 4); use update");
+    assert_string_equal(err, "認定 F-1 は既に登録されています。変更するには update を使ってください");
     put_item(&it[0], "certification", "M-1", CATALOG_PUT_UPDATE, kv, n);
     assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
     char printed[PROTO_ID_STR], want[300];
     proto_id_str(&ids[M].id, printed);
-    snprintf(want, sizeof want, "certification M-1 belongs to 131016 千代田区 (%s); only its author can change it",
+    snprintf(want, sizeof want, "認定 M-1 は 131016 千代田区 (%s) の登録です。変更や取り下げができるのはその団体だけです",
              printed);
     assert_string_equal(err, want);
     put_item(&it[0], "certification", "F-9", CATALOG_PUT_UPDATE, kv, n);
     assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
-    assert_string_equal(err, "this member has no certification F-9");
+    assert_string_equal(err, "この団体には認定 F-9 がありません");
     put_item(&it[0], "member", "F-9", CATALOG_PUT_ADD, kv, n);
     assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
     assert_string_equal(err, "'member' is not a catalog kind (certification, adoption)");
@@ -908,7 +908,7 @@ static void prepare_refusals(void **state)
     assert_true(!strncmp(err, "key: ", 5));
     put_item(&it[0], "certification", "F-9", catalog_put_mode_parse("replace"), kv, n);
     assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
-    assert_string_equal(err, "mode must be add, update or upsert");
+    assert_string_equal(err, "mode must be add, update, upsert or withdraw");
     put_item(&it[0], "certification", "F-9", CATALOG_PUT_ADD, kv, 2);   /* no areas, dates */
     assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
     assert_err_has(err, "(areas): required");
@@ -917,12 +917,12 @@ static void prepare_refusals(void **state)
     put_item(&it[0], "certification", "F-7", CATALOG_PUT_ADD, kv, n);
     put_item(&it[1], "certification", "F-1", CATALOG_PUT_ADD, kv, n);
     assert_int_equal(put_own(f, it, 2, err, sizeof err), -1);
-    assert_string_equal(err, "item 2 (F-1): certification F-1 already exists (seq 4); use update");
+    assert_string_equal(err, "item 2 (F-1): 認定 F-1 は既に登録されています。変更するには update を使ってください");
     put_item(&it[0], "certification", "F-7", CATALOG_PUT_ADD, kv, n);
     put_item(&it[1], "certification", "F-8", CATALOG_PUT_ADD, kv, n);
     put_item(&it[2], "certification", "F-7", CATALOG_PUT_UPSERT, kv, n);
     assert_int_equal(put_own(f, it, 3, err, sizeof err), -1);
-    assert_string_equal(err, "certification F-7 appears twice in one request");
+    assert_string_equal(err, "認定 F-7 が1つの要求に2回あります");
     copy c = { NULL, 0 };
     assert_int_equal(store_get_current(f->st, &ids[F].id, "certification", "F-7", copy_cb, &c), 1);
 
