@@ -56,6 +56,7 @@ $(BUILD)/%.o: %.c $(wildcard */*.h)
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/catalogd: $(D_OBJ) $(LIB)
