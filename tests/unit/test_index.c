@@ -911,7 +911,7 @@ static void prepare_refusals(void **state)
     assert_string_equal(err, "mode must be add, update or upsert");
     put_item(&it[0], "certification", "F-9", CATALOG_PUT_ADD, kv, 2);   /* no areas, dates */
     assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
-    assert_err_has(err, "(areas): required");
+    assert_err_has(err, "(areas): 必須です");
 
     /* several items: the failing one is named; nothing is written */
     put_item(&it[0], "certification", "F-7", CATALOG_PUT_ADD, kv, n);
