@@ -36,7 +36,8 @@ typedef struct {
     /* set by the caller */
     const char *kind;             /* "certification" or "adoption"; on success it points to the
                                    * kind table's own spelling (static) */
-    char key[PROTO_KEY_MAX + 1];  /* 認定番号 / adoption key, as given */
+    char key[PROTO_KEY_MAX + 1];  /* 認定番号 / adoption key, as given; catalog_prepare
+                                   * replaces it with catalog_key_norm's form */
     int mode;                     /* catalog_put_mode; any other value is refused */
     const catalog_kv *fields;     /* name (body name or either header) = value, as typed;
                                    * need live only while the item is prepared */
@@ -67,7 +68,7 @@ typedef int (*catalog_put_read_fn)(void *ctx, size_t i, catalog_put *it, char *e
  * 0, or -1 with err.  With more than one item the message names the item,
  * "item I (KEY): " (I from 1), then one of:
  *   "'KIND' is not a catalog kind (certification, adoption)"
- *   "key: ..."                                          (catalog_key_valid)
+ *   "key: ..."                                          (catalog_key_norm)
  *   "KIND KEY already exists (seq N); use update"       (add)
  *   "KIND KEY belongs to CODE NAME (ID); only its author can change it"
  *   "this member has no KIND KEY"                       (update)

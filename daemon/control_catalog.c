@@ -8,6 +8,7 @@
  *           validates every item first, then writes all in one transaction;
  *           an upsert whose result equals the current record is "unchanged".
  *   cfind   {kind, key}           every member's current record under that key
+ *                                 (as catalog_key_norm spells it)
  *   csearch {q, area, member, status, valid_on, corporate_number, adopted_by,
  *            not_adopted_by_me, public_only, all}
  *           matching certifications, every certification of the same products
@@ -221,16 +222,22 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     proto_map_str(req, len, "author", author, sizeof author);
     control_list l;
     control_list_begin(&l);
-    if (author[0]) {
-        proto_id id;
-        if (catalog_member_ref(d->st, author, &id)) {
-            msgpack_sbuffer_destroy(&l.tmp);
-            return proto_err(err, errlen, "no member %s", author);
+    proto_id id;
+    if (author[0] && catalog_member_ref(d->st, author, &id)) {
+        msgpack_sbuffer_destroy(&l.tmp);
+        return proto_err(err, errlen, "no member %s", author);
+    }
+    /* the key as records are written under it; then as typed, for a record
+     * stored before keys were normalised */
+    char nkey[PROTO_KEY_MAX + 1];
+    const char *keys[2] = { catalog_lookup_key(kind, key, nkey, sizeof nkey), key };
+    for (int k = 0; k < 2 && l.n == 0 && (k == 0 || strcmp(keys[0], keys[1])); k++) {
+        if (author[0]) {
+            store_get_current(d->st, &id, kind, keys[k], control_list_rec, &l);
+        } else {
+            find_ctx f = { d, kind, keys[k], &l };
+            store_members(d->st, find_cb, &f);
         }
-        store_get_current(d->st, &id, kind, key, control_list_rec, &l);
-    } else {
-        find_ctx f = { d, kind, key, &l };
-        store_members(d->st, find_cb, &f);
     }
     proto_map m;
     proto_map_begin(&m, pk);
