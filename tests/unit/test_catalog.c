@@ -1002,7 +1002,7 @@ static void key_norm(void **state)
     assert_int_equal(catalog_key_norm("\xff", out, sizeof out, err, sizeof err), -1);
     assert_err_has(err, "UTF-8");
     /* 64 full-width digits are 192 bytes as typed, 64 once normalised */
-    char wide[64 * 3 + 1] = "";
+    char wide[65 * 3 + 1] = "";
     for (int i = 0; i < 64; i++)
         strcat(wide, "１");
     assert_int_equal(catalog_key_norm(wide, out, sizeof out, err, sizeof err), 0);
