@@ -113,7 +113,8 @@ int catalog_query_set_area(catalog_query *q, const char *text, char *err, size_t
 /* 認定中, 停止, 取消, 期間満了, or active, suspended, revoked, expired:
  * "status must be 認定中, 停止, 取消 or 期間満了". */
 int catalog_query_set_status(catalog_query *q, const char *text, char *err, size_t errlen);
-/* YYYY-MM-DD (jp_date_parse, whose message is returned). */
+/* A date as people type it, 和暦 too (jp_date_read, whose message is
+ * returned). */
 int catalog_query_set_valid_on(catalog_query *q, const char *text, char *err, size_t errlen);
 /* Digits are kept, anything else (hyphens, spaces) dropped; no digit at all
  * clears the filter; anything but 13 digits matches none.  Never fails. */

@@ -290,16 +290,17 @@ int jp_valid_until(const char *rule, jp_date base, jp_date *out,
 
 /* ---- 和暦 ---- */
 
-struct era { const char *name; jp_date start; };
+struct era { const char *name; char letter; jp_date start; };
 
 /* Newest first, so the first era that started on or before a date is its
- * era.  明治's start is only a floor: every supported date is later. */
+ * era.  明治's start is only a floor: every supported date is later.
+ * letter: the era's initial as people abbreviate it (R8.4.1), lower case. */
 static const struct era eras[] = {
-    { "令和", { 2019, 5, 1 } },
-    { "平成", { 1989, 1, 8 } },
-    { "昭和", { 1926, 12, 25 } },
-    { "大正", { 1912, 7, 30 } },
-    { "明治", { 1868, 1, 1 } },
+    { "令和", 'r', { 2019, 5, 1 } },
+    { "平成", 'h', { 1989, 1, 8 } },
+    { "昭和", 's', { 1926, 12, 25 } },
+    { "大正", 't', { 1912, 7, 30 } },
+    { "明治", 'm', { 1868, 1, 1 } },
 };
 
 static const struct era *era_of(jp_date d)
@@ -360,4 +361,192 @@ int jp_era_fiscal_year(int fy, char *out, size_t outlen)
     /* Dec 31 rather than the end of the fiscal year (Mar 31): the latter
      * would name FY1988 "平成0年度", since 平成 began on 1989-01-08. */
     return era_write(out, outlen, era_of(dec31), fy, "度", 0, 0);
+}
+
+/* ---- dates as people write them ---- */
+
+/* Decodes one UTF-8 sequence at s (n bytes left); returns its length and
+ * sets *cp, or 0 if it is not well-formed (overlongs and surrogates too). */
+static size_t utf8_next(const unsigned char *s, size_t n, unsigned long *cp)
+{
+    unsigned long c = s[0], min;
+    size_t k;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf)
+        k = 2, c &= 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        k = 3, c &= 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        k = 4, c &= 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n < k)
+        return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return k;
+}
+
+/* Folds a date as typed into plain text: full-width ASCII to ASCII, ASCII
+ * letters to lower case, dash-like characters to '-', the square era signs
+ * (㍻ ...) to their two kanji, white space dropped.  -1 if s is not UTF-8
+ * or the result does not fit. */
+static int date_fold(const char *s, size_t n, char *out, size_t outlen)
+{
+    static const struct { unsigned long cp; const char *to; } squares[] = {
+        { 0x32ff, "令和" }, { 0x337b, "平成" }, { 0x337c, "昭和" },
+        { 0x337d, "大正" }, { 0x337e, "明治" },
+    };
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+    while (i < n) {
+        unsigned long cp;
+        size_t k = utf8_next(u + i, n - i, &cp);
+        if (k == 0)
+            return -1;
+        const char *rep = NULL;
+        char one[2] = { 0, 0 };
+        if (cp >= 0xff01 && cp <= 0xff5e)
+            cp -= 0xfee0;                    /* full-width ASCII */
+        if (cp == ' ' || cp == '\t' || cp == 0x3000 || cp == 0xa0)
+            rep = "";
+        else if (cp == 0x2010 || cp == 0x2011 || cp == 0x2012 || cp == 0x2013 ||
+                 cp == 0x2014 || cp == 0x2015 || cp == 0x2212 || cp == 0x30fc || cp == 0xff70)
+            rep = "-";
+        for (size_t q = 0; !rep && q < sizeof squares / sizeof squares[0]; q++)
+            if (cp == squares[q].cp)
+                rep = squares[q].to;
+        if (!rep && cp < 0x80) {
+            one[0] = (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
+            rep = one;
+        }
+        size_t l = rep ? strlen(rep) : k;
+        if (o + l >= outlen)
+            return -1;
+        memcpy(out + o, rep ? rep : s + i, l);
+        o += l;
+        i += k;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* 1..max ASCII digits at *p; -1 if none or more. */
+static int read_uint(const char **p, int max, int *out)
+{
+    int v = 0, k = 0;
+    while (is_digit(**p)) {
+        if (++k > max)
+            return -1;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    if (k == 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int eat(const char **p, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (strncmp(*p, lit, l) != 0)
+        return 0;
+    *p += l;
+    return 1;
+}
+
+/* One of the separators after a year ("年") or a month ("月"). */
+static int eat_sep(const char **p, const char *kanji)
+{
+    return eat(p, "-") || eat(p, "/") || eat(p, ".") || eat(p, kanji);
+}
+
+/* "2019年5月1日" for messages (no era). */
+static void day_text(jp_date d, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%d年%d月%d日", d.y, d.m, d.d);
+}
+
+#define DATE_FORMS "例: 2026-04-01、2026/4/1、2026年4月1日、令和8年4月1日、R8.4.1"
+
+int jp_date_read(const char *s, jp_date *out, char *err, size_t errlen)
+{
+    char buf[JP_DATE_TEXT_MAX * 2 + 8];
+    if (!s)
+        return fail(err, errlen, "日付がありません");
+    if (!out)
+        return fail(err, errlen, "no place to store the date");
+    size_t n = bounded_len(s, JP_DATE_TEXT_MAX);
+    if (n > JP_DATE_TEXT_MAX)
+        return fail(err, errlen, "日付が長すぎます（%d バイトまで）", JP_DATE_TEXT_MAX);
+    if (date_fold(s, n, buf, sizeof buf) != 0)
+        return fail(err, errlen, "日付に UTF-8 として正しくない文字があります");
+    if (!buf[0])
+        return fail(err, errlen, "日付が空です");
+
+    const struct era *era = NULL;
+    const char *p = buf;
+    size_t ne = sizeof eras / sizeof eras[0];
+    for (size_t i = 0; i < ne && !era; i++) {
+        char letter[2] = { eras[i].letter, 0 };
+        if (eat(&p, eras[i].name) || eat(&p, letter))
+            era = &eras[i];
+    }
+    int y = 0, m = 0, d = 0, ok;
+    if (era) {
+        ok = (eat(&p, "元") ? (y = 1) : read_uint(&p, 3, &y) == 0) && eat_sep(&p, "年");
+    } else {
+        const char *y0 = p;
+        ok = read_uint(&p, 4, &y) == 0 && p - y0 == 4 && eat_sep(&p, "年");
+    }
+    ok = ok && read_uint(&p, 2, &m) == 0 && eat_sep(&p, "月") && read_uint(&p, 2, &d) == 0;
+    if (ok)
+        eat(&p, "日");
+    if (!ok || *p)
+        return fail(err, errlen, "「%s」は日付として読めません（" DATE_FORMS "）", s);
+    if (era && y == 0)
+        return fail(err, errlen, "「%s」: %s0年はありません（1年は「%s元年」）", s, era->name, era->name);
+    jp_date r = { era ? era->start.y + y - 1 : y, m, d };
+    if (r.m < 1 || r.m > 12)
+        return fail(err, errlen, "「%s」: 月は1～12です", s);
+    if (r.y < JP_YEAR_MIN || r.y > JP_YEAR_MAX)
+        return fail(err, errlen, "「%s」: 扱える日付は%d年から%d年までです", s, JP_YEAR_MIN, JP_YEAR_MAX);
+    if (!jp_date_valid(r))
+        return fail(err, errlen, "「%s」: %d年%d月は%d日までです", s, r.y, r.m, days_in_month(r.y, r.m));
+    if (era) {
+        char a[32], b[32];
+        /* the era before this one in the table is the one that followed it */
+        const struct era *next = era > eras ? era - 1 : NULL;
+        if (jp_date_cmp(r, era->start) < 0 && era != &eras[ne - 1]) {
+            day_text(era->start, a, sizeof a);
+            return fail(err, errlen, "「%s」: %sは%sからです", s, era->name, a);
+        }
+        if (next && jp_date_cmp(r, next->start) >= 0) {
+            jp_date last = next->start;
+            /* the day before the next era began */
+            if (--last.d == 0) {
+                if (--last.m == 0) {
+                    last.m = 12;
+                    last.y--;
+                }
+                last.d = days_in_month(last.y, last.m);
+            }
+            day_text(last, a, sizeof a);
+            day_text(next->start, b, sizeof b);
+            return fail(err, errlen, "「%s」: %sは%sまでです（%sからは%s）", s, era->name, a, b,
+                        next->name);
+        }
+    }
+    *out = r;
+    return 0;
 }

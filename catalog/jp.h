@@ -4,7 +4,7 @@
  * Pure functions over caller-owned memory: no allocation, no I/O, no global
  * state, safe from any thread.  Functions that can fail return 0 on success
  * and -1 on failure; those with `char *err, size_t errlen` then write a
- * NUL-terminated English message there (err may be NULL; long messages are
+ * NUL-terminated English message there (Japanese for jp_date_read) (err may be NULL; long messages are
  * truncated, never overflowed).  String arguments may be NULL: that fails
  * cleanly.  On failure, `out` parameters are left untouched unless noted.
  *
@@ -39,8 +39,28 @@ int jp_corporate_number_check_digit(const char *body12);
 
 typedef struct { int y, m, d; } jp_date;
 
-/* Exactly "YYYY-MM-DD" (10 chars, nothing before or after), valid day. */
+/* Exactly "YYYY-MM-DD" (10 chars, nothing before or after), valid day.
+ * The form records store; for what people type, see jp_date_read(). */
 int jp_date_parse(const char *s, jp_date *out, char *err, size_t errlen);
+
+/* Longest text jp_date_read() reads, in bytes. */
+#define JP_DATE_TEXT_MAX 64
+
+/* A date as people type it (forms, spreadsheets, search filters):
+ *   2026-04-01, 2026/4/1, 2026.4.1, 2026年4月1日 (日 optional);
+ *   和暦 令和8年4月1日, 令和元年5月1日, 平成31年4月30日 and the same with
+ *   the era's initial: R8.4.1, R8/4/1, H31.4.30 (R H S T M, either case),
+ *   元 for year 1, era years of 1..3 digits;
+ * full-width digits, letters and punctuation, dash-like characters
+ * (‐ − ー …) and the square era signs (㋿ ㍻ ㍼ ㍽ ㍾) are read as their
+ * plain forms; white space anywhere is ignored.  An era date must fall
+ * within its era: 令和 from 2019-05-01, 平成 1989-01-08..2019-04-30,
+ * 昭和 1926-12-25..1989-01-07, 大正 1912-07-30..1926-12-24, 明治 until
+ * 1912-07-29 (so 平成31年5月1日 is refused, not taken as 2019-05-01).
+ * At most JP_DATE_TEXT_MAX bytes.  Unlike the rest of this module, the
+ * messages are in Japanese: they answer what a person typed, e.g.
+ * "「平成31年5月1日」: 平成は2019年4月30日までです（2019年5月1日からは令和）". */
+int jp_date_read(const char *s, jp_date *out, char *err, size_t errlen);
 /* Always writes 10 chars + NUL.  Fields are printed as they are (so an
  * invalid but printable date stays readable); a field that does not fit its
  * width (y outside 0..9999, m or d outside 0..99) gives "0000-00-00". */

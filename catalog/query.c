@@ -75,7 +75,7 @@ int catalog_query_set_valid_on(catalog_query *q, const char *text, char *err, si
         q->valid_on = 0;
         return 0;
     }
-    if (jp_date_parse(text, &d, err, errlen))
+    if (jp_date_read(text, &d, err, errlen))
         return -1;
     q->valid_on = d.y * 10000 + d.m * 100 + d.d;
     return 0;

@@ -1,6 +1,8 @@
 /* catalog/ref.c — members and records as people name them; see ref.h. */
 #include "catalog/ref.h"
+#include "catalog/schema.h"
 #include "proto/util.h"
+#include "store/kind.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -44,5 +46,12 @@ const char *catalog_ref_resolve(store *st, const char *v, char *buf, size_t n)
     char ids[PROTO_ID_STR];
     proto_id_str(&id, ids);
     snprintf(buf, n, "%s%s", ids, slash);
+    return buf;
+}
+
+const char *catalog_lookup_key(const char *kind, const char *key, char *buf, size_t n)
+{
+    if (!kind || !key || !kind_has(kind, KIND_F_CATALOG) || catalog_key_norm(key, buf, n, NULL, 0))
+        return key;
     return buf;
 }

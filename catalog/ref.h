@@ -24,4 +24,10 @@ int catalog_member_ref(store *st, const char *s, proto_id *out);
  * else is returned as it is (v), for the schema to accept or refuse. */
 const char *catalog_ref_resolve(store *st, const char *v, char *buf, size_t n);
 
+/* The key a lookup asks the store for: for a catalog kind (certification,
+ * adoption) the form catalog_key_norm gives it, the form records are
+ * written under (into buf, which is returned); any other kind's key, or a
+ * key that is not valid, as given (it then finds what it finds). */
+const char *catalog_lookup_key(const char *kind, const char *key, char *buf, size_t n);
+
 #endif

@@ -296,7 +296,44 @@ static const catalog_field *find_in(const catalog_field *fs, size_t nf, const ch
             if (c[k] && strlen(c[k]) == n && memcmp(c[k], s, n) == 0)
                 return &fs[i];
     }
-    return NULL;
+    /* then as a spreadsheet may spell the header (only when the exact
+     * names failed, so the daemon's own field names stay cheap) */
+    char *h = norm_alloc(s, n, 0, NULL);
+    const catalog_field *hit = NULL;
+    for (size_t i = 0; h && i < nf && !hit; i++) {
+        const char *c[3] = { fs[i].name, fs[i].ja, fs[i].en };
+        for (int k = 0; k < 3 && !hit; k++) {
+            char *cn = c[k] ? norm_alloc(c[k], strlen(c[k]), 0, NULL) : NULL;
+            if (cn && strcmp(cn, h) == 0)
+                hit = &fs[i];
+            free(cn);
+        }
+    }
+    free(h);
+    return hit;
+}
+
+int catalog_header_norm(const char *s, char *out, size_t outlen)
+{
+    size_t n, ol;
+    char *m;
+    if (!out || outlen == 0)
+        return -1;
+    out[0] = 0;
+    if (!s)
+        return -1;
+    n = strlen(s);
+    trim(&s, &n, 1);
+    m = norm_alloc(s, n, 0, &ol);
+    if (!m)
+        return -1;
+    if (ol >= outlen) {
+        free(m);
+        return -1;
+    }
+    memcpy(out, m, ol + 1);
+    free(m);
+    return 0;
 }
 
 const catalog_field *catalog_field_find(const char *kind, const char *name_or_header)
@@ -320,28 +357,81 @@ int catalog_key_valid(const char *key, char *err, size_t errlen)
 {
     size_t n, i = 0;
     if (!key)
-        return proto_err(err, errlen, "key is missing");
+        return proto_err(err, errlen, "キーがありません");
     n = strlen(key);
     if (n == 0)
-        return proto_err(err, errlen, "key is empty");
+        return proto_err(err, errlen, "キーが空です");
     if (n > CATALOG_KEY_MAX)
-        return proto_err(err, errlen, "key is %zu bytes; at most %d bytes", n, CATALOG_KEY_MAX);
+        return proto_err(err, errlen, "キーが %zu バイトあります（%d バイトまで）", n, CATALOG_KEY_MAX);
     if (!proto_utf8_valid(key, n))
-        return proto_err(err, errlen, "key is not valid UTF-8");
+        return proto_err(err, errlen, "キーに UTF-8 として正しくない文字があります");
     while (i < n) {
         utf8proc_int32_t cp;
         utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)key + i,
                                               (utf8proc_ssize_t)(n - i), &cp);
         if (k <= 0)
-            return proto_err(err, errlen, "key is not valid UTF-8");
+            return proto_err(err, errlen, "キーに UTF-8 として正しくない文字があります");
         if (is_control_cp(cp))
-            return proto_err(err, errlen, "key contains a control character (U+%04X)",
+            return proto_err(err, errlen, "キーに制御文字（U+%04X）が含まれています",
                              (unsigned)cp);
         if (cp == '/')
-            return proto_err(err, errlen, "key must not contain '/'");
+            return proto_err(err, errlen, "キーに「/」は使えません");
         i += (size_t)k;
     }
     return 0;
+}
+
+/* Longest key accepted before normalisation: NFKC can only shorten the
+ * full-width forms people type, and this bounds the work on nonsense. */
+#define KEY_RAW_MAX (CATALOG_KEY_MAX * 4)
+
+int catalog_key_norm(const char *key, char *out, size_t outlen, char *err, size_t errlen)
+{
+    utf8proc_uint8_t *m = NULL;
+    utf8proc_ssize_t ml;
+    const char *s;
+    size_t n, o = 0;
+    int rc;
+    if (out && outlen)
+        out[0] = 0;
+    if (!out || outlen == 0)
+        return proto_err(err, errlen, "no place to store the key");
+    if (!key)
+        return catalog_key_valid(key, err, errlen);
+    n = strlen(key);
+    if (n > KEY_RAW_MAX)
+        return proto_err(err, errlen, "キーが %zu バイトあります（%d バイトまで）", n, CATALOG_KEY_MAX);
+    if (!proto_utf8_valid(key, n))
+        return catalog_key_valid(key, err, errlen);
+    if (n == 0)
+        return catalog_key_valid("", err, errlen);
+    ml = utf8proc_map((const utf8proc_uint8_t *)key, (utf8proc_ssize_t)n, &m,
+                      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE);
+    if (ml < 0)
+        return proto_err(err, errlen, "キーに UTF-8 として正しくない文字があります");
+    /* U+2212 MINUS SIGN, which some Shift_JIS converters give for －, is
+     * the hyphen-minus NFKC makes of － */
+    for (size_t i = 0; i < (size_t)ml; i++) {
+        if (i + 2 < (size_t)ml && m[i] == 0xe2 && m[i + 1] == 0x88 && m[i + 2] == 0x92) {
+            m[o++] = '-';
+            i += 2;
+        } else {
+            m[o++] = m[i];
+        }
+    }
+    m[o] = 0;
+    s = (const char *)m;
+    n = o;
+    trim(&s, &n, 1);
+    memmove(m, s, n);
+    m[n] = 0;
+    rc = catalog_key_valid((const char *)m, err, errlen);
+    if (rc == 0 && n >= outlen)
+        rc = proto_err(err, errlen, "キーが %zu バイトあります（%zu バイトまで）", n, outlen - 1);
+    if (rc == 0)
+        memcpy(out, m, n + 1);
+    free(m);
+    return rc;
 }
 
 /* ---- values ---- */
@@ -374,6 +464,7 @@ typedef struct {
     value *vals;         /* all fields, schema order */
     char *err;
     size_t errlen;
+    const int *failed;   /* fields that already had a fault (collecting them all), or NULL */
 } ctx;
 
 #define FERR(c, fmt, ...) \
@@ -392,7 +483,7 @@ static int text_check(ctx *c, const char *s, size_t n, size_t max, int multiline
     char *d = malloc(n + 1);
     size_t o = 0, i = 0;
     if (!d)
-        return FERR0(c, "out of memory");
+        return FERR0(c, "メモリが足りません");
     /* Line breaks arrive as CRLF or CR from some spreadsheets: store LF. */
     for (size_t k = 0; k < n; k++) {
         if (multiline && s[k] == '\r') {
@@ -406,7 +497,7 @@ static int text_check(ctx *c, const char *s, size_t n, size_t max, int multiline
     d[o] = 0;
     if (o > max) {
         free(d);
-        return FERR(c, "%zu bytes; at most %zu bytes", o, max);
+        return FERR(c, "%zu バイトあります（%zu バイトまで）", o, max);
     }
     while (i < o) {
         utf8proc_int32_t cp;
@@ -414,13 +505,13 @@ static int text_check(ctx *c, const char *s, size_t n, size_t max, int multiline
                                               (utf8proc_ssize_t)(o - i), &cp);
         if (k <= 0) {
             free(d);
-            return FERR0(c, "not valid UTF-8");
+            return FERR0(c, "UTF-8 として正しくない文字があります");
         }
         if (is_control_cp(cp) && !(multiline && (cp == '\n' || cp == '\t'))) {
             free(d);
             if (cp == '\n' || cp == '\t')
-                return FERR(c, "a line break or tab (U+%04X) is not allowed here", (unsigned)cp);
-            return FERR(c, "contains a control character (U+%04X)", (unsigned)cp);
+                return FERR(c, "改行やタブ（U+%04X）は入れられません", (unsigned)cp);
+            return FERR(c, "制御文字（U+%04X）が含まれています", (unsigned)cp);
         }
         i += (size_t)k;
     }
@@ -453,30 +544,17 @@ static int eat(const char **p, const char *lit)
     return 0;
 }
 
-/* A date as people write it: 2026-04-01, 2026/4/1, 2026.4.1 or 2026年4月1日,
- * full-width digits allowed.  Stored as YYYY-MM-DD. */
+/* A date as people write it (jp_date_read: 2026-04-01, 2026/4/1,
+ * 2026年4月1日, 令和8年4月1日, R8.4.1, full width...).  Stored as
+ * YYYY-MM-DD. */
 static int date_value(ctx *c, const char *s, size_t n, jp_date *out)
 {
-    char *m = compact(s, n);
-    const char *p;
-    int y, mo, d, ok;
-    char iso[32], why[128];
-    if (!m)
-        return FERR0(c, "not valid UTF-8");
-    p = m;
-    ok = parse_uint(&p, 4, &y) == 0 && p - m == 4 &&
-         (eat(&p, "-") || eat(&p, "/") || eat(&p, ".") || eat(&p, "年")) &&
-         parse_uint(&p, 2, &mo) == 0 &&
-         (eat(&p, "-") || eat(&p, "/") || eat(&p, ".") || eat(&p, "月")) &&
-         parse_uint(&p, 2, &d) == 0;
-    if (ok)
-        eat(&p, "日");
-    ok = ok && *p == 0;
-    free(m);
-    if (!ok)
-        return FERR(c, "'%.*s' is not a date (YYYY-MM-DD)", clip(s, n, 64), s);
-    snprintf(iso, sizeof iso, "%04d-%02d-%02d", y, mo, d);
-    if (jp_date_parse(iso, out, why, sizeof why) != 0)
+    char text[JP_DATE_TEXT_MAX + 1], why[256];
+    if (n > JP_DATE_TEXT_MAX)
+        return FERR(c, "「%.*s…」は日付として長すぎます（%zu バイト）", clip(s, n, 32), s, n);
+    memcpy(text, s, n);
+    text[n] = 0;
+    if (jp_date_read(text, out, why, sizeof why) != 0)
         return FERR(c, "%s", why);
     return 0;
 }
@@ -505,7 +583,7 @@ static int date_order_check(ctx *c, jp_date d)
             continue;
         jp_date_format(d, a);
         jp_date_format(ov->date, b);
-        return FERR(c, "%s is before %s %s", a, of->ja, b);
+        return FERR(c, "%s は%s %s より前です", a, of->ja, b);
     }
     return 0;
 }
@@ -516,20 +594,31 @@ static int valid_until_value(ctx *c, const char *s, size_t n, jp_date *out)
     const value *bv = value_of(c, "certified_on", &bf);
     char *rule;
     char why[256];
-    if (!bv || !bv->has_date)
-        return FERR(c, "needs a valid %s (%s) to resolve against", bf ? bf->ja : "認定日",
-                    "certified_on");
+    int has_digit = 0;
     rule = compact(s, n);
     if (!rule)
-        return FERR0(c, "not valid UTF-8");
-    if (rule[0] >= '0' && rule[0] <= '9') {
+        return FERR0(c, "UTF-8 として正しくない文字があります");
+    if (strncmp(rule, "fy", 2) != 0) {
+        /* a date; or, with no digit at all, neither a date nor a rule */
+        for (const char *p = rule; *p && !has_digit; p++)
+            has_digit = *p >= '0' && *p <= '9';
         free(rule);
-        return date_value(c, s, n, out);
+        if (has_digit)
+            return date_value(c, s, n, out);
+        return FERR(c, "「%.*s」は日付としても期限の規則（fy-end、fy-end+N、fy-end-of:+Ny）としても読めません",
+                    clip(s, n, 64), s);
+    }
+    if (!bv || !bv->has_date) {
+        free(rule);
+        if (c->failed && bf && c->failed[bf - c->fs])
+            return 1;   /* 認定日's own fault is reported; this would only repeat it */
+        return FERR(c, "期限の規則には正しい%s（%s）が必要です", bf ? bf->ja : "認定日",
+                    "certified_on");
     }
     if (jp_valid_until(rule, bv->date, out, why, sizeof why) != 0) {
-        static const char pre[] = "valid-until: ";
         free(rule);
-        return FERR(c, "%s", strncmp(why, pre, sizeof pre - 1) == 0 ? why + sizeof pre - 1 : why);
+        return FERR(c, "「%.*s」は期限の規則として使えません（fy-end、fy-end+N、fy-end-of:+Ny。"
+                    "N は 0～20、結果は2999年まで）", clip(s, n, 64), s);
     }
     free(rule);
     return 0;
@@ -545,7 +634,7 @@ static int int_value(ctx *c, const char *s, size_t n, long long min, long long m
     int neg = 0, digits = 0, big = 0, prev_digit = 0;
     long long v = 0;
     if (!m)
-        return FERR0(c, "not valid UTF-8");
+        return FERR0(c, "UTF-8 として正しくない文字があります");
     p = m;
     end = m + strlen(m);
     if (end - p >= 3 && strcmp(end - 3, "円") == 0)
@@ -572,16 +661,16 @@ static int int_value(ctx *c, const char *s, size_t n, long long min, long long m
     }
     if (p != end || digits == 0) {
         free(m);
-        return FERR(c, "'%.*s' is not a whole number", clip(s, n, 64), s);
+        return FERR(c, "「%.*s」は整数として読めません", clip(s, n, 64), s);
     }
     free(m);
     if (neg)
         v = -v;
     if (big || v < min || v > max) {
         if (big)
-            return FERR(c, "%s%.*s is out of range %lld..%lld", neg ? "-" : "",
+            return FERR(c, "%s%.*s は範囲外です（%lld～%lld）", neg ? "-" : "",
                         clip(s, n, 40), s, min, max);
-        return FERR(c, "%lld is out of range %lld..%lld", v, min, max);
+        return FERR(c, "%lld は範囲外です（%lld～%lld）", v, min, max);
     }
     *out = v;
     return 0;
@@ -594,7 +683,7 @@ static int fy_value(ctx *c, const char *s, size_t n, int64_t *out)
     const char *p;
     int base = 0, y = -1, ok;
     if (!m)
-        return FERR0(c, "not valid UTF-8");
+        return FERR0(c, "UTF-8 として正しくない文字があります");
     p = m;
     if (eat(&p, "令和") || eat(&p, "r"))
         base = 2018;
@@ -610,11 +699,11 @@ static int fy_value(ctx *c, const char *s, size_t n, int64_t *out)
     ok = ok && *p == 0 && (base == 0 || y >= 1);
     free(m);
     if (!ok)
-        return FERR(c, "'%.*s' is not a fiscal year (e.g. 2026, 2026年度, 令和8年度, R8)",
+        return FERR(c, "「%.*s」は年度として読めません（例: 2026、2026年度、令和8年度、R8）",
                     clip(s, n, 64), s);
     y += base;
     if (y < FY_MIN || (size_t)y > c->f->max)
-        return FERR(c, "%d is out of range %d..%zu", y, FY_MIN, c->f->max);
+        return FERR(c, "%d は範囲外です（%d～%zu）", y, FY_MIN, c->f->max);
     *out = y;
     return 0;
 }
@@ -645,12 +734,12 @@ static int not_one_of(ctx *c, const char *s, size_t n)
     size_t o = 0;
     list[0] = 0;
     for (size_t k = 0; c->f->values[k]; k++) {
-        int w = snprintf(list + o, sizeof list - o, "%s%s", k ? ", " : "", c->f->values[k]);
+        int w = snprintf(list + o, sizeof list - o, "%s%s", k ? "、" : "", c->f->values[k]);
         if (w < 0 || (size_t)w >= sizeof list - o)
             break;
         o += (size_t)w;
     }
-    return FERR(c, "'%.*s' is not one of %s", clip(s, n, 64), s, list);
+    return FERR(c, "「%.*s」は次のどれでもありません: %s", clip(s, n, 64), s, list);
 }
 
 static int enum_value(ctx *c, const char *s, size_t n, char **out)
@@ -659,31 +748,31 @@ static int enum_value(ctx *c, const char *s, size_t n, char **out)
     if (!hit)
         return not_one_of(c, s, n);
     *out = strdup(hit);
-    return *out ? 0 : FERR0(c, "out of memory");
+    return *out ? 0 : FERR0(c, "メモリが足りません");
 }
 
 static int url_value(ctx *c, const char *s, size_t n, char **out)
 {
     size_t pre;
     if (n > c->f->max)
-        return FERR(c, "%zu bytes; at most %zu bytes", n, c->f->max);
+        return FERR(c, "%zu バイトあります（%zu バイトまで）", n, c->f->max);
     if (n >= 7 && strncasecmp(s, "http://", 7) == 0)
         pre = 7;
     else if (n >= 8 && strncasecmp(s, "https://", 8) == 0)
         pre = 8;
     else
-        return FERR0(c, "must start with http:// or https://");
+        return FERR0(c, "http:// か https:// で始めてください");
     if (pre == n || s[pre] == '/' || s[pre] == '?' || s[pre] == '#')
-        return FERR0(c, "has no host name after the scheme");
+        return FERR0(c, "http(s):// の後にホスト名がありません");
     for (size_t k = 0; k < n; k++) {
         unsigned char u = (unsigned char)s[k];
         if (u <= 0x20 || u == 0x7f)
-            return FERR0(c, "must not contain spaces or control characters");
+            return FERR0(c, "空白や制御文字は入れられません");
         if (u == 0xc2 && k + 1 < n && (unsigned char)s[k + 1] <= 0x9f)
-            return FERR0(c, "must not contain spaces or control characters");
+            return FERR0(c, "空白や制御文字は入れられません");
     }
     *out = dupn(s, n);
-    return *out ? 0 : FERR0(c, "out of memory");
+    return *out ? 0 : FERR0(c, "メモリが足りません");
 }
 
 /* 法人番号 as people write it ("7-0000-1205-0002", full-width digits, spaces)
@@ -725,15 +814,15 @@ static int corpnum_value(ctx *c, const char *s, size_t n, char **out)
     size_t nd;
     int rc = corpnum_digits(s, n, d, &nd), want;
     if (rc == -2)
-        return FERR(c, "'%.*s' must be 13 digits (hyphens and spaces allowed)",
+        return FERR(c, "「%.*s」は13桁の数字ではありません（ハイフンと空白は入れてもかまいません）",
                     clip(s, n, 64), s);
     if (rc == -1)
-        return FERR(c, "must be 13 digits (got %zu)", nd);
+        return FERR(c, "13桁の数字が必要です（%zu 桁あります）", nd);
     want = jp_corporate_number_check_digit(d + 1);
     if (want < 0 || d[0] - '0' != want)
-        return FERR(c, "check digit is %d, expected %d", d[0] - '0', want);
+        return FERR(c, "チェックデジット（先頭の数字）が %d ですが、正しくは %d です", d[0] - '0', want);
     *out = strdup(d);
-    return *out ? 0 : FERR0(c, "out of memory");
+    return *out ? 0 : FERR0(c, "メモリが足りません");
 }
 
 static int ref_value(ctx *c, const char *s, size_t n, char **out)
@@ -741,37 +830,36 @@ static int ref_value(ctx *c, const char *s, size_t n, char **out)
     const char *slash = memchr(s, '/', n);
     const char *ks;
     size_t idn, kn;
-    char idbuf[128], *key, why[128], idstr[PROTO_ID_STR];
+    char idbuf[128], *key, why[128], idstr[PROTO_ID_STR], nkey[CATALOG_KEY_MAX + 1];
     proto_id id;
     if (!slash)
-        return FERR(c, "'%.*s' is not a reference MEMBER_ID/KEY", clip(s, n, 64), s);
+        return FERR(c, "「%.*s」は参照（団体コード/認定番号）として読めません", clip(s, n, 64), s);
     idn = (size_t)(slash - s);
     while (idn && (s[idn - 1] == ' '))
         idn--;
     if (idn >= sizeof idbuf)
-        return FERR0(c, "member id is too long (52 base32 characters expected)");
+        return FERR0(c, "団体の指定が長すぎます（団体コード6桁、または52文字の会員ID）");
     memcpy(idbuf, s, idn);
     idbuf[idn] = 0;
     if (proto_id_parse(idbuf, &id) != 0)
-        return FERR(c, "'%s' is not a member id (52 base32 characters)", idbuf);
+        return FERR(c, "「%s」は連合の団体コードでも会員ID（52文字）でもありません", idbuf);
     ks = slash + 1;
     kn = n - (size_t)(slash - s) - 1;
     trim(&ks, &kn, 0);
     key = dupn(ks, kn);
     if (!key)
-        return FERR0(c, "out of memory");
-    if (catalog_key_valid(key, why, sizeof why) != 0) {
+        return FERR0(c, "メモリが足りません");
+    /* the key as catalog_prepare stores it, so the reference finds it */
+    if (catalog_key_norm(key, nkey, sizeof nkey, why, sizeof why) != 0) {
         free(key);
         return FERR(c, "%s", why);
     }
-    proto_id_str(&id, idstr);
-    *out = malloc(strlen(idstr) + 1 + kn + 1);
-    if (!*out) {
-        free(key);
-        return FERR0(c, "out of memory");
-    }
-    sprintf(*out, "%s/%s", idstr, key);
     free(key);
+    proto_id_str(&id, idstr);
+    *out = malloc(strlen(idstr) + 1 + strlen(nkey) + 1);
+    if (!*out)
+        return FERR0(c, "メモリが足りません");
+    sprintf(*out, "%s/%s", idstr, nkey);
     return 0;
 }
 
@@ -818,7 +906,7 @@ static int list_value(ctx *c, const char *s, size_t n, value *v)
             canon = strdup(hit);
         } else {
             if (il > CATALOG_LIST_ITEM_MAX) {
-                rc = FERR(c, "item '%.*s…' is %zu bytes; at most %d bytes per item",
+                rc = FERR(c, "「%.*s…」が %zu バイトあります（1項目 %d バイトまで）",
                           clip(it, il, 20), it, il, CATALOG_LIST_ITEM_MAX);
                 break;
             }
@@ -829,7 +917,7 @@ static int list_value(ctx *c, const char *s, size_t n, value *v)
         }
         if (!canon || !(nm = norm_alloc(canon, strlen(canon), 1, NULL))) {
             free(canon);
-            rc = FERR0(c, "out of memory");
+            rc = FERR0(c, "メモリが足りません");
             break;
         }
         {
@@ -853,7 +941,7 @@ static int list_value(ctx *c, const char *s, size_t n, value *v)
             if (!a || !b) {
                 free(canon);
                 free(nm);
-                rc = FERR0(c, "out of memory");
+                rc = FERR0(c, "メモリが足りません");
                 break;
             }
             cap = nc;
@@ -862,7 +950,7 @@ static int list_value(ctx *c, const char *s, size_t n, value *v)
         norms[ni] = nm;
         ni++;
         if (ni > c->f->max) {
-            rc = FERR(c, "more than %zu items", c->f->max);
+            rc = FERR(c, "項目が多すぎます（%zu 個まで）", c->f->max);
             break;
         }
     }
@@ -899,9 +987,9 @@ static int convert(ctx *c, const char *s, size_t n, value *v)
     int rc = 0;
 
     if (n > VALUE_RAW_MAX)
-        return FERR(c, "%zu bytes; far too long", n);
+        return FERR(c, "%zu バイトは長すぎます", n);
     if (!proto_utf8_valid(s, n))
-        return FERR0(c, "not valid UTF-8");
+        return FERR0(c, "UTF-8 として正しくない文字があります");
     v->kind = V_STR;
     switch (f->type) {
     case CAT_TEXT:
@@ -938,67 +1026,108 @@ static int convert(ctx *c, const char *s, size_t n, value *v)
         rc = ref_value(c, s, n, &v->s);
         break;
     default:
-        return FERR0(c, "field has an unknown type");
+        return FERR0(c, "項目の型が不明です");
     }
     if (rc != 0)
         return rc;
     if (v->kind == V_STR && !v->s)
-        return FERR0(c, "out of memory");
+        return FERR0(c, "メモリが足りません");
     v->set = 1;
     return 0;
 }
 
-int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
-                  char *err, size_t errlen)
+/* Reports one fault: with a collector, to it (the message without the
+ * "<ja> (<name>): " that FERR put in front); the count goes up either way. */
+static void fault(catalog_fault_fn fn, void *fctx, const catalog_field *f, const char *msg, int *nfaults)
+{
+    ++*nfaults;
+    if (!fn)
+        return;
+    if (f) {
+        size_t lj = strlen(f->ja), ln = strlen(f->name);
+        if (strncmp(msg, f->ja, lj) == 0 && strncmp(msg + lj, " (", 2) == 0 &&
+            strncmp(msg + lj + 2, f->name, ln) == 0 && strncmp(msg + lj + 2 + ln, "): ", 3) == 0)
+            msg += lj + 2 + ln + 3;
+    }
+    fn(fctx, f, msg);
+}
+
+/* catalog_build (fn NULL: stop at the first fault, message in err) and
+ * catalog_check (every fault to fn).  Returns the number of faults; the
+ * body only when there are none. */
+static int build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
+                 char *err, size_t errlen, catalog_fault_fn fn, void *fctx)
 {
     size_t nf;
     const catalog_field *fs = catalog_fields(kind, &nf);
     const char **raw = NULL;
     value *vals = NULL;
+    int *failed = NULL;
     proto_body *b = NULL;
-    int rc = -1;
+    int nfaults = 0;
 
     if (out)
         *out = NULL;
-    if (!fs)
-        return proto_err(err, errlen, "unknown kind '%s'", kind ? kind : "");
-    if (!out)
-        return proto_err(err, errlen, "no place to store the body");
-    if (n && !kv)
-        return proto_err(err, errlen, "no fields given");
+    if (!fs) {
+        proto_err(err, errlen, "unknown kind '%s'", kind ? kind : "");
+        fault(fn, fctx, NULL, err, &nfaults);
+        return nfaults;
+    }
+    if (!out) {
+        proto_err(err, errlen, "no place to store the body");
+        fault(fn, fctx, NULL, err, &nfaults);
+        return nfaults;
+    }
+    if (n && !kv) {
+        proto_err(err, errlen, "no fields given");
+        fault(fn, fctx, NULL, err, &nfaults);
+        return nfaults;
+    }
     raw = calloc(nf, sizeof *raw);
     vals = calloc(nf, sizeof *vals);
-    if (!raw || !vals) {
-        proto_err(err, errlen, "out of memory");
+    failed = calloc(nf, sizeof *failed);
+    if (!raw || !vals || !failed) {
+        proto_err(err, errlen, "メモリが足りません");
+        fault(fn, fctx, NULL, err, &nfaults);
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
         const catalog_field *f = find_in(fs, nf, kv[i].name);
         if (!f) {
-            proto_err(err, errlen, "unknown field '%s'", kv[i].name ? kv[i].name : "");
-            goto done;
+            proto_err(err, errlen, "不明な項目「%s」", kv[i].name ? kv[i].name : "");
+            fault(fn, fctx, NULL, err, &nfaults);
+            if (!fn)
+                goto done;
+            continue;
         }
         raw[f - fs] = kv[i].value;   /* later wins; NULL or "" clears */
     }
     for (size_t j = 0; j < nf; j++) {
-        ctx c = { &fs[j], fs, nf, vals, err, errlen };
+        ctx c = { &fs[j], fs, nf, vals, err, errlen, fn ? failed : NULL };
         const char *s = raw[j];
         size_t sl = s ? strlen(s) : 0;
+        int r = 0;
         trim(&s, &sl, 0);
-        if (sl && convert(&c, s, sl, &vals[j]) != 0)
+        if (sl)
+            r = convert(&c, s, sl, &vals[j]);
+        if (r == 0 && !vals[j].set && fs[j].def)
+            r = convert(&c, fs[j].def, strlen(fs[j].def), &vals[j]);
+        if (r == 0 && !vals[j].set && fs[j].required)
+            r = FERR0(&c, "必須です");
+        if (r == 0)
+            continue;
+        failed[j] = 1;
+        if (r < 0)   /* > 0: a consequence of an earlier fault, not reported again */
+            fault(fn, fctx, &fs[j], err, &nfaults);
+        if (!fn)
             goto done;
-        if (!vals[j].set && fs[j].def) {
-            if (convert(&c, fs[j].def, strlen(fs[j].def), &vals[j]) != 0)
-                goto done;
-        }
-        if (!vals[j].set && fs[j].required) {
-            FERR0(&c, "required");
-            goto done;
-        }
     }
+    if (nfaults)
+        goto done;
     b = proto_body_new();
     if (!b) {
-        proto_err(err, errlen, "out of memory");
+        proto_err(err, errlen, "メモリが足りません");
+        fault(fn, fctx, NULL, err, &nfaults);
         goto done;
     }
     for (size_t j = 0; j < nf; j++) {
@@ -1013,14 +1142,14 @@ int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body *
         else
             r = proto_body_strs(b, fs[j].name, (const char *const *)v->items, v->nitems);
         if (r != 0) {
-            proto_err(err, errlen, "%s (%s): could not be added to the record body",
+            proto_err(err, errlen, "%s (%s): レコードに入れられませんでした",
                       fs[j].ja, fs[j].name);
+            fault(fn, fctx, &fs[j], err, &nfaults);
             goto done;
         }
     }
     *out = b;
     b = NULL;
-    rc = 0;
 done:
     proto_body_free(b);
     if (vals)
@@ -1028,7 +1157,27 @@ done:
             value_free(&vals[j]);
     free(vals);
     free(raw);
-    return rc;
+    free(failed);
+    return nfaults;
+}
+
+int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
+                  char *err, size_t errlen)
+{
+    return build(kind, kv, n, out, err, errlen, NULL, NULL) ? -1 : 0;
+}
+
+static void no_fault(void *fctx, const catalog_field *f, const char *reason)
+{
+}
+
+int catalog_check(const char *kind, const catalog_kv *kv, size_t n, catalog_fault_fn fn, void *fctx)
+{
+    char err[1024];
+    proto_body *b = NULL;
+    int nf = build(kind, kv, n, &b, err, sizeof err, fn ? fn : no_fault, fctx);
+    proto_body_free(b);
+    return nf;
 }
 
 int catalog_field_canon(const char *kind, const char *name, const char *text, char *out, size_t outlen,
@@ -1055,7 +1204,7 @@ int catalog_field_canon(const char *kind, const char *name, const char *text, ch
     vals = calloc(nf, sizeof *vals);
     if (!vals)
         return proto_err(err, errlen, "out of memory");
-    ctx c = { f, fs, nf, vals, err, errlen };
+    ctx c = { f, fs, nf, vals, err, errlen, NULL };
     value *v = &vals[f - fs];
     if (convert(&c, s, sl, v) == 0) {
         if (strlen(v->s) < outlen) {

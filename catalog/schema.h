@@ -49,9 +49,17 @@ typedef struct {
 
 /* The schema of a kind, or NULL (n = 0) when the kind has none. */
 const catalog_field *catalog_fields(const char *kind, size_t *n);
-/* Find a field by body name, Japanese header or English header (exact
- * match after trimming spaces); NULL if none. */
+/* Find a field by body name, Japanese header or English header: an exact
+ * match after trimming spaces, else a match as catalog_header_norm()
+ * spells both (so 製品･サービス名, ＵＲＬ, Url and "認定 日" are found);
+ * NULL if none. */
 const catalog_field *catalog_field_find(const char *kind, const char *name_or_header);
+
+/* A column header as it is compared: trimmed (white space, U+3000 and a
+ * BOM), NFKC, case-folded, every white space removed ("製品･サービス名 "
+ * -> "製品・サービス名", "ＵＲＬ" -> "url").  0, or -1 on invalid UTF-8 or
+ * when out is too small (out is then ""). */
+int catalog_header_norm(const char *s, char *out, size_t outlen);
 
 /* 行政課題の分野: the alliance's policy areas (NULL-terminated). */
 extern const char *const catalog_areas[];
@@ -81,8 +89,9 @@ typedef struct { const char *name; const char *value; } catalog_kv;
  *   in schema order and the first error is reported.
  * - TEXT: valid UTF-8, no control characters; fields with max >= 4000 keep
  *   newlines and tabs (CRLF and CR become LF).  Stored as written.
- * - DATE: 2026-04-01, also 2026/4/1, 2026.4.1, 2026年4月1日 and full-width
- *   digits; stored as YYYY-MM-DD.
+ * - DATE: what jp_date_read reads: 2026-04-01, 2026/4/1, 2026.4.1,
+ *   2026年4月1日, 和暦 (令和8年4月1日, 令和元年5月1日, R8.4.1, H31.4.30),
+ *   full-width digits; stored as YYYY-MM-DD.
  * - VALID_UNTIL: a date as above, or a jp_valid_until rule ("fy-end+2",
  *   "fy-end-of:+3y"; case and width do not matter) resolved against
  *   certified_on; stored as the resolved date, never before certified_on.
@@ -96,7 +105,7 @@ typedef struct { const char *name; const char *value; } catalog_kv;
  * - CORPNUM: hyphens, spaces and full-width digits accepted; stored as 13
  *   ASCII digits.
  * - REF: member id in any form proto_id_parse accepts; stored as
- *   proto_id_str(id) + "/" + key.
+ *   proto_id_str(id) + "/" + key, the key as catalog_key_norm makes it.
  * On success *out is a new body (proto_body_free it); on failure *out = NULL. */
 int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
                   char *err, size_t errlen);
@@ -111,8 +120,25 @@ int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body *
 int catalog_field_canon(const char *kind, const char *name, const char *text, char *out, size_t outlen,
                         char *err, size_t errlen);
 
+/* Every fault of a record, not only the first: the checks of catalog_build,
+ * each fault handed to fn with its field (NULL for one that is not about a
+ * field: "unknown field 'x'") and the reason without the "<ja> (<name>): "
+ * in front.  A fault that only follows from another (有効期限 fy-end+2 when
+ * 認定日 is itself wrong) is not repeated.  Returns the number of faults:
+ * 0 means catalog_build would succeed. */
+typedef void (*catalog_fault_fn)(void *ctx, const catalog_field *f, const char *reason);
+int catalog_check(const char *kind, const catalog_kv *kv, size_t n, catalog_fault_fn fn, void *ctx);
+
 /* Key check: 1..CATALOG_KEY_MAX bytes of UTF-8, no control characters, no '/'. */
 int catalog_key_valid(const char *key, char *err, size_t errlen);
+
+/* A key (認定番号, adoption key) as it is stored and looked up: NFKC (not
+ * case-folded), U+2212 MINUS SIGN as '-', trimmed of white space — so
+ * "文京－２０２６－１０６" is "文京-2026-106" — then catalog_key_valid().
+ * The one function every key from outside goes through: the write path
+ * (catalog_prepare), lookups (cfind, get, history) and references
+ * (CAT_REF values).  0 with out set, or -1 with err (out is then ""). */
+int catalog_key_norm(const char *key, char *out, size_t outlen, char *err, size_t errlen);
 
 /* Search normalisation: NFKC, case-folded, runs of white space collapsed to
  * one ASCII space and trimmed (ＡＩ -> ai, ｶﾀｶﾅ -> カタカナ).  0 or -1. */

@@ -498,8 +498,11 @@ static int prepare(store *st, const proto_id *self, EVP_PKEY *pkey, catalog_put 
     if (!(kd->flags & KIND_F_CATALOG))
         return proto_err(err, errlen, "'%s' is not a catalog kind (certification, adoption)", kind);
     it->kind = kd->name;
-    if (catalog_key_valid(it->key, why, sizeof why))
+    /* stored as catalog_key_norm makes it: 文京－２０２６－１０６ is 文京-2026-106 */
+    char nkey[sizeof it->key];
+    if (catalog_key_norm(it->key, nkey, sizeof nkey, why, sizeof why))
         return proto_err(err, errlen, "key: %s", why);
+    memcpy(it->key, nkey, sizeof nkey);
 
     rec_copy cur = { NULL, 0 };
     proto_record cr;

@@ -67,7 +67,8 @@ typedef struct {
     /* set by the caller */
     const char *kind;             /* "certification" or "adoption"; on success it points to the
                                    * kind table's own spelling (static) */
-    char key[PROTO_KEY_MAX + 1];  /* 認定番号 / adoption key, as given */
+    char key[PROTO_KEY_MAX + 1];  /* 認定番号 / adoption key, as given; catalog_prepare
+                                   * replaces it with catalog_key_norm's form */
     int mode;                     /* catalog_put_mode; any other value is refused */
     const catalog_kv *fields;     /* name (body name or either header) = value, as typed;
                                    * need live only while the item is prepared */
@@ -105,7 +106,7 @@ typedef int (*catalog_put_read_fn)(void *ctx, size_t i, catalog_put *it, char *e
  * "item I (KEY): " (I from 1), then one of (KIND as staff say it: 認定,
  * 導入実績):
  *   "'KIND' is not a catalog kind (certification, adoption)"
- *   "key: ..."                                          (catalog_key_valid)
+ *   "key: ..."                                          (catalog_key_norm)
  *   "KIND KEY は既に登録されています。…update…"          (add)
  *   "KIND KEY は CODE NAME (ID) の登録です。…"           (update, withdraw: another member's)
  *   "KIND KEY は取り下げられています…"                   (update, withdraw: withdrawn)

@@ -32,7 +32,7 @@ static const struct {
     { "adoption", NULL, NULL, &adoption_verb, "導入実績" },
     { "search", search_main, search_usage, NULL,
       "Find certified products: search [WORDS] [--area A] [--member CODE] ..." },
-    { "import", import_main, import_usage, NULL, "Import certifications from a CSV file (UTF-8 or Shift_JIS)" },
+    { "import", import_main, import_usage, NULL, "認定の一覧を CSV（UTF-8 または Shift_JIS）から取り込む" },
     { "export", export_main, export_usage, NULL,
       "Export: export --format csv|json|xlsx [--output FILE] [--public-only]" },
     { "fields", fields_main, fields_usage, NULL, "The catalog's fields: headers, types, limits, defaults" },

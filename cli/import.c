@@ -5,6 +5,23 @@
  * Japanese or English headers; 認定番号 is the record key, so importing the
  * same file twice changes nothing.  Every row is checked before anything is
  * written; by default one bad row means nothing is written.
+ *
+ * Sheets as offices keep them are taken as they are:
+ *  - headers are compared as catalog_header_norm spells them (width, case,
+ *    white space: 製品･サービス名 is 製品・サービス名, ＵＲＬ is URL);
+ *  - a title row above the header (a few filled cells, none a column name;
+ *    blank rows the CSV parser already drops) is skipped and said so;
+ *  - columns with an empty header and no value (Excel's trailing columns)
+ *    are ignored; other unknown columns (備考) are refused, or ignored and
+ *    named once with --ignore-unknown-columns;
+ *  - dates may be 和暦 (the schema reads them, jp_date_read);
+ *  - 認定番号 is taken as catalog_key_norm makes it (文京－２０２６－１０６ is
+ *    文京-2026-106), as the daemon stores it;
+ *  - every fault of every row is reported, one line each:
+ *    "FILE:LINE: 認定番号 KEY の「列」: reason";
+ *  - an Excel workbook (.xlsx, .xls) is refused with how to save it as CSV
+ *    (no Debian package reads XLSX for C).
+ * Everything said to the person importing is Japanese.
  */
 #include "cli/client.h"
 #include "cli/verbs.h"
@@ -17,23 +34,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "usage: catalogctl import FILE.csv [--dry-run] [--skip-bad] [--json]"
+#define USAGE \
+    "usage: catalogctl import FILE.csv [--dry-run] [--skip-bad] [--ignore-unknown-columns] [--json]\n" \
+    "  認定の一覧（CSV。UTF-8 または Shift_JIS）を取り込みます。1行目が見出し行です" \
+    "（上に表題行があれば、その次の行）。\n" \
+    "  見出しは 認定番号・事業者名・製品・サービス名・分野・認定日・有効期限 など" \
+    "（catalogctl fields で一覧）。\n" \
+    "  日付は 2026-04-01、2026/4/1、2026年4月1日、令和8年4月1日、R8.4.1 のどれでも書けます。\n" \
+    "  --dry-run                 確かめるだけで、何も書き込みません\n" \
+    "  --skip-bad                誤りのある行を除いて取り込みます" \
+    "（付けなければ、1行でも誤りがあれば何も書き込みません）\n" \
+    "  --ignore-unknown-columns  一覧にない列（備考など）を無視して取り込みます\n" \
+    "  --json                    結果を JSON で出力します\n" \
+    "  Excel のファイル（.xlsx）は、Excel で「CSV UTF-8 (コンマ区切り)」または" \
+    "「CSV (コンマ区切り)」として保存してから取り込んでください。"
 const char import_usage[] = USAGE;
 #define CHUNK 2000
+#define TITLE_ROWS_MAX 5     /* rows above the header that may be a title */
+#define TITLE_CELLS_MAX 3    /* filled cells a title row may have */
+#define HEADER_MAX 256       /* bytes of a normalised header */
 
 static const char *const key_headers[] = { "認定番号", "key", "cert_no", "certification_no", NULL };
 static const char *const owner_headers[] = { "認定団体", "certifying_member", NULL };
 
-static int in_list(const char *s, const char *const *l)
+/* 1 if header h (as catalog_header_norm spells it) is one of l. */
+static int in_list(const char *h, const char *const *l)
 {
+    char n[HEADER_MAX];
     for (; *l; l++)
-        if (!strcmp(s, *l))
+        if (catalog_header_norm(*l, n, sizeof n) == 0 && !strcmp(h, n))
             return 1;
     return 0;
 }
 
 /* Trim spaces and tabs in place (the cell itself changes, so later
- * comparisons see the trimmed key). */
+ * comparisons see the trimmed value). */
 static char *trim(char *s)
 {
     size_t lead = strspn(s, " \t"), n = strlen(s + lead);
@@ -43,23 +78,167 @@ static char *trim(char *s)
     return s;
 }
 
-static const proto_csv *sort_rows;
-static int sort_keycol;
+/* For quoting a cell in a message: at most max bytes, cut at a character
+ * boundary, "…" when cut. */
+static void clip_cell(const char *s, char *out, size_t outlen, size_t max)
+{
+    size_t n = strlen(s);
+    int cut = n > max;
+    if (cut) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    snprintf(out, outlen, "%.*s%s", (int)n, s, cut ? "…" : "");
+}
 
-/* by key (cells are trimmed in place before sorting), then by line */
+/* What a column of the header is. */
+enum col_kind { COL_FIELD, COL_KEY, COL_OWNER, COL_UNKNOWN, COL_EMPTY };
+
+typedef struct {
+    enum col_kind kind;
+    const catalog_field *f;   /* COL_FIELD */
+} column;
+
+/* What header cell h names. */
+static column classify(const char *h)
+{
+    char n[HEADER_MAX];
+    column c = { COL_UNKNOWN, NULL };
+    if (catalog_header_norm(h, n, sizeof n) != 0)
+        return c;
+    if (!n[0])
+        c.kind = COL_EMPTY;
+    else if (in_list(n, key_headers))
+        c.kind = COL_KEY;
+    else if (in_list(n, owner_headers))
+        c.kind = COL_OWNER;
+    else if ((c.f = catalog_field_find("certification", h)) != NULL)
+        c.kind = COL_FIELD;
+    return c;
+}
+
+static size_t known_cells(const proto_csv_row *r)
+{
+    size_t k = 0;
+    for (size_t c = 0; c < r->ncells; c++) {
+        enum col_kind kind = classify(r->cells[c]).kind;
+        k += kind != COL_UNKNOWN && kind != COL_EMPTY;
+    }
+    return k;
+}
+
+static size_t filled_cells(const proto_csv_row *r)
+{
+    size_t k = 0;
+    for (size_t c = 0; c < r->ncells; c++) {
+        char n[HEADER_MAX];
+        k += catalog_header_norm(r->cells[c], n, sizeof n) != 0 || n[0];
+    }
+    return k;
+}
+
+/* The first filled cells of a row, for saying which row was read. */
+static void row_text(const proto_csv_row *r, char *out, size_t outlen)
+{
+    size_t o = 0, shown = 0;
+    out[0] = 0;
+    for (size_t c = 0; c < r->ncells && shown < 3; c++) {
+        char cell[160];
+        if (!r->cells[c][0])
+            continue;
+        clip_cell(r->cells[c], cell, sizeof cell, 60);
+        int w = snprintf(out + o, outlen - o, "%s%s", shown ? "," : "", cell);
+        if (w < 0 || (size_t)w >= outlen - o)
+            break;
+        o += (size_t)w;
+        shown++;
+    }
+    if (filled_cells(r) > shown && o + 4 < outlen)
+        snprintf(out + o, outlen - o, ",…");
+}
+
+/* The header row: the first of the first rows that names a column, if
+ * every row above it looks like a title; else row 0 (whose problems are
+ * then reported). */
+static size_t find_header(const proto_csv *csv)
+{
+    for (size_t r = 0; r < csv->nrows && r <= TITLE_ROWS_MAX; r++) {
+        if (known_cells(&csv->rows[r]))
+            return r;
+        if (filled_cells(&csv->rows[r]) > TITLE_CELLS_MAX)
+            return 0;
+    }
+    return 0;
+}
+
+/* One row's faults as the import reports them. */
+typedef struct {
+    const char *file;
+    int line;
+    const char *key;     /* the normalised key, or NULL if it is itself at fault */
+    int faults;
+} row_report;
+
+static void report(row_report *rr, const char *column_ja, const char *reason)
+{
+    if (rr->key)
+        fprintf(stderr, "%s:%d: 認定番号 %s の「%s」: %s\n", rr->file, rr->line, rr->key, column_ja, reason);
+    else
+        fprintf(stderr, "%s:%d: 「%s」: %s\n", rr->file, rr->line, column_ja, reason);
+    rr->faults++;
+}
+
+static void on_fault(void *ctx, const catalog_field *f, const char *reason)
+{
+    row_report *rr = ctx;
+    report(rr, f ? f->ja : "?", reason);
+}
+
+/* An Excel workbook instead of a CSV: a message saying so, or NULL. */
+static const char *workbook_kind(const char *data, size_t len)
+{
+    static const char zip[4] = { 'P', 'K', 3, 4 };
+    static const unsigned char ole[8] = { 0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1 };
+    if (len >= 4 && !memcmp(data, zip, 4)) {
+        /* the names of the parts are plain text in the zip's headers */
+        if (memmem(data, len, "xl/", 3))
+            return "Excel のブック（.xlsx）";
+        return "ZIP 形式のファイル（Excel などの表計算ソフトの保存形式）";
+    }
+    if (len >= 8 && !memcmp(data, ole, 8))
+        return "古い形式の Excel のブック（.xls）";
+    return NULL;
+}
+
+static const proto_csv_row *sort_rows;   /* the data rows */
+static char **sort_keys;                 /* their normalised keys */
+
+/* by normalised key, then by line */
 static int cmp_key(const void *a, const void *b)
 {
-    const proto_csv_row *x = &sort_rows->rows[*(const size_t *)a + 1];
-    const proto_csv_row *y = &sort_rows->rows[*(const size_t *)b + 1];
-    int c = strcmp(x->cells[sort_keycol], y->cells[sort_keycol]);
-    return c ? c : (x->line > y->line) - (x->line < y->line);
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(sort_keys[x], sort_keys[y]);
+    int lx = sort_rows[x].line, ly = sort_rows[y].line;
+    return c ? c : (lx > ly) - (lx < ly);
+}
+
+static void json_str_list(FILE *f, const char *k, char **v, size_t n)
+{
+    fprintf(f, ",\"%s\":[", k);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        client_json_str(f, v[i], strlen(v[i]));
+    }
+    fputc(']', f);
 }
 
 int import_main(int argc, char **argv)
 {
     client_opts o = client_g;
     const char *file = NULL;
-    int dry = 0, skip_bad = 0;
+    int dry = 0, skip_bad = 0, ignore_unknown = 0;
     for (int i = 1; i < argc; i++) {
         if (client_common_opt(&o, argc, argv, &i))
             continue;
@@ -67,6 +246,8 @@ int import_main(int argc, char **argv)
             dry = 1;
         else if (!strcmp(argv[i], "--skip-bad"))
             skip_bad = 1;
+        else if (!strcmp(argv[i], "--ignore-unknown-columns"))
+            ignore_unknown = 1;
         else if (!file && argv[i][0] != '-')
             file = argv[i];
         else {
@@ -80,7 +261,7 @@ int import_main(int argc, char **argv)
     }
     FILE *f = fopen(file, "rb");
     if (!f) {
-        client_errorf("import: cannot open %s: %s", file, strerror(errno));
+        fprintf(stderr, "取り込み: %s を開けません: %s\n", file, strerror(errno));
         return CLIENT_FAIL;
     }
     size_t cap = 1 << 16, len = 0;
@@ -90,7 +271,7 @@ int import_main(int argc, char **argv)
             if (cap >= (64u << 20)) {
                 fclose(f);
                 free(data);
-                client_errorf("import: %s is larger than 64 MiB", file);
+                fprintf(stderr, "取り込み: %s は 64 MiB を超えています（分けて取り込んでください）\n", file);
                 return CLIENT_FAIL;
             }
             cap *= 2;
@@ -102,38 +283,113 @@ int import_main(int argc, char **argv)
         len += n;
     }
     fclose(f);
+    const char *wb = workbook_kind(data, len);
+    if (wb) {
+        free(data);
+        fprintf(stderr, "取り込み: %s: %sです。CSV ではありません。Excel で開き、「名前を付けて保存」で"
+                        "「CSV UTF-8 (コンマ区切り)」または「CSV (コンマ区切り)」（Shift_JIS）を選んで"
+                        "保存したファイルを取り込んでください\n", file, wb);
+        return CLIENT_FAIL;
+    }
     proto_csv csv;
     char err[1024];
     if (proto_csv_parse(data, len, &csv, err, sizeof err)) {
         free(data);
-        client_errorf("import: %s: %s", file, err);
+        fprintf(stderr, "取り込み: %s を CSV として読めません: %s\n", file, err);
         return CLIENT_FAIL;
     }
     free(data);
     if (csv.nrows < 1) {
         proto_csv_free(&csv);
-        client_errorf("import: %s: no header row", file);
+        fprintf(stderr, "取り込み: %s は空です（見出し行がありません）\n", file);
         return CLIENT_FAIL;
     }
 
-    /* header: map every column */
-    proto_csv_row *h = &csv.rows[0];
-    size_t ncol = h->ncells;
-    const catalog_field **col = calloc(ncol ? ncol : 1, sizeof *col);
+    /* header: the first row, or the one below a title */
+    size_t hrow = find_header(&csv);
+    proto_csv_row *h = &csv.rows[hrow];
+    char text[512];
+    for (size_t r = 0; r < hrow; r++) {
+        row_text(&csv.rows[r], text, sizeof text);
+        fprintf(stderr, "%s:%d: 表題行とみなして読み飛ばします（「%s」）\n", file, csv.rows[r].line, text);
+    }
+    if (known_cells(h) == 0) {
+        row_text(h, text, sizeof text);
+        fprintf(stderr, "%s:%d: 見出し行がありません。%d行目（「%s」）を見出し行として読みましたが、"
+                        "列名（認定番号、事業者名、製品・サービス名 など）がひとつもありません。"
+                        "先頭の行（表題行があればその次の行）を見出し行にしてください\n",
+                file, h->line, h->line, text);
+        fprintf(stderr, "取り込み: %s の見出し行が使えません。何も書き込んでいません\n", file);
+        proto_csv_free(&csv);
+        return CLIENT_FAIL;
+    }
+
+    /* map every column */
+    size_t ncol = h->ncells, nrows = csv.nrows - hrow - 1;
+    proto_csv_row *rows = &csv.rows[hrow + 1];
+    column *col = calloc(ncol ? ncol : 1, sizeof *col);
+    char **ignored = calloc(ncol ? ncol : 1, sizeof *ignored);
+    size_t nignored = 0;
     int keycol = -1, ownercol = -1, bad = 0;
     for (size_t c = 0; c < ncol; c++) {
         char *name = trim(h->cells[c]);
-        if (in_list(name, key_headers))
+        col[c] = classify(name);
+        if (col[c].kind == COL_EMPTY) {
+            /* Excel's empty columns are ignored; an unnamed column holding values is not */
+            int used = 0;
+            for (size_t r = 0; r < nrows && !used; r++)
+                used = c < rows[r].ncells && trim(rows[r].cells[c])[0];
+            if (!used)
+                continue;
+            col[c].kind = COL_UNKNOWN;
+        }
+        if (col[c].kind == COL_KEY) {
+            if (keycol >= 0) {
+                fprintf(stderr, "%s:%d: 列「認定番号」が2つあります（%d列目と%zu列目）\n", file, h->line,
+                        keycol + 1, c + 1);
+                bad++;
+            }
             keycol = (int)c;
-        else if (in_list(name, owner_headers))
+        } else if (col[c].kind == COL_OWNER) {
             ownercol = (int)c;
-        else if (!(col[c] = catalog_field_find("certification", name))) {
-            fprintf(stderr, "%s:%d: unknown column '%s'\n", file, h->line, name);
+        } else if (col[c].kind == COL_FIELD) {
+            for (size_t p = 0; p < c; p++)
+                if (col[p].kind == COL_FIELD && col[p].f == col[c].f) {
+                    fprintf(stderr, "%s:%d: 列「%s」が2つあります（%zu列目と%zu列目）\n", file, h->line,
+                            col[c].f->ja, p + 1, c + 1);
+                    bad++;
+                }
+        } else if (col[c].kind == COL_UNKNOWN) {
+            char cell[160], entry[256];
+            clip_cell(name, cell, sizeof cell, 60);
+            if (name[0])
+                snprintf(entry, sizeof entry, "%s（%zu列目）", cell, c + 1);
+            else
+                snprintf(entry, sizeof entry, "見出しが空の列（%zu列目）", c + 1);
+            ignored[nignored++] = strdup(entry);
+        }
+    }
+    if (nignored) {
+        char list[2048];
+        size_t used = 0;
+        list[0] = 0;
+        for (size_t i = 0; i < nignored; i++) {
+            int w = snprintf(list + used, sizeof list - used, "%s%s", i ? "、" : "", ignored[i]);
+            if (w < 0 || (size_t)w >= sizeof list - used)
+                break;
+            used += (size_t)w;
+        }
+        if (ignore_unknown) {
+            fprintf(stderr, "%s:%d: 一覧にない列を無視します: %s\n", file, h->line, list);
+        } else {
+            fprintf(stderr, "%s:%d: 一覧にない列があります: %s。無視して取り込むには "
+                            "--ignore-unknown-columns を付けてください（列名は catalogctl fields で確かめられます）\n",
+                    file, h->line, list);
             bad++;
         }
     }
     if (keycol < 0) {
-        fprintf(stderr, "%s:%d: missing column 認定番号 (the record key)\n", file, h->line);
+        fprintf(stderr, "%s:%d: 列「認定番号」（各行を見分けるキー）がありません\n", file, h->line);
         bad++;
     }
     size_t nschema;
@@ -143,14 +399,17 @@ int import_main(int argc, char **argv)
             continue;
         int have = 0;
         for (size_t c = 0; c < ncol; c++)
-            have |= col[c] == &fs[k];
+            have |= col[c].kind == COL_FIELD && col[c].f == &fs[k];
         if (!have) {
-            fprintf(stderr, "%s:%d: missing required column %s (%s)\n", file, h->line, fs[k].ja, fs[k].name);
+            fprintf(stderr, "%s:%d: 必須の列「%s」（%s）がありません\n", file, h->line, fs[k].ja, fs[k].name);
             bad++;
         }
     }
     if (bad) {
-        fprintf(stderr, "import: header of %s is not usable; nothing written\n", file);
+        fprintf(stderr, "取り込み: %s の見出し行（%d行目）が使えません。何も書き込んでいません\n", file, h->line);
+        for (size_t i = 0; i < nignored; i++)
+            free(ignored[i]);
+        free(ignored);
         free(col);
         proto_csv_free(&csv);
         return CLIENT_FAIL;
@@ -164,6 +423,9 @@ int import_main(int argc, char **argv)
         size_t sl;
         client_req_begin(&s, "status");
         if (client_call(&o, &s, &sr, &sl)) {
+            for (size_t i = 0; i < nignored; i++)
+                free(ignored[i]);
+            free(ignored);
             free(col);
             proto_csv_free(&csv);
             return CLIENT_FAIL;
@@ -172,18 +434,15 @@ int import_main(int argc, char **argv)
         free(sr);
     }
 
-    /* rows: validate everything before writing anything */
-    size_t nrows = csv.nrows - 1, good = 0, others = 0;
+    /* rows: check everything, report every fault, before writing anything */
+    size_t good = 0, others = 0;
+    int faults = 0;
     char *ok = calloc(nrows ? nrows : 1, 1);
+    char **keys = calloc(nrows ? nrows : 1, sizeof *keys);
     catalog_kv *kv = calloc(ncol ? ncol : 1, sizeof *kv);
     for (size_t r = 0; r < nrows; r++) {
-        proto_csv_row *row = &csv.rows[r + 1];
-        if (row->ncells > ncol) {
-            fprintf(stderr, "%s:%d: %zu cells, but the header has %zu\n", file, row->line, row->ncells, ncol);
-            bad++;
-            continue;
-        }
-        const char *key = keycol < (int)row->ncells ? trim(row->cells[keycol]) : "";
+        proto_csv_row *row = &rows[r];
+        row_report rr = { file, row->line, NULL, 0 };
         if (ownercol >= 0 && ownercol < (int)row->ncells) {
             const char *own = trim(row->cells[ownercol]);
             if (own[0] && strncmp(own, mycode, strlen(mycode))) {
@@ -191,25 +450,33 @@ int import_main(int argc, char **argv)
                 continue;   /* another member's certification: skip */
             }
         }
-        if (catalog_key_valid(key, err, sizeof err)) {
-            fprintf(stderr, "%s:%d: 認定番号: %s\n", file, row->line, err);
-            bad++;
-            continue;
-        }
+        const char *key = keycol < (int)row->ncells ? trim(row->cells[keycol]) : "";
+        char nkey[CATALOG_KEY_MAX + 1];
+        if (catalog_key_norm(key, nkey, sizeof nkey, err, sizeof err))
+            report(&rr, "認定番号", err);
+        else
+            rr.key = keys[r] = strdup(nkey);
+        for (size_t c = ncol; c < row->ncells; c++)
+            if (trim(row->cells[c])[0]) {
+                char cell[160], why[256];
+                clip_cell(row->cells[c], cell, sizeof cell, 40);
+                snprintf(why, sizeof why, "見出しのない%zu列目に値（「%s」）があります", c + 1, cell);
+                report(&rr, "（見出しなし）", why);
+                break;
+            }
         size_t n = 0;
-        for (size_t c = 0; c < row->ncells; c++)
-            if (col[c]) {
-                kv[n].name = col[c]->name;
+        for (size_t c = 0; c < row->ncells && c < ncol; c++)
+            if (col[c].kind == COL_FIELD) {
+                kv[n].name = col[c].f->name;
                 kv[n].value = row->cells[c];
                 n++;
             }
-        proto_body *b;
-        if (catalog_build("certification", kv, n, &b, err, sizeof err)) {
-            fprintf(stderr, "%s:%d: 認定番号 %s: %s\n", file, row->line, key, err);
+        catalog_check("certification", kv, n, on_fault, &rr);
+        if (rr.faults) {
+            faults += rr.faults;
             bad++;
             continue;
         }
-        proto_body_free(b);
         ok[r] = 1;
         good++;
     }
@@ -220,29 +487,30 @@ int import_main(int argc, char **argv)
         for (size_t r = 0; r < nrows; r++)
             if (ok[r])
                 idx[k++] = r;
-        sort_rows = &csv;
-        sort_keycol = keycol;
+        sort_rows = rows;
+        sort_keys = keys;
         qsort(idx, k, sizeof *idx, cmp_key);
         for (size_t i = 1; i < k; i++) {
-            proto_csv_row *x = &csv.rows[idx[i - 1] + 1], *y = &csv.rows[idx[i] + 1];
-            if (!strcmp(x->cells[keycol], y->cells[keycol])) {
-                fprintf(stderr, "%s:%d: 認定番号 %s appears again (first on line %d)\n", file, y->line,
-                        y->cells[keycol], x->line);
+            proto_csv_row *x = &rows[idx[i - 1]], *y = &rows[idx[i]];
+            if (!strcmp(keys[idx[i - 1]], keys[idx[i]])) {
+                fprintf(stderr, "%s:%d: 認定番号 %s は %d行目にもあります\n", file, y->line, keys[idx[i]],
+                        x->line);
                 ok[idx[i]] = 0;
                 good--;
                 bad++;
+                faults++;
             }
         }
         free(idx);
     }
     int rc = CLIENT_OK;
     if (bad && !skip_bad) {
-        fprintf(stderr, "import: %d problem%s in %s (%s); nothing written\n", bad, bad == 1 ? "" : "s", file,
-                csv.encoding);
+        fprintf(stderr, "取り込み: %s（%s）の %d 行に %d 件の誤りがあります。何も書き込んでいません"
+                        "（誤りのある行を除いて取り込むには --skip-bad）\n", file, csv.encoding, bad, faults);
         rc = CLIENT_FAIL;
     } else if (dry) {
-        printf("%s (%s): %zu rows valid, %d bad, %zu of other members; dry run, nothing written\n", file,
-               csv.encoding, good, bad, others);
+        printf("%s（%s）: 正しい行 %zu、誤りのある行 %d、他団体の行 %zu。確かめただけで、何も書き込んでいません\n",
+               file, csv.encoding, good, bad, others);
         rc = bad ? CLIENT_FAIL : CLIENT_OK;
     } else {
         size_t created = 0, updated = 0, unchanged = 0;
@@ -261,21 +529,21 @@ int import_main(int argc, char **argv)
             for (size_t r = start; r < end; r++) {
                 if (!ok[r])
                     continue;
-                proto_csv_row *row = &csv.rows[r + 1];
+                proto_csv_row *row = &rows[r];
                 proto_map item;
                 proto_map_begin(&item, &req.pk);
                 proto_map_put_str(&item, "kind", "certification");
-                proto_map_put_str(&item, "key", trim(row->cells[keycol]));
+                proto_map_put_str(&item, "key", keys[r]);
                 proto_map_put_str(&item, "mode", "upsert");
                 proto_map_key(&item, "fields");
                 size_t n = 0;
-                for (size_t c = 0; c < row->ncells; c++)
-                    n += col[c] != NULL;
+                for (size_t c = 0; c < row->ncells && c < ncol; c++)
+                    n += col[c].kind == COL_FIELD;
                 msgpack_pack_array(&req.pk, n);
-                for (size_t c = 0; c < row->ncells; c++)
-                    if (col[c]) {
+                for (size_t c = 0; c < row->ncells && c < ncol; c++)
+                    if (col[c].kind == COL_FIELD) {
                         msgpack_pack_array(&req.pk, 2);
-                        proto_pack_cstr(&req.pk, col[c]->name);
+                        proto_pack_cstr(&req.pk, col[c].f->name);
                         proto_pack_cstr(&req.pk, row->cells[c]);
                     }
                 proto_map_end(&item);
@@ -302,16 +570,29 @@ int import_main(int argc, char **argv)
             start = end;
         }
         if (rc == CLIENT_OK) {
-            if (o.json)
+            if (o.json) {
                 printf("{\"created\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"skipped_other_members\":%zu,"
-                       "\"bad\":%d,\"encoding\":\"%s\"}\n", created, updated, unchanged, others, bad, csv.encoding);
-            else
-                printf("%s (%s): %zu created, %zu updated, %zu unchanged%s", file, csv.encoding, created,
-                       updated, unchanged, others ? "" : "\n");
-            if (!o.json && others)
-                printf(", %zu of other members skipped\n", others);
+                       "\"bad\":%d,\"faults\":%d,\"encoding\":\"%s\",\"header_line\":%d",
+                       created, updated, unchanged, others, bad, faults, csv.encoding, h->line);
+                json_str_list(stdout, "ignored_columns", ignored, nignored);
+                printf("}\n");
+            } else {
+                printf("%s（%s）: 新規 %zu 件、更新 %zu 件、変更なし %zu 件", file, csv.encoding, created,
+                       updated, unchanged);
+                if (others)
+                    printf("、他団体の認定 %zu 件は対象外", others);
+                if (bad)
+                    printf("、誤りのある %d 行は除外", bad);
+                printf("\n");
+            }
         }
     }
+    for (size_t r = 0; r < nrows; r++)
+        free(keys[r]);
+    free(keys);
+    for (size_t i = 0; i < nignored; i++)
+        free(ignored[i]);
+    free(ignored);
     free(ok);
     free(col);
     proto_csv_free(&csv);

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #define USAGE "usage: catalogctl search [WORDS...] [--area 分野] [--member CODE] [--status 認定中|停止|取消|期間満了]\n" \
-              "           [--valid-on YYYY-MM-DD] [--corporate-number N] [--adopted-by CODE]\n" \
+              "           [--valid-on 日付（2026-04-01、令和8年4月1日、R8.4.1）] [--corporate-number N] [--adopted-by CODE]\n" \
               "           [--not-adopted-by-me] [--public-only] [--limit N] [--json] [--era]"
 const char search_usage[] = USAGE;
 
@@ -83,6 +83,18 @@ int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t
             client_usage_error(argv[0], "unknown option '%s'\n" USAGE, argv[i]);
             return CLIENT_USAGE;
         }
+    }
+    /* --valid-on as people write it (令和8年4月1日, R8.4.1 ...), sent as YYYY-MM-DD */
+    char valid_on[11];
+    if (vals[3]) {
+        jp_date d;
+        char why[256];
+        if (jp_date_read(vals[3], &d, why, sizeof why)) {
+            client_errorf("--valid-on: %s", why);
+            return CLIENT_REFUSED;
+        }
+        jp_date_format(d, valid_on);
+        vals[3] = valid_on;
     }
     int nf = 0;
     for (size_t k = 0; k < 6; k++)

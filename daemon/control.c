@@ -18,6 +18,7 @@
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/util.h"
+#include "catalog/ref.h"
 #include "catalog/schema.h"
 
 #include <errno.h>
@@ -179,7 +180,13 @@ static int reply_key(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
         return proto_err(err, errlen, "%s needs kind and key", cmd);
     control_list_begin(&l);
-    read(d->st, &author, kind, key, control_list_rec, &l);
+    /* a catalog kind's key as records are written under it, then as typed
+     * (a record stored before keys were normalised) */
+    char nkey[PROTO_KEY_MAX + 1];
+    const char *nk = catalog_lookup_key(kind, key, nkey, sizeof nkey);
+    read(d->st, &author, kind, nk, control_list_rec, &l);
+    if (l.n == 0 && strcmp(nk, key))
+        read(d->st, &author, kind, key, control_list_rec, &l);
     reply_records(pk, &l, "records");
     return 0;
 }

@@ -10,8 +10,10 @@
  *           an upsert whose result equals the current record is "unchanged".
  *           Reply: results [[key, created|updated|unchanged|withdrawn, seq]...]
  *           and warnings [[key, message]...] (catalog/write.h: references).
- *   cfind   {kind, key [, author]} every member's current record under that key (or
- *           that author's), and versions: how many versions each has (第N版)
+ *   cfind   {kind, key [, author]} every member's current record under that key (as
+ *           catalog_key_norm spells it; or as typed, for a record stored before keys
+ *           were normalised), or that author's, and versions: how many versions
+ *           each has (第N版)
  *   csearch {q, area, member, status, valid_on, corporate_number, adopted_by,
  *            not_adopted_by_me, public_only, all}
  *           matching certifications, every certification of the same products
@@ -274,16 +276,22 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     find_ctx f = { d, kind, key, &l, .nv = 0 };
     msgpack_sbuffer_init(&f.vb);
     msgpack_packer_init(&f.vpk, &f.vb, msgpack_sbuffer_write);
-    if (author[0]) {
-        proto_id id;
-        if (catalog_member_ref(d->st, author, &id)) {
-            msgpack_sbuffer_destroy(&l.tmp);
-            msgpack_sbuffer_destroy(&f.vb);
-            return proto_err(err, errlen, "団体 %s は見つかりません", author);
-        }
-        find_one(&f, &id);
-    } else {
-        store_members(d->st, find_cb, &f);
+    proto_id id;
+    if (author[0] && catalog_member_ref(d->st, author, &id)) {
+        msgpack_sbuffer_destroy(&l.tmp);
+        msgpack_sbuffer_destroy(&f.vb);
+        return proto_err(err, errlen, "団体 %s は見つかりません", author);
+    }
+    /* the key as records are written under it; then as typed, for a record
+     * stored before keys were normalised */
+    char nkey[PROTO_KEY_MAX + 1];
+    const char *keys[2] = { catalog_lookup_key(kind, key, nkey, sizeof nkey), key };
+    for (int k = 0; k < 2 && l.n == 0 && (k == 0 || strcmp(keys[0], keys[1])); k++) {
+        f.key = keys[k];
+        if (author[0])
+            find_one(&f, &id);
+        else
+            store_members(d->st, find_cb, &f);
     }
     proto_map m;
     proto_map_begin(&m, pk);

@@ -11,6 +11,7 @@ quoted cell is a bare LF, as Excel writes Alt+Enter):
   certs_cp932.csv      the same text, CP932 (Excel's plain "CSV" on Japanese
                        Windows), encoded with Python's "cp932" codec
   bad_rows.csv         UTF-8, header + 3 good rows + 3 bad rows
+  excel_sheet_cp932.csv  CP932, a sheet as an office keeps it in Excel (below)
 
 The 12 certifications (data lines; line 1 is the header):
   - every company is FICTIONAL; addresses, phone numbers (03-0000-00xx) and
@@ -37,6 +38,18 @@ bad_rows.csv, counting the header as line 1 (each row is one physical line):
   line 5  BAD    文京-2026-104: 有効期限 2025-03-31 is before 認定日 2025-09-01
   line 6  good   文京-2026-105
   line 7  BAD    文京-2026-106: 分野 "宇宙開発" is not one of the catalog's areas
+
+excel_sheet_cp932.csv, as Excel saves a sheet with a title above the table
+(every row as wide as the widest, so empty cells trail):
+  line 1  a title in the first cell: "令和8年度 トライアル発注認定一覧"
+  line 2  blank (only commas)
+  line 3  header: 認定番号 事業者名 法人番号 製品･サービス名 (half-width ･) 分野
+          認定日 有効期限 備考 (not a catalog column) ＵＲＬ (full width), then
+          three empty header cells
+  lines 4-8  five certifications (EXCEL_SHEET below): 和暦 dates (令和8年4月1日,
+          R8.4.1, 令和元年5月1日, 平成31年4月30日, full-width digits, R10/3/31),
+          one key written full width (文京－２０２６－２０１), 備考 in some rows.
+EXCEL_SHEET_EXPECTED gives each row's key, 認定日 and 有効期限 as stored.
 
 Deterministic: no randomness, no current date.  Prints nothing on success.
 Python 3 standard library only.
@@ -209,6 +222,46 @@ def bad_rows():
     return rows
 
 
+EXCEL_TITLE = "令和8年度 トライアル発注認定一覧"
+EXCEL_HEADER = ["認定番号", "事業者名", "法人番号", "製品\uff65サービス名", "分野", "認定日", "有効期限",
+                "備考", "\uff35\uff32\uff2c", "", "", ""]
+# (key as typed, company, 法人番号 body, product, areas, 認定日, 有効期限, 備考, URL)
+EXCEL_SHEET = [
+    ("文京\uff0d\uff12\uff10\uff12\uff16\uff0d\uff12\uff10\uff11", "株式会社はなみずき防災",
+     "999900000201", "避難所ＡＩ案内", "防災", "令和8年4月1日", "令和11年3月31日", "要確認",
+     "https://example.jp/hanamizuki"),
+    ("文京-2026-202", "株式会社つばき福祉テック", "999900000202", "見守りｾﾝｻｰ", "医療・福祉",
+     "R8.4.1", "fy-end+2", "", ""),
+    ("文京-2026-203", "合同会社やまぶき教育", "999900000203", "学習ログ分析", "教育",
+     "令和元年5月1日", "R10/3/31", "継続案件", "https://example.jp/yamabuki"),
+    ("文京-2026-204", "株式会社ききょう水道", "999900000204", "漏水音センサー", "インフラ・施設",
+     "平成31年4月30日", "令和９年３月３１日", "", ""),
+    ("文京-2026-205", "株式会社すみれ観光", "999900000205", "観光案内チャット", "観光・文化",
+     "２０２６/５/１", "2028年3月31日", "", "https://example.jp/sumire"),
+]
+# (key as stored, 認定日, 有効期限)
+EXCEL_SHEET_EXPECTED = [
+    ("文京-2026-201", "2026-04-01", "2029-03-31"),   # 令和8 = 2026, 令和11 = 2029
+    ("文京-2026-202", "2026-04-01", "2029-03-31"),   # fy-end+2 of FY2026
+    ("文京-2026-203", "2019-05-01", "2028-03-31"),   # 令和元年 = 2019, R10 = 2028
+    ("文京-2026-204", "2019-04-30", "2027-03-31"),   # 平成31 = 2019, 令和9 = 2027
+    ("文京-2026-205", "2026-05-01", "2028-03-31"),
+]
+
+
+def excel_sheet():
+    width = len(EXCEL_HEADER)
+    rows = [[EXCEL_TITLE] + [""] * (width - 1), [""] * width, EXCEL_HEADER]
+    for (key, company, body, product, areas, on, until, note, url) in EXCEL_SHEET:
+        rows.append([key, company, corp_number(body), product, areas, on, until, note, url, "", "", ""])
+    out = io.StringIO(newline="")
+    w = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    for r in rows:
+        assert len(r) == width, r
+        w.writerow(r)
+    return out.getvalue()
+
+
 def to_csv(rows):
     out = io.StringIO(newline="")
     w = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
@@ -231,6 +284,12 @@ def self_check():
         assert row[12] == "fy-end+2" or row[12] > row[11], row
     assert len(CERTS) == 12
     assert sum(1 for c in CERTS if c[10] == "fy-end+2") == 2
+    for c in EXCEL_SHEET:
+        assert corp_valid(corp_number(c[2])), c
+        assert c[2] not in {x[2] for x in CERTS + GOOD_FOR_BAD}, c
+        for a in c[4].split("、"):
+            assert a in AREAS, c
+    assert len(EXCEL_SHEET) == len(EXCEL_SHEET_EXPECTED)
 
 
 def main(argv):
@@ -246,6 +305,7 @@ def main(argv):
         "certs_utf8_bom.csv": text.encode("utf-8-sig"),
         "certs_cp932.csv": text.encode("cp932"),
         "bad_rows.csv": to_csv(bad_rows()).encode("utf-8"),
+        "excel_sheet_cp932.csv": excel_sheet().encode("cp932"),
     }
     for name, data in outputs.items():
         with open(os.path.join(d, name), "wb") as f:

@@ -35,6 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         proto_body_free(b);
     catalog_norm(buf, strlen(buf), norm, sizeof norm);
     catalog_key_valid(buf, err, sizeof err);
+    catalog_key_norm(buf, norm, sizeof norm, err, sizeof err);
+    catalog_header_norm(buf, norm, sizeof norm);
+    catalog_check(kind, kv, n, NULL, NULL);
+    jp_date d;
+    jp_date_read(buf, &d, err, sizeof err);
     free(buf);
     return 0;
 }

@@ -82,7 +82,7 @@ def test_bad_rows_refused_with_line_numbers(env):
     before = a.status()
     path = os.path.join(fx, "bad_rows.csv")
     rc, out, err = a.run("import", path, check=False)
-    assert rc == 1 and "nothing written" in err, (rc, err)
+    assert rc == 1 and "何も書き込んでいません" in err, (rc, err)
     lines = [l for l in err.splitlines() if l.startswith(path + ":")]
     assert len(lines) == 3, err
     assert any("法人番号" in l for l in lines) and any("有効期限" in l for l in lines) \

@@ -304,6 +304,41 @@ static void field_lookup(void **state)
     assert_null(catalog_field_find(NULL, "company"));
 }
 
+/* Headers as spreadsheets spell them: NFKC, case, white space. */
+static void header_norm(void **state)
+{
+    char out[128];
+    const catalog_field *product = catalog_field_find("certification", "product");
+    /* half-width katakana middle dot U+FF65 is U+30FB under NFKC */
+    assert_ptr_equal(catalog_field_find("certification", "製品\xef\xbd\xa5サービス名"), product);
+    assert_ptr_equal(catalog_field_find("certification", " 製品・サービス 名\t"), product);
+    assert_ptr_equal(catalog_field_find("certification", "Product"), product);
+    assert_ptr_equal(catalog_field_find("certification", "ＰＲＯＤＵＣＴ"), product);
+    assert_string_equal(catalog_field_find("certification", "ＵＲＬ")->name, "url");
+    assert_string_equal(catalog_field_find("certification", "url")->name, "url");
+    assert_string_equal(catalog_field_find("certification", "認定\xe3\x80\x80日")->name, "certified_on");
+    assert_string_equal(catalog_field_find("adoption", "ｋｐｉ")->name, "kpis");
+    /* half-width katakana in a header: ｶﾀｶﾅ is カタカナ (none in the schema: still unknown) */
+    assert_null(catalog_field_find("certification", "備考"));
+    assert_null(catalog_field_find("certification", "製品サービス名"));   /* a missing ・ is another name */
+
+    assert_int_equal(catalog_header_norm(" 製品\xef\xbd\xa5サービス名\xe3\x80\x80", out, sizeof out), 0);
+    assert_string_equal(out, "製品・サービス名");
+    assert_int_equal(catalog_header_norm("\xef\xbb\xbfＵＲＬ", out, sizeof out), 0);
+    assert_string_equal(out, "url");
+    assert_int_equal(catalog_header_norm("Cert No", out, sizeof out), 0);
+    assert_string_equal(out, "certno");
+    assert_int_equal(catalog_header_norm("ﾒﾓ", out, sizeof out), 0);
+    assert_string_equal(out, "メモ");
+    assert_int_equal(catalog_header_norm("  ", out, sizeof out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(catalog_header_norm("\xff", out, sizeof out), -1);
+    assert_string_equal(out, "");
+    assert_int_equal(catalog_header_norm("製品・サービス名", out, 4), -1);
+    assert_string_equal(out, "");
+    assert_int_equal(catalog_header_norm(NULL, out, sizeof out), -1);
+}
+
 /* ---- building: general ---- */
 
 static void build_minimal_defaults(void **state)
@@ -357,9 +392,9 @@ static void build_minimal_defaults(void **state)
 static void build_required_and_unknown(void **state)
 {
     const char *req[] = { "company", "product", "areas", "certified_on", "valid_until" };
-    const char *ja[] = { "事業者名 (company): required", "製品・サービス名 (product): required",
-                         "分野 (areas): required", "認定日 (certified_on): required",
-                         "有効期限 (valid_until): required" };
+    const char *ja[] = { "事業者名 (company): 必須です", "製品・サービス名 (product): 必須です",
+                         "分野 (areas): 必須です", "認定日 (certified_on): 必須です",
+                         "有効期限 (valid_until): 必須です" };
     catalog_kv kv[16];
     char err[512];
     for (size_t i = 0; i < N(req); i++) {
@@ -368,21 +403,21 @@ static void build_required_and_unknown(void **state)
         assert_err_has(err, ja[i]);
     }
     /* empty or blank counts as absent */
-    cert_field_rejected("company", "", "事業者名 (company): required");
-    cert_field_rejected("company", " \xe3\x80\x80\t", "事業者名 (company): required");
+    cert_field_rejected("company", "", "事業者名 (company): 必須です");
+    cert_field_rejected("company", " \xe3\x80\x80\t", "事業者名 (company): 必須です");
     /* a list of only separators is empty */
-    cert_field_rejected("areas", "、,;", "分野 (areas): required");
+    cert_field_rejected("areas", "、,;", "分野 (areas): 必須です");
 
     const char *areq[] = { "certification", "fiscal_year", "department", "route" };
     for (size_t i = 0; i < N(areq); i++) {
         size_t n = adoption_with(kv, areq[i], "");
         build_fails("adoption", kv, n, err, sizeof err);
         assert_err_has(err, areq[i]);
-        assert_err_has(err, "required");
+        assert_err_has(err, "必須です");
     }
 
-    cert_field_rejected("foo", "x", "unknown field 'foo'");
-    cert_field_rejected(NULL, "x", "unknown field ''");
+    cert_field_rejected("foo", "x", "不明な項目「foo」");
+    cert_field_rejected(NULL, "x", "不明な項目「」");
 
     proto_body *b = (proto_body *)1;
     assert_int_equal(catalog_build("member", cert_base, N(cert_base), &b, err, sizeof err), -1);
@@ -491,7 +526,7 @@ static void build_merge(void **state)
     n = cert_with(kv, "product", NULL);
     char err[256];
     build_fails("certification", kv, n, err, sizeof err);
-    assert_err_has(err, "製品・サービス名 (product): required");
+    assert_err_has(err, "製品・サービス名 (product): 必須です");
 }
 
 /* ---- TEXT ---- */
@@ -509,31 +544,31 @@ static void type_text(void **state)
     cert_field_value("address", big, big);
     big[200] = 'a';
     big[201] = 0;
-    cert_field_rejected("address", big, "所在地 (address): 201 bytes; at most 200 bytes");
+    cert_field_rejected("address", big, "所在地 (address): 201 バイトあります（200 バイトまで）");
     /* 67 × 3-byte characters = 201 bytes */
     big[0] = 0;
     for (int i = 0; i < 67; i++)
         strcat(big, "あ");
-    cert_field_rejected("company", big, "事業者名 (company): 201 bytes; at most 200 bytes");
+    cert_field_rejected("company", big, "事業者名 (company): 201 バイトあります（200 バイトまで）");
     /* control characters */
-    cert_field_rejected("company", "株式会社\x01テスト", "事業者名 (company): contains a control character (U+0001)");
+    cert_field_rejected("company", "株式会社\x01テスト", "事業者名 (company): 制御文字（U+0001）が含まれています");
     cert_field_rejected("company", "株式会社\x7fテスト", "U+007F");
     cert_field_rejected("company", "株式会社\xc2\x85テスト", "U+0085");
-    cert_field_rejected("company", "株式会社\nテスト", "事業者名 (company): a line break or tab");
-    cert_field_rejected("product", "A\tB", "製品・サービス名 (product): a line break or tab");
+    cert_field_rejected("company", "株式会社\nテスト", "事業者名 (company): 改行やタブ");
+    cert_field_rejected("product", "A\tB", "製品・サービス名 (product): 改行やタブ");
     /* invalid UTF-8 */
-    cert_field_rejected("company", "\xff\xfe", "事業者名 (company): not valid UTF-8");
-    cert_field_rejected("company", "\xe3\x81", "not valid UTF-8");
+    cert_field_rejected("company", "\xff\xfe", "事業者名 (company): UTF-8 として正しくない");
+    cert_field_rejected("company", "\xe3\x81", "UTF-8 として正しくない");
     /* long text keeps newlines and tabs; CRLF becomes LF */
     cert_field_value("summary", "一行目\n\t二行目", "一行目\n\t二行目");
     cert_field_value("summary", "一行目\r\n二行目\r三行目", "一行目\n二行目\n三行目");
-    cert_field_rejected("summary", "一行目\x0b二行目", "概要 (summary): contains a control character (U+000B)");
+    cert_field_rejected("summary", "一行目\x0b二行目", "概要 (summary): 制御文字（U+000B）");
     memset(big, 'x', 4000);
     big[4000] = 0;
     cert_field_value("summary", big, big);
     big[4000] = 'x';
     big[4001] = 0;
-    cert_field_rejected("summary", big, "概要 (summary): 4001 bytes; at most 4000 bytes");
+    cert_field_rejected("summary", big, "概要 (summary): 4001 バイトあります（4000 バイトまで）");
     adoption_field_str("kpis", "処理時間 50%削減\n職員満足度", "処理時間 50%削減\n職員満足度");
 }
 
@@ -546,16 +581,27 @@ static void type_date(void **state)
     cert_field_value("established", "2015年6月1日", "2015-06-01");
     cert_field_value("established", "２０１５－０６－０１", "2015-06-01");
     cert_field_value("established", "2024-02-29", "2024-02-29");   /* leap year */
+    /* 和暦, as jp_date_read reads it */
+    cert_field_value("established", "令和8年4月1日", "2026-04-01");
+    cert_field_value("established", "令和元年5月1日", "2019-05-01");
+    cert_field_value("established", "平成31年4月30日", "2019-04-30");
+    cert_field_value("established", "R8.4.1", "2026-04-01");
+    cert_field_value("established", "R8/4/1", "2026-04-01");
+    cert_field_value("established", "H31.4.30", "2019-04-30");
+    cert_field_value("established", "令和８年４月１日", "2026-04-01");
+    cert_field_rejected("established", "平成31年5月1日",
+                        "設立日 (established): 「平成31年5月1日」: 平成は2019年4月30日までです");
+    cert_field_rejected("established", "令和元年4月30日", "令和は2019年5月1日から");
     cert_field_rejected("established", "2025-02-29", "設立日 (established): ");
-    cert_field_rejected("established", "2025-02-29", "has 28 days");
-    cert_field_rejected("established", "2026-02-30", "has 28 days");
-    cert_field_rejected("established", "1900-02-29", "has 28 days");   /* not leap */
-    cert_field_rejected("established", "2026-13-01", "month must be 01..12");
-    cert_field_rejected("established", "1800-01-01", "year must be");
-    cert_field_rejected("established", "昨日", "設立日 (established): '昨日' is not a date");
-    cert_field_rejected("established", "26-04-01", "is not a date");
-    cert_field_rejected("established", "2026-04-01x", "is not a date");
-    cert_field_rejected("established", "2026-4", "is not a date");
+    cert_field_rejected("established", "2025-02-29", "2025年2月は28日まで");
+    cert_field_rejected("established", "2026-02-30", "2026年2月は28日まで");
+    cert_field_rejected("established", "1900-02-29", "1900年2月は28日まで");   /* not leap */
+    cert_field_rejected("established", "2026-13-01", "月は1～12");
+    cert_field_rejected("established", "1800-01-01", "1900年から2999年まで");
+    cert_field_rejected("established", "昨日", "設立日 (established): 「昨日」は日付として読めません");
+    cert_field_rejected("established", "26-04-01", "は日付として読めません");
+    cert_field_rejected("established", "2026-04-01x", "は日付として読めません");
+    cert_field_rejected("established", "2026-4", "は日付として読めません");
     cert_field_rejected("certified_on", "2026-04-31", "認定日 (certified_on): ");
 
     /* period_to must not be before period_from */
@@ -564,7 +610,7 @@ static void type_date(void **state)
     char err[256];
     kv[n++] = KV("period_to", "2026-03-31");
     build_fails("adoption", kv, n, err, sizeof err);
-    assert_err_has(err, "期間終了 (period_to): 2026-03-31 is before 期間開始 2026-04-01");
+    assert_err_has(err, "期間終了 (period_to): 2026-03-31 は期間開始 2026-04-01 より前です");
     kv[n - 1] = KV("period_to", "2026-04-01");   /* same day is fine */
     uint8_t *buf;
     proto_record r;
@@ -627,18 +673,23 @@ static void type_valid_until(void **state)
     /* case, width and spaces do not matter */
     vu_case("2026-04-01", "  FY-END+2 ", "2029-03-31");
     vu_case("2026-04-01", "ｆｙ－ｅｎｄ＋２", "2029-03-31");
+    /* 和暦 dates: 令和11 = 2029 */
+    vu_case("2026-04-01", "令和11年3月31日", "2029-03-31");
+    vu_case("2026-04-01", "R11.3.31", "2029-03-31");
+    vu_case("令和8年4月1日", "fy-end+2", "2029-03-31");
+    vu_fails("2026-04-01", "平成40年3月31日", "平成は2019年4月30日まで");
 
     /* before certified_on */
     vu_fails("2026-04-01", "2026-03-31",
-             "有効期限 (valid_until): 2026-03-31 is before 認定日 2026-04-01");
-    vu_fails("2026-04-01", "2025/12/31", "2025-12-31 is before 認定日 2026-04-01");
+             "有効期限 (valid_until): 2026-03-31 は認定日 2026-04-01 より前です");
+    vu_fails("2026-04-01", "2025/12/31", "2025-12-31 は認定日 2026-04-01 より前です");
     /* bad rules and dates */
-    vu_fails("2026-04-01", "fy-end+21", "有効期限 (valid_until): N must be 0..20");
-    vu_fails("2026-04-01", "next year", "有効期限 (valid_until): valid-until rule not recognised");
-    vu_fails("2026-04-01", "2028-02-30", "有効期限 (valid_until): date 2028-02-30");
-    vu_fails("2026-04-01", "2028-02-30", "has 29 days");
+    vu_fails("2026-04-01", "fy-end+21", "有効期限 (valid_until): 「fy-end+21」は期限の規則として使えません");
+    vu_fails("2026-04-01", "next year", "有効期限 (valid_until): 「next year」は日付としても期限の規則");
+    vu_fails("2026-04-01", "2028-02-30", "有効期限 (valid_until): 「2028-02-30」");
+    vu_fails("2026-04-01", "2028-02-30", "2028年2月は29日まで");
     /* certified_on missing or invalid: its own error comes first */
-    vu_fails("", "fy-end+2", "認定日 (certified_on): required");
+    vu_fails("", "fy-end+2", "認定日 (certified_on): 必須です");
     vu_fails("2026-02-30", "fy-end+2", "認定日 (certified_on): ");
 }
 
@@ -654,20 +705,20 @@ static void type_int(void **state)
     adoption_field_int("amount", "0", 0);
     adoption_field_int("amount", "1000000000000", 1000000000000LL);
     adoption_field_rejected("amount", "1000000000001",
-                            "金額 (amount): 1000000000001 is out of range 0..1000000000000");
+                            "金額 (amount): 1000000000001 は範囲外です（0～1000000000000）");
     adoption_field_rejected("amount", "99999999999999999999999", "金額 (amount): ");
-    adoption_field_rejected("amount", "99999999999999999999999", "out of range");
-    adoption_field_rejected("amount", "-1", "金額 (amount): -1 is out of range");
-    adoption_field_rejected("amount", "12万円", "金額 (amount): '12万円' is not a whole number");
-    adoption_field_rejected("amount", "1.5", "is not a whole number");
-    adoption_field_rejected("amount", ",100", "is not a whole number");
-    adoption_field_rejected("amount", "100,", "is not a whole number");
-    adoption_field_rejected("amount", "1,,000", "is not a whole number");
-    adoption_field_rejected("amount", "円", "is not a whole number");
+    adoption_field_rejected("amount", "99999999999999999999999", "範囲外です");
+    adoption_field_rejected("amount", "-1", "金額 (amount): -1 は範囲外です");
+    adoption_field_rejected("amount", "12万円", "金額 (amount): 「12万円」は整数として読めません");
+    adoption_field_rejected("amount", "1.5", "は整数として読めません");
+    adoption_field_rejected("amount", ",100", "は整数として読めません");
+    adoption_field_rejected("amount", "100,", "は整数として読めません");
+    adoption_field_rejected("amount", "1,,000", "は整数として読めません");
+    adoption_field_rejected("amount", "円", "は整数として読めません");
     adoption_field_int("rating", "1", 1);
     adoption_field_int("rating", "５", 5);
-    adoption_field_rejected("rating", "0", "評価 (rating): 0 is out of range 1..5");
-    adoption_field_rejected("rating", "6", "評価 (rating): 6 is out of range 1..5");
+    adoption_field_rejected("rating", "0", "評価 (rating): 0 は範囲外です（1～5）");
+    adoption_field_rejected("rating", "6", "評価 (rating): 6 は範囲外です（1～5）");
 }
 
 /* ---- FY ---- */
@@ -688,14 +739,14 @@ static void type_fy(void **state)
     adoption_field_int("fiscal_year", "H30", 2018);
     adoption_field_int("fiscal_year", "2000", 2000);
     adoption_field_int("fiscal_year", "2100", 2100);
-    adoption_field_rejected("fiscal_year", "1999", "年度 (fiscal_year): 1999 is out of range 2000..2100");
-    adoption_field_rejected("fiscal_year", "2101", "2101 is out of range");
-    adoption_field_rejected("fiscal_year", "平成11年度", "1999 is out of range");
-    adoption_field_rejected("fiscal_year", "来年度", "年度 (fiscal_year): '来年度' is not a fiscal year");
-    adoption_field_rejected("fiscal_year", "R", "is not a fiscal year");
-    adoption_field_rejected("fiscal_year", "令和0年度", "is not a fiscal year");
-    adoption_field_rejected("fiscal_year", "20260", "is not a fiscal year");
-    adoption_field_rejected("fiscal_year", "2026-04-01", "is not a fiscal year");
+    adoption_field_rejected("fiscal_year", "1999", "年度 (fiscal_year): 1999 は範囲外です（2000～2100）");
+    adoption_field_rejected("fiscal_year", "2101", "2101 は範囲外です");
+    adoption_field_rejected("fiscal_year", "平成11年度", "1999 は範囲外です");
+    adoption_field_rejected("fiscal_year", "来年度", "年度 (fiscal_year): 「来年度」は年度として読めません");
+    adoption_field_rejected("fiscal_year", "R", "は年度として読めません");
+    adoption_field_rejected("fiscal_year", "令和0年度", "は年度として読めません");
+    adoption_field_rejected("fiscal_year", "20260", "は年度として読めません");
+    adoption_field_rejected("fiscal_year", "2026-04-01", "は年度として読めません");
 }
 
 /* ---- ENUM ---- */
@@ -708,25 +759,25 @@ static void type_enum(void **state)
     cert_field_value("status", "active", "認定中");
     cert_field_value("status", "Suspended", "停止");
     cert_field_value("status", "REVOKED", "取消");
-    cert_field_rejected("status", "期間満了", "状態 (status): '期間満了' is not one of 認定中, 停止, 取消");
-    cert_field_rejected("status", "expired", "is not one of");
+    cert_field_rejected("status", "期間満了", "状態 (status): 「期間満了」は次のどれでもありません: 認定中、停止、取消");
+    cert_field_rejected("status", "expired", "は次のどれでもありません");
     cert_field_value("visibility", "public", "public");
     cert_field_value("visibility", "Public", "public");
     cert_field_value("visibility", "公開", "public");
     cert_field_value("visibility", "連合内", "alliance");
     cert_field_value("visibility", "非公開", "alliance");
-    cert_field_rejected("visibility", "private", "公開区分 (visibility): 'private' is not one of public, alliance");
+    cert_field_rejected("visibility", "private", "公開区分 (visibility): 「private」は次のどれでもありません: public、alliance");
     adoption_field_str("route", "4号随契", "4号随契");
     adoption_field_str("route", "４号随契", "4号随契");   /* full-width digit */
     adoption_field_str("route", "ﾄﾗｲｱﾙ発注", "トライアル発注");  /* half-width kana */
-    adoption_field_rejected("route", "随意契約", "契約方法 (route): '随意契約' is not one of");
+    adoption_field_rejected("route", "随意契約", "契約方法 (route): 「随意契約」は次のどれでもありません");
     adoption_field_str("expense", "使用料及び賃借料", "使用料及び賃借料");
-    adoption_field_rejected("expense", "工事請負費", "予算科目 (expense): '工事請負費' is not one of");
+    adoption_field_rejected("expense", "工事請負費", "予算科目 (expense): 「工事請負費」は次のどれでもありません");
     adoption_field_str("stage", "本格導入", "本格導入");
     adoption_field_rejected("stage", "検討中", "段階 (stage): ");
     adoption_field_str("visibility", "公開", "public");
     /* aliases do not leak across fields */
-    adoption_field_rejected("stage", "active", "is not one of");
+    adoption_field_rejected("stage", "active", "は次のどれでもありません");
 }
 
 /* ---- LIST ---- */
@@ -765,9 +816,9 @@ static void type_list(void **state)
     /* at most 5 distinct items; duplicates do not count */
     list_case("areas", "子育て、教育、防災、環境、行政DX、教育", "子育て, 教育, 防災, 環境, 行政DX");
     cert_field_rejected("areas", "子育て、教育、防災、環境、行政DX、その他",
-                        "分野 (areas): more than 5 items");
-    cert_field_rejected("areas", "宇宙", "分野 (areas): '宇宙' is not one of 子育て, 教育,");
-    cert_field_rejected("areas", "子育て、医療", "'医療' is not one of");
+                        "分野 (areas): 項目が多すぎます（5 個まで）");
+    cert_field_rejected("areas", "宇宙", "分野 (areas): 「宇宙」は次のどれでもありません: 子育て、教育、");
+    cert_field_rejected("areas", "子育て、医療", "「医療」は次のどれでもありません");
 
     /* tags: any values, at most 20, each at most 64 bytes */
     list_case("tags", "AI, 議事録 , 音声認識", "AI, 議事録, 音声認識");
@@ -782,16 +833,16 @@ static void type_list(void **state)
     build_ok("certification", kv, n, &buf, &r);
     free(buf);
     strcat(tags, ",t21");
-    cert_field_rejected("tags", tags, "タグ (tags): more than 20 items");
+    cert_field_rejected("tags", tags, "タグ (tags): 項目が多すぎます（20 個まで）");
     char longtag[80];
     memset(longtag, 'x', 64);
     longtag[64] = 0;
     list_case("tags", longtag, longtag);
     longtag[64] = 'x';
     longtag[65] = 0;
-    cert_field_rejected("tags", longtag, "タグ (tags): item ");
-    cert_field_rejected("tags", longtag, "65 bytes; at most 64 bytes per item");
-    cert_field_rejected("tags", "ok, bad\x01tag", "タグ (tags): contains a control character");
+    cert_field_rejected("tags", longtag, "タグ (tags): 「");
+    cert_field_rejected("tags", longtag, "65 バイトあります（1項目 64 バイトまで）");
+    cert_field_rejected("tags", "ok, bad\x01tag", "タグ (tags): 制御文字");
 }
 
 /* ---- URL ---- */
@@ -803,13 +854,13 @@ static void type_url(void **state)
     cert_field_value("url", "HTTPS://Example.jp/", "HTTPS://Example.jp/");
     cert_field_value("announcement_url", " https://www.city.bunkyo.lg.jp/a.pdf ",
                      "https://www.city.bunkyo.lg.jp/a.pdf");
-    cert_field_rejected("url", "ftp://example.jp/", "URL (url): must start with http:// or https://");
-    cert_field_rejected("url", "example.jp", "must start with http:// or https://");
-    cert_field_rejected("url", "javascript:alert(1)", "must start with http://");
-    cert_field_rejected("url", "https://", "URL (url): has no host name");
-    cert_field_rejected("url", "https:///path", "has no host name");
-    cert_field_rejected("url", "https://example.jp/a b", "must not contain spaces");
-    cert_field_rejected("announcement_url", "https://example.jp/\x01", "公表資料 (announcement_url): must not contain");
+    cert_field_rejected("url", "ftp://example.jp/", "URL (url): http:// か https:// で始めてください");
+    cert_field_rejected("url", "example.jp", "http:// か https:// で始めてください");
+    cert_field_rejected("url", "javascript:alert(1)", "http:// か https:// で始めて");
+    cert_field_rejected("url", "https://", "URL (url): http(s):// の後にホスト名がありません");
+    cert_field_rejected("url", "https:///path", "ホスト名がありません");
+    cert_field_rejected("url", "https://example.jp/a b", "空白や制御文字は入れられません");
+    cert_field_rejected("announcement_url", "https://example.jp/\x01", "公表資料 (announcement_url): 空白や制御文字");
     char big[2100];
     strcpy(big, "https://example.jp/");
     size_t l = strlen(big);
@@ -818,7 +869,7 @@ static void type_url(void **state)
     cert_field_value("url", big, big);
     big[2048] = 'a';
     big[2049] = 0;
-    cert_field_rejected("url", big, "URL (url): 2049 bytes; at most 2048 bytes");
+    cert_field_rejected("url", big, "URL (url): 2049 バイトあります（2048 バイトまで）");
 }
 
 /* ---- CORPNUM ---- */
@@ -834,13 +885,13 @@ static void type_corpnum(void **state)
      * 6*1+4*2+8*1+8*2+0+0+1*1+0+0+0+1*1+0*2 = 40, 40 % 9 = 4, 9 - 4 = 5 */
     cert_field_value("corporate_number", "5010001008846", "5010001008846");
     cert_field_rejected("corporate_number", "3000012050002",
-                        "法人番号 (corporate_number): check digit is 3, expected 7");
-    cert_field_rejected("corporate_number", "3-0000-1205-0002", "check digit is 3, expected 7");
+                        "法人番号 (corporate_number): チェックデジット（先頭の数字）が 3 ですが、正しくは 7 です");
+    cert_field_rejected("corporate_number", "3-0000-1205-0002", "が 3 ですが、正しくは 7 です");
     cert_field_rejected("corporate_number", "700001205000",
-                        "法人番号 (corporate_number): must be 13 digits (got 12)");
-    cert_field_rejected("corporate_number", "70000120500021", "must be 13 digits (got 14)");
+                        "法人番号 (corporate_number): 13桁の数字が必要です（12 桁あります）");
+    cert_field_rejected("corporate_number", "70000120500021", "13桁の数字が必要です（14 桁あります）");
     cert_field_rejected("corporate_number", "7000O12050002", "法人番号 (corporate_number): ");
-    cert_field_rejected("corporate_number", "7000O12050002", "must be 13 digits");
+    cert_field_rejected("corporate_number", "7000O12050002", "は13桁の数字ではありません");
 }
 
 /* ---- REF ---- */
@@ -863,19 +914,26 @@ static void type_ref(void **state)
     strcat(in, " / 認定第12号");
     cert_field_value("derived_from", in, want);
     adoption_field_str("certification", want, want);
+    /* the key is stored as catalog_key_norm makes it, as the write path stores keys */
+    snprintf(in, sizeof in, "%s/認定第１２号", canon);
+    cert_field_value("derived_from", in, want);
+    snprintf(in, sizeof in, "%s/文京－２０２６－１０６", canon);
+    char want2[256];
+    snprintf(want2, sizeof want2, "%s/文京-2026-106", canon);
+    adoption_field_str("certification", in, want2);
 
     cert_field_rejected("derived_from", "認定第12号",
-                        "依拠した認定 (derived_from): '認定第12号' is not a reference MEMBER_ID/KEY");
+                        "依拠した認定 (derived_from): 「認定第12号」は参照（団体コード/認定番号）として読めません");
     cert_field_rejected("derived_from", "ABCD-EFGH/認定第12号",
-                        "依拠した認定 (derived_from): 'ABCD-EFGH' is not a member id");
+                        "依拠した認定 (derived_from): 「ABCD-EFGH」は連合の団体コードでも会員ID");
     snprintf(in, sizeof in, "%s/", canon);
-    cert_field_rejected("derived_from", in, "依拠した認定 (derived_from): key is empty");
+    cert_field_rejected("derived_from", in, "依拠した認定 (derived_from): キーが空です");
     snprintf(in, sizeof in, "%s/a/b", canon);
-    cert_field_rejected("derived_from", in, "key must not contain '/'");
+    cert_field_rejected("derived_from", in, "キーに「/」は使えません");
     snprintf(in, sizeof in, "%s/a\x01", canon);
-    cert_field_rejected("derived_from", in, "key contains a control character");
+    cert_field_rejected("derived_from", in, "キーに制御文字");
     snprintf(in, sizeof in, "%s/%065d", canon, 0);
-    cert_field_rejected("derived_from", in, "key is 65 bytes; at most 64 bytes");
+    cert_field_rejected("derived_from", in, "キーが 65 バイトあります（64 バイトまで）");
     adoption_field_rejected("certification", "nonsense", "認定 (certification): ");
 }
 
@@ -894,20 +952,138 @@ static void key_valid(void **state)
     k[64] = 'k';
     k[65] = 0;
     assert_int_equal(catalog_key_valid(k, err, sizeof err), -1);
-    assert_err_has(err, "at most 64 bytes");
+    assert_err_has(err, "64 バイトまで");
     assert_int_equal(catalog_key_valid("", err, sizeof err), -1);
-    assert_err_has(err, "empty");
+    assert_err_has(err, "空です");
     assert_int_equal(catalog_key_valid(NULL, err, sizeof err), -1);
     assert_int_equal(catalog_key_valid("a/b", err, sizeof err), -1);
-    assert_err_has(err, "'/'");
+    assert_err_has(err, "「/」");
     assert_int_equal(catalog_key_valid("a\tb", err, sizeof err), -1);
-    assert_err_has(err, "control character");
+    assert_err_has(err, "制御文字");
     assert_int_equal(catalog_key_valid("a\xc2\x9f", err, sizeof err), -1);
-    assert_err_has(err, "control character");
+    assert_err_has(err, "制御文字");
     assert_int_equal(catalog_key_valid("a\x7f", err, sizeof err), -1);
     assert_int_equal(catalog_key_valid("\xc0\xaf", err, sizeof err), -1);
     assert_err_has(err, "UTF-8");
     assert_int_equal(catalog_key_valid("a/b", NULL, 0), -1);
+}
+
+static void key_norm(void **state)
+{
+    static const struct { const char *in, *want; } ok[] = {
+        { "文京－２０２６－１０６", "文京-2026-106" },     /* full-width hyphen-minus and digits */
+        { "文京-2026-106", "文京-2026-106" },
+        { "文京\xe2\x88\x92" "2026\xe2\x88\x92" "106", "文京-2026-106" },   /* MINUS SIGN */
+        { "\xe3\x80\x80 R8-001 \t", "R8-001" },          /* trimmed */
+        { "r8-001", "r8-001" },                           /* case is kept */
+        { "ＡＢＣ", "ABC" },
+        { "ｶﾒﾗ-1", "カメラ-1" },                          /* half-width katakana */
+        { "文京区認定第１２号", "文京区認定第12号" },
+        { "a　b", "a b" },                                /* inner U+3000 becomes a space */
+        { "①", "1" },
+    };
+    char out[CATALOG_KEY_MAX + 1], err[256];
+    for (size_t i = 0; i < N(ok); i++) {
+        err[0] = 0;
+        if (catalog_key_norm(ok[i].in, out, sizeof out, err, sizeof err) != 0)
+            fail_msg("refused '%s': %s", ok[i].in, err);
+        assert_string_equal(out, ok[i].want);
+    }
+    /* the normalised form is what is checked */
+    assert_int_equal(catalog_key_norm("ａ／ｂ", out, sizeof out, err, sizeof err), -1);   /* ／ is / */
+    assert_err_has(err, "「/」");
+    assert_string_equal(out, "");
+    assert_int_equal(catalog_key_norm(" \xe3\x80\x80 ", out, sizeof out, err, sizeof err), -1);
+    assert_err_has(err, "空です");
+    assert_int_equal(catalog_key_norm("", out, sizeof out, err, sizeof err), -1);
+    assert_int_equal(catalog_key_norm(NULL, out, sizeof out, err, sizeof err), -1);
+    assert_int_equal(catalog_key_norm("a\x01", out, sizeof out, err, sizeof err), -1);
+    assert_err_has(err, "制御文字");
+    assert_int_equal(catalog_key_norm("\xff", out, sizeof out, err, sizeof err), -1);
+    assert_err_has(err, "UTF-8");
+    /* 64 full-width digits are 192 bytes as typed, 64 once normalised */
+    char wide[65 * 3 + 1] = "";
+    for (int i = 0; i < 64; i++)
+        strcat(wide, "１");
+    assert_int_equal(catalog_key_norm(wide, out, sizeof out, err, sizeof err), 0);
+    assert_int_equal(strlen(out), 64);
+    strcat(wide, "１");
+    assert_int_equal(catalog_key_norm(wide, out, sizeof out, err, sizeof err), -1);
+    assert_err_has(err, "64 バイトまで");
+    /* out too small for the result */
+    assert_int_equal(catalog_key_norm("R8-001", out, 4, err, sizeof err), -1);
+    assert_int_equal(catalog_key_norm("R8-001", out, 0, err, sizeof err), -1);
+    assert_int_equal(catalog_key_norm("R8-001", NULL, 8, NULL, 0), -1);
+}
+
+/* ---- every fault of a record ---- */
+
+typedef struct { size_t n; const catalog_field *f[16]; char reason[16][512]; } faults;
+
+static void on_fault(void *ctx, const catalog_field *f, const char *reason)
+{
+    faults *x = ctx;
+    if (x->n < 16) {
+        x->f[x->n] = f;
+        snprintf(x->reason[x->n], sizeof x->reason[x->n], "%s", reason);
+    }
+    x->n++;
+}
+
+static void check_all_faults(void **state)
+{
+    faults x = { 0 };
+    /* three faults in one record: each reported, in schema order, without
+     * the "<ja> (<name>): " prefix */
+    catalog_kv kv[] = {
+        KV("company", "株式会社テスト"), KV("product", "AI議事録"), KV("areas", "宇宙"),
+        KV("corporate_number", "3000012050002"), KV("certified_on", "2026-04-01"),
+        KV("valid_until", "2026-03-31"),
+    };
+    assert_int_equal(catalog_check("certification", kv, N(kv), on_fault, &x), 3);
+    assert_int_equal(x.n, 3);
+    assert_string_equal(x.f[0]->name, "corporate_number");
+    assert_string_equal(x.reason[0], "チェックデジット（先頭の数字）が 3 ですが、正しくは 7 です");
+    assert_string_equal(x.f[1]->name, "areas");
+    assert_err_has(x.reason[1], "「宇宙」は次のどれでもありません");
+    assert_string_equal(x.f[2]->name, "valid_until");
+    assert_string_equal(x.reason[2], "2026-03-31 は認定日 2026-04-01 より前です");
+    /* catalog_build still stops at the first */
+    char err[512];
+    build_fails("certification", kv, N(kv), err, sizeof err);
+    assert_err_has(err, "法人番号 (corporate_number): チェックデジット");
+
+    /* a fault that follows from another is not repeated: fy-end+2 cannot
+     * be resolved without 認定日, whose own fault says so */
+    memset(&x, 0, sizeof x);
+    catalog_kv kv2[] = {
+        KV("company", "株式会社テスト"), KV("product", "AI議事録"), KV("areas", "防災"),
+        KV("certified_on", "令和8年2月30日"), KV("valid_until", "fy-end+2"), KV("備考", "x"),
+    };
+    assert_int_equal(catalog_check("certification", kv2, N(kv2), on_fault, &x), 2);
+    assert_null(x.f[0]);   /* not about a field of the schema */
+    assert_string_equal(x.reason[0], "不明な項目「備考」");
+    assert_string_equal(x.f[1]->name, "certified_on");
+    assert_err_has(x.reason[1], "2026年2月は28日まで");
+    /* ... but a date 有効期限 is still checked on its own */
+    memset(&x, 0, sizeof x);
+    kv2[4] = KV("valid_until", "2027-02-30");
+    assert_int_equal(catalog_check("certification", kv2, N(kv2) - 1, on_fault, &x), 2);
+    assert_string_equal(x.f[1]->name, "valid_until");
+    /* a missing required field with a wrong one: both; an invalid value is not also "required" */
+    memset(&x, 0, sizeof x);
+    catalog_kv kv3[] = { KV("product", "AI議事録"), KV("areas", "宇宙"), KV("certified_on", "2026-04-01"),
+                         KV("valid_until", "fy-end") };
+    assert_int_equal(catalog_check("certification", kv3, N(kv3), on_fault, &x), 2);
+    assert_string_equal(x.f[0]->name, "company");
+    assert_string_equal(x.reason[0], "必須です");
+    assert_string_equal(x.f[1]->name, "areas");
+    /* a good record: no faults, fn never called; fn may be NULL */
+    memset(&x, 0, sizeof x);
+    assert_int_equal(catalog_check("certification", cert_base, N(cert_base), on_fault, &x), 0);
+    assert_int_equal(x.n, 0);
+    assert_int_equal(catalog_check("certification", kv, N(kv), NULL, NULL), 3);
+    assert_int_equal(catalog_check("member", cert_base, N(cert_base), on_fault, &x), 1);
 }
 
 /* ---- normalisation ---- */
@@ -1058,6 +1234,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(schema_tables),
         cmocka_unit_test(field_lookup),
+        cmocka_unit_test(header_norm),
         cmocka_unit_test(build_minimal_defaults),
         cmocka_unit_test(build_required_and_unknown),
         cmocka_unit_test(build_by_header),
@@ -1074,6 +1251,8 @@ int main(void)
         cmocka_unit_test(type_corpnum),
         cmocka_unit_test(type_ref),
         cmocka_unit_test(key_valid),
+        cmocka_unit_test(key_norm),
+        cmocka_unit_test(check_all_faults),
         cmocka_unit_test(norm),
         cmocka_unit_test(status),
         cmocka_unit_test(product_key),

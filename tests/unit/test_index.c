@@ -806,6 +806,13 @@ static void query_setters(void **state)
     assert_int_equal(catalog_query_set_valid_on(&q, "2026-02-30", err, sizeof err), -1);
     assert_true(err[0] != 0);
     assert_int_equal(q.valid_on, 20260415);
+    /* as people type dates (jp_date_read): 令和8 = 2026 */
+    assert_int_equal(catalog_query_set_valid_on(&q, "令和8年4月1日", err, sizeof err), 0);
+    assert_int_equal(q.valid_on, 20260401);
+    assert_int_equal(catalog_query_set_valid_on(&q, "R7.4.1", err, sizeof err), 0);
+    assert_int_equal(q.valid_on, 20250401);
+    assert_int_equal(catalog_query_set_valid_on(&q, "平成31年5月1日", err, sizeof err), -1);
+    assert_int_equal(q.valid_on, 20250401);
 
     assert_int_equal(catalog_query_set_words(&q, "\xe3\x81", err, sizeof err), -1);
     assert_string_equal(err, "search words are not valid UTF-8");
@@ -911,7 +918,7 @@ static void prepare_refusals(void **state)
     assert_string_equal(err, "mode must be add, update, upsert or withdraw");
     put_item(&it[0], "certification", "F-9", CATALOG_PUT_ADD, kv, 2);   /* no areas, dates */
     assert_int_equal(put_own(f, it, 1, err, sizeof err), -1);
-    assert_err_has(err, "(areas): required");
+    assert_err_has(err, "(areas): 必須です");
 
     /* several items: the failing one is named; nothing is written */
     put_item(&it[0], "certification", "F-7", CATALOG_PUT_ADD, kv, n);

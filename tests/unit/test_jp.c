@@ -222,6 +222,130 @@ static void date_parse_invalid(void **state)
     assert_err_has(err, "1900..2999");
 }
 
+/* ---- dates as people type them ---- */
+
+static void date_read_valid(void **state)
+{
+    static const struct { const char *in; int y, m, d; } cases[] = {
+        { "2026-04-01", 2026, 4, 1 },
+        { "2026/4/1", 2026, 4, 1 },
+        { "2026.4.1", 2026, 4, 1 },
+        { "2026年4月1日", 2026, 4, 1 },
+        { "2026年4月1", 2026, 4, 1 },           /* 日 optional */
+        { "２０２６／０４／０１", 2026, 4, 1 },   /* full-width digits and slash */
+        { "２０２６－４－１", 2026, 4, 1 },       /* full-width hyphen-minus U+FF0D */
+        { "2026\xe2\x88\x92" "4\xe2\x88\x92" "1", 2026, 4, 1 },   /* MINUS SIGN U+2212 */
+        { " 2026年 4月 1日\xe3\x80\x80", 2026, 4, 1 },            /* spaces, U+3000 */
+        /* 令和 began 2019-05-01: 令和8 = 2019 + 8 - 1 = 2026 */
+        { "令和8年4月1日", 2026, 4, 1 },
+        { "令和８年４月１日", 2026, 4, 1 },
+        { "令和元年5月1日", 2019, 5, 1 },          /* first day of 令和 */
+        { "令和1年5月1日", 2019, 5, 1 },
+        { "R8.4.1", 2026, 4, 1 },
+        { "r8.4.1", 2026, 4, 1 },
+        { "R8/4/1", 2026, 4, 1 },
+        { "R08.04.01", 2026, 4, 1 },
+        { "Ｒ８．４．１", 2026, 4, 1 },
+        { "R8-4-1", 2026, 4, 1 },
+        { "令和8.4.1", 2026, 4, 1 },
+        { "\xe3\x8b\xbf" "8年4月1日", 2026, 4, 1 },   /* ㋿ U+32FF */
+        /* 平成 1989-01-08 .. 2019-04-30: 平成31 = 1989 + 31 - 1 = 2019 */
+        { "平成31年4月30日", 2019, 4, 30 },        /* last day of 平成 */
+        { "H31.4.30", 2019, 4, 30 },
+        { "h31/4/30", 2019, 4, 30 },
+        { "平成元年1月8日", 1989, 1, 8 },          /* first day of 平成 */
+        { "\xe3\x8d\xbb" "30年12月31日", 2018, 12, 31 },   /* ㍻ U+337B */
+        /* 昭和 1926-12-25 .. 1989-01-07: 昭和64 = 1926 + 64 - 1 = 1989 */
+        { "昭和64年1月7日", 1989, 1, 7 },
+        { "S63.12.31", 1988, 12, 31 },
+        { "大正15年12月24日", 1926, 12, 24 },       /* 1912 + 15 - 1 */
+        { "明治33年1月1日", 1900, 1, 1 },          /* 1868 + 33 - 1, the first supported year */
+        { "令和981年12月31日", 2999, 12, 31 },      /* 2019 + 981 - 1, the last */
+        { "令和6年2月29日", 2024, 2, 29 },          /* 2024 is a leap year */
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        jp_date d = { 0, 0, 0 };
+        err[0] = '\0';
+        if (jp_date_read(cases[i].in, &d, err, sizeof err) != 0)
+            fail_msg("refused \"%s\": %s", cases[i].in, err);
+        assert_date(d, cases[i].y, cases[i].m, cases[i].d);
+    }
+}
+
+static void date_read_invalid(void **state)
+{
+    static const char *bad[] = {
+        "", "   ", "2026", "2026-04", "26-04-01", "20260401", "2026-04-01x", "2026-4-1-1",
+        "2026-004-01", "02026-04-01", "令和", "令和年4月1日", "R", "R8", "R8.4", "X8.4.1",
+        "令和8年4月", "令和8年4月1日日", "令和1000年1月1日",
+        "2026-13-01", "2026-00-01", "2026-02-29", "2026-04-31", "1899-12-31", "3000-01-01",
+        "令和0年5月1日",            /* no year 0 */
+        "令和元年4月30日",          /* 令和 began 2019-05-01 */
+        "平成31年5月1日",           /* 平成 ended 2019-04-30 */
+        "H32.1.1",
+        "平成元年1月7日",           /* still 昭和64 */
+        "昭和64年1月8日",           /* already 平成 */
+        "大正15年12月25日",         /* already 昭和 */
+        "明治45年7月30日",          /* already 大正 */
+        "明治32年12月31日",         /* 1899: before the supported years */
+        "令和982年1月1日",          /* 3000 */
+        "令和5年2月29日",           /* 2023 is not a leap year */
+        "\xff", "2026-04-0\xc0\xb1",
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        jp_date d = { 7, 7, 7 };
+        err[0] = '\0';
+        if (jp_date_read(bad[i], &d, err, sizeof err) != -1)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_true(err[0] != '\0');
+        assert_date(d, 7, 7, 7);   /* untouched on failure */
+        assert_int_equal(jp_date_read(bad[i], &d, NULL, 0), -1);
+    }
+    jp_date d;
+    assert_int_equal(jp_date_read(NULL, &d, err, sizeof err), -1);
+    assert_int_equal(jp_date_read("2026-04-01", NULL, err, sizeof err), -1);
+
+    /* the messages say why, in Japanese */
+    assert_int_equal(jp_date_read("平成31年5月1日", &d, err, sizeof err), -1);
+    assert_err_has(err, "「平成31年5月1日」");
+    assert_err_has(err, "平成は2019年4月30日まで");
+    assert_err_has(err, "2019年5月1日からは令和");
+    assert_int_equal(jp_date_read("令和元年4月30日", &d, err, sizeof err), -1);
+    assert_err_has(err, "令和は2019年5月1日から");
+    assert_int_equal(jp_date_read("昭和64年1月8日", &d, err, sizeof err), -1);
+    assert_err_has(err, "昭和は1989年1月7日まで");
+    assert_int_equal(jp_date_read("令和0年5月1日", &d, err, sizeof err), -1);
+    assert_err_has(err, "令和0年はありません");
+    assert_int_equal(jp_date_read("令和5年2月29日", &d, err, sizeof err), -1);
+    assert_err_has(err, "2023年2月は28日まで");
+    assert_int_equal(jp_date_read("2026-13-01", &d, err, sizeof err), -1);
+    assert_err_has(err, "月は1～12");
+    assert_int_equal(jp_date_read("3000-01-01", &d, err, sizeof err), -1);
+    assert_err_has(err, "1900年から2999年");
+    assert_int_equal(jp_date_read("あした", &d, err, sizeof err), -1);
+    assert_err_has(err, "「あした」は日付として読めません");
+    assert_err_has(err, "R8.4.1");
+    /* longer than JP_DATE_TEXT_MAX: refused without being read further */
+    char longer[JP_DATE_TEXT_MAX + 2];
+    memset(longer, ' ', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    assert_int_equal(jp_date_read(longer, &d, err, sizeof err), -1);
+    assert_err_has(err, "長すぎます");
+    /* exactly JP_DATE_TEXT_MAX bytes with spaces around a date is read */
+    memset(longer, ' ', JP_DATE_TEXT_MAX);
+    memcpy(longer + 10, "R8.4.1", 6);
+    longer[JP_DATE_TEXT_MAX] = '\0';
+    assert_int_equal(jp_date_read(longer, &d, err, sizeof err), 0);
+    assert_date(d, 2026, 4, 1);
+    /* a small err buffer is truncated, never overflowed */
+    char small[8];
+    memset(small, 'X', sizeof small);
+    assert_int_equal(jp_date_read("平成31年5月1日", &d, small, sizeof small), -1);
+    assert_true(memchr(small, '\0', sizeof small) != NULL);
+}
+
 static void date_format(void **state)
 {
     char out[11];
@@ -506,6 +630,8 @@ int main(void)
         cmocka_unit_test(corporate_invalid),
         cmocka_unit_test(date_parse_valid),
         cmocka_unit_test(date_parse_invalid),
+        cmocka_unit_test(date_read_valid),
+        cmocka_unit_test(date_read_invalid),
         cmocka_unit_test(date_format),
         cmocka_unit_test(date_cmp),
         cmocka_unit_test(date_valid),

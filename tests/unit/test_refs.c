@@ -439,7 +439,7 @@ static void derived_copies_the_subject(void **state)
     o = PUT(f, "certification", "F-D3", CATALOG_PUT_ADD, CATALOG_PUT_ALLOW_UNKNOWN, "依拠した認定", "131016/M-NONE",
             "認定日", "2026-05-01", "有効期限", "fy-end");
     assert_int_equal(o.rc, -1);
-    assert_err_has(o.err, "(company): required");
+    assert_err_has(o.err, "(company): 必須です");
     /* lapsed on this 認定日, or not yet certified then */
     o = PUT(f, "certification", "F-D4", CATALOG_PUT_ADD, 0, "依拠した認定", "131016/M-LP", "認定日", "2026-05-01",
             "有効期限", "fy-end");
@@ -566,7 +566,7 @@ static void schema_fields(void **state)
                                { "status_date", "2026年3月31日" } };
     proto_body *b = NULL;
     assert_int_equal(catalog_build("certification", bad, N(bad), &b, err, sizeof err), -1);
-    assert_string_equal(err, "状態変更日 (status_date): 2026-03-31 is before 認定日 2026-04-01");
+    assert_string_equal(err, "状態変更日 (status_date): 2026-03-31 は認定日 2026-04-01 より前です");
 
     /* catalog_field_canon: one field as it would be stored */
     char mid[PROTO_ID_STR], want[200];
