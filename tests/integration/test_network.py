@@ -180,6 +180,7 @@ def test_mixed_key_types_and_fanout(env):
     c = env.join(a)
     d = env.join(a, start=False)
     d.start("--fanout", "1")
+    d.wait_member()   # it can write only once it has received its own admission
     nodes = [a, b, c, d]
     d.ctl("put", "note", "fan", "v=1")
     wait_until(lambda: digests_equal(nodes), 20, what="convergence with fanout 1 on one node")
