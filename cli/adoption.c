@@ -34,7 +34,7 @@ static const client_subverb subs[] = {
     { "update", update, "KEY FIELD=VALUE..." },
     { "show", show, "KEY [--author CODE]" },
     { "history", history, NULL },
-    { "list", list, "[--mine]" },
+    { "list", list, "[--mine] [--fy 年度] [--department 原課] [--route 契約方法] [--member CODE]" },
 };
 
 const client_subverbs adoption_verb = { V, subs, sizeof subs / sizeof subs[0], NULL };

@@ -73,21 +73,29 @@ static int key_author(client_opts *o, const char *verb, int argc, char **argv, c
     return *key ? 0 : -1;
 }
 
-/* Records in full: a JSON array for scripts, labelled views for people. */
+/* Records in full: a JSON array for scripts (client_catalog_json), labelled
+ * views for people. */
 static void show_records(const client_opts *o, const proto_record *recs, size_t n, const client_members *m)
 {
+    jp_date today = client_today();
     if (o->json)
         printf("[");
     for (size_t i = 0; i < n; i++) {
         if (i)
             putchar(o->json ? ',' : '\n');
         if (o->json)
-            client_print_record(&recs[i], 1, stdout);
+            client_catalog_json_print(&recs[i], m, today, stdout);
         else
             client_show_catalog_record(&recs[i], m, o->era, stdout);
     }
     if (o->json)
         printf("]\n");
+}
+
+/* "認定 文京-2026-001" / "導入実績 R8-001" for messages. */
+static const char *kind_ja(const char *kind)
+{
+    return kind_is(kind, KIND_CERTIFICATION) ? "認定" : "導入実績";
 }
 
 static int find(client_opts *o, const char *kind, const char *key, const char *author,
@@ -118,8 +126,12 @@ int client_cat_show(client_opts *o, const char *verb, const char *kind, int argc
     size_t n = client_records(rep, len, "records", &recs);
     client_members m;
     client_members_parse(rep, len, &m);
-    if (n == 0 && !o->json) {
-        client_errorf("no %s %s%s%s", kind, key, author ? " by " : "", author ? author : "");
+    if (n == 0) {
+        /* a missing record fails in both forms: scripts test the exit status */
+        if (author)
+            client_errorf("%s「%s」（%s）は見つかりません", kind_ja(kind), key, author);
+        else
+            client_errorf("%s「%s」は見つかりません", kind_ja(kind), key);
         rc = CLIENT_FAIL;
     } else {
         show_records(o, recs, n, &m);
@@ -179,51 +191,79 @@ int client_cat_history(client_opts *o, const char *verb, const char *kind, int a
     return CLIENT_OK;
 }
 
-/* list: one line per record of this kind (--mine: this member's only). */
+/* list: one line per record of this kind (--mine: this member's only).
+ * Adoptions also by 年度 (--fy), 原課 (--department), 契約方法 (--route) and
+ * adopting member (--member), filtered by the daemon (catalog_query). */
 int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc, char **argv)
 {
-    int mine = 0;
+    static const struct { const char *opt, *key; } afilters[] = {
+        { "--fy", "fiscal_year" }, { "--department", "department" }, { "--route", "route" },
+        { "--member", "adopter" },
+    };
+    const char *avals[4] = { 0 };
+    int mine = 0, cert = kind_is(kind, KIND_CERTIFICATION);
     for (int i = 2; i < argc; i++) {
         if (client_common_opt(o, argc, argv, &i))
             continue;
+        int used = 0;
+        for (size_t k = 0; !cert && k < 4 && !used; k++) {
+            size_t l = strlen(afilters[k].opt);
+            if (!strncmp(argv[i], afilters[k].opt, l) && argv[i][l] == '=') {
+                avals[k] = argv[i] + l + 1;
+                used = 1;
+            } else if (!strcmp(argv[i], afilters[k].opt)) {
+                if (i + 1 >= argc) {
+                    client_usage_error(verb, "%s には値が要ります", afilters[k].opt);
+                    return CLIENT_USAGE;
+                }
+                avals[k] = argv[++i];
+                used = 1;
+            }
+        }
+        if (used)
+            continue;
         if (!strcmp(argv[i], "--mine"))
             mine = 1;
-        else {
+        else if (cert) {
             client_usage_error(verb, "usage: catalogctl %s list [--mine] [--json] [--era]", kind);
+            return CLIENT_USAGE;
+        } else {
+            client_usage_error(verb, "usage: catalogctl %s list [--mine] [--fy 年度] [--department 原課] "
+                               "[--route 契約方法] [--member CODE] [--json] [--era]", kind);
             return CLIENT_USAGE;
         }
     }
-    client_req r;
-    uint8_t *rep;
-    size_t len;
-    client_req_begin(&r, "csearch");
-    proto_map_put_u64(&r.m, "all", 1);
-    int rc = client_call(o, &r, &rep, &len);
-    if (rc)
-        return rc;
-    int cert = kind_is(kind, KIND_CERTIFICATION);
-    proto_record *recs;
-    size_t n = client_records(rep, len, cert ? "certifications" : "adoptions", &recs);
-    client_members m;
-    client_members_parse(rep, len, &m);
     char self[PROTO_ID_STR] = "";
     if (mine) {
         client_req s;
         uint8_t *sr;
         size_t sl;
         client_req_begin(&s, "status");
-        if (client_call(o, &s, &sr, &sl) == 0) {
-            proto_map_str(sr, sl, "member_id", self, sizeof self);
-            free(sr);
-        }
+        int src = client_call(o, &s, &sr, &sl);
+        if (src)
+            return src;
+        proto_map_str(sr, sl, "member_id", self, sizeof self);
+        free(sr);
     }
+    client_req r;
+    uint8_t *rep;
+    size_t len;
+    client_req_begin(&r, "csearch");
+    proto_map_put_u64(&r.m, "all", 1);
+    for (size_t k = 0; k < 4; k++)
+        if (avals[k])
+            proto_map_put_str(&r.m, afilters[k].key, avals[k]);
+    int rc = client_call(o, &r, &rep, &len);
+    if (rc)
+        return rc;
+    proto_record *recs;
+    size_t n = client_records(rep, len, cert ? "certifications" : "adoptions", &recs);
+    client_members m;
+    client_members_parse(rep, len, &m);
     static const char *ch[] = { "認定番号", "製品・サービス名", "事業者名", "分野", "認定団体", "有効期限", "状態" };
     static const char *ah[] = { "キー", "導入団体", "年度", "原課", "契約方法", "段階", "金額", "認定" };
     client_table *t = o->json ? NULL : (cert ? client_table_new(7, ch) : client_table_new(8, ah));
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    jp_date today = { tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday };
+    jp_date today = client_today();
     if (o->json)
         printf("[");
     int first = 1;
@@ -235,7 +275,7 @@ int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc
         if (o->json) {
             if (!first)
                 putchar(',');
-            client_print_record(&recs[i], 1, stdout);
+            client_catalog_json_print(&recs[i], &m, today, stdout);
             first = 0;
             continue;
         }
@@ -249,14 +289,14 @@ int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc
                                   catalog_status(&recs[i], today) };
             client_table_row(t, row);
         } else {
-            char ref[600], *slash;
+            char ref[600], label[700];
             client_field(&recs[i], "certification", 0, ref, sizeof ref);
-            slash = strchr(ref, '/');
             const char *row[] = { recs[i].key, who, client_field(&recs[i], "fiscal_year", o->era, b[0], sizeof b[0]),
                                   client_field(&recs[i], "department", 0, b[1], sizeof b[1]),
                                   client_field(&recs[i], "route", 0, b[2], sizeof b[2]),
                                   client_field(&recs[i], "stage", 0, b[3], sizeof b[3]),
-                                  client_field(&recs[i], "amount", 0, b[4], sizeof b[4]), slash ? slash + 1 : ref };
+                                  client_field(&recs[i], "amount", 0, b[4], sizeof b[4]),
+                                  client_ref_label(&m, ref, label, sizeof label) };
             client_table_row(t, row);
         }
     }
