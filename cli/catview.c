@@ -328,7 +328,7 @@ void client_show_catalog_record(const proto_record *r, const client_members *m, 
 {
     size_t nf;
     const catalog_field *fs = catalog_fields(r->kind, &nf);
-    char who[256], buf[8192], when[32];
+    char who[256], buf[PROTO_RECORD_MAX + 1], when[32];
     time_t t = (time_t)(r->time_ms / 1000);
     struct tm tm;
     localtime_r(&t, &tm);

@@ -25,6 +25,9 @@ const char export_usage[] = USAGE;
 
 int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
 
+/* A cell holds any field of a record whole (a record is at most PROTO_RECORD_MAX bytes). */
+#define CELL_MAX (PROTO_RECORD_MAX + 1)
+
 /* Header row and cells of one record: key, schema fields, the author. */
 static size_t headers(const char *kind, const char **out)
 {
@@ -41,7 +44,7 @@ static size_t headers(const char *kind, const char **out)
  * 有効期限 has passed; re-imported, catalog_build takes it back as 認定中),
  * references are CODE/KEY (as people type them and import reads them),
  * members are "131059 文京区". */
-static size_t cells(const proto_record *r, const client_members *m, jp_date today, char (*buf)[8192],
+static size_t cells(const proto_record *r, const client_members *m, jp_date today, char (*buf)[CELL_MAX],
                     const char **out)
 {
     size_t n, k = 0;
@@ -96,7 +99,7 @@ int export_main(int argc, char **argv)
     nrec[1] = client_records(rep, len, "adoptions", &recs[1]);
     client_members m;
     client_members_parse(rep, len, &m);
-    static char buf[40][8192];
+    static char buf[40][CELL_MAX];
     jp_date today = client_today();
     const char *hdr[48], *row[48];
     char err[512];

@@ -223,7 +223,9 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1], author[128] = "";
     if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
         return proto_err(err, errlen, "find needs kind and key");
-    proto_map_str(req, len, "author", author, sizeof author);
+    proto_rd ar;
+    if (proto_map_find(req, len, "author", &ar) == 0 && proto_rd_strcpy(&ar, author, sizeof author))
+        return proto_err(err, errlen, "author が長すぎるか文字列ではありません（団体コードか member id を指定してください）");
     control_list l;
     control_list_begin(&l);
     if (author[0]) {
