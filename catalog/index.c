@@ -588,7 +588,8 @@ static int idx_finish(catalog_index *x)
         t->a[j].prod = ci < 0 ? NO_PROD : t->c[ci].prod;
     }
     free(order);
-    qsort_r(t->a, t->na, sizeof *t->a, cmp_adoption, t);
+    if (t->na > 1)
+        qsort_r(t->a, t->na, sizeof *t->a, cmp_adoption, t);
     /* the arena stays as large as it had to be: give back the slack */
     char *ar = realloc(t->arena, t->arena_used ? t->arena_used : 1);
     if (ar) {
