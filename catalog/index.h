@@ -123,7 +123,7 @@ int catalog_query_set_area(catalog_query *q, const char *text, char *err, size_t
  * revoked, expired: "状態は 認定中、停止、取消、期間満了 のいずれかです". */
 int catalog_query_set_status(catalog_query *q, const char *text, char *err, size_t errlen);
 /* Any date catalog_build accepts (catalog_parse_date: 2026-04-01, 2026/4/1,
- * 2026年4月1日, full-width digits …): "日付「TEXT」が読めません（…）". */
+ * 2026年4月1日, full-width digits …): "日付「TEXT」が読めません（例: …）". */
 int catalog_query_set_valid_on(catalog_query *q, const char *text, char *err, size_t errlen);
 /* 13 digits (full-width, hyphens and spaces allowed) with a valid check
  * digit; anything else is refused ("法人番号「TEXT」は13桁の数字ではありません",
@@ -137,7 +137,8 @@ int catalog_query_set_expiring_within(catalog_query *q, const char *text, char *
 int catalog_query_set_member(catalog_query *q, store *st, const char *text, char *err, size_t errlen);
 int catalog_query_set_adopted_by(catalog_query *q, store *st, const char *text, char *err, size_t errlen);
 int catalog_query_set_adopter(catalog_query *q, store *st, const char *text, char *err, size_t errlen);
-/* 年度 as catalog_build reads it (2026, 2026年度, 令和8年度, R8). */
+/* 年度 as catalog_build reads it (2026, 2026年度, 令和8年度, R8):
+ * "年度「TEXT」が読めません（例: …）". */
 int catalog_query_set_fiscal_year(catalog_query *q, const char *text, char *err, size_t errlen);
 /* At most CATALOG_DEPARTMENT_MAX bytes of valid UTF-8. */
 int catalog_query_set_department(catalog_query *q, const char *text, char *err, size_t errlen);

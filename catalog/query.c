@@ -126,8 +126,8 @@ int catalog_query_set_valid_on(catalog_query *q, const char *text, char *err, si
         return 0;
     }
     if (catalog_parse_date(text, &d, why, sizeof why))
-        return proto_err(err, errlen, "日付「%s」が読めません（例: 2026-04-01、2026年4月1日）: %s",
-                         quote(text, qb, sizeof qb), why);
+        return proto_err(err, errlen, "日付「%s」が読めません（例: 2026-04-01、2026年4月1日）",
+                         quote(text, qb, sizeof qb));
     q->valid_on = catalog_date_to_num(d);
     return 0;
 }
@@ -232,8 +232,8 @@ int catalog_query_set_fiscal_year(catalog_query *q, const char *text, char *err,
         return 0;
     }
     if (catalog_parse_fy(text, &fy, why, sizeof why))
-        return proto_err(err, errlen, "年度「%s」が読めません（例: 2026、令和8年度、R8）: %s",
-                         quote(text, qb, sizeof qb), why);
+        return proto_err(err, errlen, "年度「%s」が読めません（例: 2026、令和8年度、R8）",
+                         quote(text, qb, sizeof qb));
     q->fiscal_year = fy;
     return 0;
 }
