@@ -26,16 +26,24 @@
 #include <time.h>
 
 typedef struct {
-    size_t norm;         /* offset of the normalised text in the arena */
+    size_t text;         /* offset in the arena of two NUL-terminated strings: certifications
+                          * their normalised search text, then their normalised product name
+                          * (the sort key); adoptions the cited "AUTHOR/KEY", then their
+                          * normalised 原課 */
     uint64_t seq;
     uint64_t corp;       /* 法人番号, NO_CORP if absent */
     uint32_t author;     /* index into the index's author table */
     uint32_t prod;       /* product number (certifications: index of first of its range) */
     uint32_t areas;      /* bit i = catalog_areas[i] */
     int32_t cert_on, valid_until;   /* yyyymmdd, 0 if absent */
-    uint8_t is_public;
-    uint8_t status;      /* 0 認定中/期間満了 by date, 1 停止, 2 取消 */
+    uint16_t fy;         /* adoptions: 年度, 0 if absent */
+    uint8_t route;       /* adoptions: 1 + index into 契約方法's values, 0 if absent */
+    uint8_t is_public : 1;
+    uint8_t status : 2;  /* recorded: CATALOG_STATUS_ACTIVE, _SUSPENDED or _REVOKED */
 } cidx;
+
+/* 100,000 of them are scanned a few times per search: keep them small */
+_Static_assert(sizeof(cidx) <= 48, "cidx grew");
 
 #define NO_PROD UINT32_MAX
 #define NO_CORP UINT64_MAX
@@ -168,7 +176,7 @@ typedef struct { char *buf; size_t used, cap; } textbuf;
 
 static int text_cb(void *ctx, const char *f, size_t fl, const char *t, size_t tl)
 {
-    static const char *const fields[] = { "company", "product", "summary", "tags", "address" };
+    static const char *const fields[] = { "company", "product", "summary", "tags", "address", "contact" };
     textbuf *b = ctx;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (strlen(fields[i]) == fl && !memcmp(fields[i], f, fl) && b->used + tl + 2 < b->cap) {
@@ -194,15 +202,6 @@ static int area_bits_cb(void *ctx, const char *f, size_t fl, const char *t, size
                 *bits |= 1u << i;
     }
     return 1;
-}
-
-static int date_num(const proto_record *r, const char *field)
-{
-    char v[16];
-    jp_date dt;
-    if (proto_body_copy_str(r, field, v, sizeof v) || jp_date_parse(v, &dt, NULL, 0))
-        return 0;
-    return dt.y * 10000 + dt.m * 100 + dt.d;
 }
 
 static void ref_hash(const proto_id *author, const char *key, uint64_t out[2])
@@ -238,15 +237,32 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
         /* resolve the cited certification after the certifications are sorted;
          * the reference waits in the arena until then */
         char ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
+        const char *dept;
+        size_t dl;
+        int64_t fy = 0;
         if (proto_body_copy_str(&r, "certification", ref, sizeof ref))
             ref[0] = 0;
-        size_t rl = strlen(ref) + 1;
-        if (grow((void **)&t->arena, &t->arena_cap, t->arena_used + rl, 1) ||
+        x->norm[0] = 0;
+        if (proto_body_get_str(&r, "department", &dept, &dl) == 0 &&
+            catalog_norm(dept, dl, x->norm, sizeof x->norm))
+            x->norm[0] = 0;
+        if (proto_body_get_int(&r, "fiscal_year", &fy) == 0 && fy > 0 && fy <= UINT16_MAX)
+            e.fy = (uint16_t)fy;
+        char route[64];
+        if (proto_body_copy_str(&r, "route", route, sizeof route) == 0) {
+            const catalog_field *rf = catalog_field_find(kind_get(KIND_ADOPTION)->name, "route");
+            for (size_t i = 0; rf && rf->values && rf->values[i] && i < 254; i++)
+                if (!strcmp(rf->values[i], route))
+                    e.route = (uint8_t)(i + 1);
+        }
+        size_t rl = strlen(ref) + 1, nl = strlen(x->norm) + 1;
+        if (grow((void **)&t->arena, &t->arena_cap, t->arena_used + rl + nl, 1) ||
             grow((void **)&t->a, &t->capa, t->na + 1, sizeof *t->a))
             goto oom;
-        e.norm = t->arena_used;
+        e.text = t->arena_used;
         memcpy(t->arena + t->arena_used, ref, rl);
-        t->arena_used += rl;
+        memcpy(t->arena + t->arena_used + rl, x->norm, nl);
+        t->arena_used += rl + nl;
         t->a[t->na++] = e;
         return 0;
     }
@@ -257,27 +273,28 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     if (catalog_norm(text, tb.used, norm, sizeof x->norm))
         norm[0] = 0;
     size_t nl = strlen(norm) + 1;
-    char pk[700];
+    char pk[4096];
     if (catalog_product_key(&r, pk, sizeof pk))
         snprintf(pk, sizeof pk, "-|%s", r.key);
-    if (grow((void **)&t->arena, &t->arena_cap, t->arena_used + nl, 1) ||
+    const char *pname = strchr(pk, '|') + 1;   /* the normalised product name */
+    size_t pl = strlen(pname) + 1;
+    if (grow((void **)&t->arena, &t->arena_cap, t->arena_used + nl + pl, 1) ||
         grow((void **)&t->c, &t->capc, t->nc + 1, sizeof *t->c) ||
         grow((void **)&x->extra, &x->capextra, t->nc + 1, sizeof *x->extra))
         goto oom;
-    e.norm = t->arena_used;
+    e.text = t->arena_used;
     memcpy(t->arena + t->arena_used, norm, nl);
-    t->arena_used += nl;
+    memcpy(t->arena + t->arena_used + nl, pname, pl);
+    t->arena_used += nl + pl;
     proto_body_foreach(&r, area_bits_cb, &e.areas);
-    e.cert_on = date_num(&r, "certified_on");
-    e.valid_until = date_num(&r, "valid_until");
+    e.cert_on = catalog_date_num(&r, "certified_on");
+    e.valid_until = catalog_date_num(&r, "valid_until");
     /* the product key starts with the normalised 13-digit 法人番号 (or "-"):
      * the same number whatever width or hyphens the record was written with */
     e.corp = NO_CORP;
     if (strspn(pk, "0123456789") == 13 && pk[13] == '|')
         e.corp = strtoull(pk, NULL, 10);
-    char st[32] = "";
-    proto_body_copy_str(&r, "status", st, sizeof st);
-    e.status = !strcmp(st, "停止") ? 1 : !strcmp(st, "取消") ? 2 : 0;
+    e.status = (uint8_t)catalog_status_recorded(&r);
     hash128(pk, x->extra[t->nc].pk);
     ref_hash(&r.author, r.key, x->extra[t->nc].ref);
     t->c[t->nc++] = e;
@@ -287,6 +304,13 @@ oom:
     return 1;
 }
 
+/* The second string of an entry's text (see cidx). */
+static const char *second(const idx_table *t, const cidx *e)
+{
+    const char *s = t->arena + e->text;
+    return s + strlen(s) + 1;
+}
+
 static int cmp_u128(const uint64_t *a, const uint64_t *b)
 {
     if (a[0] != b[0])
@@ -294,15 +318,48 @@ static int cmp_u128(const uint64_t *a, const uint64_t *b)
     return (a[1] > b[1]) - (a[1] < b[1]);
 }
 
-/* products ordered by 法人番号, then by product (hash order) */
+static int cmp_author_seq(const idx_table *t, const cidx *a, const cidx *b)
+{
+    if (a->author != b->author) {
+        int c = memcmp(&t->authors[a->author], &t->authors[b->author], sizeof(proto_id));
+        if (c)
+            return c;
+    }
+    return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* The index's order of certifications, the same on every node for the same
+ * records: normalised product name, 法人番号 (none last), the product key's
+ * hash (products that differ only there stay apart), 認定日, author, seq. */
 static int cmp_prod(const void *a, const void *b, void *ctx)
 {
     const catalog_index *x = ctx;
+    const idx_table *t = &x->t;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    if (x->t.c[i].corp != x->t.c[j].corp)
-        return x->t.c[i].corp < x->t.c[j].corp ? -1 : 1;
-    int c = cmp_u128(x->extra[i].pk, x->extra[j].pk);
-    return c ? c : (i > j) - (i < j);
+    const cidx *ci = &t->c[i], *cj = &t->c[j];
+    int c = strcmp(second(t, ci), second(t, cj));
+    if (c)
+        return c;
+    if (ci->corp != cj->corp)
+        return ci->corp < cj->corp ? -1 : 1;
+    if ((c = cmp_u128(x->extra[i].pk, x->extra[j].pk)) != 0)
+        return c;
+    if (ci->cert_on != cj->cert_on)
+        return ci->cert_on < cj->cert_on ? -1 : 1;
+    return cmp_author_seq(t, ci, cj);
+}
+
+/* Adoptions: by the product they cite (in the certifications' order, none
+ * last), 年度, author, seq. */
+static int cmp_adoption(const void *a, const void *b, void *ctx)
+{
+    const idx_table *t = ctx;
+    const cidx *ai = a, *aj = b;
+    if (ai->prod != aj->prod)
+        return ai->prod < aj->prod ? -1 : 1;
+    if (ai->fy != aj->fy)
+        return ai->fy < aj->fy ? -1 : 1;
+    return cmp_author_seq(t, ai, aj);
 }
 
 static int cmp_ref(const void *a, const void *b, void *ctx)
@@ -403,6 +460,13 @@ static cidx *entry_at(const idx_table *t, size_t i)
     return i < t->nc ? &t->c[i] : &t->a[i - t->nc];
 }
 
+/* Bytes of an entry's two strings in the arena. */
+static size_t text_size(const idx_table *t, const cidx *e)
+{
+    const char *b = second(t, e);
+    return (size_t)(b - (t->arena + e->text)) + strlen(b) + 1;
+}
+
 /* Fill x (empty) from `old` plus the new versions; 0, or -1 (then x is to
  * be cleared and built from scratch). */
 static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, cextra *old_extra)
@@ -443,7 +507,7 @@ static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, cextra
     /* compact the arena once most of it is text of versions gone */
     size_t live = 0;
     for (size_t i = 0; i < t->nc + t->na; i++)
-        live += strlen(t->arena + entry_at(t, i)->norm) + 1;
+        live += text_size(t, entry_at(t, i));
     if (t->arena_used > 2 * live + (1u << 20)) {
         char *na = malloc(live ? live : 1);
         if (!na)
@@ -451,9 +515,9 @@ static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, cextra
         size_t o = 0;
         for (size_t i = 0; i < t->nc + t->na; i++) {
             cidx *e = entry_at(t, i);
-            size_t l = strlen(t->arena + e->norm) + 1;
-            memcpy(na + o, t->arena + e->norm, l);
-            e->norm = o;
+            size_t l = text_size(t, e);
+            memcpy(na + o, t->arena + e->text, l);
+            e->text = o;
             o += l;
         }
         free(t->arena);
@@ -519,11 +583,13 @@ static int idx_finish(catalog_index *x)
     qsort_r(order, nc, sizeof *order, cmp_ref, x->extra);
     for (size_t j = 0; j < t->na; j++) {
         uint64_t h[2];
-        hash128(t->arena + t->a[j].norm, h);
+        hash128(t->arena + t->a[j].text, h);
         long ci = find_ref(x->extra, order, nc, h);
         t->a[j].prod = ci < 0 ? NO_PROD : t->c[ci].prod;
     }
     free(order);
+    if (t->na > 1)
+        qsort_r(t->a, t->na, sizeof *t->a, cmp_adoption, t);
     /* the arena stays as large as it had to be: give back the slack */
     char *ar = realloc(t->arena, t->arena_used ? t->arena_used : 1);
     if (ar) {
@@ -564,26 +630,44 @@ int catalog_index_update(catalog_index *x, store *st, uint64_t gen)
 
 /* ---- search ---- */
 
-/* Does normalised `hay` contain every space-separated word of normalised q? */
-static int words_match(const char *hay, const char *q)
+/* The words of a query, normalised and split once per search. */
+#define WORDS_MAX (CATALOG_WORDS_MAX / 2 + 1)
+typedef struct {
+    char buf[CATALOG_WORDS_MAX + 1];
+    const char *w[WORDS_MAX];
+    size_t n;
+} query_words;
+
+/* 0, or -1 when the words are not valid UTF-8 or too long. */
+static int words_split(const char *words, query_words *qw)
 {
-    char w[512];
-    if (!hay)
+    qw->n = 0;
+    qw->buf[0] = 0;
+    if (!words || !words[0])
         return 0;
-    while (*q) {
-        while (*q == ' ')
-            q++;
-        size_t n = strcspn(q, " ");
-        if (!n)
+    if (catalog_norm(words, strlen(words), qw->buf, sizeof qw->buf))
+        return -1;
+    for (char *p = qw->buf; *p;) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
             break;
-        if (n >= sizeof w)
-            n = sizeof w - 1;
-        memcpy(w, q, n);
-        w[n] = 0;
-        if (!strstr(hay, w))
-            return 0;
-        q += n;
+        char *e = p + strcspn(p, " ");
+        if (qw->n < WORDS_MAX)
+            qw->w[qw->n++] = p;
+        if (*e)
+            *e++ = 0;
+        p = e;
     }
+    return 0;
+}
+
+/* Does normalised `hay` contain every word? */
+static int words_match(const char *hay, const query_words *qw)
+{
+    for (size_t i = 0; i < qw->n; i++)
+        if (!strstr(hay, qw->w[i]))
+            return 0;
     return 1;
 }
 
@@ -593,6 +677,48 @@ int catalog_today(void)
     struct tm tm;
     localtime_r(&now, &tm);
     return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+/* Days from 1970-01-01 of a Gregorian date, and back (H. Hinnant's algorithms). */
+static long days_from_civil(long y, long m, long d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int civil_from_days(long z)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long y = yoe + era * 400;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    long d = doy - (153 * mp + 2) / 5 + 1;
+    long m = mp + (mp < 10 ? 3 : -9);
+    return (int)((y + (m <= 2)) * 10000 + m * 100 + d);
+}
+
+int catalog_date_add(int ymd, int days, int months)
+{
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    long y = ymd / 10000, m = ymd / 100 % 100, d = ymd % 100;
+    if (m < 1 || m > 12 || d < 1 || d > 31)
+        return ymd;
+    if (months > 0) {
+        long k = (m - 1) + months;
+        y += k / 12;
+        m = k % 12 + 1;
+        long last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+        if (d > last)
+            d = last;
+    }
+    return civil_from_days(days_from_civil(y, m, d) + days);
 }
 
 /* The references of the entries marked in `sel`; 0 or -1 (out of memory). */
@@ -620,39 +746,98 @@ static int collect_refs(const idx_table *t, const cidx *v, size_t n, const uint8
     return 0;
 }
 
+/* The products of the selected certifications and adoptions.  Product
+ * numbers grow along the certifications' order and adoptions are sorted by
+ * them, so one walk over each pairs them up. */
+static int collect_groups(const idx_table *t, const uint8_t *inc, const uint8_t *ainc, catalog_hits *out)
+{
+    size_t n = 0, nc = t->nc, na = t->na;
+    uint32_t last = NO_PROD;
+    for (size_t i = 0; i < nc; i++)
+        if (inc[i] && (n == 0 || t->c[i].prod != last)) {
+            n++;
+            last = t->c[i].prod;
+        }
+    if (!n)
+        return 0;
+    catalog_product *g = calloc(n, sizeof *g);
+    uint32_t *gprod = malloc(n * sizeof *gprod);
+    if (!g || !gprod) {
+        free(g);
+        free(gprod);
+        return -1;
+    }
+    size_t k = 0, pos = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (!inc[i])
+            continue;
+        if (k == 0 || t->c[i].prod != gprod[k - 1]) {
+            gprod[k] = t->c[i].prod;
+            g[k++].cert = pos;
+        }
+        g[k - 1].ncerts++;
+        g[k - 1].areas |= t->c[i].areas;
+        pos++;
+    }
+    size_t gi = 0;
+    pos = 0;
+    for (size_t j = 0; j < na; j++) {
+        if (!ainc[j])
+            continue;
+        uint32_t p = t->a[j].prod;
+        while (gi < k && gprod[gi] < p)
+            gi++;
+        if (gi < k && gprod[gi] == p) {
+            if (!g[gi].nadoptions)
+                g[gi].adoption = pos;
+            g[gi].nadoptions++;
+        }
+        pos++;
+    }
+    free(gprod);
+    out->groups = g;
+    out->ngroups = k;
+    return 0;
+}
+
 void catalog_hits_free(catalog_hits *h)
 {
     free(h->certs);
     free(h->adoptions);
+    free(h->groups);
     memset(h, 0, sizeof *h);
 }
 
 int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_query *q,
                    catalog_hits *out, char *err, size_t errlen)
 {
-    char qn[1024] = "";
     memset(out, 0, sizeof *out);
-    if (q->words && q->words[0] && catalog_norm(q->words, strlen(q->words), qn, sizeof qn))
-        return proto_err(err, errlen, "search words are not valid UTF-8");
+    query_words qw, dept;
+    if (words_split(q->words, &qw))
+        return proto_err(err, errlen, "検索語が UTF-8 でないか長すぎます（正規化後の上限 %d バイト）",
+                         CATALOG_WORDS_MAX);
+    if (words_split(q->department, &dept))
+        return proto_err(err, errlen, "原課が UTF-8 でないか長すぎます");
     uint32_t area_bit = 0;
     if (q->area != CATALOG_AREA_ANY) {
         size_t na = 0;
         while (catalog_areas[na])
             na++;
         if (q->area < 0 || (size_t)q->area >= na)
-            return proto_err(err, errlen, "unknown policy area %d", q->area);
+            return proto_err(err, errlen, "分野の番号 %d はありません", q->area);
         area_bit = 1u << q->area;
     }
     if (catalog_index_update(x, st, gen) < 0)
-        return proto_err(err, errlen, "store unavailable");
+        return proto_err(err, errlen, "検索索引を作れません（ストアを読めません）");
 
     const idx_table *t = &x->t;
     size_t nc = t->nc, na = t->na;
     int all = q->all, public_only = q->public_only, want_st = q->status, vnum = q->valid_on;
     int by_member = q->has_member, adopted_by = q->has_adopted_by, not_mine = q->not_adopted_by_self;
+    int by_adopter = q->has_adopter, fy = q->fiscal_year, route = q->route;
     int by_corp = q->corporate_number != 0;
     uint64_t corpn = q->corporate_number > CORP_MAX ? NO_CORP - 1 : q->corporate_number;   /* NO_CORP - 1 matches none */
-    uint32_t mslot = UINT32_MAX, aslot = UINT32_MAX, myslot = UINT32_MAX;
+    uint32_t mslot = UINT32_MAX, aslot = UINT32_MAX, myslot = UINT32_MAX, adslot = UINT32_MAX;
     for (size_t i = 0; i < t->nauthors; i++) {
         if (by_member && !memcmp(&t->authors[i], &q->member, 32))
             mslot = (uint32_t)i;
@@ -660,6 +845,8 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
             aslot = (uint32_t)i;
         if (not_mine && !memcmp(&t->authors[i], &q->self, 32))
             myslot = (uint32_t)i;
+        if (by_adopter && !memcmp(&t->authors[i], &q->adopter, 32))
+            adslot = (uint32_t)i;
     }
     uint8_t *inc = calloc(nc ? nc : 1, 1), *prod_hit = calloc(nc ? nc : 1, 1), *ainc = calloc(na ? na : 1, 1);
     if (!inc || !prod_hit || !ainc) {
@@ -669,6 +856,8 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         return proto_err(err, errlen, "out of memory");
     }
     int today = q->today ? q->today : catalog_today();
+    int expiring = q->expiring_days > 0 || q->expiring_months > 0;
+    int exp_until = expiring ? catalog_date_add(today, q->expiring_days, q->expiring_months) : 0;
     for (size_t i = 0; i < nc; i++) {
         const cidx *c = &t->c[i];
         if (public_only && !c->is_public)
@@ -678,16 +867,16 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
                 continue;
             if (by_corp && c->corp != corpn)
                 continue;
-            if (want_st >= 0) {
-                int s = c->status ? c->status : (c->valid_until && c->valid_until < today ? 3 : 0);
-                if (s != want_st)
-                    continue;
-            }
-            if (vnum && !(c->cert_on && c->valid_until && c->cert_on <= vnum && vnum <= c->valid_until))
+            if (want_st >= 0 && catalog_status_on(c->status, c->valid_until, today) != want_st)
+                continue;
+            if (vnum && !catalog_in_force_on(c->status, c->cert_on, c->valid_until, vnum))
+                continue;
+            if (expiring && !(catalog_in_force_on(c->status, c->cert_on, c->valid_until, today) &&
+                              c->valid_until && c->valid_until <= exp_until))
                 continue;
             if (area_bit && !(c->areas & area_bit))
                 continue;
-            if (qn[0] && !words_match(t->arena + c->norm, qn))
+            if (qw.n && !words_match(t->arena + c->text, &qw))
                 continue;
         }
         prod_hit[c->prod] = 1;
@@ -734,12 +923,17 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         const cidx *a = &t->a[j];
         if (public_only && !a->is_public)
             continue;
-        if (a->prod != NO_PROD ? prod_hit[a->prod] : all)
-            ainc[j] = 1;   /* an export keeps adoptions of unknown certifications too */
+        if (!(a->prod != NO_PROD ? prod_hit[a->prod] : all))
+            continue;   /* an export keeps adoptions of unknown certifications too */
+        if ((by_adopter && a->author != adslot) || (fy && a->fy != fy) ||
+            (route >= 0 && a->route != route + 1) || (dept.n && !words_match(second(t, a), &dept)))
+            continue;
+        ainc[j] = 1;
     }
     int rc = 0;
     if (collect_refs(t, t->c, nc, inc, &out->certs, &out->ncerts) ||
-        collect_refs(t, t->a, na, ainc, &out->adoptions, &out->nadoptions)) {
+        collect_refs(t, t->a, na, ainc, &out->adoptions, &out->nadoptions) ||
+        collect_groups(t, inc, ainc, out)) {
         catalog_hits_free(out);
         rc = proto_err(err, errlen, "out of memory");
     } else {

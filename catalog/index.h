@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "catalog/schema.h"
 #include "proto/record.h"
 #include "store/store.h"
 
@@ -57,42 +58,50 @@ void catalog_index_stats_get(const catalog_index *x, catalog_index_stats *out);
 
 /* ---- queries ---- */
 
-/* Effective status (catalog_status): recorded 停止/取消, else 期間満了 once
- * valid_until is past `today`, else 認定中. */
-enum {
-    CATALOG_STATUS_ANY = -1,
-    CATALOG_STATUS_ACTIVE = 0,       /* 認定中 */
-    CATALOG_STATUS_SUSPENDED = 1,    /* 停止 */
-    CATALOG_STATUS_REVOKED = 2,      /* 取消 */
-    CATALOG_STATUS_EXPIRED = 3,      /* 期間満了 */
-};
+/* Status codes are catalog/schema.h's CATALOG_STATUS_* (catalog_status_on
+ * is the rule every filter here applies). */
 #define CATALOG_AREA_ANY (-1)
 /* A corporate_number no certification carries: matches none. */
 #define CATALOG_CORP_NONE UINT64_MAX
+/* Normalised search words, bytes (catalog_query_set_words refuses more). */
+#define CATALOG_WORDS_MAX 1000
+/* A department filter, bytes as given. */
+#define CATALOG_DEPARTMENT_MAX 200
 
 /* Every filter is resolved; a certification matches when it passes all of
  * those set.  Start from catalog_query_init (no filter at all). */
 typedef struct {
     const char *words;        /* search words as typed, or NULL: every space-separated word
-                               * (after catalog_norm; words longer than 511 bytes are cut)
-                               * must occur in company, product, summary, tags or address */
+                               * (after catalog_norm, at most CATALOG_WORDS_MAX bytes) must
+                               * occur in company, product, summary, tags, address or contact */
     int area;                 /* index into catalog_areas, or CATALOG_AREA_ANY */
     int has_member;           /* certified by `member` */
     proto_id member;
-    int status;               /* CATALOG_STATUS_*: effective status on `today` */
-    int valid_on;             /* yyyymmdd: certified_on <= valid_on <= valid_until (both
-                               * present); 0 = any */
+    int status;               /* CATALOG_STATUS_*: status on `today` (catalog_status_on) */
+    int valid_on;             /* yyyymmdd: in force on that day (catalog_in_force_on:
+                               * certified_on <= valid_on, 認定中 then); 0 = any */
     uint64_t corporate_number;/* 法人番号 as a number; 0 = any; a value that is not a
                                * 13-digit number (e.g. CATALOG_CORP_NONE) matches none */
+    int expiring_days;        /* in force today and valid_until within today + this many */
+    int expiring_months;      /* days / months (both 0 = no filter; at most one set) */
     int has_adopted_by;       /* product-level: keep products `adopted_by` adopted */
     proto_id adopted_by;
     int not_adopted_by_self;  /* product-level: drop products `self` adopted */
     proto_id self;
     int public_only;          /* only certifications and adoptions with visibility public
                                * (applies with `all` too) */
+    /* Adoption filters narrow the adoptions returned (with `all` too); they
+     * never change which certifications or products match. */
+    int fiscal_year;          /* 年度 (2026); 0 = any */
+    const char *department;   /* every space-separated word of it occurs in 原課 (both after
+                               * catalog_norm); NULL = any */
+    int route;                /* 契約方法: index into the field's values; -1 = any */
+    int has_adopter;          /* written by `adopter` */
+    proto_id adopter;
     int all;                  /* every certification and every adoption, including
                                * adoptions citing no known certification (an export);
-                               * every filter above but public_only is ignored */
+                               * the certification filters and product-level filters
+                               * are ignored (public_only and adoption filters apply) */
     size_t limit;             /* at most this many products (the first in hit order);
                                * 0 = no limit */
     int today;                /* yyyymmdd for 期間満了; 0 = the local date at the call */
@@ -100,39 +109,63 @@ typedef struct {
 
 void catalog_query_init(catalog_query *q);
 
-/* Setters from text.  NULL or "" clears the filter.  0, or -1 with err
- * (the query is then unchanged); the messages are those catalogd replies
- * with.  Strings are used where they are (words is kept as a pointer: it
- * must outlive the search). */
-/* "search words are not valid UTF-8" (also when the normalised words
- * exceed 1023 bytes). */
+/* Setters from text: the whole value is read, or it is refused (never cut
+ * to fit).  NULL or "" clears the filter.  0, or -1 with err (the query is
+ * then unchanged); the messages, in Japanese, are those catalogd replies
+ * with.  Strings are used where they are (words and department are kept as
+ * pointers: they must outlive the search). */
+/* "検索語が UTF-8 ではありません" / "検索語が長すぎます（正規化後 N バイト、上限 1000 バイト）" */
 int catalog_query_set_words(catalog_query *q, const char *text, char *err, size_t errlen);
 /* One of catalog_areas, compared after catalog_norm (width and case do not
- * matter): "unknown policy area 'TEXT'". */
+ * matter): "分野「TEXT」はありません（子育て、教育、…のいずれか）". */
 int catalog_query_set_area(catalog_query *q, const char *text, char *err, size_t errlen);
-/* 認定中, 停止, 取消, 期間満了, or active, suspended, revoked, expired:
- * "status must be 認定中, 停止, 取消 or 期間満了". */
+/* 認定中, 停止, 取消, 期間満了 (after catalog_norm), or active, suspended,
+ * revoked, expired: "状態は 認定中、停止、取消、期間満了 のいずれかです". */
 int catalog_query_set_status(catalog_query *q, const char *text, char *err, size_t errlen);
-/* A date as people type it, 和暦 too (jp_date_read, whose message is
- * returned). */
+/* Any date catalog_build accepts (catalog_parse_date, which reads it with
+ * jp_date_read: 2026-04-01, 2026/4/1, 2026年4月1日, 和暦 令和8年4月1日 /
+ * R8.4.1, full-width digits …): "日付「TEXT」が読めません: <jp_date_read's reason>". */
 int catalog_query_set_valid_on(catalog_query *q, const char *text, char *err, size_t errlen);
-/* Digits are kept, anything else (hyphens, spaces) dropped; no digit at all
- * clears the filter; anything but 13 digits matches none.  Never fails. */
-void catalog_query_set_corporate_number(catalog_query *q, const char *text);
+/* 13 digits (full-width, hyphens and spaces allowed) with a valid check
+ * digit; anything else is refused ("法人番号「TEXT」は13桁の数字ではありません",
+ * "法人番号「TEXT」のチェックデジットが違います（正しくは N）"). */
+int catalog_query_set_corporate_number(catalog_query *q, const char *text, char *err, size_t errlen);
+/* N followed by a unit: d/日, w/週, m/か月/ヶ月/カ月/月, y/年 (6m, 90d, 1y,
+ * 半角/全角), 1 .. 3650 days' worth. */
+int catalog_query_set_expiring_within(catalog_query *q, const char *text, char *err, size_t errlen);
 /* A municipality code or a member id (catalog_member_ref):
- * "no current member TEXT (give a municipality code or member id)". */
+ * "団体「TEXT」は現在の加盟団体にありません（団体コードか member id を指定してください）". */
 int catalog_query_set_member(catalog_query *q, store *st, const char *text, char *err, size_t errlen);
 int catalog_query_set_adopted_by(catalog_query *q, store *st, const char *text, char *err, size_t errlen);
+int catalog_query_set_adopter(catalog_query *q, store *st, const char *text, char *err, size_t errlen);
+/* 年度 as catalog_build reads it (2026, 2026年度, 令和8年度, R8):
+ * "年度「TEXT」が読めません（例: …）". */
+int catalog_query_set_fiscal_year(catalog_query *q, const char *text, char *err, size_t errlen);
+/* At most CATALOG_DEPARTMENT_MAX bytes of valid UTF-8. */
+int catalog_query_set_department(catalog_query *q, const char *text, char *err, size_t errlen);
+/* One of the adoption's 契約方法 values (after catalog_norm). */
+int catalog_query_set_route(catalog_query *q, const char *text, char *err, size_t errlen);
 /* By the names of catalogd's csearch request — q, area, member, status,
- * valid_on, corporate_number, adopted_by (as above), not_adopted_by_me,
- * public_only, all ("" or "0" off, anything else on; not_adopted_by_me
- * needs q->self set by the caller), limit (decimal: "limit must be a
- * number") — so that form fields map one to one.  An unknown name:
- * "unknown search filter 'NAME'". */
+ * valid_on, corporate_number, expiring_within, adopted_by, fiscal_year,
+ * department, route, adopter (as above), not_adopted_by_me, public_only,
+ * all ("" or "0" off, anything else on; not_adopted_by_me needs q->self set
+ * by the caller), limit (decimal: "limit は数で指定してください") — so that
+ * form fields map one to one.  An unknown name:
+ * "検索条件「NAME」はありません". */
 int catalog_query_set(catalog_query *q, store *st, const char *name, const char *value,
                       char *err, size_t errlen);
 
 /* ---- search ---- */
+
+/* One product of a search's hits: its certifications are
+ * certs[cert .. cert + ncerts), its adoptions adoptions[adoption ..
+ * adoption + nadoptions); areas is the union of those certifications'
+ * policy areas (bit i = catalog_areas[i]). */
+typedef struct {
+    size_t cert, ncerts;
+    size_t adoption, nadoptions;
+    uint32_t areas;
+} catalog_product;
 
 /* What a search found, as references to read the records with
  * (store_get_refs).  The caller may rely on:
@@ -140,14 +173,19 @@ int catalog_query_set(catalog_query *q, store *st, const char *name, const char 
  *    current certification, by any member, of the same product (法人番号 +
  *    normalised product name, catalog_product_key) — less what the
  *    product-level filters, public_only and limit drop.  Grouped by
- *    product: a product's certifications are contiguous.  Products come in
- *    the index's order: by 法人番号 ascending (products without one last),
- *    then by a hash of the product key — the same for the same catalog.
+ *    product: a product's certifications are contiguous.  The order is the
+ *    same on every node and every run for the same catalog: products by
+ *    normalised product name (catalog_norm, byte order), then 法人番号
+ *    (none last); within a product by 認定日, then author (member id bytes),
+ *    then seq.
+ *  - groups: the products of certs, in that order (ngroups of them).
  *  - products: the number of products that matched before the limit was
  *    applied (so "showing `limit` of `products`"); certs holds the first
  *    min(products, limit) of them.
  *  - adoptions: every current adoption citing one of certs (with `all`,
- *    every current adoption), public_only applied, in the index's order.
+ *    every current adoption), public_only and the adoption filters
+ *    applied; grouped by product in the order of groups (those citing no
+ *    known certification last), within a product by 年度, author, seq.
  *  - Tombstoned (deleted) records are never hits.
  * Arrays are NULL when empty. */
 typedef struct {
@@ -155,6 +193,8 @@ typedef struct {
     size_t ncerts;
     store_ref *adoptions;
     size_t nadoptions;
+    catalog_product *groups;
+    size_t ngroups;
     size_t products;
 } catalog_hits;
 
@@ -168,5 +208,8 @@ void catalog_hits_free(catalog_hits *h);
 
 /* Today's local date as yyyymmdd. */
 int catalog_today(void);
+/* yyyymmdd plus `months` (the day kept, or the month's last day), then plus
+ * `days` (either may be 0); an invalid date is returned as it is. */
+int catalog_date_add(int ymd, int days, int months);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define TEXT_MULTILINE 4000u   /* TEXT fields this long keep newlines and tabs */
 #define VALUE_RAW_MAX  PROTO_RECORD_MAX   /* any input value, before processing */
@@ -238,6 +239,8 @@ static char *norm_alloc(const char *s, size_t n, int keep_spaces, size_t *outn)
                 m[o++] = ' ';
             pending = 0;
             memmove(m + o, m + i, (size_t)k);
+            if (k == 3 && ((cp >= 0x3041 && cp <= 0x3096) || cp == 0x309d || cp == 0x309e))
+                utf8proc_encode_char(cp + 0x60, m + o);   /* hiragana -> katakana, also 3 bytes */
             o += (size_t)k;
         }
         i += (size_t)k;
@@ -742,9 +745,44 @@ static int not_one_of(ctx *c, const char *s, size_t n)
     return FERR(c, "「%.*s」は次のどれでもありません: %s", clip(s, n, 64), s, list);
 }
 
+/* 期間満了 is not recorded: it is what 認定中 becomes after 有効期限.  Given
+ * as 状態 (an export read back in) it is taken as 認定中 when 有効期限 has
+ * passed, and refused while it has not (ending a certification early is
+ * 取消 or 停止, or an earlier 有効期限). */
+static int expired_value(ctx *c, const char *s, size_t n, char **out)
+{
+    const value *vu = value_of(c, "valid_until", NULL);
+    char *m = norm_alloc(s, n, 1, NULL);
+    int is_expired = m && norm_eq("期間満了", m);
+    free(m);
+    if (!is_expired)
+        return not_one_of(c, s, n);
+    const catalog_field *vf = find_name(c->fs, c->nf, "valid_until");
+    if (c->failed && vf && c->failed[vf - c->fs])
+        return 1;   /* 有効期限's own fault is reported; this would only repeat it */
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    jp_date today = { tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday };
+    if (!vu || !vu->has_date || jp_date_cmp(vu->date, today) >= 0) {
+        char d[11] = "";
+        if (vu && vu->has_date)
+            jp_date_format(vu->date, d);
+        if (!d[0])
+            return FERR0(c, "期間満了は有効期限を過ぎてからの状態です（有効期限がありません）。"
+                            "認定中、停止、取消のいずれかを指定してください");
+        return FERR(c, "期間満了は有効期限 %s を過ぎてからの状態です（まだ過ぎていません）。"
+                       "認定中、停止、取消のいずれかを指定してください", d);
+    }
+    *out = strdup(status_values[0]);
+    return *out ? 0 : FERR0(c, "out of memory");
+}
+
 static int enum_value(ctx *c, const char *s, size_t n, char **out)
 {
     const char *hit = enum_lookup(c->f->values, s, n);
+    if (!hit && c->f->values == status_values)
+        return expired_value(c, s, n, out);
     if (!hit)
         return not_one_of(c, s, n);
     *out = strdup(hit);
@@ -1221,33 +1259,145 @@ int catalog_field_canon(const char *kind, const char *name, const char *text, ch
 
 /* ---- reading records ---- */
 
-static const char ST_ACTIVE[] = "認定中";
-static const char ST_SUSPENDED[] = "停止";
-static const char ST_REVOKED[] = "取消";
-static const char ST_EXPIRED[] = "期間満了";
+static const char *const status_names[] = { "認定中", "停止", "取消", "期間満了" };
 
-const char *catalog_status(const proto_record *r, jp_date today)
+const char *catalog_status_name(int code)
+{
+    return code >= 0 && code < (int)COUNT(status_names) ? status_names[code] : "";
+}
+
+int catalog_status_recorded(const proto_record *r)
 {
     const char *s;
     size_t n;
-    char vu[32];
-    jp_date d;
-    if (!r)
-        return ST_ACTIVE;
-    if (proto_body_get_str(r, "status", &s, &n) == 0) {
+    if (r && proto_body_get_str(r, "status", &s, &n) == 0) {
         const char *hit;
         trim(&s, &n, 0);
         hit = n ? enum_lookup(status_values, s, n) : NULL;
-        if (hit && strcmp(hit, ST_REVOKED) == 0)
-            return ST_REVOKED;
-        if (hit && strcmp(hit, ST_SUSPENDED) == 0)
-            return ST_SUSPENDED;
+        if (hit && strcmp(hit, status_names[CATALOG_STATUS_REVOKED]) == 0)
+            return CATALOG_STATUS_REVOKED;
+        if (hit && strcmp(hit, status_names[CATALOG_STATUS_SUSPENDED]) == 0)
+            return CATALOG_STATUS_SUSPENDED;
     }
-    if (proto_body_copy_str(r, "valid_until", vu, sizeof vu) == 0 &&
-        jp_date_parse(vu, &d, NULL, 0) == 0 && jp_date_valid(today) &&
-        jp_date_cmp(today, d) > 0)
-        return ST_EXPIRED;
-    return ST_ACTIVE;
+    return CATALOG_STATUS_ACTIVE;
+}
+
+int catalog_date_to_num(jp_date d)
+{
+    return d.y * 10000 + d.m * 100 + d.d;
+}
+
+jp_date catalog_num_to_date(int num)
+{
+    jp_date d = { num / 10000, num / 100 % 100, num % 100 };
+    return d;
+}
+
+int catalog_date_num(const proto_record *r, const char *field)
+{
+    char v[16];
+    jp_date d;
+    if (!r || proto_body_copy_str(r, field, v, sizeof v) || jp_date_parse(v, &d, NULL, 0))
+        return 0;
+    return catalog_date_to_num(d);
+}
+
+int catalog_status_code(const proto_record *r, int on)
+{
+    return catalog_status_on(catalog_status_recorded(r), catalog_date_num(r, "valid_until"), on);
+}
+
+const char *catalog_status(const proto_record *r, jp_date today)
+{
+    if (!jp_date_valid(today))
+        return catalog_status_name(catalog_status_recorded(r));
+    return catalog_status_name(catalog_status_code(r, catalog_date_to_num(today)));
+}
+
+int catalog_in_force(const proto_record *r, int on)
+{
+    return catalog_in_force_on(catalog_status_recorded(r), catalog_date_num(r, "certified_on"),
+                               catalog_date_num(r, "valid_until"), on);
+}
+
+/* ---- values for filters ---- */
+
+/* A field to parse a lone value against, for its rules and not its name. */
+static int parse_lone(const char *kind, const char *field, const char *s, int (*fn)(ctx *, const char *, size_t, void *),
+                      void *out, char *err, size_t errlen)
+{
+    size_t nf, n = s ? strlen(s) : 0;
+    const catalog_field *fs = catalog_fields(kind, &nf);
+    const catalog_field *f = find_name(fs, nf, field);
+    value *vals = calloc(nf, sizeof *vals);
+    char why[256];
+    int rc;
+    if (!vals)
+        return proto_err(err, errlen, "out of memory");
+    ctx c = { f, fs, nf, vals, why, sizeof why, NULL };
+    trim(&s, &n, 0);
+    if (n == 0)
+        rc = proto_err(why, sizeof why, "%s (%s): 値がありません", f->ja, f->name);
+    else if (n > VALUE_RAW_MAX || !proto_utf8_valid(s, n))
+        rc = proto_err(why, sizeof why, "%s (%s): 値として読めません（長すぎるか UTF-8 ではありません）", f->ja, f->name);
+    else
+        rc = fn(&c, s, n, out);
+    free(vals);
+    if (rc) {
+        /* the reason without the "<header> (<name>): " of a field's message */
+        const char *p = strstr(why, "): ");
+        proto_err(err, errlen, "%s", p ? p + 3 : why);
+    }
+    return rc;
+}
+
+static int date_fn(ctx *c, const char *s, size_t n, void *out)
+{
+    return date_value(c, s, n, out);
+}
+
+static int fy_fn(ctx *c, const char *s, size_t n, void *out)
+{
+    int64_t v;
+    if (fy_value(c, s, n, &v))
+        return -1;
+    *(int *)out = (int)v;
+    return 0;
+}
+
+int catalog_parse_date(const char *s, jp_date *out, char *err, size_t errlen)
+{
+    return parse_lone("certification", "certified_on", s, date_fn, out, err, errlen);
+}
+
+int catalog_parse_fy(const char *s, int *out, char *err, size_t errlen)
+{
+    return parse_lone("adoption", "fiscal_year", s, fy_fn, out, err, errlen);
+}
+
+int catalog_corporate_number_norm(const char *s, char out[14], int *want)
+{
+    size_t nd, n = s ? strlen(s) : 0;
+    char d[14];
+    trim(&s, &n, 0);
+    if (!s || corpnum_digits(s, n, d, &nd) != 0)
+        return -1;
+    int w = jp_corporate_number_check_digit(d + 1);
+    if (want)
+        *want = w;
+    if (w < 0 || d[0] - '0' != w)
+        return -2;
+    memcpy(out, d, 14);
+    return 0;
+}
+
+const char *catalog_enum_lookup(const catalog_field *f, const char *text)
+{
+    if (!f || !f->values || !text || !proto_utf8_valid(text, strlen(text)))
+        return NULL;
+    size_t n = strlen(text);
+    trim(&text, &n, 0);
+    return n ? enum_lookup(f->values, text, n) : NULL;
 }
 
 int catalog_product_key(const proto_record *r, char *out, size_t outlen)

@@ -56,7 +56,8 @@ const catalog_field *catalog_fields(const char *kind, size_t *n);
 const catalog_field *catalog_field_find(const char *kind, const char *name_or_header);
 
 /* A column header as it is compared: trimmed (white space, U+3000 and a
- * BOM), NFKC, case-folded, every white space removed ("製品･サービス名 "
+ * BOM), NFKC, case-folded, hiragana folded to katakana (as catalog_norm),
+ * every white space removed ("製品･サービス名 "
  * -> "製品・サービス名", "ＵＲＬ" -> "url").  0, or -1 on invalid UTF-8 or
  * when out is too small (out is then ""). */
 int catalog_header_norm(const char *s, char *out, size_t outlen);
@@ -100,6 +101,9 @@ typedef struct { const char *name; const char *value; } catalog_kv;
  * - ENUM and the 分野 LIST match after catalog_norm (so width and case do not
  *   matter) and store the canonical spelling; aliases: active/suspended/
  *   revoked -> 認定中/停止/取消, 公開 -> public, 連合内/非公開 -> alliance.
+ *   状態 also takes 期間満了 (what exports show) once 有効期限 has passed,
+ *   and stores 認定中 (期間満了 is computed, never recorded); before that
+ *   day it is refused.
  * - LIST: empty items dropped, duplicates (under catalog_norm) dropped,
  *   order kept; free items at most CATALOG_LIST_ITEM_MAX bytes.
  * - CORPNUM: hyphens, spaces and full-width digits accepted; stored as 13
@@ -140,16 +144,76 @@ int catalog_key_valid(const char *key, char *err, size_t errlen);
  * (CAT_REF values).  0 with out set, or -1 with err (out is then ""). */
 int catalog_key_norm(const char *key, char *out, size_t outlen, char *err, size_t errlen);
 
-/* Search normalisation: NFKC, case-folded, runs of white space collapsed to
- * one ASCII space and trimmed (ＡＩ -> ai, ｶﾀｶﾅ -> カタカナ).  0 or -1. */
+/* Search normalisation: NFKC, case-folded, hiragana folded to katakana
+ * (ぎじろく -> ギジロク; ゝゞ -> ヽヾ), runs of white space collapsed to one
+ * ASCII space and trimmed (ＡＩ -> ai, ｶﾀｶﾅ -> カタカナ).  Every comparison
+ * "after catalog_norm" (search, ENUM values, product identity, duplicate
+ * list items) therefore ignores width, case and the kana script.  0 or -1. */
 int catalog_norm(const char *s, size_t n, char *out, size_t outlen);
 
-/* Effective status of a certification on `today`: 取消 and 停止 as recorded,
- * 期間満了 once valid_until is past, else 認定中.  A missing status counts
- * as 認定中; a missing or unparsable valid_until never expires.  valid_until
- * itself is the last day of validity (期間満了 from the day after).  Returns
- * a static string (one of "認定中", "停止", "取消", "期間満了"). */
+/* ---- status: the one rule ----
+ *
+ * A certification's status on a day is decided here and nowhere else:
+ * recorded 取消 and 停止 stand as recorded; otherwise 期間満了 from the day
+ * after valid_until (the last day of validity), else 認定中.  A missing
+ * status counts as 認定中; a missing or unparsable valid_until never
+ * expires.  "In force on D" means certified_on <= D, and 認定中 on D (so
+ * D <= valid_until, and neither suspended nor revoked).  The recorded status
+ * is taken as it stands today, on every day: status_date (状態変更日) is
+ * shown with it but not applied to the days before it.  Dates are yyyymmdd
+ * numbers. */
+enum {
+    CATALOG_STATUS_ANY = -1,
+    CATALOG_STATUS_ACTIVE = 0,       /* 認定中 */
+    CATALOG_STATUS_SUSPENDED = 1,    /* 停止 */
+    CATALOG_STATUS_REVOKED = 2,      /* 取消 */
+    CATALOG_STATUS_EXPIRED = 3,      /* 期間満了 */
+};
+
+static inline int catalog_status_on(int recorded, int valid_until, int on)
+{
+    if (recorded == CATALOG_STATUS_SUSPENDED || recorded == CATALOG_STATUS_REVOKED)
+        return recorded;
+    return valid_until && on > valid_until ? CATALOG_STATUS_EXPIRED : CATALOG_STATUS_ACTIVE;
+}
+
+static inline int catalog_in_force_on(int recorded, int certified_on, int valid_until, int on)
+{
+    return certified_on && certified_on <= on &&
+           catalog_status_on(recorded, valid_until, on) == CATALOG_STATUS_ACTIVE;
+}
+
+/* "認定中", "停止", "取消" or "期間満了" (static); "" for anything else. */
+const char *catalog_status_name(int code);
+/* The recorded status of a certification: CATALOG_STATUS_ACTIVE (also when
+ * absent or unknown), _SUSPENDED or _REVOKED. */
+int catalog_status_recorded(const proto_record *r);
+/* A date field as yyyymmdd, 0 when absent or not a date. */
+int catalog_date_num(const proto_record *r, const char *field);
+/* Status code of a certification on `on` (yyyymmdd). */
+int catalog_status_code(const proto_record *r, int on);
+/* The same as a static string (one of "認定中", "停止", "取消", "期間満了"). */
 const char *catalog_status(const proto_record *r, jp_date today);
+/* 1 if the certification is in force on `on` (yyyymmdd). */
+int catalog_in_force(const proto_record *r, int on);
+/* jp_date <-> yyyymmdd. */
+int catalog_date_to_num(jp_date d);
+jp_date catalog_num_to_date(int num);
+
+/* ---- values as catalog_build reads them, for filters ---- */
+
+/* A date in any form catalog_build accepts for a date field.  0, or -1
+ * with catalog_build's reason in err. */
+int catalog_parse_date(const char *s, jp_date *out, char *err, size_t errlen);
+/* A fiscal year (年度) as catalog_build reads one: 2026, 令和8年度, R8 ...  */
+int catalog_parse_fy(const char *s, int *out, char *err, size_t errlen);
+/* 法人番号 as people write it (full-width digits, hyphens, spaces) into 13
+ * ASCII digits: 0; -1 if it is not 13 digits (or holds anything else);
+ * -2 if the check digit is wrong (*want, if given, is the right one). */
+int catalog_corporate_number_norm(const char *s, char out[14], int *want);
+/* The canonical value of ENUM field f that text names (after catalog_norm,
+ * aliases included), or NULL. */
+const char *catalog_enum_lookup(const catalog_field *f, const char *text);
 
 /* Product identity across members: 法人番号 + "|" + normalised product name
  * (no 法人番号: "-|" + name).  -1 if the record has no product or out is

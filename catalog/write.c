@@ -400,12 +400,12 @@ static int check_refs(store *st, const proto_id *self, catalog_put *it, const pr
              c.withdrawn ? "は取り下げられています" : "はこのノードにまだありません");
         goto done;
     }
-    char st_s[32] = "", detail[DETAIL_REASON_MAX + 128];
-    proto_body_copy_str(&c.r, "status", st_s, sizeof st_s);
+    char detail[DETAIL_REASON_MAX + 128];
+    int recorded = catalog_status_recorded(&c.r);   /* as catalog_status_on takes it */
     status_detail(&c.r, detail, sizeof detail);
-    if (!strcmp(st_s, "取消"))
+    if (recorded == CATALOG_STATUS_REVOKED)
         warn(&w, 1, "%s %s/%s は取消されています%s", label, c.who, c.key, detail);
-    else if (!strcmp(st_s, "停止"))
+    else if (recorded == CATALOG_STATUS_SUSPENDED)
         warn(&w, 1, "%s %s/%s は停止されています%s", label, c.who, c.key, detail);
     check_dates(&w, &nb, &c, label);
     if (cert) {

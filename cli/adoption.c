@@ -45,7 +45,8 @@ static const client_subverb subs[] = {
     { "show", show, "キー [--author 団体コード] [--era] [--json]", "導入実績を表示します" },
     { "history", history, "キー [--author 団体コード] [--era] [--json]",
       "すべての版を古い順に、前の版からの変更（項目: 旧 → 新）とともに表示します" },
-    { "list", list, "[--mine] [--era] [--json]", "導入実績の一覧（--mine: この団体の導入実績だけ）" },
+    { "list", list, "[--mine] [--fy 年度] [--department 原課] [--route 契約方法] [--member 団体コード] [--era] [--json]",
+      "導入実績の一覧（--mine: この団体の導入実績だけ。--fy/--department/--route/--member で絞り込み）" },
 };
 
 const client_subverbs adoption_verb = {

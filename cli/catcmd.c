@@ -189,19 +189,25 @@ static int key_author(client_opts *o, const char *verb, int argc, char **argv, c
     return *key ? 0 : -1;
 }
 
-/* Records in full: a JSON array for scripts, labelled views for people;
- * versions[i] (or NULL) is record i's number of versions (第N版). */
+/* Records in full: a JSON array for scripts (client_catalog_json, with
+ * "version" when known), labelled views for people; versions[i] (or NULL)
+ * is record i's version number (第N版). */
 static void show_records(const client_opts *o, const proto_record *recs, size_t n, const client_members *m,
                          const uint64_t *versions)
 {
+    jp_date today = client_today();
     if (o->json)
         printf("[");
     for (size_t i = 0; i < n; i++) {
         if (i)
             putchar(o->json ? ',' : '\n');
-        if (o->json)
-            client_print_record(&recs[i], 1, stdout);
-        else
+        if (o->json) {
+            json_t *j = client_catalog_json(&recs[i], m, today);
+            if (versions && versions[i])
+                json_object_set_new(j, "version", json_integer((json_int_t)versions[i]));
+            json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            json_decref(j);
+        } else
             client_show_catalog_record(&recs[i], versions ? versions[i] : 0, m, o->era, stdout);
     }
     if (o->json)
@@ -253,8 +259,12 @@ int client_cat_show(client_opts *o, const char *verb, const char *kind, int argc
     size_t n = client_records(rep, len, "records", &recs);
     client_members m;
     client_members_parse(rep, len, &m);
-    if (n == 0 && !o->json) {
-        client_errorf("%s%s%s %s は見つかりません", author ? author : "", author ? " の" : "", kind_ja(kind), key);
+    if (n == 0) {
+        /* a missing record fails in both forms: scripts test the exit status */
+        if (author)
+            client_errorf("%s「%s」（%s）は見つかりません", kind_ja(kind), key, author);
+        else
+            client_errorf("%s「%s」は見つかりません", kind_ja(kind), key);
         rc = CLIENT_FAIL;
     } else {
         uint64_t *versions = reply_versions(rep, len, n);
@@ -287,7 +297,7 @@ int client_cat_history(client_opts *o, const char *verb, const char *kind, int a
     client_members_parse(rep, len, &m);
     if (n != 1) {
         if (n == 0)
-            client_errorf("%s %s は見つかりません", kind_ja(kind), key);
+            client_errorf("%s「%s」は見つかりません", kind_ja(kind), key);
         else
             client_errorf("%zu 団体に%s %s があります。--author 団体コード で指定してください", n, kind_ja(kind), key);
         free(recs);
@@ -310,61 +320,95 @@ int client_cat_history(client_opts *o, const char *verb, const char *kind, int a
         return rc;
     }
     n = client_records(rep, len, "records", &recs);
-    if (o->json)
-        show_records(o, recs, n, &m, NULL);
-    else
+    if (o->json) {
+        /* oldest first: record i is 第(i+1)版 */
+        uint64_t *versions = calloc(n ? n : 1, sizeof *versions);
+        for (size_t i = 0; versions && i < n; i++)
+            versions[i] = i + 1;
+        show_records(o, recs, n, &m, versions);
+        free(versions);
+    } else {
         client_show_history(recs, n, &m, o->era, stdout);
+    }
     free(recs);
     client_members_free(&m);
     free(rep);
     return CLIENT_OK;
 }
 
-/* list: one line per record of this kind (--mine: this member's only). */
+/* list: one line per record of this kind (--mine: this member's only).
+ * Adoptions also by 年度 (--fy), 原課 (--department), 契約方法 (--route) and
+ * adopting member (--member), filtered by the daemon (catalog_query). */
 int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc, char **argv)
 {
-    int mine = 0;
+    static const struct { const char *opt, *key; } afilters[] = {
+        { "--fy", "fiscal_year" }, { "--department", "department" }, { "--route", "route" },
+        { "--member", "adopter" },
+    };
+    const char *avals[4] = { 0 };
+    int mine = 0, cert = kind_is(kind, KIND_CERTIFICATION);
     for (int i = 2; i < argc; i++) {
         if (client_common_opt(o, argc, argv, &i))
             continue;
+        int used = 0;
+        for (size_t k = 0; !cert && k < 4 && !used; k++) {
+            size_t l = strlen(afilters[k].opt);
+            if (!strncmp(argv[i], afilters[k].opt, l) && argv[i][l] == '=') {
+                avals[k] = argv[i] + l + 1;
+                used = 1;
+            } else if (!strcmp(argv[i], afilters[k].opt)) {
+                if (i + 1 >= argc) {
+                    client_usage_error(verb, "%s には値が要ります", afilters[k].opt);
+                    return CLIENT_USAGE;
+                }
+                avals[k] = argv[++i];
+                used = 1;
+            }
+        }
+        if (used)
+            continue;
         if (!strcmp(argv[i], "--mine"))
             mine = 1;
-        else {
+        else if (cert) {
             client_usage_error(verb, "使い方: catalogctl %s list [--mine] [--json] [--era]", kind);
+            return CLIENT_USAGE;
+        } else {
+            client_usage_error(verb, "使い方: catalogctl %s list [--mine] [--fy 年度] [--department 原課] "
+                               "[--route 契約方法] [--member 団体コード] [--json] [--era]", kind);
             return CLIENT_USAGE;
         }
     }
-    client_req r;
-    uint8_t *rep;
-    size_t len;
-    client_req_begin(&r, "csearch");
-    proto_map_put_u64(&r.m, "all", 1);
-    int rc = client_call(o, &r, &rep, &len);
-    if (rc)
-        return rc;
-    int cert = kind_is(kind, KIND_CERTIFICATION);
-    proto_record *recs;
-    size_t n = client_records(rep, len, cert ? "certifications" : "adoptions", &recs);
-    client_members m;
-    client_members_parse(rep, len, &m);
     char self[PROTO_ID_STR] = "";
     if (mine) {
         client_req s;
         uint8_t *sr;
         size_t sl;
         client_req_begin(&s, "status");
-        if (client_call(o, &s, &sr, &sl) == 0) {
-            proto_map_str(sr, sl, "member_id", self, sizeof self);
-            free(sr);
-        }
+        int src = client_call(o, &s, &sr, &sl);
+        if (src)
+            return src;
+        proto_map_str(sr, sl, "member_id", self, sizeof self);
+        free(sr);
     }
+    client_req r;
+    uint8_t *rep;
+    size_t len;
+    client_req_begin(&r, "csearch");
+    proto_map_put_u64(&r.m, "all", 1);
+    for (size_t k = 0; k < 4; k++)
+        if (avals[k])
+            proto_map_put_str(&r.m, afilters[k].key, avals[k]);
+    int rc = client_call(o, &r, &rep, &len);
+    if (rc)
+        return rc;
+    proto_record *recs;
+    size_t n = client_records(rep, len, cert ? "certifications" : "adoptions", &recs);
+    client_members m;
+    client_members_parse(rep, len, &m);
     static const char *ch[] = { "認定番号", "製品・サービス名", "事業者名", "分野", "認定団体", "有効期限", "状態" };
     static const char *ah[] = { "キー", "導入団体", "年度", "原課", "契約方法", "段階", "金額", "認定" };
     client_table *t = o->json ? NULL : (cert ? client_table_new(7, ch) : client_table_new(8, ah));
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    jp_date today = { tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday };
+    jp_date today = client_today();
     if (o->json)
         printf("[");
     int first = 1;
@@ -376,7 +420,7 @@ int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc
         if (o->json) {
             if (!first)
                 putchar(',');
-            client_print_record(&recs[i], 1, stdout);
+            client_catalog_json_print(&recs[i], &m, today, stdout);
             first = 0;
             continue;
         }
@@ -390,14 +434,14 @@ int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc
                                   catalog_status(&recs[i], today) };
             client_table_row(t, row);
         } else {
-            char ref[600], *slash;
+            char ref[600], label[700];
             client_field(&recs[i], "certification", 0, ref, sizeof ref);
-            slash = strchr(ref, '/');
             const char *row[] = { recs[i].key, who, client_field(&recs[i], "fiscal_year", o->era, b[0], sizeof b[0]),
                                   client_field(&recs[i], "department", 0, b[1], sizeof b[1]),
                                   client_field(&recs[i], "route", 0, b[2], sizeof b[2]),
                                   client_field(&recs[i], "stage", 0, b[3], sizeof b[3]),
-                                  client_field(&recs[i], "amount", 0, b[4], sizeof b[4]), slash ? slash + 1 : ref };
+                                  client_field(&recs[i], "amount", 0, b[4], sizeof b[4]),
+                                  client_ref_label(&m, ref, label, sizeof label) };
             client_table_row(t, row);
         }
     }

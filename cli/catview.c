@@ -5,6 +5,7 @@
 #include "catalog/schema.h"
 #include "proto/frame.h"
 #include "catalog/jp.h"
+#include "proto/mp.h"
 #include "proto/util.h"
 #include "store/kind.h"
 
@@ -96,13 +97,232 @@ const char *client_field(const proto_record *r, const char *field, int era, char
     return buf;
 }
 
-static jp_date today(void)
+jp_date client_today(void)
 {
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
     jp_date d = { tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday };
     return d;
+}
+
+/* The member and key of "MEMBER_ID/KEY"; NULL member when not such a reference. */
+static const char *ref_split(const client_members *m, const char *ref, const client_member **mm, proto_id *id,
+                             int *is_id)
+{
+    const char *slash = strchr(ref, '/');
+    char ids[128];
+    *mm = NULL;
+    *is_id = 0;
+    if (!slash || (size_t)(slash - ref) >= sizeof ids)
+        return NULL;
+    memcpy(ids, ref, (size_t)(slash - ref));
+    ids[slash - ref] = 0;
+    if (proto_id_parse(ids, id) != 0)
+        return NULL;
+    *is_id = 1;
+    *mm = m ? client_member_by_id(m, id) : NULL;
+    return slash + 1;
+}
+
+const char *client_ref_label(const client_members *m, const char *ref, char *buf, size_t n)
+{
+    const client_member *mm;
+    proto_id id;
+    int is_id;
+    const char *key = ref_split(m, ref, &mm, &id, &is_id);
+    if (!key)
+        snprintf(buf, n, "%s", ref);
+    else if (mm)
+        snprintf(buf, n, "%s %s %s", mm->code, mm->name, key);
+    else {
+        char sh[PROTO_ID_STR];
+        proto_id_short(&id, sh);
+        snprintf(buf, n, "%s %s", sh, key);
+    }
+    return buf;
+}
+
+const char *client_ref_cell(const client_members *m, const char *ref, char *buf, size_t n)
+{
+    const client_member *mm;
+    proto_id id;
+    int is_id;
+    const char *key = ref_split(m, ref, &mm, &id, &is_id);
+    if (key && mm && mm->code[0])
+        snprintf(buf, n, "%s/%s", mm->code, key);
+    else
+        snprintf(buf, n, "%s", ref);   /* an unknown member: the id, which still resolves */
+    return buf;
+}
+
+/* ---- JSON ---- */
+
+static json_t *str_n(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    return j ? j : json_stringn_nocheck(s, n);
+}
+
+static json_t *ref_json(const client_members *m, const char *s, size_t n)
+{
+    char ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
+    if (n >= sizeof ref)
+        return str_n(s, n);
+    memcpy(ref, s, n);
+    ref[n] = 0;
+    const client_member *mm;
+    proto_id id;
+    int is_id;
+    const char *key = ref_split(m, ref, &mm, &id, &is_id);
+    if (!key)
+        return str_n(s, n);
+    char ids[PROTO_ID_STR];
+    proto_id_str(&id, ids);
+    json_t *o = json_object();
+    json_object_set_new(o, "member_id", json_string(ids));
+    json_object_set_new(o, "code", mm ? json_string(mm->code) : json_null());
+    json_object_set_new(o, "name", mm ? json_string(mm->name) : json_null());
+    json_object_set_new(o, "key", str_n(key, strlen(key)));
+    return o;
+}
+
+/* One msgpack value of the body as JSON (nested at most `depth`). */
+static json_t *value_json(proto_rd *r, unsigned depth)
+{
+    const char *s;
+    const uint8_t *b;
+    uint32_t n;
+    int64_t iv;
+    uint64_t uv;
+    int bv;
+    switch (proto_rd_peek(r)) {
+    case PROTO_MP_STR:
+        return proto_rd_str(r, &s, &n) ? NULL : str_n(s, n);
+    case PROTO_MP_UINT:
+        if (proto_rd_uint(r, &uv))
+            return NULL;
+        return uv <= INT64_MAX ? json_integer((json_int_t)uv) : json_real((double)uv);
+    case PROTO_MP_INT:
+        return proto_rd_int(r, &iv) ? NULL : json_integer((json_int_t)iv);
+    case PROTO_MP_BOOL:
+        return proto_rd_bool(r, &bv) ? NULL : json_boolean(bv);
+    case PROTO_MP_NIL:
+        proto_rd_nil(r);
+        return json_null();
+    case PROTO_MP_BIN: {
+        if (proto_rd_bin(r, &b, &n))
+            return NULL;
+        char *hx = malloc((size_t)n * 2 + 1);
+        if (!hx)
+            return NULL;
+        proto_hex(b, n, hx);
+        json_t *j = json_string(hx);
+        free(hx);
+        return j;
+    }
+    case PROTO_MP_ARRAY: {
+        if (depth == 0 || proto_rd_array(r, &n))
+            return NULL;
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < n; i++) {
+            json_t *v = value_json(r, depth - 1);
+            if (!v) {
+                json_decref(a);
+                return NULL;
+            }
+            json_array_append_new(a, v);
+        }
+        return a;
+    }
+    case PROTO_MP_MAP: {
+        if (depth == 0 || proto_rd_map(r, &n))
+            return NULL;
+        json_t *o = json_object();
+        for (uint32_t i = 0; i < n; i++) {
+            char k[256];
+            if (proto_rd_strcpy(r, k, sizeof k)) {
+                json_decref(o);
+                return NULL;
+            }
+            json_t *v = value_json(r, depth - 1);
+            if (!v) {
+                json_decref(o);
+                return NULL;
+            }
+            json_object_set_new(o, k, v);
+        }
+        return o;
+    }
+    default:
+        proto_rd_skip(r, PROTO_BODY_DEPTH);
+        return json_null();
+    }
+}
+
+json_t *client_catalog_json(const proto_record *r, const client_members *m, jp_date today)
+{
+    char author[PROTO_ID_STR], when[32], hx[65], iso[11];
+    proto_id h;
+    proto_id_str(&r->author, author);
+    time_t t = (time_t)(r->time_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    proto_record_hash(r->raw, r->raw_len, &h);
+    proto_hex(h.b, 32, hx);
+    const client_member *mm = m ? client_member_by_id(m, &r->author) : NULL;
+    int cert = kind_is(r->kind, KIND_CERTIFICATION), tomb = (r->flags & PROTO_FLAG_TOMBSTONE) != 0;
+
+    json_t *o = json_object();
+    json_object_set_new(o, "author", json_string(author));
+    json_object_set_new(o, "author_code", mm ? json_string(mm->code) : json_null());
+    json_object_set_new(o, "author_name", mm ? json_string(mm->name) : json_null());
+    json_object_set_new(o, "kind", json_string(r->kind));
+    json_object_set_new(o, "key", str_n(r->key, strlen(r->key)));
+    json_object_set_new(o, "seq", json_integer((json_int_t)r->seq));
+    json_object_set_new(o, "time", json_string(when));
+    json_object_set_new(o, "tombstone", json_boolean(tomb));
+    json_object_set_new(o, "hash", json_string(hx));
+    if (cert && !tomb) {
+        jp_date_format(today, iso);
+        json_object_set_new(o, "effective_status", json_string(catalog_status(r, today)));
+        json_object_set_new(o, "effective_status_on", json_string(iso));
+    }
+
+    json_t *body = json_object();
+    proto_rd rd;
+    uint32_t n;
+    proto_rd_init(&rd, r->body, r->body_len);
+    if (proto_rd_map(&rd, &n) == 0) {
+        for (uint32_t i = 0; i < n; i++) {
+            char f[256];
+            if (proto_rd_strcpy(&rd, f, sizeof f))
+                break;
+            const catalog_field *fd = catalog_field_find(r->kind, f);
+            json_t *v;
+            if (fd && fd->type == CAT_REF && proto_rd_peek(&rd) == PROTO_MP_STR) {
+                const char *s;
+                uint32_t sl;
+                proto_rd_str(&rd, &s, &sl);
+                v = ref_json(m, s, sl);
+            } else {
+                v = value_json(&rd, PROTO_BODY_DEPTH);
+            }
+            if (!v)
+                break;
+            json_object_set_new(body, f, v);
+        }
+    }
+    json_object_set_new(o, "body", body);
+    return o;
+}
+
+void client_catalog_json_print(const proto_record *r, const client_members *m, jp_date today, FILE *f)
+{
+    json_t *o = client_catalog_json(r, m, today);
+    json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
 }
 
 /* When a version was written, "2026-05-01 10:00". */
@@ -125,16 +345,22 @@ static int str_len(const proto_record *r, const char *field, const char **s)
     return (int)n;
 }
 
-/* Every field of the record, one labelled line each. */
-static void show_fields(const proto_record *r, int era, FILE *f)
+/* Every field of the record, one labelled line each (a reference as
+ * "131059 文京区 KEY": names, not ids). */
+static void show_fields(const proto_record *r, const client_members *m, int era, FILE *f)
 {
     size_t nf;
     const catalog_field *fs = catalog_fields(r->kind, &nf);
-    char buf[8192];
+    char buf[PROTO_RECORD_MAX + 1];   /* any field whole */
     for (size_t i = 0; fs && i < nf; i++) {
         client_field(r, fs[i].name, era, buf, sizeof buf);
         if (!buf[0])
             continue;
+        if (fs[i].type == CAT_REF) {   /* names, not ids */
+            char ref[sizeof buf];
+            snprintf(ref, sizeof ref, "%s", buf);
+            client_ref_label(m, ref, buf, sizeof buf);
+        }
         char label[128];
         snprintf(label, sizeof label, "%s:", fs[i].ja);
         fputs("  ", f);
@@ -167,8 +393,8 @@ void client_show_catalog_record(const proto_record *r, uint64_t version, const c
         return;
     }
     if (cert)
-        fprintf(f, "  現在の状態:       %s\n", catalog_status(r, today()));
-    show_fields(r, era, f);
+        fprintf(f, "  現在の状態:       %s\n", catalog_status(r, client_today()));
+    show_fields(r, m, era, f);
 }
 
 /* The status a certification version recorded, with its date and reason:
@@ -224,12 +450,17 @@ static const char *diff_value(const char *v, int era, char *out, size_t n)
     return out;
 }
 
-typedef struct { FILE *f; int era, first; } diff_print;
+typedef struct { FILE *f; const client_members *m; int era, first; } diff_print;
 
 static int diff_cb(void *ctx, const catalog_field *fld, const char *was, const char *now)
 {
     diff_print *d = ctx;
     char a[DIFF_VALUE_MAX + 64], b[DIFF_VALUE_MAX + 64];
+    char wl[PROTO_ID_STR + PROTO_KEY_MAX + 256], nl[PROTO_ID_STR + PROTO_KEY_MAX + 256];
+    if (fld->type == CAT_REF) {   /* names, not ids */
+        was = was[0] ? client_ref_label(d->m, was, wl, sizeof wl) : was;
+        now = now[0] ? client_ref_label(d->m, now, nl, sizeof nl) : now;
+    }
     fprintf(d->f, "  %s%s: %s → %s\n", d->first ? "変更: " : "      ", fld->ja, diff_value(was, d->era, a, sizeof a),
             diff_value(now, d->era, b, sizeof b));
     d->first = 0;
@@ -264,9 +495,9 @@ void client_show_history(const proto_record *recs, size_t n, const client_member
             fprintf(f, "第%zu版  %s%s%s\n", i + 1, when, again[0] ? "  " : "", again);
         }
         if (!prev) {
-            show_fields(r, era, f);
+            show_fields(r, m, era, f);
         } else {
-            diff_print d = { f, era, 1 };
+            diff_print d = { f, m, era, 1 };
             if (catalog_diff(prev, r, diff_cb, &d) == 0)
                 fprintf(f, "  変更: なし\n");
         }

@@ -3,6 +3,8 @@
 #define CLI_CATVIEW_H
 
 #include <stdio.h>
+#include <jansson.h>
+#include "catalog/jp.h"
 #include "proto/record.h"
 
 /* Members as the daemon listed them in a reply ("members": [[id, code, name]...]). */
@@ -13,6 +15,28 @@ void client_members_free(client_members *m);
 /* "131059 文京区" for an author id, or its short id when unknown. */
 const char *client_member_label(const client_members *m, const proto_id *id, char *buf, size_t n);
 const client_member *client_member_by_id(const client_members *m, const proto_id *id);
+
+/* A record reference "MEMBER_ID/KEY" for people: "131059 文京区 KEY" (the
+ * short id when the member is unknown); anything else as it is. */
+const char *client_ref_label(const client_members *m, const char *ref, char *buf, size_t n);
+/* The same as people type it (and import reads it): "131059/KEY". */
+const char *client_ref_cell(const client_members *m, const char *ref, char *buf, size_t n);
+
+/* Today's local date, for catalog_status. */
+jp_date client_today(void);
+
+/* A catalog record as a JSON object for scripts (jansson; the caller
+ * json_decref's it):
+ *   author, author_code, author_name (null when the member is unknown),
+ *   kind, key, seq, time, tombstone, hash,
+ *   effective_status, effective_status_on  (certifications: catalog_status
+ *     on that date, today — the stored status stays in body.status),
+ *   body: the fields, typed by the schema: LIST -> array of strings, INT and
+ *     FY -> number, REF -> {"member_id", "code", "name", "key"} (code and
+ *     name null for an unknown member), everything else a string. */
+json_t *client_catalog_json(const proto_record *r, const client_members *m, jp_date today);
+/* Print it (UTF-8, compact, fields in order). */
+void client_catalog_json_print(const proto_record *r, const client_members *m, jp_date today, FILE *f);
 
 /* A body field as text (lists joined with "、"); "" when absent.  Dates
  * become era dates (令和8年4月1日) when era is set. */

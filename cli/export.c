@@ -25,6 +25,9 @@ const char export_usage[] = USAGE;
 
 int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
 
+/* A cell holds any field of a record whole (a record is at most PROTO_RECORD_MAX bytes). */
+#define CELL_MAX (PROTO_RECORD_MAX + 1)
+
 /* Header row and cells of one record: key, schema fields, the author. */
 static size_t headers(const char *kind, const char **out)
 {
@@ -37,13 +40,26 @@ static size_t headers(const char *kind, const char **out)
     return k;
 }
 
-static size_t cells(const proto_record *r, const client_members *m, char (*buf)[8192], const char **out)
+/* What staff read: 状態 is the status today (catalog_status: 期間満了 once
+ * 有効期限 has passed; re-imported, catalog_build takes it back as 認定中),
+ * references are CODE/KEY (as people type them and import reads them),
+ * members are "131059 文京区". */
+static size_t cells(const proto_record *r, const client_members *m, jp_date today, char (*buf)[CELL_MAX],
+                    const char **out)
 {
     size_t n, k = 0;
     const catalog_field *fs = catalog_fields(r->kind, &n);
+    int cert = kind_is(r->kind, KIND_CERTIFICATION);
     out[k++] = r->key;
     for (size_t i = 0; i < n; i++) {
         client_field(r, fs[i].name, 0, buf[i], sizeof buf[i]);
+        if (cert && !strcmp(fs[i].name, "status"))
+            snprintf(buf[i], sizeof buf[i], "%s", catalog_status(r, today));
+        else if (fs[i].type == CAT_REF && buf[i][0]) {
+            char ref[sizeof buf[i]];
+            snprintf(ref, sizeof ref, "%s", buf[i]);
+            client_ref_cell(m, ref, buf[i], sizeof buf[i]);
+        }
         out[k++] = buf[i];
     }
     client_member_label(m, &r->author, buf[n], sizeof buf[n]);
@@ -83,7 +99,8 @@ int export_main(int argc, char **argv)
     nrec[1] = client_records(rep, len, "adoptions", &recs[1]);
     client_members m;
     client_members_parse(rep, len, &m);
-    static char buf[40][8192];
+    static char buf[40][CELL_MAX];
+    jp_date today = client_today();
     const char *hdr[48], *row[48];
     char err[512];
     FILE *f = stdout;
@@ -98,11 +115,12 @@ int export_main(int argc, char **argv)
         size_t nh = headers(kind, hdr);
         proto_csv_append_row(&b, hdr, nh);
         for (size_t i = 0; i < nrec[t]; i++)
-            proto_csv_append_row(&b, row, cells(&recs[t][i], &m, buf, row));
+            proto_csv_append_row(&b, row, cells(&recs[t][i], &m, today, buf, row));
         fputs("\xef\xbb\xbf", f);   /* BOM: Excel then reads UTF-8 */
         fwrite(b.data, 1, b.len, f);
         proto_csv_buf_free(&b);
     } else if (!strcmp(format, "json")) {
+        /* the records as catalogctl --json prints them (client_catalog_json) */
         fputs("{\"certifications\":[", f);
         for (size_t t = 0; t < 2; t++) {
             if (t)
@@ -110,7 +128,7 @@ int export_main(int argc, char **argv)
             for (size_t i = 0; i < nrec[t]; i++) {
                 if (i)
                     fputc(',', f);
-                client_print_record(&recs[t][i], 1, f);
+                client_catalog_json_print(&recs[t][i], &m, today, f);
             }
         }
         fputs("]}\n", f);
@@ -132,7 +150,7 @@ int export_main(int argc, char **argv)
                     numeric |= 1ull << (i + 1);
             client_xlsx_sheet(x, sheets[t], hdr, nh);
             for (size_t i = 0; i < nrec[t]; i++)
-                client_xlsx_row(x, row, cells(&recs[t][i], &m, buf, row), numeric);
+                client_xlsx_row(x, row, cells(&recs[t][i], &m, today, buf, row), numeric);
         }
         if (client_xlsx_close(x, err, sizeof err)) {
             client_errorf("export: %s", err);
@@ -144,7 +162,7 @@ int export_main(int argc, char **argv)
         rc = CLIENT_FAIL;
     }
     if (output && rc == CLIENT_OK)
-        fprintf(stderr, "exported %zu certifications and %zu adoptions to %s\n", nrec[0], nrec[1], output);
+        fprintf(stderr, "認定 %zu 件、導入実績 %zu 件を %s に書き出しました\n", nrec[0], nrec[1], output);
 out:
     free(recs[0]);
     free(recs[1]);

@@ -54,6 +54,25 @@ const char import_usage[] = USAGE;
 #define TITLE_CELLS_MAX 3    /* filled cells a title row may have */
 #define HEADER_MAX 256       /* bytes of a normalised header */
 
+/* A cited certification may be written CODE/KEY (as people type it and
+ * export writes it); catalogd resolves the code when the row is written.
+ * Checked here with a stand-in member id in its place. */
+static const char *ref_for_check(const char *cell, char *buf, size_t n)
+{
+    const char *slash = strchr(cell, '/');
+    const char *p = cell;
+    while (*p == ' ')
+        p++;
+    if (!slash || slash - p != 6 || strspn(p, "0123456789") != 6)
+        return cell;
+    proto_id zero;
+    char ids[PROTO_ID_STR];
+    memset(&zero, 0, sizeof zero);
+    proto_id_str(&zero, ids);
+    snprintf(buf, n, "%s%s", ids, slash);
+    return buf;
+}
+
 static const char *const key_headers[] = { "認定番号", "key", "cert_no", "certification_no", NULL };
 static const char *const owner_headers[] = { "認定団体", "certifying_member", NULL };
 
@@ -464,11 +483,14 @@ int import_main(int argc, char **argv)
                 report(&rr, "（見出しなし）", why);
                 break;
             }
-        size_t n = 0;
+        size_t n = 0, nref = 0;
+        char refbuf[4][PROTO_ID_STR + PROTO_KEY_MAX + 8];
         for (size_t c = 0; c < row->ncells && c < ncol; c++)
             if (col[c].kind == COL_FIELD) {
                 kv[n].name = col[c].f->name;
                 kv[n].value = row->cells[c];
+                if (col[c].f->type == CAT_REF && nref < 4)
+                    kv[n].value = ref_for_check(row->cells[c], refbuf[nref++], sizeof refbuf[0]);
                 n++;
             }
         catalog_check("certification", kv, n, on_fault, &rr);

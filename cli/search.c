@@ -1,127 +1,200 @@
 /*
  * cli/search.c — catalogctl search: which certified products solve X, who
- * certified them until when, and who already adopted them.  Results are
- * grouped per product (法人番号 + normalised product name).
+ * certified them until when, and who already adopted them.  Results come
+ * grouped per product (法人番号 + normalised product name) in the catalog's
+ * own order; the daemon says which records form each product ("groups").
  */
 #include "cli/catview.h"
 #include "cli/client.h"
 #include "cli/verbs.h"
 #include "catalog/schema.h"
 #include "proto/frame.h"
+#include "proto/mp.h"
 #include "proto/util.h"
+#include "store/kind.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define USAGE "usage: catalogctl search [WORDS...] [--area 分野] [--member CODE] [--status 認定中|停止|取消|期間満了]\n" \
-              "           [--valid-on 日付（2026-04-01、令和8年4月1日、R8.4.1）] [--corporate-number N] [--adopted-by CODE]\n" \
-              "           [--not-adopted-by-me] [--public-only] [--limit N] [--json] [--era]"
+              "           [--valid-on 日付（2026-04-01、令和8年4月1日、R8.4.1）] [--expiring-within 6m|90d|1y]\n" \
+              "           [--corporate-number N] [--adopted-by CODE] [--not-adopted-by-me] [--public-only] [--limit N]\n" \
+              "           [--json] [--era]"
 const char search_usage[] = USAGE;
-
-typedef struct { char key[600]; size_t *certs, nc; size_t *adopts, na; } product;
-
-static product *product_get(product **ps, size_t *n, const char *key)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (!strcmp((*ps)[i].key, key))
-            return &(*ps)[i];
-    *ps = realloc(*ps, (*n + 1) * sizeof **ps);
-    product *p = &(*ps)[(*n)++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->key, sizeof p->key, "%s", key);
-    return p;
-}
-
-static void push(size_t **v, size_t *n, size_t x)
-{
-    *v = realloc(*v, (*n + 1) * sizeof **v);
-    (*v)[(*n)++] = x;
-}
 
 /* Ask the daemon; shared with export. */
 int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
 
+/* Options that take a value, and the csearch filter each one sets. */
+static const struct { const char *opt, *key; } value_opts[] = {
+    { "--area", "area" }, { "--member", "member" }, { "--status", "status" },
+    { "--valid-on", "valid_on" }, { "--corporate-number", "corporate_number" },
+    { "--adopted-by", "adopted_by" }, { "--expiring-within", "expiring_within" },
+};
+#define NVALUE_OPTS (sizeof value_opts / sizeof value_opts[0])
+
+/* "--opt VALUE" or "--opt=VALUE" at argv[*i]: 1 and *val (or 0). -1 when
+ * the value is missing. */
+static int opt_value(const char *opt, int argc, char **argv, int *i, const char **val)
+{
+    size_t l = strlen(opt);
+    if (strncmp(argv[*i], opt, l))
+        return 0;
+    if (argv[*i][l] == '=') {
+        *val = argv[*i] + l + 1;
+        return 1;
+    }
+    if (argv[*i][l])
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
 int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len)
 {
-    static const struct { const char *opt, *key; } kv[] = {
-        { "--area", "area" }, { "--member", "member" }, { "--status", "status" },
-        { "--valid-on", "valid_on" }, { "--corporate-number", "corporate_number" },
-        { "--adopted-by", "adopted_by" },
-    };
-    const char *vals[6] = { 0 };
-    char q[512] = "";
+    const char *vals[NVALUE_OPTS] = { 0 };
+    int exporting = !strcmp(argv[0], "export");
+    char *q = calloc(1, 1);
+    size_t ql = 0;
     int not_mine = 0, pub = 0, all = 0;
-    long limit = -1;
+    long long limit = -1;
     for (int i = first; i < argc; i++) {
         if (client_common_opt(o, argc, argv, &i))
             continue;
         int used = 0;
-        for (size_t k = 0; k < 6 && !used; k++)
-            if (!strcmp(argv[i], kv[k].opt) && i + 1 < argc) {
-                vals[k] = argv[++i];
-                used = 1;
+        for (size_t k = 0; k < NVALUE_OPTS && !used; k++) {
+            int r = opt_value(value_opts[k].opt, argc, argv, &i, &vals[k]);
+            if (r < 0) {
+                client_usage_error(argv[0], "%s には値が要ります\n" USAGE, value_opts[k].opt);
+                free(q);
+                return CLIENT_USAGE;
             }
+            used = r;
+        }
         if (used)
             continue;
+        const char *v = NULL;
         if (!strcmp(argv[i], "--not-adopted-by-me"))
             not_mine = 1;
         else if (!strcmp(argv[i], "--public-only"))
             pub = 1;
         else if (!strcmp(argv[i], "--all"))
             all = 1;
-        else if (!strcmp(argv[i], "--limit") && i + 1 < argc && strcmp(argv[0], "export"))
-            limit = atol(argv[++i]);
-        else if ((!strcmp(argv[i], "--format") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--kind")) &&
-                 i + 1 < argc && !strcmp(argv[0], "export"))
-            i++;   /* export's own options */
-        else if (argv[i][0] != '-' && strlen(q) + strlen(argv[i]) + 2 < sizeof q) {
-            if (q[0])
-                strcat(q, " ");
-            strcat(q, argv[i]);
+        else if (!exporting && opt_value("--limit", argc, argv, &i, &v) != 0) {
+            char *end = NULL;
+            limit = v ? strtoll(v, &end, 10) : -1;
+            if (!v || !v[0] || *end || limit < 0 || strlen(v) > 12) {
+                client_usage_error(argv[0], "--limit は 0 以上の整数で指定してください（0 は全件）\n" USAGE);
+                free(q);
+                return CLIENT_USAGE;
+            }
+        } else if (exporting && (opt_value("--format", argc, argv, &i, &v) > 0 ||
+                                 opt_value("--output", argc, argv, &i, &v) > 0 ||
+                                 opt_value("--kind", argc, argv, &i, &v) > 0))
+            ;   /* export's own options */
+        else if (argv[i][0] != '-') {
+            size_t al = strlen(argv[i]);
+            char *nq = realloc(q, ql + al + 2);
+            if (!nq) {
+                free(q);
+                client_errorf("out of memory");
+                return CLIENT_FAIL;
+            }
+            q = nq;
+            if (ql)
+                q[ql++] = ' ';
+            memcpy(q + ql, argv[i], al + 1);
+            ql += al;
         } else {
-            client_usage_error(argv[0], "unknown option '%s'\n" USAGE, argv[i]);
+            client_usage_error(argv[0], "オプション '%s' はありません\n" USAGE, argv[i]);
+            free(q);
             return CLIENT_USAGE;
         }
     }
-    /* --valid-on as people write it (令和8年4月1日, R8.4.1 ...), sent as YYYY-MM-DD */
-    char valid_on[11];
-    if (vals[3]) {
-        jp_date d;
-        char why[256];
-        if (jp_date_read(vals[3], &d, why, sizeof why)) {
-            client_errorf("--valid-on: %s", why);
-            return CLIENT_REFUSED;
-        }
-        jp_date_format(d, valid_on);
-        vals[3] = valid_on;
-    }
+    /* every filter goes as typed: catalogd reads it whole or refuses it
+     * (--valid-on through catalog_parse_date, 和暦 too) */
     int nf = 0;
-    for (size_t k = 0; k < 6; k++)
+    for (size_t k = 0; k < NVALUE_OPTS; k++)
         nf += vals[k] != NULL;
     /* export with no filter at all takes everything, adoptions included */
-    if (!strcmp(argv[0], "export") && !q[0] && nf == 0 && !not_mine)
+    if (exporting && !q[0] && nf == 0 && !not_mine)
         all = 1;
     client_req r;
     /* people get a page of products; scripts and exports get everything */
     if (limit < 0)
-        limit = o->json || !strcmp(argv[0], "export") ? 0 : 100;
+        limit = o->json || exporting ? 0 : 100;
     client_req_begin(&r, "csearch");
     proto_map_put_u64(&r.m, "limit", (uint64_t)limit);
-    for (size_t k = 0; k < 6; k++)
+    for (size_t k = 0; k < NVALUE_OPTS; k++)
         if (vals[k])
-            proto_map_put_str(&r.m, kv[k].key, vals[k]);
+            proto_map_put_str(&r.m, value_opts[k].key, vals[k]);
     proto_map_put_str(&r.m, "q", q);
     proto_map_put_u64(&r.m, "not_adopted_by_me", (uint64_t)not_mine);
     proto_map_put_u64(&r.m, "public_only", (uint64_t)pub);
     proto_map_put_u64(&r.m, "all", (uint64_t)all);
+    free(q);
     return client_call(o, &r, rep, len);
 }
 
-static const char *ref_key(const char *ref)
+/* The reply's "groups": per product, how many of the certifications and
+ * adoptions (in list order) are its, and the union of its areas. */
+typedef struct {
+    size_t nc, na;
+    char areas[512];      /* joined with "、" */
+    json_t *jareas;
+} group;
+
+static size_t parse_groups(const uint8_t *rep, size_t len, group **out)
 {
-    const char *s = strchr(ref, '/');
-    return s ? s + 1 : ref;
+    proto_rd r;
+    uint32_t n, three, nareas;
+    *out = NULL;
+    if (proto_map_find(rep, len, "groups", &r) || proto_rd_array(&r, &n))
+        return 0;
+    group *g = calloc(n ? n : 1, sizeof *g);
+    size_t k = 0;
+    for (uint32_t i = 0; g && i < n; i++) {
+        uint64_t nc, na;
+        if (proto_rd_array(&r, &three) || three != 3 || proto_rd_uint(&r, &nc) || proto_rd_uint(&r, &na) ||
+            proto_rd_array(&r, &nareas))
+            break;
+        g[k].nc = (size_t)nc;
+        g[k].na = (size_t)na;
+        g[k].jareas = json_array();
+        for (uint32_t a = 0; a < nareas; a++) {
+            const char *s;
+            uint32_t sl;
+            if (proto_rd_str(&r, &s, &sl))
+                break;
+            size_t o = strlen(g[k].areas);
+            snprintf(g[k].areas + o, sizeof g[k].areas - o, "%s%.*s", a ? "、" : "", (int)sl, s);
+            json_array_append_new(g[k].jareas, json_stringn(s, sl));
+        }
+        if (r.err)
+            break;
+        k++;
+    }
+    if (g && k < n && g[k].jareas) {
+        json_decref(g[k].jareas);
+        g[k].jareas = NULL;
+    }
+    *out = g;
+    return k;
+}
+
+/* "依拠: 131059 文京区 文京-2026-201" for a derived certification, else "". */
+static const char *derived_mark(const proto_record *c, const client_members *m, char *buf, size_t n)
+{
+    char ref[600], label[700];
+    client_field(c, "derived_from", 0, ref, sizeof ref);
+    if (!ref[0]) {
+        buf[0] = 0;
+        return buf;
+    }
+    snprintf(buf, n, "依拠: %s", client_ref_label(m, ref, label, sizeof label));
+    return buf;
 }
 
 int search_main(int argc, char **argv)
@@ -137,57 +210,32 @@ int search_main(int argc, char **argv)
     size_t na = client_records(rep, len, "adoptions", &adopts);
     client_members m;
     client_members_parse(rep, len, &m);
-    product *ps = NULL;
-    size_t np = 0;
-    char key[600], ref[600], ids[PROTO_ID_STR];
-    for (size_t i = 0; i < nc; i++) {
-        catalog_product_key(&certs[i], key, sizeof key);
-        product *p = product_get(&ps, &np, key);
-        push(&p->certs, &p->nc, i);
-    }
-    for (size_t j = 0; j < na; j++) {
-        client_field(&adopts[j], "certification", 0, ref, sizeof ref);
-        for (size_t i = 0; i < nc; i++) {
-            proto_id_str(&certs[i].author, ids);
-            size_t il = strlen(ids);
-            if (!strncmp(ref, ids, il) && ref[il] == '/' && !strcmp(ref + il + 1, certs[i].key)) {
-                catalog_product_key(&certs[i], key, sizeof key);
-                product *p = product_get(&ps, &np, key);
-                push(&p->adopts, &p->na, j);
-                break;
-            }
-        }
-    }
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    jp_date today = { tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday };
+    group *gs;
+    size_t ng = parse_groups(rep, len, &gs);
+    jp_date today = client_today();
     char b[8][1024], who[256];
-    if (o.json)
-        printf("[");
-    for (size_t k = 0; k < np; k++) {
-        product *p = &ps[k];
-        proto_record *c0 = &certs[p->certs[0]];
+    json_t *jout = o.json ? json_array() : NULL;
+    size_t ci = 0, ai = 0, shown = 0;
+    for (size_t k = 0; k < ng && ci + gs[k].nc <= nc && ai + gs[k].na <= na; k++) {
+        group *g = &gs[k];
+        proto_record *c0 = &certs[ci];
+        shown++;
         if (o.json) {
-            printf("%s{", k ? "," : "");
-            client_json_kv_str(stdout, "product", client_field(c0, "product", 0, b[0], sizeof b[0]), 1);
-            client_json_kv_str(stdout, "company", client_field(c0, "company", 0, b[1], sizeof b[1]), 1);
-            client_json_kv_str(stdout, "corporate_number", client_field(c0, "corporate_number", 0, b[2], sizeof b[2]), 1);
-            printf("\"certifications\":[");
-            for (size_t i = 0; i < p->nc; i++) {
-                if (i)
-                    putchar(',');
-                client_print_record(&certs[p->certs[i]], 1, stdout);
-            }
-            printf("],\"adoptions\":[");
-            for (size_t i = 0; i < p->na; i++) {
-                if (i)
-                    putchar(',');
-                client_print_record(&adopts[p->adopts[i]], 1, stdout);
-            }
-            printf("]}");
-            free(p->certs);
-            free(p->adopts);
+            json_t *p = json_object(), *jc = json_array(), *ja = json_array();
+            json_object_set_new(p, "product", json_string(client_field(c0, "product", 0, b[0], sizeof b[0])));
+            json_object_set_new(p, "company", json_string(client_field(c0, "company", 0, b[1], sizeof b[1])));
+            json_object_set_new(p, "corporate_number",
+                                json_string(client_field(c0, "corporate_number", 0, b[2], sizeof b[2])));
+            json_object_set(p, "areas", g->jareas);
+            for (size_t i = 0; i < g->nc; i++)
+                json_array_append_new(jc, client_catalog_json(&certs[ci + i], &m, today));
+            for (size_t i = 0; i < g->na; i++)
+                json_array_append_new(ja, client_catalog_json(&adopts[ai + i], &m, today));
+            json_object_set_new(p, "certifications", jc);
+            json_object_set_new(p, "adoptions", ja);
+            json_array_append_new(jout, p);
+            ci += g->nc;
+            ai += g->na;
             continue;
         }
         if (k)
@@ -196,44 +244,54 @@ int search_main(int argc, char **argv)
         printf("■ %s — %s%s%s%s\n", client_field(c0, "product", 0, b[0], sizeof b[0]),
                client_field(c0, "company", 0, b[1], sizeof b[1]), b[2][0] ? "（法人番号 " : "", b[2],
                b[2][0] ? "）" : "");
-        printf("  分野: %s\n", client_field(c0, "areas", 0, b[3], sizeof b[3]));
+        printf("  分野: %s\n", g->areas);
         static const char *hdr[] = { "", "団体", "番号", "日付", "状態", "詳細" };
         client_table *t = client_table_new(6, hdr);
-        for (size_t i = 0; i < p->nc; i++) {
-            proto_record *c = &certs[p->certs[i]];
-            char period[256];
+        for (size_t i = 0; i < g->nc; i++) {
+            proto_record *c = &certs[ci + i];
+            char period[256], detail[1400], mark[800];
             client_field(c, "certified_on", o.era, b[4], sizeof b[4]);
             client_field(c, "valid_until", o.era, b[5], sizeof b[5]);
             snprintf(period, sizeof period, "%s〜%s", b[4], b[5]);
+            client_field(c, "programme", 0, b[6], sizeof b[6]);
+            derived_mark(c, &m, mark, sizeof mark);
+            snprintf(detail, sizeof detail, "%s%s%s", b[6], b[6][0] && mark[0] ? "　" : "", mark);
             const char *row[] = { "  認定", client_member_label(&m, &c->author, who, sizeof who), c->key, period,
-                                  catalog_status(c, today), client_field(c, "programme", 0, b[6], sizeof b[6]) };
+                                  catalog_status(c, today), detail };
             client_table_row(t, row);
         }
-        for (size_t i = 0; i < p->na; i++) {
-            proto_record *a = &adopts[p->adopts[i]];
-            char detail[1200];
+        for (size_t i = 0; i < g->na; i++) {
+            proto_record *a = &adopts[ai + i];
+            char detail[1200], ref[600];
             client_field(a, "rating", 0, b[6], sizeof b[6]);
-            snprintf(detail, sizeof detail, "%s%s%s%s", client_field(a, "route", 0, b[5], sizeof b[5]),
-                     b[6][0] ? " 評価" : "", b[6], "");
+            snprintf(detail, sizeof detail, "%s%s%s", client_field(a, "route", 0, b[5], sizeof b[5]),
+                     b[6][0] ? " 評価" : "", b[6]);
             client_field(a, "certification", 0, ref, sizeof ref);
-            const char *row[] = { "  導入", client_member_label(&m, &a->author, who, sizeof who), ref_key(ref),
-                                  client_field(a, "fiscal_year", 1, b[4], sizeof b[4]),
+            const char *slash = strchr(ref, '/');
+            const char *row[] = { "  導入", client_member_label(&m, &a->author, who, sizeof who),
+                                  slash ? slash + 1 : ref, client_field(a, "fiscal_year", 1, b[4], sizeof b[4]),
                                   client_field(a, "stage", 0, b[7], sizeof b[7]), detail };
             client_table_row(t, row);
         }
         client_table_print(t, stdout);
         client_table_free(t);
-        free(p->certs);
-        free(p->adopts);
+        ci += g->nc;
+        ai += g->na;
     }
-    if (o.json)
-        printf("]\n");
-    else if (np == 0)
-        printf("該当なし (no matching certified products)\n");
+    if (o.json) {
+        json_dumpf(jout, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        putchar('\n');
+        json_decref(jout);
+    } else if (shown == 0) {
+        printf("該当する認定製品はありません\n");
+    }
     uint64_t total = 0;
-    if (!o.json && proto_map_u64(rep, len, "products", &total) == 0 && total > np)
-        printf("\n… %llu more products; narrow the search or use --limit 0\n", (unsigned long long)(total - np));
-    free(ps);
+    if (!o.json && proto_map_u64(rep, len, "products", &total) == 0 && total > shown)
+        printf("\n… ほかに %llu 件の製品があります（条件を絞るか、--limit 0 で全件を表示）\n",
+               (unsigned long long)(total - shown));
+    for (size_t k = 0; k < ng; k++)
+        json_decref(gs[k].jareas);
+    free(gs);
     free(certs);
     free(adopts);
     client_members_free(&m);

@@ -14,20 +14,25 @@
  *           catalog_key_norm spells it; or as typed, for a record stored before keys
  *           were normalised), or that author's, and versions: how many versions
  *           each has (第N版)
- *   csearch {q, area, member, status, valid_on, corporate_number, adopted_by,
- *            not_adopted_by_me, public_only, all}
+ *   csearch {q, area, member, status, valid_on, corporate_number, expiring_within,
+ *            adopted_by, not_adopted_by_me, public_only, fiscal_year, department,
+ *            route, adopter, all, limit}   (catalog_query_set's names; a value
+ *            is read whole or refused, an unknown name is refused)
  *           matching certifications, every certification of the same products
- *           (法人番号 + normalised name), and every adoption citing them.
+ *           (法人番号 + normalised name), and every adoption citing them, in
+ *           the index's order; "groups" splits both lists into products.
  */
 #include "daemon/control.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "catalog/index.h"
 #include "catalog/ref.h"
+#include "catalog/schema.h"
 #include "catalog/write.h"
 #include "proto/frame.h"
 #include "proto/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,7 +275,9 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1], author[128] = "";
     if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
         return proto_err(err, errlen, "find needs kind and key");
-    proto_map_str(req, len, "author", author, sizeof author);
+    proto_rd ar;
+    if (proto_map_find(req, len, "author", &ar) == 0 && proto_rd_strcpy(&ar, author, sizeof author))
+        return proto_err(err, errlen, "author が長すぎるか文字列ではありません（団体コードか member id を指定してください）");
     control_list l;
     control_list_begin(&l);
     find_ctx f = { d, kind, key, &l, .nv = 0 };
@@ -308,41 +315,118 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
 
 /* ---- csearch ---- */
 
+/* The filters of a csearch request, copied whole (never cut to a buffer)
+ * and handed to catalog_query_set by name; "cmd" is the command itself.
+ * Strings stay allocated until the search is done (the query points at
+ * them). */
+typedef struct { char *v[32]; size_t n; } filter_strs;
+
+static void filter_strs_free(filter_strs *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i]);
+    f->n = 0;
+}
+
+static int query_from_request(catalogd *d, const uint8_t *req, size_t len, catalog_query *cq, filter_strs *keep,
+                              char *err, size_t errlen)
+{
+    proto_rd r;
+    uint32_t n;
+    proto_rd_init(&r, req, len);
+    if (proto_rd_map(&r, &n))
+        return proto_err(err, errlen, "malformed request");
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k, *v;
+        uint32_t kl, vl;
+        char name[64], num[24];
+        const char *value = NULL;
+        if (proto_rd_str(&r, &k, &kl))
+            return proto_err(err, errlen, "malformed request");
+        if (kl >= sizeof name) {
+            proto_rd_skip(&r, 4);
+            return proto_err(err, errlen, "検索条件の名前が長すぎます");
+        }
+        memcpy(name, k, kl);
+        name[kl] = 0;
+        if (!strcmp(name, "cmd")) {
+            proto_rd_skip(&r, 4);
+            continue;
+        }
+        switch (proto_rd_peek(&r)) {
+        case PROTO_MP_STR:
+            if (proto_rd_str(&r, &v, &vl) || memchr(v, 0, vl) || keep->n == sizeof keep->v / sizeof keep->v[0])
+                return proto_err(err, errlen, "検索条件「%s」の値が読めません", name);
+            if (!(keep->v[keep->n] = strndup(v, vl)))
+                return proto_err(err, errlen, "out of memory");
+            value = keep->v[keep->n++];
+            break;
+        case PROTO_MP_UINT: {
+            uint64_t u;
+            proto_rd_uint(&r, &u);
+            snprintf(num, sizeof num, "%llu", (unsigned long long)u);
+            value = num;
+            break;
+        }
+        case PROTO_MP_BOOL: {
+            int b = 0;
+            proto_rd_bool(&r, &b);
+            value = b ? "1" : "0";
+            break;
+        }
+        case PROTO_MP_NIL:
+            proto_rd_nil(&r);
+            value = NULL;
+            break;
+        default:
+            return proto_err(err, errlen, "検索条件「%s」の値は文字列か数で指定してください", name);
+        }
+        if (r.err)
+            return proto_err(err, errlen, "malformed request");
+        if (catalog_query_set(cq, d->st, name, value, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+/* "groups": [[certifications, adoptions, [areas...]]...] — the products of
+ * the reply's lists, in order (catalog_product). */
+static void put_groups(proto_map *m, const catalog_hits *h)
+{
+    proto_map_key(m, "groups");
+    msgpack_pack_array(m->pk, h->ngroups);
+    for (size_t i = 0; i < h->ngroups; i++) {
+        const catalog_product *g = &h->groups[i];
+        size_t na = 0;
+        for (size_t k = 0; catalog_areas[k]; k++)
+            na += (g->areas >> k) & 1;
+        msgpack_pack_array(m->pk, 3);
+        msgpack_pack_uint64(m->pk, g->ncerts);
+        msgpack_pack_uint64(m->pk, g->nadoptions);
+        msgpack_pack_array(m->pk, na);
+        for (size_t k = 0; catalog_areas[k]; k++)
+            if ((g->areas >> k) & 1)
+                proto_pack_cstr(m->pk, catalog_areas[k]);
+    }
+}
+
 int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                        char *err, size_t errlen)
 {
-    char q[512] = "", area[128] = "", member[128] = "", status[32] = "", valid_on[16] = "", corp[32] = "",
-         adopted_by[128] = "";
-    uint64_t not_mine = 0, public_only = 0, all = 0, limit = 0;
-    proto_map_str(req, len, "q", q, sizeof q);
-    proto_map_str(req, len, "area", area, sizeof area);
-    proto_map_str(req, len, "member", member, sizeof member);
-    proto_map_str(req, len, "status", status, sizeof status);
-    proto_map_str(req, len, "valid_on", valid_on, sizeof valid_on);
-    proto_map_str(req, len, "corporate_number", corp, sizeof corp);
-    proto_map_str(req, len, "adopted_by", adopted_by, sizeof adopted_by);
-    proto_map_u64(req, len, "not_adopted_by_me", &not_mine);
-    proto_map_u64(req, len, "public_only", &public_only);
-    proto_map_u64(req, len, "all", &all);
-    proto_map_u64(req, len, "limit", &limit);
     catalog_query cq;
     catalog_query_init(&cq);
-    if (catalog_query_set_words(&cq, q, err, errlen) || catalog_query_set_area(&cq, area, err, errlen) ||
-        catalog_query_set_member(&cq, d->st, member, err, errlen) ||
-        catalog_query_set_adopted_by(&cq, d->st, adopted_by, err, errlen) ||
-        catalog_query_set_valid_on(&cq, valid_on, err, errlen) ||
-        catalog_query_set_status(&cq, status, err, errlen))
-        return -1;
-    catalog_query_set_corporate_number(&cq, corp);
-    cq.not_adopted_by_self = not_mine != 0;
     cq.self = d->id.id;
-    cq.public_only = public_only != 0;
-    cq.all = all != 0;
-    cq.limit = (size_t)limit;
+    filter_strs keep = { .n = 0 };
+    if (query_from_request(d, req, len, &cq, &keep, err, errlen)) {
+        filter_strs_free(&keep);
+        return -1;
+    }
 
     int built = catalog_index_update(d->index, d->st, d->catalog_gen);
-    if (built < 0)
-        return proto_err(err, errlen, "store unavailable");
+    if (built < 0) {
+        filter_strs_free(&keep);
+        return proto_err(err, errlen, "検索索引を作れません（ストアを読めません）");
+    }
     if (built) {
         catalog_index_stats s;
         catalog_index_stats_get(d->index, &s);
@@ -350,7 +434,9 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
                   s.certifications, s.adoptions, s.text_bytes);
     }
     catalog_hits h;
-    if (catalog_search(d->index, d->st, d->catalog_gen, &cq, &h, err, errlen))
+    int rc = catalog_search(d->index, d->st, d->catalog_gen, &cq, &h, err, errlen);
+    filter_strs_free(&keep);
+    if (rc)
         return -1;
     control_list lc, la;
     control_list_begin(&lc);
@@ -359,14 +445,14 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         store_get_refs(d->st, h.certs, h.ncerts, control_list_rec, &lc);
     if (h.nadoptions)
         store_get_refs(d->st, h.adoptions, h.nadoptions, control_list_rec, &la);
-    size_t products = h.products;
-    catalog_hits_free(&h);
     proto_map m;
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
     control_list_put(&lc, &m, "certifications");
     control_list_put(&la, &m, "adoptions");
-    proto_map_put_u64(&m, "products", products);
+    put_groups(&m, &h);
+    proto_map_put_u64(&m, "products", h.products);
     put_members(d, &m);
+    catalog_hits_free(&h);
     return proto_map_end(&m) ? proto_err(err, errlen, "out of memory") : 0;
 }

@@ -68,7 +68,7 @@ def test_import_three_encodings_and_search_elsewhere(env):
     assert {c["key"] for p in res for c in p["certifications"]} == bousai
     assert b.ctl_json("search", "--member", b.code) == []
     rc, _, err = b.run("search", "--area", "宇宙", check=False)
-    assert rc == 3 and "unknown policy area" in err, err
+    assert rc == 3 and "分野「宇宙」はありません" in err, err
     # 法人番号 search (with hyphens as people write it)
     cn = rows[1][hdr.index("法人番号")]
     hy = cn[0] + "-" + cn[1:5] + "-" + cn[5:9] + "-" + cn[9:]
@@ -171,7 +171,7 @@ def test_adoptions_and_search_filters(env):
     assert sorted(x["key"] for x in p["certifications"]) == ["千代田-2026-1", "文京-2026-201"]
     assert [x["key"] for x in p["adoptions"]] == ["R8-001"]
     ad = p["adoptions"][0]["body"]
-    assert ad["amount"] == "1200000" and ad["fiscal_year"] == "2026", ad
+    assert ad["amount"] == 1200000 and ad["fiscal_year"] == 2026 and ad["rating"] == 4, ad
     assert [r[0]["key"] for r in [x["certifications"] for x in a.ctl_json("search", "--adopted-by", c.code)]] \
         in (["千代田-2026-1"], ["文京-2026-201"])
     mine = c.ctl_json("search", "--not-adopted-by-me")

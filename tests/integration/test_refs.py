@@ -133,7 +133,8 @@ def test_derived_certification_copies_the_subject(env):
               "url"):
         assert mine[f] == theirs[f], (f, mine, theirs)
     assert mine["certified_on"] == "2026-05-01" and mine["contact"] == "商工観光課 03-0000-0101", mine
-    assert mine["derived_from"] == f"{a.member_id()}/文京-2026-010", mine
+    assert mine["derived_from"] == {"member_id": a.member_id(), "code": a.code, "name": a.muni,
+                                    "key": "文京-2026-010"}, mine
     # a given field overrides its copy
     rc, _, err = b.run("certification", "add", "千代田-2026-2", f"依拠した認定={a.code}/文京-2026-010",
                        "認定日=2026-05-01", "有効期限=2027-03-31", "概要=千代田区での利用に合わせた説明", check=False)
@@ -329,3 +330,57 @@ def test_staff_verbs_speak_japanese(env):
     assert out.strip() == "認定 文京-2026-950 を更新しました", out
     rc, out, _ = a.run("certification", "update", "文京-2026-950", "概要=同じ")
     assert out.strip() == "認定 文京-2026-950 は変更ありません", out
+
+
+def test_refs_status_and_import_work_together(env):
+    """What the three parts of issue 10 built, used together: a cited
+    certification named by its member in history's diffs, version numbers
+    in typed JSON, a suspension's date and reason next to the computed
+    status, 和暦 --valid-on read by catalogd, withdrawn adoptions gone from
+    the filtered list."""
+    id_re = re.compile(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){12}")
+    a = env.found()
+    assert cert(a, "文京-2026-801", product="ひなんじょあんない")[0] == 0
+    assert cert(a, "文京－２０２６－８０２", product="避難所案内二")[0] == 0   # stored as 文京-2026-802
+    assert adopt(a, "R8-801", f"{a.code}/文京-2026-801", 問合せ先="危機管理課 03-0000-0801")[0] == 0
+    a.ctl("adoption", "update", "R8-801", f"認定={a.code}/文京－２０２６－８０２")
+
+    # history: the changed reference by name, never by id
+    text = a.ctl("adoption", "history", "R8-801")
+    assert f"認定: {a.code} {a.muni} 文京-2026-801 → {a.code} {a.muni} 文京-2026-802" in text, text
+    assert not id_re.search(text), text
+    # JSON: typed, with the record's own version numbers
+    hist = a.ctl_json("adoption", "history", "R8-801")
+    assert [h["version"] for h in hist] == [1, 2], hist
+    assert hist[1]["body"]["certification"] == {"member_id": a.member_id(), "code": a.code, "name": a.muni,
+                                                "key": "文京-2026-802"}, hist
+    assert hist[0]["body"]["fiscal_year"] == 2026 and hist[0]["author_code"] == a.code, hist
+    shown = a.ctl_json("adoption", "show", "R8-801")
+    assert len(shown) == 1 and shown[0]["version"] == 2, shown
+
+    # a suspension with its date and reason: computed status everywhere, the
+    # stored fields next to it; --valid-on in 和暦 is read by catalogd itself
+    a.ctl("certification", "suspend", "文京-2026-801", "--reason", "調査中", "--date", "令和8年6月1日")
+    c = a.ctl_json("certification", "show", "文京-2026-801")[0]
+    assert c["effective_status"] == "停止" and c["body"]["status_date"] == "2026-06-01", c
+    assert c["body"]["status_reason"] == "調査中" and c["version"] == 2, c
+    res = a.ctl_json("search", "--valid-on", "R8.5.1")
+    assert sorted(x["key"] for p in res for x in p["certifications"]) == ["文京-2026-802"], res
+    # hiragana finds the katakana spelling and the other way round
+    res = a.ctl_json("search", "ヒナンジョ")
+    assert [x["key"] for p in res for x in p["certifications"]] == ["文京-2026-801"], res
+
+    # adoption list filters, and a withdrawn adoption leaves them
+    assert adopt(a, "R8-802", f"{a.code}/文京-2026-802", 年度="令和8年度", 原課="総務課")[0] == 0
+    listed = a.ctl("adoption", "list", "--fy", "R8", "--department", "総務")
+    assert "R8-802" in listed and "R8-801" not in listed and f"{a.code} {a.muni}" in listed, listed
+    a.ctl("adoption", "withdraw", "R8-802", "--reason", "重複して登録")
+    assert "R8-802" not in a.ctl("adoption", "list", "--fy", "R8")
+    hist = a.ctl_json("adoption", "history", "R8-802")
+    assert hist[-1]["tombstone"] and hist[-1]["version"] == 2 and hist[-1]["body"]["reason"] == "重複して登録", hist
+    # show still answers for it: the withdrawal, with its reason
+    shown = a.ctl_json("adoption", "show", "R8-802")
+    assert shown[0]["tombstone"] and shown[0]["version"] == 2 and "effective_status" not in shown[0], shown
+    assert "取り下げの理由:   重複して登録" in a.ctl("adoption", "show", "R8-802")
+    rc, out, err = a.run("--json", "adoption", "show", "R8-899", check=False)
+    assert rc == 1 and out == "" and "見つかりません" in err, (rc, out, err)

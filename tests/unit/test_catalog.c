@@ -759,7 +759,24 @@ static void type_enum(void **state)
     cert_field_value("status", "active", "認定中");
     cert_field_value("status", "Suspended", "停止");
     cert_field_value("status", "REVOKED", "取消");
-    cert_field_rejected("status", "期間満了", "状態 (status): 「期間満了」は次のどれでもありません: 認定中、停止、取消");
+    /* 期間満了 (what exports show) is computed, never recorded: taken as 認定中
+     * once 有効期限 has passed, refused before (dates far from any clock) */
+    {
+        catalog_kv kv[8] = { cert_base[0], cert_base[1], cert_base[2], KV("certified_on", "2001-04-01"),
+                             KV("valid_until", "2002-03-31"), KV("status", "期間満了") };
+        uint8_t *buf;
+        proto_record r;
+        char got[32];
+        build_ok("certification", kv, 6, &buf, &r);
+        assert_int_equal(proto_body_copy_str(&r, "status", got, sizeof got), 0);
+        assert_string_equal(got, "認定中");
+        free(buf);
+        kv[4] = KV("valid_until", "2999-03-31");
+        char err[512];
+        build_fails("certification", kv, 6, err, sizeof err);
+        assert_err_has(err, "状態 (status): 期間満了は有効期限 2999-03-31 を過ぎてからの状態です");
+    }
+    cert_field_rejected("status", "満了", "状態 (status): 「満了」は次のどれでもありません: 認定中、停止、取消");
     cert_field_rejected("status", "expired", "は次のどれでもありません");
     cert_field_value("visibility", "public", "public");
     cert_field_value("visibility", "Public", "public");
@@ -1110,6 +1127,14 @@ static void norm(void **state)
     norm_case("㈱テスト", "(株)テスト");
     norm_case("", "");
     norm_case(" \xe3\x80\x80 ", "");
+    /* hiragana folded to katakana, so either script finds the other */
+    norm_case("ぎじろく", "ギジロク");
+    norm_case("ギジロク", "ギジロク");
+    norm_case("ｷﾞｼﾞﾛｸ", "ギジロク");
+    norm_case("ぁゔゕゖゝゞ", "ァヴヵヶヽヾ");
+    norm_case("みまもりカメラ", "ミマモリカメラ");
+    norm_case("漢字とカナ", "漢字トカナ");
+    norm_case("ー・", "ー・");     /* marks shared by both scripts stay */
     /* length, not NUL, bounds the input */
     assert_int_equal(catalog_norm("ABCDEF", 3, out, sizeof out), 0);
     assert_string_equal(out, "abc");
@@ -1181,7 +1206,68 @@ static void status(void **state)
     build_ok("certification", cert_base, N(cert_base), &buf, &r);
     assert_string_equal(catalog_status(&r, (jp_date){ 2028, 3, 31 }), "認定中");
     assert_string_equal(catalog_status(&r, (jp_date){ 2028, 4, 1 }), "期間満了");
+    /* the same rule by number, and "in force": 2026-04-01 .. 2028-03-31 */
+    assert_int_equal(catalog_status_code(&r, 20280331), CATALOG_STATUS_ACTIVE);
+    assert_int_equal(catalog_status_code(&r, 20280401), CATALOG_STATUS_EXPIRED);
+    assert_int_equal(catalog_date_num(&r, "certified_on"), 20260401);
+    assert_int_equal(catalog_date_num(&r, "company"), 0);
+    assert_false(catalog_in_force(&r, 20260331));
+    assert_true(catalog_in_force(&r, 20260401));
+    assert_true(catalog_in_force(&r, 20280331));
+    assert_false(catalog_in_force(&r, 20280401));
     free(buf);
+    n = cert_with(kv, "status", "取消");
+    build_ok("certification", kv, n, &buf, &r);
+    assert_int_equal(catalog_status_recorded(&r), CATALOG_STATUS_REVOKED);
+    assert_false(catalog_in_force(&r, 20270101));     /* revoked: in force on no day */
+    free(buf);
+    assert_int_equal(catalog_status_on(CATALOG_STATUS_SUSPENDED, 20280331, 20300101), CATALOG_STATUS_SUSPENDED);
+    assert_int_equal(catalog_status_on(CATALOG_STATUS_ACTIVE, 0, 29991231), CATALOG_STATUS_ACTIVE);
+    assert_false(catalog_in_force_on(CATALOG_STATUS_SUSPENDED, 20260401, 20280331, 20270101));
+    assert_false(catalog_in_force_on(CATALOG_STATUS_ACTIVE, 0, 20280331, 20270101));
+    assert_string_equal(catalog_status_name(CATALOG_STATUS_EXPIRED), "期間満了");
+    assert_string_equal(catalog_status_name(9), "");
+}
+
+/* ---- values for filters ---- */
+
+static void filter_values(void **state)
+{
+    jp_date d;
+    int fy, want = -1;
+    char err[256], cn[14];
+    assert_int_equal(catalog_parse_date("2026年4月1日", &d, err, sizeof err), 0);
+    assert_int_equal(catalog_date_to_num(d), 20260401);
+    assert_int_equal(catalog_parse_date("２０２６／４／１", &d, err, sizeof err), 0);
+    assert_int_equal(catalog_date_to_num(d), 20260401);
+    assert_int_equal(catalog_parse_date("2026-02-30", &d, err, sizeof err), -1);
+    assert_int_equal(catalog_parse_date("2026-04-01x", &d, err, sizeof err), -1);
+    assert_err_has(err, "は日付として読めません");
+    assert_null(strstr(err, "certified_on"));     /* the reason, not the field */
+    /* 和暦 too: the schema reads dates with jp_date_read */
+    assert_int_equal(catalog_parse_date("令和8年4月1日", &d, err, sizeof err), 0);
+    assert_int_equal(catalog_date_to_num(d), 20260401);
+    assert_int_equal(catalog_parse_date("R8.4.1", &d, err, sizeof err), 0);
+    assert_int_equal(catalog_date_to_num(d), 20260401);
+    assert_int_equal(catalog_parse_date("平成31年5月1日", &d, err, sizeof err), -1);
+    assert_err_has(err, "平成は2019年4月30日まで");
+    assert_int_equal(catalog_parse_fy("令和8年度", &fy, err, sizeof err), 0);
+    assert_int_equal(fy, 2026);
+    assert_int_equal(catalog_parse_fy("R8", &fy, err, sizeof err), 0);
+    assert_int_equal(fy, 2026);
+    assert_int_equal(catalog_parse_fy("令和八年度", &fy, err, sizeof err), -1);
+    assert_int_equal(catalog_corporate_number_norm("７０００-０１２０-５０００２", cn, &want), 0);
+    assert_string_equal(cn, CORP);
+    assert_int_equal(catalog_corporate_number_norm("8000012050002", cn, &want), -2);
+    assert_int_equal(want, 7);
+    assert_int_equal(catalog_corporate_number_norm("700001205000", cn, NULL), -1);
+    assert_int_equal(catalog_corporate_number_norm("70000120500021", cn, NULL), -1);
+    assert_int_equal(catalog_corporate_number_norm("7000012050002x", cn, NULL), -1);
+    const catalog_field *route = catalog_field_find("adoption", "route");
+    assert_string_equal(catalog_enum_lookup(route, "４号随契"), "4号随契");
+    assert_string_equal(catalog_enum_lookup(route, "とらいある発注"), "トライアル発注");
+    assert_null(catalog_enum_lookup(route, "随意契約"));
+    assert_null(catalog_enum_lookup(catalog_field_find("adoption", "department"), "総務課"));
 }
 
 /* ---- product key ---- */
@@ -1255,6 +1341,7 @@ int main(void)
         cmocka_unit_test(check_all_faults),
         cmocka_unit_test(norm),
         cmocka_unit_test(status),
+        cmocka_unit_test(filter_values),
         cmocka_unit_test(product_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -341,7 +341,9 @@ static void join(name_list *l, int sorted, char *out, size_t n)
 typedef struct {
     char certs[1024], adoptions[1024];    /* sorted */
     char order[1024];                     /* certifications in hit order */
-    size_t products;
+    char adoption_order[1024];            /* adoptions in hit order */
+    char groups[1024];                    /* "ncerts/nadoptions/areas,..." per product */
+    size_t products, ngroups;
 } result;
 
 static result run(fx *f, const catalog_query *q)
@@ -358,8 +360,33 @@ static result run(fx *f, const catalog_query *q)
     assert_int_equal(a.n, h.nadoptions);
     join(&c, 0, res.order, sizeof res.order);
     join(&c, 1, res.certs, sizeof res.certs);
+    join(&a, 0, res.adoption_order, sizeof res.adoption_order);
     join(&a, 1, res.adoptions, sizeof res.adoptions);
     res.products = h.products;
+    res.ngroups = h.ngroups;
+    res.groups[0] = 0;
+    size_t nc = 0, na = 0;
+    for (size_t g = 0; g < h.ngroups; g++) {
+        const catalog_product *p = &h.groups[g];
+        /* contiguous, in order, covering the certifications */
+        assert_int_equal(p->cert, nc);
+        assert_true(p->ncerts > 0);
+        nc += p->ncerts;
+        if (p->nadoptions) {
+            assert_true(p->adoption >= na);
+            na = p->adoption + p->nadoptions;
+        }
+        char *o = res.groups + strlen(res.groups);
+        size_t left = sizeof res.groups - strlen(res.groups);
+        int w = snprintf(o, left, "%s%zu/%zu/", g ? " " : "", p->ncerts, p->nadoptions);
+        for (int k = 0, first = 1; catalog_areas[k]; k++)
+            if ((p->areas >> k) & 1) {
+                w += snprintf(o + w, left - (size_t)w, "%s%s", first ? "" : ",", catalog_areas[k]);
+                first = 0;
+            }
+    }
+    assert_int_equal(nc, h.ncerts);
+    assert_true(na <= h.nadoptions);
     catalog_hits_free(&h);
     return res;
 }
@@ -393,9 +420,14 @@ static void no_filter_and_order(void **state)
     assert_int_equal(r.products, 4);
     /* adoptions citing a known certification; R-A3 cites none */
     assert_string_equal(r.adoptions, "F:F-A1 R:R-A1 R:R-A2");
-    /* grouped by product, products by 法人番号 (A < B < C), none last */
-    assert_true(!strcmp(r.order, "F:F-1 M:M-1 F:F-2 M:M-2 F:F-3") ||
-                !strcmp(r.order, "M:M-1 F:F-1 F:F-2 M:M-2 F:F-3"));
+    /* grouped by product, products by normalised name in byte order
+     * ("ai議事録" < 給食 < 道路 < 避難所), then by 認定日 (F-1 04-01, M-1 05-01):
+     * the same order on every node, whatever order the records came in */
+    assert_string_equal(r.order, "F:F-1 M:M-1 F:F-3 M:M-2 F:F-2");
+    assert_string_equal(r.adoption_order, "R:R-A1 R:R-A2 F:F-A1");   /* by product, then 年度 */
+    /* the products of the hits, with the union of their areas */
+    assert_int_equal(r.ngroups, 4);
+    assert_string_equal(r.groups, "2/1/防災,行政DX 1/0/子育て,教育 1/2/インフラ・施設 1/0/防災");
 
     /* all: every adoption, also one citing no known certification */
     q.all = 1;
@@ -438,11 +470,11 @@ static void words(void **state)
     q.words = "";
     assert_string_equal(certs_of(f, &q), ALL_CERTS);
 
-    char err[128] = "";
+    char err[256] = "";
     catalog_hits h;
     q.words = "\xff\xfe";
     assert_int_equal(catalog_search(f->x, f->st, f->gen, &q, &h, err, sizeof err), -1);
-    assert_string_equal(err, "search words are not valid UTF-8");
+    assert_err_has(err, "検索語が UTF-8 でないか長すぎます");
     assert_null(h.certs);
 }
 
@@ -474,7 +506,7 @@ static void area(void **state)
     catalog_hits h;
     q.area = 99;
     assert_int_equal(catalog_search(f->x, f->st, f->gen, &q, &h, err, sizeof err), -1);
-    assert_string_equal(err, "unknown policy area 99");
+    assert_string_equal(err, "分野の番号 99 はありません");
 }
 
 static void member(void **state)
@@ -521,16 +553,158 @@ static void valid_on(void **state)
 {
     fx *f = *state;
     catalog_query q = base_query();
+    /* in force on the day: within its dates and 認定中 (suspended and revoked ones never are) */
     q.valid_on = 20250601;
     assert_string_equal(certs_of(f, &q), "F:F-2");
-    q.valid_on = 20250101;
-    assert_string_equal(certs_of(f, &q), "M:M-2");
-    q.valid_on = 20260415;                 /* F-1 and F-3; M-1 starts 05-01 but is F-1's product */
-    assert_string_equal(certs_of(f, &q), "F:F-1 F:F-3 M:M-1");
+    q.valid_on = 20260331;                 /* F-2's last day: in force then, though lapsed today */
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+    q.valid_on = 20250101;                 /* M-2's dates, but M-2 is 取消 */
+    assert_string_equal(certs_of(f, &q), "");
+    q.valid_on = 20260415;                 /* F-1 (F-3 is 停止); M-1 starts 05-01 but is F-1's product */
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
     q.valid_on = 20260401;                 /* the first day counts */
-    assert_string_equal(certs_of(f, &q), "F:F-1 F:F-3 M:M-1");
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
     q.valid_on = 20300101;
     assert_string_equal(certs_of(f, &q), "");
+}
+
+static void expiring_within(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();       /* today 2026-06-01 */
+    char err[256];
+    q.expiring_months = 12;                /* until 2027-06-01: M-1 (to 2027-03-31); F-1 is its product */
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 M:M-1");
+    q.expiring_months = 9;                 /* until 2027-03-01 */
+    assert_string_equal(certs_of(f, &q), "");
+    q.expiring_months = 0;
+    q.expiring_days = 303;                 /* 2026-06-01 + 303 days = 2027-03-31 */
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+    q.expiring_days = 302;
+    assert_string_equal(certs_of(f, &q), "");
+    /* only what is in force today: F-2 lapsed, F-3 停止 and M-2 取消 never come */
+    q.expiring_days = 0;
+    q.expiring_months = 120;
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+    q.today = 20260101;                    /* then F-2 (to 2026-03-31) was in force */
+    q.expiring_months = 6;
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+
+    /* the setter */
+    catalog_query_init(&q);
+    assert_int_equal(catalog_query_set_expiring_within(&q, "6m", err, sizeof err), 0);
+    assert_int_equal(q.expiring_months, 6);
+    assert_int_equal(catalog_query_set_expiring_within(&q, "90d", err, sizeof err), 0);
+    assert_int_equal(q.expiring_days, 90);
+    assert_int_equal(q.expiring_months, 0);
+    assert_int_equal(catalog_query_set_expiring_within(&q, "1y", err, sizeof err), 0);
+    assert_int_equal(q.expiring_months, 12);
+    assert_int_equal(catalog_query_set_expiring_within(&q, "６ヶ月", err, sizeof err), 0);
+    assert_int_equal(q.expiring_months, 6);
+    assert_int_equal(catalog_query_set_expiring_within(&q, "3か月", err, sizeof err), 0);
+    assert_int_equal(q.expiring_months, 3);
+    assert_int_equal(catalog_query_set_expiring_within(&q, "2w", err, sizeof err), 0);
+    assert_int_equal(q.expiring_days, 14);
+    for (const char *const *bad = (const char *const[]){ "6", "m", "0d", "6x", "11y", "99999d", "-1m", NULL };
+         *bad; bad++) {
+        err[0] = 0;
+        if (catalog_query_set_expiring_within(&q, *bad, err, sizeof err) != -1)
+            fail_msg("'%s' accepted", *bad);
+        assert_err_has(err, "期間");
+    }
+    assert_int_equal(q.expiring_days, 14);     /* unchanged */
+
+    /* the date arithmetic */
+    assert_int_equal(catalog_date_add(20260131, 0, 1), 20260228);
+    assert_int_equal(catalog_date_add(20240131, 0, 1), 20240229);
+    assert_int_equal(catalog_date_add(20240229, 0, 12), 20250228);
+    assert_int_equal(catalog_date_add(20261201, 0, 6), 20270601);
+    assert_int_equal(catalog_date_add(20261231, 90, 0), 20270331);
+    assert_int_equal(catalog_date_add(20280228, 1, 0), 20280229);
+    assert_int_equal(catalog_date_add(20260601, 303, 0), 20270331);
+}
+
+static void adoption_filters(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    catalog_query q = base_query();
+    q.all = 1;
+    q.fiscal_year = 2026;                  /* R-A1, R-A3 and F-A1 (令和8年度) */
+    result r = run(f, &q);
+    assert_string_equal(r.adoptions, "F:F-A1 R:R-A1 R:R-A3");
+    assert_string_equal(r.certs, ALL_CERTS);   /* certifications untouched */
+    q.fiscal_year = 0;
+    assert_int_equal(catalog_query_set_department(&q, "土木", err, sizeof err), 0);
+    assert_string_equal(run(f, &q).adoptions, "R:R-A2");
+    assert_int_equal(catalog_query_set_department(&q, "ど", err, sizeof err), 0);   /* no kana in 土木課 */
+    assert_string_equal(run(f, &q).adoptions, "");
+    q.department = NULL;
+    assert_int_equal(catalog_query_set_route(&q, "４号随契", err, sizeof err), 0);
+    assert_string_equal(run(f, &q).adoptions, "F:F-A1 R:R-A1 R:R-A2 R:R-A3");
+    assert_int_equal(catalog_query_set_route(&q, "入札", err, sizeof err), 0);
+    assert_string_equal(run(f, &q).adoptions, "");
+    assert_int_equal(catalog_query_set_route(&q, "随意契約", err, sizeof err), -1);
+    assert_err_has(err, "契約方法「随意契約」はありません");
+    q.route = -1;
+    assert_int_equal(catalog_query_set_adopter(&q, f->st, "271004", err, sizeof err), 0);
+    assert_string_equal(run(f, &q).adoptions, "R:R-A1 R:R-A2 R:R-A3");
+    assert_int_equal(catalog_query_set_fiscal_year(&q, "R7", err, sizeof err), 0);
+    assert_string_equal(run(f, &q).adoptions, "R:R-A2");
+    assert_int_equal(catalog_query_set_fiscal_year(&q, "来年度", err, sizeof err), -1);
+    assert_err_has(err, "年度「来年度」が読めません");
+    /* a search's adoptions too, without changing which products match */
+    q = base_query();
+    q.words = "議事録";
+    q.fiscal_year = 2025;
+    r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 M:M-1");
+    assert_string_equal(r.adoptions, "");
+}
+
+static void kana_contact_and_order(void **state)
+{
+    fx *f = *state;
+    /* hiragana in the record, katakana in the query, and the other way round */
+    const char *p4[] = CERT_PAIRS("ぎじろく工房", "ギジロクメーカー", NULL, "行政DX", "2026-04-01", "2027-03-31",
+                                  NULL, NULL, NULL);
+    catalog_kv kv[12];
+    size_t n = kvs(kv, p4, 18);
+    kv[n].name = "contact";
+    kv[n++].value = "情報政策課 03-0000-0042";
+    put_one(f, "certification", "F-4", CATALOG_PUT_ADD, kv, n);
+    catalog_query q = base_query();
+    q.words = "ぎじろく";
+    assert_string_equal(certs_of(f, &q), "F:F-4");
+    q.words = "ギジロク工房";
+    assert_string_equal(certs_of(f, &q), "F:F-4");
+    q.words = "ｷﾞｼﾞﾛｸ めーかー";
+    assert_string_equal(certs_of(f, &q), "F:F-4");
+    /* 問合せ先 is searched */
+    q.words = "03-0000-0042";
+    assert_string_equal(certs_of(f, &q), "F:F-4");
+    q.words = "情報政策課";
+    assert_string_equal(certs_of(f, &q), "F:F-4");
+
+    /* the order is the records' and not the store's: M certifies the same
+     * products in the other order and both indexes agree, before and after
+     * a rebuild from the previous index */
+    const char *m3[] = CERT_PAIRS("ぎじろく工房", "ぎじろくめーかー", NULL, "防災", "2026-03-01", "2027-03-31",
+                                  NULL, NULL, NULL);
+    put_as(f, M, "certification", "M-3", 0, build("certification", kv, kvs(kv, m3, 18)));
+    q = base_query();
+    result r = run(f, &q);
+    assert_string_equal(r.order, "F:F-1 M:M-1 M:M-3 F:F-4 F:F-3 M:M-2 F:F-2");   /* M-3 certified first */
+    catalog_index *fresh = catalog_index_new();
+    catalog_index *x = f->x;
+    f->x = fresh;
+    result s2 = run(f, &q);
+    f->x = x;
+    assert_string_equal(s2.order, r.order);
+    assert_string_equal(s2.adoption_order, r.adoption_order);
+    assert_string_equal(s2.groups, r.groups);
+    catalog_index_free(fresh);
 }
 
 static void corporate_number(void **state)
@@ -540,17 +714,28 @@ static void corporate_number(void **state)
     q.corporate_number = strtoull(CORP_B, NULL, 10);
     assert_string_equal(certs_of(f, &q), "F:F-2");
     /* the same number however it was written (M-1 has hyphens) */
-    catalog_query_set_corporate_number(&q, CORP_A_HYPHENS);
+    char err[256];
+    assert_int_equal(catalog_query_set_corporate_number(&q, CORP_A_HYPHENS, err, sizeof err), 0);
     assert_int_equal(q.corporate_number, strtoull(CORP_A, NULL, 10));
     assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
-    catalog_query_set_corporate_number(&q, "320000000000");             /* 12 digits: none */
-    assert_int_equal(q.corporate_number, CATALOG_CORP_NONE);
-    assert_string_equal(certs_of(f, &q), "");
-    catalog_query_set_corporate_number(&q, "0000000000000");
-    assert_string_equal(certs_of(f, &q), "");
+    /* full-width digits and a full-width hyphen (NFKC) */
+    assert_int_equal(catalog_query_set_corporate_number(&q, "６１００００００００００１", err, sizeof err), 0);
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+    assert_int_equal(catalog_query_set_corporate_number(&q, "３－２０００－００００－０００２", err, sizeof err), 0);
+    assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
+    /* anything else is refused (and the filter kept), never read as "any" */
+    assert_int_equal(catalog_query_set_corporate_number(&q, "320000000000", err, sizeof err), -1);
+    assert_err_has(err, "13桁の数字ではありません");
+    assert_int_equal(catalog_query_set_corporate_number(&q, "32000000000021", err, sizeof err), -1);
+    assert_int_equal(catalog_query_set_corporate_number(&q, "0000000000000", err, sizeof err), -1);
+    assert_err_has(err, "チェックデジット");
+    assert_int_equal(catalog_query_set_corporate_number(&q, "4200000000002", err, sizeof err), -1);
+    assert_err_has(err, "先頭の桁は 3 のはずです");
+    assert_int_equal(catalog_query_set_corporate_number(&q, "株式会社アルファ", err, sizeof err), -1);
+    assert_int_equal(q.corporate_number, strtoull(CORP_A, NULL, 10));
     q.corporate_number = 42;                                             /* no such number */
     assert_string_equal(certs_of(f, &q), "");
-    catalog_query_set_corporate_number(&q, "");
+    assert_int_equal(catalog_query_set_corporate_number(&q, "", err, sizeof err), 0);
     assert_string_equal(certs_of(f, &q), ALL_CERTS);
 }
 
@@ -617,11 +802,11 @@ static void limit(void **state)
     assert_string_equal(r.adoptions, "R:R-A1");
     q.limit = 2;
     r = run(f, &q);
-    assert_string_equal(r.certs, "F:F-1 F:F-2 M:M-1");
+    assert_string_equal(r.certs, "F:F-1 F:F-3 M:M-1");
     assert_int_equal(r.products, 4);
     q.limit = 3;
     r = run(f, &q);
-    assert_string_equal(r.certs, "F:F-1 F:F-2 M:M-1 M:M-2");
+    assert_string_equal(r.certs, "F:F-1 F:F-3 M:M-1 M:M-2");
     assert_string_equal(r.adoptions, "F:F-A1 R:R-A1 R:R-A2");
     q.limit = 4;
     assert_string_equal(certs_of(f, &q), ALL_CERTS);
@@ -742,6 +927,9 @@ static void rebuilt_after_change(void **state)
         f->x = x;
         assert_string_equal(reused.certs, scratch.certs);
         assert_string_equal(reused.adoptions, scratch.adoptions);
+        assert_string_equal(reused.order, scratch.order);              /* in the same order */
+        assert_string_equal(reused.adoption_order, scratch.adoption_order);
+        assert_string_equal(reused.groups, scratch.groups);
         assert_int_equal(reused.products, scratch.products);
     }
     catalog_index_free(fresh);
@@ -783,7 +971,7 @@ static void query_setters(void **state)
     assert_int_equal(catalog_query_set_area(&q, "行政ＤＸ", err, sizeof err), 0);   /* width */
     assert_int_equal(q.area, area_index("行政DX"));
     assert_int_equal(catalog_query_set_area(&q, "宇宙", err, sizeof err), -1);
-    assert_string_equal(err, "unknown policy area '宇宙'");
+    assert_err_has(err, "分野「宇宙」はありません（子育て、教育、");
     assert_int_equal(q.area, area_index("行政DX"));   /* unchanged */
     assert_int_equal(catalog_query_set_area(&q, "", err, sizeof err), 0);
     assert_int_equal(q.area, CATALOG_AREA_ANY);
@@ -798,7 +986,7 @@ static void query_setters(void **state)
         assert_int_equal(q.status, i);
     }
     assert_int_equal(catalog_query_set_status(&q, "valid", err, sizeof err), -1);
-    assert_string_equal(err, "status must be 認定中, 停止, 取消 or 期間満了");
+    assert_string_equal(err, "状態は 認定中、停止、取消、期間満了 のいずれかです");
 
     assert_int_equal(catalog_query_set_valid_on(&q, "2026-04-15", err, sizeof err), 0);
     assert_int_equal(q.valid_on, 20260415);
@@ -812,10 +1000,29 @@ static void query_setters(void **state)
     assert_int_equal(catalog_query_set_valid_on(&q, "R7.4.1", err, sizeof err), 0);
     assert_int_equal(q.valid_on, 20250401);
     assert_int_equal(catalog_query_set_valid_on(&q, "平成31年5月1日", err, sizeof err), -1);
+    assert_err_has(err, "日付「平成31年5月1日」が読めません");
+    assert_err_has(err, "平成は2019年4月30日まで");
     assert_int_equal(q.valid_on, 20250401);
+    /* the forms catalog_build reads, and no cut: a long value is refused whole */
+    assert_int_equal(catalog_query_set_valid_on(&q, "2026年4月1日", err, sizeof err), 0);
+    assert_int_equal(q.valid_on, 20260401);
+    assert_int_equal(catalog_query_set_valid_on(&q, "２０２６－０４－０２", err, sizeof err), 0);
+    assert_int_equal(q.valid_on, 20260402);
+    assert_int_equal(catalog_query_set_valid_on(&q, "2026-04-01 and more", err, sizeof err), -1);
+    assert_err_has(err, "日付「2026-04-01 and more」が読めません");
+    assert_int_equal(q.valid_on, 20260402);
 
     assert_int_equal(catalog_query_set_words(&q, "\xe3\x81", err, sizeof err), -1);
-    assert_string_equal(err, "search words are not valid UTF-8");
+    assert_string_equal(err, "検索語が UTF-8 ではありません");
+    {
+        char many[1200];
+        memset(many, 'a', sizeof many - 1);
+        many[sizeof many - 1] = 0;
+        assert_int_equal(catalog_query_set_words(&q, many, err, sizeof err), -1);
+        assert_err_has(err, "検索語が長すぎます");
+        many[CATALOG_WORDS_MAX] = 0;           /* exactly the maximum */
+        assert_int_equal(catalog_query_set_words(&q, many, err, sizeof err), 0);
+    }
     assert_int_equal(catalog_query_set_words(&q, "ＡＩ", err, sizeof err), 0);
     assert_string_equal(q.words, "ＡＩ");
 
@@ -829,7 +1036,7 @@ static void query_setters(void **state)
     assert_true(q.has_adopted_by);
     assert_memory_equal(q.adopted_by.b, ids[R].id.b, 32);
     assert_int_equal(catalog_query_set_member(&q, f->st, "011002", err, sizeof err), -1);
-    assert_string_equal(err, "no current member 011002 (give a municipality code or member id)");
+    assert_string_equal(err, "団体「011002」は現在の加盟団体にありません（団体コードか member id を指定してください）");
     assert_int_equal(catalog_query_set_member(&q, f->st, NULL, err, sizeof err), 0);
     assert_false(q.has_member);
 
@@ -851,11 +1058,16 @@ static void query_setters(void **state)
     assert_false(q.all);
     assert_string_equal(certs_of(f, &q), "F:F-1");
     assert_int_equal(catalog_query_set(&q, f->st, "limit", "ten", err, sizeof err), -1);
-    assert_string_equal(err, "limit must be a number");
+    assert_err_has(err, "limit は数で指定してください");
     assert_int_equal(catalog_query_set(&q, f->st, "colour", "red", err, sizeof err), -1);
-    assert_string_equal(err, "unknown search filter 'colour'");
+    assert_string_equal(err, "検索条件「colour」はありません");
     assert_int_equal(catalog_query_set(&q, f->st, "status", "bogus", err, sizeof err), -1);
-    assert_string_equal(err, "status must be 認定中, 停止, 取消 or 期間満了");
+    assert_string_equal(err, "状態は 認定中、停止、取消、期間満了 のいずれかです");
+    assert_int_equal(catalog_query_set(&q, f->st, "corporate_number", "3200000000002x", err, sizeof err), -1);
+    assert_int_equal(catalog_query_set(&q, f->st, "expiring_within", "6m", err, sizeof err), 0);
+    assert_int_equal(q.expiring_months, 6);
+    assert_int_equal(catalog_query_set(&q, f->st, "fiscal_year", "令和8年度", err, sizeof err), 0);
+    assert_int_equal(q.fiscal_year, 2026);
 }
 
 /* ---- the write path ---- */
@@ -1040,6 +1252,9 @@ int main(void)
         T(member),
         T(status),
         T(valid_on),
+        T(expiring_within),
+        T(adoption_filters),
+        T(kana_contact_and_order),
         T(corporate_number),
         T(adopted_by),
         T(public_only),
