@@ -19,8 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "usage: catalogctl export --format csv|json|xlsx [--output FILE] [--kind certification|adoption]\n" \
-              "           [--public-only] [search filters]"
+#define USAGE \
+    "使い方: catalogctl export --format csv|json|xlsx [--output ファイル] [--kind certification|adoption]\n" \
+    "           [--public-only] [search の条件...]\n" \
+    "  目録を書き出します。条件を付けなければ全件、付ければ search と同じ条件で絞ります。\n" \
+    "  --format csv|json|xlsx   CSV（UTF-8、BOM付き。Excel で開けます）、JSON、Excel のブック\n" \
+    "  --output ファイル        書き出すファイル（xlsx では必須。省けば標準出力）\n" \
+    "  --kind                   certification（認定、既定）または adoption（導入実績）\n" \
+    "  --public-only            公開してよいもの（visibility=public）だけ"
 const char export_usage[] = USAGE;
 
 int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);

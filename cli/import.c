@@ -35,7 +35,7 @@
 #include <string.h>
 
 #define USAGE \
-    "usage: catalogctl import FILE.csv [--dry-run] [--skip-bad] [--ignore-unknown-columns] [--json]\n" \
+    "使い方: catalogctl import ファイル.csv [--dry-run] [--skip-bad] [--ignore-unknown-columns] [--json]\n" \
     "  認定の一覧（CSV。UTF-8 または Shift_JIS）を取り込みます。1行目が見出し行です" \
     "（上に表題行があれば、その次の行）。\n" \
     "  見出しは 認定番号・事業者名・製品・サービス名・分野・認定日・有効期限 など" \

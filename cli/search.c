@@ -16,10 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "usage: catalogctl search [WORDS...] [--area 分野] [--member CODE] [--status 認定中|停止|取消|期間満了]\n" \
-              "           [--valid-on 日付（2026-04-01、令和8年4月1日、R8.4.1）] [--expiring-within 6m|90d|1y]\n" \
-              "           [--corporate-number N] [--adopted-by CODE] [--not-adopted-by-me] [--public-only] [--limit N]\n" \
-              "           [--json] [--era]"
+#define USAGE \
+    "使い方: catalogctl search [語...] [--area 分野] [--member 団体コード] [--status 認定中|停止|取消|期間満了]\n" \
+    "           [--valid-on 日付] [--expiring-within 6m|90d|1y] [--corporate-number 法人番号]\n" \
+    "           [--adopted-by 団体コード] [--not-adopted-by-me] [--public-only] [--limit N] [--json] [--era]\n" \
+    "  認定された製品・サービスを探します。製品ごとに、認定した団体と導入した団体を示します。\n" \
+    "  語                         事業者名・製品名・概要・タグ・所在地・問合せ先に含まれる語（すべてを含むもの）\n" \
+    "  --area 分野                行政課題の分野（catalogctl fields で一覧）\n" \
+    "  --member 団体コード        その団体が認定したもの\n" \
+    "  --status 状態              その日の状態（期間満了は有効期限を過ぎたもの）\n" \
+    "  --valid-on 日付            その日に認定中のもの（2026-04-01、令和8年4月1日、R8.4.1）\n" \
+    "  --expiring-within 期間     今日認定中で、有効期限がその期間内に来るもの（再申請の確認に）\n" \
+    "  --corporate-number N       法人番号（13桁）\n" \
+    "  --adopted-by 団体コード    その団体が導入したもの\n" \
+    "  --not-adopted-by-me        この団体がまだ導入していないもの\n" \
+    "  --public-only              公開してよいもの（visibility=public）だけ\n" \
+    "  --limit N                  最初の N 製品だけ"
 const char search_usage[] = USAGE;
 
 /* Ask the daemon; shared with export. */
