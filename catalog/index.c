@@ -880,9 +880,11 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
                 continue;
         }
         prod_hit[c->prod] = 1;
+        if (q->exact)
+            inc[i] = 1;
     }
-    /* widen to whole products, then product-level adoption filters */
-    for (size_t i = 0; i < nc; i++)
+    /* widen to whole products (unless exact), then product-level adoption filters */
+    for (size_t i = 0; !q->exact && i < nc; i++)
         if (prod_hit[t->c[i].prod] && (!public_only || t->c[i].is_public))
             inc[i] = 1;
     if (!all && (adopted_by || not_mine)) {

@@ -102,6 +102,9 @@ typedef struct {
                                * adoptions citing no known certification (an export);
                                * the certification filters and product-level filters
                                * are ignored (public_only and adoption filters apply) */
+    int exact;                /* only the certifications that match, not every certification
+                               * of their products (an export: each row is what was asked
+                               * for); adoptions are those of the products kept */
     size_t limit;             /* at most this many products (the first in hit order);
                                * 0 = no limit */
     int today;                /* yyyymmdd for 期間満了; 0 = the local date at the call */

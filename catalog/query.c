@@ -318,6 +318,10 @@ int catalog_query_set(catalog_query *q, store *st, const char *name, const char 
         q->all = flag(value);
         return 0;
     }
+    if (!strcmp(name, "exact")) {
+        q->exact = flag(value);
+        return 0;
+    }
     if (!strcmp(name, "limit")) {
         if (empty(value)) {
             q->limit = 0;

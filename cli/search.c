@@ -146,6 +146,8 @@ int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t
     proto_map_put_u64(&r.m, "not_adopted_by_me", (uint64_t)not_mine);
     proto_map_put_u64(&r.m, "public_only", (uint64_t)pub);
     proto_map_put_u64(&r.m, "all", (uint64_t)all);
+    if (exporting)
+        proto_map_put_u64(&r.m, "exact", 1);   /* each row of an export is what was asked for */
     free(q);
     return client_call(o, &r, rep, len);
 }

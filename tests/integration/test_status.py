@@ -393,3 +393,28 @@ def test_adoption_list_filters(env):
     text = a.ctl("adoption", "list", "--fy", "2025")
     assert "B-2" in text and "B-1" not in text and f"{b.code} {b.muni}" in text, text
     assert f"{a.code} {a.muni} 文京-2026-601" in text, text
+
+
+def test_filtered_export_holds_only_matching_certifications(env):
+    """Search shows a product with all its certifications; an export filtered
+    by --valid-on, --status or --member writes only the ones that match."""
+    a = env.found()
+    b = env.join(a)
+    # one product, certified by both members; a's certification is revoked
+    cert(a, "文京-2026-050", product="議事録作成支援", 法人番号=CORP_A)
+    cert(b, "千代田-2026-050", product="議事録作成支援", 法人番号=CORP_A)
+    a.ctl("certification", "revoke", "文京-2026-050")
+    wait_until(lambda: digests_equal([a, b]), 15, what="convergence")
+    today = datetime.date.today().isoformat()
+    # search keeps the product view: both certifications of the product
+    assert keys(b.ctl_json("search", "--valid-on", today)) == ["千代田-2026-050", "文京-2026-050"]
+    for args, want in ((("--valid-on", today), ["千代田-2026-050"]),
+                       (("--status", "取消"), ["文京-2026-050"]),
+                       (("--member", "131059"), ["文京-2026-050"])):
+        path = os.path.join(env.tmp, "x.csv")
+        b.ctl("export", "--format", "csv", "--output", path, *args)
+        rows = rows_of(path)
+        k = rows[0].index("認定番号")
+        assert sorted(r[k] for r in rows[1:]) == want, (args, rows)
+        out = json.loads(b.run("export", "--format", "json", *args)[1])
+        assert sorted(c["key"] for c in out["certifications"]) == want, (args, out)
