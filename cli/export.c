@@ -25,7 +25,8 @@
     "  目録を書き出します。条件を付けなければ全件、付ければ search と同じ条件で絞ります。\n" \
     "  --format csv|json|xlsx   CSV（UTF-8、BOM付き。Excel で開けます）、JSON、Excel のブック\n" \
     "  --output ファイル        書き出すファイル（xlsx では必須。省けば標準出力）\n" \
-    "  --kind                   certification（認定、既定）または adoption（導入実績）\n" \
+    "  --kind                   CSV の表: certification（認定、既定）または adoption（導入実績）。\n" \
+    "                           JSON と xlsx は両方を含みます\n" \
     "  --public-only            公開してよいもの（visibility=public）だけ"
 const char export_usage[] = USAGE;
 

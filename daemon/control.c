@@ -177,9 +177,21 @@ static int reply_key(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     control_list l;
     if (arg_author(req, len, d, &author, err, errlen))
         return -1;
-    if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
+    if (proto_map_str(req, len, "kind", kind, sizeof kind))
         return proto_err(err, errlen, "%s needs kind and key", cmd);
     control_list_begin(&l);
+    if (proto_map_str(req, len, "key", key, sizeof key)) {
+        /* a key longer than any record's key names no record: nothing found */
+        proto_rd kr;
+        const char *s;
+        uint32_t sl;
+        if (proto_map_find(req, len, "key", &kr) || proto_rd_str(&kr, &s, &sl) || sl < sizeof key) {
+            msgpack_sbuffer_destroy(&l.tmp);
+            return proto_err(err, errlen, "%s needs kind and key", cmd);
+        }
+        reply_records(pk, &l, "records");
+        return 0;
+    }
     /* a catalog kind's key as records are written under it, then as typed
      * (a record stored before keys were normalised) */
     char nkey[PROTO_KEY_MAX + 1];

@@ -97,8 +97,15 @@ static int read_item(void *ctx, size_t idx, catalog_put *it, char *err, size_t e
             return proto_err(err, errlen, "malformed item");
         if (kl == 4 && !memcmp(k, "kind", 4))
             proto_rd_strcpy(r, p->kind, sizeof p->kind);
-        else if (kl == 3 && !memcmp(k, "key", 3))
+        else if (kl == 3 && !memcmp(k, "key", 3)) {
+            proto_rd probe = *r;
+            const char *kv;
+            uint32_t kvl;
+            if (proto_rd_str(&probe, &kv, &kvl) == 0 && kvl >= sizeof it->key)
+                return proto_err(err, errlen, "キーが %u バイトあります（%u バイトまで）", kvl,
+                                 (unsigned)CATALOG_KEY_MAX);
             proto_rd_strcpy(r, it->key, sizeof it->key);
+        }
         else if (kl == 4 && !memcmp(k, "mode", 4))
             proto_rd_strcpy(r, mode, sizeof mode);
         else if (kl == 6 && !memcmp(k, "fields", 6)) {
@@ -273,8 +280,19 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
                      char *err, size_t errlen)
 {
     char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1], author[128] = "";
-    if (proto_map_str(req, len, "kind", kind, sizeof kind) || proto_map_str(req, len, "key", key, sizeof key))
+    if (proto_map_str(req, len, "kind", kind, sizeof kind))
         return proto_err(err, errlen, "find needs kind and key");
+    /* a key longer than any record's key names no record: nothing found */
+    int none = 0;
+    if (proto_map_str(req, len, "key", key, sizeof key)) {
+        proto_rd kr;
+        const char *s;
+        uint32_t sl;
+        if (proto_map_find(req, len, "key", &kr) || proto_rd_str(&kr, &s, &sl) || sl < sizeof key)
+            return proto_err(err, errlen, "find needs kind and key");
+        key[0] = 0;
+        none = 1;
+    }
     proto_rd ar;
     if (proto_map_find(req, len, "author", &ar) == 0 && proto_rd_strcpy(&ar, author, sizeof author))
         return proto_err(err, errlen, "author が長すぎるか文字列ではありません（団体コードか member id を指定してください）");
@@ -293,7 +311,7 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
      * stored before keys were normalised */
     char nkey[PROTO_KEY_MAX + 1];
     const char *keys[2] = { catalog_lookup_key(kind, key, nkey, sizeof nkey), key };
-    for (int k = 0; k < 2 && l.n == 0 && (k == 0 || strcmp(keys[0], keys[1])); k++) {
+    for (int k = 0; !none && k < 2 && l.n == 0 && (k == 0 || strcmp(keys[0], keys[1])); k++) {
         f.key = keys[k];
         if (author[0])
             find_one(&f, &id);

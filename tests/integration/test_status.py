@@ -418,3 +418,16 @@ def test_filtered_export_holds_only_matching_certifications(env):
         assert sorted(r[k] for r in rows[1:]) == want, (args, rows)
         out = json.loads(b.run("export", "--format", "json", *args)[1])
         assert sorted(c["key"] for c in out["certifications"]) == want, (args, out)
+
+
+def test_overlong_keys_are_answered_in_japanese(env):
+    a = env.found()
+    long_key = "文京-" + "1" * 300
+    for verb in ("show", "history"):
+        rc, out, err = a.run("certification", verb, long_key, check=False)
+        assert rc == 1 and "見つかりません" in err and "needs" not in err, (verb, rc, err)
+        rc, out, err = a.run("--json", "certification", verb, long_key, check=False)
+        assert rc == 1 and "needs" not in err, (verb, rc, err)
+    rc, out, err = a.run("certification", "add", long_key, "事業者名=株式会社テスト防災", "製品・サービス名=避難所混雑表示",
+                         "分野=防災", "認定日=2026-04-01", "有効期限=2029-03-31", check=False)
+    assert rc == 3 and "バイトあります" in err and "malformed" not in err, (rc, err)
