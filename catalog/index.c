@@ -36,11 +36,25 @@ typedef struct {
     uint32_t prod;       /* product number (certifications: index of first of its range) */
     uint32_t areas;      /* bit i = catalog_areas[i] */
     int32_t cert_on, valid_until;   /* yyyymmdd, 0 if absent */
-    uint16_t fy;         /* adoptions: 年度, 0 if absent */
+    uint16_t fy;         /* adoptions: 年度, 0 if absent; certifications: the day the
+                          * recorded status applies from (day16), 0 if none */
     uint8_t route;       /* adoptions: 1 + index into 契約方法's values, 0 if absent */
     uint8_t is_public : 1;
     uint8_t status : 2;  /* recorded: CATALOG_STATUS_ACTIVE, _SUSPENDED or _REVOKED */
 } cidx;
+
+/* A yyyymmdd date from 2000 to 2127 in 16 bits (0: none or out of range),
+ * so a certification's status_date fits beside the other fields. */
+static uint16_t day16(int ymd)
+{
+    int y = ymd / 10000, m = ymd / 100 % 100, d = ymd % 100;
+    return ymd && y >= 2000 && y < 2128 ? (uint16_t)((y - 2000) << 9 | m << 5 | d) : 0;
+}
+
+static int day16_ymd(uint16_t v)
+{
+    return v ? (2000 + (v >> 9)) * 10000 + (v >> 5 & 15) * 100 + (v & 31) : 0;
+}
 
 /* 100,000 of them are scanned a few times per search: keep them small */
 _Static_assert(sizeof(cidx) <= 48, "cidx grew");
@@ -295,6 +309,7 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     if (strspn(pk, "0123456789") == 13 && pk[13] == '|')
         e.corp = strtoull(pk, NULL, 10);
     e.status = (uint8_t)catalog_status_recorded(&r);
+    e.fy = day16(catalog_date_num(&r, "status_date"));
     hash128(pk, x->extra[t->nc].pk);
     ref_hash(&r.author, r.key, x->extra[t->nc].ref);
     t->c[t->nc++] = e;
@@ -867,11 +882,11 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
                 continue;
             if (by_corp && c->corp != corpn)
                 continue;
-            if (want_st >= 0 && catalog_status_on(c->status, c->valid_until, today) != want_st)
+            if (want_st >= 0 && catalog_status_on(c->status, day16_ymd(c->fy), c->valid_until, today) != want_st)
                 continue;
-            if (vnum && !catalog_in_force_on(c->status, c->cert_on, c->valid_until, vnum))
+            if (vnum && !catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, vnum))
                 continue;
-            if (expiring && !(catalog_in_force_on(c->status, c->cert_on, c->valid_until, today) &&
+            if (expiring && !(catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, today) &&
                               c->valid_until && c->valid_until <= exp_until))
                 continue;
             if (area_bit && !(c->areas & area_bit))

@@ -1304,7 +1304,8 @@ int catalog_date_num(const proto_record *r, const char *field)
 
 int catalog_status_code(const proto_record *r, int on)
 {
-    return catalog_status_on(catalog_status_recorded(r), catalog_date_num(r, "valid_until"), on);
+    return catalog_status_on(catalog_status_recorded(r), catalog_date_num(r, "status_date"),
+                             catalog_date_num(r, "valid_until"), on);
 }
 
 const char *catalog_status(const proto_record *r, jp_date today)
@@ -1316,8 +1317,8 @@ const char *catalog_status(const proto_record *r, jp_date today)
 
 int catalog_in_force(const proto_record *r, int on)
 {
-    return catalog_in_force_on(catalog_status_recorded(r), catalog_date_num(r, "certified_on"),
-                               catalog_date_num(r, "valid_until"), on);
+    return catalog_in_force_on(catalog_status_recorded(r), catalog_date_num(r, "status_date"),
+                               catalog_date_num(r, "certified_on"), catalog_date_num(r, "valid_until"), on);
 }
 
 /* ---- values for filters ---- */

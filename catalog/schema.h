@@ -158,10 +158,13 @@ int catalog_norm(const char *s, size_t n, char *out, size_t outlen);
  * after valid_until (the last day of validity), else 認定中.  A missing
  * status counts as 認定中; a missing or unparsable valid_until never
  * expires.  "In force on D" means certified_on <= D, and 認定中 on D (so
- * D <= valid_until, and neither suspended nor revoked).  The recorded status
- * is taken as it stands today, on every day: status_date (状態変更日) is
- * shown with it but not applied to the days before it.  Dates are yyyymmdd
- * numbers. */
+ * D <= valid_until, and neither suspended nor revoked).  A recorded 停止 or
+ * 取消 applies from its status_date (状態変更日, `from`) on: before that day
+ * the certification counts as 認定中 (a suspension dated in the future is
+ * not yet in effect; "in force on D" before a later revocation is true).
+ * Without a status_date (from = 0) it applies on every day.  What a
+ * reinstated certification was before its reinstatement is not known from
+ * the current record: it counts as 認定中.  Dates are yyyymmdd numbers. */
 enum {
     CATALOG_STATUS_ANY = -1,
     CATALOG_STATUS_ACTIVE = 0,       /* 認定中 */
@@ -170,17 +173,18 @@ enum {
     CATALOG_STATUS_EXPIRED = 3,      /* 期間満了 */
 };
 
-static inline int catalog_status_on(int recorded, int valid_until, int on)
+static inline int catalog_status_on(int recorded, int from, int valid_until, int on)
 {
-    if (recorded == CATALOG_STATUS_SUSPENDED || recorded == CATALOG_STATUS_REVOKED)
+    if ((recorded == CATALOG_STATUS_SUSPENDED || recorded == CATALOG_STATUS_REVOKED) &&
+        (!from || on >= from))
         return recorded;
     return valid_until && on > valid_until ? CATALOG_STATUS_EXPIRED : CATALOG_STATUS_ACTIVE;
 }
 
-static inline int catalog_in_force_on(int recorded, int certified_on, int valid_until, int on)
+static inline int catalog_in_force_on(int recorded, int from, int certified_on, int valid_until, int on)
 {
     return certified_on && certified_on <= on &&
-           catalog_status_on(recorded, valid_until, on) == CATALOG_STATUS_ACTIVE;
+           catalog_status_on(recorded, from, valid_until, on) == CATALOG_STATUS_ACTIVE;
 }
 
 /* "認定中", "停止", "取消" or "期間満了" (static); "" for anything else. */

@@ -364,7 +364,10 @@ def test_refs_status_and_import_work_together(env):
     c = a.ctl_json("certification", "show", "文京-2026-801")[0]
     assert c["effective_status"] == "停止" and c["body"]["status_date"] == "2026-06-01", c
     assert c["body"]["status_reason"] == "調査中" and c["version"] == 2, c
-    res = a.ctl_json("search", "--valid-on", "R8.5.1")
+    # the suspension applies from its date on: in force the day before, not on it
+    res = a.ctl_json("search", "--valid-on", "R8.5.31")
+    assert sorted(x["key"] for p in res for x in p["certifications"]) == ["文京-2026-801", "文京-2026-802"], res
+    res = a.ctl_json("search", "--valid-on", "R8.6.1")
     assert sorted(x["key"] for p in res for x in p["certifications"]) == ["文京-2026-802"], res
     # hiragana finds the katakana spelling and the other way round
     res = a.ctl_json("search", "ヒナンジョ")

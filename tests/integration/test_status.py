@@ -431,3 +431,20 @@ def test_overlong_keys_are_answered_in_japanese(env):
     rc, out, err = a.run("certification", "add", long_key, "事業者名=株式会社テスト防災", "製品・サービス名=避難所混雑表示",
                          "分野=防災", "認定日=2026-04-01", "有効期限=2029-03-31", check=False)
     assert rc == 3 and "バイトあります" in err and "malformed" not in err, (rc, err)
+
+
+def test_status_applies_from_its_date(env):
+    """A suspension dated in the future is not yet in effect; a revocation
+    recorded late still leaves the certification in force before its date."""
+    a = env.found()
+    cert(a, "文京-2026-060", product="遠隔見守り")
+    cert(a, "文京-2026-061", product="道路点検支援")
+    future = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+    a.ctl("certification", "suspend", "文京-2026-060", "--reason", "調査のため", "--date", future)
+    a.ctl("certification", "revoke", "文京-2026-061", "--reason", "虚偽申請", "--date", "2026-05-01")
+    st = {c["key"]: c["effective_status"] for p in a.ctl_json("search") for c in p["certifications"]}
+    assert st == {"文京-2026-060": "認定中", "文京-2026-061": "取消"}, st
+    assert keys(a.ctl_json("search", "--valid-on", "2026-04-30")) == ["文京-2026-060", "文京-2026-061"]
+    assert keys(a.ctl_json("search", "--valid-on", "2026-05-01")) == ["文京-2026-060"]
+    assert keys(a.ctl_json("search", "--valid-on", future)) == []
+    assert keys(a.ctl_json("search", "--status", "停止")) == []

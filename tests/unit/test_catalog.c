@@ -1221,10 +1221,16 @@ static void status(void **state)
     assert_int_equal(catalog_status_recorded(&r), CATALOG_STATUS_REVOKED);
     assert_false(catalog_in_force(&r, 20270101));     /* revoked: in force on no day */
     free(buf);
-    assert_int_equal(catalog_status_on(CATALOG_STATUS_SUSPENDED, 20280331, 20300101), CATALOG_STATUS_SUSPENDED);
-    assert_int_equal(catalog_status_on(CATALOG_STATUS_ACTIVE, 0, 29991231), CATALOG_STATUS_ACTIVE);
-    assert_false(catalog_in_force_on(CATALOG_STATUS_SUSPENDED, 20260401, 20280331, 20270101));
-    assert_false(catalog_in_force_on(CATALOG_STATUS_ACTIVE, 0, 20280331, 20270101));
+    assert_int_equal(catalog_status_on(CATALOG_STATUS_SUSPENDED, 0, 20280331, 20300101), CATALOG_STATUS_SUSPENDED);
+    assert_int_equal(catalog_status_on(CATALOG_STATUS_ACTIVE, 0, 0, 29991231), CATALOG_STATUS_ACTIVE);
+    assert_false(catalog_in_force_on(CATALOG_STATUS_SUSPENDED, 0, 20260401, 20280331, 20270101));
+    assert_false(catalog_in_force_on(CATALOG_STATUS_ACTIVE, 0, 0, 20280331, 20270101));
+    /* a suspension or revocation applies from its status_date on */
+    assert_int_equal(catalog_status_on(CATALOG_STATUS_REVOKED, 20261115, 20280331, 20261114), CATALOG_STATUS_ACTIVE);
+    assert_int_equal(catalog_status_on(CATALOG_STATUS_REVOKED, 20261115, 20280331, 20261115), CATALOG_STATUS_REVOKED);
+    assert_true(catalog_in_force_on(CATALOG_STATUS_REVOKED, 20261115, 20260401, 20280331, 20260601));
+    assert_false(catalog_in_force_on(CATALOG_STATUS_SUSPENDED, 20270101, 20260401, 20280331, 20270101));
+    assert_int_equal(catalog_status_on(CATALOG_STATUS_SUSPENDED, 20270101, 20260331, 20260601), CATALOG_STATUS_EXPIRED);
     assert_string_equal(catalog_status_name(CATALOG_STATUS_EXPIRED), "期間満了");
     assert_string_equal(catalog_status_name(9), "");
 }
