@@ -23,6 +23,7 @@
 
 #include "store/store.h"
 #include "certs/certs.h"
+#include "tests/unit/identities.h"
 #include "proto/record.h"
 #include "proto/util.h"
 
@@ -37,43 +38,16 @@ static char tmpdir[64];
 static certs_identity ids[NIDS];
 static int dirno;
 
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
 static int group_setup(void **state)
 {
-    char err[256];
-    strcpy(tmpdir, "/tmp/test_store.XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    for (int i = 0; i < NIDS; i++) {
-        char dir[128];
-        snprintf(dir, sizeof dir, "%s/id%d", tmpdir, i);
-        if (certs_init(dir, id_code[i], id_name[i], id_type[i], err, sizeof err) ||
-            certs_load(dir, &ids[i], err, sizeof err)) {
-            fprintf(stderr, "identity %d: %s\n", i, err);
-            return -1;
-        }
-    }
-    return 0;
+    return identities_make(tmpdir, "/tmp/test_store.XXXXXX", ids, NIDS, id_code, id_name, id_type);
 }
 
 static int group_teardown(void **state)
 {
-    for (int i = 0; i < NIDS; i++)
-        certs_free(&ids[i]);
-    if (tmpdir[0])
-        nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    identities_free(tmpdir, ids, NIDS);
     return 0;
 }
-
-#define assert_err_has(err, needle) do {                                  \
-        if (!strstr((err), (needle)))                                     \
-            fail_msg("error \"%s\" lacks \"%s\"", (err), (needle));       \
-    } while (0)
 
 /* ---- byte lists ---- */
 
