@@ -127,6 +127,10 @@ int store_get_refs(store *s, const store_ref *refs, size_t n, store_rec_cb cb, v
         if (log_cb(s, txn, &refs[i].author, refs[i].seq, cb, ctx))
             break;
     mdb_txn_abort(txn);
+    /* Records read by reference lie scattered over the file (a search's hits
+     * in product order): each maps its own pages and their neighbours, far
+     * more than its bytes say, so check what is mapped, as after a write. */
+    scanned(s, SCAN_CHECK);
     return 0;
 }
 
