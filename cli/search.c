@@ -293,7 +293,7 @@ int search_main(int argc, char **argv)
         ai += g->na;
     }
     if (o.json) {
-        json_dumpf(jout, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        client_json_dumpf(jout, JSON_COMPACT | JSON_PRESERVE_ORDER, stdout);
         putchar('\n');
         json_decref(jout);
     } else if (shown == 0) {
