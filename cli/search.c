@@ -104,7 +104,8 @@ int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t
             }
         } else if (exporting && (opt_value("--format", argc, argv, &i, &v) > 0 ||
                                  opt_value("--output", argc, argv, &i, &v) > 0 ||
-                                 opt_value("--kind", argc, argv, &i, &v) > 0))
+                                 opt_value("--kind", argc, argv, &i, &v) > 0 ||
+                                 !strcmp(argv[i], "--raw")))
             ;   /* export's own options */
         else if (argv[i][0] != '-') {
             size_t al = strlen(argv[i]);
