@@ -98,3 +98,17 @@ def test_csv_formula_neutralised_raw_and_round_trip(env):
     show = a.ctl_json("certification", "show", "文京-2026-950")
     rec = show[0] if isinstance(show, list) else show
     assert rec["body"]["company"] == formula, rec["body"]
+
+
+def test_xlsx_formula_text_is_a_string(env):
+    import zipfile
+    a = env.found()
+    formula = '=HYPERLINK("http://evil.example/","詳細")'
+    a.run(*cert_args("文京-2026-951", formula))
+    out = os.path.join(env.tmp, "book.xlsx")
+    a.run("export", "--format", "xlsx", "--output", out)
+    with zipfile.ZipFile(out) as z:
+        sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+        strings = "".join(z.read(n).decode() for n in z.namelist() if n == "xl/sharedStrings.xml")
+    assert sheets and not any("<f>" in s or "<f " in s for s in sheets)   # no formula cells
+    assert "=HYPERLINK(" in strings + "".join(sheets)   # as text (quotes may be &quot; or raw)
