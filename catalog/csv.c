@@ -441,7 +441,23 @@ static int needs_quotes(const char *s, size_t n)
     return strpbrk(s, ",\"\r\n") != NULL;
 }
 
+/* 1 if a spreadsheet could take the cell for a formula (OWASP "CSV
+ * injection"): it starts with = + - @, a tab or a CR, after any number of
+ * apostrophes — those are counted too, so that the one apostrophe added
+ * and the one taken off on import give back every value exactly. */
+static int formula_like(const char *s)
+{
+    while (*s == '\'')
+        s++;
+    return *s && strchr("=+-@\t\r", *s) != NULL;
+}
+
 int proto_csv_append_row(proto_csv_buf *b, const char *const *cells, size_t n)
+{
+    return proto_csv_append_row_opts(b, cells, n, 0);
+}
+
+int proto_csv_append_row_opts(proto_csv_buf *b, const char *const *cells, size_t n, unsigned flags)
 {
     if (!b || (!cells && n))
         return -1;
@@ -451,7 +467,7 @@ int proto_csv_append_row(proto_csv_buf *b, const char *const *cells, size_t n)
         size_t l = cells[i] ? strlen(cells[i]) : 0;
         if (l > (SIZE_MAX - need) / 2 - 4)
             return -1;
-        need += 2 * l + 3;                    /* every char doubled, quotes, comma */
+        need += 2 * l + 4;                    /* every char doubled, quotes, comma, an apostrophe */
     }
     if (need > SIZE_MAX - b->len)
         return -1;
@@ -469,10 +485,13 @@ int proto_csv_append_row(proto_csv_buf *b, const char *const *cells, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *s = cells[i] ? cells[i] : "";
         size_t l = strlen(s);
+        int mark = (flags & PROTO_CSV_NEUTRALISE) && formula_like(s);
         if (i)
             *o++ = ',';
-        if (needs_quotes(s, l)) {
+        if (needs_quotes(s, l) || (mark && (s[l - 1] == ' ' || s[l - 1] == '\t'))) {
             *o++ = '"';
+            if (mark)
+                *o++ = '\'';
             for (size_t j = 0; j < l; j++) {
                 if (s[j] == '"')
                     *o++ = '"';
@@ -480,6 +499,8 @@ int proto_csv_append_row(proto_csv_buf *b, const char *const *cells, size_t n)
             }
             *o++ = '"';
         } else {
+            if (mark)
+                *o++ = '\'';
             memcpy(o, s, l);
             o += l;
         }
@@ -497,4 +518,10 @@ void proto_csv_buf_free(proto_csv_buf *b)
         return;
     free(b->data);
     *b = (proto_csv_buf){ 0 };
+}
+
+void proto_csv_unneutralise(char *cell)
+{
+    if (cell[0] == '\'' && formula_like(cell + 1))
+        memmove(cell, cell + 1, strlen(cell));   /* with the NUL */
 }

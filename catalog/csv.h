@@ -72,13 +72,26 @@ typedef struct {
  * ending with a space or tab, is put in double quotes with every " doubled;
  * the row ends with CRLF.  NULL cells are written as empty.  No BOM is
  * written (the caller adds "\xEF\xBB\xBF" first if Excel is to read UTF-8).
- * Cells are written as given: a cell starting with = + - @ is NOT escaped,
- * so Excel may read it as a formula.  proto_csv_parse() of the output gives
+ * Cells are written as given.  proto_csv_parse() of the output gives
  * back the same cells, except that rows whose cells are all empty are
  * skipped and a lone CR in a cell comes back as "\n".
  * Returns 0, or -1 on out of memory (b is then unchanged).
  */
 int proto_csv_append_row(proto_csv_buf *b, const char *const *cells, size_t n);
+
+/* The same; with PROTO_CSV_NEUTRALISE, a cell a spreadsheet would read as
+ * a formula — one starting with = + - @, a tab or a CR, after any number
+ * of apostrophes — gets one more ' in front (the OWASP rule against CSV
+ * injection: Excel shows the cell as text and hides the apostrophe).
+ * proto_csv_unneutralise() on every parsed cell gives back the cells as
+ * given. */
+#define PROTO_CSV_NEUTRALISE 1u
+int proto_csv_append_row_opts(proto_csv_buf *b, const char *const *cells, size_t n, unsigned flags);
+
+/* Undo PROTO_CSV_NEUTRALISE in place: one ' is taken off a cell that is
+ * ' followed by what formula_like finds (apostrophes, then = + - @ tab CR);
+ * any other cell is left as it is. */
+void proto_csv_unneutralise(char *cell);
 void proto_csv_buf_free(proto_csv_buf *b);
 
 #endif

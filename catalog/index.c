@@ -235,7 +235,7 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     catalog_index *x = b->x;
     idx_table *t = &x->t;
     proto_record r;
-    if (proto_record_decode(rec, len, &r, NULL, 0) || (r.flags & PROTO_FLAG_TOMBSTONE))
+    if (proto_record_decode_stored(rec, len, &r, NULL, 0) || (r.flags & PROTO_FLAG_TOMBSTONE))
         return 0;
     cidx e;
     memset(&e, 0, sizeof e);

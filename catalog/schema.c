@@ -1,5 +1,6 @@
 /* catalog/schema.c — the catalog's schema and its validation; see schema.h. */
 #include "catalog/schema.h"
+#include "proto/text.h"
 #include "proto/util.h"
 
 #include <utf8proc.h>
@@ -199,9 +200,18 @@ static int is_space_cp(utf8proc_int32_t c)
            cat == UTF8PROC_CATEGORY_ZP;
 }
 
+/* Control characters (C0, DEL, C1) and bidi controls: the code points the
+ * node refuses in any record (proto/text.h). */
 static int is_control_cp(utf8proc_int32_t c)
 {
-    return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+    return proto_text_cp_refused(c);
+}
+
+/* What a refused code point is called in a message: 制御文字 or, for
+ * U+202A–U+202E and U+2066–U+2069, 文字の向きを変える制御文字. */
+static const char *control_name(utf8proc_int32_t c)
+{
+    return c <= 0x9f ? "制御文字" : "文字の向きを変える制御文字";
 }
 
 /* catalog_norm into a malloc'd string; NULL on invalid UTF-8 or no memory.
@@ -375,8 +385,8 @@ int catalog_key_valid(const char *key, char *err, size_t errlen)
         if (k <= 0)
             return proto_err(err, errlen, "キーに UTF-8 として正しくない文字があります");
         if (is_control_cp(cp))
-            return proto_err(err, errlen, "キーに制御文字（U+%04X）が含まれています",
-                             (unsigned)cp);
+            return proto_err(err, errlen, "キーに%s（U+%04X）が含まれています",
+                             control_name(cp), (unsigned)cp);
         if (cp == '/')
             return proto_err(err, errlen, "キーに「/」は使えません");
         i += (size_t)k;
@@ -514,7 +524,7 @@ static int text_check(ctx *c, const char *s, size_t n, size_t max, int multiline
             free(d);
             if (cp == '\n' || cp == '\t')
                 return FERR(c, "改行やタブ（U+%04X）は入れられません", (unsigned)cp);
-            return FERR(c, "制御文字（U+%04X）が含まれています", (unsigned)cp);
+            return FERR(c, "%s（U+%04X）が含まれています", control_name(cp), (unsigned)cp);
         }
         i += (size_t)k;
     }
@@ -809,6 +819,8 @@ static int url_value(ctx *c, const char *s, size_t n, char **out)
         if (u == 0xc2 && k + 1 < n && (unsigned char)s[k + 1] <= 0x9f)
             return FERR0(c, "空白や制御文字は入れられません");
     }
+    if (proto_text_check(s, n, 0, NULL))
+        return FERR0(c, "文字の向きを変える制御文字や UTF-8 として正しくない文字は入れられません");
     *out = dupn(s, n);
     return *out ? 0 : FERR0(c, "メモリが足りません");
 }

@@ -147,7 +147,7 @@ static int cited_get(store *st, const char *ref, cited *out)
     strcpy(out->key, slash + 1);
     member_label(st, &out->author, out->who, sizeof out->who);
     if (store_get_current(st, &out->author, "certification", out->key, copy_rec, &out->c) == 0 && out->c.raw &&
-        proto_record_decode(out->c.raw, out->c.len, &out->r, NULL, 0) == 0) {
+        proto_record_decode_stored(out->c.raw, out->c.len, &out->r, NULL, 0) == 0) {
         out->found = 1;
         out->withdrawn = (out->r.flags & PROTO_FLAG_TOMBSTONE) != 0;
     }
@@ -507,7 +507,7 @@ static int prepare(store *st, const proto_id *self, EVP_PKEY *pkey, catalog_put 
     rec_copy cur = { NULL, 0 };
     proto_record cr;
     int own = store_get_current(st, self, it->kind, it->key, copy_rec, &cur) == 0 && cur.raw &&
-              proto_record_decode(cur.raw, cur.len, &cr, NULL, 0) == 0 &&
+              proto_record_decode_stored(cur.raw, cur.len, &cr, NULL, 0) == 0 &&
               !(cr.flags & PROTO_FLAG_TOMBSTONE);
     it->existed = own;
     if (it->mode == CATALOG_PUT_ADD && own) {

@@ -1,6 +1,7 @@
 /* certs/certs.c — see certs.h. */
 #include "certs/certs.h"
 #include "catalog/jp.h"
+#include "proto/text.h"
 #include "proto/util.h"
 
 #include <openssl/pem.h>
@@ -119,6 +120,22 @@ static int mkdirs(const char *dir)
     return 0;
 }
 
+/* A municipality name is shown in every member list, log line and
+ * export: no control or bidi characters (proto/text.h says why).  The
+ * message quotes the name escaped, so it is safe wherever it goes. */
+static int name_check(const char *what, const char *name, char *err, size_t errlen)
+{
+    int32_t bad;
+    char esc[PROTO_TEXT_ESC_MAX(64)];
+    if (proto_text_check(name, strlen(name), 0, &bad) == 0)
+        return 0;
+    proto_text_esc(name, esc, sizeof esc);
+    if (bad < 0)
+        return proto_err(err, errlen, "%s is not valid UTF-8: \"%s\"", what, esc);
+    return proto_err(err, errlen, "%s has a %s character U+%04X (refused: terminals and logs would obey it): \"%s\"",
+                     what, bad >= 0x2000 ? "bidi control" : "control", (unsigned)bad, esc);
+}
+
 int certs_init(const char *dir, const char *code, const char *name, const char *key_type,
                char *err, size_t errlen)
 {
@@ -128,6 +145,8 @@ int certs_init(const char *dir, const char *code, const char *name, const char *
     size_t nl = strlen(name);
     if (nl == 0 || nl > 120 || !proto_utf8_valid(name, nl))
         return proto_err(err, errlen, "municipality name must be 1..120 bytes of UTF-8");
+    if (name_check("municipality name", name, err, errlen))
+        return -1;
     if (mkdirs(dir))
         return proto_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     char *kp = path_in(dir, "node.key"), *cp = path_in(dir, "node.crt");
@@ -218,6 +237,8 @@ static int fill_from_cert(X509 *x, certs_identity *out, char *err, size_t errlen
         return proto_err(err, errlen, "certificate subject lacks a valid municipality code (serialNumber)");
     if (subject_field(x, NID_commonName, out->name, sizeof out->name))
         return proto_err(err, errlen, "certificate subject lacks the municipality name (CN)");
+    if (name_check("certificate's municipality name (CN)", out->name, err, errlen))
+        return -1;
     int n = i2d_X509(x, &out->der);
     if (n <= 0)
         return proto_err(err, errlen, "cannot encode certificate");

@@ -87,6 +87,7 @@ int main(int argc, char **argv)
     /* Width of Japanese text in tables comes from the C library's Unicode tables. */
     if (!setlocale(LC_CTYPE, "C.UTF-8"))
         setlocale(LC_CTYPE, "");
+    client_guard_output();
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
         if (is_help(argv[i])) {

@@ -205,7 +205,7 @@ static void show_records(const client_opts *o, const proto_record *recs, size_t 
             json_t *j = client_catalog_json(&recs[i], m, today);
             if (versions && versions[i])
                 json_object_set_new(j, "version", json_integer((json_int_t)versions[i]));
-            json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            client_json_dumpf(j, JSON_COMPACT | JSON_PRESERVE_ORDER, stdout);
             json_decref(j);
         } else
             client_show_catalog_record(&recs[i], versions ? versions[i] : 0, m, o->era, stdout);

@@ -321,7 +321,7 @@ json_t *client_catalog_json(const proto_record *r, const client_members *m, jp_d
 void client_catalog_json_print(const proto_record *r, const client_members *m, jp_date today, FILE *f)
 {
     json_t *o = client_catalog_json(r, m, today);
-    json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    client_json_dumpf(o, JSON_COMPACT | JSON_PRESERVE_ORDER, f);
     json_decref(o);
 }
 
@@ -519,7 +519,7 @@ size_t client_records(const uint8_t *reply, size_t len, const char *key, proto_r
         uint32_t bl;
         if (proto_rd_bin(&r, &b, &bl))
             break;
-        if (proto_record_decode(b, bl, &v[k], NULL, 0) == 0)
+        if (proto_record_decode_stored(b, bl, &v[k], NULL, 0) == 0)
             k++;
     }
     *out = v;

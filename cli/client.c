@@ -1,6 +1,7 @@
 /* cli/client.c — see client.h. */
 #include "cli/client.h"
 #include "proto/frame.h"
+#include "proto/text.h"
 #include "proto/util.h"
 
 #include <errno.h>
@@ -231,14 +232,145 @@ int client_call(const client_opts *o, client_req *r, uint8_t **reply, size_t *le
 
 /* ---- JSON ---- */
 
+/* JSON text with DEL, C1 and bidi controls written as \u escapes, as
+ * jansson already writes C0: the same string to a JSON reader, and nothing
+ * a terminal obeys when the JSON is printed.  proto_text_escape's form
+ * (\u00XX) is a JSON escape; jansson leaves no raw newline or tab inside a
+ * string, so those kept by PROTO_TEXT_NL are layout only. */
+static void json_put(FILE *f, const char *text)
+{
+    size_t n = strlen(text);
+    char *e = malloc(PROTO_TEXT_ESC_MAX(n));
+    if (!e)
+        return;
+    proto_text_escape(text, n, PROTO_TEXT_NL, e, PROTO_TEXT_ESC_MAX(n), NULL);
+    fputs(e, f);
+    free(e);
+}
+
+void client_json_dumpf(json_t *j, size_t flags, FILE *f)
+{
+    char *out = j ? json_dumps(j, flags) : NULL;
+    if (out)
+        json_put(f, out);
+    free(out);
+}
+
 /* Escaping is jansson's: one well-kept implementation of JSON strings. */
 void client_json_str(FILE *f, const char *s, size_t n)
 {
     json_t *j = json_stringn_nocheck(s, n);
     char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    fputs(out ? out : "\"\"", f);
+    if (out)
+        json_put(f, out);
+    else
+        fputs("\"\"", f);
     free(out);
     json_decref(j);
+}
+
+/* ---- the output guard ---- */
+
+/* What catalogctl prints to a terminal comes largely from other members
+ * (names, record fields, error texts that quote them).  Rather than trust
+ * every printf to escape, stdout and stderr are replaced by streams that
+ * pass everything through proto_text_escape, keeping newlines and tabs: no
+ * control or bidi character reaches the terminal raw, whatever a verb
+ * prints, and a record stored before the text rule shows escaped (ESC as
+ * \u001b).  Exports, which must be exact, write to client_raw_stdout(). */
+typedef struct {
+    int fd;
+    char held[4];   /* the start of a UTF-8 character cut by stdio's buffer */
+    size_t nheld;
+} guard;
+
+static int write_all(int fd, const char *b, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static ssize_t guard_write(void *cookie, const char *buf, size_t n)
+{
+    guard *g = cookie;
+    char out[PROTO_TEXT_ESC_MAX(1024)];
+    char *in = malloc(n + sizeof g->held);
+    if (!in)
+        return -1;
+    memcpy(in, g->held, g->nheld);
+    memcpy(in + g->nheld, buf, n);
+    size_t len = g->nheld + n, i = 0, used;
+    g->nheld = 0;
+    while (i < len) {
+        size_t o = proto_text_escape(in + i, len - i, PROTO_TEXT_NL | PROTO_TEXT_PARTIAL, out, sizeof out, &used);
+        if (write_all(g->fd, out, o)) {
+            free(in);
+            return -1;
+        }
+        if (!used)
+            break;   /* an incomplete character: keep it for the next write */
+        i += used;
+    }
+    memcpy(g->held, in + i, len - i);   /* less than 4 bytes */
+    g->nheld = len - i;
+    free(in);
+    return (ssize_t)n;
+}
+
+static int guard_close(void *cookie)
+{
+    guard *g = cookie;
+    char out[PROTO_TEXT_ESC_MAX(sizeof g->held)];
+    size_t o = proto_text_escape(g->held, g->nheld, PROTO_TEXT_NL, out, sizeof out, NULL);
+    int rc = write_all(g->fd, out, o);
+    free(g);
+    return rc;
+}
+
+static FILE *guard_open(int fd, int mode)
+{
+    guard *g = calloc(1, sizeof *g);
+    cookie_io_functions_t io = { .write = guard_write, .close = guard_close };
+    FILE *f = g ? fopencookie(g, "w", io) : NULL;
+    if (!f) {
+        free(g);
+        return NULL;
+    }
+    g->fd = fd;
+    setvbuf(f, NULL, mode, BUFSIZ);
+    return f;
+}
+
+void client_guard_output(void)
+{
+    /* glibc's stdout and stderr are ordinary variables that may be set
+     * (glibc manual, "Standard Streams"). */
+    FILE *o = guard_open(STDOUT_FILENO, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF);
+    FILE *e = guard_open(STDERR_FILENO, _IONBF);
+    if (o)
+        stdout = o;
+    if (e)
+        stderr = e;
+}
+
+FILE *client_raw_stdout(void)
+{
+    int fd;
+    FILE *f;
+    fflush(stdout);
+    if ((fd = dup(STDOUT_FILENO)) < 0)
+        return NULL;
+    if (!(f = fdopen(fd, "wb")))
+        close(fd);
+    return f;
 }
 
 void client_json_kv_str(FILE *f, const char *k, const char *v, int comma)
@@ -339,6 +471,15 @@ void client_table_row(client_table *t, const char *const *cells)
         for (char *q = cp; *q; q++)
             if (*q == '\n' || *q == '\r' || *q == '\t')
                 *q = ' ';
+        /* escaped here, not only by the output guard, so that widths are
+         * those of what is shown */
+        size_t cl = strlen(cp);
+        char *esc = malloc(PROTO_TEXT_ESC_MAX(cl));
+        if (esc) {
+            proto_text_escape(cp, cl, 0, esc, PROTO_TEXT_ESC_MAX(cl), NULL);
+            free(cp);
+            cp = esc;
+        }
         t->cells[t->nrows * t->ncols + c] = cp;
     }
     t->nrows++;
@@ -475,7 +616,7 @@ int client_print_records(const uint8_t *reply, size_t len, const char *key, int 
         uint32_t bl;
         proto_record rec;
         char err[256];
-        if (proto_rd_bin(&r, &b, &bl) || proto_record_decode(b, bl, &rec, err, sizeof err)) {
+        if (proto_rd_bin(&r, &b, &bl) || proto_record_decode_stored(b, bl, &rec, err, sizeof err)) {
             client_errorf("invalid record in reply");
             return CLIENT_FAIL;
         }

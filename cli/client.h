@@ -74,6 +74,15 @@ int  client_daemon_running(const client_opts *o);
 
 /* JSON output helpers (UTF-8 passes through; control characters escaped). */
 void client_json_str(FILE *f, const char *s, size_t n);
+/* json_dumpf, with DEL, C1 and bidi controls as \u escapes (jansson writes C0 so). */
+typedef struct json_t json_t;
+void client_json_dumpf(json_t *j, size_t flags, FILE *f);
+/* Replace stdout and stderr by streams that escape control and bidi
+ * characters (proto/text.h), keeping newlines and tabs; called first. */
+void client_guard_output(void);
+/* A stream on the real standard output, for exports that must be exact
+ * (fclose it); NULL on failure. */
+FILE *client_raw_stdout(void);
 void client_json_kv_str(FILE *f, const char *k, const char *v, int comma);
 void client_json_kv_u64(FILE *f, const char *k, uint64_t v, int comma);
 

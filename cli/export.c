@@ -27,7 +27,9 @@
     "  --output ファイル        書き出すファイル（xlsx では必須。省けば標準出力）\n" \
     "  --kind                   CSV の表: certification（認定、既定）または adoption（導入実績）。\n" \
     "                           JSON と xlsx は両方を含みます\n" \
-    "  --public-only            公開してよいもの（visibility=public）だけ"
+    "  --public-only            公開してよいもの（visibility=public）だけ\n" \
+    "  --raw                    CSV で、=、+、-、@、タブ、CR で始まるセルにも ' を付けず、そのまま書く\n" \
+    "                           （既定では Excel が数式として読まないよう先頭に ' を付けます。import は外します）"
 const char export_usage[] = USAGE;
 
 int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
@@ -78,6 +80,7 @@ int export_main(int argc, char **argv)
 {
     client_opts o = client_g;
     const char *format = "csv", *output = NULL, *kind = "certification";
+    int raw = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--format") && i + 1 < argc)
             format = argv[++i];
@@ -85,6 +88,8 @@ int export_main(int argc, char **argv)
             output = argv[++i];
         else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
             kind = argv[++i];
+        else if (!strcmp(argv[i], "--raw"))
+            raw = 1;
     }
     if ((strcmp(format, "csv") && strcmp(format, "json") && strcmp(format, "xlsx")) ||
         !kind_has(kind, KIND_F_CATALOG)) {
@@ -110,9 +115,11 @@ int export_main(int argc, char **argv)
     jp_date today = client_today();
     const char *hdr[48], *row[48];
     char err[512];
-    FILE *f = stdout;
-    if (output && strcmp(format, "xlsx") && !(f = fopen(output, "wb"))) {
-        client_errorf("export: cannot write %s: %s", output, strerror(errno));
+    /* Not through the output guard (client_guard_output): a CSV holds the
+     * data exactly (CRLF included); JSON is escaped by client_json_dumpf. */
+    FILE *f = NULL;
+    if (strcmp(format, "xlsx") && !(f = output ? fopen(output, "wb") : client_raw_stdout())) {
+        client_errorf("export: cannot write %s: %s", output ? output : "standard output", strerror(errno));
         rc = CLIENT_FAIL;
         goto out;
     }
@@ -120,9 +127,12 @@ int export_main(int argc, char **argv)
         int t = kind_is(kind, KIND_ADOPTION);
         proto_csv_buf b = { 0 };
         size_t nh = headers(kind, hdr);
-        proto_csv_append_row(&b, hdr, nh);
+        /* Another member's 事業者名 "=HYPERLINK(…)" must not become a
+         * formula in this member's Excel: neutralised unless --raw. */
+        unsigned cf = raw ? 0 : PROTO_CSV_NEUTRALISE;
+        proto_csv_append_row_opts(&b, hdr, nh, cf);
         for (size_t i = 0; i < nrec[t]; i++)
-            proto_csv_append_row(&b, row, cells(&recs[t][i], &m, today, buf, row));
+            proto_csv_append_row_opts(&b, row, cells(&recs[t][i], &m, today, buf, row), cf);
         fputs("\xef\xbb\xbf", f);   /* BOM: Excel then reads UTF-8 */
         fwrite(b.data, 1, b.len, f);
         proto_csv_buf_free(&b);
@@ -164,8 +174,8 @@ int export_main(int argc, char **argv)
             rc = CLIENT_FAIL;
         }
     }
-    if (f != stdout && fclose(f)) {
-        client_errorf("export: writing %s failed", output);
+    if (f && fclose(f)) {
+        client_errorf("export: writing %s failed", output ? output : "standard output");
         rc = CLIENT_FAIL;
     }
     if (output && rc == CLIENT_OK)

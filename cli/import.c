@@ -318,6 +318,12 @@ int import_main(int argc, char **argv)
         return CLIENT_FAIL;
     }
     free(data);
+    /* An export neutralises cells a spreadsheet would take for a formula
+     * with a leading ' (proto_csv_append_row_opts): take it off again, so
+     * an export re-imports unchanged. */
+    for (size_t r = 0; r < csv.nrows; r++)
+        for (size_t c = 0; c < csv.rows[r].ncells; c++)
+            proto_csv_unneutralise(csv.rows[r].cells[c]);
     if (csv.nrows < 1) {
         proto_csv_free(&csv);
         fprintf(stderr, "取り込み: %s は空です（見出し行がありません）\n", file);

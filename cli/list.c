@@ -50,7 +50,7 @@ int list_main(int argc, char **argv)
         const uint8_t *b;
         uint32_t bl;
         proto_record rec;
-        if (proto_rd_bin(&rd, &b, &bl) || proto_record_decode(b, bl, &rec, NULL, 0))
+        if (proto_rd_bin(&rd, &b, &bl) || proto_record_decode_stored(b, bl, &rec, NULL, 0))
             break;
         char au[10], seq[24];
         proto_id_short(&rec.author, au);

@@ -104,7 +104,8 @@ int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t
             }
         } else if (exporting && (opt_value("--format", argc, argv, &i, &v) > 0 ||
                                  opt_value("--output", argc, argv, &i, &v) > 0 ||
-                                 opt_value("--kind", argc, argv, &i, &v) > 0))
+                                 opt_value("--kind", argc, argv, &i, &v) > 0 ||
+                                 !strcmp(argv[i], "--raw")))
             ;   /* export's own options */
         else if (argv[i][0] != '-') {
             size_t al = strlen(argv[i]);
@@ -293,7 +294,7 @@ int search_main(int argc, char **argv)
         ai += g->na;
     }
     if (o.json) {
-        json_dumpf(jout, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        client_json_dumpf(jout, JSON_COMPACT | JSON_PRESERVE_ORDER, stdout);
         putchar('\n');
         json_decref(jout);
     } else if (shown == 0) {

@@ -1,5 +1,7 @@
 /* daemon/log.c — see log.h. */
 #include "daemon/log.h"
+#include "proto/limits.h"
+#include "proto/text.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,11 +31,17 @@ void log_msg(const log_cfg *l, int level, const char *fmt, ...)
     static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
     if (level > l->level)
         return;
-    char msg[1024];
+    char raw[LOG_LINE_MAX], msg[PROTO_TEXT_ESC_MAX(LOG_LINE_MAX)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* Arguments carry what peers chose (a certificate's CN, a member's name,
+     * a record key, an error text): escaping the whole line here, once,
+     * keeps terminal and log-injection sequences (ESC[2J, CR, a fake second
+     * line) out of the log whatever a call site forgets.  Our own format
+     * strings hold no control characters, so nothing of ours changes. */
+    proto_text_esc(raw, msg, sizeof msg);
     if (l->use_syslog) {
         syslog(prio[level], "%s", msg);
         return;

@@ -2,7 +2,8 @@
  * daemon/log.h — leveled logging to stderr (or syslog with --syslog).
  *
  * The settings live in the daemon's struct (d->log); every call names the
- * daemon: log_warn(d, "…", …).  One line per event, no secrets.
+ * daemon: log_warn(d, "…", …).  One line per event, no secrets.  Every line
+ * is escaped as a whole (proto_text_esc): peer data may be passed as it is.
  */
 #ifndef DAEMON_LOG_H
 #define DAEMON_LOG_H

@@ -86,7 +86,7 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
     if (n <= 0 || certs_parse(der, (size_t)n, &ci, why, sizeof why)) {
         OPENSSL_free(der);
         if (!p->id_known)
-            log_warn(p->d, "refused peer %s: unusable certificate", p->addr);
+            log_warn(p->d, "refused peer %s: unusable certificate: %s", p->addr, why);
         p->id_known = 0;
         return 0;
     }

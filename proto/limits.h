@@ -146,6 +146,10 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
 #define NODE_CONTROL_WRITE_HIGH (1u << 20)
 #define NODE_CONTROL_WRITE_LOW  (256u << 10)
 
+/* Bytes of one formatted log line (daemon/log.c) before it is escaped;
+ * longer lines are cut.  Escaping may make it up to six times longer. */
+#define LOG_LINE_MAX 1024u
+
 /* Pipelined puts group-committed in one transaction. */
 #define NODE_CONTROL_PUT_BATCH 1024u
 

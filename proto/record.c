@@ -1,6 +1,7 @@
 /* proto/record.c — signed records; see record.h for the format. */
 #include "proto/record.h"
 #include "proto/mp.h"
+#include "proto/text.h"
 #include "proto/util.h"
 
 #include <msgpack.h>
@@ -46,7 +47,8 @@ static int pack_str(msgpack_packer *pk, const char *s, size_t n)
 
 static int body_field(proto_body *b, const char *field)
 {
-    if (b->failed || b->n >= PROTO_BODY_ITEMS || !field || strlen(field) > 64) {
+    if (b->failed || b->n >= PROTO_BODY_ITEMS || !field || strlen(field) > 64 ||
+        proto_text_check(field, strlen(field), 0, NULL)) {
         b->failed = 1;
         return -1;
     }
@@ -57,7 +59,7 @@ static int body_field(proto_body *b, const char *field)
 int proto_body_str(proto_body *b, const char *field, const char *val)
 {
     size_t n = strlen(val);
-    if (n > PROTO_FIELD_MAX || !proto_utf8_valid(val, n) || body_field(b, field))
+    if (n > PROTO_FIELD_MAX || proto_text_check(val, n, PROTO_TEXT_NL, NULL) || body_field(b, field))
         return b->failed = 1, -1;
     return pack_str(&b->pk, val, n) ? (b->failed = 1, -1) : 0;
 }
@@ -86,7 +88,8 @@ int proto_body_strs(proto_body *b, const char *field, const char *const *vals, s
         return b->failed = 1, -1;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(vals[i]);
-        if (l > PROTO_FIELD_MAX || !proto_utf8_valid(vals[i], l) || pack_str(&b->pk, vals[i], l))
+        if (l > PROTO_FIELD_MAX || proto_text_check(vals[i], l, PROTO_TEXT_NL, NULL) ||
+            pack_str(&b->pk, vals[i], l))
             return b->failed = 1, -1;
     }
     return 0;
@@ -128,12 +131,18 @@ int proto_kind_valid(const char *kind)
     return 1;
 }
 
-static int key_valid(const char *key, size_t n)
+/* Keys are shown in every listing and log line: no control characters (C0,
+ * DEL, C1) and no bidi controls (proto/text.h says why).  `text_rule` 0
+ * takes only the rules keys had before (no C0, no NUL), for records a node
+ * stored before the text rule. */
+static int key_valid(const char *key, size_t n, int text_rule)
 {
     if (n == 0 || n > PROTO_KEY_MAX || !proto_utf8_valid(key, n))
         return 0;
+    if (text_rule)
+        return proto_text_check(key, n, 0, NULL) == 0;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)key[i] < 0x20)   /* no control characters, no NUL */
+        if ((unsigned char)key[i] < 0x20)
             return 0;
     return 1;
 }
@@ -203,8 +212,9 @@ int proto_record_sign(const proto_id *alliance, const proto_id *author,
     if (!proto_kind_valid(kind))
         return proto_err(err, errlen, "invalid record kind '%s' (lowercase letters and _, at most %u)",
                          kind, PROTO_KIND_MAX);
-    if (!key_valid(key, strlen(key)))
-        return proto_err(err, errlen, "invalid record key (1..%u bytes of UTF-8 text)", PROTO_KEY_MAX);
+    if (!key_valid(key, strlen(key), 1))
+        return proto_err(err, errlen, "invalid record key (1..%u bytes of UTF-8 text without control "
+                         "or bidi characters)", PROTO_KEY_MAX);
     if (body && body->failed)
         return proto_err(err, errlen, "record body has an invalid or oversized field");
     if (seq == 0)
@@ -267,8 +277,11 @@ int proto_record_sign(const proto_id *alliance, const proto_id *author,
 }
 
 /* Validate a body value: strings are UTF-8 and bounded, nesting is bounded,
- * no floats or ext types.  Map keys are short strings. */
-static int check_value(proto_rd *r, unsigned depth, const char **why)
+ * no floats or ext types.  Map keys are short strings.  With text_rule,
+ * strings hold no control or bidi characters except \n and \t (which free
+ * text needs; the catalog's schema allows them only in its long text
+ * fields), field names none at all. */
+static int check_value(proto_rd *r, unsigned depth, int text_rule, const char **why)
 {
     uint32_t n;
     const char *s;
@@ -279,6 +292,10 @@ static int check_value(proto_rd *r, unsigned depth, const char **why)
             return -1;
         if (n > PROTO_FIELD_MAX) { *why = "body string too long"; return -1; }
         if (!proto_utf8_valid(s, n)) { *why = "body string is not valid UTF-8"; return -1; }
+        if (text_rule && proto_text_check(s, n, PROTO_TEXT_NL, NULL)) {
+            *why = "body string has a control or bidi character";
+            return -1;
+        }
         return 0;
     case PROTO_MP_BIN:
         if (proto_rd_bin(r, &b, &n))
@@ -299,7 +316,11 @@ static int check_value(proto_rd *r, unsigned depth, const char **why)
                 uint32_t kl;
                 if (proto_rd_str(r, &k, &kl))
                     return -1;
-                if (kl == 0 || kl > 64 || !proto_utf8_valid(k, kl)) { *why = "body field name invalid"; return -1; }
+                if (kl == 0 || kl > 64 || !proto_utf8_valid(k, kl) ||
+                    (text_rule && proto_text_check(k, kl, 0, NULL))) {
+                    *why = "body field name invalid";
+                    return -1;
+                }
                 /* a field named twice would read differently to different code */
                 for (uint32_t j = 0; j < i; j++)
                     if (names[j].len == kl && !memcmp(names[j].p, k, kl)) {
@@ -309,7 +330,7 @@ static int check_value(proto_rd *r, unsigned depth, const char **why)
                 names[i].p = k;
                 names[i].len = kl;
             }
-            if (check_value(r, depth - 1, why))
+            if (check_value(r, depth - 1, text_rule, why))
                 return -1;
         }
         return 0;
@@ -321,8 +342,8 @@ static int check_value(proto_rd *r, unsigned depth, const char **why)
     }
 }
 
-int proto_record_decode(const uint8_t *buf, size_t len, proto_record *rec,
-                        char *err, size_t errlen)
+static int record_decode(const uint8_t *buf, size_t len, proto_record *rec, int text_rule,
+                         char *err, size_t errlen)
 {
     memset(rec, 0, sizeof *rec);
     if (len > PROTO_RECORD_MAX)
@@ -363,8 +384,9 @@ int proto_record_decode(const uint8_t *buf, size_t len, proto_record *rec,
     rec->kind[kl] = 0;
     if (!proto_kind_valid(rec->kind) || strlen(rec->kind) != kl)
         return proto_err(err, errlen, "record kind is not lowercase letters and _");
-    if (!key_valid(key, kyl))
-        return proto_err(err, errlen, "record key invalid (1..%u bytes of UTF-8 text)", PROTO_KEY_MAX);
+    if (!key_valid(key, kyl, text_rule))
+        return proto_err(err, errlen, "record key invalid (1..%u bytes of UTF-8 text without control "
+                         "or bidi characters)", PROTO_KEY_MAX);
     memcpy(rec->key, key, kyl);
     rec->key[kyl] = 0;
     if (rec->seq == 0)
@@ -377,7 +399,7 @@ int proto_record_decode(const uint8_t *buf, size_t len, proto_record *rec,
     const char *why = NULL;
     if (proto_rd_peek(&t) != PROTO_MP_MAP)
         return proto_err(err, errlen, "record body is not a map");
-    if (check_value(&t, PROTO_BODY_DEPTH, &why))
+    if (check_value(&t, PROTO_BODY_DEPTH, text_rule, &why))
         return proto_err(err, errlen, "record body: %s", why ? why : t.err);
     if (!proto_rd_done(&t))
         return proto_err(err, errlen, "record header: trailing bytes after body");
@@ -390,6 +412,18 @@ int proto_record_decode(const uint8_t *buf, size_t len, proto_record *rec,
     rec->body = body;
     rec->body_len = (size_t)(t.p - body);
     return 0;
+}
+
+int proto_record_decode(const uint8_t *buf, size_t len, proto_record *rec,
+                        char *err, size_t errlen)
+{
+    return record_decode(buf, len, rec, 1, err, errlen);
+}
+
+int proto_record_decode_stored(const uint8_t *buf, size_t len, proto_record *rec,
+                               char *err, size_t errlen)
+{
+    return record_decode(buf, len, rec, 0, err, errlen);
 }
 
 int proto_record_verify(const proto_record *r, EVP_PKEY *pub, char *err, size_t errlen)

@@ -72,9 +72,19 @@ int proto_record_sign(const proto_id *alliance, const proto_id *author,
                       EVP_PKEY *key_priv, uint8_t **out, size_t *out_len,
                       char *err, size_t errlen);
 
-/* Strictly decode `buf` into `r` (no signature check).  0 or -1 with err. */
+/* Strictly decode `buf` into `r` (no signature check).  0 or -1 with err.
+ * Besides the structure, the text rule of proto/text.h: the key holds no
+ * control or bidi character, body strings none but \n and \t, field names
+ * none.  Every record that arrives (from a peer, or written here) is
+ * decoded so. */
 int proto_record_decode(const uint8_t *buf, size_t len, proto_record *r,
                         char *err, size_t errlen);
+/* The same without the text rule (only what keys and strings had to be
+ * before it: UTF-8, no C0 in keys), for reading back what this node holds:
+ * a record stored before the rule stays readable, and whoever shows it
+ * escapes it (proto_text_escape).  Never for records that arrive. */
+int proto_record_decode_stored(const uint8_t *buf, size_t len, proto_record *r,
+                               char *err, size_t errlen);
 
 /* Verify r's signature under `pub`.  0 good, -1 bad (err says why). */
 int proto_record_verify(const proto_record *r, EVP_PKEY *pub, char *err, size_t errlen);

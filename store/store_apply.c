@@ -191,7 +191,7 @@ static int recompute_current(store *s, MDB_txn *txn, const char *kind, const pro
         proto_record pr;
         nw[40] = 0;
         if (mdb_get(txn, s->log, &lkv, &lv) == 0 &&
-            proto_record_decode(lv.mv_data, lv.mv_size, &pr, NULL, 0) == 0)
+            proto_record_decode_stored(lv.mv_data, lv.mv_size, &pr, NULL, 0) == 0)
             nw[40] = (uint8_t)pr.flags;
     }
     mdb_cursor_close(c);
@@ -264,7 +264,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, proto_id *di
             if (!oldcopy)
                 return -1;
             memcpy(oldcopy, v.mv_data, v.mv_size);
-            if (proto_record_decode(oldcopy, v.mv_size, &old, NULL, 0)) {
+            if (proto_record_decode_stored(oldcopy, v.mv_size, &old, NULL, 0)) {
                 free(oldcopy);
                 return STORE_REJECT;
             }

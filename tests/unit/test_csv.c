@@ -548,6 +548,41 @@ static void round_trip(void **state)
     proto_csv_buf_free(&b);
 }
 
+/* OWASP CSV injection: formula-like cells get one leading ', which
+ * proto_csv_unneutralise takes off again, for every value exactly. */
+static void neutralise_formulas(void **state)
+{
+    (void)state;
+    const char *cells[] = { "=HYPERLINK(\"http://evil/\",\"x\")", "+81-3-1234", "-5", "@SUM(A1)",
+                            "\tx", "'=already", "''+two", "plain", "'quoted", "", "a=b" };
+    const char *want[] = { "'=HYPERLINK(\"http://evil/\",\"x\")", "'+81-3-1234", "'-5", "'@SUM(A1)",
+                           "'\tx", "''=already", "'''+two", "plain", "'quoted", "", "a=b" };
+    size_t n = sizeof cells / sizeof cells[0];
+    proto_csv_buf b = { 0 };
+    assert_int_equal(proto_csv_append_row_opts(&b, cells, n, PROTO_CSV_NEUTRALISE), 0);
+    proto_csv c;
+    char err[256];
+    assert_int_equal(proto_csv_parse(b.data, b.len, &c, err, sizeof err), 0);
+    assert_int_equal(c.nrows, 1);
+    assert_int_equal(c.rows[0].ncells, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(c.rows[0].cells[i], want[i]);
+        proto_csv_unneutralise(c.rows[0].cells[i]);
+        assert_string_equal(c.rows[0].cells[i], cells[i]);
+    }
+    proto_csv_free(&c);
+    proto_csv_buf_free(&b);
+    /* a CR at the start is neutralised too */
+    const char *cr[] = { "\rx" };
+    assert_int_equal(proto_csv_append_row_opts(&b, cr, 1, PROTO_CSV_NEUTRALISE), 0);
+    assert_memory_equal(b.data, "\"'\rx\"", 5);
+    proto_csv_buf_free(&b);
+    /* without the flag (export --raw) cells are written as given */
+    assert_int_equal(proto_csv_append_row(&b, cells, 1), 0);
+    assert_memory_equal(b.data, "\"=HYPERLINK(", 12);
+    proto_csv_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -570,6 +605,7 @@ int main(void)
         cmocka_unit_test(limit_file),
         cmocka_unit_test(append_exact),
         cmocka_unit_test(round_trip),
+        cmocka_unit_test(neutralise_formulas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1080,6 +1080,87 @@ static void invalid_strings(void **state)
     free(longs);
 }
 
+/* ---- the text rule (proto/text.h) ---- */
+
+/* Decode h both ways: strict (what arrives) and as stored (what is read back). */
+static void decode_both(const hdr *h, int strict, int stored)
+{
+    size_t len;
+    char err[256];
+    proto_record r;
+    uint8_t *raw = build_signed(h, ED_A, &len);
+    assert_int_equal(proto_record_decode(raw, len, &r, err, sizeof err), strict);
+    assert_int_equal(proto_record_decode_stored(raw, len, &r, err, sizeof err), stored);
+    free(raw);
+}
+
+static void body_with(hdr *h, msgpack_sbuffer *body, const char *field, const char *val)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(body);
+    msgpack_packer_init(&pk, body, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    pack_cstr(&pk, field);
+    pack_cstr(&pk, val);
+    *h = good_hdr();
+    h->body = (const uint8_t *)body->data;
+    h->body_len = body->size;
+}
+
+static void text_rule(void **state)
+{
+    (void)state;
+    hdr h = good_hdr();
+    msgpack_sbuffer body;
+    /* keys: U+009B (a C1 CSI), DEL, ESC, a bidi override are refused on
+     * arrival; an old stored key with a C1 or DEL still reads back */
+    h.key = "A\xc2\x9b" "2J";
+    decode_both(&h, -1, 0);
+    h.key = "A\x7f";
+    decode_both(&h, -1, 0);
+    h.key = "\xe2\x80\xae" "gpj.exe";   /* U+202E RIGHT-TO-LEFT OVERRIDE */
+    decode_both(&h, -1, 0);
+    h.key = "A\x1b[2J";
+    decode_both(&h, -1, -1);                 /* C0 in keys was refused before too */
+    h.key = "文京-2026-001";
+    decode_both(&h, 0, 0);
+
+    /* body strings: ESC and C1 refused, \n and \t allowed (free text) */
+    body_with(&h, &body, "company", "\x1b[2J\x1b]8;;http://evil/\x1b\\x\x1b]8;;\x1b\\");
+    decode_both(&h, -1, 0);
+    msgpack_sbuffer_destroy(&body);
+    body_with(&h, &body, "company", "A\xc2\x9b" "31m");
+    decode_both(&h, -1, 0);
+    msgpack_sbuffer_destroy(&body);
+    body_with(&h, &body, "company", "A\rB");
+    decode_both(&h, -1, 0);
+    msgpack_sbuffer_destroy(&body);
+    body_with(&h, &body, "summary", "一行目\n二行目\t続き");
+    decode_both(&h, 0, 0);
+    msgpack_sbuffer_destroy(&body);
+    body_with(&h, &body, "na\x1bme", "x");   /* field names: nothing */
+    decode_both(&h, -1, 0);
+    msgpack_sbuffer_destroy(&body);
+
+    /* writing: proto_body_str and proto_record_sign apply the same rule */
+    proto_body *b = proto_body_new();
+    assert_int_equal(proto_body_str(b, "summary", "一行目\n二行目"), 0);
+    proto_body_free(b);
+    b = proto_body_new();
+    assert_int_equal(proto_body_str(b, "company", "\x1b[2J"), -1);
+    proto_body_free(b);
+    b = proto_body_new();
+    const char *v[] = { "ok", "\xc2\x9b" };
+    assert_int_equal(proto_body_strs(b, "tags", v, 2), -1);
+    proto_body_free(b);
+    proto_id a = mkid(1);
+    uint8_t *rec;
+    size_t len;
+    char err[256];
+    assert_int_equal(proto_record_sign(&a, &ids[ED_A].id, "certification", "A\xc2\x9b", 1, 0, 0, NULL,
+                                       ids[ED_A].key, &rec, &len, err, sizeof err), -1);
+}
+
 /* ---- body values: floats, ext, depth, item counts ---- */
 
 static void body_floats_ext(void **state)
@@ -1483,6 +1564,7 @@ int main(void)
         cmocka_unit_test(wrong_header_types),
         cmocka_unit_test(wrong_shapes),
         cmocka_unit_test(utf8_validator),
+        cmocka_unit_test(text_rule),
         cmocka_unit_test(invalid_strings),
         cmocka_unit_test(body_floats_ext),
         cmocka_unit_test(body_depth),
