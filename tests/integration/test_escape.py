@@ -1,5 +1,6 @@
 """Terminal and log injection, CSV injection (issue 15 items 9 and 10)."""
 import csv
+import json
 import os
 import socket
 import ssl
@@ -112,3 +113,32 @@ def test_xlsx_formula_text_is_a_string(env):
         strings = "".join(z.read(n).decode() for n in z.namelist() if n == "xl/sharedStrings.xml")
     assert sheets and not any("<f>" in s or "<f " in s for s in sheets)   # no formula cells
     assert "=HYPERLINK(" in strings + "".join(sheets)   # as text (quotes may be &quot; or raw)
+
+
+def test_old_record_with_controls_shown_escaped(env):
+    """A record an older node stored before the text rule is shown escaped."""
+    a = env.found()
+    a.run(*cert_args("文京-2026-903", "株式会社テスト"))
+    a.stop()
+    tool = os.path.join(env.tools, "oldrecord")
+    hostile = r"株式会社\e[2J\e]8;;http://evil.example/\e\\テスト\e]8;;\e\\"
+    subprocess.run([tool, "--data", a.dir, "--kind", "certification", "--key", "文京-2026-903",
+                    "--set", "company=" + hostile], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([tool, "--data", a.dir, "--kind", "note", "--key", "メモ",
+                    "--set", r"title=\a\e]0;owned\a\x7f\xc2\x9b31m"], check=True, stdout=subprocess.DEVNULL)
+    a.start()
+    outs = [a.ctl("certification", "show", "文京-2026-903"),
+            a.ctl("search", "テスト"),
+            a.ctl("get", "certification", "文京-2026-903"),
+            a.ctl("list", "note"),
+            a.ctl("get", "note", "メモ"),
+            a.run("get", "note", "メモ", "--json")[1]]
+    for out in outs:
+        assert not any(c in out for c in "\x1b\x07\x7f\x9b"), repr(out)
+    assert "\\u001b[2J" in outs[0] and "テスト" in outs[0], outs[0]
+    assert "\\u001b" in outs[1], outs[1]
+    assert "メモ" in outs[3], outs[3]
+    assert "\\u0007" in outs[4] and "\\u009b" in outs[4] and "\\u007f" in outs[4], outs[4]
+    # JSON keeps the value (a program reads it) but as escapes, never raw
+    got = json.loads(outs[5])
+    assert got[0]["body"]["title"] == "\x07\x1b]0;owned\x07\x7f\x9b31m", outs[5]
