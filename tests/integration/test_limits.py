@@ -120,6 +120,12 @@ def dial(port, src, block=False):
 
 
 def closed_by_peer(s):
+    """Closed by the daemon, or never connected (a SYN the full accept queue
+    dropped, still being retried by the kernel: the daemon holds nothing)."""
+    try:
+        s.getpeername()
+    except OSError:
+        return True
     try:
         return s.recv(1) == b""
     except BlockingIOError:
@@ -184,7 +190,9 @@ def test_connection_caps_and_handshake_timeouts(env):
         cb.close()
         # every stranger is closed by the handshake timeout (1 s) or the caps
         everyone = socks + halves + slow
-        deadline = time.time() + 4.0 * SLOW
+        # (a connect the full accept queue dropped is retried by TCP 1, 3 and
+        # 7 s later, and then held up to the timeout: allow for that)
+        deadline = time.time() + 10.0 * SLOW
         while time.time() < deadline:
             if all(closed_by_peer(s) for s in everyone if s.fileno() >= 0):
                 break
@@ -192,7 +200,7 @@ def test_connection_caps_and_handshake_timeouts(env):
         still = sum(1 for s in everyone if not closed_by_peer(s))
         stop.set()
         dripper.join()
-        assert still == 0, f"{still} connections still open"
+        assert still == 0, (f"{still} connections still open", f.proc.poll(), nfds(pid) - base, f.status()["peers"])
         wait_until(lambda: nfds(pid) <= base + 2, timeout=3, what="the descriptors to be released")
         log = f.logtext()
         assert "(max_connections_per_address)" in log and "(max_connections)" in log, [l for l in log.splitlines() if "refused" in l][:30]
