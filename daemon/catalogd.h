@@ -10,9 +10,18 @@
 #include "certs/certs.h"
 #include "store/store.h"
 #include "daemon/log.h"
+#include "proto/limits.h"
 
 struct peer;
 struct catalog_index;
+struct control_client;
+
+/* An address whose refused connections were logged lately (peer.c). */
+typedef struct {
+    char host[64];
+    uint64_t at_ms;       /* when last logged */
+    unsigned suppressed;  /* refused since, not logged */
+} refuse_log;
 
 typedef struct catalogd {
     uv_loop_t *loop;
@@ -26,6 +35,8 @@ typedef struct catalogd {
     /* control socket */
     uv_pipe_t ctl;
     int ctl_open;
+    struct control_client *ctl_clients;   /* every connected client (closed on stop) */
+    unsigned nctl_clients;
 
     /* network */
     SSL_CTX *ssl_ctx;
@@ -41,6 +52,14 @@ typedef struct catalogd {
     proto_id sponsor_id;
     char sponsor_addr[256];
     unsigned verify_jobs;        /* thread pool jobs in flight */
+
+    /* connection budgets (proto/limits.h; catalogd.conf and flags) */
+    unsigned max_inbound;        /* inbound connections, any state */
+    unsigned max_per_addr;       /* inbound connections from one IP address */
+    unsigned handshake_ms;       /* accept or dial -> TLS established */
+    unsigned idle_ms;            /* established, nothing received -> closed */
+    unsigned ninbound;           /* inbound connections now */
+    refuse_log refused[NODE_REFUSE_LOG_SLOTS];
     struct inflight *inflight;   /* wants sent and not yet answered, per author */
     size_t ninflight, capinflight;
 
@@ -60,6 +79,7 @@ typedef struct catalogd {
 
     uv_signal_t sigterm, sigint, sighup;
     int stopping;
+    uv_timer_t stop_timer;       /* closes what a clean stop left open */
 } catalogd;
 
 /* A batch of about `bytes` was handled and its memory freed.  malloc keeps

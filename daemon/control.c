@@ -24,7 +24,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* put: kind, key, fields [[name, value], ...], tombstone.
@@ -48,9 +50,10 @@ typedef struct {
 typedef struct control_client {
     uv_pipe_t pipe;
     catalogd *d;
+    struct control_client *next, **pprev;   /* d->ctl_clients */
     proto_buf in;
     msgpack_sbuffer out;   /* replies to the requests of one read, sent together */
-    int paused;            /* not reading: the client is slow to take its replies */
+    int paused;            /* not reading or answering: the client is slow to take its replies */
     int read_only;         /* refuse CONTROL_WRITE commands (a restricted socket, the web view) */
     put_batch batch;       /* puts waiting for their transaction; empty between reads */
 } control_client;
@@ -71,7 +74,9 @@ typedef struct {
 
 /* A client that pipelines requests faster than it reads the replies would
  * make them pile up here; past NODE_CONTROL_WRITE_HIGH unsent, its requests
- * wait (proto/limits.h). */
+ * wait (proto/limits.h).  The check comes before every answer, not once per
+ * read: one read of 64 KiB can hold hundreds of requests, each answered
+ * with up to a page of records. */
 
 
 /* ---- helpers ---- */
@@ -120,14 +125,25 @@ void control_list_put(control_list *l, proto_map *m, const char *key)
     list_array(l, m->pk);
 }
 
-/* {"ok": true, key: [records]} */
+/* {"ok": true, key: [records]} and, when the walk stopped at its limit,
+ * "truncated": true (NODE_CONTROL_REPLY_MAX) */
 static void reply_records(msgpack_packer *pk, control_list *l, const char *key)
 {
     proto_map m;
+    int cut = l->limit && l->n >= l->limit;
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
     control_list_put(l, &m, key);
+    if (cut)
+        proto_map_put_bool(&m, "truncated", 1);
     proto_map_end(&m);
+}
+
+/* A list for an answer bounded by NODE_CONTROL_REPLY_MAX. */
+static void list_begin_bounded(control_list *l)
+{
+    control_list_begin(l);
+    l->limit = NODE_CONTROL_REPLY_MAX;
 }
 
 /* ---- commands ---- */
@@ -179,7 +195,7 @@ static int reply_key(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
         return -1;
     if (proto_map_str(req, len, "kind", kind, sizeof kind))
         return proto_err(err, errlen, "%s needs kind and key", cmd);
-    control_list_begin(&l);
+    list_begin_bounded(&l);
     if (proto_map_str(req, len, "key", key, sizeof key)) {
         /* a key longer than any record's key names no record: nothing found */
         proto_rd kr;
@@ -209,18 +225,41 @@ static int cmd_get(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *
     return reply_key(d, req, len, pk, "get", store_get_current, err, errlen);
 }
 
+/* list: one page of current records [of kind], from the cursor "after"
+ * (the "next" of the previous page) on, at most "limit" of them
+ * (NODE_CONTROL_LIST_DEFAULT, at most NODE_CONTROL_LIST_MAX).  The reply
+ * has "next" while more records follow. */
 static int cmd_list(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                     char *err, size_t errlen)
 {
     char kind[PROTO_KIND_MAX + 1] = "";
     control_list l;
-    uint64_t limit = 0;
+    uint64_t limit = NODE_CONTROL_LIST_DEFAULT;
+    const uint8_t *after = NULL;
+    uint32_t alen = 0;
+    uint8_t next[STORE_CURSOR_MAX];
+    size_t nextlen = 0;
+    proto_rd r;
     proto_map_str(req, len, "kind", kind, sizeof kind);
     proto_map_u64(req, len, "limit", &limit);
+    if (limit == 0 || limit > NODE_CONTROL_LIST_MAX)
+        limit = limit ? NODE_CONTROL_LIST_MAX : NODE_CONTROL_LIST_DEFAULT;
+    if (proto_map_find(req, len, "after", &r) == 0 && proto_rd_bin(&r, &after, &alen))
+        return proto_err(err, errlen, "list: after must be the cursor of a previous page");
     control_list_begin(&l);
     l.limit = limit;
-    store_foreach_current(d->st, kind[0] ? kind : NULL, control_list_rec, &l);
-    reply_records(pk, &l, "records");
+    store_foreach_current_page(d->st, kind[0] ? kind : NULL, after, alen, control_list_rec, &l, next,
+                               &nextlen);
+    proto_map m;
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    control_list_put(&l, &m, "records");
+    if (nextlen) {
+        proto_map_key(&m, "next");
+        msgpack_pack_bin(pk, nextlen);
+        msgpack_pack_bin_body(pk, next, nextlen);
+    }
+    proto_map_end(&m);
     return 0;
 }
 
@@ -234,7 +273,7 @@ static int cmd_forks(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
                      char *err, size_t errlen)
 {
     control_list l;
-    control_list_begin(&l);
+    list_begin_bounded(&l);
     store_forks(d->st, control_list_rec, &l);
     reply_records(pk, &l, "records");
     return 0;
@@ -333,14 +372,14 @@ static int collect_member(void *ctx, const store_member *m)
     proto_map_put_u64(&e, "endorsements", m->endorsements);
     proto_map_end(&e);
     l->n++;
-    return 0;
+    return l->limit && l->n >= l->limit;
 }
 
 static int cmd_members(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                        char *err, size_t errlen)
 {
     control_list l;
-    control_list_begin(&l);
+    list_begin_bounded(&l);
     store_members(d->st, collect_member, &l);
     reply_records(pk, &l, "members");
     return 0;
@@ -367,14 +406,14 @@ static int collect_vv(void *ctx, const proto_id *a, uint64_t seq)
     proto_pack_cstr(&l->tpk, id);
     msgpack_pack_uint64(&l->tpk, seq);
     l->n++;
-    return 0;
+    return l->limit && l->n >= l->limit;
 }
 
 static int cmd_vv(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                   char *err, size_t errlen)
 {
     control_list l;
-    control_list_begin(&l);
+    list_begin_bounded(&l);
     store_vv(d->st, collect_vv, &l);
     reply_records(pk, &l, "vv");
     return 0;
@@ -406,7 +445,7 @@ static const control_cmd commands[] = {
     { "sponsor", cmd_sponsor, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
     { "status", cmd_status, NULL, CONTROL_READ, "this node: member id, store counts, digest, traffic" },
     { "get", cmd_get, NULL, CONTROL_READ, "the current record: kind, key [, author]" },
-    { "list", cmd_list, NULL, CONTROL_READ, "current records [of kind] [, limit]" },
+    { "list", cmd_list, NULL, CONTROL_READ, "current records [of kind], a page: [limit, after (the previous page's next)]" },
     { "history", cmd_history, NULL, CONTROL_READ, "every version of a record: kind, key [, author]" },
     { "forks", cmd_forks, NULL, CONTROL_READ, "fork evidence held" },
     { "members", cmd_members, NULL, CONTROL_READ, "the alliance's members" },
@@ -633,14 +672,33 @@ static void control_request(control_client *c, const uint8_t *req, size_t len)
 
 static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+static void serve(control_client *c);
 
 static void on_close(uv_handle_t *h)
 {
     control_client *c = h->data;
+    if (c->pprev) {
+        *c->pprev = c->next;
+        if (c->next)
+            c->next->pprev = c->pprev;
+        c->d->nctl_clients--;
+    }
     proto_buf_free(&c->in);
     msgpack_sbuffer_destroy(&c->out);
     batch_free(c);
     free(c);
+}
+
+static void client_close(control_client *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_close((uv_handle_t *)&c->pipe, on_close);
+}
+
+/* Reply bytes this client has not taken yet: sent and unsent. */
+static size_t queued(control_client *c)
+{
+    return c->out.size + uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -648,15 +706,20 @@ static void on_write(uv_write_t *w, int status)
     control_client *c = w->handle->data;
     free(w->data);
     free(w);
-    if (status < 0 && status != UV_ECANCELED && !uv_is_closing((uv_handle_t *)&c->pipe)) {
+    if (uv_is_closing((uv_handle_t *)&c->pipe))
+        return;
+    if (status < 0) {
         /* the client went away; a paused client would never read the EOF */
-        uv_close((uv_handle_t *)&c->pipe, on_close);
+        client_close(c);
         return;
     }
-    if (status == 0 && c->paused && !uv_is_closing((uv_handle_t *)&c->pipe) &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < NODE_CONTROL_WRITE_LOW) {
+    if (c->paused && queued(c) < NODE_CONTROL_WRITE_LOW) {
+        /* answer the requests that waited, then read again (unless their
+         * replies fill the queue once more) */
         c->paused = 0;
-        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+        serve(c);
+        if (!c->paused && !uv_is_closing((uv_handle_t *)&c->pipe))
+            uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     }
 }
 
@@ -671,19 +734,47 @@ static void out_flush(control_client *c)
         /* replies cannot be sent: better a closed connection than a client
          * waiting forever */
         msgpack_sbuffer_clear(&c->out);
-        if (!uv_is_closing((uv_handle_t *)&c->pipe))
-            uv_close((uv_handle_t *)&c->pipe, on_close);
+        client_close(c);
         return;
     }
     w->data = msgpack_sbuffer_release(&c->out);
     if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, on_write)) {
         free(w->data);
         free(w);
-        return;
+        client_close(c);
     }
-    if (!c->paused && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > NODE_CONTROL_WRITE_HIGH) {
-        c->paused = 1;
-        uv_read_stop((uv_stream_t *)&c->pipe);
+}
+
+/* Answer the whole requests buffered, in order, while the client takes its
+ * replies.  Once more than NODE_CONTROL_WRITE_HIGH wait, stop: the rest stay
+ * in c->in (at most what one read brought, since the socket is not read
+ * while paused) until on_write sees the queue below NODE_CONTROL_WRITE_LOW. */
+static void serve(control_client *c)
+{
+    const uint8_t *f;
+    size_t fl;
+    int rc;
+    for (;;) {
+        if (queued(c) > NODE_CONTROL_WRITE_HIGH) {
+            batch_flush(c);
+            out_flush(c);
+            if (uv_is_closing((uv_handle_t *)&c->pipe))
+                return;
+            if (queued(c) > NODE_CONTROL_WRITE_HIGH) {
+                c->paused = 1;
+                uv_read_stop((uv_stream_t *)&c->pipe);
+                return;
+            }
+        }
+        if ((rc = proto_frame_take(&c->in, PROTO_CTL_FRAME_MAX, &f, &fl)) != 1)
+            break;
+        control_request(c, f, fl);
+    }
+    batch_flush(c);
+    out_flush(c);
+    if (rc < 0 && !uv_is_closing((uv_handle_t *)&c->pipe)) {
+        log_warn(c->d, "control: oversized or empty frame; closing client");
+        client_close(c);
     }
 }
 
@@ -698,24 +789,19 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     control_client *c = s->data;
     if (n < 0) {
-        uv_close((uv_handle_t *)s, on_close);
+        client_close(c);
         return;
     }
     if (proto_buf_append(&c->in, b->base, (size_t)n)) {
-        uv_close((uv_handle_t *)s, on_close);
+        client_close(c);
         return;
     }
-    const uint8_t *f;
-    size_t fl;
-    int rc;
-    while ((rc = proto_frame_take(&c->in, PROTO_CTL_FRAME_MAX, &f, &fl)) == 1)
-        control_request(c, f, fl);
-    batch_flush(c);
-    out_flush(c);
-    if (rc < 0) {
-        log_warn(c->d, "control: oversized or empty frame; closing client");
-        uv_close((uv_handle_t *)s, on_close);
-    }
+    serve(c);
+}
+
+static void on_refused_close(uv_handle_t *h)
+{
+    free(h);
 }
 
 static void on_conn(uv_stream_t *srv, int status)
@@ -723,6 +809,18 @@ static void on_conn(uv_stream_t *srv, int status)
     catalogd *d = srv->data;
     if (status < 0)
         return;
+    if (d->nctl_clients >= NODE_CONTROL_CLIENTS_MAX) {
+        /* accept and close at once: left in the backlog, it would be
+         * offered again and again */
+        uv_pipe_t *t = malloc(sizeof *t);
+        if (!t)
+            return;
+        uv_pipe_init(d->loop, t, 0);
+        if (uv_accept(srv, (uv_stream_t *)t) == 0)
+            log_debug(d, "control: %u clients connected already; refusing one", d->nctl_clients);
+        uv_close((uv_handle_t *)t, on_refused_close);
+        return;
+    }
     control_client *c = calloc(1, sizeof *c);
     if (!c)
         return;
@@ -731,32 +829,76 @@ static void on_conn(uv_stream_t *srv, int status)
     uv_pipe_init(d->loop, &c->pipe, 0);
     c->pipe.data = c;
     msgpack_sbuffer_init(&c->out);
+    c->next = d->ctl_clients;
+    if (c->next)
+        c->next->pprev = &c->next;
+    c->pprev = &d->ctl_clients;
+    d->ctl_clients = c;
+    d->nctl_clients++;
     if (uv_accept(srv, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read))
-        uv_close((uv_handle_t *)&c->pipe, on_close);
+        client_close(c);
+}
+
+/* Does a daemon answer on the socket at path?  1 yes, 0 no (nobody listens:
+ * a file left by a daemon that crashed), -1 cannot tell (errno). */
+static int socket_live(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof sa.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    int e = errno;
+    close(fd);
+    if (rc == 0)
+        return 1;
+    if (e == ECONNREFUSED || e == ENOENT)
+        return 0;
+    errno = e;
+    return -1;
 }
 
 int control_listen(catalogd *d, char *err, size_t errlen)
 {
     int rc;
     /* A socket file left by a crashed daemon would make bind fail; remove it
-     * only if nobody answers on it. */
+     * only if nobody answers on it.  One that answers belongs to a running
+     * daemon (another data directory given the same --control): taking its
+     * path would cut its operators off from it. */
     struct stat st;
     if (lstat(d->ctl_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        uv_pipe_t probe;
-        (void)probe;
+        int live = socket_live(d->ctl_path);
+        if (live == 1)
+            return proto_err(err, errlen, "control socket %s: another catalogd is serving it; not starting",
+                             d->ctl_path);
+        if (live < 0)
+            return proto_err(err, errlen, "control socket %s: %s", d->ctl_path, strerror(errno));
         unlink(d->ctl_path);
     }
     uv_pipe_init(d->loop, &d->ctl, 0);
     d->ctl.data = d;
-    if ((rc = uv_pipe_bind(&d->ctl, d->ctl_path)))
+    /* Created with mode 0660 from the start (bind honours the umask): a
+     * chmod after bind would leave a moment in which anyone allowed into
+     * the directory could connect.  umask is per process; at start no other
+     * thread runs (the thread pool starts with the first verify job). */
+    mode_t old = umask(0117);
+    rc = uv_pipe_bind(&d->ctl, d->ctl_path);
+    umask(old);
+    if (rc)
         return proto_err(err, errlen, "control socket %s: %s", d->ctl_path, uv_strerror(rc));
-    chmod(d->ctl_path, 0660);
     if ((rc = uv_listen((uv_stream_t *)&d->ctl, 16, on_conn)))
         return proto_err(err, errlen, "control socket listen: %s", uv_strerror(rc));
     d->ctl_open = 1;
     return 0;
 }
 
+/* The listener and every client: at shutdown a connected client (even one
+ * that only waits) would keep the loop, and so the daemon, running. */
 void control_close(catalogd *d)
 {
     if (d->ctl_open) {
@@ -764,4 +906,6 @@ void control_close(catalogd *d)
         unlink(d->ctl_path);
         d->ctl_open = 0;
     }
+    for (control_client *c = d->ctl_clients; c; c = c->next)
+        client_close(c);
 }

@@ -2,7 +2,9 @@
  * daemon/main.c — catalogd: one member's node.
  *
  *   catalogd --data DIR [--control PATH] [--listen HOST:PORT] [--fanout N]
- *            [--sync-interval MS] [--log-level LEVEL] [--syslog]
+ *            [--sync-interval MS] [--log-level LEVEL] [--syslog] [--durable]
+ *            [--max-connections N] [--max-per-address N]
+ *            [--handshake-timeout MS] [--idle-timeout MS]
  *
  * Settings come from DIR/catalogd.conf ("key = value" lines; every key has a
  * default) and then from the command line.  SIGHUP re-reads the file's
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +34,29 @@ typedef struct {
     char listen[256];
     long fanout, sync_ms, map_mb;
     int log_level;
+    long max_conn, max_per_addr, handshake_ms, idle_ms;
+    int durable;   /* -1 unset */
 } settings;
+
+/* "N >= min" into *out; 0 or -1 */
+static int parse_num(const char *v, long min, long *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < min)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int parse_bool(const char *v)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
+        return 1;
+    if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
+        return 0;
+    return -1;
+}
 
 #define CHURN_TRIM (8u << 20)
 
@@ -62,7 +87,12 @@ static void usage(FILE *f)
         "  --fanout N            connect to at most N members (default 0 = all)\n"
         "  --sync-interval MS    anti-entropy period (default 2000)\n"
         "  --log-level LEVEL     error, warn, info (default) or debug\n"
-        "  --syslog              log to syslog instead of stderr\n");
+        "  --syslog              log to syslog instead of stderr\n"
+        "  --durable             sync every commit fully (survives power loss; slower)\n"
+        "  --max-connections N   inbound peer connections at once (default 2048)\n"
+        "  --max-per-address N   inbound connections from one IP address (default 16)\n"
+        "  --handshake-timeout MS  accept to TLS session (default 10000)\n"
+        "  --idle-timeout MS     close a peer silent this long (default 60000)\n");
 }
 
 /* Read DIR/catalogd.conf into s; a missing file is fine, a bad line is not. */
@@ -105,6 +135,16 @@ static int read_conf(const char *dir, settings *s, char *err, size_t errlen)
             ;
         else if (!strcmp(k, "log_level") && (s->log_level = log_level_parse(v)) >= 0)
             ;
+        else if (!strcmp(k, "max_connections") && parse_num(v, 1, &s->max_conn) == 0)
+            ;
+        else if (!strcmp(k, "max_connections_per_address") && parse_num(v, 1, &s->max_per_addr) == 0)
+            ;
+        else if (!strcmp(k, "handshake_timeout_ms") && parse_num(v, 100, &s->handshake_ms) == 0)
+            ;
+        else if (!strcmp(k, "idle_timeout_ms") && parse_num(v, 100, &s->idle_ms) == 0)
+            ;
+        else if (!strcmp(k, "durable") && (s->durable = parse_bool(v)) >= 0)
+            ;
         else {
             rc = proto_err(err, errlen, "%s:%d: unknown key or bad value for '%s'", path, ln, k);
             break;
@@ -120,12 +160,26 @@ static void on_walk_close(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* The grace is over: whatever has not closed cleanly is closed now.
+ * Verify jobs still on the thread pool finish (they cannot be interrupted)
+ * and apply their batch; the store is closed once the loop is empty. */
+static void on_stop_timer(uv_timer_t *t)
+{
+    catalogd *d = t->data;
+    log_info(d, "closing what is still open after %u ms", NODE_STOP_GRACE_MS);
+    control_close(d);
+    peer_force_close(d);
+}
+
 static void stop(catalogd *d, const char *why)
 {
     if (d->stopping)
         return;
     d->stopping = 1;
     log_info(d, "%s: shutting down", why);
+    /* unref'd: it bounds the stop, it does not keep the loop running */
+    uv_timer_start(&d->stop_timer, on_stop_timer, NODE_STOP_GRACE_MS, 0);
+    uv_unref((uv_handle_t *)&d->stop_timer);
     control_close(d);
     peer_shutdown(d);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -152,6 +206,31 @@ static void on_signal(uv_signal_t *s, int sig)
         return;
     }
     stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Keep the connection cap under RLIMIT_NOFILE: past it accept fails with
+ * EMFILE and nothing, not even LMDB or the control socket, can open a file.
+ * The soft limit is raised to the hard one first; NODE_FD_RESERVE stays
+ * for everything else, and the rest is shared evenly by inbound
+ * connections and our own dials. */
+static void fit_fd_limit(catalogd *d)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY)
+        return;
+    rlim_t room = rl.rlim_cur > NODE_FD_RESERVE + 2 ? (rl.rlim_cur - NODE_FD_RESERVE) / 2 : 1;
+    if (d->max_inbound > room) {
+        log_warn(d, "max_connections %u lowered to %llu to fit the descriptor limit (RLIMIT_NOFILE %llu)",
+                 d->max_inbound, (unsigned long long)room, (unsigned long long)rl.rlim_cur);
+        d->max_inbound = (unsigned)room;
+    }
 }
 
 static int load_sponsor(catalogd *d);
@@ -190,11 +269,17 @@ int main(int argc, char **argv)
         { "sync-interval", required_argument, NULL, 's' },
         { "log-level", required_argument, NULL, 'v' },
         { "syslog", no_argument, NULL, 'S' },
+        { "durable", no_argument, NULL, 'D' },
+        { "max-connections", required_argument, NULL, 'M' },
+        { "max-per-address", required_argument, NULL, 'A' },
+        { "handshake-timeout", required_argument, NULL, 'H' },
+        { "idle-timeout", required_argument, NULL, 'I' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     static catalogd d;   /* one per process; static keeps it off the stack */
-    settings cli = { .fanout = -1, .sync_ms = -1, .map_mb = -1, .log_level = -1 };
+    settings cli = { .fanout = -1, .sync_ms = -1, .map_mb = -1, .log_level = -1, .max_conn = -1,
+                     .max_per_addr = -1, .handshake_ms = -1, .idle_ms = -1, .durable = -1 };
     const char *data = NULL, *control = NULL;
     int use_syslog = 0, c;
     char *end;
@@ -218,6 +303,19 @@ int main(int argc, char **argv)
             }
             break;
         case 'S': use_syslog = 1; break;
+        case 'D': cli.durable = 1; break;
+        case 'M':
+            if (parse_num(optarg, 1, &cli.max_conn)) { fprintf(stderr, "catalogd: --max-connections wants a number >= 1\n"); return 2; }
+            break;
+        case 'A':
+            if (parse_num(optarg, 1, &cli.max_per_addr)) { fprintf(stderr, "catalogd: --max-per-address wants a number >= 1\n"); return 2; }
+            break;
+        case 'H':
+            if (parse_num(optarg, 100, &cli.handshake_ms)) { fprintf(stderr, "catalogd: --handshake-timeout wants milliseconds >= 100\n"); return 2; }
+            break;
+        case 'I':
+            if (parse_num(optarg, 100, &cli.idle_ms)) { fprintf(stderr, "catalogd: --idle-timeout wants milliseconds >= 100\n"); return 2; }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -226,7 +324,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    settings st = { .fanout = 0, .sync_ms = 2000, .map_mb = 4096, .log_level = LOG_LVL_INFO };
+    settings st = { .fanout = 0, .sync_ms = 2000, .map_mb = 4096, .log_level = LOG_LVL_INFO,
+                    .max_conn = NODE_PEER_INBOUND_MAX, .max_per_addr = NODE_PEER_PER_ADDR_MAX,
+                    .handshake_ms = NODE_PEER_HANDSHAKE_MS, .idle_ms = NODE_PEER_IDLE_MS, .durable = 0 };
     char err[512], path[1100];
     if (read_conf(data, &st, err, sizeof err)) {
         fprintf(stderr, "catalogd: %s\n", err);
@@ -236,6 +336,11 @@ int main(int argc, char **argv)
     if (cli.fanout >= 0) st.fanout = cli.fanout;
     if (cli.sync_ms >= 0) st.sync_ms = cli.sync_ms;
     if (cli.log_level >= 0) st.log_level = cli.log_level;
+    if (cli.max_conn >= 0) st.max_conn = cli.max_conn;
+    if (cli.max_per_addr >= 0) st.max_per_addr = cli.max_per_addr;
+    if (cli.handshake_ms >= 0) st.handshake_ms = cli.handshake_ms;
+    if (cli.idle_ms >= 0) st.idle_ms = cli.idle_ms;
+    if (cli.durable >= 0) st.durable = cli.durable;
     log_init(&d.log, st.log_level, use_syslog);
     signal(SIGPIPE, SIG_IGN);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -248,6 +353,11 @@ int main(int argc, char **argv)
         snprintf(d.ctl_path, sizeof d.ctl_path, "%s/control.sock", data);
     d.fanout = (unsigned)st.fanout;
     d.sync_interval_ms = (unsigned)st.sync_ms;
+    d.max_inbound = st.max_conn > 1000000 ? 1000000u : (unsigned)st.max_conn;
+    d.max_per_addr = st.max_per_addr > 1000000 ? 1000000u : (unsigned)st.max_per_addr;
+    d.handshake_ms = st.handshake_ms > 3600000 ? 3600000u : (unsigned)st.handshake_ms;
+    d.idle_ms = st.idle_ms > 86400000 ? 86400000u : (unsigned)st.idle_ms;
+    fit_fd_limit(&d);
 
     if (certs_load(data, &d.id, err, sizeof err)) {
         log_error(&d, "%s", err);
@@ -265,6 +375,12 @@ int main(int argc, char **argv)
     if (store_open(path, (size_t)st.map_mb, &d.st, err, sizeof err) ||
         store_bind_self(d.st, &d.id.id, err, sizeof err)) {
         log_error(&d, "store: %s", err);
+        certs_free(&d.id);
+        return 1;
+    }
+    if (st.durable && store_set_durable(d.st, 1, err, sizeof err)) {
+        log_error(&d, "store: %s", err);
+        store_close(d.st);
         certs_free(&d.id);
         return 1;
     }
@@ -286,6 +402,8 @@ int main(int argc, char **argv)
         uv_run(d.loop, UV_RUN_DEFAULT);
         goto out;
     }
+    uv_timer_init(d.loop, &d.stop_timer);
+    d.stop_timer.data = &d;
     uv_signal_init(d.loop, &d.sigterm);
     uv_signal_init(d.loop, &d.sigint);
     uv_signal_init(d.loop, &d.sighup);

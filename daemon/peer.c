@@ -19,6 +19,8 @@
 
 static void on_tick(uv_timer_t *t);
 static void tick_within(catalogd *d, uint64_t ms);
+static void on_closed(uv_handle_t *h);
+static void arm(peer *p, uint64_t ms);
 
 typedef struct dial {
     struct dial *next;
@@ -233,6 +235,8 @@ static void unlink_peer(peer *p)
     for (peer **pp = &d->peers; *pp; pp = &(*pp)->next)
         if (*pp == p) {
             *pp = p->next;
+            if (!p->outbound)
+                d->ninbound--;
             break;
         }
     for (dial *dl = d->dials; dl; dl = dl->next)
@@ -253,11 +257,17 @@ static void unlink_peer(peer *p)
         }
 }
 
+static void on_timer_closed(uv_handle_t *h)
+{
+    peer_unref(h->data);   /* the timer's reference */
+}
+
 static void on_closed(uv_handle_t *h)
 {
     peer *p = h->data;
     gossip_peer_gone(p);
     unlink_peer(p);
+    uv_close((uv_handle_t *)&p->timer, on_timer_closed);
     peer_unref(p);
 }
 
@@ -265,7 +275,9 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 {
     peer *p = req->handle->data;
     free(req);
-    uv_close((uv_handle_t *)&p->tcp, on_closed);
+    /* the closing timeout may have closed it already (status ECANCELED) */
+    if (!uv_is_closing((uv_handle_t *)&p->tcp))
+        uv_close((uv_handle_t *)&p->tcp, on_closed);
 }
 
 void peer_close(peer *p)
@@ -288,8 +300,11 @@ void peer_close(peer *p)
             p->state = PEER_CLOSING;
         }
         uv_shutdown_t *req = malloc(sizeof *req);
-        if (req && uv_shutdown(req, (uv_stream_t *)&p->tcp, on_shutdown) == 0)
+        if (req && uv_shutdown(req, (uv_stream_t *)&p->tcp, on_shutdown) == 0) {
+            /* a peer that does not read would hold the shutdown forever */
+            arm(p, NODE_PEER_CLOSING_MS);
             return;
+        }
         free(req);
     }
     if (!uv_is_closing((uv_handle_t *)&p->tcp))
@@ -424,7 +439,8 @@ static void handshake(peer *p)
     flush_out(p);
     if (r == 1) {
         p->state = PEER_ESTABLISHED;
-        p->since_ms = now_ms(p->d);
+        p->since_ms = p->last_rx_ms = now_ms(p->d);
+        arm(p, p->d->idle_ms / NODE_PEER_IDLE_PINGS);
         char lbl[300];
         log_info(p->d, "peer %s connected (%s)", peer_label(p, lbl, sizeof lbl),
                  p->outbound ? "outbound" : "inbound");
@@ -461,6 +477,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     }
     if (n == 0)
         return;
+    p->last_rx_ms = now_ms(p->d);
     p->bytes_in += (uint64_t)n;
     p->d->bytes_in += (uint64_t)n;
     BIO_write(p->rbio, b->base, (int)n);
@@ -503,9 +520,129 @@ static peer *peer_new(catalogd *d, int outbound, const char *addr)
     uv_tcp_init(d->loop, &p->tcp);
     p->tcp.data = p;
     uv_tcp_nodelay(&p->tcp, 1);
+    uv_timer_init(d->loop, &p->timer);
+    p->timer.data = p;
+    p->refs++;   /* the timer's: closed after the connection (on_closed) */
     p->next = d->peers;
     d->peers = p;
+    if (!outbound)
+        d->ninbound++;
+    /* from the dial or the accept: the whole way to an established TLS
+     * session, however slowly the bytes come */
+    arm(p, d->handshake_ms);
     return p;
+}
+
+/* ---- budgets: caps at accept, deadlines per connection ----
+ *
+ * One uv_timer per connection rather than a sweep in on_tick: the tick
+ * sleeps for a whole sync interval when the node is quiet and is shared
+ * with dialing, while each deadline here (handshake, idle, closing) must
+ * hold to the millisecond for every connection; libuv keeps timers in a
+ * heap, so thousands of them cost nothing while they wait, and none is
+ * touched per read (the idle timer re-arms itself lazily from
+ * last_rx_ms). */
+
+static void on_peer_timer(uv_timer_t *t);
+
+static void arm(peer *p, uint64_t ms)
+{
+    uv_timer_start(&p->timer, on_peer_timer, ms ? ms : 1, 0);
+}
+
+/* Log a refusal of `host` at most once per NODE_REFUSE_LOG_MS, with the
+ * number of refusals not logged since: an attacker's thousands of
+ * connections make a line a minute, not thousands. */
+static void log_refused(catalogd *d, const char *host, const char *why)
+{
+    uint64_t now = now_ms(d);
+    refuse_log *slot = NULL, *oldest = &d->refused[0];
+    for (unsigned i = 0; i < NODE_REFUSE_LOG_SLOTS; i++) {
+        refuse_log *r = &d->refused[i];
+        if (r->host[0] && !strcmp(r->host, host)) {
+            slot = r;
+            break;
+        }
+        /* an empty slot, else the one logged longest ago */
+        if (oldest->host[0] && (!r->host[0] || r->at_ms < oldest->at_ms))
+            oldest = r;
+    }
+    if (slot && slot->at_ms && now - slot->at_ms < NODE_REFUSE_LOG_MS) {
+        slot->suppressed++;
+        return;
+    }
+    if (!slot) {
+        slot = oldest;
+        snprintf(slot->host, sizeof slot->host, "%s", host);
+        slot->suppressed = 0;
+    }
+    if (slot->suppressed)
+        log_warn(d, "connection from %s: %s (and %u more since the last report)", host, why, slot->suppressed);
+    else
+        log_warn(d, "connection from %s: %s (reported once a minute)", host, why);
+    slot->at_ms = now ? now : 1;
+    slot->suppressed = 0;
+}
+
+static void on_peer_timer(uv_timer_t *t)
+{
+    peer *p = t->data;
+    catalogd *d = p->d;
+    uint64_t now = now_ms(d), ping = d->idle_ms / NODE_PEER_IDLE_PINGS;
+    char lbl[300];
+    switch (p->state) {
+    case PEER_CONNECTING:
+    case PEER_HANDSHAKE:
+        if (p->outbound) {
+            log_warn(d, "closing peer %s: no TLS session after %u ms", peer_label(p, lbl, sizeof lbl),
+                     d->handshake_ms);
+        } else {
+            char why[96];
+            snprintf(why, sizeof why, "no TLS session after %u ms; closed", d->handshake_ms);
+            log_refused(d, p->host[0] ? p->host : p->addr, why);
+        }
+        peer_close(p);
+        return;
+    case PEER_ESTABLISHED:
+        /* while we do not read it (its input waits for our verify jobs),
+         * its silence is ours */
+        if (p->read_paused)
+            p->last_rx_ms = now;
+        if (now - p->last_rx_ms >= d->idle_ms) {
+            peer_fail(p, MSG_ERR_LIMIT, "sent nothing for %llu ms (idle timeout %u ms)",
+                      (unsigned long long)(now - p->last_rx_ms), d->idle_ms);
+            return;
+        }
+        if (now - p->last_rx_ms >= ping) {
+            /* its pong is traffic; our ping is traffic for its own timer */
+            msgpack_sbuffer sb;
+            if (msg_pack_ping(&sb) == 0) {
+                peer_send_frame(p, sb.data, sb.size);
+                msgpack_sbuffer_destroy(&sb);
+            }
+        }
+        arm(p, ping);
+        return;
+    case PEER_CLOSING:
+        if (!uv_is_closing((uv_handle_t *)&p->tcp)) {
+            log_debug(d, "peer %s: not closed after %u ms; closing without flushing",
+                      peer_label(p, lbl, sizeof lbl), NODE_PEER_CLOSING_MS);
+            uv_close((uv_handle_t *)&p->tcp, on_closed);
+        }
+        return;
+    }
+}
+
+/* Close a connection just accepted, before any byte of it is read. */
+static void drop(peer *p)
+{
+    p->state = PEER_CLOSING;
+    uv_close((uv_handle_t *)&p->tcp, on_closed);
+}
+
+static void on_refused_closed(uv_handle_t *h)
+{
+    free(h);
 }
 
 static void on_accept(uv_stream_t *srv, int status)
@@ -513,11 +650,35 @@ static void on_accept(uv_stream_t *srv, int status)
     catalogd *d = srv->data;
     if (status < 0)
         return;
+    if (d->ninbound >= d->max_inbound) {
+        /* over the total: accept and close at once (left in the backlog it
+         * would be offered again on every loop), without a TLS state */
+        uv_tcp_t *t = malloc(sizeof *t);
+        if (!t)
+            return;
+        uv_tcp_init(d->loop, t);
+        if (uv_accept(srv, (uv_stream_t *)t) == 0) {
+            struct sockaddr_storage ss;
+            int sl = sizeof ss;
+            char host[64] = "?";
+            if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &sl) == 0) {
+                if (ss.ss_family == AF_INET)
+                    uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+                else if (ss.ss_family == AF_INET6)
+                    uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+            }
+            char why[96];
+            snprintf(why, sizeof why, "refused: %u inbound connections already (max_connections)", d->ninbound);
+            log_refused(d, host, why);
+        }
+        uv_close((uv_handle_t *)t, on_refused_closed);
+        return;
+    }
     peer *p = peer_new(d, 0, "?");
     if (!p)
         return;
     if (uv_accept(srv, (uv_stream_t *)&p->tcp)) {
-        peer_close(p);
+        drop(p);
         return;
     }
     struct sockaddr_storage ss;
@@ -533,6 +694,20 @@ static void on_accept(uv_stream_t *srv, int status)
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         }
         snprintf(p->addr, sizeof p->addr, "%s:%d", host, port);
+        snprintf(p->host, sizeof p->host, "%s", host);
+    }
+    /* Linear in the connections held: at most max_inbound, and an accept
+     * costs a TLS handshake anyway. */
+    unsigned same = 0;
+    for (peer *q = d->peers; q; q = q->next)
+        same += q != p && !q->outbound && !strcmp(q->host, p->host);
+    if (same >= d->max_per_addr) {
+        char why[112];
+        snprintf(why, sizeof why, "refused: %u connections from this address already (max_connections_per_address)",
+                 same);
+        log_refused(d, p->host, why);
+        drop(p);
+        return;
     }
     uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
 }
@@ -856,6 +1031,15 @@ void peer_shutdown(catalogd *d)
     }
     for (peer *p = d->peers; p; p = p->next)
         peer_close(p);
+}
+
+void peer_force_close(catalogd *d)
+{
+    for (peer *p = d->peers; p; p = p->next) {
+        p->state = PEER_CLOSING;
+        if (!uv_is_closing((uv_handle_t *)&p->tcp))
+            uv_close((uv_handle_t *)&p->tcp, on_closed);
+    }
 }
 
 void peer_free_all(catalogd *d)

@@ -22,6 +22,7 @@ typedef struct peer {
     struct peer *next;
     catalogd *d;
     uv_tcp_t tcp;
+    uv_timer_t timer;         /* handshake, idle/ping or closing deadline, by state */
     uv_connect_t creq;
     SSL *ssl;
     BIO *rbio, *wbio;
@@ -29,6 +30,7 @@ typedef struct peer {
     enum peer_state state;
     int refs;                 /* handle + thread-pool jobs; freed at 0 */
     char addr[256];
+    char host[64];            /* inbound: the remote IP address (per-address cap) */
     proto_id id;              /* from the verified certificate */
     int id_known;
     proto_id expect;          /* outbound: the member we meant to reach */
@@ -36,6 +38,7 @@ typedef struct peer {
     char code[8], name[192];
     proto_buf in;
     uint64_t since_ms;
+    uint64_t last_rx_ms;      /* when it last sent us anything (idle timeout) */
     uint64_t recs_in, recs_out, bytes_in, bytes_out;
     int read_paused;          /* socket not read: too much undecrypted input */
     int failed;               /* closed for breaking the protocol (peer_fail) */
@@ -47,6 +50,8 @@ int  peer_init(catalogd *d, char *err, size_t errlen);     /* TLS context */
 int  peer_listen(catalogd *d, char *err, size_t errlen);
 void peer_start(catalogd *d);                               /* dialing + timers */
 void peer_shutdown(catalogd *d);
+/* Close every connection now, flushed or not (the end of the stop grace). */
+void peer_force_close(catalogd *d);
 void peer_free_all(catalogd *d);
 
 /* Send a whole frame (length prefix included; proto/msg.h builds them); copied. */

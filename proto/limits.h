@@ -153,4 +153,83 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
 /* Pipelined puts group-committed in one transaction. */
 #define NODE_CONTROL_PUT_BATCH 1024u
 
+/* Control clients connected at once.  catalogctl opens one connection per
+ * call and the web view a few; 64 leaves room for scripts running verbs in
+ * parallel, while bounding the descriptors and buffers local clients hold. */
+#define NODE_CONTROL_CLIENTS_MAX 64u
+
+/* Records in one page of `list`: the default when the request names no
+ * limit, and the most a request may ask for.  A page of 1000 records is at
+ * most ~64 MiB in theory (PROTO_RECORD_MAX each) but ~500 KiB in practice,
+ * below NODE_CONTROL_WRITE_HIGH, so one page is one write; the maximum keeps
+ * a single reply far below PROTO_CTL_FRAME_MAX for real records.  catalogctl
+ * fetches page after page (the reply's "next" cursor). */
+#define NODE_CONTROL_LIST_DEFAULT 1000u
+#define NODE_CONTROL_LIST_MAX     10000u
+
+/* Records or entries in one answer of the other verbs that walk a table
+ * (history of one key, forks, members, vv): honest answers are far smaller
+ * (a key rewritten 10,000 times, 10,000 members), and the bound keeps one
+ * reply from growing with whatever a peer managed to store.  An answer cut
+ * here says so ("truncated": true). */
+#define NODE_CONTROL_REPLY_MAX 10000u
+
+/* ---- connections (daemon/peer.c) ---- */
+
+/* Inbound peer connections held at once, in any state.  An alliance has at
+ * most ~1,800 members, each connecting once (twice for a moment, until the
+ * duplicate is closed), so 2048 refuses no honest alliance while bounding
+ * the descriptors and TLS state strangers can make us hold.  Lowered at
+ * start to fit RLIMIT_NOFILE (see NODE_FD_RESERVE); `max_connections`. */
+#define NODE_PEER_INBOUND_MAX 2048u
+
+/* Inbound connections from one IP address.  A member connects once; a few
+ * municipalities may share a NAT gateway (a prefecture's network), so 16
+ * leaves room for them, and one host cannot take the whole inbound budget;
+ * `max_connections_per_address`. */
+#define NODE_PEER_PER_ADDR_MAX 16u
+
+/* Descriptors kept out of the peers' budget: stdio, LMDB (data and lock
+ * files), the listener, the control socket and its clients
+ * (NODE_CONTROL_CLIENTS_MAX), libuv's own (epoll, signal pipe, async),
+ * syslog.  The rest of RLIMIT_NOFILE is split evenly between inbound
+ * connections and our own dials (every member may be dialed while it dials
+ * us). */
+#define NODE_FD_RESERVE 128u
+
+/* Milliseconds from accept (or from the dial) to a completed TLS handshake.
+ * A real handshake takes a few round trips, well under a second even across
+ * Japan; 10 s tolerates a congested link, while a connection that sends half
+ * a ClientHello, or a byte a second, is closed instead of held forever;
+ * `handshake_timeout_ms`. */
+#define NODE_PEER_HANDSHAKE_MS 10000u
+
+/* Milliseconds an established peer may send nothing at all before it is
+ * closed, and pings: a peer that has sent nothing for a quarter of this is
+ * pinged (its pong, or its own ping, is traffic), so a live peer sends
+ * something at least every NODE_PEER_IDLE_MS / NODE_PEER_IDLE_PINGS and is
+ * closed only after missing that many answers in a row.  Digests
+ * (gossip_tick) go to one random peer per sync interval, so they cannot
+ * keep every peer alive on their own; `idle_timeout_ms`. */
+#define NODE_PEER_IDLE_MS    60000u
+#define NODE_PEER_IDLE_PINGS 4u
+
+/* Milliseconds a closing connection may take to flush its last bytes (an
+ * error frame, close_notify) before it is closed without them: a peer that
+ * stops reading must not hold a descriptor forever. */
+#define NODE_PEER_CLOSING_MS 2000u
+
+/* Refused connections are logged once per address per this many
+ * milliseconds (the count of the others is in the next line), so an
+ * attacker's thousands of connections make a few log lines, not thousands;
+ * the table remembers NODE_REFUSE_LOG_SLOTS addresses. */
+#define NODE_REFUSE_LOG_MS    60000u
+#define NODE_REFUSE_LOG_SLOTS 64u
+
+/* Milliseconds between SIGTERM (or SIGINT) and closing whatever is still
+ * open without waiting for it: a peer that does not take its close_notify,
+ * a write that does not drain.  Below 2 s so that a supervisor's stop
+ * (usually 5-10 s before SIGKILL) always sees a clean exit. */
+#define NODE_STOP_GRACE_MS 1500u
+
 #endif

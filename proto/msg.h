@@ -106,6 +106,7 @@ enum msg_error {
     MSG_ERR_ALLIANCE = 2,   /* the peer's genesis is not ours */
     MSG_ERR_RECORD = 3,     /* a record that is malformed or breaks the store's rules */
     MSG_ERR_SIGNATURE = 4,  /* a record whose signature does not verify */
+    MSG_ERR_LIMIT = 5,      /* over one of the node's budgets (idle too long, proto/limits.h) */
 };
 
 /* The wire name of a type ("hello"...), or "?" for a value that is not one:
@@ -113,7 +114,7 @@ enum msg_error {
 const char *msg_type_name(enum msg_type t);
 /* The type named by s[0..len) (not NUL-terminated), or 0 if none. */
 enum msg_type msg_type_from(const char *s, size_t len);
-/* "protocol", "alliance", "record", "signature", or "?" for other codes. */
+/* "protocol", "alliance", "record", "signature", "limit", or "?" for other codes. */
 const char *msg_error_name(uint64_t code);
 
 /* ---- decoding ---- */

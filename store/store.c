@@ -45,6 +45,12 @@ int lmdb_err(char *err, size_t errlen, const char *what, int rc)
     return proto_err(err, errlen, "%s: %s", what, mdb_strerror(rc));
 }
 
+int store_set_durable(store *s, int on, char *err, size_t errlen)
+{
+    int rc = mdb_env_set_flags(s->env, MDB_NOMETASYNC, on ? 0 : 1);
+    return rc ? lmdb_err(err, errlen, "durable mode", rc) : 0;
+}
+
 int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t errlen)
 {
     store *s = calloc(1, sizeof *s);

@@ -81,6 +81,13 @@ enum store_result {
 const char *store_result_str(int r);
 
 int  store_open(const char *dir, size_t map_mb, store **out, char *err, size_t errlen);
+/* Durable mode (on) syncs LMDB's meta page at every commit too: a write
+ * acknowledged is on disk even after a power loss.  Off (the default, and
+ * what store_open gives) the data pages are synced but the meta page is
+ * left to the next commit (MDB_NOMETASYNC): faster, and the store stays
+ * consistent, but the last commits before a power loss (not a crash of
+ * the process) may be lost.  0, or -1 with err. */
+int  store_set_durable(store *s, int on, char *err, size_t errlen);
 void store_close(store *s);
 
 /* Bind the store to the node's identity (first open) or check it is ours. */
@@ -139,6 +146,15 @@ typedef int (*store_rec_cb)(void *ctx, const uint8_t *rec, size_t len);
 int store_get_current(store *s, const proto_id *author, const char *kind, const char *key,
                       store_rec_cb cb, void *ctx);            /* 0 found, 1 absent, -1 error */
 int store_foreach_current(store *s, const char *kind, store_rec_cb cb, void *ctx);
+/* The same walk in pages: from the entry after the cursor `after` (alen
+ * bytes; 0 = from the start).  When cb stops the walk and more entries
+ * follow, next (STORE_CURSOR_MAX bytes) gets the cursor to pass for the next
+ * page and *nextlen its length; *nextlen is 0 when the walk is complete.
+ * Cursors are opaque bytes, valid across writes (a page starts after the
+ * key where the last one stopped). */
+#define STORE_CURSOR_MAX (1 + PROTO_KIND_MAX + 32 + PROTO_KEY_MAX + 1)
+int store_foreach_current_page(store *s, const char *kind, const uint8_t *after, size_t alen,
+                               store_rec_cb cb, void *ctx, uint8_t *next, size_t *nextlen);
 /* The same walk without reading any record: author, seq and flags of the
  * current version of every key of `kind`. */
 typedef int (*store_ref_cb)(void *ctx, const proto_id *author, uint64_t seq, uint32_t flags);

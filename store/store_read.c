@@ -158,12 +158,19 @@ int store_get_current(store *s, const proto_id *author, const char *kind, const 
 typedef int (*cur_fn)(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, uint32_t flags,
                       void *ctx);
 
-static int walk_current(store *s, const char *kind, cur_fn fn, void *ctx)
+/* From the entry after `after` (a cursor: an entry's key, alen bytes; 0 =
+ * from the start).  When fn stops the walk and entries remain, the stopping
+ * entry's key is copied to next (STORE_CURSOR_MAX bytes) and *nextlen set;
+ * otherwise *nextlen is 0. */
+static int walk_current_from(store *s, const char *kind, const uint8_t *after, size_t alen, cur_fn fn,
+                             void *ctx, uint8_t *next, size_t *nextlen)
 {
     MDB_txn *txn;
     MDB_cursor *c;
     uint8_t pfx[1 + PROTO_KIND_MAX];
     size_t pl = 0;
+    if (nextlen)
+        *nextlen = 0;
     if (kind) {
         if (!proto_kind_valid(kind))
             return 0;
@@ -171,6 +178,8 @@ static int walk_current(store *s, const char *kind, cur_fn fn, void *ctx)
         pfx[0] = (uint8_t)(pl - 1);
         memcpy(pfx + 1, kind, pl - 1);
     }
+    if (alen > STORE_CURSOR_MAX)
+        return 0;   /* no entry has so long a key: nothing after it */
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
         return -1;
     if (mdb_cursor_open(txn, s->cur, &c)) {
@@ -178,7 +187,17 @@ static int walk_current(store *s, const char *kind, cur_fn fn, void *ctx)
         return -1;
     }
     MDB_val k = { pl, pfx }, v;
-    int rc = pl ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    int rc;
+    if (alen && (pl == 0 || memcmp(after, pfx, pl < alen ? pl : alen) >= 0)) {
+        /* the first entry after the cursor (skipping the cursor itself) */
+        k.mv_size = alen;
+        k.mv_data = (void *)after;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc == 0 && k.mv_size == alen && !memcmp(k.mv_data, after, alen))
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    } else {
+        rc = pl ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    }
     int stop = 0;
     while (!stop && rc == 0 && (pl == 0 || (k.mv_size >= pl && !memcmp(k.mv_data, pfx, pl)))) {
         const uint8_t *kb = k.mv_data, *vb = v.mv_data;
@@ -187,13 +206,25 @@ static int walk_current(store *s, const char *kind, cur_fn fn, void *ctx)
             proto_id a;
             memcpy(a.b, kb + 1 + kl, 32);
             stop = fn(s, txn, &a, get_be64(vb), vb[40], ctx);
+            if (stop && next && k.mv_size <= STORE_CURSOR_MAX) {
+                memcpy(next, k.mv_data, k.mv_size);
+                *nextlen = k.mv_size;
+            }
         }
         scanned(s, k.mv_size + v.mv_size + 16);
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
+    /* stopped on the last entry: there is no next page */
+    if (stop && nextlen && *nextlen && !(rc == 0 && (pl == 0 || (k.mv_size >= pl && !memcmp(k.mv_data, pfx, pl)))))
+        *nextlen = 0;
     mdb_cursor_close(c);
     mdb_txn_abort(txn);
     return 0;
+}
+
+static int walk_current(store *s, const char *kind, cur_fn fn, void *ctx)
+{
+    return walk_current_from(s, kind, NULL, 0, fn, ctx, NULL, NULL);
 }
 
 typedef struct { store_rec_cb cb; store_ref_cb ref_cb; void *ctx; } cur_ctx;
@@ -214,6 +245,13 @@ int store_foreach_current(store *s, const char *kind, store_rec_cb cb, void *ctx
 {
     cur_ctx c = { .cb = cb, .ctx = ctx };
     return walk_current(s, kind, cur_rec, &c);
+}
+
+int store_foreach_current_page(store *s, const char *kind, const uint8_t *after, size_t alen,
+                               store_rec_cb cb, void *ctx, uint8_t *next, size_t *nextlen)
+{
+    cur_ctx c = { .cb = cb, .ctx = ctx };
+    return walk_current_from(s, kind, after, alen, cur_rec, &c, next, nextlen);
 }
 
 int store_foreach_current_ref(store *s, const char *kind, store_ref_cb cb, void *ctx)
