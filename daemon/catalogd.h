@@ -41,8 +41,8 @@ typedef struct catalogd {
     proto_id sponsor_id;
     char sponsor_addr[256];
     unsigned verify_jobs;        /* thread pool jobs in flight */
-    struct inflight *inflight;   /* wants sent and not yet answered, per author */
-    size_t ninflight, capinflight;
+    struct inflight_table *inflight; /* wants sent and not yet answered, per author (gossip.c) */
+    size_t deferred_bytes;       /* records set aside by every connection's ingest, unverified */
 
     /* counters (status / bench) */
     uint64_t bytes_in, bytes_out;

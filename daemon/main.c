@@ -10,6 +10,7 @@
  */
 #include "daemon/catalogd.h"
 #include "daemon/control.h"
+#include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
 #include "catalog/index.h"
@@ -311,7 +312,7 @@ out:
     }
     peer_free_all(&d);
     catalog_index_free(d.index);
-    free(d.inflight);
+    gossip_free(&d);
     store_close(d.st);
     certs_free(&d.id);
     close(lockfd);

@@ -36,6 +36,7 @@ const char *msg_error_name(uint64_t code)
     case MSG_ERR_ALLIANCE: return "alliance";
     case MSG_ERR_RECORD: return "record";
     case MSG_ERR_SIGNATURE: return "signature";
+    case MSG_ERR_LIMIT: return "limit";
     default: return "?";
     }
 }
