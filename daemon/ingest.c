@@ -179,13 +179,22 @@ static int defer_rec(ingest *g, const proto_record *r, int pc, vv_cache *vc)
     }
     if (r->seq > vc->vv && r->seq - vc->vv > NODE_INGEST_SEQ_JUMP_MAX)
         return -1;
-    int unknown = pc == STORE_UNKNOWN_AUTHOR;
+    /* before this node holds a genesis every author is unknown (the
+     * founder's log arrives behind its genesis, from the sponsor we chose
+     * to trust): only the byte budgets apply then */
+    int has_genesis = 1;
+    proto_id dg, gh;
+    if (pc == STORE_UNKNOWN_AUTHOR && store_digest_get(d->st, &dg, &gh, &has_genesis))
+        has_genesis = 1;
+    int unknown = pc == STORE_UNKNOWN_AUTHOR && has_genesis;
     if (r->seq > vc->vv + NODE_INGEST_DEFER_WINDOW || g->ndeferred >= NODE_INGEST_DEFER_MAX ||
         g->deferred_bytes + r->raw_len > NODE_INGEST_DEFER_BYTES ||
         d->deferred_bytes + r->raw_len > NODE_INGEST_DEFER_TOTAL_BYTES ||
         (unknown && (g->nunknown >= NODE_INGEST_DEFER_UNKNOWN_MAX ||
                      g->unknown_bytes + r->raw_len > NODE_INGEST_DEFER_UNKNOWN_BYTES)) ||
         list_add(&g->deferred, &g->ndeferred, &g->capdeferred, r->raw, r->raw_len)) {
+        log_debug(d, "dropped a record set aside (seq %llu, held %llu, %zu set aside, %zu bytes)",
+                  (unsigned long long)r->seq, (unsigned long long)vc->vv, g->ndeferred, g->deferred_bytes);
         gossip_dropped(d, &r->author);
         return 0;
     }
