@@ -292,12 +292,14 @@ static void names(void **state)
     assert_int_equal(MSG_ERR_ALLIANCE, 2);
     assert_int_equal(MSG_ERR_RECORD, 3);
     assert_int_equal(MSG_ERR_SIGNATURE, 4);
+    assert_int_equal(MSG_ERR_LIMIT, 5);
     assert_string_equal(msg_error_name(MSG_ERR_PROTO), "protocol");
     assert_string_equal(msg_error_name(MSG_ERR_ALLIANCE), "alliance");
     assert_string_equal(msg_error_name(MSG_ERR_RECORD), "record");
     assert_string_equal(msg_error_name(MSG_ERR_SIGNATURE), "signature");
     assert_string_equal(msg_error_name(0), "?");
-    assert_string_equal(msg_error_name(5), "?");
+    assert_string_equal(msg_error_name(MSG_ERR_LIMIT), "limit");
+    assert_string_equal(msg_error_name(6), "?");
     assert_int_equal(MSG_PROTO_VERSION, 1);
     assert_int_equal(PROTO_PEER_FRAME_MAX, 4u << 20);
     assert_int_equal(PROTO_CTL_FRAME_MAX, 16u << 20);
