@@ -60,8 +60,8 @@ typedef struct catalogd {
     unsigned idle_ms;            /* established, nothing received -> closed */
     unsigned ninbound;           /* inbound connections now */
     refuse_log refused[NODE_REFUSE_LOG_SLOTS];
-    struct inflight *inflight;   /* wants sent and not yet answered, per author */
-    size_t ninflight, capinflight;
+    struct inflight_table *inflight; /* wants sent and not yet answered, per author (gossip.c) */
+    size_t deferred_bytes;       /* records set aside by every connection's ingest, unverified */
 
     /* counters (status / bench) */
     uint64_t bytes_in, bytes_out;

@@ -25,16 +25,189 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #define INFLIGHT_MS 3000u
+
+/* ---- tables keyed by author ----
+ *
+ * An open-addressing index over a dense array of entries whose first member
+ * is the author.  Authors are hashes, but a peer chooses which ones it names,
+ * so the index is keyed by a random seed of its own: nobody can aim a flood
+ * of authors at one chain. */
+
+typedef struct {
+    uint32_t *slot;   /* entry index + 1, 0 = empty */
+    size_t cap;       /* a power of two, at least twice the entries */
+    uint64_t seed;
+} author_index;
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t author_hash(uint64_t seed, const proto_id *a)
+{
+    uint64_t h = seed, w;
+    for (int i = 0; i < 4; i++) {
+        memcpy(&w, a->b + 8 * i, 8);
+        h = mix64(h ^ w);
+    }
+    return h;
+}
+
+/* The slot of `a`: holding its entry, or the empty one where it belongs. */
+static uint32_t *aidx_slot(author_index *x, const void *entries, size_t stride, const proto_id *a)
+{
+    size_t mask = x->cap - 1, i = (size_t)author_hash(x->seed, a) & mask;
+    while (x->slot[i] && memcmp((const char *)entries + (x->slot[i] - 1) * stride, a, 32))
+        i = (i + 1) & mask;
+    return &x->slot[i];
+}
+
+/* Index entries [0, n) anew in a table of at least 2n slots; -1 out of memory. */
+static int aidx_rebuild(author_index *x, const void *entries, size_t stride, size_t n)
+{
+    size_t cap = x->cap ? x->cap : 64;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    uint32_t *s = calloc(cap, sizeof *s);
+    if (!s)
+        return -1;
+    if (!x->slot)
+        RAND_bytes((unsigned char *)&x->seed, sizeof x->seed);
+    free(x->slot);
+    x->slot = s;
+    x->cap = cap;
+    for (size_t k = 0; k < n; k++)
+        *aidx_slot(x, entries, stride, (const proto_id *)((const char *)entries + k * stride)) = (uint32_t)k + 1;
+    return 0;
+}
+
+/* ---- the in-flight table: wants sent, per author ---- */
 
 struct inflight { proto_id author; uint64_t to; uint64_t at_ms; peer *from; };
 
-typedef struct want_range { proto_id author; uint64_t from, to; } want_range;
+struct inflight_table {
+    struct inflight *e;
+    size_t n, cap;
+    author_index idx;
+};
+
+void gossip_free(catalogd *d)
+{
+    if (d->inflight) {
+        free(d->inflight->e);
+        free(d->inflight->idx.slot);
+        free(d->inflight);
+        d->inflight = NULL;
+    }
+}
+
+/* Drop entries older than INFLIGHT_MS (their wants are stale: the next
+ * announce or hello asks again) and index the rest anew. */
+static void inflight_prune(catalogd *d)
+{
+    struct inflight_table *t = d->inflight;
+    uint64_t now = uv_now(d->loop);
+    size_t k = 0;
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        if (now - t->e[i].at_ms < INFLIGHT_MS)
+            t->e[k++] = t->e[i];
+    if (k == t->n)
+        return;
+    t->n = k;
+    if (aidx_rebuild(&t->idx, t->e, sizeof *t->e, t->n))
+        t->n = 0;   /* no memory for the index: forget them all (wants are asked again) */
+}
+
+static struct inflight *inflight_find(catalogd *d, const proto_id *a)
+{
+    struct inflight_table *t = d->inflight;
+    if (!t || !t->n)
+        return NULL;
+    uint32_t s = *aidx_slot(&t->idx, t->e, sizeof *t->e, a);
+    return s ? &t->e[s - 1] : NULL;
+}
+
+/* The entry of `a`, created if need be; NULL when the table is full of
+ * entries still in flight (the want is then sent, only not remembered). */
+static struct inflight *inflight_get(catalogd *d, const proto_id *a)
+{
+    struct inflight_table *t = d->inflight;
+    struct inflight *f = inflight_find(d, a);
+    if (f)
+        return f;
+    if (!t && !(t = d->inflight = calloc(1, sizeof *t)))
+        return NULL;
+    if (t->n >= NODE_INFLIGHT_MAX)
+        inflight_prune(d);
+    if (t->n >= NODE_INFLIGHT_MAX)
+        return NULL;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct inflight *n = realloc(t->e, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        t->e = n;
+        t->cap = cap;
+    }
+    if (2 * (t->n + 1) + 2 > t->idx.cap && aidx_rebuild(&t->idx, t->e, sizeof *t->e, t->n))
+        return NULL;
+    f = &t->e[t->n];
+    *aidx_slot(&t->idx, t->e, sizeof *t->e, a) = (uint32_t)++t->n;
+    f->author = *a;
+    f->to = 0;
+    f->at_ms = 0;
+    f->from = NULL;
+    return f;
+}
+
+/* Records of `a` up to `seq` arrived: a range still being sent is not stalled. */
+void gossip_progress(catalogd *d, const proto_id *a, uint64_t seq)
+{
+    struct inflight *f = inflight_find(d, a);
+    if (f && f->to > seq)
+        f->at_ms = uv_now(d->loop);
+}
+
+void gossip_dropped(catalogd *d, const proto_id *a)
+{
+    struct inflight *f = inflight_find(d, a);
+    if (f)
+        f->at_ms = 0;   /* ask again with the next announce or hello */
+}
+
+/* ---- what a peer asked for ----
+ *
+ * Per author, one range owed: [next, hi].  An author's log is a dense
+ * prefix, so whatever a peer lacks of it is one range, and every range it
+ * asks for merges into that one: a want never makes us send a record twice
+ * on one connection, however many overlapping or repeated ranges it lists,
+ * and each range costs a hash lookup, never a scan or a move of the queue.
+ * next only falls again when the peer's hello says it holds less than we
+ * sent (records it had to drop: see daemon/ingest.c). */
+
+typedef struct want_owed {
+    proto_id author;
+    uint64_t next, hi;   /* owed: [next, hi]; next > hi when nothing is */
+    uint32_t qnext;      /* the next author in the send queue, index + 1 */
+    int queued;
+} want_owed;
 
 /* The protocol's state of one connection. */
 struct gossip_peer {
-    want_range *wants;        /* ranges the peer asked for: [whead, nwants) still to send */
-    size_t whead, nwants, capwants;
+    want_owed *owed;          /* per author asked for */
+    size_t nowed, capowed;
+    author_index idx;
+    uint32_t qhead, qtail;    /* authors with records owed, in the order asked: index + 1 */
     int hello_seen;
     uint64_t last_sync_ms, last_hello_ms;
 };
@@ -46,19 +219,106 @@ gossip_peer *gossip_peer_new(void)
 
 void gossip_peer_free(gossip_peer *g)
 {
-    if (g)
-        free(g->wants);
+    if (g) {
+        free(g->owed);
+        free(g->idx.slot);
+    }
     free(g);
 }
 
 int gossip_idle(const peer *p)
 {
-    return p->gs->whead == p->gs->nwants && !ingest_busy(p->ing);
+    return !p->gs->qhead && !ingest_busy(p->ing);
 }
 
 uint64_t gossip_last_sync_ms(const peer *p)
 {
     return p->gs->last_sync_ms;
+}
+
+static want_owed *owed_find(gossip_peer *g, const proto_id *a)
+{
+    if (!g->nowed)
+        return NULL;
+    uint32_t s = *aidx_slot(&g->idx, g->owed, sizeof *g->owed, a);
+    return s ? &g->owed[s - 1] : NULL;
+}
+
+/* The peer wants [from, to] of `a`, already clipped to what we hold.
+ * 0, or -1 when the peer is over NODE_WANT_AUTHORS_MAX (or no memory). */
+static int owed_add(gossip_peer *g, const proto_id *a, uint64_t from, uint64_t to)
+{
+    want_owed *w = owed_find(g, a);
+    if (!w) {
+        if (g->nowed >= NODE_WANT_AUTHORS_MAX)
+            return -1;
+        if (g->nowed == g->capowed) {
+            size_t cap = g->capowed ? g->capowed * 2 : 16;
+            want_owed *n = realloc(g->owed, cap * sizeof *n);
+            if (!n)
+                return -1;
+            g->owed = n;
+            g->capowed = cap;
+        }
+        if (2 * (g->nowed + 1) + 2 > g->idx.cap && aidx_rebuild(&g->idx, g->owed, sizeof *g->owed, g->nowed))
+            return -1;
+        w = &g->owed[g->nowed];
+        *aidx_slot(&g->idx, g->owed, sizeof *g->owed, a) = (uint32_t)++g->nowed;
+        *w = (want_owed){ .author = *a, .next = from, .hi = 0 };
+    }
+    if (from > w->next)
+        w->next = from;   /* it holds what lies below */
+    if (to > w->hi)
+        w->hi = to;
+    if (w->next <= w->hi && !w->queued) {
+        uint32_t k = (uint32_t)(w - g->owed) + 1;
+        w->queued = 1;
+        w->qnext = 0;
+        if (g->qtail)
+            g->owed[g->qtail - 1].qnext = k;
+        else
+            g->qhead = k;
+        g->qtail = k;
+    }
+    return 0;
+}
+
+/* The peer's hello says it holds `a` up to `seq`: what we sent beyond that
+ * and it lacks (dropped before it could apply) is owed again when asked. */
+static void owed_holds(gossip_peer *g, const proto_id *a, uint64_t seq)
+{
+    want_owed *w = owed_find(g, a);
+    if (w && !w->queued && w->next > seq + 1)
+        w->next = seq + 1;
+}
+
+/* Count the runs of one author in a want or announce frame (cheap: no
+ * lookup), so an over-budget frame is refused before any work. */
+static int frame_author_runs_ok(peer *p, const msg *m)
+{
+    msg_iter it;
+    proto_id a, prev, h;
+    uint64_t x, y;
+    uint32_t runs = 0;
+    int more;
+    msg_iter_init(&it, m);
+    for (;;) {
+        if (m->type == MSG_WANT)
+            more = msg_want_next(&it, &a, &x, &y);
+        else
+            more = msg_announce_next(&it, &a, &x, &h);
+        if (!more)
+            break;
+        if (runs == 0 || memcmp(&a, &prev, 32)) {
+            if (++runs > NODE_FRAME_AUTHORS_MAX) {
+                peer_fail(p, MSG_ERR_LIMIT, "%s of more than %u authors", msg_type_name(m->type),
+                          NODE_FRAME_AUTHORS_MAX);
+                return 0;
+            }
+            prev = a;
+        }
+    }
+    return 1;
 }
 
 /* ---- helpers ---- */
@@ -79,38 +339,6 @@ static void send_packed(peer *p, int rc, msgpack_sbuffer *sb)
         peer_send_frame(p, sb->data, sb->size);
         msgpack_sbuffer_destroy(sb);
     }
-}
-
-/* Records of `a` up to `seq` arrived: a range still being sent is not stalled. */
-void gossip_progress(catalogd *d, const proto_id *a, uint64_t seq)
-{
-    for (size_t i = 0; i < d->ninflight; i++)
-        if (!memcmp(&d->inflight[i].author, a, 32)) {
-            if (d->inflight[i].to > seq)
-                d->inflight[i].at_ms = uv_now(d->loop);
-            return;
-        }
-}
-
-static struct inflight *inflight_get(catalogd *d, const proto_id *a)
-{
-    for (size_t i = 0; i < d->ninflight; i++)
-        if (!memcmp(&d->inflight[i].author, a, 32))
-            return &d->inflight[i];
-    if (d->ninflight == d->capinflight) {
-        size_t cap = d->capinflight ? d->capinflight * 2 : 64;
-        struct inflight *n = realloc(d->inflight, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        d->inflight = n;
-        d->capinflight = cap;
-    }
-    struct inflight *f = &d->inflight[d->ninflight++];
-    f->author = *a;
-    f->to = 0;
-    f->at_ms = 0;
-    f->from = NULL;
-    return f;
 }
 
 /* ---- sending ---- */
@@ -160,18 +388,21 @@ static void pump_wants(peer *p)
 {
     gossip_peer *g = p->gs;
     msg_list l;
-    if (g->whead == g->nwants || msg_list_init(&l, MSG_RECORDS))
+    if (!g->qhead || msg_list_init(&l, MSG_RECORDS))
         return;
-    while (g->whead < g->nwants && p->state == PEER_ESTABLISHED && peer_write_queue(p) < NODE_PEER_WRITE_HIGH) {
-        want_range *w = &g->wants[g->whead];
+    while (g->qhead && p->state == PEER_ESTABLISHED && peer_write_queue(p) < NODE_PEER_WRITE_HIGH) {
+        want_owed *w = &g->owed[g->qhead - 1];
         batch b = { &l, 0, 0 };
         msg_list_reset(&l);
-        store_range(p->d->st, &w->author, w->from, w->to, batch_add, &b);
+        store_range(p->d->st, &w->author, w->next, w->hi, batch_add, &b);
         uint32_t n = msg_list_count(&l);
-        if (n == 0 || b.last >= w->to)
-            g->whead++;
-        else
-            w->from = b.last + 1;
+        w->next = n == 0 || b.last >= w->hi ? w->hi + 1 : b.last + 1;
+        if (w->next > w->hi) {
+            w->queued = 0;
+            g->qhead = w->qnext;
+            if (!g->qhead)
+                g->qtail = 0;
+        }
         if (n) {
             p->recs_out += n;
             p->d->records_out += n;
@@ -180,8 +411,6 @@ static void pump_wants(peer *p)
         }
     }
     msg_list_destroy(&l);
-    if (g->whead == g->nwants)
-        g->whead = g->nwants = 0;
 }
 
 void gossip_on_writable(peer *p)
@@ -511,46 +740,81 @@ static void on_hello(peer *p, const msg *m)
         send_hello(p);
 }
 
+/* Every range is clipped to what we hold and merged into what is owed for
+ * its author (owed_add); a run of ranges of one author costs one lookup of
+ * our vector. */
 static void on_want(peer *p, const msg *m)
 {
-    gossip_peer *g = p->gs;
-    uint32_t n = msg_count(m);
-    if (g->whead) {
-        /* drop the ranges already sent, so the array holds only what is owed */
-        memmove(g->wants, g->wants + g->whead, (g->nwants - g->whead) * sizeof *g->wants);
-        g->nwants -= g->whead;
-        g->whead = 0;
-    }
-    if (g->nwants + n > g->capwants) {
-        size_t cap = g->capwants ? g->capwants : 16;
-        while (cap < g->nwants + n)
-            cap *= 2;
-        want_range *nw = realloc(g->wants, cap * sizeof *nw);
-        if (!nw)
-            return;
-        g->wants = nw;
-        g->capwants = cap;
-    }
+    if (!frame_author_runs_ok(p, m))
+        return;
     msg_iter it;
+    proto_id a, run;
+    uint64_t from, to, rfrom = 0, rto = 0;
+    int have_run = 0;
     msg_iter_init(&it, m);
-    want_range w;
-    while (msg_want_next(&it, &w.author, &w.from, &w.to))
-        g->wants[g->nwants++] = w;
+    for (;;) {
+        int more = msg_want_next(&it, &a, &from, &to);
+        if (have_run && (!more || memcmp(&a, &run, 32))) {
+            uint64_t held = store_vv_get(p->d->st, &run);
+            if (rto > held)
+                rto = held;
+            if (rfrom <= rto && owed_add(p->gs, &run, rfrom, rto)) {
+                peer_fail(p, MSG_ERR_LIMIT, "wants of more than %u authors", NODE_WANT_AUTHORS_MAX);
+                return;
+            }
+            have_run = 0;
+        }
+        if (!more)
+            break;
+        if (from < 1)
+            from = 1;
+        if (!have_run) {
+            run = a;
+            rfrom = from;
+            rto = to;
+            have_run = 1;
+        } else {
+            rfrom = from < rfrom ? from : rfrom;
+            rto = to > rto ? to : rto;
+        }
+    }
     pump_wants(p);
 }
 
+/* An announce lists an applied batch in (author, seq) order: one want per
+ * run of an author, for what we lack of it.  An author we hold nothing of
+ * and who is no member is skipped (its records could not apply; once
+ * admitted, anti-entropy fetches them). */
 static void on_announce(peer *p, const msg *m)
 {
+    if (!frame_author_runs_ok(p, m))
+        return;
+    catalogd *d = p->d;
     want_list w;
     msg_iter it;
-    proto_id a, h;
-    uint64_t seq;
+    proto_id a, h, run;
+    uint64_t seq, top = 0;
+    int have_run = 0;
     want_begin(&w, p);
     msg_iter_init(&it, m);
-    while (msg_announce_next(&it, &a, &seq, &h)) {
-        uint64_t have = store_vv_get(p->d->st, &a);
-        if (seq > have)
-            want_add(p->d, &w, &a, have + 1, seq);
+    for (;;) {
+        int more = msg_announce_next(&it, &a, &seq, &h);
+        if (have_run && (!more || memcmp(&a, &run, 32))) {
+            uint64_t have = store_vv_get(d->st, &run);
+            store_member mb;
+            if (top > have && (have || store_member_get(d->st, &run, &mb) == 0))
+                want_add(d, &w, &run, have + 1, top);
+            have_run = 0;
+        }
+        if (!more)
+            break;
+        if (!have_run) {
+            run = a;
+            top = seq;
+            have_run = 1;
+        } else if (seq > top) {
+            top = seq;
+        }
     }
     want_send(p, &w);
 }
@@ -598,6 +862,20 @@ static const struct {
     [MSG_ERROR] = { on_error, 1 },
 };
 
+/* A hello tells what the peer holds: records sent to it and since lost
+ * (dropped before they could apply) may be asked for again. */
+static void owed_hello(peer *p, const msg *m)
+{
+    msg_iter it;
+    proto_id a;
+    uint64_t seq;
+    if (!p->gs->nowed)
+        return;
+    msg_iter_init(&it, m);
+    while (msg_vv_next(&it, &a, &seq))
+        owed_holds(p->gs, &a, seq);
+}
+
 void gossip_on_frame(peer *p, const uint8_t *f, size_t len)
 {
     msg m;
@@ -610,6 +888,8 @@ void gossip_on_frame(peer *p, const uint8_t *f, size_t len)
         peer_fail(p, MSG_ERR_PROTO, "expected hello first, got %s", msg_type_name(m.type));
         return;
     }
+    if (m.type == MSG_HELLO)
+        owed_hello(p, &m);
     handlers[m.type].fn(p, &m);
 }
 
@@ -622,11 +902,11 @@ void gossip_peer_gone(peer *p)
 {
     /* what was asked of it will not come: let the next announce or hello
      * ask someone else at once instead of after INFLIGHT_MS */
-    catalogd *d = p->d;
-    for (size_t i = 0; i < d->ninflight; i++)
-        if (d->inflight[i].from == p) {
-            d->inflight[i].from = NULL;
-            d->inflight[i].at_ms = 0;
+    struct inflight_table *t = p->d->inflight;
+    for (size_t i = 0; t && i < t->n; i++)
+        if (t->e[i].from == p) {
+            t->e[i].from = NULL;
+            t->e[i].at_ms = 0;
         }
 }
 
@@ -637,6 +917,7 @@ void gossip_tick(catalogd *d)
     if (now - d->last_sync_ms + 50 < d->sync_interval_ms)
         return;
     d->last_sync_ms = now;
+    inflight_prune(d);
     unsigned n = 0;
     for (peer *p = d->peers; p; p = p->next)
         n += p->state == PEER_ESTABLISHED && p->gs->hello_seen;

@@ -24,6 +24,7 @@ void gossip_on_writable(struct peer *p);
 void gossip_tick(catalogd *d);
 void gossip_peer_gone(struct peer *p);
 void gossip_shutdown(catalogd *d);
+void gossip_free(catalogd *d);   /* the in-flight table, after the loop ended */
 
 /* Nothing is being sent for the peer or verified from it. */
 int gossip_idle(const struct peer *p);
@@ -33,6 +34,9 @@ uint64_t gossip_last_sync_ms(const struct peer *p);
 /* Records of `a` up to `seq` arrived (ingest): a range still being sent by
  * someone is not stalled, so it is not asked for again. */
 void gossip_progress(catalogd *d, const proto_id *a, uint64_t seq);
+/* Records of `a` were dropped before they could apply (ingest's budgets):
+ * the want for them is no longer in flight, so it is asked again at once. */
+void gossip_dropped(catalogd *d, const proto_id *a);
 
 /* Pushing, for daemon/node.c only (node_applied decides what is pushed):
  * a record written here goes whole to every peer — records written in one

@@ -34,8 +34,11 @@ struct ingest {
     peer *p;
     pending_rec *deferred;    /* records waiting for their author or predecessor */
     size_t ndeferred, capdeferred;
+    size_t deferred_bytes;    /* their bytes (also counted in d->deferred_bytes) */
+    size_t nunknown, unknown_bytes;   /* of them, by authors who are no members */
     pending_rec *acc;         /* records received, not yet handed to a verify job */
     size_t nacc, capacc;
+    size_t acc_bytes;
     int busy;                 /* a batch is being verified */
     const vjob *prev;         /* while the next batch is triaged: the job about to be applied */
 };
@@ -150,11 +153,58 @@ static void list_move(pending_rec **dst, size_t *n, size_t *cap, pending_rec **s
     *nsrc = 0;
 }
 
-static void defer_rec(ingest *g, const proto_record *r)
+/* The deferred list was emptied (taken for a job, moved to acc, freed). */
+static void deferred_cleared(ingest *g)
 {
-    if (g->ndeferred >= NODE_INGEST_DEFER_MAX)
-        return;   /* anti-entropy fetches it again later */
-    list_add(&g->deferred, &g->ndeferred, &g->capdeferred, r->raw, r->raw_len);
+    g->p->d->deferred_bytes -= g->deferred_bytes;
+    g->deferred_bytes = g->nunknown = g->unknown_bytes = 0;
+}
+
+/* The author whose vector entry was last read, while records are set
+ * aside: a batch is in (author, seq) order, so one lookup per author. */
+typedef struct { proto_id author; uint64_t vv; int valid; } vv_cache;
+
+/* Set a record aside that cannot apply yet (pc: STORE_GAP or
+ * STORE_UNKNOWN_AUTHOR), within the budgets of proto/limits.h; beyond them
+ * it is dropped and fetched again by anti-entropy (gossip_dropped makes the
+ * next hello or announce ask at once).  -1 when its seq is so far ahead
+ * that no honest peer sends it: the caller closes the peer. */
+static int defer_rec(ingest *g, const proto_record *r, int pc, vv_cache *vc)
+{
+    catalogd *d = g->p->d;
+    if (!vc->valid || memcmp(&vc->author, &r->author, 32)) {
+        vc->author = r->author;
+        vc->vv = store_vv_get(d->st, &r->author);
+        vc->valid = 1;
+    }
+    if (r->seq > vc->vv && r->seq - vc->vv > NODE_INGEST_SEQ_JUMP_MAX)
+        return -1;
+    /* before this node holds a genesis every author is unknown (the
+     * founder's log arrives behind its genesis, from the sponsor we chose
+     * to trust): only the byte budgets apply then */
+    int has_genesis = 1;
+    proto_id dg, gh;
+    if (pc == STORE_UNKNOWN_AUTHOR && store_digest_get(d->st, &dg, &gh, &has_genesis))
+        has_genesis = 1;
+    int unknown = pc == STORE_UNKNOWN_AUTHOR && has_genesis;
+    if (r->seq > vc->vv + NODE_INGEST_DEFER_WINDOW || g->ndeferred >= NODE_INGEST_DEFER_MAX ||
+        g->deferred_bytes + r->raw_len > NODE_INGEST_DEFER_BYTES ||
+        d->deferred_bytes + r->raw_len > NODE_INGEST_DEFER_TOTAL_BYTES ||
+        (unknown && (g->nunknown >= NODE_INGEST_DEFER_UNKNOWN_MAX ||
+                     g->unknown_bytes + r->raw_len > NODE_INGEST_DEFER_UNKNOWN_BYTES)) ||
+        list_add(&g->deferred, &g->ndeferred, &g->capdeferred, r->raw, r->raw_len)) {
+        log_debug(d, "dropped a record set aside (seq %llu, held %llu, %zu set aside, %zu bytes)",
+                  (unsigned long long)r->seq, (unsigned long long)vc->vv, g->ndeferred, g->deferred_bytes);
+        gossip_dropped(d, &r->author);
+        return 0;
+    }
+    g->deferred_bytes += r->raw_len;
+    d->deferred_bytes += r->raw_len;
+    if (unknown) {
+        g->nunknown++;
+        g->unknown_bytes += r->raw_len;
+    }
+    return 0;
 }
 
 static void verify_done(uv_work_t *w, int status)
@@ -200,9 +250,10 @@ static void verify_done(uv_work_t *w, int status)
         m = 0;
     char err[256];
     if (m && res && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
+        vv_cache vc = { .valid = 0 };
         for (size_t i = 0; i < m; i++)
             if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
-                defer_rec(g, &recs[i]);
+                defer_rec(g, &recs[i], res[i], &vc);   /* verified: its seq passed triage */
         node_applied(d, recs, res, m, p);
     } else if (m) {
         log_error(d, "cannot store records from peer: %s", err);
@@ -224,7 +275,12 @@ static void verify_done(uv_work_t *w, int status)
         /* Records set aside (an author admitted by this batch, say) ride
          * with the batch after next, which is checked after this one is
          * written; waiting for a pause in the stream could take long. */
+        size_t moved = g->deferred_bytes;
         list_move(&g->acc, &g->nacc, &g->capacc, &g->deferred, &g->ndeferred);
+        if (!g->ndeferred) {
+            g->acc_bytes += moved;
+            deferred_cleared(g);
+        }
         peer_pump(p);   /* still busy: collect the batch after next meanwhile */
     }
     else if (p->state == PEER_ESTABLISHED)
@@ -310,6 +366,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         job_free(j);
         return NULL;
     }
+    vv_cache vc = { .valid = 0 };
     for (size_t i = 0; i < n; i++) {
         proto_record *r = &dec[i];
         EVP_PKEY *k = keys[i];
@@ -333,7 +390,16 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
             j->it[j->n].key = k;
             j->n++;
         } else if (pc == STORE_GAP || pc == STORE_UNKNOWN_AUTHOR) {
-            defer_rec(p->ing, r);
+            EVP_PKEY_free(k);
+            if (defer_rec(p->ing, r, pc, &vc)) {
+                char a[PROTO_ID_STR];
+                proto_id_str(&r->author, a);
+                peer_fail(p, MSG_ERR_LIMIT, "record of %s at seq %llu, %llu beyond the %llu held here", a,
+                          (unsigned long long)r->seq, (unsigned long long)(r->seq - vc.vv),
+                          (unsigned long long)vc.vv);
+                *fatal = 1;
+                break;
+            }
         } else if (pc == STORE_REJECT) {
             EVP_PKEY_free(k);
             peer_fail(p, MSG_ERR_RECORD, "record refused: %s", err);
@@ -370,7 +436,7 @@ static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
         total += list[i].len;
     uint8_t *frame = malloc(total ? total : 1);
     const uint8_t **raws = malloc((n ? n : 1) * sizeof *raws);
-    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);   /* calloc: gcc cannot see n > 0 below */
     if (frame && raws && lens) {
         size_t off = 0;
         for (size_t i = 0; i < n; i++) {
@@ -388,6 +454,8 @@ static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
     for (size_t i = 0; i < n; i++)
         free(list[i].raw);
     free(list);
+    if (!j)
+        catalogd_churn(p->d, total);   /* all dropped or set aside: give big ones' heap back */
     return j;
 }
 
@@ -396,8 +464,13 @@ static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *
 {
     pending_rec *l = *list;
     size_t k = *n;
+    ingest *g = p->ing;
     *list = NULL;
     *n = *cap = 0;
+    if (list == &g->deferred)
+        deferred_cleared(g);
+    else
+        g->acc_bytes = 0;
     return job_from_list(p, l, k, fatal);
 }
 
@@ -452,6 +525,7 @@ void ingest_free(ingest *g)
 {
     if (!g)
         return;
+    deferred_cleared(g);
     for (size_t i = 0; i < g->ndeferred; i++)
         free(g->deferred[i].raw);
     free(g->deferred);
@@ -463,12 +537,15 @@ void ingest_free(ingest *g)
 
 int ingest_add(ingest *g, const uint8_t *raw, size_t len)
 {
-    return list_add(&g->acc, &g->nacc, &g->capacc, raw, len);
+    if (list_add(&g->acc, &g->nacc, &g->capacc, raw, len))
+        return -1;
+    g->acc_bytes += len;
+    return 0;
 }
 
 void ingest_frame_done(ingest *g)
 {
-    if (g->nacc >= NODE_BATCH_RECORDS * 4)
+    if (g->nacc >= NODE_BATCH_RECORDS * 4 || g->acc_bytes >= NODE_INGEST_COLLECT_BYTES)
         flush_acc(g->p, 0);   /* mid-read: this frame is still in use */
 }
 
@@ -479,5 +556,5 @@ int ingest_busy(const ingest *g)
 
 int ingest_full(const ingest *g)
 {
-    return g->busy && g->nacc >= NODE_INGEST_COLLECT_MAX;
+    return g->busy && (g->nacc >= NODE_INGEST_COLLECT_MAX || g->acc_bytes >= NODE_INGEST_COLLECT_BYTES);
 }

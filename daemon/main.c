@@ -12,6 +12,7 @@
  */
 #include "daemon/catalogd.h"
 #include "daemon/control.h"
+#include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
 #include "catalog/index.h"
@@ -429,7 +430,7 @@ out:
     }
     peer_free_all(&d);
     catalog_index_free(d.index);
-    free(d.inflight);
+    gossip_free(&d);
     store_close(d.st);
     certs_free(&d.id);
     close(lockfd);

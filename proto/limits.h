@@ -135,10 +135,63 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
  * is verified; beyond it the connection is not read. */
 #define NODE_INGEST_COLLECT_MAX 4096u
 
+/* Bytes of records collected from one peer for the next batch (see
+ * NODE_INGEST_COLLECT_MAX): a batch is started, or reading paused, once they
+ * are reached, so that records of 60 KB do not make 4096 of them (256 MB)
+ * wait in memory before any check.  Eight honest records frames
+ * (NODE_BATCH_BYTES each) fit, so honest batches stay as large as before. */
+#define NODE_INGEST_COLLECT_BYTES (2u << 20)
+
 /* Records of one peer set aside because they cannot apply yet (a gap, an
  * author not yet admitted); beyond it they are dropped and fetched again by
- * anti-entropy. */
+ * anti-entropy.  Set aside records are not verified yet, so the bytes are
+ * bounded too, per connection and over all connections: 4 MiB holds the
+ * ~13,000 small records an honest initial sync may set aside at once, while
+ * a peer sending 64 KiB records held by nobody valid pins at most 64 of them. */
 #define NODE_INGEST_DEFER_MAX 50000u
+#define NODE_INGEST_DEFER_BYTES (4u << 20)
+#define NODE_INGEST_DEFER_TOTAL_BYTES (32u << 20)
+
+/* Only a record close to its author's next expected seq (vv + 1 ..
+ * vv + NODE_INGEST_DEFER_WINDOW) is set aside after a gap: what lies further
+ * ahead cannot apply before all the records in between arrived, and those are
+ * asked for in order, a batch (NODE_BATCH_RECORDS) at a time, so four batches
+ * cover what an honest sender can have pushed ahead of a range in flight. */
+#define NODE_INGEST_DEFER_WINDOW (4u * NODE_BATCH_RECORDS)
+
+/* Records of authors who are not members (yet) set aside per connection:
+ * they apply only once a record admitting the author arrives, usually in the
+ * same batch; the rest are fetched again once the author is admitted.  Kept
+ * small because anyone can claim to be a new author. */
+#define NODE_INGEST_DEFER_UNKNOWN_MAX 256u
+#define NODE_INGEST_DEFER_UNKNOWN_BYTES (1u << 20)
+
+/* A record more than this beyond its author's next expected seq is no
+ * honest gap: every sender holds a dense log and an author writing a record
+ * a second would need 136 years to reach it.  Its sender is closed
+ * (MSG_ERR_LIMIT). */
+#define NODE_INGEST_SEQ_JUMP_MAX (1ull << 32)
+
+/* Authors (runs of consecutive entries of one author) in one want or
+ * announce frame.  An honest want lists one range per entry of a hello or
+ * an announce, and an honest announce lists an applied batch in (author,
+ * seq) order, so either holds at most one run per author of the alliance:
+ * MSG_VV_MAX.  A frame with more runs is refused (MSG_ERR_LIMIT) before any
+ * of it is looked up, so one frame costs at most MSG_VV_MAX store lookups. */
+#define NODE_FRAME_AUTHORS_MAX MSG_VV_MAX
+
+/* Authors with a want range owed to one peer.  Ranges are kept merged per
+ * author (an author's log is dense: what a peer lacks of it is one range),
+ * clipped to what we hold, and only for authors we hold, so this bounds
+ * nothing an honest peer reaches: every author of the alliance twice over. */
+#define NODE_WANT_AUTHORS_MAX (2u * MSG_VV_MAX)
+
+/* Entries of the in-flight table (wants sent, per author, gossip.c): one per
+ * author being fetched, pruned of entries older than the in-flight time.
+ * Announces of authors that are not members are ignored before they reach
+ * it, so every author of the alliance twice over is ample; when full, a want
+ * is still sent, only not remembered. */
+#define NODE_INFLIGHT_MAX (2u * MSG_VV_MAX)
 
 /* Reply bytes queued for one control client above which its requests are
  * not read, and below which reading resumes: a client that pipelines

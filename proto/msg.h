@@ -106,7 +106,8 @@ enum msg_error {
     MSG_ERR_ALLIANCE = 2,   /* the peer's genesis is not ours */
     MSG_ERR_RECORD = 3,     /* a record that is malformed or breaks the store's rules */
     MSG_ERR_SIGNATURE = 4,  /* a record whose signature does not verify */
-    MSG_ERR_LIMIT = 5,      /* over one of the node's budgets (idle too long, proto/limits.h) */
+    MSG_ERR_LIMIT = 5,      /* over a budget of proto/limits.h (wants, announces, records set aside,
+                               idle too long) */
 };
 
 /* The wire name of a type ("hello"...), or "?" for a value that is not one:

@@ -13,6 +13,19 @@
  *   equivocate-a / equivocate-b
  *                two different valid records with the same next seq (send
  *                one to each of two nodes); the probe waits 2 s and exits 3
+ * Floods (issue 15; the probe stops reading after 3 s without records, or 10 s):
+ *   want-once    one want [--target-id, 1, 2^64-1]: the honest cost of a log
+ *   want-flood   one want frame of 100,000 ranges [--target-id, k, k]
+ *   want-dup     one want frame of 80,000 copies of [--target-id, 1, 2^64-1]
+ *   announce-flood
+ *                --count (default 3) announce frames of 55,000 random authors
+ *   defer-unknown
+ *                1,500 records of 60 KB by an author who is no member
+ *   defer-gap    1,500 records of 60 KB of its own, after a gap (seq vv+2 on)
+ *   far-seq      one record of its own at seq 10^12
+ * Floods print "sent" once the attack is written, then count what comes
+ * back instead of printing it: "bytes N records N" at the end (the bytes
+ * and the number of the records frames received).
  * Prints every frame type it receives ("recv error <code> <text>") and exits
  * 0 when the peer sent an error frame and closed, 3 otherwise.
  */
@@ -24,15 +37,20 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/time.h>
 
 static int always_ok(int ok, X509_STORE_CTX *x) { return 1; }
+
+static int quiet;   /* a flood: count records frames instead of printing them */
 
 static void send_frame(SSL *ssl, msgpack_sbuffer *sb)
 {
@@ -41,15 +59,115 @@ static void send_frame(SSL *ssl, msgpack_sbuffer *sb)
     msgpack_sbuffer_destroy(sb);
 }
 
+
+/* ---- floods (issue 15) ---- */
+
+static void pack_bin32(msgpack_packer *pk, const void *b)
+{
+    msgpack_pack_bin(pk, 32);
+    msgpack_pack_bin_body(pk, b, 32);
+}
+
+/* One want frame of n ranges of `author`: [k, k] for k cycling through
+ * 1..127 (the smallest encoding, so 100,000 fit a frame), or, with dup,
+ * n copies of [1, 2^64-1]. */
+static void flood_want(SSL *ssl, const proto_id *author, unsigned n, int dup)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    proto_frame_begin(&sb, &pk);
+    msgpack_pack_map(&pk, 2);
+    proto_pack_kv_str(&pk, "t", "want");
+    proto_pack_cstr(&pk, "r");
+    msgpack_pack_array(&pk, n);
+    for (unsigned i = 0; i < n; i++) {
+        msgpack_pack_array(&pk, 3);
+        pack_bin32(&pk, author->b);
+        msgpack_pack_uint64(&pk, dup ? 1 : 1 + i % 127);
+        msgpack_pack_uint64(&pk, dup ? UINT64_MAX : 1 + i % 127);
+    }
+    send_frame(ssl, &sb);
+}
+
+/* `frames` announce frames of 55,000 entries, each a random author. */
+static void flood_announce(SSL *ssl, unsigned frames)
+{
+    for (unsigned f = 0; f < frames; f++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        proto_frame_begin(&sb, &pk);
+        msgpack_pack_map(&pk, 2);
+        proto_pack_kv_str(&pk, "t", "announce");
+        proto_pack_cstr(&pk, "a");
+        msgpack_pack_array(&pk, 55000);
+        for (unsigned i = 0; i < 55000; i++) {
+            uint8_t a[32], h[32];
+            RAND_bytes(a, sizeof a);
+            RAND_bytes(h, sizeof h);
+            msgpack_pack_array(&pk, 3);
+            pack_bin32(&pk, a);
+            msgpack_pack_uint64(&pk, 1 + i % 100);
+            pack_bin32(&pk, h);
+        }
+        send_frame(ssl, &sb);
+    }
+}
+
+/* n records of about 60 KB by `author` from seq `first` on (signed with
+ * DIR's key, which is no use to anyone but the author's own), 8 to a frame. */
+static int flood_records(SSL *ssl, const proto_id *alliance, const proto_id *author, EVP_PKEY *sk,
+                         uint64_t first, unsigned n)
+{
+    char *v = malloc(15001), err[512];
+    memset(v, 'x', 15000);
+    v[15000] = 0;
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "a", v);
+    proto_body_str(b, "b", v);
+    proto_body_str(b, "c", v);
+    proto_body_str(b, "d", v);
+    free(v);
+    for (unsigned i = 0; i < n; i += 8) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        unsigned k = n - i < 8 ? n - i : 8;
+        proto_frame_begin(&sb, &pk);
+        msgpack_pack_map(&pk, 2);
+        proto_pack_kv_str(&pk, "t", "records");
+        proto_pack_cstr(&pk, "recs");
+        msgpack_pack_array(&pk, k);
+        for (unsigned j = 0; j < k; j++) {
+            uint8_t *rec;
+            size_t rl;
+            char key[32];
+            snprintf(key, sizeof key, "big-%u", i + j);
+            if (proto_record_sign(alliance, author, "note", key, first + i + j, proto_now_ms(), 0, b, sk,
+                                  &rec, &rl, err, sizeof err)) {
+                fprintf(stderr, "peerprobe: %s\n", err);
+                return -1;
+            }
+            msgpack_pack_bin(&pk, rl);
+            msgpack_pack_bin_body(&pk, rec, rl);
+            free(rec);
+        }
+        send_frame(ssl, &sb);
+    }
+    proto_body_free(b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = NULL, *conn = NULL, *mode = NULL, *target = NULL;
+    unsigned count = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--count")) count = (unsigned)atoi(argv[i + 1]);
         if (!strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!strcmp(argv[i], "--connect")) conn = argv[i + 1];
         else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
         else if (!strcmp(argv[i], "--target-id")) target = argv[i + 1];
     }
+    signal(SIGPIPE, SIG_IGN);   /* a flood may outlast the connection: keep going to report */
     if (!data || !conn || !mode) {
         fprintf(stderr, "usage: peerprobe --data DIR --connect HOST:PORT --mode MODE [--target-id ID]\n");
         return 2;
@@ -135,6 +253,34 @@ int main(int argc, char **argv)
         }
         if (!strcmp(mode, "bad-sig"))
             rec[rl - 5] ^= 0x40;   /* inside the signature */
+    } else if (!strncmp(mode, "want-", 5) || !strcmp(mode, "announce-flood")) {
+        proto_id author;
+        if (strcmp(mode, "announce-flood") && (!target || proto_id_parse(target, &author))) {
+            fprintf(stderr, "peerprobe: %s needs --target-id\n", mode);
+            return 2;
+        }
+        if (!strcmp(mode, "want-once"))
+            flood_want(ssl, &author, 1, 1);
+        else if (!strcmp(mode, "want-flood"))
+            flood_want(ssl, &author, 100000, 0);
+        else if (!strcmp(mode, "want-dup"))
+            flood_want(ssl, &author, 80000, 1);
+        else
+            flood_announce(ssl, count);
+        quiet = 1;
+    } else if (!strncmp(mode, "defer-", 6) || !strcmp(mode, "far-seq")) {
+        proto_id author = id.id;
+        uint64_t first = store_vv_get(st, &id.id) + 2;
+        unsigned n = 1500;
+        if (!strcmp(mode, "defer-unknown"))
+            RAND_bytes(author.b, 32);
+        if (!strcmp(mode, "far-seq")) {
+            first = 1000000000000ull;
+            n = 1;
+        }
+        if (flood_records(ssl, &si.genesis, &author, id.key, first, n))
+            return 2;
+        quiet = 1;
     } else if (!strcmp(mode, "malformed")) {
         rec = malloc(8);
         memcpy(rec, "\x92\xc4\x02zz\xc1\xc1\xc1", 8);
@@ -159,11 +305,26 @@ int main(int argc, char **argv)
         SSL_write(ssl, g, 7);
     }
 
-    /* Read frames until the peer closes. */
+    /* Read frames until the peer closes (a flood: until it is silent). */
     proto_buf in = { 0 };
     int got_error = 0;
     char buf[16384];
+    uint64_t bytes = 0, nrecs = 0, start = proto_now_ms(), last = start;
+    if (quiet) {
+        printf("sent\n");
+        fflush(stdout);
+    }
     for (;;) {
+        if (quiet) {
+            /* a flood: done after 3 s without records (pings and digests
+             * keep coming), or after 10 s in all */
+            uint64_t now = proto_now_ms();
+            if (now - start > 10000 || now - last > 3000)
+                break;
+            struct pollfd pf = { .fd = fd, .events = POLLIN };
+            if (!SSL_pending(ssl) && poll(&pf, 1, 200) == 0)
+                continue;
+        }
         int n = SSL_read(ssl, buf, sizeof buf);
         if (n <= 0)
             break;
@@ -176,7 +337,11 @@ int main(int argc, char **argv)
             proto_map_str(f, fl, "t", t, sizeof t);
             proto_map_str(f, fl, "text", text, sizeof text);
             proto_map_u64(f, fl, "code", &code);
-            if (!strcmp(t, "error")) {
+            if (quiet && !strcmp(t, "records")) {
+                bytes += fl + 4;
+                nrecs++;
+                last = proto_now_ms();
+            } else if (!strcmp(t, "error")) {
                 printf("recv error %llu %s\n", (unsigned long long)code, text);
                 got_error = 1;
             } else {
@@ -184,6 +349,8 @@ int main(int argc, char **argv)
             }
         }
     }
+    if (quiet)
+        printf("bytes %llu records %llu\n", (unsigned long long)bytes, (unsigned long long)nrecs);
     fflush(stdout);
     proto_buf_free(&in);
     SSL_free(ssl);
