@@ -3,7 +3,8 @@
  *
  * The messages are proto/msg.h's: hello on connect and on a digest
  * mismatch, want (seq ranges to send), records, announce (new records,
- * cheap: fetch if missing), digest (the anti-entropy probe), ping/pong,
+ * cheap: fetch if missing), digest (the anti-entropy probe), sums/points
+ * (reconciling two logs of one author), ping/pong,
  * error (then close).  Each frame is decoded once by msg_decode, which
  * checks every size and count against proto/limits.h; a table maps each
  * message type to its handler.
@@ -604,7 +605,7 @@ static void on_points(peer *p, const msg *m)
     if (!r || r->stage != RECON_BISECT || r->lo != m->points.lo || r->hi != m->points.hi)
         return;   /* not what is asked now (a retry crossed an answer) */
     msg_iter it;
-    uint64_t seq, prev = r->lo - 1, last = 0;
+    uint64_t seq, prev = r->lo - 1;
     proto_id theirs;
     msg_iter_init(&it, m);
     while (msg_points_next(&it, &seq, &theirs)) {
@@ -619,11 +620,10 @@ static void on_points(peer *p, const msg *m)
             }
             return;
         }
-        prev = last = seq;
+        prev = seq;
     }
-    /* agreed at every point: done if the last was the top of the range
-     * (else the peer holds less than it said: leave it to the next hello) */
-    (void)last;
+    /* agreed at every point, the last being the top the peer holds: the
+     * logs agree up to there; anything beyond is the next hello's */
     recon_drop(g, r);
 }
 
