@@ -3,13 +3,20 @@
  *
  * The messages are proto/msg.h's: hello on connect and on a digest
  * mismatch, want (seq ranges to send), records, announce (new records,
- * cheap: fetch if missing), digest (the anti-entropy probe), ping/pong,
+ * cheap: fetch if missing), digest (the anti-entropy probe), sums/points
+ * (reconciling two logs of one author), ping/pong,
  * error (then close).  Each frame is decoded once by msg_decode, which
  * checks every size and count against proto/limits.h; a table maps each
  * message type to its handler.
  *
  * Every author's log is a dense prefix, so "author A after seq n" is an exact
- * delta.  What records frames bring goes to the connection's ingest
+ * delta.  Equal seqs need not mean equal logs (a member may sign two
+ * versions of a seq and show each to other nodes), so a hello carries each
+ * author's log chain at its seq (store/store_sum.c); where a peer's chain
+ * differs from ours at the same seq, a reconciliation bisects the two logs
+ * with sums/points requests to the first seq where they differ, and both
+ * sides send each other their version there: fork evidence on both, the
+ * same winner (lowest hash), and the next round goes on past it.  What records frames bring goes to the connection's ingest
  * (daemon/ingest.c); what to push is decided by node_applied (daemon/node.c).
  */
 #include "daemon/gossip.h"
@@ -202,15 +209,34 @@ typedef struct want_owed {
     int queued;
 } want_owed;
 
+/* A reconciliation of one author's log with one peer.  Invariant: the two
+ * logs agree up to lo-1 (chain_0 is the same for both) and differed at hi
+ * when last asked, so the first differing seq lies in lo..hi. */
+enum { RECON_BISECT = 1,   /* a sums request for lo..hi is in flight */
+       RECON_FETCH };      /* k found: versions exchanged, waiting for the fork */
+typedef struct recon {
+    proto_id author;
+    uint64_t lo, hi;
+    uint64_t top;             /* the peer's seq whose chain differed from ours */
+    uint64_t k;               /* RECON_FETCH: the first differing seq */
+    int stage;
+    unsigned tries;           /* rounds that found the same k */
+    uint64_t at_ms;           /* last request */
+} recon;
+
 /* The protocol's state of one connection. */
 struct gossip_peer {
     want_owed *owed;          /* per author asked for */
     size_t nowed, capowed;
     author_index idx;
     uint32_t qhead, qtail;    /* authors with records owed, in the order asked: index + 1 */
+    recon recons[NODE_RECON_MAX];
+    size_t nrecons;
     int hello_seen;
     uint64_t last_sync_ms, last_hello_ms;
 };
+
+static void recon_forked(catalogd *d, const proto_id *author);
 
 gossip_peer *gossip_peer_new(void)
 {
@@ -343,11 +369,11 @@ static void send_packed(peer *p, int rc, msgpack_sbuffer *sb)
 
 /* ---- sending ---- */
 
-static int pack_vv_entry(void *ctx, const proto_id *a, uint64_t seq)
+static int pack_vv_entry(void *ctx, const proto_id *a, uint64_t seq, const uint8_t *chain)
 {
     /* MSG_VV_MAX is far above any alliance's authors: a vector that does
      * not fit is cut, and the rest is learned by announces */
-    return msg_list_add_vv(ctx, a, seq) != 0;
+    return msg_list_add_vv(ctx, a, seq, (const proto_id *)chain) != 0;
 }
 
 static void send_hello(peer *p)
@@ -358,7 +384,7 @@ static void send_hello(peer *p)
     msg_list l;
     store_digest_get(d->st, &digest, &genesis, &has_genesis);
     if (msg_list_init_hello(&l, has_genesis ? &genesis : NULL, &digest) == 0) {
-        store_vv(d->st, pack_vv_entry, &l);
+        store_vv_chains(d->st, pack_vv_entry, &l);
         p->gs->last_hello_ms = uv_now(d->loop);
         send_list(p, &l);
     }
@@ -611,6 +637,15 @@ static int push_other(void *ctx, const uint8_t *rec, size_t len)
     return 0;
 }
 
+/* Send one record whole to f->to (the reconciliation's own version). */
+static int send_held(void *ctx, const uint8_t *rec, size_t len)
+{
+    fork_ctx *f = ctx;
+    if (f->to->state == PEER_ESTABLISHED)
+        send_one(f->to, rec, len);
+    return 0;
+}
+
 /* Must a record received from a peer be announced onwards?  With every
  * member connected (fanout 0) and a live connection to its author, every
  * peer got it from the author already; otherwise relay. */
@@ -647,6 +682,7 @@ void gossip_fork_evidence(catalogd *d, peer *from, const proto_record *r)
     fork_ctx fc = { d, from, r };
     store_range(d->st, &r->author, r->seq, r->seq, push_other, &fc);
     store_forks(d->st, push_other, &fc);
+    recon_forked(d, &r->author);
 }
 
 /* ---- wanting ---- */
@@ -690,6 +726,174 @@ static void want_send(peer *p, want_list *w)
     msg_list_destroy(&w->l);
 }
 
+/* ---- reconciliation: where two logs of one author differ ---- */
+
+static recon *recon_find(gossip_peer *g, const proto_id *a)
+{
+    for (size_t i = 0; i < g->nrecons; i++)
+        if (!memcmp(&g->recons[i].author, a, 32))
+            return &g->recons[i];
+    return NULL;
+}
+
+static void recon_drop(gossip_peer *g, recon *r)
+{
+    *r = g->recons[--g->nrecons];
+}
+
+static void recon_ask(peer *p, recon *r)
+{
+    msgpack_sbuffer sb;
+    r->stage = RECON_BISECT;
+    r->at_ms = uv_now(p->d->loop);
+    send_packed(p, msg_pack_sums(&sb, &r->author, r->lo, r->hi), &sb);
+}
+
+/* The peer's log of `a` has the chain `theirs` at seq `top`, and ours there
+ * differs: find where.  One reconciliation per author; a hello's further
+ * authors beyond NODE_RECON_MAX wait for the next hello. */
+static void recon_start(peer *p, const proto_id *a, uint64_t top)
+{
+    gossip_peer *g = p->gs;
+    if (recon_find(g, a) || g->nrecons >= NODE_RECON_MAX)
+        return;
+    recon *r = &g->recons[g->nrecons++];
+    memset(r, 0, sizeof *r);
+    r->author = *a;
+    r->lo = 1;
+    r->hi = top;
+    r->top = top;
+    char id[PROTO_ID_STR];
+    proto_id_str(a, id);
+    log_debug(p->d, "logs of %s differ from %s's at or before seq %llu: reconciling", id, p->addr,
+              (unsigned long long)top);
+    recon_ask(p, r);
+}
+
+/* The first differing seq is k: send our version there, and ask for the
+ * peer's.  Each node then holds both (fork evidence) and keeps the same
+ * winner; the want is sent as is, never held back as in flight, since the
+ * range is held here already and only this peer has the other version. */
+static void recon_exchange(peer *p, recon *r, uint64_t k)
+{
+    catalogd *d = p->d;
+    if (r->stage == RECON_FETCH && r->k == k) {
+        if (++r->tries > NODE_RECON_TRIES) {
+            char id[PROTO_ID_STR];
+            proto_id_str(&r->author, id);
+            log_warn(d, "reconciling %s's log with %s: seq %llu still differs after %u tries; giving up until the next hello",
+                     id, p->addr, (unsigned long long)k, NODE_RECON_TRIES);
+            recon_drop(p->gs, r);
+            return;
+        }
+    } else {
+        r->tries = 1;
+    }
+    r->stage = RECON_FETCH;
+    r->k = k;
+    r->at_ms = uv_now(d->loop);
+    fork_ctx fc = { d, p, NULL };
+    store_range(d->st, &r->author, k, k, send_held, &fc);
+    msg_list l;
+    if (msg_list_init(&l, MSG_WANT) == 0 && msg_list_add_want(&l, &r->author, k, k) == 0)
+        send_list(p, &l);
+    msg_list_destroy(&l);
+}
+
+static void on_sums(peer *p, const msg *m)
+{
+    catalogd *d = p->d;
+    const proto_id *a = &m->sums.author;
+    uint64_t lo = m->sums.lo, hi = m->sums.hi, have = store_vv_get(d->st, a);
+    uint64_t seqs[MSG_SUMS_MAX];
+    proto_id chains[MSG_SUMS_MAX];
+    uint32_t n = 0;
+    uint64_t top = hi < have ? hi : have;
+    if (lo <= top) {
+        uint64_t span = top - lo + 1;
+        /* every seq of a short range; else MSG_SUMS_MAX evenly spaced,
+         * the last at top, so the asker narrows the range by that factor */
+        uint32_t want = span <= MSG_SUMS_MAX ? (uint32_t)span : MSG_SUMS_MAX;
+        for (uint32_t i = 0; i < want; i++) {
+            uint64_t q = span <= MSG_SUMS_MAX ? lo + i : lo - 1 + (span * (i + 1) + want - 1) / want;
+            if (n && q <= seqs[n - 1])
+                continue;
+            if (store_chain_get(d->st, a, q, chains[n].b, NULL))
+                break;
+            seqs[n++] = q;
+        }
+    }
+    msgpack_sbuffer sb;
+    send_packed(p, msg_pack_points(&sb, a, lo, hi, seqs, chains, n), &sb);
+}
+
+static void on_points(peer *p, const msg *m)
+{
+    gossip_peer *g = p->gs;
+    recon *r = recon_find(g, &m->points.author);
+    if (!r || r->stage != RECON_BISECT || r->lo != m->points.lo || r->hi != m->points.hi)
+        return;   /* not what is asked now (a retry crossed an answer) */
+    msg_iter it;
+    uint64_t seq, prev = r->lo - 1;
+    proto_id theirs;
+    msg_iter_init(&it, m);
+    while (msg_points_next(&it, &seq, &theirs)) {
+        uint8_t ours[32];
+        if (store_chain_get(p->d->st, &r->author, seq, ours, NULL) || memcmp(ours, theirs.b, 32)) {
+            if (seq == prev + 1) {
+                recon_exchange(p, r, seq);   /* agreed at seq-1: seq is the one */
+            } else {
+                r->lo = prev + 1;
+                r->hi = seq;
+                recon_ask(p, r);
+            }
+            return;
+        }
+        prev = seq;
+    }
+    /* agreed at every point, the last being the top the peer holds: the
+     * logs agree up to there; anything beyond is the next hello's */
+    recon_drop(g, r);
+}
+
+/* A fork of `author` was applied here: reconciliations of that author that
+ * waited for it go on from the seq they found (the logs still agree before
+ * it). */
+static void recon_forked(catalogd *d, const proto_id *author)
+{
+    for (peer *p = d->peers; p; p = p->next) {
+        if (p->state != PEER_ESTABLISHED || !p->gs)
+            continue;
+        recon *r = recon_find(p->gs, author);
+        if (r && r->stage == RECON_FETCH) {
+            r->lo = r->k;
+            r->hi = r->top;
+            recon_ask(p, r);
+        }
+    }
+}
+
+/* Answers that did not come (a lost race, a refused record) are asked for
+ * again; reconciliations that keep failing are dropped. */
+static void recon_tick(catalogd *d, uint64_t now)
+{
+    for (peer *p = d->peers; p; p = p->next) {
+        if (p->state != PEER_ESTABLISHED || !p->gs)
+            continue;
+        gossip_peer *g = p->gs;
+        for (size_t i = 0; i < g->nrecons; i++) {
+            recon *r = &g->recons[i];
+            if (now - r->at_ms < NODE_RECON_RETRY_MS)
+                continue;
+            if (r->stage == RECON_FETCH) {
+                r->lo = r->k;
+                r->hi = r->top;
+            }
+            recon_ask(p, r);
+        }
+    }
+}
+
 /* ---- receiving ---- */
 
 /* Records are collected until no whole frame is left to read (or a batch
@@ -729,10 +933,14 @@ static void on_hello(peer *p, const msg *m)
     uint64_t seq;
     want_begin(&w, p);
     msg_iter_init(&it, m);
-    while (msg_vv_next(&it, &a, &seq)) {
+    proto_id chain;
+    while (msg_vv_next(&it, &a, &seq, &chain)) {
         uint64_t have = store_vv_get(d->st, &a);
+        uint8_t ours[32];
         if (seq > have)
             want_add(d, &w, &a, have + 1, seq);
+        else if (store_chain_get(d->st, &a, seq, ours, NULL) == 0 && memcmp(ours, chain.b, 32))
+            recon_start(p, &a, seq);   /* same seqs held, different records somewhere */
     }
     want_send(p, &w);
     /* They may lack what we hold: tell them our vector (at most twice a second). */
@@ -860,6 +1068,8 @@ static const struct {
     [MSG_PING] = { on_ping, 0 },
     [MSG_PONG] = { on_pong, 0 },
     [MSG_ERROR] = { on_error, 1 },
+    [MSG_SUMS] = { on_sums, 0 },
+    [MSG_POINTS] = { on_points, 0 },
 };
 
 /* A hello tells what the peer holds: records sent to it and since lost
@@ -867,12 +1077,12 @@ static const struct {
 static void owed_hello(peer *p, const msg *m)
 {
     msg_iter it;
-    proto_id a;
+    proto_id a, chain;
     uint64_t seq;
     if (!p->gs->nowed)
         return;
     msg_iter_init(&it, m);
-    while (msg_vv_next(&it, &a, &seq))
+    while (msg_vv_next(&it, &a, &seq, &chain))
         owed_holds(p->gs, &a, seq);
 }
 
@@ -913,6 +1123,7 @@ void gossip_peer_gone(peer *p)
 void gossip_tick(catalogd *d)
 {
     uint64_t now = uv_now(d->loop);
+    recon_tick(d, now);
     /* the tick that brings the probe may fire a millisecond early */
     if (now - d->last_sync_ms + 50 < d->sync_interval_ms)
         return;

@@ -39,7 +39,7 @@
 
 /* The protocol version a hello carries in "v"; a hello with another version
  * is refused (there is no negotiation yet). */
-#define MSG_PROTO_VERSION 1u
+#define MSG_PROTO_VERSION 2u   /* 2: vv entries carry the log chain; sums/points */
 
 /* Records in one records frame ("recs").  As before proto/msg.c existed.
  * Honest frames hold at most 1024; a real record is well over 100 bytes (two
@@ -70,11 +70,18 @@
  * records the sender holds.  Authors are members (current or former); an
  * alliance has at most ~1,800 (every municipality of Japan), so 8192 leaves
  * room for members who left and joined again under new keys, and an honest
- * vector stays far below it (8192 entries are ~360 KiB, a tenth of a frame).
+ * vector stays far below it (8192 entries with their chains are ~640 KiB, a sixth of a frame).
  * Each entry costs a version-vector lookup and possibly a want range, and a
  * hello comes on every connect and every digest mismatch, so the cap is well
- * below what a 4 MiB frame could carry (~116,000 entries). */
+ * below what a 4 MiB frame could carry (~59,000 entries). */
 #define MSG_VV_MAX 8192u
+
+/* Points in one points reply ("p"), the answer to a sums request during a
+ * reconciliation (daemon/gossip.c): chain values at evenly spaced seqs of the
+ * asked range, or at every seq when the range has at most this many.  Each
+ * round narrows the range where two logs first differ by this factor, so a
+ * log of a million records takes four round trips; a reply stays ~3 KiB. */
+#define MSG_SUMS_MAX 64u
 
 /* Bytes of an error's "text" kept by the decoder and sent by the encoder.
  * peer.c formats error texts into 512 bytes.  A longer text is cut (at a
@@ -202,6 +209,20 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
 /* Bytes of one formatted log line (daemon/log.c) before it is escaped;
  * longer lines are cut.  Escaping may make it up to six times longer. */
 #define LOG_LINE_MAX 1024u
+
+/* Reconciliations (daemon/gossip.c: finding the first seq where this
+ * node's log of an author and a peer's differ) in progress with one peer;
+ * one per author at a time, and a hello's further differing authors wait
+ * for the next hello.  Each costs a small struct and one sums request in
+ * flight. */
+#define NODE_RECON_MAX 32u
+
+/* A reconciliation waiting for an answer (points, or the fork evidence for
+ * the seq found) is asked again after this long, at most NODE_RECON_TRIES
+ * times at one seq; after that it is dropped and the next hello starts it
+ * afresh (the peer may have refused the record we sent). */
+#define NODE_RECON_RETRY_MS 1000u
+#define NODE_RECON_TRIES 8u
 
 /* Pipelined puts group-committed in one transaction. */
 #define NODE_CONTROL_PUT_BATCH 1024u

@@ -11,7 +11,8 @@
 static const char *const type_names[MSG_TYPE_LAST + 1] = {
     [MSG_HELLO] = "hello",     [MSG_WANT] = "want",   [MSG_RECORDS] = "records",
     [MSG_ANNOUNCE] = "announce", [MSG_DIGEST] = "digest", [MSG_PING] = "ping",
-    [MSG_PONG] = "pong",       [MSG_ERROR] = "error",
+    [MSG_PONG] = "pong",       [MSG_ERROR] = "error", [MSG_SUMS] = "sums",
+    [MSG_POINTS] = "points",
 };
 
 const char *msg_type_name(enum msg_type t)
@@ -45,9 +46,11 @@ const char *msg_error_name(uint64_t code)
 
 /* Every field name any message uses.  A key that is not one of these, or is
  * one but not of the message's type, is skipped. */
-enum { K_T, K_V, K_GENESIS, K_DIGEST, K_VV, K_R, K_RECS, K_A, K_D, K_CODE, K_TEXT, K_COUNT };
+enum { K_T, K_V, K_GENESIS, K_DIGEST, K_VV, K_R, K_RECS, K_A, K_D, K_CODE, K_TEXT,
+       K_AUTHOR, K_LO, K_HI, K_P, K_COUNT };
 static const char *const key_names[K_COUNT] = {
     "t", "v", "genesis", "digest", "vv", "r", "recs", "a", "d", "code", "text",
+    "author", "lo", "hi", "p",
 };
 
 /* Where each known field's value starts (valid when have[k]). */
@@ -166,10 +169,13 @@ typedef int (*item_fn)(proto_rd *r, const char **why);
 static int item_vv(proto_rd *r, const char **why)
 {
     uint32_t k;
-    proto_id a;
+    proto_id a, chain;
     uint64_t seq;
-    *why = "expected [author (32-byte bin), seq (uint)]";
-    return proto_rd_array(r, &k) || k != 2 || rd_id(r, &a) || proto_rd_uint(r, &seq) ? -1 : 0;
+    *why = "expected [author (32-byte bin), seq (uint), chain (32-byte bin)]";
+    return proto_rd_array(r, &k) || k != 3 || rd_id(r, &a) || proto_rd_uint(r, &seq) ||
+                   rd_id(r, &chain)
+               ? -1
+               : 0;
 }
 
 static int item_want(proto_rd *r, const char **why)
@@ -236,6 +242,59 @@ static int field_list(const field_pos *f, int k, uint32_t max, item_fn item, msg
     }
     out->end = r.p;
     out->n = n;
+    return 0;
+}
+
+static int field_uint(const field_pos *f, int k, uint64_t *out, const dctx *c)
+{
+    proto_rd r = f->at[k];
+    if (need(f, k, c))
+        return -1;
+    if (proto_rd_uint(&r, out))
+        return proto_err(c->err, c->errlen, "malformed %s: '%s' is not an unsigned integer", c->type,
+                         key_names[k]);
+    return 0;
+}
+
+/* author, lo, hi: the head of sums and points */
+static int decode_range(const field_pos *f, proto_id *author, uint64_t *lo, uint64_t *hi, const dctx *c)
+{
+    if (field_id(f, K_AUTHOR, author, c) || field_uint(f, K_LO, lo, c) || field_uint(f, K_HI, hi, c))
+        return -1;
+    if (*lo == 0 || *hi < *lo)
+        return proto_err(c->err, c->errlen, "malformed %s: empty range (needs 1 <= lo <= hi)", c->type);
+    return 0;
+}
+
+static int decode_points(const field_pos *f, msg *m, const dctx *c)
+{
+    if (decode_range(f, &m->points.author, &m->points.lo, &m->points.hi, c))
+        return -1;
+    proto_rd r = f->at[K_P];
+    uint32_t n;
+    if (need(f, K_P, c))
+        return -1;
+    if (proto_rd_array(&r, &n))
+        return proto_err(c->err, c->errlen, "malformed points: 'p' is not an array");
+    if (n > MSG_SUMS_MAX)
+        return proto_err(c->err, c->errlen, "malformed points: 'p' has %u items, more than %u", n,
+                         MSG_SUMS_MAX);
+    m->points.p.p = r.p;
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k;
+        uint64_t seq;
+        proto_id ch;
+        if (proto_rd_array(&r, &k) || k != 2 || proto_rd_uint(&r, &seq) || rd_id(&r, &ch))
+            return proto_err(c->err, c->errlen,
+                             "malformed points: 'p' item %u: expected [seq (uint), chain (32-byte bin)]", i);
+        if (seq < m->points.lo || seq > m->points.hi || (i && seq <= prev))
+            return proto_err(c->err, c->errlen,
+                             "malformed points: 'p' item %u: seq outside lo..hi or not increasing", i);
+        prev = seq;
+    }
+    m->points.p.end = r.p;
+    m->points.p.n = n;
     return 0;
 }
 
@@ -346,6 +405,10 @@ int msg_decode(const uint8_t *frame, size_t len, msg *out, char *err, size_t err
         return 0;
     case MSG_ERROR:
         return decode_error(&f, out, &c);
+    case MSG_SUMS:
+        return decode_range(&f, &out->sums.author, &out->sums.lo, &out->sums.hi, &c);
+    case MSG_POINTS:
+        return decode_points(&f, out, &c);
     }
     return proto_err(err, errlen, "unknown message type");   /* not reached */
 }
@@ -357,6 +420,7 @@ static const msg_items *items_of(const msg *m)
     case MSG_WANT: return &m->want.r;
     case MSG_RECORDS: return &m->records.recs;
     case MSG_ANNOUNCE: return &m->announce.a;
+    case MSG_POINTS: return &m->points.p;
     default: return NULL;
     }
 }
@@ -388,13 +452,23 @@ static int iter_step(msg_iter *it, enum msg_type type)
     return it->type == type && it->left > 0 && !it->r.err;
 }
 
-int msg_vv_next(msg_iter *it, proto_id *author, uint64_t *seq)
+int msg_vv_next(msg_iter *it, proto_id *author, uint64_t *seq, proto_id *chain)
 {
     uint32_t k;
     if (!iter_step(it, MSG_HELLO))
         return 0;
     it->left--;
-    return !(proto_rd_array(&it->r, &k) || rd_id(&it->r, author) || proto_rd_uint(&it->r, seq));
+    return !(proto_rd_array(&it->r, &k) || rd_id(&it->r, author) || proto_rd_uint(&it->r, seq) ||
+             rd_id(&it->r, chain));
+}
+
+int msg_points_next(msg_iter *it, uint64_t *seq, proto_id *chain)
+{
+    uint32_t k;
+    if (!iter_step(it, MSG_POINTS))
+        return 0;
+    it->left--;
+    return !(proto_rd_array(&it->r, &k) || proto_rd_uint(&it->r, seq) || rd_id(&it->r, chain));
 }
 
 int msg_want_next(msg_iter *it, proto_id *author, uint64_t *from, uint64_t *to)
@@ -471,6 +545,38 @@ int msg_pack_digest(msgpack_sbuffer *sb, const proto_id *digest)
     msgpack_packer pk;
     proto_frame_begin(sb, &pk);
     return frame_done(sb, pk_head(&pk, MSG_DIGEST, 1) | pk_cstr(&pk, "d") | pk_id(&pk, digest));
+}
+
+static int pk_range(msgpack_packer *pk, const proto_id *author, uint64_t lo, uint64_t hi)
+{
+    return pk_cstr(pk, "author") | pk_id(pk, author) | pk_cstr(pk, "lo") | msgpack_pack_uint64(pk, lo) |
+           pk_cstr(pk, "hi") | msgpack_pack_uint64(pk, hi);
+}
+
+int msg_pack_sums(msgpack_sbuffer *sb, const proto_id *author, uint64_t lo, uint64_t hi)
+{
+    msgpack_packer pk;
+    if (lo == 0 || hi < lo)
+        return -1;
+    proto_frame_begin(sb, &pk);
+    return frame_done(sb, pk_head(&pk, MSG_SUMS, 3) | pk_range(&pk, author, lo, hi));
+}
+
+int msg_pack_points(msgpack_sbuffer *sb, const proto_id *author, uint64_t lo, uint64_t hi,
+                    const uint64_t *seqs, const proto_id *chains, uint32_t n)
+{
+    msgpack_packer pk;
+    if (lo == 0 || hi < lo || n > MSG_SUMS_MAX)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        if (seqs[i] < lo || seqs[i] > hi || (i && seqs[i] <= seqs[i - 1]))
+            return -1;
+    proto_frame_begin(sb, &pk);
+    int rc = pk_head(&pk, MSG_POINTS, 4) | pk_range(&pk, author, lo, hi) | pk_cstr(&pk, "p") |
+             msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        rc |= msgpack_pack_array(&pk, 2) | msgpack_pack_uint64(&pk, seqs[i]) | pk_id(&pk, &chains[i]);
+    return frame_done(sb, rc);
 }
 
 int msg_pack_ping(msgpack_sbuffer *sb)
@@ -649,14 +755,14 @@ static int add_done(msg_list *l, size_t before, int rc)
     return 0;
 }
 
-int msg_list_add_vv(msg_list *l, const proto_id *author, uint64_t seq)
+int msg_list_add_vv(msg_list *l, const proto_id *author, uint64_t seq, const proto_id *chain)
 {
     int rc = add_check(l, MSG_HELLO);
     if (rc)
         return rc;
     size_t before = l->sb.size;
-    return add_done(l, before, msgpack_pack_array(&l->pk, 2) | pk_id(&l->pk, author) |
-                                   msgpack_pack_uint64(&l->pk, seq));
+    return add_done(l, before, msgpack_pack_array(&l->pk, 3) | pk_id(&l->pk, author) |
+                                   msgpack_pack_uint64(&l->pk, seq) | pk_id(&l->pk, chain));
 }
 
 int msg_list_add_want(msg_list *l, const proto_id *author, uint64_t from, uint64_t to)

@@ -5,11 +5,14 @@
  * A peer frame (proto/frame.h: 4-byte big-endian length, then one msgpack
  * map) carries one message; "t" names its type:
  *
- *   hello    {t, v: uint, genesis: bin32|nil, digest: bin32, vv: [[author bin32, seq uint]...]}
+ *   hello    {t, v: uint, genesis: bin32|nil, digest: bin32, vv: [[author bin32, seq uint, chain bin32]...]}
  *   want     {t, r: [[author bin32, from uint, to uint]...]}        1 <= from <= to
  *   records  {t, recs: [record bin...]}                             each <= PROTO_RECORD_MAX
  *   announce {t, a: [[author bin32, seq uint, hash bin32]...]}
  *   digest   {t, d: bin32}
+ *   sums     {t, author: bin32, lo: uint, hi: uint}                  1 <= lo <= hi
+ *   points   {t, author: bin32, lo: uint, hi: uint, p: [[seq uint, chain bin32]...]}
+ *                                                     lo <= seq <= hi, seqs increasing
  *   ping     {t}
  *   pong     {t}
  *   error    {t, code: uint, text: str}                             then the sender closes
@@ -35,7 +38,8 @@
  *     forward compatibility: its value may be any msgpack value except float
  *     and ext, nested at most MSG_SKIP_DEPTH deep;
  *   - list lengths: vv <= MSG_VV_MAX, r <= MSG_WANT_RANGES_MAX,
- *     recs <= MSG_RECORDS_MAX, a <= MSG_ANNOUNCE_MAX; each list item is an
+ *     recs <= MSG_RECORDS_MAX, a <= MSG_ANNOUNCE_MAX, p <= MSG_SUMS_MAX;
+ *     each list item is an
  *     array of exactly the listed elements (records: a bin).
  * Every message catalogd sends decodes.  What daemon/gossip.c accepted
  * before this file existed still decodes, except (none of which catalogd
@@ -97,8 +101,10 @@ enum msg_type {
     MSG_PING,       /* "ping"     liveness; answered by pong */
     MSG_PONG,       /* "pong" */
     MSG_ERROR,      /* "error"    the sender closes after it */
+    MSG_SUMS,       /* "sums"     send me your log chain at points of author's lo..hi */
+    MSG_POINTS,     /* "points"   the answer to sums */
 };
-#define MSG_TYPE_LAST MSG_ERROR
+#define MSG_TYPE_LAST MSG_POINTS
 
 /* Error codes carried by an error message (wire values, never renumber). */
 enum msg_error {
@@ -163,6 +169,15 @@ typedef struct msg {
             size_t text_len;
             int truncated;
         } error;
+        struct {
+            proto_id author;
+            uint64_t lo, hi;            /* 1 <= lo <= hi */
+        } sums;
+        struct {
+            proto_id author;
+            uint64_t lo, hi;            /* as in the sums it answers */
+            msg_items p;                /* p.n <= MSG_SUMS_MAX points: msg_points_next */
+        } points;
         /* ping, pong: no fields */
     };
 } msg;
@@ -195,8 +210,11 @@ typedef struct {
 } msg_iter;
 
 void msg_iter_init(msg_iter *it, const msg *m);
-/* hello: one vv entry, "the sender holds author's log up to seq" */
-int msg_vv_next(msg_iter *it, proto_id *author, uint64_t *seq);
+/* hello: one vv entry, "the sender holds author's log up to seq, and its
+ * chain there is chain" (store/store_sum.c) */
+int msg_vv_next(msg_iter *it, proto_id *author, uint64_t *seq, proto_id *chain);
+/* points: one point, lo <= *seq <= hi, after the previous one's seq */
+int msg_points_next(msg_iter *it, uint64_t *seq, proto_id *chain);
 /* want: one range, 1 <= *from <= *to */
 int msg_want_next(msg_iter *it, proto_id *author, uint64_t *from, uint64_t *to);
 /* records: one record's bytes, *len <= PROTO_RECORD_MAX (not yet decoded:
@@ -213,6 +231,11 @@ int msg_announce_next(msg_iter *it, proto_id *author, uint64_t *seq, proto_id *h
  * 0 on success; -1 when out of memory, and then sb holds nothing to send
  * and needs no destroy. */
 int msg_pack_digest(msgpack_sbuffer *sb, const proto_id *digest);
+/* -1 also when lo == 0 or hi < lo */
+int msg_pack_sums(msgpack_sbuffer *sb, const proto_id *author, uint64_t lo, uint64_t hi);
+/* n <= MSG_SUMS_MAX points, seqs increasing within lo..hi (else -1) */
+int msg_pack_points(msgpack_sbuffer *sb, const proto_id *author, uint64_t lo, uint64_t hi,
+                    const uint64_t *seqs, const proto_id *chains, uint32_t n);
 int msg_pack_ping(msgpack_sbuffer *sb);
 int msg_pack_pong(msgpack_sbuffer *sb);
 /* text is cut to MSG_ERROR_TEXT_MAX bytes (at a UTF-8 boundary) if longer;
@@ -271,7 +294,7 @@ int msg_list_init_hello(msg_list *l, const proto_id *genesis, const proto_id *di
  * or to < from; an add of another type's item; out of memory).  The builder
  * is unchanged by a refused add. */
 #define MSG_LIST_FULL 1
-int msg_list_add_vv(msg_list *l, const proto_id *author, uint64_t seq);
+int msg_list_add_vv(msg_list *l, const proto_id *author, uint64_t seq, const proto_id *chain);
 int msg_list_add_want(msg_list *l, const proto_id *author, uint64_t from, uint64_t to);
 int msg_list_add_record(msg_list *l, const uint8_t *rec, size_t len);
 int msg_list_add_announce(msg_list *l, const proto_id *author, uint64_t seq, const proto_id *hash);

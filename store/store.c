@@ -16,12 +16,16 @@
  *   members  id                                -> packed store_member
  *   endorse  subject | author                  -> op(1)
  *   forks    author | seq | hash               -> record bytes (losers of equivocation)
+ *   sum      author | seq                      -> hash(32) chain(32)  (store_sum.c: the
+ *            hash of the record log holds there, and the log's hash chain up to it)
  * kind* is one length byte then the kind, so "a" never prefixes "ab".
  *
  * meta holds: schema (8, big-endian: STORE_SCHEMA), self (32: the node's
  * member id), genesis (32: the pinned alliance id), alliance (its name),
- * admission (8, big-endian: endorsements to admit), digest (32: XOR of the
- * hashes of the current records), and settings put by store_meta_put.
+ * admission (8, big-endian: endorsements to admit), and settings put by
+ * store_meta_put.  The digest is not stored: it is computed from vv and sum
+ * (store_sum.c) and cached in memory per committed transaction.  Schema 1
+ * had no sum and kept an XOR digest in meta; store_open migrates it.
  * A packed store_member is a msgpack array [status, code, name, address,
  * admitted_by, since_ms, spki]; endorsements are counted from endorse, never
  * stored.  An endorse op is OP_ADMIT or OP_EXPEL (store_member.c).
@@ -79,7 +83,8 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
         (rc = mdb_dbi_open(txn, "vv", MDB_CREATE, &s->vv)) ||
         (rc = mdb_dbi_open(txn, "members", MDB_CREATE, &s->members)) ||
         (rc = mdb_dbi_open(txn, "endorse", MDB_CREATE, &s->endorse)) ||
-        (rc = mdb_dbi_open(txn, "forks", MDB_CREATE, &s->forks))) {
+        (rc = mdb_dbi_open(txn, "forks", MDB_CREATE, &s->forks)) ||
+        (rc = mdb_dbi_open(txn, "sum", MDB_CREATE, &s->sum))) {
         lmdb_err(err, errlen, "opening tables", rc);
         goto fail;
     }
@@ -99,6 +104,15 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
     } else if (rc) {
         lmdb_err(err, errlen, "reading schema", rc);
         goto fail;
+    } else if (v.mv_size == 8 && get_be64(v.mv_data) == 1) {
+        /* schema 1: the log chains are built from the log, once */
+        uint8_t sv[8];
+        put_be64(sv, STORE_SCHEMA);
+        MDB_val nv = { 8, sv };
+        if (sum_migrate_txn(s, txn) || (rc = mdb_put(txn, s->meta, &k, &nv, 0))) {
+            proto_err(err, errlen, "%s: migrating the store from schema 1 failed", dir);
+            goto fail;
+        }
     } else if (v.mv_size != 8 || get_be64(v.mv_data) != STORE_SCHEMA) {
         proto_err(err, errlen, "%s: store schema %llu, this program reads schema %d",
                   dir, v.mv_size == 8 ? (unsigned long long)get_be64(v.mv_data) : 0ULL, STORE_SCHEMA);
@@ -230,7 +244,7 @@ int store_info_get(store *s, store_info *out)
     uint8_t a[8];
     n = 8;
     out->admission = meta_get_txn(s, txn, "admission", a, &n) == 0 && n == 8 ? (uint32_t)get_be64(a) : 1;
-    meta_id(s, txn, "digest", &out->digest);
+    digest_txn(s, txn, &out->digest);
     out->records = count_of(txn, s->log);
     out->current = count_of(txn, s->cur);
     out->authors = count_of(txn, s->vv);
@@ -246,7 +260,7 @@ int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_gen
     proto_id g;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
         return -1;
-    if (meta_id(s, txn, "digest", digest))
+    if (digest_txn(s, txn, digest))
         memset(digest, 0, sizeof *digest);
     int hg = meta_id(s, txn, "genesis", &g) == 0;
     mdb_txn_abort(txn);

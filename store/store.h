@@ -5,9 +5,12 @@
  * record of each (author, kind, key) — the one with the highest seq — the
  * version vector (per author, the highest seq held; every author's log is a
  * dense prefix 1..n), the alliance's members as derived from genesis and
- * member records, equivocation evidence, and an order-independent digest of
- * the current records (XOR of their SHA-256 hashes, kept up to date on every
- * write), so two stores holding the same records have the same digest.
+ * member records, equivocation evidence, a hash chain over every author's
+ * log (per seq: the hash of the record held there and a chain value that
+ * commits to the log up to it), and a digest over the version vector and
+ * those chains, so two stores have the same digest exactly when they hold
+ * the same logs (same (author, seq) -> same record), whatever records a
+ * member crafted: see store/store_sum.c.
  *
  * Trust rules applied here (DESIGN §2/§3): a genesis is accepted once and
  * pinned; every other record must carry the pinned alliance id, be authored by
@@ -23,8 +26,8 @@
  *
  * The implementation is split by concern: store.c (open, the LMDB layout,
  * meta, info), store_member.c (membership), store_apply.c (precheck, apply,
- * writes), store_read.c (reads, page release); store_int.h is private to
- * them.
+ * writes), store_read.c (reads, page release), store_sum.c (the log chains
+ * and the digest); store_int.h is private to them.
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -34,7 +37,8 @@
 #include <openssl/evp.h>
 #include "proto/record.h"
 
-#define STORE_SCHEMA 1
+/* 2: the sum db (log chains); a schema-1 store is migrated at open. */
+#define STORE_SCHEMA 2
 
 typedef struct store store;
 
@@ -45,7 +49,7 @@ typedef struct {
     proto_id genesis;       /* alliance id = hash of the genesis record */
     char alliance[256];     /* alliance name from genesis */
     uint32_t admission;     /* endorsements needed to admit a member */
-    proto_id digest;        /* XOR of hashes of current records */
+    proto_id digest;        /* SHA-256 over the version vector and each log's chain */
     uint64_t records;       /* every version held */
     uint64_t current;       /* current (author, kind, key) entries */
     uint64_t members;       /* current members */
@@ -179,6 +183,17 @@ void store_release_pages(store *s);
 typedef int (*store_vv_cb)(void *ctx, const proto_id *author, uint64_t seq);
 int store_vv(store *s, store_vv_cb cb, void *ctx);
 uint64_t store_vv_get(store *s, const proto_id *author);
+
+/* The log summary (store/store_sum.c).  The chain of author's log at seq
+ * and the hash of the record held there (seq 0: chain_0, zero hash; either
+ * pointer may be NULL): 0, 1 if seq is not held, -1 on error. */
+int store_chain_get(store *s, const proto_id *author, uint64_t seq, uint8_t chain[32], uint8_t hash[32]);
+/* The sum entries of author's seqs from..to held, in seq order. */
+typedef int (*store_sum_cb)(void *ctx, uint64_t seq, const uint8_t *hash, const uint8_t *chain);
+int store_sums(store *s, const proto_id *author, uint64_t from, uint64_t to, store_sum_cb cb, void *ctx);
+/* The version vector with each author's chain at its highest seq. */
+typedef int (*store_vv_chain_cb)(void *ctx, const proto_id *author, uint64_t seq, const uint8_t *chain);
+int store_vv_chains(store *s, store_vv_chain_cb cb, void *ctx);
 
 typedef int (*store_member_cb)(void *ctx, const store_member *m);
 int store_members(store *s, store_member_cb cb, void *ctx);

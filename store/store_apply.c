@@ -1,7 +1,7 @@
 /*
  * store/store_apply.c — the record rules (DESIGN §2/§3) and writing: the
  * precheck of incoming records (alone and in batches), applying verified
- * records (current pointers, history, forks, the digest), and signing and
+ * records (current pointers, history, forks, the log chains), and signing and
  * applying this node's own records, genesis included.
  *
  * Rules that depend on the record alone are the kind's validator in the
@@ -12,7 +12,8 @@
  * A caller may rely on: store_apply_batch re-running the precheck inside
  * its write transaction, so a record checked earlier against an older state
  * is never applied against a newer one unchecked; every write transaction
- * updating the digest in the same commit as the records; on any failure,
+ * updating the log chains (store_sum.c) in the same commit as the records,
+ * so the digest derived from them is never stale; on any failure,
  * nothing of the transaction written and the member key cache emptied.
  */
 #include "store/store_int.h"
@@ -151,15 +152,9 @@ int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res,
 
 /* ---- applying records ---- */
 
-static void digest_xor(proto_id *d, const uint8_t *h)
-{
-    for (int i = 0; i < 32; i++)
-        d->b[i] ^= h[i];
-}
-
 /* Make the current pointer of (author, kind, key) match its highest version. */
 static int recompute_current(store *s, MDB_txn *txn, const char *kind, const proto_id *author,
-                             const char *key, proto_id *digest)
+                             const char *key)
 {
     uint8_t ck[CK_MAX], vk[CK_MAX];
     size_t cl = ck_key(ck, kind, author, key);
@@ -197,10 +192,7 @@ static int recompute_current(store *s, MDB_txn *txn, const char *kind, const pro
     mdb_cursor_close(c);
     if (had && found && !memcmp(old, nw, 41))
         return 0;
-    if (had)
-        digest_xor(digest, old + 8);
     if (found) {
-        digest_xor(digest, nw + 8);
         MDB_val nv = { 41, nw };
         return mdb_put(txn, s->cur, &k, &nv, 0) ? -1 : 0;
     }
@@ -209,16 +201,13 @@ static int recompute_current(store *s, MDB_txn *txn, const char *kind, const pro
 
 /* A new record of an author has that author's highest seq, so it is the
  * current version of its (kind, key): no need to search the history. */
-static int set_current(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, proto_id *digest)
+static int set_current(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h)
 {
     uint8_t ck[CK_MAX], nw[41];
-    MDB_val k = { ck_key(ck, r->kind, &r->author, r->key), ck }, v;
-    if (mdb_get(txn, s->cur, &k, &v) == 0 && v.mv_size == 41)
-        digest_xor(digest, (uint8_t *)v.mv_data + 8);
+    MDB_val k = { ck_key(ck, r->kind, &r->author, r->key), ck };
     put_be64(nw, r->seq);
     memcpy(nw + 8, h->b, 32);
     nw[40] = (uint8_t)r->flags;
-    digest_xor(digest, h->b);
     MDB_val nv = { 41, nw };
     return mdb_put(txn, s->cur, &k, &nv, 0) ? -1 : 0;
 }
@@ -233,8 +222,7 @@ static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id
 }
 
 /* Apply one checked and verified record inside txn. */
-static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, proto_id *digest,
-                     char *err, size_t errlen)
+static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, char *err, size_t errlen)
 {
     int pre = precheck_txn(s, txn, r, NULL, err, errlen);
     if (pre != STORE_NEW && pre != STORE_FORK)
@@ -272,8 +260,9 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, proto_id *di
             MDB_val nv = { r->raw_len, (void *)r->raw };
             if (mdb_put(txn, s->log, &k, &nv, 0) || ver_put(s, txn, &old, &held, 1) ||
                 ver_put(s, txn, r, &h, 0) ||
-                recompute_current(s, txn, old.kind, &old.author, old.key, digest) ||
-                recompute_current(s, txn, r->kind, &r->author, r->key, digest)) {
+                recompute_current(s, txn, old.kind, &old.author, old.key) ||
+                recompute_current(s, txn, r->kind, &r->author, r->key) ||
+                chain_rebuild_txn(s, txn, &r->author, r->seq, &h)) {
                 free(oldcopy);
                 return -1;
             }
@@ -327,29 +316,21 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, proto_id *di
     put_be64(sb, r->seq);
     MDB_val vk = { 32, (void *)r->author.b }, vv = { 8, sb };
     if (mdb_put(txn, s->log, &k, &v, 0) || mdb_put(txn, s->vv, &vk, &vv, 0) ||
-        ver_put(s, txn, r, &h, 0) || set_current(s, txn, r, &h, digest))
+        ver_put(s, txn, r, &h, 0) || set_current(s, txn, r, &h) ||
+        chain_append_txn(s, txn, &r->author, r->seq, &h))
         return -1;
     return STORE_NEW;
-}
-
-static int load_digest(store *s, MDB_txn *txn, proto_id *d)
-{
-    if (meta_id(s, txn, "digest", d))
-        memset(d, 0, sizeof *d);
-    return 0;
 }
 
 int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
                       char *err, size_t errlen)
 {
     MDB_txn *txn;
-    proto_id digest;
     int rc;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
-    load_digest(s, txn, &digest);
     for (size_t i = 0; i < n; i++) {
-        int r = apply_txn(s, txn, &recs[i], &digest, NULL, 0);
+        int r = apply_txn(s, txn, &recs[i], NULL, 0);
         if (r < 0) {
             mdb_txn_abort(txn);
             cache_clear(s);
@@ -357,11 +338,9 @@ int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results
         }
         results[i] = r;
     }
-    if (meta_put_txn(s, txn, "digest", digest.b, 32) || (rc = mdb_txn_commit(txn))) {
-        if (!rc)
-            mdb_txn_abort(txn);
+    if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
-        return proto_err(err, errlen, "commit failed: %s", rc ? mdb_strerror(rc) : "meta");
+        return proto_err(err, errlen, "commit failed: %s", mdb_strerror(rc));
     }
     /* writing reads B-tree pages through the map (and the kernel maps their
      * neighbours too): release them like a scan's */
@@ -379,7 +358,6 @@ static int sign_and_apply(store *s, MDB_txn *txn, EVP_PKEY *priv, const proto_id
     uint8_t *rec;
     size_t len;
     proto_record r;
-    proto_id digest;
     if (proto_record_sign(alliance, author, kind, key, seq, proto_now_ms(), flags, body, priv,
                           &rec, &len, err, errlen))
         return -1;
@@ -387,17 +365,12 @@ static int sign_and_apply(store *s, MDB_txn *txn, EVP_PKEY *priv, const proto_id
         free(rec);
         return -1;
     }
-    load_digest(s, txn, &digest);
-    int res = apply_txn(s, txn, &r, &digest, err, errlen);
+    int res = apply_txn(s, txn, &r, err, errlen);
     if (res != STORE_NEW) {
         free(rec);
         if (res > 0 && err && !err[0])
             proto_err(err, errlen, "record refused: %s", store_result_str(res));
         return -1;
-    }
-    if (meta_put_txn(s, txn, "digest", digest.b, 32)) {
-        free(rec);
-        return proto_err(err, errlen, "store write failed");
     }
     if (out) {
         *out = rec;

@@ -8,6 +8,7 @@
  *   store_member.c  membership: member records, endorsements, member keys
  *   store_apply.c   the record rules: precheck, apply, signing our records
  *   store_read.c    reads, and releasing the pages reads have mapped
+ *   store_sum.c     the per-author hash chains (db sum) and the digest
  *
  * Functions named *_txn work inside a transaction the caller owns and never
  * commit or abort it.
@@ -38,7 +39,11 @@ struct store {
     int statm;              /* /proc/self/statm, to see how much is mapped */
     long mapped_base;       /* mapped pages after the last release */
     size_t map_len;
-    MDB_dbi meta, log, ver, cur, vv, members, endorse, forks;   /* see store.c */
+    MDB_dbi meta, log, ver, cur, vv, members, endorse, forks, sum;   /* see store.c */
+    /* the digest as of committed transaction digest_id (store_sum.c) */
+    int digest_ok;
+    size_t digest_id;
+    proto_id digest;
     struct { proto_id id; EVP_PKEY *key; } cache[KEYCACHE];    /* member keys by id */
 };
 
@@ -87,7 +92,7 @@ int lmdb_err(char *err, size_t errlen, const char *what, int rc);
 int meta_get_txn(store *s, MDB_txn *txn, const char *name, void *buf, size_t *len);
 /* Write meta entry `name`: 0 or an LMDB error code. */
 int meta_put_txn(store *s, MDB_txn *txn, const char *name, const void *val, size_t len);
-/* A 32-byte meta entry (self, genesis, digest): 0, or -1 if absent. */
+/* A 32-byte meta entry (self, genesis): 0, or -1 if absent. */
 int meta_id(store *s, MDB_txn *txn, const char *name, proto_id *out);
 
 /* ---- store_member.c ---- */
@@ -125,5 +130,24 @@ void find_map(store *s);
 void scanned(store *s, size_t n);
 /* The author's highest seq held, 0 if none. */
 uint64_t vv_get_txn(store *s, MDB_txn *txn, const proto_id *author);
+
+
+/* ---- store_sum.c ---- */
+
+/* chain_0 of an author's log. */
+void chain_zero(const proto_id *author, uint8_t out[32]);
+/* The chain (and record hash) at seq; seq 0 gives chain_0 and a zero hash.
+ * 0, 1 if not held, -1 on error.  chain or hash may be NULL. */
+int chain_get_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
+                  uint8_t chain[32], uint8_t hash[32]);
+/* The sum entry of a record just appended to the log at seq: 0 or -1. */
+int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+/* The record held at seq is now the one with `hash` (a fork's new winner):
+ * rewrite the sum entries seq..vv.  0 or -1. */
+int chain_rebuild_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+/* The catalog digest (in a read transaction; cached per committed txn). */
+int digest_txn(store *s, MDB_txn *txn, proto_id *out);
+/* Schema 1 -> 2: build sum from log and drop the XOR digest.  0 or -1. */
+int sum_migrate_txn(store *s, MDB_txn *txn);
 
 #endif

@@ -30,8 +30,21 @@ static uint32_t walk(const msg *m)
     switch (m->type) {
     case MSG_HELLO:
         CHECK(m->hello.v == MSG_PROTO_VERSION);
-        while (msg_vv_next(&it, &a, &s))
+        while (msg_vv_next(&it, &a, &s, &h))
             n++;
+        break;
+    case MSG_SUMS:
+        CHECK(m->sums.lo >= 1 && m->sums.hi >= m->sums.lo);
+        break;
+    case MSG_POINTS:
+        CHECK(m->points.lo >= 1 && m->points.hi >= m->points.lo);
+        t = 0;
+        while (msg_points_next(&it, &s, &h)) {
+            CHECK(s >= m->points.lo && s <= m->points.hi && (!n || s > t));
+            t = s;
+            n++;
+        }
+        CHECK(n <= MSG_SUMS_MAX);
         break;
     case MSG_WANT:
         while (msg_want_next(&it, &a, &s, &t)) {
@@ -61,7 +74,9 @@ static uint32_t walk(const msg *m)
     /* the next functions of other types yield nothing */
     msg_iter_init(&it, m);
     if (m->type != MSG_HELLO)
-        CHECK(!msg_vv_next(&it, &a, &s));
+        CHECK(!msg_vv_next(&it, &a, &s, &h));
+    if (m->type != MSG_POINTS)
+        CHECK(!msg_points_next(&it, &s, &h));
     if (m->type != MSG_WANT)
         CHECK(!msg_want_next(&it, &a, &s, &t));
     if (m->type != MSG_RECORDS)
@@ -111,8 +126,8 @@ static void reencode(const msg *m)
         msg_iter_init(&it, m);
         for (;;) {
             int rc;
-            if (m->type == MSG_HELLO && msg_vv_next(&it, &a, &s))
-                rc = msg_list_add_vv(&l, &a, s);
+            if (m->type == MSG_HELLO && msg_vv_next(&it, &a, &s, &h))
+                rc = msg_list_add_vv(&l, &a, s, &h);
             else if (m->type == MSG_WANT && msg_want_next(&it, &a, &s, &t))
                 rc = msg_list_add_want(&l, &a, s, t);
             else if (m->type == MSG_RECORDS && msg_records_next(&it, &r, &rl))
@@ -137,11 +152,11 @@ static void reencode(const msg *m)
         msg_iter_init(&it2, &m2);
         switch (m->type) {
         case MSG_HELLO:
-            while (msg_vv_next(&it, &a, &s)) {
-                CHECK(msg_vv_next(&it2, &a2, &s2));
-                CHECK(!memcmp(&a, &a2, 32) && s == s2);
+            while (msg_vv_next(&it, &a, &s, &h)) {
+                CHECK(msg_vv_next(&it2, &a2, &s2, &h2));
+                CHECK(!memcmp(&a, &a2, 32) && s == s2 && !memcmp(&h, &h2, 32));
             }
-            CHECK(!msg_vv_next(&it2, &a2, &s2));
+            CHECK(!msg_vv_next(&it2, &a2, &s2, &h2));
             break;
         case MSG_WANT:
             while (msg_want_next(&it, &a, &s, &t)) {
@@ -167,6 +182,32 @@ static void reencode(const msg *m)
         }
         msg_list_destroy(&l);
         break;
+    case MSG_SUMS:
+        CHECK(msg_pack_sums(&sb, &m->sums.author, m->sums.lo, m->sums.hi) == 0);
+        keep = decode_own((const uint8_t *)sb.data, sb.size, &m2);
+        CHECK(m2.type == MSG_SUMS && !memcmp(&m2.sums.author, &m->sums.author, 32) &&
+              m2.sums.lo == m->sums.lo && m2.sums.hi == m->sums.hi);
+        msgpack_sbuffer_destroy(&sb);
+        break;
+    case MSG_POINTS: {
+        uint64_t seqs[MSG_SUMS_MAX];
+        proto_id chains[MSG_SUMS_MAX];
+        uint32_t np = 0;
+        msg_iter_init(&it, m);
+        while (np < MSG_SUMS_MAX && msg_points_next(&it, &seqs[np], &chains[np]))
+            np++;
+        CHECK(msg_pack_points(&sb, &m->points.author, m->points.lo, m->points.hi, seqs, chains, np) == 0);
+        keep = decode_own((const uint8_t *)sb.data, sb.size, &m2);
+        CHECK(m2.type == MSG_POINTS && msg_count(&m2) == np && m2.points.lo == m->points.lo &&
+              m2.points.hi == m->points.hi);
+        msg_iter_init(&it2, &m2);
+        for (uint32_t i = 0; i < np; i++) {
+            CHECK(msg_points_next(&it2, &s2, &h2));
+            CHECK(s2 == seqs[i] && !memcmp(&h2, &chains[i], 32));
+        }
+        msgpack_sbuffer_destroy(&sb);
+        break;
+    }
     case MSG_DIGEST:
         CHECK(msg_pack_digest(&sb, &m->digest.d) == 0);
         keep = decode_own((const uint8_t *)sb.data, sb.size, &m2);

@@ -26,12 +26,26 @@
  * Floods print "sent" once the attack is written, then count what comes
  * back instead of printing it: "bytes N records N" at the end (the bytes
  * and the number of the records frames received).
+ *   split-a / split-b [--count N] [--time-ms T]
+ *                N new records (default 300, at least 257), each signed in
+ *                two versions a and b (deterministically: fixed time, and
+ *                Ed25519 signatures are deterministic, so both runs sign the
+ *                same bytes).  split-a sends version a of all; split-b sends
+ *                version b of a subset S and version a of the rest, where S
+ *                is a nonempty set whose hashes XOR (a_i ^ b_i) to zero,
+ *                found by elimination over GF(2) (256-bit vectors: any 257
+ *                are dependent).  So the two nodes hold equal version
+ *                vectors and equal XORs of their records' hashes (the
+ *                digest before schema 2), but different logs.  Prints
+ *                "split N differ K base B" (the records take seqs B+1..B+N) and the
+ *                differing seqs; waits 2 s, exits 3
  * Prints every frame type it receives ("recv error <code> <text>") and exits
  * 0 when the peer sent an error frame and closed, 3 otherwise.
  */
 #include "certs/certs.h"
 #include "store/store.h"
 #include "proto/frame.h"
+#include "proto/msg.h"
 #include "proto/util.h"
 
 #include <arpa/inet.h>
@@ -51,6 +65,46 @@
 static int always_ok(int ok, X509_STORE_CTX *x) { return 1; }
 
 static int quiet;   /* a flood: count records frames instead of printing them */
+#define SPLIT_MAX 2048
+#define MASK_WORDS (SPLIT_MAX / 64)
+
+/* The subset of d[0..n) (32-byte vectors) whose XOR is zero: in[i] set.
+ * Gaussian elimination keeping, per basis vector, which inputs it combines.
+ * 0 if found, -1 if the vectors are independent. */
+static int dependent_subset(uint8_t (*d)[32], size_t n, int *in)
+{
+    uint8_t basis[256][32];   /* 72 KiB on the stack with comb: fine for a tool */
+    uint64_t comb[256][MASK_WORDS];
+    int have[256] = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        uint8_t v[32];
+        uint64_t c[MASK_WORDS] = { 0 };
+        memcpy(v, d[i], 32);
+        c[i / 64] |= 1ull << (i % 64);
+        for (;;) {
+            int top = -1;
+            for (int b = 0; b < 256 && top < 0; b++)
+                if (v[b / 8] & (0x80 >> (b % 8)))
+                    top = b;
+            if (top < 0) {
+                for (size_t j = 0; j < n; j++)
+                    in[j] = (c[j / 64] >> (j % 64)) & 1;
+                return 0;
+            }
+            if (!have[top]) {
+                have[top] = 1;
+                memcpy(basis[top], v, 32);
+                memcpy(comb[top], c, sizeof c);
+                break;
+            }
+            for (int k = 0; k < 32; k++)
+                v[k] ^= basis[top][k];
+            for (int k = 0; k < MASK_WORDS; k++)
+                c[k] ^= comb[top][k];
+        }
+    }
+    return -1;
+}
 
 static void send_frame(SSL *ssl, msgpack_sbuffer *sb)
 {
@@ -159,9 +213,11 @@ static int flood_records(SSL *ssl, const proto_id *alliance, const proto_id *aut
 int main(int argc, char **argv)
 {
     const char *data = NULL, *conn = NULL, *mode = NULL, *target = NULL;
-    unsigned count = 3;
+    size_t count = 0;   /* 0: the mode's default */
+    uint64_t fixed_ms = 1700000000000ull;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--count")) count = (unsigned)atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--count")) count = (size_t)strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--time-ms")) fixed_ms = strtoull(argv[i + 1], NULL, 10);
         if (!strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!strcmp(argv[i], "--connect")) conn = argv[i + 1];
         else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
@@ -213,15 +269,16 @@ int main(int argc, char **argv)
      * returns; the first read tells. */
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    proto_frame_begin(&sb, &pk);
-    msgpack_pack_map(&pk, 5);
-    proto_pack_kv_str(&pk, "t", "hello");
-    proto_pack_kv_u64(&pk, "v", 1);
-    proto_pack_kv_bin(&pk, "genesis", si.genesis.b, 32);
-    proto_pack_kv_bin(&pk, "digest", si.digest.b, 32);
-    proto_pack_cstr(&pk, "vv");
-    msgpack_pack_array(&pk, 0);
-    send_frame(ssl, &sb);
+    {
+        /* an empty vector: the probe asks for nothing */
+        msg_list hl;
+        size_t hlen;
+        msg_list_init_hello(&hl, &si.genesis, &si.digest);
+        const uint8_t *hf = msg_list_frame(&hl, &hlen);
+        if (hf)
+            SSL_write(ssl, hf, (int)hlen);
+        msg_list_destroy(&hl);
+    }
 
     uint8_t *rec = NULL;
     size_t rl = 0;
@@ -266,7 +323,7 @@ int main(int argc, char **argv)
         else if (!strcmp(mode, "want-dup"))
             flood_want(ssl, &author, 80000, 1);
         else
-            flood_announce(ssl, count);
+            flood_announce(ssl, count ? (unsigned)count : 3);
         quiet = 1;
     } else if (!strncmp(mode, "defer-", 6) || !strcmp(mode, "far-seq")) {
         proto_id author = id.id;
@@ -281,6 +338,75 @@ int main(int argc, char **argv)
         if (flood_records(ssl, &si.genesis, &author, id.key, first, n))
             return 2;
         quiet = 1;
+    } else if (!strncmp(mode, "split-", 6)) {
+        if (!count)
+            count = 300;
+        if (count < 257 || count > SPLIT_MAX) {
+            fprintf(stderr, "peerprobe: --count must be 257..%d\n", SPLIT_MAX);
+            return 2;
+        }
+        int variant_b = !strcmp(mode, "split-b");
+        uint64_t base = store_vv_get(st, &id.id);
+        uint8_t *recs[2][SPLIT_MAX];
+        size_t lens[2][SPLIT_MAX];
+        uint8_t (*d)[32] = calloc(count, 32);
+        int *in = calloc(count, sizeof *in);
+        for (size_t i = 0; i < count; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "split-%zu", i);
+            for (int v = 0; v < 2; v++) {
+                proto_body *bv = proto_body_new();
+                proto_body_str(bv, "title", "二枚舌");
+                proto_body_str(bv, "variant", v ? "b" : "a");
+                if (proto_record_sign(&si.genesis, &id.id, "note", key, base + 1 + i, fixed_ms, 0, bv,
+                                      id.key, &recs[v][i], &lens[v][i], err, sizeof err)) {
+                    fprintf(stderr, "peerprobe: %s\n", err);
+                    return 2;
+                }
+                proto_body_free(bv);
+            }
+            proto_id ha, hb;
+            proto_record_hash(recs[0][i], lens[0][i], &ha);
+            proto_record_hash(recs[1][i], lens[1][i], &hb);
+            for (int k = 0; k < 32; k++)
+                d[i][k] = ha.b[k] ^ hb.b[k];
+        }
+        if (dependent_subset(d, count, in)) {
+            fprintf(stderr, "peerprobe: no dependent subset (cannot happen with >= 257 vectors)\n");
+            return 2;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < count; i++)
+            k += in[i];
+        printf("split %zu differ %zu base %llu\n", count, k, (unsigned long long)base);
+        for (size_t i = 0; i < count; i++)
+            if (in[i])
+                printf("seq %llu\n", (unsigned long long)(base + 1 + i));
+        fflush(stdout);
+        msg_list l;
+        msg_list_init(&l, MSG_RECORDS);
+        for (size_t i = 0; i < count; i++) {
+            int v = variant_b && in[i];
+            if (msg_list_add_record(&l, recs[v][i], lens[v][i]) == MSG_LIST_FULL) {
+                size_t fl;
+                const uint8_t *f = msg_list_frame(&l, &fl);
+                SSL_write(ssl, f, (int)fl);
+                msg_list_reset(&l);
+                msg_list_add_record(&l, recs[v][i], lens[v][i]);
+            }
+        }
+        size_t fl;
+        const uint8_t *f = msg_list_frame(&l, &fl);
+        SSL_write(ssl, f, (int)fl);
+        msg_list_destroy(&l);
+        for (size_t i = 0; i < count; i++) {
+            free(recs[0][i]);
+            free(recs[1][i]);
+        }
+        free(d);
+        free(in);
+        struct timeval tv = { 2, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     } else if (!strcmp(mode, "malformed")) {
         rec = malloc(8);
         memcpy(rec, "\x92\xc4\x02zz\xc1\xc1\xc1", 8);
@@ -310,11 +436,17 @@ int main(int argc, char **argv)
     int got_error = 0;
     char buf[16384];
     uint64_t bytes = 0, nrecs = 0, start = proto_now_ms(), last = start;
+    /* the modes that expect no error listen 2 s in all, even if the peer
+     * keeps sending (its anti-entropy probes) */
+    int timed = !strncmp(mode, "equivocate-", 11) || !strncmp(mode, "split-", 6);
+    uint64_t until = proto_now_ms() + 2000;
     if (quiet) {
         printf("sent\n");
         fflush(stdout);
     }
     for (;;) {
+        if (timed && proto_now_ms() > until)
+            break;
         if (quiet) {
             /* a flood: done after 3 s without records (pings and digests
              * keep coming), or after 10 s in all */

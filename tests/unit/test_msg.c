@@ -28,6 +28,9 @@
 
 /* ---- helpers ---- */
 
+/* A log chain for vv entries (protocol 2): its value matters to no test here. */
+#define VVCH (&(proto_id){ { 0 } })
+
 static proto_id id_of(uint8_t seed)
 {
     proto_id id;
@@ -145,12 +148,13 @@ static void legacy_hello(msgpack_sbuffer *sb, const proto_id *genesis, const pro
     msgpack_sbuffer_init(&tmp);
     msgpack_packer_init(&tpk, &tmp, msgpack_sbuffer_write);
     for (uint32_t i = 0; i < n; i++) {
-        msgpack_pack_array(&tpk, 2);
+        msgpack_pack_array(&tpk, 3);
         pk_id(&tpk, &vv[i].a);
         msgpack_pack_uint64(&tpk, vv[i].seq);
+        pk_id(&tpk, VVCH);
     }
     begin_msg(sb, &pk, "hello", 4);
-    proto_pack_kv_u64(&pk, "v", 1);
+    proto_pack_kv_u64(&pk, "v", MSG_PROTO_VERSION);
     proto_pack_cstr(&pk, "genesis");
     if (genesis)
         pk_id(&pk, genesis);
@@ -277,7 +281,7 @@ static void assert_same_bytes(const void *a, size_t an, const void *b, size_t bn
 static void names(void **state)
 {
     static const char *const expect[] = { NULL, "hello", "want", "records", "announce",
-                                          "digest", "ping", "pong", "error" };
+                                          "digest", "ping", "pong", "error", "sums", "points" };
     for (int t = MSG_HELLO; t <= MSG_TYPE_LAST; t++) {
         assert_string_equal(msg_type_name((enum msg_type)t), expect[t]);
         assert_int_equal(msg_type_from(expect[t], strlen(expect[t])), t);
@@ -300,9 +304,86 @@ static void names(void **state)
     assert_string_equal(msg_error_name(0), "?");
     assert_string_equal(msg_error_name(MSG_ERR_LIMIT), "limit");
     assert_string_equal(msg_error_name(6), "?");
-    assert_int_equal(MSG_PROTO_VERSION, 1);
+    assert_int_equal(MSG_PROTO_VERSION, 2);
     assert_int_equal(PROTO_PEER_FRAME_MAX, 4u << 20);
     assert_int_equal(PROTO_CTL_FRAME_MAX, 16u << 20);
+}
+
+/* ---- sums and points (reconciliation) ---- */
+
+static void sums_points(void **state)
+{
+    proto_id a = id_of(1);
+    msgpack_sbuffer sb;
+    msg m;
+    char err[256];
+    assert_int_equal(msg_pack_sums(&sb, &a, 3, 900), 0);
+    assert_int_equal(decode(sb.data + 4, sb.size - 4, &m, err, sizeof err), 0);
+    assert_int_equal(m.type, MSG_SUMS);
+    assert_memory_equal(m.sums.author.b, a.b, 32);
+    assert_true(m.sums.lo == 3 && m.sums.hi == 900);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(msg_pack_sums(&sb, &a, 0, 1), -1);
+    assert_int_equal(msg_pack_sums(&sb, &a, 5, 4), -1);
+
+    uint64_t seqs[MSG_SUMS_MAX];
+    proto_id ch[MSG_SUMS_MAX];
+    for (uint32_t i = 0; i < MSG_SUMS_MAX; i++) {
+        seqs[i] = 10 + 3 * i;
+        ch[i] = id_of((uint8_t)(i + 2));
+    }
+    assert_int_equal(msg_pack_points(&sb, &a, 10, 10 + 3 * (MSG_SUMS_MAX - 1), seqs, ch, MSG_SUMS_MAX), 0);
+    uint8_t *keep;
+    decode_keep((const uint8_t *)sb.data, sb.size, &m, &keep);   /* iterated below */
+    assert_int_equal(m.type, MSG_POINTS);
+    assert_int_equal(msg_count(&m), MSG_SUMS_MAX);
+    msg_iter it;
+    uint64_t q;
+    proto_id c;
+    uint32_t n = 0;
+    msg_iter_init(&it, &m);
+    while (msg_points_next(&it, &q, &c)) {
+        assert_true(q == seqs[n]);
+        assert_memory_equal(c.b, ch[n].b, 32);
+        n++;
+    }
+    assert_int_equal(n, MSG_SUMS_MAX);
+    free(keep);
+    msgpack_sbuffer_destroy(&sb);
+    /* an empty answer is valid */
+    assert_int_equal(msg_pack_points(&sb, &a, 1, 1, seqs, ch, 0), 0);
+    assert_int_equal(decode(sb.data + 4, sb.size - 4, &m, err, sizeof err), 0);
+    assert_int_equal(msg_count(&m), 0);
+    msgpack_sbuffer_destroy(&sb);
+    /* the encoder refuses what the decoder would */
+    assert_int_equal(msg_pack_points(&sb, &a, 11, 400, seqs, ch, 2), -1);   /* 10 < lo */
+    assert_int_equal(msg_pack_points(&sb, &a, 10, 12, seqs, ch, 2), -1);    /* 13 > hi */
+    seqs[1] = seqs[0];
+    assert_int_equal(msg_pack_points(&sb, &a, 1, 400, seqs, ch, 2), -1);    /* not increasing */
+
+    /* decoder: too many points, a point outside the range, an empty range */
+    msgpack_packer pk;
+    for (int bad = 0; bad < 4; bad++) {
+        body_begin(&sb, &pk);
+        msgpack_pack_map(&pk, 5);
+        proto_pack_kv_str(&pk, "t", "points");
+        proto_pack_kv_bin(&pk, "author", a.b, 32);
+        proto_pack_kv_u64(&pk, "lo", bad == 3 ? 0 : 1);
+        proto_pack_kv_u64(&pk, "hi", 1000);
+        proto_pack_cstr(&pk, "p");
+        uint32_t np = bad == 0 ? MSG_SUMS_MAX + 1 : 2;
+        msgpack_pack_array(&pk, np);
+        for (uint32_t i = 0; i < np; i++) {
+            msgpack_pack_array(&pk, 2);
+            msgpack_pack_uint64(&pk, bad == 1 && i == 1 ? 1001 : bad == 2 ? 5 : i + 1);
+            pk_id(&pk, &a);
+        }
+        const char *why[] = { "more than", "outside", "outside", "empty range" };
+        assert_int_equal(decode(sb.data, sb.size, &m, err, sizeof err), -1);
+        if (!strstr(err, why[bad]))
+            fail_msg("case %d: %s", bad, err);
+        msgpack_sbuffer_destroy(&sb);
+    }
 }
 
 /* ---- round trips, byte-identical to the legacy builders ---- */
@@ -318,7 +399,7 @@ static void roundtrip_hello(void **state)
             msg_list l;
             assert_int_equal(msg_list_init_hello(&l, with_genesis ? &g : NULL, &d), 0);
             for (uint32_t i = 0; i < n; i++)
-                assert_int_equal(msg_list_add_vv(&l, &vv[i].a, vv[i].seq), 0);
+                assert_int_equal(msg_list_add_vv(&l, &vv[i].a, vv[i].seq, VVCH), 0);
             assert_int_equal(msg_list_count(&l), n);
             size_t len;
             const uint8_t *f = msg_list_frame(&l, &len);
@@ -345,14 +426,14 @@ static void roundtrip_hello(void **state)
             uint64_t seq;
             uint32_t i = 0;
             msg_iter_init(&it, &m);
-            while (msg_vv_next(&it, &a, &seq)) {
+            while (msg_vv_next(&it, &a, &seq, VVCH)) {
                 assert_true(i < n);
                 assert_memory_equal(a.b, vv[i].a.b, 32);
                 assert_true(seq == vv[i].seq);
                 i++;
             }
             assert_int_equal(i, n);
-            assert_int_equal(msg_vv_next(&it, &a, &seq), 0);   /* stays exhausted */
+            assert_int_equal(msg_vv_next(&it, &a, &seq, VVCH), 0);   /* stays exhausted */
             free(keep);
             msg_list_destroy(&l);
         }
@@ -532,7 +613,7 @@ static void roundtrip_fixed(void **state)
     proto_id a;
     uint64_t s;
     msg_iter_init(&it, &m);
-    assert_int_equal(msg_vv_next(&it, &a, &s), 0);
+    assert_int_equal(msg_vv_next(&it, &a, &s, VVCH), 0);
     free(keep);
     msgpack_sbuffer_destroy(&sb);
     msgpack_sbuffer_destroy(&ref);
@@ -572,7 +653,7 @@ static void other_senders(void **state)
     proto_frame_begin(&sb, &pk);
     msgpack_pack_map(&pk, 5);
     proto_pack_kv_str(&pk, "t", "hello");
-    proto_pack_kv_u64(&pk, "v", 1);
+    proto_pack_kv_u64(&pk, "v", MSG_PROTO_VERSION);
     proto_pack_kv_bin(&pk, "genesis", g.b, 32);
     proto_pack_kv_bin(&pk, "digest", d.b, 32);
     proto_pack_cstr(&pk, "vv");
@@ -599,14 +680,15 @@ static void other_senders(void **state)
     msgpack_pack_map(&pk, 5);
     proto_pack_cstr(&pk, "vv");
     msgpack_pack_array(&pk, 1);
-    msgpack_pack_array(&pk, 2);
+    msgpack_pack_array(&pk, 3);
     pk_id(&pk, &g);
     msgpack_pack_uint64(&pk, 9);
+    pk_id(&pk, &g);
     proto_pack_kv_bin(&pk, "digest", d.b, 32);
     proto_pack_cstr(&pk, "genesis");
     msgpack_pack_nil(&pk);
     proto_pack_cstr(&pk, "v");
-    msgpack_sbuffer_write(&sb, "\xcf\0\0\0\0\0\0\0\x01", 9);
+    msgpack_sbuffer_write(&sb, "\xcf\0\0\0\0\0\0\0\x02", 9);
     proto_pack_kv_str(&pk, "t", "hello");
     assert_int_equal(decode(sb.data, sb.size, &m, err, sizeof err), 0);
     assert_int_equal(m.hello.has_genesis, 0);
@@ -727,7 +809,7 @@ static void raw_list(msgpack_sbuffer *sb, const char *type, const char *field, u
         proto_id d = id_of(1);
         msgpack_pack_map(&pk, 5);
         proto_pack_kv_str(&pk, "t", type);
-        proto_pack_kv_u64(&pk, "v", 1);
+        proto_pack_kv_u64(&pk, "v", MSG_PROTO_VERSION);
         proto_pack_cstr(&pk, "genesis");
         msgpack_pack_nil(&pk);
         proto_pack_kv_bin(&pk, "digest", d.b, 32);
@@ -744,9 +826,10 @@ static void raw_list(msgpack_sbuffer *sb, const char *type, const char *field, u
 static void item_vv(msgpack_packer *pk, uint32_t i)
 {
     proto_id a = id_of((uint8_t)i);
-    msgpack_pack_array(pk, 2);
+    msgpack_pack_array(pk, 3);
     pk_id(pk, &a);
     msgpack_pack_uint64(pk, i);
+    pk_id(pk, &a);
 }
 
 static void item_want(msgpack_packer *pk, uint32_t i)
@@ -1051,11 +1134,11 @@ static void hello_fields(msgpack_packer *pk, int skip, int bad)
         if (bad == 1)
             proto_pack_cstr(pk, "1");
         else if (bad == 11)
-            msgpack_pack_uint64(pk, 2);
+            msgpack_pack_uint64(pk, 3);
         else if (bad == 12)
             msgpack_pack_int64(pk, -1);
         else
-            msgpack_pack_uint64(pk, 1);
+            msgpack_pack_uint64(pk, MSG_PROTO_VERSION);
     }
     if (skip != 2) {
         proto_pack_cstr(pk, "genesis");
@@ -1084,32 +1167,38 @@ static void hello_fields(msgpack_packer *pk, int skip, int bad)
             return;
         }
         msgpack_pack_array(pk, 2);
-        msgpack_pack_array(pk, 2);
+        msgpack_pack_array(pk, 3);
         pk_id(pk, &g);
         msgpack_pack_uint64(pk, 5);
-        if (bad == 41) {            /* three elements */
-            msgpack_pack_array(pk, 3);
+        pk_id(pk, &g);
+        if (bad == 41) {            /* four elements */
+            msgpack_pack_array(pk, 4);
             pk_id(pk, &g);
             msgpack_pack_uint64(pk, 5);
+            pk_id(pk, &g);
             msgpack_pack_uint64(pk, 5);
         } else if (bad == 42) {     /* short author */
-            msgpack_pack_array(pk, 2);
+            msgpack_pack_array(pk, 3);
             pk_binn(pk, 1, 31);
             msgpack_pack_uint64(pk, 5);
+            pk_id(pk, &g);
         } else if (bad == 43) {     /* negative seq */
-            msgpack_pack_array(pk, 2);
+            msgpack_pack_array(pk, 3);
             pk_id(pk, &g);
             msgpack_pack_int64(pk, -1);
+            pk_id(pk, &g);
         } else if (bad == 44) {     /* seq as a string */
-            msgpack_pack_array(pk, 2);
+            msgpack_pack_array(pk, 3);
             pk_id(pk, &g);
             proto_pack_cstr(pk, "5");
+            pk_id(pk, &g);
         } else if (bad == 45) {     /* not an array */
             pk_id(pk, &g);
         } else {
-            msgpack_pack_array(pk, 2);
+            msgpack_pack_array(pk, 3);
             pk_id(pk, &d);
             msgpack_pack_uint64(pk, 7);
+            pk_id(pk, &d);
         }
     }
 }
@@ -1144,9 +1233,9 @@ static void malformed_hello(void **state)
     hello_case(4, 0, "malformed hello: no 'vv'");
     hello_case(0, 1, "'v' is not an unsigned integer");
     hello_case(0, 12, "'v' is not an unsigned integer");
-    hello_case(0, 11, "protocol version 2 not supported (this node speaks 1)");
+    hello_case(0, 11, "protocol version 3 not supported (this node speaks 2)");
     /* the version is judged first, whatever else is wrong */
-    hello_case(3, 11, "protocol version 2 not supported");
+    hello_case(3, 11, "protocol version 3 not supported");
     hello_case(0, 2, "'genesis' is neither a 32-byte bin nor nil");
     hello_case(0, 21, "'genesis' is neither");
     hello_case(0, 22, "'genesis' is neither");
@@ -1342,8 +1431,8 @@ static void iterators(void **state)
     msg_list l;
     proto_id a = id_of(1), d = id_of(2);
     assert_int_equal(msg_list_init_hello(&l, NULL, &d), 0);
-    assert_int_equal(msg_list_add_vv(&l, &a, 3), 0);
-    assert_int_equal(msg_list_add_vv(&l, &d, 4), 0);
+    assert_int_equal(msg_list_add_vv(&l, &a, 3, VVCH), 0);
+    assert_int_equal(msg_list_add_vv(&l, &d, 4, VVCH), 0);
     size_t len;
     const uint8_t *fr = msg_list_frame(&l, &len);
     msg m;
@@ -1361,19 +1450,19 @@ static void iterators(void **state)
     assert_int_equal(msg_want_next(&it, &x, &s, &t), 0);
     assert_int_equal(msg_records_next(&it, &r, &rl), 0);
     assert_int_equal(msg_announce_next(&it, &x, &s, &h), 0);
-    assert_int_equal(msg_vv_next(&it, &x, &s), 1);
+    assert_int_equal(msg_vv_next(&it, &x, &s, VVCH), 1);
     assert_true(s == 3);
     /* two iterators over one list are independent; a copy of m works too */
     msg copy = m;
     msg_iter_init(&it2, &copy);
-    assert_int_equal(msg_vv_next(&it2, &x, &s), 1);
+    assert_int_equal(msg_vv_next(&it2, &x, &s, VVCH), 1);
     assert_true(s == 3);
-    assert_int_equal(msg_vv_next(&it, &x, &s), 1);
+    assert_int_equal(msg_vv_next(&it, &x, &s, VVCH), 1);
     assert_true(s == 4);
     assert_memory_equal(x.b, d.b, 32);
-    assert_int_equal(msg_vv_next(&it, &x, &s), 0);
-    assert_int_equal(msg_vv_next(&it2, &x, &s), 1);
-    assert_int_equal(msg_vv_next(&it2, &x, &s), 0);
+    assert_int_equal(msg_vv_next(&it, &x, &s, VVCH), 0);
+    assert_int_equal(msg_vv_next(&it2, &x, &s, VVCH), 1);
+    assert_int_equal(msg_vv_next(&it2, &x, &s, VVCH), 0);
     free(keep);
 
     /* an empty list */
@@ -1382,7 +1471,7 @@ static void iterators(void **state)
     decode_keep(fr, len, &m, &keep);
     assert_int_equal(msg_count(&m), 0);
     msg_iter_init(&it, &m);
-    assert_int_equal(msg_vv_next(&it, &x, &s), 0);
+    assert_int_equal(msg_vv_next(&it, &x, &s, VVCH), 0);
     free(keep);
     msg_list_destroy(&l);
 }
@@ -1412,7 +1501,7 @@ static void builder_rules(void **state)
     assert_int_equal(msg_list_add_want(&l, &a, 1, 1), 0);
     size_t before = msg_list_bytes(&l);
     assert_int_equal(msg_list_add_record(&l, rec, 1), -1);
-    assert_int_equal(msg_list_add_vv(&l, &a, 1), -1);
+    assert_int_equal(msg_list_add_vv(&l, &a, 1, VVCH), -1);
     assert_int_equal(msg_list_add_announce(&l, &a, 1, &h), -1);
     assert_int_equal(msg_list_add_want(&l, &a, 0, 1), -1);
     assert_int_equal(msg_list_add_want(&l, &a, 5, 4), -1);
@@ -1458,15 +1547,15 @@ static void builder_limits(void **state)
     /* counts */
     assert_int_equal(msg_list_init_hello(&l, &a, &h), 0);
     for (uint32_t i = 0; i < MSG_VV_MAX; i++)
-        assert_int_equal(msg_list_add_vv(&l, &a, UINT64_MAX), 0);
-    assert_int_equal(msg_list_add_vv(&l, &a, 1), MSG_LIST_FULL);
+        assert_int_equal(msg_list_add_vv(&l, &a, UINT64_MAX, VVCH), 0);
+    assert_int_equal(msg_list_add_vv(&l, &a, 1, VVCH), MSG_LIST_FULL);
     f = msg_list_frame(&l, &len);
     decode_keep(f, len, &m, &keep);
     assert_int_equal(msg_count(&m), MSG_VV_MAX);
     free(keep);
     /* reset: room again, the hello's fields kept */
     msg_list_reset(&l);
-    assert_int_equal(msg_list_add_vv(&l, &a, 1), 0);
+    assert_int_equal(msg_list_add_vv(&l, &a, 1, VVCH), 0);
     f = msg_list_frame(&l, &len);
     decode_keep(f, len, &m, &keep);
     assert_int_equal(m.hello.has_genesis, 1);
@@ -1569,6 +1658,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names),
+        cmocka_unit_test(sums_points),
         cmocka_unit_test(roundtrip_hello),
         cmocka_unit_test(roundtrip_want),
         cmocka_unit_test(roundtrip_records),

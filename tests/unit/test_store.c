@@ -4,9 +4,10 @@
  * directory; every store lives in its own subdirectory there.  Records from
  * other members are signed here with proto_record_sign and fed through
  * store_precheck + proto_record_verify + store_apply_batch, the way a node
- * takes them from a peer.  Expected digests are computed here from the
- * record bytes (XOR of SHA-256 of the current records), not read back from
- * the store. */
+ * takes them from a peer.  Expected digests and log chains are computed
+ * here from the record bytes (store/store_sum.c's definition: a SHA-256
+ * chain over each author's log, a SHA-256 over the version vector with the
+ * chains), not read back from the store. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -95,12 +96,87 @@ static void sha256(const void *p, size_t n, uint8_t out[32])
     assert_int_equal(EVP_Digest(p, n, out, &ol, EVP_sha256(), NULL), 1);
 }
 
-static void xor_into(proto_id *d, const blob *b)
+/* ---- expected log chains and digest (store/store_sum.c, recomputed) ---- */
+
+typedef struct { proto_id author; uint64_t seq; uint8_t h[32]; } logent;
+
+static int logent_cmp(const void *x, const void *y)
 {
-    uint8_t h[32];
-    sha256(b->b, b->n, h);
-    for (int i = 0; i < 32; i++)
-        d->b[i] ^= h[i];
+    const logent *a = x, *b = y;
+    int c = memcmp(a->author.b, b->author.b, 32);
+    return c ? c : a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+/* The chain of `author`'s log at `upto`, given the records the log holds. */
+static void expect_chain(const blob *const *recs, size_t n, const proto_id *author, uint64_t upto,
+                         uint8_t out[32])
+{
+    uint8_t buf[72];
+    memcpy(buf, "catalogd-log", 12);
+    memcpy(buf + 12, author->b, 32);
+    sha256(buf, 44, out);
+    for (uint64_t q = 1; q <= upto; q++) {
+        int found = 0;
+        for (size_t i = 0; i < n; i++) {
+            proto_record r;
+            assert_int_equal(proto_record_decode(recs[i]->b, recs[i]->n, &r, NULL, 0), 0);
+            if (r.seq != q || memcmp(&r.author, author, 32))
+                continue;
+            memcpy(buf, out, 32);
+            be64(buf + 32, q);
+            sha256(recs[i]->b, recs[i]->n, buf + 40);
+            sha256(buf, 72, out);
+            found = 1;
+        }
+        assert_int_equal(found, 1);   /* the log is dense */
+    }
+}
+
+/* The digest of a store whose logs hold exactly these records. */
+static proto_id expect_digest(const blob *const *recs, size_t n)
+{
+    logent *e = calloc(n ? n : 1, sizeof *e);
+    for (size_t i = 0; i < n; i++) {
+        proto_record r;
+        assert_int_equal(proto_record_decode(recs[i]->b, recs[i]->n, &r, NULL, 0), 0);
+        e[i].author = r.author;
+        e[i].seq = r.seq;
+        sha256(recs[i]->b, recs[i]->n, e[i].h);
+    }
+    qsort(e, n, sizeof *e, logent_cmp);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, "catalogd-digest", 15);
+    uint8_t chain[32], buf[72];
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || memcmp(e[i].author.b, e[i - 1].author.b, 32)) {
+            memcpy(buf, "catalogd-log", 12);
+            memcpy(buf + 12, e[i].author.b, 32);
+            sha256(buf, 44, chain);
+        }
+        memcpy(buf, chain, 32);
+        be64(buf + 32, e[i].seq);
+        memcpy(buf + 40, e[i].h, 32);
+        sha256(buf, 72, chain);
+        if (i + 1 == n || memcmp(e[i].author.b, e[i + 1].author.b, 32)) {
+            memcpy(buf, e[i].author.b, 32);
+            be64(buf + 32, e[i].seq);
+            memcpy(buf + 40, chain, 32);
+            EVP_DigestUpdate(md, buf, 72);
+        }
+    }
+    proto_id d;
+    unsigned len;
+    EVP_DigestFinal_ex(md, d.b, &len);
+    EVP_MD_CTX_free(md);
+    free(e);
+    return d;
 }
 
 static int same_bytes(const blob *a, const blob *b)
@@ -358,7 +434,9 @@ static void genesis_basics(void **state)
     assert_memory_equal(in.self.b, ids[F].id.b, 32);
     assert_true(in.has_genesis);
     assert_memory_equal(in.genesis.b, h, 32);       /* alliance id = genesis hash */
-    assert_memory_equal(in.digest.b, h, 32);        /* XOR over one current record */
+    const blob *only_g[] = { &g.v[0] };
+    proto_id dg = expect_digest(only_g, 1);
+    assert_memory_equal(in.digest.b, dg.b, 32);     /* one log of one record */
     assert_string_equal(in.alliance, "テスト連合");
     assert_int_equal(in.admission, 2);
     assert_int_equal(in.records, 1);
@@ -410,7 +488,7 @@ static void genesis_basics(void **state)
     assert_int_equal(take_blob(s2, &g.v[0]), STORE_NEW);
     store_info in2 = info(s2);
     assert_memory_equal(in2.genesis.b, h, 32);
-    assert_memory_equal(in2.digest.b, h, 32);
+    assert_memory_equal(in2.digest.b, dg.b, 32);
     assert_int_equal(in2.admission, 2);
     assert_int_equal(in2.members, 1);
     /* held: duplicate */
@@ -533,13 +611,11 @@ static void writes_current_history(void **state)
     assert_int_equal(store_foreach_current(s, NULL, count_cb, &n), 0);
     assert_int_equal(n, 5);     /* + genesis */
 
-    /* digest = XOR of the current records' hashes */
-    proto_id d = { { 0 } };
-    xor_into(&d, &g.v[0]);
-    xor_into(&d, &w[4]);
-    xor_into(&d, &w[1]);
-    xor_into(&d, &w[3]);
-    xor_into(&d, &w[6]);
+    /* the digest commits to the whole log, every version */
+    const blob *logs[8] = { &g.v[0] };
+    for (int i = 0; i < 7; i++)
+        logs[i + 1] = &w[i];
+    proto_id d = expect_digest(logs, 8);
     store_info in = info(s);
     assert_memory_equal(in.digest.b, d.b, 32);
     assert_int_equal(in.records, 8);
@@ -893,13 +969,24 @@ static void equivocation(void **state)
         assert_int_equal(take_blob(s[2], &C), STORE_NEW);
     }
 
-    /* expected digest: genesis, admission, m1, winner, C */
-    proto_id d = { { 0 } };
-    xor_into(&d, &base.v[0]);
-    xor_into(&d, &base.v[1]);
-    xor_into(&d, &M1);
-    xor_into(&d, win);
-    xor_into(&d, &C);
+    /* expected digest: the logs genesis, admission; m1, winner, C */
+    const blob *logs[] = { &base.v[0], &base.v[1], &M1, win, &C };
+    proto_id d = expect_digest(logs, 5);
+    /* the chain follows the winner at seq 2, and seq 3 after it (store 0
+     * and 1 held the loser first when it sorts after: rebuilt) */
+    uint8_t ch2[32], ch3[32];
+    expect_chain(logs, 5, &ids[M].id, 2, ch2);
+    expect_chain(logs, 5, &ids[M].id, 3, ch3);
+    for (int i = 0; i < 3; i++) {
+        uint8_t c[32], h[32], hw[32];
+        sha256(win->b, win->n, hw);
+        assert_int_equal(store_chain_get(s[i], &ids[M].id, 2, c, h), 0);
+        assert_memory_equal(c, ch2, 32);
+        assert_memory_equal(h, hw, 32);
+        assert_int_equal(store_chain_get(s[i], &ids[M].id, 3, c, NULL), 0);
+        assert_memory_equal(c, ch3, 32);
+        assert_int_equal(store_chain_get(s[i], &ids[M].id, 4, c, NULL), 1);
+    }
     const char *win_key = a_wins ? "k2" : "k3", *lose_key = a_wins ? "k3" : "k2";
     for (int i = 0; i < 3; i++) {
         store_info in = info(s[i]);
@@ -957,6 +1044,40 @@ static void equivocation(void **state)
         blobs_free(&at2);
     }
     assert_memory_equal(info(s[0]).digest.b, info(s[1]).digest.b, 32);
+
+    /* one (author, seq) held in another version: the digests differ, equal
+     * vectors notwithstanding */
+    store *sa = open_fresh(NULL), *sb = open_fresh(NULL);
+    bind(sa, O);
+    bind(sb, O);
+    for (size_t j = 0; j < base.n; j++) {
+        assert_int_equal(take_blob(sa, &base.v[j]), STORE_NEW);
+        assert_int_equal(take_blob(sb, &base.v[j]), STORE_NEW);
+    }
+    const blob *only_a[] = { &M1, &A, &C }, *only_b[] = { &M1, &B, &C };
+    for (int j = 0; j < 3; j++) {
+        assert_int_equal(take_blob(sa, only_a[j]), STORE_NEW);
+        assert_int_equal(take_blob(sb, only_b[j]), STORE_NEW);
+    }
+    assert_int_equal(store_vv_get(sa, &ids[M].id), store_vv_get(sb, &ids[M].id));
+    assert_memory_not_equal(info(sa).digest.b, info(sb).digest.b, 32);
+    const blob *la5[] = { &base.v[0], &base.v[1], &M1, &A, &C };
+    proto_id da = expect_digest(la5, 5);
+    assert_memory_equal(info(sa).digest.b, da.b, 32);
+    uint8_t ca[32], cb[32];
+    assert_int_equal(store_chain_get(sa, &ids[M].id, 1, ca, NULL), 0);
+    assert_int_equal(store_chain_get(sb, &ids[M].id, 1, cb, NULL), 0);
+    assert_memory_equal(ca, cb, 32);         /* the logs agree up to seq 1 */
+    assert_int_equal(store_chain_get(sa, &ids[M].id, 2, ca, NULL), 0);
+    assert_int_equal(store_chain_get(sb, &ids[M].id, 2, cb, NULL), 0);
+    assert_memory_not_equal(ca, cb, 32);     /* and differ from seq 2 on */
+    /* each given the other version, they agree */
+    assert_int_equal(take_blob(sa, &B), STORE_FORK);
+    assert_int_equal(take_blob(sb, &A), STORE_FORK);
+    assert_memory_equal(info(sa).digest.b, info(sb).digest.b, 32);
+    assert_memory_equal(info(sa).digest.b, d.b, 32);
+    store_close(sa);
+    store_close(sb);
 
     for (int i = 0; i < 3; i++)
         store_close(s[i]);
@@ -1071,11 +1192,14 @@ static void world_expect(world *w)
             if (j != i && !memcmp(&r[i].author, &r[j].author, 32) && !strcmp(r[i].kind, r[j].kind) &&
                 !strcmp(r[i].key, r[j].key) && r[j].seq > r[i].seq)
                 newest = 0;
-        if (newest) {
-            xor_into(&w->digest, &w->all.v[i]);
+        if (newest)
             w->current++;
-        }
     }
+    const blob **logs = calloc(n ? n : 1, sizeof *logs);
+    for (size_t i = 0; i < n; i++)
+        logs[i] = &w->all.v[i];
+    w->digest = expect_digest(logs, n);   /* the world has no forks: all is log */
+    free(logs);
     free(r);
 }
 
@@ -1403,7 +1527,7 @@ static void schema_check(void **state)
     /* the schema is recorded as 8 bytes big-endian */
     assert_int_equal(store_meta_get(s, "schema", v, &vl), 0);
     assert_int_equal(vl, 8);
-    assert_memory_equal(v, "\0\0\0\0\0\0\0\x01", 8);
+    assert_memory_equal(v, "\0\0\0\0\0\0\0\x02", 8);
     const uint8_t v99[8] = { 0, 0, 0, 0, 0, 0, 0, 99 };
     assert_int_equal(store_meta_put(s, "schema", v99, 8), 0);
     store_close(s);
@@ -1423,6 +1547,19 @@ static void schema_check(void **state)
     err[0] = 0;
     assert_int_equal(store_open(path, 64, &s, err, sizeof err), -1);
     assert_err_has(err, "schema");
+
+    /* a schema-1 store is migrated: its log chains are built from the log */
+    s = found(path);
+    proto_id before = info(s).digest;
+    assert_int_equal(store_meta_put(s, "schema", "\0\0\0\0\0\0\0\x01", 8), 0);
+    store_close(s);
+    s = NULL;
+    assert_int_equal(store_open(path, 64, &s, err, sizeof err), 0);
+    vl = sizeof v;
+    assert_int_equal(store_meta_get(s, "schema", v, &vl), 0);
+    assert_memory_equal(v, "\0\0\0\0\0\0\0\x02", 8);
+    assert_memory_equal(info(s).digest.b, before.b, 32);
+    store_close(s);
 
     /* and the right one opens */
     s = found(path);
