@@ -545,6 +545,16 @@ static void pack_search_flags(msgpack_packer *pk)
     msgpack_pack_uint64(pk, 5);
 }
 
+/* Search words and a department given as numbers: the query kept a
+ * pointer to their text after it went out of scope (found by fuzz_control). */
+static void pack_number_words(msgpack_packer *pk)
+{
+    proto_pack_cstr(pk, "q");
+    msgpack_pack_uint64(pk, 41);
+    proto_pack_cstr(pk, "department");
+    msgpack_pack_uint64(pk, 2026);
+}
+
 static void gen_control(void)
 {
     char ids_[PROTO_ID_STR];
@@ -574,6 +584,9 @@ static void gen_control(void)
                                                   "fiscal_year", "R8", "corporate_number", "6999900000102", NULL },
             pack_search_flags, 2);
     write_seed("fuzz_control", "csearch", s.buf, s.len);
+    s.len = 0;
+    request(&s, "csearch", NULL, pack_number_words, 2);
+    write_seed("fuzz_control", "csearch_number_words", s.buf, s.len);
     s.len = 0;
     request(&s, "cput", NULL, pack_cput, 3);
     write_seed("fuzz_control", "cput", s.buf, s.len);
