@@ -17,9 +17,10 @@
 #
 # One fuzzer process at a time (the machine is shared): no -jobs, -workers
 # or -fork.  A crash stops libFuzzer; the reproducer is saved into the
-# target's corpus as crash_<sha1> (so `make check` replays it and fails
-# until it is fixed) and fuzzing goes on with the executions left, at most
-# RESTARTS times.  The inputs the run found are merged with -merge=1: only
+# target's corpus as crash_<sha1> (or leak_, timeout_, oom_) when the
+# target is done (so `make check` replays it and fails until it is fixed),
+# and fuzzing goes on with the executions left, at most RESTARTS times;
+# "crashes" counts distinct reproducers.  The inputs the run found are merged with -merge=1: only
 # those that add coverage to the committed corpus are added, as fuzzed_<sha1>,
 # smallest first, up to CAP files.
 set -u
@@ -67,7 +68,8 @@ for t in "$@"; do
     [ "$t" = fuzz_cert ] && [ "$limit" = 0 ] && limit=3600
     new=$WORK/$t.new
     art=$WORK/$t.art
-    mkdir -p "$new" "$art"
+    found_dir=$WORK/$t.crashes   # into the corpus when the target is done, so a restart does not start on them
+    mkdir -p "$new" "$art" "$found_dir"
     done_execs=0 crashes=0 tries=0 cov=0 ft=0
     start=$(date +%s)
     if [ "$limit" != 0 ]; then
@@ -101,11 +103,10 @@ for t in "$@"; do
                 kind=$(basename "$a" | sed 's/-.*//')      # crash, leak, timeout, oom, slow-unit
                 [ "$kind" = slow ] && { rm -f "$a"; continue; }
                 sha=$(sha1sum "$a" | cut -c1-40)
-                cp "$a" "$dir/${kind}_$sha"
-                rm -f "$a"
+                [ -f "$found_dir/${kind}_$sha" ] || crashes=$((crashes + 1))
+                mv "$a" "$found_dir/${kind}_$sha"
                 found=1
-                crashes=$((crashes + 1))
-                echo "   $t: $kind saved as corpus/$t/${kind}_$sha" >&2
+                echo "   $t: $kind, saved as corpus/$t/${kind}_$sha" >&2
                 grep -m1 -A12 "ERROR: \|==ERROR\|runtime error\|deadly signal" "$log" | sed 's/^/     /' >&2
             done
             if [ $found = 0 ]; then
@@ -120,6 +121,7 @@ for t in "$@"; do
             break
         fi
     done
+    cp "$found_dir"/* "$dir"/ 2>/dev/null
     secs=$(($(date +%s) - start))
     [ $secs -gt 0 ] || secs=1
     if [ "$MERGE" = 1 ]; then
