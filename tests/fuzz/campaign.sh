@@ -125,11 +125,13 @@ for t in "$@"; do
     secs=$(($(date +%s) - start))
     [ $secs -gt 0 ] || secs=1
     if [ "$MERGE" = 1 ]; then
-        # a minimal set covering the committed corpus and the new inputs;
+        # a minimal set covering the committed corpus and the new inputs
+        # (a reproducer in the corpus crashes the merge's child, which
+        # libFuzzer survives; its artifact stays in $art, not in the tree);
         # what of it is not committed yet is added, smallest first
         m=$WORK/$t.merged
         mkdir -p "$m"
-        (cd "$ROOT" && "$fz" -merge=1 -timeout=10 "$m" "$dir" "$new") >"$WORK/$t.merge.log" 2>&1
+        (cd "$ROOT" && "$fz" -merge=1 -timeout=10 -artifact_prefix="$art/" "$m" "$dir" "$new") >"$WORK/$t.merge.log" 2>&1
         have=$(ls "$dir" | wc -l)
         ( cd "$dir" && sha1sum * 2>/dev/null | cut -c1-40 ) | sort >"$WORK/$t.have"
         for f in $(ls -S -r "$m"); do
