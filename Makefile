@@ -7,6 +7,8 @@
 #   make demo       a local alliance of three nodes on loopback
 #   make bench      benchmarks (print figures; never pass/fail)
 #   make fuzz       build the libFuzzer targets (clang)
+#   make fuzz-campaign  run each libFuzzer target to issue 15's execution counts
+#   make fuzz-seeds rewrite the fuzz seeds with the real encoders
 
 CC      ?= cc
 BUILD   ?= build
@@ -47,7 +49,7 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 LIB      = $(BUILD)/libcatalog.a
 
-.PHONY: all deps run check asan-check demo bench fuzz clean
+.PHONY: all deps run check asan-check demo bench fuzz fuzz-seeds fuzz-campaign clean
 all: $(BUILD)/catalogd $(BUILD)/catalogctl
 
 $(BUILD)/%.o: %.c $(wildcard */*.h)
@@ -80,6 +82,15 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
+
+# compiles daemon/control.c and control_catalog.c into itself
+$(BUILD)/fuzz/fuzz_control: daemon/control.c daemon/control_catalog.c $(wildcard daemon/*.h)
+
+# the seed generator (make fuzz-seeds runs it); built with the tests so it
+# keeps compiling
+$(BUILD)/fuzz-seeds/gen_seeds: tests/fuzz/gen_seeds.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -116,7 +127,7 @@ asan-check: deps
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CATALOGD_SLOW=1 tests/run.sh
 
 .PHONY: tests
-tests: $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_BIN)
+tests: $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_BIN) $(BUILD)/fuzz-seeds/gen_seeds
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -128,6 +139,15 @@ bench: deps
 
 fuzz:
 	@$(MAKE) --no-print-directory -C tests/fuzz
+
+# (re)write the seed_* files of tests/fuzz/corpus/ with the real encoders
+fuzz-seeds: $(BUILD)/fuzz-seeds/gen_seeds
+	$(BUILD)/fuzz-seeds/gen_seeds tests/fuzz/corpus
+
+# issue 15's campaign: every target to its number of executions, one at a
+# time (tests/fuzz/campaign.sh; RUNS=N or TARGETS="fuzz_msg ..." to narrow)
+fuzz-campaign:
+	tests/fuzz/campaign.sh $(TARGETS)
 
 clean:
 	rm -rf build build-asan

@@ -357,7 +357,7 @@ static int query_from_request(catalogd *d, const uint8_t *req, size_t len, catal
     for (uint32_t i = 0; i < n; i++) {
         const char *k, *v;
         uint32_t kl, vl;
-        char name[64], num[24];
+        char name[64];
         const char *value = NULL;
         if (proto_rd_str(&r, &k, &kl))
             return proto_err(err, errlen, "malformed request");
@@ -380,10 +380,17 @@ static int query_from_request(catalogd *d, const uint8_t *req, size_t len, catal
             value = keep->v[keep->n++];
             break;
         case PROTO_MP_UINT: {
+            /* kept like a string: the query holds on to the text of some
+             * conditions (q, department) until the search, after this loop */
             uint64_t u;
+            char num[24];
             proto_rd_uint(&r, &u);
             snprintf(num, sizeof num, "%llu", (unsigned long long)u);
-            value = num;
+            if (keep->n == sizeof keep->v / sizeof keep->v[0])
+                return proto_err(err, errlen, "検索条件「%s」の値が読めません", name);
+            if (!(keep->v[keep->n] = strdup(num)))
+                return proto_err(err, errlen, "out of memory");
+            value = keep->v[keep->n++];
             break;
         }
         case PROTO_MP_BOOL: {
