@@ -272,7 +272,7 @@ static void gen_msgs(void)
     if (msg_list_init_hello(&l, &alliance, &d))
         die("msg_list_init_hello");
     for (int i = 0; i < 3; i++)
-        msg_list_add_vv(&l, &ids[i].id, (uint64_t)i * 1000 + 7);
+        msg_list_add_vv(&l, &ids[i].id, (uint64_t)i * 1000 + 7, &d);
     f = msg_list_frame(&l, &len);
     write_seed("fuzz_msg", "hello_members", f, len);
     msg_list_destroy(&l);
