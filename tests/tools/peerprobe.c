@@ -10,6 +10,12 @@
  *   malformed    a records message whose record is not msgpack
  *   oversized    a frame header announcing more than the frame limit
  *   garbage      a frame that is not a msgpack map
+ *   cert-newline a certification of its own whose 事業者名 holds a line break
+ *   cert-corpnum a certification of its own whose 法人番号 has a wrong check
+ *                digit (both pass the record-level text rule and are signed
+ *                properly; only the catalog schema refuses them)
+ *   cert-ok      the same certification with valid fields: accepted, so the
+ *                probe waits 2 s and exits 3
  *   equivocate-a / equivocate-b
  *                two different valid records with the same next seq (send
  *                one to each of two nodes); the probe waits 2 s and exits 3
@@ -107,6 +113,7 @@ int main(int argc, char **argv)
 
     uint8_t *rec = NULL;
     size_t rl = 0;
+    struct timeval deadline = { 0, 0 };   /* cert-ok: when to stop reading */
     proto_body *b = proto_body_new();
     proto_body_str(b, "title", "偽造");
     if (!strncmp(mode, "equivocate-", 11)) {
@@ -135,6 +142,31 @@ int main(int argc, char **argv)
         }
         if (!strcmp(mode, "bad-sig"))
             rec[rl - 5] ^= 0x40;   /* inside the signature */
+    } else if (!strncmp(mode, "cert-", 5)) {
+        /* built field by field, not by catalog_build, as another node's
+         * code could: the schema's rules are the receiver's to apply */
+        proto_body_free(b);
+        b = proto_body_new();
+        proto_body_str(b, "company", !strcmp(mode, "cert-newline") ? "株式会社\nプローブ" : "株式会社プローブ");
+        proto_body_str(b, "corporate_number", !strcmp(mode, "cert-corpnum") ? "3000012050002" : "7000012050002");
+        proto_body_str(b, "product", "プローブ製品");
+        const char *areas[] = { "防災" };
+        proto_body_strs(b, "areas", areas, 1);
+        proto_body_str(b, "certified_on", "2026-04-01");
+        proto_body_str(b, "valid_until", "2028-03-31");
+        if (proto_record_sign(&si.genesis, &id.id, "certification", "PROBE-1", store_vv_get(st, &id.id) + 1,
+                              proto_now_ms(), 0, b, id.key, &rec, &rl, err, sizeof err)) {
+            fprintf(stderr, "peerprobe: %s\n", err);
+            return 2;
+        }
+        if (!strcmp(mode, "cert-ok")) {
+            /* the peer keeps the connection (and keeps talking): stop
+             * reading after 2 s, not after 2 s of silence */
+            struct timeval tv = { 0, 200000 };
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            gettimeofday(&deadline, NULL);
+            deadline.tv_sec += 2;
+        }
     } else if (!strcmp(mode, "malformed")) {
         rec = malloc(8);
         memcpy(rec, "\x92\xc4\x02zz\xc1\xc1\xc1", 8);
@@ -164,7 +196,16 @@ int main(int argc, char **argv)
     int got_error = 0;
     char buf[16384];
     for (;;) {
+        if (deadline.tv_sec) {
+            struct timeval now;
+            gettimeofday(&now, NULL);
+            if (timercmp(&now, &deadline, >))
+                break;
+        }
         int n = SSL_read(ssl, buf, sizeof buf);
+        if (n <= 0 && deadline.tv_sec &&
+            (SSL_get_error(ssl, n) == SSL_ERROR_SYSCALL || SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ))
+            continue;   /* the read timed out: look at the deadline again */
         if (n <= 0)
             break;
         proto_buf_append(&in, buf, (size_t)n);
