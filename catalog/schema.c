@@ -1,5 +1,6 @@
 /* catalog/schema.c — the catalog's schema and its validation; see schema.h. */
 #include "catalog/schema.h"
+#include "proto/mp.h"
 #include "proto/text.h"
 #include "proto/util.h"
 
@@ -11,7 +12,6 @@
 #include <strings.h>
 #include <time.h>
 
-#define TEXT_MULTILINE 4000u   /* TEXT fields this long keep newlines and tabs */
 #define VALUE_RAW_MAX  PROTO_RECORD_MAX   /* any input value, before processing */
 #define REF_MAX        (PROTO_ID_STR - 1 + 1 + CATALOG_KEY_MAX)
 #define ENUM_MAX       64u
@@ -41,50 +41,50 @@ static const struct { const char *from, *to; } enum_aliases[] = {
     { "公開", "public" }, { "連合内", "alliance" }, { "非公開", "alliance" },
 };
 
-#define F(name, ja, type, max, req, vals, def) { name, ja, name, type, max, req, vals, def }
+#define F(name, ja, type, max, req, vals, def, fl) { name, ja, name, type, max, req, vals, def, fl }
 
 static const catalog_field cert_fields[] = {
-    F("company",          "事業者名",         CAT_TEXT,        200,  1, NULL, NULL),
-    F("corporate_number", "法人番号",         CAT_CORPNUM,     13,   0, NULL, NULL),
-    F("address",          "所在地",           CAT_TEXT,        200,  0, NULL, NULL),
-    F("established",      "設立日",           CAT_DATE,        10,   0, NULL, NULL),
-    F("product",          "製品・サービス名", CAT_TEXT,        200,  1, NULL, NULL),
-    F("summary",          "概要",             CAT_TEXT,        4000, 0, NULL, NULL),
-    F("areas",            "分野",             CAT_LIST,        5,    1, catalog_areas, NULL),
-    F("price",            "参考価格",         CAT_TEXT,        200,  0, NULL, NULL),
-    F("tags",             "タグ",             CAT_LIST,        20,   0, NULL, NULL),
-    F("url",              "URL",              CAT_URL,         2048, 0, NULL, NULL),
-    F("programme",        "認定制度名",       CAT_TEXT,        200,  0, NULL, "トライアル発注認定"),
+    F("company",          "事業者名",         CAT_TEXT,        200,  1, NULL, NULL, 0),
+    F("corporate_number", "法人番号",         CAT_CORPNUM,     13,   0, NULL, NULL, 0),
+    F("address",          "所在地",           CAT_TEXT,        200,  0, NULL, NULL, 0),
+    F("established",      "設立日",           CAT_DATE,        10,   0, NULL, NULL, 0),
+    F("product",          "製品・サービス名", CAT_TEXT,        200,  1, NULL, NULL, 0),
+    F("summary",          "概要",             CAT_TEXT,        4000, 0, NULL, NULL, CATALOG_F_MULTILINE),
+    F("areas",            "分野",             CAT_LIST,        5,    1, catalog_areas, NULL, 0),
+    F("price",            "参考価格",         CAT_TEXT,        200,  0, NULL, NULL, 0),
+    F("tags",             "タグ",             CAT_LIST,        20,   0, NULL, NULL, 0),
+    F("url",              "URL",              CAT_URL,         2048, 0, NULL, NULL, 0),
+    F("programme",        "認定制度名",       CAT_TEXT,        200,  0, NULL, "トライアル発注認定", 0),
     F("legal_ground",     "根拠法令",         CAT_TEXT,        200,  0, NULL,
-      "地方自治法施行令第167条の2第1項第4号"),
-    F("certified_on",     "認定日",           CAT_DATE,        10,   1, NULL, NULL),
-    F("valid_until",      "有効期限",         CAT_VALID_UNTIL, 10,   1, NULL, NULL),
-    F("status",           "状態",             CAT_ENUM,        ENUM_MAX, 0, status_values, "認定中"),
-    F("status_date",      "状態変更日",       CAT_DATE,        10,   0, NULL, NULL),
-    F("status_reason",    "状態変更理由",     CAT_TEXT,        1000, 0, NULL, NULL),
-    F("derived_from",     "依拠した認定",     CAT_REF,         REF_MAX, 0, NULL, NULL),
-    F("announcement_url", "公表資料",         CAT_URL,         2048, 0, NULL, NULL),
-    F("contact",          "問合せ先",         CAT_TEXT,        200,  0, NULL, NULL),
+      "地方自治法施行令第167条の2第1項第4号", 0),
+    F("certified_on",     "認定日",           CAT_DATE,        10,   1, NULL, NULL, 0),
+    F("valid_until",      "有効期限",         CAT_VALID_UNTIL, 10,   1, NULL, NULL, 0),
+    F("status",           "状態",             CAT_ENUM,        ENUM_MAX, 0, status_values, "認定中", 0),
+    F("status_date",      "状態変更日",       CAT_DATE,        10,   0, NULL, NULL, 0),
+    F("status_reason",    "状態変更理由",     CAT_TEXT,        1000, 0, NULL, NULL, 0),
+    F("derived_from",     "依拠した認定",     CAT_REF,         REF_MAX, 0, NULL, NULL, 0),
+    F("announcement_url", "公表資料",         CAT_URL,         2048, 0, NULL, NULL, 0),
+    F("contact",          "問合せ先",         CAT_TEXT,        200,  0, NULL, NULL, 0),
     F("visibility",       "公開区分",         CAT_ENUM,        ENUM_MAX, 0, visibility_values,
-      "alliance"),
+      "alliance", 0),
 };
 
 static const catalog_field adoption_fields[] = {
-    F("certification", "認定",     CAT_REF,  REF_MAX,  1, NULL, NULL),
-    F("fiscal_year",   "年度",     CAT_FY,   2100,     1, NULL, NULL),
-    F("department",    "原課",     CAT_TEXT, 200,      1, NULL, NULL),
-    F("contact",       "問合せ先", CAT_TEXT, 200,      0, NULL, NULL),
-    F("route",         "契約方法", CAT_ENUM, ENUM_MAX, 1, route_values, NULL),
-    F("expense",       "予算科目", CAT_ENUM, ENUM_MAX, 0, expense_values, NULL),
-    F("amount",        "金額",     CAT_INT,  (size_t)1000000000000ULL, 0, NULL, NULL),
-    F("period_from",   "期間開始", CAT_DATE, 10,       0, NULL, NULL),
-    F("period_to",     "期間終了", CAT_DATE, 10,       0, NULL, NULL),
-    F("stage",         "段階",     CAT_ENUM, ENUM_MAX, 0, stage_values, "トライアル"),
-    F("kpis",          "KPI",      CAT_TEXT, 4000,     0, NULL, NULL),
-    F("results",       "成果",     CAT_TEXT, 4000,     0, NULL, NULL),
-    F("difficulties",  "課題",     CAT_TEXT, 4000,     0, NULL, NULL),
-    F("rating",        "評価",     CAT_INT,  5,        0, NULL, NULL),
-    F("visibility",    "公開区分", CAT_ENUM, ENUM_MAX, 0, visibility_values, "alliance"),
+    F("certification", "認定",     CAT_REF,  REF_MAX,  1, NULL, NULL, 0),
+    F("fiscal_year",   "年度",     CAT_FY,   2100,     1, NULL, NULL, 0),
+    F("department",    "原課",     CAT_TEXT, 200,      1, NULL, NULL, 0),
+    F("contact",       "問合せ先", CAT_TEXT, 200,      0, NULL, NULL, 0),
+    F("route",         "契約方法", CAT_ENUM, ENUM_MAX, 1, route_values, NULL, 0),
+    F("expense",       "予算科目", CAT_ENUM, ENUM_MAX, 0, expense_values, NULL, 0),
+    F("amount",        "金額",     CAT_INT,  (size_t)1000000000000ULL, 0, NULL, NULL, 0),
+    F("period_from",   "期間開始", CAT_DATE, 10,       0, NULL, NULL, 0),
+    F("period_to",     "期間終了", CAT_DATE, 10,       0, NULL, NULL, 0),
+    F("stage",         "段階",     CAT_ENUM, ENUM_MAX, 0, stage_values, "トライアル", 0),
+    F("kpis",          "KPI",      CAT_TEXT, 4000,     0, NULL, NULL, CATALOG_F_MULTILINE),
+    F("results",       "成果",     CAT_TEXT, 4000,     0, NULL, NULL, CATALOG_F_MULTILINE),
+    F("difficulties",  "課題",     CAT_TEXT, 4000,     0, NULL, NULL, CATALOG_F_MULTILINE),
+    F("rating",        "評価",     CAT_INT,  5,        0, NULL, NULL, 0),
+    F("visibility",    "公開区分", CAT_ENUM, ENUM_MAX, 0, visibility_values, "alliance", 0),
 };
 
 #undef F
@@ -603,7 +603,7 @@ static int date_order_check(ctx *c, jp_date d)
 
 static int valid_until_value(ctx *c, const char *s, size_t n, jp_date *out)
 {
-    const catalog_field *bf;
+    const catalog_field *bf = NULL;   /* value_of sets it only when the field exists */
     const value *bv = value_of(c, "certified_on", &bf);
     char *rule;
     char why[256];
@@ -1043,7 +1043,7 @@ static int convert(ctx *c, const char *s, size_t n, value *v)
     v->kind = V_STR;
     switch (f->type) {
     case CAT_TEXT:
-        rc = text_check(c, s, n, f->max, f->max >= TEXT_MULTILINE, &v->s);
+        rc = text_check(c, s, n, f->max, (f->flags & CATALOG_F_MULTILINE) != 0, &v->s);
         break;
     case CAT_DATE:
         if ((rc = date_value(c, s, n, &d)) == 0 && (rc = date_order_check(c, d)) == 0)
@@ -1266,6 +1266,285 @@ int catalog_field_canon(const char *kind, const char *name, const char *text, ch
     }
     value_free(v);
     free(vals);
+    return rc;
+}
+
+/* ---- validating a stored body (catalog_record_validate) ---- */
+
+static const char *mp_type_name(enum proto_mp_type t)
+{
+    switch (t) {
+    case PROTO_MP_NIL: return "nil";
+    case PROTO_MP_BOOL: return "真偽値";
+    case PROTO_MP_UINT:
+    case PROTO_MP_INT: return "整数";
+    case PROTO_MP_FLOAT: return "浮動小数点数";
+    case PROTO_MP_STR: return "文字列";
+    case PROTO_MP_BIN: return "バイナリ";
+    case PROTO_MP_ARRAY: return "配列";
+    case PROTO_MP_MAP: return "マップ";
+    default: return "不明な型";
+    }
+}
+
+/* The msgpack type catalog_build writes for a field type. */
+static enum proto_mp_type stored_type(catalog_type t)
+{
+    if (t == CAT_INT || t == CAT_FY)
+        return PROTO_MP_INT;
+    if (t == CAT_LIST)
+        return PROTO_MP_ARRAY;
+    return PROTO_MP_STR;
+}
+
+/* A stored value that the converter would store differently: the record
+ * was not made by catalog_build (or not by this schema's rules). */
+static int not_canonical(ctx *c, const char *s, size_t n, const char *want)
+{
+    return FERR(c, "「%.*s」は記録される形ではありません（記録される形は「%.*s」）",
+                clip(s, n, 64), s, clip(want, strlen(want), 64), want);
+}
+
+/* One known field's stored value [p, p + len) into vals (through c).  The
+ * converters are catalog_build's: a value is valid when converting it gives
+ * it back. */
+static int stored_value(ctx *c, const uint8_t *p, size_t len)
+{
+    const catalog_field *f = c->f;
+    value *v = &c->vals[f - c->fs];
+    enum proto_mp_type t, want = stored_type(f->type);
+    proto_rd rd;
+    proto_rd_init(&rd, p, len);
+    t = proto_rd_peek(&rd);
+    if (t == PROTO_MP_UINT)
+        t = PROTO_MP_INT;
+    if (t != want)
+        return FERR(c, "%sではなく%sです", mp_type_name(want), mp_type_name(t));
+
+    if (want == PROTO_MP_INT) {
+        int64_t i;
+        char text[32];
+        if (proto_rd_int(&rd, &i))
+            return FERR0(c, "整数として読めません（int64 の範囲外）");
+        snprintf(text, sizeof text, "%lld", (long long)i);
+        if (convert(c, text, strlen(text), v))
+            return -1;
+        return v->i == i ? 0 : not_canonical(c, text, strlen(text), "");
+    }
+
+    if (want == PROTO_MP_ARRAY) {
+        /* The items joined by a line break (a list separator) and read as
+         * catalog_build reads a cell: a canonical list comes back item for
+         * item; an item that is empty, repeated, padded, or holds a
+         * separator does not. */
+        uint32_t n;
+        const char *s;
+        uint32_t sl;
+        char *joined;
+        size_t jl = 0;
+        int rc = 0;
+        if (proto_rd_array(&rd, &n))
+            return FERR0(c, "配列として読めません");
+        if (n == 0)
+            return FERR0(c, "空の配列です（項目がなければ項目ごと省きます）");
+        if (n > f->max)
+            return FERR(c, "項目が多すぎます（%u 個。%zu 個まで）", (unsigned)n, f->max);
+        joined = malloc(len + 1);
+        if (!joined)
+            return FERR0(c, "メモリが足りません");
+        for (uint32_t k = 0; k < n; k++) {
+            if (proto_rd_peek(&rd) != PROTO_MP_STR) {
+                rc = FERR(c, "%u 番目の項目が文字列ではなく%sです", (unsigned)k + 1,
+                          mp_type_name(proto_rd_peek(&rd)));
+                break;
+            }
+            if (proto_rd_str(&rd, &s, &sl)) {
+                rc = FERR0(c, "項目が文字列として読めません");
+                break;
+            }
+            if (k)
+                joined[jl++] = '\n';
+            memcpy(joined + jl, s, sl);
+            jl += sl;
+        }
+        joined[jl] = 0;
+        if (rc == 0)
+            rc = convert(c, joined, jl, v);
+        if (rc == 0) {
+            /* compare item by item against the stored array */
+            proto_rd_init(&rd, p, len);
+            proto_rd_array(&rd, &n);
+            for (uint32_t k = 0; k < n && rc == 0; k++) {
+                proto_rd_str(&rd, &s, &sl);
+                if (k >= v->nitems || strlen(v->items[k]) != sl || memcmp(v->items[k], s, sl))
+                    rc = not_canonical(c, s, sl, k < v->nitems ? v->items[k] : "");
+            }
+            if (rc == 0 && v->nitems != n)
+                rc = FERR(c, "%u 個の項目のうち、重複や空の項目があります", (unsigned)n);
+        }
+        free(joined);
+        return rc ? -1 : 0;
+    }
+
+    const char *s, *ts;
+    uint32_t sl;
+    size_t tl;
+    if (proto_rd_str(&rd, &s, &sl))
+        return FERR0(c, "文字列として読めません");
+    if (sl == 0)
+        return FERR0(c, "空の文字列です（値がなければ項目ごと省きます）");
+    ts = s;
+    tl = sl;
+    trim(&ts, &tl, 0);
+    if (tl != sl)
+        return FERR(c, "「%.*s」の前後に空白があります", clip(s, sl, 64), s);
+    if (convert(c, s, sl, v))
+        return -1;
+    if (strlen(v->s) != sl || memcmp(v->s, s, sl))
+        return not_canonical(c, s, sl, v->s);
+    return 0;
+}
+
+int catalog_reason_check(const char *s, size_t n, char *err, size_t errlen)
+{
+    const char *t = s;
+    size_t tn = n;
+    int32_t bad;
+    if (!s || n == 0)
+        return proto_err(err, errlen, "取り下げには理由（reason）が必要です");
+    if (n > CATALOG_REASON_MAX)
+        return proto_err(err, errlen, "理由が長すぎます（%zu バイト。%u バイトまで）", n, CATALOG_REASON_MAX);
+    if (proto_text_check(s, n, PROTO_TEXT_NL, &bad))
+        return proto_err(err, errlen, bad < 0 ? "理由が UTF-8 ではありません" : "理由に制御文字があります");
+    if (memchr(s, '\t', n))
+        return proto_err(err, errlen, "理由に制御文字があります");
+    /* what catalog/write.c trims from a reason before writing it */
+    if (strchr(" \n\t", t[0]) || strchr(" \n\t", t[tn - 1]))
+        return proto_err(err, errlen, "理由の前後に空白や改行があります");
+    return 0;
+}
+
+/* A catalog tombstone: {reason}, and any field a newer node may add. */
+static int tombstone_check(const proto_record *r, char *err, size_t errlen)
+{
+    proto_rd rd;
+    uint32_t n, fl, sl;
+    const char *f, *s;
+    int seen = 0;
+    proto_rd_init(&rd, r->body, r->body_len);
+    if (proto_rd_map(&rd, &n))
+        return proto_err(err, errlen, "取り下げの本体がマップではありません");
+    for (uint32_t i = 0; i < n; i++) {
+        if (proto_rd_str(&rd, &f, &fl))
+            return proto_err(err, errlen, "取り下げの本体が読めません");
+        if (fl != 6 || memcmp(f, "reason", 6)) {
+            if (proto_rd_skip(&rd, PROTO_BODY_DEPTH))
+                return proto_err(err, errlen, "取り下げの本体が読めません");
+            continue;
+        }
+        if (seen++)
+            return proto_err(err, errlen, "理由（reason）が2回あります");
+        if (proto_rd_peek(&rd) != PROTO_MP_STR)
+            return proto_err(err, errlen, "理由（reason）が文字列ではなく%sです",
+                             mp_type_name(proto_rd_peek(&rd)));
+        if (proto_rd_str(&rd, &s, &sl) || catalog_reason_check(s, sl, err, errlen))
+            return rd.err ? proto_err(err, errlen, "取り下げの本体が読めません") : -1;
+    }
+    if (!seen)
+        return catalog_reason_check(NULL, 0, err, errlen);
+    return 0;
+}
+
+int catalog_record_validate(const proto_record *r, char *err, size_t errlen)
+{
+    size_t nf;
+    const catalog_field *fs = r ? catalog_fields(r->kind, &nf) : NULL;
+    const uint8_t **at = NULL;
+    size_t *alen = NULL;
+    value *vals = NULL;
+    char key[CATALOG_KEY_MAX + 1], why[256];
+    proto_rd rd;
+    uint32_t n;
+    int rc = 0;
+
+    if (!fs)
+        return proto_err(err, errlen, "kind '%s' has no catalog schema", r ? r->kind : "");
+    /* the key as the write path and every lookup spell it, or the record
+     * could never be found (or cited) by the key it is shown under */
+    if (catalog_key_norm(r->key, key, sizeof key, why, sizeof why))
+        return proto_err(err, errlen, "キー: %s", why);
+    if (strcmp(key, r->key))
+        return proto_err(err, errlen, "キー「%s」は記録される形ではありません（記録される形は「%s」）",
+                         r->key, key);
+    if (r->flags & PROTO_FLAG_TOMBSTONE)
+        return tombstone_check(r, err, errlen);
+
+    at = calloc(nf, sizeof *at);
+    alen = calloc(nf, sizeof *alen);
+    vals = calloc(nf, sizeof *vals);
+    if (!at || !alen || !vals) {
+        rc = proto_err(err, errlen, "メモリが足りません");
+        goto done;
+    }
+    /* Where each known field's value lies; unknown fields are skipped. */
+    proto_rd_init(&rd, r->body, r->body_len);
+    if (proto_rd_map(&rd, &n)) {
+        rc = proto_err(err, errlen, "本体がマップではありません");
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const char *f;
+        uint32_t fl;
+        char name[65];
+        const catalog_field *cf = NULL;
+        const uint8_t *start;
+        if (proto_rd_str(&rd, &f, &fl))
+            break;
+        if (fl < sizeof name) {
+            memcpy(name, f, fl);
+            name[fl] = 0;
+            cf = memchr(f, 0, fl) ? NULL : find_name(fs, nf, name);
+        }
+        start = rd.p;
+        if (proto_rd_skip(&rd, PROTO_BODY_DEPTH))
+            break;
+        if (!cf)
+            continue;
+        if (at[cf - fs]) {
+            /* readers take the first, others may take the last: refuse */
+            rc = proto_err(err, errlen, "%s (%s): 2回あります", cf->ja, cf->name);
+            goto done;
+        }
+        at[cf - fs] = start;
+        alen[cf - fs] = (size_t)(rd.p - start);
+    }
+    if (rd.err) {
+        rc = proto_err(err, errlen, "本体が読めません: %s", rd.err);
+        goto done;
+    }
+    /* In schema order, as catalog_build converts: a date is checked
+     * against the dates before it (有効期限 against 認定日). */
+    for (size_t j = 0; j < nf; j++) {
+        ctx c = { &fs[j], fs, nf, vals, err, errlen, NULL };
+        if (!at[j]) {
+            if (fs[j].required) {
+                rc = FERR0(&c, "必須です");
+                goto done;
+            }
+            continue;
+        }
+        if (stored_value(&c, at[j], alen[j])) {
+            rc = -1;
+            goto done;
+        }
+    }
+done:
+    if (vals)
+        for (size_t j = 0; j < nf; j++)
+            value_free(&vals[j]);
+    free(vals);
+    free(at);
+    free(alen);
     return rc;
 }
 

@@ -42,7 +42,16 @@ typedef struct {
     int required;
     const char *const *values;   /* allowed values for ENUM and LIST (NULL-terminated), or NULL */
     const char *def;             /* default applied when absent, or NULL */
+    unsigned flags;              /* CATALOG_F_* */
 } catalog_field;
+
+enum {
+    /* A TEXT field of free prose (概要, KPI, 成果, 課題) that keeps newlines
+     * and tabs.  A flag, not a length threshold, so that raising some other
+     * field's max never lets line breaks into a one-line field such as
+     * 事業者名, which staff cite and which lists and CSV show on one line. */
+    CATALOG_F_MULTILINE = 1u,
+};
 
 #define CATALOG_KEY_MAX 64       /* 認定番号 / adoption key, bytes */
 #define CATALOG_LIST_ITEM_MAX 64 /* bytes per item of a free LIST (タグ) */
@@ -88,8 +97,9 @@ typedef struct { const char *name; const char *value; } catalog_kv;
  *   "有効期限 (valid_until): 2026-03-31 is before 認定日 2026-04-01",
  *   "事業者名 (company): required", "unknown field 'foo'".  Fields are checked
  *   in schema order and the first error is reported.
- * - TEXT: valid UTF-8, no control characters; fields with max >= 4000 keep
- *   newlines and tabs (CRLF and CR become LF).  Stored as written.
+ * - TEXT: valid UTF-8, no control characters; fields marked
+ *   CATALOG_F_MULTILINE keep newlines and tabs (CRLF and CR become LF).
+ *   Stored as written.
  * - DATE: what jp_date_read reads: 2026-04-01, 2026/4/1, 2026.4.1,
  *   2026年4月1日, 和暦 (令和8年4月1日, 令和元年5月1日, R8.4.1, H31.4.30),
  *   full-width digits; stored as YYYY-MM-DD.
@@ -132,6 +142,39 @@ int catalog_field_canon(const char *kind, const char *name, const char *text, ch
  * 0 means catalog_build would succeed. */
 typedef void (*catalog_fault_fn)(void *ctx, const catalog_field *f, const char *reason);
 int catalog_check(const char *kind, const catalog_kv *kv, size_t n, catalog_fault_fn fn, void *ctx);
+
+/* ---- records of the catalog kinds, whoever wrote them ----
+ *
+ * catalog_build is what this node's CLI and importer go through; a record
+ * from a peer was built by some other node's code, perhaps a newer, older,
+ * buggy or hostile one.  catalog_record_validate applies the same schema to
+ * a signed record's body, so that what staff see and cite was valid under
+ * it whoever wrote it.  It is the validator of both catalog kinds in the
+ * kinds table (store/kind.c): this file depends on proto/ only, so the
+ * store calling down into it makes no include loop, and the table stays a
+ * constant (no registration at run time, no mutable global).
+ *
+ * A body holds canonical values — what catalog_build stores, not what
+ * people type: dates as YYYY-MM-DD, 法人番号 as 13 digits, ENUMs in their
+ * canonical spelling (never 期間満了 or an alias), references as
+ * MEMBER_ID/KEY, 有効期限 as a resolved date, INT and FY as msgpack ints,
+ * LISTs as arrays of strings (no empty array), no empty strings, no white
+ * space around a value.  Each known field is run through the converter
+ * catalog_build uses and must come out unchanged; its msgpack type must be
+ * the one catalog_build writes.  Required fields must be present (defaults
+ * are applied by catalog_build, so a missing defaulted field is allowed and
+ * reads as its default).  The key must be as catalog_key_norm makes it.
+ * Fields the schema does not know are allowed, whatever their type
+ * (docs/DECISIONS.md: a newer node may add a field).  A tombstone (a
+ * withdrawal) carries only its reason: catalog_reason_check.  0, or -1 with
+ * a message naming the field as catalog_build does. */
+int catalog_record_validate(const proto_record *r, char *err, size_t errlen);
+
+/* A withdrawal's reason (the only field of a catalog tombstone): 1 to
+ * CATALOG_REASON_MAX bytes of UTF-8, trimmed, no control characters but
+ * newlines.  0, or -1 with err. */
+#define CATALOG_REASON_MAX 1000u
+int catalog_reason_check(const char *s, size_t n, char *err, size_t errlen);
 
 /* Key check: 1..CATALOG_KEY_MAX bytes of UTF-8, no control characters, no '/'. */
 int catalog_key_valid(const char *key, char *err, size_t errlen);

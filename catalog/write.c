@@ -444,8 +444,6 @@ done:
 
 /* ---- withdrawal ---- */
 
-#define REASON_MAX 1000u   /* bytes of a withdrawal's reason */
-
 /* The body of a withdrawal: {reason}.  0 or -1 with err. */
 static int withdraw_body(catalog_put *it, char *err, size_t errlen)
 {
@@ -466,13 +464,9 @@ static int withdraw_body(catalog_put *it, char *err, size_t errlen)
     }
     if (n == 0)
         return proto_err(err, errlen, "取り下げには理由（--reason）が必要です");
-    if (n > REASON_MAX)
-        return proto_err(err, errlen, "理由が長すぎます（%zu バイト。%u バイトまで）", n, REASON_MAX);
-    if (!proto_utf8_valid(reason, n))
-        return proto_err(err, errlen, "理由が UTF-8 ではありません");
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)reason[i] < 0x20 && reason[i] != '\n')
-            return proto_err(err, errlen, "理由に制御文字があります");
+    /* the rule every node applies to a catalog tombstone (catalog_record_validate) */
+    if (catalog_reason_check(reason, n, err, errlen))
+        return -1;
     char *r = strndup(reason, n);
     it->body = proto_body_new();
     if (!r || !it->body || proto_body_str(it->body, "reason", r)) {

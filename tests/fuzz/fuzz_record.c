@@ -1,6 +1,7 @@
 /* Fuzz target: record decoding, body access and hashing (outside input from peers). */
 #include "proto/record.h"
 #include "proto/util.h"
+#include "store/kind.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -25,6 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         proto_body_get_int(&r, "amount", &v);
         proto_body_copy_str(&r, "code", buf, sizeof buf);
         proto_body_foreach(&r, cb, &total);
+        /* the kind's rules, as the store applies them to a peer's record
+         * (certification and adoption: catalog_record_validate) */
+        const kind_def *kd = kind_of(r.kind);
+        if (kd->validate)
+            kd->validate(&r, err, sizeof err);
         proto_id h;
         proto_record_hash(r.raw, r.raw_len, &h);
     }

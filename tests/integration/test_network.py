@@ -174,6 +174,30 @@ def test_forged_records_refused(env):
     wait_until(lambda: has_record(b, "note", "after", a.member_id()), 10, what="gossip after attacks")
 
 
+def test_certification_outside_the_schema_refused(env):
+    """A member signs certifications outside the CLI (a 事業者名 with a line
+    break, a 法人番号 with a wrong check digit): the receiving node refuses
+    them by the catalog schema, stores nothing and logs why; the same record
+    with valid fields is taken."""
+    a = env.found()
+    m = env.join(a)
+    wait_until(lambda: digests_equal([a, m]), 15, what="convergence")
+    m.stop()
+    before = a.status()["digest"]
+    for mode, field in (("cert-newline", "事業者名 (company)"), ("cert-corpnum", "法人番号 (corporate_number)")):
+        rc, out, err = _probe(env, m.dir, a, mode)
+        assert rc == 0, (mode, rc, out, err)
+        assert "recv error 3 record refused" in out and field in out, (mode, out)
+    time.sleep(0.3)
+    assert a.status()["digest"] == before
+    assert not has_record(a, "certification", "PROBE-1", m.member_id())
+    log = a.logtext()
+    assert "改行やタブ" in log and "チェックデジット" in log, log[-2000:]
+    rc, out, err = _probe(env, m.dir, a, "cert-ok")
+    assert rc == 3 and "recv error" not in out, (rc, out, err)
+    wait_until(lambda: has_record(a, "certification", "PROBE-1", m.member_id()), 10, what="valid record stored")
+
+
 def test_mixed_key_types_and_fanout(env):
     a = env.found(key_type="p256")
     b = env.join(a, key_type="rsa")

@@ -10,6 +10,12 @@
  *   malformed    a records message whose record is not msgpack
  *   oversized    a frame header announcing more than the frame limit
  *   garbage      a frame that is not a msgpack map
+ *   cert-newline a certification of its own whose 事業者名 holds a line break
+ *   cert-corpnum a certification of its own whose 法人番号 has a wrong check
+ *                digit (both pass the record-level text rule and are signed
+ *                properly; only the catalog schema refuses them)
+ *   cert-ok      the same certification with valid fields: accepted, so the
+ *                probe waits 2 s and exits 3
  *   equivocate-a / equivocate-b
  *                two different valid records with the same next seq (send
  *                one to each of two nodes); the probe waits 2 s and exits 3
@@ -407,6 +413,29 @@ int main(int argc, char **argv)
         free(in);
         struct timeval tv = { 2, 0 };
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    } else if (!strncmp(mode, "cert-", 5)) {
+        /* built field by field, not by catalog_build, as another node's
+         * code could: the schema's rules are the receiver's to apply */
+        proto_body_free(b);
+        b = proto_body_new();
+        proto_body_str(b, "company", !strcmp(mode, "cert-newline") ? "株式会社\nプローブ" : "株式会社プローブ");
+        proto_body_str(b, "corporate_number", !strcmp(mode, "cert-corpnum") ? "3000012050002" : "7000012050002");
+        proto_body_str(b, "product", "プローブ製品");
+        const char *areas[] = { "防災" };
+        proto_body_strs(b, "areas", areas, 1);
+        proto_body_str(b, "certified_on", "2026-04-01");
+        proto_body_str(b, "valid_until", "2028-03-31");
+        if (proto_record_sign(&si.genesis, &id.id, "certification", "PROBE-1", store_vv_get(st, &id.id) + 1,
+                              proto_now_ms(), 0, b, id.key, &rec, &rl, err, sizeof err)) {
+            fprintf(stderr, "peerprobe: %s\n", err);
+            return 2;
+        }
+        if (!strcmp(mode, "cert-ok")) {
+            /* the peer keeps the connection (and keeps talking): stop
+             * reading after 2 s in all (below), not after 2 s of silence */
+            struct timeval tv = { 2, 0 };
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        }
     } else if (!strcmp(mode, "malformed")) {
         rec = malloc(8);
         memcpy(rec, "\x92\xc4\x02zz\xc1\xc1\xc1", 8);
@@ -438,7 +467,8 @@ int main(int argc, char **argv)
     uint64_t bytes = 0, nrecs = 0, start = proto_now_ms(), last = start;
     /* the modes that expect no error listen 2 s in all, even if the peer
      * keeps sending (its anti-entropy probes) */
-    int timed = !strncmp(mode, "equivocate-", 11) || !strncmp(mode, "split-", 6);
+    int timed = !strncmp(mode, "equivocate-", 11) || !strncmp(mode, "split-", 6) ||
+                !strcmp(mode, "cert-ok");
     uint64_t until = proto_now_ms() + 2000;
     if (quiet) {
         printf("sent\n");

@@ -853,7 +853,9 @@ static void rebuilt_after_change(void **state)
     assert_string_equal(certs_of(f, &q), "F:F-1 M:M-1");
 
     /* M deletes M-2: gone, and the adoptions citing it cite nothing known */
-    put_as(f, M, "certification", "M-2", PROTO_FLAG_TOMBSTONE, NULL);
+    proto_body *why = proto_body_new();
+    proto_body_str(why, "reason", "誤登録");
+    put_as(f, M, "certification", "M-2", PROTO_FLAG_TOMBSTONE, why);
     q = base_query();
     result r = run(f, &q);
     assert_string_equal(r.certs, "F:F-1 F:F-2 F:F-3 F:F-4 F:F-5 M:M-1");

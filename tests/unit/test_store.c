@@ -386,7 +386,7 @@ static void genesis_basics(void **state)
     /* no identity, no alliance: writes refused */
     proto_body *b = text_body("x");
     err[0] = 0;
-    assert_int_equal(store_write(s, ids[F].key, "certification", "k", 0, b, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(store_write(s, ids[F].key, "note", "k", 0, b, NULL, NULL, err, sizeof err), -1);
     assert_true(err[0] != 0);
     store_info in = info(s);
     assert_false(in.has_self);
@@ -395,7 +395,7 @@ static void genesis_basics(void **state)
                                           ids[F].name, "A", 1, NULL, err, sizeof err), -1);
     bind(s, F);
     err[0] = 0;
-    assert_int_equal(store_write(s, ids[F].key, "certification", "k", 0, b, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(store_write(s, ids[F].key, "note", "k", 0, b, NULL, NULL, err, sizeof err), -1);
     assert_err_has(err, "alliance");
     proto_body_free(b);
     /* bad alliance parameters */
@@ -530,13 +530,13 @@ static void writes_current_history(void **state)
     store *s = found(NULL);
     blobs g = all_of(s, F);
     blob w[7];
-    w[0] = write_rec(s, F, "certification", "p1", 0, text_body("p1 v1"));           /* seq 2 */
-    w[1] = write_rec(s, F, "certification", "p2", 0, text_body("p2 v1"));           /* 3 */
-    w[2] = write_rec(s, F, "certification", "p1", 0, text_body("p1 v2"));           /* 4 */
-    w[3] = write_rec(s, F, "adoption", "p1", 0, text_body("adopted"));              /* 5 */
-    w[4] = write_rec(s, F, "certification", "p1", PROTO_FLAG_TOMBSTONE, NULL);      /* 6 */
-    w[5] = write_rec(s, F, "certification", "p3", 0, text_body("p3"));              /* 7 */
-    w[6] = write_rec(s, F, "certification", "p3", 0, text_body("p3 v2"));           /* 8 */
+    w[0] = write_rec(s, F, "note", "p1", 0, text_body("p1 v1"));           /* seq 2 */
+    w[1] = write_rec(s, F, "note", "p2", 0, text_body("p2 v1"));           /* 3 */
+    w[2] = write_rec(s, F, "note", "p1", 0, text_body("p1 v2"));           /* 4 */
+    w[3] = write_rec(s, F, "note_b", "p1", 0, text_body("adopted"));              /* 5 */
+    w[4] = write_rec(s, F, "note", "p1", PROTO_FLAG_TOMBSTONE, NULL);      /* 6 */
+    w[5] = write_rec(s, F, "note", "p3", 0, text_body("p3"));              /* 7 */
+    w[6] = write_rec(s, F, "note", "p3", 0, text_body("p3 v2"));           /* 8 */
 
     /* seqs assigned in order */
     for (int i = 0; i < 7; i++) {
@@ -564,48 +564,48 @@ static void writes_current_history(void **state)
 
     /* last seq wins; a tombstone is current */
     blobs c = { 0 };
-    assert_int_equal(store_get_current(s, &ids[F].id, "certification", "p1", collect_cb, &c), 0);
+    assert_int_equal(store_get_current(s, &ids[F].id, "note", "p1", collect_cb, &c), 0);
     assert_int_equal(c.n, 1);
     assert_true(same_bytes(&c.v[0], &w[4]));
     proto_record r;
     assert_int_equal(proto_record_decode(c.v[0].b, c.v[0].n, &r, err, sizeof err), 0);
     assert_int_equal(r.flags, PROTO_FLAG_TOMBSTONE);
     blobs_free(&c);
-    assert_int_equal(store_get_current(s, &ids[F].id, "certification", "p3", collect_cb, &c), 0);
+    assert_int_equal(store_get_current(s, &ids[F].id, "note", "p3", collect_cb, &c), 0);
     assert_true(c.n == 1 && same_bytes(&c.v[0], &w[6]));
     blobs_free(&c);
-    assert_int_equal(store_get_current(s, &ids[F].id, "certification", "p2", collect_cb, &c), 0);
+    assert_int_equal(store_get_current(s, &ids[F].id, "note", "p2", collect_cb, &c), 0);
     assert_true(c.n == 1 && same_bytes(&c.v[0], &w[1]));
     blobs_free(&c);
     /* same key, other kind: its own entry */
-    assert_int_equal(store_get_current(s, &ids[F].id, "adoption", "p1", collect_cb, &c), 0);
+    assert_int_equal(store_get_current(s, &ids[F].id, "note_b", "p1", collect_cb, &c), 0);
     assert_true(c.n == 1 && same_bytes(&c.v[0], &w[3]));
     blobs_free(&c);
     /* absent: other author, other key, prefix of a key */
-    assert_int_equal(store_get_current(s, &ids[M].id, "certification", "p1", collect_cb, &c), 1);
-    assert_int_equal(store_get_current(s, &ids[F].id, "certification", "p", collect_cb, &c), 1);
+    assert_int_equal(store_get_current(s, &ids[M].id, "note", "p1", collect_cb, &c), 1);
+    assert_int_equal(store_get_current(s, &ids[F].id, "note", "p", collect_cb, &c), 1);
     assert_int_equal(store_get_current(s, &ids[F].id, "certificatio", "p1", collect_cb, &c), 1);
     assert_int_equal(store_get_current(s, &ids[F].id, "policy", "p1", collect_cb, &c), 1);
     assert_int_equal(c.n, 0);
 
     /* history: every version, in seq order */
     blobs h = { 0 };
-    assert_int_equal(store_history(s, &ids[F].id, "certification", "p1", collect_cb, &h), 0);
+    assert_int_equal(store_history(s, &ids[F].id, "note", "p1", collect_cb, &h), 0);
     assert_int_equal(h.n, 3);
     assert_true(same_bytes(&h.v[0], &w[0]) && same_bytes(&h.v[1], &w[2]) && same_bytes(&h.v[2], &w[4]));
     blobs_free(&h);
-    assert_int_equal(store_history(s, &ids[F].id, "certification", "p", collect_cb, &h), 0);
+    assert_int_equal(store_history(s, &ids[F].id, "note", "p", collect_cb, &h), 0);
     assert_int_equal(h.n, 0);
-    assert_int_equal(store_history(s, &ids[F].id, "adoption", "p1", collect_cb, &h), 0);
+    assert_int_equal(store_history(s, &ids[F].id, "note_b", "p1", collect_cb, &h), 0);
     assert_int_equal(h.n, 1);
     blobs_free(&h);
 
     /* current per kind */
     int n = 0;
-    assert_int_equal(store_foreach_current(s, "certification", count_cb, &n), 0);
+    assert_int_equal(store_foreach_current(s, "note", count_cb, &n), 0);
     assert_int_equal(n, 3);     /* p1 (tombstone), p2, p3 */
     n = 0;
-    assert_int_equal(store_foreach_current(s, "adoption", count_cb, &n), 0);
+    assert_int_equal(store_foreach_current(s, "note_b", count_cb, &n), 0);
     assert_int_equal(n, 1);
     n = 0;
     assert_int_equal(store_foreach_current(s, NULL, count_cb, &n), 0);
@@ -667,10 +667,10 @@ static void member_admission(void **state)
 
     /* M is no member yet: it cannot write, and its records are refused */
     err[0] = 0;
-    assert_int_equal(store_write(sm, ids[M].key, "certification", "m", 0, NULL, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(store_write(sm, ids[M].key, "note", "m", 0, NULL, NULL, NULL, err, sizeof err), -1);
     assert_err_has(err, "member");
     size_t len;
-    uint8_t *early = sign_as(M, &g, 1, "certification", "early", 0, text_body("e"), &len);
+    uint8_t *early = sign_as(M, &g, 1, "note", "early", 0, text_body("e"), &len);
     assert_int_equal(take(sf, early, len), STORE_UNKNOWN_AUTHOR);
     assert_int_equal(store_vv_get(sf, &ids[M].id), 0);
 
@@ -703,7 +703,7 @@ static void member_admission(void **state)
     free(early);
 
     /* M writes as itself in its own store (next seq 2) */
-    blob mw = write_rec(sm, M, "certification", "m-prod", 0, text_body("m"));
+    blob mw = write_rec(sm, M, "note", "m-prod", 0, text_body("m"));
     proto_record r;
     assert_int_equal(proto_record_decode(mw.b, mw.n, &r, err, sizeof err), 0);
     assert_int_equal(r.seq, 2);
@@ -714,7 +714,7 @@ static void member_admission(void **state)
     store_info in = info(sm);
     uint64_t next = store_vv_get(sm, &ids[M].id) + 1;
     assert_int_equal(next, 3);
-    uint8_t *mr = sign_as(M, &in.genesis, next, "adoption", "f-prod", 0, text_body("adopted"), &len);
+    uint8_t *mr = sign_as(M, &in.genesis, next, "note_b", "f-prod", 0, text_body("adopted"), &len);
     assert_int_equal(take(sf, mr, len), STORE_NEW);
     assert_int_equal(take(sm, mr, len), STORE_NEW);
     free(mr);
@@ -759,7 +759,7 @@ static void member_admission(void **state)
     assert_int_equal(m.status, STORE_MEMBER_LEFT);
     assert_int_equal(info(sf).members, 1);
     assert_null(store_member_key(sf, &ids[M].id));
-    uint8_t *after = sign_as(M, &g, 6, "certification", "late", 0, text_body("l"), &len);
+    uint8_t *after = sign_as(M, &g, 6, "note", "late", 0, text_body("l"), &len);
     assert_int_equal(take(sf, after, len), STORE_UNKNOWN_AUTHOR);
     free(after);
 
@@ -787,7 +787,7 @@ static void refusals(void **state)
     proto_id g = genesis_id(s);
     /* M at seq 1 */
     size_t len;
-    uint8_t *m1 = sign_as(M, &g, 1, "certification", "a", 0, text_body("1"), &len);
+    uint8_t *m1 = sign_as(M, &g, 1, "note", "a", 0, text_body("1"), &len);
     assert_int_equal(take(s, m1, len), STORE_NEW);
     store_info before = info(s);
 
@@ -800,13 +800,13 @@ static void refusals(void **state)
     proto_id other = g, zero = { { 0 } };
     other.b[0] ^= 1;
     /* non-member */
-    CASE(S(X, &g, 1, "certification", "x", 0, text_body("x")), STORE_UNKNOWN_AUTHOR);
+    CASE(S(X, &g, 1, "note", "x", 0, text_body("x")), STORE_UNKNOWN_AUTHOR);
     /* wrong alliance, and none at all */
-    CASE(S(M, &other, 2, "certification", "b", 0, text_body("2")), STORE_REJECT);
-    CASE(S(M, &zero, 2, "certification", "b", 0, text_body("2")), STORE_REJECT);
+    CASE(S(M, &other, 2, "note", "b", 0, text_body("2")), STORE_REJECT);
+    CASE(S(M, &zero, 2, "note", "b", 0, text_body("2")), STORE_REJECT);
     /* gaps */
-    CASE(S(M, &g, 3, "certification", "b", 0, text_body("3")), STORE_GAP);
-    CASE(S(M, &g, 1000, "certification", "b", 0, text_body("3")), STORE_GAP);
+    CASE(S(M, &g, 3, "note", "b", 0, text_body("3")), STORE_GAP);
+    CASE(S(M, &g, 1000, "note", "b", 0, text_body("3")), STORE_GAP);
     /* a member cannot admit itself */
     CASE(S(M, &g, 2, "member", hx, 0, admit_body(M, "")), STORE_REJECT);
     /* member records: key must be the certificate's id, in hex */
@@ -818,6 +818,8 @@ static void refusals(void **state)
         proto_body_str(b, "op", "promote");
         CASE(S(M, &g, 2, "member", hxx, 0, b), STORE_REJECT);
     }
+    /* a catalog kind is held to its schema (catalog_record_validate) */
+    CASE(S(M, &g, 2, "certification", "b", 0, text_body("2")), STORE_REJECT);
     /* member records cannot be deleted */
     CASE(S(M, &g, 2, "member", hxx, PROTO_FLAG_TOMBSTONE, admit_body(X, "")), STORE_REJECT);
     /* a second genesis, by a member */
@@ -890,7 +892,7 @@ static void refusals(void **state)
         proto_body *b = text_body("forged");
         uint8_t *tmp = NULL;
         size_t tl;
-        assert_int_equal(proto_record_sign(&g, &ids[F].id, "certification", "f", 3, 1, 0, b,
+        assert_int_equal(proto_record_sign(&g, &ids[F].id, "note", "f", 3, 1, 0, b,
                                            ids[X].key, &tmp, &tl, err, sizeof err), 0);
         proto_body_free(b);
         forged = tmp;
@@ -933,11 +935,11 @@ static void equivocation(void **state)
     blobs base = all_of(sf, F);   /* genesis, admission */
     proto_id g = genesis_id(sf);
     size_t l1, la, lb, lc;
-    uint8_t *m1 = sign_as(M, &g, 1, "certification", "k1", 0, text_body("1"), &l1);
+    uint8_t *m1 = sign_as(M, &g, 1, "note", "k1", 0, text_body("1"), &l1);
     /* two different records with seq 2, then seq 3 */
-    uint8_t *a = sign_as(M, &g, 2, "certification", "k2", 0, text_body("A"), &la);
-    uint8_t *b = sign_as(M, &g, 2, "certification", "k3", 0, text_body("B"), &lb);
-    uint8_t *c3 = sign_as(M, &g, 3, "certification", "k4", 0, text_body("C"), &lc);
+    uint8_t *a = sign_as(M, &g, 2, "note", "k2", 0, text_body("A"), &la);
+    uint8_t *b = sign_as(M, &g, 2, "note", "k3", 0, text_body("B"), &lb);
+    uint8_t *c3 = sign_as(M, &g, 3, "note", "k4", 0, text_body("C"), &lc);
     blob A = { a, la }, B = { b, lb }, C = { c3, lc }, M1 = { m1, l1 };
     uint8_t ha[32], hb[32];
     sha256(a, la, ha);
@@ -1011,11 +1013,11 @@ static void equivocation(void **state)
         blobs_free(&fk);
         /* current and history follow the winner */
         blobs cur = { 0 };
-        assert_int_equal(store_get_current(s[i], &ids[M].id, "certification", win_key, collect_cb, &cur), 0);
+        assert_int_equal(store_get_current(s[i], &ids[M].id, "note", win_key, collect_cb, &cur), 0);
         assert_true(cur.n == 1 && same_bytes(&cur.v[0], win));
         blobs_free(&cur);
-        assert_int_equal(store_get_current(s[i], &ids[M].id, "certification", lose_key, collect_cb, &cur), 1);
-        assert_int_equal(store_history(s[i], &ids[M].id, "certification", lose_key, collect_cb, &cur), 0);
+        assert_int_equal(store_get_current(s[i], &ids[M].id, "note", lose_key, collect_cb, &cur), 1);
+        assert_int_equal(store_history(s[i], &ids[M].id, "note", lose_key, collect_cb, &cur), 0);
         assert_int_equal(cur.n, 0);
         /* both are held now: duplicates */
         assert_int_equal(take_blob(s[i], &A), STORE_DUP);
@@ -1029,7 +1031,7 @@ static void equivocation(void **state)
 
     /* a third record with seq 2 adds more evidence, wherever it sorts */
     size_t lx;
-    uint8_t *x = sign_as(M, &g, 2, "certification", "k5", 0, text_body("X"), &lx);
+    uint8_t *x = sign_as(M, &g, 2, "note", "k5", 0, text_body("X"), &lx);
     blob Xb = { x, lx };
     uint8_t hx3[32];
     sha256(x, lx, hx3);
@@ -1118,7 +1120,7 @@ static void genesis_never_replaced(void **state)
         char k[16];
         snprintf(k, sizeof k, "k%d", t);
         size_t l;
-        uint8_t *x = sign_as(F, &g, 1, "certification", k, 0, text_body("x"), &l);
+        uint8_t *x = sign_as(F, &g, 1, "note", k, 0, text_body("x"), &l);
         blob X1 = { x, l };
         uint8_t hx[32];
         sha256(x, l, hx);
@@ -1214,11 +1216,11 @@ static void make_world(world *w, store **sf_out)
 #define W(who_, kind, key, fl, body) (t = write_rec(sf, who_, kind, key, fl, body), free(t.b))
     W(F, "member", hm, 0, admit_body(M, "192.0.2.2:7400"));   /* 2 */
     W(F, "member", hr, 0, admit_body(R, "192.0.2.3:7400"));   /* 3 */
-    W(F, "certification", "a", 0, text_body("a1"));          /* 4 */
-    W(F, "certification", "b", 0, text_body("b1"));          /* 5 */
-    W(F, "certification", "a", 0, text_body("a2"));          /* 6 */
-    W(F, "adoption", "a", 0, text_body("ad"));               /* 7 */
-    W(F, "certification", "b", PROTO_FLAG_TOMBSTONE, NULL);  /* 8 */
+    W(F, "note", "a", 0, text_body("a1"));          /* 4 */
+    W(F, "note", "b", 0, text_body("b1"));          /* 5 */
+    W(F, "note", "a", 0, text_body("a2"));          /* 6 */
+    W(F, "note_b", "a", 0, text_body("ad"));               /* 7 */
+    W(F, "note", "b", PROTO_FLAG_TOMBSTONE, NULL);  /* 8 */
 #undef W
     blobs fl = all_of(sf, F);
     for (size_t i = 0; i < fl.n; i++)
@@ -1232,23 +1234,23 @@ static void make_world(world *w, store **sf_out)
                                  blobs_take(&w->all, signed_, len))
 #define SR(kind, key, fl, body) (signed_ = sign_as(R, &g, ++sr, kind, key, fl, body, &len), \
                                  blobs_take(&w->all, signed_, len))
-    SM("certification", "m1", 0, text_body("m1 v1"));
-    SR("certification", "r1", 0, text_body("r1 v1"));
-    SM("certification", "m2", 0, text_body("m2 v1"));
-    SM("certification", "m1", 0, text_body("m1 v2"));
-    SR("adoption", "a", 0, text_body("r adopts"));
-    SM("certification", "m2", PROTO_FLAG_TOMBSTONE, NULL);
+    SM("note", "m1", 0, text_body("m1 v1"));
+    SR("note", "r1", 0, text_body("r1 v1"));
+    SM("note", "m2", 0, text_body("m2 v1"));
+    SM("note", "m1", 0, text_body("m1 v2"));
+    SR("note_b", "a", 0, text_body("r adopts"));
+    SM("note", "m2", PROTO_FLAG_TOMBSTONE, NULL);
     {
         proto_body *b = proto_body_new();
         proto_body_str(b, "op", "address");
         proto_body_str(b, "address", "198.51.100.2:7400");
         SM("member", hm, 0, b);
     }
-    SR("certification", "r1", 0, text_body("r1 v2"));
-    SM("adoption", "a", 0, text_body("m adopts"));
+    SR("note", "r1", 0, text_body("r1 v2"));
+    SM("note_b", "a", 0, text_body("m adopts"));
     SR("policy", "x", 0, text_body("p"));
-    SR("certification", "r1", 0, text_body("r1 v3"));
-    SM("certification", "m3", 0, text_body("m3"));
+    SR("note", "r1", 0, text_body("r1 v3"));
+    SM("note", "m3", 0, text_body("m3"));
 #undef SM
 #undef SR
     world_expect(w);
@@ -1479,7 +1481,7 @@ static void reopen(void **state)
     check_world(s, &w, "before reopen");
     store_info before = info(s);
     blobs hist_before = { 0 };
-    assert_int_equal(store_history(s, &ids[R].id, "certification", "r1", collect_cb, &hist_before), 0);
+    assert_int_equal(store_history(s, &ids[R].id, "note", "r1", collect_cb, &hist_before), 0);
     assert_int_equal(hist_before.n, 3);
     store_close(s);
 
@@ -1495,14 +1497,14 @@ static void reopen(void **state)
     assert_int_equal(after.members, before.members);
     check_world(s, &w, "after reopen");
     blobs hist_after = { 0 };
-    assert_int_equal(store_history(s, &ids[R].id, "certification", "r1", collect_cb, &hist_after), 0);
+    assert_int_equal(store_history(s, &ids[R].id, "note", "r1", collect_cb, &hist_after), 0);
     assert_int_equal(hist_after.n, 3);
     for (size_t i = 0; i < 3; i++)
         assert_true(same_bytes(&hist_before.v[i], &hist_after.v[i]));
     /* the node key check still holds, and writing continues at the next seq */
     assert_int_equal(store_bind_self(s, &ids[M].id, err, sizeof err), -1);
     assert_int_equal(store_bind_self(s, &ids[F].id, err, sizeof err), 0);
-    blob nx = write_rec(s, F, "certification", "after", 0, text_body("x"));
+    blob nx = write_rec(s, F, "note", "after", 0, text_body("x"));
     proto_record r;
     assert_int_equal(proto_record_decode(nx.b, nx.n, &r, err, sizeof err), 0);
     assert_int_equal(r.seq, w.vv[F] + 1);
