@@ -49,12 +49,14 @@ typedef struct {
     uv_work_t w;
     vjob *job;
     size_t from, to;
+    char why[256];            /* the first record of the chunk the rules refused */
 } vchunk;
 
 typedef struct {
     proto_record r;
     EVP_PKEY *key;
-    int ok;
+    int ok;                   /* passed the rules and its signature verified */
+    int refused;              /* broke a rule (text, its kind's validator) */
 } vitem;
 
 typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; } vtail;
@@ -67,6 +69,7 @@ struct vjob {
     vtail *tails;           /* per author in the job: its last seq (keys borrowed from it[]) */
     size_t ntails;
     int pending;
+    int nchunks;
     vchunk chunks[VERIFY_CHUNKS];
 };
 
@@ -85,8 +88,21 @@ static void verify_work(uv_work_t *w)
 {
     vchunk *c = w->data;
     vjob *j = c->job;
-    for (size_t i = c->from; i < c->to; i++)
-        j->it[i].ok = proto_record_verify(&j->it[i].r, j->it[i].key, NULL, 0) == 0;
+    /* The rules that depend on the record alone run here, next to the
+     * signature check, rather than in triage on the loop: the text rule and
+     * a certification's schema cost about as much as a quarter of a
+     * signature check, and the loop is the one thread an initial sync
+     * cannot spread. */
+    c->why[0] = 0;
+    for (size_t i = c->from; i < c->to; i++) {
+        vitem *it = &j->it[i];
+        char why[256];
+        it->refused = proto_record_check_text(&it->r, why, sizeof why) ||
+                      store_record_rules(&it->r, why, sizeof why);
+        if (it->refused && !c->why[0])
+            snprintf(c->why, sizeof c->why, "%s", why);
+        it->ok = !it->refused && proto_record_verify(&it->r, it->key, NULL, 0) == 0;
+    }
 }
 
 static void job_free(vjob *j)
@@ -233,15 +249,28 @@ static void verify_done(uv_work_t *w, int status)
     /* Keep only verified records; note the first forgery. */
     proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
     int *res = calloc(j->n ? j->n : 1, sizeof *res);
-    const vitem *bad = NULL;
+    const vitem *bad = NULL, *refused = NULL;
     size_t m = 0;
     for (size_t i = 0; recs && i < j->n; i++) {
+        if (j->it[i].refused && !refused)
+            refused = &j->it[i];
         if (!j->it[i].ok) {
-            if (!bad)
+            if (!bad && !j->it[i].refused)
                 bad = &j->it[i];
             continue;
         }
         recs[m++] = j->it[i].r;
+    }
+    if (refused && p->state == PEER_ESTABLISHED) {
+        /* a record that breaks the rules is never acceptable: as when triage
+         * refuses one, nothing of its batch is stored */
+        const char *why = "";
+        for (int k = 0; k < j->nchunks && !why[0]; k++)
+            why = j->chunks[k].why;
+        char a[PROTO_ID_STR];
+        proto_id_str(&refused->r.author, a);
+        peer_fail(p, MSG_ERR_RECORD, "record refused: %s (author %s, %s/%s seq %llu)", why, a,
+                  refused->r.kind, refused->r.key, (unsigned long long)refused->r.seq);
     }
     /* a batch already on its way when its sender broke the protocol (say, a
      * forgery in the batch before) is dropped with the connection, as it
@@ -249,7 +278,7 @@ static void verify_done(uv_work_t *w, int status)
     if (p->failed)
         m = 0;
     char err[256];
-    if (m && res && store_apply_batch(d->st, recs, m, res, err, sizeof err) == 0) {
+    if (m && res && store_apply_prechecked(d->st, recs, m, res, err, sizeof err) == 0) {
         vv_cache vc = { .valid = 0 };
         for (size_t i = 0; i < m; i++)
             if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
@@ -294,7 +323,7 @@ static void start_job(peer *p, vjob *j, int may_inline)
 {
     size_t nch = j->n < CHUNK_MIN ? 1 : VERIFY_CHUNKS;
     j->p = p;
-    j->pending = (int)nch;
+    j->pending = j->nchunks = (int)nch;
     p->refs++;
     p->d->verify_jobs++;
     p->ing->busy = 1;
@@ -347,7 +376,8 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
     }
     for (size_t i = 0; i < n; i++) {
         char err[256];
-        if (proto_record_decode(raws[i], lens[i], &dec[i], err, sizeof err)) {
+        /* the text rule is checked with the signature (verify_work) */
+        if (proto_record_decode_stored(raws[i], lens[i], &dec[i], err, sizeof err)) {
             peer_fail(p, MSG_ERR_RECORD, "malformed record: %s", err);
             *fatal = 1;
             free(dec);
@@ -359,7 +389,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
     int *pcs = malloc((n ? n : 1) * sizeof *pcs);
     EVP_PKEY **keys = calloc(n ? n : 1, sizeof *keys);
     char err[256] = "";
-    if (!pcs || !keys || store_precheck_batch(p->d->st, dec, n, pcs, keys, err, sizeof err)) {
+    if (!pcs || !keys || store_precheck_batch(p->d->st, dec, n, pcs, keys, STORE_RULES_LATER, err, sizeof err)) {
         free(pcs);
         free(keys);
         free(dec);

@@ -696,15 +696,18 @@ static void on_accept(uv_stream_t *srv, int status)
         snprintf(p->addr, sizeof p->addr, "%s:%d", host, port);
         snprintf(p->host, sizeof p->host, "%s", host);
     }
-    /* Linear in the connections held: at most max_inbound, and an accept
-     * costs a TLS handshake anyway. */
+    /* Only connections that have not proved membership count: members
+     * behind one NAT gateway (a prefecture's network) or on one host are
+     * bounded by the alliance, strangers by this.  Linear in the
+     * connections held: at most max_inbound, and an accept costs a TLS
+     * handshake anyway. */
     unsigned same = 0;
     for (peer *q = d->peers; q; q = q->next)
-        same += q != p && !q->outbound && !strcmp(q->host, p->host);
+        same += q != p && !q->outbound && q->state != PEER_ESTABLISHED && !strcmp(q->host, p->host);
     if (same >= d->max_per_addr) {
-        char why[112];
-        snprintf(why, sizeof why, "refused: %u connections from this address already (max_connections_per_address)",
-                 same);
+        char why[128];
+        snprintf(why, sizeof why, "refused: %u unauthenticated connections from this address already "
+                 "(max_connections_per_address)", same);
         log_refused(d, p->host, why);
         drop(p);
         return;

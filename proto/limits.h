@@ -257,10 +257,12 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
  * start to fit RLIMIT_NOFILE (see NODE_FD_RESERVE); `max_connections`. */
 #define NODE_PEER_INBOUND_MAX 2048u
 
-/* Inbound connections from one IP address.  A member connects once; a few
- * municipalities may share a NAT gateway (a prefecture's network), so 16
- * leaves room for them, and one host cannot take the whole inbound budget;
- * `max_connections_per_address`. */
+/* Inbound connections from one IP address that have not completed the
+ * handshake yet (established members do not count: several municipalities
+ * may share a prefecture's NAT gateway).  A member connects once, so 16
+ * leaves room for a few members reconnecting at once behind one address,
+ * and one host cannot take the whole inbound budget with handshakes it
+ * never finishes; `max_connections_per_address`. */
 #define NODE_PEER_PER_ADDR_MAX 16u
 
 /* Descriptors kept out of the peers' budget: stdio, LMDB (data and lock

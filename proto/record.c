@@ -426,6 +426,19 @@ int proto_record_decode_stored(const uint8_t *buf, size_t len, proto_record *rec
     return record_decode(buf, len, rec, 0, err, errlen);
 }
 
+int proto_record_check_text(const proto_record *r, char *err, size_t errlen)
+{
+    proto_rd t;
+    const char *why = NULL;
+    if (!key_valid(r->key, strlen(r->key), 1))
+        return proto_err(err, errlen, "record key invalid (1..%u bytes of UTF-8 text without control "
+                         "or bidi characters)", PROTO_KEY_MAX);
+    proto_rd_init(&t, r->body, r->body_len);
+    if (check_value(&t, PROTO_BODY_DEPTH, 1, &why))
+        return proto_err(err, errlen, "record body: %s", why ? why : t.err);
+    return 0;
+}
+
 int proto_record_verify(const proto_record *r, EVP_PKEY *pub, char *err, size_t errlen)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();

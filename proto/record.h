@@ -86,6 +86,12 @@ int proto_record_decode(const uint8_t *buf, size_t len, proto_record *r,
 int proto_record_decode_stored(const uint8_t *buf, size_t len, proto_record *r,
                                char *err, size_t errlen);
 
+/* The text rule alone, on a record proto_record_decode_stored decoded: 0,
+ * or -1 with err.  decode_stored + check_text accepts exactly what
+ * proto_record_decode accepts; ingest splits them so that the text rule
+ * runs on the thread pool with the signature check, not on the loop. */
+int proto_record_check_text(const proto_record *r, char *err, size_t errlen);
+
 /* Verify r's signature under `pub`.  0 good, -1 bad (err says why). */
 int proto_record_verify(const proto_record *r, EVP_PKEY *pub, char *err, size_t errlen);
 

@@ -113,7 +113,13 @@ int store_precheck(store *s, const proto_record *r, EVP_PKEY **key, char *err, s
 /* store_precheck for many records in one read transaction; res[i] and
  * keys[i] as above; err describes the first STORE_REJECT. */
 int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
-                         char *err, size_t errlen);
+                         unsigned flags, char *err, size_t errlen);
+/* flags of store_precheck_batch: the caller runs store_record_rules on
+ * every record it goes on with (ingest does, on the thread pool). */
+#define STORE_RULES_LATER 1u
+/* The rules that depend on the record alone (its kind's validator): 0, or
+ * -1 with err.  Reads nothing of the store, so any thread may call it. */
+int store_record_rules(const proto_record *r, char *err, size_t errlen);
 
 /* Apply records whose signatures the caller has verified, in one write
  * transaction.  results[i] gets a store_result per record.  Records should be
@@ -121,6 +127,12 @@ int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res,
  * nothing was written). */
 int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
                       char *err, size_t errlen);
+/* store_apply_batch for records whose rules that depend on the record alone
+ * the caller has checked (store_record_rules, or store_precheck_batch
+ * without STORE_RULES_LATER): they are not run a second time; everything
+ * that depends on what the store holds is checked again. */
+int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *results,
+                           char *err, size_t errlen);
 
 /* Sign a new record as this node (next seq) and apply it, atomically.  The
  * record bytes are returned in *out (malloc'd) when out is non-NULL. */

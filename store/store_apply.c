@@ -41,7 +41,9 @@ static int check_kind_rules(const kind_def *kd, const proto_record *r, char *err
     return kd->validate ? kd->validate(r, err, errlen) : 0;
 }
 
-static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY **key,
+/* rules: 1 to run the kind's validator, 0 when the caller ran it on this
+ * very record already (a batch store_precheck_batch checked). */
+static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY **key, int rules,
                         char *err, size_t errlen)
 {
     const kind_def *kd = kind_of(r->kind);
@@ -98,7 +100,15 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
         MDB_val fkv = { 72, fk };
         if (mdb_get(txn, s->forks, &fkv, &v) == 0)
             return STORE_DUP;
-    } else if (r->seq > have + 1) {
+    }
+    /* The record-alone rules come after the cheap drop of what we hold and
+     * before the outcomes that let a record wait (GAP, UNKNOWN_AUTHOR):
+     * ingest may promote a waiting record to NEW within its batch, and
+     * applies what passed here without running them again
+     * (store_apply_prechecked). */
+    if (rules && check_kind_rules(kd, r, err, errlen))
+        return STORE_REJECT;
+    if (r->seq > have + 1) {
         proto_err(err, errlen, "gap: have seq %llu of this author, got %llu",
                   (unsigned long long)have, (unsigned long long)r->seq);
         return STORE_GAP;
@@ -109,10 +119,6 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
         proto_id_str(&r->author, id);
         proto_err(err, errlen, "author %s is not a current member", id);
         return STORE_UNKNOWN_AUTHOR;
-    }
-    if (check_kind_rules(kd, r, err, errlen)) {
-        EVP_PKEY_free(k);
-        return STORE_REJECT;
     }
     if (key)
         *key = k;
@@ -128,13 +134,20 @@ int store_precheck(store *s, const proto_record *r, EVP_PKEY **key, char *err, s
         proto_err(err, errlen, "store unavailable");
         return STORE_REJECT;
     }
-    int rc = precheck_txn(s, txn, r, key, err, errlen);
+    int rc = precheck_txn(s, txn, r, key, 1, err, errlen);
     mdb_txn_abort(txn);
     return rc;
 }
 
+int store_record_rules(const proto_record *r, char *err, size_t errlen)
+{
+    const kind_def *kd = kind_of(r->kind);
+    /* a genesis has its own rules, which precheck applies whatever flags */
+    return kd->id == KIND_GENESIS ? 0 : check_kind_rules(kd, r, err, errlen);
+}
+
 int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
-                         char *err, size_t errlen)
+                         unsigned flags, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rejected = 0;
@@ -142,7 +155,7 @@ int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res,
         return proto_err(err, errlen, "store unavailable");
     for (size_t i = 0; i < n; i++) {
         char why[256];
-        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], why, sizeof why);
+        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], !(flags & STORE_RULES_LATER), why, sizeof why);
         if (res[i] == STORE_REJECT && !rejected++)
             proto_err(err, errlen, "%s", why);
     }
@@ -222,9 +235,9 @@ static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id
 }
 
 /* Apply one checked and verified record inside txn. */
-static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, char *err, size_t errlen)
+static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, char *err, size_t errlen)
 {
-    int pre = precheck_txn(s, txn, r, NULL, err, errlen);
+    int pre = precheck_txn(s, txn, r, NULL, rules, err, errlen);
     if (pre != STORE_NEW && pre != STORE_FORK)
         return pre;
     proto_id h;
@@ -322,15 +335,15 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, char *err, s
     return STORE_NEW;
 }
 
-int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
-                      char *err, size_t errlen)
+static int apply_batch(store *s, const proto_record *recs, size_t n, int *results, int rules,
+                       char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
     for (size_t i = 0; i < n; i++) {
-        int r = apply_txn(s, txn, &recs[i], NULL, 0);
+        int r = apply_txn(s, txn, &recs[i], rules, NULL, 0);
         if (r < 0) {
             mdb_txn_abort(txn);
             cache_clear(s);
@@ -346,6 +359,18 @@ int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results
      * neighbours too): release them like a scan's */
     scanned(s, SCAN_CHECK);   /* after every write transaction */
     return 0;
+}
+
+int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
+                      char *err, size_t errlen)
+{
+    return apply_batch(s, recs, n, results, 1, err, errlen);
+}
+
+int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *results,
+                           char *err, size_t errlen)
+{
+    return apply_batch(s, recs, n, results, 0, err, errlen);
 }
 
 /* ---- writing this node's records ---- */
@@ -365,7 +390,7 @@ static int sign_and_apply(store *s, MDB_txn *txn, EVP_PKEY *priv, const proto_id
         free(rec);
         return -1;
     }
-    int res = apply_txn(s, txn, &r, err, errlen);
+    int res = apply_txn(s, txn, &r, 1, err, errlen);
     if (res != STORE_NEW) {
         free(rec);
         if (res > 0 && err && !err[0])
