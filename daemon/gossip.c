@@ -397,6 +397,10 @@ typedef struct {
     uint64_t last;
 } batch;
 
+/* Records sent from here are records this node holds, so they are decoded
+ * as stored (proto_record_decode_stored): one kept from before the text
+ * rule must still advance a range, or the range would be sent again and
+ * again. */
 static int batch_add(void *ctx, const uint8_t *rec, size_t len)
 {
     batch *b = ctx;
@@ -404,7 +408,7 @@ static int batch_add(void *ctx, const uint8_t *rec, size_t len)
         return 1;   /* the frame is full: the rest goes in the next */
     b->bytes += len;
     proto_record r;
-    if (proto_record_decode(rec, len, &r, NULL, 0) == 0)
+    if (proto_record_decode_stored(rec, len, &r, NULL, 0) == 0)
         b->last = r.seq;
     return msg_list_count(b->l) >= NODE_BATCH_RECORDS || b->bytes >= NODE_BATCH_BYTES;
 }
@@ -491,7 +495,7 @@ static void push_record(catalogd *d, peer *except, const uint8_t *rec, size_t le
 {
     proto_record r;
     int ok = 1;
-    if (proto_record_decode(rec, len, &r, NULL, 0))
+    if (proto_record_decode_stored(rec, len, &r, NULL, 0))
         return;
     for (peer *p = d->peers; p; p = p->next) {
         if (p == except || p->state != PEER_ESTABLISHED || !p->gs->hello_seen)
@@ -525,7 +529,7 @@ static void announce_frame(peer *p, const uint8_t *frame, size_t len, uint32_t n
     if (dec && ok && msg_decode(frame + 4, len - 4, &m, NULL, 0) == 0) {
         msg_iter_init(&it, &m);
         for (uint32_t i = 0; i < n && msg_records_next(&it, &b, &l); i++)
-            ok[i] = proto_record_decode(b, l, &dec[i], NULL, 0) == 0;
+            ok[i] = proto_record_decode_stored(b, l, &dec[i], NULL, 0) == 0;   /* held here already */
         announce_to(p, dec, ok, n);
     } else {
         peer_send_frame(p, frame, len);   /* no memory to announce: send it anyway */
@@ -629,7 +633,7 @@ static int push_other(void *ctx, const uint8_t *rec, size_t len)
 {
     fork_ctx *f = ctx;
     proto_record r;
-    if (proto_record_decode(rec, len, &r, NULL, 0) || memcmp(&r.author, &f->got->author, 32) ||
+    if (proto_record_decode_stored(rec, len, &r, NULL, 0) || memcmp(&r.author, &f->got->author, 32) ||
         r.seq != f->got->seq || (len == f->got->raw_len && !memcmp(rec, f->got->raw, len)))
         return 0;
     if (f->to->state == PEER_ESTABLISHED)

@@ -144,13 +144,20 @@ static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
     b->len = sizeof p->d->rx;
 }
 
+static void pump_in(peer *p);
+
 static void on_written(uv_write_t *w, int status)
 {
     peer *p = w->handle->data;
     free(w->data);
     free(w);
-    if (status == 0 && p->state == PEER_ESTABLISHED)
+    if (status == 0 && p->state == PEER_ESTABLISHED) {
         gossip_on_writable(p);
+        if (p->write_blocked && peer_write_queue(p) <= NODE_PEER_WRITE_HIGH / 2) {
+            p->write_blocked = 0;
+            pump_in(p);
+        }
+    }
 }
 
 static void flush_out(peer *p)
@@ -213,7 +220,17 @@ size_t peer_write_queue(peer *p)
 
 void peer_send_frame(peer *p, const void *frame, size_t len)
 {
-    if (p->state == PEER_ESTABLISHED && SSL_write(p->ssl, frame, (int)len) <= 0)
+    if (p->state != PEER_ESTABLISHED)
+        return;
+    if (peer_write_queue(p) + len > NODE_PEER_WRITE_MAX && !p->failed) {
+        /* Everything we send is bounded by the write-queue checks (wants,
+         * pushes, and pump_in_frames reading nothing more while the queue is
+         * high), so only a peer that stops reading gets here; the error frame
+         * itself is small and goes out past the cap. */
+        peer_fail(p, MSG_ERR_LIMIT, "does not read what we send (%zu bytes queued)", peer_write_queue(p));
+        return;
+    }
+    if (SSL_write(p->ssl, frame, (int)len) <= 0)
         ERR_clear_error();
     flush_out(p);
 }
@@ -343,10 +360,10 @@ static void read_flow(peer *p)
     if (p->state != PEER_ESTABLISHED)
         return;
     size_t pending = BIO_ctrl_pending(p->rbio);
-    if (!p->read_paused && pending >= NODE_PEER_RBIO_HIGH) {
+    if (!p->read_paused && (pending >= NODE_PEER_RBIO_HIGH || p->write_blocked)) {
         uv_read_stop((uv_stream_t *)&p->tcp);
         p->read_paused = 1;
-    } else if (p->read_paused && pending < NODE_PEER_RBIO_LOW) {
+    } else if (p->read_paused && pending < NODE_PEER_RBIO_LOW && !p->write_blocked) {
         p->read_paused = 0;
         uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
     }
@@ -374,6 +391,15 @@ static void pump_in_frames(peer *p)
          * pool's), up to a bound: then TCP pushes back. */
         if (p->state != PEER_ESTABLISHED || ingest_full(p->ing))
             return;
+        /* Nor while what we owe this peer is over the high mark: each frame
+         * may be answered (a ping, a sums request, a want), and a peer
+         * that sends requests without reading the answers must wait for
+         * its socket to drain (on_written pumps again) rather than make
+         * us queue without bound. */
+        if (peer_write_queue(p) > NODE_PEER_WRITE_HIGH) {
+            p->write_blocked = 1;
+            return;
+        }
         const uint8_t *f;
         size_t fl;
         int rc = proto_frame_take(&p->in, PROTO_PEER_FRAME_MAX, &f, &fl);

@@ -41,6 +41,7 @@ typedef struct peer {
     uint64_t last_rx_ms;      /* when it last sent us anything (idle timeout) */
     uint64_t recs_in, recs_out, bytes_in, bytes_out;
     int read_paused;          /* socket not read: too much undecrypted input */
+    int write_blocked;        /* frames not handled: too much output queued (NODE_PEER_WRITE_HIGH) */
     int failed;               /* closed for breaking the protocol (peer_fail) */
     struct gossip_peer *gs;   /* the protocol's state (gossip.c) */
     struct ingest *ing;       /* records being taken in (ingest.c) */

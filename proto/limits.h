@@ -133,6 +133,14 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
  * it: a slow peer is served at its pace and never makes us buffer more. */
 #define NODE_PEER_WRITE_HIGH (1u << 20)
 
+/* Bytes queued for one peer at which it is closed (MSG_ERR_LIMIT).  Above
+ * NODE_PEER_WRITE_HIGH its frames are not handled (so its requests make no
+ * more answers) and wants are not served, so what can still be queued is
+ * one batch, one frame's answers and records pushed or announced to it
+ * meanwhile: 16 MiB is far above that, and a peer that never reads reaches
+ * it only by never reading. */
+#define NODE_PEER_WRITE_MAX (16u << 20)
+
 /* Undecrypted bytes received from one peer above which its socket is not
  * read (TCP pushes back), and below which reading resumes. */
 #define NODE_PEER_RBIO_HIGH (1u << 20)

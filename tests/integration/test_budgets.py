@@ -159,3 +159,25 @@ def test_control_pipeline_after_want_flood(env):
     _finish(p)
     assert got == n
     assert "oversized or empty frame" not in a.logtext()
+
+
+def test_requests_never_read_do_not_queue_answers(env):
+    """A member that sends sums requests (each answered with ~3 KB of
+    points) and never reads: the node stops reading it once its answers
+    queue past the high mark, instead of queueing without bound, keeps
+    answering status."""
+    a, m = _setup(env, records=10)
+    time.sleep(0.5)
+    before = _rss_kb(a)
+    p = _probe(env, m, a, "sums-noread", "--target-id", a.member_id())
+    worst = _status_ms(a, calls=8, gap=0.5)
+    rc, out, err = _finish(p)
+    sent = int([l for l in out.splitlines() if l.startswith("sent ")][0].split()[1])
+    after = _rss_kb(a)
+    assert worst < 50 * SLOW, f"status took {worst:.0f} ms"
+    # ~40 bytes a request and ~3 KB an answer: unbounded, the 8 s would
+    # have queued hundreds of MB here
+    assert after - before <= 20 * 1024, (before, after, sent)
+    assert sent < 64 << 20, f"the node read {sent} bytes it could not answer"
+    # and the connection is still usable once the member reads again
+    assert "recv points" in out and a.proc.poll() is None

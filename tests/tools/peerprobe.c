@@ -29,6 +29,7 @@
  *                1,500 records of 60 KB by an author who is no member
  *   defer-gap    1,500 records of 60 KB of its own, after a gap (seq vv+2 on)
  *   far-seq      one record of its own at seq 10^12
+ *   sums-noread  8 s of sums requests about --target-id, never reading
  * Floods print "sent" once the attack is written, then count what comes
  * back instead of printing it: "bytes N records N" at the end (the bytes
  * and the number of the records frames received).
@@ -55,6 +56,7 @@
 #include "proto/util.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -316,6 +318,37 @@ int main(int argc, char **argv)
         }
         if (!strcmp(mode, "bad-sig"))
             rec[rl - 5] ^= 0x40;   /* inside the signature */
+    } else if (!strcmp(mode, "sums-noread")) {
+        /* sums requests (each answered with ~3 KB of points) for 8 s, never
+         * reading: the node must stop reading us rather than queue answers */
+        proto_id author;
+        if (!target || proto_id_parse(target, &author)) {
+            fprintf(stderr, "peerprobe: %s needs --target-id\n", mode);
+            return 2;
+        }
+        int fl = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        uint64_t t0 = proto_now_ms(), sent = 0;
+        msgpack_sbuffer req;
+        msg_pack_sums(&req, &author, 1, 1000);
+        /* a flight of frames per write: the TLS record overhead stays small */
+        size_t per = 256;
+        uint8_t *flight = malloc(req.size * per);
+        for (size_t k = 0; k < per; k++)
+            memcpy(flight + k * req.size, req.data, req.size);
+        while (proto_now_ms() - t0 < 8000) {
+            int w = SSL_write(ssl, flight, (int)(req.size * per));
+            if (w > 0)
+                sent += (uint64_t)w;
+            else
+                usleep(10000);   /* the node stopped reading us: TCP is full */
+        }
+        printf("sent %llu bytes of sums requests\n", (unsigned long long)sent);
+        fflush(stdout);
+        free(flight);
+        msgpack_sbuffer_destroy(&req);
+        fcntl(fd, F_SETFL, fl);
+        quiet = 1;
     } else if (!strncmp(mode, "want-", 5) || !strcmp(mode, "announce-flood")) {
         proto_id author;
         if (strcmp(mode, "announce-flood") && (!target || proto_id_parse(target, &author))) {
