@@ -207,6 +207,7 @@ typedef struct want_owed {
     uint64_t next, hi;   /* owed: [next, hi]; next > hi when nothing is */
     uint32_t qnext;      /* the next author in the send queue, index + 1 */
     int queued;
+    uint64_t reset_ms;   /* when a hello last lowered next (0: never) */
 } want_owed;
 
 /* A reconciliation of one author's log with one peer.  Invariant: the two
@@ -311,11 +312,17 @@ static int owed_add(gossip_peer *g, const proto_id *a, uint64_t from, uint64_t t
 
 /* The peer's hello says it holds `a` up to `seq`: what we sent beyond that
  * and it lacks (dropped before it could apply) is owed again when asked. */
-static void owed_holds(gossip_peer *g, const proto_id *a, uint64_t seq)
+static void owed_holds(gossip_peer *g, const proto_id *a, uint64_t seq, uint64_t now)
 {
     want_owed *w = owed_find(g, a);
-    if (w && !w->queued && w->next > seq + 1)
+    /* At most once per NODE_WANT_RESEND_MS per author: a peer that keeps
+     * saying it holds less than it was sent (hello, then want, again and
+     * again) gets a log resent that often, not at line rate. */
+    if (w && !w->queued && w->next > seq + 1 &&
+        (!w->reset_ms || now - w->reset_ms >= NODE_WANT_RESEND_MS)) {
         w->next = seq + 1;
+        w->reset_ms = now;
+    }
 }
 
 /* Count the runs of one author in a want or announce frame (cheap: no
@@ -1087,7 +1094,7 @@ static void owed_hello(peer *p, const msg *m)
         return;
     msg_iter_init(&it, m);
     while (msg_vv_next(&it, &a, &seq, &chain))
-        owed_holds(p->gs, &a, seq);
+        owed_holds(p->gs, &a, seq, uv_now(p->d->loop));
 }
 
 void gossip_on_frame(peer *p, const uint8_t *f, size_t len)

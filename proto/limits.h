@@ -201,6 +201,14 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
  * nothing an honest peer reaches: every author of the alliance twice over. */
 #define NODE_WANT_AUTHORS_MAX (2u * MSG_VV_MAX)
 
+/* A hello that says the peer holds less of an author than was sent to it
+ * on this connection (records it had to drop: ingest's budgets) makes that
+ * part owed again, at most once per this many milliseconds per author: an
+ * honest peer drops records only under load and asks again once, while a
+ * peer repeating hello and want would otherwise be sent the log again and
+ * again at line rate. */
+#define NODE_WANT_RESEND_MS 10000u
+
 /* Entries of the in-flight table (wants sent, per author, gossip.c): one per
  * author being fetched, pruned of entries older than the in-flight time.
  * Announces of authors that are not members are ignored before they reach

@@ -83,13 +83,14 @@ def _flood_while_status(env, a, m, mode):
 
 
 def test_want_floods_answered_cheaply_and_once(env):
-    """100,000 ranges in one frame, and 80,000 copies of [A, 1, 2^64-1]: the
-    loop keeps answering, and A's log is sent once, not once per range."""
+    """100,000 ranges in one frame, 80,000 copies of [A, 1, 2^64-1], and
+    hellos that keep claiming the log was lost: the loop keeps answering,
+    and A's log is sent once (twice at most), not once per range or hello."""
     a, m = _setup(env)
     rc, out, err = _finish(_probe(env, m, a, "want-once", "--target-id", a.member_id()))
     log = _bytes(out)
     assert log > LOG_RECORDS * 1000, (log, out, err)
-    for mode in ("want-flood", "want-dup"):
+    for mode in ("want-flood", "want-dup", "want-repeat"):
         worst, rc, out, err = _flood_while_status(env, a, m, mode)
         assert worst < 50 * SLOW, (mode, f"status took {worst:.0f} ms during the flood")
         sent = _bytes(out)

@@ -21,6 +21,8 @@
  *                one to each of two nodes); the probe waits 2 s and exits 3
  * Floods (issue 15; the probe stops reading after 3 s without records, or 10 s):
  *   want-once    one want [--target-id, 1, 2^64-1]: the honest cost of a log
+ *   want-repeat  20 x (a hello saying it holds seq 1 of --target-id, then
+ *                want-once), 0.1 s apart
  *   want-flood   one want frame of 100,000 ranges [--target-id, k, k]
  *   want-dup     one want frame of 80,000 copies of [--target-id, 1, 2^64-1]
  *   announce-flood
@@ -357,6 +359,22 @@ int main(int argc, char **argv)
         }
         if (!strcmp(mode, "want-once"))
             flood_want(ssl, &author, 1, 1);
+        else if (!strcmp(mode, "want-repeat")) {
+            /* 20 times: "I hold only seq 1 of A" then "send me A": each
+             * hello claims the log it was just sent was lost */
+            for (int k = 0; k < 20; k++) {
+                msg_list l;
+                proto_id chain = { { 0 } };
+                msg_list_init_hello(&l, &si.genesis, &si.digest);
+                msg_list_add_vv(&l, &author, 1, &chain);
+                size_t hl;
+                const uint8_t *hf = msg_list_frame(&l, &hl);
+                SSL_write(ssl, hf, (int)hl);
+                msg_list_destroy(&l);
+                flood_want(ssl, &author, 1, 1);
+                usleep(100000);
+            }
+        }
         else if (!strcmp(mode, "want-flood"))
             flood_want(ssl, &author, 100000, 0);
         else if (!strcmp(mode, "want-dup"))
