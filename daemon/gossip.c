@@ -103,6 +103,7 @@ struct inflight { proto_id author; uint64_t to; uint64_t at_ms; peer *from; };
 struct inflight_table {
     struct inflight *e;
     size_t n, cap;
+    uint64_t full_prune_ms;   /* when a full table was last pruned */
     author_index idx;
 };
 
@@ -154,8 +155,12 @@ static struct inflight *inflight_get(catalogd *d, const proto_id *a)
         return f;
     if (!t && !(t = d->inflight = calloc(1, sizeof *t)))
         return NULL;
-    if (t->n >= NODE_INFLIGHT_MAX)
+    if (t->n >= NODE_INFLIGHT_MAX && uv_now(d->loop) - t->full_prune_ms >= INFLIGHT_MS / 10) {
+        /* full: prune now, but not on every miss (a prune is a pass over
+         * the table; when it frees nothing the next misses would repeat it) */
+        t->full_prune_ms = uv_now(d->loop);
         inflight_prune(d);
+    }
     if (t->n >= NODE_INFLIGHT_MAX)
         return NULL;
     if (t->n == t->cap) {
@@ -948,9 +953,15 @@ static void on_hello(peer *p, const msg *m)
     while (msg_vv_next(&it, &a, &seq, &chain)) {
         uint64_t have = store_vv_get(d->st, &a);
         uint8_t ours[32];
-        if (seq > have)
-            want_add(d, &w, &a, have + 1, seq);
-        else if (store_chain_get(d->st, &a, seq, ours, NULL) == 0 && memcmp(ours, chain.b, 32))
+        store_member mb;
+        if (seq > have) {
+            /* as for announces: authors we hold nothing of are fetched only
+             * if they are members (before a genesis is held, from the
+             * sponsor, everything), and never a seq no honest log reaches */
+            if ((!has_genesis || have || store_member_get(d->st, &a, &mb) == 0) &&
+                seq - have <= NODE_INGEST_SEQ_JUMP_MAX)
+                want_add(d, &w, &a, have + 1, seq);
+        } else if (store_chain_get(d->st, &a, seq, ours, NULL) == 0 && memcmp(ours, chain.b, 32))
             recon_start(p, &a, seq);   /* same seqs held, different records somewhere */
     }
     want_send(p, &w);
