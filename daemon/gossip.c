@@ -697,7 +697,7 @@ void gossip_fork_evidence(catalogd *d, peer *from, const proto_record *r)
     push_record(d, from, r->raw, r->raw_len);
     fork_ctx fc = { d, from, r };
     store_range(d->st, &r->author, r->seq, r->seq, push_other, &fc);
-    store_forks(d->st, push_other, &fc);
+    store_forks_at(d->st, &r->author, r->seq, push_other, &fc);
     recon_forked(d, &r->author);
 }
 

@@ -180,6 +180,8 @@ int store_history(store *s, const proto_id *author, const char *kind, const char
 int store_range(store *s, const proto_id *author, uint64_t from, uint64_t to,
                 store_rec_cb cb, void *ctx);                   /* seq from..to inclusive */
 int store_forks(store *s, store_rec_cb cb, void *ctx);
+/* The fork evidence of one (author, seq): the versions the log does not hold. */
+int store_forks_at(store *s, const proto_id *author, uint64_t seq, store_rec_cb cb, void *ctx);
 /* Records by (author, seq), in the order given, in one read transaction;
  * absent ones are skipped. */
 typedef struct { proto_id author; uint64_t seq; } store_ref;

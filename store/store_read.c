@@ -334,6 +334,32 @@ int store_forks(store *s, store_rec_cb cb, void *ctx)
     return 0;
 }
 
+int store_forks_at(store *s, const proto_id *author, uint64_t seq, store_rec_cb cb, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    uint8_t pre[40];
+    memcpy(pre, author->b, 32);
+    put_be64(pre + 32, seq);
+    MDB_val k = { 40, pre }, v;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return -1;
+    if (mdb_cursor_open(txn, s->forks, &c)) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
+    /* keys are author | seq | hash: the versions of one (author, seq) are
+     * adjacent, found with one seek */
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), stop = 0;
+    while (!stop && rc == 0 && k.mv_size == 72 && !memcmp(k.mv_data, pre, 40)) {
+        stop = cb(ctx, v.mv_data, v.mv_size);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return 0;
+}
+
 /* ---- version vector ---- */
 
 uint64_t vv_get_txn(store *s, MDB_txn *txn, const proto_id *author)
