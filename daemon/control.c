@@ -108,7 +108,9 @@ int control_list_rec(void *ctx, const uint8_t *rec, size_t len)
     msgpack_pack_bin(&l->tpk, len);
     msgpack_pack_bin_body(&l->tpk, rec, len);
     l->n++;
-    return l->limit && l->n >= l->limit;
+    /* bounded in bytes too: records may be up to 64 KiB each, and a
+     * reply must stay one frame far below PROTO_CTL_FRAME_MAX */
+    return (l->limit && l->n >= l->limit) || l->tmp.size >= NODE_CONTROL_PAGE_BYTES;
 }
 
 static void list_array(control_list *l, msgpack_packer *pk)
@@ -130,7 +132,7 @@ void control_list_put(control_list *l, proto_map *m, const char *key)
 static void reply_records(msgpack_packer *pk, control_list *l, const char *key)
 {
     proto_map m;
-    int cut = l->limit && l->n >= l->limit;
+    int cut = (l->limit && l->n >= l->limit) || l->tmp.size >= NODE_CONTROL_PAGE_BYTES;
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
     control_list_put(l, &m, key);
@@ -372,7 +374,9 @@ static int collect_member(void *ctx, const store_member *m)
     proto_map_put_u64(&e, "endorsements", m->endorsements);
     proto_map_end(&e);
     l->n++;
-    return l->limit && l->n >= l->limit;
+    /* bounded in bytes too: records may be up to 64 KiB each, and a
+     * reply must stay one frame far below PROTO_CTL_FRAME_MAX */
+    return (l->limit && l->n >= l->limit) || l->tmp.size >= NODE_CONTROL_PAGE_BYTES;
 }
 
 static int cmd_members(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
@@ -406,7 +410,9 @@ static int collect_vv(void *ctx, const proto_id *a, uint64_t seq)
     proto_pack_cstr(&l->tpk, id);
     msgpack_pack_uint64(&l->tpk, seq);
     l->n++;
-    return l->limit && l->n >= l->limit;
+    /* bounded in bytes too: records may be up to 64 KiB each, and a
+     * reply must stay one frame far below PROTO_CTL_FRAME_MAX */
+    return (l->limit && l->n >= l->limit) || l->tmp.size >= NODE_CONTROL_PAGE_BYTES;
 }
 
 static int cmd_vv(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,

@@ -249,11 +249,10 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
 #define NODE_CONTROL_CLIENTS_MAX 64u
 
 /* Records in one page of `list`: the default when the request names no
- * limit, and the most a request may ask for.  A page of 1000 records is at
- * most ~64 MiB in theory (PROTO_RECORD_MAX each) but ~500 KiB in practice,
- * below NODE_CONTROL_WRITE_HIGH, so one page is one write; the maximum keeps
- * a single reply far below PROTO_CTL_FRAME_MAX for real records.  catalogctl
- * fetches page after page (the reply's "next" cursor). */
+ * limit, and the most a request may ask for.  A page also closes at
+ * NODE_CONTROL_PAGE_BYTES (real records are ~600 B, so 1,000 of them are
+ * ~600 KiB, below NODE_CONTROL_WRITE_HIGH: one page is one write).
+ * catalogctl fetches page after page (the reply's "next" cursor). */
 #define NODE_CONTROL_LIST_DEFAULT 1000u
 #define NODE_CONTROL_LIST_MAX     10000u
 
@@ -263,6 +262,14 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
  * reply from growing with whatever a peer managed to store.  An answer cut
  * here says so ("truncated": true). */
 #define NODE_CONTROL_REPLY_MAX 10000u
+
+/* Bytes of records in one control answer (a page of `list`, a history, the
+ * forks): a page closes at NODE_CONTROL_LIST_* records or at this many
+ * bytes, whichever comes first, so that 1,000 records of 60 KB make several
+ * pages rather than one answer over PROTO_CTL_FRAME_MAX. */
+#define NODE_CONTROL_PAGE_BYTES (4u << 20)
+_Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_MAX,
+               "a page and its last record fit a control frame");
 
 /* ---- connections (daemon/peer.c) ---- */
 

@@ -264,3 +264,28 @@ def test_control_socket_mode_from_creation_and_no_second_daemon(env):
     # and the first still answers on its path
     assert Ctl(path).call({"cmd": "status"}).get("ok")
     assert f.stop() == 0
+
+
+def test_pages_of_large_records_stay_below_the_frame_limit(env):
+    """300 records of ~60 KB (18 MB, more than a control frame may carry):
+    list pages close by bytes as well as by count, so catalogctl list shows
+    all of them, and history stays one frame too."""
+    f = env.found()
+    c = Ctl(os.path.join(f.dir, "control.sock"))
+    c.s.settimeout(120)
+    big = [[f"f{k}", "x" * 15000] for k in range(4)]
+    for i in range(300):
+        c.send({"cmd": "put", "kind": "bulky", "key": f"b{i}", "tombstone": 0, "fields": big})
+    for i in range(300):
+        assert c.recv().get("ok")
+    for i in range(300):
+        c.send({"cmd": "put", "kind": "bulky", "key": "same", "tombstone": 0, "fields": big})
+    for i in range(300):
+        assert c.recv().get("ok")
+    r = c.call({"cmd": "list", "kind": "bulky"})
+    assert r.get("ok") and r.get("next") and 0 < len(r["records"]) < 100, (len(r.get("records", [])), r.get("next"))
+    c.close()
+    out = f.ctl("list", "bulky")
+    assert out.count("\n") == 302, out.count("\n")   # header + 301 keys
+    h = f.run("history", "bulky", "same", check=False)
+    assert h[0] == 0, h[2]
