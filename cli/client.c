@@ -349,6 +349,17 @@ static FILE *guard_open(int fd, int mode)
     return f;
 }
 
+/* At exit: close the guarded streams, which writes a character held back
+ * incomplete (escaped) and frees their state.  A cookie stream has no file
+ * descriptor, which tells it from the original stream. */
+static void guard_finish(void)
+{
+    if (fileno(stdout) < 0)
+        fclose(stdout);
+    if (fileno(stderr) < 0)
+        fclose(stderr);
+}
+
 void client_guard_output(void)
 {
     /* glibc's stdout and stderr are ordinary variables that may be set
@@ -359,6 +370,8 @@ void client_guard_output(void)
         stdout = o;
     if (e)
         stderr = e;
+    if (o || e)
+        atexit(guard_finish);
 }
 
 FILE *client_raw_stdout(void)
