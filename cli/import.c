@@ -35,7 +35,7 @@
 #include <string.h>
 
 #define USAGE \
-    "使い方: catalogctl import ファイル.csv [--dry-run] [--skip-bad] [--ignore-unknown-columns] [--json]\n" \
+    "使い方: catalogctl import ファイル.csv [--dry-run] [--skip-bad] [--ignore-unknown-columns] [--raw] [--json]\n" \
     "  認定の一覧（CSV。UTF-8 または Shift_JIS）を取り込みます。1行目が見出し行です" \
     "（上に表題行があれば、その次の行）。\n" \
     "  見出しは 認定番号・事業者名・製品・サービス名・分野・認定日・有効期限 など" \
@@ -45,6 +45,8 @@
     "  --skip-bad                誤りのある行を除いて取り込みます" \
     "（付けなければ、1行でも誤りがあれば何も書き込みません）\n" \
     "  --ignore-unknown-columns  一覧にない列（備考など）を無視して取り込みます\n" \
+    "  --raw                     export --raw で書き出したファイル: =、+、-、@、タブ、CR の前の ' を外さず、" \
+    "そのまま取り込みます\n" \
     "  --json                    結果を JSON で出力します\n" \
     "  Excel のファイル（.xlsx）は、Excel で「CSV UTF-8 (コンマ区切り)」または" \
     "「CSV (コンマ区切り)」として保存してから取り込んでください。"
@@ -257,7 +259,7 @@ int import_main(int argc, char **argv)
 {
     client_opts o = client_g;
     const char *file = NULL;
-    int dry = 0, skip_bad = 0, ignore_unknown = 0;
+    int dry = 0, skip_bad = 0, ignore_unknown = 0, raw = 0;
     for (int i = 1; i < argc; i++) {
         if (client_common_opt(&o, argc, argv, &i))
             continue;
@@ -265,6 +267,8 @@ int import_main(int argc, char **argv)
             dry = 1;
         else if (!strcmp(argv[i], "--skip-bad"))
             skip_bad = 1;
+        else if (!strcmp(argv[i], "--raw"))
+            raw = 1;
         else if (!strcmp(argv[i], "--ignore-unknown-columns"))
             ignore_unknown = 1;
         else if (!file && argv[i][0] != '-')
@@ -320,8 +324,8 @@ int import_main(int argc, char **argv)
     free(data);
     /* An export neutralises cells a spreadsheet would take for a formula
      * with a leading ' (proto_csv_append_row_opts): take it off again, so
-     * an export re-imports unchanged. */
-    for (size_t r = 0; r < csv.nrows; r++)
+     * an export re-imports unchanged (an export --raw added none: --raw). */
+    for (size_t r = 0; !raw && r < csv.nrows; r++)
         for (size_t c = 0; c < csv.rows[r].ncells; c++)
             proto_csv_unneutralise(csv.rows[r].cells[c]);
     if (csv.nrows < 1) {

@@ -37,6 +37,8 @@
 #include "store/store_int.h"
 #include "proto/util.h"
 
+#include <openssl/rand.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -258,10 +260,14 @@ int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_gen
 {
     MDB_txn *txn;
     proto_id g;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+    /* A digest that cannot be computed must equal no other (an all-zero
+     * one would make two failing nodes agree): random bytes. */
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) {
+        RAND_bytes(digest->b, sizeof digest->b);
         return -1;
+    }
     if (digest_txn(s, txn, digest))
-        memset(digest, 0, sizeof *digest);
+        RAND_bytes(digest->b, sizeof digest->b);
     int hg = meta_id(s, txn, "genesis", &g) == 0;
     mdb_txn_abort(txn);
     if (genesis)

@@ -99,6 +99,17 @@ def test_csv_formula_neutralised_raw_and_round_trip(env):
     show = a.ctl_json("certification", "show", "文京-2026-950")
     rec = show[0] if isinstance(show, list) else show
     assert rec["body"]["company"] == formula, rec["body"]
+    # a value that itself starts with ' round-trips both ways: a neutralised
+    # export with the default import, a --raw export with import --raw
+    a.run(*cert_args("文京-2026-951", "'=株式会社アポストロフィ"))
+    for flag in ([], ["--raw"]):
+        path = os.path.join(env.tmp, f"apos{len(flag)}.csv")
+        a.run("export", "--format", "csv", *flag, "--output", path)
+        res = a.ctl_json("import", path, *flag)
+        assert not res.get("updated") and not res.get("added"), (flag, res)
+        show = a.ctl_json("certification", "show", "文京-2026-951")
+        rec = show[0] if isinstance(show, list) else show
+        assert rec["body"]["company"] == "'=株式会社アポストロフィ", (flag, rec["body"])
 
 
 def test_xlsx_formula_text_is_a_string(env):
