@@ -178,7 +178,10 @@ def test_requests_never_read_do_not_queue_answers(env):
     assert worst < 50 * SLOW, f"status took {worst:.0f} ms"
     # ~40 bytes a request and ~3 KB an answer: unbounded, the 8 s would
     # have queued hundreds of MB here
-    assert after - before <= 20 * 1024, (before, after, sent)
+    # (under AddressSanitizer freed memory waits in its quarantine, up to
+    # 256 MB, so RSS says nothing there; the bytes read below still do)
+    if not os.environ.get("CATALOGD_SLOW"):
+        assert after - before <= 20 * 1024, (before, after, sent)
     assert sent < 64 << 20, f"the node read {sent} bytes it could not answer"
     # and the connection is still usable once the member reads again
     assert "recv points" in out and a.proc.poll() is None
