@@ -258,6 +258,11 @@ void gossip_peer_free(gossip_peer *g)
     free(g);
 }
 
+int gossip_owes(const peer *p)
+{
+    return p->gs->qhead != 0;
+}
+
 int gossip_idle(const peer *p)
 {
     return !p->gs->qhead && !ingest_busy(p->ing);

@@ -28,6 +28,8 @@ void gossip_free(catalogd *d);   /* the in-flight table, after the loop ended */
 
 /* Nothing is being sent for the peer or verified from it. */
 int gossip_idle(const struct peer *p);
+/* Wanted records are still owed to p (being sent, a batch at a time). */
+int gossip_owes(const struct peer *p);
 /* When the peer last showed it is in sync (hello, digest, pong); 0 never. */
 uint64_t gossip_last_sync_ms(const struct peer *p);
 

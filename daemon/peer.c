@@ -152,11 +152,12 @@ static void on_written(uv_write_t *w, int status)
     free(w->data);
     free(w);
     if (status == 0 && p->state == PEER_ESTABLISHED) {
-        gossip_on_writable(p);
         if (p->write_blocked && peer_write_queue(p) <= NODE_PEER_WRITE_HIGH / 2) {
             p->write_blocked = 0;
             pump_in(p);
         }
+        if (p->state == PEER_ESTABLISHED)
+            gossip_on_writable(p);
     }
 }
 
@@ -395,8 +396,12 @@ static void pump_in_frames(peer *p)
          * may be answered (a ping, a sums request, a want), and a peer
          * that sends requests without reading the answers must wait for
          * its socket to drain (on_written pumps again) rather than make
-         * us queue without bound. */
-        if (peer_write_queue(p) > NODE_PEER_WRITE_HIGH) {
+         * us queue without bound.  Not while wanted records are being
+         * sent, though: those keep the queue at the mark by design
+         * (pump_wants), and two nodes sending each other a log would
+         * otherwise both stop reading, and neither queue would drain; the
+         * hard cap (NODE_PEER_WRITE_MAX) bounds that case. */
+        if (peer_write_queue(p) > NODE_PEER_WRITE_HIGH && !gossip_owes(p)) {
             p->write_blocked = 1;
             return;
         }
@@ -632,8 +637,8 @@ static void on_peer_timer(uv_timer_t *t)
     case PEER_ESTABLISHED:
         /* while we do not read it (its input waits for our verify jobs),
          * its silence is ours */
-        if (p->read_paused)
-            p->last_rx_ms = now;
+        if (p->read_paused && !p->write_blocked)
+            p->last_rx_ms = now;   /* (not reading a peer that does not read us is its silence) */
         if (now - p->last_rx_ms >= d->idle_ms) {
             peer_fail(p, MSG_ERR_LIMIT, "sent nothing for %llu ms (idle timeout %u ms)",
                       (unsigned long long)(now - p->last_rx_ms), d->idle_ms);

@@ -31,12 +31,12 @@ def nfds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def put_many(sock, n, prefix):
+def put_many(sock, n, prefix, width=120):
     """n pipelined puts on one connection, every reply read."""
     c = Ctl(sock)
     c.s.settimeout(120)
     frames = [Ctl.frame({"cmd": "put", "kind": "note", "key": f"{prefix}{i}", "tombstone": 0,
-                         "fields": [["text", "ｘ" * 120]]}) for i in range(n)]
+                         "fields": [["text", "ｘ" * width]]}) for i in range(n)]
     sender = threading.Thread(target=lambda: c.s.sendall(b"".join(frames)))
     sender.start()
     for _ in range(n):
@@ -289,3 +289,20 @@ def test_pages_of_large_records_stay_below_the_frame_limit(env):
     assert out.count("\n") == 302, out.count("\n")   # header + 301 keys
     h = f.run("history", "bulky", "same", check=False)
     assert h[0] == 0, h[2]
+
+
+def test_two_nodes_sending_each_other_a_log_both_finish(env):
+    """Each of two members holds 12 MB the other lacks (more than the
+    sockets' buffers hold): both send at once,
+    each with its queue at the high mark; neither may stop reading the
+    other while it sends (both would wait forever)."""
+    a = env.found()
+    b = env.join(a)
+    b.stop()
+    put_many(os.path.join(a.dir, "control.sock"), 12000, "a", width=330)
+    a.stop()
+    b.start()
+    put_many(os.path.join(b.dir, "control.sock"), 12000, "b", width=330)
+    a.start()
+    wait_until(lambda: a.status()["records"] == b.status()["records"] and
+               a.status()["digest"] == b.status()["digest"], 60 * SLOW, what="both logs exchanged")
