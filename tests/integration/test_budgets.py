@@ -120,7 +120,9 @@ def _defer_rss(env, mode):
     time.sleep(1.0)
     during = _rss_kb(a)
     rc, out, err = _finish(p)
-    assert during - before <= 10 * 1024, (mode, before, during, out, err)
+    # (not under AddressSanitizer, whose quarantine holds freed memory)
+    if not os.environ.get("CATALOGD_SLOW"):
+        assert during - before <= 10 * 1024, (mode, before, during, out, err)
     assert a.proc.poll() is None
     return a, rc, out
 

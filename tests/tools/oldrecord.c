@@ -164,14 +164,16 @@ int main(int argc, char **argv)
     if (proto_record_decode_stored((const uint8_t *)rec.data, rec.size, &r, err, sizeof err) ||
         store_apply_batch(st, &r, 1, &res, err, sizeof err) || res != STORE_NEW) {
         fprintf(stderr, "oldrecord: not stored (%d): %s\n", res, err);
-        return 1;
+        res = 1;
+    } else {
+        printf("stored %s seq %llu\n", kind, (unsigned long long)r.seq);
+        res = 0;
     }
-    printf("stored %s seq %llu\n", kind, (unsigned long long)r.seq);
     msgpack_unpacked_destroy(&up);
     free(cur.buf);
     msgpack_sbuffer_destroy(&tbs);
     msgpack_sbuffer_destroy(&rec);
     store_close(st);
     certs_free(&id);
-    return 0;
+    return res;
 }
