@@ -652,7 +652,8 @@ static void on_peer_timer(uv_timer_t *t)
                 msgpack_sbuffer_destroy(&sb);
             }
         }
-        arm(p, ping);
+        if (p->state == PEER_ESTABLISHED)
+            arm(p, ping);   /* (a failed send may have started closing: keep its deadline) */
         return;
     case PEER_CLOSING:
         if (!uv_is_closing((uv_handle_t *)&p->tcp)) {
