@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #define BACKOFF_MIN_MS 250u
 #define BACKOFF_MAX_MS 10000u
@@ -677,6 +678,19 @@ static void on_refused_closed(uv_handle_t *h)
     free(h);
 }
 
+/* Whether two hosts (as uv_ip4_name / uv_ip6_name print them) count as one
+ * source for max_connections_per_address: the same IPv4 address, or the
+ * same IPv6 /64 — one host is usually handed a whole /64, and counting its
+ * addresses one by one would give it 2^64 budgets. */
+static int same_source(const char *a, const char *b)
+{
+    struct in6_addr x, y;
+    if (strchr(a, ':') && strchr(b, ':') && inet_pton(AF_INET6, a, &x) == 1 &&
+        inet_pton(AF_INET6, b, &y) == 1 && !IN6_IS_ADDR_V4MAPPED(&x) && !IN6_IS_ADDR_V4MAPPED(&y))
+        return memcmp(&x, &y, 8) == 0;
+    return strcmp(a, b) == 0;
+}
+
 static void on_accept(uv_stream_t *srv, int status)
 {
     catalogd *d = srv->data;
@@ -735,7 +749,7 @@ static void on_accept(uv_stream_t *srv, int status)
      * handshake anyway. */
     unsigned same = 0;
     for (peer *q = d->peers; q; q = q->next)
-        same += q != p && !q->outbound && q->state != PEER_ESTABLISHED && !strcmp(q->host, p->host);
+        same += q != p && !q->outbound && q->state != PEER_ESTABLISHED && same_source(q->host, p->host);
     if (same >= d->max_per_addr) {
         char why[128];
         snprintf(why, sizeof why, "refused: %u unauthenticated connections from this address already "
