@@ -12,9 +12,9 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libuv openssl msgpack lmdb libutf8proc xlsxwriter jansson
+PKGS     = libuv openssl msgpack lmdb libutf8proc xlsxwriter jansson inih
 DEB_PKGS = build-essential pkg-config libuv1-dev libssl-dev libmsgpack-dev liblmdb-dev \
-           libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev python3 openssl
+           libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev libinih-dev python3 openssl
 
 # Tests must never touch the user's node; run data lives here.
 RUN_DIR  ?= var/node
@@ -24,7 +24,7 @@ RUN_LISTEN ?= 127.0.0.1:7400
 
 # pkg-config is asked only when it exists, so `make deps` works on a bare machine.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -lssl -lcrypto -lmsgpackc -llmdb -lutf8proc -lxlsxwriter -ljansson)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -lssl -lcrypto -lmsgpackc -llmdb -lutf8proc -lxlsxwriter -ljansson -linih)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation

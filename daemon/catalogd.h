@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include "certs/certs.h"
 #include "store/store.h"
+#include "daemon/config.h"
 #include "daemon/log.h"
 #include "proto/limits.h"
 
@@ -29,6 +30,8 @@ typedef struct catalogd {
     char data_dir[1024];
     char ctl_path[1024];
     char listen_addr[256];   /* "" = do not listen */
+    config conf;             /* the settings running now (daemon/config.h) */
+    config conf_flags;       /* the command line's, which win over the file on every reload */
     certs_identity id;
     store *st;
 

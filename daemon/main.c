@@ -6,9 +6,13 @@
  *            [--max-connections N] [--max-per-address N]
  *            [--handshake-timeout MS] [--idle-timeout MS]
  *
- * Settings come from DIR/catalogd.conf ("key = value" lines; every key has a
- * default) and then from the command line.  SIGHUP re-reads the file's
- * log_level, fanout and sync_interval_ms.  SIGTERM/SIGINT drain and exit.
+ *   catalogd --print-config [--data DIR] [options]
+ *
+ * Settings come from DIR/catalogd.conf (INI, parsed by inih; every key, its
+ * range, default and flag are in daemon/config.c's table) and then from the
+ * command line.  SIGHUP re-reads the file: the keys marked reloadable apply
+ * live, the others are logged as needing a restart.  SIGTERM/SIGINT drain
+ * and exit.
  */
 #include "daemon/catalogd.h"
 #include "daemon/control.h"
@@ -30,34 +34,6 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-
-typedef struct {
-    char listen[256];
-    long fanout, sync_ms, map_mb;
-    int log_level;
-    long max_conn, max_per_addr, handshake_ms, idle_ms;
-    int durable;   /* -1 unset */
-} settings;
-
-/* "N >= min" into *out; 0 or -1 */
-static int parse_num(const char *v, long min, long *out)
-{
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < min)
-        return -1;
-    *out = n;
-    return 0;
-}
-
-static int parse_bool(const char *v)
-{
-    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
-        return 1;
-    if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
-        return 0;
-    return -1;
-}
 
 #define CHURN_TRIM (8u << 20)
 
@@ -82,77 +58,68 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: catalogd --data DIR [options]\n"
+        "       catalogd --print-config [--data DIR] [options]\n"
         "  --data DIR            node data directory (made by 'catalogctl init')\n"
         "  --control PATH        control socket (default DIR/control.sock)\n"
-        "  --listen HOST:PORT    accept peers here (default: from catalogd.conf, else none)\n"
-        "  --fanout N            connect to at most N members (default 0 = all)\n"
-        "  --sync-interval MS    anti-entropy period (default 2000)\n"
-        "  --log-level LEVEL     error, warn, info (default) or debug\n"
         "  --syslog              log to syslog instead of stderr\n"
-        "  --durable             sync every commit fully (survives power loss; slower)\n"
-        "  --max-connections N   inbound peer connections at once (default 2048)\n"
-        "  --max-per-address N   inbound connections from one IP address (default 16)\n"
-        "  --handshake-timeout MS  accept to TLS session (default 10000)\n"
-        "  --idle-timeout MS     close a peer silent this long (default 60000)\n");
+        "  --print-config        print the effective settings as a catalogd.conf and exit\n");
+    /* the rest from the settings table, so that flags and keys agree */
+    for (int i = 0; i < CONFIG_COUNT; i++) {
+        const config_key *k = &config_keys[i];
+        if (!k->flag)
+            continue;
+        char opt[64], allowed[200];
+        snprintf(opt, sizeof opt, "--%s%s", k->flag, k->type == CONFIG_BOOL ? "" : " V");
+        config_describe(i, allowed, sizeof allowed);
+        fprintf(f, "  %-21s %s (key %s; %s)\n", opt, k->help, k->key, allowed);
+    }
 }
 
-/* Read DIR/catalogd.conf into s; a missing file is fine, a bad line is not. */
-static int read_conf(const char *dir, settings *s, char *err, size_t errlen)
+static void conf_path(const char *dir, char *buf, size_t n)
 {
-    char path[1100], line[512];
-    snprintf(path, sizeof path, "%s/catalogd.conf", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return errno == ENOENT ? 0 : proto_err(err, errlen, "%s: %s", path, strerror(errno));
-    int ln = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
-        ln++;
-        char *p = line, *k, *v, *e;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '#' || *p == '\n' || !*p)
+    snprintf(buf, n, "%s/catalogd.conf", dir);
+}
+
+/* SIGHUP: the file is read again whole, into a copy, so that a bad file
+ * changes nothing.  Flags still win.  What changed is logged key by key;
+ * keys the running daemon cannot change (the store is open, the listener
+ * bound, budgets sized) keep their running value and say so. */
+static void reload(catalogd *d)
+{
+    config next;
+    char err[600], path[1100];
+    conf_path(d->data_dir, path, sizeof path);
+    config_defaults(&next);
+    if (config_read(&next, path, 1, err, sizeof err)) {
+        log_error(d, "reload refused: %s (keeping the running settings)", err);
+        return;
+    }
+    config_merge_flags(&next, &d->conf_flags);
+    unsigned applied = 0, pending = 0;
+    for (int i = 0; i < CONFIG_COUNT; i++) {
+        if (config_same(&d->conf, &next, i))
             continue;
-        k = p;
-        v = strchr(p, '=');
-        if (!v) {
-            rc = proto_err(err, errlen, "%s:%d: expected 'key = value'", path, ln);
-            break;
-        }
-        *v++ = 0;
-        for (e = v + strlen(v); e > v && (e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r');)
-            *--e = 0;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        for (e = k + strlen(k); e > k && (e[-1] == ' ' || e[-1] == '\t');)
-            *--e = 0;
-        char *end;
-        if (!strcmp(k, "listen"))
-            snprintf(s->listen, sizeof s->listen, "%s", v);
-        else if (!strcmp(k, "fanout") && (s->fanout = strtol(v, &end, 10), !*end && s->fanout >= 0))
-            ;
-        else if (!strcmp(k, "sync_interval_ms") && (s->sync_ms = strtol(v, &end, 10), !*end && s->sync_ms >= 50))
-            ;
-        else if (!strcmp(k, "map_size_mb") && (s->map_mb = strtol(v, &end, 10), !*end && s->map_mb >= 16))
-            ;
-        else if (!strcmp(k, "log_level") && (s->log_level = log_level_parse(v)) >= 0)
-            ;
-        else if (!strcmp(k, "max_connections") && parse_num(v, 1, &s->max_conn) == 0)
-            ;
-        else if (!strcmp(k, "max_connections_per_address") && parse_num(v, 1, &s->max_per_addr) == 0)
-            ;
-        else if (!strcmp(k, "handshake_timeout_ms") && parse_num(v, 100, &s->handshake_ms) == 0)
-            ;
-        else if (!strcmp(k, "idle_timeout_ms") && parse_num(v, 100, &s->idle_ms) == 0)
-            ;
-        else if (!strcmp(k, "durable") && (s->durable = parse_bool(v)) >= 0)
-            ;
-        else {
-            rc = proto_err(err, errlen, "%s:%d: unknown key or bad value for '%s'", path, ln, k);
-            break;
+        char was[CONFIG_STR_MAX], now[CONFIG_STR_MAX];
+        config_format(&d->conf, i, was, sizeof was);
+        config_format(&next, i, now, sizeof now);
+        if (config_keys[i].reload) {
+            log_info(d, "reload: %s %s \u2192 %s (applied)", config_keys[i].key, *was ? was : "(empty)",
+                     *now ? now : "(empty)");
+            d->conf.num[i] = next.num[i];
+            memcpy(d->conf.str[i], next.str[i], sizeof d->conf.str[i]);
+            d->conf.from[i] = next.from[i];
+            applied++;
+        } else {
+            log_warn(d, "reload: %s %s \u2192 %s needs a restart (still %s)", config_keys[i].key,
+                     *was ? was : "(empty)", *now ? now : "(empty)", *was ? was : "(empty)");
+            pending++;
         }
     }
-    fclose(f);
-    return rc;
+    log_init(&d->log, (int)d->conf.num[CONFIG_LOG_LEVEL], d->log.use_syslog);
+    d->fanout = (unsigned)d->conf.num[CONFIG_FANOUT];
+    d->sync_interval_ms = (unsigned)d->conf.num[CONFIG_SYNC_INTERVAL_MS];
+    catalogd_reload_sponsor(d);   /* a join written since the start; fanout's new targets */
+    log_info(d, "reloaded %s: %u change(s) applied, %u waiting for a restart", path, applied, pending);
 }
 
 static void on_walk_close(uv_handle_t *h, void *arg)
@@ -192,18 +159,7 @@ static void on_signal(uv_signal_t *s, int sig)
 {
     catalogd *d = s->data;
     if (sig == SIGHUP) {
-        settings st = { .fanout = d->fanout, .sync_ms = d->sync_interval_ms, .log_level = -1 };
-        char err[512];
-        if (read_conf(d->data_dir, &st, err, sizeof err)) {
-            log_error(d, "reload: %s (keeping the old settings)", err);
-            return;
-        }
-        if (st.log_level >= 0)
-            log_init(&d->log, st.log_level, d->log.use_syslog);
-        d->fanout = (unsigned)st.fanout;
-        d->sync_interval_ms = (unsigned)st.sync_ms;
-        catalogd_reload_sponsor(d);   /* a join written since the start */
-        log_info(d, "reloaded catalogd.conf");
+        reload(d);
         return;
     }
     stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -260,104 +216,86 @@ static int load_sponsor(catalogd *d)
     return 0;
 }
 
+enum { OPT_DATA = 1, OPT_CONTROL, OPT_SYSLOG, OPT_PRINT, OPT_HELP, OPT_KEY = 0x100 };
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "data", required_argument, NULL, 'd' },
-        { "control", required_argument, NULL, 'c' },
-        { "listen", required_argument, NULL, 'l' },
-        { "fanout", required_argument, NULL, 'f' },
-        { "sync-interval", required_argument, NULL, 's' },
-        { "log-level", required_argument, NULL, 'v' },
-        { "syslog", no_argument, NULL, 'S' },
-        { "durable", no_argument, NULL, 'D' },
-        { "max-connections", required_argument, NULL, 'M' },
-        { "max-per-address", required_argument, NULL, 'A' },
-        { "handshake-timeout", required_argument, NULL, 'H' },
-        { "idle-timeout", required_argument, NULL, 'I' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+    /* the fixed options, then one per key of the table that has a flag */
+    struct option opts[8 + CONFIG_COUNT] = {
+        { "data", required_argument, NULL, OPT_DATA },
+        { "control", required_argument, NULL, OPT_CONTROL },
+        { "syslog", no_argument, NULL, OPT_SYSLOG },
+        { "print-config", no_argument, NULL, OPT_PRINT },
+        { "help", no_argument, NULL, OPT_HELP },
     };
+    int nopts = 5;
+    for (int i = 0; i < CONFIG_COUNT; i++)
+        if (config_keys[i].flag)
+            opts[nopts++] = (struct option){ config_keys[i].flag,
+                                             config_keys[i].type == CONFIG_BOOL ? no_argument : required_argument,
+                                             NULL, OPT_KEY + i };
+    opts[nopts] = (struct option){ NULL, 0, NULL, 0 };
+
     static catalogd d;   /* one per process; static keeps it off the stack */
-    settings cli = { .fanout = -1, .sync_ms = -1, .map_mb = -1, .log_level = -1, .max_conn = -1,
-                     .max_per_addr = -1, .handshake_ms = -1, .idle_ms = -1, .durable = -1 };
     const char *data = NULL, *control = NULL;
-    int use_syslog = 0, c;
-    char *end;
+    int use_syslog = 0, print = 0, c;
+    char err[600], path[1100];
+    config_defaults(&d.conf_flags);
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': data = optarg; break;
-        case 'c': control = optarg; break;
-        case 'l': snprintf(cli.listen, sizeof cli.listen, "%s", optarg); break;
-        case 'f':
-            cli.fanout = strtol(optarg, &end, 10);
-            if (*end || cli.fanout < 0) { fprintf(stderr, "catalogd: --fanout wants a number >= 0\n"); return 2; }
-            break;
-        case 's':
-            cli.sync_ms = strtol(optarg, &end, 10);
-            if (*end || cli.sync_ms < 50) { fprintf(stderr, "catalogd: --sync-interval wants milliseconds >= 50\n"); return 2; }
-            break;
-        case 'v':
-            if ((cli.log_level = log_level_parse(optarg)) < 0) {
-                fprintf(stderr, "catalogd: --log-level: error, warn, info or debug\n");
-                return 2;
+        case OPT_DATA: data = optarg; break;
+        case OPT_CONTROL: control = optarg; break;
+        case OPT_SYSLOG: use_syslog = 1; break;
+        case OPT_PRINT: print = 1; break;
+        case OPT_HELP: usage(stdout); return 0;
+        default:
+            if (c >= OPT_KEY && c < OPT_KEY + CONFIG_COUNT) {
+                int id = c - OPT_KEY;
+                if (config_set(&d.conf_flags, id, optarg ? optarg : "yes", CONFIG_FROM_FLAG, err, sizeof err)) {
+                    fprintf(stderr, "catalogd: --%s: %s\n", config_keys[id].flag, err);
+                    return 2;
+                }
+                break;
             }
-            break;
-        case 'S': use_syslog = 1; break;
-        case 'D': cli.durable = 1; break;
-        case 'M':
-            if (parse_num(optarg, 1, &cli.max_conn)) { fprintf(stderr, "catalogd: --max-connections wants a number >= 1\n"); return 2; }
-            break;
-        case 'A':
-            if (parse_num(optarg, 1, &cli.max_per_addr)) { fprintf(stderr, "catalogd: --max-per-address wants a number >= 1\n"); return 2; }
-            break;
-        case 'H':
-            if (parse_num(optarg, 100, &cli.handshake_ms)) { fprintf(stderr, "catalogd: --handshake-timeout wants milliseconds >= 100\n"); return 2; }
-            break;
-        case 'I':
-            if (parse_num(optarg, 100, &cli.idle_ms)) { fprintf(stderr, "catalogd: --idle-timeout wants milliseconds >= 100\n"); return 2; }
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+            usage(stderr);
+            return 2;
         }
     }
-    if (!data || optind != argc) {
+    if ((!data && !print) || optind != argc) {
         usage(stderr);
         return 2;
     }
-    settings st = { .fanout = 0, .sync_ms = 2000, .map_mb = 4096, .log_level = LOG_LVL_INFO,
-                    .max_conn = NODE_PEER_INBOUND_MAX, .max_per_addr = NODE_PEER_PER_ADDR_MAX,
-                    .handshake_ms = NODE_PEER_HANDSHAKE_MS, .idle_ms = NODE_PEER_IDLE_MS, .durable = 0 };
-    char err[512], path[1100];
-    if (read_conf(data, &st, err, sizeof err)) {
-        fprintf(stderr, "catalogd: %s\n", err);
-        return 1;
+    config_defaults(&d.conf);
+    if (data) {
+        conf_path(data, path, sizeof path);
+        if (config_read(&d.conf, path, 1, err, sizeof err)) {
+            fprintf(stderr, "catalogd: %s\n", err);
+            return 1;
+        }
     }
-    if (cli.listen[0]) memcpy(st.listen, cli.listen, sizeof st.listen);
-    if (cli.fanout >= 0) st.fanout = cli.fanout;
-    if (cli.sync_ms >= 0) st.sync_ms = cli.sync_ms;
-    if (cli.log_level >= 0) st.log_level = cli.log_level;
-    if (cli.max_conn >= 0) st.max_conn = cli.max_conn;
-    if (cli.max_per_addr >= 0) st.max_per_addr = cli.max_per_addr;
-    if (cli.handshake_ms >= 0) st.handshake_ms = cli.handshake_ms;
-    if (cli.idle_ms >= 0) st.idle_ms = cli.idle_ms;
-    if (cli.durable >= 0) st.durable = cli.durable;
-    log_init(&d.log, st.log_level, use_syslog);
+    config_merge_flags(&d.conf, &d.conf_flags);
+    if (print) {
+        config_print(stdout, &d.conf, data ? path : NULL);
+        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    }
+    const config *st = &d.conf;
+    log_init(&d.log, (int)st->num[CONFIG_LOG_LEVEL], use_syslog);
     signal(SIGPIPE, SIG_IGN);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
     snprintf(d.data_dir, sizeof d.data_dir, "%s", data);
-    snprintf(d.listen_addr, sizeof d.listen_addr, "%s", st.listen);
+    snprintf(d.listen_addr, sizeof d.listen_addr, "%s", st->str[CONFIG_LISTEN]);
     if (control)
         snprintf(d.ctl_path, sizeof d.ctl_path, "%s", control);
     else
         snprintf(d.ctl_path, sizeof d.ctl_path, "%s/control.sock", data);
-    d.fanout = (unsigned)st.fanout;
-    d.sync_interval_ms = (unsigned)st.sync_ms;
-    d.max_inbound = st.max_conn > 1000000 ? 1000000u : (unsigned)st.max_conn;
-    d.max_per_addr = st.max_per_addr > 1000000 ? 1000000u : (unsigned)st.max_per_addr;
-    d.handshake_ms = st.handshake_ms > 3600000 ? 3600000u : (unsigned)st.handshake_ms;
-    d.idle_ms = st.idle_ms > 86400000 ? 86400000u : (unsigned)st.idle_ms;
+    /* the table's ranges keep every value within unsigned */
+    d.fanout = (unsigned)st->num[CONFIG_FANOUT];
+    d.sync_interval_ms = (unsigned)st->num[CONFIG_SYNC_INTERVAL_MS];
+    d.max_inbound = (unsigned)st->num[CONFIG_MAX_CONNECTIONS];
+    d.max_per_addr = (unsigned)st->num[CONFIG_MAX_PER_ADDRESS];
+    d.handshake_ms = (unsigned)st->num[CONFIG_HANDSHAKE_TIMEOUT_MS];
+    d.idle_ms = (unsigned)st->num[CONFIG_IDLE_TIMEOUT_MS];
     fit_fd_limit(&d);
 
     if (certs_load(data, &d.id, err, sizeof err)) {
@@ -373,13 +311,13 @@ int main(int argc, char **argv)
         return 1;
     }
     snprintf(path, sizeof path, "%s/db", data);
-    if (store_open(path, (size_t)st.map_mb, &d.st, err, sizeof err) ||
+    if (store_open(path, (size_t)st->num[CONFIG_MAP_SIZE_MB], &d.st, err, sizeof err) ||
         store_bind_self(d.st, &d.id.id, err, sizeof err)) {
         log_error(&d, "store: %s", err);
         certs_free(&d.id);
         return 1;
     }
-    if (st.durable && store_set_durable(d.st, 1, err, sizeof err)) {
+    if (st->num[CONFIG_DURABLE] && store_set_durable(d.st, 1, err, sizeof err)) {
         log_error(&d, "store: %s", err);
         store_close(d.st);
         certs_free(&d.id);

@@ -1,0 +1,165 @@
+"""catalogd.conf (issue 13): one table of settings drives the parser (inih),
+the command line, `catalogd --print-config`, the SIGHUP reload and the
+table in docs/OPERATIONS.md."""
+import os
+import re
+import signal
+import subprocess
+
+from harness import wait_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def write_conf(node, text):
+    os.makedirs(node.dir, exist_ok=True)
+    with open(os.path.join(node.dir, "catalogd.conf"), "w") as f:
+        f.write(text)
+
+
+def catalogd(env, *args):
+    p = subprocess.run([env.daemon] + [str(a) for a in args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def print_config(env, *args):
+    rc, out, err = catalogd(env, "--print-config", *args)
+    assert rc == 0, err
+    return out
+
+
+def parse_print(out):
+    """{key: (value, meta dict, allowed, help)} from --print-config output."""
+    keys = {}
+    for block in out.split("\n\n")[1:]:
+        lines = block.strip().split("\n")
+        assert len(lines) == 3 and lines[0].startswith("# ") and lines[1].startswith("# "), block
+        parts = lines[1][2:].split("; ")
+        meta = dict(p.split(": ", 1) for p in parts[1:])
+        key, _, value = lines[2].partition(" =")
+        keys[key] = (value.strip(), meta, parts[0], lines[0][2:])
+    return keys
+
+
+def refused(env, node, text):
+    """Starting with this catalogd.conf fails; returns the message."""
+    write_conf(node, text)
+    rc, out, err = catalogd(env, "--data", node.dir, "--listen", node.addr)
+    assert rc == 1, (text, rc, err)
+    path = os.path.join(node.dir, "catalogd.conf")
+    assert err.startswith(f"catalogd: {path}:"), err
+    return err[len(f"catalogd: {path}:"):].strip()
+
+
+def test_unknown_key_refused_with_file_and_line(env):
+    n = env.node()
+    msg = refused(env, n, "# settings\nfanout = 1\n\nfan_out = 2\n")
+    assert msg.startswith("4: unknown key 'fan_out'"), msg
+    assert "fanout" in msg and "idle_timeout_ms" in msg, msg   # the keys it knows
+    msg = refused(env, n, "[catalogd]\nfanout = 1\n[network]\nlisten = 127.0.0.1:1\n")
+    assert msg.startswith("4: unknown section [network]") and "[catalogd]" in msg, msg
+    msg = refused(env, n, "fanout = 1\nfanout = 2\n")
+    assert msg == "2: fanout is already set on line 1", msg
+    msg = refused(env, n, "fanout 1\n")
+    assert msg.startswith("1: expected 'key = value'"), msg
+
+
+def test_bad_values_refused_with_range(env):
+    n = env.node()
+    cases = [
+        ("fanout = many\n", "1: fanout: 'many' is not a number (allowed: an integer from 0 to 8192)"),
+        ("\nsync_interval_ms = 10\n", "2: sync_interval_ms: 10 is out of range (allowed: an integer from 50 to 3600000)"),
+        ("idle_timeout_ms = 99999999999999999999\n", "1: idle_timeout_ms: 99999999999999999999 is out of range"),
+        ("[catalogd]\nlog_level = loud\n", "2: log_level: unknown value 'loud' (allowed: one of error, warn, info, debug)"),
+        ("durable = maybe\n", "1: durable: 'maybe' is not a boolean (allowed: yes or no"),
+        ("listen = somewhere\n", "1: listen: 'somewhere' is not an address (allowed: IP:PORT"),
+        ("max_connections = 0\n", "1: max_connections: 0 is out of range (allowed: an integer from 1 to 1000000)"),
+        ("fanout = 3 # three\n", "1: fanout: '3 # three' is not a number"),
+    ]
+    for text, want in cases:
+        msg = refused(env, n, text)
+        assert msg.startswith(want), (text, msg)
+    # flags are checked by the same table
+    rc, _, err = catalogd(env, "--data", n.dir, "--sync-interval", "5")
+    assert rc == 2 and "an integer from 50 to 3600000" in err, err
+    # an accepted file: comments, [catalogd], inline ';' comments, an empty listen
+    write_conf(n, "; node settings\n[catalogd]\nfanout = 3 ; three\nlisten =\ndurable = on\n")
+    keys = parse_print(print_config(env, "--data", n.dir))
+    assert keys["fanout"][0] == "3" and keys["fanout"][1]["from"] == "file", keys["fanout"]
+    assert keys["durable"][0] == "yes" and keys["listen"][0] == "", keys
+
+
+def test_print_config_lists_every_key_and_is_a_valid_file(env):
+    n = env.node()
+    out = print_config(env)
+    keys = parse_print(out)
+    for k in ("listen", "fanout", "sync_interval_ms", "log_level", "map_size_mb", "durable",
+              "max_connections", "max_connections_per_address", "handshake_timeout_ms", "idle_timeout_ms"):
+        assert k in keys, (k, out)
+    assert keys["fanout"][1]["SIGHUP"] == "applied live" and keys["fanout"][1]["default"] == "0"
+    assert keys["map_size_mb"][1]["SIGHUP"] == "needs a restart"
+    assert keys["max_connections"][0] == "2048" and keys["max_connections"][1]["flag"] == "--max-connections"
+    # flags override the file, and the output says where each value came from
+    write_conf(n, "fanout = 3\nsync_interval_ms = 700\n")
+    keys = parse_print(print_config(env, "--data", n.dir, "--fanout", "5", "--durable"))
+    assert keys["fanout"][0] == "5" and keys["fanout"][1]["from"] == "command line"
+    assert keys["sync_interval_ms"][0] == "700" and keys["sync_interval_ms"][1]["from"] == "file"
+    assert keys["durable"][0] == "yes" and keys["idle_timeout_ms"][1]["from"] == "default"
+    # the output is itself accepted as catalogd.conf, with the same values
+    out = print_config(env, "--data", n.dir, "--fanout", "5", "--listen", "127.0.0.1:7999")
+    write_conf(n, out)
+    again = parse_print(print_config(env, "--data", n.dir))
+    assert {k: v[0] for k, v in again.items()} == {k: v[0] for k, v in parse_print(out).items()}
+    assert all(v[1]["from"] == "file" for v in again.values()), again
+    # and a daemon starts with it
+    write_conf(n, print_config(env))
+    n.start()
+    assert n.status()
+
+
+def test_operations_md_table_matches_the_settings_table(env):
+    keys = parse_print(print_config(env))
+    with open(os.path.join(ROOT, "docs", "OPERATIONS.md"), encoding="utf-8") as f:
+        doc = f.read()
+    section = doc[doc.index("## catalogd.conf"):]
+    section = section[:section.index("\n## ", 3)]
+    rows = {}
+    for line in section.splitlines():
+        m = re.match(r"^\| `([a-z_]+)` \| (.*) \|$", line)
+        if m:
+            rows[m.group(1)] = [c.strip() for c in m.group(2).split(" | ")]
+    assert sorted(rows) == sorted(keys), (sorted(rows), sorted(keys))
+    for k, (value, meta, allowed, help_) in keys.items():
+        flag = f"`{meta['flag']}`" if "flag" in meta else ""
+        assert rows[k] == [meta["default"], allowed, meta["SIGHUP"], flag, help_], (k, rows[k])
+
+
+def test_sighup_applies_fanout_and_names_what_needs_a_restart(env):
+    f = env.found()
+    log_lines = lambda: f.logtext().splitlines()
+    write_conf(f, "fanout = 2\nmap_size_mb = 8192\n")
+    f.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: any("reload: fanout 0 \u2192 2 (applied)" in l for l in log_lines()),
+               what="the fanout change to be logged")
+    wait_until(lambda: any("reload: map_size_mb 4096 \u2192 8192 needs a restart" in l for l in log_lines()),
+               what="map_size_mb to be logged as needing a restart")
+    # a bad file is refused whole: nothing of it applies, the daemon keeps running
+    write_conf(f, "fanout = 1\nfanout_ms = 3\n")
+    f.proc.send_signal(signal.SIGHUP)
+    path = os.path.join(f.dir, "catalogd.conf")
+    wait_until(lambda: any(f"reload refused: {path}:2: unknown key 'fanout_ms'" in l for l in log_lines()),
+               what="the bad file to be refused")
+    assert f.proc.poll() is None and f.status()
+    assert not any("fanout 2 \u2192 1" in l for l in log_lines())
+    # the running fanout is still 2: the next change is logged from it
+    write_conf(f, "fanout = 1\nmap_size_mb = 8192\n")
+    f.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: any("reload: fanout 2 \u2192 1 (applied)" in l for l in log_lines()),
+               what="the second fanout change")
+    # a key given as a flag keeps the flag's value (the harness passes --sync-interval 300)
+    write_conf(f, "fanout = 1\nsync_interval_ms = 900\n")
+    f.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: sum("reloaded " in l for l in log_lines()) >= 3, what="the third reload")
+    assert not any("sync_interval_ms 300" in l for l in log_lines())
+    assert f.stop() == 0
