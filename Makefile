@@ -9,12 +9,15 @@
 #   make fuzz       build the libFuzzer targets (clang)
 #   make fuzz-campaign  run each libFuzzer target to issue 15's execution counts
 #   make fuzz-seeds rewrite the fuzz seeds with the real encoders
+#   make install    PREFIX=/usr/local DESTDIR= : binaries, man pages, systemd
+#                   unit, sysusers.d and tmpfiles.d files, /etc/catalogd sample
 
 CC      ?= cc
 BUILD   ?= build
 PKGS     = libuv openssl msgpack lmdb libutf8proc xlsxwriter jansson inih
 DEB_PKGS = build-essential pkg-config libuv1-dev libssl-dev libmsgpack-dev liblmdb-dev \
-           libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev libinih-dev python3 openssl
+           libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev libinih-dev python3 openssl \
+           libsystemd-dev systemd mandoc
 
 # Tests must never touch the user's node; run data lives here.
 RUN_DIR  ?= var/node
@@ -25,6 +28,8 @@ RUN_LISTEN ?= 127.0.0.1:7400
 # pkg-config is asked only when it exists, so `make deps` works on a bare machine.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -lssl -lcrypto -lmsgpackc -llmdb -lutf8proc -lxlsxwriter -ljansson -linih)
+# sd_notify: only catalogd links libsystemd
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
@@ -49,7 +54,7 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 LIB      = $(BUILD)/libcatalog.a
 
-.PHONY: all deps run check asan-check demo bench fuzz fuzz-seeds fuzz-campaign clean
+.PHONY: all deps install run check asan-check demo bench fuzz fuzz-seeds fuzz-campaign clean
 all: $(BUILD)/catalogd $(BUILD)/catalogctl
 
 $(BUILD)/%.o: %.c $(wildcard */*.h)
@@ -62,7 +67,7 @@ $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/catalogd: $(D_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(SYSTEMD_LIBS)
 
 $(BUILD)/catalogctl: $(CLI_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -106,6 +111,39 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || \
 	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }; \
 	fi
+
+# Install paths (docs/OPERATIONS.md).  The unit, sysusers.d and tmpfiles.d
+# files go under $(PREFIX)/lib, which systemd reads for /usr and /usr/local
+# alike; /etc stays /etc whatever the prefix, as Debian has it.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR ?= /etc
+MAN5 = docs/man/catalogd.conf.5
+MAN8 = docs/man/catalogd.8 docs/man/catalogctl.8
+
+# Creates no user and starts nothing: under a DESTDIR (a package) that is
+# systemd-sysusers' and the package scripts' work.  An existing
+# catalogd.conf is the administrator's and is kept.
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSCONFDIR)/catalogd
+	install -m 0755 $(BUILD)/catalogd $(DESTDIR)$(SBINDIR)/catalogd
+	install -m 0755 $(BUILD)/catalogctl $(DESTDIR)$(BINDIR)/catalogctl
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/catalogd.service.in > $(DESTDIR)$(UNITDIR)/catalogd.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/catalogd.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/catalogd.service.tmp $(DESTDIR)$(UNITDIR)/catalogd.service
+	install -m 0644 dist/catalogd.sysusers $(DESTDIR)$(SYSUSERSDIR)/catalogd.conf
+	install -m 0644 dist/catalogd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/catalogd.conf
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/catalogd/catalogd.conf ]; then \
+	  echo "keeping $(DESTDIR)$(SYSCONFDIR)/catalogd/catalogd.conf"; \
+	else install -m 0644 dist/catalogd.conf $(DESTDIR)$(SYSCONFDIR)/catalogd/catalogd.conf; fi
 
 run: deps
 	@$(MAKE) --no-print-directory all

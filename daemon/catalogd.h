@@ -83,6 +83,11 @@ typedef struct catalogd {
     uv_signal_t sigterm, sigint, sighup;
     int stopping;
     uv_timer_t stop_timer;       /* closes what a clean stop left open */
+
+    /* systemd notification (notify.c) */
+    int notify;                  /* NOTIFY_SOCKET was set at start */
+    uint64_t notify_at_ms;       /* when the status line was last built */
+    char notify_status[512];     /* the STATUS= line last sent (fits a whole alliance name) */
 } catalogd;
 
 /* A batch of about `bytes` was handled and its memory freed.  malloc keeps

@@ -18,6 +18,7 @@
 #include "daemon/control.h"
 #include "daemon/gossip.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/peer.h"
 #include "catalog/index.h"
 #include "proto/util.h"
@@ -145,6 +146,7 @@ static void stop(catalogd *d, const char *why)
         return;
     d->stopping = 1;
     log_info(d, "%s: shutting down", why);
+    notify_stopping(d);
     /* unref'd: it bounds the stop, it does not keep the loop running */
     uv_timer_start(&d->stop_timer, on_stop_timer, NODE_STOP_GRACE_MS, 0);
     uv_unref((uv_handle_t *)&d->stop_timer);
@@ -358,6 +360,7 @@ int main(int argc, char **argv)
     proto_id_str(&d.id.id, ids);
     log_info(&d, "catalogd %s %s (%s) ready: %llu records, alliance %s, control %s", d.id.code, d.id.name,
              ids, (unsigned long long)si.records, si.has_genesis ? si.alliance : "(none yet)", d.ctl_path);
+    notify_ready(&d);
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

@@ -3,6 +3,7 @@
 #include "daemon/gossip.h"
 #include "daemon/ingest.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "proto/msg.h"
 #include "proto/limits.h"
 #include "proto/util.h"
@@ -1052,6 +1053,7 @@ static void on_tick(uv_timer_t *t)
     if (d->fanout && out > d->fanout)
         quiet = 0;
     gossip_tick(d);
+    notify_tick(d);
     /* Each wake-up costs CPU on every idle node: a fully connected, idle
      * node wakes only for the anti-entropy probe. */
     uint64_t next = TICK_MS;

@@ -94,14 +94,14 @@ class Node:
     def member_id(self):
         return self.ctl("id").strip()
 
-    def start(self, *extra, wait=True, listen=True):
+    def start(self, *extra, wait=True, listen=True, env=None):
         args = [self.env.daemon, "--data", self.dir, "--log-level", "debug",
                 "--sync-interval", "300"]
         if listen:
             args += ["--listen", self.addr]
         args += [str(a) for a in self.env.daemon_args] + [str(a) for a in extra]
         self.log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=env)
         if self not in self.env.procs:
             self.env.procs.append(self)
         if wait:
