@@ -24,6 +24,14 @@ typedef struct {
     unsigned suppressed;  /* refused since, not logged */
 } refuse_log;
 
+/* When a member was last heard on a connection now closed (peer.c), so
+ * that status's "last heard" outlives the connection.  One per member id
+ * ever connected: bounded by the alliance. */
+typedef struct {
+    proto_id id;
+    uint64_t at_ms;
+} heard_mark;
+
 typedef struct catalogd {
     uv_loop_t *loop;
     log_cfg log;
@@ -55,6 +63,9 @@ typedef struct catalogd {
     proto_id sponsor_id;
     char sponsor_addr[256];
     unsigned verify_jobs;        /* thread pool jobs in flight */
+    uint64_t started_ms;         /* loop time when dialing began: "silent since the start" */
+    heard_mark *heard;           /* members last heard on closed connections */
+    size_t nheard, capheard;
 
     /* connection budgets (proto/limits.h; catalogd.conf and flags) */
     unsigned max_inbound;        /* inbound connections, any state */

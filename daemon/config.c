@@ -4,6 +4,7 @@
  * `--print-config` output.  See daemon/config.h.
  */
 #include "daemon/config.h"
+#include "daemon/health.h"
 #include "daemon/log.h"
 #include "proto/limits.h"
 #include "proto/util.h"
@@ -50,6 +51,9 @@ const config_key config_keys[CONFIG_COUNT] = {
                                  "idle-timeout",
                                  "an established peer that sends nothing this long is closed; "
                                  "it is pinged after a quarter of it" },
+    [CONFIG_MEMBER_SILENCE_WARN_S] = { "member_silence_warn_s", CONFIG_INT, 1, 31536000, NULL,
+                                       HEALTH_MEMBER_SILENCE_S, NULL, 1, NULL,
+                                       "status reports a member not heard from this long (seconds)" },
 };
 
 void config_defaults(config *c)

@@ -11,6 +11,7 @@
  * every command that writes.
  */
 #include "daemon/control.h"
+#include "daemon/health.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "store/kind.h"
@@ -181,6 +182,9 @@ static int cmd_status(catalogd *d, const uint8_t *req, size_t len, msgpack_packe
     proto_map_put_u64(&m, "bytes_in", d->bytes_in);
     proto_map_put_u64(&m, "records_out", d->records_out);
     proto_map_put_u64(&m, "records_in", d->records_in);
+    proto_map_put_u64(&m, "map_used", si.map_used);
+    proto_map_put_u64(&m, "map_size", si.map_size);
+    health_pack(d, &si, &m);
     proto_map_end(&m);
     return 0;
 }
@@ -449,7 +453,7 @@ static const control_cmd commands[] = {
     { "member_add", cmd_member_add, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
     { "member_set", cmd_member_set, NULL, CONTROL_WRITE, "address, leave or expel: op [, address, member]" },
     { "sponsor", cmd_sponsor, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
-    { "status", cmd_status, NULL, CONTROL_READ, "this node: member id, store counts, digest, traffic" },
+    { "status", cmd_status, NULL, CONTROL_READ, "this node: member id, store counts, digest, traffic, health" },
     { "get", cmd_get, NULL, CONTROL_READ, "the current record: kind, key [, author]" },
     { "list", cmd_list, NULL, CONTROL_READ, "current records [of kind], a page: [limit, after (the previous page's next)]" },
     { "history", cmd_history, NULL, CONTROL_READ, "every version of a record: kind, key [, author]" },

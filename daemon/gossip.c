@@ -240,6 +240,12 @@ struct gossip_peer {
     size_t nrecons;
     int hello_seen;
     uint64_t last_sync_ms, last_hello_ms;
+    /* The digest the peer last told us (hello, digest) and when it last
+     * equalled ours: `status` says "in sync" from these, not from
+     * last_sync_ms, which any hello, digest or pong moves. */
+    proto_id peer_digest;
+    int has_peer_digest;
+    uint64_t last_match_ms;
 };
 
 static void recon_forked(catalogd *d, const proto_id *author);
@@ -271,6 +277,24 @@ int gossip_idle(const peer *p)
 uint64_t gossip_last_sync_ms(const peer *p)
 {
     return p->gs->last_sync_ms;
+}
+
+int gossip_in_sync(const peer *p, const proto_id *ours)
+{
+    return p->gs->has_peer_digest && !memcmp(&p->gs->peer_digest, ours, sizeof *ours);
+}
+
+uint64_t gossip_last_match_ms(const peer *p)
+{
+    return p->gs->last_match_ms;
+}
+
+static void note_digest(peer *p, const proto_id *theirs, const proto_id *ours)
+{
+    p->gs->peer_digest = *theirs;
+    p->gs->has_peer_digest = 1;
+    if (!memcmp(theirs, ours, sizeof *ours))
+        p->gs->last_match_ms = uv_now(p->d->loop);
 }
 
 static want_owed *owed_find(gossip_peer *g, const proto_id *a)
@@ -948,6 +972,7 @@ static void on_hello(peer *p, const msg *m)
     }
     p->gs->hello_seen = 1;
     p->gs->last_sync_ms = uv_now(d->loop);
+    note_digest(p, &m->hello.digest, &digest);
     want_list w;
     msg_iter it;
     proto_id a;
@@ -1059,6 +1084,7 @@ static void on_digest(peer *p, const msg *m)
     proto_id mine;
     p->gs->last_sync_ms = uv_now(p->d->loop);
     store_digest_get(p->d->st, &mine, NULL, NULL);
+    note_digest(p, &m->digest.d, &mine);
     if (memcmp(&m->digest.d, &mine, 32))
         send_hello(p);
 }

@@ -32,6 +32,10 @@ int gossip_idle(const struct peer *p);
 int gossip_owes(const struct peer *p);
 /* When the peer last showed it is in sync (hello, digest, pong); 0 never. */
 uint64_t gossip_last_sync_ms(const struct peer *p);
+/* The digest the peer last sent equals `ours` (the store's now). */
+int gossip_in_sync(const struct peer *p, const proto_id *ours);
+/* When a digest the peer sent last equalled ours; 0 never. */
+uint64_t gossip_last_match_ms(const struct peer *p);
 
 /* Records of `a` up to `seq` arrived (ingest): a range still being sent by
  * someone is not stalled, so it is not asked for again. */

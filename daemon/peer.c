@@ -249,9 +249,60 @@ void peer_unref(peer *p)
     free(p);
 }
 
+/* Keep when the member behind a closing connection was last heard. */
+static void remember_heard(peer *p)
+{
+    catalogd *d = p->d;
+    if (!p->id_known || !p->last_frame_ms)
+        return;
+    for (size_t i = 0; i < d->nheard; i++)
+        if (!memcmp(&d->heard[i].id, &p->id, sizeof p->id)) {
+            if (p->last_frame_ms > d->heard[i].at_ms)
+                d->heard[i].at_ms = p->last_frame_ms;
+            return;
+        }
+    if (d->nheard == d->capheard) {
+        size_t cap = d->capheard ? d->capheard * 2 : 16;
+        heard_mark *h = realloc(d->heard, cap * sizeof *h);
+        if (!h)
+            return;   /* status then counts from the connections still open */
+        d->heard = h;
+        d->capheard = cap;
+    }
+    d->heard[d->nheard++] = (heard_mark){ p->id, p->last_frame_ms };
+}
+
+uint64_t peer_last_heard_ms(catalogd *d, const proto_id *id)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < d->nheard; i++)
+        if (!memcmp(&d->heard[i].id, id, sizeof *id))
+            t = d->heard[i].at_ms;
+    for (peer *p = d->peers; p; p = p->next)
+        if (p->id_known && !memcmp(&p->id, id, sizeof *id) && p->last_frame_ms > t)
+            t = p->last_frame_ms;
+    return t;
+}
+
+peer *peer_of_member(catalogd *d, const proto_id *id)
+{
+    /* the order of enum peer_state, except that closing ranks last */
+    static const int rank[] = { [PEER_CONNECTING] = 1, [PEER_HANDSHAKE] = 2, [PEER_ESTABLISHED] = 3,
+                                [PEER_CLOSING] = 0 };
+    peer *best = NULL;
+    for (peer *p = d->peers; p; p = p->next) {
+        int known = p->id_known ? !memcmp(&p->id, id, sizeof *id)
+                                : p->has_expect && !memcmp(&p->expect, id, sizeof *id);
+        if (known && (!best || rank[p->state] > rank[best->state]))
+            best = p;
+    }
+    return best;
+}
+
 static void unlink_peer(peer *p)
 {
     catalogd *d = p->d;
+    remember_heard(p);
     for (peer **pp = &d->peers; *pp; pp = &(*pp)->next)
         if (*pp == p) {
             *pp = p->next;
@@ -415,6 +466,7 @@ static void pump_in_frames(peer *p)
             return;
         }
         if (rc == 1) {
+            p->last_frame_ms = now_ms(p->d);
             gossip_on_frame(p, f, fl);
             continue;
         }
@@ -1064,6 +1116,7 @@ static void on_tick(uv_timer_t *t)
 
 void peer_start(catalogd *d)
 {
+    d->started_ms = now_ms(d);
     peer_targets_changed(d);
     uv_timer_init(d->loop, &d->tick);
     d->tick.data = d;
@@ -1100,9 +1153,14 @@ void peer_free_all(catalogd *d)
         free(d->dials);
         d->dials = n;
     }
+    free(d->heard);
+    d->heard = NULL;
+    d->nheard = d->capheard = 0;
     SSL_CTX_free(d->ssl_ctx);
     d->ssl_ctx = NULL;
 }
+
+const char *const peer_state_names[] = { "connecting", "handshake", "established", "closing" };
 
 unsigned peer_count_established(catalogd *d)
 {
@@ -1114,7 +1172,6 @@ unsigned peer_count_established(catalogd *d)
 
 void peer_pack_list(catalogd *d, msgpack_packer *pk)
 {
-    static const char *st[] = { "connecting", "handshake", "established", "closing" };
     uint32_t n = 0;
     uint64_t now = now_ms(d);
     for (peer *p = d->peers; p; p = p->next)
@@ -1130,7 +1187,7 @@ void peer_pack_list(catalogd *d, msgpack_packer *pk)
         proto_map_put_str(&m, "member_id", id);
         proto_map_put_str(&m, "code", p->code);
         proto_map_put_str(&m, "name", p->name);
-        proto_map_put_str(&m, "state", st[p->state]);
+        proto_map_put_str(&m, "state", peer_state_names[p->state]);
         proto_map_put_str(&m, "direction", p->outbound ? "out" : "in");
         proto_map_put_u64(&m, "last_sync_ms_ago", gossip_last_sync_ms(p) ? now - gossip_last_sync_ms(p) : 0);
         proto_map_put_u64(&m, "records_in", p->recs_in);

@@ -39,6 +39,7 @@ typedef struct peer {
     proto_buf in;
     uint64_t since_ms;
     uint64_t last_rx_ms;      /* when it last sent us anything (idle timeout) */
+    uint64_t last_frame_ms;   /* when its last whole frame arrived (status: last heard); 0 none */
     uint64_t recs_in, recs_out, bytes_in, bytes_out;
     int read_paused;          /* socket not read: too much undecrypted input */
     int write_blocked;        /* frames not handled: too much output queued (NODE_PEER_WRITE_HIGH) */
@@ -68,5 +69,11 @@ void peer_pack_list(catalogd *d, msgpack_packer *pk);
 /* Members or addresses changed: reconsider whom to dial. */
 void peer_targets_changed(catalogd *d);
 size_t peer_write_queue(peer *p);
+/* When a whole frame last came from member `id`, on any connection open or
+ * closed since the start; 0 never. */
+uint64_t peer_last_heard_ms(catalogd *d, const proto_id *id);
+/* The member's connection furthest along (established first), or NULL. */
+peer *peer_of_member(catalogd *d, const proto_id *id);
+extern const char *const peer_state_names[];
 
 #endif

@@ -252,6 +252,14 @@ int store_info_get(store *s, store_info *out)
     out->authors = count_of(txn, s->vv);
     out->forks = count_of(txn, s->forks);
     mdb_txn_abort(txn);
+    /* Pages freed by old transactions are reused, so the last page number
+     * is the high-water mark a full map would hit, not live data. */
+    MDB_envinfo ei;
+    MDB_stat es;
+    if (mdb_env_info(s->env, &ei) == 0 && mdb_env_stat(s->env, &es) == 0) {
+        out->map_used = ((uint64_t)ei.me_last_pgno + 1) * es.ms_psize;
+        out->map_size = ei.me_mapsize;
+    }
     store_members(s, count_members, &out->members);
     return 0;
 }

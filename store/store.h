@@ -55,6 +55,8 @@ typedef struct {
     uint64_t members;       /* current members */
     uint64_t authors;       /* authors in the version vector */
     uint64_t forks;         /* equivocation evidence records */
+    uint64_t map_used;      /* bytes of the LMDB map in use (pages up to the last one written) */
+    uint64_t map_size;      /* bytes the map may grow to (map_size_mb) */
 } store_info;
 
 enum store_member_status { STORE_MEMBER_PENDING = 0, STORE_MEMBER_ACTIVE = 1,

@@ -52,6 +52,10 @@ void peer_pack_list(catalogd *d, msgpack_packer *pk)
     msgpack_pack_array(pk, 0);
 }
 
+void health_pack(catalogd *d, const store_info *si, proto_map *m)
+{
+}
+
 void catalogd_reload_sponsor(catalogd *d)
 {
 }

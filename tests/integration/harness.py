@@ -105,7 +105,8 @@ class Node:
         if self not in self.env.procs:
             self.env.procs.append(self)
         if wait:
-            wait_until(lambda: self.proc.poll() is None and self.run("status", check=False)[0] == 0,
+            # 1 is a degraded node (a fork, a silent member): it answers all the same
+            wait_until(lambda: self.proc.poll() is None and self.run("status", check=False)[0] in (0, 1),
                        timeout=10, what=f"{self.name} to answer on its control socket")
         return self
 
@@ -136,7 +137,11 @@ class Node:
                    timeout, what=f"{self.name} to receive its own admission")
 
     def status(self):
-        return self.ctl_json("status")
+        """status --json; exit 1 (degraded) still carries the whole status."""
+        rc, out, err = self.run("status", "--json", check=False)
+        if rc not in (0, 1):
+            raise CtlError(("status", "--json"), rc, out, err)
+        return json.loads(out)
 
     def logtext(self):
         with open(self.logpath, "rb") as f:

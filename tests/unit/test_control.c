@@ -47,6 +47,10 @@ void peer_pack_list(catalogd *d, msgpack_packer *pk)
     msgpack_pack_array(pk, 0);
 }
 
+void health_pack(catalogd *d, const store_info *si, proto_map *m)
+{
+}
+
 int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen)
 {
     n_catalog++;
