@@ -105,8 +105,7 @@ class Node:
         if self not in self.env.procs:
             self.env.procs.append(self)
         if wait:
-            # 1 is a degraded node (a fork, a silent member): it answers all the same
-            wait_until(lambda: self.proc.poll() is None and self.run("status", check=False)[0] in (0, 1),
+            wait_until(lambda: self.proc.poll() is None and self.answers(),
                        timeout=10, what=f"{self.name} to answer on its control socket")
         return self
 
@@ -135,6 +134,12 @@ class Node:
         wait_until(lambda: any(m["member_id"] == me and m["status"] == "member"
                                for m in self.ctl_json("member", "list")),
                    timeout, what=f"{self.name} to receive its own admission")
+
+    def answers(self):
+        """The daemon answers status: exit 0, or 1 with a status (degraded:
+        a fork, a silent member), not 1 for an unreachable daemon."""
+        rc, out, _ = self.run("status", "--json", check=False)
+        return rc == 0 or (rc == 1 and out.startswith("{"))
 
     def status(self):
         """status --json; exit 1 (degraded) still carries the whole status."""
