@@ -15,6 +15,7 @@
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "store/kind.h"
+#include "store/backup.h"
 #include "daemon/peer.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
@@ -57,6 +58,8 @@ typedef struct control_client {
     int paused;            /* not reading or answering: the client is slow to take its replies */
     int read_only;         /* refuse CONTROL_WRITE commands (a restricted socket, the web view) */
     put_batch batch;       /* puts waiting for their transaction; empty between reads */
+    struct backup_job *backup;   /* a backup in flight: its reply comes first, so this
+                                  * client's later requests wait for it */
 } control_client;
 
 typedef enum { CONTROL_READ, CONTROL_WRITE } control_access;
@@ -69,6 +72,9 @@ typedef struct {
     const char *name;
     control_fn fn;
     int (*batch)(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
+    /* or starts work that ends later, off the loop (0, or -1 with err); the
+     * client is held, unanswered and unread, until the reply is made */
+    int (*start)(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
     control_access access;
     const char *help;
 } control_cmd;
@@ -445,25 +451,27 @@ static int cmd_sponsor(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
 static int cmd_help(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                     char *err, size_t errlen);
 static int put_add(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
+static int backup_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
 
 /* put comes first: it is looked up once for every pipelined put. */
 static const control_cmd commands[] = {
-    { "put", NULL, put_add, CONTROL_WRITE, "write a record: kind, key, fields, tombstone (group-committed)" },
-    { "cput", catalog_cmd_put, NULL, CONTROL_WRITE, "write certifications and adoptions: items" },
-    { "member_add", cmd_member_add, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
-    { "member_set", cmd_member_set, NULL, CONTROL_WRITE, "address, leave or expel: op [, address, member]" },
-    { "sponsor", cmd_sponsor, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
-    { "status", cmd_status, NULL, CONTROL_READ, "this node: member id, store counts, digest, traffic, health" },
-    { "get", cmd_get, NULL, CONTROL_READ, "the current record: kind, key [, author]" },
-    { "list", cmd_list, NULL, CONTROL_READ, "current records [of kind], a page: [limit, after (the previous page's next)]" },
-    { "history", cmd_history, NULL, CONTROL_READ, "every version of a record: kind, key [, author]" },
-    { "forks", cmd_forks, NULL, CONTROL_READ, "fork evidence held" },
-    { "members", cmd_members, NULL, CONTROL_READ, "the alliance's members" },
-    { "peers", cmd_peers, NULL, CONTROL_READ, "connections to other members" },
-    { "vv", cmd_vv, NULL, CONTROL_READ, "the version vector: [member id, seq] per author" },
-    { "cfind", catalog_cmd_find, NULL, CONTROL_READ, "a certification or adoption: kind, key [, author]" },
-    { "csearch", catalog_cmd_search, NULL, CONTROL_READ, "search certifications and adoptions" },
-    { "help", cmd_help, NULL, CONTROL_READ, "these commands: name, access, help" },
+    { "put", NULL, put_add, NULL, CONTROL_WRITE, "write a record: kind, key, fields, tombstone (group-committed)" },
+    { "cput", catalog_cmd_put, NULL, NULL, CONTROL_WRITE, "write certifications and adoptions: items" },
+    { "member_add", cmd_member_add, NULL, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
+    { "member_set", cmd_member_set, NULL, NULL, CONTROL_WRITE, "address, leave or expel: op [, address, member]" },
+    { "backup", NULL, NULL, backup_start, CONTROL_WRITE, "copy the store and the node's key into a new directory: path (absolute)" },
+    { "sponsor", cmd_sponsor, NULL, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
+    { "status", cmd_status, NULL, NULL, CONTROL_READ, "this node: member id, store counts, digest, traffic, health" },
+    { "get", cmd_get, NULL, NULL, CONTROL_READ, "the current record: kind, key [, author]" },
+    { "list", cmd_list, NULL, NULL, CONTROL_READ, "current records [of kind], a page: [limit, after (the previous page's next)]" },
+    { "history", cmd_history, NULL, NULL, CONTROL_READ, "every version of a record: kind, key [, author]" },
+    { "forks", cmd_forks, NULL, NULL, CONTROL_READ, "fork evidence held" },
+    { "members", cmd_members, NULL, NULL, CONTROL_READ, "the alliance's members" },
+    { "peers", cmd_peers, NULL, NULL, CONTROL_READ, "connections to other members" },
+    { "vv", cmd_vv, NULL, NULL, CONTROL_READ, "the version vector: [member id, seq] per author" },
+    { "cfind", catalog_cmd_find, NULL, NULL, CONTROL_READ, "a certification or adoption: kind, key [, author]" },
+    { "csearch", catalog_cmd_search, NULL, NULL, CONTROL_READ, "search certifications and adoptions" },
+    { "help", cmd_help, NULL, NULL, CONTROL_READ, "these commands: name, access, help" },
 };
 
 static const control_cmd *command_find(const char *name)
@@ -658,6 +666,10 @@ static void control_request(control_client *c, const uint8_t *req, size_t len)
         if (cmd->batch(c, req, len, err, sizeof err) == 0)
             return;   /* answered when the batch is written */
         batch_flush(c);
+    } else if (cmd && cmd->start && !refused) {
+        batch_flush(c);   /* the puts before it are answered before it */
+        if (cmd->start(c, req, len, err, sizeof err) == 0)
+            return;   /* answered when the work ends */
     } else {
         batch_flush(c);
         if (!cmd) {
@@ -684,9 +696,100 @@ static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 static void serve(control_client *c);
 
+/* ---- backup, on the thread pool ----
+ *
+ * mdb_env_copyfd2 takes as long as the store is big: on the loop it would
+ * stop every peer and every other client for that long.  It runs on the
+ * thread pool instead, with its own read transaction (writes go on and are
+ * not in the copy), and the client is answered when it ends.  The client
+ * is held meanwhile (not read, its next requests unanswered) so its
+ * replies stay in request order.  A client that goes away leaves the job
+ * to finish and free itself; so does a stop (uv_run returns only after
+ * the job's after-work callback, before the store is closed). */
+typedef struct backup_job {
+    uv_work_t w;
+    control_client *c;       /* NULL once the client has gone */
+    catalogd *d;
+    store *st;
+    char data_dir[1024];
+    char path[1024];
+    int rc;
+    uint64_t bytes;
+    char err[512];
+} backup_job;
+
+static void backup_work(uv_work_t *w)
+{
+    backup_job *j = w->data;
+    j->rc = backup_write(j->st, j->data_dir, j->path, &j->bytes, j->err, sizeof j->err);
+}
+
+static void backup_done(uv_work_t *w, int status)
+{
+    backup_job *j = w->data;
+    control_client *c = j->c;
+    if (j->rc == 0)
+        log_info(j->d, "backup written to %s (%llu bytes of store)", j->path,
+                 (unsigned long long)j->bytes);
+    else
+        log_warn(j->d, "backup to %s failed: %s", j->path, j->err);
+    if (!c) {
+        free(j);
+        return;
+    }
+    c->backup = NULL;
+    if (j->rc) {
+        reply_error(c, j->err);
+    } else {
+        msgpack_packer pk;
+        proto_map m;
+        size_t at = reply_begin(c, &pk);
+        proto_map_begin(&m, &pk);
+        proto_map_put_bool(&m, "ok", 1);
+        proto_map_put_str(&m, "path", j->path);
+        proto_map_put_u64(&m, "bytes", j->bytes);
+        proto_map_end(&m);
+        reply_end(c, at);
+    }
+    free(j);
+    /* the requests that came with the backup's, then read again */
+    serve(c);
+    if (!c->paused && !c->backup && !uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+static int backup_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)
+{
+    backup_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return proto_err(err, errlen, "out of memory");
+    /* the daemon's working directory is not the client's: catalogctl sends
+     * an absolute path */
+    if (proto_map_str(req, len, "path", j->path, sizeof j->path) || j->path[0] != '/') {
+        free(j);
+        return proto_err(err, errlen, "path must be an absolute path (at most %zu bytes)", sizeof j->path - 1);
+    }
+    snprintf(j->data_dir, sizeof j->data_dir, "%s", c->d->data_dir);
+    j->d = c->d;
+    j->st = c->d->st;
+    j->c = c;
+    j->w.data = j;
+    int rc = uv_queue_work(c->d->loop, &j->w, backup_work, backup_done);
+    if (rc) {
+        free(j);
+        return proto_err(err, errlen, "backup: %s", uv_strerror(rc));
+    }
+    c->backup = j;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    log_info(c->d, "backup to %s started", j->path);
+    return 0;
+}
+
 static void on_close(uv_handle_t *h)
 {
     control_client *c = h->data;
+    if (c->backup)
+        c->backup->c = NULL;   /* the job frees itself when it ends */
     if (c->pprev) {
         *c->pprev = c->next;
         if (c->next)
@@ -728,7 +831,7 @@ static void on_write(uv_write_t *w, int status)
          * replies fill the queue once more) */
         c->paused = 0;
         serve(c);
-        if (!c->paused && !uv_is_closing((uv_handle_t *)&c->pipe))
+        if (!c->paused && !c->backup && !uv_is_closing((uv_handle_t *)&c->pipe))
             uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     }
 }
@@ -763,8 +866,10 @@ static void serve(control_client *c)
 {
     const uint8_t *f;
     size_t fl;
-    int rc;
+    int rc = 0;
     for (;;) {
+        if (c->backup)
+            break;   /* held: the rest wait for the backup's reply */
         if (queued(c) > NODE_CONTROL_WRITE_HIGH) {
             batch_flush(c);
             out_flush(c);

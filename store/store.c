@@ -150,6 +150,49 @@ void store_close(store *s)
     free(s);
 }
 
+/* ---- backup ---- */
+
+int store_backup_fd(store *s, int fd, char *err, size_t errlen)
+{
+    int rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+    return rc ? lmdb_err(err, errlen, "copying the store", rc) : 0;
+}
+
+int store_peek_self(const char *dir, proto_id *self, char *err, size_t errlen)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi meta;
+    MDB_val k = { 4, "self" }, v;
+    int rc, out = -1;
+    /* MDB_NOLOCK: a backup is a plain file nobody else opens; without it
+     * LMDB would create lock.mdb beside it even for reading. */
+    if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 16)) ||
+        (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600)) ||
+        (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) ||
+        (rc = mdb_dbi_open(txn, "meta", 0, &meta))) {
+        lmdb_err(err, errlen, dir, rc);
+        goto done;
+    }
+    rc = mdb_get(txn, meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        out = 1;
+    } else if (rc) {
+        lmdb_err(err, errlen, dir, rc);
+    } else if (v.mv_size != sizeof self->b) {
+        proto_err(err, errlen, "%s: the store's node identity is malformed", dir);
+    } else {
+        memcpy(self->b, v.mv_data, sizeof self->b);
+        out = 0;
+    }
+done:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (env)
+        mdb_env_close(env);
+    return out;
+}
+
 /* ---- meta ---- */
 
 int meta_get_txn(store *s, MDB_txn *txn, const char *name, void *buf, size_t *len)

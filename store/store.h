@@ -99,6 +99,19 @@ void store_close(store *s);
 /* Bind the store to the node's identity (first open) or check it is ours. */
 int store_bind_self(store *s, const proto_id *self, char *err, size_t errlen);
 
+/* Backup: a compacted copy of the environment (mdb_env_copyfd2 with
+ * MDB_CP_COMPACT) written to fd, which the caller opened (so it chooses the
+ * file's mode).  The copy is one read transaction: consistent as of its
+ * start, while writes go on.  Unlike every other call here it may run on
+ * another thread than the one using the store (the thread pool): it touches
+ * only the LMDB environment, which LMDB lets any thread read from
+ * (MDB_NOTLS).  It blocks for as long as the copy takes.  0, or -1 with err. */
+int store_backup_fd(store *s, int fd, char *err, size_t errlen);
+/* The member id a store on disk is bound to (meta "self"), without opening
+ * it for writing or creating its lock file: for checking a backup before it
+ * is restored.  0, 1 if the store has no self, -1 with err. */
+int store_peek_self(const char *dir, proto_id *self, char *err, size_t errlen);
+
 int store_info_get(store *s, store_info *out);
 /* The cheap part of store_info (no counting): digest, genesis, whether one is pinned. */
 int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_genesis);

@@ -169,7 +169,7 @@ static void no_more_replies(fixture *f)
  * connection (a restricted socket, the web view) relies on it. */
 static void table_access(void **state)
 {
-    static const char *writes[] = { "put", "cput", "member_add", "member_set", "sponsor" };
+    static const char *writes[] = { "put", "cput", "member_add", "member_set", "backup", "sponsor" };
     static const char *reads[] = { "status", "get", "list", "history", "forks", "members",
                                    "peers", "vv", "cfind", "csearch", "help" };
     size_t nw = sizeof writes / sizeof writes[0], nr = sizeof reads / sizeof reads[0];
@@ -186,7 +186,7 @@ static void table_access(void **state)
     }
     for (size_t i = 0; i < nw + nr; i++) {
         /* one way to run each, and help for each */
-        assert_true(!commands[i].fn != !commands[i].batch);
+        assert_int_equal(!!commands[i].fn + !!commands[i].batch + !!commands[i].start, 1);
         assert_true(commands[i].help && commands[i].help[0]);
         for (size_t j = 0; j < i; j++)
             assert_string_not_equal(commands[i].name, commands[j].name);
@@ -257,11 +257,15 @@ static void writable_connection_runs_writes(void **state)
 {
     fixture *f = *state;
     char err[512];
+    request(f, "backup", NULL, NULL);       /* refused before any work starts: no path */
     request(f, "member_set", NULL, NULL);   /* refused by the command: no op */
     request(f, "cput", NULL, NULL);
     request(f, "sponsor", NULL, NULL);
     request(f, "put", "note", "k");
     end_of_read(f);
+    assert_int_equal(next_reply(f, err, sizeof err), 0);
+    assert_non_null(strstr(err, "path must be an absolute path"));
+    assert_null(f->c.backup);
     assert_int_equal(next_reply(f, err, sizeof err), 0);
     assert_string_equal(err, "member command needs an op");
     assert_int_equal(next_reply(f, err, sizeof err), 0);
