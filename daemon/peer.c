@@ -744,6 +744,29 @@ static int same_source(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* The remote address of t as text ("?" if unknown), and its port if asked:
+ * 0, or -1 when the socket has no peer address. */
+static int remote_host(uv_tcp_t *t, char *host, size_t hl, int *port)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    snprintf(host, hl, "?");
+    if (port)
+        *port = 0;
+    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &sl))
+        return -1;
+    if (ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, host, hl);
+        if (port)
+            *port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, host, hl);
+        if (port)
+            *port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return 0;
+}
+
 static void on_accept(uv_stream_t *srv, int status)
 {
     catalogd *d = srv->data;
@@ -757,15 +780,8 @@ static void on_accept(uv_stream_t *srv, int status)
             return;
         uv_tcp_init(d->loop, t);
         if (uv_accept(srv, (uv_stream_t *)t) == 0) {
-            struct sockaddr_storage ss;
-            int sl = sizeof ss;
-            char host[64] = "?";
-            if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &sl) == 0) {
-                if (ss.ss_family == AF_INET)
-                    uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-                else if (ss.ss_family == AF_INET6)
-                    uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-            }
+            char host[64];
+            remote_host(t, host, sizeof host, NULL);
             char why[96];
             snprintf(why, sizeof why, "refused: %u inbound connections already (max_connections)", d->ninbound);
             log_refused(d, host, why);
@@ -780,18 +796,9 @@ static void on_accept(uv_stream_t *srv, int status)
         drop(p);
         return;
     }
-    struct sockaddr_storage ss;
-    int sl = sizeof ss;
-    if (uv_tcp_getpeername(&p->tcp, (struct sockaddr *)&ss, &sl) == 0) {
-        char host[64] = "?";
-        int port = 0;
-        if (ss.ss_family == AF_INET) {
-            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
+    char host[64];
+    int port;
+    if (remote_host(&p->tcp, host, sizeof host, &port) == 0) {
         snprintf(p->addr, sizeof p->addr, "%s:%d", host, port);
         snprintf(p->host, sizeof p->host, "%s", host);
     }
