@@ -957,6 +957,15 @@ static void on_records(peer *p, const msg *m)
     ingest_frame_done(p->ing);
 }
 
+/* Records of `a` named by a hello or an announce are fetched if we hold
+ * some of its log already, or it is a member: anyone can name random
+ * authors, and each would cost an in-flight entry and a want. */
+static int worth_fetching(catalogd *d, const proto_id *a, uint64_t have)
+{
+    store_member mb;
+    return have || store_member_get(d->st, a, &mb) == 0;
+}
+
 static void on_hello(peer *p, const msg *m)
 {
     catalogd *d = p->d;
@@ -983,13 +992,10 @@ static void on_hello(peer *p, const msg *m)
     while (msg_vv_next(&it, &a, &seq, &chain)) {
         uint64_t have = store_vv_get(d->st, &a);
         uint8_t ours[32];
-        store_member mb;
         if (seq > have) {
-            /* as for announces: authors we hold nothing of are fetched only
-             * if they are members (before a genesis is held, from the
-             * sponsor, everything), and never a seq no honest log reaches */
-            if ((!has_genesis || have || store_member_get(d->st, &a, &mb) == 0) &&
-                seq - have <= NODE_INGEST_SEQ_JUMP_MAX)
+            /* as for announces (before a genesis is held, from the sponsor,
+             * everything), and never a seq no honest log reaches */
+            if ((!has_genesis || worth_fetching(d, &a, have)) && seq - have <= NODE_INGEST_SEQ_JUMP_MAX)
                 want_add(d, &w, &a, have + 1, seq);
         } else if (store_chain_get(d->st, &a, seq, ours, NULL) == 0 && memcmp(ours, chain.b, 32))
             recon_start(p, &a, seq);   /* same seqs held, different records somewhere */
@@ -1061,8 +1067,7 @@ static void on_announce(peer *p, const msg *m)
         int more = msg_announce_next(&it, &a, &seq, &h);
         if (have_run && (!more || memcmp(&a, &run, 32))) {
             uint64_t have = store_vv_get(d->st, &run);
-            store_member mb;
-            if (top > have && (have || store_member_get(d->st, &run, &mb) == 0))
+            if (top > have && worth_fetching(d, &run, have))
                 want_add(d, &w, &run, have + 1, top);
             have_run = 0;
         }
