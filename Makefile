@@ -17,19 +17,22 @@ BUILD   ?= build
 PKGS     = libuv openssl msgpack lmdb libutf8proc xlsxwriter jansson inih
 DEB_PKGS = build-essential pkg-config libuv1-dev libssl-dev libmsgpack-dev liblmdb-dev \
            libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev libinih-dev python3 openssl \
-           libsystemd-dev systemd mandoc
+           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev
 
 # Tests must never touch the user's node; run data lives here.
 RUN_DIR  ?= var/node
 RUN_CODE ?= 131059
 RUN_NAME ?= 文京区
 RUN_LISTEN ?= 127.0.0.1:7400
+RUN_WEB ?= 127.0.0.1:7480
 
 # pkg-config is asked only when it exists, so `make deps` works on a bare machine.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -lssl -lcrypto -lmsgpackc -llmdb -lutf8proc -lxlsxwriter -ljansson -linih)
 # sd_notify: only catalogd links libsystemd
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
+# the web view (daemon/web*.c): libh2o on libuv, liburiparser for query strings
+WEB_LIBS := $(shell pkg-config --libs libh2o liburiparser 2>/dev/null || echo -lh2o -luriparser)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
@@ -67,7 +70,7 @@ $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/catalogd: $(D_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(SYSTEMD_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(SYSTEMD_LIBS) $(WEB_LIBS)
 
 $(BUILD)/catalogctl: $(CLI_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -151,7 +154,8 @@ run: deps
 	  $(BUILD)/catalogctl init --data $(RUN_DIR) --code $(RUN_CODE) --name '$(RUN_NAME)' && \
 	  $(BUILD)/catalogctl alliance create --data $(RUN_DIR) --name 'ファーストカスタマー・アライアンス（ローカル）' --address $(RUN_LISTEN); \
 	fi
-	exec $(BUILD)/catalogd --data $(RUN_DIR) --listen $(RUN_LISTEN)
+	@echo "web view: http://$(RUN_WEB)/  (open it in a browser on this machine)"
+	exec $(BUILD)/catalogd --data $(RUN_DIR) --listen $(RUN_LISTEN) --web-listen $(RUN_WEB)
 
 check: deps
 	@$(MAKE) --no-print-directory all tests

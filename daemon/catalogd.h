@@ -16,6 +16,7 @@
 struct peer;
 struct catalog_index;
 struct control_client;
+struct web;
 
 /* An address whose refused connections were logged lately (peer.c). */
 typedef struct {
@@ -48,6 +49,9 @@ typedef struct catalogd {
     int ctl_open;
     struct control_client *ctl_clients;   /* every connected client (closed on stop) */
     unsigned nctl_clients;
+
+    /* the web view (web.c): NULL when off */
+    struct web *web;
 
     /* network */
     SSL_CTX *ssl_ctx;

@@ -54,6 +54,8 @@ const config_key config_keys[CONFIG_COUNT] = {
     [CONFIG_MEMBER_SILENCE_WARN_S] = { "member_silence_warn_s", CONFIG_INT, 1, 31536000, NULL,
                                        HEALTH_MEMBER_SILENCE_S, NULL, 1, NULL,
                                        "status reports a member not heard from this long (seconds)" },
+    [CONFIG_WEB_LISTEN] = { "web_listen", CONFIG_ADDR, 0, 0, NULL, 0, "127.0.0.1:7480", 0, "web-listen",
+                            "IP:PORT of the web view (empty: off; not loopback: needs access control)" },
 };
 
 void config_defaults(config *c)

@@ -19,6 +19,7 @@
 #include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
+#include "daemon/web.h"
 #include "daemon/peer.h"
 #include "catalog/index.h"
 #include "proto/util.h"
@@ -138,6 +139,7 @@ static void on_stop_timer(uv_timer_t *t)
     log_info(d, "closing what is still open after %u ms", NODE_STOP_GRACE_MS);
     control_close(d);
     peer_force_close(d);
+    web_force_close(d);
 }
 
 static void stop(catalogd *d, const char *why)
@@ -151,6 +153,7 @@ static void stop(catalogd *d, const char *why)
     uv_timer_start(&d->stop_timer, on_stop_timer, NODE_STOP_GRACE_MS, 0);
     uv_unref((uv_handle_t *)&d->stop_timer);
     control_close(d);
+    web_close(d);
     peer_shutdown(d);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -336,9 +339,11 @@ int main(int argc, char **argv)
 
     d.loop = uv_default_loop();
     int rc = 1;
-    if (control_listen(&d, err, sizeof err) || peer_init(&d, err, sizeof err) || peer_listen(&d, err, sizeof err)) {
+    if (control_listen(&d, err, sizeof err) || peer_init(&d, err, sizeof err) || peer_listen(&d, err, sizeof err) ||
+        web_listen(&d, err, sizeof err)) {
         log_error(&d, "%s", err);
         control_close(&d);
+        web_close(&d);
         uv_walk(d.loop, on_walk_close, NULL);
         uv_run(d.loop, UV_RUN_DEFAULT);
         goto out;
@@ -358,8 +363,9 @@ int main(int argc, char **argv)
     char ids[PROTO_ID_STR];
     store_info_get(d.st, &si);
     proto_id_str(&d.id.id, ids);
-    log_info(&d, "catalogd %s %s (%s) ready: %llu records, alliance %s, control %s", d.id.code, d.id.name,
-             ids, (unsigned long long)si.records, si.has_genesis ? si.alliance : "(none yet)", d.ctl_path);
+    log_info(&d, "catalogd %s %s (%s) ready: %llu records, alliance %s, control %s%s%s", d.id.code, d.id.name,
+             ids, (unsigned long long)si.records, si.has_genesis ? si.alliance : "(none yet)", d.ctl_path,
+             d.web ? ", web view " : "", web_url(&d));
     notify_ready(&d);
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = 0;

@@ -331,4 +331,30 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * (usually 5-10 s before SIGKILL) always sees a clean exit. */
 #define NODE_STOP_GRACE_MS 1500u
 
+/* ---- the web view (daemon/web*.c) ----
+ *
+ * Browsers on the municipality's network are as untrusted as peers: every
+ * request is bounded before any page code runs. */
+
+/* Open web connections at once; one more is closed on accept.  Staff
+ * browsers keep a few connections each; a department is dozens. */
+#define NODE_WEB_CONN_MAX 256u
+/* Bytes of a request's target (path and query).  A search form with every
+ * field filled is well under 4 KiB; libh2o itself refuses request heads
+ * over 8 KiB (H2O_MAX_REQLEN). */
+#define NODE_WEB_TARGET_MAX 4096u
+/* Query parameters of one request (the search form has about 20, with one
+ * per checked 分野). */
+#define NODE_WEB_PARAMS_MAX 64u
+/* A request's head must arrive within this long, and a kept-alive
+ * connection idle this long is closed (libh2o's http1 request timeout). */
+#define NODE_WEB_REQ_TIMEOUT_MS 10000u
+/* Products on one page of search results, and the most a request may ask. */
+#define NODE_WEB_PAGE_PRODUCTS 20u
+#define NODE_WEB_PAGE_PRODUCTS_MAX 100u
+/* A page body (HTML, CSV, XLSX) is built whole before it is sent; a bigger
+ * one is refused with an error page (an export of the whole catalog goes
+ * through catalogctl export). */
+#define NODE_WEB_BODY_MAX (64u << 20)
+
 #endif

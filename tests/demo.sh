@@ -27,7 +27,7 @@ wait_sock() {
     done
 }
 start() {   # dir port
-    $BUILD/catalogd --data "$1" --listen "127.0.0.1:$2" 2>>"$1.log" &
+    $BUILD/catalogd --data "$1" --listen "127.0.0.1:$2" --web-listen "127.0.0.1:$(($2 + 80))" 2>>"$1.log" &
     pids="$pids $!"
     wait_sock "$1"
 }

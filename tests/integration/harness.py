@@ -65,6 +65,11 @@ class Node:
         self.dir = os.path.join(env.tmp, name)
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
+        # every node serves its web view on a port of its own (the default,
+        # 127.0.0.1:7480, would collide between nodes)
+        self.web_port = free_port()
+        self.web_addr = f"127.0.0.1:{self.web_port}"
+        self.web_url = f"http://{self.web_addr}"
         self.proc = None
         self.logpath = os.path.join(env.tmp, name + ".log")
 
@@ -99,6 +104,8 @@ class Node:
                 "--sync-interval", "300"]
         if listen:
             args += ["--listen", self.addr]
+        if not any(str(a).startswith("--web-listen") for a in extra):
+            args += ["--web-listen", self.web_addr]
         args += [str(a) for a in self.env.daemon_args] + [str(a) for a in extra]
         self.log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=env)

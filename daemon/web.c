@@ -1,0 +1,522 @@
+/*
+ * daemon/web.c — the web view's server: libh2o on the daemon's own libuv
+ * loop, one handler that bounds and parses each request, then dispatches
+ * by path to a page (web_<page>.c) from the table below.
+ *
+ * Only GET and HEAD are served: the view is read-only.  Query strings are
+ * parsed by liburiparser; every parameter must be valid UTF-8 without
+ * control characters, or the request is refused (400) before a page sees
+ * it.  Every response carries a strict Content-Security-Policy (no inline
+ * script or style, nothing from elsewhere), nosniff, no framing, no
+ * referrer, and is never cached (a contract officer's search is not for
+ * the next user of a shared PC).
+ */
+#include "daemon/web.h"
+#include "daemon/web_int.h"
+#include "daemon/health.h"
+#include "catalog/index.h"
+#include "proto/limits.h"
+#include "proto/text.h"
+#include "proto/util.h"
+
+#include <h2o.h>
+#include <uriparser/Uri.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+
+typedef struct web_conn {
+    uv_tcp_t tcp;            /* first: libh2o's close callback gets this handle */
+    struct web *w;
+    struct web_conn *prev, *next;
+} web_conn;
+
+typedef struct web {
+    catalogd *d;
+    h2o_globalconf_t conf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t actx;
+    uv_tcp_t listener;
+    int listening, ctx_ready, closing, abandoned;
+    unsigned nconns;
+    web_conn *conns;         /* every open connection */
+    char url[300];
+} web;
+
+/* ---- routes ---- */
+
+typedef struct {
+    const char *path;
+    web_page_fn fn;
+} web_route;
+
+static const web_route routes[] = {
+    { "/", web_page_search },
+    { "/search", web_page_search },
+    { "/healthz", web_page_healthz },
+};
+
+/* ---- static files: the stylesheet (no inline style under the CSP) ---- */
+
+extern const char web_style_css[];   /* web_html.c */
+
+/* ---- request parameters ---- */
+
+const char *web_param(const web_req *w, const char *name)
+{
+    for (size_t i = 0; i < w->nparams; i++)
+        if (!strcmp(w->params[i].name, name))
+            return w->params[i].value[0] ? w->params[i].value : NULL;
+    return NULL;
+}
+
+size_t web_params(const web_req *w, const char *name, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->nparams && n < max; i++)
+        if (!strcmp(w->params[i].name, name) && w->params[i].value[0])
+            out[n++] = w->params[i].value;
+    return n;
+}
+
+static void params_free(web_req *w)
+{
+    for (size_t i = 0; i < w->nparams; i++) {
+        free(w->params[i].name);
+        free(w->params[i].value);
+    }
+    free(w->params);
+    w->params = NULL;
+    w->nparams = 0;
+}
+
+static int text_ok(const char *s)
+{
+    return proto_text_check(s, strlen(s), 0, NULL) == 0;
+}
+
+/* The query string (without '?') into w->params.  -1 with a message for
+ * the 400 page: too many parameters, or one that is not text. */
+static int parse_query(web_req *w, const char *q, size_t n, char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    UriQueryListA *list = NULL;
+    int count = 0;
+    /* plusToSpace: HTML forms send spaces as '+'; breakLines off: a value
+     * keeps its line breaks as sent (and is then refused as control text) */
+    if (uriDissectQueryMallocExA(&list, &count, q, q + n, URI_TRUE, URI_BR_DONT_TOUCH) != URI_SUCCESS)
+        return proto_err(err, errlen, "検索条件が読めません");
+    if (count > (int)NODE_WEB_PARAMS_MAX) {
+        uriFreeQueryListA(list);
+        return proto_err(err, errlen, "検索条件が多すぎます（上限 %u）", NODE_WEB_PARAMS_MAX);
+    }
+    w->params = calloc((size_t)count ? (size_t)count : 1, sizeof *w->params);
+    if (!w->params) {
+        uriFreeQueryListA(list);
+        return proto_err(err, errlen, "out of memory");
+    }
+    for (UriQueryListA *e = list; e; e = e->next) {
+        const char *k = e->key ? e->key : "", *v = e->value ? e->value : "";
+        if (!text_ok(k) || !text_ok(v)) {
+            uriFreeQueryListA(list);
+            return proto_err(err, errlen, "検索条件に使えない文字があります");
+        }
+        web_kv *p = &w->params[w->nparams];
+        if (!(p->name = strdup(k)) || !(p->value = strdup(v))) {
+            free(p->name);
+            uriFreeQueryListA(list);
+            return proto_err(err, errlen, "out of memory");
+        }
+        w->nparams++;
+    }
+    uriFreeQueryListA(list);
+    return 0;
+}
+
+/* ---- responses ---- */
+
+static void add_header(h2o_req_t *req, const h2o_token_t *t, const char *v)
+{
+    h2o_add_header(&req->pool, &req->res.headers, t, NULL, v, strlen(v));
+}
+
+static void add_header_by_name(h2o_req_t *req, const char *name, const char *v)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, v, strlen(v));
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 414: return "URI Too Long";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+/* The headers of every response: what the browser may load and do. */
+static void security_headers(h2o_req_t *req)
+{
+    add_header_by_name(req, "content-security-policy",
+                       "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+                       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+    add_header_by_name(req, "x-content-type-options", "nosniff");
+    add_header_by_name(req, "x-frame-options", "DENY");
+    add_header_by_name(req, "referrer-policy", "no-referrer");
+    add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
+}
+
+static void send_body(h2o_req_t *req, int status, const char *type, const char *body, size_t n)
+{
+    req->res.status = status;
+    req->res.reason = reason(status);
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, type);
+    security_headers(req);
+    h2o_send_inline(req, body, n);
+}
+
+/* RFC 6266: an ASCII fallback name and, when given, the UTF-8 one. */
+static void disposition(h2o_req_t *req, const web_req *w)
+{
+    web_buf b = { 0 };
+    web_rawf(&b, "attachment; filename=\"%s\"", w->filename);
+    if (w->filename_ja[0]) {
+        web_raw(&b, "; filename*=UTF-8''");
+        web_qs(&b, w->filename_ja);
+    }
+    if (!b.failed && b.n) {
+        web_put(&b, "", 1);
+        add_header(req, H2O_TOKEN_CONTENT_DISPOSITION, b.p);
+    }
+    web_buf_free(&b);
+}
+
+static int today_local(void)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    web *s = *(web **)(self + 1);
+    catalogd *d = s->d;
+    int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (!head && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        add_header(req, H2O_TOKEN_ALLOW, "GET, HEAD");
+        static const char msg[] = "この表示は閲覧専用です（GET のみ）\n";
+        send_body(req, 405, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        return 0;
+    }
+    if (req->path.len > NODE_WEB_TARGET_MAX) {
+        static const char msg[] = "URL が長すぎます\n";
+        send_body(req, 414, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        return 0;
+    }
+
+    web_req w = { .d = d, .status = 200, .type = "text/html; charset=utf-8", .today = today_local() };
+    char path[NODE_WEB_TARGET_MAX + 1], err[256];
+    /* path_normalized: percent-decoded, dot segments resolved */
+    size_t pl = req->path_normalized.len < sizeof path ? req->path_normalized.len : sizeof path - 1;
+    memcpy(path, req->path_normalized.base, pl);
+    path[pl] = 0;
+    w.path = path;
+
+    const char *static_type = NULL, *static_body = NULL;
+    if (!strcmp(path, "/static/style.css")) {
+        static_type = "text/css; charset=utf-8";
+        static_body = web_style_css;
+    }
+    if (static_body) {
+        send_body(req, 200, static_type, static_body, strlen(static_body));
+        return 0;
+    }
+
+    web_page_fn fn = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (!strcmp(routes[i].path, path))
+            fn = routes[i].fn;
+    int rc;
+    if (!text_ok(path)) {
+        rc = web_error(&w, 400, "URL に使えない文字があります");
+    } else if (req->query_at != SIZE_MAX &&
+               parse_query(&w, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, err,
+                           sizeof err)) {
+        rc = web_error(&w, 400, "%s", err);
+    } else if (!fn) {
+        rc = web_error(&w, 404, "このページはありません");
+    } else {
+        rc = fn(&w);
+    }
+    (void)rc;
+    if (w.out.failed) {
+        web_buf_free(&w.out);
+        w.type = "text/html; charset=utf-8";
+        w.filename[0] = 0;
+        web_error(&w, 500, "ページを作れませんでした（大きすぎるか、メモリが足りません）");
+        if (w.out.failed) {
+            web_buf_free(&w.out);
+            w.status = 500;
+        }
+    }
+    if (w.filename[0])
+        disposition(req, &w);
+    send_body(req, w.status, w.type, w.out.p ? w.out.p : "", w.out.n);
+    web_buf_free(&w.out);
+    params_free(&w);
+    return 0;
+}
+
+/* ---- /healthz ---- */
+
+/* For monitoring: 200 "ok" when the node is healthy, 503 with the reason
+ * otherwise (the same judgement as `catalogctl status`: daemon/health.c). */
+int web_page_healthz(web_req *w)
+{
+    catalogd *d = w->d;
+    store_info si;
+    store_info_get(d->st, &si);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    proto_map m;
+    proto_map_begin(&m, &pk);
+    health_pack(d, &si, &m);
+    proto_map_end(&m);
+
+    /* read back what health_pack said: one judgement, in one place */
+    proto_rd h, r;
+    int ok = 0;
+    uint32_t n = 0;
+    w->type = "text/plain; charset=utf-8";
+    if (proto_map_find((const uint8_t *)sb.data, sb.size, "health", &h) == 0) {
+        size_t hl = (size_t)(h.end - h.p);
+        if (proto_map_find(h.p, hl, "ok", &r) == 0)
+            proto_rd_bool(&r, &ok);
+        if (proto_map_find(h.p, hl, "problems", &r) == 0 && proto_rd_array(&r, &n) == 0) {
+            web_raw(&w->out, ok ? "ok\n" : "degraded\n");
+            for (uint32_t i = 0; i < n && !r.err; i++) {
+                uint32_t k;
+                proto_rd_map(&r, &k);
+                for (uint32_t j = 0; j < k && !r.err; j++) {
+                    char key[16], text[700];
+                    proto_rd_strcpy(&r, key, sizeof key);
+                    if (!strcmp(key, "text") && proto_rd_strcpy(&r, text, sizeof text) == 0) {
+                        char esc[PROTO_TEXT_ESC_MAX(sizeof text)];
+                        web_rawf(&w->out, "%s\n", proto_text_esc(text, esc, sizeof esc));
+                    } else if (strcmp(key, "text")) {
+                        proto_rd_skip(&r, 2);
+                    }
+                }
+            }
+        }
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (!w->out.n)
+        web_raw(&w->out, "degraded\nhealth unavailable\n");
+    w->status = ok ? 200 : 503;
+    return 0;
+}
+
+/* ---- connections ---- */
+
+static void dispose(web *s)
+{
+    if (s->ctx_ready) {
+        /* request_shutdown armed HTTP/2's graceful-shutdown timer whether or
+         * not an HTTP/2 connection exists; disposing a linked entry aborts */
+        if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
+            h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);
+        h2o_context_dispose(&s->ctx);
+        s->ctx_ready = 0;
+    }
+    h2o_config_dispose(&s->conf);
+    s->d->web = NULL;
+    free(s);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    web_conn *c = (web_conn *)h;
+    web *s = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+    if (--s->nconns == 0 && s->closing && !s->listening && !s->abandoned)
+        dispose(s);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    web *s = h->data;
+    s->listening = 0;
+    if (s->nconns == 0 && !s->abandoned)
+        dispose(s);
+}
+
+static void on_accept(uv_stream_t *l, int status)
+{
+    web *s = l->data;
+    if (status < 0)
+        return;
+    web_conn *c = malloc(sizeof *c);
+    if (!c)
+        return;
+    c->w = s;
+    c->prev = NULL;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    uv_tcp_init(l->loop, &c->tcp);
+    s->nconns++;
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) || s->nconns > NODE_WEB_CONN_MAX || s->closing) {
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
+    if (!sock) {
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    h2o_accept(&s->actx, sock);
+}
+
+/* A literal address ("127.0.0.1:7480", "[::1]:7480") into ss. */
+static int resolve(const char *a, struct sockaddr_storage *ss, char *host, size_t hl)
+{
+    const char *c;
+    if (a[0] == '[') {
+        const char *e = strchr(a, ']');
+        if (!e || e[1] != ':' || (size_t)(e - a - 1) >= hl)
+            return -1;
+        memcpy(host, a + 1, (size_t)(e - a - 1));
+        host[e - a - 1] = 0;
+        c = e + 1;
+    } else {
+        if (!(c = strrchr(a, ':')) || (size_t)(c - a) >= hl)
+            return -1;
+        memcpy(host, a, (size_t)(c - a));
+        host[c - a] = 0;
+    }
+    int port = atoi(c + 1);
+    if (!strcmp(host, "localhost"))
+        snprintf(host, hl, "127.0.0.1");
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0 ||
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
+        return 0;
+    return -1;
+}
+
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
+int web_listen(catalogd *d, char *err, size_t errlen)
+{
+    const char *addr = d->conf.str[CONFIG_WEB_LISTEN];
+    if (!addr[0])
+        return 0;
+    struct sockaddr_storage ss;
+    char host[256];
+    memset(&ss, 0, sizeof ss);
+    if (resolve(addr, &ss, host, sizeof host))
+        return proto_err(err, errlen, "web_listen %s: not an IP:PORT", addr);
+    if (!is_loopback(&ss))
+        return proto_err(err, errlen,
+                         "web_listen %s is not a loopback address, and no access control is set up: "
+                         "see docs/OPERATIONS.md \"Web view\"", addr);
+
+    web *s = calloc(1, sizeof *s);
+    if (!s)
+        return proto_err(err, errlen, "out of memory");
+    s->d = d;
+    h2o_config_init(&s->conf);
+    s->conf.http1.req_timeout = NODE_WEB_REQ_TIMEOUT_MS;
+    h2o_hostconf_t *hc = h2o_config_register_host(&s->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *pc = h2o_config_register_path(hc, "/", 0);
+    /* the handler carries the server after libh2o's own struct */
+    h2o_handler_t *hd = h2o_create_handler(pc, sizeof *hd + sizeof(web *));
+    hd->on_req = on_req;
+    *(web **)(hd + 1) = s;
+    h2o_context_init(&s->ctx, d->loop, &s->conf);
+    s->ctx_ready = 1;
+    s->actx.ctx = &s->ctx;
+    s->actx.hosts = s->conf.hosts;
+    d->web = s;
+
+    int rc;
+    uv_tcp_init(d->loop, &s->listener);
+    s->listener.data = s;
+    s->listening = 1;
+    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0)) ||
+        (rc = uv_listen((uv_stream_t *)&s->listener, 128, on_accept))) {
+        s->closing = 1;
+        uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+        return proto_err(err, errlen, "web_listen %s: %s", addr, uv_strerror(rc));
+    }
+    snprintf(s->url, sizeof s->url, "http://%s/", addr);
+    return 0;
+}
+
+void web_close(catalogd *d)
+{
+    web *s = d->web;
+    if (!s || s->closing)
+        return;
+    s->closing = 1;
+    h2o_context_request_shutdown(&s->ctx);
+    /* libh2o 2.2 leaves idle keep-alive connections open on shutdown, and
+     * offers no way to close one from outside.  Shutting the socket's read
+     * side makes libh2o itself see the end of the stream: an idle
+     * connection closes at once, a busy one after its response. */
+    for (web_conn *c = s->conns; c; c = c->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            shutdown(fd, SHUT_RD);
+    }
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+}
+
+void web_force_close(catalogd *d)
+{
+    web *s = d->web;
+    if (!s)
+        return;
+    /* A connection libh2o still holds cannot be closed from outside it; the
+     * loop's final walk closes its handle, and what libh2o allocated for it
+     * goes with the process. */
+    log_warn(d, "web view: %u connection(s) still open at exit", s->nconns);
+    s->abandoned = 1;
+}
+
+const char *web_url(const catalogd *d)
+{
+    return d->web ? ((const web *)d->web)->url : "";
+}
