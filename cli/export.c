@@ -9,7 +9,7 @@
 #include "cli/catview.h"
 #include "cli/client.h"
 #include "cli/verbs.h"
-#include "cli/xlsx.h"
+#include "catalog/xlsx.h"
 #include "catalog/schema.h"
 #include "catalog/csv.h"
 #include "proto/util.h"
@@ -150,7 +150,7 @@ int export_main(int argc, char **argv)
         }
         fputs("]}\n", f);
     } else {
-        client_xlsx *x = client_xlsx_open(output, err, sizeof err);
+        catalog_xlsx *x = catalog_xlsx_open(output, err, sizeof err);
         if (!x) {
             client_errorf("export: %s", err);
             rc = CLIENT_FAIL;
@@ -165,11 +165,11 @@ int export_main(int argc, char **argv)
             for (size_t i = 0; i < nf; i++)
                 if (fs[i].type == CAT_INT || fs[i].type == CAT_FY)
                     numeric |= 1ull << (i + 1);
-            client_xlsx_sheet(x, sheets[t], hdr, nh);
+            catalog_xlsx_sheet(x, sheets[t], hdr, nh);
             for (size_t i = 0; i < nrec[t]; i++)
-                client_xlsx_row(x, row, cells(&recs[t][i], &m, today, buf, row), numeric);
+                catalog_xlsx_row(x, row, cells(&recs[t][i], &m, today, buf, row), numeric);
         }
-        if (client_xlsx_close(x, err, sizeof err)) {
+        if (catalog_xlsx_close(x, err, sizeof err)) {
             client_errorf("export: %s", err);
             rc = CLIENT_FAIL;
         }

@@ -1,11 +1,11 @@
 /*
- * cli/xlsx.c — see xlsx.h.
+ * catalog/xlsx.c — see xlsx.h.
  *
  * libxlsxwriter keeps the whole workbook until workbook_close(), so column
  * widths and the autofilter range of a sheet are set when the sheet is
- * finished (the next client_xlsx_sheet() or client_xlsx_close()).
+ * finished (the next catalog_xlsx_sheet() or catalog_xlsx_close()).
  */
-#include "cli/xlsx.h"
+#include "catalog/xlsx.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -21,7 +21,7 @@
 #define XLSX_WIDTH_MAX 60.0      /* wider text wraps */
 #define XLSX_INT_MAX   9007199254740992LL   /* 2^53: exact in a double */
 
-struct client_xlsx {
+struct catalog_xlsx {
     lxw_workbook *wb;
     char *path;
     lxw_format *bold, *wrap;
@@ -37,8 +37,8 @@ struct client_xlsx {
     char err[256];
 };
 
-static void fail(client_xlsx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(client_xlsx *x, const char *fmt, ...)
+static void fail(catalog_xlsx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(catalog_xlsx *x, const char *fmt, ...)
 {
     if (x->failed++)
         return;                  /* keep the first message */
@@ -108,7 +108,7 @@ static size_t cp_width(long cp)
 
 /* Clean s into x->tmp (see xlsx.h); sets *width to the widest line and
  * *multiline.  Returns x->tmp, or NULL on out of memory. */
-static const char *clean(client_xlsx *x, const char *s, size_t *width, int *multiline)
+static const char *clean(catalog_xlsx *x, const char *s, size_t *width, int *multiline)
 {
     size_t n = strlen(s);
     size_t need = n * 3 + 1;     /* a bad byte (1) becomes U+FFFD (3) */
@@ -177,7 +177,7 @@ static int plain_int(const char *s, double *out)
     return 1;
 }
 
-static int note_width(client_xlsx *x, size_t col, size_t w)
+static int note_width(catalog_xlsx *x, size_t col, size_t w)
 {
     if (col >= x->nwidth) {
         size_t n = x->nwidth ? x->nwidth : 16;
@@ -196,7 +196,7 @@ static int note_width(client_xlsx *x, size_t col, size_t w)
 }
 
 /* Write one cell; header cells get the bold format.  0 or -1. */
-static int put(client_xlsx *x, size_t col, const char *s, int header, int numeric)
+static int put(catalog_xlsx *x, size_t col, const char *s, int header, int numeric)
 {
     if (!s || !*s)
         return 0;
@@ -232,7 +232,7 @@ static int put(client_xlsx *x, size_t col, const char *s, int header, int numeri
 }
 
 /* Widths and autofilter of the current sheet. */
-static void finish_sheet(client_xlsx *x)
+static void finish_sheet(catalog_xlsx *x)
 {
     if (!x->ws)
         return;
@@ -256,7 +256,7 @@ static void finish_sheet(client_xlsx *x)
     memset(x->width, 0, x->nwidth * sizeof *x->width);
 }
 
-client_xlsx *client_xlsx_open(const char *path, char *err, size_t errlen)
+catalog_xlsx *catalog_xlsx_open(const char *path, char *err, size_t errlen)
 {
     if (!path || !*path) {
         set_err(err, errlen, "xlsx: no output file given");
@@ -284,7 +284,7 @@ client_xlsx *client_xlsx_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     free(dir);
-    client_xlsx *x = calloc(1, sizeof *x);
+    catalog_xlsx *x = calloc(1, sizeof *x);
     if (!x || !(x->path = strdup(path))) {
         free(x);
         set_err(err, errlen, "xlsx: out of memory");
@@ -309,7 +309,7 @@ client_xlsx *client_xlsx_open(const char *path, char *err, size_t errlen)
     return x;
 }
 
-int client_xlsx_sheet(client_xlsx *x, const char *name, const char *const *headers, size_t ncols)
+int catalog_xlsx_sheet(catalog_xlsx *x, const char *name, const char *const *headers, size_t ncols)
 {
     if (!x)
         return -1;
@@ -344,7 +344,7 @@ int client_xlsx_sheet(client_xlsx *x, const char *name, const char *const *heade
     return rc;
 }
 
-int client_xlsx_row(client_xlsx *x, const char *const *cells, size_t ncols, uint64_t numeric_mask)
+int catalog_xlsx_row(catalog_xlsx *x, const char *const *cells, size_t ncols, uint64_t numeric_mask)
 {
     if (!x)
         return -1;
@@ -370,7 +370,7 @@ int client_xlsx_row(client_xlsx *x, const char *const *cells, size_t ncols, uint
     return rc;
 }
 
-int client_xlsx_close(client_xlsx *x, char *err, size_t errlen)
+int catalog_xlsx_close(catalog_xlsx *x, char *err, size_t errlen)
 {
     if (!x) {
         set_err(err, errlen, "xlsx: nothing to close");

@@ -1,6 +1,6 @@
 /*
- * cli/xlsx.h — a small .xlsx writer over libxlsxwriter, for `catalogctl
- * export --format xlsx`: one sheet per table, a bold header row that stays
+ * catalog/xlsx.h — a small .xlsx writer over libxlsxwriter, for `catalogctl
+ * export --format xlsx` and the web view's downloads: one sheet per table, a bold header row that stays
  * in view (frozen) with filter buttons, columns as wide as their text.
  *
  * Usage: open, then for each table sheet() and row() per record, then
@@ -14,33 +14,33 @@
  * characters is cut there.  Cells with line breaks or wider than the widest
  * column (60) wrap.
  */
-#ifndef CLI_XLSX_H
-#define CLI_XLSX_H
+#ifndef CATALOG_XLSX_H
+#define CATALOG_XLSX_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct client_xlsx client_xlsx;
+typedef struct catalog_xlsx catalog_xlsx;
 
 /* NULL with a message if path is empty or its directory is not writable.
- * The file itself is written only by client_xlsx_close(). */
-client_xlsx *client_xlsx_open(const char *path, char *err, size_t errlen);
+ * The file itself is written only by catalog_xlsx_close(). */
+catalog_xlsx *catalog_xlsx_open(const char *path, char *err, size_t errlen);
 
 /* Start a sheet (name: at most 31 characters, none of []:*?/\, unique) with
  * a bold header row, the first row frozen and an autofilter over the
  * header and all rows written to it.  Column widths come from the widest
  * cell (East Asian wide characters count double).  0 or -1. */
-int client_xlsx_sheet(client_xlsx *x, const char *name, const char *const *headers, size_t ncols);
+int catalog_xlsx_sheet(catalog_xlsx *x, const char *name, const char *const *headers, size_t ncols);
 
 /* Append a row to the current sheet.  A cell in a column whose bit is set in
  * numeric_mask (bit i for column i, i < 64) that is a plain integer
  * ("-12", "2026"; not "+1", "007", "1.5" or beyond ±2^53) is written as a
  * number; everything else as a string.  NULL and "" cells stay empty.
  * 0 or -1 (no sheet, more than 1048575 rows, out of memory). */
-int client_xlsx_row(client_xlsx *x, const char *const *cells, size_t ncols, uint64_t numeric_mask);
+int catalog_xlsx_row(catalog_xlsx *x, const char *const *cells, size_t ncols, uint64_t numeric_mask);
 
 /* Write the file and free x.  0, or -1 with a message (the first error of
  * sheet()/row() if there was one, else the one from writing). */
-int client_xlsx_close(client_xlsx *x, char *err, size_t errlen);
+int catalog_xlsx_close(catalog_xlsx *x, char *err, size_t errlen);
 
 #endif
