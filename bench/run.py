@@ -117,6 +117,7 @@ def bench_initial_sync(env, vall):
     fig("search_word_p50", round(statistics.median(tw) * 1000, 1), "ms",
         f"target < 20 ms over {N} certifications; first 100 products, as catalogctl shows them")
     fig("search_area_p50", round(statistics.median(ta) * 1000, 1), "ms", f"target < 20 ms over {N} certifications")
+    bench_web(founder, csv, words)
 
     # 1. a newcomer joins and receives everything
     # Three newcomers join one after the other (each stopped before the
@@ -163,6 +164,71 @@ def bench_initial_sync(env, vall):
         f"max lag {worst * 1000:.0f} ms")
     founder.stop()
     newcomer.stop()
+
+
+def page_ms(url):
+    """The page's own time on the loop (the Server-Timing header web.c adds)
+    and the whole round trip, in ms."""
+    import urllib.request
+    t = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=30) as r:
+        r.read()
+        timing = r.headers.get("server-timing", "")
+        status = r.status
+    total = (time.perf_counter() - t) * 1000
+    m = re.search(r"dur=([0-9.]+)", timing)
+    if status != 200 or not m:
+        raise RuntimeError(f"{url}: {status} {timing!r}")
+    return float(m.group(1)), total
+
+
+def bench_web(founder, csv_path, words):
+    """Issue 11: the web view's pages at N certifications: the page's server
+    time p50/p99 (target < 20 ms each), and throughput under 20 concurrent
+    clients (wrk) against what the single-client time allows on 2 cores."""
+    import csv
+    import urllib.parse
+    with open(csv_path, encoding="utf-8", newline="") as f:
+        keys = [row[0] for _, row in zip(range(101), csv.reader(f))][1:]
+    mid = urllib.parse.quote(founder.member_id())
+    base = founder.web_url
+    pages = {
+        "search": [f"{base}/?q={urllib.parse.quote(words[i % len(words)])}" for i in range(100)],
+        "search_area": [f"{base}/?area={urllib.parse.quote(a)}" for a in ("防災", "教育", "行政DX", "環境")] * 25,
+        "product": [f"{base}/product?c={mid}&k={urllib.parse.quote(k)}" for k in keys],
+        "evidence": [f"{base}/evidence?c={mid}&k={urllib.parse.quote(k)}" for k in keys],
+        "members": [f"{base}/members"] * 20,
+    }
+    p50s = {}
+    for name, urls in pages.items():
+        try:
+            page_ms(urls[0])   # warm: the index is built once
+            server, total = zip(*(page_ms(u) for u in urls))
+        except Exception as ex:  # a page not there yet: say so, go on
+            fig(f"web_{name}_page", "error", "", repr(ex)[:200])
+            continue
+        p50s[name] = statistics.median(server)
+        fig(f"web_{name}_page_p50", round(statistics.median(server), 2), "ms",
+            f"target < 20 ms server time at {N} certifications; p99 {pctl(server, 99):.2f} ms; "
+            f"round trip p50 {statistics.median(total):.2f} ms, {len(urls)} requests")
+    # 20 concurrent clients on the search page
+    if "search" in p50s and subprocess.run(["which", "wrk"], capture_output=True).returncode == 0:
+        out = subprocess.run(["wrk", "-t", "2", "-c", "20", "-d", "5s", "--latency", pages["search"][4]],
+                             capture_output=True, text=True, timeout=60).stdout
+        rps = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+        p99 = re.search(r"99%\s+([0-9.]+)(us|ms|s)", out)
+        if rps:
+            rate = float(rps.group(1))
+            # one loop serves pages: its ceiling is 1 / (server time per page)
+            ceiling = 1000 / p50s["search"]
+            lat = ""
+            if p99:
+                v = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+                lat = f"; latency p99 {v:.1f} ms"
+            fig("web_search_20_clients", round(rate), "requests/s",
+                f"ratio to the loop's ceiling (1 / server time p50) {rate / ceiling:.2f}{lat}")
+        else:
+            fig("web_search_20_clients", "error", "", out[-200:])
 
 
 def apply_times(node, short):

@@ -452,6 +452,40 @@ static void words(void **state)
     assert_null(h.certs);
 }
 
+/* The bigram signature only skips texts that cannot match: every piece of
+ * a certification's text (1 to 6 characters, wherever it starts, across
+ * field boundaries too) still finds it. */
+static void words_every_substring(void **state)
+{
+    fx *f = *state;
+    static const char *const texts[] = { "ベータ合同会社", "避難所マップ", "ai議事録", "音声認識" };
+    static const char *const want[] = { "F:F-2", "F:F-2", "F:F-1", "F:F-1" };
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        /* code point starts */
+        size_t starts[64], ns = 0, len = strlen(texts[t]);
+        for (size_t i = 0; i < len; i++)
+            if (((unsigned char)texts[t][i] & 0xc0) != 0x80)
+                starts[ns++] = i;
+        starts[ns] = len;
+        for (size_t a = 0; a < ns; a++)
+            for (size_t b = a + 1; b <= ns && b <= a + 6; b++) {
+                char w[64];
+                snprintf(w, sizeof w, "%.*s", (int)(starts[b] - starts[a]), texts[t] + starts[a]);
+                catalog_query q = base_query();
+                q.words = w;
+                const char *got = certs_of(f, &q);
+                if (!strstr(got, want[t]))
+                    fail_msg("'%s' (of '%s') found '%s', not %s", w, texts[t], got, want[t]);
+            }
+    }
+    /* two words, each somewhere: the signature takes both */
+    catalog_query q = base_query();
+    q.words = "ベータ 避難所";
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+    q.words = "ベータ 議事録";
+    assert_string_equal(certs_of(f, &q), "");
+}
+
 static int area_index(const char *name)
 {
     for (int i = 0; catalog_areas[i]; i++)
@@ -1224,6 +1258,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(no_filter_and_order),
         T(words),
+        T(words_every_substring),
         T(area),
         T(member),
         T(status),
