@@ -41,7 +41,7 @@ typedef struct {
     uint8_t route;       /* adoptions: 1 + index into 契約方法's values, 0 if absent */
     uint8_t is_public : 1;
     uint8_t status : 2;  /* recorded: CATALOG_STATUS_ACTIVE, _SUSPENDED or _REVOKED */
-    uint64_t sig[4];     /* certifications: the bigram signature of the search text (below) */
+    uint64_t sig[8];     /* certifications: the bigram signature of the search text (below) */
 } cidx;
 
 /* A yyyymmdd date from 2000 to 2127 in 16 bits (0: none or out of range),
@@ -58,25 +58,27 @@ static int day16_ymd(uint16_t v)
 }
 
 /* 100,000 of them are scanned a few times per search: keep them small */
-_Static_assert(sizeof(cidx) <= 80, "cidx grew");
+_Static_assert(sizeof(cidx) <= 112, "cidx grew");
 
 /* A word search without a word index: every certification's normalised
  * text is scanned with strstr, ~25 MB at 100,000 certifications, which is
- * most of a search's time.  The signature is a 256-bit Bloom filter of the
+ * most of a search's time.  The signature is a 512-bit Bloom filter of the
  * text's code-point bigrams: a text that lacks any bit of a word's bigrams
- * cannot contain the word, so strstr runs only on the few texts whose
- * signature has them all (a text of ~100 code points sets about a third of
- * the bits; a word of three characters passes a non-matching text about one
- * time in ten).  32 bytes per entry, where an inverted index would hold a
- * posting per bigram. */
-#define SIG_WORDS 4
+ * cannot contain the word, so strstr runs only on the texts whose
+ * signature has them all (a text of ~100 code points sets about a sixth of
+ * the bits; a word of three characters, two bigrams, passes a text that
+ * does not hold it about one time in forty).  A one-bigram word ("AI") is
+ * filtered least: its one bit may be one that text every record shares
+ * sets.  64 bytes per entry, where an inverted index would hold a posting
+ * per bigram (issue 14 has the word index). */
+#define SIG_WORDS 8
 
 static unsigned sig_bit(uint32_t a, uint32_t b)
 {
     uint32_t h = a * 0x9e3779b1u ^ (b + 0x7f4a7c15u) * 0x85ebca77u;
     h ^= h >> 15;
     h *= 0x2c1b3c6du;
-    return (h >> 24) & 255;
+    return (h >> 23) & 511;
 }
 
 /* The next code point of valid UTF-8 at *p (the index holds only text
