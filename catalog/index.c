@@ -833,14 +833,18 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
                          CATALOG_WORDS_MAX);
     if (words_split(q->department, &dept))
         return proto_err(err, errlen, "原課が UTF-8 でないか長すぎます");
-    uint32_t area_bit = 0;
+    /* one mask: a certification matches with any of its bits */
+    uint32_t area_bit = q->areas;
+    size_t nareas = 0;
+    while (catalog_areas[nareas])
+        nareas++;
+    for (int i = 0; i < 32; i++)
+        if ((area_bit >> i & 1) && (size_t)i >= nareas)
+            return proto_err(err, errlen, "分野の番号 %d はありません", i);
     if (q->area != CATALOG_AREA_ANY) {
-        size_t na = 0;
-        while (catalog_areas[na])
-            na++;
-        if (q->area < 0 || (size_t)q->area >= na)
+        if (q->area < 0 || (size_t)q->area >= nareas)
             return proto_err(err, errlen, "分野の番号 %d はありません", q->area);
-        area_bit = 1u << q->area;
+        area_bit |= 1u << q->area;
     }
     if (catalog_index_update(x, st, gen) < 0)
         return proto_err(err, errlen, "検索索引を作れません（ストアを読めません）");
@@ -921,16 +925,20 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         free(by_x);
         free(by_me);
     }
-    /* limit counts products (people read a page of them) */
-    size_t products = 0, limit = q->limit;
+    /* offset and limit count products (people read a page of them).  A
+     * product's certifications are contiguous, though some of them may be
+     * left out (public_only): a product counts once, at its first kept one. */
+    size_t products = 0, limit = q->limit, offset = q->offset;
+    uint32_t lastp = NO_PROD;
     for (size_t i = 0; i < nc; i++) {
-        if (!inc[i] || (i && t->c[i].prod == t->c[i - 1].prod && inc[i - 1]))
+        if (!inc[i])
             continue;
-        products++;
-        if (limit && products > limit) {
-            for (size_t k = i; k < nc && t->c[k].prod == t->c[i].prod; k++)
-                inc[k] = 0;
+        if (products == 0 || t->c[i].prod != lastp) {
+            products++;
+            lastp = t->c[i].prod;
         }
+        if (products <= offset || (limit && products - offset > limit))
+            inc[i] = 0;
     }
     memset(prod_hit, 0, nc ? nc : 1);
     for (size_t i = 0; i < nc; i++)
