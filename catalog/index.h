@@ -75,6 +75,8 @@ typedef struct {
                                * (after catalog_norm, at most CATALOG_WORDS_MAX bytes) must
                                * occur in company, product, summary, tags, address or contact */
     int area;                 /* index into catalog_areas, or CATALOG_AREA_ANY */
+    uint32_t areas;           /* bit i = catalog_areas[i]: any of them (a checkbox group);
+                               * 0 = any.  With `area` too, any of area and areas */
     int has_member;           /* certified by `member` */
     proto_id member;
     int status;               /* CATALOG_STATUS_*: status on `today` (catalog_status_on) */
@@ -105,8 +107,10 @@ typedef struct {
     int exact;                /* only the certifications that match, not every certification
                                * of their products (an export: each row is what was asked
                                * for); adoptions are those of the products kept */
-    size_t limit;             /* at most this many products (the first in hit order);
-                               * 0 = no limit */
+    size_t limit;             /* at most this many products (the first in hit order after
+                               * `offset`); 0 = no limit */
+    size_t offset;            /* skip this many products first (a page of results); the
+                               * skipped products are neither returned nor read */
     int today;                /* yyyymmdd for 期間満了; 0 = the local date at the call */
 } catalog_query;
 
@@ -182,9 +186,9 @@ typedef struct {
  *    (none last); within a product by 認定日, then author (member id bytes),
  *    then seq.
  *  - groups: the products of certs, in that order (ngroups of them).
- *  - products: the number of products that matched before the limit was
- *    applied (so "showing `limit` of `products`"); certs holds the first
- *    min(products, limit) of them.
+ *  - products: the number of products that matched before offset and
+ *    limit were applied (so "showing `limit` of `products`"); certs holds
+ *    the products from offset + 1 to min(products, offset + limit).
  *  - adoptions: every current adoption citing one of certs (with `all`,
  *    every current adoption), public_only and the adoption filters
  *    applied; grouped by product in the order of groups (those citing no
@@ -204,7 +208,8 @@ typedef struct {
 /* Search st as of generation gen (catalog_index_update first).  0, or -1
  * with err: the words' message (see catalog_query_set_words), "unknown
  * policy area N" for an area out of range, "store unavailable" when the
- * index cannot be built, "out of memory".  On failure *out is empty. */
+ * index cannot be built, "out of memory"; an area number or a bit of
+ * `areas` out of range: "分野の番号 N はありません".  On failure *out is empty. */
 int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_query *q,
                    catalog_hits *out, char *err, size_t errlen);
 void catalog_hits_free(catalog_hits *h);

@@ -9,6 +9,7 @@
 #include "cli/catview.h"
 #include "cli/client.h"
 #include "cli/verbs.h"
+#include "catalog/export.h"
 #include "catalog/xlsx.h"
 #include "catalog/schema.h"
 #include "catalog/csv.h"
@@ -16,6 +17,7 @@
 #include "store/kind.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,46 +36,16 @@ const char export_usage[] = USAGE;
 
 int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len);
 
-/* A cell holds any field of a record whole (a record is at most PROTO_RECORD_MAX bytes). */
-#define CELL_MAX (PROTO_RECORD_MAX + 1)
-
-/* Header row and cells of one record: key, schema fields, the author. */
-static size_t headers(const char *kind, const char **out)
+/* The columns are catalog/export.h's (the web view's downloads write the
+ * same); members are named from the daemon's reply. */
+static int member_of(void *ctx, const proto_id *id, char *code, size_t codelen, char *name, size_t namelen)
 {
-    size_t n, k = 0;
-    const catalog_field *fs = catalog_fields(kind, &n);
-    out[k++] = kind_is(kind, KIND_CERTIFICATION) ? "認定番号" : "キー";
-    for (size_t i = 0; i < n; i++)
-        out[k++] = fs[i].ja;
-    out[k++] = kind_is(kind, KIND_CERTIFICATION) ? "認定団体" : "導入団体";
-    return k;
-}
-
-/* What staff read: 状態 is the status today (catalog_status: 期間満了 once
- * 有効期限 has passed; re-imported, catalog_build takes it back as 認定中),
- * references are CODE/KEY (as people type them and import reads them),
- * members are "131059 文京区". */
-static size_t cells(const proto_record *r, const client_members *m, jp_date today, char (*buf)[CELL_MAX],
-                    const char **out)
-{
-    size_t n, k = 0;
-    const catalog_field *fs = catalog_fields(r->kind, &n);
-    int cert = kind_is(r->kind, KIND_CERTIFICATION);
-    out[k++] = r->key;
-    for (size_t i = 0; i < n; i++) {
-        client_field(r, fs[i].name, 0, buf[i], sizeof buf[i]);
-        if (cert && !strcmp(fs[i].name, "status"))
-            snprintf(buf[i], sizeof buf[i], "%s", catalog_status(r, today));
-        else if (fs[i].type == CAT_REF && buf[i][0]) {
-            char ref[sizeof buf[i]];
-            snprintf(ref, sizeof ref, "%s", buf[i]);
-            client_ref_cell(m, ref, buf[i], sizeof buf[i]);
-        }
-        out[k++] = buf[i];
-    }
-    client_member_label(m, &r->author, buf[n], sizeof buf[n]);
-    out[k++] = buf[n];
-    return k;
+    const client_member *mm = client_member_by_id(ctx, id);
+    if (!mm)
+        return -1;
+    snprintf(code, codelen, "%s", mm->code);
+    snprintf(name, namelen, "%s", mm->name);
+    return 0;
 }
 
 int export_main(int argc, char **argv)
@@ -111,9 +83,9 @@ int export_main(int argc, char **argv)
     nrec[1] = client_records(rep, len, "adoptions", &recs[1]);
     client_members m;
     client_members_parse(rep, len, &m);
-    static char buf[40][CELL_MAX];
+    static catalog_export_cells_buf buf;
     jp_date today = client_today();
-    const char *hdr[48], *row[48];
+    const char *hdr[CATALOG_EXPORT_COLS], *row[CATALOG_EXPORT_COLS];
     char err[512];
     /* Not through the output guard (client_guard_output): a CSV holds the
      * data exactly (CRLF included); JSON is escaped by client_json_dumpf. */
@@ -126,13 +98,13 @@ int export_main(int argc, char **argv)
     if (!strcmp(format, "csv")) {
         int t = kind_is(kind, KIND_ADOPTION);
         proto_csv_buf b = { 0 };
-        size_t nh = headers(kind, hdr);
+        size_t nh = catalog_export_headers(kind, hdr);
         /* Another member's 事業者名 "=HYPERLINK(…)" must not become a
          * formula in this member's Excel: neutralised unless --raw. */
         unsigned cf = raw ? 0 : PROTO_CSV_NEUTRALISE;
         proto_csv_append_row_opts(&b, hdr, nh, cf);
         for (size_t i = 0; i < nrec[t]; i++)
-            proto_csv_append_row_opts(&b, row, cells(&recs[t][i], &m, today, buf, row), cf);
+            proto_csv_append_row_opts(&b, row, catalog_export_cells(&recs[t][i], member_of, &m, today, &buf, row), cf);
         fputs("\xef\xbb\xbf", f);   /* BOM: Excel then reads UTF-8 */
         fwrite(b.data, 1, b.len, f);
         proto_csv_buf_free(&b);
@@ -159,15 +131,11 @@ int export_main(int argc, char **argv)
         static const char *kinds[2] = { "certification", "adoption" };
         static const char *sheets[2] = { "認定", "導入実績" };
         for (size_t t = 0; t < 2; t++) {
-            size_t nf, nh = headers(kinds[t], hdr);
-            const catalog_field *fs = catalog_fields(kinds[t], &nf);
-            uint64_t numeric = 0;
-            for (size_t i = 0; i < nf; i++)
-                if (fs[i].type == CAT_INT || fs[i].type == CAT_FY)
-                    numeric |= 1ull << (i + 1);
+            size_t nh = catalog_export_headers(kinds[t], hdr);
+            uint64_t numeric = catalog_export_numeric(kinds[t]);
             catalog_xlsx_sheet(x, sheets[t], hdr, nh);
             for (size_t i = 0; i < nrec[t]; i++)
-                catalog_xlsx_row(x, row, cells(&recs[t][i], &m, today, buf, row), numeric);
+                catalog_xlsx_row(x, row, catalog_export_cells(&recs[t][i], member_of, &m, today, &buf, row), numeric);
         }
         if (catalog_xlsx_close(x, err, sizeof err)) {
             client_errorf("export: %s", err);

@@ -55,6 +55,9 @@ typedef struct {
 static const web_route routes[] = {
     { "/", web_page_search },
     { "/search", web_page_search },
+    { "/export.csv", web_page_export_csv },
+    { "/export.xlsx", web_page_export_xlsx },
+    { "/new", web_page_new },
     { "/healthz", web_page_healthz },
     { "/members", web_page_members },
 };
@@ -196,8 +199,9 @@ static void disposition(h2o_req_t *req, const web_req *w)
         web_qs(&b, w->filename_ja);
     }
     if (!b.failed && b.n) {
-        web_put(&b, "", 1);
-        add_header(req, H2O_TOKEN_CONTENT_DISPOSITION, b.p);
+        /* libh2o keeps the pointer: the value must live in the request's pool */
+        h2o_iovec_t v = h2o_strdup(&req->pool, b.p, b.n);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL, v.base, v.len);
     }
     web_buf_free(&b);
 }

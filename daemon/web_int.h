@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "daemon/catalogd.h"
+#include "catalog/index.h"
 #include "proto/record.h"
 
 /* ---- output buffer ---- */
@@ -108,7 +109,23 @@ void web_fiscal_year(web_buf *b, long fy);
 typedef int (*web_page_fn)(web_req *w);
 
 int web_page_search(web_req *w);      /* / and /search  (web_search.c) */
+int web_page_export_csv(web_req *w);  /* /export.csv    (web_export.c) */
+int web_page_export_xlsx(web_req *w); /* /export.xlsx   (web_export.c) */
+int web_page_new(web_req *w);         /* /new           (web_new.c) */
 int web_page_healthz(web_req *w);     /* /healthz       (web.c) */
 int web_page_members(web_req *w);     /* /members       (web_members.c) */
+
+/* ---- the search, shared by its page and its downloads (web_search.c) ---- */
+
+/* The search's query from the request's parameters (q, area…, member,
+ * valid_on, status, adopted; docs/WEB.md) and its page (1 when absent):
+ * 0, or -1 with the Japanese message for a 400.  The query's strings
+ * point into w's parameters. */
+int web_search_query(web_req *w, catalog_query *q, size_t *page, char *err, size_t errlen);
+/* The search's parameters (not page) as a query string, name=value pairs
+ * percent-encoded and joined by sep ("&amp;" inside an attribute). */
+void web_search_qs(const web_req *w, web_buf *b, const char *sep);
+/* The /product link of one certification, for an href: /product?c=ID&amp;k=KEY. */
+void web_product_link(web_buf *b, const proto_id *author, const char *key);
 
 #endif

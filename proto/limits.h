@@ -352,6 +352,21 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 /* Products on one page of search results, and the most a request may ask. */
 #define NODE_WEB_PAGE_PRODUCTS 20u
 #define NODE_WEB_PAGE_PRODUCTS_MAX 100u
+/* The highest page number a search accepts: 2,000,000 products at 20 a
+ * page, far beyond any catalog, and (page - 1) * 20 never overflows. */
+#define NODE_WEB_PAGE_MAX 100000u
+/* Rows (certifications plus adoptions) of one /export.csv or /export.xlsx.
+ * The file is built on the event loop (XLSX through a temporary file): at
+ * ~1 KB a row this stays a few MB and well under a second; a bigger
+ * export is refused with a hint to narrow it or use catalogctl export. */
+#define NODE_WEB_EXPORT_MAX 10000u
+/* 新着: days back at most (ten years), and rows on the page at most.  The
+ * page walks each member's log back from its newest record, reading at
+ * most NODE_WEB_NEW_SCAN_MAX records in all, so a member that imported
+ * 100,000 certifications yesterday costs a bounded read, not the whole log. */
+#define NODE_WEB_NEW_DAYS_MAX 3650u
+#define NODE_WEB_NEW_ROWS 200u
+#define NODE_WEB_NEW_SCAN_MAX 20000u
 /* A page body (HTML, CSV, XLSX) is built whole before it is sent; a bigger
  * one is refused with an error page (an export of the whole catalog goes
  * through catalogctl export). */

@@ -2,7 +2,7 @@
  * tests/tools/oldrecord.c — store a record the way a node did before the
  * text rule (proto/text.h): control characters in its key or fields.
  *
- *   oldrecord --data DIR --kind KIND --key KEY --set FIELD=VALUE
+ *   oldrecord --data DIR --kind KIND --key KEY --set FIELD=VALUE [--time MS]
  *
  * With the node in DIR stopped, signs the next record of DIR's member with
  * DIR's key: the current record of (KIND, KEY) with FIELD set to VALUE (or a
@@ -11,6 +11,8 @@
  * KEY and VALUE take \e (ESC), \a (BEL), \xHH and \\ escapes.  The encoder
  * here is hand-made on purpose: proto_record_sign refuses such text now, and
  * the point is a record that only an older node could have written.
+ * --time signs the record with that time (ms since the epoch) instead of
+ * now: a record written long ago, as the web view's 新着 tests need.
  */
 #include "certs/certs.h"
 #include "store/store.h"
@@ -64,12 +66,13 @@ static void pack_str(msgpack_packer *pk, const char *s)
 
 int main(int argc, char **argv)
 {
-    const char *data = NULL, *kind = NULL, *key_in = NULL, *set = NULL;
+    const char *data = NULL, *kind = NULL, *key_in = NULL, *set = NULL, *when = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!strcmp(argv[i], "--kind")) kind = argv[i + 1];
         else if (!strcmp(argv[i], "--key")) key_in = argv[i + 1];
         else if (!strcmp(argv[i], "--set")) set = argv[i + 1];
+        else if (!strcmp(argv[i], "--time")) when = argv[i + 1];
     }
     const char *eq = set ? strchr(set, '=') : NULL;
     if (!data || !kind || !key_in || !eq) {
@@ -120,7 +123,7 @@ int main(int argc, char **argv)
     pack_str(&pk, kind);
     pack_str(&pk, key);
     msgpack_pack_uint64(&pk, store_vv_get(st, &id.id) + 1);
-    msgpack_pack_uint64(&pk, proto_now_ms());
+    msgpack_pack_uint64(&pk, when ? strtoull(when, NULL, 10) : proto_now_ms());
     msgpack_pack_uint32(&pk, 0);
     uint32_t n = 1;
     for (uint32_t i = 0; om && i < om->size; i++) {

@@ -825,6 +825,78 @@ static void limit(void **state)
     assert_int_equal(r.products, 2);
 }
 
+/* areas: a checkbox group, any of the checked areas */
+static void areas_any(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.areas = 1u << area_index("教育") | 1u << area_index("インフラ・施設");
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-3 M:M-2");
+    assert_int_equal(r.products, 2);
+    q.areas = 1u << area_index("防災") | 1u << area_index("教育");
+    assert_string_equal(certs_of(f, &q), "F:F-1 F:F-2 F:F-3 M:M-1");
+    /* area and areas together: any of them */
+    q.areas = 1u << area_index("防災");
+    q.area = area_index("教育");
+    assert_string_equal(certs_of(f, &q), "F:F-1 F:F-2 F:F-3 M:M-1");
+    q.area = CATALOG_AREA_ANY;
+    q.areas = 1u << area_index("環境");
+    assert_string_equal(certs_of(f, &q), "");
+    q.areas = 1u << area_index("子育て");
+    assert_string_equal(certs_of(f, &q), "F:F-3");
+
+    char err[128] = "";
+    catalog_hits h;
+    q.areas = 1u << 31;
+    assert_int_equal(catalog_search(f->x, f->st, f->gen, &q, &h, err, sizeof err), -1);
+    assert_string_equal(err, "分野の番号 31 はありません");
+}
+
+/* offset: a page of products after the first `offset`, the count unchanged */
+static void offset(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    /* products in order: [F-1 M-1] [F-3] [M-2] [F-2] */
+    q.offset = 1;
+    q.limit = 2;
+    result r = run(f, &q);
+    assert_string_equal(r.order, "F:F-3 M:M-2");
+    assert_int_equal(r.products, 4);
+    assert_int_equal(r.ngroups, 2);
+    assert_string_equal(r.adoptions, "F:F-A1 R:R-A2");     /* those of M-2 only */
+    q.offset = 3;
+    r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-2");
+    assert_int_equal(r.products, 4);
+    assert_string_equal(r.adoptions, "");
+    q.offset = 4;                                          /* past the end */
+    r = run(f, &q);
+    assert_string_equal(r.certs, "");
+    assert_int_equal(r.products, 4);
+    assert_int_equal(r.ngroups, 0);
+    q.offset = 2;
+    q.limit = 0;                                           /* the rest */
+    r = run(f, &q);
+    assert_string_equal(r.order, "M:M-2 F:F-2");
+    /* a product partly left out (public_only drops M-1) still counts once */
+    q = base_query();
+    q.public_only = 1;
+    q.offset = 1;
+    q.limit = 1;
+    r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-3");
+    assert_int_equal(r.products, 3);
+    /* with a filter: the offset counts matching products */
+    q = base_query();
+    q.area = area_index("防災");
+    q.offset = 1;
+    r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-2");
+    assert_int_equal(r.products, 2);
+}
+
 static void whole_product(void **state)
 {
     fx *f = *state;
@@ -1270,6 +1342,8 @@ int main(void)
         T(adopted_by),
         T(public_only),
         T(limit),
+        T(areas_any),
+        T(offset),
         T(whole_product),
         T(rebuilt_after_change),
         T(trim_hook),
