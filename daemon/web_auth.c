@@ -545,7 +545,8 @@ static int check_users(web_auth *a, h2o_req_t *req, const uint8_t addr[16], cons
     }
     OPENSSL_cleanse(pass, sizeof pass);
     if (ok) {
-        s->failures = 0;
+        /* failures are not forgiven by a success: at a shared (NAT)
+         * address, staff signing in must not buy a guesser more guesses */
         snprintf(user_out, n, "%s", user);
         return 0;
     }
