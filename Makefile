@@ -17,7 +17,7 @@ BUILD   ?= build
 PKGS     = libuv openssl msgpack lmdb libutf8proc xlsxwriter jansson inih
 DEB_PKGS = build-essential pkg-config libuv1-dev libssl-dev libmsgpack-dev liblmdb-dev \
            libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev libinih-dev python3 openssl \
-           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev wrk
+           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev libcrypt-dev wrk
 
 # Tests must never touch the user's node; run data lives here.
 RUN_DIR  ?= var/node
@@ -33,6 +33,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -lssl -
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 # the web view (daemon/web*.c): libh2o on libuv, liburiparser for query strings
 WEB_LIBS := $(shell pkg-config --libs libh2o liburiparser 2>/dev/null || echo -lh2o -luriparser)
+# web view users (daemon/web_auth.c, cli/webuser.c): crypt(3) from libxcrypt
+CRYPT_LIBS := $(shell pkg-config --libs libxcrypt 2>/dev/null || echo -lcrypt)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
@@ -70,10 +72,10 @@ $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/catalogd: $(D_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(SYSTEMD_LIBS) $(WEB_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(SYSTEMD_LIBS) $(WEB_LIBS) $(CRYPT_LIBS)
 
 $(BUILD)/catalogctl: $(CLI_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(CRYPT_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB)
 	@mkdir -p $(dir $@)

@@ -42,6 +42,7 @@ static const struct {
     { "get", get_main, get_usage, NULL, "Show the current record: get KIND KEY [--author ID]" },
     { "list", list_main, list_usage, NULL, "List current records: list [KIND]" },
     { "history", history_main, history_usage, NULL, "Every version of a record: history KIND KEY [--author ID]" },
+    { "web-user", NULL, NULL, &webuser_verb, "ウェブ表示の利用者（web_users_file）" },
 };
 
 #define NVERBS (sizeof verbs / sizeof verbs[0])

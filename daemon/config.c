@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+#include <arpa/inet.h>
 
 /* Indexed by LOG_LVL_*: the value of an enum is its index. */
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
@@ -56,6 +57,16 @@ const config_key config_keys[CONFIG_COUNT] = {
                                        "status reports a member not heard from this long (seconds)" },
     [CONFIG_WEB_LISTEN] = { "web_listen", CONFIG_ADDR, 0, 0, NULL, 0, "127.0.0.1:7480", 0, "web-listen",
                             "IP:PORT of the web view (empty: off; not loopback: needs access control)" },
+    [CONFIG_WEB_USERS_FILE] = { "web_users_file", CONFIG_PATH, 0, 0, NULL, 0, "", 0, "web-users-file",
+                                "web view users, name:crypt-hash lines (catalogctl web-user); "
+                                "re-read when it changes; needs web_tls_cert" },
+    [CONFIG_WEB_TLS_CERT] = { "web_tls_cert", CONFIG_PATH, 0, 0, NULL, 0, "", 0, "web-tls-cert",
+                              "PEM certificate (chain) of the web view: it then serves HTTPS only" },
+    [CONFIG_WEB_TLS_KEY] = { "web_tls_key", CONFIG_PATH, 0, 0, NULL, 0, "", 0, "web-tls-key",
+                             "PEM private key of web_tls_cert" },
+    [CONFIG_WEB_TRUSTED_PROXY] = { "web_trusted_proxy", CONFIG_IP, 0, 0, NULL, 0, "", 0, "web-trusted-proxy",
+                                   "the reverse proxy's IP: only it is served, and its X-Remote-User "
+                                   "header names the user" },
 };
 
 void config_defaults(config *c)
@@ -89,6 +100,12 @@ void config_describe(int id, char *buf, size_t n)
         break;
     case CONFIG_ADDR:
         snprintf(buf, n, "IP:PORT or [IPv6]:PORT, or empty for none");
+        break;
+    case CONFIG_PATH:
+        snprintf(buf, n, "an absolute path, or empty for none");
+        break;
+    case CONFIG_IP:
+        snprintf(buf, n, "an IPv4 or IPv6 address, or empty for none");
         break;
     case CONFIG_ENUM:
         off = (size_t)snprintf(buf, n, "one of");
@@ -126,6 +143,15 @@ static int addr_ok(const char *a)
     return uv_ip4_addr(host, (int)port, &s4) == 0 || uv_ip6_addr(host, (int)port, &s6) == 0;
 }
 
+/* A path is taken as written; no control characters (it is logged). */
+static int path_ok(const char *p)
+{
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
 int config_set(config *c, int id, const char *v, int from, char *err, size_t errlen)
 {
     const config_key *k = &config_keys[id];
@@ -156,6 +182,19 @@ int config_set(config *c, int id, const char *v, int from, char *err, size_t err
             return proto_err(err, errlen, "%s: '%s' is not an address (allowed: %s)", k->key, v, allowed);
         snprintf(c->str[id], sizeof c->str[id], "%s", v);
         break;
+    case CONFIG_PATH:
+        if (strlen(v) >= CONFIG_STR_MAX || (*v && (v[0] != '/' || !path_ok(v))))
+            return proto_err(err, errlen, "%s: '%s' is not an absolute path (allowed: %s)", k->key, v, allowed);
+        snprintf(c->str[id], sizeof c->str[id], "%s", v);
+        break;
+    case CONFIG_IP: {
+        unsigned char bin[16];
+        if (strlen(v) >= CONFIG_STR_MAX ||
+            (*v && inet_pton(AF_INET, v, bin) != 1 && inet_pton(AF_INET6, v, bin) != 1))
+            return proto_err(err, errlen, "%s: '%s' is not an IP address (allowed: %s)", k->key, v, allowed);
+        snprintf(c->str[id], sizeof c->str[id], "%s", v);
+        break;
+    }
     case CONFIG_ENUM: {
         int i;
         for (i = 0; k->values[i] && strcmp(k->values[i], v); i++)
@@ -284,7 +323,9 @@ static void format_value(int id, long num, const char *str, char *buf, size_t n)
     switch (k->type) {
     case CONFIG_INT: snprintf(buf, n, "%ld", num); break;
     case CONFIG_BOOL: snprintf(buf, n, "%s", num ? "yes" : "no"); break;
-    case CONFIG_ADDR: snprintf(buf, n, "%s", str); break;
+    case CONFIG_ADDR:
+    case CONFIG_PATH:
+    case CONFIG_IP: snprintf(buf, n, "%s", str); break;
     case CONFIG_ENUM: snprintf(buf, n, "%s", k->values[num]); break;
     }
 }

@@ -30,6 +30,10 @@ enum config_id {
     CONFIG_IDLE_TIMEOUT_MS,
     CONFIG_MEMBER_SILENCE_WARN_S,
     CONFIG_WEB_LISTEN,
+    CONFIG_WEB_USERS_FILE,
+    CONFIG_WEB_TLS_CERT,
+    CONFIG_WEB_TLS_KEY,
+    CONFIG_WEB_TRUSTED_PROXY,
     CONFIG_COUNT
 };
 
@@ -38,6 +42,8 @@ typedef enum {
     CONFIG_BOOL,   /* yes/no, true/false, on/off, 1/0 */
     CONFIG_ADDR,   /* IP:PORT ([IPv6]:PORT), or empty for none */
     CONFIG_ENUM,   /* one of values[]; the value is its index */
+    CONFIG_PATH,   /* an absolute path, or empty for none */
+    CONFIG_IP,     /* an IP address (no port), or empty for none */
 } config_type;
 
 typedef struct config_key {
@@ -46,7 +52,7 @@ typedef struct config_key {
     long min, max;                /* CONFIG_INT */
     const char *const *values;    /* CONFIG_ENUM, NULL-terminated */
     long def;                     /* default of INT, BOOL, ENUM */
-    const char *def_str;          /* default of ADDR */
+    const char *def_str;          /* default of ADDR, PATH, IP */
     int reload;                   /* SIGHUP applies it to the running daemon */
     const char *flag;             /* long option overriding it, or NULL */
     const char *help;             /* one line, as in docs/OPERATIONS.md */
@@ -61,7 +67,7 @@ enum { CONFIG_FROM_DEFAULT = 0, CONFIG_FROM_FILE, CONFIG_FROM_FLAG };
 
 typedef struct config {
     long num[CONFIG_COUNT];                  /* INT, BOOL (0/1), ENUM (index) */
-    char str[CONFIG_COUNT][CONFIG_STR_MAX];  /* ADDR */
+    char str[CONFIG_COUNT][CONFIG_STR_MAX];  /* ADDR, PATH, IP */
     unsigned char from[CONFIG_COUNT];
 } config;
 

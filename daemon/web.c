@@ -13,6 +13,7 @@
  */
 #include "daemon/web.h"
 #include "daemon/web_int.h"
+#include "daemon/web_auth.h"
 #include "daemon/health.h"
 #include "catalog/index.h"
 #include "proto/limits.h"
@@ -42,6 +43,7 @@ typedef struct web {
     int listening, ctx_ready, closing, abandoned;
     unsigned nconns;
     web_conn *conns;         /* every open connection */
+    web_auth *auth;          /* who may use it, and its TLS (web_auth.c) */
     char url[300];
 } web;
 
@@ -218,6 +220,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     web *s = *(web **)(self + 1);
     catalogd *d = s->d;
+    char user[NODE_WEB_USER_MAX + 1];
+    web_auth_refusal no;
+    if (web_auth_check(s->auth, req, user, sizeof user, &no)) {
+        if (no.header)
+            add_header_by_name(req, no.header, no.value);
+        send_body(req, no.status, "text/html; charset=utf-8", no.body, strlen(no.body));
+        return 0;
+    }
     int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if (!head && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         add_header(req, H2O_TOKEN_ALLOW, "GET, HEAD");
@@ -238,6 +248,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     memcpy(path, req->path_normalized.base, pl);
     path[pl] = 0;
     w.path = path;
+    snprintf(w.user, sizeof w.user, "%s", user);
 
     const char *static_type = NULL, *static_body = NULL;
     if (!strcmp(path, "/static/style.css")) {
@@ -357,6 +368,7 @@ static void dispose(web *s)
         s->ctx_ready = 0;
     }
     h2o_config_dispose(&s->conf);
+    web_auth_free(s->auth);
     s->d->web = NULL;
     free(s);
 }
@@ -461,15 +473,18 @@ int web_listen(catalogd *d, char *err, size_t errlen)
     memset(&ss, 0, sizeof ss);
     if (resolve(addr, &ss, host, sizeof host))
         return proto_err(err, errlen, "web_listen %s: not an IP:PORT", addr);
-    if (!is_loopback(&ss))
-        return proto_err(err, errlen,
-                         "web_listen %s is not a loopback address, and no access control is set up: "
-                         "see docs/OPERATIONS.md \"Web view\"", addr);
+    /* not loopback: refused unless sign-in or a trusted proxy is set up */
+    web_auth *auth = web_auth_open(d, addr, is_loopback(&ss), err, errlen);
+    if (!auth)
+        return -1;
 
     web *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        web_auth_free(auth);
         return proto_err(err, errlen, "out of memory");
+    }
     s->d = d;
+    s->auth = auth;
     h2o_config_init(&s->conf);
     s->conf.http1.req_timeout = NODE_WEB_REQ_TIMEOUT_MS;
     h2o_hostconf_t *hc = h2o_config_register_host(&s->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -482,6 +497,7 @@ int web_listen(catalogd *d, char *err, size_t errlen)
     s->ctx_ready = 1;
     s->actx.ctx = &s->ctx;
     s->actx.hosts = s->conf.hosts;
+    s->actx.ssl_ctx = web_auth_ssl_ctx(auth);   /* set: HTTPS only */
     d->web = s;
 
     int rc;
@@ -494,7 +510,7 @@ int web_listen(catalogd *d, char *err, size_t errlen)
         uv_close((uv_handle_t *)&s->listener, on_listener_closed);
         return proto_err(err, errlen, "web_listen %s: %s", addr, uv_strerror(rc));
     }
-    snprintf(s->url, sizeof s->url, "http://%s/", addr);
+    snprintf(s->url, sizeof s->url, "%s://%s/", s->actx.ssl_ctx ? "https" : "http", addr);
     return 0;
 }
 

@@ -294,7 +294,13 @@ void web_page_begin(web_req *w, const char *title, const char *current)
     web_text(b, si.has_genesis ? si.alliance : "認定カタログ");
     web_raw(b, "</span><span class=\"node\">");
     web_textf(b, "%s %s のノード", d->id.code, d->id.name);
-    web_raw(b, "</span><nav>");
+    web_raw(b, "</span>");
+    if (w->user[0]) {   /* signed in (web_auth.c) */
+        web_raw(b, "<span class=\"user\">");
+        web_text(b, w->user);
+        web_raw(b, "</span>");
+    }
+    web_raw(b, "<nav>");
     for (size_t i = 0; i < sizeof nav / sizeof nav[0]; i++) {
         web_rawf(b, "<a href=\"%s\"%s>%s</a>", nav[i].href,
                  current && !strcmp(current, nav[i].id) ? " aria-current=\"page\"" : "", nav[i].label);

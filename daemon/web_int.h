@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include "daemon/catalogd.h"
 #include "catalog/index.h"
+#include "proto/limits.h"
 #include "proto/record.h"
 
 /* ---- output buffer ---- */
@@ -71,7 +72,8 @@ typedef struct web_req {
     const char *type;        /* Content-Type; default text/html; charset=utf-8 */
     char filename[128];      /* set: Content-Disposition: attachment (ASCII name) */
     char filename_ja[256];   /* and filename*=UTF-8''… (a Japanese name), optional */
-    char user[64];           /* the signed-in user, or "" (loopback, trusted proxy's user) */
+    char user[NODE_WEB_USER_MAX + 1];  /* the signed-in user (Basic, or the trusted proxy's
+                                        * X-Remote-User); "" on an open loopback view */
     int today;               /* yyyymmdd, the local date when the request arrived */
 } web_req;
 

@@ -372,4 +372,39 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * through catalogctl export). */
 #define NODE_WEB_BODY_MAX (64u << 20)
 
+/* ---- the web view's access control (daemon/web_auth.c) ---- */
+/* Bytes of a web user's name (users file, Basic credentials, the proxy's
+ * X-Remote-User): an e-mail address or a staff number fits. */
+#define NODE_WEB_USER_MAX 64u
+/* Bytes of a password in Basic credentials; longer is refused unhashed
+ * (a pass phrase is well under it; yescrypt hashes any length). */
+#define NODE_WEB_PASSWORD_MAX 256u
+/* Bytes of a crypt(3) hash in the users file (yescrypt is ~73, SHA-512 ~106). */
+#define NODE_WEB_HASH_MAX 200u
+/* Users in the users file, and the file's size: it is read whole on the
+ * loop when it changes; a municipality's web users are dozens. */
+#define NODE_WEB_USERS_MAX 2000u
+#define NODE_WEB_USERS_FILE_MAX (512u << 10)
+/* The users file is looked at (stat) at most this often, so that users
+ * added or removed apply without a restart. */
+#define NODE_WEB_USERS_STAT_MS 1000u
+/* Credentials that verified are remembered (user, keyed SHA-256 of the
+ * password) this long, in this many slots: a browser sends them with every
+ * request, and yescrypt costs tens of milliseconds on the loop. */
+#define NODE_WEB_AUTH_CACHE_SLOTS 256u
+#define NODE_WEB_AUTH_CACHE_MS (5u * 60u * 1000u)
+/* Failed sign-ins per client address: after NODE_WEB_AUTH_FAIL_MAX in a
+ * window, the address gets 429 (no hash computed) for the rest of it.
+ * The table keeps this many addresses (the oldest window is reused). */
+#define NODE_WEB_AUTH_FAIL_MAX 5u
+#define NODE_WEB_AUTH_FAIL_WINDOW_MS 60000u
+#define NODE_WEB_AUTH_FAIL_SLOTS 1024u
+/* Password hashes computed per second, whoever asks: many addresses
+ * guessing at once must not take the loop from everything else (the rest
+ * get 503 until the next second). */
+#define NODE_WEB_AUTH_CRYPTS_PER_S 10u
+/* Refusals of one address (429, 403) are logged at most once per this
+ * long, with the count of those not logged. */
+#define NODE_WEB_AUTH_LOG_MS 60000u
+
 #endif

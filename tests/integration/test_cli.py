@@ -22,7 +22,7 @@ from ctlclient import Ctl  # noqa: E402
 SUBVERB_FILES = {"alliance": "alliance.c", "member": "member.c",
                  "certification": "certification.c", "adoption": "adoption.c"}
 # the verbs staff use print their usage and refusals in Japanese (issue 10)
-JAPANESE = {"certification", "adoption", "search", "import", "export"}
+JAPANESE = {"certification", "adoption", "search", "import", "export", "web-user"}
 
 
 def usage_word(verb):
