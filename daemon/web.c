@@ -56,6 +56,10 @@ static const web_route routes[] = {
     { "/", web_page_search },
     { "/search", web_page_search },
     { "/healthz", web_page_healthz },
+    { "/product", web_page_product },
+    { "/evidence", web_page_evidence },
+    { "/evidence.xlsx", web_page_evidence_xlsx },
+    { "/history", web_page_history },
 };
 
 /* ---- static files: the stylesheet (no inline style under the CSP) ---- */
