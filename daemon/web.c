@@ -199,8 +199,10 @@ static void disposition(h2o_req_t *req, const web_req *w)
         web_qs(&b, w->filename_ja);
     }
     if (!b.failed && b.n) {
-        web_put(&b, "", 1);
-        add_header(req, H2O_TOKEN_CONTENT_DISPOSITION, b.p);
+        /* libh2o keeps the value's pointer, not a copy: the request's pool
+         * holds it until the response is sent */
+        h2o_iovec_t v = h2o_strdup(&req->pool, b.p, b.n);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL, v.base, v.len);
     }
     web_buf_free(&b);
 }

@@ -252,8 +252,13 @@ def test_evidence_html_and_xlsx_hold_the_record_hashes(env):
     assert ha["hash"] in certs and hb["hash"] in certs and "文京-2026-001" in certs and "千代田-2026-1" in certs
     assert "期間満了" in certs, certs
     assert adoption["hash"] in adoptions and "1200000" in adoptions, adoptions
-    cd = get(b, "/evidence.xlsx", c=a_id, k="文京-2026-001")
-    assert cd[0] == 200
+    # a download, named in Japanese (RFC 6266), of today by default
+    url = b.web_url + "/evidence.xlsx?" + urllib.parse.urlencode({"c": a_id, "k": "文京-2026-001"})
+    with urllib.request.urlopen(url, timeout=10) as r:
+        cd = r.headers["Content-Disposition"]
+        assert r.status == 200 and zipfile.is_zipfile(io.BytesIO(r.read()))
+    assert cd.startswith('attachment; filename="evidence-') and "filename*=UTF-8''" in cd, cd
+    assert "文京-2026-001" in urllib.parse.unquote(cd.split("filename*=UTF-8''")[1]), cd
 
 
 def test_history_numbers_versions_and_shows_what_changed(env):
