@@ -963,6 +963,9 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
     int by_member = q->has_member, adopted_by = q->has_adopted_by, not_mine = q->not_adopted_by_self;
     int by_adopter = q->has_adopter, fy = q->fiscal_year, route = q->route;
     int by_corp = q->corporate_number != 0;
+    uint64_t cert_ref[2] = { 0, 0 };
+    if (q->has_cert)
+        ref_hash(&q->cert_author, q->cert_key ? q->cert_key : "", cert_ref);
     uint64_t corpn = q->corporate_number > CORP_MAX ? NO_CORP - 1 : q->corporate_number;   /* NO_CORP - 1 matches none */
     uint32_t mslot = UINT32_MAX, aslot = UINT32_MAX, myslot = UINT32_MAX, adslot = UINT32_MAX;
     for (size_t i = 0; i < t->nauthors; i++) {
@@ -993,6 +996,8 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
             if (by_member && c->author != mslot)
                 continue;
             if (by_corp && c->corp != corpn)
+                continue;
+            if (q->has_cert && cmp_u128(x->extra[i].ref, cert_ref))
                 continue;
             if (want_st >= 0 && catalog_status_on(c->status, day16_ymd(c->fy), c->valid_until, today) != want_st)
                 continue;

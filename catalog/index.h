@@ -100,6 +100,12 @@ typedef struct {
     int route;                /* 契約方法: index into the field's values; -1 = any */
     int has_adopter;          /* written by `adopter` */
     proto_id adopter;
+    int has_cert;             /* only the certification cert_author/cert_key (the key as
+                               * stored: catalog_key_norm's form), widened to its whole
+                               * product like any match: "every certification of this
+                               * product" (the web view's product page) */
+    proto_id cert_author;
+    const char *cert_key;
     int all;                  /* every certification and every adoption, including
                                * adoptions citing no known certification (an export);
                                * the certification filters and product-level filters

@@ -62,6 +62,10 @@ static const web_route routes[] = {
     { "/new", web_page_new },
     { "/healthz", web_page_healthz },
     { "/members", web_page_members },
+    { "/product", web_page_product },
+    { "/evidence", web_page_evidence },
+    { "/evidence.xlsx", web_page_evidence_xlsx },
+    { "/history", web_page_history },
 };
 
 /* ---- static files: the stylesheet (no inline style under the CSP) ---- */
@@ -201,7 +205,8 @@ static void disposition(h2o_req_t *req, const web_req *w)
         web_qs(&b, w->filename_ja);
     }
     if (!b.failed && b.n) {
-        /* libh2o keeps the pointer: the value must live in the request's pool */
+        /* libh2o keeps the value's pointer, not a copy: the request's pool
+         * holds it until the response is sent */
         h2o_iovec_t v = h2o_strdup(&req->pool, b.p, b.n);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL, v.base, v.len);
     }

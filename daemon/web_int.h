@@ -24,6 +24,7 @@
 #include "daemon/catalogd.h"
 #include "catalog/index.h"
 #include "proto/limits.h"
+#include "catalog/contract.h"
 #include "proto/record.h"
 
 /* ---- output buffer ---- */
@@ -106,6 +107,57 @@ void web_date_num(web_buf *b, int ymd);
 /* 令和8年度 (2026年度) for a fiscal year. */
 void web_fiscal_year(web_buf *b, long fy);
 
+/* ---- one product, for its page and its evidence sheet (web_product.c) ---- */
+
+/* A record read from the store: a copy of its bytes and its decoded view
+ * (pointing into the copy). */
+typedef struct {
+    uint8_t *raw;
+    size_t len;
+    proto_record r;
+} web_rec;
+
+/* Every current certification of the product of one certification (the
+ * index's product: 法人番号 + normalised name, catalog_search with
+ * has_cert), in the index's order, and every current adoption citing one of
+ * them; the 4号随契 check of the day `on` over those certifications. */
+typedef struct {
+    web_rec *certs, *adoptions;
+    size_t ncerts, nadoptions;
+    size_t more;             /* records left out past NODE_WEB_PRODUCT_RECORDS_MAX */
+    size_t seed;             /* certs[seed] is the one asked for (c, k) */
+    proto_id author;         /* c, parsed */
+    char key[PROTO_KEY_MAX + 1];   /* k, as catalog_key_norm spells it */
+    int on;                  /* yyyymmdd: `on`, default today */
+    int *standing;           /* per certification: CATALOG_CONTRACT_* on `on` */
+    catalog_contract_result res;
+} web_product;
+
+/* Reads c, k and on and loads the product.  0, or -1 when it has written
+ * the error page itself (400 malformed, 404 unknown, 500). */
+int  web_product_load(web_req *w, web_product *p);
+void web_product_free(web_product *p);
+/* The check's facts, in order, each handed to fn with ok (1: a fact that
+ * holds, 0: a warning) and its text: escaped HTML (dates as <time>) when
+ * html, else plain text (dates as 令和8年4月1日（2026-04-01）). */
+typedef void (*web_fact_fn)(void *ctx, int ok, const char *text);
+void web_product_facts(web_req *w, const web_product *p, int html, web_fact_fn fn, void *ctx);
+/* A certification's standing on the day as people read it ("効力あり",
+ * "取消", "停止", "期間満了", "認定日前"). */
+const char *web_standing_name(int standing);
+/* "131059 文京区 文京-2026-001" for a certification (author, key). */
+const char *web_cert_label(const web_req *w, const proto_id *author, const char *key, char *buf, size_t n);
+/* A reference "MEMBER_ID/KEY" as "131059 文京区 KEY" (into buf); anything
+ * else as it is. */
+const char *web_ref_label(const web_req *w, const char *ref, char *buf, size_t n);
+/* "MEMBER_ID/KEY" into its parts; 0 or -1. */
+int web_ref_split(const char *ref, proto_id *id, char *key, size_t keylen);
+/* The query string c=…&k=… of a record (escaped, for an href). */
+void web_record_qs(web_buf *b, const proto_id *author, const char *key);
+/* A signed time (ms since the epoch) as local 令和8年4月1日 10:23, with the
+ * ISO form in a tooltip (html) or after it in brackets (text). */
+void web_time_ms(web_buf *b, uint64_t ms, int html);
+
 /* ---- pages (one file each) ---- */
 
 typedef int (*web_page_fn)(web_req *w);
@@ -129,5 +181,9 @@ int web_search_query(web_req *w, catalog_query *q, size_t *page, char *err, size
 void web_search_qs(const web_req *w, web_buf *b, const char *sep);
 /* The /product link of one certification, for an href: /product?c=ID&amp;k=KEY. */
 void web_product_link(web_buf *b, const proto_id *author, const char *key);
+int web_page_product(web_req *w);     /* /product       (web_product.c) */
+int web_page_evidence(web_req *w);    /* /evidence      (web_evidence.c) */
+int web_page_evidence_xlsx(web_req *w); /* /evidence.xlsx (web_evidence.c) */
+int web_page_history(web_req *w);     /* /history       (web_history.c) */
 
 #endif

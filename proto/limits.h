@@ -371,6 +371,15 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * one is refused with an error page (an export of the whole catalog goes
  * through catalogctl export). */
 #define NODE_WEB_BODY_MAX (64u << 20)
+/* Certifications and adoptions of one product read for its page or its
+ * evidence sheet (one read each on the loop).  A product has one
+ * certification per member and a few adoptions per member and year: an
+ * alliance of dozens of members stays far below; past it the page shows
+ * the first ones and says how many it left out. */
+#define NODE_WEB_PRODUCT_RECORDS_MAX 2000u
+/* Versions of one record shown on its 履歴 page (each edit or status
+ * change is one; a record edited daily for years stays below). */
+#define NODE_WEB_HISTORY_MAX 2000u
 
 /* ---- the web view's access control (daemon/web_auth.c) ---- */
 /* Bytes of a web user's name (users file, Basic credentials, the proxy's

@@ -925,6 +925,30 @@ static void whole_product(void **state)
     assert_string_equal(certs_of(f, &q), "F:F-1");
 }
 
+/* has_cert: one certification, widened to every certification of its
+ * product and the adoptions citing any of them */
+static void one_certification(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    q.has_cert = 1;
+    q.cert_author = ids[M].id;
+    q.cert_key = "M-1";
+    result r = run(f, &q);
+    assert_string_equal(r.certs, "F:F-1 M:M-1");
+    assert_int_equal(r.products, 1);
+    assert_string_equal(r.adoptions, "R:R-A1");
+    /* the key is the author's: F has no M-1 */
+    q.cert_author = ids[F].id;
+    assert_string_equal(certs_of(f, &q), "");
+    q.cert_key = "F-2";
+    assert_string_equal(certs_of(f, &q), "F:F-2");
+    /* other filters still apply to the seed */
+    q.cert_key = "F-1";
+    q.area = area_index("防災");
+    assert_string_equal(certs_of(f, &q), "");
+}
+
 static void rebuilt_after_change(void **state)
 {
     fx *f = *state;
@@ -1345,6 +1369,7 @@ int main(void)
         T(areas_any),
         T(offset),
         T(whole_product),
+        T(one_certification),
         T(rebuilt_after_change),
         T(trim_hook),
         T(query_setters),
