@@ -213,7 +213,8 @@ const scenarios = {
     // the printable sheet shows the same facts, the record's hash among them
     const html = page.locator('a#evidence-html');
     check(await html.count() === 1, 'no a#evidence-html on /product');
-    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), html.click()]);
+    // followed by its address: a printable sheet may open in a tab of its own
+    await goto(page, new URL(await html.getAttribute('href'), page.url()).href);
     const text = await bodyText(page);
     check(text.includes(a.key), `the evidence page does not show ${a.key}`);
     check(text.includes(a.hash), `the evidence page does not show the record hash ${a.hash}`);
