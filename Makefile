@@ -18,8 +18,9 @@ BUILD   ?= build
 PKGS     = libuv openssl msgpack lmdb libutf8proc xlsxwriter jansson inih
 DEB_PKGS = build-essential pkg-config libuv1-dev libssl-dev libmsgpack-dev liblmdb-dev \
            libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev libinih-dev python3 openssl \
-           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev chromium
-# the browser tests (tests/browser/) run on Node; Debian's nodejs and npm are
+           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev chromium fonts-ipafont-gothic
+# chromium and a Japanese font (else the screenshots show boxes) are for the
+# browser tests (tests/browser/), which run on Node; Debian's nodejs and npm are
 # installed only when no npm is on the PATH (a newer Node may be there already)
 BROWSER_DEB_PKGS = nodejs npm
 # `npm ci` again only when the lockfile changed (npm ci empties node_modules first)

@@ -267,6 +267,9 @@ def png_size(path):
 
 
 def test_screenshots_of_every_page(env):
+    # without a Japanese font every screenshot shows boxes for the text
+    fonts = subprocess.run(["fc-list", ":lang=ja", "family"], stdout=subprocess.PIPE, text=True).stdout
+    assert fonts.strip(), "no Japanese font: `make check` (make deps) installs fonts-ipafont-gothic"
     al = Alliance(env)
     shots = os.path.join(env.build, "artefacts", "screenshots")
     os.makedirs(shots, exist_ok=True)
