@@ -3,6 +3,7 @@
 #   make            build catalogd and catalogctl
 #   make run        install what is missing, build, initialise ./var/node if needed, run it
 #   make check      install what is missing, build, run every test suite
+#                   (the browser tests too: Chromium, Node, `npm ci` in tests/browser)
 #   make asan-check the same under AddressSanitizer + UBSan
 #   make demo       a local alliance of three nodes on loopback
 #   make bench      benchmarks (print figures; never pass/fail)
@@ -17,7 +18,13 @@ BUILD   ?= build
 PKGS     = libuv openssl msgpack lmdb libutf8proc xlsxwriter jansson inih
 DEB_PKGS = build-essential pkg-config libuv1-dev libssl-dev libmsgpack-dev liblmdb-dev \
            libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev libinih-dev python3 openssl \
-           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev libcrypt-dev wrk
+           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev libcrypt-dev wrk chromium fonts-ipafont-gothic
+# chromium and a Japanese font (else the screenshots show boxes) are for the
+# browser tests (tests/browser/), which run on Node; Debian's nodejs and npm are
+# installed only when no npm is on the PATH (a newer Node may be there already)
+BROWSER_DEB_PKGS = nodejs npm
+# `npm ci` again only when the lockfile changed (npm ci empties node_modules first)
+BROWSER_STAMP = tests/browser/node_modules/.npm-ci-done
 
 # Tests must never touch the user's node; run data lives here.
 RUN_DIR  ?= var/node
@@ -110,6 +117,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing $(BROWSER_DEB_PKGS)"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install:$$missing" >&2; exit 1; fi; \
@@ -160,18 +168,25 @@ run: deps
 	exec $(BUILD)/catalogd --data $(RUN_DIR) --listen $(RUN_LISTEN) --web-listen $(RUN_WEB)
 
 check: deps
-	@$(MAKE) --no-print-directory all tests
+	@$(MAKE) --no-print-directory all tests browser-deps
 	@BUILD=$(BUILD) tests/run.sh
 
 asan-check: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=gcc \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all tests
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all tests browser-deps
 	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CATALOGD_SLOW=1 tests/run.sh
 
-.PHONY: tests
+.PHONY: tests browser-deps
 tests: $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_BIN) $(BUILD)/fuzz-seeds/gen_seeds
+
+# the browser tests' packages (playwright-core; Chromium itself is Debian's),
+# exactly as package-lock.json pins them; the npm cache serves them offline
+browser-deps: $(BROWSER_STAMP)
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --prefer-offline
+	@touch $@
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -71,6 +71,11 @@ def main():
         if only and not any(o in name for o in only):
             continue
         p, f = harness.run_module(name, os.path.join(ROOT, BUILD))
+        # a module may hold something across its tests (test_web_browser.py:
+        # one Chromium for all); it is let go before the next module runs
+        teardown = getattr(sys.modules.get(name), "teardown_module", None)
+        if teardown:
+            teardown()
         total_p += p
         total_f += f
     print(f"{total_p} passed, {total_f} failed")
