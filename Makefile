@@ -17,7 +17,10 @@ BUILD   ?= build
 PKGS     = libuv openssl msgpack lmdb libutf8proc xlsxwriter jansson inih
 DEB_PKGS = build-essential pkg-config libuv1-dev libssl-dev libmsgpack-dev liblmdb-dev \
            libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev libinih-dev python3 openssl \
-           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev
+           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev \
+           prometheus
+# prometheus: the tests check /metrics with its promtool (Debian ships it
+# only in that package, whose own server is then installed too)
 
 # Tests must never touch the user's node; run data lives here.
 RUN_DIR  ?= var/node

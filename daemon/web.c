@@ -56,6 +56,7 @@ static const web_route routes[] = {
     { "/", web_page_search },
     { "/search", web_page_search },
     { "/healthz", web_page_healthz },
+    { "/metrics", web_page_metrics },
 };
 
 /* ---- static files: the stylesheet (no inline style under the CSP) ---- */

@@ -109,5 +109,6 @@ typedef int (*web_page_fn)(web_req *w);
 
 int web_page_search(web_req *w);      /* / and /search  (web_search.c) */
 int web_page_healthz(web_req *w);     /* /healthz       (web.c) */
+int web_page_metrics(web_req *w);     /* /metrics       (metrics.c: Prometheus text, not a page) */
 
 #endif
