@@ -18,7 +18,10 @@ BUILD   ?= build
 PKGS     = libuv openssl msgpack lmdb libutf8proc xlsxwriter jansson inih
 DEB_PKGS = build-essential pkg-config libuv1-dev libssl-dev libmsgpack-dev liblmdb-dev \
            libcmocka-dev libutf8proc-dev libxlsxwriter-dev libcsv-dev libjansson-dev libinih-dev python3 openssl \
-           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev libcrypt-dev wrk chromium fonts-ipafont-gothic
+           libsystemd-dev systemd mandoc libh2o-dev liburiparser-dev libcrypt-dev wrk chromium fonts-ipafont-gothic \
+           prometheus
+# prometheus: the tests check /metrics with its promtool (Debian ships it
+# only in that package, whose own server is then installed too)
 # chromium and a Japanese font (else the screenshots show boxes) are for the
 # browser tests (tests/browser/), which run on Node; Debian's nodejs and npm are
 # installed only when no npm is on the PATH (a newer Node may be there already)

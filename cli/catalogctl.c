@@ -28,6 +28,7 @@ static const struct {
     { "member", NULL, NULL, &member_verb, "Members" },
     { "status", status_main, status_usage, NULL, "Node health: member id, records, digest, peers" },
     { "peers", peers_main, peers_usage, NULL, "Connections to other members" },
+    { "metrics", metrics_main, metrics_usage, NULL, "Metrics in the Prometheus text format (as the web view's /metrics)" },
     { "backup", backup_main, backup_usage, NULL, "Copy the running node (store, key) into a new directory FILE" },
     { "restore", restore_main, restore_usage, NULL, "Bring a backup back: restore FILE --data DIR (daemon stopped)" },
     { "certification", NULL, NULL, &certification_verb, "認定" },

@@ -33,6 +33,55 @@ typedef struct {
     uint64_t at_ms;
 } heard_mark;
 
+/* Why a connection was refused before it could speak (peer.c); the metrics
+ * name each (daemon/metrics.c). */
+enum catalogd_refusal {
+    REFUSED_NOT_MEMBER,          /* its key is no current member's (nor the sponsor's) */
+    REFUSED_WRONG_MEMBER,        /* dialed one member, another answered */
+    REFUSED_BAD_CERT,            /* an unusable certificate */
+    REFUSED_MAX_CONNECTIONS,     /* max_connections inbound already */
+    REFUSED_MAX_PER_ADDRESS,     /* max_connections_per_address from its address */
+    REFUSED_HANDSHAKE_TIMEOUT,   /* inbound, no TLS session within handshake_timeout_ms */
+    REFUSED_REASONS
+};
+
+/* Why a peer's records were refused (ingest.c): the connection is closed. */
+enum catalogd_record_refusal {
+    RECORD_MALFORMED,            /* not a record */
+    RECORD_RULES,                /* breaks the store's or its kind's rules */
+    RECORD_SEQ_JUMP,             /* a seq further ahead than any honest peer sends */
+    RECORD_REFUSALS
+};
+
+/* What the closed connections of one member carried (metrics.c adds a
+ * connection's counts when it closes, so a member's totals outlive its
+ * connections).  Only connections that were established count: their
+ * member is one of the alliance's, so the table is bounded by it. */
+typedef struct {
+    proto_id id;
+    uint64_t bytes_in, bytes_out, recs_in, recs_out;
+    uint64_t last_match_ms;      /* when a digest it sent last equalled ours; 0 never */
+} member_traffic;
+
+#define CATALOGD_KINDS 5         /* store/kind.h's kind_id values (metrics.c asserts it) */
+#define CATALOGD_PEER_ERRORS 6   /* proto/msg.h's MSG_ERR_* (1..5); 0 for any other code */
+
+/* Event counters for the metrics (daemon/metrics.c formats them).  Only
+ * ever incremented, where the event happens; rates are the scraper's job. */
+typedef struct {
+    uint64_t records_signed[CATALOGD_KINDS];   /* written here (node_applied, from NULL), by kind_id */
+    uint64_t records_applied[CATALOGD_KINDS];  /* from peers, new here, by kind_id */
+    uint64_t forks_detected;                   /* equivocations applied as evidence */
+    uint64_t verify_failures;                  /* peers' records whose signature did not verify */
+    uint64_t records_refused[RECORD_REFUSALS];
+    uint64_t records_dropped;                  /* set aside over a budget (fetched again later) */
+    uint64_t peers_refused[REFUSED_REASONS];
+    uint64_t peer_failures[CATALOGD_PEER_ERRORS]; /* connections closed for breaking the protocol */
+    uint64_t control_requests, control_errors;
+    member_traffic *closed;                    /* per member ever established; see member_traffic */
+    size_t nclosed, capclosed;
+} catalogd_counters;
+
 typedef struct catalogd {
     uv_loop_t *loop;
     log_cfg log;
@@ -84,6 +133,7 @@ typedef struct catalogd {
     /* counters (status / bench) */
     uint64_t bytes_in, bytes_out;
     uint64_t records_in, records_out;
+    catalogd_counters counters;  /* the metrics' (daemon/metrics.h) */
 
     struct outbox *outbox;       /* records written here, not yet pushed (gossip.c) */
     uint64_t catalog_gen;        /* bumped when a certification or adoption changes */

@@ -13,6 +13,7 @@
 #include "daemon/control.h"
 #include "daemon/health.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/node.h"
 #include "store/kind.h"
 #include "store/backup.h"
@@ -471,6 +472,7 @@ static const control_cmd commands[] = {
     { "vv", cmd_vv, NULL, NULL, CONTROL_READ, "the version vector: [member id, seq] per author" },
     { "cfind", catalog_cmd_find, NULL, NULL, CONTROL_READ, "a certification or adoption: kind, key [, author]" },
     { "csearch", catalog_cmd_search, NULL, NULL, CONTROL_READ, "search certifications and adoptions" },
+    { "metrics", metrics_cmd, NULL, NULL, CONTROL_READ, "the metrics as text, in the Prometheus format /metrics serves" },
     { "help", cmd_help, NULL, NULL, CONTROL_READ, "these commands: name, access, help" },
 };
 
@@ -659,6 +661,7 @@ static void control_request(control_client *c, const uint8_t *req, size_t len)
 {
     char name[32], err[512] = "";
     const control_cmd *cmd = NULL;
+    c->d->counters.control_requests++;
     if (proto_map_str(req, len, "cmd", name, sizeof name) == 0)
         cmd = command_find(name);
     int refused = cmd && c->read_only && cmd->access == CONTROL_WRITE;
@@ -686,6 +689,7 @@ static void control_request(control_client *c, const uint8_t *req, size_t len)
             reply_cancel(c, at);
         }
     }
+    c->d->counters.control_errors++;
     log_debug(c->d, "control: %s refused: %s", cmd ? name : "?", err);
     reply_error(c, err);
 }

@@ -209,6 +209,7 @@ static int defer_rec(ingest *g, const proto_record *r, int pc, vv_cache *vc)
         (unknown && (g->nunknown >= NODE_INGEST_DEFER_UNKNOWN_MAX ||
                      g->unknown_bytes + r->raw_len > NODE_INGEST_DEFER_UNKNOWN_BYTES)) ||
         list_add(&g->deferred, &g->ndeferred, &g->capdeferred, r->raw, r->raw_len)) {
+        d->counters.records_dropped++;
         log_debug(d, "dropped a record set aside (seq %llu, held %llu, %zu set aside, %zu bytes)",
                   (unsigned long long)r->seq, (unsigned long long)vc->vv, g->ndeferred, g->deferred_bytes);
         gossip_dropped(d, &r->author);
@@ -255,6 +256,7 @@ static void verify_done(uv_work_t *w, int status)
         if (j->it[i].refused && !refused)
             refused = &j->it[i];
         if (!j->it[i].ok) {
+            d->counters.verify_failures += !j->it[i].refused;
             if (!bad && !j->it[i].refused)
                 bad = &j->it[i];
             continue;
@@ -268,6 +270,7 @@ static void verify_done(uv_work_t *w, int status)
         for (int k = 0; k < j->nchunks && !why[0]; k++)
             why = j->chunks[k].why;
         char a[PROTO_ID_STR];
+        d->counters.records_refused[RECORD_RULES]++;
         proto_id_str(&refused->r.author, a);
         peer_fail(p, MSG_ERR_RECORD, "record refused: %s (author %s, %s/%s seq %llu)", why, a,
                   refused->r.kind, refused->r.key, (unsigned long long)refused->r.seq);
@@ -378,6 +381,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         char err[256];
         /* the text rule is checked with the signature (verify_work) */
         if (proto_record_decode_stored(raws[i], lens[i], &dec[i], err, sizeof err)) {
+            p->d->counters.records_refused[RECORD_MALFORMED]++;
             peer_fail(p, MSG_ERR_RECORD, "malformed record: %s", err);
             *fatal = 1;
             free(dec);
@@ -423,6 +427,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
             EVP_PKEY_free(k);
             if (defer_rec(p->ing, r, pc, &vc)) {
                 char a[PROTO_ID_STR];
+                p->d->counters.records_refused[RECORD_SEQ_JUMP]++;
                 proto_id_str(&r->author, a);
                 peer_fail(p, MSG_ERR_LIMIT, "record of %s at seq %llu, %llu beyond the %llu held here", a,
                           (unsigned long long)r->seq, (unsigned long long)(r->seq - vc.vv),
@@ -432,6 +437,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
             }
         } else if (pc == STORE_REJECT) {
             EVP_PKEY_free(k);
+            p->d->counters.records_refused[RECORD_RULES]++;
             peer_fail(p, MSG_ERR_RECORD, "record refused: %s", err);
             *fatal = 1;
             break;

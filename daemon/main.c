@@ -18,6 +18,7 @@
 #include "daemon/control.h"
 #include "daemon/gossip.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/web.h"
 #include "daemon/peer.h"
@@ -376,6 +377,7 @@ out:
         uv_loop_close(d.loop);
     }
     peer_free_all(&d);
+    metrics_free(&d);
     catalog_index_free(d.index);
     gossip_free(&d);
     store_close(d.st);

@@ -61,6 +61,7 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
         if (res == STORE_NEW && (k->flags & KIND_F_MEMBERSHIP))
             membership = 1;
         if (!from) {
+            d->counters.records_signed[k->id]++;
             gossip_push_local(d, recs[i].raw, recs[i].raw_len);
             continue;
         }
@@ -69,6 +70,7 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
             last = i;
             from->recs_in++;
             d->records_in++;
+            d->counters.records_applied[k->id]++;
             /* A long range (initial sync) outlasts the wait for an answer:
              * while its records keep coming (recs are in (author, seq)
              * order), asking again would only fetch them twice. */
@@ -76,6 +78,7 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
                 gossip_progress(d, &recs[i].author, recs[i].seq);
         } else {
             char a[PROTO_ID_STR];
+            d->counters.forks_detected++;
             proto_id_str(&recs[i].author, a);
             log_warn(d, "equivocation: member %s signed two records with seq %llu; evidence kept",
                      a, (unsigned long long)recs[i].seq);

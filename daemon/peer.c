@@ -3,6 +3,7 @@
 #include "daemon/gossip.h"
 #include "daemon/ingest.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "proto/msg.h"
 #include "proto/limits.h"
@@ -89,8 +90,10 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
     int n = x ? i2d_X509(x, &der) : -1;
     if (n <= 0 || certs_parse(der, (size_t)n, &ci, why, sizeof why)) {
         OPENSSL_free(der);
-        if (!p->id_known)
+        if (!p->id_known) {
+            p->d->counters.peers_refused[REFUSED_BAD_CERT]++;
             log_warn(p->d, "refused peer %s: unusable certificate: %s", p->addr, why);
+        }
         p->id_known = 0;
         return 0;
     }
@@ -103,13 +106,16 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
     char ids[PROTO_ID_STR];
     proto_id_str(&p->id, ids);
     if (p->has_expect && memcmp(&p->expect, &p->id, 32)) {
+        p->d->counters.peers_refused[REFUSED_WRONG_MEMBER]++;
         log_warn(p->d, "refused peer %s: presented member id %s, expected another member", p->addr, ids);
         return 0;
     }
     if (!key_acceptable(p->d, &p->id, &reason)) {
-        if (!p->id_known)
+        if (!p->id_known) {
+            p->d->counters.peers_refused[REFUSED_NOT_MEMBER]++;
             log_warn(p->d, "refused peer %s at TLS handshake: member id %s (%s %s): %s",
                      p->addr, ids, p->code, p->name, reason);
+        }
         p->id_known = 1;
         return 0;
     }
@@ -303,6 +309,7 @@ static void unlink_peer(peer *p)
 {
     catalogd *d = p->d;
     remember_heard(p);
+    metrics_peer_closed(p);
     for (peer **pp = &d->peers; *pp; pp = &(*pp)->next)
         if (*pp == p) {
             *pp = p->next;
@@ -389,6 +396,7 @@ void peer_fail(peer *p, unsigned code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    p->d->counters.peer_failures[code < CATALOGD_PEER_ERRORS ? code : 0] += !p->failed;
     p->failed = 1;
     log_warn(p->d, "closing peer %s: %s", peer_label(p, lbl, sizeof lbl), text);
     msgpack_sbuffer sb;
@@ -683,6 +691,7 @@ static void on_peer_timer(uv_timer_t *t)
                      d->handshake_ms);
         } else {
             char why[96];
+            d->counters.peers_refused[REFUSED_HANDSHAKE_TIMEOUT]++;
             snprintf(why, sizeof why, "no TLS session after %u ms; closed", d->handshake_ms);
             log_refused(d, p->host[0] ? p->host : p->addr, why);
         }
@@ -780,6 +789,7 @@ static void on_accept(uv_stream_t *srv, int status)
             return;
         uv_tcp_init(d->loop, t);
         if (uv_accept(srv, (uv_stream_t *)t) == 0) {
+            d->counters.peers_refused[REFUSED_MAX_CONNECTIONS]++;
             char host[64];
             remote_host(t, host, sizeof host, NULL);
             char why[96];
@@ -811,6 +821,7 @@ static void on_accept(uv_stream_t *srv, int status)
     for (peer *q = d->peers; q; q = q->next)
         same += q != p && !q->outbound && q->state != PEER_ESTABLISHED && same_source(q->host, p->host);
     if (same >= d->max_per_addr) {
+        d->counters.peers_refused[REFUSED_MAX_PER_ADDRESS]++;
         char why[128];
         snprintf(why, sizeof why, "refused: %u unauthenticated connections from this address already "
                  "(max_connections_per_address)", same);

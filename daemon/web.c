@@ -66,6 +66,7 @@ static const web_route routes[] = {
     { "/evidence", web_page_evidence },
     { "/evidence.xlsx", web_page_evidence_xlsx },
     { "/history", web_page_history },
+    { "/metrics", web_page_metrics },
 };
 
 /* ---- static files: the stylesheet (no inline style under the CSP) ---- */

@@ -185,5 +185,6 @@ int web_page_product(web_req *w);     /* /product       (web_product.c) */
 int web_page_evidence(web_req *w);    /* /evidence      (web_evidence.c) */
 int web_page_evidence_xlsx(web_req *w); /* /evidence.xlsx (web_evidence.c) */
 int web_page_history(web_req *w);     /* /history       (web_history.c) */
+int web_page_metrics(web_req *w);     /* /metrics       (metrics.c: Prometheus text, not a page) */
 
 #endif

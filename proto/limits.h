@@ -416,4 +416,11 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * long, with the count of those not logged. */
 #define NODE_WEB_AUTH_LOG_MS 60000u
 
+/* The metrics text (daemon/metrics.c): a few hundred bytes per member, so
+ * 8 MiB holds any alliance many times over; one control reply carries it,
+ * so it stays below a control frame. */
+#define NODE_METRICS_BODY_MAX (8u << 20)
+_Static_assert(NODE_METRICS_BODY_MAX + 4096u < PROTO_CTL_FRAME_MAX && NODE_METRICS_BODY_MAX <= NODE_WEB_BODY_MAX,
+               "the metrics text fits one control reply and one web body");
+
 #endif
