@@ -253,7 +253,7 @@ const char web_style_css[] =
     ".muted{color:var(--muted)}.count{margin:.5rem 0}\n"
     ".product{border:1px solid var(--line);padding:.5rem 1rem;margin-bottom:1rem}\n"
     ".product h2{border:0;margin:.2rem 0}\n"
-    ".status{display:inline-block;padding:0 .4rem;border-radius:3px;font-size:.9em}\n"
+    ".status{display:inline-block;padding:0 .4rem;border-radius:3px;font-size:.9em;white-space:nowrap}\n"
     ".st-active{background:var(--okbg);color:var(--ok)}.st-expired,.st-suspended{background:var(--warnbg);"
     "color:var(--warn)}.st-revoked{background:var(--badbg);color:var(--bad)}\n"
     ".warn{background:var(--warnbg);color:var(--warn);border-left:4px solid var(--warn);padding:.4rem .8rem;"
