@@ -573,6 +573,11 @@ static int check_proxy(web_auth *a, h2o_req_t *req, const uint8_t addr[16], cons
     }
     ssize_t hi = h2o_find_header_by_str(&req->headers, H2O_STRLIT(PROXY_USER_HEADER), -1);
     const h2o_iovec_t *v = hi >= 0 ? &req->headers.entries[hi].value : NULL;
+    /* two of them: a proxy that adds its own after the one a browser sent
+     * (instead of replacing it) must not let the browser's, the first,
+     * name the user */
+    if (v && h2o_find_header_by_str(&req->headers, H2O_STRLIT(PROXY_USER_HEADER), hi) >= 0)
+        v = NULL;
     if (!v || !name_ok(v->base, v->len)) {
         if (refusal_logged(addr_find(a, addr), now, &others))
             log_warn(a->d, "web view: the trusted proxy %s sent a request without a valid X-Remote-User "

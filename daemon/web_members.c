@@ -67,7 +67,10 @@ static void when(web_buf *b, uint64_t wall_ms)
 {
     time_t t = (time_t)(wall_ms / 1000);
     struct tm tm;
-    localtime_r(&t, &tm);
+    /* a member record's signed time may be anything: year * 10000 of one
+     * beyond 9999 overflows an int */
+    if (!localtime_r(&t, &tm) || tm.tm_year < 1 - 1900 || tm.tm_year > 9999 - 1900)
+        return;
     web_date_num(b, (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
     web_rawf(b, " %02d:%02d", tm.tm_hour, tm.tm_min);
 }

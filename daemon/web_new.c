@@ -206,11 +206,15 @@ static int row_cmp(const void *a, const void *b)
     return (x->seq < y->seq) - (x->seq > y->seq);
 }
 
+/* The local date of a signed time as yyyymmdd; 0 (shown as nothing) for
+ * one beyond year 9999: a record's time is whatever its author signed, and
+ * year * 10000 of such a time overflows an int. */
 static int local_ymd(uint64_t ms)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    localtime_r(&t, &tm);
+    if (!localtime_r(&t, &tm) || tm.tm_year < 1 - 1900 || tm.tm_year > 9999 - 1900)
+        return 0;
     return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 

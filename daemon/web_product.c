@@ -443,10 +443,26 @@ static void heading(web_req *w, const web_product *p)
     web_raw(b, "</dd></dl>\n");
 }
 
+/* A certification's 依拠した認定, parsed once per page: the derived-by
+ * column compares every pair, which must not parse n * n references. */
+typedef struct {
+    int ok;
+    proto_id author;
+    char key[PROTO_KEY_MAX + 1];
+} derived_ref;
+
 static void cert_table(web_req *w, const web_product *p)
 {
     web_buf *b = &w->out;
     char buf[PROTO_FIELD_MAX + 1], who[256], key[PROTO_KEY_MAX + 1];
+    derived_ref *dr = calloc(p->ncerts ? p->ncerts : 1, sizeof *dr);
+    if (!dr) {
+        b->failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < p->ncerts; i++)
+        dr[i].ok = catalog_field_text(&p->certs[i].r, "derived_from", buf, sizeof buf)[0] &&
+                   web_ref_split(buf, &dr[i].author, dr[i].key, sizeof dr[i].key) == 0;
     web_raw(b, "<h2>認定</h2>\n<table id=\"certifications\"><thead><tr><th>認定団体</th><th>認定番号</th>"
                "<th>制度</th><th>根拠法令</th><th>認定期間</th><th>状態</th><th>依拠した認定</th>"
                "<th>この認定に依拠した認定</th><th>公表資料</th><th>問合せ先</th><th></th></tr></thead><tbody>\n");
@@ -493,9 +509,7 @@ static void cert_table(web_req *w, const web_product *p)
         int first = 1;
         for (size_t j = 0; j < p->ncerts; j++) {
             const proto_record *o = &p->certs[j].r;
-            if (catalog_field_text(o, "derived_from", buf, sizeof buf)[0] &&
-                web_ref_split(buf, &from, key, sizeof key) == 0 && !memcmp(&from, &r->author, sizeof from) &&
-                !strcmp(key, r->key)) {
+            if (dr[j].ok && !memcmp(&dr[j].author, &r->author, sizeof r->author) && !strcmp(dr[j].key, r->key)) {
                 if (!first)
                     web_raw(b, "<br>");
                 cert_link(w, "derived-by", &o->author, o->key);
@@ -512,6 +526,7 @@ static void cert_table(web_req *w, const web_product *p)
         web_raw(b, "</td></tr>\n");
     }
     web_raw(b, "</tbody></table>\n");
+    free(dr);
 }
 
 /* ¥1,234,567 (金額 is never negative: the schema's INT is 0..max) */

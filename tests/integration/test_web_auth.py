@@ -248,6 +248,17 @@ def test_trusted_proxy(env):
     status, _, body = fetch(url)
     assert status == 403 and "利用者名が届いていません" in body, (status, body)
     wait_until(lambda: "without a valid X-Remote-User" in n.logtext(), what="the missing user to be logged")
+    # two of them (a proxy that appends its own to the browser's): neither names the user
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", n.web_port, timeout=10)
+    c.putrequest("GET", "/")
+    c.putheader("X-Remote-User", "spoofed.by.browser")
+    c.putheader("X-Remote-User", "kato.ichiro")
+    c.endheaders()
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    assert r.status == 403 and "利用者名が届いていません" in body and "spoofed" not in body, (r.status, body)
     assert n.stop() == 0
 
     # another address as the proxy: this client is not it

@@ -326,3 +326,34 @@ def test_unknown_404_malformed_400_and_escaping(env):
         assert 'class="error"' in t, (params, t)
     t = page(a, "/history", want=400, kind="member", c=a_id, k="x")
     assert "certification か adoption" in t
+
+
+def test_product_of_many_certifications_stays_quick(env):
+    """A product with NODE_WEB_PRODUCT_RECORDS_MAX certifications (a member
+    may sign that many of one product): the page's 依拠した認定 columns
+    compare every pair of certifications, and must not parse each
+    reference once per pair (that took seconds on the event loop)."""
+    import csv
+    import os
+    a = env.found()
+    path = os.path.join(env.tmp, "many.csv")
+    n = 2000
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["認定番号", "事業者名", "法人番号", "製品・サービス名", "分野", "認定日", "有効期限"])
+        for i in range(n):
+            w.writerow([f"多数-{i:04d}", "株式会社さくら防災ラボ", CORP_1, "避難誘導サイネージ", "防災",
+                        "2026-04-01", "2027-03-31"])
+    assert a.ctl_json("import", path)["created"] == n
+    a.ctl("certification", "add", "多数-派生", f"依拠した認定={a.code}/多数-1999", "事業者名=株式会社さくら防災ラボ",
+          f"法人番号={CORP_1}", "製品・サービス名=避難誘導サイネージ", "分野=防災", "認定日=2026-05-01",
+          "有効期限=2027-03-31")
+    url = a.web_url + "/product?" + urllib.parse.urlencode({"c": a.member_id(), "k": "多数-0000"})
+    with urllib.request.urlopen(url, timeout=60) as r:
+        text = r.read().decode("utf-8")
+        timing = r.headers.get("Server-Timing", "")
+    table = element(text, "table", "certifications")
+    assert len(rows(table)) == n, len(rows(table))   # the limit: n + 1 records, one left out
+    assert "ほかに 1 件の記録があります" in text
+    ms = float(re.search(r"dur=([0-9.]+)", timing).group(1))
+    assert ms < 1000, timing

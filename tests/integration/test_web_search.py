@@ -351,3 +351,23 @@ def test_new_lists_recent_records_only(env):
     for bad in ("0", "3651", "x"):
         text = page(a, "/new", {"days": bad}, status=400)
         assert "日数は 1 から 3650 までの数で指定してください" in text
+
+
+def test_new_with_a_time_beyond_year_9999(env):
+    """A record's signed time is whatever its author signed: one near
+    2^64 ms (year 584,556,019) must not overflow the yyyymmdd date of its
+    row (it showed as 10970-05-47, and UBSan stops the daemon)."""
+    a = env.found()
+    cert(a, "FAR-1", "遠い未来の製品", "防災", CORP[7])
+    a.stop()
+    p = subprocess.run([os.path.join(env.tools, "oldrecord"), "--data", a.dir, "--kind", "certification",
+                        "--key", "FAR-1", "--set", "summary=遠い未来の版", "--time", "18446744073709551000"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 0, p.stderr.decode()
+    a.start()
+    text = page(a, "/new")
+    rows = re.findall(r'<tr class="kind-certification">(.*?)</tr>', text, re.S)
+    assert len(rows) == 1 and "遠い未来の製品" in rows[0], rows
+    date = re.findall(r"<td>(.*?)</td>", rows[0], re.S)[0]
+    assert date == "", date   # no date rather than a wrong one
+    assert a.answers()
