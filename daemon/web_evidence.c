@@ -294,7 +294,7 @@ int web_page_evidence_xlsx(web_req *w)
         return 0;
     const char *tmp = getenv("TMPDIR");
     char path[512], err[300];
-    snprintf(path, sizeof path, "%s/catalogd-evidence.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(path, sizeof path, "%s/catalogd-evidence.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
     int fd = mkstemp(path);
     if (fd < 0) {
         web_product_free(&p);

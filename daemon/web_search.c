@@ -291,13 +291,20 @@ static void product(web_req *w, const catalog_hits *h, const catalog_product *g)
         }
     web_raw(b, "</p><table class=\"certs\"><thead><tr><th>認定団体</th><th>認定番号</th><th>制度</th>"
                "<th>認定期間</th><th>状態</th></tr></thead><tbody>\n");
-    store_get_refs(d->st, h->certs + g->cert, g->ncerts, cert_row, &c);
+    size_t nc = g->ncerts < NODE_WEB_SEARCH_ROWS ? g->ncerts : NODE_WEB_SEARCH_ROWS;
+    store_get_refs(d->st, h->certs + g->cert, nc, cert_row, &c);
     web_raw(b, "</tbody></table>");
+    if (nc < g->ncerts)
+        web_rawf(b, "<p class=\"more\">ほかに %zu 件の認定があります（製品名から製品のページへ）</p>", g->ncerts - nc);
     if (g->nadoptions) {
         web_raw(b, "<table class=\"adoptions\"><thead><tr><th>導入団体</th><th>年度</th><th>原課</th>"
                    "<th>契約方法</th><th>段階</th></tr></thead><tbody>\n");
-        store_get_refs(d->st, h->adoptions + g->adoption, g->nadoptions, adoption_row, &c);
+        size_t na = g->nadoptions < NODE_WEB_SEARCH_ROWS ? g->nadoptions : NODE_WEB_SEARCH_ROWS;
+        store_get_refs(d->st, h->adoptions + g->adoption, na, adoption_row, &c);
         web_raw(b, "</tbody></table>");
+        if (na < g->nadoptions)
+            web_rawf(b, "<p class=\"more\">ほかに %zu 件の導入実績があります（製品名から製品のページへ）</p>",
+                     g->nadoptions - na);
     } else {
         web_raw(b, "<p class=\"muted\">導入実績はまだありません</p>");
     }

@@ -367,6 +367,11 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 #define NODE_WEB_NEW_DAYS_MAX 3650u
 #define NODE_WEB_NEW_ROWS 200u
 #define NODE_WEB_NEW_SCAN_MAX 20000u
+/* Certifications, and adoptions, shown per product on a page of search
+ * results (20 products): a product certified by every member of a large
+ * alliance stays whole; one that some member signed thousands of times
+ * shows the first ones and says how many more its own page has. */
+#define NODE_WEB_SEARCH_ROWS 50u
 /* A page body (HTML, CSV, XLSX) is built whole before it is sent; a bigger
  * one is refused with an error page (an export of the whole catalog goes
  * through catalogctl export). */

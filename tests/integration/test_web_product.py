@@ -357,3 +357,12 @@ def test_product_of_many_certifications_stays_quick(env):
     assert "ほかに 1 件の記録があります" in text
     ms = float(re.search(r"dur=([0-9.]+)", timing).group(1))
     assert ms < 1000, timing
+    # the search page shows NODE_WEB_SEARCH_ROWS (50) of them and says how many more
+    with urllib.request.urlopen(a.web_url + "/?q=" + urllib.parse.quote("避難誘導サイネージ"), timeout=60) as r:
+        text = r.read().decode("utf-8")
+    section = text[text.index('<section class="product">'):]
+    section = section[:section.index("</section>")]
+    certs = section[section.index('<table class="certs">'):]
+    certs = certs[:certs.index("</table>")]
+    assert certs.count("<tr>") == 1 + 50, certs.count("<tr>")
+    assert f"ほかに {n + 1 - 50} 件の認定があります" in section, section[-300:]
