@@ -9,6 +9,7 @@
  */
 #include "daemon/web_int.h"
 #include "catalog/jp.h"
+#include "catalog/schema.h"
 #include "proto/limits.h"
 #include "proto/text.h"
 #include "proto/util.h"
@@ -338,6 +339,22 @@ int web_error(web_req *w, int status, const char *fmt, ...)
     web_raw(&w->out, "</p><p><a href=\"/\">検索に戻る</a></p>\n");
     web_page_end(w);
     return 0;
+}
+
+/* ---- form parts ---- */
+
+void web_area_checkboxes(web_buf *b, const char *const *checked, size_t n)
+{
+    for (size_t i = 0; catalog_areas[i]; i++) {
+        int on = 0;
+        for (size_t j = 0; j < n; j++)
+            on |= !strcmp(checked[j], catalog_areas[i]);
+        web_raw(b, "<label><input type=\"checkbox\" name=\"area\" value=\"");
+        web_text(b, catalog_areas[i]);
+        web_rawf(b, "\"%s> ", on ? " checked" : "");
+        web_text(b, catalog_areas[i]);
+        web_raw(b, "</label>");
+    }
 }
 
 /* ---- the catalog in people's terms ---- */

@@ -94,6 +94,12 @@ void web_page_end(web_req *w);
 /* A whole error page with status (400, 404, …) and a Japanese message. */
 int  web_error(web_req *w, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* ---- form parts ---- */
+
+/* One checkbox named "area" per policy area (catalog_areas), checked when
+ * it is one of checked[0..n). */
+void web_area_checkboxes(web_buf *b, const char *const *checked, size_t n);
+
 /* ---- the catalog in people's terms ---- */
 
 /* "131059 文京区" for a member id; its short id when it is not a member

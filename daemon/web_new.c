@@ -287,16 +287,7 @@ static void form(web_req *w, unsigned days)
     else
         web_rawf(b, "%u", days);
     web_raw(b, "\"> 日</label></fieldset><fieldset class=\"areas\"><legend>分野（いずれか）</legend>");
-    for (size_t i = 0; catalog_areas[i]; i++) {
-        int on = 0;
-        for (size_t j = 0; j < na; j++)
-            on |= !strcmp(areas[j], catalog_areas[i]);
-        web_raw(b, "<label><input type=\"checkbox\" name=\"area\" value=\"");
-        web_text(b, catalog_areas[i]);
-        web_rawf(b, "\"%s> ", on ? " checked" : "");
-        web_text(b, catalog_areas[i]);
-        web_raw(b, "</label>");
-    }
+    web_area_checkboxes(b, areas, na);
     web_raw(b, "</fieldset><button type=\"submit\">表示</button></form>\n");
 }
 
