@@ -87,6 +87,8 @@ typedef struct catalogd {
     log_cfg log;
     char data_dir[1024];
     char ctl_path[1024];
+    char conf_file[1100];    /* the settings file read at start and on SIGHUP */
+    int conf_explicit;       /* named by --config: it must exist */
     char listen_addr[256];   /* "" = do not listen */
     config conf;             /* the settings running now (daemon/config.h) */
     config conf_flags;       /* the command line's, which win over the file on every reload */

@@ -63,6 +63,7 @@ static void usage(FILE *f)
         "usage: catalogd --data DIR [options]\n"
         "       catalogd --print-config [--data DIR] [options]\n"
         "  --data DIR            node data directory (made by 'catalogctl init')\n"
+        "  --config FILE         settings file (default DIR/catalogd.conf, which may be absent)\n"
         "  --control PATH        control socket (default DIR/control.sock)\n"
         "  --syslog              log to syslog instead of stderr\n"
         "  --print-config        print the effective settings as a catalogd.conf and exit\n");
@@ -91,9 +92,9 @@ static void reload(catalogd *d)
 {
     config next;
     char err[600], path[1100];
-    conf_path(d->data_dir, path, sizeof path);
+    snprintf(path, sizeof path, "%s", d->conf_file);
     config_defaults(&next);
-    if (config_read(&next, path, 1, err, sizeof err)) {
+    if (config_read(&next, path, !d->conf_explicit, err, sizeof err)) {
         log_error(d, "reload refused: %s (keeping the running settings)", err);
         return;
     }
@@ -222,19 +223,20 @@ static int load_sponsor(catalogd *d)
     return 0;
 }
 
-enum { OPT_DATA = 1, OPT_CONTROL, OPT_SYSLOG, OPT_PRINT, OPT_HELP, OPT_KEY = 0x100 };
+enum { OPT_DATA = 1, OPT_CONFIG, OPT_CONTROL, OPT_SYSLOG, OPT_PRINT, OPT_HELP, OPT_KEY = 0x100 };
 
 int main(int argc, char **argv)
 {
     /* the fixed options, then one per key of the table that has a flag */
-    struct option opts[8 + CONFIG_COUNT] = {
+    struct option opts[9 + CONFIG_COUNT] = {
         { "data", required_argument, NULL, OPT_DATA },
+        { "config", required_argument, NULL, OPT_CONFIG },
         { "control", required_argument, NULL, OPT_CONTROL },
         { "syslog", no_argument, NULL, OPT_SYSLOG },
         { "print-config", no_argument, NULL, OPT_PRINT },
         { "help", no_argument, NULL, OPT_HELP },
     };
-    int nopts = 5;
+    int nopts = 6;
     for (int i = 0; i < CONFIG_COUNT; i++)
         if (config_keys[i].flag)
             opts[nopts++] = (struct option){ config_keys[i].flag,
@@ -243,13 +245,14 @@ int main(int argc, char **argv)
     opts[nopts] = (struct option){ NULL, 0, NULL, 0 };
 
     static catalogd d;   /* one per process; static keeps it off the stack */
-    const char *data = NULL, *control = NULL;
+    const char *data = NULL, *control = NULL, *conf_file = NULL;
     int use_syslog = 0, print = 0, c;
     char err[600], path[1100];
     config_defaults(&d.conf_flags);
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case OPT_DATA: data = optarg; break;
+        case OPT_CONFIG: conf_file = optarg; break;
         case OPT_CONTROL: control = optarg; break;
         case OPT_SYSLOG: use_syslog = 1; break;
         case OPT_PRINT: print = 1; break;
@@ -272,16 +275,22 @@ int main(int argc, char **argv)
         return 2;
     }
     config_defaults(&d.conf);
-    if (data) {
-        conf_path(data, path, sizeof path);
-        if (config_read(&d.conf, path, 1, err, sizeof err)) {
+    /* --config names a file that must exist; DIR/catalogd.conf may be absent */
+    if (conf_file || data) {
+        if (conf_file)
+            snprintf(path, sizeof path, "%s", conf_file);
+        else
+            conf_path(data, path, sizeof path);
+        snprintf(d.conf_file, sizeof d.conf_file, "%s", path);
+        d.conf_explicit = conf_file != NULL;
+        if (config_read(&d.conf, path, !conf_file, err, sizeof err)) {
             fprintf(stderr, "catalogd: %s\n", err);
             return 1;
         }
     }
     config_merge_flags(&d.conf, &d.conf_flags);
     if (print) {
-        config_print(stdout, &d.conf, data ? path : NULL);
+        config_print(stdout, &d.conf, conf_file || data ? path : NULL);
         return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
     }
     const config *st = &d.conf;

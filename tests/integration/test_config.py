@@ -163,3 +163,37 @@ def test_sighup_applies_fanout_and_names_what_needs_a_restart(env):
     wait_until(lambda: sum("reloaded " in l for l in log_lines()) >= 3, what="the third reload")
     assert not any("sync_interval_ms 300" in l for l in log_lines())
     assert f.stop() == 0
+
+
+def test_config_option_names_the_file_read_at_start_and_on_sighup(env):
+    """--config FILE (the unit's /etc/catalogd/catalogd.conf): read instead
+    of DIR/catalogd.conf, at start and on SIGHUP; it must exist."""
+    alt = os.path.join(env.tmp, "etc-catalogd.conf")
+    with open(alt, "w") as f:
+        f.write("fanout = 3\n")
+    out = print_config(env, "--config", alt)
+    assert "fanout = 3" in out and f"file {alt}" in out, out
+    rc, out, err = catalogd(env, "--config", os.path.join(env.tmp, "missing.conf"), "--print-config")
+    assert rc == 1 and "missing.conf: No such file or directory" in err, (rc, err)
+    with open(alt, "w") as f:
+        f.write("fanout = x\n")
+    rc, out, err = catalogd(env, "--config", alt, "--print-config")
+    assert rc == 1 and f"{alt}:1: fanout" in err, err
+    # a node started with it: DIR/catalogd.conf is not read, the named file is, and again on SIGHUP
+    f = env.node()
+    f.run("alliance", "create", "--name", "設定試験アライアンス", "--address", f.addr)
+    write_conf(f, "fanout = 7\n")
+    with open(alt, "w") as fh:
+        fh.write("fanout = 2\n")
+    f.start("--config", alt)
+    with open(alt, "w") as fh:
+        fh.write("fanout = 4\n")
+    f.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reload: fanout 2 \u2192 4 (applied)" in f.logtext(), what="the reload of the named file")
+    assert f"reloaded {alt}" in f.logtext()
+    assert "fanout 7" not in f.logtext()
+    # removed while running: a reload is refused, the node keeps running
+    os.unlink(alt)
+    f.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reload refused:" in f.logtext(), what="the refused reload")
+    assert f.proc.poll() is None and f.status()

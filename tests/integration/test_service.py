@@ -75,7 +75,7 @@ def test_install_tree_and_unit(env):
         assert stat.S_ISREG(st.st_mode) and st.st_mode & 0o777 == 0o644, (rel, oct(st.st_mode))
 
     unit = open(os.path.join(dest, "usr/lib/systemd/system/catalogd.service")).read()
-    for line in ("ExecStart=/usr/sbin/catalogd --data /var/lib/catalogd", "Type=notify", "User=catalogd",
+    for line in ("ExecStart=/usr/sbin/catalogd --data /var/lib/catalogd --config /etc/catalogd/catalogd.conf", "Type=notify", "User=catalogd",
                  "Restart=on-failure", "StateDirectory=catalogd", "ProtectSystem=strict",
                  "NoNewPrivileges=yes", "CapabilityBoundingSet=\n"):
         assert line in unit, line
