@@ -10,6 +10,7 @@
 #include "proto/util.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 
 /* Indexed by LOG_LVL_*: the value of an enum is its index. */
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+/* Indexed as log_init's use_syslog: 0 stderr (journald takes it), 1 syslog. */
+static const char *const log_destinations[] = { "stderr", "syslog", NULL };
 _Static_assert(LOG_LVL_ERROR == 0 && LOG_LVL_DEBUG == 3, "log_levels[] follows LOG_LVL_*");
 
 /* Upper bounds: what no sane operator sets, so that a typo (an extra 0, a
@@ -67,6 +70,13 @@ const config_key config_keys[CONFIG_COUNT] = {
     [CONFIG_WEB_TRUSTED_PROXY] = { "web_trusted_proxy", CONFIG_IP, 0, 0, NULL, 0, "", 0, "web-trusted-proxy",
                                    "the reverse proxy's IP: only it is served, and its X-Remote-User "
                                    "header names the user" },
+    [CONFIG_CONTROL_SOCKET] = { "control_socket", CONFIG_PATH, 0, 0, NULL, 0, "", 0, "control",
+                                "the control socket (empty: DIR/control.sock)" },
+    [CONFIG_CONTROL_GROUP] = { "control_group", CONFIG_GROUP, 0, 0, NULL, 0, "", 0, "control-group",
+                               "the control socket's group: its members may use catalogctl "
+                               "(empty: the daemon's own group)" },
+    [CONFIG_LOG_DESTINATION] = { "log_destination", CONFIG_ENUM, 0, 0, log_destinations, 0, NULL, 0,
+                                 "log-destination", "stderr (journald takes it) or syslog" },
 };
 
 void config_defaults(config *c)
@@ -106,6 +116,9 @@ void config_describe(int id, char *buf, size_t n)
         break;
     case CONFIG_IP:
         snprintf(buf, n, "an IPv4 or IPv6 address, or empty for none");
+        break;
+    case CONFIG_GROUP:
+        snprintf(buf, n, "the name of a group of this system, or empty for none");
         break;
     case CONFIG_ENUM:
         off = (size_t)snprintf(buf, n, "one of");
@@ -192,6 +205,15 @@ int config_set(config *c, int id, const char *v, int from, char *err, size_t err
         if (strlen(v) >= CONFIG_STR_MAX ||
             (*v && inet_pton(AF_INET, v, bin) != 1 && inet_pton(AF_INET6, v, bin) != 1))
             return proto_err(err, errlen, "%s: '%s' is not an IP address (allowed: %s)", k->key, v, allowed);
+        snprintf(c->str[id], sizeof c->str[id], "%s", v);
+        break;
+    }
+    case CONFIG_GROUP: {
+        /* looked up now, so a typo is refused with FILE:LINE at start */
+        struct group gr, *res = NULL;
+        char gbuf[4096];
+        if (strlen(v) >= CONFIG_STR_MAX || (*v && (getgrnam_r(v, &gr, gbuf, sizeof gbuf, &res) || !res)))
+            return proto_err(err, errlen, "%s: no group '%s' on this system (allowed: %s)", k->key, v, allowed);
         snprintf(c->str[id], sizeof c->str[id], "%s", v);
         break;
     }
@@ -325,7 +347,8 @@ static void format_value(int id, long num, const char *str, char *buf, size_t n)
     case CONFIG_BOOL: snprintf(buf, n, "%s", num ? "yes" : "no"); break;
     case CONFIG_ADDR:
     case CONFIG_PATH:
-    case CONFIG_IP: snprintf(buf, n, "%s", str); break;
+    case CONFIG_IP:
+    case CONFIG_GROUP: snprintf(buf, n, "%s", str); break;
     case CONFIG_ENUM: snprintf(buf, n, "%s", k->values[num]); break;
     }
 }

@@ -34,6 +34,9 @@ enum config_id {
     CONFIG_WEB_TLS_CERT,
     CONFIG_WEB_TLS_KEY,
     CONFIG_WEB_TRUSTED_PROXY,
+    CONFIG_CONTROL_SOCKET,
+    CONFIG_CONTROL_GROUP,
+    CONFIG_LOG_DESTINATION,
     CONFIG_COUNT
 };
 
@@ -44,6 +47,7 @@ typedef enum {
     CONFIG_ENUM,   /* one of values[]; the value is its index */
     CONFIG_PATH,   /* an absolute path, or empty for none */
     CONFIG_IP,     /* an IP address (no port), or empty for none */
+    CONFIG_GROUP,  /* the name of a group of this system, or empty for none */
 } config_type;
 
 typedef struct config_key {

@@ -25,6 +25,7 @@
 #include "catalog/schema.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -1010,6 +1011,18 @@ int control_listen(catalogd *d, char *err, size_t errlen)
     umask(old);
     if (rc)
         return proto_err(err, errlen, "control socket %s: %s", d->ctl_path, uv_strerror(rc));
+    /* control_group: who may use catalogctl.  Handing the socket to another
+     * group only widens it to that group, so the moment before the chown
+     * opens nothing to anyone else. */
+    const char *group = d->conf.str[CONFIG_CONTROL_GROUP];
+    if (group[0]) {
+        struct group gr, *res = NULL;
+        char gbuf[4096];
+        if (getgrnam_r(group, &gr, gbuf, sizeof gbuf, &res) || !res)
+            return proto_err(err, errlen, "control_group %s: no such group", group);
+        if (chown(d->ctl_path, (uid_t)-1, gr.gr_gid))
+            return proto_err(err, errlen, "control socket %s: group %s: %s", d->ctl_path, group, strerror(errno));
+    }
     if ((rc = uv_listen((uv_stream_t *)&d->ctl, 16, on_conn)))
         return proto_err(err, errlen, "control socket listen: %s", uv_strerror(rc));
     d->ctl_open = 1;

@@ -64,8 +64,7 @@ static void usage(FILE *f)
         "       catalogd --print-config [--data DIR] [options]\n"
         "  --data DIR            node data directory (made by 'catalogctl init')\n"
         "  --config FILE         settings file (default DIR/catalogd.conf, which may be absent)\n"
-        "  --control PATH        control socket (default DIR/control.sock)\n"
-        "  --syslog              log to syslog instead of stderr\n"
+        "  --syslog              log to syslog instead of stderr (= --log-destination syslog)\n"
         "  --print-config        print the effective settings as a catalogd.conf and exit\n");
     /* the rest from the settings table, so that flags and keys agree */
     for (int i = 0; i < CONFIG_COUNT; i++) {
@@ -223,20 +222,19 @@ static int load_sponsor(catalogd *d)
     return 0;
 }
 
-enum { OPT_DATA = 1, OPT_CONFIG, OPT_CONTROL, OPT_SYSLOG, OPT_PRINT, OPT_HELP, OPT_KEY = 0x100 };
+enum { OPT_DATA = 1, OPT_CONFIG, OPT_SYSLOG, OPT_PRINT, OPT_HELP, OPT_KEY = 0x100 };
 
 int main(int argc, char **argv)
 {
     /* the fixed options, then one per key of the table that has a flag */
-    struct option opts[9 + CONFIG_COUNT] = {
+    struct option opts[8 + CONFIG_COUNT] = {
         { "data", required_argument, NULL, OPT_DATA },
         { "config", required_argument, NULL, OPT_CONFIG },
-        { "control", required_argument, NULL, OPT_CONTROL },
         { "syslog", no_argument, NULL, OPT_SYSLOG },
         { "print-config", no_argument, NULL, OPT_PRINT },
         { "help", no_argument, NULL, OPT_HELP },
     };
-    int nopts = 6;
+    int nopts = 5;
     for (int i = 0; i < CONFIG_COUNT; i++)
         if (config_keys[i].flag)
             opts[nopts++] = (struct option){ config_keys[i].flag,
@@ -245,16 +243,17 @@ int main(int argc, char **argv)
     opts[nopts] = (struct option){ NULL, 0, NULL, 0 };
 
     static catalogd d;   /* one per process; static keeps it off the stack */
-    const char *data = NULL, *control = NULL, *conf_file = NULL;
-    int use_syslog = 0, print = 0, c;
+    const char *data = NULL, *conf_file = NULL;
+    int print = 0, c;
     char err[600], path[1100];
     config_defaults(&d.conf_flags);
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case OPT_DATA: data = optarg; break;
         case OPT_CONFIG: conf_file = optarg; break;
-        case OPT_CONTROL: control = optarg; break;
-        case OPT_SYSLOG: use_syslog = 1; break;
+        case OPT_SYSLOG:
+            config_set(&d.conf_flags, CONFIG_LOG_DESTINATION, "syslog", CONFIG_FROM_FLAG, err, sizeof err);
+            break;
         case OPT_PRINT: print = 1; break;
         case OPT_HELP: usage(stdout); return 0;
         default:
@@ -294,14 +293,14 @@ int main(int argc, char **argv)
         return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
     }
     const config *st = &d.conf;
-    log_init(&d.log, (int)st->num[CONFIG_LOG_LEVEL], use_syslog);
+    log_init(&d.log, (int)st->num[CONFIG_LOG_LEVEL], st->num[CONFIG_LOG_DESTINATION] == 1);
     signal(SIGPIPE, SIG_IGN);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
     snprintf(d.data_dir, sizeof d.data_dir, "%s", data);
     snprintf(d.listen_addr, sizeof d.listen_addr, "%s", st->str[CONFIG_LISTEN]);
-    if (control)
-        snprintf(d.ctl_path, sizeof d.ctl_path, "%s", control);
+    if (st->str[CONFIG_CONTROL_SOCKET][0])
+        snprintf(d.ctl_path, sizeof d.ctl_path, "%s", st->str[CONFIG_CONTROL_SOCKET]);
     else
         snprintf(d.ctl_path, sizeof d.ctl_path, "%s/control.sock", data);
     /* the table's ranges keep every value within unsigned */

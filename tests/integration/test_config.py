@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 from harness import wait_until
 
@@ -197,3 +198,31 @@ def test_config_option_names_the_file_read_at_start_and_on_sighup(env):
     f.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: "reload refused:" in f.logtext(), what="the refused reload")
     assert f.proc.poll() is None and f.status()
+
+
+def test_control_socket_group_and_log_destination_from_the_file(env):
+    import grp
+    import stat
+    f = env.node()
+    f.run("alliance", "create", "--name", "設定試験アライアンス", "--address", f.addr)
+    sock = os.path.join(env.tmp, "ctl-elsewhere.sock")
+    gid = grp.getgrnam("daemon").gr_gid
+    # a group this system lacks is refused with FILE:LINE
+    write_conf(f, f"control_socket = {sock}\ncontrol_group = no-such-group-here\n")
+    rc, out, err = catalogd(env, "--data", f.dir)
+    path = os.path.join(f.dir, "catalogd.conf")
+    assert rc == 1 and f"{path}:2: control_group: no group 'no-such-group-here'" in err, err
+    write_conf(f, f"control_socket = {sock}\ncontrol_group = daemon\nlog_destination = syslog\n")
+    f.start(wait=False)
+    wait_until(lambda: os.path.exists(sock), what="the control socket named in the file")
+    st = os.stat(sock)
+    assert stat.S_ISSOCK(st.st_mode) and st.st_gid == gid and stat.S_IMODE(st.st_mode) == 0o660, st
+    assert not os.path.exists(os.path.join(f.dir, "control.sock"))
+    rc, out, err = f.run("--socket", sock, "status", check=False, data=False)
+    assert rc in (0, 1) and f.member_id() in out, (rc, out, err)
+    # log lines go to syslog: stderr stays without the ready line
+    time.sleep(0.3)
+    assert "ready:" not in f.logtext(), f.logtext()[-500:]
+    f.proc.send_signal(signal.SIGTERM)
+    f.proc.wait(timeout=10)
+    assert not os.path.exists(sock)
