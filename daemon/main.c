@@ -6,7 +6,7 @@
  *            [--max-connections N] [--max-per-address N]
  *            [--handshake-timeout MS] [--idle-timeout MS]
  *
- *   catalogd --print-config [--data DIR] [options]
+ *   catalogd --print-config [--data DIR | --config FILE] [options]
  *
  * Settings come from DIR/catalogd.conf (INI, parsed by inih; every key, its
  * range, default and flag are in daemon/config.c's table) and then from the
@@ -61,7 +61,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: catalogd --data DIR [options]\n"
-        "       catalogd --print-config [--data DIR] [options]\n"
+        "       catalogd --print-config [--data DIR | --config FILE] [options]\n"
         "  --data DIR            node data directory (made by 'catalogctl init')\n"
         "  --config FILE         settings file (default DIR/catalogd.conf, which may be absent)\n"
         "  --syslog              log to syslog instead of stderr (= --log-destination syslog)\n"
