@@ -832,37 +832,12 @@ static void on_accept(uv_stream_t *srv, int status)
     uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
 }
 
-/* "host:port", "[v6]:port" -> host, port */
-static int split_addr(const char *a, char *host, size_t hl, int *port)
-{
-    const char *c;
-    if (a[0] == '[') {
-        const char *e = strchr(a, ']');
-        if (!e || e[1] != ':' || (size_t)(e - a - 1) >= hl)
-            return -1;
-        memcpy(host, a + 1, (size_t)(e - a - 1));
-        host[e - a - 1] = 0;
-        c = e + 1;
-    } else {
-        c = strrchr(a, ':');
-        if (!c || (size_t)(c - a) >= hl)
-            return -1;
-        memcpy(host, a, (size_t)(c - a));
-        host[c - a] = 0;
-    }
-    char *end;
-    long pn = strtol(c + 1, &end, 10);
-    if (*end || pn <= 0 || pn > 65535)
-        return -1;
-    *port = (int)pn;
-    return 0;
-}
 
 static int resolve_literal(const char *addr, struct sockaddr_storage *ss)
 {
     char host[256];
     int port;
-    if (split_addr(addr, host, sizeof host, &port))
+    if (proto_addr_split(addr, host, sizeof host, &port))
         return -1;
     if (!strcmp(host, "localhost"))
         snprintf(host, sizeof host, "127.0.0.1");
@@ -953,7 +928,7 @@ static peer *dial_addr(catalogd *d, const char *addr, const proto_id *expect)
     }
     char host[256], port[8];
     int pn;
-    split_addr(addr, host, sizeof host, &pn);
+    proto_addr_split(addr, host, sizeof host, &pn);
     snprintf(port, sizeof port, "%d", pn);
     resolve_req *rr = malloc(sizeof *rr);
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM };

@@ -434,21 +434,9 @@ static void on_accept(uv_stream_t *l, int status)
 /* A literal address ("127.0.0.1:7480", "[::1]:7480") into ss. */
 static int resolve(const char *a, struct sockaddr_storage *ss, char *host, size_t hl)
 {
-    const char *c;
-    if (a[0] == '[') {
-        const char *e = strchr(a, ']');
-        if (!e || e[1] != ':' || (size_t)(e - a - 1) >= hl)
-            return -1;
-        memcpy(host, a + 1, (size_t)(e - a - 1));
-        host[e - a - 1] = 0;
-        c = e + 1;
-    } else {
-        if (!(c = strrchr(a, ':')) || (size_t)(c - a) >= hl)
-            return -1;
-        memcpy(host, a, (size_t)(c - a));
-        host[c - a] = 0;
-    }
-    int port = atoi(c + 1);
+    int port;
+    if (proto_addr_split(a, host, hl, &port))
+        return -1;
     if (!strcmp(host, "localhost"))
         snprintf(host, hl, "127.0.0.1");
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0 ||

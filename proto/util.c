@@ -164,3 +164,28 @@ uint64_t proto_now_ms(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+int proto_addr_split(const char *a, char *host, size_t hl, int *port)
+{
+    const char *c;
+    if (a[0] == '[') {
+        const char *e = strchr(a, ']');
+        if (!e || e[1] != ':' || (size_t)(e - a - 1) >= hl)
+            return -1;
+        memcpy(host, a + 1, (size_t)(e - a - 1));
+        host[e - a - 1] = 0;
+        c = e + 1;
+    } else {
+        c = strrchr(a, ':');
+        if (!c || (size_t)(c - a) >= hl)
+            return -1;
+        memcpy(host, a, (size_t)(c - a));
+        host[c - a] = 0;
+    }
+    char *end;
+    long pn = strtol(c + 1, &end, 10);
+    if (*end || pn <= 0 || pn > 65535)
+        return -1;
+    *port = (int)pn;
+    return 0;
+}

@@ -35,4 +35,8 @@ int proto_id_is_zero(const proto_id *id);
 /* Milliseconds since the Unix epoch (wall clock). */
 uint64_t proto_now_ms(void);
 
+/* "host:port" or "[v6]:port" -> host (NUL-terminated, at most hl - 1
+ * bytes) and port 1..65535: 0, or -1 when it is neither. */
+int proto_addr_split(const char *a, char *host, size_t hl, int *port);
+
 #endif
