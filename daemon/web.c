@@ -32,6 +32,7 @@ typedef struct web_conn {
     uv_tcp_t tcp;            /* first: libh2o's close callback gets this handle */
     struct web *w;
     struct web_conn *prev, *next;
+    uint8_t source[16];      /* who it counts against (source_of) */
 } web_conn;
 
 typedef struct web {
@@ -402,6 +403,36 @@ static void on_listener_closed(uv_handle_t *h)
         dispose(s);
 }
 
+/* The source a connection counts against for NODE_WEB_CONN_PER_ADDR: an
+ * IPv4 address, or an IPv6 /64 (one host is usually handed a whole /64,
+ * as for peers: daemon/peer.c).  All zero when unknown. */
+static void source_of(uv_tcp_t *t, uint8_t out[16])
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    memset(out, 0, 16);
+    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len))
+        return;
+    if (ss.ss_family == AF_INET) {
+        memcpy(out + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        out[10] = out[11] = 0xff;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            memcpy(out, a, 16);
+        else
+            memcpy(out, a, 8);
+    }
+}
+
+static unsigned conns_from(const web *s, const web_conn *self)
+{
+    unsigned n = 0;
+    for (const web_conn *c = s->conns; c; c = c->next)
+        n += c != self && !memcmp(c->source, self->source, sizeof c->source);
+    return n;
+}
+
 static void on_accept(uv_stream_t *l, int status)
 {
     web *s = l->data;
@@ -419,6 +450,12 @@ static void on_accept(uv_stream_t *l, int status)
     uv_tcp_init(l->loop, &c->tcp);
     s->nconns++;
     if (uv_accept(l, (uv_stream_t *)&c->tcp) || s->nconns > NODE_WEB_CONN_MAX || s->closing) {
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    /* one address cannot take every slot from the rest of the office */
+    source_of(&c->tcp, c->source);
+    if (conns_from(s, c) >= NODE_WEB_CONN_PER_ADDR) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }

@@ -339,6 +339,10 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 /* Open web connections at once; one more is closed on accept.  Staff
  * browsers keep a few connections each; a department is dozens. */
 #define NODE_WEB_CONN_MAX 256u
+/* Of them, from one IPv4 address or IPv6 /64: a browser opens at most six
+ * per host; a whole office behind one NAT address gets a fair share, and
+ * one client holding idle connections cannot lock everyone else out. */
+#define NODE_WEB_CONN_PER_ADDR 64u
 /* Bytes of a request's target (path and query).  A search form with every
  * field filled is well under 4 KiB; libh2o itself refuses request heads
  * over 8 KiB (H2O_MAX_REQLEN). */

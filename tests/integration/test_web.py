@@ -85,20 +85,36 @@ def test_idle_browser_connections_do_not_delay_the_stop(env):
     s.close()
 
 
+def closed_at_once(s):
+    s.settimeout(5)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        return s.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
 def test_connection_cap(env):
     a = env.found()
     socks = []
-    for _ in range(256):
+    # one address gets NODE_WEB_CONN_PER_ADDR (64); the 65th is closed at once
+    for _ in range(64):
         socks.append(socket.create_connection(("127.0.0.1", a.web_port)))
-    # the 257th is closed at once (NODE_WEB_CONN_MAX)
     extra = socket.create_connection(("127.0.0.1", a.web_port))
-    extra.settimeout(5)
-    extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    try:
-        data = extra.recv(100)
-    except ConnectionResetError:
-        data = b""
-    assert data == b"", data
+    assert closed_at_once(extra)
+    extra.close()
+    # other addresses still get in, up to NODE_WEB_CONN_MAX (256) in all
+    for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        ok = socket.create_connection(("127.0.0.1", a.web_port), source_address=(src, 0))
+        ok.settimeout(5)
+        ok.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert ok.recv(100).startswith(b"HTTP/1.1"), src
+        socks.append(ok)
+        for _ in range(63):
+            socks.append(socket.create_connection(("127.0.0.1", a.web_port), source_address=(src, 0)))
+    # 256 open: the next, from a fresh address, is closed at once
+    extra = socket.create_connection(("127.0.0.1", a.web_port), source_address=("127.0.0.9", 0))
+    assert closed_at_once(extra)
     for s in socks[:10]:
         s.close()
     # room again
