@@ -86,12 +86,7 @@ int web_page_evidence(web_req *w)
     row_head(b, "製品");
     web_text(b, catalog_field_text(seed, "product", buf, sizeof buf));
     row_head(b, "事業者");
-    web_text(b, catalog_field_text(seed, "company", buf, sizeof buf));
-    if (catalog_field_text(seed, "corporate_number", buf, sizeof buf)[0]) {
-        web_raw(b, "（法人番号 ");
-        web_text(b, buf);
-        web_raw(b, "）");
-    }
+    web_company(b, seed);
     row_head(b, "作成した団体");
     web_textf(b, "%s %s", d->id.code, d->id.name);
     proto_id_str(&d->id.id, ids);

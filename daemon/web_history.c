@@ -42,18 +42,12 @@ static int add_version(void *ctx, const uint8_t *rec, size_t len)
         l->v = nv;
         l->cap = cap;
     }
-    web_rec *e = &l->v[l->n];
-    if (!(e->raw = malloc(len ? len : 1))) {
+    int rc = web_rec_copy(&l->v[l->n], rec, len);
+    if (rc < 0) {
         l->failed = 1;
         return 1;
     }
-    memcpy(e->raw, rec, len);
-    e->len = len;
-    if (proto_record_decode_stored(e->raw, len, &e->r, NULL, 0)) {
-        free(e->raw);
-        return 0;
-    }
-    l->n++;
+    l->n += (size_t)rc;
     return 0;
 }
 

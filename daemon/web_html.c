@@ -8,6 +8,7 @@
  * duty, which stays here in one function (web_textn).
  */
 #include "daemon/web_int.h"
+#include "catalog/diff.h"
 #include "catalog/jp.h"
 #include "catalog/schema.h"
 #include "proto/limits.h"
@@ -370,6 +371,17 @@ const char *web_member_label(const web_req *w, const proto_id *id, char *buf, si
         snprintf(buf, n, "%s", s);
     }
     return buf;
+}
+
+void web_company(web_buf *b, const proto_record *r)
+{
+    char buf[PROTO_FIELD_MAX + 1];
+    web_text(b, catalog_field_text(r, "company", buf, sizeof buf));
+    if (catalog_field_text(r, "corporate_number", buf, sizeof buf)[0]) {
+        web_raw(b, "（法人番号 ");
+        web_text(b, buf);
+        web_raw(b, "）");
+    }
 }
 
 void web_date_num(web_buf *b, int ymd)

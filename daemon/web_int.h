@@ -109,6 +109,9 @@ const char *web_member_label(const web_req *w, const proto_id *id, char *buf, si
  * title: <time datetime="2026-04-01" title="2026-04-01">令和8年4月1日</time>.
  * Anything unreadable is shown escaped as it is. */
 void web_date(web_buf *b, const char *iso);
+/* The company of a certification, with its 法人番号 when it has one:
+ * 株式会社…（法人番号 1234567890123）. */
+void web_company(web_buf *b, const proto_record *r);
 void web_date_num(web_buf *b, int ymd);
 /* 令和8年度 (2026年度) for a fiscal year. */
 void web_fiscal_year(web_buf *b, long fy);
@@ -122,6 +125,11 @@ typedef struct {
     size_t len;
     proto_record r;
 } web_rec;
+
+/* A store callback's record into *e (a copy, decoded): 1, or 0 for a record
+ * that does not decode (the store holds only records that did: a damaged
+ * one is skipped; e->raw is then NULL), or -1 out of memory. */
+int web_rec_copy(web_rec *e, const uint8_t *rec, size_t len);
 
 /* Every current certification of the product of one certification (the
  * index's product: 法人番号 + normalised name, catalog_search with

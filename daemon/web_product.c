@@ -38,20 +38,27 @@ static int copy_rec(void *ctx, const uint8_t *rec, size_t len)
     rec_list *l = ctx;
     if (l->n >= l->max)
         return 1;
-    web_rec *e = &l->v[l->n];
-    if (!(e->raw = malloc(len ? len : 1))) {
+    int rc = web_rec_copy(&l->v[l->n], rec, len);
+    if (rc < 0) {
         l->failed = 1;
         return 1;
     }
+    l->n += (size_t)rc;
+    return 0;
+}
+
+int web_rec_copy(web_rec *e, const uint8_t *rec, size_t len)
+{
+    if (!(e->raw = malloc(len ? len : 1)))
+        return -1;
     memcpy(e->raw, rec, len);
     e->len = len;
     if (proto_record_decode_stored(e->raw, len, &e->r, NULL, 0)) {
-        free(e->raw);   /* the store holds only records that decoded: skip a damaged one */
+        free(e->raw);
         e->raw = NULL;
         return 0;
     }
-    l->n++;
-    return 0;
+    return 1;
 }
 
 /* refs[0..n) into a new array of records, at most max. */
@@ -424,12 +431,7 @@ static void heading(web_req *w, const web_product *p)
     web_raw(b, "<h1>");
     web_text(b, catalog_field_text(r, "product", buf, sizeof buf));
     web_raw(b, "</h1>\n<dl class=\"product-head\"><dt>事業者</dt><dd>");
-    web_text(b, catalog_field_text(r, "company", buf, sizeof buf));
-    if (catalog_field_text(r, "corporate_number", buf, sizeof buf)[0]) {
-        web_raw(b, "（法人番号 ");
-        web_text(b, buf);
-        web_raw(b, "）");
-    }
+    web_company(b, r);
     web_raw(b, "</dd><dt>分野</dt><dd>");
     web_text(b, catalog_field_text(r, "areas", buf, sizeof buf));
     if (catalog_field_text(r, "summary", buf, sizeof buf)[0]) {
