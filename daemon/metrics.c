@@ -365,6 +365,12 @@ int metrics_format(catalogd *d, web_buf *b)
     single(b, "catalogd_catalog_index_current", "gauge",
            "1 when the search index is built at the catalog's current state (a search brings it up to date)",
            (uint64_t)(xs.built && xs.gen == d->catalog_gen));
+    single(b, "catalogd_catalog_index_builds_total", "counter",
+           "Updates of the search index that read every current certification and adoption (the first, after a fork, after many changes at once)",
+           xs.builds);
+    single(b, "catalogd_catalog_index_updates_in_place_total", "counter",
+           "Updates of the search index that read only the certifications and adoptions that changed",
+           xs.updates_in_place);
 
     by_label(b, "catalogd_records_signed_total", "counter", "Records this node signed and wrote, by kind", "kind",
              kind_names, c->records_signed, CATALOGD_KINDS);

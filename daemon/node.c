@@ -3,6 +3,7 @@
 #include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
+#include "catalog/index.h"
 #include "proto/util.h"
 #include "store/kind.h"
 
@@ -56,8 +57,17 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
         if (res != STORE_NEW && res != STORE_FORK)
             continue;
         const kind_def *k = kind_of(recs[i].kind);
-        if (k->flags & KIND_F_CATALOG)
-            catalog = 1;   /* a fork may change which version is current, too */
+        if (k->flags & KIND_F_CATALOG) {
+            catalog = 1;
+            /* a fork may change which version of which key is current: the
+             * index is rebuilt then; a new record changes its own key only */
+            if (!d->index)
+                ;
+            else if (res == STORE_FORK)
+                catalog_index_note_all(d->index);
+            else
+                catalog_index_note(d->index, recs[i].kind, &recs[i].author, recs[i].key);
+        }
         if (res == STORE_NEW && (k->flags & KIND_F_MEMBERSHIP))
             membership = 1;
         if (!from) {

@@ -1041,6 +1041,151 @@ static void rebuilt_after_change(void **state)
     catalog_index_free(fresh);
 }
 
+/* Does the index answer as one built from scratch, for a spread of queries? */
+static void same_as_scratch(fx *f)
+{
+    catalog_index *fresh = catalog_index_new();
+    assert_non_null(fresh);
+    for (int k = 0; k < 17; k++) {
+        catalog_query q = base_query();
+        switch (k) {
+        case 0: break;
+        case 1: q.all = 1; break;
+        case 2: case 3: case 4: case 5: q.status = k - 2; break;
+        case 6: q.words = "議事録"; break;
+        case 7: q.area = area_index("防災"); break;
+        case 8: q.area = area_index("環境"); break;
+        case 9: q.public_only = 1; break;
+        case 10: q.has_adopted_by = 1; q.adopted_by = ids[R].id; break;
+        case 11: q.not_adopted_by_self = 1; break;
+        case 12: q.exact = 1; q.has_member = 1; q.member = ids[M].id; break;
+        case 13: q.fiscal_year = 2026; break;
+        default: q.limit = 2; q.offset = (size_t)(k - 14); break;
+        }
+        result inplace = run(f, &q);
+        catalog_index *x = f->x;
+        f->x = fresh;
+        result scratch = run(f, &q);
+        f->x = x;
+        assert_string_equal(inplace.certs, scratch.certs);
+        assert_string_equal(inplace.adoptions, scratch.adoptions);
+        assert_string_equal(inplace.order, scratch.order);
+        assert_string_equal(inplace.adoption_order, scratch.adoption_order);
+        assert_string_equal(inplace.groups, scratch.groups);
+        assert_int_equal(inplace.products, scratch.products);
+    }
+    catalog_index_free(fresh);
+}
+
+/* Updated in place from the keys noted, the index answers as one built from
+ * scratch whatever the changes: new products, a product renamed (its
+ * certification moves to another place), certifications joining another
+ * member's product or leaving it, deletions and certifications back again,
+ * adoptions citing certifications that come and go, several changes of one
+ * key between two searches.  A fixed pseudo-random sequence of 300 changes,
+ * compared after every one to four of them. */
+static void updated_in_place(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    run(f, &q);
+    catalog_index_stats s0, s;
+    catalog_index_stats_get(f->x, &s0);
+    assert_int_equal(s0.builds, 1);
+    static const char *const products[] = { "AI議事録", "ＡＩ議事録", "避難所マップ", "道路点検", "新製品" };
+    static const char *const corps[] = { CORP_A, CORP_B, CORP_C, NULL };
+    static const char *const areas[] = { "防災", "環境", "行政DX、防災", "教育" };
+    static const char *const days[] = { "2024-04-01", "2025-04-01", "2026-04-01" };
+    static const char *const statuses[] = { NULL, "停止", "取消" };
+    uint32_t rnd = 12345;
+#define RND(n) ((rnd = rnd * 1103515245u + 12345u), (int)((rnd >> 16) % (n)))
+    int have_c[NIDS][10] = { { 0 } }, have_a[NIDS][6] = { { 0 } };
+    size_t since = 0, compares = 0;
+    for (int step = 0; step < 300; step++) {
+        int who = RND(2) ? M : R, op = RND(10);
+        char key[32], ref[200];
+        catalog_kv kv[10];
+        const char *kind;
+        if (op < 7) {
+            int k = RND(10);
+            kind = "certification";
+            snprintf(key, sizeof key, "%c-X%d", id_letter[who], k);
+            if (op == 6 && have_c[who][k]) {
+                proto_body *why = proto_body_new();
+                proto_body_str(why, "reason", "誤登録");
+                put_as(f, who, kind, key, PROTO_FLAG_TOMBSTONE, why);
+                have_c[who][k] = 0;
+            } else {
+                const char *prod = products[RND(5)], *corp = corps[RND(4)], *area = areas[RND(4)];
+                const char *day = days[RND(3)], *st = statuses[RND(3)], *vis = RND(2) ? "public" : NULL;
+                const char *p[] = CERT_PAIRS("株式会社テスト", prod, corp, area, day, "2028-03-31", st, vis, NULL);
+                put_as(f, who, kind, key, 0, build(kind, kv, kvs(kv, p, 18)));
+                have_c[who][k] = 1;
+            }
+        } else {
+            int k = RND(6);
+            kind = "adoption";
+            snprintf(key, sizeof key, "%c-Y%d", id_letter[who], k);
+            if (op == 9 && have_a[who][k]) {
+                proto_body *why = proto_body_new();
+                proto_body_str(why, "reason", "誤登録");
+                put_as(f, who, kind, key, PROTO_FLAG_TOMBSTONE, why);
+                have_a[who][k] = 0;
+            } else {
+                /* a certification of M or R that may or may not exist, or F's */
+                int c = RND(3);
+                char ck[32];
+                if (c == 2)
+                    snprintf(ck, sizeof ck, "F-%d", 1 + RND(3));
+                else
+                    snprintf(ck, sizeof ck, "%c-X%d", id_letter[c ? R : M], RND(10));
+                ref_of(c == 2 ? F : c ? R : M, ck, ref, sizeof ref);
+                const char *fy = RND(2) ? "2026" : "2025", *vis = RND(2) ? "public" : NULL;
+                put_as(f, who, kind, key, 0, adoption(ref, fy, "総務課", vis));
+                have_a[who][k] = 1;
+            }
+        }
+        catalog_index_note(f->x, kind, &ids[who].id, key);
+        if (++since >= (size_t)(1 + RND(4))) {
+            same_as_scratch(f);
+            since = 0;
+            compares++;
+        }
+    }
+#undef RND
+    if (since)
+        compares++;
+    same_as_scratch(f);
+    catalog_index_stats_get(f->x, &s);
+    assert_int_equal(s.builds, 1);                          /* never rebuilt */
+    assert_int_equal(s.updates_in_place, compares);     /* once per search after changes */
+    assert_int_equal(s.gen, f->gen);
+
+    /* a gen bumped with nothing noted, or a fork (note_all): rebuilt */
+    f->gen++;
+    assert_int_equal(catalog_index_update(f->x, f->st, f->gen), 1);
+    catalog_index_note(f->x, "certification", &ids[M].id, "M-1");
+    catalog_index_note_all(f->x);
+    f->gen++;
+    assert_int_equal(catalog_index_update(f->x, f->st, f->gen), 1);
+    catalog_index_stats_get(f->x, &s);
+    assert_int_equal(s.builds, 3);
+    /* kinds the index does not hold are not noted; past the cap, a rebuild */
+    catalog_index_note(f->x, "member", &ids[M].id, "x");
+    f->gen++;
+    assert_int_equal(catalog_index_update(f->x, f->st, f->gen), 1);
+    catalog_index_stats_get(f->x, &s);
+    assert_int_equal(s.builds, 4);
+    for (int i = 0; i < 9000; i++)
+        catalog_index_note(f->x, "certification", &ids[M].id, "M-1");
+    f->gen++;
+    assert_int_equal(catalog_index_update(f->x, f->st, f->gen), 1);
+    catalog_index_stats_get(f->x, &s);
+    assert_int_equal(s.builds, 5);
+    assert_int_equal(s.updates_in_place, compares);
+    same_as_scratch(f);
+}
+
 static int trims;
 
 static void count_trim(void *ctx)
@@ -1371,6 +1516,7 @@ int main(void)
         T(whole_product),
         T(one_certification),
         T(rebuilt_after_change),
+        T(updated_in_place),
         T(trim_hook),
         T(query_setters),
         T(prepare_refusals),
