@@ -178,6 +178,8 @@ def test_metrics_two_nodes(env):
     assert value(s3, "catalogd_catalog_index_current") == 1
     assert value(s3, "catalogd_catalog_entries", kind="certification") == 3
     assert value(s3, "catalogd_catalog_entries", kind="adoption") == 0
+    assert value(s3, "catalogd_catalog_index_builds_total") == 1
+    assert value(s3, "catalogd_catalog_index_updates_in_place_total") == 0
 
     # catalogctl metrics: the same text (format, families, series)
     ct = a.ctl("metrics")
@@ -187,6 +189,19 @@ def test_metrics_two_nodes(env):
     assert {n: set(v) for n, v in sc.items()} == {n: set(v) for n, v in s3.items()}
     assert value(sc, "catalogd_records") == st["records"]
     assert series(sc, "catalogd_records_signed_total") == series(s, "catalogd_records_signed_total")
+
+    # a certification written here and one received from b: the next search
+    # reads just those two into the index, it does not build it again
+    cert(a, "MET-4")
+    cert(b, "MET-B1")
+    wait_until(lambda: digests_equal([a, b]), 10, what="a to hold b's certification")
+    out = a.ctl("search")
+    assert "MET-4" in out and "MET-B1" in out, out
+    s4, _ = parse(scrape(a))
+    assert value(s4, "catalogd_catalog_index_current") == 1
+    assert value(s4, "catalogd_catalog_entries", kind="certification") == 5
+    assert value(s4, "catalogd_catalog_index_builds_total") == 1
+    assert value(s4, "catalogd_catalog_index_updates_in_place_total") == 1
 
 
 def _probe(env, data, target, mode):
