@@ -213,14 +213,16 @@ def bench_web(founder, csv_path, words):
             f"round trip p50 {statistics.median(total):.2f} ms, {len(urls)} requests")
     # the first search page after a certification changed pays the index
     # rebuild (issue 14 makes it incremental)
+    # the first search page after a certification changed: the index puts
+    # the new version in place (catalog/index.c), it is not rebuilt
     try:
         after = []
-        for i in range(3):
+        for i in range(10):
             founder.run("certification", "update", keys[i], f"概要=更新 {i}")
             after.append(page_ms(pages["search"][i])[0])
         fig("web_search_page_after_change", round(statistics.median(after), 1), "ms",
-            f"first search page after a certification changed, median of 3 ({', '.join(f'{a:.0f}' for a in after)}); "
-            "target < 20 ms (the index is rebuilt: issue 14)")
+            f"first search page after a certification changed, median of {len(after)} "
+            f"(max {max(after):.1f}); target < 20 ms at {N} certifications")
     except Exception as ex:
         fig("web_search_page_after_change", "error", "", repr(ex)[:200])
     # 20 concurrent clients on the search page
@@ -446,9 +448,13 @@ def main():
     vall, v1, rec_bytes, vworst = verify_rate()
     fig("verify_rate_all_cores", round(vall), "verifications/s",
         f"ceiling, best of 3 runs (worst {vworst:.0f}/s); {v1:.0f}/s on one core")
-    for name, fn in (("initial sync, search, memory", lambda e: bench_initial_sync(e, vall)),
-                     ("22-node alliance", lambda e: bench_alliance(e, vall, rec_bytes)),
-                     ("scale", bench_scale)):
+    # BENCH_ONLY=sync,alliance,scale (any of them) runs only those parts
+    only = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
+    for short, name, fn in (("sync", "initial sync, search, memory", lambda e: bench_initial_sync(e, vall)),
+                            ("alliance", "22-node alliance", lambda e: bench_alliance(e, vall, rec_bytes)),
+                            ("scale", "scale", bench_scale)):
+        if only and short not in only:
+            continue
         env = harness.Env(BUILD)
         env.daemon_args = ["--sync-interval", "2000"]   # the default, not the tests' fast one
         note(f"running: {name} (data in {env.tmp})")
