@@ -1082,8 +1082,8 @@ static void same_as_scratch(fx *f)
  * certification moves to another place), certifications joining another
  * member's product or leaving it, deletions and certifications back again,
  * adoptions citing certifications that come and go, several changes of one
- * key between two searches.  A fixed pseudo-random sequence of 300 changes,
- * compared after every one to four of them. */
+ * key between two searches.  A fixed pseudo-random sequence of 500 changes,
+ * compared after every one to four of them, then after up to twelve. */
 static void updated_in_place(void **state)
 {
     fx *f = *state;
@@ -1101,7 +1101,7 @@ static void updated_in_place(void **state)
 #define RND(n) ((rnd = rnd * 1103515245u + 12345u), (int)((rnd >> 16) % (n)))
     int have_c[NIDS][10] = { { 0 } }, have_a[NIDS][6] = { { 0 } };
     size_t since = 0, compares = 0;
-    for (int step = 0; step < 300; step++) {
+    for (int step = 0; step < 500; step++) {
         int who = RND(2) ? M : R, op = RND(10);
         char key[32], ref[200];
         catalog_kv kv[10];
@@ -1146,7 +1146,7 @@ static void updated_in_place(void **state)
             }
         }
         catalog_index_note(f->x, kind, &ids[who].id, key);
-        if (++since >= (size_t)(1 + RND(4))) {
+        if (++since >= (size_t)(1 + RND(step < 300 ? 4 : 12))) {
             same_as_scratch(f);
             since = 0;
             compares++;
