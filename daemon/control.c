@@ -11,6 +11,7 @@
  * every command that writes.
  */
 #include "daemon/control.h"
+#include "daemon/control_int.h"
 #include "daemon/health.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
@@ -32,37 +33,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-/* put: kind, key, fields [[name, value], ...], tombstone.
- *
- * Puts are group-committed: the puts a client has pipelined and that
- * arrived together are signed and written in one LMDB transaction (one
- * fsync), and each still gets its own reply, in order. */
-typedef struct {
-    char kind[PROTO_KIND_MAX + 1], key[PROTO_KEY_MAX + 1];
-    uint32_t flags;
-    proto_body *body;
-} put_req;
-
-
-typedef struct {
-    put_req *req;            /* prepared, not yet written */
-    store_write_item *w;     /* as many, filled when written */
-    size_t n, cap;
-} put_batch;
-
-typedef struct control_client {
-    uv_pipe_t pipe;
-    catalogd *d;
-    struct control_client *next, **pprev;   /* d->ctl_clients */
-    proto_buf in;
-    msgpack_sbuffer out;   /* replies to the requests of one read, sent together */
-    int paused;            /* not reading or answering: the client is slow to take its replies */
-    int read_only;         /* refuse CONTROL_WRITE commands (a restricted socket, the web view) */
-    put_batch batch;       /* puts waiting for their transaction; empty between reads */
-    struct backup_job *backup;   /* a backup in flight: its reply comes first, so this
-                                  * client's later requests wait for it */
-} control_client;
 
 typedef enum { CONTROL_READ, CONTROL_WRITE } control_access;
 
@@ -474,6 +444,8 @@ static const control_cmd commands[] = {
     { "cfind", catalog_cmd_find, NULL, NULL, CONTROL_READ, "a certification or adoption: kind, key [, author]" },
     { "csearch", catalog_cmd_search, NULL, NULL, CONTROL_READ, "search certifications and adoptions" },
     { "metrics", metrics_cmd, NULL, NULL, CONTROL_READ, "the metrics as text, in the Prometheus format /metrics serves" },
+    { "watch", NULL, NULL, control_watch_start, CONTROL_READ,
+      "stream records as they are applied, from a position: [since [[member id, seq], ...], from_start]; the connection takes no other request" },
     { "help", cmd_help, NULL, NULL, CONTROL_READ, "these commands: name, access, help" },
 };
 
@@ -507,9 +479,8 @@ static int cmd_help(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
 
 /* ---- replies ---- */
 
-/* Replies are packed straight into c->out, one frame after another: begin
- * reserves the frame's length, end writes it, cancel drops the frame. */
-static size_t reply_begin(control_client *c, msgpack_packer *pk)
+/* (control_int.h) */
+size_t control_reply_begin(control_client *c, msgpack_packer *pk)
 {
     static const char len0[4];
     size_t at = c->out.size;
@@ -518,15 +489,15 @@ static size_t reply_begin(control_client *c, msgpack_packer *pk)
     return at;
 }
 
-static void reply_cancel(control_client *c, size_t at)
+void control_reply_cancel(control_client *c, size_t at)
 {
     c->out.size = at;
 }
 
-static void reply_end(control_client *c, size_t at)
+void control_reply_end(control_client *c, size_t at)
 {
     if (c->out.size < at + 4) {
-        reply_cancel(c, at);   /* out of memory */
+        control_reply_cancel(c, at);   /* out of memory */
         return;
     }
     size_t n = c->out.size - at - 4;
@@ -537,16 +508,16 @@ static void reply_end(control_client *c, size_t at)
     p[3] = (uint8_t)n;
 }
 
-static void reply_error(control_client *c, const char *err)
+void control_reply_error(control_client *c, const char *err)
 {
     msgpack_packer pk;
     proto_map m;
-    size_t at = reply_begin(c, &pk);
+    size_t at = control_reply_begin(c, &pk);
     proto_map_begin(&m, &pk);
     proto_map_put_bool(&m, "ok", 0);
     proto_map_put_str(&m, "error", err[0] ? err : "failed");
     proto_map_end(&m);
-    reply_end(c, at);
+    control_reply_end(c, at);
 }
 
 /* ---- put, group-committed ---- */
@@ -600,7 +571,7 @@ static void batch_flush(control_client *c)
     int rc = node_publish(c->d, pb->w, pb->n, err, sizeof err);
     for (size_t i = 0; i < pb->n; i++) {
         if (rc) {
-            reply_error(c, err);
+            control_reply_error(c, err);
         } else {
             proto_record pr;
             proto_id h;
@@ -610,13 +581,13 @@ static void batch_flush(control_client *c)
             proto_record_decode(pb->w[i].out, pb->w[i].out_len, &pr, NULL, 0);
             proto_record_hash(pb->w[i].out, pb->w[i].out_len, &h);
             proto_hex(h.b, 32, hx);
-            size_t at = reply_begin(c, &pk);
+            size_t at = control_reply_begin(c, &pk);
             proto_map_begin(&m, &pk);
             proto_map_put_bool(&m, "ok", 1);
             proto_map_put_u64(&m, "seq", pr.seq);
             proto_map_put_str(&m, "hash", hx);
             proto_map_end(&m);
-            reply_end(c, at);
+            control_reply_end(c, at);
             free(pb->w[i].out);
         }
         proto_body_free(pb->req[i].body);
@@ -682,17 +653,17 @@ static void control_request(control_client *c, const uint8_t *req, size_t len)
             proto_err(err, sizeof err, "read-only control connection: %s writes", name);
         } else {
             msgpack_packer pk;
-            size_t at = reply_begin(c, &pk);
+            size_t at = control_reply_begin(c, &pk);
             if (cmd->fn(c->d, req, len, &pk, err, sizeof err) == 0) {
-                reply_end(c, at);
+                control_reply_end(c, at);
                 return;
             }
-            reply_cancel(c, at);
+            control_reply_cancel(c, at);
         }
     }
     c->d->counters.control_errors++;
     log_debug(c->d, "control: %s refused: %s", cmd ? name : "?", err);
-    reply_error(c, err);
+    control_reply_error(c, err);
 }
 
 /* ---- transport ---- */
@@ -744,17 +715,17 @@ static void backup_done(uv_work_t *w, int status)
     }
     c->backup = NULL;
     if (j->rc) {
-        reply_error(c, j->err);
+        control_reply_error(c, j->err);
     } else {
         msgpack_packer pk;
         proto_map m;
-        size_t at = reply_begin(c, &pk);
+        size_t at = control_reply_begin(c, &pk);
         proto_map_begin(&m, &pk);
         proto_map_put_bool(&m, "ok", 1);
         proto_map_put_str(&m, "path", j->path);
         proto_map_put_u64(&m, "bytes", j->bytes);
         proto_map_end(&m);
-        reply_end(c, at);
+        control_reply_end(c, at);
     }
     free(j);
     /* the requests that came with the backup's, then read again */
@@ -804,17 +775,18 @@ static void on_close(uv_handle_t *h)
     proto_buf_free(&c->in);
     msgpack_sbuffer_destroy(&c->out);
     batch_free(c);
+    control_watch_free(c);
     free(c);
 }
 
-static void client_close(control_client *c)
+void control_client_close(control_client *c)
 {
     if (!uv_is_closing((uv_handle_t *)&c->pipe))
         uv_close((uv_handle_t *)&c->pipe, on_close);
 }
 
 /* Reply bytes this client has not taken yet: sent and unsent. */
-static size_t queued(control_client *c)
+size_t control_queued(control_client *c)
 {
     return c->out.size + uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
 }
@@ -828,10 +800,15 @@ static void on_write(uv_write_t *w, int status)
         return;
     if (status < 0) {
         /* the client went away; a paused client would never read the EOF */
-        client_close(c);
+        control_client_close(c);
         return;
     }
-    if (c->paused && queued(c) < NODE_CONTROL_WRITE_LOW) {
+    if (c->watch) {
+        if (control_queued(c) < NODE_CONTROL_WRITE_LOW)
+            control_watch_drained(c);
+        return;
+    }
+    if (c->paused && control_queued(c) < NODE_CONTROL_WRITE_LOW) {
         /* answer the requests that waited, then read again (unless their
          * replies fill the queue once more) */
         c->paused = 0;
@@ -842,7 +819,7 @@ static void on_write(uv_write_t *w, int status)
 }
 
 /* Send the collected replies in one write. */
-static void out_flush(control_client *c)
+void control_out_flush(control_client *c)
 {
     if (!c->out.size)
         return;
@@ -852,14 +829,14 @@ static void out_flush(control_client *c)
         /* replies cannot be sent: better a closed connection than a client
          * waiting forever */
         msgpack_sbuffer_clear(&c->out);
-        client_close(c);
+        control_client_close(c);
         return;
     }
     w->data = msgpack_sbuffer_release(&c->out);
     if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, on_write)) {
         free(w->data);
         free(w);
-        client_close(c);
+        control_client_close(c);
     }
 }
 
@@ -873,14 +850,14 @@ static void serve(control_client *c)
     size_t fl;
     int rc = 0;
     for (;;) {
-        if (c->backup)
-            break;   /* held: the rest wait for the backup's reply */
-        if (queued(c) > NODE_CONTROL_WRITE_HIGH) {
+        if (c->backup || c->watch)
+            break;   /* held: the rest wait for the backup's reply; a watch takes no more */
+        if (control_queued(c) > NODE_CONTROL_WRITE_HIGH) {
             batch_flush(c);
-            out_flush(c);
+            control_out_flush(c);
             if (uv_is_closing((uv_handle_t *)&c->pipe))
                 return;
-            if (queued(c) > NODE_CONTROL_WRITE_HIGH) {
+            if (control_queued(c) > NODE_CONTROL_WRITE_HIGH) {
                 c->paused = 1;
                 uv_read_stop((uv_stream_t *)&c->pipe);
                 return;
@@ -891,10 +868,10 @@ static void serve(control_client *c)
         control_request(c, f, fl);
     }
     batch_flush(c);
-    out_flush(c);
+    control_out_flush(c);
     if (rc < 0 && !uv_is_closing((uv_handle_t *)&c->pipe)) {
         log_warn(c->d, "control: oversized or empty frame; closing client");
-        client_close(c);
+        control_client_close(c);
     }
 }
 
@@ -909,11 +886,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     control_client *c = s->data;
     if (n < 0) {
-        client_close(c);
+        control_client_close(c);
         return;
     }
+    if (c->watch)
+        return;   /* a stream: what the client sends after its request is ignored */
     if (proto_buf_append(&c->in, b->base, (size_t)n)) {
-        client_close(c);
+        control_client_close(c);
         return;
     }
     serve(c);
@@ -956,7 +935,7 @@ static void on_conn(uv_stream_t *srv, int status)
     d->ctl_clients = c;
     d->nctl_clients++;
     if (uv_accept(srv, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read))
-        client_close(c);
+        control_client_close(c);
 }
 
 /* Does a daemon answer on the socket at path?  1 yes, 0 no (nobody listens:
@@ -1039,5 +1018,5 @@ void control_close(catalogd *d)
         d->ctl_open = 0;
     }
     for (control_client *c = d->ctl_clients; c; c = c->next)
-        client_close(c);
+        control_client_close(c);
 }

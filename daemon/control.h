@@ -7,6 +7,9 @@
 
 int  control_listen(catalogd *d, char *err, size_t errlen);
 void control_close(catalogd *d);
+/* Records just applied (node_applied's arguments): each watcher that is
+ * caught up gets those it has not had (daemon/control_watch.c). */
+void control_watch_applied(catalogd *d, const proto_record *recs, const int *results, size_t n);
 
 /* A control command: reads its arguments from the request map, packs a
  * whole reply map (with "ok": true) into pk, or returns -1 with err. */

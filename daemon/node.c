@@ -1,5 +1,6 @@
 /* daemon/node.c — publish and react to applied records; see node.h. */
 #include "daemon/node.h"
+#include "daemon/control.h"
 #include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
@@ -106,4 +107,5 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
         d->catalog_gen++;
     if (membership)
         peer_targets_changed(d);
+    control_watch_applied(d, recs, results, n);
 }

@@ -16,6 +16,7 @@
  * when not ok); the same stream on a read-only connection never reaches
  * node_publish.  backup is left out on writable connections (see run). */
 #include "daemon/control.c"
+#include "daemon/control_watch.c"
 #include "daemon/control_catalog.c"
 
 #include <ftw.h>

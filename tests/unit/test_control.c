@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "daemon/control.c"
+#include "daemon/control_watch.c"
 
 /* ---- stubs ---- */
 
@@ -181,7 +182,7 @@ static void table_access(void **state)
 {
     static const char *writes[] = { "put", "cput", "member_add", "member_set", "backup", "sponsor" };
     static const char *reads[] = { "status", "get", "list", "history", "forks", "members",
-                                   "peers", "vv", "cfind", "csearch", "metrics", "help" };
+                                   "peers", "vv", "cfind", "csearch", "metrics", "watch", "help" };
     size_t nw = sizeof writes / sizeof writes[0], nr = sizeof reads / sizeof reads[0];
     assert_int_equal(sizeof commands / sizeof commands[0], nw + nr);
     for (size_t i = 0; i < nw; i++) {

@@ -1,0 +1,292 @@
+/*
+ * daemon/control_watch.c — `watch` on the control socket: a stream of the
+ * records this node applies (catalogctl watch); see control_int.h.
+ *
+ * The stream's position is a version vector: per author, the last seq
+ * sent.  An author's log has no gaps (the store refuses a record past the
+ * author's next seq) and node_applied hands records over after they are
+ * committed, in each author's seq order, so "everything up to seq s of
+ * author A" is exact: the store itself is the stream's buffer.  A watcher
+ * is live (pushed each record from node_applied) or catching up (read from
+ * the store in pages while its queue stays below NODE_CONTROL_WRITE_HIGH);
+ * it goes back to catching up whenever it falls behind, so a slow reader
+ * costs the daemon a bounded queue, never a growing one, and misses
+ * nothing.
+ */
+#include "daemon/control.h"
+#include "daemon/control_int.h"
+#include "daemon/log.h"
+#include "proto/limits.h"
+#include "proto/mp.h"
+#include "proto/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    proto_id author;
+    uint64_t seq;          /* the last sent (or, at the start, the position given) */
+} watch_pos;
+
+typedef struct control_watch {
+    int live;              /* caught up: node_applied pushes each new record */
+    watch_pos *pos;        /* sorted by author bytes */
+    size_t n, cap;
+    uint64_t sent;
+} control_watch;
+
+/* The entry of author (added at seq 0 when absent), or NULL (out of memory
+ * or past MSG_VV_MAX authors: the alliance's bound on authors). */
+static watch_pos *pos_get(control_watch *w, const proto_id *author)
+{
+    size_t lo = 0, hi = w->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = memcmp(&w->pos[mid].author, author, sizeof *author);
+        if (c == 0)
+            return &w->pos[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (w->n >= MSG_VV_MAX)
+        return NULL;
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? 2 * w->cap : 16;
+        watch_pos *np = realloc(w->pos, nc * sizeof *np);
+        if (!np)
+            return NULL;
+        w->pos = np;
+        w->cap = nc;
+    }
+    memmove(&w->pos[lo + 1], &w->pos[lo], (w->n - lo) * sizeof *w->pos);
+    w->pos[lo].author = *author;
+    w->pos[lo].seq = 0;
+    w->n++;
+    return &w->pos[lo];
+}
+
+/* One record frame into the client's queue. */
+static void send_record(control_client *c, const uint8_t *rec, size_t len)
+{
+    msgpack_packer pk;
+    proto_map m;
+    size_t at = control_reply_begin(c, &pk);
+    proto_map_begin(&m, &pk);
+    proto_map_put_bool(&m, "ok", 1);
+    proto_map_put_bin(&m, "record", rec, len);
+    proto_map_end(&m);
+    control_reply_end(c, at);
+    c->watch->sent++;
+}
+
+/* ---- catching up from the store ---- */
+
+typedef struct {
+    control_client *c;
+    watch_pos *p;
+    int full;
+} range_ctx;
+
+static int range_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    range_ctx *r = ctx;
+    proto_record pr;
+    if (proto_record_decode_stored(rec, len, &pr, NULL, 0) || pr.seq != r->p->seq + 1)
+        return 1;   /* not the next of this author: stop (the next pump tries again) */
+    send_record(r->c, rec, len);
+    r->p->seq = pr.seq;
+    if (control_queued(r->c) > NODE_CONTROL_WRITE_HIGH) {
+        r->full = 1;
+        return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    control_watch *w;
+    proto_id *behind;      /* authors the store holds more of */
+    size_t n, cap;
+    int failed;
+} behind_ctx;
+
+static int behind_cb(void *ctx, const proto_id *author, uint64_t seq)
+{
+    behind_ctx *b = ctx;
+    watch_pos *p = pos_get(b->w, author);
+    if (!p) {
+        b->failed = 1;
+        return 1;
+    }
+    if (seq <= p->seq)
+        return 0;
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? 2 * b->cap : 16;
+        proto_id *nb = realloc(b->behind, nc * sizeof *nb);
+        if (!nb) {
+            b->failed = 1;
+            return 1;
+        }
+        b->behind = nb;
+        b->cap = nc;
+    }
+    b->behind[b->n++] = *author;
+    return 0;
+}
+
+/* Send what the store holds past the watcher's position until the queue is
+ * full (then on_write calls again) or nothing is left (then live). */
+static void pump(control_client *c)
+{
+    control_watch *w = c->watch;
+    catalogd *d = c->d;
+    while (!w->live && control_queued(c) <= NODE_CONTROL_WRITE_HIGH) {
+        behind_ctx b = { .w = w };
+        if (store_vv(d->st, behind_cb, &b) < 0 || b.failed) {
+            free(b.behind);
+            log_warn(d, "control: watch: cannot read the version vector; closing the watcher");
+            control_client_close(c);
+            return;
+        }
+        if (!b.n) {
+            w->live = 1;
+            break;
+        }
+        int full = 0, stuck = 1;
+        for (size_t i = 0; i < b.n && !full; i++) {
+            watch_pos *p = pos_get(w, &b.behind[i]);
+            uint64_t before = p->seq;
+            range_ctx r = { c, p, 0 };
+            store_range(d->st, &b.behind[i], p->seq + 1, UINT64_MAX, range_cb, &r);
+            full = r.full;
+            if (p->seq != before)
+                stuck = 0;
+        }
+        free(b.behind);
+        if (stuck && !full) {
+            /* the vector says more and the log gives nothing: not a state
+             * a store reaches; better closed than a loop that spins */
+            log_warn(d, "control: watch: the log does not follow the version vector; closing the watcher");
+            control_client_close(c);
+            return;
+        }
+    }
+    control_out_flush(c);
+}
+
+/* ---- the request, and the records node_applied hands over ---- */
+
+static int start_now(void *ctx, const proto_id *author, uint64_t seq)
+{
+    control_watch *w = ctx;
+    watch_pos *p = pos_get(w, author);
+    if (!p)
+        return 1;
+    p->seq = seq;
+    return 0;
+}
+
+int control_watch_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)
+{
+    control_watch *w = calloc(1, sizeof *w);
+    if (!w)
+        return proto_err(err, errlen, "out of memory");
+    proto_rd rd;
+    int from_start = 0;
+    if (proto_map_find(req, len, "from_start", &rd) == 0 && proto_rd_bool(&rd, &from_start)) {
+        free(w);
+        return proto_err(err, errlen, "from_start must be true or false");
+    }
+    if (proto_map_find(req, len, "since", &rd) == 0) {
+        /* [[member id (text), seq], ...]: the position the client saw */
+        uint32_t n, two;
+        if (proto_rd_array(&rd, &n) || n > MSG_VV_MAX) {
+            free(w);
+            return proto_err(err, errlen, "since must be an array of at most %u [member id, seq]", MSG_VV_MAX);
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            char id[PROTO_ID_STR + 1];
+            proto_id a;
+            uint64_t seq;
+            watch_pos *p;
+            if (proto_rd_array(&rd, &two) || two != 2 || proto_rd_strcpy(&rd, id, sizeof id) ||
+                proto_id_parse(id, &a) || proto_rd_uint(&rd, &seq) || !(p = pos_get(w, &a))) {
+                free(w->pos);
+                free(w);
+                return proto_err(err, errlen, "since: entry %u is not [member id, seq]", i + 1);
+            }
+            p->seq = seq;
+        }
+    } else if (!from_start && store_vv(c->d->st, start_now, w)) {
+        free(w->pos);
+        free(w);
+        return proto_err(err, errlen, "cannot read the version vector");
+    }
+    c->watch = w;
+    /* the first frame: where the stream starts (after these) */
+    msgpack_packer pk;
+    proto_map m;
+    size_t at = control_reply_begin(c, &pk);
+    proto_map_begin(&m, &pk);
+    proto_map_put_bool(&m, "ok", 1);
+    proto_map_put_bool(&m, "watch", 1);
+    proto_map_key(&m, "start");
+    msgpack_pack_array(&pk, (uint32_t)w->n);
+    for (size_t i = 0; i < w->n; i++) {
+        char id[PROTO_ID_STR];
+        proto_id_str(&w->pos[i].author, id);
+        msgpack_pack_array(&pk, 2);
+        proto_pack_cstr(&pk, id);
+        msgpack_pack_uint64(&pk, w->pos[i].seq);
+    }
+    proto_map_end(&m);
+    control_reply_end(c, at);
+    log_debug(c->d, "control: a watcher started (%zu authors in its position)", w->n);
+    pump(c);
+    return 0;
+}
+
+void control_watch_drained(control_client *c)
+{
+    if (c->watch && !c->watch->live && !uv_is_closing((uv_handle_t *)&c->pipe))
+        pump(c);
+}
+
+void control_watch_free(control_client *c)
+{
+    if (!c->watch)
+        return;
+    free(c->watch->pos);
+    free(c->watch);
+    c->watch = NULL;
+}
+
+void control_watch_applied(catalogd *d, const proto_record *recs, const int *results, size_t n)
+{
+    for (control_client *c = d->ctl_clients; c; c = c->next) {
+        control_watch *w = c->watch;
+        if (!w || !w->live || uv_is_closing((uv_handle_t *)&c->pipe))
+            continue;
+        for (size_t i = 0; i < n && w->live; i++) {
+            if (results[i] != STORE_NEW)
+                continue;   /* a fork's second version is evidence, not a new record */
+            watch_pos *p = pos_get(w, &recs[i].author);
+            if (!p) {
+                w->live = 0;
+                break;
+            }
+            if (recs[i].seq <= p->seq)
+                continue;   /* sent already */
+            if (recs[i].seq != p->seq + 1 || control_queued(c) > NODE_CONTROL_WRITE_HIGH) {
+                w->live = 0;   /* behind: catch up from the store once the queue drains */
+                break;
+            }
+            send_record(c, recs[i].raw, recs[i].raw_len);
+            p->seq = recs[i].seq;
+        }
+        control_out_flush(c);
+        if (!w->live && control_queued(c) <= NODE_CONTROL_WRITE_HIGH)
+            pump(c);
+    }
+}
