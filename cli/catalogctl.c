@@ -29,6 +29,7 @@ static const struct {
     { "status", status_main, status_usage, NULL, "Node health: member id, records, digest, peers" },
     { "peers", peers_main, peers_usage, NULL, "Connections to other members" },
     { "metrics", metrics_main, metrics_usage, NULL, "Metrics in the Prometheus text format (as the web view's /metrics)" },
+    { "watch", watch_main, watch_usage, NULL, "届いた記録を表示し続ける: watch [--kind 種別] [--area 分野] [--member 団体コード] [--json]" },
     { "backup", backup_main, backup_usage, NULL, "Copy the running node (store, key) into a new directory FILE" },
     { "restore", restore_main, restore_usage, NULL, "Bring a backup back: restore FILE --data DIR (daemon stopped)" },
     { "certification", NULL, NULL, &certification_verb, "認定" },

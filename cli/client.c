@@ -166,6 +166,54 @@ int client_daemon_running(const client_opts *o)
     return 1;
 }
 
+int client_stream_open(const client_opts *o, client_req *r, client_stream *s)
+{
+    memset(s, 0, sizeof *s);
+    proto_map_end(&r->m);
+    proto_frame_end(&r->sb);
+    s->fd = sock_connect(o, s->path, sizeof s->path);
+    int rc = s->fd < 0 ? CLIENT_FAIL : CLIENT_OK;
+    for (size_t off = 0; rc == CLIENT_OK && off < r->sb.size;) {
+        ssize_t w = write(s->fd, r->sb.data + off, r->sb.size - off);
+        if (w <= 0)
+            rc = CLIENT_FAIL;
+        else
+            off += (size_t)w;
+    }
+    msgpack_sbuffer_destroy(&r->sb);
+    if (rc && s->fd >= 0) {
+        int e = errno;
+        close(s->fd);
+        s->fd = -1;
+        errno = e;
+    }
+    return rc;
+}
+
+int client_stream_next(client_stream *s, const uint8_t **frame, size_t *len)
+{
+    char buf[65536];
+    int rc;
+    while ((rc = proto_frame_take(&s->in, PROTO_CTL_FRAME_MAX, frame, len)) == 0) {
+        ssize_t n = read(s->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n == 0 || errno == ECONNRESET ? 0 : -1;
+        if (proto_buf_append(&s->in, buf, (size_t)n))
+            return -1;
+    }
+    return rc < 0 ? -1 : 1;
+}
+
+void client_stream_close(client_stream *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    proto_buf_free(&s->in);
+}
+
 int client_call(const client_opts *o, client_req *r, uint8_t **reply, size_t *len)
 {
     char path[1100];

@@ -69,6 +69,20 @@ typedef struct {
 } client_req;
 void client_req_begin(client_req *r, const char *cmd);
 int  client_call(const client_opts *o, client_req *r, uint8_t **reply, size_t *len);
+/* A stream of replies to one request (watch): open connects and sends the
+ * request (ending r like client_call), next waits for the next reply frame
+ * (valid until the following call).  open: CLIENT_OK, or CLIENT_FAIL with
+ * errno set (nothing printed: a watcher retries).  next: 1 and the frame,
+ * 0 when the daemon closed the connection, -1 on an invalid frame or a
+ * read error. */
+typedef struct {
+    int fd;
+    proto_buf in;
+    char path[1100];
+} client_stream;
+int  client_stream_open(const client_opts *o, client_req *r, client_stream *s);
+int  client_stream_next(client_stream *s, const uint8_t **frame, size_t *len);
+void client_stream_close(client_stream *s);
 /* 1 if a daemon answers on the node's control socket. */
 int  client_daemon_running(const client_opts *o);
 

@@ -24,10 +24,11 @@ int fields_main(int argc, char **argv);
 int backup_main(int argc, char **argv);
 int restore_main(int argc, char **argv);
 int metrics_main(int argc, char **argv);
+int watch_main(int argc, char **argv);
 
 extern const char init_usage[], id_usage[], cert_usage[], status_usage[], put_usage[], get_usage[],
     list_usage[], history_usage[], join_usage[], peers_usage[], search_usage[], import_usage[],
-    export_usage[], fields_usage[], backup_usage[], restore_usage[], metrics_usage[];
+    export_usage[], fields_usage[], backup_usage[], restore_usage[], metrics_usage[], watch_usage[];
 
 extern const client_subverbs alliance_verb, member_verb, certification_verb, adoption_verb, webuser_verb;
 

@@ -228,7 +228,7 @@ static int pack_member(void *ctx, const store_member *m)
 }
 
 /* The entry "members": [[member id, code, name]...] of a reply. */
-static void put_members(catalogd *d, proto_map *m)
+void catalog_cmd_members_put(catalogd *d, proto_map *m)
 {
     mem_pack mp = { .n = 0 };
     msgpack_sbuffer_init(&mp.tmp);
@@ -327,7 +327,7 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
     if (f.vb.size)
         msgpack_sbuffer_write(pk->data, f.vb.data, f.vb.size);
     msgpack_sbuffer_destroy(&f.vb);
-    put_members(d, &m);
+    catalog_cmd_members_put(d, &m);
     return proto_map_end(&m) ? proto_err(err, errlen, "out of memory") : 0;
 }
 
@@ -477,7 +477,7 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     control_list_put(&la, &m, "adoptions");
     put_groups(&m, &h);
     proto_map_put_u64(&m, "products", h.products);
-    put_members(d, &m);
+    catalog_cmd_members_put(d, &m);
     catalog_hits_free(&h);
     return proto_map_end(&m) ? proto_err(err, errlen, "out of memory") : 0;
 }

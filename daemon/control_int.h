@@ -70,8 +70,9 @@ void   control_client_close(control_client *c);
  * which reads the store from its position once the queue drains.  A client
  * that reconnects with the position it saw resumes with no gap and no
  * repeat, across a daemon restart too.  First frame: {ok, watch: true,
- * start: [[member id, seq], ...]} (the position the stream starts after);
- * then one {ok, record: bin} per record. */
+ * start: [[member id, seq], ...] (the position the stream starts after),
+ * members: [[member id, code, name], ...]}; then one {ok, record: bin} per
+ * record, and after a membership record {ok, members} again. */
 int  control_watch_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
 /* The client's queue has drained (on_write): go on with the catch-up. */
 void control_watch_drained(control_client *c);

@@ -19,6 +19,7 @@
 #include "proto/limits.h"
 #include "proto/mp.h"
 #include "proto/util.h"
+#include "store/kind.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,9 @@ static watch_pos *pos_get(control_watch *w, const proto_id *author)
     return &w->pos[lo];
 }
 
-/* One record frame into the client's queue. */
-static void send_record(control_client *c, const uint8_t *rec, size_t len)
+/* One record frame into the client's queue; after a membership record,
+ * the members as they are now (for the client's labels). */
+static void send_record(control_client *c, const uint8_t *rec, size_t len, const char *kind)
 {
     msgpack_packer pk;
     proto_map m;
@@ -79,6 +81,14 @@ static void send_record(control_client *c, const uint8_t *rec, size_t len)
     proto_map_end(&m);
     control_reply_end(c, at);
     c->watch->sent++;
+    if (kind_has(kind, KIND_F_MEMBERSHIP)) {
+        at = control_reply_begin(c, &pk);
+        proto_map_begin(&m, &pk);
+        proto_map_put_bool(&m, "ok", 1);
+        catalog_cmd_members_put(c->d, &m);
+        proto_map_end(&m);
+        control_reply_end(c, at);
+    }
 }
 
 /* ---- catching up from the store ---- */
@@ -95,7 +105,7 @@ static int range_cb(void *ctx, const uint8_t *rec, size_t len)
     proto_record pr;
     if (proto_record_decode_stored(rec, len, &pr, NULL, 0) || pr.seq != r->p->seq + 1)
         return 1;   /* not the next of this author: stop (the next pump tries again) */
-    send_record(r->c, rec, len);
+    send_record(r->c, rec, len, pr.kind);
     r->p->seq = pr.seq;
     if (control_queued(r->c) > NODE_CONTROL_WRITE_HIGH) {
         r->full = 1;
@@ -240,6 +250,7 @@ int control_watch_start(control_client *c, const uint8_t *req, size_t len, char 
         proto_pack_cstr(&pk, id);
         msgpack_pack_uint64(&pk, w->pos[i].seq);
     }
+    catalog_cmd_members_put(c->d, &m);
     proto_map_end(&m);
     control_reply_end(c, at);
     log_debug(c->d, "control: a watcher started (%zu authors in its position)", w->n);
@@ -282,7 +293,7 @@ void control_watch_applied(catalogd *d, const proto_record *recs, const int *res
                 w->live = 0;   /* behind: catch up from the store once the queue drains */
                 break;
             }
-            send_record(c, recs[i].raw, recs[i].raw_len);
+            send_record(c, recs[i].raw, recs[i].raw_len, recs[i].kind);
             p->seq = recs[i].seq;
         }
         control_out_flush(c);
