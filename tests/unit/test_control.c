@@ -73,6 +73,12 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     return catalog_cmd_find(d, req, len, pk, err, errlen);
 }
 
+void catalog_cmd_members_put(catalogd *d, proto_map *m)
+{
+    proto_map_key(m, "members");
+    msgpack_pack_array(m->pk, 0);
+}
+
 void catalogd_reload_sponsor(catalogd *d)
 {
     n_sponsor++;
