@@ -87,6 +87,44 @@ def verify_rate():
         float(v["verify_rate_all_worst"])
 
 
+def sign_rate():
+    out = subprocess.run([os.path.join(BUILD, "bench", "verify_rate")], stdout=subprocess.PIPE,
+                         check=True).stdout.decode()
+    v = dict(line.split() for line in out.splitlines())
+    return float(v["sign_rate_all"]), float(v["verify_rate_all"])
+
+
+def bench_import_alliance(env):
+    """A certification office imports its sheet on one node of a 3-node
+    full mesh: the time until every node holds it (all digests equal),
+    against the ceiling measured in the same run — signing N records and
+    verifying 2N (both receivers) on all of this machine's cores."""
+    a = env.found()
+    b = env.join(a)
+    c = env.join(a)
+    wait_until = harness.wait_until
+    wait_until(lambda: harness.digests_equal([a, b, c]), 60, what="the 3 nodes to converge")
+    for n, prefix in ((1000, "I"), (10000, "J")):
+        csv_path = os.path.join(env.tmp, f"import{n}.csv")
+        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_catalog.py"), str(n), csv_path,
+                        "--prefix", prefix], check=True)
+        srate, vrate = sign_rate()
+        ceiling = n / srate + 2 * n / vrate
+        t0 = time.time()
+        a.run("import", csv_path, timeout=600)
+        t_imp = time.time() - t0
+        want = a.status()["digest"]
+        while not (b.status()["digest"] == want and c.status()["digest"] == want):
+            if time.time() - t0 > 600:
+                fig(f"import_{n}_to_all", "timeout", "")
+                return
+            time.sleep(0.005)
+        dt = time.time() - t0
+        fig(f"import_{n}_to_all", round(dt, 2), "s",
+            f"ratio to the ceiling {dt / ceiling:.2f} (target <= 1.5); ceiling {ceiling:.3f} s "
+            f"(sign {srate:.0f}/s, verify {vrate:.0f}/s, all cores); import alone {t_imp:.2f} s")
+
+
 def pctl(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -448,9 +486,10 @@ def main():
     vall, v1, rec_bytes, vworst = verify_rate()
     fig("verify_rate_all_cores", round(vall), "verifications/s",
         f"ceiling, best of 3 runs (worst {vworst:.0f}/s); {v1:.0f}/s on one core")
-    # BENCH_ONLY=sync,alliance,scale (any of them) runs only those parts
+    # BENCH_ONLY=import,sync,alliance,scale (any of them) runs only those parts
     only = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
-    for short, name, fn in (("sync", "initial sync, search, memory", lambda e: bench_initial_sync(e, vall)),
+    for short, name, fn in (("import", "import to a 3-node alliance", bench_import_alliance),
+                            ("sync", "initial sync, search, memory", lambda e: bench_initial_sync(e, vall)),
                             ("alliance", "22-node alliance", lambda e: bench_alliance(e, vall, rec_bytes)),
                             ("scale", "scale", bench_scale)):
         if only and short not in only:

@@ -22,7 +22,7 @@ from ctlclient import Ctl  # noqa: E402
 SUBVERB_FILES = {"alliance": "alliance.c", "member": "member.c",
                  "certification": "certification.c", "adoption": "adoption.c"}
 # the verbs staff use print their usage and refusals in Japanese (issue 10)
-JAPANESE = {"certification", "adoption", "search", "import", "export", "web-user"}
+JAPANESE = {"certification", "adoption", "search", "import", "export", "web-user", "watch"}
 
 
 def usage_word(verb):
@@ -154,6 +154,6 @@ def test_daemon_commands_and_their_access(env):
     access = {x["name"]: x["access"] for x in r["commands"]}
     assert all(x["help"] for x in r["commands"]), r
     writes = {"put", "cput", "member_add", "member_set", "backup", "sponsor"}
-    reads = {"status", "get", "list", "history", "forks", "members", "peers", "vv", "cfind", "csearch", "metrics", "help"}
+    reads = {"status", "get", "list", "history", "forks", "members", "peers", "vv", "cfind", "csearch", "metrics", "watch", "help"}
     assert set(access) == writes | reads, sorted(access)
     assert {k for k, v in access.items() if v == "write"} == writes, access
