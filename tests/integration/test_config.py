@@ -112,7 +112,8 @@ def test_print_config_lists_every_key_and_is_a_valid_file(env):
     write_conf(n, out)
     again = parse_print(print_config(env, "--data", n.dir))
     assert {k: v[0] for k, v in again.items()} == {k: v[0] for k, v in parse_print(out).items()}
-    assert all(v[1]["from"] == "file" for v in again.values()), again
+    assert all(v[1]["from"] == "file" for k, v in again.items() if k != "data_dir"), again
+    assert again["data_dir"][0] == n.dir and again["data_dir"][1]["from"] == "command line"   # --data wins
     # and a daemon starts with it
     write_conf(n, print_config(env))
     n.start()
@@ -226,3 +227,63 @@ def test_control_socket_group_and_log_destination_from_the_file(env):
     f.proc.send_signal(signal.SIGTERM)
     f.proc.wait(timeout=10)
     assert not os.path.exists(sock)
+
+
+def start_with_config_only(env, node, conf):
+    """catalogd --config FILE, no --data: the file's data_dir says where."""
+    node.log = open(node.logpath, "ab")
+    node.proc = subprocess.Popen([env.daemon, "--config", conf, "--log-level", "debug"],
+                                 stdout=node.log, stderr=node.log)
+    env.procs.append(node)
+    wait_until(lambda: node.proc.poll() is None and node.answers(),
+               what=f"{node.name} to answer on DIR/control.sock")
+
+
+def test_data_dir_from_the_file(env):
+    """data_dir (the unit's only argument is --config): the daemon finds its
+    store, key and control socket there; a relative one is refused with
+    FILE:LINE; --data wins over it; it needs a restart."""
+    n = env.node()
+    n.run("alliance", "create", "--name", "設定試験アライアンス", "--address", n.addr)
+    conf = os.path.join(env.tmp, "etc-catalogd.conf")
+    with open(conf, "w") as f:
+        f.write(f"# the service's file\nlisten = {n.addr}\nweb_listen = {n.web_addr}\n"
+                f"data_dir = {n.dir}\n")
+    keys = parse_print(print_config(env, "--config", conf))
+    assert keys["data_dir"][0] == n.dir and keys["data_dir"][1]["from"] == "file", keys["data_dir"]
+    assert keys["data_dir"][1]["SIGHUP"] == "needs a restart" and keys["data_dir"][1]["flag"] == "--data"
+    start_with_config_only(env, n, conf)
+    # catalogctl reaches it where it always did: DIR/control.sock
+    st = n.status()
+    assert st["member_id"] == n.member_id(), st
+    assert f"control {n.dir}/control.sock" in n.logtext()
+    n.ctl("put", "note", "k1", "v=1")
+    # another data_dir on SIGHUP: logged as needing a restart, the node stays on its own
+    other = os.path.join(env.tmp, "elsewhere")
+    with open(conf, "w") as f:
+        f.write(f"listen = {n.addr}\nweb_listen = {n.web_addr}\ndata_dir = {other}\n")
+    n.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: f"reload: data_dir {n.dir} \u2192 {other} needs a restart" in n.logtext(),
+               what="data_dir to be logged as needing a restart")
+    assert n.proc.poll() is None and n.ctl_json("get", "note", "k1"), "the node still serves its store"
+    assert n.stop() == 0
+
+    # --data wins over the file's data_dir (which names a directory that is not a node)
+    keys = parse_print(print_config(env, "--config", conf, "--data", n.dir))
+    assert keys["data_dir"][0] == n.dir and keys["data_dir"][1]["from"] == "command line", keys["data_dir"]
+    n.start("--config", conf)
+    assert n.status()["member_id"] == n.member_id()
+    assert not os.path.exists(other)
+    assert n.stop() == 0
+
+    # a relative data_dir is refused with FILE:LINE, at start and in --print-config
+    with open(conf, "w") as f:
+        f.write("listen = 127.0.0.1:1\n\ndata_dir = var/node\n")
+    for args in (("--config", conf), ("--print-config", "--config", conf)):
+        rc, out, err = catalogd(env, *args)
+        assert rc == 1 and err.startswith(f"catalogd: {conf}:3: data_dir: 'var/node' is not an absolute path"), (rc, err)
+    # and without one, nor --data, there is no node to run
+    with open(conf, "w") as f:
+        f.write("listen = 127.0.0.1:1\n")
+    rc, out, err = catalogd(env, "--config", conf)
+    assert rc == 2 and "no data directory" in err and conf in err, (rc, err)

@@ -75,7 +75,7 @@ def test_install_tree_and_unit(env):
         assert stat.S_ISREG(st.st_mode) and st.st_mode & 0o777 == 0o644, (rel, oct(st.st_mode))
 
     unit = open(os.path.join(dest, "usr/lib/systemd/system/catalogd.service")).read()
-    for line in ("ExecStart=/usr/sbin/catalogd --data /var/lib/catalogd --config /etc/catalogd/catalogd.conf", "Type=notify", "User=catalogd",
+    for line in ("ExecStart=/usr/sbin/catalogd --config /etc/catalogd/catalogd.conf\n", "Type=notify", "User=catalogd",
                  "Restart=on-failure", "StateDirectory=catalogd", "ProtectSystem=strict",
                  "NoNewPrivileges=yes", "CapabilityBoundingSet=\n"):
         assert line in unit, line
@@ -85,7 +85,12 @@ def test_install_tree_and_unit(env):
     tmpfiles = open(os.path.join(dest, "usr/lib/tmpfiles.d/catalogd.conf")).read()
     assert "L /var/lib/catalogd/catalogd.conf - - - - /etc/catalogd/catalogd.conf" in tmpfiles
 
-    # the sample is accepted as it is: a daemon reading it starts
+    # the unit passes no --data: the sample names the data directory
+    p = subprocess.run([env.daemon, "--print-config", "--config", os.path.join(dest, "etc/catalogd/catalogd.conf")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert "\ndata_dir = /var/lib/catalogd\n" in p.stdout.decode(), p.stdout.decode()
+    # the sample is accepted as it is: a daemon reading it starts (--data wins over its data_dir)
     n = env.node()
     shutil.copy(os.path.join(dest, "etc/catalogd/catalogd.conf"), os.path.join(n.dir, "catalogd.conf"))
     n.start(listen=False)
@@ -95,7 +100,8 @@ def test_install_tree_and_unit(env):
     conf = os.path.join(dest, "etc/catalogd/catalogd.conf")
     with open(conf, "w") as fh:
         fh.write("durable = yes\n")
-    assert "keeping" in install(env, dest)
+    out = install(env, dest)
+    assert "keeping" in out and "it has no data_dir" in out, out
     assert open(conf).read() == "durable = yes\n"
 
     # systemd-analyze verify wants the binary where ExecStart says: a copy
