@@ -287,3 +287,71 @@ def test_data_dir_from_the_file(env):
         f.write("listen = 127.0.0.1:1\n")
     rc, out, err = catalogd(env, "--config", conf)
     assert rc == 2 and "no data directory" in err and conf in err, (rc, err)
+
+
+def refused_total(node, reason):
+    m = re.search(rf'^catalogd_peers_refused_total\{{reason="{reason}"\}} (\d+)$', node.ctl("metrics"), re.M)
+    return int(m.group(1)) if m else None
+
+
+def test_connection_limits_from_the_file(env):
+    """max_connections and max_connections_per_address set in the file
+    (no flags): out of range refused with FILE:LINE; in range, the daemon
+    holds that many strangers' connections and closes the next ones."""
+    import socket
+    n = env.node()
+    n.run("alliance", "create", "--name", "設定試験アライアンス", "--address", n.addr)
+    path = os.path.join(n.dir, "catalogd.conf")
+    for text, want in (
+        ("max_connections = 3\nmax_connections_per_address = 0\n",
+         "2: max_connections_per_address: 0 is out of range (allowed: an integer from 1 to 1000000)"),
+        ("\nmax_connections = 1000001\n", "2: max_connections: 1000001 is out of range (allowed: an integer from 1 to 1000000)"),
+    ):
+        assert refused(env, n, text).startswith(want), text
+    # strangers' handshakes are held for a minute: only the caps close them
+    write_conf(n, "max_connections = 3\nmax_connections_per_address = 2\nhandshake_timeout_ms = 60000\n")
+    keys = parse_print(print_config(env, "--data", n.dir))
+    assert keys["max_connections"][0] == "3" and keys["max_connections"][1]["from"] == "file"
+    n.start()
+    assert refused_total(n, "max_connections") == 0 and refused_total(n, "max_connections_per_address") == 0
+    socks = []
+
+    def dial(src):
+        s = socket.socket()
+        s.bind((src, 0))
+        s.settimeout(10)
+        s.connect(("127.0.0.1", n.port))
+        socks.append(s)
+
+    def closed(s):
+        s.settimeout(0)
+        try:
+            return s.recv(1) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+    try:
+        # two from .2 are held, a third is over the per-address cap
+        # (accepted in this order: the accept queue is FIFO) ...
+        for src in ("127.0.0.2", "127.0.0.2", "127.0.0.2"):
+            dial(src)
+        wait_until(lambda: closed(socks[2]), what="the third connection from .2 to be closed")
+        wait_until(lambda: refused_total(n, "max_connections_per_address") == 1, what="the refusal to be counted")
+        # ... one from .3 is the third held, one from .4 over the total
+        dial("127.0.0.3")
+        dial("127.0.0.4")
+        wait_until(lambda: closed(socks[4]), what="the connection over max_connections to be closed")
+        wait_until(lambda: refused_total(n, "max_connections") == 1, what="the refusal to be counted")
+        assert not any(closed(s) for s in (socks[0], socks[1], socks[3])), "a connection within the caps was closed"
+        log = n.logtext()
+        assert "connection from 127.0.0.2: refused: 2 unauthenticated connections from this address already " \
+               "(max_connections_per_address)" in log, log[-2000:]
+        assert "connection from 127.0.0.4: refused: 3 inbound connections already (max_connections)" in log
+    finally:
+        for s in socks:
+            s.close()
+    # the strangers gone, a member still gets in
+    b = env.join(n)
+    wait_until(lambda: n.status()["peers"] == 1, what="the member to connect")
+    assert b.status()["peers"] == 1
