@@ -293,6 +293,25 @@ def test_catalogctl_page_agrees_with_every_command_help(env):
         assert any(want in p for p in got), (want, got)
 
 
+def test_every_option_catalogctl_parses_is_in_a_help(env):
+    """The verbs parse their arguments by hand, so an option can be taken
+    that no usage shows (--all and --era were): every option named as a
+    string in cli/ must be listed by `catalogctl --help` or some
+    `catalogctl VERB --help`."""
+    verbs, common, helps = ctl_table(env)
+    listed = set(common).union(*(o for o, _ in helps.values())) | {"help"}
+    parsed = {}
+    cli = os.path.join(ROOT, "cli")
+    for name in sorted(os.listdir(cli)):
+        if name.endswith(".c"):
+            with open(os.path.join(cli, name), encoding="utf-8") as f:
+                for o in re.findall(r'"--([a-z][a-z0-9-]*)=?"', f.read()):
+                    parsed.setdefault(o, name)
+    assert {"strict", "reason", "raw", "era", "all"} <= set(parsed), sorted(parsed)
+    unlisted = {o: f for o, f in parsed.items() if o not in listed}
+    assert not unlisted, f"parsed but in no usage: {unlisted}"
+
+
 def test_catalogd_page_agrees_with_help_and_print_config(env):
     opts, keys = daemon_options(env), print_config_keys(env)
     assert {"data", "config", "print-config", "listen", "web-listen"} <= set(opts), opts
