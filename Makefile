@@ -159,6 +159,8 @@ install: all
 	install -m 0644 dist/catalogd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/catalogd.conf
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/catalogd/catalogd.conf ]; then \
 	  echo "keeping $(DESTDIR)$(SYSCONFDIR)/catalogd/catalogd.conf"; \
+	  grep -Eq '^[[:space:]]*data_dir[[:space:]]*=' $(DESTDIR)$(SYSCONFDIR)/catalogd/catalogd.conf || \
+	    echo "  it has no data_dir: add 'data_dir = /var/lib/catalogd', the unit passes only --config"; \
 	else install -m 0644 dist/catalogd.conf $(DESTDIR)$(SYSCONFDIR)/catalogd/catalogd.conf; fi
 
 run: deps

@@ -51,7 +51,7 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: catalogctl [--data DIR | --socket PATH] [--json] COMMAND [ARGS]\n\n"
+    fprintf(f, "usage: catalogctl [--data DIR | --socket PATH] [--json] [--era] COMMAND [ARGS]\n\n"
                "Commands:\n");
     for (size_t i = 0; i < NVERBS; i++) {
         fprintf(f, "  %-13s %s", verbs[i].verb, verbs[i].help);
@@ -61,7 +61,8 @@ static void usage(FILE *f)
         }
         fputc('\n', f);
     }
-    fprintf(f, "\n`catalogctl COMMAND --help` shows a command's usage.\n"
+    fprintf(f, "\n`catalogctl COMMAND --help` shows a command's usage.  The options before COMMAND\n"
+               "may also follow it; --era writes dates in 和暦 (令和8年4月1日).\n"
                "DIR defaults to $CATALOGD_DATA, else ./var/node.  "
                "Exit status: 0 ok, 1 failure, 2 usage error, 3 refused.\n");
 }

@@ -23,13 +23,14 @@
 
 #define USAGE \
     "使い方: catalogctl export --format csv|json|xlsx [--output ファイル] [--kind certification|adoption]\n" \
-    "           [--public-only] [search の条件...]\n" \
+    "           [--public-only] [--raw] [--all] [search の条件...]\n" \
     "  目録を書き出します。条件を付けなければ全件、付ければ search と同じ条件で絞ります。\n" \
     "  --format csv|json|xlsx   CSV（UTF-8、BOM付き。Excel で開けます）、JSON、Excel のブック\n" \
     "  --output ファイル        書き出すファイル（xlsx では必須。省けば標準出力）\n" \
     "  --kind                   CSV の表: certification（認定、既定）または adoption（導入実績）。\n" \
     "                           JSON と xlsx は両方を含みます\n" \
     "  --public-only            公開してよいもの（visibility=public）だけ\n" \
+    "  --all                    語と認定の条件を使わず、すべての認定と導入実績（条件がなければ既定）\n" \
     "  --raw                    CSV で、=、+、-、@、タブ、CR で始まるセルにも ' を付けず、そのまま書く\n" \
     "                           （既定では Excel が数式として読まないよう先頭に ' を付けます。import は外します）"
 const char export_usage[] = USAGE;

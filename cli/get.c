@@ -8,7 +8,7 @@
 /* Shared by get and history: KIND KEY [--author ID]. */
 int client_record_query(int argc, char **argv, const char *verb, const char *cmd, const char *usage);
 
-const char get_usage[] = "usage: catalogctl get KIND KEY [--author MEMBER_ID]";
+const char get_usage[] = "usage: catalogctl get KIND KEY [--author MEMBER_ID] [--json]";
 
 int client_record_query(int argc, char **argv, const char *verb, const char *cmd, const char *usage)
 {

@@ -4,7 +4,7 @@
 
 int client_record_query(int argc, char **argv, const char *verb, const char *cmd, const char *usage);
 
-const char history_usage[] = "usage: catalogctl history KIND KEY [--author MEMBER_ID]";
+const char history_usage[] = "usage: catalogctl history KIND KEY [--author MEMBER_ID] [--json]";
 
 int history_main(int argc, char **argv)
 {

@@ -31,7 +31,8 @@
     "  --adopted-by 団体コード    その団体が導入したもの\n" \
     "  --not-adopted-by-me        この団体がまだ導入していないもの\n" \
     "  --public-only              公開してよいもの（visibility=public）だけ\n" \
-    "  --limit N                  最初の N 製品だけ"
+    "  --limit N                  最初の N 製品だけ\n" \
+    "  --all                      語と認定の条件を使わず、すべての認定と導入実績（--public-only は有効）"
 const char search_usage[] = USAGE;
 
 /* Ask the daemon; shared with export. */

@@ -29,6 +29,11 @@ _Static_assert(LOG_LVL_ERROR == 0 && LOG_LVL_DEBUG == 3, "log_levels[] follows L
  * refused instead of running for years with it.  The fanout cannot usefully
  * exceed the authors an alliance can have (MSG_VV_MAX). */
 const config_key config_keys[CONFIG_COUNT] = {
+    /* Not reloadable: the store, the key and the lock are opened from it.
+     * Its flag, --data, is parsed by main.c: unlike the key it may be
+     * relative (to the working directory). */
+    [CONFIG_DATA_DIR] = { "data_dir", CONFIG_PATH, 0, 0, NULL, 0, "", 0, "data",
+                          "the node's data directory, made by catalogctl init (--data DIR wins)" },
     [CONFIG_LISTEN] = { "listen", CONFIG_ADDR, 0, 0, NULL, 0, "", 0, "listen",
                         "IP:PORT to accept peers on (empty: do not listen)" },
     [CONFIG_FANOUT] = { "fanout", CONFIG_INT, 0, MSG_VV_MAX, NULL, 0, NULL, 1, "fanout",

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 enum config_id {
+    CONFIG_DATA_DIR,
     CONFIG_LISTEN,
     CONFIG_FANOUT,
     CONFIG_SYNC_INTERVAL_MS,

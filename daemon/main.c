@@ -1,12 +1,11 @@
 /*
  * daemon/main.c — catalogd: one member's node.
  *
- *   catalogd --data DIR [--control PATH] [--listen HOST:PORT] [--fanout N]
- *            [--sync-interval MS] [--log-level LEVEL] [--syslog] [--durable]
- *            [--max-connections N] [--max-per-address N]
- *            [--handshake-timeout MS] [--idle-timeout MS]
- *
+ *   catalogd --data DIR [--config FILE] [options]
+ *   catalogd --config FILE [options]          (FILE sets data_dir)
  *   catalogd --print-config [--data DIR | --config FILE] [options]
+ *
+ * The options are those of the settings table (catalogd --help).
  *
  * Settings come from DIR/catalogd.conf (INI, parsed by inih; every key, its
  * range, default and flag are in daemon/config.c's table) and then from the
@@ -61,15 +60,18 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: catalogd --data DIR [options]\n"
+        "       catalogd --config FILE [options]   (FILE sets data_dir)\n"
         "       catalogd --print-config [--data DIR | --config FILE] [options]\n"
-        "  --data DIR            node data directory (made by 'catalogctl init')\n"
+        "  --data DIR            node data directory (made by 'catalogctl init'); wins over the key data_dir\n"
         "  --config FILE         settings file (default DIR/catalogd.conf, which may be absent)\n"
         "  --syslog              log to syslog instead of stderr (= --log-destination syslog)\n"
-        "  --print-config        print the effective settings as a catalogd.conf and exit\n");
-    /* the rest from the settings table, so that flags and keys agree */
+        "  --print-config        print the effective settings as a catalogd.conf and exit\n"
+        "  --help                print this usage and exit\n");
+    /* the rest from the settings table, so that flags and keys agree
+     * (--data, data_dir's flag, is main's own: see above) */
     for (int i = 0; i < CONFIG_COUNT; i++) {
         const config_key *k = &config_keys[i];
-        if (!k->flag)
+        if (!k->flag || i == CONFIG_DATA_DIR)
             continue;
         char opt[64], allowed[200];
         snprintf(opt, sizeof opt, "--%s%s", k->flag, k->type == CONFIG_BOOL ? "" : " V");
@@ -236,7 +238,7 @@ int main(int argc, char **argv)
     };
     int nopts = 5;
     for (int i = 0; i < CONFIG_COUNT; i++)
-        if (config_keys[i].flag)
+        if (config_keys[i].flag && i != CONFIG_DATA_DIR)
             opts[nopts++] = (struct option){ config_keys[i].flag,
                                              config_keys[i].type == CONFIG_BOOL ? no_argument : required_argument,
                                              NULL, OPT_KEY + i };
@@ -249,7 +251,17 @@ int main(int argc, char **argv)
     config_defaults(&d.conf_flags);
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case OPT_DATA: data = optarg; break;
+        case OPT_DATA:
+            /* unlike the key, a relative DIR is taken as given (the socket
+             * path DIR/control.sock stays short); it still overrides the file */
+            if (!*optarg || strlen(optarg) >= CONFIG_STR_MAX) {
+                fprintf(stderr, "catalogd: --data: a directory name of 1 to %d bytes\n", CONFIG_STR_MAX - 1);
+                return 2;
+            }
+            data = optarg;
+            snprintf(d.conf_flags.str[CONFIG_DATA_DIR], sizeof d.conf_flags.str[CONFIG_DATA_DIR], "%s", data);
+            d.conf_flags.from[CONFIG_DATA_DIR] = CONFIG_FROM_FLAG;
+            break;
         case OPT_CONFIG: conf_file = optarg; break;
         case OPT_SYSLOG:
             config_set(&d.conf_flags, CONFIG_LOG_DESTINATION, "syslog", CONFIG_FROM_FLAG, err, sizeof err);
@@ -269,7 +281,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if ((!data && !print) || optind != argc) {
+    if (optind != argc || (!data && !conf_file && !print)) {
         usage(stderr);
         return 2;
     }
@@ -291,6 +303,12 @@ int main(int argc, char **argv)
     if (print) {
         config_print(stdout, &d.conf, conf_file || data ? path : NULL);
         return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    }
+    /* --data, else the file's data_dir */
+    data = d.conf.str[CONFIG_DATA_DIR];
+    if (!*data) {
+        fprintf(stderr, "catalogd: no data directory: give --data DIR, or data_dir in %s\n", path);
+        return 2;
     }
     const config *st = &d.conf;
     log_init(&d.log, (int)st->num[CONFIG_LOG_LEVEL], st->num[CONFIG_LOG_DESTINATION] == 1);

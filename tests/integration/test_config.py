@@ -112,7 +112,8 @@ def test_print_config_lists_every_key_and_is_a_valid_file(env):
     write_conf(n, out)
     again = parse_print(print_config(env, "--data", n.dir))
     assert {k: v[0] for k, v in again.items()} == {k: v[0] for k, v in parse_print(out).items()}
-    assert all(v[1]["from"] == "file" for v in again.values()), again
+    assert all(v[1]["from"] == "file" for k, v in again.items() if k != "data_dir"), again
+    assert again["data_dir"][0] == n.dir and again["data_dir"][1]["from"] == "command line"   # --data wins
     # and a daemon starts with it
     write_conf(n, print_config(env))
     n.start()
@@ -226,3 +227,131 @@ def test_control_socket_group_and_log_destination_from_the_file(env):
     f.proc.send_signal(signal.SIGTERM)
     f.proc.wait(timeout=10)
     assert not os.path.exists(sock)
+
+
+def start_with_config_only(env, node, conf):
+    """catalogd --config FILE, no --data: the file's data_dir says where."""
+    node.log = open(node.logpath, "ab")
+    node.proc = subprocess.Popen([env.daemon, "--config", conf, "--log-level", "debug"],
+                                 stdout=node.log, stderr=node.log)
+    env.procs.append(node)
+    wait_until(lambda: node.proc.poll() is None and node.answers(),
+               what=f"{node.name} to answer on DIR/control.sock")
+
+
+def test_data_dir_from_the_file(env):
+    """data_dir (the unit's only argument is --config): the daemon finds its
+    store, key and control socket there; a relative one is refused with
+    FILE:LINE; --data wins over it; it needs a restart."""
+    n = env.node()
+    n.run("alliance", "create", "--name", "設定試験アライアンス", "--address", n.addr)
+    conf = os.path.join(env.tmp, "etc-catalogd.conf")
+    with open(conf, "w") as f:
+        f.write(f"# the service's file\nlisten = {n.addr}\nweb_listen = {n.web_addr}\n"
+                f"data_dir = {n.dir}\n")
+    keys = parse_print(print_config(env, "--config", conf))
+    assert keys["data_dir"][0] == n.dir and keys["data_dir"][1]["from"] == "file", keys["data_dir"]
+    assert keys["data_dir"][1]["SIGHUP"] == "needs a restart" and keys["data_dir"][1]["flag"] == "--data"
+    start_with_config_only(env, n, conf)
+    # catalogctl reaches it where it always did: DIR/control.sock
+    st = n.status()
+    assert st["member_id"] == n.member_id(), st
+    assert f"control {n.dir}/control.sock" in n.logtext()
+    n.ctl("put", "note", "k1", "v=1")
+    # another data_dir on SIGHUP: logged as needing a restart, the node stays on its own
+    other = os.path.join(env.tmp, "elsewhere")
+    with open(conf, "w") as f:
+        f.write(f"listen = {n.addr}\nweb_listen = {n.web_addr}\ndata_dir = {other}\n")
+    n.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: f"reload: data_dir {n.dir} \u2192 {other} needs a restart" in n.logtext(),
+               what="data_dir to be logged as needing a restart")
+    assert n.proc.poll() is None and n.ctl_json("get", "note", "k1"), "the node still serves its store"
+    assert n.stop() == 0
+
+    # --data wins over the file's data_dir (which names a directory that is not a node)
+    keys = parse_print(print_config(env, "--config", conf, "--data", n.dir))
+    assert keys["data_dir"][0] == n.dir and keys["data_dir"][1]["from"] == "command line", keys["data_dir"]
+    n.start("--config", conf)
+    assert n.status()["member_id"] == n.member_id()
+    assert not os.path.exists(other)
+    assert n.stop() == 0
+
+    # a relative data_dir is refused with FILE:LINE, at start and in --print-config
+    with open(conf, "w") as f:
+        f.write("listen = 127.0.0.1:1\n\ndata_dir = var/node\n")
+    for args in (("--config", conf), ("--print-config", "--config", conf)):
+        rc, out, err = catalogd(env, *args)
+        assert rc == 1 and err.startswith(f"catalogd: {conf}:3: data_dir: 'var/node' is not an absolute path"), (rc, err)
+    # and without one, nor --data, there is no node to run
+    with open(conf, "w") as f:
+        f.write("listen = 127.0.0.1:1\n")
+    rc, out, err = catalogd(env, "--config", conf)
+    assert rc == 2 and "no data directory" in err and conf in err, (rc, err)
+
+
+def refused_total(node, reason):
+    m = re.search(rf'^catalogd_peers_refused_total\{{reason="{reason}"\}} (\d+)$', node.ctl("metrics"), re.M)
+    return int(m.group(1)) if m else None
+
+
+def test_connection_limits_from_the_file(env):
+    """max_connections and max_connections_per_address set in the file
+    (no flags): out of range refused with FILE:LINE; in range, the daemon
+    holds that many strangers' connections and closes the next ones."""
+    import socket
+    n = env.node()
+    n.run("alliance", "create", "--name", "設定試験アライアンス", "--address", n.addr)
+    path = os.path.join(n.dir, "catalogd.conf")
+    for text, want in (
+        ("max_connections = 3\nmax_connections_per_address = 0\n",
+         "2: max_connections_per_address: 0 is out of range (allowed: an integer from 1 to 1000000)"),
+        ("\nmax_connections = 1000001\n", "2: max_connections: 1000001 is out of range (allowed: an integer from 1 to 1000000)"),
+    ):
+        assert refused(env, n, text).startswith(want), text
+    # strangers' handshakes are held for a minute: only the caps close them
+    write_conf(n, "max_connections = 3\nmax_connections_per_address = 2\nhandshake_timeout_ms = 60000\n")
+    keys = parse_print(print_config(env, "--data", n.dir))
+    assert keys["max_connections"][0] == "3" and keys["max_connections"][1]["from"] == "file"
+    n.start()
+    assert refused_total(n, "max_connections") == 0 and refused_total(n, "max_connections_per_address") == 0
+    socks = []
+
+    def dial(src):
+        s = socket.socket()
+        s.bind((src, 0))
+        s.settimeout(10)
+        s.connect(("127.0.0.1", n.port))
+        socks.append(s)
+
+    def closed(s):
+        s.settimeout(0)
+        try:
+            return s.recv(1) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+    try:
+        # two from .2 are held, a third is over the per-address cap
+        # (accepted in this order: the accept queue is FIFO) ...
+        for src in ("127.0.0.2", "127.0.0.2", "127.0.0.2"):
+            dial(src)
+        wait_until(lambda: closed(socks[2]), what="the third connection from .2 to be closed")
+        wait_until(lambda: refused_total(n, "max_connections_per_address") == 1, what="the refusal to be counted")
+        # ... one from .3 is the third held, one from .4 over the total
+        dial("127.0.0.3")
+        dial("127.0.0.4")
+        wait_until(lambda: closed(socks[4]), what="the connection over max_connections to be closed")
+        wait_until(lambda: refused_total(n, "max_connections") == 1, what="the refusal to be counted")
+        assert not any(closed(s) for s in (socks[0], socks[1], socks[3])), "a connection within the caps was closed"
+        log = n.logtext()
+        assert "connection from 127.0.0.2: refused: 2 unauthenticated connections from this address already " \
+               "(max_connections_per_address)" in log, log[-2000:]
+        assert "connection from 127.0.0.4: refused: 3 inbound connections already (max_connections)" in log
+    finally:
+        for s in socks:
+            s.close()
+    # the strangers gone, a member still gets in
+    b = env.join(n)
+    wait_until(lambda: n.status()["peers"] == 1, what="the member to connect")
+    assert b.status()["peers"] == 1
