@@ -453,9 +453,10 @@ static void on_accept(uv_stream_t *l, int status)
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }
-    /* one address cannot take every slot from the rest of the office */
+    /* one address cannot take every slot from the rest of the office —
+     * unless it is the trusted proxy, which carries the whole office */
     source_of(&c->tcp, c->source);
-    if (conns_from(s, c) >= NODE_WEB_CONN_PER_ADDR) {
+    if (conns_from(s, c) >= NODE_WEB_CONN_PER_ADDR && !web_auth_is_proxy(s->auth, c->source)) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }

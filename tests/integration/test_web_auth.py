@@ -259,6 +259,16 @@ def test_trusted_proxy(env):
     body = r.read().decode()
     c.close()
     assert r.status == 403 and "利用者名が届いていません" in body and "spoofed" not in body, (r.status, body)
+    # every browser comes through the proxy: it is not held to one address's
+    # share of the connections (NODE_WEB_CONN_PER_ADDR, 64)
+    import socket
+    socks = [socket.create_connection(("127.0.0.1", n.web_port)) for _ in range(80)]
+    last = socks[-1]
+    last.settimeout(10)
+    last.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Remote-User: kato.ichiro\r\n\r\n")
+    assert last.recv(100).startswith(b"HTTP/1.1 "), "the 80th connection from the proxy was not served"
+    for so in socks:
+        so.close()
     assert n.stop() == 0
 
     # another address as the proxy: this client is not it
