@@ -428,17 +428,30 @@ def fsync_us(path, n=50):
     return statistics.median(ts) * 1e6
 
 
+def machine_cpu():
+    """(busy, steal) CPU seconds of the whole machine so far (/proc/stat,
+    in 10 ms ticks): what every process, the kernel and the hypervisor took."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+    return (user + nice + system + irq + softirq) / hz, steal / hz
+
+
 def window(nodes, fn, seconds):
     """CPU seconds all daemons spent and bytes they sent while fn() ran and
-    the `seconds` after it; no control request falls inside the CPU window
-    (the status calls for the bytes are made outside it)."""
+    the `seconds` after it, and the machine's busy and stolen seconds meanwhile;
+    no control request falls inside the CPU window (the status calls for
+    the bytes are made outside it)."""
     b0 = total_bytes(nodes)
+    m0 = machine_cpu()
     c0 = sum(cpu_seconds(n) for n in nodes)
     out = fn()
     time.sleep(seconds)
     c1 = sum(cpu_seconds(n) for n in nodes)
+    m1 = machine_cpu()
     b1 = total_bytes(nodes)
-    return c1 - c0, b1 - b0, out
+    return c1 - c0, b1 - b0, out, m1[0] - m0[0], m1[1] - m0[1]
 
 
 def bench_scale(env, v1, rec_bytes):
@@ -458,10 +471,10 @@ def bench_scale(env, v1, rec_bytes):
     # the daemons runs (no status polling while the record spreads), so the
     # CPU and bytes of the window, less those of an idle window, are the
     # record's.
-    idle = [window(nodes, lambda: None, 1.0)[:2] for _ in range(3)]
-    idle_cpu = statistics.mean(c for c, _ in idle)
-    idle_bytes = statistics.mean(b for _, b in idle)
-    lat, cpu, sent = [], [], []
+    idle = [window(nodes, lambda: None, 1.0) for _ in range(3)]
+    idle_cpu = statistics.mean(w[0] for w in idle)
+    idle_bytes = statistics.mean(w[1] for w in idle)
+    lat, cpu, sent, others, steal = [], [], [], [], []
     for trial in range(5):
         src = nodes[(trial * 37) % SCALE]
         short = src.member_id()[:9]
@@ -473,17 +486,20 @@ def bench_scale(env, v1, rec_bytes):
             t_w = time.time()
             c.close()
             return r, t_w
-        c_used, b_used, (r, t_w) = window(nodes, put, 1.0)
+        c_used, b_used, (r, t_w), busy, stolen = window(nodes, put, 1.0)
         harness.wait_until(lambda: harness.digests_equal(nodes), 60, what="scale record everywhere")
         ts = [when_applied(apply_times(n, short), r["seq"]) for n in nodes if n is not src]
         if all(ts):
             lat.append(max(ts) - t_w)
         cpu.append(c_used - idle_cpu)
         sent.append(b_used - idle_bytes)
-    conns = []
+        others.append(busy - c_used)   # other processes, the kernel's own threads (ksoftirqd), this bench
+        steal.append(stolen)
+    conns, links = [], []
     for n in nodes:
         c = ctl(n)
         conns.append(c.call({"cmd": "status"})["peers"])
+        links.append([p["member_id"] for p in c.call({"cmd": "peers"})["peers"] if p["state"] == "established"])
         c.close()
     c = ctl(nodes[0])
     authors = len(c.call({"cmd": "vv"})["vv"])
@@ -496,7 +512,9 @@ def bench_scale(env, v1, rec_bytes):
     cpu_node = statistics.median(cpu) / (SCALE - 1) * 1e6
     fig("scale_cpu_per_record_per_node", round(cpu_node), "us",
         f"CPU of all {SCALE} daemons per record (1 s window less an idle one, median of {len(cpu)}) / "
-        f"{SCALE - 1} receivers; one verification is {1e6 / v1:.0f} us")
+        f"{SCALE - 1} receivers; one verification is {1e6 / v1:.0f} us; meanwhile the rest of the machine "
+        f"used {statistics.median(others):.2f} cpu-s and the hypervisor stole {statistics.median(steal):.2f} s "
+        f"per 1 s window (median)")
     fig("scale_bytes_per_node_ratio", round(statistics.median(sent) / (SCALE - 1) / rec_bytes, 2), "x record size",
         f"bytes sent on all connections per record / {SCALE - 1} receivers / {rec_bytes}-byte record")
     if not lat:
@@ -504,15 +522,29 @@ def bench_scale(env, v1, rec_bytes):
     # the model, fed with this run's costs
     t0 = time.process_time()
     costs = dict(verify_us=1e6 / v1, fsync_us=fsync_us(env.tmp), record_bytes=rec_bytes)
-    msg_us, frames = sim.calibrate(cpu_node, n=SCALE, fanout=SCALE_FANOUT, vv_authors=authors, **costs)
+    # The model runs on these daemons' own connections; its own graph of
+    # their member ids, joined in the same order through the founder, is
+    # compared with them (how far its 1,788-member graph can be trusted).
+    names = [n.member_id() for n in nodes]
+    index = {m: i for i, m in enumerate(names)}
+    adj = [sorted({index[m] for m in ls if m in index}) for ls in links]
+    real_edges = {(i, j) for i, a in enumerate(adj) for j in a if i < j}
+    model = sim.build_graph([sim.parse_member_id(m) for m in names], SCALE_FANOUT)
+    model_edges = {(i, j) for i, a in enumerate(model) for j in a if i < j}
+    fig("sim_graph_edges_in_common", len(real_edges & model_edges), "connections",
+        f"of {len(real_edges)} measured and {len(model_edges)} modelled (bench/sim.py build_graph on these member "
+        f"ids and join order); modelled per node mean {2 * len(model_edges) / SCALE:.1f}, max "
+        f"{max(map(len, model))}; measured mean {2 * len(real_edges) / SCALE:.1f}, max {max(map(len, adj))}")
+    msg_us, frames = sim.calibrate(cpu_node, n=SCALE, fanout=SCALE_FANOUT, vv_authors=authors, adj=adj, **costs)
     costs["msg_us"] = msg_us
     note(f"sim costs: verify {costs['verify_us']:.0f} us, fsync {costs['fsync_us']:.0f} us, "
-         f"{msg_us:.1f} us per frame ({frames:.1f} frames per node per record)")
-    here = sim.run(SCALE, SCALE_FANOUT, trials=20, vv_authors=authors, cores=os.cpu_count(), **costs)
+         f"{msg_us:.1f} us per frame ({frames:.1f} frames per node per record), {authors} authors in a hello")
+    here = sim.run(SCALE, SCALE_FANOUT, trials=20, vv_authors=authors, cores=os.cpu_count(), adj=adj, **costs)
     measured = (max(lat) * 1000, statistics.median(lat) * 1000)
     for name, value, unit, ratio in sim.report(here, f"sim_{SCALE}_loopback", measured):
         fig(name, value, unit, ratio + f"; measured {statistics.median(lat) * 1000:.1f} ms median, "
-            f"{statistics.mean(conns):.1f} connections (max {max(conns)}); costs: verify "
+            f"{statistics.mean(conns):.1f} connections (max {max(conns)}), the model on the same connections; "
+            f"costs: verify "
             f"{costs['verify_us']:.0f} us, fsync {costs['fsync_us']:.0f} us, {msg_us:.1f} us per frame")
     wan = sim.run(sim.ALL_LOCAL_GOVERNMENTS, SCALE_FANOUT, wan=True, trials=10, seq=1000, **costs)
     for name, value, unit, ratio in sim.report(wan, ""):

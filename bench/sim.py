@@ -43,7 +43,11 @@ CPU (µs, the bench passes its own measurements):
   verify_us   one Ed25519 verification (1e6 / verify_rate_1core)
   apply_us    precheck + one LMDB write transaction + the log line (CPU)
   fsync_us    the transaction's fdatasync (wall time; the loop waits, the
-              CPU is free: measured by the bench on its own data directory)
+              CPU is free: measured by the bench on its own data directory).
+              On one machine the nodes share one disk, whose flushes do not
+              overlap (100 fdatasyncs issued at once on this machine's disk
+              take ~13 ms, 0.13 ms each): `disks` = 1 queues them, first
+              come first served; `disks` = 0 gives every node its own
   msg_us      per frame sent or received (TLS, framing, decode, syscalls,
               the wake-up); derived by calibrate() from the CPU all
               daemons spent per record in the bench's 100-node run
@@ -74,6 +78,7 @@ Tokyo–Osaka, 40–50 ms Hokkaido–Okinawa).  Each node's uplink is
 Run alone:  python3 bench/sim.py --nodes 1788 --fanout 8 --wan
 """
 import argparse
+import base64
 import collections
 import hashlib
 import heapq
@@ -143,23 +148,99 @@ def node_ids(n, rng):
     return [bytes(rng.getrandbits(8) for _ in range(32)) for _ in range(n)]
 
 
-def build_graph(ids, fanout):
-    """Adjacency lists: each node dials its `fanout` lowest-ranked others
-    (rank = SHA-256(self || other)); connections are undirected and one per
-    pair.  fanout 0 = everyone (a full mesh)."""
+def parse_member_id(s):
+    """A member id as catalogctl prints it (base32 in groups of 4, proto/util.c) -> 32 bytes."""
+    raw = s.replace("-", "").replace(" ", "").upper()
+    return base64.b32decode(raw + "=" * (-len(raw) % 8))
+
+
+def build_graph(ids, fanout, rank=None):
+    """Adjacency lists of the connections an alliance ends with when its
+    members joined in the order of `ids`, each through the first (the
+    founder, as the bench and most alliances do), following daemon/peer.c:
+
+    * a member dials the `fanout` others of lowest rank SHA-256(own id ||
+      their id) among the members it knows (peer_targets_changed) and
+      accepts every inbound connection; it dials no one it is connected to
+      already, in either direction (connected_to);
+    * a newcomer first dials its sponsor, then its targets once it holds
+      the member list; the members already there learn of it when it is
+      admitted and dial it if it ranks among their targets, as soon as it
+      listens (their dials retry from 250 ms), so before its own dials,
+      which wait for its initial sync;
+    * outbound connections to members no longer among the targets (the
+      sponsor, a target displaced by a newcomer) are closed, newest first
+      (the peer list is newest first), only while the node has more than
+      `fanout` outbound connections (on_tick): a target reached through an
+      inbound connection leaves a stale outbound one open, so nearly every
+      node keeps exactly `fanout` outbound connections.
+    fanout 0 = everyone (a full mesh).  rank(i, j): the order, for tests."""
     n = len(ids)
-    adj = [set() for _ in range(n)]
-    for i in range(n):
-        if fanout == 0 or fanout >= n - 1:
-            chosen = [j for j in range(n) if j != i]
-        else:
-            me = ids[i]
-            chosen = heapq.nsmallest(fanout, (j for j in range(n) if j != i),
-                                     key=lambda j: hashlib.sha256(me + ids[j]).digest())
-        for j in chosen:
-            adj[i].add(j)
-            adj[j].add(i)
+    if fanout == 0 or fanout >= n - 1:
+        return [[j for j in range(n) if j != i] for i in range(n)]
+    if rank is None:
+        def rank(i, j):
+            return hashlib.sha256(ids[i] + ids[j]).digest()
+    wanted = [[] for _ in range(n)]     # (rank, member), lowest first, at most fanout
+    out = [[] for _ in range(n)]        # members i dialled, oldest first
+    conn = {}                           # (low, high) -> initiator
+
+    def key(i, j):
+        return (i, j) if i < j else (j, i)
+
+    def dial(i, j):
+        if key(i, j) not in conn:
+            conn[key(i, j)] = i
+            out[i].append(j)
+            return True
+        return False
+
+    def trim(work):
+        while work:
+            i = work.pop()
+            want = {m for _, m in wanted[i]}
+            while len(out[i]) > fanout:
+                stale = next((j for j in reversed(out[i]) if j not in want), None)
+                if stale is None:
+                    break
+                out[i].remove(stale)
+                del conn[key(i, stale)]
+                # the other end dials back if it wanted this connection
+                if i in {m for _, m in wanted[stale]} and dial(stale, i):
+                    work.append(stale)
+
+    for k in range(n):
+        wanted[k] = sorted((rank(k, j), j) for j in range(k))[:fanout]
+        work = []
+        if k:
+            dial(k, 0)
+        for i in range(k):
+            w = wanted[i]
+            r = rank(i, k)
+            if len(w) < fanout or r < w[-1][0]:
+                w.append((r, k))
+                w.sort()
+                del w[fanout:]
+                if dial(i, k):
+                    work.append(i)
+        for _, j in wanted[k]:
+            dial(k, j)
+        work.append(k)
+        trim(work)
+    adj = [[] for _ in range(n)]
+    for a, b in conn:
+        adj[a].append(b)
+        adj[b].append(a)
     return [sorted(a) for a in adj]
+
+
+def fanout_targets(ids, fanout):
+    """Each member's `fanout` lowest-ranked others, once all are known: the
+    connections every node keeps whatever the history (the rest of its
+    connections are stale outbound ones and others' choices)."""
+    n = len(ids)
+    return [sorted(heapq.nsmallest(fanout, (j for j in range(n) if j != i),
+                                   key=lambda j: hashlib.sha256(ids[i] + ids[j]).digest())) for i in range(n)]
 
 
 def bfs(adj, src):
@@ -251,6 +332,7 @@ DEFAULTS = dict(
     vv_authors=None,      # authors in a hello's vector (None: every node)
     sync_interval_ms=2000,
     cores=2,
+    disks=1,              # 1: one disk shared by all nodes (loopback), 0: one per node (the WAN)
     loopback_ms=0.05,
     uplink_mbps=100.0,    # WAN uplink per node; loopback: 20,000
     jitter_ms=0.005,      # exponential jitter per message: this mean (WAN: 0.1 ms) ...
@@ -277,19 +359,24 @@ class Model:
     """One alliance: the graph, its links' base latencies and the costs.
     trial(author) spreads one record and returns what it cost."""
 
-    def __init__(self, n, fanout, wan=False, seed=1, adj=None, **kw):
+    def __init__(self, n, fanout, wan=False, seed=1, adj=None, ids=None, **kw):
         self.p = dict(DEFAULTS)
         self.p.update({k: v for k, v in kw.items() if v is not None})
         if not wan and kw.get("uplink_mbps") is None:
             self.p["uplink_mbps"] = 20000.0
         if wan and kw.get("cores") is None:
             self.p["cores"] = 0
+        if wan and kw.get("disks") is None:
+            self.p["disks"] = 0
         if wan and kw.get("jitter_ms") is None:
             self.p["jitter_ms"] = 0.1
         self.n, self.fanout, self.wan = n, fanout, wan
         rng = random.Random(seed)
         self.rng = rng
-        self.ids = node_ids(n, rng)
+        self.ids = node_ids(n, rng)   # drawn even when given, so the rest of the seed's use is the same
+        if ids is not None:
+            assert len(ids) == n
+            self.ids = list(ids)
         self.adj = adj if adj is not None else build_graph(self.ids, fanout)
         self.base = {}
         places = place_nodes(n, rng) if wan else None
@@ -374,6 +461,14 @@ class Model:
             kind, dur, action = nd.steps[0]
             if kind == "wait":
                 self._release(t, nd)
+            if kind == "fsync" and self.p["disks"]:
+                # one disk for every node: flushes queue behind each other
+                self._release(t, nd)
+                self._disk_free = max(t, self._disk_free) + dur
+                self._push(self._disk_free, "done", nd.id)
+                return
+            if kind == "fsync":
+                self._release(t, nd)
             self._push(t + dur, "done", nd.id)
             return
 
@@ -422,7 +517,7 @@ class Model:
             if nd.applied is not None:
                 return [("cpu", mus, None)]          # held: dropped before any signature check
             steps.append(("cpu", mus + p["verify_us"] + p["apply_us"], None))
-            steps.append(("wait", p["fsync_us"], self._apply(nd, payload + 1, src)))
+            steps.append(("fsync", p["fsync_us"], self._apply(nd, payload + 1, src)))
             for q in nd.adj:                          # relay: announce to every other peer
                 if q != src:
                     steps.append(("cpu", mus, self._sender(nd.id, q, "ann")))
@@ -491,6 +586,7 @@ class Model:
             self.nodes.append(nd)
         self._heap, self._seq, self._last = [], 0, {}
         self._free, self._waitq = self.p["cores"], collections.deque()
+        self._disk_free = 0.0
         self.counts = collections.Counter()
         self._reached = 1
         a = self.nodes[author]
@@ -537,9 +633,12 @@ class Model:
         }
 
 
-def run(n, fanout, wan=False, trials=10, seed=1, **kw):
-    """Trials with authors drawn from the seed: the figures of one scenario."""
-    m = Model(n, fanout, wan=wan, seed=seed, **kw)
+def run(n, fanout, wan=False, trials=10, seed=1, ids=None, adj=None, **kw):
+    """Trials with authors drawn from the seed: the figures of one scenario.
+    ids: the members' ids (32 bytes each) when the graph must be a real
+    alliance's (the bench passes its daemons'); else drawn from the seed.
+    adj: the connections themselves (the bench's, read from its daemons)."""
+    m = Model(n, fanout, wan=wan, seed=seed, ids=ids, adj=adj, **kw)
     rng = random.Random(seed + 17)
     authors = [rng.randrange(n) for _ in range(trials)]
     res = [m.trial(a, seed * 1000 + k) for k, a in enumerate(authors)]
@@ -559,18 +658,19 @@ def run(n, fanout, wan=False, trials=10, seed=1, **kw):
         "hellos_per_record": statistics.mean(r["hellos"] for r in res),
         "msgs_per_node": statistics.mean(r["msgs_per_node"] for r in res),
         "connections_mean": statistics.mean(deg), "connections_max": max(deg), "connections_min": min(deg),
+        "degrees": deg,
         "params": m.p, "sizes": m.size,
     }
 
 
-def calibrate(cpu_per_node_us, n=100, fanout=8, seed=1, **kw):
+def calibrate(cpu_per_node_us, n=100, fanout=8, seed=1, ids=None, adj=None, **kw):
     """msg_us from the CPU all daemons spent per record per receiving node
     in the bench (cpu_per_node_us): what is left after one verification
     and one transaction, shared over the frames a node handles per record
     (counted by the model itself, which does not depend on msg_us much)."""
     p = dict(DEFAULTS)
     p.update({k: v for k, v in kw.items() if v is not None})
-    r = run(n, fanout, trials=3, seed=seed, **kw)
+    r = run(n, fanout, trials=3, seed=seed, ids=ids, adj=adj, **kw)
     frames = r["msgs_per_node"]
     rest = cpu_per_node_us - p["verify_us"] - p["apply_us"]
     return max(1.0, rest / frames), frames

@@ -84,21 +84,36 @@ def test_every_node_reached_with_costs(env):
 
 
 def test_connections_follow_peer_c(env):
-    # each node dials the `fanout` lowest SHA-256(self || other), accepts
-    # everyone else's: the graph is the union, one connection per pair
+    # every node ends connected to its `fanout` lowest SHA-256(self || other),
+    # in one direction or the other; the rest are others' choices and stale
+    # outbound connections, at most `fanout` outbound per node
     import random
     ids = sim.node_ids(40, random.Random(5))
     adj = sim.build_graph(ids, 6)
-    want = [set() for _ in ids]
+    targets = sim.fanout_targets(ids, 6)
     for i, me in enumerate(ids):
         order = sorted((j for j in range(len(ids)) if j != i), key=lambda j: hashlib.sha256(me + ids[j]).digest())
-        for j in order[:6]:
-            want[i].add(j)
-            want[j].add(i)
-    assert [set(a) for a in adj] == want
-    assert all(i not in a for i, a in enumerate(adj))
+        assert targets[i] == sorted(order[:6])
+        assert set(targets[i]) <= set(adj[i])
+        assert i not in adj[i]
+        assert all(i in adj[j] for j in adj[i])
+    edges = sum(len(a) for a in adj) // 2
+    union = {frozenset((i, j)) for i in range(len(ids)) for j in targets[i]}
+    assert len(union) < edges <= 40 * 6
     full = sim.build_graph(ids[:10], 0)
     assert all(len(a) == 9 for a in full)
+
+
+def test_connections_by_hand(env):
+    # fanout 1; 0 founds, 1 and 2 join through it.  0 ranks 2 before 1, 1
+    # ranks 2 before 0, 2 ranks 1 before 0.  1 joins: dials 0 (its sponsor
+    # and target).  2 joins: dials 0 (sponsor); 0 wants 2, reached already;
+    # 1 now wants 2 and dials it, has two outbound and closes the one to 0,
+    # no longer wanted; 2 wants 1, reached already, and keeps its sponsor
+    # connection since it has no more than one outbound.
+    order = {0: [2, 1], 1: [2, 0], 2: [1, 0]}
+    adj = sim.build_graph([b"a", b"b", b"c"], 1, rank=lambda i, j: order[i].index(j))
+    assert adj == [[2], [2], [0, 1]]
 
 
 def test_deterministic_with_seed(env):
@@ -111,3 +126,17 @@ def test_deterministic_with_seed(env):
     w1 = sim.run(120, 8, wan=True, trials=2, seed=4)
     w2 = sim.run(120, 8, wan=True, trials=2, seed=4)
     assert w1["reach_all_max_ms"] == w2["reach_all_max_ms"] and w1["hops"] == w2["hops"]
+
+
+def test_member_ids_as_printed(env):
+    # proto/util.c prints 32 bytes as 52 base32 characters in groups of 4
+    assert sim.parse_member_id("-".join(["AAAA"] * 13)) == bytes(32)
+    b = bytes(range(32))
+    import base64
+    s = base64.b32encode(b).decode().rstrip("=")
+    grouped = "-".join(s[i:i + 4] for i in range(0, 52, 4))
+    assert sim.parse_member_id(grouped) == b
+    # the graph of given ids is the one peer.c builds from them
+    ids = [bytes([i]) * 32 for i in range(12)]
+    m = sim.Model(12, 3, ids=ids, **IDEAL)
+    assert m.adj == sim.build_graph(ids, 3)
