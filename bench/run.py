@@ -507,7 +507,7 @@ def bench_scale(env, v1, rec_bytes):
     if lat:
         fig("scale_propagation_max", round(max(lat) * 1000, 1), "ms",
             f"{SCALE} nodes, fanout {SCALE_FANOUT}: time until all hold a record (median {statistics.median(lat) * 1000:.1f} ms, {len(lat)} trials)")
-    fig("scale_connections_per_node", round(statistics.mean(conns), 1), "connections",
+    fig("scale_connections_per_node", round(float(statistics.mean(conns)), 1), "connections",
         f"max {max(conns)}, min {min(conns)}; fanout {SCALE_FANOUT} outbound, inbound from others' choices")
     cpu_node = statistics.median(cpu) / (SCALE - 1) * 1e6
     fig("scale_cpu_per_record_per_node", round(cpu_node), "us",
@@ -546,7 +546,7 @@ def bench_scale(env, v1, rec_bytes):
             f"{statistics.mean(conns):.1f} connections (max {max(conns)}), the model on the same connections; "
             f"costs: verify "
             f"{costs['verify_us']:.0f} us, fsync {costs['fsync_us']:.0f} us, {msg_us:.1f} us per frame")
-    wan = sim.run(sim.ALL_LOCAL_GOVERNMENTS, SCALE_FANOUT, wan=True, trials=10, seq=1000, **costs)
+    wan = sim.run(sim.ALL_LOCAL_GOVERNMENTS, SCALE_FANOUT, wan=True, trials=10, **costs)
     for name, value, unit, ratio in sim.report(wan, ""):
         fig(name, value, unit, ratio)
     note(f"simulation: {time.process_time() - t0:.1f} s of CPU")

@@ -321,14 +321,17 @@ def wan_base_ms(pa, pb):
 
 # ---- the model ----
 
+# The defaults are the costs the bench measured in issue 14's 100-node run
+# (docs/SCALING.md), so that running this file alone prints what the bench
+# printed then.
 DEFAULTS = dict(
-    verify_us=106.0,      # 9,408 verifications/s on one core (docs/PERFORMANCE.md, latest full run)
+    verify_us=117.0,      # 8,576 verifications/s on one core (bench/verify_rate)
     apply_us=40.0,        # precheck, one small LMDB write transaction, the log line: an assumption
-    fsync_us=150.0,       # fdatasync on this machine's disk (~0.13 ms p50, measured by the bench)
-    msg_us=20.0,          # per frame sent or received; calibrate() derives it from the bench
-    vv_entry_us=0.5,      # per version-vector entry of a hello (an LMDB read of vv and sum)
-    record_bytes=700,     # bench/verify_rate's record
-    seq=5,
+    fsync_us=144.0,       # fdatasync of a 4 KiB write in the bench's data directory, median
+    msg_us=45.3,          # per frame sent or received: calibrate() on 1,629 us per record per node
+    vv_entry_us=0.5,      # per version-vector entry of a hello (an LMDB read of vv and sum): an assumption
+    record_bytes=697,     # bench/verify_rate's record
+    seq=5,                # the seq in announces and wants (WAN: 1,000, a member some years in)
     vv_authors=None,      # authors in a hello's vector (None: every node)
     sync_interval_ms=2000,
     cores=2,
@@ -368,6 +371,8 @@ class Model:
             self.p["cores"] = 0
         if wan and kw.get("disks") is None:
             self.p["disks"] = 0
+        if wan and kw.get("seq") is None:
+            self.p["seq"] = 1000
         if wan and kw.get("jitter_ms") is None:
             self.p["jitter_ms"] = 0.1
         self.n, self.fanout, self.wan = n, fanout, wan
@@ -469,6 +474,8 @@ class Model:
                 return
             if kind == "fsync":
                 self._release(t, nd)
+            elif kind == "cpu":
+                self._cpu += dur
             self._push(t + dur, "done", nd.id)
             return
 
@@ -587,6 +594,7 @@ class Model:
         self._heap, self._seq, self._last = [], 0, {}
         self._free, self._waitq = self.p["cores"], collections.deque()
         self._disk_free = 0.0
+        self._cpu = 0.0
         self.counts = collections.Counter()
         self._reached = 1
         a = self.nodes[author]
@@ -629,6 +637,7 @@ class Model:
             # frames handled per receiving node (all nodes' over n - 1, as
             # the bench divides the CPU of all daemons)
             "msgs_per_node": sum(nd.msgs for nd in self.nodes) / max(1, self.n - 1),
+            "cpu_per_node_us": self._cpu / max(1, self.n - 1),
             "counts": dict(self.counts),
         }
 
@@ -657,8 +666,9 @@ def run(n, fanout, wan=False, trials=10, seed=1, ids=None, adj=None, **kw):
         "records_per_node": statistics.mean(statistics.mean(r["recs_in"]) for r in res),
         "hellos_per_record": statistics.mean(r["hellos"] for r in res),
         "msgs_per_node": statistics.mean(r["msgs_per_node"] for r in res),
+        "cpu_per_node_us": statistics.mean(r["cpu_per_node_us"] for r in res),
         "connections_mean": statistics.mean(deg), "connections_max": max(deg), "connections_min": min(deg),
-        "degrees": deg,
+        "degrees": deg, "connections_max_others": max(deg[1:]) if len(deg) > 1 else 0,
         "params": m.p, "sizes": m.size,
     }
 
@@ -708,8 +718,12 @@ def report(r, name, measured_ms=None):
                   f"target for a broadcast tree <= 1.5; "
                   f"{r['records_per_node']:.2f} copies of the record per node, {r['hellos_per_record']:.0f} "
                   f"anti-entropy hellos of {r['sizes']['hello']} bytes per record"))
-    lines.append((f"sim_{r['nodes']}_connections_per_node", round(r["connections_mean"], 1), "connections",
-                  f"max {r['connections_max']}, min {r['connections_min']}"))
+    lines.append((f"sim_{r['nodes']}_connections_per_node", round(float(r["connections_mean"]), 1), "connections",
+                  f"max {r['connections_max']} (the founder, through whom all joined, has {r['degrees'][0]}; the "
+                  f"others at most {r['connections_max_others']}), min {r['connections_min']}"))
+    lines.append((f"sim_{r['nodes']}_cpu_per_record_per_node", round(r["cpu_per_node_us"]), "us",
+                  f"{r['msgs_per_node']:.1f} frames of {p['msg_us']:.1f} us, one verification of {p['verify_us']:.0f} us "
+                  f"and one transaction per node"))
     return lines
 
 
