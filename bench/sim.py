@@ -5,10 +5,15 @@ What one new record costs and how fast it spreads, for alliances too large
 to run on one machine.  The model follows daemon/gossip.c, daemon/ingest.c
 and daemon/peer.c as built, not an idealised gossip:
 
-* Connections (peer.c, peer_targets_changed): every member ranks the others
-  by SHA-256(own id || their id) and dials the `fanout` lowest; it accepts
-  every inbound connection; two connections between one pair collapse into
-  one (dedupe).  Ids are random 32-byte strings drawn from the seed.
+* Connections (peer.c): every member ranks the others by SHA-256(own id ||
+  their id) and dials the `fanout` lowest it knows (peer_targets_changed);
+  it accepts every inbound connection; one connection per pair.  The graph
+  is grown the way an alliance grows (build_graph): members join one by one
+  through the first, and outbound connections that are no longer targets
+  are closed only while a node has more than `fanout` of them, so stale
+  ones stay.  Ids are random 32-byte strings drawn from the seed, or the
+  bench's daemons' own; the bench can also pass the connections it read
+  from its daemons.
 * The author pushes the record whole (a records frame) to every peer
   (gossip_push_local, outbox_flush), one send after the other.
 * A node receiving a records frame drops it if it holds the record
@@ -51,13 +56,13 @@ CPU (µs, the bench passes its own measurements):
   msg_us      per frame sent or received (TLS, framing, decode, syscalls,
               the wake-up); derived by calibrate() from the CPU all
               daemons spent per record in the bench's 100-node run
-  vv_entry_us per version-vector entry of a hello built or read
+  vv_entry_us per version-vector entry of a hello built or read (assumed)
 Every node is one libuv loop: its work is serial.  `cores` = C models C
 cores shared by all nodes (the bench: 100 daemons on 2 cores): a node needs
 a core to run, and the machine runs at most C at once, first come first
 served; `cores` = 0 gives every node its own machine (the WAN).
 
-Latency: loopback ~0.05 ms one way.  WAN (`--wan`): every member is placed
+Latency: loopback 0.05 ms one way, jitter 0.005 ms + 2 %, 20 Gbit/s.  WAN (`--wan`): every member is placed
 in its prefecture (47 prefectures, as many nodes per prefecture as its
 municipalities plus one for the prefecture itself: 1,788 in all; for other
 sizes proportionally) around the prefectural capital, and a message takes
@@ -74,6 +79,11 @@ gives 2–5 ms one way inside a prefecture, ~6 ms Tokyo–Osaka, ~20 ms
 Sapporo–Naha: the round trips of Japanese networks (10–15 ms
 Tokyo–Osaka, 40–50 ms Hokkaido–Okinawa).  Each node's uplink is
 100 Mbit/s (frames queue behind each other).
+
+Time to reach all is read as the bench reads it: when the last node logs
+"applied" (node_applied logs after its relay).  Not modelled: loss and
+reconnection, TCP slow start, a sleeping process's wake-up latency, fork
+reconciliation, records in batches (one record per trial).
 
 Run alone:  python3 bench/sim.py --nodes 1788 --fanout 8 --wan
 """
@@ -356,6 +366,16 @@ class Node:
     def __init__(self, i, adj):
         self.id = i
         self.adj = adj
+        self.applied = self.logged = None   # µs: applied (transaction done), logged (after the relay)
+        self.hop = self.got_from = None
+        self.inflight_at = None             # a want for the author left then (the in-flight table)
+        self.sent = set()                   # peers this node sent the record to after a want
+        self.last_hello = {}                # peer -> when this node last sent it a hello
+        self.tasks = collections.deque()    # frames waiting for the loop
+        self.steps = collections.deque()    # ("cpu" | "fsync", µs, action at the end)
+        self.busy = self.core = self.waiting = False
+        self.uplink_free = 0.0
+        self.bytes_in = self.hello_bytes = self.recs_in = self.hellos_in = self.msgs = 0
 
 
 class Model:
@@ -464,8 +484,6 @@ class Model:
                 nd.steps = collections.deque(self._handle(t, nd, nd.tasks.popleft()))
                 continue
             kind, dur, action = nd.steps[0]
-            if kind == "wait":
-                self._release(t, nd)
             if kind == "fsync" and self.p["disks"]:
                 # one disk for every node: flushes queue behind each other
                 self._release(t, nd)
@@ -576,21 +594,7 @@ class Model:
         done, as the bench's clock starts at the put's reply)."""
         self.jrng = random.Random(seed * 7919 + 1)
         self.prng = random.Random(seed * 104729 + 3)
-        self.nodes = []
-        for i in range(self.n):
-            nd = Node(i, self.adj[i])
-            nd.applied = nd.logged = None
-            nd.hop = None
-            nd.got_from = None
-            nd.inflight_at = None
-            nd.sent = set()
-            nd.last_hello = {}
-            nd.tasks = collections.deque()
-            nd.steps = collections.deque()
-            nd.busy = nd.core = nd.waiting = False
-            nd.uplink_free = 0.0
-            nd.bytes_in = nd.hello_bytes = nd.recs_in = nd.hellos_in = nd.msgs = 0
-            self.nodes.append(nd)
+        self.nodes = [Node(i, self.adj[i]) for i in range(self.n)]
         self._heap, self._seq, self._last = [], 0, {}
         self._free, self._waitq = self.p["cores"], collections.deque()
         self._disk_free = 0.0
@@ -604,7 +608,6 @@ class Model:
         if interval:
             for i in range(self.n):
                 self._push(self.prng.uniform(0, interval), "probe", i)
-        end = None
         while self._heap:
             t, _, what, args = heapq.heappop(self._heap)
             if what == "deliver":
@@ -619,8 +622,6 @@ class Model:
                     continue   # everyone holds it: probes are idle cost again
                 self._deliver(t, args[0], ("probe", None, None))
                 self._push(t + interval, "probe", args[0])
-            if end is None and self._reached == self.n:
-                end = t
         others = [nd for nd in self.nodes if nd.id != author]
         return {
             # when the last node applied it (its transaction done), and when
