@@ -6,7 +6,10 @@ run.  Sizes can be scaled down for a quick look: BENCH_N (catalog size,
 default 100000), BENCH_NODES (22), BENCH_TRIALS (200), BENCH_SUSTAIN
 (seconds, 30), BENCH_RATE (records/s, 1000), BENCH_IDLE (seconds, 60),
 BENCH_SYNC_TRIALS (newcomers, 3), BENCH_SCALE_NODES (100).
-Benchmarks print; they never pass or fail.
+Benchmarks print; they never pass or fail.  The scale part ends with the
+model of bench/sim.py (issue 14), fed with the costs it measured: the same
+alliance simulated (sim_N_loopback, against the measured figure) and 1,788
+members on the WAN (sim_1788_*); see docs/SCALING.md.
 """
 import os
 import bisect
