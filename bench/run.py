@@ -6,7 +6,10 @@ run.  Sizes can be scaled down for a quick look: BENCH_N (catalog size,
 default 100000), BENCH_NODES (22), BENCH_TRIALS (200), BENCH_SUSTAIN
 (seconds, 30), BENCH_RATE (records/s, 1000), BENCH_IDLE (seconds, 60),
 BENCH_SYNC_TRIALS (newcomers, 3), BENCH_SCALE_NODES (100).
-Benchmarks print; they never pass or fail.
+Benchmarks print; they never pass or fail.  The scale part ends with the
+model of bench/sim.py (issue 14), fed with the costs it measured: the same
+alliance simulated (sim_N_loopback, against the measured figure) and 1,788
+members on the WAN (sim_1788_*); see docs/SCALING.md.
 """
 import os
 import bisect
@@ -447,8 +450,56 @@ def bench_alliance(env, vall, rec_bytes):
     w.close()
 
 
-def bench_scale(env):
-    """8. many nodes with a bounded fanout: one record's time to reach all."""
+def fsync_us(path, n=50):
+    """Median fdatasync of a 4 KiB write in `path`: what one LMDB commit
+    waits for on this machine's disk (the model's fsync_us)."""
+    f = os.path.join(path, "fsync.probe")
+    fd = os.open(f, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, b"\0" * (64 * 4096))
+        ts = []
+        for i in range(n):
+            os.pwrite(fd, b"x" * 4096, (i % 64) * 4096)
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            ts.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(f)
+    return statistics.median(ts) * 1e6
+
+
+def machine_cpu():
+    """(busy, steal) CPU seconds of the whole machine so far (/proc/stat,
+    in 10 ms ticks): what every process, the kernel and the hypervisor took."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+    return (user + nice + system + irq + softirq) / hz, steal / hz
+
+
+def window(nodes, fn, seconds):
+    """CPU seconds all daemons spent and bytes they sent while fn() ran and
+    the `seconds` after it, and the machine's busy and stolen seconds meanwhile;
+    no control request falls inside the CPU window (the status calls for
+    the bytes are made outside it)."""
+    b0 = total_bytes(nodes)
+    m0 = machine_cpu()
+    c0 = sum(cpu_seconds(n) for n in nodes)
+    out = fn()
+    time.sleep(seconds)
+    c1 = sum(cpu_seconds(n) for n in nodes)
+    m1 = machine_cpu()
+    b1 = total_bytes(nodes)
+    return c1 - c0, b1 - b0, out, m1[0] - m0[0], m1[1] - m0[1]
+
+
+def bench_scale(env, v1, rec_bytes):
+    """8. many nodes with a bounded fanout: one record's time to reach all;
+    then the model of issue 14 (bench/sim.py), fed with what was measured
+    here, at this size on loopback and at 1,788 members on the WAN."""
+    import sim
     env.daemon_args += ["--fanout", str(SCALE_FANOUT)]
     t0 = time.time()
     nodes = [env.found()]
@@ -457,29 +508,89 @@ def bench_scale(env):
     note(f"{SCALE} nodes joined in {time.time() - t0:.0f} s")
     harness.wait_until(lambda: harness.digests_equal(nodes), 120, what="scale convergence")
     time.sleep(4)   # let the sponsor connections fall back to the fanout
-    lat = []
+    # Each trial is a quiet window: the put, then 1 s in which nothing but
+    # the daemons runs (no status polling while the record spreads), so the
+    # CPU and bytes of the window, less those of an idle window, are the
+    # record's.
+    idle = [window(nodes, lambda: None, 1.0) for _ in range(3)]
+    idle_cpu = statistics.mean(w[0] for w in idle)
+    idle_bytes = statistics.mean(w[1] for w in idle)
+    lat, cpu, sent, others, steal = [], [], [], [], []
     for trial in range(5):
         src = nodes[(trial * 37) % SCALE]
         short = src.member_id()[:9]
-        c = ctl(src)
-        r = c.call({"cmd": "put", "kind": "note", "key": f"scale{trial}", "tombstone": 0,
-                    "fields": [["text", "規模試験" + "z" * 500]]})
-        t_w = time.time()
-        c.close()
+
+        def put():
+            c = ctl(src)
+            r = c.call({"cmd": "put", "kind": "note", "key": f"scale{trial}", "tombstone": 0,
+                        "fields": [["text", "規模試験" + "z" * 500]]})
+            t_w = time.time()
+            c.close()
+            return r, t_w
+        c_used, b_used, (r, t_w), busy, stolen = window(nodes, put, 1.0)
         harness.wait_until(lambda: harness.digests_equal(nodes), 60, what="scale record everywhere")
         ts = [when_applied(apply_times(n, short), r["seq"]) for n in nodes if n is not src]
         if all(ts):
             lat.append(max(ts) - t_w)
-    conns = []
+        cpu.append(c_used - idle_cpu)
+        sent.append(b_used - idle_bytes)
+        others.append(busy - c_used)   # other processes, the kernel's own threads (ksoftirqd), this bench
+        steal.append(stolen)
+    conns, links = [], []
     for n in nodes:
         c = ctl(n)
         conns.append(c.call({"cmd": "status"})["peers"])
+        links.append([p["member_id"] for p in c.call({"cmd": "peers"})["peers"] if p["state"] == "established"])
         c.close()
+    c = ctl(nodes[0])
+    authors = len(c.call({"cmd": "vv"})["vv"])
+    c.close()
     if lat:
         fig("scale_propagation_max", round(max(lat) * 1000, 1), "ms",
             f"{SCALE} nodes, fanout {SCALE_FANOUT}: time until all hold a record (median {statistics.median(lat) * 1000:.1f} ms, {len(lat)} trials)")
-    fig("scale_connections_per_node", round(statistics.mean(conns), 1), "connections",
+    fig("scale_connections_per_node", round(float(statistics.mean(conns)), 1), "connections",
         f"max {max(conns)}, min {min(conns)}; fanout {SCALE_FANOUT} outbound, inbound from others' choices")
+    cpu_node = statistics.median(cpu) / (SCALE - 1) * 1e6
+    fig("scale_cpu_per_record_per_node", round(cpu_node), "us",
+        f"CPU of all {SCALE} daemons per record (1 s window less an idle one, median of {len(cpu)}) / "
+        f"{SCALE - 1} receivers; one verification is {1e6 / v1:.0f} us; meanwhile the rest of the machine "
+        f"used {statistics.median(others):.2f} cpu-s and the hypervisor stole {statistics.median(steal):.2f} s "
+        f"per 1 s window (median)")
+    fig("scale_bytes_per_node_ratio", round(statistics.median(sent) / (SCALE - 1) / rec_bytes, 2), "x record size",
+        f"bytes sent on all connections per record / {SCALE - 1} receivers / {rec_bytes}-byte record")
+    if not lat:
+        return
+    # the model, fed with this run's costs
+    t0 = time.process_time()
+    costs = dict(verify_us=1e6 / v1, fsync_us=fsync_us(env.tmp), record_bytes=rec_bytes)
+    # The model runs on these daemons' own connections; its own graph of
+    # their member ids, joined in the same order through the founder, is
+    # compared with them (how far its 1,788-member graph can be trusted).
+    names = [n.member_id() for n in nodes]
+    index = {m: i for i, m in enumerate(names)}
+    adj = [sorted({index[m] for m in ls if m in index}) for ls in links]
+    real_edges = {(i, j) for i, a in enumerate(adj) for j in a if i < j}
+    model = sim.build_graph([sim.parse_member_id(m) for m in names], SCALE_FANOUT)
+    model_edges = {(i, j) for i, a in enumerate(model) for j in a if i < j}
+    fig("sim_graph_edges_in_common", len(real_edges & model_edges), "connections",
+        f"of {len(real_edges)} measured and {len(model_edges)} modelled (bench/sim.py build_graph on these member "
+        f"ids and join order); modelled per node mean {2 * len(model_edges) / SCALE:.1f}, max "
+        f"{max(map(len, model))}; measured mean {2 * len(real_edges) / SCALE:.1f}, max {max(map(len, adj))}")
+    msg_us, frames = sim.calibrate(cpu_node, n=SCALE, fanout=SCALE_FANOUT, vv_authors=authors, adj=adj, **costs)
+    costs["msg_us"] = msg_us
+    note(f"sim costs: verify {costs['verify_us']:.0f} us, fsync {costs['fsync_us']:.0f} us, "
+         f"{msg_us:.1f} us per frame ({frames:.1f} frames per node per record), {authors} authors in a hello")
+    here = sim.run(SCALE, SCALE_FANOUT, trials=20, vv_authors=authors, cores=os.cpu_count(), adj=adj, **costs)
+    measured = (max(lat) * 1000, statistics.median(lat) * 1000)
+    for name, value, unit, ratio in sim.report(here, f"sim_{SCALE}_loopback", measured):
+        fig(name, value, unit, ratio + f"; measured {statistics.median(lat) * 1000:.1f} ms median, "
+            f"{statistics.mean(conns):.1f} connections (max {max(conns)}), the model on the same connections; "
+            f"costs: verify "
+            f"{costs['verify_us']:.0f} us, fsync {costs['fsync_us']:.0f} us, {msg_us:.1f} us per frame")
+    wan = sim.run(sim.ALL_LOCAL_GOVERNMENTS, SCALE_FANOUT, wan=True, trials=10, **costs)
+    for name, value, unit, ratio in sim.report(wan, ""):
+        fig(name, value, unit, ratio)
+    note(f"simulation: {time.process_time() - t0:.1f} s of CPU")
 
 
 def main():
@@ -491,7 +602,7 @@ def main():
     for short, name, fn in (("import", "import to a 3-node alliance", bench_import_alliance),
                             ("sync", "initial sync, search, memory", lambda e: bench_initial_sync(e, vall)),
                             ("alliance", "22-node alliance", lambda e: bench_alliance(e, vall, rec_bytes)),
-                            ("scale", "scale", bench_scale)):
+                            ("scale", "scale", lambda e: bench_scale(e, v1, rec_bytes))):
         if only and short not in only:
             continue
         env = harness.Env(BUILD)
