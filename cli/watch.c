@@ -99,12 +99,12 @@ static int state_load(watch_args *w)
     char line[256];
     int rc = 0, lineno = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
-        char id[PROTO_ID_STR + 8];
+        char id[96];
         unsigned long long seq;
         proto_id a;
         watch_pos *p;
         lineno++;
-        if (sscanf(line, "%80s %llu", id, &seq) != 2 || proto_id_parse(id, &a) || !(p = pos_find(w, &a, 1))) {
+        if (sscanf(line, "%95s %llu", id, &seq) != 2 || proto_id_parse(id, &a) || !(p = pos_find(w, &a, 1))) {
             client_errorf("%s:%d: 「member id 番号」の行ではありません", w->state, lineno);
             rc = -2;
             break;

@@ -199,6 +199,12 @@ static int start_now(void *ctx, const proto_id *author, uint64_t seq)
 
 int control_watch_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)
 {
+    unsigned watchers = 0;
+    for (control_client *o = c->d->ctl_clients; o; o = o->next)
+        watchers += o->watch != NULL && !uv_is_closing((uv_handle_t *)&o->pipe);
+    if (watchers >= NODE_CONTROL_WATCHERS_MAX)
+        return proto_err(err, errlen, "%u watchers are connected already (the most at once); stop one first",
+                         watchers);
     control_watch *w = calloc(1, sizeof *w);
     if (!w)
         return proto_err(err, errlen, "out of memory");

@@ -248,6 +248,12 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
  * parallel, while bounding the descriptors and buffers local clients hold. */
 #define NODE_CONTROL_CLIENTS_MAX 64u
 
+/* Of those, watchers (catalogctl watch) at once: each holds its connection
+ * for as long as it runs, so without a share of their own a script that
+ * starts watchers in a loop would lock every catalogctl verb out. */
+#define NODE_CONTROL_WATCHERS_MAX 16u
+_Static_assert(NODE_CONTROL_WATCHERS_MAX < NODE_CONTROL_CLIENTS_MAX, "watchers must leave room for verbs");
+
 /* Records in one page of `list`: the default when the request names no
  * limit, and the most a request may ask for.  A page also closes at
  * NODE_CONTROL_PAGE_BYTES (real records are ~600 B, so 1,000 of them are

@@ -83,7 +83,10 @@ def test_watch_resumes_across_a_restart(env):
         wait_until(lambda: digests_equal([a, b]), 15, what="a to catch up with b")
         cert(a, "W-5")
         rest = [json.loads(x) for x in w.lines(3)]
-        assert [r["key"] for r in rest] == ["W-3", "W-4", "W-5"], rest
+        # each author's records in its seq order; authors may interleave
+        # (the watcher may come back after W-5 was written)
+        assert sorted(r["key"] for r in rest) == ["W-3", "W-4", "W-5"], rest
+        assert [r["key"] for r in rest if r["author_code"] == b.code] == ["W-3", "W-4"], rest
         w.quiet()
         seen = [(r["author"], r["seq"]) for r in first + rest]
         assert len(set(seen)) == 5, seen
@@ -180,3 +183,36 @@ def test_watch_slow_reader_misses_nothing(env):
     rep = r.recv()
     assert rep["ok"] is False and "since" in rep["error"], rep
     r.close()
+
+
+def test_watchers_have_a_share_of_their_own(env):
+    """Watchers hold their connections: past NODE_CONTROL_WATCHERS_MAX (16)
+    the next is refused with a message, and verbs still get in."""
+    a = env.found()
+    sock = os.path.join(a.dir, "control.sock")
+    held = []
+    for _ in range(16):
+        w = Ctl(sock)
+        w.send({"cmd": "watch"})
+        assert w.recv()["ok"]
+        held.append(w)
+    extra = Ctl(sock)
+    extra.send({"cmd": "watch"})
+    rep = extra.recv()
+    assert rep["ok"] is False and "watchers" in rep["error"], rep
+    extra.close()
+    assert a.status()["records"] >= 1
+    held.pop().close()
+    # one closed: room for one again
+    def room():
+        w = Ctl(sock)
+        w.send({"cmd": "watch"})
+        ok = w.recv()["ok"]
+        if ok:
+            held.append(w)
+        else:
+            w.close()
+        return ok
+    wait_until(room, 10, what="a watcher to be accepted again")
+    for w in held:
+        w.close()
