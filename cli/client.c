@@ -206,6 +206,24 @@ int client_stream_next(client_stream *s, const uint8_t **frame, size_t *len)
     return rc < 0 ? -1 : 1;
 }
 
+int client_stream_send(client_stream *s, client_req *r)
+{
+    proto_map_end(&r->m);
+    proto_frame_end(&r->sb);
+    int rc = CLIENT_OK;
+    for (size_t off = 0; rc == CLIENT_OK && off < r->sb.size;) {
+        ssize_t w = write(s->fd, r->sb.data + off, r->sb.size - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = CLIENT_FAIL;
+        else
+            off += (size_t)w;
+    }
+    msgpack_sbuffer_destroy(&r->sb);
+    return rc;
+}
+
 void client_stream_close(client_stream *s)
 {
     if (s->fd >= 0)

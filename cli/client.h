@@ -82,6 +82,9 @@ typedef struct {
 } client_stream;
 int  client_stream_open(const client_opts *o, client_req *r, client_stream *s);
 int  client_stream_next(client_stream *s, const uint8_t **frame, size_t *len);
+/* One more request on the same connection (pipelined: the replies come in
+ * request order).  CLIENT_OK or CLIENT_FAIL (errno set). */
+int  client_stream_send(client_stream *s, client_req *r);
 void client_stream_close(client_stream *s);
 /* 1 if a daemon answers on the node's control socket. */
 int  client_daemon_running(const client_opts *o);

@@ -177,7 +177,7 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
             uint64_t seq = 0;
             if (!items[i].unchanged) {
                 proto_record pr;
-                if (proto_record_decode(w[k].out, w[k].out_len, &pr, NULL, 0) == 0)
+                if (proto_record_decode_stored(w[k].out, w[k].out_len, &pr, NULL, 0) == 0)
                     seq = pr.seq;
                 k++;
             }

@@ -26,7 +26,8 @@ int node_publish(catalogd *d, store_write_item *items, size_t n, char *err, size
     for (size_t i = 0; i < n;) {
         size_t m = 0;
         for (; i < n && m < PUBLISH_SLICE; i++)
-            if (proto_record_decode(items[i].out, items[i].out_len, &recs[m], NULL, 0) == 0)
+            /* the store decoded them with the text rule already */
+            if (proto_record_decode_stored(items[i].out, items[i].out_len, &recs[m], NULL, 0) == 0)
                 res[m++] = STORE_NEW;
         node_applied(d, recs, res, m, NULL);
     }

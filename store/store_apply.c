@@ -20,8 +20,10 @@
 #include "store/kind.h"
 #include "proto/util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *store_result_str(int r)
 {
@@ -375,33 +377,92 @@ int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *re
 
 /* ---- writing this node's records ---- */
 
-static int sign_and_apply(store *s, MDB_txn *txn, EVP_PKEY *priv, const proto_id *alliance,
-                          const proto_id *author, const char *kind, const char *key, uint64_t seq,
-                          uint32_t flags, const proto_body *body, uint8_t **out, size_t *out_len,
-                          char *err, size_t errlen)
+/* Signing is most of a write's time (an Ed25519 signature is ~50 µs, the
+ * rest of a record's write ~20 µs) and needs nothing of the store: the
+ * records of one write are signed first, on as many threads as there are
+ * cores when there are enough of them to be worth a thread, then applied
+ * in seq order in the one transaction.  An import of 10,000 rows signs
+ * on both cores of a 2-core machine instead of one. */
+typedef struct {
+    EVP_PKEY *priv;
+    const proto_id *alliance, *author;
+    store_write_item *items;
+    uint64_t seq0;           /* items[i] gets seq0 + i */
+    size_t from, to;
+    int failed;
+    char err[256];
+} sign_job;
+
+static void *sign_range(void *arg)
 {
-    uint8_t *rec;
-    size_t len;
-    proto_record r;
-    if (proto_record_sign(alliance, author, kind, key, seq, proto_now_ms(), flags, body, priv,
-                          &rec, &len, err, errlen))
-        return -1;
-    if (proto_record_decode(rec, len, &r, err, errlen)) {
-        free(rec);
-        return -1;
+    sign_job *j = arg;
+    for (size_t i = j->from; i < j->to && !j->failed; i++) {
+        store_write_item *it = &j->items[i];
+        if (proto_record_sign(j->alliance, j->author, it->kind, it->key, j->seq0 + i, proto_now_ms(), it->flags,
+                              it->body, j->priv, &it->out, &it->out_len, j->err, sizeof j->err)) {
+            it->out = NULL;
+            j->failed = 1;
+        }
     }
+    return NULL;
+}
+
+/* Records per thread below which a thread costs more than it saves. */
+#define SIGN_PER_THREAD_MIN 32
+#define SIGN_THREADS_MAX 8
+
+static int sign_all(EVP_PKEY *priv, const proto_id *alliance, const proto_id *author, store_write_item *items,
+                    size_t n, uint64_t seq0, char *err, size_t errlen)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cores > 1 ? (size_t)cores : 1;
+    if (nt > SIGN_THREADS_MAX)
+        nt = SIGN_THREADS_MAX;
+    if (nt > n / SIGN_PER_THREAD_MIN)
+        nt = n / SIGN_PER_THREAD_MIN ? n / SIGN_PER_THREAD_MIN : 1;
+    sign_job jobs[SIGN_THREADS_MAX];
+    pthread_t th[SIGN_THREADS_MAX];
+    int started[SIGN_THREADS_MAX] = { 0 };
+    for (size_t t = 0; t < nt; t++) {
+        jobs[t] = (sign_job){ priv, alliance, author, items, seq0, n * t / nt, n * (t + 1) / nt, 0, "" };
+        /* this thread takes the first slice; the others get a thread each
+         * (or, if one cannot be made, this thread signs theirs too) */
+        started[t] = t > 0 && pthread_create(&th[t], NULL, sign_range, &jobs[t]) == 0;
+    }
+    sign_range(&jobs[0]);
+    int failed = jobs[0].failed;
+    const char *why = jobs[0].err;
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            sign_range(&jobs[t]);
+        if (jobs[t].failed && !failed) {
+            failed = 1;
+            why = jobs[t].err;
+        }
+    }
+    if (failed) {
+        for (size_t i = 0; i < n; i++) {
+            free(items[i].out);
+            items[i].out = NULL;
+        }
+        return proto_err(err, errlen, "%s", why[0] ? why : "signing failed");
+    }
+    return 0;
+}
+
+/* Apply one record this node signed (in items[i].out). */
+static int apply_own(store *s, MDB_txn *txn, const store_write_item *it, char *err, size_t errlen)
+{
+    proto_record r;
+    if (proto_record_decode(it->out, it->out_len, &r, err, errlen))
+        return -1;
     int res = apply_txn(s, txn, &r, 1, err, errlen);
     if (res != STORE_NEW) {
-        free(rec);
         if (res > 0 && err && !err[0])
             proto_err(err, errlen, "record refused: %s", store_result_str(res));
         return -1;
-    }
-    if (out) {
-        *out = rec;
-        *out_len = len;
-    } else {
-        free(rec);
     }
     return 0;
 }
@@ -437,13 +498,15 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
     /* The seq is the author's next; it is persisted in the same commit as the
      * record, before the record can leave this node. */
     uint64_t seq = vv_get_txn(s, txn, &self);
+    if (sign_all(priv, &g, &self, items, n, seq + 1, err, errlen)) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (sign_and_apply(s, txn, priv, &g, &self, items[i].kind, items[i].key, ++seq,
-                           items[i].flags, items[i].body, &items[i].out, &items[i].out_len,
-                           err, errlen)) {
+        if (apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);
             cache_clear(s);
-            for (size_t k = 0; k < i; k++) {
+            for (size_t k = 0; k < n; k++) {
                 free(items[k].out);
                 items[k].out = NULL;
             }
@@ -512,8 +575,9 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
     if (address && address[0])
         proto_body_str(b, "address", address);
     proto_body_bin(b, "cert", cert_der, cert_len);
-    rc = sign_and_apply(s, txn, priv, &zero, &self, "genesis", "genesis", 1, 0, b, NULL, NULL,
-                        err, errlen);
+    store_write_item it = { "genesis", "genesis", 0, b, NULL, 0 };
+    rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen);
+    free(it.out);
     proto_body_free(b);
     if (rc) {
         mdb_txn_abort(txn);
