@@ -949,6 +949,42 @@ static void one_certification(void **state)
     assert_string_equal(certs_of(f, &q), "");
 }
 
+/* Does the index answer as one built from scratch, for a spread of queries? */
+static void same_as_scratch(fx *f)
+{
+    catalog_index *fresh = catalog_index_new();
+    assert_non_null(fresh);
+    for (int k = 0; k < 17; k++) {
+        catalog_query q = base_query();
+        switch (k) {
+        case 0: break;
+        case 1: q.all = 1; break;
+        case 2: case 3: case 4: case 5: q.status = k - 2; break;
+        case 6: q.words = "議事録"; break;
+        case 7: q.area = area_index("防災"); break;
+        case 8: q.area = area_index("環境"); break;
+        case 9: q.public_only = 1; break;
+        case 10: q.has_adopted_by = 1; q.adopted_by = ids[R].id; break;
+        case 11: q.not_adopted_by_self = 1; break;
+        case 12: q.exact = 1; q.has_member = 1; q.member = ids[M].id; break;
+        case 13: q.fiscal_year = 2026; break;
+        default: q.limit = 2; q.offset = (size_t)(k - 14); break;
+        }
+        result inplace = run(f, &q);
+        catalog_index *x = f->x;
+        f->x = fresh;
+        result scratch = run(f, &q);
+        f->x = x;
+        assert_string_equal(inplace.certs, scratch.certs);
+        assert_string_equal(inplace.adoptions, scratch.adoptions);
+        assert_string_equal(inplace.order, scratch.order);
+        assert_string_equal(inplace.adoption_order, scratch.adoption_order);
+        assert_string_equal(inplace.groups, scratch.groups);
+        assert_int_equal(inplace.products, scratch.products);
+    }
+    catalog_index_free(fresh);
+}
+
 static void rebuilt_after_change(void **state)
 {
     fx *f = *state;
@@ -1010,71 +1046,7 @@ static void rebuilt_after_change(void **state)
     assert_int_equal(s.gen, f->gen);
     assert_int_equal(s.certifications, 7);
     assert_int_equal(s.adoptions, 4);
-    catalog_index *fresh = catalog_index_new();
-    assert_non_null(fresh);
-    for (int k = 0; k < 16; k++) {
-        q = base_query();
-        switch (k) {
-        case 0: break;
-        case 1: q.all = 1; break;
-        case 2: case 3: case 4: case 5: q.status = k - 2; break;
-        case 6: q.words = "議事録"; break;
-        case 7: q.area = area_index("防災"); break;
-        case 8: q.area = area_index("環境"); break;
-        case 9: q.public_only = 1; break;
-        case 10: q.has_adopted_by = 1; q.adopted_by = ids[R].id; break;
-        case 11: q.not_adopted_by_self = 1; break;
-        default: q.limit = (size_t)(k - 11); break;   /* the first products, in the index's order */
-        }
-        result reused = run(f, &q);
-        catalog_index *x = f->x;
-        f->x = fresh;
-        result scratch = run(f, &q);
-        f->x = x;
-        assert_string_equal(reused.certs, scratch.certs);
-        assert_string_equal(reused.adoptions, scratch.adoptions);
-        assert_string_equal(reused.order, scratch.order);              /* in the same order */
-        assert_string_equal(reused.adoption_order, scratch.adoption_order);
-        assert_string_equal(reused.groups, scratch.groups);
-        assert_int_equal(reused.products, scratch.products);
-    }
-    catalog_index_free(fresh);
-}
-
-/* Does the index answer as one built from scratch, for a spread of queries? */
-static void same_as_scratch(fx *f)
-{
-    catalog_index *fresh = catalog_index_new();
-    assert_non_null(fresh);
-    for (int k = 0; k < 17; k++) {
-        catalog_query q = base_query();
-        switch (k) {
-        case 0: break;
-        case 1: q.all = 1; break;
-        case 2: case 3: case 4: case 5: q.status = k - 2; break;
-        case 6: q.words = "議事録"; break;
-        case 7: q.area = area_index("防災"); break;
-        case 8: q.area = area_index("環境"); break;
-        case 9: q.public_only = 1; break;
-        case 10: q.has_adopted_by = 1; q.adopted_by = ids[R].id; break;
-        case 11: q.not_adopted_by_self = 1; break;
-        case 12: q.exact = 1; q.has_member = 1; q.member = ids[M].id; break;
-        case 13: q.fiscal_year = 2026; break;
-        default: q.limit = 2; q.offset = (size_t)(k - 14); break;
-        }
-        result inplace = run(f, &q);
-        catalog_index *x = f->x;
-        f->x = fresh;
-        result scratch = run(f, &q);
-        f->x = x;
-        assert_string_equal(inplace.certs, scratch.certs);
-        assert_string_equal(inplace.adoptions, scratch.adoptions);
-        assert_string_equal(inplace.order, scratch.order);
-        assert_string_equal(inplace.adoption_order, scratch.adoption_order);
-        assert_string_equal(inplace.groups, scratch.groups);
-        assert_int_equal(inplace.products, scratch.products);
-    }
-    catalog_index_free(fresh);
+    same_as_scratch(f);
 }
 
 /* Updated in place from the keys noted, the index answers as one built from
