@@ -21,6 +21,7 @@
 #include "proto/limits.h"
 #include "proto/mp.h"
 #include "proto/util.h"
+#include "proto/vv.h"
 #include "store/kind.h"
 
 #include <errno.h>
@@ -43,51 +44,15 @@
 const char watch_usage[] = USAGE;
 
 typedef struct {
-    proto_id author;
-    uint64_t seq;
-} watch_pos;
-
-typedef struct {
     const char *kind;          /* a kind name, or NULL */
     int area;                  /* index into catalog_areas, or -1 */
     const char *member;        /* as given, resolved on each connection */
     int from_start;
     const char *state;
-    watch_pos *pos;            /* the position: sorted by author */
-    size_t n, cap;
+    proto_vv pos;              /* the position: per author, the last seq seen */
     int dirty;                 /* pos changed since the state file was written */
     client_members m;
 } watch_args;
-
-static watch_pos *pos_find(watch_args *w, const proto_id *a, int add)
-{
-    size_t lo = 0, hi = w->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = memcmp(&w->pos[mid].author, a, sizeof *a);
-        if (c == 0)
-            return &w->pos[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (!add || w->n >= MSG_VV_MAX)
-        return NULL;
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? 2 * w->cap : 16;
-        watch_pos *np = realloc(w->pos, nc * sizeof *np);
-        if (!np)
-            return NULL;
-        w->pos = np;
-        w->cap = nc;
-    }
-    memmove(&w->pos[lo + 1], &w->pos[lo], (w->n - lo) * sizeof *w->pos);
-    w->pos[lo].author = *a;
-    w->pos[lo].seq = 0;
-    w->n++;
-    return &w->pos[lo];
-}
 
 /* ---- the state file: one "MEMBER_ID SEQ" line per author ---- */
 
@@ -102,9 +67,10 @@ static int state_load(watch_args *w)
         char id[96];
         unsigned long long seq;
         proto_id a;
-        watch_pos *p;
+        proto_vv_entry *p;
         lineno++;
-        if (sscanf(line, "%95s %llu", id, &seq) != 2 || proto_id_parse(id, &a) || !(p = pos_find(w, &a, 1))) {
+        if (sscanf(line, "%95s %llu", id, &seq) != 2 || proto_id_parse(id, &a) ||
+            !(p = proto_vv_get(&w->pos, &a, 1))) {
             client_errorf("%s:%d: 「member id 番号」の行ではありません", w->state, lineno);
             rc = -2;
             break;
@@ -124,10 +90,10 @@ static int state_save(watch_args *w)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -1;
-    for (size_t i = 0; i < w->n; i++) {
+    for (size_t i = 0; i < w->pos.n; i++) {
         char id[PROTO_ID_STR];
-        proto_id_str(&w->pos[i].author, id);
-        fprintf(f, "%s %llu\n", id, (unsigned long long)w->pos[i].seq);
+        proto_id_str(&w->pos.v[i].author, id);
+        fprintf(f, "%s %llu\n", id, (unsigned long long)w->pos.v[i].seq);
     }
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
@@ -262,15 +228,15 @@ static int watch_once(client_opts *o, watch_args *w, int again, int *connected)
     client_req r;
     client_stream s;
     client_req_begin(&r, "watch");
-    if (w->n) {
+    if (w->pos.n) {
         proto_map_key(&r.m, "since");
-        msgpack_pack_array(&r.pk, (uint32_t)w->n);
-        for (size_t i = 0; i < w->n; i++) {
+        msgpack_pack_array(&r.pk, (uint32_t)w->pos.n);
+        for (size_t i = 0; i < w->pos.n; i++) {
             char id[PROTO_ID_STR];
-            proto_id_str(&w->pos[i].author, id);
+            proto_id_str(&w->pos.v[i].author, id);
             msgpack_pack_array(&r.pk, 2);
             proto_pack_cstr(&r.pk, id);
-            msgpack_pack_uint64(&r.pk, w->pos[i].seq);
+            msgpack_pack_uint64(&r.pk, w->pos.v[i].seq);
         }
     } else if (w->from_start) {
         proto_map_put_bool(&r.m, "from_start", 1);
@@ -303,9 +269,9 @@ static int watch_once(client_opts *o, watch_args *w, int again, int *connected)
         char id[PROTO_ID_STR + 1];
         proto_id a;
         uint64_t seq;
-        watch_pos *p;
+        proto_vv_entry *p;
         if (proto_rd_array(&rd, &two) || two != 2 || proto_rd_strcpy(&rd, id, sizeof id) || proto_id_parse(id, &a) ||
-            proto_rd_uint(&rd, &seq) || !(p = pos_find(w, &a, 1))) {
+            proto_rd_uint(&rd, &seq) || !(p = proto_vv_get(&w->pos, &a, 1))) {
             client_errorf("invalid reply from catalogd");
             client_stream_close(&s);
             return CLIENT_FAIL;
@@ -346,7 +312,7 @@ static int watch_once(client_opts *o, watch_args *w, int again, int *connected)
             rc = CLIENT_FAIL;
             break;
         }
-        watch_pos *p = pos_find(w, &rec.author, 1);
+        proto_vv_entry *p = proto_vv_get(&w->pos, &rec.author, 1);
         if (!p) {
             client_errorf("too many authors");
             rc = CLIENT_FAIL;
@@ -464,6 +430,6 @@ int watch_main(int argc, char **argv)
         sleep(1);
     }
     client_members_free(&w.m);
-    free(w.pos);
+    proto_vv_free(&w.pos);
     return rc;
 }

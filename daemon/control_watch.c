@@ -19,54 +19,17 @@
 #include "proto/limits.h"
 #include "proto/mp.h"
 #include "proto/util.h"
+#include "proto/vv.h"
 #include "store/kind.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    proto_id author;
-    uint64_t seq;          /* the last sent (or, at the start, the position given) */
-} watch_pos;
-
 typedef struct control_watch {
     int live;              /* caught up: node_applied pushes each new record */
-    watch_pos *pos;        /* sorted by author bytes */
-    size_t n, cap;
+    proto_vv pos;          /* per author, the last seq sent (at the start, the position given) */
     uint64_t sent;
 } control_watch;
-
-/* The entry of author (added at seq 0 when absent), or NULL (out of memory
- * or past MSG_VV_MAX authors: the alliance's bound on authors). */
-static watch_pos *pos_get(control_watch *w, const proto_id *author)
-{
-    size_t lo = 0, hi = w->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = memcmp(&w->pos[mid].author, author, sizeof *author);
-        if (c == 0)
-            return &w->pos[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (w->n >= MSG_VV_MAX)
-        return NULL;
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? 2 * w->cap : 16;
-        watch_pos *np = realloc(w->pos, nc * sizeof *np);
-        if (!np)
-            return NULL;
-        w->pos = np;
-        w->cap = nc;
-    }
-    memmove(&w->pos[lo + 1], &w->pos[lo], (w->n - lo) * sizeof *w->pos);
-    w->pos[lo].author = *author;
-    w->pos[lo].seq = 0;
-    w->n++;
-    return &w->pos[lo];
-}
 
 /* One record frame into the client's queue; after a membership record,
  * the members as they are now (for the client's labels). */
@@ -95,7 +58,7 @@ static void send_record(control_client *c, const uint8_t *rec, size_t len, const
 
 typedef struct {
     control_client *c;
-    watch_pos *p;
+    proto_vv_entry *p;
     int full;
 } range_ctx;
 
@@ -124,7 +87,7 @@ typedef struct {
 static int behind_cb(void *ctx, const proto_id *author, uint64_t seq)
 {
     behind_ctx *b = ctx;
-    watch_pos *p = pos_get(b->w, author);
+    proto_vv_entry *p = proto_vv_get(&b->w->pos, author, 1);
     if (!p) {
         b->failed = 1;
         return 1;
@@ -165,7 +128,7 @@ static void pump(control_client *c)
         }
         int full = 0, stuck = 1;
         for (size_t i = 0; i < b.n && !full; i++) {
-            watch_pos *p = pos_get(w, &b.behind[i]);
+            proto_vv_entry *p = proto_vv_get(&w->pos, &b.behind[i], 1);
             uint64_t before = p->seq;
             range_ctx r = { c, p, 0 };
             store_range(d->st, &b.behind[i], p->seq + 1, UINT64_MAX, range_cb, &r);
@@ -190,7 +153,7 @@ static void pump(control_client *c)
 static int start_now(void *ctx, const proto_id *author, uint64_t seq)
 {
     control_watch *w = ctx;
-    watch_pos *p = pos_get(w, author);
+    proto_vv_entry *p = proto_vv_get(&w->pos, author, 1);
     if (!p)
         return 1;
     p->seq = seq;
@@ -225,17 +188,17 @@ int control_watch_start(control_client *c, const uint8_t *req, size_t len, char 
             char id[PROTO_ID_STR + 1];
             proto_id a;
             uint64_t seq;
-            watch_pos *p;
+            proto_vv_entry *p;
             if (proto_rd_array(&rd, &two) || two != 2 || proto_rd_strcpy(&rd, id, sizeof id) ||
-                proto_id_parse(id, &a) || proto_rd_uint(&rd, &seq) || !(p = pos_get(w, &a))) {
-                free(w->pos);
+                proto_id_parse(id, &a) || proto_rd_uint(&rd, &seq) || !(p = proto_vv_get(&w->pos, &a, 1))) {
+                proto_vv_free(&w->pos);
                 free(w);
                 return proto_err(err, errlen, "since: entry %u is not [member id, seq]", i + 1);
             }
             p->seq = seq;
         }
     } else if (!from_start && store_vv(c->d->st, start_now, w)) {
-        free(w->pos);
+        proto_vv_free(&w->pos);
         free(w);
         return proto_err(err, errlen, "cannot read the version vector");
     }
@@ -248,18 +211,18 @@ int control_watch_start(control_client *c, const uint8_t *req, size_t len, char 
     proto_map_put_bool(&m, "ok", 1);
     proto_map_put_bool(&m, "watch", 1);
     proto_map_key(&m, "start");
-    msgpack_pack_array(&pk, (uint32_t)w->n);
-    for (size_t i = 0; i < w->n; i++) {
+    msgpack_pack_array(&pk, (uint32_t)w->pos.n);
+    for (size_t i = 0; i < w->pos.n; i++) {
         char id[PROTO_ID_STR];
-        proto_id_str(&w->pos[i].author, id);
+        proto_id_str(&w->pos.v[i].author, id);
         msgpack_pack_array(&pk, 2);
         proto_pack_cstr(&pk, id);
-        msgpack_pack_uint64(&pk, w->pos[i].seq);
+        msgpack_pack_uint64(&pk, w->pos.v[i].seq);
     }
     catalog_cmd_members_put(c->d, &m);
     proto_map_end(&m);
     control_reply_end(c, at);
-    log_debug(c->d, "control: a watcher started (%zu authors in its position)", w->n);
+    log_debug(c->d, "control: a watcher started (%zu authors in its position)", w->pos.n);
     pump(c);
     return 0;
 }
@@ -274,7 +237,7 @@ void control_watch_free(control_client *c)
 {
     if (!c->watch)
         return;
-    free(c->watch->pos);
+    proto_vv_free(&c->watch->pos);
     free(c->watch);
     c->watch = NULL;
 }
@@ -288,7 +251,7 @@ void control_watch_applied(catalogd *d, const proto_record *recs, const int *res
         for (size_t i = 0; i < n && w->live; i++) {
             if (results[i] != STORE_NEW)
                 continue;   /* a fork's second version is evidence, not a new record */
-            watch_pos *p = pos_get(w, &recs[i].author);
+            proto_vv_entry *p = proto_vv_get(&w->pos, &recs[i].author, 1);
             if (!p) {
                 w->live = 0;
                 break;
