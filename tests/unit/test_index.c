@@ -949,6 +949,14 @@ static void one_certification(void **state)
     assert_string_equal(certs_of(f, &q), "");
 }
 
+/* who withdraws its record (a tombstone with a reason). */
+static void withdraw_as(fx *f, int who, const char *kind, const char *key)
+{
+    proto_body *why = proto_body_new();
+    proto_body_str(why, "reason", "誤登録");
+    put_as(f, who, kind, key, PROTO_FLAG_TOMBSTONE, why);
+}
+
 /* Does the index answer as one built from scratch, for a spread of queries? */
 static void same_as_scratch(fx *f)
 {
@@ -1083,9 +1091,7 @@ static void updated_in_place(void **state)
             kind = "certification";
             snprintf(key, sizeof key, "%c-X%d", id_letter[who], k);
             if (op == 6 && have_c[who][k]) {
-                proto_body *why = proto_body_new();
-                proto_body_str(why, "reason", "誤登録");
-                put_as(f, who, kind, key, PROTO_FLAG_TOMBSTONE, why);
+                withdraw_as(f, who, kind, key);
                 have_c[who][k] = 0;
             } else {
                 const char *prod = products[RND(5)], *corp = corps[RND(4)], *area = areas[RND(4)];
@@ -1099,9 +1105,7 @@ static void updated_in_place(void **state)
             kind = "adoption";
             snprintf(key, sizeof key, "%c-Y%d", id_letter[who], k);
             if (op == 9 && have_a[who][k]) {
-                proto_body *why = proto_body_new();
-                proto_body_str(why, "reason", "誤登録");
-                put_as(f, who, kind, key, PROTO_FLAG_TOMBSTONE, why);
+                withdraw_as(f, who, kind, key);
                 have_a[who][k] = 0;
             } else {
                 /* a certification of M or R that may or may not exist, or F's */
