@@ -216,3 +216,22 @@ def test_watchers_have_a_share_of_their_own(env):
     wait_until(room, 10, what="a watcher to be accepted again")
     for w in held:
         w.close()
+
+
+def test_review_reason_newline_forges_a_row(env):
+    """Review: a withdrawal reason may hold a line break; in the table the
+    watcher must not print it raw (it reads as a row of its own)."""
+    a = env.found()
+    w = Watcher(a, "--kind", "certification")
+    try:
+        w.lines(1)   # the header
+        cert(a, "W-9")
+        w.lines(1)
+        forged = "誤登録\n2026-12-02 09:00  認定        999999 偽市           W-FAKE            偽の認定"
+        rc, out, err = a.run("certification", "withdraw", "W-9", "--reason", forged, check=False)
+        assert rc == 0, err
+        line = w.lines(1)[0]
+        assert "取り下げ" in line, line
+        w.quiet(1.0)   # fails: the reason's second line comes out as a row
+    finally:
+        w.stop()

@@ -296,3 +296,23 @@ def test_https_on_loopback_and_plain_loopback_open(env):
     status, _, body = fetch(n.web_url + "/")
     assert status == 200 and '<form class="search"' in body, status
     assert n.stop() == 0
+
+
+def test_review_ipv6_loopback_proxy_exempts_ipv4(env):
+    """Review: with web_trusted_proxy = ::1 on a dual-stack listener, an IPv4
+    client (not the proxy) must still be held to NODE_WEB_CONN_PER_ADDR (64)."""
+    import socket
+    n = env.node()
+    n.start("--web-listen", f"[::]:{n.web_port}", "--web-trusted-proxy", "::1")
+    socks = [socket.create_connection(("127.0.0.1", n.web_port)) for _ in range(80)]
+    last = socks[-1]
+    last.settimeout(10)
+    try:
+        last.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = last.recv(100)
+    except (ConnectionResetError, BrokenPipeError):
+        got = b""
+    for so in socks:
+        so.close()
+    assert n.stop() == 0
+    assert got == b"", f"the 80th IPv4 connection (not the proxy) was served: {got!r}"
