@@ -1077,8 +1077,7 @@ static void updated_in_place(void **state)
     static const char *const areas[] = { "防災", "環境", "行政DX、防災", "教育" };
     static const char *const days[] = { "2024-04-01", "2025-04-01", "2026-04-01" };
     static const char *const statuses[] = { NULL, "停止", "取消" };
-    uint32_t rnd = getenv("IDX_SEED") ? (uint32_t)atoi(getenv("IDX_SEED")) : 12345;
-    int maxb = getenv("IDX_MAXB") ? atoi(getenv("IDX_MAXB")) : 12;
+    uint32_t rnd = 12345;
 #define RND(n) ((rnd = rnd * 1103515245u + 12345u), (int)((rnd >> 16) % (n)))
     int have_c[NIDS][10] = { { 0 } }, have_a[NIDS][6] = { { 0 } };
     size_t since = 0, compares = 0;
@@ -1123,7 +1122,7 @@ static void updated_in_place(void **state)
             }
         }
         catalog_index_note(f->x, kind, &ids[who].id, key);
-        if (++since >= (size_t)(1 + RND(step < 300 ? 4 : maxb))) {
+        if (++since >= (size_t)(1 + RND(step < 300 ? 4 : 12))) {
             same_as_scratch(f);
             since = 0;
             compares++;
