@@ -602,8 +602,9 @@ static size_t text_size(const idx_table *t, const cidx *e)
     return (size_t)(b - (t->arena + e->text)) + strlen(b) + 1;
 }
 
-/* Compact the arena once most of it is text of versions gone: 0, or -1
- * out of memory (the index is then as it was). */
+/* Compact the arena once most of it is text of versions gone.  Always 0:
+ * out of memory, the arena stays as it is (the index is whole either way;
+ * the next update tries again). */
 static int arena_compact(catalog_index *x)
 {
     idx_table *t = &x->t;
@@ -612,7 +613,7 @@ static int arena_compact(catalog_index *x)
         return 0;
     char *na = malloc(live ? live : 1);
     if (!na)
-        return -1;
+        return 0;
     size_t o = 0;
     for (size_t i = 0; i < t->nc + t->na; i++) {
         cidx *e = entry_at(t, i);

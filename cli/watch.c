@@ -20,6 +20,7 @@
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/mp.h"
+#include "proto/text.h"
 #include "proto/util.h"
 #include "proto/vv.h"
 #include "store/kind.h"
@@ -85,11 +86,19 @@ static int state_save(watch_args *w)
 {
     if (!w->state || !w->dirty)
         return 0;
+    /* a new file of our own beside it (mkstemp: O_EXCL, mode 0600), never a
+     * name someone else may have put a link at, then renamed over it */
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", w->state);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", w->state);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
         return -1;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
     for (size_t i = 0; i < w->pos.n; i++) {
         char id[PROTO_ID_STR];
         proto_id_str(&w->pos.v[i].author, id);
@@ -193,6 +202,11 @@ static void print_header(void)
 static void print_row(const watch_args *w, const proto_record *r, int era)
 {
     char when[32], who[256], what[2048];
+    /* a row is one line: a line break or tab in another member's text
+     * (a name, a reason) is shown escaped, never as a row of its own (the
+     * output guard keeps them raw, for layout) */
+    char ewho[PROTO_TEXT_ESC_MAX(sizeof who)], ekey[PROTO_TEXT_ESC_MAX(PROTO_KEY_MAX)],
+        ewhat[PROTO_TEXT_ESC_MAX(sizeof what)];
     time_t t = (time_t)(r->time_ms / 1000);
     struct tm tm;
     localtime_r(&t, &tm);
@@ -203,10 +217,10 @@ static void print_row(const watch_args *w, const proto_record *r, int era)
     fputs("  ", stdout);
     client_pad(stdout, kind_label(r->kind), 10);
     fputs("  ", stdout);
-    client_pad(stdout, who, 20);
+    client_pad(stdout, proto_text_esc(who, ewho, sizeof ewho), 20);
     fputs("  ", stdout);
-    client_pad(stdout, r->key, 16);
-    printf("  %s\n", what);
+    client_pad(stdout, proto_text_esc(r->key, ekey, sizeof ekey), 16);
+    printf("  %s\n", proto_text_esc(what, ewhat, sizeof ewhat));
 }
 
 /* ---- the stream ---- */
@@ -295,7 +309,6 @@ static int watch_once(client_opts *o, watch_args *w, int again, int *connected)
     if (again)
         fputs("catalogctl watch: 再接続しました。続きから表示します\n", stderr);
     *connected = 1;
-    jp_date today = client_today();
     while ((got = client_stream_next(&s, &f, &fl)) == 1) {
         const uint8_t *b;
         uint32_t bl;
@@ -324,7 +337,7 @@ static int watch_once(client_opts *o, watch_args *w, int again, int *connected)
         w->dirty = 1;
         if (wanted(w, &rec, mp)) {
             if (o->json && kind_has(rec.kind, KIND_F_CATALOG))
-                client_catalog_json_print(&rec, &w->m, today, stdout);
+                client_catalog_json_print(&rec, &w->m, client_today(), stdout);   /* a watcher runs for days */
             else if (o->json)
                 client_print_record(&rec, 1, stdout);
             else
@@ -404,8 +417,8 @@ int watch_main(int argc, char **argv)
         if (rc)
             return CLIENT_FAIL;
     }
-    if (!o.json)
-        print_header();
+    if (!o.json && isatty(STDOUT_FILENO))
+        print_header();   /* on a terminal; a pipe (a mail script) gets the rows alone */
     fflush(stdout);
     int ever = 0, told = 0, rc;
     for (;;) {

@@ -72,7 +72,10 @@ void   control_client_close(control_client *c);
  * repeat, across a daemon restart too.  First frame: {ok, watch: true,
  * start: [[member id, seq], ...] (the position the stream starts after),
  * members: [[member id, code, name], ...]}; then one {ok, record: bin} per
- * record, and after a membership record {ok, members} again. */
+ * record, and after membership records {ok, members} again.  A fork's
+ * second version (STORE_FORK: evidence, or a new winner of the same seq)
+ * is not sent: the stream has one record per (author, seq), the first the
+ * node applied. */
 int  control_watch_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
 /* The client's queue has drained (on_write): go on with the catch-up. */
 void control_watch_drained(control_client *c);

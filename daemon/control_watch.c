@@ -29,10 +29,11 @@ typedef struct control_watch {
     int live;              /* caught up: node_applied pushes each new record */
     proto_vv pos;          /* per author, the last seq sent (at the start, the position given) */
     uint64_t sent;
+    int members_stale;     /* a membership record was sent since the last members frame */
 } control_watch;
 
-/* One record frame into the client's queue; after a membership record,
- * the members as they are now (for the client's labels). */
+/* One record frame into the client's queue; after membership records a
+ * members frame follows (send_members), for the client's labels. */
 static void send_record(control_client *c, const uint8_t *rec, size_t len, const char *kind)
 {
     msgpack_packer pk;
@@ -44,14 +45,25 @@ static void send_record(control_client *c, const uint8_t *rec, size_t len, const
     proto_map_end(&m);
     control_reply_end(c, at);
     c->watch->sent++;
-    if (kind_has(kind, KIND_F_MEMBERSHIP)) {
-        at = control_reply_begin(c, &pk);
-        proto_map_begin(&m, &pk);
-        proto_map_put_bool(&m, "ok", 1);
-        catalog_cmd_members_put(c->d, &m);
-        proto_map_end(&m);
-        control_reply_end(c, at);
-    }
+    if (kind_has(kind, KIND_F_MEMBERSHIP))
+        c->watch->members_stale = 1;
+}
+
+/* The members as they are now, once after membership records (not once
+ * each: a catch-up from the start would repeat the whole list per member). */
+static void send_members(control_client *c)
+{
+    msgpack_packer pk;
+    proto_map m;
+    if (!c->watch->members_stale)
+        return;
+    size_t at = control_reply_begin(c, &pk);
+    proto_map_begin(&m, &pk);
+    proto_map_put_bool(&m, "ok", 1);
+    catalog_cmd_members_put(c->d, &m);
+    proto_map_end(&m);
+    control_reply_end(c, at);
+    c->watch->members_stale = 0;
 }
 
 /* ---- catching up from the store ---- */
@@ -137,6 +149,7 @@ static void pump(control_client *c)
                 stuck = 0;
         }
         free(b.behind);
+        send_members(c);
         if (stuck && !full) {
             /* the vector says more and the log gives nothing: not a state
              * a store reaches; better closed than a loop that spins */
@@ -265,6 +278,7 @@ void control_watch_applied(catalogd *d, const proto_record *recs, const int *res
             send_record(c, recs[i].raw, recs[i].raw_len, recs[i].kind);
             p->seq = recs[i].seq;
         }
+        send_members(c);
         control_out_flush(c);
         if (!w->live && control_queued(c) <= NODE_CONTROL_WRITE_HIGH)
             pump(c);

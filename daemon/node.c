@@ -59,15 +59,17 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
         if (res != STORE_NEW && res != STORE_FORK)
             continue;
         const kind_def *k = kind_of(recs[i].kind);
-        if (k->flags & KIND_F_CATALOG) {
+        if (res == STORE_FORK) {
+            /* whatever its kind: the version it forks may be a certification
+             * or adoption (one seq signed as a note here and a certification
+             * there), and the winner may change which key is current; the
+             * index is rebuilt then (forks are rare) */
             catalog = 1;
-            /* a fork may change which version of which key is current: the
-             * index is rebuilt then; a new record changes its own key only */
-            if (!d->index)
-                ;
-            else if (res == STORE_FORK)
+            if (d->index)
                 catalog_index_note_all(d->index);
-            else
+        } else if (k->flags & KIND_F_CATALOG) {
+            catalog = 1;   /* a new record changes its own key only */
+            if (d->index)
                 catalog_index_note(d->index, recs[i].kind, &recs[i].author, recs[i].key);
         }
         if (res == STORE_NEW && (k->flags & KIND_F_MEMBERSHIP))

@@ -403,25 +403,26 @@ static void on_listener_closed(uv_handle_t *h)
         dispose(s);
 }
 
-/* The source a connection counts against for NODE_WEB_CONN_PER_ADDR: an
- * IPv4 address, or an IPv6 /64 (one host is usually handed a whole /64,
- * as for peers: daemon/peer.c).  All zero when unknown. */
-static void source_of(uv_tcp_t *t, uint8_t out[16])
+/* The peer's address (16 bytes, IPv4 as ::ffff:a.b.c.d) in addr, and the
+ * source it counts against for NODE_WEB_CONN_PER_ADDR in out: an IPv4
+ * address, or an IPv6 /64 (one host is usually handed a whole /64, as for
+ * peers: daemon/peer.c).  All zero when unknown. */
+static void source_of(uv_tcp_t *t, uint8_t out[16], uint8_t addr[16])
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
     memset(out, 0, 16);
+    memset(addr, 0, 16);
     if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len))
         return;
     if (ss.ss_family == AF_INET) {
-        memcpy(out + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-        out[10] = out[11] = 0xff;
+        memcpy(addr + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        addr[10] = addr[11] = 0xff;
+        memcpy(out, addr, 16);
     } else if (ss.ss_family == AF_INET6) {
         const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a))
-            memcpy(out, a, 16);
-        else
-            memcpy(out, a, 8);
+        memcpy(addr, a, 16);
+        memcpy(out, a, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
     }
 }
 
@@ -455,8 +456,9 @@ static void on_accept(uv_stream_t *l, int status)
     }
     /* one address cannot take every slot from the rest of the office —
      * unless it is the trusted proxy, which carries the whole office */
-    source_of(&c->tcp, c->source);
-    if (conns_from(s, c) >= NODE_WEB_CONN_PER_ADDR && !web_auth_is_proxy(s->auth, c->source)) {
+    uint8_t addr[16];
+    source_of(&c->tcp, c->source, addr);
+    if (conns_from(s, c) >= NODE_WEB_CONN_PER_ADDR && !web_auth_is_proxy(s->auth, addr)) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }

@@ -563,11 +563,7 @@ static int check_users(web_auth *a, h2o_req_t *req, const uint8_t addr[16], cons
 
 int web_auth_is_proxy(const web_auth *a, const uint8_t addr[16])
 {
-    static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    if (a->mode != MODE_PROXY)
-        return 0;
-    /* web.c counts IPv6 sources by their /64: compare the proxy's the same way */
-    return !memcmp(addr, a->proxy, memcmp(a->proxy, v4mapped, 12) ? 8 : 16);
+    return a->mode == MODE_PROXY && !memcmp(addr, a->proxy, 16);
 }
 
 static int check_proxy(web_auth *a, h2o_req_t *req, const uint8_t addr[16], const char *host, uint64_t now,

@@ -28,10 +28,9 @@ web_auth *web_auth_open(catalogd *d, const char *listen, int loopback, char *err
 void web_auth_free(web_auth *a);
 /* The TLS context for the listener (owned by a), or NULL: plain HTTP. */
 SSL_CTX *web_auth_ssl_ctx(const web_auth *a);
-/* 1 when addr (16 bytes: IPv4 as ::ffff:a.b.c.d, or an IPv6 /64 with the
- * rest zero, as web.c counts sources) is the trusted proxy
- * web_trusted_proxy names (its /64 for IPv6): every browser's request comes
- * from it, so web.c does not hold it to the per-address share of
+/* 1 when addr (16 bytes: IPv6, or IPv4 as ::ffff:a.b.c.d) is the trusted
+ * proxy web_trusted_proxy names, the whole address: every browser's request
+ * comes from it, so web.c does not hold it to one address's share of the
  * connections. */
 int web_auth_is_proxy(const web_auth *a, const uint8_t addr[16]);
 

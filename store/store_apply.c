@@ -388,6 +388,7 @@ typedef struct {
     const proto_id *alliance, *author;
     store_write_item *items;
     uint64_t seq0;           /* items[i] gets seq0 + i */
+    uint64_t time_ms;        /* one time for the whole write: times follow seqs */
     size_t from, to;
     int failed;
     char err[256];
@@ -398,7 +399,7 @@ static void *sign_range(void *arg)
     sign_job *j = arg;
     for (size_t i = j->from; i < j->to && !j->failed; i++) {
         store_write_item *it = &j->items[i];
-        if (proto_record_sign(j->alliance, j->author, it->kind, it->key, j->seq0 + i, proto_now_ms(), it->flags,
+        if (proto_record_sign(j->alliance, j->author, it->kind, it->key, j->seq0 + i, j->time_ms, it->flags,
                               it->body, j->priv, &it->out, &it->out_len, j->err, sizeof j->err)) {
             it->out = NULL;
             j->failed = 1;
@@ -423,8 +424,9 @@ static int sign_all(EVP_PKEY *priv, const proto_id *alliance, const proto_id *au
     sign_job jobs[SIGN_THREADS_MAX];
     pthread_t th[SIGN_THREADS_MAX];
     int started[SIGN_THREADS_MAX] = { 0 };
+    uint64_t now = proto_now_ms();
     for (size_t t = 0; t < nt; t++) {
-        jobs[t] = (sign_job){ priv, alliance, author, items, seq0, n * t / nt, n * (t + 1) / nt, 0, "" };
+        jobs[t] = (sign_job){ priv, alliance, author, items, seq0, now, n * t / nt, n * (t + 1) / nt, 0, "" };
         /* this thread takes the first slice; the others get a thread each
          * (or, if one cannot be made, this thread signs theirs too) */
         started[t] = t > 0 && pthread_create(&th[t], NULL, sign_range, &jobs[t]) == 0;

@@ -104,9 +104,8 @@ def test_watch_filters_table_and_state(env):
         cert(a, "F-A1", area="防災")                    # a's: filtered out
         cert(b, "F-B1", area="教育")                    # another 分野: out
         cert(b, "F-B2", area="防災", product="避難所マップ")
-        lines = w.lines(2)
-        assert lines[0].split() == ["日時", "種別", "団体", "キー", "内容"], lines
-        row = lines[1]
+        lines = w.lines(1)   # a pipe: rows only (the header is for a terminal)
+        row = lines[0]
         assert "認定" in row and f"{b.code} {b.muni}" in row and "F-B2" in row and "避難所マップ" in row, row
         w.quiet()
     finally:
@@ -218,13 +217,12 @@ def test_watchers_have_a_share_of_their_own(env):
         w.close()
 
 
-def test_review_reason_newline_forges_a_row(env):
-    """Review: a withdrawal reason may hold a line break; in the table the
-    watcher must not print it raw (it reads as a row of its own)."""
+def test_watch_table_escapes_line_breaks(env):
+    """A withdrawal reason may hold a line break (another member's text): the
+    table shows it escaped, never as a forged row of its own."""
     a = env.found()
-    w = Watcher(a, "--kind", "certification")
+    w = Watcher(a, "--kind", "certification", "--from-start")
     try:
-        w.lines(1)   # the header
         cert(a, "W-9")
         w.lines(1)
         forged = "誤登録\n2026-12-02 09:00  認定        999999 偽市           W-FAKE            偽の認定"
@@ -232,6 +230,7 @@ def test_review_reason_newline_forges_a_row(env):
         assert rc == 0, err
         line = w.lines(1)[0]
         assert "取り下げ" in line, line
-        w.quiet(1.0)   # fails: the reason's second line comes out as a row
+        assert "\\u000a" in line and "W-FAKE" in line, line   # on the same line, escaped
+        w.quiet(1.0)
     finally:
         w.stop()

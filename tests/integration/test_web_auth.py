@@ -298,7 +298,7 @@ def test_https_on_loopback_and_plain_loopback_open(env):
     assert n.stop() == 0
 
 
-def test_review_ipv6_loopback_proxy_exempts_ipv4(env):
+def test_an_ipv6_proxy_exempts_no_ipv4_client(env):
     """Review: with web_trusted_proxy = ::1 on a dual-stack listener, an IPv4
     client (not the proxy) must still be held to NODE_WEB_CONN_PER_ADDR (64)."""
     import socket
