@@ -641,10 +641,14 @@ int import_main(int argc, char **argv)
             client_stream_close(&cs);
         if (rc == CLIENT_OK && first_err[0]) {
             client_errorf("%s", first_err);
-            fprintf(stderr, "取り込み: 書き込んだのは 新規 %zu 件、更新 %zu 件、変更なし %zu 件までです\n", created,
-                    updated, unchanged);
             rc = CLIENT_REFUSED;
         }
+        if (rc != CLIENT_OK && created + updated + unchanged)
+            /* chunks are written one by one (each whole or not at all), and
+             * those sent after a refused one may have been written too */
+            fprintf(stderr, "取り込み: 中断しました。書き込まれたのは 新規 %zu 件、更新 %zu 件、変更なし %zu 件です"
+                            "（catalogctl search で確かめ、同じファイルをもう一度取り込めば残りが入ります）\n",
+                    created, updated, unchanged);
         if (rc == CLIENT_OK) {
             if (o.json) {
                 printf("{\"created\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"skipped_other_members\":%zu,"
