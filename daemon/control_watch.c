@@ -173,6 +173,11 @@ static int start_now(void *ctx, const proto_id *author, uint64_t seq)
     return 0;
 }
 
+static int entry_cmp(const void *a, const void *b)
+{
+    return memcmp(&((const proto_vv_entry *)a)->author, &((const proto_vv_entry *)b)->author, sizeof(proto_id));
+}
+
 int control_watch_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)
 {
     unsigned watchers = 0;
@@ -197,19 +202,35 @@ int control_watch_start(control_client *c, const uint8_t *req, size_t len, char 
             free(w);
             return proto_err(err, errlen, "since must be an array of at most %u [member id, seq]", MSG_VV_MAX);
         }
+        /* read whole, then sorted: inserted in order, each entry is an append
+         * (in the order given, 8,192 entries in reverse would each move all
+         * the others) */
+        proto_vv_entry *given = malloc((n ? n : 1) * sizeof *given);
+        if (!given) {
+            free(w);
+            return proto_err(err, errlen, "out of memory");
+        }
         for (uint32_t i = 0; i < n; i++) {
             char id[PROTO_ID_STR + 1];
-            proto_id a;
-            uint64_t seq;
-            proto_vv_entry *p;
             if (proto_rd_array(&rd, &two) || two != 2 || proto_rd_strcpy(&rd, id, sizeof id) ||
-                proto_id_parse(id, &a) || proto_rd_uint(&rd, &seq) || !(p = proto_vv_get(&w->pos, &a, 1))) {
-                proto_vv_free(&w->pos);
+                proto_id_parse(id, &given[i].author) || proto_rd_uint(&rd, &given[i].seq)) {
+                free(given);
                 free(w);
                 return proto_err(err, errlen, "since: entry %u is not [member id, seq]", i + 1);
             }
-            p->seq = seq;
         }
+        qsort(given, n, sizeof *given, entry_cmp);
+        for (uint32_t i = 0; i < n; i++) {
+            proto_vv_entry *p = proto_vv_get(&w->pos, &given[i].author, 1);
+            if (!p) {
+                free(given);
+                proto_vv_free(&w->pos);
+                free(w);
+                return proto_err(err, errlen, "out of memory");
+            }
+            p->seq = given[i].seq;
+        }
+        free(given);
     } else if (!from_start && store_vv(c->d->st, start_now, w)) {
         proto_vv_free(&w->pos);
         free(w);
