@@ -527,13 +527,13 @@ int web_listen(catalogd *d, char *err, size_t errlen)
     h2o_handler_t *hd = h2o_create_handler(pc, sizeof *hd + sizeof(web *));
     hd->on_req = on_req;
     *(web **)(hd + 1) = s;
-    h2o_context_init(&s->ctx, d->loop, &s->conf);
-    s->ctx_ready = 1;
-    s->actx.ctx = &s->ctx;
     s->actx.hosts = s->conf.hosts;
     s->actx.ssl_ctx = web_auth_ssl_ctx(auth);   /* set: HTTPS only */
     d->web = s;
 
+    /* the listener first: libh2o's context puts timers of its own on the
+     * loop, which a start that fails here (the port taken) would close
+     * twice — once in main's walk of the loop, once in its dispose */
     int rc;
     uv_tcp_init(d->loop, &s->listener);
     s->listener.data = s;
@@ -544,6 +544,10 @@ int web_listen(catalogd *d, char *err, size_t errlen)
         uv_close((uv_handle_t *)&s->listener, on_listener_closed);
         return proto_err(err, errlen, "web_listen %s: %s", addr, uv_strerror(rc));
     }
+    /* no connection is accepted before the loop runs again */
+    h2o_context_init(&s->ctx, d->loop, &s->conf);
+    s->ctx_ready = 1;
+    s->actx.ctx = &s->ctx;
     snprintf(s->url, sizeof s->url, "%s://%s/", s->actx.ssl_ctx ? "https" : "http", addr);
     return 0;
 }

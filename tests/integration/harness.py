@@ -30,12 +30,22 @@ MUNICIPALITIES = [
 ]
 
 
+_ports_given = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port nobody listens on now, and never one this run handed
+    out before: a node's peer and web ports, picked one after the other,
+    could otherwise be the same port (the kernel offers a port again once
+    its probe socket is closed)."""
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_until(fn, timeout=10.0, interval=0.05, what="condition"):
