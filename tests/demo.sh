@@ -19,9 +19,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-wait_sock() {
+wait_sock() {   # until the daemon answers: status exits 1 when degraded (a newcomer not yet
+               # in sync), so the test is whether it printed a status at all
     i=0
-    until $CTL --data "$1" status >/dev/null 2>&1; do
+    until [ -n "$($CTL --data "$1" status --json 2>/dev/null)" ]; do
         i=$((i + 1)); [ $i -lt 100 ] || { echo "node $1 did not start" >&2; exit 1; }
         sleep 0.1
     done
