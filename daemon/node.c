@@ -69,7 +69,10 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
             else
                 catalog_index_note(d->index, recs[i].kind, &recs[i].author, recs[i].key);
         }
-        if (res == STORE_NEW && (k->flags & KIND_F_MEMBERSHIP))
+        /* a fork may have changed the winner of a membership record (the
+         * one held or this one), and with it the members derived from the
+         * log (store/store_member.c) */
+        if (res == STORE_FORK || (k->flags & KIND_F_MEMBERSHIP))
             membership = 1;
         if (!from) {
             d->counters.records_signed[k->id]++;

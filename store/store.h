@@ -227,6 +227,15 @@ int store_vv_chains(store *s, store_vv_chain_cb cb, void *ctx);
 typedef int (*store_member_cb)(void *ctx, const store_member *m);
 int store_members(store *s, store_member_cb cb, void *ctx);
 int store_member_get(store *s, const proto_id *id, store_member *out);   /* 0, 1 absent, -1 */
+/* Membership is a function of the log alone (docs/DECISIONS.md 6): every
+ * write transaction that applies a membership record out of the replay
+ * order, or changes the winner of a fork involving one, derives the members
+ * afresh from the log before it commits.  This does so now; *changed (may be
+ * NULL) tells whether what was derived before differed.  0, or -1 with err. */
+int store_member_rederive(store *s, int *changed, char *err, size_t errlen);
+/* How many times this process's store derived membership afresh, and how
+ * many of those changed it. */
+void store_member_stats(store *s, uint64_t *rederives, uint64_t *fixups);
 /* The public key of a current member (up-ref'd), or NULL. */
 EVP_PKEY *store_member_key(store *s, const proto_id *id);
 
