@@ -340,3 +340,31 @@ int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_gen
         *has_genesis = hg;
     return 0;
 }
+
+int store_alliance_forget(store *s, char *err, size_t errlen)
+{
+    static const char *const derived[] = { "genesis", "alliance", "admission", "member_last",
+                                           "member_blocked", "genesis_unchecked" };
+    MDB_txn *txn;
+    int rc;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+        return lmdb_err(err, errlen, "begin write", rc);
+    MDB_dbi dbs[] = { s->log, s->ver, s->cur, s->vv, s->members, s->endorse, s->forks, s->sum };
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
+        if ((rc = mdb_drop(txn, dbs[i], 0))) {
+            mdb_txn_abort(txn);
+            return lmdb_err(err, errlen, "emptying the store", rc);
+        }
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++) {
+        MDB_val k = { strlen(derived[i]), (void *)derived[i] };
+        rc = mdb_del(txn, s->meta, &k, NULL);
+        if (rc && rc != MDB_NOTFOUND) {
+            mdb_txn_abort(txn);
+            return lmdb_err(err, errlen, "emptying the store", rc);
+        }
+    }
+    cache_clear(s);
+    if ((rc = mdb_txn_commit(txn)))
+        return lmdb_err(err, errlen, "commit", rc);
+    return 0;
+}

@@ -316,6 +316,17 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
             meta_put_txn(s, txn, "alliance", name, strlen(name)) ||
             meta_put_txn(s, txn, "admission", a, 8) || member_put_txn(s, txn, &m))
             return -1;
+        /* A genesis from a peer, on a node told to trust a sponsor: held
+         * until the membership records lead from it to that sponsor
+         * (store_genesis_check; docs/DECISIONS.md 1).  store_create_genesis
+         * takes the flag back for a genesis made here. */
+        {
+            uint8_t sp[32], one = 1;
+            size_t sl = sizeof sp;
+            if (meta_get_txn(s, txn, "sponsor_id", sp, &sl) == 0 && sl == 32 &&
+                meta_put_txn(s, txn, "genesis_unchecked", &one, 1))
+                return -1;
+        }
         member_note_txn(s, txn, r);
         break;
     }
@@ -537,6 +548,12 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
     rc = sign_and_apply(s, txn, priv, &zero, &self, "genesis", "genesis", 1, 0, b, NULL, NULL,
                         err, errlen);
     proto_body_free(b);
+    if (rc == 0) {
+        /* founded here: nothing to check against a sponsor */
+        MDB_val uk = { 17, "genesis_unchecked" };
+        int drc = mdb_del(txn, s->meta, &uk, NULL);
+        rc = drc && drc != MDB_NOTFOUND ? lmdb_err(err, errlen, "meta", drc) : 0;
+    }
     if (rc) {
         mdb_txn_abort(txn);
         cache_clear(s);

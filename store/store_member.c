@@ -686,3 +686,45 @@ void store_member_stats(store *s, uint64_t *rederives, uint64_t *fixups)
     *rederives = s->member_rederives;
     *fixups = s->member_fixups;
 }
+
+/* ---- the genesis chain check (docs/DECISIONS.md 1) ---- */
+
+int store_genesis_check(store *s, proto_id *sponsor, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    uint8_t flag;
+    size_t fl = 1, sl = 32;
+    int rc;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+        return lmdb_err(err, errlen, "begin write", rc);
+    if (meta_get_txn(s, txn, "genesis_unchecked", &flag, &fl) || fl != 1 || !flag) {
+        mdb_txn_abort(txn);
+        return STORE_GENESIS_PINNED;
+    }
+    if (meta_get_txn(s, txn, "sponsor_id", sponsor->b, &sl) || sl != 32) {
+        /* the sponsor was taken back: nothing to check the genesis against */
+        mdb_txn_abort(txn);
+        return STORE_GENESIS_WAIT;
+    }
+    /* the members derived from the log (a replay: what every node derives)
+     * name the sponsor active: a chain of admissions leads to it */
+    if (!is_member_txn(s, txn, sponsor)) {
+        mdb_txn_abort(txn);
+        return STORE_GENESIS_WAIT;
+    }
+    MDB_val k = { 17, "genesis_unchecked" };
+    if ((rc = mdb_del(txn, s->meta, &k, NULL))) {
+        mdb_txn_abort(txn);
+        return lmdb_err(err, errlen, "pinning the genesis", rc);
+    }
+    if ((rc = mdb_txn_commit(txn)))   /* freed the transaction, failed or not */
+        return lmdb_err(err, errlen, "pinning the genesis", rc);
+    return STORE_GENESIS_PINNED;
+}
+
+int store_genesis_unchecked(store *s)
+{
+    uint8_t flag = 0;
+    size_t fl = 1;
+    return store_meta_get(s, "genesis_unchecked", &flag, &fl) == 0 && fl == 1 && flag;
+}

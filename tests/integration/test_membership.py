@@ -60,3 +60,43 @@ def test_member_record_fork_same_membership_everywhere(env):
     a.stop()
     a.start()
     assert _members(a) == _members(b)
+
+
+def test_newcomer_refuses_a_genesis_that_does_not_lead_to_its_sponsor(env):
+    """l admits the newcomer n, then leaves the alliance; n is told to trust
+    l.  l still serves the alliance's records (n is a member in them), but
+    under that genesis l is no member any more: n refuses the genesis, keeps
+    nothing of it and says why.  Joining again through a member works."""
+    a = env.found()
+    l = env.join(a)
+    n = env.node()
+    l.run("member", "add", n.cert_file(), "--address", n.addr)
+    l.run("member", "leave")
+    assert _members(l)[l.member_id()][0] == "left"
+    n.run("join", "--sponsor", l.cert_file(), "--address", l.addr)
+    n.start()
+    wait_until(lambda: "refused the genesis" in n.logtext(), 20, what="the newcomer to refuse the genesis")
+    st = n.status()
+    assert st["genesis"] == "" and st["alliance"] == "", st
+    assert st["records"] == 0 and st["members"] == 0, st
+    log = n.logtext()
+    assert "do not lead from it to the sponsor" in log and l.member_id() in log, log[-2000:]
+    # it does not take the genesis again from the same sponsor
+    assert "pinned" not in n.logtext()
+    assert n.status()["genesis"] == ""
+    # joining through a current member (the founder) works, live
+    n.run("join", "--sponsor", a.cert_file(), "--address", a.addr)
+    n.wait_member()
+    wait_until(lambda: "pinned: the membership records lead from it to the sponsor" in n.logtext(), 10,
+               what="the genesis pinned")
+    assert n.status()["genesis"] == a.status()["genesis"]
+
+
+def test_normal_join_pins_the_genesis_through_a_sponsor_admitted_by_another(env):
+    """The sponsor is not the founder: its own admission comes in the
+    founder's log; the genesis is pinned once it has arrived."""
+    a = env.found()
+    b = env.join(a)
+    c = env.join(b)
+    assert "pinned: the membership records lead from it to the sponsor " + b.member_id() in c.logtext()
+    wait_until(lambda: digests_equal([a, b, c]), 15, what="convergence")

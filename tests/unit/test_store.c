@@ -1709,6 +1709,67 @@ static void membership_fork(void **state)
     fork_case(0);   /* the admission wins */
 }
 
+/* The genesis chain check: a genesis taken on a node told to trust a
+ * sponsor waits until the sponsor is a current member under it; refused,
+ * nothing of it stays but the node's own settings. */
+static void genesis_chain_check(void **state)
+{
+    char err[256], hm[65];
+    store *sf = found(NULL);
+    hexid(M, hm);
+    blob adm = write_rec(sf, F, "member", hm, 0, admit_body(M, "192.0.2.7:7400"));
+    blobs fl = all_of(sf, F);
+    proto_id sp;
+
+    /* no sponsor pinned (the founder's own store, or no join): nothing to check */
+    assert_int_equal(store_genesis_unchecked(sf), 0);
+    assert_int_equal(store_genesis_check(sf, &sp, err, sizeof err), STORE_GENESIS_PINNED);
+
+    store *sn = open_fresh(NULL);
+    bind(sn, O);
+    assert_int_equal(store_meta_put(sn, "sponsor_id", ids[M].id.b, 32), 0);
+    assert_int_equal(take_blob(sn, &fl.v[0]), STORE_NEW);
+    assert_int_equal(store_genesis_unchecked(sn), 1);
+    /* the sponsor M is not admitted yet */
+    assert_int_equal(store_genesis_check(sn, &sp, err, sizeof err), STORE_GENESIS_WAIT);
+    assert_memory_equal(sp.b, ids[M].id.b, 32);
+    assert_int_equal(store_genesis_unchecked(sn), 1);
+    /* refused: everything goes, the sponsor setting and the identity stay */
+    assert_int_equal(store_alliance_forget(sn, err, sizeof err), 0);
+    store_info in = info(sn);
+    assert_false(in.has_genesis);
+    assert_int_equal(in.records, 0);
+    assert_int_equal(in.members, 0);
+    assert_int_equal(in.authors, 0);
+    assert_true(in.has_self);
+    assert_int_equal(store_genesis_unchecked(sn), 0);
+    uint8_t b[32];
+    size_t bl = sizeof b;
+    assert_int_equal(store_meta_get(sn, "sponsor_id", b, &bl), 0);
+    /* the same genesis again, then the sponsor's admission: pinned */
+    assert_int_equal(take_blob(sn, &fl.v[0]), STORE_NEW);
+    assert_int_equal(store_genesis_unchecked(sn), 1);
+    assert_int_equal(take_blob(sn, &adm), STORE_NEW);
+    assert_int_equal(store_genesis_check(sn, &sp, err, sizeof err), STORE_GENESIS_PINNED);
+    assert_int_equal(store_genesis_unchecked(sn), 0);
+    assert_memory_equal(info(sn).digest.b, info(sf).digest.b, 32);
+
+    /* founding on a store that ran join: founded here, nothing to check */
+    store *sj = open_fresh(NULL);
+    bind(sj, R);
+    assert_int_equal(store_meta_put(sj, "sponsor_id", ids[M].id.b, 32), 0);
+    if (store_create_genesis(sj, ids[R].key, ids[R].der, ids[R].der_len, ids[R].code, ids[R].name,
+                             "別の連合", 1, NULL, err, sizeof err))
+        fail_msg("genesis: %s", err);
+    assert_int_equal(store_genesis_unchecked(sj), 0);
+
+    free(adm.b);
+    blobs_free(&fl);
+    store_close(sj);
+    store_close(sn);
+    store_close(sf);
+}
+
 /* ---- persistence ---- */
 
 static void reopen(void **state)
@@ -1924,6 +1985,7 @@ int main(void)
         cmocka_unit_test(digest_order_independent),
         cmocka_unit_test(membership_any_order),
         cmocka_unit_test(membership_fork),
+        cmocka_unit_test(genesis_chain_check),
         cmocka_unit_test(reopen),
         cmocka_unit_test(schema_check),
         cmocka_unit_test(refs_and_release),
