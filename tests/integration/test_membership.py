@@ -100,3 +100,67 @@ def test_normal_join_pins_the_genesis_through_a_sponsor_admitted_by_another(env)
     c = env.join(b)
     assert "pinned: the membership records lead from it to the sponsor " + b.member_id() in c.logtext()
     wait_until(lambda: digests_equal([a, b, c]), 15, what="convergence")
+
+
+def test_member_show(env):
+    """member show: the entry, who admitted it and voted on it, and the forks
+    it signed, in text and JSON; an unknown id is refused."""
+    a = env.found()
+    b = env.join(a)
+    m = env.join(a)
+    aid, bid, mid = a.member_id(), b.member_id(), m.member_id()
+    a.run("member", "expel", mid)
+    wait_until(lambda: digests_equal([a, b, m]), 15, what="convergence")
+    j = a.ctl_json("member", "show", mid)
+    assert j["member_id"] == mid and j["status"] == "member", j
+    assert j["admitted_by"] == aid and j["code"] == m.code and j["name"] == m.muni, j
+    # a's admission counts no more: its current record about m is the vote
+    assert j["endorsements"] == 0 and j["since"], j
+    votes = {v["by"]: v for v in j["votes"]}
+    assert set(votes) == {aid} and votes[aid]["op"] == "expel" and votes[aid]["by_status"] == "member", j
+    assert j["forks"] == [], j
+    # b's vote completes the quorum: shown as expelled, with both votes
+    b.run("member", "expel", mid)
+    wait_until(lambda: a.ctl_json("member", "show", mid)["status"] == "expelled", 10, what="expelled")
+    j = a.ctl_json("member", "show", mid)
+    assert {v["by"]: v["op"] for v in j["votes"]} == {aid: "expel", bid: "expel"}, j
+    out = a.ctl("member", "show", mid)
+    assert "status:       expelled" in out and "admitted by:  " + aid in out, out
+    assert "votes and own records (2):" in out and "forks signed (0):" in out, out
+    # the founder: no admitter, its own address record none, no votes
+    j = a.ctl_json("member", "show", aid)
+    assert j["status"] == "member" and j["admitted_by"] == "" and j["votes"] == [], j
+    assert "(founder)" in a.ctl("member", "show", aid)
+    # forks signed: m equivocates (its daemon stopped), both versions reach a
+    m.stop()
+    b.stop()
+    rc, out1, _ = _probe(env, m.dir, a, "member-fork-b")
+    # m is expelled now: refused (its key is no current member's), so no fork is held
+    j = a.ctl_json("member", "show", mid)
+    assert j["forks"] == [], j
+    rc, out, err = a.run("member", "show", "AAAA-BBBB", check=False)
+    assert rc != 0 and "member" in err, (rc, out, err)
+
+
+def test_member_show_lists_forks(env):
+    a = env.found()
+    b = env.join(a)
+    m = env.join(a)
+    wait_until(lambda: digests_equal([a, b, m]), 15, what="convergence")
+    m.stop()
+    b.stop()
+    rc, out_a, err = _probe(env, m.dir, a, "member-fork-b")
+    assert rc == 3, (rc, out_a, err)
+    a.stop()
+    b.start()
+    rc, out_b, err = _probe(env, m.dir, b, "equivocate-b")
+    assert rc == 3, (rc, out_b, err)
+    a.start()
+    wait_until(lambda: a.status()["forks"] == 1 and b.status()["forks"] == 1, 20, what="fork evidence")
+    mid = m.member_id()
+    for n in (a, b):
+        j = n.ctl_json("member", "show", mid)
+        assert len(j["forks"]) == 1, j
+        f = j["forks"][0]
+        assert f["kind"] in ("member", "note") and len(f["hash"]) == 64, f
+    assert "forks signed (1):" in a.ctl("member", "show", mid)
