@@ -6,9 +6,8 @@
  * The protocol spoken over a connection lives in gossip.c (its state in
  * p->gs) and the records it brings go to ingest.c (p->ing); this file only
  * moves frames.  A peer is accepted only when the key it presents belongs
- * to a current member (or, before this node has an alliance or while the
- * genesis it holds awaits its chain check, only the sponsor it was told to
- * trust; never a sponsor whose genesis it refused).
+ * to a current member (or, before this node has an alliance, to the sponsor
+ * it was told to trust).
  */
 #ifndef DAEMON_PEER_H
 #define DAEMON_PEER_H
