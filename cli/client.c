@@ -169,25 +169,22 @@ int client_daemon_running(const client_opts *o)
 int client_stream_open(const client_opts *o, client_req *r, client_stream *s)
 {
     memset(s, 0, sizeof *s);
-    proto_map_end(&r->m);
-    proto_frame_end(&r->sb);
     s->fd = sock_connect(o, s->path, sizeof s->path);
-    int rc = s->fd < 0 ? CLIENT_FAIL : CLIENT_OK;
-    for (size_t off = 0; rc == CLIENT_OK && off < r->sb.size;) {
-        ssize_t w = write(s->fd, r->sb.data + off, r->sb.size - off);
-        if (w <= 0)
-            rc = CLIENT_FAIL;
-        else
-            off += (size_t)w;
+    if (s->fd < 0) {
+        int e = errno;
+        msgpack_sbuffer_destroy(&r->sb);
+        errno = e;
+        return CLIENT_FAIL;
     }
-    msgpack_sbuffer_destroy(&r->sb);
-    if (rc && s->fd >= 0) {
+    s->connected = 1;
+    if (client_stream_send(s, r)) {
         int e = errno;
         close(s->fd);
         s->fd = -1;
         errno = e;
+        return CLIENT_FAIL;
     }
-    return rc;
+    return CLIENT_OK;
 }
 
 int client_stream_next(client_stream *s, const uint8_t **frame, size_t *len)
@@ -199,7 +196,7 @@ int client_stream_next(client_stream *s, const uint8_t **frame, size_t *len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return n == 0 || errno == ECONNRESET ? 0 : -1;
+            return 0;   /* the end, or the connection lost: no reply either way */
         if (proto_buf_append(&s->in, buf, (size_t)n))
             return -1;
     }
@@ -232,68 +229,39 @@ void client_stream_close(client_stream *s)
     proto_buf_free(&s->in);
 }
 
+/* One request on a stream of its own, one reply. */
 int client_call(const client_opts *o, client_req *r, uint8_t **reply, size_t *len)
 {
-    char path[1100];
-    int fd = sock_connect(o, path, sizeof path);
-    if (fd < 0) {
-        client_errorf("cannot reach catalogd at %s: %s (is the daemon running?)", path, strerror(errno));
-        msgpack_sbuffer_destroy(&r->sb);
+    client_stream s;
+    if (client_stream_open(o, r, &s)) {
+        if (s.connected)
+            client_errorf("write to %s: %s", s.path, strerror(errno));
+        else
+            client_errorf("cannot reach catalogd at %s: %s (is the daemon running?)", s.path, strerror(errno));
         return CLIENT_FAIL;
     }
-    proto_map_end(&r->m);
-    proto_frame_end(&r->sb);
-    size_t off = 0;
-    while (off < r->sb.size) {
-        ssize_t w = write(fd, r->sb.data + off, r->sb.size - off);
-        if (w <= 0) {
-            client_errorf("write to %s: %s", path, strerror(errno));
-            close(fd);
-            msgpack_sbuffer_destroy(&r->sb);
-            return CLIENT_FAIL;
-        }
-        off += (size_t)w;
-    }
-    msgpack_sbuffer_destroy(&r->sb);
-    proto_buf in = { 0 };
     const uint8_t *f;
     size_t fl;
-    int rc;
-    char buf[65536];
-    while ((rc = proto_frame_take(&in, PROTO_CTL_FRAME_MAX, &f, &fl)) == 0) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0 || proto_buf_append(&in, buf, (size_t)n)) {
-            client_errorf("catalogd closed the control connection without a reply");
-            close(fd);
-            proto_buf_free(&in);
-            return CLIENT_FAIL;
-        }
-    }
-    close(fd);
-    if (rc < 0) {
-        client_errorf("invalid reply from catalogd");
-        proto_buf_free(&in);
-        return CLIENT_FAIL;
-    }
+    int got = client_stream_next(&s, &f, &fl), rc = CLIENT_FAIL;
     proto_rd rd;
     int ok = 0;
-    if (proto_map_find(f, fl, "ok", &rd) || proto_rd_bool(&rd, &ok)) {
+    if (got == 0) {
+        client_errorf("catalogd closed the control connection without a reply");
+    } else if (got < 0 || proto_map_find(f, fl, "ok", &rd) || proto_rd_bool(&rd, &ok)) {
         client_errorf("invalid reply from catalogd");
-        proto_buf_free(&in);
-        return CLIENT_FAIL;
-    }
-    if (!ok) {
+    } else if (!ok) {
         char err[1024] = "refused";
         proto_map_str(f, fl, "error", err, sizeof err);
         client_errorf("%s", err);
-        proto_buf_free(&in);
-        return CLIENT_REFUSED;
+        rc = CLIENT_REFUSED;
+    } else {
+        *reply = malloc(fl);
+        memcpy(*reply, f, fl);
+        *len = fl;
+        rc = CLIENT_OK;
     }
-    *reply = malloc(fl);
-    memcpy(*reply, f, fl);
-    *len = fl;
-    proto_buf_free(&in);
-    return CLIENT_OK;
+    client_stream_close(&s);
+    return rc;
 }
 
 /* ---- JSON ---- */

@@ -73,10 +73,11 @@ int  client_call(const client_opts *o, client_req *r, uint8_t **reply, size_t *l
  * request (ending r like client_call), next waits for the next reply frame
  * (valid until the following call).  open: CLIENT_OK, or CLIENT_FAIL with
  * errno set (nothing printed: a watcher retries).  next: 1 and the frame,
- * 0 when the daemon closed the connection, -1 on an invalid frame or a
- * read error. */
+ * 0 when the connection ended or was lost, -1 on an invalid frame.
+ * client_call is one request and one reply on a stream. */
 typedef struct {
     int fd;
+    int connected;           /* open got as far as connecting (a failure was the write) */
     proto_buf in;
     char path[1100];
 } client_stream;
