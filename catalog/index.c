@@ -497,26 +497,37 @@ static int cmp_adoption(const void *a, const void *b, void *ctx)
     return cmp_author_seq(t, ai, aj);
 }
 
-static int cmp_ref(const void *a, const void *b, void *ctx)
+/* Certifications by the hash of their reference: 1 + index into `e`,
+ * open addressing on the hash's first word. */
+typedef struct {
+    const cextra *e;
+    uint32_t *slots;
+    size_t mask;
+} refmap;
+
+static int refmap_init(refmap *m, const cextra *e, size_t n)
 {
-    const cextra *extra = ctx;
-    return cmp_u128(extra[*(const size_t *)a].ref, extra[*(const size_t *)b].ref);
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    m->e = e;
+    m->mask = cap - 1;
+    if (n >= UINT32_MAX || !(m->slots = calloc(cap, sizeof *m->slots)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = (size_t)e[i].ref[0] & m->mask;
+        while (m->slots[h])
+            h = (h + 1) & m->mask;
+        m->slots[h] = (uint32_t)(i + 1);
+    }
+    return 0;
 }
 
-/* Position of the certification whose reference hashes to `h` (by_ref sorted), or -1. */
-static long find_ref(const cextra *extra, const size_t *by_ref, size_t n, const uint64_t h[2])
+static long refmap_find(const refmap *m, const uint64_t h[2])
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = cmp_u128(extra[by_ref[mid]].ref, h);
-        if (c == 0)
-            return (long)by_ref[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    for (size_t i = (size_t)h[0] & m->mask; m->slots[i]; i = (i + 1) & m->mask)
+        if (!cmp_u128(m->e[m->slots[i] - 1].ref, h))
+            return (long)m->slots[i] - 1;
     return -1;
 }
 
@@ -602,18 +613,18 @@ static size_t text_size(const idx_table *t, const cidx *e)
     return (size_t)(b - (t->arena + e->text)) + strlen(b) + 1;
 }
 
-/* Compact the arena once most of it is text of versions gone.  Always 0:
- * out of memory, the arena stays as it is (the index is whole either way;
- * the next update tries again). */
-static int arena_compact(catalog_index *x)
+/* Compact the arena once most of it is text of versions gone.  Out of
+ * memory, the arena stays as it is (the index is whole either way; the
+ * next update tries again). */
+static void arena_compact(catalog_index *x)
 {
     idx_table *t = &x->t;
     size_t live = t->arena_used - x->arena_dead;
     if (t->arena_used <= 2 * live + (1u << 20))
-        return 0;
+        return;
     char *na = malloc(live ? live : 1);
     if (!na)
-        return 0;
+        return;
     size_t o = 0;
     for (size_t i = 0; i < t->nc + t->na; i++) {
         cidx *e = entry_at(t, i);
@@ -626,7 +637,6 @@ static int arena_compact(catalog_index *x)
     t->arena = na;
     t->arena_used = t->arena_cap = o;
     x->arena_dead = 0;
-    return 0;
 }
 
 /* Fill x (empty) from `old` plus the new versions; 0, or -1 (then x is to
@@ -670,7 +680,8 @@ static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, cextra
     for (size_t i = 0; i < t->nc + t->na; i++)
         live += text_size(t, entry_at(t, i));
     x->arena_dead = t->arena_used - live;
-    rc = arena_compact(x);
+    arena_compact(x);
+    rc = 0;
 out:
     free(r.slots);
     free(r.missing);
@@ -723,15 +734,16 @@ static int idx_finish(catalog_index *x)
     x->capextra = nc;
     for (size_t i = 0; i < nc; i++)
         t->c[i].prod = i && same_product(x, i) ? t->c[i - 1].prod : (uint32_t)i;
+    free(order);
     /* adoptions: the product of the certification each cites */
-    for (size_t i = 0; i < nc; i++)
-        order[i] = i;
-    qsort_r(order, nc, sizeof *order, cmp_ref, x->extra);
+    refmap m;
+    if (refmap_init(&m, x->extra, nc))
+        return -1;
     for (size_t j = 0; j < t->na; j++) {
-        long ci = find_ref(x->extra, order, nc, t->a[j].u.ad.cites);
+        long ci = refmap_find(&m, t->a[j].u.ad.cites);
         t->a[j].prod = ci < 0 ? NO_PROD : t->c[ci].prod;
     }
-    free(order);
+    free(m.slots);
     if (t->na > 1)
         qsort_r(t->a, t->na, sizeof *t->a, cmp_adoption, t);
     /* the arena stays as large as it had to be: give back the slack */
@@ -762,12 +774,11 @@ static int idx_finish(catalog_index *x)
  * untouched keeps its place with its product's new number (old number ->
  * new, noted while numbering); only new adoptions and those citing a
  * noted certification are sorted and placed.  The work is the noted keys'
- * reads, k log n for k changes, and the memmoves:
- * changes: 0.3-1.2 ms at 100,000 certifications (make bench). */
+ * reads, k log n for k changes, and the memmoves: 0.3-1.2 ms at 100,000
+ * certifications (make bench). */
 
-/* A set of 128-bit hashes (or a map to positions: `pos` non-NULL), open
- * addressing on the first word; an all-zero slot is empty (SHA-256 gives
- * 128 zero bits never in practice). */
+/* A set of 128-bit hashes, open addressing on the first word; an all-zero
+ * slot is empty (SHA-256 gives 128 zero bits never in practice). */
 typedef struct {
     uint64_t (*h)[2];
     size_t mask;
@@ -820,42 +831,6 @@ static void runs_apply(void *base, size_t size, const idx_run *runs, size_t nrun
         if (runs[r].to > runs[r].from)
             memmove(b + runs[r].to * size, b + runs[r].from * size, runs[r].n * size);
 }
-
-/* Certifications by the hash of their reference: 1 + index into `e`,
- * open addressing on the hash's first word. */
-typedef struct {
-    const cextra *e;
-    uint32_t *slots;
-    size_t mask;
-} refmap;
-
-static int refmap_init(refmap *m, const cextra *e, size_t n)
-{
-    size_t cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    m->e = e;
-    m->mask = cap - 1;
-    if (n >= UINT32_MAX || !(m->slots = calloc(cap, sizeof *m->slots)))
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        size_t h = (size_t)e[i].ref[0] & m->mask;
-        while (m->slots[h])
-            h = (h + 1) & m->mask;
-        m->slots[h] = (uint32_t)(i + 1);
-    }
-    return 0;
-}
-
-static long refmap_find(const refmap *m, const uint64_t h[2])
-{
-    for (size_t i = (size_t)h[0] & m->mask; m->slots[i]; i = (i + 1) & m->mask)
-        if (!cmp_u128(m->e[m->slots[i] - 1].ref, h))
-            return (long)m->slots[i] - 1;
-    return -1;
-}
-
-static int cmp_adoption(const void *a, const void *b, void *ctx);
 
 /* Apply the notes; 0, or -1 (out of memory or the store unreadable: the
  * index is then half updated, to be cleared). */
@@ -987,7 +962,7 @@ static int idx_apply_notes(catalog_index *x, store *st)
             moved++;
         }
     }
-    if (moved + ka > ka) {
+    if (moved) {   /* tmp holds max(kc, ka): room for the adoptions placed again too */
         cidx *nt = realloc(tmp, (moved + ka) * sizeof *tmp);
         if (!nt)
             goto out;
@@ -1038,7 +1013,8 @@ static int idx_apply_notes(catalog_index *x, store *st)
         i = lo;
     }
     t->na = w + nw;
-    rc = arena_compact(x);
+    arena_compact(x);
+    rc = 0;
 out:
     free(cn.h);
     free(an.h);
