@@ -307,22 +307,6 @@ static int text_cb(void *ctx, const char *f, size_t fl, const char *t, size_t tl
     return 0;
 }
 
-static int area_bits_cb(void *ctx, const char *f, size_t fl, const char *t, size_t tl)
-{
-    uint32_t *bits = ctx;
-    if (fl != 5 || memcmp(f, "areas", 5))
-        return 0;
-    /* stored spellings are canonical: compare exactly */
-    for (size_t i = 0; catalog_areas[i]; i++) {
-        size_t al = strlen(catalog_areas[i]);
-        for (size_t p = 0; p + al <= tl; p++)
-            if (!memcmp(t + p, catalog_areas[i], al) && (p == 0 || t[p - 1] == ' ') &&
-                (p + al == tl || t[p + al] == ','))
-                *bits |= 1u << i;
-    }
-    return 1;
-}
-
 static void ref_hash(const proto_id *author, const char *key, uint64_t out[2])
 {
     char ids[PROTO_ID_STR], ref[PROTO_ID_STR + PROTO_KEY_MAX + 2];
@@ -411,7 +395,7 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     memcpy(t->arena + t->arena_used + nl, pname, pl);
     t->arena_used += nl + pl;
     sig_add(e.u.sig, norm, 0);
-    proto_body_foreach(&r, area_bits_cb, &e.areas);
+    e.areas = catalog_record_areas(&r);
     e.cert_on = catalog_date_num(&r, "certified_on");
     e.valid_until = catalog_date_num(&r, "valid_until");
     /* the product key starts with the normalised 13-digit 法人番号 (or "-"):

@@ -73,6 +73,9 @@ int catalog_header_norm(const char *s, char *out, size_t outlen);
 
 /* 行政課題の分野: the alliance's policy areas (NULL-terminated). */
 extern const char *const catalog_areas[];
+/* The areas a stored record names in its "areas" field, bit i =
+ * catalog_areas[i] (0: none, or not a certification). */
+uint32_t catalog_record_areas(const proto_record *r);
 
 /* The fields of a certification that describe its subject — the company
  * and its product — rather than the certifying member's decision: what a

@@ -127,23 +127,11 @@ static const char *kind_label(const char *kind)
     }
 }
 
-/* Is catalog_areas[area] one of the record's areas ("、"-joined)? */
-static int has_area(const proto_record *r, int area)
-{
-    char buf[1024];
-    const char *s = client_field(r, "areas", 0, buf, sizeof buf), *a = catalog_areas[area];
-    size_t al = strlen(a);
-    for (const char *p = s; (p = strstr(p, a)) != NULL; p += al)
-        if ((p == s || !strncmp(p - 3, "、", 3)) && (p[al] == 0 || !strncmp(p + al, "、", 3)))
-            return 1;
-    return 0;
-}
-
 static int wanted(const watch_args *w, const proto_record *r, const proto_id *member)
 {
     if (w->kind && strcmp(r->kind, w->kind))
         return 0;
-    if (w->area >= 0 && (!kind_is(r->kind, KIND_CERTIFICATION) || !has_area(r, w->area)))
+    if (w->area >= 0 && (!kind_is(r->kind, KIND_CERTIFICATION) || !(catalog_record_areas(r) >> w->area & 1)))
         return 0;
     if (member && memcmp(&r->author, member, sizeof *member))
         return 0;
