@@ -150,10 +150,10 @@ static void summary(const watch_args *w, const proto_record *r, int era, char *o
     switch (kind_of(r->kind)->id) {
     case KIND_CERTIFICATION: {
         const char *st = client_field(r, "status", era, c, sizeof c);
+        int shown = st[0] && strcmp(st, "認定中");   /* 停止, 取消: said; in force: not */
         snprintf(out, n, "%s / %s / %s%s%s%s", client_field(r, "company", era, a, sizeof a),
                  client_field(r, "product", era, b, sizeof b), client_field(r, "areas", era, lb, sizeof lb),
-                 st[0] && strcmp(st, "認定中") ? "（" : "", st[0] && strcmp(st, "認定中") ? st : "",
-                 st[0] && strcmp(st, "認定中") ? "）" : "");
+                 shown ? "（" : "", shown ? st : "", shown ? "）" : "");
         break;
     }
     case KIND_ADOPTION: {
@@ -168,7 +168,7 @@ static void summary(const watch_args *w, const proto_record *r, int era, char *o
                  client_field(r, "name", 0, c, sizeof c));
         break;
     case KIND_GENESIS:
-        snprintf(out, n, "%s", client_field(r, "alliance_name", 0, a, sizeof a));
+        snprintf(out, n, "%s", client_field(r, "alliance", 0, a, sizeof a));
         break;
     default:
         break;
@@ -220,6 +220,48 @@ static int member_resolve(const watch_args *w, proto_id *out)
         if (!strcmp(w->m.v[i].code, w->member) || !strcmp(w->m.v[i].id, w->member))
             return proto_id_parse(w->m.v[i].id, out);
     return -1;
+}
+
+/* One frame of the stream: a record (shown if the filters keep it; the
+ * position moves either way) or the members (for the labels).  0, or a
+ * CLIENT_* to exit with. */
+static int take_frame(const client_opts *o, watch_args *w, const uint8_t *f, size_t fl, const proto_id *member)
+{
+    proto_rd rd;
+    const uint8_t *b;
+    uint32_t bl;
+    proto_record rec;
+    if (proto_map_find(f, fl, "record", &rd)) {
+        if (proto_map_find(f, fl, "members", &rd) == 0) {
+            client_members_free(&w->m);
+            client_members_parse(f, fl, &w->m);
+        }
+        return 0;
+    }
+    if (proto_rd_bin(&rd, &b, &bl) || proto_record_decode_stored(b, bl, &rec, NULL, 0)) {
+        client_errorf("invalid record from catalogd");
+        return CLIENT_FAIL;
+    }
+    proto_vv_entry *p = proto_vv_get(&w->pos, &rec.author, 1);
+    if (!p) {
+        client_errorf("too many authors");
+        return CLIENT_FAIL;
+    }
+    if (rec.seq <= p->seq)
+        return 0;   /* seen already (the daemon never sends one twice; be sure) */
+    p->seq = rec.seq;
+    w->dirty = 1;
+    if (!wanted(w, &rec, member))
+        return 0;
+    if (o->json && kind_has(rec.kind, KIND_F_CATALOG))
+        client_catalog_json_print(&rec, &w->m, client_today(), stdout);   /* a watcher runs for days */
+    else if (o->json)
+        client_print_record(&rec, 1, stdout);
+    else
+        print_row(w, &rec, o->era);
+    if (o->json)
+        fputc('\n', stdout);
+    return 0;
 }
 
 /* One connection, until it ends: 0 lost or not made (*connected says
@@ -298,42 +340,10 @@ static int watch_once(client_opts *o, watch_args *w, int again, int *connected)
         fputs("catalogctl watch: 再接続しました。続きから表示します\n", stderr);
     *connected = 1;
     while ((got = client_stream_next(&s, &f, &fl)) == 1) {
-        const uint8_t *b;
-        uint32_t bl;
-        proto_record rec;
-        if (proto_map_find(f, fl, "record", &rd)) {
-            if (proto_map_find(f, fl, "members", &rd) == 0) {
-                client_members_free(&w->m);
-                client_members_parse(f, fl, &w->m);
-            }
-            continue;
-        }
-        if (proto_rd_bin(&rd, &b, &bl) || proto_record_decode_stored(b, bl, &rec, NULL, 0)) {
-            client_errorf("invalid record from catalogd");
-            rc = CLIENT_FAIL;
+        if ((rc = take_frame(o, w, f, fl, mp)) != 0)
             break;
-        }
-        proto_vv_entry *p = proto_vv_get(&w->pos, &rec.author, 1);
-        if (!p) {
-            client_errorf("too many authors");
-            rc = CLIENT_FAIL;
-            break;
-        }
-        if (rec.seq <= p->seq)
-            continue;   /* seen already (the daemon never sends one twice; be sure) */
-        p->seq = rec.seq;
-        w->dirty = 1;
-        if (wanted(w, &rec, mp)) {
-            if (o->json && kind_has(rec.kind, KIND_F_CATALOG))
-                client_catalog_json_print(&rec, &w->m, client_today(), stdout);   /* a watcher runs for days */
-            else if (o->json)
-                client_print_record(&rec, 1, stdout);
-            else
-                print_row(w, &rec, o->era);
-            if (o->json)
-                fputc('\n', stdout);
-        }
-        /* a batch read: show it, and keep the position, before waiting */
+        /* a batch read (whatever its last frame): show it, and keep the
+         * position, before waiting */
         if (s.in.off >= s.in.len) {
             if (fflush(stdout) || ferror(stdout)) {
                 rc = CLIENT_FAIL;   /* the reader went away (a closed pipe) */

@@ -234,3 +234,19 @@ def test_watch_table_escapes_line_breaks(env):
         w.quiet(1.0)
     finally:
         w.stop()
+
+
+def test_watch_shows_a_batch_that_ends_with_members(env):
+    """From the start, a founder's log: the genesis (a membership record, so
+    the batch ends with a members frame) and a note are shown at once, the
+    genesis with the alliance's name — not held back until a later record."""
+    a = env.found()
+    a.ctl("put", "note", "n1", "text=x")
+    w = Watcher(a, "--from-start")
+    try:
+        first, second = w.lines(2)
+        assert "連合の創設" in first and "ファーストカスタマー・アライアンス（試験）" in first, first
+        assert f"{a.code} {a.muni}" in first and "n1" in second, (first, second)
+        w.quiet()
+    finally:
+        w.stop()
