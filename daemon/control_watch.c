@@ -91,8 +91,7 @@ static int range_cb(void *ctx, const uint8_t *rec, size_t len)
 
 typedef struct {
     control_watch *w;
-    proto_id *behind;      /* authors the store holds more of */
-    size_t n, cap;
+    proto_vv behind;       /* authors the store holds more of (store_vv walks them in order) */
     int failed;
 } behind_ctx;
 
@@ -100,23 +99,10 @@ static int behind_cb(void *ctx, const proto_id *author, uint64_t seq)
 {
     behind_ctx *b = ctx;
     proto_vv_entry *p = proto_vv_get(&b->w->pos, author, 1);
-    if (!p) {
+    if (!p || (seq > p->seq && !proto_vv_get(&b->behind, author, 1))) {
         b->failed = 1;
         return 1;
     }
-    if (seq <= p->seq)
-        return 0;
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? 2 * b->cap : 16;
-        proto_id *nb = realloc(b->behind, nc * sizeof *nb);
-        if (!nb) {
-            b->failed = 1;
-            return 1;
-        }
-        b->behind = nb;
-        b->cap = nc;
-    }
-    b->behind[b->n++] = *author;
     return 0;
 }
 
@@ -129,26 +115,27 @@ static void pump(control_client *c)
     while (!w->live && control_queued(c) <= NODE_CONTROL_WRITE_HIGH) {
         behind_ctx b = { .w = w };
         if (store_vv(d->st, behind_cb, &b) < 0 || b.failed) {
-            free(b.behind);
+            proto_vv_free(&b.behind);
             log_warn(d, "control: watch: cannot read the version vector; closing the watcher");
             control_client_close(c);
             return;
         }
-        if (!b.n) {
+        if (!b.behind.n) {
             w->live = 1;
             break;
         }
         int full = 0, stuck = 1;
-        for (size_t i = 0; i < b.n && !full; i++) {
-            proto_vv_entry *p = proto_vv_get(&w->pos, &b.behind[i], 1);
+        for (size_t i = 0; i < b.behind.n && !full; i++) {
+            const proto_id *author = &b.behind.v[i].author;
+            proto_vv_entry *p = proto_vv_get(&w->pos, author, 1);
             uint64_t before = p->seq;
             range_ctx r = { c, p, 0 };
-            store_range(d->st, &b.behind[i], p->seq + 1, UINT64_MAX, range_cb, &r);
+            store_range(d->st, author, p->seq + 1, UINT64_MAX, range_cb, &r);
             full = r.full;
             if (p->seq != before)
                 stuck = 0;
         }
-        free(b.behind);
+        proto_vv_free(&b.behind);
         send_members(c);
         if (stuck && !full) {
             /* the vector says more and the log gives nothing: not a state
