@@ -115,6 +115,8 @@ typedef struct catalogd {
     uint64_t last_sync_ms;
     struct dial *dials;          /* per-member reconnect state */
     int have_sponsor;
+    int sponsor_refused;         /* it served a genesis that does not lead to it: not dialed
+                                    nor accepted until `catalogctl join` names a sponsor again */
     proto_id sponsor_id;
     char sponsor_addr[256];
     unsigned verify_jobs;        /* thread pool jobs in flight */

@@ -203,6 +203,7 @@ static int load_sponsor(catalogd *d);
 void catalogd_reload_sponsor(catalogd *d)
 {
     int had = d->have_sponsor;
+    d->sponsor_refused = 0;   /* join was run again: trust whom it names */
     load_sponsor(d);
     if (d->have_sponsor && !had) {
         char ids[PROTO_ID_STR];

@@ -5,6 +5,7 @@
 #include "daemon/log.h"
 #include "daemon/peer.h"
 #include "catalog/index.h"
+#include "proto/msg.h"
 #include "proto/util.h"
 #include "store/kind.h"
 
@@ -72,7 +73,10 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
             if (d->index)
                 catalog_index_note(d->index, recs[i].kind, &recs[i].author, recs[i].key);
         }
-        if (res == STORE_NEW && (k->flags & KIND_F_MEMBERSHIP))
+        /* a fork may have changed the winner of a membership record (the
+         * one held or this one), and with it the members derived from the
+         * log (store/store_member.c) */
+        if (res == STORE_FORK || (k->flags & KIND_F_MEMBERSHIP))
             membership = 1;
         if (!from) {
             d->counters.records_signed[k->id]++;
@@ -111,4 +115,46 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
     if (membership)
         peer_targets_changed(d);
     control_watch_applied(d, recs, results, n);
+    if (from)
+        node_genesis_check(d, from);
+}
+
+void node_genesis_check(catalogd *d, struct peer *p)
+{
+    proto_id sp, digest, g;
+    int has_g;
+    char err[256], sid[PROTO_ID_STR], gh[65];
+    if (!store_genesis_unchecked(d->st))
+        return;
+    /* Decided once this node holds all that the sponsor holds (its last
+     * digest is ours), on the sponsor's word alone: then whether the
+     * records lead to it does not depend on how they were batched. */
+    store_digest_get(d->st, &digest, &g, &has_g);
+    if (!p || !p->id_known || !d->have_sponsor || memcmp(&p->id, &d->sponsor_id, 32) ||
+        !gossip_in_sync(p, &digest))
+        return;
+    int rc = store_genesis_check(d->st, &sp, err, sizeof err);
+    if (rc < 0) {
+        log_warn(d, "genesis chain check: %s", err);
+        return;
+    }
+    proto_id_str(&sp, sid);
+    proto_hex(g.b, 32, gh);
+    if (rc == STORE_GENESIS_PINNED) {
+        log_info(d, "genesis %.16s… pinned: the membership records lead from it to the sponsor %s",
+                 gh, sid);
+        peer_targets_changed(d);   /* the other members may be dialed now */
+        return;
+    }
+    log_warn(d, "refused the genesis %.16s… served by the sponsor %s: the membership records "
+             "do not lead from it to the sponsor (no current member under it); nothing of it is "
+             "kept. Check the sponsor's certificate and run 'catalogctl join' again", gh, sid);
+    if (store_alliance_forget(d->st, err, sizeof err))
+        log_warn(d, "dropping the refused genesis: %s", err);
+    d->sponsor_refused = 1;
+    if (d->index)
+        catalog_index_note_all(d->index);
+    d->catalog_gen++;
+    peer_fail(p, MSG_ERR_ALLIANCE, "the genesis you sent does not lead to you: refused");
+    peer_targets_changed(d);
 }

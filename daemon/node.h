@@ -34,4 +34,13 @@ int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t fl
 void node_applied(catalogd *d, const proto_record *recs, const int *results, size_t n,
                   struct peer *from);
 
+/* The genesis chain check (docs/DECISIONS.md 1), after records or a digest
+ * from peer p.  When p is the sponsor and this node holds everything the
+ * sponsor holds (p's last digest is ours): pins a genesis held unchecked
+ * if the members derived under it include the sponsor as a current member,
+ * and otherwise refuses it (drops everything held under it, logs why,
+ * closes p, stops trusting the sponsor).  Nothing to do on a node whose
+ * genesis is pinned. */
+void node_genesis_check(catalogd *d, struct peer *p);
+
 #endif

@@ -120,6 +120,19 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
                   dir, v.mv_size == 8 ? (unsigned long long)get_be64(v.mv_data) : 0ULL, STORE_SCHEMA);
         goto fail;
     }
+    /* A store written before membership was derived from the log (no
+     * member_last) derives it once now, so that it agrees with every other
+     * node holding the same records from the start. */
+    {
+        uint8_t last[48];
+        size_t ll = sizeof last;
+        proto_id g;
+        if (meta_id(s, txn, "genesis", &g) == 0 && meta_get_txn(s, txn, "member_last", last, &ll) &&
+            member_rederive_txn(s, txn, NULL)) {
+            proto_err(err, errlen, "%s: deriving membership from the log failed", dir);
+            goto fail;
+        }
+    }
     if ((rc = mdb_txn_commit(txn))) {
         txn = NULL;
         lmdb_err(err, errlen, "opening store", rc);
@@ -325,5 +338,33 @@ int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_gen
         *genesis = hg ? g : (proto_id){ { 0 } };
     if (has_genesis)
         *has_genesis = hg;
+    return 0;
+}
+
+int store_alliance_forget(store *s, char *err, size_t errlen)
+{
+    static const char *const derived[] = { "genesis", "alliance", "admission", "member_last",
+                                           "member_blocked", "genesis_unchecked" };
+    MDB_txn *txn;
+    int rc;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+        return lmdb_err(err, errlen, "begin write", rc);
+    MDB_dbi dbs[] = { s->log, s->ver, s->cur, s->vv, s->members, s->endorse, s->forks, s->sum };
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
+        if ((rc = mdb_drop(txn, dbs[i], 0))) {
+            mdb_txn_abort(txn);
+            return lmdb_err(err, errlen, "emptying the store", rc);
+        }
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++) {
+        MDB_val k = { strlen(derived[i]), (void *)derived[i] };
+        rc = mdb_del(txn, s->meta, &k, NULL);
+        if (rc && rc != MDB_NOTFOUND) {
+            mdb_txn_abort(txn);
+            return lmdb_err(err, errlen, "emptying the store", rc);
+        }
+    }
+    cache_clear(s);
+    if ((rc = mdb_txn_commit(txn)))
+        return lmdb_err(err, errlen, "commit", rc);
     return 0;
 }

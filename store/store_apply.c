@@ -281,6 +281,11 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
                 free(oldcopy);
                 return -1;
             }
+            /* the log now holds another record at this seq: if either is
+             * a membership record, what was derived from the old one is
+             * derived afresh before this transaction commits */
+            if (kind_has(old.kind, KIND_F_MEMBERSHIP) || kind_has(r->kind, KIND_F_MEMBERSHIP))
+                s->member_dirty = 1;
         }
         uint8_t fk[72];
         memcpy(fk, lk, 40);
@@ -296,7 +301,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
         store_member m;
         int64_t adm = 1;
         char name[256];
-        if (decode_cert_member(r, &m, err, errlen))
+        if (genesis_member(r, &m, err, errlen))
             return STORE_REJECT;
         proto_body_get_int(r, "admission", &adm);
         if (adm < 1 || adm > 1000) {
@@ -309,17 +314,28 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
         }
         uint8_t a[8];
         put_be64(a, (uint64_t)adm);
-        m.status = STORE_MEMBER_ACTIVE;
-        m.since_ms = r->time_ms;
         if (meta_put_txn(s, txn, "genesis", h.b, 32) ||
             meta_put_txn(s, txn, "alliance", name, strlen(name)) ||
             meta_put_txn(s, txn, "admission", a, 8) || member_put_txn(s, txn, &m))
             return -1;
+        /* A genesis from a peer, on a node told to trust a sponsor: held
+         * until the membership records lead from it to that sponsor
+         * (store_genesis_check; docs/DECISIONS.md 1).  store_create_genesis
+         * takes the flag back for a genesis made here. */
+        {
+            uint8_t sp[32], one = 1;
+            size_t sl = sizeof sp;
+            if (meta_get_txn(s, txn, "sponsor_id", sp, &sl) == 0 && sl == 32 &&
+                meta_put_txn(s, txn, "genesis_unchecked", &one, 1))
+                return -1;
+        }
+        member_note_txn(s, txn, r);
         break;
     }
     case KIND_MEMBER:
         if (apply_member(s, txn, r))
             return -1;
+        member_note_txn(s, txn, r);
         break;
     default:
         break;
@@ -344,6 +360,7 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
     int rc;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
+    s->member_dirty = 0;
     for (size_t i = 0; i < n; i++) {
         int r = apply_txn(s, txn, &recs[i], rules, NULL, 0);
         if (r < 0) {
@@ -352,6 +369,11 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
             return proto_err(err, errlen, "write failed (store full or damaged?)");
         }
         results[i] = r;
+    }
+    if (member_settle_txn(s, txn)) {
+        mdb_txn_abort(txn);
+        cache_clear(s);
+        return proto_err(err, errlen, "deriving membership failed (store full or damaged?)");
     }
     if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
@@ -504,6 +526,7 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         mdb_txn_abort(txn);
         return -1;
     }
+    s->member_dirty = 0;
     for (size_t i = 0; i < n; i++) {
         if (apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);
@@ -514,6 +537,15 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
             }
             return -1;
         }
+    }
+    if (member_settle_txn(s, txn)) {
+        mdb_txn_abort(txn);
+        cache_clear(s);
+        for (size_t k = 0; k < n; k++) {
+            free(items[k].out);
+            items[k].out = NULL;
+        }
+        return proto_err(err, errlen, "deriving membership failed (store full or damaged?)");
     }
     if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
@@ -557,6 +589,7 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
         return proto_err(err, errlen, "admission must be between 1 and 1000 endorsements");
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
+    s->member_dirty = 0;
     if (meta_id(s, txn, "genesis", &g) == 0) {
         mdb_txn_abort(txn);
         return proto_err(err, errlen, "this node already belongs to an alliance");
@@ -581,6 +614,12 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
     rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen);
     free(it.out);
     proto_body_free(b);
+    if (rc == 0) {
+        /* founded here: nothing to check against a sponsor */
+        MDB_val uk = { 17, "genesis_unchecked" };
+        int drc = mdb_del(txn, s->meta, &uk, NULL);
+        rc = drc && drc != MDB_NOTFOUND ? lmdb_err(err, errlen, "meta", drc) : 0;
+    }
     if (rc) {
         mdb_txn_abort(txn);
         cache_clear(s);

@@ -45,6 +45,11 @@ struct store {
     size_t digest_id;
     proto_id digest;
     struct { proto_id id; EVP_PKEY *key; } cache[KEYCACHE];    /* member keys by id */
+    /* this write transaction applied membership records the incremental
+     * path may have derived differently from the log: replay before commit
+     * (store_member.c) */
+    int member_dirty;
+    uint64_t member_rederives, member_fixups;   /* replays, and those that changed anything */
 };
 
 /* ---- key encodings (store.c describes the layout) ---- */
@@ -116,6 +121,20 @@ void cache_clear(store *s);
 /* Derive membership from a checked and verified member record, inside the
  * write transaction that stores it.  0 or -1. */
 int apply_member(store *s, MDB_txn *txn, const proto_record *r);
+
+/* The member entry a genesis founds (its author, active from its time). */
+int genesis_member(const proto_record *r, store_member *m, char *err, size_t errlen);
+/* Derive the members and endorse tables afresh from the membership records
+ * the log holds, in the order every node computes the same way (see
+ * store_member.c); *changed (may be NULL) tells whether that changed them.
+ * Clears member_dirty.  0 or -1. */
+int member_rederive_txn(store *s, MDB_txn *txn, int *changed);
+/* After a membership record was applied by the incremental path: keep the
+ * fast path's bookkeeping, or mark the transaction for a replay when this
+ * record's place in the replay order is not last. */
+void member_note_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* Before a write transaction commits: replay if marked.  0 or -1. */
+int member_settle_txn(store *s, MDB_txn *txn);
 
 /* Validators of the kinds table (store/kind.c): the rules that depend on
  * the record alone.  0, or -1 with a message. */

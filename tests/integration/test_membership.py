@@ -1,0 +1,166 @@
+"""Membership derived from the log (issue 12): a fork between two member
+records leaves every node with the same membership and the same digest,
+whichever version each node held first; a newcomer handed a sponsor outside
+the genesis chain refuses that genesis."""
+import os
+import subprocess
+
+from harness import digests_equal, wait_until, SLOW
+
+
+def _probe(env, data, target, mode, *extra):
+    args = [os.path.join(env.tools, "peerprobe"), "--data", data, "--connect", target.addr,
+            "--mode", mode] + [str(x) for x in extra]
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SLOW)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def _members(node):
+    """member id -> (status, address), as the node derived them."""
+    return {m["member_id"]: (m["status"], m["address"]) for m in node.ctl_json("member", "list")}
+
+
+def test_member_record_fork_same_membership_everywhere(env):
+    """m signs two member records at one seq: a vote to expel x (with a's
+    vote, the quorum of two) shown to a, and a new address of its own shown
+    to b.  When a and b meet, both keep the version with the lower hash and
+    derive the same members from it: x expelled exactly when the vote won."""
+    a = env.found()
+    b = env.join(a)
+    m = env.join(a)
+    x = env.join(a)
+    xid = x.member_id()
+    a.run("member", "expel", xid)   # one vote of the two needed
+    wait_until(lambda: digests_equal([a, b, m, x]), 20, what="convergence")
+    assert _members(a)[xid][0] == "member"
+    for n in (x, m, b):
+        n.stop()
+    rc, out_a, err = _probe(env, m.dir, a, "member-fork-a", "--target-id", xid)
+    assert rc == 3 and "recv error" not in out_a, (rc, out_a, err)
+    wait_until(lambda: _members(a)[xid][0] == "expelled", 10, what="x expelled on a")
+    a.stop()
+    b.start()
+    rc, out_b, err = _probe(env, m.dir, b, "member-fork-b")
+    assert rc == 3 and "recv error" not in out_b, (rc, out_b, err)
+    mid = m.member_id()
+    wait_until(lambda: _members(b)[mid][1] == "192.0.2.99:7400", 10, what="m's new address on b")
+    assert _members(b)[xid][0] == "member"
+    ha = out_a.split()[1]
+    hb = out_b.split()[1]
+    vote_wins = ha < hb
+    a.start()
+    wait_until(lambda: a.status()["forks"] == 1 and b.status()["forks"] == 1, 20,
+               what="fork evidence on both nodes")
+    wait_until(lambda: digests_equal([a, b]), 15, what="equal digests")
+    wait_until(lambda: _members(a) == _members(b), 10, what="the same members on both nodes")
+    ma = _members(a)
+    assert ma[xid][0] == ("expelled" if vote_wins else "member"), (vote_wins, ma)
+    assert (ma[mid][1] == "192.0.2.99:7400") == (not vote_wins), (vote_wins, ma)
+    # what each node derived survives a restart unchanged
+    a.stop()
+    a.start()
+    assert _members(a) == _members(b)
+
+
+def test_newcomer_refuses_a_genesis_that_does_not_lead_to_its_sponsor(env):
+    """l admits the newcomer n, then leaves the alliance; n is told to trust
+    l.  l still serves the alliance's records (n is a member in them), but
+    under that genesis l is no member any more: n refuses the genesis, keeps
+    nothing of it and says why.  Joining again through a member works."""
+    a = env.found()
+    l = env.join(a)
+    n = env.node()
+    l.run("member", "add", n.cert_file(), "--address", n.addr)
+    l.run("member", "leave")
+    assert _members(l)[l.member_id()][0] == "left"
+    n.run("join", "--sponsor", l.cert_file(), "--address", l.addr)
+    n.start()
+    wait_until(lambda: "refused the genesis" in n.logtext(), 20, what="the newcomer to refuse the genesis")
+    st = n.status()
+    assert st["genesis"] == "" and st["alliance"] == "", st
+    assert st["records"] == 0 and st["members"] == 0, st
+    log = n.logtext()
+    assert "do not lead from it to the sponsor" in log and l.member_id() in log, log[-2000:]
+    # it does not take the genesis again from the same sponsor
+    assert "pinned" not in n.logtext()
+    assert n.status()["genesis"] == ""
+    # joining through a current member (the founder) works, live
+    n.run("join", "--sponsor", a.cert_file(), "--address", a.addr)
+    n.wait_member()
+    wait_until(lambda: "pinned: the membership records lead from it to the sponsor" in n.logtext(), 10,
+               what="the genesis pinned")
+    assert n.status()["genesis"] == a.status()["genesis"]
+
+
+def test_normal_join_pins_the_genesis_through_a_sponsor_admitted_by_another(env):
+    """The sponsor is not the founder: its own admission comes in the
+    founder's log; the genesis is pinned once it has arrived."""
+    a = env.found()
+    b = env.join(a)
+    c = env.join(b)
+    assert "pinned: the membership records lead from it to the sponsor " + b.member_id() in c.logtext()
+    wait_until(lambda: digests_equal([a, b, c]), 15, what="convergence")
+
+
+def test_member_show(env):
+    """member show: the entry, who admitted it and voted on it, and the forks
+    it signed, in text and JSON; an unknown id is refused."""
+    a = env.found()
+    b = env.join(a)
+    m = env.join(a)
+    aid, bid, mid = a.member_id(), b.member_id(), m.member_id()
+    a.run("member", "expel", mid)
+    wait_until(lambda: digests_equal([a, b, m]), 15, what="convergence")
+    j = a.ctl_json("member", "show", mid)
+    assert j["member_id"] == mid and j["status"] == "member", j
+    assert j["admitted_by"] == aid and j["code"] == m.code and j["name"] == m.muni, j
+    # a's admission counts no more: its current record about m is the vote
+    assert j["endorsements"] == 0 and j["since"], j
+    votes = {v["by"]: v for v in j["votes"]}
+    assert set(votes) == {aid} and votes[aid]["op"] == "expel" and votes[aid]["by_status"] == "member", j
+    assert j["forks"] == [], j
+    # b's vote completes the quorum: shown as expelled, with both votes
+    b.run("member", "expel", mid)
+    wait_until(lambda: a.ctl_json("member", "show", mid)["status"] == "expelled", 10, what="expelled")
+    j = a.ctl_json("member", "show", mid)
+    assert {v["by"]: v["op"] for v in j["votes"]} == {aid: "expel", bid: "expel"}, j
+    out = a.ctl("member", "show", mid)
+    assert "status:       expelled" in out and "admitted by:  " + aid in out, out
+    assert "votes and own records (2):" in out and "forks signed (0):" in out, out
+    # the founder: no admitter, its own address record none, no votes
+    j = a.ctl_json("member", "show", aid)
+    assert j["status"] == "member" and j["admitted_by"] == "" and j["votes"] == [], j
+    assert "(founder)" in a.ctl("member", "show", aid)
+    # forks signed: m equivocates (its daemon stopped), both versions reach a
+    m.stop()
+    b.stop()
+    rc, out1, _ = _probe(env, m.dir, a, "member-fork-b")
+    # m is expelled now: refused (its key is no current member's), so no fork is held
+    j = a.ctl_json("member", "show", mid)
+    assert j["forks"] == [], j
+    rc, out, err = a.run("member", "show", "AAAA-BBBB", check=False)
+    assert rc != 0 and "member" in err, (rc, out, err)
+
+
+def test_member_show_lists_forks(env):
+    a = env.found()
+    b = env.join(a)
+    m = env.join(a)
+    wait_until(lambda: digests_equal([a, b, m]), 15, what="convergence")
+    m.stop()
+    b.stop()
+    rc, out_a, err = _probe(env, m.dir, a, "member-fork-b")
+    assert rc == 3, (rc, out_a, err)
+    a.stop()
+    b.start()
+    rc, out_b, err = _probe(env, m.dir, b, "equivocate-b")
+    assert rc == 3, (rc, out_b, err)
+    a.start()
+    wait_until(lambda: a.status()["forks"] == 1 and b.status()["forks"] == 1, 20, what="fork evidence")
+    mid = m.member_id()
+    for n in (a, b):
+        j = n.ctl_json("member", "show", mid)
+        assert len(j["forks"]) == 1, j
+        f = j["forks"][0]
+        assert f["kind"] in ("member", "note") and len(f["hash"]) == 64, f
+    assert "forks signed (1):" in a.ctl("member", "show", mid)
