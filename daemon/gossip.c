@@ -982,6 +982,7 @@ static void on_hello(peer *p, const msg *m)
     p->gs->hello_seen = 1;
     p->gs->last_sync_ms = uv_now(d->loop);
     note_digest(p, &m->hello.digest, &digest);
+    node_note_sponsor_hello(d, p, m);
     node_genesis_check(d, p);
     if (p->state == PEER_CLOSING)
         return;

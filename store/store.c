@@ -120,23 +120,29 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
                   dir, v.mv_size == 8 ? (unsigned long long)get_be64(v.mv_data) : 0ULL, STORE_SCHEMA);
         goto fail;
     }
-    /* A store written before membership was derived from the log (no
-     * member_last) derives it once now, so that it agrees with every other
-     * node holding the same records from the start. */
-    {
-        uint8_t last[48];
-        size_t ll = sizeof last;
-        proto_id g;
-        if (meta_id(s, txn, "genesis", &g) == 0 && meta_get_txn(s, txn, "member_last", last, &ll) &&
-            member_rederive_txn(s, txn, NULL)) {
-            proto_err(err, errlen, "%s: deriving membership from the log failed", dir);
-            goto fail;
-        }
-    }
     if ((rc = mdb_txn_commit(txn))) {
         txn = NULL;
         lmdb_err(err, errlen, "opening store", rc);
         goto fail;
+    }
+    txn = NULL;
+    /* A store written before membership was derived from the log (no
+     * member_last) derives it once now, so that it agrees with every other
+     * node holding the same records from the start.  In a transaction of
+     * its own: if it cannot be done now (the map full), nothing of it is
+     * written, the store opens as it was, and the next membership record
+     * written replays (member_note_txn finds no member_last). */
+    if (mdb_txn_begin(s->env, NULL, 0, &txn) == 0) {
+        uint8_t last[48];
+        size_t ll = sizeof last;
+        proto_id g;
+        if (meta_id(s, txn, "genesis", &g) == 0 && meta_get_txn(s, txn, "member_last", last, &ll) &&
+            member_rederive_txn(s, txn, NULL) == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        txn = NULL;
+        cache_clear(s);
     }
     find_map(s);
     *out = s;

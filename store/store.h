@@ -120,6 +120,14 @@ int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_gen
 int store_meta_put(store *s, const char *name, const void *val, size_t len);
 int store_meta_get(store *s, const char *name, void *buf, size_t *len);  /* -1 if absent */
 
+/* How far ahead of this node's clock a membership record (member, and
+ * any kind flagged KIND_F_MEMBERSHIP but the genesis) may be dated and
+ * still be accepted: beyond it the precheck says STORE_GAP (it waits and
+ * is fetched again later; docs/DECISIONS.md 6).  Wide enough for clocks
+ * that NTP keeps, narrow enough that a record dated far ahead cannot make
+ * every later membership record replay the membership for long. */
+#define STORE_MEMBER_SKEW_MS (15ull * 60 * 1000)
+
 /* Cheap checks, no signature: returns a store_result.  For STORE_NEW and
  * STORE_FORK *key receives the author's key (caller frees with EVP_PKEY_free)
  * to verify the signature with. */

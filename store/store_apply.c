@@ -115,6 +115,18 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
                   (unsigned long long)have, (unsigned long long)r->seq);
         return STORE_GAP;
     }
+    /* A membership record dated far ahead would sort after every honest
+     * one for as long, making each of them replay the membership
+     * (store_replay.c): it waits, like a gap, until this node's clock is
+     * near its time; the sender is not closed, and the author's log is
+     * fetched again from there later. */
+    if ((kd->flags & KIND_F_MEMBERSHIP) && r->time_ms > proto_now_ms() + STORE_MEMBER_SKEW_MS) {
+        proto_err(err, errlen, "membership record dated %llu ms ahead of this node's clock "
+                  "(more than %llu): it waits",
+                  (unsigned long long)(r->time_ms - proto_now_ms()),
+                  (unsigned long long)STORE_MEMBER_SKEW_MS);
+        return STORE_GAP;
+    }
     EVP_PKEY *k = member_key_txn(s, txn, &r->author);
     if (!k) {
         char id[PROTO_ID_STR];
@@ -333,7 +345,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
         break;
     }
     case KIND_MEMBER:
-        if (apply_member(s, txn, r))
+        if (apply_member(s, txn, r) < 0)
             return -1;
         member_note_txn(s, txn, r);
         break;
@@ -362,7 +374,11 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
         return lmdb_err(err, errlen, "begin write", rc);
     s->member_dirty = 0;
     for (size_t i = 0; i < n; i++) {
-        int r = apply_txn(s, txn, &recs[i], rules, NULL, 0);
+        /* a record before this one marked the membership for a replay: do
+         * it now, so this record is checked against what the log derives
+         * and not against what the batch's start did (the same records
+         * give the same result however they were batched) */
+        int r = member_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, NULL, 0);
         if (r < 0) {
             mdb_txn_abort(txn);
             cache_clear(s);
@@ -515,6 +531,19 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         return proto_err(err, errlen, "this node belongs to no alliance yet "
                          "(run 'catalogctl alliance create' or join one)");
     }
+    /* Records written under a genesis not yet checked would be dropped
+     * with it if it is refused, and this node's seq would start again:
+     * its own log would fork (docs/DECISIONS.md 1). */
+    {
+        uint8_t fl = 0;
+        size_t fn = 1;
+        if (meta_get_txn(s, txn, "genesis_unchecked", &fl, &fn) == 0 && fn == 1 && fl) {
+            mdb_txn_abort(txn);
+            return proto_err(err, errlen, "this node has not yet checked the genesis its sponsor sent "
+                             "(it is still receiving the alliance's membership from the sponsor): "
+                             "nothing can be written until it is pinned; see 'catalogctl status'");
+        }
+    }
     if (!is_member_txn(s, txn, &self)) {
         mdb_txn_abort(txn);
         return proto_err(err, errlen, "this node is not (yet) a current member of the alliance");
@@ -528,7 +557,7 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
     }
     s->member_dirty = 0;
     for (size_t i = 0; i < n; i++) {
-        if (apply_own(s, txn, &items[i], err, errlen)) {
+        if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);
             cache_clear(s);
             for (size_t k = 0; k < n; k++) {

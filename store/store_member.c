@@ -122,6 +122,15 @@ int member_put_txn(store *s, MDB_txn *txn, const store_member *m)
     return rc ? -1 : 0;
 }
 
+int member_status_txn(store *s, MDB_txn *txn, const proto_id *id, int *status)
+{
+    store_member m;
+    int rc = member_get_txn(s, txn, id, &m);
+    if (rc == 0)
+        *status = m.status;
+    return rc;
+}
+
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id)
 {
     store_member m;
@@ -343,8 +352,11 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     if (have < 0)
         return -1;
     if (op == OP_ADMIT && have == 1) {
+        /* checked when stored; a certificate a later OpenSSL no longer
+         * parses derives nothing rather than failing the write or the
+         * replay (every node running that version derives the same) */
         if (decode_cert_member(r, &m, NULL, 0))
-            return -1;
+            return 1;
         m.status = STORE_MEMBER_PENDING;
         m.admitted_by = r->author;
         m.since_ms = r->time_ms;
@@ -377,154 +389,6 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
 }
 
 
-/* ---- membership derived from the log afresh ---- */
-
-/*
- * The incremental path above derives membership in the order records
- * arrive, which differs between nodes.  The rule every node computes the
- * same way (docs/DECISIONS.md 6) is a replay of the membership records the
- * logs hold — the pinned genesis and every member record, each author's in
- * seq order — in one total order: repeatedly, among the authors whose next
- * unreplayed membership record is applicable (its author is an active member
- * in the replay so far; the genesis always is), take the record with the
- * lowest (time_ms, author, seq) and apply it with apply_member.  A record
- * whose author never becomes active (or has left or been expelled before
- * its turn) is held but derives nothing: it is "blocked".
- *
- * The input is the set of (author, seq) -> record the logs hold and the
- * pinned genesis, nothing of the order they came in; the choice at each step
- * depends only on that input and on the replay so far; so two stores
- * holding the same logs derive the same members and endorse tables.
- *
- * The incremental path gives the same result as long as each membership
- * record applied sorts after every one applied before it and nothing is
- * blocked: then the replay of the logs with it is the replay without it
- * followed by it.  meta "member_last" keeps the highest key applied
- * (be64 time_ms | author | be64 seq) and "member_blocked" whether the last
- * replay left records blocked; a record that breaks the condition, and a
- * fork that changes the winner of a membership record, mark the store and
- * the write transaction replays before it commits (member_settle_txn).
- */
-
-#define MKEY_LEN 48
-
-typedef struct {
-    uint8_t key[MKEY_LEN];  /* the order: be64 time_ms | author | be64 seq */
-    uint8_t *raw;
-    size_t len;
-    proto_record r;
-    int genesis;
-} mrec;
-
-static void mkey_of(const proto_record *r, uint8_t k[MKEY_LEN])
-{
-    put_be64(k, r->time_ms);
-    memcpy(k + 8, r->author.b, 32);
-    put_be64(k + 40, r->seq);
-}
-
-/* (author, seq): each author's records together, in log order */
-static int mrec_log_cmp(const void *x, const void *y)
-{
-    const mrec *a = x, *b = y;
-    int c = memcmp(a->r.author.b, b->r.author.b, 32);
-    return c ? c : a->r.seq < b->r.seq ? -1 : a->r.seq > b->r.seq;
-}
-
-typedef struct {
-    mrec *v;
-    size_t n, cap;
-} mrecs;
-
-static void mrecs_free(mrecs *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i].raw);
-    free(l->v);
-}
-
-/* Every record of `kind` the log holds (the ver index names them). */
-static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id *genesis,
-                        mrecs *l)
-{
-    uint8_t pfx[1 + PROTO_KIND_MAX];
-    size_t pl = strlen(kind);
-    pfx[0] = (uint8_t)pl;
-    memcpy(pfx + 1, kind, pl);
-    pl++;
-    MDB_cursor *c;
-    if (mdb_cursor_open(txn, s->ver, &c))
-        return -1;
-    MDB_val k = { pl, pfx }, v;
-    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), ret = 0;
-    for (; rc == 0 && k.mv_size >= pl + 32 + 1 + 8 && !memcmp(k.mv_data, pfx, pl);
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        uint8_t lk[40];
-        memcpy(lk, (uint8_t *)k.mv_data + pl, 32);
-        memcpy(lk + 32, (uint8_t *)k.mv_data + k.mv_size - 8, 8);
-        MDB_val lkv = { 40, lk }, lv;
-        if (mdb_get(txn, s->log, &lkv, &lv))
-            continue;
-        if (genesis) {
-            proto_id h;
-            proto_record_hash(lv.mv_data, lv.mv_size, &h);
-            if (memcmp(&h, genesis, 32))
-                continue;   /* only the pinned genesis founds anything */
-        }
-        if (l->n == l->cap) {
-            size_t nc = l->cap ? l->cap * 2 : 64;
-            mrec *nv = realloc(l->v, nc * sizeof *nv);
-            if (!nv) { ret = -1; break; }
-            l->v = nv;
-            l->cap = nc;
-        }
-        mrec *m = &l->v[l->n];
-        memset(m, 0, sizeof *m);
-        /* copied: this transaction writes, which may move the pages */
-        if (!(m->raw = malloc(lv.mv_size))) { ret = -1; break; }
-        memcpy(m->raw, lv.mv_data, lv.mv_size);
-        m->len = lv.mv_size;
-        if (proto_record_decode_stored(m->raw, m->len, &m->r, NULL, 0) || strcmp(m->r.kind, kind)) {
-            free(m->raw);
-            continue;
-        }
-        m->genesis = genesis != NULL;
-        mkey_of(&m->r, m->key);
-        l->n++;
-    }
-    mdb_cursor_close(c);
-    return ret;
-}
-
-/* SHA-256 over the members and endorse tables: to tell whether a replay
- * changed what the incremental path had derived. */
-static int tables_hash(store *s, MDB_txn *txn, uint8_t out[32])
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    MDB_dbi dbs[2] = { s->members, s->endorse };
-    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    for (int i = 0; ok && i < 2; i++) {
-        MDB_cursor *c;
-        MDB_val k, v;
-        if (mdb_cursor_open(txn, dbs[i], &c)) {
-            ok = 0;
-            break;
-        }
-        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); ok && rc == 0;
-             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            uint8_t l[17] = { (uint8_t)i };
-            put_be64(l + 1, k.mv_size);
-            put_be64(l + 9, v.mv_size);
-            ok = EVP_DigestUpdate(md, l, sizeof l) && EVP_DigestUpdate(md, k.mv_data, k.mv_size) &&
-                 EVP_DigestUpdate(md, v.mv_data, v.mv_size);
-        }
-        mdb_cursor_close(c);
-    }
-    ok = ok && EVP_DigestFinal_ex(md, out, NULL);
-    EVP_MD_CTX_free(md);
-    return ok ? 0 : -1;
-}
-
 /* The member entry a genesis founds: its author, active from its time. */
 int genesis_member(const proto_record *r, store_member *m, char *err, size_t errlen)
 {
@@ -533,158 +397,6 @@ int genesis_member(const proto_record *r, store_member *m, char *err, size_t err
     m->status = STORE_MEMBER_ACTIVE;
     m->since_ms = r->time_ms;
     return 0;
-}
-
-typedef struct {
-    size_t first, n, next;  /* this author's records in the sorted array */
-    int active;
-} mauthor;
-
-static mauthor *author_find(mauthor *au, size_t na, const mrec *v, const proto_id *id)
-{
-    size_t lo = 0, hi = na;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = memcmp(v[au[mid].first].r.author.b, id->b, 32);
-        if (!c)
-            return &au[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
-int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
-{
-    proto_id g;
-    mrecs l = { 0 };
-    mauthor *au = NULL;
-    uint8_t before[32], after[32], last[MKEY_LEN] = { 0 };
-    size_t na = 0, blocked = 0;
-    int ret = -1;
-    if (changed)
-        *changed = 0;
-    s->member_dirty = 0;
-    if (meta_id(s, txn, "genesis", &g))
-        return 0;   /* no alliance: nothing to derive */
-    if (tables_hash(s, txn, before) ||
-        collect_kind(s, txn, "genesis", &g, &l) ||
-        collect_kind(s, txn, "member", NULL, &l))
-        goto out;
-    if (l.n)
-        qsort(l.v, l.n, sizeof *l.v, mrec_log_cmp);
-    if (!(au = calloc(l.n ? l.n : 1, sizeof *au)))
-        goto out;
-    for (size_t i = 0; i < l.n; i++) {
-        if (i == 0 || memcmp(l.v[i].r.author.b, l.v[i - 1].r.author.b, 32))
-            au[na++].first = i;
-        au[na - 1].n++;
-    }
-    if (mdb_drop(txn, s->members, 0) || mdb_drop(txn, s->endorse, 0))
-        goto out;
-    cache_clear(s);
-    for (;;) {
-        mauthor *best = NULL;
-        for (size_t a = 0; a < na; a++) {
-            if (au[a].next == au[a].n)
-                continue;
-            const mrec *m = &l.v[au[a].first + au[a].next];
-            if (!m->genesis && !au[a].active)
-                continue;
-            if (!best || memcmp(m->key, l.v[best->first + best->next].key, MKEY_LEN) < 0)
-                best = &au[a];
-        }
-        if (!best)
-            break;
-        const mrec *m = &l.v[best->first + best->next++];
-        proto_id subj;
-        if (m->genesis) {
-            store_member gm;
-            if (genesis_member(&m->r, &gm, NULL, 0) || member_put_txn(s, txn, &gm))
-                goto out;
-            subj = m->r.author;
-        } else {
-            if (apply_member(s, txn, &m->r))
-                goto out;
-            proto_unhex(m->r.key, subj.b, 32);
-        }
-        if (memcmp(m->key, last, MKEY_LEN) > 0)
-            memcpy(last, m->key, MKEY_LEN);
-        /* a record changes its subject's entry alone */
-        mauthor *sa = author_find(au, na, l.v, &subj);
-        if (sa)
-            sa->active = is_member_txn(s, txn, &subj);
-    }
-    for (size_t a = 0; a < na; a++)
-        blocked += au[a].n - au[a].next;
-    uint8_t bl = blocked != 0;
-    if (meta_put_txn(s, txn, "member_last", last, MKEY_LEN) ||
-        meta_put_txn(s, txn, "member_blocked", &bl, 1) ||
-        tables_hash(s, txn, after))
-        goto out;
-    s->member_rederives++;
-    if (memcmp(before, after, 32)) {
-        s->member_fixups++;
-        if (changed)
-            *changed = 1;
-    }
-    ret = 0;
-out:
-    cache_clear(s);
-    free(au);
-    mrecs_free(&l);
-    return ret;
-}
-
-void member_note_txn(store *s, MDB_txn *txn, const proto_record *r)
-{
-    uint8_t k[MKEY_LEN], last[MKEY_LEN], bl = 1;
-    size_t n = MKEY_LEN, bn = 1;
-    mkey_of(r, k);
-    if (kind_is(r->kind, KIND_GENESIS)) {
-        /* the first membership record of a store */
-        bl = 0;
-        if (meta_put_txn(s, txn, "member_last", k, MKEY_LEN) ||
-            meta_put_txn(s, txn, "member_blocked", &bl, 1))
-            s->member_dirty = 1;
-        return;
-    }
-    if (meta_get_txn(s, txn, "member_last", last, &n) || n != MKEY_LEN ||
-        meta_get_txn(s, txn, "member_blocked", &bl, &bn) || bn != 1 || bl ||
-        memcmp(k, last, MKEY_LEN) <= 0 ||
-        meta_put_txn(s, txn, "member_last", k, MKEY_LEN))
-        s->member_dirty = 1;
-}
-
-int member_settle_txn(store *s, MDB_txn *txn)
-{
-    return s->member_dirty ? member_rederive_txn(s, txn, NULL) : 0;
-}
-
-int store_member_rederive(store *s, int *changed, char *err, size_t errlen)
-{
-    MDB_txn *txn;
-    int rc;
-    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-        return lmdb_err(err, errlen, "begin write", rc);
-    if (member_rederive_txn(s, txn, changed)) {
-        mdb_txn_abort(txn);
-        cache_clear(s);
-        return proto_err(err, errlen, "deriving membership from the log failed");
-    }
-    if ((rc = mdb_txn_commit(txn))) {
-        cache_clear(s);
-        return lmdb_err(err, errlen, "commit", rc);
-    }
-    return 0;
-}
-
-void store_member_stats(store *s, uint64_t *rederives, uint64_t *fixups)
-{
-    *rederives = s->member_rederives;
-    *fixups = s->member_fixups;
 }
 
 /* ---- the genesis chain check (docs/DECISIONS.md 1) ---- */
