@@ -386,6 +386,13 @@ static const char *status_name(int st)
     return st >= 0 && st <= 3 ? names[st] : "?";
 }
 
+/* A list of member_show is full at its count or at half a page of bytes
+ * (two lists share the reply, which stays under NODE_CONTROL_PAGE_BYTES). */
+static int show_full(const control_list *l, size_t n)
+{
+    return n >= l->limit || l->tmp.size >= NODE_CONTROL_PAGE_BYTES / 2;
+}
+
 /* Every author's current member record about the member: its admissions
  * and expulsion votes, and its own address or leave. */
 static int show_vote(void *ctx, const uint8_t *rec, size_t len)
@@ -407,7 +414,7 @@ static int show_vote(void *ctx, const uint8_t *rec, size_t len)
     proto_map_put_u64(&e, "seq", r.seq);
     proto_map_put_u64(&e, "time_ms", r.time_ms);
     proto_map_end(&e);
-    return ++c->votes.n >= c->votes.limit;
+    return show_full(&c->votes, ++c->votes.n);
 }
 
 /* Fork evidence: the versions of the member's own seqs its logs do not hold. */
@@ -428,7 +435,7 @@ static int show_fork(void *ctx, const uint8_t *rec, size_t len)
     proto_map_put_str(&e, "key", r.key);
     proto_map_put_str(&e, "hash", hx);
     proto_map_end(&e);
-    return ++c->forks.n >= c->forks.limit;
+    return show_full(&c->forks, ++c->forks.n);
 }
 
 static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
@@ -469,7 +476,7 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
         proto_map_put_u64(&r, "since_ms", m.since_ms);
         proto_map_put_u64(&r, "endorsements", m.endorsements);
     }
-    int cut = c.votes.n >= c.votes.limit || c.forks.n >= c.forks.limit;
+    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n);
     control_list_put(&c.votes, &r, "votes");
     control_list_put(&c.forks, &r, "forks");
     if (cut)
