@@ -223,3 +223,33 @@ def test_newcomer_joins_after_an_expulsion(env):
     nid = n.member_id()
     wait_until(lambda: b.run("get", "note", "n1", "--author", nid, check=False)[0] == 0, 20,
                what="n's note on b")
+
+
+def test_join_replaces_a_genesis_left_unchecked(env):
+    """The sponsor sends the genesis and goes away before the newcomer holds
+    the members' logs: the genesis stays unchecked, the newcomer writes
+    nothing under it (it says why), and `catalogctl join` through another
+    member drops it and starts again, live."""
+    a = env.found()
+    b = env.join(a)
+    n = env.node()
+    a.run("member", "add", n.cert_file(), "--address", n.addr)
+    wait_until(lambda: digests_equal([a, b]), 15, what="a and b agree")
+    a.stop()
+    n.run("join", "--sponsor", a.cert_file(), "--address", a.addr)
+    n.start()
+    rc, out, err = _probe(env, a.dir, n, "genesis-only")
+    assert rc == 3 and "recv error" not in out, (rc, out, err)
+    wait_until(lambda: n.status()["genesis"] != "", 10, what="the genesis held")
+    assert "pinned" not in n.logtext()
+    rc, _, err = n.run("put", "note", "k", "text=前", check=False)
+    assert rc != 0 and "not yet checked the genesis" in err, (rc, err)
+    rc, out, err = n.run("join", "--sponsor", b.cert_file(), "--address", b.addr)
+    assert "dropped the genesis" in out, out
+    wait_until(lambda: "pinned: the membership records lead from it to the sponsor " + b.member_id()
+               in n.logtext(), 20, what="the genesis pinned through b")
+    n.wait_member()
+    n.ctl("put", "note", "k", "text=後")
+    nid = n.member_id()
+    wait_until(lambda: b.run("get", "note", "k", "--author", nid, check=False)[0] == 0, 20,
+               what="n's note on b")

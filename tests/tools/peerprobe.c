@@ -19,6 +19,8 @@
  *   equivocate-a / equivocate-b
  *                two different valid records with the same next seq (send
  *                one to each of two nodes); the probe waits 2 s and exits 3
+ *   genesis-only a sponsor that goes away: a hello with DIR's whole vector,
+ *                then the genesis alone; waits 2 s, exits 3
  *   member-fork-a / member-fork-b
  *                the same with two member records: a is DIR's vote to expel
  *                --target-id, b a new address of DIR's own (192.0.2.99:7400);
@@ -118,6 +120,18 @@ static int dependent_subset(uint8_t (*d)[32], size_t n, int *in)
         }
     }
     return -1;
+}
+
+static int add_vv_cb(void *ctx, const proto_id *author, uint64_t seq, const uint8_t *chain)
+{
+    proto_id c;
+    memcpy(c.b, chain, 32);
+    return msg_list_add_vv(ctx, author, seq, &c) ? 1 : 0;
+}
+
+static int add_rec_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    return msg_list_add_record(ctx, rec, len) ? 1 : 0;
 }
 
 static void send_frame(SSL *ssl, msgpack_sbuffer *sb)
@@ -283,7 +297,24 @@ int main(int argc, char **argv)
      * returns; the first read tells. */
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    {
+    if (!strcmp(mode, "genesis-only")) {
+        /* the vector of all DIR holds, then its genesis alone */
+        msg_list hl;
+        size_t hlen;
+        msg_list_init_hello(&hl, &si.genesis, &si.digest);
+        store_vv_chains(st, add_vv_cb, &hl);
+        const uint8_t *hf = msg_list_frame(&hl, &hlen);
+        if (hf)
+            SSL_write(ssl, hf, (int)hlen);
+        msg_list_destroy(&hl);
+        msg_list rl0;
+        msg_list_init(&rl0, MSG_RECORDS);
+        store_range(st, &si.self, 1, 1, add_rec_cb, &rl0);
+        hf = msg_list_frame(&rl0, &hlen);
+        if (hf)
+            SSL_write(ssl, hf, (int)hlen);
+        msg_list_destroy(&rl0);
+    } else {
         /* an empty vector: the probe asks for nothing */
         msg_list hl;
         size_t hlen;
@@ -549,7 +580,7 @@ int main(int argc, char **argv)
     /* the modes that expect no error listen 2 s in all, even if the peer
      * keeps sending (its anti-entropy probes) */
     int timed = !strncmp(mode, "equivocate-", 11) || !strncmp(mode, "split-", 6) ||
-                !strncmp(mode, "member-fork-", 12) ||
+                !strncmp(mode, "member-fork-", 12) || !strcmp(mode, "genesis-only") ||
                 !strcmp(mode, "cert-ok");
     uint64_t until = proto_now_ms() + 2000;
     if (quiet) {
