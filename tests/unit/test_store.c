@@ -21,6 +21,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <lmdb.h>
 
 #include "store/store.h"
 #include "certs/certs.h"
@@ -1903,6 +1904,75 @@ static void member_blocked_expelled(void **state)
     store_close(sf);
 }
 
+/*
+ * A record that passed the rules when it was stored never makes a replay
+ * fail: an admission whose certificate no longer parses (here: its bytes
+ * altered in the store, as a stricter OpenSSL would refuse an old key)
+ * derives nothing, and the rest of the membership is derived as before.
+ */
+static void member_replay_unparsable(void **state)
+{
+    char hx[65], hm[65], path[160], err[256];
+    store *sf = found(NULL);
+    hexid(X, hx);
+    hexid(M, hm);
+    blob t = write_rec(sf, F, "member", hx, 0, admit_body(X, "192.0.2.8:7400"));
+    free(t.b);
+    t = write_rec(sf, F, "member", hm, 0, admit_body(M, "192.0.2.7:7400"));
+    free(t.b);
+    blobs base = all_of(sf, F);
+    store *s = open_fresh(path);
+    bind(s, O);
+    for (size_t j = 0; j < base.n; j++)
+        assert_int_equal(take_blob(s, &base.v[j]), STORE_NEW);
+    assert_int_equal(status_of(s, X), STORE_MEMBER_ACTIVE);
+    store_close(s);
+    {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi log;
+        uint8_t k[40];
+        memcpy(k, ids[F].id.b, 32);
+        memset(k + 32, 0, 8);
+        k[39] = 2;   /* F's seq 2: the admission of X */
+        MDB_val kv = { 40, k }, v;
+        assert_int_equal(mdb_env_create(&env), 0);
+        assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+        assert_int_equal(mdb_env_set_mapsize(env, (size_t)64 << 20), 0);
+        assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, "log", 0, &log), 0);
+        assert_int_equal(mdb_get(txn, log, &kv, &v), 0);
+        uint8_t *copy = malloc(v.mv_size);
+        assert_non_null(copy);
+        memcpy(copy, v.mv_data, v.mv_size);
+        uint8_t *der = memmem(copy, v.mv_size, ids[X].der, ids[X].der_len);
+        assert_non_null(der);
+        der[0] = 0x04;   /* no longer a DER SEQUENCE: the certificate does not parse */
+        MDB_val nv = { v.mv_size, copy };
+        assert_int_equal(mdb_put(txn, log, &kv, &nv, 0), 0);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+        free(copy);
+    }
+    s = reopen_path(path);
+    int changed = -1;
+    if (store_member_rederive(s, &changed, err, sizeof err))
+        fail_msg("a replay failed on a stored record: %s", err);
+    assert_int_equal(changed, 1);
+    assert_int_equal(status_of(s, X), -1);
+    assert_int_equal(status_of(s, M), STORE_MEMBER_ACTIVE);
+    assert_int_equal(status_of(s, F), STORE_MEMBER_ACTIVE);
+    /* and records go on being applied */
+    proto_id g = genesis_id(sf);
+    blob mm = sign_at(M, &g, 1, proto_now_ms(), "member", hm, op_body("address"));
+    assert_int_equal(take_blob(s, &mm), STORE_NEW);
+    free(mm.b);
+    blobs_free(&base);
+    store_close(s);
+    store_close(sf);
+}
+
 static void membership_fork(void **state)
 {
     fork_case(1);   /* the expulsion wins */
@@ -2199,6 +2269,7 @@ int main(void)
         cmocka_unit_test(member_far_future),
         cmocka_unit_test(member_batch_boundaries),
         cmocka_unit_test(member_blocked_expelled),
+        cmocka_unit_test(member_replay_unparsable),
         cmocka_unit_test(genesis_chain_check),
         cmocka_unit_test(reopen),
         cmocka_unit_test(schema_check),
