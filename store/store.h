@@ -238,7 +238,8 @@ int store_member_get(store *s, const proto_id *id, store_member *out);   /* 0, 1
 /* Membership is a function of the log alone (docs/DECISIONS.md 6): every
  * write transaction that applies a membership record out of the replay
  * order, or changes the winner of a fork involving one, derives the members
- * afresh from the log before it commits.  This does so now; *changed (may be
+ * afresh from the log (store/store_replay.c) before its next record is
+ * checked and before it commits.  This does so now; *changed (may be
  * NULL) tells whether what was derived before differed.  0, or -1 with err. */
 int store_member_rederive(store *s, int *changed, char *err, size_t errlen);
 /* How many times this process's store derived membership afresh, and how
@@ -247,7 +248,8 @@ void store_member_stats(store *s, uint64_t *rederives, uint64_t *fixups);
 /* The genesis chain check (docs/DECISIONS.md 1).  A genesis that arrives
  * from a peer on a node told to trust a sponsor (meta sponsor_id, written by
  * `catalogctl join`) is held but unchecked until the members derived from
- * the log under it include the sponsor as an active member.
+ * the log under it include the sponsor as an active member; meanwhile
+ * store_write_many refuses this node's own records.
  * store_genesis_check pins it then (STORE_GENESIS_PINNED, also when there
  * was nothing to check); STORE_GENESIS_WAIT while the sponsor is not (yet)
  * one, *sponsor naming it; -1 with err on a store failure.  When the node

@@ -541,7 +541,8 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
             mdb_txn_abort(txn);
             return proto_err(err, errlen, "this node has not yet checked the genesis its sponsor sent "
                              "(it is still receiving the alliance's membership from the sponsor): "
-                             "nothing can be written until it is pinned; see 'catalogctl status'");
+                             "nothing can be written until it is pinned (the daemon logs "
+                             "'genesis ... pinned')");
         }
     }
     if (!is_member_txn(s, txn, &self)) {

@@ -10,10 +10,11 @@
  * max(admission, 2) have expelled it, and has left once it signs leave.
  * Only the votes of members active now count.
  *
- * What is derived is a function of the log alone: the replay at the end of
- * this file is the rule (docs/DECISIONS.md 6), the incremental apply_member
- * the fast path that equals it while records come in the replay's order; a
- * write transaction that leaves that order replays before it commits.
+ * What is derived is a function of the log alone: the replay of
+ * store/store_replay.c is the rule (docs/DECISIONS.md 6), the incremental
+ * apply_member the fast path that equals it while records come in the
+ * replay's order; a write transaction that leaves that order replays before
+ * its next record and before it commits.
  *
  * A caller may rely on: store_member_validate depending on the record alone
  * (it is the member entry's validator in store/kind.c); keys from
@@ -387,7 +388,6 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
         return -1;
     return member_put_txn(s, txn, &m);
 }
-
 
 /* The member entry a genesis founds: its author, active from its time. */
 int genesis_member(const proto_record *r, store_member *m, char *err, size_t errlen)

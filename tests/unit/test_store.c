@@ -1654,20 +1654,23 @@ static void fork_case(int want_a_wins)
     proto_id g = genesis_id(sf);
     uint64_t now = proto_now_ms() + 60000;
     blob m1 = sign_at(M, &g, 1, now, "note", "m", text_body("m"));
-    blob A = sign_at(M, &g, 2, now + 1, "member", hx, op_body("expel"));
-    blob B = { 0 };
+    blob A = { 0 }, B = { 0 };
     uint8_t ha[32], hb[32];
-    sha256(A.b, A.n, ha);
     int a_wins = -1;
-    /* the version of B whose hash puts the winner where this case wants it */
-    for (uint64_t dt = 2; a_wins != want_a_wins; dt++) {
+    /* versions of A and B whose hashes put the winner where this case
+     * wants it: both signed afresh each try (a fixed A with a very low or
+     * high hash would make the other outcome rare) */
+    for (uint64_t dt = 1; a_wins != want_a_wins; dt += 2) {
+        free(A.b);
         free(B.b);
-        B = sign_at(M, &g, 2, now + dt, "member", ho, admit_body(O, "192.0.2.10:7400"));
+        A = sign_at(M, &g, 2, now + dt, "member", hx, op_body("expel"));
+        B = sign_at(M, &g, 2, now + dt + 1, "member", ho, admit_body(O, "192.0.2.10:7400"));
+        sha256(A.b, A.n, ha);
         sha256(B.b, B.n, hb);
         a_wins = memcmp(ha, hb, 32) < 0;
-        assert_true(dt < 200);
+        assert_true(dt < 400);
     }
-    blob on = sign_at(O, &g, 1, now + 300, "note", "o", text_body("o"));
+    blob on = sign_at(O, &g, 1, now + 1000, "note", "o", text_body("o"));
 
     enum { NS = 4 };
     store *s[NS];
@@ -1806,21 +1809,25 @@ static void member_batch_boundaries(void **state)
     store *sf = found(NULL);
     hexid(X, hx);
     hexid(F, hf);
-    blob adm = write_rec(sf, F, "member", hx, 0, admit_body(X, "192.0.2.8:7400"));
-    blobs base = all_of(sf, F);   /* genesis, admit X at seq 2 */
+    blobs base = all_of(sf, F);   /* the genesis */
     proto_id g = genesis_id(sf);
     uint8_t ha[32], hb[32];
-    sha256(adm.b, adm.n, ha);
-    blob alt = { 0 };
+    blob adm = { 0 }, alt = { 0 };
     uint64_t now = proto_now_ms();
-    for (uint64_t dt = 0;; dt++) {
+    /* two versions of F's seq 2: the admission of X, and one that wins the
+     * fork (the lower hash) */
+    for (uint64_t dt = 0;; dt += 2) {
+        free(adm.b);
         free(alt.b);
-        alt = sign_at(F, &g, 2, now + dt, "member", hf, op_body("address"));
+        adm = sign_at(F, &g, 2, now + dt, "member", hx, admit_body(X, "192.0.2.8:7400"));
+        alt = sign_at(F, &g, 2, now + dt + 1, "member", hf, op_body("address"));
+        sha256(adm.b, adm.n, ha);
         sha256(alt.b, alt.n, hb);
         if (memcmp(hb, ha, 32) < 0)
-            break;   /* this version wins the fork */
-        assert_true(dt < 200);
+            break;
+        assert_true(dt < 400);
     }
+    blobs_push(&base, adm.b, adm.n);   /* genesis, admit X at seq 2 */
     blob xn = sign_at(X, &g, 1, now + 500, "note", "x", text_body("x"));
     store *s[2];
     for (int i = 0; i < 2; i++) {
