@@ -40,9 +40,13 @@
  * (store_apply.c), so no record can pin member_last far ahead and make
  * every later honest record replay.
  *
- * Hooks for the rules other records add (policy, key rotation): a kind
- * flagged KIND_F_MEMBERSHIP is a membership record; replay_apply is where
- * a record of it is applied in the replay.
+ * Hooks for the rules other records add (policy, key rotation): the entry
+ * point is member_rederive_txn.  A new kind flagged KIND_F_MEMBERSHIP is
+ * waited for like a member record when dated ahead (store_apply.c) and
+ * marks a fork for a replay; to take part in the replay it adds a
+ * collect_kind call in member_rederive_txn and its case in replay_apply
+ * (the one place a record is applied in the replay), and its incremental
+ * apply calls member_note_txn like apply_member's caller does.
  */
 #include "store/store_int.h"
 #include "store/kind.h"
