@@ -67,11 +67,19 @@ int join_main(int argc, char **argv)
     if (!memcmp(&sp.id, &id.id, 32)) {
         client_errorf("join: that is this node's own certificate");
         rc = CLIENT_REFUSED;
-    } else if (si.has_genesis) {
+    } else if (si.has_genesis && !store_genesis_unchecked(st)) {
         client_errorf("join: this node already belongs to the alliance %s", si.alliance);
         rc = CLIENT_REFUSED;
-    } else if (store_meta_put(st, "sponsor_id", sp.id.b, 32) ||
-               store_meta_put(st, "sponsor_addr", addr, strlen(addr))) {
+    } else if (si.has_genesis && store_alliance_forget(st, err, sizeof err)) {
+        client_errorf("join: cannot drop the unchecked genesis: %s", err);
+        rc = CLIENT_FAIL;
+    } else if ((si.has_genesis &&
+                printf("dropped the genesis of %s received from the previous sponsor: it was never "
+                       "checked, and nothing was written under it here\n", si.alliance) < 0) ||
+               store_meta_put(st, "sponsor_id", sp.id.b, 32) ||
+               store_meta_put(st, "sponsor_addr", addr, strlen(addr)) ||
+               /* join run again: whichever sponsor it names is trusted anew */
+               store_meta_put(st, "sponsor_refused", "", 0)) {
         client_errorf("join: cannot write to the store");
         rc = CLIENT_FAIL;
     } else {

@@ -1,4 +1,4 @@
-/* cli/member.c — catalogctl member add|list|address|leave|expel. */
+/* cli/member.c — catalogctl member add|list|show|address|leave|expel. */
 #include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
@@ -114,6 +114,139 @@ static int member_list(client_opts *o)
     return CLIENT_OK;
 }
 
+static void date_of(uint64_t ms, char *out, size_t n)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* The entries of the reply's array `key` (maps), or n = 0. */
+static int reply_array(const uint8_t *rep, size_t len, const char *key, proto_rd *rd, uint32_t *n)
+{
+    *n = 0;
+    return proto_map_find(rep, len, key, rd) || proto_rd_array(rd, n) ? -1 : 0;
+}
+
+static int member_show(client_opts *o, const char *target)
+{
+    client_req r;
+    uint8_t *rep;
+    size_t len;
+    client_req_begin(&r, "member_show");
+    proto_map_put_str(&r.m, "member", target);
+    int rc = client_call(o, &r, &rep, &len);
+    if (rc)
+        return rc;
+    static const char *keys[] = { "member_id", "code", "name", "status", "address", "admitted_by" };
+    char v[6][256];
+    uint64_t since = 0, endorse = 0;
+    for (int k = 0; k < 6; k++) {
+        v[k][0] = 0;
+        proto_map_str(rep, len, keys[k], v[k], sizeof v[k]);
+    }
+    proto_map_u64(rep, len, "since_ms", &since);
+    proto_map_u64(rep, len, "endorsements", &endorse);
+    char when[32] = "";
+    if (since)
+        date_of(since, when, sizeof when);
+    proto_rd vr, fr;
+    uint32_t nv, nf;
+    reply_array(rep, len, "votes", &vr, &nv);
+    reply_array(rep, len, "forks", &fr, &nf);
+    static const char *vkeys[] = { "by", "by_status", "op" };
+    static const char *fkeys[] = { "kind", "key", "hash" };
+    if (o->json) {
+        printf("{");
+        for (int k = 0; k < 6; k++)
+            client_json_kv_str(stdout, keys[k], v[k], 1);
+        client_json_kv_str(stdout, "since", when, 1);
+        client_json_kv_u64(stdout, "endorsements", endorse, 1);
+        printf("\"votes\":[");
+    } else {
+        printf("member:       %s\n", v[0]);
+        printf("municipality: %s %s\n", v[1][0] ? v[1] : "-", v[2]);
+        printf("status:       %s\n", v[3]);
+        printf("address:      %s\n", v[4][0] ? v[4] : "-");
+        printf("admitted by:  %s%s%s\n", v[5][0] ? v[5] : (v[1][0] ? "(founder)" : "-"),
+               when[0] ? " on " : "", when);
+        printf("endorsements: %llu\n", (unsigned long long)endorse);
+        printf("votes and own records (%u):\n", nv);
+    }
+    static const char *vhdr[] = { "BY", "BY STATUS", "OP", "SEQ", "TIME" };
+    client_table *t = o->json || !nv ? NULL : client_table_new(5, vhdr);
+    for (uint32_t i = 0; i < nv; i++) {
+        const uint8_t *start = vr.p;
+        if (proto_rd_skip(&vr, 4))
+            break;
+        size_t el = (size_t)(vr.p - start);
+        char e[3][PROTO_ID_STR + 8], seq[24], tm[32] = "";
+        uint64_t sq = 0, ms = 0;
+        for (int k = 0; k < 3; k++) {
+            e[k][0] = 0;
+            proto_map_str(start, el, vkeys[k], e[k], sizeof e[k]);
+        }
+        proto_map_u64(start, el, "seq", &sq);
+        proto_map_u64(start, el, "time_ms", &ms);
+        date_of(ms, tm, sizeof tm);
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            for (int k = 0; k < 3; k++)
+                client_json_kv_str(stdout, vkeys[k], e[k], 1);
+            client_json_kv_u64(stdout, "seq", sq, 1);
+            client_json_kv_str(stdout, "time", tm, 0);
+            printf("}");
+        } else {
+            snprintf(seq, sizeof seq, "%llu", (unsigned long long)sq);
+            const char *row[] = { e[0], e[1], e[2], seq, tm };
+            client_table_row(t, row);
+        }
+    }
+    if (t) {
+        client_table_print(t, stdout);
+        client_table_free(t);
+    }
+    if (o->json)
+        printf("],\"forks\":[");
+    else
+        printf("forks signed (%u):\n", nf);
+    static const char *fhdr[] = { "SEQ", "KIND", "KEY", "HASH (the version not held)" };
+    t = o->json || !nf ? NULL : client_table_new(4, fhdr);
+    for (uint32_t i = 0; i < nf; i++) {
+        const uint8_t *start = fr.p;
+        if (proto_rd_skip(&fr, 4))
+            break;
+        size_t el = (size_t)(fr.p - start);
+        char e[3][300], seq[24];
+        uint64_t sq = 0;
+        for (int k = 0; k < 3; k++) {
+            e[k][0] = 0;
+            proto_map_str(start, el, fkeys[k], e[k], sizeof e[k]);
+        }
+        proto_map_u64(start, el, "seq", &sq);
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            client_json_kv_u64(stdout, "seq", sq, 1);
+            for (int k = 0; k < 3; k++)
+                client_json_kv_str(stdout, fkeys[k], e[k], k < 2);
+            printf("}");
+        } else {
+            snprintf(seq, sizeof seq, "%llu", (unsigned long long)sq);
+            const char *row[] = { seq, e[0], e[1], e[2] };
+            client_table_row(t, row);
+        }
+    }
+    if (t) {
+        client_table_print(t, stdout);
+        client_table_free(t);
+    }
+    if (o->json)
+        printf("]}\n");
+    free(rep);
+    return CLIENT_OK;
+}
+
 static int member_set(client_opts *o, const char *op, const char *addr, const char *target)
 {
     client_req r;
@@ -180,9 +313,18 @@ static int expel(client_opts *o, int argc, char **argv)
     return member_set(o, "expel", NULL, arg);
 }
 
+static int show(client_opts *o, int argc, char **argv)
+{
+    const char *arg;
+    if (one_arg(o, argc, argv, &arg) || !arg)
+        return usage();
+    return member_show(o, arg);
+}
+
 static const client_subverb subs[] = {
     { "add", add, "FILE.pem [--address HOST:PORT]", NULL },
     { "list", list, "[--json]", NULL },
+    { "show", show, "MEMBER_ID [--json]", NULL },
     { "address", address, "HOST:PORT", NULL },
     { "leave", leave, "", NULL },
     { "expel", expel, "MEMBER_ID", NULL },

@@ -115,6 +115,12 @@ typedef struct catalogd {
     uint64_t last_sync_ms;
     struct dial *dials;          /* per-member reconnect state */
     int have_sponsor;
+    int sponsor_refused;         /* it served a genesis that does not lead to it: not dialed
+                                    nor accepted until `catalogctl join` names a sponsor again
+                                    (meta sponsor_refused: kept over restarts and reloads) */
+    struct sponsor_pos *sponsor_pos;   /* while the genesis awaits its chain check: the
+                                          sponsor's last hello vector (node.c) */
+    size_t sponsor_npos, sponsor_next;
     proto_id sponsor_id;
     char sponsor_addr[256];
     unsigned verify_jobs;        /* thread pool jobs in flight */

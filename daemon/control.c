@@ -371,6 +371,120 @@ static int cmd_members(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     return 0;
 }
 
+/* ---- member_show: one member, the records it was derived from, its forks ---- */
+
+typedef struct {
+    catalogd *d;
+    char key[65];            /* the member id in lowercase hex: its member records' key */
+    proto_id id;
+    control_list votes, forks;
+} show_ctx;
+
+static const char *status_name(int st)
+{
+    static const char *names[] = { "pending", "member", "left", "expelled" };
+    return st >= 0 && st <= 3 ? names[st] : "?";
+}
+
+/* A list of member_show is full at its count or at half a page of bytes
+ * (two lists share the reply, which stays under NODE_CONTROL_PAGE_BYTES). */
+static int show_full(const control_list *l, size_t n)
+{
+    return n >= l->limit || l->tmp.size >= NODE_CONTROL_PAGE_BYTES / 2;
+}
+
+/* Every author's current member record about the member: its admissions
+ * and expulsion votes, and its own address or leave. */
+static int show_vote(void *ctx, const uint8_t *rec, size_t len)
+{
+    show_ctx *c = ctx;
+    proto_record r;
+    char op[16] = "", by[PROTO_ID_STR];
+    store_member am;
+    if (proto_record_decode_stored(rec, len, &r, NULL, 0) || strcmp(r.key, c->key))
+        return 0;
+    proto_body_copy_str(&r, "op", op, sizeof op);
+    proto_id_str(&r.author, by);
+    int st = store_member_get(c->d->st, &r.author, &am) == 0 ? am.status : -1;
+    proto_map e;
+    proto_map_begin(&e, &c->votes.tpk);
+    proto_map_put_str(&e, "by", by);
+    proto_map_put_str(&e, "by_status", st < 0 ? "unknown" : status_name(st));
+    proto_map_put_str(&e, "op", op);
+    proto_map_put_u64(&e, "seq", r.seq);
+    proto_map_put_u64(&e, "time_ms", r.time_ms);
+    proto_map_end(&e);
+    return show_full(&c->votes, ++c->votes.n);
+}
+
+/* Fork evidence: the versions of the member's own seqs its logs do not hold. */
+static int show_fork(void *ctx, const uint8_t *rec, size_t len)
+{
+    show_ctx *c = ctx;
+    proto_record r;
+    proto_id h;
+    char hx[65];
+    if (proto_record_decode_stored(rec, len, &r, NULL, 0) || memcmp(&r.author, &c->id, 32))
+        return 0;
+    proto_record_hash(rec, len, &h);
+    proto_hex(h.b, 32, hx);
+    proto_map e;
+    proto_map_begin(&e, &c->forks.tpk);
+    proto_map_put_u64(&e, "seq", r.seq);
+    proto_map_put_str(&e, "kind", r.kind);
+    proto_map_put_str(&e, "key", r.key);
+    proto_map_put_str(&e, "hash", hx);
+    proto_map_end(&e);
+    return show_full(&c->forks, ++c->forks.n);
+}
+
+static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                           char *err, size_t errlen)
+{
+    char target[PROTO_ID_STR + 8], id[PROTO_ID_STR], by[PROTO_ID_STR] = "";
+    show_ctx c = { .d = d };
+    store_member m;
+    if (proto_map_str(req, len, "member", target, sizeof target) || proto_id_parse(target, &c.id))
+        return proto_err(err, errlen, "member show needs a member id");
+    proto_hex(c.id.b, 32, c.key);
+    int have = store_member_get(d->st, &c.id, &m);
+    if (have < 0)
+        return proto_err(err, errlen, "store unavailable");
+    list_begin_bounded(&c.votes);
+    list_begin_bounded(&c.forks);
+    store_foreach_current(d->st, "member", show_vote, &c);
+    store_forks(d->st, show_fork, &c);
+    if (have == 1 && c.votes.n == 0 && c.forks.n == 0) {
+        msgpack_sbuffer_destroy(&c.votes.tmp);
+        msgpack_sbuffer_destroy(&c.forks.tmp);
+        return proto_err(err, errlen, "no member %s is known here", target);
+    }
+    proto_map r;
+    proto_map_begin(&r, pk);
+    proto_map_put_bool(&r, "ok", 1);
+    proto_id_str(&c.id, id);
+    proto_map_put_str(&r, "member_id", id);
+    /* a member id others voted on but nobody admitted has no entry */
+    proto_map_put_str(&r, "status", have == 0 ? status_name(m.status) : "unknown");
+    if (have == 0) {
+        if (!proto_id_is_zero(&m.admitted_by))
+            proto_id_str(&m.admitted_by, by);
+        proto_map_put_str(&r, "code", m.code);
+        proto_map_put_str(&r, "name", m.name);
+        proto_map_put_str(&r, "address", m.address);
+        proto_map_put_str(&r, "admitted_by", by);
+        proto_map_put_u64(&r, "since_ms", m.since_ms);
+        proto_map_put_u64(&r, "endorsements", m.endorsements);
+    }
+    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n);
+    control_list_put(&c.votes, &r, "votes");
+    control_list_put(&c.forks, &r, "forks");
+    if (cut)
+        proto_map_put_bool(&r, "truncated", 1);
+    proto_map_end(&r);
+    return 0;
+}
+
 static int cmd_peers(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                      char *err, size_t errlen)
 {
@@ -439,6 +553,7 @@ static const control_cmd commands[] = {
     { "history", cmd_history, NULL, NULL, CONTROL_READ, "every version of a record: kind, key [, author]" },
     { "forks", cmd_forks, NULL, NULL, CONTROL_READ, "fork evidence held" },
     { "members", cmd_members, NULL, NULL, CONTROL_READ, "the alliance's members" },
+    { "member_show", cmd_member_show, NULL, NULL, CONTROL_READ, "one member: its entry, every member's current record about it (votes), its forks: member" },
     { "peers", cmd_peers, NULL, NULL, CONTROL_READ, "connections to other members" },
     { "vv", cmd_vv, NULL, NULL, CONTROL_READ, "the version vector: [member id, seq] per author" },
     { "cfind", catalog_cmd_find, NULL, NULL, CONTROL_READ, "a certification or adoption: kind, key [, author]" },

@@ -982,6 +982,10 @@ static void on_hello(peer *p, const msg *m)
     p->gs->hello_seen = 1;
     p->gs->last_sync_ms = uv_now(d->loop);
     note_digest(p, &m->hello.digest, &digest);
+    node_note_sponsor_hello(d, p, m);
+    node_genesis_check(d, p);
+    if (p->state == PEER_CLOSING)
+        return;
     want_list w;
     msg_iter it;
     proto_id a;
@@ -1090,6 +1094,9 @@ static void on_digest(peer *p, const msg *m)
     p->gs->last_sync_ms = uv_now(p->d->loop);
     store_digest_get(p->d->st, &mine, NULL, NULL);
     note_digest(p, &m->digest.d, &mine);
+    node_genesis_check(p->d, p);
+    if (p->state == PEER_CLOSING)
+        return;
     if (memcmp(&m->digest.d, &mine, 32))
         send_hello(p);
 }

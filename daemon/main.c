@@ -17,6 +17,7 @@
 #include "daemon/control.h"
 #include "daemon/gossip.h"
 #include "daemon/log.h"
+#include "daemon/node.h"
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/web.h"
@@ -203,7 +204,15 @@ static int load_sponsor(catalogd *d);
 void catalogd_reload_sponsor(catalogd *d)
 {
     int had = d->have_sponsor;
+    proto_id was = d->sponsor_id;
     load_sponsor(d);
+    proto_id dg, gh;
+    int has_genesis = 1;
+    store_digest_get(d->st, &dg, &gh, &has_genesis);
+    /* join named another sponsor, or dropped a genesis held unchecked:
+     * what was heard under the old one is not trusted */
+    if ((had && (!d->have_sponsor || memcmp(&was, &d->sponsor_id, 32))) || !has_genesis)
+        node_sponsor_changed(d);
     if (d->have_sponsor && !had) {
         char ids[PROTO_ID_STR];
         proto_id_str(&d->sponsor_id, ids);
@@ -215,8 +224,16 @@ void catalogd_reload_sponsor(catalogd *d)
 static int load_sponsor(catalogd *d)
 {
     size_t n = 32;
+    d->sponsor_refused = 0;
     if (store_meta_get(d->st, "sponsor_id", d->sponsor_id.b, &n) || n != 32)
         return 0;
+    /* a sponsor whose genesis was refused stays refused until join is run
+     * again (it clears the mark) */
+    proto_id refused;
+    n = 32;
+    if (store_meta_get(d->st, "sponsor_refused", refused.b, &n) == 0 && n == 32 &&
+        !memcmp(&refused, &d->sponsor_id, 32))
+        d->sponsor_refused = 1;
     n = sizeof d->sponsor_addr - 1;
     if (store_meta_get(d->st, "sponsor_addr", d->sponsor_addr, &n) == 0)
         d->sponsor_addr[n] = 0;
@@ -405,6 +422,7 @@ out:
     peer_free_all(&d);
     metrics_free(&d);
     catalog_index_free(d.index);
+    free(d.sponsor_pos);
     gossip_free(&d);
     store_close(d.st);
     certs_free(&d.id);

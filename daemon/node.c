@@ -5,6 +5,7 @@
 #include "daemon/log.h"
 #include "daemon/peer.h"
 #include "catalog/index.h"
+#include "proto/msg.h"
 #include "proto/util.h"
 #include "store/kind.h"
 
@@ -72,7 +73,10 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
             if (d->index)
                 catalog_index_note(d->index, recs[i].kind, &recs[i].author, recs[i].key);
         }
-        if (res == STORE_NEW && (k->flags & KIND_F_MEMBERSHIP))
+        /* a fork may have changed the winner of a membership record (the
+         * one held or this one), and with it the members derived from the
+         * log (store/store_member.c) */
+        if (res == STORE_FORK || (k->flags & KIND_F_MEMBERSHIP))
             membership = 1;
         if (!from) {
             d->counters.records_signed[k->id]++;
@@ -111,4 +115,130 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
     if (membership)
         peer_targets_changed(d);
     control_watch_applied(d, recs, results, n);
+    if (from)
+        node_genesis_check(d, from);
+}
+
+/* One author of the sponsor's last hello: where its log was on the sponsor. */
+struct sponsor_pos {
+    proto_id author, chain;
+    uint64_t seq;
+};
+
+void node_note_sponsor_hello(catalogd *d, struct peer *p, const msg *m)
+{
+    proto_id dg, gh;
+    int has_genesis = 1;
+    store_digest_get(d->st, &dg, &gh, &has_genesis);
+    if (!p->id_known || !d->have_sponsor || memcmp(&p->id, &d->sponsor_id, 32) ||
+        (has_genesis && !store_genesis_unchecked(d->st)))
+        return;
+    /* at most MSG_VV_MAX authors: msg_decode bounds the vector */
+    struct sponsor_pos *v = malloc((m->hello.vv.n ? m->hello.vv.n : 1) * sizeof *v);
+    if (!v)
+        return;   /* the last one stays: it too was the sponsor's word */
+    size_t n = 0;
+    msg_iter it;
+    msg_iter_init(&it, m);
+    while (n < m->hello.vv.n && msg_vv_next(&it, &v[n].author, &v[n].seq, &v[n].chain))
+        n++;
+    free(d->sponsor_pos);
+    d->sponsor_pos = v;
+    d->sponsor_npos = n;
+    d->sponsor_next = 0;
+}
+
+/* Whether this node holds, of every author that is a current member under
+ * the genesis held (the members derived from what it holds), the log the
+ * sponsor's last hello named, the same records (equal chain at that seq).
+ * Authors that are no member here are left out: their records are refused
+ * (an expelled member's, say), so waiting for them would never end.
+ * Resumes where the last call found a difference; a decision is made only
+ * on a full pass (membership may have changed since). */
+static int sponsor_chain_complete(catalogd *d)
+{
+    if (!d->sponsor_pos)
+        return 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t from = pass ? 0 : d->sponsor_next;
+        for (size_t i = from; i < d->sponsor_npos; i++) {
+            const struct sponsor_pos *e = &d->sponsor_pos[i];
+            store_member mb;
+            uint8_t ours[32];
+            if (store_member_get(d->st, &e->author, &mb) != 0 || mb.status != STORE_MEMBER_ACTIVE)
+                continue;
+            if (store_chain_get(d->st, &e->author, e->seq, ours, NULL) != 0 ||
+                memcmp(ours, e->chain.b, 32)) {
+                d->sponsor_next = i;
+                return 0;
+            }
+        }
+        if (from == 0)
+            return 1;
+    }
+    return 1;
+}
+
+void node_sponsor_changed(catalogd *d)
+{
+    free(d->sponsor_pos);
+    d->sponsor_pos = NULL;
+    d->sponsor_npos = d->sponsor_next = 0;
+    for (struct peer *p = d->peers; p; p = p->next)
+        if (p->state != PEER_CLOSING)
+            peer_fail(p, MSG_ERR_ALLIANCE, "this node was told to trust another sponsor");
+    if (d->index)
+        catalog_index_note_all(d->index);
+    d->catalog_gen++;
+}
+
+void node_genesis_check(catalogd *d, struct peer *p)
+{
+    proto_id sp, digest, g;
+    int has_g;
+    char err[256], sid[PROTO_ID_STR], gh[65];
+    if (!store_genesis_unchecked(d->st))
+        return;
+    /* Decided on the sponsor's word alone, once this node holds the log of
+     * every current member as the sponsor's last hello named it (or all the
+     * sponsor holds: equal digests): then whether the records lead to it
+     * depends neither on how they were batched nor on records this node
+     * refuses, such as those of a member expelled since. */
+    store_digest_get(d->st, &digest, &g, &has_g);
+    if (!p || !p->id_known || !d->have_sponsor || memcmp(&p->id, &d->sponsor_id, 32) ||
+        (!gossip_in_sync(p, &digest) && !sponsor_chain_complete(d)))
+        return;
+    int rc = store_genesis_check(d->st, &sp, err, sizeof err);
+    if (rc < 0) {
+        log_warn(d, "genesis chain check: %s", err);
+        return;
+    }
+    proto_id_str(&sp, sid);
+    proto_hex(g.b, 32, gh);
+    if (rc == STORE_GENESIS_PINNED) {
+        log_info(d, "genesis %.16s… pinned: the membership records lead from it to the sponsor %s",
+                 gh, sid);
+        free(d->sponsor_pos);
+        d->sponsor_pos = NULL;
+        d->sponsor_npos = d->sponsor_next = 0;
+        peer_targets_changed(d);   /* the other members may be dialed now */
+        return;
+    }
+    log_warn(d, "refused the genesis %.16s… served by the sponsor %s: the membership records "
+             "do not lead from it to the sponsor (no current member under it); nothing of it is "
+             "kept. Check the sponsor's certificate and run 'catalogctl join' again", gh, sid);
+    if (store_alliance_forget(d->st, err, sizeof err))
+        log_warn(d, "dropping the refused genesis: %s", err);
+    /* kept in the store: a reload or a restart does not trust it again */
+    if (store_meta_put(d->st, "sponsor_refused", sp.b, 32))
+        log_warn(d, "could not record the refusal of the sponsor %s", sid);
+    d->sponsor_refused = 1;
+    free(d->sponsor_pos);
+    d->sponsor_pos = NULL;
+    d->sponsor_npos = d->sponsor_next = 0;
+    if (d->index)
+        catalog_index_note_all(d->index);
+    d->catalog_gen++;
+    peer_fail(p, MSG_ERR_ALLIANCE, "the genesis you sent does not lead to you: refused");
+    peer_targets_changed(d);
 }

@@ -34,4 +34,21 @@ int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t fl
 void node_applied(catalogd *d, const proto_record *recs, const int *results, size_t n,
                   struct peer *from);
 
+/* The genesis chain check (docs/DECISIONS.md 1), after records or a digest
+ * from peer p.  When p is the sponsor and this node holds everything the
+ * sponsor holds (p's last digest is ours), or the log of every author that
+ * is a current member here as p's last hello named it: pins a genesis held unchecked
+ * if the members derived under it include the sponsor as a current member,
+ * and otherwise refuses it (drops everything held under it, logs why,
+ * closes p, stops trusting the sponsor).  Nothing to do on a node whose
+ * genesis is pinned. */
+void node_genesis_check(catalogd *d, struct peer *p);
+/* A hello from the sponsor while this node holds no genesis or an
+ * unchecked one: keep its vector, what the chain check compares with. */
+struct msg;
+void node_note_sponsor_hello(catalogd *d, struct peer *p, const struct msg *m);
+/* `catalogctl join` named another sponsor or dropped an unchecked genesis:
+ * close every connection and forget what the old sponsor said. */
+void node_sponsor_changed(catalogd *d);
+
 #endif

@@ -65,11 +65,23 @@ static int key_acceptable(catalogd *d, const proto_id *id, const char **why)
         *why = "it presented this node's own key";
         return 0;
     }
+    int sponsor = d->have_sponsor && !memcmp(id, &d->sponsor_id, 32);
+    if (sponsor && d->sponsor_refused) {
+        *why = "it is the sponsor whose genesis this node refused (run catalogctl join again)";
+        return 0;
+    }
+    /* a genesis held but not yet checked (docs/DECISIONS.md 1): the sponsor
+     * alone, until the membership records lead from the genesis to it */
+    if (store_genesis_unchecked(d->st)) {
+        if (sponsor)
+            return 1;
+        *why = "this node has not yet checked the genesis its sponsor sent";
+        return 0;
+    }
     if (store_member_get(d->st, id, &m) == 0 && m.status == STORE_MEMBER_ACTIVE)
         return 1;
     store_digest_get(d->st, &digest, NULL, &has_genesis);
-    if (d->have_sponsor && !memcmp(id, &d->sponsor_id, 32) &&
-        (!has_genesis || store_member_get(d->st, id, &m) == 1))
+    if (sponsor && (!has_genesis || store_member_get(d->st, id, &m) == 1))
         return 1;
     *why = "its key does not belong to a current member";
     return 0;
@@ -1006,7 +1018,9 @@ void peer_targets_changed(catalogd *d)
     cand_list c = { .d = d };
     for (dial *dl = d->dials; dl; dl = dl->next)
         dl->wanted = 0;
-    store_members(d->st, add_cand, &c);
+    /* while the genesis awaits its chain check, the sponsor alone */
+    if (!store_genesis_unchecked(d->st))
+        store_members(d->st, add_cand, &c);
     size_t take = c.n;
     if (d->fanout && d->fanout < c.n) {
         /* partial selection sort by rank: the fanout lowest ranks */
@@ -1029,7 +1043,7 @@ void peer_targets_changed(catalogd *d)
         dial_want(d, &c.ids[i], c.addrs[i]);
     /* The sponsor is dialed until this node has other members to talk to:
      * once joined, it is a member like any other (and may fall outside the fanout). */
-    if (d->have_sponsor && d->sponsor_addr[0] && take == 0)
+    if (d->have_sponsor && !d->sponsor_refused && d->sponsor_addr[0] && take == 0)
         dial_want(d, &d->sponsor_id, d->sponsor_addr);
     free(c.ids);
     free(c.addrs);

@@ -6,8 +6,9 @@
  * The protocol spoken over a connection lives in gossip.c (its state in
  * p->gs) and the records it brings go to ingest.c (p->ing); this file only
  * moves frames.  A peer is accepted only when the key it presents belongs
- * to a current member (or, before this node has an alliance, to the sponsor
- * it was told to trust).
+ * to a current member (or, before this node has an alliance or while the
+ * genesis it holds awaits its chain check, only the sponsor it was told to
+ * trust; never a sponsor whose genesis it refused).
  */
 #ifndef DAEMON_PEER_H
 #define DAEMON_PEER_H

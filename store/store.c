@@ -125,6 +125,25 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
         lmdb_err(err, errlen, "opening store", rc);
         goto fail;
     }
+    txn = NULL;
+    /* A store written before membership was derived from the log (no
+     * member_last) derives it once now, so that it agrees with every other
+     * node holding the same records from the start.  In a transaction of
+     * its own: if it cannot be done now (the map full), nothing of it is
+     * written, the store opens as it was, and the next membership record
+     * written replays (member_note_txn finds no member_last). */
+    if (mdb_txn_begin(s->env, NULL, 0, &txn) == 0) {
+        uint8_t last[48];
+        size_t ll = sizeof last;
+        proto_id g;
+        if (meta_id(s, txn, "genesis", &g) == 0 && meta_get_txn(s, txn, "member_last", last, &ll) &&
+            member_rederive_txn(s, txn, NULL) == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        txn = NULL;
+        cache_clear(s);
+    }
     find_map(s);
     *out = s;
     return 0;
@@ -325,5 +344,33 @@ int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_gen
         *genesis = hg ? g : (proto_id){ { 0 } };
     if (has_genesis)
         *has_genesis = hg;
+    return 0;
+}
+
+int store_alliance_forget(store *s, char *err, size_t errlen)
+{
+    static const char *const derived[] = { "genesis", "alliance", "admission", "member_last",
+                                           "member_blocked", "genesis_unchecked" };
+    MDB_txn *txn;
+    int rc;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+        return lmdb_err(err, errlen, "begin write", rc);
+    MDB_dbi dbs[] = { s->log, s->ver, s->cur, s->vv, s->members, s->endorse, s->forks, s->sum };
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
+        if ((rc = mdb_drop(txn, dbs[i], 0))) {
+            mdb_txn_abort(txn);
+            return lmdb_err(err, errlen, "emptying the store", rc);
+        }
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++) {
+        MDB_val k = { strlen(derived[i]), (void *)derived[i] };
+        rc = mdb_del(txn, s->meta, &k, NULL);
+        if (rc && rc != MDB_NOTFOUND) {
+            mdb_txn_abort(txn);
+            return lmdb_err(err, errlen, "emptying the store", rc);
+        }
+    }
+    cache_clear(s);
+    if ((rc = mdb_txn_commit(txn)))
+        return lmdb_err(err, errlen, "commit", rc);
     return 0;
 }

@@ -120,6 +120,14 @@ int store_digest_get(store *s, proto_id *digest, proto_id *genesis, int *has_gen
 int store_meta_put(store *s, const char *name, const void *val, size_t len);
 int store_meta_get(store *s, const char *name, void *buf, size_t *len);  /* -1 if absent */
 
+/* How far ahead of this node's clock a membership record (member, and
+ * any kind flagged KIND_F_MEMBERSHIP but the genesis) may be dated and
+ * still be accepted: beyond it the precheck says STORE_GAP (it waits and
+ * is fetched again later; docs/DECISIONS.md 6).  Wide enough for clocks
+ * that NTP keeps, narrow enough that a record dated far ahead cannot make
+ * every later membership record replay the membership for long. */
+#define STORE_MEMBER_SKEW_MS (15ull * 60 * 1000)
+
 /* Cheap checks, no signature: returns a store_result.  For STORE_NEW and
  * STORE_FORK *key receives the author's key (caller frees with EVP_PKEY_free)
  * to verify the signature with. */
@@ -227,6 +235,35 @@ int store_vv_chains(store *s, store_vv_chain_cb cb, void *ctx);
 typedef int (*store_member_cb)(void *ctx, const store_member *m);
 int store_members(store *s, store_member_cb cb, void *ctx);
 int store_member_get(store *s, const proto_id *id, store_member *out);   /* 0, 1 absent, -1 */
+/* Membership is a function of the log alone (docs/DECISIONS.md 6): every
+ * write transaction that applies a membership record out of the replay
+ * order, or changes the winner of a fork involving one, derives the members
+ * afresh from the log (store/store_replay.c) before its next record is
+ * checked and before it commits.  This does so now; *changed (may be
+ * NULL) tells whether what was derived before differed.  0, or -1 with err. */
+int store_member_rederive(store *s, int *changed, char *err, size_t errlen);
+/* How many times this process's store derived membership afresh, and how
+ * many of those changed it. */
+void store_member_stats(store *s, uint64_t *rederives, uint64_t *fixups);
+/* The genesis chain check (docs/DECISIONS.md 1).  A genesis that arrives
+ * from a peer on a node told to trust a sponsor (meta sponsor_id, written by
+ * `catalogctl join`) is held but unchecked until the members derived from
+ * the log under it include the sponsor as an active member; meanwhile
+ * store_write_many refuses this node's own records.
+ * store_genesis_check pins it then (STORE_GENESIS_PINNED, also when there
+ * was nothing to check); STORE_GENESIS_WAIT while the sponsor is not (yet)
+ * one, *sponsor naming it; -1 with err on a store failure.  When the node
+ * holds everything the sponsor has and the answer is still WAIT, the caller
+ * refuses the genesis with store_alliance_forget. */
+enum { STORE_GENESIS_PINNED = 0, STORE_GENESIS_WAIT = 1 };
+int store_genesis_check(store *s, proto_id *sponsor, char *err, size_t errlen);
+/* 1 while the genesis held awaits the chain check. */
+int store_genesis_unchecked(store *s);
+/* Drop the alliance and everything held under it (every record, fork,
+ * member and log chain, the genesis and what it set), in one transaction;
+ * the node's identity and its settings (sponsor, web users) stay.  For a
+ * genesis refused by the chain check: nothing of it is kept.  0, or -1. */
+int store_alliance_forget(store *s, char *err, size_t errlen);
 /* The public key of a current member (up-ref'd), or NULL. */
 EVP_PKEY *store_member_key(store *s, const proto_id *id);
 

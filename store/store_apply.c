@@ -115,6 +115,18 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
                   (unsigned long long)have, (unsigned long long)r->seq);
         return STORE_GAP;
     }
+    /* A membership record dated far ahead would sort after every honest
+     * one for as long, making each of them replay the membership
+     * (store_replay.c): it waits, like a gap, until this node's clock is
+     * near its time; the sender is not closed, and the author's log is
+     * fetched again from there later. */
+    if ((kd->flags & KIND_F_MEMBERSHIP) && r->time_ms > proto_now_ms() + STORE_MEMBER_SKEW_MS) {
+        proto_err(err, errlen, "membership record dated %llu ms ahead of this node's clock "
+                  "(more than %llu): it waits",
+                  (unsigned long long)(r->time_ms - proto_now_ms()),
+                  (unsigned long long)STORE_MEMBER_SKEW_MS);
+        return STORE_GAP;
+    }
     EVP_PKEY *k = member_key_txn(s, txn, &r->author);
     if (!k) {
         char id[PROTO_ID_STR];
@@ -281,6 +293,11 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
                 free(oldcopy);
                 return -1;
             }
+            /* the log now holds another record at this seq: if either is
+             * a membership record, what was derived from the old one is
+             * derived afresh before this transaction commits */
+            if (kind_has(old.kind, KIND_F_MEMBERSHIP) || kind_has(r->kind, KIND_F_MEMBERSHIP))
+                s->member_dirty = 1;
         }
         uint8_t fk[72];
         memcpy(fk, lk, 40);
@@ -296,7 +313,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
         store_member m;
         int64_t adm = 1;
         char name[256];
-        if (decode_cert_member(r, &m, err, errlen))
+        if (genesis_member(r, &m, err, errlen))
             return STORE_REJECT;
         proto_body_get_int(r, "admission", &adm);
         if (adm < 1 || adm > 1000) {
@@ -309,17 +326,28 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
         }
         uint8_t a[8];
         put_be64(a, (uint64_t)adm);
-        m.status = STORE_MEMBER_ACTIVE;
-        m.since_ms = r->time_ms;
         if (meta_put_txn(s, txn, "genesis", h.b, 32) ||
             meta_put_txn(s, txn, "alliance", name, strlen(name)) ||
             meta_put_txn(s, txn, "admission", a, 8) || member_put_txn(s, txn, &m))
             return -1;
+        /* A genesis from a peer, on a node told to trust a sponsor: held
+         * until the membership records lead from it to that sponsor
+         * (store_genesis_check; docs/DECISIONS.md 1).  store_create_genesis
+         * takes the flag back for a genesis made here. */
+        {
+            uint8_t sp[32], one = 1;
+            size_t sl = sizeof sp;
+            if (meta_get_txn(s, txn, "sponsor_id", sp, &sl) == 0 && sl == 32 &&
+                meta_put_txn(s, txn, "genesis_unchecked", &one, 1))
+                return -1;
+        }
+        member_note_txn(s, txn, r);
         break;
     }
     case KIND_MEMBER:
-        if (apply_member(s, txn, r))
+        if (apply_member(s, txn, r) < 0)
             return -1;
+        member_note_txn(s, txn, r);
         break;
     default:
         break;
@@ -344,14 +372,24 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
     int rc;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
+    s->member_dirty = 0;
     for (size_t i = 0; i < n; i++) {
-        int r = apply_txn(s, txn, &recs[i], rules, NULL, 0);
+        /* a record before this one marked the membership for a replay: do
+         * it now, so this record is checked against what the log derives
+         * and not against what the batch's start did (the same records
+         * give the same result however they were batched) */
+        int r = member_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, NULL, 0);
         if (r < 0) {
             mdb_txn_abort(txn);
             cache_clear(s);
             return proto_err(err, errlen, "write failed (store full or damaged?)");
         }
         results[i] = r;
+    }
+    if (member_settle_txn(s, txn)) {
+        mdb_txn_abort(txn);
+        cache_clear(s);
+        return proto_err(err, errlen, "deriving membership failed (store full or damaged?)");
     }
     if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
@@ -493,6 +531,20 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         return proto_err(err, errlen, "this node belongs to no alliance yet "
                          "(run 'catalogctl alliance create' or join one)");
     }
+    /* Records written under a genesis not yet checked would be dropped
+     * with it if it is refused, and this node's seq would start again:
+     * its own log would fork (docs/DECISIONS.md 1). */
+    {
+        uint8_t fl = 0;
+        size_t fn = 1;
+        if (meta_get_txn(s, txn, "genesis_unchecked", &fl, &fn) == 0 && fn == 1 && fl) {
+            mdb_txn_abort(txn);
+            return proto_err(err, errlen, "this node has not yet checked the genesis its sponsor sent "
+                             "(it is still receiving the alliance's membership from the sponsor): "
+                             "nothing can be written until it is pinned (the daemon logs "
+                             "'genesis ... pinned')");
+        }
+    }
     if (!is_member_txn(s, txn, &self)) {
         mdb_txn_abort(txn);
         return proto_err(err, errlen, "this node is not (yet) a current member of the alliance");
@@ -504,8 +556,9 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         mdb_txn_abort(txn);
         return -1;
     }
+    s->member_dirty = 0;
     for (size_t i = 0; i < n; i++) {
-        if (apply_own(s, txn, &items[i], err, errlen)) {
+        if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);
             cache_clear(s);
             for (size_t k = 0; k < n; k++) {
@@ -514,6 +567,15 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
             }
             return -1;
         }
+    }
+    if (member_settle_txn(s, txn)) {
+        mdb_txn_abort(txn);
+        cache_clear(s);
+        for (size_t k = 0; k < n; k++) {
+            free(items[k].out);
+            items[k].out = NULL;
+        }
+        return proto_err(err, errlen, "deriving membership failed (store full or damaged?)");
     }
     if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
@@ -557,6 +619,7 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
         return proto_err(err, errlen, "admission must be between 1 and 1000 endorsements");
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
+    s->member_dirty = 0;
     if (meta_id(s, txn, "genesis", &g) == 0) {
         mdb_txn_abort(txn);
         return proto_err(err, errlen, "this node already belongs to an alliance");
@@ -581,6 +644,12 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
     rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen);
     free(it.out);
     proto_body_free(b);
+    if (rc == 0) {
+        /* founded here: nothing to check against a sponsor */
+        MDB_val uk = { 17, "genesis_unchecked" };
+        int drc = mdb_del(txn, s->meta, &uk, NULL);
+        rc = drc && drc != MDB_NOTFOUND ? lmdb_err(err, errlen, "meta", drc) : 0;
+    }
     if (rc) {
         mdb_txn_abort(txn);
         cache_clear(s);

@@ -6,6 +6,7 @@
  * The files of the store (OpenBSD bgpd style, one concern each):
  *   store.c         open/close, the LMDB layout, node identity, meta, info
  *   store_member.c  membership: member records, endorsements, member keys
+ *   store_replay.c  membership derived from the log afresh: the replay
  *   store_apply.c   the record rules: precheck, apply, signing our records
  *   store_read.c    reads, and releasing the pages reads have mapped
  *   store_sum.c     the per-author hash chains (db sum) and the digest
@@ -45,6 +46,11 @@ struct store {
     size_t digest_id;
     proto_id digest;
     struct { proto_id id; EVP_PKEY *key; } cache[KEYCACHE];    /* member keys by id */
+    /* this write transaction applied membership records the incremental
+     * path may have derived differently from the log: replay before commit
+     * (store_member.c) */
+    int member_dirty;
+    uint64_t member_rederives, member_fixups;   /* replays, and those that changed anything */
 };
 
 /* ---- key encodings (store.c describes the layout) ---- */
@@ -103,6 +109,8 @@ int meta_id(store *s, MDB_txn *txn, const char *name, proto_id *out);
 int decode_cert_member(const proto_record *r, store_member *m, char *err, size_t errlen);
 /* Write a member entry; empties the key cache.  0 or -1. */
 int member_put_txn(store *s, MDB_txn *txn, const store_member *m);
+/* id's member status into *status: 0, 1 if it has no entry, -1. */
+int member_status_txn(store *s, MDB_txn *txn, const proto_id *id, int *status);
 /* Whether id is an active member now. */
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id);
 /* The public key of an active member (up-ref'd; caller frees), or NULL.
@@ -114,8 +122,26 @@ EVP_PKEY *key_from_spki(const uint8_t *der, size_t len);
  * aborted write (the cache may hold keys the abort took back). */
 void cache_clear(store *s);
 /* Derive membership from a checked and verified member record, inside the
- * write transaction that stores it.  0 or -1. */
+ * write transaction that stores it.  0; 1 when the record derives nothing
+ * (its certificate no longer parses); -1 on a store failure only. */
 int apply_member(store *s, MDB_txn *txn, const proto_record *r);
+
+/* The member entry a genesis founds (its author, active from its time). */
+int genesis_member(const proto_record *r, store_member *m, char *err, size_t errlen);
+
+/* ---- store_replay.c ---- */
+
+/* Derive the members and endorse tables afresh from the membership records
+ * the log holds, in the order every node computes the same way (see
+ * store_member.c); *changed (may be NULL) tells whether that changed them.
+ * Clears member_dirty.  0 or -1. */
+int member_rederive_txn(store *s, MDB_txn *txn, int *changed);
+/* After a membership record was applied by the incremental path: keep the
+ * fast path's bookkeeping, or mark the transaction for a replay when this
+ * record's place in the replay order is not last. */
+void member_note_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* Before a write transaction commits: replay if marked.  0 or -1. */
+int member_settle_txn(store *s, MDB_txn *txn);
 
 /* Validators of the kinds table (store/kind.c): the rules that depend on
  * the record alone.  0, or -1 with a message. */

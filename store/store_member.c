@@ -10,6 +10,12 @@
  * max(admission, 2) have expelled it, and has left once it signs leave.
  * Only the votes of members active now count.
  *
+ * What is derived is a function of the log alone: the replay of
+ * store/store_replay.c is the rule (docs/DECISIONS.md 6), the incremental
+ * apply_member the fast path that equals it while records come in the
+ * replay's order; a write transaction that leaves that order replays before
+ * its next record and before it commits.
+ *
  * A caller may rely on: store_member_validate depending on the record alone
  * (it is the member entry's validator in store/kind.c); keys from
  * member_key_txn / store_member_key being up-ref'd, so they stay usable
@@ -17,6 +23,7 @@
  * record that passed the precheck in the same write transaction.
  */
 #include "store/store_int.h"
+#include "store/kind.h"
 #include "proto/mp.h"
 #include "proto/util.h"
 #include "catalog/jp.h"
@@ -114,6 +121,15 @@ int member_put_txn(store *s, MDB_txn *txn, const store_member *m)
     msgpack_sbuffer_destroy(&sb);
     cache_clear(s);  /* membership changed: keys must be looked up afresh */
     return rc ? -1 : 0;
+}
+
+int member_status_txn(store *s, MDB_txn *txn, const proto_id *id, int *status)
+{
+    store_member m;
+    int rc = member_get_txn(s, txn, id, &m);
+    if (rc == 0)
+        *status = m.status;
+    return rc;
 }
 
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id)
@@ -337,8 +353,11 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     if (have < 0)
         return -1;
     if (op == OP_ADMIT && have == 1) {
+        /* checked when stored; a certificate a later OpenSSL no longer
+         * parses derives nothing rather than failing the write or the
+         * replay (every node running that version derives the same) */
         if (decode_cert_member(r, &m, NULL, 0))
-            return -1;
+            return 1;
         m.status = STORE_MEMBER_PENDING;
         m.admitted_by = r->author;
         m.since_ms = r->time_ms;
@@ -370,3 +389,54 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     return member_put_txn(s, txn, &m);
 }
 
+/* The member entry a genesis founds: its author, active from its time. */
+int genesis_member(const proto_record *r, store_member *m, char *err, size_t errlen)
+{
+    if (decode_cert_member(r, m, err, errlen))
+        return -1;
+    m->status = STORE_MEMBER_ACTIVE;
+    m->since_ms = r->time_ms;
+    return 0;
+}
+
+/* ---- the genesis chain check (docs/DECISIONS.md 1) ---- */
+
+int store_genesis_check(store *s, proto_id *sponsor, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    uint8_t flag;
+    size_t fl = 1, sl = 32;
+    int rc;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+        return lmdb_err(err, errlen, "begin write", rc);
+    if (meta_get_txn(s, txn, "genesis_unchecked", &flag, &fl) || fl != 1 || !flag) {
+        mdb_txn_abort(txn);
+        return STORE_GENESIS_PINNED;
+    }
+    if (meta_get_txn(s, txn, "sponsor_id", sponsor->b, &sl) || sl != 32) {
+        /* the sponsor was taken back: nothing to check the genesis against */
+        mdb_txn_abort(txn);
+        return STORE_GENESIS_WAIT;
+    }
+    /* the members derived from the log (a replay: what every node derives)
+     * name the sponsor active: a chain of admissions leads to it */
+    if (!is_member_txn(s, txn, sponsor)) {
+        mdb_txn_abort(txn);
+        return STORE_GENESIS_WAIT;
+    }
+    MDB_val k = { 17, "genesis_unchecked" };
+    if ((rc = mdb_del(txn, s->meta, &k, NULL))) {
+        mdb_txn_abort(txn);
+        return lmdb_err(err, errlen, "pinning the genesis", rc);
+    }
+    if ((rc = mdb_txn_commit(txn)))   /* freed the transaction, failed or not */
+        return lmdb_err(err, errlen, "pinning the genesis", rc);
+    return STORE_GENESIS_PINNED;
+}
+
+int store_genesis_unchecked(store *s)
+{
+    uint8_t flag = 0;
+    size_t fl = 1;
+    return store_meta_get(s, "genesis_unchecked", &flag, &fl) == 0 && fl == 1 && flag;
+}

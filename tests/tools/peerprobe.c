@@ -19,6 +19,12 @@
  *   equivocate-a / equivocate-b
  *                two different valid records with the same next seq (send
  *                one to each of two nodes); the probe waits 2 s and exits 3
+ *   genesis-only a sponsor that goes away: a hello with DIR's whole vector,
+ *                then the genesis alone; waits 2 s, exits 3
+ *   member-fork-a / member-fork-b
+ *                the same with two member records: a is DIR's vote to expel
+ *                --target-id, b a new address of DIR's own (192.0.2.99:7400);
+ *                prints "hash HEX" of the record sent, waits 2 s, exits 3
  * Floods (issue 15; the probe stops reading after 3 s without records, or 10 s):
  *   want-once    one want [--target-id, 1, 2^64-1]: the honest cost of a log
  *   want-repeat  20 x (a hello saying it holds seq 1 of --target-id, then
@@ -114,6 +120,18 @@ static int dependent_subset(uint8_t (*d)[32], size_t n, int *in)
         }
     }
     return -1;
+}
+
+static int add_vv_cb(void *ctx, const proto_id *author, uint64_t seq, const uint8_t *chain)
+{
+    proto_id c;
+    memcpy(c.b, chain, 32);
+    return msg_list_add_vv(ctx, author, seq, &c) ? 1 : 0;
+}
+
+static int add_rec_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    return msg_list_add_record(ctx, rec, len) ? 1 : 0;
 }
 
 static void send_frame(SSL *ssl, msgpack_sbuffer *sb)
@@ -279,7 +297,24 @@ int main(int argc, char **argv)
      * returns; the first read tells. */
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    {
+    if (!strcmp(mode, "genesis-only")) {
+        /* the vector of all DIR holds, then its genesis alone */
+        msg_list hl;
+        size_t hlen;
+        msg_list_init_hello(&hl, &si.genesis, &si.digest);
+        store_vv_chains(st, add_vv_cb, &hl);
+        const uint8_t *hf = msg_list_frame(&hl, &hlen);
+        if (hf)
+            SSL_write(ssl, hf, (int)hlen);
+        msg_list_destroy(&hl);
+        msg_list rl0;
+        msg_list_init(&rl0, MSG_RECORDS);
+        store_range(st, &si.self, 1, 1, add_rec_cb, &rl0);
+        hf = msg_list_frame(&rl0, &hlen);
+        if (hf)
+            SSL_write(ssl, hf, (int)hlen);
+        msg_list_destroy(&rl0);
+    } else {
         /* an empty vector: the probe asks for nothing */
         msg_list hl;
         size_t hlen;
@@ -301,6 +336,32 @@ int main(int argc, char **argv)
             fprintf(stderr, "peerprobe: %s\n", err);
             return 2;
         }
+        struct timeval tv = { 2, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    } else if (!strncmp(mode, "member-fork-", 12)) {
+        int va = !strcmp(mode, "member-fork-a");
+        proto_id subj = id.id;
+        char key[65], hx[65];
+        if (va && (!target || proto_id_parse(target, &subj))) {
+            fprintf(stderr, "peerprobe: member-fork-a needs --target-id\n");
+            return 2;
+        }
+        proto_hex(subj.b, 32, key);
+        proto_body *mb = proto_body_new();
+        proto_body_str(mb, "op", va ? "expel" : "address");
+        if (!va)
+            proto_body_str(mb, "address", "192.0.2.99:7400");
+        if (proto_record_sign(&si.genesis, &id.id, "member", key, store_vv_get(st, &id.id) + 1,
+                              proto_now_ms(), 0, mb, id.key, &rec, &rl, err, sizeof err)) {
+            fprintf(stderr, "peerprobe: %s\n", err);
+            return 2;
+        }
+        proto_body_free(mb);
+        proto_id h;
+        proto_record_hash(rec, rl, &h);
+        proto_hex(h.b, 32, hx);
+        printf("hash %s\n", hx);
+        fflush(stdout);
         struct timeval tv = { 2, 0 };
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     } else if (!strcmp(mode, "bad-sig") || !strcmp(mode, "forge-author")) {
@@ -519,6 +580,7 @@ int main(int argc, char **argv)
     /* the modes that expect no error listen 2 s in all, even if the peer
      * keeps sending (its anti-entropy probes) */
     int timed = !strncmp(mode, "equivocate-", 11) || !strncmp(mode, "split-", 6) ||
+                !strncmp(mode, "member-fork-", 12) || !strcmp(mode, "genesis-only") ||
                 !strcmp(mode, "cert-ok");
     uint64_t until = proto_now_ms() + 2000;
     if (quiet) {

@@ -187,7 +187,7 @@ static void no_more_replies(fixture *f)
 static void table_access(void **state)
 {
     static const char *writes[] = { "put", "cput", "member_add", "member_set", "backup", "sponsor" };
-    static const char *reads[] = { "status", "get", "list", "history", "forks", "members",
+    static const char *reads[] = { "status", "get", "list", "history", "forks", "members", "member_show",
                                    "peers", "vv", "cfind", "csearch", "metrics", "watch", "help" };
     size_t nw = sizeof writes / sizeof writes[0], nr = sizeof reads / sizeof reads[0];
     assert_int_equal(sizeof commands / sizeof commands[0], nw + nr);

@@ -1,0 +1,414 @@
+/*
+ * store/store_replay.c — membership derived from the log afresh (DESIGN §2,
+ * docs/DECISIONS.md 6): the replay of the membership records, and the
+ * bookkeeping that lets the incremental path of store_member.c stand in
+ * for it while records come in the replay's order.
+ *
+ * The rule every node computes the same way is a replay of the membership
+ * records the logs hold — the pinned genesis and every member record, each
+ * author's in seq order — in one total order: repeatedly, among the authors
+ * whose next unreplayed membership record is applicable (its author is an
+ * active member in the replay so far; the genesis always is), take the
+ * record with the lowest (time_ms, author, seq) and apply it with
+ * apply_member.  A record whose author never becomes active (or has left
+ * or been expelled before its turn) is held but derives nothing: it is
+ * "blocked".  The input is the set of (author, seq) -> record the logs hold
+ * and the pinned genesis, nothing of the order they came in, so two stores
+ * holding the same logs derive the same members and endorse tables.
+ *
+ * The incremental path gives the same result as long as each membership
+ * record applied sorts after every one applied before it and nothing
+ * blocked could still apply: then the replay of the logs with it is the
+ * replay without it followed by it.  meta "member_last" keeps the highest
+ * key applied (be64 time_ms | author | be64 seq; a genesis counts as time 0,
+ * since nothing can apply before it) and "member_blocked" whether the last
+ * replay left blocked records whose author could still become active (one
+ * that left or was expelled never does: its records stay blocked for
+ * good, and do not turn the fast path off).  A record that breaks the
+ * condition, and a fork that changes the winner of a membership record,
+ * mark the write transaction; it replays before the next record of the
+ * transaction is checked, and before it commits (member_settle_txn), so
+ * every record is checked against the membership derived from the log as
+ * it stands, whatever the batch boundaries.
+ *
+ * Costs (what a hostile member can make a node do): a replay reads the
+ * keys of the membership records (48 bytes each; the records themselves
+ * are read one at a time from the log as they are applied) and picks the
+ * next record from a heap of the applicable authors, O(R log A) for R
+ * records and A authors.  Membership records dated more than
+ * STORE_MEMBER_SKEW_MS ahead of this node's clock are not accepted yet
+ * (store_apply.c), so no record can pin member_last far ahead and make
+ * every later honest record replay.
+ *
+ * Hooks for the rules other records add (policy, key rotation): the entry
+ * point is member_rederive_txn.  A new kind flagged KIND_F_MEMBERSHIP is
+ * waited for like a member record when dated ahead (store_apply.c) and
+ * marks a fork for a replay; to take part in the replay it adds a
+ * collect_kind call in member_rederive_txn and its case in replay_apply
+ * (the one place a record is applied in the replay), and its incremental
+ * apply calls member_note_txn like apply_member's caller does.
+ */
+#include "store/store_int.h"
+#include "store/kind.h"
+#include "proto/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MKEY_LEN 48
+
+/* A membership record in the replay: its order key, and where it is. */
+typedef struct {
+    uint8_t key[MKEY_LEN];  /* be64 time_ms | author | be64 seq: the log key is key + 8 */
+    uint8_t genesis;
+} mref;
+
+typedef struct {
+    mref *v;
+    size_t n, cap;
+} mrefs;
+
+static void mkey_of(const proto_record *r, int genesis, uint8_t k[MKEY_LEN])
+{
+    /* nothing can apply before the genesis (its author is the only member),
+     * so its time plays no part in the order */
+    put_be64(k, genesis ? 0 : r->time_ms);
+    memcpy(k + 8, r->author.b, 32);
+    put_be64(k + 40, r->seq);
+}
+
+/* (author, seq): each author's records together, in log order */
+static int mref_log_cmp(const void *x, const void *y)
+{
+    const mref *a = x, *b = y;
+    return memcmp(a->key + 8, b->key + 8, 40);
+}
+
+/* Every record of `kind` the log holds (the ver index names them): keys
+ * only, read through the map before the replay writes anything. */
+static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id *genesis,
+                        mrefs *l)
+{
+    uint8_t pfx[1 + PROTO_KIND_MAX];
+    size_t pl = strlen(kind);
+    pfx[0] = (uint8_t)pl;
+    memcpy(pfx + 1, kind, pl);
+    pl++;
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->ver, &c))
+        return -1;
+    MDB_val k = { pl, pfx }, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), ret = 0;
+    for (; rc == 0 && k.mv_size >= pl + 32 + 1 + 8 && !memcmp(k.mv_data, pfx, pl);
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint8_t lk[40];
+        memcpy(lk, (uint8_t *)k.mv_data + pl, 32);
+        memcpy(lk + 32, (uint8_t *)k.mv_data + k.mv_size - 8, 8);
+        MDB_val lkv = { 40, lk }, lv;
+        proto_record r;
+        if ((rc = mdb_get(txn, s->log, &lkv, &lv))) {
+            if (rc != MDB_NOTFOUND) { ret = -1; break; }
+            continue;
+        }
+        scanned(s, lv.mv_size);
+        if (genesis) {
+            proto_id h;
+            proto_record_hash(lv.mv_data, lv.mv_size, &h);
+            if (memcmp(&h, genesis, 32))
+                continue;   /* only the pinned genesis founds anything */
+        }
+        /* a record that no longer decodes derives nothing (it did when
+         * it was stored): it is left out, never a failure */
+        if (proto_record_decode_stored(lv.mv_data, lv.mv_size, &r, NULL, 0) || strcmp(r.kind, kind))
+            continue;
+        if (l->n == l->cap) {
+            size_t nc = l->cap ? l->cap * 2 : 64;
+            mref *nv = realloc(l->v, nc * sizeof *nv);
+            if (!nv) { ret = -1; break; }
+            l->v = nv;
+            l->cap = nc;
+        }
+        mref *m = &l->v[l->n++];
+        mkey_of(&r, genesis != NULL, m->key);
+        m->genesis = genesis != NULL;
+    }
+    mdb_cursor_close(c);
+    return ret;
+}
+
+/* SHA-256 over the members and endorse tables: to tell whether a replay
+ * changed what the incremental path had derived. */
+static int tables_hash(store *s, MDB_txn *txn, uint8_t out[32])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    MDB_dbi dbs[2] = { s->members, s->endorse };
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    for (int i = 0; ok && i < 2; i++) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        if (mdb_cursor_open(txn, dbs[i], &c)) {
+            ok = 0;
+            break;
+        }
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); ok && rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            uint8_t l[17] = { (uint8_t)i };
+            put_be64(l + 1, k.mv_size);
+            put_be64(l + 9, v.mv_size);
+            ok = EVP_DigestUpdate(md, l, sizeof l) && EVP_DigestUpdate(md, k.mv_data, k.mv_size) &&
+                 EVP_DigestUpdate(md, v.mv_data, v.mv_size);
+        }
+        mdb_cursor_close(c);
+    }
+    ok = ok && EVP_DigestFinal_ex(md, out, NULL);
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
+}
+
+typedef struct {
+    size_t first, n, next;  /* this author's records in the sorted array */
+    int active, inheap;
+} mauthor;
+
+static mauthor *author_find(mauthor *au, size_t na, const mref *v, const proto_id *id)
+{
+    size_t lo = 0, hi = na;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = memcmp(v[au[mid].first].key + 8, id->b, 32);
+        if (!c)
+            return &au[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* A binary min-heap of authors by the key of their next record. */
+typedef struct {
+    size_t *h, n;
+    const mauthor *au;
+    const mref *v;
+} aheap;
+
+static const uint8_t *head_key(const aheap *hp, size_t a)
+{
+    return hp->v[hp->au[a].first + hp->au[a].next].key;
+}
+
+static int heap_less(const aheap *hp, size_t i, size_t j)
+{
+    return memcmp(head_key(hp, hp->h[i]), head_key(hp, hp->h[j]), MKEY_LEN) < 0;
+}
+
+static void heap_swap(aheap *hp, size_t i, size_t j)
+{
+    size_t t = hp->h[i];
+    hp->h[i] = hp->h[j];
+    hp->h[j] = t;
+}
+
+static void heap_push(aheap *hp, size_t a)
+{
+    size_t i = hp->n++;
+    hp->h[i] = a;
+    while (i && heap_less(hp, i, (i - 1) / 2)) {
+        heap_swap(hp, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static size_t heap_pop(aheap *hp)
+{
+    size_t top = hp->h[0], i = 0;
+    hp->h[0] = hp->h[--hp->n];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < hp->n && heap_less(hp, l, m)) m = l;
+        if (r < hp->n && heap_less(hp, r, m)) m = r;
+        if (m == i)
+            break;
+        heap_swap(hp, i, m);
+        i = m;
+    }
+    return top;
+}
+
+/* Apply one record of the replay, read from the log into buf (the
+ * transaction writes, which may move the pages).  Its subject in *subj.
+ * 0 (applied, or derives nothing), -1 on a store failure. */
+static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, proto_id *subj)
+{
+    MDB_val k = { 40, (void *)(m->key + 8) }, v;
+    proto_record r;
+    memcpy(subj->b, m->key + 8, 32);
+    int rc = mdb_get(txn, s->log, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : -1;
+    if (v.mv_size > PROTO_RECORD_MAX)
+        return 0;
+    memcpy(buf, v.mv_data, v.mv_size);
+    if (proto_record_decode_stored(buf, v.mv_size, &r, NULL, 0))
+        return 0;   /* it decoded when stored: derives nothing now */
+    if (m->genesis) {
+        store_member gm;
+        if (genesis_member(&r, &gm, NULL, 0))
+            return 0;   /* a certificate no longer parsing founds nothing */
+        return member_put_txn(s, txn, &gm);
+    }
+    proto_unhex(r.key, subj->b, 32);
+    return apply_member(s, txn, &r) < 0 ? -1 : 0;
+}
+
+int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
+{
+    proto_id g;
+    mrefs l = { 0 };
+    mauthor *au = NULL;
+    aheap hp = { 0 };
+    uint8_t before[32], after[32], last[MKEY_LEN] = { 0 }, *buf = NULL;
+    size_t na = 0;
+    int ret = -1, live_blocked = 0;
+    if (changed)
+        *changed = 0;
+    s->member_dirty = 0;
+    if (meta_id(s, txn, "genesis", &g))
+        return 0;   /* no alliance: nothing to derive */
+    if (tables_hash(s, txn, before) ||
+        collect_kind(s, txn, "genesis", &g, &l) ||
+        collect_kind(s, txn, "member", NULL, &l))
+        goto out;
+    if (l.n)
+        qsort(l.v, l.n, sizeof *l.v, mref_log_cmp);
+    if (!(au = calloc(l.n ? l.n : 1, sizeof *au)) ||
+        !(hp.h = malloc((l.n ? l.n : 1) * sizeof *hp.h)) ||
+        !(buf = malloc(PROTO_RECORD_MAX)))
+        goto out;
+    for (size_t i = 0; i < l.n; i++) {
+        if (i == 0 || memcmp(l.v[i].key + 8, l.v[i - 1].key + 8, 32))
+            au[na++].first = i;
+        au[na - 1].n++;
+    }
+    hp.au = au;
+    hp.v = l.v;
+    if (mdb_drop(txn, s->members, 0) || mdb_drop(txn, s->endorse, 0))
+        goto out;
+    cache_clear(s);
+    /* at first only the genesis applies */
+    for (size_t a = 0; a < na; a++)
+        if (l.v[au[a].first].genesis) {
+            heap_push(&hp, a);
+            au[a].inheap = 1;
+        }
+    while (hp.n) {
+        size_t a = heap_pop(&hp);
+        mauthor *ma = &au[a];
+        ma->inheap = 0;
+        const mref *m = &l.v[ma->first + ma->next];
+        if (!m->genesis && !ma->active)
+            continue;   /* left or was expelled since it was pushed */
+        ma->next++;
+        proto_id subj;
+        if (replay_apply(s, txn, m, buf, &subj))
+            goto out;
+        if (memcmp(m->key, last, MKEY_LEN) > 0)
+            memcpy(last, m->key, MKEY_LEN);
+        /* a record changes its subject's entry alone */
+        mauthor *sa = author_find(au, na, l.v, &subj);
+        if (sa) {
+            sa->active = is_member_txn(s, txn, &subj);
+            if (sa->active && !sa->inheap && sa->next < sa->n) {
+                heap_push(&hp, (size_t)(sa - au));
+                sa->inheap = 1;
+            }
+        }
+        if (ma->active && !ma->inheap && ma->next < ma->n) {
+            heap_push(&hp, a);
+            ma->inheap = 1;
+        }
+    }
+    /* blocked records whose author may still become active keep the fast
+     * path off; those of a member that left or was expelled never apply */
+    for (size_t a = 0; a < na && !live_blocked; a++) {
+        if (au[a].next == au[a].n)
+            continue;
+        proto_id id;
+        int st = 0;
+        memcpy(id.b, l.v[au[a].first].key + 8, 32);
+        int have = member_status_txn(s, txn, &id, &st);
+        if (have < 0)
+            goto out;
+        live_blocked = have == 1 || (st != STORE_MEMBER_EXPELLED && st != STORE_MEMBER_LEFT);
+    }
+    uint8_t bl = (uint8_t)live_blocked;
+    if (meta_put_txn(s, txn, "member_last", last, MKEY_LEN) ||
+        meta_put_txn(s, txn, "member_blocked", &bl, 1) ||
+        tables_hash(s, txn, after))
+        goto out;
+    s->member_rederives++;
+    if (memcmp(before, after, 32)) {
+        s->member_fixups++;
+        if (changed)
+            *changed = 1;
+    }
+    ret = 0;
+out:
+    cache_clear(s);
+    free(buf);
+    free(hp.h);
+    free(au);
+    free(l.v);
+    return ret;
+}
+
+void member_note_txn(store *s, MDB_txn *txn, const proto_record *r)
+{
+    uint8_t k[MKEY_LEN], last[MKEY_LEN], bl = 1;
+    size_t n = MKEY_LEN, bn = 1;
+    int genesis = kind_is(r->kind, KIND_GENESIS);
+    mkey_of(r, genesis, k);
+    if (genesis) {
+        /* the first membership record of a store */
+        bl = 0;
+        if (meta_put_txn(s, txn, "member_last", k, MKEY_LEN) ||
+            meta_put_txn(s, txn, "member_blocked", &bl, 1))
+            s->member_dirty = 1;
+        return;
+    }
+    if (meta_get_txn(s, txn, "member_last", last, &n) || n != MKEY_LEN ||
+        meta_get_txn(s, txn, "member_blocked", &bl, &bn) || bn != 1 || bl ||
+        memcmp(k, last, MKEY_LEN) <= 0 ||
+        meta_put_txn(s, txn, "member_last", k, MKEY_LEN))
+        s->member_dirty = 1;
+}
+
+int member_settle_txn(store *s, MDB_txn *txn)
+{
+    return s->member_dirty ? member_rederive_txn(s, txn, NULL) : 0;
+}
+
+int store_member_rederive(store *s, int *changed, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int rc;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+        return lmdb_err(err, errlen, "begin write", rc);
+    if (member_rederive_txn(s, txn, changed)) {
+        mdb_txn_abort(txn);
+        cache_clear(s);
+        return proto_err(err, errlen, "deriving membership from the log failed (store full?)");
+    }
+    if ((rc = mdb_txn_commit(txn))) {
+        cache_clear(s);
+        return lmdb_err(err, errlen, "commit", rc);
+    }
+    return 0;
+}
+
+void store_member_stats(store *s, uint64_t *rederives, uint64_t *fixups)
+{
+    *rederives = s->member_rederives;
+    *fixups = s->member_fixups;
+}
