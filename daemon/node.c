@@ -4,6 +4,7 @@
 #include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
+#include "daemon/rotate.h"
 #include "catalog/index.h"
 #include "proto/util.h"
 #include "store/kind.h"
@@ -108,7 +109,9 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
     }
     if (catalog)
         d->catalog_gen++;
-    if (membership)
+    if (membership) {
         peer_targets_changed(d);
+        rotate_drop_retired(d);   /* a rotation may have retired a connected key */
+    }
     control_watch_applied(d, recs, results, n);
 }

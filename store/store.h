@@ -227,7 +227,26 @@ int store_vv_chains(store *s, store_vv_chain_cb cb, void *ctx);
 typedef int (*store_member_cb)(void *ctx, const store_member *m);
 int store_members(store *s, store_member_cb cb, void *ctx);
 int store_member_get(store *s, const proto_id *id, store_member *out);   /* 0, 1 absent, -1 */
-/* The public key of a current member (up-ref'd), or NULL. */
+/* The public key of a current member (up-ref'd), or NULL: its current key. */
 EVP_PKEY *store_member_key(store *s, const proto_id *id);
+
+/* Keys over time (store/store_keys.c).  The key that verifies member id's
+ * record at seq (up-ref'd), or NULL if id is no current member. */
+EVP_PKEY *store_member_key_at(store *s, const proto_id *id, uint64_t seq);
+/* Whose key is the key with id key_id (SHA-256 of its SubjectPublicKeyInfo,
+ * as certs_key_id gives): *member gets the member (key_id itself when
+ * unknown).  Whatever the member's status. */
+enum { STORE_KEY_CURRENT = 0, STORE_KEY_UNKNOWN = 1, STORE_KEY_RETIRED = 2 };
+int store_key_owner(store *s, const proto_id *key_id, proto_id *member);   /* STORE_KEY_*, -1 */
+/* The id of member's current key (the member id until it rotates) and the
+ * first seq it signs (1 for the admission key).  0, or -1. */
+int store_key_current(store *s, const proto_id *member, proto_id *key_id, uint64_t *from_seq);
+/* The keys member took after admission, oldest first: from_seq and key id. */
+typedef int (*store_key_cb)(void *ctx, uint64_t from_seq, const proto_id *key_id);
+int store_keys_of(store *s, const proto_id *member, store_key_cb cb, void *ctx);
+/* The new key a rotate record names (up-ref'd), or NULL when r is no
+ * rotate record.  Depends on the record alone: for a caller verifying a
+ * batch in which a rotation precedes the member's next records. */
+EVP_PKEY *store_rotate_key(const proto_record *r);
 
 #endif
