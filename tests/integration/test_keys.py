@@ -115,6 +115,10 @@ def test_rotation_keeps_the_member_id(env):
     for k in ("before0", "before1", "before2", "after0", "after1", "after2"):
         assert note_author(d, k), k
     assert (member_of(d, a_id) or {}).get("key") == new_key
+    # and no node ever took a record of a's for a forgery: a batch that holds
+    # the rotation and the records after it verifies them under the new key
+    for n in (a, b, c, d):
+        assert "bad signature" not in n.logtext(), n.name
 
 
 def test_signing_with_a_retired_key_is_refused(env):

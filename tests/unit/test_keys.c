@@ -231,6 +231,17 @@ static void key_at_seq(void **state)
     assert_int_equal(take(s, &old), -1);
     blob ok = sign_with(K3, &g, 7, "note", "e", note("7"));
     assert_int_equal(take(s, &ok), STORE_NEW);
+    /* a second version of an old seq (fork evidence) verifies under the key
+     * of its seq, not the current one: in-order sync alone never asks */
+    blob f1 = sign_with(M, &g, 1, "note", "a", note("1 again"));
+    blob f3 = sign_with(K2, &g, 3, "note", "b", note("3 again"));
+    blob f3bad = sign_with(K3, &g, 3, "note", "b", note("3 by K3"));
+    assert_int_equal(take(s, &f1), STORE_FORK);
+    assert_int_equal(take(s, &f3), STORE_FORK);
+    assert_int_equal(take(s, &f3bad), -1);
+    free(f1.b);
+    free(f3.b);
+    free(f3bad.b);
     /* the same records from scratch, in a store that reopens: the same keys */
     store *t = with_base(F, &gen, &adm);
     for (int i = 0; i < 6; i++)
