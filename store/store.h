@@ -244,6 +244,10 @@ int store_key_current(store *s, const proto_id *member, proto_id *key_id, uint64
 /* The keys member took after admission, oldest first: from_seq and key id. */
 typedef int (*store_key_cb)(void *ctx, uint64_t from_seq, const proto_id *key_id);
 int store_keys_of(store *s, const proto_id *member, store_key_cb cb, void *ctx);
+/* The member a store on disk (a backup) says key_id is a key of, taken
+ * by a rotation (its admission key is its member id): 0, 1 if none, -1 with
+ * err.  As store_peek_self, for a store nobody has open. */
+int store_peek_key_owner(const char *dir, const proto_id *key_id, proto_id *member, char *err, size_t errlen);
 /* The new key a rotate record names (up-ref'd), or NULL when r is no
  * rotate record.  Depends on the record alone: for a caller verifying a
  * batch in which a rotation precedes the member's next records. */

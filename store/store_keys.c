@@ -326,3 +326,31 @@ int keys_check_signer_txn(store *s, MDB_txn *txn, const proto_id *self, uint64_t
     return proto_err(err, errlen, "the node key is not this member's current key "
                      "(retired by a key rotation: start the daemon, which takes the new key)");
 }
+
+int store_peek_key_owner(const char *dir, const proto_id *key_id, proto_id *member, char *err, size_t errlen)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi own;
+    MDB_val k = { 32, (void *)key_id->b }, v;
+    int rc, out = -1;
+    /* as store_peek_self: a backup nobody else opens, no lock file made */
+    if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 16)) ||
+        (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600)) ||
+        (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))) {
+        lmdb_err(err, errlen, dir, rc);
+        goto done;
+    }
+    if (mdb_dbi_open(txn, "keyown", 0, &own) || mdb_get(txn, own, &k, &v) || v.mv_size != 40) {
+        out = 1;   /* no rotation in that store, or not of this key */
+        goto done;
+    }
+    memcpy(member->b, v.mv_data, 32);
+    out = 0;
+done:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (env)
+        mdb_env_close(env);
+    return out;
+}

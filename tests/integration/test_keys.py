@@ -162,3 +162,22 @@ def test_interrupted_rotation_is_finished_or_dropped(env):
     assert a.ctl_json("status")["key"] == rot["key"] and a.member_id() == a_id
     a.ctl("put", "note", "k1", "v=1")
     assert not os.path.exists(os.path.join(a.dir, "node.key.new"))
+
+
+def test_backup_after_rotation_restores(env):
+    """A backup taken after a rotation holds the new key, which its store
+    names for the member: restore accepts it and the node signs on."""
+    a = env.found()
+    a_id = a.member_id()
+    rot = a.ctl_json("key", "rotate")
+    backup = os.path.join(env.tmp, "a.backup")
+    a.run("backup", backup)
+    a.stop()
+    newdir = os.path.join(env.tmp, "a-restored")
+    rc, out, err = a.run("restore", backup, "--data", newdir, data=False)
+    assert a_id in out, (out, err)
+    a.dir = newdir
+    a.start()
+    st = a.ctl_json("status")
+    assert st["member_id"] == a_id and st["key"] == rot["key"], st
+    a.ctl("put", "note", "k", "v=1")
