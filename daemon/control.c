@@ -756,6 +756,14 @@ static void backup_done(uv_work_t *w, int status)
         uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 
+int control_backup_running(catalogd *d)
+{
+    for (control_client *c = d->ctl_clients; c; c = c->next)
+        if (c->backup)
+            return 1;
+    return 0;
+}
+
 static int backup_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)
 {
     backup_job *j = calloc(1, sizeof *j);

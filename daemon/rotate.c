@@ -1,5 +1,6 @@
 /* daemon/rotate.c — key rotation of this node, live; see rotate.h. */
 #include "daemon/rotate.h"
+#include "daemon/control.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "daemon/peer.h"
@@ -84,6 +85,10 @@ int rotate_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, 
         return proto_err(err, errlen, "key rotate: give the new key's type (ed25519, p256 or rsa)");
     if (certs_key_id(d->id.key, &old_key))
         return proto_err(err, errlen, "key rotate: the node key is unusable");
+    /* a backup copies node.key and the store apart: it must not hold one
+     * key and a store that names the other */
+    if (control_backup_running(d))
+        return proto_err(err, errlen, "key rotate: a backup is being written; rotate once it is done");
     files_of(d->data_dir, &f);
     if (certs_make(d->id.code, d->id.name, kt, &nid, err, errlen))
         return -1;
