@@ -115,9 +115,14 @@ def test_rotation_keeps_the_member_id(env):
     for k in ("before0", "before1", "before2", "after0", "after1", "after2"):
         assert note_author(d, k), k
     assert (member_of(d, a_id) or {}).get("key") == new_key
+    # a newcomer sponsored by a after its rotation pins a's new certificate
+    # (catalogctl cert prints it) and syncs through it
+    e = env.join(a)
+    wait_until(lambda: digests_equal([a, b, c, d, e]), 30, what="a newcomer sponsored by the rotated node")
+    assert (member_of(e, a_id) or {}).get("key") == new_key
     # and no node ever took a record of a's for a forgery: a batch that holds
     # the rotation and the records after it verifies them under the new key
-    for n in (a, b, c, d):
+    for n in (a, b, c, d, e):
         assert "bad signature" not in n.logtext(), n.name
 
 
