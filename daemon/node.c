@@ -53,7 +53,7 @@ int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t fl
 void node_applied(catalogd *d, const proto_record *recs, const int *results, size_t n,
                   struct peer *from)
 {
-    int catalog = 0, membership = 0;
+    int catalog = 0, membership = 0, keys = 0;
     size_t fresh = 0, last = 0;
     for (size_t i = 0; i < n; i++) {
         int res = results[i];
@@ -75,6 +75,8 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
         }
         if (res == STORE_NEW && (k->flags & KIND_F_MEMBERSHIP))
             membership = 1;
+        if (res == STORE_FORK && k->id == KIND_MEMBER)
+            keys = 1;   /* a new winner of a fork of rotations changes a key */
         if (!from) {
             d->counters.records_signed[k->id]++;
             gossip_push_local(d, recs[i].raw, recs[i].raw_len);
@@ -109,9 +111,9 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
     }
     if (catalog)
         d->catalog_gen++;
-    if (membership) {
+    if (membership)
         peer_targets_changed(d);
+    if (membership || keys)
         rotate_drop_retired(d);   /* a rotation may have retired a connected key */
-    }
     control_watch_applied(d, recs, results, n);
 }

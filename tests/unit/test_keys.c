@@ -183,6 +183,19 @@ static void expect_owner(store *s, int key, int status)
         assert_memory_equal(owner.b, ids[M].id.b, 32);
 }
 
+typedef struct { size_t n; uint64_t from[4]; proto_id id[4]; } keys_seen;
+
+static int keys_cb(void *ctx, uint64_t from_seq, const proto_id *key_id)
+{
+    keys_seen *k = ctx;
+    if (k->n < 4) {
+        k->from[k->n] = from_seq;
+        k->id[k->n] = *key_id;
+    }
+    k->n++;
+    return 0;
+}
+
 /* ---- tests ---- */
 
 static void key_at_seq(void **state)
@@ -221,6 +234,14 @@ static void key_at_seq(void **state)
     assert_int_equal(store_key_current(s, &ids[M].id, &cur, &from), 0);
     assert_memory_equal(cur.b, ids[K3].id.b, 32);
     assert_int_equal(from, 6);
+    /* the keys over time, oldest first */
+    keys_seen ks = { 0 };
+    assert_int_equal(store_keys_of(s, &ids[M].id, keys_cb, &ks), 0);
+    assert_int_equal(ks.n, 2);
+    assert_int_equal(ks.from[0], 3);
+    assert_memory_equal(ks.id[0].b, ids[K2].id.b, 32);
+    assert_int_equal(ks.from[1], 6);
+    assert_memory_equal(ks.id[1].b, ids[K3].id.b, 32);
     /* the founder never rotated: its key is its member id, since seq 1 */
     assert_int_equal(store_key_current(s, &ids[F].id, &cur, &from), 0);
     assert_memory_equal(cur.b, ids[F].id.b, 32);
