@@ -303,6 +303,22 @@ int certs_load(const char *dir, certs_identity *out, char *err, size_t errlen)
         proto_err(err, errlen, "no node identity in %s (run 'catalogctl init --data %s ...')", dir, dir);
         goto done;
     }
+    rc = certs_load_files(kp, cp, out, err, errlen);
+done:
+    free(kp);
+    free(cp);
+    return rc;
+}
+
+int certs_load_files(const char *kp, const char *cp, certs_identity *out, char *err, size_t errlen)
+{
+    int rc = -1;
+    memset(out, 0, sizeof *out);
+    struct stat st;
+    if (stat(kp, &st)) {
+        proto_err(err, errlen, "cannot read %s: %s", kp, strerror(errno));
+        goto done;
+    }
     if (st.st_mode & 077) {
         proto_err(err, errlen, "%s is readable by others (mode %o); chmod 600 it", kp,
                   (unsigned)(st.st_mode & 0777));
@@ -326,9 +342,68 @@ int certs_load(const char *dir, certs_identity *out, char *err, size_t errlen)
     }
     rc = 0;
 done:
-    free(kp);
-    free(cp);
     return rc;
+}
+
+const char *certs_key_type(EVP_PKEY *k)
+{
+    switch (EVP_PKEY_get_base_id(k)) {
+    case EVP_PKEY_ED25519: return "ed25519";
+    case EVP_PKEY_EC: return "p256";
+    case EVP_PKEY_RSA: return "rsa";
+    default: return NULL;
+    }
+}
+
+int certs_make(const char *code, const char *name, const char *key_type, certs_identity *out,
+               char *err, size_t errlen)
+{
+    char why[128];
+    memset(out, 0, sizeof *out);
+    if (jp_municipality_code_valid(code, why, sizeof why))
+        return proto_err(err, errlen, "invalid municipality code: %s", why);
+    EVP_PKEY *k = keygen(key_type, err, errlen);
+    X509 *x = k ? make_cert(k, code, name, err, errlen) : NULL;
+    if (!x) {
+        EVP_PKEY_free(k);
+        return -1;
+    }
+    out->cert = x;
+    out->key = k;
+    if (fill_from_cert(x, out, err, errlen)) {
+        certs_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int certs_write(const certs_identity *id, const char *kp, const char *cp, char *err, size_t errlen)
+{
+    FILE *f = NULL;
+    int fd;
+    unlink(kp);   /* a leftover of an attempt that never took effect */
+    fd = open(kp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+        if (fd >= 0)
+            close(fd);
+        return proto_err(err, errlen, "cannot create %s: %s", kp, strerror(errno));
+    }
+    if (!PEM_write_PrivateKey(f, id->key, NULL, NULL, 0, NULL, NULL) || fflush(f) || fsync(fileno(f))) {
+        fclose(f);
+        unlink(kp);
+        return ssl_err(err, errlen, "writing node key");
+    }
+    fclose(f);
+    f = fopen(cp, "w");
+    if (!f || !PEM_write_X509(f, id->cert) || fflush(f) || fsync(fileno(f))) {
+        if (f)
+            fclose(f);
+        unlink(kp);
+        unlink(cp);
+        return proto_err(err, errlen, "cannot write %s", cp);
+    }
+    fclose(f);
+    return 0;
 }
 
 void certs_free(certs_identity *id)

@@ -6,8 +6,12 @@
  *   DIR/node.crt   certificate, PEM; subject serialNumber = municipality
  *                  code, CN = municipality name (UTF-8)
  *
- * The member id is SHA-256 of the key's DER SubjectPublicKeyInfo, so it can
- * be computed from the certificate alone by anyone (see `catalogctl id`).
+ * The member id is SHA-256 of the DER SubjectPublicKeyInfo of the key a
+ * member was admitted with, so it can be computed from that certificate
+ * alone by anyone (see `catalogctl id`).  After a key rotation (catalogd's
+ * daemon/rotate.c) the files hold the new key, whose hash is no longer the
+ * member id: certs_identity.id is always the hash of the key loaded, and
+ * the store says whose key it is (store_key_owner).
  */
 #ifndef CERTS_CERTS_H
 #define CERTS_CERTS_H
@@ -34,6 +38,20 @@ int certs_init(const char *dir, const char *code, const char *name, const char *
 
 /* Load DIR/node.key and DIR/node.crt and check they belong together. */
 int certs_load(const char *dir, certs_identity *out, char *err, size_t errlen);
+
+/* The same from two named files (a key rotation's new pair, say). */
+int certs_load_files(const char *key_path, const char *cert_path, certs_identity *out,
+                     char *err, size_t errlen);
+/* A new key of key_type and its self-signed certificate for CODE/NAME, in
+ * memory (nothing written): for a key rotation. */
+int certs_make(const char *code, const char *name, const char *key_type, certs_identity *out,
+               char *err, size_t errlen);
+/* Write id's key (mode 0600, replacing a leftover at key_path) and
+ * certificate, both synced to disk.  0, or -1 with err (nothing left). */
+int certs_write(const certs_identity *id, const char *key_path, const char *cert_path,
+                char *err, size_t errlen);
+/* "ed25519", "p256" or "rsa": the type of k as certs_init names it, or NULL. */
+const char *certs_key_type(EVP_PKEY *k);
 
 /* Parse a certificate (PEM text or DER); fills id, code, name, der. */
 int certs_parse(const uint8_t *buf, size_t len, certs_identity *out, char *err, size_t errlen);

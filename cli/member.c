@@ -68,9 +68,9 @@ static int member_list(client_opts *o)
         free(rep);
         return CLIENT_FAIL;
     }
-    static const char *keys[] = { "code", "name", "status", "address", "member_id", "admitted_by" };
-    static const char *hdr[] = { "CODE", "NAME", "STATUS", "ADDRESS", "MEMBER ID", "ADMITTED BY", "SINCE" };
-    client_table *t = o->json ? NULL : client_table_new(7, hdr);
+    static const char *keys[] = { "code", "name", "status", "address", "member_id", "admitted_by", "key" };
+    static const char *hdr[] = { "CODE", "NAME", "STATUS", "ADDRESS", "MEMBER ID", "KEY", "ADMITTED BY", "SINCE" };
+    client_table *t = o->json ? NULL : client_table_new(8, hdr);
     if (o->json)
         printf("[");
     for (uint32_t i = 0; i < n; i++) {
@@ -78,13 +78,14 @@ static int member_list(client_opts *o)
         if (proto_rd_skip(&rd, 4))
             break;
         size_t el = (size_t)(rd.p - start);
-        char v[6][256];
-        uint64_t since = 0;
-        for (int k = 0; k < 6; k++) {
+        char v[7][256];
+        uint64_t since = 0, kfrom = 1;
+        for (int k = 0; k < 7; k++) {
             v[k][0] = 0;
             proto_map_str(start, el, keys[k], v[k], sizeof v[k]);
         }
         proto_map_u64(start, el, "since_ms", &since);
+        proto_map_u64(start, el, "key_from_seq", &kfrom);
         char when[32] = "";
         time_t s = (time_t)(since / 1000);
         struct tm tm;
@@ -92,15 +93,21 @@ static int member_list(client_opts *o)
         strftime(when, sizeof when, "%Y-%m-%d", &tm);
         if (o->json) {
             printf("%s{", i ? "," : "");
-            for (int k = 0; k < 6; k++)
+            for (int k = 0; k < 7; k++)
                 client_json_kv_str(stdout, keys[k], v[k], 1);
+            client_json_kv_u64(stdout, "key_from_seq", kfrom, 1);
             client_json_kv_str(stdout, "since", when, 0);
             printf("}");
         } else {
             char shortby[16] = "(founder)";
             if (v[5][0])
                 snprintf(shortby, sizeof shortby, "%.9s", v[5]);
-            const char *row[] = { v[0], v[1], v[2], v[3][0] ? v[3] : "-", v[4], shortby, when };
+            /* the key in force: the admitted one (its hash is the member
+             * id), or the one a rotation named from seq kfrom on */
+            char shortkey[48] = "(admitted)";
+            if (v[6][0] && strcmp(v[6], v[4]))
+                snprintf(shortkey, sizeof shortkey, "%.9s from %llu", v[6], (unsigned long long)kfrom);
+            const char *row[] = { v[0], v[1], v[2], v[3][0] ? v[3] : "-", v[4], shortkey, shortby, when };
             client_table_row(t, row);
         }
     }

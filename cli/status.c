@@ -121,10 +121,10 @@ int status_main(int argc, char **argv)
     int rc = client_call(&o, &r, &rep, &len);
     if (rc)
         return rc;
-    static const char *strs[] = { "member_id", "code", "name", "digest", "alliance", "genesis", "listen" };
+    static const char *strs[] = { "member_id", "code", "name", "digest", "alliance", "genesis", "listen", "key" };
     static const char *nums[] = { "records", "current", "members", "peers", "authors", "forks", "seq",
                                   "records_in", "records_out", "bytes_in", "bytes_out", "map_used", "map_size" };
-    enum { NSTR = 7, NNUM = sizeof nums / sizeof nums[0] };
+    enum { NSTR = 8, NNUM = sizeof nums / sizeof nums[0] };
     char sv[NSTR][512];
     uint64_t nv[NNUM];
     for (int i = 0; i < NSTR; i++) {
@@ -166,6 +166,8 @@ int status_main(int argc, char **argv)
                sv[6], (unsigned long long)nv[0], (unsigned long long)nv[1], (unsigned long long)nv[4], sv[3],
                (unsigned long long)nv[7], (unsigned long long)nv[8], (unsigned long long)nv[9],
                (unsigned long long)nv[10]);
+        if (sv[7][0])
+            printf("key:       %s%s\n", sv[7], strcmp(sv[7], sv[0]) ? " (rotated; the member id stays)" : "");
         if (nv[5])
             printf("FORKS:     %llu records of equivocation evidence (see logs)\n", (unsigned long long)nv[5]);
         if (nv[12])

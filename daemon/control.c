@@ -19,6 +19,7 @@
 #include "store/kind.h"
 #include "store/backup.h"
 #include "daemon/peer.h"
+#include "daemon/rotate.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/util.h"
@@ -145,6 +146,11 @@ static int cmd_status(catalogd *d, const uint8_t *req, size_t len, msgpack_packe
     proto_map_put_str(&m, "member_id", id);
     proto_map_put_str(&m, "code", d->id.code);
     proto_map_put_str(&m, "name", d->id.name);
+    proto_id kid;
+    char kh[PROTO_ID_STR] = "";
+    if (d->id.key && certs_key_id(d->id.key, &kid) == 0)
+        proto_id_str(&kid, kh);
+    proto_map_put_str(&m, "key", kh);   /* the key in force: the member id's hash until a rotation */
     proto_map_put_u64(&m, "records", si.records);
     proto_map_put_u64(&m, "current", si.current);
     proto_map_put_str(&m, "digest", dg);
@@ -336,9 +342,15 @@ static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     return 0;
 }
 
+typedef struct {
+    control_list l;
+    store *st;
+} member_list;
+
 static int collect_member(void *ctx, const store_member *m)
 {
-    control_list *l = ctx;
+    member_list *ml = ctx;
+    control_list *l = &ml->l;
     char id[PROTO_ID_STR], by[PROTO_ID_STR] = "";
     static const char *st[] = { "pending", "member", "left", "expelled" };
     proto_map e;
@@ -354,6 +366,14 @@ static int collect_member(void *ctx, const store_member *m)
     proto_map_put_str(&e, "admitted_by", by);
     proto_map_put_u64(&e, "since_ms", m->since_ms);
     proto_map_put_u64(&e, "endorsements", m->endorsements);
+    /* the key in force now and the seq it signs from (1: the admitted key) */
+    proto_id kid;
+    uint64_t from = 1;
+    char kh[PROTO_ID_STR] = "";
+    if (store_key_current(ml->st, &m->id, &kid, &from) == 0)
+        proto_id_str(&kid, kh);
+    proto_map_put_str(&e, "key", kh);
+    proto_map_put_u64(&e, "key_from_seq", from);
     proto_map_end(&e);
     l->n++;
     /* bounded in bytes too: records may be up to 64 KiB each, and a
@@ -364,10 +384,10 @@ static int collect_member(void *ctx, const store_member *m)
 static int cmd_members(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                        char *err, size_t errlen)
 {
-    control_list l;
-    list_begin_bounded(&l);
-    store_members(d->st, collect_member, &l);
-    reply_records(pk, &l, "members");
+    member_list ml = { .st = d->st };
+    list_begin_bounded(&ml.l);
+    store_members(d->st, collect_member, &ml);
+    reply_records(pk, &ml.l, "members");
     return 0;
 }
 
@@ -546,6 +566,8 @@ static const control_cmd commands[] = {
     { "member_add", cmd_member_add, NULL, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
     { "member_set", cmd_member_set, NULL, NULL, CONTROL_WRITE, "address, leave or expel: op [, address, member]" },
     { "backup", NULL, NULL, backup_start, CONTROL_WRITE, "copy the store and the node's key into a new directory: path (absolute)" },
+    { "key_rotate", rotate_cmd, NULL, NULL, CONTROL_WRITE,
+      "rotate the node key, keeping the member id: [type (ed25519, p256, rsa; default: the current one's)]" },
     { "sponsor", cmd_sponsor, NULL, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
     { "status", cmd_status, NULL, NULL, CONTROL_READ, "this node: member id, store counts, digest, traffic, health" },
     { "get", cmd_get, NULL, NULL, CONTROL_READ, "the current record: kind, key [, author]" },
@@ -847,6 +869,14 @@ static void backup_done(uv_work_t *w, int status)
     serve(c);
     if (!c->paused && !c->backup && !uv_is_closing((uv_handle_t *)&c->pipe))
         uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+int control_backup_running(catalogd *d)
+{
+    for (control_client *c = d->ctl_clients; c; c = c->next)
+        if (c->backup)
+            return 1;
+    return 0;
 }
 
 static int backup_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)

@@ -7,6 +7,9 @@
 
 int  control_listen(catalogd *d, char *err, size_t errlen);
 void control_close(catalogd *d);
+/* Whether a client's backup is being written (it copies node.key: a key
+ * rotation waits for it). */
+int  control_backup_running(catalogd *d);
 /* Records just applied (node_applied's arguments): each watcher that is
  * caught up gets those it has not had (daemon/control_watch.c). */
 void control_watch_applied(catalogd *d, const proto_record *recs, const int *results, size_t n);

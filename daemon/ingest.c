@@ -59,7 +59,9 @@ typedef struct {
     int refused;              /* broke a rule (text, its kind's validator) */
 } vitem;
 
-typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; } vtail;
+/* key: the key of the author's next seq — borrowed from it[], or owned
+ * (own) when the last record is a key rotation naming another one */
+typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; int own; } vtail;
 
 struct vjob {
     peer *p;
@@ -109,6 +111,9 @@ static void job_free(vjob *j)
 {
     for (size_t i = 0; i < j->n; i++)
         EVP_PKEY_free(j->it[i].key);
+    for (size_t i = 0; i < j->ntails; i++)
+        if (j->tails[i].own)
+            EVP_PKEY_free(j->tails[i].key);
     free(j->it);
     free(j->tails);
     free(j->frame);
@@ -408,11 +413,15 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         keys[i] = NULL;
         if (pc == STORE_GAP && j->n && !memcmp(&j->it[j->n - 1].r.author, &r->author, 32) &&
             j->it[j->n - 1].r.seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN)) {
-            /* its predecessor is in this batch: same author, same key; the
-             * remaining rules are checked again when the batch is applied */
+            /* its predecessor is in this batch: same author, same key
+             * unless the predecessor rotates it; the remaining rules are
+             * checked again when the batch is applied */
             pc = STORE_NEW;
-            k = j->it[j->n - 1].key;
-            EVP_PKEY_up_ref(k);
+            k = store_rotate_key(&j->it[j->n - 1].r);
+            if (!k) {
+                k = j->it[j->n - 1].key;
+                EVP_PKEY_up_ref(k);
+            }
         } else if (pc == STORE_GAP && !kind_has(r->kind, KIND_F_NO_CHAIN) && prev_tail_key(p->ing->prev, r)) {
             /* its predecessor is in the job being applied just before this one */
             pc = STORE_NEW;
@@ -456,9 +465,12 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
     }
     /* items are in (author, seq) order: the last of each author's run */
     j->tails = malloc(j->n * sizeof *j->tails);
-    for (size_t i = 0; j->tails && i < j->n; i++)
-        if (i + 1 == j->n || memcmp(&j->it[i + 1].r.author, &j->it[i].r.author, 32))
-            j->tails[j->ntails++] = (vtail){ j->it[i].r.author, j->it[i].r.seq, j->it[i].key };
+    for (size_t i = 0; j->tails && i < j->n; i++) {
+        if (i + 1 < j->n && !memcmp(&j->it[i + 1].r.author, &j->it[i].r.author, 32))
+            continue;
+        EVP_PKEY *rk = store_rotate_key(&j->it[i].r);
+        j->tails[j->ntails++] = (vtail){ j->it[i].r.author, j->it[i].r.seq, rk ? rk : j->it[i].key, rk != NULL };
+    }
     return j;
 }
 

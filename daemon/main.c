@@ -22,6 +22,7 @@
 #include "daemon/notify.h"
 #include "daemon/web.h"
 #include "daemon/peer.h"
+#include "daemon/rotate.h"
 #include "catalog/index.h"
 #include "proto/util.h"
 
@@ -347,21 +348,21 @@ int main(int argc, char **argv)
     d.idle_ms = (unsigned)st->num[CONFIG_IDLE_TIMEOUT_MS];
     fit_fd_limit(&d);
 
-    if (certs_load(data, &d.id, err, sizeof err)) {
-        log_error(&d, "%s", err);
-        return 1;
-    }
     /* One daemon per data directory: LMDB would allow two, the network would not. */
     snprintf(path, sizeof path, "%s/catalogd.lock", data);
     int lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
         log_error(&d, "another catalogd is running on %s", data);
-        certs_free(&d.id);
+        return 1;
+    }
+    rotate_recover_files(&d, data);
+    if (certs_load(data, &d.id, err, sizeof err)) {
+        log_error(&d, "%s", err);
         return 1;
     }
     snprintf(path, sizeof path, "%s/db", data);
     if (store_open(path, (size_t)st->num[CONFIG_MAP_SIZE_MB], &d.st, err, sizeof err) ||
-        store_bind_self(d.st, &d.id.id, err, sizeof err)) {
+        rotate_startup(&d, err, sizeof err)) {
         log_error(&d, "store: %s", err);
         certs_free(&d.id);
         return 1;

@@ -4,6 +4,7 @@
 #include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
+#include "daemon/rotate.h"
 #include "catalog/index.h"
 #include "proto/msg.h"
 #include "proto/util.h"
@@ -53,7 +54,7 @@ int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t fl
 void node_applied(catalogd *d, const proto_record *recs, const int *results, size_t n,
                   struct peer *from)
 {
-    int catalog = 0, membership = 0;
+    int catalog = 0, membership = 0, keys = 0;
     size_t fresh = 0, last = 0;
     for (size_t i = 0; i < n; i++) {
         int res = results[i];
@@ -78,6 +79,8 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
          * log (store/store_member.c) */
         if (res == STORE_FORK || (k->flags & KIND_F_MEMBERSHIP))
             membership = 1;
+        if (res == STORE_FORK && k->id == KIND_MEMBER)
+            keys = 1;   /* a new winner of a fork of rotations changes a key */
         if (!from) {
             d->counters.records_signed[k->id]++;
             gossip_push_local(d, recs[i].raw, recs[i].raw_len);
@@ -114,6 +117,8 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
         d->catalog_gen++;
     if (membership)
         peer_targets_changed(d);
+    if (membership || keys)
+        rotate_drop_retired(d);   /* a rotation may have retired a connected key */
     control_watch_applied(d, recs, results, n);
     if (from)
         node_genesis_check(d, from);

@@ -110,7 +110,9 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
         return 0;
     }
     OPENSSL_free(der);
-    p->id = ci.id;
+    /* the member whose key it is: after a key rotation, not the key's hash */
+    p->key_id = ci.id;
+    int kst = store_key_owner(p->d->st, &ci.id, &p->id);
     snprintf(p->code, sizeof p->code, "%s", ci.code);
     snprintf(p->name, sizeof p->name, "%s", ci.name);
     certs_free(&ci);
@@ -122,7 +124,9 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
         log_warn(p->d, "refused peer %s: presented member id %s, expected another member", p->addr, ids);
         return 0;
     }
-    if (!key_acceptable(p->d, &p->id, &reason)) {
+    if (kst == STORE_KEY_RETIRED)
+        reason = "it presented a key that member has retired (key rotation)";
+    if (reason || !key_acceptable(p->d, &p->id, &reason)) {
         if (!p->id_known) {
             p->d->counters.peers_refused[REFUSED_NOT_MEMBER]++;
             log_warn(p->d, "refused peer %s at TLS handshake: member id %s (%s %s): %s",

@@ -32,7 +32,8 @@ typedef struct peer {
     int refs;                 /* handle + thread-pool jobs; freed at 0 */
     char addr[256];
     char host[64];            /* inbound: the remote IP address (per-address cap) */
-    proto_id id;              /* from the verified certificate */
+    proto_id id;              /* from the verified certificate: the member its key belongs to */
+    proto_id key_id;          /* the hash of the key it presented (the member id until a rotation) */
     int id_known;
     proto_id expect;          /* outbound: the member we meant to reach */
     int has_expect;

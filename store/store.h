@@ -265,6 +265,30 @@ int store_genesis_unchecked(store *s);
  * genesis refused by the chain check: nothing of it is kept.  0, or -1. */
 int store_alliance_forget(store *s, char *err, size_t errlen);
 /* The public key of a current member (up-ref'd), or NULL. */
+/* The public key of a current member (up-ref'd), or NULL: its current key. */
 EVP_PKEY *store_member_key(store *s, const proto_id *id);
+
+/* Keys over time (store/store_keys.c).  The key that verifies member id's
+ * record at seq (up-ref'd), or NULL if id is no current member. */
+EVP_PKEY *store_member_key_at(store *s, const proto_id *id, uint64_t seq);
+/* Whose key is the key with id key_id (SHA-256 of its SubjectPublicKeyInfo,
+ * as certs_key_id gives): *member gets the member (key_id itself when
+ * unknown).  Whatever the member's status. */
+enum { STORE_KEY_CURRENT = 0, STORE_KEY_UNKNOWN = 1, STORE_KEY_RETIRED = 2 };
+int store_key_owner(store *s, const proto_id *key_id, proto_id *member);   /* STORE_KEY_*, -1 */
+/* The id of member's current key (the member id until it rotates) and the
+ * first seq it signs (1 for the admission key).  0, or -1. */
+int store_key_current(store *s, const proto_id *member, proto_id *key_id, uint64_t *from_seq);
+/* The keys member took after admission, oldest first: from_seq and key id. */
+typedef int (*store_key_cb)(void *ctx, uint64_t from_seq, const proto_id *key_id);
+int store_keys_of(store *s, const proto_id *member, store_key_cb cb, void *ctx);
+/* The member a store on disk (a backup) says key_id is a key of, taken
+ * by a rotation (its admission key is its member id): 0, 1 if none, -1 with
+ * err.  As store_peek_self, for a store nobody has open. */
+int store_peek_key_owner(const char *dir, const proto_id *key_id, proto_id *member, char *err, size_t errlen);
+/* The new key a rotate record names (up-ref'd), or NULL when r is no
+ * rotate record.  Depends on the record alone: for a caller verifying a
+ * batch in which a rotation precedes the member's next records. */
+EVP_PKEY *store_rotate_key(const proto_record *r);
 
 #endif

@@ -127,7 +127,7 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
                   (unsigned long long)STORE_MEMBER_SKEW_MS);
         return STORE_GAP;
     }
-    EVP_PKEY *k = member_key_txn(s, txn, &r->author);
+    EVP_PKEY *k = key_at_txn(s, txn, &r->author, r->seq);   /* the key current at its seq */
     if (!k) {
         char id[PROTO_ID_STR];
         proto_id_str(&r->author, id);
@@ -289,7 +289,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
                 ver_put(s, txn, r, &h, 0) ||
                 recompute_current(s, txn, old.kind, &old.author, old.key) ||
                 recompute_current(s, txn, r->kind, &r->author, r->key) ||
-                chain_rebuild_txn(s, txn, &r->author, r->seq, &h)) {
+                chain_rebuild_txn(s, txn, &r->author, r->seq, &h) || keys_fork_txn(s, txn, &old, r)) {
                 free(oldcopy);
                 return -1;
             }
@@ -552,6 +552,10 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
     /* The seq is the author's next; it is persisted in the same commit as the
      * record, before the record can leave this node. */
     uint64_t seq = vv_get_txn(s, txn, &self);
+    if (keys_check_signer_txn(s, txn, &self, seq + 1, priv, err, errlen)) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
     if (sign_all(priv, &g, &self, items, n, seq + 1, err, errlen)) {
         mdb_txn_abort(txn);
         return -1;

@@ -247,6 +247,11 @@ static int backup_check(const char *path, proto_id *self, char *err, size_t errl
         return -1;
     if (rc == 1)
         return proto_err(err, errlen, "%s: the store in the backup is bound to no node key", path);
+    proto_id owner;
+    /* after a key rotation node.key is a key the store names for its member */
+    if (memcmp(&bound, self, sizeof bound) && store_peek_key_owner(p, self, &owner, err, errlen) == 0 &&
+        !memcmp(&owner, &bound, sizeof bound))
+        *self = bound;
     if (memcmp(&bound, self, sizeof bound)) {
         char a[PROTO_ID_STR], b[PROTO_ID_STR];
         proto_id_str(self, a);

@@ -10,6 +10,7 @@
  *   store_apply.c   the record rules: precheck, apply, signing our records
  *   store_read.c    reads, and releasing the pages reads have mapped
  *   store_sum.c     the per-author hash chains (db sum) and the digest
+ *   store_keys.c    members' keys over time (dbs keys, keyown)
  *
  * Functions named *_txn work inside a transaction the caller owns and never
  * commit or abort it.
@@ -41,11 +42,13 @@ struct store {
     long mapped_base;       /* mapped pages after the last release */
     size_t map_len;
     MDB_dbi meta, log, ver, cur, vv, members, endorse, forks, sum;   /* see store.c */
+    MDB_dbi keys, keyown;                                            /* see store_keys.c */
     /* the digest as of committed transaction digest_id (store_sum.c) */
     int digest_ok;
     size_t digest_id;
     proto_id digest;
-    struct { proto_id id; EVP_PKEY *key; } cache[KEYCACHE];    /* member keys by id */
+    /* member keys by id, each with the seqs it signs: from..until-1 (until 0: no end) */
+    struct { proto_id id; uint64_t from, until; EVP_PKEY *key; } cache[KEYCACHE];
     /* this write transaction applied membership records the incremental
      * path may have derived differently from the log: replay before commit
      * (store_member.c) */
@@ -111,6 +114,8 @@ int decode_cert_member(const proto_record *r, store_member *m, char *err, size_t
 int member_put_txn(store *s, MDB_txn *txn, const store_member *m);
 /* id's member status into *status: 0, 1 if it has no entry, -1. */
 int member_status_txn(store *s, MDB_txn *txn, const proto_id *id, int *status);
+/* The member entry of id: 0, 1 absent, -1 error. */
+int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m);
 /* Whether id is an active member now. */
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id);
 /* The public key of an active member (up-ref'd; caller frees), or NULL.
@@ -146,6 +151,31 @@ int member_settle_txn(store *s, MDB_txn *txn);
 /* Validators of the kinds table (store/kind.c): the rules that depend on
  * the record alone.  0, or -1 with a message. */
 int store_member_validate(const proto_record *r, char *err, size_t errlen);
+
+/* ---- store_keys.c ---- */
+
+/* The key that verifies id's record at seq (up-ref'd), or NULL if id is no
+ * active member.  Cached in s->cache with the seqs it is good for. */
+EVP_PKEY *key_at_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq);
+/* member signs with the key spki from from_seq (>= 2) on: the one entry
+ * point for a new key, whatever decided it (a rotate record; a rekey by
+ * quorum later).  Empties the key cache.  0 or -1. */
+int key_set_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t from_seq,
+                const uint8_t *spki, size_t len);
+/* A rotate record's rules that depend on the record alone (its author is
+ * its subject, its certificate a new usable key): 0, or -1 with err. */
+int keys_rotate_validate(const proto_record *r, char *err, size_t errlen);
+/* A rotate record checked and verified: its key from its seq + 1.  0 or -1. */
+int keys_apply_rotate_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* The record held at an (author, seq) changed from loser to winner (a
+ * fork's new winner): the keys follow the winner.  0 or -1. */
+int keys_fork_txn(store *s, MDB_txn *txn, const proto_record *loser, const proto_record *winner);
+/* The owner of key_id (STORE_KEY_*), as store_key_owner. */
+int key_owner_txn(store *s, MDB_txn *txn, const proto_id *key_id, proto_id *member);
+/* Refuse to sign self's record at seq with priv when self has another key
+ * there (a key retired by a rotation): 0, or -1 with err. */
+int keys_check_signer_txn(store *s, MDB_txn *txn, const proto_id *self, uint64_t seq, EVP_PKEY *priv,
+                          char *err, size_t errlen);
 
 /* ---- store_read.c ---- */
 

@@ -36,7 +36,7 @@
 #include <string.h>
 
 /* A member record's op; admits and expels are kept in endorse. */
-enum { OP_ADMIT = 1, OP_EXPEL = 2, OP_LEAVE = 3, OP_ADDRESS = 4 };
+enum { OP_ADMIT = 1, OP_EXPEL = 2, OP_LEAVE = 3, OP_ADDRESS = 4, OP_ROTATE = 5 };
 
 /* ---- the members table ---- */
 
@@ -81,7 +81,7 @@ static int member_unpack(const proto_id *id, const void *buf, size_t len, store_
     return 0;
 }
 
-static int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m)
+int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m)
 {
     MDB_val k = { 32, (void *)id->b }, v;
     int rc = mdb_get(txn, s->members, &k, &v);
@@ -192,27 +192,10 @@ EVP_PKEY *key_from_spki(const uint8_t *der, size_t len)
     return d2i_PUBKEY(NULL, &p, (long)len);
 }
 
+/* The current key: keys over time are store_keys.c's. */
 EVP_PKEY *member_key_txn(store *s, MDB_txn *txn, const proto_id *id)
 {
-    size_t slot;
-    memcpy(&slot, id->b, sizeof slot);
-    slot &= KEYCACHE - 1;
-    if (s->cache[slot].key && memcmp(&s->cache[slot].id, id, 32) == 0) {
-        EVP_PKEY_up_ref(s->cache[slot].key);
-        return s->cache[slot].key;
-    }
-    store_member *m = malloc(sizeof *m);
-    EVP_PKEY *k = NULL;
-    if (m && member_get_txn(s, txn, id, m) == 0 && m->status == STORE_MEMBER_ACTIVE)
-        k = key_from_spki(m->spki, m->spki_len);
-    free(m);
-    if (k) {
-        EVP_PKEY_free(s->cache[slot].key);
-        s->cache[slot].id = *id;
-        s->cache[slot].key = k;
-        EVP_PKEY_up_ref(k);
-    }
-    return k;
+    return key_at_txn(s, txn, id, UINT64_MAX);
 }
 
 EVP_PKEY *store_member_key(store *s, const proto_id *id)
@@ -272,6 +255,7 @@ static int op_of(const proto_record *r)
     if (!strcmp(op, "expel")) return OP_EXPEL;
     if (!strcmp(op, "leave")) return OP_LEAVE;
     if (!strcmp(op, "address")) return OP_ADDRESS;
+    if (!strcmp(op, "rotate")) return OP_ROTATE;
     return 0;
 }
 
@@ -288,7 +272,9 @@ int store_member_validate(const proto_record *r, char *err, size_t errlen)
         return proto_err(err, errlen, "member records cannot be deleted");
     int op = op_of(r);
     if (!op)
-        return proto_err(err, errlen, "member record has no valid op (admit, expel, leave, address)");
+        return proto_err(err, errlen, "member record has no valid op (admit, expel, leave, address, rotate)");
+    if (op == OP_ROTATE)
+        return keys_rotate_validate(r, err, errlen);
     if ((op == OP_LEAVE || op == OP_ADDRESS) && memcmp(&subj, &r->author, 32))
         return proto_err(err, errlen, "only a member itself may announce its address or leave");
     if ((op == OP_ADMIT || op == OP_EXPEL) && !memcmp(&subj, &r->author, 32))
@@ -348,6 +334,8 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     proto_id subj;
     store_member m;
     int op = op_of(r);
+    if (op == OP_ROTATE)
+        return keys_apply_rotate_txn(s, txn, r);   /* keys, not membership */
     proto_unhex(r->key, subj.b, 32);
     int have = member_get_txn(s, txn, &subj, &m);
     if (have < 0)
@@ -420,7 +408,13 @@ int store_genesis_check(store *s, proto_id *sponsor, char *err, size_t errlen)
     }
     /* the members derived from the log (a replay: what every node derives)
      * name the sponsor active: a chain of admissions leads to it */
-    if (!is_member_txn(s, txn, sponsor)) {
+    proto_id who;   /* sponsor_id is the key of the certificate join was given */
+    int ko = key_owner_txn(s, txn, sponsor, &who);
+    if (ko < 0) {
+        mdb_txn_abort(txn);
+        return proto_err(err, errlen, "reading the sponsor's key");
+    }
+    if (ko == STORE_KEY_UNKNOWN || !is_member_txn(s, txn, &who)) {
         mdb_txn_abort(txn);
         return STORE_GENESIS_WAIT;
     }

@@ -136,14 +136,14 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
     return ret;
 }
 
-/* SHA-256 over the members and endorse tables: to tell whether a replay
- * changed what the incremental path had derived. */
+/* SHA-256 over the members, endorse and keys tables: to tell whether a
+ * replay changed what the incremental path had derived. */
 static int tables_hash(store *s, MDB_txn *txn, uint8_t out[32])
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    MDB_dbi dbs[2] = { s->members, s->endorse };
+    MDB_dbi dbs[4] = { s->members, s->endorse, s->keys, s->keyown };
     int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    for (int i = 0; ok && i < 2; i++) {
+    for (int i = 0; ok && i < 4; i++) {
         MDB_cursor *c;
         MDB_val k, v;
         if (mdb_cursor_open(txn, dbs[i], &c)) {
@@ -293,7 +293,10 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     }
     hp.au = au;
     hp.v = l.v;
-    if (mdb_drop(txn, s->members, 0) || mdb_drop(txn, s->endorse, 0))
+    /* the keys over time too: a rotate is a member record, applied in its
+     * turn like the others (a fork may have changed which one won) */
+    if (mdb_drop(txn, s->members, 0) || mdb_drop(txn, s->endorse, 0) ||
+        mdb_drop(txn, s->keys, 0) || mdb_drop(txn, s->keyown, 0))
         goto out;
     cache_clear(s);
     /* at first only the genesis applies */

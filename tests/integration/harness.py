@@ -107,7 +107,8 @@ class Node:
         return path
 
     def member_id(self):
-        return self.ctl("id").strip()
+        # after a key rotation a second line names the key in force
+        return self.ctl("id").splitlines()[0].strip()
 
     def start(self, *extra, wait=True, listen=True, env=None):
         args = [self.env.daemon, "--data", self.dir, "--log-level", "debug",

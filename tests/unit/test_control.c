@@ -20,7 +20,7 @@
 
 /* ---- stubs ---- */
 
-static size_t n_publish, batch_sizes[8], n_publish_one, n_catalog, n_sponsor;
+static size_t n_publish, batch_sizes[8], n_publish_one, n_catalog, n_sponsor, n_rotate;
 
 int node_publish(catalogd *d, store_write_item *items, size_t n, char *err, size_t errlen)
 {
@@ -84,6 +84,13 @@ void catalogd_reload_sponsor(catalogd *d)
     n_sponsor++;
 }
 
+/* key rotation makes keys and files: not here */
+int rotate_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen)
+{
+    n_rotate++;
+    return proto_err(err, errlen, "key rotation is not part of this test");
+}
+
 int metrics_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen)
 {
     proto_map m;
@@ -112,7 +119,7 @@ static int setup(void **state)
     assert_non_null(f);
     f->c.d = &f->d;
     msgpack_sbuffer_init(&f->c.out);
-    n_publish = n_publish_one = n_catalog = n_sponsor = 0;
+    n_publish = n_publish_one = n_catalog = n_sponsor = n_rotate = 0;
     memset(batch_sizes, 0, sizeof batch_sizes);
     *state = f;
     return 0;
@@ -186,7 +193,7 @@ static void no_more_replies(fixture *f)
  * connection (a restricted socket, the web view) relies on it. */
 static void table_access(void **state)
 {
-    static const char *writes[] = { "put", "cput", "member_add", "member_set", "backup", "sponsor" };
+    static const char *writes[] = { "put", "cput", "member_add", "member_set", "key_rotate", "backup", "sponsor" };
     static const char *reads[] = { "status", "get", "list", "history", "forks", "members", "member_show",
                                    "peers", "vv", "cfind", "csearch", "metrics", "watch", "help" };
     size_t nw = sizeof writes / sizeof writes[0], nr = sizeof reads / sizeof reads[0];
@@ -266,6 +273,7 @@ static void read_only_refuses_writes(void **state)
     assert_int_equal(n_publish_one, 0);
     assert_int_equal(n_catalog, 0);
     assert_int_equal(n_sponsor, 0);
+    assert_int_equal(n_rotate, 0);
     assert_int_equal(f->c.batch.n, 0);
 }
 
