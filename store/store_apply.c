@@ -272,6 +272,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
                 return STORE_REJECT;
             }
             loser = &old;
+            s->policy_dirty = 1;   /* a new winner: what the log says may differ */
             MDB_val nv = { r->raw_len, (void *)r->raw };
             if (mdb_put(txn, s->log, &k, &nv, 0) || ver_put(s, txn, &old, &held, 1) ||
                 ver_put(s, txn, r, &h, 0) ||
@@ -315,11 +316,16 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
             meta_put_txn(s, txn, "alliance", name, strlen(name)) ||
             meta_put_txn(s, txn, "admission", a, 8) || member_put_txn(s, txn, &m))
             return -1;
+        s->policy_dirty = 1;
         break;
     }
     case KIND_MEMBER:
         if (apply_member(s, txn, r))
             return -1;
+        s->policy_dirty = 1;   /* whose votes count may have changed */
+        break;
+    case KIND_POLICY:
+        s->policy_dirty = 1;
         break;
     default:
         break;
@@ -344,6 +350,7 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
     int rc;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
+    s->policy_dirty = 0;
     for (size_t i = 0; i < n; i++) {
         int r = apply_txn(s, txn, &recs[i], rules, NULL, 0);
         if (r < 0) {
@@ -352,6 +359,11 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
             return proto_err(err, errlen, "write failed (store full or damaged?)");
         }
         results[i] = r;
+    }
+    if (policy_settle_txn(s, txn)) {
+        mdb_txn_abort(txn);
+        cache_clear(s);
+        return proto_err(err, errlen, "deriving the policy failed (store full or damaged?)");
     }
     if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
@@ -500,6 +512,7 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
     /* The seq is the author's next; it is persisted in the same commit as the
      * record, before the record can leave this node. */
     uint64_t seq = vv_get_txn(s, txn, &self);
+    s->policy_dirty = 0;
     if (sign_all(priv, &g, &self, items, n, seq + 1, err, errlen)) {
         mdb_txn_abort(txn);
         return -1;
@@ -514,6 +527,15 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
             }
             return -1;
         }
+    }
+    if (policy_settle_txn(s, txn)) {
+        mdb_txn_abort(txn);
+        cache_clear(s);
+        for (size_t k = 0; k < n; k++) {
+            free(items[k].out);
+            items[k].out = NULL;
+        }
+        return proto_err(err, errlen, "deriving the policy failed (store full or damaged?)");
     }
     if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
@@ -578,7 +600,9 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
         proto_body_str(b, "address", address);
     proto_body_bin(b, "cert", cert_der, cert_len);
     store_write_item it = { "genesis", "genesis", 0, b, NULL, 0 };
-    rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen);
+    s->policy_dirty = 0;
+    rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen) ||
+         policy_settle_txn(s, txn);
     free(it.out);
     proto_body_free(b);
     if (rc) {

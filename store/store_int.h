@@ -45,6 +45,8 @@ struct store {
     size_t digest_id;
     proto_id digest;
     struct { proto_id id; EVP_PKEY *key; } cache[KEYCACHE];    /* member keys by id */
+    int policy_dirty;       /* this write applied a genesis, member or policy record:
+                             * derive the policy before commit (store_policy.c) */
 };
 
 /* ---- key encodings (store.c describes the layout) ---- */
@@ -120,6 +122,33 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r);
 /* Validators of the kinds table (store/kind.c): the rules that depend on
  * the record alone.  0, or -1 with a message. */
 int store_member_validate(const proto_record *r, char *err, size_t errlen);
+
+/* Count every member's votes again under the quorums in force (after the
+ * policy changed): 1 if some member's status changed, 0 if none, -1. */
+int member_recount_all_txn(store *s, MDB_txn *txn);
+/* A member's status (STORE_MEMBER_*), or -1 if the store has no entry. */
+int member_status_txn(store *s, MDB_txn *txn, const proto_id *id);
+
+/* ---- store_policy.c ---- */
+
+/* The policy in force (meta "policy"; P0 from the genesis for a store that
+ * has none yet): 0, or -1 if there is no genesis. */
+int policy_in_force_txn(store *s, MDB_txn *txn, store_policy *out);
+/* The quorums in force, for member counting (admission 1, expulsion 2
+ * without an alliance). */
+void policy_quorums_txn(store *s, MDB_txn *txn, uint32_t *admission, uint32_t *expulsion);
+/* The change quorum of policy p with `active` active members:
+ * min(p->expulsion, active), at least 1. */
+uint32_t policy_change_quorum(const store_policy *p, size_t active);
+/* Derive the policy in force afresh from the log and store it: 1 if it
+ * changed, 0 if not, -1 on error.  Clears s->policy_dirty. */
+int policy_derive_txn(store *s, MDB_txn *txn);
+/* Before a write transaction commits: when it applied a genesis, member or
+ * policy record, derive the policy, then membership under its quorums,
+ * until neither changes (bounded).  0 or -1. */
+int policy_settle_txn(store *s, MDB_txn *txn);
+/* The policy record's validator (store/kind.c). */
+int store_policy_validate(const proto_record *r, char *err, size_t errlen);
 
 /* ---- store_read.c ---- */
 

@@ -6,8 +6,9 @@
  *
  * A member record about X (key: X's member id in lowercase hex) says
  * admit (with X's certificate), expel, leave or address.  X is active once
- * `admission` current members have admitted it, expelled once
- * max(admission, 2) have expelled it, and has left once it signs leave.
+ * the admission quorum of the policy in force (store_policy.c) of current
+ * members have admitted it, expelled once its expulsion quorum have
+ * expelled it, and has left once it signs leave.
  * Only the votes of members active now count.
  *
  * A caller may rely on: store_member_validate depending on the record alone
@@ -114,6 +115,12 @@ int member_put_txn(store *s, MDB_txn *txn, const store_member *m)
     msgpack_sbuffer_destroy(&sb);
     cache_clear(s);  /* membership changed: keys must be looked up afresh */
     return rc ? -1 : 0;
+}
+
+int member_status_txn(store *s, MDB_txn *txn, const proto_id *id)
+{
+    store_member m;
+    return member_get_txn(s, txn, id, &m) == 0 ? m.status : -1;
 }
 
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id)
@@ -287,17 +294,13 @@ int store_member_validate(const proto_record *r, char *err, size_t errlen)
     return 0;
 }
 
-static uint32_t admission_txn(store *s, MDB_txn *txn)
-{
-    uint8_t a[8];
-    size_t n = 8;
-    return meta_get_txn(s, txn, "admission", a, &n) == 0 && n == 8 ? (uint32_t)get_be64(a) : 1;
-}
 
 /* Membership of `subject` is derived from every current member's latest
  * member record about it: admitted once `admission` members endorse it. */
-static int member_recount(store *s, MDB_txn *txn, store_member *m, uint32_t admission)
+static int member_recount(store *s, MDB_txn *txn, store_member *m)
 {
+    uint32_t admission, expulsion;
+    policy_quorums_txn(s, txn, &admission, &expulsion);   /* the policy in force */
     MDB_cursor *c;
     MDB_val k = { 32, m->id.b }, v;
     uint32_t admits = 0, expels = 0;
@@ -320,7 +323,7 @@ static int member_recount(store *s, MDB_txn *txn, store_member *m, uint32_t admi
     m->endorsements = admits;
     if (m->status == STORE_MEMBER_LEFT)
         return 0;
-    if (expels >= (admission > 1 ? admission : 2))
+    if (expels >= expulsion)
         m->status = STORE_MEMBER_EXPELLED;
     else if (m->status == STORE_MEMBER_PENDING && admits >= admission)
         m->status = STORE_MEMBER_ACTIVE;
@@ -365,8 +368,46 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     }
     if (m.spki_len == 0)
         return 0;   /* never admitted: nothing to derive */
-    if (member_recount(s, txn, &m, admission_txn(s, txn)))
+    if (member_recount(s, txn, &m))
         return -1;
     return member_put_txn(s, txn, &m);
 }
 
+
+int member_recount_all_txn(store *s, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    proto_id *ids = NULL;
+    size_t n = 0, cap = 0;
+    int changed = 0;
+    if (mdb_cursor_open(txn, s->members, &c))
+        return -1;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 32)
+            continue;
+        if (n == cap) {
+            proto_id *x = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof *ids);
+            if (!x) {
+                mdb_cursor_close(c);
+                free(ids);
+                return -1;
+            }
+            ids = x;
+        }
+        memcpy(ids[n++].b, k.mv_data, 32);
+    }
+    mdb_cursor_close(c);
+    for (size_t i = 0; i < n && changed >= 0; i++) {
+        store_member m;
+        if (member_get_txn(s, txn, &ids[i], &m) || m.spki_len == 0)
+            continue;
+        int was = m.status;
+        if (member_recount(s, txn, &m) || (m.status != was && member_put_txn(s, txn, &m)))
+            changed = -1;
+        else if (m.status != was)
+            changed = 1;
+    }
+    free(ids);
+    return changed;
+}
