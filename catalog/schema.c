@@ -15,6 +15,8 @@
 #define VALUE_RAW_MAX  PROTO_RECORD_MAX   /* any input value, before processing */
 #define REF_MAX        (PROTO_ID_STR - 1 + 1 + CATALOG_KEY_MAX)
 #define ENUM_MAX       64u
+/* A list of allowed values in a message: a policy's 32 items of 64 bytes. */
+#define VALUES_TEXT_MAX (32 * (CATALOG_VOCAB_ITEM_MAX + 3) + 1)
 
 /* ---- the schema ---- */
 
@@ -766,7 +768,7 @@ static const char *enum_lookup(const char *const *values, const char *s, size_t 
 
 static int not_one_of(ctx *c, const char *s, size_t n)
 {
-    char list[512];
+    char list[VALUES_TEXT_MAX];
     size_t o = 0;
     list[0] = 0;
     const char *const *values = values_of(c);
@@ -776,6 +778,9 @@ static int not_one_of(ctx *c, const char *s, size_t n)
             break;
         o += (size_t)w;
     }
+    if (c->f->flags & (CATALOG_F_POLICY_AREAS | CATALOG_F_POLICY_ROUTES))
+        return FERR(c, "「%.*s」は次のどれでもありません: %s（連合のポリシーで定める値です。"
+                       "catalogctl policy show で確かめられます）", clip(s, n, 64), s, list);
     return FERR(c, "「%.*s」は次のどれでもありません: %s", clip(s, n, 64), s, list);
 }
 

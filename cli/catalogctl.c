@@ -26,6 +26,7 @@ static const struct {
     { "alliance", NULL, NULL, &alliance_verb, "Found an alliance" },
     { "join", join_main, join_usage, NULL, "Trust a sponsor: join --sponsor FILE.pem --address HOST:PORT" },
     { "member", NULL, NULL, &member_verb, "Members" },
+    { "policy", NULL, NULL, &policy_verb, "The alliance's policy: quorums, 分野, 契約方法" },
     { "status", status_main, status_usage, NULL, "Node health: member id, records, digest, peers" },
     { "peers", peers_main, peers_usage, NULL, "Connections to other members" },
     { "metrics", metrics_main, metrics_usage, NULL, "Metrics in the Prometheus text format (as the web view's /metrics)" },

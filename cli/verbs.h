@@ -30,6 +30,6 @@ extern const char init_usage[], id_usage[], cert_usage[], status_usage[], put_us
     list_usage[], history_usage[], join_usage[], peers_usage[], search_usage[], import_usage[],
     export_usage[], fields_usage[], backup_usage[], restore_usage[], metrics_usage[], watch_usage[];
 
-extern const client_subverbs alliance_verb, member_verb, certification_verb, adoption_verb, webuser_verb;
+extern const client_subverbs alliance_verb, member_verb, policy_verb, certification_verb, adoption_verb, webuser_verb;
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "daemon/control.c"
 #include "daemon/control_watch.c"
+#include "daemon/control_policy.c"
 
 /* ---- stubs ---- */
 
