@@ -1803,25 +1803,35 @@ int catalog_product_key(const proto_record *r, char *out, size_t outlen)
     return 0;
 }
 
-static int area_bits_cb(void *bitsp, const char *f, size_t fl, const char *t, size_t tl)
+typedef struct {
+    uint32_t bits;
+    const char *const *areas;
+} area_bits;
+
+static int area_bits_cb(void *abp, const char *f, size_t fl, const char *t, size_t tl)
 {
-    uint32_t *bits = bitsp;
+    area_bits *ab = abp;
     if (fl != 5 || memcmp(f, "areas", 5))
         return 0;
     /* stored spellings are canonical: compare exactly */
-    for (size_t i = 0; catalog_areas[i]; i++) {
-        size_t al = strlen(catalog_areas[i]);
+    for (size_t i = 0; ab->areas[i] && i < 32; i++) {
+        size_t al = strlen(ab->areas[i]);
         for (size_t p = 0; p + al <= tl; p++)
-            if (!memcmp(t + p, catalog_areas[i], al) && (p == 0 || t[p - 1] == ' ') &&
+            if (!memcmp(t + p, ab->areas[i], al) && (p == 0 || t[p - 1] == ' ') &&
                 (p + al == tl || t[p + al] == ','))
-                *bits |= 1u << i;
+                ab->bits |= 1u << i;
     }
     return 1;
 }
 
+uint32_t catalog_record_areas_in(const proto_record *r, const char *const *areas)
+{
+    area_bits ab = { 0, areas };
+    proto_body_foreach(r, area_bits_cb, &ab);
+    return ab.bits;
+}
+
 uint32_t catalog_record_areas(const proto_record *r)
 {
-    uint32_t bits = 0;
-    proto_body_foreach(r, area_bits_cb, &bits);
-    return bits;
+    return catalog_record_areas_in(r, catalog_areas);
 }

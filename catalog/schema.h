@@ -101,6 +101,9 @@ extern const char *const catalog_routes[];
 /* The areas a stored record names in its "areas" field, bit i =
  * catalog_areas[i] (0: none, or not a certification). */
 uint32_t catalog_record_areas(const proto_record *r);
+/* The same against another list of areas (NULL-terminated, at most 32):
+ * bit i = areas[i] (catalog_index_areas: the policy in force). */
+uint32_t catalog_record_areas_in(const proto_record *r, const char *const *areas);
 
 /* The fields of a certification that describe its subject — the company
  * and its product — rather than the certifying member's decision: what a

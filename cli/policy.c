@@ -152,6 +152,39 @@ bad:
     return rc;
 }
 
+/* ---- for other verbs ---- */
+
+struct policy_vocab_buf {
+    policy_reply r;
+    const char *areas[LIST_MAX + 1], *routes[LIST_MAX + 1];
+};
+
+int policy_vocab_fetch(client_opts *o, catalog_vocab *v, struct policy_vocab_buf **buf)
+{
+    struct policy_vocab_buf *b = calloc(1, sizeof *b);
+    memset(v, 0, sizeof *v);
+    *buf = b;
+    if (!b)
+        return CLIENT_FAIL;
+    int rc = fetch(o, &b->r);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < b->r.in_force.nareas; i++)
+        b->areas[i] = b->r.in_force.areas[i];
+    for (uint32_t i = 0; i < b->r.in_force.nroutes; i++)
+        b->routes[i] = b->r.in_force.routes[i];
+    v->areas = b->areas;
+    v->routes = b->routes;
+    return CLIENT_OK;
+}
+
+void policy_vocab_free(struct policy_vocab_buf *b)
+{
+    if (b)
+        reply_free(&b->r);
+    free(b);
+}
+
 /* ---- show ---- */
 
 static void when_str(uint64_t ms, char *out, size_t n)
