@@ -127,7 +127,7 @@ static int show_cb(void *ctx, const store_proposal *p)
     return 0;
 }
 
-static int count_cb(void *ctx, const store_member *m)
+static int policy_count_cb(void *ctx, const store_member *m)
 {
     if (m->status == STORE_MEMBER_ACTIVE)
         ++*(size_t *)ctx;
@@ -137,7 +137,7 @@ static int count_cb(void *ctx, const store_member *m)
 static size_t count_active(catalogd *d)
 {
     size_t n = 0;
-    store_members(d->st, count_cb, &n);
+    store_members(d->st, policy_count_cb, &n);
     return n;
 }
 
@@ -335,7 +335,7 @@ typedef struct {
     const proto_id *self;
 } find_prop;
 
-static int find_cb(void *ctx, const store_proposal *p)
+static int policy_find_cb(void *ctx, const store_proposal *p)
 {
     find_prop *f = ctx;
     if (memcmp(&p->id, &f->want, 32))
@@ -355,7 +355,7 @@ int policy_cmd_endorse(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     if (proto_map_str(req, len, "proposal", hex, sizeof hex) || strlen(hex) != 64 ||
         proto_unhex(hex, f.want.b, 32))
         return proto_err(err, errlen, "policy_endorse needs proposal (its hash: 64 hex digits)");
-    if (store_policy_proposals(d->st, find_cb, &f))
+    if (store_policy_proposals(d->st, policy_find_cb, &f))
         return proto_err(err, errlen, "store unavailable");
     if (!f.found)
         return proto_err(err, errlen, "no proposal %s is held here (not yet received?)", hex);
