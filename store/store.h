@@ -48,7 +48,7 @@ typedef struct {
     int has_genesis;
     proto_id genesis;       /* alliance id = hash of the genesis record */
     char alliance[256];     /* alliance name from genesis */
-    uint32_t admission;     /* endorsements needed to admit a member */
+    uint32_t admission;     /* endorsements needed to admit a member (the policy in force) */
     proto_id digest;        /* SHA-256 over the version vector and each log's chain */
     uint64_t records;       /* every version held */
     uint64_t current;       /* current (author, kind, key) entries */

@@ -391,6 +391,17 @@ static int take_genesis(void *ctx, const proto_record *r, const proto_id *h)
     return 1;
 }
 
+/* Endorsements in (target, author, seq) order: a proposal's are one run,
+ * found by bisection, each author's together. */
+static int endo_cmp(const void *x, const void *y)
+{
+    const endo_ent *a = x, *b = y;
+    int c = memcmp(&a->target, &b->target, 32);
+    if (!c)
+        c = memcmp(&a->author, &b->author, 32);
+    return c ? c : a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
 static int log_read(store *s, MDB_txn *txn, policy_log *l)
 {
     memset(l, 0, sizeof *l);
@@ -398,6 +409,8 @@ static int log_read(store *s, MDB_txn *txn, policy_log *l)
         log_free(l);
         return -1;
     }
+    if (l->ne)
+        qsort(l->e, l->ne, sizeof *l->e, endo_cmp);
     return 0;
 }
 
@@ -425,28 +438,34 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* The distinct counted endorsers of proposal p (the proposer first when it
- * counts) into who (room for 1 + l->ne), their earliest vote times into
- * when; returns how many. */
+ * counts) into who (room for 1 + l->ne), their earliest counted vote times
+ * into when; returns how many.  l->e is sorted (endo_cmp). */
 static size_t count_votes(store *s, MDB_txn *txn, const policy_log *l, const prop_ent *p,
                           proto_id *who, uint64_t *when)
 {
-    size_t n = 0;
+    size_t n = 0, lo = 0, hi = l->ne;
     if (vote_counts(s, txn, &p->author, p->seq)) {
         who[n] = p->author;
         when[n++] = p->time_ms;
     }
-    for (size_t i = 0; i < l->ne; i++) {
+    while (lo < hi) {   /* the first endorsement of p */
+        size_t mid = lo + (hi - lo) / 2;
+        if (memcmp(&l->e[mid].target, &p->hash, 32) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < l->ne && !memcmp(&l->e[i].target, &p->hash, 32); i++) {
         const endo_ent *e = &l->e[i];
-        if (memcmp(&e->target, &p->hash, 32) || !vote_counts(s, txn, &e->author, e->seq))
+        if (!vote_counts(s, txn, &e->author, e->seq))
             continue;
-        size_t k = 0;
-        while (k < n && memcmp(&who[k], &e->author, 32))
-            k++;
-        if (k < n) {
-            if (e->time_ms < when[k])
-                when[k] = e->time_ms;
-            continue;
+        if (n && !memcmp(&who[n - 1], &e->author, 32)) {
+            if (e->time_ms < when[n - 1])
+                when[n - 1] = e->time_ms;
+            continue;   /* another of this author's (its versions are together) */
         }
+        if (!memcmp(&p->author, &e->author, 32) && n && !memcmp(&who[0], &e->author, 32))
+            continue;   /* the proposer endorsing its own proposal counts once */
         who[n] = e->author;
         when[n++] = e->time_ms;
     }

@@ -1,7 +1,16 @@
 """The alliance's policy (issue 12): a change proposed by one member comes
 into force on every node once the change quorum has endorsed it, and the
 new 分野 is usable in a certification from then on, on every node."""
+import urllib.parse
+import urllib.request
+
 from harness import digests_equal, wait_until
+
+
+def web(node, path, params=()):
+    qs = urllib.parse.urlencode(list(params))
+    with urllib.request.urlopen(node.web_url + path + ("?" + qs if qs else ""), timeout=10) as r:
+        return r.read().decode("utf-8")
 
 
 def cert(node, key, area):
@@ -49,6 +58,8 @@ def test_change_with_quorum(env):
         rc, out, err = cert(n, f"宇宙-{i}", "宇宙")
         assert rc == 3, (rc, out, err)
         assert "分野" in err and "宇宙" in err and "防災" in err, err
+    assert 'value="宇宙"' not in web(a, "/search")
+    assert "宇宙" not in a.ctl("fields", "certification")
     human = a.ctl("policy", "show")
     assert "pending proposals:" in human and f"131059 文京区" in human and "+宇宙" in human, human
 
@@ -75,9 +86,14 @@ def test_change_with_quorum(env):
         got = n.ctl_json("certification", "show", "宇宙-1", "--author", c.code)
         text = str(got)
         assert "宇宙" in text, got
-        # and the area filter finds it, from the policy in force
+        # and the area filter finds it, from the policy in force: catalogctl,
+        # the web view's checkboxes and its search, catalogctl fields
         res = n.ctl_json("search", "--area", "宇宙")
         assert len(res) == 1, res
+        assert 'value="宇宙"' in web(n, "/search")
+        found = web(n, "/search", [("area", "宇宙")])
+        assert "小型衛星観測" in found, found[-1500:]
+        assert "宇宙" in n.ctl("fields", "certification")
     # endorsing what is in force is refused
     rc, out, err = c.run("policy", "endorse", pid, check=False)
     assert rc == 3 and "in force" in err, (rc, out, err)
