@@ -261,11 +261,12 @@ int policy_cmd_propose(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
         proto_err(err, errlen, "this node belongs to no alliance yet");
         goto done;
     }
-    if (proto_map_str(req, len, "parent", ph, sizeof ph) || proto_unhex(ph, np->parent.b, 32) ||
-        strlen(ph) != 64) {
+    if (proto_map_str(req, len, "parent", ph, sizeof ph) || strlen(ph) != 64 ||
+        proto_unhex(ph, np->parent.b, 32)) {
         proto_err(err, errlen, "policy_propose needs parent (the hash of the policy in force)");
         goto done;
     }
+    proto_hex(np->parent.b, 32, ph);   /* as the record must hold it: lowercase */
     if (memcmp(&np->parent, &cur->id, 32)) {
         proto_hex(cur->id.b, 32, hex);
         proto_err(err, errlen, "the policy in force is %.16s now, not %.16s: look at 'policy show' "
