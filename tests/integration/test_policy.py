@@ -130,7 +130,10 @@ def test_stale_parent_and_votes_that_do_not_count(env):
     # two active members now: the quorum is min(2, 2); a's vote alone does not do
     assert show(a)["quorum"] == 2
     assert show(a)["in_force"]["id"] == p1
+    # c's vote for p1, cast before it left, still counts
+    assert show(b)["in_force"]["id"] == p1
     # b endorses p3: in force on a and b (c, which left, is not followed)
+    wait_until(lambda: any(p["id"] == p3 for p in show(b)["proposals"]), 15, what="b to hold p3")
     b.ctl("policy", "endorse", p3)
     for n in (a, b):
         wait_until(lambda: show(n)["in_force"]["id"] == p3, 15, what=f"{n.name} to put p3 in force")
