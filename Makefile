@@ -92,7 +92,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
 
 # compiles daemon/control.c into itself (the rest of the daemon stubbed)
-$(BUILD)/tests/test_control: daemon/control.c daemon/control_watch.c $(wildcard daemon/*.h)
+$(BUILD)/tests/test_control: daemon/control.c daemon/control_watch.c daemon/control_policy.c $(wildcard daemon/*.h)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -104,7 +104,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
 
 # compiles daemon/control.c and control_catalog.c into itself
-$(BUILD)/fuzz/fuzz_control: daemon/control.c daemon/control_watch.c daemon/control_catalog.c $(wildcard daemon/*.h)
+$(BUILD)/fuzz/fuzz_control: daemon/control.c daemon/control_watch.c daemon/control_policy.c daemon/control_catalog.c $(wildcard daemon/*.h)
 
 # the seed generator (make fuzz-seeds runs it); built with the tests so it
 # keeps compiling

@@ -188,6 +188,14 @@ struct catalog_index {
     void *trim_ctx;
     /* scratch of build_cb: one record's text, and its normalised form */
     char text[TEXT_MAX], norm[2 * TEXT_MAX];
+    /* the areas of the policy in force the entries' area bits refer to
+     * (bit i = areas[i]); a new policy rebuilds the index (areas_refresh) */
+    int have_areas;
+    proto_id area_policy;
+    char area_names[STORE_POLICY_LIST_MAX][STORE_POLICY_ITEM_MAX + 1];
+    const char *areas[STORE_POLICY_LIST_MAX + 1];
+    char route_names[STORE_POLICY_LIST_MAX][STORE_POLICY_ITEM_MAX + 1];   /* 契約方法: the same */
+    const char *routes[STORE_POLICY_LIST_MAX + 1];
 };
 
 static void hash128(const char *s, uint64_t out[2])
@@ -365,9 +373,9 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
             e.fy = (uint16_t)fy;
         char route[64];
         if (proto_body_copy_str(&r, "route", route, sizeof route) == 0) {
-            const catalog_field *rf = catalog_field_find(kind_get(KIND_ADOPTION)->name, "route");
-            for (size_t i = 0; rf && rf->values && rf->values[i] && i < 254; i++)
-                if (!strcmp(rf->values[i], route))
+            const char *const *routes = x->have_areas ? x->routes : catalog_routes;
+            for (size_t i = 0; routes[i] && i < 254; i++)
+                if (!strcmp(routes[i], route))
                     e.route = (uint8_t)(i + 1);
         }
         hash128(ref, e.u.ad.cites);
@@ -406,7 +414,7 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     memcpy(t->arena + t->arena_used + nl, pname, pl);
     t->arena_used += nl + pl;
     sig_add(e.u.sig, norm, 0);
-    e.areas = catalog_record_areas(&r);
+    e.areas = catalog_record_areas_in(&r, x->have_areas ? x->areas : catalog_areas);
     e.cert_on = catalog_date_num(&r, "certified_on");
     e.valid_until = catalog_date_num(&r, "valid_until");
     /* the product key starts with the normalised 13-digit 法人番号 (or "-"):
@@ -1049,6 +1057,46 @@ void catalog_index_note(catalog_index *x, const char *kind, const proto_id *auth
     x->note_keys_used += kl;
 }
 
+/* The areas of the policy in force (the genesis list without an
+ * alliance); when they are another policy's than the entries were built
+ * with, the index is cleared, to be built again. */
+static void areas_refresh(catalog_index *x, store *st)
+{
+    store_policy *p = malloc(sizeof *p);
+    if (!p)
+        return;
+    if (store_policy_in_force(st, p)) {
+        memset(p, 0, sizeof *p);
+        for (; catalog_areas[p->nareas] && p->nareas < STORE_POLICY_LIST_MAX; p->nareas++)
+            snprintf(p->areas[p->nareas], sizeof p->areas[0], "%s", catalog_areas[p->nareas]);
+        for (; catalog_routes[p->nroutes] && p->nroutes < STORE_POLICY_LIST_MAX; p->nroutes++)
+            snprintf(p->routes[p->nroutes], sizeof p->routes[0], "%s", catalog_routes[p->nroutes]);
+    }
+    if (!x->have_areas || memcmp(&x->area_policy, &p->id, sizeof p->id)) {
+        if (x->have_areas)
+            idx_clear(x);
+        x->have_areas = 1;
+        x->area_policy = p->id;
+        for (uint32_t i = 0; i < p->nareas; i++) {
+            memcpy(x->area_names[i], p->areas[i], sizeof x->area_names[i]);
+            x->areas[i] = x->area_names[i];
+        }
+        x->areas[p->nareas] = NULL;
+        for (uint32_t i = 0; i < p->nroutes; i++) {
+            memcpy(x->route_names[i], p->routes[i], sizeof x->route_names[i]);
+            x->routes[i] = x->route_names[i];
+        }
+        x->routes[p->nroutes] = NULL;
+    }
+    free(p);
+}
+
+const char *const *catalog_index_areas(catalog_index *x, store *st)
+{
+    areas_refresh(x, st);
+    return x->have_areas ? x->areas : catalog_areas;
+}
+
 void catalog_index_note_all(catalog_index *x)
 {
     notes_clear(x);
@@ -1075,6 +1123,7 @@ static int hot_refresh(catalog_index *x)
 
 int catalog_index_update(catalog_index *x, store *st, uint64_t gen)
 {
+    areas_refresh(x, st);
     if (x->built && x->gen == gen)
         return 0;
     if (x->built && !x->notes_all && x->nnotes) {
@@ -1359,7 +1408,8 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
     /* one mask: a certification matches with any of its bits */
     uint32_t area_bit = q->areas;
     size_t nareas = 0;
-    while (catalog_areas[nareas])
+    const char *const *areas = catalog_index_areas(x, st);
+    while (areas[nareas])
         nareas++;
     for (int i = 0; i < 32; i++)
         if ((area_bit >> i & 1) && (size_t)i >= nareas)

@@ -64,6 +64,14 @@ int catalog_index_update(catalog_index *x, store *st, uint64_t gen);
  * whose winner may differ — so the next update is a rebuild. */
 void catalog_index_note(catalog_index *x, const char *kind, const proto_id *author, const char *key);
 void catalog_index_note_all(catalog_index *x);
+/* The policy areas (分野) the index's area bits and every area filter refer
+ * to: those of the policy in force in st (bit i = areas[i], NULL-terminated,
+ * valid until the next call on x).  A new policy in force clears the index,
+ * which the next update builds again.  A record's area that the policy does
+ * not list (a peer's, under a policy this node has not received, or one a
+ * later policy removed) sets no bit: it is shown, and found by words, but
+ * not by the area filter. */
+const char *const *catalog_index_areas(catalog_index *x, store *st);
 
 typedef struct {
     int built;               /* 0 until the first successful build */
@@ -151,6 +159,10 @@ int catalog_query_set_words(catalog_query *q, const char *text, char *err, size_
 /* One of catalog_areas, compared after catalog_norm (width and case do not
  * matter): "分野「TEXT」はありません（子育て、教育、…のいずれか）". */
 int catalog_query_set_area(catalog_query *q, const char *text, char *err, size_t errlen);
+/* The same against a list of areas (catalog_index_areas: the policy in
+ * force; catalog_query_set "area" reads the store's). */
+int catalog_query_set_area_in(catalog_query *q, const char *const *areas, const char *text,
+                              char *err, size_t errlen);
 /* 認定中, 停止, 取消, 期間満了 (after catalog_norm), or active, suspended,
  * revoked, expired: "状態は 認定中、停止、取消、期間満了 のいずれかです". */
 int catalog_query_set_status(catalog_query *q, const char *text, char *err, size_t errlen);
@@ -177,6 +189,8 @@ int catalog_query_set_fiscal_year(catalog_query *q, const char *text, char *err,
 int catalog_query_set_department(catalog_query *q, const char *text, char *err, size_t errlen);
 /* One of the adoption's 契約方法 values (after catalog_norm). */
 int catalog_query_set_route(catalog_query *q, const char *text, char *err, size_t errlen);
+int catalog_query_set_route_in(catalog_query *q, const char *const *routes, const char *text,
+                               char *err, size_t errlen);
 /* By the names of catalogd's csearch request — q, area, member, status,
  * valid_on, corporate_number, expiring_within, adopted_by, fiscal_year,
  * department, route, adopter (as above), not_adopted_by_me, public_only,

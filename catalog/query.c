@@ -72,28 +72,34 @@ int catalog_query_set_words(catalog_query *q, const char *text, char *err, size_
     return 0;
 }
 
-int catalog_query_set_area(catalog_query *q, const char *text, char *err, size_t errlen)
+int catalog_query_set_area_in(catalog_query *q, const char *const *areas, const char *text,
+                              char *err, size_t errlen)
 {
     int found = -1;
-    char qb[80], list[512] = "";
+    char qb[80], list[32 * 68 + 1] = "";
     if (empty(text)) {
         q->area = CATALOG_AREA_ANY;
         return 0;
     }
     char *arean = proto_utf8_valid(text, strlen(text)) ? norm_dup(text, NULL) : NULL;
-    for (size_t i = 0; arean && catalog_areas[i]; i++) {
-        char an[256];
-        if (catalog_norm(catalog_areas[i], strlen(catalog_areas[i]), an, sizeof an) == 0 && !strcmp(an, arean))
+    for (size_t i = 0; arean && areas[i] && i < 32; i++) {
+        char an[512];
+        if (catalog_norm(areas[i], strlen(areas[i]), an, sizeof an) == 0 && !strcmp(an, arean))
             found = (int)i;
     }
     free(arean);
     if (found < 0) {
-        for (size_t i = 0; catalog_areas[i]; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "、" : "", catalog_areas[i]);
+        for (size_t i = 0; areas[i] && i < 32; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "、" : "", areas[i]);
         return proto_err(err, errlen, "分野「%s」はありません（%s のいずれか）", quote(text, qb, sizeof qb), list);
     }
     q->area = found;
     return 0;
+}
+
+int catalog_query_set_area(catalog_query *q, const char *text, char *err, size_t errlen)
+{
+    return catalog_query_set_area_in(q, catalog_areas, text, err, errlen);
 }
 
 int catalog_query_set_status(catalog_query *q, const char *text, char *err, size_t errlen)
@@ -252,23 +258,32 @@ int catalog_query_set_department(catalog_query *q, const char *text, char *err, 
     return 0;
 }
 
-int catalog_query_set_route(catalog_query *q, const char *text, char *err, size_t errlen)
+int catalog_query_set_route_in(catalog_query *q, const char *const *routes, const char *text,
+                               char *err, size_t errlen)
 {
-    const catalog_field *f = catalog_field_find("adoption", "route");
-    char list[512] = "", qb[80];
+    char list[32 * 68 + 1] = "", qb[80];
     if (empty(text)) {
         q->route = -1;
         return 0;
     }
-    const char *hit = catalog_enum_lookup(f, text);
-    for (int i = 0; hit && f->values[i]; i++)
-        if (f->values[i] == hit) {
+    char *rn = proto_utf8_valid(text, strlen(text)) ? norm_dup(text, NULL) : NULL;
+    for (int i = 0; rn && routes[i] && i < 32; i++) {
+        char n[512];
+        if (catalog_norm(routes[i], strlen(routes[i]), n, sizeof n) == 0 && !strcmp(n, rn)) {
+            free(rn);
             q->route = i;
             return 0;
         }
-    for (size_t i = 0; f->values[i]; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "、" : "", f->values[i]);
+    }
+    free(rn);
+    for (size_t i = 0; routes[i] && i < 32; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "、" : "", routes[i]);
     return proto_err(err, errlen, "契約方法「%s」はありません（%s のいずれか）", quote(text, qb, sizeof qb), list);
+}
+
+int catalog_query_set_route(catalog_query *q, const char *text, char *err, size_t errlen)
+{
+    return catalog_query_set_route_in(q, catalog_routes, text, err, errlen);
 }
 
 static int flag(const char *v)
@@ -284,8 +299,22 @@ int catalog_query_set(catalog_query *q, store *st, const char *name, const char 
         name = "";
     if (!strcmp(name, "q"))
         return catalog_query_set_words(q, value, err, errlen);
-    if (!strcmp(name, "area"))
-        return catalog_query_set_area(q, value, err, errlen);
+    if (!strcmp(name, "area") || !strcmp(name, "route")) {
+        /* the lists of the policy in force, as the index numbers them */
+        store_policy *p = malloc(sizeof *p);
+        const char *areas[STORE_POLICY_LIST_MAX + 1], *routes[STORE_POLICY_LIST_MAX + 1];
+        int rc;
+        if (p && store_policy_in_force(st, p) == 0) {
+            store_policy_vocab(p, areas, routes);
+            rc = name[0] == 'a' ? catalog_query_set_area_in(q, areas, value, err, errlen)
+                                : catalog_query_set_route_in(q, routes, value, err, errlen);
+        } else {
+            rc = name[0] == 'a' ? catalog_query_set_area(q, value, err, errlen)
+                                : catalog_query_set_route(q, value, err, errlen);
+        }
+        free(p);
+        return rc;
+    }
     if (!strcmp(name, "member"))
         return catalog_query_set_member(q, st, value, err, errlen);
     if (!strcmp(name, "status"))
@@ -304,8 +333,6 @@ int catalog_query_set(catalog_query *q, store *st, const char *name, const char 
         return catalog_query_set_fiscal_year(q, value, err, errlen);
     if (!strcmp(name, "department"))
         return catalog_query_set_department(q, value, err, errlen);
-    if (!strcmp(name, "route"))
-        return catalog_query_set_route(q, value, err, errlen);
     if (!strcmp(name, "not_adopted_by_me")) {
         q->not_adopted_by_self = flag(value);
         return 0;

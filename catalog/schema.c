@@ -15,6 +15,8 @@
 #define VALUE_RAW_MAX  PROTO_RECORD_MAX   /* any input value, before processing */
 #define REF_MAX        (PROTO_ID_STR - 1 + 1 + CATALOG_KEY_MAX)
 #define ENUM_MAX       64u
+/* A list of allowed values in a message: a policy's 32 items of 64 bytes. */
+#define VALUES_TEXT_MAX (32 * (CATALOG_VOCAB_ITEM_MAX + 3) + 1)
 
 /* ---- the schema ---- */
 
@@ -25,7 +27,7 @@ const char *const catalog_areas[] = {
 
 static const char *const status_values[] = { "認定中", "停止", "取消", NULL };
 static const char *const visibility_values[] = { "public", "alliance", NULL };
-static const char *const route_values[] = {
+const char *const catalog_routes[] = {
     "4号随契", "トライアル発注", "実証実験", "入札", "その他", NULL
 };
 static const char *const expense_values[] = {
@@ -50,7 +52,8 @@ static const catalog_field cert_fields[] = {
     F("established",      "設立日",           CAT_DATE,        10,   0, NULL, NULL, 0),
     F("product",          "製品・サービス名", CAT_TEXT,        200,  1, NULL, NULL, 0),
     F("summary",          "概要",             CAT_TEXT,        4000, 0, NULL, NULL, CATALOG_F_MULTILINE),
-    F("areas",            "分野",             CAT_LIST,        5,    1, catalog_areas, NULL, 0),
+    F("areas",            "分野",             CAT_LIST,        5,    1, catalog_areas, NULL,
+      CATALOG_F_POLICY_AREAS),
     F("price",            "参考価格",         CAT_TEXT,        200,  0, NULL, NULL, 0),
     F("tags",             "タグ",             CAT_LIST,        20,   0, NULL, NULL, 0),
     F("url",              "URL",              CAT_URL,         2048, 0, NULL, NULL, 0),
@@ -74,7 +77,7 @@ static const catalog_field adoption_fields[] = {
     F("fiscal_year",   "年度",     CAT_FY,   2100,     1, NULL, NULL, 0),
     F("department",    "原課",     CAT_TEXT, 200,      1, NULL, NULL, 0),
     F("contact",       "問合せ先", CAT_TEXT, 200,      0, NULL, NULL, 0),
-    F("route",         "契約方法", CAT_ENUM, ENUM_MAX, 1, route_values, NULL, 0),
+    F("route",         "契約方法", CAT_ENUM, ENUM_MAX, 1, catalog_routes, NULL, CATALOG_F_POLICY_ROUTES),
     F("expense",       "予算科目", CAT_ENUM, ENUM_MAX, 0, expense_values, NULL, 0),
     F("amount",        "金額",     CAT_INT,  (size_t)1000000000000ULL, 0, NULL, NULL, 0),
     F("period_from",   "期間開始", CAT_DATE, 10,       0, NULL, NULL, 0),
@@ -478,7 +481,23 @@ typedef struct {
     char *err;
     size_t errlen;
     const int *failed;   /* fields that already had a fault (collecting them all), or NULL */
+    const catalog_vocab *vocab;  /* the lists of the policy in force, or NULL (the defaults) */
 } ctx;
+
+/* The values a field takes: its schema's, or for the fields the alliance's
+ * policy lists (分野, 契約方法) the policy's; NULL for free text (a field
+ * without a list, or a policy field under an open vocabulary). */
+static const char *const *values_of(const ctx *c)
+{
+    const catalog_vocab *v = c->vocab;
+    unsigned pf = c->f->flags & (CATALOG_F_POLICY_AREAS | CATALOG_F_POLICY_ROUTES);
+    if (!v || !pf)
+        return c->f->values;
+    if (v->open)
+        return NULL;
+    const char *const *l = pf == CATALOG_F_POLICY_AREAS ? v->areas : v->routes;
+    return l ? l : c->f->values;
+}
 
 #define FERR(c, fmt, ...) \
     proto_err((c)->err, (c)->errlen, "%s (%s): " fmt, (c)->f->ja, (c)->f->name, __VA_ARGS__)
@@ -749,15 +768,19 @@ static const char *enum_lookup(const char *const *values, const char *s, size_t 
 
 static int not_one_of(ctx *c, const char *s, size_t n)
 {
-    char list[512];
+    char list[VALUES_TEXT_MAX];
     size_t o = 0;
     list[0] = 0;
-    for (size_t k = 0; c->f->values[k]; k++) {
-        int w = snprintf(list + o, sizeof list - o, "%s%s", k ? "、" : "", c->f->values[k]);
+    const char *const *values = values_of(c);
+    for (size_t k = 0; values[k]; k++) {
+        int w = snprintf(list + o, sizeof list - o, "%s%s", k ? "、" : "", values[k]);
         if (w < 0 || (size_t)w >= sizeof list - o)
             break;
         o += (size_t)w;
     }
+    if (c->f->flags & (CATALOG_F_POLICY_AREAS | CATALOG_F_POLICY_ROUTES))
+        return FERR(c, "「%.*s」は次のどれでもありません: %s（連合のポリシーで定める値です。"
+                       "catalogctl policy show で確かめられます）", clip(s, n, 64), s, list);
     return FERR(c, "「%.*s」は次のどれでもありません: %s", clip(s, n, 64), s, list);
 }
 
@@ -796,8 +819,11 @@ static int expired_value(ctx *c, const char *s, size_t n, char **out)
 
 static int enum_value(ctx *c, const char *s, size_t n, char **out)
 {
-    const char *hit = enum_lookup(c->f->values, s, n);
-    if (!hit && c->f->values == status_values)
+    const char *const *values = values_of(c);
+    if (!values)   /* a policy field under an open vocabulary: one line of text */
+        return text_check(c, s, n, c->f->max, 0, out);
+    const char *hit = enum_lookup(values, s, n);
+    if (!hit && values == status_values)
         return expired_value(c, s, n, out);
     if (!hit)
         return not_one_of(c, s, n);
@@ -933,6 +959,28 @@ static size_t list_sep(const char *s, size_t n)
     return 0;
 }
 
+int catalog_vocab_item_check(const char *s, size_t n, char *err, size_t errlen)
+{
+    static const catalog_field f = { "policy", "分野・契約方法", "policy", CAT_TEXT, CATALOG_VOCAB_ITEM_MAX,
+                                     0, NULL, NULL, 0 };
+    ctx c = { &f, &f, 1, NULL, err, errlen, NULL, NULL };
+    const char *t = s;
+    size_t tn = n;
+    char *out = NULL;
+    if (!s || n == 0)
+        return FERR0(&c, "空の値です");
+    trim(&t, &tn, 0);
+    if (tn != n)
+        return FERR(&c, "「%.*s」の前後に空白があります", clip(s, n, 64), s);
+    for (size_t i = 0; i < n; i++)
+        if (list_sep(s + i, n - i))
+            return FERR(&c, "「%.*s」に区切り文字（、 , ; ／ や改行）があります", clip(s, n, 64), s);
+    if (text_check(&c, s, n, CATALOG_VOCAB_ITEM_MAX, 0, &out))
+        return -1;
+    free(out);
+    return 0;
+}
+
 static int list_value(ctx *c, const char *s, size_t n, value *v)
 {
     size_t i = 0, cap = 0;
@@ -953,8 +1001,8 @@ static int list_value(ctx *c, const char *s, size_t n, value *v)
         trim(&it, &il, 0);
         if (il == 0)
             continue;
-        if (c->f->values) {
-            const char *hit = enum_lookup(c->f->values, it, il);
+        if (values_of(c)) {
+            const char *hit = enum_lookup(values_of(c), it, il);
             if (!hit) {
                 rc = not_one_of(c, it, il);
                 break;
@@ -1111,8 +1159,8 @@ static void fault(catalog_fault_fn fn, void *fctx, const catalog_field *f, const
 /* catalog_build (fn NULL: stop at the first fault, message in err) and
  * catalog_check (every fault to fn).  Returns the number of faults; the
  * body only when there are none. */
-static int build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
-                 char *err, size_t errlen, catalog_fault_fn fn, void *fctx)
+static int build(const char *kind, const catalog_vocab *vocab, const catalog_kv *kv, size_t n,
+                 proto_body **out, char *err, size_t errlen, catalog_fault_fn fn, void *fctx)
 {
     size_t nf;
     const catalog_field *fs = catalog_fields(kind, &nf);
@@ -1159,7 +1207,7 @@ static int build(const char *kind, const catalog_kv *kv, size_t n, proto_body **
         raw[f - fs] = kv[i].value;   /* later wins; NULL or "" clears */
     }
     for (size_t j = 0; j < nf; j++) {
-        ctx c = { &fs[j], fs, nf, vals, err, errlen, fn ? failed : NULL };
+        ctx c = { &fs[j], fs, nf, vals, err, errlen, fn ? failed : NULL, vocab };
         const char *s = raw[j];
         size_t sl = s ? strlen(s) : 0;
         int r = 0;
@@ -1220,7 +1268,13 @@ done:
 int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
                   char *err, size_t errlen)
 {
-    return build(kind, kv, n, out, err, errlen, NULL, NULL) ? -1 : 0;
+    return build(kind, NULL, kv, n, out, err, errlen, NULL, NULL) ? -1 : 0;
+}
+
+int catalog_build_v(const char *kind, const catalog_vocab *vocab, const catalog_kv *kv, size_t n,
+                    proto_body **out, char *err, size_t errlen)
+{
+    return build(kind, vocab, kv, n, out, err, errlen, NULL, NULL) ? -1 : 0;
 }
 
 static void no_fault(void *fctx, const catalog_field *f, const char *reason)
@@ -1229,9 +1283,15 @@ static void no_fault(void *fctx, const catalog_field *f, const char *reason)
 
 int catalog_check(const char *kind, const catalog_kv *kv, size_t n, catalog_fault_fn fn, void *fctx)
 {
+    return catalog_check_v(kind, NULL, kv, n, fn, fctx);
+}
+
+int catalog_check_v(const char *kind, const catalog_vocab *vocab, const catalog_kv *kv, size_t n,
+                    catalog_fault_fn fn, void *fctx)
+{
     char err[1024];
     proto_body *b = NULL;
-    int nf = build(kind, kv, n, &b, err, sizeof err, fn ? fn : no_fault, fctx);
+    int nf = build(kind, vocab, kv, n, &b, err, sizeof err, fn ? fn : no_fault, fctx);
     proto_body_free(b);
     return nf;
 }
@@ -1260,7 +1320,7 @@ int catalog_field_canon(const char *kind, const char *name, const char *text, ch
     vals = calloc(nf, sizeof *vals);
     if (!vals)
         return proto_err(err, errlen, "out of memory");
-    ctx c = { f, fs, nf, vals, err, errlen, NULL };
+    ctx c = { f, fs, nf, vals, err, errlen, NULL, NULL };
     value *v = &vals[f - fs];
     if (convert(&c, s, sl, v) == 0) {
         if (strlen(v->s) < outlen) {
@@ -1531,7 +1591,11 @@ int catalog_record_validate(const proto_record *r, char *err, size_t errlen)
     /* In schema order, as catalog_build converts: a date is checked
      * against the dates before it (有効期限 against 認定日). */
     for (size_t j = 0; j < nf; j++) {
-        ctx c = { &fs[j], fs, nf, vals, err, errlen, NULL };
+        /* 分野 and 契約方法 as any well-formed text: a peer's record may
+         * name a value of a policy this node does not hold yet, or one a
+         * later policy removed (docs/DECISIONS.md) */
+        static const catalog_vocab open = { NULL, NULL, 1 };
+        ctx c = { &fs[j], fs, nf, vals, err, errlen, NULL, &open };
         if (!at[j]) {
             if (fs[j].required) {
                 rc = FERR0(&c, "必須です");
@@ -1632,7 +1696,7 @@ static int parse_lone(const char *kind, const char *field, const char *s, int (*
     int rc;
     if (!vals)
         return proto_err(err, errlen, "out of memory");
-    ctx c = { f, fs, nf, vals, why, sizeof why, NULL };
+    ctx c = { f, fs, nf, vals, why, sizeof why, NULL, NULL };
     trim(&s, &n, 0);
     if (n == 0)
         rc = proto_err(why, sizeof why, "%s (%s): 値がありません", f->ja, f->name);
@@ -1739,25 +1803,35 @@ int catalog_product_key(const proto_record *r, char *out, size_t outlen)
     return 0;
 }
 
-static int area_bits_cb(void *bitsp, const char *f, size_t fl, const char *t, size_t tl)
+typedef struct {
+    uint32_t bits;
+    const char *const *areas;
+} area_bits;
+
+static int area_bits_cb(void *abp, const char *f, size_t fl, const char *t, size_t tl)
 {
-    uint32_t *bits = bitsp;
+    area_bits *ab = abp;
     if (fl != 5 || memcmp(f, "areas", 5))
         return 0;
     /* stored spellings are canonical: compare exactly */
-    for (size_t i = 0; catalog_areas[i]; i++) {
-        size_t al = strlen(catalog_areas[i]);
+    for (size_t i = 0; ab->areas[i] && i < 32; i++) {
+        size_t al = strlen(ab->areas[i]);
         for (size_t p = 0; p + al <= tl; p++)
-            if (!memcmp(t + p, catalog_areas[i], al) && (p == 0 || t[p - 1] == ' ') &&
+            if (!memcmp(t + p, ab->areas[i], al) && (p == 0 || t[p - 1] == ' ') &&
                 (p + al == tl || t[p + al] == ','))
-                *bits |= 1u << i;
+                ab->bits |= 1u << i;
     }
     return 1;
 }
 
+uint32_t catalog_record_areas_in(const proto_record *r, const char *const *areas)
+{
+    area_bits ab = { 0, areas };
+    proto_body_foreach(r, area_bits_cb, &ab);
+    return ab.bits;
+}
+
 uint32_t catalog_record_areas(const proto_record *r)
 {
-    uint32_t bits = 0;
-    proto_body_foreach(r, area_bits_cb, &bits);
-    return bits;
+    return catalog_record_areas_in(r, catalog_areas);
 }

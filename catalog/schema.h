@@ -51,7 +51,29 @@ enum {
      * field's max never lets line breaks into a one-line field such as
      * 事業者名, which staff cite and which lists and CSV show on one line. */
     CATALOG_F_MULTILINE = 1u,
+    /* The field's values are the alliance's policy areas (分野) or contract
+     * routes (契約方法): a policy record changes them (catalog_vocab). */
+    CATALOG_F_POLICY_AREAS = 2u,
+    CATALOG_F_POLICY_ROUTES = 4u,
 };
+
+/* The lists of the policy in force (store_policy_in_force) that 分野 and
+ * 契約方法 take their values from.  NULL lists: the defaults below (the
+ * genesis policy).  open: any well-formed value — one line of text, an area
+ * at most CATALOG_LIST_ITEM_MAX bytes, a route at most CATALOG_VOCAB_ITEM_MAX
+ * — as records from peers are held (catalog_record_validate). */
+typedef struct {
+    const char *const *areas;    /* NULL-terminated */
+    const char *const *routes;   /* NULL-terminated */
+    int open;
+} catalog_vocab;
+#define CATALOG_VOCAB_ITEM_MAX 64   /* bytes of one area or route a policy may list */
+
+/* One area or route as a policy may list it: 1..CATALOG_VOCAB_ITEM_MAX
+ * bytes of one line of UTF-8 text, trimmed, no control characters, and
+ * none of the list separators (、 , ; ／ ...), so that a list of them reads
+ * back item for item.  0, or -1 with err. */
+int catalog_vocab_item_check(const char *s, size_t n, char *err, size_t errlen);
 
 #define CATALOG_KEY_MAX 64       /* 認定番号 / adoption key, bytes */
 #define CATALOG_LIST_ITEM_MAX 64 /* bytes per item of a free LIST (タグ) */
@@ -71,11 +93,17 @@ const catalog_field *catalog_field_find(const char *kind, const char *name_or_he
  * when out is too small (out is then ""). */
 int catalog_header_norm(const char *s, char *out, size_t outlen);
 
-/* 行政課題の分野: the alliance's policy areas (NULL-terminated). */
+/* 行政課題の分野: the genesis policy's areas (NULL-terminated); the areas in
+ * force are the policy's (store_policy_in_force). */
 extern const char *const catalog_areas[];
+/* 契約方法: the genesis policy's contract routes (NULL-terminated). */
+extern const char *const catalog_routes[];
 /* The areas a stored record names in its "areas" field, bit i =
  * catalog_areas[i] (0: none, or not a certification). */
 uint32_t catalog_record_areas(const proto_record *r);
+/* The same against another list of areas (NULL-terminated, at most 32):
+ * bit i = areas[i] (catalog_index_areas: the policy in force). */
+uint32_t catalog_record_areas_in(const proto_record *r, const char *const *areas);
 
 /* The fields of a certification that describe its subject — the company
  * and its product — rather than the certifying member's decision: what a
@@ -126,6 +154,9 @@ typedef struct { const char *name; const char *value; } catalog_kv;
  * On success *out is a new body (proto_body_free it); on failure *out = NULL. */
 int catalog_build(const char *kind, const catalog_kv *kv, size_t n, proto_body **out,
                   char *err, size_t errlen);
+/* catalog_build with 分野 and 契約方法 from vocab (NULL: the defaults). */
+int catalog_build_v(const char *kind, const catalog_vocab *vocab, const catalog_kv *kv, size_t n,
+                    proto_body **out, char *err, size_t errlen);
 
 /* The text one field of `kind` (body name or either header) would be
  * stored as, by the rules of catalog_build, into out: a reference as
@@ -145,6 +176,8 @@ int catalog_field_canon(const char *kind, const char *name, const char *text, ch
  * 0 means catalog_build would succeed. */
 typedef void (*catalog_fault_fn)(void *ctx, const catalog_field *f, const char *reason);
 int catalog_check(const char *kind, const catalog_kv *kv, size_t n, catalog_fault_fn fn, void *ctx);
+int catalog_check_v(const char *kind, const catalog_vocab *vocab, const catalog_kv *kv, size_t n,
+                    catalog_fault_fn fn, void *ctx);
 
 /* ---- records of the catalog kinds, whoever wrote them ----
  *
@@ -167,6 +200,10 @@ int catalog_check(const char *kind, const catalog_kv *kv, size_t n, catalog_faul
  * the one catalog_build writes.  Required fields must be present (defaults
  * are applied by catalog_build, so a missing defaulted field is allowed and
  * reads as its default).  The key must be as catalog_key_norm makes it.
+ * 分野 and 契約方法 are held to no list: any item of one line of text
+ * within the limits (docs/DECISIONS.md: a peer's record may name the value
+ * of a policy this node does not hold yet, or one a later policy removed);
+ * the policy in force binds what this node writes (catalog_build_v).
  * Fields the schema does not know are allowed, whatever their type
  * (docs/DECISIONS.md: a newer node may add a field).  A tombstone (a
  * withdrawal) carries only its reason: catalog_reason_check.  0, or -1 with

@@ -479,10 +479,10 @@ static int withdraw_body(catalog_put *it, char *err, size_t errlen)
 }
 
 /* Validate one item into it->body.  0 or -1 with err. */
-static int prepare(store *st, const proto_id *self, EVP_PKEY *pkey, catalog_put *it,
-                   char *err, size_t errlen)
+static int prepare(store *st, const proto_id *self, EVP_PKEY *pkey, const catalog_vocab *vocab,
+                   catalog_put *it, char *err, size_t errlen)
 {
-    char why[512];
+    char why[3072];
     const char *kind = it->kind ? it->kind : "";
     size_t ns;
     if (!catalog_fields(kind, &ns))
@@ -553,7 +553,7 @@ static int prepare(store *st, const proto_id *self, EVP_PKEY *pkey, catalog_put 
     }
     if (rc == 0 && derived != SIZE_MAX)
         rc = copy_subject(st, it, own ? &cr : NULL, kv.kv[derived].value, &kv, given, err, errlen);
-    if (rc == 0 && catalog_build(it->kind, kv.kv, kv.n, &it->body, why, sizeof why))
+    if (rc == 0 && catalog_build_v(it->kind, vocab, kv.kv, kv.n, &it->body, why, sizeof why))
         rc = proto_err(err, errlen, "%s", why);
     kv_free(&kv);
     if (rc == 0 && own) {
@@ -585,12 +585,22 @@ int catalog_prepare(store *st, const proto_id *self, EVP_PKEY *key, catalog_put 
                     catalog_put_read_fn reader, void *ctx, store_write_item *w, size_t *nw,
                     char *err, size_t errlen)
 {
-    char why[2048];
+    char why[4096];
     int rc = 0;
     *nw = 0;
+    /* 分野 and 契約方法 from the policy in force (the defaults when the
+     * store has none, e.g. no alliance yet) */
+    store_policy *pol = malloc(sizeof *pol);
+    const char *areas[STORE_POLICY_LIST_MAX + 1], *routes[STORE_POLICY_LIST_MAX + 1];
+    catalog_vocab vocab = { NULL, NULL, 0 };
+    if (pol && store_policy_in_force(st, pol) == 0) {
+        store_policy_vocab(pol, areas, routes);
+        vocab.areas = areas;
+        vocab.routes = routes;
+    }
     for (size_t i = 0; i < n && rc == 0; i++) {
         if ((reader && reader(ctx, i, &items[i], why, sizeof why)) ||
-            prepare(st, self, key, &items[i], why, sizeof why))
+            prepare(st, self, key, &vocab, &items[i], why, sizeof why))
             rc = n > 1 ? proto_err(err, errlen, "item %zu (%s): %s", i + 1, items[i].key, why)
                        : proto_err(err, errlen, "%s", why);
     }
@@ -608,6 +618,7 @@ int catalog_prepare(store *st, const proto_id *self, EVP_PKEY *key, catalog_put 
         }
         free(sorted);
     }
+    free(pol);
     if (rc) {
         if (err && errlen)
             utf8_cut(err);

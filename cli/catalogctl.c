@@ -27,6 +27,7 @@ static const struct {
     { "join", join_main, join_usage, NULL, "Trust a sponsor: join --sponsor FILE.pem --address HOST:PORT" },
     { "member", NULL, NULL, &member_verb, "Members" },
     { "key", NULL, NULL, &key_verb, "This node's key: rotate it, keeping the member id" },
+    { "policy", NULL, NULL, &policy_verb, "The alliance's policy: quorums, 分野, 契約方法" },
     { "status", status_main, status_usage, NULL, "Node health: member id, records, digest, peers" },
     { "peers", peers_main, peers_usage, NULL, "Connections to other members" },
     { "metrics", metrics_main, metrics_usage, NULL, "Metrics in the Prometheus text format (as the web view's /metrics)" },

@@ -28,6 +28,12 @@ int fields_main(int argc, char **argv)
             return CLIENT_USAGE;
         }
     }
+    /* 分野 and 契約方法: the node's policy in force when a daemon answers,
+     * else the genesis policy's (the schema's) */
+    catalog_vocab vocab = { NULL, NULL, 0 };
+    struct policy_vocab_buf *vb = NULL;
+    if (client_daemon_running(&o) && policy_vocab_fetch(&o, &vocab, &vb))
+        memset(&vocab, 0, sizeof vocab);
     static const char *types[] = { "text", "date", "date or rule", "integer", "list", "one of", "url",
                                    "法人番号", "reference", "fiscal year" };
     if (o.json)
@@ -66,8 +72,13 @@ int fields_main(int argc, char **argv)
                 snprintf(max, sizeof max, "%zu items", fs[i].max);
             else if (fs[i].type == CAT_INT)
                 snprintf(max, sizeof max, "%zu", fs[i].max);
-            for (size_t v = 0; fs[i].values && fs[i].values[v]; v++)
-                snprintf(vals + strlen(vals), sizeof vals - strlen(vals), "%s%s", v ? " " : "", fs[i].values[v]);
+            const char *const *values = fs[i].values;
+            if ((fs[i].flags & CATALOG_F_POLICY_AREAS) && vocab.areas)
+                values = vocab.areas;
+            if ((fs[i].flags & CATALOG_F_POLICY_ROUTES) && vocab.routes)
+                values = vocab.routes;
+            for (size_t v = 0; values && values[v]; v++)
+                snprintf(vals + strlen(vals), sizeof vals - strlen(vals), "%s%s", v ? " " : "", values[v]);
             if (fs[i].def)
                 snprintf(vals + strlen(vals), sizeof vals - strlen(vals), "%s(default %s)", vals[0] ? " " : "",
                          fs[i].def);
@@ -80,5 +91,6 @@ int fields_main(int argc, char **argv)
     }
     if (o.json)
         printf("}\n");
+    policy_vocab_free(vb);
     return CLIENT_OK;
 }

@@ -470,6 +470,19 @@ int import_main(int argc, char **argv)
         free(sr);
     }
 
+    /* 分野 and 契約方法 as the node's policy in force lists them */
+    catalog_vocab vocab;
+    struct policy_vocab_buf *vb = NULL;
+    if (policy_vocab_fetch(&o, &vocab, &vb)) {
+        policy_vocab_free(vb);
+        for (size_t i = 0; i < nignored; i++)
+            free(ignored[i]);
+        free(ignored);
+        free(col);
+        proto_csv_free(&csv);
+        return CLIENT_FAIL;
+    }
+
     /* rows: check everything, report every fault, before writing anything */
     size_t good = 0, others = 0;
     int faults = 0;
@@ -510,7 +523,7 @@ int import_main(int argc, char **argv)
                     kv[n].value = ref_for_check(row->cells[c], refbuf[nref++], sizeof refbuf[0]);
                 n++;
             }
-        catalog_check("certification", kv, n, on_fault, &rr);
+        catalog_check_v("certification", &vocab, kv, n, on_fault, &rr);
         if (rr.faults) {
             faults += rr.faults;
             bad++;
@@ -520,6 +533,7 @@ int import_main(int argc, char **argv)
         good++;
     }
     free(kv);
+    policy_vocab_free(vb);
     /* the same 認定番号 twice: sort row indexes by key, compare neighbours */
     {
         size_t *idx = malloc((good ? good : 1) * sizeof *idx), k = 0;

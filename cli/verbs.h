@@ -6,6 +6,7 @@
 #define CLI_VERBS_H
 
 #include "cli/client.h"
+#include "catalog/schema.h"
 
 int init_main(int argc, char **argv);
 int id_main(int argc, char **argv);
@@ -30,6 +31,14 @@ extern const char init_usage[], id_usage[], cert_usage[], status_usage[], put_us
     list_usage[], history_usage[], join_usage[], peers_usage[], search_usage[], import_usage[],
     export_usage[], fields_usage[], backup_usage[], restore_usage[], metrics_usage[], watch_usage[];
 
-extern const client_subverbs alliance_verb, member_verb, key_verb, certification_verb, adoption_verb, webuser_verb;
+/* The 分野 and 契約方法 of the policy in force on the node (cli/policy.c),
+ * for checks made here before a request (import): v's lists point into
+ * *buf (policy_vocab_free it, also on failure).  CLIENT_OK, or another
+ * CLIENT_* (an error was printed). */
+struct policy_vocab_buf;
+int policy_vocab_fetch(client_opts *o, catalog_vocab *v, struct policy_vocab_buf **buf);
+void policy_vocab_free(struct policy_vocab_buf *b);
+
+extern const client_subverbs alliance_verb, member_verb, key_verb, policy_verb, certification_verb, adoption_verb, webuser_verb;
 
 #endif

@@ -46,7 +46,7 @@ const char watch_usage[] = USAGE;
 
 typedef struct {
     const char *kind;          /* a kind name, or NULL */
-    int area;                  /* index into catalog_areas, or -1 */
+    char area[CATALOG_VOCAB_ITEM_MAX + 1];   /* a 分野 as stored, or "" */
     const char *member;        /* as given, resolved on each connection */
     int from_start;
     const char *state;
@@ -131,7 +131,8 @@ static int wanted(const watch_args *w, const proto_record *r, const proto_id *me
 {
     if (w->kind && strcmp(r->kind, w->kind))
         return 0;
-    if (w->area >= 0 && (!kind_is(r->kind, KIND_CERTIFICATION) || !(catalog_record_areas(r) >> w->area & 1)))
+    const char *one[] = { w->area, NULL };
+    if (w->area[0] && (!kind_is(r->kind, KIND_CERTIFICATION) || !(catalog_record_areas_in(r, one) & 1)))
         return 0;
     if (member && memcmp(&r->author, member, sizeof *member))
         return 0;
@@ -369,7 +370,7 @@ static int watch_once(client_opts *o, watch_args *w, int again, int *connected)
 int watch_main(int argc, char **argv)
 {
     client_opts o = client_g;
-    watch_args w = { .area = -1 };
+    watch_args w = { .kind = NULL };
     for (int i = 1; i < argc; i++) {
         char err[512];
         const char *a = argv[i];
@@ -393,13 +394,22 @@ int watch_main(int argc, char **argv)
                 return CLIENT_USAGE;
             }
         } else if (!strcmp(a, "--area")) {
+            /* the areas of the node's policy in force (the genesis
+             * policy's when no daemon answers now), as they are stored */
             catalog_query q;
+            catalog_vocab vocab = { catalog_areas, catalog_routes, 0 };
+            struct policy_vocab_buf *vb = NULL;
+            if (client_daemon_running(&o) && policy_vocab_fetch(&o, &vocab, &vb))
+                vocab.areas = catalog_areas;
             catalog_query_init(&q);
-            if (catalog_query_set_area(&q, v, err, sizeof err)) {
+            int bad = catalog_query_set_area_in(&q, vocab.areas, v, err, sizeof err);
+            if (!bad)
+                snprintf(w.area, sizeof w.area, "%s", vocab.areas[q.area]);
+            policy_vocab_free(vb);
+            if (bad) {
                 client_usage_error("watch", "%s", err);
                 return CLIENT_USAGE;
             }
-            w.area = q.area;
         } else if (!strcmp(a, "--member")) {
             w.member = v;
         } else {

@@ -63,7 +63,7 @@ typedef struct {
     uint64_t last_match_ms;      /* when a digest it sent last equalled ours; 0 never */
 } member_traffic;
 
-#define CATALOGD_KINDS 5         /* store/kind.h's kind_id values (metrics.c asserts it) */
+#define CATALOGD_KINDS 6         /* store/kind.h's kind_id values (metrics.c asserts it) */
 #define CATALOGD_PEER_ERRORS 6   /* proto/msg.h's MSG_ERR_* (1..5); 0 for any other code */
 
 /* Event counters for the metrics (daemon/metrics.c formats them).  Only

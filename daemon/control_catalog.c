@@ -416,22 +416,23 @@ static int query_from_request(catalogd *d, const uint8_t *req, size_t len, catal
 
 /* "groups": [[certifications, adoptions, [areas...]]...] — the products of
  * the reply's lists, in order (catalog_product). */
-static void put_groups(proto_map *m, const catalog_hits *h)
+static void put_groups(catalogd *d, proto_map *m, const catalog_hits *h)
 {
+    const char *const *areas = catalog_index_areas(d->index, d->st);   /* what the bits refer to */
     proto_map_key(m, "groups");
     msgpack_pack_array(m->pk, h->ngroups);
     for (size_t i = 0; i < h->ngroups; i++) {
         const catalog_product *g = &h->groups[i];
         size_t na = 0;
-        for (size_t k = 0; catalog_areas[k]; k++)
+        for (size_t k = 0; areas[k]; k++)
             na += (g->areas >> k) & 1;
         msgpack_pack_array(m->pk, 3);
         msgpack_pack_uint64(m->pk, g->ncerts);
         msgpack_pack_uint64(m->pk, g->nadoptions);
         msgpack_pack_array(m->pk, na);
-        for (size_t k = 0; catalog_areas[k]; k++)
+        for (size_t k = 0; areas[k]; k++)
             if ((g->areas >> k) & 1)
-                proto_pack_cstr(m->pk, catalog_areas[k]);
+                proto_pack_cstr(m->pk, areas[k]);
     }
 }
 
@@ -475,7 +476,7 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     proto_map_put_bool(&m, "ok", 1);
     control_list_put(&lc, &m, "certifications");
     control_list_put(&la, &m, "adoptions");
-    put_groups(&m, &h);
+    put_groups(d, &m, &h);
     proto_map_put_u64(&m, "products", h.products);
     catalog_cmd_members_put(d, &m);
     catalog_hits_free(&h);

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Static_assert(CATALOGD_KINDS == KIND_ADOPTION + 1, "a counter per kind_id");
+_Static_assert(CATALOGD_KINDS == KIND_POLICY + 1, "a counter per kind_id");
 _Static_assert(CATALOGD_PEER_ERRORS == MSG_ERR_LIMIT + 1, "a counter per error code");
 
 /* ---- the format ---- */
@@ -113,7 +113,7 @@ static void by_label(web_buf *b, const char *name, const char *type, const char 
 
 static const char *const kind_names[CATALOGD_KINDS] = {
     [KIND_GENERIC] = "other", [KIND_GENESIS] = "genesis", [KIND_MEMBER] = "member",
-    [KIND_CERTIFICATION] = "certification", [KIND_ADOPTION] = "adoption",
+    [KIND_CERTIFICATION] = "certification", [KIND_ADOPTION] = "adoption", [KIND_POLICY] = "policy",
 };
 static const char *const refusal_names[REFUSED_REASONS] = {
     [REFUSED_NOT_MEMBER] = "not_member", [REFUSED_WRONG_MEMBER] = "wrong_member",

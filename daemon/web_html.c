@@ -344,16 +344,16 @@ int web_error(web_req *w, int status, const char *fmt, ...)
 
 /* ---- form parts ---- */
 
-void web_area_checkboxes(web_buf *b, const char *const *checked, size_t n)
+void web_area_checkboxes(web_buf *b, const char *const *all, const char *const *checked, size_t n)
 {
-    for (size_t i = 0; catalog_areas[i]; i++) {
+    for (size_t i = 0; all[i]; i++) {
         int on = 0;
         for (size_t j = 0; j < n; j++)
-            on |= !strcmp(checked[j], catalog_areas[i]);
+            on |= !strcmp(checked[j], all[i]);
         web_raw(b, "<label><input type=\"checkbox\" name=\"area\" value=\"");
-        web_text(b, catalog_areas[i]);
+        web_text(b, all[i]);
         web_rawf(b, "\"%s> ", on ? " checked" : "");
-        web_text(b, catalog_areas[i]);
+        web_text(b, all[i]);
         web_raw(b, "</label>");
     }
 }

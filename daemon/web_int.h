@@ -96,9 +96,10 @@ int  web_error(web_req *w, int status, const char *fmt, ...) __attribute__((form
 
 /* ---- form parts ---- */
 
-/* One checkbox named "area" per policy area (catalog_areas), checked when
- * it is one of checked[0..n). */
-void web_area_checkboxes(web_buf *b, const char *const *checked, size_t n);
+/* One checkbox named "area" per policy area in all (NULL-terminated: the
+ * policy in force, catalog_index_areas), checked when it is one of
+ * checked[0..n). */
+void web_area_checkboxes(web_buf *b, const char *const *all, const char *const *checked, size_t n);
 
 /* ---- the catalog in people's terms ---- */
 

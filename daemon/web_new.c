@@ -75,21 +75,11 @@ static int vv_cb(void *ctx, const proto_id *author, uint64_t seq)
     return 0;
 }
 
-/* 分野 of a certification as a bit mask (stored spellings are canonical). */
-static uint32_t area_bits(const proto_record *r)
+/* 分野 of a certification as a bit mask over the areas of the policy in
+ * force (catalog_index_areas; stored spellings are canonical). */
+static uint32_t area_bits(const proto_record *r, const char *const *areas)
 {
-    char text[1024];
-    uint32_t bits = 0;
-    catalog_field_text(r, "areas", text, sizeof text);
-    for (char *p = text; *p;) {
-        char *e = strstr(p, "、");
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        for (size_t i = 0; catalog_areas[i]; i++)
-            if (strlen(catalog_areas[i]) == l && !memcmp(p, catalog_areas[i], l))
-                bits |= 1u << i;
-        p += l + (e ? strlen("、") : 0);
-    }
-    return bits;
+    return catalog_record_areas_in(r, areas);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -104,6 +94,7 @@ typedef struct {
     chunk_ent *v;
     size_t n;
     uint32_t author;
+    const char *const *areas;   /* of the policy in force */
 } chunk_ctx;
 
 static int chunk_cb(void *ctx, const uint8_t *rec, size_t len)
@@ -126,7 +117,7 @@ static int chunk_cb(void *ctx, const uint8_t *rec, size_t len)
     if (e->gone)
         return 0;
     if (e->kind == K_CERT)
-        e->areas = area_bits(&r);
+        e->areas = area_bits(&r, c->areas);
     else if (proto_body_copy_str(&r, "certification", e->ref, sizeof e->ref))
         e->ref[0] = 0;
     return 0;
@@ -152,6 +143,7 @@ typedef struct {
     uint32_t areas;
     int found;
     char product[512], company[512];
+    const char *const *area_list;   /* of the policy in force */
 } cert_info;
 
 static int cert_info_cb(void *ctx, const uint8_t *rec, size_t len)
@@ -161,17 +153,19 @@ static int cert_info_cb(void *ctx, const uint8_t *rec, size_t len)
     if (proto_record_decode_stored(rec, len, &r, NULL, 0) || (r.flags & PROTO_FLAG_TOMBSTONE))
         return 1;
     ci->found = 1;
-    ci->areas = area_bits(&r);
+    ci->areas = area_bits(&r, ci->area_list);
     catalog_field_text(&r, "product", ci->product, sizeof ci->product);
     catalog_field_text(&r, "company", ci->company, sizeof ci->company);
     return 1;
 }
 
-static void cited(store *st, const char *ref, cert_info *ci)
+static void cited(catalogd *d, const char *ref, cert_info *ci)
 {
     proto_id a;
     const char *key;
+    store *st = d->st;
     memset(ci, 0, sizeof *ci);
+    ci->area_list = catalog_index_areas(d->index, st);
     if (ref[0] && ref_split(ref, &a, &key) == 0)
         store_get_current(st, &a, kind_get(KIND_CERTIFICATION)->name, key, cert_info_cb, ci);
 }
@@ -261,7 +255,7 @@ static int render_cb(void *ctx, const uint8_t *rec, size_t len)
         const char *key;
         if (proto_body_copy_str(&r, "certification", ref, sizeof ref))
             ref[0] = 0;
-        cited(w->d->st, ref, &ci);
+        cited(w->d, ref, &ci);
         if (ci.found && ref_split(ref, &a, &key) == 0) {
             product_cell(b, &a, key, ci.product, ci.company);
         } else {
@@ -287,7 +281,7 @@ static void form(web_req *w, unsigned days)
     else
         web_rawf(b, "%u", days);
     web_raw(b, "\"> 日</label></fieldset><fieldset class=\"areas\"><legend>分野（いずれか）</legend>");
-    web_area_checkboxes(b, areas, na);
+    web_area_checkboxes(b, catalog_index_areas(w->d->index, w->d->st), areas, na);
     web_raw(b, "</fieldset><button type=\"submit\">表示</button></form>\n");
 }
 
@@ -323,7 +317,7 @@ int web_page_new(web_req *w)
     for (size_t i = 0; i < na; i++) {
         catalog_query one;
         catalog_query_init(&one);
-        if (catalog_query_set_area(&one, areas[i], err, sizeof err))
+        if (catalog_query_set_area_in(&one, catalog_index_areas(d->index, d->st), areas[i], err, sizeof err))
             return bad_request(w, err);
         want |= 1u << one.area;
     }
@@ -351,7 +345,7 @@ int web_page_new(web_req *w)
                 break;
             }
             uint64_t lo = hi > CHUNK ? hi - CHUNK + 1 : 1;
-            chunk_ctx cc = { chunk, 0, (uint32_t)a };
+            chunk_ctx cc = { chunk, 0, (uint32_t)a, catalog_index_areas(d->index, d->st) };
             if (store_range(d->st, &al.ids[a], lo, hi, chunk_cb, &cc) < 0) {
                 failed = 1;
                 break;
@@ -368,7 +362,7 @@ int web_page_new(web_req *w)
                     uint32_t bits = e->areas;
                     if (e->kind == K_ADOPTION) {
                         cert_info ci;
-                        cited(d->st, e->ref, &ci);
+                        cited(d, e->ref, &ci);
                         bits = ci.areas;
                     }
                     if (!(bits & want))

@@ -37,7 +37,7 @@ int web_search_query(web_req *w, catalog_query *q, size_t *page, char *err, size
     for (size_t i = 0; i < na; i++) {
         catalog_query one;
         catalog_query_init(&one);
-        if (catalog_query_set_area(&one, areas[i], err, errlen))
+        if (catalog_query_set_area_in(&one, catalog_index_areas(d->index, d->st), areas[i], err, errlen))
             return -1;
         q->areas |= 1u << one.area;
     }
@@ -175,7 +175,7 @@ static void form(web_req *w)
     const char *areas[NODE_WEB_PARAMS_MAX];
     size_t na = web_params(w, "area", areas, NODE_WEB_PARAMS_MAX);
     web_raw(b, "<fieldset class=\"areas\"><legend>分野（いずれか）</legend>");
-    web_area_checkboxes(b, areas, na);
+    web_area_checkboxes(b, catalog_index_areas(w->d->index, w->d->st), areas, na);
     web_raw(b, "</fieldset><button type=\"submit\">検索</button></form>\n");
 }
 
@@ -275,10 +275,11 @@ static void product(web_req *w, const catalog_hits *h, const catalog_product *g)
     web_raw(b, "<section class=\"product\">");
     store_get_refs(d->st, h->certs + g->cert, 1, product_head, &c);
     web_raw(b, "<p class=\"areas\">分野: ");
-    for (size_t i = 0, k = 0; catalog_areas[i]; i++)
+    const char *const *all = catalog_index_areas(d->index, d->st);
+    for (size_t i = 0, k = 0; all[i]; i++)
         if (g->areas >> i & 1) {
             web_raw(b, k++ ? "、" : "");
-            web_text(b, catalog_areas[i]);
+            web_text(b, all[i]);
         }
     web_raw(b, "</p><table class=\"certs\"><thead><tr><th>認定団体</th><th>認定番号</th><th>制度</th>"
                "<th>認定期間</th><th>状態</th></tr></thead><tbody>\n");

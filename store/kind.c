@@ -16,6 +16,8 @@ static const kind_def kinds[] = {
     { "genesis", KIND_GENESIS, KIND_F_MEMBERSHIP | KIND_F_OWN_VERB | KIND_F_NO_CHAIN, "alliance create", NULL },
     { "member", KIND_MEMBER, KIND_F_MEMBERSHIP | KIND_F_OWN_VERB, "member", store_member_validate },
     { "certification", KIND_CERTIFICATION, KIND_F_CATALOG | KIND_F_OWN_VERB, "certification", catalog_record_validate },
+    /* membership: a new policy's quorums may admit or expel (store_policy.c) */
+    { "policy", KIND_POLICY, KIND_F_MEMBERSHIP | KIND_F_OWN_VERB, "policy", store_policy_validate },
     { "adoption", KIND_ADOPTION, KIND_F_CATALOG | KIND_F_OWN_VERB, "adoption", catalog_record_validate },
 };
 

@@ -26,6 +26,7 @@ typedef enum {
     KIND_MEMBER,             /* admit / expel / leave / address */
     KIND_CERTIFICATION,      /* 認定 (DESIGN §5) */
     KIND_ADOPTION,           /* 導入実績 */
+    KIND_POLICY,             /* quorums, 分野, 契約方法: propose / endorse (store/store_policy.c) */
 } kind_id;
 
 enum {

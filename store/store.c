@@ -27,7 +27,8 @@
  *
  * meta holds: schema (8, big-endian: STORE_SCHEMA), self (32: the node's
  * member id), genesis (32: the pinned alliance id), alliance (its name),
- * admission (8, big-endian: endorsements to admit), and settings put by
+ * admission (8, big-endian: the genesis's endorsements to admit), policy
+ * (the policy in force, store_policy.c), and settings put by
  * store_meta_put.  The digest is not stored: it is computed from vv and sum
  * (store_sum.c) and cached in memory per committed transaction.  Schema 1
  * had no sum and kept an XOR digest in meta; store_open migrates it.
@@ -312,9 +313,10 @@ int store_info_get(store *s, store_info *out)
     n = sizeof out->alliance - 1;
     if (meta_get_txn(s, txn, "alliance", out->alliance, &n) == 0)
         out->alliance[n] = 0;
-    uint8_t a[8];
-    n = 8;
-    out->admission = meta_get_txn(s, txn, "admission", a, &n) == 0 && n == 8 ? (uint32_t)get_be64(a) : 1;
+    uint32_t expulsion;
+    policy_quorums_txn(s, txn, &out->admission, &expulsion);   /* of the policy in force */
+    if (!out->has_genesis)
+        out->admission = 1;
     digest_txn(s, txn, &out->digest);
     out->records = count_of(txn, s->log);
     out->current = count_of(txn, s->cur);

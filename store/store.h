@@ -48,7 +48,7 @@ typedef struct {
     int has_genesis;
     proto_id genesis;       /* alliance id = hash of the genesis record */
     char alliance[256];     /* alliance name from genesis */
-    uint32_t admission;     /* endorsements needed to admit a member */
+    uint32_t admission;     /* endorsements needed to admit a member (the policy in force) */
     proto_id digest;        /* SHA-256 over the version vector and each log's chain */
     uint64_t records;       /* every version held */
     uint64_t current;       /* current (author, kind, key) entries */
@@ -231,6 +231,56 @@ int store_sums(store *s, const proto_id *author, uint64_t from, uint64_t to, sto
 /* The version vector with each author's chain at its highest seq. */
 typedef int (*store_vv_chain_cb)(void *ctx, const proto_id *author, uint64_t seq, const uint8_t *chain);
 int store_vv_chains(store *s, store_vv_chain_cb cb, void *ctx);
+
+/* ---- the policy (store/store_policy.c) ----
+ *
+ * The admission and expulsion quorums, the policy areas (分野) and contract
+ * routes (契約方法) in force, derived from the genesis and the `policy`
+ * records the log holds: the same records give the same policy on every
+ * node, whatever order they came in (docs/DECISIONS.md has the rule). */
+#define STORE_POLICY_LIST_MAX 32u    /* areas, routes of one policy (the index keeps areas in 32 bits) */
+#define STORE_POLICY_ITEM_MAX 64u    /* bytes of one area or route (CATALOG_VOCAB_ITEM_MAX) */
+#define STORE_QUORUM_MAX 1000u       /* admission, expulsion */
+
+typedef struct {
+    proto_id id;            /* hash of the proposal record; of the genesis for the genesis policy */
+    proto_id parent;        /* the policy it amended; zero for the genesis policy */
+    proto_id proposer;      /* its author (the founder for the genesis policy) */
+    uint64_t since_ms;      /* in force since: the vote that completed its quorum (the genesis's time) */
+    uint32_t admission;     /* endorsements to admit a member */
+    uint32_t expulsion;     /* votes to expel a member, and to change the policy */
+    uint32_t nareas, nroutes;
+    char areas[STORE_POLICY_LIST_MAX][STORE_POLICY_ITEM_MAX + 1];
+    char routes[STORE_POLICY_LIST_MAX][STORE_POLICY_ITEM_MAX + 1];
+} store_policy;
+
+/* The policy in force: 0, or -1 (no alliance yet, or the store failed). */
+int store_policy_in_force(store *s, store_policy *out);
+/* The lists of p as NULL-terminated arrays (catalog_vocab): areas and
+ * routes need room for STORE_POLICY_LIST_MAX + 1; they point into p. */
+void store_policy_vocab(const store_policy *p, const char **areas, const char **routes);
+/* The key of a proposal record stating p (p->parent, quorums and lists set). */
+int store_policy_proposal_key(const store_policy *p, char *key, size_t keylen);
+
+enum store_proposal_state {
+    STORE_PROPOSAL_IN_FORCE = 0,    /* the policy in force */
+    STORE_PROPOSAL_SUPERSEDED = 1,  /* was in force; a later one amended it */
+    STORE_PROPOSAL_PENDING = 2,     /* amends the policy in force; short of its quorum */
+    STORE_PROPOSAL_STALE = 3,       /* amends a policy no longer (or never) in force: can never come into force */
+};
+typedef struct {
+    proto_id id, parent, proposer;
+    uint64_t time_ms;               /* the proposal's time */
+    int state;                      /* store_proposal_state */
+    uint32_t quorum;                /* the change quorum now: min(expulsion in force, active members) */
+    store_policy policy;            /* what it proposes (since_ms set when in force) */
+    size_t nendorsers;              /* distinct members whose vote counts, proposer included */
+    const proto_id *endorsers;      /* valid during the callback */
+} store_proposal;
+typedef int (*store_proposal_cb)(void *ctx, const store_proposal *p);
+/* Every proposal the log holds, with its state and counted endorsers, in
+ * one read transaction.  0 or -1. */
+int store_policy_proposals(store *s, store_proposal_cb cb, void *ctx);
 
 typedef int (*store_member_cb)(void *ctx, const store_member *m);
 int store_members(store *s, store_member_cb cb, void *ctx);

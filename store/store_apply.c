@@ -284,6 +284,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
                 return STORE_REJECT;
             }
             loser = &old;
+            s->policy_dirty = 1;   /* a new winner: what the log says may differ */
             MDB_val nv = { r->raw_len, (void *)r->raw };
             if (mdb_put(txn, s->log, &k, &nv, 0) || ver_put(s, txn, &old, &held, 1) ||
                 ver_put(s, txn, r, &h, 0) ||
@@ -342,12 +343,17 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
                 return -1;
         }
         member_note_txn(s, txn, r);
+        s->policy_dirty = 1;
         break;
     }
     case KIND_MEMBER:
         if (apply_member(s, txn, r) < 0)
             return -1;
         member_note_txn(s, txn, r);
+        s->policy_dirty = 1;   /* whose votes count may have changed */
+        break;
+    case KIND_POLICY:
+        s->policy_dirty = 1;
         break;
     default:
         break;
@@ -373,12 +379,13 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
     s->member_dirty = 0;
+    s->policy_dirty = 0;
     for (size_t i = 0; i < n; i++) {
         /* a record before this one marked the membership for a replay: do
          * it now, so this record is checked against what the log derives
          * and not against what the batch's start did (the same records
          * give the same result however they were batched) */
-        int r = member_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, NULL, 0);
+        int r = member_settle_txn(s, txn) || policy_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, NULL, 0);
         if (r < 0) {
             mdb_txn_abort(txn);
             cache_clear(s);
@@ -386,10 +393,10 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
         }
         results[i] = r;
     }
-    if (member_settle_txn(s, txn)) {
+    if (member_settle_txn(s, txn) || policy_settle_txn(s, txn)) {
         mdb_txn_abort(txn);
         cache_clear(s);
-        return proto_err(err, errlen, "deriving membership failed (store full or damaged?)");
+        return proto_err(err, errlen, "deriving membership or the policy failed (store full or damaged?)");
     }
     if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
@@ -556,13 +563,14 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         mdb_txn_abort(txn);
         return -1;
     }
+    s->policy_dirty = 0;
     if (sign_all(priv, &g, &self, items, n, seq + 1, err, errlen)) {
         mdb_txn_abort(txn);
         return -1;
     }
     s->member_dirty = 0;
     for (size_t i = 0; i < n; i++) {
-        if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
+        if (member_settle_txn(s, txn) || policy_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);
             cache_clear(s);
             for (size_t k = 0; k < n; k++) {
@@ -572,14 +580,14 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
             return -1;
         }
     }
-    if (member_settle_txn(s, txn)) {
+    if (member_settle_txn(s, txn) || policy_settle_txn(s, txn)) {
         mdb_txn_abort(txn);
         cache_clear(s);
         for (size_t k = 0; k < n; k++) {
             free(items[k].out);
             items[k].out = NULL;
         }
-        return proto_err(err, errlen, "deriving membership failed (store full or damaged?)");
+        return proto_err(err, errlen, "deriving membership or the policy failed (store full or damaged?)");
     }
     if ((rc = mdb_txn_commit(txn))) {
         cache_clear(s);
@@ -645,7 +653,9 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
         proto_body_str(b, "address", address);
     proto_body_bin(b, "cert", cert_der, cert_len);
     store_write_item it = { "genesis", "genesis", 0, b, NULL, 0 };
-    rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen);
+    s->policy_dirty = 0;
+    rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen) ||
+         policy_settle_txn(s, txn);
     free(it.out);
     proto_body_free(b);
     if (rc == 0) {

@@ -54,6 +54,8 @@ struct store {
      * (store_member.c) */
     int member_dirty;
     uint64_t member_rederives, member_fixups;   /* replays, and those that changed anything */
+    int policy_dirty;       /* this write applied a genesis, member or policy record:
+                             * derive the policy before commit (store_policy.c) */
 };
 
 /* ---- key encodings (store.c describes the layout) ---- */
@@ -176,6 +178,33 @@ int key_owner_txn(store *s, MDB_txn *txn, const proto_id *key_id, proto_id *memb
  * there (a key retired by a rotation): 0, or -1 with err. */
 int keys_check_signer_txn(store *s, MDB_txn *txn, const proto_id *self, uint64_t seq, EVP_PKEY *priv,
                           char *err, size_t errlen);
+
+/* ---- store_policy.c ---- */
+
+/* The policy in force (meta "policy"; P0 from the genesis for a store that
+ * has none yet): 0, or -1 if there is no genesis. */
+int policy_in_force_txn(store *s, MDB_txn *txn, store_policy *out);
+/* The quorums in force, for member counting (admission 1, expulsion 2
+ * without an alliance). */
+void policy_quorums_txn(store *s, MDB_txn *txn, uint32_t *admission, uint32_t *expulsion);
+/* The quorums of the policy that was in force at time_ms (the chain's
+ * history, meta "policy_hist"): what member counting applies to a record
+ * of that time, so a quorum raised later does not undo what was complete
+ * before it. */
+void policy_quorums_at_txn(store *s, MDB_txn *txn, uint64_t time_ms, uint32_t *admission,
+                           uint32_t *expulsion);
+/* The change quorum of policy p with `active` active members:
+ * min(p->expulsion, active), at least 1. */
+uint32_t policy_change_quorum(const store_policy *p, size_t active);
+/* Derive the policy in force afresh from the log and store it: 1 if it
+ * changed, 0 if not, -1 on error.  Clears s->policy_dirty. */
+int policy_derive_txn(store *s, MDB_txn *txn);
+/* Before a write transaction commits: when it applied a genesis, member or
+ * policy record, derive the policy, then membership under its quorums,
+ * until neither changes (bounded).  0 or -1. */
+int policy_settle_txn(store *s, MDB_txn *txn);
+/* The policy record's validator (store/kind.c). */
+int store_policy_validate(const proto_record *r, char *err, size_t errlen);
 
 /* ---- store_read.c ---- */
 

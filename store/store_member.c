@@ -6,8 +6,9 @@
  *
  * A member record about X (key: X's member id in lowercase hex) says
  * admit (with X's certificate), expel, leave or address.  X is active once
- * `admission` current members have admitted it, expelled once
- * max(admission, 2) have expelled it, and has left once it signs leave.
+ * the admission quorum of the policy in force (store_policy.c) of current
+ * members have admitted it, expelled once its expulsion quorum have
+ * expelled it, and has left once it signs leave.
  * Only the votes of members active now count.
  *
  * What is derived is a function of the log alone: the replay of
@@ -289,17 +290,13 @@ int store_member_validate(const proto_record *r, char *err, size_t errlen)
     return 0;
 }
 
-static uint32_t admission_txn(store *s, MDB_txn *txn)
-{
-    uint8_t a[8];
-    size_t n = 8;
-    return meta_get_txn(s, txn, "admission", a, &n) == 0 && n == 8 ? (uint32_t)get_be64(a) : 1;
-}
 
 /* Membership of `subject` is derived from every current member's latest
  * member record about it: admitted once `admission` members endorse it. */
-static int member_recount(store *s, MDB_txn *txn, store_member *m, uint32_t admission)
+static int member_recount(store *s, MDB_txn *txn, store_member *m, uint64_t time_ms)
 {
+    uint32_t admission, expulsion;
+    policy_quorums_at_txn(s, txn, time_ms, &admission, &expulsion);   /* in force at the record's time */
     MDB_cursor *c;
     MDB_val k = { 32, m->id.b }, v;
     uint32_t admits = 0, expels = 0;
@@ -322,7 +319,7 @@ static int member_recount(store *s, MDB_txn *txn, store_member *m, uint32_t admi
     m->endorsements = admits;
     if (m->status == STORE_MEMBER_LEFT)
         return 0;
-    if (expels >= (admission > 1 ? admission : 2))
+    if (expels >= expulsion)
         m->status = STORE_MEMBER_EXPELLED;
     else if (m->status == STORE_MEMBER_PENDING && admits >= admission)
         m->status = STORE_MEMBER_ACTIVE;
@@ -372,7 +369,7 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     }
     if (m.spki_len == 0)
         return 0;   /* never admitted: nothing to derive */
-    if (member_recount(s, txn, &m, admission_txn(s, txn)))
+    if (member_recount(s, txn, &m, r->time_ms))
         return -1;
     return member_put_txn(s, txn, &m);
 }

@@ -17,6 +17,7 @@
  * node_publish.  backup is left out on writable connections (see run). */
 #include "daemon/control.c"
 #include "daemon/control_watch.c"
+#include "daemon/control_policy.c"
 #include "daemon/control_catalog.c"
 
 #include <ftw.h>

@@ -135,7 +135,7 @@ def test_metrics_two_nodes(env):
     assert value(s, "catalogd_healthy") == 1
     # signed here: the three certifications and b's admission
     signed = labelled(s, "catalogd_records_signed_total", "kind")
-    assert signed == {"certification": 3, "member": 1, "genesis": 0, "adoption": 0, "other": 0}, signed
+    assert signed == {"certification": 3, "member": 1, "genesis": 0, "adoption": 0, "policy": 0, "other": 0}, signed
     assert types["catalogd_records_signed_total"] == "counter"
     assert types["catalogd_records"] == "gauge"
     info = dict(next(iter(s["catalogd_info"])))

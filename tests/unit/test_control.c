@@ -17,6 +17,7 @@
 
 #include "daemon/control.c"
 #include "daemon/control_watch.c"
+#include "daemon/control_policy.c"
 
 /* ---- stubs ---- */
 
@@ -193,8 +194,9 @@ static void no_more_replies(fixture *f)
  * connection (a restricted socket, the web view) relies on it. */
 static void table_access(void **state)
 {
-    static const char *writes[] = { "put", "cput", "member_add", "member_set", "key_rotate", "backup", "sponsor" };
-    static const char *reads[] = { "status", "get", "list", "history", "forks", "members", "member_show",
+    static const char *writes[] = { "put", "cput", "member_add", "member_set", "key_rotate", "policy_propose",
+                                    "policy_endorse", "backup", "sponsor" };
+    static const char *reads[] = { "status", "get", "list", "history", "forks", "members", "member_show", "policy",
                                    "peers", "vv", "cfind", "csearch", "metrics", "watch", "help" };
     size_t nw = sizeof writes / sizeof writes[0], nr = sizeof reads / sizeof reads[0];
     assert_int_equal(sizeof commands / sizeof commands[0], nw + nr);

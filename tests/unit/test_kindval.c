@@ -200,6 +200,13 @@ static void adoption_refused(fld f, const char *name, const char *needle)
         fail_msg("message \"%s\" lacks \"%s\"", err, needle);
 }
 
+static void adoption_ok(fld f, const char *name)
+{
+    char err[512];
+    if (adoption_with(f, name, err, sizeof err))
+        fail_msg("%s refused: %s", name, err);
+}
+
 /* ---- what catalog_build writes is accepted ---- */
 
 static void built_bodies_accepted(void **state)
@@ -309,8 +316,23 @@ static void enums_and_status(void **state)
     cert_refused(S("status", "active"), "status", "記録される形");
     cert_refused(S("status", "期間満了"), "status", "状態 (status)");
     cert_refused(S("visibility", "公開"), "visibility", "記録される形");
-    cert_refused(L("areas", "宇宙"), "areas", "次のどれでもありません");
-    adoption_refused(S("route", "随意契約"), "route", "契約方法 (route)");
+    /* 分野 and 契約方法 are the policy's: a peer's record may name one this
+     * node's policy does not list (not yet received, or removed since);
+     * any well-formed item is held (docs/DECISIONS.md) */
+    cert_ok(L("areas", "宇宙"), "areas");
+    cert_ok(L("areas", "防災|宇宙"), "areas");
+    adoption_ok(S("route", "随意契約"), "route");
+    /* ...well-formed: one line, trimmed, no list separator, bounded */
+    cert_refused(L("areas", "宇宙、深海"), "areas", "記録される形");
+    cert_refused(L("areas", " 宇宙"), "areas", "記録される形");
+    cert_refused(L("areas", "宇宙\n深海"), "areas", "分野 (areas)");
+    cert_refused(L("areas", "宇宙|宇宙"), "areas", "記録される形");
+    char big[80];
+    memset(big, 'x', 70);
+    big[70] = 0;
+    cert_refused(L("areas", big), "areas", "64 バイトまで");
+    adoption_refused(S("route", "随意\t契約"), "route", "契約方法 (route)");
+    adoption_refused(S("route", big), "route", "64 バイトまで");
 }
 
 static void dates(void **state)

@@ -635,7 +635,7 @@ static void writes_current_history(void **state)
     assert_int_equal(store_write(s, ids[F].key, "Bad-Kind", "k", 0, NULL, NULL, NULL, err, sizeof err), -1);
     assert_int_equal(store_write(s, ids[F].key, "genesis", "genesis", 0, NULL, NULL, NULL, err, sizeof err), -1);
     assert_int_equal(store_vv_get(s, &ids[F].id), 8);
-    blob nx = write_rec(s, F, "policy", "next", 0, NULL);
+    blob nx = write_rec(s, F, "notice", "next", 0, NULL);
     assert_int_equal(proto_record_decode(nx.b, nx.n, &r, err, sizeof err), 0);
     assert_int_equal(r.seq, 9);
     free(nx.b);
@@ -1260,7 +1260,7 @@ static void make_world(world *w, store **sf_out)
     }
     SR("note", "r1", 0, text_body("r1 v2"));
     SM("note_b", "a", 0, text_body("m adopts"));
-    SR("policy", "x", 0, text_body("p"));
+    SR("notice", "x", 0, text_body("p"));
     SR("note", "r1", 0, text_body("r1 v3"));
     SM("note", "m3", 0, text_body("m3"));
 #undef SM

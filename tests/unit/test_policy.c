@@ -1,0 +1,529 @@
+/* tests/unit/test_policy.c — the policy derived from the log
+ * (store/store_policy.c) with real LMDB stores: the same records in any
+ * order give the same policy; of competing proposals that reach the
+ * quorum the lowest hash comes into force; a proposal on a stale parent
+ * never does; whose votes count (active, left after voting, not expelled);
+ * member counting reads the quorums in force; the validator's rules.
+ *
+ * Records are signed here with proto_record_sign, as other members'
+ * nodes would, and applied through store_apply_batch with the signature
+ * checked first, the way a node takes them from a peer. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "store/store.h"
+#include "store/kind.h"
+#include "catalog/schema.h"
+#include "certs/certs.h"
+#include "tests/unit/identities.h"
+#include "proto/record.h"
+#include "proto/util.h"
+
+enum { F, M1, M2, M3, X, NIDS };
+static const char *const id_code[NIDS] = { "131059", "131016", "131024", "131032", "011002" };
+static const char *const id_name[NIDS] = { "文京区", "千代田区", "中央区", "港区", "札幌市" };
+
+static char tmpdir[64];
+static certs_identity ids[NIDS];
+static int dirno;
+
+static int group_setup(void **state)
+{
+    return identities_make(tmpdir, "/tmp/test_policy.XXXXXX", ids, NIDS, id_code, id_name, NULL);
+}
+
+static int group_teardown(void **state)
+{
+    identities_free(tmpdir, ids, NIDS);
+    return 0;
+}
+
+/* ---- records ---- */
+
+typedef struct { uint8_t *b; size_t n; int who; } rec;
+typedef struct {
+    rec v[64];
+    size_t n;
+    uint64_t seq[NIDS];
+    proto_id g;
+} world;
+
+static store *open_store(int who)
+{
+    char path[128], err[256];
+    store *s;
+    snprintf(path, sizeof path, "%s/s%d", tmpdir, dirno++);
+    assert_int_equal(store_open(path, 64, &s, err, sizeof err), 0);
+    assert_int_equal(store_bind_self(s, &ids[who].id, err, sizeof err), 0);
+    return s;
+}
+
+static int copy_cb(void *ctx, const uint8_t *b, size_t n)
+{
+    rec *r = ctx;
+    r->b = malloc(n);
+    assert_non_null(r->b);
+    memcpy(r->b, b, n);
+    r->n = n;
+    return 1;
+}
+
+/* The founder's store with the genesis (admission adm), and a world whose
+ * first record is that genesis. */
+static store *found(world *w, uint32_t adm)
+{
+    char err[256];
+    store *s = open_store(F);
+    memset(w, 0, sizeof *w);
+    assert_int_equal(store_create_genesis(s, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code, ids[F].name,
+                                          "試験連合", adm, NULL, err, sizeof err), 0);
+    store_info in;
+    assert_int_equal(store_info_get(s, &in), 0);
+    w->g = in.genesis;
+    rec *r = &w->v[w->n++];
+    assert_int_equal(store_range(s, &ids[F].id, 1, 1, copy_cb, r), 0);
+    assert_non_null(r->b);
+    r->who = F;
+    w->seq[F] = 1;
+    return s;
+}
+
+/* Add a record signed by who with its next seq; returns its hash. */
+static proto_id add(world *w, int who, const char *kind, const char *key, proto_body *b)
+{
+    char err[256];
+    rec *r = &w->v[w->n++];
+    assert_true(w->n <= 64);
+    if (proto_record_sign(&w->g, &ids[who].id, kind, key, ++w->seq[who], 1700000000000ull + w->n, 0, b,
+                          ids[who].key, &r->b, &r->n, err, sizeof err))
+        fail_msg("sign: %s", err);
+    proto_body_free(b);
+    r->who = who;
+    proto_id h;
+    proto_record_hash(r->b, r->n, &h);
+    return h;
+}
+
+static void admit(world *w, int by, int who)
+{
+    char key[65];
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "admit");
+    proto_body_str(b, "code", ids[who].code);
+    proto_body_str(b, "name", ids[who].name);
+    proto_body_bin(b, "cert", ids[who].der, ids[who].der_len);
+    proto_hex(ids[who].id.b, 32, key);
+    add(w, by, "member", key, b);
+}
+
+static void member_op(world *w, int by, int who, const char *op)
+{
+    char key[65];
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", op);
+    proto_hex(ids[who].id.b, 32, key);
+    add(w, by, "member", key, b);
+}
+
+/* A proposal by who amending parent: the genesis lists with extra_area
+ * added (or none), admission adm. */
+static proto_id propose(world *w, int who, const proto_id *parent, const char *extra_area, uint32_t adm)
+{
+    store_policy p;
+    char ph[65], key[64];
+    memset(&p, 0, sizeof p);
+    p.parent = *parent;
+    p.admission = adm;
+    p.expulsion = 2;
+    const char *areas[40], *routes[40];
+    size_t na = 0, nr = 0;
+    for (; catalog_areas[na]; na++)
+        areas[na] = catalog_areas[na];
+    if (extra_area)
+        areas[na++] = extra_area;
+    for (; catalog_routes[nr]; nr++)
+        routes[nr] = catalog_routes[nr];
+    for (size_t i = 0; i < na; i++)
+        snprintf(p.areas[i], sizeof p.areas[i], "%s", areas[i]);
+    p.nareas = (uint32_t)na;
+    for (size_t i = 0; i < nr; i++)
+        snprintf(p.routes[i], sizeof p.routes[i], "%s", routes[i]);
+    p.nroutes = (uint32_t)nr;
+    assert_int_equal(store_policy_proposal_key(&p, key, sizeof key), 0);
+    proto_hex(parent->b, 32, ph);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "propose");
+    proto_body_str(b, "parent", ph);
+    proto_body_int(b, "admission", adm);
+    proto_body_int(b, "expulsion", 2);
+    proto_body_strs(b, "areas", areas, na);
+    proto_body_strs(b, "routes", routes, nr);
+    return add(w, who, "policy", key, b);
+}
+
+static void endorse(world *w, int who, const proto_id *prop)
+{
+    char key[80], hex[65];
+    proto_hex(prop->b, 32, hex);
+    snprintf(key, sizeof key, "endorse/%s", hex);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "endorse");
+    add(w, who, "policy", key, b);
+}
+
+/* Apply w's records (but the genesis, which w's store applies first) in
+ * `order`, one batch of up to `batch` at a time, offering those that come
+ * back GAP or UNKNOWN_AUTHOR again until none is left. */
+static void apply_in(store *s, const world *w, const size_t *order, size_t n, size_t batch)
+{
+    char err[256];
+    size_t todo[64], nt = 0, rounds = 0;
+    for (size_t i = 0; i < n; i++)
+        todo[nt++] = order[i];
+    while (nt) {
+        size_t next[64], nn = 0;
+        assert_true(rounds++ < 100);
+        for (size_t i = 0; i < nt; i += batch) {
+            proto_record r[64];
+            int res[64];
+            size_t bs = nt - i < batch ? nt - i : batch;
+            for (size_t k = 0; k < bs; k++) {
+                const rec *x = &w->v[todo[i + k]];
+                assert_int_equal(proto_record_decode(x->b, x->n, &r[k], err, sizeof err), 0);
+                assert_int_equal(proto_record_verify(&r[k], X509_get0_pubkey(ids[x->who].cert), err, sizeof err), 0);
+            }
+            assert_int_equal(store_apply_batch(s, r, bs, res, err, sizeof err), 0);
+            for (size_t k = 0; k < bs; k++) {
+                if (res[k] == STORE_GAP || res[k] == STORE_UNKNOWN_AUTHOR)
+                    next[nn++] = todo[i + k];
+                else if (res[k] != STORE_NEW && res[k] != STORE_DUP)
+                    fail_msg("record %zu: %s", todo[i + k], store_result_str(res[k]));
+            }
+        }
+        memcpy(todo, next, nn * sizeof *todo);
+        nt = nn;
+    }
+}
+
+/* A fresh store holding w: the genesis, then the rest in the given order. */
+static store *replay(const world *w, const size_t *order, size_t n, size_t batch)
+{
+    store *s = open_store(X);
+    size_t g = 0;
+    apply_in(s, w, &g, 1, 1);
+    apply_in(s, w, order, n, batch);
+    return s;
+}
+
+static store_policy in_force(store *s)
+{
+    store_policy p;
+    assert_int_equal(store_policy_in_force(s, &p), 0);
+    return p;
+}
+
+static int has_area(const store_policy *p, const char *a)
+{
+    for (uint32_t i = 0; i < p->nareas; i++)
+        if (!strcmp(p->areas[i], a))
+            return 1;
+    return 0;
+}
+
+/* ---- tests ---- */
+
+/* The genesis policy: admission from the genesis, expulsion max(adm, 2),
+ * the built-in lists; no policy records needed. */
+static void genesis_policy(void **state)
+{
+    world w;
+    store *s = found(&w, 3);
+    store_policy p = in_force(s);
+    assert_memory_equal(p.id.b, w.g.b, 32);
+    assert_true(proto_id_is_zero(&p.parent));
+    assert_int_equal(p.admission, 3);
+    assert_int_equal(p.expulsion, 3);
+    assert_int_equal(p.nareas, 12);
+    assert_string_equal(p.areas[3], "防災");
+    assert_int_equal(p.nroutes, 5);
+    assert_memory_equal(p.proposer.b, ids[F].id.b, 32);
+    store_close(s);
+    s = found(&w, 1);
+    assert_int_equal(in_force(s).expulsion, 2);
+    store_close(s);
+}
+
+/* Four members; two competing proposals on the genesis both reach the
+ * quorum (2): the lower hash wins, the other is stale; a third amends the
+ * winner and comes into force after it; a fourth amends the loser and
+ * never does — whatever order and batching the records arrive in. */
+static void any_order_same_policy(void **state)
+{
+    world w;
+    store *src = found(&w, 1);
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    admit(&w, F, M3);
+    proto_id a = propose(&w, M1, &w.g, "宇宙", 1);
+    proto_id b = propose(&w, M2, &w.g, "深海", 1);
+    endorse(&w, F, &a);
+    endorse(&w, F, &b);
+    int a_wins = memcmp(a.b, b.b, 32) < 0;
+    proto_id win = a_wins ? a : b, lose = a_wins ? b : a;
+    proto_id c = propose(&w, M3, &win, a_wins ? "宇宙" : "深海", 2);   /* admission 2 on top */
+    endorse(&w, M1, &c);
+    proto_id d = propose(&w, M3, &lose, "氷河", 1);
+    endorse(&w, F, &d);
+    endorse(&w, M1, &d);
+    endorse(&w, M2, &d);
+
+    size_t n = w.n - 1, order[64];
+    store_policy want = { 0 };
+    unsigned seed = 12345;
+    for (int round = 0; round < 8; round++) {
+        for (size_t i = 0; i < n; i++)
+            order[i] = i + 1;
+        if (round == 1)   /* newest first */
+            for (size_t i = 0; i < n; i++)
+                order[i] = n - i;
+        if (round >= 2)
+            for (size_t i = n - 1; i > 0; i--) {
+                seed = seed * 1103515245u + 12345u;
+                size_t j = (seed >> 8) % (i + 1), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        store *s = replay(&w, order, n, (size_t)(round % 4) + 1);
+        store_policy p = in_force(s);
+        assert_memory_equal(p.id.b, c.b, 32);
+        assert_memory_equal(p.parent.b, win.b, 32);
+        assert_int_equal(p.admission, 2);
+        assert_true(has_area(&p, a_wins ? "宇宙" : "深海"));
+        assert_false(has_area(&p, a_wins ? "深海" : "宇宙"));
+        assert_false(has_area(&p, "氷河"));
+        if (round == 0)
+            want = p;
+        assert_memory_equal(&p, &want, sizeof p);
+        store_close(s);
+    }
+}
+
+typedef struct { proto_id id; int state; size_t nend; } seen_prop;
+typedef struct { seen_prop v[16]; size_t n; } seen_props;
+
+static int collect_props(void *ctx, const store_proposal *p)
+{
+    seen_props *s = ctx;
+    assert_true(s->n < 16);
+    s->v[s->n++] = (seen_prop){ p->id, p->state, p->nendorsers };
+    return 0;
+}
+
+static const seen_prop *find_prop(const seen_props *s, const proto_id *id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!memcmp(&s->v[i].id, id, 32))
+            return &s->v[i];
+    fail_msg("proposal not reported");
+    return NULL;
+}
+
+/* Whose votes count: below the quorum nothing changes; an expelled
+ * member's vote does not count; a member that left after voting still
+ * counts (its vote was cast while it was a member). */
+static void whose_votes_count(void **state)
+{
+    world w;
+    store *src = found(&w, 1);
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    admit(&w, F, M3);
+    proto_id a = propose(&w, M1, &w.g, "宇宙", 1);
+    size_t order[64], n;
+
+    /* the proposer alone: 1 of 2 */
+    n = w.n - 1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    store *s = replay(&w, order, n, 3);
+    assert_memory_equal(in_force(s).id.b, w.g.b, 32);
+    seen_props sp = { .n = 0 };
+    assert_int_equal(store_policy_proposals(s, collect_props, &sp), 0);
+    assert_int_equal(find_prop(&sp, &a)->state, STORE_PROPOSAL_PENDING);
+    assert_int_equal(find_prop(&sp, &a)->nend, 1);
+    store_close(s);
+
+    /* M3 endorses, then F and M2 expel M3: its vote no longer counts */
+    endorse(&w, M3, &a);
+    size_t with_m3 = w.n;
+    member_op(&w, F, M3, "expel");
+    member_op(&w, M2, M3, "expel");
+    n = w.n - 1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    s = replay(&w, order, with_m3 - 1, 2);
+    assert_memory_equal(in_force(s).id.b, a.b, 32);   /* in force while M3 is a member */
+    apply_in(s, &w, order + with_m3 - 1, n - (with_m3 - 1), 2);
+    store_member m;
+    assert_int_equal(store_member_get(s, &ids[M3].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_EXPELLED);
+    assert_memory_equal(in_force(s).id.b, w.g.b, 32);   /* and out when it is expelled */
+    store_close(s);
+
+    /* M2 endorses, then leaves: its vote stays (forward order: a node
+     * that holds M3's expulsion refuses M3's records, whose vote is void
+     * anyway) */
+    endorse(&w, M2, &a);
+    member_op(&w, M2, M2, "leave");
+    n = w.n - 1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    s = replay(&w, order, n, 1);
+    assert_int_equal(store_member_get(s, &ids[M2].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_LEFT);
+    store_policy p = in_force(s);
+    assert_memory_equal(p.id.b, a.b, 32);
+    assert_true(has_area(&p, "宇宙"));
+    sp.n = 0;
+    assert_int_equal(store_policy_proposals(s, collect_props, &sp), 0);
+    assert_int_equal(find_prop(&sp, &a)->state, STORE_PROPOSAL_IN_FORCE);
+    assert_int_equal(find_prop(&sp, &a)->nend, 2);   /* M1, M2 (M3's expelled vote not counted) */
+    store_close(s);
+}
+
+/* Member counting reads the admission quorum in force: after a policy of
+ * admission 2, one member's admit leaves a newcomer pending, a second
+ * admits it. */
+static void admission_from_policy(void **state)
+{
+    world w;
+    store *src = found(&w, 1);
+    store_close(src);
+    admit(&w, F, M1);
+    proto_id a = propose(&w, M1, &w.g, NULL, 2);
+    endorse(&w, F, &a);
+    admit(&w, F, M2);
+    size_t order[64], n = w.n - 1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    store *s = replay(&w, order, n, 1);
+    assert_int_equal(in_force(s).admission, 2);
+    store_member m;
+    assert_int_equal(store_member_get(s, &ids[M2].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_PENDING);
+    store_close(s);
+    admit(&w, M1, M2);
+    n = w.n - 1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    s = replay(&w, order, n, 1);
+    assert_int_equal(store_member_get(s, &ids[M2].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+    store_close(s);
+}
+
+/* The validator: what a policy record may say, on its own. */
+static int validate(const char *key, uint32_t flags, proto_body *b, char *err, size_t errlen)
+{
+    proto_id al, au;
+    uint8_t *buf;
+    size_t len;
+    proto_record r;
+    memset(&al, 1, sizeof al);
+    memset(&au, 2, sizeof au);
+    assert_int_equal(proto_record_sign(&al, &au, "policy", key, 1, 1, flags, b, ids[F].key, &buf, &len, err,
+                                       errlen), 0);
+    proto_body_free(b);
+    assert_int_equal(proto_record_decode(buf, len, &r, err, errlen), 0);
+    int rc = kind_of("policy")->validate(&r, err, errlen);
+    free(buf);
+    return rc;
+}
+
+static proto_body *prop_body(const char *parent, int64_t adm, int64_t exp, const char *const *areas, size_t na)
+{
+    static const char *const routes[] = { "4号随契", "入札" };
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "propose");
+    if (parent)
+        proto_body_str(b, "parent", parent);
+    proto_body_int(b, "admission", adm);
+    proto_body_int(b, "expulsion", exp);
+    proto_body_strs(b, "areas", areas, na);
+    proto_body_strs(b, "routes", routes, 2);
+    return b;
+}
+
+static void validator(void **state)
+{
+    char err[256];
+    const char *hex64 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    const char *pk = "proposal/00112233445566778899aabbccddeeff";
+    const char *ok[] = { "防災", "宇宙" };
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 2, ok, 2), err, sizeof err), 0);
+    assert_int_equal(validate(pk, PROTO_FLAG_TOMBSTONE, prop_body(hex64, 1, 2, ok, 2), err, sizeof err), -1);
+    assert_err_has(err, "cannot be deleted");
+    assert_int_equal(validate(pk, 0, prop_body(NULL, 1, 2, ok, 2), err, sizeof err), -1);
+    assert_err_has(err, "parent");
+    assert_int_equal(validate(pk, 0, prop_body("00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff",
+                                               1, 2, ok, 2), err, sizeof err), -1);
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 0, 2, ok, 2), err, sizeof err), -1);
+    assert_err_has(err, "admission");
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 1001, ok, 2), err, sizeof err), -1);
+    assert_err_has(err, "expulsion");
+    const char *sep[] = { "防災、宇宙" }, *dup[] = { "宇宙", "ｳﾁｭｳ", "うちゅう" }, *dup2[] = { "ＡＩ", "ai" };
+    const char *sp[] = { " 宇宙" }, *empty[] = { "" };
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 2, sep, 1), err, sizeof err), -1);
+    assert_err_has(err, "区切り文字");
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 2, dup2, 2), err, sizeof err), -1);
+    assert_err_has(err, "twice");
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 2, dup, 3), err, sizeof err), -1);   /* kana folded */
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 2, sp, 1), err, sizeof err), -1);
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 2, empty, 1), err, sizeof err), -1);
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 2, ok, 0), err, sizeof err), -1);
+    const char *many[33];
+    char names[33][8];
+    for (int i = 0; i < 33; i++) {
+        snprintf(names[i], sizeof names[i], "a%d", i);
+        many[i] = names[i];
+    }
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 2, many, 32), err, sizeof err), 0);
+    assert_int_equal(validate(pk, 0, prop_body(hex64, 1, 2, many, 33), err, sizeof err), -1);
+    /* keys */
+    assert_int_equal(validate("proposal/x", 0, prop_body(hex64, 1, 2, ok, 2), err, sizeof err), -1);
+    proto_body *e = proto_body_new();
+    proto_body_str(e, "op", "endorse");
+    char ek[80];
+    snprintf(ek, sizeof ek, "endorse/%s", hex64);
+    assert_int_equal(validate(ek, 0, e, err, sizeof err), 0);
+    e = proto_body_new();
+    proto_body_str(e, "op", "endorse");
+    assert_int_equal(validate("endorse/abc", 0, e, err, sizeof err), -1);
+    e = proto_body_new();
+    proto_body_str(e, "op", "vote");
+    assert_int_equal(validate(ek, 0, e, err, sizeof err), -1);
+    assert_err_has(err, "op");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(genesis_policy),
+        cmocka_unit_test(any_order_same_policy),
+        cmocka_unit_test(whose_votes_count),
+        cmocka_unit_test(admission_from_policy),
+        cmocka_unit_test(validator),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
