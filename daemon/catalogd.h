@@ -45,11 +45,14 @@ enum catalogd_refusal {
     REFUSED_REASONS
 };
 
-/* Why a peer's records were refused (ingest.c): the connection is closed. */
+/* Why a peer's records were refused (ingest.c): the connection is closed,
+ * except for RECORD_FORMER. */
 enum catalogd_record_refusal {
     RECORD_MALFORMED,            /* not a record */
     RECORD_RULES,                /* breaks the store's or its kind's rules */
     RECORD_SEQ_JUMP,             /* a seq further ahead than any honest peer sends */
+    RECORD_FORMER,               /* a former member's, beyond its cut: dropped, the
+                                  * connection stays (an honest relay may hold it) */
     RECORD_REFUSALS
 };
 

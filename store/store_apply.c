@@ -27,8 +27,9 @@
 
 const char *store_result_str(int r)
 {
-    static const char *s[] = { "new", "duplicate", "gap", "unknown author", "fork", "rejected" };
-    return r >= 0 && r <= STORE_REJECT ? s[r] : "?";
+    static const char *s[] = { "new", "duplicate", "gap", "unknown author", "fork", "rejected",
+                               "former member" };
+    return r >= 0 && r <= STORE_FORMER ? s[r] : "?";
 }
 
 /* ---- precheck ---- */
@@ -116,6 +117,18 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
         return STORE_GAP;
     }
     EVP_PKEY *k = member_key_txn(s, txn, &r->author);
+    int former = 0;
+    uint64_t cut = 0;
+    if (!k)   /* a former member's log stays acceptable up to its cut */
+        k = former_key_txn(s, txn, &r->author, r->seq, &former, &cut);
+    if (!k && former) {
+        char id[PROTO_ID_STR];
+        proto_id_str(&r->author, id);
+        proto_err(err, errlen, "author %s %s the alliance; its records after seq %llu are refused (got seq %llu)",
+                  id, former == STORE_MEMBER_LEFT ? "left" : "was expelled from",
+                  (unsigned long long)cut, (unsigned long long)r->seq);
+        return STORE_FORMER;
+    }
     if (!k) {
         char id[PROTO_ID_STR];
         proto_id_str(&r->author, id);

@@ -103,6 +103,10 @@ int meta_id(store *s, MDB_txn *txn, const char *name, proto_id *out);
 int decode_cert_member(const proto_record *r, store_member *m, char *err, size_t errlen);
 /* Write a member entry; empties the key cache.  0 or -1. */
 int member_put_txn(store *s, MDB_txn *txn, const store_member *m);
+/* The member entry of id: 0, 1 absent, -1 (endorsements not counted). */
+int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m);
+/* The endorse database's values (store_member.c's admit and expel ops). */
+enum { MEMBER_OP_ADMIT = 1, MEMBER_OP_EXPEL = 2 };
 /* Whether id is an active member now. */
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id);
 /* The public key of an active member (up-ref'd; caller frees), or NULL.
@@ -116,6 +120,20 @@ void cache_clear(store *s);
 /* Derive membership from a checked and verified member record, inside the
  * write transaction that stores it.  0 or -1. */
 int apply_member(store *s, MDB_txn *txn, const proto_record *r);
+
+/* ---- store_gov.c ---- */
+
+/* The endorsements a newcomer needs: min(admission, active members), at
+ * least 1 (docs/DECISIONS.md, "Admission quorum"). */
+uint32_t member_quorum_txn(store *s, MDB_txn *txn, uint32_t admission);
+/* Note the last seq of id's log accepted once it is a former member: set
+ * it (leave), or raise it to seq (raise_only: an expel vote).  0 or -1. */
+int member_cut_note_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq, int raise_only);
+/* For a member that left or was expelled (*status: its status, else 0;
+ * *cut: its cut): its key if seq is within the cut, else NULL.  Not
+ * cached (former members write rarely, and only up to their cut). */
+EVP_PKEY *former_key_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq, int *status,
+                         uint64_t *cut);
 
 /* Validators of the kinds table (store/kind.c): the rules that depend on
  * the record alone.  0, or -1 with a message. */

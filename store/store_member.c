@@ -6,7 +6,7 @@
  *
  * A member record about X (key: X's member id in lowercase hex) says
  * admit (with X's certificate), expel, leave or address.  X is active once
- * `admission` current members have admitted it, expelled once
+ * min(`admission`, active members) current members have admitted it, expelled once
  * max(admission, 2) have expelled it, and has left once it signs leave.
  * Only the votes of members active now count.
  *
@@ -74,7 +74,7 @@ static int member_unpack(const proto_id *id, const void *buf, size_t len, store_
     return 0;
 }
 
-static int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m)
+int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m)
 {
     MDB_val k = { 32, (void *)id->b }, v;
     int rc = mdb_get(txn, s->members, &k, &v);
@@ -322,7 +322,7 @@ static int member_recount(store *s, MDB_txn *txn, store_member *m, uint32_t admi
         return 0;
     if (expels >= (admission > 1 ? admission : 2))
         m->status = STORE_MEMBER_EXPELLED;
-    else if (m->status == STORE_MEMBER_PENDING && admits >= admission)
+    else if (m->status == STORE_MEMBER_PENDING && admits >= member_quorum_txn(s, txn, admission))
         m->status = STORE_MEMBER_ACTIVE;
     return 0;
 }
@@ -351,8 +351,18 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     }
     if (op == OP_ADDRESS)
         proto_body_copy_str(r, "address", m.address, sizeof m.address);
-    if (op == OP_LEAVE)
+    if (op == OP_LEAVE) {
         m.status = STORE_MEMBER_LEFT;
+        if (member_cut_note_txn(s, txn, &subj, r->seq, 0))
+            return -1;
+    }
+    if (op == OP_EXPEL) {
+        /* the voter's view of the subject's log: the cut once expelled */
+        int64_t held = 0;
+        proto_body_get_int(r, "seq", &held);
+        if (member_cut_note_txn(s, txn, &subj, held > 0 ? (uint64_t)held : 0, 1))
+            return -1;
+    }
     if (op == OP_ADMIT || op == OP_EXPEL) {
         uint8_t kb[64], o = (uint8_t)op;
         memcpy(kb, subj.b, 32);
