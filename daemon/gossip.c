@@ -608,6 +608,11 @@ static void on_outbox_idle(uv_idle_t *h)
     outbox_flush(d);
 }
 
+void gossip_flush_local(catalogd *d)
+{
+    outbox_flush(d);
+}
+
 void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len)
 {
     struct outbox *o = d->outbox;
