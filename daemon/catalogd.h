@@ -122,6 +122,7 @@ typedef struct catalogd {
     char sponsor_addr[256];
     unsigned verify_jobs;        /* thread pool jobs in flight */
     uint64_t started_ms;         /* loop time when dialing began: "silent since the start" */
+    uint64_t departed_ms;        /* loop time this node learnt it left or was expelled; 0 */
     heard_mark *heard;           /* members last heard on closed connections */
     size_t nheard, capheard;
 

@@ -32,8 +32,9 @@ void control_list_put(control_list *l, proto_map *m, const char *key);
 int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
-/* The entry "members": [[member id, code, name], ...] of a reply map (every
- * member the store knows, for labels such as "131059 文京区"). */
+/* The entry "members": [[member id, code, name, status], ...] of a reply map
+ * (every member the store knows, for labels such as "131059 文京区"; status
+ * as member list says it: a former member's name is marked). */
 void catalog_cmd_members_put(catalogd *d, proto_map *m);
 
 #endif

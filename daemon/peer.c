@@ -1062,8 +1062,20 @@ void peer_members_changed(catalogd *d)
 {
     int departed = self_departed(d);
     char lbl[300];
-    if (departed)
-        gossip_flush_local(d);   /* its own leave record goes out before the close */
+    if (departed && !d->departed_ms) {
+        /* its own leave record goes out now; the others close the
+         * connections once they apply it (closing here first would race
+         * the record: a peer drops a batch in flight when told to go), and
+         * the tick closes whatever is still open after the grace */
+        gossip_flush_local(d);
+        d->departed_ms = now_ms(d) ? now_ms(d) : 1;
+        log_warn(d, "this node is no longer a member of the alliance: it dials nobody and closes its "
+                 "connections within %u ms", NODE_DEPART_GRACE_MS);
+        tick_within(d, NODE_DEPART_GRACE_MS);
+        return;
+    }
+    if (departed && now_ms(d) - d->departed_ms < NODE_DEPART_GRACE_MS)
+        return;
     for (peer *p = d->peers; p; p = p->next) {
         const char *why = NULL;
         if (p->state == PEER_CLOSING || p->state == PEER_CONNECTING || !p->id_known)
@@ -1152,6 +1164,10 @@ static void on_tick(uv_timer_t *t)
     }
     if (d->fanout && out > d->fanout)
         quiet = 0;
+    if (d->departed_ms && d->peers) {
+        peer_members_changed(d);   /* after the grace: close what the others left open */
+        quiet = 0;
+    }
     gossip_tick(d);
     notify_tick(d);
     /* Each wake-up costs CPU on every idle node: a fully connected, idle
