@@ -6,6 +6,8 @@ records still shown, marked （脱退） or （除名）."""
 import os
 import subprocess
 import time
+import urllib.parse
+import urllib.request
 
 from harness import SLOW, digests_equal, wait_until
 
@@ -28,6 +30,11 @@ def established(node, other):
 def cert(node, key, company):
     node.ctl("certification", "add", key, f"事業者名={company}", "製品・サービス名=防災アプリ", "分野=防災",
              "認定日=2026-04-01", "有効期限=fy-end+2")
+
+
+def web(node, path):
+    with urllib.request.urlopen(node.web_url + path, timeout=10 * SLOW) as r:
+        return r.read().decode("utf-8-sig")
 
 
 def probe(env, node, target, mode, source=None):
@@ -133,9 +140,21 @@ def test_leave_closes_and_refuses(env):
     wait_until(lambda: "at TLS handshake" in a.logtext() and "it left the alliance" in a.logtext().split(
         "at TLS handshake")[-1], 10, what="a to refuse c's reconnect")
     assert not established(a, c)
-    # its record stays readable, marked
+    # its record stays readable, marked: catalogctl, the web view, the exports
+    mark = f"{c.code} {c.muni}（脱退）"
     out = a.ctl("search", "株式会社脱退前")
-    assert f"{c.code} {c.muni}（脱退）" in out, out
+    assert mark in out, out
+    js = a.ctl_json("search", "株式会社脱退前")
+    assert js[0]["certifications"][0]["author_status"] == "left", js
+    out = a.ctl("export", "--format", "csv")
+    assert mark in out, out
+    for n in (a, b):
+        body = web(n, "/search?q=" + urllib.parse.quote("株式会社脱退前"))
+        assert mark in body, body[-2000:]
+        csv = web(n, "/export.csv")
+        assert mark in csv, csv
+    # a member still active is not marked
+    assert f"{b.code} {b.muni}（" not in a.ctl("member", "list")
 
 
 def test_expulsion_closes_and_refuses_later_records(env):
@@ -179,6 +198,7 @@ def test_expulsion_closes_and_refuses_later_records(env):
     for n in (a, b):
         out = n.ctl("search", "株式会社除名前")
         assert f"{c.code} {c.muni}（除名）" in out, out
+        assert f"{c.code} {c.muni}（除名）" in web(n, "/search?q=" + urllib.parse.quote("株式会社除名前"))
     js = a.ctl_json("search", "株式会社除名前")
     assert js[0]["certifications"][0]["author_status"] == "expelled", js
     # and a node that syncs later from nothing takes c's records up to the cut
