@@ -78,11 +78,11 @@ static int key_acceptable(catalogd *d, const proto_id *id, const char **why)
         *why = "this node is no longer a member of the alliance";
         return 0;
     }
-    int known = store_member_get(d->st, id, &m) == 0;
+    int got = store_member_get(d->st, id, &m), known = got == 0;
     if (known && m.status == STORE_MEMBER_ACTIVE)
         return 1;
     store_digest_get(d->st, &digest, NULL, &has_genesis);
-    if (d->have_sponsor && !memcmp(id, &d->sponsor_id, 32) && (!has_genesis || !known))
+    if (d->have_sponsor && !memcmp(id, &d->sponsor_id, 32) && (!has_genesis || got == 1))
         return 1;
     if (known && m.status == STORE_MEMBER_LEFT)
         *why = "it left the alliance";

@@ -134,6 +134,8 @@ def test_leave_closes_and_refuses(env):
     wait_until(lambda: c.status()["peers"] == 0, 5, what="c to hold no connection")
     time.sleep(2.0 * SLOW)
     assert c.status()["peers"] == 0
+    # ...and it does not dial: nobody has refused it at a handshake yet
+    assert "at TLS handshake" not in a.logtext() + b.logtext()
     # a reconnect is refused at the handshake, with the reason
     c.stop()
     probe(env, c, a, "cert-ok")
@@ -186,6 +188,10 @@ def test_expulsion_closes_and_refuses_later_records(env):
     # a record c signs afterwards, forwarded by relay d: refused on a and b,
     # logged, and d is not closed for it (it may have applied it honestly)
     c.stop()
+    # c reconnecting is refused at the handshake, with the reason
+    probe(env, c, a, "cert-ok")
+    wait_until(lambda: "it was expelled from the alliance" in a.logtext().split("at TLS handshake")[-1], 10,
+               what="a to refuse c's reconnect")
     for n in (a, b):
         rc, out, err = probe(env, d, n, "relay-from", source=c)
         assert rc == 3 and "recv error" not in out, (n.name, rc, out, err)
