@@ -39,8 +39,8 @@ jp_date client_today(void);
  *   effective_status, effective_status_on  (certifications: catalog_status
  *     on that date, today — the stored status stays in body.status),
  *   body: the fields, typed by the schema: LIST -> array of strings, INT and
- *     FY -> number, REF -> {"member_id", "code", "name", "key"} (code and
- *     name null for an unknown member), everything else a string. */
+ *     FY -> number, REF -> {"member_id", "code", "name", "status", "key"} (code,
+ *     name, status null for an unknown member), everything else a string. */
 json_t *client_catalog_json(const proto_record *r, const client_members *m, jp_date today);
 /* Print it (UTF-8, compact, fields in order). */
 void client_catalog_json_print(const proto_record *r, const client_members *m, jp_date today, FILE *f);
