@@ -23,8 +23,9 @@ int client_members_parse(const uint8_t *reply, size_t len, client_members *out)
     out->v = calloc(n ? n : 1, sizeof *out->v);
     for (uint32_t i = 0; i < n; i++) {
         client_member *m = &out->v[out->n];
-        if (proto_rd_array(&r, &three) || three != 3 || proto_rd_strcpy(&r, m->id, sizeof m->id) ||
-            proto_rd_strcpy(&r, m->code, sizeof m->code) || proto_rd_strcpy(&r, m->name, sizeof m->name))
+        if (proto_rd_array(&r, &three) || three < 3 || three > 4 || proto_rd_strcpy(&r, m->id, sizeof m->id) ||
+            proto_rd_strcpy(&r, m->code, sizeof m->code) || proto_rd_strcpy(&r, m->name, sizeof m->name) ||
+            (three == 4 && proto_rd_strcpy(&r, m->status, sizeof m->status)))
             return -1;
         out->n++;
     }
@@ -48,11 +49,16 @@ const client_member *client_member_by_id(const client_members *m, const proto_id
     return NULL;
 }
 
+const char *client_member_mark(const client_member *mm)
+{
+    return !mm ? "" : !strcmp(mm->status, "left") ? "（脱退）" : !strcmp(mm->status, "expelled") ? "（除名）" : "";
+}
+
 const char *client_member_label(const client_members *m, const proto_id *id, char *buf, size_t n)
 {
     const client_member *mm = m ? client_member_by_id(m, id) : NULL;
     if (mm)
-        snprintf(buf, n, "%s %s", mm->code, mm->name);
+        snprintf(buf, n, "%s %s%s", mm->code, mm->name, client_member_mark(mm));
     else
         proto_id_short(id, buf);
     return buf;
@@ -134,7 +140,7 @@ const char *client_ref_label(const client_members *m, const char *ref, char *buf
     if (!key)
         snprintf(buf, n, "%s", ref);
     else if (mm)
-        snprintf(buf, n, "%s %s %s", mm->code, mm->name, key);
+        snprintf(buf, n, "%s %s%s %s", mm->code, mm->name, client_member_mark(mm), key);
     else {
         char sh[PROTO_ID_STR];
         proto_id_short(&id, sh);
@@ -183,6 +189,7 @@ static json_t *ref_json(const client_members *m, const char *s, size_t n)
     json_object_set_new(o, "member_id", json_string(ids));
     json_object_set_new(o, "code", mm ? json_string(mm->code) : json_null());
     json_object_set_new(o, "name", mm ? json_string(mm->name) : json_null());
+    json_object_set_new(o, "status", mm && mm->status[0] ? json_string(mm->status) : json_null());
     json_object_set_new(o, "key", str_n(key, strlen(key)));
     return o;
 }
@@ -278,6 +285,7 @@ json_t *client_catalog_json(const proto_record *r, const client_members *m, jp_d
     json_object_set_new(o, "author", json_string(author));
     json_object_set_new(o, "author_code", mm ? json_string(mm->code) : json_null());
     json_object_set_new(o, "author_name", mm ? json_string(mm->name) : json_null());
+    json_object_set_new(o, "author_status", mm && mm->status[0] ? json_string(mm->status) : json_null());
     json_object_set_new(o, "kind", json_string(r->kind));
     json_object_set_new(o, "key", str_n(r->key, strlen(r->key)));
     json_object_set_new(o, "seq", json_integer((json_int_t)r->seq));

@@ -7,17 +7,23 @@
 #include "catalog/jp.h"
 #include "proto/record.h"
 
-/* Members as the daemon listed them in a reply ("members": [[id, code, name]...]). */
-typedef struct { char id[72]; char code[8]; char name[192]; } client_member;
+/* Members as the daemon listed them in a reply ("members": [[id, code, name,
+ * status]...]; status "member", "pending", "left" or "expelled", absent from
+ * an older daemon). */
+typedef struct { char id[72]; char code[8]; char name[192]; char status[16]; } client_member;
 typedef struct { client_member *v; size_t n; } client_members;
 int  client_members_parse(const uint8_t *reply, size_t len, client_members *out);
 void client_members_free(client_members *m);
-/* "131059 文京区" for an author id, or its short id when unknown. */
+/* "131059 文京区" for an author id, or its short id when unknown; a former
+ * member marked: "131016 千代田区（脱退）", "…（除名）". */
 const char *client_member_label(const client_members *m, const proto_id *id, char *buf, size_t n);
 const client_member *client_member_by_id(const client_members *m, const proto_id *id);
+/* What follows a member's name for people: "（脱退）", "（除名）" or "". */
+const char *client_member_mark(const client_member *mm);
 
 /* A record reference "MEMBER_ID/KEY" for people: "131059 文京区 KEY" (the
- * short id when the member is unknown); anything else as it is. */
+ * short id when the member is unknown, a former member marked); anything
+ * else as it is. */
 const char *client_ref_label(const client_members *m, const char *ref, char *buf, size_t n);
 /* The same as people type it (and import reads it): "131059/KEY". */
 const char *client_ref_cell(const client_members *m, const char *ref, char *buf, size_t n);
@@ -28,12 +34,13 @@ jp_date client_today(void);
 /* A catalog record as a JSON object for scripts (jansson; the caller
  * json_decref's it):
  *   author, author_code, author_name (null when the member is unknown),
+ *   author_status (member, pending, left, expelled; null when unknown),
  *   kind, key, seq, time, tombstone, hash,
  *   effective_status, effective_status_on  (certifications: catalog_status
  *     on that date, today — the stored status stays in body.status),
  *   body: the fields, typed by the schema: LIST -> array of strings, INT and
- *     FY -> number, REF -> {"member_id", "code", "name", "key"} (code and
- *     name null for an unknown member), everything else a string. */
+ *     FY -> number, REF -> {"member_id", "code", "name", "status", "key"} (code,
+ *     name, status null for an unknown member), everything else a string. */
 json_t *client_catalog_json(const proto_record *r, const client_members *m, jp_date today);
 /* Print it (UTF-8, compact, fields in order). */
 void client_catalog_json_print(const proto_record *r, const client_members *m, jp_date today, FILE *f);

@@ -45,7 +45,7 @@ static int member_of(void *ctx, const proto_id *id, char *code, size_t codelen, 
     if (!mm)
         return -1;
     snprintf(code, codelen, "%s", mm->code);
-    snprintf(name, namelen, "%s", mm->name);
+    snprintf(name, namelen, "%s%s", mm->name, client_member_mark(mm));   /* a former member marked */
     return 0;
 }
 

@@ -43,12 +43,25 @@ static int add(client_opts *o, int argc, char **argv)
     int rc = client_call(o, &r, &rep, &len);
     if (rc)
         return rc;
-    char id[PROTO_ID_STR] = "";
+    char id[PROTO_ID_STR] = "", status[16] = "member";
+    uint64_t have = 0, needed = 1;
     proto_map_str(rep, len, "member_id", id, sizeof id);
-    if (o->json)
-        printf("{\"member_id\":\"%s\"}\n", id);
-    else
+    proto_map_str(rep, len, "status", status, sizeof status);
+    proto_map_u64(rep, len, "endorsements", &have);
+    proto_map_u64(rep, len, "needed", &needed);
+    if (o->json) {
+        printf("{");
+        client_json_kv_str(stdout, "member_id", id, 1);
+        client_json_kv_str(stdout, "status", status, 1);
+        client_json_kv_u64(stdout, "endorsements", have, 1);
+        client_json_kv_u64(stdout, "needed", needed, 0);
+        printf("}\n");
+    } else if (!strcmp(status, "pending")) {
+        printf("endorsed member %s: %llu of %llu endorsements, pending\n", id, (unsigned long long)have,
+               (unsigned long long)needed);
+    } else {
         printf("admitted member %s\n", id);
+    }
     free(rep);
     return CLIENT_OK;
 }
@@ -69,8 +82,9 @@ static int member_list(client_opts *o)
         return CLIENT_FAIL;
     }
     static const char *keys[] = { "code", "name", "status", "address", "member_id", "admitted_by", "key" };
-    static const char *hdr[] = { "CODE", "NAME", "STATUS", "ADDRESS", "MEMBER ID", "KEY", "ADMITTED BY", "SINCE" };
-    client_table *t = o->json ? NULL : client_table_new(8, hdr);
+    static const char *hdr[] = { "CODE", "NAME", "STATUS", "ADDRESS", "MEMBER ID", "KEY", "ADMITTED BY", "SINCE",
+                                 "ENDORSEMENTS" };
+    client_table *t = o->json ? NULL : client_table_new(9, hdr);
     if (o->json)
         printf("[");
     for (uint32_t i = 0; i < n; i++) {
@@ -86,6 +100,37 @@ static int member_list(client_opts *o)
         }
         proto_map_u64(start, el, "since_ms", &since);
         proto_map_u64(start, el, "key_from_seq", &kfrom);
+        /* a pending newcomer: "1 of 2: 131059 文京区, …" (JSON: the list) */
+        uint64_t have = 0, needed = 0;
+        proto_map_u64(start, el, "endorsements", &have);
+        int pending = proto_map_u64(start, el, "needed", &needed) == 0;
+        char endorsed[2048] = "-";
+        size_t eo = 0;
+        proto_rd er;
+        uint32_t ne = 0;
+        if (pending) {
+            eo = (size_t)snprintf(endorsed, sizeof endorsed, "%llu of %llu", (unsigned long long)have,
+                                  (unsigned long long)needed);
+            if (proto_map_find(start, el, "endorsed_by", &er) || proto_rd_array(&er, &ne))
+                ne = 0;
+        }
+        char eids[64][PROTO_ID_STR], ecode[64][8], ename[64][192];
+        uint32_t nshown = 0;
+        for (uint32_t j = 0; j < ne; j++) {
+            uint32_t three;
+            char eid[PROTO_ID_STR], ec[8], en[192];
+            if (proto_rd_array(&er, &three) || three != 3 || proto_rd_strcpy(&er, eid, sizeof eid) ||
+                proto_rd_strcpy(&er, ec, sizeof ec) || proto_rd_strcpy(&er, en, sizeof en))
+                break;
+            if (eo < sizeof endorsed)
+                eo += (size_t)snprintf(endorsed + eo, sizeof endorsed - eo, "%s %s %s", j ? "," : ":", ec, en);
+            if (nshown < 64) {
+                memcpy(eids[nshown], eid, sizeof eid);
+                memcpy(ecode[nshown], ec, sizeof ec);
+                memcpy(ename[nshown], en, sizeof en);
+                nshown++;
+            }
+        }
         char when[32] = "";
         time_t s = (time_t)(since / 1000);
         struct tm tm;
@@ -96,7 +141,20 @@ static int member_list(client_opts *o)
             for (int k = 0; k < 7; k++)
                 client_json_kv_str(stdout, keys[k], v[k], 1);
             client_json_kv_u64(stdout, "key_from_seq", kfrom, 1);
-            client_json_kv_str(stdout, "since", when, 0);
+            client_json_kv_str(stdout, "since", when, pending);
+            if (pending) {
+                client_json_kv_u64(stdout, "endorsements", have, 1);
+                client_json_kv_u64(stdout, "needed", needed, 1);
+                printf("\"endorsed_by\":[");
+                for (uint32_t j = 0; j < nshown; j++) {
+                    printf("%s{", j ? "," : "");
+                    client_json_kv_str(stdout, "member_id", eids[j], 1);
+                    client_json_kv_str(stdout, "code", ecode[j], 1);
+                    client_json_kv_str(stdout, "name", ename[j], 0);
+                    printf("}");
+                }
+                printf("]");
+            }
             printf("}");
         } else {
             char shortby[16] = "(founder)";
@@ -107,7 +165,7 @@ static int member_list(client_opts *o)
             char shortkey[48] = "(admitted)";
             if (v[6][0] && strcmp(v[6], v[4]))
                 snprintf(shortkey, sizeof shortkey, "%.9s from %llu", v[6], (unsigned long long)kfrom);
-            const char *row[] = { v[0], v[1], v[2], v[3][0] ? v[3] : "-", v[4], shortkey, shortby, when };
+            const char *row[] = { v[0], v[1], v[2], v[3][0] ? v[3] : "-", v[4], shortkey, shortby, when, endorsed };
             client_table_row(t, row);
         }
     }

@@ -45,11 +45,14 @@ enum catalogd_refusal {
     REFUSED_REASONS
 };
 
-/* Why a peer's records were refused (ingest.c): the connection is closed. */
+/* Why a peer's records were refused (ingest.c): the connection is closed,
+ * except for RECORD_FORMER. */
 enum catalogd_record_refusal {
     RECORD_MALFORMED,            /* not a record */
     RECORD_RULES,                /* breaks the store's or its kind's rules */
     RECORD_SEQ_JUMP,             /* a seq further ahead than any honest peer sends */
+    RECORD_FORMER,               /* a former member's, beyond its cut: dropped, the
+                                  * connection stays (an honest relay may hold it) */
     RECORD_REFUSALS
 };
 
@@ -125,6 +128,7 @@ typedef struct catalogd {
     char sponsor_addr[256];
     unsigned verify_jobs;        /* thread pool jobs in flight */
     uint64_t started_ms;         /* loop time when dialing began: "silent since the start" */
+    uint64_t departed_ms;        /* loop time this node learnt it left or was expelled; 0 */
     heard_mark *heard;           /* members last heard on closed connections */
     size_t nheard, capheard;
 

@@ -303,12 +303,24 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     }
     char ids[PROTO_ID_STR];
     proto_id_str(&nc.id, ids);
-    log_info(d, "admitted %s %s (%s)%s%s", nc.code, nc.name, ids, addr[0] ? " at " : "", addr);
+    /* with admission > 1 this is one endorsement: say where it stands */
+    store_member sm;
+    uint32_t admission = 1, needed = 1;
+    int known = store_member_get(d->st, &nc.id, &sm) == 0;
+    store_member_quorum(d->st, &admission, &needed);
+    if (known && sm.status == STORE_MEMBER_PENDING)
+        log_info(d, "endorsed %s %s (%s)%s%s: %u of %u endorsements, pending", nc.code, nc.name, ids,
+                 addr[0] ? " at " : "", addr, sm.endorsements, needed);
+    else
+        log_info(d, "admitted %s %s (%s)%s%s", nc.code, nc.name, ids, addr[0] ? " at " : "", addr);
     certs_free(&nc);
     proto_map m;
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
     proto_map_put_str(&m, "member_id", ids);
+    proto_map_put_str(&m, "status", known && sm.status == STORE_MEMBER_PENDING ? "pending" : "member");
+    proto_map_put_u64(&m, "endorsements", known ? sm.endorsements : 0);
+    proto_map_put_u64(&m, "needed", needed);
     proto_map_end(&m);
     return 0;
 }
@@ -331,6 +343,10 @@ static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     proto_body_str(b, "op", op);
     if (addr[0])
         proto_body_str(b, "address", addr);
+    if (!strcmp(op, "expel"))
+        /* how much of its log this node holds: the expelled member's
+         * records up to there stay acceptable everywhere (store_gov.c) */
+        proto_body_int(b, "seq", (int64_t)store_vv_get(d->st, &subj));
     int rc = node_publish_one(d, "member", key, 0, b, NULL, NULL, err, errlen);
     proto_body_free(b);
     if (rc)
@@ -342,10 +358,25 @@ static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     return 0;
 }
 
-typedef struct {
-    control_list l;
-    store *st;
-} member_list;
+typedef struct { msgpack_sbuffer sb; msgpack_packer pk; uint32_t n; } endorsers;
+
+/* One endorser as staff name it: [member id, code, name]. */
+static int add_endorser(void *ctx, const store_member *m)
+{
+    endorsers *en = ctx;
+    char id[PROTO_ID_STR];
+    proto_id_str(&m->id, id);
+    msgpack_pack_array(&en->pk, 3);
+    proto_pack_cstr(&en->pk, id);
+    proto_pack_cstr(&en->pk, m->code);
+    proto_pack_cstr(&en->pk, m->name);
+    /* bounded by the members table: at most every active member */
+    en->n++;
+    return 0;
+}
+
+/* The members reply's list and the daemon (endorsers are looked up). */
+typedef struct { control_list l; catalogd *d; store *st; } member_list;
 
 static int collect_member(void *ctx, const store_member *m)
 {
@@ -374,6 +405,21 @@ static int collect_member(void *ctx, const store_member *m)
         proto_id_str(&kid, kh);
     proto_map_put_str(&e, "key", kh);
     proto_map_put_u64(&e, "key_from_seq", from);
+    if (m->status == STORE_MEMBER_PENDING) {
+        /* who endorsed it so far (members active now), and how many it needs */
+        uint32_t admission = 1, needed = 1;
+        store_member_quorum(ml->d->st, &admission, &needed);
+        proto_map_put_u64(&e, "needed", needed);
+        endorsers en = { .n = 0 };
+        msgpack_sbuffer_init(&en.sb);
+        msgpack_packer_init(&en.pk, &en.sb, msgpack_sbuffer_write);
+        store_member_endorsers(ml->d->st, &m->id, add_endorser, &en);
+        proto_map_key(&e, "endorsed_by");
+        msgpack_pack_array(&l->tpk, en.n);
+        if (en.sb.size)
+            msgpack_sbuffer_write(&l->tmp, en.sb.data, en.sb.size);
+        msgpack_sbuffer_destroy(&en.sb);
+    }
     proto_map_end(&e);
     l->n++;
     /* bounded in bytes too: records may be up to 64 KiB each, and a
@@ -384,7 +430,7 @@ static int collect_member(void *ctx, const store_member *m)
 static int cmd_members(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                        char *err, size_t errlen)
 {
-    member_list ml = { .st = d->st };
+    member_list ml = { .d = d, .st = d->st };
     list_begin_bounded(&ml.l);
     store_members(d->st, collect_member, &ml);
     reply_records(pk, &ml.l, "members");

@@ -40,8 +40,9 @@ int policy_cmd_show(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
 int policy_cmd_propose(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 int policy_cmd_endorse(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 
-/* The entry "members": [[member id, code, name], ...] of a reply map (every
- * member the store knows, for labels such as "131059 文京区"). */
+/* The entry "members": [[member id, code, name, status], ...] of a reply map
+ * (every member the store knows, for labels such as "131059 文京区"; status
+ * as member list says it: a former member's name is marked). */
 void catalog_cmd_members_put(catalogd *d, proto_map *m);
 
 #endif

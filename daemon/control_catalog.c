@@ -219,15 +219,17 @@ static int pack_member(void *ctx, const store_member *m)
     mem_pack *mp = ctx;
     char ids[PROTO_ID_STR];
     proto_id_str(&m->id, ids);
-    msgpack_pack_array(&mp->tpk, 3);
+    static const char *const st[] = { "pending", "member", "left", "expelled" };
+    msgpack_pack_array(&mp->tpk, 4);
     proto_pack_cstr(&mp->tpk, ids);
     proto_pack_cstr(&mp->tpk, m->code);
     proto_pack_cstr(&mp->tpk, m->name);
+    proto_pack_cstr(&mp->tpk, m->status >= 0 && m->status <= 3 ? st[m->status] : "?");
     mp->n++;
     return 0;
 }
 
-/* The entry "members": [[member id, code, name]...] of a reply. */
+/* The entry "members": [[member id, code, name, status]...] of a reply. */
 void catalog_cmd_members_put(catalogd *d, proto_map *m)
 {
     mem_pack mp = { .n = 0 };

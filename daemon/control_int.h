@@ -71,7 +71,7 @@ void   control_client_close(control_client *c);
  * that reconnects with the position it saw resumes with no gap and no
  * repeat, across a daemon restart too.  First frame: {ok, watch: true,
  * start: [[member id, seq], ...] (the position the stream starts after),
- * members: [[member id, code, name], ...]}; then one {ok, record: bin} per
+ * members: [[member id, code, name, status], ...]}; then one {ok, record: bin} per
  * record, and after membership records {ok, members} again.  A fork's
  * second version (STORE_FORK: evidence, or a new winner of the same seq)
  * is not sent: the stream has one record per (author, seq), the first the

@@ -608,6 +608,11 @@ static void on_outbox_idle(uv_idle_t *h)
     outbox_flush(d);
 }
 
+void gossip_flush_local(catalogd *d)
+{
+    outbox_flush(d);
+}
+
 void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len)
 {
     struct outbox *o = d->outbox;
@@ -743,6 +748,14 @@ static void want_begin(want_list *w, peer *to)
 static void want_add(catalogd *d, want_list *w, const proto_id *a, uint64_t from, uint64_t to)
 {
     uint64_t now = uv_now(d->loop);
+    int former = 0;
+    uint64_t cut = 0;
+    /* a former member's log beyond its cut is refused: a relay that holds
+     * some of it is not asked for it again and again */
+    if (store_member_cut(d->st, a, &former, &cut) == 0 && former && to > cut)
+        to = cut;
+    if (from > to)
+        return;
     struct inflight *f = inflight_get(d, a);
     /* Someone is already sending these: ask only for what lies beyond. */
     if (f && now - f->at_ms < INFLIGHT_MS && f->to >= from) {

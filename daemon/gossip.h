@@ -52,6 +52,9 @@ void gossip_dropped(catalogd *d, const proto_id *a);
  * (results[i] == STORE_NEW); a fork's evidence goes to every peer and the
  * version we held back to `from`. */
 void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len);
+/* Send what gossip_push_local holds now rather than at the next loop turn
+ * (before this node closes its connections: its own leave record). */
+void gossip_flush_local(catalogd *d);
 void gossip_relay(catalogd *d, struct peer *from, const proto_record *recs, const int *results, size_t n);
 void gossip_fork_evidence(catalogd *d, struct peer *from, const proto_record *r);
 

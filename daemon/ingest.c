@@ -357,6 +357,33 @@ static void start_job(peer *p, vjob *j, int may_inline)
     }
 }
 
+/* A record of a member that left or was expelled, beyond its cut
+ * (store/store_gov.c): refused here as on every node, but its sender is not
+ * closed.  A relay that applied it before it learnt of the departure is
+ * honest, and closing it would cut it off for as long as it holds the
+ * record (docs/DECISIONS.md, "Records of former members").  One line per
+ * author and batch. */
+static void refuse_former(peer *p, const proto_record *r, proto_id *logged)
+{
+    catalogd *d = p->d;
+    d->counters.records_refused[RECORD_FORMER]++;
+    if (!memcmp(logged, &r->author, 32))
+        return;
+    *logged = r->author;
+    store_member m;
+    char lbl[220] = "", ids[PROTO_ID_STR];
+    int st = 0;
+    uint64_t cut = 0;
+    if (store_member_get(d->st, &r->author, &m) == 0)
+        snprintf(lbl, sizeof lbl, " %s %s", m.code, m.name);
+    store_member_cut(d->st, &r->author, &st, &cut);
+    proto_id_str(&r->author, ids);
+    log_warn(d, "refused a record of former member %s%s (%s) from peer %s: seq %llu is after its %s "
+             "(its records up to seq %llu stay); the peer stays connected", ids, lbl,
+             st == STORE_MEMBER_LEFT ? "left" : "expelled", p->addr, (unsigned long long)r->seq,
+             st == STORE_MEMBER_LEFT ? "leave record" : "expulsion", (unsigned long long)cut);
+}
+
 /* Precheck records (no signatures yet): drop what we hold, defer what cannot
  * apply yet, refuse what never can.  Returns a job to verify, or NULL. */
 static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t *lens, size_t n,
@@ -406,6 +433,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         return NULL;
     }
     vv_cache vc = { .valid = 0 };
+    proto_id former_logged = { { 0 } };
     for (size_t i = 0; i < n; i++) {
         proto_record *r = &dec[i];
         EVP_PKEY *k = keys[i];
@@ -444,6 +472,9 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
                 *fatal = 1;
                 break;
             }
+        } else if (pc == STORE_FORMER) {
+            EVP_PKEY_free(k);
+            refuse_former(p, r, &former_logged);
         } else if (pc == STORE_REJECT) {
             EVP_PKEY_free(k);
             p->d->counters.records_refused[RECORD_RULES]++;

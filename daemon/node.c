@@ -115,8 +115,10 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
     }
     if (catalog)
         d->catalog_gen++;
-    if (membership)
+    if (membership) {
         peer_targets_changed(d);
+        peer_members_changed(d);   /* a member left or was expelled: close it now */
+    }
     if (membership || keys)
         rotate_drop_retired(d);   /* a rotation may have retired a connected key */
     control_watch_applied(d, recs, results, n);

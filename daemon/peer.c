@@ -54,6 +54,15 @@ static const char *peer_label(peer *p, char *buf, size_t n)
 
 /* ---- TLS context and peer authentication ---- */
 
+/* Whether this node itself left or was expelled: it then dials nobody and
+ * keeps no connection (every other node refuses it anyway). */
+static int self_departed(catalogd *d)
+{
+    store_member m;
+    return store_member_get(d->st, &d->id.id, &m) == 0 &&
+           (m.status == STORE_MEMBER_LEFT || m.status == STORE_MEMBER_EXPELLED);
+}
+
 /* Decide whether a presented key may talk to us.  Members only; before this
  * node holds an alliance, only the sponsor it was told to trust. */
 static int key_acceptable(catalogd *d, const proto_id *id, const char **why)
@@ -65,6 +74,10 @@ static int key_acceptable(catalogd *d, const proto_id *id, const char **why)
         *why = "it presented this node's own key";
         return 0;
     }
+    /* (a node that left or was expelled still answers a handshake: every
+     * member refuses it at its end anyway, and a newcomer it sponsored
+     * before leaving learns from its records that the genesis does not lead
+     * to it, rather than finding nobody there; it dials nobody) */
     int sponsor = d->have_sponsor && !memcmp(id, &d->sponsor_id, 32);
     if (sponsor && d->sponsor_refused) {
         *why = "it is the sponsor whose genesis this node refused (run catalogctl join again)";
@@ -78,12 +91,20 @@ static int key_acceptable(catalogd *d, const proto_id *id, const char **why)
         *why = "this node has not yet checked the genesis its sponsor sent";
         return 0;
     }
-    if (store_member_get(d->st, id, &m) == 0 && m.status == STORE_MEMBER_ACTIVE)
+    int got = store_member_get(d->st, id, &m), known = got == 0;
+    if (known && m.status == STORE_MEMBER_ACTIVE)
         return 1;
     store_digest_get(d->st, &digest, NULL, &has_genesis);
-    if (sponsor && (!has_genesis || store_member_get(d->st, id, &m) == 1))
+    if (sponsor && (!has_genesis || got == 1))
         return 1;
-    *why = "its key does not belong to a current member";
+    if (known && m.status == STORE_MEMBER_LEFT)
+        *why = "it left the alliance";
+    else if (known && m.status == STORE_MEMBER_EXPELLED)
+        *why = "it was expelled from the alliance";
+    else if (known && m.status == STORE_MEMBER_PENDING && m.spki_len)
+        *why = "it is not admitted yet (pending endorsements)";
+    else
+        *why = "its key does not belong to a current member";
     return 0;
 }
 
@@ -1022,6 +1043,8 @@ void peer_targets_changed(catalogd *d)
     cand_list c = { .d = d };
     for (dial *dl = d->dials; dl; dl = dl->next)
         dl->wanted = 0;
+    if (self_departed(d))
+        return;   /* nobody to dial: this node is no member any more */
     /* while the genesis awaits its chain check, the sponsor alone */
     if (!store_genesis_unchecked(d->st))
         store_members(d->st, add_cand, &c);
@@ -1052,6 +1075,51 @@ void peer_targets_changed(catalogd *d)
     free(c.ids);
     free(c.addrs);
     free(c.rank);
+}
+
+void peer_members_changed(catalogd *d)
+{
+    int departed = self_departed(d);
+    char lbl[300];
+    if (departed && !d->departed_ms) {
+        /* its own leave record goes out now; the others close the
+         * connections once they apply it (closing here first would race
+         * the record: a peer drops a batch in flight when told to go), and
+         * the tick closes whatever is still open after the grace */
+        gossip_flush_local(d);
+        d->departed_ms = now_ms(d) ? now_ms(d) : 1;
+        log_warn(d, "this node is no longer a member of the alliance: it dials nobody and closes its "
+                 "connections within %u ms", NODE_DEPART_GRACE_MS);
+        tick_within(d, NODE_DEPART_GRACE_MS);
+        return;
+    }
+    if (departed && now_ms(d) - d->departed_ms < NODE_DEPART_GRACE_MS)
+        return;
+    for (peer *p = d->peers; p; p = p->next) {
+        const char *why = NULL;
+        if (p->state == PEER_CLOSING || p->state == PEER_CONNECTING || !p->id_known)
+            continue;   /* not verified yet: the handshake asks key_acceptable itself */
+        if (departed) {
+            log_warn(d, "closing connection to %s: this node is no longer a member of the alliance",
+                     peer_label(p, lbl, sizeof lbl));
+        } else if (!key_acceptable(d, &p->id, &why)) {
+            d->counters.peers_refused[REFUSED_NOT_MEMBER]++;
+            log_warn(d, "closing connection to %s: %s; it is refused from now on",
+                     peer_label(p, lbl, sizeof lbl), why);
+        } else {
+            continue;
+        }
+        /* an error frame first, so its administrator reads why; not
+         * peer_fail: leaving is no breach of the protocol */
+        msgpack_sbuffer sb;
+        if (p->state == PEER_ESTABLISHED &&
+            msg_pack_error(&sb, MSG_ERR_ALLIANCE, departed ? "this node is no longer a member of the alliance"
+                                                           : "you are no longer a member of the alliance") == 0) {
+            peer_send_frame(p, sb.data, sb.size);
+            msgpack_sbuffer_destroy(&sb);
+        }
+        peer_close(p);
+    }
 }
 
 static int connected_to(catalogd *d, const proto_id *id)
@@ -1115,6 +1183,10 @@ static void on_tick(uv_timer_t *t)
     }
     if (d->fanout && out > d->fanout)
         quiet = 0;
+    if (d->departed_ms && d->peers) {
+        peer_members_changed(d);   /* after the grace: close what the others left open */
+        quiet = 0;
+    }
     gossip_tick(d);
     notify_tick(d);
     /* Each wake-up costs CPU on every idle node: a fully connected, idle

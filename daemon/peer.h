@@ -68,8 +68,13 @@ void peer_unref(peer *p);
 
 unsigned peer_count_established(catalogd *d);
 void peer_pack_list(catalogd *d, msgpack_packer *pk);
-/* Members or addresses changed: reconsider whom to dial. */
+/* Members or addresses changed: reconsider whom to dial (nobody once this
+ * node itself left or was expelled). */
 void peer_targets_changed(catalogd *d);
+/* Membership changed: close every open connection with a member that is no
+ * longer active (left, expelled), logged; all of them if this node itself
+ * is no longer a member.  The handshake refuses them from then on. */
+void peer_members_changed(catalogd *d);
 size_t peer_write_queue(peer *p);
 /* When a whole frame last came from member `id`, on any connection open or
  * closed since the start; 0 never. */

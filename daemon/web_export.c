@@ -36,7 +36,7 @@
 typedef struct {
     proto_id id;
     int known;
-    char code[8], name[192];
+    char code[8], name[192 + 16];   /* the name and its mark */
 } member_entry;
 
 typedef struct {
@@ -68,7 +68,8 @@ static int member_of(void *ctx, const proto_id *id, char *code, size_t codelen, 
         if (store_member_get(c->st, id, &m) == 0) {
             e->known = 1;
             snprintf(e->code, sizeof e->code, "%s", m.code);
-            snprintf(e->name, sizeof e->name, "%s", m.name);
+            /* a former member marked, as everywhere staff read it */
+            snprintf(e->name, sizeof e->name, "%s%s", m.name, store_member_mark(m.status));
         }
     }
     if (!e->known)

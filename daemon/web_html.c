@@ -364,7 +364,7 @@ const char *web_member_label(const web_req *w, const proto_id *id, char *buf, si
 {
     store_member m;
     if (store_member_get(w->d->st, id, &m) == 0) {
-        snprintf(buf, n, "%s %s", m.code, m.name);
+        snprintf(buf, n, "%s %s%s", m.code, m.name, store_member_mark(m.status));   /* （脱退）, （除名） */
     } else {
         char s[10];
         proto_id_short(id, s);

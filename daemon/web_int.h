@@ -103,7 +103,8 @@ void web_area_checkboxes(web_buf *b, const char *const *all, const char *const *
 
 /* ---- the catalog in people's terms ---- */
 
-/* "131059 文京区" for a member id; its short id when it is not a member
+/* "131059 文京区" for a member id, a former member marked ("131016
+ * 千代田区（脱退）", "…（除名）"); its short id when it is not a member
  * (kept in buf, which is returned). */
 const char *web_member_label(const web_req *w, const proto_id *id, char *buf, size_t n);
 /* 令和8年4月1日 for yyyymmdd (or "YYYY-MM-DD" text), with the ISO date in a

@@ -323,6 +323,10 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * error frame, close_notify) before it is closed without them: a peer that
  * stops reading must not hold a descriptor forever. */
 #define NODE_PEER_CLOSING_MS 2000u
+/* A node that left or was expelled keeps its open connections this long
+ * (the others close them once they apply its departure, and its own leave
+ * record must reach them first), then closes what is left. */
+#define NODE_DEPART_GRACE_MS 5000u
 
 /* Refused connections are logged once per address per this many
  * milliseconds (the count of the others is in the next line), so an

@@ -83,6 +83,8 @@ enum store_result {
     STORE_UNKNOWN_AUTHOR,   /* author not (yet) a member: may become one later in the batch */
     STORE_FORK,             /* another record with the same (author, seq): evidence kept */
     STORE_REJECT,           /* violates the rules: never acceptable */
+    STORE_FORMER,           /* author left or was expelled, seq beyond its cut: refused,
+                             * but an honest relay may hold it (not a protocol error) */
 };
 const char *store_result_str(int r);
 
@@ -314,6 +316,17 @@ int store_genesis_unchecked(store *s);
  * the node's identity and its settings (sponsor, web users) stay.  For a
  * genesis refused by the chain check: nothing of it is kept.  0, or -1. */
 int store_alliance_forget(store *s, char *err, size_t errlen);
+/* The admission policy of the genesis and the endorsements a newcomer
+ * needs now: min(admission, active members).  0 or -1. */
+int store_member_quorum(store *s, uint32_t *admission, uint32_t *needed);
+/* cb for every member active now that endorsed (admitted) id. */
+int store_member_endorsers(store *s, const proto_id *id, store_member_cb cb, void *ctx);
+/* Whether id is a former member (*status STORE_MEMBER_LEFT or _EXPELLED,
+ * else 0) and the last seq of its log every node accepts (*cut).  0 or -1. */
+int store_member_cut(store *s, const proto_id *id, int *status, uint64_t *cut);
+/* What follows a former member's name wherever staff read it: "（脱退）"
+ * (left), "（除名）" (expelled), "" otherwise. */
+const char *store_member_mark(int status);
 /* The public key of a current member (up-ref'd), or NULL. */
 /* The public key of a current member (up-ref'd), or NULL: its current key. */
 EVP_PKEY *store_member_key(store *s, const proto_id *id);

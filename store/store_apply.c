@@ -27,8 +27,9 @@
 
 const char *store_result_str(int r)
 {
-    static const char *s[] = { "new", "duplicate", "gap", "unknown author", "fork", "rejected" };
-    return r >= 0 && r <= STORE_REJECT ? s[r] : "?";
+    static const char *s[] = { "new", "duplicate", "gap", "unknown author", "fork", "rejected",
+                               "former member" };
+    return r >= 0 && r <= STORE_FORMER ? s[r] : "?";
 }
 
 /* ---- precheck ---- */
@@ -41,6 +42,17 @@ static int check_kind_rules(const kind_def *kd, const proto_record *r, char *err
     if (kd->id == KIND_GENESIS)
         return proto_err(err, errlen, "a second genesis record is not accepted");
     return kd->validate ? kd->validate(r, err, errlen) : 0;
+}
+
+/* A record of a member that left or was expelled, beyond its cut. */
+static int former_refused(const proto_record *r, int status, uint64_t cut, char *err, size_t errlen)
+{
+    char id[PROTO_ID_STR];
+    proto_id_str(&r->author, id);
+    proto_err(err, errlen, "author %s %s the alliance; its records after seq %llu are refused (got seq %llu)",
+              id, status == STORE_MEMBER_LEFT ? "left" : "was expelled from", (unsigned long long)cut,
+              (unsigned long long)r->seq);
+    return STORE_FORMER;
 }
 
 /* rules: 1 to run the kind's validator, 0 when the caller ran it on this
@@ -110,6 +122,15 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
      * (store_apply_prechecked). */
     if (rules && check_kind_rules(kd, r, err, errlen))
         return STORE_REJECT;
+    if (r->seq > have + 1 && !is_member_txn(s, txn, &r->author)) {
+        /* beyond a former member's cut it will never apply, gap or not */
+        int former = 0;
+        uint64_t cut = 0;
+        EVP_PKEY *fk = former_key_txn(s, txn, &r->author, r->seq, &former, &cut);
+        EVP_PKEY_free(fk);
+        if (former && r->seq > cut)
+            return former_refused(r, former, cut, err, errlen);
+    }
     if (r->seq > have + 1) {
         proto_err(err, errlen, "gap: have seq %llu of this author, got %llu",
                   (unsigned long long)have, (unsigned long long)r->seq);
@@ -128,6 +149,12 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
         return STORE_GAP;
     }
     EVP_PKEY *k = key_at_txn(s, txn, &r->author, r->seq);   /* the key current at its seq */
+    int former = 0;
+    uint64_t cut = 0;
+    if (!k)   /* a former member's log stays acceptable up to its cut */
+        k = former_key_txn(s, txn, &r->author, r->seq, &former, &cut);
+    if (!k && former)
+        return former_refused(r, former, cut, err, errlen);
     if (!k) {
         char id[PROTO_ID_STR];
         proto_id_str(&r->author, id);

@@ -118,6 +118,8 @@ int member_put_txn(store *s, MDB_txn *txn, const store_member *m);
 int member_status_txn(store *s, MDB_txn *txn, const proto_id *id, int *status);
 /* The member entry of id: 0, 1 absent, -1 error. */
 int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m);
+/* The endorse database's values (store_member.c's admit and expel ops). */
+enum { MEMBER_OP_ADMIT = 1, MEMBER_OP_EXPEL = 2 };
 /* Whether id is an active member now. */
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id);
 /* The public key of an active member (up-ref'd; caller frees), or NULL.
@@ -149,6 +151,21 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed);
 void member_note_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* Before a write transaction commits: replay if marked.  0 or -1. */
 int member_settle_txn(store *s, MDB_txn *txn);
+/* ---- store_gov.c ---- */
+
+/* The endorsements a newcomer needs: min(admission, active members), at
+ * least 1 (docs/DECISIONS.md, "Admission quorum"). */
+uint32_t member_quorum_txn(store *s, MDB_txn *txn, uint32_t admission);
+/* Note the last seq of id's log accepted once it is a former member: set
+ * it (leave), or raise it to seq (raise_only: an expel vote).  0 or -1. */
+int member_cut_note_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq, int raise_only);
+/* Forget every cut (a replay notes them again as it applies the records). */
+int member_cuts_clear_txn(store *s, MDB_txn *txn);
+/* For a member that left or was expelled (*status: its status, else 0;
+ * *cut: its cut): its key if seq is within the cut, else NULL.  Not
+ * cached (former members write rarely, and only up to their cut). */
+EVP_PKEY *former_key_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq, int *status,
+                         uint64_t *cut);
 
 /* Validators of the kinds table (store/kind.c): the rules that depend on
  * the record alone.  0, or -1 with a message. */
@@ -159,6 +176,9 @@ int store_member_validate(const proto_record *r, char *err, size_t errlen);
 /* The key that verifies id's record at seq (up-ref'd), or NULL if id is no
  * active member.  Cached in s->cache with the seqs it is good for. */
 EVP_PKEY *key_at_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq);
+/* The key that signed m's record at seq, whatever m's status (a former
+ * member's log up to its cut), not cached; up-ref'd or NULL. */
+EVP_PKEY *key_of_member_at_txn(store *s, MDB_txn *txn, const store_member *m, uint64_t seq);
 /* member signs with the key spki from from_seq (>= 2) on: the one entry
  * point for a new key, whatever decided it (a rotate record; a rekey by
  * quorum later).  Empties the key cache.  0 or -1. */

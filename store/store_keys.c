@@ -212,6 +212,15 @@ EVP_PKEY *key_at_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq)
     return k;
 }
 
+EVP_PKEY *key_of_member_at_txn(store *s, MDB_txn *txn, const store_member *m, uint64_t seq)
+{
+    MDB_val spki;
+    uint64_t from = 0, until = 0;
+    int e = entry_at(s, txn, &m->id, seq, &spki, &from, &until);
+    return e == 0 ? key_from_spki(spki.mv_data, spki.mv_size)
+         : e == 1 ? key_from_spki(m->spki, m->spki_len) : NULL;
+}
+
 EVP_PKEY *store_member_key_at(store *s, const proto_id *id, uint64_t seq)
 {
     MDB_txn *txn;

@@ -6,9 +6,9 @@
  *
  * A member record about X (key: X's member id in lowercase hex) says
  * admit (with X's certificate), expel, leave or address.  X is active once
- * the admission quorum of the policy in force (store_policy.c) of current
- * members have admitted it, expelled once its expulsion quorum have
- * expelled it, and has left once it signs leave.
+ * min(the admission quorum of the policy in force (store_policy.c), active
+ * members) current members have admitted it, expelled once its expulsion
+ * quorum have expelled it, and has left once it signs leave.
  * Only the votes of members active now count.
  *
  * What is derived is a function of the log alone: the replay of
@@ -321,7 +321,7 @@ static int member_recount(store *s, MDB_txn *txn, store_member *m, uint64_t time
         return 0;
     if (expels >= expulsion)
         m->status = STORE_MEMBER_EXPELLED;
-    else if (m->status == STORE_MEMBER_PENDING && admits >= admission)
+    else if (m->status == STORE_MEMBER_PENDING && admits >= member_quorum_txn(s, txn, admission))
         m->status = STORE_MEMBER_ACTIVE;
     return 0;
 }
@@ -355,8 +355,18 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     }
     if (op == OP_ADDRESS)
         proto_body_copy_str(r, "address", m.address, sizeof m.address);
-    if (op == OP_LEAVE)
+    if (op == OP_LEAVE) {
         m.status = STORE_MEMBER_LEFT;
+        if (member_cut_note_txn(s, txn, &subj, r->seq, 0))
+            return -1;
+    }
+    if (op == OP_EXPEL) {
+        /* the voter's view of the subject's log: the cut once expelled */
+        int64_t held = 0;
+        proto_body_get_int(r, "seq", &held);
+        if (member_cut_note_txn(s, txn, &subj, held > 0 ? (uint64_t)held : 0, 1))
+            return -1;
+    }
     if (op == OP_ADMIT || op == OP_EXPEL) {
         uint8_t kb[64], o = (uint8_t)op;
         memcpy(kb, subj.b, 32);

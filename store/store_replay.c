@@ -296,7 +296,8 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     /* the keys over time too: a rotate is a member record, applied in its
      * turn like the others (a fork may have changed which one won) */
     if (mdb_drop(txn, s->members, 0) || mdb_drop(txn, s->endorse, 0) ||
-        mdb_drop(txn, s->keys, 0) || mdb_drop(txn, s->keyown, 0))
+        mdb_drop(txn, s->keys, 0) || mdb_drop(txn, s->keyown, 0) ||
+        member_cuts_clear_txn(s, txn))   /* and former members' cuts */
         goto out;
     cache_clear(s);
     /* at first only the genesis applies */

@@ -133,7 +133,7 @@ def test_derived_certification_copies_the_subject(env):
               "url"):
         assert mine[f] == theirs[f], (f, mine, theirs)
     assert mine["certified_on"] == "2026-05-01" and mine["contact"] == "商工観光課 03-0000-0101", mine
-    assert mine["derived_from"] == {"member_id": a.member_id(), "code": a.code, "name": a.muni,
+    assert mine["derived_from"] == {"member_id": a.member_id(), "code": a.code, "name": a.muni, "status": "member",
                                     "key": "文京-2026-010"}, mine
     # a given field overrides its copy
     rc, _, err = b.run("certification", "add", "千代田-2026-2", f"依拠した認定={a.code}/文京-2026-010",
@@ -352,7 +352,7 @@ def test_refs_status_and_import_work_together(env):
     # JSON: typed, with the record's own version numbers
     hist = a.ctl_json("adoption", "history", "R8-801")
     assert [h["version"] for h in hist] == [1, 2], hist
-    assert hist[1]["body"]["certification"] == {"member_id": a.member_id(), "code": a.code, "name": a.muni,
+    assert hist[1]["body"]["certification"] == {"member_id": a.member_id(), "code": a.code, "name": a.muni, "status": "member",
                                                 "key": "文京-2026-802"}, hist
     assert hist[0]["body"]["fiscal_year"] == 2026 and hist[0]["author_code"] == a.code, hist
     shown = a.ctl_json("adoption", "show", "R8-801")

@@ -234,7 +234,7 @@ def test_names_not_ids_in_exports_and_show(env):
     assert f"{a.code} {a.muni} 文京-2026-201" in a.ctl("adoption", "list")
     ad = a.ctl_json("adoption", "show", "R8-001")[0]
     assert ad["author"] == b.member_id() and ad["author_code"] == b.code and ad["author_name"] == b.muni, ad
-    assert ad["body"]["certification"] == {"member_id": a.member_id(), "code": a.code, "name": a.muni,
+    assert ad["body"]["certification"] == {"member_id": a.member_id(), "code": a.code, "name": a.muni, "status": "member",
                                            "key": "文京-2026-201"}, ad
 
 

@@ -54,6 +54,10 @@
  *                digest before schema 2), but different logs.  Prints
  *                "split N differ K base B" (the records take seqs B+1..B+N) and the
  *                differing seqs; waits 2 s, exits 3
+ *   relay-from   [--source DIR2] a note signed by DIR2's identity at the seq
+ *                DIR2's own node would write next, sent over DIR's connection:
+ *                a relay forwarding another member's record; waits 2 s, exits
+ *                3 if the peer kept the connection
  * Prints every frame type it receives ("recv error <code> <text>") and exits
  * 0 when the peer sent an error frame and closed, 3 otherwise.
  */
@@ -240,7 +244,7 @@ static int flood_records(SSL *ssl, const proto_id *alliance, const proto_id *aut
 
 int main(int argc, char **argv)
 {
-    const char *data = NULL, *conn = NULL, *mode = NULL, *target = NULL;
+    const char *data = NULL, *conn = NULL, *mode = NULL, *target = NULL, *source = NULL;
     size_t count = 0;   /* 0: the mode's default */
     uint64_t fixed_ms = 1700000000000ull;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -250,6 +254,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--connect")) conn = argv[i + 1];
         else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
         else if (!strcmp(argv[i], "--target-id")) target = argv[i + 1];
+        else if (!strcmp(argv[i], "--source")) source = argv[i + 1];
     }
     signal(SIGPIPE, SIG_IGN);   /* a flood may outlast the connection: keep going to report */
     if (!data || !conn || !mode) {
@@ -362,6 +367,23 @@ int main(int argc, char **argv)
         proto_hex(h.b, 32, hx);
         printf("hash %s\n", hx);
         fflush(stdout);
+    } else if (!strcmp(mode, "relay-from")) {
+        certs_identity sid;
+        store *sst;
+        char sp[1100];
+        snprintf(sp, sizeof sp, "%s/db", source ? source : "");
+        if (!source || certs_load(source, &sid, err, sizeof err) || store_open(sp, 0, &sst, err, sizeof err)) {
+            fprintf(stderr, "peerprobe: relay-from needs --source DIR: %s\n", err);
+            return 2;
+        }
+        proto_body_str(b, "variant", "relayed");
+        if (proto_record_sign(&si.genesis, &sid.id, "note", "relayed", store_vv_get(sst, &sid.id) + 1,
+                              proto_now_ms(), 0, b, sid.key, &rec, &rl, err, sizeof err)) {
+            fprintf(stderr, "peerprobe: %s\n", err);
+            return 2;
+        }
+        store_close(sst);
+        certs_free(&sid);
         struct timeval tv = { 2, 0 };
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     } else if (!strcmp(mode, "bad-sig") || !strcmp(mode, "forge-author")) {
@@ -581,7 +603,7 @@ int main(int argc, char **argv)
      * keeps sending (its anti-entropy probes) */
     int timed = !strncmp(mode, "equivocate-", 11) || !strncmp(mode, "split-", 6) ||
                 !strncmp(mode, "member-fork-", 12) || !strcmp(mode, "genesis-only") ||
-                !strcmp(mode, "cert-ok");
+                !strcmp(mode, "cert-ok") || !strcmp(mode, "relay-from");
     uint64_t until = proto_now_ms() + 2000;
     if (quiet) {
         printf("sent\n");

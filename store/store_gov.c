@@ -1,0 +1,166 @@
+/*
+ * store/store_gov.c — the governance rules that sit beside the member
+ * records (store_member.c): the admission quorum in force, who endorsed a
+ * pending newcomer, and the last seq of a former member's log that every
+ * node accepts (its cut; docs/DECISIONS.md, "Records of former members").
+ *
+ * The cut of a member that left is the seq of its own leave record; of an
+ * expelled member, the highest seq the expel votes about it name (each
+ * voter names the seq of the member it held when it voted).  It is kept in
+ * meta as "cut:" + the member id in hex, 8 bytes big-endian.
+ */
+#include "store/store_int.h"
+#include "proto/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int count_active(void *ctx, const store_member *m)
+{
+    *(uint32_t *)ctx += m->status == STORE_MEMBER_ACTIVE;
+    return 0;
+}
+
+uint32_t member_quorum_txn(store *s, MDB_txn *txn, uint32_t admission)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint32_t active = 0;
+    if (mdb_cursor_open(txn, s->members, &c) == 0) {
+        int op = MDB_FIRST;
+        while (mdb_cursor_get(c, &k, &v, op) == 0) {
+            store_member m;
+            op = MDB_NEXT;
+            if (k.mv_size == 32 && member_get_txn(s, txn, k.mv_data, &m) == 0)
+                count_active(&active, &m);
+        }
+        mdb_cursor_close(c);
+    }
+    if (active < 1)
+        active = 1;
+    return admission < active ? admission : active;
+}
+
+int store_member_quorum(store *s, uint32_t *admission, uint32_t *needed)
+{
+    MDB_txn *txn;
+    uint32_t expulsion;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return -1;
+    policy_quorums_txn(s, txn, admission, &expulsion);   /* the policy in force */
+    *needed = member_quorum_txn(s, txn, *admission);
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+int store_member_endorsers(store *s, const proto_id *id, store_member_cb cb, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k = { 32, (void *)id->b }, v;
+    store_member *em = malloc(sizeof *em);
+    int rc = 0;
+    if (!em || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) {
+        free(em);
+        return -1;
+    }
+    if (mdb_cursor_open(txn, s->endorse, &c) == 0) {
+        int got = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        while (rc == 0 && got == 0 && k.mv_size == 64 && memcmp(k.mv_data, id->b, 32) == 0) {
+            /* the votes that count: admits by members active now */
+            if (v.mv_size == 1 && *(uint8_t *)v.mv_data == MEMBER_OP_ADMIT &&
+                member_get_txn(s, txn, (const proto_id *)((uint8_t *)k.mv_data + 32), em) == 0 &&
+                em->status == STORE_MEMBER_ACTIVE)
+                rc = cb(ctx, em);
+            got = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    free(em);
+    return rc;
+}
+
+/* ---- former members' cuts ---- */
+
+static void cut_name(const proto_id *id, char name[70])
+{
+    memcpy(name, "cut:", 4);
+    proto_hex(id->b, 32, name + 4);
+}
+
+static int cut_get_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t *cut)
+{
+    char name[70];
+    uint8_t b[8];
+    size_t n = 8;
+    cut_name(id, name);
+    if (meta_get_txn(s, txn, name, b, &n) || n != 8)
+        return -1;
+    *cut = get_be64(b);
+    return 0;
+}
+
+int member_cuts_clear_txn(store *s, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    int rc;
+    if (mdb_cursor_open(txn, s->meta, &c))
+        return -1;
+    for (;;) {   /* seek the first "cut:" key again after each delete */
+        MDB_val k = { 4, "cut:" }, v;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc || k.mv_size < 4 || memcmp(k.mv_data, "cut:", 4))
+            break;
+        if ((rc = mdb_cursor_del(c, 0)))
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc && rc != MDB_NOTFOUND ? -1 : 0;
+}
+
+int member_cut_note_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq, int raise_only)
+{
+    uint64_t have;
+    if (raise_only && cut_get_txn(s, txn, id, &have) == 0 && have >= seq)
+        return 0;
+    char name[70];
+    uint8_t b[8];
+    cut_name(id, name);
+    put_be64(b, seq);
+    return meta_put_txn(s, txn, name, b, 8) ? -1 : 0;
+}
+
+EVP_PKEY *former_key_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq, int *status,
+                         uint64_t *cut)
+{
+    store_member *m = malloc(sizeof *m);
+    EVP_PKEY *k = NULL;
+    *status = 0;
+    *cut = 0;
+    if (m && member_get_txn(s, txn, id, m) == 0 &&
+        (m->status == STORE_MEMBER_LEFT || m->status == STORE_MEMBER_EXPELLED)) {
+        *status = m->status;
+        cut_get_txn(s, txn, id, cut);   /* none: 0, nothing more is accepted */
+        if (seq <= *cut)
+            k = key_of_member_at_txn(s, txn, m, seq);   /* its key at that seq (rotations) */
+    }
+    free(m);
+    return k;
+}
+
+int store_member_cut(store *s, const proto_id *id, int *status, uint64_t *cut)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return -1;
+    EVP_PKEY *k = former_key_txn(s, txn, id, 0, status, cut);
+    EVP_PKEY_free(k);
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+const char *store_member_mark(int status)
+{
+    return status == STORE_MEMBER_LEFT ? "（脱退）" : status == STORE_MEMBER_EXPELLED ? "（除名）" : "";
+}
