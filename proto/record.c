@@ -117,7 +117,7 @@ int proto_body_encode(const proto_body *b, uint8_t **out, size_t *len)
 
 void proto_record_hash(const uint8_t *buf, size_t len, proto_id *out)
 {
-    SHA256(buf, len, out->b);
+    proto_sha256(buf, len, out->b);
 }
 
 int proto_kind_valid(const char *kind)

@@ -1,9 +1,21 @@
 /* proto/util.c — see util.h. */
+/* SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP,
+ * whose per-call fetch is what proto_sha256 avoids; they remain until 4.0. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "proto/util.h"
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+void proto_sha256(const void *b, size_t n, uint8_t out[32])
+{
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, b, n);
+    SHA256_Final(out, &c);
+}
 
 int proto_err(char *err, size_t errlen, const char *fmt, ...)
 {

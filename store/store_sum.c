@@ -40,7 +40,7 @@ void chain_zero(const proto_id *author, uint8_t out[32])
     uint8_t buf[sizeof CHAIN_TAG - 1 + 32];
     memcpy(buf, CHAIN_TAG, sizeof CHAIN_TAG - 1);
     memcpy(buf + sizeof CHAIN_TAG - 1, author->b, 32);
-    SHA256(buf, sizeof buf, out);
+    proto_sha256(buf, sizeof buf, out);
 }
 
 static void chain_next(const uint8_t prev[32], uint64_t seq, const uint8_t hash[32], uint8_t out[32])
@@ -49,7 +49,7 @@ static void chain_next(const uint8_t prev[32], uint64_t seq, const uint8_t hash[
     memcpy(buf, prev, 32);
     put_be64(buf + 32, seq);
     memcpy(buf + 40, hash, 32);
-    SHA256(buf, sizeof buf, out);
+    proto_sha256(buf, sizeof buf, out);
 }
 
 static size_t sum_key(uint8_t k[40], const proto_id *author, uint64_t seq)
