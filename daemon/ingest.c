@@ -379,8 +379,13 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
     }
     for (size_t i = 0; i < n; i++) {
         char err[256];
-        /* the text rule is checked with the signature (verify_work) */
-        if (proto_record_decode_stored(raws[i], lens[i], &dec[i], err, sizeof err)) {
+        /* The body is checked with the signature (verify_work): here only
+         * the header, what the prechecks read.  A genesis is the exception:
+         * its precheck reads the certificate in its body. */
+        int rc = proto_record_decode_header(raws[i], lens[i], &dec[i], err, sizeof err);
+        if (rc == 0 && kind_of(dec[i].kind)->id == KIND_GENESIS)
+            rc = proto_record_decode_stored(raws[i], lens[i], &dec[i], err, sizeof err);
+        if (rc) {
             p->d->counters.records_refused[RECORD_MALFORMED]++;
             peer_fail(p, MSG_ERR_RECORD, "malformed record: %s", err);
             *fatal = 1;
