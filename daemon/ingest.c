@@ -57,6 +57,7 @@ typedef struct {
     EVP_PKEY *key;
     int ok;                   /* passed the rules and its signature verified */
     int refused;              /* broke a rule (text, its kind's validator) */
+    int malformed;            /* of them: its body is no valid body at all */
 } vitem;
 
 typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; } vtail;
@@ -97,8 +98,14 @@ static void verify_work(uv_work_t *w)
     for (size_t i = c->from; i < c->to; i++) {
         vitem *it = &j->it[i];
         char why[256];
-        it->refused = proto_record_check_text(&it->r, why, sizeof why) ||
-                      store_record_rules(&it->r, why, sizeof why);
+        int text = proto_record_check_text(&it->r, why, sizeof why);
+        /* triage read the header only: a body that is not even what a
+         * stored record may be (bad msgpack, bad UTF-8, too deep) is
+         * counted as malformed, as triage counted it when it decoded the
+         * whole record; the decode runs only for a refused record */
+        proto_record whole;
+        it->malformed = text && proto_record_decode_stored(it->r.raw, it->r.raw_len, &whole, NULL, 0);
+        it->refused = text || store_record_rules(&it->r, why, sizeof why);
         if (it->refused && !c->why[0])
             snprintf(c->why, sizeof c->why, "%s", why);
         it->ok = !it->refused && proto_record_verify(&it->r, it->key, NULL, 0) == 0;
@@ -270,9 +277,10 @@ static void verify_done(uv_work_t *w, int status)
         for (int k = 0; k < j->nchunks && !why[0]; k++)
             why = j->chunks[k].why;
         char a[PROTO_ID_STR];
-        d->counters.records_refused[RECORD_RULES]++;
+        d->counters.records_refused[refused->malformed ? RECORD_MALFORMED : RECORD_RULES]++;
         proto_id_str(&refused->r.author, a);
-        peer_fail(p, MSG_ERR_RECORD, "record refused: %s (author %s, %s/%s seq %llu)", why, a,
+        peer_fail(p, MSG_ERR_RECORD, "%s: %s (author %s, %s/%s seq %llu)",
+                  refused->malformed ? "malformed record" : "record refused", why, a,
                   refused->r.kind, refused->r.key, (unsigned long long)refused->r.seq);
     }
     /* a batch already on its way when its sender broke the protocol (say, a
