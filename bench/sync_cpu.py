@@ -7,8 +7,8 @@ runs; this measures CPU per record instead, on the same data every time:
     python3 bench/sync_cpu.py prepare DIR [N]      founder with N imported certifications
                                                    (default 100000) and an admitted newcomer,
                                                    both stopped: the template
-    python3 bench/sync_cpu.py run DIR [TRIALS]     copy the template, start the founder, then
-                                                   the newcomer; when the digests match, print
+    python3 bench/sync_cpu.py run DIR [TRIALS]     copy the template, start the newcomer, then
+                                                   the founder; when the digests match, print
                                                    the newcomer's CPU by thread (schedstat, ns)
                                                    and the founder's, per record
 
@@ -20,9 +20,11 @@ hardware counters (a VM): CPU time from schedstat is the figure, and
 callgrind (valgrind --tool=callgrind on the newcomer of a small template)
 gives instruction counts.  SYNC_CPU_KEEP=1 keeps the last trial's data;
 SYNC_CPU_WRAP="valgrind --tool=callgrind ..." runs the newcomer under it
-(with SYNC_CPU_INTERVAL=600000: no anti-entropy probe, whose hello makes the
-founder send again what a newcomer slowed down by valgrind has not yet
-applied, so every run takes in each record once).
+(with SYNC_CPU_INTERVAL=600000: no anti-entropy probe, whose hello makes
+the founder send again what a newcomer slowed down by valgrind has not yet
+applied).  A newcomer that slow may still be sent records twice: the line
+ends with what the founder sent, so that two runs are compared only when
+they took in the same records.
 """
 import json
 import os
