@@ -117,7 +117,7 @@ int proto_body_encode(const proto_body *b, uint8_t **out, size_t *len)
 
 void proto_record_hash(const uint8_t *buf, size_t len, proto_id *out)
 {
-    SHA256(buf, len, out->b);
+    proto_sha256(buf, len, out->b);
 }
 
 int proto_kind_valid(const char *kind)
@@ -291,9 +291,15 @@ static int check_value(proto_rd *r, unsigned depth, int text_rule, const char **
         if (proto_rd_str(r, &s, &n))
             return -1;
         if (n > PROTO_FIELD_MAX) { *why = "body string too long"; return -1; }
-        if (!proto_utf8_valid(s, n)) { *why = "body string is not valid UTF-8"; return -1; }
-        if (text_rule && proto_text_check(s, n, PROTO_TEXT_NL, NULL)) {
-            *why = "body string has a control or bidi character";
+        if (text_rule) {
+            /* proto_text_check validates the UTF-8 itself: one pass, not two */
+            int32_t bad;
+            if (proto_text_check(s, n, PROTO_TEXT_NL, &bad)) {
+                *why = bad < 0 ? "body string is not valid UTF-8" : "body string has a control or bidi character";
+                return -1;
+            }
+        } else if (!proto_utf8_valid(s, n)) {
+            *why = "body string is not valid UTF-8";
             return -1;
         }
         return 0;
@@ -316,8 +322,8 @@ static int check_value(proto_rd *r, unsigned depth, int text_rule, const char **
                 uint32_t kl;
                 if (proto_rd_str(r, &k, &kl))
                     return -1;
-                if (kl == 0 || kl > 64 || !proto_utf8_valid(k, kl) ||
-                    (text_rule && proto_text_check(k, kl, 0, NULL))) {
+                if (kl == 0 || kl > 64 ||
+                    (text_rule ? proto_text_check(k, kl, 0, NULL) != 0 : !proto_utf8_valid(k, kl))) {
                     *why = "body field name invalid";
                     return -1;
                 }
@@ -342,7 +348,9 @@ static int check_value(proto_rd *r, unsigned depth, int text_rule, const char **
     }
 }
 
-static int record_decode(const uint8_t *buf, size_t len, proto_record *rec, int text_rule,
+/* body: 1 to check the body's contents; 0 to take the rest of the signed
+ * part as the body unchecked (proto_record_decode_header). */
+static int record_decode(const uint8_t *buf, size_t len, proto_record *rec, int text_rule, int body,
                          char *err, size_t errlen)
 {
     memset(rec, 0, sizeof *rec);
@@ -395,11 +403,13 @@ static int record_decode(const uint8_t *buf, size_t len, proto_record *rec, int 
         return proto_err(err, errlen, "record has unknown flags 0x%llx", (unsigned long long)flags);
     rec->flags = (uint32_t)flags;
 
-    const uint8_t *body = t.p;
+    const uint8_t *bstart = t.p;
     const char *why = NULL;
     if (proto_rd_peek(&t) != PROTO_MP_MAP)
         return proto_err(err, errlen, "record body is not a map");
-    if (check_value(&t, PROTO_BODY_DEPTH, text_rule, &why))
+    if (!body)
+        t.p = tbs + tl;   /* proto_record_check_text checks it, to the end */
+    else if (check_value(&t, PROTO_BODY_DEPTH, text_rule, &why))
         return proto_err(err, errlen, "record body: %s", why ? why : t.err);
     if (!proto_rd_done(&t))
         return proto_err(err, errlen, "record header: trailing bytes after body");
@@ -409,21 +419,27 @@ static int record_decode(const uint8_t *buf, size_t len, proto_record *rec, int 
     rec->tbs_len = tl;
     rec->sig = sig;
     rec->sig_len = sl;
-    rec->body = body;
-    rec->body_len = (size_t)(t.p - body);
+    rec->body = bstart;
+    rec->body_len = (size_t)(t.p - bstart);
     return 0;
 }
 
 int proto_record_decode(const uint8_t *buf, size_t len, proto_record *rec,
                         char *err, size_t errlen)
 {
-    return record_decode(buf, len, rec, 1, err, errlen);
+    return record_decode(buf, len, rec, 1, 1, err, errlen);
 }
 
 int proto_record_decode_stored(const uint8_t *buf, size_t len, proto_record *rec,
                                char *err, size_t errlen)
 {
-    return record_decode(buf, len, rec, 0, err, errlen);
+    return record_decode(buf, len, rec, 0, 1, err, errlen);
+}
+
+int proto_record_decode_header(const uint8_t *buf, size_t len, proto_record *rec,
+                               char *err, size_t errlen)
+{
+    return record_decode(buf, len, rec, 0, 0, err, errlen);
 }
 
 int proto_record_check_text(const proto_record *r, char *err, size_t errlen)
@@ -434,8 +450,12 @@ int proto_record_check_text(const proto_record *r, char *err, size_t errlen)
         return proto_err(err, errlen, "record key invalid (1..%u bytes of UTF-8 text without control "
                          "or bidi characters)", PROTO_KEY_MAX);
     proto_rd_init(&t, r->body, r->body_len);
+    if (proto_rd_peek(&t) != PROTO_MP_MAP)
+        return proto_err(err, errlen, "record body is not a map");
     if (check_value(&t, PROTO_BODY_DEPTH, 1, &why))
         return proto_err(err, errlen, "record body: %s", why ? why : t.err);
+    if (!proto_rd_done(&t))
+        return proto_err(err, errlen, "record header: trailing bytes after body");
     return 0;
 }
 

@@ -86,10 +86,19 @@ int proto_record_decode(const uint8_t *buf, size_t len, proto_record *r,
 int proto_record_decode_stored(const uint8_t *buf, size_t len, proto_record *r,
                                char *err, size_t errlen);
 
-/* The text rule alone, on a record proto_record_decode_stored decoded: 0,
- * or -1 with err.  decode_stored + check_text accepts exactly what
- * proto_record_decode accepts; ingest splits them so that the text rule
- * runs on the thread pool with the signature check, not on the loop. */
+/* decode_stored without looking into the body: r->body spans the rest of
+ * the signed part, which may be anything (it is a map, no more is known).
+ * What triage needs (author, seq, kind, key, alliance) costs a fraction of
+ * a full decode; proto_record_check_text then checks the body completely.
+ * Never read the body of a record decoded so before that check. */
+int proto_record_decode_header(const uint8_t *buf, size_t len, proto_record *r,
+                               char *err, size_t errlen);
+
+/* The text rule, and the body's structure, on a record proto_record_decode_stored
+ * or proto_record_decode_header decoded: 0, or -1 with err.  Either of them
+ * + check_text accepts exactly what proto_record_decode accepts; ingest
+ * splits them so that the body's checks run on the thread pool with the
+ * signature check, not on the loop. */
 int proto_record_check_text(const proto_record *r, char *err, size_t errlen);
 
 /* Verify r's signature under `pub`.  0 good, -1 bad (err says why). */

@@ -1,9 +1,21 @@
 /* proto/util.c — see util.h. */
+/* SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP,
+ * whose per-call fetch is what proto_sha256 avoids; they remain until 4.0. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "proto/util.h"
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+void proto_sha256(const void *b, size_t n, uint8_t out[32])
+{
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, b, n);
+    SHA256_Final(out, &c);
+}
 
 int proto_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -27,6 +39,18 @@ int proto_utf8_valid(const char *str, size_t n)
         if (c == 0)
             return 0;
         if (c < 0x80) { i++; continue; }
+        if ((c & 0xf0) == 0xe0 && n - i >= 3) {
+            /* Japanese text is almost all 3-byte sequences, and every
+             * string of every record that arrives passes here: the general
+             * path's loop below, by bits: below U+0800 is E0 with a second
+             * byte under A0, the surrogates are ED with one from A0 */
+            unsigned c1 = s[i + 1], c2 = s[i + 2];
+            if ((c1 & 0xc0) != 0x80 || (c2 & 0xc0) != 0x80 || (c == 0xe0 && c1 < 0xa0) ||
+                (c == 0xed && c1 >= 0xa0))
+                return 0;
+            i += 3;
+            continue;
+        }
         if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
         else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
         else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }

@@ -55,14 +55,54 @@ static int former_refused(const proto_record *r, int status, uint64_t cut, char 
     return STORE_FORMER;
 }
 
+/* What a batch reads once instead of once per record: the genesis, and
+ * the last author's vector entry and log chain (a batch is in (author,
+ * seq) order, usually one run of one author's log).  Only valid within the
+ * transaction it was filled in; apply_txn keeps it up to date as it writes. */
+typedef struct {
+    int g_read, has_g;
+    proto_id g;
+    int author_valid;
+    proto_id author;
+    uint64_t have;            /* the author's vector entry */
+    int chain_valid;
+    uint8_t chain[32];        /* chain_have of the author (chain_valid) */
+} batch_memo;
+
+static int memo_genesis(store *s, MDB_txn *txn, batch_memo *bm, proto_id *g)
+{
+    if (!bm)
+        return meta_id(s, txn, "genesis", g) == 0;
+    if (!bm->g_read) {
+        bm->has_g = meta_id(s, txn, "genesis", &bm->g) == 0;
+        bm->g_read = 1;
+    }
+    *g = bm->g;
+    return bm->has_g;
+}
+
+static uint64_t memo_vv(store *s, MDB_txn *txn, batch_memo *bm, const proto_id *author)
+{
+    if (!bm)
+        return vv_get_txn(s, txn, author);
+    if (!bm->author_valid || memcmp(&bm->author, author, 32)) {
+        bm->author = *author;
+        bm->have = vv_get_txn(s, txn, author);
+        bm->author_valid = 1;
+        bm->chain_valid = 0;
+    }
+    return bm->have;
+}
+
 /* rules: 1 to run the kind's validator, 0 when the caller ran it on this
- * very record already (a batch store_precheck_batch checked). */
+ * very record already (a batch store_precheck_batch checked).  bm: a
+ * batch's memo, or NULL. */
 static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY **key, int rules,
-                        char *err, size_t errlen)
+                        batch_memo *bm, char *err, size_t errlen)
 {
     const kind_def *kd = kind_of(r->kind);
     proto_id g;
-    int has_g = meta_id(s, txn, "genesis", &g) == 0;
+    int has_g = memo_genesis(s, txn, bm, &g);
     if (key)
         *key = NULL;
 
@@ -98,7 +138,7 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
         proto_err(err, errlen, "record of another alliance");
         return STORE_REJECT;
     }
-    uint64_t have = vv_get_txn(s, txn, &r->author);
+    uint64_t have = memo_vv(s, txn, bm, &r->author);
     if (r->seq <= have) {
         uint8_t lk[40];
         memcpy(lk, r->author.b, 32);
@@ -132,8 +172,11 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
             return former_refused(r, former, cut, err, errlen);
     }
     if (r->seq > have + 1) {
-        proto_err(err, errlen, "gap: have seq %llu of this author, got %llu",
-                  (unsigned long long)have, (unsigned long long)r->seq);
+        /* the usual case within a batch (its predecessor is in it): no
+         * message is wanted then, and formatting one per record showed */
+        if (!bm)
+            proto_err(err, errlen, "gap: have seq %llu of this author, got %llu",
+                      (unsigned long long)have, (unsigned long long)r->seq);
         return STORE_GAP;
     }
     /* A membership record dated far ahead would sort after every honest
@@ -175,7 +218,7 @@ int store_precheck(store *s, const proto_record *r, EVP_PKEY **key, char *err, s
         proto_err(err, errlen, "store unavailable");
         return STORE_REJECT;
     }
-    int rc = precheck_txn(s, txn, r, key, 1, err, errlen);
+    int rc = precheck_txn(s, txn, r, key, 1, NULL, err, errlen);
     mdb_txn_abort(txn);
     return rc;
 }
@@ -192,11 +235,13 @@ int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res,
 {
     MDB_txn *txn;
     int rejected = 0;
+    batch_memo bm = { 0 };
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
         return proto_err(err, errlen, "store unavailable");
     for (size_t i = 0; i < n; i++) {
         char why[256];
-        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], !(flags & STORE_RULES_LATER), why, sizeof why);
+        why[0] = 0;
+        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], !(flags & STORE_RULES_LATER), &bm, why, sizeof why);
         if (res[i] == STORE_REJECT && !rejected++)
             proto_err(err, errlen, "%s", why);
     }
@@ -275,10 +320,12 @@ static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id
     return del ? mdb_del(txn, s->ver, &k, NULL) : mdb_put(txn, s->ver, &k, &v, 0);
 }
 
-/* Apply one checked and verified record inside txn. */
-static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, char *err, size_t errlen)
+/* Apply one checked and verified record inside txn (bm: the batch's memo,
+ * or NULL). */
+static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, batch_memo *bm,
+                     char *err, size_t errlen)
 {
-    int pre = precheck_txn(s, txn, r, NULL, rules, err, errlen);
+    int pre = precheck_txn(s, txn, r, NULL, rules, bm, err, errlen);
     if (pre != STORE_NEW && pre != STORE_FORK)
         return pre;
     proto_id h;
@@ -333,6 +380,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
         MDB_val fkv = { 72, fk }, fv = { loser->raw_len, (void *)loser->raw };
         int rc = mdb_put(txn, s->forks, &fkv, &fv, 0);
         free(oldcopy);
+        if (bm)
+            bm->chain_valid = 0;   /* chain_rebuild_txn may have rewritten it */
         return rc ? -1 : STORE_FORK;
     }
 
@@ -371,6 +420,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
         }
         member_note_txn(s, txn, r);
         s->policy_dirty = 1;
+        if (bm)
+            bm->g_read = 0;
         break;
     }
     case KIND_MEMBER:
@@ -391,10 +442,18 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, c
     uint8_t sb[8];
     put_be64(sb, r->seq);
     MDB_val vk = { 32, (void *)r->author.b }, vv = { 8, sb };
+    /* the memo holds this author's vector entry (precheck_txn read it) */
+    int run = bm && bm->author_valid && !memcmp(&bm->author, &r->author, 32);
+    uint8_t chain[32];
     if (mdb_put(txn, s->log, &k, &v, 0) || mdb_put(txn, s->vv, &vk, &vv, 0) ||
         ver_put(s, txn, r, &h, 0) || set_current(s, txn, r, &h) ||
-        chain_append_txn(s, txn, &r->author, r->seq, &h))
+        chain_append_txn(s, txn, &r->author, r->seq, &h, run && bm->chain_valid ? bm->chain : NULL, chain))
         return -1;
+    if (run) {
+        bm->have = r->seq;
+        memcpy(bm->chain, chain, 32);
+        bm->chain_valid = 1;
+    }
     return STORE_NEW;
 }
 
@@ -403,6 +462,7 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
 {
     MDB_txn *txn;
     int rc;
+    batch_memo bm = { 0 };
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
     s->member_dirty = 0;
@@ -412,7 +472,7 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
          * it now, so this record is checked against what the log derives
          * and not against what the batch's start did (the same records
          * give the same result however they were batched) */
-        int r = member_settle_txn(s, txn) || policy_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, NULL, 0);
+        int r = member_settle_txn(s, txn) || policy_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
         if (r < 0) {
             mdb_txn_abort(txn);
             cache_clear(s);
@@ -532,7 +592,7 @@ static int apply_own(store *s, MDB_txn *txn, const store_write_item *it, char *e
     proto_record r;
     if (proto_record_decode(it->out, it->out_len, &r, err, errlen))
         return -1;
-    int res = apply_txn(s, txn, &r, 1, err, errlen);
+    int res = apply_txn(s, txn, &r, 1, NULL, err, errlen);
     if (res != STORE_NEW) {
         if (res > 0 && err && !err[0])
             proto_err(err, errlen, "record refused: %s", store_result_str(res));

@@ -245,8 +245,11 @@ void chain_zero(const proto_id *author, uint8_t out[32]);
  * 0, 1 if not held, -1 on error.  chain or hash may be NULL. */
 int chain_get_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
                   uint8_t chain[32], uint8_t hash[32]);
-/* The sum entry of a record just appended to the log at seq: 0 or -1. */
-int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+/* The sum entry of a record just appended to the log at seq: 0 or -1.
+ * prev: chain_{seq-1} if the caller knows it (a batch appending a run of
+ * one author's log), NULL to read it; out (may be NULL): chain_seq. */
+int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash,
+                     const uint8_t *prev, uint8_t *out);
 /* The record held at seq is now the one with `hash` (a fork's new winner):
  * rewrite the sum entries seq..vv.  0 or -1. */
 int chain_rebuild_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);

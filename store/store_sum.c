@@ -40,7 +40,7 @@ void chain_zero(const proto_id *author, uint8_t out[32])
     uint8_t buf[sizeof CHAIN_TAG - 1 + 32];
     memcpy(buf, CHAIN_TAG, sizeof CHAIN_TAG - 1);
     memcpy(buf + sizeof CHAIN_TAG - 1, author->b, 32);
-    SHA256(buf, sizeof buf, out);
+    proto_sha256(buf, sizeof buf, out);
 }
 
 static void chain_next(const uint8_t prev[32], uint64_t seq, const uint8_t hash[32], uint8_t out[32])
@@ -49,7 +49,7 @@ static void chain_next(const uint8_t prev[32], uint64_t seq, const uint8_t hash[
     memcpy(buf, prev, 32);
     put_be64(buf + 32, seq);
     memcpy(buf + 40, hash, 32);
-    SHA256(buf, sizeof buf, out);
+    proto_sha256(buf, sizeof buf, out);
 }
 
 static size_t sum_key(uint8_t k[40], const proto_id *author, uint64_t seq)
@@ -82,13 +82,18 @@ int chain_get_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
     return 0;
 }
 
-int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash)
+int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash,
+                     const uint8_t *known, uint8_t *out)
 {
     uint8_t prev[32], val[64], kb[40];
-    if (chain_get_txn(s, txn, author, seq - 1, prev, NULL))
+    if (known)
+        memcpy(prev, known, 32);
+    else if (chain_get_txn(s, txn, author, seq - 1, prev, NULL))
         return -1;   /* the log is dense: seq-1 is held */
     memcpy(val, hash->b, 32);
     chain_next(prev, seq, hash->b, val + 32);
+    if (out)
+        memcpy(out, val + 32, 32);
     MDB_val k = { sum_key(kb, author, seq), kb }, v = { 64, val };
     return mdb_put(txn, s->sum, &k, &v, 0) ? -1 : 0;
 }
@@ -182,7 +187,8 @@ int sum_migrate_txn(store *s, MDB_txn *txn)
         }
         proto_id h;
         proto_record_hash(v.mv_data, v.mv_size, &h);
-        if (chain_append_txn(s, txn, (const proto_id *)k.mv_data, get_be64((uint8_t *)k.mv_data + 32), &h)) {
+        if (chain_append_txn(s, txn, (const proto_id *)k.mv_data, get_be64((uint8_t *)k.mv_data + 32), &h,
+                             NULL, NULL)) {
             rc = -1;
             break;
         }

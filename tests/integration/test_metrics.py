@@ -246,11 +246,15 @@ def test_metrics_count_refusals(env):
                10, what="the stranger's refusal counted")
     stranger.stop()
 
-    # m's identity, its daemon stopped, sends a forged and a malformed record
+    # m's identity, its daemon stopped, sends a forged and a malformed record,
+    # and a signed one whose body is malformed (found on the thread pool,
+    # where bodies are checked: still "malformed", not "rules")
     m.stop()
-    for mode, code in (("bad-sig", "4"), ("malformed", "3")):
+    for mode, code in (("bad-sig", "4"), ("malformed", "3"), ("bad-body", "3")):
         rc, out, err = _probe(env, m.dir, a, mode)
         assert rc == 0 and f"recv error {code}" in out, (mode, rc, out, err)
+        if mode == "bad-body":
+            assert "malformed record: record body: floating point" in out, out
 
     # an unknown control command: {"cmd": "nope"}
     before = value(parse(a.ctl("metrics"))[0], "catalogd_control_errors_total")
@@ -262,10 +266,12 @@ def test_metrics_count_refusals(env):
         s, _ = parse(t)
         return (value(s, "catalogd_verify_failures_total") >= 1 and
                 value(s, "catalogd_peer_failures_total", reason="signature") >= 1 and
-                value(s, "catalogd_records_refused_total", reason="malformed") >= 1 and
+                value(s, "catalogd_records_refused_total", reason="malformed") >= 2 and
                 value(s, "catalogd_peer_failures_total", reason="record") >= 1 and (t, s))
     t, s = wait_until(counted, 10, what="the probe's refusals counted")
     promtool(t)
+    assert value(s, "catalogd_records_refused_total", reason="malformed") == 2
+    assert value(s, "catalogd_records_refused_total", reason="rules") == 0
     assert value(s, "catalogd_control_errors_total") == before + 1
     # m's connections are closed: its traffic is still counted, never less
     assert value(s, "catalogd_peer_connected", member=m.code) == 0

@@ -8,6 +8,10 @@
  *   bad-sig      a record of its own with a corrupted signature
  *   forge-author a record claiming --target-id as author, signed by DIR's key
  *   malformed    a records message whose record is not msgpack
+ *   bad-body     a record of its own, properly signed, whose header is sound
+ *                and whose body holds a float (no valid body does): what
+ *                the receiver only finds when it checks the body (on its
+ *                thread pool, after a triage of the header)
  *   oversized    a frame header announcing more than the frame limit
  *   garbage      a frame that is not a msgpack map
  *   cert-newline a certification of its own whose 事業者名 holds a line break
@@ -574,6 +578,49 @@ int main(int argc, char **argv)
         rec = malloc(8);
         memcpy(rec, "\x92\xc4\x02zz\xc1\xc1\xc1", 8);
         rl = 8;
+    } else if (!strcmp(mode, "bad-body")) {
+        /* the header proto_record_sign writes, by hand: the signer refuses
+         * such a body */
+        msgpack_sbuffer tbs, out;
+        msgpack_packer tp, op;
+        msgpack_sbuffer_init(&tbs);
+        msgpack_packer_init(&tp, &tbs, msgpack_sbuffer_write);
+        msgpack_pack_array(&tp, 9);
+        msgpack_pack_uint32(&tp, 1);
+        msgpack_pack_bin(&tp, 32);
+        msgpack_pack_bin_body(&tp, si.genesis.b, 32);
+        msgpack_pack_bin(&tp, 32);
+        msgpack_pack_bin_body(&tp, id.id.b, 32);
+        msgpack_pack_str(&tp, 4);
+        msgpack_pack_str_body(&tp, "note", 4);
+        msgpack_pack_str(&tp, 8);
+        msgpack_pack_str_body(&tp, "bad-body", 8);
+        msgpack_pack_uint64(&tp, store_vv_get(st, &id.id) + 1);
+        msgpack_pack_uint64(&tp, proto_now_ms());
+        msgpack_pack_uint32(&tp, 0);
+        msgpack_pack_map(&tp, 1);
+        msgpack_pack_str(&tp, 1);
+        msgpack_pack_str_body(&tp, "v", 1);
+        msgpack_pack_double(&tp, 1.5);
+        uint8_t sig[128];
+        size_t sl = sizeof sig;
+        EVP_MD_CTX *mc = EVP_MD_CTX_new();
+        if (!mc || EVP_DigestSignInit(mc, NULL, NULL, NULL, id.key) != 1 ||
+            EVP_DigestSign(mc, sig, &sl, (const uint8_t *)tbs.data, tbs.size) != 1) {
+            fprintf(stderr, "peerprobe: signing failed (an Ed25519 identity is needed)\n");
+            return 2;
+        }
+        EVP_MD_CTX_free(mc);
+        msgpack_sbuffer_init(&out);
+        msgpack_packer_init(&op, &out, msgpack_sbuffer_write);
+        msgpack_pack_array(&op, 2);
+        msgpack_pack_bin(&op, tbs.size);
+        msgpack_pack_bin_body(&op, tbs.data, tbs.size);
+        msgpack_pack_bin(&op, sl);
+        msgpack_pack_bin_body(&op, sig, sl);
+        msgpack_sbuffer_destroy(&tbs);
+        rl = out.size;
+        rec = (uint8_t *)msgpack_sbuffer_release(&out);
     }
     proto_body_free(b);
     if (rec) {

@@ -95,8 +95,14 @@ static int decode_copy(const uint8_t *buf, size_t len, char *err, size_t errlen)
     uint8_t *c = malloc(len ? len : 1);
     assert_non_null(c);
     memcpy(c, buf, len);
-    proto_record r;
+    proto_record r, h;
     int rc = proto_record_decode(c, len, &r, err, errlen);
+    /* ingest's split (daemon/ingest.c: the header on the loop, the body
+     * with the signature) accepts exactly what the strict decode accepts */
+    int split = proto_record_decode_header(c, len, &h, NULL, 0);
+    if (split == 0)
+        split = proto_record_check_text(&h, NULL, 0);
+    assert_int_equal(split, rc);
     free(c);
     return rc;
 }
@@ -955,6 +961,39 @@ static void utf8_validator(void **state)
             fail_msg("good UTF-8 #%zu refused", i);
     /* NUL is refused even though it is valid UTF-8 */
     assert_int_equal(proto_utf8_valid("a\0b", 3), 0);
+    /* every sequence of up to three bytes (and each after an ASCII byte)
+     * against the definition, decoded the slow way: the validator has a
+     * fast path for three-byte sequences */
+    for (uint32_t v = 0; v < (1u << 24); v++) {
+        unsigned char b[4] = { 'a', (unsigned char)(v >> 16), (unsigned char)(v >> 8), (unsigned char)v };
+        for (size_t len = 1; len <= 3; len++) {
+            if (len < 3 && (v & ((1u << (8 * (3 - len))) - 1)))
+                continue;   /* shorter strings: each once */
+            const unsigned char *q = b + 1;
+            int want = 1;
+            size_t i = 0;
+            while (i < len && want) {
+                unsigned c = q[i], cp, need;
+                if (c == 0) { want = 0; break; }
+                if (c < 0x80) { i++; continue; }
+                need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+                if (!need || c > 0xf4 || i + need > len) { want = 0; break; }
+                cp = c & (0xff >> (need + 1));
+                for (size_t k = 1; k < need; k++) {
+                    if ((q[i + k] & 0xc0) != 0x80)
+                        want = 0;
+                    cp = (cp << 6) | (q[i + k] & 0x3f);
+                }
+                if (cp < (need == 2 ? 0x80u : need == 3 ? 0x800u : 0x10000u) || cp > 0x10ffff ||
+                    (cp >= 0xd800 && cp <= 0xdfff))
+                    want = 0;
+                i += need;
+            }
+            if (proto_utf8_valid((const char *)q, len) != want ||
+                proto_utf8_valid((const char *)b, len + 1) != want)
+                fail_msg("UTF-8 of %zu bytes %02x %02x %02x: want %d", len, q[0], q[1], q[2], want);
+        }
+    }
 }
 
 static void invalid_strings(void **state)
@@ -1091,6 +1130,7 @@ static void decode_both(const hdr *h, int strict, int stored)
     uint8_t *raw = build_signed(h, ED_A, &len);
     assert_int_equal(proto_record_decode(raw, len, &r, err, sizeof err), strict);
     assert_int_equal(proto_record_decode_stored(raw, len, &r, err, sizeof err), stored);
+    assert_int_equal(decode_copy(raw, len, err, sizeof err), strict);   /* and the split */
     free(raw);
 }
 
