@@ -24,6 +24,7 @@
 #include "daemon/log.h"
 #include "daemon/peer.h"
 #include "daemon/node.h"
+#include "daemon/tree.h"
 #include "store/kind.h"
 #include "proto/msg.h"
 #include "proto/limits.h"
@@ -246,6 +247,7 @@ struct gossip_peer {
     proto_id peer_digest;
     int has_peer_digest;
     uint64_t last_match_ms;
+    uint64_t recheck_ms;      /* its digest differed: send ours again (digest again) from then; 0 none */
 };
 
 static void recon_forked(catalogd *d, const proto_id *author);
@@ -262,6 +264,11 @@ void gossip_peer_free(gossip_peer *g)
         free(g->idx.slot);
     }
     free(g);
+}
+
+int gossip_ready(const peer *p)
+{
+    return p->gs && p->gs->hello_seen;
 }
 
 int gossip_owes(const peer *p)
@@ -424,7 +431,7 @@ static void send_hello(peer *p)
     int has_genesis;
     msg_list l;
     store_digest_get(d->st, &digest, &genesis, &has_genesis);
-    if (msg_list_init_hello(&l, has_genesis ? &genesis : NULL, &digest) == 0) {
+    if (msg_list_init_hello(&l, has_genesis ? &genesis : NULL, &digest) == 0 && msg_list_set_push(&l, 1) == 0) {
         store_vv_chains(d->st, pack_vv_entry, &l);
         p->gs->last_hello_ms = uv_now(d->loop);
         send_list(p, &l);
@@ -590,6 +597,8 @@ static void outbox_flush(catalogd *d)
     for (peer *p = d->peers; f && p; p = p->next) {
         if (p->state != PEER_ESTABLISHED || !p->gs->hello_seen)
             continue;
+        if (tree_on(p) && p->tl.lazy)
+            continue;   /* announced from the tree's batch */
         if (peer_write_queue(p) <= NODE_PEER_WRITE_HIGH) {
             peer_send_frame(p, f, len);
             p->recs_out += n;
@@ -598,6 +607,8 @@ static void outbox_flush(catalogd *d)
             announce_frame(p, f, len, n);
         }
     }
+    if (f)
+        tree_push_local(d, f, len, n);
     msg_list_reset(&o->recs);
 }
 
@@ -621,7 +632,9 @@ void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len)
             push_record(d, NULL, rec, len);
             return;
         }
-        if (msg_list_init(&o->recs, MSG_RECORDS)) {
+        /* push: 1, so that a node that got it along another link too
+         * prunes this one (the broadcast tree) */
+        if (msg_list_init(&o->recs, MSG_RECORDS) || msg_list_set_push(&o->recs, 1)) {
             msg_list_destroy(&o->recs);
             free(o);
             d->outbox = NULL;
@@ -657,11 +670,12 @@ static void on_outbox_closed(uv_handle_t *h)
 
 void gossip_shutdown(catalogd *d)
 {
-    if (!d->outbox)
-        return;
-    outbox_flush(d);
-    uv_close((uv_handle_t *)&d->outbox->idle, on_outbox_closed);
-    d->outbox = NULL;
+    if (d->outbox) {
+        outbox_flush(d);
+        uv_close((uv_handle_t *)&d->outbox->idle, on_outbox_closed);
+        d->outbox = NULL;
+    }
+    tree_shutdown(d);   /* after the outbox: its records' announces go too */
 }
 
 /* Equivocation evidence travels at once: every peer gets the record we just
@@ -704,6 +718,17 @@ static int relay_needed(catalogd *d, const proto_id *author)
     return 1;
 }
 
+/* With a fanout, peers that speak the broadcast tree get what tree_relay
+ * sends (eager: the records, lazy: a batched announce); the others an
+ * announce at once, as before the tree. */
+static void relay_tree(catalogd *d, peer *from, const proto_record *recs, const int *ok, size_t n)
+{
+    for (peer *p = d->peers; p; p = p->next)
+        if (p != from && p->state == PEER_ESTABLISHED && p->gs->hello_seen && !tree_on(p))
+            announce_to(p, recs, ok, n);
+    tree_relay(d, from, recs, ok, n);
+}
+
 void gossip_relay(catalogd *d, peer *from, const proto_record *recs, const int *results, size_t n)
 {
     int *relay = calloc(n ? n : 1, sizeof *relay);
@@ -717,7 +742,10 @@ void gossip_relay(catalogd *d, peer *from, const proto_record *recs, const int *
     }
     for (size_t i = 0; i < n; i++)
         relay[i] = results[i] == STORE_NEW && relay_needed(d, &recs[i].author);
-    announce_all(d, from, recs, relay, n);
+    if (d->fanout)
+        relay_tree(d, from, recs, relay, n);
+    else
+        announce_all(d, from, recs, relay, n);
     free(relay);
 }
 
@@ -769,6 +797,24 @@ static void want_send(peer *p, want_list *w)
     if (w->ok && msg_list_count(&w->l))
         send_list(p, &w->l);
     msg_list_destroy(&w->l);
+}
+
+int gossip_graft(peer *p, const proto_id *a, uint64_t to)
+{
+    catalogd *d = p->d;
+    want_list w;
+    uint64_t have = store_vv_get(d->st, a);
+    if (have >= to)
+        return 0;   /* it came along the tree */
+    want_begin(&w, p);
+    if (w.ok && msg_list_set_push(&w.l, 1))
+        w.ok = 0;
+    want_add(d, &w, a, have + 1, to);
+    int sent = w.ok && msg_list_count(&w.l) > 0;   /* none: being sent by someone already */
+    want_send(p, &w);
+    if (sent)
+        p->tl.lazy = 0;
+    return sent;
 }
 
 /* ---- reconciliation: where two logs of one author differ ---- */
@@ -943,11 +989,31 @@ static void recon_tick(catalogd *d, uint64_t now)
 
 /* Records are collected until no whole frame is left to read (or a batch
  * is full), then verified and written together (daemon/ingest.c). */
+/* A frame pushed along the tree (push: 1) that brings a record held here
+ * already: the link is redundant for the tree, prune it.  Only (author,
+ * seq) is looked at; ingest judges the records. */
+static void tree_check_pushed(peer *p, const msg *m)
+{
+    msg_iter it;
+    const uint8_t *b;
+    size_t l;
+    msg_iter_init(&it, m);
+    while (msg_records_next(&it, &b, &l)) {
+        proto_record r;
+        if (proto_record_decode_stored(b, l, &r, NULL, 0) == 0 && store_vv_get(p->d->st, &r.author) >= r.seq) {
+            tree_duplicate(p);
+            return;
+        }
+    }
+}
+
 static void on_records(peer *p, const msg *m)
 {
     msg_iter it;
     const uint8_t *b;
     size_t l;
+    if (m->records.push == 1 && tree_on(p))
+        tree_check_pushed(p, m);
     msg_iter_init(&it, m);
     while (msg_records_next(&it, &b, &l))
         if (ingest_add(p->ing, b, l)) {
@@ -966,6 +1032,34 @@ static int worth_fetching(catalogd *d, const proto_id *a, uint64_t have)
     return have || store_member_get(d->st, a, &mb) == 0;
 }
 
+/* With a fanout, members connecting here are bounded (peer_inbound_bound):
+ * past it a member is told MSG_ERR_FULL and dials its next-ranked member.
+ * Not a member we dial ourselves (we would connect anyway), nor a node
+ * without an alliance yet (a newcomer syncing from its sponsor: it has no
+ * one else to ask, and closes this once it reaches its own targets).
+ * 1 if p was refused. */
+static int inbound_full(peer *p)
+{
+    catalogd *d = p->d;
+    unsigned bound = peer_inbound_bound(d), n = 0;
+    if (!bound || peer_is_target(d, &p->id))
+        return 0;
+    for (peer *q = d->peers; q; q = q->next)
+        n += q != p && !q->outbound && q->state == PEER_ESTABLISHED && q->gs->hello_seen &&
+             memcmp(&q->id, &p->id, 32) != 0;
+    if (n < bound)
+        return 0;
+    char text[160];
+    snprintf(text, sizeof text, "inbound connections full: %u members connected here (max_inbound_peers %u); "
+             "dial another member", n, bound);
+    d->counters.peers_refused[REFUSED_INBOUND_FULL]++;
+    log_info(d, "refused member %s %s (%s): %s", p->code, p->name, p->addr, text);
+    msgpack_sbuffer sb;
+    send_packed(p, msg_pack_error(&sb, MSG_ERR_FULL, text), &sb);
+    peer_close(p);
+    return 1;
+}
+
 static void on_hello(peer *p, const msg *m)
 {
     catalogd *d = p->d;
@@ -979,7 +1073,10 @@ static void on_hello(peer *p, const msg *m)
         peer_fail(p, MSG_ERR_ALLIANCE, "peer belongs to another alliance (genesis %.16s…, ours %.16s…)", a, b);
         return;
     }
+    if (!p->gs->hello_seen && !p->outbound && has_genesis && m->hello.has_genesis && inbound_full(p))
+        return;
     p->gs->hello_seen = 1;
+    p->tl.speaks = m->hello.push == 1;
     p->gs->last_sync_ms = uv_now(d->loop);
     note_digest(p, &m->hello.digest, &digest);
     want_list w;
@@ -1013,6 +1110,7 @@ static void on_want(peer *p, const msg *m)
 {
     if (!frame_author_runs_ok(p, m))
         return;
+    tree_mode(p, m->want.push);
     msg_iter it;
     proto_id a, run;
     uint64_t from, to, rfrom = 0, rto = 0;
@@ -1067,7 +1165,9 @@ static void on_announce(peer *p, const msg *m)
         int more = msg_announce_next(&it, &a, &seq, &h);
         if (have_run && (!more || memcmp(&a, &run, 32))) {
             uint64_t have = store_vv_get(d->st, &run);
-            if (top > have && worth_fetching(d, &run, have))
+            /* along the tree the record is probably on its way: wait for
+             * it before grafting (tree_wait) */
+            if (top > have && worth_fetching(d, &run, have) && (!tree_on(p) || tree_wait(p, &run, have + 1, top)))
                 want_add(d, &w, &run, have + 1, top);
             have_run = 0;
         }
@@ -1090,8 +1190,34 @@ static void on_digest(peer *p, const msg *m)
     p->gs->last_sync_ms = uv_now(p->d->loop);
     store_digest_get(p->d->st, &mine, NULL, NULL);
     note_digest(p, &m->digest.d, &mine);
-    if (memcmp(&m->digest.d, &mine, 32))
+    if (!memcmp(&m->digest.d, &mine, 32)) {
+        p->gs->recheck_ms = 0;
+        return;
+    }
+    /* A digest that differs while records spread stops differing by
+     * itself: answer it a moment later with ours (gossip_tick), and only a
+     * digest that still differs then (again: 1) with a hello. */
+    if (m->digest.again == 1)
         send_hello(p);
+    else if (!p->gs->recheck_ms)
+        p->gs->recheck_ms = uv_now(p->d->loop) + NODE_DIGEST_SETTLE_MS;
+}
+
+/* Digests that differed a while ago: send ours again; the peer answers
+ * with a hello if they still differ. */
+static void digest_recheck(catalogd *d, uint64_t now)
+{
+    for (peer *p = d->peers; p; p = p->next) {
+        if (p->state != PEER_ESTABLISHED || !p->gs || !p->gs->recheck_ms || now < p->gs->recheck_ms)
+            continue;
+        p->gs->recheck_ms = 0;
+        proto_id digest;
+        msgpack_sbuffer sb;
+        store_digest_get(d->st, &digest, NULL, NULL);
+        if (p->gs->has_peer_digest && !memcmp(&p->gs->peer_digest, &digest, 32))
+            continue;   /* we caught up with what it sent */
+        send_packed(p, msg_pack_digest_again(&sb, &digest), &sb);
+    }
 }
 
 static void on_ping(peer *p, const msg *m)
@@ -1107,6 +1233,12 @@ static void on_pong(peer *p, const msg *m)
 
 static void on_error(peer *p, const msg *m)
 {
+    if (m->error.code == MSG_ERR_FULL && p->outbound) {
+        log_info(p->d, "peer %s (%s) is full: %s", p->addr, p->name, m->error.text);
+        peer_close(p);
+        peer_refused_full(p);
+        return;
+    }
     log_warn(p->d, "peer %s (%s) reported error %llu: %s", p->addr, p->name,
              (unsigned long long)m->error.code, m->error.text);
     peer_close(p);
@@ -1171,6 +1303,7 @@ void gossip_peer_gone(peer *p)
     /* what was asked of it will not come: let the next announce or hello
      * ask someone else at once instead of after INFLIGHT_MS */
     struct inflight_table *t = p->d->inflight;
+    tree_peer_gone(p);
     for (size_t i = 0; t && i < t->n; i++)
         if (t->e[i].from == p) {
             t->e[i].from = NULL;
@@ -1182,6 +1315,7 @@ void gossip_tick(catalogd *d)
 {
     uint64_t now = uv_now(d->loop);
     recon_tick(d, now);
+    digest_recheck(d, now);
     /* the tick that brings the probe may fire a millisecond early */
     if (now - d->last_sync_ms + 50 < d->sync_interval_ms)
         return;

@@ -26,6 +26,12 @@ void gossip_peer_gone(struct peer *p);
 void gossip_shutdown(catalogd *d);
 void gossip_free(catalogd *d);   /* the in-flight table, after the loop ended */
 
+/* The peer's hello arrived (the connection speaks the protocol). */
+int gossip_ready(const struct peer *p);
+/* Graft (tree.c): want records of `a` after what is held, up to `to`, with
+ * push: 1, unless they arrived or someone sends them already; 1 if sent. */
+int gossip_graft(struct peer *p, const proto_id *a, uint64_t to);
+
 /* Nothing is being sent for the peer or verified from it. */
 int gossip_idle(const struct peer *p);
 /* Wanted records are still owed to p (being sent, a batch at a time). */

@@ -33,6 +33,7 @@ typedef struct dial {
     uint32_t backoff_ms;
     int wanted;
     peer *p;            /* our outbound attempt, if any */
+    uint64_t full_until_ms;   /* it refused us as full (MSG_ERR_FULL): not a target until then */
 } dial;
 
 static uint64_t now_ms(catalogd *d)
@@ -1004,9 +1005,28 @@ static dial *dial_want(catalogd *d, const proto_id *id, const char *addr)
 void peer_targets_changed(catalogd *d)
 {
     cand_list c = { .d = d };
+    uint64_t now = now_ms(d);
     for (dial *dl = d->dials; dl; dl = dl->next)
         dl->wanted = 0;
     store_members(d->st, add_cand, &c);
+    /* Members that refused us as full rank last: the next-ranked take
+     * their place (a full alliance keeps them, rather than no target). */
+    size_t open = c.n;
+    for (size_t i = 0; d->fanout && i < open;) {
+        dial *dl = dial_find(d, &c.ids[i]);
+        if (!dl || !dl->full_until_ms || now >= dl->full_until_ms) {
+            i++;
+            continue;
+        }
+        open--;
+        proto_id t = c.ids[i]; c.ids[i] = c.ids[open]; c.ids[open] = t;
+        char ta[256];
+        memcpy(ta, c.addrs[i], 256); memcpy(c.addrs[i], c.addrs[open], 256); memcpy(c.addrs[open], ta, 256);
+        uint8_t tr[32];
+        memcpy(tr, c.rank[i], 32); memcpy(c.rank[i], c.rank[open], 32); memcpy(c.rank[open], tr, 32);
+        /* ranked after every open candidate */
+        memset(c.rank[open], 0xff, 32);
+    }
     size_t take = c.n;
     if (d->fanout && d->fanout < c.n) {
         /* partial selection sort by rank: the fanout lowest ranks */
@@ -1078,12 +1098,31 @@ static void on_tick(uv_timer_t *t)
             dl->next_ms = now + BACKOFF_MAX_MS;
         }
     }
+    /* A member that refused us as full may have room again. */
+    int refresh = 0;
+    for (dial *dl = d->dials; dl; dl = dl->next)
+        if (dl->full_until_ms && now >= dl->full_until_ms) {
+            dl->full_until_ms = 0;
+            refresh = 1;
+        }
+    if (refresh)
+        peer_targets_changed(d);
     /* Outbound connections to members no longer selected (fanout, or the
-     * sponsor after joining) are closed once idle, if others carry the sync. */
-    unsigned out = 0;
+     * sponsor after joining) are closed once idle, if others carry the
+     * sync: while more than fanout are outbound, or once every target is
+     * connected either way (a target that dialled us first leaves our
+     * outbound count short, and the sponsor's connection would stay open
+     * for good: the founder, through whom all join, would be a hub). */
+    unsigned out = 0, targets = 0, reached = 0;
     for (peer *p = d->peers; p; p = p->next)
         out += p->outbound && p->state == PEER_ESTABLISHED;
-    for (peer *p = d->peers; p && d->fanout && out > d->fanout; p = p->next) {
+    for (dial *dl = d->dials; dl; dl = dl->next)
+        if (dl->wanted) {
+            targets++;
+            reached += connected_to(d, &dl->id);
+        }
+    int all_reached = targets && reached >= targets;
+    for (peer *p = d->peers; p && d->fanout && (out > d->fanout || all_reached); p = p->next) {
         if (!p->outbound || p->state != PEER_ESTABLISHED || !gossip_idle(p) ||
             now - p->since_ms < 3000)
             continue;
@@ -1097,6 +1136,11 @@ static void on_tick(uv_timer_t *t)
     }
     if (d->fanout && out > d->fanout)
         quiet = 0;
+    for (peer *p = d->peers; d->fanout && all_reached && p; p = p->next) {
+        dial *dl = p->outbound && p->state == PEER_ESTABLISHED && p->id_known ? dial_find(d, &p->id) : NULL;
+        if (p->outbound && p->state == PEER_ESTABLISHED && (!dl || !dl->wanted))
+            quiet = 0;   /* an unwanted one left to close once idle */
+    }
     gossip_tick(d);
     notify_tick(d);
     /* Each wake-up costs CPU on every idle node: a fully connected, idle
@@ -1151,6 +1195,29 @@ void peer_free_all(catalogd *d)
     d->nheard = d->capheard = 0;
     SSL_CTX_free(d->ssl_ctx);
     d->ssl_ctx = NULL;
+}
+
+unsigned peer_inbound_bound(catalogd *d)
+{
+    if (!d->fanout)
+        return 0;
+    return d->max_inbound_peers ? d->max_inbound_peers : NODE_PEER_INBOUND_PER_FANOUT * d->fanout;
+}
+
+int peer_is_target(catalogd *d, const proto_id *id)
+{
+    dial *dl = dial_find(d, id);
+    return dl && dl->wanted;
+}
+
+void peer_refused_full(peer *p)
+{
+    catalogd *d = p->d;
+    dial *dl = p->id_known ? dial_find(d, &p->id) : NULL;
+    if (!dl)
+        return;
+    dl->full_until_ms = now_ms(d) + NODE_PEER_FULL_RETRY_MS;
+    peer_targets_changed(d);
 }
 
 const char *const peer_state_names[] = { "connecting", "handshake", "established", "closing" };
