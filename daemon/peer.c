@@ -1249,6 +1249,8 @@ void peer_pack_list(catalogd *d, msgpack_packer *pk)
         proto_map_put_str(&m, "name", p->name);
         proto_map_put_str(&m, "state", peer_state_names[p->state]);
         proto_map_put_str(&m, "direction", p->outbound ? "out" : "in");
+        /* the broadcast tree: records pushed to it (eager) or announced (lazy) */
+        proto_map_put_str(&m, "tree", p->state != PEER_ESTABLISHED || !tree_on(p) ? "" : p->tl.lazy ? "lazy" : "eager");
         proto_map_put_u64(&m, "last_sync_ms_ago", gossip_last_sync_ms(p) ? now - gossip_last_sync_ms(p) : 0);
         proto_map_put_u64(&m, "records_in", p->recs_in);
         proto_map_put_u64(&m, "records_out", p->recs_out);
