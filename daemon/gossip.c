@@ -1000,7 +1000,13 @@ static void tree_check_pushed(peer *p, const msg *m)
     msg_iter_init(&it, m);
     while (msg_records_next(&it, &b, &l)) {
         proto_record r;
-        if (proto_record_decode_stored(b, l, &r, NULL, 0) == 0 && store_vv_get(p->d->st, &r.author) >= r.seq) {
+        if (proto_record_decode_stored(b, l, &r, NULL, 0))
+            continue;
+        /* held, or pushed to us already and being verified */
+        int dup = store_vv_get(p->d->st, &r.author) >= r.seq;
+        if (tree_seen(p->d, &r.author, r.seq))
+            dup = 1;
+        if (dup) {
             tree_duplicate(p);
             return;
         }
@@ -1034,21 +1040,22 @@ static int worth_fetching(catalogd *d, const proto_id *a, uint64_t have)
 
 /* With a fanout, members connecting here are bounded (peer_inbound_bound):
  * past it a member is told MSG_ERR_FULL and dials its next-ranked member.
- * Not a member we dial ourselves (we would connect anyway), nor a node
- * without an alliance yet (a newcomer syncing from its sponsor: it has no
- * one else to ask, and closes this once it reaches its own targets).
- * 1 if p was refused. */
-static int inbound_full(peer *p)
+ * Not counted or refused: a member we dial ourselves (we would connect
+ * anyway), and at its hello a node without an alliance yet (a newcomer
+ * syncing from its sponsor: it has no one else to ask; once synced it is
+ * shed like the others if it keeps the connection, inbound_shed). */
+static unsigned inbound_members(catalogd *d, const peer *except)
+{
+    unsigned n = 0;
+    for (peer *q = d->peers; q; q = q->next)
+        n += q != except && !q->outbound && q->state == PEER_ESTABLISHED && q->gs->hello_seen &&
+             (!except || memcmp(&q->id, &except->id, 32) != 0) && !peer_is_target(d, &q->id);
+    return n;
+}
+
+static void refuse_full(peer *p, unsigned n, unsigned bound)
 {
     catalogd *d = p->d;
-    unsigned bound = peer_inbound_bound(d), n = 0;
-    if (!bound || peer_is_target(d, &p->id))
-        return 0;
-    for (peer *q = d->peers; q; q = q->next)
-        n += q != p && !q->outbound && q->state == PEER_ESTABLISHED && q->gs->hello_seen &&
-             memcmp(&q->id, &p->id, 32) != 0;
-    if (n < bound)
-        return 0;
     char text[160];
     snprintf(text, sizeof text, "inbound connections full: %u members connected here (max_inbound_peers %u); "
              "dial another member", n, bound);
@@ -1057,7 +1064,35 @@ static int inbound_full(peer *p)
     msgpack_sbuffer sb;
     send_packed(p, msg_pack_error(&sb, MSG_ERR_FULL, text), &sb);
     peer_close(p);
+}
+
+/* 1 if p was refused. */
+static int inbound_full(peer *p)
+{
+    catalogd *d = p->d;
+    unsigned bound = peer_inbound_bound(d), n;
+    if (!bound || peer_is_target(d, &p->id) || (n = inbound_members(d, p)) < bound)
+        return 0;
+    refuse_full(p, n, bound);
     return 1;
+}
+
+/* Over the bound (newcomers let in at their hello, the bound lowered by a
+ * reload): the newest members past it that this node does not dial, once
+ * nothing is owed to them and they have been connected a while, are told
+ * MSG_ERR_FULL too. */
+static void inbound_shed(catalogd *d, uint64_t now)
+{
+    unsigned bound = peer_inbound_bound(d), n;
+    if (!bound || (n = inbound_members(d, NULL)) <= bound)
+        return;
+    for (peer *p = d->peers; p && n > bound; p = p->next) {
+        if (p->outbound || p->state != PEER_ESTABLISHED || !p->gs->hello_seen || peer_is_target(d, &p->id) ||
+            !gossip_idle(p) || now - p->since_ms < NODE_PEER_SHED_AFTER_MS)
+            continue;
+        refuse_full(p, n, bound);
+        n--;
+    }
 }
 
 static void on_hello(peer *p, const msg *m)
@@ -1316,6 +1351,7 @@ void gossip_tick(catalogd *d)
     uint64_t now = uv_now(d->loop);
     recon_tick(d, now);
     digest_recheck(d, now);
+    inbound_shed(d, now);
     /* the tick that brings the probe may fire a millisecond early */
     if (now - d->last_sync_ms + 50 < d->sync_interval_ms)
         return;

@@ -24,6 +24,7 @@ static void on_tick(uv_timer_t *t);
 static void tick_within(catalogd *d, uint64_t ms);
 static void on_closed(uv_handle_t *h);
 static void arm(peer *p, uint64_t ms);
+static int connected_to(catalogd *d, const proto_id *id);
 
 typedef struct dial {
     struct dial *next;
@@ -318,6 +319,18 @@ static void unlink_peer(peer *p)
                 d->ninbound--;
             break;
         }
+    /* A member we want to be connected to closed its connection to us
+     * (it dialled us and trimmed that connection to its own fanout): dial
+     * it now rather than at the next tick, which a quiet node sleeps for a
+     * whole sync interval. */
+    if (p->id_known && p->state == PEER_CLOSING && !d->stopping)
+        for (dial *dl = d->dials; dl; dl = dl->next)
+            if (dl->wanted && !dl->p && !memcmp(&dl->id, &p->id, 32) && !connected_to(d, &dl->id)) {
+                uint64_t now = now_ms(d);
+                if (dl->next_ms < now + BACKOFF_MIN_MS)
+                    dl->next_ms = now + BACKOFF_MIN_MS / 2 + (uint64_t)(rand() % (int)(BACKOFF_MIN_MS + 1));
+                tick_within(d, dl->next_ms - now);
+            }
     for (dial *dl = d->dials; dl; dl = dl->next)
         if (dl->p == p) {
             dl->p = NULL;
@@ -1136,6 +1149,8 @@ static void on_tick(uv_timer_t *t)
     }
     if (d->fanout && out > d->fanout)
         quiet = 0;
+    if (peer_inbound_bound(d) && d->ninbound > peer_inbound_bound(d))
+        quiet = 0;   /* members over the bound to shed (gossip.c inbound_shed) */
     for (peer *p = d->peers; d->fanout && all_reached && p; p = p->next) {
         dial *dl = p->outbound && p->state == PEER_ESTABLISHED && p->id_known ? dial_find(d, &p->id) : NULL;
         if (p->outbound && p->state == PEER_ESTABLISHED && (!dl || !dl->wanted))

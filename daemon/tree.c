@@ -24,9 +24,16 @@ struct tree {
     uint64_t flush_ms;       /* when the batch goes out; 0 empty */
     graft_wait *waits;
     size_t nwaits, capwaits;
+    /* (author, seq) of the records pushed to us lately, keyed by a hash of
+     * the author: a second push of one while the first is still being
+     * verified (not yet held) is a duplicate too */
+    struct { uint64_t h, seq; } seen[NODE_TREE_SEEN];
+    unsigned nextseen;
+    uint64_t seed;
 };
 
 static void on_timer(uv_timer_t *t);
+static void send_mode(peer *p, int push);
 
 static struct tree *tree_get(catalogd *d)
 {
@@ -37,6 +44,7 @@ static struct tree *tree_get(catalogd *d)
         return NULL;
     uv_timer_init(d->loop, &t->timer);
     t->timer.data = d;
+    t->seed = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
     d->tree = t;
     return t;
 }
@@ -207,6 +215,27 @@ void tree_push_local(catalogd *d, const uint8_t *frame, size_t len, uint32_t n)
 
 /* ---- prune and graft ---- */
 
+int tree_seen(catalogd *d, const proto_id *a, uint64_t seq)
+{
+    struct tree *t = tree_get(d);
+    uint64_t h = t ? t->seed : 0, w;
+    if (!t)
+        return 0;
+    for (int i = 0; i < 4; i++) {
+        memcpy(&w, a->b + 8 * i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    h |= 1;   /* 0 marks an empty slot */
+    for (unsigned i = 0; i < NODE_TREE_SEEN; i++)
+        if (t->seen[i].h == h && t->seen[i].seq == seq)
+            return 1;
+    t->seen[t->nextseen].h = h;
+    t->seen[t->nextseen].seq = seq;
+    t->nextseen = (t->nextseen + 1) % NODE_TREE_SEEN;
+    return 0;
+}
+
 static void send_mode(peer *p, int push)
 {
     msg_list l;
@@ -319,7 +348,22 @@ static void on_timer(uv_timer_t *h)
 
 void tree_peer_gone(peer *p)
 {
-    struct tree *t = p->d->tree;
+    catalogd *d = p->d;
+    struct tree *t = d->tree;
+    /* An eager link lost (its node left or restarts): the tree is cut
+     * here, and the part beyond would hear of new records only from the
+     * few lazy announces a batch sends.  Graft every lazy link of this node
+     * at once: the next record floods them and prunes them back to a tree. */
+    if (tree_on(p) && !p->tl.lazy && gossip_ready(p) && !d->stopping) {
+        for (peer *q = d->peers; q; q = q->next) {
+            if (q == p || !lazy_target(q))
+                continue;
+            q->tl.lazy = 0;
+            d->counters.tree_grafts++;
+            send_mode(q, 1);
+        }
+        log_debug(d, "tree: eager link to %s lost: lazy links grafted", p->addr);
+    }
     if (!t)
         return;
     for (size_t i = 0; i < t->nlazy; i++)

@@ -54,6 +54,9 @@ void tree_relay(struct catalogd *d, struct peer *from, const proto_record *recs,
  * to every eager or old peer: its entries are queued for the lazy ones. */
 void tree_push_local(struct catalogd *d, const uint8_t *frame, size_t len, uint32_t n);
 
+/* A record (author a, seq) came in a frame pushed to us: 1 if one came so
+ * before (on any connection) among the last NODE_TREE_SEEN, else noted. */
+int tree_seen(struct catalogd *d, const proto_id *a, uint64_t seq);
 /* A records frame the peer pushed (push: 1) held a record we have: prune. */
 void tree_duplicate(struct peer *p);
 /* The peer's want said push: 0 (it pruned us) or 1 (it grafted us). */

@@ -289,6 +289,10 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * records waiting for the tree before a graft (beyond: wanted at once). */
 #define NODE_TREE_LAZY_MAX 4096u
 #define NODE_TREE_WAITS_MAX 1024u
+/* Records pushed to us remembered (author hash, seq) to notice a second
+ * push of one still being verified: a lookup is a pass over them, per
+ * pushed record (small frames: a relay, an outbox). */
+#define NODE_TREE_SEEN 256u
 
 /* With a fanout, inbound connections of members past the handshake are
  * bounded at this many per fanout (max_inbound_peers overrides it), so
@@ -297,6 +301,9 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * the refused one again after NODE_PEER_FULL_RETRY_MS. */
 #define NODE_PEER_INBOUND_PER_FANOUT 4u
 #define NODE_PEER_FULL_RETRY_MS 60000u
+/* Members over the bound (newcomers let in while they had no alliance)
+ * are shed once connected this long and owed nothing. */
+#define NODE_PEER_SHED_AFTER_MS 5000u
 
 /* A differing digest is answered, this long later at the earliest (the
  * next tick), with our digest again (digest again: 1), not with a hello:

@@ -79,14 +79,16 @@ def test_tree_bytes_and_repair(env):
     assert ratio < 1.7, ratio
 
     # stop a node that relays along the tree (eager links to two others or
-    # more): what it would have pushed must come by graft
+    # more): what it would have pushed must come by graft (its eager
+    # neighbours graft their lazy links when the link is lost; a node the
+    # tree still misses grafts on a lazy announce)
     def eager(n):
         return [p for p in established(n) if p["tree"] == "eager"]
     relay = max(nodes[1:], key=lambda n: len(eager(n)))
     assert len(eager(relay)) >= 2, [(n.name, len(eager(n))) for n in nodes]
-    relay.stop()
     rest = [n for n in nodes if n is not relay]
     grafts = sum(metric(n, "catalogd_tree_grafts_total") for n in rest)
+    relay.stop()
     for i in range(3):
         write_and_wait(rest, rest[(i * 4) % len(rest)], f"after-{i}", timeout=30)
     grafted = sum(metric(n, "catalogd_tree_grafts_total") for n in rest) - grafts
@@ -99,12 +101,17 @@ def test_inbound_bound(env):
     refused = sum(metric(n, "catalogd_peers_refused_total", reason="max_inbound_peers") for n in nodes)
     assert refused > 0, "no member was refused: the bound did not bite"
     assert any("is full: inbound connections full" in n.logtext() for n in nodes)
-    time.sleep(4)   # the sponsor connections close once the targets are reached
-    for n in nodes:
-        peers = established(n)
-        inbound = [p for p in peers if p["direction"] == "in"]
-        # the bound, plus members this node dials itself (accepted: it would
-        # connect to them anyway)
-        assert len(inbound) <= 2 + FANOUT, (n.name, len(inbound))
-        assert peers, n.name
+    # newcomers let in while they had no alliance yet (their sponsor, the
+    # founder) are shed once synced; sponsor connections close once the
+    # newcomer's targets are reached
+    def within_bound():
+        for n in nodes:
+            peers = established(n)
+            inbound = [p for p in peers if p["direction"] == "in"]
+            # the bound, plus members this node dials itself (accepted: it
+            # would connect to them anyway)
+            if len(inbound) > 2 + FANOUT or not peers:
+                return False
+        return True
+    wait_until(within_bound, 40, what="every node within the inbound bound")
     write_and_wait(nodes, nodes[-1], "bounded-2")
