@@ -14,7 +14,23 @@ and daemon/peer.c as built, not an idealised gossip:
   ones stay.  Ids are random 32-byte strings drawn from the seed, or the
   bench's daemons' own; the bench can also pass the connections it read
   from its daemons.
-* The author pushes the record whole (a records frame) to every peer
+* The broadcast tree (daemon/tree.c; `tree` = 1, the default, with a
+  fanout; `--flood` or tree = 0 models the protocol before it, described in
+  the next three points): every link starts eager; a new record goes whole
+  (records, push: 1) to the eager links but the one it came on, and 50 ms
+  later (lazy_ms) an announce goes to `lazy_peers` (2) lazy links drawn at
+  random; a pushed copy of a record held already makes the receiver prune
+  the link (want push: 0, both ends lazy); an announce of a record not held
+  waits graft_ms (250 ms) and then wants it with push: 1, making the link
+  eager both ways.  The eager links persist from trial to trial, as the
+  daemons' do from record to record; run() spreads one record first (not
+  counted: it floods every link and prunes them to a tree) and reports it
+  as first_bytes_ratio.  A differing digest is answered settle_ms later
+  with the receiver's own digest (again: 1) and only that, if it still
+  differs, with a hello.  Connections: build_graph with the inbound bound
+  (4 x fanout) and stale outbound connections closed once every target is
+  reached.
+* Before the tree: the author pushes the record whole (a records frame) to every peer
   (gossip_push_local, outbox_flush), one send after the other.
 * A node receiving a records frame drops it if it holds the record
   (precheck, no signature check); otherwise it verifies it on the loop
