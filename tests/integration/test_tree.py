@@ -1,5 +1,5 @@
 """The broadcast tree over a bounded fanout (issue 14): 12 real daemons with
-fanout 3.  A record reaches every node; the bytes a node receives per record
+fanout 4.  A record reaches every node; the bytes a node receives per record
 stay below what announcing to every peer costs; a node on the tree's eager
 path stopped, the record still arrives everywhere (a lazy announce grafts a
 new link); inbound member connections past max_inbound_peers are refused
@@ -11,7 +11,7 @@ import time
 from harness import digests_equal, wait_until
 
 NODES = 12
-FANOUT = 3
+FANOUT = 4
 # A note "rec-N" with a 400-byte body, Ed25519: [tbs bin16, sig bin8] = 1 +
 # 3 + 500 (array 1, version 1, alliance 34, author 34, "note" 5, key 6, seq
 # 1, time_ms 9, flags 1, {"body": str16 400} 409) + 66
@@ -42,6 +42,19 @@ def established(node):
     return [p for p in node.ctl_json("peers") if p["state"] == "established"]
 
 
+def settle(nodes, quiet=3):
+    """Until no node's connections changed for `quiet` polls a second apart
+    (the sponsors' connections closed, trimmed ones redialled): a new
+    connection starts eager, and its first record floods it."""
+    last, same = None, 0
+    deadline = time.time() + 60
+    while same < quiet and time.time() < deadline:
+        now = {n.name: sorted(p["member_id"] for p in established(n)) for n in nodes}
+        same = same + 1 if now == last else 0
+        last = now
+        time.sleep(1)
+
+
 def write_and_wait(nodes, writer, key, timeout=20):
     """Write a note on `writer`; wait until every node holds the same digest."""
     writer.ctl("put", "note", key, "body=" + "x" * 400)
@@ -53,7 +66,7 @@ def test_tree_bytes_and_repair(env):
     # connections settle (sponsor connections closed, duplicates dropped),
     # then a few records let the first flood prune the tree down
     wait_until(lambda: all(len(established(n)) >= 1 for n in nodes), 30, what="connections")
-    time.sleep(4)
+    settle(nodes)
     for i in range(4):
         write_and_wait(nodes, nodes[i * 3 % NODES], f"warm-{i}")
     time.sleep(0.5)
@@ -61,6 +74,8 @@ def test_tree_bytes_and_repair(env):
     assert prunes > 0, "the first records' duplicates pruned no link"
 
     # every node reached; the bytes every node received per record
+    changes = [metric(n, "catalogd_tree_prunes_total") + metric(n, "catalogd_tree_grafts_total") for n in nodes]
+    links = {n.name: sorted(p["member_id"] for p in established(n)) for n in nodes}
     before = [metric(n, "catalogd_network_received_bytes_total") for n in nodes]
     size = 0
     trials = 6
@@ -71,9 +86,13 @@ def test_tree_bytes_and_repair(env):
     time.sleep(0.3)   # the last lazy batch (50 ms) has gone out
     after = [metric(n, "catalogd_network_received_bytes_total") for n in nodes]
     got = sum(after) - sum(before)
+    changes = sum(metric(n, "catalogd_tree_prunes_total") + metric(n, "catalogd_tree_grafts_total")
+                  for n in nodes) - sum(changes)
+    moved = sum(1 for n in nodes if sorted(p["member_id"] for p in established(n)) != links[n.name])
     ratio = got / (NODES - 1) / size
     print(f"bytes received per node per record: {ratio:.2f} x the record ({got} bytes, {trials} records "
-          f"of {size / trials:.0f} bytes, {NODES} nodes, fanout {FANOUT})")
+          f"of {size / trials:.0f} bytes, {NODES} nodes, fanout {FANOUT}; {changes} prunes and grafts meanwhile, "
+          f"{moved} nodes whose connections changed)")
     # announcing to every peer but the source costs ~ (degree - 1) x 111
     # bytes more per node (here ~2.1 x); the tree ~1 record + 2 announces
     assert ratio < 1.7, ratio
