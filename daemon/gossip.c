@@ -16,7 +16,10 @@
  * differs from ours at the same seq, a reconciliation bisects the two logs
  * with sums/points requests to the first seq where they differ, and both
  * sides send each other their version there: fork evidence on both, the
- * same winner (lowest hash), and the next round goes on past it.  What records frames bring goes to the connection's ingest
+ * same winner (lowest hash), and the next round goes on past it.  With a
+ * fanout, new records travel along the broadcast tree (daemon/tree.c):
+ * this file calls it from the relay, the outbox, records frames pushed to
+ * us, announces, and wants that prune or graft.  What records frames bring goes to the connection's ingest
  * (daemon/ingest.c); what to push is decided by node_applied (daemon/node.c).
  */
 #include "daemon/gossip.h"

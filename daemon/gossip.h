@@ -51,11 +51,13 @@ void gossip_progress(catalogd *d, const proto_id *a, uint64_t seq);
 void gossip_dropped(catalogd *d, const proto_id *a);
 
 /* Pushing, for daemon/node.c only (node_applied decides what is pushed):
- * a record written here goes whole to every peer — records written in one
+ * a record written here goes whole to every peer (with a fanout, to its
+ * eager links in the broadcast tree, daemon/tree.h) — records written in one
  * turn of the event loop (a group-committed batch of puts, an import chunk)
  * are corked and leave as one records frame per peer before the loop next
- * waits; records received from `from` are announced onwards where needed
- * (results[i] == STORE_NEW); a fork's evidence goes to every peer and the
+ * waits; records received from `from` are passed on where needed
+ * (results[i] == STORE_NEW: with a fanout along the tree, else announced);
+ * a fork's evidence goes to every peer and the
  * version we held back to `from`. */
 void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len);
 void gossip_relay(catalogd *d, struct peer *from, const proto_record *recs, const int *results, size_t n);
