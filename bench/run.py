@@ -536,20 +536,23 @@ def bench_scale(env, v1, rec_bytes):
         sent.append(b_used - idle_bytes)
         others.append(busy - c_used)   # other processes, the kernel's own threads (ksoftirqd), this bench
         steal.append(stolen)
-    conns, links = [], []
+    conns, links, inbound = [], [], []
     for n in nodes:
         c = ctl(n)
         conns.append(c.call({"cmd": "status"})["peers"])
-        links.append([p["member_id"] for p in c.call({"cmd": "peers"})["peers"] if p["state"] == "established"])
+        ps = [p for p in c.call({"cmd": "peers"})["peers"] if p["state"] == "established"]
+        links.append([p["member_id"] for p in ps])
+        inbound.append(sum(1 for p in ps if p["direction"] == "in"))
         c.close()
     c = ctl(nodes[0])
     authors = len(c.call({"cmd": "vv"})["vv"])
     c.close()
     if lat:
         fig("scale_propagation_max", round(max(lat) * 1000, 1), "ms",
-            f"{SCALE} nodes, fanout {SCALE_FANOUT}: time until all hold a record (median {statistics.median(lat) * 1000:.1f} ms, {len(lat)} trials)")
+            f"{SCALE} nodes, fanout {SCALE_FANOUT}: time until all hold a record (median {statistics.median(lat) * 1000:.1f} ms, {len(lat)} trials); target <= 200 ms")
     fig("scale_connections_per_node", round(float(statistics.mean(conns)), 1), "connections",
-        f"max {max(conns)}, min {min(conns)}; fanout {SCALE_FANOUT} outbound, inbound from others' choices")
+        f"max {max(conns)}, min {min(conns)}; fanout {SCALE_FANOUT} outbound, inbound from others' choices: "
+        f"max {max(inbound)} inbound (the founder {inbound[0]}; bound {4 * SCALE_FANOUT}, max_inbound_peers)")
     cpu_node = statistics.median(cpu) / (SCALE - 1) * 1e6
     fig("scale_cpu_per_record_per_node", round(cpu_node), "us",
         f"CPU of all {SCALE} daemons per record (1 s window less an idle one, median of {len(cpu)}) / "
@@ -557,7 +560,8 @@ def bench_scale(env, v1, rec_bytes):
         f"used {statistics.median(others):.2f} cpu-s and the hypervisor stole {statistics.median(steal):.2f} s "
         f"per 1 s window (median)")
     fig("scale_bytes_per_node_ratio", round(statistics.median(sent) / (SCALE - 1) / rec_bytes, 2), "x record size",
-        f"bytes sent on all connections per record / {SCALE - 1} receivers / {rec_bytes}-byte record")
+        f"bytes sent on all connections per record / {SCALE - 1} receivers / {rec_bytes}-byte record, median of "
+        f"{len(sent)} (each trial: {', '.join(f'{b / (SCALE - 1) / rec_bytes:.2f}' for b in sent)}); target <= 1.5")
     if not lat:
         return
     # the model, fed with this run's costs
@@ -570,7 +574,8 @@ def bench_scale(env, v1, rec_bytes):
     index = {m: i for i, m in enumerate(names)}
     adj = [sorted({index[m] for m in ls if m in index}) for ls in links]
     real_edges = {(i, j) for i, a in enumerate(adj) for j in a if i < j}
-    model = sim.build_graph([sim.parse_member_id(m) for m in names], SCALE_FANOUT)
+    model = sim.build_graph([sim.parse_member_id(m) for m in names], SCALE_FANOUT,
+                            bound=sim.INBOUND_PER_FANOUT * SCALE_FANOUT, close_reached=True)
     model_edges = {(i, j) for i, a in enumerate(model) for j in a if i < j}
     fig("sim_graph_edges_in_common", len(real_edges & model_edges), "connections",
         f"of {len(real_edges)} measured and {len(model_edges)} modelled (bench/sim.py build_graph on these member "

@@ -14,7 +14,23 @@ and daemon/peer.c as built, not an idealised gossip:
   ones stay.  Ids are random 32-byte strings drawn from the seed, or the
   bench's daemons' own; the bench can also pass the connections it read
   from its daemons.
-* The author pushes the record whole (a records frame) to every peer
+* The broadcast tree (daemon/tree.c; `tree` = 1, the default, with a
+  fanout; `--flood` or tree = 0 models the protocol before it, described in
+  the next three points): every link starts eager; a new record goes whole
+  (records, push: 1) to the eager links but the one it came on, and 50 ms
+  later (lazy_ms) an announce goes to `lazy_peers` (2) lazy links drawn at
+  random; a pushed copy of a record held already makes the receiver prune
+  the link (want push: 0, both ends lazy); an announce of a record not held
+  waits graft_ms (250 ms) and then wants it with push: 1, making the link
+  eager both ways.  The eager links persist from trial to trial, as the
+  daemons' do from record to record; run() spreads one record first (not
+  counted: it floods every link and prunes them to a tree) and reports it
+  as first_bytes_ratio.  A differing digest is answered settle_ms later
+  with the receiver's own digest (again: 1) and only that, if it still
+  differs, with a hello.  Connections: build_graph with the inbound bound
+  (4 x fanout) and stale outbound connections closed once every target is
+  reached.
+* Before the tree: the author pushes the record whole (a records frame) to every peer
   (gossip_push_local, outbox_flush), one send after the other.
 * A node receiving a records frame drops it if it holds the record
   (precheck, no signature check); otherwise it verifies it on the loop
@@ -147,6 +163,26 @@ def size_digest():
     return tls(head("digest", 1) + mp_str(1) + ID)
 
 
+def size_digest_again():
+    """The answer to a differing digest, a while later: digest + again: 1."""
+    return tls(head("digest", 2) + mp_str(1) + ID + mp_str(5) + mp_uint(1))
+
+
+def size_records_push(rec_bytes):
+    """A records frame pushed along the broadcast tree: + push: 1."""
+    return tls(head("records", 2) + mp_str(4) + mp_uint(1) + mp_str(4) + mp_arr(1) + mp_bin(rec_bytes))
+
+
+def size_prune():
+    """want {r: [], push: 0}: make this link lazy."""
+    return tls(head("want", 2) + mp_str(1) + mp_arr(0) + mp_str(4) + mp_uint(0))
+
+
+def size_graft(seq):
+    """want {r: [[author, seq, seq]], push: 1}: send it and make this link eager."""
+    return size_want(seq) + mp_str(4) + mp_uint(1)
+
+
 def size_hello(authors, seq):
     body = head("hello", 4) + mp_str(1) + mp_uint(2) + mp_str(7) + ID + mp_str(6) + ID + mp_str(2)
     return tls(body + mp_arr(authors) + authors * (mp_arr(3) + ID + mp_uint(seq) + ID))
@@ -164,7 +200,10 @@ def parse_member_id(s):
     return base64.b32decode(raw + "=" * (-len(raw) % 8))
 
 
-def build_graph(ids, fanout, rank=None):
+INBOUND_PER_FANOUT = 4   # NODE_PEER_INBOUND_PER_FANOUT
+
+
+def build_graph(ids, fanout, rank=None, bound=0, close_reached=False):
     """Adjacency lists of the connections an alliance ends with when its
     members joined in the order of `ids`, each through the first (the
     founder, as the bench and most alliances do), following daemon/peer.c:
@@ -183,7 +222,15 @@ def build_graph(ids, fanout, rank=None):
       (the peer list is newest first), only while the node has more than
       `fanout` outbound connections (on_tick): a target reached through an
       inbound connection leaves a stale outbound one open, so nearly every
-      node keeps exactly `fanout` outbound connections.
+      node keeps exactly `fanout` outbound connections;
+    * close_reached (the daemons since the broadcast tree): stale outbound
+      connections are also closed once every target is connected, in
+      either direction, so the sponsor's connection does not stay open;
+    * bound > 0 (max_inbound_peers): a member with `bound` inbound
+      connections refuses a dial from a member it does not dial itself
+      (MSG_ERR_FULL), and the dialer takes its next-ranked member; a
+      newcomer's dial to its sponsor is never refused (it has no alliance
+      yet).
     fanout 0 = everyone (a full mesh).  rank(i, j): the order, for tests."""
     n = len(ids)
     if fanout == 0 or fanout >= n - 1:
@@ -193,37 +240,59 @@ def build_graph(ids, fanout, rank=None):
             return hashlib.sha256(ids[i] + ids[j]).digest()
     wanted = [[] for _ in range(n)]     # (rank, member), lowest first, at most fanout
     out = [[] for _ in range(n)]        # members i dialled, oldest first
+    inbound = [0] * n
+    full = [set() for _ in range(n)]    # members that refused i as full
     conn = {}                           # (low, high) -> initiator
 
     def key(i, j):
         return (i, j) if i < j else (j, i)
 
-    def dial(i, j):
-        if key(i, j) not in conn:
-            conn[key(i, j)] = i
-            out[i].append(j)
-            return True
-        return False
+    def dial(i, j, sponsor=False):
+        """1 connected, 0 connected already, -1 refused as full."""
+        if key(i, j) in conn:
+            return 0
+        if bound and not sponsor and inbound[j] >= bound and i not in {m for _, m in wanted[j]}:
+            full[i].add(j)
+            return -1
+        conn[key(i, j)] = i
+        out[i].append(j)
+        inbound[j] += 1
+        return 1
+
+    def close(i, j):
+        out[i].remove(j)
+        del conn[key(i, j)]
+        inbound[j] -= 1
+
+    def choose(i, known):
+        return sorted((rank(i, j), j) for j in known if j != i and j not in full[i])[:fanout]
 
     def trim(work):
         while work:
             i = work.pop()
             want = {m for _, m in wanted[i]}
-            while len(out[i]) > fanout:
+            reached = close_reached and want and all(key(i, m) in conn for m in want)
+            while len(out[i]) > fanout or reached:
                 stale = next((j for j in reversed(out[i]) if j not in want), None)
                 if stale is None:
                     break
-                out[i].remove(stale)
-                del conn[key(i, stale)]
+                close(i, stale)
                 # the other end dials back if it wanted this connection
-                if i in {m for _, m in wanted[stale]} and dial(stale, i):
+                if i in {m for _, m in wanted[stale]} and dial(stale, i) == 1:
                     work.append(stale)
 
+    def dial_targets(k, known):
+        # refused members drop out of the targets: the next-ranked take their place
+        while True:
+            wanted[k] = choose(k, known)
+            if all(dial(k, j) >= 0 for _, j in wanted[k]):
+                return
+
     for k in range(n):
-        wanted[k] = sorted((rank(k, j), j) for j in range(k))[:fanout]
         work = []
+        wanted[k] = []
         if k:
-            dial(k, 0)
+            dial(k, 0, sponsor=True)
         for i in range(k):
             w = wanted[i]
             r = rank(i, k)
@@ -231,10 +300,9 @@ def build_graph(ids, fanout, rank=None):
                 w.append((r, k))
                 w.sort()
                 del w[fanout:]
-                if dial(i, k):
+                if dial(i, k) == 1:
                     work.append(i)
-        for _, j in wanted[k]:
-            dial(k, j)
+        dial_targets(k, range(k))
         work.append(k)
         trim(work)
     adj = [[] for _ in range(n)]
@@ -352,6 +420,12 @@ DEFAULTS = dict(
     jitter_frac=0.02,     # ... plus this fraction of the link's base latency
     inflight_ms=3000,
     hello_gap_ms=500,
+    tree=1,               # the broadcast tree (daemon/tree.c); 0: announce to every peer (before it)
+    lazy_peers=2,         # NODE_TREE_LAZY_PEERS
+    lazy_ms=50.0,         # NODE_TREE_LAZY_MS
+    graft_ms=250.0,       # NODE_TREE_GRAFT_MS
+    settle_ms=1000.0,     # a differing digest answered with ours after NODE_DIGEST_SETTLE_MS, at the next tick
+    inbound_bound=None,   # None: NODE_PEER_INBOUND_PER_FANOUT x fanout; 0: no bound (build_graph)
 )
 
 
@@ -361,7 +435,7 @@ PROBE_HORIZON_MS = 60000   # a node nobody reaches (a disconnected graph) stops 
 class Node:
     __slots__ = ("id", "adj", "applied", "logged", "hop", "got_from", "inflight_at", "sent", "last_hello",
                  "tasks", "steps", "busy", "core", "waiting", "uplink_free", "bytes_in", "hello_bytes",
-                 "recs_in", "hellos_in", "msgs")
+                 "recs_in", "hellos_in", "msgs", "graft_wait", "recheck")
 
     def __init__(self, i, adj):
         self.id = i
@@ -376,6 +450,8 @@ class Node:
         self.busy = self.core = self.waiting = False
         self.uplink_free = 0.0
         self.bytes_in = self.hello_bytes = self.recs_in = self.hellos_in = self.msgs = 0
+        self.graft_wait = False             # an announce came: a graft is due unless the tree brings it
+        self.recheck = {}                   # peer -> what its differing digest said: ours goes back later
 
 
 class Model:
@@ -396,13 +472,19 @@ class Model:
         if wan and kw.get("jitter_ms") is None:
             self.p["jitter_ms"] = 0.1
         self.n, self.fanout, self.wan = n, fanout, wan
+        # the broadcast tree only with a fanout (daemon/tree.c: tree_on)
+        self.tree = bool(self.p["tree"]) and fanout > 0 and fanout < n - 1
         rng = random.Random(seed)
         self.rng = rng
         self.ids = node_ids(n, rng)   # drawn even when given, so the rest of the seed's use is the same
         if ids is not None:
             assert len(ids) == n
             self.ids = list(ids)
-        self.adj = adj if adj is not None else build_graph(self.ids, fanout)
+        bound = self.p["inbound_bound"]
+        if bound is None:
+            bound = INBOUND_PER_FANOUT * fanout if self.p["tree"] else 0
+        self.adj = adj if adj is not None else build_graph(self.ids, fanout, bound=bound,
+                                                           close_reached=bool(self.p["tree"]))
         self.base = {}
         places = place_nodes(n, rng) if wan else None
         for i in range(n):
@@ -414,7 +496,12 @@ class Model:
         authors = p["vv_authors"] if p["vv_authors"] else n
         self.size = {"rec": size_records(p["record_bytes"]), "ann": size_announce(p["seq"]),
                      "want": size_want(p["seq"]), "dig": size_digest(),
-                     "hello": size_hello(authors, p["seq"])}
+                     "hello": size_hello(authors, p["seq"]),
+                     "push": size_records_push(p["record_bytes"]), "prune": size_prune(),
+                     "graft": size_graft(p["seq"]), "dig2": size_digest_again()}
+        # the tree's eager links, (from, to): every link at first; kept from
+        # trial to trial, as the daemons keep theirs from record to record
+        self.eager = {(i, j) for i in range(n) for j in self.adj[i]} if self.tree else set()
         self.hello_us = p["msg_us"] + authors * p["vv_entry_us"]
 
     # -- the event loop --
@@ -530,11 +617,54 @@ class Model:
         mus = p["msg_us"]
         nd.msgs += 1
         steps = []
-        if kind in ("probe", "dig"):
+        if kind in ("probe", "dig", "flush", "graft_due", "again"):
             nd.msgs -= 1   # the probes run whether or not a record spreads: idle cost
         if kind == "author":
             for q in nd.adj:
-                steps.append(("cpu", mus, self._sender(nd.id, q, "rec", 0)))
+                if not self.tree:
+                    steps.append(("cpu", mus, self._sender(nd.id, q, "rec", 0)))
+                    nd.msgs += 1
+                elif (nd.id, q) in self.eager:
+                    steps.append(("cpu", mus, self._sender(nd.id, q, "push", 0)))
+                    nd.msgs += 1
+            if self.tree:
+                self._push(p["lazy_ms"] * 1000, "task", nd.id, ("flush", None, None))
+            return steps
+        if kind == "push" and nd.applied is not None:
+            # pushed along the tree, and held: prune the link (both ends lazy)
+            nd.recs_in += 1
+            steps.append(("cpu", mus, None))
+            if (nd.id, src) in self.eager:
+                self.eager.discard((nd.id, src))
+                steps.append(("cpu", mus, self._sender(nd.id, src, "prune")))
+                nd.msgs += 1
+            return steps
+        if kind == "push":
+            kind = "rec"
+        if kind == "prune":
+            steps.append(("cpu", mus, None))
+            self.eager.discard((nd.id, src))
+            return steps
+        if kind == "flush":
+            # the lazy batch: announced to lazy_peers lazy links drawn at random
+            lazy = [q for q in nd.adj if q != nd.got_from and (nd.id, q) not in self.eager]
+            for q in self.prng.sample(lazy, min(len(lazy), p["lazy_peers"])):
+                steps.append(("cpu", mus, self._sender(nd.id, q, "ann")))
+                nd.msgs += 1
+            return steps
+        if kind == "graft_due":
+            if nd.applied is None and (nd.inflight_at is None or t - nd.inflight_at >= p["inflight_ms"] * 1000):
+                nd.inflight_at = t
+                self.eager.add((nd.id, src))
+                steps.append(("cpu", mus, self._sender(nd.id, src, "graft")))
+                nd.msgs += 1
+            return steps
+        if kind == "again":
+            # our digest, a while after theirs differed, unless we caught up
+            # with what it told us
+            theirs = nd.recheck.pop(src)
+            if theirs != (nd.applied is not None):
+                steps.append(("cpu", mus, self._sender(nd.id, src, "dig2", nd.applied is not None)))
                 nd.msgs += 1
             return steps
         if kind == "rec":
@@ -543,11 +673,25 @@ class Model:
                 return [("cpu", mus, None)]          # held: dropped before any signature check
             steps.append(("cpu", mus + p["verify_us"] + p["apply_us"], None))
             steps.append(("fsync", p["fsync_us"], self._apply(nd, payload + 1, src)))
-            for q in nd.adj:                          # relay: announce to every other peer
-                if q != src:
+            for q in nd.adj:
+                if q == src:
+                    continue
+                if not self.tree:                     # relay: announce to every other peer
                     steps.append(("cpu", mus, self._sender(nd.id, q, "ann")))
                     nd.msgs += 1
+                elif (nd.id, q) in self.eager:        # the tree: push to eager links
+                    steps.append(("cpu", mus, self._sender(nd.id, q, "push", payload + 1)))
+                    nd.msgs += 1
+            if self.tree:
+                steps.append(("cpu", 0.0, lambda t2: self._push(t2 + p["lazy_ms"] * 1000, "task", nd.id,
+                                                                ("flush", None, None))))
             steps.append(("cpu", 0.0, self._logged(nd)))
+            return steps
+        if kind == "ann" and self.tree:
+            steps.append(("cpu", mus, None))
+            if nd.applied is None and not nd.graft_wait:
+                nd.graft_wait = True
+                self._push(t + p["graft_ms"] * 1000, "task", nd.id, ("graft_due", src, None))
             return steps
         if kind == "ann":
             steps.append(("cpu", mus, None))
@@ -556,6 +700,9 @@ class Model:
                 steps.append(("cpu", mus, self._sender(nd.id, src, "want")))
                 nd.msgs += 1
             return steps
+        if kind == "graft":
+            kind = "want"
+            self.eager.add((nd.id, src))
         if kind == "want":
             steps.append(("cpu", mus, None))
             if src not in nd.sent:                    # a record is sent once per connection
@@ -567,6 +714,16 @@ class Model:
             q = self.prng.choice(nd.adj)
             steps.append(("cpu", mus, self._sender(nd.id, q, "dig", nd.applied is not None)))
             return steps
+        if kind == "dig" and self.tree:
+            # differing: our digest goes back a while later (at most once
+            # per peer at a time), and only if it still differs then a hello
+            steps.append(("cpu", mus, None))
+            if payload != (nd.applied is not None) and src not in nd.recheck:
+                nd.recheck[src] = payload
+                self._push(t + p["settle_ms"] * 1000, "task", nd.id, ("again", src, None))
+            return steps
+        if kind == "dig2":
+            kind = "dig"
         if kind == "dig":
             steps.append(("cpu", mus, None))
             if payload != (nd.applied is not None):  # digests differ: answer with a hello
@@ -617,6 +774,8 @@ class Model:
             elif what == "run":
                 nd = self.nodes[args[0]]
                 self._run(t, nd)
+            elif what == "task":
+                self._deliver(t, *args)
             elif what == "probe":
                 if self._reached == self.n or t > PROBE_HORIZON_MS * 1000:
                     continue   # everyone holds it: probes are idle cost again
@@ -651,6 +810,12 @@ def run(n, fanout, wan=False, trials=10, seed=1, ids=None, adj=None, **kw):
     m = Model(n, fanout, wan=wan, seed=seed, ids=ids, adj=adj, **kw)
     rng = random.Random(seed + 17)
     authors = [rng.randrange(n) for _ in range(trials)]
+    first = None
+    if m.tree:
+        # the first record after the graph formed floods every link and
+        # prunes the tree down (the daemons' first records are the joins'
+        # membership records); the trials are the records after it
+        first = m.trial(rng.randrange(n), seed * 1000 - 1)
     res = [m.trial(a, seed * 1000 + k) for k, a in enumerate(authors)]
     ecc = [max(bfs(m.adj, a)) for a in authors]
     reach = [r["logged_all_ms"] for r in res]   # as the bench measures: the last "applied" log line
@@ -670,7 +835,9 @@ def run(n, fanout, wan=False, trials=10, seed=1, ids=None, adj=None, **kw):
         "cpu_per_node_us": statistics.mean(r["cpu_per_node_us"] for r in res),
         "connections_mean": statistics.mean(deg), "connections_max": max(deg), "connections_min": min(deg),
         "degrees": deg, "connections_max_others": max(deg[1:]) if len(deg) > 1 else 0,
-        "params": m.p, "sizes": m.size,
+        "params": m.p, "sizes": m.size, "tree": m.tree,
+        "first_bytes_ratio": statistics.mean(first["bytes_ratio"]) if first else None,
+        "eager_per_node": len(m.eager) / n if m.tree else None,
     }
 
 
@@ -685,6 +852,13 @@ def calibrate(cpu_per_node_us, n=100, fanout=8, seed=1, ids=None, adj=None, **kw
     frames = r["msgs_per_node"]
     rest = cpu_per_node_us - p["verify_us"] - p["apply_us"]
     return max(1.0, rest / frames), frames
+
+
+def tree_note(r):
+    if not r.get("tree"):
+        return "; no broadcast tree (announce to every peer)"
+    return (f"; broadcast tree: {r['eager_per_node']:.2f} eager links per node after the first record, "
+            f"which cost {r['first_bytes_ratio']:.2f} x (every link eager until pruned)")
 
 
 def report(r, name, measured_ms=None):
@@ -705,7 +879,7 @@ def report(r, name, measured_ms=None):
                       f"cores: time to reach all, max of {r['trials']} trials (p50 {r['reach_all_p50_ms']:.1f} ms); "
                       f"hops max {r['hops_max']} (graph distance {r['bfs_max']}); {r['connections_mean']:.1f} connections per node (max "
                       f"{r['connections_max']}); bytes per node {r['bytes_per_node_ratio']:.2f} x record, "
-                      f"{r['records_per_node']:.2f} copies"))
+                      f"{r['records_per_node']:.2f} copies{tree_note(r)}"))
         return lines
     pre = f"sim_{r['nodes']}_wan"
     lines.append((f"{pre}_reach_all_ms", round(r["reach_all_max_ms"], 1), "ms",
@@ -718,7 +892,7 @@ def report(r, name, measured_ms=None):
                   f"{r['bytes_per_node_ratio_max']:.1f}), {r['hello_ratio']:.2f} x of it anti-entropy hellos; "
                   f"target for a broadcast tree <= 1.5; "
                   f"{r['records_per_node']:.2f} copies of the record per node, {r['hellos_per_record']:.0f} "
-                  f"anti-entropy hellos of {r['sizes']['hello']} bytes per record"))
+                  f"anti-entropy hellos of {r['sizes']['hello']} bytes per record{tree_note(r)}"))
     lines.append((f"sim_{r['nodes']}_connections_per_node", round(float(r["connections_mean"]), 1), "connections",
                   f"max {r['connections_max']} (the founder, through whom all joined, has {r['degrees'][0]}; the "
                   f"others at most {r['connections_max_others']}), min {r['connections_min']}"))
@@ -737,6 +911,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cores", type=int, default=None, help="shared cores (0: a machine per node)")
     ap.add_argument("--no-anti-entropy", action="store_true", help="leave out the digest probes")
+    ap.add_argument("--flood", action="store_true",
+                    help="the protocol before the broadcast tree: announce to every peer, no inbound bound")
+    ap.add_argument("--lazy-peers", type=int, default=None, help="lazy links a batch of announces goes to")
     ap.add_argument("--measured-ms", type=float, nargs="+", default=None,
                     help="the bench's max (and median) time to reach all, for the ratio")
     for k in ("verify_us", "apply_us", "fsync_us", "msg_us", "vv_entry_us", "uplink_mbps"):
@@ -749,6 +926,10 @@ def main(argv=None):
                                      "cores") if getattr(a, k) is not None}
     if a.no_anti_entropy:
         kw["sync_interval_ms"] = 0
+    if a.flood:
+        kw["tree"] = 0
+    if a.lazy_peers is not None:
+        kw["lazy_peers"] = a.lazy_peers
     trials = a.trials or (10 if a.wan else 20)
     r = run(a.nodes, a.fanout, wan=a.wan, trials=trials, seed=a.seed, **kw)
     for name, value, unit, ratio in report(r, f"sim_{a.nodes}_loopback", a.measured_ms):

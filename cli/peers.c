@@ -29,7 +29,8 @@ int peers_main(int argc, char **argv)
         free(rep);
         return CLIENT_FAIL;
     }
-    static const char *sk[] = { "address", "code", "name", "state", "direction", "member_id" };
+    /* tree: "eager" / "lazy" in the broadcast tree, "" without one (--json only) */
+    static const char *sk[] = { "address", "code", "name", "state", "direction", "member_id", "tree" };
     static const char *nk[] = { "last_sync_ms_ago", "records_in", "records_out", "bytes_in", "bytes_out" };
     static const char *hdr[] = { "ADDRESS", "CODE", "NAME", "STATE", "DIR", "LAST SYNC", "RECS IN", "RECS OUT" };
     client_table *t = o.json ? NULL : client_table_new(8, hdr);
@@ -40,9 +41,9 @@ int peers_main(int argc, char **argv)
         if (proto_rd_skip(&rd, 4))
             break;
         size_t el = (size_t)(rd.p - start);
-        char v[6][256];
+        char v[7][256];
         uint64_t nv[5];
-        for (int k = 0; k < 6; k++) {
+        for (int k = 0; k < 7; k++) {
             v[k][0] = 0;
             proto_map_str(start, el, sk[k], v[k], sizeof v[k]);
         }
@@ -52,7 +53,7 @@ int peers_main(int argc, char **argv)
         }
         if (o.json) {
             printf("%s{", i ? "," : "");
-            for (int k = 0; k < 6; k++)
+            for (int k = 0; k < 7; k++)
                 client_json_kv_str(stdout, sk[k], v[k], 1);
             for (int k = 0; k < 5; k++)
                 client_json_kv_u64(stdout, nk[k], nv[k], k < 4);

@@ -42,6 +42,7 @@ enum catalogd_refusal {
     REFUSED_MAX_CONNECTIONS,     /* max_connections inbound already */
     REFUSED_MAX_PER_ADDRESS,     /* max_connections_per_address from its address */
     REFUSED_HANDSHAKE_TIMEOUT,   /* inbound, no TLS session within handshake_timeout_ms */
+    REFUSED_INBOUND_FULL,        /* a member, at hello: max_inbound_peers members inbound already */
     REFUSED_REASONS
 };
 
@@ -81,6 +82,7 @@ typedef struct {
     uint64_t peers_refused[REFUSED_REASONS];
     uint64_t peer_failures[CATALOGD_PEER_ERRORS]; /* connections closed for breaking the protocol */
     uint64_t control_requests, control_errors;
+    uint64_t tree_prunes, tree_grafts;         /* broadcast tree links made lazy / eager by us (tree.c) */
     member_traffic *closed;                    /* per member ever established; see member_traffic */
     size_t nclosed, capclosed;
 } catalogd_counters;
@@ -135,6 +137,7 @@ typedef struct catalogd {
     /* connection budgets (proto/limits.h; catalogd.conf and flags) */
     unsigned max_inbound;        /* inbound connections, any state */
     unsigned max_per_addr;       /* inbound connections from one IP address */
+    unsigned max_inbound_peers;  /* max_inbound_peers as set (0: NODE_PEER_INBOUND_PER_FANOUT x fanout) */
     unsigned handshake_ms;       /* accept or dial -> TLS established */
     unsigned idle_ms;            /* established, nothing received -> closed */
     unsigned ninbound;           /* inbound connections now */
@@ -148,6 +151,7 @@ typedef struct catalogd {
     catalogd_counters counters;  /* the metrics' (daemon/metrics.h) */
 
     struct outbox *outbox;       /* records written here, not yet pushed (gossip.c) */
+    struct tree *tree;           /* the broadcast tree's lazy batch and graft waits (tree.c) */
     uint64_t catalog_gen;        /* bumped when a certification or adoption changes */
     struct catalog_index *index; /* the catalog's search index (catalog/index.h), at catalog_gen */
     size_t churned;              /* bytes through big batches since the last heap trim */

@@ -53,6 +53,10 @@ const config_key config_keys[CONFIG_COUNT] = {
                                  NODE_PEER_PER_ADDR_MAX, NULL, 0, "max-per-address",
                                  "inbound connections from one IP address still in the TLS handshake "
                                  "(established members do not count)" },
+    [CONFIG_MAX_INBOUND_PEERS] = { "max_inbound_peers", CONFIG_INT, 0, 1000000, NULL, 0, NULL, 1,
+                                   "max-inbound-peers",
+                                   "with a fanout: members connected inbound at once past the handshake; "
+                                   "more are told to dial another member (0: 4 x fanout)" },
     [CONFIG_HANDSHAKE_TIMEOUT_MS] = { "handshake_timeout_ms", CONFIG_INT, 100, 3600000, NULL,
                                       NODE_PEER_HANDSHAKE_MS, NULL, 0, "handshake-timeout",
                                       "from accept (or dial) to an established TLS session" },

@@ -16,7 +16,10 @@
  * differs from ours at the same seq, a reconciliation bisects the two logs
  * with sums/points requests to the first seq where they differ, and both
  * sides send each other their version there: fork evidence on both, the
- * same winner (lowest hash), and the next round goes on past it.  What records frames bring goes to the connection's ingest
+ * same winner (lowest hash), and the next round goes on past it.  With a
+ * fanout, new records travel along the broadcast tree (daemon/tree.c):
+ * this file calls it from the relay, the outbox, records frames pushed to
+ * us, announces, and wants that prune or graft.  What records frames bring goes to the connection's ingest
  * (daemon/ingest.c); what to push is decided by node_applied (daemon/node.c).
  */
 #include "daemon/gossip.h"
@@ -24,6 +27,7 @@
 #include "daemon/log.h"
 #include "daemon/peer.h"
 #include "daemon/node.h"
+#include "daemon/tree.h"
 #include "store/kind.h"
 #include "proto/msg.h"
 #include "proto/limits.h"
@@ -246,6 +250,7 @@ struct gossip_peer {
     proto_id peer_digest;
     int has_peer_digest;
     uint64_t last_match_ms;
+    uint64_t recheck_ms;      /* its digest differed: send ours again (digest again) from then; 0 none */
 };
 
 static void recon_forked(catalogd *d, const proto_id *author);
@@ -262,6 +267,11 @@ void gossip_peer_free(gossip_peer *g)
         free(g->idx.slot);
     }
     free(g);
+}
+
+int gossip_ready(const peer *p)
+{
+    return p->gs && p->gs->hello_seen;
 }
 
 int gossip_owes(const peer *p)
@@ -424,7 +434,7 @@ static void send_hello(peer *p)
     int has_genesis;
     msg_list l;
     store_digest_get(d->st, &digest, &genesis, &has_genesis);
-    if (msg_list_init_hello(&l, has_genesis ? &genesis : NULL, &digest) == 0) {
+    if (msg_list_init_hello(&l, has_genesis ? &genesis : NULL, &digest) == 0 && msg_list_set_push(&l, 1) == 0) {
         store_vv_chains(d->st, pack_vv_entry, &l);
         p->gs->last_hello_ms = uv_now(d->loop);
         send_list(p, &l);
@@ -591,6 +601,8 @@ static void outbox_flush(catalogd *d)
     for (peer *p = d->peers; f && p; p = p->next) {
         if (p->state != PEER_ESTABLISHED || !p->gs->hello_seen)
             continue;
+        if (tree_on(p) && p->tl.lazy)
+            continue;   /* announced from the tree's batch */
         if (peer_write_queue(p) <= NODE_PEER_WRITE_HIGH) {
             peer_send_frame(p, f, len);
             p->recs_out += n;
@@ -599,6 +611,8 @@ static void outbox_flush(catalogd *d)
             announce_frame(p, f, len, n);
         }
     }
+    if (f)
+        tree_push_local(d, f, len, n);
     msg_list_reset(&o->recs);
 }
 
@@ -627,7 +641,9 @@ void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len)
             push_record(d, NULL, rec, len);
             return;
         }
-        if (msg_list_init(&o->recs, MSG_RECORDS)) {
+        /* push: 1, so that a node that got it along another link too
+         * prunes this one (the broadcast tree) */
+        if (msg_list_init(&o->recs, MSG_RECORDS) || msg_list_set_push(&o->recs, 1)) {
             msg_list_destroy(&o->recs);
             free(o);
             d->outbox = NULL;
@@ -663,11 +679,12 @@ static void on_outbox_closed(uv_handle_t *h)
 
 void gossip_shutdown(catalogd *d)
 {
-    if (!d->outbox)
-        return;
-    outbox_flush(d);
-    uv_close((uv_handle_t *)&d->outbox->idle, on_outbox_closed);
-    d->outbox = NULL;
+    if (d->outbox) {
+        outbox_flush(d);
+        uv_close((uv_handle_t *)&d->outbox->idle, on_outbox_closed);
+        d->outbox = NULL;
+    }
+    tree_shutdown(d);   /* after the outbox: its records' announces go too */
 }
 
 /* Equivocation evidence travels at once: every peer gets the record we just
@@ -710,6 +727,17 @@ static int relay_needed(catalogd *d, const proto_id *author)
     return 1;
 }
 
+/* With a fanout, peers that speak the broadcast tree get what tree_relay
+ * sends (eager: the records, lazy: a batched announce); the others an
+ * announce at once, as before the tree. */
+static void relay_tree(catalogd *d, peer *from, const proto_record *recs, const int *ok, size_t n)
+{
+    for (peer *p = d->peers; p; p = p->next)
+        if (p != from && p->state == PEER_ESTABLISHED && p->gs->hello_seen && !tree_on(p))
+            announce_to(p, recs, ok, n);
+    tree_relay(d, from, recs, ok, n);
+}
+
 void gossip_relay(catalogd *d, peer *from, const proto_record *recs, const int *results, size_t n)
 {
     int *relay = calloc(n ? n : 1, sizeof *relay);
@@ -723,7 +751,10 @@ void gossip_relay(catalogd *d, peer *from, const proto_record *recs, const int *
     }
     for (size_t i = 0; i < n; i++)
         relay[i] = results[i] == STORE_NEW && relay_needed(d, &recs[i].author);
-    announce_all(d, from, recs, relay, n);
+    if (d->fanout)
+        relay_tree(d, from, recs, relay, n);
+    else
+        announce_all(d, from, recs, relay, n);
     free(relay);
 }
 
@@ -783,6 +814,24 @@ static void want_send(peer *p, want_list *w)
     if (w->ok && msg_list_count(&w->l))
         send_list(p, &w->l);
     msg_list_destroy(&w->l);
+}
+
+int gossip_graft(peer *p, const proto_id *a, uint64_t to)
+{
+    catalogd *d = p->d;
+    want_list w;
+    uint64_t have = store_vv_get(d->st, a);
+    if (have >= to)
+        return 0;   /* it came along the tree */
+    want_begin(&w, p);
+    if (w.ok && msg_list_set_push(&w.l, 1))
+        w.ok = 0;
+    want_add(d, &w, a, have + 1, to);
+    int sent = w.ok && msg_list_count(&w.l) > 0;   /* none: being sent by someone already */
+    want_send(p, &w);
+    if (sent)
+        p->tl.lazy = 0;
+    return sent;
 }
 
 /* ---- reconciliation: where two logs of one author differ ---- */
@@ -957,11 +1006,37 @@ static void recon_tick(catalogd *d, uint64_t now)
 
 /* Records are collected until no whole frame is left to read (or a batch
  * is full), then verified and written together (daemon/ingest.c). */
+/* A frame pushed along the tree (push: 1) that brings a record held here
+ * already: the link is redundant for the tree, prune it.  Only (author,
+ * seq) is looked at; ingest judges the records. */
+static void tree_check_pushed(peer *p, const msg *m)
+{
+    msg_iter it;
+    const uint8_t *b;
+    size_t l;
+    msg_iter_init(&it, m);
+    while (msg_records_next(&it, &b, &l)) {
+        proto_record r;
+        if (proto_record_decode_stored(b, l, &r, NULL, 0))
+            continue;
+        /* held, or pushed to us already and being verified */
+        int dup = store_vv_get(p->d->st, &r.author) >= r.seq;
+        if (tree_seen(p->d, &r.author, r.seq))
+            dup = 1;
+        if (dup) {
+            tree_duplicate(p);
+            return;
+        }
+    }
+}
+
 static void on_records(peer *p, const msg *m)
 {
     msg_iter it;
     const uint8_t *b;
     size_t l;
+    if (m->records.push == 1 && tree_on(p))
+        tree_check_pushed(p, m);
     msg_iter_init(&it, m);
     while (msg_records_next(&it, &b, &l))
         if (ingest_add(p->ing, b, l)) {
@@ -980,6 +1055,63 @@ static int worth_fetching(catalogd *d, const proto_id *a, uint64_t have)
     return have || store_member_get(d->st, a, &mb) == 0;
 }
 
+/* With a fanout, members connecting here are bounded (peer_inbound_bound):
+ * past it a member is told MSG_ERR_FULL and dials its next-ranked member.
+ * Not counted or refused: a member we dial ourselves (we would connect
+ * anyway), and at its hello a node without an alliance yet (a newcomer
+ * syncing from its sponsor: it has no one else to ask; once synced it is
+ * shed like the others if it keeps the connection, inbound_shed). */
+static unsigned inbound_members(catalogd *d, const peer *except)
+{
+    unsigned n = 0;
+    for (peer *q = d->peers; q; q = q->next)
+        n += q != except && !q->outbound && q->state == PEER_ESTABLISHED && q->gs->hello_seen &&
+             (!except || memcmp(&q->id, &except->id, 32) != 0) && !peer_is_target(d, &q->id);
+    return n;
+}
+
+static void refuse_full(peer *p, unsigned n, unsigned bound)
+{
+    catalogd *d = p->d;
+    char text[160];
+    snprintf(text, sizeof text, "inbound connections full: %u members connected here (max_inbound_peers %u); "
+             "dial another member", n, bound);
+    d->counters.peers_refused[REFUSED_INBOUND_FULL]++;
+    log_info(d, "refused member %s %s (%s): %s", p->code, p->name, p->addr, text);
+    msgpack_sbuffer sb;
+    send_packed(p, msg_pack_error(&sb, MSG_ERR_FULL, text), &sb);
+    peer_close(p);
+}
+
+/* 1 if p was refused. */
+static int inbound_full(peer *p)
+{
+    catalogd *d = p->d;
+    unsigned bound = peer_inbound_bound(d), n;
+    if (!bound || peer_is_target(d, &p->id) || (n = inbound_members(d, p)) < bound)
+        return 0;
+    refuse_full(p, n, bound);
+    return 1;
+}
+
+/* Over the bound (newcomers let in at their hello, the bound lowered by a
+ * reload): the newest members past it that this node does not dial, once
+ * nothing is owed to them and they have been connected a while, are told
+ * MSG_ERR_FULL too. */
+static void inbound_shed(catalogd *d, uint64_t now)
+{
+    unsigned bound = peer_inbound_bound(d), n;
+    if (!bound || (n = inbound_members(d, NULL)) <= bound)
+        return;
+    for (peer *p = d->peers; p && n > bound; p = p->next) {
+        if (p->outbound || p->state != PEER_ESTABLISHED || !p->gs->hello_seen || peer_is_target(d, &p->id) ||
+            !gossip_idle(p) || now - p->since_ms < NODE_PEER_SHED_AFTER_MS)
+            continue;
+        refuse_full(p, n, bound);
+        n--;
+    }
+}
+
 static void on_hello(peer *p, const msg *m)
 {
     catalogd *d = p->d;
@@ -993,7 +1125,10 @@ static void on_hello(peer *p, const msg *m)
         peer_fail(p, MSG_ERR_ALLIANCE, "peer belongs to another alliance (genesis %.16s…, ours %.16s…)", a, b);
         return;
     }
+    if (!p->gs->hello_seen && !p->outbound && has_genesis && m->hello.has_genesis && inbound_full(p))
+        return;
     p->gs->hello_seen = 1;
+    p->tl.speaks = m->hello.push == 1;
     p->gs->last_sync_ms = uv_now(d->loop);
     note_digest(p, &m->hello.digest, &digest);
     node_note_sponsor_hello(d, p, m);
@@ -1031,6 +1166,7 @@ static void on_want(peer *p, const msg *m)
 {
     if (!frame_author_runs_ok(p, m))
         return;
+    tree_mode(p, m->want.push);
     msg_iter it;
     proto_id a, run;
     uint64_t from, to, rfrom = 0, rto = 0;
@@ -1085,7 +1221,9 @@ static void on_announce(peer *p, const msg *m)
         int more = msg_announce_next(&it, &a, &seq, &h);
         if (have_run && (!more || memcmp(&a, &run, 32))) {
             uint64_t have = store_vv_get(d->st, &run);
-            if (top > have && worth_fetching(d, &run, have))
+            /* along the tree the record is probably on its way: wait for
+             * it before grafting (tree_wait) */
+            if (top > have && worth_fetching(d, &run, have) && (!tree_on(p) || tree_wait(p, &run, have + 1, top)))
                 want_add(d, &w, &run, have + 1, top);
             have_run = 0;
         }
@@ -1111,8 +1249,34 @@ static void on_digest(peer *p, const msg *m)
     node_genesis_check(p->d, p);
     if (p->state == PEER_CLOSING)
         return;
-    if (memcmp(&m->digest.d, &mine, 32))
+    if (!memcmp(&m->digest.d, &mine, 32)) {
+        p->gs->recheck_ms = 0;
+        return;
+    }
+    /* A digest that differs while records spread stops differing by
+     * itself: answer it a moment later with ours (gossip_tick), and only a
+     * digest that still differs then (again: 1) with a hello. */
+    if (m->digest.again == 1)
         send_hello(p);
+    else if (!p->gs->recheck_ms)
+        p->gs->recheck_ms = uv_now(p->d->loop) + NODE_DIGEST_SETTLE_MS;
+}
+
+/* Digests that differed a while ago: send ours again; the peer answers
+ * with a hello if they still differ. */
+static void digest_recheck(catalogd *d, uint64_t now)
+{
+    for (peer *p = d->peers; p; p = p->next) {
+        if (p->state != PEER_ESTABLISHED || !p->gs || !p->gs->recheck_ms || now < p->gs->recheck_ms)
+            continue;
+        p->gs->recheck_ms = 0;
+        proto_id digest;
+        msgpack_sbuffer sb;
+        store_digest_get(d->st, &digest, NULL, NULL);
+        if (p->gs->has_peer_digest && !memcmp(&p->gs->peer_digest, &digest, 32))
+            continue;   /* we caught up with what it sent */
+        send_packed(p, msg_pack_digest_again(&sb, &digest), &sb);
+    }
 }
 
 static void on_ping(peer *p, const msg *m)
@@ -1128,6 +1292,12 @@ static void on_pong(peer *p, const msg *m)
 
 static void on_error(peer *p, const msg *m)
 {
+    if (m->error.code == MSG_ERR_FULL && p->outbound) {
+        log_info(p->d, "peer %s (%s) is full: %s", p->addr, p->name, m->error.text);
+        peer_close(p);
+        peer_refused_full(p);
+        return;
+    }
     log_warn(p->d, "peer %s (%s) reported error %llu: %s", p->addr, p->name,
              (unsigned long long)m->error.code, m->error.text);
     peer_close(p);
@@ -1192,6 +1362,7 @@ void gossip_peer_gone(peer *p)
     /* what was asked of it will not come: let the next announce or hello
      * ask someone else at once instead of after INFLIGHT_MS */
     struct inflight_table *t = p->d->inflight;
+    tree_peer_gone(p);
     for (size_t i = 0; t && i < t->n; i++)
         if (t->e[i].from == p) {
             t->e[i].from = NULL;
@@ -1203,6 +1374,8 @@ void gossip_tick(catalogd *d)
 {
     uint64_t now = uv_now(d->loop);
     recon_tick(d, now);
+    digest_recheck(d, now);
+    inbound_shed(d, now);
     /* the tick that brings the probe may fire a millisecond early */
     if (now - d->last_sync_ms + 50 < d->sync_interval_ms)
         return;

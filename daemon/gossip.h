@@ -26,6 +26,12 @@ void gossip_peer_gone(struct peer *p);
 void gossip_shutdown(catalogd *d);
 void gossip_free(catalogd *d);   /* the in-flight table, after the loop ended */
 
+/* The peer's hello arrived (the connection speaks the protocol). */
+int gossip_ready(const struct peer *p);
+/* Graft (tree.c): want records of `a` after what is held, up to `to`, with
+ * push: 1, unless they arrived or someone sends them already; 1 if sent. */
+int gossip_graft(struct peer *p, const proto_id *a, uint64_t to);
+
 /* Nothing is being sent for the peer or verified from it. */
 int gossip_idle(const struct peer *p);
 /* Wanted records are still owed to p (being sent, a batch at a time). */
@@ -45,11 +51,13 @@ void gossip_progress(catalogd *d, const proto_id *a, uint64_t seq);
 void gossip_dropped(catalogd *d, const proto_id *a);
 
 /* Pushing, for daemon/node.c only (node_applied decides what is pushed):
- * a record written here goes whole to every peer — records written in one
+ * a record written here goes whole to every peer (with a fanout, to its
+ * eager links in the broadcast tree, daemon/tree.h) — records written in one
  * turn of the event loop (a group-committed batch of puts, an import chunk)
  * are corked and leave as one records frame per peer before the loop next
- * waits; records received from `from` are announced onwards where needed
- * (results[i] == STORE_NEW); a fork's evidence goes to every peer and the
+ * waits; records received from `from` are passed on where needed
+ * (results[i] == STORE_NEW: with a fanout along the tree, else announced);
+ * a fork's evidence goes to every peer and the
  * version we held back to `from`. */
 void gossip_push_local(catalogd *d, const uint8_t *rec, size_t len);
 /* Send what gossip_push_local holds now rather than at the next loop turn

@@ -124,6 +124,7 @@ static void reload(catalogd *d)
     }
     log_init(&d->log, (int)d->conf.num[CONFIG_LOG_LEVEL], d->log.use_syslog);
     d->fanout = (unsigned)d->conf.num[CONFIG_FANOUT];
+    d->max_inbound_peers = (unsigned)d->conf.num[CONFIG_MAX_INBOUND_PEERS];
     d->sync_interval_ms = (unsigned)d->conf.num[CONFIG_SYNC_INTERVAL_MS];
     catalogd_reload_sponsor(d);   /* a join written since the start; fanout's new targets */
     log_info(d, "reloaded %s: %u change(s) applied, %u waiting for a restart", path, applied, pending);
@@ -344,6 +345,7 @@ int main(int argc, char **argv)
     d.sync_interval_ms = (unsigned)st->num[CONFIG_SYNC_INTERVAL_MS];
     d.max_inbound = (unsigned)st->num[CONFIG_MAX_CONNECTIONS];
     d.max_per_addr = (unsigned)st->num[CONFIG_MAX_PER_ADDRESS];
+    d.max_inbound_peers = (unsigned)st->num[CONFIG_MAX_INBOUND_PEERS];
     d.handshake_ms = (unsigned)st->num[CONFIG_HANDSHAKE_TIMEOUT_MS];
     d.idle_ms = (unsigned)st->num[CONFIG_IDLE_TIMEOUT_MS];
     fit_fd_limit(&d);

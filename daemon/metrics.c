@@ -119,7 +119,7 @@ static const char *const refusal_names[REFUSED_REASONS] = {
     [REFUSED_NOT_MEMBER] = "not_member", [REFUSED_WRONG_MEMBER] = "wrong_member",
     [REFUSED_BAD_CERT] = "bad_certificate", [REFUSED_MAX_CONNECTIONS] = "max_connections",
     [REFUSED_MAX_PER_ADDRESS] = "max_connections_per_address",
-    [REFUSED_HANDSHAKE_TIMEOUT] = "handshake_timeout",
+    [REFUSED_HANDSHAKE_TIMEOUT] = "handshake_timeout", [REFUSED_INBOUND_FULL] = "max_inbound_peers",
 };
 static const char *const record_refusal_names[RECORD_REFUSALS] = {
     [RECORD_MALFORMED] = "malformed", [RECORD_RULES] = "rules", [RECORD_SEQ_JUMP] = "seq_jump",
@@ -406,6 +406,10 @@ int metrics_format(catalogd *d, web_buf *b)
     single(b, "catalogd_network_received_bytes_total", "counter", "Bytes received on every peer connection",
            d->bytes_in);
     single(b, "catalogd_network_sent_bytes_total", "counter", "Bytes sent on every peer connection", d->bytes_out);
+    single(b, "catalogd_tree_prunes_total", "counter",
+           "Broadcast tree links made lazy here (a record pushed twice)", c->tree_prunes);
+    single(b, "catalogd_tree_grafts_total", "counter",
+           "Broadcast tree links made eager here (an announced record the tree did not bring)", c->tree_grafts);
     single(b, "catalogd_control_requests_total", "counter", "Control socket requests", c->control_requests);
     single(b, "catalogd_control_errors_total", "counter",
            "Control socket requests answered with an error (unknown, refused or failed)", c->control_errors);

@@ -24,6 +24,7 @@ static void on_tick(uv_timer_t *t);
 static void tick_within(catalogd *d, uint64_t ms);
 static void on_closed(uv_handle_t *h);
 static void arm(peer *p, uint64_t ms);
+static int connected_to(catalogd *d, const proto_id *id);
 
 typedef struct dial {
     struct dial *next;
@@ -33,6 +34,7 @@ typedef struct dial {
     uint32_t backoff_ms;
     int wanted;
     peer *p;            /* our outbound attempt, if any */
+    uint64_t full_until_ms;   /* it refused us as full (MSG_ERR_FULL): not a target until then */
 } dial;
 
 static uint64_t now_ms(catalogd *d)
@@ -354,6 +356,18 @@ static void unlink_peer(peer *p)
                 d->ninbound--;
             break;
         }
+    /* A member we want to be connected to closed its connection to us
+     * (it dialled us and trimmed that connection to its own fanout): dial
+     * it now rather than at the next tick, which a quiet node sleeps for a
+     * whole sync interval. */
+    if (p->id_known && p->state == PEER_CLOSING && !d->stopping)
+        for (dial *dl = d->dials; dl; dl = dl->next)
+            if (dl->wanted && !dl->p && !memcmp(&dl->id, &p->id, 32) && !connected_to(d, &dl->id)) {
+                uint64_t now = now_ms(d);
+                if (dl->next_ms < now + BACKOFF_MIN_MS)
+                    dl->next_ms = now + BACKOFF_MIN_MS / 2 + (uint64_t)(rand() % (int)(BACKOFF_MIN_MS + 1));
+                tick_within(d, dl->next_ms - now);
+            }
     for (dial *dl = d->dials; dl; dl = dl->next)
         if (dl->p == p) {
             dl->p = NULL;
@@ -1041,6 +1055,7 @@ static dial *dial_want(catalogd *d, const proto_id *id, const char *addr)
 void peer_targets_changed(catalogd *d)
 {
     cand_list c = { .d = d };
+    uint64_t now = now_ms(d);
     for (dial *dl = d->dials; dl; dl = dl->next)
         dl->wanted = 0;
     if (self_departed(d))
@@ -1048,6 +1063,24 @@ void peer_targets_changed(catalogd *d)
     /* while the genesis awaits its chain check, the sponsor alone */
     if (!store_genesis_unchecked(d->st))
         store_members(d->st, add_cand, &c);
+    /* Members that refused us as full rank last: the next-ranked take
+     * their place (a full alliance keeps them, rather than no target). */
+    size_t open = c.n;
+    for (size_t i = 0; d->fanout && i < open;) {
+        dial *dl = dial_find(d, &c.ids[i]);
+        if (!dl || !dl->full_until_ms || now >= dl->full_until_ms) {
+            i++;
+            continue;
+        }
+        open--;
+        proto_id t = c.ids[i]; c.ids[i] = c.ids[open]; c.ids[open] = t;
+        char ta[256];
+        memcpy(ta, c.addrs[i], 256); memcpy(c.addrs[i], c.addrs[open], 256); memcpy(c.addrs[open], ta, 256);
+        uint8_t tr[32];
+        memcpy(tr, c.rank[i], 32); memcpy(c.rank[i], c.rank[open], 32); memcpy(c.rank[open], tr, 32);
+        /* ranked after every open candidate */
+        memset(c.rank[open], 0xff, 32);
+    }
     size_t take = c.n;
     if (d->fanout && d->fanout < c.n) {
         /* partial selection sort by rank: the fanout lowest ranks */
@@ -1164,12 +1197,31 @@ static void on_tick(uv_timer_t *t)
             dl->next_ms = now + BACKOFF_MAX_MS;
         }
     }
+    /* A member that refused us as full may have room again. */
+    int refresh = 0;
+    for (dial *dl = d->dials; dl; dl = dl->next)
+        if (dl->full_until_ms && now >= dl->full_until_ms) {
+            dl->full_until_ms = 0;
+            refresh = 1;
+        }
+    if (refresh)
+        peer_targets_changed(d);
     /* Outbound connections to members no longer selected (fanout, or the
-     * sponsor after joining) are closed once idle, if others carry the sync. */
-    unsigned out = 0;
+     * sponsor after joining) are closed once idle, if others carry the
+     * sync: while more than fanout are outbound, or once every target is
+     * connected either way (a target that dialled us first leaves our
+     * outbound count short, and the sponsor's connection would stay open
+     * for good: the founder, through whom all join, would be a hub). */
+    unsigned out = 0, targets = 0, reached = 0;
     for (peer *p = d->peers; p; p = p->next)
         out += p->outbound && p->state == PEER_ESTABLISHED;
-    for (peer *p = d->peers; p && d->fanout && out > d->fanout; p = p->next) {
+    for (dial *dl = d->dials; dl; dl = dl->next)
+        if (dl->wanted) {
+            targets++;
+            reached += connected_to(d, &dl->id);
+        }
+    int all_reached = targets && reached >= targets;
+    for (peer *p = d->peers; p && d->fanout && (out > d->fanout || all_reached); p = p->next) {
         if (!p->outbound || p->state != PEER_ESTABLISHED || !gossip_idle(p) ||
             now - p->since_ms < 3000)
             continue;
@@ -1186,6 +1238,13 @@ static void on_tick(uv_timer_t *t)
     if (d->departed_ms && d->peers) {
         peer_members_changed(d);   /* after the grace: close what the others left open */
         quiet = 0;
+    }
+    if (peer_inbound_bound(d) && d->ninbound > peer_inbound_bound(d))
+        quiet = 0;   /* members over the bound to shed (gossip.c inbound_shed) */
+    for (peer *p = d->peers; d->fanout && all_reached && p; p = p->next) {
+        dial *dl = p->outbound && p->state == PEER_ESTABLISHED && p->id_known ? dial_find(d, &p->id) : NULL;
+        if (p->outbound && p->state == PEER_ESTABLISHED && (!dl || !dl->wanted))
+            quiet = 0;   /* an unwanted one left to close once idle */
     }
     gossip_tick(d);
     notify_tick(d);
@@ -1243,6 +1302,29 @@ void peer_free_all(catalogd *d)
     d->ssl_ctx = NULL;
 }
 
+unsigned peer_inbound_bound(catalogd *d)
+{
+    if (!d->fanout)
+        return 0;
+    return d->max_inbound_peers ? d->max_inbound_peers : NODE_PEER_INBOUND_PER_FANOUT * d->fanout;
+}
+
+int peer_is_target(catalogd *d, const proto_id *id)
+{
+    dial *dl = dial_find(d, id);
+    return dl && dl->wanted;
+}
+
+void peer_refused_full(peer *p)
+{
+    catalogd *d = p->d;
+    dial *dl = p->id_known ? dial_find(d, &p->id) : NULL;
+    if (!dl)
+        return;
+    dl->full_until_ms = now_ms(d) + NODE_PEER_FULL_RETRY_MS;
+    peer_targets_changed(d);
+}
+
 const char *const peer_state_names[] = { "connecting", "handshake", "established", "closing" };
 
 unsigned peer_count_established(catalogd *d)
@@ -1272,6 +1354,8 @@ void peer_pack_list(catalogd *d, msgpack_packer *pk)
         proto_map_put_str(&m, "name", p->name);
         proto_map_put_str(&m, "state", peer_state_names[p->state]);
         proto_map_put_str(&m, "direction", p->outbound ? "out" : "in");
+        /* the broadcast tree: records pushed to it (eager) or announced (lazy) */
+        proto_map_put_str(&m, "tree", p->state != PEER_ESTABLISHED || !tree_on(p) ? "" : p->tl.lazy ? "lazy" : "eager");
         proto_map_put_u64(&m, "last_sync_ms_ago", gossip_last_sync_ms(p) ? now - gossip_last_sync_ms(p) : 0);
         proto_map_put_u64(&m, "records_in", p->recs_in);
         proto_map_put_u64(&m, "records_out", p->recs_out);

@@ -16,6 +16,7 @@
 #include <msgpack.h>
 #include "daemon/catalogd.h"
 #include "proto/frame.h"
+#include "daemon/tree.h"
 
 enum peer_state { PEER_CONNECTING, PEER_HANDSHAKE, PEER_ESTABLISHED, PEER_CLOSING };
 
@@ -48,6 +49,7 @@ typedef struct peer {
     int failed;               /* closed for breaking the protocol (peer_fail) */
     struct gossip_peer *gs;   /* the protocol's state (gossip.c) */
     struct ingest *ing;       /* records being taken in (ingest.c) */
+    tree_link tl;             /* its link in the broadcast tree (tree.c) */
 } peer;
 
 int  peer_init(catalogd *d, char *err, size_t errlen);     /* TLS context */
@@ -82,5 +84,14 @@ uint64_t peer_last_heard_ms(catalogd *d, const proto_id *id);
 /* The member's connection furthest along (established first), or NULL. */
 peer *peer_of_member(catalogd *d, const proto_id *id);
 extern const char *const peer_state_names[];
+
+/* Inbound member connections this node accepts now (0: no bound, when
+ * every member is dialled). */
+unsigned peer_inbound_bound(catalogd *d);
+/* The member is one this node dials itself (within its fanout). */
+int peer_is_target(catalogd *d, const proto_id *id);
+/* p, an outbound connection, was refused with MSG_ERR_FULL: dial the
+ * next-ranked member instead for NODE_PEER_FULL_RETRY_MS. */
+void peer_refused_full(peer *p);
 
 #endif

@@ -277,6 +277,40 @@ _Static_assert(NODE_CONTROL_WATCHERS_MAX < NODE_CONTROL_CLIENTS_MAX, "watchers m
 _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_MAX,
                "a page and its last record fit a control frame");
 
+/* ---- the broadcast tree (daemon/tree.c) ---- */
+
+/* Lazy links a batch of announces goes to.  Each node receives about this
+ * many announces per record on top of the record (~111 bytes each against
+ * a ~700-byte record): 2 keeps a node at ~1.4 x the record's bytes, and a
+ * node the tree missed still hears of it from ~2 of its neighbours (the
+ * anti-entropy probe catches the rest). */
+#define NODE_TREE_LAZY_PEERS 2u
+/* Entries in the lazy batch (flushed early when full) and announced
+ * records waiting for the tree before a graft (beyond: wanted at once). */
+#define NODE_TREE_LAZY_MAX 4096u
+#define NODE_TREE_WAITS_MAX 1024u
+/* Records pushed to us remembered (author hash, seq) to notice a second
+ * push of one still being verified: a lookup is a pass over them, per
+ * pushed record (small frames: a relay, an outbox). */
+#define NODE_TREE_SEEN 256u
+
+/* With a fanout, inbound connections of members past the handshake are
+ * bounded at this many per fanout (max_inbound_peers overrides it), so
+ * that no member (the founder, a popular sponsor) becomes a hub; a dialer
+ * refused with MSG_ERR_FULL dials its next-ranked member instead and tries
+ * the refused one again after NODE_PEER_FULL_RETRY_MS. */
+#define NODE_PEER_INBOUND_PER_FANOUT 4u
+#define NODE_PEER_FULL_RETRY_MS 60000u
+/* Members over the bound (newcomers let in while they had no alliance)
+ * are shed once connected this long and owed nothing. */
+#define NODE_PEER_SHED_AFTER_MS 5000u
+
+/* A differing digest is answered, this long later at the earliest (the
+ * next tick), with our digest again (digest again: 1), not with a hello:
+ * while records spread, digests differ for a moment and a hello carries the
+ * whole version vector (~130 KB at 1,788 members). */
+#define NODE_DIGEST_SETTLE_MS 500u
+
 /* ---- connections (daemon/peer.c) ---- */
 
 /* Inbound peer connections held at once, in any state.  An alliance has at

@@ -38,6 +38,7 @@ const char *msg_error_name(uint64_t code)
     case MSG_ERR_RECORD: return "record";
     case MSG_ERR_SIGNATURE: return "signature";
     case MSG_ERR_LIMIT: return "limit";
+    case MSG_ERR_FULL: return "full";
     default: return "?";
     }
 }
@@ -47,10 +48,10 @@ const char *msg_error_name(uint64_t code)
 /* Every field name any message uses.  A key that is not one of these, or is
  * one but not of the message's type, is skipped. */
 enum { K_T, K_V, K_GENESIS, K_DIGEST, K_VV, K_R, K_RECS, K_A, K_D, K_CODE, K_TEXT,
-       K_AUTHOR, K_LO, K_HI, K_P, K_COUNT };
+       K_AUTHOR, K_LO, K_HI, K_P, K_PUSH, K_AGAIN, K_COUNT };
 static const char *const key_names[K_COUNT] = {
     "t", "v", "genesis", "digest", "vv", "r", "recs", "a", "d", "code", "text",
-    "author", "lo", "hi", "p",
+    "author", "lo", "hi", "p", "push", "again",
 };
 
 /* Where each known field's value starts (valid when have[k]). */
@@ -256,6 +257,20 @@ static int field_uint(const field_pos *f, int k, uint64_t *out, const dctx *c)
     return 0;
 }
 
+/* An optional flag (push, again): -1 when absent, else 0 or 1 (any other
+ * unsigned value counts as 1, for a later version's values). */
+static int field_flag(const field_pos *f, int k, int *out, const dctx *c)
+{
+    uint64_t v;
+    *out = -1;
+    if (!f->have[k])
+        return 0;
+    if (field_uint(f, k, &v, c))
+        return -1;
+    *out = v != 0;
+    return 0;
+}
+
 /* author, lo, hi: the head of sums and points */
 static int decode_range(const field_pos *f, proto_id *author, uint64_t *lo, uint64_t *hi, const dctx *c)
 {
@@ -318,7 +333,7 @@ static int decode_hello(const field_pos *f, msg *m, const dctx *c)
                          PROTO_ID_LEN);
     if (!m->hello.has_genesis)
         memset(&m->hello.genesis, 0, sizeof m->hello.genesis);
-    if (field_id(f, K_DIGEST, &m->hello.digest, c))
+    if (field_id(f, K_DIGEST, &m->hello.digest, c) || field_flag(f, K_PUSH, &m->hello.push, c))
         return -1;
     return field_list(f, K_VV, MSG_VV_MAX, item_vv, &m->hello.vv, c);
 }
@@ -393,13 +408,15 @@ int msg_decode(const uint8_t *frame, size_t len, msg *out, char *err, size_t err
     case MSG_HELLO:
         return decode_hello(&f, out, &c);
     case MSG_WANT:
-        return field_list(&f, K_R, MSG_WANT_RANGES_MAX, item_want, &out->want.r, &c);
+        return field_list(&f, K_R, MSG_WANT_RANGES_MAX, item_want, &out->want.r, &c) ||
+               field_flag(&f, K_PUSH, &out->want.push, &c);
     case MSG_RECORDS:
-        return field_list(&f, K_RECS, MSG_RECORDS_MAX, item_record, &out->records.recs, &c);
+        return field_list(&f, K_RECS, MSG_RECORDS_MAX, item_record, &out->records.recs, &c) ||
+               field_flag(&f, K_PUSH, &out->records.push, &c);
     case MSG_ANNOUNCE:
         return field_list(&f, K_A, MSG_ANNOUNCE_MAX, item_announce, &out->announce.a, &c);
     case MSG_DIGEST:
-        return field_id(&f, K_D, &out->digest.d, &c);
+        return field_id(&f, K_D, &out->digest.d, &c) || field_flag(&f, K_AGAIN, &out->digest.again, &c);
     case MSG_PING:
     case MSG_PONG:
         return 0;
@@ -547,6 +564,14 @@ int msg_pack_digest(msgpack_sbuffer *sb, const proto_id *digest)
     return frame_done(sb, pk_head(&pk, MSG_DIGEST, 1) | pk_cstr(&pk, "d") | pk_id(&pk, digest));
 }
 
+int msg_pack_digest_again(msgpack_sbuffer *sb, const proto_id *digest)
+{
+    msgpack_packer pk;
+    proto_frame_begin(sb, &pk);
+    return frame_done(sb, pk_head(&pk, MSG_DIGEST, 2) | pk_cstr(&pk, "d") | pk_id(&pk, digest) |
+                              pk_cstr(&pk, "again") | msgpack_pack_uint64(&pk, 1));
+}
+
 static int pk_range(msgpack_packer *pk, const proto_id *author, uint64_t lo, uint64_t hi)
 {
     return pk_cstr(pk, "author") | pk_id(pk, author) | pk_cstr(pk, "lo") | msgpack_pack_uint64(pk, lo) |
@@ -669,11 +694,15 @@ static size_t list_header(const msg_list *l, uint32_t n, uint8_t *out)
     int rc;
     msgpack_packer_init(&pk, &fb, fixbuf_write);
     if (l->type == MSG_HELLO) {
-        rc = pk_head(&pk, MSG_HELLO, 4) | pk_cstr(&pk, "v") | msgpack_pack_uint64(&pk, MSG_PROTO_VERSION) |
+        rc = pk_head(&pk, MSG_HELLO, l->push >= 0 ? 5 : 4) | pk_cstr(&pk, "v") | msgpack_pack_uint64(&pk, MSG_PROTO_VERSION) |
              pk_cstr(&pk, "genesis") | (l->has_genesis ? pk_id(&pk, &l->genesis) : msgpack_pack_nil(&pk)) |
              pk_cstr(&pk, "digest") | pk_id(&pk, &l->digest);
+        if (l->push >= 0)
+            rc |= pk_cstr(&pk, "push") | msgpack_pack_uint64(&pk, (uint64_t)l->push);
     } else {
-        rc = pk_head(&pk, l->type, 1);
+        rc = pk_head(&pk, l->type, l->push >= 0 ? 2 : 1);
+        if (l->push >= 0)
+            rc |= pk_cstr(&pk, "push") | msgpack_pack_uint64(&pk, (uint64_t)l->push);
     }
     rc |= pk_cstr(&pk, list_field(l->type)) | msgpack_pack_array(&pk, n);
     return rc ? 0 : fb.n;
@@ -706,6 +735,7 @@ static int list_start(msg_list *l, enum msg_type type)   /* type 0: fail */
 
 int msg_list_init(msg_list *l, enum msg_type type)
 {
+    l->push = -1;
     l->has_genesis = 0;
     memset(&l->genesis, 0, sizeof l->genesis);
     memset(&l->digest, 0, sizeof l->digest);
@@ -715,6 +745,7 @@ int msg_list_init(msg_list *l, enum msg_type type)
 
 int msg_list_init_hello(msg_list *l, const proto_id *genesis, const proto_id *digest)
 {
+    l->push = -1;
     l->has_genesis = genesis != NULL;
     if (genesis)
         l->genesis = *genesis;
@@ -722,6 +753,19 @@ int msg_list_init_hello(msg_list *l, const proto_id *genesis, const proto_id *di
         memset(&l->genesis, 0, sizeof l->genesis);
     l->digest = *digest;
     return list_start(l, MSG_HELLO);
+}
+
+int msg_list_set_push(msg_list *l, int push)
+{
+    uint8_t hdr[LIST_HEAD];
+    if (l->failed || l->n || (l->type != MSG_HELLO && l->type != MSG_WANT && l->type != MSG_RECORDS))
+        return -1;
+    l->push = push < 0 ? -1 : push != 0;
+    size_t h = list_header(l, 0, hdr);
+    if (!h)
+        return -1;
+    l->hbase = h - array_header_len(0);
+    return 0;
 }
 
 /* Before an add of type t: 0 if it may go ahead, else its result. */

@@ -5,17 +5,29 @@
  * A peer frame (proto/frame.h: 4-byte big-endian length, then one msgpack
  * map) carries one message; "t" names its type:
  *
- *   hello    {t, v: uint, genesis: bin32|nil, digest: bin32, vv: [[author bin32, seq uint, chain bin32]...]}
- *   want     {t, r: [[author bin32, from uint, to uint]...]}        1 <= from <= to
- *   records  {t, recs: [record bin...]}                             each <= PROTO_RECORD_MAX
+ *   hello    {t, v: uint, genesis: bin32|nil, digest: bin32, vv: [[author bin32, seq uint, chain bin32]...],
+ *             push?: uint}
+ *   want     {t, r: [[author bin32, from uint, to uint]...], push?: uint}   1 <= from <= to
+ *   records  {t, recs: [record bin...], push?: uint}                each <= PROTO_RECORD_MAX
  *   announce {t, a: [[author bin32, seq uint, hash bin32]...]}
- *   digest   {t, d: bin32}
+ *   digest   {t, d: bin32, again?: uint}
  *   sums     {t, author: bin32, lo: uint, hi: uint}                  1 <= lo <= hi
  *   points   {t, author: bin32, lo: uint, hi: uint, p: [[seq uint, chain bin32]...]}
  *                                                     lo <= seq <= hi, seqs increasing
  *   ping     {t}
  *   pong     {t}
  *   error    {t, code: uint, text: str}                             then the sender closes
+ *
+ * The fields marked ? are optional flags of the broadcast tree (docs/PROTOCOL.md,
+ * "Broadcast tree"), added without a new protocol version: a node that
+ * does not know them skips them (DECISIONS 10).  Decoded as -1 when absent,
+ * else 0 or 1 (any unsigned value other than 0 counts as 1); another type
+ * is a protocol error.  hello push 1: the sender speaks them; want push 1:
+ * push me new records whole (graft), 0: only announce them to me (prune),
+ * the ranges may then be empty; records push 1: pushed unasked (a copy we
+ * held already makes us prune the link); digest again 1: the sender's
+ * answer to a differing digest, sent a while later — if it still differs,
+ * send a hello.
  *
  * Decoding (msg_decode) checks the whole frame body once: every field's
  * type, every fixed length, every count against proto/limits.h, every list
@@ -114,6 +126,8 @@ enum msg_error {
     MSG_ERR_SIGNATURE = 4,  /* a record whose signature does not verify */
     MSG_ERR_LIMIT = 5,      /* over a budget of proto/limits.h (wants, announces, records set aside,
                                idle too long) */
+    MSG_ERR_FULL = 6,       /* inbound connections full here: dial another member
+                               (peers before the broadcast tree report it as "?") */
 };
 
 /* The wire name of a type ("hello"...), or "?" for a value that is not one:
@@ -146,18 +160,22 @@ typedef struct msg {
             proto_id genesis;           /* valid when has_genesis */
             proto_id digest;
             msg_items vv;               /* vv.n <= MSG_VV_MAX entries: msg_vv_next */
+            int push;                   /* -1 absent, 1: speaks the broadcast tree's flags */
         } hello;
         struct {
             msg_items r;                /* r.n <= MSG_WANT_RANGES_MAX ranges: msg_want_next */
+            int push;                   /* -1 absent, 1 graft, 0 prune */
         } want;
         struct {
             msg_items recs;             /* recs.n <= MSG_RECORDS_MAX records: msg_records_next */
+            int push;                   /* -1 absent, 1 pushed unasked */
         } records;
         struct {
             msg_items a;                /* a.n <= MSG_ANNOUNCE_MAX entries: msg_announce_next */
         } announce;
         struct {
             proto_id d;
+            int again;                  /* -1 absent, 1 the answer to a differing digest */
         } digest;
         struct {
             uint64_t code;              /* 0 when absent; any value (see enum msg_error) */
@@ -231,6 +249,8 @@ int msg_announce_next(msg_iter *it, proto_id *author, uint64_t *seq, proto_id *h
  * 0 on success; -1 when out of memory, and then sb holds nothing to send
  * and needs no destroy. */
 int msg_pack_digest(msgpack_sbuffer *sb, const proto_id *digest);
+/* a digest with again: 1 (see the optional flags above) */
+int msg_pack_digest_again(msgpack_sbuffer *sb, const proto_id *digest);
 /* -1 also when lo == 0 or hi < lo */
 int msg_pack_sums(msgpack_sbuffer *sb, const proto_id *author, uint64_t lo, uint64_t hi);
 /* n <= MSG_SUMS_MAX points, seqs increasing within lo..hi (else -1) */
@@ -274,6 +294,7 @@ typedef struct msg_list {
     size_t hbase;               /* header bytes (map, fields) before the array's length */
     int failed;                 /* init ran out of memory */
     int has_genesis;            /* hello only */
+    int push;                   /* the push flag: -1 none (msg_list_set_push) */
     proto_id genesis, digest;   /* hello only */
 } msg_list;
 
@@ -285,6 +306,11 @@ int msg_list_init(msg_list *l, enum msg_type type);
  * that has none yet) and digest; its vv entries are added with
  * msg_list_add_vv.  Returns as msg_list_init. */
 int msg_list_init_hello(msg_list *l, const proto_id *genesis, const proto_id *digest);
+
+/* Add the optional push flag (0 or 1; -1 removes it) to a hello, want or
+ * records builder before its first item.  0, or -1 (another type, items
+ * added already, a failed init). */
+int msg_list_set_push(msg_list *l, int push);
 
 /* Adding an item returns 0 when it was added; MSG_LIST_FULL when it was not
  * because the frame would exceed its type's count limit or

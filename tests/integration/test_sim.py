@@ -12,7 +12,9 @@ import sim  # noqa: E402
 # no CPU, no jitter, no queueing at the uplink, no anti-entropy: every link
 # takes the same time, so the first copy of a record comes along a shortest path
 IDEAL = dict(verify_us=0.0, apply_us=0.0, fsync_us=0.0, msg_us=0.0, vv_entry_us=0.0, jitter_ms=0.0,
-             jitter_frac=0.0, uplink_mbps=1e12, sync_interval_ms=0, cores=0, record_bytes=600, seq=5)
+             jitter_frac=0.0, uplink_mbps=1e12, sync_interval_ms=0, cores=0, record_bytes=600, seq=5, tree=0)
+# the same with the broadcast tree (daemon/tree.c), as built now
+TREE = dict(IDEAL, tree=1)
 
 
 def test_sizes_hand_counted(env):
@@ -140,3 +142,72 @@ def test_member_ids_as_printed(env):
     ids = [bytes([i]) * 32 for i in range(12)]
     m = sim.Model(12, 3, ids=ids, **IDEAL)
     assert m.adj == sim.build_graph(ids, 3)
+
+
+def test_tree_line_and_ring(env):
+    # a line has no cycle: every link stays eager, each node gets one push
+    # and nobody has a lazy link to announce on
+    P = sim.size_records_push(600)
+    assert P == sim.size_records(600) + 6
+    m = sim.Model(4, 1, adj=[[1], [0, 2], [1, 3], [2]], **TREE)
+    assert m.tree
+    r = m.trial(0, 1)
+    assert r["bytes_in"] == [0, P, P, P]
+    assert r["counts"] == {"push": 3}
+    assert abs(r["reach_all_ms"] - 0.05 * 3) < 1e-9   # one trip per hop
+    # a ring: the first record reaches 2 along both sides; the second copy
+    # prunes a link of the cycle, after which each node gets exactly one copy
+    m = sim.Model(4, 1, adj=[[1, 3], [0, 2], [1, 3], [0, 2]], **TREE)
+    first = m.trial(0, 1)
+    assert first["counts"]["prune"] >= 1
+    assert len(m.eager) == 2 * 3, m.eager   # a spanning tree, eager both ways
+    for author in (0, 1, 2, 3):
+        r = m.trial(author, author + 2)
+        assert r["counts"]["push"] == 3 and "prune" not in r["counts"], r["counts"]
+        assert all(t is not None for t in r["applied_ms"])
+
+
+def test_tree_steady_state_bytes(env):
+    # after the first record the eager links are a spanning tree: one copy
+    # per node, plus lazy announces to lazy_peers links per node
+    m = sim.Model(60, 4, seed=2, **TREE)
+    m.trial(0, 1)
+    assert len(m.eager) == 2 * 59
+    r = m.trial(17, 2)
+    assert all(t is not None for t in r["applied_ms"])
+    assert r["recs_in"] == [1] * 59
+    per_node = sim.size_records_push(600) + 2 * sim.size_announce(5)
+    assert max(r["bytes_in"]) <= sim.size_records_push(600) + 8 * sim.size_announce(5)
+    assert abs(sum(r["bytes_in"]) / 59 - per_node) < sim.size_announce(5)
+
+
+def test_tree_repairs_a_cut(env):
+    # an eager link removed (a node on the tree left): the part cut off
+    # hears of the record from a lazy announce and grafts
+    m = sim.Model(60, 4, seed=2, **TREE)
+    m.trial(0, 1)
+    a, b = next(iter(sorted(m.eager)))
+    m.eager.discard((a, b))
+    m.eager.discard((b, a))
+    r = m.trial(a, 3)
+    assert all(t is not None for t in r["applied_ms"]), "the cut-off part was not reached"
+    assert r["counts"].get("graft", 0) >= 1
+
+
+def test_inbound_bound_and_sponsor(env):
+    # every member joins through the founder: without the rules the
+    # founder keeps many of the newcomers' sponsor connections; with them
+    # (close once every target is reached, inbound bounded at 4 x fanout)
+    # nobody is a hub
+    import random
+    ids = sim.node_ids(300, random.Random(7))
+    old = sim.build_graph(ids, 8)
+    new = sim.build_graph(ids, 8, bound=32, close_reached=True)
+    assert len(old[0]) > 32
+    assert len(new[0]) < len(old[0]) / 2
+    assert max(len(a) for a in new) <= 32
+    # a bound that bites: refused dialers take their next-ranked member
+    tight = sim.build_graph(ids, 8, bound=10, close_reached=True)
+    assert max(len(a) for a in tight) <= 10 + 8
+    assert min(len(a) for a in tight) >= 1
+    assert min(sim.bfs(tight, 0)) >= 0, "the graph stays connected"

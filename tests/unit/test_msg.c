@@ -303,7 +303,9 @@ static void names(void **state)
     assert_string_equal(msg_error_name(MSG_ERR_SIGNATURE), "signature");
     assert_string_equal(msg_error_name(0), "?");
     assert_string_equal(msg_error_name(MSG_ERR_LIMIT), "limit");
-    assert_string_equal(msg_error_name(6), "?");
+    assert_int_equal(MSG_ERR_FULL, 6);
+    assert_string_equal(msg_error_name(MSG_ERR_FULL), "full");
+    assert_string_equal(msg_error_name(7), "?");
     assert_int_equal(MSG_PROTO_VERSION, 2);
     assert_int_equal(PROTO_PEER_FRAME_MAX, 4u << 20);
     assert_int_equal(PROTO_CTL_FRAME_MAX, 16u << 20);
@@ -729,6 +731,100 @@ static void pk_nested(msgpack_packer *pk, unsigned depth, int maps)
         }
     }
     msgpack_pack_uint64(pk, 1);
+}
+
+/* The broadcast tree's optional flags (push on hello, want and records,
+ * again on digest): absent they decode as -1 (what a node before the tree
+ * sends), set they round-trip, and a frame without items is still valid
+ * (a prune is a want with no ranges). */
+static void tree_flags(void **state)
+{
+    msg m;
+    uint8_t *keep;
+    size_t len;
+    const uint8_t *f;
+    msg_list l;
+    proto_id a = id_of(1), d = id_of(2);
+
+    assert_int_equal(msg_list_init(&l, MSG_WANT), 0);
+    f = msg_list_frame(&l, &len);
+    decode_keep(f, len, &m, &keep);
+    assert_int_equal(m.want.push, -1);
+    free(keep);
+    assert_int_equal(msg_list_set_push(&l, 0), 0);
+    f = msg_list_frame(&l, &len);
+    decode_keep(f, len, &m, &keep);
+    assert_int_equal(m.type, MSG_WANT);
+    assert_int_equal(m.want.push, 0);
+    assert_int_equal(msg_count(&m), 0);
+    free(keep);
+    assert_int_equal(msg_list_set_push(&l, 1), 0);
+    assert_int_equal(msg_list_add_want(&l, &a, 3, 4), 0);
+    assert_int_equal(msg_list_set_push(&l, 0), -1);   /* after an item: refused */
+    f = msg_list_frame(&l, &len);
+    decode_keep(f, len, &m, &keep);
+    assert_int_equal(m.want.push, 1);
+    assert_int_equal(msg_count(&m), 1);
+    free(keep);
+    msg_list_destroy(&l);
+
+    static const uint8_t rec[3] = { 1, 2, 3 };
+    assert_int_equal(msg_list_init(&l, MSG_RECORDS), 0);
+    assert_int_equal(msg_list_set_push(&l, 1), 0);
+    assert_int_equal(msg_list_add_record(&l, rec, sizeof rec), 0);
+    f = msg_list_frame(&l, &len);
+    decode_keep(f, len, &m, &keep);
+    assert_int_equal(m.records.push, 1);
+    assert_int_equal(msg_count(&m), 1);
+    free(keep);
+    msg_list_reset(&l);   /* the flag stays */
+    assert_int_equal(msg_list_add_record(&l, rec, sizeof rec), 0);
+    f = msg_list_frame(&l, &len);
+    decode_keep(f, len, &m, &keep);
+    assert_int_equal(m.records.push, 1);
+    free(keep);
+    msg_list_destroy(&l);
+
+    assert_int_equal(msg_list_init(&l, MSG_ANNOUNCE), 0);
+    assert_int_equal(msg_list_set_push(&l, 1), -1);   /* not an announce's */
+    msg_list_destroy(&l);
+
+    assert_int_equal(msg_list_init_hello(&l, &d, &d), 0);
+    f = msg_list_frame(&l, &len);
+    decode_keep(f, len, &m, &keep);
+    assert_int_equal(m.hello.push, -1);
+    free(keep);
+    assert_int_equal(msg_list_set_push(&l, 1), 0);
+    assert_int_equal(msg_list_add_vv(&l, &a, 7, &d), 0);
+    f = msg_list_frame(&l, &len);
+    decode_keep(f, len, &m, &keep);
+    assert_int_equal(m.hello.push, 1);
+    assert_int_equal(msg_count(&m), 1);
+    free(keep);
+    msg_list_destroy(&l);
+
+    msgpack_sbuffer sb;
+    assert_int_equal(msg_pack_digest(&sb, &d), 0);
+    decode_keep(sb.data, sb.size, &m, &keep);
+    assert_int_equal(m.digest.again, -1);
+    free(keep);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(msg_pack_digest_again(&sb, &d), 0);
+    decode_keep(sb.data, sb.size, &m, &keep);
+    assert_int_equal(m.digest.again, 1);
+    assert_memory_equal(m.digest.d.b, d.b, 32);
+    free(keep);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* a flag of another type is refused */
+    msgpack_packer pk;
+    body_begin(&sb, &pk);
+    msgpack_pack_map(&pk, 3);
+    proto_pack_kv_str(&pk, "t", "want");
+    proto_pack_cstr(&pk, "r");
+    msgpack_pack_array(&pk, 0);
+    proto_pack_kv_str(&pk, "push", "yes");
+    refused_sb(&sb, "'push' is not an unsigned integer");
 }
 
 static void unknown_keys_skipped(void **state)
@@ -1666,6 +1762,7 @@ int main(void)
         cmocka_unit_test(roundtrip_fixed),
         cmocka_unit_test(other_senders),
         cmocka_unit_test(unknown_keys_skipped),
+        cmocka_unit_test(tree_flags),
         cmocka_unit_test(list_limits),
         cmocka_unit_test(size_limits),
         cmocka_unit_test(error_text),
