@@ -1045,7 +1045,15 @@ static dial *dial_want(catalogd *d, const proto_id *id, const char *addr)
         dl->next = d->dials;
         d->dials = dl;
     }
-    snprintf(dl->addr, sizeof dl->addr, "%s", addr);
+    if (strcmp(dl->addr, addr)) {
+        /* a member that moved (member address): try the new address now,
+         * not after a backoff grown against the old one */
+        snprintf(dl->addr, sizeof dl->addr, "%s", addr);
+        dl->backoff_ms = 0;
+        dl->next_ms = 0;
+        if (!dl->p)
+            tick_within(d, 10);
+    }
     if (!dl->wanted && !dl->p)
         tick_within(d, 10);   /* a new member to reach: do not wait for a quiet tick */
     dl->wanted = 1;

@@ -9,7 +9,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from harness import SLOW, digests_equal, wait_until
+from harness import SLOW, digests_equal, free_port, wait_until
 
 
 def members(node):
@@ -210,3 +210,36 @@ def test_expulsion_closes_and_refuses_later_records(env):
     # and a node that syncs later from nothing takes c's records up to the cut
     e = env.join(a)
     wait_until(lambda: e.ctl("search", "株式会社除名前").find("（除名）") >= 0, 20, what="e to hold c's record")
+
+
+def test_address_change_reconnects_live(env):
+    """c announces a new address and moves there (a new server): a and b,
+    which keep it among their targets, reconnect to the new address within
+    seconds, without a restart of their own; a record c writes there
+    reaches both."""
+    a = env.found()
+    b = env.join(a)
+    c = env.join(a)
+    wait_until(lambda: digests_equal([a, b, c]), 20, what="three nodes in sync")
+    cid = c.member_id()
+    new_port = free_port()
+    new_addr = f"127.0.0.1:{new_port}"
+    c.ctl("member", "address", new_addr)
+    for n in (a, b):
+        wait_until(lambda n=n: _member(n, cid)["address"] == new_addr, 15,
+                   what=f"{n.name} to learn c's new address")
+    c.stop()
+    c.port, c.addr = new_port, new_addr   # the node moves: it listens there now
+    c.start()
+
+    for n in (a, b):
+        # it holds a connection with c again (dialled at the new address, or
+        # c's own dial: whichever the pair keeps)
+        wait_until(lambda n=n: any(p.get("member_id") == cid and p.get("state") == "established"
+                                   for p in n.ctl_json("peers")), 15, what=f"{n.name} connected to c again")
+    c.ctl("put", "note", "moved", "text=移転しました")
+    wait_until(lambda: digests_equal([a, b, c]), 20, what="c's record from its new address everywhere")
+
+
+def _member(node, mid):
+    return next(m for m in node.ctl_json("member", "list") if m["member_id"] == mid)
