@@ -134,6 +134,17 @@ static void member_op(world *w, int by, int who, const char *op)
     add(w, by, "member", key, b);
 }
 
+/* An expel vote naming how much of who's log the voter held. */
+static void expel(world *w, int by, int who, int64_t held)
+{
+    char key[65];
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "expel");
+    proto_body_int(b, "seq", held);
+    proto_hex(ids[who].id.b, 32, key);
+    add(w, by, "member", key, b);
+}
+
 /* A proposal by who amending parent: the genesis lists with extra_area
  * added (or none), admission adm. */
 static proto_id propose(world *w, int who, const proto_id *parent, const char *extra_area, uint32_t adm)
@@ -501,6 +512,43 @@ static void settle_same_any_batching(void **state)
     assert_memory_equal(pol[0].b, pol[2].b, 32);
 }
 
+/* A former member's membership record within its cut is taken (its log
+ * up to the cut is kept), but derives what the replay derives: nothing
+ * when its author was no member at its turn.  M3 is expelled by votes
+ * naming its seq 2; its leave (seq 1), dated after the votes, arrives
+ * after them: the replay has M3 expelled before its leave, so it stays
+ * expelled with its cut at 2 — also on the node that took the leave on
+ * the incremental path, and on one that took the leave first. */
+static void former_member_record_derives_as_replay(void **state)
+{
+    world w;
+    store *src = found(&w, 1);   /* admission 1, expulsion 2 */
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    admit(&w, F, M3);
+    expel(&w, F, M3, 2);
+    expel(&w, M1, M3, 2);
+    member_op(&w, M3, M3, "leave");
+    /* w.v: 1-3 admits, 4 F's vote, 5 M1's vote, 6 M3's leave */
+    static const size_t orders[2][6] = { { 1, 2, 3, 4, 5, 6 }, { 1, 2, 3, 6, 4, 5 } };
+    for (int o = 0; o < 2; o++) {
+        store *s = replay(&w, orders[o], 6, 1);
+        store_member m;
+        int status = -1;
+        uint64_t cut = 0;
+        assert_int_equal(store_member_get(s, &ids[M3].id, &m), 0);
+        assert_int_equal(m.status, STORE_MEMBER_EXPELLED);
+        assert_int_equal(store_member_cut(s, &ids[M3].id, &status, &cut), 0);
+        assert_int_equal(cut, 2);
+        int changed = -1;
+        char err[256];
+        assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+        assert_int_equal(changed, 0);   /* the incremental path derived what the replay does */
+        store_close(s);
+    }
+}
+
 /* The validator: what a policy record may say, on its own. */
 static int validate(const char *key, uint32_t flags, proto_body *b, char *err, size_t errlen)
 {
@@ -592,6 +640,7 @@ int main(void)
         cmocka_unit_test(whose_votes_count),
         cmocka_unit_test(admission_from_policy),
         cmocka_unit_test(settle_same_any_batching),
+        cmocka_unit_test(former_member_record_derives_as_replay),
         cmocka_unit_test(validator),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
