@@ -137,7 +137,7 @@ void node_note_sponsor_hello(catalogd *d, struct peer *p, const msg *m)
     proto_id dg, gh;
     int has_genesis = 1;
     store_digest_get(d->st, &dg, &gh, &has_genesis);
-    if (!p->id_known || !d->have_sponsor || memcmp(&p->id, &d->sponsor_id, 32) ||
+    if (!p->id_known || !node_is_sponsor(d, &p->id) ||
         (has_genesis && !store_genesis_unchecked(d->st)))
         return;
     /* at most MSG_VV_MAX authors: msg_decode bounds the vector */
@@ -199,6 +199,24 @@ void node_sponsor_changed(catalogd *d)
     d->catalog_gen++;
 }
 
+void node_sponsor_member(catalogd *d, proto_id *out)
+{
+    proto_id m;
+    int k = store_key_owner(d->st, &d->sponsor_id, &m);
+    *out = k == STORE_KEY_CURRENT || k == STORE_KEY_RETIRED ? m : d->sponsor_id;
+}
+
+int node_is_sponsor(catalogd *d, const proto_id *member)
+{
+    if (!d->have_sponsor)
+        return 0;
+    if (!memcmp(member, &d->sponsor_id, 32))
+        return 1;
+    proto_id m;
+    node_sponsor_member(d, &m);
+    return !memcmp(member, &m, 32);
+}
+
 void node_genesis_check(catalogd *d, struct peer *p)
 {
     proto_id sp, digest, g;
@@ -212,7 +230,7 @@ void node_genesis_check(catalogd *d, struct peer *p)
      * depends neither on how they were batched nor on records this node
      * refuses, such as those of a member expelled since. */
     store_digest_get(d->st, &digest, &g, &has_g);
-    if (!p || !p->id_known || !d->have_sponsor || memcmp(&p->id, &d->sponsor_id, 32) ||
+    if (!p || !p->id_known || !node_is_sponsor(d, &p->id) ||
         (!gossip_in_sync(p, &digest) && !sponsor_chain_complete(d)))
         return;
     int rc = store_genesis_check(d->st, &sp, err, sizeof err);

@@ -43,6 +43,15 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
  * closes p, stops trusting the sponsor).  Nothing to do on a node whose
  * genesis is pinned. */
 void node_genesis_check(catalogd *d, struct peer *p);
+/* Whether member (a peer's member id) is the sponsor this node was told to
+ * trust.  The sponsor is named by the key of the certificate join was
+ * given, which is its member id only if it never rotated: a rotated
+ * sponsor's key is mapped to its member once this node holds the rotation
+ * (the handshake names the member, not the key). */
+int node_is_sponsor(catalogd *d, const proto_id *member);
+/* The member id to expect when dialing the sponsor (its key's member once
+ * known, else the key's hash). */
+void node_sponsor_member(catalogd *d, proto_id *out);
 /* A hello from the sponsor while this node holds no genesis or an
  * unchecked one: keep its vector, what the chain check compares with. */
 struct msg;

@@ -4,6 +4,7 @@
 #include "daemon/ingest.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
+#include "daemon/node.h"
 #include "daemon/notify.h"
 #include "proto/msg.h"
 #include "proto/limits.h"
@@ -80,7 +81,7 @@ static int key_acceptable(catalogd *d, const proto_id *id, const char **why)
      * member refuses it at its end anyway, and a newcomer it sponsored
      * before leaving learns from its records that the genesis does not lead
      * to it, rather than finding nobody there; it dials nobody) */
-    int sponsor = d->have_sponsor && !memcmp(id, &d->sponsor_id, 32);
+    int sponsor = node_is_sponsor(d, id);   /* by its key's member (a rotated sponsor) */
     if (sponsor && d->sponsor_refused) {
         *why = "it is the sponsor whose genesis this node refused (run catalogctl join again)";
         return 0;
@@ -142,7 +143,7 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
     const char *reason = NULL;
     char ids[PROTO_ID_STR];
     proto_id_str(&p->id, ids);
-    if (p->has_expect && memcmp(&p->expect, &p->id, 32)) {
+    if (p->has_expect && memcmp(&p->expect, &p->id, 32) && memcmp(&p->expect, &p->key_id, 32)) {
         p->d->counters.peers_refused[REFUSED_WRONG_MEMBER]++;
         log_warn(p->d, "refused peer %s: presented member id %s, expected another member", p->addr, ids);
         return 0;
@@ -1111,8 +1112,11 @@ void peer_targets_changed(catalogd *d)
         dial_want(d, &c.ids[i], c.addrs[i]);
     /* The sponsor is dialed until this node has other members to talk to:
      * once joined, it is a member like any other (and may fall outside the fanout). */
-    if (d->have_sponsor && !d->sponsor_refused && d->sponsor_addr[0] && take == 0)
-        dial_want(d, &d->sponsor_id, d->sponsor_addr);
+    if (d->have_sponsor && !d->sponsor_refused && d->sponsor_addr[0] && take == 0) {
+        proto_id sm;
+        node_sponsor_member(d, &sm);   /* the member the handshake names */
+        dial_want(d, &sm, d->sponsor_addr);
+    }
     free(c.ids);
     free(c.addrs);
     free(c.rank);

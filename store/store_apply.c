@@ -425,9 +425,16 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         break;
     }
     case KIND_MEMBER:
-        if (apply_member(s, txn, r) < 0)
-            return -1;
-        member_note_txn(s, txn, r);
+        /* a former member's record within its cut is kept, but derives
+         * what the replay derives: nothing when its author was no member
+         * at its turn (store_replay.c) */
+        if (!is_member_txn(s, txn, &r->author)) {
+            member_note_blocked_txn(s, txn, r);
+        } else {
+            if (apply_member(s, txn, r) < 0)
+                return -1;
+            member_note_txn(s, txn, r);
+        }
         s->policy_dirty = 1;   /* whose votes count may have changed */
         break;
     case KIND_POLICY:

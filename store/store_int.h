@@ -149,6 +149,10 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed);
  * fast path's bookkeeping, or mark the transaction for a replay when this
  * record's place in the replay order is not last. */
 void member_note_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* A membership record whose author is no active member now (a former
+ * member's, within its cut): what the replay derives from it, nothing if
+ * it sorts after everything applied, else mark for a replay. */
+void member_note_blocked_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* Before a write transaction commits: replay if marked.  0 or -1. */
 int member_settle_txn(store *s, MDB_txn *txn);
 /* ---- store_gov.c ---- */

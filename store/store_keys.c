@@ -265,6 +265,22 @@ int key_owner_txn(store *s, MDB_txn *txn, const proto_id *key_id, proto_id *memb
 {
     MDB_val ok = { 32, (void *)key_id->b }, ov;
     proto_id cur;
+    /* an admission key is its member's, first: another member's rotate
+     * naming it (its certificate is public, in the admit record) must not
+     * take it over for the handshake or the genesis chain check */
+    store_member *am = malloc(sizeof *am);
+    if (!am)
+        return -1;
+    int arc = member_get_txn(s, txn, key_id, am);
+    free(am);
+    if (arc < 0)
+        return -1;
+    if (arc == 0) {
+        *member = *key_id;
+        if (current_txn(s, txn, key_id, &cur, NULL))
+            return -1;
+        return memcmp(&cur, key_id, 32) ? STORE_KEY_RETIRED : STORE_KEY_CURRENT;
+    }
     int rc = mdb_get(txn, s->keyown, &ok, &ov);
     if (rc == 0 && ov.mv_size == 40) {
         memcpy(member->b, ov.mv_data, 32);

@@ -388,6 +388,22 @@ void member_note_txn(store *s, MDB_txn *txn, const proto_record *r)
         s->member_dirty = 1;
 }
 
+void member_note_blocked_txn(store *s, MDB_txn *txn, const proto_record *r)
+{
+    uint8_t k[MKEY_LEN], last[MKEY_LEN], bl = 1;
+    size_t n = MKEY_LEN, bn = 1;
+    mkey_of(r, 0, k);
+    /* after everything applied, with nothing blocked that could still
+     * apply, the replay reaches it with the state as it is now, where its
+     * author is no member: it derives nothing, and member_last stays (a
+     * replay does not count a blocked record).  Sorting earlier, its
+     * author may have been a member at its turn: the replay decides. */
+    if (meta_get_txn(s, txn, "member_last", last, &n) || n != MKEY_LEN ||
+        meta_get_txn(s, txn, "member_blocked", &bl, &bn) || bn != 1 || bl ||
+        memcmp(k, last, MKEY_LEN) <= 0)
+        s->member_dirty = 1;
+}
+
 int member_settle_txn(store *s, MDB_txn *txn)
 {
     return s->member_dirty ? member_rederive_txn(s, txn, NULL) : 0;

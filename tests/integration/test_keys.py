@@ -186,3 +186,28 @@ def test_backup_after_rotation_restores(env):
     st = a.ctl_json("status")
     assert st["member_id"] == a_id and st["key"] == rot["key"], st
     a.ctl("put", "note", "k", "v=1")
+
+
+def test_newcomer_restarted_before_pinning_a_rotated_sponsor(env):
+    """A newcomer given the certificate of a sponsor that rotated before
+    (its key is not the member id) holds the genesis unchecked and the
+    sponsor's rotation; stopped before the check, it must still take its
+    sponsor after a restart (the handshake maps the key to the member: the
+    sponsor is recognised by its key, not by a member id equal to it)."""
+    import sys
+    a = env.found()
+    a.ctl_json("key", "rotate")   # a's seq 2: before everything the newcomer receives
+    csv = os.path.join(env.tmp, "many.csv")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    subprocess.run([sys.executable, os.path.join(root, "bench", "gen_catalog.py"), "3000", csv], check=True)
+    a.run("import", csv, timeout=600)
+    n = env.join(a, start=False)   # n's sponsor_id: a's key in force, not a's member id
+    n.start()
+    # stop it as soon as it applied a first batch (the genesis and the rotation)
+    wait_until(lambda: "applied " in n.logtext(), 30 * SLOW, interval=0.005, what="a first batch on the newcomer")
+    n.kill()
+    assert "pinned" not in n.logtext(), "pinned before it was stopped: the test proves nothing"
+    n.start()
+    n.wait_member(timeout=60)
+    wait_until(lambda: "pinned" in n.logtext(), 60 * SLOW, what="the newcomer to pin the genesis after its restart")
+    wait_until(lambda: digests_equal([a, n]), 60 * SLOW, what="the newcomer in sync")

@@ -198,6 +198,29 @@ static int keys_cb(void *ctx, uint64_t from_seq, const proto_id *key_id)
 
 /* ---- tests ---- */
 
+/* A member's admission key is its own: another member's rotate naming it
+ * (the certificate is public, in the admit record) does not make the
+ * handshake or the genesis chain check map that key to the rotating
+ * member. */
+static void admission_key_stays_its_members(void **state)
+{
+    blob gen = { 0 }, adm = { 0 };
+    char hx[65];
+    make_base(&gen, &adm);
+    store *s = with_base(F, &gen, &adm);
+    proto_id g = genesis_of(s);
+    mhex(hx);
+    blob r = sign_with(M, &g, 1, "member", hx, rotate_body(F));   /* M names F's certificate */
+    assert_int_equal(take(s, &r), STORE_NEW);
+    proto_id owner;
+    assert_int_equal(store_key_owner(s, &ids[F].id, &owner), STORE_KEY_CURRENT);
+    assert_memory_equal(owner.b, ids[F].id.b, 32);
+    free(r.b);
+    free(gen.b);
+    free(adm.b);
+    store_close(s);
+}
+
 static void key_at_seq(void **state)
 {
     blob gen = { 0 }, adm = { 0 };
@@ -379,6 +402,7 @@ int main(void)
         cmocka_unit_test(key_at_seq),
         cmocka_unit_test(rotate_rules),
         cmocka_unit_test(rotate_fork),
+        cmocka_unit_test(admission_key_stays_its_members),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -134,6 +134,17 @@ static void member_op(world *w, int by, int who, const char *op)
     add(w, by, "member", key, b);
 }
 
+/* An expel vote naming how much of who's log the voter held. */
+static void expel(world *w, int by, int who, int64_t held)
+{
+    char key[65];
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "expel");
+    proto_body_int(b, "seq", held);
+    proto_hex(ids[who].id.b, 32, key);
+    add(w, by, "member", key, b);
+}
+
 /* A proposal by who amending parent: the genesis lists with extra_area
  * added (or none), admission adm. */
 static proto_id propose(world *w, int who, const proto_id *parent, const char *extra_area, uint32_t adm)
@@ -165,6 +176,39 @@ static proto_id propose(world *w, int who, const proto_id *parent, const char *e
     proto_body_str(b, "parent", ph);
     proto_body_int(b, "admission", adm);
     proto_body_int(b, "expulsion", 2);
+    proto_body_strs(b, "areas", areas, na);
+    proto_body_strs(b, "routes", routes, nr);
+    return add(w, who, "policy", key, b);
+}
+
+/* A proposal by who on parent with the genesis lists and both quorums. */
+static proto_id propose_q(world *w, int who, const proto_id *parent, uint32_t adm, uint32_t exp)
+{
+    store_policy p;
+    char ph[65], key[64];
+    const char *areas[40], *routes[40];
+    size_t na = 0, nr = 0;
+    memset(&p, 0, sizeof p);
+    p.parent = *parent;
+    p.admission = adm;
+    p.expulsion = exp;
+    for (; catalog_areas[na]; na++) {
+        areas[na] = catalog_areas[na];
+        snprintf(p.areas[na], sizeof p.areas[na], "%s", areas[na]);
+    }
+    for (; catalog_routes[nr]; nr++) {
+        routes[nr] = catalog_routes[nr];
+        snprintf(p.routes[nr], sizeof p.routes[nr], "%s", routes[nr]);
+    }
+    p.nareas = (uint32_t)na;
+    p.nroutes = (uint32_t)nr;
+    assert_int_equal(store_policy_proposal_key(&p, key, sizeof key), 0);
+    proto_hex(parent->b, 32, ph);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "propose");
+    proto_body_str(b, "parent", ph);
+    proto_body_int(b, "admission", adm);
+    proto_body_int(b, "expulsion", exp);
     proto_body_strs(b, "areas", areas, na);
     proto_body_strs(b, "routes", routes, nr);
     return add(w, who, "policy", key, b);
@@ -433,6 +477,78 @@ static void admission_from_policy(void **state)
     store_close(s);
 }
 
+/* A policy whose quorum depends on a member it admits: P1 (admission 1)
+ * comes into force with 2 of 2 active members; under it F alone admits
+ * M2, which makes 3 active members and P1's change quorum 3, so P1 falls
+ * out of force, and without it M2 is pending again.  Whatever the
+ * settlement decides, every node holding these records must decide the
+ * same, however they were batched, and a fresh derivation of what it
+ * committed must give what it committed. */
+static void settle_same_any_batching(void **state)
+{
+    world w;
+    store *src = found(&w, 3);   /* P0: admission 3, expulsion 3 */
+    store_close(src);
+    admit(&w, F, M1);            /* quorum min(3, 1) = 1 */
+    proto_id p1 = propose_q(&w, M1, &w.g, 1, 3);
+    endorse(&w, F, &p1);         /* 2 of min(3, 2): in force */
+    admit(&w, F, M2);            /* under P1: admitted by F alone */
+    /* w.v: 1 admit M1 (F), 2 propose (M1), 3 endorse (F), 4 admit M2 (F) */
+    static const size_t orders[3][4] = { { 1, 2, 3, 4 }, { 1, 3, 4, 2 }, { 1, 2, 3, 4 } };
+    size_t n = w.n - 1;
+    int st[3];
+    proto_id pol[3];
+    for (size_t batch = 1; batch <= 3; batch++) {   /* one at a time (twice), then all in one batch */
+        store *s = replay(&w, orders[batch - 1], n, batch == 3 ? n : 1);
+        store_member m;
+        assert_int_equal(store_member_get(s, &ids[M2].id, &m), 0);
+        st[batch - 1] = m.status;
+        pol[batch - 1] = in_force(s).id;
+        store_close(s);
+    }
+    assert_int_equal(st[0], st[1]);
+    assert_int_equal(st[0], st[2]);
+    assert_memory_equal(pol[0].b, pol[1].b, 32);
+    assert_memory_equal(pol[0].b, pol[2].b, 32);
+}
+
+/* A former member's membership record within its cut is taken (its log
+ * up to the cut is kept), but derives what the replay derives: nothing
+ * when its author was no member at its turn.  M3 is expelled by votes
+ * naming its seq 2; its leave (seq 1), dated after the votes, arrives
+ * after them: the replay has M3 expelled before its leave, so it stays
+ * expelled with its cut at 2 — also on the node that took the leave on
+ * the incremental path, and on one that took the leave first. */
+static void former_member_record_derives_as_replay(void **state)
+{
+    world w;
+    store *src = found(&w, 1);   /* admission 1, expulsion 2 */
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    admit(&w, F, M3);
+    expel(&w, F, M3, 2);
+    expel(&w, M1, M3, 2);
+    member_op(&w, M3, M3, "leave");
+    /* w.v: 1-3 admits, 4 F's vote, 5 M1's vote, 6 M3's leave */
+    static const size_t orders[2][6] = { { 1, 2, 3, 4, 5, 6 }, { 1, 2, 3, 6, 4, 5 } };
+    for (int o = 0; o < 2; o++) {
+        store *s = replay(&w, orders[o], 6, 1);
+        store_member m;
+        int status = -1;
+        uint64_t cut = 0;
+        assert_int_equal(store_member_get(s, &ids[M3].id, &m), 0);
+        assert_int_equal(m.status, STORE_MEMBER_EXPELLED);
+        assert_int_equal(store_member_cut(s, &ids[M3].id, &status, &cut), 0);
+        assert_int_equal(cut, 2);
+        int changed = -1;
+        char err[256];
+        assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+        assert_int_equal(changed, 0);   /* the incremental path derived what the replay does */
+        store_close(s);
+    }
+}
+
 /* The validator: what a policy record may say, on its own. */
 static int validate(const char *key, uint32_t flags, proto_body *b, char *err, size_t errlen)
 {
@@ -523,6 +639,8 @@ int main(void)
         cmocka_unit_test(any_order_same_policy),
         cmocka_unit_test(whose_votes_count),
         cmocka_unit_test(admission_from_policy),
+        cmocka_unit_test(settle_same_any_batching),
+        cmocka_unit_test(former_member_record_derives_as_replay),
         cmocka_unit_test(validator),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
