@@ -474,18 +474,53 @@ static size_t count_votes(store *s, MDB_txn *txn, const policy_log *l, const pro
     return n;
 }
 
-static size_t active_members(store *s, MDB_txn *txn)
+/* The admission times of the members active now, sorted: a proposal's
+ * change quorum counts those admitted before it was made (active_before).
+ * Counting every member active now let a policy change its own quorum: a
+ * policy lowering the admission quorum admitted a member, whose admission
+ * raised the quorum the policy itself needed, which took it out of force,
+ * which undid the admission — with no fixed point, the outcome depended on
+ * the order records came in.  Members admitted after a proposal was made
+ * (its own admissions among them) do not count for it.  *n is 0 on error. */
+static uint64_t *active_since(store *s, MDB_txn *txn, size_t *n)
 {
     MDB_cursor *c;
     MDB_val k, v;
-    size_t n = 0;
+    uint64_t *t = NULL;
+    size_t cap = 0;
+    *n = 0;
     if (mdb_cursor_open(txn, s->members, &c))
-        return 0;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        if (k.mv_size == 32 && is_member_txn(s, txn, k.mv_data))
-            n++;
+        return NULL;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        store_member m;
+        if (k.mv_size != 32 || member_get_txn(s, txn, k.mv_data, &m) || m.status != STORE_MEMBER_ACTIVE)
+            continue;
+        if (*n == cap) {
+            uint64_t *x = realloc(t, (cap = cap ? cap * 2 : 64) * sizeof *t);
+            if (!x)
+                break;
+            t = x;
+        }
+        t[(*n)++] = m.since_ms;
+    }
     mdb_cursor_close(c);
-    return n;
+    if (*n)
+        qsort(t, *n, sizeof *t, cmp_u64);
+    return t;
+}
+
+/* How many of the sorted times are <= t. */
+static size_t active_before(const uint64_t *since, size_t n, uint64_t t)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (since[mid] <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 uint32_t policy_change_quorum(const store_policy *p, size_t active)
@@ -547,7 +582,8 @@ static int derive_hist(store *s, MDB_txn *txn, store_policy *out, derive_cb cb, 
         hist_put(*hist, nhist, &cur);
         policy_genesis(&l.genesis, &cur);
     }
-    size_t active = active_members(s, txn);
+    size_t nsince = 0;
+    uint64_t *since = active_since(s, txn, &nsince);
     proto_id *who = malloc((l.ne + 1) * sizeof *who);
     uint64_t *when = malloc((l.ne + 1) * sizeof *when);
     uint8_t *state = calloc(l.np ? l.np : 1, 1);
@@ -560,13 +596,13 @@ static int derive_hist(store *s, MDB_txn *txn, store_policy *out, derive_cb cb, 
     /* each step takes one proposal into the chain: at most np steps (a
      * cycle would need a record naming its own descendant's hash) */
     for (size_t step = 0; step <= l.np; step++) {
-        uint32_t q = policy_change_quorum(&cur, active);
         const prop_ent *best = NULL;
         uint64_t best_since = 0;
         for (size_t i = 0; i < l.np; i++) {
             const prop_ent *p = &l.p[i];
             if (state[i] || memcmp(&p->parent, &cur.id, 32))
                 continue;
+            uint32_t q = policy_change_quorum(&cur, active_before(since, nsince, p->time_ms));
             size_t n = count_votes(s, txn, &l, p, who, when);
             if (n < q || (best && memcmp(&p->hash, &best->hash, 32) >= 0))
                 continue;
@@ -607,7 +643,7 @@ static int derive_hist(store *s, MDB_txn *txn, store_policy *out, derive_cb cb, 
         pr->state = state[i] == 1 ? (memcmp(&p->hash, &cur.id, 32) ? STORE_PROPOSAL_SUPERSEDED
                                                                      : STORE_PROPOSAL_IN_FORCE)
                     : !memcmp(&p->parent, &cur.id, 32) ? STORE_PROPOSAL_PENDING : STORE_PROPOSAL_STALE;
-        pr->quorum = policy_change_quorum(&cur, active);
+        pr->quorum = policy_change_quorum(&cur, active_before(since, nsince, p->time_ms));
         pr->nendorsers = count_votes(s, txn, &l, p, who, when);
         pr->endorsers = who;
         uint8_t lk[40];
@@ -628,6 +664,7 @@ static int derive_hist(store *s, MDB_txn *txn, store_policy *out, derive_cb cb, 
             rc = 0;
     }
 done:
+    free(since);
     free(who);
     free(when);
     free(state);
