@@ -79,11 +79,17 @@ struct vjob {
 /* While the next batch is triaged, g->prev is the job whose records are
  * about to be applied: a record following one of its authors' last seq is
  * not a gap. */
+/* The key of r's predecessor's job tail, or NULL.  Not past a key rotation
+ * (own): whether the rotation is derived (its author may be blocked in the
+ * replay, or lose it within the batch) is known only once it is applied,
+ * so the record after it waits, like a gap, and is checked against the key
+ * in force then — else two nodes could take or refuse it by how the
+ * records were batched. */
 static EVP_PKEY *prev_tail_key(const vjob *prev, const proto_record *r)
 {
     for (size_t i = 0; prev && i < prev->ntails; i++)
         if (prev->tails[i].seq + 1 == r->seq && !memcmp(&prev->tails[i].author, &r->author, 32))
-            return prev->tails[i].key;
+            return prev->tails[i].own ? NULL : prev->tails[i].key;
     return NULL;
 }
 
@@ -457,24 +463,24 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         proto_record *r = &dec[i];
         EVP_PKEY *k = keys[i];
         int pc = pcs[i];
+        EVP_PKEY *rk = NULL;   /* the key a predecessor in this batch rotates to */
         keys[i] = NULL;
         if (pc == STORE_GAP && j->n && !memcmp(&j->it[j->n - 1].r.author, &r->author, 32) &&
-            j->it[j->n - 1].r.seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN)) {
-            /* its predecessor is in this batch: same author, same key
-             * unless the predecessor rotates it; the remaining rules are
+            j->it[j->n - 1].r.seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN) &&
+            !(rk = store_rotate_key(&j->it[j->n - 1].r))) {
+            /* its predecessor is in this batch: same author, same key (not
+             * past a rotation: see prev_tail_key); the remaining rules are
              * checked again when the batch is applied */
             pc = STORE_NEW;
-            k = store_rotate_key(&j->it[j->n - 1].r);
-            if (!k) {
-                k = j->it[j->n - 1].key;
-                EVP_PKEY_up_ref(k);
-            }
+            k = j->it[j->n - 1].key;
+            EVP_PKEY_up_ref(k);
         } else if (pc == STORE_GAP && !kind_has(r->kind, KIND_F_NO_CHAIN) && prev_tail_key(p->ing->prev, r)) {
             /* its predecessor is in the job being applied just before this one */
             pc = STORE_NEW;
             k = prev_tail_key(p->ing->prev, r);
             EVP_PKEY_up_ref(k);
         }
+        EVP_PKEY_free(rk);
         if (pc == STORE_NEW || pc == STORE_FORK) {
             j->it[j->n].r = *r;
             j->it[j->n].key = k;
