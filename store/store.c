@@ -171,6 +171,7 @@ void store_close(store *s)
     if (!s)
         return;
     cache_clear(s);
+    admit_memo_free(s);
     mdb_env_close(s->env);
     if (s->statm >= 0)
         close(s->statm);

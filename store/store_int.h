@@ -54,6 +54,7 @@ struct store {
      * (store_member.c) */
     int member_dirty;
     uint64_t member_rederives, member_fixups;   /* replays, and those that changed anything */
+    struct admit_memo *admits;   /* decoded admission certificates (store_member.c) */
     int policy_dirty;       /* this write applied a genesis, member or policy record:
                              * derive the policy before commit (store_policy.c) */
 };
@@ -112,6 +113,12 @@ int meta_id(store *s, MDB_txn *txn, const char *name, proto_id *out);
  * code, name, address); status and the rest zero.  0, or -1 with a message
  * naming r->kind. */
 int decode_cert_member(const proto_record *r, store_member *m, char *err, size_t errlen);
+/* decode_cert_member, remembered by the record's hash: a replay applies
+ * every admission again, and parsing its certificate was most of a
+ * replay's cost.  0, or -1 (nothing remembered then). */
+int decode_cert_member_memo(store *s, const proto_record *r, store_member *m);
+/* Free what decode_cert_member_memo remembered (store_close). */
+void admit_memo_free(store *s);
 /* Write a member entry; empties the key cache.  0 or -1. */
 int member_put_txn(store *s, MDB_txn *txn, const store_member *m);
 /* id's member status into *status: 0, 1 if it has no entry, -1. */
