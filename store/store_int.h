@@ -54,6 +54,7 @@ struct store {
      * (store_member.c) */
     int member_dirty;
     uint64_t member_rederives, member_fixups;   /* replays, and those that changed anything */
+    uint64_t truncated;     /* logs cut back by a rekey (store_rekey.c) */
     int policy_dirty;       /* this write applied a genesis, member or policy record:
                              * derive the policy before commit (store_policy.c) */
 };
@@ -198,6 +199,24 @@ int key_owner_txn(store *s, MDB_txn *txn, const proto_id *key_id, proto_id *memb
  * there (a key retired by a rotation): 0, or -1 with err. */
 int keys_check_signer_txn(store *s, MDB_txn *txn, const proto_id *self, uint64_t seq, EVP_PKEY *priv,
                           char *err, size_t errlen);
+
+/* ---- store_rekey.c ---- */
+
+#define RK_NAME (3 + 128 + 1)   /* "rk:" subject hex, voter hex, NUL */
+/* A rekey record's rules that depend on the record alone: 0, or -1. */
+int keys_rekey_validate(const proto_record *r, char *err, size_t errlen);
+/* A rekey vote checked and verified: note it, and at the quorum put the
+ * new key in force after the cut and truncate the log there.  0 or -1. */
+int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* The rekey in force for subj: 0 (*cut, *key_id may be NULL), 1 none. */
+int rekey_get_txn(store *s, MDB_txn *txn, const proto_id *subj, uint64_t *cut, proto_id *key_id);
+/* Forget the votes and rekeys (the replay derives them again).  0 or -1. */
+int rekey_clear_txn(store *s, MDB_txn *txn);
+/* Drop author's records beyond cut (log, history, current pointers, chain,
+ * vector) unless the first of them verifies under the key in force at
+ * cut + 1; marks the transaction for a replay when a membership or policy
+ * record went.  0 or -1. */
+int log_truncate_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t cut);
 
 /* ---- store_policy.c ---- */
 
