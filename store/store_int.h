@@ -180,7 +180,8 @@ EVP_PKEY *key_at_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq);
 /* The key that signed m's record at seq, whatever m's status (a former
  * member's log up to its cut), not cached; up-ref'd or NULL. */
 EVP_PKEY *key_of_member_at_txn(store *s, MDB_txn *txn, const store_member *m, uint64_t seq);
-/* member signs with the key spki from from_seq (>= 2) on: the one entry
+/* member signs with the key spki from from_seq (>= 1: a rekey of a member
+ * that wrote nothing) on: the one entry
  * point for a new key, whatever decided it (a rotate record; a rekey by
  * quorum later).  Empties the key cache.  0 or -1. */
 int key_set_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t from_seq,

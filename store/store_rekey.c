@@ -179,8 +179,10 @@ int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r)
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         proto_id voter;
         store_member em;
-        if (v.mv_size < 40 || memcmp(v.mv_data, nk->id.b, 32) ||
-            proto_unhex((char *)k.mv_data + 3 + 64, voter.b, 32) ||
+        char vh[65];
+        memcpy(vh, (char *)k.mv_data + 3 + 64, 64);
+        vh[64] = 0;
+        if (v.mv_size < 40 || memcmp(v.mv_data, nk->id.b, 32) || proto_unhex(vh, voter.b, 32) ||
             member_get_txn(s, txn, &voter, &em) != 0 || em.status != STORE_MEMBER_ACTIVE)
             continue;   /* another key, or a voter not active now */
         votes++;
