@@ -229,7 +229,6 @@ static int member_show(client_opts *o, const char *target)
             client_json_kv_str(stdout, keys[k], v[k], 1);
         client_json_kv_str(stdout, "since", when, 1);
         client_json_kv_u64(stdout, "endorsements", endorse, 1);
-        printf("\"votes\":[");
     } else {
         printf("member:       %s\n", v[0]);
         printf("municipality: %s %s\n", v[1][0] ? v[1] : "-", v[2]);
@@ -238,21 +237,63 @@ static int member_show(client_opts *o, const char *target)
         printf("admitted by:  %s%s%s\n", v[5][0] ? v[5] : (v[1][0] ? "(founder)" : "-"),
                when[0] ? " on " : "", when);
         printf("endorsements: %llu\n", (unsigned long long)endorse);
-        printf("votes and own records (%u):\n", nv);
     }
-    static const char *vhdr[] = { "BY", "BY STATUS", "OP", "SEQ", "TIME" };
-    client_table *t = o->json || !nv ? NULL : client_table_new(5, vhdr);
+    /* keys over time: [from_seq, key, how], oldest first */
+    proto_rd kr;
+    uint32_t nk = 0, nkeys = 0;
+    static struct { uint64_t from; char key[PROTO_ID_STR]; char how[16]; } ks[256];
+    if (reply_array(rep, len, "keys", &kr, &nk) == 0)
+        for (uint32_t i = 0; i < nk && nkeys < 256; i++) {
+            uint32_t an;
+            if (proto_rd_array(&kr, &an) || an != 3 || proto_rd_uint(&kr, &ks[nkeys].from) ||
+                proto_rd_strcpy(&kr, ks[nkeys].key, sizeof ks[nkeys].key) ||
+                proto_rd_strcpy(&kr, ks[nkeys].how, sizeof ks[nkeys].how))
+                break;
+            nkeys++;
+        }
+    if (!o->json && nkeys) {
+        static const char *khdr[] = { "FROM SEQ", "TO SEQ", "KEY", "HOW" };
+        client_table *kt = client_table_new(4, khdr);
+        printf("keys over time (%u):\n", nkeys);
+        for (uint32_t i = 0; i < nkeys; i++) {
+            char from[24], to[24] = "-";
+            snprintf(from, sizeof from, "%llu", (unsigned long long)ks[i].from);
+            if (i + 1 < nkeys)
+                snprintf(to, sizeof to, "%llu", (unsigned long long)(ks[i + 1].from - 1));
+            const char *row[] = { from, to, ks[i].key, ks[i].how };
+            client_table_row(kt, row);
+        }
+        client_table_print(kt, stdout);
+        client_table_free(kt);
+    } else if (o->json) {
+        printf("\"keys\":[");
+        for (uint32_t i = 0; i < nkeys; i++) {
+            printf("%s{", i ? "," : "");
+            client_json_kv_u64(stdout, "from_seq", ks[i].from, 1);
+            if (i + 1 < nkeys)
+                client_json_kv_u64(stdout, "to_seq", ks[i + 1].from - 1, 1);
+            client_json_kv_str(stdout, "key", ks[i].key, 1);
+            client_json_kv_str(stdout, "how", ks[i].how, 0);
+            printf("}");
+        }
+        printf("],\"votes\":[");
+    }
+    if (!o->json)
+        printf("votes and own records (%u):\n", nv);
+    static const char *vhdr[] = { "BY", "BY STATUS", "OP", "SEQ", "TIME", "REASON" };
+    client_table *t = o->json || !nv ? NULL : client_table_new(6, vhdr);
     for (uint32_t i = 0; i < nv; i++) {
         const uint8_t *start = vr.p;
         if (proto_rd_skip(&vr, 4))
             break;
         size_t el = (size_t)(vr.p - start);
-        char e[3][PROTO_ID_STR + 8], seq[24], tm[32] = "";
+        char e[3][PROTO_ID_STR + 8], seq[24], tm[32] = "", reason[STORE_REKEY_REASON_MAX + 1] = "";
         uint64_t sq = 0, ms = 0;
         for (int k = 0; k < 3; k++) {
             e[k][0] = 0;
             proto_map_str(start, el, vkeys[k], e[k], sizeof e[k]);
         }
+        proto_map_str(start, el, "reason", reason, sizeof reason);
         proto_map_u64(start, el, "seq", &sq);
         proto_map_u64(start, el, "time_ms", &ms);
         date_of(ms, tm, sizeof tm);
@@ -261,11 +302,13 @@ static int member_show(client_opts *o, const char *target)
             for (int k = 0; k < 3; k++)
                 client_json_kv_str(stdout, vkeys[k], e[k], 1);
             client_json_kv_u64(stdout, "seq", sq, 1);
+            if (reason[0])
+                client_json_kv_str(stdout, "reason", reason, 1);
             client_json_kv_str(stdout, "time", tm, 0);
             printf("}");
         } else {
             snprintf(seq, sizeof seq, "%llu", (unsigned long long)sq);
-            const char *row[] = { e[0], e[1], e[2], seq, tm };
+            const char *row[] = { e[0], e[1], e[2], seq, tm, reason[0] ? reason : "-" };
             client_table_row(t, row);
         }
     }

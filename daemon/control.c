@@ -555,6 +555,9 @@ static int show_vote(void *ctx, const uint8_t *rec, size_t len)
     proto_map_put_str(&e, "op", op);
     proto_map_put_u64(&e, "seq", r.seq);
     proto_map_put_u64(&e, "time_ms", r.time_ms);
+    char reason[STORE_REKEY_REASON_MAX + 1];
+    if (!strcmp(op, "rekey") && proto_body_copy_str(&r, "reason", reason, sizeof reason) == 0)
+        proto_map_put_str(&e, "reason", reason);   /* one line, checked by the validator */
     proto_map_end(&e);
     return show_full(&c->votes, ++c->votes.n);
 }
@@ -578,6 +581,25 @@ static int show_fork(void *ctx, const uint8_t *rec, size_t len)
     proto_map_put_str(&e, "hash", hx);
     proto_map_end(&e);
     return show_full(&c->forks, ++c->forks.n);
+}
+
+/* The keys a member took after admission, for member_show: [from_seq, key,
+ * how] with how "rotated" (its own record) or "rekeyed" (other members'
+ * quorum: the entry from its rekey's cut + 1). */
+typedef struct { msgpack_sbuffer sb; msgpack_packer pk; uint32_t n; uint64_t rk_from; proto_id rk_key; int rk; } keys_list;
+
+static int show_key(void *ctx, uint64_t from_seq, const proto_id *key_id)
+{
+    keys_list *kl = ctx;
+    char ks[PROTO_ID_STR];
+    proto_id_str(key_id, ks);
+    msgpack_pack_array(&kl->pk, 3);
+    msgpack_pack_uint64(&kl->pk, from_seq);
+    proto_pack_cstr(&kl->pk, ks);
+    proto_pack_cstr(&kl->pk, kl->rk && kl->rk_from == from_seq && !memcmp(&kl->rk_key, key_id, 32)
+                                 ? "rekeyed" : "rotated");
+    /* bounded: a key per rotation, which only the member itself signs */
+    return ++kl->n >= 256;
 }
 
 static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
@@ -617,6 +639,28 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
         proto_map_put_str(&r, "admitted_by", by);
         proto_map_put_u64(&r, "since_ms", m.since_ms);
         proto_map_put_u64(&r, "endorsements", m.endorsements);
+        /* keys over time: the admitted one from seq 1, then each taken later */
+        keys_list kl = { .n = 0 };
+        uint64_t rcut = 0;
+        msgpack_sbuffer_init(&kl.sb);
+        msgpack_packer_init(&kl.pk, &kl.sb, msgpack_sbuffer_write);
+        kl.rk = store_rekey_of(d->st, &c.id, &rcut, &kl.rk_key) == 0;
+        kl.rk_from = rcut + 1;
+        char ks[PROTO_ID_STR];
+        proto_id_str(&c.id, ks);
+        msgpack_pack_array(&kl.pk, 3);
+        msgpack_pack_uint64(&kl.pk, 1);
+        proto_pack_cstr(&kl.pk, ks);
+        proto_pack_cstr(&kl.pk, "admitted");
+        kl.n = 1;
+        store_keys_of(d->st, &c.id, show_key, &kl);
+        proto_map_key(&r, "keys");
+        msgpack_pack_array(pk, kl.n);
+        if (kl.sb.size)
+            msgpack_sbuffer_write(pk->data, kl.sb.data, kl.sb.size);   /* the packed entries */
+        msgpack_sbuffer_destroy(&kl.sb);
+        if (kl.rk)
+            proto_map_put_u64(&r, "rekey_cut", rcut);
     }
     int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n);
     control_list_put(&c.votes, &r, "votes");

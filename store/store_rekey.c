@@ -48,6 +48,9 @@ int keys_rekey_validate(const proto_record *r, char *err, size_t errlen)
         return proto_err(err, errlen, "a rekey must name the seq of the member's log its author held");
     if (proto_body_copy_str(r, "reason", reason, sizeof reason) || !reason[0])
         return proto_err(err, errlen, "a rekey must give a reason of 1 to %d bytes", STORE_REKEY_REASON_MAX);
+    for (const unsigned char *p = (const unsigned char *)reason; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return proto_err(err, errlen, "a rekey's reason must be one line without control characters");
     return 0;
 }
 

@@ -85,6 +85,15 @@ def test_rekey_after_loss(env):
                what="the thief's record dropped from every log")
     assert all(has_note(m, "x2", x_id) for m in (a, b, c))
     wait_until(lambda: digests_equal([a, b, c]), 30, what="a, b, c in sync after the rekey")
+    # member show: the keys over time, and the votes with their reason
+    sh = a.ctl_json("member", "show", x_id)
+    assert [(k["from_seq"], k["key"], k["how"]) for k in sh["keys"]] == \
+        [(1, x_id, "admitted"), (n + 1, new_key, "rekeyed")], sh["keys"]
+    assert sh["keys"][0]["to_seq"] == n, sh["keys"]
+    rk = [v for v in sh["votes"] if v["op"] == "rekey"]
+    assert len(rk) == 2 and all(v["reason"] == reason for v in rk), rk
+    text = a.ctl("member", "show", x_id)
+    assert "keys over time (2):" in text and "rekeyed" in text and reason in text, text
 
     # the old key's next record, relayed by b (an honest relay that took it
     # before the rekey, say): refused by a and c, the relay not closed
@@ -104,7 +113,7 @@ def test_rekey_after_loss(env):
     rc, out, err = r.run("put", "note", "too-early", "v=0", check=False)
     if rc != 0:
         assert "caught up on its own log" in err, (rc, out, err)
-    wait_until(lambda: "caught up on its own log" in r.logtext(), 60, what="x's restored node to catch up")
+    wait_until(lambda: "caught up on its own log at seq" in r.logtext(), 60, what="x's restored node to catch up")
     assert r.member_id() == x_id or r.status()["member_id"] == x_id
     r.ctl("put", "note", "x-again", "v=new")
     st = r.status()
