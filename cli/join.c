@@ -34,7 +34,7 @@ static int daemon_running(const client_opts *o)
  * key a rekey by quorum put in force (docs/DECISIONS.md "Rekey by quorum"):
  * the store is bound to the member id, not to the key's hash, and writes
  * nothing until the daemon has caught up on the member's own log. */
-static int open_restored(const client_opts *o, const char *member, certs_identity *id, store **st)
+static int open_restored(const client_opts *o, const char *member, certs_identity *id, store **st, int *backup)
 {
     char err[512], path[1100];
     proto_id mid;
@@ -60,9 +60,12 @@ static int open_restored(const client_opts *o, const char *member, certs_identit
         return CLIENT_FAIL;
     }
     uint8_t one = 1;
-    if (store_info_get(*st, &si) || (si.has_self && memcmp(&si.self, &mid, 32)) || si.has_genesis) {
-        client_errorf("join: --member needs an empty data directory (this one holds %s)",
-                      si.has_genesis ? "an alliance" : "another node's store");
+    /* empty, or a backup of this member's own node (its log up to the
+     * backup; the rest comes back from the peers) */
+    *backup = store_info_get(*st, &si) == 0 && si.has_self && !memcmp(&si.self, &mid, 32) && si.has_genesis;
+    if (!*backup && ((si.has_self && memcmp(&si.self, &mid, 32)) || si.has_genesis)) {
+        client_errorf("join: --member needs an empty data directory or a backup of that member's node "
+                      "(this one holds %s)", si.has_genesis ? "another member's alliance store" : "another node's store");
         store_close(*st);
         certs_free(id);
         return CLIENT_REFUSED;
@@ -107,10 +110,20 @@ int join_main(int argc, char **argv)
         client_errorf("join: %s", err);
         return CLIENT_FAIL;
     }
-    int rc = member ? open_restored(&o, member, &id, &st) : client_open_node(&o, &id, &st);
+    int backup = 0;
+    int rc = member ? open_restored(&o, member, &id, &st, &backup) : client_open_node(&o, &id, &st);
     if (rc) {
         certs_free(&sp);
         return rc;
+    }
+    if (backup) {
+        /* the alliance is pinned already: the peers it knows are dialed */
+        printf("restored backup of member %s: start catalogd; it fetches the rest of its log and the rekey "
+               "from its peers before it writes\n", member);
+        store_close(st);
+        certs_free(&id);
+        certs_free(&sp);
+        return CLIENT_OK;
     }
     store_info si;
     store_info_get(st, &si);

@@ -124,3 +124,49 @@ def test_rekey_after_loss(env):
     wait_until(lambda: digests_equal([a, b, c, r]), 30, what="every node in sync at the end")
     for node in (a, b, c):
         assert "bad signature" not in node.logtext(), node.name
+
+
+def test_rekey_restored_from_backup(env):
+    """x's node restored from a backup taken before its last records, with
+    the new key in place of the lost one: it fetches the rest of its own
+    log from its peers, then writes on after it."""
+    a = env.found()
+    b = env.join(a)
+    c = env.join(a)
+    x = env.join(a)
+    x_id = x.member_id()
+    x.ctl("put", "note", "before-backup", "v=0")
+    backup = os.path.join(env.tmp, "x.backup")
+    x.run("backup", backup)
+    x.ctl("put", "note", "after-backup", "v=1")
+    wait_until(lambda: digests_equal([a, b, c, x]), 30, what="four nodes in sync")
+    n = x.status()["seq"]
+    x.stop()
+    shutil.rmtree(x.dir)
+
+    fresh = env.node(name="x-newkey")
+    fresh.code, fresh.muni = x.code, x.muni
+    shutil.rmtree(fresh.dir)
+    fresh.init()
+    new_key = fresh.member_id()
+    new_pem = fresh.cert_file()
+    b.ctl("member", "rekey", x_id, new_pem, "--reason", "サーバー盗難")
+    c.ctl("member", "rekey", x_id, new_pem, "--reason", "サーバー盗難")
+    wait_until(lambda: all((member_of(m, x_id) or {}).get("key") == new_key for m in (a, b, c)), 30,
+               what="x's new key in force everywhere")
+
+    r = Node(env, "x-from-backup", x.code, x.muni)
+    r.run("restore", backup, "--data", r.dir, data=False)
+    for f in ("node.key", "node.crt"):
+        shutil.copy(os.path.join(fresh.dir, f), os.path.join(r.dir, f))
+    os.chmod(os.path.join(r.dir, "node.key"), 0o600)
+    _, out, _ = r.run("join", "--sponsor", b.cert_file(), "--address", b.addr, "--member", x_id)
+    assert "restored backup of member" in out, out
+    r.start()
+    wait_until(lambda: "caught up on its own log at seq" in r.logtext(), 60, what="the restored backup to catch up")
+    assert has_note(r, "after-backup", x_id)
+    r.ctl("put", "note", "after-restore", "v=2")
+    assert r.status()["seq"] == n + 1
+    for node in (a, b, c):
+        wait_until(lambda: has_note(node, "after-restore", x_id), 30, what=f"x's new record on {node.name}")
+    wait_until(lambda: digests_equal([a, b, c, r]), 30, what="every node in sync at the end")
