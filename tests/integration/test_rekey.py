@@ -84,6 +84,7 @@ def test_rekey_after_loss(env):
     wait_until(lambda: not any(has_note(m, "stolen", x_id) for m in (a, b, c)), 30,
                what="the thief's record dropped from every log")
     assert all(has_note(m, "x2", x_id) for m in (a, b, c))
+    assert all("cut a member's log back" in m.logtext() for m in (a, b, c))
     wait_until(lambda: digests_equal([a, b, c]), 30, what="a, b, c in sync after the rekey")
     # member show: the keys over time, and the votes with their reason
     sh = a.ctl_json("member", "show", x_id)
