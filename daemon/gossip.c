@@ -992,7 +992,7 @@ static int worth_fetching(catalogd *d, const proto_id *a, uint64_t have)
  * node holds (docs/DECISIONS.md, "Rekey by quorum"). */
 static void restore_check(catalogd *d)
 {
-    if (!store_restoring(d->st) || store_genesis_unchecked(d->st))
+    if (!d->restoring || store_genesis_unchecked(d->st))
         return;
     store_member me;
     proto_id cur, mine;
@@ -1010,6 +1010,7 @@ static void restore_check(catalogd *d)
             log_error(d, "caught up on its own log but cannot say so: %s", err);
             return;
         }
+        d->restoring = 0;
         log_info(d, "caught up on its own log at seq %llu (peer %s %s at %s holds %llu): writing again from seq %llu",
                  (unsigned long long)have, p->code, p->name, p->addr, (unsigned long long)p->gs->self_seq,
                  (unsigned long long)have + 1);

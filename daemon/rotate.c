@@ -221,7 +221,8 @@ int rotate_startup(catalogd *d, char *err, size_t errlen)
         return 0;
     }
     int st = store_key_owner(d->st, &d->id.id, &owner);
-    if (store_restoring(d->st) && (st == STORE_KEY_UNKNOWN || !memcmp(&owner, &si.self, 32))) {
+    d->restoring = store_restoring(d->st);
+    if (d->restoring && (st == STORE_KEY_UNKNOWN || !memcmp(&owner, &si.self, 32))) {
         /* restored for its member with the key a rekey put in force
          * (catalogctl join --member): the member id is the store's */
         d->id.id = si.self;
