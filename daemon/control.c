@@ -325,82 +325,6 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     return 0;
 }
 
-/* member_rekey: this member's vote to replace a lost or stolen key of
- * another member (store/store_rekey.c): {member, cert, reason[, seq]}. */
-static int cmd_member_rekey(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
-                            char *err, size_t errlen)
-{
-    proto_rd r;
-    const uint8_t *cert;
-    uint32_t cl;
-    char target[128] = "", reason[STORE_REKEY_REASON_MAX + 1] = "", why[256];
-    proto_id subj;
-    certs_identity nc;
-    store_member sm;
-    if (proto_map_str(req, len, "member", target, sizeof target) || proto_id_parse(target, &subj))
-        return proto_err(err, errlen, "member rekey needs the member id of the member whose key is lost");
-    if (proto_map_str(req, len, "reason", reason, sizeof reason) || !reason[0])
-        return proto_err(err, errlen, "member rekey needs --reason TEXT (1 to %d bytes)", STORE_REKEY_REASON_MAX);
-    if (proto_map_find(req, len, "cert", &r) || proto_rd_bin(&r, &cert, &cl))
-        return proto_err(err, errlen, "member rekey needs the member's new certificate");
-    if (!memcmp(&subj, &d->id.id, 32))
-        return proto_err(err, errlen, "a member cannot rekey itself: 'catalogctl key rotate' replaces its key");
-    if (store_member_get(d->st, &subj, &sm) || sm.status != STORE_MEMBER_ACTIVE)
-        return proto_err(err, errlen, "%s is not an active member", target);
-    if (certs_parse(cert, cl, &nc, why, sizeof why))
-        return proto_err(err, errlen, "new certificate: %s", why);
-    if (strcmp(nc.code, sm.code)) {
-        certs_free(&nc);
-        return proto_err(err, errlen, "the new certificate is of %s, not of %s %s", nc.code, sm.code, sm.name);
-    }
-    proto_id owner;
-    if (store_key_owner(d->st, &nc.id, &owner) != STORE_KEY_UNKNOWN) {
-        certs_free(&nc);
-        return proto_err(err, errlen, "the new certificate's key is a key of a member already (a new key is needed)");
-    }
-    /* how much of its log this node holds: the rekey's cut is the lowest
-     * such seq of the quorum's votes; --seq names less (the last record
-     * the member's staff recognise) */
-    uint64_t held = store_vv_get(d->st, &subj), seq = held;
-    if (proto_map_u64(req, len, "seq", &seq) == 0 && seq > held) {
-        certs_free(&nc);
-        return proto_err(err, errlen, "--seq %llu is beyond the %llu records of that member held here",
-                         (unsigned long long)seq, (unsigned long long)held);
-    }
-    if (proto_map_u64(req, len, "seq", &seq))
-        seq = held;
-    proto_body *b = proto_body_new();
-    proto_body_str(b, "op", "rekey");
-    proto_body_str(b, "code", nc.code);
-    proto_body_str(b, "name", nc.name);
-    proto_body_bin(b, "cert", nc.der, nc.der_len);
-    proto_body_int(b, "seq", (int64_t)seq);
-    proto_body_str(b, "reason", reason);
-    char key[65], ks[PROTO_ID_STR];
-    proto_hex(subj.b, 32, key);
-    proto_id_str(&nc.id, ks);
-    certs_free(&nc);
-    int rc = node_publish_one(d, "member", key, 0, b, NULL, NULL, err, errlen);
-    proto_body_free(b);
-    if (rc)
-        return -1;
-    uint64_t cut = 0;
-    proto_id kid;
-    int done = store_rekey_of(d->st, &subj, &cut, &kid) == 0 && !strcmp(ks, (proto_id_str(&kid, why), why));
-    log_info(d, "voted to rekey %s %s (%s) to key %s at seq %llu%s", sm.code, sm.name, target, ks,
-             (unsigned long long)seq, done ? ": the quorum is met, the new key is in force" : "");
-    proto_map m;
-    proto_map_begin(&m, pk);
-    proto_map_put_bool(&m, "ok", 1);
-    proto_map_put_str(&m, "key", ks);
-    proto_map_put_u64(&m, "seq", seq);
-    proto_map_put_bool(&m, "in_force", done);
-    if (done)
-        proto_map_put_u64(&m, "from_seq", cut + 1);
-    proto_map_end(&m);
-    return 0;
-}
-
 static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                           char *err, size_t errlen)
 {
@@ -555,9 +479,6 @@ static int show_vote(void *ctx, const uint8_t *rec, size_t len)
     proto_map_put_str(&e, "op", op);
     proto_map_put_u64(&e, "seq", r.seq);
     proto_map_put_u64(&e, "time_ms", r.time_ms);
-    char reason[STORE_REKEY_REASON_MAX + 1];
-    if (!strcmp(op, "rekey") && proto_body_copy_str(&r, "reason", reason, sizeof reason) == 0)
-        proto_map_put_str(&e, "reason", reason);   /* one line, checked by the validator */
     proto_map_end(&e);
     return show_full(&c->votes, ++c->votes.n);
 }
@@ -581,25 +502,6 @@ static int show_fork(void *ctx, const uint8_t *rec, size_t len)
     proto_map_put_str(&e, "hash", hx);
     proto_map_end(&e);
     return show_full(&c->forks, ++c->forks.n);
-}
-
-/* The keys a member took after admission, for member_show: [from_seq, key,
- * how] with how "rotated" (its own record) or "rekeyed" (other members'
- * quorum: the entry from its rekey's cut + 1). */
-typedef struct { msgpack_sbuffer sb; msgpack_packer pk; uint32_t n; uint64_t rk_from; proto_id rk_key; int rk; } keys_list;
-
-static int show_key(void *ctx, uint64_t from_seq, const proto_id *key_id)
-{
-    keys_list *kl = ctx;
-    char ks[PROTO_ID_STR];
-    proto_id_str(key_id, ks);
-    msgpack_pack_array(&kl->pk, 3);
-    msgpack_pack_uint64(&kl->pk, from_seq);
-    proto_pack_cstr(&kl->pk, ks);
-    proto_pack_cstr(&kl->pk, kl->rk && kl->rk_from == from_seq && !memcmp(&kl->rk_key, key_id, 32)
-                                 ? "rekeyed" : "rotated");
-    /* bounded: a key per rotation, which only the member itself signs */
-    return ++kl->n >= 256;
 }
 
 static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
@@ -639,28 +541,6 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
         proto_map_put_str(&r, "admitted_by", by);
         proto_map_put_u64(&r, "since_ms", m.since_ms);
         proto_map_put_u64(&r, "endorsements", m.endorsements);
-        /* keys over time: the admitted one from seq 1, then each taken later */
-        keys_list kl = { .n = 0 };
-        uint64_t rcut = 0;
-        msgpack_sbuffer_init(&kl.sb);
-        msgpack_packer_init(&kl.pk, &kl.sb, msgpack_sbuffer_write);
-        kl.rk = store_rekey_of(d->st, &c.id, &rcut, &kl.rk_key) == 0;
-        kl.rk_from = rcut + 1;
-        char ks[PROTO_ID_STR];
-        proto_id_str(&c.id, ks);
-        msgpack_pack_array(&kl.pk, 3);
-        msgpack_pack_uint64(&kl.pk, 1);
-        proto_pack_cstr(&kl.pk, ks);
-        proto_pack_cstr(&kl.pk, "admitted");
-        kl.n = 1;
-        store_keys_of(d->st, &c.id, show_key, &kl);
-        proto_map_key(&r, "keys");
-        msgpack_pack_array(pk, kl.n);
-        if (kl.sb.size)
-            msgpack_sbuffer_write(pk->data, kl.sb.data, kl.sb.size);   /* the packed entries */
-        msgpack_sbuffer_destroy(&kl.sb);
-        if (kl.rk)
-            proto_map_put_u64(&r, "rekey_cut", rcut);
     }
     int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n);
     control_list_put(&c.votes, &r, "votes");
@@ -735,8 +615,6 @@ static const control_cmd commands[] = {
       "propose a policy: parent, admission, expulsion, areas, routes" },
     { "policy_endorse", policy_cmd_endorse, NULL, NULL, CONTROL_WRITE, "endorse a policy proposal: proposal" },
     { "backup", NULL, NULL, backup_start, CONTROL_WRITE, "copy the store and the node's key into a new directory: path (absolute)" },
-    { "member_rekey", cmd_member_rekey, NULL, NULL, CONTROL_WRITE,
-      "vote to replace a member's lost key: member, cert, reason [, seq]" },
     { "key_rotate", rotate_cmd, NULL, NULL, CONTROL_WRITE,
       "rotate the node key, keeping the member id: [type (ed25519, p256, rsa; default: the current one's)]" },
     { "sponsor", cmd_sponsor, NULL, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
