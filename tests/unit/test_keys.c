@@ -331,8 +331,10 @@ static void rotate_rules(void **state)
     /* M's own node: after its rotation the store signs only with the new key */
     store *own = with_base(M, &gen, &adm);
     blob rot = { 0 };
-    if (store_write(own, ids[M].key, "member", hx, 0, rotate_body(K2), &rot.b, &rot.n, err, sizeof err))
+    proto_body *rb = rotate_body(K2);
+    if (store_write(own, ids[M].key, "member", hx, 0, rb, &rot.b, &rot.n, err, sizeof err))
         fail_msg("rotate: %s", err);
+    proto_body_free(rb);
     err[0] = 0;
     proto_body *nb = note("x");
     assert_int_equal(store_write(own, ids[M].key, "note", "x", 0, nb, NULL, NULL, err, sizeof err), -1);

@@ -77,13 +77,21 @@ static int copy_cb(void *ctx, const uint8_t *b, size_t n)
     return 1;
 }
 
+/* Free a world's records and empty it. */
+static void world_free(world *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->v[i].b);
+    memset(w, 0, sizeof *w);
+}
+
 /* The founder's store with the genesis (admission adm), and a world whose
  * first record is that genesis. */
 static store *found(world *w, uint32_t adm)
 {
     char err[256];
     store *s = open_store(F);
-    memset(w, 0, sizeof *w);
+    world_free(w);
     assert_int_equal(store_create_genesis(s, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code, ids[F].name,
                                           "試験連合", adm, NULL, err, sizeof err), 0);
     store_info in;
@@ -289,7 +297,7 @@ static int has_area(const store_policy *p, const char *a)
  * the built-in lists; no policy records needed. */
 static void genesis_policy(void **state)
 {
-    world w;
+    world w = { 0 };
     store *s = found(&w, 3);
     store_policy p = in_force(s);
     assert_memory_equal(p.id.b, w.g.b, 32);
@@ -304,6 +312,7 @@ static void genesis_policy(void **state)
     s = found(&w, 1);
     assert_int_equal(in_force(s).expulsion, 2);
     store_close(s);
+    world_free(&w);
 }
 
 /* Four members; two competing proposals on the genesis both reach the
@@ -312,7 +321,7 @@ static void genesis_policy(void **state)
  * never does — whatever order and batching the records arrive in. */
 static void any_order_same_policy(void **state)
 {
-    world w;
+    world w = { 0 };
     store *src = found(&w, 1);
     store_close(src);
     admit(&w, F, M1);
@@ -360,6 +369,7 @@ static void any_order_same_policy(void **state)
         assert_memory_equal(&p, &want, sizeof p);
         store_close(s);
     }
+    world_free(&w);
 }
 
 typedef struct { proto_id id; int state; size_t nend; } seen_prop;
@@ -387,7 +397,7 @@ static const seen_prop *find_prop(const seen_props *s, const proto_id *id)
  * counts (its vote was cast while it was a member). */
 static void whose_votes_count(void **state)
 {
-    world w;
+    world w = { 0 };
     store *src = found(&w, 1);
     store_close(src);
     admit(&w, F, M1);
@@ -444,6 +454,7 @@ static void whose_votes_count(void **state)
     assert_int_equal(find_prop(&sp, &a)->state, STORE_PROPOSAL_IN_FORCE);
     assert_int_equal(find_prop(&sp, &a)->nend, 2);   /* M1, M2 (M3's expelled vote not counted) */
     store_close(s);
+    world_free(&w);
 }
 
 /* Member counting reads the admission quorum in force: after a policy of
@@ -451,7 +462,7 @@ static void whose_votes_count(void **state)
  * admits it. */
 static void admission_from_policy(void **state)
 {
-    world w;
+    world w = { 0 };
     store *src = found(&w, 1);
     store_close(src);
     admit(&w, F, M1);
@@ -475,6 +486,7 @@ static void admission_from_policy(void **state)
     assert_int_equal(store_member_get(s, &ids[M2].id, &m), 0);
     assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
     store_close(s);
+    world_free(&w);
 }
 
 /* A policy whose quorum depends on a member it admits: P1 (admission 1)
@@ -486,7 +498,7 @@ static void admission_from_policy(void **state)
  * committed must give what it committed. */
 static void settle_same_any_batching(void **state)
 {
-    world w;
+    world w = { 0 };
     store *src = found(&w, 3);   /* P0: admission 3, expulsion 3 */
     store_close(src);
     admit(&w, F, M1);            /* quorum min(3, 1) = 1 */
@@ -510,6 +522,7 @@ static void settle_same_any_batching(void **state)
     assert_int_equal(st[0], st[2]);
     assert_memory_equal(pol[0].b, pol[1].b, 32);
     assert_memory_equal(pol[0].b, pol[2].b, 32);
+    world_free(&w);
 }
 
 /* A former member's membership record within its cut is taken (its log
@@ -521,7 +534,7 @@ static void settle_same_any_batching(void **state)
  * the incremental path, and on one that took the leave first. */
 static void former_member_record_derives_as_replay(void **state)
 {
-    world w;
+    world w = { 0 };
     store *src = found(&w, 1);   /* admission 1, expulsion 2 */
     store_close(src);
     admit(&w, F, M1);
@@ -547,6 +560,7 @@ static void former_member_record_derives_as_replay(void **state)
         assert_int_equal(changed, 0);   /* the incremental path derived what the replay does */
         store_close(s);
     }
+    world_free(&w);
 }
 
 /* The validator: what a policy record may say, on its own. */
