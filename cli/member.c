@@ -272,6 +272,46 @@ static int member_show(client_opts *o, const char *target)
         client_table_print(t, stdout);
         client_table_free(t);
     }
+    /* keys over time (an entry of a member this node knows) */
+    proto_rd kr;
+    uint32_t nk;
+    reply_array(rep, len, "keys", &kr, &nk);
+    if (o->json)
+        printf("],\"keys\":[");
+    else
+        printf("keys (%u):\n", nk);
+    static const char *khdr[] = { "KEY", "FROM SEQ", "TO SEQ", "HOW" };
+    t = o->json || !nk ? NULL : client_table_new(4, khdr);
+    for (uint32_t i = 0; i < nk; i++) {
+        const uint8_t *start = kr.p;
+        if (proto_rd_skip(&kr, 4))
+            break;
+        size_t el = (size_t)(kr.p - start);
+        char kid[PROTO_ID_STR + 8] = "", how[16] = "", fs[24], ts[24] = "-";
+        uint64_t from = 0, to = 0;
+        proto_map_str(start, el, "key", kid, sizeof kid);
+        proto_map_str(start, el, "how", how, sizeof how);
+        proto_map_u64(start, el, "from_seq", &from);
+        proto_map_u64(start, el, "to_seq", &to);
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            client_json_kv_str(stdout, "key", kid, 1);
+            client_json_kv_u64(stdout, "from_seq", from, 1);
+            client_json_kv_u64(stdout, "to_seq", to, 1);
+            client_json_kv_str(stdout, "how", how, 0);
+            printf("}");
+        } else {
+            snprintf(fs, sizeof fs, "%llu", (unsigned long long)from);
+            if (to)
+                snprintf(ts, sizeof ts, "%llu", (unsigned long long)to);
+            const char *row[] = { kid, fs, ts, how };
+            client_table_row(t, row);
+        }
+    }
+    if (t) {
+        client_table_print(t, stdout);
+        client_table_free(t);
+    }
     if (o->json)
         printf("],\"forks\":[");
     else

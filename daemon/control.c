@@ -504,6 +504,22 @@ static int show_fork(void *ctx, const uint8_t *rec, size_t len)
     return show_full(&c->forks, ++c->forks.n);
 }
 
+/* Keys of one member listed by member show at most (each is a rotation the
+ * member signed: bounded by its log, and by this). */
+#define SHOW_KEYS_MAX 256
+
+typedef struct { proto_id ids[SHOW_KEYS_MAX]; uint64_t from[SHOW_KEYS_MAX]; size_t n; } show_keys;
+
+static int show_key(void *ctx, uint64_t from_seq, const proto_id *key_id)
+{
+    show_keys *k = ctx;
+    if (k->n >= SHOW_KEYS_MAX)
+        return 1;
+    k->ids[k->n] = *key_id;
+    k->from[k->n++] = from_seq;
+    return 0;
+}
+
 static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                            char *err, size_t errlen)
 {
@@ -541,6 +557,31 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
         proto_map_put_str(&r, "admitted_by", by);
         proto_map_put_u64(&r, "since_ms", m.since_ms);
         proto_map_put_u64(&r, "endorsements", m.endorsements);
+    }
+    if (have == 0) {
+        /* keys over time: the admitted one (its hash is the member id) from
+         * seq 1, then each rotation's from the seq after it */
+        show_keys *k = malloc(sizeof *k);
+        if (k) {
+            k->n = 0;
+            k->ids[k->n] = c.id;
+            k->from[k->n++] = 1;
+            store_keys_of(d->st, &c.id, show_key, k);
+            proto_map_key(&r, "keys");
+            msgpack_pack_array(pk, (uint32_t)k->n);
+            for (size_t i = 0; i < k->n; i++) {
+                char kh[PROTO_ID_STR];
+                proto_map e;
+                proto_id_str(&k->ids[i], kh);
+                proto_map_begin(&e, pk);
+                proto_map_put_str(&e, "key", kh);
+                proto_map_put_u64(&e, "from_seq", k->from[i]);
+                proto_map_put_u64(&e, "to_seq", i + 1 < k->n ? k->from[i + 1] - 1 : 0);
+                proto_map_put_str(&e, "how", i == 0 ? "admitted" : "rotated");
+                proto_map_end(&e);
+            }
+            free(k);
+        }
     }
     int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n);
     control_list_put(&c.votes, &r, "votes");

@@ -62,6 +62,12 @@ def test_rotation_keeps_the_member_id(env):
     wait_until(lambda: (member_of(b, a_id) or {}).get("key") == new_key, 20, what="b to learn a's new key")
     m = member_of(b, a_id)
     assert m["status"] == "member" and m["key_from_seq"] == rot["from_seq"], m
+    # member show on b lists a's keys over time: admitted up to the rotate, then the new one
+    shown = b.ctl_json("member", "show", a_id)
+    assert [(k["key"], k["from_seq"], k["to_seq"], k["how"]) for k in shown["keys"]] == [
+        (a_id, 1, rot["from_seq"] - 1, "admitted"), (new_key, rot["from_seq"], 0, "rotated")], shown["keys"]
+    text = b.ctl("member", "show", a_id)
+    assert "keys (2):" in text and "rotated" in text, text
     # a record signed by the new key is accepted (a reconnects to b with its new certificate)
     a.ctl("put", "note", "after0", "v=new")
     wait_until(lambda: note_author(b, "after0"), 20, what="b to accept a's record after the rotation")
