@@ -243,6 +243,17 @@ static const proto_csv_row *sort_rows;   /* the data rows */
 static char **sort_keys;                 /* their normalised keys */
 
 /* by normalised key, then by line */
+/* What reading the sheet's heading left to free: the ignored columns'
+ * names, the column map and the parsed sheet (every way out below). */
+static void header_free(char **ignored, size_t nignored, column *col, proto_csv *csv)
+{
+    for (size_t i = 0; i < nignored; i++)
+        free(ignored[i]);
+    free(ignored);
+    free(col);
+    proto_csv_free(csv);
+}
+
 static int cmp_key(const void *a, const void *b)
 {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -443,11 +454,7 @@ int import_main(int argc, char **argv)
     }
     if (bad) {
         fprintf(stderr, "取り込み: %s の見出し行（%d行目）が使えません。何も書き込んでいません\n", file, h->line);
-        for (size_t i = 0; i < nignored; i++)
-            free(ignored[i]);
-        free(ignored);
-        free(col);
-        proto_csv_free(&csv);
+        header_free(ignored, nignored, col, &csv);
         return CLIENT_FAIL;
     }
 
@@ -459,11 +466,7 @@ int import_main(int argc, char **argv)
         size_t sl;
         client_req_begin(&s, "status");
         if (client_call(&o, &s, &sr, &sl)) {
-            for (size_t i = 0; i < nignored; i++)
-                free(ignored[i]);
-            free(ignored);
-            free(col);
-            proto_csv_free(&csv);
+            header_free(ignored, nignored, col, &csv);
             return CLIENT_FAIL;
         }
         proto_map_str(sr, sl, "code", mycode, sizeof mycode);
@@ -475,11 +478,7 @@ int import_main(int argc, char **argv)
     struct policy_vocab_buf *vb = NULL;
     if (policy_vocab_fetch(&o, &vocab, &vb)) {
         policy_vocab_free(vb);
-        for (size_t i = 0; i < nignored; i++)
-            free(ignored[i]);
-        free(ignored);
-        free(col);
-        proto_csv_free(&csv);
+        header_free(ignored, nignored, col, &csv);
         return CLIENT_FAIL;
     }
 
@@ -684,11 +683,7 @@ int import_main(int argc, char **argv)
     for (size_t r = 0; r < nrows; r++)
         free(keys[r]);
     free(keys);
-    for (size_t i = 0; i < nignored; i++)
-        free(ignored[i]);
-    free(ignored);
     free(ok);
-    free(col);
-    proto_csv_free(&csv);
+    header_free(ignored, nignored, col, &csv);
     return rc;
 }
