@@ -73,7 +73,7 @@ const config_key config_keys[CONFIG_COUNT] = {
                                 "web view users, name:crypt-hash lines (catalogctl web-user); "
                                 "re-read when it changes; needs web_tls_cert" },
     [CONFIG_WEB_TLS_CERT] = { "web_tls_cert", CONFIG_PATH, 0, 0, NULL, 0, "", 0, "web-tls-cert",
-                              "PEM certificate (chain) of the web view: it then serves HTTPS only" },
+                              "PEM certificate (chain) of the web view: it then serves HTTPS only; the file is read again on SIGHUP" },
     [CONFIG_WEB_TLS_KEY] = { "web_tls_key", CONFIG_PATH, 0, 0, NULL, 0, "", 0, "web-tls-key",
                              "PEM private key of web_tls_cert" },
     [CONFIG_WEB_TRUSTED_PROXY] = { "web_trusted_proxy", CONFIG_IP, 0, 0, NULL, 0, "", 0, "web-trusted-proxy",

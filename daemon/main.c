@@ -127,6 +127,7 @@ static void reload(catalogd *d)
     d->max_inbound_peers = (unsigned)d->conf.num[CONFIG_MAX_INBOUND_PEERS];
     d->sync_interval_ms = (unsigned)d->conf.num[CONFIG_SYNC_INTERVAL_MS];
     catalogd_reload_sponsor(d);   /* a join written since the start; fanout's new targets */
+    web_reload_tls(d);            /* a renewed certificate at the same paths */
     log_info(d, "reloaded %s: %u change(s) applied, %u waiting for a restart", path, applied, pending);
 }
 

@@ -549,6 +549,9 @@ int web_listen(catalogd *d, char *err, size_t errlen)
     s->ctx_ready = 1;
     s->actx.ctx = &s->ctx;
     snprintf(s->url, sizeof s->url, "%s://%s/", s->actx.ssl_ctx ? "https" : "http", addr);
+    char what[512];
+    if (web_auth_tls_describe(auth, what, sizeof what) == 0)
+        log_info(d, "web view certificate %s", what);
     return 0;
 }
 
@@ -579,8 +582,32 @@ void web_force_close(catalogd *d)
     /* A connection libh2o still holds cannot be closed from outside it; the
      * loop's final walk closes its handle, and what libh2o allocated for it
      * goes with the process. */
+    if (s->nconns == 0)
+        return;
     log_warn(d, "web view: %u connection(s) still open at exit", s->nconns);
     s->abandoned = 1;
+    /* Their handles would keep uv_run going for ever (a browser that does
+     * not read its response, a handshake libh2o waits on): the loop is
+     * stopped, and main's walk closes every handle left, then runs the loop
+     * again until what is on the thread pool has finished and been stored. */
+    uv_stop(d->loop);
+}
+
+void web_reload_tls(catalogd *d)
+{
+    web *s = d->web;
+    if (!s || s->closing || !s->actx.ssl_ctx)
+        return;
+    char err[600], what[512];
+    if (web_auth_reload_tls(s->auth, err, sizeof err)) {
+        log_error(d, "reload: the web view's certificate was not read again: %s (the previous one is still served)",
+                  err);
+        return;
+    }
+    /* libh2o reads actx.ssl_ctx at each accept */
+    s->actx.ssl_ctx = web_auth_ssl_ctx(s->auth);
+    if (web_auth_tls_describe(s->auth, what, sizeof what) == 0)
+        log_info(d, "reload: web view certificate %s", what);
 }
 
 const char *web_url(const catalogd *d)

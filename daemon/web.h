@@ -23,6 +23,11 @@ void web_close(catalogd *d);
 /* The grace is over: whatever web connections remain are abandoned to the
  * loop's final walk. */
 void web_force_close(catalogd *d);
+/* SIGHUP: web_tls_cert and web_tls_key are read again (a renewed
+ * certificate at the same paths); new connections get it, open ones keep
+ * theirs.  A file that does not load is logged and the running certificate
+ * stays.  Nothing without TLS. */
+void web_reload_tls(catalogd *d);
 /* The address the view listens on ("" when off), e.g. for the ready line. */
 const char *web_url(const catalogd *d);
 

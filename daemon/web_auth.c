@@ -26,6 +26,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/bn.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -633,12 +635,65 @@ static int ssl_open(web_auth *a, const char *cert, const char *key, char *err, s
         return ssl_fail(err, errlen, "web view TLS", "context");
     SSL_CTX_set_min_proto_version(a->ssl, TLS1_2_VERSION);
     SSL_CTX_set_options(a->ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* No TLS 1.3 session tickets: OpenSSL writes them during the first
+     * SSL_read after the handshake, which libh2o 2.2 does not expect — the
+     * bytes are never flushed, and a client that closes without a request
+     * leaves its connection open for ever (test_web_auth
+     * handshake_only_connections_are_not_kept).  Browsers keep their
+     * connections alive; a new one costs a full handshake. */
+    SSL_CTX_set_num_tickets(a->ssl, 0);
     if (SSL_CTX_use_certificate_chain_file(a->ssl, cert) != 1)
         return ssl_fail(err, errlen, "web_tls_cert", cert);
     if (SSL_CTX_use_PrivateKey_file(a->ssl, key, SSL_FILETYPE_PEM) != 1)
         return ssl_fail(err, errlen, "web_tls_key", key);
     if (SSL_CTX_check_private_key(a->ssl) != 1)
         return ssl_fail(err, errlen, "web_tls_key does not match web_tls_cert", key);
+    return 0;
+}
+
+/* A renewed certificate is put at the same paths and the daemon is sent
+ * SIGHUP (systemctl reload): a new context is built from the files, and
+ * only if the whole of it loads does it replace the old one, so a key that
+ * does not match or a half-copied file leaves the running certificate in
+ * place.  Connections already open keep the context they were accepted
+ * with (SSL_new holds a reference to it); new ones get the new one. */
+int web_auth_reload_tls(web_auth *a, char *err, size_t errlen)
+{
+    if (!a || !a->ssl)
+        return 0;
+    web_auth next = { .d = a->d };
+    const config *c = &a->d->conf;
+    if (ssl_open(&next, c->str[CONFIG_WEB_TLS_CERT], c->str[CONFIG_WEB_TLS_KEY], err, errlen)) {
+        if (next.ssl)
+            SSL_CTX_free(next.ssl);
+        return -1;
+    }
+    SSL_CTX_free(a->ssl);
+    a->ssl = next.ssl;
+    return 0;
+}
+
+int web_auth_tls_describe(const web_auth *a, char *buf, size_t n)
+{
+    X509 *x = a && a->ssl ? SSL_CTX_get0_certificate(a->ssl) : NULL;
+    if (!x || n == 0)
+        return -1;
+    char subject[256] = "";
+    X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof subject);
+    struct tm until;
+    const ASN1_TIME *na = X509_get0_notAfter(x);
+    if (!na || ASN1_TIME_to_tm(na, &until) != 1)
+        return -1;
+    char serial[80] = "?";
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    if (hex)
+        snprintf(serial, sizeof serial, "%s", hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    /* the subject is the administrator's file's; the log escapes it */
+    snprintf(buf, n, "%s, serial %s, valid until %04d-%02d-%02d %02d:%02d UTC", subject, serial,
+             until.tm_year + 1900, until.tm_mon + 1, until.tm_mday, until.tm_hour, until.tm_min);
     return 0;
 }
 

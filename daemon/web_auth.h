@@ -28,6 +28,12 @@ web_auth *web_auth_open(catalogd *d, const char *listen, int loopback, char *err
 void web_auth_free(web_auth *a);
 /* The TLS context for the listener (owned by a), or NULL: plain HTTP. */
 SSL_CTX *web_auth_ssl_ctx(const web_auth *a);
+/* Reads web_tls_cert and web_tls_key again (the paths in force); the new
+ * context replaces the old one only if all of it loads: -1 with err, and
+ * the old one still serves, otherwise.  0 and nothing done without TLS. */
+int web_auth_reload_tls(web_auth *a, char *err, size_t errlen);
+/* "subject, serial, valid until" of the certificate served; -1 without one. */
+int web_auth_tls_describe(const web_auth *a, char *buf, size_t n);
 /* 1 when addr (16 bytes: IPv6, or IPv4 as ::ffff:a.b.c.d) is the trusted
  * proxy web_trusted_proxy names, the whole address: every browser's request
  * comes from it, so web.c does not hold it to one address's share of the

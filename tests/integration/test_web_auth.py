@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import wait_until
+from harness import SLOW, wait_until
 
 PASSWORD = "kensaku-Pass-2026"
 
@@ -316,3 +316,92 @@ def test_an_ipv6_proxy_exempts_no_ipv4_client(env):
         so.close()
     assert n.stop() == 0
     assert got == b"", f"the 80th IPv4 connection (not the proxy) was served: {got!r}"
+
+
+def served_cert(port, linger=0.0):
+    """The certificate the listener presents now, PEM (no verification:
+    the test compares it with the files); the connection closes after the
+    handshake (and linger seconds), with no request."""
+    import socket
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            if linger:
+                time.sleep(linger)
+            return ssl.DER_cert_to_PEM_cert(s.getpeercert(binary_form=True))
+
+
+def test_handshake_only_connections_are_not_kept(env):
+    """A client that completes the TLS 1.3 handshake and closes without a
+    request (a certificate monitor, a scanner) leaves nothing open: with
+    session tickets libh2o 2.2 kept every such connection for ever (the
+    ticket OpenSSL writes during the first read was never flushed), so 256
+    of them would have filled the web view's slots."""
+    n = env.node()
+    cert, key, ctx = make_cert(env, "ec")
+    n.start("--web-tls-cert", cert, "--web-tls-key", key)
+    fds = lambda: len(os.listdir(f"/proc/{n.proc.pid}/fd"))
+    before = fds()
+    for _ in range(30):
+        served_cert(n.web_port, linger=0.02)
+    wait_until(lambda: fds() <= before, 10, what="the connections to close")
+    status, _, body = fetch(f"https://127.0.0.1:{n.web_port}/", ctx)
+    assert status == 200 and '<form class="search"' in body, status
+    t0 = time.time()
+    assert n.stop() == 0
+    assert time.time() - t0 < 1.4 * SLOW and "still open at exit" not in n.logtext(), n.logtext()[-600:]
+
+
+def pem_of(path):
+    with open(path) as f:
+        text = f.read()
+    return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(text))
+
+
+def test_renewed_certificate_read_again_on_sighup(env):
+    """A renewed certificate put at the same paths is served after SIGHUP
+    (systemctl reload) without a restart; a connection open before keeps
+    working; a key that does not match the certificate is refused with a
+    log line and the running certificate stays."""
+    import shutil
+    import signal
+    n = env.node()
+    cert, key, ctx = make_cert(env, "ec")
+    live_cert, live_key = os.path.join(env.tmp, "live.crt"), os.path.join(env.tmp, "live.key")
+    shutil.copy(cert, live_cert)
+    shutil.copy(key, live_key)
+    n.start("--web-tls-cert", live_cert, "--web-tls-key", live_key)
+    port = n.web_port
+    assert served_cert(port) == pem_of(cert)
+    assert "web view certificate /CN=localhost, serial " in n.logtext(), n.logtext()
+
+    # a keep-alive connection opened with the first certificate
+    kept = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+    kept.request("GET", "/healthz")
+    r = kept.getresponse()
+    assert r.status == 200, r.status
+    r.read()
+
+    cert2, key2, ctx2 = make_cert(env, "rsa")
+    shutil.copy(cert2, live_cert)
+    shutil.copy(key2, live_key)
+    n.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reload: web view certificate" in n.logtext(), 10, what="the reload to be logged")
+    assert served_cert(port) == pem_of(cert2)
+    status, _, body = fetch(f"https://127.0.0.1:{port}/", ctx2)
+    assert status == 200 and '<form class="search"' in body, status
+    kept.request("GET", "/healthz")
+    r = kept.getresponse()
+    assert r.status == 200, r.status
+    r.read()
+    kept.close()
+
+    # a certificate whose key does not match: refused, the running one stays
+    shutil.copy(cert, live_cert)          # the first certificate, with the second key
+    n.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "was not read again" in n.logtext(), 10, what="the refusal to be logged")
+    assert "web_tls_key does not match web_tls_cert" in n.logtext(), n.logtext()
+    assert served_cert(port) == pem_of(cert2)
+    assert n.stop() == 0
