@@ -315,10 +315,12 @@ static const catalog_field *find_in(const catalog_field *fs, size_t nf, const ch
     trim(&s, &n, 1);
     if (n == 0)
         return NULL;
+    /* the first byte before the length: most names differ there, and this
+     * runs for every cell of every row (n > 0 here) */
     for (size_t i = 0; i < nf; i++) {
         const char *c[3] = { fs[i].name, fs[i].ja, fs[i].en };
         for (int k = 0; k < 3; k++)
-            if (c[k] && strlen(c[k]) == n && memcmp(c[k], s, n) == 0)
+            if (c[k] && c[k][0] == s[0] && strlen(c[k]) == n && memcmp(c[k], s, n) == 0)
                 return &fs[i];
     }
     /* then as a spreadsheet may spell the header (only when the exact
@@ -964,6 +966,11 @@ static int ref_value(ctx *c, const char *s, size_t n, char **out)
 static size_t list_sep(const char *s, size_t n)
 {
     static const char *const seps[] = { "、", "､", ",", "，", ";", "；", "／", "\n", "\r" };
+    /* called at every byte of a list: a byte no separator starts with
+     * (、 is E3.., the full-width ones EF..) is none */
+    unsigned char b = n ? (unsigned char)s[0] : 0;
+    if (b != 0xe3 && b != 0xef && b != ',' && b != ';' && b != '\n' && b != '\r')
+        return 0;
     for (size_t k = 0; k < COUNT(seps); k++) {
         size_t l = strlen(seps[k]);
         if (n >= l && memcmp(s, seps[k], l) == 0)
