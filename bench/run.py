@@ -113,16 +113,24 @@ def bench_import_alliance(env):
                         "--prefix", prefix], check=True)
         srate, vrate = sign_rate()
         ceiling = n / srate + 2 * n / vrate
+        # The digests are read on control connections opened before the
+        # clock starts.  `catalogctl status` (harness' status()) was one
+        # process per probe, ~5 ms of CPU each, two per 5 ms poll: the
+        # measurement took about half a core of the two it measures and
+        # added its own ~10-20 ms to the time (PERFORMANCE.md §27).
+        conns = [ctl(x) for x in (a, b, c)]
         t0 = time.time()
         a.run("import", csv_path, timeout=600)
         t_imp = time.time() - t0
-        want = a.status()["digest"]
-        while not (b.status()["digest"] == want and c.status()["digest"] == want):
+        want = conns[0].call({"cmd": "status"})["digest"]
+        while not all(x.call({"cmd": "status"})["digest"] == want for x in conns[1:]):
             if time.time() - t0 > 600:
                 fig(f"import_{n}_to_all", "timeout", "")
                 return
             time.sleep(0.005)
         dt = time.time() - t0
+        for x in conns:
+            x.close()
         fig(f"import_{n}_to_all", round(dt, 2), "s",
             f"ratio to the ceiling {dt / ceiling:.2f} (target <= 1.5); ceiling {ceiling:.3f} s "
             f"(sign {srate:.0f}/s, verify {vrate:.0f}/s, all cores); import alone {t_imp:.2f} s")

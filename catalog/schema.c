@@ -283,6 +283,15 @@ int catalog_norm(const char *s, size_t n, char *out, size_t outlen)
     return 0;
 }
 
+/* 1 if a under catalog_norm is nb (a string catalog_norm made). */
+static int norm_is(const char *a, const char *nb)
+{
+    char *na = norm_alloc(a, strlen(a), 1, NULL);
+    int eq = na && strcmp(na, nb) == 0;
+    free(na);
+    return eq;
+}
+
 /* 1 if a and b are equal under catalog_norm. */
 static int norm_eq(const char *a, const char *b)
 {
@@ -306,10 +315,12 @@ static const catalog_field *find_in(const catalog_field *fs, size_t nf, const ch
     trim(&s, &n, 1);
     if (n == 0)
         return NULL;
+    /* the first byte before the length: most names differ there, and this
+     * runs for every cell of every row (n > 0 here) */
     for (size_t i = 0; i < nf; i++) {
         const char *c[3] = { fs[i].name, fs[i].ja, fs[i].en };
         for (int k = 0; k < 3; k++)
-            if (c[k] && strlen(c[k]) == n && memcmp(c[k], s, n) == 0)
+            if (c[k] && c[k][0] == s[0] && strlen(c[k]) == n && memcmp(c[k], s, n) == 0)
                 return &fs[i];
     }
     /* then as a spreadsheet may spell the header (only when the exact
@@ -746,21 +757,27 @@ static const char *enum_lookup(const char *const *values, const char *s, size_t 
     for (size_t k = 0; values[k]; k++)
         if (strlen(values[k]) == n && memcmp(values[k], s, n) == 0)
             return values[k];
+    /* Otherwise the comparison is norm_eq(value, norm(s)), with norm(s)'s
+     * side normalised once here rather than again for each listed value
+     * and each alias (an alias such as 連合内 took 15 NFKC passes; the
+     * bench's sheet has one per row). */
     char *m = norm_alloc(s, n, 1, NULL);
+    char *mm = m ? norm_alloc(m, strlen(m), 1, NULL) : NULL;
     const char *hit = NULL;
-    if (!m)
+    free(m);
+    if (!mm)
         return NULL;
     for (size_t k = 0; values[k] && !hit; k++)
-        if (norm_eq(values[k], m))
+        if (norm_is(values[k], mm))
             hit = values[k];
     for (size_t a = 0; a < COUNT(enum_aliases) && !hit; a++) {
-        if (!norm_eq(enum_aliases[a].from, m))
+        if (!norm_is(enum_aliases[a].from, mm))
             continue;
         for (size_t k = 0; values[k]; k++)
             if (strcmp(values[k], enum_aliases[a].to) == 0)
                 hit = values[k];
     }
-    free(m);
+    free(mm);
     return hit;
 }
 
@@ -949,6 +966,11 @@ static int ref_value(ctx *c, const char *s, size_t n, char **out)
 static size_t list_sep(const char *s, size_t n)
 {
     static const char *const seps[] = { "、", "､", ",", "，", ";", "；", "／", "\n", "\r" };
+    /* called at every byte of a list: a byte no separator starts with
+     * (、 is E3.., the full-width ones EF..) is none */
+    unsigned char b = n ? (unsigned char)s[0] : 0;
+    if (b != 0xe3 && b != 0xef && b != ',' && b != ';' && b != '\n' && b != '\r')
+        return 0;
     for (size_t k = 0; k < COUNT(seps); k++) {
         size_t l = strlen(seps[k]);
         if (n >= l && memcmp(s, seps[k], l) == 0)

@@ -31,8 +31,11 @@
 #include "proto/util.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define USAGE \
     "使い方: catalogctl import ファイル.csv [--dry-run] [--skip-bad] [--ignore-unknown-columns] [--raw] [--json]\n" \
@@ -202,6 +205,7 @@ static size_t find_header(const proto_csv *csv)
 
 /* One row's faults as the import reports them. */
 typedef struct {
+    FILE *out;           /* stderr, or a checking thread's buffer (check_rows) */
     const char *file;
     int line;
     const char *key;     /* the normalised key, or NULL if it is itself at fault */
@@ -211,9 +215,9 @@ typedef struct {
 static void report(row_report *rr, const char *column_ja, const char *reason)
 {
     if (rr->key)
-        fprintf(stderr, "%s:%d: 認定番号 %s の「%s」: %s\n", rr->file, rr->line, rr->key, column_ja, reason);
+        fprintf(rr->out, "%s:%d: 認定番号 %s の「%s」: %s\n", rr->file, rr->line, rr->key, column_ja, reason);
     else
-        fprintf(stderr, "%s:%d: 「%s」: %s\n", rr->file, rr->line, column_ja, reason);
+        fprintf(rr->out, "%s:%d: 「%s」: %s\n", rr->file, rr->line, column_ja, reason);
     rr->faults++;
 }
 
@@ -271,6 +275,138 @@ static void json_str_list(FILE *f, const char *k, char **v, size_t n)
         client_json_str(f, v[i], strlen(v[i]));
     }
     fputc(']', f);
+}
+
+/* The rows' check (the whole of a sheet before anything is written) is
+ * most of catalogctl's own time and the members wait for it: nothing is
+ * sent until every row has passed.  Rows are independent, so they are
+ * checked on every core, each thread a range of rows; each thread's
+ * messages are kept and printed in row order, as one thread would. */
+#define CHECK_THREADS_MAX 8
+#define CHECK_ROWS_PER_THREAD_MIN 64   /* below this a thread costs more than it saves */
+
+typedef struct {
+    proto_csv_row *rows;
+    size_t from, to;
+    const column *col;
+    size_t ncol;
+    int keycol, ownercol;
+    const char *mycode;
+    const catalog_vocab *vocab;
+    const char *file;
+    char *ok;                 /* per row: passed */
+    char **keys;              /* per row: its normalised key */
+    FILE *out;                /* where the faults go (stderr for one thread) */
+    char *buf;                /* a thread's messages (open_memstream) */
+    size_t buflen;
+    size_t good, others;
+    int bad, faults;
+} check_job;
+
+static void check_rows(check_job *j)
+{
+    char err[512];
+    catalog_kv *kv = calloc(j->ncol ? j->ncol : 1, sizeof *kv);
+    if (!kv) {
+        fprintf(j->out, "取り込み: メモリが足りません\n");
+        j->bad++;
+        j->faults++;
+        return;
+    }
+    for (size_t r = j->from; r < j->to; r++) {
+        proto_csv_row *row = &j->rows[r];
+        row_report rr = { j->out, j->file, row->line, NULL, 0 };
+        if (j->ownercol >= 0 && j->ownercol < (int)row->ncells) {
+            const char *own = trim(row->cells[j->ownercol]);
+            if (own[0] && strncmp(own, j->mycode, strlen(j->mycode))) {
+                j->others++;
+                continue;   /* another member's certification: skip */
+            }
+        }
+        const char *key = j->keycol < (int)row->ncells ? trim(row->cells[j->keycol]) : "";
+        char nkey[CATALOG_KEY_MAX + 1];
+        if (catalog_key_norm(key, nkey, sizeof nkey, err, sizeof err))
+            report(&rr, "認定番号", err);
+        else
+            rr.key = j->keys[r] = strdup(nkey);
+        for (size_t c = j->ncol; c < row->ncells; c++)
+            if (trim(row->cells[c])[0]) {
+                char cell[160], why[256];
+                clip_cell(row->cells[c], cell, sizeof cell, 40);
+                snprintf(why, sizeof why, "見出しのない%zu列目に値（「%s」）があります", c + 1, cell);
+                report(&rr, "（見出しなし）", why);
+                break;
+            }
+        size_t n = 0, nref = 0;
+        char refbuf[4][PROTO_ID_STR + PROTO_KEY_MAX + 8];
+        for (size_t c = 0; c < row->ncells && c < j->ncol; c++)
+            if (j->col[c].kind == COL_FIELD) {
+                kv[n].name = j->col[c].f->name;
+                kv[n].value = row->cells[c];
+                if (j->col[c].f->type == CAT_REF && nref < 4)
+                    kv[n].value = ref_for_check(row->cells[c], refbuf[nref++], sizeof refbuf[0]);
+                n++;
+            }
+        catalog_check_v("certification", j->vocab, kv, n, on_fault, &rr);
+        if (rr.faults) {
+            j->faults += rr.faults;
+            j->bad++;
+            continue;
+        }
+        j->ok[r] = 1;
+        j->good++;
+    }
+    free(kv);
+}
+
+static void *check_thread(void *arg)
+{
+    check_rows(arg);
+    return NULL;
+}
+
+static size_t check_threads(size_t nrows)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cores > 1 ? (size_t)cores : 1;
+    if (nt > CHECK_THREADS_MAX)
+        nt = CHECK_THREADS_MAX;
+    if (nt > nrows / CHECK_ROWS_PER_THREAD_MIN)
+        nt = nrows / CHECK_ROWS_PER_THREAD_MIN ? nrows / CHECK_ROWS_PER_THREAD_MIN : 1;
+    return nt;
+}
+
+/* Check jobs[0..nt) (ranges in row order), the first on this thread; the
+ * messages reach stderr in row order.  A thread that cannot be made, or a
+ * buffer that cannot be opened, leaves its range to this thread, writing
+ * to stderr in turn. */
+static void check_all(check_job *jobs, size_t nt)
+{
+    pthread_t th[CHECK_THREADS_MAX];
+    int started[CHECK_THREADS_MAX] = { 0 };
+    jobs[0].out = stderr;
+    for (size_t t = 1; t < nt; t++) {
+        jobs[t].out = open_memstream(&jobs[t].buf, &jobs[t].buflen);
+        started[t] = jobs[t].out && pthread_create(&th[t], NULL, check_thread, &jobs[t]) == 0;
+    }
+    check_rows(&jobs[0]);
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t]) {
+            pthread_join(th[t], NULL);
+        } else {
+            if (jobs[t].out)
+                fclose(jobs[t].out);
+            free(jobs[t].buf);
+            jobs[t].buf = NULL;
+            jobs[t].out = stderr;
+            check_rows(&jobs[t]);
+            continue;
+        }
+        fclose(jobs[t].out);
+        if (jobs[t].buf)
+            fwrite(jobs[t].buf, 1, jobs[t].buflen, stderr);
+        free(jobs[t].buf);
+    }
 }
 
 int import_main(int argc, char **argv)
@@ -487,51 +623,21 @@ int import_main(int argc, char **argv)
     int faults = 0;
     char *ok = calloc(nrows ? nrows : 1, 1);
     char **keys = calloc(nrows ? nrows : 1, sizeof *keys);
-    catalog_kv *kv = calloc(ncol ? ncol : 1, sizeof *kv);
-    for (size_t r = 0; r < nrows; r++) {
-        proto_csv_row *row = &rows[r];
-        row_report rr = { file, row->line, NULL, 0 };
-        if (ownercol >= 0 && ownercol < (int)row->ncells) {
-            const char *own = trim(row->cells[ownercol]);
-            if (own[0] && strncmp(own, mycode, strlen(mycode))) {
-                others++;
-                continue;   /* another member's certification: skip */
-            }
+    {
+        check_job jobs[CHECK_THREADS_MAX];
+        size_t nt = check_threads(nrows);
+        for (size_t t = 0; t < nt; t++)
+            jobs[t] = (check_job){ .rows = rows, .from = nrows * t / nt, .to = nrows * (t + 1) / nt,
+                                   .col = col, .ncol = ncol, .keycol = keycol, .ownercol = ownercol,
+                                   .mycode = mycode, .vocab = &vocab, .file = file, .ok = ok, .keys = keys };
+        check_all(jobs, nt);
+        for (size_t t = 0; t < nt; t++) {
+            good += jobs[t].good;
+            others += jobs[t].others;
+            bad += jobs[t].bad;
+            faults += jobs[t].faults;
         }
-        const char *key = keycol < (int)row->ncells ? trim(row->cells[keycol]) : "";
-        char nkey[CATALOG_KEY_MAX + 1];
-        if (catalog_key_norm(key, nkey, sizeof nkey, err, sizeof err))
-            report(&rr, "認定番号", err);
-        else
-            rr.key = keys[r] = strdup(nkey);
-        for (size_t c = ncol; c < row->ncells; c++)
-            if (trim(row->cells[c])[0]) {
-                char cell[160], why[256];
-                clip_cell(row->cells[c], cell, sizeof cell, 40);
-                snprintf(why, sizeof why, "見出しのない%zu列目に値（「%s」）があります", c + 1, cell);
-                report(&rr, "（見出しなし）", why);
-                break;
-            }
-        size_t n = 0, nref = 0;
-        char refbuf[4][PROTO_ID_STR + PROTO_KEY_MAX + 8];
-        for (size_t c = 0; c < row->ncells && c < ncol; c++)
-            if (col[c].kind == COL_FIELD) {
-                kv[n].name = col[c].f->name;
-                kv[n].value = row->cells[c];
-                if (col[c].f->type == CAT_REF && nref < 4)
-                    kv[n].value = ref_for_check(row->cells[c], refbuf[nref++], sizeof refbuf[0]);
-                n++;
-            }
-        catalog_check_v("certification", &vocab, kv, n, on_fault, &rr);
-        if (rr.faults) {
-            faults += rr.faults;
-            bad++;
-            continue;
-        }
-        ok[r] = 1;
-        good++;
     }
-    free(kv);
     policy_vocab_free(vb);
     /* the same 認定番号 twice: sort row indexes by key, compare neighbours */
     {

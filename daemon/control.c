@@ -884,6 +884,7 @@ static void control_request(control_client *c, const uint8_t *req, size_t len)
             size_t at = control_reply_begin(c, &pk);
             if (cmd->fn(c->d, req, len, &pk, err, sizeof err) == 0) {
                 control_reply_end(c, at);
+                c->reply_now = cmd->access == CONTROL_WRITE;   /* serve() sends it */
                 return;
             }
             control_reply_cancel(c, at);
@@ -1102,6 +1103,16 @@ static void serve(control_client *c)
         if ((rc = proto_frame_take(&c->in, PROTO_CTL_FRAME_MAX, &f, &fl)) != 1)
             break;
         control_request(c, f, fl);
+        if (c->reply_now) {
+            /* a write took its signatures' and commit's time: its reply
+             * goes now, not after the requests queued behind it (an import
+             * keeps several chunks in flight and sends the next one when a
+             * reply comes) */
+            c->reply_now = 0;
+            control_out_flush(c);
+            if (uv_is_closing((uv_handle_t *)&c->pipe))
+                return;   /* the reply could not be written: closed */
+        }
     }
     batch_flush(c);
     control_out_flush(c);

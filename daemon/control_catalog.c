@@ -23,6 +23,7 @@
  *           the index's order; "groups" splits both lists into products.
  */
 #include "daemon/control.h"
+#include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "catalog/index.h"
@@ -160,6 +161,12 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
     free(rd.kv);
     if (rc == 0 && nw && node_publish(d, w, nw, err, errlen))
         rc = -1;
+    /* An import's chunks arrive several at a time and are written one
+     * after the other in one loop turn: push this one now, so that the
+     * members verify it while the next is signed (the outbox would hold
+     * it until 256 KB had gathered or the loop turned). */
+    if (rc == 0 && nw)
+        gossip_flush_local(d);
     if (rc == 0) {
         proto_map m;
         proto_map_begin(&m, pk);

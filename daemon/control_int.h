@@ -39,6 +39,7 @@ typedef struct control_client {
     msgpack_sbuffer out;   /* replies to the requests of one read, sent together */
     int paused;            /* not reading or answering: the client is slow to take its replies */
     int read_only;         /* refuse CONTROL_WRITE commands (a restricted socket, the web view) */
+    int reply_now;         /* the request just answered was a write: serve() sends its reply at once */
     put_batch batch;       /* puts waiting for their transaction; empty between reads */
     struct backup_job *backup;   /* a backup in flight: its reply comes first, so this
                                   * client's later requests wait for it */

@@ -44,6 +44,11 @@ int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t fl
     return proto_err(err, errlen, "not written (fuzzing)");
 }
 
+void gossip_flush_local(catalogd *d)
+{
+    /* nothing is written, so nothing waits to be pushed */
+}
+
 unsigned peer_count_established(catalogd *d)
 {
     return 0;

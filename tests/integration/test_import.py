@@ -208,3 +208,27 @@ def test_search_valid_on_wareki(env):
     assert rc == 3 and "平成は2019年4月30日まで" in err, (rc, err)
     rc, _, err = a.run("search", "--valid-on", "そのうち", check=False)
     assert rc == 3 and "日付として読めません" in err, (rc, err)
+
+
+def test_faults_of_a_large_sheet_in_row_order(env):
+    """A sheet large enough to be checked on several threads (cli/import.c
+    check_all): every fault of every range is reported, once, in the order
+    of the rows, with the same totals, and nothing is written."""
+    a = env.found()
+    before = a.status()
+    n = 1000
+    bad_rows = [3, 17, 260, 499, 500, 501, 777, 998, 1000]   # data rows, 1-based
+    rows = [HEADER]
+    for i in range(1, n + 1):
+        area = "宇宙" if i in bad_rows else "防災"
+        rows.append(f"文京-2026-{i:04d},株式会社{i},{corp(f'9998{i:08d}')},製品{i},{area},R8.4.1,fy-end")
+    path = write(env, "large_faults.csv", "\r\n".join(rows) + "\r\n")
+    rc, out, err = a.run("import", path, check=False)
+    assert rc == 1, (rc, out, err)
+    faults = fault_lines(err, path)
+    assert [int(l.split(":")[1]) for l in faults] == [r + 1 for r in bad_rows], err   # file line = row + 1
+    assert all("「分野」" in l and "宇宙" in l for l in faults), faults
+    assert f"{len(bad_rows)} 行に {len(bad_rows)} 件の誤りがあります" in err and "何も書き込んでいません" in err, err
+    assert a.status()["records"] == before["records"]
+    out = a.ctl_json("import", path, "--skip-bad")
+    assert out["created"] == n - len(bad_rows) and out["bad"] == len(bad_rows), out
