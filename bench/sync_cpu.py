@@ -10,7 +10,8 @@ runs; this measures CPU per record instead, on the same data every time:
     python3 bench/sync_cpu.py run DIR [TRIALS]     copy the template, start the newcomer, then
                                                    the founder; when the digests match, print
                                                    the newcomer's CPU by thread (schedstat, ns)
-                                                   and the founder's, per record
+                                                   and the founder's, per record; the newcomer's
+                                                   minor page faults per record, both peak RSS
 
 BUILD picks the binaries (default build).  SYNC_CPU_RECORD=FILE records
 a perf profile of the newcomer (attached before the founder starts, so the
@@ -52,6 +53,18 @@ def threads_cpu(pid):
         except OSError:
             pass
     return out
+
+
+def faults_hwm(pid):
+    """Minor page faults of the whole process, and its peak RSS in kB."""
+    with open(f"/proc/{pid}/stat") as f:
+        minflt = int(f.read().rsplit(")", 1)[1].split()[7])
+    hwm = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
+    return minflt, hwm
 
 
 def prepare(d, n):
@@ -133,6 +146,7 @@ def run(d, trials):
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.3)
         cpu0 = threads_cpu(nproc.pid)
+        nflt0, _ = faults_hwm(nproc.pid)
         t0 = time.time()
         fproc = start(BUILD, os.path.join(w, fname), faddr, fweb, "debug")
         cf = wait_sock(os.path.join(w, fname, "control.sock"), fproc)
@@ -147,6 +161,8 @@ def run(d, trials):
         cpu1 = threads_cpu(nproc.pid)
         with open(f"/proc/{nproc.pid}/io") as f:
             io = dict(line.split(": ") for line in f.read().splitlines())
+        nflt, nhwm = faults_hwm(nproc.pid)
+        _, fhwm = faults_hwm(fproc.pid)
         fcpu = sum(threads_cpu(fproc.pid).values()) - fcpu0
         if perf:
             perf.send_signal(signal.SIGINT)
@@ -156,7 +172,9 @@ def run(d, trials):
         pool = sum(v - cpu0.get(k, 0) for k, v in cpu1.items() if k != nproc.pid)
         print(f"trial {trial}: {recs} records in {dt:.2f} s ({recs / dt:.0f}/s); newcomer loop "
               f"{loop / 1e3 / recs:.2f} us/record ({loop / 1e9:.2f} s), pool {pool / 1e3 / recs:.2f} us/record, "
-              f"founder {fcpu / 1e3 / recs:.2f} us/record; newcomer wrote {int(io['wchar']) / 1e6:.0f} MB; founder sent {sent} records", flush=True)
+              f"founder {fcpu / 1e3 / recs:.2f} us/record; newcomer wrote {int(io['wchar']) / 1e6:.0f} MB, "
+              f"{(nflt - nflt0) / recs:.3f} page faults/record; peak RSS newcomer {nhwm / 1024:.1f} MB, "
+              f"founder {fhwm / 1024:.1f} MB; founder sent {sent} records", flush=True)
         cn.close()
         cf.close()
         for p in (nproc, fproc):

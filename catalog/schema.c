@@ -372,8 +372,10 @@ const catalog_field *catalog_field_find(const char *kind, const char *name_or_he
 
 static const catalog_field *find_name(const catalog_field *fs, size_t nf, const char *name)
 {
+    /* the first byte first: the validator looks up every field of every
+     * record that arrives, among ~20 names */
     for (size_t i = 0; i < nf; i++)
-        if (strcmp(fs[i].name, name) == 0)
+        if (fs[i].name[0] == name[0] && strcmp(fs[i].name, name) == 0)
             return &fs[i];
     return NULL;
 }
@@ -493,6 +495,7 @@ typedef struct {
     size_t errlen;
     const int *failed;   /* fields that already had a fault (collecting them all), or NULL */
     const catalog_vocab *vocab;  /* the lists of the policy in force, or NULL (the defaults) */
+    int full;            /* catalog_record_validate_full: no in-place shortcut */
 } ctx;
 
 /* The values a field takes: its schema's, or for the fields the alliance's
@@ -983,7 +986,7 @@ int catalog_vocab_item_check(const char *s, size_t n, char *err, size_t errlen)
 {
     static const catalog_field f = { "policy", "分野・契約方法", "policy", CAT_TEXT, CATALOG_VOCAB_ITEM_MAX,
                                      0, NULL, NULL, 0 };
-    ctx c = { &f, &f, 1, NULL, err, errlen, NULL, NULL };
+    ctx c = { &f, &f, 1, NULL, err, errlen, NULL, NULL, 0 };
     const char *t = s;
     size_t tn = n;
     char *out = NULL;
@@ -1228,7 +1231,7 @@ static int build(const char *kind, const catalog_vocab *vocab, const catalog_kv 
         raw[f - fs] = kv[i].value;   /* later wins; NULL or "" clears */
     }
     for (size_t j = 0; j < nf; j++) {
-        ctx c = { &fs[j], fs, nf, vals, err, errlen, fn ? failed : NULL, vocab };
+        ctx c = { &fs[j], fs, nf, vals, err, errlen, fn ? failed : NULL, vocab, 0 };
         const char *s = raw[j];
         size_t sl = s ? strlen(s) : 0;
         int r = 0;
@@ -1341,7 +1344,7 @@ int catalog_field_canon(const char *kind, const char *name, const char *text, ch
     vals = calloc(nf, sizeof *vals);
     if (!vals)
         return proto_err(err, errlen, "out of memory");
-    ctx c = { f, fs, nf, vals, err, errlen, NULL, NULL };
+    ctx c = { f, fs, nf, vals, err, errlen, NULL, NULL, 0 };
     value *v = &vals[f - fs];
     if (convert(&c, s, sl, v) == 0) {
         if (strlen(v->s) < outlen) {
@@ -1392,6 +1395,168 @@ static int not_canonical(ctx *c, const char *s, size_t n, const char *want)
                 clip(s, n, 64), s, clip(want, strlen(want), 64), want);
 }
 
+/* A stored date in the form the converters store (YYYY-MM-DD, ASCII) into
+ * d: 1 if it is one and a valid day of JP_YEAR_MIN..JP_YEAR_MAX.  Such a
+ * string is what jp_date_read reads it as and jp_date_format gives back. */
+static int iso_date(const char *s, size_t n, jp_date *d)
+{
+    static const char shape[] = "dddd-dd-dd";
+    int v[3] = { 0, 0, 0 }, k = 0;
+    if (n != 10)
+        return 0;
+    for (size_t i = 0; i < 10; i++) {
+        if (shape[i] == '-') {
+            if (s[i] != '-')
+                return 0;
+            k++;
+        } else if (s[i] >= '0' && s[i] <= '9') {
+            v[k] = v[k] * 10 + (s[i] - '0');
+        } else {
+            return 0;
+        }
+    }
+    d->y = v[0];
+    d->m = v[1];
+    d->d = v[2];
+    return jp_date_valid(*d);
+}
+
+/* Free text that text_check gives back unchanged: at most max bytes, no CR
+ * to turn into LF, and what the text rule accepts. */
+static int text_as_stored(const char *s, size_t n, size_t max, int multiline)
+{
+    if (n > max || n > VALUE_RAW_MAX)
+        return 0;
+    if (multiline && memchr(s, '\r', n))
+        return 0;
+    return proto_text_check(s, n, multiline ? PROTO_TEXT_NL : 0, NULL) == 0;
+}
+
+/* One list item that list_value gives back unchanged, in place: non-empty,
+ * trimmed, no separator, and a listed value as listed or (free) valid text. */
+static int item_as_stored(ctx *c, const char *s, size_t n)
+{
+    const char *const *values = values_of(c);
+    if (n == 0 || lead_space(s, n, 0) || trail_space(s, n))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (list_sep(s + i, n - i))
+            return 0;
+    if (values) {
+        for (size_t k = 0; values[k]; k++)
+            if (strlen(values[k]) == n && memcmp(values[k], s, n) == 0)
+                return 1;
+        return 0;
+    }
+    return text_as_stored(s, n, CATALOG_LIST_ITEM_MAX, 0);
+}
+
+#define LIST_IN_PLACE_MAX 32
+
+/* A stored list that list_value gives back item for item, recognised in
+ * place (the shortcut of stored_in_place, for arrays): every item as
+ * stored (item_as_stored) and no two equal under catalog_norm, which only
+ * a list of two or more needs.  1 when canonical (v marked set), 0 when
+ * list_value must decide. */
+static int list_as_stored(ctx *c, const uint8_t *p, size_t len)
+{
+    value *v = &c->vals[c->f - c->fs];
+    char *norms[LIST_IN_PLACE_MAX];
+    size_t nn = 0;
+    int ok = 1;
+    uint32_t n;
+    proto_rd rd;
+    proto_rd_init(&rd, p, len);
+    if (proto_rd_array(&rd, &n) || n == 0 || n > LIST_IN_PLACE_MAX)
+        return 0;
+    for (uint32_t k = 0; k < n && ok; k++) {
+        const char *s;
+        uint32_t sl;
+        ok = proto_rd_peek(&rd) == PROTO_MP_STR && proto_rd_str(&rd, &s, &sl) == 0 &&
+             item_as_stored(c, s, sl);
+        if (ok && n > 1) {
+            char *nm = norm_alloc(s, sl, 1, NULL);
+            ok = nm != NULL;
+            for (size_t j = 0; j < nn && ok; j++)
+                ok = strcmp(norms[j], nm) != 0;
+            if (nm)
+                norms[nn++] = nm;
+        }
+    }
+    ok = ok && rd.p == p + len;
+    for (size_t j = 0; j < nn; j++)
+        free(norms[j]);
+    if (!ok)
+        return 0;
+    v->kind = V_LIST;
+    v->set = 1;
+    return 1;
+}
+
+/* The shortcut of stored_value: a stored value in the canonical form the
+ * converter would give back, recognised where it lies instead of converted
+ * into a new string and compared (the converters cost most of the pool's
+ * time outside the signature check: NFKC passes, copies, a date parser).
+ * It only ever accepts: 1 when the value is canonical (v holds what later
+ * fields look up: the date), 0 when the full conversion must decide —
+ * which then accepts or refuses, with its message, exactly as before.
+ * tests/unit/test_kindval.c runs every case both ways. */
+static int stored_in_place(ctx *c, value *v, const char *s, size_t n)
+{
+    const catalog_field *f = c->f;
+    const char *const *values;
+    jp_date d;
+    if (c->full)
+        return 0;
+    switch (f->type) {
+    case CAT_TEXT:
+        if (!text_as_stored(s, n, f->max, (f->flags & CATALOG_F_MULTILINE) != 0))
+            return 0;
+        break;
+    case CAT_DATE:
+    case CAT_VALID_UNTIL:
+        /* a rule (fy-end…) is stored as the date it gives: a stored
+         * valid_until is a date, which valid_until_value reads as one */
+        if (!iso_date(s, n, &d) || date_order_check(c, d) != 0)
+            return 0;
+        v->has_date = 1;
+        v->date = d;
+        break;
+    case CAT_ENUM:
+        values = values_of(c);
+        if (!values) {
+            if (!text_as_stored(s, n, f->max, 0))
+                return 0;
+            break;
+        }
+        for (size_t k = 0;; k++) {
+            if (!values[k])
+                return 0;
+            if (strlen(values[k]) == n && memcmp(values[k], s, n) == 0)
+                break;
+        }
+        break;
+    case CAT_CORPNUM: {
+        char body[13];
+        if (n != 13)
+            return 0;
+        for (size_t i = 0; i < 13; i++)
+            if (s[i] < '0' || s[i] > '9')
+                return 0;
+        memcpy(body, s + 1, 12);
+        body[12] = 0;
+        if (jp_corporate_number_check_digit(body) != s[0] - '0')
+            return 0;
+        break;
+    }
+    default:
+        return 0;
+    }
+    v->kind = V_STR;
+    v->set = 1;
+    return 1;
+}
+
 /* One known field's stored value [p, p + len) into vals (through c).  The
  * converters are catalog_build's: a value is valid when converting it gives
  * it back. */
@@ -1436,6 +1601,8 @@ static int stored_value(ctx *c, const uint8_t *p, size_t len)
             return FERR0(c, "空の配列です（項目がなければ項目ごと省きます）");
         if (n > f->max)
             return FERR(c, "項目が多すぎます（%u 個。%zu 個まで）", (unsigned)n, f->max);
+        if (!c->full && list_as_stored(c, p, len))
+            return 0;
         joined = malloc(len + 1);
         if (!joined)
             return FERR0(c, "メモリが足りません");
@@ -1485,6 +1652,8 @@ static int stored_value(ctx *c, const uint8_t *p, size_t len)
     trim(&ts, &tl, 0);
     if (tl != sl)
         return FERR(c, "「%.*s」の前後に空白があります", clip(s, sl, 64), s);
+    if (stored_in_place(c, v, s, sl))
+        return 0;
     if (convert(c, s, sl, v))
         return -1;
     if (strlen(v->s) != sl || memcmp(v->s, s, sl))
@@ -1542,7 +1711,31 @@ static int tombstone_check(const proto_record *r, char *err, size_t errlen)
     return 0;
 }
 
+/* A key catalog_key_norm gives back as it is, seen without normalising it:
+ * printable ASCII but '/' (NFKC leaves ASCII alone; no space to trim), not
+ * longer than the longest key. */
+static int key_as_stored(const char *key)
+{
+    size_t n = 0;
+    for (; key[n]; n++)
+        if ((unsigned char)key[n] <= 0x20 || (unsigned char)key[n] >= 0x7f || key[n] == '/')
+            return 0;
+    return n > 0 && n <= CATALOG_KEY_MAX;
+}
+
+static int record_validate(const proto_record *r, int full, char *err, size_t errlen);
+
 int catalog_record_validate(const proto_record *r, char *err, size_t errlen)
+{
+    return record_validate(r, 0, err, errlen);
+}
+
+int catalog_record_validate_full(const proto_record *r, char *err, size_t errlen)
+{
+    return record_validate(r, 1, err, errlen);
+}
+
+static int record_validate(const proto_record *r, int full, char *err, size_t errlen)
 {
     size_t nf;
     const catalog_field *fs = r ? catalog_fields(r->kind, &nf) : NULL;
@@ -1558,8 +1751,12 @@ int catalog_record_validate(const proto_record *r, char *err, size_t errlen)
         return proto_err(err, errlen, "kind '%s' has no catalog schema", r ? r->kind : "");
     /* the key as the write path and every lookup spell it, or the record
      * could never be found (or cited) by the key it is shown under */
-    if (catalog_key_norm(r->key, key, sizeof key, why, sizeof why))
-        return proto_err(err, errlen, "キー: %s", why);
+    if (full || !key_as_stored(r->key)) {
+        if (catalog_key_norm(r->key, key, sizeof key, why, sizeof why))
+            return proto_err(err, errlen, "キー: %s", why);
+    } else {
+        snprintf(key, sizeof key, "%s", r->key);
+    }
     if (strcmp(key, r->key))
         return proto_err(err, errlen, "キー「%s」は記録される形ではありません（記録される形は「%s」）",
                          r->key, key);
@@ -1616,7 +1813,7 @@ int catalog_record_validate(const proto_record *r, char *err, size_t errlen)
          * name a value of a policy this node does not hold yet, or one a
          * later policy removed (docs/DECISIONS.md) */
         static const catalog_vocab open = { NULL, NULL, 1 };
-        ctx c = { &fs[j], fs, nf, vals, err, errlen, NULL, &open };
+        ctx c = { &fs[j], fs, nf, vals, err, errlen, NULL, &open, full };
         if (!at[j]) {
             if (fs[j].required) {
                 rc = FERR0(&c, "必須です");
@@ -1717,7 +1914,7 @@ static int parse_lone(const char *kind, const char *field, const char *s, int (*
     int rc;
     if (!vals)
         return proto_err(err, errlen, "out of memory");
-    ctx c = { f, fs, nf, vals, why, sizeof why, NULL, NULL };
+    ctx c = { f, fs, nf, vals, why, sizeof why, NULL, NULL, 0 };
     trim(&s, &n, 0);
     if (n == 0)
         rc = proto_err(why, sizeof why, "%s (%s): 値がありません", f->ja, f->name);

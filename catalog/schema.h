@@ -210,6 +210,12 @@ int catalog_check_v(const char *kind, const catalog_vocab *vocab, const catalog_
  * a message naming the field as catalog_build does. */
 int catalog_record_validate(const proto_record *r, char *err, size_t errlen);
 
+/* The same rules without the shortcuts that recognise a canonical value
+ * where it lies (every value converted and compared, the key normalised):
+ * the definition catalog_record_validate must agree with, result and
+ * message, which the unit tests and the fuzz replay check. */
+int catalog_record_validate_full(const proto_record *r, char *err, size_t errlen);
+
 /* A withdrawal's reason (the only field of a catalog tombstone): 1 to
  * CATALOG_REASON_MAX bytes of UTF-8, trimmed, no control characters but
  * newlines.  0, or -1 with err. */

@@ -41,6 +41,8 @@ struct ingest {
     size_t acc_bytes;
     int busy;                 /* a batch is being verified */
     const vjob *prev;         /* while the next batch is triaged: the job about to be applied */
+    vjob *cur;                /* the batch on the pool */
+    vjob *ready;              /* the next one, triaged while cur is verified (triage_ahead) */
 };
 
 /* ---- verification on the thread pool ---- */
@@ -252,11 +254,22 @@ static void verify_done(uv_work_t *w, int status)
     ingest *g = p->ing;
     catalogd *d = p->d;
     d->verify_jobs--;
+    if (g->cur == j)
+        g->cur = NULL;
 
     /* Records collected while this job was verified go to the pool now,
-     * before this job is written: verifying them overlaps the write. */
+     * before this job is written: verifying them overlaps the write.  A
+     * batch triaged ahead (the collection bound was reached meanwhile) goes
+     * at once: the cores do not wait for its triage. */
     vjob *next = NULL;
-    if (p->state == PEER_ESTABLISHED && g->nacc) {
+    if (g->ready && p->state == PEER_ESTABLISHED) {
+        next = g->ready;
+        g->ready = NULL;
+        start_job(p, next, 0);
+    } else if (g->ready) {
+        job_free(g->ready);
+        g->ready = NULL;
+    } else if (p->state == PEER_ESTABLISHED && g->nacc) {
         int fatal;
         g->prev = j;
         next = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
@@ -349,6 +362,7 @@ static void start_job(peer *p, vjob *j, int may_inline)
     p->refs++;
     p->d->verify_jobs++;
     p->ing->busy = 1;
+    p->ing->cur = j;
     if (may_inline && j->n <= INLINE_VERIFY) {
         /* A few records (the usual case once in sync): checking them here
          * costs less than handing them to a pool thread and back. */
@@ -636,6 +650,8 @@ void ingest_free(ingest *g)
     for (size_t i = 0; i < g->nacc; i++)
         free(g->acc[i].raw);
     free(g->acc);
+    if (g->ready)
+        job_free(g->ready);
     free(g);
 }
 
@@ -647,10 +663,36 @@ int ingest_add(ingest *g, const uint8_t *raw, size_t len)
     return 0;
 }
 
+/* The collection bound was reached while a batch is verified: triage what
+ * was collected now, as the batch after it, instead of when it is done.
+ * The store is where it would be then (the batch before cur is written
+ * before cur's successor is triaged either way, and cur's own records are
+ * seen through g->prev as in verify_done), and the loop thread would only
+ * wait meanwhile; verify_done then starts it the moment cur's signatures
+ * are checked, so both cores go on verifying while cur is written.
+ * Reading stays paused while it waits (ingest_full): the records held are
+ * those of two batches, as before. */
+static void triage_ahead(ingest *g)
+{
+    peer *p = g->p;
+    int fatal;
+    if (g->ready || !g->cur || !g->nacc || p->state != PEER_ESTABLISHED)
+        return;
+    g->prev = g->cur;
+    g->ready = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
+    g->prev = NULL;
+    if (g->ready)
+        log_debug(p->d, "triaged %zu records ahead, while %zu are verified", g->ready->n, g->cur->n);
+}
+
 void ingest_frame_done(ingest *g)
 {
-    if (g->nacc >= NODE_BATCH_RECORDS * 4 || g->acc_bytes >= NODE_INGEST_COLLECT_BYTES)
-        flush_acc(g->p, 0);   /* mid-read: this frame is still in use */
+    if (g->nacc >= NODE_BATCH_RECORDS * 4 || g->acc_bytes >= NODE_INGEST_COLLECT_BYTES) {
+        if (g->busy)
+            triage_ahead(g);
+        else
+            flush_acc(g->p, 0);   /* mid-read: this frame is still in use */
+    }
 }
 
 int ingest_busy(const ingest *g)
@@ -660,5 +702,6 @@ int ingest_busy(const ingest *g)
 
 int ingest_full(const ingest *g)
 {
-    return g->busy && (g->nacc >= NODE_INGEST_COLLECT_MAX || g->acc_bytes >= NODE_INGEST_COLLECT_BYTES);
+    return g->busy && (g->ready || g->nacc >= NODE_INGEST_COLLECT_MAX ||
+                       g->acc_bytes >= NODE_INGEST_COLLECT_BYTES);
 }

@@ -74,8 +74,9 @@ def test_restarted_node_catches_up(env):
 
 def test_large_sync_in_several_batches_sends_each_record_once(env):
     """A newcomer takes in a catalog of several verify batches (the next
-    batch is verified while the previous one is written) and the founder
-    sends every record once: a range still arriving is not asked for again."""
+    batch is triaged while the one before is verified, and verified while
+    that one is written) and the founder sends every record once: a range
+    still arriving is not asked for again."""
     a = env.found()
     n = 12000
     csv = os.path.join(env.tmp, "big.csv")
@@ -88,6 +89,9 @@ def test_large_sync_in_several_batches_sends_each_record_once(env):
     assert sb["records"] == a.status()["records"], (sb, a.status())
     batches = [l for l in b.logtext().splitlines() if "debug: applied" in l]
     assert len(batches) >= 3, batches
+    # the collection bound was reached while a batch was verified: the next
+    # was triaged then, not when the pool was done (ingest.c triage_ahead)
+    assert "records ahead, while" in b.logtext(), batches
     # what a sent b: the catalog once, plus at most a few records it wrote
     # meanwhile (b's admission) that were also pushed
     assert a.status()["records_out"] <= sb["records"] + 5, (a.status(), sb)
