@@ -308,8 +308,10 @@ static void check_rows(check_job *j)
     char err[512];
     catalog_kv *kv = calloc(j->ncol ? j->ncol : 1, sizeof *kv);
     if (!kv) {
-        fprintf(j->out, "取り込み: メモリが足りません\n");
-        j->bad++;
+        /* every row of the range is unchecked: all of them count as bad, so
+         * that --skip-bad does not drop them silently */
+        fprintf(j->out, "取り込み: メモリが足りません（%zu行を確認できません）\n", j->to - j->from);
+        j->bad += (int)(j->to - j->from);
         j->faults++;
         return;
     }
