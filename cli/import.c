@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define USAGE \
     "使い方: catalogctl import ファイル.csv [--dry-run] [--skip-bad] [--ignore-unknown-columns] [--raw] [--json]\n" \
@@ -369,13 +368,7 @@ static void *check_thread(void *arg)
 
 static size_t check_threads(size_t nrows)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nt = cores > 1 ? (size_t)cores : 1;
-    if (nt > CHECK_THREADS_MAX)
-        nt = CHECK_THREADS_MAX;
-    if (nt > nrows / CHECK_ROWS_PER_THREAD_MIN)
-        nt = nrows / CHECK_ROWS_PER_THREAD_MIN ? nrows / CHECK_ROWS_PER_THREAD_MIN : 1;
-    return nt;
+    return proto_threads_for(nrows, CHECK_THREADS_MAX, CHECK_ROWS_PER_THREAD_MIN);
 }
 
 /* Check jobs[0..nt) (ranges in row order), the first on this thread; the

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void proto_sha256(const void *b, size_t n, uint8_t out[32])
 {
@@ -187,6 +188,18 @@ uint64_t proto_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+size_t proto_threads_for(size_t n, size_t max, size_t per_thread_min)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cores > 1 ? (size_t)cores : 1;
+    if (nt > max)
+        nt = max;
+    size_t fit = per_thread_min ? n / per_thread_min : n;
+    if (nt > fit)
+        nt = fit ? fit : 1;
+    return nt;
 }
 
 int proto_addr_split(const char *a, char *host, size_t hl, int *port)

@@ -41,6 +41,10 @@ int proto_id_is_zero(const proto_id *id);
 /* Milliseconds since the Unix epoch (wall clock). */
 uint64_t proto_now_ms(void);
 
+/* How many threads to split n items over: one per online core, at most
+ * max, and none that would get fewer than per_thread_min items (at least 1). */
+size_t proto_threads_for(size_t n, size_t max, size_t per_thread_min);
+
 /* "host:port" or "[v6]:port" -> host (NUL-terminated, at most hl - 1
  * bytes) and port 1..65535: 0, or -1 when it is neither. */
 int proto_addr_split(const char *a, char *host, size_t hl, int *port);

@@ -23,7 +23,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 const char *store_result_str(int r)
 {
@@ -554,12 +553,7 @@ static void *sign_range(void *arg)
 static int sign_all(EVP_PKEY *priv, const proto_id *alliance, const proto_id *author, store_write_item *items,
                     size_t n, uint64_t seq0, char *err, size_t errlen)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nt = cores > 1 ? (size_t)cores : 1;
-    if (nt > SIGN_THREADS_MAX)
-        nt = SIGN_THREADS_MAX;
-    if (nt > n / SIGN_PER_THREAD_MIN)
-        nt = n / SIGN_PER_THREAD_MIN ? n / SIGN_PER_THREAD_MIN : 1;
+    size_t nt = proto_threads_for(n, SIGN_THREADS_MAX, SIGN_PER_THREAD_MIN);
     sign_job jobs[SIGN_THREADS_MAX];
     pthread_t th[SIGN_THREADS_MAX];
     int started[SIGN_THREADS_MAX] = { 0 };
