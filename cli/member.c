@@ -1,8 +1,9 @@
-/* cli/member.c — catalogctl member add|list|show|address|leave|expel. */
+/* cli/member.c — catalogctl member add|list|show|address|leave|expel|rekey. */
 #include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
 #include "proto/util.h"
+#include "store/store.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,20 +239,20 @@ static int member_show(client_opts *o, const char *target)
                when[0] ? " on " : "", when);
         printf("endorsements: %llu\n", (unsigned long long)endorse);
         printf("votes and own records (%u):\n", nv);
-    }
-    static const char *vhdr[] = { "BY", "BY STATUS", "OP", "SEQ", "TIME" };
-    client_table *t = o->json || !nv ? NULL : client_table_new(5, vhdr);
+    static const char *vhdr[] = { "BY", "BY STATUS", "OP", "SEQ", "TIME", "REASON" };
+    client_table *t = o->json || !nv ? NULL : client_table_new(6, vhdr);
     for (uint32_t i = 0; i < nv; i++) {
         const uint8_t *start = vr.p;
         if (proto_rd_skip(&vr, 4))
             break;
         size_t el = (size_t)(vr.p - start);
-        char e[3][PROTO_ID_STR + 8], seq[24], tm[32] = "";
+        char e[3][PROTO_ID_STR + 8], seq[24], tm[32] = "", reason[STORE_REKEY_REASON_MAX + 1] = "";
         uint64_t sq = 0, ms = 0;
         for (int k = 0; k < 3; k++) {
             e[k][0] = 0;
             proto_map_str(start, el, vkeys[k], e[k], sizeof e[k]);
         }
+        proto_map_str(start, el, "reason", reason, sizeof reason);
         proto_map_u64(start, el, "seq", &sq);
         proto_map_u64(start, el, "time_ms", &ms);
         date_of(ms, tm, sizeof tm);
@@ -260,11 +261,13 @@ static int member_show(client_opts *o, const char *target)
             for (int k = 0; k < 3; k++)
                 client_json_kv_str(stdout, vkeys[k], e[k], 1);
             client_json_kv_u64(stdout, "seq", sq, 1);
+            if (reason[0])
+                client_json_kv_str(stdout, "reason", reason, 1);
             client_json_kv_str(stdout, "time", tm, 0);
             printf("}");
         } else {
             snprintf(seq, sizeof seq, "%llu", (unsigned long long)sq);
-            const char *row[] = { e[0], e[1], e[2], seq, tm };
+            const char *row[] = { e[0], e[1], e[2], seq, tm, reason[0] ? reason : "-" };
             client_table_row(t, row);
         }
     }
@@ -418,6 +421,80 @@ static int expel(client_opts *o, int argc, char **argv)
     return member_set(o, "expel", NULL, arg);
 }
 
+/* member rekey MEMBER NEW.pem --reason TEXT [--seq N]: one vote. */
+static int rekey(client_opts *o, int argc, char **argv)
+{
+    const char *target = NULL, *file = NULL, *reason = NULL, *seqs = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (client_common_opt(o, argc, argv, &i))
+            continue;
+        if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+            reason = argv[++i];
+        else if (!strcmp(argv[i], "--seq") && i + 1 < argc)
+            seqs = argv[++i];
+        else if (!target && argv[i][0] != '-')
+            target = argv[i];
+        else if (!file && argv[i][0] != '-')
+            file = argv[i];
+        else
+            return usage();
+    }
+    if (!target || !file || !reason)
+        return usage();
+    size_t rl = strlen(reason);
+    if (rl == 0 || rl > STORE_REKEY_REASON_MAX) {
+        client_errorf("member rekey: --reason must be 1 to %d bytes", STORE_REKEY_REASON_MAX);
+        return CLIENT_USAGE;
+    }
+    char *end = NULL;
+    unsigned long long seq = 0;
+    if (seqs) {
+        errno = 0;
+        seq = strtoull(seqs, &end, 10);
+        if (errno || !*seqs || *end || seqs[0] == '-') {
+            client_errorf("member rekey: --seq must be a number");
+            return CLIENT_USAGE;
+        }
+    }
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        client_errorf("member rekey: cannot open %s: %s", file, strerror(errno));
+        return CLIENT_FAIL;
+    }
+    static uint8_t buf[65536];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    client_req r;
+    client_req_begin(&r, "member_rekey");
+    proto_map_put_str(&r.m, "member", target);
+    proto_map_put_bin(&r.m, "cert", buf, n);
+    proto_map_put_str(&r.m, "reason", reason);
+    if (seqs)
+        proto_map_put_u64(&r.m, "seq", seq);
+    uint8_t *rep;
+    size_t len;
+    int rc = client_call(o, &r, &rep, &len);
+    if (rc)
+        return rc;
+    char key[PROTO_ID_STR] = "";
+    uint64_t vs = 0, from = 0;
+    int in_force = 0;
+    proto_map_str(rep, len, "key", key, sizeof key);
+    proto_map_u64(rep, len, "seq", &vs);
+    in_force = proto_map_u64(rep, len, "from_seq", &from) == 0;   /* only sent once in force */
+    if (o->json)
+        printf("{\"key\":\"%s\",\"seq\":%llu,\"in_force\":%s}\n", key, (unsigned long long)vs,
+               in_force ? "true" : "false");
+    else if (in_force)
+        printf("rekey recorded (its log held here up to seq %llu): the quorum is met, key %s signs from seq %llu\n",
+               (unsigned long long)vs, key, (unsigned long long)from);
+    else
+        printf("rekey recorded (its log held here up to seq %llu): key %s waits for more members' votes\n",
+               (unsigned long long)vs, key);
+    free(rep);
+    return CLIENT_OK;
+}
+
 static int show(client_opts *o, int argc, char **argv)
 {
     const char *arg;
@@ -433,6 +510,7 @@ static const client_subverb subs[] = {
     { "address", address, "HOST:PORT", NULL },
     { "leave", leave, "", NULL },
     { "expel", expel, "MEMBER_ID", NULL },
+    { "rekey", rekey, "MEMBER_ID NEW.pem --reason TEXT [--seq N]", NULL },
 };
 
 const client_subverbs member_verb = { "member", subs, sizeof subs / sizeof subs[0], NULL, 0 };

@@ -325,6 +325,82 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     return 0;
 }
 
+/* member_rekey: this member's vote to replace a lost or stolen key of
+ * another member (store/store_rekey.c): {member, cert, reason[, seq]}. */
+static int cmd_member_rekey(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
+                            char *err, size_t errlen)
+{
+    proto_rd r;
+    const uint8_t *cert;
+    uint32_t cl;
+    char target[128] = "", reason[STORE_REKEY_REASON_MAX + 1] = "", why[256];
+    proto_id subj;
+    certs_identity nc;
+    store_member sm;
+    if (proto_map_str(req, len, "member", target, sizeof target) || proto_id_parse(target, &subj))
+        return proto_err(err, errlen, "member rekey needs the member id of the member whose key is lost");
+    if (proto_map_str(req, len, "reason", reason, sizeof reason) || !reason[0])
+        return proto_err(err, errlen, "member rekey needs --reason TEXT (1 to %d bytes)", STORE_REKEY_REASON_MAX);
+    if (proto_map_find(req, len, "cert", &r) || proto_rd_bin(&r, &cert, &cl))
+        return proto_err(err, errlen, "member rekey needs the member's new certificate");
+    if (!memcmp(&subj, &d->id.id, 32))
+        return proto_err(err, errlen, "a member cannot rekey itself: 'catalogctl key rotate' replaces its key");
+    if (store_member_get(d->st, &subj, &sm) || sm.status != STORE_MEMBER_ACTIVE)
+        return proto_err(err, errlen, "%s is not an active member", target);
+    if (certs_parse(cert, cl, &nc, why, sizeof why))
+        return proto_err(err, errlen, "new certificate: %s", why);
+    if (strcmp(nc.code, sm.code)) {
+        certs_free(&nc);
+        return proto_err(err, errlen, "the new certificate is of %s, not of %s %s", nc.code, sm.code, sm.name);
+    }
+    proto_id owner;
+    if (store_key_owner(d->st, &nc.id, &owner) != STORE_KEY_UNKNOWN) {
+        certs_free(&nc);
+        return proto_err(err, errlen, "the new certificate's key is a key of a member already (a new key is needed)");
+    }
+    /* how much of its log this node holds: the rekey's cut is the lowest
+     * such seq of the quorum's votes; --seq names less (the last record
+     * the member's staff recognise) */
+    uint64_t held = store_vv_get(d->st, &subj), seq = held;
+    if (proto_map_u64(req, len, "seq", &seq) == 0 && seq > held) {
+        certs_free(&nc);
+        return proto_err(err, errlen, "--seq %llu is beyond the %llu records of that member held here",
+                         (unsigned long long)seq, (unsigned long long)held);
+    }
+    if (proto_map_u64(req, len, "seq", &seq))
+        seq = held;
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "rekey");
+    proto_body_str(b, "code", nc.code);
+    proto_body_str(b, "name", nc.name);
+    proto_body_bin(b, "cert", nc.der, nc.der_len);
+    proto_body_int(b, "seq", (int64_t)seq);
+    proto_body_str(b, "reason", reason);
+    char key[65], ks[PROTO_ID_STR];
+    proto_hex(subj.b, 32, key);
+    proto_id_str(&nc.id, ks);
+    certs_free(&nc);
+    int rc = node_publish_one(d, "member", key, 0, b, NULL, NULL, err, errlen);
+    proto_body_free(b);
+    if (rc)
+        return -1;
+    uint64_t cut = 0;
+    proto_id kid;
+    int done = store_rekey_of(d->st, &subj, &cut, &kid) == 0 && !strcmp(ks, (proto_id_str(&kid, why), why));
+    log_info(d, "voted to rekey %s %s (%s) to key %s at seq %llu%s", sm.code, sm.name, target, ks,
+             (unsigned long long)seq, done ? ": the quorum is met, the new key is in force" : "");
+    proto_map m;
+    proto_map_begin(&m, pk);
+    proto_map_put_bool(&m, "ok", 1);
+    proto_map_put_str(&m, "key", ks);
+    proto_map_put_u64(&m, "seq", seq);
+    proto_map_put_bool(&m, "in_force", done);
+    if (done)
+        proto_map_put_u64(&m, "from_seq", cut + 1);
+    proto_map_end(&m);
+    return 0;
+}
+
 static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                           char *err, size_t errlen)
 {
@@ -479,6 +555,9 @@ static int show_vote(void *ctx, const uint8_t *rec, size_t len)
     proto_map_put_str(&e, "op", op);
     proto_map_put_u64(&e, "seq", r.seq);
     proto_map_put_u64(&e, "time_ms", r.time_ms);
+    char reason[STORE_REKEY_REASON_MAX + 1];
+    if (!strcmp(op, "rekey") && proto_body_copy_str(&r, "reason", reason, sizeof reason) == 0)
+        proto_map_put_str(&e, "reason", reason);   /* one line, checked by the validator */
     proto_map_end(&e);
     return show_full(&c->votes, ++c->votes.n);
 }
@@ -562,6 +641,12 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
         /* keys over time: the admitted one (its hash is the member id) from
          * seq 1, then each rotation's from the seq after it */
         show_keys *k = malloc(sizeof *k);
+        /* a key the quorum gave (rekey) is "rekeyed": from its cut + 1 */
+        uint64_t rcut = 0;
+        proto_id rk_key;
+        int rk = store_rekey_of(d->st, &c.id, &rcut, &rk_key) == 0;
+        if (rk)
+            proto_map_put_u64(&r, "rekey_cut", rcut);
         if (k) {
             k->n = 0;
             k->ids[k->n] = c.id;
@@ -577,7 +662,9 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
                 proto_map_put_str(&e, "key", kh);
                 proto_map_put_u64(&e, "from_seq", k->from[i]);
                 proto_map_put_u64(&e, "to_seq", i + 1 < k->n ? k->from[i + 1] - 1 : 0);
-                proto_map_put_str(&e, "how", i == 0 ? "admitted" : "rotated");
+                proto_map_put_str(&e, "how", i == 0 ? "admitted"
+                                             : rk && k->from[i] == rcut + 1 && !memcmp(&rk_key, &k->ids[i], 32)
+                                             ? "rekeyed" : "rotated");
                 proto_map_end(&e);
             }
             free(k);
@@ -656,6 +743,8 @@ static const control_cmd commands[] = {
       "propose a policy: parent, admission, expulsion, areas, routes" },
     { "policy_endorse", policy_cmd_endorse, NULL, NULL, CONTROL_WRITE, "endorse a policy proposal: proposal" },
     { "backup", NULL, NULL, backup_start, CONTROL_WRITE, "copy the store and the node's key into a new directory: path (absolute)" },
+    { "member_rekey", cmd_member_rekey, NULL, NULL, CONTROL_WRITE,
+      "vote to replace a member's lost key: member, cert, reason [, seq]" },
     { "key_rotate", rotate_cmd, NULL, NULL, CONTROL_WRITE,
       "rotate the node key, keeping the member id: [type (ed25519, p256, rsa; default: the current one's)]" },
     { "sponsor", cmd_sponsor, NULL, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },

@@ -28,6 +28,7 @@
 #include "daemon/peer.h"
 #include "daemon/node.h"
 #include "daemon/tree.h"
+#include "certs/certs.h"
 #include "store/kind.h"
 #include "proto/msg.h"
 #include "proto/limits.h"
@@ -251,6 +252,10 @@ struct gossip_peer {
     int has_peer_digest;
     uint64_t last_match_ms;
     uint64_t recheck_ms;      /* its digest differed: send ours again (digest again) from then; 0 none */
+    /* this node's own entry in the peer's last hello (0: none), for a node
+     * restored with a new key catching up on its own log */
+    uint64_t self_seq;
+    int self_seen;
 };
 
 static void recon_forked(catalogd *d, const proto_id *author);
@@ -1112,6 +1117,39 @@ static void inbound_shed(catalogd *d, uint64_t now)
     }
 }
 
+/* A node restored for its member with a new key (catalogctl join
+ * --member) writes again once it is caught up on its own log: the genesis
+ * is pinned, the member is active with this node's key in force, and a
+ * member peer's last hello names no more of this member's log than this
+ * node holds (docs/DECISIONS.md, "Rekey by quorum"). */
+static void restore_check(catalogd *d)
+{
+    if (!d->restoring || store_genesis_unchecked(d->st))
+        return;
+    store_member me;
+    proto_id cur, mine;
+    uint64_t from = 0;
+    if (store_member_get(d->st, &d->id.id, &me) || me.status != STORE_MEMBER_ACTIVE ||
+        store_key_current(d->st, &d->id.id, &cur, &from) || certs_key_id(d->id.key, &mine) ||
+        memcmp(&cur, &mine, 32))
+        return;
+    uint64_t have = store_vv_get(d->st, &d->id.id);
+    for (peer *p = d->peers; p; p = p->next) {
+        if (p->state != PEER_ESTABLISHED || !p->gs->hello_seen || !p->gs->self_seen || p->gs->self_seq > have)
+            continue;
+        char err[256];
+        if (store_restore_done(d->st, err, sizeof err)) {
+            log_error(d, "caught up on its own log but cannot say so: %s", err);
+            return;
+        }
+        d->restoring = 0;
+        log_info(d, "caught up on its own log at seq %llu (peer %s %s at %s holds %llu): writing again from seq %llu",
+                 (unsigned long long)have, p->code, p->name, p->addr, (unsigned long long)p->gs->self_seq,
+                 (unsigned long long)have + 1);
+        return;
+    }
+}
+
 static void on_hello(peer *p, const msg *m)
 {
     catalogd *d = p->d;
@@ -1142,8 +1180,12 @@ static void on_hello(peer *p, const msg *m)
     want_begin(&w, p);
     msg_iter_init(&it, m);
     proto_id chain;
+    p->gs->self_seq = 0;
+    p->gs->self_seen = 1;
     while (msg_vv_next(&it, &a, &seq, &chain)) {
         uint64_t have = store_vv_get(d->st, &a);
+        if (!memcmp(&a, &d->id.id, 32))
+            p->gs->self_seq = seq;
         uint8_t ours[32];
         if (seq > have) {
             /* as for announces (before a genesis is held, from the sponsor,
@@ -1154,6 +1196,7 @@ static void on_hello(peer *p, const msg *m)
             recon_start(p, &a, seq);   /* same seqs held, different records somewhere */
     }
     want_send(p, &w);
+    restore_check(d);
     /* They may lack what we hold: tell them our vector (at most twice a second). */
     if (memcmp(&m->hello.digest, &digest, 32) && uv_now(d->loop) - p->gs->last_hello_ms > 500)
         send_hello(p);
@@ -1376,6 +1419,7 @@ void gossip_tick(catalogd *d)
     recon_tick(d, now);
     digest_recheck(d, now);
     inbound_shed(d, now);
+    restore_check(d);
     /* the tick that brings the probe may fire a millisecond early */
     if (now - d->last_sync_ms + 50 < d->sync_interval_ms)
         return;

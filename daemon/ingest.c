@@ -242,6 +242,29 @@ static int defer_rec(ingest *g, const proto_record *r, int pc, vv_cache *vc)
     return 0;
 }
 
+/* A record beyond its author's rekey cut that the new key does not verify:
+ * one the replaced key signed (a thief's, or the member's own from before
+ * the loss that the quorum did not see).  Refused on every node; its
+ * sender is not closed, since a relay may have stored it before the rekey
+ * reached it (docs/DECISIONS.md, "Rekey by quorum").  One line per author
+ * and batch. */
+static void refuse_rekeyed(peer *p, const proto_record *r, uint64_t cut, proto_id *logged)
+{
+    catalogd *d = p->d;
+    d->counters.records_refused[RECORD_FORMER]++;
+    if (!memcmp(logged, &r->author, 32))
+        return;
+    *logged = r->author;
+    store_member m;
+    char lbl[220] = "", ids[PROTO_ID_STR];
+    if (store_member_get(d->st, &r->author, &m) == 0)
+        snprintf(lbl, sizeof lbl, " %s %s", m.code, m.name);
+    proto_id_str(&r->author, ids);
+    log_warn(d, "refused a record of %s%s from peer %s: seq %llu is after the rekey of its key at seq %llu "
+             "and is not signed by its new key; the peer stays connected", ids, lbl, p->addr,
+             (unsigned long long)r->seq, (unsigned long long)cut);
+}
+
 static void verify_done(uv_work_t *w, int status)
 {
     vchunk *c = w->data;
@@ -269,11 +292,17 @@ static void verify_done(uv_work_t *w, int status)
     proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
     int *res = calloc(j->n ? j->n : 1, sizeof *res);
     const vitem *bad = NULL, *refused = NULL;
+    proto_id rekey_logged = { { 0 } };
     size_t m = 0;
     for (size_t i = 0; recs && i < j->n; i++) {
         if (j->it[i].refused && !refused)
             refused = &j->it[i];
         if (!j->it[i].ok) {
+            uint64_t cut;
+            if (!j->it[i].refused && store_rekey_refused(d->st, &j->it[i].r, &cut)) {
+                refuse_rekeyed(p, &j->it[i].r, cut, &rekey_logged);
+                continue;
+            }
             d->counters.verify_failures += !j->it[i].refused;
             if (!bad && !j->it[i].refused)
                 bad = &j->it[i];

@@ -113,6 +113,16 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
         log_debug(d, "applied %zu new records from %s (last: %s seq %llu)", fresh, from->addr, a,
                   (unsigned long long)recs[last].seq);
     }
+    if (membership && store_truncations(d->st) != d->truncations_seen) {
+        /* a rekey cut a member's log back (store/store_rekey.c): records
+         * the index holds may be gone, whatever their kind */
+        d->truncations_seen = store_truncations(d->st);
+        catalog = 1;
+        if (d->index)
+            catalog_index_note_all(d->index);
+        log_info(d, "a rekey by quorum cut a member's log back: its records after the cut signed by the "
+                 "replaced key are dropped");
+    }
     if (catalog)
         d->catalog_gen++;
     if (membership) {

@@ -221,6 +221,15 @@ int rotate_startup(catalogd *d, char *err, size_t errlen)
         return 0;
     }
     int st = store_key_owner(d->st, &d->id.id, &owner);
+    d->restoring = store_restoring(d->st);
+    if (d->restoring && (st == STORE_KEY_UNKNOWN || !memcmp(&owner, &si.self, 32))) {
+        /* restored for its member with the key a rekey put in force
+         * (catalogctl join --member): the member id is the store's */
+        d->id.id = si.self;
+        log_info(d, "restored for its member with a new key: nothing is written until it has caught up "
+                 "on its own log from its peers");
+        return 0;
+    }
     if (st == STORE_KEY_CURRENT && !memcmp(&owner, &si.self, 32)) {
         d->id.id = si.self;   /* a rotated key: the member id stays */
         return 0;

@@ -354,4 +354,22 @@ int store_peek_key_owner(const char *dir, const proto_id *key_id, proto_id *memb
  * batch in which a rotation precedes the member's next records. */
 EVP_PKEY *store_rotate_key(const proto_record *r);
 
+/* Rekey by quorum (store/store_rekey.c; docs/DECISIONS.md "Rekey by
+ * quorum").  A rekey vote's reason: 1 to this many bytes. */
+#define STORE_REKEY_REASON_MAX 1000
+/* The rekey in force for member: 0 with *cut (its log up to there is the
+ * old keys', from cut + 1 the key key_id (may be NULL)), 1 none, -1. */
+int store_rekey_of(store *s, const proto_id *member, uint64_t *cut, proto_id *key_id);
+/* Whether r, which failed to verify, is beyond its author's rekey cut:
+ * then it is taken for a record of the replaced key, refused without
+ * closing its sender (*cut: the cut). */
+int store_rekey_refused(store *s, const proto_record *r, uint64_t *cut);
+/* This node restored for its member with a new key (catalogctl join
+ * --member): it writes nothing until it has caught up on its own log.
+ * meta "restoring" is 1 until store_restore_done. */
+int store_restoring(store *s);
+int store_restore_done(store *s, char *err, size_t errlen);
+/* Logs cut back by a rekey since the store was opened. */
+uint64_t store_truncations(store *s);
+
 #endif

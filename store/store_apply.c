@@ -433,6 +433,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         } else {
             if (apply_member(s, txn, r) < 0)
                 return -1;
+            if (bm)
+                bm->author_valid = 0;   /* a rekey may have cut a log back */
             member_note_txn(s, txn, r);
         }
         s->policy_dirty = 1;   /* whose votes count may have changed */
@@ -650,6 +652,18 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         mdb_txn_abort(txn);
         return proto_err(err, errlen, "this node is not (yet) a current member of the alliance");
     }
+    /* A node restored with a new key writes only once it holds its own
+     * log as its peers do: a seq taken before would fork its own log. */
+    {
+        uint8_t fl = 0;
+        size_t fn = 1;
+        if (meta_get_txn(s, txn, "restoring", &fl, &fn) == 0 && fn == 1 && fl) {
+            mdb_txn_abort(txn);
+            return proto_err(err, errlen, "this node was restored for its member with a new key and has not "
+                             "caught up on its own log from its peers yet: nothing can be written until it "
+                             "has (the daemon logs 'caught up on its own log')");
+        }
+    }
     /* The seq is the author's next; it is persisted in the same commit as the
      * record, before the record can leave this node. */
     uint64_t seq = vv_get_txn(s, txn, &self);
@@ -770,3 +784,96 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
     return 0;
 }
 
+
+/* ---- truncating a log (a rekey's cut: store_rekey.c) ---- */
+
+int log_truncate_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t cut)
+{
+    uint64_t top = vv_get_txn(s, txn, author);
+    if (top <= cut)
+        return 0;
+    uint8_t lk[40];
+    memcpy(lk, author->b, 32);
+    put_be64(lk + 32, cut + 1);
+    MDB_val k = { 40, lk }, v;
+    proto_record r;
+    if (mdb_get(txn, s->log, &k, &v))
+        return -1;   /* the log is dense */
+    /* Records written by the member's restored node after the rekey start
+     * at cut + 1 and verify under the new key: they stay (a replay applies
+     * the rekey again long after them).  One verification per rekey. */
+    uint8_t *buf = malloc(PROTO_RECORD_MAX);
+    if (!buf || v.mv_size > PROTO_RECORD_MAX) {
+        free(buf);
+        return -1;
+    }
+    memcpy(buf, v.mv_data, v.mv_size);
+    int keep = 0;
+    if (proto_record_decode_stored(buf, v.mv_size, &r, NULL, 0) == 0) {
+        EVP_PKEY *nk = key_at_txn(s, txn, author, cut + 1);
+        keep = nk && proto_record_verify(&r, nk, NULL, 0) == 0;
+        EVP_PKEY_free(nk);
+    }
+    if (keep) {
+        free(buf);
+        return 0;
+    }
+    /* the old key's records beyond the cut: from the top down, so the log
+     * stays dense at every step; fork evidence stays */
+    int ret = 0;
+    for (uint64_t n = top; n > cut && ret == 0; n--) {
+        put_be64(lk + 32, n);
+        k.mv_size = 40;
+        k.mv_data = lk;
+        if (mdb_get(txn, s->log, &k, &v) || v.mv_size > PROTO_RECORD_MAX) {
+            ret = -1;
+            break;
+        }
+        memcpy(buf, v.mv_data, v.mv_size);
+        size_t len = v.mv_size;
+        proto_id h;
+        proto_record_hash(buf, len, &h);
+        if (mdb_del(txn, s->log, &k, NULL) || mdb_del(txn, s->sum, &k, NULL)) {
+            ret = -1;
+            break;
+        }
+        if (proto_record_decode_stored(buf, len, &r, NULL, 0) == 0) {
+            int vr = ver_put(s, txn, &r, &h, 1);
+            if ((vr && vr != MDB_NOTFOUND) || recompute_current(s, txn, r.kind, author, r.key))
+                ret = -1;
+            if (kind_has(r.kind, KIND_F_MEMBERSHIP) || kind_is(r.kind, KIND_POLICY)) {
+                s->member_dirty = 1;
+                s->policy_dirty = 1;
+            }
+        }
+    }
+    free(buf);
+    if (ret)
+        return -1;
+    MDB_val vk = { 32, (void *)author->b };
+    uint8_t sb[8];
+    put_be64(sb, cut);
+    MDB_val vv = { 8, sb };
+    s->truncated++;
+    return (cut ? mdb_put(txn, s->vv, &vk, &vv, 0) : mdb_del(txn, s->vv, &vk, NULL)) ? -1 : 0;
+}
+
+/* ---- a node restored with a new key (store.h) ---- */
+
+int store_restoring(store *s)
+{
+    uint8_t flag = 0;
+    size_t fl = 1;
+    return store_meta_get(s, "restoring", &flag, &fl) == 0 && fl == 1 && flag;
+}
+
+int store_restore_done(store *s, char *err, size_t errlen)
+{
+    uint8_t zero = 0;
+    return store_meta_put(s, "restoring", &zero, 1) ? proto_err(err, errlen, "cannot write to the store") : 0;
+}
+
+uint64_t store_truncations(store *s)
+{
+    return s->truncated;
+}

@@ -55,6 +55,7 @@ struct store {
     int member_dirty;
     uint64_t member_rederives, member_fixups;   /* replays, and those that changed anything */
     struct admit_memo *admits;   /* decoded admission certificates (store_member.c) */
+    uint64_t truncated;     /* logs cut back by a rekey (store_rekey.c) */
     int policy_dirty;       /* this write applied a genesis, member or policy record:
                              * derive the policy before commit (store_policy.c) */
 };
@@ -190,7 +191,8 @@ EVP_PKEY *key_at_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq);
 /* The key that signed m's record at seq, whatever m's status (a former
  * member's log up to its cut), not cached; up-ref'd or NULL. */
 EVP_PKEY *key_of_member_at_txn(store *s, MDB_txn *txn, const store_member *m, uint64_t seq);
-/* member signs with the key spki from from_seq (>= 2) on: the one entry
+/* member signs with the key spki from from_seq (>= 1: a rekey of a member
+ * that wrote nothing) on: the one entry
  * point for a new key, whatever decided it (a rotate record; a rekey by
  * quorum later).  Empties the key cache.  0 or -1. */
 int key_set_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t from_seq,
@@ -209,6 +211,24 @@ int key_owner_txn(store *s, MDB_txn *txn, const proto_id *key_id, proto_id *memb
  * there (a key retired by a rotation): 0, or -1 with err. */
 int keys_check_signer_txn(store *s, MDB_txn *txn, const proto_id *self, uint64_t seq, EVP_PKEY *priv,
                           char *err, size_t errlen);
+
+/* ---- store_rekey.c ---- */
+
+#define RK_NAME (3 + 128 + 1)   /* "rk:" subject hex, voter hex, NUL */
+/* A rekey record's rules that depend on the record alone: 0, or -1. */
+int keys_rekey_validate(const proto_record *r, char *err, size_t errlen);
+/* A rekey vote checked and verified: note it, and at the quorum put the
+ * new key in force after the cut and truncate the log there.  0 or -1. */
+int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* The rekey in force for subj: 0 (*cut, *key_id may be NULL), 1 none. */
+int rekey_get_txn(store *s, MDB_txn *txn, const proto_id *subj, uint64_t *cut, proto_id *key_id);
+/* Forget the votes and rekeys (the replay derives them again).  0 or -1. */
+int rekey_clear_txn(store *s, MDB_txn *txn);
+/* Drop author's records beyond cut (log, history, current pointers, chain,
+ * vector) unless the first of them verifies under the key in force at
+ * cut + 1; marks the transaction for a replay when a membership or policy
+ * record went.  0 or -1. */
+int log_truncate_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t cut);
 
 /* ---- store_policy.c ---- */
 

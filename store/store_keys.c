@@ -87,7 +87,7 @@ int key_set_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t from_se
 {
     uint8_t k[40], own[40];
     proto_id kid;
-    if (from_seq < 2 || len == 0 || len > sizeof ((store_member *)0)->spki)
+    if (from_seq < 1 || len == 0 || len > sizeof ((store_member *)0)->spki)
         return -1;
     kk(k, member, from_seq);
     SHA256(spki, len, kid.b);

@@ -37,7 +37,7 @@
 #include <string.h>
 
 /* A member record's op; admits and expels are kept in endorse. */
-enum { OP_ADMIT = 1, OP_EXPEL = 2, OP_LEAVE = 3, OP_ADDRESS = 4, OP_ROTATE = 5 };
+enum { OP_ADMIT = 1, OP_EXPEL = 2, OP_LEAVE = 3, OP_ADDRESS = 4, OP_ROTATE = 5, OP_REKEY = 6 };
 
 /* ---- the members table ---- */
 
@@ -315,6 +315,7 @@ static int op_of(const proto_record *r)
     if (!strcmp(op, "leave")) return OP_LEAVE;
     if (!strcmp(op, "address")) return OP_ADDRESS;
     if (!strcmp(op, "rotate")) return OP_ROTATE;
+    if (!strcmp(op, "rekey")) return OP_REKEY;
     return 0;
 }
 
@@ -331,9 +332,11 @@ int store_member_validate(const proto_record *r, char *err, size_t errlen)
         return proto_err(err, errlen, "member records cannot be deleted");
     int op = op_of(r);
     if (!op)
-        return proto_err(err, errlen, "member record has no valid op (admit, expel, leave, address, rotate)");
+        return proto_err(err, errlen, "member record has no valid op (admit, expel, leave, address, rotate, rekey)");
     if (op == OP_ROTATE)
         return keys_rotate_validate(r, err, errlen);
+    if (op == OP_REKEY)
+        return keys_rekey_validate(r, err, errlen);
     if ((op == OP_LEAVE || op == OP_ADDRESS) && memcmp(&subj, &r->author, 32))
         return proto_err(err, errlen, "only a member itself may announce its address or leave");
     if ((op == OP_ADMIT || op == OP_EXPEL) && !memcmp(&subj, &r->author, 32))
@@ -391,6 +394,8 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     int op = op_of(r);
     if (op == OP_ROTATE)
         return keys_apply_rotate_txn(s, txn, r);   /* keys, not membership */
+    if (op == OP_REKEY)
+        return apply_rekey_txn(s, txn, r);         /* keys, by other members' quorum */
     proto_unhex(r->key, subj.b, 32);
     int have = member_get_txn(s, txn, &subj, &m);
     if (have < 0)

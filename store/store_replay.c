@@ -297,7 +297,8 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
      * turn like the others (a fork may have changed which one won) */
     if (mdb_drop(txn, s->members, 0) || mdb_drop(txn, s->endorse, 0) ||
         mdb_drop(txn, s->keys, 0) || mdb_drop(txn, s->keyown, 0) ||
-        member_cuts_clear_txn(s, txn))   /* and former members' cuts */
+        member_cuts_clear_txn(s, txn) ||  /* and former members' cuts */
+        rekey_clear_txn(s, txn))          /* and rekey votes (store_rekey.c) */
         goto out;
     cache_clear(s);
     /* at first only the genesis applies */
@@ -406,7 +407,13 @@ void member_note_blocked_txn(store *s, MDB_txn *txn, const proto_record *r)
 
 int member_settle_txn(store *s, MDB_txn *txn)
 {
-    return s->member_dirty ? member_rederive_txn(s, txn, NULL) : 0;
+    /* a replay may mark the transaction again: a rekey it applied cut a
+     * log back past membership records it had applied before (the next
+     * replay finds nothing left to cut) */
+    for (int round = 0; s->member_dirty && round < 3; round++)
+        if (member_rederive_txn(s, txn, NULL))
+            return -1;
+    return 0;
 }
 
 int store_member_rederive(store *s, int *changed, char *err, size_t errlen)

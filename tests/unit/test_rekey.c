@@ -1,0 +1,386 @@
+/* tests/unit/test_rekey.c — store/store_rekey.c with real LMDB
+ * environments: a rekey by quorum of other members (one vote does
+ * nothing, the quorum's votes fix the cut at their lowest seq), records of
+ * the old key after the cut refused and dropped from a log that held them,
+ * the same records in another order (and a replay) giving the same keys and
+ * digest, and a node restored for the member writing only once told it
+ * caught up, and only with the new key.
+ *
+ * Records are signed here and fed through store_precheck +
+ * proto_record_verify + store_apply_batch, the way a node takes them from
+ * a peer, so a wrong key from the store fails the verification. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "store/store.h"
+#include "certs/certs.h"
+#include "tests/unit/identities.h"
+#include "proto/record.h"
+#include "proto/util.h"
+
+/* founder, two members, the member whose key is lost, its new key */
+enum { F, B, C, X, XN, NIDS };
+static const char *const id_code[NIDS] = { "131059", "131016", "131024", "131032", "131032" };
+static const char *const id_name[NIDS] = { "文京区", "千代田区", "中央区", "港区", "港区" };
+
+static char tmpdir[64];
+static certs_identity ids[NIDS];
+static int dirno;
+static uint64_t t0;
+
+static int group_setup(void **state)
+{
+    t0 = proto_now_ms() - 60000;
+    return identities_make(tmpdir, "/tmp/test_rekey.XXXXXX", ids, NIDS, id_code, id_name, NULL);
+}
+
+static int group_teardown(void **state)
+{
+    identities_free(tmpdir, ids, NIDS);
+    return 0;
+}
+
+typedef struct { uint8_t *b; size_t n; } blob;
+
+static store *open_fresh(const proto_id *self)
+{
+    char path[160], err[256];
+    snprintf(path, sizeof path, "%s/store%d", tmpdir, dirno++);
+    store *s = NULL;
+    if (store_open(path, 64, &s, err, sizeof err) || store_bind_self(s, self, err, sizeof err))
+        fail_msg("store %s: %s", path, err);
+    return s;
+}
+
+/* author's record at seq, signed with identity key's key (frees body);
+ * dated t0 + at seconds */
+static blob sign_as(int author, int key, const proto_id *g, uint64_t seq, uint64_t at, const char *kind,
+                    const char *k, proto_body *body)
+{
+    char err[256];
+    blob b = { 0 };
+    if (proto_record_sign(g, &ids[author].id, kind, k, seq, t0 + at * 1000, 0, body, ids[key].key,
+                          &b.b, &b.n, err, sizeof err))
+        fail_msg("sign: %s", err);
+    proto_body_free(body);
+    return b;
+}
+
+static proto_body *note(const char *v)
+{
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "v", v);
+    return b;
+}
+
+static proto_body *rekey_body(int key, int64_t seq, const char *reason)
+{
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "rekey");
+    proto_body_str(b, "code", ids[key].code);
+    proto_body_str(b, "name", ids[key].name);
+    proto_body_bin(b, "cert", ids[key].der, ids[key].der_len);
+    proto_body_int(b, "seq", seq);
+    proto_body_str(b, "reason", reason);
+    return b;
+}
+
+static proto_body *admit_body(int who)
+{
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "admit");
+    proto_body_bin(b, "cert", ids[who].der, ids[who].der_len);
+    proto_body_str(b, "code", ids[who].code);
+    proto_body_str(b, "name", ids[who].name);
+    return b;
+}
+
+static void hex_of(int who, char out[65])
+{
+    proto_hex(ids[who].id.b, 32, out);
+}
+
+/* precheck, verify under the key the store names, apply.  -1 when the
+ * signature does not verify under that key. */
+static int take(store *s, const blob *b)
+{
+    char err[256] = "";
+    proto_record r;
+    if (proto_record_decode(b->b, b->n, &r, err, sizeof err))
+        fail_msg("decode: %s", err);
+    EVP_PKEY *k = NULL;
+    int pre = store_precheck(s, &r, &k, err, sizeof err);
+    if (pre != STORE_NEW && pre != STORE_FORK)
+        return pre;
+    int bad = proto_record_verify(&r, k, NULL, 0) != 0;
+    EVP_PKEY_free(k);
+    if (bad)
+        return -1;
+    int res = -1;
+    if (store_apply_batch(s, &r, 1, &res, err, sizeof err))
+        fail_msg("apply: %s", err);
+    return res;
+}
+
+static int grab_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    blob *b = ctx;
+    b->b = malloc(len);
+    memcpy(b->b, rec, len);
+    b->n = len;
+    return 1;
+}
+
+/* The alliance: F's genesis (admission 1, so expulsion 2) and F's
+ * admissions of B, C and X: base[0..3]. */
+static proto_id make_base(blob base[4])
+{
+    char err[256];
+    store *sf = open_fresh(&ids[F].id);
+    if (store_create_genesis(sf, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code, ids[F].name,
+                             "鍵喪失試験連合", 1, "192.0.2.1:7400", err, sizeof err))
+        fail_msg("genesis: %s", err);
+    store_range(sf, &ids[F].id, 1, 1, grab_cb, &base[0]);
+    store_info in;
+    assert_int_equal(store_info_get(sf, &in), 0);
+    store_close(sf);
+    static const int who[3] = { B, C, X };
+    for (int i = 0; i < 3; i++) {
+        char hx[65];
+        hex_of(who[i], hx);
+        base[i + 1] = sign_as(F, F, &in.genesis, (uint64_t)i + 2, (uint64_t)i + 1, "member", hx, admit_body(who[i]));
+    }
+    return in.genesis;
+}
+
+static void expect_key(store *s, uint64_t seq, int who)
+{
+    EVP_PKEY *k = store_member_key_at(s, &ids[X].id, seq);
+    if (!k)
+        fail_msg("no key for seq %llu", (unsigned long long)seq);
+    if (EVP_PKEY_eq(k, ids[who].key) != 1)
+        fail_msg("seq %llu: the store names another key than identity %d's", (unsigned long long)seq, who);
+    EVP_PKEY_free(k);
+}
+
+static uint64_t vv_x(store *s)
+{
+    return store_vv_get(s, &ids[X].id);
+}
+
+static proto_id digest(store *s)
+{
+    store_info in;
+    assert_int_equal(store_info_get(s, &in), 0);
+    return in.digest;
+}
+
+static void expect_active(store *s, int who)
+{
+    store_member m;
+    assert_int_equal(store_member_get(s, &ids[who].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+}
+
+/* ---- tests ---- */
+
+static void quorum_cut(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], err[256];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    store *s = open_fresh(&ids[F].id);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(take(s, &base[i]), STORE_NEW);
+    /* X writes 1..3; its key is lost after 2 (3 is the thief's, say) */
+    blob xr[3];
+    for (int i = 0; i < 3; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "n%d", i + 1);
+        xr[i] = sign_as(X, X, &g, (uint64_t)i + 1, 10 + (uint64_t)i, "note", k, note("x"));
+        assert_int_equal(take(s, &xr[i]), STORE_NEW);
+    }
+    /* F (who admitted X) votes naming 3, C naming 2: one vote does nothing */
+    blob vf = sign_as(F, F, &g, 5, 20, "member", xh, rekey_body(XN, 3, "鍵を紛失 <b>&"));
+    blob vc = sign_as(C, C, &g, 1, 21, "member", xh, rekey_body(XN, 2, "盗難"));
+    uint64_t cut = 0;
+    assert_int_equal(take(s, &vf), STORE_NEW);
+    assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, NULL), 1);
+    expect_key(s, 3, X);
+    assert_int_equal(vv_x(s), 3);
+    /* the second: the quorum (min(2, 3 other active members)); cut = 2 */
+    assert_int_equal(take(s, &vc), STORE_NEW);
+    proto_id kid;
+    assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, &kid), 0);
+    assert_int_equal(cut, 2);
+    assert_memory_equal(kid.b, ids[XN].id.b, 32);
+    expect_key(s, 2, X);
+    expect_key(s, 3, XN);
+    /* X's seq 3 was beyond the cut: dropped; X stays a member; F's admit
+     * still counts (its rekey vote is kept apart) */
+    assert_int_equal(vv_x(s), 2);
+    expect_active(s, X);
+    expect_active(s, B);
+    /* the old key's record after the cut: refused (as one the old key signed) */
+    assert_int_equal(take(s, &xr[2]), -1);
+    proto_record pr;
+    assert_int_equal(proto_record_decode(xr[2].b, xr[2].n, &pr, NULL, 0), 0);
+    assert_true(store_rekey_refused(s, &pr, &cut));
+    assert_int_equal(proto_record_decode(xr[0].b, xr[0].n, &pr, NULL, 0), 0);
+    assert_false(store_rekey_refused(s, &pr, &cut));
+    /* the new key writes on from 3 */
+    blob xn3 = sign_as(X, XN, &g, 3, 30, "note", "n3", note("new"));
+    blob xn4 = sign_as(X, XN, &g, 4, 31, "note", "n4", note("new"));
+    assert_int_equal(take(s, &xn3), STORE_NEW);
+    assert_int_equal(take(s, &xn4), STORE_NEW);
+    /* a replay keeps them (the first record after the cut verifies under
+     * the new key) and changes nothing */
+    proto_id d0 = digest(s);
+    int changed = 1;
+    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+    assert_false(changed);
+    assert_int_equal(vv_x(s), 4);
+    proto_id d1 = digest(s);
+    assert_memory_equal(d0.b, d1.b, 32);
+    expect_key(s, 4, XN);
+
+    /* the same records in another order: votes before X's log, the old
+     * key's 3 after the rekey, then the new key's */
+    store *t = open_fresh(&ids[B].id);
+    const blob *order[] = { &base[0], &base[1], &base[2], &base[3], &vc, &vf, &xr[0], &xr[1] };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        assert_int_equal(take(t, order[i]), STORE_NEW);
+    assert_int_equal(take(t, &xr[2]), -1);
+    assert_int_equal(take(t, &xn3), STORE_NEW);
+    assert_int_equal(take(t, &xn4), STORE_NEW);
+    proto_id d2 = digest(t);
+    assert_memory_equal(d0.b, d2.b, 32);
+    assert_int_equal(store_rekey_of(t, &ids[X].id, &cut, NULL), 0);
+    assert_int_equal(cut, 2);
+    expect_key(t, 3, XN);
+    expect_key(t, 2, X);
+    store_close(t);
+    store_close(s);
+    for (int i = 0; i < 3; i++)
+        free(xr[i].b);
+    for (int i = 0; i < 4; i++)
+        free(base[i].b);
+    free(vf.b);
+    free(vc.b);
+    free(xn3.b);
+    free(xn4.b);
+}
+
+static void rekey_rules(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], ch[65];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    hex_of(C, ch);
+    store *s = open_fresh(&ids[F].id);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(take(s, &base[i]), STORE_NEW);
+    /* by the member itself, naming the admitted key, without a reason or
+     * seq, a reason too long: refused */
+    blob self = sign_as(X, X, &g, 1, 10, "member", xh, rekey_body(XN, 0, "x"));
+    blob same = sign_as(C, C, &g, 1, 10, "member", xh, rekey_body(X, 0, "x"));
+    blob noreason = sign_as(C, C, &g, 1, 10, "member", xh, rekey_body(XN, 0, ""));
+    char longr[1002];
+    memset(longr, 'a', sizeof longr - 1);
+    longr[sizeof longr - 1] = 0;
+    blob toolong = sign_as(C, C, &g, 1, 10, "member", xh, rekey_body(XN, 0, longr));
+    proto_body *b = rekey_body(XN, 0, "x");
+    proto_body *nb = proto_body_new();
+    proto_body_str(nb, "op", "rekey");
+    proto_body_str(nb, "code", ids[XN].code);
+    proto_body_str(nb, "name", ids[XN].name);
+    proto_body_bin(nb, "cert", ids[XN].der, ids[XN].der_len);
+    proto_body_str(nb, "reason", "x");
+    proto_body_free(b);
+    blob noseq = sign_as(C, C, &g, 1, 10, "member", xh, nb);
+    assert_int_equal(take(s, &self), STORE_REJECT);
+    assert_int_equal(take(s, &same), STORE_REJECT);
+    assert_int_equal(take(s, &noreason), STORE_REJECT);
+    assert_int_equal(take(s, &toolong), STORE_REJECT);
+    assert_int_equal(take(s, &noseq), STORE_REJECT);
+    /* two votes naming different keys are no quorum */
+    blob v1 = sign_as(B, B, &g, 1, 20, "member", xh, rekey_body(XN, 0, "a"));
+    blob v2 = sign_as(C, C, &g, 1, 21, "member", xh, rekey_body(F, 0, "b"));
+    uint64_t cut;
+    assert_int_equal(take(s, &v1), STORE_NEW);
+    assert_int_equal(take(s, &v2), STORE_NEW);
+    assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, NULL), 1);
+    /* C changes its vote: now two name XN; X's log is empty, cut 0 */
+    blob v3 = sign_as(C, C, &g, 2, 22, "member", xh, rekey_body(XN, 0, "b"));
+    assert_int_equal(take(s, &v3), STORE_NEW);
+    assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, NULL), 0);
+    assert_int_equal(cut, 0);
+    blob x1old = sign_as(X, X, &g, 1, 30, "note", "a", note("old"));
+    blob x1new = sign_as(X, XN, &g, 1, 31, "note", "a", note("new"));
+    assert_int_equal(take(s, &x1old), -1);
+    assert_int_equal(take(s, &x1new), STORE_NEW);
+    blob *all[] = { &self, &same, &noreason, &toolong, &noseq, &v1, &v2, &v3, &x1old, &x1new };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]->b);
+    for (int i = 0; i < 4; i++)
+        free(base[i].b);
+    store_close(s);
+}
+
+/* X's node restored empty with the new key: bound to X's member id,
+ * "restoring" until told it caught up; then writes with the new key only. */
+static void restored_writes(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], err[256] = "";
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    blob x1 = sign_as(X, X, &g, 1, 10, "note", "a", note("1"));
+    blob vf = sign_as(F, F, &g, 5, 20, "member", xh, rekey_body(XN, 1, "紛失"));
+    blob vb = sign_as(B, B, &g, 1, 21, "member", xh, rekey_body(XN, 1, "紛失"));
+    store *s = open_fresh(&ids[X].id);
+    uint8_t one = 1;
+    assert_int_equal(store_meta_put(s, "restoring", &one, 1), 0);
+    assert_true(store_restoring(s));
+    const blob *all[] = { &base[0], &base[1], &base[2], &base[3], &x1, &vf, &vb };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        assert_int_equal(take(s, all[i]), STORE_NEW);
+    proto_body *nb = note("2");
+    assert_int_equal(store_write(s, ids[XN].key, "note", "b", 0, nb, NULL, NULL, err, sizeof err), -1);
+    assert_err_has(err, "caught up on its own log");
+    assert_int_equal(store_restore_done(s, err, sizeof err), 0);
+    assert_false(store_restoring(s));
+    assert_int_equal(store_write(s, ids[X].key, "note", "b", 0, nb, NULL, NULL, err, sizeof err), -1);
+    assert_err_has(err, "not this member's current key");
+    assert_int_equal(store_write(s, ids[XN].key, "note", "b", 0, nb, NULL, NULL, err, sizeof err), 0);
+    proto_body_free(nb);
+    assert_int_equal(vv_x(s), 2);
+    expect_key(s, 2, XN);
+    store_close(s);
+    free(x1.b);
+    free(vf.b);
+    free(vb.b);
+    for (int i = 0; i < 4; i++)
+        free(base[i].b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(quorum_cut),
+        cmocka_unit_test(rekey_rules),
+        cmocka_unit_test(restored_writes),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
