@@ -239,6 +239,7 @@ static int member_show(client_opts *o, const char *target)
                when[0] ? " on " : "", when);
         printf("endorsements: %llu\n", (unsigned long long)endorse);
         printf("votes and own records (%u):\n", nv);
+    }
     static const char *vhdr[] = { "BY", "BY STATUS", "OP", "SEQ", "TIME", "REASON" };
     client_table *t = o->json || !nv ? NULL : client_table_new(6, vhdr);
     for (uint32_t i = 0; i < nv; i++) {

@@ -242,26 +242,31 @@ static int defer_rec(ingest *g, const proto_record *r, int pc, vv_cache *vc)
     return 0;
 }
 
-/* A record beyond its author's rekey cut that the new key does not verify:
- * one the replaced key signed (a thief's, or the member's own from before
- * the loss that the quorum did not see).  Refused on every node; its
- * sender is not closed, since a relay may have stored it before the rekey
- * reached it (docs/DECISIONS.md, "Rekey by quorum").  One line per author
+/* A record beyond its author's rekey cut that the key in force does not
+ * verify: one the replaced key signed (a thief's, or the member's own from
+ * before the loss that the quorum did not see) goes to quarantine, out of
+ * the log, on every node; one no key of its author's signed is refused.
+ * Its sender is not closed either way, since a relay may have stored it
+ * before the rekey reached it (docs/DECISIONS.md 20).  One line per author
  * and batch. */
-static void refuse_rekeyed(peer *p, const proto_record *r, uint64_t cut, proto_id *logged)
+static void refuse_rekeyed(peer *p, const proto_record *r, int res, proto_id *logged)
 {
     catalogd *d = p->d;
-    d->counters.records_refused[RECORD_FORMER]++;
+    if (res != STORE_QUARANTINED)
+        d->counters.records_refused[RECORD_FORMER]++;
     if (!memcmp(logged, &r->author, 32))
         return;
     *logged = r->author;
     store_member m;
     char lbl[220] = "", ids[PROTO_ID_STR];
+    uint64_t cut = 0;
     if (store_member_get(d->st, &r->author, &m) == 0)
         snprintf(lbl, sizeof lbl, " %s %s", m.code, m.name);
+    store_rekey_of(d->st, &r->author, &cut, NULL);
     proto_id_str(&r->author, ids);
-    log_warn(d, "refused a record of %s%s from peer %s: seq %llu is after the rekey of its key at seq %llu "
-             "and is not signed by its new key; the peer stays connected", ids, lbl, p->addr,
+    log_warn(d, "%s a record of %s%s from peer %s: seq %llu is after the rekey of its key at seq %llu "
+             "and is not signed by its new key; the peer stays connected",
+             res == STORE_QUARANTINED ? "quarantined" : "refused", ids, lbl, p->addr,
              (unsigned long long)r->seq, (unsigned long long)cut);
 }
 
@@ -290,17 +295,25 @@ static void verify_done(uv_work_t *w, int status)
 
     /* Keep only verified records; note the first forgery. */
     proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
+    EVP_PKEY **keys = malloc((j->n ? j->n : 1) * sizeof *keys);
     int *res = calloc(j->n ? j->n : 1, sizeof *res);
     const vitem *bad = NULL, *refused = NULL;
     proto_id rekey_logged = { { 0 } };
-    size_t m = 0;
-    for (size_t i = 0; recs && i < j->n; i++) {
+    size_t m = 0, nf = 0;
+    /* records whose signature failed (not the rules): first, at the end of
+     * recs, offered to the quarantine (a rekey's replaced key signed them?) */
+    for (size_t i = 0; recs && res && i < j->n; i++)
+        if (!j->it[i].ok && !j->it[i].refused)
+            recs[j->n - ++nf] = j->it[i].r;
+    if (nf && store_quarantine_offer(d->st, recs + j->n - nf, nf, res + j->n - nf))
+        for (size_t i = j->n - nf; i < j->n; i++)
+            res[i] = 0;   /* the store failed: taken for what they seem */
+    for (size_t i = 0, f = j->n; recs && res && keys && i < j->n; i++) {
         if (j->it[i].refused && !refused)
             refused = &j->it[i];
         if (!j->it[i].ok) {
-            uint64_t cut;
-            if (!j->it[i].refused && store_rekey_refused(d->st, &j->it[i].r, &cut)) {
-                refuse_rekeyed(p, &j->it[i].r, cut, &rekey_logged);
+            if (!j->it[i].refused && res[--f]) {
+                refuse_rekeyed(p, &j->it[i].r, res[f], &rekey_logged);
                 continue;
             }
             d->counters.verify_failures += !j->it[i].refused;
@@ -308,8 +321,10 @@ static void verify_done(uv_work_t *w, int status)
                 bad = &j->it[i];
             continue;
         }
+        keys[m] = j->it[i].key;
         recs[m++] = j->it[i].r;
     }
+    memset(res, 0, (j->n ? j->n : 1) * sizeof *res);
     if (refused && p->state == PEER_ESTABLISHED) {
         /* a record that breaks the rules is never acceptable: as when triage
          * refuses one, nothing of its batch is stored */
@@ -329,7 +344,7 @@ static void verify_done(uv_work_t *w, int status)
     if (p->failed)
         m = 0;
     char err[256];
-    if (m && res && store_apply_prechecked(d->st, recs, m, res, err, sizeof err) == 0) {
+    if (m && res && keys && store_apply_prechecked(d->st, recs, keys, m, res, err, sizeof err) == 0) {
         vv_cache vc = { .valid = 0 };
         for (size_t i = 0; i < m; i++)
             if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
@@ -339,6 +354,7 @@ static void verify_done(uv_work_t *w, int status)
         log_error(d, "cannot store records from peer: %s", err);
     }
     free(recs);
+    free(keys);
     free(res);
     if (bad && p->state == PEER_ESTABLISHED) {
         char a[PROTO_ID_STR];

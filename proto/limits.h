@@ -476,4 +476,24 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 _Static_assert(NODE_METRICS_BODY_MAX + 4096u < PROTO_CTL_FRAME_MAX && NODE_METRICS_BODY_MAX <= NODE_WEB_BODY_MAX,
                "the metrics text fits one control reply and one web body");
 
+/* Rekey by quorum (store/store_rekey.c, docs/DECISIONS.md 20).  Records
+ * of a rekeyed member beyond its cut that verify only under its replaced
+ * key are kept in quarantine, out of the log, so that they come back if
+ * the cut moves up: at most this many per member from peers (beyond it
+ * they are refused and counted; records moved out of the log are always
+ * kept, the store held them already).  A thief holding the old key can
+ * fill its own member's quarantine and no other. */
+#define STORE_QUARANTINE_MAX 10000u
+/* Rounds of the replay deciding rekeys (each with the members' records
+ * beyond the cuts of the round before left out) before the last is kept. */
+#define STORE_REKEY_ROUNDS_MAX 8u
+/* Replays one settle of a write transaction runs (a replay reconciling a
+ * log marks the transaction again) before it stops, logged and counted. */
+#define STORE_SETTLE_ROUNDS_MAX 8u
+/* Rekeys changed in one write transaction that are tracked by member;
+ * beyond, every record of the transaction is verified again. */
+#define STORE_REKEY_CHANGED_MAX 16u
+/* Members with rekey votes one replay round considers (by member id). */
+#define STORE_REKEY_SUBJECTS_MAX 64u
+
 #endif

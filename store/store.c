@@ -20,10 +20,13 @@
  *            hash of the record log holds there, and the log's hash chain up to it)
  *   keys     member | from_seq                  -> spki   (store_keys.c: keys taken after
  *   keyown   key id                            -> member | from_seq    admission)
+ *   quar     author | seq | hash               -> record bytes (store_rekey.c: a rekeyed
+ *            member's records beyond its cut that only its replaced key verifies; no
+ *            part of the log, the digest or anything derived)
  * kind* is one length byte then the kind, so "a" never prefixes "ab".
  * keys and keyown came after schema 2 without a schema change: a store
  * made before them gets them empty at open, which is what it holds (no
- * rotation could be applied before them).
+ * rotation could be applied before them); quar likewise.
  *
  * meta holds: schema (8, big-endian: STORE_SCHEMA), self (32: the node's
  * member id), genesis (32: the pinned alliance id), alliance (its name),
@@ -94,7 +97,8 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
         (rc = mdb_dbi_open(txn, "forks", MDB_CREATE, &s->forks)) ||
         (rc = mdb_dbi_open(txn, "sum", MDB_CREATE, &s->sum)) ||
         (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &s->keys)) ||
-        (rc = mdb_dbi_open(txn, "keyown", MDB_CREATE, &s->keyown))) {
+        (rc = mdb_dbi_open(txn, "keyown", MDB_CREATE, &s->keyown)) ||
+        (rc = mdb_dbi_open(txn, "quar", MDB_CREATE, &s->quar))) {
         lmdb_err(err, errlen, "opening tables", rc);
         goto fail;
     }

@@ -84,7 +84,11 @@ enum store_result {
     STORE_FORK,             /* another record with the same (author, seq): evidence kept */
     STORE_REJECT,           /* violates the rules: never acceptable */
     STORE_FORMER,           /* author left or was expelled, seq beyond its cut: refused,
-                             * but an honest relay may hold it (not a protocol error) */
+                             * but an honest relay may hold it (not a protocol error);
+                             * also a record beyond a rekey's cut no key of its author's
+                             * verifies, or one whose key changed since it was verified */
+    STORE_QUARANTINED,      /* beyond its author's rekey cut, signed by the replaced key:
+                             * kept apart (store_rekey.c), not a protocol error */
 };
 const char *store_result_str(int r);
 
@@ -156,7 +160,10 @@ int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results
  * the caller has checked (store_record_rules, or store_precheck_batch
  * without STORE_RULES_LATER): they are not run a second time; everything
  * that depends on what the store holds is checked again. */
-int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *results,
+/* keys (may be NULL): keys[i] the key recs[i] was verified with; a record
+ * whose key in force changed since (a rekey or rotation another batch
+ * applied) is verified again under the key now in force. */
+int store_apply_prechecked(store *s, const proto_record *recs, EVP_PKEY *const *keys, size_t n, int *results,
                            char *err, size_t errlen);
 
 /* Sign a new record as this node (next seq) and apply it, atomically.  The
@@ -360,10 +367,25 @@ EVP_PKEY *store_rotate_key(const proto_record *r);
 /* The rekey in force for member: 0 with *cut (its log up to there is the
  * old keys', from cut + 1 the key key_id (may be NULL)), 1 none, -1. */
 int store_rekey_of(store *s, const proto_id *member, uint64_t *cut, proto_id *key_id);
-/* Whether r, which failed to verify, is beyond its author's rekey cut:
- * then it is taken for a record of the replaced key, refused without
- * closing its sender (*cut: the cut). */
-int store_rekey_refused(store *s, const proto_record *r, uint64_t *cut);
+/* Records from a peer that failed to verify under the key their precheck
+ * named: res[i] STORE_QUARANTINED (beyond its author's rekey cut, signed
+ * by the replaced key: kept in quarantine, out of the log), STORE_FORMER
+ * (beyond the cut, no key of its author's, or its quarantine full:
+ * refused), 0 (no rekey explains it: a forgery).  Neither of the first two
+ * is its sender's fault (a relay may have stored it before the rekey
+ * reached it).  0, or -1 on a store failure. */
+int store_quarantine_offer(store *s, const proto_record *recs, size_t n, int *res);
+/* Records of author in quarantine. */
+size_t store_quarantine_count(store *s, const proto_id *author);
+typedef struct {
+    uint64_t quarantined;      /* records put in quarantine */
+    uint64_t quarantine_full;  /* refused over STORE_QUARANTINE_MAX */
+    uint64_t rounds_capped;    /* replays whose rekey rounds hit STORE_REKEY_ROUNDS_MAX */
+    uint64_t settle_capped;    /* settles that hit STORE_SETTLE_ROUNDS_MAX */
+    uint64_t moved;            /* logs whose records beyond a cut moved (either way) */
+    proto_id capped_member;    /* a member of the last capped rekey rounds */
+} store_rekey_stat;
+void store_rekey_stats(store *s, store_rekey_stat *out);
 /* This node restored for its member with a new key (catalogctl join
  * --member): it writes nothing until it has caught up on its own log.
  * meta "restoring" is 1 until store_restore_done. */

@@ -28,8 +28,8 @@
 const char *store_result_str(int r)
 {
     static const char *s[] = { "new", "duplicate", "gap", "unknown author", "fork", "rejected",
-                               "former member" };
-    return r >= 0 && r <= STORE_FORMER ? s[r] : "?";
+                               "former member", "quarantined" };
+    return r >= 0 && r <= STORE_QUARANTINED ? s[r] : "?";
 }
 
 /* ---- precheck ---- */
@@ -321,13 +321,31 @@ static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id
 }
 
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
- * or NULL). */
+ * or NULL; vkey: the key it was verified with, or NULL).  It is verified
+ * again, synchronously, when the key in force at its seq is not the one it
+ * was verified with, or when a replay of this transaction changed a rekey
+ * of its author at or below its seq (rare: a rekey, a rotation applied
+ * since its triage): a record checked under a key no longer in force is
+ * never applied unchecked.  Failing then, it goes to quarantine if the
+ * replaced key signed it beyond a rekey's cut, else it is refused
+ * (STORE_FORMER: not its sender's fault). */
 static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, batch_memo *bm,
-                     char *err, size_t errlen)
+                     EVP_PKEY *vkey, char *err, size_t errlen)
 {
-    int pre = precheck_txn(s, txn, r, NULL, rules, bm, err, errlen);
-    if (pre != STORE_NEW && pre != STORE_FORK)
+    EVP_PKEY *key = NULL;
+    int pre = precheck_txn(s, txn, r, &key, rules, bm, err, errlen);
+    if (pre != STORE_NEW && pre != STORE_FORK) {
+        EVP_PKEY_free(key);
         return pre;
+    }
+    if (!kind_is(r->kind, KIND_GENESIS) &&
+        (rekey_changed_at(s, &r->author, r->seq) || (vkey && (!key || EVP_PKEY_eq(key, vkey) != 1))) &&
+        (!key || proto_record_verify(r, key, NULL, 0))) {
+        EVP_PKEY_free(key);
+        int q = quarantine_offer_txn(s, txn, r);
+        return q < 0 ? -1 : q ? q : STORE_FORMER;
+    }
+    EVP_PKEY_free(key);
     proto_id h;
     proto_record_hash(r->raw, r->raw_len, &h);
     uint8_t lk[40];
@@ -466,8 +484,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
     return STORE_NEW;
 }
 
-static int apply_batch(store *s, const proto_record *recs, size_t n, int *results, int rules,
-                       char *err, size_t errlen)
+static int apply_batch(store *s, const proto_record *recs, EVP_PKEY *const *keys, size_t n, int *results,
+                       int rules, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc;
@@ -476,12 +494,18 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
         return lmdb_err(err, errlen, "begin write", rc);
     s->member_dirty = 0;
     s->policy_dirty = 0;
+    rekey_txn_begin(s);
     for (size_t i = 0; i < n; i++) {
         /* a record before this one marked the membership for a replay: do
          * it now, so this record is checked against what the log derives
          * and not against what the batch's start did (the same records
          * give the same result however they were batched) */
-        int r = member_settle_txn(s, txn) || policy_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
+        uint64_t moved = s->truncated;
+        int r = member_settle_txn(s, txn) || policy_settle_txn(s, txn) ? -1 : 0;
+        if (s->truncated != moved)
+            memset(&bm, 0, sizeof bm);   /* a log moved: its vector entry and chain are read again */
+        if (r == 0)
+            r = apply_txn(s, txn, &recs[i], rules, &bm, keys ? keys[i] : NULL, NULL, 0);
         if (r < 0) {
             mdb_txn_abort(txn);
             cache_clear(s);
@@ -507,13 +531,13 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
 int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
                       char *err, size_t errlen)
 {
-    return apply_batch(s, recs, n, results, 1, err, errlen);
+    return apply_batch(s, recs, NULL, n, results, 1, err, errlen);
 }
 
-int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *results,
+int store_apply_prechecked(store *s, const proto_record *recs, EVP_PKEY *const *keys, size_t n, int *results,
                            char *err, size_t errlen)
 {
-    return apply_batch(s, recs, n, results, 0, err, errlen);
+    return apply_batch(s, recs, keys, n, results, 0, err, errlen);
 }
 
 /* ---- writing this node's records ---- */
@@ -601,7 +625,7 @@ static int apply_own(store *s, MDB_txn *txn, const store_write_item *it, char *e
     proto_record r;
     if (proto_record_decode(it->out, it->out_len, &r, err, errlen))
         return -1;
-    int res = apply_txn(s, txn, &r, 1, NULL, err, errlen);
+    int res = apply_txn(s, txn, &r, 1, NULL, NULL, err, errlen);
     if (res != STORE_NEW) {
         if (res > 0 && err && !err[0])
             proto_err(err, errlen, "record refused: %s", store_result_str(res));
@@ -677,6 +701,7 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         return -1;
     }
     s->member_dirty = 0;
+    rekey_txn_begin(s);
     for (size_t i = 0; i < n; i++) {
         if (member_settle_txn(s, txn) || policy_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);
@@ -740,6 +765,7 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
     s->member_dirty = 0;
+    rekey_txn_begin(s);
     if (meta_id(s, txn, "genesis", &g) == 0) {
         mdb_txn_abort(txn);
         return proto_err(err, errlen, "this node already belongs to an alliance");
@@ -785,77 +811,117 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
 }
 
 
-/* ---- truncating a log (a rekey's cut: store_rekey.c) ---- */
+/* ---- a rekeyed log and its quarantine (store_rekey.c) ---- */
 
-int log_truncate_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t cut)
+/* Move author's log record at seq n to quarantine: out of the log, the
+ * chain, the history and current pointers (the caller moves from the top
+ * down, so the log stays dense, and sets the vector entry). */
+static int move_out_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t n, uint8_t *buf)
 {
-    uint64_t top = vv_get_txn(s, txn, author);
-    if (top <= cut)
-        return 0;
     uint8_t lk[40];
     memcpy(lk, author->b, 32);
-    put_be64(lk + 32, cut + 1);
+    put_be64(lk + 32, n);
     MDB_val k = { 40, lk }, v;
-    proto_record r;
-    if (mdb_get(txn, s->log, &k, &v))
-        return -1;   /* the log is dense */
-    /* Records written by the member's restored node after the rekey start
-     * at cut + 1 and verify under the new key: they stay (a replay applies
-     * the rekey again long after them).  One verification per rekey. */
-    uint8_t *buf = malloc(PROTO_RECORD_MAX);
-    if (!buf || v.mv_size > PROTO_RECORD_MAX) {
-        free(buf);
-        return -1;
-    }
+    if (mdb_get(txn, s->log, &k, &v) || v.mv_size > PROTO_RECORD_MAX)
+        return -1;   /* the log is dense below the vector entry */
     memcpy(buf, v.mv_data, v.mv_size);
-    int keep = 0;
-    if (proto_record_decode_stored(buf, v.mv_size, &r, NULL, 0) == 0) {
-        EVP_PKEY *nk = key_at_txn(s, txn, author, cut + 1);
-        keep = nk && proto_record_verify(&r, nk, NULL, 0) == 0;
-        EVP_PKEY_free(nk);
-    }
-    if (keep) {
-        free(buf);
-        return 0;
-    }
-    /* the old key's records beyond the cut: from the top down, so the log
-     * stays dense at every step; fork evidence stays */
-    int ret = 0;
-    for (uint64_t n = top; n > cut && ret == 0; n--) {
-        put_be64(lk + 32, n);
-        k.mv_size = 40;
-        k.mv_data = lk;
-        if (mdb_get(txn, s->log, &k, &v) || v.mv_size > PROTO_RECORD_MAX) {
-            ret = -1;
-            break;
-        }
-        memcpy(buf, v.mv_data, v.mv_size);
-        size_t len = v.mv_size;
-        proto_id h;
-        proto_record_hash(buf, len, &h);
-        if (mdb_del(txn, s->log, &k, NULL) || mdb_del(txn, s->sum, &k, NULL)) {
-            ret = -1;
-            break;
-        }
-        if (proto_record_decode_stored(buf, len, &r, NULL, 0) == 0) {
-            int vr = ver_put(s, txn, &r, &h, 1);
-            if ((vr && vr != MDB_NOTFOUND) || recompute_current(s, txn, r.kind, author, r.key))
-                ret = -1;
-            if (kind_has(r.kind, KIND_F_MEMBERSHIP) || kind_is(r.kind, KIND_POLICY)) {
-                s->member_dirty = 1;
-                s->policy_dirty = 1;
-            }
-        }
-    }
-    free(buf);
-    if (ret)
+    size_t len = v.mv_size;
+    proto_id h;
+    proto_record r;
+    proto_record_hash(buf, len, &h);
+    if (mdb_del(txn, s->log, &k, NULL) || mdb_del(txn, s->sum, &k, NULL))
         return -1;
-    MDB_val vk = { 32, (void *)author->b };
-    uint8_t sb[8];
-    put_be64(sb, cut);
-    MDB_val vv = { 8, sb };
-    s->truncated++;
-    return (cut ? mdb_put(txn, s->vv, &vk, &vv, 0) : mdb_del(txn, s->vv, &vk, NULL)) ? -1 : 0;
+    if (proto_record_decode_stored(buf, len, &r, NULL, 0))
+        return 0;   /* it decoded when stored: nothing derived from it to undo */
+    int vr = ver_put(s, txn, &r, &h, 1);
+    if ((vr && vr != MDB_NOTFOUND) || recompute_current(s, txn, r.kind, author, r.key) ||
+        quarantine_put_txn(s, txn, &r, 0))
+        return -1;
+    if (kind_has(r.kind, KIND_F_MEMBERSHIP) || kind_is(r.kind, KIND_POLICY)) {
+        s->member_dirty = 1;
+        s->policy_dirty = 1;
+    }
+    return 0;
+}
+
+int rekey_reconcile_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t lo)
+{
+    if (lo < 1)
+        lo = 1;
+    uint64_t top = vv_get_txn(s, txn, author);
+    uint8_t *buf = malloc(PROTO_RECORD_MAX);
+    int ret = -1;
+    if (!buf)
+        return -1;
+    /* 1. the log from lo on goes to quarantine: from the top down */
+    if (top >= lo) {
+        for (uint64_t n = top; n >= lo; n--)
+            if (move_out_txn(s, txn, author, n, buf))
+                goto out;
+        MDB_val vk = { 32, (void *)author->b };
+        uint8_t sb[8];
+        put_be64(sb, lo - 1);
+        MDB_val vv = { 8, sb };
+        if (lo > 1 ? mdb_put(txn, s->vv, &vk, &vv, 0) : mdb_del(txn, s->vv, &vk, NULL))
+            goto out;
+    }
+    /* 2. back, seq by seq, what verifies under the key in force at its
+     * seq now (apply_txn verifies again: this author's rekey changed in
+     * this transaction); several at one seq are a fork (the lowest hash
+     * stays, whatever order) */
+    uint64_t back = 0;
+    for (;;) {
+        uint64_t seq = vv_get_txn(s, txn, author) + 1;
+        uint8_t qk[40];
+        memcpy(qk, author->b, 32);
+        put_be64(qk + 32, seq);
+        /* the records at seq, copied out first (applying writes) */
+        uint8_t *got[8];
+        size_t gl[8], ng = 0;
+        MDB_cursor *c;
+        if (mdb_cursor_open(txn, s->quar, &c))
+            goto out;
+        MDB_val k = { 40, qk }, v;
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+             rc == 0 && k.mv_size == 72 && !memcmp(k.mv_data, qk, 40) && ng < 8;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (!(got[ng] = malloc(v.mv_size)))
+                break;
+            memcpy(got[ng], v.mv_data, v.mv_size);
+            gl[ng++] = v.mv_size;
+        }
+        mdb_cursor_close(c);
+        int took = 0, failed = 0;
+        for (size_t i = 0; i < ng; i++) {
+            proto_record r;
+            if (!failed && proto_record_decode_stored(got[i], gl[i], &r, NULL, 0) == 0 &&
+                !memcmp(&r.author, author, 32) && r.seq == seq) {
+                int res = apply_txn(s, txn, &r, 1, NULL, NULL, NULL, 0);
+                if (res < 0)
+                    failed = 1;
+                else if (res == STORE_NEW || res == STORE_FORK) {
+                    uint8_t fk[72];
+                    memcpy(fk, qk, 40);
+                    proto_record_hash(got[i], gl[i], (proto_id *)(fk + 40));
+                    MDB_val fkv = { 72, fk };
+                    failed = mdb_del(txn, s->quar, &fkv, NULL) != 0;
+                    took = 1;
+                    back++;
+                }
+            }
+            free(got[i]);
+        }
+        if (failed)
+            goto out;
+        if (!took)
+            break;
+    }
+    if (top >= lo || back)
+        s->truncated++;
+    ret = 0;
+out:
+    free(buf);
+    return ret;
 }
 
 /* ---- a node restored with a new key (store.h) ---- */

@@ -19,6 +19,7 @@
 #define STORE_STORE_INT_H
 
 #include "store/store.h"
+#include "proto/limits.h"
 
 #include <lmdb.h>
 #include <stddef.h>
@@ -43,6 +44,7 @@ struct store {
     size_t map_len;
     MDB_dbi meta, log, ver, cur, vv, members, endorse, forks, sum;   /* see store.c */
     MDB_dbi keys, keyown;                                            /* see store_keys.c */
+    MDB_dbi quar;           /* quarantined records: author | seq | hash -> record (store_rekey.c) */
     /* the digest as of committed transaction digest_id (store_sum.c) */
     int digest_ok;
     size_t digest_id;
@@ -55,7 +57,20 @@ struct store {
     int member_dirty;
     uint64_t member_rederives, member_fixups;   /* replays, and those that changed anything */
     struct admit_memo *admits;   /* decoded admission certificates (store_member.c) */
-    uint64_t truncated;     /* logs cut back by a rekey (store_rekey.c) */
+    uint64_t truncated;     /* logs whose records beyond a rekey's cut moved (store_rekey.c) */
+    /* Rekeys whose (cut, key) changed in this write transaction
+     * (store_rekey.c): each author's records from `lo` on are verified again
+     * under the key now in force before they are applied; `pending` until
+     * its log and quarantine were reconciled.  Reset at each write
+     * transaction's start (rekey_txn_begin); `overflow`: more than fit, every
+     * record is verified again for the rest of the transaction. */
+    struct { proto_id author; uint64_t lo; int pending; } rk_changed[STORE_REKEY_CHANGED_MAX];
+    size_t n_rk_changed;
+    int rk_overflow;
+    int in_replay;          /* member_rederive_txn is applying records */
+    /* counters (store_rekey_stats) */
+    uint64_t quarantined, quarantine_full, rekey_rounds_capped, settle_capped;
+    proto_id capped_member; /* a member whose rekey rounds hit the bound last */
     int policy_dirty;       /* this write applied a genesis, member or policy record:
                              * derive the policy before commit (store_policy.c) */
 };
@@ -215,20 +230,57 @@ int keys_check_signer_txn(store *s, MDB_txn *txn, const proto_id *self, uint64_t
 /* ---- store_rekey.c ---- */
 
 #define RK_NAME (3 + 128 + 1)   /* "rk:" subject hex, voter hex, NUL */
+/* A new write transaction: no rekey changed in it yet. */
+void rekey_txn_begin(store *s);
+/* Whether r's author had its rekey change in this transaction at or
+ * below r's seq: r is verified again before it is applied. */
+int rekey_changed_at(store *s, const proto_id *author, uint64_t seq);
+/* Note that author's key in force changed from seq lo on. */
+void rekey_note_changed(store *s, const proto_id *author, uint64_t lo);
+/* Put r (raw record) in quarantine.  0 stored (or held), 1 over the
+ * author's bound (refused, counted), -1 store failure. */
+int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, int bounded);
+/* r failed to verify under the key in force at its seq: STORE_QUARANTINED,
+ * STORE_FORMER (store_quarantine_offer says which is which), 0 (no rekey
+ * explains it), -1 store failure. */
+int quarantine_offer_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* Reconcile author's log and quarantine after its key in force changed
+ * from seq lo: the log's records from lo on go to quarantine, then those
+ * of the quarantine that verify under the key now in force at their seq
+ * come back in seq order (store_apply.c).  Marks the transaction for a
+ * replay when a membership record moved.  0 or -1. */
+int rekey_reconcile_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t lo);
+/* The rekeys in force (meta "rekeyed:"), each subject | cut(8) | key(32),
+ * into buf (at most max entries).  Their count, or -1. */
+int rekey_list_txn(store *s, MDB_txn *txn, uint8_t *buf, size_t max);
+#define RK_ENTRY 72
+/* The replay's exclusions (store_replay.c): for each subject, its
+ * membership records beyond cut take part only if they verify under one of
+ * keys (before its rekey completes in the replay) or under the key in
+ * force at their seq (after). */
+#define RK_EXCL_KEYS 4
+typedef struct {
+    proto_id subj;
+    uint64_t cut;
+    size_t nkeys;
+    EVP_PKEY *keys[RK_EXCL_KEYS];
+} rk_excl;
+/* The exclusions of the next replay round: candidate (every subject with
+ * votes: the lowest seq its votes name, every key they name) or, from the
+ * rekeys in force, their cut and key.  Their count (at most max), or -1;
+ * free with rekey_excl_free. */
+int rekey_excl_txn(store *s, MDB_txn *txn, int candidate, rk_excl *out, size_t max);
+void rekey_excl_free(rk_excl *e, size_t n);
 /* A rekey record's rules that depend on the record alone: 0, or -1. */
 int keys_rekey_validate(const proto_record *r, char *err, size_t errlen);
-/* A rekey vote checked and verified: note it, and at the quorum put the
- * new key in force after the cut and truncate the log there.  0 or -1. */
+/* A rekey vote checked and verified: in a replay, note it, and at the
+ * quorum put the new key in force after the cut; outside one, mark the
+ * transaction for a replay.  0 or -1. */
 int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* The rekey in force for subj: 0 (*cut, *key_id may be NULL), 1 none. */
 int rekey_get_txn(store *s, MDB_txn *txn, const proto_id *subj, uint64_t *cut, proto_id *key_id);
 /* Forget the votes and rekeys (the replay derives them again).  0 or -1. */
 int rekey_clear_txn(store *s, MDB_txn *txn);
-/* Drop author's records beyond cut (log, history, current pointers, chain,
- * vector) unless the first of them verifies under the key in force at
- * cut + 1; marks the transaction for a replay when a membership or policy
- * record went.  0 or -1. */
-int log_truncate_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t cut);
 
 /* ---- store_policy.c ---- */
 

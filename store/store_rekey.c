@@ -1,26 +1,36 @@
 /*
  * store/store_rekey.c — a lost or stolen key replaced by other members
- * (DESIGN §2 "Lost or stolen key", docs/DECISIONS.md "Rekey by quorum").
+ * (DESIGN §2 "Lost or stolen key", docs/DECISIONS.md 20 "Rekey by quorum").
  *
  * A member record with op `rekey`, key X's member id, written by a member
- * other than X, is one vote: body cert (X's new certificate), seq (the
- * highest seq of X's log the voter held when it voted) and reason.  Votes
- * are kept per (subject, voter) in meta "rk:" + X hex + voter hex ->
+ * other than X, is one vote: body cert (X's new certificate), seq (>= 1:
+ * the highest seq of X's log the voter held when it voted) and reason.
+ * Votes are kept per (subject, voter) in meta "rk:" + X hex + voter hex ->
  * key id(32) | seq(8) | spki; a voter's later vote replaces its earlier one
  * (the endorse table, and with it admissions and expulsions, is untouched).
- * When, in the replay's order, min(the expulsion quorum in force at the
- * vote's time, active members other than X) active voters name the same
- * new key, the rekey takes effect: its cut is the lowest seq those votes
- * name, the new key signs X's log from cut + 1 (key_set_txn), any key X
- * took after the cut is dropped, and meta "rekeyed:" + X hex -> cut(8) |
- * key id(32) says so.  The records of X beyond the cut this node holds are
- * dropped unless the first of them verifies under the new key (then they
- * were written by X's restored node after the rekey: log_truncate_txn).
- * Both meta prefixes are derived: the replay clears them and applies the
- * votes again in their turn.
+ * Votes are applied by the replay only (an incremental vote marks the
+ * transaction for one): when, in the replay's order, min(the expulsion
+ * quorum in force at the vote's time, active members other than X) active
+ * voters name the same new key, the rekey takes effect, whatever X's status
+ * (a former X stays former, with the new key): its cut is the lowest seq
+ * those votes name, the new key signs X's log from cut + 1 (key_set_txn),
+ * any key X took after the cut is dropped, and meta "rekeyed:" + X hex ->
+ * cut(8) | key id(32) says so.  Both meta prefixes are derived: the replay
+ * clears them and applies the votes again in their turn.
  *
- * A caller may rely on: rekey_refused_txn telling a record signed by the
- * old key beyond a cut (refused, its sender not closed) from a forgery.
+ * Nothing is refused, dropped or kept on derived state that can change:
+ * the replay decides rekeys in rounds with X's records beyond each
+ * candidate cut left out unless the new key signs them (store_replay.c),
+ * so a thief's early-dated leave or rotate cannot block the rekey on the
+ * nodes that hold it; and X's records beyond the cut that only the old key
+ * verifies go to quarantine (the quar table), out of the log, the digest
+ * and everything derived, and come back when a later replay moves the cut
+ * up or drops the rekey (rekey_reconcile_txn, store_apply.c).  Every node
+ * holding the same records derives the same, in whatever order they came.
+ *
+ * A caller may rely on: store_quarantine_offer telling a record of the old
+ * key beyond a cut (quarantined or refused, its sender not closed) from a
+ * forgery.
  */
 #include "store/store_int.h"
 #include "store/kind.h"
@@ -44,8 +54,10 @@ int keys_rekey_validate(const proto_record *r, char *err, size_t errlen)
         return -1;
     if (!memcmp(&m.id, &subj, 32))
         return proto_err(err, errlen, "a rekey must name a new key, not the admitted one");
-    if (proto_body_get_int(r, "seq", &seq) || seq < 0)
-        return proto_err(err, errlen, "a rekey must name the seq of the member's log its author held");
+    /* seq 0 would cut the whole log and let nothing of the old key stand:
+     * the member's admission itself is the first thing the quorum keeps */
+    if (proto_body_get_int(r, "seq", &seq) || seq < 1)
+        return proto_err(err, errlen, "a rekey must name the seq (1 or more) of the member's log its author held");
     if (proto_body_copy_str(r, "reason", reason, sizeof reason) || !reason[0])
         return proto_err(err, errlen, "a rekey must give a reason of 1 to %d bytes", STORE_REKEY_REASON_MAX);
     for (const unsigned char *p = (const unsigned char *)reason; *p; p++)
@@ -137,8 +149,16 @@ int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r)
         goto out;
     proto_unhex(r->key, subj.b, 32);
     ret = 0;
-    if (member_get_txn(s, txn, &subj, m) != 0 || m->status != STORE_MEMBER_ACTIVE)
-        goto out;   /* only an active member's key is replaced */
+    if (!s->in_replay) {
+        /* the replay decides (its rounds leave the subject's records beyond
+         * the cut out): a vote is rare, a replay per vote is cheap */
+        s->member_dirty = 1;
+        goto out;
+    }
+    /* a former or expelled member's key is replaced too: its status,
+     * which a thief's early-dated leave can set, must not block it */
+    if (member_get_txn(s, txn, &subj, m) != 0)
+        goto out;
     if (decode_cert_member(r, nk, NULL, 0))
         goto out;   /* a certificate no longer parsing derives nothing */
     int64_t seq = 0;
@@ -148,7 +168,7 @@ int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r)
     uint8_t val[40 + sizeof nk->spki];
     vote_name(name, &subj, &r->author);
     memcpy(val, nk->id.b, 32);
-    put_be64(val + 32, seq > 0 ? (uint64_t)seq : 0);
+    put_be64(val + 32, seq > 0 ? (uint64_t)seq : 1);
     memcpy(val + 40, nk->spki, nk->spki_len);
     ret = -1;
     if (meta_put_txn(s, txn, name, val, 40 + nk->spki_len))
@@ -209,8 +229,7 @@ int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r)
     ret = -1;
     if (keys_drop_from_txn(s, txn, &subj, cut + 1) ||
         key_set_txn(s, txn, &subj, cut + 1, nk->spki, nk->spki_len) ||
-        meta_put_txn(s, txn, dn, done, sizeof done) ||
-        log_truncate_txn(s, txn, &subj, cut))
+        meta_put_txn(s, txn, dn, done, sizeof done))
         goto out;
     ret = 0;
 out:
@@ -254,12 +273,257 @@ int store_rekey_of(store *s, const proto_id *subj, uint64_t *cut, proto_id *key_
     return rc;
 }
 
-int store_rekey_refused(store *s, const proto_record *r, uint64_t *cut)
+/* ---- the rekeys of a replay round ---- */
+
+int rekey_list_txn(store *s, MDB_txn *txn, uint8_t *buf, size_t max)
 {
-    proto_id kid;
-    *cut = 0;
-    /* beyond a rekey's cut, a record that failed under the new key is
-     * taken for one the old key signed: refused, never a reason to close
-     * a relay that may have stored it before the rekey reached it */
-    return store_rekey_of(s, &r->author, cut, &kid) == 0 && r->seq > *cut;
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->meta, &c))
+        return -1;
+    size_t n = 0;
+    MDB_val k = { 8, RKD_PFX }, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == 8 + 64 && !memcmp(k.mv_data, RKD_PFX, 8) && n < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        char hx[65];
+        memcpy(hx, (char *)k.mv_data + 8, 64);
+        hx[64] = 0;
+        if (v.mv_size != 40 || proto_unhex(hx, buf + n * RK_ENTRY, 32))
+            continue;
+        memcpy(buf + n * RK_ENTRY + 32, v.mv_data, 40);
+        n++;
+    }
+    mdb_cursor_close(c);
+    return (int)n;
+}
+
+void rekey_excl_free(rk_excl *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < e[i].nkeys; j++)
+            EVP_PKEY_free(e[i].keys[j]);
+}
+
+/* Add the key of vote value v (key id | seq | spki) to e unless held. */
+static void excl_add_key(rk_excl *e, const uint8_t *v, size_t vl, uint8_t ids[RK_EXCL_KEYS][32])
+{
+    for (size_t j = 0; j < e->nkeys; j++)
+        if (!memcmp(ids[j], v, 32))
+            return;
+    if (e->nkeys == RK_EXCL_KEYS)
+        return;
+    EVP_PKEY *k = key_from_spki(v + 40, vl - 40);
+    if (!k)
+        return;
+    memcpy(ids[e->nkeys], v, 32);
+    e->keys[e->nkeys++] = k;
+}
+
+int rekey_excl_txn(store *s, MDB_txn *txn, int candidate, rk_excl *out, size_t max)
+{
+    uint8_t *done = NULL;
+    int nd = 0;
+    if (!candidate) {
+        if (!(done = malloc(max * RK_ENTRY)) || (nd = rekey_list_txn(s, txn, done, max)) < 0) {
+            free(done);
+            return -1;
+        }
+        if (nd == 0) {
+            free(done);
+            return 0;
+        }
+    }
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->meta, &c)) {
+        free(done);
+        return -1;
+    }
+    size_t n = 0;
+    uint8_t ids[RK_EXCL_KEYS][32];
+    MDB_val k = { 3, RK_PFX }, v;
+    /* votes sort by subject, then voter: one run per subject */
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == 3 + 128 && !memcmp(k.mv_data, RK_PFX, 3);
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        proto_id subj;
+        char hx[65];
+        memcpy(hx, (char *)k.mv_data + 3, 64);
+        hx[64] = 0;
+        if (v.mv_size <= 40 || proto_unhex(hx, subj.b, 32))
+            continue;
+        const uint8_t *vv = v.mv_data;
+        uint64_t sq = get_be64(vv + 32);
+        const uint8_t *d = NULL;
+        for (int i = 0; i < nd && !d; i++)
+            if (!memcmp(done + (size_t)i * RK_ENTRY, subj.b, 32))
+                d = done + (size_t)i * RK_ENTRY;
+        if (!candidate && (!d || memcmp(d + 40, vv, 32)))
+            continue;   /* no rekey of this subject in force, or another key */
+        rk_excl *e = n && !memcmp(&out[n - 1].subj, &subj, 32) ? &out[n - 1] : NULL;
+        if (!e) {
+            if (n == max)
+                break;   /* bounded: the first subjects by id, the same on every node */
+            e = &out[n++];
+            memset(e, 0, sizeof *e);
+            e->subj = subj;
+            e->cut = candidate ? sq : get_be64(d + 32);
+            memset(ids, 0, sizeof ids);
+        }
+        if (candidate && sq < e->cut)
+            e->cut = sq;
+        excl_add_key(e, vv, v.mv_size, ids);
+    }
+    mdb_cursor_close(c);
+    free(done);
+    return (int)n;
+}
+
+/* ---- rekeys changed in this write transaction ---- */
+
+void rekey_txn_begin(store *s)
+{
+    s->n_rk_changed = 0;
+    s->rk_overflow = 0;
+}
+
+void rekey_note_changed(store *s, const proto_id *author, uint64_t lo)
+{
+    for (size_t i = 0; i < s->n_rk_changed; i++)
+        if (!memcmp(&s->rk_changed[i].author, author, 32)) {
+            if (lo < s->rk_changed[i].lo)
+                s->rk_changed[i].lo = lo;
+            s->rk_changed[i].pending = 1;
+            return;
+        }
+    if (s->n_rk_changed == STORE_REKEY_CHANGED_MAX) {
+        s->rk_overflow = 1;
+        return;
+    }
+    s->rk_changed[s->n_rk_changed].author = *author;
+    s->rk_changed[s->n_rk_changed].lo = lo;
+    s->rk_changed[s->n_rk_changed++].pending = 1;
+}
+
+int rekey_changed_at(store *s, const proto_id *author, uint64_t seq)
+{
+    if (s->rk_overflow)
+        return 1;
+    for (size_t i = 0; i < s->n_rk_changed; i++)
+        if (!memcmp(&s->rk_changed[i].author, author, 32))
+            return seq >= s->rk_changed[i].lo;
+    return 0;
+}
+
+/* ---- quarantine ---- */
+
+static size_t quar_count_txn(store *s, MDB_txn *txn, const proto_id *author, size_t stop)
+{
+    MDB_cursor *c;
+    size_t n = 0;
+    if (mdb_cursor_open(txn, s->quar, &c))
+        return stop;
+    MDB_val k = { 32, (void *)author->b }, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == 72 && !memcmp(k.mv_data, author->b, 32) && n < stop;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        n++;
+    mdb_cursor_close(c);
+    return n;
+}
+
+int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, int bounded)
+{
+    uint8_t qk[72];
+    memcpy(qk, r->author.b, 32);
+    put_be64(qk + 32, r->seq);
+    proto_record_hash(r->raw, r->raw_len, (proto_id *)(qk + 40));
+    MDB_val k = { 72, qk }, v;
+    if (mdb_get(txn, s->quar, &k, &v) == 0)
+        return 0;
+    if (bounded && quar_count_txn(s, txn, &r->author, STORE_QUARANTINE_MAX) >= STORE_QUARANTINE_MAX) {
+        s->quarantine_full++;
+        return 1;
+    }
+    v.mv_size = r->raw_len;
+    v.mv_data = (void *)r->raw;
+    if (mdb_put(txn, s->quar, &k, &v, 0))
+        return -1;
+    s->quarantined++;
+    return 0;
+}
+
+/* The key X signed with at seq `cut` (the last seq the old keys keep),
+ * whatever X's status now; up-ref'd or NULL. */
+static EVP_PKEY *retired_key_txn(store *s, MDB_txn *txn, const proto_id *x, uint64_t cut)
+{
+    if (!cut)
+        return NULL;
+    EVP_PKEY *k = key_at_txn(s, txn, x, cut);
+    if (!k) {
+        int st = 0;
+        uint64_t fc = 0;
+        k = former_key_txn(s, txn, x, cut, &st, &fc);
+    }
+    return k;
+}
+
+int quarantine_offer_txn(store *s, MDB_txn *txn, const proto_record *r)
+{
+    uint64_t cut = 0;
+    if (rekey_get_txn(s, txn, &r->author, &cut, NULL) != 0 || r->seq <= cut)
+        return 0;   /* no rekey, or within what the old keys keep */
+    EVP_PKEY *old = retired_key_txn(s, txn, &r->author, cut);
+    int ok = old && proto_record_verify(r, old, NULL, 0) == 0;
+    EVP_PKEY_free(old);
+    if (!ok)
+        return STORE_FORMER;   /* beyond the cut and no key of its author's: refused */
+    int rc = quarantine_put_txn(s, txn, r, 1);
+    return rc < 0 ? -1 : rc ? STORE_FORMER : STORE_QUARANTINED;
+}
+
+int store_quarantine_offer(store *s, const proto_record *recs, size_t n, int *res)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, 0, &txn))
+        return -1;
+    rekey_txn_begin(s);
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        res[i] = quarantine_offer_txn(s, txn, &recs[i]);
+        if (res[i] < 0) {
+            mdb_txn_abort(txn);
+            cache_clear(s);
+            return -1;
+        }
+        any |= res[i] == STORE_QUARANTINED;
+    }
+    if (!any) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+    if (mdb_txn_commit(txn)) {
+        cache_clear(s);
+        return -1;
+    }
+    return 0;
+}
+
+size_t store_quarantine_count(store *s, const proto_id *author)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    size_t n = quar_count_txn(s, txn, author, SIZE_MAX);
+    mdb_txn_abort(txn);
+    return n;
+}
+
+void store_rekey_stats(store *s, store_rekey_stat *out)
+{
+    out->quarantined = s->quarantined;
+    out->quarantine_full = s->quarantine_full;
+    out->rounds_capped = s->rekey_rounds_capped;
+    out->settle_capped = s->settle_capped;
+    out->capped_member = s->capped_member;
+    out->moved = s->truncated;
 }

@@ -236,10 +236,45 @@ static size_t heap_pop(aheap *hp)
     return top;
 }
 
+/* The exclusion of subject id in this round, or NULL. */
+static const rk_excl *excl_find(const rk_excl *ex, size_t nex, const proto_id *id)
+{
+    for (size_t i = 0; i < nex; i++)
+        if (!memcmp(&ex[i].subj, id, 32))
+            return &ex[i];
+    return NULL;
+}
+
+/* Whether r, a record of an excluded subject beyond its round's cut, takes
+ * part: it must verify under the key in force at its seq once the rekey
+ * took effect in this replay, under one of the keys the votes name before
+ * (the member's restored node signs with it; a thief's early-dated leave
+ * or rotate, signed by the old key, does not take part). */
+static int excl_admits(store *s, MDB_txn *txn, const rk_excl *e, const proto_record *r)
+{
+    uint64_t cut;
+    if (rekey_get_txn(s, txn, &r->author, &cut, NULL) == 0) {
+        EVP_PKEY *k = key_at_txn(s, txn, &r->author, r->seq);
+        if (!k) {
+            int st = 0;
+            uint64_t fc = 0;
+            k = former_key_txn(s, txn, &r->author, r->seq, &st, &fc);
+        }
+        int ok = k && proto_record_verify(r, k, NULL, 0) == 0;
+        EVP_PKEY_free(k);
+        return ok;
+    }
+    for (size_t j = 0; j < e->nkeys; j++)
+        if (proto_record_verify(r, e->keys[j], NULL, 0) == 0)
+            return 1;
+    return 0;
+}
+
 /* Apply one record of the replay, read from the log into buf (the
  * transaction writes, which may move the pages).  Its subject in *subj.
  * 0 (applied, or derives nothing), -1 on a store failure. */
-static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, proto_id *subj)
+static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, proto_id *subj,
+                        const rk_excl *ex, size_t nex)
 {
     MDB_val k = { 40, (void *)(m->key + 8) }, v;
     proto_record r;
@@ -258,41 +293,50 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, pro
             return 0;   /* a certificate no longer parsing founds nothing */
         return member_put_txn(s, txn, &gm);
     }
+    const rk_excl *e = nex ? excl_find(ex, nex, &r.author) : NULL;
+    if (e && r.seq > e->cut && !excl_admits(s, txn, e, &r))
+        return 0;   /* beyond the round's cut, not the new key's: left out */
     proto_unhex(r.key, subj->b, 32);
     return apply_member(s, txn, &r) < 0 ? -1 : 0;
 }
 
-int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
+/* The membership records of the log, by author: l sorted, au[0..*na). */
+static int refs_build(store *s, MDB_txn *txn, const proto_id *g, mrefs *l, mauthor **au, size_t *na)
 {
-    proto_id g;
-    mrefs l = { 0 };
-    mauthor *au = NULL;
-    aheap hp = { 0 };
-    uint8_t before[32], after[32], last[MKEY_LEN] = { 0 }, *buf = NULL;
-    size_t na = 0;
-    int ret = -1, live_blocked = 0;
-    if (changed)
-        *changed = 0;
-    s->member_dirty = 0;
-    if (meta_id(s, txn, "genesis", &g))
-        return 0;   /* no alliance: nothing to derive */
-    if (tables_hash(s, txn, before) ||
-        collect_kind(s, txn, "genesis", &g, &l) ||
-        collect_kind(s, txn, "member", NULL, &l))
-        goto out;
-    if (l.n)
-        qsort(l.v, l.n, sizeof *l.v, mref_log_cmp);
-    if (!(au = calloc(l.n ? l.n : 1, sizeof *au)) ||
-        !(hp.h = malloc((l.n ? l.n : 1) * sizeof *hp.h)) ||
-        !(buf = malloc(PROTO_RECORD_MAX)))
-        goto out;
-    for (size_t i = 0; i < l.n; i++) {
-        if (i == 0 || memcmp(l.v[i].key + 8, l.v[i - 1].key + 8, 32))
-            au[na++].first = i;
-        au[na - 1].n++;
+    l->n = 0;
+    free(*au);
+    *au = NULL;
+    *na = 0;
+    if (collect_kind(s, txn, "genesis", g, l) || collect_kind(s, txn, "member", NULL, l))
+        return -1;
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, mref_log_cmp);
+    if (!(*au = calloc(l->n ? l->n : 1, sizeof **au)))
+        return -1;
+    for (size_t i = 0; i < l->n; i++) {
+        if (i == 0 || memcmp(l->v[i].key + 8, l->v[i - 1].key + 8, 32))
+            (*au)[(*na)++].first = i;
+        (*au)[*na - 1].n++;
     }
+    return 0;
+}
+
+/* One replay of the membership records in l, with the round's exclusions
+ * ex (none: nex 0).  0 or -1. */
+static int replay_pass(store *s, MDB_txn *txn, const mrefs *l, mauthor *au, size_t na, uint8_t *buf,
+                       const rk_excl *ex, size_t nex)
+{
+    aheap hp = { 0 };
+    uint8_t last[MKEY_LEN] = { 0 };
+    int ret = -1, live_blocked = 0;
+    for (size_t a = 0; a < na; a++) {
+        au[a].next = 0;
+        au[a].active = au[a].inheap = 0;
+    }
+    if (!(hp.h = malloc((l->n ? l->n : 1) * sizeof *hp.h)))
+        return -1;
     hp.au = au;
-    hp.v = l.v;
+    hp.v = l->v;
     /* the keys over time too: a rotate is a member record, applied in its
      * turn like the others (a fork may have changed which one won) */
     if (mdb_drop(txn, s->members, 0) || mdb_drop(txn, s->endorse, 0) ||
@@ -303,25 +347,28 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     cache_clear(s);
     /* at first only the genesis applies */
     for (size_t a = 0; a < na; a++)
-        if (l.v[au[a].first].genesis) {
+        if (l->v[au[a].first].genesis) {
             heap_push(&hp, a);
             au[a].inheap = 1;
         }
+    s->in_replay = 1;
     while (hp.n) {
         size_t a = heap_pop(&hp);
         mauthor *ma = &au[a];
         ma->inheap = 0;
-        const mref *m = &l.v[ma->first + ma->next];
+        const mref *m = &l->v[ma->first + ma->next];
         if (!m->genesis && !ma->active)
             continue;   /* left or was expelled since it was pushed */
         ma->next++;
         proto_id subj;
-        if (replay_apply(s, txn, m, buf, &subj))
+        if (replay_apply(s, txn, m, buf, &subj, ex, nex)) {
+            s->in_replay = 0;
             goto out;
+        }
         if (memcmp(m->key, last, MKEY_LEN) > 0)
             memcpy(last, m->key, MKEY_LEN);
         /* a record changes its subject's entry alone */
-        mauthor *sa = author_find(au, na, l.v, &subj);
+        mauthor *sa = author_find(au, na, l->v, &subj);
         if (sa) {
             sa->active = is_member_txn(s, txn, &subj);
             if (sa->active && !sa->inheap && sa->next < sa->n) {
@@ -334,6 +381,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             ma->inheap = 1;
         }
     }
+    s->in_replay = 0;
     /* blocked records whose author may still become active keep the fast
      * path off; those of a member that left or was expelled never apply */
     for (size_t a = 0; a < na && !live_blocked; a++) {
@@ -341,7 +389,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             continue;
         proto_id id;
         int st = 0;
-        memcpy(id.b, l.v[au[a].first].key + 8, 32);
+        memcpy(id.b, l->v[au[a].first].key + 8, 32);
         int have = member_status_txn(s, txn, &id, &st);
         if (have < 0)
             goto out;
@@ -349,8 +397,141 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     }
     uint8_t bl = (uint8_t)live_blocked;
     if (meta_put_txn(s, txn, "member_last", last, MKEY_LEN) ||
-        meta_put_txn(s, txn, "member_blocked", &bl, 1) ||
-        tables_hash(s, txn, after))
+        meta_put_txn(s, txn, "member_blocked", &bl, 1))
+        goto out;
+    ret = 0;
+out:
+    cache_clear(s);
+    free(hp.h);
+    return ret;
+}
+
+/* The replay deciding rekeys (docs/DECISIONS.md 20): a replay; if it holds
+ * rekey votes, a round with each subject's records beyond its candidate
+ * cut (the lowest seq its votes name) left out unless the new key signs
+ * them, then rounds with the cuts of the rekeys the round before completed,
+ * until two rounds running complete the same (subject, cut, key), at most
+ * STORE_REKEY_ROUNDS_MAX (then the last is kept, logged and counted: still
+ * a function of the records held).  Without votes it costs one replay. */
+static int replay_rekeys(store *s, MDB_txn *txn, const mrefs *l, mauthor *au, size_t na, uint8_t *buf)
+{
+    rk_excl *ex = calloc(STORE_REKEY_SUBJECTS_MAX, sizeof *ex);
+    uint8_t *prev = malloc(STORE_REKEY_SUBJECTS_MAX * RK_ENTRY), *cur = malloc(STORE_REKEY_SUBJECTS_MAX * RK_ENTRY);
+    int nex = 0, np = -1, ret = -1;
+    if (!ex || !prev || !cur || replay_pass(s, txn, l, au, na, buf, NULL, 0))
+        goto out;
+    if ((nex = rekey_excl_txn(s, txn, 1, ex, STORE_REKEY_SUBJECTS_MAX)) < 0)
+        goto out;
+    for (unsigned round = 1; nex > 0; round++) {
+        if (replay_pass(s, txn, l, au, na, buf, ex, (size_t)nex))
+            goto out;
+        int nc = rekey_list_txn(s, txn, cur, STORE_REKEY_SUBJECTS_MAX);
+        if (nc < 0)
+            goto out;
+        if (round > 1 && nc == np && !memcmp(cur, prev, (size_t)nc * RK_ENTRY))
+            break;
+        if (round == STORE_REKEY_ROUNDS_MAX) {
+            s->rekey_rounds_capped++;
+            s->capped_member = ex[0].subj;
+            break;
+        }
+        memcpy(prev, cur, (size_t)nc * RK_ENTRY);
+        np = nc;
+        rekey_excl_free(ex, (size_t)nex);
+        if ((nex = rekey_excl_txn(s, txn, 0, ex, STORE_REKEY_SUBJECTS_MAX)) < 0)
+            goto out;
+        if (nex == 0) {
+            /* no rekey completes with the candidates' records left out:
+             * the plain replay stands (nothing left out) */
+            if (replay_pass(s, txn, l, au, na, buf, NULL, 0))
+                goto out;
+            break;
+        }
+    }
+    ret = 0;
+out:
+    if (ex && nex > 0)
+        rekey_excl_free(ex, (size_t)nex);
+    free(ex);
+    free(prev);
+    free(cur);
+    return ret;
+}
+
+/* Whether entry e (subject | cut | key) is in list b of n. */
+static const uint8_t *rk_find(const uint8_t *b, int n, const uint8_t *subj)
+{
+    for (int i = 0; i < n; i++)
+        if (!memcmp(b + (size_t)i * RK_ENTRY, subj, 32))
+            return b + (size_t)i * RK_ENTRY;
+    return NULL;
+}
+
+/* Note every subject whose rekey (cut, key) differs between the lists:
+ * its key in force changed from the lower cut + 1 on. */
+static void rk_diff(store *s, const uint8_t *a, int na, const uint8_t *b, int nb)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const uint8_t *x = pass ? b : a, *y = pass ? a : b;
+        int nx = pass ? nb : na, ny = pass ? na : nb;
+        for (int i = 0; i < nx; i++) {
+            const uint8_t *e = x + (size_t)i * RK_ENTRY, *o = rk_find(y, ny, e);
+            if (o && !memcmp(o, e, RK_ENTRY))
+                continue;
+            uint64_t lo = get_be64(e + 32);
+            if (o && get_be64(o + 32) < lo)
+                lo = get_be64(o + 32);
+            proto_id id;
+            memcpy(id.b, e, 32);
+            rekey_note_changed(s, &id, lo + 1);
+        }
+    }
+}
+
+int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
+{
+    proto_id g;
+    mrefs l = { 0 };
+    mauthor *au = NULL;
+    uint8_t before[32], after[32], *buf = NULL, *rk0 = NULL, *rk1 = NULL;
+    size_t na = 0;
+    int ret = -1;
+    if (changed)
+        *changed = 0;
+    s->member_dirty = 0;
+    if (meta_id(s, txn, "genesis", &g))
+        return 0;   /* no alliance: nothing to derive */
+    int n0, n1;
+    if (!(buf = malloc(PROTO_RECORD_MAX)) || !(rk0 = malloc(STORE_REKEY_SUBJECTS_MAX * RK_ENTRY)) ||
+        !(rk1 = malloc(STORE_REKEY_SUBJECTS_MAX * RK_ENTRY)) || tables_hash(s, txn, before) ||
+        (n0 = rekey_list_txn(s, txn, rk0, STORE_REKEY_SUBJECTS_MAX)) < 0)
+        goto out;
+    for (unsigned iter = 0;; iter++) {
+        if (refs_build(s, txn, &g, &l, &au, &na) || replay_rekeys(s, txn, &l, au, na, buf) ||
+            (n1 = rekey_list_txn(s, txn, rk1, STORE_REKEY_SUBJECTS_MAX)) < 0)
+            goto out;
+        /* a rekey changed: its subject's log and quarantine are reconciled
+         * with the key now in force; if records moved that the replay
+         * read, it runs again (bounded; the same records give the same) */
+        rk_diff(s, rk0, n0, rk1, n1);
+        memcpy(rk0, rk1, (size_t)n1 * RK_ENTRY);
+        n0 = n1;
+        s->member_dirty = 0;
+        for (size_t i = 0; i < s->n_rk_changed; i++)
+            if (s->rk_changed[i].pending) {
+                s->rk_changed[i].pending = 0;
+                if (rekey_reconcile_txn(s, txn, &s->rk_changed[i].author, s->rk_changed[i].lo))
+                    goto out;
+            }
+        if (!s->member_dirty)
+            break;
+        if (iter + 1 == STORE_SETTLE_ROUNDS_MAX) {
+            s->settle_capped++;
+            break;
+        }
+    }
+    s->member_dirty = 0;
+    if (tables_hash(s, txn, after))
         goto out;
     s->member_rederives++;
     if (memcmp(before, after, 32)) {
@@ -362,7 +543,8 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
 out:
     cache_clear(s);
     free(buf);
-    free(hp.h);
+    free(rk0);
+    free(rk1);
     free(au);
     free(l.v);
     return ret;
@@ -407,12 +589,17 @@ void member_note_blocked_txn(store *s, MDB_txn *txn, const proto_record *r)
 
 int member_settle_txn(store *s, MDB_txn *txn)
 {
-    /* a replay may mark the transaction again: a rekey it applied cut a
-     * log back past membership records it had applied before (the next
-     * replay finds nothing left to cut) */
-    for (int round = 0; s->member_dirty && round < 3; round++)
+    /* member_rederive_txn settles what its own reconciles mark; what is
+     * left marked is bounded here too, and counted, never silent */
+    for (unsigned round = 0; s->member_dirty; round++) {
+        if (round == STORE_SETTLE_ROUNDS_MAX) {
+            s->settle_capped++;
+            s->member_dirty = 0;
+            break;
+        }
         if (member_rederive_txn(s, txn, NULL))
             return -1;
+    }
     return 0;
 }
 
@@ -422,6 +609,7 @@ int store_member_rederive(store *s, int *changed, char *err, size_t errlen)
     int rc;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
+    rekey_txn_begin(s);
     if (member_rederive_txn(s, txn, changed)) {
         mdb_txn_abort(txn);
         cache_clear(s);
