@@ -392,12 +392,260 @@ static void restored_writes(void **state)
         free(base[i].b);
 }
 
+
+static proto_body *op_body(const char *op)
+{
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", op);
+    return b;
+}
+
+static proto_body *rotate_body(int key)
+{
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "rotate");
+    proto_body_str(b, "code", ids[key].code);
+    proto_body_str(b, "name", ids[key].name);
+    proto_body_bin(b, "cert", ids[key].der, ids[key].der_len);
+    return b;
+}
+
+static proto_body *expel_body(uint64_t held)
+{
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "expel");
+    proto_body_int(b, "seq", (int64_t)held);
+    return b;
+}
+
+static int status_of(store *s, int who)
+{
+    store_member m;
+    assert_int_equal(store_member_get(s, &ids[who].id, &m), 0);
+    return m.status;
+}
+
+/* feed every blob of list in order; results must be one of the allowed */
+static void feed(store *s, const blob *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = take(s, list[i]);
+        if (r != STORE_NEW && r != STORE_QUARANTINED && r != STORE_GAP)
+            fail_msg("record %zu: unexpected result %d", i, r);
+    }
+}
+
+/* (1) A thief holding X's old key writes, beyond the cut, a record dated
+ * before the votes: a leave (X former before the completing vote) or a
+ * rotate naming the very key the voters name (the key "known" already).
+ * Replayed in time order either would block the rekey on the nodes that
+ * hold it.  A store that got it first and one that got the votes first end
+ * the same: rekey in force, X active, the thief's record out of the log. */
+static void thief_orders(void **state)
+{
+    for (int scenario = 0; scenario < 2; scenario++) {
+        blob base[4] = { 0 };
+        char xh[65], err[256];
+        proto_id g = make_base(base);
+        hex_of(X, xh);
+        blob x1 = sign_as(X, X, &g, 1, 10, "note", "a", note("1"));
+        blob x2 = sign_as(X, X, &g, 2, 11, "note", "b", note("2"));
+        blob th = scenario ? sign_as(X, X, &g, 3, 12, "member", xh, rotate_body(XN))
+                           : sign_as(X, X, &g, 3, 12, "member", xh, op_body("leave"));
+        blob vf = sign_as(F, F, &g, 5, 20, "member", xh, rekey_body(XN, 2, "盗難"));
+        blob vc = sign_as(C, C, &g, 1, 21, "member", xh, rekey_body(XN, 2, "盗難"));
+        const blob *thief_first[] = { &base[0], &base[1], &base[2], &base[3], &x1, &x2, &th, &vf, &vc };
+        const blob *votes_first[] = { &base[0], &base[1], &base[2], &base[3], &x1, &x2, &vf, &vc, &th };
+        store *a = open_fresh(&ids[B].id), *b = open_fresh(&ids[C].id);
+        for (size_t i = 0; i < 9; i++)
+            assert_int_equal(take(a, thief_first[i]), STORE_NEW);
+        if (!scenario)
+            assert_int_equal(status_of(a, X), STORE_MEMBER_ACTIVE);   /* the leave went with the rekey */
+        for (size_t i = 0; i < 8; i++)
+            assert_int_equal(take(b, votes_first[i]), STORE_NEW);
+        assert_int_equal(take(b, &th), STORE_QUARANTINED);
+        store *both[2] = { a, b };
+        for (int i = 0; i < 2; i++) {
+            uint64_t cut = 0;
+            proto_id kid;
+            assert_int_equal(store_rekey_of(both[i], &ids[X].id, &cut, &kid), 0);
+            assert_int_equal(cut, 2);
+            assert_memory_equal(kid.b, ids[XN].id.b, 32);
+            assert_int_equal(status_of(both[i], X), STORE_MEMBER_ACTIVE);
+            assert_int_equal(vv_x(both[i]), 2);
+            expect_key(both[i], 2, X);
+            expect_key(both[i], 3, XN);
+            assert_int_equal(store_quarantine_count(both[i], &ids[X].id), 1);
+        }
+        proto_id da = digest(a), db = digest(b);
+        assert_memory_equal(da.b, db.b, 32);
+        /* a replay of either changes nothing */
+        int changed = 1;
+        assert_int_equal(store_member_rederive(a, &changed, err, sizeof err), 0);
+        assert_false(changed);
+        /* the restored node writes on with the new key on both */
+        blob n3 = sign_as(X, XN, &g, 3, 30, "note", "c", note("3"));
+        assert_int_equal(take(a, &n3), STORE_NEW);
+        assert_int_equal(take(b, &n3), STORE_NEW);
+        da = digest(a);
+        db = digest(b);
+        assert_memory_equal(da.b, db.b, 32);
+        store_close(a);
+        store_close(b);
+        blob *all[] = { &x1, &x2, &th, &vf, &vc, &n3 };
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            free(all[i]->b);
+        for (int i = 0; i < 4; i++)
+            free(base[i].b);
+    }
+}
+
+/* (2)+(3) One batch holds the completing vote and, after it, X's old-key
+ * records beyond the cut, verified (as on the pool) under the old key
+ * before the batch: they are checked again under the new key and go to
+ * quarantine, the log keeps no hole, and a replay afterwards succeeds. */
+static void batch_vote_then_old(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], err[256];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    store *s = open_fresh(&ids[B].id);
+    blob x1 = sign_as(X, X, &g, 1, 10, "note", "a", note("1"));
+    blob x2 = sign_as(X, X, &g, 2, 11, "note", "b", note("2"));
+    blob x3 = sign_as(X, X, &g, 3, 12, "note", "c", note("thief"));
+    blob vf = sign_as(F, F, &g, 5, 20, "member", xh, rekey_body(XN, 2, "盗難"));
+    blob vc = sign_as(C, C, &g, 1, 21, "member", xh, rekey_body(XN, 2, "盗難"));
+    blob x4 = sign_as(X, X, &g, 4, 22, "note", "d", note("thief"));
+    blob x5 = sign_as(X, X, &g, 5, 23, "note", "e", note("thief"));
+    const blob *pre[] = { &base[0], &base[1], &base[2], &base[3], &x1, &x2, &vf };
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        assert_int_equal(take(s, pre[i]), STORE_NEW);
+    /* the batch [vc, x3, x4], triaged before the rekey: x3, x4 verify
+     * under the old key in force then (x4 right after x3 in the batch) */
+    proto_record recs[3];
+    const blob *bl[3] = { &vc, &x3, &x4 };
+    EVP_PKEY *keys[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(proto_record_decode(bl[i]->b, bl[i]->n, &recs[i], NULL, 0), 0);
+    int pre_res[3];
+    assert_int_equal(store_precheck_batch(s, recs, 3, pre_res, keys, 0, err, sizeof err), 0);
+    assert_int_equal(pre_res[0], STORE_NEW);
+    assert_int_equal(pre_res[1], STORE_NEW);
+    assert_int_equal(proto_record_verify(&recs[1], keys[1], NULL, 0), 0);
+    keys[2] = EVP_PKEY_dup(keys[1]);
+    assert_int_equal(proto_record_verify(&recs[2], keys[2], NULL, 0), 0);
+    int res[3];
+    assert_int_equal(store_apply_prechecked(s, recs, keys, 3, res, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++)
+        EVP_PKEY_free(keys[i]);
+    assert_int_equal(res[0], STORE_NEW);
+    assert_int_equal(res[1], STORE_QUARANTINED);
+    assert_true(res[2] == STORE_GAP || res[2] == STORE_QUARANTINED);
+    uint64_t cut = 0;
+    assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, NULL), 0);
+    assert_int_equal(cut, 2);
+    /* no hole: the log ends at the cut; x4 waits (a gap) or went too */
+    assert_int_equal(vv_x(s), 2);
+    assert_true(store_quarantine_count(s, &ids[X].id) >= 1);
+    assert_int_equal(take(s, &x5), STORE_GAP);
+    int changed = 1;
+    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+    assert_false(changed);
+    /* the new key's 3 follows */
+    blob n3 = sign_as(X, XN, &g, 3, 30, "note", "c", note("3"));
+    assert_int_equal(take(s, &n3), STORE_NEW);
+    assert_int_equal(vv_x(s), 3);
+    /* the same without the batch: the digest is the same */
+    store *t = open_fresh(&ids[C].id);
+    const blob *all[] = { &base[0], &base[1], &base[2], &base[3], &x1, &x2, &vf, &vc, &x3, &x4, &x5, &n3 };
+    feed(t, all, sizeof all / sizeof all[0]);
+    proto_id ds = digest(s), dt = digest(t);
+    assert_memory_equal(ds.b, dt.b, 32);
+    store_close(t);
+    store_close(s);
+    blob *fr[] = { &x1, &x2, &x3, &x4, &x5, &vf, &vc, &n3 };
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        free(fr[i]->b);
+    for (int i = 0; i < 4; i++)
+        free(base[i].b);
+}
+
+/* (4) The cut moves up: F's vote (naming seq 1) and B's (naming 3)
+ * complete the rekey with cut 1, X's 2 and 3 go to quarantine.  Then C's
+ * expulsion of F (with X's, X's seq 1), dated before the votes, arrives:
+ * F's vote no longer counts, the rekey is undone and X's 2 and 3 come back;
+ * then C's vote (naming 3) completes it again at cut 3.  The store equals
+ * one that received everything in the final order. */
+static void cut_moves_up(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], fh[65], err[256];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    hex_of(F, fh);
+    blob xe = sign_as(X, X, &g, 1, 15, "member", fh, expel_body(5));
+    blob x2 = sign_as(X, X, &g, 2, 17, "note", "n2", note("x"));
+    blob x3 = sign_as(X, X, &g, 3, 18, "note", "n3", note("x"));
+    blob vf = sign_as(F, F, &g, 5, 20, "member", xh, rekey_body(XN, 1, "紛失"));
+    blob vb = sign_as(B, B, &g, 1, 22, "member", xh, rekey_body(XN, 3, "紛失"));
+    blob ec = sign_as(C, C, &g, 1, 16, "member", fh, expel_body(5));
+    blob vc = sign_as(C, C, &g, 2, 21, "member", xh, rekey_body(XN, 3, "紛失"));
+    store *s = open_fresh(&ids[B].id);
+    const blob *first[] = { &base[0], &base[1], &base[2], &base[3], &xe, &x2, &x3, &vf, &vb };
+    for (size_t i = 0; i < sizeof first / sizeof first[0]; i++)
+        assert_int_equal(take(s, first[i]), STORE_NEW);
+    uint64_t cut = 0;
+    assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, NULL), 0);
+    assert_int_equal(cut, 1);
+    assert_int_equal(vv_x(s), 1);
+    assert_int_equal(store_quarantine_count(s, &ids[X].id), 2);
+    /* the backdated expulsion of F: F's vote no longer counts, no rekey */
+    assert_int_equal(take(s, &ec), STORE_NEW);
+    assert_int_equal(status_of(s, F), STORE_MEMBER_EXPELLED);
+    assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, NULL), 1);
+    assert_int_equal(vv_x(s), 3);
+    assert_int_equal(store_quarantine_count(s, &ids[X].id), 0);
+    expect_key(s, 3, X);
+    /* C's vote: the rekey again, at cut 3; nothing of X's beyond it */
+    assert_int_equal(take(s, &vc), STORE_NEW);
+    assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, NULL), 0);
+    assert_int_equal(cut, 3);
+    assert_int_equal(vv_x(s), 3);
+    assert_int_equal(store_quarantine_count(s, &ids[X].id), 0);
+    expect_key(s, 3, X);
+    expect_key(s, 4, XN);
+    /* the final order at once */
+    store *t = open_fresh(&ids[C].id);
+    const blob *fin[] = { &base[0], &base[1], &base[2], &base[3], &ec, &vc, &vb, &vf, &xe, &x2, &x3 };
+    for (size_t i = 0; i < sizeof fin / sizeof fin[0]; i++)
+        assert_int_equal(take(t, fin[i]), STORE_NEW);
+    assert_int_equal(store_rekey_of(t, &ids[X].id, &cut, NULL), 0);
+    assert_int_equal(cut, 3);
+    assert_int_equal(vv_x(t), 3);
+    proto_id ds = digest(s), dt = digest(t);
+    assert_memory_equal(ds.b, dt.b, 32);
+    int changed = 1;
+    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+    assert_false(changed);
+    store_close(t);
+    store_close(s);
+    blob *fr[] = { &xe, &x2, &x3, &vf, &vb, &ec, &vc };
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        free(fr[i]->b);
+    for (int i = 0; i < 4; i++)
+        free(base[i].b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quorum_cut),
         cmocka_unit_test(rekey_rules),
         cmocka_unit_test(restored_writes),
+        cmocka_unit_test(thief_orders),
+        cmocka_unit_test(batch_vote_then_old),
+        cmocka_unit_test(cut_moves_up),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
