@@ -154,6 +154,7 @@ typedef struct catalogd {
     struct tree *tree;           /* the broadcast tree's lazy batch and graft waits (tree.c) */
     uint64_t catalog_gen;        /* bumped when a certification or adoption changes */
     uint64_t truncations_seen;   /* store_truncations when node_applied last looked */
+    store_rekey_stat rekey_seen; /* store_rekey_stats when node_rekey_notes last looked */
     int restoring;               /* restored with a new key, not caught up on its own log (gossip.c) */
     struct catalog_index *index; /* the catalog's search index (catalog/index.h), at catalog_gen */
     size_t churned;              /* bytes through big batches since the last heap trim */

@@ -1119,35 +1119,54 @@ static void inbound_shed(catalogd *d, uint64_t now)
 
 /* A node restored for its member with a new key (catalogctl join
  * --member) writes again once it is caught up on its own log: the genesis
- * is pinned, the member is active with this node's key in force, and a
- * member peer's last hello names no more of this member's log than this
- * node holds (docs/DECISIONS.md, "Rekey by quorum"). */
+ * is pinned, the member is active with this node's key in force, the last
+ * hellos of more than half of the other active members (at least one) are
+ * in, and no hello any connected member sent names more of this member's
+ * log than this node holds (docs/DECISIONS.md 20).  One peer's hello is not
+ * enough: if the member's last records reached only some peers, a seq
+ * taken before they arrive forks the member's own log.  A record that
+ * reached only a minority not heard from can still be reused (the fork
+ * rule keeps one, the other is evidence); waiting for every member is the
+ * safe choice when all are reachable. */
 static void restore_check(catalogd *d)
 {
     if (!d->restoring || store_genesis_unchecked(d->st))
         return;
     store_member me;
+    store_info si;
     proto_id cur, mine;
     uint64_t from = 0;
     if (store_member_get(d->st, &d->id.id, &me) || me.status != STORE_MEMBER_ACTIVE ||
         store_key_current(d->st, &d->id.id, &cur, &from) || certs_key_id(d->id.key, &mine) ||
-        memcmp(&cur, &mine, 32))
+        memcmp(&cur, &mine, 32) || store_info_get(d->st, &si))
         return;
-    uint64_t have = store_vv_get(d->st, &d->id.id);
+    uint64_t have = store_vv_get(d->st, &d->id.id), most = 0, heard = 0;
+    uint64_t others = si.members > 0 ? si.members - 1 : 0, need = others / 2 + 1;
+    const peer *last = NULL;
     for (peer *p = d->peers; p; p = p->next) {
-        if (p->state != PEER_ESTABLISHED || !p->gs->hello_seen || !p->gs->self_seen || p->gs->self_seq > have)
+        if (p->state != PEER_ESTABLISHED || !p->gs->hello_seen || !p->gs->self_seen ||
+            !memcmp(&p->id, &d->id.id, 32))
             continue;
-        char err[256];
-        if (store_restore_done(d->st, err, sizeof err)) {
-            log_error(d, "caught up on its own log but cannot say so: %s", err);
-            return;
+        if (p->gs->self_seq > most)
+            most = p->gs->self_seq;
+        store_member pm;
+        if (store_member_get(d->st, &p->id, &pm) == 0 && pm.status == STORE_MEMBER_ACTIVE) {
+            heard++;
+            last = p;
         }
-        d->restoring = 0;
-        log_info(d, "caught up on its own log at seq %llu (peer %s %s at %s holds %llu): writing again from seq %llu",
-                 (unsigned long long)have, p->code, p->name, p->addr, (unsigned long long)p->gs->self_seq,
-                 (unsigned long long)have + 1);
+    }
+    if (heard < need || most > have || !last)
+        return;
+    char err[256];
+    if (store_restore_done(d->st, err, sizeof err)) {
+        log_error(d, "caught up on its own log but cannot say so: %s", err);
         return;
     }
+    d->restoring = 0;
+    log_info(d, "caught up on its own log at seq %llu (hellos of %llu of %llu other active members, the "
+             "highest naming %llu; last %s %s at %s): writing again from seq %llu",
+             (unsigned long long)have, (unsigned long long)heard, (unsigned long long)others,
+             (unsigned long long)most, last->code, last->name, last->addr, (unsigned long long)have + 1);
 }
 
 static void on_hello(peer *p, const msg *m)
@@ -1420,6 +1439,7 @@ void gossip_tick(catalogd *d)
     digest_recheck(d, now);
     inbound_shed(d, now);
     restore_check(d);
+    node_rekey_notes(d);   /* a bound hit by a write of this node's own */
     /* the tick that brings the probe may fire a millisecond early */
     if (now - d->last_sync_ms + 50 < d->sync_interval_ms)
         return;

@@ -385,6 +385,17 @@ int metrics_format(catalogd *d, web_buf *b)
     by_label(b, "catalogd_records_refused_total", "counter",
              "Records from peers refused (the connection is closed), by reason", "reason", record_refusal_names,
              c->records_refused, RECORD_REFUSALS);
+    store_rekey_stat rks;
+    store_rekey_stats(d->st, &rks);
+    single(b, "catalogd_rekey_quarantined_total", "counter",
+           "Records of a rekeyed member beyond its cut, signed by its replaced key, put in quarantine (out of the log)",
+           rks.quarantined);
+    single(b, "catalogd_rekey_quarantine_full_total", "counter",
+           "Records of a rekeyed member refused over its quarantine's bound", rks.quarantine_full);
+    single(b, "catalogd_rekey_rounds_capped_total", "counter",
+           "Replays whose rekey rounds hit their bound (the last round kept)", rks.rounds_capped);
+    single(b, "catalogd_membership_settle_capped_total", "counter",
+           "Write transactions whose membership replays hit their bound", rks.settle_capped);
     single(b, "catalogd_records_dropped_total", "counter",
            "Records set aside (a gap, an author not yet admitted) and dropped over a budget; fetched again later",
            c->records_dropped);

@@ -6,6 +6,7 @@
 #include "daemon/peer.h"
 #include "daemon/rotate.h"
 #include "catalog/index.h"
+#include "proto/limits.h"
 #include "proto/msg.h"
 #include "proto/util.h"
 #include "store/kind.h"
@@ -49,6 +50,29 @@ int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t fl
         free(it.out);
     }
     return 0;
+}
+
+/* The store's bounded loops (rekey rounds, settle rounds) and the
+ * quarantine's bound: logged once each time their counters move, with the
+ * member concerned; the counters are metrics too (daemon/metrics.c). */
+void node_rekey_notes(catalogd *d)
+{
+    store_rekey_stat st;
+    store_rekey_stats(d->st, &st);
+    if (st.rounds_capped != d->rekey_seen.rounds_capped) {
+        char id[PROTO_ID_STR];
+        proto_id_str(&st.capped_member, id);
+        log_warn(d, "the rekey rounds hit their bound (%u) deciding the rekey of member %s (and maybe others): "
+                 "the last round is kept (the same on every node holding the same records)",
+                 STORE_REKEY_ROUNDS_MAX, id);
+    }
+    if (st.settle_capped != d->rekey_seen.settle_capped)
+        log_warn(d, "deriving membership hit its bound of %u replays in one write; what the last derived stands",
+                 STORE_SETTLE_ROUNDS_MAX);
+    if (st.quarantine_full != d->rekey_seen.quarantine_full)
+        log_warn(d, "refused %llu records of a rekeyed member over its quarantine's bound (%u)",
+                 (unsigned long long)(st.quarantine_full - d->rekey_seen.quarantine_full), STORE_QUARANTINE_MAX);
+    d->rekey_seen = st;
 }
 
 void node_applied(catalogd *d, const proto_record *recs, const int *results, size_t n,
@@ -114,15 +138,17 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
                   (unsigned long long)recs[last].seq);
     }
     if (membership && store_truncations(d->st) != d->truncations_seen) {
-        /* a rekey cut a member's log back (store/store_rekey.c): records
-         * the index holds may be gone, whatever their kind */
+        /* a rekey moved a member's records beyond its cut to quarantine or
+         * back (store/store_rekey.c): records the index holds may be gone
+         * or back, whatever their kind */
         d->truncations_seen = store_truncations(d->st);
         catalog = 1;
         if (d->index)
             catalog_index_note_all(d->index);
-        log_info(d, "a rekey by quorum cut a member's log back: its records after the cut signed by the "
-                 "replaced key are dropped");
+        log_info(d, "a rekey by quorum moved records of a rekeyed member beyond its cut: those its replaced "
+                 "key signed are in quarantine, out of the log (back in it if the cut moved up)");
     }
+    node_rekey_notes(d);
     if (catalog)
         d->catalog_gen++;
     if (membership) {

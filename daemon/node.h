@@ -31,6 +31,8 @@ int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t fl
 /* Records were applied to the store; results[i] is each one's store_result.
  * `from` is the peer they came from, NULL when they were written here.
  * Only STORE_NEW and STORE_FORK records cause anything. */
+/* Log the store's rekey bounds once each time they are hit. */
+void node_rekey_notes(catalogd *d);
 void node_applied(catalogd *d, const proto_record *recs, const int *results, size_t n,
                   struct peer *from);
 
