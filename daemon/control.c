@@ -369,6 +369,13 @@ static int cmd_member_rekey(catalogd *d, const uint8_t *req, size_t len, msgpack
     }
     if (proto_map_u64(req, len, "seq", &seq))
         seq = held;
+    if (seq < 1) {
+        /* a cut at 0 would erase the member's whole log (DECISIONS 20) */
+        certs_free(&nc);
+        return proto_err(err, errlen, held ? "--seq must be 1 or more"
+                         : "no record of that member is held here: a rekey keeps at least its first record "
+                           "(a member that wrote nothing is expelled and admitted again instead)");
+    }
     proto_body *b = proto_body_new();
     proto_body_str(b, "op", "rekey");
     proto_body_str(b, "code", nc.code);

@@ -479,11 +479,13 @@ _Static_assert(NODE_METRICS_BODY_MAX + 4096u < PROTO_CTL_FRAME_MAX && NODE_METRI
 /* Rekey by quorum (store/store_rekey.c, docs/DECISIONS.md 20).  Records
  * of a rekeyed member beyond its cut that verify only under its replaced
  * key are kept in quarantine, out of the log, so that they come back if
- * the cut moves up: at most this many per member from peers (beyond it
- * they are refused and counted; records moved out of the log are always
- * kept, the store held them already).  A thief holding the old key can
- * fill its own member's quarantine and no other. */
+ * the cut moves up: from peers, seqs up to this many beyond the cut, and
+ * at most STORE_QUARANTINE_FORKS records at one seq (beyond, refused and
+ * counted; records moved out of the log are always kept, the store held
+ * them already).  A thief holding the old key can fill its own member's
+ * quarantine and no other: at most MAX x FORKS records. */
 #define STORE_QUARANTINE_MAX 10000u
+#define STORE_QUARANTINE_FORKS 4u
 /* Rounds of the replay deciding rekeys (each with the members' records
  * beyond the cuts of the round before left out) before the last is kept. */
 #define STORE_REKEY_ROUNDS_MAX 8u

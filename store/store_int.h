@@ -237,9 +237,12 @@ void rekey_txn_begin(store *s);
 int rekey_changed_at(store *s, const proto_id *author, uint64_t seq);
 /* Note that author's key in force changed from seq lo on. */
 void rekey_note_changed(store *s, const proto_id *author, uint64_t lo);
-/* Put r (raw record) in quarantine.  0 stored (or held), 1 over the
- * author's bound (refused, counted), -1 store failure. */
-int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, int bounded);
+/* Put r (raw record) in quarantine.  bound_cut: 0 for a record moved out
+ * of the log (always kept), else its author's rekey cut (from a peer:
+ * bounded by STORE_QUARANTINE_MAX seqs beyond it and STORE_QUARANTINE_FORKS
+ * per seq).  0 stored (or held), 1 over the bound (refused, counted), -1
+ * store failure. */
+int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t bound_cut);
 /* r failed to verify under the key in force at its seq: STORE_QUARANTINED,
  * STORE_FORMER (store_quarantine_offer says which is which), 0 (no rekey
  * explains it), -1 store failure. */

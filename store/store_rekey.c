@@ -431,7 +431,26 @@ static size_t quar_count_txn(store *s, MDB_txn *txn, const proto_id *author, siz
     return n;
 }
 
-int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, int bounded)
+/* Records held in quarantine at author's seq (at most stop). */
+static size_t quar_at_seq_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, size_t stop)
+{
+    MDB_cursor *c;
+    size_t n = 0;
+    uint8_t p[40];
+    memcpy(p, author->b, 32);
+    put_be64(p + 32, seq);
+    if (mdb_cursor_open(txn, s->quar, &c))
+        return stop;
+    MDB_val k = { 40, p }, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == 72 && !memcmp(k.mv_data, p, 40) && n < stop;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        n++;
+    mdb_cursor_close(c);
+    return n;
+}
+
+int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t bound_cut)
 {
     uint8_t qk[72];
     memcpy(qk, r->author.b, 32);
@@ -440,7 +459,11 @@ int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, int bounde
     MDB_val k = { 72, qk }, v;
     if (mdb_get(txn, s->quar, &k, &v) == 0)
         return 0;
-    if (bounded && quar_count_txn(s, txn, &r->author, STORE_QUARANTINE_MAX) >= STORE_QUARANTINE_MAX) {
+    /* from a peer: seqs up to the cut + STORE_QUARANTINE_MAX, and
+     * STORE_QUARANTINE_FORKS records at one seq (a thief may sign many):
+     * two lookups, not a count of the whole quarantine */
+    if (bound_cut && (r->seq > bound_cut + STORE_QUARANTINE_MAX ||
+                      quar_at_seq_txn(s, txn, &r->author, r->seq, STORE_QUARANTINE_FORKS) >= STORE_QUARANTINE_FORKS)) {
         s->quarantine_full++;
         return 1;
     }
@@ -477,7 +500,7 @@ int quarantine_offer_txn(store *s, MDB_txn *txn, const proto_record *r)
     EVP_PKEY_free(old);
     if (!ok)
         return STORE_FORMER;   /* beyond the cut and no key of its author's: refused */
-    int rc = quarantine_put_txn(s, txn, r, 1);
+    int rc = quarantine_put_txn(s, txn, r, cut);
     return rc < 0 ? -1 : rc ? STORE_FORMER : STORE_QUARANTINED;
 }
 

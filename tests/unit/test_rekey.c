@@ -30,6 +30,7 @@
 #include "tests/unit/identities.h"
 #include "proto/record.h"
 #include "proto/util.h"
+#include "proto/limits.h"
 
 /* founder, two members, the member whose key is lost, its new key */
 enum { F, B, C, X, XN, NIDS };
@@ -249,6 +250,35 @@ static void quorum_cut(void **state)
     assert_int_equal(proto_record_decode(xr[0].b, xr[0].n, &pr, NULL, 0), 0);
     assert_int_equal(store_quarantine_offer(s, &pr, 1, &q), 0);
     assert_int_equal(q, 0);
+    /* bounded: seqs up to STORE_QUARANTINE_MAX beyond the cut, and
+     * STORE_QUARANTINE_FORKS records at one seq; beyond, refused, counted */
+    {
+        store_rekey_stat st0, st1;
+        store_rekey_stats(s, &st0);
+        blob far = sign_as(X, X, &g, 2 + STORE_QUARANTINE_MAX + 1, 40, "note", "far", note("x"));
+        assert_int_equal(proto_record_decode(far.b, far.n, &pr, NULL, 0), 0);
+        assert_int_equal(store_quarantine_offer(s, &pr, 1, &q), 0);
+        assert_int_equal(q, STORE_FORMER);
+        blob near = sign_as(X, X, &g, 2 + STORE_QUARANTINE_MAX, 40, "note", "far", note("x"));
+        assert_int_equal(proto_record_decode(near.b, near.n, &pr, NULL, 0), 0);
+        assert_int_equal(store_quarantine_offer(s, &pr, 1, &q), 0);
+        assert_int_equal(q, STORE_QUARANTINED);
+        /* xr[2] is one record at seq 3; three more variants fit, a fifth not */
+        for (unsigned i = 0; i < STORE_QUARANTINE_FORKS; i++) {
+            char v[8];
+            snprintf(v, sizeof v, "f%u", i);
+            blob f = sign_as(X, X, &g, 3, 41, "note", "n3", note(v));
+            assert_int_equal(proto_record_decode(f.b, f.n, &pr, NULL, 0), 0);
+            assert_int_equal(store_quarantine_offer(s, &pr, 1, &q), 0);
+            assert_int_equal(q, i + 1 < STORE_QUARANTINE_FORKS ? STORE_QUARANTINED : STORE_FORMER);
+            free(f.b);
+        }
+        store_rekey_stats(s, &st1);
+        assert_int_equal(st1.quarantine_full, st0.quarantine_full + 2);
+        assert_int_equal(store_quarantine_count(s, &ids[X].id), 1 + 1 + STORE_QUARANTINE_FORKS - 1);
+        free(far.b);
+        free(near.b);
+    }
     /* the new key writes on from 3 */
     blob xn3 = sign_as(X, XN, &g, 3, 30, "note", "n3", note("new"));
     blob xn4 = sign_as(X, XN, &g, 4, 31, "note", "n4", note("new"));
