@@ -395,7 +395,7 @@ int metrics_format(catalogd *d, web_buf *b)
     single(b, "catalogd_rekey_rounds_capped_total", "counter",
            "Replays whose rekey rounds hit their bound (the last round kept)", rks.rounds_capped);
     single(b, "catalogd_membership_settle_capped_total", "counter",
-           "Write transactions whose membership replays hit their bound", rks.settle_capped);
+           "Write transactions whose membership or policy settles hit their bound", rks.settle_capped);
     single(b, "catalogd_records_dropped_total", "counter",
            "Records set aside (a gap, an author not yet admitted) and dropped over a budget; fetched again later",
            c->records_dropped);

@@ -67,7 +67,8 @@ void node_rekey_notes(catalogd *d)
                  STORE_REKEY_ROUNDS_MAX, id);
     }
     if (st.settle_capped != d->rekey_seen.settle_capped)
-        log_warn(d, "deriving membership hit its bound of %u replays in one write; what the last derived stands",
+        log_warn(d, "deriving membership or the policy hit its bound of %u rounds in one write; "
+                 "what the last derived stands",
                  STORE_SETTLE_ROUNDS_MAX);
     if (st.quarantine_full != d->rekey_seen.quarantine_full)
         log_warn(d, "refused %llu records of a rekeyed member over its quarantine's bound (%u)",

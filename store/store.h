@@ -381,7 +381,7 @@ typedef struct {
     uint64_t quarantined;      /* records put in quarantine */
     uint64_t quarantine_full;  /* refused over STORE_QUARANTINE_MAX */
     uint64_t rounds_capped;    /* replays whose rekey rounds hit STORE_REKEY_ROUNDS_MAX */
-    uint64_t settle_capped;    /* settles that hit STORE_SETTLE_ROUNDS_MAX */
+    uint64_t settle_capped;    /* membership or policy settles that hit their bound */
     uint64_t moved;            /* logs whose records beyond a cut moved (either way) */
     proto_id capped_member;    /* a member of the last capped rekey rounds */
 } store_rekey_stat;

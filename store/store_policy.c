@@ -727,6 +727,9 @@ int policy_settle_txn(store *s, MDB_txn *txn)
             return 0;
         s->policy_dirty = 1;
     }
+    /* the bound hit: what the last round derived stands, counted and
+     * logged by the daemon (catalogd_membership_settle_capped_total) */
+    s->settle_capped++;
     s->policy_dirty = 0;
     return 0;
 }

@@ -490,11 +490,47 @@ static EVP_PKEY *retired_key_txn(store *s, MDB_txn *txn, const proto_id *x, uint
     return k;
 }
 
+/* Whether a key some rekey vote for r's author names verifies r; *low:
+ * the lowest seq those votes name. */
+static int voted_key_signed(store *s, MDB_txn *txn, const proto_record *r, uint64_t *low)
+{
+    char name[RK_NAME];
+    MDB_cursor *c;
+    int ok = 0;
+    *low = UINT64_MAX;
+    vote_name(name, &r->author, NULL);
+    if (mdb_cursor_open(txn, s->meta, &c))
+        return 0;
+    MDB_val k = { 3 + 64, name }, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == 3 + 128 && !memcmp(k.mv_data, name, 3 + 64);
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (v.mv_size <= 40)
+            continue;
+        uint64_t sq = get_be64((uint8_t *)v.mv_data + 32);
+        if (sq < *low)
+            *low = sq;
+        EVP_PKEY *vk = ok ? NULL : key_from_spki((uint8_t *)v.mv_data + 40, v.mv_size - 40);
+        ok |= vk && proto_record_verify(r, vk, NULL, 0) == 0;
+        EVP_PKEY_free(vk);
+    }
+    mdb_cursor_close(c);
+    return ok;
+}
+
 int quarantine_offer_txn(store *s, MDB_txn *txn, const proto_record *r)
 {
-    uint64_t cut = 0;
-    if (rekey_get_txn(s, txn, &r->author, &cut, NULL) != 0 || r->seq <= cut)
-        return 0;   /* no rekey, or within what the old keys keep */
+    uint64_t cut = 0, low = 0;
+    if (rekey_get_txn(s, txn, &r->author, &cut, NULL) != 0 || r->seq <= cut) {
+        /* no rekey in force here: a record a key that rekey votes name
+         * signed is a restored node's from where the rekey is in force
+         * (this node lacks a record that completes it, or holds one that
+         * undoes it): kept apart, never a forgery, back when the rekey is */
+        if (!voted_key_signed(s, txn, r, &low) || r->seq <= low)
+            return 0;
+        int rc = quarantine_put_txn(s, txn, r, low);
+        return rc < 0 ? -1 : rc ? STORE_FORMER : STORE_QUARANTINED;
+    }
     EVP_PKEY *old = retired_key_txn(s, txn, &r->author, cut);
     int ok = old && proto_record_verify(r, old, NULL, 0) == 0;
     EVP_PKEY_free(old);

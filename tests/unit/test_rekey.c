@@ -605,8 +605,10 @@ static void batch_vote_then_old(void **state)
  * complete the rekey with cut 1, X's 2 and 3 go to quarantine.  Then C's
  * expulsion of F (with X's, X's seq 1), dated before the votes, arrives:
  * F's vote no longer counts, the rekey is undone and X's 2 and 3 come back;
- * then C's vote (naming 3) completes it again at cut 3.  The store equals
- * one that received everything in the final order. */
+ * meanwhile the restored node's seq 4 (new key) is kept apart, not taken
+ * for a forgery; then C's vote (naming 3) completes the rekey again at cut
+ * 3 and the seq 4 comes back.  The store equals one that received
+ * everything in the final order. */
 static void cut_moves_up(void **state)
 {
     blob base[4] = { 0 };
@@ -637,22 +639,27 @@ static void cut_moves_up(void **state)
     assert_int_equal(vv_x(s), 3);
     assert_int_equal(store_quarantine_count(s, &ids[X].id), 0);
     expect_key(s, 3, X);
-    /* C's vote: the rekey again, at cut 3; nothing of X's beyond it */
+    /* the restored node's seq 4 (new key), relayed from where the rekey is
+     * in force: no forgery here either, kept apart (B's vote names its key) */
+    blob n4 = sign_as(X, XN, &g, 4, 25, "note", "n4", note("new"));
+    assert_int_equal(take(s, &n4), STORE_QUARANTINED);
+    assert_int_equal(vv_x(s), 3);
+    /* C's vote: the rekey again, at cut 3; the new key's 4 comes back */
     assert_int_equal(take(s, &vc), STORE_NEW);
     assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, NULL), 0);
     assert_int_equal(cut, 3);
-    assert_int_equal(vv_x(s), 3);
+    assert_int_equal(vv_x(s), 4);
     assert_int_equal(store_quarantine_count(s, &ids[X].id), 0);
     expect_key(s, 3, X);
     expect_key(s, 4, XN);
     /* the final order at once */
     store *t = open_fresh(&ids[C].id);
-    const blob *fin[] = { &base[0], &base[1], &base[2], &base[3], &ec, &vc, &vb, &vf, &xe, &x2, &x3 };
+    const blob *fin[] = { &base[0], &base[1], &base[2], &base[3], &ec, &vc, &vb, &vf, &xe, &x2, &x3, &n4 };
     for (size_t i = 0; i < sizeof fin / sizeof fin[0]; i++)
         assert_int_equal(take(t, fin[i]), STORE_NEW);
     assert_int_equal(store_rekey_of(t, &ids[X].id, &cut, NULL), 0);
     assert_int_equal(cut, 3);
-    assert_int_equal(vv_x(t), 3);
+    assert_int_equal(vv_x(t), 4);
     proto_id ds = digest(s), dt = digest(t);
     assert_memory_equal(ds.b, dt.b, 32);
     int changed = 1;
@@ -660,7 +667,7 @@ static void cut_moves_up(void **state)
     assert_false(changed);
     store_close(t);
     store_close(s);
-    blob *fr[] = { &xe, &x2, &x3, &vf, &vb, &ec, &vc };
+    blob *fr[] = { &xe, &x2, &x3, &vf, &vb, &ec, &vc, &n4 };
     for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
         free(fr[i]->b);
     for (int i = 0; i < 4; i++)
