@@ -31,6 +31,7 @@
 #include "proto/record.h"
 #include "proto/util.h"
 #include "proto/limits.h"
+#include "catalog/schema.h"
 
 /* founder, two members, the member whose key is lost, its new key */
 enum { F, B, C, X, XN, NIDS };
@@ -674,6 +675,218 @@ static void cut_moves_up(void **state)
         free(base[i].b);
 }
 
+/* REVIEW: a thief's old-key policy endorsement beyond the cut, dated before
+ * the votes, completes a proposal raising the expulsion quorum to 3 */
+static blob propose_exp3(const proto_id *g, int who, uint64_t seq, uint64_t at)
+{
+    store_policy p;
+    char ph[65], key[64];
+    const char *areas[40], *routes[40];
+    size_t na = 0, nr = 0;
+    memset(&p, 0, sizeof p);
+    p.parent = *g;
+    p.admission = 1;
+    p.expulsion = 3;
+    for (; catalog_areas[na]; na++) { areas[na] = catalog_areas[na]; snprintf(p.areas[na], sizeof p.areas[na], "%s", areas[na]); }
+    for (; catalog_routes[nr]; nr++) { routes[nr] = catalog_routes[nr]; snprintf(p.routes[nr], sizeof p.routes[nr], "%s", routes[nr]); }
+    p.nareas = (uint32_t)na;
+    p.nroutes = (uint32_t)nr;
+    assert_int_equal(store_policy_proposal_key(&p, key, sizeof key), 0);
+    proto_hex(g->b, 32, ph);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "propose");
+    proto_body_str(b, "parent", ph);
+    proto_body_int(b, "admission", 1);
+    proto_body_int(b, "expulsion", 3);
+    proto_body_strs(b, "areas", areas, na);
+    proto_body_strs(b, "routes", routes, nr);
+    return sign_as(who, who, g, seq, at, "policy", key, b);
+}
+
+static void review_policy_thief(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], ek[80], hx[65];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    blob pb = propose_exp3(&g, B, 1, 5);
+    proto_record pr;
+    proto_id ph;
+    assert_int_equal(proto_record_decode(pb.b, pb.n, &pr, NULL, 0), 0);
+    proto_record_hash(pb.b, pb.n, &ph);
+    proto_hex(ph.b, 32, hx);
+    snprintf(ek, sizeof ek, "endorse/%s", hx);
+    blob x1 = sign_as(X, X, &g, 1, 10, "note", "a", note("1"));
+    proto_body *eb = proto_body_new();
+    proto_body_str(eb, "op", "endorse");
+    blob x2 = sign_as(X, X, &g, 2, 12, "policy", ek, eb);   /* the thief's, old key */
+    blob vf = sign_as(F, F, &g, 5, 20, "member", xh, rekey_body(XN, 1, "盗難"));
+    blob vc = sign_as(C, C, &g, 1, 21, "member", xh, rekey_body(XN, 1, "盗難"));
+    store *a = open_fresh(&ids[B].id), *b = open_fresh(&ids[C].id);
+    const blob *oa[] = { &base[0], &base[1], &base[2], &base[3], &pb, &x1, &x2, &vf, &vc };
+    const blob *ob[] = { &base[0], &base[1], &base[2], &base[3], &pb, &x1, &vf, &vc, &x2 };
+    feed(a, oa, 9);
+    feed(b, ob, 9);
+    uint64_t ca = 0, cb = 0;
+    int ra = store_rekey_of(a, &ids[X].id, &ca, NULL), rb = store_rekey_of(b, &ids[X].id, &cb, NULL);
+    store_policy pa, pbp;
+    store_policy_in_force(a, &pa);
+    store_policy_in_force(b, &pbp);
+    fprintf(stderr, "A: rekey %d cut %llu vv_x %llu exp %u | B: rekey %d cut %llu vv_x %llu exp %u\n",
+            ra, (unsigned long long)ca, (unsigned long long)vv_x(a), pa.expulsion,
+            rb, (unsigned long long)cb, (unsigned long long)vv_x(b), pbp.expulsion);
+    char err[256];
+    int changed = 0;
+    assert_int_equal(store_member_rederive(a, &changed, err, sizeof err), 0);
+    assert_int_equal(store_member_rederive(b, &changed, err, sizeof err), 0);
+    proto_id da = digest(a), db = digest(b);
+    assert_int_equal(ra, rb);
+    assert_int_equal(vv_x(a), vv_x(b));
+    assert_memory_equal(da.b, db.b, 32);
+    store_close(a);
+    store_close(b);
+}
+
+static void feed_retry(store *s, const blob *const *list, size_t n)
+{
+    int done[32] = { 0 };
+    for (int round = 0; round < 5; round++)
+        for (size_t i = 0; i < n; i++)
+            if (!done[i]) {
+                int r = take(s, list[i]);
+                done[i] = r != STORE_UNKNOWN_AUTHOR && r != STORE_GAP;
+            }
+}
+
+/* REVIEW: the rekey needs a voter X admitted beyond the cut (old key) */
+static void review_oscillate(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], bh[65], ch[65], err[256];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    hex_of(B, bh);
+    hex_of(C, ch);
+    blob fc = sign_as(F, F, &g, 2, 1, "member", ch, admit_body(C));
+    blob fx = sign_as(F, F, &g, 3, 2, "member", xh, admit_body(X));
+    blob x1 = sign_as(X, X, &g, 1, 10, "note", "a", note("1"));
+    blob x2 = sign_as(X, X, &g, 2, 12, "member", bh, admit_body(B));
+    blob vf = sign_as(F, F, &g, 4, 20, "member", xh, rekey_body(XN, 1, "盗難"));
+    blob vb = sign_as(B, B, &g, 1, 21, "member", xh, rekey_body(XN, 2, "盗難"));
+    store *a = open_fresh(&ids[C].id), *b = open_fresh(&ids[C].id);
+    const blob *oa[] = { &base[0], &fc, &fx, &x1, &x2, &vf, &vb };
+    const blob *ob[] = { &base[0], &fc, &fx, &x1, &vf, &vb, &x2 };
+    feed_retry(a, oa, 7);
+    feed_retry(b, ob, 7);
+    store_rekey_stat sa, sb;
+    store_rekey_stats(a, &sa);
+    store_rekey_stats(b, &sb);
+    uint64_t ca = 0, cb = 0;
+    int ra = store_rekey_of(a, &ids[X].id, &ca, NULL), rb = store_rekey_of(b, &ids[X].id, &cb, NULL);
+    fprintf(stderr, "A: rekey %d cut %llu vv_x %llu B-status %d settle_capped %llu rederives? | B: rekey %d cut %llu vv_x %llu B-status %d settle_capped %llu\n",
+            ra, (unsigned long long)ca, (unsigned long long)vv_x(a), status_of(a, B), (unsigned long long)sa.settle_capped,
+            rb, (unsigned long long)cb, (unsigned long long)vv_x(b), status_of(b, B), (unsigned long long)sb.settle_capped);
+    int changed = 0;
+    assert_int_equal(store_member_rederive(a, &changed, err, sizeof err), 0);
+    fprintf(stderr, "A rederive changed %d\n", changed);
+    assert_int_equal(store_member_rederive(b, &changed, err, sizeof err), 0);
+    fprintf(stderr, "B rederive changed %d\n", changed);
+    proto_id da = digest(a), db = digest(b);
+    assert_int_equal(ra, rb);
+    assert_memory_equal(da.b, db.b, 32);
+    store_close(a);
+    store_close(b);
+}
+
+/* REVIEW: one hostile vote (no quorum) lets its author fill X's quarantine */
+static void review_one_vote_fill(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    store *s = open_fresh(&ids[C].id);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(take(s, &base[i]), STORE_NEW);
+    blob xr[3];
+    for (int i = 0; i < 3; i++) {
+        xr[i] = sign_as(X, X, &g, (uint64_t)i + 1, 10 + (uint64_t)i, "note", "k", note("x"));
+        assert_int_equal(take(s, &xr[i]), STORE_NEW);
+    }
+    blob vf = sign_as(F, F, &g, 5, 20, "member", xh, rekey_body(XN, 1, "嫌がらせ"));
+    assert_int_equal(take(s, &vf), STORE_NEW);
+    uint64_t cut;
+    assert_int_equal(store_rekey_of(s, &ids[X].id, &cut, NULL), 1);
+    int q = 0;
+    for (int j = 0; j < 6; j++) {
+        char v[16];
+        snprintf(v, sizeof v, "junk%d", j);
+        blob f = sign_as(X, XN, &g, 2 + (uint64_t)(j % 3), 30, "note", "k", note(v));
+        int r = take(s, &f);
+        if (r == STORE_QUARANTINED) q++;
+        fprintf(stderr, "forged fork seq %d -> %d\n", 2 + j % 3, r);
+        free(f.b);
+    }
+    fprintf(stderr, "quarantined %d, count %zu\n", q, store_quarantine_count(s, &ids[X].id));
+    assert_int_equal(q, 0);
+    store_close(s);
+}
+
+/* REVIEW: a single early member backdates its vote to just after X's admission */
+static void review_backdated_alone(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], bh[65], ch[65];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    hex_of(B, bh);
+    hex_of(C, ch);
+    blob fx = sign_as(F, F, &g, 2, 1, "member", xh, admit_body(X));
+    blob fb = sign_as(X, X, &g, 1, 2, "member", bh, admit_body(B));
+    blob fcm = sign_as(X, X, &g, 2, 3, "member", ch, admit_body(C));
+    blob x1 = sign_as(X, X, &g, 3, 10, "note", "a", note("1"));
+    /* F's vote, signed today, dated 1.5 s after X's admission */
+    proto_body *rb = rekey_body(XN, 3, "乗っ取り");
+    char err[256];
+    blob vf = { 0 };
+    if (proto_record_sign(&g, &ids[F].id, "member", xh, 3, t0 + 1500, 0, rb, ids[F].key, &vf.b, &vf.n, err, sizeof err))
+        fail_msg("sign: %s", err);
+    proto_body_free(rb);
+    store *s = open_fresh(&ids[C].id);
+    const blob *all[] = { &base[0], &fx, &fb, &fcm, &x1, &vf };
+    for (size_t i = 0; i < 6; i++)
+        fprintf(stderr, "rec %zu -> %d\n", i, take(s, all[i]));
+    uint64_t cut = 0;
+    int rk = store_rekey_of(s, &ids[X].id, &cut, NULL);
+    fprintf(stderr, "one backdated vote: rekey %s (cut %llu), active others now 3\n", rk == 0 ? "IN FORCE" : "none",
+            (unsigned long long)cut);
+    assert_int_equal(rk, 1);
+    store_close(s);
+}
+
+/* REVIEW: a voter flooding votes: each one a full replay (rounds) */
+static void review_vote_flood(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    store *s = open_fresh(&ids[C].id);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(take(s, &base[i]), STORE_NEW);
+    blob x1 = sign_as(X, X, &g, 1, 10, "note", "a", note("1"));
+    take(s, &x1);
+    uint64_t st0 = proto_now_ms(), rd = 0, fx = 0;
+    for (int n = 1; n <= 400; n++) {
+        blob v = sign_as(F, F, &g, 4 + (uint64_t)n, 20 + (uint64_t)n, "member", xh, rekey_body(XN, 1, "flood"));
+        assert_int_equal(take(s, &v), STORE_NEW);
+        free(v.b);
+        if (n % 50 == 0)
+            { store_member_stats(s, &rd, &fx); fprintf(stderr, "votes %d at %llu ms, replays %llu\n", n, (unsigned long long)(proto_now_ms() - st0), (unsigned long long)rd); }
+    }
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -683,6 +896,11 @@ int main(void)
         cmocka_unit_test(thief_orders),
         cmocka_unit_test(batch_vote_then_old),
         cmocka_unit_test(cut_moves_up),
+        cmocka_unit_test(review_policy_thief),
+        cmocka_unit_test(review_oscillate),
+        cmocka_unit_test(review_one_vote_fill),
+        cmocka_unit_test(review_backdated_alone),
+        cmocka_unit_test(review_vote_flood),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
