@@ -140,6 +140,114 @@ static int keys_drop_from_txn(store *s, MDB_txn *txn, const proto_id *subj, uint
     return ret;
 }
 
+/* Active members other than subj (the quorum's ceiling). */
+static int active_others_txn(store *s, MDB_txn *txn, const proto_id *subj, uint32_t *active)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    *active = 0;
+    if (mdb_cursor_open(txn, s->members, &c))
+        return -1;
+    for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT) {
+        store_member em;
+        if (k.mv_size == 32 && memcmp(k.mv_data, subj->b, 32) &&
+            member_get_txn(s, txn, k.mv_data, &em) == 0 && em.status == STORE_MEMBER_ACTIVE)
+            (*active)++;
+    }
+    mdb_cursor_close(c);
+    return 0;
+}
+
+/* Whether subj wrote a membership record beyond seq cand: the replay's
+ * rounds leave it out, so whose standing counts may differ there. */
+static int member_recs_beyond_txn(store *s, MDB_txn *txn, const proto_id *subj, uint64_t cand)
+{
+    uint8_t pfx[1 + 6 + 32];
+    pfx[0] = 6;
+    memcpy(pfx + 1, "member", 6);
+    memcpy(pfx + 7, subj->b, 32);
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->ver, &c))
+        return -1;
+    MDB_val k = { sizeof pfx, pfx }, v;
+    int found = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size >= sizeof pfx + 8 && !memcmp(k.mv_data, pfx, sizeof pfx) && !found;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        found = get_be64((uint8_t *)k.mv_data + k.mv_size - 8) > cand;
+    mdb_cursor_close(c);
+    return found;
+}
+
+/* A vote applied outside a replay (the vote table updated already): 1 when
+ * a replay must decide (it may complete or undo a rekey), else 0.  It may
+ * when a rekey of subj is in force (the vote may move its cut or undo it),
+ * when the voters naming the key (whatever their status: an upper bound
+ * of those the replay counts, and the key counted even if subj holds it,
+ * as a round leaving subj's records out may not) reach min(the expulsion
+ * quorum at the vote's time, active members other than subj), or when a
+ * subject of votes wrote membership records beyond its candidate cut (a
+ * round leaves them out, and statuses may differ there).  Otherwise the
+ * replay with this vote derives what it derived without it: no replay,
+ * so a flood of votes below the quorum costs one lookup each. */
+static int vote_may_decide_txn(store *s, MDB_txn *txn, const proto_id *subj, const proto_id *kid,
+                               uint64_t time_ms)
+{
+    uint64_t cut;
+    if (rekey_get_txn(s, txn, subj, &cut, NULL) == 0)
+        return 1;
+    uint32_t admission, expulsion, active;
+    policy_quorums_at_txn(s, txn, time_ms, &admission, &expulsion);
+    if (active_others_txn(s, txn, subj, &active))
+        return -1;
+    uint32_t need = expulsion < active ? expulsion : active, votes = 0;
+    if (need < 1)
+        need = 1;
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->meta, &c))
+        return -1;
+    /* the whole vote table: its subjects' candidate cuts, this key's voters */
+    MDB_val k = { 3, RK_PFX }, v;
+    proto_id cur = { { 0 } };
+    uint64_t cand = UINT64_MAX;
+    int have = 0, ret = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        int more = rc == 0 && k.mv_size == 3 + 128 && !memcmp(k.mv_data, RK_PFX, 3);
+        proto_id sj;
+        char hx[65];
+        if (more) {
+            memcpy(hx, (char *)k.mv_data + 3, 64);
+            hx[64] = 0;
+            if (v.mv_size <= 40 || proto_unhex(hx, sj.b, 32))
+                continue;
+        }
+        if (have && (!more || memcmp(&sj, &cur, 32))) {
+            int b = member_recs_beyond_txn(s, txn, &cur, cand);
+            if (b) {
+                ret = b;
+                break;
+            }
+            have = 0;
+        }
+        if (!more)
+            break;
+        if (!have) {
+            cur = sj;
+            cand = UINT64_MAX;
+            have = 1;
+        }
+        uint64_t sq = get_be64((uint8_t *)v.mv_data + 32);
+        if (sq < cand)
+            cand = sq;
+        if (!memcmp(&sj, subj, 32) && !memcmp(v.mv_data, kid->b, 32))
+            votes++;
+    }
+    mdb_cursor_close(c);
+    if (ret)
+        return ret;
+    return votes >= need;
+}
+
 int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r)
 {
     proto_id subj;
@@ -149,12 +257,6 @@ int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r)
         goto out;
     proto_unhex(r->key, subj.b, 32);
     ret = 0;
-    if (!s->in_replay) {
-        /* the replay decides (its rounds leave the subject's records beyond
-         * the cut out): a vote is rare, a replay per vote is cheap */
-        s->member_dirty = 1;
-        goto out;
-    }
     /* a former or expelled member's key is replaced too: its status,
      * which a thief's early-dated leave can set, must not block it */
     if (member_get_txn(s, txn, &subj, m) != 0)
@@ -174,6 +276,17 @@ int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r)
     if (meta_put_txn(s, txn, name, val, 40 + nk->spki_len))
         goto out;
     ret = 0;
+    if (!s->in_replay) {
+        /* applied in the replay's order (member_note_txn marks a vote that
+         * is not): the vote table is what the replay would hold now; the
+         * replay runs only when this vote may change a decision */
+        int d = vote_may_decide_txn(s, txn, &subj, &nk->id, r->time_ms);
+        if (d < 0)
+            ret = -1;
+        else if (d)
+            s->member_dirty = 1;
+        goto out;
+    }
     if (known_key(s, txn, m, &nk->id))
         goto out;   /* in force already (or an old key of X): nothing to do */
     /* count the active voters naming this key; the cut is their lowest seq */
