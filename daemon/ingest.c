@@ -242,18 +242,18 @@ static int defer_rec(ingest *g, const proto_record *r, int pc, vv_cache *vc)
     return 0;
 }
 
-/* A record beyond its author's rekey cut that the key in force does not
- * verify: one the replaced key signed (a thief's, or the member's own from
- * before the loss that the quorum did not see) goes to quarantine, out of
- * the log, on every node; one no key of its author's signed is refused.
- * Its sender is not closed either way, since a relay may have stored it
- * before the rekey reached it (docs/DECISIONS.md 20).  One line per author
+/* A record that the key in force at its seq does not verify, but that one
+ * of its author's keys from before a rekey's cut, or a key a rekey vote
+ * names, signed (STORE_NOT_YET): not stored, fetched again should it
+ * become valid; one beyond a cut that no key of its author's signed is
+ * refused (STORE_FORMER).  Its sender is not closed either way, since a
+ * relay may have stored it before the rekey reached it, or hold a rekey
+ * this node lacks (docs/DECISIONS.md 20).  Counted; one line per author
  * and batch. */
 static void refuse_rekeyed(peer *p, const proto_record *r, int res, proto_id *logged)
 {
     catalogd *d = p->d;
-    if (res != STORE_QUARANTINED)
-        d->counters.records_refused[RECORD_FORMER]++;
+    d->counters.records_refused[RECORD_FORMER]++;
     if (!memcmp(logged, &r->author, 32))
         return;
     *logged = r->author;
@@ -262,12 +262,17 @@ static void refuse_rekeyed(peer *p, const proto_record *r, int res, proto_id *lo
     uint64_t cut = 0;
     if (store_member_get(d->st, &r->author, &m) == 0)
         snprintf(lbl, sizeof lbl, " %s %s", m.code, m.name);
-    store_rekey_of(d->st, &r->author, &cut, NULL);
+    int have = store_rekey_of(d->st, &r->author, &cut, NULL) == 0 && r->seq > cut;
     proto_id_str(&r->author, ids);
-    log_warn(d, "%s a record of %s%s from peer %s: seq %llu is after the rekey of its key at seq %llu "
-             "and is not signed by its new key; the peer stays connected",
-             res == STORE_QUARANTINED ? "quarantined" : "refused", ids, lbl, p->addr,
-             (unsigned long long)r->seq, (unsigned long long)cut);
+    if (have)
+        log_warn(d, "%s a record of %s%s from peer %s: seq %llu is after the rekey of its key at seq %llu "
+                 "and is not signed by its new key; the peer stays connected",
+                 res == STORE_NOT_YET ? "not storing (yet)" : "refused", ids, lbl, p->addr,
+                 (unsigned long long)r->seq, (unsigned long long)cut);
+    else
+        log_warn(d, "not storing (yet) a record of %s%s from peer %s: seq %llu is signed by a key a rekey vote "
+                 "names, not in force here at that seq; fetched again should it become so; the peer stays connected",
+                 ids, lbl, p->addr, (unsigned long long)r->seq);
 }
 
 static void verify_done(uv_work_t *w, int status)

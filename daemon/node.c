@@ -70,9 +70,6 @@ void node_rekey_notes(catalogd *d)
         log_warn(d, "deriving membership or the policy hit its bound of %u rounds in one write; "
                  "what the last derived stands",
                  STORE_SETTLE_ROUNDS_MAX);
-    if (st.quarantine_full != d->rekey_seen.quarantine_full)
-        log_warn(d, "refused %llu records of a rekeyed member over its quarantine's bound (%u)",
-                 (unsigned long long)(st.quarantine_full - d->rekey_seen.quarantine_full), STORE_QUARANTINE_MAX);
     d->rekey_seen = st;
 }
 

@@ -476,16 +476,10 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 _Static_assert(NODE_METRICS_BODY_MAX + 4096u < PROTO_CTL_FRAME_MAX && NODE_METRICS_BODY_MAX <= NODE_WEB_BODY_MAX,
                "the metrics text fits one control reply and one web body");
 
-/* Rekey by quorum (store/store_rekey.c, docs/DECISIONS.md 20).  Records
- * of a rekeyed member beyond its cut that verify only under its replaced
- * key are kept in quarantine, out of the log, so that they come back if
- * the cut moves up: from peers, seqs up to this many beyond the cut, and
- * at most STORE_QUARANTINE_FORKS records at one seq (beyond, refused and
- * counted; records moved out of the log are always kept, the store held
- * them already).  A thief holding the old key can fill its own member's
- * quarantine and no other: at most MAX x FORKS records. */
-#define STORE_QUARANTINE_MAX 10000u
-#define STORE_QUARANTINE_FORKS 4u
+/* Rekey by quorum (store/store_rekey.c, docs/DECISIONS.md 20).  The
+ * quarantine holds only records a rekey moved out of this node's own log
+ * (bytes the store held already): nothing from a peer goes there, so it
+ * needs no bound of its own. */
 /* Rounds of the replay deciding rekeys (each with the members' records
  * beyond the cuts of the round before left out) before the last is kept. */
 #define STORE_REKEY_ROUNDS_MAX 8u

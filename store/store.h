@@ -89,6 +89,10 @@ enum store_result {
                              * verifies, or one whose key changed since it was verified */
     STORE_QUARANTINED,      /* beyond its author's rekey cut, signed by the replaced key:
                              * kept apart (store_rekey.c), not a protocol error */
+    STORE_NOT_YET,          /* signed by a key its author held before a rekey's cut, or by
+                             * one a rekey vote names, where that key is not in force at
+                             * its seq: not stored, not a protocol error (a relay may
+                             * hold it), fetched again should it become valid */
 };
 const char *store_result_str(int r);
 
@@ -368,18 +372,19 @@ EVP_PKEY *store_rotate_key(const proto_record *r);
  * old keys', from cut + 1 the key key_id (may be NULL)), 1 none, -1. */
 int store_rekey_of(store *s, const proto_id *member, uint64_t *cut, proto_id *key_id);
 /* Records from a peer that failed to verify under the key their precheck
- * named: res[i] STORE_QUARANTINED (beyond its author's rekey cut, signed
- * by the replaced key: kept in quarantine, out of the log), STORE_FORMER
- * (beyond the cut, no key of its author's, or its quarantine full:
- * refused), 0 (no rekey explains it: a forgery).  Neither of the first two
- * is its sender's fault (a relay may have stored it before the rekey
- * reached it).  0, or -1 on a store failure. */
+ * named: res[i] STORE_NOT_YET (signed by a key its author held before a
+ * rekey's cut, or by one a rekey vote names: not stored), STORE_FORMER
+ * (beyond the cut, no key of its author's: refused), 0 (no rekey explains
+ * it: a forgery).  Neither of the first two is its sender's fault (a
+ * relay may have stored it before the rekey reached it, or holds a rekey
+ * this node lacks).  Nothing is stored: the quarantine holds only records
+ * moved out of this node's own log.  0, or -1 on a store failure. */
 int store_quarantine_offer(store *s, const proto_record *recs, size_t n, int *res);
 /* Records of author in quarantine. */
 size_t store_quarantine_count(store *s, const proto_id *author);
 typedef struct {
     uint64_t quarantined;      /* records put in quarantine */
-    uint64_t quarantine_full;  /* refused over STORE_QUARANTINE_MAX */
+    uint64_t not_yet;          /* records from peers dropped as STORE_NOT_YET */
     uint64_t rounds_capped;    /* replays whose rekey rounds hit STORE_REKEY_ROUNDS_MAX */
     uint64_t settle_capped;    /* membership or policy settles that hit their bound */
     uint64_t moved;            /* logs whose records beyond a cut moved (either way) */

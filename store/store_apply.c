@@ -28,8 +28,8 @@
 const char *store_result_str(int r)
 {
     static const char *s[] = { "new", "duplicate", "gap", "unknown author", "fork", "rejected",
-                               "former member", "quarantined" };
-    return r >= 0 && r <= STORE_QUARANTINED ? s[r] : "?";
+                               "former member", "quarantined", "not yet" };
+    return r >= 0 && r <= STORE_NOT_YET ? s[r] : "?";
 }
 
 /* ---- precheck ---- */
@@ -835,7 +835,7 @@ static int move_out_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t
         return 0;   /* it decoded when stored: nothing derived from it to undo */
     int vr = ver_put(s, txn, &r, &h, 1);
     if ((vr && vr != MDB_NOTFOUND) || recompute_current(s, txn, r.kind, author, r.key) ||
-        quarantine_put_txn(s, txn, &r, 0))
+        quarantine_put_txn(s, txn, &r))
         return -1;
     if (kind_has(r.kind, KIND_F_MEMBERSHIP) || kind_is(r.kind, KIND_POLICY)) {
         s->member_dirty = 1;

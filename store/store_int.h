@@ -69,7 +69,7 @@ struct store {
     int rk_overflow;
     int in_replay;          /* member_rederive_txn is applying records */
     /* counters (store_rekey_stats) */
-    uint64_t quarantined, quarantine_full, rekey_rounds_capped, settle_capped;
+    uint64_t quarantined, not_yet, rekey_rounds_capped, settle_capped;
     proto_id capped_member; /* a member whose rekey rounds hit the bound last */
     int policy_dirty;       /* this write applied a genesis, member or policy record:
                              * derive the policy before commit (store_policy.c) */
@@ -237,15 +237,13 @@ void rekey_txn_begin(store *s);
 int rekey_changed_at(store *s, const proto_id *author, uint64_t seq);
 /* Note that author's key in force changed from seq lo on. */
 void rekey_note_changed(store *s, const proto_id *author, uint64_t lo);
-/* Put r (raw record) in quarantine.  bound_cut: 0 for a record moved out
- * of the log (always kept), else its author's rekey cut (from a peer:
- * bounded by STORE_QUARANTINE_MAX seqs beyond it and STORE_QUARANTINE_FORKS
- * per seq).  0 stored (or held), 1 over the bound (refused, counted), -1
- * store failure. */
-int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t bound_cut);
-/* r failed to verify under the key in force at its seq: STORE_QUARANTINED,
- * STORE_FORMER (store_quarantine_offer says which is which), 0 (no rekey
- * explains it), -1 store failure. */
+/* Put r (a record moved out of this node's log) in quarantine.  0 stored
+ * (or held), -1 store failure. */
+int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* r failed to verify under the key in force at its seq: STORE_NOT_YET
+ * (an earlier key of its author's beyond a cut, or a key a rekey vote
+ * names, signed it), STORE_FORMER (beyond a cut, no key of its author's),
+ * 0 (nothing explains it: a forgery), -1 store failure.  Never stores. */
 int quarantine_offer_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* Reconcile author's log and quarantine after its key in force changed
  * from seq lo: the log's records from lo on go to quarantine, then those

@@ -544,27 +544,10 @@ static size_t quar_count_txn(store *s, MDB_txn *txn, const proto_id *author, siz
     return n;
 }
 
-/* Records held in quarantine at author's seq (at most stop). */
-static size_t quar_at_seq_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, size_t stop)
+int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r)
 {
-    MDB_cursor *c;
-    size_t n = 0;
-    uint8_t p[40];
-    memcpy(p, author->b, 32);
-    put_be64(p + 32, seq);
-    if (mdb_cursor_open(txn, s->quar, &c))
-        return stop;
-    MDB_val k = { 40, p }, v;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size == 72 && !memcmp(k.mv_data, p, 40) && n < stop;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        n++;
-    mdb_cursor_close(c);
-    return n;
-}
-
-int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t bound_cut)
-{
+    /* only records moved out of this node's own log come here: bytes the
+     * store held already, so no bound beyond the log's own */
     uint8_t qk[72];
     memcpy(qk, r->author.b, 32);
     put_be64(qk + 32, r->seq);
@@ -572,14 +555,6 @@ int quarantine_put_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t b
     MDB_val k = { 72, qk }, v;
     if (mdb_get(txn, s->quar, &k, &v) == 0)
         return 0;
-    /* from a peer: seqs up to the cut + STORE_QUARANTINE_MAX, and
-     * STORE_QUARANTINE_FORKS records at one seq (a thief may sign many):
-     * two lookups, not a count of the whole quarantine */
-    if (bound_cut && (r->seq > bound_cut + STORE_QUARANTINE_MAX ||
-                      quar_at_seq_txn(s, txn, &r->author, r->seq, STORE_QUARANTINE_FORKS) >= STORE_QUARANTINE_FORKS)) {
-        s->quarantine_full++;
-        return 1;
-    }
     v.mv_size = r->raw_len;
     v.mv_data = (void *)r->raw;
     if (mdb_put(txn, s->quar, &k, &v, 0))
@@ -633,33 +608,37 @@ static int voted_key_signed(store *s, MDB_txn *txn, const proto_record *r, uint6
 
 int quarantine_offer_txn(store *s, MDB_txn *txn, const proto_record *r)
 {
+    /* Nothing a peer sends goes to quarantine (docs/DECISIONS.md 20): only
+     * records this node moves out of its own log (rekey_reconcile_txn), so
+     * the quarantine holds bytes the store held already and no vote below
+     * the quorum lets its author fill it.  A record one of its author's
+     * earlier keys (beyond a cut) or a key a rekey vote names signed is
+     * not valid here yet or any more: dropped, its sender not closed (a
+     * relay may hold it where the rekey stands otherwise), fetched again
+     * by anti-entropy should it become valid. */
     uint64_t cut = 0, low = 0;
+    int ok;
     if (rekey_get_txn(s, txn, &r->author, &cut, NULL) != 0 || r->seq <= cut) {
-        /* no rekey in force here: a record a key that rekey votes name
-         * signed is a restored node's from where the rekey is in force
-         * (this node lacks a record that completes it, or holds one that
-         * undoes it): kept apart, never a forgery, back when the rekey is */
         if (!voted_key_signed(s, txn, r, &low) || r->seq <= low)
             return 0;
-        int rc = quarantine_put_txn(s, txn, r, low);
-        return rc < 0 ? -1 : rc ? STORE_FORMER : STORE_QUARANTINED;
+        s->not_yet++;
+        return STORE_NOT_YET;
     }
     EVP_PKEY *old = retired_key_txn(s, txn, &r->author, cut);
-    int ok = old && proto_record_verify(r, old, NULL, 0) == 0;
+    ok = old && proto_record_verify(r, old, NULL, 0) == 0;
     EVP_PKEY_free(old);
-    if (!ok)
-        return STORE_FORMER;   /* beyond the cut and no key of its author's: refused */
-    int rc = quarantine_put_txn(s, txn, r, cut);
-    return rc < 0 ? -1 : rc ? STORE_FORMER : STORE_QUARANTINED;
+    if (ok || (voted_key_signed(s, txn, r, &low) && r->seq > low)) {
+        s->not_yet++;
+        return STORE_NOT_YET;
+    }
+    return STORE_FORMER;   /* beyond the cut and no key of its author's: refused */
 }
 
 int store_quarantine_offer(store *s, const proto_record *recs, size_t n, int *res)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(s->env, NULL, 0, &txn))
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
         return -1;
-    rekey_txn_begin(s);
-    int any = 0;
     for (size_t i = 0; i < n; i++) {
         res[i] = quarantine_offer_txn(s, txn, &recs[i]);
         if (res[i] < 0) {
@@ -667,16 +646,8 @@ int store_quarantine_offer(store *s, const proto_record *recs, size_t n, int *re
             cache_clear(s);
             return -1;
         }
-        any |= res[i] == STORE_QUARANTINED;
     }
-    if (!any) {
-        mdb_txn_abort(txn);
-        return 0;
-    }
-    if (mdb_txn_commit(txn)) {
-        cache_clear(s);
-        return -1;
-    }
+    mdb_txn_abort(txn);
     return 0;
 }
 
@@ -693,7 +664,7 @@ size_t store_quarantine_count(store *s, const proto_id *author)
 void store_rekey_stats(store *s, store_rekey_stat *out)
 {
     out->quarantined = s->quarantined;
-    out->quarantine_full = s->quarantine_full;
+    out->not_yet = s->not_yet;
     out->rounds_capped = s->rekey_rounds_capped;
     out->settle_capped = s->settle_capped;
     out->capped_member = s->capped_member;
