@@ -454,6 +454,13 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
             if (bm)
                 bm->author_valid = 0;   /* a rekey may have cut a log back */
             member_note_txn(s, txn, r);
+            /* rekeys are decided with the voters active at the end of the
+             * replay: a status change may complete or undo one */
+            if (!s->member_dirty) {
+                int d = rekey_may_change_txn(s, txn);
+                if (d)
+                    s->member_dirty = 1;   /* or failed: the replay decides */
+            }
         }
         s->policy_dirty = 1;   /* whose votes count may have changed */
         break;

@@ -68,6 +68,16 @@ struct store {
     size_t n_rk_changed;
     int rk_overflow;
     int in_replay;          /* member_rederive_txn is applying records */
+    /* The replay's rekey phase (store_replay.c, docs/DECISIONS.md 20): 0
+     * and 1 record votes only; 2 applies the rekeys phase 1 decided
+     * (rk_dec, n_rk_dec) at the first vote naming the decided key. */
+    int rk_phase;
+    struct rk_dec *rk_dec;
+    size_t n_rk_dec;
+    /* policy records left out of a derivation (phase 1: each subject's
+     * beyond its candidate cut), or NULL */
+    const struct rk_excl *pol_ex;
+    size_t n_pol_ex;
     /* counters (store_rekey_stats) */
     uint64_t quarantined, not_yet, rekey_rounds_capped, settle_capped;
     proto_id capped_member; /* a member whose rekey rounds hit the bound last */
@@ -254,24 +264,45 @@ int rekey_reconcile_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t
 /* The rekeys in force (meta "rekeyed:"), each subject | cut(8) | key(32),
  * into buf (at most max entries).  Their count, or -1. */
 int rekey_list_txn(store *s, MDB_txn *txn, uint8_t *buf, size_t max);
+/* Every rekey in force, into *out (malloc'd): their count, or -1. */
+int rekey_list_alloc_txn(store *s, MDB_txn *txn, uint8_t **out);
 #define RK_ENTRY 72
 /* The replay's exclusions (store_replay.c): for each subject, its
  * membership records beyond cut take part only if they verify under one of
  * keys (before its rekey completes in the replay) or under the key in
  * force at their seq (after). */
-#define RK_EXCL_KEYS 4
-typedef struct {
+typedef struct rk_excl {
     proto_id subj;
     uint64_t cut;
-    size_t nkeys;
-    EVP_PKEY *keys[RK_EXCL_KEYS];
+    EVP_PKEY *key;          /* phase 2: the decided key (NULL in phase 1) */
 } rk_excl;
-/* The exclusions of the next replay round: candidate (every subject with
- * votes: the lowest seq its votes name, every key they name) or, from the
- * rekeys in force, their cut and key.  Their count (at most max), or -1;
- * free with rekey_excl_free. */
-int rekey_excl_txn(store *s, MDB_txn *txn, int candidate, rk_excl *out, size_t max);
-void rekey_excl_free(rk_excl *e, size_t n);
+/* A rekey phase 1 decided: subject, cut, the new key's id and spki. */
+typedef struct rk_dec {
+    proto_id subj, kid;
+    uint64_t cut;
+    size_t spki_len;
+    uint8_t spki[2048];
+    int applied;
+} rk_dec;
+/* Phase 1's exclusions: every subject with votes, at its candidate cut
+ * (the lowest seq its votes name).  *out malloc'd (NULL when none); their
+ * count, or -1. */
+int rekey_candidates_txn(store *s, MDB_txn *txn, rk_excl **out);
+/* The rekeys the vote table decides with the members table as it stands:
+ * per subject, the key that min(expulsion, active members other than the
+ * subject) active voters name (ex, nex: policy records left out of the
+ * expulsion quorum's derivation; NULL: the policy in force).  *out
+ * malloc'd; their count, or -1. */
+int rekey_decide_txn(store *s, MDB_txn *txn, const rk_excl *ex, size_t nex, rk_dec **out);
+/* Apply decision d (phase 2, or at its end): the new key from cut + 1. */
+int rekey_apply_dec_txn(store *s, MDB_txn *txn, rk_dec *d);
+/* Outside a replay, after a membership record applied in order: whether
+ * the vote table's decisions differ from the rekeys in force, or a subject
+ * of votes wrote membership or policy records beyond its candidate cut
+ * (phase 1 leaves them out): 1 (a replay must decide), 0, -1. */
+int rekey_may_change_txn(store *s, MDB_txn *txn);
+/* The expulsion quorum of the policy derived with ex's records left out. */
+int policy_expulsion_excl_txn(store *s, MDB_txn *txn, const rk_excl *ex, size_t nex, uint32_t *expulsion);
 /* A rekey record's rules that depend on the record alone: 0, or -1. */
 int keys_rekey_validate(const proto_record *r, char *err, size_t errlen);
 /* A rekey vote checked and verified: in a replay, note it, and at the

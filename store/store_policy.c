@@ -291,6 +291,7 @@ typedef struct {
     int has_genesis;
     proto_record genesis;     /* points into gbuf */
     uint8_t *gbuf;
+    const store *s;           /* its pol_ex: records left out (take_policy) */
 } policy_log;
 
 static void log_free(policy_log *l)
@@ -348,6 +349,10 @@ static int walk_kind(store *s, MDB_txn *txn, const char *kind,
 static int take_policy(void *ctx, const proto_record *r, const proto_id *h)
 {
     policy_log *l = ctx;
+    const store *s = l->s;
+    for (size_t i = 0; s && i < s->n_pol_ex; i++)
+        if (!memcmp(&s->pol_ex[i].subj, &r->author, 32) && r->seq > s->pol_ex[i].cut)
+            return 0;   /* beyond its rekey phase 1's candidate cut: left out */
     switch (policy_op(r)) {
     case POLICY_OP_PROPOSE: {
         char ph[65];
@@ -405,6 +410,7 @@ static int endo_cmp(const void *x, const void *y)
 static int log_read(store *s, MDB_txn *txn, policy_log *l)
 {
     memset(l, 0, sizeof *l);
+    l->s = s;
     if (walk_kind(s, txn, "genesis", take_genesis, l) || walk_kind(s, txn, "policy", take_policy, l)) {
         log_free(l);
         return -1;
@@ -732,6 +738,25 @@ int policy_settle_txn(store *s, MDB_txn *txn)
     s->settle_capped++;
     s->policy_dirty = 0;
     return 0;
+}
+
+int policy_expulsion_excl_txn(store *s, MDB_txn *txn, const rk_excl *ex, size_t nex, uint32_t *expulsion)
+{
+    store_policy *p = malloc(sizeof *p);
+    uint32_t admission;
+    if (!p)
+        return -1;
+    s->pol_ex = ex;
+    s->n_pol_ex = nex;
+    int rc = derive(s, txn, p, NULL, NULL);
+    s->pol_ex = NULL;
+    s->n_pol_ex = 0;
+    if (rc == 0)
+        *expulsion = p->expulsion;
+    else if (rc > 0)
+        policy_quorums_txn(s, txn, &admission, expulsion);
+    free(p);
+    return rc < 0 ? -1 : 0;
 }
 
 int policy_in_force_txn(store *s, MDB_txn *txn, store_policy *out)

@@ -158,94 +158,234 @@ static int active_others_txn(store *s, MDB_txn *txn, const proto_id *subj, uint3
     return 0;
 }
 
-/* Whether subj wrote a membership record beyond seq cand: the replay's
- * rounds leave it out, so whose standing counts may differ there. */
-static int member_recs_beyond_txn(store *s, MDB_txn *txn, const proto_id *subj, uint64_t cand)
+/* Whether subj wrote a record of kind (member or policy) beyond seq cand:
+ * phase 1 leaves it out, so whose standing counts may differ there. */
+static int recs_beyond_txn(store *s, MDB_txn *txn, const char *kind, const proto_id *subj, uint64_t cand)
 {
-    uint8_t pfx[1 + 6 + 32];
-    pfx[0] = 6;
-    memcpy(pfx + 1, "member", 6);
-    memcpy(pfx + 7, subj->b, 32);
+    uint8_t pfx[1 + PROTO_KIND_MAX + 32];
+    size_t kl = strlen(kind), pl = 1 + kl + 32;
+    pfx[0] = (uint8_t)kl;
+    memcpy(pfx + 1, kind, kl);
+    memcpy(pfx + 1 + kl, subj->b, 32);
     MDB_cursor *c;
     if (mdb_cursor_open(txn, s->ver, &c))
         return -1;
-    MDB_val k = { sizeof pfx, pfx }, v;
+    MDB_val k = { pl, pfx }, v;
     int found = 0;
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size >= sizeof pfx + 8 && !memcmp(k.mv_data, pfx, sizeof pfx) && !found;
+         rc == 0 && k.mv_size >= pl + 8 && !memcmp(k.mv_data, pfx, pl) && !found;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
         found = get_be64((uint8_t *)k.mv_data + k.mv_size - 8) > cand;
     mdb_cursor_close(c);
     return found;
 }
 
-/* A vote applied outside a replay (the vote table updated already): 1 when
- * a replay must decide (it may complete or undo a rekey), else 0.  It may
- * when a rekey of subj is in force (the vote may move its cut or undo it),
- * when the voters naming the key (whatever their status: an upper bound
- * of those the replay counts, and the key counted even if subj holds it,
- * as a round leaving subj's records out may not) reach min(the expulsion
- * quorum at the vote's time, active members other than subj), or when a
- * subject of votes wrote membership records beyond its candidate cut (a
- * round leaves them out, and statuses may differ there).  Otherwise the
- * replay with this vote derives what it derived without it: no replay,
- * so a flood of votes below the quorum costs one lookup each. */
-static int vote_may_decide_txn(store *s, MDB_txn *txn, const proto_id *subj, const proto_id *kid,
-                               uint64_t time_ms)
+/* One vote of the table: its subject and voter (from the name), value. */
+typedef struct {
+    proto_id subj, voter;
+    const uint8_t *v;   /* key id(32) | seq(8) | spki */
+    size_t vl;
+} vote_ent;
+
+/* Every vote of the table, in (subject, voter) order; *out malloc'd. */
+static int votes_read_txn(store *s, MDB_txn *txn, vote_ent **out)
 {
-    uint64_t cut;
-    if (rekey_get_txn(s, txn, subj, &cut, NULL) == 0)
-        return 1;
-    uint32_t admission, expulsion, active;
-    policy_quorums_at_txn(s, txn, time_ms, &admission, &expulsion);
-    if (active_others_txn(s, txn, subj, &active))
-        return -1;
-    uint32_t need = expulsion < active ? expulsion : active, votes = 0;
-    if (need < 1)
-        need = 1;
     MDB_cursor *c;
+    size_t n = 0, cap = 0;
+    vote_ent *a = NULL;
+    *out = NULL;
     if (mdb_cursor_open(txn, s->meta, &c))
         return -1;
-    /* the whole vote table: its subjects' candidate cuts, this key's voters */
     MDB_val k = { 3, RK_PFX }, v;
-    proto_id cur = { { 0 } };
-    uint64_t cand = UINT64_MAX;
-    int have = 0, ret = 0;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        int more = rc == 0 && k.mv_size == 3 + 128 && !memcmp(k.mv_data, RK_PFX, 3);
-        proto_id sj;
-        char hx[65];
-        if (more) {
-            memcpy(hx, (char *)k.mv_data + 3, 64);
-            hx[64] = 0;
-            if (v.mv_size <= 40 || proto_unhex(hx, sj.b, 32))
-                continue;
-        }
-        if (have && (!more || memcmp(&sj, &cur, 32))) {
-            int b = member_recs_beyond_txn(s, txn, &cur, cand);
-            if (b) {
-                ret = b;
-                break;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == 3 + 128 && !memcmp(k.mv_data, RK_PFX, 3);
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        char hs[65], hv[65];
+        memcpy(hs, (char *)k.mv_data + 3, 64);
+        memcpy(hv, (char *)k.mv_data + 3 + 64, 64);
+        hs[64] = hv[64] = 0;
+        vote_ent e;
+        if (v.mv_size <= 40 || proto_unhex(hs, e.subj.b, 32) || proto_unhex(hv, e.voter.b, 32))
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            vote_ent *na = realloc(a, nc * sizeof *na);
+            if (!na) {
+                free(a);
+                mdb_cursor_close(c);
+                return -1;
             }
-            have = 0;
+            a = na;
+            cap = nc;
         }
-        if (!more)
-            break;
-        if (!have) {
-            cur = sj;
-            cand = UINT64_MAX;
-            have = 1;
-        }
-        uint64_t sq = get_be64((uint8_t *)v.mv_data + 32);
-        if (sq < cand)
-            cand = sq;
-        if (!memcmp(&sj, subj, 32) && !memcmp(v.mv_data, kid->b, 32))
-            votes++;
+        /* values point into the map: read-only until the next write */
+        e.v = v.mv_data;
+        e.vl = v.mv_size;
+        a[n++] = e;
     }
     mdb_cursor_close(c);
-    if (ret)
-        return ret;
-    return votes >= need;
+    *out = a;
+    return (int)n;
+}
+
+int rekey_candidates_txn(store *s, MDB_txn *txn, rk_excl **out)
+{
+    vote_ent *a;
+    int n = votes_read_txn(s, txn, &a);
+    *out = NULL;
+    if (n <= 0)
+        return n;
+    rk_excl *e = calloc((size_t)n, sizeof *e);
+    size_t ne = 0;
+    if (!e) {
+        free(a);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        uint64_t sq = get_be64(a[i].v + 32);
+        if (ne && !memcmp(&e[ne - 1].subj, &a[i].subj, 32)) {
+            if (sq < e[ne - 1].cut)
+                e[ne - 1].cut = sq;
+            continue;
+        }
+        e[ne].subj = a[i].subj;
+        e[ne++].cut = sq;
+    }
+    free(a);
+    *out = e;
+    return (int)ne;
+}
+
+int rekey_decide_txn(store *s, MDB_txn *txn, const rk_excl *ex, size_t nex, rk_dec **out)
+{
+    vote_ent *a;
+    rk_dec *d = NULL;
+    size_t nd = 0;
+    uint32_t admission, expulsion;
+    store_member *m = malloc(sizeof *m);
+    int n = m ? votes_read_txn(s, txn, &a) : -1;
+    *out = NULL;
+    if (n <= 0) {
+        free(m);
+        return n;
+    }
+    uint8_t *act = calloc((size_t)n, 1);
+    if (!act || !(d = calloc((size_t)n, sizeof *d)))
+        goto fail;
+    if (ex) {
+        if (policy_expulsion_excl_txn(s, txn, ex, nex, &expulsion))
+            goto fail;
+    } else {
+        policy_quorums_txn(s, txn, &admission, &expulsion);
+    }
+    for (int i = 0; i < n; i++) {
+        store_member em;
+        act[i] = member_get_txn(s, txn, &a[i].voter, &em) == 0 && em.status == STORE_MEMBER_ACTIVE;
+    }
+    /* the votes sort by subject: one run each */
+    for (int lo = 0, hi; lo < n; lo = hi) {
+        for (hi = lo + 1; hi < n && !memcmp(&a[hi].subj, &a[lo].subj, 32); hi++)
+            ;
+        uint32_t active;
+        if (member_get_txn(s, txn, &a[lo].subj, m) != 0 || active_others_txn(s, txn, &a[lo].subj, &active))
+            continue;   /* no such member: nothing to decide */
+        uint32_t need = expulsion < active ? expulsion : active, best = 0;
+        if (need < 1)
+            need = 1;
+        int bi = -1;
+        uint64_t bcut = 0;
+        /* each key named: its active voters and their lowest seq (every key
+         * counted, none dropped: the work is the subject's votes squared) */
+        for (int i = lo; i < hi; i++) {
+            if (!act[i])
+                continue;
+            int first = 1;
+            for (int j = lo; j < i && first; j++)
+                first = !(act[j] && !memcmp(a[j].v, a[i].v, 32));
+            if (!first || known_key(s, txn, m, (const proto_id *)a[i].v))
+                continue;
+            uint32_t cnt = 0;
+            uint64_t cut = UINT64_MAX;
+            for (int j = i; j < hi; j++)
+                if (act[j] && !memcmp(a[j].v, a[i].v, 32)) {
+                    cnt++;
+                    if (get_be64(a[j].v + 32) < cut)
+                        cut = get_be64(a[j].v + 32);
+                }
+            /* two keys at the quorum (need at most half): the one more
+             * voters name, then the lowest key id: the same on every node */
+            if (cnt >= need && (cnt > best || (cnt == best && memcmp(a[i].v, a[bi].v, 32) < 0))) {
+                best = cnt;
+                bi = i;
+                bcut = cut;
+            }
+        }
+        if (bi < 0 || a[bi].vl - 40 > sizeof d[nd].spki)
+            continue;
+        d[nd].subj = a[lo].subj;
+        memcpy(d[nd].kid.b, a[bi].v, 32);
+        d[nd].cut = bcut;
+        d[nd].spki_len = a[bi].vl - 40;
+        memcpy(d[nd].spki, a[bi].v + 40, d[nd].spki_len);
+        nd++;
+    }
+    free(a);
+    free(act);
+    free(m);
+    *out = d;
+    return (int)nd;
+fail:
+    free(a);
+    free(act);
+    free(d);
+    free(m);
+    return -1;
+}
+
+int rekey_apply_dec_txn(store *s, MDB_txn *txn, rk_dec *d)
+{
+    uint8_t done[40];
+    char dn[80];
+    put_be64(done, d->cut);
+    memcpy(done + 8, d->kid.b, 32);
+    done_name(dn, &d->subj);
+    d->applied = 1;
+    return keys_drop_from_txn(s, txn, &d->subj, d->cut + 1) ||
+           key_set_txn(s, txn, &d->subj, d->cut + 1, d->spki, d->spki_len) ||
+           meta_put_txn(s, txn, dn, done, sizeof done) ? -1 : 0;
+}
+
+int rekey_may_change_txn(store *s, MDB_txn *txn)
+{
+    rk_excl *cand;
+    int nc = rekey_candidates_txn(s, txn, &cand);
+    if (nc <= 0)
+        return nc;   /* no votes: nothing to decide */
+    int ret = 0;
+    for (int i = 0; i < nc && !ret; i++) {
+        int b = recs_beyond_txn(s, txn, "member", &cand[i].subj, cand[i].cut);
+        if (!b)
+            b = recs_beyond_txn(s, txn, "policy", &cand[i].subj, cand[i].cut);
+        ret = b;
+    }
+    rk_dec *d = NULL;
+    int nd = ret ? 0 : rekey_decide_txn(s, txn, NULL, 0, &d);
+    if (nd < 0)
+        ret = -1;
+    for (int i = 0; i < nc && !ret; i++) {
+        uint64_t cut;
+        proto_id kid;
+        const rk_dec *f = NULL;
+        for (int j = 0; j < nd && !f; j++)
+            if (!memcmp(&d[j].subj, &cand[i].subj, 32))
+                f = &d[j];
+        int have = rekey_get_txn(s, txn, &cand[i].subj, &cut, &kid) == 0;
+        if (have != (f != NULL) || (f && (f->cut != cut || memcmp(&f->kid, &kid, 32))))
+            ret = 1;
+    }
+    free(d);
+    free(cand);
+    return ret;
 }
 
 int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r)
@@ -280,71 +420,23 @@ int apply_rekey_txn(store *s, MDB_txn *txn, const proto_record *r)
         /* applied in the replay's order (member_note_txn marks a vote that
          * is not): the vote table is what the replay would hold now; the
          * replay runs only when this vote may change a decision */
-        int d = vote_may_decide_txn(s, txn, &subj, &nk->id, r->time_ms);
+        int d = rekey_may_change_txn(s, txn);
         if (d < 0)
             ret = -1;
         else if (d)
             s->member_dirty = 1;
         goto out;
     }
-    if (known_key(s, txn, m, &nk->id))
-        goto out;   /* in force already (or an old key of X): nothing to do */
-    /* count the active voters naming this key; the cut is their lowest seq */
-    uint32_t admission, expulsion, active = 0, votes = 0;
-    uint64_t cut = UINT64_MAX;
-    policy_quorums_at_txn(s, txn, r->time_ms, &admission, &expulsion);
-    MDB_cursor *c;
-    ret = -1;
-    if (mdb_cursor_open(txn, s->members, &c))
-        goto out;
-    MDB_val k, v;
-    for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT) {
-        store_member em;
-        if (k.mv_size == 32 && memcmp(k.mv_data, subj.b, 32) &&
-            member_get_txn(s, txn, k.mv_data, &em) == 0 && em.status == STORE_MEMBER_ACTIVE)
-            active++;
+    /* phases 0 and 1 record votes; phase 2 applies what phase 1 decided,
+     * at the first vote naming the decided key */
+    for (size_t i = 0; s->rk_phase == 2 && i < s->n_rk_dec; i++) {
+        rk_dec *d = &s->rk_dec[i];
+        if (!d->applied && !memcmp(&d->subj, &subj, 32) && !memcmp(&d->kid, &nk->id, 32)) {
+            if (rekey_apply_dec_txn(s, txn, d))
+                ret = -1;
+            break;
+        }
     }
-    mdb_cursor_close(c);
-    if (mdb_cursor_open(txn, s->meta, &c))
-        goto out;
-    vote_name(name, &subj, NULL);
-    k.mv_size = 3 + 64;
-    k.mv_data = name;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size == 3 + 128 && !memcmp(k.mv_data, name, 3 + 64);
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        proto_id voter;
-        store_member em;
-        char vh[65];
-        memcpy(vh, (char *)k.mv_data + 3 + 64, 64);
-        vh[64] = 0;
-        if (v.mv_size < 40 || memcmp(v.mv_data, nk->id.b, 32) || proto_unhex(vh, voter.b, 32) ||
-            member_get_txn(s, txn, &voter, &em) != 0 || em.status != STORE_MEMBER_ACTIVE)
-            continue;   /* another key, or a voter not active now */
-        votes++;
-        uint64_t sq = get_be64((uint8_t *)v.mv_data + 32);
-        if (sq < cut)
-            cut = sq;
-    }
-    mdb_cursor_close(c);
-    uint32_t need = expulsion < active ? expulsion : active;
-    if (need < 1)
-        need = 1;
-    ret = 0;
-    if (votes < need)
-        goto out;
-    /* the quorum: the new key from cut + 1, nothing X took after the cut */
-    uint8_t done[40];
-    char dn[80];
-    put_be64(done, cut);
-    memcpy(done + 8, nk->id.b, 32);
-    done_name(dn, &subj);
-    ret = -1;
-    if (keys_drop_from_txn(s, txn, &subj, cut + 1) ||
-        key_set_txn(s, txn, &subj, cut + 1, nk->spki, nk->spki_len) ||
-        meta_put_txn(s, txn, dn, done, sizeof done))
-        goto out;
-    ret = 0;
 out:
     free(m);
     free(nk);
@@ -401,97 +493,26 @@ int rekey_list_txn(store *s, MDB_txn *txn, uint8_t *buf, size_t max)
         char hx[65];
         memcpy(hx, (char *)k.mv_data + 8, 64);
         hx[64] = 0;
-        if (v.mv_size != 40 || proto_unhex(hx, buf + n * RK_ENTRY, 32))
+        if (v.mv_size != 40 || (buf && proto_unhex(hx, buf + n * RK_ENTRY, 32)))
             continue;
-        memcpy(buf + n * RK_ENTRY + 32, v.mv_data, 40);
+        if (buf)
+            memcpy(buf + n * RK_ENTRY + 32, v.mv_data, 40);
         n++;
     }
     mdb_cursor_close(c);
     return (int)n;
 }
 
-void rekey_excl_free(rk_excl *e, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < e[i].nkeys; j++)
-            EVP_PKEY_free(e[i].keys[j]);
-}
-
-/* Add the key of vote value v (key id | seq | spki) to e unless held. */
-static void excl_add_key(rk_excl *e, const uint8_t *v, size_t vl, uint8_t ids[RK_EXCL_KEYS][32])
-{
-    for (size_t j = 0; j < e->nkeys; j++)
-        if (!memcmp(ids[j], v, 32))
-            return;
-    if (e->nkeys == RK_EXCL_KEYS)
-        return;
-    EVP_PKEY *k = key_from_spki(v + 40, vl - 40);
-    if (!k)
-        return;
-    memcpy(ids[e->nkeys], v, 32);
-    e->keys[e->nkeys++] = k;
-}
-
-int rekey_excl_txn(store *s, MDB_txn *txn, int candidate, rk_excl *out, size_t max)
-{
-    uint8_t *done = NULL;
-    int nd = 0;
-    if (!candidate) {
-        if (!(done = malloc(max * RK_ENTRY)) || (nd = rekey_list_txn(s, txn, done, max)) < 0) {
-            free(done);
-            return -1;
-        }
-        if (nd == 0) {
-            free(done);
-            return 0;
-        }
-    }
-    MDB_cursor *c;
-    if (mdb_cursor_open(txn, s->meta, &c)) {
-        free(done);
-        return -1;
-    }
-    size_t n = 0;
-    uint8_t ids[RK_EXCL_KEYS][32];
-    MDB_val k = { 3, RK_PFX }, v;
-    /* votes sort by subject, then voter: one run per subject */
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size == 3 + 128 && !memcmp(k.mv_data, RK_PFX, 3);
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        proto_id subj;
-        char hx[65];
-        memcpy(hx, (char *)k.mv_data + 3, 64);
-        hx[64] = 0;
-        if (v.mv_size <= 40 || proto_unhex(hx, subj.b, 32))
-            continue;
-        const uint8_t *vv = v.mv_data;
-        uint64_t sq = get_be64(vv + 32);
-        const uint8_t *d = NULL;
-        for (int i = 0; i < nd && !d; i++)
-            if (!memcmp(done + (size_t)i * RK_ENTRY, subj.b, 32))
-                d = done + (size_t)i * RK_ENTRY;
-        if (!candidate && (!d || memcmp(d + 40, vv, 32)))
-            continue;   /* no rekey of this subject in force, or another key */
-        rk_excl *e = n && !memcmp(&out[n - 1].subj, &subj, 32) ? &out[n - 1] : NULL;
-        if (!e) {
-            if (n == max)
-                break;   /* bounded: the first subjects by id, the same on every node */
-            e = &out[n++];
-            memset(e, 0, sizeof *e);
-            e->subj = subj;
-            e->cut = candidate ? sq : get_be64(d + 32);
-            memset(ids, 0, sizeof ids);
-        }
-        if (candidate && sq < e->cut)
-            e->cut = sq;
-        excl_add_key(e, vv, v.mv_size, ids);
-    }
-    mdb_cursor_close(c);
-    free(done);
-    return (int)n;
-}
-
 /* ---- rekeys changed in this write transaction ---- */
+
+int rekey_list_alloc_txn(store *s, MDB_txn *txn, uint8_t **out)
+{
+    int n = rekey_list_txn(s, txn, NULL, SIZE_MAX);
+    *out = NULL;
+    if (n < 0 || !(*out = malloc(n ? (size_t)n * RK_ENTRY : 1)))
+        return -1;
+    return rekey_list_txn(s, txn, *out, (size_t)n);
+}
 
 void rekey_txn_begin(store *s)
 {

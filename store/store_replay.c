@@ -245,11 +245,11 @@ static const rk_excl *excl_find(const rk_excl *ex, size_t nex, const proto_id *i
     return NULL;
 }
 
-/* Whether r, a record of an excluded subject beyond its round's cut, takes
- * part: it must verify under the key in force at its seq once the rekey
- * took effect in this replay, under one of the keys the votes name before
- * (the member's restored node signs with it; a thief's early-dated leave
- * or rotate, signed by the old key, does not take part). */
+/* Phase 2: whether r, a record of a rekeyed subject beyond the decided
+ * cut, takes part: it must verify under the key in force at its seq once
+ * the rekey took effect in this replay, under the decided key before (the
+ * member's restored node signs with it; the old key's records beyond the
+ * cut, a thief's early-dated leave or rotate among them, take no part). */
 static int excl_admits(store *s, MDB_txn *txn, const rk_excl *e, const proto_record *r)
 {
     uint64_t cut;
@@ -264,10 +264,7 @@ static int excl_admits(store *s, MDB_txn *txn, const rk_excl *e, const proto_rec
         EVP_PKEY_free(k);
         return ok;
     }
-    for (size_t j = 0; j < e->nkeys; j++)
-        if (proto_record_verify(r, e->keys[j], NULL, 0) == 0)
-            return 1;
-    return 0;
+    return e->key && proto_record_verify(r, e->key, NULL, 0) == 0;
 }
 
 /* Apply one record of the replay, read from the log into buf (the
@@ -294,8 +291,8 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, pro
         return member_put_txn(s, txn, &gm);
     }
     const rk_excl *e = nex ? excl_find(ex, nex, &r.author) : NULL;
-    if (e && r.seq > e->cut && !excl_admits(s, txn, e, &r))
-        return 0;   /* beyond the round's cut, not the new key's: left out */
+    if (e && r.seq > e->cut && (!e->key || !excl_admits(s, txn, e, &r)))
+        return 0;   /* phase 1: beyond the candidate cut; phase 2: not the new key's */
     proto_unhex(r.key, subj->b, 32);
     return apply_member(s, txn, &r) < 0 ? -1 : 0;
 }
@@ -406,55 +403,67 @@ out:
     return ret;
 }
 
-/* The replay deciding rekeys (docs/DECISIONS.md 20): a replay; if it holds
- * rekey votes, a round with each subject's records beyond its candidate
- * cut (the lowest seq its votes name) left out unless the new key signs
- * them, then rounds with the cuts of the rekeys the round before completed,
- * until two rounds running complete the same (subject, cut, key), at most
- * STORE_REKEY_ROUNDS_MAX (then the last is kept, logged and counted: still
- * a function of the records held).  Without votes it costs one replay. */
+/* The replay deciding rekeys (docs/DECISIONS.md 20).  A plain replay
+ * (votes recorded, none applied); without votes that is all, and costs
+ * what it did before rekeys existed.  With votes, phase 1: a replay with
+ * each subject's membership records beyond its candidate cut (the lowest
+ * seq its votes name) left out, then the rekeys decided from the vote
+ * table with the voters active at its end and the expulsion quorum of the
+ * policy derived with the subjects' policy records beyond their candidate
+ * cuts left out too; phase 2: the final replay, each decided subject's
+ * records beyond the decided cut left out unless they verify under the
+ * new key (or the key in force after it), the rekey applied at the first
+ * vote naming its key (or at the end).  No rounds, no fixed point: a voter
+ * whose standing needs the subject's records beyond the candidate cut does
+ * not count.  Three passes with votes, one without. */
 static int replay_rekeys(store *s, MDB_txn *txn, const mrefs *l, mauthor *au, size_t na, uint8_t *buf)
 {
-    rk_excl *ex = calloc(STORE_REKEY_SUBJECTS_MAX, sizeof *ex);
-    uint8_t *prev = malloc(STORE_REKEY_SUBJECTS_MAX * RK_ENTRY), *cur = malloc(STORE_REKEY_SUBJECTS_MAX * RK_ENTRY);
-    int nex = 0, np = -1, ret = -1;
-    if (!ex || !prev || !cur || replay_pass(s, txn, l, au, na, buf, NULL, 0))
+    rk_excl *ex = NULL;
+    rk_dec *dec = NULL;
+    int nex = 0, nd = 0, nkeys = 0, ret = -1;
+    s->rk_phase = 0;
+    if (replay_pass(s, txn, l, au, na, buf, NULL, 0))
         goto out;
-    if ((nex = rekey_excl_txn(s, txn, 1, ex, STORE_REKEY_SUBJECTS_MAX)) < 0)
+    if ((nex = rekey_candidates_txn(s, txn, &ex)) <= 0) {
+        ret = nex < 0 ? -1 : 0;
         goto out;
-    for (unsigned round = 1; nex > 0; round++) {
-        if (replay_pass(s, txn, l, au, na, buf, ex, (size_t)nex))
+    }
+    s->rk_phase = 1;
+    if (replay_pass(s, txn, l, au, na, buf, ex, (size_t)nex) ||
+        (nd = rekey_decide_txn(s, txn, ex, (size_t)nex, &dec)) < 0)
+        goto out;
+    free(ex);
+    ex = NULL;
+    nex = 0;
+    if (nd > 0 && !(ex = calloc((size_t)nd, sizeof *ex)))
+        goto out;
+    for (int i = 0; i < nd; i++, nkeys++) {
+        ex[i].subj = dec[i].subj;
+        ex[i].cut = dec[i].cut;
+        if (!(ex[i].key = key_from_spki(dec[i].spki, dec[i].spki_len)))
             goto out;
-        int nc = rekey_list_txn(s, txn, cur, STORE_REKEY_SUBJECTS_MAX);
-        if (nc < 0)
+    }
+    nex = nd;
+    s->rk_phase = 2;
+    s->rk_dec = dec;
+    s->n_rk_dec = (size_t)nd;
+    if (replay_pass(s, txn, l, au, na, buf, ex, (size_t)nex))
+        goto out;
+    for (int i = 0; i < nd; i++) {
+        store_member m;
+        if (!dec[i].applied && member_get_txn(s, txn, &dec[i].subj, &m) == 0 &&
+            rekey_apply_dec_txn(s, txn, &dec[i]))
             goto out;
-        if (round > 1 && nc == np && !memcmp(cur, prev, (size_t)nc * RK_ENTRY))
-            break;
-        if (round == STORE_REKEY_ROUNDS_MAX) {
-            s->rekey_rounds_capped++;
-            s->capped_member = ex[0].subj;
-            break;
-        }
-        memcpy(prev, cur, (size_t)nc * RK_ENTRY);
-        np = nc;
-        rekey_excl_free(ex, (size_t)nex);
-        if ((nex = rekey_excl_txn(s, txn, 0, ex, STORE_REKEY_SUBJECTS_MAX)) < 0)
-            goto out;
-        if (nex == 0) {
-            /* no rekey completes with the candidates' records left out:
-             * the plain replay stands (nothing left out) */
-            if (replay_pass(s, txn, l, au, na, buf, NULL, 0))
-                goto out;
-            break;
-        }
     }
     ret = 0;
 out:
-    if (ex && nex > 0)
-        rekey_excl_free(ex, (size_t)nex);
+    s->rk_phase = 0;
+    s->rk_dec = NULL;
+    s->n_rk_dec = 0;
+    for (int i = 0; ex && i < nkeys; i++)
+        EVP_PKEY_free(ex[i].key);
     free(ex);
-    free(prev);
-    free(cur);
+    free(dec);
     return ret;
 }
 
@@ -502,19 +511,22 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     if (meta_id(s, txn, "genesis", &g))
         return 0;   /* no alliance: nothing to derive */
     int n0, n1;
-    if (!(buf = malloc(PROTO_RECORD_MAX)) || !(rk0 = malloc(STORE_REKEY_SUBJECTS_MAX * RK_ENTRY)) ||
-        !(rk1 = malloc(STORE_REKEY_SUBJECTS_MAX * RK_ENTRY)) || tables_hash(s, txn, before) ||
-        (n0 = rekey_list_txn(s, txn, rk0, STORE_REKEY_SUBJECTS_MAX)) < 0)
+    if (!(buf = malloc(PROTO_RECORD_MAX)) || tables_hash(s, txn, before) ||
+        (n0 = rekey_list_alloc_txn(s, txn, &rk0)) < 0)
         goto out;
     for (unsigned iter = 0;; iter++) {
+        free(rk1);
+        rk1 = NULL;
         if (refs_build(s, txn, &g, &l, &au, &na) || replay_rekeys(s, txn, &l, au, na, buf) ||
-            (n1 = rekey_list_txn(s, txn, rk1, STORE_REKEY_SUBJECTS_MAX)) < 0)
+            (n1 = rekey_list_alloc_txn(s, txn, &rk1)) < 0)
             goto out;
         /* a rekey changed: its subject's log and quarantine are reconciled
          * with the key now in force; if records moved that the replay
          * read, it runs again (bounded; the same records give the same) */
         rk_diff(s, rk0, n0, rk1, n1);
-        memcpy(rk0, rk1, (size_t)n1 * RK_ENTRY);
+        free(rk0);
+        rk0 = rk1;
+        rk1 = NULL;
         n0 = n1;
         s->member_dirty = 0;
         for (size_t i = 0; i < s->n_rk_changed; i++)
