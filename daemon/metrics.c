@@ -393,8 +393,6 @@ int metrics_format(catalogd *d, web_buf *b)
     single(b, "catalogd_rekey_not_yet_total", "counter",
            "Records from peers signed by a member's key from before its rekey's cut or by one a rekey vote names, "
            "not in force here at their seq: not stored", rks.not_yet);
-    single(b, "catalogd_rekey_rounds_capped_total", "counter",
-           "Replays whose rekey rounds hit their bound (the last round kept)", rks.rounds_capped);
     single(b, "catalogd_membership_settle_capped_total", "counter",
            "Write transactions whose membership or policy settles hit their bound", rks.settle_capped);
     single(b, "catalogd_records_dropped_total", "counter",

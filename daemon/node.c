@@ -52,20 +52,12 @@ int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t fl
     return 0;
 }
 
-/* The store's bounded loops (rekey rounds, settle rounds) and the
- * quarantine's bound: logged once each time their counters move, with the
- * member concerned; the counters are metrics too (daemon/metrics.c). */
+/* The store's bounded loop (settle rounds): logged once each time its
+ * counter moves; the counters are metrics too (daemon/metrics.c). */
 void node_rekey_notes(catalogd *d)
 {
     store_rekey_stat st;
     store_rekey_stats(d->st, &st);
-    if (st.rounds_capped != d->rekey_seen.rounds_capped) {
-        char id[PROTO_ID_STR];
-        proto_id_str(&st.capped_member, id);
-        log_warn(d, "the rekey rounds hit their bound (%u) deciding the rekey of member %s (and maybe others): "
-                 "the last round is kept (the same on every node holding the same records)",
-                 STORE_REKEY_ROUNDS_MAX, id);
-    }
     if (st.settle_capped != d->rekey_seen.settle_capped)
         log_warn(d, "deriving membership or the policy hit its bound of %u rounds in one write; "
                  "what the last derived stands",

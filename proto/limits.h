@@ -480,16 +480,11 @@ _Static_assert(NODE_METRICS_BODY_MAX + 4096u < PROTO_CTL_FRAME_MAX && NODE_METRI
  * quarantine holds only records a rekey moved out of this node's own log
  * (bytes the store held already): nothing from a peer goes there, so it
  * needs no bound of its own. */
-/* Rounds of the replay deciding rekeys (each with the members' records
- * beyond the cuts of the round before left out) before the last is kept. */
-#define STORE_REKEY_ROUNDS_MAX 8u
 /* Replays one settle of a write transaction runs (a replay reconciling a
  * log marks the transaction again) before it stops, logged and counted. */
 #define STORE_SETTLE_ROUNDS_MAX 8u
 /* Rekeys changed in one write transaction that are tracked by member;
  * beyond, every record of the transaction is verified again. */
 #define STORE_REKEY_CHANGED_MAX 16u
-/* Members with rekey votes one replay round considers (by member id). */
-#define STORE_REKEY_SUBJECTS_MAX 64u
 
 #endif

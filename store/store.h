@@ -385,10 +385,8 @@ size_t store_quarantine_count(store *s, const proto_id *author);
 typedef struct {
     uint64_t quarantined;      /* records put in quarantine */
     uint64_t not_yet;          /* records from peers dropped as STORE_NOT_YET */
-    uint64_t rounds_capped;    /* replays whose rekey rounds hit STORE_REKEY_ROUNDS_MAX */
     uint64_t settle_capped;    /* membership or policy settles that hit their bound */
     uint64_t moved;            /* logs whose records beyond a cut moved (either way) */
-    proto_id capped_member;    /* a member of the last capped rekey rounds */
 } store_rekey_stat;
 void store_rekey_stats(store *s, store_rekey_stat *out);
 /* This node restored for its member with a new key (catalogctl join

@@ -79,8 +79,7 @@ struct store {
     const struct rk_excl *pol_ex;
     size_t n_pol_ex;
     /* counters (store_rekey_stats) */
-    uint64_t quarantined, not_yet, rekey_rounds_capped, settle_capped;
-    proto_id capped_member; /* a member whose rekey rounds hit the bound last */
+    uint64_t quarantined, not_yet, settle_capped;
     int policy_dirty;       /* this write applied a genesis, member or policy record:
                              * derive the policy before commit (store_policy.c) */
 };

@@ -8,29 +8,28 @@
  * Votes are kept per (subject, voter) in meta "rk:" + X hex + voter hex ->
  * key id(32) | seq(8) | spki; a voter's later vote replaces its earlier one
  * (the endorse table, and with it admissions and expulsions, is untouched).
- * Votes are applied by the replay only (an incremental vote marks the
- * transaction for one): when, in the replay's order, min(the expulsion
- * quorum in force at the vote's time, active members other than X) active
- * voters name the same new key, the rekey takes effect, whatever X's status
+ * The replay records votes; the rekeys are decided from the vote table at
+ * the end of its phase 1 (store_replay.c: each subject's records beyond
+ * the lowest seq its votes name left out of membership and policy): when
+ * min(the expulsion quorum, active members other than X) voters active
+ * then name the same new key, the rekey takes effect, whatever X's status
  * (a former X stays former, with the new key): its cut is the lowest seq
  * those votes name, the new key signs X's log from cut + 1 (key_set_txn),
  * any key X took after the cut is dropped, and meta "rekeyed:" + X hex ->
  * cut(8) | key id(32) says so.  Both meta prefixes are derived: the replay
- * clears them and applies the votes again in their turn.
+ * clears them and derives them again.  Outside a replay a vote (or another
+ * membership record) only updates the tables unless the decisions could
+ * change (rekey_may_change_txn): a flood of votes below the quorum costs
+ * no replay.
  *
- * Nothing is refused, dropped or kept on derived state that can change:
- * the replay decides rekeys in rounds with X's records beyond each
- * candidate cut left out unless the new key signs them (store_replay.c),
- * so a thief's early-dated leave or rotate cannot block the rekey on the
- * nodes that hold it; and X's records beyond the cut that only the old key
- * verifies go to quarantine (the quar table), out of the log, the digest
- * and everything derived, and come back when a later replay moves the cut
- * up or drops the rekey (rekey_reconcile_txn, store_apply.c).  Every node
- * holding the same records derives the same, in whatever order they came.
- *
- * A caller may rely on: store_quarantine_offer telling a record of the old
- * key beyond a cut (quarantined or refused, its sender not closed) from a
- * forgery.
+ * X's records beyond the cut that only the old key verifies, where this
+ * node's log held them, go to quarantine (the quar table), out of the log,
+ * the digest and everything derived, and come back when a later replay
+ * moves the cut up or drops the rekey (rekey_reconcile_txn, store_apply.c).
+ * Nothing from a peer goes there: store_quarantine_offer tells a record an
+ * earlier key of X's or a voted key signed (STORE_NOT_YET: not stored, its
+ * sender not closed) from one beyond a cut no key of X's signed
+ * (STORE_FORMER) and from a forgery (0).
  */
 #include "store/store_int.h"
 #include "store/kind.h"
@@ -686,8 +685,6 @@ void store_rekey_stats(store *s, store_rekey_stat *out)
 {
     out->quarantined = s->quarantined;
     out->not_yet = s->not_yet;
-    out->rounds_capped = s->rekey_rounds_capped;
     out->settle_capped = s->settle_capped;
-    out->capped_member = s->capped_member;
     out->moved = s->truncated;
 }
