@@ -4,11 +4,12 @@ more record, which every node takes before anyone notices; b and c rekey x
 to a new key (b naming the last record x's staff recognise, c what it
 holds): at the quorum the new key signs from the lowest seq they named + 1,
 the thief's record goes from every log to quarantine, a record the old key
-signs later is quarantined everywhere without closing the relay that
-forwards it, and x's node restored empty with the new key catches up on its
+signs later is stored nowhere (not yet valid: never quarantined from a peer)
+without closing the relay that forwards it, and x's node restored empty with the new key catches up on its
 own log (hellos of a majority of the other members), continues its seq and
 writes again, reaching everyone; all digests equal at the end."""
 import os
+import re
 import shutil
 import subprocess
 
@@ -98,7 +99,7 @@ def test_rekey_after_loss(env):
     assert "keys (2):" in text and "rekeyed" in text and reason in text, text
 
     # the old key's next record, relayed by b (an honest relay that took it
-    # before the rekey, say): quarantined by a and c, the relay not closed
+    # before the rekey, say): not stored by a and c, the relay not closed
     b.stop()
     for target in (a, c):
         rc, out, err = probe(env, b, target, at_loss)
@@ -106,6 +107,9 @@ def test_rekey_after_loss(env):
         wait_until(lambda: "after the rekey of its key" in target.logtext(), 10,
                    what=f"{target.name} to log the refused record of the replaced key")
         assert not has_note(target, "relayed", x_id)
+        # counted as not yet valid, never put in quarantine from a peer
+        mt = target.ctl("metrics")
+        assert re.search(r"^catalogd_rekey_not_yet_total [1-9]", mt, re.M), mt
     b.start()
 
     # x's node restored empty with the new key: it catches up on its own
