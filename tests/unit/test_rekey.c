@@ -996,6 +996,237 @@ static void voter_expelled_later(void **state)
         free(base[i].b);
 }
 
+static void rv3_flood_beyond(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], bh[65];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    hex_of(B, bh);
+    store *s = open_fresh(&ids[C].id);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(take(s, &base[i]), STORE_NEW);
+    blob x1 = sign_as(X, X, &g, 1, 10, "note", "a", note("1"));
+    assert_int_equal(take(s, &x1), STORE_NEW);
+    proto_body *ab = op_body("address");
+    proto_body_str(ab, "address", "10.0.0.1:7000");
+    blob x2 = sign_as(X, X, &g, 2, 11, "member", xh, ab);
+    assert_int_equal(take(s, &x2), STORE_NEW);
+    uint64_t st0 = proto_now_ms(), rd0 = 0, rd = 0, fx = 0;
+    store_member_stats(s, &rd0, &fx);
+    for (int n = 1; n <= 60; n++) {
+        blob v = sign_as(F, F, &g, 4 + (uint64_t)n, 20 + (uint64_t)n, "member", xh, rekey_body(XN, 1, "flood"));
+        assert_int_equal(take(s, &v), STORE_NEW);
+        free(v.b);
+    }
+    store_member_stats(s, &rd, &fx);
+    fprintf(stderr, "RV3 F votes 60 (X has member rec beyond cut): %llu ms, replays %llu\n",
+            (unsigned long long)(proto_now_ms() - st0), (unsigned long long)(rd - rd0));
+    rd0 = rd; st0 = proto_now_ms();
+    /* unrelated member B announces its address 60 times */
+    for (int n = 1; n <= 60; n++) {
+        proto_body *bb = op_body("address");
+        proto_body_str(bb, "address", "10.0.0.2:7000");
+        blob v = sign_as(B, B, &g, (uint64_t)n, 200 + (uint64_t)n, "member", bh, bb);
+        int rc = take(s, &v);
+        if (rc != STORE_NEW) fprintf(stderr, "B addr %d -> %d\n", n, rc);
+        free(v.b);
+    }
+    store_member_stats(s, &rd, &fx);
+    fprintf(stderr, "RV3 B address 60 after one F vote: %llu ms, replays %llu\n",
+            (unsigned long long)(proto_now_ms() - st0), (unsigned long long)(rd - rd0));
+    store_close(s);
+    free(x1.b); free(x2.b);
+    for (int i = 0; i < 4; i++)
+        free(base[i].b);
+}
+
+static void rv3_policy_late_endorse(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], ek[80], hx[65], err[256];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    blob pb = propose_exp3(&g, B, 1, 5);
+    proto_id ph;
+    proto_record_hash(pb.b, pb.n, &ph);
+    proto_hex(ph.b, 32, hx);
+    snprintf(ek, sizeof ek, "endorse/%s", hx);
+    blob x1 = sign_as(X, X, &g, 1, 10, "note", "a", note("1"));
+    proto_body *eb = proto_body_new();
+    proto_body_str(eb, "op", "endorse");
+    blob x2 = sign_as(X, X, &g, 2, 12, "policy", ek, eb);   /* thief, old key */
+    blob vf = sign_as(F, F, &g, 5, 20, "member", xh, rekey_body(XN, 1, "t"));
+    blob vc = sign_as(C, C, &g, 1, 21, "member", xh, rekey_body(XN, 1, "t"));
+    proto_body *eb2 = proto_body_new();
+    proto_body_str(eb2, "op", "endorse");
+    blob ce = sign_as(C, C, &g, 2, 30, "policy", ek, eb2);   /* C endorses too, later */
+    store *a = open_fresh(&ids[B].id);
+    const blob *oa[] = { &base[0], &base[1], &base[2], &base[3], &pb, &x1, &x2, &vf, &vc, &ce };
+    feed(a, oa, 10);
+    uint64_t ca = 0;
+    store_policy pa;
+    int ra = store_rekey_of(a, &ids[X].id, &ca, NULL);
+    store_policy_in_force(a, &pa);
+    proto_id d1 = digest(a);
+    fprintf(stderr, "RV3 incremental: rekey %d cut %llu expulsion(full) %u vv_x %llu\n", ra, (unsigned long long)ca,
+            pa.expulsion, (unsigned long long)vv_x(a));
+    int changed = 0;
+    assert_int_equal(store_member_rederive(a, &changed, err, sizeof err), 0);
+    ra = store_rekey_of(a, &ids[X].id, &ca, NULL);
+    store_policy_in_force(a, &pa);
+    proto_id d2 = digest(a);
+    fprintf(stderr, "RV3 after rederive: changed %d rekey %d cut %llu expulsion %u vv_x %llu digest_same %d\n", changed,
+            ra, (unsigned long long)ca, pa.expulsion, (unsigned long long)vv_x(a), !memcmp(d1.b, d2.b, 32));
+    store_close(a);
+    blob *fr[] = { &pb, &x1, &x2, &vf, &vc, &ce };
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        free(fr[i]->b);
+    for (int i = 0; i < 4; i++)
+        free(base[i].b);
+}
+
+static const proto_id *galli;
+static blob propose_gen(const proto_id *parent, int expl, int who, uint64_t seq, uint64_t at)
+{
+    store_policy p;
+    char ph[65], key[64];
+    const char *areas[40], *routes[40];
+    size_t na = 0, nr = 0;
+    memset(&p, 0, sizeof p);
+    p.parent = *parent;
+    p.admission = 1;
+    p.expulsion = (uint32_t)expl;
+    for (; catalog_areas[na]; na++) { areas[na] = catalog_areas[na]; snprintf(p.areas[na], sizeof p.areas[na], "%s", areas[na]); }
+    for (; catalog_routes[nr]; nr++) { routes[nr] = catalog_routes[nr]; snprintf(p.routes[nr], sizeof p.routes[nr], "%s", routes[nr]); }
+    p.nareas = (uint32_t)na;
+    p.nroutes = (uint32_t)nr;
+    assert_int_equal(store_policy_proposal_key(&p, key, sizeof key), 0);
+    proto_hex(parent->b, 32, ph);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "propose");
+    proto_body_str(b, "parent", ph);
+    proto_body_int(b, "admission", 1);
+    proto_body_int(b, "expulsion", expl);
+    proto_body_strs(b, "areas", areas, na);
+    proto_body_strs(b, "routes", routes, nr);
+    return sign_as(who, who, galli, seq, at, "policy", key, b);
+}
+
+static blob endorse_of(const proto_id *g, const blob *prop, int who, int key, uint64_t seq, uint64_t at)
+{
+    proto_id ph;
+    char hx[65], ek[80];
+    proto_record_hash(prop->b, prop->n, &ph);
+    proto_hex(ph.b, 32, hx);
+    snprintf(ek, sizeof ek, "endorse/%s", hx);
+    proto_body *eb = proto_body_new();
+    proto_body_str(eb, "op", "endorse");
+    return sign_as(who, key, g, seq, at, "policy", ek, eb);
+}
+
+static void rv3_policy_lower(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], err[256];
+    proto_id g = make_base(base);
+    hex_of(X, xh);
+    galli = &g;
+    blob p3 = propose_gen(&g, 3, B, 1, 5);
+    p3.n = p3.n;
+    blob e3 = endorse_of(&g, &p3, C, C, 1, 6);
+    proto_id p3id;
+    proto_record_hash(p3.b, p3.n, &p3id);
+    (void)p3id;
+    blob x1 = sign_as(X, X, &g, 1, 10, "note", "a", note("1"));
+    blob p2 = propose_gen(&p3id, 2, B, 2, 8);
+    blob x2 = endorse_of(&g, &p2, X, X, 2, 12);
+    blob fe = endorse_of(&g, &p2, F, F, 5, 13);
+    blob vf = sign_as(F, F, &g, 6, 20, "member", xh, rekey_body(XN, 1, "t"));
+    blob vc = sign_as(C, C, &g, 2, 21, "member", xh, rekey_body(XN, 1, "t"));
+    blob ce = endorse_of(&g, &p2, C, C, 3, 30);
+    store *t = open_fresh(&ids[B].id);
+    const blob *o0[] = { &base[0], &base[1], &base[2], &base[3], &p3, &e3, &x1, &p2, &x2, &fe, &vf, &vc, &ce };
+    feed(t, o0, 13);
+    {
+        store *u = open_fresh(&ids[B].id);
+        blob fe2 = endorse_of(&g, &p2, F, F, 5, 19);
+        blob vf2 = sign_as(F, F, &g, 6, 20, "member", xh, rekey_body(XN, 1, "t"));
+        const blob *o1[] = { &base[0], &base[1], &base[2], &base[3], &p3, &e3, &x1, &p2, &fe2, &vf2, &vc };
+        feed(u, o1, 11);
+        store_policy pu; uint64_t cu = 0;
+        int ru = store_rekey_of(u, &ids[X].id, &cu, NULL);
+        store_policy_in_force(u, &pu);
+        store *y = open_fresh(&ids[B].id);
+        blob vc3 = sign_as(C, C, &g, 3, 21, "member", xh, rekey_body(XN, 1, "t"));
+        blob ce2 = endorse_of(&g, &p2, C, C, 2, 30);
+        const blob *o3[] = { &base[0], &base[1], &base[2], &base[3], &p3, &e3, &x1, &p2, &x2, &fe, &ce2, &vf, &vc3 };
+        feed(y, o3, 13);
+        ru = store_rekey_of(y, &ids[X].id, &cu, NULL);
+        store_policy_in_force(y, &pu);
+        fprintf(stderr, "RV3 lower: C endorses before voting: rekey %d cut %llu expulsion %u vv_x %llu\n", ru, (unsigned long long)cu, pu.expulsion, (unsigned long long)vv_x(y));
+        store_close(y);
+        fprintf(stderr, "RV3 sanity (no thief): rekey %d cut %llu expulsion %u\n", ru, (unsigned long long)cu, pu.expulsion);
+        store *w = open_fresh(&ids[B].id);
+        const blob *o2[] = { &base[0], &base[1], &base[2], &base[3], &p3, &e3, &x1, &p2, &x2, &fe2, &vf2, &vc };
+        feed(w, o2, 12);
+        ru = store_rekey_of(w, &ids[X].id, &cu, NULL);
+        store_policy_in_force(w, &pu);
+        fprintf(stderr, "RV3 thief + F endorse before votes: rekey %d cut %llu expulsion %u vv_x %llu\n", ru, (unsigned long long)cu, pu.expulsion, (unsigned long long)vv_x(w));
+        store_close(u); store_close(w);
+    }
+    store_policy pt;
+    uint64_t ca = 0;
+    int ra = store_rekey_of(t, &ids[X].id, &ca, NULL);
+    store_policy_in_force(t, &pt);
+    proto_id d1 = digest(t);
+    fprintf(stderr, "RV3 lower incremental: rekey %d cut %llu expulsion %u vv_x %llu\n", ra, (unsigned long long)ca,
+            pt.expulsion, (unsigned long long)vv_x(t));
+    int changed = 0;
+    assert_int_equal(store_member_rederive(t, &changed, err, sizeof err), 0);
+    ra = store_rekey_of(t, &ids[X].id, &ca, NULL);
+    store_policy_in_force(t, &pt);
+    proto_id d2 = digest(t);
+    fprintf(stderr, "RV3 lower after rederive: changed %d rekey %d cut %llu expulsion %u vv_x %llu digest_same %d\n",
+            changed, ra, (unsigned long long)ca, pt.expulsion, (unsigned long long)vv_x(t), !memcmp(d1.b, d2.b, 32));
+    store_close(t);
+}
+
+static void rv3_junk_vote_lowers_quorum(void **state)
+{
+    blob base[4] = { 0 };
+    char xh[65], bh[65];
+    proto_id g = make_base(base);
+    galli = &g;
+    hex_of(X, xh);
+    hex_of(B, bh);
+    blob p3 = propose_gen(&g, 3, B, 1, 5);
+    blob x1 = sign_as(X, X, &g, 1, 6, "note", "a", note("1"));
+    blob xe = endorse_of(&g, &p3, X, X, 2, 7);          /* X (honest) endorses: exp 3 */
+    blob junk = sign_as(F, F, &g, 5, 20, "member", xh, rekey_body(XN, 1, "junk"));  /* F alone vs X */
+    blob vfb = sign_as(F, F, &g, 6, 21, "member", bh, rekey_body(XN, 1, "take B"));
+    blob vcb = sign_as(C, C, &g, 1, 22, "member", bh, rekey_body(XN, 1, "take B"));
+    blob vfb0 = sign_as(F, F, &g, 5, 21, "member", bh, rekey_body(XN, 1, "take B"));
+    for (int v = 0; v < 2; v++) {
+        store *t = open_fresh(&ids[C].id);
+        const blob *with[] = { &base[0], &base[1], &base[2], &base[3], &p3, &x1, &xe, &junk, &vfb, &vcb };
+        const blob *without[] = { &base[0], &base[1], &base[2], &base[3], &p3, &x1, &xe, &vfb0, &vcb };
+        if (v) feed(t, with, 10); else feed(t, without, 9);
+        store_policy pt;
+        uint64_t cb = 0;
+        int rb = store_rekey_of(t, &ids[B].id, &cb, NULL);
+        store_policy_in_force(t, &pt);
+        fprintf(stderr, "RV3 junk=%d: policy expulsion %u, rekey of B %d (0 = in force) cut %llu\n", v, pt.expulsion, rb,
+                (unsigned long long)cb);
+        store_close(t);
+    }
+    blob *fr[] = { &p3, &x1, &xe, &junk, &vfb, &vcb, &vfb0 };
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        free(fr[i]->b);
+    for (int i = 0; i < 4; i++)
+        free(base[i].b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1011,6 +1242,10 @@ int main(void)
         cmocka_unit_test(review_backdated_alone),
         cmocka_unit_test(review_vote_flood),
         cmocka_unit_test(voter_expelled_later),
+        cmocka_unit_test(rv3_flood_beyond),
+        cmocka_unit_test(rv3_policy_late_endorse),
+        cmocka_unit_test(rv3_policy_lower),
+        cmocka_unit_test(rv3_junk_vote_lowers_quorum),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
