@@ -164,8 +164,9 @@ def bench_initial_sync(env, vall):
         ta.append(time.perf_counter() - t)
     c.close()
     fig("search_word_p50", round(statistics.median(tw) * 1000, 1), "ms",
-        f"target < 20 ms over {N} certifications; first 100 products, as catalogctl shows them")
-    fig("search_area_p50", round(statistics.median(ta) * 1000, 1), "ms", f"target < 20 ms over {N} certifications")
+        f"target <= 5 ms (issue 14; first round < 20 ms) over {N} certifications; first 100 products, as catalogctl shows them")
+    fig("search_area_p50", round(statistics.median(ta) * 1000, 1), "ms",
+        f"target <= 2 ms (issue 14; first round < 20 ms) over {N} certifications")
     bench_web(founder, csv, words)
 
     # 1. a newcomer joins and receives everything
@@ -197,7 +198,7 @@ def bench_initial_sync(env, vall):
         v_before = v_after
     ratio, rate, recs, dt, ceiling = sorted(trials)[len(trials) // 2]
     fig("initial_sync_rate", round(rate), "records/s",
-        f"ratio to all-core Ed25519 verify rate {ratio:.2f} (target >= 0.7); median of {len(trials)} newcomers "
+        f"ratio to all-core Ed25519 verify rate {ratio:.2f} (target >= 0.9, issue 14; first round 0.7); median of {len(trials)} newcomers "
         f"({', '.join(f'{t[0]:.2f}' for t in trials)}); {recs} records in {dt:.1f} s against {ceiling:.0f}/s")
     fig("initial_sync_peak_rss_newcomer", round(rss_peak_mb(newcomer), 1), "MB",
         f"target < 100 MB; {rss_anon_mb(newcomer):.1f} MB of it the process's own (anonymous) at the end")
