@@ -8,6 +8,7 @@ stopped when the test ends, whatever happened.
 import importlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -31,6 +32,8 @@ MUNICIPALITIES = [
 
 
 _ports_given = set()
+PORT_LOW, PORT_HIGH = 20000, 32768
+_port_rng = random.Random(os.getpid() ^ int(time.time() * 1000))
 
 
 def free_port():
@@ -39,13 +42,22 @@ def free_port():
     could otherwise be the same port (the kernel offers a port again once
     its probe socket is closed)."""
     while True:
+        # below the kernel's ephemeral range (ip_local_port_range, 32768 up
+        # by default), so that no outgoing connection of any process takes
+        # the port between the pick and the daemon's bind; free on every
+        # address, since some tests listen on 0.0.0.0
+        port = _port_rng.randrange(PORT_LOW, PORT_HIGH)
+        if port in _ports_given:
+            continue
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if port not in _ports_given:
-            _ports_given.add(port)
-            return port
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _ports_given.add(port)
+        return port
 
 
 def wait_until(fn, timeout=10.0, interval=0.05, what="condition"):
