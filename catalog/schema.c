@@ -752,14 +752,23 @@ static int fy_value(ctx *c, const char *s, size_t n, int64_t *out)
     return 0;
 }
 
+/* The listed value spelled exactly as s[0..n), or NULL. */
+static const char *listed_as_is(const char *const *values, const char *s, size_t n)
+{
+    for (size_t k = 0; values[k]; k++)
+        if (strlen(values[k]) == n && memcmp(values[k], s, n) == 0)
+            return values[k];
+    return NULL;
+}
+
 static const char *enum_lookup(const char *const *values, const char *s, size_t n)
 {
     /* A value spelled exactly as listed (every stored record: the validator
      * runs on each record that arrives) needs no normalisation, which costs
      * two NFKC passes per listed value. */
-    for (size_t k = 0; values[k]; k++)
-        if (strlen(values[k]) == n && memcmp(values[k], s, n) == 0)
-            return values[k];
+    const char *as_is = listed_as_is(values, s, n);
+    if (as_is)
+        return as_is;
     /* Otherwise the comparison is norm_eq(value, norm(s)), with norm(s)'s
      * side normalised once here rather than again for each listed value
      * and each alias (an alias such as 連合内 took 15 NFKC passes; the
@@ -1442,12 +1451,8 @@ static int item_as_stored(ctx *c, const char *s, size_t n)
     for (size_t i = 0; i < n; i++)
         if (list_sep(s + i, n - i))
             return 0;
-    if (values) {
-        for (size_t k = 0; values[k]; k++)
-            if (strlen(values[k]) == n && memcmp(values[k], s, n) == 0)
-                return 1;
-        return 0;
-    }
+    if (values)
+        return listed_as_is(values, s, n) != NULL;
     return text_as_stored(s, n, CATALOG_LIST_ITEM_MAX, 0);
 }
 
@@ -1529,23 +1534,16 @@ static int stored_in_place(ctx *c, value *v, const char *s, size_t n)
                 return 0;
             break;
         }
-        for (size_t k = 0;; k++) {
-            if (!values[k])
-                return 0;
-            if (strlen(values[k]) == n && memcmp(values[k], s, n) == 0)
-                break;
-        }
+        if (!listed_as_is(values, s, n))
+            return 0;
         break;
     case CAT_CORPNUM: {
-        char body[13];
+        char num[14];
         if (n != 13)
             return 0;
-        for (size_t i = 0; i < 13; i++)
-            if (s[i] < '0' || s[i] > '9')
-                return 0;
-        memcpy(body, s + 1, 12);
-        body[12] = 0;
-        if (jp_corporate_number_check_digit(body) != s[0] - '0')
+        memcpy(num, s, 13);
+        num[13] = 0;
+        if (jp_corporate_number_valid(num, NULL, 0))
             return 0;
         break;
     }
