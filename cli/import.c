@@ -366,11 +366,6 @@ static void *check_thread(void *arg)
     return NULL;
 }
 
-static size_t check_threads(size_t nrows)
-{
-    return proto_threads_for(nrows, CHECK_THREADS_MAX, CHECK_ROWS_PER_THREAD_MIN);
-}
-
 /* Check jobs[0..nt) (ranges in row order), the first on this thread; the
  * messages reach stderr in row order.  A thread that cannot be made, or a
  * buffer that cannot be opened, leaves its range to this thread, writing
@@ -620,7 +615,7 @@ int import_main(int argc, char **argv)
     char **keys = calloc(nrows ? nrows : 1, sizeof *keys);
     {
         check_job jobs[CHECK_THREADS_MAX];
-        size_t nt = check_threads(nrows);
+        size_t nt = proto_threads_for(nrows, CHECK_THREADS_MAX, CHECK_ROWS_PER_THREAD_MIN);
         for (size_t t = 0; t < nt; t++)
             jobs[t] = (check_job){ .rows = rows, .from = nrows * t / nt, .to = nrows * (t + 1) / nt,
                                    .col = col, .ncol = ncol, .keycol = keycol, .ownercol = ownercol,
