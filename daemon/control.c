@@ -645,6 +645,7 @@ static int cmd_help(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
                     char *err, size_t errlen);
 static int put_add(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
 static int backup_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
+static int key_rotate_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen);
 
 /* put comes first: it is looked up once for every pipelined put. */
 static const control_cmd commands[] = {
@@ -656,7 +657,7 @@ static const control_cmd commands[] = {
       "propose a policy: parent, admission, expulsion, areas, routes" },
     { "policy_endorse", policy_cmd_endorse, NULL, NULL, CONTROL_WRITE, "endorse a policy proposal: proposal" },
     { "backup", NULL, NULL, backup_start, CONTROL_WRITE, "copy the store and the node's key into a new directory: path (absolute)" },
-    { "key_rotate", rotate_cmd, NULL, NULL, CONTROL_WRITE,
+    { "key_rotate", NULL, NULL, key_rotate_start, CONTROL_WRITE,
       "rotate the node key, keeping the member id: [type (ed25519, p256, rsa; default: the current one's)]" },
     { "sponsor", cmd_sponsor, NULL, NULL, CONTROL_WRITE, "re-read the sponsor written by join and dial it" },
     { "status", cmd_status, NULL, NULL, CONTROL_READ, "this node: member id, store counts, digest, traffic, health" },
@@ -901,20 +902,90 @@ static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 static void serve(control_client *c);
 
-/* ---- backup, on the thread pool ----
+/* ---- work on the thread pool: a backup, a key rotation ----
  *
- * mdb_env_copyfd2 takes as long as the store is big: on the loop it would
- * stop every peer and every other client for that long.  It runs on the
- * thread pool instead, with its own read transaction (writes go on and are
- * not in the copy), and the client is answered when it ends.  The client
- * is held meanwhile (not read, its next requests unanswered) so its
- * replies stay in request order.  A client that goes away leaves the job
- * to finish and free itself; so does a stop (uv_run returns only after
- * the job's after-work callback, before the store is closed). */
-typedef struct backup_job {
+ * Such work takes long (a backup as long as the store is big, an RSA key
+ * a good part of a second): on the loop it would stop every peer and
+ * every other client for that long.  It runs on the thread pool instead,
+ * and the client is answered when it ends.  The client is held meanwhile
+ * (not read, its next requests unanswered) so its replies stay in request
+ * order.  A client that goes away leaves the job to finish and free
+ * itself; so does a stop (uv_run returns only after the job's after-work
+ * callback, before the store is closed). */
+typedef struct control_job {
     uv_work_t w;
     control_client *c;       /* NULL once the client has gone */
     catalogd *d;
+    int is_backup;
+    void (*work)(struct control_job *);                      /* on a pool thread */
+    void (*done)(struct control_job *, msgpack_packer *pk,   /* on the loop: packs the reply */
+                 char *err, size_t errlen, int *rc);
+} control_job;
+
+static void job_work(uv_work_t *w)
+{
+    control_job *j = w->data;
+    j->work(j);
+}
+
+static void job_done(uv_work_t *w, int status)
+{
+    control_job *j = w->data;
+    control_client *c = j->c;
+    char err[512] = "";
+    int rc = 0;
+    msgpack_packer pk;
+    msgpack_sbuffer gone;   /* the reply of a client that went away */
+    size_t at = 0;
+    if (c) {
+        c->job = NULL;
+        at = control_reply_begin(c, &pk);
+    } else {
+        msgpack_sbuffer_init(&gone);
+        msgpack_packer_init(&pk, &gone, msgpack_sbuffer_write);
+    }
+    j->done(j, &pk, err, sizeof err, &rc);   /* frees j */
+    if (!c) {
+        msgpack_sbuffer_destroy(&gone);
+        return;
+    }
+    if (rc) {
+        control_reply_cancel(c, at);
+        c->d->counters.control_errors++;
+        control_reply_error(c, err);
+    } else {
+        control_reply_end(c, at);
+    }
+    /* the requests that came with the job's, then read again */
+    serve(c);
+    if (!c->paused && !c->job && !uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* Queue j (j->work, j->done set) for client c and hold c until it ends. */
+static int job_start(control_client *c, control_job *j, char *err, size_t errlen)
+{
+    j->d = c->d;
+    j->c = c;
+    j->w.data = j;
+    int rc = uv_queue_work(c->d->loop, &j->w, job_work, job_done);
+    if (rc)
+        return proto_err(err, errlen, "%s", uv_strerror(rc));
+    c->job = j;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    return 0;
+}
+
+int control_backup_running(catalogd *d)
+{
+    for (control_client *c = d->ctl_clients; c; c = c->next)
+        if (c->job && c->job->is_backup)
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    control_job base;        /* first: the job is freed as this */
     store *st;
     char data_dir[1024];
     char path[1024];
@@ -923,56 +994,39 @@ typedef struct backup_job {
     char err[512];
 } backup_job;
 
-static void backup_work(uv_work_t *w)
+static void backup_work(control_job *cj)
 {
-    backup_job *j = w->data;
+    /* mdb_env_copyfd2 with its own read transaction: writes go on and are
+     * not in the copy */
+    backup_job *j = (backup_job *)cj;
     j->rc = backup_write(j->st, j->data_dir, j->path, &j->bytes, j->err, sizeof j->err);
 }
 
-static void backup_done(uv_work_t *w, int status)
+static void backup_done(control_job *cj, msgpack_packer *pk, char *err, size_t errlen, int *rc)
 {
-    backup_job *j = w->data;
-    control_client *c = j->c;
-    if (j->rc == 0)
-        log_info(j->d, "backup written to %s (%llu bytes of store)", j->path,
-                 (unsigned long long)j->bytes);
-    else
-        log_warn(j->d, "backup to %s failed: %s", j->path, j->err);
-    if (!c) {
-        free(j);
-        return;
-    }
-    c->backup = NULL;
+    backup_job *j = (backup_job *)cj;
     if (j->rc) {
-        control_reply_error(c, j->err);
+        log_warn(cj->d, "backup to %s failed: %s", j->path, j->err);
+        proto_err(err, errlen, "%s", j->err);
+        *rc = -1;
     } else {
-        msgpack_packer pk;
+        log_info(cj->d, "backup written to %s (%llu bytes of store)", j->path, (unsigned long long)j->bytes);
         proto_map m;
-        size_t at = control_reply_begin(c, &pk);
-        proto_map_begin(&m, &pk);
+        proto_map_begin(&m, pk);
         proto_map_put_bool(&m, "ok", 1);
         proto_map_put_str(&m, "path", j->path);
         proto_map_put_u64(&m, "bytes", j->bytes);
         proto_map_end(&m);
-        control_reply_end(c, at);
     }
     free(j);
-    /* the requests that came with the backup's, then read again */
-    serve(c);
-    if (!c->paused && !c->backup && !uv_is_closing((uv_handle_t *)&c->pipe))
-        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
-}
-
-int control_backup_running(catalogd *d)
-{
-    for (control_client *c = d->ctl_clients; c; c = c->next)
-        if (c->backup)
-            return 1;
-    return 0;
 }
 
 static int backup_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)
 {
+    /* the same reason the other way round (rotate_begin): the copy must
+     * not hold one key and a store that names the other */
+    if (c->d->rotating)
+        return proto_err(err, errlen, "backup: a key rotation is under way; back up once it is done");
     backup_job *j = calloc(1, sizeof *j);
     if (!j)
         return proto_err(err, errlen, "out of memory");
@@ -983,26 +1037,70 @@ static int backup_start(control_client *c, const uint8_t *req, size_t len, char 
         return proto_err(err, errlen, "path must be an absolute path (at most %zu bytes)", sizeof j->path - 1);
     }
     snprintf(j->data_dir, sizeof j->data_dir, "%s", c->d->data_dir);
-    j->d = c->d;
     j->st = c->d->st;
-    j->c = c;
-    j->w.data = j;
-    int rc = uv_queue_work(c->d->loop, &j->w, backup_work, backup_done);
-    if (rc) {
+    j->base.is_backup = 1;
+    j->base.work = backup_work;
+    j->base.done = backup_done;
+    if (job_start(c, &j->base, err, errlen)) {
         free(j);
-        return proto_err(err, errlen, "backup: %s", uv_strerror(rc));
+        return -1;
     }
-    c->backup = j;
-    uv_read_stop((uv_stream_t *)&c->pipe);
     log_info(c->d, "backup to %s started", j->path);
+    return 0;
+}
+
+typedef struct {
+    control_job base;        /* first: the job is freed as this */
+    rotate_job r;
+} key_rotate_job;
+
+static void key_rotate_work(control_job *cj)
+{
+    rotate_keygen(&((key_rotate_job *)cj)->r);
+}
+
+static void key_rotate_done(control_job *cj, msgpack_packer *pk, char *err, size_t errlen, int *rc)
+{
+    key_rotate_job *j = (key_rotate_job *)cj;
+    *rc = rotate_finish(cj->d, &j->r, pk, err, errlen);
+    if (*rc && !cj->c)
+        log_warn(cj->d, "key rotation failed: %s", err);
+    free(j);
+}
+
+static int key_rotate_start(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)
+{
+    key_rotate_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return proto_err(err, errlen, "out of memory");
+    if (rotate_begin(c->d, req, len, &j->r, err, errlen)) {
+        free(j);
+        return -1;
+    }
+    j->base.work = key_rotate_work;
+    j->base.done = key_rotate_done;
+    if (job_start(c, &j->base, err, errlen)) {
+        /* begin set d->rotating: finish clears it (keygen never ran) */
+        char e2[512];
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        snprintf(j->r.err, sizeof j->r.err, "not started");
+        j->r.rc = -1;
+        rotate_finish(c->d, &j->r, &pk, e2, sizeof e2);
+        msgpack_sbuffer_destroy(&sb);
+        free(j);
+        return -1;
+    }
     return 0;
 }
 
 static void on_close(uv_handle_t *h)
 {
     control_client *c = h->data;
-    if (c->backup)
-        c->backup->c = NULL;   /* the job frees itself when it ends */
+    if (c->job)
+        c->job->c = NULL;   /* the job frees itself when it ends */
     if (c->pprev) {
         *c->pprev = c->next;
         if (c->next)
@@ -1050,7 +1148,7 @@ static void on_write(uv_write_t *w, int status)
          * replies fill the queue once more) */
         c->paused = 0;
         serve(c);
-        if (!c->paused && !c->backup && !uv_is_closing((uv_handle_t *)&c->pipe))
+        if (!c->paused && !c->job && !uv_is_closing((uv_handle_t *)&c->pipe))
             uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     }
 }
@@ -1087,8 +1185,8 @@ static void serve(control_client *c)
     size_t fl;
     int rc = 0;
     for (;;) {
-        if (c->backup || c->watch)
-            break;   /* held: the rest wait for the backup's reply; a watch takes no more */
+        if (c->job || c->watch)
+            break;   /* held: the rest wait for the job's reply; a watch takes no more */
         if (control_queued(c) > NODE_CONTROL_WRITE_HIGH) {
             batch_flush(c);
             control_out_flush(c);

@@ -41,8 +41,9 @@ typedef struct control_client {
     int read_only;         /* refuse CONTROL_WRITE commands (a restricted socket, the web view) */
     int reply_now;         /* the request just answered was a write: serve() sends its reply at once */
     put_batch batch;       /* puts waiting for their transaction; empty between reads */
-    struct backup_job *backup;   /* a backup in flight: its reply comes first, so this
-                                  * client's later requests wait for it */
+    struct control_job *job;     /* work in flight on the thread pool (a backup, a key
+                                  * rotation): its reply comes first, so this client's
+                                  * later requests wait for it */
     struct control_watch *watch; /* set by a watch request: the connection is a stream
                                   * from then on (control_watch.c) */
 } control_client;

@@ -73,43 +73,67 @@ static void take_identity(catalogd *d, certs_identity *id)
     memset(id, 0, sizeof *id);
 }
 
-int rotate_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen)
+int rotate_begin(catalogd *d, const uint8_t *req, size_t len, rotate_job *j, char *err, size_t errlen)
 {
-    char type[16] = "", why[512];
-    node_files f;
-    certs_identity nid;
-    proto_id old_key;
+    char type[16] = "";
+    memset(j, 0, sizeof *j);
+    if (d->rotating)
+        return proto_err(err, errlen, "key rotate: a key rotation is already under way");
     proto_map_str(req, len, "type", type, sizeof type);
     const char *kt = type[0] ? type : certs_key_type(d->id.key);
     if (!kt)
         return proto_err(err, errlen, "key rotate: give the new key's type (ed25519, p256 or rsa)");
-    if (certs_key_id(d->id.key, &old_key))
+    if (certs_key_id(d->id.key, &j->old_key))
         return proto_err(err, errlen, "key rotate: the node key is unusable");
     /* a backup copies node.key and the store apart: it must not hold one
      * key and a store that names the other */
     if (control_backup_running(d))
         return proto_err(err, errlen, "key rotate: a backup is being written; rotate once it is done");
+    snprintf(j->type, sizeof j->type, "%s", kt);
+    snprintf(j->code, sizeof j->code, "%s", d->id.code);
+    snprintf(j->name, sizeof j->name, "%s", d->id.name);
+    node_files f;
     files_of(d->data_dir, &f);
-    if (certs_make(d->id.code, d->id.name, kt, &nid, err, errlen))
-        return -1;
-    /* The new pair is on disk before the record that names it: a crash
-     * after the commit finds it (rotate_startup), never a node whose store
-     * retired the only key it has. */
-    if (certs_write(&nid, f.key_new, f.crt_new, err, errlen)) {
-        certs_free(&nid);
-        return -1;
-    }
+    snprintf(j->key_new, sizeof j->key_new, "%s", f.key_new);
+    snprintf(j->crt_new, sizeof j->crt_new, "%s", f.crt_new);
+    d->rotating = 1;
+    return 0;
+}
+
+void rotate_keygen(rotate_job *j)
+{
+    /* An RSA key takes 0.1-0.3 s to make here: on the loop that would stop
+     * every peer and client for as long.  This reads nothing of the
+     * daemon's state (rotate_begin copied what it needs).  The new pair is
+     * on disk before the record that names it: a crash after the commit
+     * finds it (rotate_startup), never a node whose store retired the
+     * only key it has. */
+    j->rc = certs_make(j->code, j->name, j->type, &j->nid, j->err, sizeof j->err);
+    if (j->rc == 0 && (j->rc = certs_write(&j->nid, j->key_new, j->crt_new, j->err, sizeof j->err)))
+        certs_free(&j->nid);
+}
+
+int rotate_finish(catalogd *d, rotate_job *j, msgpack_packer *pk, char *err, size_t errlen)
+{
+    char why[512];
+    node_files f;
+    d->rotating = 0;
+    if (j->rc)
+        return proto_err(err, errlen, "%s", j->err);
+    files_of(d->data_dir, &f);
     char key[65];
     proto_hex(d->id.id.b, 32, key);
     proto_body *b = proto_body_new();
     if (!b) {
-        certs_free(&nid);
+        unlink(f.key_new);
+        unlink(f.crt_new);
+        certs_free(&j->nid);
         return proto_err(err, errlen, "out of memory");
     }
     proto_body_str(b, "op", "rotate");
     proto_body_str(b, "code", d->id.code);
     proto_body_str(b, "name", d->id.name);
-    proto_body_bin(b, "cert", nid.der, nid.der_len);
+    proto_body_bin(b, "cert", j->nid.der, j->nid.der_len);
     uint8_t *out = NULL;
     size_t out_len = 0;
     /* signed by the key in force until now; pushed over the connections
@@ -119,7 +143,7 @@ int rotate_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, 
     if (rc) {
         unlink(f.key_new);
         unlink(f.crt_new);
-        certs_free(&nid);
+        certs_free(&j->nid);
         return -1;
     }
     proto_record r;
@@ -130,8 +154,8 @@ int rotate_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, 
     if (install(d->data_dir, &f, seq, why, sizeof why))
         log_error(d, "key rotation recorded, but the files were not replaced (%s): "
                   "the next start finishes it from node.key.new", why);
-    proto_id new_key = nid.id;
-    take_identity(d, &nid);
+    proto_id new_key = j->nid.id;
+    take_identity(d, &j->nid);
     SSL_CTX *old = d->ssl_ctx;
     if (peer_init(d, why, sizeof why) == 0)
         SSL_CTX_free(old);   /* connections open keep their own reference */
@@ -141,7 +165,7 @@ int rotate_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, 
     }
     char ids[PROTO_ID_STR], oldk[PROTO_ID_STR], newk[PROTO_ID_STR];
     proto_id_str(&d->id.id, ids);
-    proto_id_str(&old_key, oldk);
+    proto_id_str(&j->old_key, oldk);
     proto_id_str(&new_key, newk);
     log_info(d, "key rotated at seq %llu: member id %s unchanged, key %s retired, key %s from seq %llu",
              (unsigned long long)seq, ids, oldk, newk, (unsigned long long)seq + 1);

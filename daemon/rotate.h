@@ -23,9 +23,29 @@
 #include <msgpack.h>
 #include "daemon/catalogd.h"
 
-/* Control command key_rotate [type]: rotate now, live.  Reply: member_id,
- * old_key, key (key ids, written as member ids are), from_seq. */
-int rotate_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
+/* Control command key_rotate [type]: rotate now, live, in three steps so
+ * that making the key (an RSA key takes a good part of a second) runs on
+ * the thread pool.  rotate_begin checks the request on the loop and copies
+ * into *j what rotate_keygen needs (it refuses while a rotation or a
+ * backup is under way: d->rotating is set from a successful begin to the
+ * matching finish); rotate_keygen reads only *j and may run on any
+ * thread; rotate_finish, back on the loop, writes the rotate record, moves
+ * the files and the TLS context over, and packs the reply: member_id,
+ * old_key, key (key ids, written as member ids are), from_seq.  Every
+ * successful begin must be followed by one finish (it clears d->rotating
+ * and frees what keygen made, whether or not the rotation went through). */
+typedef struct {
+    char type[16], code[8], name[192];
+    char key_new[1100], crt_new[1100];
+    proto_id old_key;
+    certs_identity nid;   /* made by rotate_keygen */
+    int rc;               /* rotate_keygen's result, with err */
+    char err[512];
+} rotate_job;
+
+int  rotate_begin(catalogd *d, const uint8_t *req, size_t len, rotate_job *j, char *err, size_t errlen);
+void rotate_keygen(rotate_job *j);
+int  rotate_finish(catalogd *d, rotate_job *j, msgpack_packer *pk, char *err, size_t errlen);
 
 /* Before the node's files are loaded (the data directory locked): a
  * rotation interrupted between its two renames is finished. */

@@ -68,7 +68,16 @@ void catalogd_reload_sponsor(catalogd *d)
 }
 
 /* key rotation makes keys and files: not here */
-int rotate_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen)
+int rotate_begin(catalogd *d, const uint8_t *req, size_t len, rotate_job *j, char *err, size_t errlen)
+{
+    return proto_err(err, errlen, "key rotation is not part of this test");
+}
+
+void rotate_keygen(rotate_job *j)
+{
+}
+
+int rotate_finish(catalogd *d, rotate_job *j, msgpack_packer *pk, char *err, size_t errlen)
 {
     return proto_err(err, errlen, "key rotation is not part of this test");
 }
