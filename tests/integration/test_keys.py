@@ -263,3 +263,25 @@ def test_rsa_key_is_made_off_the_loop(env):
     # a second rotation after the first ended is accepted again
     again = a.ctl_json("key", "rotate", "--type", "ed25519")
     assert again["member_id"] == a_id and again["key"] not in (a_id, done["key"]), again
+
+
+def test_stop_while_the_key_is_made(env):
+    """A stop that comes while the RSA key is being made on the thread pool:
+    the daemon waits for it, exits cleanly, and starts again with one key in
+    force (the new one if the rotation was recorded, else the old one) and
+    no half-done rotation left behind."""
+    a = env.found()
+    a_id = a.member_id()
+    rot = Ctl(os.path.join(a.dir, "control.sock"))
+    rot.send({"cmd": "key_rotate", "type": "rsa"})
+    a.proc.send_signal(15)
+    assert a.proc.wait(timeout=30 * SLOW) == 0, a.logtext()[-2000:]
+    rot.close()
+    assert "AddressSanitizer" not in a.logtext()
+    a.start()
+    st = a.ctl_json("status")
+    assert st["member_id"] == a_id, st
+    assert not os.path.exists(os.path.join(a.dir, "node.key.new")), os.listdir(a.dir)
+    a.ctl("put", "note", "after-stop", "v=1")
+    env.a_id = a_id
+    assert note_author(a, "after-stop")
