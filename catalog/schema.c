@@ -1404,6 +1404,38 @@ static int not_canonical(ctx *c, const char *s, size_t n, const char *want)
                 clip(s, n, 64), s, clip(want, strlen(want), 64), want);
 }
 
+/* The conversion of a stored list kept fewer items than it holds: name the
+ * first item that is empty or repeats an earlier one as stored.  Compared
+ * item by item instead, the list's tail would be reported as not in stored
+ * form against whatever item the conversion moved up into its place
+ * (「宇宙」 against 「」 for 宇宙|宇宙).  0 when no item is such (two items
+ * that normalise to one: the item-by-item comparison names it). */
+static int list_dropped(ctx *c, const uint8_t *p, size_t len, uint32_t n)
+{
+    proto_rd rd, rj;
+    uint32_t m;
+    const char *s, *t;
+    uint32_t sl, tl;
+    proto_rd_init(&rd, p, len);
+    proto_rd_array(&rd, &m);
+    for (uint32_t k = 0; k < n; k++) {
+        if (proto_rd_str(&rd, &s, &sl))
+            return 0;
+        if (sl == 0)
+            return FERR(c, "%u 番目の項目が空です", (unsigned)k + 1);
+        proto_rd_init(&rj, p, len);
+        proto_rd_array(&rj, &m);
+        for (uint32_t j = 0; j < k; j++) {
+            if (proto_rd_str(&rj, &t, &tl))
+                return 0;
+            if (tl == sl && !memcmp(s, t, sl))
+                return FERR(c, "%u 番目の項目「%.*s」は %u 番目と重複しています", (unsigned)k + 1,
+                            clip(s, sl, 64), s, (unsigned)j + 1);
+        }
+    }
+    return 0;
+}
+
 /* A stored date in the form the converters store (YYYY-MM-DD, ASCII) into
  * d: 1 if it is one and a valid day of JP_YEAR_MIN..JP_YEAR_MAX.  Such a
  * string is what jp_date_read reads it as and jp_date_format gives back. */
@@ -1622,6 +1654,8 @@ static int stored_value(ctx *c, const uint8_t *p, size_t len)
         joined[jl] = 0;
         if (rc == 0)
             rc = convert(c, joined, jl, v);
+        if (rc == 0 && v->nitems != n)
+            rc = list_dropped(c, p, len, n);
         if (rc == 0) {
             /* compare item by item against the stored array */
             proto_rd_init(&rd, p, len);

@@ -333,7 +333,10 @@ static void enums_and_status(void **state)
     cert_refused(L("areas", "宇宙、深海"), "areas", "記録される形");
     cert_refused(L("areas", " 宇宙"), "areas", "記録される形");
     cert_refused(L("areas", "宇宙\n深海"), "areas", "分野 (areas)");
-    cert_refused(L("areas", "宇宙|宇宙"), "areas", "記録される形");
+    /* a repeated item is named as one, not as the next item's stored form */
+    cert_refused(L("areas", "宇宙|宇宙"), "areas", "2 番目の項目「宇宙」は 1 番目と重複しています");
+    cert_refused(L("areas", "防災|宇宙|防災"), "areas", "3 番目の項目「防災」は 1 番目と重複しています");
+    cert_refused(L("areas", "防災||宇宙"), "areas", "2 番目の項目が空です");
     char big[80];
     memset(big, 'x', 70);
     big[70] = 0;
