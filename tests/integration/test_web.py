@@ -85,6 +85,35 @@ def test_idle_browser_connections_do_not_delay_the_stop(env):
     s.close()
 
 
+def test_a_browser_that_does_not_read_does_not_hold_the_stop(env):
+    """A browser that asked for a large export and stopped reading: libh2o
+    holds that connection, waiting to write, and the stop's grace cannot
+    close it from outside.  The daemon stops its loop at the end of the
+    grace anyway and exits cleanly, the store closed (before, uv_run went on
+    for ever with the connection's handle)."""
+    import sys
+    a = env.found()
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    csv = os.path.join(env.tmp, "many.csv")
+    subprocess.run([sys.executable, os.path.join(root, "bench", "gen_catalog.py"), "6000", csv], check=True)
+    a.run("import", csv, timeout=300)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # the kernel's buffers fill at once
+    s.connect(("127.0.0.1", a.web_port))
+    s.sendall(b"GET /export.csv HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(10 * SLOW)
+    assert s.recv(1, socket.MSG_PEEK) == b"H"   # the response has started; nothing more is read
+    rc = a.stop(timeout=30)
+    assert rc == 0, rc
+    log = a.logtext()
+    assert "1 connection(s) still open at exit" in log, log[-800:]
+    assert "stopped" in log.splitlines()[-1], log[-800:]
+    s.close()
+    # the store was closed cleanly: the node starts again with every record
+    a.start()
+    assert a.ctl_json("status")["records"] >= 6000
+
+
 def closed_at_once(s):
     s.settimeout(5)
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
