@@ -1404,36 +1404,51 @@ static int not_canonical(ctx *c, const char *s, size_t n, const char *want)
                 clip(s, n, 64), s, clip(want, strlen(want), 64), want);
 }
 
-/* The conversion of a stored list kept fewer items than it holds: name the
- * first item that is empty or repeats an earlier one as stored.  Compared
- * item by item instead, the list's tail would be reported as not in stored
- * form against whatever item the conversion moved up into its place
- * (「宇宙」 against 「」 for 宇宙|宇宙).  0 when no item is such (two items
- * that normalise to one: the item-by-item comparison names it). */
+/* More items than any list field holds (areas 5, tags 20): the bound of
+ * the stored-list checks' arrays. */
+#define LIST_IN_PLACE_MAX 32
+
+/* A stored list the conversion did not give back as it is: name the first
+ * item that is empty or repeats an earlier one, both as the conversion
+ * sees them (trimmed, NFKC/case/kana folded).  Compared item by item
+ * instead, the tail would be reported as not in stored form against
+ * whatever item the conversion moved up into its place (「宇宙」 against
+ * 「」 for 宇宙|宇宙).  0 when no item is such: the item-by-item comparison
+ * then names what differs.  n is at most the field's max (5 to 20). */
 static int list_dropped(ctx *c, const uint8_t *p, size_t len, uint32_t n)
 {
-    proto_rd rd, rj;
+    proto_rd rd;
     uint32_t m;
-    const char *s, *t;
-    uint32_t sl, tl;
+    char *norms[LIST_IN_PLACE_MAX];
+    size_t nn = 0;
+    int rc = 0;
     proto_rd_init(&rd, p, len);
     proto_rd_array(&rd, &m);
-    for (uint32_t k = 0; k < n; k++) {
+    for (uint32_t k = 0; k < n && k < LIST_IN_PLACE_MAX && rc == 0; k++) {
+        const char *s, *ts;
+        uint32_t sl;
+        size_t tl;
         if (proto_rd_str(&rd, &s, &sl))
-            return 0;
-        if (sl == 0)
-            return FERR(c, "%u 番目の項目が空です", (unsigned)k + 1);
-        proto_rd_init(&rj, p, len);
-        proto_rd_array(&rj, &m);
-        for (uint32_t j = 0; j < k; j++) {
-            if (proto_rd_str(&rj, &t, &tl))
-                return 0;
-            if (tl == sl && !memcmp(s, t, sl))
-                return FERR(c, "%u 番目の項目「%.*s」は %u 番目と重複しています", (unsigned)k + 1,
-                            clip(s, sl, 64), s, (unsigned)j + 1);
+            break;
+        ts = s;
+        tl = sl;
+        trim(&ts, &tl, 0);
+        if (tl == 0) {
+            rc = FERR(c, "%u 番目の項目が空です", (unsigned)k + 1);
+            break;
         }
+        char *nm = norm_alloc(ts, tl, 1, NULL);
+        if (!nm)
+            break;   /* not UTF-8: the item-by-item comparison says so */
+        for (size_t j = 0; j < nn && rc == 0; j++)
+            if (!strcmp(norms[j], nm))
+                rc = FERR(c, "%u 番目の項目「%.*s」は %zu 番目と重複しています", (unsigned)k + 1,
+                          clip(s, sl, 64), s, j + 1);
+        norms[nn++] = nm;
     }
-    return 0;
+    for (size_t j = 0; j < nn; j++)
+        free(norms[j]);
+    return rc;
 }
 
 /* A stored date in the form the converters store (YYYY-MM-DD, ASCII) into
@@ -1487,8 +1502,6 @@ static int item_as_stored(ctx *c, const char *s, size_t n)
         return listed_as_is(values, s, n) != NULL;
     return text_as_stored(s, n, CATALOG_LIST_ITEM_MAX, 0);
 }
-
-#define LIST_IN_PLACE_MAX 32
 
 /* A stored list that list_value gives back item for item, recognised in
  * place (the shortcut of stored_in_place, for arrays): every item as
@@ -1654,16 +1667,24 @@ static int stored_value(ctx *c, const uint8_t *p, size_t len)
         joined[jl] = 0;
         if (rc == 0)
             rc = convert(c, joined, jl, v);
-        if (rc == 0 && v->nitems != n)
-            rc = list_dropped(c, p, len, n);
         if (rc == 0) {
             /* compare item by item against the stored array */
+            uint32_t bad = n;
             proto_rd_init(&rd, p, len);
             proto_rd_array(&rd, &n);
-            for (uint32_t k = 0; k < n && rc == 0; k++) {
+            for (uint32_t k = 0; k < n && bad == n; k++) {
                 proto_rd_str(&rd, &s, &sl);
                 if (k >= v->nitems || strlen(v->items[k]) != sl || memcmp(v->items[k], s, sl))
-                    rc = not_canonical(c, s, sl, k < v->nitems ? v->items[k] : "");
+                    bad = k;
+            }
+            if (bad < n || v->nitems != n)
+                rc = list_dropped(c, p, len, n);   /* a repeated or empty item first */
+            if (rc == 0 && bad < n) {
+                proto_rd_init(&rd, p, len);
+                proto_rd_array(&rd, &n);
+                for (uint32_t k = 0; k <= bad; k++)
+                    proto_rd_str(&rd, &s, &sl);
+                rc = not_canonical(c, s, sl, bad < v->nitems ? v->items[bad] : "");
             }
             if (rc == 0 && v->nitems != n)
                 rc = FERR(c, "%u 個の項目のうち、重複や空の項目があります", (unsigned)n);

@@ -164,6 +164,7 @@ typedef struct catalogd {
     uv_signal_t sigterm, sigint, sighup;
     int stopping;
     int rotating;                /* a key rotation is under way (rotate.h) */
+    unsigned backups_running;    /* backups on the thread pool, their clients gone or not */
     uv_timer_t stop_timer;       /* closes what a clean stop left open */
 
     /* systemd notification (notify.c) */

@@ -916,7 +916,6 @@ typedef struct control_job {
     uv_work_t w;
     control_client *c;       /* NULL once the client has gone */
     catalogd *d;
-    int is_backup;
     void (*work)(struct control_job *);                      /* on a pool thread */
     void (*done)(struct control_job *, msgpack_packer *pk,   /* on the loop: packs the reply */
                  char *err, size_t errlen, int *rc);
@@ -932,6 +931,12 @@ static void job_done(uv_work_t *w, int status)
 {
     control_job *j = w->data;
     control_client *c = j->c;
+    if (c && uv_is_closing((uv_handle_t *)&c->pipe)) {
+        /* closed while the job ran (a stop, a failed write), on_close not
+         * run yet: gone, and its pipelined requests are not served */
+        c->job = NULL;
+        j->c = c = NULL;
+    }
     char err[512] = "";
     int rc = 0;
     msgpack_packer pk;
@@ -978,10 +983,10 @@ static int job_start(control_client *c, control_job *j, char *err, size_t errlen
 
 int control_backup_running(catalogd *d)
 {
-    for (control_client *c = d->ctl_clients; c; c = c->next)
-        if (c->job && c->job->is_backup)
-            return 1;
-    return 0;
+    /* counted by the daemon, not found through the clients: a backup whose
+     * client went away runs on, and a rotation meanwhile would pair its copy
+     * of the store with the other key */
+    return d->backups_running > 0;
 }
 
 typedef struct {
@@ -1005,6 +1010,7 @@ static void backup_work(control_job *cj)
 static void backup_done(control_job *cj, msgpack_packer *pk, char *err, size_t errlen, int *rc)
 {
     backup_job *j = (backup_job *)cj;
+    cj->d->backups_running--;
     if (j->rc) {
         log_warn(cj->d, "backup to %s failed: %s", j->path, j->err);
         proto_err(err, errlen, "%s", j->err);
@@ -1038,13 +1044,13 @@ static int backup_start(control_client *c, const uint8_t *req, size_t len, char 
     }
     snprintf(j->data_dir, sizeof j->data_dir, "%s", c->d->data_dir);
     j->st = c->d->st;
-    j->base.is_backup = 1;
     j->base.work = backup_work;
     j->base.done = backup_done;
     if (job_start(c, &j->base, err, errlen)) {
         free(j);
         return -1;
     }
+    c->d->backups_running++;
     log_info(c->d, "backup to %s started", j->path);
     return 0;
 }

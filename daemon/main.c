@@ -162,14 +162,22 @@ static void stop(catalogd *d, const char *why)
     control_close(d);
     web_close(d);
     peer_shutdown(d);
-    uv_close((uv_handle_t *)&d->sigterm, NULL);
-    uv_close((uv_handle_t *)&d->sigint, NULL);
-    uv_close((uv_handle_t *)&d->sighup, NULL);
+    /* Kept, unref'd (main's walk closes them): with the last watcher of a
+     * signal closed libuv restores its default action, and a SIGHUP during
+     * the stop (a certificate renewal's hook) would kill the daemon before
+     * the store is closed. */
+    uv_unref((uv_handle_t *)&d->sigterm);
+    uv_unref((uv_handle_t *)&d->sigint);
+    uv_unref((uv_handle_t *)&d->sighup);
 }
 
 static void on_signal(uv_signal_t *s, int sig)
 {
     catalogd *d = s->data;
+    if (d->stopping) {
+        log_info(d, "%s while stopping: ignored", sig == SIGHUP ? "SIGHUP" : sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        return;
+    }
     if (sig == SIGHUP) {
         reload(d);
         return;

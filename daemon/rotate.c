@@ -73,6 +73,19 @@ static void take_identity(catalogd *d, certs_identity *id)
     memset(id, 0, sizeof *id);
 }
 
+/* Whether there are other members and none is connected.  The rotate
+ * record would then reach nobody, and once this node presents the new key
+ * every member refuses it at the handshake (none has seen the record that
+ * names it), so it could never tell them: it would cut itself off. */
+static int nobody_to_tell(catalogd *d)
+{
+    store_info si;
+    return store_info_get(d->st, &si) == 0 && si.members > 1 && peer_count_established(d) == 0;
+}
+
+#define NOBODY_TO_TELL "no other member is connected: the rotation would reach nobody, and every member " \
+                       "would then refuse the new key (rotate while connected: catalogctl peers)"
+
 int rotate_begin(catalogd *d, const uint8_t *req, size_t len, rotate_job *j, char *err, size_t errlen)
 {
     char type[16] = "";
@@ -89,6 +102,10 @@ int rotate_begin(catalogd *d, const uint8_t *req, size_t len, rotate_job *j, cha
      * key and a store that names the other */
     if (control_backup_running(d))
         return proto_err(err, errlen, "key rotate: a backup is being written; rotate once it is done");
+    if (d->stopping)
+        return proto_err(err, errlen, "key rotate: the daemon is stopping");
+    if (nobody_to_tell(d))
+        return proto_err(err, errlen, "key rotate: " NOBODY_TO_TELL);
     snprintf(j->type, sizeof j->type, "%s", kt);
     snprintf(j->code, sizeof j->code, "%s", d->id.code);
     snprintf(j->name, sizeof j->name, "%s", d->id.name);
@@ -121,6 +138,18 @@ int rotate_finish(catalogd *d, rotate_job *j, msgpack_packer *pk, char *err, siz
     if (j->rc)
         return proto_err(err, errlen, "%s", j->err);
     files_of(d->data_dir, &f);
+    /* While the key was made the daemon began to stop (its peer links are
+     * closing: the record would stay here, and after a restart every
+     * member would refuse the key it names) or lost its last peer: the
+     * rotation is dropped and the key in force stays. */
+    const char *why_not = d->stopping ? "the daemon is stopping" : nobody_to_tell(d) ? NOBODY_TO_TELL : NULL;
+    if (why_not) {
+        unlink(f.key_new);
+        unlink(f.crt_new);
+        certs_free(&j->nid);
+        log_warn(d, "key rotation dropped before it was recorded: %s; the key in force stays", why_not);
+        return proto_err(err, errlen, "key rotate: %s; the key in force stays", why_not);
+    }
     char key[65];
     proto_hex(d->id.id.b, 32, key);
     proto_body *b = proto_body_new();

@@ -267,21 +267,62 @@ def test_rsa_key_is_made_off_the_loop(env):
 
 def test_stop_while_the_key_is_made(env):
     """A stop that comes while the RSA key is being made on the thread pool:
-    the daemon waits for it, exits cleanly, and starts again with one key in
-    force (the new one if the rotation was recorded, else the old one) and
-    no half-done rotation left behind."""
+    the peer links are closing, so a rotation recorded now would reach
+    nobody, and after the restart every member would refuse the key it
+    names.  The daemon drops the rotation (the key in force stays, no file
+    of the new pair is left) unless it was recorded before the stop, and in
+    either case it is a member its peer accepts after the restart."""
     a = env.found()
-    a_id = a.member_id()
-    rot = Ctl(os.path.join(a.dir, "control.sock"))
+    b = env.join(a)
+    a_id = env.a_id = a.member_id()
+    wait_until(lambda: digests_equal([a, b]), 20, what="two nodes in sync")
+    with open(os.path.join(a.dir, "node.key"), "rb") as f:
+        key_before = f.read()
+    rot, other = Ctl(os.path.join(a.dir, "control.sock")), Ctl(os.path.join(a.dir, "control.sock"))
     rot.send({"cmd": "key_rotate", "type": "rsa"})
+    other.send({"cmd": "key_rotate"})
+    r = other.recv()
+    assert not r.get("ok") and "already under way" in r.get("error", ""), r   # the key is being made
     a.proc.send_signal(15)
     assert a.proc.wait(timeout=30 * SLOW) == 0, a.logtext()[-2000:]
     rot.close()
-    assert "AddressSanitizer" not in a.logtext()
+    other.close()
+    files = os.listdir(a.dir)
+    assert "node.key.new" not in files and "node.crt.new" not in files, files
+    with open(os.path.join(a.dir, "node.key"), "rb") as f:
+        key_after = f.read()
+    recorded = "key rotated at seq" in a.logtext()
+    if recorded:   # before the stop was handled: the record went out then
+        assert key_after != key_before and any(f.startswith("node.key.retired-") for f in files), files
+    else:
+        assert "key rotation dropped before it was recorded: the daemon is stopping" in a.logtext()
+        assert key_after == key_before and not any(".retired-" in f for f in files), files
     a.start()
-    st = a.ctl_json("status")
-    assert st["member_id"] == a_id, st
-    assert not os.path.exists(os.path.join(a.dir, "node.key.new")), os.listdir(a.dir)
+    assert a.ctl_json("status")["member_id"] == a_id
     a.ctl("put", "note", "after-stop", "v=1")
-    env.a_id = a_id
-    assert note_author(a, "after-stop")
+    wait_until(lambda: note_author(b, "after-stop"), 20 * SLOW, what="b to accept a's record after the restart")
+
+
+def test_rotation_refused_with_no_member_connected(env):
+    """With other members but none connected, the rotate record would reach
+    nobody and the new key would be refused by all: key rotate refuses, and
+    the key in force stays."""
+    a = env.found()
+    b = env.join(a)
+    wait_until(lambda: digests_equal([a, b]), 20, what="two nodes in sync")
+    key = a.ctl_json("status")["key"]
+    b.stop()
+    wait_until(lambda: not [p for p in a.ctl_json("peers") if p.get("state") == "established"], 20,
+               what="a to see b gone")
+    rc, out, err = a.run("key", "rotate", check=False)
+    assert rc != 0 and "no other member is connected" in err, (rc, out, err)
+    assert a.ctl_json("status")["key"] == key
+    assert not os.path.exists(os.path.join(a.dir, "node.key.new"))
+    b.start()
+    wait_until(lambda: [p for p in a.ctl_json("peers") if p.get("state") == "established"], 20,
+               what="b back")
+    rot = a.ctl_json("key", "rotate")
+    assert rot["key"] != key
+    a.ctl("put", "note", "rotated", "v=1")
+    env.a_id = a.member_id()
+    wait_until(lambda: note_author(b, "rotated"), 20 * SLOW, what="b to accept the new key's record")

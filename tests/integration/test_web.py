@@ -90,7 +90,7 @@ def test_a_browser_that_does_not_read_does_not_hold_the_stop(env):
     holds that connection, waiting to write, and the stop's grace cannot
     close it from outside.  The daemon stops its loop at the end of the
     grace anyway and exits cleanly, the store closed (before, uv_run went on
-    for ever with the connection's handle)."""
+    for ever with the connection's handle).  A SIGHUP meanwhile is ignored."""
     import sys
     a = env.found()
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -103,9 +103,16 @@ def test_a_browser_that_does_not_read_does_not_hold_the_stop(env):
     s.sendall(b"GET /export.csv HTTP/1.1\r\nHost: x\r\n\r\n")
     s.settimeout(10 * SLOW)
     assert s.recv(1, socket.MSG_PEEK) == b"H"   # the response has started; nothing more is read
+    # a SIGHUP in the stop's grace (a certificate renewal's hook) is
+    # ignored: with the signal's watcher closed it would kill the daemon
+    # before the store is closed
+    a.proc.send_signal(15)
+    time.sleep(0.3)
+    a.proc.send_signal(1)
     rc = a.stop(timeout=30)
     assert rc == 0, rc
     log = a.logtext()
+    assert "SIGHUP while stopping: ignored" in log, log[-800:]
     assert "1 connection(s) still open at exit" in log, log[-800:]
     assert "stopped" in log.splitlines()[-1], log[-800:]
     s.close()
