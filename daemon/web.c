@@ -521,6 +521,9 @@ int web_listen(catalogd *d, char *err, size_t errlen)
     s->auth = auth;
     h2o_config_init(&s->conf);
     s->conf.http1.req_timeout = NODE_WEB_REQ_TIMEOUT_MS;
+    /* no page takes a body: libh2o would otherwise buffer up to 1 GB of one
+     * (in a file under /tmp) before on_req, even for a refused sign-in */
+    s->conf.max_request_entity_size = NODE_WEB_REQ_BODY_MAX;
     h2o_hostconf_t *hc = h2o_config_register_host(&s->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(hc, "/", 0);
     /* the handler carries the server after libh2o's own struct */

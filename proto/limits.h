@@ -394,6 +394,12 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 /* Query parameters of one request (the search form has about 20, with one
  * per checked 分野). */
 #define NODE_WEB_PARAMS_MAX 64u
+/* Bytes of a request body.  The view is read-only (GET and HEAD): no page
+ * reads a body, and libh2o's own default (1 GB, buffered in a file under
+ * /tmp before the handler runs, whoever signs in) let one address fill
+ * NODE_WEB_CONN_PER_ADDR GB of disk.  Over this: 413 and the connection
+ * closed, without waiting for the rest. */
+#define NODE_WEB_REQ_BODY_MAX 0u
 /* A request's head must arrive within this long, and a kept-alive
  * connection idle this long is closed (libh2o's http1 request timeout). */
 #define NODE_WEB_REQ_TIMEOUT_MS 10000u

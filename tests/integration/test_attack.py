@@ -1,0 +1,81 @@
+"""An attack run against what staff and administrators touch: the web view's
+requests, and catalogctl's printing of what other members wrote.  Each test
+here failed on the code before its fix (docs/SECURITY.md lists them)."""
+import os
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from harness import SLOW
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8")
+
+
+def cert(node, key, *fields):
+    node.ctl("certification", "add", key, "事業者名=株式会社テスト", "製品・サービス名=防災アプリ", "分野=防災",
+             "認定日=2026-04-01", "有効期限=fy-end+2", *fields)
+
+
+def response_head(s, timeout):
+    """The status line of the answer, or None when none came within timeout."""
+    s.settimeout(timeout)
+    got = b""
+    try:
+        while b"\r\n" not in got:
+            d = s.recv(4096)
+            if not d:
+                break
+            got += d
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return got.split(b"\r\n")[0] if got else None
+
+
+def h2o_buffers(pid):
+    """The temporary files libh2o holds open to buffer a request body."""
+    fds = os.path.join("/proc", str(pid), "fd")
+    held = []
+    for fd in os.listdir(fds):
+        try:
+            if "h2o.b." in os.readlink(os.path.join(fds, fd)):
+                held.append(fd)
+        except OSError:
+            pass
+    return held
+
+
+def test_web_request_bodies_are_refused_not_buffered(env):
+    """The view serves GET and HEAD only; libh2o's default accepted a body of
+    up to 1 GB per request before the handler ran, buffered in a file under
+    /tmp: 64 connections of one address could fill 64 GB of disk, signed in
+    or not."""
+    a = env.found()
+    for head in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n",
+                 b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"):
+        s = socket.create_connection(("127.0.0.1", a.web_port))
+        s.sendall(head)
+        chunked = b"chunked" in head
+        try:
+            for _ in range(48):   # 3 MiB of the announced 100 MiB
+                s.sendall(b"10000\r\n" + b"x" * 65536 + b"\r\n" if chunked else b"x" * 65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # refused while sending: fine
+        status = response_head(s, 5 * SLOW)
+        # an answer at once (413), not a wait for the rest of the body
+        assert status is not None and b" 413 " in status + b" ", (head, status)
+        assert not h2o_buffers(a.proc.pid), (head, h2o_buffers(a.proc.pid))
+        s.close()
+    # an empty body (Content-Length: 0, as some clients send with GET) is fine
+    s = socket.create_connection(("127.0.0.1", a.web_port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    status = response_head(s, 5 * SLOW)
+    assert status and (b" 200 " in status or b" 503 " in status), status
+    s.close()
