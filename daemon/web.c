@@ -115,6 +115,10 @@ static int parse_query(web_req *w, const char *q, size_t n, char *err, size_t er
 {
     if (n == 0)
         return 0;
+    /* uriparser hands back NUL-terminated strings: a "%00" would cut its
+     * name or value short without a word (q=abc%00def searching "abc") */
+    if (memmem(q, n, "%00", 3))
+        return proto_err(err, errlen, "検索条件に使えない文字があります");
     UriQueryListA *list = NULL;
     int count = 0;
     /* plusToSpace: HTML forms send spaces as '+'; breakLines off: a value
@@ -257,8 +261,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     w.path = path;
     snprintf(w.user, sizeof w.user, "%s", user);
 
+    /* a decoded NUL ("/members%00x") would end the path early: refused below,
+     * not served as the page before it */
+    int path_nul = memchr(req->path_normalized.base, 0, req->path_normalized.len) != NULL;
+
     const char *static_type = NULL, *static_body = NULL;
-    if (!strcmp(path, "/static/style.css")) {
+    if (!path_nul && !strcmp(path, "/static/style.css")) {
         static_type = "text/css; charset=utf-8";
         static_body = web_style_css;
     }
@@ -273,7 +281,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (!strcmp(routes[i].path, path))
             fn = routes[i].fn;
     int rc;
-    if (!text_ok(path)) {
+    if (path_nul || !text_ok(path)) {
         rc = web_error(&w, 400, "URL に使えない文字があります");
     } else if (req->query_at != SIZE_MAX &&
                parse_query(&w, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, err,

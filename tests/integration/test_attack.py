@@ -79,3 +79,19 @@ def test_web_request_bodies_are_refused_not_buffered(env):
     status = response_head(s, 5 * SLOW)
     assert status and (b" 200 " in status or b" 503 " in status), status
     s.close()
+
+
+def test_web_nul_in_a_parameter_or_the_path_is_refused(env):
+    """A percent-encoded NUL cut a parameter short without a word (q=abc%00def
+    searched for "abc"; c=ID%00… named the record ID), and a path with one
+    was served as the page before it (/members%00x as /members)."""
+    a = env.found()
+    for bad in ("/?q=abc%00def", "/?q%00x=1", "/new?days=30%00", "/members%00x", "/%00",
+                "/static/style.css%00x"):
+        st, body = get(a.web_url + bad)
+        assert st == 400 and "使えない文字" in body, (bad, st, body[-400:])
+    # what is not a NUL stays as it was
+    st, body = get(a.web_url + "/?q=" + urllib.parse.quote("%00"))   # the text "%00"
+    assert st == 200 and 'value="%00"' in body, (st, body[-400:])
+    st, body = get(a.web_url + "/members")
+    assert st == 200 and "<h1>加盟団体</h1>" in body, st
