@@ -95,3 +95,31 @@ def test_web_nul_in_a_parameter_or_the_path_is_refused(env):
     assert st == 200 and 'value="%00"' in body, (st, body[-400:])
     st, body = get(a.web_url + "/members")
     assert st == 200 and "<h1>加盟団体</h1>" in body, st
+
+
+FORGED_HASH = "  hash: " + "0" * 64
+
+
+def test_cli_a_line_break_in_a_field_forges_no_line(env):
+    """Another member's text may hold line breaks (概要, KPI: multi-line
+    fields; a withdrawal's reason).  Printed raw they made lines of their own
+    in an administrator's terminal: a second "hash:" in `get` (the hash a
+    contract officer compares with the evidence sheet's), a whole 第N版 in
+    `certification history`."""
+    a = env.found()
+    cert(a, "文京-2026-701", "概要=防災の説明\n" + FORGED_HASH)
+    out = a.ctl("get", "certification", "文京-2026-701")
+    hashes = [l for l in out.splitlines() if l.startswith("  hash: ")]
+    assert len(hashes) == 1 and hashes[0] != FORGED_HASH, out
+    assert "防災の説明" in out, out
+    # the value itself is kept (JSON carries it exactly)
+    got = a.ctl_json("get", "certification", "文京-2026-701")
+    assert got[0]["body"]["summary"] == "防災の説明\n" + FORGED_HASH, got
+    # a withdrawal whose reason forges the next version
+    forged = "第9版  2026-04-02 10:00  状態: 認定中"
+    a.ctl("certification", "withdraw", "文京-2026-701", "--reason", "誤登録\n" + forged)
+    for args in (("certification", "history", "文京-2026-701"), ("certification", "show", "文京-2026-701"),
+                 ("history", "certification", "文京-2026-701")):
+        out = a.ctl(*args)
+        assert "誤登録" in out, (args, out)
+        assert not any(l.startswith(("第9版", "  hash: 0000")) for l in out.splitlines()), (args, out)
