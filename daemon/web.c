@@ -15,6 +15,7 @@
 #include "daemon/web_int.h"
 #include "daemon/web_auth.h"
 #include "daemon/health.h"
+#include "daemon/log.h"
 #include "catalog/index.h"
 #include "proto/limits.h"
 #include "proto/text.h"
@@ -27,12 +28,16 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 
 typedef struct web_conn {
     uv_tcp_t tcp;            /* first: libh2o's close callback gets this handle */
     struct web *w;
     struct web_conn *prev, *next;
     uint8_t source[16];      /* who it counts against (source_of) */
+    size_t queued;           /* bytes waiting to be sent at the last stall check */
+    uint64_t progress_ms;    /* when that last changed (or nothing waited) */
+    int cut;                 /* shut down for a stalled response */
 } web_conn;
 
 typedef struct web {
@@ -42,6 +47,8 @@ typedef struct web {
     h2o_accept_ctx_t actx;
     uv_tcp_t listener;
     int listening, ctx_ready, closing, abandoned;
+    uv_timer_t stall;        /* checks for responses nobody reads (NODE_WEB_SEND_STALL_MS) */
+    int stall_open;          /* initialised and not yet closed */
     unsigned nconns;
     web_conn *conns;         /* every open connection */
     web_auth *auth;          /* who may use it, and its TLS (web_auth.c) */
@@ -388,6 +395,11 @@ static void dispose(web *s)
     free(s);
 }
 
+static int disposable(const web *s)
+{
+    return s->nconns == 0 && !s->listening && !s->stall_open && !s->abandoned;
+}
+
 static void on_conn_closed(uv_handle_t *h)
 {
     web_conn *c = (web_conn *)h;
@@ -399,7 +411,7 @@ static void on_conn_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     free(c);
-    if (--s->nconns == 0 && s->closing && !s->listening && !s->abandoned)
+    if (--s->nconns == 0 && s->closing && disposable(s))
         dispose(s);
 }
 
@@ -407,8 +419,53 @@ static void on_listener_closed(uv_handle_t *h)
 {
     web *s = h->data;
     s->listening = 0;
-    if (s->nconns == 0 && !s->abandoned)
+    if (disposable(s))
         dispose(s);
+}
+
+static void on_stall_closed(uv_handle_t *h)
+{
+    web *s = h->data;
+    s->stall_open = 0;
+    if (disposable(s))
+        dispose(s);
+}
+
+/* libh2o 2.2 times out reading a request, never sending a response: a
+ * client that stops reading would hold its connection (one of
+ * NODE_WEB_CONN_MAX) and the response for ever.  A connection whose unsent
+ * bytes have not moved for NODE_WEB_SEND_STALL_MS is shut down, as
+ * web_close does to idle ones: libh2o's write then fails and it closes the
+ * connection itself (it cannot be closed from outside libh2o). */
+static void on_stall_tick(uv_timer_t *t)
+{
+    web *s = t->data;
+    uint64_t now = uv_now(t->loop);
+    for (web_conn *c = s->conns; c; c = c->next) {
+        size_t q = c->tcp.write_queue_size;
+        if (!q || q != c->queued) {
+            c->queued = q;
+            c->progress_ms = now;
+            continue;
+        }
+        if (c->cut || now - c->progress_ms < NODE_WEB_SEND_STALL_MS)
+            continue;
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+            char who[INET6_ADDRSTRLEN] = "?";
+            uint8_t z[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+            if (!memcmp(c->source, z, 12))
+                inet_ntop(AF_INET, c->source + 12, who, sizeof who);
+            else
+                inet_ntop(AF_INET6, c->source, who, sizeof who);
+            log_info(s->d, "web view: closing a connection from %s whose client read none of its answer for %u s "
+                     "(%zu bytes unsent)", who, NODE_WEB_SEND_STALL_MS / 1000, q);
+            shutdown(fd, SHUT_RDWR);
+        }
+        c->cut = 1;
+    }
+    if (!s->nconns)
+        uv_timer_stop(t);   /* started again by the next accept: an idle node does not wake for it */
 }
 
 /* The peer's address (16 bytes, IPv4 as ::ffff:a.b.c.d) in addr, and the
@@ -451,6 +508,9 @@ static void on_accept(uv_stream_t *l, int status)
     if (!c)
         return;
     c->w = s;
+    c->queued = 0;
+    c->progress_ms = uv_now(l->loop);
+    c->cut = 0;
     c->prev = NULL;
     c->next = s->conns;
     if (s->conns)
@@ -471,6 +531,8 @@ static void on_accept(uv_stream_t *l, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (s->stall_open && !uv_is_active((uv_handle_t *)&s->stall))
+        uv_timer_start(&s->stall, on_stall_tick, NODE_WEB_SEND_STALL_MS / 4, NODE_WEB_SEND_STALL_MS / 4);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
     if (!sock) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -558,6 +620,9 @@ int web_listen(catalogd *d, char *err, size_t errlen)
     /* no connection is accepted before the loop runs again */
     h2o_context_init(&s->ctx, d->loop, &s->conf);
     s->ctx_ready = 1;
+    uv_timer_init(d->loop, &s->stall);
+    s->stall.data = s;
+    s->stall_open = 1;
     s->actx.ctx = &s->ctx;
     snprintf(s->url, sizeof s->url, "%s://%s/", s->actx.ssl_ctx ? "https" : "http", addr);
     char what[512];
@@ -582,6 +647,8 @@ void web_close(catalogd *d)
         if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
             shutdown(fd, SHUT_RD);
     }
+    if (s->stall_open)
+        uv_close((uv_handle_t *)&s->stall, on_stall_closed);
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 }
 

@@ -403,6 +403,12 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 /* A request's head must arrive within this long, and a kept-alive
  * connection idle this long is closed (libh2o's http1 request timeout). */
 #define NODE_WEB_REQ_TIMEOUT_MS 10000u
+/* A response that makes no progress this long (the client reads none of
+ * it) is cut off.  libh2o 2.2 has no send timeout: a client that asks for
+ * an export and never reads held its connection slot and the response's
+ * copy for ever, and four addresses could take every slot.  A live client
+ * on a slow link keeps taking bytes; checked every quarter of it. */
+#define NODE_WEB_SEND_STALL_MS 10000u
 /* Products on one page of search results, and the most a request may ask. */
 #define NODE_WEB_PAGE_PRODUCTS 20u
 #define NODE_WEB_PAGE_PRODUCTS_MAX 100u

@@ -123,3 +123,43 @@ def test_cli_a_line_break_in_a_field_forges_no_line(env):
         out = a.ctl(*args)
         assert "誤登録" in out, (args, out)
         assert not any(l.startswith(("第9版", "  hash: 0000")) for l in out.splitlines()), (args, out)
+
+
+def held_by(pid, local_port, peer_port):
+    """Whether process pid holds the TCP connection local_port <- peer_port."""
+    import subprocess
+    out = subprocess.run(["ss", "-tnpH", "state", "established",
+                          f"( sport = :{local_port} and dport = :{peer_port} )"],
+                         capture_output=True, text=True).stdout
+    return f"pid={pid}," in out
+
+
+def test_web_a_response_nobody_reads_is_cut_off(env):
+    """libh2o 2.2 times out reading a request but never sending a response:
+    a client that asked for an export and read nothing kept its connection
+    (one of 256) and the response for ever."""
+    import csv
+    from harness import wait_until
+    a = env.found()
+    path = os.path.join(env.tmp, "big.csv")
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["認定番号", "事業者名", "製品・サービス名", "分野", "認定日", "有効期限", "概要"])
+        for i in range(2000):   # ~8 MB of CSV: beyond what the sockets' buffers take
+            w.writerow([f"大-{i:04d}", "株式会社テスト", f"製品{i}", "防災", "2026-04-01", "2027-03-31", "説明" * 650])
+    assert a.ctl_json("import", path)["created"] == 2000
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", a.web_port))
+    s.sendall(b"GET /export.csv HTTP/1.1\r\nHost: x\r\n\r\n")
+    port = s.getsockname()[1]
+    wait_until(lambda: held_by(a.proc.pid, a.web_port, port), 10, what="the connection to be served")
+    # never read: the daemon lets go of it once it sees no progress
+    wait_until(lambda: not held_by(a.proc.pid, a.web_port, port), 40, interval=0.5,
+               what="the stalled connection to be closed")
+    assert "read none of its answer" in a.logtext(), a.logtext()[-600:]
+    s.close()
+    # a client that reads gets the whole export
+    with urllib.request.urlopen(a.web_url + "/export.csv", timeout=30) as r:
+        body = r.read().decode("utf-8-sig")
+    assert body.count("\r\n") == 2001, body.count("\r\n")
