@@ -163,3 +163,52 @@ def test_web_a_response_nobody_reads_is_cut_off(env):
     with urllib.request.urlopen(a.web_url + "/export.csv", timeout=30) as r:
         body = r.read().decode("utf-8-sig")
     assert body.count("\r\n") == 2001, body.count("\r\n")
+
+
+NETNS_SIGN_INS = r'''
+import base64, http.client, os, ssl, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from harness import Env
+from test_web_auth import PASSWORD, add_user, make_cert
+# a namespace of our own: loopback, and a /64 of local addresses (one host's)
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+subprocess.run(["ip", "-6", "route", "add", "local", "fd00:1::/64", "dev", "lo"], check=True)
+with open("/proc/sys/net/ipv6/ip_nonlocal_bind", "w") as f:   # this namespace's own setting
+    f.write("1")
+env = Env(sys.argv[2])
+try:
+    n = env.node()
+    add_user(n, "suzuki", PASSWORD)
+    cert, key, ctx = make_cert(env)
+    ctx.check_hostname = False
+    n.start("--web-listen", f"[::]:{n.web_port}", "--web-users-file", os.path.join(n.dir, "web-users"),
+            "--web-tls-cert", cert, "--web-tls-key", key)
+    out = []
+    for i in range(8):   # one guess from each of 8 addresses of the /64
+        c = http.client.HTTPSConnection("::1", n.web_port, context=ctx, timeout=10,
+                                        source_address=(f"fd00:1::{i + 1:x}", 0))
+        token = base64.b64encode(f"suzuki:guess-{i}-abcdef".encode()).decode()
+        c.request("GET", "/", headers={"Authorization": "Basic " + token})
+        out.append(c.getresponse().status)
+        c.close()
+    print(" ".join(map(str, out)))
+    sys.exit(0 if n.stop() == 0 else 1)
+finally:
+    env.cleanup()
+'''
+
+
+def test_web_failed_sign_ins_counted_per_ipv6_64(env):
+    """Failed sign-ins were counted per exact address: over IPv6 a guesser
+    holding one /64 (what one host is handed) took 5 guesses a minute from
+    each of its 2^64 addresses.  Counted per /64 now, as connections are."""
+    import subprocess
+    import sys
+    script = os.path.join(env.tmp, "netns_sign_ins.py")
+    with open(script, "w") as f:
+        f.write(NETNS_SIGN_INS)
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run(["unshare", "--net", sys.executable, script, here, os.path.abspath(env.build)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.stdout, p.stderr[-2000:])
+    assert p.stdout.split() == ["401"] * 5 + ["429"] * 3, p.stdout
