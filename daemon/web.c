@@ -28,6 +28,8 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <arpa/inet.h>
 
 typedef struct web_conn {
@@ -35,7 +37,7 @@ typedef struct web_conn {
     struct web *w;
     struct web_conn *prev, *next;
     uint8_t source[16];      /* who it counts against (source_of) */
-    size_t queued;           /* bytes waiting to be sent at the last stall check */
+    size_t queued;           /* bytes not yet taken by the client at the last stall check */
     uint64_t progress_ms;    /* when that last changed (or nothing waited) */
     int cut;                 /* shut down for a stalled response */
 } web_conn;
@@ -442,7 +444,14 @@ static void on_stall_tick(uv_timer_t *t)
     web *s = t->data;
     uint64_t now = uv_now(t->loop);
     for (web_conn *c = s->conns; c; c = c->next) {
+        /* what waits: in libuv's queue, and in the kernel's not yet
+         * acknowledged by the client (which moves as soon as it reads,
+         * while libuv's may wait for megabytes of room on a fast link) */
         size_t q = c->tcp.write_queue_size;
+        uv_os_fd_t qfd;
+        int outq = 0;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &qfd) == 0 && ioctl(qfd, SIOCOUTQ, &outq) == 0 && outq > 0)
+            q += (size_t)outq;
         if (!q || q != c->queued) {
             c->queued = q;
             c->progress_ms = now;

@@ -148,17 +148,30 @@ def test_web_a_response_nobody_reads_is_cut_off(env):
         for i in range(2000):   # ~8 MB of CSV: beyond what the sockets' buffers take
             w.writerow([f"大-{i:04d}", "株式会社テスト", f"製品{i}", "防災", "2026-04-01", "2027-03-31", "説明" * 650])
     assert a.ctl_json("import", path)["created"] == 2000
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", a.web_port))
-    s.sendall(b"GET /export.csv HTTP/1.1\r\nHost: x\r\n\r\n")
-    port = s.getsockname()[1]
-    wait_until(lambda: held_by(a.proc.pid, a.web_port, port), 10, what="the connection to be served")
+    def ask():
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", a.web_port))
+        s.sendall(b"GET /export.csv HTTP/1.1\r\nHost: x\r\n\r\n")
+        port = s.getsockname()[1]
+        wait_until(lambda: held_by(a.proc.pid, a.web_port, port), 10, what="the connection to be served")
+        return s, port
+    (s, port), (slow, slow_port) = ask(), ask()
+    slow.setblocking(False)
+
+    def closed_while_slow_reads():
+        try:   # a slow client: a little every half second
+            slow.recv(2048)
+        except BlockingIOError:
+            pass
+        return not held_by(a.proc.pid, a.web_port, port)
     # never read: the daemon lets go of it once it sees no progress
-    wait_until(lambda: not held_by(a.proc.pid, a.web_port, port), 40, interval=0.5,
-               what="the stalled connection to be closed")
+    wait_until(closed_while_slow_reads, 40, interval=0.5, what="the stalled connection to be closed")
     assert "read none of its answer" in a.logtext(), a.logtext()[-600:]
+    # the one that reads, however slowly, is served on
+    assert held_by(a.proc.pid, a.web_port, slow_port)
     s.close()
+    slow.close()
     # a client that reads gets the whole export
     with urllib.request.urlopen(a.web_url + "/export.csv", timeout=30) as r:
         body = r.read().decode("utf-8-sig")
