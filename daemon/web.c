@@ -55,6 +55,7 @@ typedef struct web {
     web_conn *conns;         /* every open connection */
     web_auth *auth;          /* who may use it, and its TLS (web_auth.c) */
     char url[300];
+    size_t inflight;         /* response bytes handed to libh2o, not yet sent (NODE_WEB_INFLIGHT_MAX) */
 } web;
 
 /* ---- routes ---- */
@@ -201,13 +202,47 @@ static void security_headers(h2o_req_t *req)
     add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
 }
 
-static void send_body(h2o_req_t *req, int status, const char *type, const char *body, size_t n)
+/* A response body held by libh2o: counted in s->inflight until the
+ * request's pool is cleared (the response sent, or the connection gone). */
+typedef struct {
+    web *s;
+    size_t n;
+} held_body;
+
+static void body_released(void *p)
 {
+    held_body *h = p;
+    h->s->inflight -= h->n;
+}
+
+static const char busy_msg[] = "混み合っています。少し待ってからもう一度お試しください\n";
+
+static void send_body(web *s, h2o_req_t *req, int status, const char *type, const char *body, size_t n)
+{
+    int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (!head && s->inflight + n > NODE_WEB_INFLIGHT_MAX) {
+        /* what slow clients hold already: this one waits (see limits.h) */
+        status = 503, type = "text/plain; charset=utf-8", body = busy_msg, n = sizeof busy_msg - 1;
+        add_header(req, H2O_TOKEN_RETRY_AFTER, "5");
+    }
     req->res.status = status;
     req->res.reason = reason(status);
     add_header(req, H2O_TOKEN_CONTENT_TYPE, type);
     security_headers(req);
-    h2o_send_inline(req, body, n);
+    /* as h2o_send_inline, but the copy is counted while libh2o holds it */
+    static h2o_generator_t generator = { NULL, NULL };
+    h2o_start_response(req, &generator);
+    if (head) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    held_body *h = h2o_mem_alloc_shared(&req->pool, sizeof *h + n, body_released);
+    h->s = s;
+    h->n = n;
+    s->inflight += n;
+    memcpy(h + 1, body, n);
+    h2o_iovec_t buf = h2o_iovec_init(h + 1, n);
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
 
 /* RFC 6266: an ASCII fallback name and, when given, the UTF-8 one. */
@@ -245,19 +280,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (web_auth_check(s->auth, req, user, sizeof user, &no)) {
         if (no.header)
             add_header_by_name(req, no.header, no.value);
-        send_body(req, no.status, "text/html; charset=utf-8", no.body, strlen(no.body));
+        send_body(s, req, no.status, "text/html; charset=utf-8", no.body, strlen(no.body));
         return 0;
     }
     int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if (!head && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         add_header(req, H2O_TOKEN_ALLOW, "GET, HEAD");
         static const char msg[] = "この表示は閲覧専用です（GET のみ）\n";
-        send_body(req, 405, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        send_body(s, req, 405, "text/plain; charset=utf-8", msg, sizeof msg - 1);
         return 0;
     }
     if (req->path.len > NODE_WEB_TARGET_MAX) {
         static const char msg[] = "URL が長すぎます\n";
-        send_body(req, 414, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        send_body(s, req, 414, "text/plain; charset=utf-8", msg, sizeof msg - 1);
         return 0;
     }
 
@@ -280,7 +315,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         static_body = web_style_css;
     }
     if (static_body) {
-        send_body(req, 200, static_type, static_body, strlen(static_body));
+        send_body(s, req, 200, static_type, static_body, strlen(static_body));
+        return 0;
+    }
+
+    if (s->inflight >= NODE_WEB_INFLIGHT_MAX) {
+        /* full: answer before the page's work, not after it */
+        send_body(s, req, 503, "text/plain; charset=utf-8", busy_msg, sizeof busy_msg - 1);
         return 0;
     }
 
@@ -314,14 +355,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             w.status = 500;
         }
     }
-    if (w.filename[0])
-        disposition(req, &w);
+    if (w.filename[0] && s->inflight + w.out.n <= NODE_WEB_INFLIGHT_MAX)
+        disposition(req, &w);   /* not on the 503 send_body answers instead */
     /* the page's own time on the loop, for the bench and the browser's
      * developer tools (W3C Server Timing) */
     char timing[64];
     snprintf(timing, sizeof timing, "page;dur=%.3f", (double)page_ns / 1e6);
     add_header_by_name(req, "server-timing", timing);
-    send_body(req, w.status, w.type, w.out.p ? w.out.p : "", w.out.n);
+    send_body(s, req, w.status, w.type, w.out.p ? w.out.p : "", w.out.n);
     web_buf_free(&w.out);
     params_free(&w);
     return 0;

@@ -409,6 +409,12 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * copy for ever, and four addresses could take every slot.  A live client
  * on a slow link keeps taking bytes; checked every quarter of it. */
 #define NODE_WEB_SEND_STALL_MS 10000u
+/* Bytes of responses handed to libh2o and not yet sent, in all.  A client
+ * that reads a byte a second is making progress, and an export is up to
+ * tens of MB: without a bound, 256 such connections held 256 exports in
+ * memory.  Two of the largest page fit; past it a request gets 503 for a
+ * moment (honest exports finish in seconds and free their share). */
+#define NODE_WEB_INFLIGHT_MAX (2u * NODE_WEB_BODY_MAX)
 /* Products on one page of search results, and the most a request may ask. */
 #define NODE_WEB_PAGE_PRODUCTS 20u
 #define NODE_WEB_PAGE_PRODUCTS_MAX 100u

@@ -134,20 +134,26 @@ def held_by(pid, local_port, peer_port):
     return f"pid={pid}," in out
 
 
-def test_web_a_response_nobody_reads_is_cut_off(env):
-    """libh2o 2.2 times out reading a request but never sending a response:
-    a client that asked for an export and read nothing kept its connection
-    (one of 256) and the response for ever."""
+def big_catalog(env):
+    """A node whose /export.csv is ~8 MB: beyond what the sockets' buffers take."""
     import csv
-    from harness import wait_until
     a = env.found()
     path = os.path.join(env.tmp, "big.csv")
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["認定番号", "事業者名", "製品・サービス名", "分野", "認定日", "有効期限", "概要"])
-        for i in range(2000):   # ~8 MB of CSV: beyond what the sockets' buffers take
+        for i in range(2000):
             w.writerow([f"大-{i:04d}", "株式会社テスト", f"製品{i}", "防災", "2026-04-01", "2027-03-31", "説明" * 650])
     assert a.ctl_json("import", path)["created"] == 2000
+    return a
+
+
+def test_web_a_response_nobody_reads_is_cut_off(env):
+    """libh2o 2.2 times out reading a request but never sending a response:
+    a client that asked for an export and read nothing kept its connection
+    (one of 256) and the response for ever."""
+    from harness import wait_until
+    a = big_catalog(env)
     def ask():
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -225,3 +231,35 @@ def test_web_failed_sign_ins_counted_per_ipv6_64(env):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, (p.stdout, p.stderr[-2000:])
     assert p.stdout.split() == ["401"] * 5 + ["429"] * 3, p.stdout
+
+
+def test_web_responses_held_by_slow_clients_are_bounded(env):
+    """A client that reads slowly is making progress and is served on; but
+    every connection's answer was held in memory as long as it took: 256
+    slow exports of tens of MB each.  An answer that would take the bytes
+    held in all past NODE_WEB_INFLIGHT_MAX (128 MiB) is a 503 instead, until
+    some are sent."""
+    from harness import wait_until
+    a = big_catalog(env)
+    held, statuses = [], []
+    for _ in range(24):   # 24 x 8 MB would be 192 MiB
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", a.web_port))
+        s.sendall(b"GET /export.csv HTTP/1.1\r\nHost: x\r\n\r\n")
+        held.append(s)
+        statuses.append(response_head(s, 10 * SLOW))
+        if statuses[-1] and b" 503 " in statuses[-1]:
+            break
+    assert statuses[-1] and b" 503 " in statuses[-1], statuses
+    assert len(statuses) >= 10 and all(b" 200 " in st for st in statuses[:-1]), statuses
+    # it says so, in Japanese; a small page still fits in what is left
+    st, body = get(a.web_url + "/export.csv")
+    assert st == 503 and "混み合っています" in body, (st, body[:300])
+    assert get(a.web_url + "/members")[0] == 200
+    # once the held answers are gone, the export is served again, whole
+    for s in held:
+        s.close()
+    wait_until(lambda: get(a.web_url + "/export.csv")[0] == 200, 10, what="the export to be served again")
+    with urllib.request.urlopen(a.web_url + "/export.csv", timeout=30) as r:
+        assert r.read().decode("utf-8-sig").count("\r\n") == 2001
