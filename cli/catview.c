@@ -397,7 +397,15 @@ void client_show_catalog_record(const proto_record *r, uint64_t version, const c
         const char *reason;
         int rl = str_len(r, "reason", &reason);
         fprintf(f, "  取り下げ:         %s\n", when);
-        fprintf(f, "  取り下げの理由:   %.*s\n", rl, reason);
+        /* a reason may hold line breaks: its lines go on indented under
+         * it, as show_fields does, never at the margin as lines of their own */
+        fputs("  取り下げの理由:   ", f);
+        for (int k = 0; k < rl; k++) {
+            fputc(reason[k], f);
+            if (reason[k] == '\n')
+                fputs("                    ", f);
+        }
+        fputc('\n', f);
         return;
     }
     if (cert)
@@ -490,7 +498,12 @@ void client_show_history(const proto_record *recs, size_t n, const client_member
         if (r->flags & PROTO_FLAG_TOMBSTONE) {
             const char *reason;
             int rl = str_len(r, "reason", &reason);
-            fprintf(f, "第%zu版  %s  取り下げ（理由: %.*s）\n", i + 1, when, rl, reason);
+            /* one line per version: a reason's line breaks shown as spaces
+             * (as diff_value does), or its lines could pass for versions */
+            fprintf(f, "第%zu版  %s  取り下げ（理由: ", i + 1, when);
+            for (int k = 0; k < rl; k++)
+                fputc(reason[k] == '\n' ? ' ' : reason[k], f);
+            fputs("）\n", f);
             prev = NULL;
             continue;
         }

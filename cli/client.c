@@ -613,7 +613,16 @@ static int body_field(void *ctx, const char *field, size_t flen, const char *tex
         fputc(':', b->f);
         client_json_str(b->f, text, tlen);
     } else {
-        fprintf(b->f, "  %.*s: %.*s\n", (int)flen, field, (int)tlen, text);
+        /* a value's line breaks (another member's text may hold them) go
+         * on indented under it: at the margin a line of the value could
+         * pass for a field or header of its own ("  hash: …") */
+        fprintf(b->f, "  %.*s: ", (int)flen, field);
+        for (size_t i = 0; i < tlen; i++) {
+            fputc(text[i], b->f);
+            if (text[i] == '\n')
+                fputs("    ", b->f);
+        }
+        fputc('\n', b->f);
     }
     b->first = 0;
     return 0;

@@ -15,6 +15,7 @@
 #include "daemon/web_int.h"
 #include "daemon/web_auth.h"
 #include "daemon/health.h"
+#include "daemon/log.h"
 #include "catalog/index.h"
 #include "proto/limits.h"
 #include "proto/text.h"
@@ -27,12 +28,18 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+#include <arpa/inet.h>
 
 typedef struct web_conn {
     uv_tcp_t tcp;            /* first: libh2o's close callback gets this handle */
     struct web *w;
     struct web_conn *prev, *next;
     uint8_t source[16];      /* who it counts against (source_of) */
+    size_t queued;           /* bytes not yet taken by the client at the last stall check */
+    uint64_t progress_ms;    /* when that last changed (or nothing waited) */
+    int cut;                 /* shut down for a stalled response */
 } web_conn;
 
 typedef struct web {
@@ -42,10 +49,13 @@ typedef struct web {
     h2o_accept_ctx_t actx;
     uv_tcp_t listener;
     int listening, ctx_ready, closing, abandoned;
+    uv_timer_t stall;        /* checks for responses nobody reads (NODE_WEB_SEND_STALL_MS) */
+    int stall_open;          /* initialised and not yet closed */
     unsigned nconns;
     web_conn *conns;         /* every open connection */
     web_auth *auth;          /* who may use it, and its TLS (web_auth.c) */
     char url[300];
+    size_t inflight;         /* response bytes handed to libh2o, not yet sent (NODE_WEB_INFLIGHT_MAX) */
 } web;
 
 /* ---- routes ---- */
@@ -115,6 +125,10 @@ static int parse_query(web_req *w, const char *q, size_t n, char *err, size_t er
 {
     if (n == 0)
         return 0;
+    /* uriparser hands back NUL-terminated strings: a "%00" would cut its
+     * name or value short without a word (q=abc%00def searching "abc") */
+    if (memmem(q, n, "%00", 3))
+        return proto_err(err, errlen, "検索条件に使えない文字があります");
     UriQueryListA *list = NULL;
     int count = 0;
     /* plusToSpace: HTML forms send spaces as '+'; breakLines off: a value
@@ -188,13 +202,47 @@ static void security_headers(h2o_req_t *req)
     add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
 }
 
-static void send_body(h2o_req_t *req, int status, const char *type, const char *body, size_t n)
+/* A response body held by libh2o: counted in s->inflight until the
+ * request's pool is cleared (the response sent, or the connection gone). */
+typedef struct {
+    web *s;
+    size_t n;
+} held_body;
+
+static void body_released(void *p)
 {
+    held_body *h = p;
+    h->s->inflight -= h->n;
+}
+
+static const char busy_msg[] = "混み合っています。少し待ってからもう一度お試しください\n";
+
+static void send_body(web *s, h2o_req_t *req, int status, const char *type, const char *body, size_t n)
+{
+    int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (!head && s->inflight + n > NODE_WEB_INFLIGHT_MAX) {
+        /* what slow clients hold already: this one waits (see limits.h) */
+        status = 503, type = "text/plain; charset=utf-8", body = busy_msg, n = sizeof busy_msg - 1;
+        add_header(req, H2O_TOKEN_RETRY_AFTER, "5");
+    }
     req->res.status = status;
     req->res.reason = reason(status);
     add_header(req, H2O_TOKEN_CONTENT_TYPE, type);
     security_headers(req);
-    h2o_send_inline(req, body, n);
+    /* as h2o_send_inline, but the copy is counted while libh2o holds it */
+    static h2o_generator_t generator = { NULL, NULL };
+    h2o_start_response(req, &generator);
+    if (head) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    held_body *h = h2o_mem_alloc_shared(&req->pool, sizeof *h + n, body_released);
+    h->s = s;
+    h->n = n;
+    s->inflight += n;
+    memcpy(h + 1, body, n);
+    h2o_iovec_t buf = h2o_iovec_init(h + 1, n);
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
 
 /* RFC 6266: an ASCII fallback name and, when given, the UTF-8 one. */
@@ -232,19 +280,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (web_auth_check(s->auth, req, user, sizeof user, &no)) {
         if (no.header)
             add_header_by_name(req, no.header, no.value);
-        send_body(req, no.status, "text/html; charset=utf-8", no.body, strlen(no.body));
+        send_body(s, req, no.status, "text/html; charset=utf-8", no.body, strlen(no.body));
         return 0;
     }
     int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if (!head && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         add_header(req, H2O_TOKEN_ALLOW, "GET, HEAD");
         static const char msg[] = "この表示は閲覧専用です（GET のみ）\n";
-        send_body(req, 405, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        send_body(s, req, 405, "text/plain; charset=utf-8", msg, sizeof msg - 1);
         return 0;
     }
     if (req->path.len > NODE_WEB_TARGET_MAX) {
         static const char msg[] = "URL が長すぎます\n";
-        send_body(req, 414, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        send_body(s, req, 414, "text/plain; charset=utf-8", msg, sizeof msg - 1);
         return 0;
     }
 
@@ -257,13 +305,23 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     w.path = path;
     snprintf(w.user, sizeof w.user, "%s", user);
 
+    /* a decoded NUL ("/members%00x") would end the path early: refused below,
+     * not served as the page before it */
+    int path_nul = memchr(req->path_normalized.base, 0, req->path_normalized.len) != NULL;
+
     const char *static_type = NULL, *static_body = NULL;
-    if (!strcmp(path, "/static/style.css")) {
+    if (!path_nul && !strcmp(path, "/static/style.css")) {
         static_type = "text/css; charset=utf-8";
         static_body = web_style_css;
     }
     if (static_body) {
-        send_body(req, 200, static_type, static_body, strlen(static_body));
+        send_body(s, req, 200, static_type, static_body, strlen(static_body));
+        return 0;
+    }
+
+    if (s->inflight >= NODE_WEB_INFLIGHT_MAX) {
+        /* full: answer before the page's work, not after it */
+        send_body(s, req, 503, "text/plain; charset=utf-8", busy_msg, sizeof busy_msg - 1);
         return 0;
     }
 
@@ -273,7 +331,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (!strcmp(routes[i].path, path))
             fn = routes[i].fn;
     int rc;
-    if (!text_ok(path)) {
+    if (path_nul || !text_ok(path)) {
         rc = web_error(&w, 400, "URL に使えない文字があります");
     } else if (req->query_at != SIZE_MAX &&
                parse_query(&w, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, err,
@@ -297,14 +355,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             w.status = 500;
         }
     }
-    if (w.filename[0])
-        disposition(req, &w);
+    if (w.filename[0] && s->inflight + w.out.n <= NODE_WEB_INFLIGHT_MAX)
+        disposition(req, &w);   /* not on the 503 send_body answers instead */
     /* the page's own time on the loop, for the bench and the browser's
      * developer tools (W3C Server Timing) */
     char timing[64];
     snprintf(timing, sizeof timing, "page;dur=%.3f", (double)page_ns / 1e6);
     add_header_by_name(req, "server-timing", timing);
-    send_body(req, w.status, w.type, w.out.p ? w.out.p : "", w.out.n);
+    send_body(s, req, w.status, w.type, w.out.p ? w.out.p : "", w.out.n);
     web_buf_free(&w.out);
     params_free(&w);
     return 0;
@@ -380,6 +438,11 @@ static void dispose(web *s)
     free(s);
 }
 
+static int disposable(const web *s)
+{
+    return s->nconns == 0 && !s->listening && !s->stall_open && !s->abandoned;
+}
+
 static void on_conn_closed(uv_handle_t *h)
 {
     web_conn *c = (web_conn *)h;
@@ -391,7 +454,7 @@ static void on_conn_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     free(c);
-    if (--s->nconns == 0 && s->closing && !s->listening && !s->abandoned)
+    if (--s->nconns == 0 && s->closing && disposable(s))
         dispose(s);
 }
 
@@ -399,8 +462,60 @@ static void on_listener_closed(uv_handle_t *h)
 {
     web *s = h->data;
     s->listening = 0;
-    if (s->nconns == 0 && !s->abandoned)
+    if (disposable(s))
         dispose(s);
+}
+
+static void on_stall_closed(uv_handle_t *h)
+{
+    web *s = h->data;
+    s->stall_open = 0;
+    if (disposable(s))
+        dispose(s);
+}
+
+/* libh2o 2.2 times out reading a request, never sending a response: a
+ * client that stops reading would hold its connection (one of
+ * NODE_WEB_CONN_MAX) and the response for ever.  A connection whose unsent
+ * bytes have not moved for NODE_WEB_SEND_STALL_MS is shut down, as
+ * web_close does to idle ones: libh2o's write then fails and it closes the
+ * connection itself (it cannot be closed from outside libh2o). */
+static void on_stall_tick(uv_timer_t *t)
+{
+    web *s = t->data;
+    uint64_t now = uv_now(t->loop);
+    for (web_conn *c = s->conns; c; c = c->next) {
+        /* what waits: in libuv's queue, and in the kernel's not yet
+         * acknowledged by the client (which moves as soon as it reads,
+         * while libuv's may wait for megabytes of room on a fast link) */
+        size_t q = c->tcp.write_queue_size;
+        uv_os_fd_t qfd;
+        int outq = 0;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &qfd) == 0 && ioctl(qfd, SIOCOUTQ, &outq) == 0 && outq > 0)
+            q += (size_t)outq;
+        if (!q || q != c->queued) {
+            c->queued = q;
+            c->progress_ms = now;
+            continue;
+        }
+        if (c->cut || now - c->progress_ms < NODE_WEB_SEND_STALL_MS)
+            continue;
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+            char who[INET6_ADDRSTRLEN] = "?";
+            uint8_t z[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+            if (!memcmp(c->source, z, 12))
+                inet_ntop(AF_INET, c->source + 12, who, sizeof who);
+            else
+                inet_ntop(AF_INET6, c->source, who, sizeof who);
+            log_info(s->d, "web view: closing a connection from %s whose client read none of its answer for %u s "
+                     "(%zu bytes unsent)", who, NODE_WEB_SEND_STALL_MS / 1000, q);
+            shutdown(fd, SHUT_RDWR);
+        }
+        c->cut = 1;
+    }
+    if (!s->nconns)
+        uv_timer_stop(t);   /* started again by the next accept: an idle node does not wake for it */
 }
 
 /* The peer's address (16 bytes, IPv4 as ::ffff:a.b.c.d) in addr, and the
@@ -443,6 +558,9 @@ static void on_accept(uv_stream_t *l, int status)
     if (!c)
         return;
     c->w = s;
+    c->queued = 0;
+    c->progress_ms = uv_now(l->loop);
+    c->cut = 0;
     c->prev = NULL;
     c->next = s->conns;
     if (s->conns)
@@ -463,6 +581,8 @@ static void on_accept(uv_stream_t *l, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (s->stall_open && !uv_is_active((uv_handle_t *)&s->stall))
+        uv_timer_start(&s->stall, on_stall_tick, NODE_WEB_SEND_STALL_MS / 4, NODE_WEB_SEND_STALL_MS / 4);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
     if (!sock) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -521,6 +641,9 @@ int web_listen(catalogd *d, char *err, size_t errlen)
     s->auth = auth;
     h2o_config_init(&s->conf);
     s->conf.http1.req_timeout = NODE_WEB_REQ_TIMEOUT_MS;
+    /* no page takes a body: libh2o would otherwise buffer up to 1 GB of one
+     * (in a file under /tmp) before on_req, even for a refused sign-in */
+    s->conf.max_request_entity_size = NODE_WEB_REQ_BODY_MAX;
     h2o_hostconf_t *hc = h2o_config_register_host(&s->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(hc, "/", 0);
     /* the handler carries the server after libh2o's own struct */
@@ -547,6 +670,9 @@ int web_listen(catalogd *d, char *err, size_t errlen)
     /* no connection is accepted before the loop runs again */
     h2o_context_init(&s->ctx, d->loop, &s->conf);
     s->ctx_ready = 1;
+    uv_timer_init(d->loop, &s->stall);
+    s->stall.data = s;
+    s->stall_open = 1;
     s->actx.ctx = &s->ctx;
     snprintf(s->url, sizeof s->url, "%s://%s/", s->actx.ssl_ctx ? "https" : "http", addr);
     char what[512];
@@ -571,6 +697,8 @@ void web_close(catalogd *d)
         if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
             shutdown(fd, SHUT_RD);
     }
+    if (s->stall_open)
+        uv_close((uv_handle_t *)&s->stall, on_stall_closed);
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 }
 

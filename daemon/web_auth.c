@@ -56,7 +56,7 @@ typedef struct {
 
 /* One client address: its failed sign-ins and its refusals' log lines. */
 typedef struct {
-    uint8_t addr[16];          /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+    uint8_t addr[16];          /* IPv6 /64 (the rest zero), or IPv4 as ::ffff:a.b.c.d */
     int used;
     uint64_t window_ms;        /* when its first failure of the window was */
     unsigned failures;         /* in that window */
@@ -165,8 +165,17 @@ static int peer_addr(h2o_req_t *req, uint8_t out[16])
     return 0;
 }
 
-static addr_slot *addr_find(web_auth *a, const uint8_t addr[16])
+static addr_slot *addr_find(web_auth *a, const uint8_t peer[16])
 {
+    /* An IPv4 address, or an IPv6 /64, as the web view's connection caps
+     * count (daemon/web.c source_of): one host is usually handed a whole
+     * /64, and counted per address a guesser would take
+     * NODE_WEB_AUTH_FAIL_MAX guesses from each of its 2^64 addresses. */
+    static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    uint8_t addr[16];
+    memcpy(addr, peer, 16);
+    if (memcmp(addr, v4mapped, 12))
+        memset(addr + 8, 0, 8);
     /* else a free slot, else the one whose window and last line are oldest */
     addr_slot *reuse = NULL;
     uint64_t reuse_age = 0;

@@ -226,13 +226,17 @@ void web_link_ext(web_buf *b, const char *url, const char *text)
 
 /* ---- the frame ---- */
 
-/* Served as /static/style.css: the CSP allows no inline style. */
+/* Served as /static/style.css: the CSP allows no inline style.
+ * overflow-wrap:anywhere on body: another member's text may hold a word of
+ * 200 bytes (a URL of 2,048) with no space to break at; without it that
+ * word set a table's width, and the page ran past the window and, printed,
+ * past the paper (the evidence sheet's record hash cut off). */
 const char web_style_css[] =
     ":root{--fg:#1b1b1b;--muted:#5a5a5a;--line:#d6d6d6;--bg:#fff;--band:#f3f5f8;--accent:#0b4f9c;"
     "--warn:#9a3412;--warnbg:#fff4e5;--ok:#166534;--okbg:#ecfdf3;--bad:#991b1b;--badbg:#fef2f2}\n"
     "*{box-sizing:border-box}\n"
     "body{margin:0;font-family:'Noto Sans CJK JP','Noto Sans JP','Hiragino Sans','Yu Gothic',Meiryo,sans-serif;"
-    "color:var(--fg);background:var(--bg);line-height:1.6;font-size:15px}\n"
+    "color:var(--fg);background:var(--bg);line-height:1.6;font-size:15px;overflow-wrap:anywhere}\n"
     "header{background:var(--accent);color:#fff;padding:.5rem 1.5rem;display:flex;align-items:center;"
     "gap:2rem;flex-wrap:wrap}\n"
     "header .site{font-weight:bold}header .node{opacity:.85;font-size:.9em}\n"

@@ -394,9 +394,27 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 /* Query parameters of one request (the search form has about 20, with one
  * per checked 分野). */
 #define NODE_WEB_PARAMS_MAX 64u
+/* Bytes of a request body.  The view is read-only (GET and HEAD): no page
+ * reads a body, and libh2o's own default (1 GB, buffered in a file under
+ * /tmp before the handler runs, whoever signs in) let one address fill
+ * NODE_WEB_CONN_PER_ADDR GB of disk.  Over this: 413 and the connection
+ * closed, without waiting for the rest. */
+#define NODE_WEB_REQ_BODY_MAX 0u
 /* A request's head must arrive within this long, and a kept-alive
  * connection idle this long is closed (libh2o's http1 request timeout). */
 #define NODE_WEB_REQ_TIMEOUT_MS 10000u
+/* A response that makes no progress this long (the client reads none of
+ * it) is cut off.  libh2o 2.2 has no send timeout: a client that asks for
+ * an export and never reads held its connection slot and the response's
+ * copy for ever, and four addresses could take every slot.  A live client
+ * on a slow link keeps taking bytes; checked every quarter of it. */
+#define NODE_WEB_SEND_STALL_MS 10000u
+/* Bytes of responses handed to libh2o and not yet sent, in all.  A client
+ * that reads a byte a second is making progress, and an export is up to
+ * tens of MB: without a bound, 256 such connections held 256 exports in
+ * memory.  Two of the largest page fit; past it a request gets 503 for a
+ * moment (honest exports finish in seconds and free their share). */
+#define NODE_WEB_INFLIGHT_MAX (2u * NODE_WEB_BODY_MAX)
 /* Products on one page of search results, and the most a request may ask. */
 #define NODE_WEB_PAGE_PRODUCTS 20u
 #define NODE_WEB_PAGE_PRODUCTS_MAX 100u

@@ -253,6 +253,29 @@ const scenarios = {
     return { csp, bypassed_csp_checked: true };
   },
 
+  // 7. pages holding another member's long words (no space to break at)
+  // stay as wide as the window on screen, and those marked print (the
+  // evidence sheet) printed on A4 (794 px at 96 dpi): what overflows is cut
+  // off on paper, the record hash with it
+  async fits(b, a) {
+    const { page } = b;
+    const wide = [];
+    const widths = {};
+    for (const media of ['screen', 'print']) {
+      await page.emulateMedia({ media });
+      await page.setViewportSize({ width: media === 'print' ? 794 : 1280, height: 800 });
+      for (const p of a.pages.filter((q) => media === 'screen' || q.print)) {
+        await goto(page, p.url);
+        const [sw, iw] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+        widths[`${media} ${p.name}`] = sw;
+        if (sw > iw + 1) wide.push(`${media} ${p.name}: ${sw} px wide in a window of ${iw}`);
+      }
+    }
+    await page.emulateMedia({ media: 'screen' });
+    check(wide.length === 0, wide.join('\n'));
+    return { widths };
+  },
+
   // 6. every page at 1280×800 under a.dir; all are taken before failing
   async screenshots(b, a) {
     const { page } = b;

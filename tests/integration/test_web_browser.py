@@ -259,6 +259,27 @@ def test_xss_product_page(env):
                 company=XSS_COMPANY, product=XSS_PRODUCT)
 
 
+def test_long_words_wrap_on_screen_and_paper(env):
+    """Another member's fields with no space to break at (as long as the
+    schema allows) made every page wider than the window: columns, the
+    history links and, on the printed evidence sheet, the product's name and
+    the record's hash were cut off."""
+    a = env.found()
+    w = "A" * 150
+    ctl_ok(a, "certification", "add", "長-001", f"事業者名=株式会社{w}", f"製品・サービス名=製品{w}", "分野=防災",
+           "認定日=2026-04-01", "有効期限=2029-03-31", f"認定制度名=制度{w}", f"根拠法令=法令{w}",
+           f"問合せ先={'x' * 150}@example.jp", "概要=" + "w" * 3000, "URL=https://example.jp/" + "p" * 1500,
+           "公表資料=https://example.jp/" + "q" * 1500)
+    ctl_ok(a, "adoption", "add", "R8-長", f"認定={a.code}/長-001", "年度=2026", f"原課=課{w}", "契約方法=4号随契",
+           "KPI=" + "k" * 3000)
+    ref = urllib.parse.urlencode({"c": a.member_id(), "k": "長-001"})
+    pages = [("search", a.web_url + "/?q=" + urllib.parse.quote("製品")), ("product", a.web_url + "/product?" + ref),
+             ("evidence", a.web_url + "/evidence?" + ref), ("new", a.web_url + "/new"),
+             ("history", a.web_url + "/history?kind=certification&" + ref)]
+    r = BROWSER.run("fits", pages=[{"name": n, "url": u, "print": n == "evidence"} for n, u in pages])
+    assert len(r["widths"]) == len(pages) + 1 and "print evidence" in r["widths"], r
+
+
 def png_size(path):
     with open(path, "rb") as f:
         head = f.read(24)
