@@ -182,12 +182,8 @@ int catalog_cmd_put(catalogd *d, const uint8_t *req, size_t len, msgpack_packer 
                                 : items[i].existed   ? "updated"
                                                      : "created");
             uint64_t seq = 0;
-            if (!items[i].unchanged) {
-                proto_record pr;
-                if (proto_record_decode_stored(w[k].out, w[k].out_len, &pr, NULL, 0) == 0)
-                    seq = pr.seq;
-                k++;
-            }
+            if (!items[i].unchanged)
+                seq = w[k++].rec.seq;   /* as the store decoded it */
             msgpack_pack_uint64(pk, seq);
         }
         size_t nwarn = 0;
