@@ -286,6 +286,17 @@ int catalog_norm(const char *s, size_t n, char *out, size_t outlen)
 /* 1 if a under catalog_norm is nb (a string catalog_norm made). */
 static int norm_is(const char *a, const char *nb)
 {
+    /* Lowercase ASCII letters and digits are their own normal form (NFKC
+     * and case folding leave them as they are, and there is no space to
+     * fold): "public", "alliance", "active" are compared as they are,
+     * without an NFKC pass each (an ENUM value not spelled as listed was
+     * compared with every listed value and alias this way, at every row of
+     * an import, in catalogctl, in the writer and in every member). */
+    size_t k = 0;
+    while (a[k] && ((a[k] >= 'a' && a[k] <= 'z') || (a[k] >= '0' && a[k] <= '9')))
+        k++;
+    if (k && !a[k])
+        return strcmp(a, nb) == 0;
     char *na = norm_alloc(a, strlen(a), 1, NULL);
     int eq = na && strcmp(na, nb) == 0;
     free(na);
