@@ -61,11 +61,6 @@ const char import_usage[] = USAGE;
  * held for one chunk at a time (~10 ms), not for the sheet. */
 #define CHUNK 250
 #define CHUNKS_IN_FLIGHT 4
-/* The first chunk is smaller: until it is signed, committed and pushed the
- * members have nothing to verify, and one core of the writer's is idle
- * while the daemon builds a chunk on its loop.  Two signing threads' worth
- * (store_write_many signs 32 or more records per thread). */
-#define FIRST_CHUNK 64
 #define TITLE_ROWS_MAX 5     /* rows above the header that may be a title */
 #define TITLE_CELLS_MAX 3    /* filled cells a title row may have */
 #define HEADER_MAX 256       /* bytes of a normalised header */
@@ -673,8 +668,8 @@ int import_main(int argc, char **argv)
         for (size_t start = 0;;) {
             /* send while the window has room and rows are left */
             while (rc == CLIENT_OK && !first_err[0] && in_flight < CHUNKS_IN_FLIGHT && start < nrows) {
-                size_t cnt = 0, end = start, chunk = open ? CHUNK : FIRST_CHUNK;
-                while (end < nrows && cnt < chunk) {
+                size_t cnt = 0, end = start;
+                while (end < nrows && cnt < CHUNK) {
                     cnt += ok[end];
                     end++;
                 }
