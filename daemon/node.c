@@ -27,10 +27,12 @@ int node_publish(catalogd *d, store_write_item *items, size_t n, char *err, size
     int res[PUBLISH_SLICE];
     for (size_t i = 0; i < n;) {
         size_t m = 0;
-        for (; i < n && m < PUBLISH_SLICE; i++)
-            /* the store decoded them with the text rule already */
-            if (proto_record_decode_stored(items[i].out, items[i].out_len, &recs[m], NULL, 0) == 0)
-                res[m++] = STORE_NEW;
+        for (; i < n && m < PUBLISH_SLICE; i++) {
+            /* as the store decoded them (with the text rule): decoding
+             * them again here was ~1 % of an import's writer */
+            recs[m] = items[i].rec;
+            res[m++] = STORE_NEW;
+        }
         node_applied(d, recs, res, m, NULL);
     }
     return 0;
@@ -39,7 +41,7 @@ int node_publish(catalogd *d, store_write_item *items, size_t n, char *err, size
 int node_publish_one(catalogd *d, const char *kind, const char *key, uint32_t flags,
                      const proto_body *body, uint8_t **out, size_t *out_len, char *err, size_t errlen)
 {
-    store_write_item it = { kind, key, flags, body, NULL, 0 };
+    store_write_item it = { .kind = kind, .key = key, .flags = flags, .body = body };
     if (node_publish(d, &it, 1, err, errlen))
         return -1;
     if (out) {

@@ -20,6 +20,7 @@ struct proto_body {
     msgpack_packer pk;
     uint32_t n;
     int failed;
+    int dry;               /* proto_body_new_dry: the bytes are not kept */
 };
 
 proto_body *proto_body_new(void)
@@ -29,6 +30,23 @@ proto_body *proto_body_new(void)
         return NULL;
     msgpack_sbuffer_init(&b->buf);
     msgpack_packer_init(&b->pk, &b->buf, msgpack_sbuffer_write);
+    return b;
+}
+
+/* The packer's sink of a dry body: every byte is taken and dropped. */
+static int discard(void *data, const char *buf, size_t len)
+{
+    return 0;
+}
+
+proto_body *proto_body_new_dry(void)
+{
+    proto_body *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    msgpack_sbuffer_init(&b->buf);
+    msgpack_packer_init(&b->pk, NULL, discard);
+    b->dry = 1;
     return b;
 }
 
@@ -60,6 +78,14 @@ int proto_body_str(proto_body *b, const char *field, const char *val)
 {
     size_t n = strlen(val);
     if (n > PROTO_FIELD_MAX || proto_text_check(val, n, PROTO_TEXT_NL, NULL) || body_field(b, field))
+        return b->failed = 1, -1;
+    return pack_str(&b->pk, val, n) ? (b->failed = 1, -1) : 0;
+}
+
+int proto_body_str_checked(proto_body *b, const char *field, const char *val)
+{
+    size_t n = strlen(val);
+    if (n > PROTO_FIELD_MAX || body_field(b, field))
         return b->failed = 1, -1;
     return pack_str(&b->pk, val, n) ? (b->failed = 1, -1) : 0;
 }
@@ -101,7 +127,7 @@ int proto_body_encode(const proto_body *b, uint8_t **out, size_t *len)
     msgpack_packer pk;
     *out = NULL;
     *len = 0;
-    if (b && b->failed)
+    if (b && (b->failed || b->dry))
         return -1;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -215,7 +241,7 @@ int proto_record_sign(const proto_id *alliance, const proto_id *author,
     if (!key_valid(key, strlen(key), 1))
         return proto_err(err, errlen, "invalid record key (1..%u bytes of UTF-8 text without control "
                          "or bidi characters)", PROTO_KEY_MAX);
-    if (body && body->failed)
+    if (body && (body->failed || body->dry))
         return proto_err(err, errlen, "record body has an invalid or oversized field");
     if (seq == 0)
         return proto_err(err, errlen, "record seq starts at 1");

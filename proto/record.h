@@ -55,6 +55,15 @@ typedef struct proto_body proto_body;
 proto_body *proto_body_new(void);
 void proto_body_free(proto_body *b);
 int  proto_body_str(proto_body *b, const char *field, const char *val);
+/* proto_body_str for a value that has passed proto_text_check already,
+ * with PROTO_TEXT_NL or stricter (a schema text field's converter): the
+ * same result without walking the value a second time. */
+int  proto_body_str_checked(proto_body *b, const char *field, const char *val);
+/* A body that packs nothing: every proto_body_* call succeeds or fails
+ * exactly as on a real body (the same checks, in the same order), but the
+ * bytes are dropped; it cannot be encoded or signed.  For a check that
+ * must refuse what building the body would refuse. */
+proto_body *proto_body_new_dry(void);
 int  proto_body_bin(proto_body *b, const char *field, const void *val, size_t len);
 int  proto_body_int(proto_body *b, const char *field, int64_t val);
 int  proto_body_strs(proto_body *b, const char *field, const char *const *vals, size_t n);

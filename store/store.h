@@ -172,6 +172,9 @@ typedef struct {
     const proto_body *body;
     uint8_t *out;          /* set on success: the record bytes (caller frees) */
     size_t out_len;
+    proto_record rec;      /* set on success: out as the store decoded it (with the
+                            * text rule), pointing into out: callers need not decode
+                            * it again */
 } store_write_item;
 int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n,
                      char *err, size_t errlen);

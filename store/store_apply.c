@@ -587,13 +587,13 @@ static int sign_all(EVP_PKEY *priv, const proto_id *alliance, const proto_id *au
     return 0;
 }
 
-/* Apply one record this node signed (in items[i].out). */
-static int apply_own(store *s, MDB_txn *txn, const store_write_item *it, char *err, size_t errlen)
+/* Apply one record this node signed (in it->out; decoded into it->rec). */
+static int apply_own(store *s, MDB_txn *txn, store_write_item *it, char *err, size_t errlen)
 {
-    proto_record r;
-    if (proto_record_decode(it->out, it->out_len, &r, err, errlen))
+    proto_record *r = &it->rec;
+    if (proto_record_decode(it->out, it->out_len, r, err, errlen))
         return -1;
-    int res = apply_txn(s, txn, &r, 1, NULL, err, errlen);
+    int res = apply_txn(s, txn, r, 1, NULL, err, errlen);
     if (res != STORE_NEW) {
         if (res > 0 && err && !err[0])
             proto_err(err, errlen, "record refused: %s", store_result_str(res));
@@ -693,7 +693,7 @@ int store_write(store *s, EVP_PKEY *priv, const char *kind, const char *key,
                 uint32_t flags, const proto_body *body, uint8_t **out, size_t *out_len,
                 char *err, size_t errlen)
 {
-    store_write_item it = { kind, key, flags, body, NULL, 0 };
+    store_write_item it = { .kind = kind, .key = key, .flags = flags, .body = body };
     if (store_write_many(s, priv, &it, 1, err, errlen))
         return -1;
     if (out) {
@@ -740,7 +740,7 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
     if (address && address[0])
         proto_body_str(b, "address", address);
     proto_body_bin(b, "cert", cert_der, cert_len);
-    store_write_item it = { "genesis", "genesis", 0, b, NULL, 0 };
+    store_write_item it = { .kind = "genesis", .key = "genesis", .body = b };
     s->policy_dirty = 0;
     rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen) ||
          policy_settle_txn(s, txn);

@@ -9,7 +9,9 @@ Companies are fictional; every 法人番号 has a valid check digit (body
 import csv
 import io
 import json
+import os
 import re
+import sys
 
 from harness import digests_equal, wait_until
 
@@ -387,3 +389,54 @@ def test_refs_status_and_import_work_together(env):
     assert "取り下げの理由:   重複して登録" in a.ctl("adoption", "show", "R8-802")
     rc, out, err = a.run("--json", "adoption", "show", "R8-899", check=False)
     assert rc == 1 and out == "" and "見つかりません" in err, (rc, out, err)
+
+
+def test_cput_reads_its_request_whatever_the_order(env):
+    """cput finds allow_unknown and strict before or after the items, and an
+    item's fields wherever they are in it (catalogctl packs them last, and
+    the daemon reads them once there): the same results either way."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                    "bench"))
+    from ctlclient import Ctl
+    a = env.found()
+    c = Ctl(os.path.join(a.dir, "control.sock"))
+
+    def put(req):
+        c.send(dict({"cmd": "cput"}, **req))
+        return c.recv()
+
+    ref = f"{a.code}/文京-2026-999"   # held nowhere
+    fields = [["認定", ref], ["年度", "2026"], ["原課", "危機管理課"], ["契約方法", "4号随契"]]
+
+    def item(key, fields_first=False):
+        if fields_first:
+            return {"fields": fields, "kind": "adoption", "key": key, "mode": "add"}
+        return {"kind": "adoption", "key": key, "mode": "add", "fields": fields}
+
+    # refused without allow_unknown, wherever the fields are
+    for first in (False, True):
+        r = put({"items": [item("R8-100", first)]})
+        assert not r["ok"] and "まだありません" in r["error"], r
+    # allow_unknown after the items counts as before them; two items with
+    # their fields last are read one after the other
+    r = put({"items": [item("R8-101"), item("R8-102", True)], "allow_unknown": 1})
+    assert r["ok"], r
+    assert [x[:2] for x in r["results"]] == [["R8-101", "created"], ["R8-102", "created"]], r
+    r = put({"allow_unknown": 1, "items": [item("R8-103")]})
+    assert r["ok"] and r["results"][0][:2] == ["R8-103", "created"], r
+    # allow_unknown 0 after the items is no allow_unknown
+    r = put({"items": [item("R8-104")], "allow_unknown": 0, "strict": 0})
+    assert not r["ok"] and "まだありません" in r["error"], r
+    # malformed fields last: the same refusal as when they came first
+    for first in (False, True):
+        bad = {"kind": "adoption", "key": "R8-105", "mode": "add"}
+        if first:
+            bad = dict({"fields": [["認定"]]}, **bad)
+        else:
+            bad["fields"] = [["認定"]]
+        r = put({"items": [bad], "allow_unknown": 1})
+        assert not r["ok"] and r["error"] == "malformed fields", r
+    # fields that are not a list, last: no fields given, as before
+    r = put({"items": [{"kind": "adoption", "key": "R8-106", "mode": "add", "fields": 7}], "allow_unknown": 1})
+    assert not r["ok"] and "必須です" in r["error"], r
+    c.close()

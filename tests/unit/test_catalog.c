@@ -783,6 +783,14 @@ static void type_enum(void **state)
     cert_field_value("visibility", "公開", "public");
     cert_field_value("visibility", "連合内", "alliance");
     cert_field_value("visibility", "非公開", "alliance");
+    /* listed values and aliases of lowercase ASCII are compared without
+     * normalising them: the typed side still is */
+    cert_field_value("visibility", "ＰＵＢＬＩＣ", "public");
+    cert_field_value("visibility", "　ａｌｌｉａｎｃｅ ", "alliance");
+    cert_field_value("status", "ACTIVE", "認定中");
+    cert_field_value("status", "Ｓｕｓｐｅｎｄｅｄ", "停止");
+    cert_field_rejected("visibility", "publi", "は次のどれでもありません");
+    cert_field_rejected("visibility", "public2", "は次のどれでもありません");
     cert_field_rejected("visibility", "private", "公開区分 (visibility): 「private」は次のどれでもありません: public、alliance");
     adoption_field_str("route", "4号随契", "4号随契");
     adoption_field_str("route", "４号随契", "4号随契");   /* full-width digit */

@@ -1354,6 +1354,68 @@ static void body_items(void **state)
     proto_body_free(b);
 }
 
+/* A dry body (a check's: catalog_check) refuses every value a real body
+ * refuses, at the same call, and a real body of the same calls is what
+ * proto_body_str_checked builds too; a dry body is never encoded or signed. */
+static void body_dry_refuses_as_a_body_does(void **state)
+{
+    static char big[PROTO_FIELD_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    const char *vals[] = { "ok", "tab\there", "nl\nhere", "c1 \xc2\x85", "bidi \xe2\x80\xae", "bad \xff", big,
+                           "日本語" };
+    for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+        proto_body *real = proto_body_new(), *dry = proto_body_new_dry();
+        assert_non_null(real);
+        assert_non_null(dry);
+        int r = proto_body_str(real, "f", vals[v]);
+        assert_int_equal(proto_body_str(dry, "f", vals[v]), r);
+        /* after a refusal both refuse everything, after success both go on */
+        assert_int_equal(proto_body_int(dry, "n", 1), proto_body_int(real, "n", 1));
+        const char *items[] = { vals[v], "x" };
+        assert_int_equal(proto_body_strs(dry, "l", items, 2), proto_body_strs(real, "l", items, 2));
+        assert_int_equal(proto_body_str(dry, "bad\x01name", "x"), proto_body_str(real, "bad\x01name", "x"));
+        uint8_t *enc;
+        size_t el;
+        assert_int_equal(proto_body_encode(dry, &enc, &el), -1);
+        assert_null(enc);
+        proto_body_free(real);
+        proto_body_free(dry);
+    }
+    /* the field count: PROTO_BODY_ITEMS, then refused */
+    proto_body *dry = proto_body_new_dry();
+    for (unsigned i = 0; i < PROTO_BODY_ITEMS; i++) {
+        char f[16];
+        snprintf(f, sizeof f, "f%u", i);
+        assert_int_equal(proto_body_str(dry, f, "v"), 0);
+    }
+    assert_int_equal(proto_body_str(dry, "one_more", "v"), -1);
+    proto_body_free(dry);
+    /* proto_body_str_checked: the same bytes as proto_body_str for text that
+     * passes the rule, and the same limits on length and field names */
+    proto_body *a = proto_body_new(), *b = proto_body_new();
+    assert_int_equal(proto_body_str(a, "t", "改行\nあり"), 0);
+    assert_int_equal(proto_body_str_checked(b, "t", "改行\nあり"), 0);
+    assert_int_equal(proto_body_str_checked(b, "u", big), -1);
+    assert_int_equal(proto_body_str(a, "u", big), -1);
+    uint8_t *ea, *eb;
+    size_t la, lb;
+    proto_body_free(a);
+    proto_body_free(b);
+    a = proto_body_new();
+    b = proto_body_new();
+    proto_body_str(a, "t", "改行\nあり");
+    proto_body_str_checked(b, "t", "改行\nあり");
+    assert_int_equal(proto_body_encode(a, &ea, &la), 0);
+    assert_int_equal(proto_body_encode(b, &eb, &lb), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ea, eb, la);
+    assert_int_equal(proto_body_str_checked(b, "bad\x01name", "x"), -1);
+    free(ea);
+    free(eb);
+    proto_body_free(a);
+    proto_body_free(b);
+}
+
 /* ---- kinds, seq, flags ---- */
 
 static void bad_kinds(void **state)
@@ -1609,6 +1671,7 @@ int main(void)
         cmocka_unit_test(body_floats_ext),
         cmocka_unit_test(body_depth),
         cmocka_unit_test(body_items),
+        cmocka_unit_test(body_dry_refuses_as_a_body_does),
         cmocka_unit_test(bad_kinds),
         cmocka_unit_test(seq_and_flags),
         cmocka_unit_test(id_strings),
