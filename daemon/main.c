@@ -428,6 +428,13 @@ int main(int argc, char **argv)
 out:
     if (uv_loop_close(d.loop) == UV_EBUSY) {
         uv_walk(d.loop, on_walk_close, NULL);
+        /* closing the signals' watchers gave them back their default
+         * actions, and the run below may wait for the thread pool (a
+         * backup, a key being made): a SIGHUP or SIGTERM now must not kill
+         * the daemon before the store is closed */
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
         uv_run(d.loop, UV_RUN_DEFAULT);
         uv_loop_close(d.loop);
     }

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <openssl/sha.h>
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 #include <arpa/inet.h>
@@ -56,6 +57,10 @@ typedef struct web {
     web_auth *auth;          /* who may use it, and its TLS (web_auth.c) */
     char url[300];
     size_t inflight;         /* response bytes handed to libh2o, not yet sent (NODE_WEB_INFLIGHT_MAX) */
+    struct {                 /* the same per source (NODE_WEB_INFLIGHT_SOURCE_MAX); free at 0 bytes */
+        uint8_t key[16];
+        size_t bytes;
+    } share[NODE_WEB_CONN_MAX];
 } web;
 
 /* ---- routes ---- */
@@ -202,28 +207,83 @@ static void security_headers(h2o_req_t *req)
     add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
 }
 
-/* A response body held by libh2o: counted in s->inflight until the
- * request's pool is cleared (the response sent, or the connection gone). */
+/* A response body held by libh2o: counted in s->inflight and in its
+ * source's share until the request's pool is cleared (the response sent,
+ * or the connection gone). */
 typedef struct {
     web *s;
     size_t n;
+    int share;               /* index in s->share, or -1 */
 } held_body;
 
 static void body_released(void *p)
 {
     held_body *h = p;
     h->s->inflight -= h->n;
+    if (h->share >= 0)
+        h->s->share[h->share].bytes -= h->n;
+}
+
+static void source_of_sa(const struct sockaddr *sa, uint8_t out[16], uint8_t addr[16]);
+
+/* Whom a request's bytes count against: its address (an IPv4 address or
+ * an IPv6 /64, as the connection caps count), or behind the trusted proxy,
+ * which carries the whole office from one address, its signed-in user. */
+static void share_key(web *s, h2o_req_t *req, const char *user, uint8_t key[16])
+{
+    struct sockaddr_storage ss;
+    uint8_t addr[16];
+    memset(key, 0, 16);
+    socklen_t len = req->conn->callbacks->get_peername ? req->conn->callbacks->get_peername(req->conn,
+                                                                                          (struct sockaddr *)&ss)
+                                                       : 0;
+    if (len)
+        source_of_sa((struct sockaddr *)&ss, key, addr);
+    if (len && user && user[0] && web_auth_is_proxy(s->auth, addr)) {
+        uint8_t h[32];
+        SHA256((const unsigned char *)user, strlen(user), h);
+        memcpy(key, h, 16);
+        key[0] |= 0x80;   /* apart from any address's key (an IPv4 one starts with 0) */
+    }
+}
+
+/* The share entry of key: found, or a free one taken; -1 if none is free
+ * (at most one source per connection holds bytes, so one always is). */
+static int share_of(web *s, const uint8_t key[16])
+{
+    int free_at = -1;
+    for (int i = 0; i < (int)NODE_WEB_CONN_MAX; i++) {
+        if (s->share[i].bytes && !memcmp(s->share[i].key, key, 16))
+            return i;
+        if (!s->share[i].bytes && free_at < 0)
+            free_at = i;
+    }
+    if (free_at >= 0)
+        memcpy(s->share[free_at].key, key, 16);
+    return free_at;
 }
 
 static const char busy_msg[] = "混み合っています。少し待ってからもう一度お試しください\n";
 
-static void send_body(web *s, h2o_req_t *req, int status, const char *type, const char *body, size_t n)
+static void send_body(web *s, h2o_req_t *req, const char *user, int status, const char *type, const char *body,
+                      size_t n)
 {
     int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-    if (!head && s->inflight + n > NODE_WEB_INFLIGHT_MAX) {
-        /* what slow clients hold already: this one waits (see limits.h) */
+    uint8_t key[16];
+    share_key(s, req, user, key);
+    int sh = share_of(s, key);
+    /* a small answer (an error page, /healthz) always goes: 256 of them
+     * are a few MB; a larger one waits while slow clients hold the
+     * budget, or while its own source holds its share of it (see
+     * limits.h) */
+    if (!head && n > NODE_WEB_INFLIGHT_SMALL &&
+        (s->inflight + n > NODE_WEB_INFLIGHT_MAX ||
+         (sh >= 0 && s->share[sh].bytes + n > NODE_WEB_INFLIGHT_SOURCE_MAX))) {
         status = 503, type = "text/plain; charset=utf-8", body = busy_msg, n = sizeof busy_msg - 1;
         add_header(req, H2O_TOKEN_RETRY_AFTER, "5");
+        ssize_t at = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, -1);
+        if (at >= 0)
+            h2o_delete_header(&req->res.headers, at);   /* not a file: the message */
     }
     req->res.status = status;
     req->res.reason = reason(status);
@@ -239,7 +299,10 @@ static void send_body(web *s, h2o_req_t *req, int status, const char *type, cons
     held_body *h = h2o_mem_alloc_shared(&req->pool, sizeof *h + n, body_released);
     h->s = s;
     h->n = n;
+    h->share = n ? sh : -1;
     s->inflight += n;
+    if (h->share >= 0)
+        s->share[sh].bytes += n;
     memcpy(h + 1, body, n);
     h2o_iovec_t buf = h2o_iovec_init(h + 1, n);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
@@ -280,19 +343,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (web_auth_check(s->auth, req, user, sizeof user, &no)) {
         if (no.header)
             add_header_by_name(req, no.header, no.value);
-        send_body(s, req, no.status, "text/html; charset=utf-8", no.body, strlen(no.body));
+        send_body(s, req, NULL, no.status, "text/html; charset=utf-8", no.body, strlen(no.body));
         return 0;
     }
     int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if (!head && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         add_header(req, H2O_TOKEN_ALLOW, "GET, HEAD");
         static const char msg[] = "この表示は閲覧専用です（GET のみ）\n";
-        send_body(s, req, 405, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        send_body(s, req, user, 405, "text/plain; charset=utf-8", msg, sizeof msg - 1);
         return 0;
     }
     if (req->path.len > NODE_WEB_TARGET_MAX) {
         static const char msg[] = "URL が長すぎます\n";
-        send_body(s, req, 414, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        send_body(s, req, user, 414, "text/plain; charset=utf-8", msg, sizeof msg - 1);
         return 0;
     }
 
@@ -315,13 +378,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         static_body = web_style_css;
     }
     if (static_body) {
-        send_body(s, req, 200, static_type, static_body, strlen(static_body));
+        send_body(s, req, user, 200, static_type, static_body, strlen(static_body));
         return 0;
     }
 
-    if (s->inflight >= NODE_WEB_INFLIGHT_MAX) {
-        /* full: answer before the page's work, not after it */
-        send_body(s, req, 503, "text/plain; charset=utf-8", busy_msg, sizeof busy_msg - 1);
+    if (s->inflight >= NODE_WEB_INFLIGHT_MAX && strcmp(path, "/healthz")) {
+        /* full: answer before the page's work, not after it (monitoring's
+         * /healthz is small and always answered) */
+        send_body(s, req, user, 503, "text/plain; charset=utf-8", busy_msg, sizeof busy_msg - 1);
         return 0;
     }
 
@@ -355,14 +419,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             w.status = 500;
         }
     }
-    if (w.filename[0] && s->inflight + w.out.n <= NODE_WEB_INFLIGHT_MAX)
-        disposition(req, &w);   /* not on the 503 send_body answers instead */
+    if (w.filename[0])
+        disposition(req, &w);   /* send_body drops it again if it answers 503 instead */
     /* the page's own time on the loop, for the bench and the browser's
      * developer tools (W3C Server Timing) */
     char timing[64];
     snprintf(timing, sizeof timing, "page;dur=%.3f", (double)page_ns / 1e6);
     add_header_by_name(req, "server-timing", timing);
-    send_body(s, req, w.status, w.type, w.out.p ? w.out.p : "", w.out.n);
+    send_body(s, req, user, w.status, w.type, w.out.p ? w.out.p : "", w.out.n);
     web_buf_free(&w.out);
     params_free(&w);
     return 0;
@@ -522,6 +586,21 @@ static void on_stall_tick(uv_timer_t *t)
  * source it counts against for NODE_WEB_CONN_PER_ADDR in out: an IPv4
  * address, or an IPv6 /64 (one host is usually handed a whole /64, as for
  * peers: daemon/peer.c).  All zero when unknown. */
+static void source_of_sa(const struct sockaddr *sa, uint8_t out[16], uint8_t addr[16])
+{
+    memset(out, 0, 16);
+    memset(addr, 0, 16);
+    if (sa->sa_family == AF_INET) {
+        memcpy(addr + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        addr[10] = addr[11] = 0xff;
+        memcpy(out, addr, 16);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        memcpy(addr, a, 16);
+        memcpy(out, a, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
+    }
+}
+
 static void source_of(uv_tcp_t *t, uint8_t out[16], uint8_t addr[16])
 {
     struct sockaddr_storage ss;
@@ -530,15 +609,7 @@ static void source_of(uv_tcp_t *t, uint8_t out[16], uint8_t addr[16])
     memset(addr, 0, 16);
     if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len))
         return;
-    if (ss.ss_family == AF_INET) {
-        memcpy(addr + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-        addr[10] = addr[11] = 0xff;
-        memcpy(out, addr, 16);
-    } else if (ss.ss_family == AF_INET6) {
-        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-        memcpy(addr, a, 16);
-        memcpy(out, a, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
-    }
+    source_of_sa((struct sockaddr *)&ss, out, addr);
 }
 
 static unsigned conns_from(const web *s, const web_conn *self)
@@ -644,6 +715,13 @@ int web_listen(catalogd *d, char *err, size_t errlen)
     /* no page takes a body: libh2o would otherwise buffer up to 1 GB of one
      * (in a file under /tmp) before on_req, even for a refused sign-in */
     s->conf.max_request_entity_size = NODE_WEB_REQ_BODY_MAX;
+    /* HTTP/1.1 only.  libh2o would answer an Upgrade: h2c or an HTTP/2
+     * preface in clear; an HTTP/2 client then holds up to 100 responses on
+     * one connection behind a flow-control window of 0, which writes nothing
+     * to the socket, so the stall cut-off never sees it, and they fill the
+     * response budget.  Staff browsers speak HTTP/1.1 to it anyway (they use
+     * HTTP/2 only over TLS with ALPN, which the context does not offer). */
+    s->conf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *hc = h2o_config_register_host(&s->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(hc, "/", 0);
     /* the handler carries the server after libh2o's own struct */

@@ -415,6 +415,13 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * memory.  Two of the largest page fit; past it a request gets 503 for a
  * moment (honest exports finish in seconds and free their share). */
 #define NODE_WEB_INFLIGHT_MAX (2u * NODE_WEB_BODY_MAX)
+/* ...and per source (an IPv4 address, an IPv6 /64, or behind the trusted
+ * proxy a signed-in user): one client reading slowly on 17 connections held
+ * the whole budget and every other export got 503 for hours. */
+#define NODE_WEB_INFLIGHT_SOURCE_MAX (NODE_WEB_INFLIGHT_MAX / 4u)
+/* An answer this small is sent whatever the budget (error pages, /healthz):
+ * NODE_WEB_CONN_MAX of them are a few MB. */
+#define NODE_WEB_INFLIGHT_SMALL (16u << 10)
 /* Products on one page of search results, and the most a request may ask. */
 #define NODE_WEB_PAGE_PRODUCTS 20u
 #define NODE_WEB_PAGE_PRODUCTS_MAX 100u

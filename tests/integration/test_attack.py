@@ -233,33 +233,83 @@ def test_web_failed_sign_ins_counted_per_ipv6_64(env):
     assert p.stdout.split() == ["401"] * 5 + ["429"] * 3, p.stdout
 
 
+def held_export(a, source):
+    """A connection from source (a 127.0.0.x address) that asks for the ~8 MB
+    export and reads nothing more than the status line: its status line."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", a.web_port))
+    s.sendall(b"GET /export.csv HTTP/1.1\r\nHost: x\r\n\r\n")
+    return s, response_head(s, 10 * SLOW)
+
+
 def test_web_responses_held_by_slow_clients_are_bounded(env):
     """A client that reads slowly is making progress and is served on; but
     every connection's answer was held in memory as long as it took: 256
     slow exports of tens of MB each.  An answer that would take the bytes
-    held in all past NODE_WEB_INFLIGHT_MAX (128 MiB) is a 503 instead, until
-    some are sent."""
+    held past NODE_WEB_INFLIGHT_MAX (128 MiB) in all, or past a quarter of
+    it for its own source (one client on 17 connections held the whole
+    budget), is a 503 instead, until some are sent; small answers always go."""
     from harness import wait_until
     a = big_catalog(env)
-    held, statuses = [], []
-    for _ in range(24):   # 24 x 8 MB would be 192 MiB
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.connect(("127.0.0.1", a.web_port))
-        s.sendall(b"GET /export.csv HTTP/1.1\r\nHost: x\r\n\r\n")
+    held = []
+    # one source: its share (32 MiB: four 8 MB exports) then 503
+    statuses = []
+    for _ in range(8):
+        s, st = held_export(a, "127.0.0.2")
         held.append(s)
-        statuses.append(response_head(s, 10 * SLOW))
-        if statuses[-1] and b" 503 " in statuses[-1]:
+        statuses.append(st)
+        if st and b" 503 " in st:
             break
     assert statuses[-1] and b" 503 " in statuses[-1], statuses
-    assert len(statuses) >= 10 and all(b" 200 " in st for st in statuses[:-1]), statuses
-    # it says so, in Japanese; a small page still fits in what is left
+    assert 2 <= len(statuses) - 1 <= 4 and all(b" 200 " in st for st in statuses[:-1]), statuses
+    # ...while another source is served
+    s, st = held_export(a, "127.0.0.3")
+    held.append(s)
+    assert st and b" 200 " in st, st
+    # many sources: the whole budget, then 503 for everyone
+    statuses = []
+    for i in range(4, 40):
+        s, st = held_export(a, f"127.0.0.{i}")
+        held.append(s)
+        statuses.append(st)
+        if st and b" 503 " in st:
+            break
+    assert statuses[-1] and b" 503 " in statuses[-1], statuses
+    assert len(statuses) >= 8, statuses   # 128 MiB held in all before the first refusal of a new source
+    # it says so, in Japanese; a small page still fits in what is left, and
+    # monitoring's /healthz is answered
     st, body = get(a.web_url + "/export.csv")
     assert st == 503 and "混み合っています" in body, (st, body[:300])
     assert get(a.web_url + "/members")[0] == 200
+    assert get(a.web_url + "/healthz")[0] in (200, 503) and "混み合" not in get(a.web_url + "/healthz")[1]
     # once the held answers are gone, the export is served again, whole
     for s in held:
         s.close()
     wait_until(lambda: get(a.web_url + "/export.csv")[0] == 200, 10, what="the export to be served again")
     with urllib.request.urlopen(a.web_url + "/export.csv", timeout=30) as r:
         assert r.read().decode("utf-8-sig").count("\r\n") == 2001
+
+
+def test_web_speaks_http1_only(env):
+    """libh2o answered an Upgrade: h2c and an HTTP/2 preface in clear; an
+    HTTP/2 client then held up to 100 answers on one connection behind a
+    flow-control window of 0, where the stall cut-off saw nothing to cut."""
+    a = env.found()
+    s = socket.create_connection(("127.0.0.1", a.web_port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+              b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+    st = response_head(s, 10 * SLOW)
+    s.close()
+    assert st and st.startswith(b"HTTP/1.1 ") and b" 101 " not in st, st
+    s = socket.create_connection(("127.0.0.1", a.web_port))
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+    s.settimeout(10 * SLOW)
+    try:
+        got = s.recv(64)
+    except (socket.timeout, ConnectionResetError):
+        got = b""
+    s.close()
+    # an HTTP/2 server's first bytes are its SETTINGS frame: type 4
+    assert not (len(got) >= 4 and got[3] == 4 and not got.startswith(b"HTTP/")), got
