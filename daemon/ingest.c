@@ -36,9 +36,18 @@ struct ingest {
     size_t ndeferred, capdeferred;
     size_t deferred_bytes;    /* their bytes (also counted in d->deferred_bytes) */
     size_t nunknown, unknown_bytes;   /* of them, by authors who are no members */
-    pending_rec *acc;         /* records received, not yet handed to a verify job */
+    /* Records received, not yet handed to a verify job: their bytes one
+     * after the other in abuf, which becomes the job's frame as it is (no
+     * copy per record, no allocation per record), and their lengths. */
+    uint8_t *abuf;
+    size_t acc_bytes, acap;
+    size_t *alens;
     size_t nacc, capacc;
-    size_t acc_bytes;
+    /* While a stream runs, the frame of the last job written is kept for the
+     * next collection: freed and trimmed, each batch's buffer would be
+     * fresh pages again, a page fault every 4 KB (PERFORMANCE §29). */
+    uint8_t *spare;
+    size_t sparecap;
     int busy;                 /* a batch is being verified */
     const vjob *prev;         /* while the next batch is triaged: the job about to be applied */
     vjob *cur;                /* the batch on the pool */
@@ -69,6 +78,7 @@ typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; int own; } vtail;
 struct vjob {
     peer *p;
     uint8_t *frame;         /* owned copy of the records' bytes */
+    size_t framecap;        /* its allocated size (kept as the ingest's spare) */
     vitem *it;
     size_t n;
     vtail *tails;           /* per author in the job: its last seq (keys borrowed from it[]) */
@@ -146,6 +156,7 @@ static int cmp_rec(const void *a, const void *b)
 
 static void start_job(peer *p, vjob *j, int may_inline);
 static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal);
+static vjob *acc_take(peer *p, int *fatal);
 static void retry_deferred(peer *p);
 
 static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *raw, size_t len)
@@ -168,25 +179,62 @@ static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *r
     return 0;
 }
 
-/* Append src's records to dst (ownership moves, nothing is copied); on
- * failure to grow dst they stay in src. */
-static void list_move(pending_rec **dst, size_t *n, size_t *cap, pending_rec **src, size_t *nsrc)
+/* acc's first buffer: it doubles from here up to a batch (the collection
+ * bound, NODE_INGEST_COLLECT_BYTES, and the frame that crossed it). */
+#define ACC_BUF_MIN (64u << 10)
+
+/* Room in acc for n more records of `bytes` more bytes; a new buffer is
+ * the spare when that is big enough.  0, or -1 out of memory (acc as it
+ * was). */
+static int acc_reserve(ingest *g, size_t n, size_t bytes)
 {
-    if (!*nsrc)
-        return;
-    if (*n + *nsrc > *cap) {
-        size_t nc = *cap ? *cap : 64;
-        while (nc < *n + *nsrc)
+    if (g->nacc + n > g->capacc) {
+        size_t nc = g->capacc ? g->capacc : 64;
+        while (nc < g->nacc + n)
             nc *= 2;
-        pending_rec *nl = realloc(*dst, nc * sizeof *nl);
+        size_t *nl = realloc(g->alens, nc * sizeof *nl);
         if (!nl)
-            return;
-        *dst = nl;
-        *cap = nc;
+            return -1;
+        g->alens = nl;
+        g->capacc = nc;
     }
-    memcpy(*dst + *n, *src, *nsrc * sizeof **src);
-    *n += *nsrc;
-    *nsrc = 0;
+    if (g->acc_bytes + bytes > g->acap) {
+        if (!g->abuf && g->spare && g->sparecap >= bytes) {
+            g->abuf = g->spare;
+            g->acap = g->sparecap;
+            g->spare = NULL;
+            g->sparecap = 0;
+        } else {
+            size_t nc = g->acap ? g->acap : ACC_BUF_MIN;
+            while (nc < g->acc_bytes + bytes)
+                nc *= 2;
+            uint8_t *nb = realloc(g->abuf, nc);
+            if (!nb)
+                return -1;
+            g->abuf = nb;
+            g->acap = nc;
+        }
+    }
+    return 0;
+}
+
+/* Append a record to acc (room reserved). */
+static void acc_put(ingest *g, const uint8_t *raw, size_t len)
+{
+    memcpy(g->abuf + g->acc_bytes, raw, len);
+    g->acc_bytes += len;
+    g->alens[g->nacc++] = len;
+}
+
+/* The stream paused (nothing verified, nothing collected): the spare goes
+ * back to the heap, so that an idle connection holds no batch buffer. */
+static void spare_drop(ingest *g)
+{
+    if (g->nacc)
+        return;
+    free(g->spare);
+    g->spare = NULL;
+    g->sparecap = 0;
 }
 
 /* The deferred list was emptied (taken for a job, moved to acc, freed). */
@@ -272,7 +320,7 @@ static void verify_done(uv_work_t *w, int status)
     } else if (p->state == PEER_ESTABLISHED && g->nacc) {
         int fatal;
         g->prev = j;
-        next = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
+        next = acc_take(p, &fatal);
         g->prev = NULL;
         if (next)
             start_job(p, next, 0);
@@ -333,24 +381,40 @@ static void verify_done(uv_work_t *w, int status)
     size_t churn = 0;
     for (size_t i = 0; i < j->n; i++)
         churn += j->it[i].r.raw_len + sizeof j->it[i];
+    if (next && !g->spare && p->state == PEER_ESTABLISHED) {
+        /* the stream goes on: this frame takes the batch after next
+         * (not freed, so not counted as churn) */
+        for (size_t i = 0; i < j->n; i++)
+            churn -= j->it[i].r.raw_len;
+        g->spare = j->frame;
+        g->sparecap = j->framecap;
+        j->frame = NULL;
+    }
     job_free(j);
     catalogd_churn(d, churn);
     if (next) {
         /* Records set aside (an author admitted by this batch, say) ride
          * with the batch after next, which is checked after this one is
          * written; waiting for a pause in the stream could take long. */
-        size_t moved = g->deferred_bytes;
-        list_move(&g->acc, &g->nacc, &g->capacc, &g->deferred, &g->ndeferred);
-        if (!g->ndeferred) {
-            g->acc_bytes += moved;
+        size_t moved = 0;
+        for (size_t i = 0; i < g->ndeferred; i++)
+            moved += g->deferred[i].len;
+        if (g->ndeferred && acc_reserve(g, g->ndeferred, moved) == 0) {
+            for (size_t i = 0; i < g->ndeferred; i++) {
+                acc_put(g, g->deferred[i].raw, g->deferred[i].len);
+                free(g->deferred[i].raw);
+            }
+            g->ndeferred = 0;
             deferred_cleared(g);
         }
         peer_pump(p);   /* still busy: collect the batch after next meanwhile */
     }
     else if (p->state == PEER_ESTABLISHED)
         retry_deferred(p);
-    else
+    else {
         g->busy = 0;
+        spare_drop(g);
+    }
     peer_unref(p);
 }
 
@@ -414,8 +478,8 @@ static void refuse_former(peer *p, const proto_record *r, proto_id *logged)
 
 /* Precheck records (no signatures yet): drop what we hold, defer what cannot
  * apply yet, refuse what never can.  Returns a job to verify, or NULL. */
-static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t *lens, size_t n,
-                    int *fatal)
+static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **raws, const size_t *lens,
+                    size_t n, int *fatal)
 {
     vjob *j = calloc(1, sizeof *j);
     if (!j) {
@@ -423,6 +487,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         return NULL;
     }
     j->frame = frame;
+    j->framecap = framecap;
     j->it = calloc(n ? n : 1, sizeof *j->it);
     if (!j->it) {
         job_free(j);
@@ -563,7 +628,7 @@ static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
             lens[i] = list[i].len;
             off += list[i].len;
         }
-        j = triage(p, frame, raws, lens, n, fatal);   /* owns frame */
+        j = triage(p, frame, total, raws, lens, n, fatal);   /* owns frame */
         frame = NULL;
     }
     free(frame);
@@ -577,19 +642,53 @@ static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
     return j;
 }
 
-/* job_from_list on a peer's list (acc, deferred), which is left empty. */
+/* job_from_list on the peer's deferred list, which is left empty. */
 static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal)
 {
     pending_rec *l = *list;
     size_t k = *n;
-    ingest *g = p->ing;
     *list = NULL;
     *n = *cap = 0;
-    if (list == &g->deferred)
-        deferred_cleared(g);
-    else
-        g->acc_bytes = 0;
+    deferred_cleared(p->ing);
     return job_from_list(p, l, k, fatal);
+}
+
+/* Triage what acc holds into a job, which gets acc's buffer as its frame;
+ * acc is left empty. */
+static vjob *acc_take(peer *p, int *fatal)
+{
+    ingest *g = p->ing;
+    size_t n = g->nacc, total = g->acc_bytes, cap = g->acap;
+    uint8_t *frame = g->abuf;
+    size_t *lens = g->alens, lcap = g->capacc;
+    /* acc is empty from here on: whatever triage leads to sees it so */
+    g->abuf = NULL;
+    g->acap = g->acc_bytes = 0;
+    g->alens = NULL;
+    g->nacc = g->capacc = 0;
+    *fatal = 0;
+    vjob *j = NULL;
+    const uint8_t **raws = malloc((n ? n : 1) * sizeof *raws);
+    if (raws && frame) {
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+            raws[i] = frame + off;
+            off += lens[i];
+        }
+        j = triage(p, frame, cap, raws, lens, n, fatal);   /* owns frame */
+    } else {
+        free(frame);
+    }
+    free(raws);
+    if (!g->alens) {   /* the lengths' array serves the next collection */
+        g->alens = lens;
+        g->capacc = lcap;
+    } else {
+        free(lens);
+    }
+    if (!j)
+        catalogd_churn(p->d, total);   /* all dropped or set aside: give big ones' heap back */
+    return j;
 }
 
 static void retry_deferred(peer *p)
@@ -607,6 +706,7 @@ static void retry_deferred(peer *p)
             return;
     }
     g->busy = 0;
+    spare_drop(g);
     peer_pump(p);
 }
 
@@ -618,7 +718,7 @@ static void flush_acc(peer *p, int may_inline)
     if (!g->nacc || g->busy || p->state != PEER_ESTABLISHED)
         return;
     int fatal;
-    vjob *j = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
+    vjob *j = acc_take(p, &fatal);
     if (j)
         start_job(p, j, may_inline);
 }
@@ -647,9 +747,9 @@ void ingest_free(ingest *g)
     for (size_t i = 0; i < g->ndeferred; i++)
         free(g->deferred[i].raw);
     free(g->deferred);
-    for (size_t i = 0; i < g->nacc; i++)
-        free(g->acc[i].raw);
-    free(g->acc);
+    free(g->abuf);
+    free(g->alens);
+    free(g->spare);
     if (g->ready)
         job_free(g->ready);
     free(g);
@@ -657,9 +757,9 @@ void ingest_free(ingest *g)
 
 int ingest_add(ingest *g, const uint8_t *raw, size_t len)
 {
-    if (list_add(&g->acc, &g->nacc, &g->capacc, raw, len))
+    if (acc_reserve(g, 1, len))
         return -1;
-    g->acc_bytes += len;
+    acc_put(g, raw, len);
     return 0;
 }
 
@@ -679,7 +779,7 @@ static void triage_ahead(ingest *g)
     if (g->ready || !g->cur || !g->nacc || p->state != PEER_ESTABLISHED)
         return;
     g->prev = g->cur;
-    g->ready = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
+    g->ready = acc_take(p, &fatal);
     g->prev = NULL;
     if (g->ready)
         log_debug(p->d, "triaged %zu records ahead, while %zu are verified", g->ready->n, g->cur->n);
