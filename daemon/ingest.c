@@ -63,8 +63,9 @@ typedef struct {
     char why[256];            /* the first record of the chunk the rules refused */
 } vchunk;
 
+/* A record of a job: the decoded record itself is j->r[i] (records sit in
+ * one array of their own, which the prechecks and the write take as is). */
 typedef struct {
-    proto_record r;
     EVP_PKEY *key;
     int ok;                   /* passed the rules and its signature verified */
     int refused;              /* broke a rule (text, its kind's validator) */
@@ -79,7 +80,8 @@ struct vjob {
     peer *p;
     uint8_t *frame;         /* owned copy of the records' bytes */
     size_t framecap;        /* its allocated size (kept as the ingest's spare) */
-    vitem *it;
+    proto_record *r;        /* the records, decoded (pointing into frame) */
+    vitem *it;              /* it[i]: what became of r[i] */
     size_t n;
     vtail *tails;           /* per author in the job: its last seq (keys borrowed from it[]) */
     size_t ntails;
@@ -117,18 +119,19 @@ static void verify_work(uv_work_t *w)
     c->why[0] = 0;
     for (size_t i = c->from; i < c->to; i++) {
         vitem *it = &j->it[i];
+        const proto_record *r = &j->r[i];
         char why[256];
-        int text = proto_record_check_text(&it->r, why, sizeof why);
+        int text = proto_record_check_text(r, why, sizeof why);
         /* triage read the header only: a body that is not even what a
          * stored record may be (bad msgpack, bad UTF-8, too deep) is
          * counted as malformed, as triage counted it when it decoded the
          * whole record; the decode runs only for a refused record */
         proto_record whole;
-        it->malformed = text && proto_record_decode_stored(it->r.raw, it->r.raw_len, &whole, NULL, 0);
-        it->refused = text || store_record_rules(&it->r, why, sizeof why);
+        it->malformed = text && proto_record_decode_stored(r->raw, r->raw_len, &whole, NULL, 0);
+        it->refused = text || store_record_rules(r, why, sizeof why);
         if (it->refused && !c->why[0])
             snprintf(c->why, sizeof c->why, "%s", why);
-        it->ok = !it->refused && proto_record_verify(&it->r, it->key, NULL, 0) == 0;
+        it->ok = !it->refused && proto_record_verify(r, it->key, NULL, 0) == 0;
     }
 }
 
@@ -140,6 +143,7 @@ static void job_free(vjob *j)
         if (j->tails[i].own)
             EVP_PKEY_free(j->tails[i].key);
     free(j->it);
+    free(j->r);
     free(j->tails);
     free(j->frame);
     free(j);
@@ -326,21 +330,37 @@ static void verify_done(uv_work_t *w, int status)
             start_job(p, next, 0);
     }
 
-    /* Keep only verified records; note the first forgery. */
-    proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
+    size_t churn = 0, raw_bytes = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        raw_bytes += j->r[i].raw_len;
+        churn += j->r[i].raw_len + sizeof j->r[i] + sizeof j->it[i];
+    }
+    /* Keep only verified records (moved to the front of j->r, in order);
+     * note the first forgery and the first refusal (copied: the move may
+     * write over them). */
+    proto_record *recs = j->r;
     int *res = calloc(j->n ? j->n : 1, sizeof *res);
-    const vitem *bad = NULL, *refused = NULL;
+    proto_record badr, refr;
+    const proto_record *bad = NULL, *refused = NULL;
+    int refused_malformed = 0;
     size_t m = 0;
-    for (size_t i = 0; recs && i < j->n; i++) {
-        if (j->it[i].refused && !refused)
-            refused = &j->it[i];
+    for (size_t i = 0; i < j->n; i++) {
+        if (j->it[i].refused && !refused) {
+            refr = j->r[i];
+            refused = &refr;
+            refused_malformed = j->it[i].malformed;
+        }
         if (!j->it[i].ok) {
             d->counters.verify_failures += !j->it[i].refused;
-            if (!bad && !j->it[i].refused)
-                bad = &j->it[i];
+            if (!bad && !j->it[i].refused) {
+                badr = j->r[i];
+                bad = &badr;
+            }
             continue;
         }
-        recs[m++] = j->it[i].r;
+        if (m != i)
+            recs[m] = recs[i];
+        m++;
     }
     if (refused && p->state == PEER_ESTABLISHED) {
         /* a record that breaks the rules is never acceptable: as when triage
@@ -349,11 +369,11 @@ static void verify_done(uv_work_t *w, int status)
         for (int k = 0; k < j->nchunks && !why[0]; k++)
             why = j->chunks[k].why;
         char a[PROTO_ID_STR];
-        d->counters.records_refused[refused->malformed ? RECORD_MALFORMED : RECORD_RULES]++;
-        proto_id_str(&refused->r.author, a);
+        d->counters.records_refused[refused_malformed ? RECORD_MALFORMED : RECORD_RULES]++;
+        proto_id_str(&refused->author, a);
         peer_fail(p, MSG_ERR_RECORD, "%s: %s (author %s, %s/%s seq %llu)",
-                  refused->malformed ? "malformed record" : "record refused", why, a,
-                  refused->r.kind, refused->r.key, (unsigned long long)refused->r.seq);
+                  refused_malformed ? "malformed record" : "record refused", why, a,
+                  refused->kind, refused->key, (unsigned long long)refused->seq);
     }
     /* a batch already on its way when its sender broke the protocol (say, a
      * forgery in the batch before) is dropped with the connection, as it
@@ -370,22 +390,17 @@ static void verify_done(uv_work_t *w, int status)
     } else if (m) {
         log_error(d, "cannot store records from peer: %s", err);
     }
-    free(recs);
     free(res);
     if (bad && p->state == PEER_ESTABLISHED) {
         char a[PROTO_ID_STR];
-        proto_id_str(&bad->r.author, a);
+        proto_id_str(&bad->author, a);
         peer_fail(p, MSG_ERR_SIGNATURE, "record with a bad signature (claimed author %s, %s/%s seq %llu)",
-                  a, bad->r.kind, bad->r.key, (unsigned long long)bad->r.seq);
+                  a, bad->kind, bad->key, (unsigned long long)bad->seq);
     }
-    size_t churn = 0;
-    for (size_t i = 0; i < j->n; i++)
-        churn += j->it[i].r.raw_len + sizeof j->it[i];
     if (next && !g->spare && p->state == PEER_ESTABLISHED) {
         /* the stream goes on: this frame takes the batch after next
          * (not freed, so not counted as churn) */
-        for (size_t i = 0; i < j->n; i++)
-            churn -= j->it[i].r.raw_len;
+        churn -= raw_bytes;
         g->spare = j->frame;
         g->sparecap = j->framecap;
         j->frame = NULL;
@@ -497,7 +512,9 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
     /* decode everything first and order by (author, seq): a batch usually
      * carries a run of one author's records, and seq n+1 is acceptable once
      * seq n of the same batch is */
-    proto_record *dec = malloc((n ? n : 1) * sizeof *dec);
+    /* decoded in place of the job's records: those kept are moved to the
+     * front below, over ones already looked at */
+    proto_record *dec = j->r = malloc((n ? n : 1) * sizeof *dec);
     if (!dec) {
         job_free(j);
         return NULL;
@@ -514,7 +531,6 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
             p->d->counters.records_refused[RECORD_MALFORMED]++;
             peer_fail(p, MSG_ERR_RECORD, "malformed record: %s", err);
             *fatal = 1;
-            free(dec);
             job_free(j);
             return NULL;
         }
@@ -532,7 +548,6 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
     if (!pcs || !keys || store_precheck_batch(p->d->st, dec, n, pcs, keys, STORE_RULES_LATER, err, sizeof err)) {
         free(pcs);
         free(keys);
-        free(dec);
         job_free(j);
         return NULL;
     }
@@ -544,9 +559,9 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
         int pc = pcs[i];
         EVP_PKEY *rk = NULL;   /* the key a predecessor in this batch rotates to */
         keys[i] = NULL;
-        if (pc == STORE_GAP && j->n && !memcmp(&j->it[j->n - 1].r.author, &r->author, 32) &&
-            j->it[j->n - 1].r.seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN) &&
-            !(rk = store_rotate_key(&j->it[j->n - 1].r))) {
+        if (pc == STORE_GAP && j->n && !memcmp(&j->r[j->n - 1].author, &r->author, 32) &&
+            j->r[j->n - 1].seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN) &&
+            !(rk = store_rotate_key(&j->r[j->n - 1]))) {
             /* its predecessor is in this batch: same author, same key (not
              * past a rotation: see prev_tail_key); the remaining rules are
              * checked again when the batch is applied */
@@ -561,7 +576,8 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
         }
         EVP_PKEY_free(rk);
         if (pc == STORE_NEW || pc == STORE_FORK) {
-            j->it[j->n].r = *r;
+            if (j->n != i)
+                j->r[j->n] = *r;   /* j->n < i: a record looked at already */
             j->it[j->n].key = k;
             j->n++;
         } else if (pc == STORE_GAP || pc == STORE_UNKNOWN_AUTHOR) {
@@ -593,7 +609,6 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
         EVP_PKEY_free(keys[i]);
     free(keys);
     free(pcs);
-    free(dec);
     if (*fatal || j->n == 0) {
         job_free(j);
         return NULL;
@@ -601,10 +616,10 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
     /* items are in (author, seq) order: the last of each author's run */
     j->tails = malloc(j->n * sizeof *j->tails);
     for (size_t i = 0; j->tails && i < j->n; i++) {
-        if (i + 1 < j->n && !memcmp(&j->it[i + 1].r.author, &j->it[i].r.author, 32))
+        if (i + 1 < j->n && !memcmp(&j->r[i + 1].author, &j->r[i].author, 32))
             continue;
-        EVP_PKEY *rk = store_rotate_key(&j->it[i].r);
-        j->tails[j->ntails++] = (vtail){ j->it[i].r.author, j->it[i].r.seq, rk ? rk : j->it[i].key, rk != NULL };
+        EVP_PKEY *rk = store_rotate_key(&j->r[i]);
+        j->tails[j->ntails++] = (vtail){ j->r[i].author, j->r[i].seq, rk ? rk : j->it[i].key, rk != NULL };
     }
     return j;
 }
