@@ -221,6 +221,7 @@ static int fill_from_cert(X509 *x, certs_identity *out, char *err, size_t errlen
     EVP_PKEY *pub = X509_get0_pubkey(x);
     if (!pub || certs_key_id(pub, &out->id))
         return proto_err(err, errlen, "certificate has no usable public key");
+    out->key_id = out->id;   /* a rotated identity keeps the member id in id (daemon/rotate.c) */
     int t = EVP_PKEY_get_base_id(pub);
     if (t == EVP_PKEY_RSA && EVP_PKEY_get_bits(pub) < 2048)
         return proto_err(err, errlen, "RSA keys must have at least 2048 bits");

@@ -25,6 +25,10 @@ typedef struct {
     EVP_PKEY *key;          /* private key (NULL when loaded from a cert only) */
     X509 *cert;
     proto_id id;            /* member id */
+    /* the id of the certificate's key (= key's: certs_load checks they
+     * match), computed once: `status` names it on every call, and
+     * encoding the key for certs_key_id is ~0.1 ms of the loop thread */
+    proto_id key_id;
     char code[8];           /* 全国地方公共団体コード */
     char name[192];         /* municipality name */
     uint8_t *der;           /* certificate DER (owned) */

@@ -146,10 +146,9 @@ static int cmd_status(catalogd *d, const uint8_t *req, size_t len, msgpack_packe
     proto_map_put_str(&m, "member_id", id);
     proto_map_put_str(&m, "code", d->id.code);
     proto_map_put_str(&m, "name", d->id.name);
-    proto_id kid;
     char kh[PROTO_ID_STR] = "";
-    if (d->id.key && certs_key_id(d->id.key, &kid) == 0)
-        proto_id_str(&kid, kh);
+    if (d->id.key)
+        proto_id_str(&d->id.key_id, kh);
     proto_map_put_str(&m, "key", kh);   /* the key in force: the member id's hash until a rotation */
     proto_map_put_u64(&m, "records", si.records);
     proto_map_put_u64(&m, "current", si.current);

@@ -36,9 +36,18 @@ struct ingest {
     size_t ndeferred, capdeferred;
     size_t deferred_bytes;    /* their bytes (also counted in d->deferred_bytes) */
     size_t nunknown, unknown_bytes;   /* of them, by authors who are no members */
-    pending_rec *acc;         /* records received, not yet handed to a verify job */
+    /* Records received, not yet handed to a verify job: their bytes one
+     * after the other in abuf, which becomes the job's frame as it is (no
+     * copy per record, no allocation per record), and their lengths. */
+    uint8_t *abuf;
+    size_t acc_bytes, acap;
+    size_t *alens;
     size_t nacc, capacc;
-    size_t acc_bytes;
+    /* While a stream runs, the frame of the last job written is kept for the
+     * next collection: freed and trimmed, each batch's buffer would be
+     * fresh pages again, a page fault every 4 KB (PERFORMANCE §29). */
+    uint8_t *spare;
+    size_t sparecap;
     int busy;                 /* a batch is being verified */
     const vjob *prev;         /* while the next batch is triaged: the job about to be applied */
     vjob *cur;                /* the batch on the pool */
@@ -54,8 +63,9 @@ typedef struct {
     char why[256];            /* the first record of the chunk the rules refused */
 } vchunk;
 
+/* A record of a job: the decoded record itself is j->r[i] (records sit in
+ * one array of their own, which the prechecks and the write take as is). */
 typedef struct {
-    proto_record r;
     EVP_PKEY *key;
     int ok;                   /* passed the rules and its signature verified */
     int refused;              /* broke a rule (text, its kind's validator) */
@@ -69,7 +79,9 @@ typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; int own; } vtail;
 struct vjob {
     peer *p;
     uint8_t *frame;         /* owned copy of the records' bytes */
-    vitem *it;
+    size_t framecap;        /* its allocated size (kept as the ingest's spare) */
+    proto_record *r;        /* the records, decoded (pointing into frame) */
+    vitem *it;              /* it[i]: what became of r[i] */
     size_t n;
     vtail *tails;           /* per author in the job: its last seq (keys borrowed from it[]) */
     size_t ntails;
@@ -107,18 +119,19 @@ static void verify_work(uv_work_t *w)
     c->why[0] = 0;
     for (size_t i = c->from; i < c->to; i++) {
         vitem *it = &j->it[i];
+        const proto_record *r = &j->r[i];
         char why[256];
-        int text = proto_record_check_text(&it->r, why, sizeof why);
+        int text = proto_record_check_text(r, why, sizeof why);
         /* triage read the header only: a body that is not even what a
          * stored record may be (bad msgpack, bad UTF-8, too deep) is
          * counted as malformed, as triage counted it when it decoded the
          * whole record; the decode runs only for a refused record */
         proto_record whole;
-        it->malformed = text && proto_record_decode_stored(it->r.raw, it->r.raw_len, &whole, NULL, 0);
-        it->refused = text || store_record_rules(&it->r, why, sizeof why);
+        it->malformed = text && proto_record_decode_stored(r->raw, r->raw_len, &whole, NULL, 0);
+        it->refused = text || store_record_rules(r, why, sizeof why);
         if (it->refused && !c->why[0])
             snprintf(c->why, sizeof c->why, "%s", why);
-        it->ok = !it->refused && proto_record_verify(&it->r, it->key, NULL, 0) == 0;
+        it->ok = !it->refused && proto_record_verify(r, it->key, NULL, 0) == 0;
     }
 }
 
@@ -130,6 +143,7 @@ static void job_free(vjob *j)
         if (j->tails[i].own)
             EVP_PKEY_free(j->tails[i].key);
     free(j->it);
+    free(j->r);
     free(j->tails);
     free(j->frame);
     free(j);
@@ -146,6 +160,7 @@ static int cmp_rec(const void *a, const void *b)
 
 static void start_job(peer *p, vjob *j, int may_inline);
 static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal);
+static vjob *acc_take(peer *p, int *fatal);
 static void retry_deferred(peer *p);
 
 static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *raw, size_t len)
@@ -168,25 +183,62 @@ static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *r
     return 0;
 }
 
-/* Append src's records to dst (ownership moves, nothing is copied); on
- * failure to grow dst they stay in src. */
-static void list_move(pending_rec **dst, size_t *n, size_t *cap, pending_rec **src, size_t *nsrc)
+/* acc's first buffer: it doubles from here up to a batch (the collection
+ * bound, NODE_INGEST_COLLECT_BYTES, and the frame that crossed it). */
+#define ACC_BUF_MIN (64u << 10)
+
+/* Room in acc for n more records of `bytes` more bytes; a new buffer is
+ * the spare when that is big enough.  0, or -1 out of memory (acc as it
+ * was). */
+static int acc_reserve(ingest *g, size_t n, size_t bytes)
 {
-    if (!*nsrc)
-        return;
-    if (*n + *nsrc > *cap) {
-        size_t nc = *cap ? *cap : 64;
-        while (nc < *n + *nsrc)
+    if (g->nacc + n > g->capacc) {
+        size_t nc = g->capacc ? g->capacc : 64;
+        while (nc < g->nacc + n)
             nc *= 2;
-        pending_rec *nl = realloc(*dst, nc * sizeof *nl);
+        size_t *nl = realloc(g->alens, nc * sizeof *nl);
         if (!nl)
-            return;
-        *dst = nl;
-        *cap = nc;
+            return -1;
+        g->alens = nl;
+        g->capacc = nc;
     }
-    memcpy(*dst + *n, *src, *nsrc * sizeof **src);
-    *n += *nsrc;
-    *nsrc = 0;
+    if (g->acc_bytes + bytes > g->acap) {
+        if (!g->abuf && g->spare && g->sparecap >= bytes) {
+            g->abuf = g->spare;
+            g->acap = g->sparecap;
+            g->spare = NULL;
+            g->sparecap = 0;
+        } else {
+            size_t nc = g->acap ? g->acap : ACC_BUF_MIN;
+            while (nc < g->acc_bytes + bytes)
+                nc *= 2;
+            uint8_t *nb = realloc(g->abuf, nc);
+            if (!nb)
+                return -1;
+            g->abuf = nb;
+            g->acap = nc;
+        }
+    }
+    return 0;
+}
+
+/* Append a record to acc (room reserved). */
+static void acc_put(ingest *g, const uint8_t *raw, size_t len)
+{
+    memcpy(g->abuf + g->acc_bytes, raw, len);
+    g->acc_bytes += len;
+    g->alens[g->nacc++] = len;
+}
+
+/* The stream paused (nothing verified, nothing collected): the spare goes
+ * back to the heap, so that an idle connection holds no batch buffer. */
+static void spare_drop(ingest *g)
+{
+    if (g->nacc)
+        return;
+    free(g->spare);
+    g->spare = NULL;
+    g->sparecap = 0;
 }
 
 /* The deferred list was emptied (taken for a job, moved to acc, freed). */
@@ -272,27 +324,43 @@ static void verify_done(uv_work_t *w, int status)
     } else if (p->state == PEER_ESTABLISHED && g->nacc) {
         int fatal;
         g->prev = j;
-        next = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
+        next = acc_take(p, &fatal);
         g->prev = NULL;
         if (next)
             start_job(p, next, 0);
     }
 
-    /* Keep only verified records; note the first forgery. */
-    proto_record *recs = malloc((j->n ? j->n : 1) * sizeof *recs);
+    size_t churn = 0, raw_bytes = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        raw_bytes += j->r[i].raw_len;
+        churn += j->r[i].raw_len + sizeof j->r[i] + sizeof j->it[i];
+    }
+    /* Keep only verified records (moved to the front of j->r, in order);
+     * note the first forgery and the first refusal (copied: the move may
+     * write over them). */
+    proto_record *recs = j->r;
     int *res = calloc(j->n ? j->n : 1, sizeof *res);
-    const vitem *bad = NULL, *refused = NULL;
+    proto_record badr, refr;
+    const proto_record *bad = NULL, *refused = NULL;
+    int refused_malformed = 0;
     size_t m = 0;
-    for (size_t i = 0; recs && i < j->n; i++) {
-        if (j->it[i].refused && !refused)
-            refused = &j->it[i];
+    for (size_t i = 0; i < j->n; i++) {
+        if (j->it[i].refused && !refused) {
+            refr = j->r[i];
+            refused = &refr;
+            refused_malformed = j->it[i].malformed;
+        }
         if (!j->it[i].ok) {
             d->counters.verify_failures += !j->it[i].refused;
-            if (!bad && !j->it[i].refused)
-                bad = &j->it[i];
+            if (!bad && !j->it[i].refused) {
+                badr = j->r[i];
+                bad = &badr;
+            }
             continue;
         }
-        recs[m++] = j->it[i].r;
+        if (m != i)
+            recs[m] = recs[i];
+        m++;
     }
     if (refused && p->state == PEER_ESTABLISHED) {
         /* a record that breaks the rules is never acceptable: as when triage
@@ -301,11 +369,11 @@ static void verify_done(uv_work_t *w, int status)
         for (int k = 0; k < j->nchunks && !why[0]; k++)
             why = j->chunks[k].why;
         char a[PROTO_ID_STR];
-        d->counters.records_refused[refused->malformed ? RECORD_MALFORMED : RECORD_RULES]++;
-        proto_id_str(&refused->r.author, a);
+        d->counters.records_refused[refused_malformed ? RECORD_MALFORMED : RECORD_RULES]++;
+        proto_id_str(&refused->author, a);
         peer_fail(p, MSG_ERR_RECORD, "%s: %s (author %s, %s/%s seq %llu)",
-                  refused->malformed ? "malformed record" : "record refused", why, a,
-                  refused->r.kind, refused->r.key, (unsigned long long)refused->r.seq);
+                  refused_malformed ? "malformed record" : "record refused", why, a,
+                  refused->kind, refused->key, (unsigned long long)refused->seq);
     }
     /* a batch already on its way when its sender broke the protocol (say, a
      * forgery in the batch before) is dropped with the connection, as it
@@ -322,35 +390,46 @@ static void verify_done(uv_work_t *w, int status)
     } else if (m) {
         log_error(d, "cannot store records from peer: %s", err);
     }
-    free(recs);
     free(res);
     if (bad && p->state == PEER_ESTABLISHED) {
         char a[PROTO_ID_STR];
-        proto_id_str(&bad->r.author, a);
+        proto_id_str(&bad->author, a);
         peer_fail(p, MSG_ERR_SIGNATURE, "record with a bad signature (claimed author %s, %s/%s seq %llu)",
-                  a, bad->r.kind, bad->r.key, (unsigned long long)bad->r.seq);
+                  a, bad->kind, bad->key, (unsigned long long)bad->seq);
     }
-    size_t churn = 0;
-    for (size_t i = 0; i < j->n; i++)
-        churn += j->it[i].r.raw_len + sizeof j->it[i];
+    if (next && !g->spare && p->state == PEER_ESTABLISHED) {
+        /* the stream goes on: this frame takes the batch after next
+         * (not freed, so not counted as churn) */
+        churn -= raw_bytes;
+        g->spare = j->frame;
+        g->sparecap = j->framecap;
+        j->frame = NULL;
+    }
     job_free(j);
     catalogd_churn(d, churn);
     if (next) {
         /* Records set aside (an author admitted by this batch, say) ride
          * with the batch after next, which is checked after this one is
          * written; waiting for a pause in the stream could take long. */
-        size_t moved = g->deferred_bytes;
-        list_move(&g->acc, &g->nacc, &g->capacc, &g->deferred, &g->ndeferred);
-        if (!g->ndeferred) {
-            g->acc_bytes += moved;
+        size_t moved = 0;
+        for (size_t i = 0; i < g->ndeferred; i++)
+            moved += g->deferred[i].len;
+        if (g->ndeferred && acc_reserve(g, g->ndeferred, moved) == 0) {
+            for (size_t i = 0; i < g->ndeferred; i++) {
+                acc_put(g, g->deferred[i].raw, g->deferred[i].len);
+                free(g->deferred[i].raw);
+            }
+            g->ndeferred = 0;
             deferred_cleared(g);
         }
         peer_pump(p);   /* still busy: collect the batch after next meanwhile */
     }
     else if (p->state == PEER_ESTABLISHED)
         retry_deferred(p);
-    else
+    else {
         g->busy = 0;
+        spare_drop(g);
+    }
     peer_unref(p);
 }
 
@@ -414,8 +493,8 @@ static void refuse_former(peer *p, const proto_record *r, proto_id *logged)
 
 /* Precheck records (no signatures yet): drop what we hold, defer what cannot
  * apply yet, refuse what never can.  Returns a job to verify, or NULL. */
-static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t *lens, size_t n,
-                    int *fatal)
+static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **raws, const size_t *lens,
+                    size_t n, int *fatal)
 {
     vjob *j = calloc(1, sizeof *j);
     if (!j) {
@@ -423,6 +502,7 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         return NULL;
     }
     j->frame = frame;
+    j->framecap = framecap;
     j->it = calloc(n ? n : 1, sizeof *j->it);
     if (!j->it) {
         job_free(j);
@@ -432,7 +512,9 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
     /* decode everything first and order by (author, seq): a batch usually
      * carries a run of one author's records, and seq n+1 is acceptable once
      * seq n of the same batch is */
-    proto_record *dec = malloc((n ? n : 1) * sizeof *dec);
+    /* decoded in place of the job's records: those kept are moved to the
+     * front below, over ones already looked at */
+    proto_record *dec = j->r = malloc((n ? n : 1) * sizeof *dec);
     if (!dec) {
         job_free(j);
         return NULL;
@@ -449,7 +531,6 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
             p->d->counters.records_refused[RECORD_MALFORMED]++;
             peer_fail(p, MSG_ERR_RECORD, "malformed record: %s", err);
             *fatal = 1;
-            free(dec);
             job_free(j);
             return NULL;
         }
@@ -467,7 +548,6 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
     if (!pcs || !keys || store_precheck_batch(p->d->st, dec, n, pcs, keys, STORE_RULES_LATER, err, sizeof err)) {
         free(pcs);
         free(keys);
-        free(dec);
         job_free(j);
         return NULL;
     }
@@ -479,9 +559,9 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         int pc = pcs[i];
         EVP_PKEY *rk = NULL;   /* the key a predecessor in this batch rotates to */
         keys[i] = NULL;
-        if (pc == STORE_GAP && j->n && !memcmp(&j->it[j->n - 1].r.author, &r->author, 32) &&
-            j->it[j->n - 1].r.seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN) &&
-            !(rk = store_rotate_key(&j->it[j->n - 1].r))) {
+        if (pc == STORE_GAP && j->n && !memcmp(&j->r[j->n - 1].author, &r->author, 32) &&
+            j->r[j->n - 1].seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN) &&
+            !(rk = store_rotate_key(&j->r[j->n - 1]))) {
             /* its predecessor is in this batch: same author, same key (not
              * past a rotation: see prev_tail_key); the remaining rules are
              * checked again when the batch is applied */
@@ -496,7 +576,8 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         }
         EVP_PKEY_free(rk);
         if (pc == STORE_NEW || pc == STORE_FORK) {
-            j->it[j->n].r = *r;
+            if (j->n != i)
+                j->r[j->n] = *r;   /* j->n < i: a record looked at already */
             j->it[j->n].key = k;
             j->n++;
         } else if (pc == STORE_GAP || pc == STORE_UNKNOWN_AUTHOR) {
@@ -528,7 +609,6 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
         EVP_PKEY_free(keys[i]);
     free(keys);
     free(pcs);
-    free(dec);
     if (*fatal || j->n == 0) {
         job_free(j);
         return NULL;
@@ -536,10 +616,10 @@ static vjob *triage(peer *p, uint8_t *frame, const uint8_t **raws, const size_t 
     /* items are in (author, seq) order: the last of each author's run */
     j->tails = malloc(j->n * sizeof *j->tails);
     for (size_t i = 0; j->tails && i < j->n; i++) {
-        if (i + 1 < j->n && !memcmp(&j->it[i + 1].r.author, &j->it[i].r.author, 32))
+        if (i + 1 < j->n && !memcmp(&j->r[i + 1].author, &j->r[i].author, 32))
             continue;
-        EVP_PKEY *rk = store_rotate_key(&j->it[i].r);
-        j->tails[j->ntails++] = (vtail){ j->it[i].r.author, j->it[i].r.seq, rk ? rk : j->it[i].key, rk != NULL };
+        EVP_PKEY *rk = store_rotate_key(&j->r[i]);
+        j->tails[j->ntails++] = (vtail){ j->r[i].author, j->r[i].seq, rk ? rk : j->it[i].key, rk != NULL };
     }
     return j;
 }
@@ -563,7 +643,7 @@ static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
             lens[i] = list[i].len;
             off += list[i].len;
         }
-        j = triage(p, frame, raws, lens, n, fatal);   /* owns frame */
+        j = triage(p, frame, total, raws, lens, n, fatal);   /* owns frame */
         frame = NULL;
     }
     free(frame);
@@ -577,19 +657,53 @@ static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
     return j;
 }
 
-/* job_from_list on a peer's list (acc, deferred), which is left empty. */
+/* job_from_list on the peer's deferred list, which is left empty. */
 static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal)
 {
     pending_rec *l = *list;
     size_t k = *n;
-    ingest *g = p->ing;
     *list = NULL;
     *n = *cap = 0;
-    if (list == &g->deferred)
-        deferred_cleared(g);
-    else
-        g->acc_bytes = 0;
+    deferred_cleared(p->ing);
     return job_from_list(p, l, k, fatal);
+}
+
+/* Triage what acc holds into a job, which gets acc's buffer as its frame;
+ * acc is left empty. */
+static vjob *acc_take(peer *p, int *fatal)
+{
+    ingest *g = p->ing;
+    size_t n = g->nacc, total = g->acc_bytes, cap = g->acap;
+    uint8_t *frame = g->abuf;
+    size_t *lens = g->alens, lcap = g->capacc;
+    /* acc is empty from here on: whatever triage leads to sees it so */
+    g->abuf = NULL;
+    g->acap = g->acc_bytes = 0;
+    g->alens = NULL;
+    g->nacc = g->capacc = 0;
+    *fatal = 0;
+    vjob *j = NULL;
+    const uint8_t **raws = malloc((n ? n : 1) * sizeof *raws);
+    if (raws && frame) {
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+            raws[i] = frame + off;
+            off += lens[i];
+        }
+        j = triage(p, frame, cap, raws, lens, n, fatal);   /* owns frame */
+    } else {
+        free(frame);
+    }
+    free(raws);
+    if (!g->alens) {   /* the lengths' array serves the next collection */
+        g->alens = lens;
+        g->capacc = lcap;
+    } else {
+        free(lens);
+    }
+    if (!j)
+        catalogd_churn(p->d, total);   /* all dropped or set aside: give big ones' heap back */
+    return j;
 }
 
 static void retry_deferred(peer *p)
@@ -607,6 +721,7 @@ static void retry_deferred(peer *p)
             return;
     }
     g->busy = 0;
+    spare_drop(g);
     peer_pump(p);
 }
 
@@ -618,7 +733,7 @@ static void flush_acc(peer *p, int may_inline)
     if (!g->nacc || g->busy || p->state != PEER_ESTABLISHED)
         return;
     int fatal;
-    vjob *j = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
+    vjob *j = acc_take(p, &fatal);
     if (j)
         start_job(p, j, may_inline);
 }
@@ -647,9 +762,9 @@ void ingest_free(ingest *g)
     for (size_t i = 0; i < g->ndeferred; i++)
         free(g->deferred[i].raw);
     free(g->deferred);
-    for (size_t i = 0; i < g->nacc; i++)
-        free(g->acc[i].raw);
-    free(g->acc);
+    free(g->abuf);
+    free(g->alens);
+    free(g->spare);
     if (g->ready)
         job_free(g->ready);
     free(g);
@@ -657,9 +772,9 @@ void ingest_free(ingest *g)
 
 int ingest_add(ingest *g, const uint8_t *raw, size_t len)
 {
-    if (list_add(&g->acc, &g->nacc, &g->capacc, raw, len))
+    if (acc_reserve(g, 1, len))
         return -1;
-    g->acc_bytes += len;
+    acc_put(g, raw, len);
     return 0;
 }
 
@@ -679,7 +794,7 @@ static void triage_ahead(ingest *g)
     if (g->ready || !g->cur || !g->nacc || p->state != PEER_ESTABLISHED)
         return;
     g->prev = g->cur;
-    g->ready = job_take(p, &g->acc, &g->nacc, &g->capacc, &fatal);
+    g->ready = acc_take(p, &fatal);
     g->prev = NULL;
     if (g->ready)
         log_debug(p->d, "triaged %zu records ahead, while %zu are verified", g->ready->n, g->cur->n);

@@ -530,10 +530,16 @@ static void pump_in_frames(peer *p)
             gossip_on_frame(p, f, fl);
             continue;
         }
+        /* Decrypted straight into the input buffer when it has the room
+         * (a stream of records frames grows it to a frame), else through
+         * this one: a connection that only trickles keeps a small buffer. */
         char buf[16384];
-        int n = SSL_read(p->ssl, buf, sizeof buf);
+        uint8_t *dst = proto_buf_tail(&p->in, sizeof buf);
+        int n = SSL_read(p->ssl, dst ? (void *)dst : (void *)buf, sizeof buf);
         if (n > 0) {
-            if (proto_buf_append(&p->in, buf, (size_t)n)) {
+            if (dst)
+                proto_buf_wrote(&p->in, (size_t)n);
+            else if (proto_buf_append(&p->in, buf, (size_t)n)) {
                 peer_fail(p, MSG_ERR_PROTO, "out of memory");
                 return;
             }

@@ -33,6 +33,18 @@ int proto_buf_append(proto_buf *b, const void *p, size_t n)
     return 0;
 }
 
+uint8_t *proto_buf_tail(proto_buf *b, size_t n)
+{
+    if (b->off && b->off == b->len)
+        b->off = b->len = 0;   /* all read: start over, as an append would */
+    return b->data && b->cap - b->len >= n ? b->data + b->len : NULL;
+}
+
+void proto_buf_wrote(proto_buf *b, size_t n)
+{
+    b->len += n <= b->cap - b->len ? n : b->cap - b->len;
+}
+
 void proto_buf_free(proto_buf *b)
 {
     free(b->data);

@@ -22,6 +22,11 @@ typedef struct {
 } proto_buf;
 
 int  proto_buf_append(proto_buf *b, const void *p, size_t n);
+/* Where n bytes may be written at the end of b as it is (no growing, no
+ * move), or NULL; proto_buf_wrote then counts what was written there.  A
+ * reader that decrypts into it saves the copy of an append (peer.c). */
+uint8_t *proto_buf_tail(proto_buf *b, size_t n);
+void proto_buf_wrote(proto_buf *b, size_t n);
 void proto_buf_free(proto_buf *b);
 /* 1 and the frame body when a whole frame is buffered, 0 when more bytes are
  * needed, -1 when the announced length exceeds max.  The frame stays valid

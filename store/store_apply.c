@@ -66,7 +66,45 @@ typedef struct {
     uint64_t have;            /* the author's vector entry */
     int chain_valid;
     uint8_t chain[32];        /* chain_have of the author (chain_valid) */
+    /* Write cursors of the batch, one per table a record is written to,
+     * opened at first use and closed before the transaction ends: a put
+     * through a cursor that stands where the last one went (the next seq
+     * of the same log, the same vector entry) searches that leaf page
+     * only, where mdb_put descends from the root for every key. */
+    MDB_cursor *wc[5];
 } batch_memo;
+
+enum { WC_LOG, WC_VV, WC_VER, WC_CUR, WC_SUM };
+
+/* mdb_put(txn, dbi, k, v, 0), through the batch's cursor `which` if bm. */
+static int memo_put(MDB_txn *txn, batch_memo *bm, int which, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+    if (!bm)
+        return mdb_put(txn, dbi, k, v, 0);
+    if (!bm->wc[which]) {
+        int rc = mdb_cursor_open(txn, dbi, &bm->wc[which]);
+        if (rc)
+            return rc;
+    }
+    return mdb_cursor_put(bm->wc[which], k, v, 0);
+}
+
+/* The sum table's cursor of the batch (opened now), or NULL: plain puts. */
+static MDB_cursor *memo_sum_cursor(store *s, MDB_txn *txn, batch_memo *bm)
+{
+    if (bm && !bm->wc[WC_SUM] && mdb_cursor_open(txn, s->sum, &bm->wc[WC_SUM]))
+        bm->wc[WC_SUM] = NULL;
+    return bm ? bm->wc[WC_SUM] : NULL;
+}
+
+static void memo_close(batch_memo *bm)
+{
+    for (size_t i = 0; i < sizeof bm->wc / sizeof bm->wc[0]; i++)
+        if (bm->wc[i]) {
+            mdb_cursor_close(bm->wc[i]);
+            bm->wc[i] = NULL;
+        }
+}
 
 static int memo_genesis(store *s, MDB_txn *txn, batch_memo *bm, proto_id *g)
 {
@@ -299,7 +337,7 @@ static int recompute_current(store *s, MDB_txn *txn, const char *kind, const pro
 
 /* A new record of an author has that author's highest seq, so it is the
  * current version of its (kind, key): no need to search the history. */
-static int set_current(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h)
+static int set_current(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, batch_memo *bm)
 {
     uint8_t ck[CK_MAX], nw[41];
     MDB_val k = { ck_key(ck, r->kind, &r->author, r->key), ck };
@@ -307,16 +345,17 @@ static int set_current(store *s, MDB_txn *txn, const proto_record *r, const prot
     memcpy(nw + 8, h->b, 32);
     nw[40] = (uint8_t)r->flags;
     MDB_val nv = { 41, nw };
-    return mdb_put(txn, s->cur, &k, &nv, 0) ? -1 : 0;
+    return memo_put(txn, bm, WC_CUR, s->cur, &k, &nv) ? -1 : 0;
 }
 
-static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, int del)
+/* bm: the batch's memo (its cursor is used for a put), or NULL */
+static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, int del, batch_memo *bm)
 {
     uint8_t vk[CK_MAX];
     size_t l = ck_key(vk, r->kind, &r->author, r->key);
     put_be64(vk + l, r->seq);
     MDB_val k = { l + 8, vk }, v = { 32, (void *)h->b };
-    return del ? mdb_del(txn, s->ver, &k, NULL) : mdb_put(txn, s->ver, &k, &v, 0);
+    return del ? mdb_del(txn, s->ver, &k, NULL) : memo_put(txn, bm, WC_VER, s->ver, &k, &v);
 }
 
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
@@ -359,8 +398,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
             loser = &old;
             s->policy_dirty = 1;   /* a new winner: what the log says may differ */
             MDB_val nv = { r->raw_len, (void *)r->raw };
-            if (mdb_put(txn, s->log, &k, &nv, 0) || ver_put(s, txn, &old, &held, 1) ||
-                ver_put(s, txn, r, &h, 0) ||
+            if (mdb_put(txn, s->log, &k, &nv, 0) || ver_put(s, txn, &old, &held, 1, NULL) ||
+                ver_put(s, txn, r, &h, 0, NULL) ||
                 recompute_current(s, txn, old.kind, &old.author, old.key) ||
                 recompute_current(s, txn, r->kind, &r->author, r->key) ||
                 chain_rebuild_txn(s, txn, &r->author, r->seq, &h) || keys_fork_txn(s, txn, &old, r)) {
@@ -451,9 +490,10 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
     /* the memo holds this author's vector entry (precheck_txn read it) */
     int run = bm && bm->author_valid && !memcmp(&bm->author, &r->author, 32);
     uint8_t chain[32];
-    if (mdb_put(txn, s->log, &k, &v, 0) || mdb_put(txn, s->vv, &vk, &vv, 0) ||
-        ver_put(s, txn, r, &h, 0) || set_current(s, txn, r, &h) ||
-        chain_append_txn(s, txn, &r->author, r->seq, &h, run && bm->chain_valid ? bm->chain : NULL, chain))
+    if (memo_put(txn, bm, WC_LOG, s->log, &k, &v) || memo_put(txn, bm, WC_VV, s->vv, &vk, &vv) ||
+        ver_put(s, txn, r, &h, 0, bm) || set_current(s, txn, r, &h, bm) ||
+        chain_append_cur(s, txn, memo_sum_cursor(s, txn, bm), &r->author, r->seq, &h,
+                         run && bm->chain_valid ? bm->chain : NULL, chain))
         return -1;
     if (run) {
         bm->have = r->seq;
@@ -480,12 +520,14 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
          * give the same result however they were batched) */
         int r = member_settle_txn(s, txn) || policy_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
         if (r < 0) {
+            memo_close(&bm);
             mdb_txn_abort(txn);
             cache_clear(s);
             return proto_err(err, errlen, "write failed (store full or damaged?)");
         }
         results[i] = r;
     }
+    memo_close(&bm);
     if (member_settle_txn(s, txn) || policy_settle_txn(s, txn)) {
         mdb_txn_abort(txn);
         cache_clear(s);

@@ -85,6 +85,12 @@ int chain_get_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
 int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash,
                      const uint8_t *known, uint8_t *out)
 {
+    return chain_append_cur(s, txn, NULL, author, seq, hash, known, out);
+}
+
+int chain_append_cur(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *author, uint64_t seq,
+                     const proto_id *hash, const uint8_t *known, uint8_t *out)
+{
     uint8_t prev[32], val[64], kb[40];
     if (known)
         memcpy(prev, known, 32);
@@ -95,7 +101,7 @@ int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t se
     if (out)
         memcpy(out, val + 32, 32);
     MDB_val k = { sum_key(kb, author, seq), kb }, v = { 64, val };
-    return mdb_put(txn, s->sum, &k, &v, 0) ? -1 : 0;
+    return (cur ? mdb_cursor_put(cur, &k, &v, 0) : mdb_put(txn, s->sum, &k, &v, 0)) ? -1 : 0;
 }
 
 int chain_rebuild_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash)

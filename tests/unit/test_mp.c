@@ -887,6 +887,42 @@ static void frame_partial(void **state)
     assert_int_equal(proto_frame_take(&b, 1024, &f, &n), 0);
 }
 
+/* Bytes written at the tail (how peer.c decrypts into its input) make the
+ * same frames as appended ones; the tail is offered only where they fit
+ * without a move, and again from the start once everything was read. */
+static void frame_tail(void **state)
+{
+    proto_buf b = { 0 };
+    const uint8_t *f;
+    size_t n, flen;
+    uint8_t *fr = make_frame(300, 9, &flen);
+    assert_null(proto_buf_tail(&b, 1));   /* nothing allocated yet: append */
+    assert_int_equal(proto_buf_append(&b, fr, 10), 0);
+    size_t room = b.cap - b.len;
+    assert_null(proto_buf_tail(&b, room + 1));
+    uint8_t *t = proto_buf_tail(&b, flen - 10);
+    assert_non_null(t);
+    assert_ptr_equal(t, b.data + 10);
+    memcpy(t, fr + 10, flen - 10);
+    assert_int_equal(proto_frame_take(&b, 1024, &f, &n), 0);   /* not counted yet */
+    proto_buf_wrote(&b, flen - 10);
+    assert_int_equal(proto_frame_take(&b, 1024, &f, &n), 1);
+    assert_int_equal(n, 300);
+    check_payload(f, n, 9);
+    /* all of it read: the tail is the buffer's start again */
+    t = proto_buf_tail(&b, b.cap);
+    assert_ptr_equal(t, b.data);
+    memcpy(t, fr, flen);
+    proto_buf_wrote(&b, flen);
+    assert_int_equal(proto_frame_take(&b, 1024, &f, &n), 1);
+    check_payload(f, n, 9);
+    /* never counted past the buffer's end */
+    proto_buf_wrote(&b, b.cap + 100);
+    assert_int_equal(b.len, b.cap);
+    free(fr);
+    proto_buf_free(&b);
+}
+
 static void frame_limits(void **state)
 {
     proto_buf b = { 0 };
@@ -1277,6 +1313,7 @@ int main(void)
         cmocka_unit_test(skip_depth),
         cmocka_unit_test(skip_refuses),
         cmocka_unit_test(frame_partial),
+        cmocka_unit_test(frame_tail),
         cmocka_unit_test(frame_limits),
         cmocka_unit_test(frame_many_in_one_append),
         cmocka_unit_test(frame_buffer_reuse),
