@@ -184,6 +184,11 @@ struct catalog_index {
      * read ~12 MB through them where these are 0.8 MB. */
     uint32_t *cprod, *careas, *aprod;
     size_t capcprod, capcareas, capaprod;
+    /* A search's list of hits (positions), as long as the certifications:
+     * kept from one search to the next rather than allocated each time
+     * (0.4 MB at 100,000, which malloc would map and unmap every search). */
+    uint32_t *hits;
+    size_t caphits;
     void (*trim)(void *ctx);
     void *trim_ctx;
     /* scratch of build_cb: one record's text, and its normalised form */
@@ -224,6 +229,9 @@ static void extra_free(catalog_index *x)
     free(x->aprod);
     x->cprod = x->careas = x->aprod = NULL;
     x->capcprod = x->capcareas = x->capaprod = 0;
+    free(x->hits);
+    x->hits = NULL;
+    x->caphits = 0;
 }
 
 static void notes_clear(catalog_index *x)
@@ -1304,86 +1312,6 @@ int catalog_date_add(int ymd, int days, int months)
     return civil_from_days(days_from_civil(y, m, d) + days);
 }
 
-/* The references of the entries marked in `sel`; 0 or -1 (out of memory). */
-static int collect_refs(const idx_table *t, const cidx *v, size_t n, const uint8_t *sel,
-                        store_ref **out, size_t *nout)
-{
-    size_t k = 0;
-    *out = NULL;
-    *nout = 0;
-    for (size_t i = 0; i < n; i++)
-        k += sel[i];
-    if (!k)
-        return 0;
-    store_ref *refs = malloc(k * sizeof *refs);
-    if (!refs)
-        return -1;
-    k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (sel[i]) {
-            refs[k].author = t->authors[v[i].author];
-            refs[k++].seq = v[i].seq;
-        }
-    *out = refs;
-    *nout = k;
-    return 0;
-}
-
-/* The products of the selected certifications and adoptions.  Product
- * numbers grow along the certifications' order and adoptions are sorted by
- * them, so one walk over each pairs them up. */
-static int collect_groups(const catalog_index *x, const uint8_t *inc, const uint8_t *ainc, catalog_hits *out)
-{
-    const idx_table *t = &x->t;
-    size_t n = 0, nc = t->nc, na = t->na;
-    uint32_t last = NO_PROD;
-    for (size_t i = 0; i < nc; i++)
-        if (inc[i] && (n == 0 || x->cprod[i] != last)) {
-            n++;
-            last = x->cprod[i];
-        }
-    if (!n)
-        return 0;
-    catalog_product *g = calloc(n, sizeof *g);
-    uint32_t *gprod = malloc(n * sizeof *gprod);
-    if (!g || !gprod) {
-        free(g);
-        free(gprod);
-        return -1;
-    }
-    size_t k = 0, pos = 0;
-    for (size_t i = 0; i < nc; i++) {
-        if (!inc[i])
-            continue;
-        if (k == 0 || x->cprod[i] != gprod[k - 1]) {
-            gprod[k] = x->cprod[i];
-            g[k++].cert = pos;
-        }
-        g[k - 1].ncerts++;
-        g[k - 1].areas |= x->careas[i];
-        pos++;
-    }
-    size_t gi = 0;
-    pos = 0;
-    for (size_t j = 0; j < na; j++) {
-        if (!ainc[j])
-            continue;
-        uint32_t p = x->aprod[j];
-        while (gi < k && gprod[gi] < p)
-            gi++;
-        if (gi < k && gprod[gi] == p) {
-            if (!g[gi].nadoptions)
-                g[gi].adoption = pos;
-            g[gi].nadoptions++;
-        }
-        pos++;
-    }
-    free(gprod);
-    out->groups = g;
-    out->ngroups = k;
-    return 0;
-}
-
 void catalog_hits_free(catalog_hits *h)
 {
     free(h->certs);
@@ -1391,6 +1319,25 @@ void catalog_hits_free(catalog_hits *h)
     free(h->groups);
     memset(h, 0, sizeof *h);
 }
+
+/* The first adoption at or after `lo` whose product number is at least p
+ * (adoptions are sorted by product number, those citing none last). */
+static size_t adoptions_from(const uint32_t *aprod, size_t lo, size_t na, uint32_t p)
+{
+    size_t hi = na;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (aprod[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A product of a search's page: its number and the hits of it (a range of
+ * the hit list). */
+typedef struct { uint32_t prod, h0, h1; } page_prod;
 
 int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_query *q,
                    catalog_hits *out, char *err, size_t errlen)
@@ -1443,136 +1390,201 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         if (by_adopter && !memcmp(&t->authors[i], &q->adopter, 32))
             adslot = (uint32_t)i;
     }
-    uint8_t *inc = calloc(nc ? nc : 1, 1), *prod_hit = calloc(nc ? nc : 1, 1), *ainc = calloc(na ? na : 1, 1);
-    uint32_t *cand = qw.n ? malloc((nc ? nc : 1) * sizeof *cand) : NULL;   /* entries whose text to read */
-    size_t ncand = 0;
-    if (!inc || !prod_hit || !ainc || (qw.n && !cand)) {
-        free(inc);
-        free(prod_hit);
-        free(ainc);
-        free(cand);
+    if (grow((void **)&x->hits, &x->caphits, nc ? nc : 1, sizeof *x->hits))
         return proto_err(err, errlen, "out of memory");
-    }
     int today = q->today ? q->today : catalog_today();
     int expiring = q->expiring_days > 0 || q->expiring_months > 0;
     int exp_until = expiring ? catalog_date_add(today, q->expiring_days, q->expiring_months) : 0;
     const uint32_t *cprod = x->cprod, *careas = x->careas, *aprod = x->aprod;
-    for (size_t i = 0; i < nc; i++) {
-        if (!all && area_bit && !(careas[i] & area_bit))
-            continue;   /* first: the column, not the entry */
-        const cidx *c = &t->c[i];
-        if (public_only && !c->is_public)
-            continue;
-        if (!all) {
-            if (by_member && c->author != mslot)
+
+    /* The hits: positions of the certifications that pass every filter, in
+     * index order, narrowed one filter at a time.  A search used to mark
+     * bytes over every entry at each step (filter, widen, limit, collect,
+     * group: five passes of 100,000 each, their branches a coin toss);
+     * a list is walked only as far as it is long. */
+    uint32_t *hit = x->hits;
+    size_t nh = 0;
+    if (!all && area_bit) {
+        /* first: the column, not the entries; appended without a branch */
+        for (size_t i = 0; i < nc; i++) {
+            hit[nh] = (uint32_t)i;
+            nh += (careas[i] & area_bit) != 0;
+        }
+    } else {
+        for (size_t i = 0; i < nc; i++)
+            hit[i] = (uint32_t)i;
+        nh = nc;
+    }
+    if (public_only || (!all && (by_member || by_corp || q->has_cert || want_st >= 0 || vnum || expiring))) {
+        size_t k = 0;
+        for (size_t j = 0; j < nh; j++) {
+            size_t i = hit[j];
+            const cidx *c = &t->c[i];
+            if (public_only && !c->is_public)
                 continue;
-            if (by_corp && c->corp != corpn)
-                continue;
-            if (q->has_cert && cmp_u128(x->extra[i].ref, cert_ref))
-                continue;
-            if (want_st >= 0 && catalog_status_on(c->status, day16_ymd(c->fy), c->valid_until, today) != want_st)
-                continue;
-            if (vnum && !catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, vnum))
-                continue;
-            if (expiring && !(catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, today) &&
-                              c->valid_until && c->valid_until <= exp_until))
-                continue;
-            if (qw.n) {
-                if (sig_has(c->u.sig, qsig))
-                    cand[ncand++] = (uint32_t)i;   /* its text is read below */
+            if (!all) {
+                if (by_member && c->author != mslot)
+                    continue;
+                if (by_corp && c->corp != corpn)
+                    continue;
+                if (q->has_cert && cmp_u128(x->extra[i].ref, cert_ref))
+                    continue;
+                if (want_st >= 0 && catalog_status_on(c->status, day16_ymd(c->fy), c->valid_until, today) != want_st)
+                    continue;
+                if (vnum && !catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, vnum))
+                    continue;
+                if (expiring && !(catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, today) &&
+                                  c->valid_until && c->valid_until <= exp_until))
+                    continue;
+            }
+            hit[k++] = (uint32_t)i;
+        }
+        nh = k;
+    }
+    if (!all && qw.n) {
+        size_t k = 0;
+        for (size_t j = 0; j < nh; j++) {
+            hit[k] = hit[j];
+            k += sig_has(t->c[hit[j]].u.sig, qsig);
+        }
+        nh = k;
+        /* The texts of the candidates, in a pass of their own: they lie all
+         * over the arena (~400 bytes each, thousands per word), so each
+         * would stall on memory when first read.  Fetching the text a few
+         * candidates ahead overlaps those stalls. */
+        k = 0;
+        for (size_t j = 0; j < nh; j++) {
+            if (j + WORDS_AHEAD < nh) {
+                const char *ahead = t->arena + t->c[hit[j + WORDS_AHEAD]].text;
+                __builtin_prefetch(ahead);
+                __builtin_prefetch(ahead + 64);
+                __builtin_prefetch(ahead + 128);
+            }
+            size_t i = hit[j];
+            hit[k] = (uint32_t)i;
+            k += words_match(t->arena + t->c[i].text, &qw);
+        }
+        nh = k;
+    }
+
+    /* Products, in index order: a product's certifications are contiguous
+     * and its hits too.  Each product hit counts once (less those the
+     * product-level filters drop); offset and limit pick the page of them
+     * (people read a page of products).  Every hit product is counted, the
+     * page's are kept. */
+    int prod_filters = !all && (adopted_by || not_mine);
+    size_t products = 0, limit = q->limit, offset = q->offset;
+    page_prod *pg = NULL;
+    size_t npg = 0, cappg = 0;
+    for (size_t j = 0; j < nh;) {
+        uint32_t p = cprod[hit[j]];
+        size_t j1 = j + 1;
+        while (j1 < nh && cprod[hit[j1]] == p)
+            j1++;
+        if (prod_filters) {
+            /* by any current adoption of it, whatever the adoption filters */
+            int by_x = 0, by_me = 0;
+            for (size_t a = adoptions_from(aprod, 0, na, p); a < na && aprod[a] == p; a++) {
+                by_x |= t->a[a].author == aslot;
+                by_me |= t->a[a].author == myslot;
+            }
+            if ((adopted_by && !by_x) || (not_mine && by_me)) {
+                j = j1;
                 continue;
             }
         }
-        prod_hit[cprod[i]] = 1;
-        if (q->exact)
-            inc[i] = 1;
-    }
-    /* The texts of the candidates, in a pass of their own: they lie all over
-     * the arena (~400 bytes each, thousands per word), so each would stall
-     * on memory when first read.  Fetching the text a few candidates ahead
-     * overlaps those stalls. */
-    for (size_t j = 0; j < ncand; j++) {
-        if (j + WORDS_AHEAD < ncand) {
-            const char *ahead = t->arena + t->c[cand[j + WORDS_AHEAD]].text;
-            __builtin_prefetch(ahead);
-            __builtin_prefetch(ahead + 64);
-            __builtin_prefetch(ahead + 128);
+        products++;
+        if (products > offset && (!limit || products - offset <= limit)) {
+            if (grow((void **)&pg, &cappg, npg + 1, sizeof *pg)) {
+                free(pg);
+                return proto_err(err, errlen, "out of memory");
+            }
+            pg[npg++] = (page_prod){ p, (uint32_t)j, (uint32_t)j1 };
         }
-        size_t i = cand[j];
-        if (!words_match(t->arena + t->c[i].text, &qw))
-            continue;
-        prod_hit[cprod[i]] = 1;
-        if (q->exact)
-            inc[i] = 1;
+        j = j1;
     }
-    free(cand);
-    /* widen to whole products (unless exact), then product-level adoption filters */
-    /* (without a branch: whether an entry's product was hit is a coin toss
-     * the predictor loses) */
-    for (size_t i = 0; !q->exact && !public_only && i < nc; i++)
-        inc[i] = prod_hit[cprod[i]];
-    for (size_t i = 0; !q->exact && public_only && i < nc; i++)
-        inc[i] = prod_hit[cprod[i]] & t->c[i].is_public;
-    if (!all && (adopted_by || not_mine)) {
-        uint8_t *by_x = calloc(nc ? nc : 1, 1), *by_me = calloc(nc ? nc : 1, 1);
-        for (size_t j = 0; by_x && by_me && j < na; j++) {
-            size_t p = aprod[j];
-            if (p == NO_PROD)
-                continue;
-            if (adopted_by && t->a[j].author == aslot)
-                by_x[p] = 1;
-            if (t->a[j].author == myslot)
-                by_me[p] = 1;
-        }
-        for (size_t i = 0; by_x && by_me && i < nc; i++) {
-            size_t p = cprod[i];
-            if ((adopted_by && !by_x[p]) || (not_mine && by_me[p]))
-                inc[i] = 0;
-        }
-        free(by_x);
-        free(by_me);
-    }
-    /* offset and limit count products (people read a page of them).  A
-     * product's certifications are contiguous, though some of them may be
-     * left out (public_only): a product counts once, at its first kept one. */
-    size_t products = 0, limit = q->limit, offset = q->offset;
-    uint32_t lastp = NO_PROD;
-    for (size_t i = 0; i < nc; i++) {
-        if (!inc[i])
+
+    /* The page's certifications: the hits themselves (exact), else every
+     * certification of the product (those public, with public_only); then
+     * the adoptions of each product, and with `all` those citing no known
+     * certification, last. */
+    size_t ncerts = 0, nads = 0;
+    for (size_t k = 0; k < npg; k++) {
+        if (q->exact) {
+            ncerts += pg[k].h1 - pg[k].h0;
             continue;
-        if (products == 0 || cprod[i] != lastp) {
-            products++;
-            lastp = cprod[i];
         }
-        if (products <= offset || (limit && products - offset > limit))
-            inc[i] = 0;
-    }
-    memset(prod_hit, 0, nc ? nc : 1);
-    for (size_t i = 0; i < nc; i++)
-        if (inc[i])
-            prod_hit[cprod[i]] = 1;
-    for (size_t j = 0; j < na; j++) {
-        if (!(aprod[j] != NO_PROD ? prod_hit[aprod[j]] : all))
-            continue;   /* an export keeps adoptions of unknown certifications too */
-        const cidx *a = &t->a[j];
-        if (public_only && !a->is_public)
-            continue;
-        if ((by_adopter && a->author != adslot) || (fy && a->fy != fy) ||
-            (route >= 0 && a->route != route + 1) || (dept.n && !words_match(second(t, a), &dept)))
-            continue;
-        ainc[j] = 1;
+        for (size_t i = pg[k].prod; i < nc && cprod[i] == pg[k].prod; i++)
+            ncerts += !public_only || t->c[i].is_public;
     }
     int rc = 0;
-    if (collect_refs(t, t->c, nc, inc, &out->certs, &out->ncerts) ||
-        collect_refs(t, t->a, na, ainc, &out->adoptions, &out->nadoptions) ||
-        collect_groups(x, inc, ainc, out)) {
-        catalog_hits_free(out);
-        rc = proto_err(err, errlen, "out of memory");
-    } else {
-        out->products = products;
+    store_ref *certs = ncerts ? malloc(ncerts * sizeof *certs) : NULL;
+    catalog_product *g = npg ? calloc(npg, sizeof *g) : NULL;
+    store_ref *ads = NULL;
+    size_t capads = 0;
+    if ((ncerts && !certs) || (npg && !g))
+        goto oom;
+    size_t pos = 0, a = 0;
+    for (size_t k = 0; k < npg; k++) {
+        uint32_t p = pg[k].prod;
+        g[k].cert = pos;
+        if (q->exact) {
+            for (size_t j = pg[k].h0; j < pg[k].h1; j++) {
+                const cidx *c = &t->c[hit[j]];
+                certs[pos].author = t->authors[c->author];
+                certs[pos++].seq = c->seq;
+                g[k].areas |= careas[hit[j]];
+            }
+        } else {
+            for (size_t i = p; i < nc && cprod[i] == p; i++) {
+                const cidx *c = &t->c[i];
+                if (public_only && !c->is_public)
+                    continue;
+                certs[pos].author = t->authors[c->author];
+                certs[pos++].seq = c->seq;
+                g[k].areas |= careas[i];
+            }
+        }
+        g[k].ncerts = pos - g[k].cert;
+        for (a = adoptions_from(aprod, a, na, p); a < na && aprod[a] == p; a++) {
+            const cidx *e = &t->a[a];
+            if ((public_only && !e->is_public) || (by_adopter && e->author != adslot) || (fy && e->fy != fy) ||
+                (route >= 0 && e->route != route + 1) || (dept.n && !words_match(second(t, e), &dept)))
+                continue;
+            if (grow((void **)&ads, &capads, nads + 1, sizeof *ads))
+                goto oom;
+            if (!g[k].nadoptions)
+                g[k].adoption = nads;
+            g[k].nadoptions++;
+            ads[nads].author = t->authors[e->author];
+            ads[nads++].seq = e->seq;
+        }
     }
-    free(inc);
-    free(prod_hit);
-    free(ainc);
+    for (a = all ? adoptions_from(aprod, a, na, NO_PROD) : na; a < na; a++) {
+        /* an export keeps adoptions of unknown certifications too */
+        const cidx *e = &t->a[a];
+        if ((public_only && !e->is_public) || (by_adopter && e->author != adslot) || (fy && e->fy != fy) ||
+            (route >= 0 && e->route != route + 1) || (dept.n && !words_match(second(t, e), &dept)))
+            continue;
+        if (grow((void **)&ads, &capads, nads + 1, sizeof *ads))
+            goto oom;
+        ads[nads].author = t->authors[e->author];
+        ads[nads++].seq = e->seq;
+    }
+    out->certs = certs;
+    out->ncerts = ncerts;
+    out->adoptions = ads;
+    out->nadoptions = nads;
+    out->groups = g;
+    out->ngroups = npg;
+    out->products = products;
+    free(pg);
+    return 0;
+oom:
+    free(certs);
+    free(g);
+    free(ads);
+    free(pg);
+    rc = proto_err(err, errlen, "out of memory");
     return rc;
 }
