@@ -44,13 +44,11 @@ typedef struct {
     uint8_t status : 2;  /* recorded: CATALOG_STATUS_ACTIVE, _SUSPENDED or _REVOKED */
     uint32_t text2;      /* the second string is at text + text2 (the first's length + 1): the
                           * product sort compares it n log n times, so no strlen to find it */
-    union {
-        uint64_t sig[8]; /* certifications: the bigram signature of the search text (below) */
-        struct {         /* adoptions: 128-bit hashes of the cited "AUTHOR/KEY" and of the
+    /* (a certification's bigram signature is in the index's columns, sig_cols) */
+    struct {             /* adoptions: 128-bit hashes of the cited "AUTHOR/KEY" and of the
                           * adoption's own (what a change of it is noted by) */
-            uint64_t cites[2], self[2];
-        } ad;
-    } u;
+        uint64_t cites[2], self[2];
+    } ad;
 } cidx;
 
 /* A yyyymmdd date from 2000 to 2127 in 16 bits (0: none or out of range),
@@ -66,8 +64,8 @@ static int day16_ymd(uint16_t v)
     return v ? (2000 + (v >> 9)) * 10000 + (v >> 5 & 15) * 100 + (v & 31) : 0;
 }
 
-/* 100,000 of them are scanned a few times per search: keep them small */
-_Static_assert(sizeof(cidx) <= 120, "cidx grew");
+/* a search reads those of its hits: keep them small */
+_Static_assert(sizeof(cidx) <= 88, "cidx grew");
 
 /* A word search without a word index: every certification's normalised
  * text is scanned with strstr, ~25 MB at 100,000 certifications, which is
@@ -121,12 +119,51 @@ static void sig_add(uint64_t sig[SIG_WORDS], const char *s, int stop_at_space)
     }
 }
 
-static int sig_has(const uint64_t have[SIG_WORDS], const uint64_t want[SIG_WORDS])
+/* The certifications' signatures by columns: w[k][i] is word k of
+ * certification i's.  A query's bigrams set bits in one or two of the
+ * eight words, so a search reads those columns (0.8 MB each at 100,000)
+ * and never the other six; signatures kept in the entries were 64 bytes
+ * of every entry through the cache at every word search.  The columns
+ * move with the entries (build, sort, update in place), cap entries each. */
+typedef struct {
+    uint64_t *w[SIG_WORDS];
+    size_t cap;
+} sig_cols;
+
+static int sig_grow(sig_cols *s, size_t need)
 {
-    for (int i = 0; i < SIG_WORDS; i++)
-        if ((have[i] & want[i]) != want[i])
-            return 0;
-    return 1;
+    if (need <= s->cap)
+        return 0;
+    size_t nc = s->cap ? s->cap : 1024;
+    while (nc < need)
+        nc *= 2;
+    for (int k = 0; k < SIG_WORDS; k++) {
+        uint64_t *v = realloc(s->w[k], nc * sizeof *v);
+        if (!v)
+            return -1;   /* those grown already are only larger than cap says */
+        s->w[k] = v;
+    }
+    s->cap = nc;
+    return 0;
+}
+
+static void sig_free(sig_cols *s)
+{
+    for (int k = 0; k < SIG_WORDS; k++)
+        free(s->w[k]);
+    memset(s, 0, sizeof *s);
+}
+
+static void sig_put(sig_cols *s, size_t i, const uint64_t v[SIG_WORDS])
+{
+    for (int k = 0; k < SIG_WORDS; k++)
+        s->w[k][i] = v[k];
+}
+
+static void sig_get(const sig_cols *s, size_t i, uint64_t v[SIG_WORDS])
+{
+    for (int k = 0; k < SIG_WORDS; k++)
+        v[k] = s->w[k][i];
 }
 
 #define NO_PROD UINT32_MAX
@@ -169,6 +206,7 @@ struct catalog_index {
     idx_table t;
     cextra *extra;
     size_t capextra;
+    sig_cols sig;        /* the certifications' signatures, in the same order as t.c */
     uint64_t gen;        /* the generation it was built at */
     int built;
     idx_note *notes;     /* changes since, while built and notes_all is 0 */
@@ -184,6 +222,9 @@ struct catalog_index {
      * read ~12 MB through them where these are 0.8 MB. */
     uint32_t *cprod, *careas, *aprod;
     size_t capcprod, capcareas, capaprod;
+    size_t *ctext;       /* a certification's text offset: the word pass reads it for its
+                          * candidates only, which are scattered over the 88-byte entries */
+    size_t capctext;
     /* A search's list of hits (positions), as long as the certifications:
      * kept from one search to the next rather than allocated each time
      * (0.4 MB at 100,000, which malloc would map and unmap every search). */
@@ -224,6 +265,10 @@ static void extra_free(catalog_index *x)
     free(x->extra);
     x->extra = NULL;
     x->capextra = 0;
+    sig_free(&x->sig);
+    free(x->ctext);
+    x->ctext = NULL;
+    x->capctext = 0;
     free(x->cprod);
     free(x->careas);
     free(x->aprod);
@@ -386,8 +431,8 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
                 if (!strcmp(routes[i], route))
                     e.route = (uint8_t)(i + 1);
         }
-        hash128(ref, e.u.ad.cites);
-        ref_hash(&r.author, r.key, e.u.ad.self);
+        hash128(ref, e.ad.cites);
+        ref_hash(&r.author, r.key, e.ad.self);
         size_t rl = strlen(ref) + 1, nl = strlen(x->norm) + 1;
         if (grow((void **)&t->arena, &t->arena_cap, t->arena_used + rl + nl, 1) ||
             grow((void **)&t->a, &t->capa, t->na + 1, sizeof *t->a))
@@ -414,14 +459,16 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     size_t pl = strlen(pname) + 1;
     if (grow((void **)&t->arena, &t->arena_cap, t->arena_used + nl + pl, 1) ||
         grow((void **)&t->c, &t->capc, t->nc + 1, sizeof *t->c) ||
-        grow((void **)&x->extra, &x->capextra, t->nc + 1, sizeof *x->extra))
+        grow((void **)&x->extra, &x->capextra, t->nc + 1, sizeof *x->extra) || sig_grow(&x->sig, t->nc + 1))
         goto oom;
     e.text = t->arena_used;
     e.text2 = (uint32_t)nl;
     memcpy(t->arena + t->arena_used, norm, nl);
     memcpy(t->arena + t->arena_used + nl, pname, pl);
     t->arena_used += nl + pl;
-    sig_add(e.u.sig, norm, 0);
+    uint64_t sig[SIG_WORDS] = { 0 };
+    sig_add(sig, norm, 0);
+    sig_put(&x->sig, t->nc, sig);
     e.areas = catalog_record_areas_in(&r, x->have_areas ? x->areas : catalog_areas);
     e.cert_on = catalog_date_num(&r, "certified_on");
     e.valid_until = catalog_date_num(&r, "valid_until");
@@ -554,6 +601,7 @@ typedef struct {
     catalog_index *x;    /* being filled */
     const idx_table *old;
     const cextra *old_extra;
+    const sig_cols *old_sig;
     uint32_t *slots;     /* open addressing: 1 + index (adoptions: | 1 << 31), 0 empty */
     size_t mask;
     store_ref *missing;
@@ -589,9 +637,13 @@ static int reuse_cb(void *ctx, const proto_id *author, uint64_t seq, uint32_t fl
                 goto oom;
             if (r->cert) {
                 if (grow((void **)&t->c, &t->capc, t->nc + 1, sizeof *t->c) ||
-                    grow((void **)&x->extra, &x->capextra, t->nc + 1, sizeof *x->extra))
+                    grow((void **)&x->extra, &x->capextra, t->nc + 1, sizeof *x->extra) ||
+                    sig_grow(&x->sig, t->nc + 1))
                     goto oom;
                 x->extra[t->nc] = r->old_extra[v];
+                uint64_t sig[SIG_WORDS];
+                sig_get(r->old_sig, v, sig);
+                sig_put(&x->sig, t->nc, sig);
                 t->c[t->nc++] = n;
             } else {
                 if (grow((void **)&t->a, &t->capa, t->na + 1, sizeof *t->a))
@@ -652,10 +704,11 @@ static void arena_compact(catalog_index *x)
 
 /* Fill x (empty) from `old` plus the new versions; 0, or -1 (then x is to
  * be cleared and built from scratch). */
-static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, cextra *old_extra)
+static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, cextra *old_extra,
+                             const sig_cols *old_sig)
 {
     idx_table *t = &x->t;
-    reuse_ctx r = { .x = x, .old = old, .old_extra = old_extra };
+    reuse_ctx r = { .x = x, .old = old, .old_extra = old_extra, .old_sig = old_sig };
     int rc = -1;
     size_t n = old->nc + old->na, cap = 64;
     while (cap < 2 * n)
@@ -745,13 +798,26 @@ static int idx_finish(catalog_index *x)
     x->capextra = nc;
     for (size_t i = 0; i < nc; i++)
         t->c[i].prod = i && same_product(x, i) ? t->c[i - 1].prod : (uint32_t)i;
+    for (int k = 0; k < SIG_WORDS && nc; k++) {
+        uint64_t *col = malloc(nc * sizeof *col);
+        if (!col) {
+            free(order);
+            return -1;
+        }
+        for (size_t i = 0; i < nc; i++)
+            col[i] = x->sig.w[k][order[i]];
+        free(x->sig.w[k]);
+        x->sig.w[k] = col;
+    }
+    if (nc)
+        x->sig.cap = nc;   /* every column has nc now (or more, out of memory: cleared) */
     free(order);
     /* adoptions: the product of the certification each cites */
     refmap m;
     if (refmap_init(&m, x->extra, nc))
         return -1;
     for (size_t j = 0; j < t->na; j++) {
-        long ci = refmap_find(&m, t->a[j].u.ad.cites);
+        long ci = refmap_find(&m, t->a[j].ad.cites);
         t->a[j].prod = ci < 0 ? NO_PROD : t->c[ci].prod;
     }
     free(m.slots);
@@ -856,6 +922,7 @@ static int idx_apply_notes(catalog_index *x, store *st)
     idx_run *runs = NULL;
     cidx *tmp = NULL;
     cextra *tmpe = NULL;
+    uint64_t (*tmps)[SIG_WORDS] = NULL;
     uint32_t *pmap = NULL;
     refmap newmap = { 0 }, allmap = { 0 };
     if (hset_init(&cn, x->nnotes) || hset_init(&an, x->nnotes))
@@ -893,8 +960,9 @@ static int idx_apply_notes(catalog_index *x, store *st)
     dest = malloc((kc ? kc : 1) * sizeof *dest);
     tmp = malloc((kc > ka ? kc : ka ? ka : 1) * sizeof *tmp);
     tmpe = malloc((kc ? kc : 1) * sizeof *tmpe);
+    tmps = malloc((kc ? kc : 1) * sizeof *tmps);
     runs = malloc((ndead + kc + 1) * sizeof *runs);
-    if (!order || !ins || !dest || !tmp || !tmpe || !runs)
+    if (!order || !ins || !dest || !tmp || !tmpe || !tmps || !runs)
         goto out;
     for (size_t i = 0; i < kc; i++)
         order[i] = nc0 + i;
@@ -902,6 +970,7 @@ static int idx_apply_notes(catalog_index *x, store *st)
     for (size_t j = 0; j < kc; j++) {
         tmp[j] = t->c[order[j]];
         tmpe[j] = x->extra[order[j]];
+        sig_get(&x->sig, order[j], tmps[j]);
         size_t lo = j ? ins[j - 1] : 0, hi = nc0;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
@@ -939,9 +1008,12 @@ static int idx_apply_notes(catalog_index *x, store *st)
     size_t first = nruns && runs[0].from == 0 && runs[0].to == 0 ? runs[0].n : 0;
     runs_apply(t->c, sizeof *t->c, runs, nruns);
     runs_apply(x->extra, sizeof *x->extra, runs, nruns);
+    for (int k = 0; k < SIG_WORDS; k++)
+        runs_apply(x->sig.w[k], sizeof *x->sig.w[k], runs, nruns);
     for (size_t j = 0; j < kc; j++) {
         t->c[dest[j]] = tmp[j];
         x->extra[dest[j]] = tmpe[j];
+        sig_put(&x->sig, dest[j], tmps[j]);
     }
     t->nc = d;
     /* number the products again from there (a product number is the
@@ -965,10 +1037,10 @@ static int idx_apply_notes(catalog_index *x, store *st)
         goto out;
     size_t moved = 0;
     for (size_t j = 0; j < na0; j++) {
-        if (hset_has(&an, t->a[j].u.ad.self)) {
+        if (hset_has(&an, t->a[j].ad.self)) {
             mark_a[j] = 1;
             x->arena_dead += text_size(t, &t->a[j]);
-        } else if (hset_has(&cn, t->a[j].u.ad.cites)) {
+        } else if (hset_has(&cn, t->a[j].ad.cites)) {
             mark_a[j] = 2;
             moved++;
         }
@@ -998,11 +1070,11 @@ static int idx_apply_notes(catalog_index *x, store *st)
             continue;
         }
         long ci;
-        if (hset_has(&cn, e->u.ad.cites)) {
-            ci = refmap_find(&newmap, e->u.ad.cites);   /* the noted one: new, or gone */
+        if (hset_has(&cn, e->ad.cites)) {
+            ci = refmap_find(&newmap, e->ad.cites);   /* the noted one: new, or gone */
             ci = ci < 0 ? -1 : (long)dest[ci];
         } else {
-            ci = refmap_find(&allmap, e->u.ad.cites);
+            ci = refmap_find(&allmap, e->ad.cites);
         }
         e->prod = ci < 0 ? NO_PROD : t->c[ci].prod;
         tmp[nw++] = *e;
@@ -1037,6 +1109,7 @@ out:
     free(runs);
     free(tmp);
     free(tmpe);
+    free(tmps);
     free(pmap);
     free(newmap.slots);
     free(allmap.slots);
@@ -1118,11 +1191,13 @@ static int hot_refresh(catalog_index *x)
     const idx_table *t = &x->t;
     if (grow((void **)&x->cprod, &x->capcprod, t->nc, sizeof *x->cprod) ||
         grow((void **)&x->careas, &x->capcareas, t->nc, sizeof *x->careas) ||
-        grow((void **)&x->aprod, &x->capaprod, t->na, sizeof *x->aprod))
+        grow((void **)&x->aprod, &x->capaprod, t->na, sizeof *x->aprod) ||
+        grow((void **)&x->ctext, &x->capctext, t->nc, sizeof *x->ctext))
         return -1;
     for (size_t i = 0; i < t->nc; i++) {
         x->cprod[i] = t->c[i].prod;
         x->careas[i] = t->c[i].areas;
+        x->ctext[i] = t->c[i].text;
     }
     for (size_t j = 0; j < t->na; j++)
         x->aprod[j] = t->a[j].prod;
@@ -1151,12 +1226,15 @@ int catalog_index_update(catalog_index *x, store *st, uint64_t gen)
     if (x->built) {
         idx_table old = x->t;
         cextra *old_extra = x->extra;
+        sig_cols old_sig = x->sig;
         memset(&x->t, 0, sizeof x->t);
         x->extra = NULL;
         x->capextra = 0;
-        rc = idx_collect_reuse(x, st, &old, old_extra);
+        memset(&x->sig, 0, sizeof x->sig);
+        rc = idx_collect_reuse(x, st, &old, old_extra, &old_sig);
         table_free(&old);        /* (its arena, if taken over, is NULL here) */
         free(old_extra);
+        sig_free(&old_sig);
         if (rc == 0)
             rc = idx_finish(x);
         if (rc)
@@ -1404,11 +1482,36 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
      * a list is walked only as far as it is long. */
     uint32_t *hit = x->hits;
     size_t nh = 0;
-    if (!all && area_bit) {
-        /* first: the column, not the entries; appended without a branch */
+    int words = !all && qw.n;
+    int w0 = -1;                 /* the first signature column the words need */
+    for (int k = 0; words && k < SIG_WORDS && w0 < 0; k++)
+        if (qsig[k])
+            w0 = k;
+    uint32_t abit = all ? 0 : area_bit;
+    if (w0 >= 0) {
+        /* first: one column, not the entries; appended without a branch */
+        const uint64_t *col = x->sig.w[w0];
+        uint64_t want = qsig[w0];
         for (size_t i = 0; i < nc; i++) {
             hit[nh] = (uint32_t)i;
-            nh += (careas[i] & area_bit) != 0;
+            nh += ((col[i] & want) == want) & (!abit || (careas[i] & abit) != 0);
+        }
+        for (int k = w0 + 1; k < SIG_WORDS; k++) {
+            if (!qsig[k])
+                continue;
+            col = x->sig.w[k];
+            want = qsig[k];
+            size_t m = 0;
+            for (size_t j = 0; j < nh; j++) {
+                hit[m] = hit[j];
+                m += (col[hit[j]] & want) == want;
+            }
+            nh = m;
+        }
+    } else if (abit) {
+        for (size_t i = 0; i < nc; i++) {
+            hit[nh] = (uint32_t)i;
+            nh += (careas[i] & abit) != 0;
         }
     } else {
         for (size_t i = 0; i < nc; i++)
@@ -1441,28 +1544,23 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         }
         nh = k;
     }
-    if (!all && qw.n) {
-        size_t k = 0;
-        for (size_t j = 0; j < nh; j++) {
-            hit[k] = hit[j];
-            k += sig_has(t->c[hit[j]].u.sig, qsig);
-        }
-        nh = k;
+    if (words) {
         /* The texts of the candidates, in a pass of their own: they lie all
          * over the arena (~400 bytes each, thousands per word), so each
          * would stall on memory when first read.  Fetching the text a few
          * candidates ahead overlaps those stalls. */
-        k = 0;
+        const size_t *ctext = x->ctext;
+        size_t k = 0;
         for (size_t j = 0; j < nh; j++) {
             if (j + WORDS_AHEAD < nh) {
-                const char *ahead = t->arena + t->c[hit[j + WORDS_AHEAD]].text;
+                const char *ahead = t->arena + ctext[hit[j + WORDS_AHEAD]];
                 __builtin_prefetch(ahead);
                 __builtin_prefetch(ahead + 64);
                 __builtin_prefetch(ahead + 128);
             }
             size_t i = hit[j];
             hit[k] = (uint32_t)i;
-            k += words_match(t->arena + t->c[i].text, &qw);
+            k += words_match(t->arena + ctext[i], &qw);
         }
         nh = k;
     }
