@@ -26,6 +26,12 @@
 #include <string.h>
 #include <time.h>
 
+/* A certification's 128-bit hashes of its product key and of its
+ * "AUTHOR/KEY" reference (what an adoption cites).  Hashes, not the
+ * strings, keep the index small; at 128 bits two different products or
+ * references never collide in practice. */
+typedef struct { uint64_t pk[2], ref[2]; } cextra;
+
 typedef struct {
     size_t text;         /* offset in the arena of two NUL-terminated strings: certifications
                           * their normalised search text, then their normalised product name
@@ -45,10 +51,13 @@ typedef struct {
     uint32_t text2;      /* the second string is at text + text2 (the first's length + 1): the
                           * product sort compares it n log n times, so no strlen to find it */
     /* (a certification's bigram signature is in the index's columns, sig_cols) */
-    struct {             /* adoptions: 128-bit hashes of the cited "AUTHOR/KEY" and of the
+    union {
+        cextra ce;       /* certifications */
+        struct {         /* adoptions: 128-bit hashes of the cited "AUTHOR/KEY" and of the
                           * adoption's own (what a change of it is noted by) */
-        uint64_t cites[2], self[2];
-    } ad;
+            uint64_t cites[2], self[2];
+        } ad;
+    } u;
 } cidx;
 
 /* A yyyymmdd date from 2000 to 2127 in 16 bits (0: none or out of range),
@@ -180,12 +189,6 @@ typedef struct {
     size_t arena_used, arena_cap;
 } idx_table;
 
-/* Per certification, in the same order as the table's c: 128-bit hashes of
- * its product key and of its "AUTHOR/KEY" reference (what an adoption
- * cites).  Hashes, not the strings, keep the index small; at 128 bits two
- * different products or references never collide in practice. */
-typedef struct { uint64_t pk[2], ref[2]; } cextra;
-
 #define TEXT_MAX 24000   /* searchable fields of one record, joined */
 
 /* A change the caller noted (catalog_index_note): the current version of
@@ -204,8 +207,6 @@ typedef struct {
 
 struct catalog_index {
     idx_table t;
-    cextra *extra;
-    size_t capextra;
     sig_cols sig;        /* the certifications' signatures, in the same order as t.c */
     uint64_t gen;        /* the generation it was built at */
     int built;
@@ -260,11 +261,8 @@ static void table_free(idx_table *t)
     memset(t, 0, sizeof *t);
 }
 
-static void extra_free(catalog_index *x)
+static void columns_free(catalog_index *x)
 {
-    free(x->extra);
-    x->extra = NULL;
-    x->capextra = 0;
     sig_free(&x->sig);
     free(x->ctext);
     x->ctext = NULL;
@@ -293,7 +291,7 @@ static void notes_clear(catalog_index *x)
 static void idx_clear(catalog_index *x)
 {
     table_free(&x->t);
-    extra_free(x);
+    columns_free(x);
     notes_clear(x);
     x->arena_dead = 0;
     x->gen = 0;
@@ -431,8 +429,8 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
                 if (!strcmp(routes[i], route))
                     e.route = (uint8_t)(i + 1);
         }
-        hash128(ref, e.ad.cites);
-        ref_hash(&r.author, r.key, e.ad.self);
+        hash128(ref, e.u.ad.cites);
+        ref_hash(&r.author, r.key, e.u.ad.self);
         size_t rl = strlen(ref) + 1, nl = strlen(x->norm) + 1;
         if (grow((void **)&t->arena, &t->arena_cap, t->arena_used + rl + nl, 1) ||
             grow((void **)&t->a, &t->capa, t->na + 1, sizeof *t->a))
@@ -459,7 +457,7 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     size_t pl = strlen(pname) + 1;
     if (grow((void **)&t->arena, &t->arena_cap, t->arena_used + nl + pl, 1) ||
         grow((void **)&t->c, &t->capc, t->nc + 1, sizeof *t->c) ||
-        grow((void **)&x->extra, &x->capextra, t->nc + 1, sizeof *x->extra) || sig_grow(&x->sig, t->nc + 1))
+        sig_grow(&x->sig, t->nc + 1))
         goto oom;
     e.text = t->arena_used;
     e.text2 = (uint32_t)nl;
@@ -479,8 +477,8 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
         e.corp = strtoull(pk, NULL, 10);
     e.status = (uint8_t)catalog_status_recorded(&r);
     e.fy = day16(catalog_date_num(&r, "status_date"));
-    hash128(pk, x->extra[t->nc].pk);
-    ref_hash(&r.author, r.key, x->extra[t->nc].ref);
+    hash128(pk, e.u.ce.pk);
+    ref_hash(&r.author, r.key, e.u.ce.ref);
     t->c[t->nc++] = e;
     return 0;
 oom:
@@ -514,8 +512,9 @@ static int cmp_author_seq(const idx_table *t, const cidx *a, const cidx *b)
 /* The index's order of certifications, the same on every node for the same
  * records: normalised product name, 法人番号 (none last), the product key's
  * hash (products that differ only there stay apart), 認定日, author, seq. */
-static int cmp_cert(const idx_table *t, const cidx *ci, const cextra *ei, const cidx *cj, const cextra *ej)
+static int cmp_cert(const idx_table *t, const cidx *ci, const cidx *cj)
 {
+    const cextra *ei = &ci->u.ce, *ej = &cj->u.ce;
     int c = strcmp(second(t, ci), second(t, cj));
     if (c)
         return c;
@@ -533,13 +532,13 @@ static int cmp_prod(const void *a, const void *b, void *ctx)
 {
     const catalog_index *x = ctx;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    return cmp_cert(&x->t, &x->t.c[i], &x->extra[i], &x->t.c[j], &x->extra[j]);
+    return cmp_cert(&x->t, &x->t.c[i], &x->t.c[j]);
 }
 
 /* Two certifications in positions i - 1 and i are of one product. */
 static int same_product(const catalog_index *x, size_t i)
 {
-    return x->t.c[i].corp == x->t.c[i - 1].corp && !cmp_u128(x->extra[i].pk, x->extra[i - 1].pk);
+    return x->t.c[i].corp == x->t.c[i - 1].corp && !cmp_u128(x->t.c[i].u.ce.pk, x->t.c[i - 1].u.ce.pk);
 }
 
 /* Adoptions: by the product they cite (in the certifications' order, none
@@ -558,12 +557,12 @@ static int cmp_adoption(const void *a, const void *b, void *ctx)
 /* Certifications by the hash of their reference: 1 + index into `e`,
  * open addressing on the hash's first word. */
 typedef struct {
-    const cextra *e;
+    const cidx *e;
     uint32_t *slots;
     size_t mask;
 } refmap;
 
-static int refmap_init(refmap *m, const cextra *e, size_t n)
+static int refmap_init(refmap *m, const cidx *e, size_t n)
 {
     size_t cap = 16;
     while (cap < 2 * n)
@@ -573,7 +572,7 @@ static int refmap_init(refmap *m, const cextra *e, size_t n)
     if (n >= UINT32_MAX || !(m->slots = calloc(cap, sizeof *m->slots)))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        size_t h = (size_t)e[i].ref[0] & m->mask;
+        size_t h = (size_t)e[i].u.ce.ref[0] & m->mask;
         while (m->slots[h])
             h = (h + 1) & m->mask;
         m->slots[h] = (uint32_t)(i + 1);
@@ -584,7 +583,7 @@ static int refmap_init(refmap *m, const cextra *e, size_t n)
 static long refmap_find(const refmap *m, const uint64_t h[2])
 {
     for (size_t i = (size_t)h[0] & m->mask; m->slots[i]; i = (i + 1) & m->mask)
-        if (!cmp_u128(m->e[m->slots[i] - 1].ref, h))
+        if (!cmp_u128(m->e[m->slots[i] - 1].u.ce.ref, h))
             return (long)m->slots[i] - 1;
     return -1;
 }
@@ -600,7 +599,6 @@ static long refmap_find(const refmap *m, const uint64_t h[2])
 typedef struct {
     catalog_index *x;    /* being filled */
     const idx_table *old;
-    const cextra *old_extra;
     const sig_cols *old_sig;
     uint32_t *slots;     /* open addressing: 1 + index (adoptions: | 1 << 31), 0 empty */
     size_t mask;
@@ -636,11 +634,8 @@ static int reuse_cb(void *ctx, const proto_id *author, uint64_t seq, uint32_t fl
             if (n.author == UINT32_MAX)
                 goto oom;
             if (r->cert) {
-                if (grow((void **)&t->c, &t->capc, t->nc + 1, sizeof *t->c) ||
-                    grow((void **)&x->extra, &x->capextra, t->nc + 1, sizeof *x->extra) ||
-                    sig_grow(&x->sig, t->nc + 1))
+                if (grow((void **)&t->c, &t->capc, t->nc + 1, sizeof *t->c) || sig_grow(&x->sig, t->nc + 1))
                     goto oom;
-                x->extra[t->nc] = r->old_extra[v];
                 uint64_t sig[SIG_WORDS];
                 sig_get(r->old_sig, v, sig);
                 sig_put(&x->sig, t->nc, sig);
@@ -704,11 +699,10 @@ static void arena_compact(catalog_index *x)
 
 /* Fill x (empty) from `old` plus the new versions; 0, or -1 (then x is to
  * be cleared and built from scratch). */
-static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, cextra *old_extra,
-                             const sig_cols *old_sig)
+static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, const sig_cols *old_sig)
 {
     idx_table *t = &x->t;
-    reuse_ctx r = { .x = x, .old = old, .old_extra = old_extra, .old_sig = old_sig };
+    reuse_ctx r = { .x = x, .old = old, .old_sig = old_sig };
     int rc = -1;
     size_t n = old->nc + old->na, cap = 64;
     while (cap < 2 * n)
@@ -774,30 +768,15 @@ static int idx_finish(catalog_index *x)
     idx_table *t = &x->t;
     size_t nc = t->nc;
     size_t *order = malloc((nc ? nc : 1) * sizeof *order);
-    cidx *sorted = malloc((nc ? nc : 1) * sizeof *sorted);
-    cextra *sextra = malloc((nc ? nc : 1) * sizeof *sextra);
-    if (!order || !sorted || !sextra) {
-        free(order);
-        free(sorted);
-        free(sextra);
+    if (!order)
         return -1;
-    }
     /* order certifications by product; number the products */
     for (size_t i = 0; i < nc; i++)
         order[i] = i;
     qsort_r(order, nc, sizeof *order, cmp_prod, x);
-    for (size_t i = 0; i < nc; i++) {
-        sorted[i] = t->c[order[i]];
-        sextra[i] = x->extra[order[i]];
-    }
-    free(t->c);
-    free(x->extra);
-    t->c = sorted;
-    t->capc = nc;
-    x->extra = sextra;
-    x->capextra = nc;
-    for (size_t i = 0; i < nc; i++)
-        t->c[i].prod = i && same_product(x, i) ? t->c[i - 1].prod : (uint32_t)i;
+    /* the signature columns first, one at a time, before the entries'
+     * copy is made: the build's peak is then no higher than with the
+     * signatures inside the entries */
     for (int k = 0; k < SIG_WORDS && nc; k++) {
         uint64_t *col = malloc(nc * sizeof *col);
         if (!col) {
@@ -811,13 +790,25 @@ static int idx_finish(catalog_index *x)
     }
     if (nc)
         x->sig.cap = nc;   /* every column has nc now (or more, out of memory: cleared) */
+    cidx *sorted = malloc((nc ? nc : 1) * sizeof *sorted);
+    if (!sorted) {
+        free(order);
+        return -1;
+    }
+    for (size_t i = 0; i < nc; i++)
+        sorted[i] = t->c[order[i]];
+    free(t->c);
+    t->c = sorted;
+    t->capc = nc;
+    for (size_t i = 0; i < nc; i++)
+        t->c[i].prod = i && same_product(x, i) ? t->c[i - 1].prod : (uint32_t)i;
     free(order);
     /* adoptions: the product of the certification each cites */
     refmap m;
-    if (refmap_init(&m, x->extra, nc))
+    if (refmap_init(&m, t->c, nc))
         return -1;
     for (size_t j = 0; j < t->na; j++) {
-        long ci = refmap_find(&m, t->a[j].ad.cites);
+        long ci = refmap_find(&m, t->a[j].u.ad.cites);
         t->a[j].prod = ci < 0 ? NO_PROD : t->c[ci].prod;
     }
     free(m.slots);
@@ -921,7 +912,7 @@ static int idx_apply_notes(catalog_index *x, store *st)
     size_t *order = NULL, *dead = NULL, *ins = NULL, *dest = NULL;
     idx_run *runs = NULL;
     cidx *tmp = NULL;
-    cextra *tmpe = NULL;
+    cidx *tmpe = NULL;   /* the new certifications, as tmp holds them before it takes adoptions */
     uint64_t (*tmps)[SIG_WORDS] = NULL;
     uint32_t *pmap = NULL;
     refmap newmap = { 0 }, allmap = { 0 };
@@ -949,7 +940,7 @@ static int idx_apply_notes(catalog_index *x, store *st)
     if (!dead)
         goto out;
     for (size_t i = 0; i < nc0 && ndead < x->nnotes; i++)
-        if (hset_has(&cn, x->extra[i].ref)) {
+        if (hset_has(&cn, t->c[i].u.ce.ref)) {
             dead[ndead++] = i;
             x->arena_dead += text_size(t, &t->c[i]);
         }
@@ -969,12 +960,12 @@ static int idx_apply_notes(catalog_index *x, store *st)
     qsort_r(order, kc, sizeof *order, cmp_prod, x);
     for (size_t j = 0; j < kc; j++) {
         tmp[j] = t->c[order[j]];
-        tmpe[j] = x->extra[order[j]];
+        tmpe[j] = t->c[order[j]];
         sig_get(&x->sig, order[j], tmps[j]);
         size_t lo = j ? ins[j - 1] : 0, hi = nc0;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
-            if (cmp_cert(t, &t->c[mid], &x->extra[mid], &tmp[j], &tmpe[j]) < 0)
+            if (cmp_cert(t, &t->c[mid], &tmp[j]) < 0)
                 lo = mid + 1;
             else
                 hi = mid;
@@ -1007,12 +998,10 @@ static int idx_apply_notes(catalog_index *x, store *st)
     /* everything before the first change stays where it is */
     size_t first = nruns && runs[0].from == 0 && runs[0].to == 0 ? runs[0].n : 0;
     runs_apply(t->c, sizeof *t->c, runs, nruns);
-    runs_apply(x->extra, sizeof *x->extra, runs, nruns);
     for (int k = 0; k < SIG_WORDS; k++)
         runs_apply(x->sig.w[k], sizeof *x->sig.w[k], runs, nruns);
     for (size_t j = 0; j < kc; j++) {
         t->c[dest[j]] = tmp[j];
-        x->extra[dest[j]] = tmpe[j];
         sig_put(&x->sig, dest[j], tmps[j]);
     }
     t->nc = d;
@@ -1037,10 +1026,10 @@ static int idx_apply_notes(catalog_index *x, store *st)
         goto out;
     size_t moved = 0;
     for (size_t j = 0; j < na0; j++) {
-        if (hset_has(&an, t->a[j].ad.self)) {
+        if (hset_has(&an, t->a[j].u.ad.self)) {
             mark_a[j] = 1;
             x->arena_dead += text_size(t, &t->a[j]);
-        } else if (hset_has(&cn, t->a[j].ad.cites)) {
+        } else if (hset_has(&cn, t->a[j].u.ad.cites)) {
             mark_a[j] = 2;
             moved++;
         }
@@ -1055,7 +1044,7 @@ static int idx_apply_notes(catalog_index *x, store *st)
      * reference, and (for adoptions new here) all of them */
     if ((moved || ka) && refmap_init(&newmap, tmpe, kc))
         goto out;
-    if (ka && refmap_init(&allmap, x->extra, t->nc))
+    if (ka && refmap_init(&allmap, t->c, t->nc))
         goto out;
     size_t nw = 0, w = 0;
     for (size_t j = 0; j < t->na; j++) {
@@ -1070,11 +1059,11 @@ static int idx_apply_notes(catalog_index *x, store *st)
             continue;
         }
         long ci;
-        if (hset_has(&cn, e->ad.cites)) {
-            ci = refmap_find(&newmap, e->ad.cites);   /* the noted one: new, or gone */
+        if (hset_has(&cn, e->u.ad.cites)) {
+            ci = refmap_find(&newmap, e->u.ad.cites);   /* the noted one: new, or gone */
             ci = ci < 0 ? -1 : (long)dest[ci];
         } else {
-            ci = refmap_find(&allmap, e->ad.cites);
+            ci = refmap_find(&allmap, e->u.ad.cites);
         }
         e->prod = ci < 0 ? NO_PROD : t->c[ci].prod;
         tmp[nw++] = *e;
@@ -1225,15 +1214,11 @@ int catalog_index_update(catalog_index *x, store *st, uint64_t gen)
     int rc = -1;
     if (x->built) {
         idx_table old = x->t;
-        cextra *old_extra = x->extra;
         sig_cols old_sig = x->sig;
         memset(&x->t, 0, sizeof x->t);
-        x->extra = NULL;
-        x->capextra = 0;
         memset(&x->sig, 0, sizeof x->sig);
-        rc = idx_collect_reuse(x, st, &old, old_extra, &old_sig);
+        rc = idx_collect_reuse(x, st, &old, &old_sig);
         table_free(&old);        /* (its arena, if taken over, is NULL here) */
-        free(old_extra);
         sig_free(&old_sig);
         if (rc == 0)
             rc = idx_finish(x);
@@ -1530,7 +1515,7 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
                     continue;
                 if (by_corp && c->corp != corpn)
                     continue;
-                if (q->has_cert && cmp_u128(x->extra[i].ref, cert_ref))
+                if (q->has_cert && cmp_u128(c->u.ce.ref, cert_ref))
                     continue;
                 if (want_st >= 0 && catalog_status_on(c->status, day16_ymd(c->fy), c->valid_until, today) != want_st)
                     continue;
