@@ -228,14 +228,6 @@ struct catalog_index {
      * read ~12 MB through them where these are 0.8 MB. */
     uint32_t *cprod, *careas, *aprod;
     size_t capcprod, capcareas, capaprod;
-    size_t *ctext;       /* a certification's text offset: the word pass reads it for its
-                          * candidates only, which are scattered over the 88-byte entries */
-    size_t capctext;
-    /* A search's list of hits (positions), as long as the certifications:
-     * kept from one search to the next rather than allocated each time
-     * (0.4 MB at 100,000, which malloc would map and unmap every search). */
-    uint32_t *hits;
-    size_t caphits;
     void (*trim)(void *ctx);
     void *trim_ctx;
     /* scratch of build_cb: one record's text, and its normalised form */
@@ -269,17 +261,11 @@ static void table_free(idx_table *t)
 static void columns_free(catalog_index *x)
 {
     sig_free(&x->sig);
-    free(x->ctext);
-    x->ctext = NULL;
-    x->capctext = 0;
     free(x->cprod);
     free(x->careas);
     free(x->aprod);
     x->cprod = x->careas = x->aprod = NULL;
     x->capcprod = x->capcareas = x->capaprod = 0;
-    free(x->hits);
-    x->hits = NULL;
-    x->caphits = 0;
 }
 
 static void notes_clear(catalog_index *x)
@@ -1207,13 +1193,11 @@ static int hot_refresh(catalog_index *x)
     const idx_table *t = &x->t;
     if (grow((void **)&x->cprod, &x->capcprod, t->nc, sizeof *x->cprod) ||
         grow((void **)&x->careas, &x->capcareas, t->nc, sizeof *x->careas) ||
-        grow((void **)&x->aprod, &x->capaprod, t->na, sizeof *x->aprod) ||
-        grow((void **)&x->ctext, &x->capctext, t->nc, sizeof *x->ctext))
+        grow((void **)&x->aprod, &x->capaprod, t->na, sizeof *x->aprod))
         return -1;
     for (size_t i = 0; i < t->nc; i++) {
         x->cprod[i] = t->c[i].prod;
         x->careas[i] = t->c[i].areas;
-        x->ctext[i] = t->c[i].text;
     }
     for (size_t j = 0; j < t->na; j++)
         x->aprod[j] = t->a[j].prod;
@@ -1480,7 +1464,8 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         if (by_adopter && !memcmp(&t->authors[i], &q->adopter, 32))
             adslot = (uint32_t)i;
     }
-    if (grow((void **)&x->hits, &x->caphits, nc ? nc : 1, sizeof *x->hits))
+    uint32_t *hit = malloc((nc ? nc : 1) * sizeof *hit);
+    if (!hit)
         return proto_err(err, errlen, "out of memory");
     int today = q->today ? q->today : catalog_today();
     int expiring = q->expiring_days > 0 || q->expiring_months > 0;
@@ -1492,7 +1477,6 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
      * bytes over every entry at each step (filter, widen, limit, collect,
      * group: five passes of 100,000 each, their branches a coin toss);
      * a list is walked only as far as it is long. */
-    uint32_t *hit = x->hits;
     size_t nh = 0;
     int words = !all && qw.n;
     int w0 = -1;                 /* the first signature column the words need */
@@ -1560,19 +1544,21 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         /* The texts of the candidates, in a pass of their own: they lie all
          * over the arena (~400 bytes each, thousands per word), so each
          * would stall on memory when first read.  Fetching the text a few
-         * candidates ahead overlaps those stalls. */
-        const size_t *ctext = x->ctext;
+         * candidates ahead overlaps those stalls, and the entry that says
+         * where the text is, twice as far ahead (it is as scattered). */
         size_t k = 0;
         for (size_t j = 0; j < nh; j++) {
+            if (j + 2 * WORDS_AHEAD < nh)
+                __builtin_prefetch(&t->c[hit[j + 2 * WORDS_AHEAD]].text);
             if (j + WORDS_AHEAD < nh) {
-                const char *ahead = t->arena + ctext[hit[j + WORDS_AHEAD]];
+                const char *ahead = t->arena + t->c[hit[j + WORDS_AHEAD]].text;
                 __builtin_prefetch(ahead);
                 __builtin_prefetch(ahead + 64);
                 __builtin_prefetch(ahead + 128);
             }
             size_t i = hit[j];
             hit[k] = (uint32_t)i;
-            k += words_match(t->arena + ctext[i], &qw);
+            k += words_match(t->arena + t->c[i].text, &qw);
         }
         nh = k;
     }
@@ -1607,6 +1593,7 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         if (products > offset && (!limit || products - offset <= limit)) {
             if (grow((void **)&pg, &cappg, npg + 1, sizeof *pg)) {
                 free(pg);
+                free(hit);
                 return proto_err(err, errlen, "out of memory");
             }
             pg[npg++] = (page_prod){ p, (uint32_t)j, (uint32_t)j1 };
@@ -1689,12 +1676,14 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
     out->ngroups = npg;
     out->products = products;
     free(pg);
+    free(hit);
     return 0;
 oom:
     free(certs);
     free(g);
     free(ads);
     free(pg);
+    free(hit);
     rc = proto_err(err, errlen, "out of memory");
     return rc;
 }
