@@ -1409,10 +1409,6 @@ static size_t adoptions_from(const uint32_t *aprod, size_t lo, size_t na, uint32
     return lo;
 }
 
-/* A product of a search's page: its number and the hits of it (a range of
- * the hit list). */
-typedef struct { uint32_t prod, h0, h1; } page_prod;
-
 int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_query *q,
                    catalog_hits *out, char *err, size_t errlen)
 {
@@ -1566,107 +1562,103 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
     /* Products, in index order: a product's certifications are contiguous
      * and its hits too.  Each product hit counts once (less those the
      * product-level filters drop); offset and limit pick the page of them
-     * (people read a page of products).  Every hit product is counted, the
-     * page's are kept. */
+     * (people read a page of products).  Two walks along the hits: the
+     * first counts every product and what the page holds, the second
+     * fills the arrays sized by it (a list of the page's products would
+     * be one entry per product for a search without a limit).  On the
+     * page: the hits themselves (exact), else every certification of the
+     * product (those public, with public_only); then the adoptions of each
+     * product, and with `all` those citing no known certification, last. */
     int prod_filters = !all && (adopted_by || not_mine);
     size_t products = 0, limit = q->limit, offset = q->offset;
-    page_prod *pg = NULL;
-    size_t npg = 0, cappg = 0;
-    for (size_t j = 0; j < nh;) {
-        uint32_t p = cprod[hit[j]];
-        size_t j1 = j + 1;
-        while (j1 < nh && cprod[hit[j1]] == p)
-            j1++;
-        if (prod_filters) {
-            /* by any current adoption of it, whatever the adoption filters */
-            int by_x = 0, by_me = 0;
-            for (size_t a = adoptions_from(aprod, 0, na, p); a < na && aprod[a] == p; a++) {
-                by_x |= t->a[a].author == aslot;
-                by_me |= t->a[a].author == myslot;
+    size_t ncerts = 0, npg = 0, nads = 0, capads = 0;
+    store_ref *certs = NULL, *ads = NULL;
+    catalog_product *g = NULL;
+    for (int fill = 0; fill < 2; fill++) {
+        if (fill) {
+            certs = ncerts ? malloc(ncerts * sizeof *certs) : NULL;
+            g = npg ? calloc(npg, sizeof *g) : NULL;
+            if ((ncerts && !certs) || (npg && !g))
+                goto oom;
+        }
+        size_t pos = 0, k = 0, a = 0;
+        products = 0;
+        for (size_t j = 0; j < nh;) {
+            uint32_t p = cprod[hit[j]];
+            size_t j1 = j + 1;
+            while (j1 < nh && cprod[hit[j1]] == p)
+                j1++;
+            size_t h0 = j;
+            j = j1;
+            if (prod_filters) {
+                /* by any current adoption of it, whatever the adoption filters */
+                int by_x = 0, by_me = 0;
+                for (size_t e = adoptions_from(aprod, 0, na, p); e < na && aprod[e] == p; e++) {
+                    by_x |= t->a[e].author == aslot;
+                    by_me |= t->a[e].author == myslot;
+                }
+                if ((adopted_by && !by_x) || (not_mine && by_me))
+                    continue;
             }
-            if ((adopted_by && !by_x) || (not_mine && by_me)) {
-                j = j1;
+            products++;
+            if (products <= offset || (limit && products - offset > limit))
+                continue;
+            if (!fill) {
+                npg++;
+                if (q->exact)
+                    ncerts += j1 - h0;
+                else
+                    for (size_t i = p; i < nc && cprod[i] == p; i++)
+                        ncerts += !public_only || t->c[i].is_public;
                 continue;
             }
-        }
-        products++;
-        if (products > offset && (!limit || products - offset <= limit)) {
-            if (grow((void **)&pg, &cappg, npg + 1, sizeof *pg)) {
-                free(pg);
-                free(hit);
-                return proto_err(err, errlen, "out of memory");
+            g[k].cert = pos;
+            if (q->exact) {
+                for (size_t h = h0; h < j1; h++) {
+                    const cidx *c = &t->c[hit[h]];
+                    certs[pos].author = t->authors[c->author];
+                    certs[pos++].seq = c->seq;
+                    g[k].areas |= careas[hit[h]];
+                }
+            } else {
+                for (size_t i = p; i < nc && cprod[i] == p; i++) {
+                    const cidx *c = &t->c[i];
+                    if (public_only && !c->is_public)
+                        continue;
+                    certs[pos].author = t->authors[c->author];
+                    certs[pos++].seq = c->seq;
+                    g[k].areas |= careas[i];
+                }
             }
-            pg[npg++] = (page_prod){ p, (uint32_t)j, (uint32_t)j1 };
-        }
-        j = j1;
-    }
-
-    /* The page's certifications: the hits themselves (exact), else every
-     * certification of the product (those public, with public_only); then
-     * the adoptions of each product, and with `all` those citing no known
-     * certification, last. */
-    size_t ncerts = 0, nads = 0;
-    for (size_t k = 0; k < npg; k++) {
-        if (q->exact) {
-            ncerts += pg[k].h1 - pg[k].h0;
-            continue;
-        }
-        for (size_t i = pg[k].prod; i < nc && cprod[i] == pg[k].prod; i++)
-            ncerts += !public_only || t->c[i].is_public;
-    }
-    int rc = 0;
-    store_ref *certs = ncerts ? malloc(ncerts * sizeof *certs) : NULL;
-    catalog_product *g = npg ? calloc(npg, sizeof *g) : NULL;
-    store_ref *ads = NULL;
-    size_t capads = 0;
-    if ((ncerts && !certs) || (npg && !g))
-        goto oom;
-    size_t pos = 0, a = 0;
-    for (size_t k = 0; k < npg; k++) {
-        uint32_t p = pg[k].prod;
-        g[k].cert = pos;
-        if (q->exact) {
-            for (size_t j = pg[k].h0; j < pg[k].h1; j++) {
-                const cidx *c = &t->c[hit[j]];
-                certs[pos].author = t->authors[c->author];
-                certs[pos++].seq = c->seq;
-                g[k].areas |= careas[hit[j]];
-            }
-        } else {
-            for (size_t i = p; i < nc && cprod[i] == p; i++) {
-                const cidx *c = &t->c[i];
-                if (public_only && !c->is_public)
+            g[k].ncerts = pos - g[k].cert;
+            for (a = adoptions_from(aprod, a, na, p); a < na && aprod[a] == p; a++) {
+                const cidx *e = &t->a[a];
+                if ((public_only && !e->is_public) || (by_adopter && e->author != adslot) || (fy && e->fy != fy) ||
+                    (route >= 0 && e->route != route + 1) || (dept.n && !words_match(second(t, e), &dept)))
                     continue;
-                certs[pos].author = t->authors[c->author];
-                certs[pos++].seq = c->seq;
-                g[k].areas |= careas[i];
+                if (grow((void **)&ads, &capads, nads + 1, sizeof *ads))
+                    goto oom;
+                if (!g[k].nadoptions)
+                    g[k].adoption = nads;
+                g[k].nadoptions++;
+                ads[nads].author = t->authors[e->author];
+                ads[nads++].seq = e->seq;
             }
+            k++;
         }
-        g[k].ncerts = pos - g[k].cert;
-        for (a = adoptions_from(aprod, a, na, p); a < na && aprod[a] == p; a++) {
+        if (!fill)
+            continue;
+        for (a = all ? adoptions_from(aprod, a, na, NO_PROD) : na; a < na; a++) {
+            /* an export keeps adoptions of unknown certifications too */
             const cidx *e = &t->a[a];
             if ((public_only && !e->is_public) || (by_adopter && e->author != adslot) || (fy && e->fy != fy) ||
                 (route >= 0 && e->route != route + 1) || (dept.n && !words_match(second(t, e), &dept)))
                 continue;
             if (grow((void **)&ads, &capads, nads + 1, sizeof *ads))
                 goto oom;
-            if (!g[k].nadoptions)
-                g[k].adoption = nads;
-            g[k].nadoptions++;
             ads[nads].author = t->authors[e->author];
             ads[nads++].seq = e->seq;
         }
-    }
-    for (a = all ? adoptions_from(aprod, a, na, NO_PROD) : na; a < na; a++) {
-        /* an export keeps adoptions of unknown certifications too */
-        const cidx *e = &t->a[a];
-        if ((public_only && !e->is_public) || (by_adopter && e->author != adslot) || (fy && e->fy != fy) ||
-            (route >= 0 && e->route != route + 1) || (dept.n && !words_match(second(t, e), &dept)))
-            continue;
-        if (grow((void **)&ads, &capads, nads + 1, sizeof *ads))
-            goto oom;
-        ads[nads].author = t->authors[e->author];
-        ads[nads++].seq = e->seq;
     }
     out->certs = certs;
     out->ncerts = ncerts;
@@ -1675,15 +1667,12 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
     out->groups = g;
     out->ngroups = npg;
     out->products = products;
-    free(pg);
     free(hit);
     return 0;
 oom:
     free(certs);
     free(g);
     free(ads);
-    free(pg);
     free(hit);
-    rc = proto_err(err, errlen, "out of memory");
-    return rc;
+    return proto_err(err, errlen, "out of memory");
 }
