@@ -24,7 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25   /* Linux 6.1; older kernels refuse it, which is harmless */
+#endif
+
+/* A certification's 128-bit hashes of its product key and of its
+ * "AUTHOR/KEY" reference (what an adoption cites).  Hashes, not the
+ * strings, keep the index small; at 128 bits two different products or
+ * references never collide in practice. */
+typedef struct { uint64_t pk[2], ref[2]; } cextra;
 
 typedef struct {
     size_t text;         /* offset in the arena of two NUL-terminated strings: certifications
@@ -44,8 +55,9 @@ typedef struct {
     uint8_t status : 2;  /* recorded: CATALOG_STATUS_ACTIVE, _SUSPENDED or _REVOKED */
     uint32_t text2;      /* the second string is at text + text2 (the first's length + 1): the
                           * product sort compares it n log n times, so no strlen to find it */
+    /* (a certification's bigram signature is in the index's columns, sig_cols) */
     union {
-        uint64_t sig[8]; /* certifications: the bigram signature of the search text (below) */
+        cextra ce;       /* certifications */
         struct {         /* adoptions: 128-bit hashes of the cited "AUTHOR/KEY" and of the
                           * adoption's own (what a change of it is noted by) */
             uint64_t cites[2], self[2];
@@ -66,8 +78,8 @@ static int day16_ymd(uint16_t v)
     return v ? (2000 + (v >> 9)) * 10000 + (v >> 5 & 15) * 100 + (v & 31) : 0;
 }
 
-/* 100,000 of them are scanned a few times per search: keep them small */
-_Static_assert(sizeof(cidx) <= 120, "cidx grew");
+/* a search reads those of its hits: keep them small */
+_Static_assert(sizeof(cidx) <= 88, "cidx grew");
 
 /* A word search without a word index: every certification's normalised
  * text is scanned with strstr, ~25 MB at 100,000 certifications, which is
@@ -121,12 +133,51 @@ static void sig_add(uint64_t sig[SIG_WORDS], const char *s, int stop_at_space)
     }
 }
 
-static int sig_has(const uint64_t have[SIG_WORDS], const uint64_t want[SIG_WORDS])
+/* The certifications' signatures by columns: w[k][i] is word k of
+ * certification i's.  A query's bigrams set bits in one or two of the
+ * eight words, so a search reads those columns (0.8 MB each at 100,000)
+ * and never the other six; signatures kept in the entries were 64 bytes
+ * of every entry through the cache at every word search.  The columns
+ * move with the entries (build, sort, update in place), cap entries each. */
+typedef struct {
+    uint64_t *w[SIG_WORDS];
+    size_t cap;
+} sig_cols;
+
+static int sig_grow(sig_cols *s, size_t need)
 {
-    for (int i = 0; i < SIG_WORDS; i++)
-        if ((have[i] & want[i]) != want[i])
-            return 0;
-    return 1;
+    if (need <= s->cap)
+        return 0;
+    size_t nc = s->cap ? s->cap : 1024;
+    while (nc < need)
+        nc *= 2;
+    for (int k = 0; k < SIG_WORDS; k++) {
+        uint64_t *v = realloc(s->w[k], nc * sizeof *v);
+        if (!v)
+            return -1;   /* those grown already are only larger than cap says */
+        s->w[k] = v;
+    }
+    s->cap = nc;
+    return 0;
+}
+
+static void sig_free(sig_cols *s)
+{
+    for (int k = 0; k < SIG_WORDS; k++)
+        free(s->w[k]);
+    memset(s, 0, sizeof *s);
+}
+
+static void sig_put(sig_cols *s, size_t i, const uint64_t v[SIG_WORDS])
+{
+    for (int k = 0; k < SIG_WORDS; k++)
+        s->w[k][i] = v[k];
+}
+
+static void sig_get(const sig_cols *s, size_t i, uint64_t v[SIG_WORDS])
+{
+    for (int k = 0; k < SIG_WORDS; k++)
+        v[k] = s->w[k][i];
 }
 
 #define NO_PROD UINT32_MAX
@@ -142,12 +193,6 @@ typedef struct {
     char *arena;         /* normalised texts, NUL-terminated */
     size_t arena_used, arena_cap;
 } idx_table;
-
-/* Per certification, in the same order as the table's c: 128-bit hashes of
- * its product key and of its "AUTHOR/KEY" reference (what an adoption
- * cites).  Hashes, not the strings, keep the index small; at 128 bits two
- * different products or references never collide in practice. */
-typedef struct { uint64_t pk[2], ref[2]; } cextra;
 
 #define TEXT_MAX 24000   /* searchable fields of one record, joined */
 
@@ -167,8 +212,7 @@ typedef struct {
 
 struct catalog_index {
     idx_table t;
-    cextra *extra;
-    size_t capextra;
+    sig_cols sig;        /* the certifications' signatures, in the same order as t.c */
     uint64_t gen;        /* the generation it was built at */
     int built;
     idx_note *notes;     /* changes since, while built and notes_all is 0 */
@@ -214,11 +258,9 @@ static void table_free(idx_table *t)
     memset(t, 0, sizeof *t);
 }
 
-static void extra_free(catalog_index *x)
+static void columns_free(catalog_index *x)
 {
-    free(x->extra);
-    x->extra = NULL;
-    x->capextra = 0;
+    sig_free(&x->sig);
     free(x->cprod);
     free(x->careas);
     free(x->aprod);
@@ -240,7 +282,7 @@ static void notes_clear(catalog_index *x)
 static void idx_clear(catalog_index *x)
 {
     table_free(&x->t);
-    extra_free(x);
+    columns_free(x);
     notes_clear(x);
     x->arena_dead = 0;
     x->gen = 0;
@@ -406,14 +448,16 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     size_t pl = strlen(pname) + 1;
     if (grow((void **)&t->arena, &t->arena_cap, t->arena_used + nl + pl, 1) ||
         grow((void **)&t->c, &t->capc, t->nc + 1, sizeof *t->c) ||
-        grow((void **)&x->extra, &x->capextra, t->nc + 1, sizeof *x->extra))
+        sig_grow(&x->sig, t->nc + 1))
         goto oom;
     e.text = t->arena_used;
     e.text2 = (uint32_t)nl;
     memcpy(t->arena + t->arena_used, norm, nl);
     memcpy(t->arena + t->arena_used + nl, pname, pl);
     t->arena_used += nl + pl;
-    sig_add(e.u.sig, norm, 0);
+    uint64_t sig[SIG_WORDS] = { 0 };
+    sig_add(sig, norm, 0);
+    sig_put(&x->sig, t->nc, sig);
     e.areas = catalog_record_areas_in(&r, x->have_areas ? x->areas : catalog_areas);
     e.cert_on = catalog_date_num(&r, "certified_on");
     e.valid_until = catalog_date_num(&r, "valid_until");
@@ -424,8 +468,8 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
         e.corp = strtoull(pk, NULL, 10);
     e.status = (uint8_t)catalog_status_recorded(&r);
     e.fy = day16(catalog_date_num(&r, "status_date"));
-    hash128(pk, x->extra[t->nc].pk);
-    ref_hash(&r.author, r.key, x->extra[t->nc].ref);
+    hash128(pk, e.u.ce.pk);
+    ref_hash(&r.author, r.key, e.u.ce.ref);
     t->c[t->nc++] = e;
     return 0;
 oom:
@@ -459,8 +503,9 @@ static int cmp_author_seq(const idx_table *t, const cidx *a, const cidx *b)
 /* The index's order of certifications, the same on every node for the same
  * records: normalised product name, 法人番号 (none last), the product key's
  * hash (products that differ only there stay apart), 認定日, author, seq. */
-static int cmp_cert(const idx_table *t, const cidx *ci, const cextra *ei, const cidx *cj, const cextra *ej)
+static int cmp_cert(const idx_table *t, const cidx *ci, const cidx *cj)
 {
+    const cextra *ei = &ci->u.ce, *ej = &cj->u.ce;
     int c = strcmp(second(t, ci), second(t, cj));
     if (c)
         return c;
@@ -478,13 +523,13 @@ static int cmp_prod(const void *a, const void *b, void *ctx)
 {
     const catalog_index *x = ctx;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    return cmp_cert(&x->t, &x->t.c[i], &x->extra[i], &x->t.c[j], &x->extra[j]);
+    return cmp_cert(&x->t, &x->t.c[i], &x->t.c[j]);
 }
 
 /* Two certifications in positions i - 1 and i are of one product. */
 static int same_product(const catalog_index *x, size_t i)
 {
-    return x->t.c[i].corp == x->t.c[i - 1].corp && !cmp_u128(x->extra[i].pk, x->extra[i - 1].pk);
+    return x->t.c[i].corp == x->t.c[i - 1].corp && !cmp_u128(x->t.c[i].u.ce.pk, x->t.c[i - 1].u.ce.pk);
 }
 
 /* Adoptions: by the product they cite (in the certifications' order, none
@@ -503,12 +548,12 @@ static int cmp_adoption(const void *a, const void *b, void *ctx)
 /* Certifications by the hash of their reference: 1 + index into `e`,
  * open addressing on the hash's first word. */
 typedef struct {
-    const cextra *e;
+    const cidx *e;
     uint32_t *slots;
     size_t mask;
 } refmap;
 
-static int refmap_init(refmap *m, const cextra *e, size_t n)
+static int refmap_init(refmap *m, const cidx *e, size_t n)
 {
     size_t cap = 16;
     while (cap < 2 * n)
@@ -518,7 +563,7 @@ static int refmap_init(refmap *m, const cextra *e, size_t n)
     if (n >= UINT32_MAX || !(m->slots = calloc(cap, sizeof *m->slots)))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        size_t h = (size_t)e[i].ref[0] & m->mask;
+        size_t h = (size_t)e[i].u.ce.ref[0] & m->mask;
         while (m->slots[h])
             h = (h + 1) & m->mask;
         m->slots[h] = (uint32_t)(i + 1);
@@ -529,7 +574,7 @@ static int refmap_init(refmap *m, const cextra *e, size_t n)
 static long refmap_find(const refmap *m, const uint64_t h[2])
 {
     for (size_t i = (size_t)h[0] & m->mask; m->slots[i]; i = (i + 1) & m->mask)
-        if (!cmp_u128(m->e[m->slots[i] - 1].ref, h))
+        if (!cmp_u128(m->e[m->slots[i] - 1].u.ce.ref, h))
             return (long)m->slots[i] - 1;
     return -1;
 }
@@ -545,7 +590,7 @@ static long refmap_find(const refmap *m, const uint64_t h[2])
 typedef struct {
     catalog_index *x;    /* being filled */
     const idx_table *old;
-    const cextra *old_extra;
+    const sig_cols *old_sig;
     uint32_t *slots;     /* open addressing: 1 + index (adoptions: | 1 << 31), 0 empty */
     size_t mask;
     store_ref *missing;
@@ -580,10 +625,11 @@ static int reuse_cb(void *ctx, const proto_id *author, uint64_t seq, uint32_t fl
             if (n.author == UINT32_MAX)
                 goto oom;
             if (r->cert) {
-                if (grow((void **)&t->c, &t->capc, t->nc + 1, sizeof *t->c) ||
-                    grow((void **)&x->extra, &x->capextra, t->nc + 1, sizeof *x->extra))
+                if (grow((void **)&t->c, &t->capc, t->nc + 1, sizeof *t->c) || sig_grow(&x->sig, t->nc + 1))
                     goto oom;
-                x->extra[t->nc] = r->old_extra[v];
+                uint64_t sig[SIG_WORDS];
+                sig_get(r->old_sig, v, sig);
+                sig_put(&x->sig, t->nc, sig);
                 t->c[t->nc++] = n;
             } else {
                 if (grow((void **)&t->a, &t->capa, t->na + 1, sizeof *t->a))
@@ -642,12 +688,33 @@ static void arena_compact(catalog_index *x)
     x->arena_dead = 0;
 }
 
+/* Back the arena with huge pages where the kernel allows (the 2 MB pages
+ * wholly inside it).  A word search reads the texts of its candidates,
+ * ~8,000 at 100,000 certifications, scattered over ~40 MB: with 4 KB pages
+ * nearly every one missed the TLB as well as the cache (the page walk, in
+ * a virtual machine two-dimensional, was most of the search).  The texts
+ * stay where they are and the memory used is the same; a kernel that
+ * refuses (no THP, or a version before MADV_COLLAPSE) leaves the pages as
+ * they were.  Not MADV_HUGEPAGE: it marks the range, which splits the
+ * arena's mapping in three, and glibc's realloc can then no longer grow it
+ * by mremap: the next text appended (an update in place) copied the whole
+ * arena, ~30 MB more at the peak (make bench's peak_rss_founder 72 -> 98 MB). */
+static void arena_huge(const idx_table *t)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)t->arena + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)t->arena + t->arena_used) & ~(huge - 1);
+    if (!t->arena || hi <= lo)
+        return;
+    madvise((void *)lo, hi - lo, MADV_COLLAPSE);
+}
+
 /* Fill x (empty) from `old` plus the new versions; 0, or -1 (then x is to
  * be cleared and built from scratch). */
-static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, cextra *old_extra)
+static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, const sig_cols *old_sig)
 {
     idx_table *t = &x->t;
-    reuse_ctx r = { .x = x, .old = old, .old_extra = old_extra };
+    reuse_ctx r = { .x = x, .old = old, .old_sig = old_sig };
     int rc = -1;
     size_t n = old->nc + old->na, cap = 64;
     while (cap < 2 * n)
@@ -713,34 +780,44 @@ static int idx_finish(catalog_index *x)
     idx_table *t = &x->t;
     size_t nc = t->nc;
     size_t *order = malloc((nc ? nc : 1) * sizeof *order);
-    cidx *sorted = malloc((nc ? nc : 1) * sizeof *sorted);
-    cextra *sextra = malloc((nc ? nc : 1) * sizeof *sextra);
-    if (!order || !sorted || !sextra) {
-        free(order);
-        free(sorted);
-        free(sextra);
+    if (!order)
         return -1;
-    }
     /* order certifications by product; number the products */
     for (size_t i = 0; i < nc; i++)
         order[i] = i;
     qsort_r(order, nc, sizeof *order, cmp_prod, x);
-    for (size_t i = 0; i < nc; i++) {
-        sorted[i] = t->c[order[i]];
-        sextra[i] = x->extra[order[i]];
+    /* the signature columns first, one at a time, before the entries'
+     * copy is made: the build's peak is then no higher than with the
+     * signatures inside the entries */
+    for (int k = 0; k < SIG_WORDS && nc; k++) {
+        uint64_t *col = malloc(nc * sizeof *col);
+        if (!col) {
+            free(order);
+            return -1;
+        }
+        for (size_t i = 0; i < nc; i++)
+            col[i] = x->sig.w[k][order[i]];
+        free(x->sig.w[k]);
+        x->sig.w[k] = col;
     }
+    if (nc)
+        x->sig.cap = nc;   /* every column has nc now (or more, out of memory: cleared) */
+    cidx *sorted = malloc((nc ? nc : 1) * sizeof *sorted);
+    if (!sorted) {
+        free(order);
+        return -1;
+    }
+    for (size_t i = 0; i < nc; i++)
+        sorted[i] = t->c[order[i]];
     free(t->c);
-    free(x->extra);
     t->c = sorted;
     t->capc = nc;
-    x->extra = sextra;
-    x->capextra = nc;
     for (size_t i = 0; i < nc; i++)
         t->c[i].prod = i && same_product(x, i) ? t->c[i - 1].prod : (uint32_t)i;
     free(order);
     /* adoptions: the product of the certification each cites */
     refmap m;
-    if (refmap_init(&m, x->extra, nc))
+    if (refmap_init(&m, t->c, nc))
         return -1;
     for (size_t j = 0; j < t->na; j++) {
         long ci = refmap_find(&m, t->a[j].u.ad.cites);
@@ -755,6 +832,7 @@ static int idx_finish(catalog_index *x)
         t->arena = ar;
         t->arena_cap = t->arena_used ? t->arena_used : 1;
     }
+    arena_huge(t);
     return 0;
 }
 
@@ -847,7 +925,8 @@ static int idx_apply_notes(catalog_index *x, store *st)
     size_t *order = NULL, *dead = NULL, *ins = NULL, *dest = NULL;
     idx_run *runs = NULL;
     cidx *tmp = NULL;
-    cextra *tmpe = NULL;
+    cidx *tmpe = NULL;   /* the new certifications, as tmp holds them before it takes adoptions */
+    uint64_t (*tmps)[SIG_WORDS] = NULL;
     uint32_t *pmap = NULL;
     refmap newmap = { 0 }, allmap = { 0 };
     if (hset_init(&cn, x->nnotes) || hset_init(&an, x->nnotes))
@@ -874,7 +953,7 @@ static int idx_apply_notes(catalog_index *x, store *st)
     if (!dead)
         goto out;
     for (size_t i = 0; i < nc0 && ndead < x->nnotes; i++)
-        if (hset_has(&cn, x->extra[i].ref)) {
+        if (hset_has(&cn, t->c[i].u.ce.ref)) {
             dead[ndead++] = i;
             x->arena_dead += text_size(t, &t->c[i]);
         }
@@ -885,19 +964,21 @@ static int idx_apply_notes(catalog_index *x, store *st)
     dest = malloc((kc ? kc : 1) * sizeof *dest);
     tmp = malloc((kc > ka ? kc : ka ? ka : 1) * sizeof *tmp);
     tmpe = malloc((kc ? kc : 1) * sizeof *tmpe);
+    tmps = malloc((kc ? kc : 1) * sizeof *tmps);
     runs = malloc((ndead + kc + 1) * sizeof *runs);
-    if (!order || !ins || !dest || !tmp || !tmpe || !runs)
+    if (!order || !ins || !dest || !tmp || !tmpe || !tmps || !runs)
         goto out;
     for (size_t i = 0; i < kc; i++)
         order[i] = nc0 + i;
     qsort_r(order, kc, sizeof *order, cmp_prod, x);
     for (size_t j = 0; j < kc; j++) {
         tmp[j] = t->c[order[j]];
-        tmpe[j] = x->extra[order[j]];
+        tmpe[j] = t->c[order[j]];
+        sig_get(&x->sig, order[j], tmps[j]);
         size_t lo = j ? ins[j - 1] : 0, hi = nc0;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
-            if (cmp_cert(t, &t->c[mid], &x->extra[mid], &tmp[j], &tmpe[j]) < 0)
+            if (cmp_cert(t, &t->c[mid], &tmp[j]) < 0)
                 lo = mid + 1;
             else
                 hi = mid;
@@ -930,10 +1011,11 @@ static int idx_apply_notes(catalog_index *x, store *st)
     /* everything before the first change stays where it is */
     size_t first = nruns && runs[0].from == 0 && runs[0].to == 0 ? runs[0].n : 0;
     runs_apply(t->c, sizeof *t->c, runs, nruns);
-    runs_apply(x->extra, sizeof *x->extra, runs, nruns);
+    for (int k = 0; k < SIG_WORDS; k++)
+        runs_apply(x->sig.w[k], sizeof *x->sig.w[k], runs, nruns);
     for (size_t j = 0; j < kc; j++) {
         t->c[dest[j]] = tmp[j];
-        x->extra[dest[j]] = tmpe[j];
+        sig_put(&x->sig, dest[j], tmps[j]);
     }
     t->nc = d;
     /* number the products again from there (a product number is the
@@ -975,7 +1057,7 @@ static int idx_apply_notes(catalog_index *x, store *st)
      * reference, and (for adoptions new here) all of them */
     if ((moved || ka) && refmap_init(&newmap, tmpe, kc))
         goto out;
-    if (ka && refmap_init(&allmap, x->extra, t->nc))
+    if (ka && refmap_init(&allmap, t->c, t->nc))
         goto out;
     size_t nw = 0, w = 0;
     for (size_t j = 0; j < t->na; j++) {
@@ -1029,6 +1111,7 @@ out:
     free(runs);
     free(tmp);
     free(tmpe);
+    free(tmps);
     free(pmap);
     free(newmap.slots);
     free(allmap.slots);
@@ -1142,13 +1225,12 @@ int catalog_index_update(catalog_index *x, store *st, uint64_t gen)
     int rc = -1;
     if (x->built) {
         idx_table old = x->t;
-        cextra *old_extra = x->extra;
+        sig_cols old_sig = x->sig;
         memset(&x->t, 0, sizeof x->t);
-        x->extra = NULL;
-        x->capextra = 0;
-        rc = idx_collect_reuse(x, st, &old, old_extra);
+        memset(&x->sig, 0, sizeof x->sig);
+        rc = idx_collect_reuse(x, st, &old, &old_sig);
         table_free(&old);        /* (its arena, if taken over, is NULL here) */
-        free(old_extra);
+        sig_free(&old_sig);
         if (rc == 0)
             rc = idx_finish(x);
         if (rc)
@@ -1304,92 +1386,27 @@ int catalog_date_add(int ymd, int days, int months)
     return civil_from_days(days_from_civil(y, m, d) + days);
 }
 
-/* The references of the entries marked in `sel`; 0 or -1 (out of memory). */
-static int collect_refs(const idx_table *t, const cidx *v, size_t n, const uint8_t *sel,
-                        store_ref **out, size_t *nout)
-{
-    size_t k = 0;
-    *out = NULL;
-    *nout = 0;
-    for (size_t i = 0; i < n; i++)
-        k += sel[i];
-    if (!k)
-        return 0;
-    store_ref *refs = malloc(k * sizeof *refs);
-    if (!refs)
-        return -1;
-    k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (sel[i]) {
-            refs[k].author = t->authors[v[i].author];
-            refs[k++].seq = v[i].seq;
-        }
-    *out = refs;
-    *nout = k;
-    return 0;
-}
-
-/* The products of the selected certifications and adoptions.  Product
- * numbers grow along the certifications' order and adoptions are sorted by
- * them, so one walk over each pairs them up. */
-static int collect_groups(const catalog_index *x, const uint8_t *inc, const uint8_t *ainc, catalog_hits *out)
-{
-    const idx_table *t = &x->t;
-    size_t n = 0, nc = t->nc, na = t->na;
-    uint32_t last = NO_PROD;
-    for (size_t i = 0; i < nc; i++)
-        if (inc[i] && (n == 0 || x->cprod[i] != last)) {
-            n++;
-            last = x->cprod[i];
-        }
-    if (!n)
-        return 0;
-    catalog_product *g = calloc(n, sizeof *g);
-    uint32_t *gprod = malloc(n * sizeof *gprod);
-    if (!g || !gprod) {
-        free(g);
-        free(gprod);
-        return -1;
-    }
-    size_t k = 0, pos = 0;
-    for (size_t i = 0; i < nc; i++) {
-        if (!inc[i])
-            continue;
-        if (k == 0 || x->cprod[i] != gprod[k - 1]) {
-            gprod[k] = x->cprod[i];
-            g[k++].cert = pos;
-        }
-        g[k - 1].ncerts++;
-        g[k - 1].areas |= x->careas[i];
-        pos++;
-    }
-    size_t gi = 0;
-    pos = 0;
-    for (size_t j = 0; j < na; j++) {
-        if (!ainc[j])
-            continue;
-        uint32_t p = x->aprod[j];
-        while (gi < k && gprod[gi] < p)
-            gi++;
-        if (gi < k && gprod[gi] == p) {
-            if (!g[gi].nadoptions)
-                g[gi].adoption = pos;
-            g[gi].nadoptions++;
-        }
-        pos++;
-    }
-    free(gprod);
-    out->groups = g;
-    out->ngroups = k;
-    return 0;
-}
-
 void catalog_hits_free(catalog_hits *h)
 {
     free(h->certs);
     free(h->adoptions);
     free(h->groups);
     memset(h, 0, sizeof *h);
+}
+
+/* The first adoption at or after `lo` whose product number is at least p
+ * (adoptions are sorted by product number, those citing none last). */
+static size_t adoptions_from(const uint32_t *aprod, size_t lo, size_t na, uint32_t p)
+{
+    size_t hi = na;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (aprod[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_query *q,
@@ -1443,136 +1460,219 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         if (by_adopter && !memcmp(&t->authors[i], &q->adopter, 32))
             adslot = (uint32_t)i;
     }
-    uint8_t *inc = calloc(nc ? nc : 1, 1), *prod_hit = calloc(nc ? nc : 1, 1), *ainc = calloc(na ? na : 1, 1);
-    uint32_t *cand = qw.n ? malloc((nc ? nc : 1) * sizeof *cand) : NULL;   /* entries whose text to read */
-    size_t ncand = 0;
-    if (!inc || !prod_hit || !ainc || (qw.n && !cand)) {
-        free(inc);
-        free(prod_hit);
-        free(ainc);
-        free(cand);
+    uint32_t *hit = malloc((nc ? nc : 1) * sizeof *hit);
+    if (!hit)
         return proto_err(err, errlen, "out of memory");
-    }
     int today = q->today ? q->today : catalog_today();
     int expiring = q->expiring_days > 0 || q->expiring_months > 0;
     int exp_until = expiring ? catalog_date_add(today, q->expiring_days, q->expiring_months) : 0;
     const uint32_t *cprod = x->cprod, *careas = x->careas, *aprod = x->aprod;
-    for (size_t i = 0; i < nc; i++) {
-        if (!all && area_bit && !(careas[i] & area_bit))
-            continue;   /* first: the column, not the entry */
-        const cidx *c = &t->c[i];
-        if (public_only && !c->is_public)
-            continue;
-        if (!all) {
-            if (by_member && c->author != mslot)
+
+    /* The hits: positions of the certifications that pass every filter, in
+     * index order, narrowed one filter at a time.  A search used to mark
+     * bytes over every entry at each step (filter, widen, limit, collect,
+     * group: five passes of 100,000 each, their branches a coin toss);
+     * a list is walked only as far as it is long. */
+    size_t nh = 0;
+    int words = !all && qw.n;
+    int w0 = -1;                 /* the first signature column the words need */
+    for (int k = 0; words && k < SIG_WORDS && w0 < 0; k++)
+        if (qsig[k])
+            w0 = k;
+    uint32_t abit = all ? 0 : area_bit;
+    if (w0 >= 0) {
+        /* first: one column, not the entries; appended without a branch */
+        const uint64_t *col = x->sig.w[w0];
+        uint64_t want = qsig[w0];
+        for (size_t i = 0; i < nc; i++) {
+            hit[nh] = (uint32_t)i;
+            nh += ((col[i] & want) == want) & (!abit || (careas[i] & abit) != 0);
+        }
+        for (int k = w0 + 1; k < SIG_WORDS; k++) {
+            if (!qsig[k])
                 continue;
-            if (by_corp && c->corp != corpn)
+            col = x->sig.w[k];
+            want = qsig[k];
+            size_t m = 0;
+            for (size_t j = 0; j < nh; j++) {
+                hit[m] = hit[j];
+                m += (col[hit[j]] & want) == want;
+            }
+            nh = m;
+        }
+    } else if (abit) {
+        for (size_t i = 0; i < nc; i++) {
+            hit[nh] = (uint32_t)i;
+            nh += (careas[i] & abit) != 0;
+        }
+    } else {
+        for (size_t i = 0; i < nc; i++)
+            hit[i] = (uint32_t)i;
+        nh = nc;
+    }
+    if (public_only || (!all && (by_member || by_corp || q->has_cert || want_st >= 0 || vnum || expiring))) {
+        size_t k = 0;
+        for (size_t j = 0; j < nh; j++) {
+            size_t i = hit[j];
+            const cidx *c = &t->c[i];
+            if (public_only && !c->is_public)
                 continue;
-            if (q->has_cert && cmp_u128(x->extra[i].ref, cert_ref))
+            if (!all) {
+                if (by_member && c->author != mslot)
+                    continue;
+                if (by_corp && c->corp != corpn)
+                    continue;
+                if (q->has_cert && cmp_u128(c->u.ce.ref, cert_ref))
+                    continue;
+                if (want_st >= 0 && catalog_status_on(c->status, day16_ymd(c->fy), c->valid_until, today) != want_st)
+                    continue;
+                if (vnum && !catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, vnum))
+                    continue;
+                if (expiring && !(catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, today) &&
+                                  c->valid_until && c->valid_until <= exp_until))
+                    continue;
+            }
+            hit[k++] = (uint32_t)i;
+        }
+        nh = k;
+    }
+    if (words) {
+        /* The texts of the candidates, in a pass of their own: they lie all
+         * over the arena (~400 bytes each, thousands per word), so each
+         * would stall on memory when first read.  Fetching the text a few
+         * candidates ahead overlaps those stalls, and the entry that says
+         * where the text is, twice as far ahead (it is as scattered). */
+        size_t k = 0;
+        for (size_t j = 0; j < nh; j++) {
+            if (j + 2 * WORDS_AHEAD < nh)
+                __builtin_prefetch(&t->c[hit[j + 2 * WORDS_AHEAD]].text);
+            if (j + WORDS_AHEAD < nh) {
+                const char *ahead = t->arena + t->c[hit[j + WORDS_AHEAD]].text;
+                __builtin_prefetch(ahead);
+                __builtin_prefetch(ahead + 64);
+                __builtin_prefetch(ahead + 128);
+            }
+            size_t i = hit[j];
+            hit[k] = (uint32_t)i;
+            k += words_match(t->arena + t->c[i].text, &qw);
+        }
+        nh = k;
+    }
+
+    /* Products, in index order: a product's certifications are contiguous
+     * and its hits too.  Each product hit counts once (less those the
+     * product-level filters drop); offset and limit pick the page of them
+     * (people read a page of products).  Two walks along the hits: the
+     * first counts every product and what the page holds, the second
+     * fills the arrays sized by it (a list of the page's products would
+     * be one entry per product for a search without a limit).  On the
+     * page: the hits themselves (exact), else every certification of the
+     * product (those public, with public_only); then the adoptions of each
+     * product, and with `all` those citing no known certification, last. */
+    int prod_filters = !all && (adopted_by || not_mine);
+    size_t products = 0, limit = q->limit, offset = q->offset;
+    size_t ncerts = 0, npg = 0, nads = 0, capads = 0;
+    store_ref *certs = NULL, *ads = NULL;
+    catalog_product *g = NULL;
+    for (int fill = 0; fill < 2; fill++) {
+        if (fill) {
+            certs = ncerts ? malloc(ncerts * sizeof *certs) : NULL;
+            g = npg ? calloc(npg, sizeof *g) : NULL;
+            if ((ncerts && !certs) || (npg && !g))
+                goto oom;
+        }
+        size_t pos = 0, k = 0, a = 0;
+        products = 0;
+        for (size_t j = 0; j < nh;) {
+            uint32_t p = cprod[hit[j]];
+            size_t j1 = j + 1;
+            while (j1 < nh && cprod[hit[j1]] == p)
+                j1++;
+            size_t h0 = j;
+            j = j1;
+            if (prod_filters) {
+                /* by any current adoption of it, whatever the adoption filters */
+                int by_x = 0, by_me = 0;
+                for (size_t e = adoptions_from(aprod, 0, na, p); e < na && aprod[e] == p; e++) {
+                    by_x |= t->a[e].author == aslot;
+                    by_me |= t->a[e].author == myslot;
+                }
+                if ((adopted_by && !by_x) || (not_mine && by_me))
+                    continue;
+            }
+            products++;
+            if (products <= offset || (limit && products - offset > limit))
                 continue;
-            if (want_st >= 0 && catalog_status_on(c->status, day16_ymd(c->fy), c->valid_until, today) != want_st)
-                continue;
-            if (vnum && !catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, vnum))
-                continue;
-            if (expiring && !(catalog_in_force_on(c->status, day16_ymd(c->fy), c->cert_on, c->valid_until, today) &&
-                              c->valid_until && c->valid_until <= exp_until))
-                continue;
-            if (qw.n) {
-                if (sig_has(c->u.sig, qsig))
-                    cand[ncand++] = (uint32_t)i;   /* its text is read below */
+            if (!fill) {
+                npg++;
+                if (q->exact)
+                    ncerts += j1 - h0;
+                else
+                    for (size_t i = p; i < nc && cprod[i] == p; i++)
+                        ncerts += !public_only || t->c[i].is_public;
                 continue;
             }
+            g[k].cert = pos;
+            if (q->exact) {
+                for (size_t h = h0; h < j1; h++) {
+                    const cidx *c = &t->c[hit[h]];
+                    certs[pos].author = t->authors[c->author];
+                    certs[pos++].seq = c->seq;
+                    g[k].areas |= careas[hit[h]];
+                }
+            } else {
+                for (size_t i = p; i < nc && cprod[i] == p; i++) {
+                    const cidx *c = &t->c[i];
+                    if (public_only && !c->is_public)
+                        continue;
+                    certs[pos].author = t->authors[c->author];
+                    certs[pos++].seq = c->seq;
+                    g[k].areas |= careas[i];
+                }
+            }
+            g[k].ncerts = pos - g[k].cert;
+            for (a = adoptions_from(aprod, a, na, p); a < na && aprod[a] == p; a++) {
+                const cidx *e = &t->a[a];
+                if ((public_only && !e->is_public) || (by_adopter && e->author != adslot) || (fy && e->fy != fy) ||
+                    (route >= 0 && e->route != route + 1) || (dept.n && !words_match(second(t, e), &dept)))
+                    continue;
+                if (grow((void **)&ads, &capads, nads + 1, sizeof *ads))
+                    goto oom;
+                if (!g[k].nadoptions)
+                    g[k].adoption = nads;
+                g[k].nadoptions++;
+                ads[nads].author = t->authors[e->author];
+                ads[nads++].seq = e->seq;
+            }
+            k++;
         }
-        prod_hit[cprod[i]] = 1;
-        if (q->exact)
-            inc[i] = 1;
-    }
-    /* The texts of the candidates, in a pass of their own: they lie all over
-     * the arena (~400 bytes each, thousands per word), so each would stall
-     * on memory when first read.  Fetching the text a few candidates ahead
-     * overlaps those stalls. */
-    for (size_t j = 0; j < ncand; j++) {
-        if (j + WORDS_AHEAD < ncand) {
-            const char *ahead = t->arena + t->c[cand[j + WORDS_AHEAD]].text;
-            __builtin_prefetch(ahead);
-            __builtin_prefetch(ahead + 64);
-            __builtin_prefetch(ahead + 128);
-        }
-        size_t i = cand[j];
-        if (!words_match(t->arena + t->c[i].text, &qw))
+        if (!fill)
             continue;
-        prod_hit[cprod[i]] = 1;
-        if (q->exact)
-            inc[i] = 1;
-    }
-    free(cand);
-    /* widen to whole products (unless exact), then product-level adoption filters */
-    /* (without a branch: whether an entry's product was hit is a coin toss
-     * the predictor loses) */
-    for (size_t i = 0; !q->exact && !public_only && i < nc; i++)
-        inc[i] = prod_hit[cprod[i]];
-    for (size_t i = 0; !q->exact && public_only && i < nc; i++)
-        inc[i] = prod_hit[cprod[i]] & t->c[i].is_public;
-    if (!all && (adopted_by || not_mine)) {
-        uint8_t *by_x = calloc(nc ? nc : 1, 1), *by_me = calloc(nc ? nc : 1, 1);
-        for (size_t j = 0; by_x && by_me && j < na; j++) {
-            size_t p = aprod[j];
-            if (p == NO_PROD)
+        for (a = all ? adoptions_from(aprod, a, na, NO_PROD) : na; a < na; a++) {
+            /* an export keeps adoptions of unknown certifications too */
+            const cidx *e = &t->a[a];
+            if ((public_only && !e->is_public) || (by_adopter && e->author != adslot) || (fy && e->fy != fy) ||
+                (route >= 0 && e->route != route + 1) || (dept.n && !words_match(second(t, e), &dept)))
                 continue;
-            if (adopted_by && t->a[j].author == aslot)
-                by_x[p] = 1;
-            if (t->a[j].author == myslot)
-                by_me[p] = 1;
+            if (grow((void **)&ads, &capads, nads + 1, sizeof *ads))
+                goto oom;
+            ads[nads].author = t->authors[e->author];
+            ads[nads++].seq = e->seq;
         }
-        for (size_t i = 0; by_x && by_me && i < nc; i++) {
-            size_t p = cprod[i];
-            if ((adopted_by && !by_x[p]) || (not_mine && by_me[p]))
-                inc[i] = 0;
-        }
-        free(by_x);
-        free(by_me);
     }
-    /* offset and limit count products (people read a page of them).  A
-     * product's certifications are contiguous, though some of them may be
-     * left out (public_only): a product counts once, at its first kept one. */
-    size_t products = 0, limit = q->limit, offset = q->offset;
-    uint32_t lastp = NO_PROD;
-    for (size_t i = 0; i < nc; i++) {
-        if (!inc[i])
-            continue;
-        if (products == 0 || cprod[i] != lastp) {
-            products++;
-            lastp = cprod[i];
-        }
-        if (products <= offset || (limit && products - offset > limit))
-            inc[i] = 0;
-    }
-    memset(prod_hit, 0, nc ? nc : 1);
-    for (size_t i = 0; i < nc; i++)
-        if (inc[i])
-            prod_hit[cprod[i]] = 1;
-    for (size_t j = 0; j < na; j++) {
-        if (!(aprod[j] != NO_PROD ? prod_hit[aprod[j]] : all))
-            continue;   /* an export keeps adoptions of unknown certifications too */
-        const cidx *a = &t->a[j];
-        if (public_only && !a->is_public)
-            continue;
-        if ((by_adopter && a->author != adslot) || (fy && a->fy != fy) ||
-            (route >= 0 && a->route != route + 1) || (dept.n && !words_match(second(t, a), &dept)))
-            continue;
-        ainc[j] = 1;
-    }
-    int rc = 0;
-    if (collect_refs(t, t->c, nc, inc, &out->certs, &out->ncerts) ||
-        collect_refs(t, t->a, na, ainc, &out->adoptions, &out->nadoptions) ||
-        collect_groups(x, inc, ainc, out)) {
-        catalog_hits_free(out);
-        rc = proto_err(err, errlen, "out of memory");
-    } else {
-        out->products = products;
-    }
-    free(inc);
-    free(prod_hit);
-    free(ainc);
-    return rc;
+    out->certs = certs;
+    out->ncerts = ncerts;
+    out->adoptions = ads;
+    out->nadoptions = nads;
+    out->groups = g;
+    out->ngroups = npg;
+    out->products = products;
+    free(hit);
+    return 0;
+oom:
+    free(certs);
+    free(g);
+    free(ads);
+    free(hit);
+    return proto_err(err, errlen, "out of memory");
 }

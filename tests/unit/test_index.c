@@ -962,9 +962,19 @@ static void same_as_scratch(fx *f)
 {
     catalog_index *fresh = catalog_index_new();
     assert_non_null(fresh);
-    for (int k = 0; k < 17; k++) {
+    for (int k = 0; k < 24; k++) {
         catalog_query q = base_query();
         switch (k) {
+        /* word searches read the signatures, which move with their entries
+         * at every update in place: words of each product name, one
+         * bigram only, two words, and with other filters and a page */
+        case 17: q.words = "道路点検"; break;
+        case 18: q.words = "マップ"; break;
+        case 19: q.words = "ai"; break;
+        case 20: q.words = "新製品 テスト"; break;
+        case 21: q.words = "議事録"; q.area = area_index("防災"); q.public_only = 1; break;
+        case 22: q.words = "株式会社"; q.limit = 1; q.offset = 1; break;
+        case 23: q.words = "避難所"; q.exact = 1; break;
         case 0: break;
         case 1: q.all = 1; break;
         case 2: case 3: case 4: case 5: q.status = k - 2; break;
@@ -976,7 +986,7 @@ static void same_as_scratch(fx *f)
         case 11: q.not_adopted_by_self = 1; break;
         case 12: q.exact = 1; q.has_member = 1; q.member = ids[M].id; break;
         case 13: q.fiscal_year = 2026; break;
-        default: q.limit = 2; q.offset = (size_t)(k - 14); break;
+        default: q.limit = 2; q.offset = (size_t)(k - 14); break;   /* 14..16 */
         }
         result inplace = run(f, &q);
         catalog_index *x = f->x;
@@ -991,6 +1001,80 @@ static void same_as_scratch(fx *f)
         assert_int_equal(inplace.products, scratch.products);
     }
     catalog_index_free(fresh);
+}
+
+/* " "-joined: a + b */
+static void cat_list(char *a, size_t n, const char *b)
+{
+    if (b[0])
+        snprintf(a + strlen(a), n - strlen(a), "%s%s", a[0] ? " " : "", b);
+}
+
+/* Every page of q, of every size from 1 to 3, put end to end, is the whole
+ * answer: the same certifications in the same order, the same groups and
+ * adoptions, and each page counts every product.  A product cut between
+ * two pages, or counted at one of its certifications that is left out,
+ * shows here. */
+static void pages_agree(fx *f, catalog_query q)
+{
+    q.limit = 0;
+    q.offset = 0;
+    result whole = run(f, &q);
+    for (size_t size = 1; size <= 3; size++) {
+        static result joined;   /* test helper only */
+        memset(&joined, 0, sizeof joined);
+        size_t ngroups = 0;
+        for (size_t off = 0; off <= whole.products + 1; off += size) {
+            q.limit = size;
+            q.offset = off;
+            result page = run(f, &q);
+            assert_int_equal(page.products, whole.products);
+            assert_int_equal(page.ngroups, off >= whole.products ? 0
+                             : whole.products - off < size ? whole.products - off : size);
+            ngroups += page.ngroups;
+            cat_list(joined.order, sizeof joined.order, page.order);
+            cat_list(joined.adoption_order, sizeof joined.adoption_order, page.adoption_order);
+            cat_list(joined.groups, sizeof joined.groups, page.groups);
+        }
+        assert_int_equal(ngroups, whole.ngroups);
+        assert_string_equal(joined.order, whole.order);
+        assert_string_equal(joined.groups, whole.groups);
+        if (!q.all)   /* with all, adoptions citing none come after every page's */
+            assert_string_equal(joined.adoption_order, whole.adoption_order);
+    }
+}
+
+static void pages(void **state)
+{
+    fx *f = *state;
+    catalog_query q = base_query();
+    pages_agree(f, q);
+    q.words = "議事録";              /* one product of two certifications */
+    pages_agree(f, q);
+    q.words = NULL;
+    q.public_only = 1;               /* the product of F-1 and M-1 counts at F-1 */
+    pages_agree(f, q);
+    q = base_query();
+    q.exact = 1;
+    q.has_member = 1;
+    q.member = ids[M].id;
+    pages_agree(f, q);
+    q = base_query();
+    q.not_adopted_by_self = 1;
+    pages_agree(f, q);
+    q = base_query();
+    q.all = 1;
+    pages_agree(f, q);
+    q = base_query();
+    q.area = area_index("防災");
+    pages_agree(f, q);
+    /* the last product of the index, on a page of its own */
+    q = base_query();
+    q.limit = 1;
+    q.offset = 3;
+    result r = run(f, &q);
+    assert_string_equal(r.order, "F:F-2");
+    assert_string_equal(r.groups, "1/0/防災");
 }
 
 static void rebuilt_after_change(void **state)
@@ -1160,6 +1244,19 @@ static void updated_in_place(void **state)
     assert_int_equal(s.builds, 5);
     assert_int_equal(s.updates_in_place, compares);
     same_as_scratch(f);
+    /* pages of a larger catalog: products of several certifications, some
+     * of them sharing a name (AI議事録 / ＡＩ議事録) under another 法人番号 */
+    catalog_query q2 = base_query();
+    pages_agree(f, q2);
+    q2.words = "議事録";
+    pages_agree(f, q2);
+    q2.words = NULL;
+    q2.public_only = 1;
+    pages_agree(f, q2);
+    q2.public_only = 0;
+    q2.has_adopted_by = 1;
+    q2.adopted_by = ids[R].id;
+    pages_agree(f, q2);
 }
 
 
@@ -1524,6 +1621,7 @@ int main(void)
         T(limit),
         T(areas_any),
         T(offset),
+        T(pages),
         T(whole_product),
         T(one_certification),
         T(rebuilt_after_change),
