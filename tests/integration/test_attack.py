@@ -251,9 +251,24 @@ def test_web_responses_held_by_slow_clients_are_bounded(env):
     held past NODE_WEB_INFLIGHT_MAX (128 MiB) in all, or past a quarter of
     it for its own source (one client on 17 connections held the whole
     budget), is a 503 instead, until some are sent; small answers always go."""
+    import threading
     from harness import wait_until
     a = big_catalog(env)
     held = []
+    stop = threading.Event()
+
+    def read_slowly():
+        # every held client takes a little now and then: progress, so the
+        # stall cut-off leaves them be however long the exports take to
+        # make (under AddressSanitizer several seconds each)
+        while not stop.wait(1.0):
+            for s in list(held):
+                try:
+                    s.recv(4096, socket.MSG_DONTWAIT)
+                except OSError:
+                    pass
+    reader = threading.Thread(target=read_slowly, daemon=True)
+    reader.start()
     # one source: its share (32 MiB: four 8 MB exports) then 503
     statuses = []
     for _ in range(8):
@@ -284,7 +299,10 @@ def test_web_responses_held_by_slow_clients_are_bounded(env):
     assert st == 503 and "混み合っています" in body, (st, body[:300])
     assert get(a.web_url + "/members")[0] == 200
     assert get(a.web_url + "/healthz")[0] in (200, 503) and "混み合" not in get(a.web_url + "/healthz")[1]
+    assert "whose client read none of its answer" not in a.logtext()   # slow, not stalled
     # once the held answers are gone, the export is served again, whole
+    stop.set()
+    reader.join()
     for s in held:
         s.close()
     wait_until(lambda: get(a.web_url + "/export.csv")[0] == 200, 10, what="the export to be served again")
