@@ -26,16 +26,21 @@
  * that left or was expelled never does: its records stay blocked for
  * good, and do not turn the fast path off).  A record that breaks the
  * condition, and a fork that changes the winner of a membership record,
- * mark the write transaction; it replays before the next record of the
- * transaction is checked, and before it commits (member_settle_txn), so
- * every record is checked against the membership derived from the log as
- * it stands, whatever the batch boundaries.
+ * mark the write transaction; it replays before it commits
+ * (member_settle_txn), and before the next record of the transaction is
+ * checked unless that record's check cannot depend on the replay
+ * (member_settle_for_txn, "Checks within a batch" below), so every record
+ * is checked against the membership derived from the log as it stands,
+ * whatever the batch boundaries.
  *
  * Costs (what a hostile member can make a node do): a replay reads the
- * keys of the membership records (48 bytes each; the records themselves
- * are read one at a time from the log as they are applied) and picks the
- * next record from a heap of the applicable authors, O(R log A) for R
- * records and A authors.  Membership records dated more than
+ * keys of the membership records (48 bytes each, with the op and subject
+ * the admission closure needs; the records themselves are read one at a
+ * time from the log as they are applied) and picks the next record from a
+ * heap of the applicable authors, O(R log A) for R records and A authors;
+ * the count of active members the admission quorum needs is kept as
+ * members are written (store_member.c), not counted at each recount.
+ * Membership records dated more than
  * STORE_MEMBER_SKEW_MS ahead of this node's clock are not accepted yet
  * (store_apply.c), so no record can pin member_last far ahead and make
  * every later honest record replay.
