@@ -188,6 +188,14 @@ void member_closure_note(store *s, MDB_txn *txn, const proto_record *r);
  * until the next replay (off: a fork of a membership record). */
 void member_closure_drop(store *s);
 void member_closure_off(store *s);
+/* Whether the record just noted (member_closure_note) was placed: applied
+ * out of order, the incremental path derived what the replay derives; and
+ * giving placement up until the next replay. */
+int member_closure_placed(store *s);
+void member_closure_unplace(store *s);
+/* The record placed founds its subject's entry in the replay's order:
+ * write the entry so.  0 or -1. */
+int member_closure_rebase(store *s, MDB_txn *txn, const proto_record *r);
 /* A batch's write transaction begins (txn) or committed (committed 1) or
  * was aborted (0): the closure lives from one batch to the next only when
  * nothing else was written in between. */

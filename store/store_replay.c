@@ -326,11 +326,57 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, pro
  * committed in between; an abort, and every write outside apply_batch,
  * drops it. */
 
+/* ---- placing a record out of order ----
+ *
+ * With the closure valid, a batch still replayed before it committed when
+ * it held a record out of order, since the incremental tables T may differ
+ * from D in what depends on the order of the records about one member:
+ * which admission founded its entry (admitted_by, since, the code, name
+ * and key it gave), which address stands, when it became active.  Placing
+ * decides, for a record r with key k applied to T = D, that T with r is D
+ * with r, so that no replay is needed at all.  The replay of L + r is the
+ * replay of L until the first step that takes a key above k (s*): every
+ * step before it takes a key below k, and r, once in the heap, is below
+ * every key taken from s* on.  If r's author was active, and its previous
+ * records taken, at steps whose highest key so far is below k (so before
+ * s*), r is in the heap at s* and taken there, and nothing else moves: r
+ * writes its subject Z's entry only, and changes no standing that another
+ * record's turn depends on when
+ *   - Z was active before s*, or is not active (then Z has no records: a
+ *     member's records are taken only while it is active), or becomes
+ *     active by r with no admits of its own held back;
+ *   - Z's entry was founded before s* (r is not Z's first admission), or
+ *     r founds it: no entry, or an entry founded after s* by an admission
+ *     that r now precedes (member_closure_rebase writes the entry from r,
+ *     as the replay would: r's certificate, author and time, r's address
+ *     if it gives one, else the one the entry had);
+ *   - r gives no address, or Z's address was set before s*, or only
+ *     admissions give Z one (an admission fills an empty address only).
+ * An address record of Z is placed under the same conditions on its author
+ * when it gives an address (the last of Z's records, it is the address
+ * that stands).  Then Z's entry after r is the same whether r applies at s*
+ * or last: the admits about Z counted at its last recount are the same,
+ * the first admission and the address as above.  The steps after s* keep
+ * their highest-key-so-far (it was above k already), so the positions kept
+ * stay true, and r's own is k.  The replay notes, per member, the highest
+ * key so far at the step that activated it, took its last record, founded
+ * its entry, first gave it an address, and at each distinct endorser's
+ * admit about it (its activation is at the admission-th of those); the
+ * first record that cannot be placed gives placement up until the next
+ * replay (and marks the batch for one, as before). */
+
 typedef struct {
     proto_id id;
     uint32_t count;     /* distinct endorsers in S with an admit about it */
     uint32_t first, nout;   /* its admits held back: edges[first .. first+nout) */
     uint8_t ins;        /* in S */
+    uint8_t addr_rec;   /* it has an address record in the log */
+    /* where the replay took what placement needs (below): the highest key
+     * taken up to the step that activated it, that took its last record,
+     * that founded its entry, that first gave it an address; 0xff..: none */
+    uint8_t act[MKEY_LEN], last[MKEY_LEN], firstk[MKEY_LEN], addr[MKEY_LEN];
+    uint8_t (*ap)[MKEY_LEN];   /* the same for each distinct endorser's admit about it */
+    uint32_t nap, capap;
 } cnode;
 
 typedef struct {
@@ -349,6 +395,9 @@ struct mclosure {
     size_t ne;
     uint32_t *work;     /* cl_admit's work list */
     size_t nwork;
+    int place_ok;       /* the replay positions above describe D (placement) */
+    int placed;         /* the record just noted was placed */
+    int rebase;         /* ...and is its subject's first admission now */
     uint32_t admission;
     uint8_t found[MKEY_LEN];   /* K_found: the founding prefix's highest key */
     int off;            /* given up: the checks replay */
@@ -358,6 +407,8 @@ void member_closure_drop(store *s)
 {
     if (!s->closure)
         return;
+    for (size_t i = 0; i < s->closure->nn; i++)
+        free(s->closure->node[i].ap);
     free(s->closure->node);
     free(s->closure->idx);
     free(s->closure->pairs);
@@ -415,6 +466,10 @@ static long cl_node(struct mclosure *c, const proto_id *id, int make)
     cnode *n = &c->node[c->nn];
     memset(n, 0, sizeof *n);
     n->id = *id;
+    memset(n->act, 0xff, MKEY_LEN);
+    memset(n->last, 0, MKEY_LEN);   /* no record: none to wait for */
+    memset(n->firstk, 0xff, MKEY_LEN);
+    memset(n->addr, 0xff, MKEY_LEN);
     size_t h = id_hash(id, c->capi);
     while (c->idx[h])
         h = (h + 1) & (c->capi - 1);
@@ -426,6 +481,18 @@ static size_t pair_hash(uint64_t p, size_t cap)
 {
     p *= 0x9e3779b97f4a7c15ull;
     return (size_t)(p >> 20) & (cap - 1);
+}
+
+/* Whether the pair (endorser e, subject z) is held. */
+static int cl_pair_has(const struct mclosure *c, uint32_t e, uint32_t z)
+{
+    uint64_t p = ((uint64_t)e << 32 | z) + 1;
+    if (!c->capp)
+        return 0;
+    for (size_t h = pair_hash(p, c->capp); c->pairs[h]; h = (h + 1) & (c->capp - 1))
+        if (c->pairs[h] == p)
+            return 1;
+    return 0;
 }
 
 /* Note the pair (endorser e, subject z): 1 if new, 0 if held, -1. */
@@ -530,10 +597,10 @@ static int edge_cmp(const void *x, const void *y)
 /* Build the closure from what a replay just derived (T = D): S0 from the
  * members table, the counted pairs from the endorse table, and the admits
  * held back (refs of authors not in S0).  found: K_found. */
-static void closure_build(store *s, MDB_txn *txn, const mrefs *l, const uint8_t found[MKEY_LEN])
+static void closure_build(store *s, MDB_txn *txn, const mrefs *l, const uint8_t found[MKEY_LEN],
+                          struct mclosure *c)
 {
     member_closure_drop(s);
-    struct mclosure *c = calloc(1, sizeof *c);
     if (!c)
         return;
     uint32_t expulsion;
@@ -624,6 +691,83 @@ static void closure_build(store *s, MDB_txn *txn, const mrefs *l, const uint8_t 
     s->closure = c;
 }
 
+static int klt(const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, MKEY_LEN) < 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, MKEY_LEN);
+}
+
+static int cl_ap_push(cnode *n, const uint8_t k[MKEY_LEN])
+{
+    if (n->nap == n->capap) {
+        uint32_t nc = n->capap ? n->capap * 2 : 4;
+        uint8_t (*nv)[MKEY_LEN] = realloc(n->ap, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        n->ap = nv;
+        n->capap = nc;
+    }
+    memcpy(n->ap[n->nap++], k, MKEY_LEN);
+    return 0;
+}
+
+/* A subject's entry as placement reads it: 1 absent, 0 present, -1. */
+typedef struct { int have, active, addr; } cent;
+
+static int cl_entry(store *s, MDB_txn *txn, const proto_id *id, cent *e)
+{
+    store_member *m = malloc(sizeof *m);
+    if (!m)
+        return -1;
+    e->have = member_get_txn(s, txn, id, m);
+    e->active = e->have == 0 && m->status == STORE_MEMBER_ACTIVE;
+    e->addr = e->have == 0 && m->address[0];
+    free(m);
+    return e->have < 0 ? -1 : 0;
+}
+
+/* The replay took membership record m at a step where the highest key
+ * taken so far is pm; before and after: its subject's entry.  Keeps the
+ * positions placement needs.  0, or -1 (then no placement). */
+static int cl_record_pop(struct mclosure *c, const mref *m, const uint8_t pm[MKEY_LEN], int pair_new,
+                         const cent *before, const cent *after)
+{
+    long a = cl_node(c, (const proto_id *)(m->key + 8), 1);
+    long z = cl_node(c, (const proto_id *)m->subj, 1);
+    if (a < 0 || z < 0)
+        return -1;
+    memcpy(c->node[a].last, pm, MKEY_LEN);
+    cnode *n = &c->node[z];
+    if (m->op == 4 /* address */)
+        n->addr_rec = 1;
+    if (pair_new && cl_ap_push(n, pm))
+        return -1;
+    if (before->have == 1 && after->have == 0)
+        memcpy(n->firstk, pm, MKEY_LEN);
+    if (!before->active && after->active)
+        memcpy(n->act, pm, MKEY_LEN);
+    if (!before->addr && after->addr)
+        memcpy(n->addr, pm, MKEY_LEN);
+    /* an address taken back (an empty one announced) could be given again
+     * by a later admission: placement does not follow that */
+    return before->addr && !after->addr ? -1 : 0;
+}
+
+int member_closure_placed(store *s)
+{
+    return s->closure && !s->closure->off && s->closure->place_ok && s->closure->placed;
+}
+
+void member_closure_unplace(store *s)
+{
+    if (s->closure)
+        s->closure->place_ok = 0;
+}
+
 void member_closure_note(store *s, MDB_txn *txn, const proto_record *r)
 {
     struct mclosure *c = s->closure;
@@ -642,17 +786,103 @@ void member_closure_note(store *s, MDB_txn *txn, const proto_record *r)
         c->off = 1;
         return;
     }
-    if (member_op(r) != MEMBER_OP_ADMIT)
-        return;   /* an address takes no standing and gives none */
+    c->placed = 0;
     proto_id subj;
     long e = cl_node(c, &r->author, 0), z;
     if (e < 0 || !c->node[e].ins) {
         c->off = 1;   /* held back by this transaction: the replay decides */
         return;
     }
-    if (proto_unhex(r->key, subj.b, 32) || (z = cl_node(c, &subj, 1)) < 0 ||
-        cl_admit(s, txn, c, (uint32_t)e, (uint32_t)z))
+    char addr[2] = "";
+    proto_body_copy_str(r, "address", addr, sizeof addr);   /* whether it gives one */
+    cent te;
+    if (proto_unhex(r->key, subj.b, 32) || (z = cl_node(c, &subj, 1)) < 0 || cl_entry(s, txn, &subj, &te)) {
         c->off = 1;
+        return;
+    }
+    cnode *en = &c->node[e], *zn = &c->node[z];
+    /* placement (see "Placing a record out of order"): its author active,
+     * and its author's records taken, before any step taking a higher key */
+    int place = c->place_ok && klt(en->act, k) && klt(en->last, k);
+    if (member_op(r) != MEMBER_OP_ADMIT) {
+        /* an address takes no standing and gives none; the last one (an
+         * author's records go in seq order) with an address stands */
+        place = place && e == z && addr[0];
+        memcpy(en->last, k, MKEY_LEN);
+        zn->addr_rec = 1;
+        if (!addr[0])
+            c->place_ok = 0;
+        else if (!te.addr)
+            memcpy(zn->addr, k, MKEY_LEN);
+        c->placed = place;
+        return;
+    }
+    int was_in = zn->ins, fresh = !cl_pair_has(c, (uint32_t)e, (uint32_t)z);
+    /* not the first admission of its subject, or the one founding it; its
+     * subject active before the step, or not at all; the address it gives
+     * set before the step, or given by nothing but admissions */
+    /* an admission of a pending member taken before the one that founded
+     * its entry founds it instead (member_closure_rebase) */
+    int rebase = te.have == 0 && !was_in && !klt(zn->firstk, k);
+    if (te.have == 0 && !rebase)
+        place = place && klt(zn->firstk, k);
+    if (was_in)
+        place = place && klt(zn->act, k);
+    if (addr[0])
+        place = place && (te.have == 0 && te.addr ? klt(zn->addr, k) : !zn->addr_rec);
+    if (cl_admit(s, txn, c, (uint32_t)e, (uint32_t)z)) {
+        c->off = 1;
+        return;
+    }
+    zn = &c->node[z];
+    en = &c->node[e];
+    memcpy(en->last, k, MKEY_LEN);
+    if (fresh && cl_ap_push(zn, k))
+        c->place_ok = 0;
+    if (te.have == 1 || rebase)
+        memcpy(zn->firstk, k, MKEY_LEN);
+    if (addr[0] && !te.addr)
+        memcpy(zn->addr, k, MKEY_LEN);
+    if (!was_in && zn->ins) {
+        if (zn->nout || zn->nap < c->admission) {
+            /* its held-back admits now count too (or the count is not the
+             * one the replay makes): where they are taken is not known */
+            c->place_ok = 0;
+            place = 0;
+        } else {
+            /* active at the admission that made the quorum, in the order
+             * the replay takes them */
+            qsort(zn->ap, zn->nap, sizeof *zn->ap, key_cmp);
+            memcpy(zn->act, zn->ap[c->admission - 1], MKEY_LEN);
+        }
+    }
+    c->placed = place && c->place_ok && !c->off;
+    c->rebase = c->placed && rebase;
+}
+
+int member_closure_rebase(store *s, MDB_txn *txn, const proto_record *r)
+{
+    if (!s->closure || !s->closure->rebase)
+        return 0;
+    s->closure->rebase = 0;
+    /* the entry the replay founds from r: r's certificate, author and time,
+     * r's address when it gives one (the others only fill an empty one);
+     * the status the incremental path counted stands */
+    proto_id subj;
+    store_member *m = malloc(sizeof *m), *f = malloc(sizeof *f);
+    int rc = -1;
+    if (m && f && !proto_unhex(r->key, subj.b, 32) && member_get_txn(s, txn, &subj, m) == 0 &&
+        decode_cert_member_memo(s, r, f) == 0 && !memcmp(&f->id, &subj, 32)) {
+        if (!f->address[0])
+            memcpy(f->address, m->address, sizeof f->address);
+        f->status = m->status;
+        f->admitted_by = r->author;
+        f->since_ms = r->time_ms;
+        rc = member_put_txn(s, txn, f);
+    }
+    free(m);
+    free(f);
+    return rc;
 }
 
 void member_closure_off(store *s)
@@ -720,6 +950,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     size_t na = 0;
     int ret = -1, live_blocked = 0, founded = 0;
     uint32_t admission = 1, expulsion;
+    struct mclosure *cl = NULL;   /* the admission closure this replay builds */
     if (changed)
         *changed = 0;
     s->member_dirty = 0;
@@ -732,6 +963,16 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     if (l.n)
         qsort(l.v, l.n, sizeof *l.v, mref_log_cmp);
     policy_quorums_txn(s, txn, &admission, &expulsion);
+    /* the admission closure, when the log has its shape (no expel, leave
+     * or rotate, no policy record; the founding prefix complete, seen at
+     * the end): the replay notes where it takes each record */
+    int shape = s->in_batch && !has_kind(s, txn, "policy");
+    for (size_t i = 0; shape && i < l.n; i++)
+        shape = l.v[i].genesis || l.v[i].op == MEMBER_OP_ADMIT || l.v[i].op == 4 /* address */;
+    member_closure_drop(s);
+    cl = shape ? calloc(1, sizeof *cl) : NULL;
+    if (cl)
+        cl->place_ok = 1;
     if (!(au = calloc(l.n ? l.n : 1, sizeof *au)) ||
         !(hp.h = malloc((l.n ? l.n : 1) * sizeof *hp.h)) ||
         !(buf = malloc(PROTO_RECORD_MAX)))
@@ -767,10 +1008,26 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             continue;   /* left or was expelled since it was pushed */
         ma->next++;
         proto_id subj;
+        cent eb = { 1, 0, 0 }, ea;
+        int pair_new = 0;
+        if (cl && cl->place_ok) {
+            if (cl_entry(s, txn, (const proto_id *)m->subj, &eb))
+                cl->place_ok = 0;
+            if (m->op == MEMBER_OP_ADMIT) {
+                uint8_t kb[64];
+                MDB_val ek = { 64, kb }, ev;
+                memcpy(kb, m->subj, 32);
+                memcpy(kb + 32, m->key + 8, 32);
+                pair_new = mdb_get(txn, s->endorse, &ek, &ev) == MDB_NOTFOUND;
+            }
+        }
         if (replay_apply(s, txn, m, buf, &subj))
             goto out;
         if (memcmp(m->key, last, MKEY_LEN) > 0)
             memcpy(last, m->key, MKEY_LEN);
+        if (cl && cl->place_ok &&
+            (cl_entry(s, txn, (const proto_id *)m->subj, &ea) || cl_record_pop(cl, m, last, pair_new, &eb, &ea)))
+            cl->place_ok = 0;
         /* the founding prefix: until `admission` members are active (the
          * admission closure's K_found) */
         if (!founded) {
@@ -811,16 +1068,9 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         tables_hash(s, txn, after))
         goto out;
     s->member_rederives++;
-    /* the admission closure, when the log has its shape (no expel, leave
-     * or rotate, no policy record, the founding prefix complete) */
-    {
-        int shape = s->in_batch && founded && !has_kind(s, txn, "policy");
-        for (size_t i = 0; shape && i < l.n; i++)
-            shape = l.v[i].genesis || l.v[i].op == MEMBER_OP_ADMIT || l.v[i].op == 4 /* address */;
-        if (shape)
-            closure_build(s, txn, &l, found);
-        else
-            member_closure_drop(s);
+    if (cl && founded) {
+        closure_build(s, txn, &l, found, cl);
+        cl = NULL;
     }
     if (memcmp(before, after, 32)) {
         s->member_fixups++;
@@ -836,6 +1086,10 @@ out:
         cache_clear(s);
         s->nactive = nact;
         s->nactive_ok = ok;
+    }
+    if (cl) {   /* not built: give it to the store to free */
+        s->closure = cl;
+        member_closure_drop(s);
     }
     free(buf);
     free(hp.h);
@@ -859,9 +1113,21 @@ void member_note_txn(store *s, MDB_txn *txn, const proto_record *r)
         return;
     }
     if (meta_get_txn(s, txn, "member_last", last, &n) || n != MKEY_LEN ||
-        meta_get_txn(s, txn, "member_blocked", &bl, &bn) || bn != 1 || bl ||
-        memcmp(k, last, MKEY_LEN) <= 0 ||
-        meta_put_txn(s, txn, "member_last", k, MKEY_LEN))
+        meta_get_txn(s, txn, "member_blocked", &bl, &bn) || bn != 1 || bl) {
+        s->member_dirty = 1;
+        member_closure_unplace(s);
+        return;
+    }
+    if (memcmp(k, last, MKEY_LEN) <= 0) {
+        /* out of order: what the incremental path derived is what the
+         * replay derives when the closure placed it (member_closure_note) */
+        if (!member_closure_placed(s) || member_closure_rebase(s, txn, r)) {
+            s->member_dirty = 1;
+            member_closure_unplace(s);
+        }
+        return;
+    }
+    if (meta_put_txn(s, txn, "member_last", k, MKEY_LEN))
         s->member_dirty = 1;
 }
 
