@@ -2722,6 +2722,124 @@ static void membership_batchings_governance(void **state)
     store_close(sf);
 }
 
+/*
+ * A record out of order placed without a replay (store_replay.c, "Placing
+ * a record out of order"), and one that must not be: admission 2; after a
+ * replay has built the admission closure, Z's admission by A (t+20)
+ * founds Z's entry, then B's (t+10) comes: the replay takes B's first, so
+ * B's founds the entry (admitted by B, since t+10) — placed, no replay,
+ * and the entry rewritten so.  Then Z, active from t+20, has signed an
+ * admission of W dated t+15, before its own admission completed, and it
+ * comes after D's of W (t+17): the replay takes Z's only once Z is active,
+ * after D's, so D's founds W's entry; Z's cannot be placed, and the batch
+ * replays.
+ * Either way the tables are what a replay derives.
+ */
+/* A batch of records signed by identities of the test's own (their
+ * signatures were made here, by their keys): decoded and applied. */
+static void apply_plain(store *s, const blob *const *recs, size_t n, int *results)
+{
+    char err[256];
+    proto_record r[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        if (proto_record_decode(recs[i]->b, recs[i]->n, &r[i], err, sizeof err))
+            fail_msg("decode: %s", err);
+    if (store_apply_batch(s, r, n, results, err, sizeof err))
+        fail_msg("apply batch: %s", err);
+}
+
+static void membership_placement(void **state)
+{
+    enum { A, B, C, D, Z, W, NE };
+    certs_identity e[NE];
+    char err[256], hx[NE][65];
+    for (int i = 0; i < NE; i++) {
+        char code[8], name[32];
+        int sum = 0;
+        snprintf(code, sizeof code, "%05d", 30000 + 17 * i);
+        for (int k = 0; k < 5; k++)
+            sum += (code[k] - '0') * (6 - k);
+        code[5] = (char)('0' + (11 - sum % 11) % 10);
+        code[6] = 0;
+        snprintf(name, sizeof name, "配置%d", i);
+        if (certs_make(code, name, "ed25519", &e[i], err, sizeof err))
+            fail_msg("identity: %s", err);
+        proto_hex(e[i].id.b, 32, hx[i]);
+    }
+    store *sf = open_fresh(NULL);
+    bind(sf, F);
+    if (store_create_genesis(sf, ids[F].key, ids[F].der, ids[F].der_len, ids[F].code, ids[F].name,
+                             "テスト連合", 2, "192.0.2.1:7400", err, sizeof err))
+        fail_msg("genesis: %s", err);
+    blobs gl = all_of(sf, F);
+    proto_id g = genesis_id(sf);
+    uint64_t t = proto_now_ms() - 3600 * 1000;
+    /* F admits A (active: the only member), B; A admits B; B admits C at
+     * t+5, A at t+4 (out of order: a replay, which builds the closure) */
+    blob fa = sign_with(&ids[F], &g, 2, t + 1, hx[A], admit_of(&e[A]));
+    blob fb = sign_with(&ids[F], &g, 3, t + 2, hx[B], admit_of(&e[B]));
+    blob ab = sign_with(&e[A], &g, 1, t + 3, hx[B], admit_of(&e[B]));
+    blob bc = sign_with(&e[B], &g, 1, t + 5, hx[C], admit_of(&e[C]));
+    blob ac = sign_with(&e[A], &g, 2, t + 4, hx[C], admit_of(&e[C]));
+    blob fd = sign_with(&ids[F], &g, 4, t + 6, hx[D], admit_of(&e[D]));
+    blob bd = sign_with(&e[B], &g, 2, t + 7, hx[D], admit_of(&e[D]));
+    blob az = sign_with(&e[A], &g, 3, t + 20, hx[Z], admit_of(&e[Z]));
+    blob bz = sign_with(&e[B], &g, 3, t + 10, hx[Z], admit_of(&e[Z]));
+    store *s = open_fresh(NULL);
+    bind(s, O);
+    const blob *seq1[] = { &gl.v[0], &fa, &fb, &ab, &bc, &fd, &bd };
+    int res[8];
+    apply_plain(s, seq1, 7, res);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(res[i], STORE_NEW);
+    const blob *seq2[] = { &ac };
+    apply_plain(s, seq2, 1, res);
+    assert_int_equal(res[0], STORE_NEW);
+    uint64_t r0 = replays(s);
+    assert_true(r0 >= 1);   /* A's admission of C came out of order */
+    const blob *seq3[] = { &az };
+    apply_plain(s, seq3, 1, res);
+    const blob *seq4[] = { &bz };
+    apply_plain(s, seq4, 1, res);
+    assert_int_equal(res[0], STORE_NEW);
+    /* placed: no replay, and Z's entry is the one B's admission founds */
+    assert_int_equal(replays(s), r0);
+    store_member m;
+    assert_int_equal(store_member_get(s, &e[Z].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+    assert_memory_equal(m.admitted_by.b, e[B].id.b, 32);
+    assert_int_equal(m.since_ms, t + 10);
+    /* (no assert_derived here: its replay commits a transaction of its
+     * own, after which the closure is built again by the next replay) */
+    /* Z, active since t+20 (the second of its admissions in the replay's
+     * order), signed an admission of W dated t+15; D admitted W at t+17 */
+    blob zw = sign_with(&e[Z], &g, 1, t + 15, hx[W], admit_of(&e[W]));
+    blob dw = sign_with(&e[D], &g, 1, t + 17, hx[W], admit_of(&e[W]));
+    uint64_t r1 = replays(s);
+    const blob *seq5[] = { &dw };
+    apply_plain(s, seq5, 1, res);
+    assert_int_equal(res[0], STORE_NEW);
+    assert_int_equal(replays(s), r1);   /* placed: it founds W's entry */
+    const blob *seq6[] = { &zw };
+    apply_plain(s, seq6, 1, res);
+    assert_int_equal(res[0], STORE_NEW);
+    assert_int_equal(replays(s), r1 + 1);   /* not placed: the batch replayed */
+    assert_int_equal(store_member_get(s, &e[W].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_ACTIVE);
+    assert_memory_equal(m.admitted_by.b, e[D].id.b, 32);
+    assert_int_equal(m.since_ms, t + 17);
+    assert_derived(s);
+    blob *all[] = { &fa, &fb, &ab, &bc, &ac, &fd, &bd, &az, &bz, &zw, &dw };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]->b);
+    for (int i = 0; i < NE; i++)
+        certs_free(&e[i]);
+    blobs_free(&gl);
+    store_close(s);
+    store_close(sf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2746,6 +2864,7 @@ int main(void)
         cmocka_unit_test(refs_and_release),
         cmocka_unit_test(membership_batchings),
         cmocka_unit_test(membership_batchings_governance),
+        cmocka_unit_test(membership_placement),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
