@@ -164,7 +164,7 @@ def bench_member_sync(env):
             f"{v['member_sync_ms']:.0f} ms wall with a commit per batch)")
     fig("member_sync_ratio", round(b["member_sync_apply_cpu_ms"] / a["member_sync_apply_cpu_ms"], 2), "x",
         f"{big} members against {small}: linear would be {big / small:.2f}, quadratic {(big / small) ** 2:.1f} "
-        f"(before issue 12: 500 members took 62 s)")
+        f"(before issue 12: 500 members took 65 s)")
 
 
 def bench_initial_sync(env, vall):
