@@ -141,6 +141,32 @@ def pctl(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def member_sync(n):
+    """bench/member_sync: a newcomer receiving the membership records of an
+    alliance of n members author by author (issue 12)."""
+    out = subprocess.run([os.path.join(BUILD, "bench", "member_sync"), str(n)], stdout=subprocess.PIPE,
+                         text=True, check=True).stdout
+    v = {line.split()[0]: float(line.split()[2]) for line in out.splitlines() if line.strip()}
+    return v
+
+
+def bench_member_sync(env):
+    """Issue 12: the membership records of an initial sync, 500 and 1,788
+    members (every Japanese local government); the ratio of the store's CPU
+    time against the ratio of the sizes (3.58 linear, 12.8 quadratic)."""
+    small, big = 500, 1788
+    a, b = member_sync(small), member_sync(big)
+    for n, v in ((small, a), (big, b)):
+        fig(f"member_sync_{n}", round(v["member_sync_apply_cpu_ms"]), "ms",
+            f"CPU in store_apply_prechecked of a newcomer taking the {int(v['member_sync_records'])} membership "
+            f"records of {n} members author by author ({int(v['member_sync_replays'])} replays of the membership; "
+            f"{v['member_sync_cpu_ms']:.0f} ms CPU with the triage of records set aside, "
+            f"{v['member_sync_ms']:.0f} ms wall with a commit per batch)")
+    fig("member_sync_ratio", round(b["member_sync_apply_cpu_ms"] / a["member_sync_apply_cpu_ms"], 2), "x",
+        f"{big} members against {small}: linear would be {big / small:.2f}, quadratic {(big / small) ** 2:.1f} "
+        f"(before issue 12: 500 members took 65 s)")
+
+
 def bench_initial_sync(env, vall):
     founder = env.found()
     csv = os.path.join(env.tmp, "catalog.csv")
@@ -611,12 +637,13 @@ def main():
     vall, v1, rec_bytes, vworst = verify_rate()
     fig("verify_rate_all_cores", round(vall), "verifications/s",
         f"ceiling, best of 3 runs (worst {vworst:.0f}/s); {v1:.0f}/s on one core")
-    # BENCH_ONLY=import,sync,alliance,scale (any of them) runs only those parts
+    # BENCH_ONLY=import,sync,alliance,scale,members (any of them) runs only those parts
     only = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
     for short, name, fn in (("import", "import to a 3-node alliance", bench_import_alliance),
                             ("sync", "initial sync, search, memory", lambda e: bench_initial_sync(e, vall)),
                             ("alliance", "22-node alliance", lambda e: bench_alliance(e, vall, rec_bytes)),
-                            ("scale", "scale", lambda e: bench_scale(e, v1, rec_bytes))):
+                            ("scale", "scale", lambda e: bench_scale(e, v1, rec_bytes)),
+                            ("members", "membership records of an initial sync", bench_member_sync)):
         if only and short not in only:
             continue
         env = harness.Env(BUILD)

@@ -411,6 +411,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
              * derived afresh before this transaction commits */
             if (kind_has(old.kind, KIND_F_MEMBERSHIP) || kind_has(r->kind, KIND_F_MEMBERSHIP))
                 s->member_dirty = 1;
+            /* what either derived may change: the checks replay */
+            member_closure_off(s);
         }
         uint8_t fk[72];
         memcpy(fk, lk, 40);
@@ -457,12 +459,14 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
                 return -1;
         }
         member_note_txn(s, txn, r);
+        member_closure_note(s, txn, r);
         s->policy_dirty = 1;
         if (bm)
             bm->g_read = 0;
         break;
     }
     case KIND_MEMBER:
+        member_closure_note(s, txn, r);
         /* a former member's record within its cut is kept, but derives
          * what the replay derives: nothing when its author was no member
          * at its turn (store_replay.c) */
@@ -476,6 +480,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         s->policy_dirty = 1;   /* whose votes count may have changed */
         break;
     case KIND_POLICY:
+        member_closure_note(s, txn, r);   /* quorums may change: given up */
         s->policy_dirty = 1;
         break;
     default:
@@ -511,17 +516,21 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
     batch_memo bm = { 0 };
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
+    s->nactive_ok = 0;   /* counted afresh in each write transaction */
     s->member_dirty = 0;
     s->policy_dirty = 0;
+    member_closure_begin(s, txn);
     for (size_t i = 0; i < n; i++) {
         /* a record before this one marked the membership for a replay: do
-         * it now, so this record is checked against what the log derives
-         * and not against what the batch's start did (the same records
-         * give the same result however they were batched) */
-        int r = member_settle_txn(s, txn) || policy_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
+         * it now if this record's check could depend on it, so that it is
+         * checked against what the log derives and not against what the
+         * batch's start did (the same records give the same result however
+         * they were batched; store_replay.c, "Checks within a batch") */
+        int r = member_settle_for_txn(s, txn, &recs[i]) || policy_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
+            member_closure_end(s, 0);
             cache_clear(s);
             return proto_err(err, errlen, "write failed (store full or damaged?)");
         }
@@ -530,13 +539,16 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
     memo_close(&bm);
     if (member_settle_txn(s, txn) || policy_settle_txn(s, txn)) {
         mdb_txn_abort(txn);
+        member_closure_end(s, 0);
         cache_clear(s);
         return proto_err(err, errlen, "deriving membership or the policy failed (store full or damaged?)");
     }
     if ((rc = mdb_txn_commit(txn))) {
+        member_closure_end(s, 0);
         cache_clear(s);
         return proto_err(err, errlen, "commit failed: %s", mdb_strerror(rc));
     }
+    member_closure_end(s, 1);
     /* writing reads B-tree pages through the map (and the kernel maps their
      * neighbours too): release them like a scan's */
     scanned(s, SCAN_CHECK);   /* after every write transaction */
@@ -659,6 +671,7 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
     }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
+    s->nactive_ok = 0;   /* counted afresh in each write transaction */
     if (meta_id(s, txn, "self", &self)) {
         mdb_txn_abort(txn);
         return proto_err(err, errlen, "store has no node identity");
@@ -761,6 +774,7 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
         return proto_err(err, errlen, "admission must be between 1 and 1000 endorsements");
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
+    s->nactive_ok = 0;   /* counted afresh in each write transaction */
     s->member_dirty = 0;
     if (meta_id(s, txn, "genesis", &g) == 0) {
         mdb_txn_abort(txn);

@@ -26,6 +26,10 @@ uint32_t member_quorum_txn(store *s, MDB_txn *txn, uint32_t admission)
     MDB_cursor *c;
     MDB_val k, v;
     uint32_t active = 0;
+    if (s->nactive_ok) {
+        active = s->nactive;
+        goto have;
+    }
     if (mdb_cursor_open(txn, s->members, &c) == 0) {
         int op = MDB_FIRST;
         while (mdb_cursor_get(c, &k, &v, op) == 0) {
@@ -35,7 +39,10 @@ uint32_t member_quorum_txn(store *s, MDB_txn *txn, uint32_t admission)
                 count_active(&active, &m);
         }
         mdb_cursor_close(c);
+        s->nactive = active;
+        s->nactive_ok = 1;
     }
+have:
     if (active < 1)
         active = 1;
     return admission < active ? admission : active;

@@ -49,12 +49,26 @@ struct store {
     proto_id digest;
     /* member keys by id, each with the seqs it signs: from..until-1 (until 0: no end) */
     struct { proto_id id; uint64_t from, until; EVP_PKEY *key; } cache[KEYCACHE];
+    int cache_any;          /* some slot may hold a key: emptying an empty cache is free
+                             * (a replay empties it at every member it writes) */
     /* this write transaction applied membership records the incremental
      * path may have derived differently from the log: replay before commit
      * (store_member.c) */
     int member_dirty;
     uint64_t member_rederives, member_fixups;   /* replays, and those that changed anything */
     struct admit_memo *admits;   /* decoded admission certificates (store_member.c) */
+    /* members active now, while nactive_ok: counted once per write
+     * transaction by member_quorum_txn and kept by member_put_txn, instead
+     * of a scan of the members at every recount of a pending member (which
+     * made a replay O(R x M)); cache_clear drops it (every failure path
+     * calls it) */
+    uint32_t nactive;
+    int nactive_ok;
+    /* the admission closure of store_replay.c: who is active in the
+     * derivation, kept without a replay while the log allows it */
+    struct mclosure *closure;
+    size_t closure_txn;     /* the committed batch transaction it describes */
+    int in_batch;           /* a batch's transaction (apply_batch) is open */
     int policy_dirty;       /* this write applied a genesis, member or policy record:
                              * derive the policy before commit (store_policy.c) */
 };
@@ -162,6 +176,34 @@ void member_note_txn(store *s, MDB_txn *txn, const proto_record *r);
 void member_note_blocked_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* Before a write transaction commits: replay if marked.  0 or -1. */
 int member_settle_txn(store *s, MDB_txn *txn);
+/* Before the next record r of a batch is checked: replay if marked and
+ * the check of r could depend on it (store_replay.c, "Checks within a
+ * batch").  0 or -1. */
+int member_settle_for_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* A membership record (or a policy record, or a fork of either) is about
+ * to be applied in this transaction: keep the admission closure of
+ * store_replay.c up to date, or give it up. */
+void member_closure_note(store *s, MDB_txn *txn, const proto_record *r);
+/* The closure is given up (a write outside a batch, an abort), or only
+ * until the next replay (off: a fork of a membership record). */
+void member_closure_drop(store *s);
+void member_closure_off(store *s);
+/* Whether the record just noted (member_closure_note) was placed: applied
+ * out of order, the incremental path derived what the replay derives; and
+ * giving placement up until the next replay. */
+int member_closure_placed(store *s);
+void member_closure_unplace(store *s);
+/* The record placed founds its subject's entry in the replay's order:
+ * write the entry so.  0 or -1. */
+int member_closure_rebase(store *s, MDB_txn *txn, const proto_record *r);
+/* A batch's write transaction begins (txn) or committed (committed 1) or
+ * was aborted (0): the closure lives from one batch to the next only when
+ * nothing else was written in between. */
+void member_closure_begin(store *s, MDB_txn *txn);
+void member_closure_end(store *s, int committed);
+/* The op of a member record: MEMBER_OP_* and the others of store_member.c
+ * (admit 1, expel 2, leave 3, address 4, rotate 5), 0 if none. */
+int member_op(const proto_record *r);
 /* ---- store_gov.c ---- */
 
 /* The endorsements a newcomer needs: min(admission, active members), at

@@ -210,6 +210,7 @@ EVP_PKEY *key_at_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq)
         s->cache[slot].from = from;
         s->cache[slot].until = until;
         s->cache[slot].key = k;
+        s->cache_any = 1;
         EVP_PKEY_up_ref(k);
     }
     return k;

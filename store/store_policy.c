@@ -582,8 +582,10 @@ static int derive_hist(store *s, MDB_txn *txn, store_policy *out, derive_cb cb, 
         hist_put(*hist, nhist, &cur);
         policy_genesis(&l.genesis, &cur);
     }
+    /* the members' admission times count for proposals only: with none
+     * (the usual log) no scan of the members at every membership record */
     size_t nsince = 0;
-    uint64_t *since = active_since(s, txn, &nsince);
+    uint64_t *since = l.np ? active_since(s, txn, &nsince) : NULL;
     proto_id *who = malloc((l.ne + 1) * sizeof *who);
     uint64_t *when = malloc((l.ne + 1) * sizeof *when);
     uint8_t *state = calloc(l.np ? l.np : 1, 1);

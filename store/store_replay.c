@@ -26,16 +26,21 @@
  * that left or was expelled never does: its records stay blocked for
  * good, and do not turn the fast path off).  A record that breaks the
  * condition, and a fork that changes the winner of a membership record,
- * mark the write transaction; it replays before the next record of the
- * transaction is checked, and before it commits (member_settle_txn), so
- * every record is checked against the membership derived from the log as
- * it stands, whatever the batch boundaries.
+ * mark the write transaction; it replays before it commits
+ * (member_settle_txn), and before the next record of the transaction is
+ * checked unless that record's check cannot depend on the replay
+ * (member_settle_for_txn, "Checks within a batch" below), so every record
+ * is checked against the membership derived from the log as it stands,
+ * whatever the batch boundaries.
  *
  * Costs (what a hostile member can make a node do): a replay reads the
- * keys of the membership records (48 bytes each; the records themselves
- * are read one at a time from the log as they are applied) and picks the
- * next record from a heap of the applicable authors, O(R log A) for R
- * records and A authors.  Membership records dated more than
+ * keys of the membership records (48 bytes each, with the op and subject
+ * the admission closure needs; the records themselves are read one at a
+ * time from the log as they are applied) and picks the next record from a
+ * heap of the applicable authors, O(R log A) for R records and A authors;
+ * the count of active members the admission quorum needs is kept as
+ * members are written (store_member.c), not counted at each recount.
+ * Membership records dated more than
  * STORE_MEMBER_SKEW_MS ahead of this node's clock are not accepted yet
  * (store_apply.c), so no record can pin member_last far ahead and make
  * every later honest record replay.
@@ -61,6 +66,8 @@
 typedef struct {
     uint8_t key[MKEY_LEN];  /* be64 time_ms | author | be64 seq: the log key is key + 8 */
     uint8_t genesis;
+    uint8_t op;             /* member_op, for the admission closure */
+    uint8_t subj[32];       /* the member it is about */
 } mref;
 
 typedef struct {
@@ -131,6 +138,9 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
         mref *m = &l->v[l->n++];
         mkey_of(&r, genesis != NULL, m->key);
         m->genesis = genesis != NULL;
+        m->op = genesis ? 0 : (uint8_t)member_op(&r);
+        if (genesis || proto_unhex(r.key, m->subj, 32))
+            memcpy(m->subj, r.author.b, 32);
     }
     mdb_cursor_close(c);
     return ret;
@@ -262,15 +272,692 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, pro
     return apply_member(s, txn, &r) < 0 ? -1 : 0;
 }
 
+/* ---- checks within a batch: the admission closure ----
+ *
+ * A record is checked against the membership the log derives as it stands
+ * (the precheck reads only its author's standing: active with its key, a
+ * former member with its cut, or neither).  After a record out of order the
+ * incremental tables T may differ from that derivation D, and the next
+ * record used to wait for a replay: one replay per membership record of an
+ * initial sync, which brings the logs author by author.  The replay is
+ * needed for the check only when the author's standing in T might not be
+ * its standing in D; while the log is in the shape below, D's active set is
+ * known without a replay, so the check replays only when T disagrees with
+ * it, and the batch replays once, before it commits (member_settle_txn, as
+ * before: no reader sees T).
+ *
+ * The shape ("monotone"): the log holds no expel, leave or rotate record and
+ * no policy record, so nobody's standing is ever taken away, keys are
+ * admission keys, and the quorums are the genesis policy's; and every
+ * membership record applied since the last replay sorts after the replay's
+ * founding prefix (its steps until the alliance first had `admission`
+ * active members, K_found below), so that the quorum min(admission, active
+ * members) is `admission` at every recount where the two logs' replays
+ * differ.  Then:
+ *
+ *   the members active in D(L) are the least set S containing S0, the
+ *   members active in the last replay, and every member with at least
+ *   `admission` distinct members of S holding an admit record about it.
+ *
+ * Why: (1) the replay of L0 + new records is the replay of L0 until it
+ * first takes a new record (they enter the heap as their authors' next
+ * ones; until one has the lowest key the same records are taken), which is
+ * after the founding prefix, so from there on the quorum is `admission`.
+ * (2) Nobody is deactivated, so every record of a member of S applies once
+ * it is active, and at the last record about a member Z every admit about
+ * Z by a member of S has been applied by an active author who stays
+ * active: Z ends active iff that count reaches the quorum (or it was
+ * active before, by monotony).  (3) Conversely every activation counted
+ * that many endorsers active at the time, members of S by induction.  So
+ * D's active set is closed under the rule and contained in every closed
+ * set: the least one.  (4) S only grows as records are added, so S0 may be
+ * any exact replay's active set of a log the current one extends.
+ *
+ * The closure is kept as records are applied (an admit by a member of S
+ * counts once per (endorser, subject); a member joining S counts its admits
+ * held back so far), each in O(1) amortised, and built at each replay from
+ * the members and endorse tables and the records held back (those of
+ * authors not in S0).  A record that leaves the shape (an expel, leave or
+ * rotate, a policy record, a fork of either, a membership record sorting
+ * in the founding prefix, a record held back by this transaction, an
+ * admission certificate that no longer parses) gives the closure up until
+ * the next replay: the checks replay as before.  It lives in memory only,
+ * from a batch's replay to the next batch that finds nothing else
+ * committed in between; an abort, and every write outside apply_batch,
+ * drops it. */
+
+/* ---- placing a record out of order ----
+ *
+ * With the closure valid, a batch still replayed before it committed when
+ * it held a record out of order, since the incremental tables T may differ
+ * from D in what depends on the order of the records about one member:
+ * which admission founded its entry (admitted_by, since, the code, name
+ * and key it gave), which address stands, when it became active.  Placing
+ * decides, for a record r with key k applied to T = D, that T with r is D
+ * with r, so that no replay is needed at all.  The replay of L + r is the
+ * replay of L until the first step that takes a key above k (s*): every
+ * step before it takes a key below k, and r, once in the heap, is below
+ * every key taken from s* on.  If r's author was active, and its previous
+ * records taken, at steps whose highest key so far is below k (so before
+ * s*), r is in the heap at s* and taken there, and nothing else moves: r
+ * writes its subject Z's entry only, and changes no standing that another
+ * record's turn depends on when
+ *   - Z was active before s*, or is not active (then Z has no records: a
+ *     member's records are taken only while it is active), or becomes
+ *     active by r with no admits of its own held back;
+ *   - Z's entry was founded before s* (r is not Z's first admission), or
+ *     r founds it: no entry, or an entry founded after s* by an admission
+ *     that r now precedes (member_closure_rebase writes the entry from r,
+ *     as the replay would: r's certificate, author and time, r's address
+ *     if it gives one, else the one the entry had);
+ *   - r gives no address, or Z's address was set before s*, or only
+ *     admissions give Z one (an admission fills an empty address only).
+ * An address record of Z is placed under the same conditions on its author
+ * when it gives an address (the last of Z's records, it is the address
+ * that stands).  Then Z's entry after r is the same whether r applies at s*
+ * or last: the admits about Z counted at its last recount are the same,
+ * the first admission and the address as above.  The steps after s* keep
+ * their highest-key-so-far (it was above k already), so the positions kept
+ * stay true, and r's own is k.  The replay notes, per member, the highest
+ * key so far at the step that activated it, took its last record, founded
+ * its entry, first gave it an address, and at each distinct endorser's
+ * admit about it (its activation is at the admission-th of those); the
+ * first record that cannot be placed gives placement up until the next
+ * replay (and marks the batch for one, as before). */
+
+typedef struct {
+    proto_id id;
+    uint32_t count;     /* distinct endorsers in S with an admit about it */
+    uint32_t first, nout;   /* its admits held back: edges[first .. first+nout) */
+    uint8_t ins;        /* in S */
+    uint8_t addr_rec;   /* it has an address record in the log */
+    /* where the replay took what placement needs (below): the highest key
+     * taken up to the step that activated it, that took its last record,
+     * that founded its entry, that first gave it an address; 0xff..: none */
+    uint8_t act[MKEY_LEN], last[MKEY_LEN], firstk[MKEY_LEN], addr[MKEY_LEN];
+    uint8_t (*ap)[MKEY_LEN];   /* the same for each distinct endorser's admit about it */
+    uint32_t nap, capap;
+} cnode;
+
+typedef struct {
+    uint32_t subj;      /* node */
+    uint8_t lk[40];     /* the record: author | be64 seq */
+} cedge;
+
+struct mclosure {
+    cnode *node;
+    size_t nn, capn;
+    uint32_t *idx;      /* open addressing: node index + 1, by id */
+    size_t capi;
+    uint64_t *pairs;    /* open addressing: (endorser << 32 | subject) + 1 */
+    size_t np, capp;
+    cedge *edges;
+    size_t ne;
+    uint32_t *work;     /* cl_admit's work list */
+    size_t nwork;
+    int place_ok;       /* the replay positions above describe D (placement) */
+    int placed;         /* the record just noted was placed */
+    int rebase;         /* ...and is its subject's first admission now */
+    uint32_t admission;
+    uint8_t found[MKEY_LEN];   /* K_found: the founding prefix's highest key */
+    int off;            /* given up: the checks replay */
+};
+
+void member_closure_drop(store *s)
+{
+    if (!s->closure)
+        return;
+    for (size_t i = 0; i < s->closure->nn; i++)
+        free(s->closure->node[i].ap);
+    free(s->closure->node);
+    free(s->closure->idx);
+    free(s->closure->pairs);
+    free(s->closure->edges);
+    free(s->closure->work);
+    free(s->closure);
+    s->closure = NULL;
+}
+
+static size_t id_hash(const proto_id *id, size_t cap)
+{
+    uint64_t h;
+    memcpy(&h, id->b, 8);   /* a hash of a key already */
+    return (size_t)(h & (cap - 1));
+}
+
+static int cl_grow_idx(struct mclosure *c)
+{
+    size_t nc = c->capi ? c->capi * 2 : 1024;
+    uint32_t *ni = calloc(nc, sizeof *ni);
+    if (!ni)
+        return -1;
+    for (size_t i = 0; i < c->nn; i++) {
+        size_t h = id_hash(&c->node[i].id, nc);
+        while (ni[h])
+            h = (h + 1) & (nc - 1);
+        ni[h] = (uint32_t)i + 1;
+    }
+    free(c->idx);
+    c->idx = ni;
+    c->capi = nc;
+    return 0;
+}
+
+/* The node of id, made if absent (make): its index, or -1. */
+static long cl_node(struct mclosure *c, const proto_id *id, int make)
+{
+    if (c->capi) {
+        for (size_t h = id_hash(id, c->capi); c->idx[h]; h = (h + 1) & (c->capi - 1))
+            if (!memcmp(&c->node[c->idx[h] - 1].id, id, 32))
+                return (long)c->idx[h] - 1;
+    }
+    if (!make)
+        return -1;
+    if ((c->nn + 1) * 2 > c->capi && cl_grow_idx(c))
+        return -1;
+    if (c->nn == c->capn) {
+        size_t nc = c->capn ? c->capn * 2 : 256;
+        cnode *nv = realloc(c->node, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        c->node = nv;
+        c->capn = nc;
+    }
+    cnode *n = &c->node[c->nn];
+    memset(n, 0, sizeof *n);
+    n->id = *id;
+    memset(n->act, 0xff, MKEY_LEN);
+    memset(n->last, 0, MKEY_LEN);   /* no record: none to wait for */
+    memset(n->firstk, 0xff, MKEY_LEN);
+    memset(n->addr, 0xff, MKEY_LEN);
+    size_t h = id_hash(id, c->capi);
+    while (c->idx[h])
+        h = (h + 1) & (c->capi - 1);
+    c->idx[h] = (uint32_t)c->nn + 1;
+    return (long)c->nn++;
+}
+
+static size_t pair_hash(uint64_t p, size_t cap)
+{
+    p *= 0x9e3779b97f4a7c15ull;
+    return (size_t)(p >> 20) & (cap - 1);
+}
+
+/* Whether the pair (endorser e, subject z) is held. */
+static int cl_pair_has(const struct mclosure *c, uint32_t e, uint32_t z)
+{
+    uint64_t p = ((uint64_t)e << 32 | z) + 1;
+    if (!c->capp)
+        return 0;
+    for (size_t h = pair_hash(p, c->capp); c->pairs[h]; h = (h + 1) & (c->capp - 1))
+        if (c->pairs[h] == p)
+            return 1;
+    return 0;
+}
+
+/* Note the pair (endorser e, subject z): 1 if new, 0 if held, -1. */
+static int cl_pair(struct mclosure *c, uint32_t e, uint32_t z)
+{
+    uint64_t p = ((uint64_t)e << 32 | z) + 1;
+    if ((c->np + 1) * 2 > c->capp) {
+        size_t nc = c->capp ? c->capp * 2 : 4096;
+        uint64_t *nv = calloc(nc, sizeof *nv);
+        if (!nv)
+            return -1;
+        for (size_t i = 0; i < c->capp; i++)
+            if (c->pairs[i]) {
+                size_t h = pair_hash(c->pairs[i], nc);
+                while (nv[h])
+                    h = (h + 1) & (nc - 1);
+                nv[h] = c->pairs[i];
+            }
+        free(c->pairs);
+        c->pairs = nv;
+        c->capp = nc;
+    }
+    size_t h = pair_hash(p, c->capp);
+    for (; c->pairs[h]; h = (h + 1) & (c->capp - 1))
+        if (c->pairs[h] == p)
+            return 0;
+    c->pairs[h] = p;
+    c->np++;
+    return 1;
+}
+
+/* Whether the admit at log key lk still founds a member entry: the replay
+ * decodes the first admit about a member, and one whose certificate no
+ * longer parses derives nothing (apply_member).  1 yes, 0 no or unknown. */
+static int cl_admit_ok(store *s, MDB_txn *txn, const uint8_t lk[40])
+{
+    MDB_val k = { 40, (void *)lk }, v;
+    proto_record r;
+    store_member *m = malloc(sizeof *m);
+    int ok = m && mdb_get(txn, s->log, &k, &v) == 0 &&
+             proto_record_decode_stored(v.mv_data, v.mv_size, &r, NULL, 0) == 0 &&
+             decode_cert_member_memo(s, &r, m) == 0;
+    free(m);
+    return ok;
+}
+
+/* Endorser e (in S) admits z: count it; z joins S at the quorum, and the
+ * admits it held back count in turn (a work list, not recursion: a chain of
+ * admissions may be as long as the alliance). */
+static int cl_admit(store *s, MDB_txn *txn, struct mclosure *c, uint32_t e, uint32_t z)
+{
+    int fresh = cl_pair(c, e, z);
+    if (fresh <= 0)
+        return fresh;
+    if (c->node[z].ins || ++c->node[z].count < c->admission)
+        return 0;
+    c->node[z].ins = 1;
+    size_t top = 0;
+    if (c->nwork < 1) {
+        uint32_t *nw = realloc(c->work, 64 * sizeof *nw);
+        if (!nw)
+            return -1;
+        c->work = nw;
+        c->nwork = 64;
+    }
+    c->work[top++] = z;
+    while (top && !c->off) {
+        uint32_t j = c->work[--top];
+        /* its admits held back apply, in the replay, once it is active */
+        for (uint32_t i = 0; i < c->node[j].nout && !c->off; i++) {
+            const cedge *ed = &c->edges[c->node[j].first + i];
+            if (!cl_admit_ok(s, txn, ed->lk)) {
+                c->off = 1;   /* whether it counts depends on the order: replay */
+                break;
+            }
+            uint32_t w = ed->subj;
+            fresh = cl_pair(c, j, w);
+            if (fresh < 0)
+                return -1;
+            if (!fresh || c->node[w].ins || ++c->node[w].count < c->admission)
+                continue;
+            c->node[w].ins = 1;
+            if (top == c->nwork) {
+                uint32_t *nw = realloc(c->work, c->nwork * 2 * sizeof *nw);
+                if (!nw)
+                    return -1;
+                c->work = nw;
+                c->nwork *= 2;
+            }
+            c->work[top++] = w;
+        }
+    }
+    return 0;
+}
+
+static int edge_cmp(const void *x, const void *y)
+{
+    const cedge *a = x, *b = y;
+    return memcmp(a->lk, b->lk, 40);
+}
+
+/* Build the closure from what a replay just derived (T = D): S0 from the
+ * members table, the counted pairs from the endorse table, and the admits
+ * held back (refs of authors not in S0).  found: K_found. */
+static void closure_build(store *s, MDB_txn *txn, const mrefs *l, const uint8_t found[MKEY_LEN],
+                          struct mclosure *c)
+{
+    member_closure_drop(s);
+    if (!c)
+        return;
+    uint32_t expulsion;
+    policy_quorums_txn(s, txn, &c->admission, &expulsion);
+    memcpy(c->found, found, MKEY_LEN);
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int ok = mdb_cursor_open(txn, s->members, &cur) == 0;
+    store_member *m = malloc(sizeof *m);
+    ok = ok && m;
+    for (int rc = ok ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : -1; ok && rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 32 || member_get_txn(s, txn, k.mv_data, m))
+            continue;
+        long i = cl_node(c, &m->id, 1);
+        if (i < 0)
+            ok = 0;
+        else
+            c->node[i].ins = m->status == STORE_MEMBER_ACTIVE;
+    }
+    free(m);
+    if (cur)
+        mdb_cursor_close(cur);
+    cur = NULL;
+    ok = ok && mdb_cursor_open(txn, s->endorse, &cur) == 0;
+    for (int rc = ok ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : -1; ok && rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 64 || v.mv_size != 1 || *(uint8_t *)v.mv_data != MEMBER_OP_ADMIT)
+            continue;
+        long z = cl_node(c, (const proto_id *)k.mv_data, 1);
+        long e = cl_node(c, (const proto_id *)((uint8_t *)k.mv_data + 32), 1);
+        if (z < 0 || e < 0 || cl_pair(c, (uint32_t)e, (uint32_t)z) < 0) {
+            ok = 0;
+            break;
+        }
+        if (c->node[e].ins && !c->node[z].ins)
+            c->node[z].count++;
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    /* admits held back: of authors not active now (every record of an
+     * active one has applied, nobody being deactivated) */
+    size_t ne = 0;
+    for (size_t i = 0; ok && i < l->n; i++) {
+        const mref *r = &l->v[i];
+        if (r->genesis || r->op != MEMBER_OP_ADMIT)
+            continue;
+        long a = cl_node(c, (const proto_id *)(r->key + 8), 1);
+        long z = cl_node(c, (const proto_id *)r->subj, 1);
+        if (a < 0 || z < 0) {
+            ok = 0;
+            break;
+        }
+        if (c->node[a].ins)
+            continue;
+        if (ne % 64 == 0) {
+            cedge *nv = realloc(c->edges, (ne + 64) * sizeof *nv);
+            if (!nv) {
+                ok = 0;
+                break;
+            }
+            c->edges = nv;
+        }
+        c->edges[ne].subj = (uint32_t)z;
+        memcpy(c->edges[ne].lk, r->key + 8, 40);
+        ne++;
+    }
+    c->ne = ne;
+    if (ok && ne) {
+        /* by author (the log key starts with it), each author's together */
+        qsort(c->edges, ne, sizeof *c->edges, edge_cmp);
+        for (size_t i = 0; i < ne; i++) {
+            long a = cl_node(c, (const proto_id *)c->edges[i].lk, 0);
+            if (a < 0) {
+                ok = 0;
+                break;
+            }
+            if (!c->node[a].nout)
+                c->node[a].first = (uint32_t)i;
+            c->node[a].nout++;
+        }
+    }
+    if (!ok || c->admission < 1) {
+        s->closure = c;
+        member_closure_drop(s);
+        return;
+    }
+    s->closure = c;
+}
+
+static int klt(const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, MKEY_LEN) < 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, MKEY_LEN);
+}
+
+static int cl_ap_push(cnode *n, const uint8_t k[MKEY_LEN])
+{
+    if (n->nap == n->capap) {
+        uint32_t nc = n->capap ? n->capap * 2 : 4;
+        uint8_t (*nv)[MKEY_LEN] = realloc(n->ap, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        n->ap = nv;
+        n->capap = nc;
+    }
+    memcpy(n->ap[n->nap++], k, MKEY_LEN);
+    return 0;
+}
+
+/* A subject's entry as placement reads it: 1 absent, 0 present, -1. */
+typedef struct { int have, active, addr; } cent;
+
+static int cl_entry(store *s, MDB_txn *txn, const proto_id *id, cent *e)
+{
+    store_member *m = malloc(sizeof *m);
+    if (!m)
+        return -1;
+    e->have = member_get_txn(s, txn, id, m);
+    e->active = e->have == 0 && m->status == STORE_MEMBER_ACTIVE;
+    e->addr = e->have == 0 && m->address[0];
+    free(m);
+    return e->have < 0 ? -1 : 0;
+}
+
+/* The replay took membership record m at a step where the highest key
+ * taken so far is pm; before and after: its subject's entry.  Keeps the
+ * positions placement needs.  0, or -1 (then no placement). */
+static int cl_record_pop(struct mclosure *c, const mref *m, const uint8_t pm[MKEY_LEN], int pair_new,
+                         const cent *before, const cent *after)
+{
+    long a = cl_node(c, (const proto_id *)(m->key + 8), 1);
+    long z = cl_node(c, (const proto_id *)m->subj, 1);
+    if (a < 0 || z < 0)
+        return -1;
+    memcpy(c->node[a].last, pm, MKEY_LEN);
+    cnode *n = &c->node[z];
+    if (m->op == 4 /* address */)
+        n->addr_rec = 1;
+    if (pair_new && cl_ap_push(n, pm))
+        return -1;
+    if (before->have == 1 && after->have == 0)
+        memcpy(n->firstk, pm, MKEY_LEN);
+    if (!before->active && after->active)
+        memcpy(n->act, pm, MKEY_LEN);
+    if (!before->addr && after->addr)
+        memcpy(n->addr, pm, MKEY_LEN);
+    /* an address taken back (an empty one announced) could be given again
+     * by a later admission: placement does not follow that */
+    return before->addr && !after->addr ? -1 : 0;
+}
+
+int member_closure_placed(store *s)
+{
+    return s->closure && !s->closure->off && s->closure->place_ok && s->closure->placed;
+}
+
+void member_closure_unplace(store *s)
+{
+    if (s->closure)
+        s->closure->place_ok = 0;
+}
+
+void member_closure_note(store *s, MDB_txn *txn, const proto_record *r)
+{
+    struct mclosure *c = s->closure;
+    if (!c)
+        return;
+    if (!s->in_batch) {
+        member_closure_drop(s);   /* only a batch's transaction keeps it */
+        return;
+    }
+    if (c->off)
+        return;
+    uint8_t k[MKEY_LEN];
+    mkey_of(r, 0, k);
+    if (!kind_is(r->kind, KIND_MEMBER) || memcmp(k, c->found, MKEY_LEN) <= 0 ||
+        member_op(r) == 0 || (member_op(r) != MEMBER_OP_ADMIT && member_op(r) != 4 /* address */)) {
+        c->off = 1;
+        return;
+    }
+    c->placed = 0;
+    proto_id subj;
+    long e = cl_node(c, &r->author, 0), z;
+    if (e < 0 || !c->node[e].ins) {
+        c->off = 1;   /* held back by this transaction: the replay decides */
+        return;
+    }
+    /* whether it gives an address (proto_body_copy_str into a short buffer
+     * refuses to truncate and left "" for every address: an admission that
+     * gave one was placed whatever the address records around it said) */
+    const char *as;
+    size_t an;
+    int gives_addr = proto_body_get_str(r, "address", &as, &an) == 0 && an > 0;
+    cent te;
+    if (proto_unhex(r->key, subj.b, 32) || (z = cl_node(c, &subj, 1)) < 0 || cl_entry(s, txn, &subj, &te)) {
+        c->off = 1;
+        return;
+    }
+    cnode *en = &c->node[e], *zn = &c->node[z];
+    /* placement (see "Placing a record out of order"): its author active,
+     * and its author's records taken, before any step taking a higher key */
+    int place = c->place_ok && klt(en->act, k) && klt(en->last, k);
+    if (member_op(r) != MEMBER_OP_ADMIT) {
+        /* an address takes no standing and gives none; the last one (an
+         * author's records go in seq order) with an address stands */
+        place = place && e == z && gives_addr;
+        memcpy(en->last, k, MKEY_LEN);
+        zn->addr_rec = 1;
+        if (!gives_addr)
+            c->place_ok = 0;
+        else if (!te.addr)
+            memcpy(zn->addr, k, MKEY_LEN);
+        c->placed = place;
+        return;
+    }
+    int was_in = zn->ins, fresh = !cl_pair_has(c, (uint32_t)e, (uint32_t)z);
+    /* not the first admission of its subject, or the one founding it; its
+     * subject active before the step, or not at all; the address it gives
+     * set before the step, or given by nothing but admissions */
+    /* an admission of a pending member taken before the one that founded
+     * its entry founds it instead (member_closure_rebase) */
+    int rebase = te.have == 0 && !was_in && !klt(zn->firstk, k);
+    if (te.have == 0 && !rebase)
+        place = place && klt(zn->firstk, k);
+    if (was_in)
+        place = place && klt(zn->act, k);
+    /* an entry r founds (none yet, or a rebase) takes r's address, right
+     * only if no address record is about the subject; one r does not found
+     * keeps the address set below r's key */
+    if (gives_addr)
+        place = place && (!rebase && te.have == 0 && te.addr ? klt(zn->addr, k) : !zn->addr_rec);
+    if (cl_admit(s, txn, c, (uint32_t)e, (uint32_t)z)) {
+        c->off = 1;
+        return;
+    }
+    zn = &c->node[z];
+    en = &c->node[e];
+    memcpy(en->last, k, MKEY_LEN);
+    if (fresh && cl_ap_push(zn, k))
+        c->place_ok = 0;
+    if (te.have == 1 || rebase)
+        memcpy(zn->firstk, k, MKEY_LEN);
+    if (gives_addr && !te.addr)
+        memcpy(zn->addr, k, MKEY_LEN);
+    if (!was_in && zn->ins) {
+        if (zn->nout || zn->nap < c->admission) {
+            /* its held-back admits now count too (or the count is not the
+             * one the replay makes): where they are taken is not known */
+            c->place_ok = 0;
+            place = 0;
+        } else {
+            /* active at the admission that made the quorum, in the order
+             * the replay takes them */
+            qsort(zn->ap, zn->nap, sizeof *zn->ap, key_cmp);
+            memcpy(zn->act, zn->ap[c->admission - 1], MKEY_LEN);
+        }
+    }
+    c->placed = place && c->place_ok && !c->off;
+    c->rebase = c->placed && rebase;
+}
+
+int member_closure_rebase(store *s, MDB_txn *txn, const proto_record *r)
+{
+    if (!s->closure || !s->closure->rebase)
+        return 0;
+    s->closure->rebase = 0;
+    /* the entry the replay founds from r: r's certificate, author and time,
+     * r's address when it gives one (the others only fill an empty one);
+     * the status the incremental path counted stands */
+    proto_id subj;
+    store_member *m = malloc(sizeof *m), *f = malloc(sizeof *f);
+    int rc = -1;
+    if (m && f && !proto_unhex(r->key, subj.b, 32) && member_get_txn(s, txn, &subj, m) == 0 &&
+        decode_cert_member_memo(s, r, f) == 0 && !memcmp(&f->id, &subj, 32)) {
+        if (!f->address[0])
+            memcpy(f->address, m->address, sizeof f->address);
+        f->status = m->status;
+        f->admitted_by = r->author;
+        f->since_ms = r->time_ms;
+        rc = member_put_txn(s, txn, f);
+    }
+    free(m);
+    free(f);
+    return rc;
+}
+
+void member_closure_off(store *s)
+{
+    if (s->closure)
+        s->closure->off = 1;
+}
+
+void member_closure_begin(store *s, MDB_txn *txn)
+{
+    s->in_batch = 1;
+    /* the closure describes the batch committed last: nothing else may have
+     * been committed since (a write id is the last committed one + 1) */
+    if (s->closure && mdb_txn_id(txn) != s->closure_txn + 1)
+        member_closure_drop(s);
+    s->closure_txn = mdb_txn_id(txn);
+}
+
+void member_closure_end(store *s, int committed)
+{
+    s->in_batch = 0;
+    if (!committed)
+        member_closure_drop(s);
+}
+
+int member_settle_for_txn(store *s, MDB_txn *txn, const proto_record *r)
+{
+    if (!s->member_dirty)
+        return 0;
+    struct mclosure *c = s->closure;
+    if (c && !c->off && !kind_is(r->kind, KIND_GENESIS)) {
+        long a = cl_node(c, &r->author, 0);
+        int in = a >= 0 && c->node[a].ins;
+        /* T answers the check as D would: the author's standing is the
+         * same in both (active with its admission key, or no member) */
+        if (in == is_member_txn(s, txn, &r->author))
+            return 0;
+    }
+    return member_rederive_txn(s, txn, NULL);
+}
+
+/* Whether the log holds a record of kind. */
+static int has_kind(store *s, MDB_txn *txn, const char *kind)
+{
+    uint8_t pfx[1 + PROTO_KIND_MAX];
+    size_t pl = strlen(kind);
+    pfx[0] = (uint8_t)pl;
+    memcpy(pfx + 1, kind, pl);
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->ver, &c))
+        return 1;
+    MDB_val k = { pl + 1, pfx }, v;
+    int has = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size > pl + 1 && !memcmp(k.mv_data, pfx, pl + 1);
+    mdb_cursor_close(c);
+    return has;
+}
+
 int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
 {
     proto_id g;
     mrefs l = { 0 };
     mauthor *au = NULL;
     aheap hp = { 0 };
-    uint8_t before[32], after[32], last[MKEY_LEN] = { 0 }, *buf = NULL;
+    uint8_t before[32], after[32], last[MKEY_LEN] = { 0 }, *buf = NULL, found[MKEY_LEN] = { 0 };
     size_t na = 0;
-    int ret = -1, live_blocked = 0;
+    int ret = -1, live_blocked = 0, founded = 0;
+    uint32_t admission = 1, expulsion;
+    struct mclosure *cl = NULL;   /* the admission closure this replay builds */
     if (changed)
         *changed = 0;
     s->member_dirty = 0;
@@ -282,6 +969,17 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         goto out;
     if (l.n)
         qsort(l.v, l.n, sizeof *l.v, mref_log_cmp);
+    policy_quorums_txn(s, txn, &admission, &expulsion);
+    /* the admission closure, when the log has its shape (no expel, leave
+     * or rotate, no policy record; the founding prefix complete, seen at
+     * the end): the replay notes where it takes each record */
+    int shape = s->in_batch && !has_kind(s, txn, "policy");
+    for (size_t i = 0; shape && i < l.n; i++)
+        shape = l.v[i].genesis || l.v[i].op == MEMBER_OP_ADMIT || l.v[i].op == 4 /* address */;
+    member_closure_drop(s);
+    cl = shape ? calloc(1, sizeof *cl) : NULL;
+    if (cl)
+        cl->place_ok = 1;
     if (!(au = calloc(l.n ? l.n : 1, sizeof *au)) ||
         !(hp.h = malloc((l.n ? l.n : 1) * sizeof *hp.h)) ||
         !(buf = malloc(PROTO_RECORD_MAX)))
@@ -300,6 +998,8 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         member_cuts_clear_txn(s, txn))   /* and former members' cuts */
         goto out;
     cache_clear(s);
+    s->nactive = 0;   /* the members table is empty now: count as it fills */
+    s->nactive_ok = 1;
     /* at first only the genesis applies */
     for (size_t a = 0; a < na; a++)
         if (l.v[au[a].first].genesis) {
@@ -315,10 +1015,33 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             continue;   /* left or was expelled since it was pushed */
         ma->next++;
         proto_id subj;
+        cent eb = { 1, 0, 0 }, ea;
+        int pair_new = 0;
+        if (cl && cl->place_ok) {
+            if (cl_entry(s, txn, (const proto_id *)m->subj, &eb))
+                cl->place_ok = 0;
+            if (m->op == MEMBER_OP_ADMIT) {
+                uint8_t kb[64];
+                MDB_val ek = { 64, kb }, ev;
+                memcpy(kb, m->subj, 32);
+                memcpy(kb + 32, m->key + 8, 32);
+                pair_new = mdb_get(txn, s->endorse, &ek, &ev) == MDB_NOTFOUND;
+            }
+        }
         if (replay_apply(s, txn, m, buf, &subj))
             goto out;
         if (memcmp(m->key, last, MKEY_LEN) > 0)
             memcpy(last, m->key, MKEY_LEN);
+        if (cl && cl->place_ok &&
+            (cl_entry(s, txn, (const proto_id *)m->subj, &ea) || cl_record_pop(cl, m, last, pair_new, &eb, &ea)))
+            cl->place_ok = 0;
+        /* the founding prefix: until `admission` members are active (the
+         * admission closure's K_found) */
+        if (!founded) {
+            if (memcmp(m->key, found, MKEY_LEN) > 0)
+                memcpy(found, m->key, MKEY_LEN);
+            founded = s->nactive_ok && s->nactive >= admission;
+        }
         /* a record changes its subject's entry alone */
         mauthor *sa = author_find(au, na, l.v, &subj);
         if (sa) {
@@ -352,6 +1075,10 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         tables_hash(s, txn, after))
         goto out;
     s->member_rederives++;
+    if (cl && founded) {
+        closure_build(s, txn, &l, found, cl);
+        cl = NULL;
+    }
     if (memcmp(before, after, 32)) {
         s->member_fixups++;
         if (changed)
@@ -359,7 +1086,18 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     }
     ret = 0;
 out:
-    cache_clear(s);
+    {
+        /* the keys changed; the count of active members stands */
+        int ok = ret == 0 && s->nactive_ok;
+        uint32_t nact = s->nactive;
+        cache_clear(s);
+        s->nactive = nact;
+        s->nactive_ok = ok;
+    }
+    if (cl) {   /* not built: give it to the store to free */
+        s->closure = cl;
+        member_closure_drop(s);
+    }
     free(buf);
     free(hp.h);
     free(au);
@@ -382,9 +1120,21 @@ void member_note_txn(store *s, MDB_txn *txn, const proto_record *r)
         return;
     }
     if (meta_get_txn(s, txn, "member_last", last, &n) || n != MKEY_LEN ||
-        meta_get_txn(s, txn, "member_blocked", &bl, &bn) || bn != 1 || bl ||
-        memcmp(k, last, MKEY_LEN) <= 0 ||
-        meta_put_txn(s, txn, "member_last", k, MKEY_LEN))
+        meta_get_txn(s, txn, "member_blocked", &bl, &bn) || bn != 1 || bl) {
+        s->member_dirty = 1;
+        member_closure_unplace(s);
+        return;
+    }
+    if (memcmp(k, last, MKEY_LEN) <= 0) {
+        /* out of order: what the incremental path derived is what the
+         * replay derives when the closure placed it (member_closure_note) */
+        if (!member_closure_placed(s) || member_closure_rebase(s, txn, r)) {
+            s->member_dirty = 1;
+            member_closure_unplace(s);
+        }
+        return;
+    }
+    if (meta_put_txn(s, txn, "member_last", k, MKEY_LEN))
         s->member_dirty = 1;
 }
 
