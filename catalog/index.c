@@ -1336,6 +1336,16 @@ static int words_match(const char *hay, const query_words *qw)
     return 1;
 }
 
+/* Whether adoption e passes the query's adoption filters: a page's groups
+ * and an export's rows of adoptions of unknown certifications alike. */
+static int adoption_passes(const idx_table *t, const cidx *e, const catalog_query *q, uint32_t adslot,
+                           const query_words *dept)
+{
+    return !((q->public_only && !e->is_public) || (q->has_adopter && e->author != adslot) ||
+             (q->fiscal_year && e->fy != q->fiscal_year) || (q->route >= 0 && e->route != q->route + 1) ||
+             (dept->n && !words_match(second(t, e), dept)));
+}
+
 int catalog_today(void)
 {
     time_t now = time(NULL);
@@ -1443,7 +1453,7 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
     size_t nc = t->nc, na = t->na;
     int all = q->all, public_only = q->public_only, want_st = q->status, vnum = q->valid_on;
     int by_member = q->has_member, adopted_by = q->has_adopted_by, not_mine = q->not_adopted_by_self;
-    int by_adopter = q->has_adopter, fy = q->fiscal_year, route = q->route;
+    int by_adopter = q->has_adopter;
     int by_corp = q->corporate_number != 0;
     uint64_t cert_ref[2] = { 0, 0 };
     if (q->has_cert)
@@ -1633,8 +1643,7 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
             g[k].ncerts = pos - g[k].cert;
             for (a = adoptions_from(aprod, a, na, p); a < na && aprod[a] == p; a++) {
                 const cidx *e = &t->a[a];
-                if ((public_only && !e->is_public) || (by_adopter && e->author != adslot) || (fy && e->fy != fy) ||
-                    (route >= 0 && e->route != route + 1) || (dept.n && !words_match(second(t, e), &dept)))
+                if (!adoption_passes(t, e, q, adslot, &dept))
                     continue;
                 if (grow((void **)&ads, &capads, nads + 1, sizeof *ads))
                     goto oom;
@@ -1651,8 +1660,7 @@ int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_quer
         for (a = all ? adoptions_from(aprod, a, na, NO_PROD) : na; a < na; a++) {
             /* an export keeps adoptions of unknown certifications too */
             const cidx *e = &t->a[a];
-            if ((public_only && !e->is_public) || (by_adopter && e->author != adslot) || (fy && e->fy != fy) ||
-                (route >= 0 && e->route != route + 1) || (dept.n && !words_match(second(t, e), &dept)))
+            if (!adoption_passes(t, e, q, adslot, &dept))
                 continue;
             if (grow((void **)&ads, &capads, nads + 1, sizeof *ads))
                 goto oom;

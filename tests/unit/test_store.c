@@ -2625,7 +2625,7 @@ static void membership_batchings(void **state)
 
 
 /*
- * Review: an admission that gives an address, placed out of order although
+ * An admission that gives an address, placed out of order although
  * its subject announces an (empty) address later in the replay's order.
  * F founds (admission 1) and admits M (t1) and Z=X (t2, no address); X
  * announces an empty address (t4); F admits O backdated (t0, so batch 1
