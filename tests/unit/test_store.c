@@ -2695,7 +2695,7 @@ static void placed_admission_then_empty_address(void **state)
 }
 
 
-/* Review: the same with the later address given by an admission: F admits
+/* The same with the later address given by an admission: F admits
  * M (t10), X (t20, no address), O (t1, backdated: a replay); O admits X
  * giving 192.0.2.99 (t40).  Batch 2: M admits X giving 192.0.2.20 at t30:
  * the replay fills X's address at t30 (M's), the incremental path keeps O's. */
