@@ -34,7 +34,7 @@
  * had no sum and kept an XOR digest in meta; store_open migrates it.
  * A packed store_member is a msgpack array [status, code, name, address,
  * admitted_by, since_ms, spki]; endorsements are counted from endorse, never
- * stored.  An endorse op is OP_ADMIT or OP_EXPEL (store_member.c).
+ * stored.  An endorse op is MEMBER_OP_ADMIT or MEMBER_OP_EXPEL (store_member.c).
  *
  * A caller may rely on: store_open checking the schema of an existing store
  * and creating every database of a new one; store_bind_self never rebinding

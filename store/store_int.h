@@ -90,6 +90,16 @@ static inline uint64_t get_be64(const uint8_t *p)
     return v;
 }
 
+/* kind* — the prefix of every ver (and cur) key of kind: returns its
+ * length; buf must hold 1 + PROTO_KIND_MAX. */
+static inline size_t kind_prefix(uint8_t *buf, const char *kind)
+{
+    size_t kl = strlen(kind);
+    buf[0] = (uint8_t)kl;
+    memcpy(buf + 1, kind, kl);
+    return 1 + kl;
+}
+
 /* The longest cur key plus a seq: the size of a buffer for ck_key. */
 #define CK_MAX (1 + PROTO_KIND_MAX + 32 + PROTO_KEY_MAX + 1 + 8)
 
@@ -139,8 +149,9 @@ int member_put_txn(store *s, MDB_txn *txn, const store_member *m);
 int member_status_txn(store *s, MDB_txn *txn, const proto_id *id, int *status);
 /* The member entry of id: 0, 1 absent, -1 error. */
 int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m);
-/* The endorse database's values (store_member.c's admit and expel ops). */
-enum { MEMBER_OP_ADMIT = 1, MEMBER_OP_EXPEL = 2 };
+/* The ops of member records (member_op); admit and expel are also the
+ * endorse database's values. */
+enum { MEMBER_OP_ADMIT = 1, MEMBER_OP_EXPEL = 2, MEMBER_OP_LEAVE = 3, MEMBER_OP_ADDRESS = 4, MEMBER_OP_ROTATE = 5 };
 /* Whether id is an active member now. */
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id);
 /* The public key of an active member (up-ref'd; caller frees), or NULL.
@@ -201,8 +212,7 @@ int member_closure_rebase(store *s, MDB_txn *txn, const proto_record *r);
  * nothing else was written in between. */
 void member_closure_begin(store *s, MDB_txn *txn);
 void member_closure_end(store *s, int committed);
-/* The op of a member record: MEMBER_OP_* and the others of store_member.c
- * (admit 1, expel 2, leave 3, address 4, rotate 5), 0 if none. */
+/* The op of a member record: MEMBER_OP_*, 0 if none. */
 int member_op(const proto_record *r);
 /* ---- store_gov.c ---- */
 

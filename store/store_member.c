@@ -36,9 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A member record's op; admits and expels are kept in endorse. */
-enum { OP_ADMIT = 1, OP_EXPEL = 2, OP_LEAVE = 3, OP_ADDRESS = 4, OP_ROTATE = 5 };
-
 /* ---- the members table ---- */
 
 static int member_pack(const store_member *m, msgpack_sbuffer *sb)
@@ -103,7 +100,7 @@ static void member_endorsements(store *s, MDB_txn *txn, store_member *m)
         return;
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size == 64 && memcmp(k.mv_data, m->id.b, 32) == 0) {
-        if (v.mv_size == 1 && *(uint8_t *)v.mv_data == OP_ADMIT)
+        if (v.mv_size == 1 && *(uint8_t *)v.mv_data == MEMBER_OP_ADMIT)
             m->endorsements++;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
@@ -357,11 +354,11 @@ int member_op(const proto_record *r)
     char op[16];
     if (proto_body_copy_str(r, "op", op, sizeof op))
         return 0;
-    if (!strcmp(op, "admit")) return OP_ADMIT;
-    if (!strcmp(op, "expel")) return OP_EXPEL;
-    if (!strcmp(op, "leave")) return OP_LEAVE;
-    if (!strcmp(op, "address")) return OP_ADDRESS;
-    if (!strcmp(op, "rotate")) return OP_ROTATE;
+    if (!strcmp(op, "admit")) return MEMBER_OP_ADMIT;
+    if (!strcmp(op, "expel")) return MEMBER_OP_EXPEL;
+    if (!strcmp(op, "leave")) return MEMBER_OP_LEAVE;
+    if (!strcmp(op, "address")) return MEMBER_OP_ADDRESS;
+    if (!strcmp(op, "rotate")) return MEMBER_OP_ROTATE;
     return 0;
 }
 
@@ -379,13 +376,13 @@ int store_member_validate(const proto_record *r, char *err, size_t errlen)
     int op = member_op(r);
     if (!op)
         return proto_err(err, errlen, "member record has no valid op (admit, expel, leave, address, rotate)");
-    if (op == OP_ROTATE)
+    if (op == MEMBER_OP_ROTATE)
         return keys_rotate_validate(r, err, errlen);
-    if ((op == OP_LEAVE || op == OP_ADDRESS) && memcmp(&subj, &r->author, 32))
+    if ((op == MEMBER_OP_LEAVE || op == MEMBER_OP_ADDRESS) && memcmp(&subj, &r->author, 32))
         return proto_err(err, errlen, "only a member itself may announce its address or leave");
-    if ((op == OP_ADMIT || op == OP_EXPEL) && !memcmp(&subj, &r->author, 32))
+    if ((op == MEMBER_OP_ADMIT || op == MEMBER_OP_EXPEL) && !memcmp(&subj, &r->author, 32))
         return proto_err(err, errlen, "a member cannot admit or expel itself");
-    if (op == OP_ADMIT) {
+    if (op == MEMBER_OP_ADMIT) {
         store_member m;
         if (decode_cert_member(r, &m, err, errlen))
             return -1;
@@ -416,8 +413,8 @@ static int member_recount(store *s, MDB_txn *txn, store_member *m, uint64_t time
         store_member em;
         memcpy(endorser.b, (uint8_t *)k.mv_data + 32, 32);
         int active = member_get_txn(s, txn, &endorser, &em) == 0 && em.status == STORE_MEMBER_ACTIVE;
-        if (op == OP_ADMIT && active) admits++;
-        if (op == OP_EXPEL && active) expels++;
+        if (op == MEMBER_OP_ADMIT && active) admits++;
+        if (op == MEMBER_OP_EXPEL && active) expels++;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
@@ -436,13 +433,13 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     proto_id subj;
     store_member m;
     int op = member_op(r);
-    if (op == OP_ROTATE)
+    if (op == MEMBER_OP_ROTATE)
         return keys_apply_rotate_txn(s, txn, r);   /* keys, not membership */
     proto_unhex(r->key, subj.b, 32);
     int have = member_get_txn(s, txn, &subj, &m);
     if (have < 0)
         return -1;
-    if (op == OP_ADMIT && have == 1) {
+    if (op == MEMBER_OP_ADMIT && have == 1) {
         /* checked when stored; a certificate a later OpenSSL no longer
          * parses derives nothing rather than failing the write or the
          * replay (every node running that version derives the same) */
@@ -458,28 +455,28 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
         memset(&m, 0, sizeof m);
         m.id = subj;
     }
-    if (op == OP_ADDRESS)
+    if (op == MEMBER_OP_ADDRESS)
         proto_body_copy_str(r, "address", m.address, sizeof m.address);
-    if (op == OP_LEAVE) {
+    if (op == MEMBER_OP_LEAVE) {
         m.status = STORE_MEMBER_LEFT;
         if (member_cut_note_txn(s, txn, &subj, r->seq, 0))
             return -1;
     }
-    if (op == OP_EXPEL) {
+    if (op == MEMBER_OP_EXPEL) {
         /* the voter's view of the subject's log: the cut once expelled */
         int64_t held = 0;
         proto_body_get_int(r, "seq", &held);
         if (member_cut_note_txn(s, txn, &subj, held > 0 ? (uint64_t)held : 0, 1))
             return -1;
     }
-    if (op == OP_ADMIT || op == OP_EXPEL) {
+    if (op == MEMBER_OP_ADMIT || op == MEMBER_OP_EXPEL) {
         uint8_t kb[64], o = (uint8_t)op;
         memcpy(kb, subj.b, 32);
         memcpy(kb + 32, r->author.b, 32);
         MDB_val k = { 64, kb }, v = { 1, &o };
         if (mdb_put(txn, s->endorse, &k, &v, 0))
             return -1;
-        if (op == OP_ADMIT && m.address[0] == 0)
+        if (op == MEMBER_OP_ADMIT && m.address[0] == 0)
             proto_body_copy_str(r, "address", m.address, sizeof m.address);
     }
     if (m.spki_len == 0)

@@ -320,18 +320,16 @@ static int walk_kind(store *s, MDB_txn *txn, const char *kind,
                      int (*cb)(void *, const proto_record *, const proto_id *), void *ctx)
 {
     uint8_t pre[1 + PROTO_KIND_MAX];
-    size_t kl = strlen(kind);
-    pre[0] = (uint8_t)kl;
-    memcpy(pre + 1, kind, kl);
+    size_t pl = kind_prefix(pre, kind);
     MDB_cursor *c;
     if (mdb_cursor_open(txn, s->ver, &c))
         return -1;
-    MDB_val k = { 1 + kl, pre }, v;
+    MDB_val k = { pl, pre }, v;
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), out = 0;
-    while (rc == 0 && k.mv_size >= 1 + kl + 32 + 1 + 8 && !memcmp(k.mv_data, pre, 1 + kl)) {
+    while (rc == 0 && k.mv_size >= pl + 32 + 1 + 8 && !memcmp(k.mv_data, pre, pl)) {
         const uint8_t *kb = k.mv_data;
         uint8_t lk[40];
-        memcpy(lk, kb + 1 + kl, 32);
+        memcpy(lk, kb + pl, 32);
         memcpy(lk + 32, kb + k.mv_size - 8, 8);
         MDB_val lkv = { 40, lk }, lv;
         proto_record r;

@@ -97,10 +97,7 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
                         mrefs *l)
 {
     uint8_t pfx[1 + PROTO_KIND_MAX];
-    size_t pl = strlen(kind);
-    pfx[0] = (uint8_t)pl;
-    memcpy(pfx + 1, kind, pl);
-    pl++;
+    size_t pl = kind_prefix(pfx, kind);
     MDB_cursor *c;
     if (mdb_cursor_open(txn, s->ver, &c))
         return -1;
@@ -742,7 +739,7 @@ static int cl_record_pop(struct mclosure *c, const mref *m, const uint8_t pm[MKE
         return -1;
     memcpy(c->node[a].last, pm, MKEY_LEN);
     cnode *n = &c->node[z];
-    if (m->op == 4 /* address */)
+    if (m->op == MEMBER_OP_ADDRESS)
         n->addr_rec = 1;
     if (pair_new && cl_ap_push(n, pm))
         return -1;
@@ -782,7 +779,7 @@ void member_closure_note(store *s, MDB_txn *txn, const proto_record *r)
     uint8_t k[MKEY_LEN];
     mkey_of(r, 0, k);
     if (!kind_is(r->kind, KIND_MEMBER) || memcmp(k, c->found, MKEY_LEN) <= 0 ||
-        member_op(r) == 0 || (member_op(r) != MEMBER_OP_ADMIT && member_op(r) != 4 /* address */)) {
+        member_op(r) == 0 || (member_op(r) != MEMBER_OP_ADMIT && member_op(r) != MEMBER_OP_ADDRESS)) {
         c->off = 1;
         return;
     }
@@ -935,14 +932,12 @@ int member_settle_for_txn(store *s, MDB_txn *txn, const proto_record *r)
 static int has_kind(store *s, MDB_txn *txn, const char *kind)
 {
     uint8_t pfx[1 + PROTO_KIND_MAX];
-    size_t pl = strlen(kind);
-    pfx[0] = (uint8_t)pl;
-    memcpy(pfx + 1, kind, pl);
+    size_t pl = kind_prefix(pfx, kind);
     MDB_cursor *c;
     if (mdb_cursor_open(txn, s->ver, &c))
         return 1;
-    MDB_val k = { pl + 1, pfx }, v;
-    int has = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size > pl + 1 && !memcmp(k.mv_data, pfx, pl + 1);
+    MDB_val k = { pl, pfx }, v;
+    int has = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size > pl && !memcmp(k.mv_data, pfx, pl);
     mdb_cursor_close(c);
     return has;
 }
@@ -975,7 +970,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
      * the end): the replay notes where it takes each record */
     int shape = s->in_batch && !has_kind(s, txn, "policy");
     for (size_t i = 0; shape && i < l.n; i++)
-        shape = l.v[i].genesis || l.v[i].op == MEMBER_OP_ADMIT || l.v[i].op == 4 /* address */;
+        shape = l.v[i].genesis || l.v[i].op == MEMBER_OP_ADMIT || l.v[i].op == MEMBER_OP_ADDRESS;
     member_closure_drop(s);
     cl = shape ? calloc(1, sizeof *cl) : NULL;
     if (cl)
