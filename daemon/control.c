@@ -1085,16 +1085,12 @@ static int key_rotate_start(control_client *c, const uint8_t *req, size_t len, c
     j->base.work = key_rotate_work;
     j->base.done = key_rotate_done;
     if (job_start(c, &j->base, err, errlen)) {
-        /* begin set d->rotating: finish clears it (keygen never ran) */
+        /* begin set d->rotating: finish clears it (keygen never ran, so
+         * it packs nothing) */
         char e2[512];
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         snprintf(j->r.err, sizeof j->r.err, "not started");
         j->r.rc = -1;
-        rotate_finish(c->d, &j->r, &pk, e2, sizeof e2);
-        msgpack_sbuffer_destroy(&sb);
+        rotate_finish(c->d, &j->r, NULL, e2, sizeof e2);
         free(j);
         return -1;
     }

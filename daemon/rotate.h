@@ -31,7 +31,8 @@
  * matching finish); rotate_keygen reads only *j and may run on any
  * thread; rotate_finish, back on the loop, writes the rotate record, moves
  * the files and the TLS context over, and packs the reply: member_id,
- * old_key, key (key ids, written as member ids are), from_seq.  Every
+ * old_key, key (key ids, written as member ids are), from_seq (pk is
+ * touched only then: NULL will do when keygen failed).  Every
  * successful begin must be followed by one finish (it clears d->rotating
  * and frees what keygen made, whether or not the rotation went through). */
 typedef struct {
