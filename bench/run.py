@@ -37,6 +37,10 @@ IDLE = float(os.environ.get("BENCH_IDLE", 60))
 SCALE = int(os.environ.get("BENCH_SCALE_NODES", 100))
 SYNC_TRIALS = int(os.environ.get("BENCH_SYNC_TRIALS", 3))
 SCALE_FANOUT = int(os.environ.get("BENCH_SCALE_FANOUT", 8))
+# imports of each size, one after the other on the same alliance, each of
+# new rows (another key prefix); each prints its own figure
+IMPORT_TRIALS = int(os.environ.get("BENCH_IMPORT_TRIALS", 1))
+IMPORT_SIZES = [int(x) for x in os.environ.get("BENCH_IMPORT_SIZES", "1000,10000").split(",") if x]
 
 
 def fig(name, value, unit, ratio=""):
@@ -107,8 +111,10 @@ def bench_import_alliance(env):
     c = env.join(a)
     wait_until = harness.wait_until
     wait_until(lambda: harness.digests_equal([a, b, c]), 60, what="the 3 nodes to converge")
-    for n, prefix in ((1000, "I"), (10000, "J")):
-        csv_path = os.path.join(env.tmp, f"import{n}.csv")
+    runs = [(n, f"{'IJKLMNOPQRSTUVWXYZ'[k]}{t or ''}") for t in range(IMPORT_TRIALS)
+            for k, n in enumerate(IMPORT_SIZES)]
+    for n, prefix in runs:
+        csv_path = os.path.join(env.tmp, f"import{n}-{prefix}.csv")
         subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_catalog.py"), str(n), csv_path,
                         "--prefix", prefix], check=True)
         srate, vrate = sign_rate()

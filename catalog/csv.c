@@ -15,6 +15,7 @@
 #include <csv.h>
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,16 +308,15 @@ static int is_term(unsigned char ch)
     return ch == '\r' || ch == '\n';
 }
 
-static int parse_text(const char *t, size_t n, parse_ctx *c)
+/* Feed t[0..n) to p one physical line at a time, the first being line
+ * `line`.  The text's last piece (last) is finished with csv_fini; any
+ * other leaves p open, and *clean says whether it ended outside any row
+ * (then a fresh parser given what follows would do exactly what p would:
+ * libcsv's whole state between rows is pstate == ROW_NOT_BEGUN). */
+static int parse_run(struct csv_parser *p, const char *t, size_t n, int line, int last, parse_ctx *c,
+                     int *clean)
 {
-    struct csv_parser p;
-    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
-        return proto_err(c->err, c->errlen, "cannot initialise the CSV parser");
-    csv_set_space_func(&p, no_space);
-    csv_set_term_func(&p, is_term);
-    int rc = -1;
     size_t pos = 0;
-    int line = 1;
     while (pos < n) {
         size_t end = pos;
         while (end < n && t[end] != '\r' && t[end] != '\n')
@@ -324,15 +324,15 @@ static int parse_text(const char *t, size_t n, parse_ctx *c)
         if (end < n)
             end += (t[end] == '\r' && end + 1 < n && t[end + 1] == '\n') ? 2 : 1;
         c->cur_line = line;
-        size_t got = csv_parse(&p, t + pos, end - pos, on_field, on_row, c);
+        size_t got = csv_parse(p, t + pos, end - pos, on_field, on_row, c);
         if (c->failed)
-            goto out;
+            return -1;
         if (got != end - pos) {
-            int e = csv_error(&p);
+            int e = csv_error(p);
             size_t cellno = c->ncells + 1;
             if (e != CSV_EPARSE)
                 proto_err(c->err, c->errlen, "line %d: %s", line, csv_strerror(e));
-            else if (p.pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED)
+            else if (p->pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED)
                 proto_err(c->err, c->errlen,
                           "line %d, cell %zu: unexpected text after the closing quote of a quoted cell"
                           " (a \" inside a quoted cell must be written \"\")", line, cellno);
@@ -340,32 +340,183 @@ static int parse_text(const char *t, size_t n, parse_ctx *c)
                 proto_err(c->err, c->errlen,
                           "line %d, cell %zu: a \" inside a cell that does not start with \""
                           " (quote the whole cell and write the \" as \"\")", line, cellno);
-            goto out;
+            return -1;
         }
-        if (p.pstate != LIBCSV_ROW_NOT_BEGUN && !c->row_line)
+        if (p->pstate != LIBCSV_ROW_NOT_BEGUN && !c->row_line)
             c->row_line = line;
-        if ((p.pstate == LIBCSV_FIELD_BEGUN || p.pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED) &&
-            p.quoted && !c->field_line)
+        if ((p->pstate == LIBCSV_FIELD_BEGUN || p->pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED) &&
+            p->quoted && !c->field_line)
             c->field_line = line;
         pos = end;
         line++;
     }
+    if (!last) {
+        *clean = p->pstate == LIBCSV_ROW_NOT_BEGUN && c->ncells == 0;
+        return 0;
+    }
     c->cur_line = line > 1 ? line - 1 : 1;
-    if (csv_fini(&p, on_field, on_row, c) != 0) {
+    if (csv_fini(p, on_field, on_row, c) != 0) {
         proto_err(c->err, c->errlen,
                   "line %d: a quoted cell is never closed (a \" is missing before the end of the file)",
                   c->field_line ? c->field_line : row_start(c));
-        goto out;
+        return -1;
     }
-    if (c->failed)
-        goto out;
-    rc = 0;
-out:
+    return c->failed ? -1 : 0;
+}
+
+static int parser_init(struct csv_parser *p)
+{
+    if (csv_init(p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+        return -1;
+    csv_set_space_func(p, no_space);
+    csv_set_term_func(p, is_term);
+    return 0;
+}
+
+static int parse_text(const char *t, size_t n, parse_ctx *c)
+{
+    struct csv_parser p;
+    if (parser_init(&p))
+        return proto_err(c->err, c->errlen, "cannot initialise the CSV parser");
+    int clean;
+    int rc = parse_run(&p, t, n, 1, 1, c, &clean);
     csv_free(&p);
     return rc;
 }
 
+/* ---- a large sheet in pieces, one per core ----
+ *
+ * catalogctl import parses the whole sheet before it checks a row or sends
+ * one, the other cores waiting (PERFORMANCE.md §33).  A large text is cut
+ * at line starts into pieces parsed at once, each by a parser of its own
+ * that starts at the piece's line number; the rows are then put one after
+ * the other.  That is the serial parse exactly when every piece but the
+ * last ends outside any row (a quoted cell may hold line breaks, so a cut
+ * may fall inside one): otherwise the text is parsed again as a whole.
+ * The first failure in the text's order is the one reported, and the row
+ * limit counts the rows of all pieces, as the serial parse would. */
+#define PARSE_PIECE_MIN (64u << 10)   /* bytes below which a piece costs more than it saves */
+#define PARSE_PIECES_MAX 8
+
+typedef struct {
+    const char *t;
+    size_t n;
+    int line;          /* line of the piece's first byte */
+    int last;
+    proto_csv out;     /* its rows (also those before a failure) */
+    parse_ctx c;
+    char err[512];
+    int rc, clean;
+} csv_piece;
+
+static void *piece_run(void *arg)
+{
+    csv_piece *pc = arg;
+    struct csv_parser p;
+    pc->c = (parse_ctx){ .out = &pc->out, .err = pc->err, .errlen = sizeof pc->err };
+    if (parser_init(&p)) {
+        pc->rc = proto_err(pc->err, sizeof pc->err, "cannot initialise the CSV parser");
+        return NULL;
+    }
+    pc->rc = parse_run(&p, pc->t, pc->n, pc->line, pc->last, &pc->c, &pc->clean);
+    csv_free(&p);
+    free_cells(pc->c.cells, pc->c.ncells);
+    pc->c.cells = NULL;
+    pc->c.ncells = 0;
+    return NULL;
+}
+
+/* Lines ending in t[0..n): CRLF, LF or a lone CR each end one. */
+static int lines_in(const char *t, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += t[i] == '\n' || (t[i] == '\r' && (i + 1 == n || t[i + 1] != '\n'));
+    return k;
+}
+
+/* Parse in up to `pieces` pieces (fewer when the text has too few lines to
+ * cut); 0, or -1 with c->err.  1 if the pieces do not join cleanly (the
+ * caller parses the whole text instead), with nothing left in c->out. */
+static int parse_pieces(const char *t, size_t n, size_t pieces, parse_ctx *c)
+{
+    csv_piece pc[PARSE_PIECES_MAX];
+    pthread_t th[PARSE_PIECES_MAX];
+    int started[PARSE_PIECES_MAX] = { 0 };
+    size_t np = 0, from = 0;
+    int line = 1;
+    if (pieces > PARSE_PIECES_MAX)
+        pieces = PARSE_PIECES_MAX;
+    if (n == 0)
+        return 1;   /* no piece at all: the serial parse */
+    for (size_t k = 1; k <= pieces && from < n; k++) {
+        size_t to = n;
+        if (k < pieces) {
+            size_t want = n / pieces * k;
+            if (want < from)
+                want = from;
+            const char *nl = want < n ? memchr(t + want, '\n', n - want) : NULL;
+            to = nl ? (size_t)(nl - t) + 1 : n;
+        }
+        pc[np] = (csv_piece){ .t = t + from, .n = to - from, .line = line, .last = to == n };
+        line += lines_in(t + from, to - from);
+        np++;
+        from = to;
+    }
+    for (size_t i = 1; i < np; i++)
+        started[i] = pthread_create(&th[i], NULL, piece_run, &pc[i]) == 0;
+    piece_run(&pc[0]);
+    for (size_t i = 1; i < np; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            piece_run(&pc[i]);
+    }
+    /* in the text's order: the first failure (or the row beyond the limit)
+     * is what the serial parse would have stopped at */
+    int rc = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < np && rc == 0; i++) {
+        if (total + pc[i].out.nrows > PROTO_CSV_MAX_ROWS) {
+            rc = proto_err(c->err, c->errlen, "line %d: more than %d rows",
+                           pc[i].out.rows[PROTO_CSV_MAX_ROWS - total].line, PROTO_CSV_MAX_ROWS);
+        } else if (pc[i].rc) {
+            rc = proto_err(c->err, c->errlen, "%s", pc[i].err);
+        } else if (!pc[i].last && !pc[i].clean) {
+            rc = 1;   /* a row runs on into the next piece */
+        }
+        total += pc[i].out.nrows;
+    }
+    if (rc == 0) {
+        proto_csv_row *rows = malloc((total ? total : 1) * sizeof *rows);
+        if (!rows) {
+            rc = proto_err(c->err, c->errlen, "out of memory");
+        } else {
+            size_t k = 0;
+            for (size_t i = 0; i < np; i++) {
+                if (pc[i].out.nrows)
+                    memcpy(rows + k, pc[i].out.rows, pc[i].out.nrows * sizeof *rows);
+                k += pc[i].out.nrows;
+                free(pc[i].out.rows);
+            }
+            c->out->rows = rows;
+            c->out->nrows = total;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < np; i++)
+        proto_csv_free(&pc[i].out);
+    return rc;
+}
+
 int proto_csv_parse(const char *data, size_t len, proto_csv *out, char *err, size_t errlen)
+{
+    return proto_csv_parse_pieces(data, len, proto_threads_for(len, PARSE_PIECES_MAX, PARSE_PIECE_MIN), out, err,
+                                  errlen);
+}
+
+int proto_csv_parse_pieces(const char *data, size_t len, size_t pieces, proto_csv *out, char *err,
+                           size_t errlen)
 {
     if (!out)
         return proto_err(err, errlen, "no output");
@@ -423,7 +574,9 @@ int proto_csv_parse(const char *data, size_t len, proto_csv *out, char *err, siz
     }
 
     parse_ctx c = { .out = out, .err = err, .errlen = errlen };
-    int rc = parse_text(text, n, &c);
+    int rc = pieces > 1 ? parse_pieces(text, n, pieces, &c) : 1;
+    if (rc == 1)
+        rc = parse_text(text, n, &c);
     free_cells(c.cells, c.ncells);
     free(conv);
     if (rc != 0) {

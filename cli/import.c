@@ -58,8 +58,14 @@ const char import_usage[] = USAGE;
  * arrives, while the next chunks are on their way: members start verifying
  * the first rows while the last are still being signed (a chunk of the
  * whole sheet made them wait for all of it), and the daemon's loop is
- * held for one chunk at a time (~10 ms), not for the sheet. */
+ * held for one chunk at a time (~10 ms), not for the sheet.
+ * The first chunk is smaller: until it is committed and pushed the
+ * members have nothing to verify, and the daemon builds it on its loop
+ * alone, so a core waits.  32 rows are built, signed (one thread) and
+ * committed in a few ms, and give each member ~4 ms of verification
+ * while the daemon builds the next chunk (PERFORMANCE.md §33). */
 #define CHUNK 250
+#define FIRST_CHUNK 32
 #define CHUNKS_IN_FLIGHT 4
 #define TITLE_ROWS_MAX 5     /* rows above the header that may be a title */
 #define TITLE_CELLS_MAX 3    /* filled cells a title row may have */
@@ -664,12 +670,13 @@ int import_main(int argc, char **argv)
         size_t created = 0, updated = 0, unchanged = 0;
         client_stream cs;
         int open = 0, in_flight = 0;
+        size_t sent_chunks = 0;
         char first_err[1024] = "";
         for (size_t start = 0;;) {
             /* send while the window has room and rows are left */
             while (rc == CLIENT_OK && !first_err[0] && in_flight < CHUNKS_IN_FLIGHT && start < nrows) {
-                size_t cnt = 0, end = start;
-                while (end < nrows && cnt < CHUNK) {
+                size_t cnt = 0, end = start, want = sent_chunks ? CHUNK : FIRST_CHUNK;
+                while (end < nrows && cnt < want) {
                     cnt += ok[end];
                     end++;
                 }
@@ -712,6 +719,7 @@ int import_main(int argc, char **argv)
                 }
                 open = 1;
                 in_flight++;
+                sent_chunks++;
                 start = end;
             }
             if (!in_flight)

@@ -232,3 +232,22 @@ def test_faults_of_a_large_sheet_in_row_order(env):
     assert a.status()["records"] == before["records"]
     out = a.ctl_json("import", path, "--skip-bad")
     assert out["created"] == n - len(bad_rows) and out["bad"] == len(bad_rows), out
+
+
+def test_first_chunk_is_small(env):
+    """The first rows go to the daemon in a chunk of their own, smaller
+    than the others (cli/import.c FIRST_CHUNK): the members get records to
+    verify after 32 rows are signed and committed, not 250.  The daemon
+    writes each chunk as one commit and logs its size."""
+    import re
+    a = env.found()
+    n = 300
+    rows = [HEADER]
+    for i in range(1, n + 1):
+        rows.append(f"文京-2026-{i:04d},株式会社{i},{corp(f'9997{i:08d}')},製品{i},防災,R8.4.1,fy-end")
+    path = write(env, "chunks.csv", "\r\n".join(rows) + "\r\n")
+    start = len(a.logtext())
+    out = a.ctl_json("import", path)
+    assert out["created"] == n, out
+    sizes = [int(m) for m in re.findall(r"catalog: wrote (\d+) records?", a.logtext()[start:])]
+    assert sizes == [32, 250, 18], sizes

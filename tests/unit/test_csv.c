@@ -583,6 +583,125 @@ static void neutralise_formulas(void **state)
     proto_csv_buf_free(&b);
 }
 
+/* ---- a large sheet parsed in pieces ---- */
+
+/* The text parsed whole and in 2..9 pieces: the same result, the same rows
+ * on the same lines, the same message. */
+static void same_in_pieces(const char *s, size_t n)
+{
+    proto_csv whole, part;
+    char ew[512] = "", ep[512] = "";
+    int rw = proto_csv_parse_pieces(s, n, 1, &whole, ew, sizeof ew);
+    for (size_t k = 2; k <= 9; k++) {
+        ep[0] = 0;
+        int rp = proto_csv_parse_pieces(s, n, k, &part, ep, sizeof ep);
+        if (rp != rw)
+            fail_msg("%zu pieces: %d (%s), whole: %d (%s)", k, rp, ep, rw, ew);
+        if (rw) {
+            assert_string_equal(ep, ew);
+            continue;
+        }
+        assert_int_equal(part.nrows, whole.nrows);
+        assert_string_equal(part.encoding, whole.encoding);
+        for (size_t r = 0; r < whole.nrows; r++) {
+            if (part.rows[r].line != whole.rows[r].line)
+                fail_msg("%zu pieces: row %zu on line %d, whole: %d", k, r, part.rows[r].line,
+                         whole.rows[r].line);
+            assert_int_equal(part.rows[r].ncells, whole.rows[r].ncells);
+            for (size_t c = 0; c < whole.rows[r].ncells; c++)
+                assert_string_equal(part.rows[r].cells[c], whole.rows[r].cells[c]);
+        }
+        proto_csv_free(&part);
+    }
+    proto_csv_free(&whole);
+}
+
+/* A sheet of every kind of line: CRLF, LF and lone CR line ends, blank
+ * lines and rows of empty cells (skipped, but counted as lines), quoted
+ * cells with commas, "" and line breaks of every kind, so that some cuts
+ * fall inside a quoted cell. */
+static char *mixed_sheet(size_t rows, size_t *len)
+{
+    size_t cap = rows * 200 + 64, o = 0;
+    char *s = malloc(cap);
+    o += (size_t)snprintf(s + o, cap - o, "認定番号,事業者名,概要\r\n");
+    for (size_t i = 0; i < rows; i++) {
+        static const char *const ends[] = { "\r\n", "\n", "\r" };
+        const char *end = ends[i % 3];
+        switch (i % 7) {
+        case 0:
+            o += (size_t)snprintf(s + o, cap - o, "K-%zu,株式会社%zu,\"一行目\r\n二行目\n三行目\r四行目\"%s", i, i, end);
+            break;
+        case 1:
+            o += (size_t)snprintf(s + o, cap - o, "%s,,%s", end, end);   /* a blank line, a row of empty cells */
+            break;
+        case 2:
+            o += (size_t)snprintf(s + o, cap - o, "K-%zu,\"有限会社 \"\"%zu\"\"\",\"a,b\"%s", i, i, end);
+            break;
+        default:
+            o += (size_t)snprintf(s + o, cap - o, "K-%zu,商店%zu,概要 %zu%s", i, i, i, end);
+        }
+    }
+    *len = o;
+    return s;
+}
+
+static void pieces_same_rows(void **state)
+{
+    size_t n;
+    char *s = mixed_sheet(3000, &n);
+    same_in_pieces(s, n);
+    free(s);
+    /* one quoted cell of many lines across the middle: a cut inside it */
+    size_t cap = 200000, o = 0;
+    s = malloc(cap);
+    o += (size_t)snprintf(s + o, cap - o, "a,b\n");
+    for (int i = 0; i < 500; i++)
+        o += (size_t)snprintf(s + o, cap - o, "x%d,y\n", i);
+    o += (size_t)snprintf(s + o, cap - o, "long,\"");
+    for (int i = 0; i < 3000; i++)
+        o += (size_t)snprintf(s + o, cap - o, "line %d\n", i);
+    o += (size_t)snprintf(s + o, cap - o, "\"\n");
+    for (int i = 0; i < 500; i++)
+        o += (size_t)snprintf(s + o, cap - o, "z%d,w\r\n", i);
+    same_in_pieces(s, o);
+    free(s);
+    /* too small to cut, and empty */
+    same_in_pieces("a,b\n1,2\n", 8);
+    same_in_pieces("", 0);
+    same_in_pieces("a\rb\rc", 5);
+}
+
+static void pieces_same_message(void **state)
+{
+    size_t n;
+    char *s = mixed_sheet(3000, &n);
+    /* a stray quote late in the text, then one early as well: the line of
+     * the first in the text's order */
+    char *late = strstr(s + n - n / 5, "商店");
+    assert_non_null(late);
+    late[0] = '"';
+    same_in_pieces(s, n);
+    char *early = strstr(s + n / 10, "商店");
+    assert_non_null(early);
+    early[0] = '"';
+    same_in_pieces(s, n);
+    free(s);
+    /* a quote never closed, from the middle on */
+    s = mixed_sheet(3000, &n);
+    s[n / 2] = '"';
+    same_in_pieces(s, n);
+    free(s);
+    /* the row beyond the limit lies in a later piece */
+    size_t max = PROTO_CSV_MAX_ROWS;
+    s = malloc(2 * (max + 1));
+    for (size_t i = 0; i <= max; i++)
+        memcpy(s + 2 * i, "1\n", 2);
+    same_in_pieces(s, 2 * (max + 1));
+    same_in_pieces(s, 2 * max);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +725,8 @@ int main(void)
         cmocka_unit_test(append_exact),
         cmocka_unit_test(round_trip),
         cmocka_unit_test(neutralise_formulas),
+        cmocka_unit_test(pieces_same_rows),
+        cmocka_unit_test(pieces_same_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
