@@ -396,7 +396,6 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
                 return STORE_REJECT;
             }
             loser = &old;
-            s->policy_dirty = 1;   /* a new winner: what the log says may differ */
             MDB_val nv = { r->raw_len, (void *)r->raw };
             if (mdb_put(txn, s->log, &k, &nv, 0) || ver_put(s, txn, &old, &held, 1, NULL) ||
                 ver_put(s, txn, r, &h, 0, NULL) ||
@@ -460,7 +459,6 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         }
         member_note_txn(s, txn, r);
         member_closure_note(s, txn, r);
-        s->policy_dirty = 1;
         if (bm)
             bm->g_read = 0;
         break;
@@ -476,12 +474,19 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
             if (apply_member(s, txn, r) < 0)
                 return -1;
             member_note_txn(s, txn, r);
+            /* a member gone may complete a proposal pending (fewer active
+             * members, a lower change quorum) or take its votes back: the
+             * policy's turns are the replay's (store_policy.c) */
+            int op = member_op(r);
+            if ((op == MEMBER_OP_LEAVE || op == MEMBER_OP_EXPEL) && policy_pending_txn(s, txn))
+                s->member_dirty = 1;
         }
-        s->policy_dirty = 1;   /* whose votes count may have changed */
         break;
     case KIND_POLICY:
-        member_closure_note(s, txn, r);   /* quorums may change: given up */
-        s->policy_dirty = 1;
+        /* a policy record takes its turn in the replay (store_policy.c):
+         * the quorums from its turn on may change */
+        member_closure_note(s, txn, r);
+        s->member_dirty = 1;
         break;
     default:
         break;
@@ -518,7 +523,6 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
         return lmdb_err(err, errlen, "begin write", rc);
     s->nactive_ok = 0;   /* counted afresh in each write transaction */
     s->member_dirty = 0;
-    s->policy_dirty = 0;
     member_closure_begin(s, txn);
     for (size_t i = 0; i < n; i++) {
         /* a record before this one marked the membership for a replay: do
@@ -526,7 +530,7 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
          * checked against what the log derives and not against what the
          * batch's start did (the same records give the same result however
          * they were batched; store_replay.c, "Checks within a batch") */
-        int r = member_settle_for_txn(s, txn, &recs[i]) || policy_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
+        int r = member_settle_for_txn(s, txn, &recs[i]) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
@@ -537,7 +541,7 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
         results[i] = r;
     }
     memo_close(&bm);
-    if (member_settle_txn(s, txn) || policy_settle_txn(s, txn)) {
+    if (member_settle_txn(s, txn)) {
         mdb_txn_abort(txn);
         member_closure_end(s, 0);
         cache_clear(s);
@@ -706,14 +710,13 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         mdb_txn_abort(txn);
         return -1;
     }
-    s->policy_dirty = 0;
     if (sign_all(priv, &g, &self, items, n, seq + 1, err, errlen)) {
         mdb_txn_abort(txn);
         return -1;
     }
     s->member_dirty = 0;
     for (size_t i = 0; i < n; i++) {
-        if (member_settle_txn(s, txn) || policy_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
+        if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);
             cache_clear(s);
             for (size_t k = 0; k < n; k++) {
@@ -723,7 +726,7 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
             return -1;
         }
     }
-    if (member_settle_txn(s, txn) || policy_settle_txn(s, txn)) {
+    if (member_settle_txn(s, txn)) {
         mdb_txn_abort(txn);
         cache_clear(s);
         for (size_t k = 0; k < n; k++) {
@@ -797,9 +800,8 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
         proto_body_str(b, "address", address);
     proto_body_bin(b, "cert", cert_der, cert_len);
     store_write_item it = { .kind = "genesis", .key = "genesis", .body = b };
-    s->policy_dirty = 0;
     rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen) ||
-         policy_settle_txn(s, txn);
+         member_settle_txn(s, txn);
     free(it.out);
     proto_body_free(b);
     if (rc == 0) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lmdb.h>
 #include <openssl/x509.h>
 
 #include "store/store.h"
@@ -316,9 +317,11 @@ static void genesis_policy(void **state)
 }
 
 /* Four members; two competing proposals on the genesis both reach the
- * quorum (2): the lower hash wins, the other is stale; a third amends the
- * winner and comes into force after it; a fourth amends the loser and
- * never does — whatever order and batching the records arrive in. */
+ * quorum (2): the one that reaches it first in the replay's order (F's
+ * endorsement of a is dated before its endorsement of b) comes into force,
+ * whatever the hashes, and the other is stale; a third amends the winner
+ * and comes into force after it; a fourth amends the loser and never does
+ * — whatever order and batching the records arrive in. */
 static void any_order_same_policy(void **state)
 {
     world w = { 0 };
@@ -331,9 +334,8 @@ static void any_order_same_policy(void **state)
     proto_id b = propose(&w, M2, &w.g, "深海", 1);
     endorse(&w, F, &a);
     endorse(&w, F, &b);
-    int a_wins = memcmp(a.b, b.b, 32) < 0;
-    proto_id win = a_wins ? a : b, lose = a_wins ? b : a;
-    proto_id c = propose(&w, M3, &win, a_wins ? "宇宙" : "深海", 2);   /* admission 2 on top */
+    proto_id win = a, lose = b;
+    proto_id c = propose(&w, M3, &win, "宇宙", 2);   /* admission 2 on top */
     endorse(&w, M1, &c);
     proto_id d = propose(&w, M3, &lose, "氷河", 1);
     endorse(&w, F, &d);
@@ -361,8 +363,8 @@ static void any_order_same_policy(void **state)
         assert_memory_equal(p.id.b, c.b, 32);
         assert_memory_equal(p.parent.b, win.b, 32);
         assert_int_equal(p.admission, 2);
-        assert_true(has_area(&p, a_wins ? "宇宙" : "深海"));
-        assert_false(has_area(&p, a_wins ? "深海" : "宇宙"));
+        assert_true(has_area(&p, "宇宙"));
+        assert_false(has_area(&p, "深海"));
         assert_false(has_area(&p, "氷河"));
         if (round == 0)
             want = p;
@@ -392,9 +394,10 @@ static const seen_prop *find_prop(const seen_props *s, const proto_id *id)
     return NULL;
 }
 
-/* Whose votes count: below the quorum nothing changes; an expelled
- * member's vote does not count; a member that left after voting still
- * counts (its vote was cast while it was a member). */
+/* Whose votes count: below the quorum nothing changes; a policy in force
+ * stays in force when an endorser that completed it is expelled later
+ * (nothing after a policy's turn takes it back); a member that left after
+ * voting still counts (its vote was cast while it was a member). */
 static void whose_votes_count(void **state)
 {
     world w = { 0 };
@@ -418,7 +421,8 @@ static void whose_votes_count(void **state)
     assert_int_equal(find_prop(&sp, &a)->nend, 1);
     store_close(s);
 
-    /* M3 endorses, then F and M2 expel M3: its vote no longer counts */
+    /* M3 endorses (2 of 2: in force), then F and M2 expel M3: the policy
+     * stays, on the node that had it in force and on a fresh one */
     endorse(&w, M3, &a);
     size_t with_m3 = w.n;
     member_op(&w, F, M3, "expel");
@@ -432,7 +436,15 @@ static void whose_votes_count(void **state)
     store_member m;
     assert_int_equal(store_member_get(s, &ids[M3].id, &m), 0);
     assert_int_equal(m.status, STORE_MEMBER_EXPELLED);
-    assert_memory_equal(in_force(s).id.b, w.g.b, 32);   /* and out when it is expelled */
+    assert_memory_equal(in_force(s).id.b, a.b, 32);   /* and still when it is expelled */
+    int changed = -1;
+    char err[256];
+    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+    assert_int_equal(changed, 0);
+    assert_memory_equal(in_force(s).id.b, a.b, 32);
+    store_close(s);
+    s = replay(&w, order, n, 1);
+    assert_memory_equal(in_force(s).id.b, a.b, 32);
     store_close(s);
 
     /* M2 endorses, then leaves: its vote stays (forward order: a node
@@ -452,7 +464,164 @@ static void whose_votes_count(void **state)
     sp.n = 0;
     assert_int_equal(store_policy_proposals(s, collect_props, &sp), 0);
     assert_int_equal(find_prop(&sp, &a)->state, STORE_PROPOSAL_IN_FORCE);
-    assert_int_equal(find_prop(&sp, &a)->nend, 2);   /* M1, M2 (M3's expelled vote not counted) */
+    assert_int_equal(find_prop(&sp, &a)->nend, 3);   /* M1, M3 (before its expulsion), M2 */
+    store_close(s);
+    world_free(&w);
+}
+
+/* The votes a member expelled had cast for a proposal not yet in force
+ * go with it (a left member's stay), and fewer active members lower the
+ * change quorum: a proposal pending comes into force at the turn of the
+ * record that made them fewer.  P (expulsion 3) is in force; Q amends it,
+ * voted by M1 and M3 (2 of 3).  M3 is expelled (3 votes under P): Q keeps
+ * M1's vote only; F's makes 2 of min(3, 3 active): pending — with M3's
+ * vote kept it would be 3, in force.  M2 leaves: 2 active, the quorum is
+ * 2, and Q comes into force at the leave.  The same in any order and
+ * batching, and a fresh derivation changes nothing. */
+static void expelled_votes_go_fewer_members_complete(void **state)
+{
+    world w = { 0 };
+    store *src = found(&w, 1);   /* P0: admission 1, expulsion 2 */
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    admit(&w, F, M3);
+    proto_id p = propose_q(&w, M1, &w.g, 1, 3);
+    endorse(&w, F, &p);          /* 2 of min(2, 4): in force */
+    proto_id q = propose_q(&w, M1, &p, 1, 2);
+    endorse(&w, M3, &q);         /* 2 of min(3, 4): pending */
+    expel(&w, F, M3, 1);
+    expel(&w, M1, M3, 1);
+    expel(&w, M2, M3, 1);        /* 3 of 3: expelled; Q keeps M1 */
+    endorse(&w, F, &q);          /* 2 of min(3, 3): pending */
+    size_t before_leave = w.n;
+    member_op(&w, M2, M2, "leave");   /* 2 active: quorum 2, Q in force */
+
+    size_t n = w.n - 1, order[64];
+    unsigned seed = 777;
+    for (int round = 0; round < 10; round++) {
+        for (size_t i = 0; i < n; i++)
+            order[i] = i + 1;
+        if (round >= 2)
+            for (size_t i = n - 1; i > 0; i--) {
+                seed = seed * 1103515245u + 12345u;
+                size_t j = (seed >> 8) % (i + 1), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        /* round 1: all but the leave first, then the leave on the
+         * incremental path */
+        store *s = replay(&w, order, round == 1 ? before_leave - 1 : n, (size_t)(round % 4) + 1);
+        seen_props sp = { .n = 0 };
+        if (round == 1) {
+            assert_memory_equal(in_force(s).id.b, p.b, 32);
+            assert_int_equal(store_policy_proposals(s, collect_props, &sp), 0);
+            assert_int_equal(find_prop(&sp, &q)->state, STORE_PROPOSAL_PENDING);
+            assert_int_equal(find_prop(&sp, &q)->nend, 2);   /* M1, F: M3's went with it */
+            apply_in(s, &w, order + before_leave - 1, n - (before_leave - 1), 1);
+        }
+        store_member m;
+        assert_int_equal(store_member_get(s, &ids[M3].id, &m), 0);
+        assert_int_equal(m.status, STORE_MEMBER_EXPELLED);
+        assert_int_equal(store_member_get(s, &ids[M2].id, &m), 0);
+        assert_int_equal(m.status, STORE_MEMBER_LEFT);
+        store_policy pol = in_force(s);
+        assert_memory_equal(pol.id.b, q.b, 32);
+        assert_int_equal(pol.expulsion, 2);
+        sp.n = 0;
+        assert_int_equal(store_policy_proposals(s, collect_props, &sp), 0);
+        assert_int_equal(find_prop(&sp, &p)->state, STORE_PROPOSAL_SUPERSEDED);
+        assert_int_equal(find_prop(&sp, &q)->state, STORE_PROPOSAL_IN_FORCE);
+        int changed = -1;
+        char err[256];
+        assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+        assert_int_equal(changed, 0);
+        assert_memory_equal(in_force(s).id.b, q.b, 32);
+        store_close(s);
+    }
+    world_free(&w);
+}
+
+/* When a policy comes into force, proposals amending it that already hold
+ * enough votes follow at the same turn, the lowest hash first: B1 and B2
+ * amend A and each has 2 votes before A's last vote; A's completing vote
+ * brings A in, then the lower of B1 and B2, and the other is stale. */
+static void ready_children_lowest_hash(void **state)
+{
+    world w = { 0 };
+    store *src = found(&w, 1);   /* expulsion 2 */
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    admit(&w, F, M3);
+    proto_id a = propose_q(&w, M1, &w.g, 1, 2);
+    proto_id b1 = propose(&w, M2, &a, "宇宙", 1);
+    endorse(&w, M3, &b1);
+    proto_id b2 = propose(&w, M3, &a, "深海", 1);
+    endorse(&w, M2, &b2);
+    endorse(&w, F, &a);          /* A: 2 of 2, and B1, B2 ready */
+    proto_id lo = memcmp(b1.b, b2.b, 32) < 0 ? b1 : b2, hi = memcmp(b1.b, b2.b, 32) < 0 ? b2 : b1;
+    size_t n = w.n - 1, order[64];
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < n; i++)
+            order[i] = round ? n - i : i + 1;
+        store *s = replay(&w, order, n, round ? 3 : 1);
+        store_policy pol = in_force(s);
+        assert_memory_equal(pol.id.b, lo.b, 32);
+        assert_memory_equal(pol.parent.b, a.b, 32);
+        seen_props sp = { .n = 0 };
+        assert_int_equal(store_policy_proposals(s, collect_props, &sp), 0);
+        assert_int_equal(find_prop(&sp, &a)->state, STORE_PROPOSAL_SUPERSEDED);
+        assert_int_equal(find_prop(&sp, &hi)->state, STORE_PROPOSAL_STALE);
+        store_close(s);
+    }
+    world_free(&w);
+}
+
+/* A store whose policy was derived by the rule before decision 14's
+ * turn-by-turn one (no "policy_pending" mark; here its policy meta are
+ * removed, so it reads P0, what the old rule gave after the expulsion)
+ * derives it again when it opens. */
+static void old_store_derives_again_at_open(void **state)
+{
+    world w = { 0 };
+    store *src = found(&w, 1);
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    admit(&w, F, M3);
+    proto_id a = propose(&w, M1, &w.g, "宇宙", 1);
+    endorse(&w, M3, &a);
+    member_op(&w, F, M3, "expel");
+    member_op(&w, M2, M3, "expel");
+    size_t order[64], n = w.n - 1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    store *s = replay(&w, order, n, 2);
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/s%d", tmpdir, dirno - 1);
+    assert_memory_equal(in_force(s).id.b, a.b, 32);
+    store_close(s);
+    {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi meta;
+        static const char *const keys[] = { "policy", "policy_hist", "policy_props", "policy_pending" };
+        assert_int_equal(mdb_env_create(&env), 0);
+        assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+        assert_int_equal(mdb_env_set_mapsize(env, (size_t)64 << 20), 0);
+        assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+        for (int i = 0; i < 4; i++) {
+            MDB_val k = { strlen(keys[i]), (void *)keys[i] };
+            assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+        }
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+    }
+    assert_int_equal(store_open(path, 64, &s, err, sizeof err), 0);
+    assert_memory_equal(in_force(s).id.b, a.b, 32);
     store_close(s);
     world_free(&w);
 }
@@ -652,6 +821,9 @@ int main(void)
         cmocka_unit_test(genesis_policy),
         cmocka_unit_test(any_order_same_policy),
         cmocka_unit_test(whose_votes_count),
+        cmocka_unit_test(expelled_votes_go_fewer_members_complete),
+        cmocka_unit_test(ready_children_lowest_hash),
+        cmocka_unit_test(old_store_derives_again_at_open),
         cmocka_unit_test(admission_from_policy),
         cmocka_unit_test(settle_same_any_batching),
         cmocka_unit_test(former_member_record_derives_as_replay),
