@@ -451,11 +451,16 @@ int policy_replay_begin(store *s, MDB_txn *txn, policy_replay **out)
     }
     policy_genesis(&g.genesis, &p->cur);
     free(g.gbuf);
-    p->cur.since_ms = 0;   /* in force from the start, whatever the genesis's time */
+    /* in force from the start for member counting, whatever the genesis's
+     * time; shown since the genesis's time, as a store that never replayed
+     * shows it (policy_in_force_txn) */
+    uint64_t shown = p->cur.since_ms;
+    p->cur.since_ms = 0;
     if (hist_put(p, &p->cur)) {
         policy_replay_free(p);
         return -1;
     }
+    p->cur.since_ms = shown;
     *out = p;
     return 0;
 }
