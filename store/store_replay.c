@@ -251,6 +251,15 @@ static size_t heap_pop(aheap *hp)
     return top;
 }
 
+/* Members active now, for the policy's turns: s->nactive is kept as
+ * members are written only while s->nactive_ok (a key set by a rotation
+ * empties the cache and with it the count, which member_quorum_txn then
+ * counts again). */
+static uint32_t active_now(store *s, MDB_txn *txn)
+{
+    return member_quorum_txn(s, txn, UINT32_MAX);
+}
+
 /* Apply one record of the replay, read from the log into buf (the
  * transaction writes, which may move the pages).  Its subject in *subj.
  * 0 (applied, or derives nothing), -1 on a store failure. */
@@ -271,7 +280,7 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, pro
         /* its author is active at its turn: its vote counts */
         proto_id h;
         proto_record_hash(buf, v.mv_size, &h);
-        return s->preplay ? policy_replay_take(s, txn, s->preplay, &r, &h, s->nactive) : 0;
+        return s->preplay ? policy_replay_take(s, txn, s->preplay, &r, &h, active_now(s, txn)) : 0;
     }
     if (m->genesis) {
         store_member gm;
@@ -1042,7 +1051,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
          * expelled member's votes go, fewer members lower the quorum */
         mauthor *sb = m->policy ? NULL : author_find(au, na, l.v, (const proto_id *)m->subj);
         int was_active = sb && sb->active;
-        uint32_t act0 = s->nactive;
+        uint32_t act0 = s->preplay && !m->policy ? active_now(s, txn) : 0;
         if (replay_apply(s, txn, m, buf, &subj))
             goto out;
         if (memcmp(m->key, last, MKEY_LEN) > 0)
@@ -1077,8 +1086,8 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             heap_push(&hp, a);
             ma->inheap = 1;
         }
-        if (s->preplay && s->nactive < act0 &&
-            policy_replay_fewer(s, txn, s->preplay, s->nactive, get_be64(m->key)))
+        if (s->preplay && !m->policy && active_now(s, txn) < act0 &&
+            policy_replay_fewer(s, txn, s->preplay, active_now(s, txn), get_be64(m->key)))
             goto out;
     }
     /* blocked records whose author may still become active keep the fast

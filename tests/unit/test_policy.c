@@ -542,6 +542,51 @@ static void expelled_votes_go_fewer_members_complete(void **state)
     world_free(&w);
 }
 
+/* The change quorum counts the members active at the turn, also after a
+ * rotation (its new key empties the store's key cache, and with it the
+ * count kept as members are written): P1 (expulsion 3) in force, P2 on it
+ * has F's and M2's votes (2 of min(3, 4)); M1 rotates; M3 and then M2
+ * leave: 2 active, the quorum is 2, and P2 comes into force at M2's
+ * leave — with the count of the rotation's turn (4) it stayed pending. */
+static void quorum_counts_members_after_a_rotation(void **state)
+{
+    world w = { 0 };
+    store *src = found(&w, 1);
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    admit(&w, F, M3);
+    proto_id p1 = propose_q(&w, F, &w.g, 1, 3);
+    endorse(&w, M1, &p1);        /* 2 of min(2, 4): in force */
+    proto_id p2 = propose_q(&w, F, &p1, 1, 2);
+    endorse(&w, M2, &p2);        /* 2 of min(3, 4): pending */
+    {
+        char key[65];
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "rotate");
+        proto_body_str(b, "code", ids[M1].code);
+        proto_body_str(b, "name", ids[M1].name);
+        proto_body_bin(b, "cert", ids[X].der, ids[X].der_len);
+        proto_hex(ids[M1].id.b, 32, key);
+        add(&w, M1, "member", key, b);   /* M1's last record */
+    }
+    member_op(&w, M3, M3, "leave");
+    member_op(&w, M2, M2, "leave");
+    size_t order[64], n = w.n - 1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    for (size_t batch = 1; batch <= n; batch += n - 1) {
+        store *s = replay(&w, order, n, batch);
+        assert_memory_equal(in_force(s).id.b, p2.b, 32);
+        int changed = -1;
+        char err[256];
+        assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+        assert_memory_equal(in_force(s).id.b, p2.b, 32);
+        store_close(s);
+    }
+    world_free(&w);
+}
+
 /* When a policy comes into force, proposals amending it that already hold
  * enough votes follow at the same turn, the lowest hash first: B1 and B2
  * amend A and each has 2 votes before A's last vote; A's completing vote
@@ -823,6 +868,7 @@ int main(void)
         cmocka_unit_test(whose_votes_count),
         cmocka_unit_test(expelled_votes_go_fewer_members_complete),
         cmocka_unit_test(ready_children_lowest_hash),
+        cmocka_unit_test(quorum_counts_members_after_a_rotation),
         cmocka_unit_test(old_store_derives_again_at_open),
         cmocka_unit_test(admission_from_policy),
         cmocka_unit_test(settle_same_any_batching),
