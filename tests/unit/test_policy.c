@@ -797,6 +797,34 @@ static void expelled_voter_of_stale_proposal(void **state)
     world_free(&w);
 }
 
+/* The genesis policy's since is the same on a store that has derived the
+ * policy in a replay and on one that has not yet (it reads P0 from the
+ * genesis): `policy show` prints it.  A store taking admissions in order
+ * never replays; a fresh derivation must not move the date. */
+static void genesis_policy_since_same_after_rederive(void **state)
+{
+    world w = { 0 };
+    store *src = found(&w, 1);
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    size_t n = w.n - 1, order[64];
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    store *s = replay(&w, order, n, 1);
+    store_policy before = in_force(s);
+    assert_memory_equal(before.id.b, w.g.b, 32);
+    int changed = -1;
+    char err[256];
+    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+    assert_int_equal(changed, 0);
+    store_policy after = in_force(s);
+    assert_memory_equal(after.id.b, w.g.b, 32);
+    assert_int_equal(after.since_ms, before.since_ms);
+    store_close(s);
+    world_free(&w);
+}
+
 /* ---- randomized: any order, any batching, and prefixes ----
  *
  * Random small logs of admits, expels, leaves, addresses, proposals (on
@@ -1356,6 +1384,7 @@ int main(void)
         cmocka_unit_test(former_member_record_derives_as_replay),
         cmocka_unit_test(validator),
         cmocka_unit_test(expelled_voter_of_stale_proposal),
+        cmocka_unit_test(genesis_policy_since_same_after_rederive),
         cmocka_unit_test(random_logs_any_order),
         cmocka_unit_test(random_logs_backdated),
     };
