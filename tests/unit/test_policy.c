@@ -168,6 +168,17 @@ static void expel(world *w, int by, int who, int64_t held)
     add(w, by, "member", key, b);
 }
 
+/* who announces its address. */
+static void address(world *w, int who, const char *addr)
+{
+    char key[65];
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "address");
+    proto_body_str(b, "address", addr);
+    proto_hex(ids[who].id.b, 32, key);
+    add(w, who, "member", key, b);
+}
+
 /* A proposal by who amending parent: the genesis lists with extra_area
  * added (or none), admission adm. */
 static proto_id propose(world *w, int who, const proto_id *parent, const char *extra_area, uint32_t adm)
@@ -825,6 +836,52 @@ static void genesis_policy_since_same_after_rederive(void **state)
     world_free(&w);
 }
 
+/* A member can be expelled at a record that is no expel vote: votes short
+ * of the expulsion quorum when cast are recounted at the next record about
+ * it, under the quorum in force then.  F and M1 vote to expel M2 under A
+ * (expulsion 3): 2 of 3; B lowers the expulsion quorum to 2; M2's address
+ * record recounts it: expelled.  The replay takes M2's vote from the stale
+ * proposal S at that turn; the node that took the address record as it
+ * came must say the same. */
+static void expelled_at_address_record(void **state)
+{
+    world w = { 0 };
+    store *src = found(&w, 1);   /* admission 1, expulsion 2 */
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    proto_id a = propose_q(&w, F, &w.g, 1, 3);
+    endorse(&w, M1, &a);         /* 2 of min(2, 3): in force, expulsion 3 */
+    proto_id st = propose(&w, M2, &w.g, "深海", 1);   /* stale */
+    expel(&w, F, M2, 64);
+    expel(&w, M1, M2, 64);       /* 2 of 3 */
+    proto_id b = propose_q(&w, M1, &a, 1, 2);
+    endorse(&w, F, &b);
+    endorse(&w, M2, &b);         /* 3 of min(3, 3): in force, expulsion 2 */
+    address(&w, M2, "198.51.100.7:7400");   /* recounted: 2 of 2, expelled */
+    size_t n = w.n - 1, order[64];
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    store *s = replay(&w, order, n, 1);
+    store_member m;
+    assert_int_equal(store_member_get(s, &ids[M2].id, &m), 0);
+    assert_int_equal(m.status, STORE_MEMBER_EXPELLED);
+    assert_memory_equal(in_force(s).id.b, b.b, 32);
+    seen_props sp = { .n = 0 };
+    assert_int_equal(store_policy_proposals(s, collect_props, &sp), 0);
+    assert_int_equal(find_prop(&sp, &st)->state, STORE_PROPOSAL_STALE);
+    size_t inc = find_prop(&sp, &st)->nend;
+    int changed = -1;
+    char err[256];
+    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+    assert_int_equal(changed, 0);
+    sp.n = 0;
+    assert_int_equal(store_policy_proposals(s, collect_props, &sp), 0);
+    assert_int_equal(find_prop(&sp, &st)->nend, inc);
+    store_close(s);
+    world_free(&w);
+}
+
 /* ---- randomized: any order, any batching, and prefixes ----
  *
  * Random small logs of admits, expels, leaves, addresses, proposals (on
@@ -896,16 +953,6 @@ static proto_id propose_x(world *w, int who, const proto_id *parent, const char 
     proto_body_strs(b, "areas", areas, na);
     proto_body_strs(b, "routes", routes, nr);
     return add(w, who, "policy", key, b);
-}
-
-static void address(world *w, int who, const char *addr)
-{
-    char key[65];
-    proto_body *b = proto_body_new();
-    proto_body_str(b, "op", "address");
-    proto_body_str(b, "address", addr);
-    proto_hex(ids[who].id.b, 32, key);
-    add(w, who, "member", key, b);
 }
 
 /* What a store says of the log: each identity's entry, the policy in
@@ -1385,6 +1432,7 @@ int main(void)
         cmocka_unit_test(validator),
         cmocka_unit_test(expelled_voter_of_stale_proposal),
         cmocka_unit_test(genesis_policy_since_same_after_rederive),
+        cmocka_unit_test(expelled_at_address_record),
         cmocka_unit_test(random_logs_any_order),
         cmocka_unit_test(random_logs_backdated),
     };
