@@ -39,7 +39,7 @@ static const char *const id_name[NIDS] = { "文京区", "千代田区", "中央�
 #define TEST_POLICY_TMP "/tmp/test_policy.XXXXXX"
 #endif
 #ifndef RANDOM_WORLDS
-#define RANDOM_WORLDS 20
+#define RANDOM_WORLDS 12
 #endif
 #ifndef RANDOM_SEED0
 #define RANDOM_SEED0 0
