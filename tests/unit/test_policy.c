@@ -882,6 +882,40 @@ static void expelled_at_address_record(void **state)
     world_free(&w);
 }
 
+/* STALE says a proposal "can never come into force" (store.h): one
+ * amending a proposal still pending is not stale, since its parent may
+ * yet come into force and it after it.  B amends A; A is pending (1 of 2)
+ * and B holds 2 votes; A's second vote brings A and then B into force. */
+static void child_of_pending_is_not_stale(void **state)
+{
+    world w = { 0 };
+    store *src = found(&w, 1);   /* expulsion 2 */
+    store_close(src);
+    admit(&w, F, M1);
+    admit(&w, F, M2);
+    proto_id a = propose_q(&w, M1, &w.g, 1, 2);   /* 1 of 2: pending */
+    proto_id b = propose(&w, M2, &a, "宇宙", 1);
+    endorse(&w, F, &b);          /* 2 votes, waiting for A */
+    size_t n = w.n - 1, order[64];
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    store *s = replay(&w, order, n, 1);
+    seen_props sp = { .n = 0 };
+    assert_int_equal(store_policy_proposals(s, collect_props, &sp), 0);
+    assert_int_equal(find_prop(&sp, &a)->state, STORE_PROPOSAL_PENDING);
+    int bstate = find_prop(&sp, &b)->state;
+    store_close(s);
+    endorse(&w, F, &a);          /* A: 2 of 2, and B follows */
+    n = w.n - 1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    s = replay(&w, order, n, 1);
+    assert_memory_equal(in_force(s).id.b, b.b, 32);
+    store_close(s);
+    assert_int_not_equal(bstate, STORE_PROPOSAL_STALE);   /* it came into force after all */
+    world_free(&w);
+}
+
 /* ---- randomized: any order, any batching, and prefixes ----
  *
  * Random small logs of admits, expels, leaves, addresses, proposals (on
@@ -1433,6 +1467,7 @@ int main(void)
         cmocka_unit_test(expelled_voter_of_stale_proposal),
         cmocka_unit_test(genesis_policy_since_same_after_rederive),
         cmocka_unit_test(expelled_at_address_record),
+        cmocka_unit_test(child_of_pending_is_not_stale),
         cmocka_unit_test(random_logs_any_order),
         cmocka_unit_test(random_logs_backdated),
     };
