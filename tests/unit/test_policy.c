@@ -912,8 +912,8 @@ static void child_of_pending_is_not_stale(void **state)
     s = replay(&w, order, n, 1);
     assert_memory_equal(in_force(s).id.b, b.b, 32);
     store_close(s);
-    assert_int_not_equal(bstate, STORE_PROPOSAL_STALE);   /* it came into force after all */
     world_free(&w);
+    assert_int_not_equal(bstate, STORE_PROPOSAL_STALE);   /* it came into force after all */
 }
 
 /* ---- randomized: any order, any batching, and prefixes ----
