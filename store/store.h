@@ -281,7 +281,7 @@ typedef struct {
                                      * force, active members); in force or superseded: the one it met */
     store_policy policy;            /* what it proposes (since_ms set when in force) */
     size_t nendorsers;              /* distinct members whose votes were taken, proposer included
-                                     * (an expelled member's go while the proposal is pending) */
+                                     * (an expelled member's go while the proposal is not in force) */
     const proto_id *endorsers;      /* valid during the callback */
 } store_proposal;
 typedef int (*store_proposal_cb)(void *ctx, const store_proposal *p);

@@ -471,15 +471,24 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         if (!is_member_txn(s, txn, &r->author)) {
             member_note_blocked_txn(s, txn, r);
         } else {
+            /* a member gone (by its leave, or expelled at a recount: an
+             * expel vote, or any record about it once the expulsion quorum
+             * in force is lower than its votes) may complete a proposal
+             * pending (fewer active members, a lower change quorum), and
+             * an expelled one's votes go from every proposal not in force:
+             * the policy's turns are the replay's (store_policy.c) */
+            int op = member_op(r), was = 0;
+            proto_id subj;
+            if (op != MEMBER_OP_ROTATE && !proto_unhex(r->key, subj.b, 32))
+                was = is_member_txn(s, txn, &subj);
             if (apply_member(s, txn, r) < 0)
                 return -1;
             member_note_txn(s, txn, r);
-            /* a member gone may complete a proposal pending (fewer active
-             * members, a lower change quorum) or take its votes back: the
-             * policy's turns are the replay's (store_policy.c) */
-            int op = member_op(r);
-            if ((op == MEMBER_OP_LEAVE || op == MEMBER_OP_EXPEL) && policy_pending_txn(s, txn))
-                s->member_dirty = 1;
+            if (was && !is_member_txn(s, txn, &subj)) {
+                int pend = policy_pending_txn(s, txn);
+                if (op == MEMBER_OP_LEAVE ? (pend & POLICY_PENDING_ON_CUR) : pend)
+                    s->member_dirty = 1;
+            }
         }
         break;
     case KIND_POLICY:

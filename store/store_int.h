@@ -299,9 +299,13 @@ int policy_replay_fewer(store *s, MDB_txn *txn, policy_replay *p, size_t active,
 void policy_replay_quorums(const policy_replay *p, uint32_t *admission, uint32_t *expulsion);
 int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p);
 void policy_replay_free(policy_replay *p);
-/* Whether the last replay left a proposal pending on the policy in force
- * (then a member leaving or expelled may complete it or take votes away:
- * the incremental path replays); 1 also when not known. */
+/* What the last replay left that a member gone changes (then the
+ * incremental path replays): POLICY_PENDING_ON_CUR, a proposal pending on
+ * the policy in force (fewer members may complete it); POLICY_PENDING_VOTES,
+ * a proposal not in force with votes (an expelled member's go); both bits
+ * when not known. */
+#define POLICY_PENDING_ON_CUR 1
+#define POLICY_PENDING_VOTES 2
 int policy_pending_txn(store *s, MDB_txn *txn);
 /* Whether a replay of this program's rule derived the policy of this
  * store (a store written before derives it again when it opens). */

@@ -451,16 +451,17 @@ int policy_replay_begin(store *s, MDB_txn *txn, policy_replay **out)
     }
     policy_genesis(&g.genesis, &p->cur);
     free(g.gbuf);
-    /* in force from the start for member counting, whatever the genesis's
-     * time; shown since the genesis's time, as a store that never replayed
-     * shows it (policy_in_force_txn) */
-    uint64_t shown = p->cur.since_ms;
+    /* in force from the start, whatever the genesis's time (the history's
+     * first entry); its since stays the genesis's time, what a store that
+     * has not replayed yet reads (policy_in_force_txn) */
+    uint64_t since = p->cur.since_ms;
     p->cur.since_ms = 0;
-    if (hist_put(p, &p->cur)) {
+    int rc = hist_put(p, &p->cur);
+    p->cur.since_ms = since;
+    if (rc) {
         policy_replay_free(p);
         return -1;
     }
-    p->cur.since_ms = shown;
     *out = p;
     return 0;
 }
@@ -669,7 +670,9 @@ int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p)
         if (p->v[i].known) {
             len += PROP_HEAD + (size_t)p->v[i].nv * 32;
             if (!p->v[i].done && !memcmp(&p->v[i].parent, &p->cur.id, 32))
-                pending = 1;
+                pending |= POLICY_PENDING_ON_CUR;
+            if (!p->v[i].done && p->v[i].nv)
+                pending |= POLICY_PENDING_VOTES;
         }
     uint8_t *props = malloc(len ? len : 1), *o = props;
     msgpack_sbuffer sb;
@@ -708,7 +711,7 @@ int policy_pending_txn(store *s, MDB_txn *txn)
     /* no mark: no replay since this store took a policy record (each one
      * replays), so none unless the store was written before the mark */
     if (meta_get_txn(s, txn, "policy_pending", &b, &n) || n != 1)
-        return log_has_kind_txn(s, txn, "policy");
+        return log_has_kind_txn(s, txn, "policy") ? POLICY_PENDING_ON_CUR | POLICY_PENDING_VOTES : 0;
     return b;
 }
 
