@@ -806,6 +806,77 @@ static size_t count_active(store *s, MDB_txn *txn)
     return n;
 }
 
+/* policy_props entries, indexed: their offsets, sorted by hash */
+typedef struct {
+    const uint8_t *b;
+    int state;          /* -1 not yet known */
+} prop_at;
+
+static int prop_at_cmp(const void *x, const void *y)
+{
+    return memcmp(((const prop_at *)x)->b, ((const prop_at *)y)->b, 32);
+}
+
+static prop_at *prop_find(prop_at *v, size_t n, const uint8_t *hash)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(v[mid].b, hash, 32);
+        if (!c)
+            return &v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* A proposal not in force is pending while its parent is the policy in
+ * force or a proposal pending itself (the replay brings it into force
+ * after its parent, store_policy.c "the policy in the replay"), else
+ * stale: its parent was superseded, or is no proposal that had its turn.
+ * The chain is walked iteratively and memoised (a chain may be as long as
+ * the proposals; none can loop, a parent's hash being in its child). */
+static int prop_state(prop_at *v, size_t n, prop_at *e, const proto_id *cur)
+{
+    prop_at *chain[64];
+    {
+        size_t depth = 0;
+        prop_at *x = e;
+        int st = -1;
+        while (x && x->state < 0 && depth < 64) {
+            if (x->b[112] == 1) {
+                x->state = memcmp(x->b, cur->b, 32) ? STORE_PROPOSAL_SUPERSEDED : STORE_PROPOSAL_IN_FORCE;
+                break;
+            }
+            if (x->b[112] != 0 || !memcmp(x->b + 32, x->b, 32)) {
+                x->state = STORE_PROPOSAL_STALE;
+                break;
+            }
+            if (!memcmp(x->b + 32, cur->b, 32)) {
+                x->state = STORE_PROPOSAL_PENDING;
+                break;
+            }
+            chain[depth++] = x;
+            x = prop_find(v, n, x->b + 32);
+        }
+        if (x && x->state < 0)
+            prop_state(v, n, x, cur);   /* 64 deep: the rest of the chain first */
+        if (!x)
+            st = STORE_PROPOSAL_STALE;
+        else if (x == e)
+            return e->state;   /* e itself was decided above */
+        else
+            st = x->state == STORE_PROPOSAL_IN_FORCE || x->state == STORE_PROPOSAL_PENDING
+                 ? STORE_PROPOSAL_PENDING : STORE_PROPOSAL_STALE;
+        while (depth)
+            chain[--depth]->state = st;
+        return e->state;
+    }
+}
+
 int store_policy_proposals(store *s, store_proposal_cb cb, void *ctx)
 {
     MDB_txn *txn;
@@ -825,25 +896,32 @@ int store_policy_proposals(store *s, store_proposal_cb cb, void *ctx)
         free(pr);
         return 0;
     }
-    size_t active = count_active(s, txn);
+    size_t active = count_active(s, txn), nat = 0;
     const uint8_t *b = v.mv_data, *end = b + v.mv_size;
-    while (rc == 0 && (size_t)(end - b) >= PROP_HEAD) {
-        uint32_t nv = get_be32(b + 125);
-        if ((size_t)(end - b - PROP_HEAD) / 32 < nv) {
+    prop_at *at = malloc((v.mv_size / PROP_HEAD + 1) * sizeof *at);
+    if (!at)
+        rc = -1;
+    for (const uint8_t *q = b; rc == 0 && (size_t)(end - q) >= PROP_HEAD;) {
+        uint32_t nv = get_be32(q + 125);
+        if ((size_t)(end - q - PROP_HEAD) / 32 < nv) {
             rc = -1;   /* written by policy_replay_end: damaged */
             break;
         }
+        at[nat++] = (prop_at){ q, -1 };
+        q += PROP_HEAD + (size_t)nv * 32;
+    }
+    if (nat)
+        qsort(at, nat, sizeof *at, prop_at_cmp);
+    while (rc == 0 && (size_t)(end - b) >= PROP_HEAD) {
+        uint32_t nv = get_be32(b + 125);
         memset(pr, 0, sizeof *pr);
         memcpy(pr->id.b, b, 32);
         memcpy(pr->parent.b, b + 32, 32);
         memcpy(pr->proposer.b, b + 64, 32);
         uint64_t seq = get_be64(b + 96);
         pr->time_ms = get_be64(b + 104);
-        int done = b[112] == 1, in_force = done && !memcmp(&pr->id, &cur->id, 32);
-        pr->state = in_force ? STORE_PROPOSAL_IN_FORCE
-                    : done ? STORE_PROPOSAL_SUPERSEDED
-                    : !b[112] && !memcmp(&pr->parent, &cur->id, 32) ? STORE_PROPOSAL_PENDING
-                    : STORE_PROPOSAL_STALE;
+        int done = b[112] == 1;
+        pr->state = prop_state(at, nat, prop_find(at, nat, b), &cur->id);
         pr->quorum = done ? get_be32(b + 113) : policy_change_quorum(cur, active);
         /* the voters, aligned for the callback (the map's bytes need not be) */
         free(who);
@@ -866,6 +944,7 @@ int store_policy_proposals(store *s, store_proposal_cb cb, void *ctx)
             rc = 0;
     }
     mdb_txn_abort(txn);
+    free(at);
     free(who);
     free(cur);
     free(pr);
