@@ -491,12 +491,23 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
             }
         }
         break;
-    case KIND_POLICY:
+    case KIND_POLICY: {
         /* a policy record takes its turn in the replay (store_policy.c):
-         * the quorums from its turn on may change */
+         * the quorums from its turn on may change.  One that sorts after
+         * every turn so far, by a member active now, takes its turn last:
+         * the replay's state continues with it (a member's flood of votes
+         * costs no replay per record); any other replays. */
         member_closure_note(s, txn, r);
-        s->member_dirty = 1;
+        int rc = s->member_dirty || !is_member_txn(s, txn, &r->author) || !member_in_order_txn(s, txn, r)
+                 ? 1 : policy_take_txn(s, txn, r, &h);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            member_note_txn(s, txn, r);
+        else
+            s->member_dirty = 1;
         break;
+    }
     default:
         break;
     }

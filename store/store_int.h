@@ -213,6 +213,10 @@ int member_closure_rebase(store *s, MDB_txn *txn, const proto_record *r);
  * nothing else was written in between. */
 void member_closure_begin(store *s, MDB_txn *txn);
 void member_closure_end(store *s, int committed);
+/* Whether membership record r, applied now, takes its turn after every
+ * turn the replay of the log so far takes (it sorts after member_last and
+ * nothing blocked could still take one): 1 yes, 0 no or not known. */
+int member_in_order_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* Whether the log holds a record of kind (1 also when it cannot tell). */
 int log_has_kind_txn(store *s, MDB_txn *txn, const char *kind);
 /* The op of a member record: MEMBER_OP_*, 0 if none. */
@@ -299,6 +303,11 @@ int policy_replay_fewer(store *s, MDB_txn *txn, policy_replay *p, size_t active,
 void policy_replay_quorums(const policy_replay *p, uint32_t *admission, uint32_t *expulsion);
 int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p);
 void policy_replay_free(policy_replay *p);
+/* Policy record r (hash h) takes its turn after every turn of the last
+ * replay (it sorts after them, its author active): continue from the state
+ * that replay ended with instead of replaying.  0, 1 if there is no state
+ * to continue from (then replay), -1. */
+int policy_take_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h);
 /* What the last replay left that a member gone changes (then the
  * incremental path replays): POLICY_PENDING_ON_CUR, a proposal pending on
  * the policy in force (fewer members may complete it); POLICY_PENDING_VOTES,

@@ -394,6 +394,7 @@ struct policy_replay {
     size_t capi;
     uint8_t *hist;      /* POLICY_HIST_ENTRY each */
     size_t nhist, caphist;
+    const proto_record *taking;   /* the record taking its turn (not yet in the log outside a replay) */
 };
 
 /* The quorums of each policy of the chain, from when it came into force
@@ -549,7 +550,10 @@ static int ready(const policy_replay *p, const pslot *sl, size_t active)
 static int into_force(store *s, MDB_txn *txn, policy_replay *p, pslot *sl, size_t active, uint64_t now_ms)
 {
     store_policy next;
-    if (read_logged_proposal(s, txn, &sl->author, sl->seq, &next)) {
+    const proto_record *t = p->taking;
+    if (t && !memcmp(&t->author, &sl->author, 32) && t->seq == sl->seq ? read_proposal(t, &next, NULL, 0)
+                                                                        : read_logged_proposal(s, txn, &sl->author,
+                                                                                               sl->seq, &next)) {
         sl->done = 2;
         return 0;
     }
@@ -588,7 +592,19 @@ static int vote_check(store *s, MDB_txn *txn, policy_replay *p, pslot *sl, size_
     return rc < 0 ? -1 : rc ? settle_all(s, txn, p, active, now_ms) : 0;
 }
 
+static int replay_take(store *s, MDB_txn *txn, policy_replay *p, const proto_record *r, const proto_id *h,
+                       size_t active);
+
 int policy_replay_take(store *s, MDB_txn *txn, policy_replay *p, const proto_record *r, const proto_id *h,
+                       size_t active)
+{
+    p->taking = r;
+    int rc = replay_take(s, txn, p, r, h, active);
+    p->taking = NULL;
+    return rc;
+}
+
+static int replay_take(store *s, MDB_txn *txn, policy_replay *p, const proto_record *r, const proto_id *h,
                        size_t active)
 {
     long i;
@@ -643,11 +659,15 @@ int policy_replay_fewer(store *s, MDB_txn *txn, policy_replay *p, size_t active,
     return settle_all(s, txn, p, active, now_ms);
 }
 
-/* meta "policy_props": per proposal that had its turn, oldest slot first:
+/* meta "policy_props": the replay's state at its end, one entry per slot
+ * (a proposal that had its turn, or votes for one that has not yet), oldest
+ * slot first:
  *   hash 32 | parent 32 | author 32 | be64 seq | be64 time | done 1 |
- *   be32 quorum | be64 since | be32 nvoters | nvoters x 32
- * what `policy show` reads (store_policy_proposals). */
-#define PROP_HEAD (32 * 3 + 8 + 8 + 1 + 4 + 8 + 4)
+ *   be32 quorum | be64 since | be32 nvoters | known 1 | nvoters x 32
+ * what `policy show` reads (store_policy_proposals, known ones only) and
+ * what a policy record applied in the replay's order continues from
+ * (policy_take_txn). */
+#define PROP_HEAD (32 * 3 + 8 + 8 + 1 + 4 + 8 + 4 + 1)
 
 static void put_be32(uint8_t *b, uint32_t v)
 {
@@ -667,9 +687,9 @@ int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p)
     size_t len = 0;
     uint8_t pending = 0;
     for (size_t i = 0; i < p->n; i++)
-        if (p->v[i].known) {
+        if (p->v[i].known || p->v[i].nv) {
             len += PROP_HEAD + (size_t)p->v[i].nv * 32;
-            if (!p->v[i].done && !memcmp(&p->v[i].parent, &p->cur.id, 32))
+            if (p->v[i].known && !p->v[i].done && !memcmp(&p->v[i].parent, &p->cur.id, 32))
                 pending |= POLICY_PENDING_ON_CUR;
             if (!p->v[i].done && p->v[i].nv)
                 pending |= POLICY_PENDING_VOTES;
@@ -680,7 +700,7 @@ int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p)
         return -1;
     for (size_t i = 0; i < p->n; i++) {
         const pslot *sl = &p->v[i];
-        if (!sl->known)
+        if (!sl->known && !sl->nv)
             continue;
         memcpy(o, sl->hash.b, 32);
         memcpy(o + 32, sl->parent.b, 32);
@@ -691,7 +711,9 @@ int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p)
         put_be32(o + 113, sl->quorum);
         put_be64(o + 117, sl->since_ms);
         put_be32(o + 125, sl->nv);
-        memcpy(o + PROP_HEAD, sl->voters, (size_t)sl->nv * 32);
+        o[129] = sl->known;
+        if (sl->nv)
+            memcpy(o + PROP_HEAD, sl->voters, (size_t)sl->nv * 32);
         o += PROP_HEAD + (size_t)sl->nv * 32;
     }
     int rc = policy_pack(&p->cur, &sb) ||
@@ -701,6 +723,74 @@ int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p)
              meta_put_txn(s, txn, "policy_pending", &pending, 1) ? -1 : 0;
     msgpack_sbuffer_destroy(&sb);
     free(props);
+    return rc;
+}
+
+/* The state the last replay ended with (policy_replay_end), to continue
+ * from: 0, 1 if there is none to continue from, -1. */
+static int replay_load(store *s, MDB_txn *txn, policy_replay **out)
+{
+    MDB_val k = { 6, "policy" }, hk = { 11, "policy_hist" }, pk = { 12, "policy_props" }, v, hv, pv;
+    *out = NULL;
+    if (mdb_get(txn, s->meta, &k, &v) || mdb_get(txn, s->meta, &hk, &hv) || mdb_get(txn, s->meta, &pk, &pv) ||
+        hv.mv_size < POLICY_HIST_ENTRY || hv.mv_size % POLICY_HIST_ENTRY)
+        return 1;
+    policy_replay *p = calloc(1, sizeof *p);
+    if (!p)
+        return -1;
+    if (policy_unpack(v.mv_data, v.mv_size, &p->cur)) {
+        policy_replay_free(p);
+        return 1;
+    }
+    if (!(p->hist = malloc(hv.mv_size))) {
+        policy_replay_free(p);
+        return -1;
+    }
+    memcpy(p->hist, hv.mv_data, hv.mv_size);
+    p->nhist = p->caphist = hv.mv_size / POLICY_HIST_ENTRY;
+    const uint8_t *b = pv.mv_data, *end = b + pv.mv_size;
+    while ((size_t)(end - b) >= PROP_HEAD) {
+        uint32_t nv = get_be32(b + 125);
+        if ((size_t)(end - b - PROP_HEAD) / 32 < nv) {
+            policy_replay_free(p);
+            return 1;   /* damaged: a replay writes it again */
+        }
+        long i = slot_of(p, (const proto_id *)b);
+        if (i < 0) {
+            policy_replay_free(p);
+            return -1;
+        }
+        pslot *sl = &p->v[i];
+        memcpy(sl->parent.b, b + 32, 32);
+        memcpy(sl->author.b, b + 64, 32);
+        sl->seq = get_be64(b + 96);
+        sl->time_ms = get_be64(b + 104);
+        sl->done = b[112];
+        sl->quorum = get_be32(b + 113);
+        sl->since_ms = get_be64(b + 117);
+        sl->known = b[129];
+        if (nv && !(sl->voters = malloc((size_t)nv * sizeof *sl->voters))) {
+            policy_replay_free(p);
+            return -1;
+        }
+        if (nv)
+            memcpy(sl->voters, b + PROP_HEAD, (size_t)nv * 32);
+        sl->nv = sl->capv = nv;
+        b += PROP_HEAD + (size_t)nv * 32;
+    }
+    *out = p;
+    return 0;
+}
+
+int policy_take_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h)
+{
+    policy_replay *p;
+    int rc = replay_load(s, txn, &p);
+    if (rc)
+        return rc;
+    rc = policy_replay_take(s, txn, p, r, h, member_quorum_txn(s, txn, UINT32_MAX)) ||
+         policy_replay_end(s, txn, p) ? -1 : 0;
+    policy_replay_free(p);
     return rc;
 }
 
@@ -907,13 +997,18 @@ int store_policy_proposals(store *s, store_proposal_cb cb, void *ctx)
             rc = -1;   /* written by policy_replay_end: damaged */
             break;
         }
-        at[nat++] = (prop_at){ q, -1 };
+        if (q[129])
+            at[nat++] = (prop_at){ q, -1 };
         q += PROP_HEAD + (size_t)nv * 32;
     }
     if (nat)
         qsort(at, nat, sizeof *at, prop_at_cmp);
     while (rc == 0 && (size_t)(end - b) >= PROP_HEAD) {
         uint32_t nv = get_be32(b + 125);
+        if (!b[129]) {   /* votes for a proposal that has not had its turn */
+            b += PROP_HEAD + (size_t)nv * 32;
+            continue;
+        }
         memset(pr, 0, sizeof *pr);
         memcpy(pr->id.b, b, 32);
         memcpy(pr->parent.b, b + 32, 32);

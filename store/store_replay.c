@@ -1175,6 +1175,16 @@ void member_note_txn(store *s, MDB_txn *txn, const proto_record *r)
         s->member_dirty = 1;
 }
 
+int member_in_order_txn(store *s, MDB_txn *txn, const proto_record *r)
+{
+    uint8_t k[MKEY_LEN], last[MKEY_LEN], bl = 1;
+    size_t n = MKEY_LEN, bn = 1;
+    mkey_of(r, 0, k);
+    return meta_get_txn(s, txn, "member_last", last, &n) == 0 && n == MKEY_LEN &&
+           meta_get_txn(s, txn, "member_blocked", &bl, &bn) == 0 && bn == 1 && !bl &&
+           memcmp(k, last, MKEY_LEN) > 0;
+}
+
 void member_note_blocked_txn(store *s, MDB_txn *txn, const proto_record *r)
 {
     uint8_t k[MKEY_LEN], last[MKEY_LEN], bl = 1;
