@@ -139,12 +139,16 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
      * node holding the same records from the start.  In a transaction of
      * its own: if it cannot be done now (the map full), nothing of it is
      * written, the store opens as it was, and the next membership record
-     * written replays (member_note_txn finds no member_last). */
+     * written replays (member_note_txn finds no member_last).  One whose
+     * policy records were counted by the rule before decision 14's
+     * sequential one (no "policy_pending" mark) derives again too. */
     if (mdb_txn_begin(s->env, NULL, 0, &txn) == 0) {
         uint8_t last[48];
         size_t ll = sizeof last;
         proto_id g;
-        if (meta_id(s, txn, "genesis", &g) == 0 && meta_get_txn(s, txn, "member_last", last, &ll) &&
+        if (meta_id(s, txn, "genesis", &g) == 0 &&
+            (meta_get_txn(s, txn, "member_last", last, &ll) ||
+             (!policy_derived_txn(s, txn) && log_has_kind_txn(s, txn, "policy"))) &&
             member_rederive_txn(s, txn, NULL) == 0)
             rc = mdb_txn_commit(txn);
         else

@@ -277,14 +277,16 @@ typedef struct {
     proto_id id, parent, proposer;
     uint64_t time_ms;               /* the proposal's time */
     int state;                      /* store_proposal_state */
-    uint32_t quorum;                /* the change quorum now: min(expulsion in force, active members) */
+    uint32_t quorum;                /* pending or stale: the change quorum now, min(expulsion in
+                                     * force, active members); in force or superseded: the one it met */
     store_policy policy;            /* what it proposes (since_ms set when in force) */
-    size_t nendorsers;              /* distinct members whose vote counts, proposer included */
+    size_t nendorsers;              /* distinct members whose votes were taken, proposer included
+                                     * (an expelled member's go while the proposal is not in force) */
     const proto_id *endorsers;      /* valid during the callback */
 } store_proposal;
 typedef int (*store_proposal_cb)(void *ctx, const store_proposal *p);
-/* Every proposal the log holds, with its state and counted endorsers, in
- * one read transaction.  0 or -1. */
+/* Every proposal that had its turn in the replay (docs/DECISIONS.md 14),
+ * with its state and counted endorsers, in one read transaction.  0 or -1. */
 int store_policy_proposals(store *s, store_proposal_cb cb, void *ctx);
 
 typedef int (*store_member_cb)(void *ctx, const store_member *m);

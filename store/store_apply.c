@@ -396,7 +396,6 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
                 return STORE_REJECT;
             }
             loser = &old;
-            s->policy_dirty = 1;   /* a new winner: what the log says may differ */
             MDB_val nv = { r->raw_len, (void *)r->raw };
             if (mdb_put(txn, s->log, &k, &nv, 0) || ver_put(s, txn, &old, &held, 1, NULL) ||
                 ver_put(s, txn, r, &h, 0, NULL) ||
@@ -460,7 +459,6 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         }
         member_note_txn(s, txn, r);
         member_closure_note(s, txn, r);
-        s->policy_dirty = 1;
         if (bm)
             bm->g_read = 0;
         break;
@@ -473,16 +471,43 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         if (!is_member_txn(s, txn, &r->author)) {
             member_note_blocked_txn(s, txn, r);
         } else {
+            /* a member gone (by its leave, or expelled at a recount: an
+             * expel vote, or any record about it once the expulsion quorum
+             * in force is lower than its votes) may complete a proposal
+             * pending (fewer active members, a lower change quorum), and
+             * an expelled one's votes go from every proposal not in force:
+             * the policy's turns are the replay's (store_policy.c) */
+            int op = member_op(r), was = 0;
+            proto_id subj;
+            if (op != MEMBER_OP_ROTATE && !proto_unhex(r->key, subj.b, 32))
+                was = is_member_txn(s, txn, &subj);
             if (apply_member(s, txn, r) < 0)
                 return -1;
             member_note_txn(s, txn, r);
+            if (was && !is_member_txn(s, txn, &subj)) {
+                int pend = policy_pending_txn(s, txn);
+                if (op == MEMBER_OP_LEAVE ? (pend & POLICY_PENDING_ON_CUR) : pend)
+                    s->member_dirty = 1;
+            }
         }
-        s->policy_dirty = 1;   /* whose votes count may have changed */
         break;
-    case KIND_POLICY:
-        member_closure_note(s, txn, r);   /* quorums may change: given up */
-        s->policy_dirty = 1;
+    case KIND_POLICY: {
+        /* a policy record takes its turn in the replay (store_policy.c):
+         * the quorums from its turn on may change.  One that sorts after
+         * every turn so far, by a member active now, takes its turn last:
+         * the replay's state continues with it (a member's flood of votes
+         * costs no replay per record); any other replays. */
+        member_closure_note(s, txn, r);
+        int rc = s->member_dirty || !is_member_txn(s, txn, &r->author) || !member_in_order_txn(s, txn, r)
+                 ? 1 : policy_take_txn(s, txn, r, &h);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            member_note_txn(s, txn, r);
+        else
+            s->member_dirty = 1;
         break;
+    }
     default:
         break;
     }
@@ -518,7 +543,6 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
         return lmdb_err(err, errlen, "begin write", rc);
     s->nactive_ok = 0;   /* counted afresh in each write transaction */
     s->member_dirty = 0;
-    s->policy_dirty = 0;
     member_closure_begin(s, txn);
     for (size_t i = 0; i < n; i++) {
         /* a record before this one marked the membership for a replay: do
@@ -526,7 +550,7 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
          * checked against what the log derives and not against what the
          * batch's start did (the same records give the same result however
          * they were batched; store_replay.c, "Checks within a batch") */
-        int r = member_settle_for_txn(s, txn, &recs[i]) || policy_settle_txn(s, txn) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
+        int r = member_settle_for_txn(s, txn, &recs[i]) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
@@ -537,7 +561,7 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
         results[i] = r;
     }
     memo_close(&bm);
-    if (member_settle_txn(s, txn) || policy_settle_txn(s, txn)) {
+    if (member_settle_txn(s, txn)) {
         mdb_txn_abort(txn);
         member_closure_end(s, 0);
         cache_clear(s);
@@ -706,14 +730,13 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         mdb_txn_abort(txn);
         return -1;
     }
-    s->policy_dirty = 0;
     if (sign_all(priv, &g, &self, items, n, seq + 1, err, errlen)) {
         mdb_txn_abort(txn);
         return -1;
     }
     s->member_dirty = 0;
     for (size_t i = 0; i < n; i++) {
-        if (member_settle_txn(s, txn) || policy_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
+        if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);
             cache_clear(s);
             for (size_t k = 0; k < n; k++) {
@@ -723,7 +746,7 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
             return -1;
         }
     }
-    if (member_settle_txn(s, txn) || policy_settle_txn(s, txn)) {
+    if (member_settle_txn(s, txn)) {
         mdb_txn_abort(txn);
         cache_clear(s);
         for (size_t k = 0; k < n; k++) {
@@ -797,9 +820,8 @@ int store_create_genesis(store *s, EVP_PKEY *priv, const uint8_t *cert_der, size
         proto_body_str(b, "address", address);
     proto_body_bin(b, "cert", cert_der, cert_len);
     store_write_item it = { .kind = "genesis", .key = "genesis", .body = b };
-    s->policy_dirty = 0;
     rc = sign_all(priv, &zero, &self, &it, 1, 1, err, errlen) || apply_own(s, txn, &it, err, errlen) ||
-         policy_settle_txn(s, txn);
+         member_settle_txn(s, txn);
     free(it.out);
     proto_body_free(b);
     if (rc == 0) {

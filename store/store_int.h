@@ -69,8 +69,9 @@ struct store {
     struct mclosure *closure;
     size_t closure_txn;     /* the committed batch transaction it describes */
     int in_batch;           /* a batch's transaction (apply_batch) is open */
-    int policy_dirty;       /* this write applied a genesis, member or policy record:
-                             * derive the policy before commit (store_policy.c) */
+    /* the policy as the replay running now derives it, turn by turn
+     * (store_policy.c); NULL outside a replay */
+    struct policy_replay *preplay;
 };
 
 /* ---- key encodings (store.c describes the layout) ---- */
@@ -212,6 +213,12 @@ int member_closure_rebase(store *s, MDB_txn *txn, const proto_record *r);
  * nothing else was written in between. */
 void member_closure_begin(store *s, MDB_txn *txn);
 void member_closure_end(store *s, int committed);
+/* Whether membership record r, applied now, takes its turn after every
+ * turn the replay of the log so far takes (it sorts after member_last and
+ * nothing blocked could still take one): 1 yes, 0 no or not known. */
+int member_in_order_txn(store *s, MDB_txn *txn, const proto_record *r);
+/* Whether the log holds a record of kind (1 also when it cannot tell). */
+int log_has_kind_txn(store *s, MDB_txn *txn, const char *kind);
 /* The op of a member record: MEMBER_OP_*, 0 if none. */
 int member_op(const proto_record *r);
 /* ---- store_gov.c ---- */
@@ -279,13 +286,39 @@ void policy_quorums_at_txn(store *s, MDB_txn *txn, uint64_t time_ms, uint32_t *a
 /* The change quorum of policy p with `active` active members:
  * min(p->expulsion, active), at least 1. */
 uint32_t policy_change_quorum(const store_policy *p, size_t active);
-/* Derive the policy in force afresh from the log and store it: 1 if it
- * changed, 0 if not, -1 on error.  Clears s->policy_dirty. */
-int policy_derive_txn(store *s, MDB_txn *txn);
-/* Before a write transaction commits: when it applied a genesis, member or
- * policy record, derive the policy, then membership under its quorums,
- * until neither changes (bounded).  0 or -1. */
-int policy_settle_txn(store *s, MDB_txn *txn);
+/* The policy derived in the replay's order (store_replay.c), turn by
+ * turn: begin (P0 from the pinned genesis; *out NULL without one), take
+ * each policy record at its turn (its author active there; h its hash;
+ * active the members active now), tell it of a member expelled and of
+ * fewer active members, read the quorums in force at this turn, and end:
+ * the policy in force, its history and every proposal's state go to meta
+ * ("policy", "policy_hist", "policy_props", "policy_pending").  0 or -1;
+ * free in every case. */
+typedef struct policy_replay policy_replay;
+int policy_replay_begin(store *s, MDB_txn *txn, policy_replay **out);
+int policy_replay_take(store *s, MDB_txn *txn, policy_replay *p, const proto_record *r, const proto_id *h,
+                       size_t active);
+void policy_replay_expelled(policy_replay *p, const proto_id *who);
+int policy_replay_fewer(store *s, MDB_txn *txn, policy_replay *p, size_t active, uint64_t now_ms);
+void policy_replay_quorums(const policy_replay *p, uint32_t *admission, uint32_t *expulsion);
+int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p);
+void policy_replay_free(policy_replay *p);
+/* Policy record r (hash h) takes its turn after every turn of the last
+ * replay (it sorts after them, its author active): continue from the state
+ * that replay ended with instead of replaying.  0, 1 if there is no state
+ * to continue from (then replay), -1. */
+int policy_take_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h);
+/* What the last replay left that a member gone changes (then the
+ * incremental path replays): POLICY_PENDING_ON_CUR, a proposal pending on
+ * the policy in force (fewer members may complete it); POLICY_PENDING_VOTES,
+ * a proposal not in force with votes (an expelled member's go); both bits
+ * when not known. */
+#define POLICY_PENDING_ON_CUR 1
+#define POLICY_PENDING_VOTES 2
+int policy_pending_txn(store *s, MDB_txn *txn);
+/* Whether a replay of this program's rule derived the policy of this
+ * store (a store written before derives it again when it opens). */
+int policy_derived_txn(store *s, MDB_txn *txn);
 /* The policy record's validator (store/kind.c). */
 int store_policy_validate(const proto_record *r, char *err, size_t errlen);
 

@@ -14,20 +14,18 @@
  *     whose hash is HEX64.  One key per (author, proposal), so a member's
  *     endorsement of a proposal is one current record.
  *
- * Derivation (policy_derive_txn), from the records the log holds and
- * nothing else, so any order of arrival gives the same policy: start from
- * the genesis policy P0 (admission from the genesis; expulsion
- * max(admission, 2); the areas and routes of catalog/schema.c); then,
- * repeatedly, among the proposals whose parent is the policy in force, those
- * counted by at least the change quorum — min(expulsion in force, active
- * members), at least 1 — of distinct endorsers (the proposer counts as one)
- * qualify, and the one with the lowest hash comes into force.  An endorser
- * counts if it is an active member now, or left the alliance in a record
- * after the one it endorsed with (its vote was cast while it was a member:
- * leaving does not take back a policy it helped bring into force).  An
- * expelled or pending member's votes never count.  The result is kept in
- * meta "policy" and recomputed in the write transaction of every batch that
- * applied a genesis, member or policy record (s->policy_dirty).
+ * Derivation: in the membership replay of store_replay.c, turn by turn
+ * (the section "the policy in the replay" below, docs/DECISIONS.md 14):
+ * from the genesis policy P0 (admission from the genesis; expulsion
+ * max(admission, 2); the areas and routes of catalog/schema.c), a proposal
+ * on the policy in force comes into force at the turn its votes reach the
+ * change quorum — min(expulsion in force, members active at that turn), at
+ * least 1 — of distinct members active at their votes' turns.  What was in
+ * force at a turn depends on the records before it only.  The result is
+ * kept in meta "policy" (what validators, the index and the web view read),
+ * "policy_hist" and "policy_props", written by every replay; a policy
+ * record, and a member leaving or expelled while a proposal is pending,
+ * make the write transaction replay.
  */
 #include "store/store_int.h"
 #include "store/kind.h"
@@ -271,48 +269,7 @@ int store_policy_proposal_key(const store_policy *p, char *key, size_t keylen)
     return snprintf(key, keylen, "proposal/%s", hex) < (int)keylen ? 0 : -1;
 }
 
-/* ---- what the log holds ---- */
-
-typedef struct {
-    proto_id hash, author, parent;
-    uint64_t seq, time_ms;
-} prop_ent;
-
-typedef struct {
-    proto_id target, author;
-    uint64_t seq, time_ms;
-} endo_ent;
-
-typedef struct {
-    prop_ent *p;
-    size_t np, capp;
-    endo_ent *e;
-    size_t ne, cape;
-    int has_genesis;
-    proto_record genesis;     /* points into gbuf */
-    uint8_t *gbuf;
-} policy_log;
-
-static void log_free(policy_log *l)
-{
-    free(l->p);
-    free(l->e);
-    free(l->gbuf);
-    memset(l, 0, sizeof *l);
-}
-
-static int grow(void **a, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *x = realloc(*a, nc * sz);
-    if (!x)
-        return -1;
-    *a = x;
-    *cap = nc;
-    return 0;
-}
+/* ---- reading the log ---- */
 
 /* Every version of `kind` the log holds (the ver index), each decoded: cb
  * gets the record; bytes valid during the call only. */
@@ -343,40 +300,18 @@ static int walk_kind(store *s, MDB_txn *txn, const char *kind,
     return out < 0 ? -1 : 0;
 }
 
-static int take_policy(void *ctx, const proto_record *r, const proto_id *h)
-{
-    policy_log *l = ctx;
-    switch (policy_op(r)) {
-    case POLICY_OP_PROPOSE: {
-        char ph[65];
-        prop_ent e = { *h, r->author, { { 0 } }, r->seq, r->time_ms };
-        if (proto_body_copy_str(r, "parent", ph, sizeof ph) || proto_unhex(ph, e.parent.b, 32))
-            return 0;   /* the validator refuses these: never held */
-        if (grow((void **)&l->p, &l->capp, l->np, sizeof *l->p))
-            return -1;
-        l->p[l->np++] = e;
-        return 0;
-    }
-    case POLICY_OP_ENDORSE: {
-        endo_ent e = { { { 0 } }, r->author, r->seq, r->time_ms };
-        if (strncmp(r->key, "endorse/", 8) || proto_unhex(r->key + 8, e.target.b, 32))
-            return 0;
-        if (grow((void **)&l->e, &l->cape, l->ne, sizeof *l->e))
-            return -1;
-        l->e[l->ne++] = e;
-        return 0;
-    }
-    default:
-        return 0;
-    }
-}
+typedef struct {
+    int has_genesis;
+    proto_record genesis;     /* points into gbuf */
+    uint8_t *gbuf;
+    int pinned;               /* only the genesis whose hash is want */
+    proto_id want;
+} genesis_copy;
 
 static int take_genesis(void *ctx, const proto_record *r, const proto_id *h)
 {
-    policy_log *l = ctx;
-    proto_id g;
-    (void)h;
-    if (l->has_genesis)
+    genesis_copy *l = ctx;
+    if (l->has_genesis || (l->pinned && memcmp(h, &l->want, 32)))
         return 0;
     l->gbuf = malloc(r->raw_len);
     if (!l->gbuf)
@@ -384,141 +319,21 @@ static int take_genesis(void *ctx, const proto_record *r, const proto_id *h)
     memcpy(l->gbuf, r->raw, r->raw_len);
     if (proto_record_decode_stored(l->gbuf, r->raw_len, &l->genesis, NULL, 0))
         return -1;
-    proto_record_hash(l->gbuf, r->raw_len, &g);
     l->has_genesis = 1;
     return 1;
 }
 
-/* Endorsements in (target, author, seq) order: a proposal's are one run,
- * found by bisection, each author's together. */
-static int endo_cmp(const void *x, const void *y)
+/* The proposal record at (author, seq) of the log, read into *out. */
+static int read_logged_proposal(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
+                                store_policy *out)
 {
-    const endo_ent *a = x, *b = y;
-    int c = memcmp(&a->target, &b->target, 32);
-    if (!c)
-        c = memcmp(&a->author, &b->author, 32);
-    return c ? c : a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-static int log_read(store *s, MDB_txn *txn, policy_log *l)
-{
-    memset(l, 0, sizeof *l);
-    if (walk_kind(s, txn, "genesis", take_genesis, l) || walk_kind(s, txn, "policy", take_policy, l)) {
-        log_free(l);
-        return -1;
-    }
-    if (l->ne)
-        qsort(l->e, l->ne, sizeof *l->e, endo_cmp);
-    return 0;
-}
-
-/* Whether the vote author cast at seq counts: an active member now, or one
- * that left in a later record of its own. */
-static int vote_counts(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq)
-{
-    int st = -1;
-    if (member_status_txn(s, txn, author, &st))
-        st = -1;
-    if (st == STORE_MEMBER_ACTIVE)
-        return 1;
-    if (st != STORE_MEMBER_LEFT)
-        return 0;
-    /* its leave is its own current member record about itself */
-    char key[65];
-    uint8_t ck[CK_MAX];
-    proto_hex(author->b, 32, key);
-    MDB_val k = { ck_key(ck, "member", author, key), ck }, v;
-    return mdb_get(txn, s->cur, &k, &v) == 0 && v.mv_size == 41 && seq < get_be64(v.mv_data);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The distinct counted endorsers of proposal p (the proposer first when it
- * counts) into who (room for 1 + l->ne), their earliest counted vote times
- * into when; returns how many.  l->e is sorted (endo_cmp). */
-static size_t count_votes(store *s, MDB_txn *txn, const policy_log *l, const prop_ent *p,
-                          proto_id *who, uint64_t *when)
-{
-    size_t n = 0, lo = 0, hi = l->ne;
-    if (vote_counts(s, txn, &p->author, p->seq)) {
-        who[n] = p->author;
-        when[n++] = p->time_ms;
-    }
-    while (lo < hi) {   /* the first endorsement of p */
-        size_t mid = lo + (hi - lo) / 2;
-        if (memcmp(&l->e[mid].target, &p->hash, 32) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t i = lo; i < l->ne && !memcmp(&l->e[i].target, &p->hash, 32); i++) {
-        const endo_ent *e = &l->e[i];
-        if (!vote_counts(s, txn, &e->author, e->seq))
-            continue;
-        if (n && !memcmp(&who[n - 1], &e->author, 32)) {
-            if (e->time_ms < when[n - 1])
-                when[n - 1] = e->time_ms;
-            continue;   /* another of this author's (its versions are together) */
-        }
-        if (!memcmp(&p->author, &e->author, 32) && n && !memcmp(&who[0], &e->author, 32))
-            continue;   /* the proposer endorsing its own proposal counts once */
-        who[n] = e->author;
-        when[n++] = e->time_ms;
-    }
-    return n;
-}
-
-/* The admission times of the members active now, sorted: a proposal's
- * change quorum counts those admitted before it was made (active_before).
- * Counting every member active now let a policy change its own quorum: a
- * policy lowering the admission quorum admitted a member, whose admission
- * raised the quorum the policy itself needed, which took it out of force,
- * which undid the admission — with no fixed point, the outcome depended on
- * the order records came in.  Members admitted after a proposal was made
- * (its own admissions among them) do not count for it.  *n is 0 on error. */
-static uint64_t *active_since(store *s, MDB_txn *txn, size_t *n)
-{
-    MDB_cursor *c;
-    MDB_val k, v;
-    uint64_t *t = NULL;
-    size_t cap = 0;
-    *n = 0;
-    if (mdb_cursor_open(txn, s->members, &c))
-        return NULL;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        store_member m;
-        if (k.mv_size != 32 || member_get_txn(s, txn, k.mv_data, &m) || m.status != STORE_MEMBER_ACTIVE)
-            continue;
-        if (*n == cap) {
-            uint64_t *x = realloc(t, (cap = cap ? cap * 2 : 64) * sizeof *t);
-            if (!x)
-                break;
-            t = x;
-        }
-        t[(*n)++] = m.since_ms;
-    }
-    mdb_cursor_close(c);
-    if (*n)
-        qsort(t, *n, sizeof *t, cmp_u64);
-    return t;
-}
-
-/* How many of the sorted times are <= t. */
-static size_t active_before(const uint64_t *since, size_t n, uint64_t t)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (since[mid] <= t)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    uint8_t lk[40];
+    memcpy(lk, author->b, 32);
+    put_be64(lk + 32, seq);
+    MDB_val k = { 40, lk }, v;
+    proto_record r;
+    return mdb_get(txn, s->log, &k, &v) || proto_record_decode_stored(v.mv_data, v.mv_size, &r, NULL, 0) ||
+           read_proposal(&r, out, NULL, 0) ? -1 : 0;
 }
 
 uint32_t policy_change_quorum(const store_policy *p, size_t active)
@@ -529,206 +344,472 @@ uint32_t policy_change_quorum(const store_policy *p, size_t active)
     return q ? q : 1;
 }
 
-/* One derivation step: report every proposal to cb (when given) with its
- * state against the chain derived so far.  Fills *out with the policy in
- * force.  0 or -1. */
-typedef int (*derive_cb)(void *ctx, const store_proposal *pr);
+/* ---- the policy in the replay (docs/DECISIONS.md 14) ----
+ *
+ * Policy records take their turn in the replay of store_replay.c, in its
+ * one order over membership records ((time, author, seq), an author's
+ * records in seq order, taken only while the author is active), so what
+ * was in force at any point of that order depends on the records before
+ * it and on nothing after it.  A record added to the log changes nothing
+ * before its own turn: that is what a rekey decision (issue 12) and the
+ * member counting of the replay need, and what the end-state counting
+ * this replaced could not give (a later expulsion of an endorser took a
+ * policy out of force years after, and every admission it decided).
+ *
+ * The rules at each turn, with P the policy in force:
+ *   - a propose record is a proposal, and its author's vote for it;
+ *   - an endorse record is its author's vote for the proposal it names
+ *     (held if the proposal has not had its turn yet);
+ *   - a proposal whose parent is P, with votes of at least the change
+ *     quorum — min(P's expulsion, members active now), at least 1 — of
+ *     distinct members, comes into force at that turn; a proposal on P
+ *     already there is checked again at each vote for it and whenever the
+ *     active members become fewer; when one comes into force, the
+ *     proposals amending it that already hold enough votes follow at the
+ *     same turn, the lowest hash first;
+ *   - a member expelled loses its votes for proposals not yet in force;
+ *     one that leaves keeps them (they were cast while it was a member);
+ *     nothing takes a policy out of force but a newer one;
+ *   - member counting at a turn uses P's quorums (policy_quorums_at_txn).
+ * Costs: one slot per proposal (open addressing by hash), a vote checks
+ * its own proposal only; a full scan of the proposals happens only when a
+ * policy comes into force or the active members become fewer. */
+
+typedef struct {
+    proto_id hash, parent, author;
+    uint64_t seq, time_ms;
+    uint8_t known;      /* its propose record had its turn */
+    uint8_t done;       /* 1 came into force (perhaps superseded since); 2 unreadable */
+    uint32_t quorum;    /* the change quorum it met */
+    uint64_t since_ms;
+    proto_id *voters;   /* distinct, in the order their votes were taken */
+    uint32_t nv, capv;
+} pslot;
+
+struct policy_replay {
+    store_policy cur;
+    pslot *v;
+    size_t n, cap;
+    uint32_t *idx;      /* slot + 1, by hash */
+    size_t capi;
+    uint8_t *hist;      /* POLICY_HIST_ENTRY each */
+    size_t nhist, caphist;
+    const proto_record *taking;   /* the record taking its turn (not yet in the log outside a replay) */
+};
 
 /* The quorums of each policy of the chain, from when it came into force
  * (meta "policy_hist": POLICY_HIST_ENTRY bytes each, oldest first): member
- * counting takes those in force at the time of the record it applies, so a
- * raised admission quorum does not undo admissions completed before it. */
+ * counting outside the replay takes those in force at the record's time
+ * (a record applied incrementally sorts after every turn of the replay, so
+ * that is the policy in force after them). */
 #define POLICY_HIST_ENTRY 16
 
-static void hist_put(uint8_t *h, size_t *nh, const store_policy *p)
+static int hist_put(policy_replay *p, const store_policy *pol)
 {
-    uint8_t *e = h + *nh * POLICY_HIST_ENTRY;
-    put_be64(e, p->since_ms);
-    put_be64(e + 8, (uint64_t)p->admission << 32 | p->expulsion);
-    (*nh)++;
+    if (p->nhist == p->caphist) {
+        size_t nc = p->caphist ? p->caphist * 2 : 8;
+        uint8_t *nh = realloc(p->hist, nc * POLICY_HIST_ENTRY);
+        if (!nh)
+            return -1;
+        p->hist = nh;
+        p->caphist = nc;
+    }
+    uint8_t *e = p->hist + p->nhist++ * POLICY_HIST_ENTRY;
+    put_be64(e, pol->since_ms);
+    put_be64(e + 8, (uint64_t)pol->admission << 32 | pol->expulsion);
+    return 0;
 }
 
-static int derive_hist(store *s, MDB_txn *txn, store_policy *out, derive_cb cb, void *ctx,
-                       uint8_t **hist, size_t *nhist);
-
-static int derive(store *s, MDB_txn *txn, store_policy *out, derive_cb cb, void *ctx)
+void policy_replay_free(policy_replay *p)
 {
-    return derive_hist(s, txn, out, cb, ctx, NULL, NULL);
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i].voters);
+    free(p->v);
+    free(p->idx);
+    free(p->hist);
+    free(p);
 }
 
-/* derive, also giving the chain's history (malloc'd into *hist when hist
- * is not NULL: one entry per policy of the chain) */
-static int derive_hist(store *s, MDB_txn *txn, store_policy *out, derive_cb cb, void *ctx,
-                       uint8_t **hist, size_t *nhist)
+int policy_replay_begin(store *s, MDB_txn *txn, policy_replay **out)
 {
-    policy_log l;
-    if (log_read(s, txn, &l))
+    genesis_copy g = { 0 };
+    *out = NULL;
+    if (meta_id(s, txn, "genesis", &g.want))
+        return 0;   /* no alliance: the replay derives nothing either */
+    g.pinned = 1;
+    if (walk_kind(s, txn, "genesis", take_genesis, &g)) {
+        free(g.gbuf);
         return -1;
-    if (!l.has_genesis) {
-        log_free(&l);
+    }
+    if (!g.has_genesis)
+        return 0;   /* no alliance: the replay derives nothing either */
+    policy_replay *p = calloc(1, sizeof *p);
+    if (!p) {
+        free(g.gbuf);
+        return -1;
+    }
+    policy_genesis(&g.genesis, &p->cur);
+    free(g.gbuf);
+    /* in force from the start, whatever the genesis's time (the history's
+     * first entry); its since stays the genesis's time, what a store that
+     * has not replayed yet reads (policy_in_force_txn) */
+    uint64_t since = p->cur.since_ms;
+    p->cur.since_ms = 0;
+    int rc = hist_put(p, &p->cur);
+    p->cur.since_ms = since;
+    if (rc) {
+        policy_replay_free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+void policy_replay_quorums(const policy_replay *p, uint32_t *admission, uint32_t *expulsion)
+{
+    *admission = p->cur.admission;
+    *expulsion = p->cur.expulsion;
+}
+
+static size_t slot_hash(const proto_id *h, size_t cap)
+{
+    uint64_t x;
+    memcpy(&x, h->b, 8);   /* a record hash already */
+    return (size_t)(x & (cap - 1));
+}
+
+/* The slot of proposal h, made if absent: its index, or -1. */
+static long slot_of(policy_replay *p, const proto_id *h)
+{
+    if (p->capi)
+        for (size_t i = slot_hash(h, p->capi); p->idx[i]; i = (i + 1) & (p->capi - 1))
+            if (!memcmp(&p->v[p->idx[i] - 1].hash, h, 32))
+                return (long)p->idx[i] - 1;
+    if ((p->n + 1) * 2 > p->capi) {
+        size_t nc = p->capi ? p->capi * 2 : 64;
+        uint32_t *ni = calloc(nc, sizeof *ni);
+        if (!ni)
+            return -1;
+        for (size_t j = 0; j < p->n; j++) {
+            size_t i = slot_hash(&p->v[j].hash, nc);
+            while (ni[i])
+                i = (i + 1) & (nc - 1);
+            ni[i] = (uint32_t)j + 1;
+        }
+        free(p->idx);
+        p->idx = ni;
+        p->capi = nc;
+    }
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 16;
+        pslot *nv = realloc(p->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        p->v = nv;
+        p->cap = nc;
+    }
+    pslot *sl = &p->v[p->n];
+    memset(sl, 0, sizeof *sl);
+    sl->hash = *h;
+    size_t i = slot_hash(h, p->capi);
+    while (p->idx[i])
+        i = (i + 1) & (p->capi - 1);
+    p->idx[i] = (uint32_t)p->n + 1;
+    return (long)p->n++;
+}
+
+/* who votes for sl: 0 (counted, or already), -1 */
+static int add_voter(pslot *sl, const proto_id *who)
+{
+    for (uint32_t i = 0; i < sl->nv; i++)
+        if (!memcmp(&sl->voters[i], who, 32))
+            return 0;
+    if (sl->nv == sl->capv) {
+        uint32_t nc = sl->capv ? sl->capv * 2 : 4;
+        proto_id *nv = realloc(sl->voters, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        sl->voters = nv;
+        sl->capv = nc;
+    }
+    sl->voters[sl->nv++] = *who;
+    return 0;
+}
+
+/* Whether sl may come into force now. */
+static int ready(const policy_replay *p, const pslot *sl, size_t active)
+{
+    return sl->known && !sl->done && !memcmp(&sl->parent, &p->cur.id, 32) &&
+           sl->nv >= policy_change_quorum(&p->cur, active);
+}
+
+/* sl comes into force at the turn of time now_ms: 1, 0 if its record
+ * cannot be read (it could when it was stored: it derives nothing), -1. */
+static int into_force(store *s, MDB_txn *txn, policy_replay *p, pslot *sl, size_t active, uint64_t now_ms)
+{
+    store_policy next;
+    const proto_record *t = p->taking;
+    if (t && !memcmp(&t->author, &sl->author, 32) && t->seq == sl->seq ? read_proposal(t, &next, NULL, 0)
+                                                                        : read_logged_proposal(s, txn, &sl->author,
+                                                                                               sl->seq, &next)) {
+        sl->done = 2;
+        return 0;
+    }
+    next.id = sl->hash;
+    next.proposer = sl->author;
+    next.since_ms = now_ms;
+    sl->done = 1;
+    sl->quorum = policy_change_quorum(&p->cur, active);
+    sl->since_ms = now_ms;
+    p->cur = next;
+    return hist_put(p, &p->cur) ? -1 : 1;
+}
+
+/* Every proposal on the policy in force that is ready comes into force,
+ * the lowest hash first, and those on it in turn. */
+static int settle_all(store *s, MDB_txn *txn, policy_replay *p, size_t active, uint64_t now_ms)
+{
+    for (;;) {
+        pslot *best = NULL;
+        for (size_t i = 0; i < p->n; i++)
+            if (ready(p, &p->v[i], active) && (!best || memcmp(&p->v[i].hash, &best->hash, 32) < 0))
+                best = &p->v[i];
+        if (!best)
+            return 0;
+        if (into_force(s, txn, p, best, active, now_ms) < 0)
+            return -1;
+    }
+}
+
+/* A vote for sl was counted: it may be the one that completes it. */
+static int vote_check(store *s, MDB_txn *txn, policy_replay *p, pslot *sl, size_t active, uint64_t now_ms)
+{
+    if (!ready(p, sl, active))
+        return 0;
+    int rc = into_force(s, txn, p, sl, active, now_ms);
+    return rc < 0 ? -1 : rc ? settle_all(s, txn, p, active, now_ms) : 0;
+}
+
+static int replay_take(store *s, MDB_txn *txn, policy_replay *p, const proto_record *r, const proto_id *h,
+                       size_t active);
+
+int policy_replay_take(store *s, MDB_txn *txn, policy_replay *p, const proto_record *r, const proto_id *h,
+                       size_t active)
+{
+    p->taking = r;
+    int rc = replay_take(s, txn, p, r, h, active);
+    p->taking = NULL;
+    return rc;
+}
+
+static int replay_take(store *s, MDB_txn *txn, policy_replay *p, const proto_record *r, const proto_id *h,
+                       size_t active)
+{
+    long i;
+    switch (policy_op(r)) {
+    case POLICY_OP_PROPOSE: {
+        char ph[65];
+        proto_id parent;
+        if (proto_body_copy_str(r, "parent", ph, sizeof ph) || proto_unhex(ph, parent.b, 32))
+            return 0;   /* the validator refuses these: never held */
+        if ((i = slot_of(p, h)) < 0)
+            return -1;
+        pslot *sl = &p->v[i];
+        sl->known = 1;
+        sl->parent = parent;
+        sl->author = r->author;
+        sl->seq = r->seq;
+        sl->time_ms = r->time_ms;
+        if (add_voter(sl, &r->author))   /* the proposer counts as endorsing */
+            return -1;
+        return vote_check(s, txn, p, sl, active, r->time_ms);
+    }
+    case POLICY_OP_ENDORSE: {
+        proto_id target;
+        if (strncmp(r->key, "endorse/", 8) || proto_unhex(r->key + 8, target.b, 32))
+            return 0;
+        if ((i = slot_of(p, &target)) < 0 || add_voter(&p->v[i], &r->author))
+            return -1;
+        return vote_check(s, txn, p, &p->v[i], active, r->time_ms);
+    }
+    default:
+        return 0;
+    }
+}
+
+void policy_replay_expelled(policy_replay *p, const proto_id *who)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        pslot *sl = &p->v[i];
+        if (sl->done)
+            continue;
+        for (uint32_t j = 0; j < sl->nv; j++)
+            if (!memcmp(&sl->voters[j], who, 32)) {
+                memmove(&sl->voters[j], &sl->voters[j + 1], (sl->nv - j - 1) * sizeof *sl->voters);
+                sl->nv--;
+                break;
+            }
+    }
+}
+
+int policy_replay_fewer(store *s, MDB_txn *txn, policy_replay *p, size_t active, uint64_t now_ms)
+{
+    return settle_all(s, txn, p, active, now_ms);
+}
+
+/* meta "policy_props": the replay's state at its end, one entry per slot
+ * (a proposal that had its turn, or votes for one that has not yet), oldest
+ * slot first:
+ *   hash 32 | parent 32 | author 32 | be64 seq | be64 time | done 1 |
+ *   be32 quorum | be64 since | be32 nvoters | known 1 | nvoters x 32
+ * what `policy show` reads (store_policy_proposals, known ones only) and
+ * what a policy record applied in the replay's order continues from
+ * (policy_take_txn). */
+#define PROP_HEAD (32 * 3 + 8 + 8 + 1 + 4 + 8 + 4 + 1)
+
+static void put_be32(uint8_t *b, uint32_t v)
+{
+    b[0] = (uint8_t)(v >> 24);
+    b[1] = (uint8_t)(v >> 16);
+    b[2] = (uint8_t)(v >> 8);
+    b[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p)
+{
+    size_t len = 0;
+    uint8_t pending = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->v[i].known || p->v[i].nv) {
+            len += PROP_HEAD + (size_t)p->v[i].nv * 32;
+            if (p->v[i].known && !p->v[i].done && !memcmp(&p->v[i].parent, &p->cur.id, 32))
+                pending |= POLICY_PENDING_ON_CUR;
+            if (!p->v[i].done && p->v[i].nv)
+                pending |= POLICY_PENDING_VOTES;
+        }
+    uint8_t *props = malloc(len ? len : 1), *o = props;
+    msgpack_sbuffer sb;
+    if (!props)
+        return -1;
+    for (size_t i = 0; i < p->n; i++) {
+        const pslot *sl = &p->v[i];
+        if (!sl->known && !sl->nv)
+            continue;
+        memcpy(o, sl->hash.b, 32);
+        memcpy(o + 32, sl->parent.b, 32);
+        memcpy(o + 64, sl->author.b, 32);
+        put_be64(o + 96, sl->seq);
+        put_be64(o + 104, sl->time_ms);
+        o[112] = sl->done;
+        put_be32(o + 113, sl->quorum);
+        put_be64(o + 117, sl->since_ms);
+        put_be32(o + 125, sl->nv);
+        o[129] = sl->known;
+        if (sl->nv)
+            memcpy(o + PROP_HEAD, sl->voters, (size_t)sl->nv * 32);
+        o += PROP_HEAD + (size_t)sl->nv * 32;
+    }
+    int rc = policy_pack(&p->cur, &sb) ||
+             meta_put_txn(s, txn, "policy", sb.data, sb.size) ||
+             meta_put_txn(s, txn, "policy_hist", p->hist, p->nhist * POLICY_HIST_ENTRY) ||
+             meta_put_txn(s, txn, "policy_props", props, len) ||
+             meta_put_txn(s, txn, "policy_pending", &pending, 1) ? -1 : 0;
+    msgpack_sbuffer_destroy(&sb);
+    free(props);
+    return rc;
+}
+
+/* The state the last replay ended with (policy_replay_end), to continue
+ * from: 0, 1 if there is none to continue from, -1. */
+static int replay_load(store *s, MDB_txn *txn, policy_replay **out)
+{
+    MDB_val k = { 6, "policy" }, hk = { 11, "policy_hist" }, pk = { 12, "policy_props" }, v, hv, pv;
+    *out = NULL;
+    if (mdb_get(txn, s->meta, &k, &v) || mdb_get(txn, s->meta, &hk, &hv) || mdb_get(txn, s->meta, &pk, &pv) ||
+        hv.mv_size < POLICY_HIST_ENTRY || hv.mv_size % POLICY_HIST_ENTRY)
+        return 1;
+    policy_replay *p = calloc(1, sizeof *p);
+    if (!p)
+        return -1;
+    if (policy_unpack(v.mv_data, v.mv_size, &p->cur)) {
+        policy_replay_free(p);
         return 1;
     }
-    store_policy cur;
-    policy_genesis(&l.genesis, &cur);
-    if (hist) {
-        *nhist = 0;
-        if (!(*hist = malloc((l.np + 1) * POLICY_HIST_ENTRY))) {
-            log_free(&l);
-            return -1;
-        }
-        cur.since_ms = 0;   /* in force from the start, whatever the genesis's time */
-        hist_put(*hist, nhist, &cur);
-        policy_genesis(&l.genesis, &cur);
-    }
-    /* the members' admission times count for proposals only: with none
-     * (the usual log) no scan of the members at every membership record */
-    size_t nsince = 0;
-    uint64_t *since = l.np ? active_since(s, txn, &nsince) : NULL;
-    proto_id *who = malloc((l.ne + 1) * sizeof *who);
-    uint64_t *when = malloc((l.ne + 1) * sizeof *when);
-    uint8_t *state = calloc(l.np ? l.np : 1, 1);
-    store_proposal *pr = malloc(sizeof *pr);
-    int rc = 0;
-    if (!who || !when || !state || !pr) {
-        rc = -1;
-        goto done;
-    }
-    /* each step takes one proposal into the chain: at most np steps (a
-     * cycle would need a record naming its own descendant's hash) */
-    for (size_t step = 0; step <= l.np; step++) {
-        const prop_ent *best = NULL;
-        uint64_t best_since = 0;
-        for (size_t i = 0; i < l.np; i++) {
-            const prop_ent *p = &l.p[i];
-            if (state[i] || memcmp(&p->parent, &cur.id, 32))
-                continue;
-            uint32_t q = policy_change_quorum(&cur, active_before(since, nsince, p->time_ms));
-            size_t n = count_votes(s, txn, &l, p, who, when);
-            if (n < q || (best && memcmp(&p->hash, &best->hash, 32) >= 0))
-                continue;
-            qsort(when, n, sizeof *when, cmp_u64);
-            best = p;
-            best_since = when[q - 1];
-        }
-        if (!best)
-            break;
-        /* the winner's body: read it from the log again */
-        uint8_t lk[40];
-        memcpy(lk, best->author.b, 32);
-        put_be64(lk + 32, best->seq);
-        MDB_val k = { 40, lk }, v;
-        proto_record r;
-        store_policy next;
-        if (mdb_get(txn, s->log, &k, &v) || proto_record_decode_stored(v.mv_data, v.mv_size, &r, NULL, 0) ||
-            read_proposal(&r, &next, NULL, 0)) {
-            state[best - l.p] = 2;   /* cannot happen for a validated record: skip it */
-            continue;
-        }
-        next.id = best->hash;
-        next.proposer = best->author;
-        next.since_ms = best_since;
-        state[best - l.p] = 1;
-        cur = next;
-        if (hist)
-            hist_put(*hist, nhist, &cur);
-    }
-    *out = cur;
-    for (size_t i = 0; cb && i < l.np && rc == 0; i++) {
-        const prop_ent *p = &l.p[i];
-        memset(pr, 0, sizeof *pr);
-        pr->id = p->hash;
-        pr->parent = p->parent;
-        pr->proposer = p->author;
-        pr->time_ms = p->time_ms;
-        pr->state = state[i] == 1 ? (memcmp(&p->hash, &cur.id, 32) ? STORE_PROPOSAL_SUPERSEDED
-                                                                     : STORE_PROPOSAL_IN_FORCE)
-                    : !memcmp(&p->parent, &cur.id, 32) ? STORE_PROPOSAL_PENDING : STORE_PROPOSAL_STALE;
-        pr->quorum = policy_change_quorum(&cur, active_before(since, nsince, p->time_ms));
-        pr->nendorsers = count_votes(s, txn, &l, p, who, when);
-        pr->endorsers = who;
-        uint8_t lk[40];
-        memcpy(lk, p->author.b, 32);
-        put_be64(lk + 32, p->seq);
-        MDB_val k = { 40, lk }, v;
-        proto_record r;
-        if (mdb_get(txn, s->log, &k, &v) == 0 &&
-            proto_record_decode_stored(v.mv_data, v.mv_size, &r, NULL, 0) == 0 &&
-            read_proposal(&r, &pr->policy, NULL, 0) == 0) {
-            pr->policy.id = p->hash;
-            pr->policy.proposer = p->author;
-            if (pr->state == STORE_PROPOSAL_IN_FORCE)
-                pr->policy.since_ms = cur.since_ms;
-        }
-        rc = cb(ctx, pr);
-        if (rc > 0)
-            rc = 0;
-    }
-done:
-    free(since);
-    free(who);
-    free(when);
-    free(state);
-    free(pr);
-    log_free(&l);
-    return rc;
-}
-
-int policy_derive_txn(store *s, MDB_txn *txn)
-{
-    store_policy p, old;
-    msgpack_sbuffer sb;
-    uint8_t *hist = NULL;
-    size_t nh = 0;
-    int rc = derive_hist(s, txn, &p, NULL, NULL, &hist, &nh);
-    s->policy_dirty = 0;
-    if (rc) {
-        free(hist);
-        return rc < 0 ? -1 : 0;   /* no genesis: no policy */
-    }
-    MDB_val hk = { 11, "policy_hist" }, hv;
-    int same_hist = mdb_get(txn, s->meta, &hk, &hv) == 0 && hv.mv_size == nh * POLICY_HIST_ENTRY &&
-                    !memcmp(hv.mv_data, hist, hv.mv_size);
-    if (same_hist && policy_in_force_txn(s, txn, &old) == 0 && !memcmp(&old.id, &p.id, 32) &&
-        old.since_ms == p.since_ms) {
-        free(hist);
-        return 0;
-    }
-    if (policy_pack(&p, &sb)) {
-        msgpack_sbuffer_destroy(&sb);
-        free(hist);
+    if (!(p->hist = malloc(hv.mv_size))) {
+        policy_replay_free(p);
         return -1;
     }
-    rc = meta_put_txn(s, txn, "policy", sb.data, sb.size) ||
-         meta_put_txn(s, txn, "policy_hist", hist, nh * POLICY_HIST_ENTRY) ? -1 : 1;
-    msgpack_sbuffer_destroy(&sb);
-    free(hist);
+    memcpy(p->hist, hv.mv_data, hv.mv_size);
+    p->nhist = p->caphist = hv.mv_size / POLICY_HIST_ENTRY;
+    const uint8_t *b = pv.mv_data, *end = b + pv.mv_size;
+    while ((size_t)(end - b) >= PROP_HEAD) {
+        uint32_t nv = get_be32(b + 125);
+        if ((size_t)(end - b - PROP_HEAD) / 32 < nv) {
+            policy_replay_free(p);
+            return 1;   /* damaged: a replay writes it again */
+        }
+        long i = slot_of(p, (const proto_id *)b);
+        if (i < 0) {
+            policy_replay_free(p);
+            return -1;
+        }
+        pslot *sl = &p->v[i];
+        memcpy(sl->parent.b, b + 32, 32);
+        memcpy(sl->author.b, b + 64, 32);
+        sl->seq = get_be64(b + 96);
+        sl->time_ms = get_be64(b + 104);
+        sl->done = b[112];
+        sl->quorum = get_be32(b + 113);
+        sl->since_ms = get_be64(b + 117);
+        sl->known = b[129];
+        if (nv && !(sl->voters = malloc((size_t)nv * sizeof *sl->voters))) {
+            policy_replay_free(p);
+            return -1;
+        }
+        if (nv)
+            memcpy(sl->voters, b + PROP_HEAD, (size_t)nv * 32);
+        sl->nv = sl->capv = nv;
+        b += PROP_HEAD + (size_t)nv * 32;
+    }
+    *out = p;
+    return 0;
+}
+
+int policy_take_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h)
+{
+    policy_replay *p;
+    int rc = replay_load(s, txn, &p);
+    if (rc)
+        return rc;
+    rc = policy_replay_take(s, txn, p, r, h, member_quorum_txn(s, txn, UINT32_MAX)) ||
+         policy_replay_end(s, txn, p) ? -1 : 0;
+    policy_replay_free(p);
     return rc;
 }
 
-/* Membership and policy depend on each other (quorums; whose votes
- * count): settle both.  Each round that changes something changes the
- * policy in force or a member's status; a few rounds suffice in practice,
- * and the bound keeps a pathological log from looping. */
-#define SETTLE_ROUNDS 8
-
-int policy_settle_txn(store *s, MDB_txn *txn)
+int policy_pending_txn(store *s, MDB_txn *txn)
 {
-    if (!s->policy_dirty)
-        return 0;
-    for (int i = 0; i < SETTLE_ROUNDS; i++) {
-        int rc = policy_derive_txn(s, txn);
-        if (rc <= 0)
-            return rc;
-        /* the quorums changed: membership from the log again under them */
-        int changed = 0;
-        if (member_rederive_txn(s, txn, &changed))
-            return -1;
-        if (!changed)
-            return 0;
-        s->policy_dirty = 1;
-    }
-    s->policy_dirty = 0;
-    return 0;
+    uint8_t b = 1;
+    size_t n = 1;
+    /* no mark: no replay since this store took a policy record (each one
+     * replays), so none unless the store was written before the mark */
+    if (meta_get_txn(s, txn, "policy_pending", &b, &n) || n != 1)
+        return log_has_kind_txn(s, txn, "policy") ? POLICY_PENDING_ON_CUR | POLICY_PENDING_VOTES : 0;
+    return b;
+}
+
+int policy_derived_txn(store *s, MDB_txn *txn)
+{
+    uint8_t b;
+    size_t n = 1;
+    return meta_get_txn(s, txn, "policy_pending", &b, &n) == 0 && n == 1;
 }
 
 int policy_in_force_txn(store *s, MDB_txn *txn, store_policy *out)
@@ -736,21 +817,26 @@ int policy_in_force_txn(store *s, MDB_txn *txn, store_policy *out)
     MDB_val k = { 6, "policy" }, v;
     if (mdb_get(txn, s->meta, &k, &v) == 0 && policy_unpack(v.mv_data, v.mv_size, out) == 0)
         return 0;
-    /* a store from before policy records: P0 from its genesis */
-    policy_log l;
+    /* a store the replay has not derived a policy for yet: P0 from its
+     * genesis */
+    genesis_copy g = { 0 };
     memset(out, 0, sizeof *out);
-    if (walk_kind(s, txn, "genesis", take_genesis, (memset(&l, 0, sizeof l), &l)) || !l.has_genesis) {
-        log_free(&l);
+    if (walk_kind(s, txn, "genesis", take_genesis, &g) || !g.has_genesis) {
+        free(g.gbuf);
         return -1;
     }
-    policy_genesis(&l.genesis, out);
-    log_free(&l);
+    policy_genesis(&g.genesis, out);
+    free(g.gbuf);
     return 0;
 }
 
 void policy_quorums_at_txn(store *s, MDB_txn *txn, uint64_t time_ms, uint32_t *admission,
                            uint32_t *expulsion)
 {
+    if (s->preplay) {   /* in the replay: the policy in force at this turn */
+        policy_replay_quorums(s->preplay, admission, expulsion);
+        return;
+    }
     MDB_val hk = { 11, "policy_hist" }, hv;
     if (mdb_get(txn, s->meta, &hk, &hv) == 0 && hv.mv_size >= POLICY_HIST_ENTRY &&
         hv.mv_size % POLICY_HIST_ENTRY == 0) {
@@ -790,17 +876,173 @@ int store_policy_in_force(store *s, store_policy *out)
     return rc;
 }
 
+/* Members active now, counted (a read transaction: the write path's
+ * count, s->nactive, is not for readers). */
+static size_t count_active(store *s, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t n = 0;
+    store_member *m = malloc(sizeof *m);
+    if (!m || mdb_cursor_open(txn, s->members, &c)) {
+        free(m);
+        return 0;
+    }
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        if (k.mv_size == 32 && member_get_txn(s, txn, k.mv_data, m) == 0 && m->status == STORE_MEMBER_ACTIVE)
+            n++;
+    mdb_cursor_close(c);
+    free(m);
+    return n;
+}
+
+/* policy_props entries, indexed: their offsets, sorted by hash */
+typedef struct {
+    const uint8_t *b;
+    int state;          /* -1 not yet known */
+} prop_at;
+
+static int prop_at_cmp(const void *x, const void *y)
+{
+    return memcmp(((const prop_at *)x)->b, ((const prop_at *)y)->b, 32);
+}
+
+static prop_at *prop_find(prop_at *v, size_t n, const uint8_t *hash)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(v[mid].b, hash, 32);
+        if (!c)
+            return &v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* A proposal not in force is pending while its parent is the policy in
+ * force or a proposal pending itself (the replay brings it into force
+ * after its parent, store_policy.c "the policy in the replay"), else
+ * stale: its parent was superseded, or is no proposal that had its turn.
+ * The chain is walked iteratively and memoised (a chain may be as long as
+ * the proposals; none can loop, a parent's hash being in its child). */
+static int prop_state(prop_at *v, size_t n, prop_at *e, const proto_id *cur)
+{
+    prop_at *chain[64];
+    {
+        size_t depth = 0;
+        prop_at *x = e;
+        int st = -1;
+        while (x && x->state < 0 && depth < 64) {
+            if (x->b[112] == 1) {
+                x->state = memcmp(x->b, cur->b, 32) ? STORE_PROPOSAL_SUPERSEDED : STORE_PROPOSAL_IN_FORCE;
+                break;
+            }
+            if (x->b[112] != 0 || !memcmp(x->b + 32, x->b, 32)) {
+                x->state = STORE_PROPOSAL_STALE;
+                break;
+            }
+            if (!memcmp(x->b + 32, cur->b, 32)) {
+                x->state = STORE_PROPOSAL_PENDING;
+                break;
+            }
+            chain[depth++] = x;
+            x = prop_find(v, n, x->b + 32);
+        }
+        if (x && x->state < 0)
+            prop_state(v, n, x, cur);   /* 64 deep: the rest of the chain first */
+        if (!x)
+            st = STORE_PROPOSAL_STALE;
+        else if (x == e)
+            return e->state;   /* e itself was decided above */
+        else
+            st = x->state == STORE_PROPOSAL_IN_FORCE || x->state == STORE_PROPOSAL_PENDING
+                 ? STORE_PROPOSAL_PENDING : STORE_PROPOSAL_STALE;
+        while (depth)
+            chain[--depth]->state = st;
+        return e->state;
+    }
+}
+
 int store_policy_proposals(store *s, store_proposal_cb cb, void *ctx)
 {
     MDB_txn *txn;
-    store_policy *p = malloc(sizeof *p);
-    if (!p || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) {
-        free(p);
+    store_policy *cur = malloc(sizeof *cur);
+    store_proposal *pr = malloc(sizeof *pr);
+    proto_id *who = NULL;
+    int rc = 0;
+    if (!cur || !pr || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) {
+        free(cur);
+        free(pr);
         return -1;
     }
-    int rc = derive(s, txn, p, cb, ctx);
+    MDB_val k = { 12, "policy_props" }, v;
+    if (policy_in_force_txn(s, txn, cur) || mdb_get(txn, s->meta, &k, &v)) {
+        mdb_txn_abort(txn);   /* no alliance, or no proposal had its turn yet */
+        free(cur);
+        free(pr);
+        return 0;
+    }
+    size_t active = count_active(s, txn), nat = 0;
+    const uint8_t *b = v.mv_data, *end = b + v.mv_size;
+    prop_at *at = malloc((v.mv_size / PROP_HEAD + 1) * sizeof *at);
+    if (!at)
+        rc = -1;
+    for (const uint8_t *q = b; rc == 0 && (size_t)(end - q) >= PROP_HEAD;) {
+        uint32_t nv = get_be32(q + 125);
+        if ((size_t)(end - q - PROP_HEAD) / 32 < nv) {
+            rc = -1;   /* written by policy_replay_end: damaged */
+            break;
+        }
+        if (q[129])
+            at[nat++] = (prop_at){ q, -1 };
+        q += PROP_HEAD + (size_t)nv * 32;
+    }
+    if (nat)
+        qsort(at, nat, sizeof *at, prop_at_cmp);
+    while (rc == 0 && (size_t)(end - b) >= PROP_HEAD) {
+        uint32_t nv = get_be32(b + 125);
+        if (!b[129]) {   /* votes for a proposal that has not had its turn */
+            b += PROP_HEAD + (size_t)nv * 32;
+            continue;
+        }
+        memset(pr, 0, sizeof *pr);
+        memcpy(pr->id.b, b, 32);
+        memcpy(pr->parent.b, b + 32, 32);
+        memcpy(pr->proposer.b, b + 64, 32);
+        uint64_t seq = get_be64(b + 96);
+        pr->time_ms = get_be64(b + 104);
+        int done = b[112] == 1;
+        pr->state = prop_state(at, nat, prop_find(at, nat, b), &cur->id);
+        pr->quorum = done ? get_be32(b + 113) : policy_change_quorum(cur, active);
+        /* the voters, aligned for the callback (the map's bytes need not be) */
+        free(who);
+        if (!(who = malloc((nv ? nv : 1) * sizeof *who))) {
+            rc = -1;
+            break;
+        }
+        memcpy(who, b + PROP_HEAD, (size_t)nv * 32);
+        pr->nendorsers = nv;
+        pr->endorsers = who;
+        if (read_logged_proposal(s, txn, &pr->proposer, seq, &pr->policy) == 0) {
+            pr->policy.id = pr->id;
+            pr->policy.proposer = pr->proposer;
+            if (done)
+                pr->policy.since_ms = get_be64(b + 117);
+        }
+        b += PROP_HEAD + (size_t)nv * 32;
+        rc = cb(ctx, pr);
+        if (rc > 0)
+            rc = 0;
+    }
     mdb_txn_abort(txn);
-    free(p);
+    free(at);
+    free(who);
+    free(cur);
+    free(pr);
     return rc < 0 ? -1 : 0;
 }
 

@@ -51,7 +51,13 @@
  * marks a fork for a replay; to take part in the replay it adds a
  * collect_kind call in member_rederive_txn and its case in replay_apply
  * (the one place a record is applied in the replay), and its incremental
- * apply calls member_note_txn like apply_member's caller does.
+ * apply calls member_note_txn like apply_member's caller does.  Policy
+ * records take part so: each takes its turn in the same order
+ * (store_policy.c, "the policy in the replay"), member counting at a turn
+ * uses the quorums in force at that turn (s->preplay), and an expulsion or
+ * fewer active members at a turn are told to the policy.  Their
+ * incremental apply always marks the transaction for a replay (they are
+ * few).
  */
 #include "store/store_int.h"
 #include "store/kind.h"
@@ -66,6 +72,7 @@
 typedef struct {
     uint8_t key[MKEY_LEN];  /* be64 time_ms | author | be64 seq: the log key is key + 8 */
     uint8_t genesis;
+    uint8_t policy;         /* a policy record (store_policy.c takes it) */
     uint8_t op;             /* member_op, for the admission closure */
     uint8_t subj[32];       /* the member it is about */
 } mref;
@@ -135,6 +142,7 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
         mref *m = &l->v[l->n++];
         mkey_of(&r, genesis != NULL, m->key);
         m->genesis = genesis != NULL;
+        m->policy = kind_is(kind, KIND_POLICY);
         m->op = genesis ? 0 : (uint8_t)member_op(&r);
         if (genesis || proto_unhex(r.key, m->subj, 32))
             memcpy(m->subj, r.author.b, 32);
@@ -243,6 +251,15 @@ static size_t heap_pop(aheap *hp)
     return top;
 }
 
+/* Members active now, for the policy's turns: s->nactive is kept as
+ * members are written only while s->nactive_ok (a key set by a rotation
+ * empties the cache and with it the count, which member_quorum_txn then
+ * counts again). */
+static uint32_t active_now(store *s, MDB_txn *txn)
+{
+    return member_quorum_txn(s, txn, UINT32_MAX);
+}
+
 /* Apply one record of the replay, read from the log into buf (the
  * transaction writes, which may move the pages).  Its subject in *subj.
  * 0 (applied, or derives nothing), -1 on a store failure. */
@@ -259,6 +276,12 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, pro
     memcpy(buf, v.mv_data, v.mv_size);
     if (proto_record_decode_stored(buf, v.mv_size, &r, NULL, 0))
         return 0;   /* it decoded when stored: derives nothing now */
+    if (m->policy) {
+        /* its author is active at its turn: its vote counts */
+        proto_id h;
+        proto_record_hash(buf, v.mv_size, &h);
+        return s->preplay ? policy_replay_take(s, txn, s->preplay, &r, &h, active_now(s, txn)) : 0;
+    }
     if (m->genesis) {
         store_member gm;
         if (genesis_member(&r, &gm, NULL, 0))
@@ -928,8 +951,7 @@ int member_settle_for_txn(store *s, MDB_txn *txn, const proto_record *r)
     return member_rederive_txn(s, txn, NULL);
 }
 
-/* Whether the log holds a record of kind. */
-static int has_kind(store *s, MDB_txn *txn, const char *kind)
+int log_has_kind_txn(store *s, MDB_txn *txn, const char *kind)
 {
     uint8_t pfx[1 + PROTO_KIND_MAX];
     size_t pl = kind_prefix(pfx, kind);
@@ -960,7 +982,9 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         return 0;   /* no alliance: nothing to derive */
     if (tables_hash(s, txn, before) ||
         collect_kind(s, txn, "genesis", &g, &l) ||
-        collect_kind(s, txn, "member", NULL, &l))
+        collect_kind(s, txn, "member", NULL, &l) ||
+        collect_kind(s, txn, "policy", NULL, &l) ||
+        policy_replay_begin(s, txn, &s->preplay))
         goto out;
     if (l.n)
         qsort(l.v, l.n, sizeof *l.v, mref_log_cmp);
@@ -968,7 +992,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     /* the admission closure, when the log has its shape (no expel, leave
      * or rotate, no policy record; the founding prefix complete, seen at
      * the end): the replay notes where it takes each record */
-    int shape = s->in_batch && !has_kind(s, txn, "policy");
+    int shape = s->in_batch && !log_has_kind_txn(s, txn, "policy");
     for (size_t i = 0; shape && i < l.n; i++)
         shape = l.v[i].genesis || l.v[i].op == MEMBER_OP_ADMIT || l.v[i].op == MEMBER_OP_ADDRESS;
     member_closure_drop(s);
@@ -1023,6 +1047,11 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
                 pair_new = mdb_get(txn, s->endorse, &ek, &ev) == MDB_NOTFOUND;
             }
         }
+        /* the subject's standing before, for the policy's turns: an
+         * expelled member's votes go, fewer members lower the quorum */
+        mauthor *sb = m->policy ? NULL : author_find(au, na, l.v, (const proto_id *)m->subj);
+        int was_active = sb && sb->active;
+        uint32_t act0 = s->preplay && !m->policy ? active_now(s, txn) : 0;
         if (replay_apply(s, txn, m, buf, &subj))
             goto out;
         if (memcmp(m->key, last, MKEY_LEN) > 0)
@@ -1041,6 +1070,13 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         mauthor *sa = author_find(au, na, l.v, &subj);
         if (sa) {
             sa->active = is_member_txn(s, txn, &subj);
+            if (s->preplay && sa == sb && was_active && !sa->active) {
+                int st = 0;
+                if (member_status_txn(s, txn, &subj, &st) < 0)
+                    goto out;
+                if (st == STORE_MEMBER_EXPELLED)
+                    policy_replay_expelled(s->preplay, &subj);
+            }
             if (sa->active && !sa->inheap && sa->next < sa->n) {
                 heap_push(&hp, (size_t)(sa - au));
                 sa->inheap = 1;
@@ -1050,6 +1086,9 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             heap_push(&hp, a);
             ma->inheap = 1;
         }
+        if (s->preplay && !m->policy && active_now(s, txn) < act0 &&
+            policy_replay_fewer(s, txn, s->preplay, active_now(s, txn), get_be64(m->key)))
+            goto out;
     }
     /* blocked records whose author may still become active keep the fast
      * path off; those of a member that left or was expelled never apply */
@@ -1065,7 +1104,8 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         live_blocked = have == 1 || (st != STORE_MEMBER_EXPELLED && st != STORE_MEMBER_LEFT);
     }
     uint8_t bl = (uint8_t)live_blocked;
-    if (meta_put_txn(s, txn, "member_last", last, MKEY_LEN) ||
+    if ((s->preplay && policy_replay_end(s, txn, s->preplay)) ||
+        meta_put_txn(s, txn, "member_last", last, MKEY_LEN) ||
         meta_put_txn(s, txn, "member_blocked", &bl, 1) ||
         tables_hash(s, txn, after))
         goto out;
@@ -1089,6 +1129,8 @@ out:
         s->nactive = nact;
         s->nactive_ok = ok;
     }
+    policy_replay_free(s->preplay);
+    s->preplay = NULL;
     if (cl) {   /* not built: give it to the store to free */
         s->closure = cl;
         member_closure_drop(s);
@@ -1131,6 +1173,16 @@ void member_note_txn(store *s, MDB_txn *txn, const proto_record *r)
     }
     if (meta_put_txn(s, txn, "member_last", k, MKEY_LEN))
         s->member_dirty = 1;
+}
+
+int member_in_order_txn(store *s, MDB_txn *txn, const proto_record *r)
+{
+    uint8_t k[MKEY_LEN], last[MKEY_LEN], bl = 1;
+    size_t n = MKEY_LEN, bn = 1;
+    mkey_of(r, 0, k);
+    return meta_get_txn(s, txn, "member_last", last, &n) == 0 && n == MKEY_LEN &&
+           meta_get_txn(s, txn, "member_blocked", &bl, &bn) == 0 && bn == 1 && !bl &&
+           memcmp(k, last, MKEY_LEN) > 0;
 }
 
 void member_note_blocked_txn(store *s, MDB_txn *txn, const proto_record *r)
