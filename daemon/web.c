@@ -32,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 #include <arpa/inet.h>
+#include <poll.h>
 
 typedef struct web_conn {
     uv_tcp_t tcp;            /* first: libh2o's close callback gets this handle */
@@ -434,11 +435,16 @@ static void job_done(uv_work_t *u, int status)
         uint64_t t0 = uv_hrtime();
         web_req w = { .d = d, .status = j->status, .type = j->type };
         snprintf(w.user, sizeof w.user, "%s", j->user);
-        if (atomic_load(&j->cancel)) {
-            /* the daemon is stopping */
+        if (s->closing && atomic_load(&j->cancel)) {
             web_buf_free(&j->out);
             add_header(req, H2O_TOKEN_RETRY_AFTER, "30");
             web_error(&w, 503, "ノードを停止するため、書き出しを中止しました。少し待ってからもう一度お試しください");
+        } else if (atomic_load(&j->gone)) {
+            /* nobody reads it; written all the same, so that libh2o finds
+             * the connection closed and lets go of it */
+            log_debug(d, "web view: the client of %s went away; its build was stopped", j->filename);
+            web_buf_free(&j->out);
+            web_error(&w, 503, "接続が切れたため、書き出しを中止しました");
         } else if (j->error[0]) {
             web_buf_free(&j->out);
             web_error(&w, j->status, "%s", j->error);
@@ -450,6 +456,9 @@ static void job_done(uv_work_t *u, int status)
         }
         respond(s, req, &w, j->loop_ns + (uv_hrtime() - t0), build_ns);
         web_buf_free(&w.out);
+    } else {
+        log_debug(d, "web view: a body built on the thread pool is dropped (%s)",
+                  s->abandoned ? "the connections were abandoned at the stop" : "its client went away");
     }
     size_t bytes = j->out.cap;
     web_buf_free(&j->out);
@@ -460,6 +469,49 @@ static void job_done(uv_work_t *u, int status)
     catalogd_churn(d, bytes);
     if (s->closing && disposable(s))
         dispose(s);
+}
+
+/* The connection of req (libh2o does not say which socket it is): the
+ * one whose peer is req's peer, address and port. */
+static web_conn *conn_of(web *s, h2o_req_t *req)
+{
+    struct sockaddr_storage a, b;
+    socklen_t la = req->conn->callbacks->get_peername ? req->conn->callbacks->get_peername(req->conn,
+                                                                                         (struct sockaddr *)&a)
+                                                      : 0;
+    if (!la || (a.ss_family != AF_INET && a.ss_family != AF_INET6))
+        return NULL;
+    for (web_conn *c = s->conns; c; c = c->next) {
+        int lb = sizeof b;
+        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&b, &lb) || b.ss_family != a.ss_family)
+            continue;
+        if (a.ss_family == AF_INET) {
+            const struct sockaddr_in *x = (const void *)&a, *y = (const void *)&b;
+            if (x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr)
+                return c;
+        } else {
+            const struct sockaddr_in6 *x = (const void *)&a, *y = (const void *)&b;
+            if (x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr))
+                return c;
+        }
+    }
+    return NULL;
+}
+
+int web_job_stop(web_job *j)
+{
+    if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
+        return 1;
+    /* POLLRDHUP: the client closed its side (a browser's tab closed, the
+     * download cancelled); a client that only half-closes after its
+     * request, which no browser does, loses its export too */
+    struct pollfd p = { .fd = atomic_load(&j->fd), .events = POLLRDHUP };
+    if (p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+        atomic_store(&j->gone, 1);
+        atomic_store(&j->cancel, 1);
+        return 1;
+    }
+    return 0;
 }
 
 int web_defer(web_req *w, web_job *j)
@@ -480,6 +532,13 @@ int web_defer(web_req *w, web_job *j)
         return web_error(w, 503, "ほかの書き出しを作っているため混み合っています（同時に %u 件まで）。"
                                  "少し待ってからもう一度お試しください", NODE_WEB_EXPORT_JOBS_MAX), -1;
     }
+    web_conn *c = conn_of(s, w->req);
+    uv_os_fd_t fd = -1;
+    if (!c || uv_fileno((uv_handle_t *)&c->tcp, &fd))
+        fd = -1;
+    atomic_init(&j->fd, fd);
+    atomic_init(&j->gone, 0);
+    j->conn = c;
     web_ticket *t = h2o_mem_alloc_shared(&w->req->pool, sizeof *t, ticket_gone);
     t->job = j;
     t->req = w->req;
@@ -673,6 +732,12 @@ static void on_conn_closed(uv_handle_t *h)
 {
     web_conn *c = (web_conn *)h;
     web *s = c->w;
+    for (web_job *j = s->jobs; j; j = j->next)
+        if (j->conn == c) {
+            /* its socket's number may be handed out again */
+            atomic_store(&j->fd, -1);
+            j->conn = NULL;
+        }
     if (c->prev)
         c->prev->next = c->next;
     else

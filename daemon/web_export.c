@@ -60,7 +60,7 @@ typedef struct {
     proto_csv_buf *csv;      /* writing CSV, or */
     catalog_xlsx *x;         /* XLSX */
     uint64_t numeric;
-    size_t rows;
+    size_t rows, seen;
     int failed;
     member_entry cache[MEMBER_CACHE];
     size_t ncache;
@@ -98,8 +98,9 @@ static int row_cb(void *ctx, const uint8_t *rec, size_t len)
     export_job *c = ctx;
     proto_record r;
     const char *row[CATALOG_EXPORT_COLS];
-    if (atomic_load_explicit(&c->base.cancel, memory_order_relaxed))
-        return 1;   /* the daemon stops, or the request is gone: nobody reads the rest */
+    /* the daemon stops, or the client has gone: nobody reads the rest */
+    if (atomic_load_explicit(&c->base.cancel, memory_order_relaxed) || (c->seen++ % 64 == 0 && web_job_stop(&c->base)))
+        return 1;
     if (proto_record_decode_stored(rec, len, &r, NULL, 0) || (r.flags & PROTO_FLAG_TOMBSTONE))
         return 0;
     size_t n = catalog_export_cells(&r, member_of, c, c->today, c->buf, row);

@@ -97,16 +97,18 @@ size_t web_params(const web_req *w, const char *name, const char **out, size_t m
  * The job's work runs on a thread of libuv's pool and fills in the
  * answer; web.c sends it from the loop when the work is done.  The work
  * may use only what the job holds (a store_snap for the store: the loop
- * goes on reading and writing it) and looks at `cancel` now and then,
- * which the loop sets when the daemon stops (the answer is then a 503).
- * A client that goes away meanwhile is seen when the answer is sent, or
- * when libh2o lets go of the request: the work finishes and its result is
- * dropped.  A stop waits for the work (it cannot be interrupted), as it
- * does for a backup. */
+ * goes on reading and writing it) and asks web_job_stop now and then: the
+ * daemon stops (the answer is then a 503), or the client has gone away
+ * (libh2o reads nothing while a request is served, so it would not know
+ * before the answer is written: the work looks at the socket itself).
+ * Either way the rest is not built and nobody gets the result.  A stop
+ * waits for the work, as it does for a backup. */
 typedef struct web_job {
     void (*work)(struct web_job *);  /* on a pool thread */
     void (*free)(struct web_job *);  /* on the loop, when web.c is done with it: frees it */
     atomic_int cancel;               /* set on the loop: nobody will read the result */
+    atomic_int fd;                   /* the client's socket, -1 once closed (web_job_stop) */
+    atomic_int gone;                 /* web_job_stop saw the client hang up */
     /* the answer, as a page sets it in web_req; with error[0], instead an
      * error page with `status` and that message (made on the loop: the
      * page frame reads the loop's state) */
@@ -120,6 +122,7 @@ typedef struct web_job {
     struct web *s;
     struct web_ticket *ticket;       /* in the request's pool; NULL once libh2o let go of it */
     struct web_job *prev, *next;
+    struct web_conn *conn;           /* its connection, NULL once closed */
     uint8_t key[16];                 /* the source it counts against (as the response budgets) */
     char user[NODE_WEB_USER_MAX + 1];
     uint64_t loop_ns, queued_ns;     /* the page's time on the loop; when it was queued */
@@ -131,6 +134,10 @@ typedef struct web_job {
  * NODE_WEB_EXPORT_JOBS_SOURCE_MAX of w's source's, 500 if the pool
  * refused it; j is then still the caller's. */
 int web_defer(web_req *w, web_job *j);
+/* On the pool thread: 1 when the work should stop (cancel set, or the
+ * client's side of the connection closed), else 0.  A poll(2) of the
+ * socket: call it every few dozen rows, not for each. */
+int web_job_stop(web_job *j);
 
 /* ---- the page frame ---- */
 

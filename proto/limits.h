@@ -434,14 +434,16 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * export is refused with a hint to narrow it or use catalogctl export. */
 #define NODE_WEB_EXPORT_MAX 10000u
 /* Exports being built at once (daemon/web_export.c).  libuv's pool has
- * four threads, which also verify peers' signatures and write backups: two
- * exports leave them two, and hold at most two bodies of NODE_WEB_BODY_MAX
- * in the making besides what NODE_WEB_INFLIGHT_MAX holds.  Past it 503;
- * past NODE_WEB_EXPORT_JOBS_SOURCE_MAX of one source's (an address, an
- * IPv6 /64, or behind the trusted proxy a user, as the response budgets
- * count) 429, so one client asking again and again cannot take both. */
-#define NODE_WEB_EXPORT_JOBS_MAX 2u
-#define NODE_WEB_EXPORT_JOBS_SOURCE_MAX 1u
+ * four threads, which also verify peers' signatures and write backups:
+ * three exports leave them one, and hold at most three bodies of
+ * NODE_WEB_BODY_MAX in the making besides what NODE_WEB_INFLIGHT_MAX
+ * holds.  Past it 503.  Past NODE_WEB_EXPORT_JOBS_SOURCE_MAX of one
+ * source's (an address, an IPv6 /64, or behind the trusted proxy a user,
+ * as the response budgets count) 429, so that one client asking again and
+ * again cannot take them all; two, since a browser may fetch the CSV and
+ * the XLSX at once, and an office behind one NAT address is one source. */
+#define NODE_WEB_EXPORT_JOBS_MAX 3u
+#define NODE_WEB_EXPORT_JOBS_SOURCE_MAX 2u
 /* 新着: days back at most (ten years), and rows on the page at most.  The
  * page walks each member's log back from its newest record, reading at
  * most NODE_WEB_NEW_SCAN_MAX records in all, so a member that imported
