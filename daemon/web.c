@@ -427,6 +427,7 @@ static void job_done(uv_work_t *u, int status)
         j->next->prev = j->prev;
     s->njobs--;
     uint64_t build_ns = uv_hrtime() - j->queued_ns;
+    size_t bytes = j->out.cap;
     /* abandoned: main's walk has closed the connections' handles under
      * libh2o, which must not be asked to write any more */
     if (j->ticket && !s->abandoned) {
@@ -435,11 +436,11 @@ static void job_done(uv_work_t *u, int status)
         uint64_t t0 = uv_hrtime();
         web_req w = { .d = d, .status = j->status, .type = j->type };
         snprintf(w.user, sizeof w.user, "%s", j->user);
-        if (s->closing && atomic_load(&j->cancel)) {
+        if (j->cut && s->closing) {
             web_buf_free(&j->out);
             add_header(req, H2O_TOKEN_RETRY_AFTER, "30");
             web_error(&w, 503, "ノードを停止するため、書き出しを中止しました。少し待ってからもう一度お試しください");
-        } else if (atomic_load(&j->gone)) {
+        } else if (j->cut) {
             /* nobody reads it; written all the same, so that libh2o finds
              * the connection closed and lets go of it */
             log_debug(d, "web view: the client of %s went away; its build was stopped", j->filename);
@@ -457,10 +458,11 @@ static void job_done(uv_work_t *u, int status)
         respond(s, req, &w, j->loop_ns + (uv_hrtime() - t0), build_ns);
         web_buf_free(&w.out);
     } else {
+        if (j->ticket)
+            j->ticket->job = NULL;   /* (its pool is never cleared now, but it must not point here) */
         log_debug(d, "web view: a body built on the thread pool is dropped (%s)",
                   s->abandoned ? "the connections were abandoned at the stop" : "its client went away");
     }
-    size_t bytes = j->out.cap;
     web_buf_free(&j->out);
     j->free(j);
     /* what the work read mapped store pages here, and its buffers went
@@ -507,7 +509,6 @@ int web_job_stop(web_job *j)
      * request, which no browser does, loses its export too */
     struct pollfd p = { .fd = atomic_load(&j->fd), .events = POLLRDHUP };
     if (p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
-        atomic_store(&j->gone, 1);
         atomic_store(&j->cancel, 1);
         return 1;
     }
@@ -537,7 +538,6 @@ int web_defer(web_req *w, web_job *j)
     if (!c || uv_fileno((uv_handle_t *)&c->tcp, &fd))
         fd = -1;
     atomic_init(&j->fd, fd);
-    atomic_init(&j->gone, 0);
     j->conn = c;
     web_ticket *t = h2o_mem_alloc_shared(&w->req->pool, sizeof *t, ticket_gone);
     t->job = j;

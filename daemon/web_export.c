@@ -99,8 +99,10 @@ static int row_cb(void *ctx, const uint8_t *rec, size_t len)
     proto_record r;
     const char *row[CATALOG_EXPORT_COLS];
     /* the daemon stops, or the client has gone: nobody reads the rest */
-    if (atomic_load_explicit(&c->base.cancel, memory_order_relaxed) || (c->seen++ % 64 == 0 && web_job_stop(&c->base)))
+    if (atomic_load_explicit(&c->base.cancel, memory_order_relaxed) || (c->seen++ % 64 == 0 && web_job_stop(&c->base))) {
+        c->base.cut = 1;
         return 1;
+    }
     if (proto_record_decode_stored(rec, len, &r, NULL, 0) || (r.flags & PROTO_FLAG_TOMBSTONE))
         return 0;
     size_t n = catalog_export_cells(&r, member_of, c, c->today, c->buf, row);
@@ -297,7 +299,9 @@ static void xlsx_work(web_job *j)
     e->buf = NULL;
     /* close writes the file (and reports the first error of any row) */
     int rc = catalog_xlsx_close(x, err, sizeof err);
-    if (rc == 0 && !atomic_load(&j->cancel) && !e->base.error[0]) {
+    if (!j->cut && web_job_stop(j))
+        j->cut = 1;   /* not read back for nobody */
+    if (rc == 0 && !j->cut && !e->base.error[0]) {
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || slurp(fd, &j->out)) {
             snprintf(err, sizeof err, "%s", strerror(errno));

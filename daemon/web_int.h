@@ -101,14 +101,14 @@ size_t web_params(const web_req *w, const char *name, const char **out, size_t m
  * daemon stops (the answer is then a 503), or the client has gone away
  * (libh2o reads nothing while a request is served, so it would not know
  * before the answer is written: the work looks at the socket itself).
- * Either way the rest is not built and nobody gets the result.  A stop
+ * Either way the rest is not built (the work sets `cut`) and nobody gets
+ * the result.  A stop
  * waits for the work, as it does for a backup. */
 typedef struct web_job {
     void (*work)(struct web_job *);  /* on a pool thread */
     void (*free)(struct web_job *);  /* on the loop, when web.c is done with it: frees it */
     atomic_int cancel;               /* set on the loop: nobody will read the result */
     atomic_int fd;                   /* the client's socket, -1 once closed (web_job_stop) */
-    atomic_int gone;                 /* web_job_stop saw the client hang up */
     /* the answer, as a page sets it in web_req; with error[0], instead an
      * error page with `status` and that message (made on the loop: the
      * page frame reads the loop's state) */
@@ -117,6 +117,7 @@ typedef struct web_job {
     const char *type;
     char filename[128], filename_ja[256];
     char error[512];
+    int cut;                         /* set by the work: it stopped early (web_job_stop) */
     /* web.c's */
     uv_work_t uv;
     struct web *s;
