@@ -280,8 +280,10 @@ static void xlsx_work(web_job *j)
         return;
     }
     e->x = x;
-    if (!(e->snap = store_snap_begin(e->st)))
-        e->failed = 1, snprintf(e->base.error, sizeof e->base.error, "ストアを読めません");
+    if (!(e->snap = store_snap_begin(e->st))) {
+        fail(e, "ストアを読めません");
+        e->failed = 1;   /* no rows: the workbook is closed and thrown away */
+    }
     static const kind_id kinds[2] = { KIND_CERTIFICATION, KIND_ADOPTION };
     static const char *const sheets[2] = { "認定", "導入実績" };
     for (size_t t = 0; t < 2 && !e->failed; t++) {
@@ -311,9 +313,7 @@ static void xlsx_work(web_job *j)
             close(fd);
     }
     unlink(path);
-    if (e->base.error[0])
-        e->base.status = 500;
-    else if (rc)
+    if (rc && !e->base.error[0])
         fail(e, "Excel ファイルを作れません: %s", err);
 }
 
