@@ -195,3 +195,19 @@ def test_a_stop_during_an_export_cuts_it_short(env):
         return True
     assert any(attempt() for _ in range(3)), "the export finished before the stop, three times"
     assert a.ctl_json("status")["records"] >= ROWS
+
+
+def test_an_export_that_fails_is_told_on_a_whole_page(env):
+    """An export that fails on the thread pool (here: its temporary file
+    cannot be made) is answered with the error page every other page
+    gets, footer and date included: the page is made on the loop after
+    the work, and its date must be the request's, not an empty one."""
+    a = env.found()
+    a.stop()
+    a.start(env=dict(os.environ, TMPDIR=os.path.join(env.tmp, "absent")))
+    st, _, body = fetch(a, "/export.xlsx")
+    page = body.decode()
+    assert st == 500 and "一時ファイルを作れません" in page, (st, page[-600:])
+    st, _, other = fetch(a, "/no-such-page")
+    assert st == 404 and "現在、このノードが保持する" in other.decode(), other.decode()[-400:]
+    assert "現在、このノードが保持する" in page, page[-400:]
