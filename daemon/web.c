@@ -434,7 +434,7 @@ static void job_done(uv_work_t *u, int status)
         h2o_req_t *req = j->ticket->req;
         j->ticket->job = NULL;
         uint64_t t0 = uv_hrtime();
-        web_req w = { .d = d, .status = j->status, .type = j->type };
+        web_req w = { .d = d, .status = j->status, .type = j->type, .today = j->today };
         snprintf(w.user, sizeof w.user, "%s", j->user);
         if (j->cut && s->closing) {
             web_buf_free(&j->out);
@@ -544,6 +544,7 @@ int web_defer(web_req *w, web_job *j)
     t->req = w->req;
     memcpy(j->key, key, sizeof key);
     snprintf(j->user, sizeof j->user, "%s", w->user);
+    j->today = w->today;
     atomic_init(&j->cancel, s->closing);
     j->s = s;
     j->ticket = t;

@@ -126,6 +126,7 @@ typedef struct web_job {
     struct web_conn *conn;           /* its connection, NULL once closed */
     uint8_t key[16];                 /* the source it counts against (as the response budgets) */
     char user[NODE_WEB_USER_MAX + 1];
+    int today;                       /* the request's (web_req.today), for the page frame */
     uint64_t loop_ns, queued_ns;     /* the page's time on the loop; when it was queued */
 } web_job;
 
