@@ -610,11 +610,20 @@ static int needs_quotes(const char *s, size_t n)
  * injection"): it starts with = + - @, a tab or a CR, after any number of
  * apostrophes — those are counted too, so that the one apostrophe added
  * and the one taken off on import give back every value exactly. */
+/* Excel converts full-width ＝ ＋ － ＠ (U+FF1D, U+FF0B, U+FF0D, U+FF20) to
+ * their ASCII forms when it reads a cell, and then takes the cell for a
+ * formula as it would "=...": a Japanese IME types them by default. */
+static int fullwidth_formula(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    return u[0] == 0xef && u[1] == 0xbc && (u[2] == 0x9d || u[2] == 0x8b || u[2] == 0x8d || u[2] == 0xa0);
+}
+
 static int formula_like(const char *s)
 {
     while (*s == '\'')
         s++;
-    return *s && strchr("=+-@\t\r", *s) != NULL;
+    return *s && (strchr("=+-@\t\r", *s) != NULL || fullwidth_formula(s));
 }
 
 int proto_csv_append_row(proto_csv_buf *b, const char *const *cells, size_t n)

@@ -85,8 +85,9 @@ typedef struct {
 int proto_csv_append_row(proto_csv_buf *b, const char *const *cells, size_t n);
 
 /* The same; with PROTO_CSV_NEUTRALISE, a cell a spreadsheet would read as
- * a formula — one starting with = + - @, a tab or a CR, after any number
- * of apostrophes — gets one more ' in front (the OWASP rule against CSV
+ * a formula — one starting with = + - @ (or their full-width forms
+ * ＝ ＋ － ＠, which Excel reads as the ASCII ones), a tab or a CR, after
+ * any number of apostrophes — gets one more ' in front (the OWASP rule against CSV
  * injection: Excel shows the cell as text and hides the apostrophe).
  * proto_csv_unneutralise() on every parsed cell gives back the cells as
  * given. */
@@ -94,7 +95,8 @@ int proto_csv_append_row(proto_csv_buf *b, const char *const *cells, size_t n);
 int proto_csv_append_row_opts(proto_csv_buf *b, const char *const *cells, size_t n, unsigned flags);
 
 /* Undo PROTO_CSV_NEUTRALISE in place: one ' is taken off a cell that is
- * ' followed by what formula_like finds (apostrophes, then = + - @ tab CR);
+ * ' followed by what formula_like finds (apostrophes, then = + - @, their
+ * full-width forms, tab, CR);
  * any other cell is left as it is. */
 void proto_csv_unneutralise(char *cell);
 void proto_csv_buf_free(proto_csv_buf *b);

@@ -20,6 +20,7 @@
 #include "daemon/gossip.h"
 #include "daemon/health.h"
 #include "daemon/peer.h"
+#include "daemon/web.h"
 #include "catalog/index.h"
 #include "proto/limits.h"
 #include "proto/msg.h"
@@ -413,6 +414,8 @@ int metrics_format(catalogd *d, web_buf *b)
     single(b, "catalogd_control_requests_total", "counter", "Control socket requests", c->control_requests);
     single(b, "catalogd_control_errors_total", "counter",
            "Control socket requests answered with an error (unknown, refused or failed)", c->control_errors);
+    single(b, "catalogd_web_exports_building", "gauge",
+           "Web view exports (/export.csv, /export.xlsx) being built on the thread pool now", web_jobs_building(d));
 
     if (have)
         members_out(d, b, &si.digest);

@@ -32,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 #include <arpa/inet.h>
+#include <poll.h>
 
 typedef struct web_conn {
     uv_tcp_t tcp;            /* first: libh2o's close callback gets this handle */
@@ -57,6 +58,8 @@ typedef struct web {
     web_auth *auth;          /* who may use it, and its TLS (web_auth.c) */
     char url[300];
     size_t inflight;         /* response bytes handed to libh2o, not yet sent (NODE_WEB_INFLIGHT_MAX) */
+    web_job *jobs;           /* bodies being built on the thread pool (web_defer) */
+    unsigned njobs;
     struct {                 /* the same per source (NODE_WEB_INFLIGHT_SOURCE_MAX); free at 0 bytes */
         uint8_t key[16];
         size_t bytes;
@@ -214,6 +217,7 @@ typedef struct {
     web *s;
     size_t n;
     int share;               /* index in s->share, or -1 */
+    char *owned;             /* the body, when it was handed over (malloc'd), else it follows */
 } held_body;
 
 static void body_released(void *p)
@@ -222,6 +226,7 @@ static void body_released(void *p)
     h->s->inflight -= h->n;
     if (h->share >= 0)
         h->s->share[h->share].bytes -= h->n;
+    free(h->owned);
 }
 
 static void source_of_sa(const struct sockaddr *sa, uint8_t out[16], uint8_t addr[16]);
@@ -265,8 +270,11 @@ static int share_of(web *s, const uint8_t key[16])
 
 static const char busy_msg[] = "混み合っています。少し待ってからもう一度お試しください\n";
 
-static void send_body(web *s, h2o_req_t *req, const char *user, int status, const char *type, const char *body,
-                      size_t n)
+/* As send_body; `owned` (malloc'd, or NULL) is the body, handed over: it is
+ * freed once sent, or at once if it is not sent (HEAD, 503), and not copied
+ * on the loop (an export is tens of MB). */
+static void send_owned(web *s, h2o_req_t *req, const char *user, int status, const char *type, const char *body,
+                       size_t n, char *owned)
 {
     int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     uint8_t key[16];
@@ -280,6 +288,8 @@ static void send_body(web *s, h2o_req_t *req, const char *user, int status, cons
         (s->inflight + n > NODE_WEB_INFLIGHT_MAX ||
          (sh >= 0 && s->share[sh].bytes + n > NODE_WEB_INFLIGHT_SOURCE_MAX))) {
         status = 503, type = "text/plain; charset=utf-8", body = busy_msg, n = sizeof busy_msg - 1;
+        free(owned);
+        owned = NULL;
         add_header(req, H2O_TOKEN_RETRY_AFTER, "5");
         ssize_t at = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, -1);
         if (at >= 0)
@@ -293,19 +303,28 @@ static void send_body(web *s, h2o_req_t *req, const char *user, int status, cons
     static h2o_generator_t generator = { NULL, NULL };
     h2o_start_response(req, &generator);
     if (head) {
+        free(owned);
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
-    held_body *h = h2o_mem_alloc_shared(&req->pool, sizeof *h + n, body_released);
+    held_body *h = h2o_mem_alloc_shared(&req->pool, sizeof *h + (owned ? 0 : n), body_released);
     h->s = s;
     h->n = n;
     h->share = n ? sh : -1;
+    h->owned = owned;
     s->inflight += n;
     if (h->share >= 0)
         s->share[sh].bytes += n;
-    memcpy(h + 1, body, n);
-    h2o_iovec_t buf = h2o_iovec_init(h + 1, n);
+    if (!owned)
+        memcpy(h + 1, body, n);
+    h2o_iovec_t buf = h2o_iovec_init(owned ? owned : (char *)(h + 1), n);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+static void send_body(web *s, h2o_req_t *req, const char *user, int status, const char *type, const char *body,
+                      size_t n)
+{
+    send_owned(s, req, user, status, type, body, n, NULL);
 }
 
 /* RFC 6266: an ASCII fallback name and, when given, the UTF-8 one. */
@@ -334,6 +353,223 @@ static int today_local(void)
     return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 
+/* A page's answer (w->out, handed over to libh2o).  page_ns: its time on
+ * the loop; build_ns: on the thread pool (web_defer), or 0. */
+static void respond(web *s, h2o_req_t *req, web_req *w, uint64_t page_ns, uint64_t build_ns)
+{
+    if (w->out.failed) {
+        web_buf_free(&w->out);
+        w->type = "text/html; charset=utf-8";
+        w->filename[0] = 0;
+        web_error(w, 500, "ページを作れませんでした（大きすぎるか、メモリが足りません）");
+        if (w->out.failed) {
+            web_buf_free(&w->out);
+            w->status = 500;
+        }
+    }
+    if (w->filename[0])
+        disposition(req, w);   /* send_body drops it again if it answers 503 instead */
+    /* the page's own time on the loop, for the bench and the browser's
+     * developer tools (W3C Server Timing); a body built on the pool adds
+     * that time as "build" */
+    char timing[96];
+    if (build_ns)
+        snprintf(timing, sizeof timing, "page;dur=%.3f, build;dur=%.3f", (double)page_ns / 1e6,
+                 (double)build_ns / 1e6);
+    else
+        snprintf(timing, sizeof timing, "page;dur=%.3f", (double)page_ns / 1e6);
+    add_header_by_name(req, "server-timing", timing);
+    char *body = w->out.p;
+    size_t n = w->out.n;
+    w->out = (web_buf){ 0 };
+    send_owned(s, req, w->user, w->status, w->type, body ? body : "", n, body);
+}
+
+/* ---- bodies built on the thread pool (web_int.h) ---- */
+
+/* In the request's pool: libh2o clears the pool when it lets go of the
+ * request (the answer sent, or the connection closed), which tells a job
+ * whose request is gone. */
+typedef struct web_ticket {
+    web_job *job;            /* NULL once the job has answered */
+    h2o_req_t *req;
+} web_ticket;
+
+static void ticket_gone(void *p)
+{
+    web_ticket *t = p;
+    if (t->job) {
+        t->job->ticket = NULL;
+        atomic_store(&t->job->cancel, 1);   /* nobody to read it: stop early */
+    }
+}
+
+static void job_work(uv_work_t *u)
+{
+    web_job *j = u->data;
+    j->work(j);
+}
+
+static int disposable(const web *s);
+static void dispose(web *s);
+
+static void job_done(uv_work_t *u, int status)
+{
+    (void)status;
+    web_job *j = u->data;
+    web *s = j->s;
+    catalogd *d = s->d;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        s->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    s->njobs--;
+    uint64_t build_ns = uv_hrtime() - j->queued_ns;
+    size_t bytes = j->out.cap;
+    /* abandoned: main's walk has closed the connections' handles under
+     * libh2o, which must not be asked to write any more */
+    if (j->ticket && !s->abandoned) {
+        h2o_req_t *req = j->ticket->req;
+        j->ticket->job = NULL;
+        uint64_t t0 = uv_hrtime();
+        web_req w = { .d = d, .status = j->status, .type = j->type, .today = j->today };
+        snprintf(w.user, sizeof w.user, "%s", j->user);
+        if (j->cut && s->closing) {
+            web_buf_free(&j->out);
+            add_header(req, H2O_TOKEN_RETRY_AFTER, "30");
+            web_error(&w, 503, "ノードを停止するため、書き出しを中止しました。少し待ってからもう一度お試しください");
+        } else if (j->cut) {
+            /* nobody reads it; written all the same, so that libh2o finds
+             * the connection closed and lets go of it */
+            log_debug(d, "web view: the client of %s went away; its build was stopped", j->filename);
+            web_buf_free(&j->out);
+            web_error(&w, 503, "接続が切れたため、書き出しを中止しました");
+        } else if (j->error[0]) {
+            web_buf_free(&j->out);
+            web_error(&w, j->status, "%s", j->error);
+        } else {
+            w.out = j->out;
+            j->out = (web_buf){ 0 };
+            snprintf(w.filename, sizeof w.filename, "%s", j->filename);
+            snprintf(w.filename_ja, sizeof w.filename_ja, "%s", j->filename_ja);
+        }
+        respond(s, req, &w, j->loop_ns + (uv_hrtime() - t0), build_ns);
+        web_buf_free(&w.out);
+    } else {
+        if (j->ticket)
+            j->ticket->job = NULL;   /* (its pool is never cleared now, but it must not point here) */
+        log_debug(d, "web view: a body built on the thread pool is dropped (%s)",
+                  s->abandoned ? "the connections were abandoned at the stop" : "its client went away");
+    }
+    web_buf_free(&j->out);
+    j->free(j);
+    /* what the work read mapped store pages here, and its buffers went
+     * back to malloc: trimmed as after any big batch */
+    store_check_pages(d->st);
+    catalogd_churn(d, bytes);
+    if (s->closing && disposable(s))
+        dispose(s);
+}
+
+/* The connection of req (libh2o does not say which socket it is): the
+ * one whose peer is req's peer, address and port. */
+static web_conn *conn_of(web *s, h2o_req_t *req)
+{
+    struct sockaddr_storage a, b;
+    socklen_t la = req->conn->callbacks->get_peername ? req->conn->callbacks->get_peername(req->conn,
+                                                                                         (struct sockaddr *)&a)
+                                                      : 0;
+    if (!la || (a.ss_family != AF_INET && a.ss_family != AF_INET6))
+        return NULL;
+    for (web_conn *c = s->conns; c; c = c->next) {
+        int lb = sizeof b;
+        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&b, &lb) || b.ss_family != a.ss_family)
+            continue;
+        if (a.ss_family == AF_INET) {
+            const struct sockaddr_in *x = (const void *)&a, *y = (const void *)&b;
+            if (x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr)
+                return c;
+        } else {
+            const struct sockaddr_in6 *x = (const void *)&a, *y = (const void *)&b;
+            if (x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr))
+                return c;
+        }
+    }
+    return NULL;
+}
+
+int web_job_stop(web_job *j)
+{
+    if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
+        return 1;
+    /* POLLRDHUP: the client closed its side (a browser's tab closed, the
+     * download cancelled); a client that only half-closes after its
+     * request, which no browser does, loses its export too */
+    struct pollfd p = { .fd = atomic_load(&j->fd), .events = POLLRDHUP };
+    if (p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+        atomic_store(&j->cancel, 1);
+        return 1;
+    }
+    return 0;
+}
+
+int web_defer(web_req *w, web_job *j)
+{
+    web *s = w->d->web;
+    uint8_t key[16];
+    share_key(s, w->req, w->user, key);
+    unsigned mine = 0;
+    for (const web_job *o = s->jobs; o; o = o->next)
+        mine += !memcmp(o->key, key, sizeof key);
+    if (mine >= NODE_WEB_EXPORT_JOBS_SOURCE_MAX) {
+        add_header(w->req, H2O_TOKEN_RETRY_AFTER, "5");
+        return web_error(w, 429, "書き出しを作っている途中です（同時に %u 件まで）。それが終わってからもう一度お試しください",
+                         NODE_WEB_EXPORT_JOBS_SOURCE_MAX), -1;
+    }
+    if (s->njobs >= NODE_WEB_EXPORT_JOBS_MAX) {
+        add_header(w->req, H2O_TOKEN_RETRY_AFTER, "5");
+        return web_error(w, 503, "ほかの書き出しを作っているため混み合っています（同時に %u 件まで）。"
+                                 "少し待ってからもう一度お試しください", NODE_WEB_EXPORT_JOBS_MAX), -1;
+    }
+    web_conn *c = conn_of(s, w->req);
+    uv_os_fd_t fd = -1;
+    if (!c || uv_fileno((uv_handle_t *)&c->tcp, &fd))
+        fd = -1;
+    atomic_init(&j->fd, fd);
+    j->conn = c;
+    web_ticket *t = h2o_mem_alloc_shared(&w->req->pool, sizeof *t, ticket_gone);
+    t->job = j;
+    t->req = w->req;
+    memcpy(j->key, key, sizeof key);
+    snprintf(j->user, sizeof j->user, "%s", w->user);
+    j->today = w->today;
+    atomic_init(&j->cancel, s->closing);
+    j->s = s;
+    j->ticket = t;
+    j->uv.data = j;
+    j->queued_ns = uv_hrtime();
+    int rc = uv_queue_work(w->d->loop, &j->uv, job_work, job_done);
+    if (rc) {
+        t->job = NULL;
+        return web_error(w, 500, "書き出しを始められません: %s", uv_strerror(rc)), -1;
+    }
+    j->prev = NULL;
+    j->next = s->jobs;
+    if (s->jobs)
+        s->jobs->prev = j;
+    s->jobs = j;
+    s->njobs++;
+    w->deferred = 1;
+    return 0;
+}
+
+unsigned web_jobs_building(const catalogd *d)
+{
+    return d->web ? ((const web *)d->web)->njobs : 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     web *s = *(web **)(self + 1);
@@ -359,7 +595,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
 
-    web_req w = { .d = d, .status = 200, .type = "text/html; charset=utf-8", .today = today_local() };
+    web_req w = { .d = d, .status = 200, .type = "text/html; charset=utf-8", .today = today_local(), .req = req };
     char path[NODE_WEB_TARGET_MAX + 1], err[256];
     /* path_normalized: percent-decoded, dot segments resolved */
     size_t pl = req->path_normalized.len < sizeof path ? req->path_normalized.len : sizeof path - 1;
@@ -407,26 +643,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         uint64_t t0 = uv_hrtime();
         rc = fn(&w);
         page_ns = uv_hrtime() - t0;
+        if (w.deferred)
+            w.d->web->jobs->loop_ns = page_ns;   /* the job just queued is the list's first */
     }
     (void)rc;
-    if (w.out.failed) {
-        web_buf_free(&w.out);
-        w.type = "text/html; charset=utf-8";
-        w.filename[0] = 0;
-        web_error(&w, 500, "ページを作れませんでした（大きすぎるか、メモリが足りません）");
-        if (w.out.failed) {
-            web_buf_free(&w.out);
-            w.status = 500;
-        }
-    }
-    if (w.filename[0])
-        disposition(req, &w);   /* send_body drops it again if it answers 503 instead */
-    /* the page's own time on the loop, for the bench and the browser's
-     * developer tools (W3C Server Timing) */
-    char timing[64];
-    snprintf(timing, sizeof timing, "page;dur=%.3f", (double)page_ns / 1e6);
-    add_header_by_name(req, "server-timing", timing);
-    send_body(s, req, user, w.status, w.type, w.out.p ? w.out.p : "", w.out.n);
+    if (!w.deferred)
+        respond(s, req, &w, page_ns, 0);
     web_buf_free(&w.out);
     params_free(&w);
     return 0;
@@ -504,13 +726,19 @@ static void dispose(web *s)
 
 static int disposable(const web *s)
 {
-    return s->nconns == 0 && !s->listening && !s->stall_open && !s->abandoned;
+    return s->nconns == 0 && !s->listening && !s->stall_open && !s->abandoned && !s->njobs;
 }
 
 static void on_conn_closed(uv_handle_t *h)
 {
     web_conn *c = (web_conn *)h;
     web *s = c->w;
+    for (web_job *j = s->jobs; j; j = j->next)
+        if (j->conn == c) {
+            /* its socket's number may be handed out again */
+            atomic_store(&j->fd, -1);
+            j->conn = NULL;
+        }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -778,6 +1006,10 @@ void web_close(catalogd *d)
     if (s->stall_open)
         uv_close((uv_handle_t *)&s->stall, on_stall_closed);
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    /* bodies being built stop at their next row and answer 503: the stop
+     * need not wait for a whole export */
+    for (web_job *j = s->jobs; j; j = j->next)
+        atomic_store(&j->cancel, 1);
 }
 
 void web_force_close(catalogd *d)

@@ -28,6 +28,8 @@ void web_force_close(catalogd *d);
  * theirs.  A file that does not load is logged and the running certificate
  * stays.  Nothing without TLS. */
 void web_reload_tls(catalogd *d);
+/* Bodies (exports) being built on the thread pool now, for the metrics. */
+unsigned web_jobs_building(const catalogd *d);
 /* The address the view listens on ("" when off), e.g. for the ready line. */
 const char *web_url(const catalogd *d);
 

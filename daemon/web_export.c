@@ -12,6 +12,12 @@
  * 導入実績; libxlsxwriter writes a file, so it goes through a private
  * temporary file that is read back and removed.  Both are bounded by
  * NODE_WEB_EXPORT_MAX rows.
+ *
+ * 10,000 rows take about half a second to build, so they are built on the
+ * thread pool (web_defer): the loop runs the search, takes the hits, the
+ * date and the file names into the job, and the job reads the records in
+ * a read snapshot of its own (store_snap), neither the index nor anything
+ * else of the loop's.
  */
 #include "daemon/web_int.h"
 #include "catalog/csv.h"
@@ -23,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,21 +47,28 @@ typedef struct {
 } member_entry;
 
 typedef struct {
+    web_job base;            /* first: the job is freed as this */
+    /* taken on the loop */
     store *st;
     jp_date today;
+    int xlsx, adoptions;
+    catalog_hits h;          /* the search's hits (its refs are what is read) */
+    char tmpdir[1024];       /* for the XLSX's temporary file */
+    /* the work's */
+    store_snap *snap;
     catalog_export_cells_buf *buf;
     proto_csv_buf *csv;      /* writing CSV, or */
     catalog_xlsx *x;         /* XLSX */
     uint64_t numeric;
-    size_t rows;
+    size_t rows, seen;
     int failed;
     member_entry cache[MEMBER_CACHE];
     size_t ncache;
-} export_ctx;
+} export_job;
 
 static int member_of(void *ctx, const proto_id *id, char *code, size_t codelen, char *name, size_t namelen)
 {
-    export_ctx *c = ctx;
+    export_job *c = ctx;
     member_entry one, *e = NULL;
     for (size_t i = 0; i < c->ncache && !e; i++)
         if (!memcmp(&c->cache[i].id, id, sizeof *id))
@@ -65,7 +79,7 @@ static int member_of(void *ctx, const proto_id *id, char *code, size_t codelen, 
         memset(e, 0, sizeof *e);
         e->id = *id;
         store_member m;
-        if (store_member_get(c->st, id, &m) == 0) {
+        if (store_snap_member_get(c->snap, id, &m) == 0) {
             e->known = 1;
             snprintf(e->code, sizeof e->code, "%s", m.code);
             /* a former member marked, as everywhere staff read it */
@@ -81,9 +95,14 @@ static int member_of(void *ctx, const proto_id *id, char *code, size_t codelen, 
 
 static int row_cb(void *ctx, const uint8_t *rec, size_t len)
 {
-    export_ctx *c = ctx;
+    export_job *c = ctx;
     proto_record r;
     const char *row[CATALOG_EXPORT_COLS];
+    /* the daemon stops, or the client has gone: nobody reads the rest */
+    if (atomic_load_explicit(&c->base.cancel, memory_order_relaxed) || (c->seen++ % 64 == 0 && web_job_stop(&c->base))) {
+        c->base.cut = 1;
+        return 1;
+    }
     if (proto_record_decode_stored(rec, len, &r, NULL, 0) || (r.flags & PROTO_FLAG_TOMBSTONE))
         return 0;
     size_t n = catalog_export_cells(&r, member_of, c, c->today, c->buf, row);
@@ -118,78 +137,107 @@ static int too_many(web_req *w, size_t rows)
                              "catalogctl export を使ってください", rows, NODE_WEB_EXPORT_MAX);
 }
 
-static void names(web_req *w, const char *ascii, const char *ja, const char *ext)
+static void names(web_job *j, int t, const char *ascii, const char *ja, const char *ext)
 {
-    int t = w->today;
-    snprintf(w->filename, sizeof w->filename, "%s-%08d.%s", ascii, t, ext);
-    snprintf(w->filename_ja, sizeof w->filename_ja, "%s_%08d.%s", ja, t, ext);
+    snprintf(j->filename, sizeof j->filename, "%s-%08d.%s", ascii, t, ext);
+    snprintf(j->filename_ja, sizeof j->filename_ja, "%s_%08d.%s", ja, t, ext);
 }
 
-static export_ctx *ctx_new(web_req *w)
+static void job_free(web_job *j)
 {
-    export_ctx *c = calloc(1, sizeof *c);
-    if (!c || !(c->buf = malloc(sizeof *c->buf))) {
-        free(c);
-        return NULL;
-    }
-    c->st = w->d->st;
-    c->today = (jp_date){ w->today / 10000, w->today / 100 % 100, w->today % 100 };
-    return c;
+    export_job *e = (export_job *)j;
+    catalog_hits_free(&e->h);
+    free(e);
 }
 
-static void ctx_free(export_ctx *c)
+static void fail(export_job *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(export_job *e, const char *fmt, ...)
 {
-    if (c)
-        free(c->buf);
-    free(c);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->base.error, sizeof e->base.error, fmt, ap);
+    va_end(ap);
+    e->base.status = 500;
 }
 
-int web_page_export_csv(web_req *w)
+static void csv_work(web_job *j);
+static void xlsx_work(web_job *j);
+
+/* The job's part on the loop: the search (the index is the loop's), then
+ * the job queued; 0 either way (the page is written or deferred). */
+static int export_start(web_req *w, int xlsx, int adoptions)
 {
-    const char *kind = web_param(w, "kind");
-    int adoptions = 0;
-    if (kind && !strcmp(kind, "adoption"))
-        adoptions = 1;
-    else if (kind && strcmp(kind, "certification"))
-        return web_error(w, 400, "kind は certification（認定）か adoption（導入実績）です");
     catalog_hits h;
     if (search_all(w, &h))
         return 0;
-    size_t rows = adoptions ? h.nadoptions : h.ncerts;
+    size_t rows = xlsx ? h.ncerts + h.nadoptions : adoptions ? h.nadoptions : h.ncerts;
     if (rows > NODE_WEB_EXPORT_MAX) {
         catalog_hits_free(&h);
         return too_many(w, rows);
     }
-    export_ctx *c = ctx_new(w);
-    proto_csv_buf csv = { 0 };
-    const char *hdr[CATALOG_EXPORT_COLS];
-    const char *k = kind_get(adoptions ? KIND_ADOPTION : KIND_CERTIFICATION)->name;
-    if (!c || proto_csv_append_row_opts(&csv, hdr, catalog_export_headers(k, hdr), PROTO_CSV_NEUTRALISE)) {
-        ctx_free(c);
+    free(h.groups);   /* the pages' grouping: not read by an export */
+    h.groups = NULL;
+    h.ngroups = 0;
+    export_job *e = calloc(1, sizeof *e);
+    if (!e) {
         catalog_hits_free(&h);
         return web_error(w, 500, "メモリが足りません");
     }
-    c->csv = &csv;
-    if (adoptions)
-        store_get_refs(c->st, h.adoptions, h.nadoptions, row_cb, c);
-    else
-        store_get_refs(c->st, h.certs, h.ncerts, row_cb, c);
-    int failed = c->failed;
-    ctx_free(c);
-    catalog_hits_free(&h);
-    if (failed) {
-        proto_csv_buf_free(&csv);
-        return web_error(w, 500, "CSV を作れませんでした（メモリが足りません）");
+    e->st = w->d->st;
+    e->today = (jp_date){ w->today / 10000, w->today / 100 % 100, w->today % 100 };
+    e->xlsx = xlsx;
+    e->adoptions = adoptions;
+    e->h = h;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(e->tmpdir, sizeof e->tmpdir, "%s", tmp && tmp[0] == '/' ? tmp : "/tmp");
+    e->base.status = 200;
+    e->base.free = job_free;
+    if (xlsx) {
+        e->base.type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+        names(&e->base, w->today, "catalog", "認定カタログ", "xlsx");
+    } else {
+        e->base.type = "text/csv; charset=utf-8";
+        if (adoptions)
+            names(&e->base, w->today, "adoptions", "導入実績", "csv");
+        else
+            names(&e->base, w->today, "catalog", "認定カタログ", "csv");
     }
-    web_put(&w->out, "\xef\xbb\xbf", 3);   /* BOM: Excel then reads UTF-8 */
-    web_put(&w->out, csv.data, csv.len);
-    proto_csv_buf_free(&csv);
-    w->type = "text/csv; charset=utf-8";
-    if (adoptions)
-        names(w, "adoptions", "導入実績", "csv");
-    else
-        names(w, "catalog", "認定カタログ", "csv");
+    e->base.work = xlsx ? xlsx_work : csv_work;
+    if (web_defer(w, &e->base))
+        job_free(&e->base);   /* the error page (busy, 429) is written */
     return 0;
+}
+
+/* On a pool thread. */
+static void csv_work(web_job *j)
+{
+    export_job *e = (export_job *)j;
+    proto_csv_buf csv = { 0 };
+    const char *hdr[CATALOG_EXPORT_COLS];
+    const char *k = kind_get(e->adoptions ? KIND_ADOPTION : KIND_CERTIFICATION)->name;
+    if (!(e->buf = malloc(sizeof *e->buf)) ||
+        proto_csv_append_row_opts(&csv, hdr, catalog_export_headers(k, hdr), PROTO_CSV_NEUTRALISE)) {
+        fail(e, "メモリが足りません");
+    } else if (!(e->snap = store_snap_begin(e->st))) {
+        fail(e, "ストアを読めません");
+    } else {
+        e->csv = &csv;
+        if (e->adoptions)
+            store_snap_get_refs(e->snap, e->h.adoptions, e->h.nadoptions, row_cb, e);
+        else
+            store_snap_get_refs(e->snap, e->h.certs, e->h.ncerts, row_cb, e);
+        if (e->failed) {
+            fail(e, "CSV を作れませんでした（メモリが足りません）");
+        } else {
+            web_put(&j->out, "\xef\xbb\xbf", 3);   /* BOM: Excel then reads UTF-8 */
+            web_put(&j->out, csv.data, csv.len);
+        }
+    }
+    store_snap_end(e->snap);
+    e->snap = NULL;
+    free(e->buf);
+    e->buf = NULL;
+    proto_csv_buf_free(&csv);
 }
 
 /* The whole file into b; 0 or -1 with errno. */
@@ -207,56 +255,57 @@ static int slurp(int fd, web_buf *b)
     return n < 0 ? -1 : 0;
 }
 
-int web_page_export_xlsx(web_req *w)
+/* On a pool thread. */
+static void xlsx_work(web_job *j)
 {
-    catalog_hits h;
-    if (search_all(w, &h))
-        return 0;
-    size_t rows = h.ncerts + h.nadoptions;
-    if (rows > NODE_WEB_EXPORT_MAX) {
-        catalog_hits_free(&h);
-        return too_many(w, rows);
-    }
-    const char *tmp = getenv("TMPDIR");
+    export_job *e = (export_job *)j;
     char path[4096], err[512];
-    snprintf(path, sizeof path, "%s/catalogd-export-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+    snprintf(path, sizeof path, "%s/catalogd-export-XXXXXX", e->tmpdir);
     /* mkstemp makes the name ours (mode 0600); libxlsxwriter then writes
      * the file by that name, and it is read back by that name */
     int fd = mkstemp(path);
     if (fd < 0) {
-        catalog_hits_free(&h);
-        return web_error(w, 500, "一時ファイルを作れません（%s）: %s", path, strerror(errno));
+        fail(e, "一時ファイルを作れません（%s）: %s", path, strerror(errno));
+        return;
     }
     close(fd);
-    export_ctx *c = ctx_new(w);
-    catalog_xlsx *x = c ? catalog_xlsx_open(path, err, sizeof err) : NULL;
+    if (!(e->buf = malloc(sizeof *e->buf)))
+        snprintf(err, sizeof err, "メモリが足りません");
+    catalog_xlsx *x = e->buf ? catalog_xlsx_open(path, err, sizeof err) : NULL;
     if (!x) {
-        if (!c)
-            snprintf(err, sizeof err, "メモリが足りません");
-        ctx_free(c);
+        free(e->buf);
+        e->buf = NULL;
         unlink(path);
-        catalog_hits_free(&h);
-        return web_error(w, 500, "Excel ファイルを作れません: %s", err);
+        fail(e, "Excel ファイルを作れません: %s", err);
+        return;
     }
-    c->x = x;
+    e->x = x;
+    if (!(e->snap = store_snap_begin(e->st))) {
+        fail(e, "ストアを読めません");
+        e->failed = 1;   /* no rows: the workbook is closed and thrown away */
+    }
     static const kind_id kinds[2] = { KIND_CERTIFICATION, KIND_ADOPTION };
     static const char *const sheets[2] = { "認定", "導入実績" };
-    for (size_t t = 0; t < 2 && !c->failed; t++) {
+    for (size_t t = 0; t < 2 && !e->failed; t++) {
         const char *k = kind_get(kinds[t])->name, *hdr[CATALOG_EXPORT_COLS];
         catalog_xlsx_sheet(x, sheets[t], hdr, catalog_export_headers(k, hdr));
-        c->numeric = catalog_export_numeric(k);
+        e->numeric = catalog_export_numeric(k);
         if (t == 0)
-            store_get_refs(c->st, h.certs, h.ncerts, row_cb, c);
+            store_snap_get_refs(e->snap, e->h.certs, e->h.ncerts, row_cb, e);
         else
-            store_get_refs(c->st, h.adoptions, h.nadoptions, row_cb, c);
+            store_snap_get_refs(e->snap, e->h.adoptions, e->h.nadoptions, row_cb, e);
     }
-    catalog_hits_free(&h);
-    ctx_free(c);
+    store_snap_end(e->snap);
+    e->snap = NULL;
+    free(e->buf);
+    e->buf = NULL;
     /* close writes the file (and reports the first error of any row) */
     int rc = catalog_xlsx_close(x, err, sizeof err);
-    if (rc == 0) {
+    if (!j->cut && web_job_stop(j))
+        j->cut = 1;   /* not read back for nobody */
+    if (rc == 0 && !j->cut && !e->base.error[0]) {
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 || slurp(fd, &w->out)) {
+        if (fd < 0 || slurp(fd, &j->out)) {
             snprintf(err, sizeof err, "%s", strerror(errno));
             rc = -1;
         }
@@ -264,9 +313,22 @@ int web_page_export_xlsx(web_req *w)
             close(fd);
     }
     unlink(path);
-    if (rc)
-        return web_error(w, 500, "Excel ファイルを作れません: %s", err);
-    w->type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-    names(w, "catalog", "認定カタログ", "xlsx");
-    return 0;
+    if (rc && !e->base.error[0])
+        fail(e, "Excel ファイルを作れません: %s", err);
+}
+
+int web_page_export_csv(web_req *w)
+{
+    const char *kind = web_param(w, "kind");
+    int adoptions = 0;
+    if (kind && !strcmp(kind, "adoption"))
+        adoptions = 1;
+    else if (kind && strcmp(kind, "certification"))
+        return web_error(w, 400, "kind は certification（認定）か adoption（導入実績）です");
+    return export_start(w, 0, adoptions);
+}
+
+int web_page_export_xlsx(web_req *w)
+{
+    return export_start(w, 1, 0);
 }

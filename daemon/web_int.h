@@ -7,7 +7,8 @@
  * headers the page set, the security headers every response carries
  * (Content-Security-Policy and the rest, web.c), and Cache-Control: no-store.
  * Pages run on the event loop: they must be fast (a search, a few store
- * reads) and never block.
+ * reads) and never block; a body that takes long to build (an export) is
+ * built on the thread pool (web_defer).
  *
  * Escaping is the page's duty and has one spelling: every string that came
  * from a record, a member, a parameter or the store goes out through
@@ -19,6 +20,7 @@
 #define DAEMON_WEB_INT_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "daemon/catalogd.h"
@@ -76,6 +78,8 @@ typedef struct web_req {
     char user[NODE_WEB_USER_MAX + 1];  /* the signed-in user (Basic, or the trusted proxy's
                                         * X-Remote-User); "" on an open loopback view */
     int today;               /* yyyymmdd, the local date when the request arrived */
+    struct st_h2o_req_t *req;   /* web.c's: the request, for web_defer */
+    int deferred;            /* web_defer queued the answer: web.c sends nothing now */
 } web_req;
 
 /* The first value of a parameter, or NULL; "" counts as absent. */
@@ -83,6 +87,59 @@ const char *web_param(const web_req *w, const char *name);
 /* Every non-empty value of a parameter (a checkbox group), at most max;
  * returns how many. */
 size_t web_params(const web_req *w, const char *name, const char **out, size_t max);
+
+/* ---- a body built off the loop ----
+ *
+ * An export of 10,000 rows takes half a second to build: on the loop it
+ * stopped gossip, the control socket and every other browser that long.
+ * Its page takes what it needs of the loop's state (the search's hits,
+ * the parameters, today) into a job, quickly, and hands it to web_defer.
+ * The job's work runs on a thread of libuv's pool and fills in the
+ * answer; web.c sends it from the loop when the work is done.  The work
+ * may use only what the job holds (a store_snap for the store: the loop
+ * goes on reading and writing it) and asks web_job_stop now and then: the
+ * daemon stops (the answer is then a 503), or the client has gone away
+ * (libh2o reads nothing while a request is served, so it would not know
+ * before the answer is written: the work looks at the socket itself).
+ * Either way the rest is not built (the work sets `cut`) and nobody gets
+ * the result.  A stop
+ * waits for the work, as it does for a backup. */
+typedef struct web_job {
+    void (*work)(struct web_job *);  /* on a pool thread */
+    void (*free)(struct web_job *);  /* on the loop, when web.c is done with it: frees it */
+    atomic_int cancel;               /* set on the loop: nobody will read the result */
+    atomic_int fd;                   /* the client's socket, -1 once closed (web_job_stop) */
+    /* the answer, as a page sets it in web_req; with error[0], instead an
+     * error page with `status` and that message (made on the loop: the
+     * page frame reads the loop's state) */
+    web_buf out;
+    int status;
+    const char *type;
+    char filename[128], filename_ja[256];
+    char error[512];
+    int cut;                         /* set by the work: it stopped early (web_job_stop) */
+    /* web.c's */
+    uv_work_t uv;
+    struct web *s;
+    struct web_ticket *ticket;       /* in the request's pool; NULL once libh2o let go of it */
+    struct web_job *prev, *next;
+    struct web_conn *conn;           /* its connection, NULL once closed */
+    uint8_t key[16];                 /* the source it counts against (as the response budgets) */
+    char user[NODE_WEB_USER_MAX + 1];
+    int today;                       /* the request's (web_req.today), for the page frame */
+    uint64_t loop_ns, queued_ns;     /* the page's time on the loop; when it was queued */
+} web_job;
+
+/* Queue j's work for w's request: 0, and w->deferred set (the page writes
+ * nothing more).  -1 when it was not queued, with the error page in w:
+ * 503 with NODE_WEB_EXPORT_JOBS_MAX jobs building, 429 with
+ * NODE_WEB_EXPORT_JOBS_SOURCE_MAX of w's source's, 500 if the pool
+ * refused it; j is then still the caller's. */
+int web_defer(web_req *w, web_job *j);
+/* On the pool thread: 1 when the work should stop (cancel set, or the
+ * client's side of the connection closed), else 0.  A poll(2) of the
+ * socket: call it every few dozen rows, not for each. */
+int web_job_stop(web_job *j);
 
 /* ---- the page frame ---- */
 

@@ -429,10 +429,21 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * page, far beyond any catalog, and (page - 1) * 20 never overflows. */
 #define NODE_WEB_PAGE_MAX 100000u
 /* Rows (certifications plus adoptions) of one /export.csv or /export.xlsx.
- * The file is built on the event loop (XLSX through a temporary file): at
+ * The file is built on the thread pool (XLSX through a temporary file): at
  * ~1 KB a row this stays a few MB and well under a second; a bigger
  * export is refused with a hint to narrow it or use catalogctl export. */
 #define NODE_WEB_EXPORT_MAX 10000u
+/* Exports being built at once (daemon/web_export.c).  libuv's pool has
+ * four threads, which also verify peers' signatures and write backups:
+ * three exports leave them one, and hold at most three bodies of
+ * NODE_WEB_BODY_MAX in the making besides what NODE_WEB_INFLIGHT_MAX
+ * holds.  Past it 503.  Past NODE_WEB_EXPORT_JOBS_SOURCE_MAX of one
+ * source's (an address, an IPv6 /64, or behind the trusted proxy a user,
+ * as the response budgets count) 429, so that one client asking again and
+ * again cannot take them all; two, since a browser may fetch the CSV and
+ * the XLSX at once, and an office behind one NAT address is one source. */
+#define NODE_WEB_EXPORT_JOBS_MAX 3u
+#define NODE_WEB_EXPORT_JOBS_SOURCE_MAX 2u
 /* 新着: days back at most (ten years), and rows on the page at most.  The
  * page walks each member's log back from its newest record, reading at
  * most NODE_WEB_NEW_SCAN_MAX records in all, so a member that imported

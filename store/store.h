@@ -22,7 +22,8 @@
  * cheap rules inside its write transaction.
  *
  * A store is used from one thread at a time, except store_member_key's
- * returned EVP_PKEY, which may be used from any thread.
+ * returned EVP_PKEY, which may be used from any thread, and a snapshot
+ * (store_snap_begin), which is used on a thread of its own.
  *
  * The implementation is split by concern: store.c (open, the LMDB layout,
  * meta, info), store_member.c (membership), store_apply.c (precheck, apply,
@@ -214,6 +215,24 @@ int store_forks_at(store *s, const proto_id *author, uint64_t seq, store_rec_cb 
  * absent ones are skipped. */
 typedef struct { proto_id author; uint64_t seq; } store_ref;
 int store_get_refs(store *s, const store_ref *refs, size_t n, store_rec_cb cb, void *ctx);
+
+/* A read snapshot for work on another thread (the thread pool) while the
+ * store's own thread goes on reading and writing: one LMDB read
+ * transaction (the store is opened MDB_NOTLS), begun, used and ended on
+ * that thread.  It touches nothing of the store but LMDB's handles, which
+ * do not change once the store is open: no page accounting (the store's
+ * thread calls store_check_pages when the work is done), no key cache.
+ * The store must stay open until store_snap_end.  NULL on failure. */
+typedef struct store_snap store_snap;
+store_snap *store_snap_begin(store *s);
+/* As store_get_refs, in the snapshot. */
+int store_snap_get_refs(store_snap *n, const store_ref *refs, size_t nrefs, store_rec_cb cb, void *ctx);
+/* As store_member_get, in the snapshot: 0, 1 absent, -1. */
+int store_snap_member_get(store_snap *n, const proto_id *id, store_member *out);
+void store_snap_end(store_snap *n);
+/* On the store's thread: the pages that reads elsewhere (a snapshot) have
+ * mapped are released if they have grown past the bound scans keep. */
+void store_check_pages(store *s);
 
 /* Reading records maps the store's file pages into this process.  Scans
  * (store_foreach_current, store_range, store_get_refs) release them every

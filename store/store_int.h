@@ -74,6 +74,12 @@ struct store {
     struct policy_replay *preplay;
 };
 
+/* A read snapshot (store.h): the store it reads, and its transaction. */
+struct store_snap {
+    store *s;
+    MDB_txn *txn;
+};
+
 /* ---- key encodings (store.c describes the layout) ---- */
 
 /* seq and other counters: 8-byte big-endian, so keys sort by value. */

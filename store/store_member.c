@@ -180,6 +180,14 @@ int store_member_get(store *s, const proto_id *id, store_member *out)
     return rc;
 }
 
+int store_snap_member_get(store_snap *n, const proto_id *id, store_member *out)
+{
+    int rc = member_get_txn(n->s, n->txn, id, out);
+    if (rc == 0)
+        member_endorsements(n->s, n->txn, out);
+    return rc;
+}
+
 int store_members(store *s, store_member_cb cb, void *ctx)
 {
     MDB_txn *txn;

@@ -14,6 +14,7 @@
 #include "store/store_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -132,6 +133,48 @@ int store_get_refs(store *s, const store_ref *refs, size_t n, store_rec_cb cb, v
      * more than its bytes say, so check what is mapped, as after a write. */
     scanned(s, SCAN_CHECK);
     return 0;
+}
+
+/* ---- a snapshot for another thread ---- */
+
+store_snap *store_snap_begin(store *s)
+{
+    store_snap *n = malloc(sizeof *n);
+    if (!n)
+        return NULL;
+    n->s = s;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &n->txn)) {
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+int store_snap_get_refs(store_snap *n, const store_ref *refs, size_t nrefs, store_rec_cb cb, void *ctx)
+{
+    for (size_t i = 0; i < nrefs; i++) {
+        uint8_t lk[40];
+        memcpy(lk, refs[i].author.b, 32);
+        put_be64(lk + 32, refs[i].seq);
+        MDB_val k = { 40, lk }, v;
+        /* log_cb without scanned(): the page accounting is the store's thread's */
+        if (mdb_get(n->txn, n->s->log, &k, &v) == 0 && cb(ctx, v.mv_data, v.mv_size))
+            break;
+    }
+    return 0;
+}
+
+void store_snap_end(store_snap *n)
+{
+    if (!n)
+        return;
+    mdb_txn_abort(n->txn);
+    free(n);
+}
+
+void store_check_pages(store *s)
+{
+    scanned(s, SCAN_CHECK);
 }
 
 int store_get_current(store *s, const proto_id *author, const char *kind, const char *key,

@@ -99,6 +99,18 @@ def test_csv_formula_neutralised_raw_and_round_trip(env):
     show = a.ctl_json("certification", "show", "文京-2026-950")
     rec = show[0] if isinstance(show, list) else show
     assert rec["body"]["company"] == formula, rec["body"]
+    # the full-width ＝ a Japanese IME types: Excel reads it as =
+    wide = "＝HYPERLINK(\"http://evil.example/\",\"詳細\")"
+    a.run(*cert_args("文京-2026-952", wide))
+    a.run("export", "--format", "csv", "--output", out)
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        rows = {r[0]: r for r in csv.reader(f)}
+    assert rows["文京-2026-952"][col] == "'" + wide, rows["文京-2026-952"]
+    res = a.ctl_json("import", out)
+    assert not res.get("updated") and not res.get("added"), res
+    show = a.ctl_json("certification", "show", "文京-2026-952")
+    rec = show[0] if isinstance(show, list) else show
+    assert rec["body"]["company"] == wide, rec["body"]
     # a value that itself starts with ' round-trips both ways: a neutralised
     # export with the default import, a --raw export with import --raw
     a.run(*cert_args("文京-2026-951", "'=株式会社アポストロフィ"))

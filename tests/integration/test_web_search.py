@@ -239,7 +239,7 @@ def test_exports_hold_the_search(env):
     a = env.found()
     b = env.join(a)
     cert(a, "A-1", "防災無線アプリ", "防災", CORP[0], 概要="=HYPERLINK(\"http://example.com\")")
-    cert(b, "B-1", "避難所マップ", "防災、教育", CORP[1])
+    cert(b, "B-1", "避難所マップ", "防災、教育", CORP[1], 概要="＋81 避難所の混雑")
     cert(b, "B-2", "観光案内ボット", "観光・文化", CORP[2])
     synced(a, b)
     adopt(a, "AD-1", f"{b.member_id()}/B-1")
@@ -262,6 +262,7 @@ def test_exports_hold_the_search(env):
     assert by["B-1"]["認定団体"] == "131016 千代田区" and by["A-1"]["認定団体"] == "131059 文京区"
     assert by["B-1"]["分野"] == "防災、教育" and by["B-1"]["状態"] == "認定中"
     assert by["A-1"]["概要"].startswith("'="), by["A-1"]["概要"]     # no formula in Excel
+    assert by["B-1"]["概要"] == "'＋81 避難所の混雑", by["B-1"]["概要"]   # nor from its full-width ＋
     assert not ID_RE.search(body.decode("utf-8"))
 
     st, hd, body = get(a, "/export.csv", {"area": "防災", "kind": "adoption"})

@@ -572,6 +572,23 @@ static void neutralise_formulas(void **state)
     }
     proto_csv_free(&c);
     proto_csv_buf_free(&b);
+    /* the full-width ＝ ＋ － ＠ (an IME's default), which Excel reads as
+     * the ASCII ones; not other full-width signs, nor one inside a cell */
+    const char *fw[] = { "＝HYPERLINK(\"http://evil/\")", "＋81", "－5", "＠SUM(A1)", "'＝already",
+                         "＊x", "ａ＝ｂ", "（株）" };
+    const char *fwant[] = { "'＝HYPERLINK(\"http://evil/\")", "'＋81", "'－5", "'＠SUM(A1)", "''＝already",
+                            "＊x", "ａ＝ｂ", "（株）" };
+    n = sizeof fw / sizeof fw[0];
+    assert_int_equal(proto_csv_append_row_opts(&b, fw, n, PROTO_CSV_NEUTRALISE), 0);
+    assert_int_equal(proto_csv_parse(b.data, b.len, &c, err, sizeof err), 0);
+    assert_int_equal(c.rows[0].ncells, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(c.rows[0].cells[i], fwant[i]);
+        proto_csv_unneutralise(c.rows[0].cells[i]);
+        assert_string_equal(c.rows[0].cells[i], fw[i]);
+    }
+    proto_csv_free(&c);
+    proto_csv_buf_free(&b);
     /* a CR at the start is neutralised too */
     const char *cr[] = { "\rx" };
     assert_int_equal(proto_csv_append_row_opts(&b, cr, 1, PROTO_CSV_NEUTRALISE), 0);
