@@ -283,10 +283,13 @@ static void send_owned(web *s, h2o_req_t *req, const char *user, int status, con
     /* a small answer (an error page, /healthz) always goes: 256 of them
      * are a few MB; a larger one waits while slow clients hold the
      * budget, or while its own source holds its share of it (see
-     * limits.h) */
+     * limits.h).  A source holding nothing may have one answer above its
+     * share (a whole catalog's CSV is ~40 MB, its share 32 MiB: it was
+     * refused however long the browser waited); bodies are at most
+     * NODE_WEB_BODY_MAX, and the budget in all still holds. */
     if (!head && n > NODE_WEB_INFLIGHT_SMALL &&
         (s->inflight + n > NODE_WEB_INFLIGHT_MAX ||
-         (sh >= 0 && s->share[sh].bytes + n > NODE_WEB_INFLIGHT_SOURCE_MAX))) {
+         (sh >= 0 && s->share[sh].bytes && s->share[sh].bytes + n > NODE_WEB_INFLIGHT_SOURCE_MAX))) {
         status = 503, type = "text/plain; charset=utf-8", body = busy_msg, n = sizeof busy_msg - 1;
         free(owned);
         owned = NULL;

@@ -417,7 +417,9 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 #define NODE_WEB_INFLIGHT_MAX (2u * NODE_WEB_BODY_MAX)
 /* ...and per source (an IPv4 address, an IPv6 /64, or behind the trusted
  * proxy a signed-in user): one client reading slowly on 17 connections held
- * the whole budget and every other export got 503 for hours. */
+ * the whole budget and every other export got 503 for hours.  A source
+ * holding nothing may have one answer above it (up to NODE_WEB_BODY_MAX:
+ * a whole catalog's export). */
 #define NODE_WEB_INFLIGHT_SOURCE_MAX (NODE_WEB_INFLIGHT_MAX / 4u)
 /* An answer this small is sent whatever the budget (error pages, /healthz):
  * NODE_WEB_CONN_MAX of them are a few MB. */
