@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,7 +384,15 @@ int catalog_xlsx_close(catalog_xlsx *x, char *err, size_t errlen)
         if (!workbook_add_worksheet(x->wb, NULL))
             fail(x, "cannot add a sheet");
     }
+    /* libxlsxwriter 1.1 formats the document's times with gmtime(), whose
+     * result is one static struct tm of libc's: the daemon closes
+     * workbooks on the thread pool (exports) and on its loop (evidence
+     * sheets) at once.  This lock guards that library-internal static,
+     * not state of ours, so it is the one file-scope object here. */
+    static pthread_mutex_t close_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&close_lock);
     lxw_error e = workbook_close(x->wb);
+    pthread_mutex_unlock(&close_lock);
     if (x->failed) {
         if (err && errlen)
             snprintf(err, errlen, "%s: %s", x->path, x->err);
