@@ -116,6 +116,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# compiles daemon/defer.c into itself (the daemon's records set aside)
+$(BUILD)/bench/member_sync: daemon/defer.c daemon/defer.h
+
 # Install the Debian packages we build and test with, only those missing.
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
