@@ -150,6 +150,12 @@ int defer_add(defer_set *ds, const uint8_t *raw, size_t len, const proto_id *aut
     }
     ds->n++;
     ds->bytes += len;
+    if (g->woken || ds->wake_all) {
+        /* marked and not taken yet (the caller had no room for them): it
+         * is taken with the rest, so it counts with them */
+        ds->nwoken++;
+        ds->bwoken += len;
+    }
     if (unknown) {
         ds->nunknown++;
         ds->unknown_bytes += len;

@@ -141,6 +141,18 @@ static void woken_by_their_authors_change(void **state)
     assert_int_equal(ds.nunknown, 0);
     assert_int_equal(ds.unknown_bytes, 0);
     assert_int_equal(ds.retriaged, 3);
+    /* woken but not taken (the ingest had no room for them): a record
+     * added to the author meanwhile counts with them, as take hands it
+     * over too */
+    add(&ds, &newcomer.id, 4, 0, STORE_GAP);
+    note(s, "b");
+    admit(s, &newcomer);   /* a second endorsement: its entry written again */
+    assert_int_equal(defer_wake(&ds, s, NULL), 1);
+    add(&ds, &newcomer.id, 5, 0, STORE_GAP);
+    size_t bytes;
+    assert_int_equal(defer_wake(&ds, s, &bytes), 2);
+    assert_int_equal(bytes, 16);
+    assert_int_equal(wake_take(&ds, s, &g), 2);
     defer_free(&ds);
     store_close(s);
 }
