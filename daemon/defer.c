@@ -3,6 +3,9 @@
  */
 #include "daemon/defer.h"
 
+#include <openssl/rand.h>
+
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +19,27 @@ struct defer_group {
     size_t n, cap;
 };
 
-/* Author ids are hashes of keys: their first bytes are as good as any hash. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* A record is set aside on its header alone, before its signature is
+ * checked: its author id is any 32 bytes the peer wrote, not necessarily
+ * the hash of a key, so it is hashed whole under a seed of this set's
+ * (as daemon/gossip.c's author index): ids a peer picked alike in some
+ * bytes do not pile up in one run of the table. */
 static size_t slot_of(const defer_set *ds, const proto_id *a)
 {
-    uint64_t h;
-    memcpy(&h, a->b, sizeof h);
+    uint64_t h = ds->seed, w;
+    for (int i = 0; i < 4; i++) {
+        memcpy(&w, a->b + 8 * i, 8);
+        h = mix64(h ^ w);
+    }
     return (size_t)h & (ds->nslot - 1);
 }
 
@@ -88,6 +107,8 @@ void defer_init(defer_set *ds, store *st)
 {
     memset(ds, 0, sizeof *ds);
     ds->seen = store_changes(st);
+    if (RAND_bytes((unsigned char *)&ds->seed, sizeof ds->seed) != 1)
+        ds->seed = (uint64_t)(uintptr_t)ds ^ 0x9e3779b97f4a7c15ull;   /* still not the ids' own bytes */
 }
 
 void defer_free(defer_set *ds)

@@ -36,6 +36,7 @@ typedef struct {
     size_t ng, capg, nempty;
     uint32_t *slot;          /* open addressing by author: index + 1 into g, 0 free */
     size_t nslot;            /* a power of two, at least twice ng */
+    uint64_t seed;           /* of the table's hash (slot_of) */
     uint64_t seen;           /* store_changes when last woken */
     size_t nclock;           /* groups with a record waiting for the clock */
     uint32_t *wk;            /* the groups defer_wake marked, by index */
