@@ -127,6 +127,10 @@ void defer_free(defer_set *ds)
 int defer_add(defer_set *ds, const uint8_t *raw, size_t len, const proto_id *author, uint64_t seq,
               uint64_t vv, int pc, int unknown)
 {
+    /* compact could not make a table: without one no group is found, and
+     * a second group of the same author would be made below */
+    if (!ds->nslot && ds->ng && rehash(ds, ds->ng))
+        return -1;
     defer_group *g = find(ds, author);
     if (!g) {
         if (ds->ng == ds->capg) {
@@ -220,8 +224,9 @@ size_t defer_wake(defer_set *ds, store *st, size_t *bytes)
             *bytes = 0;
         return 0;
     }
-    /* the authors the store changed since the last look: one lookup each */
-    if (store_changed(st, ds->seen, wake_id, ds))
+    /* the authors the store changed since the last look: one lookup each
+     * (no table, compact being out of memory: no lookup finds them) */
+    if ((!ds->nslot && rehash(ds, ds->ng)) || store_changed(st, ds->seen, wake_id, ds))
         ds->wake_all = 1;
     ds->seen = store_changes(st);
     /* everyone (the store cannot tell, or the list could not grow), or the
