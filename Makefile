@@ -91,6 +91,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
 
+# compile daemon/defer.c into themselves (the daemon's records set aside)
+$(BUILD)/tests/test_defer: daemon/defer.c daemon/defer.h
+
 # compiles daemon/control.c into itself (the rest of the daemon stubbed)
 $(BUILD)/tests/test_control: daemon/control.c daemon/control_watch.c daemon/control_policy.c $(wildcard daemon/*.h)
 
@@ -115,6 +118,9 @@ $(BUILD)/fuzz-seeds/gen_seeds: tests/fuzz/gen_seeds.c $(LIB)
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# compiles daemon/defer.c into itself (the daemon's records set aside)
+$(BUILD)/bench/member_sync: daemon/defer.c daemon/defer.h
 
 # Install the Debian packages we build and test with, only those missing.
 deps:

@@ -11,7 +11,8 @@
  * as member ids are), after daemon/ingest.c's triage (the batch in
  * (author, seq) order, store_precheck_batch, a gap whose predecessor is in
  * the batch taken with it); records whose author is not a member yet are
- * set aside and ride with the next batch, as the daemon does.
+ * set aside, and ride with the next batch once their author changed, as
+ * the daemon does: with daemon/defer.c itself (compiled in here).
  *
  *     member_sync N [ADMISSION]       (defaults 500, 2)
  *
@@ -20,9 +21,12 @@
  * process's CPU time over the same span, steadier on a shared machine),
  * member_sync_apply_cpu_ms (of it, in store_apply_prechecked: what issue
  * 12 is about; the rest is mostly the prechecks of records set aside,
- * taken again with every batch as the daemon's triage does),
- * member_sync_records, member_sync_fed (records handed to the store,
- * those set aside counted each time they ride along), member_sync_replays
+ * taken again when their author changed, as the daemon's triage does),
+ * member_sync_records, member_sync_fed (records handed to the store's
+ * prechecks, those set aside counted each time they ride along: the
+ * daemon's triage per record is member_sync_fed / member_sync_records;
+ * before daemon/defer.c every record set aside rode with every batch),
+ * member_sync_retriaged (of them, records set aside taken again), member_sync_replays
  * (store_member_stats), and
  * member_sync_active (members active at the end: N when all went in).
  * Signatures are not verified here (the daemon does that on the thread
@@ -32,6 +36,9 @@
 #include "proto/record.h"
 #include "proto/util.h"
 #include "store/store.h"
+/* the daemon's own set of records set aside (loop thread code using only
+ * the store's API; the Makefile lists it as a prerequisite) */
+#include "daemon/defer.c"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +199,16 @@ static int cmp_rec(const void *a, const void *b)
     return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* The records defer_take hands back (owned: freed after their batch). */
+typedef struct { uint8_t **raw; size_t *len; size_t n; } taken;
+
+static void take_put(void *ctx, uint8_t *raw, size_t len)
+{
+    taken *t = ctx;
+    t->raw[t->n] = raw;
+    t->len[t->n++] = len;
+}
+
 static int count_active(void *ctx, const store_member *m)
 {
     *(int *)ctx += m->status == STORE_MEMBER_ACTIVE;
@@ -235,13 +252,20 @@ int main(int argc, char **argv)
     int *res = malloc((total + 1) * sizeof *res), *pcs = malloc((total + 1) * sizeof *pcs);
     EVP_PKEY **keys = calloc(total + 1, sizeof *keys);
     proto_record *aside = malloc((total + 1) * sizeof *aside);
+    int *aside_pc = malloc((total + 1) * sizeof *aside_pc);
+    defer_set ds;
+    defer_init(&ds, s);
+    taken tk = { malloc((total + 1) * sizeof *tk.raw), malloc((total + 1) * sizeof *tk.len), 0 };
     double t0 = now_s(), c0 = cpu_s(), apply_cpu = 0;
     for (int a = 0; a <= n; a++) {
         size_t bn = 0, sn = 0;
-        /* what was set aside rides with this batch */
-        for (size_t k = 0; k < held; k++)
-            batch[bn++] = aside[k];
-        held = 0;
+        /* what was set aside rides with this batch if its author changed */
+        tk.n = 0;
+        if (defer_wake(&ds, s, NULL))
+            defer_take(&ds, take_put, &tk);
+        for (size_t k = 0; k < tk.n; k++)
+            if (proto_record_decode(tk.raw[k], tk.len[k], &batch[bn++], err, sizeof err))
+                die("decode", err);
         if (a < n)
             for (size_t k = 0; k < order[a]->n; k++)
                 if (proto_record_decode(order[a]->log[k].raw, order[a]->log[k].len, &batch[bn++], err, sizeof err))
@@ -264,7 +288,7 @@ int main(int argc, char **argv)
             if (pc == STORE_NEW || pc == STORE_FORK)
                 sel[sn++] = batch[k];
             else if (pc == STORE_GAP || pc == STORE_UNKNOWN_AUTHOR)
-                aside[held++] = batch[k];
+                aside[held++] = batch[k], aside_pc[held - 1] = pc;
             else if (pc != STORE_DUP)
                 die("record refused", store_result_str(pc));
         }
@@ -278,13 +302,23 @@ int main(int argc, char **argv)
         size_t in = 0;
         for (size_t k = 0; k < sn; k++)
             if (res[k] == STORE_UNKNOWN_AUTHOR || res[k] == STORE_GAP)
-                aside[held++] = sel[k];
+                aside[held++] = sel[k], aside_pc[held - 1] = res[k];
             else if (res[k] == STORE_NEW)
                 in++;
             else
                 die("record refused", store_result_str(res[k]));
+        /* set aside as daemon/ingest.c's defer_rec does (no budgets here:
+         * the bench has no anti-entropy to fetch what they would drop) */
+        for (size_t k = 0; k < held; k++)
+            if (defer_add(&ds, aside[k].raw, aside[k].raw_len, &aside[k].author, aside[k].seq,
+                          store_vv_get(s, &aside[k].author), aside_pc[k], aside_pc[k] == STORE_UNKNOWN_AUTHOR))
+                die("memory", "out");
+        held = 0;
+        for (size_t k = 0; k < tk.n; k++)
+            free(tk.raw[k]);
+        tk.n = 0;
         /* after the last log, retry until nothing more goes in */
-        if (a == n && held && in)
+        if (a == n && ds.n && in)
             a--;
     }
     double t1 = now_s(), c1 = cpu_s();
@@ -303,6 +337,8 @@ int main(int argc, char **argv)
     printf("member_sync_apply_cpu_ms %d %.1f\n", n, apply_cpu * 1000);
     printf("member_sync_records %d %zu\n", n, total);
     printf("member_sync_fed %d %zu\n", n, fed);
+    printf("member_sync_retriaged %d %llu\n", n, (unsigned long long)ds.retriaged);
+    printf("member_sync_left_aside %d %zu\n", n, ds.n);
     printf("member_sync_replays %d %llu\n", n, (unsigned long long)replays);
     printf("member_sync_active %d %d\n", n, active);
     store_close(s);
@@ -325,5 +361,9 @@ int main(int argc, char **argv)
     free(keys);
     free(sel);
     free(aside);
+    free(aside_pc);
+    free(tk.raw);
+    free(tk.len);
+    defer_free(&ds);
     return active == n ? 0 : 1;
 }

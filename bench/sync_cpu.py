@@ -16,7 +16,8 @@ runs; this measures CPU per record instead, on the same data every time:
 BUILD picks the binaries (default build).  SYNC_CPU_RECORD=FILE records
 a perf profile of the newcomer (attached before the founder starts, so the
 whole sync is in it; SYNC_CPU_LOOP=1: its loop thread only,
-SYNC_CPU_CALLGRAPH=dwarf for call chains).  This machine's perf has no
+SYNC_CPU_CALLGRAPH=dwarf for call chains, SYNC_CPU_EVENT=page-faults: every
+page fault instead of CPU samples).  This machine's perf has no
 hardware counters (a VM): CPU time from schedstat is the figure, and
 callgrind (valgrind --tool=callgrind on the newcomer of a small template)
 gives instruction counts.  SYNC_CPU_KEEP=1 keeps the last trial's data;
@@ -139,8 +140,10 @@ def run(d, trials):
         perf = None
         if os.environ.get("SYNC_CPU_RECORD"):
             cg = os.environ.get("SYNC_CPU_CALLGRAPH")
-            perf = subprocess.Popen(["perf", "record", "-F", os.environ.get("SYNC_CPU_FREQ", "2000"),
-                                     "-o", os.environ["SYNC_CPU_RECORD"]] +
+            ev = os.environ.get("SYNC_CPU_EVENT")
+            perf = subprocess.Popen(["perf", "record"] +
+                                    (["-e", ev, "-c", "1"] if ev else ["-F", os.environ.get("SYNC_CPU_FREQ", "2000")]) +
+                                    ["-o", os.environ["SYNC_CPU_RECORD"]] +
                                     (["--call-graph", cg] if cg else []) +
                                     ["-t" if os.environ.get("SYNC_CPU_LOOP") else "-p", str(nproc.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

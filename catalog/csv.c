@@ -387,7 +387,7 @@ static int parse_text(const char *t, size_t n, parse_ctx *c)
 /* ---- a large sheet in pieces, one per core ----
  *
  * catalogctl import parses the whole sheet before it checks a row or sends
- * one, the other cores waiting (PERFORMANCE.md §33).  A large text is cut
+ * one, the other cores waiting (PERFORMANCE.md §34).  A large text is cut
  * at line starts into pieces parsed at once, each by a parser of its own
  * that starts at the piece's line number; the rows are then put one after
  * the other.  That is the serial parse exactly when every piece but the

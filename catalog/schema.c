@@ -507,6 +507,7 @@ typedef struct {
     const int *failed;   /* fields that already had a fault (collecting them all), or NULL */
     const catalog_vocab *vocab;  /* the lists of the policy in force, or NULL (the defaults) */
     int full;            /* catalog_record_validate_full: no in-place shortcut */
+    int text_ok;         /* the record's body passed the text rule (proto_record.text_checked) */
 } ctx;
 
 /* The values a field takes: its schema's, or for the fields the alliance's
@@ -1006,7 +1007,7 @@ int catalog_vocab_item_check(const char *s, size_t n, char *err, size_t errlen)
 {
     static const catalog_field f = { "policy", "分野・契約方法", "policy", CAT_TEXT, CATALOG_VOCAB_ITEM_MAX,
                                      0, NULL, NULL, 0 };
-    ctx c = { &f, &f, 1, NULL, err, errlen, NULL, NULL, 0 };
+    ctx c = { &f, &f, 1, NULL, err, errlen, NULL, NULL, 0, 0 };
     const char *t = s;
     size_t tn = n;
     char *out = NULL;
@@ -1251,7 +1252,7 @@ static int build(const char *kind, const catalog_vocab *vocab, const catalog_kv 
         raw[f - fs] = kv[i].value;   /* later wins; NULL or "" clears */
     }
     for (size_t j = 0; j < nf; j++) {
-        ctx c = { &fs[j], fs, nf, vals, err, errlen, fn ? failed : NULL, vocab, 0 };
+        ctx c = { &fs[j], fs, nf, vals, err, errlen, fn ? failed : NULL, vocab, 0, 0 };
         const char *s = raw[j];
         size_t sl = s ? strlen(s) : 0;
         int r = 0;
@@ -1373,7 +1374,7 @@ int catalog_field_canon(const char *kind, const char *name, const char *text, ch
     vals = calloc(nf, sizeof *vals);
     if (!vals)
         return proto_err(err, errlen, "out of memory");
-    ctx c = { f, fs, nf, vals, err, errlen, NULL, NULL, 0 };
+    ctx c = { f, fs, nf, vals, err, errlen, NULL, NULL, 0, 0 };
     value *v = &vals[f - fs];
     if (convert(&c, s, sl, v) == 0) {
         if (strlen(v->s) < outlen) {
@@ -1498,13 +1499,20 @@ static int iso_date(const char *s, size_t n, jp_date *d)
 }
 
 /* Free text that text_check gives back unchanged: at most max bytes, no CR
- * to turn into LF, and what the text rule accepts. */
-static int text_as_stored(const char *s, size_t n, size_t max, int multiline)
+ * to turn into LF, and what the text rule accepts.  A string of a body
+ * that passed the record's text rule (c->text_ok: proto_text_check with
+ * PROTO_TEXT_NL, which refuses CR too) is not walked again for it: what
+ * the rule without PROTO_TEXT_NL adds is only that \n and \t are refused
+ * too (proto/text.c allowed_nl), two memchr.  Every certification's text
+ * fields came through here twice per record that arrived. */
+static int text_as_stored(const ctx *c, const char *s, size_t n, size_t max, int multiline)
 {
     if (n > max || n > VALUE_RAW_MAX)
         return 0;
     if (multiline && memchr(s, '\r', n))
         return 0;
+    if (c->text_ok)
+        return multiline || (!memchr(s, '\n', n) && !memchr(s, '\t', n));
     return proto_text_check(s, n, multiline ? PROTO_TEXT_NL : 0, NULL) == 0;
 }
 
@@ -1520,7 +1528,7 @@ static int item_as_stored(ctx *c, const char *s, size_t n)
             return 0;
     if (values)
         return listed_as_is(values, s, n) != NULL;
-    return text_as_stored(s, n, CATALOG_LIST_ITEM_MAX, 0);
+    return text_as_stored(c, s, n, CATALOG_LIST_ITEM_MAX, 0);
 }
 
 /* A stored list that list_value gives back item for item, recognised in
@@ -1580,7 +1588,7 @@ static int stored_in_place(ctx *c, value *v, const char *s, size_t n)
         return 0;
     switch (f->type) {
     case CAT_TEXT:
-        if (!text_as_stored(s, n, f->max, (f->flags & CATALOG_F_MULTILINE) != 0))
+        if (!text_as_stored(c, s, n, f->max, (f->flags & CATALOG_F_MULTILINE) != 0))
             return 0;
         break;
     case CAT_DATE:
@@ -1595,7 +1603,7 @@ static int stored_in_place(ctx *c, value *v, const char *s, size_t n)
     case CAT_ENUM:
         values = values_of(c);
         if (!values) {
-            if (!text_as_stored(s, n, f->max, 0))
+            if (!text_as_stored(c, s, n, f->max, 0))
                 return 0;
             break;
         }
@@ -1886,7 +1894,7 @@ static int record_validate(const proto_record *r, int full, char *err, size_t er
          * name a value of a policy this node does not hold yet, or one a
          * later policy removed (docs/DECISIONS.md) */
         static const catalog_vocab open = { NULL, NULL, 1 };
-        ctx c = { &fs[j], fs, nf, vals, err, errlen, NULL, &open, full };
+        ctx c = { &fs[j], fs, nf, vals, err, errlen, NULL, &open, full, r->text_checked };
         if (!at[j]) {
             if (fs[j].required) {
                 rc = FERR0(&c, "必須です");
@@ -1987,7 +1995,7 @@ static int parse_lone(const char *kind, const char *field, const char *s, int (*
     int rc;
     if (!vals)
         return proto_err(err, errlen, "out of memory");
-    ctx c = { f, fs, nf, vals, why, sizeof why, NULL, NULL, 0 };
+    ctx c = { f, fs, nf, vals, why, sizeof why, NULL, NULL, 0, 0 };
     trim(&s, &n, 0);
     if (n == 0)
         rc = proto_err(why, sizeof why, "%s (%s): 値がありません", f->ja, f->name);

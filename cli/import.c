@@ -63,7 +63,7 @@ const char import_usage[] = USAGE;
  * members have nothing to verify, and the daemon builds it on its loop
  * alone, so a core waits.  32 rows are built, signed (one thread) and
  * committed in a few ms, and give each member ~4 ms of verification
- * while the daemon builds the next chunk (PERFORMANCE.md §33). */
+ * while the daemon builds the next chunk (PERFORMANCE.md §34). */
 #define CHUNK 250
 #define FIRST_CHUNK 32
 #define CHUNKS_IN_FLIGHT 4

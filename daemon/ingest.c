@@ -7,6 +7,7 @@
  * result to node_applied().  See ingest.h.
  */
 #include "daemon/ingest.h"
+#include "daemon/defer.h"
 #include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
@@ -32,10 +33,9 @@ typedef struct vjob vjob;
 
 struct ingest {
     peer *p;
-    pending_rec *deferred;    /* records waiting for their author or predecessor */
-    size_t ndeferred, capdeferred;
-    size_t deferred_bytes;    /* their bytes (also counted in d->deferred_bytes) */
-    size_t nunknown, unknown_bytes;   /* of them, by authors who are no members */
+    /* records waiting for their author or predecessor, by author; their
+     * bytes are also counted in d->deferred_bytes */
+    defer_set ds;
     /* Records received, not yet handed to a verify job: their bytes one
      * after the other in abuf, which becomes the job's frame as it is (no
      * copy per record, no allocation per record), and their lengths. */
@@ -119,7 +119,7 @@ static void verify_work(uv_work_t *w)
     c->why[0] = 0;
     for (size_t i = c->from; i < c->to; i++) {
         vitem *it = &j->it[i];
-        const proto_record *r = &j->r[i];
+        proto_record *r = &j->r[i];   /* this chunk's own: the text rule marks it checked */
         char why[256];
         int text = proto_record_check_text(r, why, sizeof why);
         /* triage read the header only: a body that is not even what a
@@ -159,29 +159,8 @@ static int cmp_rec(const void *a, const void *b)
 }
 
 static void start_job(peer *p, vjob *j, int may_inline);
-static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal);
 static vjob *acc_take(peer *p, int *fatal);
 static void retry_deferred(peer *p);
-
-static int list_add(pending_rec **list, size_t *n, size_t *cap, const uint8_t *raw, size_t len)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        pending_rec *nl = realloc(*list, nc * sizeof *nl);
-        if (!nl)
-            return -1;
-        *list = nl;
-        *cap = nc;
-    }
-    uint8_t *c = malloc(len);
-    if (!c)
-        return -1;
-    memcpy(c, raw, len);
-    (*list)[*n].raw = c;
-    (*list)[*n].len = len;
-    (*n)++;
-    return 0;
-}
 
 /* acc's first buffer: it doubles from here up to a batch (the collection
  * bound, NODE_INGEST_COLLECT_BYTES, and the frame that crossed it). */
@@ -241,11 +220,22 @@ static void spare_drop(ingest *g)
     g->sparecap = 0;
 }
 
-/* The deferred list was emptied (taken for a job, moved to acc, freed). */
-static void deferred_cleared(ingest *g)
+/* defer_take's put into acc (room reserved by the caller). */
+static void acc_put_owned(void *ctx, uint8_t *raw, size_t len)
 {
-    g->p->d->deferred_bytes -= g->deferred_bytes;
-    g->deferred_bytes = g->nunknown = g->unknown_bytes = 0;
+    acc_put(ctx, raw, len);
+    free(raw);
+}
+
+typedef struct { pending_rec *l; size_t n; } take_list;
+
+/* defer_take's put into a list (as many entries as defer_wake said). */
+static void list_put_owned(void *ctx, uint8_t *raw, size_t len)
+{
+    take_list *t = ctx;
+    t->l[t->n].raw = raw;
+    t->l[t->n].len = len;
+    t->n++;
 }
 
 /* The author whose vector entry was last read, while records are set
@@ -275,24 +265,20 @@ static int defer_rec(ingest *g, const proto_record *r, int pc, vv_cache *vc)
     if (pc == STORE_UNKNOWN_AUTHOR && store_digest_get(d->st, &dg, &gh, &has_genesis))
         has_genesis = 1;
     int unknown = pc == STORE_UNKNOWN_AUTHOR && has_genesis;
-    if (r->seq > vc->vv + NODE_INGEST_DEFER_WINDOW || g->ndeferred >= NODE_INGEST_DEFER_MAX ||
-        g->deferred_bytes + r->raw_len > NODE_INGEST_DEFER_BYTES ||
+    defer_set *ds = &g->ds;
+    if (r->seq > vc->vv + NODE_INGEST_DEFER_WINDOW || ds->n >= NODE_INGEST_DEFER_MAX ||
+        ds->bytes + r->raw_len > NODE_INGEST_DEFER_BYTES ||
         d->deferred_bytes + r->raw_len > NODE_INGEST_DEFER_TOTAL_BYTES ||
-        (unknown && (g->nunknown >= NODE_INGEST_DEFER_UNKNOWN_MAX ||
-                     g->unknown_bytes + r->raw_len > NODE_INGEST_DEFER_UNKNOWN_BYTES)) ||
-        list_add(&g->deferred, &g->ndeferred, &g->capdeferred, r->raw, r->raw_len)) {
+        (unknown && (ds->nunknown >= NODE_INGEST_DEFER_UNKNOWN_MAX ||
+                     ds->unknown_bytes + r->raw_len > NODE_INGEST_DEFER_UNKNOWN_BYTES)) ||
+        defer_add(ds, r->raw, r->raw_len, &r->author, r->seq, vc->vv, pc, unknown)) {
         d->counters.records_dropped++;
         log_debug(d, "dropped a record set aside (seq %llu, held %llu, %zu set aside, %zu bytes)",
-                  (unsigned long long)r->seq, (unsigned long long)vc->vv, g->ndeferred, g->deferred_bytes);
+                  (unsigned long long)r->seq, (unsigned long long)vc->vv, ds->n, ds->bytes);
         gossip_dropped(d, &r->author);
         return 0;
     }
-    g->deferred_bytes += r->raw_len;
     d->deferred_bytes += r->raw_len;
-    if (unknown) {
-        g->nunknown++;
-        g->unknown_bytes += r->raw_len;
-    }
     return 0;
 }
 
@@ -408,19 +394,16 @@ static void verify_done(uv_work_t *w, int status)
     job_free(j);
     catalogd_churn(d, churn);
     if (next) {
-        /* Records set aside (an author admitted by this batch, say) ride
-         * with the batch after next, which is checked after this one is
-         * written; waiting for a pause in the stream could take long. */
-        size_t moved = 0;
-        for (size_t i = 0; i < g->ndeferred; i++)
-            moved += g->deferred[i].len;
-        if (g->ndeferred && acc_reserve(g, g->ndeferred, moved) == 0) {
-            for (size_t i = 0; i < g->ndeferred; i++) {
-                acc_put(g, g->deferred[i].raw, g->deferred[i].len);
-                free(g->deferred[i].raw);
-            }
-            g->ndeferred = 0;
-            deferred_cleared(g);
+        /* Records set aside whose author changed (admitted by this batch,
+         * say) ride with the batch after next, which is checked after this
+         * one is written; waiting for a pause in the stream could take
+         * long.  The others stay aside: triaged again, they could only be
+         * set aside again (defer.h). */
+        size_t moved, k = defer_wake(&g->ds, d->st, &moved);
+        if (k && acc_reserve(g, k, moved) == 0) {
+            size_t held = g->ds.bytes;
+            defer_take(&g->ds, acc_put_owned, g);
+            d->deferred_bytes -= held - g->ds.bytes;
         }
         peer_pump(p);   /* still busy: collect the batch after next meanwhile */
     }
@@ -657,17 +640,6 @@ static vjob *job_from_list(peer *p, pending_rec *list, size_t n, int *fatal)
     return j;
 }
 
-/* job_from_list on the peer's deferred list, which is left empty. */
-static vjob *job_take(peer *p, pending_rec **list, size_t *n, size_t *cap, int *fatal)
-{
-    pending_rec *l = *list;
-    size_t k = *n;
-    *list = NULL;
-    *n = *cap = 0;
-    deferred_cleared(p->ing);
-    return job_from_list(p, l, k, fatal);
-}
-
 /* Triage what acc holds into a job, which gets acc's buffer as its frame;
  * acc is left empty. */
 static vjob *acc_take(peer *p, int *fatal)
@@ -709,10 +681,16 @@ static vjob *acc_take(peer *p, int *fatal)
 static void retry_deferred(peer *p)
 {
     ingest *g = p->ing;
-    if (g->ndeferred) {
+    size_t bytes, k = defer_wake(&g->ds, p->d->st, &bytes);
+    take_list t = { k ? malloc(k * sizeof *t.l) : NULL, 0 };
+    if (t.l) {
         int fatal;
-        /* triage re-defers what still cannot apply; a job means progress */
-        vjob *j = job_take(p, &g->deferred, &g->ndeferred, &g->capdeferred, &fatal);
+        size_t held = g->ds.bytes;
+        defer_take(&g->ds, list_put_owned, &t);
+        p->d->deferred_bytes -= held - g->ds.bytes;
+        /* triage sets aside again what still cannot apply; a job means
+         * progress */
+        vjob *j = job_from_list(p, t.l, t.n, &fatal);
         if (j) {
             start_job(p, j, 0);
             return;
@@ -749,8 +727,10 @@ void ingest_flush(ingest *g)
 ingest *ingest_new(peer *p)
 {
     ingest *g = calloc(1, sizeof *g);
-    if (g)
+    if (g) {
         g->p = p;
+        defer_init(&g->ds, p->d->st);
+    }
     return g;
 }
 
@@ -758,10 +738,8 @@ void ingest_free(ingest *g)
 {
     if (!g)
         return;
-    deferred_cleared(g);
-    for (size_t i = 0; i < g->ndeferred; i++)
-        free(g->deferred[i].raw);
-    free(g->deferred);
+    g->p->d->deferred_bytes -= g->ds.bytes;
+    defer_free(&g->ds);
     free(g->abuf);
     free(g->alens);
     free(g->spare);

@@ -8,9 +8,10 @@
  * write transaction, and reported to node_applied().  While one batch is
  * verified the next is collected (at most a bound: ingest_full tells the
  * connection to stop reading, so TCP pushes back).  Records that cannot
- * apply yet (a gap, an author not yet admitted) are set aside and retried
- * after the next batch.  A broken record or a bad signature fails the
- * connection (peer_fail).
+ * apply yet (a gap, an author not yet admitted) are set aside by author
+ * (daemon/defer.h) and retried after a batch once the store says their
+ * author changed (admitted, a key, its log moved).  A broken record or a
+ * bad signature fails the connection (peer_fail).
  *
  * An ingest belongs to one peer and lives as long as it (verify jobs hold a
  * reference on the peer).  Loop thread only.

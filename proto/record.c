@@ -447,6 +447,7 @@ static int record_decode(const uint8_t *buf, size_t len, proto_record *rec, int 
     rec->sig_len = sl;
     rec->body = bstart;
     rec->body_len = (size_t)(t.p - bstart);
+    rec->text_checked = body && text_rule;
     return 0;
 }
 
@@ -468,10 +469,11 @@ int proto_record_decode_header(const uint8_t *buf, size_t len, proto_record *rec
     return record_decode(buf, len, rec, 0, 0, err, errlen);
 }
 
-int proto_record_check_text(const proto_record *r, char *err, size_t errlen)
+int proto_record_check_text(proto_record *r, char *err, size_t errlen)
 {
     proto_rd t;
     const char *why = NULL;
+    r->text_checked = 0;
     if (!key_valid(r->key, strlen(r->key), 1))
         return proto_err(err, errlen, "record key invalid (1..%u bytes of UTF-8 text without control "
                          "or bidi characters)", PROTO_KEY_MAX);
@@ -482,6 +484,7 @@ int proto_record_check_text(const proto_record *r, char *err, size_t errlen)
         return proto_err(err, errlen, "record body: %s", why ? why : t.err);
     if (!proto_rd_done(&t))
         return proto_err(err, errlen, "record header: trailing bytes after body");
+    r->text_checked = 1;
     return 0;
 }
 

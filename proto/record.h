@@ -47,6 +47,13 @@ typedef struct {
     uint64_t seq, time_ms;
     uint32_t flags;
     const uint8_t *body; size_t body_len;  /* msgpack map, within tbs */
+    /* 1 once the body passed the text rule here (proto_record_decode, or
+     * proto_record_check_text): every string in it is text that
+     * proto_text_check accepts with PROTO_TEXT_NL.  A kind's validator may
+     * then check a text field for no more than what its own rule adds
+     * (no line break or tab); 0 (a record decoded otherwise, or built by
+     * hand) leaves it the whole walk. */
+    int text_checked;
 } proto_record;
 
 /* A body under construction: an ordered list of string fields and values
@@ -108,7 +115,7 @@ int proto_record_decode_header(const uint8_t *buf, size_t len, proto_record *r,
  * + check_text accepts exactly what proto_record_decode accepts; ingest
  * splits them so that the body's checks run on the thread pool with the
  * signature check, not on the loop. */
-int proto_record_check_text(const proto_record *r, char *err, size_t errlen);
+int proto_record_check_text(proto_record *r, char *err, size_t errlen);   /* sets r->text_checked */
 
 /* Verify r's signature under `pub`.  0 good, -1 bad (err says why). */
 int proto_record_verify(const proto_record *r, EVP_PKEY *pub, char *err, size_t errlen);

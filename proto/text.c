@@ -37,19 +37,16 @@ int proto_text_check(const char *s, size_t n, unsigned flags, int32_t *bad)
     size_t i = 0;
     if (bad)
         *bad = -1;
-    if (!proto_utf8_valid(s, n))
-        return -1;
     /* Fast path, exact: in valid UTF-8 every refused code point has a byte
      * below 0x20, or 0x7f, or starts with 0xc2 (C1: U+0080..U+009F) or
      * 0xe2 (the bidi controls U+202A..U+202E, U+2066..U+2069).  Text with
      * none of these (most Japanese and ASCII text) needs no lookup; the
      * rest is decided by utf8proc's tables below.  Every record that
-     * arrives runs through here, once per string. */
-    int plain = 1;
-    for (size_t k = 0; k < n && plain; k++) {
-        unsigned char c = (unsigned char)s[k];
-        plain = c >= 0x20 && c != 0x7f && c != 0xc2 && c != 0xe2;
-    }
+     * arrives runs through here, once per string: the UTF-8 check finds
+     * those bytes in its own walk (one walk, not two). */
+    int plain;
+    if (!proto_utf8_valid_plain(s, n, &plain))
+        return -1;
     if (plain)
         return 0;
     while (i < n) {

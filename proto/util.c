@@ -29,8 +29,14 @@ int proto_err(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-int proto_utf8_valid(const char *str, size_t n)
+/* proto_utf8_valid, and with plain non-NULL also whether no character
+ * starts with a byte below 0x20, 0x7f, 0xc2 or 0xe2 (what proto_text_check
+ * looks up further): continuation bytes (0x80..0xbf) are none of these, so
+ * only lead bytes are tested, in the same walk.  Inlined into both callers,
+ * so the one without plain tests nothing more. */
+static inline int utf8_scan(const char *str, size_t n, int *plain)
 {
+    int pl = 1;
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < n) {
@@ -39,7 +45,12 @@ int proto_utf8_valid(const char *str, size_t n)
         unsigned cp;
         if (c == 0)
             return 0;
-        if (c < 0x80) { i++; continue; }
+        if (c < 0x80) {
+            pl &= c >= 0x20 && c != 0x7f;
+            i++;
+            continue;
+        }
+        pl &= c != 0xc2 && c != 0xe2;
         if ((c & 0xf0) == 0xe0 && n - i >= 3) {
             /* Japanese text is almost all 3-byte sequences, and every
              * string of every record that arrives passes here: the general
@@ -68,7 +79,19 @@ int proto_utf8_valid(const char *str, size_t n)
             return 0;
         i += len;
     }
+    if (plain)
+        *plain = pl;
     return 1;
+}
+
+int proto_utf8_valid(const char *str, size_t n)
+{
+    return utf8_scan(str, n, NULL);
+}
+
+int proto_utf8_valid_plain(const char *str, size_t n, int *plain)
+{
+    return utf8_scan(str, n, plain);
 }
 
 void proto_hex(const uint8_t *b, size_t n, char *out)

@@ -15,6 +15,9 @@ int proto_err(char *err, size_t errlen, const char *fmt, ...)
 
 /* 1 if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, no NUL). */
 int proto_utf8_valid(const char *s, size_t n);
+/* proto_utf8_valid, and *plain: 1 when no character of s starts with a
+ * byte below 0x20, 0x7f, 0xc2 or 0xe2 (proto_text_check's fast path). */
+int proto_utf8_valid_plain(const char *s, size_t n, int *plain);
 
 /* SHA-256 of b[0..n).  OpenSSL 3's one-shot SHA256() fetches the
  * algorithm from the provider store on every call (~0.45 µs, as much as

@@ -385,6 +385,7 @@ int store_alliance_forget(store *s, char *err, size_t errlen)
         }
     }
     cache_clear(s);
+    author_changed(s, NULL);
     if ((rc = mdb_txn_commit(txn)))
         return lmdb_err(err, errlen, "commit", rc);
     return 0;

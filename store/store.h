@@ -321,6 +321,17 @@ int store_member_rederive(store *s, int *changed, char *err, size_t errlen);
 /* How many times this process's store derived membership afresh, and how
  * many of those changed it. */
 void store_member_stats(store *s, uint64_t *rederives, uint64_t *fixups);
+/* For records that wait on their author (daemon/defer.c: its membership,
+ * a key, its log's next record): a count that grows with every write of a
+ * member entry, a member key or an author's vector entry in this process
+ * (a genesis, an admission, a replay, a rotation, a record appended, an
+ * abort that took writes back), and which authors changed since an
+ * earlier count.  store_changed calls cb with the id of each author
+ * written after `since` (repeats possible) and returns 0, or returns 1
+ * without calling it when those are not all known (too many since, or a
+ * change that may have touched anyone): then every waiter must look. */
+uint64_t store_changes(store *s);
+int store_changed(store *s, uint64_t since, void (*cb)(void *ctx, const proto_id *id), void *ctx);
 /* The genesis chain check (docs/DECISIONS.md 1).  A genesis that arrives
  * from a peer on a node told to trust a sponsor (meta sponsor_id, written by
  * `catalogctl join`) is held but unchecked until the members derived from

@@ -446,6 +446,9 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
             meta_put_txn(s, txn, "alliance", name, strlen(name)) ||
             meta_put_txn(s, txn, "admission", a, 8) || member_put_txn(s, txn, &m))
             return -1;
+        /* before a genesis every author was unknown (no alliance yet):
+         * whoever waited for one may apply now */
+        author_changed(s, NULL);
         /* A genesis from a peer, on a node told to trust a sponsor: held
          * until the membership records lead from it to that sponsor
          * (store_genesis_check; docs/DECISIONS.md 1).  store_create_genesis
@@ -525,6 +528,7 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         chain_append_cur(s, txn, memo_sum_cursor(s, txn, bm), &r->author, r->seq, &h,
                          run && bm->chain_valid ? bm->chain : NULL, chain))
         return -1;
+    author_changed(s, &r->author);   /* its vector entry moved */
     if (run) {
         bm->have = r->seq;
         memcpy(bm->chain, chain, 32);

@@ -27,6 +27,11 @@
 #include <openssl/evp.h>
 
 #define KEYCACHE 4096   /* slots, power of two; more members than this just miss */
+/* Authors changed, remembered for store_changed: a replay rewrites every
+ * member (1,788 in the largest alliance) and a batch is at most 4,096
+ * records, so a waiter that looks after every batch mostly sees ids, not
+ * "everyone". */
+#define CHG_RING 4096
 
 /* The store's pages mapped in this process are released when they have
  * grown past SCAN_RELEASE, checked every SCAN_CHECK bytes a scan reads and
@@ -72,6 +77,13 @@ struct store {
     /* the policy as the replay running now derives it, turn by turn
      * (store_policy.c); NULL outside a replay */
     struct policy_replay *preplay;
+    /* Changes of authors, for records that wait on them (store_changed):
+     * how many there were, the ids of the last CHG_RING, and the count at
+     * the last change that may have touched anyone (chg_all), and the
+     * count when it was last read (chg_read: only the ids after it are
+     * unread by every waiter, so only there does a run count once). */
+    uint64_t chg, chg_all, chg_read;
+    proto_id chg_ring[CHG_RING];
 };
 
 /* A read snapshot (store.h): the store it reads, and its transaction. */
@@ -169,6 +181,15 @@ EVP_PKEY *key_from_spki(const uint8_t *der, size_t len);
 /* Drop every cached member key: after membership changes, and after an
  * aborted write (the cache may hold keys the abort took back). */
 void cache_clear(store *s);
+/* id's member entry, keys or log were written (NULL: anyone's may have
+ * been), for store_changed: member_put_txn, key_set_txn, key_del_txn and
+ * the append of a record call it, and a genesis and store_alliance_forget
+ * with NULL.  Counted when written, not when committed: an abort only
+ * makes a waiter look again.  What a write takes away (a replay empties
+ * the members and keys before it writes them again) is not counted: a
+ * record that could not apply before cannot apply for it.  A run of one
+ * author's records counts once. */
+void author_changed(store *s, const proto_id *id);
 /* Derive membership from a checked and verified member record, inside the
  * write transaction that stores it.  0; 1 when the record derives nothing
  * (its certificate no longer parses); -1 on a store failure only. */

@@ -105,6 +105,7 @@ int key_set_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t from_se
     if (mdb_put(txn, s->keyown, &ok, &ov, 0))
         return -1;
 done:
+    author_changed(s, member);
     cache_clear(s);
     return 0;
 }
@@ -125,6 +126,7 @@ static int key_del_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t 
         return -1;
     if (mdb_del(txn, s->keys, &kv, NULL))
         return -1;
+    author_changed(s, member);
     cache_clear(s);
     return 0;
 }

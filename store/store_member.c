@@ -138,6 +138,11 @@ int member_put_txn(store *s, MDB_txn *txn, const store_member *m)
     MDB_val k = { 32, (void *)m->id.b }, v = { sb.size, sb.data };
     int rc = mdb_put(txn, s->members, &k, &v, 0);
     msgpack_sbuffer_destroy(&sb);
+    /* a pending member's records apply no more than a stranger's (its key
+     * is no member's key: key_at_txn), so records waiting on it need not
+     * look; a replay writes every pending entry again */
+    if (m->status != STORE_MEMBER_PENDING)
+        author_changed(s, &m->id);
     /* m's membership changed: its key is looked up afresh (a key is
      * cached in the slot of its member's id, and no other member's key
      * depends on m's entry) */
@@ -220,6 +225,37 @@ void cache_clear(store *s)
 {
     keycache_drop(s);
     s->nactive_ok = 0;
+}
+
+/* ---- changes of authors (store_changed) ---- */
+
+void author_changed(store *s, const proto_id *id)
+{
+    if (!id) {
+        s->chg_all = ++s->chg;
+        return;
+    }
+    /* a run of one author's records: once, while no waiter read the
+     * count since the run's first */
+    if (s->chg > s->chg_all && s->chg > s->chg_read && !memcmp(&s->chg_ring[(s->chg - 1) % CHG_RING], id, 32))
+        return;
+    s->chg_ring[s->chg % CHG_RING] = *id;
+    s->chg++;
+}
+
+uint64_t store_changes(store *s)
+{
+    s->chg_read = s->chg;
+    return s->chg;
+}
+
+int store_changed(store *s, uint64_t since, void (*cb)(void *ctx, const proto_id *id), void *ctx)
+{
+    if (since > s->chg || since < s->chg_all || s->chg - since > CHG_RING)
+        return 1;
+    for (uint64_t c = since; c < s->chg; c++)
+        cb(ctx, &s->chg_ring[c % CHG_RING]);
+    return 0;
 }
 
 EVP_PKEY *key_from_spki(const uint8_t *der, size_t len)

@@ -254,3 +254,33 @@ def test_join_replaces_a_genesis_left_unchecked(env):
     nid = n.member_id()
     wait_until(lambda: b.run("get", "note", "k", "--author", nid, check=False)[0] == 0, 20,
                what="n's note on b")
+
+
+def _admit_late(env, mode):
+    """m (its daemon stopped) sends three notes of a newcomer who is no
+    member yet, then the newcomer's admission (m's own record): a sets the
+    notes aside, and must take them once the admission is applied — no
+    one else holds them, and the probe never answers a want, so only the
+    retry of what was set aside can bring them in."""
+    a = env.found()
+    m = env.join(a)
+    wait_until(lambda: digests_equal([a, m]), 20, what="m holds the alliance")
+    m.stop()
+    before = a.status()["records"]
+    rc, out, err = _probe(env, m.dir, a, mode)
+    assert rc == 3 and "recv error" not in out, (rc, out, err)
+    wait_until(lambda: a.status()["records"] == before + 4, 10,
+               what="the newcomer's notes, set aside until its admission, applied")
+    assert sum(1 for st, _ in _members(a).values() if st == "member") == 3
+
+
+def test_records_set_aside_apply_once_their_author_is_admitted(env):
+    """The admission comes in a later batch than the notes."""
+    _admit_late(env, "admit-late")
+
+
+def test_records_set_aside_apply_when_their_admission_is_in_the_same_batch(env):
+    """The admission comes in the same frame, after the notes: the batch's
+    prechecks see no member, the admission is applied with the batch, and
+    the notes are taken again after it."""
+    _admit_late(env, "admit-same")

@@ -58,6 +58,13 @@
  *                digest before schema 2), but different logs.  Prints
  *                "split N differ K base B" (the records take seqs B+1..B+N) and the
  *                differing seqs; waits 2 s, exits 3
+ *   admit-late / admit-same
+ *                three notes by a newcomer (a fresh identity, 132021 立川市)
+ *                who is no member yet, then its admission signed by DIR:
+ *                admit-late sends the admission 1 s after the notes (the
+ *                receiver has set them aside and finished that batch),
+ *                admit-same in the same frame after them; prints "newcomer
+ *                HEX", waits 2 s, exits 3
  *   relay-from   [--source DIR2] a note signed by DIR2's identity at the seq
  *                DIR2's own node would write next, sent over DIR's connection:
  *                a relay forwarding another member's record; waits 2 s, exits
@@ -371,6 +378,57 @@ int main(int argc, char **argv)
         proto_hex(h.b, 32, hx);
         printf("hash %s\n", hx);
         fflush(stdout);
+    } else if (!strncmp(mode, "admit-", 6)) {
+        certs_identity x;
+        char hx[65];
+        if (certs_make("132021", "立川市", "ed25519", &x, err, sizeof err)) {
+            fprintf(stderr, "peerprobe: %s\n", err);
+            return 2;
+        }
+        proto_hex(x.id.b, 32, hx);
+        printf("newcomer %s\n", hx);
+        fflush(stdout);
+        msg_list l;
+        msg_list_init(&l, MSG_RECORDS);
+        for (int i = 0; i < 3; i++) {
+            char key[16];
+            snprintf(key, sizeof key, "late-%d", i);
+            if (proto_record_sign(&si.genesis, &x.id, "note", key, (uint64_t)i + 1, proto_now_ms(), 0, b,
+                                  x.key, &rec, &rl, err, sizeof err)) {
+                fprintf(stderr, "peerprobe: %s\n", err);
+                return 2;
+            }
+            msg_list_add_record(&l, rec, rl);
+            free(rec);
+        }
+        proto_body *ab = proto_body_new();
+        proto_body_str(ab, "op", "admit");
+        proto_body_bin(ab, "cert", x.der, x.der_len);
+        proto_body_str(ab, "code", x.code);
+        proto_body_str(ab, "name", x.name);
+        if (proto_record_sign(&si.genesis, &id.id, "member", hx, store_vv_get(st, &id.id) + 1,
+                              proto_now_ms(), 0, ab, id.key, &rec, &rl, err, sizeof err)) {
+            fprintf(stderr, "peerprobe: %s\n", err);
+            return 2;
+        }
+        proto_body_free(ab);
+        size_t fl;
+        const uint8_t *f;
+        if (!strcmp(mode, "admit-late")) {
+            f = msg_list_frame(&l, &fl);
+            SSL_write(ssl, f, (int)fl);
+            msg_list_reset(&l);
+            sleep(1);
+        }
+        msg_list_add_record(&l, rec, rl);
+        free(rec);
+        rec = NULL;
+        f = msg_list_frame(&l, &fl);
+        SSL_write(ssl, f, (int)fl);
+        msg_list_destroy(&l);
+        certs_free(&x);
+        struct timeval tv = { 2, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     } else if (!strcmp(mode, "relay-from")) {
         certs_identity sid;
         store *sst;
@@ -650,7 +708,7 @@ int main(int argc, char **argv)
      * keeps sending (its anti-entropy probes) */
     int timed = !strncmp(mode, "equivocate-", 11) || !strncmp(mode, "split-", 6) ||
                 !strncmp(mode, "member-fork-", 12) || !strcmp(mode, "genesis-only") ||
-                !strcmp(mode, "cert-ok") || !strcmp(mode, "relay-from");
+                !strcmp(mode, "cert-ok") || !strcmp(mode, "relay-from") || !strncmp(mode, "admit-", 6);
     uint64_t until = proto_now_ms() + 2000;
     if (quiet) {
         printf("sent\n");

@@ -508,6 +508,88 @@ static void multiline_flag(void **state)
     }
 }
 
+/* cert_base with `name` set to val by proto_body_str_checked (no text
+ * check: a body another node's code could sign), signed, then decoded as
+ * ingest's triage decodes it (the header only: no text rule run). */
+static void sign_header_only(const char *name, const char *val, uint8_t **buf, proto_record *r)
+{
+    proto_body *b = proto_body_new();
+    proto_id alliance, author;
+    size_t len;
+    char why[256];
+    int found = 0;
+    for (size_t i = 0; i < N(cert_base); i++) {
+        const fld *f = &cert_base[i];
+        int rc;
+        if (!strcmp(f->name, name))
+            rc = proto_body_str_checked(b, name, val), found = 1;
+        else if (f->t == 's')
+            rc = proto_body_str(b, f->name, f->s);
+        else {
+            char item[256];   /* the list's first item is enough here */
+            snprintf(item, sizeof item, "%.*s", (int)strcspn(f->s, "|"), f->s);
+            const char *one[] = { item };
+            rc = proto_body_strs(b, f->name, one, 1);
+        }
+        assert_int_equal(rc, 0);
+    }
+    if (!found)   /* not in the base: added at the end */
+        assert_int_equal(proto_body_str_checked(b, name, val), 0);
+    memset(&alliance, 0x11, sizeof alliance);
+    memset(&author, 0x22, sizeof author);
+    if (proto_record_sign(&alliance, &author, "certification", "文京-2026-001", 1, 1700000000000ull, 0, b,
+                          g_key, buf, &len, why, sizeof why))
+        fail_msg("sign: %s", why);
+    proto_body_free(b);
+    if (proto_record_decode_header(*buf, len, r, why, sizeof why))
+        fail_msg("decode: %s", why);
+}
+
+/* The validator checks a text field only for what its own rule adds to
+ * the record's text rule when that rule ran on the record (text_checked),
+ * and walks it whole otherwise: a control character in a field is refused
+ * either way, and a tab in a one-line field after the record's rule (which
+ * allows tabs) passed. */
+static void text_rule_trusted_only_once_run(void **state)
+{
+    uint8_t *buf;
+    proto_record r;
+    char err[512];
+    /* U+0007 in 事業者名: no text rule ran, so the validator's own walk
+     * must find it (trusting an unchecked body would accept it in place) */
+    sign_header_only("company", "株式会社\aテスト", &buf, &r);
+    assert_int_equal(r.text_checked, 0);
+    err[0] = 0;
+    assert_int_not_equal(catalog_record_validate(&r, err, sizeof err), 0);
+    assert_non_null(strstr(err, "事業者名 (company)"));
+    /* and the record's rule refuses it, leaving the record unchecked */
+    assert_int_not_equal(proto_record_check_text(&r, NULL, 0), 0);
+    assert_int_equal(r.text_checked, 0);
+    assert_int_not_equal(catalog_record_validate(&r, err, sizeof err), 0);
+    free(buf);
+    /* a tab and a line break in one-line fields, after the record's rule
+     * passed them (it allows both in any string) */
+    const char *one_line[][2] = { { "company", "株式会社\tテスト" }, { "product", "AI\n議事録" },
+                                  { "status_reason", "一\t二" } };
+    for (size_t i = 0; i < N(one_line); i++) {
+        sign_header_only(one_line[i][0], one_line[i][1], &buf, &r);
+        assert_int_equal(proto_record_check_text(&r, err, sizeof err), 0);
+        assert_int_equal(r.text_checked, 1);
+        err[0] = 0;
+        if (catalog_record_validate(&r, err, sizeof err) == 0)
+            fail_msg("%s with a tab or line break accepted", one_line[i][0]);
+        if (!strstr(err, "改行やタブ"))
+            fail_msg("%s: %s", one_line[i][0], err);
+        free(buf);
+    }
+    /* in a multi-line field both stay allowed */
+    sign_header_only("summary", "一行目\n二行目\tタブ", &buf, &r);
+    assert_int_equal(proto_record_check_text(&r, err, sizeof err), 0);
+    if (catalog_record_validate(&r, err, sizeof err))
+        fail_msg("multi-line summary refused: %s", err);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,6 +607,7 @@ int main(void)
         cmocka_unit_test(keys_and_tombstones),
         cmocka_unit_test(multiline_flag),
         cmocka_unit_test(in_place_edges),
+        cmocka_unit_test(text_rule_trusted_only_once_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "proto/text.h"
+#include "proto/util.h"
+
+#include <stdint.h>
+#include <utf8proc.h>
 
 static void check_classes(void **state)
 {
@@ -30,6 +34,66 @@ static void check_classes(void **state)
     assert_int_equal(proto_text_check("a\xff", 2, 0, &bad), -1);
     assert_int_equal(bad, -1);
     assert_int_equal(proto_text_check("a\0b", 3, 0, NULL), -1);
+}
+
+/* What proto_text_check decides, the long way: valid UTF-8 first, then
+ * every code point looked up (no fast path). */
+static int check_slow(const char *s, size_t n, unsigned flags)
+{
+    if (!proto_utf8_valid(s, n))
+        return -1;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0)
+            return -1;
+        if (proto_text_cp_refused(cp) && !((flags & PROTO_TEXT_NL) && (cp == '\n' || cp == '\t')))
+            return -1;
+        i += (size_t)k;
+    }
+    return 0;
+}
+
+/* The fast path (the UTF-8 walk noting the bytes a refused code point
+ * starts with) decides as the long way does: every code point between
+ * other text, and random byte strings from the bytes that matter (C0,
+ * DEL, continuation bytes, the leads 0xc2 and 0xe2 and their neighbours,
+ * surrogate and 4-byte leads). */
+static void fast_path_same_as_slow(void **state)
+{
+    (void)state;
+    for (int32_t cp = 0; cp <= 0x10ffff; cp++) {
+        if (cp >= 0xd800 && cp <= 0xdfff)
+            continue;
+        char buf[16] = "x";
+        utf8proc_ssize_t l = utf8proc_encode_char(cp, (utf8proc_uint8_t *)buf + 1);
+        memcpy(buf + 1 + l, "語", 3);
+        size_t n = 1 + (size_t)l + 3;
+        for (unsigned fl = 0; fl <= PROTO_TEXT_NL; fl += PROTO_TEXT_NL)
+            if (proto_text_check(buf, n, fl, NULL) != check_slow(buf, n, fl))
+                fail_msg("U+%04X flags %u: fast %d, slow %d", (unsigned)cp, fl,
+                         proto_text_check(buf, n, fl, NULL), check_slow(buf, n, fl));
+    }
+    static const unsigned char alphabet[] = { 0x00, 0x09, 0x0a, 0x0d, 0x1b, 0x1f, 0x20, 'a', 0x7e, 0x7f,
+                                              0x80, 0x81, 0x8f, 0x9b, 0xa0, 0xa6, 0xae, 0xbf, 0xc0, 0xc1,
+                                              0xc2, 0xc3, 0xdf, 0xe0, 0xe1, 0xe2, 0xe3, 0xed, 0xef, 0xf0,
+                                              0xf4, 0xf5, 0xff };
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int t = 0; t < 300000; t++) {
+        char buf[12];
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t n = 1 + x % sizeof buf;
+        uint64_t y = x;
+        for (size_t i = 0; i < n; i++) {
+            y = y * 6364136223846793005ull + 1442695040888963407ull;
+            buf[i] = (char)alphabet[(y >> 33) % sizeof alphabet];
+        }
+        for (unsigned fl = 0; fl <= PROTO_TEXT_NL; fl += PROTO_TEXT_NL)
+            if (proto_text_check(buf, n, fl, NULL) != check_slow(buf, n, fl))
+                fail_msg("random string %d (%zu bytes) flags %u differs", t, n, fl);
+    }
 }
 
 static void escape_forms(void **state)
@@ -64,6 +128,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(check_classes),
+        cmocka_unit_test(fast_path_same_as_slow),
         cmocka_unit_test(escape_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
