@@ -2,6 +2,7 @@
  * daemon/defer.c — records set aside, by author; see defer.h.
  */
 #include "daemon/defer.h"
+#include "proto/util.h"
 
 #include <openssl/rand.h>
 
@@ -19,15 +20,6 @@ struct defer_group {
     size_t n, cap;
 };
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* A record is set aside on its header alone, before its signature is
  * checked: its author id is any 32 bytes the peer wrote, not necessarily
  * the hash of a key, so it is hashed whole under a seed of this set's
@@ -35,12 +27,7 @@ static uint64_t mix64(uint64_t x)
  * bytes do not pile up in one run of the table. */
 static size_t slot_of(const defer_set *ds, const proto_id *a)
 {
-    uint64_t h = ds->seed, w;
-    for (int i = 0; i < 4; i++) {
-        memcpy(&w, a->b + 8 * i, 8);
-        h = mix64(h ^ w);
-    }
-    return (size_t)h & (ds->nslot - 1);
+    return (size_t)proto_id_hash(ds->seed, a) & (ds->nslot - 1);
 }
 
 static defer_group *find(const defer_set *ds, const proto_id *a)

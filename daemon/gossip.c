@@ -53,29 +53,10 @@ typedef struct {
     uint64_t seed;
 } author_index;
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static uint64_t author_hash(uint64_t seed, const proto_id *a)
-{
-    uint64_t h = seed, w;
-    for (int i = 0; i < 4; i++) {
-        memcpy(&w, a->b + 8 * i, 8);
-        h = mix64(h ^ w);
-    }
-    return h;
-}
-
 /* The slot of `a`: holding its entry, or the empty one where it belongs. */
 static uint32_t *aidx_slot(author_index *x, const void *entries, size_t stride, const proto_id *a)
 {
-    size_t mask = x->cap - 1, i = (size_t)author_hash(x->seed, a) & mask;
+    size_t mask = x->cap - 1, i = (size_t)proto_id_hash(x->seed, a) & mask;
     while (x->slot[i] && memcmp((const char *)entries + (x->slot[i] - 1) * stride, a, 32))
         i = (i + 1) & mask;
     return &x->slot[i];

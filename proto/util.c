@@ -200,6 +200,25 @@ int proto_id_parse(const char *s, proto_id *out)
     return ob == PROTO_ID_LEN ? 0 : -1;
 }
 
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+uint64_t proto_id_hash(uint64_t seed, const proto_id *id)
+{
+    uint64_t h = seed, w;
+    for (int i = 0; i < 4; i++) {
+        memcpy(&w, id->b + 8 * i, 8);
+        h = mix64(h ^ w);
+    }
+    return h;
+}
+
 int proto_id_is_zero(const proto_id *id)
 {
     static const proto_id z;

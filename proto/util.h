@@ -40,6 +40,11 @@ void proto_id_short(const proto_id *id, char out[10]);
 int  proto_id_parse(const char *s, proto_id *out);
 
 int proto_id_is_zero(const proto_id *id);
+/* A hash of all 32 bytes of id under seed (splitmix64's finaliser per
+ * word): for tables keyed by ids a peer may choose (an author id is
+ * looked at before its signature), seeded per table so chosen ids do not
+ * pile up in one run. */
+uint64_t proto_id_hash(uint64_t seed, const proto_id *id);
 
 /* Milliseconds since the Unix epoch (wall clock). */
 uint64_t proto_now_ms(void);
