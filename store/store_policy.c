@@ -34,6 +34,7 @@
 #include "catalog/schema.h"
 
 #include <msgpack.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +393,7 @@ struct policy_replay {
     size_t n, cap;
     uint32_t *idx;      /* slot + 1, by hash */
     size_t capi;
+    uint64_t seed;      /* of idx's hash (slot_hash) */
     uint8_t *hist;      /* POLICY_HIST_ENTRY each */
     size_t nhist, caphist;
     const proto_record *taking;   /* the record taking its turn (not yet in the log outside a replay) */
@@ -432,6 +434,16 @@ void policy_replay_free(policy_replay *p)
     free(p);
 }
 
+/* An empty state, its table's seed drawn (a seed of 0 if that fails:
+ * slower under chosen targets, never wrong). */
+static policy_replay *replay_new(void)
+{
+    policy_replay *p = calloc(1, sizeof *p);
+    if (p && RAND_bytes((unsigned char *)&p->seed, sizeof p->seed) != 1)
+        p->seed = 0;
+    return p;
+}
+
 int policy_replay_begin(store *s, MDB_txn *txn, policy_replay **out)
 {
     genesis_copy g = { 0 };
@@ -445,7 +457,7 @@ int policy_replay_begin(store *s, MDB_txn *txn, policy_replay **out)
     }
     if (!g.has_genesis)
         return 0;   /* no alliance: the replay derives nothing either */
-    policy_replay *p = calloc(1, sizeof *p);
+    policy_replay *p = replay_new();
     if (!p) {
         free(g.gbuf);
         return -1;
@@ -473,18 +485,20 @@ void policy_replay_quorums(const policy_replay *p, uint32_t *admission, uint32_t
     *expulsion = p->cur.expulsion;
 }
 
-static size_t slot_hash(const proto_id *h, size_t cap)
+/* An endorsement names any 32 bytes as its proposal, so the table is
+ * hashed on the whole hash under a seed of this replay's (proto_id_hash):
+ * targets a member picked alike in their first bytes do not pile up in one
+ * run.  The layout alone depends on it, never the order of the slots. */
+static size_t slot_hash(const policy_replay *p, const proto_id *h, size_t cap)
 {
-    uint64_t x;
-    memcpy(&x, h->b, 8);   /* a record hash already */
-    return (size_t)(x & (cap - 1));
+    return (size_t)proto_id_hash(p->seed, h) & (cap - 1);
 }
 
 /* The slot of proposal h, made if absent: its index, or -1. */
 static long slot_of(policy_replay *p, const proto_id *h)
 {
     if (p->capi)
-        for (size_t i = slot_hash(h, p->capi); p->idx[i]; i = (i + 1) & (p->capi - 1))
+        for (size_t i = slot_hash(p, h, p->capi); p->idx[i]; i = (i + 1) & (p->capi - 1))
             if (!memcmp(&p->v[p->idx[i] - 1].hash, h, 32))
                 return (long)p->idx[i] - 1;
     if ((p->n + 1) * 2 > p->capi) {
@@ -493,7 +507,7 @@ static long slot_of(policy_replay *p, const proto_id *h)
         if (!ni)
             return -1;
         for (size_t j = 0; j < p->n; j++) {
-            size_t i = slot_hash(&p->v[j].hash, nc);
+            size_t i = slot_hash(p, &p->v[j].hash, nc);
             while (ni[i])
                 i = (i + 1) & (nc - 1);
             ni[i] = (uint32_t)j + 1;
@@ -513,7 +527,7 @@ static long slot_of(policy_replay *p, const proto_id *h)
     pslot *sl = &p->v[p->n];
     memset(sl, 0, sizeof *sl);
     sl->hash = *h;
-    size_t i = slot_hash(h, p->capi);
+    size_t i = slot_hash(p, h, p->capi);
     while (p->idx[i])
         i = (i + 1) & (p->capi - 1);
     p->idx[i] = (uint32_t)p->n + 1;
@@ -735,7 +749,7 @@ static int replay_load(store *s, MDB_txn *txn, policy_replay **out)
     if (mdb_get(txn, s->meta, &k, &v) || mdb_get(txn, s->meta, &hk, &hv) || mdb_get(txn, s->meta, &pk, &pv) ||
         hv.mv_size < POLICY_HIST_ENTRY || hv.mv_size % POLICY_HIST_ENTRY)
         return 1;
-    policy_replay *p = calloc(1, sizeof *p);
+    policy_replay *p = replay_new();
     if (!p)
         return -1;
     if (policy_unpack(v.mv_data, v.mv_size, &p->cur)) {
