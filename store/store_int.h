@@ -328,6 +328,9 @@ int policy_replay_take(store *s, MDB_txn *txn, policy_replay *p, const proto_rec
 void policy_replay_expelled(policy_replay *p, const proto_id *who);
 int policy_replay_fewer(store *s, MDB_txn *txn, policy_replay *p, size_t active, uint64_t now_ms);
 void policy_replay_quorums(const policy_replay *p, uint32_t *admission, uint32_t *expulsion);
+/* Whether a proposal or a vote for one has had its turn (before that, an
+ * expulsion or fewer active members change nothing of the policy). */
+int policy_replay_has_slots(const policy_replay *p);
 int policy_replay_end(store *s, MDB_txn *txn, policy_replay *p);
 void policy_replay_free(policy_replay *p);
 /* Policy record r (hash h) takes its turn after every turn of the last

@@ -479,6 +479,11 @@ int policy_replay_begin(store *s, MDB_txn *txn, policy_replay **out)
     return 0;
 }
 
+int policy_replay_has_slots(const policy_replay *p)
+{
+    return p->n > 0;
+}
+
 void policy_replay_quorums(const policy_replay *p, uint32_t *admission, uint32_t *expulsion)
 {
     *admission = p->cur.admission;

@@ -1048,10 +1048,12 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             }
         }
         /* the subject's standing before, for the policy's turns: an
-         * expelled member's votes go, fewer members lower the quorum */
-        mauthor *sb = m->policy ? NULL : author_find(au, na, l.v, (const proto_id *)m->subj);
+         * expelled member's votes go, fewer members lower the quorum;
+         * both matter only once a proposal or a vote has had its turn */
+        int watch = s->preplay && !m->policy && policy_replay_has_slots(s->preplay);
+        mauthor *sb = watch ? author_find(au, na, l.v, (const proto_id *)m->subj) : NULL;
         int was_active = sb && sb->active;
-        uint32_t act0 = s->preplay && !m->policy ? active_now(s, txn) : 0;
+        uint32_t act0 = watch ? active_now(s, txn) : 0;
         if (replay_apply(s, txn, m, buf, &subj))
             goto out;
         if (memcmp(m->key, last, MKEY_LEN) > 0)
@@ -1070,7 +1072,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         mauthor *sa = author_find(au, na, l.v, &subj);
         if (sa) {
             sa->active = is_member_txn(s, txn, &subj);
-            if (s->preplay && sa == sb && was_active && !sa->active) {
+            if (watch && sa == sb && was_active && !sa->active) {
                 int st = 0;
                 if (member_status_txn(s, txn, &subj, &st) < 0)
                     goto out;
@@ -1086,9 +1088,11 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             heap_push(&hp, a);
             ma->inheap = 1;
         }
-        if (s->preplay && !m->policy && active_now(s, txn) < act0 &&
-            policy_replay_fewer(s, txn, s->preplay, active_now(s, txn), get_be64(m->key)))
-            goto out;
+        if (watch) {
+            uint32_t act = active_now(s, txn);
+            if (act < act0 && policy_replay_fewer(s, txn, s->preplay, act, get_be64(m->key)))
+                goto out;
+        }
     }
     /* blocked records whose author may still become active keep the fast
      * path off; those of a member that left or was expelled never apply */
