@@ -21,24 +21,32 @@ static int count_active(void *ctx, const store_member *m)
     return 0;
 }
 
-uint32_t member_quorum_txn(store *s, MDB_txn *txn, uint32_t admission)
+int members_active_txn(store *s, MDB_txn *txn, uint32_t *n)
 {
     MDB_cursor *c;
     MDB_val k, v;
+    *n = 0;
+    if (mdb_cursor_open(txn, s->members, &c))
+        return -1;
+    int op = MDB_FIRST;
+    while (mdb_cursor_get(c, &k, &v, op) == 0) {
+        store_member m;
+        op = MDB_NEXT;
+        if (k.mv_size == 32 && member_get_txn(s, txn, k.mv_data, &m) == 0)
+            count_active(n, &m);
+    }
+    mdb_cursor_close(c);
+    return 0;
+}
+
+uint32_t member_quorum_txn(store *s, MDB_txn *txn, uint32_t admission)
+{
     uint32_t active = 0;
     if (s->nactive_ok) {
         active = s->nactive;
         goto have;
     }
-    if (mdb_cursor_open(txn, s->members, &c) == 0) {
-        int op = MDB_FIRST;
-        while (mdb_cursor_get(c, &k, &v, op) == 0) {
-            store_member m;
-            op = MDB_NEXT;
-            if (k.mv_size == 32 && member_get_txn(s, txn, k.mv_data, &m) == 0)
-                count_active(&active, &m);
-        }
-        mdb_cursor_close(c);
+    if (members_active_txn(s, txn, &active) == 0) {
         s->nactive = active;
         s->nactive_ok = 1;
     }

@@ -253,6 +253,9 @@ int member_op(const proto_record *r);
 /* The endorsements a newcomer needs: min(admission, active members), at
  * least 1 (docs/DECISIONS.md, "Admission quorum"). */
 uint32_t member_quorum_txn(store *s, MDB_txn *txn, uint32_t admission);
+/* The members active in txn, counted (what member_quorum_txn keeps in
+ * s->nactive for a write; a reader counts with this).  0 or -1. */
+int members_active_txn(store *s, MDB_txn *txn, uint32_t *n);
 /* Note the last seq of id's log accepted once it is a former member: set
  * it (leave), or raise it to seq (raise_only: an expel vote).  0 or -1. */
 int member_cut_note_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq, int raise_only);

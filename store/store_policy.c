@@ -895,26 +895,6 @@ int store_policy_in_force(store *s, store_policy *out)
     return rc;
 }
 
-/* Members active now, counted (a read transaction: the write path's
- * count, s->nactive, is not for readers). */
-static size_t count_active(store *s, MDB_txn *txn)
-{
-    MDB_cursor *c;
-    MDB_val k, v;
-    size_t n = 0;
-    store_member *m = malloc(sizeof *m);
-    if (!m || mdb_cursor_open(txn, s->members, &c)) {
-        free(m);
-        return 0;
-    }
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        if (k.mv_size == 32 && member_get_txn(s, txn, k.mv_data, m) == 0 && m->status == STORE_MEMBER_ACTIVE)
-            n++;
-    mdb_cursor_close(c);
-    free(m);
-    return n;
-}
-
 /* policy_props entries, indexed: their offsets, sorted by hash */
 typedef struct {
     const uint8_t *b;
@@ -1005,7 +985,10 @@ int store_policy_proposals(store *s, store_proposal_cb cb, void *ctx)
         free(pr);
         return 0;
     }
-    size_t active = count_active(s, txn), nat = 0;
+    uint32_t active;   /* the change quorum of a proposal pending counts them */
+    size_t nat = 0;
+    if (members_active_txn(s, txn, &active))
+        active = 0;
     const uint8_t *b = v.mv_data, *end = b + v.mv_size;
     prop_at *at = malloc((v.mv_size / PROP_HEAD + 1) * sizeof *at);
     if (!at)
