@@ -12,7 +12,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#define USAGE "usage: catalogctl join --data DIR --sponsor SPONSOR.pem --address HOST:PORT"
+#define USAGE "usage: catalogctl join --data DIR --sponsor SPONSOR.pem --address HOST:PORT [--rekeyed MEMBER_ID]"
 const char join_usage[] = USAGE;
 
 int client_open_node(const client_opts *o, certs_identity *id, store **st);
@@ -33,12 +33,15 @@ static int daemon_running(const client_opts *o)
 int join_main(int argc, char **argv)
 {
     client_opts o = client_g;
-    const char *file = NULL, *addr = NULL;
+    const char *file = NULL, *addr = NULL, *rekeyed = NULL;
+    proto_id as;
     for (int i = 1; i < argc; i++) {
         if (client_common_opt(&o, argc, argv, &i))
             continue;
         if (!strcmp(argv[i], "--sponsor") && i + 1 < argc)
             file = argv[++i];
+        else if (!strcmp(argv[i], "--rekeyed") && i + 1 < argc)
+            rekeyed = argv[++i];
         else if (!strcmp(argv[i], "--address") && i + 1 < argc)
             addr = argv[++i];
         else {
@@ -48,6 +51,13 @@ int join_main(int argc, char **argv)
     }
     if (!file || !addr || !strchr(addr, ':')) {
         client_usage_error("join", "--sponsor and --address HOST:PORT are required\n" USAGE);
+        return CLIENT_USAGE;
+    }
+    /* the member whose key was lost: named by its printed id, since this
+     * node holds nothing of the alliance yet to look a code up in */
+    if (rekeyed && proto_id_parse(rekeyed, &as)) {
+        client_usage_error("join", "--rekeyed には鍵を再発行した加盟団体の member id を指定してください"
+                           "（他の加盟団体で catalogctl member show 団体コード）\n" USAGE);
         return CLIENT_USAGE;
     }
     certs_identity sp, id;
@@ -67,6 +77,16 @@ int join_main(int argc, char **argv)
     if (!memcmp(&sp.id, &id.id, 32)) {
         client_errorf("join: that is this node's own certificate");
         rc = CLIENT_REFUSED;
+    } else if (rekeyed && !memcmp(&as, &id.id, 32)) {
+        client_errorf("join: --rekeyed にはこのノードの鍵ではなく、鍵をなくした加盟団体の member id を指定してください");
+        rc = CLIENT_REFUSED;
+    } else if (rekeyed && memcmp(&si.self, &id.id, 32)) {
+        client_errorf("join: --rekeyed は新しい鍵で catalogctl init した空のデータディレクトリで使います"
+                      "（このストアは別の鍵のものです）");
+        rc = CLIENT_REFUSED;
+    } else if (rekeyed && store_meta_put(st, "rekeyed_as", as.b, 32)) {
+        client_errorf("join: cannot write to the store");
+        rc = CLIENT_FAIL;
     } else if (si.has_genesis && !store_genesis_unchecked(st)) {
         client_errorf("join: this node already belongs to the alliance %s", si.alliance);
         rc = CLIENT_REFUSED;
@@ -86,6 +106,13 @@ int join_main(int argc, char **argv)
         char s[PROTO_ID_STR];
         proto_id_str(&sp.id, s);
         printf("sponsor: %s %s at %s\nsponsor member id: %s\n", sp.code, sp.name, addr, s);
+        if (rekeyed) {
+            char xs[PROTO_ID_STR];
+            proto_id_str(&as, xs);
+            printf("鍵の再発行: このノードは %s になります。この鍵（%s %s）への再発行の投票が定足数に達したことを"
+                   "ストアが知ると、その団体としてその記録を受け取り、決定した時点までそろってから書き込めます"
+                   "（それまでの書き込みは断ります）。\n", xs, id.code, id.name);
+        }
         if (daemon_running(&o)) {
             /* a running daemon takes the sponsor now, no restart needed */
             client_req r;

@@ -1,4 +1,4 @@
-/* cli/member.c — catalogctl member add|list|show|address|leave|expel. */
+/* cli/member.c — catalogctl member add|list|show|address|leave|expel|rekey. */
 #include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
@@ -9,6 +9,7 @@
 #include <time.h>
 
 static int usage(void);
+static void show_rekeys(client_opts *o, const uint8_t *rep, size_t len);
 
 static int add(client_opts *o, int argc, char **argv)
 {
@@ -313,7 +314,10 @@ static int member_show(client_opts *o, const char *target)
         client_table_free(t);
     }
     if (o->json)
-        printf("],\"forks\":[");
+        printf("]");
+    show_rekeys(o, rep, len);
+    if (o->json)
+        printf(",\"forks\":[");
     else
         printf("forks signed (%u):\n", nf);
     static const char *fhdr[] = { "SEQ", "KIND", "KEY", "HASH (the version not held)" };
@@ -348,6 +352,323 @@ static int member_show(client_opts *o, const char *target)
     }
     if (o->json)
         printf("]}\n");
+    free(rep);
+    return CLIENT_OK;
+}
+
+/* "131059 文京区" for a voter entry {member_id, code, name, mark} of a reply. */
+static void voter_label(const uint8_t *e, size_t el, char *out, size_t n)
+{
+    char id[PROTO_ID_STR] = "", code[8] = "", name[192] = "", mark[32] = "";
+    proto_map_str(e, el, "member_id", id, sizeof id);
+    proto_map_str(e, el, "code", code, sizeof code);
+    proto_map_str(e, el, "name", name, sizeof name);
+    proto_map_str(e, el, "mark", mark, sizeof mark);
+    if (code[0])
+        snprintf(out, n, "%s %s%s", code, name, mark);
+    else
+        snprintf(out, n, "%.9s", id);
+}
+
+/* The voters array under `key` of the map e: labels joined by "、" into
+ * out, and as JSON [{member_id, code, name}] on f when f is non-NULL. */
+static void voters_of(const uint8_t *e, size_t el, const char *key, char *out, size_t n, FILE *f)
+{
+    proto_rd vr;
+    uint32_t nv = 0;
+    size_t o = 0;
+    out[0] = 0;
+    if (reply_array(e, el, key, &vr, &nv))
+        nv = 0;
+    if (f)
+        fprintf(f, "\"%s\":[", key);
+    for (uint32_t i = 0; i < nv; i++) {
+        const uint8_t *start = vr.p;
+        if (proto_rd_skip(&vr, 4))
+            break;
+        size_t vl = (size_t)(vr.p - start);
+        char lbl[256];
+        voter_label(start, vl, lbl, sizeof lbl);
+        if (o < n)
+            o += (size_t)snprintf(out + o, n - o, "%s%s", i ? "、" : "", lbl);
+        if (f) {
+            char id[PROTO_ID_STR] = "", code[8] = "", name[192] = "";
+            uint64_t ms = 0;
+            char when[32] = "";
+            proto_map_str(start, vl, "member_id", id, sizeof id);
+            proto_map_str(start, vl, "code", code, sizeof code);
+            proto_map_str(start, vl, "name", name, sizeof name);
+            proto_map_u64(start, vl, "time_ms", &ms);
+            date_of(ms, when, sizeof when);
+            fprintf(f, "%s{", i ? "," : "");
+            client_json_kv_str(f, "member_id", id, 1);
+            client_json_kv_str(f, "code", code, 1);
+            client_json_kv_str(f, "name", name, 1);
+            client_json_kv_str(f, "voted", when, 0);
+            fprintf(f, "}");
+        }
+    }
+    if (!out[0])
+        snprintf(out, n, "-");
+    if (f)
+        fprintf(f, "]");
+}
+
+/* member show's rekeys: decisions, the open epoch, stale votes (in
+ * Japanese: staff who vote read them). */
+static void show_rekeys(client_opts *o, const uint8_t *rep, size_t len)
+{
+    proto_rd dr, sr, er;
+    uint32_t nd = 0, ns = 0;
+    char lbl[2048];
+    if (reply_array(rep, len, "rekeys", &dr, &nd) && !o->json)
+        return;   /* an older daemon: nothing to say */
+    reply_array(rep, len, "rekey_stale", &sr, &ns);
+    if (o->json)
+        printf(",\"rekeys\":[");
+    else
+        printf("鍵の再発行（決定 %u 件）:\n", nd);
+    static const char *dhdr[] = { "時点", "新しい鍵の開始", "新しい鍵", "決定", "投票した団体" };
+    client_table *t = o->json || !nd ? NULL : client_table_new(5, dhdr);
+    for (uint32_t i = 0; i < nd; i++) {
+        const uint8_t *start = dr.p;
+        if (proto_rd_skip(&dr, 5))
+            break;
+        size_t el = (size_t)(dr.p - start);
+        uint64_t cut = 0, from = 0, ms = 0, gen = 0;
+        char key[PROTO_ID_STR] = "", when[32] = "", cs[32], fs[32];
+        proto_map_u64(start, el, "cut", &cut);
+        proto_map_u64(start, el, "from_seq", &from);
+        proto_map_u64(start, el, "decided_ms", &ms);
+        proto_map_u64(start, el, "gen", &gen);
+        proto_map_str(start, el, "key", key, sizeof key);
+        date_of(ms, when, sizeof when);
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            client_json_kv_u64(stdout, "gen", gen, 1);
+            client_json_kv_u64(stdout, "cut", cut, 1);
+            client_json_kv_u64(stdout, "from_seq", from, 1);
+            client_json_kv_str(stdout, "key", key, 1);
+            client_json_kv_str(stdout, "decided", when, 1);
+            voters_of(start, el, "voters", lbl, sizeof lbl, stdout);
+            printf("}");
+        } else {
+            voters_of(start, el, "voters", lbl, sizeof lbl, NULL);
+            snprintf(cs, sizeof cs, "seq %llu", (unsigned long long)cut);
+            snprintf(fs, sizeof fs, "seq %llu", (unsigned long long)from);
+            const char *row[] = { cs, fs, key, when, lbl };
+            client_table_row(t, row);
+        }
+    }
+    if (t) {
+        client_table_print(t, stdout);
+        client_table_free(t);
+    }
+    if (o->json)
+        printf("]");
+    /* the open epoch */
+    if (proto_map_find(rep, len, "rekey_epoch", &er) == 0) {
+        const uint8_t *start = er.p;
+        if (proto_rd_skip(&er, 5) == 0) {
+            size_t el = (size_t)(er.p - start);
+            uint64_t cut = 0, q = 0, gen = 0;
+            char by[PROTO_ID_STR] = "";
+            proto_map_u64(start, el, "cut", &cut);
+            proto_map_u64(start, el, "quorum", &q);
+            proto_map_u64(start, el, "gen", &gen);
+            proto_map_str(start, el, "opened_by", by, sizeof by);
+            proto_rd pr;
+            uint32_t np = 0;
+            reply_array(start, el, "proposals", &pr, &np);
+            if (o->json) {
+                printf(",\"rekey_epoch\":{");
+                client_json_kv_u64(stdout, "gen", gen, 1);
+                client_json_kv_u64(stdout, "cut", cut, 1);
+                client_json_kv_u64(stdout, "quorum", q, 1);
+                client_json_kv_str(stdout, "opened_by", by, 1);
+                printf("\"proposals\":[");
+            } else {
+                printf("投票中の鍵の再発行: 時点 seq %llu（seq %llu から新しい鍵）、決定に %llu 票\n",
+                       (unsigned long long)cut, (unsigned long long)cut + 1, (unsigned long long)q);
+            }
+            static const char *phdr[] = { "新しい鍵", "票", "投票した団体" };
+            client_table *pt = o->json || !np ? NULL : client_table_new(3, phdr);
+            for (uint32_t i = 0; i < np; i++) {
+                const uint8_t *ps = pr.p;
+                if (proto_rd_skip(&pr, 4))
+                    break;
+                size_t pl = (size_t)(pr.p - ps);
+                char key[PROTO_ID_STR] = "", vs[32];
+                uint64_t nv = 0;
+                proto_map_str(ps, pl, "key", key, sizeof key);
+                proto_map_u64(ps, pl, "votes", &nv);
+                if (o->json) {
+                    printf("%s{", i ? "," : "");
+                    client_json_kv_str(stdout, "key", key, 1);
+                    client_json_kv_u64(stdout, "votes", nv, 1);
+                    voters_of(ps, pl, "voters", lbl, sizeof lbl, stdout);
+                    printf("}");
+                } else {
+                    voters_of(ps, pl, "voters", lbl, sizeof lbl, NULL);
+                    snprintf(vs, sizeof vs, "%llu / %llu", (unsigned long long)nv, (unsigned long long)q);
+                    const char *row[] = { key, vs, lbl };
+                    client_table_row(pt, row);
+                }
+            }
+            if (pt) {
+                client_table_print(pt, stdout);
+                client_table_free(pt);
+            }
+            if (o->json)
+                printf("]}");
+        }
+    } else if (!o->json) {
+        printf("投票中の鍵の再発行: なし\n");
+    }
+    if (o->json)
+        printf(",\"rekey_stale\":[");
+    else if (ns)
+        printf("数えられない再発行の投票（%u 件）:\n", ns);
+    static const char *shdr[] = { "投票した団体", "新しい鍵", "時点", "世代", "理由" };
+    t = o->json || !ns ? NULL : client_table_new(5, shdr);
+    for (uint32_t i = 0; i < ns; i++) {
+        const uint8_t *start = sr.p;
+        if (proto_rd_skip(&sr, 5))
+            break;
+        size_t el = (size_t)(sr.p - start);
+        uint64_t cut = 0, gen = 0, seq = 0;
+        char key[PROTO_ID_STR] = "", why[160] = "", cs[32], gs[24];
+        proto_map_u64(start, el, "cut", &cut);
+        proto_map_u64(start, el, "gen", &gen);
+        proto_map_u64(start, el, "seq", &seq);
+        proto_map_str(start, el, "key", key, sizeof key);
+        proto_map_str(start, el, "why", why, sizeof why);
+        if (o->json) {
+            printf("%s{", i ? "," : "");
+            voters_of(start, el, "by", lbl, sizeof lbl, stdout);
+            printf(",");
+            client_json_kv_str(stdout, "key", key, 1);
+            client_json_kv_u64(stdout, "cut", cut, 1);
+            client_json_kv_u64(stdout, "gen", gen, 1);
+            client_json_kv_u64(stdout, "seq", seq, 1);
+            client_json_kv_str(stdout, "why", why, 0);
+            printf("}");
+        } else {
+            voters_of(start, el, "by", lbl, sizeof lbl, NULL);
+            snprintf(cs, sizeof cs, "seq %llu", (unsigned long long)cut);
+            snprintf(gs, sizeof gs, "%llu", (unsigned long long)gen);
+            const char *row[] = { lbl, key, cs, gs, why };
+            client_table_row(t, row);
+        }
+    }
+    if (t) {
+        client_table_print(t, stdout);
+        client_table_free(t);
+    }
+    if (o->json)
+        printf("]");
+}
+
+static int rekey(client_opts *o, int argc, char **argv)
+{
+    const char *target = NULL, *file = NULL, *reason = NULL;
+    uint64_t cut = 0;
+    int has_cut = 0;
+    for (int i = 2; i < argc; i++) {
+        char *end;
+        if (client_common_opt(o, argc, argv, &i))
+            continue;
+        if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+            reason = argv[++i];
+        else if (!strcmp(argv[i], "--cut") && i + 1 < argc &&
+                 (errno = 0, cut = strtoull(argv[i + 1], &end, 10), !errno && !*end && cut >= 1 &&
+                  argv[i + 1][0] != '-'))
+            has_cut = 1, i++;
+        else if (!target && argv[i][0] != '-')
+            target = argv[i];
+        else if (!file && argv[i][0] != '-')
+            file = argv[i];
+        else {
+            client_usage_error("member", "'%s' は使えません（--cut は 1 以上の整数）", argv[i]);
+            return usage();
+        }
+    }
+    if (!target || !file || !reason || !reason[0]) {
+        client_usage_error("member", "rekey には加盟団体、新しい鍵の証明書と --reason 理由 が要ります");
+        return usage();
+    }
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        client_errorf("member rekey: 証明書 %s を読めません: %s", file, strerror(errno));
+        return CLIENT_REFUSED;
+    }
+    static uint8_t buf[65536];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    client_req r;
+    client_req_begin(&r, "member_rekey");
+    proto_map_put_str(&r.m, "member", target);
+    proto_map_put_bin(&r.m, "cert", buf, n);
+    proto_map_put_str(&r.m, "reason", reason);
+    if (has_cut)
+        proto_map_put_u64(&r.m, "cut", cut);
+    uint8_t *rep;
+    size_t len;
+    int rc = client_call(o, &r, &rep, &len);
+    if (rc)
+        return rc;
+    char id[PROTO_ID_STR] = "", code[8] = "", name[192] = "", key[PROTO_ID_STR] = "", from[16] = "";
+    uint64_t held = 0, votes = 0, quorum = 2, gen = 0;
+    int decided = 0;
+    proto_rd dr;
+    proto_map_str(rep, len, "member_id", id, sizeof id);
+    proto_map_str(rep, len, "code", code, sizeof code);
+    proto_map_str(rep, len, "name", name, sizeof name);
+    proto_map_str(rep, len, "key", key, sizeof key);
+    proto_map_str(rep, len, "cut_from", from, sizeof from);
+    proto_map_u64(rep, len, "cut", &cut);
+    proto_map_u64(rep, len, "held", &held);
+    proto_map_u64(rep, len, "votes", &votes);
+    proto_map_u64(rep, len, "quorum", &quorum);
+    proto_map_u64(rep, len, "gen", &gen);
+    if (proto_map_find(rep, len, "decided", &dr) == 0)
+        proto_rd_bool(&dr, &decided);
+    if (o->json) {
+        printf("{");
+        client_json_kv_str(stdout, "member_id", id, 1);
+        client_json_kv_str(stdout, "code", code, 1);
+        client_json_kv_str(stdout, "name", name, 1);
+        client_json_kv_str(stdout, "key", key, 1);
+        client_json_kv_u64(stdout, "cut", cut, 1);
+        client_json_kv_u64(stdout, "from_seq", cut + 1, 1);
+        client_json_kv_str(stdout, "cut_from", from, 1);
+        client_json_kv_u64(stdout, "gen", gen, 1);
+        client_json_kv_u64(stdout, "held", held, 1);
+        client_json_kv_u64(stdout, "votes", votes, 1);
+        client_json_kv_u64(stdout, "quorum", quorum, 1);
+        printf("\"decided\":%s}\n", decided ? "true" : "false");
+        free(rep);
+        return CLIENT_OK;
+    }
+    const char *why = !strcmp(from, "epoch") ? "すでに始まっている投票が固定した時点"
+                      : !strcmp(from, "held") ? "このノードが持つこの団体の最新の記録"
+                                              : "--cut で指定";
+    printf("%s %s の鍵の再発行に投票しました\n", code, name);
+    printf("  新しい鍵:     %s\n", key);
+    printf("  固定する時点: seq %llu（%s。このノードはいま seq %llu まで持っています）\n",
+           (unsigned long long)cut, why, (unsigned long long)held);
+    printf("  seq %llu までの記録は元の鍵のまま有効です。seq %llu からは新しい鍵だけが署名でき、"
+           "元の鍵で署名された seq %llu 以降の記録は拒否されます。\n",
+           (unsigned long long)cut, (unsigned long long)cut + 1, (unsigned long long)cut + 1);
+    printf("  seq %llu までの記録が本当にこの団体のものか、団体の担当者に確認してください"
+           "（catalogctl member show %s、catalogctl history）。\n", (unsigned long long)cut, code);
+    if (decided)
+        printf("  投票:         %llu / %llu 票 — 決定しました。seq %llu から新しい鍵がこの団体の鍵です\n",
+               (unsigned long long)votes, (unsigned long long)quorum, (unsigned long long)cut + 1);
+    else
+        printf("  投票:         %llu / %llu 票（あと %llu 票で決定。ほかの加盟団体にも同じ証明書で投票を"
+               "依頼してください）\n", (unsigned long long)votes, (unsigned long long)quorum,
+               (unsigned long long)(quorum > votes ? quorum - votes : 0));
     free(rep);
     return CLIENT_OK;
 }
@@ -429,10 +750,14 @@ static int show(client_opts *o, int argc, char **argv)
 static const client_subverb subs[] = {
     { "add", add, "FILE.pem [--address HOST:PORT]", NULL },
     { "list", list, "[--json]", NULL },
-    { "show", show, "MEMBER_ID [--json]", NULL },
+    { "show", show, "MEMBER [--json]", "MEMBER は member id、団体コードか団体名。鍵の再発行（決定、投票中、数えられない票）も表示します" },
     { "address", address, "HOST:PORT", NULL },
     { "leave", leave, "", NULL },
     { "expel", expel, "MEMBER_ID", NULL },
+    { "rekey", rekey, "MEMBER NEW.pem --reason 理由 [--cut N] [--json]",
+      "鍵をなくした・盗まれた加盟団体の新しい鍵に投票します（MEMBER は member id、団体コードか団体名）。"
+      "定足数の票がそろうと、--cut の seq（既定: 投票中ならその時点、なければこのノードが持つ最新の seq）"
+      "の次から新しい鍵だけが有効になり、元の鍵で署名されたそれ以降の記録は拒否されます" },
 };
 
 const client_subverbs member_verb = { "member", subs, sizeof subs / sizeof subs[0], NULL, 0 };

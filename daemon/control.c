@@ -19,6 +19,7 @@
 #include "store/kind.h"
 #include "store/backup.h"
 #include "daemon/peer.h"
+#include "daemon/rekey.h"
 #include "daemon/rotate.h"
 #include "proto/frame.h"
 #include "proto/limits.h"
@@ -525,8 +526,10 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
     char target[PROTO_ID_STR + 8], id[PROTO_ID_STR], by[PROTO_ID_STR] = "";
     show_ctx c = { .d = d };
     store_member m;
-    if (proto_map_str(req, len, "member", target, sizeof target) || proto_id_parse(target, &c.id))
+    if (proto_map_str(req, len, "member", target, sizeof target))
         return proto_err(err, errlen, "member show needs a member id");
+    if (proto_id_parse(target, &c.id) && rekey_member_ref(d->st, target, &c.id, err, errlen))
+        return -1;
     proto_hex(c.id.b, 32, c.key);
     int have = store_member_get(d->st, &c.id, &m);
     if (have < 0)
@@ -576,12 +579,16 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
                 proto_map_put_str(&e, "key", kh);
                 proto_map_put_u64(&e, "from_seq", k->from[i]);
                 proto_map_put_u64(&e, "to_seq", i + 1 < k->n ? k->from[i + 1] - 1 : 0);
-                proto_map_put_str(&e, "how", i == 0 ? "admitted" : "rotated");
+                proto_map_put_str(&e, "how", i == 0 ? "admitted"
+                                         : rekey_installed_by_quorum(d->st, &c.id, &k->ids[i]) ? "rekeyed"
+                                                                                            : "rotated");
                 proto_map_end(&e);
             }
             free(k);
         }
     }
+    if (have == 0)
+        rekey_pack_show(d, &c.id, &r, pk);   /* decisions, the open epoch, stale votes */
     int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n);
     control_list_put(&c.votes, &r, "votes");
     control_list_put(&c.forks, &r, "forks");
@@ -652,6 +659,8 @@ static const control_cmd commands[] = {
     { "cput", catalog_cmd_put, NULL, NULL, CONTROL_WRITE, "write certifications and adoptions: items" },
     { "member_add", cmd_member_add, NULL, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
     { "member_set", cmd_member_set, NULL, NULL, CONTROL_WRITE, "address, leave or expel: op [, address, member]" },
+    { "member_rekey", rekey_cmd, NULL, NULL, CONTROL_WRITE,
+      "vote to replace a member's lost or stolen key: member (id, code or name), cert, reason [, cut]" },
     { "policy_propose", policy_cmd_propose, NULL, NULL, CONTROL_WRITE,
       "propose a policy: parent, admission, expulsion, areas, routes" },
     { "policy_endorse", policy_cmd_endorse, NULL, NULL, CONTROL_WRITE, "endorse a policy proposal: proposal" },

@@ -4,6 +4,7 @@
 #include "daemon/gossip.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"
+#include "daemon/rekey.h"
 #include "daemon/rotate.h"
 #include "catalog/index.h"
 #include "proto/msg.h"
@@ -21,6 +22,9 @@ int node_publish(catalogd *d, store_write_item *items, size_t n, char *err, size
 {
     if (!n)
         return 0;
+    /* a key a rekey replaced, or a restored node short of its log */
+    if (rekey_write_check(d, err, errlen))
+        return -1;
     if (store_write_many(d->st, d->id.key, items, n, err, errlen))
         return -1;
     proto_record recs[PUBLISH_SLICE];
@@ -118,6 +122,8 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
     if (catalog)
         d->catalog_gen++;
     if (membership) {
+        /* a node restored with a key voted in by a rekey becomes the member */
+        rekey_adopt_identity(d);
         peer_targets_changed(d);
         peer_members_changed(d);   /* a member left or was expelled: close it now */
     }

@@ -6,6 +6,7 @@
 #include "daemon/metrics.h"
 #include "daemon/node.h"
 #include "daemon/notify.h"
+#include "daemon/rekey.h"
 #include "proto/msg.h"
 #include "proto/limits.h"
 #include "proto/util.h"
@@ -149,7 +150,9 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
         return 0;
     }
     if (kst == STORE_KEY_RETIRED)
-        reason = "it presented a key that member has retired (key rotation)";
+        reason = rekey_retired_by_quorum(p->d->st, &p->id, &p->key_id)
+                     ? "it presented a key of that member that a rekey by quorum replaced (lost or stolen key)"
+                     : "it presented a key that member has retired (key rotation)";
     if (reason || !key_acceptable(p->d, &p->id, &reason)) {
         if (!p->id_known) {
             p->d->counters.peers_refused[REFUSED_NOT_MEMBER]++;

@@ -4,7 +4,9 @@
 #include "daemon/log.h"
 #include "daemon/node.h"
 #include "daemon/peer.h"
+#include "daemon/rekey.h"
 #include "proto/mp.h"
+#include "proto/msg.h"
 #include "proto/util.h"
 
 #include <errno.h>
@@ -61,6 +63,12 @@ static int install(const char *dir, const node_files *f, uint64_t last_seq, char
         return proto_err(err, errlen, "syncing %s: %s", dir, strerror(errno));
     return 0;
 }
+
+/* A node restored from a backup that holds the key a rekey replaced. */
+#define REKEYED_AWAY "node.key is a key of this member that the alliance replaced by a rekey by quorum " \
+                     "(it was lost or stolen): peers refuse it and this node refuses to sign with it. Run the " \
+                     "member's node on the new key instead: an empty data directory, catalogctl init, then " \
+                     "catalogctl join --rekeyed (docs/OPERATIONS.md, rekey of a lost or stolen key)"
 
 /* Take id (the new pair) as the node's identity, for signing and for new
  * TLS connections; the member id stays. */
@@ -269,8 +277,11 @@ int rotate_startup(catalogd *d, char *err, size_t errlen)
     if (!memcmp(&d->id.id, &si.self, 32)) {
         proto_id cur;
         if (store_key_current(d->st, &si.self, &cur, NULL) == 0 && memcmp(&cur, &si.self, 32))
-            log_error(d, "node.key is the key this member was admitted with, which a rotation retired: "
+            log_error(d, "%s", rekey_retired_by_quorum(d->st, &si.self, &d->id.key_id) ? REKEYED_AWAY :
+                      "node.key is the key this member was admitted with, which a rotation retired: "
                       "peers refuse it and records it signs are refused (docs/OPERATIONS.md, key rotation)");
+        else
+            rekey_adopt_identity(d);   /* restored with a new key: the rekey may be held already */
         return 0;
     }
     int st = store_key_owner(d->st, &d->id.id, &owner);
@@ -280,7 +291,8 @@ int rotate_startup(catalogd *d, char *err, size_t errlen)
     }
     if (st == STORE_KEY_RETIRED && !memcmp(&owner, &si.self, 32)) {
         d->id.id = si.self;
-        log_error(d, "node.key is a key of this member that a rotation retired: peers refuse it "
+        log_error(d, "%s", rekey_retired_by_quorum(d->st, &si.self, &d->id.key_id) ? REKEYED_AWAY :
+                  "node.key is a key of this member that a rotation retired: peers refuse it "
                   "and records it signs are refused (docs/OPERATIONS.md, key rotation)");
         return 0;
     }
@@ -291,13 +303,31 @@ void rotate_drop_retired(catalogd *d)
 {
     for (peer *p = d->peers; p; p = p->next) {
         proto_id m;
-        if (p->state == PEER_CLOSING || !p->id_known ||
-            store_key_owner(d->st, &p->key_id, &m) != STORE_KEY_RETIRED)
+        if (p->state == PEER_CLOSING || !p->id_known)
+            continue;
+        int st = store_key_owner(d->st, &p->key_id, &m);
+        /* retired (by its rotation or a rekey), or a key that a rekey had
+         * made a member's and a later derivation no longer does (the
+         * connection was taken as that member's: p->id is not the key's
+         * own hash, which an unknown key maps to) */
+        int unmade = st == STORE_KEY_UNKNOWN && memcmp(&p->id, &p->key_id, 32);
+        if (st != STORE_KEY_RETIRED && !unmade)
             continue;
         char s[10];
-        proto_id_short(&m, s);
-        log_info(d, "closing the connection with %s %s (%s) at %s: it authenticated with a key it has retired",
-                 p->code, p->name, s, p->addr);
+        const char *why = unmade ? "the rekey that made its key a member's key is no longer derived"
+                          : rekey_retired_by_quorum(d->st, &m, &p->key_id)
+                              ? "it authenticated with a key that a rekey by quorum replaced (lost or stolen key)"
+                              : "it authenticated with a key it has retired";
+        proto_id_short(unmade ? &p->id : &m, s);
+        log_info(d, "closing the connection with %s %s (%s) at %s: %s", p->code, p->name, s, p->addr, why);
+        if (unmade || st == STORE_KEY_RETIRED) {
+            /* an error frame first: its administrator reads why */
+            msgpack_sbuffer sb;
+            if (p->state == PEER_ESTABLISHED && msg_pack_error(&sb, MSG_ERR_ALLIANCE, why) == 0) {
+                peer_send_frame(p, sb.data, sb.size);
+                msgpack_sbuffer_destroy(&sb);
+            }
+        }
         peer_close(p);
     }
 }

@@ -292,6 +292,30 @@ int store_bind_self(store *s, const proto_id *self, char *err, size_t errlen)
     return 0;
 }
 
+/* A node restored with a key voted in by a rekey (catalogctl join
+ * --rekeyed) was bound to its new key's id at its first open; once the
+ * store derives that key as member's key in force (keyown), the node is
+ * that member.  Checked and written in one transaction, so a store whose
+ * derivation no longer says so is never rebound. */
+int store_rebind_self_rekeyed(store *s, const proto_id *member, const proto_id *key_id, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    proto_id owner;
+    if (mdb_txn_begin(s->env, NULL, 0, &txn))
+        return proto_err(err, errlen, "store busy");
+    if (key_owner_txn(s, txn, key_id, &owner) != STORE_KEY_CURRENT || memcmp(&owner, member, 32)) {
+        mdb_txn_abort(txn);
+        return proto_err(err, errlen, "the node key is not that member's key in force");
+    }
+    if (meta_put_txn(s, txn, "self", member->b, 32)) {
+        mdb_txn_abort(txn);
+        return proto_err(err, errlen, "cannot record node identity in store");
+    }
+    if (mdb_txn_commit(txn))
+        return proto_err(err, errlen, "cannot record node identity in store");
+    return 0;
+}
+
 /* ---- info ---- */
 
 static uint64_t count_of(MDB_txn *txn, MDB_dbi dbi)

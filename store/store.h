@@ -102,6 +102,11 @@ void store_close(store *s);
 /* Bind the store to the node's identity (first open) or check it is ours. */
 int store_bind_self(store *s, const proto_id *self, char *err, size_t errlen);
 
+/* The store of a node restored with a key that a rekey by quorum voted in
+ * (bound to that key's id at its first open) is bound to member instead,
+ * if key_id is member's key in force now.  0, or -1 with err. */
+int store_rebind_self_rekeyed(store *s, const proto_id *member, const proto_id *key_id, char *err, size_t errlen);
+
 /* Backup: a compacted copy of the environment (mdb_env_copyfd2 with
  * MDB_CP_COMPACT) written to fd, which the caller opened (so it chooses the
  * file's mode).  The copy is one read transaction: consistent as of its

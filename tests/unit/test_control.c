@@ -101,6 +101,26 @@ int rotate_finish(catalogd *d, rotate_job *j, msgpack_packer *pk, char *err, siz
     return proto_err(err, errlen, "key rotation is not part of this test");
 }
 
+/* rekeys read the store's derivation (daemon/rekey.c): not here */
+int rekey_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen)
+{
+    return proto_err(err, errlen, "rekeys are not part of this test");
+}
+
+int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t errlen)
+{
+    return proto_err(err, errlen, "no member %s here", s);
+}
+
+int rekey_installed_by_quorum(store *st, const proto_id *member, const proto_id *key_id)
+{
+    return 0;
+}
+
+void rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packer *pk)
+{
+}
+
 int metrics_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen)
 {
     proto_map m;
