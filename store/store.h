@@ -377,6 +377,52 @@ int store_key_owner(store *s, const proto_id *key_id, proto_id *member);   /* ST
 /* The id of member's current key (the member id until it rotates) and the
  * first seq it signs (1 for the admission key).  0, or -1. */
 int store_key_current(store *s, const proto_id *member, proto_id *key_id, uint64_t *from_seq);
+/* ---- rekey of a lost or stolen key (store/store_rekey.c, docs/DECISIONS.md 17) ----
+ *
+ * A member record with op "rekey" about X, by another member V, is V's
+ * vote that X signs with the key of its certificate from seq cut+1 on;
+ * gen is how many rekeys of X V's node had derived.  At the quorum
+ * max(STORE_REKEY_VOTERS_MIN, min(expulsion quorum in force, members active
+ * other than X)) the new key takes over at the cut the epoch's first vote
+ * fixed; the decision is made on what-if derivations of the membership that
+ * hold X's log at the cut (store_rekey.c), so nothing X's old key signed
+ * beyond the cut can help or hinder it. */
+#define STORE_REKEY_VOTERS_MIN 2u      /* votes of distinct members, whatever the quorums */
+#define STORE_REKEY_DECISIONS_MAX 16u  /* decisions one derivation makes at most (rounds) */
+#define STORE_REKEY_REASON_MAX 1000u   /* bytes of a vote's reason */
+#define STORE_REKEY_SHOW_MAX 64u       /* proposals, voters and stale votes kept per member for show */
+
+enum { STORE_REKEY_DECIDED = 0,   /* a rekey decided: from seq cut+1 X signs with key_id */
+       STORE_REKEY_PROPOSAL = 1,  /* a proposal of X's open epoch, short of its quorum */
+       STORE_REKEY_STALE = 2 };   /* a vote that derives nothing (another cut, another gen, a
+                                   * key that is not usable for X, X not active) */
+typedef struct {
+    int what;                /* STORE_REKEY_* */
+    uint32_t gen;            /* the epoch (X's rekeys before it) */
+    uint64_t cut;            /* X's records at seq <= cut stay under its old keys */
+    proto_id key_id;         /* SHA-256 of the new key's SubjectPublicKeyInfo */
+    /* decided: the turn that completed the quorum (a vote's time, author
+     * and seq); proposal: the epoch's first vote; stale: the vote */
+    uint64_t time_ms;
+    proto_id by;
+    uint64_t by_seq;
+    uint32_t quorum;         /* decided: the quorum met; proposal: the quorum now */
+    size_t nvoters;          /* decided: voters counted at the turn; proposal: current votes
+                              * naming key_id; stale: 0 */
+    const proto_id *voters;  /* valid during the callback */
+} store_rekey;
+typedef int (*store_rekey_cb)(void *ctx, const store_rekey *k);
+/* X's rekeys as the last derivation left them: decisions oldest first,
+ * then the open epoch's proposals, then stale votes.  *gen (may be NULL):
+ * g(X), the rekeys decided; *open_cut (may be NULL): the open epoch's cut,
+ * 0 when none is open.  0 or -1. */
+int store_member_rekeys(store *s, const proto_id *x, uint32_t *gen, uint64_t *open_cut,
+                        store_rekey_cb cb, void *ctx);
+/* What the derivations of this process did: rederives that had a rekey
+ * vote to consider, the what-if replays (nested transactions) they ran,
+ * the replays in all (rounds + what-if). */
+void store_rekey_stats(store *s, uint64_t *rederives, uint64_t *nested, uint64_t *replays);
+
 /* The keys member took after admission, oldest first: from_seq and key id. */
 typedef int (*store_key_cb)(void *ctx, uint64_t from_seq, const proto_id *key_id);
 int store_keys_of(store *s, const proto_id *member, store_key_cb cb, void *ctx);

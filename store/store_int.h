@@ -77,6 +77,13 @@ struct store {
     /* the policy as the replay running now derives it, turn by turn
      * (store_policy.c); NULL outside a replay */
     struct policy_replay *preplay;
+    /* the rekeys as the replay running now derives them (store_rekey.c);
+     * NULL outside a replay */
+    struct rekey_replay *rreplay;
+    /* signatures of rekeyed authors' versions checked by the replays
+     * (store_rekey.c), and what the decision procedure ran */
+    struct rekey_vmemo *rk_memo;
+    uint64_t rk_rederives, rk_nested, rk_replays;
     /* Changes of authors, for records that wait on them (store_changed):
      * how many there were, the ids of the last CHG_RING, and the count at
      * the last change that may have touched anyone (chg_all), and the
@@ -170,7 +177,8 @@ int member_status_txn(store *s, MDB_txn *txn, const proto_id *id, int *status);
 int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m);
 /* The ops of member records (member_op); admit and expel are also the
  * endorse database's values. */
-enum { MEMBER_OP_ADMIT = 1, MEMBER_OP_EXPEL = 2, MEMBER_OP_LEAVE = 3, MEMBER_OP_ADDRESS = 4, MEMBER_OP_ROTATE = 5 };
+enum { MEMBER_OP_ADMIT = 1, MEMBER_OP_EXPEL = 2, MEMBER_OP_LEAVE = 3, MEMBER_OP_ADDRESS = 4, MEMBER_OP_ROTATE = 5,
+       MEMBER_OP_REKEY = 6 };
 /* Whether id is an active member now. */
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id);
 /* The public key of an active member (up-ref'd; caller frees), or NULL.
@@ -354,6 +362,85 @@ int policy_pending_txn(store *s, MDB_txn *txn);
 int policy_derived_txn(store *s, MDB_txn *txn);
 /* The policy record's validator (store/kind.c). */
 int store_policy_validate(const proto_record *r, char *err, size_t errlen);
+
+
+/* ---- store_rekey.c ---- */
+
+/* The rekey vote's rules that depend on the record alone. */
+int rekey_validate(const proto_record *r, char *err, size_t errlen);
+/* Free what the store keeps for the replays (store_close). */
+void rekey_memo_free(store *s);
+/* The decisions a rederive made so far (its rounds), applied by each
+ * replay after them. */
+typedef struct rekey_sched rekey_sched;
+rekey_sched *rekey_sched_new(void);
+void rekey_sched_free(rekey_sched *d);
+size_t rekey_sched_len(const rekey_sched *d);
+/* The rekeys derived turn by turn in one replay (store_replay.c): begun
+ * with the decisions to apply and, for a what-if derivation D(X, v), the
+ * author whose log is read up to v only (cut_x NULL: none). */
+typedef struct rekey_replay rekey_replay;
+rekey_replay *rekey_replay_new(const rekey_sched *d, const proto_id *cut_x, uint64_t cut_v);
+void rekey_replay_free(rekey_replay *rr);
+/* A subject of a rekey vote held (before the replay's loop): its log is
+ * read as the version valid under this replay's key schedule. */
+int rekey_replay_subject_cut(rekey_replay *rr, const proto_id *x, uint64_t cut);
+/* The lowest cut named for x (UINT64_MAX: x is no subject): below it
+ * x's log is the log as it stands; whether x's admission key is wanted. */
+uint64_t rekey_replay_lo(const rekey_replay *rr, const proto_id *x);
+int rekey_replay_needs_admission(const rekey_replay *rr, const proto_id *x);
+void rekey_replay_subjects_done(rekey_replay *rr);
+int rekey_replay_is_subject(const rekey_replay *rr, const proto_id *x);
+/* x's admission key (its id is its hash), for walking its key chain. */
+int rekey_replay_admission(rekey_replay *rr, const proto_id *x, const uint8_t *spki, size_t len);
+/* The versions of subject x's log valid under this replay's schedule:
+ * cb for each seq in order, until the log stops (no valid version) or the
+ * what-if cut.  where: REKEY_IN_LOG, REKEY_IN_FORKS (the hash tells which). */
+enum { REKEY_IN_LOG = 0, REKEY_IN_FORKS = 1 };
+typedef int (*rekey_version_cb)(void *ctx, uint64_t seq, int where, const proto_id *hash,
+                                const proto_record *r);
+int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *x, rekey_version_cb cb,
+                      void *ctx);
+/* The record bytes of a version found so.  0, 1 absent, -1. */
+int rekey_version_get(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, int where,
+                      const proto_id *hash, MDB_val *out);
+/* The seq above which x's records wait: the cut of a decision whose turn
+ * has not come in this replay (UINT64_MAX: none). */
+uint64_t rekey_replay_hold(const rekey_replay *rr, const proto_id *x);
+/* Apply the decisions whose turn is before key (inclusive: at or before):
+ * their keys from cut+1, g(X) + 1.  *woken gets 1 when one was applied
+ * (the replay looks again at the authors it holds).  0 or -1. */
+int rekey_replay_due(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t key[48], int inclusive,
+                     int *woken);
+/* A rekey vote at its turn (its author active there; key its order key;
+ * active the members active now).  0 or -1. */
+int rekey_replay_take(store *s, MDB_txn *txn, rekey_replay *rr, const proto_record *r,
+                      const uint8_t key[48], uint32_t active);
+/* A membership record of author taken at turn key (for D = R). */
+void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, const uint8_t key[48]);
+/* Fewer active members at turn key: the open epochs' proposals are
+ * checked again.  0 or -1. */
+int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t key[48], uint32_t active);
+/* The open epochs this replay ended with that the decision procedure
+ * looks at (a proposal with two distinct voters): i-th one's subject and
+ * cut, and whether a what-if derivation is needed (the replay took a
+ * record of X beyond the cut before the epoch's last vote).  0, 1 past
+ * the end. */
+int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
+/* The earliest completion of x's open epoch in this replay: its turn key.
+ * 0, 1 none. */
+int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint8_t key[48]);
+/* Add x's completion in replay rr to the decisions.  0 or -1. */
+int rekey_sched_add(rekey_sched *d, const rekey_replay *rr, const proto_id *x);
+/* The final replay's rekeys to meta (what store_member_rekeys and the
+ * incremental path read); the authors whose schedule differs from the
+ * last derivation's are re-judged (their log and the logs of authors no
+ * longer admitted).  0 or -1. */
+int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr);
+/* Whether the last derivation left an open epoch of x (*cut its cut), or
+ * any at all (x NULL).  1 yes, 0 no. */
+int rekey_open_txn(store *s, MDB_txn *txn, const proto_id *x, uint64_t *cut);
+
 
 /* ---- store_read.c ---- */
 
