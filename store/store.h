@@ -84,7 +84,8 @@ enum store_result {
     STORE_UNKNOWN_AUTHOR,   /* author not (yet) a member: may become one later in the batch */
     STORE_FORK,             /* another record with the same (author, seq): evidence kept */
     STORE_REJECT,           /* violates the rules: never acceptable */
-    STORE_FORMER,           /* author left or was expelled, seq beyond its cut: refused,
+    STORE_FORMER,           /* author left or was expelled, seq beyond its cut, or signed
+                             * by a key a rekey retired, beyond the rekey's cut: refused,
                              * but an honest relay may hold it (not a protocol error) */
 };
 const char *store_result_str(int r);
@@ -146,6 +147,54 @@ int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res,
 /* The rules that depend on the record alone (its kind's validator): 0, or
  * -1 with err.  Reads nothing of the store, so any thread may call it. */
 int store_record_rules(const proto_record *r, char *err, size_t errlen);
+
+/* ---- records set apart, and the keys a rekey brings (store/store_apart.c) ----
+ *
+ * A rekey (docs/DECISIONS.md, "Rekey of a lost or stolen key") changes an
+ * author's key schedule from a cut on; the store then re-judges that
+ * author's log: at each seq the version valid under the schedule stays in
+ * the log (the lowest hash among several, as a fork's winner), the others
+ * are set apart (db apart), and the log stops at the first seq with no
+ * valid version.  Records apart are kept as evidence, and to come back if
+ * the schedule changes back: at most STORE_APART_MAX per author (the
+ * lowest seqs beyond it are dropped). */
+#define STORE_APART_MAX 4096u
+/* Keys other than the one in force that the precheck hands out for one
+ * record: the new keys of an undecided rekey of its author, and the key a
+ * decided rekey retired at its seq. */
+#define STORE_REKEY_ALT_KEYS 4u
+
+/* The alternative keys of one record (up-ref'd; store_alt_keys_free) and
+ * what a record verifying under one of them is: res[i] STORE_GAP (signed
+ * by a key of a rekey not decided here yet: not stored, the sender not
+ * closed, fetched again later) or STORE_FORMER (signed by a key a decided
+ * rekey retired at the record's seq, beyond the rekey's cut: refused, the
+ * sender not closed). */
+typedef struct {
+    unsigned n;
+    EVP_PKEY *key[STORE_REKEY_ALT_KEYS];
+    int res[STORE_REKEY_ALT_KEYS];
+} store_alt_keys;
+/* store_precheck_batch, and for every record whose result is STORE_NEW or
+ * STORE_FORK its alternative keys in alts[i] (alts may be NULL: none are
+ * looked up; alts[i].n is 0 for the other results). */
+int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
+                             store_alt_keys *alts, unsigned flags, char *err, size_t errlen);
+void store_alt_keys_free(store_alt_keys *a);
+/* The outcome of r's signature: STORE_NEW if it verifies under key, else
+ * alts->res[i] of the first alternative it verifies under, else -1 (a bad
+ * signature).  alts may be NULL.  Reads nothing of the store: any thread. */
+int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys *alts);
+/* How many times this process's store rewrote an author's log (a re-judge
+ * moved records between the log and apart): counted when written, so an
+ * abort only makes a reader look again.  A reader that saw it change
+ * reloads what it keeps from the log (the search index). */
+uint64_t store_log_rewrites(store *s);
+/* The highest cut of a decided rekey of id (its old keys' records after
+ * seq *cut are refused): 0, 1 if none, -1. */
+int store_rekey_cut(store *s, const proto_id *id, uint64_t *cut);
+/* Records set apart, all authors. */
+uint64_t store_apart_count(store *s);
 
 /* Apply records whose signatures the caller has verified, in one write
  * transaction.  results[i] gets a store_result per record.  Records should be

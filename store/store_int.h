@@ -11,6 +11,8 @@
  *   store_read.c    reads, and releasing the pages reads have mapped
  *   store_sum.c     the per-author hash chains (db sum) and the digest
  *   store_keys.c    members' keys over time (dbs keys, keyown)
+ *   store_apart.c   every version held of a seq, records set apart (db apart),
+ *                   re-judging a log under a key schedule, a rekey's arrival rules
  *
  * Functions named *_txn work inside a transaction the caller owns and never
  * commit or abort it.
@@ -48,6 +50,8 @@ struct store {
     size_t map_len;
     MDB_dbi meta, log, ver, cur, vv, members, endorse, forks, sum;   /* see store.c */
     MDB_dbi keys, keyown;                                            /* see store_keys.c */
+    MDB_dbi apart, rekey;                                            /* see store_apart.c */
+    uint64_t log_rewrites;  /* store_log_rewrites */
     /* the digest as of committed transaction digest_id (store_sum.c) */
     int digest_ok;
     size_t digest_id;
@@ -300,6 +304,10 @@ int keys_apply_rotate_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* The record held at an (author, seq) changed from loser to winner (a
  * fork's new winner): the keys follow the winner.  0 or -1. */
 int keys_fork_txn(store *s, MDB_txn *txn, const proto_record *loser, const proto_record *winner);
+/* Rotate record r leaves the log (set apart by a re-judge): its entry
+ * (author, seq + 1) goes if it still names r's key (an entry another rule
+ * put there, a rekey's, stays).  Not a rotate record: nothing.  0 or -1. */
+int keys_unrotate_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* The owner of key_id (STORE_KEY_*), as store_key_owner. */
 int key_owner_txn(store *s, MDB_txn *txn, const proto_id *key_id, proto_id *member);
 /* Refuse to sign self's record at seq with priv when self has another key
@@ -453,6 +461,83 @@ void scanned(store *s, size_t n);
 uint64_t vv_get_txn(store *s, MDB_txn *txn, const proto_id *author);
 
 
+/* ---- store_apart.c ---- */
+
+/* Where a version of (author, seq) is held. */
+enum { VERSION_LOG = 0, VERSION_FORK = 1, VERSION_APART = 2 };
+/* One version: the record (decoded from a copy owned by the walk, valid
+ * during the call), its hash, where it is held.  Non-zero stops the walk
+ * and is returned. */
+typedef int (*version_cb)(void *arg, const proto_record *r, const proto_id *hash, int where);
+/* Every version the store holds of (author, seq), each once: the log's
+ * first, then fork evidence, then apart (each in hash order).  The
+ * versions are copied before the first call: cb may write to txn.  0 (or
+ * what cb returned), -1 on a store failure.  A version that no longer
+ * decodes is skipped. */
+int versions_at_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, version_cb cb, void *arg);
+/* The highest seq of author any version is held at (log, forks, apart);
+ * 0 if none. */
+uint64_t versions_top_txn(store *s, MDB_txn *txn, const proto_id *author);
+/* Every version held outside the log (forks, then apart; each in (author,
+ * seq, hash) order), e.g. for a replay that reads every version of the
+ * membership records: cb as versions_at_txn's, but the record points into
+ * the map (cb must not write to txn).  0, cb's value, or -1. */
+int versions_outside_txn(store *s, MDB_txn *txn, version_cb cb, void *arg);
+/* Whether author has records apart (1), none (0); -1 on failure.  One
+ * B-tree lookup; the whole db's emptiness is free (apart_any_txn). */
+int apart_has_txn(store *s, MDB_txn *txn, const proto_id *author);
+int apart_any_txn(store *s, MDB_txn *txn);
+/* cb once for every author with records apart, in id order. */
+int apart_authors_txn(store *s, MDB_txn *txn, int (*cb)(void *arg, const proto_id *author), void *arg);
+
+/* The key schedule a re-judge follows: the key that verifies author's
+ * record at seq (up-ref'd), or NULL when none does there (the log stops).
+ * NULL as the function: the store's own (key_at_txn, and a former member's
+ * key up to its cut: former_key_txn), which follows the keys table as the
+ * re-judge rewrites it (a rotate record taken or set apart). */
+typedef EVP_PKEY *(*log_key_fn)(void *arg, store *s, MDB_txn *txn, const proto_id *author, uint64_t seq);
+/* Re-judge author's log from from_seq (>= 1) on: at each seq, among every
+ * version held, the one verifying under the schedule's key stays in the
+ * log (the lowest hash among several; the pinned genesis always stays),
+ * the other valid ones are fork evidence, the rest go apart; at the first
+ * seq with no valid version the log stops and every later version goes
+ * apart.  ver, cur, vv, sum and the keys entries of rotate records follow;
+ * author_changed and store_log_rewrites count a change.  Then the author's
+ * records apart are bounded (STORE_APART_MAX).  Does not replay the
+ * membership (the caller, the derivation, reads every version itself).
+ * *changed (may be NULL): 1 if the log changed.  0 or -1. */
+int log_rejudge_author_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t from_seq,
+                           log_key_fn key, void *arg, int *changed);
+/* A record about to be appended to the log at seq, or found a duplicate:
+ * drop its copy apart, if any (apply_txn).  0 or -1. */
+int apart_taken_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+/* Whether a record with this hash is held apart at (author, seq). */
+int apart_holds_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+
+/* The arrival rules of a rekey, written by the derivation (db rekey;
+ * emptied by rekey_arrival_clear_txn, which a replay calls before it
+ * writes them again):
+ *   a decided rekey of member at cut: its records after cut signed by the
+ *   key in force at cut (the retired one) are refused (STORE_FORMER);
+ *   an open epoch of member at cut with a proposal of key spki: its records
+ *   after cut verifying under spki wait (STORE_GAP).
+ * 0 or -1. */
+int rekey_cut_put_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t cut);
+int rekey_alt_put_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t cut, const uint8_t *spki,
+                      size_t len);
+int rekey_arrival_clear_txn(store *s, MDB_txn *txn);
+/* The highest decided cut of member: 0, 1 none, -1. */
+int rekey_cut_get_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t *cut);
+/* The precheck's hook: r's alternative keys (store_alt_keys).  0 or -1. */
+int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_keys *out);
+
+/* ---- store_apply.c, shared with store_apart.c ---- */
+
+/* The ver entry of r (hash h): put, or delete (del). */
+int ver_entry_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, int del);
+/* Make the cur entry of (kind, author, key) name its highest version. */
+int current_recompute_txn(store *s, MDB_txn *txn, const char *kind, const proto_id *author, const char *key);
+
 /* ---- store_sum.c ---- */
 
 /* chain_0 of an author's log. */
@@ -472,6 +557,9 @@ int chain_append_cur(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *au
 /* The record held at seq is now the one with `hash` (a fork's new winner):
  * rewrite the sum entries seq..vv.  0 or -1. */
 int chain_rebuild_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+/* The log of author now ends at seq top (records after it removed): drop
+ * the sum entries after top.  0 or -1. */
+int chain_truncate_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t top);
 /* The catalog digest (in a read transaction; cached per committed txn). */
 int digest_txn(store *s, MDB_txn *txn, proto_id *out);
 /* Schema 1 -> 2: build sum from log and drop the XOR digest.  0 or -1. */
