@@ -11,63 +11,8 @@
 /* ---- reading the store ----
  *
  * The store derives epochs, proposals and decisions in its membership
- * replay (store_replay.c) and keeps the keys a decision puts in force in
- * `keys` / `keyown` (key_set_txn from the cut + 1).  Until it exposes the
- * derivation itself, the view is read back from what it does expose: the
- * voters' current member records about X (each voter's latest vote is
- * its vote) and X's keys over time (a proposal's K that is a key of X's
- * was decided, from the seq its entry names). */
-
-typedef struct {
-    const char *key;            /* X in lowercase hex */
-    rekey_stale votes[REKEY_VIEW_MAX];
-    size_t n;
-} vote_scan;
-
-static int scan_vote(void *ctx, const uint8_t *rec, size_t len)
-{
-    vote_scan *s = ctx;
-    proto_record r;
-    char op[16] = "";
-    const uint8_t *cert;
-    size_t cl;
-    int64_t cut = 0, gen = -1;
-    certs_identity k;
-    char why[128];
-    if (s->n >= REKEY_VIEW_MAX || proto_record_decode_stored(rec, len, &r, NULL, 0) || strcmp(r.key, s->key) ||
-        proto_body_copy_str(&r, "op", op, sizeof op) || strcmp(op, "rekey") ||
-        proto_body_get_int(&r, "cut", &cut) || proto_body_get_int(&r, "gen", &gen) || cut < 1 || gen < 0 ||
-        proto_body_get_bin(&r, "cert", &cert, &cl) || certs_parse(cert, cl, &k, why, sizeof why))
-        return 0;
-    rekey_stale *v = &s->votes[s->n++];
-    memset(v, 0, sizeof *v);
-    v->by = r.author;
-    v->key = k.id;
-    v->seq = r.seq;
-    v->time_ms = r.time_ms;
-    v->cut = (uint64_t)cut;
-    v->gen = (uint32_t)gen;
-    certs_free(&k);
-    return 0;
-}
-
-typedef struct { const proto_id *want; uint64_t from; int found; } key_find;
-
-static int find_key(void *ctx, uint64_t from_seq, const proto_id *key_id)
-{
-    key_find *f = ctx;
-    if (memcmp(key_id, f->want, 32))
-        return 0;
-    f->from = from_seq;
-    f->found = 1;
-    return 1;
-}
-
-static int active_voter(store *st, const proto_id *id)
-{
-    store_member m;
-    return store_member_get(st, id, &m) == 0 && m.status == STORE_MEMBER_ACTIVE;
-}
+ * replay (store/store_rekey.c) and hands them out with store_member_rekeys;
+ * this is the one place that reads them. */
 
 typedef struct { const proto_id *x; uint32_t n; } active_count;
 
@@ -79,124 +24,71 @@ static int count_active(void *ctx, const store_member *m)
     return 0;
 }
 
-/* Replay order of two votes: time, then author (a stand-in for the
- * replay's turn key). */
-static int vote_before(const rekey_stale *a, const rekey_stale *b)
+typedef struct { rekey_view *v; uint32_t gen; uint64_t open_cut; } view_fill;
+
+static void copy_voters(rekey_voter *to, size_t *n, const store_rekey *k)
 {
-    if (a->time_ms != b->time_ms)
-        return a->time_ms < b->time_ms;
-    return memcmp(&a->by, &b->by, 32) < 0;
+    *n = 0;
+    for (size_t i = 0; i < k->nvoters && *n < REKEY_VIEW_MAX; i++)
+        to[(*n)++] = (rekey_voter){ k->voters[i], 0 };
+}
+
+static int fill_view(void *ctx, const store_rekey *k)
+{
+    view_fill *f = ctx;
+    rekey_view *v = f->v;
+    if (k->what == STORE_REKEY_DECIDED && v->ndec < sizeof v->dec / sizeof v->dec[0]) {
+        rekey_decision *d = &v->dec[v->ndec++];
+        d->gen = k->gen;
+        d->cut = k->cut;
+        d->key = k->key_id;
+        d->decided_ms = k->time_ms;
+        copy_voters(d->voters, &d->nvoters, k);
+    } else if (k->what == STORE_REKEY_PROPOSAL && v->nprops < REKEY_VIEW_MAX) {
+        rekey_proposal *p = &v->props[v->nprops++];
+        p->key = k->key_id;
+        copy_voters(p->voters, &p->nvoters, k);
+        v->open = 1;
+        v->opened_by = k->by;   /* the epoch's first vote */
+        if (k->quorum)
+            v->quorum = k->quorum;
+    } else if (k->what == STORE_REKEY_STALE && v->nstale < REKEY_VIEW_MAX) {
+        rekey_stale *e = &v->stale[v->nstale++];
+        e->by = k->by;
+        e->key = k->key_id;
+        e->seq = k->by_seq;
+        e->time_ms = k->time_ms;
+        e->cut = k->cut;
+        e->gen = k->gen;
+        e->why = k->gen != f->gen ? "世代が違う（その後に決まった再発行より前の投票）"
+                 : f->open_cut && k->cut != f->open_cut ? "最初の投票が固定した時点と違う"
+                 : "数えられない（鍵がこの団体に使えないか、投票した団体または対象が加盟中でない）";
+    }
+    return 0;
 }
 
 int rekey_view_get(store *st, const proto_id *x, rekey_view *v)
 {
-    char key[65];
-    vote_scan *s = malloc(sizeof *s);
-    if (!s)
-        return -1;
     memset(v, 0, sizeof *v);
-    proto_hex(x->b, 32, key);
-    s->key = key;
-    s->n = 0;
-    if (store_foreach_current(st, "member", scan_vote, s) < 0) {
-        free(s);
+    view_fill f = { .v = v };
+    /* g(X) and the open cut first: stale votes are told apart by them */
+    if (store_member_rekeys(st, x, &f.gen, &f.open_cut, NULL, NULL) < 0)
         return -1;
+    if (store_member_rekeys(st, x, &v->gen, &v->open_cut, fill_view, &f) < 0)
+        return -1;
+    v->open = v->open_cut != 0;
+    if (!v->quorum) {
+        /* no proposal to carry it: max(2, min(expulsion quorum, active members other than X)) */
+        store_policy *pol = malloc(sizeof *pol);
+        uint32_t exq = STORE_REKEY_VOTERS_MIN;
+        if (pol && store_policy_in_force(st, pol) == 0)
+            exq = pol->expulsion;
+        free(pol);
+        active_count ac = { x, 0 };
+        store_members(st, count_active, &ac);
+        uint32_t q = exq < ac.n ? exq : ac.n;
+        v->quorum = q < STORE_REKEY_VOTERS_MIN ? STORE_REKEY_VOTERS_MIN : q;
     }
-    /* votes in replay order */
-    for (size_t i = 1; i < s->n; i++)
-        for (size_t j = i; j > 0 && vote_before(&s->votes[j], &s->votes[j - 1]); j--) {
-            rekey_stale t = s->votes[j];
-            s->votes[j] = s->votes[j - 1];
-            s->votes[j - 1] = t;
-        }
-    /* decisions: a named K that the store has made a key of X's */
-    int decided[REKEY_VIEW_MAX] = { 0 };
-    for (size_t i = 0; i < s->n; i++) {
-        key_find f = { .want = &s->votes[i].key };
-        proto_id owner;
-        int st_k = store_key_owner(st, &s->votes[i].key, &owner);
-        if ((st_k != STORE_KEY_CURRENT && st_k != STORE_KEY_RETIRED) || memcmp(&owner, x, 32))
-            continue;
-        store_keys_of(st, x, find_key, &f);
-        if (!f.found)
-            continue;
-        decided[i] = 1;
-        rekey_decision *d = NULL;
-        for (size_t k = 0; k < v->ndec; k++)
-            if (!memcmp(&v->dec[k].key, &s->votes[i].key, 32))
-                d = &v->dec[k];
-        if (!d) {
-            if (v->ndec >= sizeof v->dec / sizeof v->dec[0])
-                continue;
-            d = &v->dec[v->ndec++];
-            d->key = s->votes[i].key;
-            d->cut = f.from - 1;
-            d->gen = s->votes[i].gen;
-        }
-        if (d->nvoters < REKEY_VIEW_MAX)
-            d->voters[d->nvoters++] = (rekey_voter){ s->votes[i].by, s->votes[i].time_ms };
-        if (s->votes[i].time_ms > d->decided_ms)
-            d->decided_ms = s->votes[i].time_ms;
-    }
-    for (size_t i = 1; i < v->ndec; i++)
-        for (size_t j = i; j > 0 && v->dec[j].cut < v->dec[j - 1].cut; j--) {
-            rekey_decision t = v->dec[j];
-            v->dec[j] = v->dec[j - 1];
-            v->dec[j - 1] = t;
-        }
-    v->gen = (uint32_t)v->ndec;
-    uint64_t last_cut = v->ndec ? v->dec[v->ndec - 1].cut : 0;
-    /* the open epoch: its first vote (replay order) of the current gen,
-     * by an active member, beyond the last cut, fixes the cut */
-    for (size_t i = 0; i < s->n; i++) {
-        rekey_stale *e = &s->votes[i];
-        if (decided[i])
-            continue;
-        if (!v->open && e->gen == v->gen && e->cut > last_cut && active_voter(st, &e->by)) {
-            v->open = 1;
-            v->open_cut = e->cut;
-            v->opened_by = e->by;
-        }
-        const char *why = NULL;
-        if (e->gen != v->gen)
-            why = "世代が違う（決定済みの再発行の前の投票）";
-        else if (e->cut <= last_cut)
-            why = "前の再発行の時点より前";
-        else if (v->open && e->cut != v->open_cut)
-            why = "固定された時点と違う";
-        else if (!active_voter(st, &e->by))
-            why = "投票した団体が加盟中でない";
-        if (why) {
-            if (v->nstale < REKEY_VIEW_MAX) {
-                v->stale[v->nstale] = *e;
-                v->stale[v->nstale++].why = why;
-            }
-            continue;
-        }
-        rekey_proposal *p = NULL;
-        for (size_t k = 0; k < v->nprops; k++)
-            if (!memcmp(&v->props[k].key, &e->key, 32))
-                p = &v->props[k];
-        if (!p) {
-            if (v->nprops >= REKEY_VIEW_MAX)
-                continue;
-            p = &v->props[v->nprops++];
-            p->key = e->key;
-        }
-        if (p->nvoters < REKEY_VIEW_MAX)
-            p->voters[p->nvoters++] = (rekey_voter){ e->by, e->time_ms };
-    }
-    free(s);
-    /* quorum now: max(2, min(expulsion quorum, active members other than X)) */
-    store_policy *pol = malloc(sizeof *pol);
-    uint32_t exq = 2;
-    if (pol && store_policy_in_force(st, pol) == 0)
-        exq = pol->expulsion;
-    free(pol);
-    active_count ac = { x, 0 };
-    store_members(st, count_active, &ac);
-    uint32_t q = exq < ac.n ? exq : ac.n;
-    v->quorum = q < 2 ? 2 : q;
     return 0;
 }
 
