@@ -164,6 +164,9 @@ typedef struct catalogd {
     uv_signal_t sigterm, sigint, sighup;
     int stopping;
     int rotating;                /* a key rotation is under way (rotate.h) */
+    uint64_t rekey_rederives;    /* store_rekey_stats' rederives when node_applied last looked:
+                                  * a rekey may be decided (or unmade) by any record of an
+                                  * author with an open epoch, not only a membership record */
     unsigned backups_running;    /* backups on the thread pool, their clients gone or not */
     uv_timer_t stop_timer;       /* closes what a clean stop left open */
 

@@ -121,6 +121,13 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
     }
     if (catalog)
         d->catalog_gen++;
+    uint64_t rk, nested, replays;
+    store_rekey_stats(d->st, &rk, &nested, &replays);
+    if (rk != d->rekey_rederives) {
+        /* a derivation that weighed a rekey: a key may have changed owner */
+        d->rekey_rederives = rk;
+        membership = keys = 1;
+    }
     if (membership) {
         /* a node restored with a key voted in by a rekey becomes the member */
         rekey_adopt_identity(d);
