@@ -183,6 +183,7 @@ void store_close(store *s)
         return;
     cache_clear(s);
     admit_memo_free(s);
+    rekey_memo_free(s);
     member_closure_drop(s);
     mdb_env_close(s->env);
     if (s->statm >= 0)

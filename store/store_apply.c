@@ -514,6 +514,12 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
             if (apply_member(s, txn, r) < 0)
                 return -1;
             member_note_txn(s, txn, r);
+            /* no incremental shortcut decides a rekey: a vote, any
+             * membership record while an epoch is open (its author's
+             * records beyond the cut, a member gone, a quorum changed),
+             * replay (store_rekey.c) */
+            if (op == MEMBER_OP_REKEY || rekey_open_txn(s, txn, NULL, NULL))
+                s->member_dirty = 1;
             if (was && !is_member_txn(s, txn, &subj)) {
                 int pend = policy_pending_txn(s, txn);
                 if (op == MEMBER_OP_LEAVE ? (pend & POLICY_PENDING_ON_CUR) : pend)

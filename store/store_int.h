@@ -403,15 +403,12 @@ int rekey_replay_is_subject(const rekey_replay *rr, const proto_id *x);
 int rekey_replay_admission(rekey_replay *rr, const proto_id *x, const uint8_t *spki, size_t len);
 /* The versions of subject x's log valid under this replay's schedule:
  * cb for each seq in order, until the log stops (no valid version) or the
- * what-if cut.  where: REKEY_IN_LOG, REKEY_IN_FORKS (the hash tells which). */
-enum { REKEY_IN_LOG = 0, REKEY_IN_FORKS = 1 };
+ * what-if cut (versions_at_txn: where is VERSION_*; r valid during the
+ * call). */
 typedef int (*rekey_version_cb)(void *ctx, uint64_t seq, int where, const proto_id *hash,
                                 const proto_record *r);
 int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *x, rekey_version_cb cb,
                       void *ctx);
-/* The record bytes of a version found so.  0, 1 absent, -1. */
-int rekey_version_get(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, int where,
-                      const proto_id *hash, MDB_val *out);
 /* The seq above which x's records wait: the cut of a decision whose turn
  * has not come in this replay (UINT64_MAX: none). */
 uint64_t rekey_replay_hold(const rekey_replay *rr, const proto_id *x);
@@ -445,6 +442,10 @@ int rekey_sched_add(rekey_sched *d, const rekey_replay *rr, const proto_id *x);
  * last derivation's are re-judged (their log and the logs of authors no
  * longer admitted).  0 or -1. */
 int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr);
+/* After a derivation with rekeys: every author holding records in the log
+ * who is no member in it (never admitted; a sock-puppet admitted only by
+ * records a rekey took away) has them set apart.  0 or -1. */
+int rekey_unadmitted_txn(store *s, MDB_txn *txn);
 /* Whether the last derivation left an open epoch of x (*cut its cut), or
  * any at all (x NULL).  1 yes, 0 no. */
 int rekey_open_txn(store *s, MDB_txn *txn, const proto_id *x, uint64_t *cut);

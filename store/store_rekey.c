@@ -339,18 +339,6 @@ int rekey_replay_needs_admission(const rekey_replay *rr, const proto_id *x)
 
 /* ---- the versions valid under the schedule ---- */
 
-int rekey_version_get(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, int where,
-                      const proto_id *hash, MDB_val *out)
-{
-    uint8_t k[72];
-    memcpy(k, author->b, 32);
-    put_be64(k + 32, seq);
-    memcpy(k + 40, hash->b, 32);
-    MDB_val kv = { where == REKEY_IN_FORKS ? 72 : 40, k };
-    int rc = mdb_get(txn, where == REKEY_IN_FORKS ? s->forks : s->log, &kv, out);
-    return rc == 0 ? 0 : rc == MDB_NOTFOUND ? 1 : -1;
-}
-
 /* The rotate's new key of a record of x about itself, or 0 when r is none. */
 static int rotate_of(store *s, const proto_id *x, const proto_record *r, uint8_t **spki, size_t *len)
 {
@@ -375,6 +363,33 @@ static int rotate_of(store *s, const proto_id *x, const proto_record *r, uint8_t
     }
     free(m);
     return got;
+}
+
+/* The lowest hash among the versions of a seq verifying under key: its
+ * bytes copied into buf. */
+typedef struct {
+    store *s;
+    const uint8_t *key;
+    size_t klen;
+    int have;
+    proto_id best;
+    int where;
+    uint8_t *buf;
+    size_t len;
+} pick;
+
+static int pick_cb(void *arg, const proto_record *r, const proto_id *h, int where)
+{
+    pick *p = arg;
+    if ((p->have && memcmp(h->b, p->best.b, 32) >= 0) || r->raw_len > PROTO_RECORD_MAX ||
+        !verifies(p->s, r, h, p->key, p->klen))
+        return 0;
+    p->have = 1;
+    p->best = *h;
+    p->where = where;
+    memcpy(p->buf, r->raw, r->raw_len);
+    p->len = r->raw_len;
+    return 0;
 }
 
 int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *x, rekey_version_cb cb,
@@ -419,8 +434,10 @@ int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *
         }
         mdb_cursor_close(c);
     }
-    /* from lo + 1: every version held, the one valid under the schedule */
-    for (uint64_t seq = e->lo + 1; seq <= limit; seq++) {
+    /* from lo + 1: every version held (log, forks, apart), the one valid
+     * under the schedule */
+    uint64_t top = versions_top_txn(s, txn, x);
+    for (uint64_t seq = e->lo + 1; seq <= limit && seq <= top; seq++) {
         const rekey_sched *d = rr->sched;
         for (size_t i = 0; d && i < d->n; i++)
             if (!memcmp(&d->d[i].x, x, 32) && d->d[i].cut + 1 == seq) {
@@ -432,53 +449,16 @@ int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *
                 key = nk;
                 klen = d->d[i].len;
             }
-        proto_id best;
-        int have = 0, where = 0;
-        uint8_t k72[72];
-        memcpy(k72, x->b, 32);
-        put_be64(k72 + 32, seq);
-        for (int src = 0; src < 2; src++) {
-            MDB_cursor *c = NULL;
-            MDB_val kv = { 40, k72 }, v;
-            int rc;
-            if (src == 0) {
-                rc = mdb_get(txn, s->log, &kv, &v);
-            } else {
-                if (mdb_cursor_open(txn, s->forks, &c))
-                    goto out;
-                rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
-            }
-            while (rc == 0 && (src == 0 || (kv.mv_size == 72 && !memcmp(kv.mv_data, k72, 40)))) {
-                proto_record r;
-                proto_id h;
-                proto_record_hash(v.mv_data, v.mv_size, &h);
-                if ((!have || memcmp(h.b, best.b, 32) < 0) && v.mv_size <= PROTO_RECORD_MAX) {
-                    memcpy(buf, v.mv_data, v.mv_size);
-                    if (proto_record_decode_stored(buf, v.mv_size, &r, NULL, 0) == 0 &&
-                        verifies(s, &r, &h, key, klen)) {
-                        best = h;
-                        have = 1;
-                        where = src;
-                    }
-                }
-                if (src == 0)
-                    break;
-                rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT);
-            }
-            if (c)
-                mdb_cursor_close(c);
-        }
-        if (!have)
-            break;   /* the log under this schedule stops here */
-        MDB_val v;
-        proto_record r;
-        if (rekey_version_get(s, txn, x, seq, where, &best, &v) || v.mv_size > PROTO_RECORD_MAX)
+        pick pk = { s, key, klen, 0, { { 0 } }, 0, buf, 0 };
+        if (versions_at_txn(s, txn, x, seq, pick_cb, &pk) < 0)
             goto out;
-        memcpy(buf, v.mv_data, v.mv_size);
-        if (proto_record_decode_stored(buf, v.mv_size, &r, NULL, 0))
+        if (!pk.have)
+            break;   /* the log under this schedule stops here */
+        proto_record r;
+        if (proto_record_decode_stored(buf, pk.len, &r, NULL, 0))
             goto out;
         rotate_of(s, x, &r, &key, &klen);
-        if (cb(ctx, seq, where, &best, &r))
+        if (cb(ctx, seq, pk.where, &pk.best, &r))
             goto out;
     }
     ret = 0;
@@ -914,40 +894,102 @@ static int subj_pack(store *s, MDB_txn *txn, const rk_subj *e, wbuf *w)
     return w->err ? -1 : 0;
 }
 
+/* The decisions of a subject as the last derivation left them. */
+typedef struct {
+    proto_id x;
+    size_t n;
+    struct { uint64_t cut; proto_id kid; } d[STORE_REKEY_DECISIONS_MAX];
+} old_decs;
+
+static int old_cb(void *ctx, const store_rekey *k)
+{
+    old_decs *o = ctx;
+    if (k->what == STORE_REKEY_DECIDED && o->n < STORE_REKEY_DECISIONS_MAX) {
+        o->d[o->n].cut = k->cut;
+        o->d[o->n].kid = k->key_id;
+        o->n++;
+    }
+    return 0;
+}
+
+static int subj_walk(store *s, MDB_txn *txn, const proto_id *x, uint32_t *gen, uint64_t *open_cut,
+                     store_rekey_cb cb, void *ctx);
+
+/* From which seq x's log is judged again: the lowest cut at which its
+ * decisions before (o) and now (e) differ, + 1; 0 when they are the same. */
+static uint64_t changed_from(const old_decs *o, const rk_subj *e)
+{
+    size_t j = 0;
+    uint64_t from = 0;
+    for (size_t i = 0; e && i < e->nitems; i++) {
+        const rk_item *it = &e->items[i];
+        if (it->what != STORE_REKEY_DECIDED)
+            continue;
+        if (!o || j >= o->n || o->d[j].cut != it->cut || memcmp(&o->d[j].kid, &it->kid, 32)) {
+            uint64_t c = it->cut;
+            if (o && j < o->n && o->d[j].cut < c)
+                c = o->d[j].cut;
+            return c + 1;
+        }
+        j++;
+    }
+    if (o && j < o->n)
+        from = o->d[j].cut + 1;
+    return from;
+}
+
 int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr)
 {
-    /* the previous derivation's subjects: their entries go */
-    uint8_t *old = NULL;
+    /* the previous derivation's subjects: their decisions (to re-judge the
+     * logs whose schedule changed), then their entries go */
+    old_decs *old = NULL;
     size_t on = 0;
+    int ret = -1;
     MDB_val lk = { 11, "rk_subjects" }, lv;
-    if (mdb_get(txn, s->meta, &lk, &lv) == 0 && lv.mv_size % 32 == 0) {
+    if (mdb_get(txn, s->meta, &lk, &lv) == 0 && lv.mv_size % 32 == 0 && lv.mv_size) {
         on = lv.mv_size / 32;
-        if (on && !(old = malloc(lv.mv_size)))
+        uint8_t *ids = malloc(lv.mv_size);
+        if (!ids || !(old = calloc(on, sizeof *old))) {
+            free(ids);
             return -1;
-        memcpy(old, lv.mv_data, lv.mv_size);
+        }
+        memcpy(ids, lv.mv_data, lv.mv_size);
+        for (size_t i = 0; i < on; i++) {
+            memcpy(old[i].x.b, ids + 32 * i, 32);
+            if (subj_walk(s, txn, &old[i].x, NULL, NULL, old_cb, &old[i]) < 0) {
+                free(ids);
+                goto out;
+            }
+        }
+        free(ids);
     }
     for (size_t i = 0; i < on; i++) {
         char name[72];
-        subj_meta_name((const proto_id *)(old + 32 * i), name);
+        subj_meta_name(&old[i].x, name);
         MDB_val k = { strlen(name), name };
         int rc = mdb_del(txn, s->meta, &k, NULL);
-        if (rc && rc != MDB_NOTFOUND) {
-            free(old);
-            return -1;
-        }
+        if (rc && rc != MDB_NOTFOUND)
+            goto out;
     }
-    free(old);
+    /* the arrival rules (store_apart.c) follow the decisions and epochs */
+    if (rekey_arrival_clear_txn(s, txn))
+        goto out;
     wbuf ids = { 0 };
     for (size_t i = 0; rr && i < rr->n; i++) {
         const rk_subj *e = &rr->subj[i];
         wbuf w = { 0 };
         char name[72];
-        if (subj_pack(s, txn, e, &w) || (subj_meta_name(&e->id, name), meta_put_txn(s, txn, name, w.b, w.n))) {
-            free(w.b);
-            free(ids.b);
-            return -1;
-        }
+        int bad = subj_pack(s, txn, e, &w) || (subj_meta_name(&e->id, name), meta_put_txn(s, txn, name, w.b, w.n));
         free(w.b);
+        for (size_t j = 0; !bad && j < e->nitems; j++)
+            if (e->items[j].what == STORE_REKEY_DECIDED)
+                bad = rekey_cut_put_txn(s, txn, &e->id, e->items[j].cut) != 0;
+        for (size_t j = 0; !bad && e->open && j < e->nprops && j < STORE_REKEY_ALT_KEYS; j++)
+            bad = rekey_alt_put_txn(s, txn, &e->id, e->ecut, e->props[j].spki, e->props[j].len) != 0;
+        if (bad) {
+            free(ids.b);
+            goto out;
+        }
         wput(&ids, e->id.b, 32);
     }
     int rc = ids.err;
@@ -960,7 +1002,79 @@ int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr)
         }
     }
     free(ids.b);
-    return rc ? -1 : 0;
+    if (rc)
+        goto out;
+    /* the logs whose key schedule changed are judged again from the first
+     * cut that changed (store_apart.c): the versions valid under the keys
+     * just derived stay, the others go apart */
+    for (size_t i = 0; rr && i < rr->n; i++) {
+        const old_decs *o = NULL;
+        for (size_t j = 0; j < on && !o; j++)
+            if (!memcmp(&old[j].x, &rr->subj[i].id, 32))
+                o = &old[j];
+        uint64_t from = changed_from(o, &rr->subj[i]);
+        if (from && log_rejudge_author_txn(s, txn, &rr->subj[i].id, from, NULL, NULL, NULL))
+            goto out;
+    }
+    for (size_t j = 0; j < on; j++) {
+        if (rr && subj_find(rr, &old[j].x))
+            continue;
+        uint64_t from = changed_from(&old[j], NULL);
+        if (from && log_rejudge_author_txn(s, txn, &old[j].x, from, NULL, NULL, NULL))
+            goto out;
+    }
+    ret = 0;
+out:
+    free(old);
+    return ret;
+}
+
+/* Authors holding records in the log who are no member in the derivation
+ * (never admitted, or admitted only by records a rekey took away: a
+ * thief's sock-puppet): their logs go apart (rekey5 point 5). */
+typedef struct {
+    proto_id *v;
+    size_t n, cap;
+} idlist;
+
+static int vv_collect(void *ctx, const proto_id *author, uint64_t seq)
+{
+    idlist *l = ctx;
+    (void)seq;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        proto_id *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = *author;
+    return 0;
+}
+
+int rekey_unadmitted_txn(store *s, MDB_txn *txn)
+{
+    idlist l = { 0 };
+    MDB_cursor *c;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, s->vv, &c))
+        return -1;
+    int ret = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !ret; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        if (k.mv_size == 32 && v.mv_size == 8 && get_be64(v.mv_data) > 0)
+            ret = vv_collect(&l, k.mv_data, get_be64(v.mv_data));
+    mdb_cursor_close(c);
+    for (size_t i = 0; ret == 0 && i < l.n; i++) {
+        int st = 0;
+        int have = member_status_txn(s, txn, &l.v[i], &st);
+        if (have < 0)
+            ret = -1;
+        else if (have == 1 || st == STORE_MEMBER_PENDING)
+            ret = log_rejudge_author_txn(s, txn, &l.v[i], 1, NULL, NULL, NULL) ? -1 : 0;
+    }
+    free(l.v);
+    return ret;
 }
 
 /* ---- reading it back ---- */
@@ -1038,7 +1152,7 @@ int rekey_open_txn(store *s, MDB_txn *txn, const proto_id *x, uint64_t *cut)
 
 /* Walk x's items: cb for each (NULL: just read g and the open cut). */
 static int subj_walk(store *s, MDB_txn *txn, const proto_id *x, uint32_t *gen, uint64_t *open_cut,
-                     store_rekey_cb cb, void *ctx, uint64_t *max_cut)
+                     store_rekey_cb cb, void *ctx)
 {
     rbuf r;
     int rc = subj_read(s, txn, x, &r);
@@ -1046,8 +1160,6 @@ static int subj_walk(store *s, MDB_txn *txn, const proto_id *x, uint32_t *gen, u
         *gen = 0;
     if (open_cut)
         *open_cut = 0;
-    if (max_cut)
-        *max_cut = 0;
     if (rc)
         return rc < 0 ? -1 : 0;
     uint32_t g = rget32(&r);
@@ -1089,8 +1201,6 @@ static int subj_walk(store *s, MDB_txn *txn, const proto_id *x, uint32_t *gen, u
             memcpy(voters, vp, 32 * (size_t)nv);
         k.voters = voters;
         k.nvoters = nv;
-        if (k.what == STORE_REKEY_DECIDED && max_cut && k.cut > *max_cut)
-            *max_cut = k.cut;
         if (cb)
             ret = cb(ctx, &k);
     }
@@ -1104,7 +1214,7 @@ int store_member_rekeys(store *s, const proto_id *x, uint32_t *gen, uint64_t *op
     MDB_txn *txn;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
         return -1;
-    int rc = subj_walk(s, txn, x, gen, open_cut, cb, ctx, NULL);
+    int rc = subj_walk(s, txn, x, gen, open_cut, cb, ctx);
     mdb_txn_abort(txn);
     return rc;
 }
