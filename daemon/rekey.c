@@ -222,6 +222,10 @@ int rekey_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, c
         return proto_err(err, errlen, "out of memory");
     }
     proto_body_str(b, "op", "rekey");
+    /* code and name as an admission and a rotation carry them (the new
+     * certificate's: its code is the member's, checked above) */
+    proto_body_str(b, "code", k.code);
+    proto_body_str(b, "name", k.name);
     proto_body_bin(b, "cert", k.der, k.der_len);
     proto_body_int(b, "cut", (int64_t)cut);
     proto_body_int(b, "gen", (int64_t)gen);
