@@ -152,7 +152,7 @@ int rekey_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, c
         return proto_err(err, errlen, "加盟団体 %s はこのノードでは知られていません", xs);
     if (m.status != STORE_MEMBER_ACTIVE)
         return proto_err(err, errlen, "%s %s は加盟中ではありません（%s）。鍵の再発行は加盟中の団体だけです",
-                         m.code, m.name, m.status == STORE_MEMBER_PENDING ? "承認待ち" : store_member_mark(m.status));
+                         m.code, m.name, m.status == STORE_MEMBER_PENDING ? "承認待ち" : m.status == STORE_MEMBER_LEFT ? "脱退" : "除名");
     certs_identity k;
     if (certs_parse(cert, cl, &k, why, sizeof why))
         return proto_err(err, errlen, "新しい鍵のファイルは証明書ではありません: %s", why);
