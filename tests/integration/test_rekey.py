@@ -149,7 +149,7 @@ def test_rekey_of_a_stolen_key(env):
     assert not holds(b, "文京-2026-666", x_id)
     for n in (a, b):
         assert "recv hello" not in probe(env, thief_dir, n), n.name
-        wait_until(lambda: "that a rekey by quorum replaced (lost or stolen key)" in n.logtext(), 10,
+        wait_until(lambda: "presented a key of that member that a rekey by quorum replaced" in n.logtext(), 10,
                    what=f"{n.name} to refuse the old key")
     assert not holds(b, "文京-2026-666", x_id) and vv_of(b, x_id) == n0
 
