@@ -153,7 +153,7 @@ def test_daemon_commands_and_their_access(env):
     assert r["ok"], r
     access = {x["name"]: x["access"] for x in r["commands"]}
     assert all(x["help"] for x in r["commands"]), r
-    writes = {"put", "cput", "member_add", "member_set", "key_rotate", "policy_propose", "policy_endorse", "backup", "sponsor"}
+    writes = {"put", "cput", "member_add", "member_set", "member_rekey", "key_rotate", "policy_propose", "policy_endorse", "backup", "sponsor"}
     reads = {"status", "get", "list", "history", "forks", "members", "member_show", "policy", "peers", "vv", "cfind", "csearch",
              "metrics", "watch", "help"}
     assert set(access) == writes | reads, sorted(access)

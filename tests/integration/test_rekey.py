@@ -169,6 +169,22 @@ def test_rekey_of_a_stolen_key(env):
     for n in (a, b, x2):
         assert "bad signature" not in n.logtext(), n.name
 
+    # the restored node's files swapped back to the old key (a backup of
+    # the wrong files): the node says so at the start and refuses to sign
+    # (decision 13: the old key is not the one in force at its next seq)
+    x2.stop()
+    old = Node(env, "x-old", x.code, x.muni)
+    shutil.copytree(x2.dir, old.dir)
+    for f in ("node.key", "node.crt"):
+        shutil.copy(os.path.join(thief_dir, f), os.path.join(old.dir, f))
+    os.chmod(os.path.join(old.dir, "node.key"), 0o600)
+    old.start(listen=False)
+    assert "replaced by a rekey by quorum" in old.logtext() and "join --rekeyed" in old.logtext()
+    assert old.ctl_json("status")["member_id"] == x_id
+    rc, _, err = cert(old, "文京-2026-901", "株式会社エックス", check=False)
+    assert rc == 3 and "鍵の再発行（加盟団体の投票）で無効になりました" in err, (rc, err)
+    assert vv_of(old, x_id) == n0 + 1
+
 
 def test_rekey_refusals(env):
     """member rekey refuses, exit 3 with a Japanese reason: this node, an
