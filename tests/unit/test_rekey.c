@@ -30,6 +30,7 @@
 #include "tests/unit/identities.h"
 #include "proto/record.h"
 #include "proto/util.h"
+#include "catalog/schema.h"
 
 /* members F (founder), A, B, C; X the member whose key is lost; K, K2, K3
  * new keys of X (X's code and name); P a sock-puppet */
@@ -533,6 +534,26 @@ static void one_vote_not_enough_two_complete(void **state)
     world_free(&w);
 }
 
+/* Two members: F alone cannot rekey X (at least STORE_REKEY_VOTERS_MIN
+ * voters, whatever min(expulsion quorum, others) says). */
+static void founder_alone_cannot_rekey(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    found(&w);
+    admit_as(&w, F, F, 0, X);
+    note_as(&w, X, X, 0, "x1", "1");
+    vote(&w, F, K, 1, 0);
+    store *s = fed_all(&w, 2, NULL);
+    expect_key(s, 2, X);
+    fprint f;
+    fingerprint(s, &f);
+    assert_int_equal(f.gen, 0);
+    assert_int_equal(f.open_cut, 1);
+    drop(s);
+    world_free(&w);
+}
+
 /* The first vote fixes the cut; a vote naming another cut is stale. */
 static void cut_fixed_by_first_vote(void **state)
 {
@@ -643,6 +664,8 @@ static void later_vote_does_not_move(void **state)
     vote(&w, A, K, v, 0);
     vote(&w, B, K2, v, 0);
     vote(&w, F, K2, v, 0);   /* F changes its vote after the decision */
+    vote(&w, B, K2, v - 1, 0);   /* and a smaller cut */
+    vote(&w, F, K2, v - 1, 0);
     store *s = fed_all(&w, 2, NULL);
     expect_key(s, v + 1, K);
     fprint f;
@@ -734,6 +757,100 @@ static void second_rekey_after_the_first(void **state)
     world_free(&w);
 }
 
+/* A policy proposal by author (signed with key's key, at seq) on the
+ * genesis policy with expulsion exp; and an endorsement of it. */
+static proto_id propose_exp(world *w, int author, int key, uint64_t seq, uint32_t exp)
+{
+    store_policy p;
+    char ph[65], k[64];
+    const char *areas[40], *routes[40];
+    size_t na = 0, nr = 0;
+    memset(&p, 0, sizeof p);
+    p.parent = w->g;
+    p.admission = 1;
+    p.expulsion = exp;
+    for (; catalog_areas[na]; na++) {
+        areas[na] = catalog_areas[na];
+        snprintf(p.areas[na], sizeof p.areas[na], "%s", areas[na]);
+    }
+    for (; catalog_routes[nr]; nr++) {
+        routes[nr] = catalog_routes[nr];
+        snprintf(p.routes[nr], sizeof p.routes[nr], "%s", routes[nr]);
+    }
+    p.nareas = (uint32_t)na;
+    p.nroutes = (uint32_t)nr;
+    assert_int_equal(store_policy_proposal_key(&p, k, sizeof k), 0);
+    proto_hex(w->g.b, 32, ph);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "propose");
+    proto_body_str(b, "parent", ph);
+    proto_body_int(b, "admission", 1);
+    proto_body_int(b, "expulsion", exp);
+    proto_body_strs(b, "areas", areas, na);
+    proto_body_strs(b, "routes", routes, nr);
+    size_t i = add_at(w, author, key, seq, 0, "policy", k, b);
+    proto_id h;
+    proto_record_hash(w->v[i].b, w->v[i].n, &h);
+    return h;
+}
+
+static void endorse_as(world *w, int author, int key, uint64_t seq, const proto_id *prop)
+{
+    char k[80], hex[65];
+    proto_hex(prop->b, 32, hex);
+    snprintf(k, sizeof k, "endorse/%s", hex);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "endorse");
+    add_at(w, author, key, seq, 0, "policy", k, b);
+}
+
+/* The thief raises the quorum before the votes: with X's old key it admits
+ * P, proposes an expulsion quorum of 3 and P endorses it, so in the replay
+ * of everything held F's and A's votes are one short.  The decision is
+ * made on D(X, v), where none of that exists: K wins, on a store fed in
+ * order and on one fed the votes first, and the thief's policy is not in
+ * force afterwards. */
+static void thief_raising_the_quorum_loses(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    uint64_t v = base3(&w);
+    admit_as(&w, X, X, v + 1, P);
+    proto_id pr = propose_exp(&w, X, X, v + 2, 3);
+    endorse_as(&w, P, P, 0, &pr);
+    vote(&w, F, K, v, 0);
+    vote(&w, A, K, v, 0);
+    note_as(&w, X, K, v + 1, "x4", "restored");
+    store *s1 = fed_all(&w, 1, NULL);
+    size_t o[WMAX], n = 0;
+    for (size_t i = 1; i < w.n; i++)
+        if (w.v[i].author != P && !(w.v[i].author == X && w.v[i].key == X && w.v[i].seq > v))
+            o[n++] = i;
+    for (size_t i = 1; i < w.n; i++)
+        if (w.v[i].author == P || (w.v[i].author == X && w.v[i].key == X && w.v[i].seq > v))
+            o[n++] = i;
+    store *s2 = fed(&w, o, n, 3, NULL);
+    store *ss[2] = { s1, s2 };
+    fprint f[2];
+    for (int i = 0; i < 2; i++) {
+        expect_key(ss[i], v + 1, K);
+        assert_true(status_of(ss[i], P) != STORE_MEMBER_ACTIVE);
+        store_policy pol;
+        assert_int_equal(store_policy_in_force(ss[i], &pol), 0);
+        assert_int_equal(pol.expulsion, 2);
+        assert_int_equal(store_vv_get(ss[i], &ids[X].id), v + 1);
+        assert_int_equal(signed_by_at(ss[i], X, v + 1, K), 1);
+        fingerprint(ss[i], &f[i]);
+    }
+    fp_same(&f[0], &f[1], "in order / votes first");
+    uint64_t rd, nested, replays;
+    store_rekey_stats(s1, &rd, &nested, &replays);
+    assert_true(nested >= 1);
+    drop(s1);
+    drop(s2);
+    world_free(&w);
+}
+
 static uint32_t rnd(uint64_t *st)
 {
     *st ^= *st << 13;
@@ -798,8 +915,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(vote_rules),
         cmocka_unit_test(one_vote_not_enough_two_complete),
+        cmocka_unit_test(founder_alone_cannot_rekey),
         cmocka_unit_test(cut_fixed_by_first_vote),
         cmocka_unit_test(thief_in_order_and_votes_first),
+        cmocka_unit_test(thief_raising_the_quorum_loses),
         cmocka_unit_test(later_vote_does_not_move),
         cmocka_unit_test(backdated_competitor_completing_earlier_wins),
         cmocka_unit_test(second_rekey_after_the_first),
