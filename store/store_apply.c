@@ -295,7 +295,8 @@ int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *
             proto_err(err, errlen, "%s", why);
         if (alts) {
             alts[i].n = 0;
-            if ((res[i] == STORE_NEW || res[i] == STORE_FORK) && rekey_alt_keys_txn(s, txn, &recs[i], &alts[i]))
+            if ((res[i] == STORE_NEW || res[i] == STORE_FORK || res[i] == STORE_GAP) &&
+                rekey_alt_keys_txn(s, txn, &recs[i], &alts[i]))
                 store_alt_keys_free(&alts[i]);   /* none: the record is judged by its key alone */
         }
     }
