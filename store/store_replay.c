@@ -1382,7 +1382,7 @@ out:
     return ret;
 }
 
-/* The decision procedure (docs/DECISIONS.md 17): from scratch, rounds of
+/* The decision procedure (docs/DECISIONS.md 21): from scratch, rounds of
  * R = the replay with the decisions so far; for every open epoch of R with
  * a proposal of two distinct voters, its earliest completion in D(X, v_e)
  * (R itself when R took nothing of X beyond the cut before the epoch's
