@@ -223,7 +223,7 @@ static void no_more_replies(fixture *f)
  * connection (a restricted socket, the web view) relies on it. */
 static void table_access(void **state)
 {
-    static const char *writes[] = { "put", "cput", "member_add", "member_set", "key_rotate", "policy_propose",
+    static const char *writes[] = { "put", "cput", "member_add", "member_set", "member_rekey", "key_rotate", "policy_propose",
                                     "policy_endorse", "backup", "sponsor" };
     static const char *reads[] = { "status", "get", "list", "history", "forks", "members", "member_show", "policy",
                                    "peers", "vv", "cfind", "csearch", "metrics", "watch", "help" };
