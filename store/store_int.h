@@ -432,9 +432,9 @@ int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t k
  * record of X beyond the cut before the epoch's last vote).  0, 1 past
  * the end. */
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
-/* The earliest completion of x's open epoch in this replay: its turn key.
- * 0, 1 none. */
-int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint8_t key[48]);
+/* The earliest completion of x's open epoch of cut `cut` in this replay:
+ * its turn key.  0, 1 none. */
+int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint64_t cut, uint8_t key[48]);
 /* Add x's completion in replay rr to the decisions.  0 or -1. */
 int rekey_sched_add(rekey_sched *d, const rekey_replay *rr, const proto_id *x);
 /* The final replay's rekeys to meta (what store_member_rekeys and the

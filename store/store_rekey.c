@@ -749,10 +749,12 @@ int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *
     return 1;
 }
 
-int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint8_t key[RK_KEY])
+int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint64_t cut, uint8_t key[RK_KEY])
 {
     const rk_subj *e = subj_find(rr, x);
-    if (!e || !e->open || !e->done)
+    /* D(X, v_e) decides the epoch with that cut only (in D another vote
+     * may have opened it, one R had blocked) */
+    if (!e || !e->open || !e->done || e->ecut != cut)
         return 1;
     memcpy(key, e->done_key, RK_KEY);
     return 0;

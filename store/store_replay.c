@@ -1440,7 +1440,7 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
                 }
                 from = rd;
             }
-            if (rekey_replay_completion(from, &x, k) == 0 &&
+            if (rekey_replay_completion(from, &x, cut, k) == 0 &&
                 (!found || memcmp(k, bk, MKEY_LEN) < 0 || (!memcmp(k, bk, MKEY_LEN) && memcmp(&x, &bx, 32) < 0))) {
                 if (bfrom && bfrom != rr)
                     rekey_replay_free(bfrom);
