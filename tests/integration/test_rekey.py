@@ -152,6 +152,7 @@ def test_rekey_of_a_stolen_key(env):
         wait_until(lambda: "presented a key of that member that a rekey by quorum replaced" in n.logtext(), 10,
                    what=f"{n.name} to refuse the old key")
     assert not holds(b, "文京-2026-666", x_id) and vv_of(b, x_id) == n0
+    wait_until(lambda: digests_equal([a, b]), 30, what="A and B in sync without the thief's record")
 
     # the restored node: accepted with the new key, it becomes X, holds X's
     # log up to the cut, and writes on at the cut + 1
