@@ -88,6 +88,12 @@ struct store {
      * (store_rekey.c), and what the decision procedure ran */
     struct rekey_vmemo *rk_memo;
     uint64_t rk_rederives, rk_nested, rk_replays;
+    /* authors whose logs a derivation of this batch's transaction judged
+     * again under changed keys (store_rekey.c): their later records in
+     * the batch were verified under the keys before it */
+    proto_id rk_moved[STORE_REKEY_DECISIONS_MAX];
+    size_t rk_moved_n;
+    int rk_moved_all;   /* more than fit */
     /* Changes of authors, for records that wait on them (store_changed):
      * how many there were, the ids of the last CHG_RING, and the count at
      * the last change that may have touched anyone (chg_all), and the
@@ -446,6 +452,9 @@ int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr);
  * who is no member in it (never admitted; a sock-puppet admitted only by
  * records a rekey took away) has them set apart.  0 or -1. */
 int rekey_unadmitted_txn(store *s, MDB_txn *txn);
+/* Whether author's keys were changed by a derivation of this write
+ * transaction (its records verified before may not verify now). */
+int rekey_moved(store *s, const proto_id *author);
 /* Whether the last derivation left an open epoch of x (*cut its cut), or
  * any at all (x NULL).  1 yes, 0 no. */
 int rekey_open_txn(store *s, MDB_txn *txn, const proto_id *x, uint64_t *cut);
