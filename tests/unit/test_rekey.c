@@ -851,6 +851,46 @@ static void thief_raising_the_quorum_loses(void **state)
     world_free(&w);
 }
 
+/* A run of X's records verified under the key of its first (as ingest
+ * does: the precheck says gap for the later ones, whose predecessor is in
+ * the batch) must not carry X's old key past a decided cut. */
+static void run_across_the_cut(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    char err[256];
+    uint64_t v = base3(&w);   /* X's seqs 1..3 are w.v[3..5] */
+    vote(&w, F, K, v, 0);
+    vote(&w, A, K, v, 0);
+    size_t thief = note_as(&w, X, X, v + 1, "x4", "thief");
+    size_t o[WMAX], n = 0;
+    for (size_t i = 1; i < w.n; i++)
+        if (i != 5 && i != thief)
+            o[n++] = i;
+    store *s = fed(&w, o, n, 2, NULL);
+    expect_key(s, v + 1, K);
+    assert_int_equal(store_vv_get(s, &ids[X].id), v - 1);
+    /* one batch: X's seq v (old key, below the cut) and the thief's v + 1 */
+    proto_record r[2];
+    int res[2];
+    EVP_PKEY *keys[2];
+    assert_int_equal(proto_record_decode(w.v[5].b, w.v[5].n, &r[0], err, sizeof err), 0);
+    assert_int_equal(proto_record_decode(w.v[thief].b, w.v[thief].n, &r[1], err, sizeof err), 0);
+    assert_int_equal(store_precheck_batch(s, r, 2, res, keys, 0, err, sizeof err), 0);
+    assert_int_equal(res[0], STORE_NEW);
+    assert_int_equal(res[1], STORE_GAP);
+    assert_int_equal(proto_record_verify(&r[0], keys[0], NULL, 0), 0);
+    assert_int_equal(proto_record_verify(&r[1], keys[0], NULL, 0), 0);   /* the run's key */
+    EVP_PKEY_free(keys[0]);
+    EVP_PKEY_free(keys[1]);
+    assert_int_equal(store_apply_prechecked(s, r, 2, res, err, sizeof err), 0);
+    assert_int_equal(res[0], STORE_NEW);
+    assert_true(res[1] != STORE_NEW);
+    assert_int_equal(store_vv_get(s, &ids[X].id), v);
+    drop(s);
+    world_free(&w);
+}
+
 static uint32_t rnd(uint64_t *st)
 {
     *st ^= *st << 13;
@@ -919,6 +959,7 @@ int main(void)
         cmocka_unit_test(cut_fixed_by_first_vote),
         cmocka_unit_test(thief_in_order_and_votes_first),
         cmocka_unit_test(thief_raising_the_quorum_loses),
+        cmocka_unit_test(run_across_the_cut),
         cmocka_unit_test(later_vote_does_not_move),
         cmocka_unit_test(backdated_competitor_completing_earlier_wins),
         cmocka_unit_test(second_rekey_after_the_first),
