@@ -11,6 +11,7 @@
  *   store_read.c    reads, and releasing the pages reads have mapped
  *   store_sum.c     the per-author hash chains (db sum) and the digest
  *   store_keys.c    members' keys over time (dbs keys, keyown)
+ *   store_rekey.c   rekey votes, epochs and decisions in the replay
  *   store_apart.c   every version held of a seq, records set apart (db apart),
  *                   re-judging a log under a key schedule, a rekey's arrival rules
  *

@@ -57,7 +57,13 @@
  * uses the quorums in force at that turn (s->preplay), and an expulsion or
  * fewer active members at a turn are told to the policy.  Their
  * incremental apply always marks the transaction for a replay (they are
- * few).
+ * few).  Rekey votes take part the same way (store_rekey.c: epochs and
+ * proposals turn by turn), but a log holding one is derived by the
+ * decision procedure of rekey_decide below: rounds of replays from
+ * scratch, what-if replays in nested transactions, the last round kept;
+ * a rekey subject's log beyond the lowest cut a vote names is read as the
+ * versions valid under each replay's own key schedule (from the log, fork
+ * evidence and records set apart), and the admission closure is off.
  */
 #include "store/store_int.h"
 #include "store/kind.h"
