@@ -11,6 +11,7 @@
  *   store_read.c    reads, and releasing the pages reads have mapped
  *   store_sum.c     the per-author hash chains (db sum) and the digest
  *   store_keys.c    members' keys over time (dbs keys, keyown)
+ *   store_rekey.c   rekey votes, epochs and decisions in the replay
  *   store_apart.c   every version held of a seq, records set apart (db apart),
  *                   re-judging a log under a key schedule, a rekey's arrival rules
  *
@@ -88,6 +89,12 @@ struct store {
      * (store_rekey.c), and what the decision procedure ran */
     struct rekey_vmemo *rk_memo;
     uint64_t rk_rederives, rk_nested, rk_replays;
+    /* authors whose logs a derivation of this batch's transaction judged
+     * again under changed keys (store_rekey.c): their later records in
+     * the batch were verified under the keys before it */
+    proto_id rk_moved[STORE_REKEY_DECISIONS_MAX];
+    size_t rk_moved_n;
+    int rk_moved_all;   /* more than fit */
     /* Changes of authors, for records that wait on them (store_changed):
      * how many there were, the ids of the last CHG_RING, and the count at
      * the last change that may have touched anyone (chg_all), and the
@@ -426,11 +433,15 @@ void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, c
 /* Fewer active members at turn key: the open epochs' proposals are
  * checked again.  0 or -1. */
 int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t key[48], uint32_t active);
-/* The open epochs this replay ended with that the decision procedure
- * looks at (a proposal with two distinct voters): i-th one's subject and
- * cut, and whether a what-if derivation is needed (the replay took a
- * record of X beyond the cut before the epoch's last vote).  0, 1 past
- * the end. */
+/* A vote about x held (from the replay's input, taken or not). */
+int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter, uint32_t gen, uint64_t cut);
+/* Whether the replay's bookkeeping failed (out of memory). */
+int rekey_replay_failed(const rekey_replay *rr);
+/* The candidates this replay ended with: i-th one's subject X and cut c
+ * (votes of X's epoch g(X) naming c from two distinct members held,
+ * whatever their standing), and whether the what-if derivation D(X, c)
+ * must be run (else R is D: R took no record of X beyond c before its
+ * earliest completion).  0, 1 past the end. */
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
 /* The earliest completion of x's open epoch of cut `cut` in this replay:
  * its turn key.  0, 1 none. */
@@ -446,6 +457,9 @@ int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr);
  * who is no member in it (never admitted; a sock-puppet admitted only by
  * records a rekey took away) has them set apart.  0 or -1. */
 int rekey_unadmitted_txn(store *s, MDB_txn *txn);
+/* Whether author's keys were changed by a derivation of this write
+ * transaction (its records verified before may not verify now). */
+int rekey_moved(store *s, const proto_id *author);
 /* Whether the last derivation left an open epoch of x (*cut its cut), or
  * any at all (x NULL).  1 yes, 0 no. */
 int rekey_open_txn(store *s, MDB_txn *txn, const proto_id *x, uint64_t *cut);
