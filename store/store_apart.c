@@ -355,6 +355,54 @@ static EVP_PKEY *own_key(store *s, MDB_txn *txn, const proto_id *author, uint64_
     return k ? k : former_key_txn(s, txn, author, seq, &st, &cut);
 }
 
+/* The highest seq above the log at which forks or apart hold a version of
+ * author signed under the key author's schedule gives there (0 if none):
+ * a version this node's own key signed, which its next write must pass.
+ * A thief's old-key record beyond a decided cut does not count (it does
+ * not verify under the new key).  Walks from the top down and stops at the
+ * first one that verifies. */
+static uint64_t own_above_in(store *s, MDB_txn *txn, MDB_dbi db, const proto_id *author, uint64_t above)
+{
+    MDB_cursor *c;
+    uint8_t kb[40];
+    uint64_t top = 0;
+    if (mdb_cursor_open(txn, db, &c))
+        return UINT64_MAX;   /* a failure refuses the write */
+    memcpy(kb, author->b, 32);
+    memset(kb + 32, 0xff, 8);
+    MDB_val k = { 40, kb }, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
+    for (; rc == 0 && k.mv_size == 72 && !memcmp(k.mv_data, author->b, 32); rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+        uint64_t seq = get_be64((uint8_t *)k.mv_data + 32);
+        if (seq <= above)
+            break;
+        proto_record r;
+        if (proto_record_decode_stored(v.mv_data, v.mv_size, &r, NULL, 0))
+            continue;
+        EVP_PKEY *key = own_key(s, txn, author, seq);
+        int ok = key && proto_record_verify(&r, key, NULL, 0) == 0;
+        EVP_PKEY_free(key);
+        if (ok) {
+            top = seq;
+            break;
+        }
+    }
+    mdb_cursor_close(c);
+    return top;
+}
+
+uint64_t versions_own_top_txn(store *s, MDB_txn *txn, const proto_id *author)
+{
+    uint64_t t = vv_get_txn(s, txn, author);
+    if (versions_top_txn(s, txn, author) <= t)
+        return t;   /* nothing held above the log: no signature to check */
+    uint64_t f = own_above_in(s, txn, s->forks, author, t), a = own_above_in(s, txn, s->apart, author, t);
+    if (f > t)
+        t = f;
+    return a > t ? a : t;
+}
+
 /* Keep author's records apart within STORE_APART_MAX: the lowest (seq,
  * hash) go first. */
 static int apart_bound(store *s, MDB_txn *txn, const proto_id *author)

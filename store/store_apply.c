@@ -808,6 +808,18 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
     /* The seq is the author's next; it is persisted in the same commit as the
      * record, before the record can leave this node. */
     uint64_t seq = vv_get_txn(s, txn, &self);
+    /* Never at or below a seq this node signed before, wherever that version
+     * is held (log, forks, apart): signing it again would equivocate on its
+     * own log (a log shortened by a re-judge must come back first) */
+    uint64_t own = versions_own_top_txn(s, txn, &self);
+    if (own > seq) {
+        mdb_txn_abort(txn);
+        if (own == UINT64_MAX)
+            return proto_err(err, errlen, "reading this node's own versions failed (store damaged?)");
+        return proto_err(err, errlen, "this node holds its own records up to seq %llu but its log ends at %llu: "
+                         "writing seq %llu would sign a seq again (it writes once its log holds them)",
+                         (unsigned long long)own, (unsigned long long)seq, (unsigned long long)seq + 1);
+    }
     if (keys_check_signer_txn(s, txn, &self, seq + 1, priv, err, errlen)) {
         mdb_txn_abort(txn);
         return -1;

@@ -453,10 +453,6 @@ int rekey_sched_add(rekey_sched *d, const rekey_replay *rr, const proto_id *x);
  * last derivation's are re-judged (their log and the logs of authors no
  * longer admitted).  0 or -1. */
 int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr);
-/* After a derivation with rekeys: every author holding records in the log
- * who is no member in it (never admitted; a sock-puppet admitted only by
- * records a rekey took away) has them set apart.  0 or -1. */
-int rekey_unadmitted_txn(store *s, MDB_txn *txn);
 /* Whether author's keys were changed by a derivation of this write
  * transaction (its records verified before may not verify now). */
 int rekey_moved(store *s, const proto_id *author);
@@ -493,6 +489,10 @@ int versions_at_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq
 /* The highest seq of author any version is held at (log, forks, apart);
  * 0 if none. */
 uint64_t versions_top_txn(store *s, MDB_txn *txn, const proto_id *author);
+/* The highest seq at which author's log, forks or apart hold a version
+ * signed under the key author's own schedule gives there (what author's
+ * node must never sign at again); UINT64_MAX on a store failure. */
+uint64_t versions_own_top_txn(store *s, MDB_txn *txn, const proto_id *author);
 /* Every version held outside the log (forks, then apart; each in (author,
  * seq, hash) order), e.g. for a replay that reads every version of the
  * membership records: cb as versions_at_txn's, but the record points into

@@ -1112,54 +1112,6 @@ out:
     return ret;
 }
 
-/* Authors holding records in the log who are no member in the derivation
- * (never admitted, or admitted only by records a rekey took away: a
- * thief's sock-puppet): their logs go apart (rekey5 point 5). */
-typedef struct {
-    proto_id *v;
-    size_t n, cap;
-} idlist;
-
-static int vv_collect(void *ctx, const proto_id *author, uint64_t seq)
-{
-    idlist *l = ctx;
-    (void)seq;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        proto_id *nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv)
-            return -1;
-        l->v = nv;
-        l->cap = nc;
-    }
-    l->v[l->n++] = *author;
-    return 0;
-}
-
-int rekey_unadmitted_txn(store *s, MDB_txn *txn)
-{
-    idlist l = { 0 };
-    MDB_cursor *c;
-    MDB_val k, v;
-    if (mdb_cursor_open(txn, s->vv, &c))
-        return -1;
-    int ret = 0;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !ret; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        if (k.mv_size == 32 && v.mv_size == 8 && get_be64(v.mv_data) > 0)
-            ret = vv_collect(&l, k.mv_data, get_be64(v.mv_data));
-    mdb_cursor_close(c);
-    for (size_t i = 0; ret == 0 && i < l.n; i++) {
-        int st = 0;
-        int have = member_status_txn(s, txn, &l.v[i], &st);
-        if (have < 0)
-            ret = -1;
-        else if (have == 1 || st == STORE_MEMBER_PENDING)
-            ret = log_rejudge_author_txn(s, txn, &l.v[i], 1, NULL, NULL, NULL) ? -1 : 0;
-    }
-    free(l.v);
-    return ret;
-}
-
 /* ---- reading it back ---- */
 
 typedef struct {

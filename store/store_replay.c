@@ -1520,17 +1520,11 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         rekeys = l.v[i].op == MEMBER_OP_REKEY;
     if (rekeys ? rekey_decide(s, txn, &l) : (replay_once(s, txn, &l, NULL, 1) || rekey_replay_end(s, txn, NULL)))
         goto out;
-    /* an author no member in the derivation (never admitted, or admitted
-     * by a record no longer taken: a fork's loser, a thief's beyond a
-     * rekey's cut, one a backdated policy left short of its quorum) keeps
-     * nothing in the log (store_apart.c).  Without a rekey vote, fork
-     * evidence or a policy record no admission is ever taken back, so the
-     * walk over every author is left out then (a replay per batch of an
-     * initial sync) */
-    MDB_stat fst;
-    int forks = mdb_stat(txn, s->forks, &fst) != 0 || fst.ms_entries > 0;
-    if ((rekeys || forks || log_has_kind_txn(s, txn, "policy")) && rekey_unadmitted_txn(s, txn))
-        goto out;
+    /* Records of an author stay in the log whatever the derivation says
+     * of its admission (DECISIONS 21): a fork of an honest member's
+     * admission must not take its log away, and a puppet admitted only by
+     * records beyond a rekey's cut is no member (its records are refused
+     * by nodes that hold the decision when they arrive) */
     if (tables_hash(s, txn, after))
         goto out;
     s->member_rederives++;

@@ -606,9 +606,11 @@ static void apart_bound(void **state)
     store_close(s);
 }
 
-/* An author no longer a member in the derivation (a puppet admitted only
- * by records beyond a cut): its whole log goes apart, its vector entry and
- * chain with it. */
+/* A re-judge of an author the schedule gives no key (no member): its
+ * whole log goes apart, its vector entry and chain with it.  (No
+ * derivation asks for this any more: an author's records stay in the log
+ * whatever the derivation says of its admission, DECISIONS 21; the
+ * re-judge itself must still leave a consistent store.) */
 static void not_a_member_set_apart(void **state)
 {
     blob gen = { 0 }, adm = { 0 };
@@ -803,6 +805,159 @@ static void versions_and_authors(void **state)
     store_close(s);
 }
 
+/* ---- review (rekeyrev5): an alliance without any rekey ----
+ * (On the merge base, main, all three pass: M keeps its log, vv 8, and its
+ * node writes seq 9.)
+ *
+ * F equivocates on the seq of its old admission of M (a second version of
+ * seq 2, lower hash, so it wins as every fork's winner does).  M is honest
+ * and its records verify under its key.  Then F admits M again (seq 3).
+ * M's log must be whole again: nothing of an honest member may be lost
+ * for good because an admitter forked. */
+static blob f_sign(const proto_id *g, uint64_t seq, const char *kind, const char *k, proto_body *body)
+{
+    char err[256];
+    blob b = { 0 };
+    if (proto_record_sign(g, &ids[F].id, kind, k, seq, proto_now_ms() + seq, 0, body, ids[F].key,
+                          &b.b, &b.n, err, sizeof err))
+        fail_msg("sign: %s", err);
+    proto_body_free(body);
+    return b;
+}
+
+static proto_body *admit_body(void)
+{
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "admit");
+    proto_body_bin(b, "cert", ids[M].der, ids[M].der_len);
+    proto_body_str(b, "code", ids[M].code);
+    proto_body_str(b, "name", ids[M].name);
+    return b;
+}
+
+static void admission_fork_then_readmit(uint64_t n, int self)
+{
+    blob gen = { 0 }, adm = { 0 };
+    make_base(&gen, &adm);
+    store *s = open_fresh(self);
+    assert_int_equal(take(s, &gen), STORE_NEW);
+    assert_int_equal(take(s, &adm), STORE_NEW);
+    proto_id g = genesis_of(s);
+    for (uint64_t i = 1; i <= n; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "k%llu", (unsigned long long)(i % 7));
+        blob b = sign_with(M, &g, i, "note", k, note("m"));
+        assert_int_equal(take(s, &b), STORE_NEW);
+        free(b.b);
+    }
+    assert_int_equal(store_vv_get(s, &ids[M].id), n);
+    /* F's second version of its seq 2 (the admission), with a lower hash */
+    proto_id ha, hb;
+    proto_record_hash(adm.b, adm.n, &ha);
+    blob alt = { 0 };
+    for (int j = 0;; j++) {
+        char v[16];
+        snprintf(v, sizeof v, "x%d", j);
+        alt = f_sign(&g, 2, "note", "x", note(v));
+        proto_record_hash(alt.b, alt.n, &hb);
+        if (memcmp(&hb, &ha, 32) < 0)
+            break;
+        free(alt.b);
+    }
+    assert_int_equal(take(s, &alt), STORE_FORK);
+    fprintf(stderr, "after the fork: vv(M) %llu, apart %llu\n", (unsigned long long)store_vv_get(s, &ids[M].id),
+            (unsigned long long)store_apart_count(s));
+    /* F admits M again */
+    char hx[65];
+    mhex(hx);
+    blob re = f_sign(&g, 3, "member", hx, admit_body());
+    assert_int_equal(take(s, &re), STORE_NEW);
+    store_member sm;
+    int have = store_member_get(s, &ids[M].id, &sm);
+    fprintf(stderr, "after the new admission: vv(M) %llu, apart %llu, M status %d\n",
+            (unsigned long long)store_vv_get(s, &ids[M].id), (unsigned long long)store_apart_count(s),
+            have == 0 ? sm.status : -1);
+    if (self != M)
+        assert_int_equal(store_vv_get(s, &ids[M].id), n);
+    if (self == M) {
+        /* M's own node goes on after its log, never at a seq it signed */
+        char err[256];
+        uint8_t *out = NULL;
+        size_t outn = 0;
+        proto_body *b = note("after");
+        assert_int_equal(store_write(s, ids[M].key, "note", "z", 0, b, &out, &outn, err, sizeof err), 0);
+        proto_body_free(b);
+        proto_record r;
+        blob ob = { out, outn };
+        decode(&ob, &r);
+        fprintf(stderr, "M's node wrote seq %llu (signed 1..%llu before)\n", (unsigned long long)r.seq,
+                (unsigned long long)n);
+        assert_true(r.seq > n);
+        free(out);
+    }
+    free(re.b);
+    free(alt.b);
+    free(gen.b);
+    free(adm.b);
+    store_close(s);
+}
+
+static void admission_fork_small(void **state)
+{
+    admission_fork_then_readmit(8, F);
+}
+
+static void admission_fork_own_node(void **state)
+{
+    admission_fork_then_readmit(8, M);
+}
+
+static void admission_fork_large(void **state)
+{
+    admission_fork_then_readmit(STORE_APART_MAX + 8, F);
+}
+
+/* A node never signs at or below a seq it holds a version of itself at,
+ * wherever that version is (here: M's log set apart by a re-judge under a
+ * schedule M's key does not fit, then its own key back in force): it
+ * refuses the write rather than sign seq 2 again. */
+static void own_node_never_signs_again(void **state)
+{
+    blob gen = { 0 }, adm = { 0 };
+    char err[256];
+    make_base(&gen, &adm);
+    store *s = open_fresh(M);
+    assert_int_equal(take(s, &gen), STORE_NEW);
+    assert_int_equal(take(s, &adm), STORE_NEW);
+    proto_id g = genesis_of(s);
+    for (uint64_t i = 1; i <= 4; i++) {
+        blob b = sign_with(M, &g, i, "note", "a", note("m"));
+        assert_int_equal(take(s, &b), STORE_NEW);
+        free(b.b);
+    }
+    sched k2 = { 2, M, K2 };
+    assert_int_equal(rejudge(s, 2, &k2), 1);
+    assert_int_equal(store_vv_get(s, &ids[M].id), 1);
+    assert_int_equal(store_apart_count(s), 3);
+    uint8_t *out = NULL;
+    size_t outn = 0;
+    proto_body *b = note("again");
+    err[0] = 0;
+    assert_int_equal(store_write(s, ids[M].key, "note", "z", 0, b, &out, &outn, err, sizeof err), -1);
+    assert_non_null(strstr(err, "up to seq 4"));
+    assert_int_equal(store_vv_get(s, &ids[M].id), 1);
+    /* once the log holds them again the node goes on after them */
+    assert_int_equal(rejudge(s, 2, NULL), 1);
+    assert_int_equal(store_vv_get(s, &ids[M].id), 4);
+    assert_int_equal(store_write(s, ids[M].key, "note", "z", 0, b, &out, &outn, err, sizeof err), 0);
+    assert_int_equal(store_vv_get(s, &ids[M].id), 5);
+    free(out);
+    proto_body_free(b);
+    free(gen.b);
+    free(adm.b);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -813,6 +968,10 @@ int main(void)
         cmocka_unit_test(not_a_member_set_apart),
         cmocka_unit_test(precheck_alternatives),
         cmocka_unit_test(versions_and_authors),
+        cmocka_unit_test(admission_fork_small),
+        cmocka_unit_test(admission_fork_large),
+        cmocka_unit_test(admission_fork_own_node),
+        cmocka_unit_test(own_node_never_signs_again),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
