@@ -481,6 +481,10 @@ int store_member_rekeys(store *s, const proto_id *x, uint32_t *gen, uint64_t *op
  * vote to consider, the what-if replays (nested transactions) they ran,
  * the replays in all (rounds + what-if). */
 void store_rekey_stats(store *s, uint64_t *rederives, uint64_t *nested, uint64_t *replays);
+/* The versions of rekey subjects' logs the replays of this process read
+ * beyond a candidate's or a decision's cut (the walk's cost; a vote that
+ * can never be a candidate adds nothing). */
+uint64_t store_rekey_versions_read(store *s);
 
 /* The keys member took after admission, oldest first: from_seq and key id. */
 typedef int (*store_key_cb)(void *ctx, uint64_t from_seq, const proto_id *key_id);

@@ -89,6 +89,7 @@ struct store {
      * (store_rekey.c), and what the decision procedure ran */
     struct rekey_vmemo *rk_memo;
     uint64_t rk_rederives, rk_nested, rk_replays;
+    uint64_t rk_versions_read;   /* versions rekey_subject_log read (its cost) */
     /* authors whose logs a derivation of this batch's transaction judged
      * again under changed keys (store_rekey.c): their later records in
      * the batch were verified under the keys before it */
@@ -397,9 +398,13 @@ size_t rekey_sched_len(const rekey_sched *d);
 typedef struct rekey_replay rekey_replay;
 rekey_replay *rekey_replay_new(const rekey_sched *d, const proto_id *cut_x, uint64_t cut_v);
 void rekey_replay_free(rekey_replay *rr);
-/* A subject of a rekey vote held (before the replay's loop): its log is
- * read as the version valid under this replay's key schedule. */
+/* A subject of a rekey vote held (before the replay's loop); cut lowers
+ * the seq beyond which its log is read as the version valid under this
+ * replay's key schedule (UINT64_MAX: registers x, reads its log as it
+ * stands).  Only a decided cut or a candidate's lowers it (rekey_inputs). */
 int rekey_replay_subject_cut(rekey_replay *rr, const proto_id *x, uint64_t cut);
+/* Every cut of the decisions this replay applies, as subject cuts.  0 or -1. */
+int rekey_replay_decided_cuts(rekey_replay *rr);
 /* The lowest cut named for x (UINT64_MAX: x is no subject): below it
  * x's log is the log as it stands; whether x's admission key is wanted. */
 uint64_t rekey_replay_lo(const rekey_replay *rr, const proto_id *x);

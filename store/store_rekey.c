@@ -29,7 +29,9 @@
  * wait until that turn.
  *
  * The input of every replay is the set of versions held: a subject's log
- * beyond the lowest cut any vote names is read as the versions valid under
+ * beyond the lowest cut that can be decided (a decision's, or one two
+ * distinct voters name: store_replay.c rekey_candidate_cuts) is read as
+ * the versions valid under
  * that replay's own key schedule (rekey_subject_log), from the log and the
  * fork evidence, the lowest hash among valid ones at a seq, stopping at
  * the first seq with none.  Signatures checked so are remembered by
@@ -310,6 +312,15 @@ int rekey_replay_subject_cut(rekey_replay *rr, const proto_id *x, uint64_t cut)
     return 0;
 }
 
+int rekey_replay_decided_cuts(rekey_replay *rr)
+{
+    const rekey_sched *d = rr->sched;
+    for (size_t i = 0; d && i < d->n; i++)
+        if (rekey_replay_subject_cut(rr, &d->d[i].x, d->d[i].cut))
+            return -1;
+    return 0;
+}
+
 void rekey_replay_subjects_done(rekey_replay *rr)
 {
     /* every decision's subject is one (its votes are held) */
@@ -431,6 +442,7 @@ int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *
             uint64_t seq = get_be64((uint8_t *)k.mv_data + pl);
             if (seq > e->lo)
                 break;
+            s->rk_versions_read++;
             uint8_t lk[40];
             memcpy(lk, x->b, 32);
             put_be64(lk + 32, seq);
@@ -460,6 +472,7 @@ int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *
                 klen = d->d[i].len;
             }
         pick pk = { s, key, klen, 0, { { 0 } }, 0, buf, 0 };
+        s->rk_versions_read++;
         if (versions_at_txn(s, txn, x, seq, pick_cb, &pk) < 0)
             goto out;
         if (!pk.have)
@@ -1259,6 +1272,11 @@ void store_rekey_stats(store *s, uint64_t *rederives, uint64_t *nested, uint64_t
     *rederives = s->rk_rederives;
     *nested = s->rk_nested;
     *replays = s->rk_replays;
+}
+
+uint64_t store_rekey_versions_read(store *s)
+{
+    return s->rk_versions_read;
 }
 
 int rekey_replay_failed(const rekey_replay *rr)

@@ -61,8 +61,8 @@
  * proposals turn by turn), but a log holding one is derived by the
  * decision procedure of rekey_decide below: rounds of replays from
  * scratch, what-if replays in nested transactions, the last round kept;
- * a rekey subject's log beyond the lowest cut a vote names is read as the
- * versions valid under each replay's own key schedule (from the log, fork
+ * a rekey subject's log beyond the lowest cut a candidate or a decision
+ * names is read as the versions valid under each replay's own key schedule (from the log, fork
  * evidence and records set apart), and the admission closure is off.
  */
 #include "store/store_int.h"
@@ -1033,7 +1033,8 @@ int log_has_kind_txn(store *s, MDB_txn *txn, const char *kind)
 
 /* ---- the rekeys of the log (store_rekey.c) ----
  *
- * A rekey subject's log beyond the lowest cut a vote names is read as the
+ * A rekey subject's log beyond the lowest cut that can be decided (a
+ * candidate's or a decision's: rekey_candidate_cuts) is read as the
  * versions valid under the replay's own key schedule: its records there
  * leave the list collected from the log and those of the valid versions
  * take their place (copied into the arena). */
@@ -1076,6 +1077,67 @@ static int subj_version(void *ctx, uint64_t seq, int where, const proto_id *hash
     return 0;
 }
 
+/* One rekey vote of the log, for the candidates below. */
+typedef struct {
+    uint8_t subj[32], voter[32];
+    uint32_t gen;
+    uint64_t cut;
+} vote_ref;
+
+static int vote_ref_cmp(const void *a, const void *b)
+{
+    const vote_ref *x = a, *y = b;
+    int c = memcmp(x->subj, y->subj, 32);
+    if (c)
+        return c;
+    if (x->gen != y->gen)
+        return x->gen < y->gen ? -1 : 1;
+    if (x->cut != y->cut)
+        return x->cut < y->cut ? -1 : 1;
+    return memcmp(x->voter, y->voter, 32);
+}
+
+/* Every subject of a rekey vote in base is registered; its log is read as
+ * the schedule's versions beyond a cut only when that cut can be decided:
+ * one named for (X, gen, cut) by votes of two distinct authors or more
+ * (the decision procedure's candidates, rekey_replay_epoch, are among
+ * these), or a decision's (rekey_replay_decided_cuts).  A single or stale
+ * vote that can never be a candidate costs no walk of X's log. */
+static int rekey_candidate_cuts(const mrefs *base, rekey_replay *rr)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < base->n; i++)
+        n += base->v[i].op == MEMBER_OP_REKEY && base->v[i].cut;
+    if (!n)
+        return 0;
+    vote_ref *v = malloc(n * sizeof *v);
+    if (!v)
+        return -1;
+    n = 0;
+    for (size_t i = 0; i < base->n; i++) {
+        const mref *m = &base->v[i];
+        if (m->op != MEMBER_OP_REKEY || !m->cut)
+            continue;
+        memcpy(v[n].subj, m->subj, 32);
+        memcpy(v[n].voter, m->key + 8, 32);
+        v[n].gen = m->gen;
+        v[n].cut = m->cut;
+        n++;
+    }
+    qsort(v, n, sizeof *v, vote_ref_cmp);
+    int ret = 0;
+    for (size_t i = 0; i < n && !ret;) {
+        size_t j = i + 1, voters = 1;
+        for (; j < n && !memcmp(v[j].subj, v[i].subj, 32) && v[j].gen == v[i].gen && v[j].cut == v[i].cut; j++)
+            voters += memcmp(v[j].voter, v[j - 1].voter, 32) != 0;
+        ret = rekey_replay_subject_cut(rr, (const proto_id *)v[i].subj,
+                                       voters >= STORE_REKEY_VOTERS_MIN ? v[i].cut : UINT64_MAX);
+        i = j;
+    }
+    free(v);
+    return ret;
+}
+
 /* The subjects of the rekey votes in base (the log's membership records,
  * in log order), their admission keys; into *out the list this replay
  * reads.  0 or -1. */
@@ -1085,10 +1147,8 @@ static int rekey_inputs(store *s, MDB_txn *txn, const mrefs *base, rekey_replay 
     int ret = -1;
     if (!buf)
         return -1;
-    for (size_t i = 0; i < base->n; i++)
-        if (base->v[i].op == MEMBER_OP_REKEY && base->v[i].cut &&
-            rekey_replay_subject_cut(rr, (const proto_id *)base->v[i].subj, base->v[i].cut))
-            goto out;
+    if (rekey_candidate_cuts(base, rr) || rekey_replay_decided_cuts(rr))
+        goto out;
     rekey_replay_subjects_done(rr);
     /* admission keys: the genesis's author's, or an admission's whose
      * certificate is the subject's */

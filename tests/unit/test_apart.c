@@ -958,6 +958,88 @@ static void own_node_never_signs_again(void **state)
     store_close(s);
 }
 
+/* ---- review (rekeyrev5): one member's single rekey vote with cut 1 ----
+ * must not make every later membership record's derivation walk the
+ * subject's whole log (every version read, signatures checked).  Counted
+ * as work, not time: the versions rekey_subject_log reads. */
+static void f_address(store *s, int i)
+{
+    char err[256], hx[65], a[64];
+    proto_hex(ids[F].id.b, 32, hx);
+    snprintf(a, sizeof a, "192.0.2.%d:7400", i);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "address");
+    proto_body_str(b, "address", a);
+    uint8_t *out = NULL;
+    size_t on = 0;
+    if (store_write(s, ids[F].key, "member", hx, 0, b, &out, &on, err, sizeof err))
+        fail_msg("address: %s", err);
+    proto_body_free(b);
+    free(out);
+}
+
+static void f_rekey_vote(store *s, int signer, uint64_t cut)
+{
+    char err[256], hx[65];
+    proto_body *b = proto_body_new();
+    mhex(hx);
+    proto_body_str(b, "op", "rekey");
+    proto_body_bin(b, "cert", ids[K2].der, ids[K2].der_len);
+    proto_body_str(b, "code", ids[K2].code);
+    proto_body_str(b, "name", ids[K2].name);
+    proto_body_int(b, "cut", (int64_t)cut);
+    proto_body_int(b, "gen", 0);
+    proto_body_str(b, "reason", "test");
+    uint8_t *out = NULL;
+    size_t on = 0;
+    if (store_write(s, ids[signer].key, "member", hx, 0, b, &out, &on, err, sizeof err))
+        fail_msg("rekey: %s", err);
+    proto_body_free(b);
+    free(out);
+}
+
+static void one_vote_walks_whole_log(void **state)
+{
+    blob gen = { 0 }, adm = { 0 };
+    char err[256];
+    make_base(&gen, &adm);
+    store *s = with_base(&gen, &adm);
+    proto_id g = genesis_of(s);
+    const uint64_t n = 600;
+    proto_record *rs = calloc(256, sizeof *rs);
+    int res[256];
+    blob bs[256];
+    for (uint64_t i = 1; i <= n;) {
+        size_t k = 0;
+        for (; k < 256 && i <= n; k++, i++) {
+            char key[32];
+            snprintf(key, sizeof key, "k%llu", (unsigned long long)i);
+            bs[k] = sign_with(M, &g, i, "note", key, note("m"));
+            decode(&bs[k], &rs[k]);
+        }
+        if (store_apply_batch(s, rs, k, res, err, sizeof err))
+            fail_msg("apply: %s", err);
+        for (size_t j = 0; j < k; j++)
+            free(bs[j].b);
+    }
+    free(rs);
+    assert_int_equal(store_vv_get(s, &ids[M].id), n);
+    f_address(s, 10);
+    uint64_t w0 = store_rekey_versions_read(s);
+    /* F's one vote: rekey M to K2 from cut 1; it can never be a candidate
+     * (one voter) */
+    f_rekey_vote(s, F, 1);
+    for (int i = 0; i < 3; i++)
+        f_address(s, 20 + i);
+    uint64_t w1 = store_rekey_versions_read(s);
+    print_message("M holds %llu notes; versions of M read after one vote: %llu\n", (unsigned long long)n,
+                  (unsigned long long)(w1 - w0));
+    assert_int_equal(w1 - w0, 0);
+    free(gen.b);
+    free(adm.b);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -972,6 +1054,7 @@ int main(void)
         cmocka_unit_test(admission_fork_large),
         cmocka_unit_test(admission_fork_own_node),
         cmocka_unit_test(own_node_never_signs_again),
+        cmocka_unit_test(one_vote_walks_whole_log),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
