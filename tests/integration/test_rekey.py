@@ -170,6 +170,19 @@ def test_rekey_of_a_stolen_key(env):
     for n in (a, b, x2):
         assert "bad signature" not in n.logtext(), n.name
 
+    # a newcomer after the rekey syncs X's log across the cut from its
+    # sponsor: the records before the cut verify under the old key, those
+    # after it under the new one, and the sponsor is not closed for a bad
+    # signature (a run of one author's records in a batch takes its
+    # predecessor's key only where the author's key does not change)
+    cert(x2, "文京-2026-101", "株式会社エックス")
+    c = env.join(a)
+    wait_until(lambda: digests_equal([a, b, x2, c]), 60, what="the newcomer to sync X's log across the cut")
+    assert vv_of(c, x_id) == n0 + 2 and holds(c, "文京-2026-100", x_id) and holds(c, "文京-2026-001", x_id)
+    for n in (a, c):
+        assert "bad signature" not in n.logtext(), n.name
+    c.stop()
+
     # the restored node's files swapped back to the old key (a backup of
     # the wrong files): the node says so at the start and refuses to sign
     # (decision 13: the old key is not the one in force at its next seq)
@@ -184,7 +197,7 @@ def test_rekey_of_a_stolen_key(env):
     assert old.ctl_json("status")["member_id"] == x_id
     rc, _, err = cert(old, "文京-2026-901", "株式会社エックス", check=False)
     assert rc == 3 and "鍵の再発行（加盟団体の投票）で無効になりました" in err, (rc, err)
-    assert vv_of(old, x_id) == n0 + 1
+    assert vv_of(old, x_id) == n0 + 2
 
 
 def test_rekey_refusals(env):
