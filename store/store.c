@@ -20,10 +20,15 @@
  *            hash of the record log holds there, and the log's hash chain up to it)
  *   keys     member | from_seq                  -> spki   (store_keys.c: keys taken after
  *   keyown   key id                            -> member | from_seq    admission)
+ *   apart    author | seq | hash               -> record bytes (store_apart.c: versions
+ *            not valid under the key schedule in force, or after a seq with none)
+ *   rekey    member | 'c' | cut                -> ()     (store_apart.c: a rekey's
+ *            member | 'p' | cut | key id       -> spki    arrival rules, derived)
  * kind* is one length byte then the kind, so "a" never prefixes "ab".
  * keys and keyown came after schema 2 without a schema change: a store
  * made before them gets them empty at open, which is what it holds (no
- * rotation could be applied before them).
+ * rotation could be applied before them); so did apart and rekey (no
+ * rekey could be derived before them).
  *
  * meta holds: schema (8, big-endian: STORE_SCHEMA), self (32: the node's
  * member id), genesis (32: the pinned alliance id), alliance (its name),
@@ -94,7 +99,9 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
         (rc = mdb_dbi_open(txn, "forks", MDB_CREATE, &s->forks)) ||
         (rc = mdb_dbi_open(txn, "sum", MDB_CREATE, &s->sum)) ||
         (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &s->keys)) ||
-        (rc = mdb_dbi_open(txn, "keyown", MDB_CREATE, &s->keyown))) {
+        (rc = mdb_dbi_open(txn, "keyown", MDB_CREATE, &s->keyown)) ||
+        (rc = mdb_dbi_open(txn, "apart", MDB_CREATE, &s->apart)) ||
+        (rc = mdb_dbi_open(txn, "rekey", MDB_CREATE, &s->rekey))) {
         lmdb_err(err, errlen, "opening tables", rc);
         goto fail;
     }
@@ -176,6 +183,7 @@ void store_close(store *s)
         return;
     cache_clear(s);
     admit_memo_free(s);
+    rekey_memo_free(s);
     member_closure_drop(s);
     mdb_env_close(s->env);
     if (s->statm >= 0)
@@ -370,7 +378,8 @@ int store_alliance_forget(store *s, char *err, size_t errlen)
     int rc;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
-    MDB_dbi dbs[] = { s->log, s->ver, s->cur, s->vv, s->members, s->endorse, s->forks, s->sum };
+    MDB_dbi dbs[] = { s->log, s->ver, s->cur, s->vv, s->members, s->endorse, s->forks, s->sum, s->apart,
+                      s->rekey };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
         if ((rc = mdb_drop(txn, dbs[i], 0))) {
             mdb_txn_abort(txn);

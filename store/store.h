@@ -84,7 +84,8 @@ enum store_result {
     STORE_UNKNOWN_AUTHOR,   /* author not (yet) a member: may become one later in the batch */
     STORE_FORK,             /* another record with the same (author, seq): evidence kept */
     STORE_REJECT,           /* violates the rules: never acceptable */
-    STORE_FORMER,           /* author left or was expelled, seq beyond its cut: refused,
+    STORE_FORMER,           /* author left or was expelled, seq beyond its cut, or signed
+                             * by a key a rekey retired, beyond the rekey's cut: refused,
                              * but an honest relay may hold it (not a protocol error) */
 };
 const char *store_result_str(int r);
@@ -146,6 +147,54 @@ int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res,
 /* The rules that depend on the record alone (its kind's validator): 0, or
  * -1 with err.  Reads nothing of the store, so any thread may call it. */
 int store_record_rules(const proto_record *r, char *err, size_t errlen);
+
+/* ---- records set apart, and the keys a rekey brings (store/store_apart.c) ----
+ *
+ * A rekey (docs/DECISIONS.md, "Rekey of a lost or stolen key") changes an
+ * author's key schedule from a cut on; the store then re-judges that
+ * author's log: at each seq the version valid under the schedule stays in
+ * the log (the lowest hash among several, as a fork's winner), the others
+ * are set apart (db apart), and the log stops at the first seq with no
+ * valid version.  Records apart are kept as evidence, and to come back if
+ * the schedule changes back: at most STORE_APART_MAX per author (the
+ * lowest seqs beyond it are dropped). */
+#define STORE_APART_MAX 4096u
+/* Keys other than the one in force that the precheck hands out for one
+ * record: the new keys of an undecided rekey of its author, and the key a
+ * decided rekey retired at its seq. */
+#define STORE_REKEY_ALT_KEYS 4u
+
+/* The alternative keys of one record (up-ref'd; store_alt_keys_free) and
+ * what a record verifying under one of them is: res[i] STORE_GAP (signed
+ * by a key of a rekey not decided here yet: not stored, the sender not
+ * closed, fetched again later) or STORE_FORMER (signed by a key a decided
+ * rekey retired at the record's seq, beyond the rekey's cut: refused, the
+ * sender not closed). */
+typedef struct {
+    unsigned n;
+    EVP_PKEY *key[STORE_REKEY_ALT_KEYS];
+    int res[STORE_REKEY_ALT_KEYS];
+} store_alt_keys;
+/* store_precheck_batch, and for every record whose result is STORE_NEW or
+ * STORE_FORK its alternative keys in alts[i] (alts may be NULL: none are
+ * looked up; alts[i].n is 0 for the other results). */
+int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
+                             store_alt_keys *alts, unsigned flags, char *err, size_t errlen);
+void store_alt_keys_free(store_alt_keys *a);
+/* The outcome of r's signature: STORE_NEW if it verifies under key, else
+ * alts->res[i] of the first alternative it verifies under, else -1 (a bad
+ * signature).  alts may be NULL.  Reads nothing of the store: any thread. */
+int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys *alts);
+/* How many times this process's store rewrote an author's log (a re-judge
+ * moved records between the log and apart): counted when written, so an
+ * abort only makes a reader look again.  A reader that saw it change
+ * reloads what it keeps from the log (the search index). */
+uint64_t store_log_rewrites(store *s);
+/* The highest cut of a decided rekey of id (its old keys' records after
+ * seq *cut are refused): 0, 1 if none, -1. */
+int store_rekey_cut(store *s, const proto_id *id, uint64_t *cut);
+/* Records set apart, all authors. */
+uint64_t store_apart_count(store *s);
 
 /* Apply records whose signatures the caller has verified, in one write
  * transaction.  results[i] gets a store_result per record.  Records should be
@@ -377,6 +426,52 @@ int store_key_owner(store *s, const proto_id *key_id, proto_id *member);   /* ST
 /* The id of member's current key (the member id until it rotates) and the
  * first seq it signs (1 for the admission key).  0, or -1. */
 int store_key_current(store *s, const proto_id *member, proto_id *key_id, uint64_t *from_seq);
+/* ---- rekey of a lost or stolen key (store/store_rekey.c, docs/DECISIONS.md 17) ----
+ *
+ * A member record with op "rekey" about X, by another member V, is V's
+ * vote that X signs with the key of its certificate from seq cut+1 on;
+ * gen is how many rekeys of X V's node had derived.  At the quorum
+ * max(STORE_REKEY_VOTERS_MIN, min(expulsion quorum in force, members active
+ * other than X)) the new key takes over at the cut the epoch's first vote
+ * fixed; the decision is made on what-if derivations of the membership that
+ * hold X's log at the cut (store_rekey.c), so nothing X's old key signed
+ * beyond the cut can help or hinder it. */
+#define STORE_REKEY_VOTERS_MIN 2u      /* votes of distinct members, whatever the quorums */
+#define STORE_REKEY_DECISIONS_MAX 16u  /* decisions one derivation makes at most (rounds) */
+#define STORE_REKEY_REASON_MAX 1000u   /* bytes of a vote's reason */
+#define STORE_REKEY_SHOW_MAX 64u       /* proposals, voters and stale votes kept per member for show */
+
+enum { STORE_REKEY_DECIDED = 0,   /* a rekey decided: from seq cut+1 X signs with key_id */
+       STORE_REKEY_PROPOSAL = 1,  /* a proposal of X's open epoch, short of its quorum */
+       STORE_REKEY_STALE = 2 };   /* a vote that derives nothing (another cut, another gen, a
+                                   * key that is not usable for X, X not active) */
+typedef struct {
+    int what;                /* STORE_REKEY_* */
+    uint32_t gen;            /* the epoch (X's rekeys before it) */
+    uint64_t cut;            /* X's records at seq <= cut stay under its old keys */
+    proto_id key_id;         /* SHA-256 of the new key's SubjectPublicKeyInfo */
+    /* decided: the turn that completed the quorum (a vote's time, author
+     * and seq); proposal: the epoch's first vote; stale: the vote */
+    uint64_t time_ms;
+    proto_id by;
+    uint64_t by_seq;
+    uint32_t quorum;         /* decided: the quorum met; proposal: the quorum now */
+    size_t nvoters;          /* decided: voters counted at the turn; proposal: current votes
+                              * naming key_id; stale: 0 */
+    const proto_id *voters;  /* valid during the callback */
+} store_rekey;
+typedef int (*store_rekey_cb)(void *ctx, const store_rekey *k);
+/* X's rekeys as the last derivation left them: decisions oldest first,
+ * then the open epoch's proposals, then stale votes.  *gen (may be NULL):
+ * g(X), the rekeys decided; *open_cut (may be NULL): the open epoch's cut,
+ * 0 when none is open.  0 or -1. */
+int store_member_rekeys(store *s, const proto_id *x, uint32_t *gen, uint64_t *open_cut,
+                        store_rekey_cb cb, void *ctx);
+/* What the derivations of this process did: rederives that had a rekey
+ * vote to consider, the what-if replays (nested transactions) they ran,
+ * the replays in all (rounds + what-if). */
+void store_rekey_stats(store *s, uint64_t *rederives, uint64_t *nested, uint64_t *replays);
+
 /* The keys member took after admission, oldest first: from_seq and key id. */
 typedef int (*store_key_cb)(void *ctx, uint64_t from_seq, const proto_id *key_id);
 int store_keys_of(store *s, const proto_id *member, store_key_cb cb, void *ctx);

@@ -191,6 +191,12 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
         MDB_val fkv = { 72, fk };
         if (mdb_get(txn, s->forks, &fkv, &v) == 0)
             return STORE_DUP;
+        /* or set apart (store_apart.c): not valid under the key schedule
+         * derived here; it comes back only by a re-judge.  One after the
+         * log's end is taken again if it is valid now (the log stopped at a
+         * seq with no valid version, and the version there arrived since). */
+        if (apart_holds_txn(s, txn, &r->author, r->seq, (proto_id *)(fk + 40)))
+            return STORE_DUP;
     }
     /* The record-alone rules come after the cheap drop of what we hold and
      * before the outcomes that let a record wait (GAP, UNKNOWN_AUTHOR):
@@ -270,6 +276,12 @@ int store_record_rules(const proto_record *r, char *err, size_t errlen)
 int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
                          unsigned flags, char *err, size_t errlen)
 {
+    return store_precheck_batch_alt(s, recs, n, res, keys, NULL, flags, err, errlen);
+}
+
+int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
+                             store_alt_keys *alts, unsigned flags, char *err, size_t errlen)
+{
     MDB_txn *txn;
     int rejected = 0;
     batch_memo bm = { 0 };
@@ -281,6 +293,11 @@ int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res,
         res[i] = precheck_txn(s, txn, &recs[i], &keys[i], !(flags & STORE_RULES_LATER), &bm, why, sizeof why);
         if (res[i] == STORE_REJECT && !rejected++)
             proto_err(err, errlen, "%s", why);
+        if (alts) {
+            alts[i].n = 0;
+            if ((res[i] == STORE_NEW || res[i] == STORE_FORK) && rekey_alt_keys_txn(s, txn, &recs[i], &alts[i]))
+                store_alt_keys_free(&alts[i]);   /* none: the record is judged by its key alone */
+        }
     }
     mdb_txn_abort(txn);
     return 0;
@@ -356,6 +373,16 @@ static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id
     put_be64(vk + l, r->seq);
     MDB_val k = { l + 8, vk }, v = { 32, (void *)h->b };
     return del ? mdb_del(txn, s->ver, &k, NULL) : memo_put(txn, bm, WC_VER, s->ver, &k, &v);
+}
+
+int ver_entry_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, int del)
+{
+    return ver_put(s, txn, r, h, del, NULL) ? -1 : 0;
+}
+
+int current_recompute_txn(store *s, MDB_txn *txn, const char *kind, const proto_id *author, const char *key)
+{
+    return recompute_current(s, txn, kind, author, key);
 }
 
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
@@ -487,6 +514,12 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
             if (apply_member(s, txn, r) < 0)
                 return -1;
             member_note_txn(s, txn, r);
+            /* no incremental shortcut decides a rekey: a vote, any
+             * membership record while an epoch is open (its author's
+             * records beyond the cut, a member gone, a quorum changed),
+             * replay (store_rekey.c) */
+            if (op == MEMBER_OP_REKEY || rekey_open_txn(s, txn, NULL, NULL))
+                s->member_dirty = 1;
             if (was && !is_member_txn(s, txn, &subj)) {
                 int pend = policy_pending_txn(s, txn);
                 if (op == MEMBER_OP_LEAVE ? (pend & POLICY_PENDING_ON_CUR) : pend)
@@ -523,6 +556,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
     /* the memo holds this author's vector entry (precheck_txn read it) */
     int run = bm && bm->author_valid && !memcmp(&bm->author, &r->author, 32);
     uint8_t chain[32];
+    if (apart_taken_txn(s, txn, &r->author, r->seq, &h))
+        return -1;
     if (memo_put(txn, bm, WC_LOG, s->log, &k, &v) || memo_put(txn, bm, WC_VV, s->vv, &vk, &vv) ||
         ver_put(s, txn, r, &h, 0, bm) || set_current(s, txn, r, &h, bm) ||
         chain_append_cur(s, txn, memo_sum_cursor(s, txn, bm), &r->author, r->seq, &h,

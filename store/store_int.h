@@ -11,6 +11,8 @@
  *   store_read.c    reads, and releasing the pages reads have mapped
  *   store_sum.c     the per-author hash chains (db sum) and the digest
  *   store_keys.c    members' keys over time (dbs keys, keyown)
+ *   store_apart.c   every version held of a seq, records set apart (db apart),
+ *                   re-judging a log under a key schedule, a rekey's arrival rules
  *
  * Functions named *_txn work inside a transaction the caller owns and never
  * commit or abort it.
@@ -48,6 +50,8 @@ struct store {
     size_t map_len;
     MDB_dbi meta, log, ver, cur, vv, members, endorse, forks, sum;   /* see store.c */
     MDB_dbi keys, keyown;                                            /* see store_keys.c */
+    MDB_dbi apart, rekey;                                            /* see store_apart.c */
+    uint64_t log_rewrites;  /* store_log_rewrites */
     /* the digest as of committed transaction digest_id (store_sum.c) */
     int digest_ok;
     size_t digest_id;
@@ -77,6 +81,13 @@ struct store {
     /* the policy as the replay running now derives it, turn by turn
      * (store_policy.c); NULL outside a replay */
     struct policy_replay *preplay;
+    /* the rekeys as the replay running now derives them (store_rekey.c);
+     * NULL outside a replay */
+    struct rekey_replay *rreplay;
+    /* signatures of rekeyed authors' versions checked by the replays
+     * (store_rekey.c), and what the decision procedure ran */
+    struct rekey_vmemo *rk_memo;
+    uint64_t rk_rederives, rk_nested, rk_replays;
     /* Changes of authors, for records that wait on them (store_changed):
      * how many there were, the ids of the last CHG_RING, and the count at
      * the last change that may have touched anyone (chg_all), and the
@@ -170,7 +181,8 @@ int member_status_txn(store *s, MDB_txn *txn, const proto_id *id, int *status);
 int member_get_txn(store *s, MDB_txn *txn, const proto_id *id, store_member *m);
 /* The ops of member records (member_op); admit and expel are also the
  * endorse database's values. */
-enum { MEMBER_OP_ADMIT = 1, MEMBER_OP_EXPEL = 2, MEMBER_OP_LEAVE = 3, MEMBER_OP_ADDRESS = 4, MEMBER_OP_ROTATE = 5 };
+enum { MEMBER_OP_ADMIT = 1, MEMBER_OP_EXPEL = 2, MEMBER_OP_LEAVE = 3, MEMBER_OP_ADDRESS = 4, MEMBER_OP_ROTATE = 5,
+       MEMBER_OP_REKEY = 6 };
 /* Whether id is an active member now. */
 int is_member_txn(store *s, MDB_txn *txn, const proto_id *id);
 /* The public key of an active member (up-ref'd; caller frees), or NULL.
@@ -292,6 +304,10 @@ int keys_apply_rotate_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* The record held at an (author, seq) changed from loser to winner (a
  * fork's new winner): the keys follow the winner.  0 or -1. */
 int keys_fork_txn(store *s, MDB_txn *txn, const proto_record *loser, const proto_record *winner);
+/* Rotate record r leaves the log (set apart by a re-judge): its entry
+ * (author, seq + 1) goes if it still names r's key (an entry another rule
+ * put there, a rekey's, stays).  Not a rotate record: nothing.  0 or -1. */
+int keys_unrotate_txn(store *s, MDB_txn *txn, const proto_record *r);
 /* The owner of key_id (STORE_KEY_*), as store_key_owner. */
 int key_owner_txn(store *s, MDB_txn *txn, const proto_id *key_id, proto_id *member);
 /* Refuse to sign self's record at seq with priv when self has another key
@@ -355,6 +371,86 @@ int policy_derived_txn(store *s, MDB_txn *txn);
 /* The policy record's validator (store/kind.c). */
 int store_policy_validate(const proto_record *r, char *err, size_t errlen);
 
+
+/* ---- store_rekey.c ---- */
+
+/* The rekey vote's rules that depend on the record alone. */
+int rekey_validate(const proto_record *r, char *err, size_t errlen);
+/* Free what the store keeps for the replays (store_close). */
+void rekey_memo_free(store *s);
+/* The decisions a rederive made so far (its rounds), applied by each
+ * replay after them. */
+typedef struct rekey_sched rekey_sched;
+rekey_sched *rekey_sched_new(void);
+void rekey_sched_free(rekey_sched *d);
+size_t rekey_sched_len(const rekey_sched *d);
+/* The rekeys derived turn by turn in one replay (store_replay.c): begun
+ * with the decisions to apply and, for a what-if derivation D(X, v), the
+ * author whose log is read up to v only (cut_x NULL: none). */
+typedef struct rekey_replay rekey_replay;
+rekey_replay *rekey_replay_new(const rekey_sched *d, const proto_id *cut_x, uint64_t cut_v);
+void rekey_replay_free(rekey_replay *rr);
+/* A subject of a rekey vote held (before the replay's loop): its log is
+ * read as the version valid under this replay's key schedule. */
+int rekey_replay_subject_cut(rekey_replay *rr, const proto_id *x, uint64_t cut);
+/* The lowest cut named for x (UINT64_MAX: x is no subject): below it
+ * x's log is the log as it stands; whether x's admission key is wanted. */
+uint64_t rekey_replay_lo(const rekey_replay *rr, const proto_id *x);
+int rekey_replay_needs_admission(const rekey_replay *rr, const proto_id *x);
+void rekey_replay_subjects_done(rekey_replay *rr);
+int rekey_replay_is_subject(const rekey_replay *rr, const proto_id *x);
+/* x's admission key (its id is its hash), for walking its key chain. */
+int rekey_replay_admission(rekey_replay *rr, const proto_id *x, const uint8_t *spki, size_t len);
+/* The versions of subject x's log valid under this replay's schedule:
+ * cb for each seq in order, until the log stops (no valid version) or the
+ * what-if cut (versions_at_txn: where is VERSION_*; r valid during the
+ * call). */
+typedef int (*rekey_version_cb)(void *ctx, uint64_t seq, int where, const proto_id *hash,
+                                const proto_record *r);
+int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *x, rekey_version_cb cb,
+                      void *ctx);
+/* The seq above which x's records wait: the cut of a decision whose turn
+ * has not come in this replay (UINT64_MAX: none). */
+uint64_t rekey_replay_hold(const rekey_replay *rr, const proto_id *x);
+/* Apply the decisions whose turn is before key (inclusive: at or before):
+ * their keys from cut+1, g(X) + 1.  *woken gets 1 when one was applied
+ * (the replay looks again at the authors it holds).  0 or -1. */
+int rekey_replay_due(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t key[48], int inclusive,
+                     int *woken);
+/* A rekey vote at its turn (its author active there; key its order key;
+ * active the members active now).  0 or -1. */
+int rekey_replay_take(store *s, MDB_txn *txn, rekey_replay *rr, const proto_record *r,
+                      const uint8_t key[48], uint32_t active);
+/* A membership record of author taken at turn key (for D = R). */
+void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, const uint8_t key[48]);
+/* Fewer active members at turn key: the open epochs' proposals are
+ * checked again.  0 or -1. */
+int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t key[48], uint32_t active);
+/* The open epochs this replay ended with that the decision procedure
+ * looks at (a proposal with two distinct voters): i-th one's subject and
+ * cut, and whether a what-if derivation is needed (the replay took a
+ * record of X beyond the cut before the epoch's last vote).  0, 1 past
+ * the end. */
+int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
+/* The earliest completion of x's open epoch in this replay: its turn key.
+ * 0, 1 none. */
+int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint8_t key[48]);
+/* Add x's completion in replay rr to the decisions.  0 or -1. */
+int rekey_sched_add(rekey_sched *d, const rekey_replay *rr, const proto_id *x);
+/* The final replay's rekeys to meta (what store_member_rekeys and the
+ * incremental path read); the authors whose schedule differs from the
+ * last derivation's are re-judged (their log and the logs of authors no
+ * longer admitted).  0 or -1. */
+int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr);
+/* After a derivation with rekeys: every author holding records in the log
+ * who is no member in it (never admitted; a sock-puppet admitted only by
+ * records a rekey took away) has them set apart.  0 or -1. */
+int rekey_unadmitted_txn(store *s, MDB_txn *txn);
+/* Whether the last derivation left an open epoch of x (*cut its cut), or
+ * any at all (x NULL).  1 yes, 0 no. */
+int rekey_open_txn(store *s, MDB_txn *txn, const proto_id *x, uint64_t *cut);
+
+
 /* ---- store_read.c ---- */
 
 /* Find where LMDB mapped the data file (at open); see store_release_pages. */
@@ -365,6 +461,83 @@ void scanned(store *s, size_t n);
 /* The author's highest seq held, 0 if none. */
 uint64_t vv_get_txn(store *s, MDB_txn *txn, const proto_id *author);
 
+
+/* ---- store_apart.c ---- */
+
+/* Where a version of (author, seq) is held. */
+enum { VERSION_LOG = 0, VERSION_FORK = 1, VERSION_APART = 2 };
+/* One version: the record (decoded from a copy owned by the walk, valid
+ * during the call), its hash, where it is held.  Non-zero stops the walk
+ * and is returned. */
+typedef int (*version_cb)(void *arg, const proto_record *r, const proto_id *hash, int where);
+/* Every version the store holds of (author, seq), each once: the log's
+ * first, then fork evidence, then apart (each in hash order).  The
+ * versions are copied before the first call: cb may write to txn.  0 (or
+ * what cb returned), -1 on a store failure.  A version that no longer
+ * decodes is skipped. */
+int versions_at_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, version_cb cb, void *arg);
+/* The highest seq of author any version is held at (log, forks, apart);
+ * 0 if none. */
+uint64_t versions_top_txn(store *s, MDB_txn *txn, const proto_id *author);
+/* Every version held outside the log (forks, then apart; each in (author,
+ * seq, hash) order), e.g. for a replay that reads every version of the
+ * membership records: cb as versions_at_txn's, but the record points into
+ * the map (cb must not write to txn).  0, cb's value, or -1. */
+int versions_outside_txn(store *s, MDB_txn *txn, version_cb cb, void *arg);
+/* Whether author has records apart (1), none (0); -1 on failure.  One
+ * B-tree lookup; the whole db's emptiness is free (apart_any_txn). */
+int apart_has_txn(store *s, MDB_txn *txn, const proto_id *author);
+int apart_any_txn(store *s, MDB_txn *txn);
+/* cb once for every author with records apart, in id order. */
+int apart_authors_txn(store *s, MDB_txn *txn, int (*cb)(void *arg, const proto_id *author), void *arg);
+
+/* The key schedule a re-judge follows: the key that verifies author's
+ * record at seq (up-ref'd), or NULL when none does there (the log stops).
+ * NULL as the function: the store's own (key_at_txn, and a former member's
+ * key up to its cut: former_key_txn), which follows the keys table as the
+ * re-judge rewrites it (a rotate record taken or set apart). */
+typedef EVP_PKEY *(*log_key_fn)(void *arg, store *s, MDB_txn *txn, const proto_id *author, uint64_t seq);
+/* Re-judge author's log from from_seq (>= 1) on: at each seq, among every
+ * version held, the one verifying under the schedule's key stays in the
+ * log (the lowest hash among several; the pinned genesis always stays),
+ * the other valid ones are fork evidence, the rest go apart; at the first
+ * seq with no valid version the log stops and every later version goes
+ * apart.  ver, cur, vv, sum and the keys entries of rotate records follow;
+ * author_changed and store_log_rewrites count a change.  Then the author's
+ * records apart are bounded (STORE_APART_MAX).  Does not replay the
+ * membership (the caller, the derivation, reads every version itself).
+ * *changed (may be NULL): 1 if the log changed.  0 or -1. */
+int log_rejudge_author_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t from_seq,
+                           log_key_fn key, void *arg, int *changed);
+/* A record about to be appended to the log at seq, or found a duplicate:
+ * drop its copy apart, if any (apply_txn).  0 or -1. */
+int apart_taken_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+/* Whether a record with this hash is held apart at (author, seq). */
+int apart_holds_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+
+/* The arrival rules of a rekey, written by the derivation (db rekey;
+ * emptied by rekey_arrival_clear_txn, which a replay calls before it
+ * writes them again):
+ *   a decided rekey of member at cut: its records after cut signed by the
+ *   key in force at cut (the retired one) are refused (STORE_FORMER);
+ *   an open epoch of member at cut with a proposal of key spki: its records
+ *   after cut verifying under spki wait (STORE_GAP).
+ * 0 or -1. */
+int rekey_cut_put_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t cut);
+int rekey_alt_put_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t cut, const uint8_t *spki,
+                      size_t len);
+int rekey_arrival_clear_txn(store *s, MDB_txn *txn);
+/* The highest decided cut of member: 0, 1 none, -1. */
+int rekey_cut_get_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t *cut);
+/* The precheck's hook: r's alternative keys (store_alt_keys).  0 or -1. */
+int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_keys *out);
+
+/* ---- store_apply.c, shared with store_apart.c ---- */
+
+/* The ver entry of r (hash h): put, or delete (del). */
+int ver_entry_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h, int del);
+/* Make the cur entry of (kind, author, key) name its highest version. */
+int current_recompute_txn(store *s, MDB_txn *txn, const char *kind, const proto_id *author, const char *key);
 
 /* ---- store_sum.c ---- */
 
@@ -385,6 +558,9 @@ int chain_append_cur(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *au
 /* The record held at seq is now the one with `hash` (a fork's new winner):
  * rewrite the sum entries seq..vv.  0 or -1. */
 int chain_rebuild_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+/* The log of author now ends at seq top (records after it removed): drop
+ * the sum entries after top.  0 or -1. */
+int chain_truncate_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t top);
 /* The catalog digest (in a read transaction; cached per committed txn). */
 int digest_txn(store *s, MDB_txn *txn, proto_id *out);
 /* Schema 1 -> 2: build sum from log and drop the XOR digest.  0 or -1. */

@@ -385,3 +385,23 @@ done:
         mdb_env_close(env);
     return out;
 }
+
+int keys_unrotate_txn(store *s, MDB_txn *txn, const proto_record *r)
+{
+    if (!is_rotate(r))
+        return 0;
+    store_member *m = malloc(sizeof *m);
+    if (!m)
+        return -1;
+    int rc = 0;
+    if (decode_cert_member(r, m, NULL, 0) == 0) {
+        uint8_t k[40];
+        kk(k, &r->author, r->seq + 1);
+        MDB_val kv = { 40, k }, v;
+        if (mdb_get(txn, s->keys, &kv, &v) == 0 && v.mv_size == m->spki_len &&
+            !memcmp(v.mv_data, m->spki, m->spki_len))
+            rc = key_del_txn(s, txn, &r->author, r->seq + 1);
+    }
+    free(m);
+    return rc;
+}

@@ -403,6 +403,7 @@ int member_op(const proto_record *r)
     if (!strcmp(op, "leave")) return MEMBER_OP_LEAVE;
     if (!strcmp(op, "address")) return MEMBER_OP_ADDRESS;
     if (!strcmp(op, "rotate")) return MEMBER_OP_ROTATE;
+    if (!strcmp(op, "rekey")) return MEMBER_OP_REKEY;
     return 0;
 }
 
@@ -419,9 +420,11 @@ int store_member_validate(const proto_record *r, char *err, size_t errlen)
         return proto_err(err, errlen, "member records cannot be deleted");
     int op = member_op(r);
     if (!op)
-        return proto_err(err, errlen, "member record has no valid op (admit, expel, leave, address, rotate)");
+        return proto_err(err, errlen, "member record has no valid op (admit, expel, leave, address, rotate, rekey)");
     if (op == MEMBER_OP_ROTATE)
         return keys_rotate_validate(r, err, errlen);
+    if (op == MEMBER_OP_REKEY)
+        return rekey_validate(r, err, errlen);
     if ((op == MEMBER_OP_LEAVE || op == MEMBER_OP_ADDRESS) && memcmp(&subj, &r->author, 32))
         return proto_err(err, errlen, "only a member itself may announce its address or leave");
     if ((op == MEMBER_OP_ADMIT || op == MEMBER_OP_EXPEL) && !memcmp(&subj, &r->author, 32))
@@ -479,6 +482,8 @@ int apply_member(store *s, MDB_txn *txn, const proto_record *r)
     int op = member_op(r);
     if (op == MEMBER_OP_ROTATE)
         return keys_apply_rotate_txn(s, txn, r);   /* keys, not membership */
+    if (op == MEMBER_OP_REKEY)
+        return 0;   /* a vote: only the replay's rounds decide (store_rekey.c) */
     proto_unhex(r->key, subj.b, 32);
     int have = member_get_txn(s, txn, &subj, &m);
     if (have < 0)

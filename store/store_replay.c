@@ -75,6 +75,10 @@ typedef struct {
     uint8_t policy;         /* a policy record (store_policy.c takes it) */
     uint8_t op;             /* member_op, for the admission closure */
     uint8_t subj[32];       /* the member it is about */
+    int32_t alt;            /* -1: read from the log; else the version of a rekey
+                             * subject's log valid under the replay's schedule, in
+                             * the replay's arena (store_rekey.c) */
+    uint64_t cut;           /* a rekey vote's cut */
 } mref;
 
 typedef struct {
@@ -146,6 +150,9 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
         m->op = genesis ? 0 : (uint8_t)member_op(&r);
         if (genesis || proto_unhex(r.key, m->subj, 32))
             memcpy(m->subj, r.author.b, 32);
+        m->alt = -1;
+        int64_t cut = 0;
+        m->cut = m->op == MEMBER_OP_REKEY && !proto_body_get_int(&r, "cut", &cut) && cut > 0 ? (uint64_t)cut : 0;
     }
     mdb_cursor_close(c);
     return ret;
@@ -260,17 +267,67 @@ static uint32_t active_now(store *s, MDB_txn *txn)
     return member_quorum_txn(s, txn, UINT32_MAX);
 }
 
+/* The versions of rekey subjects' logs a replay reads (not the log's). */
+typedef struct {
+    uint8_t *b;
+    size_t n, cap;
+    size_t *off, *len;
+    size_t nv, capv;
+} arena;
+
+static void arena_free(arena *a)
+{
+    free(a->b);
+    free(a->off);
+    free(a->len);
+    memset(a, 0, sizeof *a);
+}
+
+static long arena_add(arena *a, const uint8_t *p, size_t n)
+{
+    if (a->n + n > a->cap) {
+        size_t nc = (a->n + n) * 2;
+        uint8_t *nb = realloc(a->b, nc);
+        if (!nb)
+            return -1;
+        a->b = nb;
+        a->cap = nc;
+    }
+    if (a->nv == a->capv) {
+        size_t nc = a->capv ? a->capv * 2 : 16;
+        size_t *no = realloc(a->off, nc * sizeof *no);
+        if (!no)
+            return -1;
+        a->off = no;
+        size_t *nl = realloc(a->len, nc * sizeof *nl);
+        if (!nl)
+            return -1;
+        a->len = nl;
+        a->capv = nc;
+    }
+    memcpy(a->b + a->n, p, n);
+    a->off[a->nv] = a->n;
+    a->len[a->nv] = n;
+    a->n += n;
+    return (long)a->nv++;
+}
+
 /* Apply one record of the replay, read from the log into buf (the
  * transaction writes, which may move the pages).  Its subject in *subj.
  * 0 (applied, or derives nothing), -1 on a store failure. */
-static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, proto_id *subj)
+static int replay_apply(store *s, MDB_txn *txn, const mref *m, const arena *ar, uint8_t *buf, proto_id *subj)
 {
     MDB_val k = { 40, (void *)(m->key + 8) }, v;
     proto_record r;
     memcpy(subj->b, m->key + 8, 32);
-    int rc = mdb_get(txn, s->log, &k, &v);
-    if (rc)
-        return rc == MDB_NOTFOUND ? 0 : -1;
+    if (m->alt >= 0) {
+        v.mv_data = ar->b + ar->off[m->alt];
+        v.mv_size = ar->len[m->alt];
+    } else {
+        int rc = mdb_get(txn, s->log, &k, &v);
+        if (rc)
+            return rc == MDB_NOTFOUND ? 0 : -1;
+    }
     if (v.mv_size > PROTO_RECORD_MAX)
         return 0;
     memcpy(buf, v.mv_data, v.mv_size);
@@ -289,6 +346,8 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, uint8_t *buf, pro
         return member_put_txn(s, txn, &gm);
     }
     proto_unhex(r.key, subj->b, 32);
+    if (m->op == MEMBER_OP_REKEY)   /* a vote: the epochs, not the members */
+        return s->rreplay ? rekey_replay_take(s, txn, s->rreplay, &r, m->key, active_now(s, txn)) : 0;
     return apply_member(s, txn, &r) < 0 ? -1 : 0;
 }
 
@@ -964,52 +1023,203 @@ int log_has_kind_txn(store *s, MDB_txn *txn, const char *kind)
     return has;
 }
 
-int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
+/* ---- the rekeys of the log (store_rekey.c) ----
+ *
+ * A rekey subject's log beyond the lowest cut a vote names is read as the
+ * versions valid under the replay's own key schedule: its records there
+ * leave the list collected from the log and those of the valid versions
+ * take their place (copied into the arena). */
+
+typedef struct {
+    mrefs *l;
+    arena *ar;
+    int fail;
+} subj_add;
+
+static int subj_version(void *ctx, uint64_t seq, int where, const proto_id *hash, const proto_record *r)
 {
-    proto_id g;
-    mrefs l = { 0 };
+    subj_add *sa = ctx;
+    const kind_def *kd = kind_of(r->kind);
+    if (!(kd->flags & KIND_F_MEMBERSHIP) || kd->id == KIND_GENESIS)
+        return 0;
+    mrefs *l = sa->l;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        mref *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    long idx = arena_add(sa->ar, r->raw, r->raw_len);
+    if (idx < 0)
+        return -1;
+    mref *m = &l->v[l->n++];
+    memset(m, 0, sizeof *m);
+    mkey_of(r, 0, m->key);
+    m->policy = kd->id == KIND_POLICY;
+    m->op = (uint8_t)member_op(r);
+    if (proto_unhex(r->key, m->subj, 32))
+        memcpy(m->subj, r->author.b, 32);
+    m->alt = (int32_t)idx;
+    int64_t cut = 0;
+    m->cut = m->op == MEMBER_OP_REKEY && !proto_body_get_int(r, "cut", &cut) && cut > 0 ? (uint64_t)cut : 0;
+    return 0;
+}
+
+/* The subjects of the rekey votes in base (the log's membership records,
+ * in log order), their admission keys; into *out the list this replay
+ * reads.  0 or -1. */
+static int rekey_inputs(store *s, MDB_txn *txn, const mrefs *base, rekey_replay *rr, mrefs *out, arena *ar)
+{
+    uint8_t *buf = malloc(PROTO_RECORD_MAX);
+    int ret = -1;
+    if (!buf)
+        return -1;
+    for (size_t i = 0; i < base->n; i++)
+        if (base->v[i].op == MEMBER_OP_REKEY && base->v[i].cut &&
+            rekey_replay_subject_cut(rr, (const proto_id *)base->v[i].subj, base->v[i].cut))
+            goto out;
+    rekey_replay_subjects_done(rr);
+    /* admission keys: the genesis's author's, or an admission's whose
+     * certificate is the subject's */
+    for (size_t i = 0; i < base->n; i++) {
+        const mref *m = &base->v[i];
+        const proto_id *who = (const proto_id *)(m->genesis ? m->key + 8 : m->subj);
+        if (!(m->genesis || m->op == MEMBER_OP_ADMIT) || !rekey_replay_needs_admission(rr, who))
+            continue;
+        MDB_val k = { 40, (void *)(m->key + 8) }, v;
+        proto_record r;
+        store_member sm;
+        if (mdb_get(txn, s->log, &k, &v) || v.mv_size > PROTO_RECORD_MAX)
+            continue;
+        memcpy(buf, v.mv_data, v.mv_size);
+        if (proto_record_decode_stored(buf, v.mv_size, &r, NULL, 0) ||
+            decode_cert_member_memo(s, &r, &sm) || memcmp(&sm.id, who, 32))
+            continue;
+        if (rekey_replay_admission(rr, who, sm.spki, sm.spki_len))
+            goto out;
+    }
+    out->n = 0;
+    for (size_t i = 0; i < base->n; i++) {
+        const mref *m = &base->v[i];
+        uint64_t lo = rekey_replay_lo(rr, (const proto_id *)(m->key + 8));
+        if (!m->genesis && get_be64(m->key + 40) > lo)
+            continue;   /* read below as the schedule's version */
+        if (out->n == out->cap) {
+            size_t nc = out->cap ? out->cap * 2 : 64;
+            mref *nv = realloc(out->v, nc * sizeof *nv);
+            if (!nv)
+                goto out;
+            out->v = nv;
+            out->cap = nc;
+        }
+        out->v[out->n++] = *m;
+    }
+    subj_add sa = { out, ar, 0 };
+    /* each subject once (the walk appends its versions beyond lo) */
+    {
+        proto_id *done = NULL;
+        size_t nd = 0;
+        for (size_t i = 0; i < base->n; i++) {
+            const mref *m = &base->v[i];
+            if (m->op != MEMBER_OP_REKEY)
+                continue;
+            size_t j = 0;
+            while (j < nd && memcmp(done[j].b, m->subj, 32))
+                j++;
+            if (j < nd)
+                continue;
+            proto_id *nd2 = realloc(done, (nd + 1) * sizeof *nd2);
+            if (!nd2) {
+                free(done);
+                goto out;
+            }
+            done = nd2;
+            memcpy(done[nd++].b, m->subj, 32);
+            if (rekey_subject_log(s, txn, rr, (const proto_id *)m->subj, subj_version, &sa)) {
+                free(done);
+                goto out;
+            }
+        }
+        free(done);
+    }
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, mref_log_cmp);
+    ret = 0;
+out:
+    free(buf);
+    return ret;
+}
+
+/* Whether a's next record may be taken now: it has one, and it is not
+ * beyond the cut of a decision whose turn has not come. */
+static int may_take(const mauthor *ma, const mref *v, const rekey_replay *rr)
+{
+    if (ma->next >= ma->n)
+        return 0;
+    const mref *m = &v[ma->first + ma->next];
+    return !rr || m->genesis || get_be64(m->key + 40) <= rekey_replay_hold(rr, (const proto_id *)(m->key + 8));
+}
+
+/* Decisions applied at a turn: the authors they held may go on. */
+static void wake_all(aheap *hp, mauthor *au, size_t na, const mref *v, const rekey_replay *rr)
+{
+    for (size_t a = 0; a < na; a++)
+        if (au[a].active && !au[a].inheap && may_take(&au[a], v, rr)) {
+            heap_push(hp, a);
+            au[a].inheap = 1;
+        }
+}
+
+/* One replay of the membership records base (the log's, in log order)
+ * with the rekey decisions d applied; cut_x: a what-if derivation's author
+ * read up to cut_v.  rr: the rekeys it derives (NULL when the log holds no
+ * rekey vote: then the admission closure may be built, cl_ok).  0 or -1. */
+static int replay_once(store *s, MDB_txn *txn, const mrefs *base, rekey_replay *rr, int cl_ok)
+{
+    mrefs own = { 0 };
+    arena ar = { 0 };
+    const mrefs *lp = base;
     mauthor *au = NULL;
     aheap hp = { 0 };
-    uint8_t before[32], after[32], last[MKEY_LEN] = { 0 }, *buf = NULL, found[MKEY_LEN] = { 0 };
+    uint8_t last[MKEY_LEN] = { 0 }, *buf = NULL, found[MKEY_LEN] = { 0 };
     size_t na = 0;
     int ret = -1, live_blocked = 0, founded = 0;
     uint32_t admission = 1, expulsion;
     struct mclosure *cl = NULL;   /* the admission closure this replay builds */
-    if (changed)
-        *changed = 0;
-    s->member_dirty = 0;
-    if (meta_id(s, txn, "genesis", &g))
-        return 0;   /* no alliance: nothing to derive */
-    if (tables_hash(s, txn, before) ||
-        collect_kind(s, txn, "genesis", &g, &l) ||
-        collect_kind(s, txn, "member", NULL, &l) ||
-        collect_kind(s, txn, "policy", NULL, &l) ||
-        policy_replay_begin(s, txn, &s->preplay))
+    s->rk_replays += rr != NULL;
+    if (policy_replay_begin(s, txn, &s->preplay))
         goto out;
-    if (l.n)
-        qsort(l.v, l.n, sizeof *l.v, mref_log_cmp);
+    if (rr) {
+        if (rekey_inputs(s, txn, base, rr, &own, &ar))
+            goto out;
+        lp = &own;
+    }
+    s->rreplay = rr;
+    const mrefs *l = lp;
     policy_quorums_txn(s, txn, &admission, &expulsion);
     /* the admission closure, when the log has its shape (no expel, leave
-     * or rotate, no policy record; the founding prefix complete, seen at
-     * the end): the replay notes where it takes each record */
-    int shape = s->in_batch && !log_has_kind_txn(s, txn, "policy");
-    for (size_t i = 0; shape && i < l.n; i++)
-        shape = l.v[i].genesis || l.v[i].op == MEMBER_OP_ADMIT || l.v[i].op == MEMBER_OP_ADDRESS;
+     * or rotate, no policy record, no rekey; the founding prefix complete,
+     * seen at the end): the replay notes where it takes each record */
+    int shape = cl_ok && s->in_batch && !log_has_kind_txn(s, txn, "policy");
+    for (size_t i = 0; shape && i < l->n; i++)
+        shape = l->v[i].genesis || l->v[i].op == MEMBER_OP_ADMIT || l->v[i].op == MEMBER_OP_ADDRESS;
     member_closure_drop(s);
     cl = shape ? calloc(1, sizeof *cl) : NULL;
     if (cl)
         cl->place_ok = 1;
-    if (!(au = calloc(l.n ? l.n : 1, sizeof *au)) ||
-        !(hp.h = malloc((l.n ? l.n : 1) * sizeof *hp.h)) ||
+    if (!(au = calloc(l->n ? l->n : 1, sizeof *au)) ||
+        !(hp.h = malloc((l->n ? l->n : 1) * sizeof *hp.h)) ||
         !(buf = malloc(PROTO_RECORD_MAX)))
         goto out;
-    for (size_t i = 0; i < l.n; i++) {
-        if (i == 0 || memcmp(l.v[i].key + 8, l.v[i - 1].key + 8, 32))
+    for (size_t i = 0; i < l->n; i++) {
+        if (i == 0 || memcmp(l->v[i].key + 8, l->v[i - 1].key + 8, 32))
             au[na++].first = i;
         au[na - 1].n++;
     }
     hp.au = au;
-    hp.v = l.v;
+    hp.v = l->v;
     /* the keys over time too: a rotate is a member record, applied in its
      * turn like the others (a fork may have changed which one won) */
     if (mdb_drop(txn, s->members, 0) || mdb_drop(txn, s->endorse, 0) ||
@@ -1021,15 +1231,34 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     s->nactive_ok = 1;
     /* at first only the genesis applies */
     for (size_t a = 0; a < na; a++)
-        if (l.v[au[a].first].genesis) {
+        if (l->v[au[a].first].genesis) {
             heap_push(&hp, a);
             au[a].inheap = 1;
         }
-    while (hp.n) {
+    for (;;) {
+        int woken = 0;
+        if (!hp.n) {
+            /* decisions whose turn the replay did not reach apply at its end */
+            if (rr && rekey_replay_due(s, txn, rr, NULL, 1, &woken))
+                goto out;
+            if (woken)
+                wake_all(&hp, au, na, l->v, rr);
+            if (!hp.n)
+                break;
+        }
+        /* a decision applies after the turns before its own */
+        if (rr) {
+            if (rekey_replay_due(s, txn, rr, head_key(&hp, hp.h[0]), 0, &woken))
+                goto out;
+            if (woken) {
+                wake_all(&hp, au, na, l->v, rr);
+                continue;
+            }
+        }
         size_t a = heap_pop(&hp);
         mauthor *ma = &au[a];
         ma->inheap = 0;
-        const mref *m = &l.v[ma->first + ma->next];
+        const mref *m = &l->v[ma->first + ma->next];
         if (!m->genesis && !ma->active)
             continue;   /* left or was expelled since it was pushed */
         ma->next++;
@@ -1049,13 +1278,16 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         }
         /* the subject's standing before, for the policy's turns: an
          * expelled member's votes go, fewer members lower the quorum;
-         * both matter only once a proposal or a vote has had its turn */
+         * both matter only once a proposal or a vote has had its turn
+         * (and for the rekeys, fewer members may complete a proposal) */
         int watch = s->preplay && !m->policy && policy_replay_has_slots(s->preplay);
-        mauthor *sb = watch ? author_find(au, na, l.v, (const proto_id *)m->subj) : NULL;
+        mauthor *sb = watch ? author_find(au, na, l->v, (const proto_id *)m->subj) : NULL;
         int was_active = sb && sb->active;
-        uint32_t act0 = watch ? active_now(s, txn) : 0;
-        if (replay_apply(s, txn, m, buf, &subj))
+        uint32_t act0 = watch || rr ? active_now(s, txn) : 0;
+        if (replay_apply(s, txn, m, &ar, buf, &subj))
             goto out;
+        if (rr)
+            rekey_replay_took(rr, (const proto_id *)(m->key + 8), get_be64(m->key + 40), m->key);
         if (memcmp(m->key, last, MKEY_LEN) > 0)
             memcpy(last, m->key, MKEY_LEN);
         if (cl && cl->place_ok &&
@@ -1069,7 +1301,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             founded = s->nactive_ok && s->nactive >= admission;
         }
         /* a record changes its subject's entry alone */
-        mauthor *sa = author_find(au, na, l.v, &subj);
+        mauthor *sa = author_find(au, na, l->v, &subj);
         if (sa) {
             sa->active = is_member_txn(s, txn, &subj);
             if (watch && sa == sb && was_active && !sa->active) {
@@ -1079,19 +1311,28 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
                 if (st == STORE_MEMBER_EXPELLED)
                     policy_replay_expelled(s->preplay, &subj);
             }
-            if (sa->active && !sa->inheap && sa->next < sa->n) {
+            if (sa->active && !sa->inheap && may_take(sa, l->v, rr)) {
                 heap_push(&hp, (size_t)(sa - au));
                 sa->inheap = 1;
             }
         }
-        if (ma->active && !ma->inheap && ma->next < ma->n) {
+        if (ma->active && !ma->inheap && may_take(ma, l->v, rr)) {
             heap_push(&hp, a);
             ma->inheap = 1;
         }
-        if (watch) {
+        if (watch || rr) {
             uint32_t act = active_now(s, txn);
-            if (act < act0 && policy_replay_fewer(s, txn, s->preplay, act, get_be64(m->key)))
+            if (watch && act < act0 && policy_replay_fewer(s, txn, s->preplay, act, get_be64(m->key)))
                 goto out;
+            if (rr && act < act0 && rekey_replay_fewer(s, txn, rr, m->key, act))
+                goto out;
+        }
+        /* a decision completed at this turn applies after it */
+        if (rr) {
+            if (rekey_replay_due(s, txn, rr, m->key, 1, &woken))
+                goto out;
+            if (woken)
+                wake_all(&hp, au, na, l->v, rr);
         }
     }
     /* blocked records whose author may still become active keep the fast
@@ -1101,7 +1342,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
             continue;
         proto_id id;
         int st = 0;
-        memcpy(id.b, l.v[au[a].first].key + 8, 32);
+        memcpy(id.b, l->v[au[a].first].key + 8, 32);
         int have = member_status_txn(s, txn, &id, &st);
         if (have < 0)
             goto out;
@@ -1110,18 +1351,11 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     uint8_t bl = (uint8_t)live_blocked;
     if ((s->preplay && policy_replay_end(s, txn, s->preplay)) ||
         meta_put_txn(s, txn, "member_last", last, MKEY_LEN) ||
-        meta_put_txn(s, txn, "member_blocked", &bl, 1) ||
-        tables_hash(s, txn, after))
+        meta_put_txn(s, txn, "member_blocked", &bl, 1))
         goto out;
-    s->member_rederives++;
     if (cl && founded) {
-        closure_build(s, txn, &l, found, cl);
+        closure_build(s, txn, l, found, cl);
         cl = NULL;
-    }
-    if (memcmp(before, after, 32)) {
-        s->member_fixups++;
-        if (changed)
-            *changed = 1;
     }
     ret = 0;
 out:
@@ -1135,6 +1369,7 @@ out:
     }
     policy_replay_free(s->preplay);
     s->preplay = NULL;
+    s->rreplay = NULL;
     if (cl) {   /* not built: give it to the store to free */
         s->closure = cl;
         member_closure_drop(s);
@@ -1142,6 +1377,144 @@ out:
     free(buf);
     free(hp.h);
     free(au);
+    free(own.v);
+    arena_free(&ar);
+    return ret;
+}
+
+/* The decision procedure (docs/DECISIONS.md 17): from scratch, rounds of
+ * R = the replay with the decisions so far; for every open epoch of R with
+ * a proposal of two distinct voters, its earliest completion in D(X, v_e)
+ * (R itself when R took nothing of X beyond the cut before the epoch's
+ * last vote; else a replay in a nested transaction, aborted once read);
+ * the earliest of those (turn, then X's id) is decided and the next round
+ * replays with it.  A round without a completion, or the
+ * STORE_REKEY_DECISIONS_MAX-th, is what the transaction keeps: its child
+ * transaction is committed into txn.  0 or -1. */
+static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
+{
+    rekey_sched *d = rekey_sched_new();
+    int ret = -1;
+    if (!d)
+        return -1;
+    s->rk_rederives++;
+    for (;;) {
+        MDB_txn *c1;
+        rekey_replay *rr = rekey_replay_new(d, NULL, 0);
+        if (!rr || mdb_txn_begin(s->env, txn, 0, &c1)) {
+            rekey_replay_free(rr);
+            break;
+        }
+        if (replay_once(s, c1, base, rr, 0)) {
+            mdb_txn_abort(c1);
+            rekey_replay_free(rr);
+            break;
+        }
+        int found = 0, bad = 0;
+        proto_id bx = { { 0 } };
+        uint8_t bk[MKEY_LEN];
+        rekey_replay *from = NULL, *bfrom = NULL;   /* the replay the best completion is read from */
+        proto_id x;
+        uint64_t cut;
+        int need_d;
+        for (size_t i = 0; rekey_sched_len(d) < STORE_REKEY_DECISIONS_MAX &&
+                           rekey_replay_epoch(rr, i, &x, &cut, &need_d) == 0; i++) {
+            uint8_t k[MKEY_LEN];
+            from = rr;
+            if (need_d) {
+                MDB_txn *c2;
+                rekey_replay *rd = rekey_replay_new(d, &x, cut);
+                s->rk_nested++;
+                if (!rd || mdb_txn_begin(s->env, c1, 0, &c2)) {
+                    rekey_replay_free(rd);
+                    bad = 1;
+                    break;
+                }
+                int rc = replay_once(s, c2, base, rd, 0);
+                mdb_txn_abort(c2);
+                cache_clear(s);
+                if (rc) {
+                    rekey_replay_free(rd);
+                    bad = 1;
+                    break;
+                }
+                from = rd;
+            }
+            if (rekey_replay_completion(from, &x, k) == 0 &&
+                (!found || memcmp(k, bk, MKEY_LEN) < 0 || (!memcmp(k, bk, MKEY_LEN) && memcmp(&x, &bx, 32) < 0))) {
+                if (bfrom && bfrom != rr)
+                    rekey_replay_free(bfrom);
+                found = 1;
+                memcpy(bk, k, MKEY_LEN);
+                bx = x;
+                bfrom = from;
+            } else if (from != rr) {
+                rekey_replay_free(from);
+            }
+        }
+        if (bad || (found && rekey_sched_add(d, bfrom, &bx))) {
+            if (bfrom && bfrom != rr)
+                rekey_replay_free(bfrom);
+            mdb_txn_abort(c1);
+            rekey_replay_free(rr);
+            break;
+        }
+        if (bfrom && bfrom != rr)
+            rekey_replay_free(bfrom);
+        if (!found) {
+            /* R is what the transaction keeps */
+            int rc = rekey_replay_end(s, c1, rr);
+            rekey_replay_free(rr);
+            if (rc) {
+                mdb_txn_abort(c1);
+                break;
+            }
+            if (mdb_txn_commit(c1) || rekey_unadmitted_txn(s, txn))
+                break;
+            ret = 0;
+            break;
+        }
+        mdb_txn_abort(c1);
+        rekey_replay_free(rr);
+        cache_clear(s);
+    }
+    rekey_sched_free(d);
+    cache_clear(s);
+    return ret;
+}
+
+int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
+{
+    proto_id g;
+    mrefs l = { 0 };
+    uint8_t before[32], after[32];
+    int ret = -1, rekeys = 0;
+    if (changed)
+        *changed = 0;
+    s->member_dirty = 0;
+    if (meta_id(s, txn, "genesis", &g))
+        return 0;   /* no alliance: nothing to derive */
+    if (tables_hash(s, txn, before) ||
+        collect_kind(s, txn, "genesis", &g, &l) ||
+        collect_kind(s, txn, "member", NULL, &l) ||
+        collect_kind(s, txn, "policy", NULL, &l))
+        goto out;
+    if (l.n)
+        qsort(l.v, l.n, sizeof *l.v, mref_log_cmp);
+    for (size_t i = 0; i < l.n && !rekeys; i++)
+        rekeys = l.v[i].op == MEMBER_OP_REKEY;
+    if (rekeys ? rekey_decide(s, txn, &l) : (replay_once(s, txn, &l, NULL, 1) || rekey_replay_end(s, txn, NULL)))
+        goto out;
+    if (tables_hash(s, txn, after))
+        goto out;
+    s->member_rederives++;
+    if (memcmp(before, after, 32)) {
+        s->member_fixups++;
+        if (changed)
+            *changed = 1;
+    }
+    ret = 0;
+out:
     free(l.v);
     return ret;
 }

@@ -270,3 +270,24 @@ int store_vv_chains(store *s, store_vv_chain_cb cb, void *ctx)
     mdb_txn_abort(txn);
     return 0;
 }
+
+int chain_truncate_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t top)
+{
+    MDB_cursor *c;
+    uint8_t kb[40];
+    if (top == UINT64_MAX)
+        return 0;
+    if (mdb_cursor_open(txn, s->sum, &c))
+        return -1;
+    int rc;
+    for (;;) {   /* seek the first entry after top again after each delete */
+        MDB_val k = { sum_key(kb, author, top + 1), kb }, v;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc || k.mv_size != 40 || memcmp(k.mv_data, author->b, 32))
+            break;
+        if ((rc = mdb_cursor_del(c, 0)))
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc && rc != MDB_NOTFOUND ? -1 : 0;
+}
