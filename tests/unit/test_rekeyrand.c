@@ -136,6 +136,8 @@ static int rekey_supported(void)
     proto_hex(ids[2].id.b, 32, key);
     proto_body *b = proto_body_new();
     proto_body_str(b, "op", "rekey");
+    proto_body_str(b, "code", ids[KEY(2, 0)].code);
+    proto_body_str(b, "name", ids[KEY(2, 0)].name);
     proto_body_bin(b, "cert", ids[KEY(2, 0)].der, ids[KEY(2, 0)].der_len);
     proto_body_int(b, "cut", 3);
     proto_body_int(b, "gen", 0);
@@ -361,6 +363,9 @@ static rec *rekey(world *w, int author, int signer, uint64_t seq, uint64_t t, in
     char key[65];
     proto_body *b = proto_body_new();
     proto_body_str(b, "op", "rekey");
+    /* code and name as an admission's: decode_cert_member reads them */
+    proto_body_str(b, "code", ids[cert].code);
+    proto_body_str(b, "name", ids[cert].name);
     proto_body_bin(b, "cert", ids[cert].der, ids[cert].der_len);
     proto_body_int(b, "cut", (int64_t)cut);
     proto_body_int(b, "gen", gen);
@@ -609,11 +614,11 @@ static void gen_world(world *w, uint64_t seed)
             int y[1];
             if (!pick_active(w, st, x, 1, y))
                 continue;
-            rekey(w, x, x, ++tseq, t, y[0], KEY(y[0], 1), w->seq[y[0]], 0, R_THIEF);
+            rekey(w, x, x, ++tseq, t, y[0], KEY(y[0], 1), w->seq[y[0]] ? w->seq[y[0]] : 1, 0, R_THIEF);
             thief_member = 1;
             if (puppet_in) {
                 uint64_t pt = t + 10;
-                rekey(w, P0, P0, ++pup_seq, pt, y[0], KEY(y[0], 1), w->seq[y[0]], 0, R_PUPPET);
+                rekey(w, P0, P0, ++pup_seq, pt, y[0], KEY(y[0], 1), w->seq[y[0]] ? w->seq[y[0]] : 1, 0, R_PUPPET);
             }
         } else {
             address(w, x, x, ++tseq, t, R_THIEF);
@@ -800,13 +805,17 @@ static void sb_printf(sbuf *s, const char *fmt, ...)
     }
 }
 
-enum { O_BADSIG = 100, O_UNOFFERED = 101 };
+enum { O_BADSIG = 100, O_UNOFFERED = 101, O_ALTGAP = 102, O_ALTFORMER = 103 };
 
 static const char *outcome_str(int o)
 {
     static const char *s[] = { "new", "dup", "gap", "unknown", "fork", "REJECT", "former" };
     if (o == O_BADSIG)
-        return "badsig";
+        return "BADSIG";
+    if (o == O_ALTGAP)
+        return "altgap";
+    if (o == O_ALTFORMER)
+        return "altformer";
     if (o == O_UNOFFERED)
         return "-";
     return o >= 0 && o <= STORE_FORMER ? s[o] : "?";
@@ -837,12 +846,21 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
     int *pc = calloc(n, sizeof *pc), *res = calloc(n, sizeof *res);
     EVP_PKEY **keys = calloc(n, sizeof *keys), **acck = calloc(n, sizeof *acck);
     size_t *acc = calloc(n, sizeof *acc), *api = calloc(n, sizeof *api), na = 0, nap = 0;
-    assert_true(r && ap && pc && res && keys && acck && acc && api);
+    int *chained = calloc(n, sizeof *chained);
+    assert_true(r && ap && pc && res && keys && acck && acc && api && chained);
     for (size_t i = 0; i < n; i++)
         if (proto_record_decode(w->v[idx[i]].b, w->v[idx[i]].n, &r[i], err, sizeof err))
             fail_msg("decode: %s", err);
+#ifdef STORE_REKEY_ALT_KEYS
+    /* the keys a rekey brings, as ingest's triage asks for them */
+    store_alt_keys *alts = calloc(n, sizeof *alts);
+    assert_non_null(alts);
+    if (store_precheck_batch_alt(s, r, n, pc, keys, alts, 0, err, sizeof err))
+        fail_msg("precheck_batch_alt: %s", err);
+#else
     if (store_precheck_batch(s, r, n, pc, keys, 0, err, sizeof err))
         fail_msg("precheck_batch: %s", err);
+#endif
     for (size_t i = 0; i < n; i++) {
         EVP_PKEY *k = keys[i], *rk = NULL;
         keys[i] = NULL;
@@ -855,6 +873,7 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
             k = acck[na - 1];
             EVP_PKEY_up_ref(k);
             out[i] = STORE_NEW;
+            chained[na] = 1;   /* no alternative keys: ingest has none for it either */
         }
         EVP_PKEY_free(rk);
         if (out[i] == STORE_NEW || out[i] == STORE_FORK) {
@@ -866,10 +885,18 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
     }
     for (size_t j = 0; j < na; j++) {
         size_t i = acc[j];
+#ifdef STORE_REKEY_ALT_KEYS
+        int v = acck[j] ? store_verify_alt(&r[i], acck[j], chained[j] ? NULL : &alts[i]) : -1;
+        if (v != STORE_NEW) {
+            out[i] = v == STORE_GAP ? O_ALTGAP : v == STORE_FORMER ? O_ALTFORMER : O_BADSIG;
+            continue;
+        }
+#else
         if (!acck[j] || proto_record_verify(&r[i], acck[j], NULL, 0)) {
             out[i] = O_BADSIG;
             continue;
         }
+#endif
         ap[nap] = r[i];
         api[nap++] = i;
     }
@@ -883,6 +910,12 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
     sb_printf(lg, "]");
     for (size_t j = 0; j < na; j++)
         EVP_PKEY_free(acck[j]);
+#ifdef STORE_REKEY_ALT_KEYS
+    for (size_t i = 0; i < n; i++)
+        store_alt_keys_free(&alts[i]);
+    free(alts);
+#endif
+    free(chained);
     free(r);
     free(ap);
     free(pc);
@@ -906,10 +939,11 @@ static void shuffle(size_t *v, size_t n, uint64_t *st)
  * was not taken again, until a sweep of everything takes nothing more.
  * -1 when it does not settle within MAXROUNDS; *rejects counts records
  * refused as breaking the rules (none of the world's should be). */
-static int deliver(store *s, const world *w, uint64_t *st, int *last, sbuf *lg, int *rejects)
+static int deliver(store *s, const world *w, uint64_t *st, int *last, sbuf *lg, int *rejects, int *badsig)
 {
     size_t pend[MAXREC], np = 0;
     *rejects = 0;
+    *badsig = -1;
     for (size_t i = 0; i < w->n; i++) {
         pend[np++] = i;
         last[i] = O_UNOFFERED;
@@ -945,6 +979,8 @@ static int deliver(store *s, const world *w, uint64_t *st, int *last, sbuf *lg, 
                 last[b[k]] = out[k];
                 progress |= out[k] == STORE_NEW || out[k] == STORE_FORK;
                 *rejects += out[k] == STORE_REJECT;
+                if (out[k] == O_BADSIG && *badsig < 0)
+                    *badsig = (int)b[k];
             }
             i += bs;
         }
@@ -993,7 +1029,49 @@ typedef struct {
     int vv_strangers;          /* authors in the vector that are none of ours */
     proto_id hash[NIDS][MAXSEQ];
     proto_id digest;
+#ifdef STORE_REKEY_VOTERS_MIN
+    /* store_member_rekeys: decisions, open proposals, stale votes */
+    uint32_t rk_gen[NIDS];
+    uint64_t rk_open[NIDS];
+    int rk_n[NIDS];
+    struct {
+        int what, key, by, voters[NIDS];
+        uint32_t gen, quorum;
+        uint64_t cut, time_ms, by_seq;
+        size_t nvoters;
+    } rk[NIDS][16];
+    int rkcut_rc[NIDS];
+    uint64_t rkcut[NIDS];
+#endif
 } fprint;
+
+#ifdef STORE_REKEY_VOTERS_MIN
+typedef struct { fprint *f; int who; } rk_ctx;
+
+static int rk_cb(void *ctx, const store_rekey *k)
+{
+    rk_ctx *c = ctx;
+    int n = c->f->rk_n[c->who]++;
+    if (n >= 16)
+        return 0;
+    memset(&c->f->rk[c->who][n], 0, sizeof c->f->rk[c->who][n]);
+    c->f->rk[c->who][n].what = k->what;
+    c->f->rk[c->who][n].gen = k->gen;
+    c->f->rk[c->who][n].cut = k->cut;
+    c->f->rk[c->who][n].key = -2;
+    for (int i = 0; i < NIDS; i++)
+        if (!memcmp(&k->key_id, &ids[i].key_id, 32))
+            c->f->rk[c->who][n].key = i;
+    c->f->rk[c->who][n].time_ms = k->time_ms;
+    c->f->rk[c->who][n].by = ident_of_id(&k->by);
+    c->f->rk[c->who][n].by_seq = k->by_seq;
+    c->f->rk[c->who][n].quorum = k->quorum;
+    c->f->rk[c->who][n].nvoters = k->nvoters;
+    for (size_t v = 0; v < k->nvoters && v < NIDS; v++)
+        c->f->rk[c->who][n].voters[v] = ident_of_id(&k->voters[v]);
+    return 0;
+}
+#endif
 
 typedef struct { fprint *f; int who; } keys_ctx;
 
@@ -1078,6 +1156,13 @@ static void fingerprint(store *s, fprint *f)
     proto_id g;
     int hg;
     assert_int_equal(store_digest_get(s, &f->digest, &g, &hg), 0);
+#ifdef STORE_REKEY_VOTERS_MIN
+    for (int i = 0; i < NIDS; i++) {
+        rk_ctx rc = { f, i };
+        assert_int_equal(store_member_rekeys(s, &ids[i].id, &f->rk_gen[i], &f->rk_open[i], rk_cb, &rc), 0);
+        f->rkcut_rc[i] = store_rekey_cut(s, &ids[i].id, &f->rkcut[i]);
+    }
+#endif
 }
 
 /* NULL when a and b agree, else what differs first (in buf). */
@@ -1119,6 +1204,31 @@ static const char *fp_diff(const fprint *a, const fprint *b, char *buf, size_t l
                                 a->keyat[i][q] >= 0 ? label[a->keyat[i][q]] : "none",
                                 b->keyat[i][q] >= 0 ? label[b->keyat[i][q]] : "none"), buf;
     }
+#ifdef STORE_REKEY_VOTERS_MIN
+    static const char *const rkw[] = { "decided", "proposal", "stale" };
+    for (int i = 0; i < NIDS; i++) {
+        if (a->rk_gen[i] != b->rk_gen[i] || a->rk_open[i] != b->rk_open[i] || a->rk_n[i] != b->rk_n[i])
+            return snprintf(buf, len, "rekeys of %s: gen %u open cut %llu, %d entries / gen %u open cut %llu, %d "
+                            "entries", label[i], a->rk_gen[i], (unsigned long long)a->rk_open[i], a->rk_n[i],
+                            b->rk_gen[i], (unsigned long long)b->rk_open[i], b->rk_n[i]), buf;
+        if (a->rkcut_rc[i] != b->rkcut_rc[i] || a->rkcut[i] != b->rkcut[i])
+            return snprintf(buf, len, "store_rekey_cut of %s: %d %llu / %d %llu", label[i], a->rkcut_rc[i],
+                            (unsigned long long)a->rkcut[i], b->rkcut_rc[i], (unsigned long long)b->rkcut[i]), buf;
+        for (int k = 0; k < a->rk_n[i] && k < 16; k++)
+            if (memcmp(&a->rk[i][k], &b->rk[i][k], sizeof a->rk[i][k]))
+                return snprintf(buf, len, "rekey entry %d of %s: %s gen %u cut %llu key %s by %s@%llu q %u voters %zu "
+                                "/ %s gen %u cut %llu key %s by %s@%llu q %u voters %zu", k, label[i],
+                                rkw[a->rk[i][k].what % 3], a->rk[i][k].gen, (unsigned long long)a->rk[i][k].cut,
+                                a->rk[i][k].key >= 0 ? label[a->rk[i][k].key] : "?",
+                                a->rk[i][k].by >= 0 ? label[a->rk[i][k].by] : "?",
+                                (unsigned long long)a->rk[i][k].by_seq, a->rk[i][k].quorum, a->rk[i][k].nvoters,
+                                rkw[b->rk[i][k].what % 3], b->rk[i][k].gen, (unsigned long long)b->rk[i][k].cut,
+                                b->rk[i][k].key >= 0 ? label[b->rk[i][k].key] : "?",
+                                b->rk[i][k].by >= 0 ? label[b->rk[i][k].by] : "?",
+                                (unsigned long long)b->rk[i][k].by_seq, b->rk[i][k].quorum, b->rk[i][k].nvoters),
+                   buf;
+    }
+#endif
     if (memcmp(&a->pol, &b->pol, 32))
         return snprintf(buf, len, "the policy in force"), buf;
     if (a->vv_strangers != b->vv_strangers)
@@ -1144,11 +1254,25 @@ static void fp_dump(const char *what, const fprint *f, const world *w)
     for (int i = 0; i < NIDS; i++) {
         if (f->status[i] < 0 && !f->vv[i] && !f->nkeys[i])
             continue;
+        if (i >= NMEM && i < P0)
+            continue;
         print_message("    %-5s status %2d cut %d@%llu log 1..%llu keys", label[i], f->status[i], f->cut_status[i],
                       (unsigned long long)f->cut[i], (unsigned long long)f->vv[i]);
         for (int k = 0; k < f->nkeys[i] && k < 8; k++)
             print_message(" %s@%llu", f->kid[i][k] >= 0 ? label[f->kid[i][k]] : "?",
                           (unsigned long long)f->kfrom[i][k]);
+#ifdef STORE_REKEY_VOTERS_MIN
+        if (f->rk_n[i] || f->rk_gen[i] || f->rk_open[i])
+            print_message(" rekeys gen %u open %llu:", f->rk_gen[i], (unsigned long long)f->rk_open[i]);
+        for (int k = 0; k < f->rk_n[i] && k < 16; k++)
+            print_message(" %s(g%u cut %llu %s by %s@%llu q%u n%zu)",
+                          f->rk[i][k].what == STORE_REKEY_DECIDED ? "DECIDED" :
+                          f->rk[i][k].what == STORE_REKEY_PROPOSAL ? "prop" : "stale",
+                          f->rk[i][k].gen, (unsigned long long)f->rk[i][k].cut,
+                          f->rk[i][k].key >= 0 ? label[f->rk[i][k].key] : "?",
+                          f->rk[i][k].by >= 0 ? label[f->rk[i][k].by] : "?", (unsigned long long)f->rk[i][k].by_seq,
+                          f->rk[i][k].quorum, f->rk[i][k].nvoters);
+#endif
         print_message(" log");
         for (uint64_t q = 1; q <= f->vv[i] && q < MAXSEQ; q++)
             print_message(" #%02x%02x", f->hash[i][q].b[0], f->hash[i][q].b[1]);
@@ -1162,6 +1286,7 @@ typedef struct {
     char prop;            /* 0: none; a..e as in the header; s: did not settle; r: a record refused */
     int at;               /* the store */
     char msg[600];
+    char warn[300];       /* (n): a record of the world that ingest would take for a forgery */
 } failure;
 
 static void failed(failure *f, char prop, int at, const char *fmt, ...)
@@ -1351,13 +1476,17 @@ static void run_world(const world *w, uint64_t seed, int verbose, failure *fl)
             sub.n--;
             ww = &sub;
         }
-        int rejects;
-        if (deliver(s, ww, &st, last, &lg[k], &rejects))
+        int rejects, badsig;
+        if (deliver(s, ww, &st, last, &lg[k], &rejects, &badsig))
             failed(fl, 's', k, "delivery did not settle in %d rounds", MAXROUNDS);
         if (rejects)
             for (size_t i = 0; i < ww->n; i++)
                 if (last[i] == STORE_REJECT)
                     failed(fl, 'r', k, "record %zu (%s) refused as breaking the rules", i, w->v[i].what);
+        if (badsig >= 0 && !fl->warn[0])
+            snprintf(fl->warn, sizeof fl->warn, "store %d: record %d (%s by %s) verified under no key the precheck "
+                     "handed out: ingest would close its sender", k, badsig, w->v[badsig].what,
+                     label[w->v[badsig].signer]);
         fingerprint(s, &fp[k]);
         check_store(s, k, &fp[k], w, fl);
         int changed = -1;
@@ -1372,15 +1501,17 @@ static void run_world(const world *w, uint64_t seed, int verbose, failure *fl)
         if (k && !fl->prop && (df = fp_diff(&fp[0], &fp[k], d, sizeof d)))
             failed(fl, 'a', k, "store 0 / store %d: %s", k, df);
         if (verbose) {
-            print_message(" store %d delivery:\n%s", k, lg[k].b ? lg[k].b : "");
+            print_message(" store %d delivery:\n", k);
+            fputs(lg[k].b ? lg[k].b : "", stdout);
             char t[16];
             snprintf(t, sizeof t, "store %d", k);
             fp_dump(t, &fp[k], w);
         }
         store_gone(s, no);
     }
-    if (fl->prop && !verbose) {
-        print_message(" store %d delivery:\n%s", fl->at, lg[fl->at].b ? lg[fl->at].b : "");
+    if (fl->prop && verbose > 1) {
+        print_message(" store %d delivery:\n", fl->at);
+        fputs(lg[fl->at].b ? lg[fl->at].b : "", stdout);
         fp_dump("store 0", &fp[0], w);
         if (fl->at)
             fp_dump("failing store", &fp[fl->at], w);
@@ -1436,8 +1567,8 @@ static void rekey_worlds(void **state)
     }
     world *w = malloc(sizeof *w);
     assert_non_null(w);
-    int nfail = 0, nvotes = 0, nexpect = 0;
-    char failing[4000] = "";
+    int nfail = 0, nvotes = 0, nexpect = 0, nwarn = 0;
+    char failing[4000] = "", warned[4000] = "";
     for (int i = 0; i < n; i++) {
         uint64_t seed = seed0 + (uint64_t)i;
         gen_world(w, seed);
@@ -1451,9 +1582,16 @@ static void rekey_worlds(void **state)
         run_world(w, seed, verbose, &f);
         if (f.prop) {
             nfail++;
-            if (!verbose)
-                world_dump(w);
+            print_message("  world: %s\n", w->flavour);
             print_message("seed %llu FAILS (%c) at store %d: %s\n", (unsigned long long)seed, f.prop, f.at, f.msg);
+        }
+        if (f.warn[0]) {
+            nwarn++;
+            print_message("seed %llu note (n): %s\n", (unsigned long long)seed, f.warn);
+            size_t l = strlen(warned);
+            snprintf(warned + l, sizeof warned - l, " %llu", (unsigned long long)seed);
+        }
+        if (f.prop) {
             size_t l = strlen(failing);
             snprintf(failing + l, sizeof failing - l, " %llu%c", (unsigned long long)seed, f.prop);
             if (one && mini && atoi(mini))
@@ -1464,6 +1602,8 @@ static void rekey_worlds(void **state)
     free(w);
     print_message("test_rekeyrand: %d worlds from seed %llu, %d with rekey votes, %d that must decide; %d failed%s%s\n",
                   n, (unsigned long long)seed0, nvotes, nexpect, nfail, nfail ? ":" : "", failing);
+    if (nwarn)
+        print_message("test_rekeyrand: %d worlds with a record ingest would take for a forgery (n):%s\n", nwarn, warned);
     if (nfail)
         fail_msg("%d of %d worlds failed:%s", nfail, n, failing);
 }
