@@ -579,7 +579,7 @@ static void gen_world(world *w, uint64_t seed)
     uint64_t t_lost = w->t;
 
     /* the thief: X's old key beyond h */
-    int backdate = pct(st, 35), thief_member = 0, puppet_in = 0, puppet_low = 0;
+    int backdate = pct(st, 35), thief_member = 0, puppet_in = 0, puppet_low = 0, forked = 0;
     uint64_t tseq = h;
     int nt = (int)(rnd(st) % 6);
     if (backdate)
@@ -649,6 +649,7 @@ static void gen_world(world *w, uint64_t seed)
                 note(w, x, x, f, t, R_THIEF);
             }
             flav(w, ", fork at %llu", (unsigned long long)f);
+            forked = 1;   /* its winner may undo one of X's admissions: no expectation */
         }
     }
     /* a puppet admitted at a seq the voters keep counts as any member */
@@ -670,7 +671,7 @@ static void gen_world(world *w, uint64_t seed)
     int competing = pct(st, 20), stale = pct(st, 15), badk = pct(st, 6), badgen = pct(st, 5);
     uint64_t tv = backdate && pct(st, 30) ? t_lost + 1 : tick(w);
     uint64_t tlast = tv;
-    int clean = !competing && !stale && !badk && !badgen && !thief_member;
+    int clean = !competing && !stale && !badk && !badgen && !thief_member && !forked;
     for (int j = 0; j < nv; j++) {
         int a = voters[j];
         uint64_t t = tv + (uint64_t)j * 1000 + rnd(st) % 500;
@@ -958,6 +959,10 @@ static int deliver(store *s, const world *w, uint64_t *st, int *last, sbuf *lg, 
         size_t bmax = 1 + rnd(st) % (np < 40 ? np : 40);
         if (rnd(st) % 8 == 0)
             bmax = np;
+        /* REKEY_BMAX=N: batches of at most N records (1: every record alone) */
+        const char *bm = getenv("REKEY_BMAX");
+        if (bm && atoi(bm) > 0 && bmax > (size_t)atoi(bm))
+            bmax = (size_t)atoi(bm);
         sb_printf(lg, "  round %d%s:", round, sweep ? " (all)" : "");
         int progress = 0;
         for (size_t i = 0; i < np;) {
