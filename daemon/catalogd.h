@@ -47,13 +47,17 @@ enum catalogd_refusal {
 };
 
 /* Why a peer's records were refused (ingest.c): the connection is closed,
- * except for RECORD_FORMER. */
+ * except for RECORD_FORMER and the rekey's two. */
 enum catalogd_record_refusal {
     RECORD_MALFORMED,            /* not a record */
     RECORD_RULES,                /* breaks the store's or its kind's rules */
     RECORD_SEQ_JUMP,             /* a seq further ahead than any honest peer sends */
     RECORD_FORMER,               /* a former member's, beyond its cut: dropped, the
                                   * connection stays (an honest relay may hold it) */
+    RECORD_REKEY_CUT,            /* signed by a key a rekey retired, after the rekey's
+                                  * cut: dropped, the connection stays (as FORMER) */
+    RECORD_REKEY_WAIT,           /* signed by a key of a rekey not decided here yet:
+                                  * set aside as a gap, the connection stays */
     RECORD_REFUSALS
 };
 
@@ -153,6 +157,7 @@ typedef struct catalogd {
     struct outbox *outbox;       /* records written here, not yet pushed (gossip.c) */
     struct tree *tree;           /* the broadcast tree's lazy batch and graft waits (tree.c) */
     uint64_t catalog_gen;        /* bumped when a certification or adoption changes */
+    uint64_t log_rewrites;       /* store_log_rewrites as node_applied last saw it */
     struct catalog_index *index; /* the catalog's search index (catalog/index.h), at catalog_gen */
     size_t churned;              /* bytes through big batches since the last heap trim */
     size_t churned_at_tick;

@@ -67,6 +67,8 @@ typedef struct {
  * one array of their own, which the prechecks and the write take as is). */
 typedef struct {
     EVP_PKEY *key;
+    store_alt_keys *alt;      /* keys a rekey brings (store_precheck_batch_alt), or NULL */
+    int alt_res;              /* not ok, but verified under alt: STORE_GAP or STORE_FORMER */
     int ok;                   /* passed the rules and its signature verified */
     int refused;              /* broke a rule (text, its kind's validator) */
     int malformed;            /* of them: its body is no valid body at all */
@@ -131,14 +133,22 @@ static void verify_work(uv_work_t *w)
         it->refused = text || store_record_rules(r, why, sizeof why);
         if (it->refused && !c->why[0])
             snprintf(c->why, sizeof c->why, "%s", why);
-        it->ok = !it->refused && proto_record_verify(r, it->key, NULL, 0) == 0;
+        /* under the key in force, else under the keys a rekey brings: a
+         * record of the new key of a rekey not decided here yet, or of a
+         * key a decided one retired, is no forgery (store/store_apart.c) */
+        int v = it->refused ? -1 : store_verify_alt(r, it->key, it->alt);
+        it->ok = v == STORE_NEW;
+        it->alt_res = v > 0 ? v : 0;
     }
 }
 
 static void job_free(vjob *j)
 {
-    for (size_t i = 0; i < j->n; i++)
+    for (size_t i = 0; i < j->n; i++) {
         EVP_PKEY_free(j->it[i].key);
+        store_alt_keys_free(j->it[i].alt);
+        free(j->it[i].alt);
+    }
     for (size_t i = 0; i < j->ntails; i++)
         if (j->tails[i].own)
             EVP_PKEY_free(j->tails[i].key);
@@ -159,6 +169,7 @@ static int cmp_rec(const void *a, const void *b)
 }
 
 static void start_job(peer *p, vjob *j, int may_inline);
+static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged);
 static vjob *acc_take(peer *p, int *fatal);
 static void retry_deferred(peer *p);
 
@@ -330,7 +341,22 @@ static void verify_done(uv_work_t *w, int status)
     const proto_record *bad = NULL, *refused = NULL;
     int refused_malformed = 0;
     size_t m = 0;
+    vv_cache avc = { .valid = 0 };
+    proto_id rekey_logged = { { 0 } };
     for (size_t i = 0; i < j->n; i++) {
+        if (j->it[i].alt_res == STORE_GAP) {
+            /* the new key of a rekey this node has not derived yet: it
+             * waits like a gap, and is checked again when its author's
+             * keys change (the decision arrived) */
+            d->counters.records_refused[RECORD_REKEY_WAIT]++;
+            if (p->state == PEER_ESTABLISHED)
+                defer_rec(g, &j->r[i], STORE_GAP, &avc);
+            continue;
+        }
+        if (j->it[i].alt_res == STORE_FORMER) {
+            refuse_rekeyed(p, &j->r[i], &rekey_logged);
+            continue;
+        }
         if (j->it[i].refused && !refused) {
             refr = j->r[i];
             refused = &refr;
@@ -474,6 +500,29 @@ static void refuse_former(peer *p, const proto_record *r, proto_id *logged)
              st == STORE_MEMBER_LEFT ? "leave record" : "expulsion", (unsigned long long)cut);
 }
 
+/* A record signed by a key a rekey retired, after the rekey's cut
+ * (store/store_apart.c): refused here as on every node that derived the
+ * rekey, its sender not closed — a relay that took it before the decision
+ * reached it is honest.  One line per author and batch. */
+static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged)
+{
+    catalogd *d = p->d;
+    d->counters.records_refused[RECORD_REKEY_CUT]++;
+    if (!memcmp(logged, &r->author, 32))
+        return;
+    *logged = r->author;
+    store_member m;
+    char lbl[220] = "", ids[PROTO_ID_STR];
+    uint64_t cut = 0;
+    if (store_member_get(d->st, &r->author, &m) == 0)
+        snprintf(lbl, sizeof lbl, " %s %s", m.code, m.name);
+    store_rekey_cut(d->st, &r->author, &cut);
+    proto_id_str(&r->author, ids);
+    log_warn(d, "refused a record of member %s%s from peer %s: seq %llu is after the rekey's cut (seq %llu) "
+             "and signed by the key the rekey retired; the peer stays connected", ids, lbl, p->addr,
+             (unsigned long long)r->seq, (unsigned long long)cut);
+}
+
 /* Precheck records (no signatures yet): drop what we hold, defer what cannot
  * apply yet, refuse what never can.  Returns a job to verify, or NULL. */
 static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **raws, const size_t *lens,
@@ -527,10 +576,14 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
         qsort(dec, n, sizeof *dec, cmp_rec);
     int *pcs = malloc((n ? n : 1) * sizeof *pcs);
     EVP_PKEY **keys = calloc(n ? n : 1, sizeof *keys);
+    /* the keys a rekey brings, only while some rekey is derived or open */
+    store_alt_keys *alts = store_rekey_rules_any(p->d->st) ? calloc(n ? n : 1, sizeof *alts) : NULL;
     char err[256] = "";
-    if (!pcs || !keys || store_precheck_batch(p->d->st, dec, n, pcs, keys, STORE_RULES_LATER, err, sizeof err)) {
+    if (!pcs || !keys ||
+        store_precheck_batch_alt(p->d->st, dec, n, pcs, keys, alts, STORE_RULES_LATER, err, sizeof err)) {
         free(pcs);
         free(keys);
+        free(alts);
         job_free(j);
         return NULL;
     }
@@ -562,6 +615,10 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
             if (j->n != i)
                 j->r[j->n] = *r;   /* j->n < i: a record looked at already */
             j->it[j->n].key = k;
+            if (alts && alts[i].n && (j->it[j->n].alt = malloc(sizeof *alts))) {
+                *j->it[j->n].alt = alts[i];
+                alts[i].n = 0;
+            }
             j->n++;
         } else if (pc == STORE_GAP || pc == STORE_UNKNOWN_AUTHOR) {
             EVP_PKEY_free(k);
@@ -588,9 +645,13 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
             EVP_PKEY_free(k);
         }
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         EVP_PKEY_free(keys[i]);
+        if (alts)
+            store_alt_keys_free(&alts[i]);
+    }
     free(keys);
+    free(alts);
     free(pcs);
     if (*fatal || j->n == 0) {
         job_free(j);

@@ -124,7 +124,7 @@ static const char *const refusal_names[REFUSED_REASONS] = {
 };
 static const char *const record_refusal_names[RECORD_REFUSALS] = {
     [RECORD_MALFORMED] = "malformed", [RECORD_RULES] = "rules", [RECORD_SEQ_JUMP] = "seq_jump",
-    [RECORD_FORMER] = "former_member",
+    [RECORD_FORMER] = "former_member", [RECORD_REKEY_CUT] = "rekey_cut", [RECORD_REKEY_WAIT] = "rekey_wait",
 };
 
 /* ---- per member ---- */

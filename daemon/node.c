@@ -108,6 +108,17 @@ void node_applied(catalogd *d, const proto_record *recs, const int *results, siz
             gossip_fork_evidence(d, from, &recs[i]);
         }
     }
+    /* The transaction rewrote some author's log (a rekey decided or unmade:
+     * store/store_apart.c): records the index and the web views hold may
+     * have left the log, older versions come back — the index is rebuilt
+     * (rare), and the members and keys may have changed with it. */
+    uint64_t rw = store_log_rewrites(d->st);
+    if (rw != d->log_rewrites) {
+        d->log_rewrites = rw;
+        catalog = membership = keys = 1;
+        if (d->index)
+            catalog_index_note_all(d->index);
+    }
     if (from && fresh) {
         gossip_relay(d, from, recs, results, n);
         char a[10];

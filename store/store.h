@@ -175,12 +175,16 @@ typedef struct {
     EVP_PKEY *key[STORE_REKEY_ALT_KEYS];
     int res[STORE_REKEY_ALT_KEYS];
 } store_alt_keys;
-/* store_precheck_batch, and for every record whose result is STORE_NEW or
- * STORE_FORK its alternative keys in alts[i] (alts may be NULL: none are
- * looked up; alts[i].n is 0 for the other results). */
+/* store_precheck_batch, and for every record whose result is STORE_NEW,
+ * STORE_FORK or STORE_GAP (which the caller may take as NEW when its
+ * predecessor is in the batch) its alternative keys in alts[i] (alts may
+ * be NULL: none are looked up; alts[i].n is 0 for the other results). */
 int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
                              store_alt_keys *alts, unsigned flags, char *err, size_t errlen);
 void store_alt_keys_free(store_alt_keys *a);
+/* Whether any record may have alternative keys now (a rekey derived or
+ * open anywhere): when not, a caller need not ask for them.  1 or 0. */
+int store_rekey_rules_any(store *s);
 /* The outcome of r's signature: STORE_NEW if it verifies under key, else
  * alts->res[i] of the first alternative it verifies under, else -1 (a bad
  * signature).  alts may be NULL.  Reads nothing of the store: any thread. */
@@ -426,7 +430,7 @@ int store_key_owner(store *s, const proto_id *key_id, proto_id *member);   /* ST
 /* The id of member's current key (the member id until it rotates) and the
  * first seq it signs (1 for the admission key).  0, or -1. */
 int store_key_current(store *s, const proto_id *member, proto_id *key_id, uint64_t *from_seq);
-/* ---- rekey of a lost or stolen key (store/store_rekey.c, docs/DECISIONS.md 17) ----
+/* ---- rekey of a lost or stolen key (store/store_rekey.c, docs/DECISIONS.md 21) ----
  *
  * A member record with op "rekey" about X, by another member V, is V's
  * vote that X signs with the key of its certificate from seq cut+1 on;

@@ -605,3 +605,14 @@ int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys 
             return alts->res[i];
     return -1;
 }
+
+int store_rekey_rules_any(store *s)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return 1;   /* cannot tell: ask */
+    int any = mdb_stat(txn, s->rekey, &st) || st.ms_entries > 0;
+    mdb_txn_abort(txn);
+    return any;
+}

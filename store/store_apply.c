@@ -295,7 +295,8 @@ int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *
             proto_err(err, errlen, "%s", why);
         if (alts) {
             alts[i].n = 0;
-            if ((res[i] == STORE_NEW || res[i] == STORE_FORK) && rekey_alt_keys_txn(s, txn, &recs[i], &alts[i]))
+            if ((res[i] == STORE_NEW || res[i] == STORE_FORK || res[i] == STORE_GAP) &&
+                rekey_alt_keys_txn(s, txn, &recs[i], &alts[i]))
                 store_alt_keys_free(&alts[i]);   /* none: the record is judged by its key alone */
         }
     }
@@ -393,6 +394,30 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
     int pre = precheck_txn(s, txn, r, NULL, rules, bm, err, errlen);
     if (pre != STORE_NEW && pre != STORE_FORK)
         return pre;
+    /* the caller verified r under the key the precheck named before this
+     * transaction; a rekey decided (or unmade) in it since changed its
+     * author's keys: r is taken only if it verifies under them now, else
+     * it is offered again and prechecked afresh (store_rekey.c) */
+    /* ...and a run of one author's records verified under the key of its
+     * first (ingest) carries the old key past a rekey's cut: the first
+     * record after a decided cut is verified here, once per cut, and the
+     * log stays dense, so nothing after it is taken without it */
+    uint8_t ck[41];
+    memcpy(ck, r->author.b, 32);
+    ck[32] = 'c';
+    put_be64(ck + 33, r->seq - 1);
+    MDB_val ckv = { 41, ck }, cv;
+    if (rekey_moved(s, &r->author) || mdb_get(txn, s->rekey, &ckv, &cv) == 0) {
+        int former = 0;
+        uint64_t cut = 0;
+        EVP_PKEY *k = key_at_txn(s, txn, &r->author, r->seq);
+        if (!k)
+            k = former_key_txn(s, txn, &r->author, r->seq, &former, &cut);
+        int ok = k && proto_record_verify(r, k, NULL, 0) == 0;
+        EVP_PKEY_free(k);
+        if (!ok)
+            return STORE_GAP;
+    }
     proto_id h;
     proto_record_hash(r->raw, r->raw_len, &h);
     uint8_t lk[40];
@@ -582,6 +607,8 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
         return lmdb_err(err, errlen, "begin write", rc);
     s->nactive_ok = 0;   /* counted afresh in each write transaction */
     s->member_dirty = 0;
+    s->rk_moved_n = 0;
+    s->rk_moved_all = 0;
     member_closure_begin(s, txn);
     for (size_t i = 0; i < n; i++) {
         /* a record before this one marked the membership for a replay: do
@@ -589,7 +616,16 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
          * checked against what the log derives and not against what the
          * batch's start did (the same records give the same result however
          * they were batched; store_replay.c, "Checks within a batch") */
-        int r = member_settle_for_txn(s, txn, &recs[i]) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
+        uint64_t rk = s->rk_replays;
+        int r = member_settle_for_txn(s, txn, &recs[i]);
+        if (!r && s->rk_replays != rk) {
+            /* a derivation with rekeys ran nested transactions and may have
+             * rewritten logs (store_rekey.c): what the memo keeps of this
+             * batch's tables is read again */
+            memo_close(&bm);
+            memset(&bm, 0, sizeof bm);
+        }
+        r = r ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
@@ -774,6 +810,8 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
         return -1;
     }
     s->member_dirty = 0;
+    s->rk_moved_n = 0;
+    s->rk_moved_all = 0;
     for (size_t i = 0; i < n; i++) {
         if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);

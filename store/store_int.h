@@ -88,6 +88,12 @@ struct store {
      * (store_rekey.c), and what the decision procedure ran */
     struct rekey_vmemo *rk_memo;
     uint64_t rk_rederives, rk_nested, rk_replays;
+    /* authors whose logs a derivation of this batch's transaction judged
+     * again under changed keys (store_rekey.c): their later records in
+     * the batch were verified under the keys before it */
+    proto_id rk_moved[STORE_REKEY_DECISIONS_MAX];
+    size_t rk_moved_n;
+    int rk_moved_all;   /* more than fit */
     /* Changes of authors, for records that wait on them (store_changed):
      * how many there were, the ids of the last CHG_RING, and the count at
      * the last change that may have touched anyone (chg_all), and the
@@ -432,9 +438,9 @@ int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t k
  * record of X beyond the cut before the epoch's last vote).  0, 1 past
  * the end. */
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
-/* The earliest completion of x's open epoch in this replay: its turn key.
- * 0, 1 none. */
-int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint8_t key[48]);
+/* The earliest completion of x's open epoch of cut `cut` in this replay:
+ * its turn key.  0, 1 none. */
+int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint64_t cut, uint8_t key[48]);
 /* Add x's completion in replay rr to the decisions.  0 or -1. */
 int rekey_sched_add(rekey_sched *d, const rekey_replay *rr, const proto_id *x);
 /* The final replay's rekeys to meta (what store_member_rekeys and the
@@ -446,6 +452,9 @@ int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr);
  * who is no member in it (never admitted; a sock-puppet admitted only by
  * records a rekey took away) has them set apart.  0 or -1. */
 int rekey_unadmitted_txn(store *s, MDB_txn *txn);
+/* Whether author's keys were changed by a derivation of this write
+ * transaction (its records verified before may not verify now). */
+int rekey_moved(store *s, const proto_id *author);
 /* Whether the last derivation left an open epoch of x (*cut its cut), or
  * any at all (x NULL).  1 yes, 0 no. */
 int rekey_open_txn(store *s, MDB_txn *txn, const proto_id *x, uint64_t *cut);

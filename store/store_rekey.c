@@ -1,6 +1,6 @@
 /*
  * store/store_rekey.c — rekey of a lost or stolen key (issue 12,
- * docs/DECISIONS.md 17): the rekey vote's rules, the epochs, proposals and
+ * docs/DECISIONS.md 21): the rekey vote's rules, the epochs, proposals and
  * votes derived turn by turn in the membership replay (store_replay.c, as
  * store_policy.c's "the policy in the replay"), the decisions the rederive
  * makes in rounds, and what the last derivation left for member show, the
@@ -749,10 +749,12 @@ int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *
     return 1;
 }
 
-int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint8_t key[RK_KEY])
+int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint64_t cut, uint8_t key[RK_KEY])
 {
     const rk_subj *e = subj_find(rr, x);
-    if (!e || !e->open || !e->done)
+    /* D(X, v_e) decides the epoch with that cut only (in D another vote
+     * may have opened it, one R had blocked) */
+    if (!e || !e->open || !e->done || e->ecut != cut)
         return 1;
     memcpy(key, e->done_key, RK_KEY);
     return 0;
@@ -938,6 +940,26 @@ static uint64_t changed_from(const old_decs *o, const rk_subj *e)
     return from;
 }
 
+static void moved_note(store *s, const proto_id *x)
+{
+    if (rekey_moved(s, x))
+        return;
+    if (s->rk_moved_n < STORE_REKEY_DECISIONS_MAX)
+        s->rk_moved[s->rk_moved_n++] = *x;
+    else
+        s->rk_moved_all = 1;
+}
+
+int rekey_moved(store *s, const proto_id *author)
+{
+    if (s->rk_moved_all)
+        return 1;
+    for (size_t i = 0; i < s->rk_moved_n; i++)
+        if (!memcmp(&s->rk_moved[i], author, 32))
+            return 1;
+    return 0;
+}
+
 int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr)
 {
     /* the previous derivation's subjects: their decisions (to re-judge the
@@ -1013,14 +1035,15 @@ int rekey_replay_end(store *s, MDB_txn *txn, rekey_replay *rr)
             if (!memcmp(&old[j].x, &rr->subj[i].id, 32))
                 o = &old[j];
         uint64_t from = changed_from(o, &rr->subj[i]);
-        if (from && log_rejudge_author_txn(s, txn, &rr->subj[i].id, from, NULL, NULL, NULL))
+        if (from && (moved_note(s, &rr->subj[i].id),
+                     log_rejudge_author_txn(s, txn, &rr->subj[i].id, from, NULL, NULL, NULL)))
             goto out;
     }
     for (size_t j = 0; j < on; j++) {
         if (rr && subj_find(rr, &old[j].x))
             continue;
         uint64_t from = changed_from(&old[j], NULL);
-        if (from && log_rejudge_author_txn(s, txn, &old[j].x, from, NULL, NULL, NULL))
+        if (from && (moved_note(s, &old[j].x), log_rejudge_author_txn(s, txn, &old[j].x, from, NULL, NULL, NULL)))
             goto out;
     }
     ret = 0;

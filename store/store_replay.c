@@ -1382,7 +1382,7 @@ out:
     return ret;
 }
 
-/* The decision procedure (docs/DECISIONS.md 17): from scratch, rounds of
+/* The decision procedure (docs/DECISIONS.md 21): from scratch, rounds of
  * R = the replay with the decisions so far; for every open epoch of R with
  * a proposal of two distinct voters, its earliest completion in D(X, v_e)
  * (R itself when R took nothing of X beyond the cut before the epoch's
@@ -1440,7 +1440,7 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
                 }
                 from = rd;
             }
-            if (rekey_replay_completion(from, &x, k) == 0 &&
+            if (rekey_replay_completion(from, &x, cut, k) == 0 &&
                 (!found || memcmp(k, bk, MKEY_LEN) < 0 || (!memcmp(k, bk, MKEY_LEN) && memcmp(&x, &bx, 32) < 0))) {
                 if (bfrom && bfrom != rr)
                     rekey_replay_free(bfrom);
