@@ -28,7 +28,8 @@
  * The implementation is split by concern: store.c (open, the LMDB layout,
  * meta, info), store_member.c (membership), store_apply.c (precheck, apply,
  * writes), store_read.c (reads, page release), store_sum.c (the log chains
- * and the digest); store_int.h is private to them.
+ * and the digest), store_apart.c (records set apart, re-judging a log, a
+ * rekey's arrival rules); store_int.h is private to them.
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H

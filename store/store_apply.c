@@ -66,6 +66,9 @@ typedef struct {
     uint64_t have;            /* the author's vector entry */
     int chain_valid;
     uint8_t chain[32];        /* chain_have of the author (chain_valid) */
+    uint64_t rewrites;        /* s->log_rewrites when have and chain were read: a
+                               * re-judge within the batch (store_apart.c) may
+                               * have rewritten the author's log since */
     /* Write cursors of the batch, one per table a record is written to,
      * opened at first use and closed before the transaction ends: a put
      * through a cursor that stands where the last one went (the next seq
@@ -122,6 +125,10 @@ static uint64_t memo_vv(store *s, MDB_txn *txn, batch_memo *bm, const proto_id *
 {
     if (!bm)
         return vv_get_txn(s, txn, author);
+    if (bm->rewrites != s->log_rewrites) {
+        bm->author_valid = bm->chain_valid = 0;
+        bm->rewrites = s->log_rewrites;
+    }
     if (!bm->author_valid || memcmp(&bm->author, author, 32)) {
         bm->author = *author;
         bm->have = vv_get_txn(s, txn, author);

@@ -606,6 +606,46 @@ static void apart_bound(void **state)
     store_close(s);
 }
 
+/* An author no longer a member in the derivation (a puppet admitted only
+ * by records beyond a cut): its whole log goes apart, its vector entry and
+ * chain with it. */
+static void not_a_member_set_apart(void **state)
+{
+    blob gen = { 0 }, adm = { 0 };
+    make_base(&gen, &adm);
+    store *s = with_base(&gen, &adm), *t = with_base(&gen, &adm);
+    proto_id g = genesis_of(s);
+    blob m[3];
+    for (int i = 0; i < 3; i++) {
+        m[i] = sign_with(M, &g, (uint64_t)i + 1, "note", i == 1 ? "b" : "a", note("m"));
+        assert_int_equal(take(s, &m[i]), STORE_NEW);
+    }
+    /* the derivation finds M admitted by nothing: pending, no key */
+    MDB_txn *w = wbegin(s);
+    store_member mm;
+    assert_int_equal(member_get_txn(s, w, &ids[M].id, &mm), 0);
+    mm.status = STORE_MEMBER_PENDING;
+    assert_int_equal(member_put_txn(s, w, &mm), 0);
+    wcommit(s, w);
+    w = wbegin(t);
+    assert_int_equal(member_put_txn(t, w, &mm), 0);
+    wcommit(t, w);
+    assert_int_equal(rejudge(s, 1, NULL), 1);
+    assert_int_equal(store_vv_get(s, &ids[M].id), 0);
+    assert_int_equal(store_apart_count(s), 3);
+    expect_same(s, t, 1, "no member");
+    /* its records arriving again are a stranger's, as before it was
+     * admitted (set aside within the budgets for unknown authors) */
+    assert_int_equal(take(s, &m[0]), STORE_UNKNOWN_AUTHOR);
+    assert_int_equal(store_apart_count(s), 3);
+    for (int i = 0; i < 3; i++)
+        free(m[i].b);
+    free(gen.b);
+    free(adm.b);
+    store_close(s);
+    store_close(t);
+}
+
 /* The keys a rekey brings to the precheck, and what a record verifying
  * under one of them is (ingest acts on it: waits as a gap, or is refused,
  * never a forgery). */
@@ -770,6 +810,7 @@ int main(void)
         cmocka_unit_test(density),
         cmocka_unit_test(rotate_apart),
         cmocka_unit_test(apart_bound),
+        cmocka_unit_test(not_a_member_set_apart),
         cmocka_unit_test(precheck_alternatives),
         cmocka_unit_test(versions_and_authors),
     };
