@@ -23,7 +23,7 @@
 typedef enum {
     KIND_GENERIC = 0,        /* any kind not in the table */
     KIND_GENESIS,            /* founds the alliance (DESIGN §2) */
-    KIND_MEMBER,             /* admit / expel / leave / address */
+    KIND_MEMBER,             /* admit / expel / leave / address / rotate / rekey */
     KIND_CERTIFICATION,      /* 認定 (DESIGN §5) */
     KIND_ADOPTION,           /* 導入実績 */
     KIND_POLICY,             /* quorums, 分野, 契約方法: propose / endorse (store/store_policy.c) */

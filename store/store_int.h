@@ -11,6 +11,7 @@
  *   store_read.c    reads, and releasing the pages reads have mapped
  *   store_sum.c     the per-author hash chains (db sum) and the digest
  *   store_keys.c    members' keys over time (dbs keys, keyown)
+ *   store_rekey.c   rekey votes, epochs and decisions in the replay
  *   store_apart.c   every version held of a seq, records set apart (db apart),
  *                   re-judging a log under a key schedule, a rekey's arrival rules
  *
@@ -432,11 +433,15 @@ void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, c
 /* Fewer active members at turn key: the open epochs' proposals are
  * checked again.  0 or -1. */
 int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t key[48], uint32_t active);
-/* The open epochs this replay ended with that the decision procedure
- * looks at (a proposal with two distinct voters): i-th one's subject and
- * cut, and whether a what-if derivation is needed (the replay took a
- * record of X beyond the cut before the epoch's last vote).  0, 1 past
- * the end. */
+/* A vote about x held (from the replay's input, taken or not). */
+int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter, uint32_t gen, uint64_t cut);
+/* Whether the replay's bookkeeping failed (out of memory). */
+int rekey_replay_failed(const rekey_replay *rr);
+/* The candidates this replay ended with: i-th one's subject X and cut c
+ * (votes of X's epoch g(X) naming c from two distinct members held,
+ * whatever their standing), and whether the what-if derivation D(X, c)
+ * must be run (else R is D: R took no record of X beyond c before its
+ * earliest completion).  0, 1 past the end. */
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
 /* The earliest completion of x's open epoch of cut `cut` in this replay:
  * its turn key.  0, 1 none. */

@@ -5,7 +5,8 @@
  * asks.
  *
  * A member record about X (key: X's member id in lowercase hex) says
- * admit (with X's certificate), expel, leave or address.  X is active once
+ * admit (with X's certificate), expel, leave or address (rotate and rekey:
+ * X's keys, store_keys.c and store_rekey.c).  X is active once
  * min(the admission quorum of the policy in force (store_policy.c), active
  * members) current members have admitted it, expelled once its expulsion
  * quorum have expelled it, and has left once it signs leave.

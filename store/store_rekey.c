@@ -198,6 +198,13 @@ typedef struct {
     size_t ndone;
     rk_item *items;
     size_t nitems, nstale;
+    /* the votes about it held (whether taken or not: a vote whose author
+     * is no member in this replay may be taken in a what-if one), and its
+     * membership records beyond lo this replay took, in seq order */
+    struct { proto_id voter; uint32_t gen; uint64_t cut; } *held;
+    size_t nheld;
+    struct { uint64_t seq; uint8_t key[RK_KEY]; } *taken;
+    size_t ntaken;
 } rk_subj;
 
 struct rekey_replay {
@@ -209,6 +216,7 @@ struct rekey_replay {
     rk_subj *subj;
     size_t n, cap;
     int sorted;
+    int oom;   /* bookkeeping failed: the rederive fails */
 };
 
 rekey_replay *rekey_replay_new(const rekey_sched *d, const proto_id *cut_x, uint64_t cut_v)
@@ -227,6 +235,8 @@ rekey_replay *rekey_replay_new(const rekey_sched *d, const proto_id *cut_x, uint
 
 static void subj_clear(rk_subj *x)
 {
+    free(x->held);
+    free(x->taken);
     free(x->adm);
     for (size_t i = 0; i < x->nprops; i++)
         free(x->props[i].spki);
@@ -697,6 +707,17 @@ void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, c
         return;
     if (seq > e->max_taken)
         e->max_taken = seq;
+    if (seq > e->lo) {
+        void *nt = realloc(e->taken, (e->ntaken + 1) * sizeof *e->taken);
+        if (!nt) {
+            rr->oom = 1;
+            return;
+        }
+        e->taken = nt;
+        e->taken[e->ntaken].seq = seq;
+        memcpy(e->taken[e->ntaken].key, key, RK_KEY);
+        e->ntaken++;
+    }
     if (e->open && !e->beyond && seq > e->ecut) {
         e->beyond = 1;
         memcpy(e->beyond_key, key, RK_KEY);
@@ -714,17 +735,45 @@ int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t k
     return 0;
 }
 
-/* Whether some proposal of e's open epoch has two distinct voters (any status). */
-static int epoch_contested(const rk_subj *e)
+int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter, uint32_t gen, uint64_t cut)
 {
-    for (uint32_t p = 0; e->open && p < e->nprops; p++) {
-        size_t n = 0;
-        for (size_t i = 0; i < e->nvotes; i++)
-            n += e->votes[i].prop == p;
-        if (n >= STORE_REKEY_VOTERS_MIN)
-            return 1;
-    }
+    rk_subj *e = subj_find(rr, x);
+    if (!e)
+        return 0;
+    void *nh = realloc(e->held, (e->nheld + 1) * sizeof *e->held);
+    if (!nh)
+        return -1;
+    e->held = nh;
+    e->held[e->nheld].voter = *voter;
+    e->held[e->nheld].gen = gen;
+    e->held[e->nheld].cut = cut;
+    e->nheld++;
     return 0;
+}
+
+/* Distinct authors of the votes held about e naming (gen, cut). */
+static size_t held_voters(const rk_subj *e, uint32_t gen, uint64_t cut)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->nheld; i++) {
+        if (e->held[i].gen != gen || e->held[i].cut != cut)
+            continue;
+        size_t j = 0;
+        while (j < i && !(e->held[j].gen == gen && e->held[j].cut == cut &&
+                          !memcmp(&e->held[j].voter, &e->held[i].voter, 32)))
+            j++;
+        n += j == i;
+    }
+    return n;
+}
+
+/* The first of e's records beyond cut this replay took: its key, or NULL. */
+static const uint8_t *first_beyond(const rk_subj *e, uint64_t cut)
+{
+    for (size_t i = 0; i < e->ntaken; i++)
+        if (e->taken[i].seq > cut)
+            return e->taken[i].key;
+    return NULL;
 }
 
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d)
@@ -732,19 +781,30 @@ int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *
     size_t k = 0;
     for (size_t j = 0; rr && j < rr->n; j++) {
         const rk_subj *e = &rr->subj[j];
-        if (!epoch_contested(e))
-            continue;
-        if (k++ != i)
-            continue;
-        static const uint8_t zero[RK_KEY];
-        *x = e->id;
-        *cut = e->ecut;
-        /* D(X, v_e) = R when R took nothing of X beyond the cut before the
-         * epoch's last vote (nothing X signed there was part of R's turns
-         * up to every completion D could have) */
-        *need_d = e->beyond && (!memcmp(e->beyond_key, zero, RK_KEY) ||
-                                memcmp(e->beyond_key, e->last_vote, RK_KEY) < 0);
-        return 0;
+        /* the candidates: each cut named by votes of e's epoch g(X) from
+         * two distinct members or more, whatever their standing here */
+        for (size_t h = 0; h < e->nheld; h++) {
+            uint64_t c = e->held[h].cut;
+            size_t p = 0;
+            while (p < h && !(e->held[p].gen == e->g && e->held[p].cut == c))
+                p++;
+            if (e->held[h].gen != e->g || c <= e->prev_cut || p < h || held_voters(e, e->g, c) < STORE_REKEY_VOTERS_MIN)
+                continue;
+            const uint8_t *fb = first_beyond(e, c);
+            int r_is_d = e->open && e->ecut == c;
+            /* D(X, c) = R up to the first record of X beyond c that R took:
+             * R's earliest completion stands if it came before it; with no
+             * such record and no epoch of that cut in R, D has none either */
+            int need = r_is_d ? fb && (!e->done || memcmp(fb, e->done_key, RK_KEY) < 0) : fb != NULL;
+            if (!r_is_d && !need)
+                continue;
+            if (k++ != i)
+                continue;
+            *x = e->id;
+            *cut = c;
+            *need_d = need;
+            return 0;
+        }
     }
     return 1;
 }
@@ -1247,4 +1307,9 @@ void store_rekey_stats(store *s, uint64_t *rederives, uint64_t *nested, uint64_t
     *rederives = s->rk_rederives;
     *nested = s->rk_nested;
     *replays = s->rk_replays;
+}
+
+int rekey_replay_failed(const rekey_replay *rr)
+{
+    return rr && rr->oom;
 }

@@ -57,7 +57,13 @@
  * uses the quorums in force at that turn (s->preplay), and an expulsion or
  * fewer active members at a turn are told to the policy.  Their
  * incremental apply always marks the transaction for a replay (they are
- * few).
+ * few).  Rekey votes take part the same way (store_rekey.c: epochs and
+ * proposals turn by turn), but a log holding one is derived by the
+ * decision procedure of rekey_decide below: rounds of replays from
+ * scratch, what-if replays in nested transactions, the last round kept;
+ * a rekey subject's log beyond the lowest cut a vote names is read as the
+ * versions valid under each replay's own key schedule (from the log, fork
+ * evidence and records set apart), and the admission closure is off.
  */
 #include "store/store_int.h"
 #include "store/kind.h"
@@ -78,7 +84,8 @@ typedef struct {
     int32_t alt;            /* -1: read from the log; else the version of a rekey
                              * subject's log valid under the replay's schedule, in
                              * the replay's arena (store_rekey.c) */
-    uint64_t cut;           /* a rekey vote's cut */
+    uint64_t cut;           /* a rekey vote's cut and gen */
+    uint32_t gen;
 } mref;
 
 typedef struct {
@@ -151,8 +158,9 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
         if (genesis || proto_unhex(r.key, m->subj, 32))
             memcpy(m->subj, r.author.b, 32);
         m->alt = -1;
-        int64_t cut = 0;
+        int64_t cut = 0, gen = -1;
         m->cut = m->op == MEMBER_OP_REKEY && !proto_body_get_int(&r, "cut", &cut) && cut > 0 ? (uint64_t)cut : 0;
+        m->gen = m->cut && !proto_body_get_int(&r, "gen", &gen) && gen >= 0 && gen <= UINT32_MAX ? (uint32_t)gen : 0;
     }
     mdb_cursor_close(c);
     return ret;
@@ -1062,8 +1070,9 @@ static int subj_version(void *ctx, uint64_t seq, int where, const proto_id *hash
     if (proto_unhex(r->key, m->subj, 32))
         memcpy(m->subj, r->author.b, 32);
     m->alt = (int32_t)idx;
-    int64_t cut = 0;
+    int64_t cut = 0, gen = -1;
     m->cut = m->op == MEMBER_OP_REKEY && !proto_body_get_int(r, "cut", &cut) && cut > 0 ? (uint64_t)cut : 0;
+    m->gen = m->cut && !proto_body_get_int(r, "gen", &gen) && gen >= 0 && gen <= UINT32_MAX ? (uint32_t)gen : 0;
     return 0;
 }
 
@@ -1146,6 +1155,12 @@ static int rekey_inputs(store *s, MDB_txn *txn, const mrefs *base, rekey_replay 
     }
     if (out->n)
         qsort(out->v, out->n, sizeof *out->v, mref_log_cmp);
+    /* the votes this replay reads, for the decision procedure's candidates */
+    for (size_t i = 0; i < out->n; i++)
+        if (out->v[i].op == MEMBER_OP_REKEY && out->v[i].cut &&
+            rekey_replay_held(rr, (const proto_id *)out->v[i].subj, (const proto_id *)(out->v[i].key + 8),
+                              out->v[i].gen, out->v[i].cut))
+            goto out;
     ret = 0;
 out:
     free(buf);
@@ -1405,7 +1420,7 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
             rekey_replay_free(rr);
             break;
         }
-        if (replay_once(s, c1, base, rr, 0)) {
+        if (replay_once(s, c1, base, rr, 0) || rekey_replay_failed(rr)) {
             mdb_txn_abort(c1);
             rekey_replay_free(rr);
             break;
@@ -1430,7 +1445,7 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
                     bad = 1;
                     break;
                 }
-                int rc = replay_once(s, c2, base, rd, 0);
+                int rc = replay_once(s, c2, base, rd, 0) || rekey_replay_failed(rd);
                 mdb_txn_abort(c2);
                 cache_clear(s);
                 if (rc) {
@@ -1469,7 +1484,7 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
                 mdb_txn_abort(c1);
                 break;
             }
-            if (mdb_txn_commit(c1) || rekey_unadmitted_txn(s, txn))
+            if (mdb_txn_commit(c1))
                 break;
             ret = 0;
             break;
@@ -1504,6 +1519,11 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     for (size_t i = 0; i < l.n && !rekeys; i++)
         rekeys = l.v[i].op == MEMBER_OP_REKEY;
     if (rekeys ? rekey_decide(s, txn, &l) : (replay_once(s, txn, &l, NULL, 1) || rekey_replay_end(s, txn, NULL)))
+        goto out;
+    /* an author no member in the derivation (never admitted, or admitted
+     * by a record no longer taken: a fork's loser, a thief's beyond a
+     * rekey's cut) keeps nothing in the log (store_apart.c) */
+    if (rekey_unadmitted_txn(s, txn))
         goto out;
     if (tables_hash(s, txn, after))
         goto out;

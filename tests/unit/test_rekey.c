@@ -851,6 +851,63 @@ static void thief_raising_the_quorum_loses(void **state)
     world_free(&w);
 }
 
+/* The thief expels a voter by records beyond the cut, backdated before
+ * the vote: in the replay of everything held A's vote is never taken (A is
+ * no member at its turn), yet the decision is D's, where A was never
+ * expelled.  A store that got A's vote before the thief's expulsion (and
+ * F's last) decides K, as one fed the votes first. */
+static void expelled_voter_counts_in_d(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    uint64_t v = base3(&w);
+    uint64_t t = w.t + 100000;
+    w.t = t;
+    size_t n1 = note_as(&w, X, X, v + 1, "x4", "thief");
+    size_t adm = admit_as(&w, X, X, v + 2, P);
+    size_t pe = expel_as(&w, P, P, 0, A);
+    size_t xe;
+    {
+        char k[65];
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "expel");
+        proto_body_int(b, "seq", 0);
+        hexof(A, k);
+        xe = add_at(&w, X, X, v + 3, t + 5000, "member", k, b);   /* before A's vote */
+    }
+    size_t av = vote_t(&w, A, K, v, 0, t + 10000);
+    size_t fv = vote_t(&w, F, K, v, 0, t + 20000);
+    size_t o[WMAX], n = 0;
+    for (size_t i = 1; i <= 5; i++)
+        o[n++] = i;   /* the members and X's log up to the cut */
+    size_t rest[] = { n1, adm, pe, av, xe, fv };
+    for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
+        o[n++] = rest[i];
+    store *s1 = fed(&w, o, n, 1, NULL);
+    expect_key(s1, v + 1, K);
+    assert_int_equal(status_of(s1, A), STORE_MEMBER_ACTIVE);
+    assert_true(status_of(s1, P) != STORE_MEMBER_ACTIVE);
+    assert_int_equal(store_vv_get(s1, &ids[X].id), v);
+    fprint f1, f2;
+    fingerprint(s1, &f1);
+    /* the votes first */
+    n = 0;
+    for (size_t i = 1; i <= 5; i++)
+        o[n++] = i;
+    o[n++] = av;
+    o[n++] = fv;
+    o[n++] = n1;
+    o[n++] = adm;
+    o[n++] = pe;
+    o[n++] = xe;
+    store *s2 = fed(&w, o, n, 1, NULL);
+    fingerprint(s2, &f2);
+    fp_same(&f1, &f2, "votes first");
+    drop(s1);
+    drop(s2);
+    world_free(&w);
+}
+
 /* A run of X's records verified under the key of its first (as ingest
  * does: the precheck says gap for the later ones, whose predecessor is in
  * the batch) must not carry X's old key past a decided cut. */
@@ -959,6 +1016,7 @@ int main(void)
         cmocka_unit_test(cut_fixed_by_first_vote),
         cmocka_unit_test(thief_in_order_and_votes_first),
         cmocka_unit_test(thief_raising_the_quorum_loses),
+        cmocka_unit_test(expelled_voter_counts_in_d),
         cmocka_unit_test(run_across_the_cut),
         cmocka_unit_test(later_vote_does_not_move),
         cmocka_unit_test(backdated_competitor_completing_earlier_wins),
