@@ -32,11 +32,22 @@
  *      no stale cut, no thief's vote, all voters stay), the rekey is
  *      decided with K1 at the voters' cut.
  *
+ * Also noted, not failed: (n) a record of the world that verifies under no
+ * key the precheck handed out (nor under an alternative key) while the
+ * store knows a rekey of its author: ingest would close its honest sender.
+ *
  * Knobs (environment): REKEY_SEED=N runs world N alone and prints its
- * story; REKEY_SEEDS=N runs N worlds (default REKEY_WORLDS); REKEY_SEED0
- * the first seed; REKEY_TMP the directory for the stores (default /tmp);
- * REKEY_MIN=1 with REKEY_SEED: shrink a failing world (drop records while
- * the same property fails) and print what is left.
+ * story, every store's delivery (round by round, each batch with each
+ * record's outcome) and what each derived; REKEY_SEEDS=N runs N worlds
+ * (default REKEY_WORLDS) from REKEY_SEED0 (default 1); REKEY_TMP the
+ * directory for the stores (default /tmp); REKEY_MIN=1 with REKEY_SEED
+ * shrinks a failing world (drops records while the same property fails
+ * under one of a few delivery seeds) and prints what is left;
+ * REKEY_BMAX=N batches of at most N records; REKEY_CHAIN=0 no record takes
+ * its predecessor's key in a batch (ingest's triage does); REKEY_BREAK=1
+ * gives the last store every record but the world's last one (the checks
+ * must fail).  Identities and the genesis are deterministic: a seed is the
+ * same records, hashes and orders on every run.
  *
  * While the store does not know the rekey op (the member validator
  * refuses it) worlds are generated without votes and said so: only (a)-(d)
