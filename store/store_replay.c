@@ -1522,8 +1522,14 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         goto out;
     /* an author no member in the derivation (never admitted, or admitted
      * by a record no longer taken: a fork's loser, a thief's beyond a
-     * rekey's cut) keeps nothing in the log (store_apart.c) */
-    if (rekey_unadmitted_txn(s, txn))
+     * rekey's cut, one a backdated policy left short of its quorum) keeps
+     * nothing in the log (store_apart.c).  Without a rekey vote, fork
+     * evidence or a policy record no admission is ever taken back, so the
+     * walk over every author is left out then (a replay per batch of an
+     * initial sync) */
+    MDB_stat fst;
+    int forks = mdb_stat(txn, s->forks, &fst) != 0 || fst.ms_entries > 0;
+    if ((rekeys || forks || log_has_kind_txn(s, txn, "policy")) && rekey_unadmitted_txn(s, txn))
         goto out;
     if (tables_hash(s, txn, after))
         goto out;

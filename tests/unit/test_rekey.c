@@ -846,6 +846,11 @@ static void thief_raising_the_quorum_loses(void **state)
     uint64_t rd, nested, replays;
     store_rekey_stats(s1, &rd, &nested, &replays);
     assert_true(nested >= 1);
+    print_message("thief raising the quorum, fed in order: %llu rederives with rekeys, %llu nested, %llu replays\n",
+                  (unsigned long long)rd, (unsigned long long)nested, (unsigned long long)replays);
+    store_rekey_stats(s2, &rd, &nested, &replays);
+    print_message("  fed the votes first: %llu rederives with rekeys, %llu nested, %llu replays\n",
+                  (unsigned long long)rd, (unsigned long long)nested, (unsigned long long)replays);
     drop(s1);
     drop(s2);
     world_free(&w);
@@ -884,6 +889,13 @@ static void expelled_voter_counts_in_d(void **state)
     for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
         o[n++] = rest[i];
     store *s1 = fed(&w, o, n, 1, NULL);
+    {
+        uint64_t rd, nested, replays;
+        store_rekey_stats(s1, &rd, &nested, &replays);
+        print_message("expelled voter, votes split by the thief's records: %llu rederives with rekeys, "
+                      "%llu nested, %llu replays\n", (unsigned long long)rd, (unsigned long long)nested,
+                      (unsigned long long)replays);
+    }
     expect_key(s1, v + 1, K);
     assert_int_equal(status_of(s1, A), STORE_MEMBER_ACTIVE);
     assert_true(status_of(s1, P) != STORE_MEMBER_ACTIVE);
