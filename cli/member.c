@@ -2,6 +2,7 @@
 #include "cli/client.h"
 #include "cli/verbs.h"
 #include "proto/frame.h"
+#include "proto/limits.h"
 #include "proto/util.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +11,44 @@
 
 static int usage(void);
 static void show_rekeys(client_opts *o, const uint8_t *rep, size_t len);
+
+/* The certificate file for verb, whole, into a heap buffer (*buf, free
+ * it): unreadable, empty or larger than CLI_CERT_FILE_MAX is refused with
+ * the reason (a certificate cut short would only fail later, and say less).
+ * 0, or fail_rc. */
+static int read_cert_file(const char *verb, const char *file, uint8_t **buf, size_t *n, int fail_rc)
+{
+    *buf = NULL;
+    *n = 0;
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        client_errorf("%s: 証明書 %s を読めません: %s", verb, file, strerror(errno));
+        return fail_rc;
+    }
+    uint8_t *b = malloc(CLI_CERT_FILE_MAX + 1);
+    if (!b) {
+        fclose(f);
+        client_errorf("%s: メモリが足りません", verb);
+        return fail_rc;
+    }
+    size_t got = fread(b, 1, CLI_CERT_FILE_MAX + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || got == 0) {
+        free(b);
+        client_errorf("%s: 証明書 %s を読めません%s", verb, file, bad ? "（読み込みエラー）" : "（空のファイル）");
+        return fail_rc;
+    }
+    if (got > CLI_CERT_FILE_MAX) {
+        free(b);
+        client_errorf("%s: 証明書 %s が大きすぎます（%u バイトまで）。証明書のファイル（PEM または DER）を指定してください",
+                      verb, file, CLI_CERT_FILE_MAX);
+        return fail_rc;
+    }
+    *buf = b;
+    *n = got;
+    return 0;
+}
 
 static int add(client_opts *o, int argc, char **argv)
 {
@@ -26,17 +65,15 @@ static int add(client_opts *o, int argc, char **argv)
     }
     if (!file)
         return usage();
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        client_errorf("member add: cannot open %s: %s", file, strerror(errno));
-        return CLIENT_FAIL;
-    }
-    static uint8_t buf[65536];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
+    uint8_t *buf;
+    size_t n;
+    int frc = read_cert_file("member add", file, &buf, &n, CLIENT_FAIL);
+    if (frc)
+        return frc;
     client_req r;
     client_req_begin(&r, "member_add");
     proto_map_put_bin(&r.m, "cert", buf, n);
+    free(buf);
     if (addr)
         proto_map_put_str(&r.m, "address", addr);
     uint8_t *rep;
@@ -490,6 +527,13 @@ static void show_rekeys(client_opts *o, const uint8_t *rep, size_t len)
             } else {
                 printf("投票中の鍵の再発行: 時点 seq %llu（seq %llu から新しい鍵）、決定に %llu 票\n",
                        (unsigned long long)cut, (unsigned long long)cut + 1, (unsigned long long)q);
+                /* the member whose vote fixed the cut (a bad cut can only be
+                 * outvoted by not voting for it: DECISIONS 21) */
+                char ob[256];
+                voters_of(start, el, "opener", ob, sizeof ob, NULL);
+                if (!strcmp(ob, "-") && by[0])
+                    snprintf(ob, sizeof ob, "%.9s", by);
+                printf("時点を固定した団体: %s\n", ob);
             }
             static const char *phdr[] = { "新しい鍵", "票", "投票した団体" };
             client_table *pt = o->json || !np ? NULL : client_table_new(3, phdr);
@@ -597,18 +641,16 @@ static int rekey(client_opts *o, int argc, char **argv)
         client_usage_error("member", "rekey には加盟団体、新しい鍵の証明書と --reason 理由 が要ります");
         return usage();
     }
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        client_errorf("member rekey: 証明書 %s を読めません: %s", file, strerror(errno));
-        return CLIENT_REFUSED;
-    }
-    static uint8_t buf[65536];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
+    uint8_t *buf;
+    size_t n;
+    int frc = read_cert_file("member rekey", file, &buf, &n, CLIENT_REFUSED);
+    if (frc)
+        return frc;
     client_req r;
     client_req_begin(&r, "member_rekey");
     proto_map_put_str(&r.m, "member", target);
     proto_map_put_bin(&r.m, "cert", buf, n);
+    free(buf);
     proto_map_put_str(&r.m, "reason", reason);
     if (has_cut)
         proto_map_put_u64(&r.m, "cut", cut);

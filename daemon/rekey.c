@@ -328,6 +328,11 @@ void rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packe
         proto_map_put_u64(&key, "quorum", v->quorum);
         proto_id_str(&v->opened_by, id);
         proto_map_put_str(&key, "opened_by", id);
+        /* who opened the epoch and fixed its cut, as the voters are shown
+         * (code and name), for member show's text */
+        rekey_voter ob = { v->opened_by, 0 };
+        proto_map_key(&key, "opener");
+        pack_voters(d->st, pk, &ob, 1);
         proto_map_key(&key, "proposals");
         msgpack_pack_array(pk, (uint32_t)v->nprops);
         for (size_t i = 0; i < v->nprops; i++) {

@@ -514,4 +514,9 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
 _Static_assert(NODE_METRICS_BODY_MAX + 4096u < PROTO_CTL_FRAME_MAX && NODE_METRICS_BODY_MAX <= NODE_WEB_BODY_MAX,
                "the metrics text fits one control reply and one web body");
 
+/* The largest certificate file `catalogctl member add` and `member rekey`
+ * read (a certificate is 1-2 KiB; the record that carries it must fit
+ * PROTO_RECORD_MAX anyway): a larger file is refused, never cut short. */
+#define CLI_CERT_FILE_MAX 65536u
+
 #endif

@@ -97,6 +97,7 @@ def test_rekey_of_a_stolen_key(env):
         assert [(v["code"], v["name"]) for v in props[0]["voters"]] == [(b.code, b.muni)], props
     text = a.ctl("member", "show", x.code)
     assert f"投票中の鍵の再発行: 時点 seq {n0}" in text and f"{b.code} {b.muni}" in text, text
+    assert f"時点を固定した団体: {b.code} {b.muni}\n" in text, text
 
     # the restored node joins with the new key: refused at the handshake
     # while only one vote is in, and it refuses to write
@@ -224,6 +225,14 @@ def test_rekey_refusals(env):
     with open(junk, "w") as f:
         f.write("これは証明書ではない\n")
     assert "証明書ではありません" in refused(a, b.code, junk, "--reason", "r")
+    # a file larger than a certificate can be is refused whole, not cut
+    # short (member add reads it the same way)
+    big = os.path.join(env.tmp, "big.pem")
+    with open(pem, "rb") as f, open(big, "wb") as g:
+        g.write(f.read() + b"\n" * 70000)
+    assert "大きすぎます" in refused(a, b.code, big, "--reason", "r")
+    rc, _, err = a.run("member", "add", big, check=False)
+    assert rc != 0 and "大きすぎます" in err, (rc, err)
     assert "いまの鍵" in refused(a, b.code, b.cert_file(), "--reason", "r")
     assert "別の加盟団体" in refused(a, b.code, c.cert_file(), "--reason", "r")
     other = env.node(name="other")   # another municipality's code
