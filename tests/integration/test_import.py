@@ -251,3 +251,39 @@ def test_first_chunk_is_small(env):
     assert out["created"] == n, out
     sizes = [int(m) for m in re.findall(r"catalog: wrote (\d+) records?", a.logtext()[start:])]
     assert sizes == [32, 250, 18], sizes
+
+
+def verify_counts(node):
+    """(batches verified, thread pool jobs they were cut into), from `catalogctl metrics`."""
+    import re
+    text = node.ctl("metrics")
+    get = lambda name: int(re.search(rf"^{name} (\d+)$", text, re.M).group(1))  # noqa: E731
+    return get("catalogd_verify_batches_total"), get("catalogd_verify_pool_jobs_total")
+
+
+def test_members_verify_an_imported_chunk_on_several_cores(env):
+    """A member cuts a batch of 64 records or more into several thread pool
+    jobs (daemon/ingest.c VERIFY_CHUNK_MIN), so that an imported chunk of
+    218 or 250 rows is verified on every core, not on one while the other
+    waits (PERFORMANCE §35); a batch below 64 stays one job."""
+    a = env.found()
+    b = env.join(a)
+    wait_until(lambda: digests_equal([a, b]), 30, what="b to sync")
+
+    def imported(n, prefix):
+        rows = [HEADER] + [f"文京-{prefix}-{i:04d},株式会社{i},{corp(f'99{prefix}{i:08d}')},製品{i},防災,R8.4.1,fy-end"
+                           for i in range(1, n + 1)]
+        before = verify_counts(b)
+        out = a.ctl_json("import", write(env, f"verify{n}.csv", "\r\n".join(rows) + "\r\n"))
+        assert out["created"] == n, out
+        wait_until(lambda: digests_equal([a, b]), 30, what=f"b to hold the {n} rows")
+        after = verify_counts(b)
+        return after[0] - before[0], after[1] - before[1]
+
+    # 40 rows: chunks of 32 and 8 (cli/import.c), each batch one job
+    batches, jobs = imported(40, "41")
+    assert batches >= 1 and jobs == batches, (batches, jobs)
+    # 250 rows: chunks of 32 and 218; whichever way b batches them, one
+    # batch at least has 64 records or more and is cut into 2-4 jobs
+    batches, jobs = imported(250, "42")
+    assert batches >= 1 and batches < jobs <= 4 * batches, (batches, jobs)
