@@ -22,15 +22,10 @@
 
 #define VERIFY_CHUNKS 4
 #define INLINE_VERIFY 4u    /* batches this small are verified on the loop thread */
-/* Records per pool job at least: a batch is cut into up to VERIFY_CHUNKS
- * jobs of no fewer, so that a batch of 64 records or more is verified on
- * more than one core.  An import pushes chunks of 250 rows (cli/import.c),
- * and a member that had a batch of them on one thread left the other core
- * idle whenever the other members were done or waiting (PERFORMANCE §35).
- * 32 verifications are ~2.5 ms of work, against ~10-50 us for handing a job
- * to a pool thread and back; below 64 records (records trickling in while
- * in sync) a batch stays one job, so no thread switch is added there. */
-#define VERIFY_CHUNK_MIN 32u
+/* Batches smaller than NODE_VERIFY_SPLIT_MIN (proto/limits.h) are verified
+ * by one pool thread: splitting pays when cores are idle (initial sync, an
+ * import's pushed chunks), and only adds runnable threads when the batches
+ * are small because records trickle in. */
 
 typedef struct pending_rec { uint8_t *raw; size_t len; } pending_rec;
 
@@ -421,16 +416,9 @@ static void verify_done(uv_work_t *w, int status)
     peer_unref(p);
 }
 
-/* How many pool jobs verify a batch of n records. */
-static size_t verify_chunks(size_t n)
-{
-    size_t nch = n / VERIFY_CHUNK_MIN;
-    return nch < 1 ? 1 : nch > VERIFY_CHUNKS ? VERIFY_CHUNKS : nch;
-}
-
 static void start_job(peer *p, vjob *j, int may_inline)
 {
-    size_t nch = verify_chunks(j->n);
+    size_t nch = j->n < NODE_VERIFY_SPLIT_MIN ? 1 : VERIFY_CHUNKS;
     j->p = p;
     j->pending = j->nchunks = (int)nch;
     p->refs++;

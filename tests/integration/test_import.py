@@ -238,10 +238,12 @@ def test_first_chunk_is_small(env):
     """The first rows go to the daemon in a chunk of their own, smaller
     than the others (cli/import.c FIRST_CHUNK): the members get records to
     verify after 32 rows are signed and committed, not 250.  The daemon
-    writes each chunk as one commit and logs its size."""
+    writes each chunk as one commit and logs its size.  The others are of
+    256 rows (proto/limits.h NODE_VERIFY_SPLIT_MIN), and what would be left
+    after a chunk, fewer than 256, goes with it: 32, 256, 312."""
     import re
     a = env.found()
-    n = 300
+    n = 600
     rows = [HEADER]
     for i in range(1, n + 1):
         rows.append(f"文京-2026-{i:04d},株式会社{i},{corp(f'9997{i:08d}')},製品{i},防災,R8.4.1,fy-end")
@@ -250,7 +252,7 @@ def test_first_chunk_is_small(env):
     out = a.ctl_json("import", path)
     assert out["created"] == n, out
     sizes = [int(m) for m in re.findall(r"catalog: wrote (\d+) records?", a.logtext()[start:])]
-    assert sizes == [32, 250, 18], sizes
+    assert sizes == [32, 256, 312], sizes
 
 
 def verify_counts(node):
@@ -262,10 +264,11 @@ def verify_counts(node):
 
 
 def test_members_verify_an_imported_chunk_on_several_cores(env):
-    """A member cuts a batch of 64 records or more into several thread pool
-    jobs (daemon/ingest.c VERIFY_CHUNK_MIN), so that an imported chunk of
-    218 or 250 rows is verified on every core, not on one while the other
-    waits (PERFORMANCE §35); a batch below 64 stays one job."""
+    """An import's chunks after the first are of 256 rows or more (cli/import.c
+    CHUNK), the batch size from which a member cuts a batch into several
+    thread pool jobs (proto/limits.h NODE_VERIFY_SPLIT_MIN), so that each
+    is verified on every core, not on one while the other waits
+    (PERFORMANCE §35); a smaller batch stays one job."""
     a = env.found()
     b = env.join(a)
     wait_until(lambda: digests_equal([a, b]), 30, what="b to sync")
@@ -280,10 +283,10 @@ def test_members_verify_an_imported_chunk_on_several_cores(env):
         after = verify_counts(b)
         return after[0] - before[0], after[1] - before[1]
 
-    # 40 rows: chunks of 32 and 8 (cli/import.c), each batch one job
+    # 40 rows: chunks of 32 and 8, each batch one job
     batches, jobs = imported(40, "41")
     assert batches >= 1 and jobs == batches, (batches, jobs)
-    # 250 rows: chunks of 32 and 218; whichever way b batches them, one
-    # batch at least has 64 records or more and is cut into 2-4 jobs
-    batches, jobs = imported(250, "42")
+    # 300 rows: chunks of 32 and 268; whichever way b batches them, one
+    # batch has 256 records or more and is cut into 4 jobs
+    batches, jobs = imported(300, "42")
     assert batches >= 1 and batches < jobs <= 4 * batches, (batches, jobs)
