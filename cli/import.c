@@ -68,9 +68,10 @@ const char import_usage[] = USAGE;
 /* The other chunks are of NODE_VERIFY_SPLIT_MIN rows, the size from which
  * a member checks a batch's signatures on all its cores: a chunk of 250
  * was one batch just under it, verified on one pool thread while the
- * other core waited whenever the other members were done (§35).  Rows
- * that would be left over after a chunk, fewer than a chunk, go with it,
- * so that the last chunk too is checked on every core. */
+ * other core waited whenever the other members were done (§35).  The last
+ * chunk keeps what is left: giving it the rest as well (456 rows of 1,000)
+ * made the writer hold those rows longer, and its frame, over
+ * NODE_BATCH_BYTES, left as two batches anyway (§35). */
 #define CHUNK NODE_VERIFY_SPLIT_MIN
 #define FIRST_CHUNK 32
 #define CHUNKS_IN_FLIGHT 4
@@ -677,14 +678,12 @@ int import_main(int argc, char **argv)
         size_t created = 0, updated = 0, unchanged = 0;
         client_stream cs;
         int open = 0, in_flight = 0;
-        size_t sent_chunks = 0, sent_rows = 0;
+        size_t sent_chunks = 0;
         char first_err[1024] = "";
         for (size_t start = 0;;) {
             /* send while the window has room and rows are left */
             while (rc == CLIENT_OK && !first_err[0] && in_flight < CHUNKS_IN_FLIGHT && start < nrows) {
                 size_t cnt = 0, end = start, want = sent_chunks ? CHUNK : FIRST_CHUNK;
-                if (sent_chunks && good - sent_rows < 2 * CHUNK)
-                    want = good - sent_rows;   /* the rest: no chunk smaller than CHUNK after it */
                 while (end < nrows && cnt < want) {
                     cnt += ok[end];
                     end++;
@@ -729,7 +728,6 @@ int import_main(int argc, char **argv)
                 open = 1;
                 in_flight++;
                 sent_chunks++;
-                sent_rows += cnt;
                 start = end;
             }
             if (!in_flight)

@@ -239,8 +239,7 @@ def test_first_chunk_is_small(env):
     than the others (cli/import.c FIRST_CHUNK): the members get records to
     verify after 32 rows are signed and committed, not 250.  The daemon
     writes each chunk as one commit and logs its size.  The others are of
-    256 rows (proto/limits.h NODE_VERIFY_SPLIT_MIN), and what would be left
-    after a chunk, fewer than 256, goes with it: 32, 256, 312."""
+    256 rows (proto/limits.h NODE_VERIFY_SPLIT_MIN): 32, 256, 256, 56."""
     import re
     a = env.found()
     n = 600
@@ -252,7 +251,7 @@ def test_first_chunk_is_small(env):
     out = a.ctl_json("import", path)
     assert out["created"] == n, out
     sizes = [int(m) for m in re.findall(r"catalog: wrote (\d+) records?", a.logtext()[start:])]
-    assert sizes == [32, 256, 312], sizes
+    assert sizes == [32, 256, 256, 56], sizes
 
 
 def verify_counts(node):
@@ -264,8 +263,8 @@ def verify_counts(node):
 
 
 def test_members_verify_an_imported_chunk_on_several_cores(env):
-    """An import's chunks after the first are of 256 rows or more (cli/import.c
-    CHUNK), the batch size from which a member cuts a batch into several
+    """An import's chunks between the first and the last are of 256 rows
+    (cli/import.c CHUNK), the batch size from which a member cuts a batch into several
     thread pool jobs (proto/limits.h NODE_VERIFY_SPLIT_MIN), so that each
     is verified on every core, not on one while the other waits
     (PERFORMANCE §35); a smaller batch stays one job."""
@@ -286,7 +285,7 @@ def test_members_verify_an_imported_chunk_on_several_cores(env):
     # 40 rows: chunks of 32 and 8, each batch one job
     batches, jobs = imported(40, "41")
     assert batches >= 1 and jobs == batches, (batches, jobs)
-    # 300 rows: chunks of 32 and 268; whichever way b batches them, one
-    # batch has 256 records or more and is cut into 4 jobs
+    # 300 rows: chunks of 32, 256 and 12; whichever way b batches them,
+    # one batch has 256 records or more and is cut into 4 jobs
     batches, jobs = imported(300, "42")
     assert batches >= 1 and batches < jobs <= 4 * batches, (batches, jobs)
