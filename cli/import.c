@@ -28,7 +28,6 @@
 #include "catalog/schema.h"
 #include "catalog/csv.h"
 #include "proto/frame.h"
-#include "proto/limits.h"
 #include "proto/util.h"
 
 #include <errno.h>
@@ -65,14 +64,11 @@ const char import_usage[] = USAGE;
  * alone, so a core waits.  32 rows are built, signed (one thread) and
  * committed in a few ms, and give each member ~4 ms of verification
  * while the daemon builds the next chunk (PERFORMANCE.md §34). */
-/* The other chunks are of NODE_VERIFY_SPLIT_MIN rows, the size from which
- * a member checks a batch's signatures on all its cores: a chunk of 250
- * was one batch just under it, verified on one pool thread while the
- * other core waited whenever the other members were done (§35).  The last
- * chunk keeps what is left: giving it the rest as well (456 rows of 1,000)
- * made the writer hold those rows longer, and its frame, over
- * NODE_BATCH_BYTES, left as two batches anyway (§35). */
-#define CHUNK NODE_VERIFY_SPLIT_MIN
+/* 250, just under the 256 records (proto/limits.h NODE_VERIFY_SPLIT_MIN)
+ * from which a member verifies a batch on all its cores: chunks of 256,
+ * each verified on every core, were not faster at 1,000 rows and slower
+ * at 10,000 in this machine's runs (PERFORMANCE §35). */
+#define CHUNK 250
 #define FIRST_CHUNK 32
 #define CHUNKS_IN_FLIGHT 4
 #define TITLE_ROWS_MAX 5     /* rows above the header that may be a title */

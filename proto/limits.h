@@ -134,9 +134,8 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
  * in batches of a few to a few hundred, and more runnable threads per
  * receiver only take CPU from the writer (PERFORMANCE §14; §35: cutting
  * batches of 64-255 into jobs of 32 took a 22-node sustained run from 710
- * to 403 records/s).  An
- * import pushes its chunks at this size at least (cli/import.c), so that
- * every member checks each one on every core. */
+ * to 403 records/s).  An import's chunks of 250 rows stay under it
+ * (cli/import.c says why). */
 #define NODE_VERIFY_SPLIT_MIN 256u
 
 /* Bytes queued for one peer (TLS buffer + socket queue) above which no more

@@ -238,11 +238,10 @@ def test_first_chunk_is_small(env):
     """The first rows go to the daemon in a chunk of their own, smaller
     than the others (cli/import.c FIRST_CHUNK): the members get records to
     verify after 32 rows are signed and committed, not 250.  The daemon
-    writes each chunk as one commit and logs its size.  The others are of
-    256 rows (proto/limits.h NODE_VERIFY_SPLIT_MIN): 32, 256, 256, 56."""
+    writes each chunk as one commit and logs its size."""
     import re
     a = env.found()
-    n = 600
+    n = 300
     rows = [HEADER]
     for i in range(1, n + 1):
         rows.append(f"文京-2026-{i:04d},株式会社{i},{corp(f'9997{i:08d}')},製品{i},防災,R8.4.1,fy-end")
@@ -251,7 +250,7 @@ def test_first_chunk_is_small(env):
     out = a.ctl_json("import", path)
     assert out["created"] == n, out
     sizes = [int(m) for m in re.findall(r"catalog: wrote (\d+) records?", a.logtext()[start:])]
-    assert sizes == [32, 256, 256, 56], sizes
+    assert sizes == [32, 250, 18], sizes
 
 
 def verify_counts(node):
@@ -262,30 +261,28 @@ def verify_counts(node):
     return get("catalogd_verify_batches_total"), get("catalogd_verify_pool_jobs_total")
 
 
-def test_members_verify_an_imported_chunk_on_several_cores(env):
-    """An import's chunks between the first and the last are of 256 rows
-    (cli/import.c CHUNK), the batch size from which a member cuts a batch into several
-    thread pool jobs (proto/limits.h NODE_VERIFY_SPLIT_MIN), so that each
-    is verified on every core, not on one while the other waits
-    (PERFORMANCE §35); a smaller batch stays one job."""
+def test_members_count_their_verify_batches_and_jobs(env):
+    """A member counts the batches of records it verified and the thread
+    pool jobs they were cut into (catalogd_verify_batches_total,
+    catalogd_verify_pool_jobs_total): a batch under 256 records
+    (proto/limits.h NODE_VERIFY_SPLIT_MIN) is one job, so an import's chunks
+    of 32 and 8 rows are one job each; 256 records or more are cut into 4
+    (an initial sync of 300 records from the founder)."""
     a = env.found()
+    rows = [HEADER] + [f"文京-41-{i:04d},株式会社{i},{corp(f'9941{i:08d}')},製品{i},防災,R8.4.1,fy-end"
+                       for i in range(1, 301)]
+    assert a.ctl_json("import", write(env, "sync300.csv", "\r\n".join(rows) + "\r\n"))["created"] == 300
     b = env.join(a)
     wait_until(lambda: digests_equal([a, b]), 30, what="b to sync")
-
-    def imported(n, prefix):
-        rows = [HEADER] + [f"文京-{prefix}-{i:04d},株式会社{i},{corp(f'99{prefix}{i:08d}')},製品{i},防災,R8.4.1,fy-end"
-                           for i in range(1, n + 1)]
-        before = verify_counts(b)
-        out = a.ctl_json("import", write(env, f"verify{n}.csv", "\r\n".join(rows) + "\r\n"))
-        assert out["created"] == n, out
-        wait_until(lambda: digests_equal([a, b]), 30, what=f"b to hold the {n} rows")
-        after = verify_counts(b)
-        return after[0] - before[0], after[1] - before[1]
-
-    # 40 rows: chunks of 32 and 8, each batch one job
-    batches, jobs = imported(40, "41")
-    assert batches >= 1 and jobs == batches, (batches, jobs)
-    # 300 rows: chunks of 32, 256 and 12; whichever way b batches them,
-    # one batch has 256 records or more and is cut into 4 jobs
-    batches, jobs = imported(300, "42")
+    batches, jobs = verify_counts(b)
+    # the 300 certifications come in one want's batch (NODE_BATCH_RECORDS):
+    # 4 jobs; the membership records before them in batches of their own
     assert batches >= 1 and batches < jobs <= 4 * batches, (batches, jobs)
+    before = verify_counts(b)
+    rows = [HEADER] + [f"文京-42-{i:04d},株式会社{i},{corp(f'9942{i:08d}')},製品{i},防災,R8.4.1,fy-end"
+                       for i in range(1, 41)]
+    assert a.ctl_json("import", write(env, "verify40.csv", "\r\n".join(rows) + "\r\n"))["created"] == 40
+    wait_until(lambda: digests_equal([a, b]), 30, what="b to hold the 40 rows")
+    after = verify_counts(b)
+    batches, jobs = after[0] - before[0], after[1] - before[1]
+    assert batches >= 1 and jobs == batches, (batches, jobs)
