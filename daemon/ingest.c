@@ -23,9 +23,9 @@
 #define VERIFY_CHUNKS 4
 #define INLINE_VERIFY 4u    /* batches this small are verified on the loop thread */
 /* Batches smaller than NODE_VERIFY_SPLIT_MIN (proto/limits.h) are verified
- * by one pool thread: splitting pays when cores are idle (initial sync, an
- * import's pushed chunks), and only adds runnable threads when the batches
- * are small because records trickle in. */
+ * by one pool thread: splitting pays when cores are idle (initial sync),
+ * and only adds runnable threads when the batches are small because
+ * records trickle in or pile up at a saturated receiver. */
 
 typedef struct pending_rec { uint8_t *raw; size_t len; } pending_rec;
 
