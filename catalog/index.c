@@ -226,6 +226,10 @@ typedef struct {
     uint32_t off, len;   /* in bytes; len 0: a free slot */
 } hit_slot;
 #define HIT_SLOTS (2 * CATALOG_HITCACHE_RECS)   /* a power of two: at most half full */
+/* hc_find's probe wraps with a mask: another size would loop over a subset
+ * of the slots, forever once those are taken */
+_Static_assert((HIT_SLOTS & (HIT_SLOTS - 1)) == 0, "HIT_SLOTS is a power of two");
+_Static_assert(CATALOG_HITCACHE_BYTES <= UINT32_MAX, "hit_slot's offsets fit");
 typedef struct {
     hit_slot *slots;     /* HIT_SLOTS of them, or NULL until first used */
     uint8_t *bytes;      /* CATALOG_HITCACHE_BYTES */
