@@ -20,6 +20,7 @@
 #include "proto/util.h"
 #include "store/kind.h"
 
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,34 @@ typedef struct {
  * costs ~10 µs a key. */
 #define NOTES_MAX 8192
 
+/* The records the hits of searches were read back with
+ * (catalog_index_get_refs), copied out of the store's map: reading a page
+ * of 100 hits scattered over a 100,000-record file faults in ~180 of its
+ * pages (and, by fault-around, ~11 MB around them), which the store then
+ * releases after nearly every search (store_read.c, SCAN_RELEASE), so the
+ * next search faults them in again.  Valid at one index generation (the
+ * index is always used with the same store): a fork can put another record
+ * at the same (author, seq), and it bumps the generation (daemon/node.c).
+ * Full: emptied whole. */
+typedef struct {
+    proto_id author;
+    uint64_t seq;
+    uint32_t off, len;   /* in bytes; len 0: a free slot */
+} hit_slot;
+#define HIT_SLOTS (2 * CATALOG_HITCACHE_RECS)   /* a power of two: at most half full */
+/* hc_find's probe wraps with a mask: another size would loop over a subset
+ * of the slots, forever once those are taken */
+_Static_assert((HIT_SLOTS & (HIT_SLOTS - 1)) == 0, "HIT_SLOTS is a power of two");
+_Static_assert(CATALOG_HITCACHE_BYTES <= UINT32_MAX, "hit_slot's offsets fit");
+typedef struct {
+    hit_slot *slots;     /* HIT_SLOTS of them, or NULL until first used */
+    uint8_t *bytes;      /* CATALOG_HITCACHE_BYTES */
+    size_t used, n;
+    uint64_t seed;       /* proto_id_hash's (authors are members, seqs theirs to choose) */
+    uint64_t gen;        /* the index generation they were read at */
+    uint64_t hits, misses;
+} hit_cache;
+
 struct catalog_index {
     idx_table t;
     sig_cols sig;        /* the certifications' signatures, in the same order as t.c */
@@ -240,6 +269,7 @@ struct catalog_index {
     const char *areas[STORE_POLICY_LIST_MAX + 1];
     char route_names[STORE_POLICY_LIST_MAX][STORE_POLICY_ITEM_MAX + 1];   /* 契約方法: the same */
     const char *routes[STORE_POLICY_LIST_MAX + 1];
+    hit_cache hc;        /* records of hits read back (catalog_index_get_refs) */
 };
 
 static void hash128(const char *s, uint64_t out[2])
@@ -299,6 +329,8 @@ void catalog_index_free(catalog_index *x)
     if (!x)
         return;
     idx_clear(x);
+    free(x->hc.slots);
+    free(x->hc.bytes);
     free(x);
 }
 
@@ -323,6 +355,10 @@ void catalog_index_stats_get(const catalog_index *x, catalog_index_stats *out)
     out->text_bytes = x->t.arena_used - x->arena_dead;
     out->builds = x->builds;
     out->updates_in_place = x->in_place;
+    out->hit_records = x->hc.n;
+    out->hit_bytes = x->hc.used;
+    out->hit_reads = x->hc.hits;
+    out->hit_misses = x->hc.misses;
 }
 
 static int grow(void **v, size_t *cap, size_t need, size_t size)
@@ -1683,4 +1719,110 @@ oom:
     free(ads);
     free(hit);
     return proto_err(err, errlen, "out of memory");
+}
+
+/* ---- the hits' records ---- */
+
+static void hc_empty(hit_cache *c)
+{
+    if (c->slots)
+        memset(c->slots, 0, HIT_SLOTS * sizeof *c->slots);
+    c->used = c->n = 0;
+}
+
+static size_t hc_slot(const hit_cache *c, const proto_id *a, uint64_t seq)
+{
+    uint64_t h = proto_id_hash(c->seed, a) ^ seq * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 31;
+    return (size_t)(h * 0xBF58476D1CE4E5B9ull >> 20) & (HIT_SLOTS - 1);
+}
+
+/* The slot holding (a, seq), or the free one where it would go. */
+static hit_slot *hc_find(hit_cache *c, const proto_id *a, uint64_t seq)
+{
+    for (size_t i = hc_slot(c, a, seq);; i = (i + 1) & (HIT_SLOTS - 1)) {
+        hit_slot *sl = &c->slots[i];
+        if (!sl->len || (sl->seq == seq && !memcmp(&sl->author, a, sizeof *a)))
+            return sl;
+    }
+}
+
+typedef struct {
+    hit_cache *c;
+    const store_ref *ref;
+    store_rec_cb cb;
+    void *ctx;
+    int stop;
+} hc_fill;
+
+/* A record read from the store: kept (the cache emptied first when it is
+ * full), then handed on. */
+static int hc_fill_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    hc_fill *f = ctx;
+    hit_cache *c = f->c;
+    if (len && len <= CATALOG_HITCACHE_BYTES) {
+        if (c->used + len > CATALOG_HITCACHE_BYTES || c->n == CATALOG_HITCACHE_RECS)
+            hc_empty(c);
+        hit_slot *sl = hc_find(c, &f->ref->author, f->ref->seq);
+        memcpy(c->bytes + c->used, rec, len);
+        sl->author = f->ref->author;
+        sl->seq = f->ref->seq;
+        sl->off = (uint32_t)c->used;
+        sl->len = (uint32_t)len;
+        c->used += len;
+        c->n++;
+    }
+    f->stop = f->cb(f->ctx, rec, len);
+    return f->stop;
+}
+
+int catalog_index_get_refs(catalog_index *x, store *st, uint64_t gen, const store_ref *refs, size_t n,
+                           store_rec_cb cb, void *ctx)
+{
+    hit_cache *c = &x->hc;
+    if (!x->built || x->gen != gen)
+        return store_get_refs(st, refs, n, cb, ctx);   /* not what the index holds: nothing kept */
+    if (!c->slots) {
+        c->slots = calloc(HIT_SLOTS, sizeof *c->slots);
+        c->bytes = malloc(CATALOG_HITCACHE_BYTES);
+        if (!c->slots || !c->bytes) {
+            free(c->slots);
+            free(c->bytes);
+            c->slots = NULL;
+            c->bytes = NULL;
+            return store_get_refs(st, refs, n, cb, ctx);
+        }
+        RAND_bytes((unsigned char *)&c->seed, sizeof c->seed);   /* else the zero seed, still a hash */
+        c->gen = gen;
+    }
+    if (c->gen != gen) {
+        hc_empty(c);
+        c->gen = gen;
+    }
+    store_snap *snap = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        hit_slot *sl = hc_find(c, &refs[i].author, refs[i].seq);
+        if (sl->len) {
+            c->hits++;
+            if (cb(ctx, c->bytes + sl->off, sl->len))
+                break;
+            continue;
+        }
+        c->misses++;
+        if (!snap && !(snap = store_snap_begin(st))) {
+            rc = -1;
+            break;
+        }
+        hc_fill f = { c, &refs[i], cb, ctx, 0 };
+        store_snap_get_refs(snap, &refs[i], 1, hc_fill_cb, &f);   /* absent: skipped, as store_get_refs */
+        if (f.stop)
+            break;
+    }
+    if (snap) {
+        store_snap_end(snap);
+        store_check_pages(st);   /* the pages just mapped, as store_get_refs counts them */
+    }
+    return rc;
 }

@@ -80,6 +80,8 @@ typedef struct {
     size_t text_bytes;       /* normalised text held (the arena in use) */
     uint64_t builds;         /* updates that read every current key (from scratch or a rebuild) */
     uint64_t updates_in_place; /* updates that read only the noted keys */
+    size_t hit_records, hit_bytes;    /* records held by catalog_index_get_refs */
+    uint64_t hit_reads, hit_misses;   /* records it handed out from memory / read from the store */
 } catalog_index_stats;
 void catalog_index_stats_get(const catalog_index *x, catalog_index_stats *out);
 
@@ -252,6 +254,26 @@ typedef struct {
 int catalog_search(catalog_index *x, store *st, uint64_t gen, const catalog_query *q,
                    catalog_hits *out, char *err, size_t errlen);
 void catalog_hits_free(catalog_hits *h);
+
+/* Records catalog_index_get_refs keeps: at most this many bytes, in at most
+ * this many records (~2,500 of ~820 bytes: the first pages of some twenty
+ * searches of 100 products).  A fixed bound, not per certification. */
+#define CATALOG_HITCACHE_BYTES (2u << 20)
+#define CATALOG_HITCACHE_RECS 4096
+
+/* store_get_refs for the hits of a search at gen: the same records in the
+ * same order (absent ones skipped, stopping when cb returns nonzero), read
+ * from the index's own memory when an earlier call at the same gen read
+ * them, else from st and kept (up to the bound above; when
+ * full, everything kept is dropped first).  A gen the index is not built at
+ * is read from st and nothing is kept.  What is kept is dropped at the
+ * first call with another gen (st is the index's one store, as for every
+ * call on it): the gen must change whenever a
+ * record at a ref may have (a fork replaces the record at an (author, seq);
+ * catalogd bumps catalog_gen then).  0, or -1 when the store cannot be
+ * read (cb has seen the records before it). */
+int catalog_index_get_refs(catalog_index *x, store *st, uint64_t gen, const store_ref *refs, size_t n,
+                           store_rec_cb cb, void *ctx);
 
 /* Today's local date as yyyymmdd. */
 int catalog_today(void);

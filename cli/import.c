@@ -64,6 +64,10 @@ const char import_usage[] = USAGE;
  * alone, so a core waits.  32 rows are built, signed (one thread) and
  * committed in a few ms, and give each member ~4 ms of verification
  * while the daemon builds the next chunk (PERFORMANCE.md §34). */
+/* 250, just under the 256 records (proto/limits.h NODE_VERIFY_SPLIT_MIN)
+ * from which a member verifies a batch on all its cores: chunks of 256,
+ * each verified on every core, were not faster at 1,000 rows and slower
+ * at 10,000 in this machine's runs (PERFORMANCE §36). */
 #define CHUNK 250
 #define FIRST_CHUNK 32
 #define CHUNKS_IN_FLIGHT 4

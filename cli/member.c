@@ -528,7 +528,7 @@ static void show_rekeys(client_opts *o, const uint8_t *rep, size_t len)
                 printf("投票中の鍵の再発行: 時点 seq %llu（seq %llu から新しい鍵）、決定に %llu 票\n",
                        (unsigned long long)cut, (unsigned long long)cut + 1, (unsigned long long)q);
                 /* the member whose vote fixed the cut (a bad cut can only be
-                 * outvoted by not voting for it: DECISIONS 21) */
+                 * outvoted by not voting for it: DECISIONS 22) */
                 char ob[256];
                 voters_of(start, el, "opener", ob, sizeof ob, NULL);
                 if (!strcmp(ob, "-") && by[0])

@@ -81,6 +81,8 @@ typedef struct {
     uint64_t records_applied[CATALOGD_KINDS];  /* from peers, new here, by kind_id */
     uint64_t forks_detected;                   /* equivocations applied as evidence */
     uint64_t verify_failures;                  /* peers' records whose signature did not verify */
+    uint64_t verify_batches;                   /* batches of peers' records verified (ingest.c) */
+    uint64_t verify_pool_jobs;                 /* thread pool jobs they were cut into (0 for one on the loop) */
     uint64_t records_refused[RECORD_REFUSALS];
     uint64_t records_dropped;                  /* set aside over a budget (fetched again later) */
     uint64_t peers_refused[REFUSED_REASONS];

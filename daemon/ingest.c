@@ -22,10 +22,10 @@
 
 #define VERIFY_CHUNKS 4
 #define INLINE_VERIFY 4u    /* batches this small are verified on the loop thread */
-/* Batches smaller than this are verified by one pool thread: splitting pays
- * when cores are idle (initial sync), and only adds thread switches when the
- * batches are small because records trickle in. */
-#define CHUNK_MIN 256u
+/* Batches smaller than NODE_VERIFY_SPLIT_MIN (proto/limits.h) are verified
+ * by one pool thread: splitting pays when cores are idle (initial sync),
+ * and only adds runnable threads when the batches are small because
+ * records trickle in or pile up at a saturated receiver. */
 
 typedef struct pending_rec { uint8_t *raw; size_t len; } pending_rec;
 
@@ -444,7 +444,7 @@ static void verify_done(uv_work_t *w, int status)
 
 static void start_job(peer *p, vjob *j, int may_inline)
 {
-    size_t nch = j->n < CHUNK_MIN ? 1 : VERIFY_CHUNKS;
+    size_t nch = j->n < NODE_VERIFY_SPLIT_MIN ? 1 : VERIFY_CHUNKS;
     j->p = p;
     j->pending = j->nchunks = (int)nch;
     p->refs++;
@@ -459,10 +459,13 @@ static void start_job(peer *p, vjob *j, int may_inline)
         c->from = 0;
         c->to = j->n;
         c->w.data = c;
+        p->d->counters.verify_batches++;
         verify_work(&c->w);
         verify_done(&c->w, 0);
         return;
     }
+    p->d->counters.verify_batches++;
+    p->d->counters.verify_pool_jobs += nch;
     for (size_t k = 0; k < nch; k++) {
         vchunk *c = &j->chunks[k];
         c->job = j;

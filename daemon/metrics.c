@@ -383,6 +383,12 @@ int metrics_format(catalogd *d, web_buf *b)
            "Equivocations detected: a member signed two records with one seq (evidence kept)", c->forks_detected);
     single(b, "catalogd_verify_failures_total", "counter", "Records from peers whose signature did not verify",
            c->verify_failures);
+    single(b, "catalogd_verify_batches_total", "counter",
+           "Batches of records from peers whose signatures were checked (on the loop or on the thread pool)",
+           c->verify_batches);
+    single(b, "catalogd_verify_pool_jobs_total", "counter",
+           "Thread pool jobs those batches were cut into, to check them on several cores",
+           c->verify_pool_jobs);
     by_label(b, "catalogd_records_refused_total", "counter",
              "Records from peers refused (the connection is closed), by reason", "reason", record_refusal_names,
              c->records_refused, RECORD_REFUSALS);

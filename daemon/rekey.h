@@ -1,6 +1,6 @@
 /*
  * daemon/rekey.h — the node's side of a rekey by quorum (a member's key
- * lost or stolen; docs/DECISIONS.md 21 and 22): the vote (catalogctl member
+ * lost or stolen; docs/DECISIONS.md 22 and 23): the vote (catalogctl member
  * rekey), what member show tells of rekeys, the live effects of a decision
  * on connections, and a node that becomes the rekeyed member (restored on
  * an empty machine with the new key).

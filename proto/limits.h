@@ -128,6 +128,16 @@ _Static_assert(MSG_WANT_RANGES_MAX >= MSG_ANNOUNCE_MAX, "an announce's wants fit
 #define NODE_BATCH_RECORDS 1024u
 #define NODE_BATCH_BYTES   (256u << 10)
 
+/* Records of a batch from a peer from which its signatures are checked on
+ * several pool threads (daemon/ingest.c), not one.  Below it a batch is one
+ * job: records trickling in while in sync, or at a saturated receiver, come
+ * in batches of a few to a few hundred, and more runnable threads per
+ * receiver only take CPU from the writer (PERFORMANCE §14; §36: cutting
+ * batches of 64-255 into jobs of 32 took a 22-node sustained run from 710
+ * to 403 records/s).  An import's chunks of 250 rows stay under it
+ * (cli/import.c says why). */
+#define NODE_VERIFY_SPLIT_MIN 256u
+
 /* Bytes queued for one peer (TLS buffer + socket queue) above which no more
  * wanted ranges are sent, and a record written here is only announced to
  * it: a slow peer is served at its pace and never makes us buffer more. */

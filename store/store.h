@@ -436,7 +436,7 @@ int store_key_owner(store *s, const proto_id *key_id, proto_id *member);   /* ST
 /* The id of member's current key (the member id until it rotates) and the
  * first seq it signs (1 for the admission key).  0, or -1. */
 int store_key_current(store *s, const proto_id *member, proto_id *key_id, uint64_t *from_seq);
-/* ---- rekey of a lost or stolen key (store/store_rekey.c, docs/DECISIONS.md 21) ----
+/* ---- rekey of a lost or stolen key (store/store_rekey.c, docs/DECISIONS.md 22) ----
  *
  * A member record with op "rekey" about X, by another member V, is V's
  * vote that X signs with the key of its certificate from seq cut+1 on;

@@ -1,6 +1,6 @@
 /*
  * store/store_rekey.c — rekey of a lost or stolen key (issue 12,
- * docs/DECISIONS.md 21): the rekey vote's rules, the epochs, proposals and
+ * docs/DECISIONS.md 22): the rekey vote's rules, the epochs, proposals and
  * votes derived turn by turn in the membership replay (store_replay.c, as
  * store_policy.c's "the policy in the replay"), the decisions the rederive
  * makes in rounds, and what the last derivation left for member show, the

@@ -1457,7 +1457,7 @@ out:
     return ret;
 }
 
-/* The decision procedure (docs/DECISIONS.md 21): from scratch, rounds of
+/* The decision procedure (docs/DECISIONS.md 22): from scratch, rounds of
  * R = the replay with the decisions so far; for every open epoch of R with
  * a proposal of two distinct voters, its earliest completion in D(X, v_e)
  * (R itself when R took nothing of X beyond the cut before the epoch's
@@ -1581,7 +1581,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     if (rekeys ? rekey_decide(s, txn, &l) : (replay_once(s, txn, &l, NULL, 1) || rekey_replay_end(s, txn, NULL)))
         goto out;
     /* Records of an author stay in the log whatever the derivation says
-     * of its admission (DECISIONS 21): a fork of an honest member's
+     * of its admission (DECISIONS 22): a fork of an honest member's
      * admission must not take its log away, and a puppet admitted only by
      * records beyond a rekey's cut is no member (its records are refused
      * by nodes that hold the decision when they arrive) */

@@ -251,3 +251,38 @@ def test_first_chunk_is_small(env):
     assert out["created"] == n, out
     sizes = [int(m) for m in re.findall(r"catalog: wrote (\d+) records?", a.logtext()[start:])]
     assert sizes == [32, 250, 18], sizes
+
+
+def verify_counts(node):
+    """(batches verified, thread pool jobs they were cut into), from `catalogctl metrics`."""
+    import re
+    text = node.ctl("metrics")
+    get = lambda name: int(re.search(rf"^{name} (\d+)$", text, re.M).group(1))  # noqa: E731
+    return get("catalogd_verify_batches_total"), get("catalogd_verify_pool_jobs_total")
+
+
+def test_members_count_their_verify_batches_and_jobs(env):
+    """A member counts the batches of records it verified and the thread
+    pool jobs they were cut into (catalogd_verify_batches_total,
+    catalogd_verify_pool_jobs_total): a batch under 256 records
+    (proto/limits.h NODE_VERIFY_SPLIT_MIN) is one job, so an import's chunks
+    of 32 and 8 rows are one job each; 256 records or more are cut into 4
+    (an initial sync of 300 records from the founder)."""
+    a = env.found()
+    rows = [HEADER] + [f"文京-41-{i:04d},株式会社{i},{corp(f'9941{i:08d}')},製品{i},防災,R8.4.1,fy-end"
+                       for i in range(1, 301)]
+    assert a.ctl_json("import", write(env, "sync300.csv", "\r\n".join(rows) + "\r\n"))["created"] == 300
+    b = env.join(a)
+    wait_until(lambda: digests_equal([a, b]), 30, what="b to sync")
+    batches, jobs = verify_counts(b)
+    # the 300 certifications come in one want's batch (NODE_BATCH_RECORDS):
+    # 4 jobs; the membership records before them in batches of their own
+    assert batches >= 1 and batches < jobs <= 4 * batches, (batches, jobs)
+    before = verify_counts(b)
+    rows = [HEADER] + [f"文京-42-{i:04d},株式会社{i},{corp(f'9942{i:08d}')},製品{i},防災,R8.4.1,fy-end"
+                       for i in range(1, 41)]
+    assert a.ctl_json("import", write(env, "verify40.csv", "\r\n".join(rows) + "\r\n"))["created"] == 40
+    wait_until(lambda: digests_equal([a, b]), 30, what="b to hold the 40 rows")
+    after = verify_counts(b)
+    batches, jobs = after[0] - before[0], after[1] - before[1]
+    assert batches >= 1 and jobs == batches, (batches, jobs)

@@ -1,4 +1,4 @@
-"""A rekey's arrival rules (docs/DECISIONS.md 20), real daemons on loopback.
+"""A rekey's arrival rules (docs/DECISIONS.md 21), real daemons on loopback.
 The derivation that decides a rekey is not exercised here: the tool
 tests/tools/rekeyrule writes into a stopped node's store what it derives
 (an open epoch proposing a key, or a decided rekey with its cut).

@@ -609,7 +609,7 @@ static void apart_bound(void **state)
 /* A re-judge of an author the schedule gives no key (no member): its
  * whole log goes apart, its vector entry and chain with it.  (No
  * derivation asks for this any more: an author's records stay in the log
- * whatever the derivation says of its admission, DECISIONS 21; the
+ * whatever the derivation says of its admission, DECISIONS 22; the
  * re-judge itself must still leave a consistent store.) */
 static void not_a_member_set_apart(void **state)
 {

@@ -1601,6 +1601,208 @@ static void prepare_writes(void **state)
     assert_string_equal(catalog_ref_resolve(f->st, "M-2", buf, sizeof buf), "M-2");
 }
 
+/* ---- the hits' records kept by the index (catalog_index_get_refs) ---- */
+
+/* Records as handed to a store_rec_cb, end to end: "len:bytes" each; stops
+ * after `stop_after` when that is not 0. */
+typedef struct {
+    uint8_t buf[65536];
+    size_t used, n, stop_after;
+} rec_list;
+
+static int rec_list_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    rec_list *l = ctx;
+    assert_true(l->used + 8 + len <= sizeof l->buf);
+    memcpy(l->buf + l->used, &len, sizeof len);
+    memcpy(l->buf + l->used + sizeof len, rec, len);
+    l->used += sizeof len + len;
+    l->n++;
+    return l->stop_after && l->n >= l->stop_after;
+}
+
+static void same_records(const rec_list *a, const rec_list *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->used, b->used);
+    assert_memory_equal(a->buf, b->buf, a->used);
+}
+
+/* Apply a record of M signed at M's seq 1 (M-1's), another than the one the
+ * log holds, until the log keeps it (the lowest hash of the two stays). */
+static void fork_m1(fx *f)
+{
+    char err[256];
+    store_ref ref = { ids[M].id, 1 };
+    for (int attempt = 0; attempt < 64; attempt++) {
+        const char *m1[] = CERT_PAIRS("株式会社アルファ", "フォーク議事録", CORP_A, "防災", "2026-05-01",
+                                      "2027-03-31", NULL, NULL, NULL);
+        catalog_kv kv[10];
+        proto_body *b = build("certification", kv, kvs(kv, m1, 18));
+        uint8_t *raw = NULL;
+        size_t len;
+        proto_record r;
+        if (proto_record_sign(&f->genesis, &ids[M].id, "certification", "M-1", 1, 1800000000000ull + attempt, 0,
+                              b, ids[M].key, &raw, &len, err, sizeof err))
+            fail_msg("sign: %s", err);
+        proto_body_free(b);
+        assert_int_equal(proto_record_decode(raw, len, &r, err, sizeof err), 0);
+        EVP_PKEY *k = NULL;
+        assert_int_equal(store_precheck(f->st, &r, &k, err, sizeof err), STORE_FORK);
+        assert_int_equal(proto_record_verify(&r, k, err, sizeof err), 0);
+        EVP_PKEY_free(k);
+        int res = -1;
+        assert_int_equal(store_apply_batch(f->st, &r, 1, &res, err, sizeof err), 0);
+        assert_int_equal(res, STORE_FORK);
+        f->gen++;                        /* as node_applied: a fork bumps the generation ... */
+        catalog_index_note_all(f->x);    /* ... and rebuilds the index */
+        rec_list now = { .n = 0 };
+        store_get_refs(f->st, &ref, 1, rec_list_cb, &now);
+        int held = now.n == 1 && now.used == sizeof len + len && !memcmp(now.buf + sizeof len, raw, len);
+        free(raw);
+        if (held)
+            return;
+    }
+    fail_msg("no fork of M-1 kept in 64 tries");
+}
+
+static void hit_records(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    catalog_query q;
+    catalog_query_init(&q);
+    q.all = 1;
+    q.today = TODAY;
+    catalog_hits h;
+    assert_int_equal(catalog_search(f->x, f->st, f->gen, &q, &h, err, sizeof err), 0);
+    assert_int_equal(h.ncerts, 5);
+    /* every certification, one that is not there in the middle, one twice */
+    store_ref refs[8];
+    size_t n = 0;
+    for (size_t i = 0; i < 3; i++)
+        refs[n++] = h.certs[i];
+    refs[n].author = ids[M].id;
+    refs[n++].seq = 999;
+    for (size_t i = 3; i < 5; i++)
+        refs[n++] = h.certs[i];
+    refs[n++] = h.certs[0];
+    catalog_hits_free(&h);
+
+    rec_list want = { .n = 0 }, got = { .n = 0 };
+    store_get_refs(f->st, refs, n, rec_list_cb, &want);
+    assert_int_equal(want.n, 6);
+    catalog_index_stats s0, s;
+    catalog_index_stats_get(f->x, &s0);
+    assert_int_equal(s0.hit_records, 0);
+
+    /* the first time: read from the store, the same records in the same order */
+    assert_int_equal(catalog_index_get_refs(f->x, f->st, f->gen, refs, n, rec_list_cb, &got), 0);
+    same_records(&want, &got);
+    catalog_index_stats_get(f->x, &s);
+    assert_int_equal(s.hit_records, 5);
+    assert_int_equal(s.hit_reads - s0.hit_reads, 1);        /* the one asked for twice */
+    assert_int_equal(s.hit_misses - s0.hit_misses, 6);      /* five read, the absent one looked for */
+
+    /* again: from memory, the same */
+    s0 = s;
+    rec_list again = { .n = 0 };
+    assert_int_equal(catalog_index_get_refs(f->x, f->st, f->gen, refs, n, rec_list_cb, &again), 0);
+    same_records(&want, &again);
+    catalog_index_stats_get(f->x, &s);
+    assert_int_equal(s.hit_reads - s0.hit_reads, 6);
+    assert_int_equal(s.hit_misses - s0.hit_misses, 1);      /* the absent one, looked for again */
+
+    /* stopping when the callback says so, from memory and from the store */
+    rec_list two = { .stop_after = 2 }, want2 = { .stop_after = 2 };
+    store_get_refs(f->st, refs, n, rec_list_cb, &want2);
+    assert_int_equal(catalog_index_get_refs(f->x, f->st, f->gen, refs, n, rec_list_cb, &two), 0);
+    same_records(&want2, &two);
+
+    /* a generation the index is not built at: read from the store, nothing kept */
+    catalog_index_stats_get(f->x, &s0);
+    rec_list other = { .n = 0 };
+    assert_int_equal(catalog_index_get_refs(f->x, f->st, f->gen + 1, refs, n, rec_list_cb, &other), 0);
+    same_records(&want, &other);
+    catalog_index_stats_get(f->x, &s);
+    assert_int_equal(s.hit_reads, s0.hit_reads);
+    assert_int_equal(s.hit_misses, s0.hit_misses);
+
+    /* a fork puts another record at M-1's (author, seq): at the new
+     * generation the new record is handed out, not the one kept */
+    fork_m1(f);
+    assert_int_equal(catalog_index_update(f->x, f->st, f->gen), 1);
+    rec_list after = { .n = 0 }, want_after = { .n = 0 };
+    store_get_refs(f->st, refs, n, rec_list_cb, &want_after);
+    assert_int_not_equal(want_after.used == want.used && !memcmp(want_after.buf, want.buf, want.used), 1);
+    assert_int_equal(catalog_index_get_refs(f->x, f->st, f->gen, refs, n, rec_list_cb, &after), 0);
+    same_records(&want_after, &after);
+    rec_list after2 = { .n = 0 };
+    assert_int_equal(catalog_index_get_refs(f->x, f->st, f->gen, refs, n, rec_list_cb, &after2), 0);
+    same_records(&want_after, &after2);
+}
+
+/* More records than the index keeps: it empties itself and goes on keeping
+ * (never more than CATALOG_HITCACHE_RECS), and every record handed out is
+ * still the store's. */
+static void hit_records_full(void **state)
+{
+    fx *f = *state;
+    char err[768];
+    enum { EXTRA = CATALOG_HITCACHE_RECS + 300 };
+    catalog_put *items = calloc(EXTRA, sizeof *items);
+    catalog_kv (*kv)[10] = calloc(EXTRA, sizeof *kv);
+    char (*names)[32] = calloc(EXTRA, sizeof *names);
+    assert_non_null(items);
+    assert_non_null(kv);
+    assert_non_null(names);
+    for (size_t i = 0; i < EXTRA; i++) {
+        char key[32];
+        snprintf(names[i], sizeof names[i], "製品%05zu", i);
+        snprintf(key, sizeof key, "X-%zu", i);
+        const char *p[] = CERT_PAIRS("株式会社イプシロン", names[i], NULL, "環境", "2026-04-01", "2028-03-31",
+                                     NULL, NULL, NULL);
+        put_item(&items[i], "certification", key, CATALOG_PUT_ADD, kv[i], kvs(kv[i], p, 18));
+    }
+    if (put_own(f, items, EXTRA, err, sizeof err))
+        fail_msg("certifications: %s", err);
+    free(items);
+    free(kv);
+    free(names);
+
+    catalog_query q;
+    catalog_query_init(&q);
+    q.all = 1;
+    q.today = TODAY;
+    catalog_hits h;
+    assert_int_equal(catalog_search(f->x, f->st, f->gen, &q, &h, err, sizeof err), 0);
+    assert_true(h.ncerts > CATALOG_HITCACHE_RECS);
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < h.ncerts; i += 50) {
+            size_t m = h.ncerts - i < 50 ? h.ncerts - i : 50;
+            rec_list want = { .n = 0 }, got = { .n = 0 };
+            store_get_refs(f->st, h.certs + i, m, rec_list_cb, &want);
+            assert_int_equal(catalog_index_get_refs(f->x, f->st, f->gen, h.certs + i, m, rec_list_cb, &got), 0);
+            same_records(&want, &got);
+            catalog_index_stats s;
+            catalog_index_stats_get(f->x, &s);
+            assert_true(s.hit_records <= CATALOG_HITCACHE_RECS);
+            assert_true(s.hit_bytes <= CATALOG_HITCACHE_BYTES);
+        }
+    catalog_index_stats s0, s;
+    catalog_index_stats_get(f->x, &s0);
+    /* emptied when full, and kept since: the last ones read are there */
+    assert_true(s0.hit_records > 0 && s0.hit_records < h.ncerts);
+    rec_list want = { .n = 0 }, got = { .n = 0 };
+    store_get_refs(f->st, h.certs + h.ncerts - 50, 50, rec_list_cb, &want);
+    assert_int_equal(catalog_index_get_refs(f->x, f->st, f->gen, h.certs + h.ncerts - 50, 50, rec_list_cb, &got), 0);
+    same_records(&want, &got);
+    catalog_index_stats_get(f->x, &s);
+    assert_int_equal(s.hit_reads - s0.hit_reads, 50);
+    assert_int_equal(s.hit_misses, s0.hit_misses);
+    catalog_hits_free(&h);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1628,6 +1830,8 @@ int main(void)
         T(updated_in_place),
         T(compacted_in_place),
         T(trim_hook),
+        T(hit_records),
+        T(hit_records_full),
         T(query_setters),
         T(prepare_refusals),
         T(prepare_writes),

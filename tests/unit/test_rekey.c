@@ -365,7 +365,7 @@ static int status_of(store *s, int who)
 }
 
 /* The puppet P's own records stay in the log of a store that took them
- * before the decision and are refused by one deciding first (DECISIONS 21:
+ * before the decision and are refused by one deciding first (DECISIONS 22:
  * records of an author stay in the log whatever the derivation says of its
  * admission), so P's log, and with it the digest, is compared only where
  * both stores hold the same of P.  Everything else must agree. */
@@ -613,7 +613,7 @@ static void thief_checks(store *s, uint64_t v)
     assert_int_equal(status_of(s, A), STORE_MEMBER_ACTIVE);
     assert_true(status_of(s, P) != STORE_MEMBER_ACTIVE);
     /* the puppet is no member; its own record may stay in the log of a
-     * store that took it before the decision (DECISIONS 21) */
+     * store that took it before the decision (DECISIONS 22) */
     assert_int_equal(store_vv_get(s, &ids[X].id), v + 2);
     for (uint64_t q = v + 1; q <= v + 2; q++) {
         assert_int_equal(signed_by_at(s, X, q, K), 1);

@@ -27,7 +27,7 @@
  *      decided rekey's cut that verifies under a key X held before it;
  *  (c) a puppet whose only admissions are X's records beyond a decided cut
  *      is no member (its own records may stay in the log of a store that
- *      took them before the decision, DECISIONS 21: in (a) an author no
+ *      took them before the decision, DECISIONS 22: in (a) an author no
  *      member on both stores is left out of the logs and the digest);
  *  (d) store_member_rederive changes nothing on any store;
  *  (e) in a world whose votes certainly reach the quorum (no competing key,
@@ -1196,7 +1196,7 @@ static int is_member_status(int st)
 /* An author no member on both stores (a puppet, or anyone whose only
  * admissions are X's records beyond a decided cut): its own records stay
  * in the log of a store that took them before the decision and are
- * refused by one that decided first (DECISIONS 21: an author's records
+ * refused by one that decided first (DECISIONS 22: an author's records
  * stay in the log whatever the derivation says of its admission), so its
  * log — and with it the digest — may differ; everything else must not. */
 static int puppet_log_free(const fprint *a, const fprint *b, int i)
@@ -1442,7 +1442,7 @@ static void check_store(store *s, int no, const fprint *f, const world *w, failu
                 low = 1;
         for (int p = P0; p <= P1 && !low; p++) {
             /* no member; its records may stay in the log of a store that
-             * took them before the decision (DECISIONS 21) */
+             * took them before the decision (DECISIONS 22) */
             if (is_member_status(f->status[p]))
                 failed(fl, 'c', no, "puppet %s, admitted only by X's records beyond the cut %llu, is a member "
                        "(status %d)", label[p], (unsigned long long)cut[0], f->status[p]);
