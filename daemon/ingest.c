@@ -82,6 +82,11 @@ struct vjob {
     size_t framecap;        /* its allocated size (kept as the ingest's spare) */
     proto_record *r;        /* the records, decoded (pointing into frame) */
     vitem *it;              /* it[i]: what became of r[i] */
+    /* hash[i]: r[i]'s record hash, computed on the pool beside its
+     * signature check, for the apply (store_apply_hashed), which then
+     * does not hash it again on the loop; NULL (out of memory): the apply
+     * hashes as it would a record from anywhere else */
+    proto_id *hash;
     size_t n;
     vtail *tails;           /* per author in the job: its last seq (keys borrowed from it[]) */
     size_t ntails;
@@ -132,6 +137,10 @@ static void verify_work(uv_work_t *w)
         if (it->refused && !c->why[0])
             snprintf(c->why, sizeof c->why, "%s", why);
         it->ok = !it->refused && proto_record_verify(r, it->key, NULL, 0) == 0;
+        /* of exactly the bytes the apply stores (r->raw, in the job's
+         * frame, which nothing writes to until the job is freed) */
+        if (it->ok && j->hash)
+            proto_record_hash(r->raw, r->raw_len, &j->hash[i]);
     }
 }
 
@@ -143,6 +152,7 @@ static void job_free(vjob *j)
         if (j->tails[i].own)
             EVP_PKEY_free(j->tails[i].key);
     free(j->it);
+    free(j->hash);
     free(j->r);
     free(j->tails);
     free(j->frame);
@@ -344,8 +354,11 @@ static void verify_done(uv_work_t *w, int status)
             }
             continue;
         }
-        if (m != i)
+        if (m != i) {
             recs[m] = recs[i];
+            if (j->hash)
+                j->hash[m] = j->hash[i];   /* each hash stays with its record */
+        }
         m++;
     }
     if (refused && p->state == PEER_ESTABLISHED) {
@@ -367,7 +380,7 @@ static void verify_done(uv_work_t *w, int status)
     if (p->failed)
         m = 0;
     char err[256];
-    if (m && res && store_apply_prechecked(d->st, recs, m, res, err, sizeof err) == 0) {
+    if (m && res && store_apply_hashed(d->st, recs, j->hash, m, res, err, sizeof err) == 0) {
         vv_cache vc = { .valid = 0 };
         for (size_t i = 0; i < m; i++)
             if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
@@ -596,6 +609,7 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
         job_free(j);
         return NULL;
     }
+    j->hash = malloc(j->n * sizeof *j->hash);   /* filled by verify_work */
     /* items are in (author, seq) order: the last of each author's run */
     j->tails = malloc(j->n * sizeof *j->tails);
     for (size_t i = 0; j->tails && i < j->n; i++) {

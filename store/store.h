@@ -159,6 +159,21 @@ int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results
  * that depends on what the store holds is checked again. */
 int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *results,
                            char *err, size_t errlen);
+/* store_apply_prechecked with each record's hash computed by the caller
+ * (ingest does it on the thread pool, beside the signature check):
+ * hashes[i] must be proto_record_hash of exactly recs[i].raw[0..raw_len),
+ * the bytes stored; it becomes the record's identity (its version entry,
+ * current pointer and log chain), so a wrong one corrupts the log.  The
+ * apply then hashes nothing itself.  hashes NULL: as store_apply_prechecked.
+ * With the check on (store_check_hashes), every hash handed over is
+ * computed again and a mismatch fails the whole transaction (-1, nothing
+ * written). */
+int store_apply_hashed(store *s, const proto_record *recs, const proto_id *hashes, size_t n, int *results,
+                       char *err, size_t errlen);
+/* Turn the check of store_apply_hashed on or off.  It is on from
+ * store_open in a build with STORE_CHECK_HASHES defined (make asan-check),
+ * off otherwise: it costs the SHA-256 the handed hash saves. */
+void store_check_hashes(store *s, int on);
 
 /* Sign a new record as this node (next seq) and apply it, atomically.  The
  * record bytes are returned in *out (malloc'd) when out is non-NULL. */

@@ -360,14 +360,18 @@ static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id
 
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
  * or NULL). */
-static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, batch_memo *bm,
-                     char *err, size_t errlen)
+static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *hash, int rules,
+                     batch_memo *bm, char *err, size_t errlen)
 {
     int pre = precheck_txn(s, txn, r, NULL, rules, bm, err, errlen);
     if (pre != STORE_NEW && pre != STORE_FORK)
         return pre;
+    /* hash: the caller's (store_apply_hashed), or NULL */
     proto_id h;
-    proto_record_hash(r->raw, r->raw_len, &h);
+    if (hash)
+        h = *hash;
+    else
+        proto_record_hash(r->raw, r->raw_len, &h);
     uint8_t lk[40];
     memcpy(lk, r->author.b, 32);
     put_be64(lk + 32, r->seq);
@@ -537,12 +541,31 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
     return STORE_NEW;
 }
 
-static int apply_batch(store *s, const proto_record *recs, size_t n, int *results, int rules,
-                       char *err, size_t errlen)
+/* The first i with hashes[i] not the hash of recs[i]'s bytes, or n. */
+static size_t hash_mismatch(const proto_record *recs, const proto_id *hashes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        proto_id h;
+        proto_record_hash(recs[i].raw, recs[i].raw_len, &h);
+        if (memcmp(&h, &hashes[i], 32))
+            return i;
+    }
+    return n;
+}
+
+static int apply_batch(store *s, const proto_record *recs, const proto_id *hashes, size_t n, int *results,
+                       int rules, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc;
     batch_memo bm = { 0 };
+    size_t bad;
+    if (hashes && s->check_hashes && (bad = hash_mismatch(recs, hashes, n)) < n) {
+        char a[PROTO_ID_STR];
+        proto_id_str(&recs[bad].author, a);
+        return proto_err(err, errlen, "the hash handed over for record %s seq %llu is not the hash of its bytes",
+                         a, (unsigned long long)recs[bad].seq);
+    }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
     s->nactive_ok = 0;   /* counted afresh in each write transaction */
@@ -554,7 +577,8 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
          * checked against what the log derives and not against what the
          * batch's start did (the same records give the same result however
          * they were batched; store_replay.c, "Checks within a batch") */
-        int r = member_settle_for_txn(s, txn, &recs[i]) ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
+        int r = member_settle_for_txn(s, txn, &recs[i]) ? -1
+                : apply_txn(s, txn, &recs[i], hashes ? &hashes[i] : NULL, rules, &bm, NULL, 0);
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
@@ -586,13 +610,24 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
 int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
                       char *err, size_t errlen)
 {
-    return apply_batch(s, recs, n, results, 1, err, errlen);
+    return apply_batch(s, recs, NULL, n, results, 1, err, errlen);
 }
 
 int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *results,
                            char *err, size_t errlen)
 {
-    return apply_batch(s, recs, n, results, 0, err, errlen);
+    return apply_batch(s, recs, NULL, n, results, 0, err, errlen);
+}
+
+int store_apply_hashed(store *s, const proto_record *recs, const proto_id *hashes, size_t n, int *results,
+                       char *err, size_t errlen)
+{
+    return apply_batch(s, recs, hashes, n, results, 0, err, errlen);
+}
+
+void store_check_hashes(store *s, int on)
+{
+    s->check_hashes = on;
 }
 
 /* ---- writing this node's records ---- */
@@ -675,7 +710,7 @@ static int apply_own(store *s, MDB_txn *txn, store_write_item *it, char *err, si
     proto_record *r = &it->rec;
     if (proto_record_decode(it->out, it->out_len, r, err, errlen))
         return -1;
-    int res = apply_txn(s, txn, r, 1, NULL, err, errlen);
+    int res = apply_txn(s, txn, r, NULL, 1, NULL, err, errlen);
     if (res != STORE_NEW) {
         if (res > 0 && err && !err[0])
             proto_err(err, errlen, "record refused: %s", store_result_str(res));

@@ -74,6 +74,7 @@ struct store {
     struct mclosure *closure;
     size_t closure_txn;     /* the committed batch transaction it describes */
     int in_batch;           /* a batch's transaction (apply_batch) is open */
+    int check_hashes;       /* store_apply_hashed computes each hash again */
     /* the policy as the replay running now derives it, turn by turn
      * (store_policy.c); NULL outside a replay */
     struct policy_replay *preplay;
