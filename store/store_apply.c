@@ -360,16 +360,16 @@ static int ver_put(store *s, MDB_txn *txn, const proto_record *r, const proto_id
 
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
  * or NULL). */
-static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *hash, int rules,
+static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_pre *given, int rules,
                      batch_memo *bm, char *err, size_t errlen)
 {
     int pre = precheck_txn(s, txn, r, NULL, rules, bm, err, errlen);
     if (pre != STORE_NEW && pre != STORE_FORK)
         return pre;
-    /* hash: the caller's (store_apply_hashed), or NULL */
+    /* given: the caller's hash and chain step (store_apply_hashed), or NULL */
     proto_id h;
-    if (hash)
-        h = *hash;
+    if (given)
+        h = given->hash;
     else
         proto_record_hash(r->raw, r->raw_len, &h);
     uint8_t lk[40];
@@ -529,8 +529,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_
     uint8_t chain[32];
     if (memo_put(txn, bm, WC_LOG, s->log, &k, &v) || memo_put(txn, bm, WC_VV, s->vv, &vk, &vv) ||
         ver_put(s, txn, r, &h, 0, bm) || set_current(s, txn, r, &h, bm) ||
-        chain_append_cur(s, txn, memo_sum_cursor(s, txn, bm), &r->author, r->seq, &h,
-                         run && bm->chain_valid ? bm->chain : NULL, chain))
+        chain_append_pre(s, txn, memo_sum_cursor(s, txn, bm), &r->author, r->seq, &h,
+                         run && bm->chain_valid ? bm->chain : NULL, given, chain))
         return -1;
     author_changed(s, &r->author);   /* its vector entry moved */
     if (run) {
@@ -541,30 +541,37 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_
     return STORE_NEW;
 }
 
-/* The first i with hashes[i] not the hash of recs[i]'s bytes, or n. */
-static size_t hash_mismatch(const proto_record *recs, const proto_id *hashes, size_t n)
+/* The first i whose pre[i] is not what recs[i]'s bytes give (its hash,
+ * and its chain step from the chain value it names), or n. */
+static size_t pre_mismatch(const proto_record *recs, const store_pre *pre, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         proto_id h;
+        uint8_t c[32];
         proto_record_hash(recs[i].raw, recs[i].raw_len, &h);
-        if (memcmp(&h, &hashes[i], 32))
+        if (memcmp(&h, &pre[i].hash, 32))
             return i;
+        if (pre[i].chained) {
+            store_chain_step(pre[i].chain_prev, recs[i].seq, h.b, c);
+            if (memcmp(c, pre[i].chain, 32))
+                return i;
+        }
     }
     return n;
 }
 
-static int apply_batch(store *s, const proto_record *recs, const proto_id *hashes, size_t n, int *results,
+static int apply_batch(store *s, const proto_record *recs, const store_pre *pre, size_t n, int *results,
                        int rules, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc;
     batch_memo bm = { 0 };
     size_t bad;
-    if (hashes && s->check_hashes && (bad = hash_mismatch(recs, hashes, n)) < n) {
+    if (pre && s->check_hashes && (bad = pre_mismatch(recs, pre, n)) < n) {
         char a[PROTO_ID_STR];
         proto_id_str(&recs[bad].author, a);
-        return proto_err(err, errlen, "the hash handed over for record %s seq %llu is not the hash of its bytes",
-                         a, (unsigned long long)recs[bad].seq);
+        return proto_err(err, errlen, "the hash or chain step handed over for record %s seq %llu is not "
+                         "what its bytes give", a, (unsigned long long)recs[bad].seq);
     }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
@@ -578,7 +585,7 @@ static int apply_batch(store *s, const proto_record *recs, const proto_id *hashe
          * batch's start did (the same records give the same result however
          * they were batched; store_replay.c, "Checks within a batch") */
         int r = member_settle_for_txn(s, txn, &recs[i]) ? -1
-                : apply_txn(s, txn, &recs[i], hashes ? &hashes[i] : NULL, rules, &bm, NULL, 0);
+                : apply_txn(s, txn, &recs[i], pre ? &pre[i] : NULL, rules, &bm, NULL, 0);
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
@@ -619,10 +626,10 @@ int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *re
     return apply_batch(s, recs, NULL, n, results, 0, err, errlen);
 }
 
-int store_apply_hashed(store *s, const proto_record *recs, const proto_id *hashes, size_t n, int *results,
+int store_apply_hashed(store *s, const proto_record *recs, const store_pre *pre, size_t n, int *results,
                        char *err, size_t errlen)
 {
-    return apply_batch(s, recs, hashes, n, results, 0, err, errlen);
+    return apply_batch(s, recs, pre, n, results, 0, err, errlen);
 }
 
 void store_check_hashes(store *s, int on)

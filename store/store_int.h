@@ -383,6 +383,10 @@ int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t se
 /* The same, written through cur (a cursor on s->sum in txn, or NULL). */
 int chain_append_cur(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *author, uint64_t seq,
                      const proto_id *hash, const uint8_t *prev, uint8_t *out);
+/* chain_append_cur taking a caller's step (store_pre, NULL: none) when it
+ * was computed from the chain value actually before seq. */
+int chain_append_pre(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *author, uint64_t seq,
+                     const proto_id *hash, const uint8_t *prev, const store_pre *pre, uint8_t *out);
 /* The record held at seq is now the one with `hash` (a fork's new winner):
  * rewrite the sum entries seq..vv.  0 or -1. */
 int chain_rebuild_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
