@@ -184,7 +184,7 @@ check: deps
 
 asan-check: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=gcc \
-	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -DSTORE_CHECK_HASHES" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all tests browser-deps
 	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CATALOGD_SLOW=1 tests/run.sh

@@ -17,6 +17,7 @@
 #include "proto/util.h"
 #include "store/kind.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,8 +76,22 @@ typedef struct {
 } vitem;
 
 /* key: the key of the author's next seq — borrowed from it[], or owned
- * (own) when the last record is a key rotation naming another one */
-typedef struct { proto_id author; uint64_t seq; EVP_PKEY *key; int own; } vtail;
+ * (own) when the last record is a key rotation naming another one;
+ * chain: the author's log chain at seq as the pool computed it (chained),
+ * where the next job's run of this author starts */
+typedef struct {
+    proto_id author;
+    uint64_t seq;
+    EVP_PKEY *key;
+    int own;
+    int chained;
+    uint8_t chain[32];
+} vtail;
+
+/* A run of one author's records in a job (from its first index), and the
+ * chain value before it, found on the loop when the job is started
+ * (start_chains); valid 0: not known, the run is not chained. */
+typedef struct { size_t from; int valid; uint8_t chain[32]; } vrun;
 
 struct vjob {
     peer *p;
@@ -84,6 +99,16 @@ struct vjob {
     size_t framecap;        /* its allocated size (kept as the ingest's spare) */
     proto_record *r;        /* the records, decoded (pointing into frame) */
     vitem *it;              /* it[i]: what became of r[i] */
+    /* pre[i]: r[i]'s record hash, computed on the pool beside its
+     * signature check, and its step of the author's log chain, computed
+     * on the pool by the chunk that finishes last (chain_stage), for the
+     * apply (store_apply_hashed), which then hashes neither again on the
+     * loop; NULL (out of memory): the apply hashes as it would a record
+     * from anywhere else */
+    store_pre *pre;
+    vrun *runs;             /* the job's author runs, when chained (start_chains) */
+    size_t nruns;
+    atomic_int left;        /* chunks whose verify_work has not finished */
     size_t n;
     vtail *tails;           /* per author in the job: its last seq (keys borrowed from it[]) */
     size_t ntails;
@@ -107,6 +132,42 @@ static EVP_PKEY *prev_tail_key(const vjob *prev, const proto_record *r)
         if (prev->tails[i].seq + 1 == r->seq && !memcmp(&prev->tails[i].author, &r->author, 32))
             return prev->tails[i].own ? NULL : prev->tails[i].key;
     return NULL;
+}
+
+/* The log chain of each verified record, from the chain value found
+ * before its author's run (start_chains) and the hashes the chunks
+ * computed: SHA-256 steps the loop would otherwise take at apply, one a
+ * record, in order within a run, so on one thread.  A run is chained up
+ * to its first record not verified, or not one seq after the one before;
+ * what is not chained the apply computes.  A wrong start costs nothing
+ * but the saving: the apply takes a step only when it starts from the
+ * chain the store has then (store_apply_hashed). */
+static void chain_stage(vjob *j)
+{
+    if (!j->pre || !j->runs)
+        return;
+    for (size_t k = 0; k < j->nruns; k++) {
+        size_t end = k + 1 < j->nruns ? j->runs[k + 1].from : j->n;
+        const uint8_t *prev = j->runs[k].valid ? j->runs[k].chain : NULL;
+        for (size_t i = j->runs[k].from; i < end && prev; i++) {
+            if (!j->it[i].ok || (i > j->runs[k].from && j->r[i].seq != j->r[i - 1].seq + 1))
+                break;
+            store_pre *pr = &j->pre[i];
+            memcpy(pr->chain_prev, prev, 32);
+            store_chain_step(prev, j->r[i].seq, pr->hash.b, pr->chain);
+            pr->chained = 1;
+            prev = pr->chain;
+        }
+    }
+    /* the tails: where the next job's runs of these authors start */
+    for (size_t t = 0, i = 0; t < j->ntails; t++) {
+        while (i < j->n && !(j->r[i].seq == j->tails[t].seq && !memcmp(&j->r[i].author, &j->tails[t].author, 32)))
+            i++;
+        if (i < j->n && j->pre[i].chained) {
+            memcpy(j->tails[t].chain, j->pre[i].chain, 32);
+            j->tails[t].chained = 1;
+        }
+    }
 }
 
 static void verify_work(uv_work_t *w)
@@ -139,7 +200,15 @@ static void verify_work(uv_work_t *w)
         int v = it->refused ? -1 : store_verify_alt(r, it->key, it->alt);
         it->ok = v == STORE_NEW;
         it->alt_res = v > 0 ? v : 0;
+        /* of exactly the bytes the apply stores (r->raw, in the job's
+         * frame, which nothing writes to until the job is freed) */
+        if (it->ok && j->pre)
+            proto_record_hash(r->raw, r->raw_len, &j->pre[i].hash);
     }
+    /* the last chunk to finish sees every chunk's results (the atomic
+     * orders them before it) and chains the whole job */
+    if (atomic_fetch_sub(&j->left, 1) == 1)
+        chain_stage(j);
 }
 
 static void job_free(vjob *j)
@@ -153,6 +222,8 @@ static void job_free(vjob *j)
         if (j->tails[i].own)
             EVP_PKEY_free(j->tails[i].key);
     free(j->it);
+    free(j->pre);
+    free(j->runs);
     free(j->r);
     free(j->tails);
     free(j->frame);
@@ -168,7 +239,7 @@ static int cmp_rec(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void start_job(peer *p, vjob *j, int may_inline);
+static void start_job(peer *p, vjob *j, int may_inline, const vjob *prev);
 static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged);
 static vjob *acc_take(peer *p, int *fatal);
 static void retry_deferred(peer *p);
@@ -314,7 +385,7 @@ static void verify_done(uv_work_t *w, int status)
     if (g->ready && p->state == PEER_ESTABLISHED) {
         next = g->ready;
         g->ready = NULL;
-        start_job(p, next, 0);
+        start_job(p, next, 0, j);
     } else if (g->ready) {
         job_free(g->ready);
         g->ready = NULL;
@@ -324,7 +395,7 @@ static void verify_done(uv_work_t *w, int status)
         next = acc_take(p, &fatal);
         g->prev = NULL;
         if (next)
-            start_job(p, next, 0);
+            start_job(p, next, 0, j);
     }
 
     size_t churn = 0, raw_bytes = 0;
@@ -370,8 +441,11 @@ static void verify_done(uv_work_t *w, int status)
             }
             continue;
         }
-        if (m != i)
+        if (m != i) {
             recs[m] = recs[i];
+            if (j->pre)
+                j->pre[m] = j->pre[i];   /* each hash stays with its record */
+        }
         m++;
     }
     if (refused && p->state == PEER_ESTABLISHED) {
@@ -393,7 +467,7 @@ static void verify_done(uv_work_t *w, int status)
     if (p->failed)
         m = 0;
     char err[256];
-    if (m && res && store_apply_prechecked(d->st, recs, m, res, err, sizeof err) == 0) {
+    if (m && res && store_apply_hashed(d->st, recs, j->pre, m, res, err, sizeof err) == 0) {
         vv_cache vc = { .valid = 0 };
         for (size_t i = 0; i < m; i++)
             if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
@@ -442,11 +516,45 @@ static void verify_done(uv_work_t *w, int status)
     peer_unref(p);
 }
 
-static void start_job(peer *p, vjob *j, int may_inline)
+/* The chain value before each run of one author's records in j, for
+ * chain_stage: from prev's tail when the run follows it (prev: the job
+ * about to be applied, whose chains the pool computed), else from the
+ * store.  Runs shorter than CHAIN_RUN_MIN are left to the apply: a store
+ * read here costs about what the few steps save. */
+#define CHAIN_RUN_MIN 8u
+static void start_chains(catalogd *d, vjob *j, const vjob *prev)
+{
+    if (!j->pre || !(j->runs = malloc(j->n * sizeof *j->runs)))
+        return;
+    for (size_t i = 0; i < j->n;) {
+        size_t e = i + 1;
+        while (e < j->n && !memcmp(&j->r[e].author, &j->r[i].author, 32))
+            e++;
+        vrun *ru = &j->runs[j->nruns++];
+        ru->from = i;
+        ru->valid = 0;
+        const proto_record *r = &j->r[i];
+        int in_prev = 0;
+        for (size_t t = 0; prev && t < prev->ntails; t++)
+            if (prev->tails[t].seq + 1 == r->seq && !memcmp(&prev->tails[t].author, &r->author, 32)) {
+                in_prev = 1;
+                if (prev->tails[t].chained) {
+                    memcpy(ru->chain, prev->tails[t].chain, 32);
+                    ru->valid = 1;
+                }
+            }
+        if (!in_prev && e - i >= CHAIN_RUN_MIN)
+            ru->valid = store_chain_get(d->st, &r->author, r->seq - 1, ru->chain, NULL) == 0;
+        i = e;
+    }
+}
+
+static void start_job(peer *p, vjob *j, int may_inline, const vjob *prev)
 {
     size_t nch = j->n < NODE_VERIFY_SPLIT_MIN ? 1 : VERIFY_CHUNKS;
     j->p = p;
     j->pending = j->nchunks = (int)nch;
+    atomic_init(&j->left, (int)nch);
     p->refs++;
     p->d->verify_jobs++;
     p->ing->busy = 1;
@@ -466,6 +574,8 @@ static void start_job(peer *p, vjob *j, int may_inline)
     }
     p->d->counters.verify_batches++;
     p->d->counters.verify_pool_jobs += nch;
+    /* an inline job is verified on the loop: chaining it there saves nothing */
+    start_chains(p->d, j, prev);
     for (size_t k = 0; k < nch; k++) {
         vchunk *c = &j->chunks[k];
         c->job = j;
@@ -660,13 +770,14 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
         job_free(j);
         return NULL;
     }
+    j->pre = calloc(j->n, sizeof *j->pre);   /* filled by verify_work (calloc: none chained) */
     /* items are in (author, seq) order: the last of each author's run */
     j->tails = malloc(j->n * sizeof *j->tails);
     for (size_t i = 0; j->tails && i < j->n; i++) {
         if (i + 1 < j->n && !memcmp(&j->r[i + 1].author, &j->r[i].author, 32))
             continue;
         EVP_PKEY *rk = store_rotate_key(&j->r[i]);
-        j->tails[j->ntails++] = (vtail){ j->r[i].author, j->r[i].seq, rk ? rk : j->it[i].key, rk != NULL };
+        j->tails[j->ntails++] = (vtail){ j->r[i].author, j->r[i].seq, rk ? rk : j->it[i].key, rk != NULL, 0, { 0 } };
     }
     return j;
 }
@@ -756,7 +867,7 @@ static void retry_deferred(peer *p)
          * progress */
         vjob *j = job_from_list(p, t.l, t.n, &fatal);
         if (j) {
-            start_job(p, j, 0);
+            start_job(p, j, 0, NULL);
             return;
         }
         if (fatal)
@@ -777,7 +888,7 @@ static void flush_acc(peer *p, int may_inline)
     int fatal;
     vjob *j = acc_take(p, &fatal);
     if (j)
-        start_job(p, j, may_inline);
+        start_job(p, j, may_inline, NULL);
 }
 
 void ingest_flush(ingest *g)

@@ -378,6 +378,11 @@ int main(int argc, char **argv)
         certs_free(&d.id);
         return 1;
     }
+    /* the test runner sets this: every record hash ingest hands to the
+     * store is computed again there, so a record paired with another's
+     * hash fails its batch instead of passing unseen (store.h) */
+    if (getenv("CATALOGD_CHECK_HASHES"))
+        store_check_hashes(d.st, 1);
     if (st->num[CONFIG_DURABLE] && store_set_durable(d.st, 1, err, sizeof err)) {
         log_error(&d, "store: %s", err);
         store_close(d.st);

@@ -76,6 +76,9 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
     if (!s)
         return proto_err(err, errlen, "out of memory");
     s->statm = -1;
+#ifdef STORE_CHECK_HASHES
+    s->check_hashes = 1;   /* a checking build: every hash handed over is computed again */
+#endif
     if (mkdir(dir, 0700) && errno != EEXIST) {
         free(s);
         return proto_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));

@@ -218,6 +218,37 @@ int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results
  * that depends on what the store holds is checked again. */
 int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *results,
                            char *err, size_t errlen);
+/* What a caller computed for a record on another thread, for
+ * store_apply_hashed: its hash, and the step of its author's log chain
+ * (store_sum.c) from the chain value it took to be the one before. */
+typedef struct {
+    proto_id hash;            /* proto_record_hash of exactly the record's bytes */
+    int chained;              /* chain_prev and chain are set */
+    uint8_t chain_prev[32];   /* the author's chain at seq - 1, as the caller took it */
+    uint8_t chain[32];        /* store_chain_step(chain_prev, seq, hash) */
+} store_pre;
+/* One step of an author's log chain: SHA-256(prev || be64(seq) || hash).
+ * Pure: any thread may call it. */
+void store_chain_step(const uint8_t prev[32], uint64_t seq, const uint8_t hash[32], uint8_t out[32]);
+
+/* store_apply_prechecked with each record's hash, and maybe its chain
+ * step, computed by the caller (ingest does it on the thread pool, beside
+ * the signature check).  pre[i].hash must be proto_record_hash of exactly
+ * recs[i].raw[0..raw_len), the bytes stored: it becomes the record's
+ * identity (its version entry, current pointer and log chain), so a wrong
+ * one corrupts the log.  The apply then hashes nothing itself.  A chain
+ * step is used only when the chain the store holds at seq - 1 (as this
+ * transaction has it) is chain_prev; else it is computed here, as it is
+ * when not chained.  pre NULL: as store_apply_prechecked.  With the check
+ * on (store_check_hashes), every hash and chain step handed over is
+ * computed again and a mismatch fails the whole transaction (-1, nothing
+ * written). */
+int store_apply_hashed(store *s, const proto_record *recs, const store_pre *pre, size_t n, int *results,
+                       char *err, size_t errlen);
+/* Turn the check of store_apply_hashed on or off.  It is on from
+ * store_open in a build with STORE_CHECK_HASHES defined (make asan-check),
+ * off otherwise: it costs the SHA-256 the handed hash saves. */
+void store_check_hashes(store *s, int on);
 
 /* Sign a new record as this node (next seq) and apply it, atomically.  The
  * record bytes are returned in *out (malloc'd) when out is non-NULL. */

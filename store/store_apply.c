@@ -395,8 +395,8 @@ int current_recompute_txn(store *s, MDB_txn *txn, const char *kind, const proto_
 
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
  * or NULL). */
-static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, batch_memo *bm,
-                     char *err, size_t errlen)
+static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_pre *given, int rules,
+                     batch_memo *bm, char *err, size_t errlen)
 {
     int pre = precheck_txn(s, txn, r, NULL, rules, bm, err, errlen);
     if (pre != STORE_NEW && pre != STORE_FORK)
@@ -425,8 +425,12 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         if (!ok)
             return STORE_GAP;
     }
+    /* given: the caller's hash and chain step (store_apply_hashed), or NULL */
     proto_id h;
-    proto_record_hash(r->raw, r->raw_len, &h);
+    if (given)
+        h = given->hash;
+    else
+        proto_record_hash(r->raw, r->raw_len, &h);
     uint8_t lk[40];
     memcpy(lk, r->author.b, 32);
     put_be64(lk + 32, r->seq);
@@ -592,8 +596,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
         return -1;
     if (memo_put(txn, bm, WC_LOG, s->log, &k, &v) || memo_put(txn, bm, WC_VV, s->vv, &vk, &vv) ||
         ver_put(s, txn, r, &h, 0, bm) || set_current(s, txn, r, &h, bm) ||
-        chain_append_cur(s, txn, memo_sum_cursor(s, txn, bm), &r->author, r->seq, &h,
-                         run && bm->chain_valid ? bm->chain : NULL, chain))
+        chain_append_pre(s, txn, memo_sum_cursor(s, txn, bm), &r->author, r->seq, &h,
+                         run && bm->chain_valid ? bm->chain : NULL, given, chain))
         return -1;
     author_changed(s, &r->author);   /* its vector entry moved */
     if (run) {
@@ -604,12 +608,38 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, int rules, b
     return STORE_NEW;
 }
 
-static int apply_batch(store *s, const proto_record *recs, size_t n, int *results, int rules,
-                       char *err, size_t errlen)
+/* The first i whose pre[i] is not what recs[i]'s bytes give (its hash,
+ * and its chain step from the chain value it names), or n. */
+static size_t pre_mismatch(const proto_record *recs, const store_pre *pre, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        proto_id h;
+        uint8_t c[32];
+        proto_record_hash(recs[i].raw, recs[i].raw_len, &h);
+        if (memcmp(&h, &pre[i].hash, 32))
+            return i;
+        if (pre[i].chained) {
+            store_chain_step(pre[i].chain_prev, recs[i].seq, h.b, c);
+            if (memcmp(c, pre[i].chain, 32))
+                return i;
+        }
+    }
+    return n;
+}
+
+static int apply_batch(store *s, const proto_record *recs, const store_pre *pre, size_t n, int *results,
+                       int rules, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc;
     batch_memo bm = { 0 };
+    size_t bad;
+    if (pre && s->check_hashes && (bad = pre_mismatch(recs, pre, n)) < n) {
+        char a[PROTO_ID_STR];
+        proto_id_str(&recs[bad].author, a);
+        return proto_err(err, errlen, "the hash or chain step handed over for record %s seq %llu is not "
+                         "what its bytes give", a, (unsigned long long)recs[bad].seq);
+    }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
         return lmdb_err(err, errlen, "begin write", rc);
     s->nactive_ok = 0;   /* counted afresh in each write transaction */
@@ -632,7 +662,7 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
             memo_close(&bm);
             memset(&bm, 0, sizeof bm);
         }
-        r = r ? -1 : apply_txn(s, txn, &recs[i], rules, &bm, NULL, 0);
+        r = r ? -1 : apply_txn(s, txn, &recs[i], pre ? &pre[i] : NULL, rules, &bm, NULL, 0);
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
@@ -664,13 +694,24 @@ static int apply_batch(store *s, const proto_record *recs, size_t n, int *result
 int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
                       char *err, size_t errlen)
 {
-    return apply_batch(s, recs, n, results, 1, err, errlen);
+    return apply_batch(s, recs, NULL, n, results, 1, err, errlen);
 }
 
 int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *results,
                            char *err, size_t errlen)
 {
-    return apply_batch(s, recs, n, results, 0, err, errlen);
+    return apply_batch(s, recs, NULL, n, results, 0, err, errlen);
+}
+
+int store_apply_hashed(store *s, const proto_record *recs, const store_pre *pre, size_t n, int *results,
+                       char *err, size_t errlen)
+{
+    return apply_batch(s, recs, pre, n, results, 0, err, errlen);
+}
+
+void store_check_hashes(store *s, int on)
+{
+    s->check_hashes = on;
 }
 
 /* ---- writing this node's records ---- */
@@ -753,7 +794,7 @@ static int apply_own(store *s, MDB_txn *txn, store_write_item *it, char *err, si
     proto_record *r = &it->rec;
     if (proto_record_decode(it->out, it->out_len, r, err, errlen))
         return -1;
-    int res = apply_txn(s, txn, r, 1, NULL, err, errlen);
+    int res = apply_txn(s, txn, r, NULL, 1, NULL, err, errlen);
     if (res != STORE_NEW) {
         if (res > 0 && err && !err[0])
             proto_err(err, errlen, "record refused: %s", store_result_str(res));

@@ -79,6 +79,7 @@ struct store {
     struct mclosure *closure;
     size_t closure_txn;     /* the committed batch transaction it describes */
     int in_batch;           /* a batch's transaction (apply_batch) is open */
+    int check_hashes;       /* store_apply_hashed computes each hash again */
     /* the policy as the replay running now derives it, turn by turn
      * (store_policy.c); NULL outside a replay */
     struct policy_replay *preplay;
@@ -574,6 +575,10 @@ int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t se
 /* The same, written through cur (a cursor on s->sum in txn, or NULL). */
 int chain_append_cur(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *author, uint64_t seq,
                      const proto_id *hash, const uint8_t *prev, uint8_t *out);
+/* chain_append_cur taking a caller's step (store_pre, NULL: none) when it
+ * was computed from the chain value actually before seq. */
+int chain_append_pre(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *author, uint64_t seq,
+                     const proto_id *hash, const uint8_t *prev, const store_pre *pre, uint8_t *out);
 /* The record held at seq is now the one with `hash` (a fork's new winner):
  * rewrite the sum entries seq..vv.  0 or -1. */
 int chain_rebuild_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);

@@ -88,8 +88,19 @@ int chain_append_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t se
     return chain_append_cur(s, txn, NULL, author, seq, hash, known, out);
 }
 
+void store_chain_step(const uint8_t prev[32], uint64_t seq, const uint8_t hash[32], uint8_t out[32])
+{
+    chain_next(prev, seq, hash, out);
+}
+
 int chain_append_cur(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *author, uint64_t seq,
                      const proto_id *hash, const uint8_t *known, uint8_t *out)
+{
+    return chain_append_pre(s, txn, cur, author, seq, hash, known, NULL, out);
+}
+
+int chain_append_pre(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *author, uint64_t seq,
+                     const proto_id *hash, const uint8_t *known, const store_pre *pre, uint8_t *out)
 {
     uint8_t prev[32], val[64], kb[40];
     if (known)
@@ -97,7 +108,14 @@ int chain_append_cur(store *s, MDB_txn *txn, MDB_cursor *cur, const proto_id *au
     else if (chain_get_txn(s, txn, author, seq - 1, prev, NULL))
         return -1;   /* the log is dense: seq-1 is held */
     memcpy(val, hash->b, 32);
-    chain_next(prev, seq, hash->b, val + 32);
+    /* the caller's step holds only if it started from this very chain
+     * value (it was computed before the records ahead of this one were
+     * written, and a fork among them, say, changes it); it was computed
+     * over the hash handed over with it, which is `hash` */
+    if (pre && pre->chained && !memcmp(pre->chain_prev, prev, 32))
+        memcpy(val + 32, pre->chain, 32);
+    else
+        chain_next(prev, seq, hash->b, val + 32);
     if (out)
         memcpy(out, val + 32, 32);
     MDB_val k = { sum_key(kb, author, seq), kb }, v = { 64, val };

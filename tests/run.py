@@ -13,6 +13,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", "build")
+# daemons under test check every record hash ingest computed on the pool
+# against the bytes it stores (store_check_hashes): a mismatch fails loudly
+os.environ.setdefault("CATALOGD_CHECK_HASHES", "1")
 
 
 def run_unit(path):

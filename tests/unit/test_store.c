@@ -897,6 +897,128 @@ static void member_admission(void **state)
 
 /* ---- refusals ---- */
 
+/* store_apply_hashed: records applied with the hashes and log chain
+ * steps a caller computed (ingest, on the thread pool) give the store
+ * that computing them at apply gives; a step computed from a chain value
+ * that is not the one before the record is not used; with the check on,
+ * a hash or step that is not what the record's bytes give fails the
+ * whole batch and writes nothing; with it off, both are taken as handed
+ * over (what the log's chain commits to): the check, or the caller's
+ * care, is all that keeps a wrong one out. */
+static void apply_hashed(void **state)
+{
+    char err[256], hx[65];
+    enum { N = 5, NS = 5 };
+    store *sf = found(NULL);
+    hexid(M, hx);
+    blob adm = write_rec(sf, F, "member", hx, 0, admit_body(M, ""));
+    store *st[NS];
+    for (int k = 0; k < NS; k++) {
+        st[k] = open_fresh(NULL);
+        bind(st[k], O);
+        copy_genesis(sf, st[k]);
+        assert_int_equal(take_blob(st[k], &adm), STORE_NEW);
+        store_check_hashes(st[k], 0);
+    }
+    proto_id g = genesis_id(sf);
+    uint8_t *raw[N];
+    size_t len[N];
+    proto_record r[N];
+    store_pre pre[N], hashonly[N];
+    int res[N];
+    uint8_t prev[32];
+    assert_int_equal(store_chain_get(st[1], &ids[M].id, 0, prev, NULL), 0);
+    memset(pre, 0, sizeof pre);
+    for (int i = 0; i < N; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", i % 3);
+        raw[i] = sign_as(M, &g, (uint64_t)i + 1, "note", key, 0, text_body(key), &len[i]);
+        assert_int_equal(proto_record_decode(raw[i], len[i], &r[i], err, sizeof err), 0);
+        proto_record_hash(raw[i], len[i], &pre[i].hash);
+        memcpy(pre[i].chain_prev, prev, 32);
+        store_chain_step(prev, (uint64_t)i + 1, pre[i].hash.b, pre[i].chain);
+        pre[i].chained = 1;
+        memcpy(prev, pre[i].chain, 32);
+        hashonly[i] = pre[i];
+        hashonly[i].chained = 0;
+    }
+    /* st[0] computes both at apply, st[1] takes the hashes, st[2] both */
+    assert_int_equal(store_apply_prechecked(st[0], r, N, res, err, sizeof err), 0);
+    assert_int_equal(store_apply_hashed(st[1], r, hashonly, N, res, err, sizeof err), 0);
+    assert_int_equal(store_apply_hashed(st[2], r, pre, N, res, err, sizeof err), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(res[i], STORE_NEW);
+    proto_id d[NS], gg;
+    int hg;
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(store_digest_get(st[k], &d[k], &gg, &hg), 0);
+    assert_memory_equal(&d[0], &d[1], 32);
+    assert_memory_equal(&d[0], &d[2], 32);
+    for (int i = 0; i < N; i++) {
+        uint8_t c0[32], c[32], h[32];
+        assert_int_equal(store_chain_get(st[0], &ids[M].id, (uint64_t)i + 1, c0, NULL), 0);
+        for (int k = 1; k < 3; k++) {
+            assert_int_equal(store_chain_get(st[k], &ids[M].id, (uint64_t)i + 1, c, h), 0);
+            assert_memory_equal(c0, c, 32);
+            assert_memory_equal(h, pre[i].hash.b, 32);
+        }
+    }
+
+    /* a wrong hash for seq 3, the check on: refused, nothing written */
+    store_pre bad[N];
+    memcpy(bad, hashonly, sizeof bad);
+    bad[2].hash.b[0] ^= 1;
+    store_info before = info(st[3]);
+    store_check_hashes(st[3], 1);
+    err[0] = 0;
+    assert_int_equal(store_apply_hashed(st[3], r, bad, N, res, err, sizeof err), -1);
+    assert_non_null(strstr(err, "seq 3"));
+    store_info after = info(st[3]);
+    assert_memory_equal(&before.digest, &after.digest, 32);
+    assert_int_equal(before.records, after.records);
+    assert_int_equal(store_vv_get(st[3], &ids[M].id), 0);
+    /* a chain step that is not the step from the value it names: refused */
+    memcpy(bad, pre, sizeof bad);
+    bad[3].chain[5] ^= 1;
+    assert_int_equal(store_apply_hashed(st[3], r, bad, N, res, err, sizeof err), -1);
+    assert_non_null(strstr(err, "seq 4"));
+    assert_int_equal(store_vv_get(st[3], &ids[M].id), 0);
+    /* the check off: the wrong hash is what the log commits to */
+    store_check_hashes(st[3], 0);
+    memcpy(bad, hashonly, sizeof bad);
+    bad[2].hash.b[0] ^= 1;
+    assert_int_equal(store_apply_hashed(st[3], r, bad, N, res, err, sizeof err), 0);
+    uint8_t h2[32];
+    assert_int_equal(store_chain_get(st[3], &ids[M].id, 3, NULL, h2), 0);
+    assert_memory_equal(h2, bad[2].hash.b, 32);
+    assert_int_equal(store_digest_get(st[3], &d[3], &gg, &hg), 0);
+    assert_memory_not_equal(&d[0], &d[3], 32);
+
+    /* st[4]: a step from a chain value that is not the one before seq 2
+     * is not used, whatever it says; one from the right value is, as
+     * handed over (the check off) */
+    memcpy(bad, pre, sizeof bad);
+    bad[1].chain_prev[0] ^= 1;
+    memset(bad[1].chain, 0xee, 32);   /* would corrupt every later chain */
+    bad[4].chain[0] ^= 1;             /* from the right value: taken */
+    assert_int_equal(store_apply_hashed(st[4], r, bad, N, res, err, sizeof err), 0);
+    uint8_t c0[32], c4[32];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(store_chain_get(st[0], &ids[M].id, (uint64_t)i + 1, c0, NULL), 0);
+        assert_int_equal(store_chain_get(st[4], &ids[M].id, (uint64_t)i + 1, c4, NULL), 0);
+        assert_memory_equal(c0, c4, 32);
+    }
+    assert_int_equal(store_chain_get(st[4], &ids[M].id, 5, c4, NULL), 0);
+    assert_memory_equal(c4, bad[4].chain, 32);
+
+    for (int i = 0; i < N; i++)
+        free(raw[i]);
+    free(adm.b);
+    for (int k = 0; k < NS; k++)
+        store_close(st[k]);
+    store_close(sf);
+}
+
 static void refusals(void **state)
 {
     char err[256], hx[65], hxx[65], hxr[65];
@@ -2983,6 +3105,7 @@ int main(void)
         cmocka_unit_test(member_expulsion_cut),
         cmocka_unit_test(member_admission_quorum),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(apply_hashed),
         cmocka_unit_test(equivocation),
         cmocka_unit_test(genesis_never_replaced),
         cmocka_unit_test(digest_order_independent),
