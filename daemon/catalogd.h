@@ -47,7 +47,7 @@ enum catalogd_refusal {
 };
 
 /* Why a peer's records were refused (ingest.c): the connection is closed,
- * except for RECORD_FORMER and the rekey's two. */
+ * except for RECORD_FORMER, the rekey's two and RECORD_CHAIN_WAIT. */
 enum catalogd_record_refusal {
     RECORD_MALFORMED,            /* not a record */
     RECORD_RULES,                /* breaks the store's or its kind's rules */
@@ -58,6 +58,9 @@ enum catalogd_record_refusal {
                                   * cut: dropped, the connection stays (as FORMER) */
     RECORD_REKEY_WAIT,           /* signed by a key of a rekey not decided here yet:
                                   * set aside as a gap, the connection stays */
+    RECORD_CHAIN_WAIT,           /* a gap that took its predecessor's key in triage and
+                                  * did not verify under it: set aside as the gap it
+                                  * is, judged again once the predecessor is stored */
     RECORD_REFUSALS
 };
 

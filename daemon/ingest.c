@@ -73,6 +73,8 @@ typedef struct {
     int ok;                   /* passed the rules and its signature verified */
     int refused;              /* broke a rule (text, its kind's validator) */
     int malformed;            /* of them: its body is no valid body at all */
+    int chained;              /* the store said gap: it took its predecessor's key
+                               * (in this batch, or the job before), a guess */
 } vitem;
 
 /* key: the key of the author's next seq — borrowed from it[], or owned
@@ -428,6 +430,21 @@ static void verify_done(uv_work_t *w, int status)
             refuse_rekeyed(p, &j->r[i], &rekey_logged);
             continue;
         }
+        if (!j->it[i].ok && !j->it[i].refused && j->it[i].chained) {
+            /* Its predecessor's key was triage's guess, not the store's
+             * word: the record may be signed by a rekey's new key from the
+             * seq after a cut its predecessor is at (an honest relay sends
+             * both, maybe before this node holds a single vote).  It waits
+             * like the gap the store called it, and is judged under the
+             * key of its own (author, seq) once its predecessor is stored:
+             * a forgery is refused, and its sender closed, then.  Closing
+             * here dropped the relay's whole batch, the votes with it,
+             * each time it was sent. */
+            d->counters.records_refused[RECORD_CHAIN_WAIT]++;
+            if (p->state == PEER_ESTABLISHED)
+                defer_rec(g, &j->r[i], STORE_GAP, &avc);
+            continue;
+        }
         if (j->it[i].refused && !refused) {
             refr = j->r[i];
             refused = &refr;
@@ -728,6 +745,7 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
             if (j->n != i)
                 j->r[j->n] = *r;   /* j->n < i: a record looked at already */
             j->it[j->n].key = k;
+            j->it[j->n].chained = pcs[i] == STORE_GAP;
             if (alts && alts[i].n && (j->it[j->n].alt = malloc(sizeof *alts))) {
                 *j->it[j->n].alt = alts[i];
                 alts[i].n = 0;

@@ -125,6 +125,7 @@ static const char *const refusal_names[REFUSED_REASONS] = {
 static const char *const record_refusal_names[RECORD_REFUSALS] = {
     [RECORD_MALFORMED] = "malformed", [RECORD_RULES] = "rules", [RECORD_SEQ_JUMP] = "seq_jump",
     [RECORD_FORMER] = "former_member", [RECORD_REKEY_CUT] = "rekey_cut", [RECORD_REKEY_WAIT] = "rekey_wait",
+    [RECORD_CHAIN_WAIT] = "chain_wait",
 };
 
 /* ---- per member ---- */

@@ -80,3 +80,36 @@ def test_new_key_waits_and_old_key_after_the_cut_is_refused(env):
     c.start()
     wait_until(lambda: has_note(a, "k1", mid), 20 * SLOW, what="a to take the new key's record")
     assert not has_note(a, "thief", mid)
+
+
+def test_new_key_after_its_predecessor_in_one_batch_waits(env):
+    """A relay sends M's record at the cut (old key) and the new key's
+    first record after it, likely in one batch, to a node where the epoch
+    is open.  Triage gives the second its predecessor's key; it does not
+    verify there, and that is no forgery: it waits under the epoch's key
+    (rekey_wait; or, had the votes come in the same batch, chain_wait
+    first: tests/unit/test_rekeyrand.c models that, REKEY_CHAINWAIT) and
+    the relay stays connected."""
+    a = env.found()
+    m = env.join(a)   # the member whose key is lost
+    c = env.join(a)   # the relay: holds M's record at the cut and K's next one
+    e = env.join(a)   # the node that receives both in one batch
+    mid = m.member_id()
+    m.ctl("put", "note", "m1", "v=1")
+    wait_until(lambda: digests_equal([a, m, c, e]), 20, what="four nodes in sync")
+    e.stop()
+    m.ctl("put", "note", "m2", "v=at the cut")
+    wait_until(lambda: has_note(c, "m2", mid), 20, what="c to take M's record at the cut")
+    for n in (a, m, c):
+        n.stop()
+    kdir = os.path.join(env.tmp, "newkey")
+    rekeyrule(env, c, mid, kdir, "--sign", "note", "k1", "v=by the new key")
+    # e holds M up to the seq before the cut: the cut is e's vv + 1
+    rekeyrule(env, e, mid, kdir, "--open", "vv+1")
+    e.start()
+    c.start()
+    wait_until(lambda: has_note(e, "m2", mid), 20 * SLOW, what="e to take M's record at the cut")
+    wait_until(lambda: refused(e, "rekey_wait") >= 1, 20 * SLOW, what="e to set the new key's record aside")
+    assert "bad signature" not in e.logtext()
+    assert established(e, c)
+    assert not has_note(e, "k1", mid)

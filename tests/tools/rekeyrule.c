@@ -15,7 +15,8 @@
  *       signed by it at that seq is stored (a node that derived a rekey
  *       and holds the new key's first record)
  *
- * CUT "vv" is MEMBER's highest seq held in DIR.  --open and --decide
+ * CUT "vv" is MEMBER's highest seq held in DIR, "vv+N" N seqs beyond it
+ * (a cut at a record DIR does not hold yet).  --open and --decide
  * replace whatever rules were there.  KDIR gets a new
  * identity (certs_init) if it holds none.  Exit 0, or 1 with a message.
  */
@@ -36,8 +37,15 @@ static int die(const char *what, const char *err)
     return 1;
 }
 
-/* CUT given as "vv": the member's highest seq held in DIR */
+/* CUT given as "vv" or "vv+N": the member's highest seq held in DIR (plus N) */
 #define VV (1ll << 62)
+
+static long long cut_arg(const char *a)
+{
+    if (strncmp(a, "vv", 2))
+        return atoll(a);
+    return VV + (a[2] == '+' ? atoll(a + 3) : 0);
+}
 
 int main(int argc, char **argv)
 {
@@ -51,9 +59,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--key-dir") && i + 1 < argc)
             kdir = argv[++i];
         else if (!strcmp(argv[i], "--open") && i + 1 < argc)
-            open_cut = !strcmp(argv[++i], "vv") ? VV : atoll(argv[i]);
+            open_cut = cut_arg(argv[++i]);
         else if (!strcmp(argv[i], "--decide") && i + 1 < argc)
-            decide_cut = !strcmp(argv[++i], "vv") ? VV : atoll(argv[i]);
+            decide_cut = cut_arg(argv[++i]);
         else if (!strcmp(argv[i], "--sign") && i + 3 < argc) {
             kind = argv[++i];
             key = argv[++i];
@@ -88,10 +96,10 @@ int main(int argc, char **argv)
     if (mdb_txn_begin(s->env, NULL, 0, &t))
         return die(data, "store busy");
     uint64_t next = vv_get_txn(s, t, &mid) + 1;
-    if (open_cut == VV)
-        open_cut = (long long)next - 1;
-    if (decide_cut == VV)
-        decide_cut = (long long)next - 1;
+    if (open_cut >= VV)
+        open_cut = (long long)next - 1 + (open_cut - VV);
+    if (decide_cut >= VV)
+        decide_cut = (long long)next - 1 + (decide_cut - VV);
     if (open_cut >= 0)
         rc = rekey_arrival_clear_txn(s, t) || rekey_alt_put_txn(s, t, &mid, (uint64_t)open_cut, spki, (size_t)sl);
     else if (decide_cut >= 0)

@@ -45,7 +45,9 @@
  * directory for the stores (default /tmp); REKEY_MIN=1 with REKEY_SEED
  * shrinks a failing world (drops records while the same property fails
  * under one of a few delivery seeds) and prints what is left;
- * REKEY_BMAX=N batches of at most N records; REKEY_CHAIN=0 no record takes
+ * REKEY_BMAX=N batches of at most N records; REKEY_CHAINWAIT=0 a record
+ * that took its predecessor's key and verifies under none is a forgery (as
+ * ingest took it before RECORD_CHAIN_WAIT); REKEY_CHAIN=0 no record takes
  * its predecessor's key in a batch (ingest's triage does); REKEY_BREAK=1
  * gives the last store every record but the world's last one (the checks
  * must fail).  Identities and the genesis are deterministic: a seed is the
@@ -815,7 +817,7 @@ static void sb_printf(sbuf *s, const char *fmt, ...)
  * close an honest sender.  O_BADSIG0: the same before the store holds any
  * rekey vote of its author (a new key's record is then a forgery to any
  * node: the design's own limit). */
-enum { O_BADSIG = 100, O_UNOFFERED = 101, O_ALTGAP = 102, O_ALTFORMER = 103, O_BADSIG0 = 104 };
+enum { O_BADSIG = 100, O_UNOFFERED = 101, O_ALTGAP = 102, O_ALTFORMER = 103, O_BADSIG0 = 104, O_CHAINWAIT = 105 };
 
 static const char *outcome_str(int o)
 {
@@ -828,6 +830,8 @@ static const char *outcome_str(int o)
         return "altgap";
     if (o == O_ALTFORMER)
         return "altformer";
+    if (o == O_CHAINWAIT)
+        return "chainwait";
     if (o == O_UNOFFERED)
         return "-";
     return o >= 0 && o <= STORE_FORMER ? s[o] : "?";
@@ -853,6 +857,8 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
     char err[256];
     const char *ch = getenv("REKEY_CHAIN");
     int chain = !ch || atoi(ch);   /* REKEY_CHAIN=0: no predecessor's key (a node that does not chain) */
+    const char *cw = getenv("REKEY_CHAINWAIT");
+    int chain_wait = !cw || atoi(cw);   /* REKEY_CHAINWAIT=0: such a record is a forgery (ingest before) */
     sort_world = w;
     qsort(idx, n, sizeof *idx, idx_cmp);
     sort_world = NULL;
@@ -887,7 +893,7 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
             k = acck[na - 1];
             EVP_PKEY_up_ref(k);
             out[i] = STORE_NEW;
-            chained[na] = 1;   /* no alternative keys: ingest has none for it either */
+            chained[na] = 1;
         }
         EVP_PKEY_free(rk);
         if (out[i] == STORE_NEW || out[i] == STORE_FORK) {
@@ -900,9 +906,15 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
     for (size_t j = 0; j < na; j++) {
         size_t i = acc[j];
 #ifdef STORE_REKEY_ALT_KEYS
-        int v = acck[j] ? store_verify_alt(&r[i], acck[j], chained[j] ? NULL : &alts[i]) : -1;
+        /* a record that takes its predecessor's key keeps the keys a rekey
+         * brings for its own (author, seq): ingest's triage hands them on */
+        int v = acck[j] ? store_verify_alt(&r[i], acck[j], &alts[i]) : -1;
         if (v != STORE_NEW) {
             out[i] = v == STORE_GAP ? O_ALTGAP : v == STORE_FORMER ? O_ALTFORMER : O_BADSIG;
+            /* one that took its predecessor's key waits as the gap the
+             * store called it (daemon/ingest.c, RECORD_CHAIN_WAIT) */
+            if (out[i] == O_BADSIG && chained[j] && chain_wait)
+                out[i] = O_CHAINWAIT;
             uint32_t gen = 0;
             uint64_t open = 0;
             if (out[i] == O_BADSIG && store_member_rekeys(s, &r[i].author, &gen, &open, NULL, NULL) == 0 &&
