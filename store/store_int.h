@@ -404,6 +404,11 @@ void rekey_replay_free(rekey_replay *rr);
  * replay's key schedule (UINT64_MAX: registers x, reads its log as it
  * stands).  Only a decided cut or a candidate's lowers it (rekey_inputs). */
 int rekey_replay_subject_cut(rekey_replay *rr, const proto_id *x, uint64_t cut);
+/* How many subjects were registered and cuts lowered so far: unchanged
+ * by a pass of rekey_inputs when the versions it read name no new one. */
+size_t rekey_replay_moves(const rekey_replay *rr);
+/* The i-th subject (NULL past the last). */
+const proto_id *rekey_replay_subject(const rekey_replay *rr, size_t i);
 /* Every cut of the decisions this replay applies, as subject cuts.  0 or -1. */
 int rekey_replay_decided_cuts(rekey_replay *rr);
 /* The lowest cut named for x (UINT64_MAX: x is no subject): below it

@@ -218,6 +218,7 @@ struct rekey_replay {
     rk_subj *subj;
     size_t n, cap;
     int sorted;
+    size_t moves;   /* subjects registered and lo lowered so far (rekey_inputs' passes) */
     int oom;   /* bookkeeping failed: the rederive fails */
 };
 
@@ -306,10 +307,23 @@ int rekey_replay_subject_cut(rekey_replay *rr, const proto_id *x, uint64_t cut)
         e->id = *x;
         e->lo = UINT64_MAX;
         rr->sorted = 0;
+        rr->moves++;
     }
-    if (cut < e->lo)
+    if (cut < e->lo) {
         e->lo = cut;
+        rr->moves++;
+    }
     return 0;
+}
+
+size_t rekey_replay_moves(const rekey_replay *rr)
+{
+    return rr->moves;
+}
+
+const proto_id *rekey_replay_subject(const rekey_replay *rr, size_t i)
+{
+    return i < rr->n ? &rr->subj[i].id : NULL;
 }
 
 int rekey_replay_decided_cuts(rekey_replay *rr)

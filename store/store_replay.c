@@ -1097,33 +1097,37 @@ static int vote_ref_cmp(const void *a, const void *b)
     return memcmp(x->voter, y->voter, 32);
 }
 
-/* Every subject of a rekey vote in base is registered; its log is read as
- * the schedule's versions beyond a cut only when that cut can be decided:
+/* Every subject of a rekey vote in base, or in read (the list a pass of
+ * rekey_inputs read, NULL: none), is registered; its log is read as the
+ * schedule's versions beyond a cut only when that cut can be decided:
  * one named for (X, gen, cut) by votes of two distinct authors or more
  * (the decision procedure's candidates, rekey_replay_epoch, are among
  * these), or a decision's (rekey_replay_decided_cuts).  A single or stale
  * vote that can never be a candidate costs no walk of X's log. */
-static int rekey_candidate_cuts(const mrefs *base, rekey_replay *rr)
+static int rekey_candidate_cuts(const mrefs *base, const mrefs *read, rekey_replay *rr)
 {
+    const mrefs *ls[2] = { base, read };
     size_t n = 0;
-    for (size_t i = 0; i < base->n; i++)
-        n += base->v[i].op == MEMBER_OP_REKEY && base->v[i].cut;
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; ls[l] && i < ls[l]->n; i++)
+            n += ls[l]->v[i].op == MEMBER_OP_REKEY && ls[l]->v[i].cut;
     if (!n)
         return 0;
     vote_ref *v = malloc(n * sizeof *v);
     if (!v)
         return -1;
     n = 0;
-    for (size_t i = 0; i < base->n; i++) {
-        const mref *m = &base->v[i];
-        if (m->op != MEMBER_OP_REKEY || !m->cut)
-            continue;
-        memcpy(v[n].subj, m->subj, 32);
-        memcpy(v[n].voter, m->key + 8, 32);
-        v[n].gen = m->gen;
-        v[n].cut = m->cut;
-        n++;
-    }
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; ls[l] && i < ls[l]->n; i++) {
+            const mref *m = &ls[l]->v[i];
+            if (m->op != MEMBER_OP_REKEY || !m->cut)
+                continue;
+            memcpy(v[n].subj, m->subj, 32);
+            memcpy(v[n].voter, m->key + 8, 32);
+            v[n].gen = m->gen;
+            v[n].cut = m->cut;
+            n++;
+        }
     qsort(v, n, sizeof *v, vote_ref_cmp);
     int ret = 0;
     for (size_t i = 0; i < n && !ret;) {
@@ -1138,17 +1142,58 @@ static int rekey_candidate_cuts(const mrefs *base, rekey_replay *rr)
     return ret;
 }
 
+static int rekey_inputs_pass(store *s, MDB_txn *txn, const mrefs *base, rekey_replay *rr, mrefs *out, arena *ar,
+                             uint8_t *buf);
+
 /* The subjects of the rekey votes in base (the log's membership records,
- * in log order), their admission keys; into *out the list this replay
- * reads.  0 or -1. */
+ * in log order) and in the versions read, their admission keys; into *out
+ * the list this replay reads.  0 or -1.
+ *
+ * A subject's versions beyond its cut may sit apart or in fork evidence
+ * (the last derivation's schedule put them there) and hold votes that
+ * base lacks: about another member (its subject), or naming a cut.  Such
+ * a vote counts as it would in the log, or the derivation would depend on
+ * where the versions sat and not on the versions held (a rederive then
+ * derives another result): the pass is repeated with the votes read until
+ * they register no subject and lower no cut.  Each pass that repeats does
+ * one of those, so there are at most as many as the votes; when the
+ * versions read hold no vote base lacks, the subjects' logs are walked
+ * once, as before. */
 static int rekey_inputs(store *s, MDB_txn *txn, const mrefs *base, rekey_replay *rr, mrefs *out, arena *ar)
 {
     uint8_t *buf = malloc(PROTO_RECORD_MAX);
     int ret = -1;
     if (!buf)
         return -1;
-    if (rekey_candidate_cuts(base, rr) || rekey_replay_decided_cuts(rr))
+    if (rekey_replay_decided_cuts(rr))
         goto out;
+    for (int pass = 0;; pass++) {
+        size_t moves = rekey_replay_moves(rr);
+        if (rekey_candidate_cuts(base, pass ? out : NULL, rr))
+            goto out;
+        if (pass && rekey_replay_moves(rr) == moves)
+            break;
+        if (rekey_inputs_pass(s, txn, base, rr, out, ar, buf))
+            goto out;
+    }
+    /* the votes this replay reads, for the decision procedure's candidates */
+    for (size_t i = 0; i < out->n; i++)
+        if (out->v[i].op == MEMBER_OP_REKEY && out->v[i].cut &&
+            rekey_replay_held(rr, (const proto_id *)out->v[i].subj, (const proto_id *)(out->v[i].key + 8),
+                              out->v[i].gen, out->v[i].cut))
+            goto out;
+    ret = 0;
+out:
+    free(buf);
+    return ret;
+}
+
+/* One pass of rekey_inputs with the subjects and cuts registered so far:
+ * into *out the list read (base up to each subject's cut, the schedule's
+ * versions beyond it).  0 or -1. */
+static int rekey_inputs_pass(store *s, MDB_txn *txn, const mrefs *base, rekey_replay *rr, mrefs *out, arena *ar,
+                             uint8_t *buf)
+{
     rekey_replay_subjects_done(rr);
     /* admission keys: the genesis's author's, or an admission's whose
      * certificate is the subject's */
@@ -1167,7 +1212,7 @@ static int rekey_inputs(store *s, MDB_txn *txn, const mrefs *base, rekey_replay 
             decode_cert_member_memo(s, &r, &sm) || memcmp(&sm.id, who, 32))
             continue;
         if (rekey_replay_admission(rr, who, sm.spki, sm.spki_len))
-            goto out;
+            return -1;
     }
     out->n = 0;
     for (size_t i = 0; i < base->n; i++) {
@@ -1179,7 +1224,7 @@ static int rekey_inputs(store *s, MDB_txn *txn, const mrefs *base, rekey_replay 
             size_t nc = out->cap ? out->cap * 2 : 64;
             mref *nv = realloc(out->v, nc * sizeof *nv);
             if (!nv)
-                goto out;
+                return -1;
             out->v = nv;
             out->cap = nc;
         }
@@ -1187,44 +1232,13 @@ static int rekey_inputs(store *s, MDB_txn *txn, const mrefs *base, rekey_replay 
     }
     subj_add sa = { out, ar, 0 };
     /* each subject once (the walk appends its versions beyond lo) */
-    {
-        proto_id *done = NULL;
-        size_t nd = 0;
-        for (size_t i = 0; i < base->n; i++) {
-            const mref *m = &base->v[i];
-            if (m->op != MEMBER_OP_REKEY)
-                continue;
-            size_t j = 0;
-            while (j < nd && memcmp(done[j].b, m->subj, 32))
-                j++;
-            if (j < nd)
-                continue;
-            proto_id *nd2 = realloc(done, (nd + 1) * sizeof *nd2);
-            if (!nd2) {
-                free(done);
-                goto out;
-            }
-            done = nd2;
-            memcpy(done[nd++].b, m->subj, 32);
-            if (rekey_subject_log(s, txn, rr, (const proto_id *)m->subj, subj_version, &sa)) {
-                free(done);
-                goto out;
-            }
-        }
-        free(done);
-    }
+    const proto_id *x;
+    for (size_t i = 0; (x = rekey_replay_subject(rr, i)); i++)
+        if (rekey_subject_log(s, txn, rr, x, subj_version, &sa))
+            return -1;
     if (out->n)
         qsort(out->v, out->n, sizeof *out->v, mref_log_cmp);
-    /* the votes this replay reads, for the decision procedure's candidates */
-    for (size_t i = 0; i < out->n; i++)
-        if (out->v[i].op == MEMBER_OP_REKEY && out->v[i].cut &&
-            rekey_replay_held(rr, (const proto_id *)out->v[i].subj, (const proto_id *)(out->v[i].key + 8),
-                              out->v[i].gen, out->v[i].cut))
-            goto out;
-    ret = 0;
-out:
-    free(buf);
-    return ret;
+    return 0;
 }
 
 /* Whether a's next record may be taken now: it has one, and it is not

@@ -33,12 +33,13 @@
 #include "catalog/schema.h"
 
 /* members F (founder), A, B, C; X the member whose key is lost; K, K2, K3
- * new keys of X (X's code and name); P a sock-puppet */
-enum { F, A, B, C, X, K, K2, K3, P, NIDS };
+ * new keys of X (X's code and name); P a sock-puppet; KA a new key of A
+ * (A's code and name) */
+enum { F, A, B, C, X, K, K2, K3, P, KA, NIDS };
 static const char *const id_code[NIDS] = { "131059", "131024", "131032", "131041", "131016",
-                                            "131016", "131016", "131016", "011002" };
+                                            "131016", "131016", "131016", "011002", "131024" };
 static const char *const id_name[NIDS] = { "文京区", "中央区", "港区", "新宿区", "千代田区",
-                                           "千代田区", "千代田区", "千代田区", "札幌市" };
+                                           "千代田区", "千代田区", "千代田区", "札幌市", "中央区" };
 
 static char tmpdir[64];
 static certs_identity ids[NIDS];
@@ -172,6 +173,23 @@ static size_t note_as(world *w, int author, int key, uint64_t seq, const char *k
     proto_body *b = proto_body_new();
     proto_body_str(b, "v", v);
     return add_at(w, author, key, seq, 0, "note", k, b);
+}
+
+/* author's vote (signed with identity key's key at seq) that subj signs
+ * with identity nk's key after cut (epoch gen). */
+static size_t vote_about(world *w, int author, int key, uint64_t seq, int subj, int nk, uint64_t cut)
+{
+    char k[65];
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "rekey");
+    proto_body_str(b, "code", ids[nk].code);
+    proto_body_str(b, "name", ids[nk].name);
+    proto_body_bin(b, "cert", ids[nk].der, ids[nk].der_len);
+    proto_body_int(b, "cut", (int64_t)cut);
+    proto_body_int(b, "gen", 0);
+    proto_body_str(b, "reason", "鍵の紛失");
+    hexof(subj, k);
+    return add_at(w, author, key, seq, 0, "member", k, b);
 }
 
 /* by's vote that X signs with identity nk's key after cut (epoch gen),
@@ -1028,6 +1046,59 @@ static void any_order_same_result(void **state)
     world_free(&w);
 }
 
+/* A rekey subject is read from every version held, wherever it sits.
+ * X's old key votes that A signs with KA (X seq 4, the only vote about
+ * A: it opens A's epoch).  B and F vote K for X at cut 3: decided, and X
+ * seq 4 goes apart.  A's vote for X at cut 2, dated before theirs, comes
+ * last: it fixes X's epoch at cut 2, the decision is unmade and X seq 4
+ * is back in X's log.  The derivation that unmade it read X seq 4 from
+ * records apart (X's log beyond the candidate cut 3 is read as the
+ * versions valid under the schedule), and it must take it as the vote it
+ * is: A's epoch open, as a derivation from scratch finds it (an earlier
+ * version registered the rekey subjects from the votes in the log only,
+ * and A's epoch was missing until the next rederive). */
+static void subject_voted_from_apart(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    char err[256];
+    uint64_t v = base3(&w);
+    admit_as(&w, F, F, 0, B);   /* 4 members: quorum 2 */
+    vote_about(&w, X, X, v + 1, A, KA, 1);
+    uint64_t ta = (w.t += 1000);   /* A's vote, backdated before B's and F's */
+    vote(&w, B, K, v, 0);
+    vote(&w, F, K, v, 0);
+    size_t late = vote_t(&w, A, K, v - 1, 0, ta);
+    size_t o[WMAX], n = 0;
+    for (size_t i = 1; i < w.n; i++)
+        if (i != late)
+            o[n++] = i;
+    store *s = fed(&w, o, n, 1, NULL);
+    expect_key(s, v + 1, K);   /* decided: X seq 4 set apart */
+    assert_int_equal(store_vv_get(s, &ids[X].id), v);
+    feed(s, &w, &late, 1, 1, NULL);
+    expect_key(s, v + 1, X);   /* unmade: X seq 4 back in the log */
+    assert_int_equal(store_vv_get(s, &ids[X].id), v + 1);
+    uint32_t gen = 9;
+    uint64_t open_a = 0;
+    assert_int_equal(store_member_rekeys(s, &ids[A].id, &gen, &open_a, NULL, NULL), 0);
+    assert_int_equal(gen, 0);
+    assert_int_equal(open_a, 1);   /* A's epoch, opened by X seq 4 */
+    fprint f1, f2;
+    fingerprint(s, &f1);
+    int changed = 1;
+    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+    assert_int_equal(changed, 0);
+    fingerprint(s, &f2);
+    fp_same(&f1, &f2, "rederived");
+    drop(s);
+    store *ref = fed_all(&w, 1, NULL);
+    fingerprint(ref, &f2);
+    fp_same(&f1, &f2, "in order");
+    drop(ref);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1043,6 +1114,7 @@ int main(void)
         cmocka_unit_test(backdated_competitor_completing_earlier_wins),
         cmocka_unit_test(second_rekey_after_the_first),
         cmocka_unit_test(any_order_same_result),
+        cmocka_unit_test(subject_voted_from_apart),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
