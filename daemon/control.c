@@ -328,13 +328,35 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
 static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                           char *err, size_t errlen)
 {
-    char op[16], addr[256] = "", target[128] = "";
+    char op[16], addr[256] = "", target[256] = "", reason[STORE_EXPEL_REASON_MAX + 1] = "";
     proto_id subj = d->id.id;
+    store_member sm;
+    int expel = 0;
     if (proto_map_str(req, len, "op", op, sizeof op))
         return proto_err(err, errlen, "member command needs an op");
     proto_map_str(req, len, "address", addr, sizeof addr);
-    if (!proto_map_str(req, len, "member", target, sizeof target) && proto_id_parse(target, &subj))
+    expel = !strcmp(op, "expel");
+    if (expel) {
+        /* the member as `member rekey` and `member show` take it: a member
+         * id, a 団体コード or a 団体名; and why, which goes into the record */
+        if (proto_map_str(req, len, "member", target, sizeof target) || !target[0])
+            return proto_err(err, errlen, "除名する加盟団体を指定してください（member id、団体コードか団体名）");
+        if (rekey_member_ref(d->st, target, &subj, err, errlen))
+            return -1;
+        if (proto_map_str(req, len, "reason", reason, sizeof reason) || !reason[0] ||
+            !proto_utf8_valid(reason, strlen(reason)))
+            return proto_err(err, errlen, "--reason で除名の理由を書いてください（UTF-8 で 1〜%u バイト）",
+                             STORE_EXPEL_REASON_MAX);
+        if (!memcmp(&subj, &d->id.id, 32))
+            return proto_err(err, errlen, "このノード自身は除名できません（脱退は catalogctl member leave）");
+        int got = store_member_get(d->st, &subj, &sm);
+        if (got < 0)
+            return proto_err(err, errlen, "ストアを読めません");
+        if (got == 1)
+            return proto_err(err, errlen, "加盟団体 %s はこのノードでは知られていません", target);
+    } else if (!proto_map_str(req, len, "member", target, sizeof target) && proto_id_parse(target, &subj)) {
         return proto_err(err, errlen, "not a member id: %s", target);
+    }
     if (!strcmp(op, "address") && !addr[0])
         return proto_err(err, errlen, "address needs HOST:PORT");
     char key[65];
@@ -343,17 +365,26 @@ static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     proto_body_str(b, "op", op);
     if (addr[0])
         proto_body_str(b, "address", addr);
-    if (!strcmp(op, "expel"))
+    if (expel) {
         /* how much of its log this node holds: the expelled member's
          * records up to there stay acceptable everywhere (store_gov.c) */
         proto_body_int(b, "seq", (int64_t)store_vv_get(d->st, &subj));
+        proto_body_str(b, "reason", reason);
+    }
     int rc = node_publish_one(d, "member", key, 0, b, NULL, NULL, err, errlen);
     proto_body_free(b);
     if (rc)
         return -1;
     proto_map m;
+    char ids[PROTO_ID_STR];
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
+    if (expel) {
+        proto_id_str(&subj, ids);
+        proto_map_put_str(&m, "member_id", ids);
+        proto_map_put_str(&m, "code", sm.code);
+        proto_map_put_str(&m, "name", sm.name);
+    }
     proto_map_end(&m);
     return 0;
 }
@@ -479,6 +510,15 @@ static int show_vote(void *ctx, const uint8_t *rec, size_t len)
     proto_map_put_str(&e, "op", op);
     proto_map_put_u64(&e, "seq", r.seq);
     proto_map_put_u64(&e, "time_ms", r.time_ms);
+    /* an expulsion's (or a rekey vote's) reason, as the validator let it
+     * in: bounded, UTF-8 for an expulsion; "" when the record has none */
+    const char *why = "";
+    size_t wl = 0;
+    if (proto_body_get_str(&r, "reason", &why, &wl))
+        why = "", wl = 0;
+    proto_map_key(&e, "reason");
+    msgpack_pack_str(&c->votes.tpk, wl);
+    msgpack_pack_str_body(&c->votes.tpk, why, wl);
     proto_map_end(&e);
     return show_full(&c->votes, ++c->votes.n);
 }
@@ -658,7 +698,8 @@ static const control_cmd commands[] = {
     { "put", NULL, put_add, NULL, CONTROL_WRITE, "write a record: kind, key, fields, tombstone (group-committed)" },
     { "cput", catalog_cmd_put, NULL, NULL, CONTROL_WRITE, "write certifications and adoptions: items" },
     { "member_add", cmd_member_add, NULL, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
-    { "member_set", cmd_member_set, NULL, NULL, CONTROL_WRITE, "address, leave or expel: op [, address, member]" },
+    { "member_set", cmd_member_set, NULL, NULL, CONTROL_WRITE,
+      "address, leave or expel: op [, address] [, member (expel: id, code or name), reason (expel)]" },
     { "member_rekey", rekey_cmd, NULL, NULL, CONTROL_WRITE,
       "vote to replace a member's lost or stolen key: member (id, code or name), cert, reason [, cut]" },
     { "policy_propose", policy_cmd_propose, NULL, NULL, CONTROL_WRITE,
