@@ -273,3 +273,23 @@ def test_search_pages_catalog_changed_between_pages(env):
     assert rc == 1 and "完全な一覧を得られませんでした" in err, (rc, err)
     assert err.count("最初から読み直します") == 3, err
     assert "頁-" not in out, out[:300]
+
+
+def test_truncated_replies_are_flagged(env):
+    """A reply cut at NODE_CONTROL_PAGE_BYTES says "truncated", and
+    catalogctl warns on stderr in Japanese: the history of one key whose
+    100 versions of ~48 KB are more than one reply holds."""
+    a = env.found()
+    for i in range(100):
+        a.ctl("put", "note", "big", *[f"t{k}={i:03d}" + "x" * 16000 for k in range(3)])
+    rep = control(a, {"cmd": "history", "kind": "note", "key": "big"})
+    assert rep["ok"] and rep.get("truncated") is True and 0 < len(rep["records"]) < 100, \
+        (rep.get("truncated"), len(rep.get("records", [])))
+    rc, out, err = a.run("history", "note", "big")
+    assert rc == 0 and "打ち切られています" in err, err
+    rc, out, err = a.run("history", "note", "big", "--json")
+    assert rc == 0 and "打ち切られています" in err, err
+    # an answer that is whole says nothing
+    a.ctl("put", "note", "small", "text=1")
+    rc, out, err = a.run("history", "note", "small")
+    assert rc == 0 and "打ち切られています" not in err, err
