@@ -548,13 +548,15 @@ static int show_fork(void *ctx, const uint8_t *rec, size_t len)
  * member signed: bounded by its log, and by this). */
 #define SHOW_KEYS_MAX 256
 
-typedef struct { proto_id ids[SHOW_KEYS_MAX]; uint64_t from[SHOW_KEYS_MAX]; size_t n; } show_keys;
+typedef struct { proto_id ids[SHOW_KEYS_MAX]; uint64_t from[SHOW_KEYS_MAX]; size_t n; int cut; } show_keys;
 
 static int show_key(void *ctx, uint64_t from_seq, const proto_id *key_id)
 {
     show_keys *k = ctx;
-    if (k->n >= SHOW_KEYS_MAX)
+    if (k->n >= SHOW_KEYS_MAX) {
+        k->cut = 1;   /* the reply says "truncated" */
         return 1;
+    }
     k->ids[k->n] = *key_id;
     k->from[k->n++] = from_seq;
     return 0;
@@ -566,6 +568,7 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
     char target[PROTO_ID_STR + 8], id[PROTO_ID_STR], by[PROTO_ID_STR] = "";
     show_ctx c = { .d = d };
     store_member m;
+    int keys_cut = 0;
     if (proto_map_str(req, len, "member", target, sizeof target))
         return proto_err(err, errlen, "member show needs a member id");
     if (proto_id_parse(target, &c.id) && rekey_member_ref(d->st, target, &c.id, err, errlen))
@@ -606,6 +609,7 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
         show_keys *k = malloc(sizeof *k);
         if (k) {
             k->n = 0;
+            k->cut = 0;
             k->ids[k->n] = c.id;
             k->from[k->n++] = 1;
             store_keys_of(d->st, &c.id, show_key, k);
@@ -624,12 +628,13 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
                                                                                             : "rotated");
                 proto_map_end(&e);
             }
+            keys_cut = k->cut;
             free(k);
         }
     }
     if (have == 0)
         rekey_pack_show(d, &c.id, &r, pk);   /* decisions, the open epoch, stale votes */
-    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n);
+    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n) || keys_cut;
     control_list_put(&c.votes, &r, "votes");
     control_list_put(&c.forks, &r, "forks");
     if (cut)
