@@ -336,6 +336,18 @@ int client_cat_history(client_opts *o, const char *verb, const char *kind, int a
     return CLIENT_OK;
 }
 
+/* The adoption filters of a list, put into each page's csearch. */
+typedef struct { const char *keys[4]; const char *const *vals; } list_req;
+
+static void list_fill(client_req *r, void *ctx)
+{
+    const list_req *l = ctx;
+    proto_map_put_u64(&r->m, "all", 1);
+    for (size_t k = 0; k < 4; k++)
+        if (l->vals[k])
+            proto_map_put_str(&r->m, l->keys[k], l->vals[k]);
+}
+
 /* list: one line per record of this kind (--mine: this member's only).
  * Adoptions also by 年度 (--fy), 原課 (--department), 契約方法 (--route) and
  * adopting member (--member), filtered by the daemon (catalog_query). */
@@ -390,15 +402,12 @@ int client_cat_list(client_opts *o, const char *verb, const char *kind, int argc
         proto_map_str(sr, sl, "member_id", self, sizeof self);
         free(sr);
     }
-    client_req r;
     uint8_t *rep;
     size_t len;
-    client_req_begin(&r, "csearch");
-    proto_map_put_u64(&r.m, "all", 1);
+    list_req lr = { .vals = avals };
     for (size_t k = 0; k < 4; k++)
-        if (avals[k])
-            proto_map_put_str(&r.m, afilters[k].key, avals[k]);
-    int rc = client_call(o, &r, &rep, &len);
+        lr.keys[k] = afilters[k].key;
+    int rc = client_csearch(o, list_fill, &lr, &rep, &len);
     if (rc)
         return rc;
     proto_record *recs;

@@ -547,6 +547,193 @@ size_t client_records(const uint8_t *reply, size_t len, const char *key, proto_r
     return k;
 }
 
+/* ---- csearch, every page ---- */
+
+/* The raw bytes of the array under key in a page (its elements, one after
+ * the other) appended to acc; *n += their number.  -1 if it is not there or
+ * malformed. */
+static int page_array(const uint8_t *rep, size_t len, const char *key, msgpack_sbuffer *acc, uint64_t *n)
+{
+    proto_rd r;
+    uint32_t k;
+    if (proto_map_find(rep, len, key, &r) || proto_rd_array(&r, &k))
+        return -1;
+    const uint8_t *start = r.p;
+    for (uint32_t i = 0; i < k; i++)
+        if (proto_rd_skip(&r, 8))
+            return -1;
+    if (r.p > start)
+        msgpack_sbuffer_write(acc, (const char *)start, (size_t)(r.p - start));
+    *n += k;
+    return 0;
+}
+
+static uint64_t page_u64(const uint8_t *rep, size_t len, const char *key, int *bad)
+{
+    uint64_t v = 0;
+    if (proto_map_u64(rep, len, key, &v))
+        *bad = 1;
+    return v;
+}
+
+typedef struct {
+    msgpack_sbuffer certs, adoptions, groups;
+    uint64_t nc, na, ng;
+} search_acc;
+
+static void acc_init(search_acc *a)
+{
+    msgpack_sbuffer_init(&a->certs);
+    msgpack_sbuffer_init(&a->adoptions);
+    msgpack_sbuffer_init(&a->groups);
+    a->nc = a->na = a->ng = 0;
+}
+
+static void acc_free(search_acc *a)
+{
+    msgpack_sbuffer_destroy(&a->certs);
+    msgpack_sbuffer_destroy(&a->adoptions);
+    msgpack_sbuffer_destroy(&a->groups);
+}
+
+static void put_raw_array(msgpack_packer *pk, const char *key, const msgpack_sbuffer *b, uint64_t n)
+{
+    proto_pack_cstr(pk, key);
+    msgpack_pack_array(pk, (uint32_t)n);
+    if (b->size)
+        msgpack_sbuffer_write(pk->data, b->data, b->size);
+}
+
+/* The single map of client_csearch from what was gathered and the last
+ * page (its members, products, totals). */
+static int acc_reply(const search_acc *a, const uint8_t *last, size_t lastlen, uint64_t gen, uint8_t **reply,
+                     size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    proto_rd mr;
+    int bad = 0;
+    uint64_t products = page_u64(last, lastlen, "products", &bad);
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int have_members = proto_map_find(last, lastlen, "members", &mr) == 0;
+    const uint8_t *ms = mr.p;
+    if (have_members && proto_rd_skip(&mr, 8))
+        have_members = 0;
+    msgpack_pack_map(&pk, 9 + (have_members ? 1 : 0));
+    proto_pack_cstr(&pk, "ok");
+    msgpack_pack_true(&pk);
+    put_raw_array(&pk, "certifications", &a->certs, a->nc);
+    put_raw_array(&pk, "adoptions", &a->adoptions, a->na);
+    put_raw_array(&pk, "groups", &a->groups, a->ng);
+    proto_pack_cstr(&pk, "products");
+    msgpack_pack_uint64(&pk, products);
+    proto_pack_cstr(&pk, "total_certifications");
+    msgpack_pack_uint64(&pk, a->nc);
+    proto_pack_cstr(&pk, "total_adoptions");
+    msgpack_pack_uint64(&pk, a->na);
+    proto_pack_cstr(&pk, "complete");
+    msgpack_pack_true(&pk);
+    proto_pack_cstr(&pk, "generation");
+    msgpack_pack_uint64(&pk, gen);
+    if (have_members) {
+        proto_pack_cstr(&pk, "members");
+        msgpack_sbuffer_write(&sb, (const char *)ms, (size_t)(mr.p - ms));
+    }
+    *reply = (uint8_t *)sb.data;   /* malloc'd by the sbuffer: the caller frees it */
+    *len = sb.size;
+    return CLIENT_OK;
+}
+
+int client_csearch(const client_opts *o, client_csearch_fill fill, void *ctx, uint8_t **reply, size_t *len)
+{
+    for (unsigned attempt = 0; attempt <= NODE_CONTROL_SEARCH_RESTARTS_MAX; attempt++) {
+        search_acc a;
+        uint64_t co = 0, ao = 0, gen = 0;
+        int restart = 0;
+        acc_init(&a);
+        for (unsigned page = 0;; page++) {
+            if (page == NODE_CONTROL_SEARCH_PAGES_MAX) {
+                client_errorf("検索結果が %u ページ（1 ページ最大 %u MiB）を超えるため表示できません（条件を絞ってください）",
+                              NODE_CONTROL_SEARCH_PAGES_MAX, NODE_CONTROL_PAGE_BYTES >> 20);
+                acc_free(&a);
+                return CLIENT_FAIL;
+            }
+            client_req r;
+            uint8_t *rep;
+            size_t rl;
+            client_req_begin(&r, "csearch");
+            fill(&r, ctx);
+            if (page) {
+                proto_map_put_u64(&r.m, "cert_offset", co);
+                proto_map_put_u64(&r.m, "adoption_offset", ao);
+            }
+            int rc = client_call(o, &r, &rep, &rl);
+            if (rc) {
+                acc_free(&a);
+                return rc;
+            }
+            int bad = 0, complete = 1;
+            proto_rd cr;
+            /* a daemon from before pages sends one reply, complete or not:
+             * there is nothing more to ask it for */
+            if (proto_map_find(rep, rl, "complete", &cr) == 0 && proto_rd_bool(&cr, &complete))
+                bad = 1;
+            uint64_t g = page_u64(rep, rl, "generation", &bad);
+            uint64_t nc0 = a.nc, na0 = a.na;
+            if (!bad && page && g != gen) {
+                free(rep);
+                restart = 1;
+                break;
+            }
+            gen = g;
+            if (page_array(rep, rl, "certifications", &a.certs, &a.nc) ||
+                page_array(rep, rl, "adoptions", &a.adoptions, &a.na) || page_array(rep, rl, "groups", &a.groups, &a.ng))
+                bad = 1;
+            uint64_t nco = page_u64(rep, rl, "next_cert_offset", &bad);
+            uint64_t nao = page_u64(rep, rl, "next_adoption_offset", &bad);
+            uint64_t tc = page_u64(rep, rl, "total_certifications", &bad);
+            uint64_t ta = page_u64(rep, rl, "total_adoptions", &bad);
+            /* every page goes on from where the one before ended, and ends
+             * further on; the last ends at the totals */
+            if (!bad && (nco != co + (a.nc - nc0) || nao != ao + (a.na - na0) || (!complete && nco == co && nao == ao) ||
+                         (complete && (a.nc != tc || a.na != ta))))
+                bad = 1;
+            if (bad && proto_map_find(rep, rl, "complete", &cr) != 0 && page == 0) {
+                /* no pages at all (an older daemon): its one reply as it is */
+                acc_free(&a);
+                *reply = rep;
+                *len = rl;
+                return CLIENT_OK;
+            }
+            if (bad) {
+                client_errorf("catalogd の検索結果のページが不整合です（%u ページ目）", page + 1);
+                free(rep);
+                acc_free(&a);
+                return CLIENT_FAIL;
+            }
+            co = nco;
+            ao = nao;
+            if (complete) {
+                rc = acc_reply(&a, rep, rl, gen, reply, len);
+                free(rep);
+                acc_free(&a);
+                return rc;
+            }
+            free(rep);
+        }
+        acc_free(&a);
+        if (!restart)
+            break;
+        if (attempt < NODE_CONTROL_SEARCH_RESTARTS_MAX)
+            fprintf(stderr, "注意: 検索結果を読む間にカタログが更新されたため、最初から読み直します\n");
+    }
+    client_errorf("検索結果を読む間にカタログが %u 回続けて更新されたため、完全な一覧を得られませんでした"
+                  "（しばらくしてからもう一度実行してください）",
+                  NODE_CONTROL_SEARCH_RESTARTS_MAX + 1);
+    return CLIENT_FAIL;
+}
+
 static const char *kind_ja(const char *kind)
 {
     return kind_is(kind, KIND_CERTIFICATION) ? "認定" : kind_is(kind, KIND_ADOPTION) ? "導入実績" : kind;

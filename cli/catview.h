@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include "catalog/jp.h"
 #include "proto/record.h"
+#include "cli/client.h"
 
 /* Members as the daemon listed them in a reply ("members": [[id, code, name,
  * status]...]; status "member", "pending", "left" or "expelled", absent from
@@ -64,6 +65,19 @@ void client_show_history(const proto_record *recs, size_t n, const client_member
 /* Decode the array of records under `key` in a reply: returns count, fills a
  * malloc'd array of views (pointers into reply). */
 size_t client_records(const uint8_t *reply, size_t len, const char *key, proto_record **out);
+
+/* A whole csearch, page by page (the daemon's reply is one page of
+ * NODE_CONTROL_PAGE_BYTES): fill adds the request's filters to each page's
+ * request (called once per page).  *reply is one map as a single page
+ * would be, holding every page: certifications, adoptions and groups in
+ * order, products, total_certifications, total_adoptions, members (the
+ * last page's), generation.  When the catalog changes between two pages
+ * (another generation) the search starts again, at most
+ * NODE_CONTROL_SEARCH_RESTARTS_MAX times; past that, or past
+ * NODE_CONTROL_SEARCH_PAGES_MAX pages, it fails with a message (never a
+ * shorter list).  CLIENT_OK, CLIENT_FAIL or CLIENT_REFUSED (printed). */
+typedef void (*client_csearch_fill)(client_req *r, void *ctx);
+int client_csearch(const client_opts *o, client_csearch_fill fill, void *ctx, uint8_t **reply, size_t *len);
 
 /* Send one item to "cput" (mode add, update or withdraw) and print what
  * happened; fields are FIELD=VALUE strings; checks CLIENT_PUT_* (--strict,

@@ -259,6 +259,13 @@ int client_call(const client_opts *o, client_req *r, uint8_t **reply, size_t *le
         memcpy(*reply, f, fl);
         *len = fl;
         rc = CLIENT_OK;
+        /* a list the daemon cut at one of its bounds (NODE_CONTROL_REPLY_MAX,
+         * NODE_CONTROL_PAGE_BYTES) says so, and so does every verb: on
+         * stderr, so that --json output stays one document */
+        int cut = 0;
+        if (proto_map_find(f, fl, "truncated", &rd) == 0 && proto_rd_bool(&rd, &cut) == 0 && cut)
+            fprintf(stderr, "警告: 一覧が catalogd の 1 回の応答の上限で打ち切られています。"
+                            "表示されていない項目があります\n");
     }
     client_stream_close(&s);
     return rc;

@@ -4,6 +4,7 @@
 #include "proto/frame.h"
 #include "proto/limits.h"
 #include "proto/util.h"
+#include "store/store.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,8 +278,8 @@ static int member_show(client_opts *o, const char *target)
         printf("endorsements: %llu\n", (unsigned long long)endorse);
         printf("votes and own records (%u):\n", nv);
     }
-    static const char *vhdr[] = { "BY", "BY STATUS", "OP", "SEQ", "TIME" };
-    client_table *t = o->json || !nv ? NULL : client_table_new(5, vhdr);
+    static const char *vhdr[] = { "BY", "BY STATUS", "OP", "SEQ", "TIME", "REASON" };
+    client_table *t = o->json || !nv ? NULL : client_table_new(6, vhdr);
     for (uint32_t i = 0; i < nv; i++) {
         const uint8_t *start = vr.p;
         if (proto_rd_skip(&vr, 4))
@@ -290,19 +291,22 @@ static int member_show(client_opts *o, const char *target)
             e[k][0] = 0;
             proto_map_str(start, el, vkeys[k], e[k], sizeof e[k]);
         }
+        char why[STORE_EXPEL_REASON_MAX + 1] = "";
         proto_map_u64(start, el, "seq", &sq);
         proto_map_u64(start, el, "time_ms", &ms);
+        proto_map_str(start, el, "reason", why, sizeof why);   /* "" before reasons were recorded */
         date_of(ms, tm, sizeof tm);
         if (o->json) {
             printf("%s{", i ? "," : "");
             for (int k = 0; k < 3; k++)
                 client_json_kv_str(stdout, vkeys[k], e[k], 1);
             client_json_kv_u64(stdout, "seq", sq, 1);
-            client_json_kv_str(stdout, "time", tm, 0);
+            client_json_kv_str(stdout, "time", tm, 1);
+            client_json_kv_str(stdout, "reason", why, 0);
             printf("}");
         } else {
             snprintf(seq, sizeof seq, "%llu", (unsigned long long)sq);
-            const char *row[] = { e[0], e[1], e[2], seq, tm };
+            const char *row[] = { e[0], e[1], e[2], seq, tm, why[0] ? why : "-" };
             client_table_row(t, row);
         }
     }
@@ -773,12 +777,64 @@ static int leave(client_opts *o, int argc, char **argv)
     return member_set(o, "leave", NULL, NULL);
 }
 
+/* expel MEMBER --reason TEXT: this member's vote to expel MEMBER (a member
+ * id, a 団体コード or a 団体名, resolved by catalogd as for rekey and
+ * show), with why; the reason goes into the vote's record for every
+ * member to read (member show). */
 static int expel(client_opts *o, int argc, char **argv)
 {
-    const char *arg;
-    if (one_arg(o, argc, argv, &arg) || !arg)
+    const char *target = NULL, *reason = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (client_common_opt(o, argc, argv, &i))
+            continue;
+        if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+            reason = argv[++i];
+        else if (!strncmp(argv[i], "--reason=", 9))
+            reason = argv[i] + 9;
+        else if (!target && argv[i][0] != '-')
+            target = argv[i];
+        else {
+            client_usage_error("member", "'%s' は使えません", argv[i]);
+            return usage();
+        }
+    }
+    if (!target || !reason || !reason[0]) {
+        client_usage_error("member", "expel には加盟団体と --reason 理由 が要ります");
         return usage();
-    return member_set(o, "expel", NULL, arg);
+    }
+    if (strlen(reason) > STORE_EXPEL_REASON_MAX) {
+        client_usage_error("member", "除名の理由は %u バイトまでです（%zu バイトあります）", STORE_EXPEL_REASON_MAX,
+                           strlen(reason));
+        return usage();
+    }
+    client_req r;
+    uint8_t *rep;
+    size_t len;
+    client_req_begin(&r, "member_set");
+    proto_map_put_str(&r.m, "op", "expel");
+    proto_map_put_str(&r.m, "member", target);
+    proto_map_put_str(&r.m, "reason", reason);
+    int rc = client_call(o, &r, &rep, &len);
+    if (rc)
+        return rc;
+    char id[PROTO_ID_STR] = "", code[8] = "", name[192] = "";
+    proto_map_str(rep, len, "member_id", id, sizeof id);
+    proto_map_str(rep, len, "code", code, sizeof code);
+    proto_map_str(rep, len, "name", name, sizeof name);
+    if (o->json) {
+        printf("{");
+        client_json_kv_str(stdout, "member_id", id, 1);
+        client_json_kv_str(stdout, "code", code, 1);
+        client_json_kv_str(stdout, "name", name, 1);
+        client_json_kv_str(stdout, "reason", reason, 0);
+        printf("}\n");
+    } else {
+        printf("%s %s の除名に投票しました（理由: %s）\n", code[0] ? code : id, name, reason);
+        printf("  除名の定足数の票がそろうと除名されます（catalogctl member show %s で投票を確認できます）\n",
+               code[0] ? code : id);
+    }
+    free(rep);
+    return CLIENT_OK;
 }
 
 static int show(client_opts *o, int argc, char **argv)
@@ -795,7 +851,9 @@ static const client_subverb subs[] = {
     { "show", show, "MEMBER [--json]", "MEMBER は member id、団体コードか団体名。鍵の再発行（決定、投票中、数えられない票）も表示します" },
     { "address", address, "HOST:PORT", NULL },
     { "leave", leave, "", NULL },
-    { "expel", expel, "MEMBER_ID", NULL },
+    { "expel", expel, "MEMBER --reason 理由 [--json]",
+      "加盟団体の除名に投票します（MEMBER は member id、団体コードか団体名）。理由は投票の記録に残り、"
+      "どの加盟団体でも member show で見られます" },
     { "rekey", rekey, "MEMBER NEW.pem --reason 理由 [--cut N] [--json]",
       "鍵をなくした・盗まれた加盟団体の新しい鍵に投票します（MEMBER は member id、団体コードか団体名）。"
       "定足数の票がそろうと、--cut の seq（既定: 投票中ならその時点、なければこのノードが持つ最新の seq）"

@@ -346,8 +346,7 @@ static int show(client_opts *o, int argc, char **argv)
     if (stale)
         printf("\n%u stale proposal%s (amending a policy no longer in force; they cannot come into force)\n",
                stale, stale == 1 ? "" : "s");
-    if (r.truncated)
-        printf("(more proposals than one reply holds)\n");
+    /* r.truncated: client_call warned on stderr */
     reply_free(&r);
     return CLIENT_OK;
 }

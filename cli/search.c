@@ -65,6 +65,29 @@ static int opt_value(const char *opt, int argc, char **argv, int *i, const char 
     return 1;
 }
 
+/* The filters of one search, put into the request of each of its pages. */
+typedef struct {
+    const char *const *vals;   /* NVALUE_OPTS, NULL when not given */
+    const char *q;
+    uint64_t limit;
+    int not_mine, pub, all, exact;
+} search_req;
+
+static void search_fill(client_req *r, void *ctx)
+{
+    const search_req *s = ctx;
+    proto_map_put_u64(&r->m, "limit", s->limit);
+    for (size_t k = 0; k < NVALUE_OPTS; k++)
+        if (s->vals[k])
+            proto_map_put_str(&r->m, value_opts[k].key, s->vals[k]);
+    proto_map_put_str(&r->m, "q", s->q);
+    proto_map_put_u64(&r->m, "not_adopted_by_me", (uint64_t)s->not_mine);
+    proto_map_put_u64(&r->m, "public_only", (uint64_t)s->pub);
+    proto_map_put_u64(&r->m, "all", (uint64_t)s->all);
+    if (s->exact)
+        proto_map_put_u64(&r->m, "exact", 1);   /* each row of an export is what was asked for */
+}
+
 int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t **rep, size_t *len)
 {
     const char *vals[NVALUE_OPTS] = { 0 };
@@ -135,23 +158,14 @@ int client_search_call(client_opts *o, int argc, char **argv, int first, uint8_t
     /* export with no filter at all takes everything, adoptions included */
     if (exporting && !q[0] && nf == 0 && !not_mine)
         all = 1;
-    client_req r;
     /* people get a page of products; scripts and exports get everything */
     if (limit < 0)
         limit = o->json || exporting ? 0 : 100;
-    client_req_begin(&r, "csearch");
-    proto_map_put_u64(&r.m, "limit", (uint64_t)limit);
-    for (size_t k = 0; k < NVALUE_OPTS; k++)
-        if (vals[k])
-            proto_map_put_str(&r.m, value_opts[k].key, vals[k]);
-    proto_map_put_str(&r.m, "q", q);
-    proto_map_put_u64(&r.m, "not_adopted_by_me", (uint64_t)not_mine);
-    proto_map_put_u64(&r.m, "public_only", (uint64_t)pub);
-    proto_map_put_u64(&r.m, "all", (uint64_t)all);
-    if (exporting)
-        proto_map_put_u64(&r.m, "exact", 1);   /* each row of an export is what was asked for */
+    search_req sr = { .vals = vals, .q = q, .limit = (uint64_t)limit, .not_mine = not_mine, .pub = pub,
+                      .all = all, .exact = exporting };
+    int rc = client_csearch(o, search_fill, &sr, rep, len);
     free(q);
-    return client_call(o, &r, rep, len);
+    return rc;
 }
 
 /* The reply's "groups": per product, how many of the certifications and
@@ -218,9 +232,11 @@ int search_main(int argc, char **argv)
     client_opts o = client_g;
     uint8_t *rep;
     size_t len;
-    int rc = client_search_call(&o, argc, argv, 1, &rep, &len);
+    int rc = client_search_call(&o, argc, argv, 1, &rep, &len), user_limit = 0;
     if (rc)
         return rc;
+    for (int i = 1; i < argc; i++)
+        user_limit |= !strcmp(argv[i], "--limit") || !strncmp(argv[i], "--limit=", 8);
     proto_record *certs, *adopts;
     size_t nc = client_records(rep, len, "certifications", &certs);
     size_t na = client_records(rep, len, "adoptions", &adopts);
@@ -294,17 +310,30 @@ int search_main(int argc, char **argv)
         ci += g->nc;
         ai += g->na;
     }
+    uint64_t total = 0;
+    if (proto_map_u64(rep, len, "products", &total) || total < shown)
+        total = shown;
     if (o.json) {
+        /* with --limit the products that were not shown are counted: an
+         * object, {"products": [...], "total_products", "more"}; without
+         * it every product is there, an array as before */
+        if (user_limit) {
+            json_t *j = json_object();
+            json_object_set_new(j, "products", jout);
+            json_object_set_new(j, "total_products", json_integer((json_int_t)total));
+            json_object_set_new(j, "more", json_boolean(total > shown));
+            jout = j;
+        }
         client_json_dumpf(jout, JSON_COMPACT | JSON_PRESERVE_ORDER, stdout);
         putchar('\n');
         json_decref(jout);
     } else if (shown == 0) {
         printf("該当する認定製品はありません\n");
     }
-    uint64_t total = 0;
-    if (!o.json && proto_map_u64(rep, len, "products", &total) == 0 && total > shown)
-        printf("\n… ほかに %llu 件の製品があります（条件を絞るか、--limit 0 で全件を表示）\n",
-               (unsigned long long)(total - shown));
+    /* on stderr: the table on stdout holds the products shown and nothing else */
+    if (!o.json && total > shown)
+        fprintf(stderr, "… ほかに %llu 件の製品があります（条件を絞るか、--limit 0 で全件を表示）\n",
+                (unsigned long long)(total - shown));
     for (size_t k = 0; k < ng; k++)
         json_decref(gs[k].jareas);
     free(gs);

@@ -328,13 +328,35 @@ static int cmd_member_add(catalogd *d, const uint8_t *req, size_t len, msgpack_p
 static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
                           char *err, size_t errlen)
 {
-    char op[16], addr[256] = "", target[128] = "";
+    char op[16], addr[256] = "", target[256] = "", reason[STORE_EXPEL_REASON_MAX + 1] = "";
     proto_id subj = d->id.id;
+    store_member sm;
+    int expel = 0;
     if (proto_map_str(req, len, "op", op, sizeof op))
         return proto_err(err, errlen, "member command needs an op");
     proto_map_str(req, len, "address", addr, sizeof addr);
-    if (!proto_map_str(req, len, "member", target, sizeof target) && proto_id_parse(target, &subj))
+    expel = !strcmp(op, "expel");
+    if (expel) {
+        /* the member as `member rekey` and `member show` take it: a member
+         * id, a 団体コード or a 団体名; and why, which goes into the record */
+        if (proto_map_str(req, len, "member", target, sizeof target) || !target[0])
+            return proto_err(err, errlen, "除名する加盟団体を指定してください（member id、団体コードか団体名）");
+        if (rekey_member_ref(d->st, target, &subj, err, errlen))
+            return -1;
+        if (proto_map_str(req, len, "reason", reason, sizeof reason) || !reason[0] ||
+            !proto_utf8_valid(reason, strlen(reason)))
+            return proto_err(err, errlen, "--reason で除名の理由を書いてください（UTF-8 で 1〜%u バイト）",
+                             STORE_EXPEL_REASON_MAX);
+        if (!memcmp(&subj, &d->id.id, 32))
+            return proto_err(err, errlen, "このノード自身は除名できません（脱退は catalogctl member leave）");
+        int got = store_member_get(d->st, &subj, &sm);
+        if (got < 0)
+            return proto_err(err, errlen, "ストアを読めません");
+        if (got == 1)
+            return proto_err(err, errlen, "加盟団体 %s はこのノードでは知られていません", target);
+    } else if (!proto_map_str(req, len, "member", target, sizeof target) && proto_id_parse(target, &subj)) {
         return proto_err(err, errlen, "not a member id: %s", target);
+    }
     if (!strcmp(op, "address") && !addr[0])
         return proto_err(err, errlen, "address needs HOST:PORT");
     char key[65];
@@ -343,17 +365,26 @@ static int cmd_member_set(catalogd *d, const uint8_t *req, size_t len, msgpack_p
     proto_body_str(b, "op", op);
     if (addr[0])
         proto_body_str(b, "address", addr);
-    if (!strcmp(op, "expel"))
+    if (expel) {
         /* how much of its log this node holds: the expelled member's
          * records up to there stay acceptable everywhere (store_gov.c) */
         proto_body_int(b, "seq", (int64_t)store_vv_get(d->st, &subj));
+        proto_body_str(b, "reason", reason);
+    }
     int rc = node_publish_one(d, "member", key, 0, b, NULL, NULL, err, errlen);
     proto_body_free(b);
     if (rc)
         return -1;
     proto_map m;
+    char ids[PROTO_ID_STR];
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
+    if (expel) {
+        proto_id_str(&subj, ids);
+        proto_map_put_str(&m, "member_id", ids);
+        proto_map_put_str(&m, "code", sm.code);
+        proto_map_put_str(&m, "name", sm.name);
+    }
     proto_map_end(&m);
     return 0;
 }
@@ -479,6 +510,15 @@ static int show_vote(void *ctx, const uint8_t *rec, size_t len)
     proto_map_put_str(&e, "op", op);
     proto_map_put_u64(&e, "seq", r.seq);
     proto_map_put_u64(&e, "time_ms", r.time_ms);
+    /* an expulsion's (or a rekey vote's) reason, as the validator let it
+     * in: bounded, UTF-8 for an expulsion; "" when the record has none */
+    const char *why = "";
+    size_t wl = 0;
+    if (proto_body_get_str(&r, "reason", &why, &wl))
+        why = "", wl = 0;
+    proto_map_key(&e, "reason");
+    msgpack_pack_str(&c->votes.tpk, wl);
+    msgpack_pack_str_body(&c->votes.tpk, why, wl);
     proto_map_end(&e);
     return show_full(&c->votes, ++c->votes.n);
 }
@@ -508,13 +548,15 @@ static int show_fork(void *ctx, const uint8_t *rec, size_t len)
  * member signed: bounded by its log, and by this). */
 #define SHOW_KEYS_MAX 256
 
-typedef struct { proto_id ids[SHOW_KEYS_MAX]; uint64_t from[SHOW_KEYS_MAX]; size_t n; } show_keys;
+typedef struct { proto_id ids[SHOW_KEYS_MAX]; uint64_t from[SHOW_KEYS_MAX]; size_t n; int cut; } show_keys;
 
 static int show_key(void *ctx, uint64_t from_seq, const proto_id *key_id)
 {
     show_keys *k = ctx;
-    if (k->n >= SHOW_KEYS_MAX)
+    if (k->n >= SHOW_KEYS_MAX) {
+        k->cut = 1;   /* the reply says "truncated" */
         return 1;
+    }
     k->ids[k->n] = *key_id;
     k->from[k->n++] = from_seq;
     return 0;
@@ -526,6 +568,7 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
     char target[PROTO_ID_STR + 8], id[PROTO_ID_STR], by[PROTO_ID_STR] = "";
     show_ctx c = { .d = d };
     store_member m;
+    int keys_cut = 0;
     if (proto_map_str(req, len, "member", target, sizeof target))
         return proto_err(err, errlen, "member show needs a member id");
     if (proto_id_parse(target, &c.id) && rekey_member_ref(d->st, target, &c.id, err, errlen))
@@ -566,6 +609,7 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
         show_keys *k = malloc(sizeof *k);
         if (k) {
             k->n = 0;
+            k->cut = 0;
             k->ids[k->n] = c.id;
             k->from[k->n++] = 1;
             store_keys_of(d->st, &c.id, show_key, k);
@@ -584,12 +628,13 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
                                                                                             : "rotated");
                 proto_map_end(&e);
             }
+            keys_cut = k->cut;
             free(k);
         }
     }
     if (have == 0)
         rekey_pack_show(d, &c.id, &r, pk);   /* decisions, the open epoch, stale votes */
-    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n);
+    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n) || keys_cut;
     control_list_put(&c.votes, &r, "votes");
     control_list_put(&c.forks, &r, "forks");
     if (cut)
@@ -658,7 +703,8 @@ static const control_cmd commands[] = {
     { "put", NULL, put_add, NULL, CONTROL_WRITE, "write a record: kind, key, fields, tombstone (group-committed)" },
     { "cput", catalog_cmd_put, NULL, NULL, CONTROL_WRITE, "write certifications and adoptions: items" },
     { "member_add", cmd_member_add, NULL, NULL, CONTROL_WRITE, "admit a member: cert [, address]" },
-    { "member_set", cmd_member_set, NULL, NULL, CONTROL_WRITE, "address, leave or expel: op [, address, member]" },
+    { "member_set", cmd_member_set, NULL, NULL, CONTROL_WRITE,
+      "address, leave or expel: op [, address] [, member (expel: id, code or name), reason (expel)]" },
     { "member_rekey", rekey_cmd, NULL, NULL, CONTROL_WRITE,
       "vote to replace a member's lost or stolen key: member (id, code or name), cert, reason [, cut]" },
     { "policy_propose", policy_cmd_propose, NULL, NULL, CONTROL_WRITE,
@@ -679,7 +725,8 @@ static const control_cmd commands[] = {
     { "peers", cmd_peers, NULL, NULL, CONTROL_READ, "connections to other members" },
     { "vv", cmd_vv, NULL, NULL, CONTROL_READ, "the version vector: [member id, seq] per author" },
     { "cfind", catalog_cmd_find, NULL, NULL, CONTROL_READ, "a certification or adoption: kind, key [, author]" },
-    { "csearch", catalog_cmd_search, NULL, NULL, CONTROL_READ, "search certifications and adoptions" },
+    { "csearch", catalog_cmd_search, NULL, NULL, CONTROL_READ,
+      "search certifications and adoptions, a page: [cert_offset, adoption_offset (the previous page's next_*)]" },
     { "metrics", metrics_cmd, NULL, NULL, CONTROL_READ, "the metrics as text, in the Prometheus format /metrics serves" },
     { "watch", NULL, NULL, control_watch_start, CONTROL_READ,
       "stream records as they are applied, from a position: [since [[member id, seq], ...], from_start]; the connection takes no other request" },

@@ -21,6 +21,16 @@
  *           matching certifications, every certification of the same products
  *           (法人番号 + normalised name), and every adoption citing them, in
  *           the index's order; "groups" splits both lists into products.
+ *           One page of them: [cert_offset, adoption_offset] (absent: 0)
+ *           say where the page starts in the two lists; the page takes
+ *           certifications from there, then (once they are all sent)
+ *           adoptions, until NODE_CONTROL_PAGE_BYTES.  "groups" holds the
+ *           products whose first certification is on the page (whole
+ *           counts), so the pages' groups, in order, are the search's.
+ *           The reply says total_certifications, total_adoptions,
+ *           next_cert_offset, next_adoption_offset, complete (nothing
+ *           after this page) and generation (d->catalog_gen: a client that
+ *           sees it change between pages starts again; DECISIONS 27).
  */
 #include "daemon/control.h"
 #include "daemon/gossip.h"
@@ -379,10 +389,15 @@ int catalog_cmd_find(catalogd *d, const uint8_t *req, size_t len, msgpack_packer
         else
             store_members(d->st, find_cb, &f);
     }
+    /* every member's record under one key: at NODE_CONTROL_PAGE_BYTES the
+     * walk stopped (control_list_rec), and the reply says so */
+    int cut = l.tmp.size >= NODE_CONTROL_PAGE_BYTES;
     proto_map m;
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
     control_list_put(&l, &m, "records");
+    if (cut)
+        proto_map_put_bool(&m, "truncated", 1);
     proto_map_key(&m, "versions");
     msgpack_pack_array(pk, f.nv);
     if (f.vb.size)
@@ -407,8 +422,22 @@ static void filter_strs_free(filter_strs *f)
     f->n = 0;
 }
 
+/* Where a page of csearch starts: offsets into the two hit lists. */
+typedef struct { uint64_t cert, adoption; } search_page;
+
+/* cert_offset / adoption_offset: a whole non-negative integer or refused
+ * (the range is checked against the hits, in catalog_cmd_search). */
+static int page_offset(proto_rd *r, const char *name, uint64_t *out, char *err, size_t errlen)
+{
+    if (proto_rd_peek(r) != PROTO_MP_UINT || proto_rd_uint(r, out)) {
+        proto_rd_skip(r, 4);
+        return proto_err(err, errlen, "%s は 0 以上の整数で指定してください", name);
+    }
+    return 0;
+}
+
 static int query_from_request(catalogd *d, const uint8_t *req, size_t len, catalog_query *cq, filter_strs *keep,
-                              char *err, size_t errlen)
+                              search_page *page, char *err, size_t errlen)
 {
     proto_rd r;
     uint32_t n;
@@ -430,6 +459,11 @@ static int query_from_request(catalogd *d, const uint8_t *req, size_t len, catal
         name[kl] = 0;
         if (!strcmp(name, "cmd")) {
             proto_rd_skip(&r, 4);
+            continue;
+        }
+        if (!strcmp(name, "cert_offset") || !strcmp(name, "adoption_offset")) {
+            if (page_offset(&r, name, name[0] == 'c' ? &page->cert : &page->adoption, err, errlen))
+                return -1;
             continue;
         }
         switch (proto_rd_peek(&r)) {
@@ -475,26 +509,61 @@ static int query_from_request(catalogd *d, const uint8_t *req, size_t len, catal
     return 0;
 }
 
-/* "groups": [[certifications, adoptions, [areas...]]...] — the products of
- * the reply's lists, in order (catalog_product). */
-static void put_groups(catalogd *d, proto_map *m, const catalog_hits *h)
+/* One entry of "groups": [certifications, adoptions, [areas...]] — a
+ * product of the search's lists (catalog_product). */
+static void pack_group(msgpack_packer *pk, const char *const *areas, const catalog_product *g)
 {
-    const char *const *areas = catalog_index_areas(d->index, d->st);   /* what the bits refer to */
-    proto_map_key(m, "groups");
-    msgpack_pack_array(m->pk, h->ngroups);
-    for (size_t i = 0; i < h->ngroups; i++) {
-        const catalog_product *g = &h->groups[i];
-        size_t na = 0;
-        for (size_t k = 0; areas[k]; k++)
-            na += (g->areas >> k) & 1;
-        msgpack_pack_array(m->pk, 3);
-        msgpack_pack_uint64(m->pk, g->ncerts);
-        msgpack_pack_uint64(m->pk, g->nadoptions);
-        msgpack_pack_array(m->pk, na);
-        for (size_t k = 0; areas[k]; k++)
-            if ((g->areas >> k) & 1)
-                proto_pack_cstr(m->pk, areas[k]);
+    size_t na = 0;
+    for (size_t k = 0; areas[k]; k++)
+        na += (g->areas >> k) & 1;
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_uint64(pk, g->ncerts);
+    msgpack_pack_uint64(pk, g->nadoptions);
+    msgpack_pack_array(pk, na);
+    for (size_t k = 0; areas[k]; k++)
+        if ((g->areas >> k) & 1)
+            proto_pack_cstr(pk, areas[k]);
+}
+
+/* A page of csearch being filled: its two lists and its groups share one
+ * budget of NODE_CONTROL_PAGE_BYTES. */
+typedef struct {
+    const catalog_hits *h;
+    const char *const *areas;
+    control_list certs, adoptions, groups;  /* groups.tmp: packed entries, groups.n of them */
+    size_t pos;                             /* the index in h->certs of the next certification */
+    size_t group;                           /* the next group whose first certification is not sent */
+} search_fill;
+
+static int fill_full(const search_fill *f)
+{
+    return f->certs.tmp.size + f->adoptions.tmp.size + f->groups.tmp.size >= NODE_CONTROL_PAGE_BYTES;
+}
+
+/* A certification of the page, and the group it starts if it starts one.
+ * At least one record goes on every page (a record is at most
+ * PROTO_RECORD_MAX: the page stays within its frame), so paging ends. */
+static int fill_cert(void *ctx, const uint8_t *rec, size_t len)
+{
+    search_fill *f = ctx;
+    msgpack_pack_bin(&f->certs.tpk, len);
+    msgpack_pack_bin_body(&f->certs.tpk, rec, len);
+    f->certs.n++;
+    while (f->group < f->h->ngroups && f->h->groups[f->group].cert <= f->pos) {
+        pack_group(&f->groups.tpk, f->areas, &f->h->groups[f->group++]);
+        f->groups.n++;
     }
+    f->pos++;
+    return fill_full(f);
+}
+
+static int fill_adoption(void *ctx, const uint8_t *rec, size_t len)
+{
+    search_fill *f = ctx;
+    msgpack_pack_bin(&f->adoptions.tpk, len);
+    msgpack_pack_bin_body(&f->adoptions.tpk, rec, len);
+    f->adoptions.n++;
+    return fill_full(f);
 }
 
 int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk,
@@ -504,7 +573,8 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     catalog_query_init(&cq);
     cq.self = d->id.id;
     filter_strs keep = { .n = 0 };
-    if (query_from_request(d, req, len, &cq, &keep, err, errlen)) {
+    search_page page = { 0, 0 };
+    if (query_from_request(d, req, len, &cq, &keep, &page, err, errlen)) {
         filter_strs_free(&keep);
         return -1;
     }
@@ -525,23 +595,50 @@ int catalog_cmd_search(catalogd *d, const uint8_t *req, size_t len, msgpack_pack
     filter_strs_free(&keep);
     if (rc)
         return -1;
-    control_list lc, la;
-    control_list_begin(&lc);
-    control_list_begin(&la);
+    /* a page starts inside the lists, and adoptions only once every
+     * certification was sent (the order pages are filled in) */
+    if (page.cert > h.ncerts || page.adoption > h.nadoptions ||
+        (page.adoption && page.cert < h.ncerts)) {
+        rc = proto_err(err, errlen,
+                       "ページの位置（認定 %llu、導入実績 %llu）が検索結果（認定 %zu 件、導入実績 %zu 件）の範囲外です"
+                       "（検索をやり直してください）",
+                       (unsigned long long)page.cert, (unsigned long long)page.adoption, h.ncerts, h.nadoptions);
+        catalog_hits_free(&h);
+        return rc;
+    }
+    search_fill f = { .h = &h, .areas = catalog_index_areas(d->index, d->st), .pos = page.cert };
+    control_list_begin(&f.certs);
+    control_list_begin(&f.adoptions);
+    control_list_begin(&f.groups);
+    /* the groups already sent: those whose first certification came before */
+    while (f.group < h.ngroups && h.groups[f.group].cert < page.cert)
+        f.group++;
     /* through the index's copies of the records of earlier hits: a page of
      * hits read from the store's map faults in ~180 pages that the store
      * releases again after nearly every search (PERFORMANCE.md §35) */
-    if (h.ncerts)
-        catalog_index_get_refs(d->index, d->st, d->catalog_gen, h.certs, h.ncerts, control_list_rec, &lc);
-    if (h.nadoptions)
-        catalog_index_get_refs(d->index, d->st, d->catalog_gen, h.adoptions, h.nadoptions, control_list_rec, &la);
+    if (page.cert < h.ncerts)
+        catalog_index_get_refs(d->index, d->st, d->catalog_gen, h.certs + page.cert, h.ncerts - page.cert,
+                               fill_cert, &f);
+    size_t next_cert = page.cert + f.certs.n, next_adoption = page.adoption;
+    if (next_cert >= h.ncerts && !fill_full(&f) && page.adoption < h.nadoptions) {
+        catalog_index_get_refs(d->index, d->st, d->catalog_gen, h.adoptions + page.adoption,
+                               h.nadoptions - page.adoption, fill_adoption, &f);
+        next_adoption += f.adoptions.n;
+    }
+    int complete = next_cert >= h.ncerts && next_adoption >= h.nadoptions;
     proto_map m;
     proto_map_begin(&m, pk);
     proto_map_put_bool(&m, "ok", 1);
-    control_list_put(&lc, &m, "certifications");
-    control_list_put(&la, &m, "adoptions");
-    put_groups(d, &m, &h);
+    control_list_put(&f.certs, &m, "certifications");
+    control_list_put(&f.adoptions, &m, "adoptions");
+    control_list_put(&f.groups, &m, "groups");
     proto_map_put_u64(&m, "products", h.products);
+    proto_map_put_u64(&m, "total_certifications", h.ncerts);
+    proto_map_put_u64(&m, "total_adoptions", h.nadoptions);
+    proto_map_put_u64(&m, "next_cert_offset", next_cert);
+    proto_map_put_u64(&m, "next_adoption_offset", next_adoption);
+    proto_map_put_bool(&m, "complete", complete);
+    proto_map_put_u64(&m, "generation", d->catalog_gen);
     catalog_cmd_members_put(d, &m);
     catalog_hits_free(&h);
     return proto_map_end(&m) ? proto_err(err, errlen, "out of memory") : 0;

@@ -287,6 +287,17 @@ _Static_assert(NODE_CONTROL_WATCHERS_MAX < NODE_CONTROL_CLIENTS_MAX, "watchers m
 _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_MAX,
                "a page and its last record fit a control frame");
 
+/* Pages of one csearch that catalogctl fetches for one command (a list, a
+ * search, an export), and times it starts again when the catalog changed
+ * between two pages (the reply's generation).  catalogctl holds every page
+ * until it prints (the groups of products span pages), so this bounds its
+ * memory to ~1 GiB: 256 pages of NODE_CONTROL_PAGE_BYTES are ~250,000
+ * certifications of 4 KB, 25 times the largest catalog expected (10,000).
+ * Past either bound the command fails with a message, never prints a
+ * shorter list. */
+#define NODE_CONTROL_SEARCH_PAGES_MAX    256u
+#define NODE_CONTROL_SEARCH_RESTARTS_MAX 3u
+
 /* ---- the broadcast tree (daemon/tree.c) ---- */
 
 /* Lazy links a batch of announces goes to.  Each node receives about this

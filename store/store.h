@@ -480,6 +480,11 @@ int store_key_current(store *s, const proto_id *member, proto_id *key_id, uint64
 #define STORE_REKEY_VOTERS_MIN 2u      /* votes of distinct members, whatever the quorums */
 #define STORE_REKEY_DECISIONS_MAX 16u  /* decisions one derivation makes at most (rounds) */
 #define STORE_REKEY_REASON_MAX 1000u   /* bytes of a vote's reason */
+/* Bytes of an expulsion vote's reason (member record op "expel", field
+ * "reason"): the rekey's bound, for the same kind of text.  Optional in the
+ * record, since expulsions recorded before it have none; catalogd writes
+ * one with every expulsion. */
+#define STORE_EXPEL_REASON_MAX STORE_REKEY_REASON_MAX
 #define STORE_REKEY_SHOW_MAX 64u       /* proposals, voters and stale votes kept per member for show */
 
 enum { STORE_REKEY_DECIDED = 0,   /* a rekey decided: from seq cut+1 X signs with key_id */

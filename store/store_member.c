@@ -408,6 +408,32 @@ int member_op(const proto_record *r)
     return 0;
 }
 
+/* An expulsion's reason: absent (recorded before reasons were), or a
+ * string of 1..STORE_EXPEL_REASON_MAX bytes of UTF-8 without NUL. */
+static int expel_reason_check(const proto_record *r, char *err, size_t errlen)
+{
+    proto_rd rd;
+    uint32_t n, kl, vl;
+    const char *k, *v;
+    proto_rd_init(&rd, r->body, r->body_len);
+    if (proto_rd_map(&rd, &n))
+        return proto_err(err, errlen, "member record body is not a map");
+    for (uint32_t i = 0; i < n; i++) {
+        if (proto_rd_str(&rd, &k, &kl))
+            return proto_err(err, errlen, "member record body is malformed");
+        if (kl != 6 || memcmp(k, "reason", 6)) {
+            if (proto_rd_skip(&rd, 8))
+                return proto_err(err, errlen, "member record body is malformed");
+            continue;
+        }
+        if (proto_rd_str(&rd, &v, &vl) || vl < 1 || vl > STORE_EXPEL_REASON_MAX || memchr(v, 0, vl) ||
+            !proto_utf8_valid(v, vl))
+            return proto_err(err, errlen, "an expel record's reason must be 1 to %u bytes of UTF-8",
+                             STORE_EXPEL_REASON_MAX);
+    }
+    return 0;
+}
+
 /* The rules of a member record that depend on the record alone; checked in
  * every precheck (and so again in the write transaction). */
 int store_member_validate(const proto_record *r, char *err, size_t errlen)
@@ -430,6 +456,8 @@ int store_member_validate(const proto_record *r, char *err, size_t errlen)
         return proto_err(err, errlen, "only a member itself may announce its address or leave");
     if ((op == MEMBER_OP_ADMIT || op == MEMBER_OP_EXPEL) && !memcmp(&subj, &r->author, 32))
         return proto_err(err, errlen, "a member cannot admit or expel itself");
+    if (op == MEMBER_OP_EXPEL && expel_reason_check(r, err, errlen))
+        return -1;
     if (op == MEMBER_OP_ADMIT) {
         store_member m;
         if (decode_cert_member(r, &m, err, errlen))

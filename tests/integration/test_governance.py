@@ -171,13 +171,13 @@ def test_expulsion_closes_and_refuses_later_records(env):
     d.stop()
     wait_until(lambda: established(a, c) and established(b, c), 15, what="c connected to a and b")
 
-    a.ctl("member", "expel", cid)
+    a.ctl("member", "expel", cid, "--reason", "試験のための除名")
     wait_until(lambda: members(b)[cid]["status"] == "member" and
                len([1 for n in (a, b) if established(n, c)]) == 2, 5, what="one vote: c stays")
     time.sleep(1.0 * SLOW)
     assert established(a, c) and established(b, c), "one vote closed c"
     t0 = time.time()
-    b.ctl("member", "expel", cid)
+    b.ctl("member", "expel", cid, "--reason", "試験のための除名")
     wait_until(lambda: not established(a, c) and not established(b, c), 5,
                what="c's connections closed on a and b")
     assert time.time() - t0 < 5 * SLOW
@@ -243,3 +243,55 @@ def test_address_change_reconnects_live(env):
 
 def _member(node, mid):
     return next(m for m in node.ctl_json("member", "list") if m["member_id"] == mid)
+
+
+def test_expel_by_code_or_name_with_a_reason(env):
+    """member expel MEMBER --reason TEXT (issue 12): MEMBER as rekey and
+    show take it, the reason required, bounded, and in the vote's record,
+    so that member show on any node prints it next to the vote."""
+    a = env.found()
+    b = env.join(a)
+    c = env.join(a)
+    cid = c.member_id()
+    wait_until(lambda: digests_equal([a, b, c]), 20, what="equal digests")
+
+    # no reason, an empty one, or one past STORE_EXPEL_REASON_MAX: a usage error
+    for extra in ((), ("--reason",), ("--reason", ""), ("--reason", "あ" * 334)):
+        rc, out, err = a.run("member", "expel", c.code, *extra, check=False)
+        assert rc == 2 and ("--reason" in err or "バイトまで" in err), (extra, rc, err)
+    rc, _, err = a.run("member", "expel", check=False)
+    assert rc == 2 and "--reason" in err, (rc, err)
+    # an unknown member, by code or id: refused with a message; nothing written
+    before = a.status()["records"]
+    rc, _, err = a.run("member", "expel", "999999", "--reason", "不明", check=False)
+    assert rc == 3 and "見つかりません" in err, (rc, err)
+    stranger = env.node(name="stranger")   # a key no member admitted
+    rc, _, err = a.run("member", "expel", stranger.member_id(), "--reason", "不明", check=False)
+    assert rc == 3 and "知られていません" in err, (rc, err)
+    rc, _, err = a.run("member", "expel", a.code, "--reason", "自分", check=False)
+    assert rc == 3 and "このノード自身" in err, (rc, err)
+    assert a.status()["records"] == before
+
+    # by 団体コード on a, by 団体名 on b; each with its reason
+    why_a = "認定の虚偽記載が判明したため（令和8年度第3回運営会議で決定）"
+    why_b = "規約第12条違反"
+    rc, out, err = a.run("member", "expel", c.code, "--reason", why_a, check=False)
+    assert rc == 0 and "除名に投票しました" in out and c.code in out and why_a in out, (rc, out, err)
+    wait_until(lambda: digests_equal([a, b, c]), 20, what="a's vote everywhere")
+    j = b.ctl_json("member", "expel", c.muni, "--reason", why_b)
+    assert j == {"member_id": cid, "code": c.code, "name": c.muni, "reason": why_b}, j
+    wait_until(lambda: status_of(a, c) == "expelled", 15, what="c expelled on a")
+
+    # member show on the other voter's node (a shows b's vote, b a's): the
+    # reasons, table and JSON; by member id (a code names active members only)
+    wait_until(lambda: len([v for v in a.ctl_json("member", "show", cid)["votes"] if v["op"] == "expel"]) == 2,
+               15, what="both votes on a")
+    for n in (a, b):
+        shown = n.ctl_json("member", "show", cid)
+        votes = {v["by"]: v for v in shown["votes"] if v["op"] == "expel"}
+        assert votes[a.member_id()]["reason"] == why_a and votes[b.member_id()]["reason"] == why_b, shown
+        text = n.ctl("member", "show", cid)
+        assert "REASON" in text and why_a in text and why_b in text, text
+    # the admissions, recorded without a reason, show none
+    shown = a.ctl_json("member", "show", b.code)
+    assert all(v["reason"] == "" for v in shown["votes"]), shown

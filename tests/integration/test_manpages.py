@@ -282,7 +282,7 @@ def test_catalogctl_page_agrees_with_every_command_help(env):
         (without(text, r" \| Fl -ignore-unknown-columns"), "import: lacks --ignore-unknown-columns"),
         (text.replace("Fl -force", "Fl -forced"), "restore: lacks --force"),
         (text.replace("Fl -mine", "Fl -mien"), "certification: lacks --mine"),
-        (without(text, r" \| Cm expel Ar MEMBER_ID"), "member: lacks the sub-command expel"),
+        (without(text, r" \| Cm expel Ar MEMBER Fl -reason Ar TEXT"), "member: lacks the sub-command expel"),
         (without(text, r"^\.It Fl -era\n"), "OPTIONS lacks --era"),
         (text.replace(".It Ic peers\n", ".It Ic peers\n.It Ic forks\n"), "documents forks, which catalogctl"),
         (text.replace(".It Ic list Op Ar KIND", ".It Ic list Op Ar KIND Op Fl -kind Ar KIND"),

@@ -41,7 +41,7 @@ def test_member_record_fork_same_membership_everywhere(env):
     x = env.join(a)
     c = env.join(a)   # a third daemon, away while the fork is made
     xid = x.member_id()
-    a.run("member", "expel", xid)   # one vote of the two needed
+    a.run("member", "expel", xid, "--reason", "試験のための除名")   # one vote of the two needed
     wait_until(lambda: digests_equal([a, b, m, x, c]), 20, what="convergence")
     assert _members(a)[xid][0] == "member"
     for n in (x, m, b, c):
@@ -133,7 +133,7 @@ def test_member_show(env):
     b = env.join(a)
     m = env.join(a)
     aid, bid, mid = a.member_id(), b.member_id(), m.member_id()
-    a.run("member", "expel", mid)
+    a.run("member", "expel", mid, "--reason", "試験のための除名")
     wait_until(lambda: digests_equal([a, b, m]), 15, what="convergence")
     j = a.ctl_json("member", "show", mid)
     assert j["member_id"] == mid and j["status"] == "member", j
@@ -144,7 +144,7 @@ def test_member_show(env):
     assert set(votes) == {aid} and votes[aid]["op"] == "expel" and votes[aid]["by_status"] == "member", j
     assert j["forks"] == [], j
     # b's vote completes the quorum: shown as expelled, with both votes
-    b.run("member", "expel", mid)
+    b.run("member", "expel", mid, "--reason", "試験のための除名")
     wait_until(lambda: a.ctl_json("member", "show", mid)["status"] == "expelled", 10, what="expelled")
     j = a.ctl_json("member", "show", mid)
     assert {v["by"]: v["op"] for v in j["votes"]} == {aid: "expel", bid: "expel"}, j
@@ -207,8 +207,8 @@ def test_newcomer_joins_after_an_expulsion(env):
         x.ctl("put", "note", f"x{i}", "text=前")
     xid = x.member_id()
     wait_until(lambda: digests_equal([a, b, x]), 20, what="x's notes everywhere")
-    a.run("member", "expel", xid)
-    b.run("member", "expel", xid)
+    a.run("member", "expel", xid, "--reason", "試験のための除名")
+    b.run("member", "expel", xid, "--reason", "試験のための除名")
     wait_until(lambda: _members(a)[xid][0] == "expelled" and _members(b)[xid][0] == "expelled", 20,
                what="x expelled")
     x.stop()

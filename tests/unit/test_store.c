@@ -1038,7 +1038,7 @@ static void refusals(void **state)
     assert_int_equal(take(s, m1, len), STORE_NEW);
     store_info before = info(s);
 
-    struct { uint8_t *b; size_t n; int want; const char *what; } c[16];
+    struct { uint8_t *b; size_t n; int want; const char *what; } c[24];
     int nc = 0;
 #define CASE(bytes, want_) do { size_t l_; uint8_t *b_ = (bytes); c[nc].b = b_; c[nc].n = l_; \
         c[nc].want = (want_); c[nc].what = #bytes; nc++; } while (0)
@@ -1063,6 +1063,24 @@ static void refusals(void **state)
     {
         proto_body *b = proto_body_new();
         proto_body_str(b, "op", "promote");
+        CASE(S(M, &g, 2, "member", hxx, 0, b), STORE_REJECT);
+    }
+    /* an expulsion's reason, when it has one: 1..STORE_EXPEL_REASON_MAX
+     * bytes of UTF-8 (one without a reason is an older record: valid) */
+    {
+        static char longr[STORE_EXPEL_REASON_MAX + 2];
+        memset(longr, 'x', STORE_EXPEL_REASON_MAX + 1);
+        const char *bad[] = { "", longr };   /* (invalid UTF-8 cannot be signed at all) */
+        for (size_t k = 0; k < 2; k++) {
+            proto_body *b = proto_body_new();
+            proto_body_str(b, "op", "expel");
+            proto_body_int(b, "seq", 0);
+            proto_body_str(b, "reason", bad[k]);
+            CASE(S(M, &g, 2, "member", hxx, 0, b), STORE_REJECT);
+        }
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "expel");
+        proto_body_int(b, "reason", 7);
         CASE(S(M, &g, 2, "member", hxx, 0, b), STORE_REJECT);
     }
     /* a catalog kind is held to its schema (catalog_record_validate) */
