@@ -88,6 +88,9 @@ typedef struct {
     uint64_t peers_refused[REFUSED_REASONS];
     uint64_t peer_failures[CATALOGD_PEER_ERRORS]; /* connections closed for breaking the protocol */
     uint64_t control_requests, control_errors;
+    /* web view exports queued on the thread pool (a HEAD builds none), and
+     * those stopped before the end (client gone, daemon stopping) */
+    uint64_t web_export_builds, web_export_cancelled;
     uint64_t tree_prunes, tree_grafts;         /* broadcast tree links made lazy / eager by us (tree.c) */
     member_traffic *closed;                    /* per member ever established; see member_traffic */
     size_t nclosed, capclosed;

@@ -439,6 +439,8 @@ static void job_done(uv_work_t *u, int status)
         uint64_t t0 = uv_hrtime();
         web_req w = { .d = d, .status = j->status, .type = j->type, .today = j->today };
         snprintf(w.user, sizeof w.user, "%s", j->user);
+        if (j->cut)
+            d->counters.web_export_cancelled++;
         if (j->cut && s->closing) {
             web_buf_free(&j->out);
             add_header(req, H2O_TOKEN_RETRY_AFTER, "30");
@@ -446,7 +448,8 @@ static void job_done(uv_work_t *u, int status)
         } else if (j->cut) {
             /* nobody reads it; written all the same, so that libh2o finds
              * the connection closed and lets go of it */
-            log_debug(d, "web view: the client of %s went away; its build was stopped", j->filename);
+            log_debug(d, "web view: the client of %s went away; its build was stopped%s", j->filename,
+                      j->discarded ? " (the workbook was not written)" : "");
             web_buf_free(&j->out);
             web_error(&w, 503, "接続が切れたため、書き出しを中止しました");
         } else if (j->error[0]) {
@@ -461,6 +464,8 @@ static void job_done(uv_work_t *u, int status)
         respond(s, req, &w, j->loop_ns + (uv_hrtime() - t0), build_ns);
         web_buf_free(&w.out);
     } else {
+        if (j->cut)
+            d->counters.web_export_cancelled++;
         if (j->ticket)
             j->ticket->job = NULL;   /* (its pool is never cleared now, but it must not point here) */
         log_debug(d, "web view: a body built on the thread pool is dropped (%s)",
@@ -521,6 +526,15 @@ int web_job_stop(web_job *j)
 int web_defer(web_req *w, web_job *j)
 {
     web *s = w->d->web;
+    if (w->head) {
+        /* the headers a GET would get, and no work: a link checker, curl -I
+         * or a browser's HEAD must not take a build slot or the pool */
+        w->status = j->status;
+        w->type = j->type;
+        snprintf(w->filename, sizeof w->filename, "%s", j->filename);
+        snprintf(w->filename_ja, sizeof w->filename_ja, "%s", j->filename_ja);
+        return 1;
+    }
     uint8_t key[16];
     share_key(s, w->req, w->user, key);
     unsigned mine = 0;
@@ -564,6 +578,7 @@ int web_defer(web_req *w, web_job *j)
         s->jobs->prev = j;
     s->jobs = j;
     s->njobs++;
+    w->d->counters.web_export_builds++;
     w->deferred = 1;
     return 0;
 }
@@ -598,7 +613,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
 
-    web_req w = { .d = d, .status = 200, .type = "text/html; charset=utf-8", .today = today_local(), .req = req };
+    web_req w = { .d = d, .status = 200, .type = "text/html; charset=utf-8", .today = today_local(), .req = req,
+                  .head = head };
     char path[NODE_WEB_TARGET_MAX + 1], err[256];
     /* path_normalized: percent-decoded, dot segments resolved */
     size_t pl = req->path_normalized.len < sizeof path ? req->path_normalized.len : sizeof path - 1;
