@@ -164,6 +164,8 @@ typedef struct catalogd {
     uint64_t catalog_gen;        /* bumped when a certification or adoption changes */
     uint64_t log_rewrites;       /* store_log_rewrites as node_applied last saw it */
     struct catalog_index *index; /* the catalog's search index (catalog/index.h), at catalog_gen */
+    struct indexer_job *index_job; /* its build on the thread pool (daemon/indexer.c), or NULL */
+    unsigned nctl_parked;        /* control csearch requests waiting for that build */
     size_t churned;              /* bytes through big batches since the last heap trim */
     size_t churned_at_tick;
 
