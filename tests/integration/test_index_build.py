@@ -15,13 +15,16 @@ import json
 import os
 import socket
 import subprocess
-import threading
+import sys
 import time
 import urllib.parse
 
 from harness import SLOW, wait_until
 
-ROWS = 12000
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench"))
+from ctlclient import Ctl  # noqa: E402
+
+ROWS = 32000           # imported in two files (an import is at most 64 MiB)
 MARK = "ひまわり"       # in the summary of every 100th row
 MARKED = ROWS // 100
 Q = urllib.parse.quote(MARK)
@@ -37,12 +40,13 @@ def write_csv(path, rows, start=0, prefix="索"):
 
 
 def large_catalog(env):
-    """A node holding ROWS certifications of ~3.6 KB, restarted: its index
+    """A node holding ROWS certifications of ~3.6 KB (a build of 2-5 s here), restarted: its index
     is not built yet."""
     a = env.found()
-    path = os.path.join(env.tmp, "large.csv")
-    write_csv(path, ROWS)
-    assert a.ctl_json("import", path)["created"] == ROWS
+    for part in range(2):
+        path = os.path.join(env.tmp, f"large{part}.csv")
+        write_csv(path, ROWS // 2, start=part * ROWS // 2)
+        assert a.ctl_json("import", path)["created"] == ROWS // 2
     a.stop()
     a.start()
     return a
@@ -108,6 +112,13 @@ def test_the_first_build_runs_off_the_loop_and_parked_searches_are_answered(env)
     gone.close()
     wait_until(lambda: metric(a, "catalogd_web_parked") == 1, 2 * SLOW, interval=0.01,
                what="the request of the client that left to be let go of")
+    # so is a control client that leaves while its csearch waits
+    c = Ctl(os.path.join(a.dir, "control.sock"))
+    c.send({"cmd": "csearch", "q": MARK})
+    wait_until(lambda: metric(a, "catalogd_control_parked") == 2, 5 * SLOW, interval=0.01, what="a second csearch")
+    c.s.close()
+    wait_until(lambda: metric(a, "catalogd_control_parked") == 1, 2 * SLOW, interval=0.01,
+               what="the csearch of the control client that left to be let go of")
     assert metric(a, "catalogd_catalog_index_building") == 1, "the build ended before the checks: too small"
 
     # the loop answers meanwhile: a control status, at once
