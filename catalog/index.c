@@ -21,6 +21,7 @@
 #include "store/kind.h"
 
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,11 @@ struct catalog_index {
     char route_names[STORE_POLICY_LIST_MAX][STORE_POLICY_ITEM_MAX + 1];   /* 契約方法: the same */
     const char *routes[STORE_POLICY_LIST_MAX + 1];
     hit_cache hc;        /* records of hits read back (catalog_index_get_refs) */
+    /* a build on another thread (catalog_index_build_begin): this index
+     * keeps the notes of changes meanwhile, and the building one stops
+     * at its next record when *cancel is set */
+    int building;
+    const atomic_int *cancel;
 };
 
 static void hash128(const char *s, uint64_t out[2])
@@ -412,6 +418,43 @@ static void ref_hash(const proto_id *author, const char *key, uint64_t out[2])
     hash128(ref, out);
 }
 
+/* Where a build reads: the store, on its own thread (with its page
+ * accounting), or a read snapshot, on another. */
+typedef struct {
+    store *st;
+    store_snap *snap;
+} idx_src;
+
+static void src_foreach(const idx_src *s, const char *kind, store_rec_cb cb, void *ctx)
+{
+    if (s->snap)
+        store_snap_foreach_current(s->snap, kind, cb, ctx);
+    else
+        store_foreach_current(s->st, kind, cb, ctx);
+}
+
+static void src_foreach_ref(const idx_src *s, const char *kind, store_ref_cb cb, void *ctx)
+{
+    if (s->snap)
+        store_snap_foreach_current_ref(s->snap, kind, cb, ctx);
+    else
+        store_foreach_current_ref(s->st, kind, cb, ctx);
+}
+
+static void src_get_refs(const idx_src *s, const store_ref *refs, size_t n, store_rec_cb cb, void *ctx)
+{
+    if (s->snap)
+        store_snap_get_refs(s->snap, refs, n, cb, ctx);
+    else
+        store_get_refs(s->st, refs, n, cb, ctx);
+}
+
+/* A build on another thread asked to stop (catalog_index_build_cancel). */
+static int cancelled(const catalog_index *x)
+{
+    return x->cancel && atomic_load_explicit(x->cancel, memory_order_relaxed);
+}
+
 typedef struct { catalog_index *x; int cert, failed; } build_ctx;
 
 /* One current record into the index; returns non-zero to stop (out of memory). */
@@ -421,6 +464,10 @@ static int build_cb(void *ctx, const uint8_t *rec, size_t len)
     catalog_index *x = b->x;
     idx_table *t = &x->t;
     proto_record r;
+    if (cancelled(x)) {
+        b->failed = 1;
+        return 1;
+    }
     if (proto_record_decode_stored(rec, len, &r, NULL, 0) || (r.flags & PROTO_FLAG_TOMBSTONE))
         return 0;
     cidx e;
@@ -649,6 +696,8 @@ static int reuse_cb(void *ctx, const proto_id *author, uint64_t seq, uint32_t fl
     catalog_index *x = r->x;
     idx_table *t = &x->t;
     const idx_table *o = r->old;
+    if (cancelled(x))
+        goto oom;   /* (stops the walk as a failure does) */
     if (flags & PROTO_FLAG_TOMBSTONE)
         return 0;
     for (size_t h = ref_hash_slot(author, seq, r->mask); r->slots[h]; h = (h + 1) & r->mask) {
@@ -747,7 +796,7 @@ static void arena_huge(const idx_table *t)
 
 /* Fill x (empty) from `old` plus the new versions; 0, or -1 (then x is to
  * be cleared and built from scratch). */
-static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, const sig_cols *old_sig)
+static int idx_collect_reuse(catalog_index *x, const idx_src *src, idx_table *old, const sig_cols *old_sig)
 {
     idx_table *t = &x->t;
     reuse_ctx r = { .x = x, .old = old, .old_sig = old_sig };
@@ -775,10 +824,9 @@ static int idx_collect_reuse(catalog_index *x, store *st, idx_table *old, const 
     for (int pass = 0; pass < 2 && !r.failed && !b.failed; pass++) {
         r.cert = b.cert = pass == 0;
         r.nmissing = 0;
-        store_foreach_current_ref(st, kind_get(r.cert ? KIND_CERTIFICATION : KIND_ADOPTION)->name,
-                                  reuse_cb, &r);
+        src_foreach_ref(src, kind_get(r.cert ? KIND_CERTIFICATION : KIND_ADOPTION)->name, reuse_cb, &r);
         if (!r.failed)
-            store_get_refs(st, r.missing, r.nmissing, build_cb, &b);
+            src_get_refs(src, r.missing, r.nmissing, build_cb, &b);
     }
     if (r.failed || b.failed)
         goto out;
@@ -796,16 +844,17 @@ out:
 
 static int idx_finish(catalog_index *x);
 
-static int idx_build(catalog_index *x, store *st)
+static int idx_build(catalog_index *x, const idx_src *src)
 {
     build_ctx b = { x, 1, 0 };
     idx_trim(x);   /* start from a trimmed heap */
-    store_foreach_current(st, kind_get(KIND_CERTIFICATION)->name, build_cb, &b);
+    src_foreach(src, kind_get(KIND_CERTIFICATION)->name, build_cb, &b);
     if (!b.failed) {
         b.cert = 0;
-        store_foreach_current(st, kind_get(KIND_ADOPTION)->name, build_cb, &b);
+        src_foreach(src, kind_get(KIND_ADOPTION)->name, build_cb, &b);
     }
-    store_release_pages(st);
+    if (!src->snap)
+        store_release_pages(src->st);   /* (a snapshot's pages are its caller's: store_check_pages) */
     return b.failed ? -1 : idx_finish(x);
 }
 
@@ -1159,7 +1208,7 @@ void catalog_index_note(catalog_index *x, const char *kind, const proto_id *auth
     int cert = !strcmp(kind, kind_get(KIND_CERTIFICATION)->name);
     if (!cert && strcmp(kind, kind_get(KIND_ADOPTION)->name))
         return;
-    if (!x->built || x->notes_all)
+    if ((!x->built && !x->building) || x->notes_all)
         return;   /* the next update reads everything anyway */
     size_t kl = strlen(key) + 1;
     if (x->nnotes >= NOTES_MAX || kl > PROTO_KEY_MAX + 1 ||
@@ -1259,12 +1308,13 @@ int catalog_index_update(catalog_index *x, store *st, uint64_t gen)
     }
     notes_clear(x);
     int rc = -1;
+    idx_src src = { st, NULL };
     if (x->built) {
         idx_table old = x->t;
         sig_cols old_sig = x->sig;
         memset(&x->t, 0, sizeof x->t);
         memset(&x->sig, 0, sizeof x->sig);
-        rc = idx_collect_reuse(x, st, &old, &old_sig);
+        rc = idx_collect_reuse(x, &src, &old, &old_sig);
         table_free(&old);        /* (its arena, if taken over, is NULL here) */
         sig_free(&old_sig);
         if (rc == 0)
@@ -1272,7 +1322,7 @@ int catalog_index_update(catalog_index *x, store *st, uint64_t gen)
         if (rc)
             idx_clear(x);
     }
-    if ((rc && idx_build(x, st)) || hot_refresh(x)) {
+    if ((rc && idx_build(x, &src)) || hot_refresh(x)) {
         idx_clear(x);
         return -1;
     }
@@ -1281,6 +1331,118 @@ int catalog_index_update(catalog_index *x, store *st, uint64_t gen)
     x->builds++;
     idx_trim(x);   /* the build's temporary arrays */
     return 1;
+}
+
+int catalog_index_update_is_build(catalog_index *x, store *st, uint64_t gen)
+{
+    areas_refresh(x, st);
+    if (x->built && x->gen == gen)
+        return 0;
+    return !(x->built && !x->notes_all && x->nnotes);
+}
+
+struct catalog_index_build {
+    catalog_index *nx;       /* being built (no trim, no hit cache: the thread's own) */
+    idx_table old;           /* the previous build's entries, to reuse (nc + na == 0: none) */
+    sig_cols old_sig;
+    int reuse;
+    uint64_t gen;
+    int failed;
+    atomic_int cancel;
+};
+
+catalog_index_build *catalog_index_build_begin(catalog_index *x, store *st, uint64_t gen)
+{
+    areas_refresh(x, st);
+    catalog_index_build *b = calloc(1, sizeof *b);
+    if (!b || !(b->nx = catalog_index_new())) {
+        free(b);
+        return NULL;
+    }
+    catalog_index *nx = b->nx;
+    atomic_init(&b->cancel, 0);
+    nx->cancel = &b->cancel;
+    /* the same policy's areas and routes: the entries' bits refer to them */
+    nx->have_areas = x->have_areas;
+    nx->area_policy = x->area_policy;
+    memcpy(nx->area_names, x->area_names, sizeof nx->area_names);
+    memcpy(nx->route_names, x->route_names, sizeof nx->route_names);
+    for (size_t i = 0; i < STORE_POLICY_LIST_MAX; i++) {
+        nx->areas[i] = x->areas[i] ? nx->area_names[i] : NULL;
+        nx->routes[i] = x->routes[i] ? nx->route_names[i] : NULL;
+    }
+    nx->areas[STORE_POLICY_LIST_MAX] = nx->routes[STORE_POLICY_LIST_MAX] = NULL;
+    if (x->built) {
+        /* a rebuild: the entries of unchanged versions are reused there */
+        b->old = x->t;
+        b->old_sig = x->sig;
+        b->reuse = 1;
+        memset(&x->t, 0, sizeof x->t);
+        memset(&x->sig, 0, sizeof x->sig);
+    }
+    idx_clear(x);            /* searched by nobody until catalog_index_build_end */
+    x->building = 1;         /* and notes taken from now: the changes after the snapshot */
+    b->gen = gen;
+    return b;
+}
+
+void catalog_index_build_run(catalog_index_build *b, store_snap *snap)
+{
+    catalog_index *nx = b->nx;
+    idx_src src = { NULL, snap };
+    int rc = -1;
+    if (b->reuse) {
+        rc = idx_collect_reuse(nx, &src, &b->old, &b->old_sig);
+        if (rc == 0)
+            rc = idx_finish(nx);
+        if (rc)
+            idx_clear(nx);
+    }
+    table_free(&b->old);
+    sig_free(&b->old_sig);
+    if (rc && !cancelled(nx))
+        rc = idx_build(nx, &src);
+    if (rc == 0 && !cancelled(nx))
+        rc = hot_refresh(nx);
+    b->failed = rc || cancelled(nx);
+}
+
+void catalog_index_build_cancel(catalog_index_build *b)
+{
+    atomic_store(&b->cancel, 1);
+}
+
+int catalog_index_build_end(catalog_index *x, catalog_index_build *b)
+{
+    catalog_index *nx = b->nx;
+    x->building = 0;
+    /* a new policy in force meanwhile (areas_refresh cleared x), or x
+     * built on this thread meanwhile by a caller that did not wait: the
+     * result is not x's */
+    int ok = !b->failed && !x->built && x->have_areas == nx->have_areas &&
+             !memcmp(&x->area_policy, &nx->area_policy, sizeof x->area_policy);
+    if (ok) {
+        table_free(&x->t);
+        columns_free(x);
+        x->t = nx->t;
+        x->sig = nx->sig;
+        x->cprod = nx->cprod, x->capcprod = nx->capcprod;
+        x->careas = nx->careas, x->capcareas = nx->capcareas;
+        x->aprod = nx->aprod, x->capaprod = nx->capaprod;
+        x->arena_dead = nx->arena_dead;
+        memset(&nx->t, 0, sizeof nx->t);
+        memset(&nx->sig, 0, sizeof nx->sig);
+        nx->cprod = nx->careas = nx->aprod = NULL;
+        x->gen = b->gen;     /* the notes taken meanwhile bring it to the caller's gen */
+        x->built = 1;
+        x->builds++;
+    } else if (!x->built) {
+        notes_clear(x);      /* the next update builds anyway */
+    }
+    catalog_index_free(nx);
+    free(b);
+    idx_trim(x);
+    return ok ? 0 : -1;
 }
 
 /* ---- search ---- */

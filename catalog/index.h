@@ -53,6 +53,29 @@ void catalog_index_set_trim(catalog_index *x, void (*trim)(void *ctx), void *ctx
  * scratch).  catalog_search calls this itself. */
 int catalog_index_update(catalog_index *x, store *st, uint64_t gen);
 
+/* ---- a build on another thread ----
+ *
+ * A first build reads every current certification and adoption (seconds
+ * at 100,000), a rebuild every key: the caller's thread (catalogd's event
+ * loop) need not wait.  catalog_index_update_is_build says whether an
+ * update to gen would be such a build (1) rather than nothing or the noted
+ * keys alone (0, a few ms).  Then, on the index's thread: begin takes what
+ * the build needs out of x (the previous entries, to reuse) — x is empty
+ * and must not be searched until end — and x keeps the notes of changes
+ * from then on; the caller begins a read snapshot (store_snap_begin) at
+ * that same moment, the state of gen.  run, on any thread, builds from
+ * the snapshot (x is not touched); cancel (any thread) makes it stop at
+ * its next record.  end, on the index's thread, puts the result in x at
+ * gen (its notes then bring it up to date in place at the next update) and
+ * frees b: 0, or -1 when the build failed or was cancelled, or the policy
+ * in force changed meanwhile (x is then empty: the next update builds). */
+typedef struct catalog_index_build catalog_index_build;
+int catalog_index_update_is_build(catalog_index *x, store *st, uint64_t gen);
+catalog_index_build *catalog_index_build_begin(catalog_index *x, store *st, uint64_t gen);   /* NULL: no memory */
+void catalog_index_build_run(catalog_index_build *b, store_snap *snap);
+void catalog_index_build_cancel(catalog_index_build *b);
+int catalog_index_build_end(catalog_index *x, catalog_index_build *b);
+
 /* Tell the index that the current version of (kind, author, key) may have
  * changed — a new version, a tombstone — so that the next update with a new
  * gen reads just that key again.  Kinds other than certification and

@@ -377,6 +377,13 @@ int catalog_xlsx_close(catalog_xlsx *x, char *err, size_t errlen)
         set_err(err, errlen, "xlsx: nothing to close");
         return -1;
     }
+    if (x->failed) {
+        /* nothing to write: the workbook is freed unzipped */
+        if (err && errlen)
+            snprintf(err, errlen, "%s: %s", x->path, x->err);
+        catalog_xlsx_discard(x);
+        return -1;
+    }
     finish_sheet(x);
     int rc = 0;
     if (!x->failed && !x->nsheets) {
@@ -408,4 +415,19 @@ int catalog_xlsx_close(catalog_xlsx *x, char *err, size_t errlen)
     free(x->path);
     free(x);
     return rc;
+}
+
+void catalog_xlsx_discard(catalog_xlsx *x)
+{
+    if (!x)
+        return;
+    /* lxw_workbook_free frees what workbook_close would have zipped,
+     * writing nothing (the file was never opened: libxlsxwriter creates
+     * it only when it writes the zip) */
+    lxw_workbook_free(x->wb);
+    unlink(x->path);   /* the caller's placeholder (mkstemp), if any */
+    free(x->width);
+    free(x->tmp);
+    free(x->path);
+    free(x);
 }

@@ -43,4 +43,9 @@ int catalog_xlsx_row(catalog_xlsx *x, const char *const *cells, size_t ncols, ui
  * sheet()/row() if there was one, else the one from writing). */
 int catalog_xlsx_close(catalog_xlsx *x, char *err, size_t errlen);
 
+/* Free x without writing the file (nobody will read it: the export was
+ * cancelled, or failed): the workbook is not zipped, which for a large
+ * one is most of the work, and the file at path is removed.  NULL is fine. */
+void catalog_xlsx_discard(catalog_xlsx *x);
+
 #endif

@@ -91,6 +91,9 @@ typedef struct {
     uint64_t peers_refused[REFUSED_REASONS];
     uint64_t peer_failures[CATALOGD_PEER_ERRORS]; /* connections closed for breaking the protocol */
     uint64_t control_requests, control_errors;
+    /* web view exports queued on the thread pool (a HEAD builds none), and
+     * those stopped before the end (client gone, daemon stopping) */
+    uint64_t web_export_builds, web_export_cancelled;
     uint64_t tree_prunes, tree_grafts;         /* broadcast tree links made lazy / eager by us (tree.c) */
     member_traffic *closed;                    /* per member ever established; see member_traffic */
     size_t nclosed, capclosed;
@@ -164,6 +167,8 @@ typedef struct catalogd {
     uint64_t catalog_gen;        /* bumped when a certification or adoption changes */
     uint64_t log_rewrites;       /* store_log_rewrites as node_applied last saw it */
     struct catalog_index *index; /* the catalog's search index (catalog/index.h), at catalog_gen */
+    struct indexer_job *index_job; /* its build on the thread pool (daemon/indexer.c), or NULL */
+    unsigned nctl_parked;        /* control csearch requests waiting for that build */
     size_t churned;              /* bytes through big batches since the last heap trim */
     size_t churned_at_tick;
 

@@ -13,6 +13,7 @@
 #include "daemon/control.h"
 #include "daemon/control_int.h"
 #include "daemon/health.h"
+#include "daemon/indexer.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "daemon/node.h"
@@ -911,6 +912,21 @@ static void batch_free(control_client *c)
 
 /* ---- dispatch ---- */
 
+/* Hold a csearch until the search index built on the thread pool is in
+ * (control_index_built): 0, or -1 with err past NODE_CONTROL_PARKED_MAX. */
+static int search_park(control_client *c, const uint8_t *req, size_t len, char *err, size_t errlen)
+{
+    if (c->d->nctl_parked >= NODE_CONTROL_PARKED_MAX)
+        return proto_err(err, errlen, "検索索引を作っている途中です（待てる検索は %u 件まで）。"
+                         "少し待ってからもう一度お試しください", NODE_CONTROL_PARKED_MAX);
+    if (!(c->parked = malloc(len ? len : 1)))
+        return proto_err(err, errlen, "out of memory");
+    memcpy(c->parked, req, len);
+    c->parked_len = len;
+    c->d->nctl_parked++;
+    return 0;
+}
+
 /* One request: look its command up, refuse it or run it.  Every request
  * gets exactly one reply, in request order. */
 static void control_request(control_client *c, const uint8_t *req, size_t len)
@@ -935,6 +951,9 @@ static void control_request(control_client *c, const uint8_t *req, size_t len)
             proto_err(err, sizeof err, "unknown control command");
         } else if (refused) {
             proto_err(err, sizeof err, "read-only control connection: %s writes", name);
+        } else if (cmd->fn == catalog_cmd_search && !indexer_ready(c->d)) {
+            if (search_park(c, req, len, err, sizeof err) == 0)
+                return;   /* answered when the index is built */
         } else {
             msgpack_packer pk;
             size_t at = control_reply_begin(c, &pk);
@@ -1158,6 +1177,11 @@ static void on_close(uv_handle_t *h)
     control_client *c = h->data;
     if (c->job)
         c->job->c = NULL;   /* the job frees itself when it ends */
+    if (c->parked) {
+        free(c->parked);    /* a parked search's client that left: nothing waits for the index */
+        c->parked = NULL;
+        c->d->nctl_parked--;
+    }
     if (c->pprev) {
         *c->pprev = c->next;
         if (c->next)
@@ -1242,8 +1266,9 @@ static void serve(control_client *c)
     size_t fl;
     int rc = 0;
     for (;;) {
-        if (c->job || c->watch)
-            break;   /* held: the rest wait for the job's reply; a watch takes no more */
+        if (c->job || c->watch || c->parked)
+            break;   /* held: the rest wait for the job's (or the parked search's) reply;
+                      * a watch takes no more */
         if (control_queued(c) > NODE_CONTROL_WRITE_HIGH) {
             batch_flush(c);
             control_out_flush(c);
@@ -1297,7 +1322,41 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         control_client_close(c);
         return;
     }
+    /* a parked client is still read, to see it leave (its EOF frees it at
+     * once), but what it pipelines behind the search is held only up to a
+     * frame's worth */
+    if (c->parked && c->in.len - c->in.off > PROTO_CTL_FRAME_MAX)
+        uv_read_stop((uv_stream_t *)&c->pipe);
     serve(c);
+}
+
+void control_index_built(catalogd *d, int ok)
+{
+    for (control_client *c = d->ctl_clients; c; c = c->next) {
+        if (!c->parked || uv_is_closing((uv_handle_t *)&c->pipe))
+            continue;
+        uint8_t *req = c->parked;
+        size_t len = c->parked_len;
+        c->parked = NULL;
+        d->nctl_parked--;
+        char err[512] = "";
+        msgpack_packer pk;
+        size_t at = control_reply_begin(c, &pk);
+        if (ok && catalog_cmd_search(d, req, len, &pk, err, sizeof err) == 0) {
+            control_reply_end(c, at);
+        } else {
+            control_reply_cancel(c, at);
+            if (!ok)
+                proto_err(err, sizeof err, "検索索引を作れませんでした（ストアを読めないか、ノードを停止します）");
+            d->counters.control_errors++;
+            control_reply_error(c, err);
+        }
+        free(req);
+        /* the requests that came behind it, then read again */
+        serve(c);
+        if (!c->paused && !c->job && !c->parked && !uv_is_closing((uv_handle_t *)&c->pipe))
+            uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    }
 }
 
 static void on_refused_close(uv_handle_t *h)

@@ -46,6 +46,10 @@ typedef struct control_client {
                                   * later requests wait for it */
     struct control_watch *watch; /* set by a watch request: the connection is a stream
                                   * from then on (control_watch.c) */
+    uint8_t *parked;             /* a csearch held while the search index is built on the
+                                  * thread pool (a copy of the request); its later requests
+                                  * wait behind it, as behind a job */
+    size_t parked_len;
 } control_client;
 
 /* Replies are packed straight into c->out, one frame after another: begin

@@ -24,6 +24,7 @@
 #include "daemon/peer.h"
 #include "daemon/rotate.h"
 #include "catalog/index.h"
+#include "daemon/indexer.h"
 #include "proto/util.h"
 
 #include <errno.h>
@@ -159,6 +160,7 @@ static void stop(catalogd *d, const char *why)
     /* unref'd: it bounds the stop, it does not keep the loop running */
     uv_timer_start(&d->stop_timer, on_stop_timer, NODE_STOP_GRACE_MS, 0);
     uv_unref((uv_handle_t *)&d->stop_timer);
+    indexer_stop(d);   /* a search index build stops at its next record */
     control_close(d);
     web_close(d);
     peer_shutdown(d);

@@ -16,6 +16,7 @@
  * catalogd_member_info only).
  */
 #include "daemon/metrics.h"
+#include "daemon/indexer.h"
 #include "daemon/control.h"
 #include "daemon/gossip.h"
 #include "daemon/health.h"
@@ -423,6 +424,15 @@ int metrics_format(catalogd *d, web_buf *b)
            "Control socket requests answered with an error (unknown, refused or failed)", c->control_errors);
     single(b, "catalogd_web_exports_building", "gauge",
            "Web view exports (/export.csv, /export.xlsx) being built on the thread pool now", web_jobs_building(d));
+    single(b, "catalogd_catalog_index_building", "gauge",
+           "1 while the search index is built on the thread pool (a first search, a rebuild)", indexer_building(d));
+    single(b, "catalogd_web_parked", "gauge", "Web view requests waiting for that build", web_parked_count(d));
+    single(b, "catalogd_control_parked", "gauge", "Control csearch requests waiting for that build", d->nctl_parked);
+    single(b, "catalogd_web_export_builds_total", "counter",
+           "Web view exports queued on the thread pool (a HEAD request builds none)", c->web_export_builds);
+    single(b, "catalogd_web_export_cancelled_total", "counter",
+           "Web view exports stopped before the end (the client went away, or the node stopped)",
+           c->web_export_cancelled);
 
     if (have)
         members_out(d, b, &si.digest);

@@ -15,6 +15,7 @@
 #include "daemon/web_int.h"
 #include "daemon/web_auth.h"
 #include "daemon/health.h"
+#include "daemon/indexer.h"
 #include "daemon/log.h"
 #include "catalog/index.h"
 #include "proto/limits.h"
@@ -60,6 +61,8 @@ typedef struct web {
     size_t inflight;         /* response bytes handed to libh2o, not yet sent (NODE_WEB_INFLIGHT_MAX) */
     web_job *jobs;           /* bodies being built on the thread pool (web_defer) */
     unsigned njobs;
+    struct web_parked *parked;   /* requests waiting for the search index's build (indexer.h) */
+    unsigned nparked;
     struct {                 /* the same per source (NODE_WEB_INFLIGHT_SOURCE_MAX); free at 0 bytes */
         uint8_t key[16];
         size_t bytes;
@@ -71,21 +74,22 @@ typedef struct web {
 typedef struct {
     const char *path;
     web_page_fn fn;
+    int search;              /* the page searches the index: it waits while the index is built */
 } web_route;
 
 static const web_route routes[] = {
-    { "/", web_page_search },
-    { "/search", web_page_search },
-    { "/export.csv", web_page_export_csv },
-    { "/export.xlsx", web_page_export_xlsx },
-    { "/new", web_page_new },
-    { "/healthz", web_page_healthz },
-    { "/members", web_page_members },
-    { "/product", web_page_product },
-    { "/evidence", web_page_evidence },
-    { "/evidence.xlsx", web_page_evidence_xlsx },
-    { "/history", web_page_history },
-    { "/metrics", web_page_metrics },
+    { "/", web_page_search, 1 },
+    { "/search", web_page_search, 1 },
+    { "/export.csv", web_page_export_csv, 1 },
+    { "/export.xlsx", web_page_export_xlsx, 1 },
+    { "/new", web_page_new, 0 },
+    { "/healthz", web_page_healthz, 0 },
+    { "/members", web_page_members, 1 },
+    { "/product", web_page_product, 1 },
+    { "/evidence", web_page_evidence, 1 },
+    { "/evidence.xlsx", web_page_evidence_xlsx, 1 },
+    { "/history", web_page_history, 0 },
+    { "/metrics", web_page_metrics, 0 },
 };
 
 /* ---- static files: the stylesheet (no inline style under the CSP) ---- */
@@ -439,6 +443,8 @@ static void job_done(uv_work_t *u, int status)
         uint64_t t0 = uv_hrtime();
         web_req w = { .d = d, .status = j->status, .type = j->type, .today = j->today };
         snprintf(w.user, sizeof w.user, "%s", j->user);
+        if (j->cut)
+            d->counters.web_export_cancelled++;
         if (j->cut && s->closing) {
             web_buf_free(&j->out);
             add_header(req, H2O_TOKEN_RETRY_AFTER, "30");
@@ -446,7 +452,8 @@ static void job_done(uv_work_t *u, int status)
         } else if (j->cut) {
             /* nobody reads it; written all the same, so that libh2o finds
              * the connection closed and lets go of it */
-            log_debug(d, "web view: the client of %s went away; its build was stopped", j->filename);
+            log_debug(d, "web view: the client of %s went away; its build was stopped%s", j->filename,
+                      j->discarded ? " (the workbook was not written)" : "");
             web_buf_free(&j->out);
             web_error(&w, 503, "接続が切れたため、書き出しを中止しました");
         } else if (j->error[0]) {
@@ -461,6 +468,8 @@ static void job_done(uv_work_t *u, int status)
         respond(s, req, &w, j->loop_ns + (uv_hrtime() - t0), build_ns);
         web_buf_free(&w.out);
     } else {
+        if (j->cut)
+            d->counters.web_export_cancelled++;
         if (j->ticket)
             j->ticket->job = NULL;   /* (its pool is never cleared now, but it must not point here) */
         log_debug(d, "web view: a body built on the thread pool is dropped (%s)",
@@ -521,6 +530,15 @@ int web_job_stop(web_job *j)
 int web_defer(web_req *w, web_job *j)
 {
     web *s = w->d->web;
+    if (w->head) {
+        /* the headers a GET would get, and no work: a link checker, curl -I
+         * or a browser's HEAD must not take a build slot or the pool */
+        w->status = j->status;
+        w->type = j->type;
+        snprintf(w->filename, sizeof w->filename, "%s", j->filename);
+        snprintf(w->filename_ja, sizeof w->filename_ja, "%s", j->filename_ja);
+        return 1;
+    }
     uint8_t key[16];
     share_key(s, w->req, w->user, key);
     unsigned mine = 0;
@@ -564,8 +582,14 @@ int web_defer(web_req *w, web_job *j)
         s->jobs->prev = j;
     s->jobs = j;
     s->njobs++;
+    w->d->counters.web_export_builds++;
     w->deferred = 1;
     return 0;
+}
+
+unsigned web_parked_count(const catalogd *d)
+{
+    return d->web ? ((const web *)d->web)->nparked : 0;
 }
 
 unsigned web_jobs_building(const catalogd *d)
@@ -573,9 +597,131 @@ unsigned web_jobs_building(const catalogd *d)
     return d->web ? ((const web *)d->web)->njobs : 0;
 }
 
+/* ---- requests waiting for the search index (indexer.h) ----
+ *
+ * A page that searches, asked while the index is built on the thread pool,
+ * is held in full (libh2o keeps the request) and served again from the
+ * start when the build ends.  The entry lives in the request's pool:
+ * libh2o clearing it (the connection closed) lets go of the entry too. */
+typedef struct web_parked {
+    web *s;                  /* NULL once let go of */
+    h2o_req_t *req;
+    web_conn *conn;          /* its connection, NULL once closed */
+    struct web_parked *prev, *next;
+} web_parked;
+
+static void parked_unlink(web_parked *p)
+{
+    web *s = p->s;
+    if (!s)
+        return;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->parked = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    s->nparked--;
+    p->s = NULL;
+}
+
+static void parked_gone(void *p)
+{
+    parked_unlink(p);
+}
+
+static void stall_timer_arm(web *s);
+
+/* 0, or -1 with the 503 page in w (NODE_WEB_PARKED_MAX held already). */
+static int park(web *s, web_req *w)
+{
+    if (s->nparked >= NODE_WEB_PARKED_MAX) {
+        add_header(w->req, H2O_TOKEN_RETRY_AFTER, "5");
+        return web_error(w, 503, "検索の準備をしています（待てる要求は %u 件まで）。少し待ってからもう一度お試しください",
+                         NODE_WEB_PARKED_MAX), -1;
+    }
+    web_parked *p = h2o_mem_alloc_shared(&w->req->pool, sizeof *p, parked_gone);
+    p->s = s;
+    p->req = w->req;
+    p->conn = conn_of(s, w->req);
+    p->prev = NULL;
+    p->next = s->parked;
+    if (s->parked)
+        s->parked->prev = p;
+    s->parked = p;
+    s->nparked++;
+    stall_timer_arm(s);   /* now at NODE_WEB_PARKED_CHECK_MS: a client that leaves is seen */
+    w->deferred = 1;
+    return 0;
+}
+
+static int serve_req(web *s, h2o_req_t *req);
+
+/* Every parked request, taken off the list first (serving one may park
+ * it again: it then waits for the next build, not for this loop). */
+static web_parked *parked_take(web *s)
+{
+    web_parked *all = s->parked;
+    s->parked = NULL;
+    s->nparked = 0;
+    for (web_parked *p = all; p; p = p->next)
+        p->s = NULL;
+    return all;
+}
+
+static void parked_refuse(web *s, h2o_req_t *req, const char *msg, const char *retry)
+{
+    if (retry)
+        add_header(req, H2O_TOKEN_RETRY_AFTER, retry);
+    send_body(s, req, NULL, 503, "text/plain; charset=utf-8", msg, strlen(msg));
+}
+
+void web_index_built(catalogd *d, int ok)
+{
+    web *s = d->web;
+    if (!s)
+        return;
+    web_parked *next;
+    for (web_parked *p = parked_take(s); p; p = next) {
+        next = p->next;
+        if (s->abandoned)
+            continue;   /* its handle is closed under libh2o: nothing more is written */
+        if (ok && !s->closing)
+            serve_req(s, p->req);
+        else
+            parked_refuse(s, p->req, s->closing ? "ノードを停止するため、検索を中止しました。少し待ってからもう一度お試しください\n"
+                                                : "検索の準備ができませんでした。少し待ってからもう一度お試しください\n", "30");
+    }
+}
+
+/* On the stall timer's tick while requests are parked: one whose client
+ * closed its side is let go of now (answered: libh2o then finds the
+ * connection closed and frees it), not when the build ends. */
+static void parked_check(web *s)
+{
+    web_parked *next;
+    for (web_parked *p = s->parked; p; p = next) {
+        next = p->next;
+        uv_os_fd_t fd;
+        if (!p->conn || uv_fileno((uv_handle_t *)&p->conn->tcp, &fd))
+            continue;
+        struct pollfd pf = { .fd = fd, .events = POLLRDHUP };
+        if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+            h2o_req_t *req = p->req;
+            parked_unlink(p);
+            log_debug(s->d, "web view: a client waiting for the search index went away");
+            parked_refuse(s, req, "接続が切れました\n", NULL);
+        }
+    }
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    web *s = *(web **)(self + 1);
+    return serve_req(*(web **)(self + 1), req);
+}
+
+static int serve_req(web *s, h2o_req_t *req)
+{
     catalogd *d = s->d;
     char user[NODE_WEB_USER_MAX + 1];
     web_auth_refusal no;
@@ -598,7 +744,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
 
-    web_req w = { .d = d, .status = 200, .type = "text/html; charset=utf-8", .today = today_local(), .req = req };
+    web_req w = { .d = d, .status = 200, .type = "text/html; charset=utf-8", .today = today_local(), .req = req,
+                  .head = head };
     char path[NODE_WEB_TARGET_MAX + 1], err[256];
     /* path_normalized: percent-decoded, dot segments resolved */
     size_t pl = req->path_normalized.len < sizeof path ? req->path_normalized.len : sizeof path - 1;
@@ -629,10 +776,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
 
     web_page_fn fn = NULL;
+    int searches = 0;
     uint64_t page_ns = 0;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (!strcmp(routes[i].path, path))
-            fn = routes[i].fn;
+            fn = routes[i].fn, searches = routes[i].search;
     int rc;
     if (path_nul || !text_ok(path)) {
         rc = web_error(&w, 400, "URL に使えない文字があります");
@@ -642,6 +790,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         rc = web_error(&w, 400, "%s", err);
     } else if (!fn) {
         rc = web_error(&w, 404, "このページはありません");
+    } else if (searches && !indexer_ready(d)) {
+        rc = park(s, &w);   /* served again from the start when the index is built */
     } else {
         uint64_t t0 = uv_hrtime();
         rc = fn(&w);
@@ -742,6 +892,9 @@ static void on_conn_closed(uv_handle_t *h)
             atomic_store(&j->fd, -1);
             j->conn = NULL;
         }
+    for (web_parked *p = s->parked; p; p = p->next)
+        if (p->conn == c)
+            p->conn = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -779,6 +932,9 @@ static void on_stall_tick(uv_timer_t *t)
 {
     web *s = t->data;
     uint64_t now = uv_now(t->loop);
+    parked_check(s);
+    if (!s->nparked && uv_timer_get_repeat(t) != NODE_WEB_SEND_STALL_MS / 4)
+        uv_timer_start(t, on_stall_tick, NODE_WEB_SEND_STALL_MS / 4, NODE_WEB_SEND_STALL_MS / 4);
     for (web_conn *c = s->conns; c; c = c->next) {
         /* what waits: in libuv's queue, and in the kernel's not yet
          * acknowledged by the client (which moves as soon as it reads,
@@ -811,6 +967,17 @@ static void on_stall_tick(uv_timer_t *t)
     }
     if (!s->nconns)
         uv_timer_stop(t);   /* started again by the next accept: an idle node does not wake for it */
+}
+
+/* The stall timer, running: at NODE_WEB_PARKED_CHECK_MS while requests
+ * are parked, else every quarter of NODE_WEB_SEND_STALL_MS. */
+static void stall_timer_arm(web *s)
+{
+    if (!s->stall_open)
+        return;
+    uint64_t every = s->nparked ? NODE_WEB_PARKED_CHECK_MS : NODE_WEB_SEND_STALL_MS / 4;
+    if (!uv_is_active((uv_handle_t *)&s->stall) || uv_timer_get_repeat(&s->stall) != every)
+        uv_timer_start(&s->stall, on_stall_tick, every, every);
 }
 
 /* The peer's address (16 bytes, IPv4 as ::ffff:a.b.c.d) in addr, and the
@@ -884,7 +1051,7 @@ static void on_accept(uv_stream_t *l, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (s->stall_open && !uv_is_active((uv_handle_t *)&s->stall))
-        uv_timer_start(&s->stall, on_stall_tick, NODE_WEB_SEND_STALL_MS / 4, NODE_WEB_SEND_STALL_MS / 4);
+        stall_timer_arm(s);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
     if (!sock) {
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -1009,6 +1176,8 @@ void web_close(catalogd *d)
     if (s->stall_open)
         uv_close((uv_handle_t *)&s->stall, on_stall_closed);
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    /* requests waiting for the search index: told now, not after the build */
+    web_index_built(d, 0);
     /* bodies being built stop at their next row and answer 503: the stop
      * need not wait for a whole export */
     for (web_job *j = s->jobs; j; j = j->next)

@@ -30,6 +30,8 @@ void web_force_close(catalogd *d);
 void web_reload_tls(catalogd *d);
 /* Bodies (exports) being built on the thread pool now, for the metrics. */
 unsigned web_jobs_building(const catalogd *d);
+/* Requests waiting for the search index's build (daemon/indexer.h). */
+unsigned web_parked_count(const catalogd *d);
 /* The address the view listens on ("" when off), e.g. for the ready line. */
 const char *web_url(const catalogd *d);
 

@@ -160,6 +160,14 @@ static void fail(export_job *e, const char *fmt, ...)
     e->base.status = 500;
 }
 
+/* The read snapshot could not be begun (LMDB's readers all taken, the
+ * map unreadable): a passing condition, told as such, never an empty file. */
+static void snap_failed(export_job *e)
+{
+    fail(e, "いまカタログを読み出せないため、書き出せませんでした。少し待ってからもう一度お試しください");
+    e->base.status = 503;
+}
+
 static void csv_work(web_job *j);
 static void xlsx_work(web_job *j);
 
@@ -219,7 +227,7 @@ static void csv_work(web_job *j)
         proto_csv_append_row_opts(&csv, hdr, catalog_export_headers(k, hdr), PROTO_CSV_NEUTRALISE)) {
         fail(e, "メモリが足りません");
     } else if (!(e->snap = store_snap_begin(e->st))) {
-        fail(e, "ストアを読めません");
+        snap_failed(e);
     } else {
         e->csv = &csv;
         if (e->adoptions)
@@ -281,8 +289,8 @@ static void xlsx_work(web_job *j)
     }
     e->x = x;
     if (!(e->snap = store_snap_begin(e->st))) {
-        fail(e, "ストアを読めません");
-        e->failed = 1;   /* no rows: the workbook is closed and thrown away */
+        snap_failed(e);
+        e->failed = 1;   /* no rows: the workbook is thrown away unwritten */
     }
     static const kind_id kinds[2] = { KIND_CERTIFICATION, KIND_ADOPTION };
     static const char *const sheets[2] = { "認定", "導入実績" };
@@ -299,6 +307,17 @@ static void xlsx_work(web_job *j)
     e->snap = NULL;
     free(e->buf);
     e->buf = NULL;
+    e->x = NULL;
+    if (!j->cut && web_job_stop(j))
+        j->cut = 1;
+    if (j->cut || e->base.error[0]) {
+        /* nobody reads it (the client went away, the daemon stops) or it
+         * is an error page: zipping the workbook would be most of the
+         * work, for nothing */
+        catalog_xlsx_discard(x);
+        j->discarded = 1;
+        return;
+    }
     /* close writes the file (and reports the first error of any row) */
     int rc = catalog_xlsx_close(x, err, sizeof err);
     if (!j->cut && web_job_stop(j))

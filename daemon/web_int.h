@@ -80,6 +80,7 @@ typedef struct web_req {
     int today;               /* yyyymmdd, the local date when the request arrived */
     struct st_h2o_req_t *req;   /* web.c's: the request, for web_defer */
     int deferred;            /* web_defer queued the answer: web.c sends nothing now */
+    int head;                /* a HEAD request: only the headers are sent */
 } web_req;
 
 /* The first value of a parameter, or NULL; "" counts as absent. */
@@ -118,6 +119,8 @@ typedef struct web_job {
     char filename[128], filename_ja[256];
     char error[512];
     int cut;                         /* set by the work: it stopped early (web_job_stop) */
+    int discarded;                   /* set by the work: the file it was writing was thrown
+                                      * away unwritten (an XLSX not zipped) */
     /* web.c's */
     uv_work_t uv;
     struct web *s;
@@ -136,6 +139,9 @@ typedef struct web_job {
  * NODE_WEB_EXPORT_JOBS_SOURCE_MAX of w's source's, 500 if the pool
  * refused it; j is then still the caller's. */
 int web_defer(web_req *w, web_job *j);
+/* ... and 1 for a HEAD request: nothing is built (a HEAD is a GET without
+ * its body, and the body is all the work); w gets the job's status, type
+ * and file names for the headers, and j is still the caller's. */
 /* On the pool thread: 1 when the work should stop (cancel set, or the
  * client's side of the connection closed), else 0.  A poll(2) of the
  * socket: call it every few dozen rows, not for each. */

@@ -279,6 +279,15 @@ _Static_assert(NODE_CONTROL_WATCHERS_MAX < NODE_CONTROL_CLIENTS_MAX, "watchers m
  * here says so ("truncated": true). */
 #define NODE_CONTROL_REPLY_MAX 10000u
 
+/* csearch requests held while the search index is built on the thread pool
+ * (the first search after a start, a rebuild: seconds at 100,000
+ * certifications; daemon/indexer.c), answered when it is built.  A held
+ * client is read for nothing else meanwhile, so these are clients, at most
+ * NODE_CONTROL_CLIENTS_MAX; past the bound the request is refused at once
+ * with an error that says to try again. */
+#define NODE_CONTROL_PARKED_MAX 32u
+_Static_assert(NODE_CONTROL_PARKED_MAX <= NODE_CONTROL_CLIENTS_MAX, "a parked csearch holds a client");
+
 /* Bytes of records in one control answer (a page of `list`, a history, the
  * forks): a page closes at NODE_CONTROL_LIST_* records or at this many
  * bytes, whichever comes first, so that 1,000 records of 60 KB make several
@@ -467,6 +476,16 @@ _Static_assert(NODE_CONTROL_PAGE_BYTES + (64u << 10) + 4096u < PROTO_CTL_FRAME_M
  * the XLSX at once, and an office behind one NAT address is one source. */
 #define NODE_WEB_EXPORT_JOBS_MAX 3u
 #define NODE_WEB_EXPORT_JOBS_SOURCE_MAX 2u
+/* Requests for pages that search (the search, its exports, a product, its
+ * evidence, the members) held while the search index is built on the
+ * thread pool (daemon/indexer.c), and answered when it is built.  Each
+ * holds one connection (of NODE_WEB_CONN_MAX) and a few hundred bytes; past
+ * the bound 503 with Retry-After.  A held client that goes away is seen
+ * every NODE_WEB_PARKED_CHECK_MS (libh2o reads nothing of a connection
+ * whose request is being served) and its request let go of at once. */
+#define NODE_WEB_PARKED_MAX 128u
+#define NODE_WEB_PARKED_CHECK_MS 100u
+_Static_assert(NODE_WEB_PARKED_MAX <= NODE_WEB_CONN_MAX, "a parked request holds a connection");
 /* 新着: days back at most (ten years), and rows on the page at most.  The
  * page walks each member's log back from its newest record, reading at
  * most NODE_WEB_NEW_SCAN_MAX records in all, so a member that imported

@@ -308,8 +308,10 @@ int store_get_refs(store *s, const store_ref *refs, size_t n, store_rec_cb cb, v
 
 /* A read snapshot for work on another thread (the thread pool) while the
  * store's own thread goes on reading and writing: one LMDB read
- * transaction (the store is opened MDB_NOTLS), begun, used and ended on
- * that thread.  It touches nothing of the store but LMDB's handles, which
+ * transaction (the store is opened MDB_NOTLS), used and ended on that
+ * thread; it may be begun on the store's thread and handed over (the
+ * search index's build does, so that the snapshot is exactly the state
+ * of a generation the loop knows), never used by two threads at once.  It touches nothing of the store but LMDB's handles, which
  * do not change once the store is open: no page accounting (the store's
  * thread calls store_check_pages when the work is done), no key cache.
  * The store must stay open until store_snap_end.  NULL on failure. */
@@ -317,6 +319,10 @@ typedef struct store_snap store_snap;
 store_snap *store_snap_begin(store *s);
 /* As store_get_refs, in the snapshot. */
 int store_snap_get_refs(store_snap *n, const store_ref *refs, size_t nrefs, store_rec_cb cb, void *ctx);
+/* As store_foreach_current and store_foreach_current_ref (one kind), in
+ * the snapshot. */
+int store_snap_foreach_current(store_snap *n, const char *kind, store_rec_cb cb, void *ctx);
+int store_snap_foreach_current_ref(store_snap *n, const char *kind, store_ref_cb cb, void *ctx);
 /* As store_member_get, in the snapshot: 0, 1 absent, -1. */
 int store_snap_member_get(store_snap *n, const proto_id *id, store_member *out);
 void store_snap_end(store_snap *n);

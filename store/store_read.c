@@ -106,8 +106,10 @@ void scanned(store *s, size_t n)
 
 /* ---- records ---- */
 
-static int log_cb(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
-                  store_rec_cb cb, void *ctx)
+/* The record at (author, seq) to cb; `acct`: count its bytes (the store's
+ * thread), else not (a snapshot on another thread). */
+static int log_cb_acct(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
+                       store_rec_cb cb, void *ctx, int acct)
 {
     uint8_t lk[40];
     memcpy(lk, author->b, 32);
@@ -115,8 +117,15 @@ static int log_cb(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
     MDB_val k = { 40, lk }, v;
     if (mdb_get(txn, s->log, &k, &v))
         return 0;
-    scanned(s, v.mv_size + 128);
+    if (acct)
+        scanned(s, v.mv_size + 128);
     return cb(ctx, v.mv_data, v.mv_size);
+}
+
+static int log_cb(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
+                  store_rec_cb cb, void *ctx)
+{
+    return log_cb_acct(s, txn, author, seq, cb, ctx, 1);
 }
 
 int store_get_refs(store *s, const store_ref *refs, size_t n, store_rec_cb cb, void *ctx)
@@ -205,10 +214,12 @@ typedef int (*cur_fn)(store *s, MDB_txn *txn, const proto_id *author, uint64_t s
  * from the start).  When fn stops the walk and entries remain, the stopping
  * entry's key is copied to next (STORE_CURSOR_MAX bytes) and *nextlen set;
  * otherwise *nextlen is 0. */
-static int walk_current_from(store *s, const char *kind, const uint8_t *after, size_t alen, cur_fn fn,
-                             void *ctx, uint8_t *next, size_t *nextlen)
+/* `in`: a snapshot's transaction to walk in (no page accounting: that is
+ * the store's thread's), or NULL for one of its own. */
+static int walk_current_in(store *s, MDB_txn *in, const char *kind, const uint8_t *after, size_t alen,
+                           cur_fn fn, void *ctx, uint8_t *next, size_t *nextlen)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = in;
     MDB_cursor *c;
     uint8_t pfx[1 + PROTO_KIND_MAX];
     size_t pl = 0;
@@ -223,10 +234,11 @@ static int walk_current_from(store *s, const char *kind, const uint8_t *after, s
     }
     if (alen > STORE_CURSOR_MAX)
         return 0;   /* no entry has so long a key: nothing after it */
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+    if (!in && mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
         return -1;
     if (mdb_cursor_open(txn, s->cur, &c)) {
-        mdb_txn_abort(txn);
+        if (!in)
+            mdb_txn_abort(txn);
         return -1;
     }
     MDB_val k = { pl, pfx }, v;
@@ -254,15 +266,23 @@ static int walk_current_from(store *s, const char *kind, const uint8_t *after, s
                 *nextlen = k.mv_size;
             }
         }
-        scanned(s, k.mv_size + v.mv_size + 16);
+        if (!in)
+            scanned(s, k.mv_size + v.mv_size + 16);
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     /* stopped on the last entry: there is no next page */
     if (stop && nextlen && *nextlen && !(rc == 0 && (pl == 0 || (k.mv_size >= pl && !memcmp(k.mv_data, pfx, pl)))))
         *nextlen = 0;
     mdb_cursor_close(c);
-    mdb_txn_abort(txn);
+    if (!in)
+        mdb_txn_abort(txn);
     return 0;
+}
+
+static int walk_current_from(store *s, const char *kind, const uint8_t *after, size_t alen, cur_fn fn,
+                             void *ctx, uint8_t *next, size_t *nextlen)
+{
+    return walk_current_in(s, NULL, kind, after, alen, fn, ctx, next, nextlen);
 }
 
 static int walk_current(store *s, const char *kind, cur_fn fn, void *ctx)
@@ -270,12 +290,12 @@ static int walk_current(store *s, const char *kind, cur_fn fn, void *ctx)
     return walk_current_from(s, kind, NULL, 0, fn, ctx, NULL, NULL);
 }
 
-typedef struct { store_rec_cb cb; store_ref_cb ref_cb; void *ctx; } cur_ctx;
+typedef struct { store_rec_cb cb; store_ref_cb ref_cb; void *ctx; int snap; } cur_ctx;
 
 static int cur_rec(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, uint32_t flags, void *ctx)
 {
     cur_ctx *c = ctx;
-    return log_cb(s, txn, author, seq, c->cb, c->ctx);
+    return log_cb_acct(s, txn, author, seq, c->cb, c->ctx, !c->snap);
 }
 
 static int cur_ref(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, uint32_t flags, void *ctx)
@@ -301,6 +321,18 @@ int store_foreach_current_ref(store *s, const char *kind, store_ref_cb cb, void 
 {
     cur_ctx c = { .ref_cb = cb, .ctx = ctx };
     return kind ? walk_current(s, kind, cur_ref, &c) : 0;
+}
+
+int store_snap_foreach_current(store_snap *n, const char *kind, store_rec_cb cb, void *ctx)
+{
+    cur_ctx c = { .cb = cb, .ctx = ctx, .snap = 1 };
+    return kind ? walk_current_in(n->s, n->txn, kind, NULL, 0, cur_rec, &c, NULL, NULL) : 0;
+}
+
+int store_snap_foreach_current_ref(store_snap *n, const char *kind, store_ref_cb cb, void *ctx)
+{
+    cur_ctx c = { .ref_cb = cb, .ctx = ctx, .snap = 1 };
+    return kind ? walk_current_in(n->s, n->txn, kind, NULL, 0, cur_ref, &c, NULL, NULL) : 0;
 }
 
 int store_history(store *s, const proto_id *author, const char *kind, const char *key,

@@ -50,14 +50,19 @@ def fetch(a, path, source="127.0.0.1"):
         c.close()
 
 
-def building(a):
-    """catalogd_web_exports_building, asked of the web view."""
+def metric(a, name):
+    """One unlabelled metric, asked of the web view."""
     status, _, body = fetch(a, "/metrics")
     assert status == 200, status
     for line in body.decode().splitlines():
-        if line.startswith("catalogd_web_exports_building "):
+        if line.startswith(name + " "):
             return int(line.split()[1])
-    raise AssertionError("no catalogd_web_exports_building in the metrics")
+    raise AssertionError(f"no {name} in the metrics")
+
+
+def building(a):
+    """catalogd_web_exports_building, asked of the web view."""
+    return metric(a, "catalogd_web_exports_building")
 
 
 def ask(a, path, source="127.0.0.1"):
@@ -162,12 +167,46 @@ def test_exports_built_at_once_are_bounded(env):
     assert st == 200 and xlsx_rows(body) == [ROWS + 1, 1]
 
 
+def test_a_head_builds_nothing(env):
+    """HEAD on an export is answered like its GET without the body, at once:
+    the status, the type and the file name, and no build on the thread
+    pool (a link checker or `curl -I` must not take a build slot, nor
+    seconds of a core).  The builds counter moves for a GET, not for a
+    HEAD."""
+    a = big_catalog(env)
+    before = metric(a, "catalogd_web_export_builds_total")
+    for path, ctype, name in (("/export.xlsx", "spreadsheetml", ".xlsx"), ("/export.csv", "text/csv", ".csv"),
+                              ("/export.csv?kind=adoption", "text/csv", ".csv")):
+        c = http.client.HTTPConnection("127.0.0.1", a.web_port, timeout=30 * SLOW)
+        t0 = time.time()
+        c.request("HEAD", path)
+        r = c.getresponse()
+        body = r.read()
+        took = time.time() - t0
+        c.close()
+        hd = {k.lower(): v for k, v in r.getheaders()}
+        assert r.status == 200 and body == b"", (path, r.status, body[:200])
+        assert ctype in hd["content-type"] and name in hd["content-disposition"], hd
+        assert took < 0.3 * SLOW, (path, took)   # the XLSX's build takes the better part of a second
+        assert metric(a, "catalogd_web_export_builds_total") == before, path
+        assert building(a) == 0
+    # a HEAD answers as its GET would: a bad parameter is still a 400
+    c = http.client.HTTPConnection("127.0.0.1", a.web_port, timeout=30 * SLOW)
+    c.request("HEAD", "/export.csv?kind=x")
+    assert c.getresponse().status == 400
+    c.close()
+    st, _, body = fetch(a, "/export.csv")
+    assert st == 200 and body.startswith(b"\xef\xbb\xbf")
+    assert metric(a, "catalogd_web_export_builds_total") == before + 1
+
+
 def test_a_client_that_goes_away_stops_its_export(env):
     """A browser that closes the tab or cancels the download while its export
     is built: the build stops (libh2o reads nothing of a connection whose
     request is being served, so the work looks at the socket), its slot is
     given back, and the node goes on as before."""
     a = big_catalog(env)
+    cancelled = metric(a, "catalogd_web_export_cancelled_total")
     for i in range(4):   # more than NODE_WEB_EXPORT_JOBS_MAX: every slot is given back
         e = ask(a, "/export.xlsx")
         wait_until(lambda: building(a) == 1, 10, interval=0.01, what="the export to be built")
@@ -176,6 +215,9 @@ def test_a_client_that_goes_away_stops_its_export(env):
         e.close()
         wait_until(lambda: building(a) == 0, 10, what="the build to stop")
     assert a.logtext().count("went away; its build was stopped") >= 3, a.logtext()[-1500:]
+    # a stopped XLSX is not zipped: the workbook is freed unwritten
+    assert a.logtext().count("(the workbook was not written)") >= 3, a.logtext()[-1500:]
+    assert metric(a, "catalogd_web_export_cancelled_total") >= cancelled + 3
     assert a.proc.poll() is None
     assert fetch(a, "/healthz")[0] in (200, 503)
     st, _, body = fetch(a, "/export.xlsx")

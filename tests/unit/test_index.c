@@ -1296,6 +1296,62 @@ static void compacted_in_place(void **state)
 
 static int trims;
 
+/* A build from a read snapshot (catalog_index_build_*, as catalogd runs it
+ * on the thread pool): the same answers as a build on the index's thread;
+ * a change written after the snapshot and noted meanwhile is folded in
+ * place at the next update, not by another build; a rebuild from a
+ * snapshot too; a cancelled build leaves the index empty, to be built. */
+static void built_from_snapshot(void **state)
+{
+    fx *f = *state;
+    char key[32];
+    for (int round = 0; round < 2; round++) {
+        if (round)
+            catalog_index_note_all(f->x);   /* a fork: the next update is a rebuild */
+        f->gen++;
+        assert_int_equal(catalog_index_update_is_build(f->x, f->st, f->gen), 1);
+        store_snap *n = store_snap_begin(f->st);
+        assert_non_null(n);
+        catalog_index_build *b = catalog_index_build_begin(f->x, f->st, f->gen);
+        assert_non_null(b);
+        /* written after the snapshot, noted as catalogd notes it */
+        snprintf(key, sizeof key, "M-S%d", round);
+        catalog_kv kv[10];
+        const char *p[] = CERT_PAIRS("株式会社スナップ", "スナップ製品", CORP_B, "防災", "2026-04-01", "2028-03-31",
+                                     NULL, "public", NULL);
+        put_as(f, M, "certification", key, 0, build("certification", kv, kvs(kv, p, 18)));
+        catalog_index_note(f->x, "certification", &ids[M].id, key);
+        catalog_index_build_run(b, n);
+        store_snap_end(n);
+        assert_int_equal(catalog_index_build_end(f->x, b), 0);
+        catalog_index_stats s;
+        catalog_index_stats_get(f->x, &s);
+        assert_int_equal(s.builds, (uint64_t)round + 1);
+        assert_int_equal(catalog_index_update_is_build(f->x, f->st, f->gen), 0);   /* the note, in place */
+        catalog_query q = base_query();
+        q.words = "スナップ";
+        result r = run(f, &q);
+        assert_int_equal(r.products, 1);
+        assert_non_null(strstr(r.certs, key));
+        same_as_scratch(f);
+        catalog_index_stats_get(f->x, &s);
+        assert_int_equal(s.builds, (uint64_t)round + 1);
+        assert_int_equal(s.updates_in_place, (uint64_t)round + 1);
+    }
+    /* cancelled: nothing put in, and the next update builds again */
+    catalog_index_note_all(f->x);
+    f->gen++;
+    store_snap *n = store_snap_begin(f->st);
+    catalog_index_build *b = catalog_index_build_begin(f->x, f->st, f->gen);
+    assert_non_null(b);
+    catalog_index_build_cancel(b);
+    catalog_index_build_run(b, n);
+    store_snap_end(n);
+    assert_int_equal(catalog_index_build_end(f->x, b), -1);
+    assert_int_equal(catalog_index_update_is_build(f->x, f->st, f->gen), 1);
+    same_as_scratch(f);
+}
+
 static void count_trim(void *ctx)
 {
     ++*(int *)ctx;
@@ -1830,6 +1886,7 @@ int main(void)
         T(updated_in_place),
         T(compacted_in_place),
         T(trim_hook),
+        T(built_from_snapshot),
         T(hit_records),
         T(hit_records_full),
         T(query_setters),
