@@ -1351,6 +1351,15 @@ void gossip_peer_gone(peer *p)
         }
 }
 
+void gossip_want_refused(peer *p, const proto_id *a)
+{
+    struct inflight *f = inflight_find(p->d, a);
+    if (f && f->from == p) {
+        f->from = NULL;
+        f->at_ms = 0;
+    }
+}
+
 void gossip_tick(catalogd *d)
 {
     uint64_t now = uv_now(d->loop);

@@ -23,6 +23,11 @@ void gossip_on_frame(struct peer *p, const uint8_t *f, size_t len);
 void gossip_on_writable(struct peer *p);
 void gossip_tick(catalogd *d);
 void gossip_peer_gone(struct peer *p);
+/* p answered a want of author a's log with a record this node refused
+ * without closing p (a rekey's retired key after its cut): p will send
+ * nothing better for it, so the want is no longer in flight from p and the
+ * next hello, announce or reconciliation asks another peer at once. */
+void gossip_want_refused(struct peer *p, const proto_id *a);
 void gossip_shutdown(catalogd *d);
 void gossip_free(catalogd *d);   /* the in-flight table, after the loop ended */
 

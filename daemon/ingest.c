@@ -638,6 +638,9 @@ static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged)
 {
     catalogd *d = p->d;
     d->counters.records_refused[RECORD_REKEY_CUT]++;
+    /* the new key's record of that seq is another peer's to send: a relay
+     * holding the thief's would otherwise answer every want of it first */
+    gossip_want_refused(p, &r->author);
     if (!memcmp(logged, &r->author, 32))
         return;
     *logged = r->author;
