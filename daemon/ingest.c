@@ -241,6 +241,7 @@ static int cmp_rec(const void *a, const void *b)
 
 static void start_job(peer *p, vjob *j, int may_inline, const vjob *prev);
 static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged);
+static void refuse_former(peer *p, const proto_record *r, proto_id *logged);
 static vjob *acc_take(peer *p, int *fatal);
 static void retry_deferred(peer *p);
 
@@ -469,9 +470,12 @@ static void verify_done(uv_work_t *w, int status)
     char err[256];
     if (m && res && store_apply_hashed(d->st, recs, j->pre, m, res, err, sizeof err) == 0) {
         vv_cache vc = { .valid = 0 };
+        proto_id former_logged = { { 0 } };
         for (size_t i = 0; i < m; i++)
             if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
                 defer_rec(g, &recs[i], res[i], &vc);   /* verified: its seq passed triage */
+            else if (res[i] == STORE_FORMER)
+                refuse_former(p, &recs[i], &former_logged);   /* kept apart, not in the log */
         node_applied(d, recs, res, m, p);
     } else if (m) {
         log_error(d, "cannot store records from peer: %s", err);
@@ -587,8 +591,9 @@ static void start_job(peer *p, vjob *j, int may_inline, const vjob *prev)
 }
 
 /* A record of a member that left or was expelled, beyond its cut
- * (store/store_gov.c): refused here as on every node, but its sender is not
- * closed.  A relay that applied it before it learnt of the departure is
+ * (store/store_gov.c): refused from the log here as on every node (kept
+ * apart when the store applied it as STORE_FORMER, within its bounds;
+ * refused at the triage beyond them), but its sender is not closed.  A relay that applied it before it learnt of the departure is
  * honest, and closing it would cut it off for as long as it holds the
  * record (docs/DECISIONS.md, "Records of former members").  One line per
  * author and batch. */
@@ -608,9 +613,11 @@ static void refuse_former(peer *p, const proto_record *r, proto_id *logged)
     store_member_cut(d->st, &r->author, &st, &cut);
     proto_id_str(&r->author, ids);
     log_warn(d, "refused a record of former member %s%s (%s) from peer %s: seq %llu is after its %s "
-             "(its records up to seq %llu stay); the peer stays connected", ids, lbl,
+             "(its records up to seq %llu stay; later ones are kept apart, out of its log, at most %u "
+             "seqs); the peer stays connected", ids, lbl,
              st == STORE_MEMBER_LEFT ? "left" : "expelled", p->addr, (unsigned long long)r->seq,
-             st == STORE_MEMBER_LEFT ? "leave record" : "expulsion", (unsigned long long)cut);
+             st == STORE_MEMBER_LEFT ? "leave record" : "expulsion", (unsigned long long)cut,
+             STORE_FORMER_APART_SEQS);
 }
 
 /* A record signed by a key a rekey retired, after the rekey's cut
