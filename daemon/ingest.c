@@ -414,7 +414,7 @@ static void verify_done(uv_work_t *w, int status)
     int refused_malformed = 0;
     size_t m = 0;
     vv_cache avc = { .valid = 0 };
-    proto_id rekey_logged = { { 0 } };
+    proto_id rekey_logged = { { 0 } }, former_logged = { { 0 } };
     for (size_t i = 0; i < j->n; i++) {
         if (j->it[i].alt_res == STORE_GAP) {
             /* the new key of a rekey this node has not derived yet: it
@@ -426,7 +426,14 @@ static void verify_done(uv_work_t *w, int status)
             continue;
         }
         if (j->it[i].alt_res == STORE_FORMER) {
-            refuse_rekeyed(p, &j->r[i], &rekey_logged);
+            /* a former member's beyond its cut (not under the key its log
+             * had: a rotation not held here), or an old key's after a rekey */
+            int st = 0;
+            uint64_t cut = 0;
+            if (store_member_cut(d->st, &j->r[i].author, &st, &cut) == 0 && st && j->r[i].seq > cut)
+                refuse_former(p, &j->r[i], &former_logged);
+            else
+                refuse_rekeyed(p, &j->r[i], &rekey_logged);
             continue;
         }
         if (j->it[i].refused && !refused) {
@@ -470,7 +477,6 @@ static void verify_done(uv_work_t *w, int status)
     char err[256];
     if (m && res && store_apply_hashed(d->st, recs, j->pre, m, res, err, sizeof err) == 0) {
         vv_cache vc = { .valid = 0 };
-        proto_id former_logged = { { 0 } };
         for (size_t i = 0; i < m; i++)
             if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
                 defer_rec(g, &recs[i], res[i], &vc);   /* verified: its seq passed triage */
@@ -735,7 +741,7 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
             if (j->n != i)
                 j->r[j->n] = *r;   /* j->n < i: a record looked at already */
             j->it[j->n].key = k;
-            if (alts && alts[i].n && (j->it[j->n].alt = malloc(sizeof *alts))) {
+            if (alts && (alts[i].n || alts[i].fail_res) && (j->it[j->n].alt = malloc(sizeof *alts))) {
                 *j->it[j->n].alt = alts[i];
                 alts[i].n = 0;
             }

@@ -201,6 +201,12 @@ typedef struct {
     unsigned n;
     EVP_PKEY *key[STORE_REKEY_ALT_KEYS];
     int res[STORE_REKEY_ALT_KEYS];
+    /* what a record verifying under no key is: 0 a forgery; STORE_FORMER
+     * for a former member's record beyond its cut (kept apart if it
+     * verifies under the key its log had: one after a rotation the store
+     * does not hold is refused, and the honest relay that sent it is not
+     * closed, docs/DECISIONS.md 16) */
+    int fail_res;
 } store_alt_keys;
 /* store_precheck_batch, and for every record whose result is STORE_NEW,
  * STORE_FORK or STORE_GAP (which the caller may take as NEW when its
@@ -209,12 +215,13 @@ typedef struct {
 int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
                              store_alt_keys *alts, unsigned flags, char *err, size_t errlen);
 void store_alt_keys_free(store_alt_keys *a);
-/* Whether any record may have alternative keys now (a rekey derived or
- * open anywhere): when not, a caller need not ask for them.  1 or 0. */
+/* Whether any record may have alternative keys or a failure outcome now
+ * (a rekey derived or open anywhere, a former member): when not, a caller
+ * need not ask for them.  1 or 0. */
 int store_rekey_rules_any(store *s);
 /* The outcome of r's signature: STORE_NEW if it verifies under key, else
- * alts->res[i] of the first alternative it verifies under, else -1 (a bad
- * signature).  alts may be NULL.  Reads nothing of the store: any thread. */
+ * alts->res[i] of the first alternative it verifies under, else
+ * alts->fail_res if set, else -1 (a bad signature).  alts may be NULL.  Reads nothing of the store: any thread. */
 int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys *alts);
 /* How many times this process's store rewrote an author's log (a re-judge
  * moved records between the log and apart): counted when written, so an

@@ -727,6 +727,7 @@ int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_
 {
     MDB_stat st;
     out->n = 0;
+    out->fail_res = 0;
     if (mdb_stat(txn, s->rekey, &st) || st.ms_entries == 0)
         return 0;   /* the usual case: no rekey anywhere */
     MDB_cursor *c;
@@ -792,7 +793,7 @@ int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys 
     for (unsigned i = 0; alts && i < alts->n; i++)
         if (alts->key[i] && proto_record_verify(r, alts->key[i], NULL, 0) == 0)
             return alts->res[i];
-    return -1;
+    return alts && alts->fail_res ? alts->fail_res : -1;
 }
 
 int store_rekey_rules_any(store *s)
@@ -801,7 +802,9 @@ int store_rekey_rules_any(store *s)
     MDB_stat st;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
         return 1;   /* cannot tell: ask */
-    int any = mdb_stat(txn, s->rekey, &st) || st.ms_entries > 0;
+    /* or a former member, whose records beyond its cut have a failure
+     * outcome (store_alt_keys.fail_res) */
+    int any = mdb_stat(txn, s->rekey, &st) || st.ms_entries > 0 || former_any_txn(s, txn);
     mdb_txn_abort(txn);
     return any;
 }

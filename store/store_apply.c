@@ -322,14 +322,19 @@ int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *
     for (size_t i = 0; i < n; i++) {
         char why[256];
         why[0] = 0;
-        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], !(flags & STORE_RULES_LATER), &bm, NULL, why, sizeof why);
+        int apart = 0;
+        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], !(flags & STORE_RULES_LATER), &bm, &apart, why,
+                              sizeof why);
         if (res[i] == STORE_REJECT && !rejected++)
             proto_err(err, errlen, "%s", why);
         if (alts) {
             alts[i].n = 0;
+            alts[i].fail_res = 0;
             if ((res[i] == STORE_NEW || res[i] == STORE_FORK || res[i] == STORE_GAP) &&
                 rekey_alt_keys_txn(s, txn, &recs[i], &alts[i]))
                 store_alt_keys_free(&alts[i]);   /* none: the record is judged by its key alone */
+            if (apart)
+                alts[i].fail_res = STORE_FORMER;   /* refused, no forgery (store.h) */
         }
     }
     mdb_txn_abort(txn);

@@ -236,6 +236,18 @@ static void fclip_name(const proto_id *id, char name[71])
     proto_hex(id->b, 32, name + 6);
 }
 
+int former_any_txn(store *s, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->meta, &c))
+        return 1;   /* cannot tell: yes */
+    MDB_val k = { 6, "fclip:" }, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    int any = rc == 0 && k.mv_size >= 6 && !memcmp(k.mv_data, "fclip:", 6);
+    mdb_cursor_close(c);
+    return any || (rc && rc != MDB_NOTFOUND);
+}
+
 static int placed_list(store *s, MDB_txn *txn, fclips *out)
 {
     MDB_cursor *c;

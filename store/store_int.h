@@ -302,6 +302,8 @@ EVP_PKEY *former_key_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t se
  * Nothing to do unless former_dirty (or force).  *moved (may be NULL): 1
  * if a log changed.  0 or -1. */
 int former_settle_txn(store *s, MDB_txn *txn, int force, int *moved);
+/* Whether the store has placed any former member (an fclip entry). */
+int former_any_txn(store *s, MDB_txn *txn);
 /* A former member's record r (hash h) beyond its cut: 1 if the store
  * keeps it apart (*key: its key at r's seq, or NULL when it needs none:
  * held already, *dup), 0 when it is refused (past the bounds).  -1. */
