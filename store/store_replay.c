@@ -1701,8 +1701,11 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
      * admission must not take its log away, and a puppet admitted only by
      * records beyond a rekey's cut is no member (its records are refused
      * by nodes that hold the decision when they arrive) */
-    /* and the logs follow: a former member's ends at its cut */
-    s->former_dirty = 1;
+    /* and the logs follow: a former member's ends at its cut (one the
+     * replay wrote set former_dirty; one placed before may be a member
+     * again) */
+    if (former_any_txn(s, txn))
+        s->former_dirty = 1;
     if (former_settle_txn(s, txn, 0, NULL) || tables_hash(s, txn, after))
         goto out;
     s->member_rederives++;
