@@ -179,18 +179,12 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
  * seqs — so the two derive the same.  (A rekey subject's records beyond
  * the lowest decidable cut are read as its schedule's versions instead:
  * rekey_inputs drops these.) */
-typedef struct {
-    mrefs *l;
-    int fail;
-} apart_add;
-
 static int apart_one(void *arg, const proto_record *r, const proto_id *hash)
 {
-    apart_add *aa = arg;
+    mrefs *l = arg;
     const kind_def *kd = kind_of(r->kind);
     if (!(kd->flags & KIND_F_MEMBERSHIP) || kd->id == KIND_GENESIS)
         return 0;
-    mrefs *l = aa->l;
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 64;
         mref *nv = realloc(l->v, nc * sizeof *nv);
@@ -218,20 +212,20 @@ static int apart_one(void *arg, const proto_record *r, const proto_id *hash)
 typedef struct {
     store *s;
     MDB_txn *txn;
-    apart_add aa;
+    mrefs *l;
 } apart_walk;
 
 static int apart_walk_author(void *arg, const proto_id *author)
 {
     apart_walk *w = arg;
     uint64_t have = vv_get_txn(w->s, w->txn, author);
-    return apart_run_txn(w->s, w->txn, author, have + 1, STORE_FORMER_APART_SEQS, apart_one, &w->aa);
+    return apart_run_txn(w->s, w->txn, author, have + 1, STORE_FORMER_APART_SEQS, apart_one, w->l);
 }
 
 static int collect_apart(store *s, MDB_txn *txn, mrefs *l, size_t *added)
 {
     size_t n0 = l->n;
-    apart_walk w = { s, txn, { l, 0 } };
+    apart_walk w = { s, txn, l };
     int rc = apart_any_txn(s, txn) ? apart_authors_txn(s, txn, apart_walk_author, &w) : 0;
     *added = l->n - n0;
     return rc ? -1 : 0;
