@@ -243,6 +243,7 @@ static int cmp_rec(const void *a, const void *b)
 
 static void start_job(peer *p, vjob *j, int may_inline, const vjob *prev);
 static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged);
+static void refuse_former(peer *p, const proto_record *r, proto_id *logged);
 static vjob *acc_take(peer *p, int *fatal);
 static void retry_deferred(peer *p);
 
@@ -415,7 +416,7 @@ static void verify_done(uv_work_t *w, int status)
     int refused_malformed = 0;
     size_t m = 0;
     vv_cache avc = { .valid = 0 };
-    proto_id rekey_logged = { { 0 } };
+    proto_id rekey_logged = { { 0 } }, former_logged = { { 0 } };
     for (size_t i = 0; i < j->n; i++) {
         if (j->it[i].alt_res == STORE_GAP) {
             /* the new key of a rekey this node has not derived yet: it
@@ -427,7 +428,14 @@ static void verify_done(uv_work_t *w, int status)
             continue;
         }
         if (j->it[i].alt_res == STORE_FORMER) {
-            refuse_rekeyed(p, &j->r[i], &rekey_logged);
+            /* a former member's beyond its cut (not under the key its log
+             * had: a rotation not held here), or an old key's after a rekey */
+            int st = 0;
+            uint64_t cut = 0;
+            if (store_member_cut(d->st, &j->r[i].author, &st, &cut) == 0 && st && j->r[i].seq > cut)
+                refuse_former(p, &j->r[i], &former_logged);
+            else
+                refuse_rekeyed(p, &j->r[i], &rekey_logged);
             continue;
         }
         if (!j->it[i].ok && !j->it[i].refused && j->it[i].chained) {
@@ -489,6 +497,8 @@ static void verify_done(uv_work_t *w, int status)
         for (size_t i = 0; i < m; i++)
             if (res[i] == STORE_GAP || res[i] == STORE_UNKNOWN_AUTHOR)
                 defer_rec(g, &recs[i], res[i], &vc);   /* verified: its seq passed triage */
+            else if (res[i] == STORE_FORMER)
+                refuse_former(p, &recs[i], &former_logged);   /* kept apart, not in the log */
         node_applied(d, recs, res, m, p);
     } else if (m) {
         log_error(d, "cannot store records from peer: %s", err);
@@ -604,8 +614,9 @@ static void start_job(peer *p, vjob *j, int may_inline, const vjob *prev)
 }
 
 /* A record of a member that left or was expelled, beyond its cut
- * (store/store_gov.c): refused here as on every node, but its sender is not
- * closed.  A relay that applied it before it learnt of the departure is
+ * (store/store_gov.c): refused from the log here as on every node (kept
+ * apart when the store applied it as STORE_FORMER, within its bounds;
+ * refused at the triage beyond them), but its sender is not closed.  A relay that applied it before it learnt of the departure is
  * honest, and closing it would cut it off for as long as it holds the
  * record (docs/DECISIONS.md, "Records of former members").  One line per
  * author and batch. */
@@ -625,9 +636,11 @@ static void refuse_former(peer *p, const proto_record *r, proto_id *logged)
     store_member_cut(d->st, &r->author, &st, &cut);
     proto_id_str(&r->author, ids);
     log_warn(d, "refused a record of former member %s%s (%s) from peer %s: seq %llu is after its %s "
-             "(its records up to seq %llu stay); the peer stays connected", ids, lbl,
+             "(its records up to seq %llu stay; later ones are kept apart, out of its log, at most %u "
+             "seqs); the peer stays connected", ids, lbl,
              st == STORE_MEMBER_LEFT ? "left" : "expelled", p->addr, (unsigned long long)r->seq,
-             st == STORE_MEMBER_LEFT ? "leave record" : "expulsion", (unsigned long long)cut);
+             st == STORE_MEMBER_LEFT ? "leave record" : "expulsion", (unsigned long long)cut,
+             STORE_FORMER_APART_SEQS);
 }
 
 /* A record signed by a key a rekey retired, after the rekey's cut
@@ -749,7 +762,7 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
                 j->r[j->n] = *r;   /* j->n < i: a record looked at already */
             j->it[j->n].key = k;
             j->it[j->n].chained = pcs[i] == STORE_GAP;
-            if (alts && alts[i].n && (j->it[j->n].alt = malloc(sizeof *alts))) {
+            if (alts && (alts[i].n || alts[i].fail_res) && (j->it[j->n].alt = malloc(sizeof *alts))) {
                 *j->it[j->n].alt = alts[i];
                 alts[i].n = 0;
             }

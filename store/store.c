@@ -117,7 +117,11 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
         put_be64(sv, STORE_SCHEMA);
         v.mv_size = 8;
         v.mv_data = sv;
-        if ((rc = mdb_put(txn, s->meta, &k, &v, 0))) {
+        /* a new store keeps a former member's records apart from the
+         * start: nothing to move at its opens (see below) */
+        uint8_t mark = 1;
+        MDB_val fk = { 12, "former_apart" }, fv = { 1, &mark };
+        if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) || (rc = mdb_put(txn, s->meta, &fk, &fv, 0))) {
             lmdb_err(err, errlen, "writing schema", rc);
             goto fail;
         }
@@ -165,6 +169,36 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
             mdb_txn_abort(txn);
         txn = NULL;
         cache_clear(s);
+    }
+    /* A store derived by the rule before decision 16's records apart kept a
+     * former member's records beyond its cut in its log when it took them
+     * before the departure: derived once again now (those records derive
+     * nothing beyond the cut) and moved apart (former_settle_txn), with a
+     * mark so that it is done once.  Its commit is checked: a store that
+     * cannot be moved (the map full) opens as it was and tries again at
+     * the next open; any other failure fails the open. */
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
+        uint8_t mark = 0;
+        size_t ml = 1;
+        proto_id g;
+        if (meta_id(s, txn, "genesis", &g) == 0 && meta_get_txn(s, txn, "former_apart", &mark, &ml)) {
+            mark = 1;
+            if (member_rederive_txn(s, txn, NULL) || former_settle_txn(s, txn, 1, NULL) ||
+                (rc = meta_put_txn(s, txn, "former_apart", &mark, 1))) {
+                mdb_txn_abort(txn);
+                rc = rc ? rc : MDB_MAP_FULL;   /* a derivation fails when the map is full */
+            } else {
+                rc = mdb_txn_commit(txn);
+            }
+        } else {
+            mdb_txn_abort(txn);
+        }
+        txn = NULL;
+        cache_clear(s);
+    }
+    if (rc && rc != MDB_MAP_FULL) {
+        lmdb_err(err, errlen, "moving former members' records beyond their cuts apart", rc);
+        goto fail;
     }
     find_map(s);
     *out = s;

@@ -86,8 +86,12 @@ enum store_result {
     STORE_FORK,             /* another record with the same (author, seq): evidence kept */
     STORE_REJECT,           /* violates the rules: never acceptable */
     STORE_FORMER,           /* author left or was expelled, seq beyond its cut, or signed
-                             * by a key a rekey retired, beyond the rekey's cut: refused,
-                             * but an honest relay may hold it (not a protocol error) */
+                             * by a key a rekey retired, beyond the rekey's cut: refused
+                             * from the log, but an honest relay may hold it (not a
+                             * protocol error).  A precheck hands a former member's
+                             * record beyond its cut (within STORE_FORMER_APART_SEQS)
+                             * out as STORE_NEW with its key: applied, it is kept
+                             * apart (verified) and the apply says STORE_FORMER */
 };
 const char *store_result_str(int r);
 
@@ -165,6 +169,23 @@ int store_record_rules(const proto_record *r, char *err, size_t errlen);
  * the schedule changes back: at most STORE_APART_MAX per author (the
  * lowest seqs beyond it are dropped). */
 #define STORE_APART_MAX 4096u
+/* A former member (left or expelled: docs/DECISIONS.md 16) keeps its log up
+ * to its cut; its records beyond the cut are kept apart, not in the log, so
+ * that every store holding them derives the same whatever the order they
+ * came in, and they come back if a later derivation makes the author a
+ * member at that seq again.  A former member can sign any number of them:
+ * at most STORE_FORMER_APART_SEQS seqs after its cut are kept (cut + 1 ..
+ * cut + 64; a later one is refused, STORE_FORMER), and at most
+ * STORE_APART_SEQ_VERSIONS versions of one seq (the lowest hashes).  The
+ * derivation reads them (a dense run from the log's end, the lowest hash
+ * at each seq) and then leaves out what lies beyond the cuts it derived,
+ * at most STORE_FORMER_ROUNDS times (store_replay.c). */
+#define STORE_FORMER_APART_SEQS 64u
+#define STORE_APART_SEQ_VERSIONS 2u
+#define STORE_FORMER_ROUNDS 8u
+/* How many records of author the store holds apart (db apart: a former
+ * member's beyond its cut, a rekeyed author's beyond a decided cut). */
+uint64_t store_former_apart_count(store *s, const proto_id *author);
 /* Keys other than the one in force that the precheck hands out for one
  * record: the new keys of an undecided rekey of its author, and the key a
  * decided rekey retired at its seq. */
@@ -180,6 +201,12 @@ typedef struct {
     unsigned n;
     EVP_PKEY *key[STORE_REKEY_ALT_KEYS];
     int res[STORE_REKEY_ALT_KEYS];
+    /* what a record verifying under no key is: 0 a forgery; STORE_FORMER
+     * for a former member's record beyond its cut (kept apart if it
+     * verifies under the key its log had: one after a rotation the store
+     * does not hold is refused, and the honest relay that sent it is not
+     * closed, docs/DECISIONS.md 16) */
+    int fail_res;
 } store_alt_keys;
 /* store_precheck_batch, and for every record whose result is STORE_NEW,
  * STORE_FORK or STORE_GAP (which the caller may take as NEW when its
@@ -188,12 +215,13 @@ typedef struct {
 int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
                              store_alt_keys *alts, unsigned flags, char *err, size_t errlen);
 void store_alt_keys_free(store_alt_keys *a);
-/* Whether any record may have alternative keys now (a rekey derived or
- * open anywhere): when not, a caller need not ask for them.  1 or 0. */
+/* Whether any record may have alternative keys or a failure outcome now
+ * (a rekey derived or open anywhere, a former member): when not, a caller
+ * need not ask for them.  1 or 0. */
 int store_rekey_rules_any(store *s);
 /* The outcome of r's signature: STORE_NEW if it verifies under key, else
- * alts->res[i] of the first alternative it verifies under, else -1 (a bad
- * signature).  alts may be NULL.  Reads nothing of the store: any thread. */
+ * alts->res[i] of the first alternative it verifies under, else
+ * alts->fail_res if set, else -1 (a bad signature).  alts may be NULL.  Reads nothing of the store: any thread. */
 int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys *alts);
 /* How many times this process's store rewrote an author's log (a re-judge
  * moved records between the log and apart): counted when written, so an

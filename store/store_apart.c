@@ -255,6 +255,147 @@ int apart_taken_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq
     return rc && rc != MDB_NOTFOUND ? -1 : 0;
 }
 
+/* ---- a former member's records beyond its cut ---- */
+
+size_t apart_rank_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *h,
+                      int *held)
+{
+    MDB_cursor *c;
+    uint8_t kb[72];
+    size_t below = 0;
+    *held = 0;
+    if (!apart_any_txn(s, txn) || mdb_cursor_open(txn, s->apart, &c))
+        return 0;
+    MDB_val k = { vkey(kb, author, seq, NULL), kb }, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0 && k.mv_size == 72 && !memcmp(k.mv_data, kb, 40); rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        int cmp = memcmp((uint8_t *)k.mv_data + 40, h->b, 32);
+        if (cmp == 0)
+            *held = 1;
+        if (cmp >= 0)
+            break;
+        below++;
+    }
+    mdb_cursor_close(c);
+    return below;
+}
+
+/* Delete author's versions apart at seq beyond the first `keep` (hash
+ * order: the lowest stay).  Seeks again after each delete rather than
+ * trusting where a cursor stands after one. */
+static int seq_keep(MDB_cursor *c, const proto_id *author, uint64_t seq, size_t keep)
+{
+    for (;;) {
+        uint8_t kb[72];
+        MDB_val k = { vkey(kb, author, seq, NULL), kb }, v;
+        int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        for (size_t n = 0; rc == 0 && n < keep && k.mv_size == 72 && !memcmp(k.mv_data, kb, 40); n++)
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != 72 || memcmp(k.mv_data, kb, 40))))
+            return 0;
+        if (rc || mdb_cursor_del(c, 0))
+            return -1;
+    }
+}
+
+int former_apart_put_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h)
+{
+    uint8_t kb[72];
+    MDB_val k = { vkey(kb, &r->author, r->seq, h), kb }, v = { r->raw_len, (void *)r->raw };
+    MDB_cursor *c;
+    if (mdb_put(txn, s->apart, &k, &v, 0) || mdb_cursor_open(txn, s->apart, &c))
+        return -1;
+    int rc = seq_keep(c, &r->author, r->seq, STORE_APART_SEQ_VERSIONS);
+    mdb_cursor_close(c);
+    if (rc)
+        return -1;
+    int held;
+    apart_rank_txn(s, txn, &r->author, r->seq, h, &held);
+    return held;
+}
+
+int former_apart_bound_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t cut)
+{
+    if (!apart_any_txn(s, txn))
+        return 0;
+    MDB_cursor *c;
+    uint8_t kb[72];
+    if (mdb_cursor_open(txn, s->apart, &c))
+        return -1;
+    uint64_t last = cut > UINT64_MAX - STORE_FORMER_APART_SEQS ? UINT64_MAX : cut + STORE_FORMER_APART_SEQS;
+    int ret = 0;
+    /* every seq after the cut, each visited once: seek past the seq just
+     * kept (or deleted) */
+    for (uint64_t seq = cut + 1; seq;) {
+        MDB_val k = { vkey(kb, author, seq, NULL), kb }, v;
+        int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != 72 || memcmp(k.mv_data, author->b, 32))))
+            break;
+        if (rc) {
+            ret = -1;
+            break;
+        }
+        seq = get_be64((uint8_t *)k.mv_data + 32);
+        if (seq > last ? mdb_cursor_del(c, 0) != 0 : seq_keep(c, author, seq, STORE_APART_SEQ_VERSIONS) != 0) {
+            ret = -1;
+            break;
+        }
+        if (seq <= last)
+            seq = seq == UINT64_MAX ? 0 : seq + 1;
+    }
+    mdb_cursor_close(c);
+    return ret;
+}
+
+int apart_run_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t from, uint64_t max,
+                  int (*cb)(void *arg, const proto_record *r, const proto_id *hash), void *arg)
+{
+    if (!apart_any_txn(s, txn))
+        return 0;
+    MDB_cursor *c;
+    uint8_t kb[72];
+    int ret = 0;
+    if (mdb_cursor_open(txn, s->apart, &c))
+        return -1;
+    for (uint64_t n = 0, seq = from; n < max && seq; n++, seq++) {
+        MDB_val k = { vkey(kb, author, seq, NULL), kb }, v;
+        int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != 72 || memcmp(k.mv_data, kb, 40))))
+            break;   /* the run stops at the first seq with none */
+        if (rc) {
+            ret = -1;
+            break;
+        }
+        proto_record r;
+        if (proto_record_decode_stored(v.mv_data, v.mv_size, &r, NULL, 0))
+            break;   /* it decoded when stored: the run stops here */
+        scanned(s, v.mv_size);
+        if ((ret = cb(arg, &r, (const proto_id *)((uint8_t *)k.mv_data + 40))))
+            break;
+    }
+    mdb_cursor_close(c);
+    return ret;
+}
+
+uint64_t store_former_apart_count(store *s, const proto_id *author)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    uint64_t n = 0;
+    uint8_t kb[72];
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    if (mdb_cursor_open(txn, s->apart, &c) == 0) {
+        MDB_val k = { vkey(kb, author, 0, NULL), kb }, v;
+        int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        for (; rc == 0 && k.mv_size == 72 && !memcmp(k.mv_data, author->b, 32); rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            n++;
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return n;
+}
+
 /* ---- moving versions ---- */
 
 static int db_put(MDB_txn *txn, MDB_dbi db, const version *x, const proto_id *author, uint64_t seq)
@@ -586,6 +727,7 @@ int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_
 {
     MDB_stat st;
     out->n = 0;
+    out->fail_res = 0;
     if (mdb_stat(txn, s->rekey, &st) || st.ms_entries == 0)
         return 0;   /* the usual case: no rekey anywhere */
     MDB_cursor *c;
@@ -651,7 +793,7 @@ int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys 
     for (unsigned i = 0; alts && i < alts->n; i++)
         if (alts->key[i] && proto_record_verify(r, alts->key[i], NULL, 0) == 0)
             return alts->res[i];
-    return -1;
+    return alts && alts->fail_res ? alts->fail_res : -1;
 }
 
 int store_rekey_rules_any(store *s)
@@ -660,7 +802,9 @@ int store_rekey_rules_any(store *s)
     MDB_stat st;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
         return 1;   /* cannot tell: ask */
-    int any = mdb_stat(txn, s->rekey, &st) || st.ms_entries > 0;
+    /* or a former member, whose records beyond its cut have a failure
+     * outcome (store_alt_keys.fail_res) */
+    int any = mdb_stat(txn, s->rekey, &st) || st.ms_entries > 0 || former_any_txn(s, txn);
     mdb_txn_abort(txn);
     return any;
 }

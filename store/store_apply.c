@@ -141,9 +141,34 @@ static uint64_t memo_vv(store *s, MDB_txn *txn, batch_memo *bm, const proto_id *
 /* rules: 1 to run the kind's validator, 0 when the caller ran it on this
  * very record already (a batch store_precheck_batch checked).  bm: a
  * batch's memo, or NULL. */
-static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY **key, int rules,
-                        batch_memo *bm, char *err, size_t errlen)
+/* A former member's record beyond its cut (docs/DECISIONS.md 16): kept
+ * apart if within the bounds (STORE_NEW with its key, *apart set; a copy
+ * held already is STORE_DUP), else refused. */
+static int former_beyond(store *s, MDB_txn *txn, const proto_record *r, int status, uint64_t cut,
+                         EVP_PKEY **key, int *apart, char *err, size_t errlen)
 {
+    int dup = 0;
+    EVP_PKEY *k = NULL;
+    if (!former_arrival_txn(s, txn, r, cut, &k, &dup))
+        return former_refused(r, status, cut, err, errlen);
+    if (dup)
+        return STORE_DUP;
+    if (apart)
+        *apart = 1;
+    if (key)
+        *key = k;
+    else
+        EVP_PKEY_free(k);
+    return STORE_NEW;
+}
+
+/* apart (may be NULL): set when the record is a former member's beyond its
+ * cut, which the store keeps apart rather than in the log. */
+static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY **key, int rules,
+                        batch_memo *bm, int *apart, char *err, size_t errlen)
+{
+    if (apart)
+        *apart = 0;
     const kind_def *kd = kind_of(r->kind);
     proto_id g;
     int has_g = memo_genesis(s, txn, bm, &g);
@@ -219,7 +244,7 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
         EVP_PKEY *fk = former_key_txn(s, txn, &r->author, r->seq, &former, &cut);
         EVP_PKEY_free(fk);
         if (former && r->seq > cut)
-            return former_refused(r, former, cut, err, errlen);
+            return former_beyond(s, txn, r, former, cut, key, apart, err, errlen);
     }
     if (r->seq > have + 1) {
         /* the usual case within a batch (its predecessor is in it): no
@@ -247,7 +272,7 @@ static int precheck_txn(store *s, MDB_txn *txn, const proto_record *r, EVP_PKEY 
     if (!k)   /* a former member's log stays acceptable up to its cut */
         k = former_key_txn(s, txn, &r->author, r->seq, &former, &cut);
     if (!k && former)
-        return former_refused(r, former, cut, err, errlen);
+        return former_beyond(s, txn, r, former, cut, key, apart, err, errlen);
     if (!k) {
         char id[PROTO_ID_STR];
         proto_id_str(&r->author, id);
@@ -268,7 +293,7 @@ int store_precheck(store *s, const proto_record *r, EVP_PKEY **key, char *err, s
         proto_err(err, errlen, "store unavailable");
         return STORE_REJECT;
     }
-    int rc = precheck_txn(s, txn, r, key, 1, NULL, err, errlen);
+    int rc = precheck_txn(s, txn, r, key, 1, NULL, NULL, err, errlen);
     mdb_txn_abort(txn);
     return rc;
 }
@@ -297,14 +322,19 @@ int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *
     for (size_t i = 0; i < n; i++) {
         char why[256];
         why[0] = 0;
-        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], !(flags & STORE_RULES_LATER), &bm, why, sizeof why);
+        int apart = 0;
+        res[i] = precheck_txn(s, txn, &recs[i], &keys[i], !(flags & STORE_RULES_LATER), &bm, &apart, why,
+                              sizeof why);
         if (res[i] == STORE_REJECT && !rejected++)
             proto_err(err, errlen, "%s", why);
         if (alts) {
             alts[i].n = 0;
+            alts[i].fail_res = 0;
             if ((res[i] == STORE_NEW || res[i] == STORE_FORK || res[i] == STORE_GAP) &&
                 rekey_alt_keys_txn(s, txn, &recs[i], &alts[i]))
                 store_alt_keys_free(&alts[i]);   /* none: the record is judged by its key alone */
+            if (apart)
+                alts[i].fail_res = STORE_FORMER;   /* refused, no forgery (store.h) */
         }
     }
     mdb_txn_abort(txn);
@@ -398,9 +428,38 @@ int current_recompute_txn(store *s, MDB_txn *txn, const char *kind, const proto_
 static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_pre *given, int rules,
                      batch_memo *bm, char *err, size_t errlen)
 {
-    int pre = precheck_txn(s, txn, r, NULL, rules, bm, err, errlen);
+    int apart = 0;
+    int pre = precheck_txn(s, txn, r, NULL, rules, bm, &apart, err, errlen);
     if (pre != STORE_NEW && pre != STORE_FORK)
         return pre;
+    if (apart) {
+        /* a former member's record beyond its cut: kept apart, verified
+         * (under its key at that seq: again if a derivation in this
+         * transaction moved its keys), never in the log, so the log is the
+         * same on every store holding it (store_gov.c, former_settle_txn);
+         * the derivation reads it (store_replay.c) */
+        if (rekey_moved(s, &r->author)) {
+            store_member *m = malloc(sizeof *m);
+            EVP_PKEY *k = m && member_get_txn(s, txn, &r->author, m) == 0 ? key_of_member_at_txn(s, txn, m, r->seq)
+                                                                         : NULL;
+            int ok = k && proto_record_verify(r, k, NULL, 0) == 0;
+            EVP_PKEY_free(k);
+            free(m);
+            if (!ok)
+                return STORE_GAP;
+        }
+        proto_id h;
+        if (given)
+            h = given->hash;
+        else
+            proto_record_hash(r->raw, r->raw_len, &h);
+        if (former_apart_put_txn(s, txn, r, &h) < 0)
+            return -1;
+        /* one dated before the derivation's last turn may take a turn */
+        if (kind_has(r->kind, KIND_F_MEMBERSHIP))
+            member_note_blocked_txn(s, txn, r);
+        return STORE_FORMER;
+    }
     /* the caller verified r under the key the precheck named before this
      * transaction; a rekey decided (or unmade) in it since changed its
      * author's keys: r is taken only if it verifies under them now, else

@@ -137,6 +137,7 @@ int member_cuts_clear_txn(store *s, MDB_txn *txn)
 int member_cut_note_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq, int raise_only)
 {
     uint64_t have;
+    s->former_dirty = 1;   /* the log beyond the cut is placed before commit */
     if (raise_only && cut_get_txn(s, txn, id, &have) == 0 && have >= seq)
         return 0;
     char name[70];
@@ -162,6 +163,186 @@ EVP_PKEY *former_key_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t se
     }
     free(m);
     return k;
+}
+
+/* ---- a former member's records beyond its cut: kept apart ---- */
+
+int former_arrival_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t cut, EVP_PKEY **key, int *dup)
+{
+    proto_id h;
+    int held = 0;
+    *dup = 0;
+    if (key)
+        *key = NULL;
+    if (r->seq - cut > STORE_FORMER_APART_SEQS)
+        return 0;   /* beyond what is kept of it */
+    proto_record_hash(r->raw, r->raw_len, &h);
+    if (apart_rank_txn(s, txn, &r->author, r->seq, &h, &held) >= STORE_APART_SEQ_VERSIONS && !held)
+        return 0;   /* lower hashes fill the seq */
+    if (held) {
+        *dup = 1;
+        return 1;
+    }
+    store_member *m = malloc(sizeof *m);
+    EVP_PKEY *k = m && member_get_txn(s, txn, &r->author, m) == 0 ? key_of_member_at_txn(s, txn, m, r->seq) : NULL;
+    free(m);
+    if (!k)
+        return 0;
+    if (key)
+        *key = k;
+    else
+        EVP_PKEY_free(k);
+    return 1;
+}
+
+/* The former members as placed (meta fclip:ID -> be64 cut) or as derived
+ * now (the members table, their cuts). */
+typedef struct {
+    proto_id id;
+    uint64_t cut;
+} fclip;
+
+typedef struct {
+    fclip *v;
+    size_t n, cap;
+} fclips;
+
+static int fclips_add(fclips *l, const proto_id *id, uint64_t cut)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : 8;
+        fclip *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n].id = *id;
+    l->v[l->n++].cut = cut;
+    return 0;
+}
+
+static const fclip *fclips_find(const fclips *l, const proto_id *id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!memcmp(&l->v[i].id, id, 32))
+            return &l->v[i];
+    return NULL;
+}
+
+static void fclip_name(const proto_id *id, char name[71])
+{
+    memcpy(name, "fclip:", 6);
+    proto_hex(id->b, 32, name + 6);
+}
+
+int former_any_txn(store *s, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->meta, &c))
+        return 1;   /* cannot tell: yes */
+    MDB_val k = { 6, "fclip:" }, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    int any = rc == 0 && k.mv_size >= 6 && !memcmp(k.mv_data, "fclip:", 6);
+    mdb_cursor_close(c);
+    return any || (rc && rc != MDB_NOTFOUND);
+}
+
+static int placed_list(store *s, MDB_txn *txn, fclips *out)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->meta, &c))
+        return -1;
+    MDB_val k = { 6, "fclip:" }, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), ret = 0;
+    for (; rc == 0 && k.mv_size >= 6 && !memcmp(k.mv_data, "fclip:", 6); rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        proto_id id;
+        if (k.mv_size != 70 || v.mv_size != 8 || proto_unhex((const char *)k.mv_data + 6, id.b, 32))
+            continue;
+        if (fclips_add(out, &id, get_be64(v.mv_data))) {
+            ret = -1;
+            break;
+        }
+    }
+    mdb_cursor_close(c);
+    return ret || (rc && rc != MDB_NOTFOUND) ? -1 : 0;
+}
+
+static int derived_list(store *s, MDB_txn *txn, fclips *out)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    store_member *m = malloc(sizeof *m);
+    int ret = 0;
+    if (!m || mdb_cursor_open(txn, s->members, &c)) {
+        free(m);
+        return -1;
+    }
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t cut = 0;
+        if (k.mv_size != 32 || member_get_txn(s, txn, k.mv_data, m) ||
+            (m->status != STORE_MEMBER_LEFT && m->status != STORE_MEMBER_EXPELLED))
+            continue;
+        cut_get_txn(s, txn, &m->id, &cut);   /* none: 0, nothing more is accepted */
+        if (fclips_add(out, &m->id, cut)) {
+            ret = -1;
+            break;
+        }
+    }
+    mdb_cursor_close(c);
+    free(m);
+    return ret;
+}
+
+int former_settle_txn(store *s, MDB_txn *txn, int force, int *moved)
+{
+    int ch = 0;
+    if (moved)
+        *moved = 0;
+    if (!s->former_dirty && !force)
+        return 0;
+    fclips was = { 0 }, now = { 0 };
+    int ret = -1;
+    if ((!force && placed_list(s, txn, &was)) || derived_list(s, txn, &now))
+        goto out;
+    /* a member again: its records after the old cut come back (judged
+     * under its keys now) */
+    for (size_t i = 0; i < was.n; i++) {
+        char name[71];
+        if (fclips_find(&now, &was.v[i].id))
+            continue;
+        fclip_name(&was.v[i].id, name);
+        MDB_val k = { 70, name };
+        int rc = mdb_del(txn, s->meta, &k, NULL);
+        if ((rc && rc != MDB_NOTFOUND) ||
+            log_rejudge_author_txn(s, txn, &was.v[i].id, was.v[i].cut + 1, NULL, NULL, &ch))
+            goto out;
+        if (moved)
+            *moved |= ch;
+    }
+    /* former now: its log ends at its cut (from the lower of the old and
+     * the new cut on, so a cut that rose takes its records back) */
+    for (size_t i = 0; i < now.n; i++) {
+        const fclip *o = fclips_find(&was, &now.v[i].id);
+        uint64_t cut = now.v[i].cut, from = o && o->cut < cut ? o->cut : cut;
+        if (o && o->cut == cut && vv_get_txn(s, txn, &now.v[i].id) <= cut)
+            continue;   /* placed so already */
+        char name[71];
+        uint8_t b[8];
+        fclip_name(&now.v[i].id, name);
+        put_be64(b, cut);
+        if (log_rejudge_author_txn(s, txn, &now.v[i].id, from + 1, NULL, NULL, &ch) ||
+            former_apart_bound_txn(s, txn, &now.v[i].id, cut) || meta_put_txn(s, txn, name, b, 8))
+            goto out;
+        if (moved)
+            *moved |= ch;
+    }
+    s->former_dirty = 0;
+    ret = 0;
+out:
+    free(was.v);
+    free(now.v);
+    return ret;
 }
 
 int store_member_cut(store *s, const proto_id *id, int *status, uint64_t *cut)

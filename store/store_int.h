@@ -79,6 +79,10 @@ struct store {
     struct mclosure *closure;
     size_t closure_txn;     /* the committed batch transaction it describes */
     int in_batch;           /* a batch's transaction (apply_batch) is open */
+    /* a member entry of a former member, or a cut, was written in this
+     * write transaction: former_settle_txn places the former members'
+     * records beyond their cuts before it commits (store_gov.c) */
+    int former_dirty;
     int check_hashes;       /* store_apply_hashed computes each hash again */
     /* the policy as the replay running now derives it, turn by turn
      * (store_policy.c); NULL outside a replay */
@@ -287,6 +291,23 @@ int member_cuts_clear_txn(store *s, MDB_txn *txn);
  * cached (former members write rarely, and only up to their cut). */
 EVP_PKEY *former_key_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t seq, int *status,
                          uint64_t *cut);
+
+/* Before a write transaction commits (member_settle_txn, and every
+ * derivation): every former member's log ends at its cut, the records
+ * beyond it kept apart, and the records of an author that is a member
+ * again (or whose cut rose) come back from apart — judged again
+ * (log_rejudge_author_txn) for each author whose standing differs from
+ * what meta "fclip:ID" says was placed.  force: place every former
+ * member, whatever fclip says (a store derived by the old rule, at open).
+ * Nothing to do unless former_dirty (or force).  *moved (may be NULL): 1
+ * if a log changed.  0 or -1. */
+int former_settle_txn(store *s, MDB_txn *txn, int force, int *moved);
+/* Whether the store has placed any former member (an fclip entry). */
+int former_any_txn(store *s, MDB_txn *txn);
+/* A former member's record r (hash h) beyond its cut: 1 if the store
+ * keeps it apart (*key: its key at r's seq, or NULL when it needs none:
+ * held already, *dup), 0 when it is refused (past the bounds).  -1. */
+int former_arrival_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t cut, EVP_PKEY **key, int *dup);
 
 /* Validators of the kinds table (store/kind.c): the rules that depend on
  * the record alone.  0, or -1 with a message. */
@@ -537,6 +558,23 @@ int log_rejudge_author_txn(store *s, MDB_txn *txn, const proto_id *author, uint6
 /* A record about to be appended to the log at seq, or found a duplicate:
  * drop its copy apart, if any (apply_txn).  0 or -1. */
 int apart_taken_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
+/* A former member's record beyond its cut, verified, kept apart: put, then
+ * at most STORE_APART_SEQ_VERSIONS versions of its seq (the lowest hashes)
+ * stay.  1 if r is among them, 0 if not, -1. */
+int former_apart_put_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h);
+/* How many versions of (author, seq) apart have a hash below h; *held:
+ * whether h is one of them. */
+size_t apart_rank_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *h,
+                      int *held);
+/* The bounds on a former member's records apart beyond its cut: none after
+ * cut + STORE_FORMER_APART_SEQS, STORE_APART_SEQ_VERSIONS per seq.  0/-1. */
+int former_apart_bound_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t cut);
+/* The dense run of author's records apart from seq `from` on (at most
+ * max seqs, stopping at the first seq with none), the lowest hash at each:
+ * cb(arg, r, hash) with the record pointing into the map (cb must not
+ * write to txn).  0, cb's value, or -1. */
+int apart_run_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t from, uint64_t max,
+                  int (*cb)(void *arg, const proto_record *r, const proto_id *hash), void *arg);
 /* Whether a record with this hash is held apart at (author, seq). */
 int apart_holds_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
 

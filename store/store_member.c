@@ -144,6 +144,10 @@ int member_put_txn(store *s, MDB_txn *txn, const store_member *m)
      * look; a replay writes every pending entry again */
     if (m->status != STORE_MEMBER_PENDING)
         author_changed(s, &m->id);
+    /* a former member's log ends at its cut before this transaction
+     * commits (store_gov.c, former_settle_txn) */
+    if (m->status == STORE_MEMBER_LEFT || m->status == STORE_MEMBER_EXPELLED)
+        s->former_dirty = 1;
     /* m's membership changed: its key is looked up afresh (a key is
      * cached in the slot of its member's id, and no other member's key
      * depends on m's entry) */

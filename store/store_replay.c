@@ -86,6 +86,10 @@ typedef struct {
                              * the replay's arena (store_rekey.c) */
     uint64_t cut;           /* a rekey vote's cut and gen */
     uint32_t gen;
+    uint8_t apart;          /* read from apart at ahash: a record after its
+                             * author's log ends (a former member's beyond its
+                             * cut, collect_apart) */
+    uint8_t ahash[32];
 } mref;
 
 typedef struct {
@@ -158,12 +162,73 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
         if (genesis || proto_unhex(r.key, m->subj, 32))
             memcpy(m->subj, r.author.b, 32);
         m->alt = -1;
+        m->apart = 0;
         int64_t cut = 0, gen = -1;
         m->cut = m->op == MEMBER_OP_REKEY && !proto_body_get_int(&r, "cut", &cut) && cut > 0 ? (uint64_t)cut : 0;
         m->gen = m->cut && !proto_body_get_int(&r, "gen", &gen) && gen >= 0 && gen <= UINT32_MAX ? (uint32_t)gen : 0;
     }
     mdb_cursor_close(c);
     return ret;
+}
+
+/* The records apart that continue an author's log (docs/DECISIONS.md 16):
+ * a former member's beyond its cut, which a store that took them before it
+ * derived the departure held in its log, and one that derived it first
+ * keeps apart.  The derivation reads both alike — the dense run after the
+ * log's end, the lowest hash at each seq, at most STORE_FORMER_APART_SEQS
+ * seqs — so the two derive the same.  (A rekey subject's records beyond
+ * the lowest decidable cut are read as its schedule's versions instead:
+ * rekey_inputs drops these.) */
+static int apart_one(void *arg, const proto_record *r, const proto_id *hash)
+{
+    mrefs *l = arg;
+    const kind_def *kd = kind_of(r->kind);
+    if (!(kd->flags & KIND_F_MEMBERSHIP) || kd->id == KIND_GENESIS)
+        return 0;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        mref *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    mref *m = &l->v[l->n++];
+    memset(m, 0, sizeof *m);
+    mkey_of(r, 0, m->key);
+    m->policy = kd->id == KIND_POLICY;
+    m->op = (uint8_t)member_op(r);
+    if (proto_unhex(r->key, m->subj, 32))
+        memcpy(m->subj, r->author.b, 32);
+    m->alt = -1;
+    m->apart = 1;
+    memcpy(m->ahash, hash->b, 32);
+    int64_t cut = 0, gen = -1;
+    m->cut = m->op == MEMBER_OP_REKEY && !proto_body_get_int(r, "cut", &cut) && cut > 0 ? (uint64_t)cut : 0;
+    m->gen = m->cut && !proto_body_get_int(r, "gen", &gen) && gen >= 0 && gen <= UINT32_MAX ? (uint32_t)gen : 0;
+    return 0;
+}
+
+typedef struct {
+    store *s;
+    MDB_txn *txn;
+    mrefs *l;
+} apart_walk;
+
+static int apart_walk_author(void *arg, const proto_id *author)
+{
+    apart_walk *w = arg;
+    uint64_t have = vv_get_txn(w->s, w->txn, author);
+    return apart_run_txn(w->s, w->txn, author, have + 1, STORE_FORMER_APART_SEQS, apart_one, w->l);
+}
+
+static int collect_apart(store *s, MDB_txn *txn, mrefs *l, size_t *added)
+{
+    size_t n0 = l->n;
+    apart_walk w = { s, txn, l };
+    int rc = apart_any_txn(s, txn) ? apart_authors_txn(s, txn, apart_walk_author, &w) : 0;
+    *added = l->n - n0;
+    return rc ? -1 : 0;
 }
 
 /* SHA-256 over the members, endorse and keys tables: to tell whether a
@@ -331,6 +396,14 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, const arena *ar, 
     if (m->alt >= 0) {
         v.mv_data = ar->b + ar->off[m->alt];
         v.mv_size = ar->len[m->alt];
+    } else if (m->apart) {
+        uint8_t ak[72];
+        memcpy(ak, m->key + 8, 40);
+        memcpy(ak + 40, m->ahash, 32);
+        MDB_val akv = { 72, ak };
+        int rc = mdb_get(txn, s->apart, &akv, &v);
+        if (rc)
+            return rc == MDB_NOTFOUND ? 0 : -1;
     } else {
         int rc = mdb_get(txn, s->log, &k, &v);
         if (rc)
@@ -1583,23 +1656,65 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     s->member_dirty = 0;
     if (meta_id(s, txn, "genesis", &g))
         return 0;   /* no alliance: nothing to derive */
+    size_t added = 0;
     if (tables_hash(s, txn, before) ||
         collect_kind(s, txn, "genesis", &g, &l) ||
         collect_kind(s, txn, "member", NULL, &l) ||
-        collect_kind(s, txn, "policy", NULL, &l))
+        collect_kind(s, txn, "policy", NULL, &l) ||
+        collect_apart(s, txn, &l, &added))
         goto out;
     if (l.n)
         qsort(l.v, l.n, sizeof *l.v, mref_log_cmp);
-    for (size_t i = 0; i < l.n && !rekeys; i++)
-        rekeys = l.v[i].op == MEMBER_OP_REKEY;
-    if (rekeys ? rekey_decide(s, txn, &l) : (replay_once(s, txn, &l, NULL, 1) || rekey_replay_end(s, txn, NULL)))
-        goto out;
+    /* Records of a former member beyond its cut derive nothing
+     * (DECISIONS 16), but the cut is what the derivation derives: derive
+     * with every record held (the log's and those apart after it), leave
+     * out what lies beyond the cuts derived, and derive again, until
+     * nothing more is left out or STORE_FORMER_ROUNDS derivations ran.
+     * The input only shrinks, and each round is a function of the records
+     * held: the same on every store holding them, whatever the order they
+     * came in and whichever store kept them in its log or apart. */
+    for (unsigned round = 0;; round++) {
+        rekeys = 0;
+        for (size_t i = 0; i < l.n && !rekeys; i++)
+            rekeys = l.v[i].op == MEMBER_OP_REKEY;
+        if (rekeys ? rekey_decide(s, txn, &l)
+                   : (replay_once(s, txn, &l, NULL, added == 0) || rekey_replay_end(s, txn, NULL)))
+            goto out;
+        int gone = 0;   /* a leave or an expulsion in the input: a former member may hold more */
+        for (size_t i = 0; i < l.n && !gone; i++)
+            gone = l.v[i].op == MEMBER_OP_LEAVE || l.v[i].op == MEMBER_OP_EXPEL;
+        if (!gone || round + 1 >= STORE_FORMER_ROUNDS)
+            break;
+        size_t o = 0;
+        int status = 0;
+        uint64_t cut = 0;
+        for (size_t i = 0; i < l.n; i++) {
+            const mref *m = &l.v[i];
+            if (i == 0 || memcmp(m->key + 8, l.v[i - 1].key + 8, 32)) {
+                /* l is in (author, seq) order: each author's standing once */
+                EVP_PKEY *k = former_key_txn(s, txn, (const proto_id *)(m->key + 8), UINT64_MAX, &status, &cut);
+                EVP_PKEY_free(k);
+            }
+            if (!m->genesis && status && get_be64(m->key + 40) > cut)
+                continue;
+            l.v[o++] = *m;
+        }
+        if (o == l.n)
+            break;
+        l.n = o;
+        cache_clear(s);
+    }
     /* Records of an author stay in the log whatever the derivation says
      * of its admission (DECISIONS 22): a fork of an honest member's
      * admission must not take its log away, and a puppet admitted only by
      * records beyond a rekey's cut is no member (its records are refused
      * by nodes that hold the decision when they arrive) */
-    if (tables_hash(s, txn, after))
+    /* and the logs follow: a former member's ends at its cut (one the
+     * replay wrote set former_dirty; one placed before may be a member
+     * again) */
+    if (former_any_txn(s, txn))
+        s->former_dirty = 1;
+    if (former_settle_txn(s, txn, 0, NULL) || tables_hash(s, txn, after))
         goto out;
     s->member_rederives++;
     if (memcmp(before, after, 32)) {
@@ -1674,7 +1789,16 @@ void member_note_blocked_txn(store *s, MDB_txn *txn, const proto_record *r)
 
 int member_settle_txn(store *s, MDB_txn *txn)
 {
-    return s->member_dirty ? member_rederive_txn(s, txn, NULL) : 0;
+    if (s->member_dirty)
+        return member_rederive_txn(s, txn, NULL);   /* placing the logs too */
+    /* a departure the incremental path applied: the departed member's
+     * records beyond its cut leave its log, and what the incremental path
+     * derived from them (it applied them while their author was active)
+     * the derivation leaves out: it runs when a log changed */
+    int moved = 0;
+    if (former_settle_txn(s, txn, 0, &moved))
+        return -1;
+    return moved ? member_rederive_txn(s, txn, NULL) : 0;
 }
 
 int store_member_rederive(store *s, int *changed, char *err, size_t errlen)

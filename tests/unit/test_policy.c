@@ -456,8 +456,10 @@ static void whose_votes_count(void **state)
      * stays, on the node that had it in force and on a fresh one */
     endorse(&w, M3, &a);
     size_t with_m3 = w.n;
-    member_op(&w, F, M3, "expel");
-    member_op(&w, M2, M3, "expel");
+    /* naming the endorsement (M3's seq 1) they held: it is within M3's
+     * cut (DECISIONS 16: a record beyond it derives nothing) */
+    expel(&w, F, M3, 1);
+    expel(&w, M2, M3, 1);
     n = w.n - 1;
     for (size_t i = 0; i < n; i++)
         order[i] = i + 1;
@@ -668,8 +670,8 @@ static void old_store_derives_again_at_open(void **state)
     admit(&w, F, M3);
     proto_id a = propose(&w, M1, &w.g, "宇宙", 1);
     endorse(&w, M3, &a);
-    member_op(&w, F, M3, "expel");
-    member_op(&w, M2, M3, "expel");
+    expel(&w, F, M3, 1);   /* the voters held M3's endorsement, its seq 1 */
+    expel(&w, M2, M3, 1);
     size_t order[64], n = w.n - 1;
     for (size_t i = 0; i < n; i++)
         order[i] = i + 1;

@@ -1835,8 +1835,13 @@ static void membership_any_order(void **state)
     proto_id g = genesis_id(sf);
     uint64_t t = proto_now_ms() + 60000;
     blob a = sign_at(M, &g, 1, t + 1, "member", hx, op_body("expel"));
-    blob b = sign_at(F, &g, base.n + 1, t + 2, "member", hm, op_body("expel"));
-    blob c = sign_at(O, &g, 1, t + 3, "member", hm, op_body("expel"));
+    /* the voters name the seq of M they held (a, M's seq 1), as `member
+     * expel` does: a is within M's cut and stays in its log (DECISIONS 16) */
+    proto_body *eb = op_body("expel"), *ec = op_body("expel");
+    assert_int_equal(proto_body_int(eb, "seq", 1), 0);
+    assert_int_equal(proto_body_int(ec, "seq", 1), 0);
+    blob b = sign_at(F, &g, base.n + 1, t + 2, "member", hm, eb);
+    blob c = sign_at(O, &g, 1, t + 3, "member", hm, ec);
     blob d = sign_at(R, &g, 1, t + 4, "member", hx, op_body("expel"));
     const blob *in_time[4] = { &a, &b, &c, &d }, *late[4] = { &d, &a, &b, &c };
 
