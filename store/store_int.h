@@ -449,6 +449,10 @@ int rekey_replay_failed(const rekey_replay *rr);
  * must be run (else R is D: R took no record of X beyond c before its
  * earliest completion).  0, 1 past the end. */
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
+/* Make d, begun as D(x, ...), read every other candidate Y of R's round
+ * (its lowest cut named by two distinct voters among r's votes) up to that
+ * cut; votes: and Y's rekey votes beyond it.  0 or -1. */
+int rekey_replay_whatif(rekey_replay *d, const rekey_replay *r, const proto_id *x, int votes);
 /* The earliest completion of x's open epoch of cut `cut` in this replay:
  * its turn key.  0, 1 none. */
 int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint64_t cut, uint8_t key[48]);

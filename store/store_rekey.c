@@ -207,6 +207,10 @@ typedef struct {
     size_t nheld;
     struct { uint64_t seq; uint8_t key[RK_KEY]; } *taken;
     size_t ntaken;
+    /* in a what-if derivation D(X, v) of another subject X: the lowest
+     * candidate cut of this subject in the round's R, beyond which only
+     * its rekey votes are read (UINT64_MAX: none) */
+    uint64_t wcut;
 } rk_subj;
 
 struct rekey_replay {
@@ -219,6 +223,10 @@ struct rekey_replay {
     size_t n, cap;
     int sorted;
     int oom;   /* bookkeeping failed: the rederive fails */
+    /* a what-if derivation's other candidates, from R (rekey_replay_whatif) */
+    struct { proto_id x; uint64_t cut; } *wc;
+    size_t nwc;
+    int wvotes;   /* and their rekey votes beyond it are read */
 };
 
 rekey_replay *rekey_replay_new(const rekey_sched *d, const proto_id *cut_x, uint64_t cut_v)
@@ -257,6 +265,7 @@ void rekey_replay_free(rekey_replay *rr)
     for (size_t i = 0; i < rr->n; i++)
         subj_clear(&rr->subj[i]);
     free(rr->subj);
+    free(rr->wc);
     free(rr);
 }
 
@@ -305,6 +314,7 @@ int rekey_replay_subject_cut(rekey_replay *rr, const proto_id *x, uint64_t cut)
         memset(e, 0, sizeof *e);
         e->id = *x;
         e->lo = UINT64_MAX;
+        e->wcut = UINT64_MAX;
         rr->sorted = 0;
     }
     if (cut < e->lo)
@@ -318,6 +328,17 @@ int rekey_replay_decided_cuts(rekey_replay *rr)
     for (size_t i = 0; d && i < d->n; i++)
         if (rekey_replay_subject_cut(rr, &d->d[i].x, d->d[i].cut))
             return -1;
+    /* a what-if derivation reads its subject's log, and its other
+     * candidates', from their cut as the schedule's versions too (the
+     * walk stops, or filters, beyond it): R may have found the candidate
+     * in versions the log does not hold (a vote set apart) */
+    if (rr->has_cut && rekey_replay_subject_cut(rr, &rr->cut_x, rr->cut_v))
+        return -1;
+    for (size_t i = 0; i < rr->nwc; i++) {
+        if (rekey_replay_subject_cut(rr, &rr->wc[i].x, rr->wc[i].cut))
+            return -1;
+        subj_find(rr, &rr->wc[i].x)->wcut = rr->wc[i].cut;
+    }
     return 0;
 }
 
@@ -413,6 +434,14 @@ static int pick_cb(void *arg, const proto_record *r, const proto_id *h, int wher
     return 0;
 }
 
+/* What a what-if derivation D(X, v) reads of another candidate Y beyond
+ * Y's cut (docs/DECISIONS.md 22, "the other candidates"): its rekey votes
+ * only. */
+static int whatif_kept(const proto_record *r)
+{
+    return kind_of(r->kind)->id == KIND_MEMBER && member_op(r) == MEMBER_OP_REKEY;
+}
+
 int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *x, rekey_version_cb cb,
                       void *ctx)
 {
@@ -481,6 +510,8 @@ int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *
         if (proto_record_decode_stored(buf, pk.len, &r, NULL, 0))
             goto out;
         rotate_of(s, x, &r, &key, &klen);
+        if (seq > e->wcut && !(rr->wvotes && whatif_kept(&r)))
+            continue;   /* beyond another candidate's cut in a what-if derivation */
         if (cb(ctx, seq, pk.where, &pk.best, &r))
             goto out;
     }
@@ -720,7 +751,10 @@ void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, c
         return;
     if (seq > e->max_taken)
         e->max_taken = seq;
-    if (seq > e->lo) {
+    /* every one, not only those beyond lo: a candidate R finds in a vote
+     * the log does not hold (set apart) may name a cut below lo, and the
+     * what-if derivations ask what R took beyond it */
+    {
         void *nt = realloc(e->taken, (e->ntaken + 1) * sizeof *e->taken);
         if (!nt) {
             rr->oom = 1;
@@ -789,6 +823,55 @@ static const uint8_t *first_beyond(const rk_subj *e, uint64_t cut)
     return NULL;
 }
 
+/* e's lowest candidate cut: named for its epoch g(e) by votes of two
+ * distinct members held (UINT64_MAX: none). */
+static uint64_t cand_low(const rk_subj *e)
+{
+    uint64_t lo = UINT64_MAX;
+    for (size_t h = 0; h < e->nheld; h++) {
+        uint64_t c = e->held[h].cut;
+        if (e->held[h].gen == e->g && c > e->prev_cut && c < lo && held_voters(e, e->g, c) >= STORE_REKEY_VOTERS_MIN)
+            lo = c;
+    }
+    return lo;
+}
+
+int rekey_replay_whatif(rekey_replay *d, const rekey_replay *r, const proto_id *x, int votes)
+{
+    d->wvotes = votes;
+    for (size_t j = 0; r && j < r->n; j++) {
+        const rk_subj *e = &r->subj[j];
+        uint64_t c = cand_low(e);
+        if (c == UINT64_MAX || !memcmp(&e->id, x, 32))
+            continue;
+        void *nw = realloc(d->wc, (d->nwc + 1) * sizeof *d->wc);
+        if (!nw)
+            return -1;
+        d->wc = nw;
+        d->wc[d->nwc].x = e->id;
+        d->wc[d->nwc].cut = c;
+        d->nwc++;
+    }
+    return 0;
+}
+
+/* The first turn at which D(x, ...) may differ from R through the other
+ * candidates: R's first record of one of them beyond its lowest candidate
+ * cut (NULL: none). */
+static const uint8_t *others_beyond(const rekey_replay *rr, const rk_subj *x)
+{
+    const uint8_t *first = NULL;
+    for (size_t j = 0; j < rr->n; j++) {
+        const rk_subj *e = &rr->subj[j];
+        if (e == x)
+            continue;
+        const uint8_t *fb = first_beyond(e, cand_low(e));
+        if (fb && (!first || memcmp(fb, first, RK_KEY) < 0))
+            first = fb;
+    }
+    return first;
+}
+
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d)
 {
     size_t k = 0;
@@ -803,7 +886,9 @@ int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *
                 p++;
             if (e->held[h].gen != e->g || c <= e->prev_cut || p < h || held_voters(e, e->g, c) < STORE_REKEY_VOTERS_MIN)
                 continue;
-            const uint8_t *fb = first_beyond(e, c);
+            const uint8_t *fb = first_beyond(e, c), *ob = others_beyond(rr, e);
+            if (ob && (!fb || memcmp(ob, fb, RK_KEY) < 0))
+                fb = ob;
             int r_is_d = e->open && e->ecut == c;
             /* D(X, c) = R up to the first record of X beyond c that R took:
              * R's earliest completion stands if it came before it; with no
