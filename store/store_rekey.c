@@ -24,7 +24,9 @@
  * (member_rederive_txn) makes the decisions in rounds, each from the
  * what-if derivation D(X, v_e) that reads X's log up to the epoch's cut
  * only, so the decision is a function of records the decision cannot
- * change.  A replay applies the decisions given (rekey_sched) at their
+ * change; and every other candidate Y up to Y's cut, first strictly, then,
+ * when no epoch completes so, with Y's rekey votes beyond its cut
+ * (rekey_replay_whatif; DECISIONS 22, "the other candidates").  A replay applies the decisions given (rekey_sched) at their
  * turns: K from seq v+1 (key_set_txn), g(X) + 1, and X's records beyond v
  * wait until that turn.
  *
