@@ -24,8 +24,8 @@
  * (member_rederive_txn) makes the decisions in rounds, each from the
  * what-if derivation D(X, v_e) that reads X's log up to the epoch's cut
  * only, so the decision is a function of records the decision cannot
- * change; and every other candidate Y up to Y's cut, first strictly, then,
- * when no epoch completes so, with Y's rekey votes beyond its cut
+ * change; and every other candidate Y up to Y's cut, with Y's rekey votes
+ * beyond it unless two of Y's voters vote from below their own cuts
  * (rekey_replay_whatif; DECISIONS 22, "the other candidates").  A replay applies the decisions given (rekey_sched) at their
  * turns: K from seq v+1 (key_set_txn), g(X) + 1, and X's records beyond v
  * wait until that turn.
@@ -205,7 +205,7 @@ typedef struct {
     /* the votes about it held (whether taken or not: a vote whose author
      * is no member in this replay may be taken in a what-if one), and its
      * membership records beyond lo this replay took, in seq order */
-    struct { proto_id voter; uint32_t gen; uint64_t cut; } *held;
+    struct { proto_id voter; uint32_t gen; uint64_t cut, seq; } *held;
     size_t nheld;
     struct { uint64_t seq; uint8_t key[RK_KEY]; } *taken;
     size_t ntaken;
@@ -213,6 +213,7 @@ typedef struct {
      * candidate cut of this subject in the round's R, beyond which only
      * its rekey votes are read (UINT64_MAX: none) */
     uint64_t wcut;
+    int wvotes;   /* and its rekey votes beyond wcut are read */
 } rk_subj;
 
 struct rekey_replay {
@@ -226,9 +227,8 @@ struct rekey_replay {
     int sorted;
     int oom;   /* bookkeeping failed: the rederive fails */
     /* a what-if derivation's other candidates, from R (rekey_replay_whatif) */
-    struct { proto_id x; uint64_t cut; } *wc;
+    struct { proto_id x; uint64_t cut; int votes; } *wc;
     size_t nwc;
-    int wvotes;   /* and their rekey votes beyond it are read */
 };
 
 rekey_replay *rekey_replay_new(const rekey_sched *d, const proto_id *cut_x, uint64_t cut_v)
@@ -339,7 +339,9 @@ int rekey_replay_decided_cuts(rekey_replay *rr)
     for (size_t i = 0; i < rr->nwc; i++) {
         if (rekey_replay_subject_cut(rr, &rr->wc[i].x, rr->wc[i].cut))
             return -1;
-        subj_find(rr, &rr->wc[i].x)->wcut = rr->wc[i].cut;
+        rk_subj *e = subj_find(rr, &rr->wc[i].x);
+        e->wcut = rr->wc[i].cut;
+        e->wvotes = rr->wc[i].votes;
     }
     return 0;
 }
@@ -512,7 +514,7 @@ int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *
         if (proto_record_decode_stored(buf, pk.len, &r, NULL, 0))
             goto out;
         rotate_of(s, x, &r, &key, &klen);
-        if (seq > e->wcut && !(rr->wvotes && whatif_kept(&r)))
+        if (seq > e->wcut && !(e->wvotes && whatif_kept(&r)))
             continue;   /* beyond another candidate's cut in a what-if derivation */
         if (cb(ctx, seq, pk.where, &pk.best, &r))
             goto out;
@@ -784,7 +786,8 @@ int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t k
     return 0;
 }
 
-int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter, uint32_t gen, uint64_t cut)
+int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter, uint32_t gen, uint64_t cut,
+                      uint64_t seq)
 {
     rk_subj *e = subj_find(rr, x);
     if (!e)
@@ -796,6 +799,7 @@ int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter
     e->held[e->nheld].voter = *voter;
     e->held[e->nheld].gen = gen;
     e->held[e->nheld].cut = cut;
+    e->held[e->nheld].seq = seq;
     e->nheld++;
     return 0;
 }
@@ -838,9 +842,29 @@ static uint64_t cand_low(const rk_subj *e)
     return lo;
 }
 
-int rekey_replay_whatif(rekey_replay *d, const rekey_replay *r, const proto_id *x, int votes)
+/* Whether two distinct voters of e's candidate cut c vote from below
+ * every candidate cut of their own (a voter that is no candidate always
+ * does): e's candidacy then stands without a vote beyond a cut. */
+static int cand_clean(const rekey_replay *r, const rk_subj *e, uint64_t c)
 {
-    d->wvotes = votes;
+    size_t n = 0;
+    for (size_t i = 0; i < e->nheld && n < STORE_REKEY_VOTERS_MIN; i++) {
+        if (e->held[i].gen != e->g || e->held[i].cut != c)
+            continue;
+        const rk_subj *v = subj_find(r, &e->held[i].voter);
+        if (v && e->held[i].seq > cand_low(v))
+            continue;   /* beyond its author's own cut */
+        size_t j = 0;
+        while (j < i && !(e->held[j].gen == e->g && e->held[j].cut == c &&
+                          !memcmp(&e->held[j].voter, &e->held[i].voter, 32)))
+            j++;
+        n += j == i;
+    }
+    return n >= STORE_REKEY_VOTERS_MIN;
+}
+
+int rekey_replay_whatif(rekey_replay *d, const rekey_replay *r, const proto_id *x)
+{
     for (size_t j = 0; r && j < r->n; j++) {
         const rk_subj *e = &r->subj[j];
         uint64_t c = cand_low(e);
@@ -852,6 +876,7 @@ int rekey_replay_whatif(rekey_replay *d, const rekey_replay *r, const proto_id *
         d->wc = nw;
         d->wc[d->nwc].x = e->id;
         d->wc[d->nwc].cut = c;
+        d->wc[d->nwc].votes = !cand_clean(r, e, c);
         d->nwc++;
     }
     return 0;

@@ -1219,7 +1219,7 @@ static int rekey_inputs(store *s, MDB_txn *txn, const mrefs *base, rekey_replay 
     for (size_t i = 0; i < out->n; i++)
         if (out->v[i].op == MEMBER_OP_REKEY && out->v[i].cut &&
             rekey_replay_held(rr, (const proto_id *)out->v[i].subj, (const proto_id *)(out->v[i].key + 8),
-                              out->v[i].gen, out->v[i].cut))
+                              out->v[i].gen, out->v[i].cut, get_be64(out->v[i].key + 40)))
             goto out;
     ret = 0;
 out:
@@ -1492,28 +1492,15 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
         proto_id x;
         uint64_t cut;
         int need_d;
-        /* first with the other candidates read up to their cuts; only
-         * when no epoch completes so, with their rekey votes beyond
-         * their cuts too (DECISIONS 22, "the other candidates") */
-        for (size_t i = 0, stage = 0; !bad && stage < 2; i++) {
-            if (rekey_sched_len(d) >= STORE_REKEY_DECISIONS_MAX)
-                break;
-            if (rekey_replay_epoch(rr, i, &x, &cut, &need_d)) {
-                if (found)
-                    break;
-                stage++;
-                i = (size_t)-1;
-                continue;
-            }
-            if (stage && !need_d)
-                continue;   /* R is D in both stages: the first took it */
+        for (size_t i = 0; rekey_sched_len(d) < STORE_REKEY_DECISIONS_MAX &&
+                           rekey_replay_epoch(rr, i, &x, &cut, &need_d) == 0; i++) {
             uint8_t k[MKEY_LEN];
             from = rr;
             if (need_d) {
                 MDB_txn *c2;
                 rekey_replay *rd = rekey_replay_new(d, &x, cut);
                 s->rk_nested++;
-                if (!rd || rekey_replay_whatif(rd, rr, &x, (int)stage) || mdb_txn_begin(s->env, c1, 0, &c2)) {
+                if (!rd || rekey_replay_whatif(rd, rr, &x) || mdb_txn_begin(s->env, c1, 0, &c2)) {
                     rekey_replay_free(rd);
                     bad = 1;
                     break;

@@ -1077,11 +1077,11 @@ static void voter_race_puppet_below_cut(void **state)
     honest[0] = vote(&w, A, K, v, 0);
     honest[1] = vote(&w, B, K, v, 0);
     honest[2] = vote(&w, C, K, v, 0);
-    /* the orders are not compared with each other: the store fed the
-     * honest votes first refuses the thief's vote on arrival, the other
-     * holds it apart, and X's decision then completes at B's vote there
-     * and at C's here (DECISIONS 22, what remains) */
-    race_orders(&w, honest, 3, v, 1, 0);
+    /* the store fed the honest votes first refuses the thief's vote on
+     * arrival, the other holds it apart: A is a candidate there only, and
+     * X's decision must still complete at B's vote in both (A's vote about
+     * X is read: two of A's voters do not vote from below their cuts) */
+    race_orders(&w, honest, 3, v, 1, 1);
     world_free(&w);
 }
 
