@@ -447,8 +447,9 @@ int rekey_replay_failed(const rekey_replay *rr);
 /* The candidates this replay ended with: i-th one's subject X and cut c
  * (votes of X's epoch g(X) naming c from two distinct members held,
  * whatever their standing), and whether the what-if derivation D(X, c)
- * must be run (else R is D: R took no record of X beyond c before its
- * earliest completion).  0, 1 past the end. */
+ * must be run (else R is D: R took no record of X beyond c, nor of another
+ * candidate beyond its lowest cut, before its earliest completion).  0, 1
+ * past the end. */
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
 /* Make d, begun as D(x, ...), read every other candidate Y of R's round
  * (its lowest cut named by two distinct voters among r's votes) up to that

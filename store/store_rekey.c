@@ -26,9 +26,10 @@
  * only, so the decision is a function of records the decision cannot
  * change; and every other candidate Y up to Y's cut, with Y's rekey votes
  * beyond it unless two of Y's voters vote from below their own cuts
- * (rekey_replay_whatif; DECISIONS 22, "the other candidates").  A replay applies the decisions given (rekey_sched) at their
- * turns: K from seq v+1 (key_set_txn), g(X) + 1, and X's records beyond v
- * wait until that turn.
+ * (rekey_replay_whatif; DECISIONS 22, "the other candidates").  A replay
+ * applies the decisions given (rekey_sched) at their turns: K from seq
+ * v+1 (key_set_txn), g(X) + 1, and X's records beyond v wait until that
+ * turn.
  *
  * The input of every replay is the set of versions held: a subject's log
  * beyond the lowest cut that can be decided (a decision's, or one two
@@ -203,17 +204,18 @@ typedef struct {
     rk_item *items;
     size_t nitems, nstale;
     /* the votes about it held (whether taken or not: a vote whose author
-     * is no member in this replay may be taken in a what-if one), and its
-     * membership records beyond lo this replay took, in seq order */
+     * is no member in this replay may be taken in a what-if one), and
+     * every membership record of it this replay took, in seq order */
     struct { proto_id voter; uint32_t gen; uint64_t cut, seq; } *held;
     size_t nheld;
     struct { uint64_t seq; uint8_t key[RK_KEY]; } *taken;
     size_t ntaken;
     /* in a what-if derivation D(X, v) of another subject X: the lowest
-     * candidate cut of this subject in the round's R, beyond which only
-     * its rekey votes are read (UINT64_MAX: none) */
+     * candidate cut of this subject in the round's R, beyond which its log
+     * is not read (UINT64_MAX: all of it is), but for its rekey votes when
+     * wvotes (its candidacy is not clean: rekey_replay_whatif) */
     uint64_t wcut;
-    int wvotes;   /* and its rekey votes beyond wcut are read */
+    int wvotes;
 } rk_subj;
 
 struct rekey_replay {
@@ -836,7 +838,8 @@ static uint64_t cand_low(const rk_subj *e)
     uint64_t lo = UINT64_MAX;
     for (size_t h = 0; h < e->nheld; h++) {
         uint64_t c = e->held[h].cut;
-        if (e->held[h].gen == e->g && c > e->prev_cut && c < lo && held_voters(e, e->g, c) >= STORE_REKEY_VOTERS_MIN)
+        if (e->held[h].gen == e->g && c > e->prev_cut && c < lo &&
+            held_voters(e, e->g, c) >= STORE_REKEY_VOTERS_MIN)
             lo = c;
     }
     return lo;
