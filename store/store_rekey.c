@@ -198,6 +198,7 @@ typedef struct {
     size_t nvotes;
     int done;                /* the epoch's earliest completion in this replay */
     uint8_t done_key[RK_KEY];
+    uint64_t done_ord;       /* the records the replay had taken then */
     uint32_t done_prop, done_q;
     proto_id *done_voters;
     size_t ndone;
@@ -208,7 +209,7 @@ typedef struct {
      * every membership record of it this replay took, in seq order */
     struct { proto_id voter; uint32_t gen; uint64_t cut, seq; } *held;
     size_t nheld;
-    struct { uint64_t seq; uint8_t key[RK_KEY]; } *taken;
+    struct { uint64_t seq, ord; uint8_t key[RK_KEY]; } *taken;
     size_t ntaken;
     /* in a what-if derivation D(X, v) of another subject X: the lowest
      * candidate cut of this subject in the round's R, beyond which its log
@@ -228,6 +229,8 @@ struct rekey_replay {
     size_t n, cap;
     int sorted;
     int oom;   /* bookkeeping failed: the rederive fails */
+    uint64_t ntook;   /* membership records taken so far (a backdated one's
+                       * key is no measure of when the replay took it) */
     /* a what-if derivation's other candidates, from R (rekey_replay_whatif) */
     struct { proto_id x; uint64_t cut; int votes; } *wc;
     size_t nwc;
@@ -638,7 +641,7 @@ static uint32_t quorum_at(store *s, MDB_txn *txn, const rk_subj *e, uint32_t act
 /* Check proposal p of e's open epoch at turn key: complete it when its
  * active voters reach the quorum. */
 static int prop_check(store *s, MDB_txn *txn, rk_subj *e, uint32_t p, const uint8_t key[RK_KEY],
-                      uint32_t active)
+                      uint32_t active, uint64_t ord)
 {
     if (!e->open || e->done)
         return 0;
@@ -653,6 +656,7 @@ static int prop_check(store *s, MDB_txn *txn, rk_subj *e, uint32_t p, const uint
     if (n >= q) {
         e->done = 1;
         memcpy(e->done_key, key, RK_KEY);
+        e->done_ord = ord;
         e->done_prop = p;
         e->done_q = q;
         e->done_voters = who;
@@ -743,7 +747,7 @@ int rekey_replay_take(store *s, MDB_txn *txn, rekey_replay *rr, const proto_reco
         e->nvotes++;
     }
     e->votes[v].prop = p;
-    ret = prop_check(s, txn, e, p, key, active);
+    ret = prop_check(s, txn, e, p, key, active, rr->ntook);
 out:
     free(xm);
     free(km);
@@ -752,6 +756,7 @@ out:
 
 void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, const uint8_t key[RK_KEY])
 {
+    uint64_t ord = rr->ntook++;
     rk_subj *e = subj_find(rr, author);
     if (!e)
         return;
@@ -768,6 +773,7 @@ void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, c
         }
         e->taken = nt;
         e->taken[e->ntaken].seq = seq;
+        e->taken[e->ntaken].ord = ord;
         memcpy(e->taken[e->ntaken].key, key, RK_KEY);
         e->ntaken++;
     }
@@ -782,7 +788,7 @@ int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t k
     for (size_t i = 0; rr && i < rr->n; i++) {
         rk_subj *e = &rr->subj[i];
         for (uint32_t p = 0; e->open && !e->done && p < e->nprops; p++)
-            if (prop_check(s, txn, e, p, key, active))
+            if (prop_check(s, txn, e, p, key, active, rr->ntook))
                 return -1;
     }
     return 0;
@@ -822,13 +828,14 @@ static size_t held_voters(const rk_subj *e, uint32_t gen, uint64_t cut)
     return n;
 }
 
-/* The first of e's records beyond cut this replay took: its key, or NULL. */
-static const uint8_t *first_beyond(const rk_subj *e, uint64_t cut)
+/* When this replay took the first of e's records beyond cut (its
+ * ordinal, UINT64_MAX: none): the taken list is in the replay's order. */
+static uint64_t first_beyond(const rk_subj *e, uint64_t cut)
 {
     for (size_t i = 0; i < e->ntaken; i++)
         if (e->taken[i].seq > cut)
-            return e->taken[i].key;
-    return NULL;
+            return e->taken[i].ord;
+    return UINT64_MAX;
 }
 
 /* e's lowest candidate cut: named for its epoch g(e) by votes of two
@@ -885,18 +892,16 @@ int rekey_replay_whatif(rekey_replay *d, const rekey_replay *r, const proto_id *
     return 0;
 }
 
-/* The first turn at which D(x, ...) may differ from R through the other
- * candidates: R's first record of one of them beyond its lowest candidate
- * cut (NULL: none). */
-static const uint8_t *others_beyond(const rekey_replay *rr, const rk_subj *x)
+/* When D(x, ...) may first differ from R through the other candidates:
+ * R's first record of one of them beyond its lowest candidate cut (its
+ * ordinal, UINT64_MAX: none). */
+static uint64_t others_beyond(const rekey_replay *rr, const rk_subj *x)
 {
-    const uint8_t *first = NULL;
+    uint64_t first = UINT64_MAX;
     for (size_t j = 0; j < rr->n; j++) {
         const rk_subj *e = &rr->subj[j];
-        if (e == x)
-            continue;
-        const uint8_t *fb = first_beyond(e, cand_low(e));
-        if (fb && (!first || memcmp(fb, first, RK_KEY) < 0))
+        uint64_t fb = e == x ? UINT64_MAX : first_beyond(e, cand_low(e));
+        if (fb < first)
             first = fb;
     }
     return first;
@@ -916,14 +921,14 @@ int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *
                 p++;
             if (e->held[h].gen != e->g || c <= e->prev_cut || p < h || held_voters(e, e->g, c) < STORE_REKEY_VOTERS_MIN)
                 continue;
-            const uint8_t *fb = first_beyond(e, c), *ob = others_beyond(rr, e);
-            if (ob && (!fb || memcmp(ob, fb, RK_KEY) < 0))
+            uint64_t fb = first_beyond(e, c), ob = others_beyond(rr, e);
+            if (ob < fb)
                 fb = ob;
             int r_is_d = e->open && e->ecut == c;
             /* D(X, c) = R up to the first record of X beyond c that R took:
              * R's earliest completion stands if it came before it; with no
              * such record and no epoch of that cut in R, D has none either */
-            int need = r_is_d ? fb && (!e->done || memcmp(fb, e->done_key, RK_KEY) < 0) : fb != NULL;
+            int need = r_is_d ? fb != UINT64_MAX && (!e->done || fb <= e->done_ord) : fb != UINT64_MAX;
             if (!r_is_d && !need)
                 continue;
             if (k++ != i)
