@@ -466,15 +466,23 @@ void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, c
  * checked again.  0 or -1. */
 int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t key[48], uint32_t active);
 /* A vote about x held (from the replay's input, taken or not). */
-int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter, uint32_t gen, uint64_t cut);
+int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter, uint32_t gen, uint64_t cut,
+                      uint64_t seq);
 /* Whether the replay's bookkeeping failed (out of memory). */
 int rekey_replay_failed(const rekey_replay *rr);
 /* The candidates this replay ended with: i-th one's subject X and cut c
  * (votes of X's epoch g(X) naming c from two distinct members held,
  * whatever their standing), and whether the what-if derivation D(X, c)
- * must be run (else R is D: R took no record of X beyond c before its
- * earliest completion).  0, 1 past the end. */
+ * must be run (else R is D: R took no record of X beyond c, nor of another
+ * candidate beyond its lowest cut, before its earliest completion).  0, 1
+ * past the end. */
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
+/* Make d, begun as D(x, ...), read every other candidate Y of R's round
+ * (its lowest cut named by two distinct voters among r's votes) up to that
+ * cut, and Y's rekey votes beyond it unless two of Y's voters vote from
+ * below every cut of theirs (DECISIONS 22, "the other candidates").  0 or
+ * -1. */
+int rekey_replay_whatif(rekey_replay *d, const rekey_replay *r, const proto_id *x);
 /* The earliest completion of x's open epoch of cut `cut` in this replay:
  * its turn key.  0, 1 none. */
 int rekey_replay_completion(const rekey_replay *rr, const proto_id *x, uint64_t cut, uint8_t key[48]);

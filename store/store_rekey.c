@@ -24,9 +24,12 @@
  * (member_rederive_txn) makes the decisions in rounds, each from the
  * what-if derivation D(X, v_e) that reads X's log up to the epoch's cut
  * only, so the decision is a function of records the decision cannot
- * change.  A replay applies the decisions given (rekey_sched) at their
- * turns: K from seq v+1 (key_set_txn), g(X) + 1, and X's records beyond v
- * wait until that turn.
+ * change; and every other candidate Y up to Y's cut, with Y's rekey votes
+ * beyond it unless two of Y's voters vote from below their own cuts
+ * (rekey_replay_whatif; DECISIONS 22, "the other candidates").  A replay
+ * applies the decisions given (rekey_sched) at their turns: K from seq
+ * v+1 (key_set_txn), g(X) + 1, and X's records beyond v wait until that
+ * turn.
  *
  * The input of every replay is the set of versions held: a subject's log
  * beyond the lowest cut that can be decided (a decision's, or one two
@@ -195,18 +198,25 @@ typedef struct {
     size_t nvotes;
     int done;                /* the epoch's earliest completion in this replay */
     uint8_t done_key[RK_KEY];
+    uint64_t done_ord;       /* the records the replay had taken then */
     uint32_t done_prop, done_q;
     proto_id *done_voters;
     size_t ndone;
     rk_item *items;
     size_t nitems, nstale;
     /* the votes about it held (whether taken or not: a vote whose author
-     * is no member in this replay may be taken in a what-if one), and its
-     * membership records beyond lo this replay took, in seq order */
-    struct { proto_id voter; uint32_t gen; uint64_t cut; } *held;
+     * is no member in this replay may be taken in a what-if one), and
+     * every membership record of it this replay took, in seq order */
+    struct { proto_id voter; uint32_t gen; uint64_t cut, seq; } *held;
     size_t nheld;
-    struct { uint64_t seq; uint8_t key[RK_KEY]; } *taken;
+    struct { uint64_t seq, ord; uint8_t key[RK_KEY]; } *taken;
     size_t ntaken;
+    /* in a what-if derivation D(X, v) of another subject X: the lowest
+     * candidate cut of this subject in the round's R, beyond which its log
+     * is not read (UINT64_MAX: all of it is), but for its rekey votes when
+     * wvotes (its candidacy is not clean: rekey_replay_whatif) */
+    uint64_t wcut;
+    int wvotes;
 } rk_subj;
 
 struct rekey_replay {
@@ -220,6 +230,11 @@ struct rekey_replay {
     int sorted;
     size_t moves;   /* subjects registered and lo lowered so far (rekey_inputs' passes) */
     int oom;   /* bookkeeping failed: the rederive fails */
+    uint64_t ntook;   /* membership records taken so far (a backdated one's
+                       * key is no measure of when the replay took it) */
+    /* a what-if derivation's other candidates, from R (rekey_replay_whatif) */
+    struct { proto_id x; uint64_t cut; int votes; } *wc;
+    size_t nwc;
 };
 
 rekey_replay *rekey_replay_new(const rekey_sched *d, const proto_id *cut_x, uint64_t cut_v)
@@ -258,6 +273,7 @@ void rekey_replay_free(rekey_replay *rr)
     for (size_t i = 0; i < rr->n; i++)
         subj_clear(&rr->subj[i]);
     free(rr->subj);
+    free(rr->wc);
     free(rr);
 }
 
@@ -306,6 +322,7 @@ int rekey_replay_subject_cut(rekey_replay *rr, const proto_id *x, uint64_t cut)
         memset(e, 0, sizeof *e);
         e->id = *x;
         e->lo = UINT64_MAX;
+        e->wcut = UINT64_MAX;
         rr->sorted = 0;
         rr->moves++;
     }
@@ -332,6 +349,19 @@ int rekey_replay_decided_cuts(rekey_replay *rr)
     for (size_t i = 0; d && i < d->n; i++)
         if (rekey_replay_subject_cut(rr, &d->d[i].x, d->d[i].cut))
             return -1;
+    /* a what-if derivation reads its subject's log, and its other
+     * candidates', from their cut as the schedule's versions too (the
+     * walk stops, or filters, beyond it): R may have found the candidate
+     * in versions the log does not hold (a vote set apart) */
+    if (rr->has_cut && rekey_replay_subject_cut(rr, &rr->cut_x, rr->cut_v))
+        return -1;
+    for (size_t i = 0; i < rr->nwc; i++) {
+        if (rekey_replay_subject_cut(rr, &rr->wc[i].x, rr->wc[i].cut))
+            return -1;
+        rk_subj *e = subj_find(rr, &rr->wc[i].x);
+        e->wcut = rr->wc[i].cut;
+        e->wvotes = rr->wc[i].votes;
+    }
     return 0;
 }
 
@@ -427,6 +457,14 @@ static int pick_cb(void *arg, const proto_record *r, const proto_id *h, int wher
     return 0;
 }
 
+/* What a what-if derivation D(X, v) reads of another candidate Y beyond
+ * Y's cut (docs/DECISIONS.md 22, "the other candidates"): its rekey votes
+ * only. */
+static int whatif_kept(const proto_record *r)
+{
+    return kind_of(r->kind)->id == KIND_MEMBER && member_op(r) == MEMBER_OP_REKEY;
+}
+
 int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *x, rekey_version_cb cb,
                       void *ctx)
 {
@@ -495,6 +533,8 @@ int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *
         if (proto_record_decode_stored(buf, pk.len, &r, NULL, 0))
             goto out;
         rotate_of(s, x, &r, &key, &klen);
+        if (seq > e->wcut && !(e->wvotes && whatif_kept(&r)))
+            continue;   /* beyond another candidate's cut in a what-if derivation */
         if (cb(ctx, seq, pk.where, &pk.best, &r))
             goto out;
     }
@@ -615,7 +655,7 @@ static uint32_t quorum_at(store *s, MDB_txn *txn, const rk_subj *e, uint32_t act
 /* Check proposal p of e's open epoch at turn key: complete it when its
  * active voters reach the quorum. */
 static int prop_check(store *s, MDB_txn *txn, rk_subj *e, uint32_t p, const uint8_t key[RK_KEY],
-                      uint32_t active)
+                      uint32_t active, uint64_t ord)
 {
     if (!e->open || e->done)
         return 0;
@@ -630,6 +670,7 @@ static int prop_check(store *s, MDB_txn *txn, rk_subj *e, uint32_t p, const uint
     if (n >= q) {
         e->done = 1;
         memcpy(e->done_key, key, RK_KEY);
+        e->done_ord = ord;
         e->done_prop = p;
         e->done_q = q;
         e->done_voters = who;
@@ -720,7 +761,7 @@ int rekey_replay_take(store *s, MDB_txn *txn, rekey_replay *rr, const proto_reco
         e->nvotes++;
     }
     e->votes[v].prop = p;
-    ret = prop_check(s, txn, e, p, key, active);
+    ret = prop_check(s, txn, e, p, key, active, rr->ntook);
 out:
     free(xm);
     free(km);
@@ -729,12 +770,16 @@ out:
 
 void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, const uint8_t key[RK_KEY])
 {
+    uint64_t ord = rr->ntook++;
     rk_subj *e = subj_find(rr, author);
     if (!e)
         return;
     if (seq > e->max_taken)
         e->max_taken = seq;
-    if (seq > e->lo) {
+    /* every one, not only those beyond lo: a candidate R finds in a vote
+     * the log does not hold (set apart) may name a cut below lo, and the
+     * what-if derivations ask what R took beyond it */
+    {
         void *nt = realloc(e->taken, (e->ntaken + 1) * sizeof *e->taken);
         if (!nt) {
             rr->oom = 1;
@@ -742,6 +787,7 @@ void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, c
         }
         e->taken = nt;
         e->taken[e->ntaken].seq = seq;
+        e->taken[e->ntaken].ord = ord;
         memcpy(e->taken[e->ntaken].key, key, RK_KEY);
         e->ntaken++;
     }
@@ -756,13 +802,14 @@ int rekey_replay_fewer(store *s, MDB_txn *txn, rekey_replay *rr, const uint8_t k
     for (size_t i = 0; rr && i < rr->n; i++) {
         rk_subj *e = &rr->subj[i];
         for (uint32_t p = 0; e->open && !e->done && p < e->nprops; p++)
-            if (prop_check(s, txn, e, p, key, active))
+            if (prop_check(s, txn, e, p, key, active, rr->ntook))
                 return -1;
     }
     return 0;
 }
 
-int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter, uint32_t gen, uint64_t cut)
+int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter, uint32_t gen, uint64_t cut,
+                      uint64_t seq)
 {
     rk_subj *e = subj_find(rr, x);
     if (!e)
@@ -774,6 +821,7 @@ int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter
     e->held[e->nheld].voter = *voter;
     e->held[e->nheld].gen = gen;
     e->held[e->nheld].cut = cut;
+    e->held[e->nheld].seq = seq;
     e->nheld++;
     return 0;
 }
@@ -794,13 +842,83 @@ static size_t held_voters(const rk_subj *e, uint32_t gen, uint64_t cut)
     return n;
 }
 
-/* The first of e's records beyond cut this replay took: its key, or NULL. */
-static const uint8_t *first_beyond(const rk_subj *e, uint64_t cut)
+/* When this replay took the first of e's records beyond cut (its
+ * ordinal, UINT64_MAX: none): the taken list is in the replay's order. */
+static uint64_t first_beyond(const rk_subj *e, uint64_t cut)
 {
     for (size_t i = 0; i < e->ntaken; i++)
         if (e->taken[i].seq > cut)
-            return e->taken[i].key;
-    return NULL;
+            return e->taken[i].ord;
+    return UINT64_MAX;
+}
+
+/* e's lowest candidate cut: named for its epoch g(e) by votes of two
+ * distinct members held (UINT64_MAX: none). */
+static uint64_t cand_low(const rk_subj *e)
+{
+    uint64_t lo = UINT64_MAX;
+    for (size_t h = 0; h < e->nheld; h++) {
+        uint64_t c = e->held[h].cut;
+        if (e->held[h].gen == e->g && c > e->prev_cut && c < lo &&
+            held_voters(e, e->g, c) >= STORE_REKEY_VOTERS_MIN)
+            lo = c;
+    }
+    return lo;
+}
+
+/* Whether two distinct voters of e's candidate cut c vote from below
+ * every candidate cut of their own (a voter that is no candidate always
+ * does): e's candidacy then stands without a vote beyond a cut. */
+static int cand_clean(const rekey_replay *r, const rk_subj *e, uint64_t c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->nheld && n < STORE_REKEY_VOTERS_MIN; i++) {
+        if (e->held[i].gen != e->g || e->held[i].cut != c)
+            continue;
+        const rk_subj *v = subj_find(r, &e->held[i].voter);
+        if (v && e->held[i].seq > cand_low(v))
+            continue;   /* beyond its author's own cut */
+        size_t j = 0;
+        while (j < i && !(e->held[j].gen == e->g && e->held[j].cut == c &&
+                          !memcmp(&e->held[j].voter, &e->held[i].voter, 32)))
+            j++;
+        n += j == i;
+    }
+    return n >= STORE_REKEY_VOTERS_MIN;
+}
+
+int rekey_replay_whatif(rekey_replay *d, const rekey_replay *r, const proto_id *x)
+{
+    for (size_t j = 0; r && j < r->n; j++) {
+        const rk_subj *e = &r->subj[j];
+        uint64_t c = cand_low(e);
+        if (c == UINT64_MAX || !memcmp(&e->id, x, 32))
+            continue;
+        void *nw = realloc(d->wc, (d->nwc + 1) * sizeof *d->wc);
+        if (!nw)
+            return -1;
+        d->wc = nw;
+        d->wc[d->nwc].x = e->id;
+        d->wc[d->nwc].cut = c;
+        d->wc[d->nwc].votes = !cand_clean(r, e, c);
+        d->nwc++;
+    }
+    return 0;
+}
+
+/* When D(x, ...) may first differ from R through the other candidates:
+ * R's first record of one of them beyond its lowest candidate cut (its
+ * ordinal, UINT64_MAX: none). */
+static uint64_t others_beyond(const rekey_replay *rr, const rk_subj *x)
+{
+    uint64_t first = UINT64_MAX;
+    for (size_t j = 0; j < rr->n; j++) {
+        const rk_subj *e = &rr->subj[j];
+        uint64_t fb = e == x ? UINT64_MAX : first_beyond(e, cand_low(e));
+        if (fb < first)
+            first = fb;
+    }
+    return first;
 }
 
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d)
@@ -817,12 +935,14 @@ int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *
                 p++;
             if (e->held[h].gen != e->g || c <= e->prev_cut || p < h || held_voters(e, e->g, c) < STORE_REKEY_VOTERS_MIN)
                 continue;
-            const uint8_t *fb = first_beyond(e, c);
+            uint64_t fb = first_beyond(e, c), ob = others_beyond(rr, e);
+            if (ob < fb)
+                fb = ob;
             int r_is_d = e->open && e->ecut == c;
             /* D(X, c) = R up to the first record of X beyond c that R took:
              * R's earliest completion stands if it came before it; with no
              * such record and no epoch of that cut in R, D has none either */
-            int need = r_is_d ? fb && (!e->done || memcmp(fb, e->done_key, RK_KEY) < 0) : fb != NULL;
+            int need = r_is_d ? fb != UINT64_MAX && (!e->done || fb <= e->done_ord) : fb != UINT64_MAX;
             if (!r_is_d && !need)
                 continue;
             if (k++ != i)

@@ -1253,7 +1253,7 @@ static int rekey_inputs(store *s, MDB_txn *txn, const mrefs *base, rekey_replay 
     for (size_t i = 0; i < out->n; i++)
         if (out->v[i].op == MEMBER_OP_REKEY && out->v[i].cut &&
             rekey_replay_held(rr, (const proto_id *)out->v[i].subj, (const proto_id *)(out->v[i].key + 8),
-                              out->v[i].gen, out->v[i].cut))
+                              out->v[i].gen, out->v[i].cut, get_be64(out->v[i].key + 40)))
             goto out;
     ret = 0;
 out:
@@ -1587,7 +1587,7 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
                 MDB_txn *c2;
                 rekey_replay *rd = rekey_replay_new(d, &x, cut);
                 s->rk_nested++;
-                if (!rd || mdb_txn_begin(s->env, c1, 0, &c2)) {
+                if (!rd || rekey_replay_whatif(rd, rr, &x) || mdb_txn_begin(s->env, c1, 0, &c2)) {
                     rekey_replay_free(rd);
                     bad = 1;
                     break;

@@ -214,6 +214,23 @@ static size_t vote(world *w, int by, int nk, uint64_t cut, uint64_t gen)
     return vote_t(w, by, nk, cut, gen, 0);
 }
 
+/* by's vote, signed with identity key's key at seq (0: next), that subj
+ * signs with identity nk's key after cut (gen 0). */
+static size_t vote_about(world *w, int by, int key, uint64_t seq, int subj, int nk, uint64_t cut)
+{
+    char k[65];
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "rekey");
+    proto_body_str(b, "code", ids[nk].code);
+    proto_body_str(b, "name", ids[nk].name);
+    proto_body_bin(b, "cert", ids[nk].der, ids[nk].der_len);
+    proto_body_int(b, "cut", (int64_t)cut);
+    proto_body_int(b, "gen", 0);
+    proto_body_str(b, "reason", "鍵の盗難");
+    hexof(subj, k);
+    return add_at(w, by, key, seq, 0, "member", k, b);
+}
+
 /* ---- feeding a store ---- */
 
 typedef struct { size_t former, gap_alt; } feed_stats;
@@ -947,6 +964,145 @@ static void expelled_voter_counts_in_d(void **state)
     world_free(&w);
 }
 
+/* The key that verifies who's record at seq is identity key's. */
+static void expect_key_of(store *s, int who, uint64_t seq, int key)
+{
+    EVP_PKEY *k = store_member_key_at(s, &ids[who].id, seq);
+    assert_non_null(k);
+    if (EVP_PKEY_eq(k, X509_get0_pubkey(ids[key].cert)) != 1)
+        fail_msg("identity %d's key at seq %llu is not identity %d's", who, (unsigned long long)seq, key);
+    EVP_PKEY_free(k);
+}
+
+/* What every store must end with in the voter races below: X rekeyed to
+ * K after v, the honest voter A keeping its key (its vote about X in its
+ * log), the puppet P no member in the first race. */
+static void race_checks(store *s, uint64_t v, int puppet_member)
+{
+    expect_key(s, v + 1, K);
+    expect_key_of(s, A, 2, A);
+    assert_int_equal(status_of(s, A), STORE_MEMBER_ACTIVE);
+    assert_int_equal(store_vv_get(s, &ids[A].id), 2);
+    assert_int_equal(signed_by_at(s, A, 2, A), 1);
+    assert_int_equal(status_of(s, P) == STORE_MEMBER_ACTIVE, puppet_member);
+}
+
+/* Feed w to a store in order o, then check and compare it with *ref (the
+ * first one: becomes ref). */
+static void race_feed(const world *w, const size_t *o, size_t n, size_t batch, uint64_t v, int puppet_member,
+                      fprint *ref, int *have_ref, int same, const char *how)
+{
+    store *s = fed(w, o, n, batch, NULL);
+    race_checks(s, v, puppet_member);
+    fprint f;
+    fingerprint(s, &f);
+    if (*have_ref && same)
+        fp_same(ref, &f, how);
+    else
+        *ref = f, *have_ref = 1;
+    char err[256];
+    assert_int_equal(store_member_rederive(s, NULL, err, sizeof err), 0);
+    race_checks(s, v, puppet_member);
+    fingerprint(s, &f);
+    fp_same(ref, &f, "rederived");
+    drop(s);
+}
+
+/* Orders of a race world (honest[0..nh): the honest votes, first A's):
+ * the members' records up to X's cut, then the honest votes, then the
+ * thief's; and world 389's, A's vote, then the thief's records, then the
+ * other honest votes (the thief's rekey of A is decided, then undone and
+ * A's vote, set apart, counts again).  Not an order in which the
+ * thief's rekey of A can be decided before A's vote is held: that node
+ * refuses A's vote on arrival (DECISIONS 22, what remains). */
+static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_t v, int puppet_member, int same)
+{
+    size_t o[WMAX], n = 0, members = 0;
+    fprint ref;
+    int have = 0;
+    /* the records up to the thief's first (X's beyond the cut, or P's) */
+    for (size_t i = 1; i < w->n && !(w->v[i].author == X && w->v[i].seq > v) && w->v[i].author != P; i++)
+        members = i;
+    for (int how = 0; how < 2; how++) {
+        n = 0;
+        for (size_t i = 1; i <= members; i++)
+            o[n++] = i;
+        for (size_t j = 0; j < (how ? 1 : nh); j++)
+            o[n++] = honest[j];
+        for (size_t i = members + 1; i < w->n; i++) {
+            size_t j = 0;
+            while (j < nh && honest[j] != i)
+                j++;
+            if (j == nh)
+                o[n++] = i;
+        }
+        for (size_t j = 1; how && j < nh; j++)
+            o[n++] = honest[j];
+        race_feed(w, o, n, 1, v, puppet_member, &ref, &have, same,
+                  how ? "A's vote, the thief's, the others" : "honest votes first");
+    }
+}
+
+/* World 389 of test_rekeyrand: a thief holding X's old key (admission 1)
+ * races X's rekey by rekeying the honest voter A first: after X's cut it
+ * admits a puppet P, and X and P vote that A signs with KA from a cut
+ * below A's vote about X.  D(A, 1) must not read X's records beyond X's
+ * cut (P is no member there); D(X, v) must count A's vote, beyond A's
+ * candidate cut. */
+static void voter_race_puppet_beyond_cut(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    found(&w);
+    admit_as(&w, F, F, 0, X);
+    admit_as(&w, F, F, 0, A);
+    note_as(&w, X, X, 0, "x1", "1");
+    note_as(&w, X, X, 0, "x2", "2");
+    note_as(&w, A, A, 0, "a1", "1");
+    uint64_t v = 2;
+    admit_as(&w, X, X, v + 1, P);
+    vote_about(&w, X, X, v + 2, A, KA, 1);
+    vote_about(&w, P, P, 0, A, KA, 1);
+    size_t honest[2];
+    honest[0] = vote(&w, A, K, v, 0);
+    honest[1] = vote(&w, F, K, v, 0);
+    race_orders(&w, honest, 2, v, 0, 1);
+    world_free(&w);
+}
+
+/* World 1404's shape: the puppet is admitted at or below X's cut (the
+ * voters' cut keeps it), and the thief's vote on A, beyond X's cut, is
+ * dated before the honest ones.  An exemption of every candidate's rekey
+ * votes beyond its cut counted it with P's and rekeyed A first; the
+ * what-ifs without the exemption decide X (B and C vote from below any
+ * cut), and the thief's vote then never counts. */
+static void voter_race_puppet_below_cut(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    found(&w);
+    admit_as(&w, F, F, 0, X);
+    admit_as(&w, F, F, 0, A);
+    admit_as(&w, F, F, 0, B);
+    admit_as(&w, F, F, 0, C);
+    note_as(&w, X, X, 0, "x1", "1");
+    note_as(&w, A, A, 0, "a1", "1");
+    admit_as(&w, X, X, 2, P);   /* the thief's, below the cut */
+    uint64_t v = 2;
+    vote_about(&w, X, X, v + 1, A, KA, 1);
+    vote_about(&w, P, P, 0, A, KA, 1);
+    size_t honest[3];
+    honest[0] = vote(&w, A, K, v, 0);
+    honest[1] = vote(&w, B, K, v, 0);
+    honest[2] = vote(&w, C, K, v, 0);
+    /* the store fed the honest votes first refuses the thief's vote on
+     * arrival, the other holds it apart: A is a candidate there only, and
+     * X's decision must still complete at B's vote in both (A's vote about
+     * X is read: two of A's voters do not vote from below their cuts) */
+    race_orders(&w, honest, 3, v, 1, 1);
+    world_free(&w);
+}
+
 /* A run of X's records verified under the key of its first (as ingest
  * does: the precheck says gap for the later ones, whose predecessor is in
  * the batch) must not carry X's old key past a decided cut. */
@@ -1110,6 +1266,8 @@ int main(void)
         cmocka_unit_test(thief_raising_the_quorum_loses),
         cmocka_unit_test(expelled_voter_counts_in_d),
         cmocka_unit_test(run_across_the_cut),
+        cmocka_unit_test(voter_race_puppet_beyond_cut),
+        cmocka_unit_test(voter_race_puppet_below_cut),
         cmocka_unit_test(later_vote_does_not_move),
         cmocka_unit_test(backdated_competitor_completing_earlier_wins),
         cmocka_unit_test(second_rekey_after_the_first),
