@@ -214,23 +214,6 @@ static size_t vote(world *w, int by, int nk, uint64_t cut, uint64_t gen)
     return vote_t(w, by, nk, cut, gen, 0);
 }
 
-/* by's vote, signed with identity key's key at seq (0: next), that subj
- * signs with identity nk's key after cut (gen 0). */
-static size_t vote_about(world *w, int by, int key, uint64_t seq, int subj, int nk, uint64_t cut)
-{
-    char k[65];
-    proto_body *b = proto_body_new();
-    proto_body_str(b, "op", "rekey");
-    proto_body_str(b, "code", ids[nk].code);
-    proto_body_str(b, "name", ids[nk].name);
-    proto_body_bin(b, "cert", ids[nk].der, ids[nk].der_len);
-    proto_body_int(b, "cut", (int64_t)cut);
-    proto_body_int(b, "gen", 0);
-    proto_body_str(b, "reason", "鍵の盗難");
-    hexof(subj, k);
-    return add_at(w, by, key, seq, 0, "member", k, b);
-}
-
 /* ---- feeding a store ---- */
 
 typedef struct { size_t former, gap_alt; } feed_stats;
