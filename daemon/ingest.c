@@ -73,6 +73,7 @@ typedef struct {
     int ok;                   /* passed the rules and its signature verified */
     int refused;              /* broke a rule (text, its kind's validator) */
     int malformed;            /* of them: its body is no valid body at all */
+    int unverified;           /* alt_res is the precheck's fail_res: no key verified it */
     int chained;              /* the store said gap: it took its predecessor's key
                                * (in this batch, or the job before), a guess */
 } vitem;
@@ -202,6 +203,7 @@ static void verify_work(uv_work_t *w)
         int v = it->refused ? -1 : store_verify_alt(r, it->key, it->alt);
         it->ok = v == STORE_NEW;
         it->alt_res = v > 0 ? v : 0;
+        it->unverified = v > 0 && v != STORE_NEW && it->alt && it->alt->n == 0 && v == it->alt->fail_res;
         /* of exactly the bytes the apply stores (r->raw, in the job's
          * frame, which nothing writes to until the job is freed) */
         if (it->ok && j->pre)
@@ -425,6 +427,17 @@ static void verify_done(uv_work_t *w, int status)
             d->counters.records_refused[RECORD_REKEY_WAIT]++;
             if (p->state == PEER_ESTABLISHED)
                 defer_rec(g, &j->r[i], STORE_GAP, &avc);
+            continue;
+        }
+        if (j->it[i].alt_res == STORE_FORMER && j->it[i].unverified &&
+            ++p->former_unverified > NODE_FORMER_UNVERIFIED_MAX) {
+            /* past what an honest relay may hold: taken for the forgery it
+             * most likely is (the connection is closed below) */
+            d->counters.verify_failures++;
+            if (!bad) {
+                badr = j->r[i];
+                bad = &badr;
+            }
             continue;
         }
         if (j->it[i].alt_res == STORE_FORMER) {

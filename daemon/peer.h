@@ -47,6 +47,7 @@ typedef struct peer {
     int read_paused;          /* socket not read: too much undecrypted input */
     int write_blocked;        /* frames not handled: too much output queued (NODE_PEER_WRITE_HIGH) */
     int failed;               /* closed for breaking the protocol (peer_fail) */
+    uint32_t former_unverified;   /* NODE_FORMER_UNVERIFIED_MAX (ingest.c) */
     struct gossip_peer *gs;   /* the protocol's state (gossip.c) */
     struct ingest *ing;       /* records being taken in (ingest.c) */
     tree_link tl;             /* its link in the broadcast tree (tree.c) */

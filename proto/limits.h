@@ -286,6 +286,16 @@ _Static_assert(NODE_CONTROL_WATCHERS_MAX < NODE_CONTROL_CLIENTS_MAX, "watchers m
  * NODE_CONTROL_CLIENTS_MAX; past the bound the request is refused at once
  * with an error that says to try again. */
 #define NODE_CONTROL_PARKED_MAX 32u
+
+/* Records one connection may send that claim a former member's seqs
+ * beyond its cut and verify under no key this node has for them (store.h
+ * store_alt_keys.fail_res): an honest relay may hold a few, signed after a
+ * rotation beyond the cut that this node never takes, and is not closed
+ * for them; past this many the sender is closed as for a bad signature,
+ * else any peer could make this node check forged signatures for nothing.
+ * Twice what a store keeps of one former member (STORE_FORMER_APART_SEQS
+ * seqs of STORE_APART_SEQ_VERSIONS versions). */
+#define NODE_FORMER_UNVERIFIED_MAX 256u
 _Static_assert(NODE_CONTROL_PARKED_MAX <= NODE_CONTROL_CLIENTS_MAX, "a parked csearch holds a client");
 
 /* Bytes of records in one control answer (a page of `list`, a history, the

@@ -175,8 +175,9 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
      * before the departure: derived once again now (those records derive
      * nothing beyond the cut) and moved apart (former_settle_txn), with a
      * mark so that it is done once.  Its commit is checked: a store that
-     * cannot be moved (the map full) opens as it was and tries again at
-     * the next open; any other failure fails the open. */
+     * cannot be moved (the map full: within a sixteenth of its size) opens
+     * as it was and tries again at the next open; any other failure fails
+     * the open. */
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
         uint8_t mark = 0;
         size_t ml = 1;
@@ -186,7 +187,13 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
             if (member_rederive_txn(s, txn, NULL) || former_settle_txn(s, txn, 1, NULL) ||
                 (rc = meta_put_txn(s, txn, "former_apart", &mark, 1))) {
                 mdb_txn_abort(txn);
-                rc = rc ? rc : MDB_MAP_FULL;   /* a derivation fails when the map is full */
+                /* the derivation says only that it failed: a map with room
+                 * left is no full map, and the open fails on it */
+                MDB_envinfo ei;
+                MDB_stat es;
+                int full = mdb_env_info(s->env, &ei) == 0 && mdb_env_stat(s->env, &es) == 0 &&
+                           (uint64_t)(ei.me_last_pgno + 1) * es.ms_psize + (ei.me_mapsize >> 4) >= ei.me_mapsize;
+                rc = rc ? rc : full ? MDB_MAP_FULL : MDB_PANIC;
             } else {
                 rc = mdb_txn_commit(txn);
             }

@@ -182,6 +182,17 @@ int store_record_rules(const proto_record *r, char *err, size_t errlen);
  * at most STORE_FORMER_ROUNDS times (store_replay.c). */
 #define STORE_FORMER_APART_SEQS 64u
 #define STORE_APART_SEQ_VERSIONS 2u
+/* Versions of one former member's records a store ever takes apart (meta
+ * farr:ID counts them).  A lower hash displaces a kept version, and each
+ * membership record taken makes the next write derive again: without a
+ * budget a former member signing versions of ever lower hash, dated before
+ * its departure, made every one of them a full derivation.  An honest
+ * former member writes a few records beyond its cut in the seconds before
+ * it learns of its departure, each reaching a store once; past the budget
+ * its records are refused as before this rule (STORE_FORMER, no signature
+ * check), so which versions two stores keep may then differ — only for an
+ * author that flooded, which is itself the evidence. */
+#define STORE_FORMER_ARRIVALS_MAX (2u * STORE_FORMER_APART_SEQS * STORE_APART_SEQ_VERSIONS)
 #define STORE_FORMER_ROUNDS 8u
 /* How many records of author the store holds apart (db apart: a former
  * member's beyond its cut, a rekeyed author's beyond a decided cut). */

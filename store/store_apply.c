@@ -453,7 +453,9 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_
             h = given->hash;
         else
             proto_record_hash(r->raw, r->raw_len, &h);
-        if (former_apart_put_txn(s, txn, r, &h) < 0)
+        if (former_arrivals_txn(s, txn, &r->author) >= STORE_FORMER_ARRIVALS_MAX)
+            return STORE_FORMER;   /* its budget went in this batch: refused */
+        if (former_apart_put_txn(s, txn, r, &h) < 0 || former_arrival_count_txn(s, txn, &r->author))
             return -1;
         /* one dated before the derivation's last turn may take a turn */
         if (kind_has(r->kind, KIND_F_MEMBERSHIP))

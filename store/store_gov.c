@@ -167,6 +167,30 @@ EVP_PKEY *former_key_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t se
 
 /* ---- a former member's records beyond its cut: kept apart ---- */
 
+static void farr_name(const proto_id *id, char name[70])
+{
+    memcpy(name, "farr:", 5);
+    proto_hex(id->b, 32, name + 5);
+}
+
+uint64_t former_arrivals_txn(store *s, MDB_txn *txn, const proto_id *id)
+{
+    char name[70];
+    uint8_t b[8];
+    size_t l = sizeof b;
+    farr_name(id, name);
+    return meta_get_txn(s, txn, name, b, &l) == 0 && l == 8 ? get_be64(b) : 0;
+}
+
+int former_arrival_count_txn(store *s, MDB_txn *txn, const proto_id *id)
+{
+    char name[70];
+    uint8_t b[8];
+    farr_name(id, name);
+    put_be64(b, former_arrivals_txn(s, txn, id) + 1);
+    return meta_put_txn(s, txn, name, b, 8);
+}
+
 int former_arrival_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t cut, EVP_PKEY **key, int *dup)
 {
     proto_id h;
@@ -183,6 +207,8 @@ int former_arrival_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t c
         *dup = 1;
         return 1;
     }
+    if (former_arrivals_txn(s, txn, &r->author) >= STORE_FORMER_ARRIVALS_MAX)
+        return 0;   /* it flooded: refused as before, no signature check */
     store_member *m = malloc(sizeof *m);
     EVP_PKEY *k = m && member_get_txn(s, txn, &r->author, m) == 0 ? key_of_member_at_txn(s, txn, m, r->seq) : NULL;
     free(m);

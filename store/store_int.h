@@ -308,6 +308,10 @@ int former_any_txn(store *s, MDB_txn *txn);
  * keeps it apart (*key: its key at r's seq, or NULL when it needs none:
  * held already, *dup), 0 when it is refused (past the bounds).  -1. */
 int former_arrival_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t cut, EVP_PKEY **key, int *dup);
+/* Versions of a former member's records taken apart so far (meta farr:ID),
+ * and one more taken: STORE_FORMER_ARRIVALS_MAX.  0 or -1. */
+uint64_t former_arrivals_txn(store *s, MDB_txn *txn, const proto_id *id);
+int former_arrival_count_txn(store *s, MDB_txn *txn, const proto_id *id);
 
 /* Validators of the kinds table (store/kind.c): the rules that depend on
  * the record alone.  0, or -1 with a message. */

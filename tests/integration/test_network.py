@@ -145,10 +145,12 @@ def test_other_alliance_refused_at_hello(env):
     assert a.status()["records"] == 2 and x.status()["records"] == 2
 
 
-def _probe(env, data, target, mode, target_id=None):
+def _probe(env, data, target, mode, target_id=None, count=None):
     args = [os.path.join(env.tools, "peerprobe"), "--data", data, "--connect", target.addr, "--mode", mode]
     if target_id:
         args += ["--target-id", target_id]
+    if count:
+        args += ["--count", str(count)]
     p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30 * SLOW)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
@@ -176,6 +178,31 @@ def test_forged_records_refused(env):
     # the daemon keeps working afterwards
     a.ctl("put", "note", "after", "v=1")
     wait_until(lambda: has_record(b, "note", "after", a.member_id()), 10, what="gossip after attacks")
+
+
+def test_forged_records_of_a_former_member_close_past_the_bound(env):
+    """A former member's records beyond its cut that verify under no key
+    are not taken for forgeries at once (an honest relay may hold a few,
+    signed after a rotation this node never takes), but a peer that sends
+    more than NODE_FORMER_UNVERIFIED_MAX of them is closed for a bad
+    signature, and nothing of them is kept."""
+    a = env.found()
+    b = env.join(a)
+    m = env.join(a)   # the probe's identity
+    f = env.join(a)   # the member that leaves
+    wait_until(lambda: digests_equal([a, b, m, f]), 15, what="convergence")
+    f.run("member", "leave")
+    wait_until(lambda: digests_equal([a, b, m, f]), 15, what="the leave everywhere")
+    m.stop()
+    before = a.status()["digest"]
+    # under the bound: refused, the probe stays connected (no error)
+    rc, out, err = _probe(env, m.dir, a, "forge-former", target_id=f.member_id(), count=100)
+    assert rc == 3 and "recv error" not in out, (rc, out, err)
+    # past it: closed as for a bad signature
+    rc, out, err = _probe(env, m.dir, a, "forge-former", target_id=f.member_id(), count=300)
+    assert rc == 0 and "recv error 4" in out and "bad signature" in out, (rc, out, err)
+    assert a.status()["digest"] == before
+    assert not has_record(a, "note", "forged-0", f.member_id())
 
 
 def test_certification_outside_the_schema_refused(env):

@@ -29,6 +29,12 @@
  *                the same with two member records: a is DIR's vote to expel
  *                --target-id, b a new address of DIR's own (192.0.2.99:7400);
  *                prints "hash HEX" of the record sent, waits 2 s, exits 3
+ *   forge-former --count N (default 300) records claiming --target-id (a
+ *                former member) as author at seqs after the one DIR holds,
+ *                32 seqs and many versions each, signed by DIR's key: none
+ *                verifies; the node must close us past its bound
+ *                (NODE_FORMER_UNVERIFIED_MAX), else the probe exits 3 after
+ *                listening 5 s
  * Floods (issue 15; the probe stops reading after 3 s without records, or 10 s):
  *   want-once    one want [--target-id, 1, 2^64-1]: the honest cost of a log
  *   want-repeat  20 x (a hello saying it holds seq 1 of --target-id, then
@@ -527,6 +533,44 @@ int main(int argc, char **argv)
         else
             flood_announce(ssl, count ? (unsigned)count : 3);
         quiet = 1;
+    } else if (!strcmp(mode, "forge-former")) {
+        proto_id author;
+        if (!target || proto_id_parse(target, &author)) {
+            fprintf(stderr, "peerprobe: forge-former needs --target-id\n");
+            return 2;
+        }
+        uint64_t first = store_vv_get(st, &author) + 1;
+        size_t n = count ? count : 300;
+        for (size_t i = 0; i < n; i += 32) {
+            msgpack_sbuffer fsb;
+            msgpack_packer fpk;
+            size_t k = n - i < 32 ? n - i : 32;
+            proto_frame_begin(&fsb, &fpk);
+            msgpack_pack_map(&fpk, 2);
+            proto_pack_kv_str(&fpk, "t", "records");
+            proto_pack_cstr(&fpk, "recs");
+            msgpack_pack_array(&fpk, k);
+            for (size_t j = 0; j < k; j++) {
+                uint8_t *frec;
+                size_t frl;
+                char key[32];
+                snprintf(key, sizeof key, "forged-%zu", i + j);
+                proto_body *fb = proto_body_new();
+                proto_body_str(fb, "v", key);
+                if (proto_record_sign(&si.genesis, &author, "note", key, first + (i + j) % 32, proto_now_ms(), 0, fb,
+                                      id.key, &frec, &frl, err, sizeof err)) {
+                    fprintf(stderr, "peerprobe: %s\n", err);
+                    return 2;
+                }
+                proto_body_free(fb);
+                msgpack_pack_bin(&fpk, frl);
+                msgpack_pack_bin_body(&fpk, frec, frl);
+                free(frec);
+            }
+            send_frame(ssl, &fsb);
+        }
+        struct timeval tv = { 5, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     } else if (!strncmp(mode, "defer-", 6) || !strcmp(mode, "far-seq")) {
         proto_id author = id.id;
         uint64_t first = store_vv_get(st, &id.id) + 2;
@@ -708,8 +752,10 @@ int main(int argc, char **argv)
      * keeps sending (its anti-entropy probes) */
     int timed = !strncmp(mode, "equivocate-", 11) || !strncmp(mode, "split-", 6) ||
                 !strncmp(mode, "member-fork-", 12) || !strcmp(mode, "genesis-only") ||
-                !strcmp(mode, "cert-ok") || !strcmp(mode, "relay-from") || !strncmp(mode, "admit-", 6);
-    uint64_t until = proto_now_ms() + 2000;
+                !strcmp(mode, "cert-ok") || !strcmp(mode, "relay-from") || !strncmp(mode, "admit-", 6) ||
+                !strcmp(mode, "forge-former");
+    /* forge-former: the node checks every signature first (5 s, for slow builds) */
+    uint64_t until = proto_now_ms() + (strcmp(mode, "forge-former") ? 2000 : 5000);
     if (quiet) {
         printf("sent\n");
         fflush(stdout);
