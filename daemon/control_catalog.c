@@ -30,7 +30,7 @@
  *           The reply says total_certifications, total_adoptions,
  *           next_cert_offset, next_adoption_offset, complete (nothing
  *           after this page) and generation (d->catalog_gen: a client that
- *           sees it change between pages starts again; DECISIONS 27).
+ *           sees it change between pages starts again; DECISIONS 25).
  */
 #include "daemon/control.h"
 #include "daemon/gossip.h"

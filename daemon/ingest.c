@@ -200,10 +200,11 @@ static void verify_work(uv_work_t *w)
         /* under the key in force, else under the keys a rekey brings: a
          * record of the new key of a rekey not decided here yet, or of a
          * key a decided one retired, is no forgery (store/store_apart.c) */
-        int v = it->refused ? -1 : store_verify_alt(r, it->key, it->alt);
+        int verified = 0;
+        int v = it->refused ? -1 : store_verify_alt_ex(r, it->key, it->alt, &verified);
         it->ok = v == STORE_NEW;
         it->alt_res = v > 0 ? v : 0;
-        it->unverified = v > 0 && v != STORE_NEW && it->alt && it->alt->n == 0 && v == it->alt->fail_res;
+        it->unverified = v > 0 && !verified;   /* the precheck's fail_res: no key verified it */
         /* of exactly the bytes the apply stores (r->raw, in the job's
          * frame, which nothing writes to until the job is freed) */
         if (it->ok && j->pre)

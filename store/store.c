@@ -174,10 +174,10 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
      * former member's records beyond its cut in its log when it took them
      * before the departure: derived once again now (those records derive
      * nothing beyond the cut) and moved apart (former_settle_txn), with a
-     * mark so that it is done once.  Its commit is checked: a store that
-     * cannot be moved (the map full: within a sixteenth of its size) opens
-     * as it was and tries again at the next open; any other failure fails
-     * the open. */
+     * mark so that it is done once.  A store that cannot be moved (the
+     * derivation fails: a full map, say, whose cause the derivation does
+     * not report) opens as it was, unmoved and unmarked, and tries again at
+     * the next open; only a failed commit of a move fails the open. */
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
         uint8_t mark = 0;
         size_t ml = 1;
@@ -187,13 +187,7 @@ int store_open(const char *dir, size_t map_mb, store **out, char *err, size_t er
             if (member_rederive_txn(s, txn, NULL) || former_settle_txn(s, txn, 1, NULL) ||
                 (rc = meta_put_txn(s, txn, "former_apart", &mark, 1))) {
                 mdb_txn_abort(txn);
-                /* the derivation says only that it failed: a map with room
-                 * left is no full map, and the open fails on it */
-                MDB_envinfo ei;
-                MDB_stat es;
-                int full = mdb_env_info(s->env, &ei) == 0 && mdb_env_stat(s->env, &es) == 0 &&
-                           (uint64_t)(ei.me_last_pgno + 1) * es.ms_psize + (ei.me_mapsize >> 4) >= ei.me_mapsize;
-                rc = rc ? rc : full ? MDB_MAP_FULL : MDB_PANIC;
+                rc = 0;   /* the store opens as it was: the move is tried again at the next open */
             } else {
                 rc = mdb_txn_commit(txn);
             }

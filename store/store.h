@@ -234,6 +234,9 @@ int store_rekey_rules_any(store *s);
  * alts->res[i] of the first alternative it verifies under, else
  * alts->fail_res if set, else -1 (a bad signature).  alts may be NULL.  Reads nothing of the store: any thread. */
 int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys *alts);
+/* The same, and *verified: 0 when r verified under no key at all (the
+ * result is then alts->fail_res or -1), else 1. */
+int store_verify_alt_ex(const proto_record *r, EVP_PKEY *key, const store_alt_keys *alts, int *verified);
 /* How many times this process's store rewrote an author's log (a re-judge
  * moved records between the log and apart): counted when written, so an
  * abort only makes a reader look again.  A reader that saw it change

@@ -786,14 +786,23 @@ void store_alt_keys_free(store_alt_keys *a)
         a->n = 0;
 }
 
-int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys *alts)
+int store_verify_alt_ex(const proto_record *r, EVP_PKEY *key, const store_alt_keys *alts, int *verified)
 {
+    if (verified)
+        *verified = 1;
     if (key && proto_record_verify(r, key, NULL, 0) == 0)
         return STORE_NEW;
     for (unsigned i = 0; alts && i < alts->n; i++)
         if (alts->key[i] && proto_record_verify(r, alts->key[i], NULL, 0) == 0)
             return alts->res[i];
+    if (verified)
+        *verified = 0;
     return alts && alts->fail_res ? alts->fail_res : -1;
+}
+
+int store_verify_alt(const proto_record *r, EVP_PKEY *key, const store_alt_keys *alts)
+{
+    return store_verify_alt_ex(r, key, alts, NULL);
 }
 
 int store_rekey_rules_any(store *s)

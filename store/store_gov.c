@@ -340,6 +340,13 @@ int former_settle_txn(store *s, MDB_txn *txn, int force, int *moved)
         fclip_name(&was.v[i].id, name);
         MDB_val k = { 70, name };
         int rc = mdb_del(txn, s->meta, &k, NULL);
+        /* and a departure later starts a new budget of arrivals, as on a
+         * store that never saw this one */
+        char an[70];
+        farr_name(&was.v[i].id, an);
+        MDB_val ak = { 69, an };
+        int arc = rc && rc != MDB_NOTFOUND ? rc : mdb_del(txn, s->meta, &ak, NULL);
+        rc = arc == MDB_NOTFOUND ? 0 : arc;
         if ((rc && rc != MDB_NOTFOUND) ||
             log_rejudge_author_txn(s, txn, &was.v[i].id, was.v[i].cut + 1, NULL, NULL, &ch))
             goto out;
