@@ -114,6 +114,7 @@ struct store {
 struct store_snap {
     store *s;
     MDB_txn *txn;
+    size_t scanned;   /* bytes its walks read through the map since the last release */
 };
 
 /* ---- key encodings (store.c describes the layout) ---- */
