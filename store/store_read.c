@@ -106,10 +106,29 @@ void scanned(store *s, size_t n)
 
 /* ---- records ---- */
 
-/* The record at (author, seq) to cb; `acct`: count its bytes (the store's
- * thread), else not (a snapshot on another thread). */
+/* A snapshot's walk on another thread cannot use the store thread's page
+ * accounting (scanned()); it counts its own bytes and drops the whole map
+ * every SCAN_RELEASE of them.  A walk of every certification (the search
+ * index's build on the pool) otherwise left the whole file mapped: the
+ * founder's peak RSS at 100,000 certifications went from 74 to 216 MB.
+ * Dropping the map is safe from any thread: it is read-only and shared, so
+ * a page touched again, by this walk or the loop, is mapped again from the
+ * page cache (store_release_pages). */
+static void snap_scanned(store_snap *n, size_t bytes)
+{
+    n->scanned += bytes;
+    if (n->scanned < SCAN_RELEASE)
+        return;
+    n->scanned = 0;
+    if (n->s->map)
+        madvise(n->s->map, n->s->map_len, MADV_DONTNEED);
+}
+
+/* The record at (author, seq) to cb, its bytes counted: by the store's
+ * thread's accounting, or by snap's when the read is in a snapshot on
+ * another thread. */
 static int log_cb_acct(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
-                       store_rec_cb cb, void *ctx, int acct)
+                       store_rec_cb cb, void *ctx, store_snap *snap)
 {
     uint8_t lk[40];
     memcpy(lk, author->b, 32);
@@ -117,7 +136,9 @@ static int log_cb_acct(store *s, MDB_txn *txn, const proto_id *author, uint64_t 
     MDB_val k = { 40, lk }, v;
     if (mdb_get(txn, s->log, &k, &v))
         return 0;
-    if (acct)
+    if (snap)
+        snap_scanned(snap, v.mv_size + 128);
+    else
         scanned(s, v.mv_size + 128);
     return cb(ctx, v.mv_data, v.mv_size);
 }
@@ -125,7 +146,7 @@ static int log_cb_acct(store *s, MDB_txn *txn, const proto_id *author, uint64_t 
 static int log_cb(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq,
                   store_rec_cb cb, void *ctx)
 {
-    return log_cb_acct(s, txn, author, seq, cb, ctx, 1);
+    return log_cb_acct(s, txn, author, seq, cb, ctx, NULL);
 }
 
 int store_get_refs(store *s, const store_ref *refs, size_t n, store_rec_cb cb, void *ctx)
@@ -293,38 +314,10 @@ static int walk_current(store *s, const char *kind, cur_fn fn, void *ctx)
 
 typedef struct { store_rec_cb cb; store_ref_cb ref_cb; void *ctx; store_snap *snap; } cur_ctx;
 
-/* A snapshot's walk on another thread cannot use the store thread's page
- * accounting (scanned()); it counts its own bytes and drops the whole map
- * every SCAN_RELEASE of them.  A walk of every certification (the search
- * index's build on the pool) otherwise left the whole file mapped: the
- * founder's peak RSS at 100,000 certifications went from 74 to 216 MB.
- * Dropping the map is safe from any thread: it is read-only and shared, so
- * a page touched again, by this walk or the loop, is mapped again from the
- * page cache (store_release_pages). */
-static void snap_scanned(store_snap *n, size_t bytes)
-{
-    n->scanned += bytes;
-    if (n->scanned < SCAN_RELEASE)
-        return;
-    n->scanned = 0;
-    if (n->s->map)
-        madvise(n->s->map, n->s->map_len, MADV_DONTNEED);
-}
-
 static int cur_rec(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, uint32_t flags, void *ctx)
 {
     cur_ctx *c = ctx;
-    if (c->snap) {
-        uint8_t lk[40];
-        memcpy(lk, author->b, 32);
-        put_be64(lk + 32, seq);
-        MDB_val k = { 40, lk }, v;
-        if (mdb_get(txn, s->log, &k, &v))
-            return 0;
-        snap_scanned(c->snap, v.mv_size + 128);
-        return c->cb(c->ctx, v.mv_data, v.mv_size);
-    }
-    return log_cb_acct(s, txn, author, seq, c->cb, c->ctx, 1);
+    return log_cb_acct(s, txn, author, seq, c->cb, c->ctx, c->snap);
 }
 
 static int cur_ref(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, uint32_t flags, void *ctx)

@@ -97,6 +97,20 @@ typedef struct {
     size_t n, cap;
 } mrefs;
 
+/* Room for one more entry in l: 0, or -1 out of memory (l as it was). */
+static int mrefs_room(mrefs *l)
+{
+    if (l->n < l->cap)
+        return 0;
+    size_t nc = l->cap ? l->cap * 2 : 64;
+    mref *nv = realloc(l->v, nc * sizeof *nv);
+    if (!nv)
+        return -1;
+    l->v = nv;
+    l->cap = nc;
+    return 0;
+}
+
 static void mkey_of(const proto_record *r, int genesis, uint8_t k[MKEY_LEN])
 {
     /* nothing can apply before the genesis (its author is the only member),
@@ -147,12 +161,9 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
          * it was stored): it is left out, never a failure */
         if (proto_record_decode_stored(lv.mv_data, lv.mv_size, &r, NULL, 0) || strcmp(r.kind, kind))
             continue;
-        if (l->n == l->cap) {
-            size_t nc = l->cap ? l->cap * 2 : 64;
-            mref *nv = realloc(l->v, nc * sizeof *nv);
-            if (!nv) { ret = -1; break; }
-            l->v = nv;
-            l->cap = nc;
+        if (mrefs_room(l)) {
+            ret = -1;
+            break;
         }
         mref *m = &l->v[l->n++];
         mkey_of(&r, genesis != NULL, m->key);
@@ -185,14 +196,8 @@ static int apart_one(void *arg, const proto_record *r, const proto_id *hash)
     const kind_def *kd = kind_of(r->kind);
     if (!(kd->flags & KIND_F_MEMBERSHIP) || kd->id == KIND_GENESIS)
         return 0;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        mref *nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv)
-            return -1;
-        l->v = nv;
-        l->cap = nc;
-    }
+    if (mrefs_room(l))
+        return -1;
     mref *m = &l->v[l->n++];
     memset(m, 0, sizeof *m);
     mkey_of(r, 0, m->key);
@@ -1125,14 +1130,8 @@ static int subj_version(void *ctx, uint64_t seq, int where, const proto_id *hash
     if (!(kd->flags & KIND_F_MEMBERSHIP) || kd->id == KIND_GENESIS)
         return 0;
     mrefs *l = sa->l;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        mref *nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv)
-            return -1;
-        l->v = nv;
-        l->cap = nc;
-    }
+    if (mrefs_room(l))
+        return -1;
     long idx = arena_add(sa->ar, r->raw, r->raw_len);
     if (idx < 0)
         return -1;
@@ -1293,14 +1292,8 @@ static int rekey_inputs_pass(store *s, MDB_txn *txn, const mrefs *base, rekey_re
         uint64_t lo = rekey_replay_lo(rr, (const proto_id *)(m->key + 8));
         if (!m->genesis && get_be64(m->key + 40) > lo)
             continue;   /* read below as the schedule's version */
-        if (out->n == out->cap) {
-            size_t nc = out->cap ? out->cap * 2 : 64;
-            mref *nv = realloc(out->v, nc * sizeof *nv);
-            if (!nv)
-                return -1;
-            out->v = nv;
-            out->cap = nc;
-        }
+        if (mrefs_room(out))
+            return -1;
         out->v[out->n++] = *m;
     }
     subj_add sa = { out, ar, 0 };
