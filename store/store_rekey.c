@@ -472,6 +472,9 @@ int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *
     if (!e || !e->adm || e->lo == UINT64_MAX)
         return 0;
     uint64_t limit = rr->has_cut && !memcmp(&rr->cut_x, x, 32) ? rr->cut_v : UINT64_MAX;
+    uint64_t fclip = former_clip_of(s, x);   /* a former member's beyond its cut: left out this round */
+    if (fclip < limit)
+        limit = fclip;
     uint8_t *key = malloc(e->adm_len), *buf = malloc(PROTO_RECORD_MAX);
     size_t klen = e->adm_len;
     int ret = -1;
