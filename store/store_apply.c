@@ -457,9 +457,19 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_
             return STORE_FORMER;   /* its budget went in this batch: refused */
         if (former_apart_put_txn(s, txn, r, &h) < 0 || former_arrival_count_txn(s, txn, &r->author))
             return -1;
-        /* one dated before the derivation's last turn may take a turn */
-        if (kind_has(r->kind, KIND_F_MEMBERSHIP))
-            member_note_blocked_txn(s, txn, r);
+        /* one dated before the derivation's last turn may take a turn;
+         * a rekey vote, or any membership record while a rekey is a
+         * candidate or decided, may count in a what-if derivation where
+         * the departure is not (a thief's expulsion beyond the cut of the
+         * rekey it votes): the derivation reads it, as a rederive would */
+        if (kind_has(r->kind, KIND_F_MEMBERSHIP)) {
+            MDB_stat st;
+            if ((kind_is(r->kind, KIND_MEMBER) && member_op(r) == MEMBER_OP_REKEY) ||
+                mdb_stat(txn, s->rekey, &st) || st.ms_entries > 0)
+                s->member_dirty = 1;
+            else
+                member_note_blocked_txn(s, txn, r);
+        }
         return STORE_FORMER;
     }
     /* the caller verified r under the key the precheck named before this
