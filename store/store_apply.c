@@ -423,6 +423,13 @@ int current_recompute_txn(store *s, MDB_txn *txn, const char *kind, const proto_
     return recompute_current(s, txn, kind, author, key);
 }
 
+/* apart_run_txn's callback: 1 (stop) at a membership record. */
+static int run_membership(void *arg, const proto_record *r, const proto_id *hash)
+{
+    const kind_def *kd = kind_of(r->kind);
+    return (kd->flags & KIND_F_MEMBERSHIP) && kd->id != KIND_GENESIS;
+}
+
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
  * or NULL). */
 static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_pre *given, int rules,
@@ -671,6 +678,18 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_
                          run && bm->chain_valid ? bm->chain : NULL, given, chain))
         return -1;
     author_changed(s, &r->author);   /* its vector entry moved */
+    /* The derivation reads the dense run of records apart after an
+     * author's log (collect_apart: a former member's beyond its cut).  A
+     * record that fills the hole before such a run makes the run part of
+     * what is derived, though nothing in it arrived now: derive again
+     * when it holds a membership record, as a rederive would read it. */
+    if (!s->member_dirty && apart_any_txn(s, txn)) {
+        int m = apart_run_txn(s, txn, &r->author, r->seq + 1, STORE_FORMER_APART_SEQS, run_membership, NULL);
+        if (m < 0)
+            return -1;
+        if (m)
+            s->member_dirty = 1;
+    }
     if (run) {
         bm->have = r->seq;
         memcpy(bm->chain, chain, 32);
