@@ -633,9 +633,10 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
             free(k);
         }
     }
+    int rekeys_cut = 0;
     if (have == 0)
-        rekey_pack_show(d, &c.id, &r, pk);   /* decisions, the open epoch, stale votes */
-    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n) || keys_cut;
+        rekeys_cut = rekey_pack_show(d, &c.id, &r, pk);   /* decisions, the open epoch, stale votes */
+    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n) || keys_cut || rekeys_cut;
     control_list_put(&c.votes, &r, "votes");
     control_list_put(&c.forks, &r, "forks");
     if (cut)

@@ -103,8 +103,9 @@ int rekey_installed_by_quorum(store *st, const proto_id *member, const proto_id 
     return 0;
 }
 
-void rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packer *pk)
+int rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packer *pk)
 {
+    return 0;
 }
 
 int metrics_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen)

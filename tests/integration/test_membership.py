@@ -2,7 +2,9 @@
 records leaves every node with the same membership and the same digest,
 whichever version each node held first; a newcomer handed a sponsor outside
 the genesis chain refuses that genesis."""
+import base64
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -164,6 +166,49 @@ def test_member_show(env):
     assert j["forks"] == [], j
     rc, out, err = a.run("member", "show", "AAAA-BBBB", check=False)
     assert rc != 0 and "member" in err, (rc, out, err)
+
+
+def test_member_show_says_its_rekey_lists_are_cut(env):
+    """member show lists at most STORE_REKEY_SHOW_MAX (64) stale rekey votes
+    of a member; past that the reply says "truncated", --json carries it and
+    catalogctl warns on stderr, as for the other lists.  a votes to rekey x,
+    x leaves, and a signs its vote again (oldrecord: catalogctl refuses a
+    vote about a former member): each of those is stale, x being no member."""
+    a = env.found()
+    env.join(a)
+    x = env.join(a)
+    xid = x.member_id()
+    fresh = env.node(name="fresh", init=False)
+    fresh.code, fresh.muni = x.code, x.muni
+    fresh.init()
+    a.run("member", "rekey", x.code, fresh.cert_file(), "--reason", "鍵の紛失", "--cut", "1")
+    x.run("member", "leave")
+    wait_until(lambda: _members(a)[xid][0] == "left", 15, what="x left on a")
+    x_hex = base64.b32decode(xid.replace("-", "") + "====").hex()   # the record key: the id in hex
+
+    def resign(n, start):
+        a.stop()
+        for i in range(start, start + n):
+            p = subprocess.run([os.path.join(env.tools, "oldrecord"), "--data", a.dir, "--kind", "member",
+                                "--key", x_hex, "--set", f"reason=鍵の紛失 {i}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30 * SLOW)
+            assert p.returncode == 0, p.stderr.decode()
+        a.start()
+
+    # 64 stale votes: all listed, nothing said
+    resign(64, 0)
+    j = a.ctl_json("member", "show", xid)
+    assert len(j["rekey_stale"]) == 64 and "truncated" not in j, (len(j["rekey_stale"]), j.get("truncated"))
+    _, _, err = a.run("member", "show", xid)
+    assert "警告" not in err, err
+    # one more: the first 64 listed, and the reply says it was cut
+    resign(1, 64)
+    j = a.ctl_json("member", "show", xid)
+    assert len(j["rekey_stale"]) == 64 and j.get("truncated") is True, (len(j["rekey_stale"]), j.get("truncated"))
+    assert [e["key"] for e in j["rekey_stale"]] == [j["rekey_stale"][0]["key"]] * 64, j["rekey_stale"][:2]
+    _, out, err = a.run("member", "show", xid)
+    assert "警告: 一覧が catalogd の 1 回の応答の上限で打ち切られています" in err, err
+    assert "警告" not in out, out
 
 
 def test_member_show_lists_forks(env):
