@@ -102,19 +102,29 @@ int rekey_view_get(store *st, const proto_id *x, rekey_view *v)
 
 /* ---- naming a member ---- */
 
-typedef struct { const char *s; proto_id id; int found; } name_find;
+typedef struct {
+    const char *s;
+    proto_id id, fid;   /* the active member found, the former one found */
+    int found, former, fstatus;
+} name_find;
 
 static int find_name(void *ctx, const store_member *m)
 {
     name_find *f = ctx;
-    if (m->status == STORE_MEMBER_ACTIVE && (!strcmp(m->code, f->s) || !strcmp(m->name, f->s))) {
+    if (strcmp(m->code, f->s) && strcmp(m->name, f->s))
+        return 0;
+    if (m->status == STORE_MEMBER_ACTIVE) {
         f->id = m->id;
         f->found++;
+    } else if (m->status == STORE_MEMBER_LEFT || m->status == STORE_MEMBER_EXPELLED) {
+        f->fid = m->id;
+        f->fstatus = m->status;
+        f->former++;
     }
     return 0;
 }
 
-int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t errlen)
+int rekey_member_ref_ex(store *st, const char *s, int former, proto_id *out, char *err, size_t errlen)
 {
     if (proto_id_parse(s, out) == 0)
         return 0;
@@ -126,7 +136,30 @@ int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t 
     }
     if (f.found > 1)
         return proto_err(err, errlen, "「%s」に当たる加盟団体が複数あります。member id で指定してください", s);
+    /* a code or name only former members bear (a municipality that left
+     * and came back with a new key is the active one above) */
+    if (f.former == 1 && former) {
+        *out = f.fid;
+        return 0;
+    }
+    if (f.former > 1 && former)
+        return proto_err(err, errlen, "「%s」に当たる脱退または除名した団体が %d 件あります。member id で指定してください",
+                         s, f.former);
+    if (f.former > 1)
+        return proto_err(err, errlen, "「%s」に当たる団体はもう加盟していません（脱退または除名した団体が %d 件あります。"
+                         "member id で指定してください）", s, f.former);
+    if (f.former == 1) {
+        char id[PROTO_ID_STR];
+        proto_id_str(&f.fid, id);
+        return proto_err(err, errlen, "「%s」の団体はもう加盟していません（%s。member id %s）",
+                         s, f.fstatus == STORE_MEMBER_LEFT ? "脱退しています" : "除名されています", id);
+    }
     return proto_err(err, errlen, "加盟団体「%s」は見つかりません（member id、団体コードか団体名で指定してください）", s);
+}
+
+int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t errlen)
+{
+    return rekey_member_ref_ex(st, s, 0, out, err, errlen);
 }
 
 /* ---- the vote ---- */

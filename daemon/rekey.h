@@ -76,8 +76,14 @@ int rekey_view_get(store *st, const proto_id *x, rekey_view *v);
 
 /* A member as people name it: its printed id, its municipality code or its
  * name (a current member's; a code or name of several is refused).  0, or
- * -1 with a Japanese message in err. */
+ * -1 with a Japanese message in err: a code or name that only a former
+ * member (left, expelled) bears is refused as no longer a member, not as
+ * unknown.  For the verbs that change membership (expel, rekey). */
 int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t errlen);
+/* The same, former != 0: a code or name no current member bears names the
+ * one former member that bears it (several: refused).  For what only
+ * reads (member show). */
+int rekey_member_ref_ex(store *st, const char *s, int former, proto_id *out, char *err, size_t errlen);
 
 /* Control command member_rekey {member, cert, reason [, cut]}: sign this
  * node's vote.  Reply: member_id, code, name, key, cut, gen, votes,

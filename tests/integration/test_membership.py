@@ -211,6 +211,57 @@ def test_member_show_says_its_rekey_lists_are_cut(env):
     assert "警告" not in out, out
 
 
+def test_former_member_by_code_or_name(env):
+    """A code or a name that only a former member bears: member show (it
+    only reads) finds the member that left or was expelled; rekey and expel
+    keep to current members, and say that it is no member any more, not
+    that it is unknown."""
+    a = env.found()
+    b = env.join(a)
+    x = env.join(a)
+    y = env.join(a)
+    xid, yid = x.member_id(), y.member_id()
+    x.run("member", "leave")
+    a.run("member", "expel", yid, "--reason", "試験のための除名")
+    b.run("member", "expel", yid, "--reason", "試験のための除名")
+    wait_until(lambda: _members(a)[xid][0] == "left" and _members(a)[yid][0] == "expelled", 15,
+               what="x left and y expelled on a")
+    pems = {}
+    for node in (x, y):   # a new key of each, for the rekey
+        fresh = env.node(name="fresh" + node.name, init=False)
+        fresh.code, fresh.muni = node.code, node.muni
+        fresh.init()
+        pems[node.member_id()] = fresh.cert_file()
+    for ref, mid, status in ((x.code, xid, "left"), (x.muni, xid, "left"),
+                             (y.code, yid, "expelled"), (y.muni, yid, "expelled")):
+        j = a.ctl_json("member", "show", ref)
+        assert j["member_id"] == mid and j["status"] == status, (ref, j)
+        for args in (("rekey", ref, pems[mid], "--reason", "鍵の紛失"),
+                     ("expel", ref, "--reason", "試験のための除名")):
+            rc, out, err = a.run("member", *args, check=False)
+            assert rc == 3, (args, rc, out, err)
+            want = "脱退しています" if status == "left" else "除名されています"
+            assert f"「{ref}」の団体はもう加盟していません（{want}。member id {mid}）" in err, (args, err)
+            assert "見つかりません" not in err, err
+    # a current member's code comes first: x's municipality joins again with a new key
+    z = env.node(name="z", init=False)
+    z.code, z.muni = x.code, x.muni
+    z.init()
+    env.join(a, node=z)
+    zid = z.member_id()
+    assert a.ctl_json("member", "show", x.code)["member_id"] == zid
+    # it leaves too: two former members bear the code, and member id is asked for
+    z.run("member", "leave")
+    wait_until(lambda: _members(a)[zid][0] == "left", 15, what="z left on a")
+    rc, _, err = a.run("member", "show", x.code, check=False)
+    assert rc == 3 and f"「{x.code}」に当たる脱退または除名した団体が 2 件あります。member id で指定してください" in err, err
+    rc, _, err = a.run("member", "expel", x.code, "--reason", "r", check=False)
+    assert rc == 3 and "もう加盟していません" in err and "2 件" in err, err
+    # one nobody bears is unknown
+    rc, _, err = a.run("member", "show", "999999", check=False)
+    assert rc != 0 and "見つかりません" in err, err
+
+
 def test_member_show_lists_forks(env):
     a = env.found()
     b = env.join(a)
