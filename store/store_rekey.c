@@ -211,7 +211,7 @@ typedef struct {
     struct { proto_id voter; uint32_t gen; uint64_t cut, seq; } *held;
     size_t nheld;
     struct { uint64_t seq, ord; uint8_t key[RK_KEY]; } *taken;
-    size_t ntaken;
+    size_t ntaken, captaken;
     /* in a what-if derivation D(X, v) of another subject X: the lowest
      * candidate cut of this subject in the round's R, beyond which its log
      * is not read (UINT64_MAX: all of it is), but for its rekey votes when
@@ -786,13 +786,18 @@ void rekey_replay_took(rekey_replay *rr, const proto_id *author, uint64_t seq, c
     /* every one, not only those beyond lo: a candidate R finds in a vote
      * the log does not hold (set apart) may name a cut below lo, and the
      * what-if derivations ask what R took beyond it */
-    {
-        void *nt = realloc(e->taken, (e->ntaken + 1) * sizeof *e->taken);
+    if (e->ntaken == e->captaken) {
+        /* doubling: a subject's whole log may be taken, one record a call */
+        size_t nc = e->captaken ? e->captaken * 2 : 16;
+        void *nt = realloc(e->taken, nc * sizeof *e->taken);
         if (!nt) {
             rr->oom = 1;
             return;
         }
         e->taken = nt;
+        e->captaken = nc;
+    }
+    {
         e->taken[e->ntaken].seq = seq;
         e->taken[e->ntaken].ord = ord;
         memcpy(e->taken[e->ntaken].key, key, RK_KEY);
