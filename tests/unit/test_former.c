@@ -623,6 +623,57 @@ static void flood_of_lower_hashes_is_bounded(void **state)
     base_free(&bs);
 }
 
+/* A run apart made dense by a record that is not a membership record and
+ * itself goes apart: M, expelled at CUT, signs a leave at CUT+2 dated
+ * before the votes, and a note at CUT+1.  A rederive reads the dense run
+ * CUT+1, CUT+2 (collect_apart) and derives M's leave first; the store that
+ * took the leave before the note never derived with it (the run had a hole
+ * then, and the note, no membership record, derives nothing on arrival). */
+static void hole_filled_apart_derives_again(void **state)
+{
+    base bs;
+    world w;
+    char p1[160], p2[160], hm[65], err[256];
+    make_base(&bs);
+    make_world(&bs, &w);
+    hexof(M, hm);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "leave");
+    blob lv = sign(M, &bs.g, CUT + 2, T0 + 50, "member", hm, b);
+    store *s1 = with_base(&bs, p1), *s2 = with_base(&bs, p2);
+    for (int i = 0; i < 2; i++) {
+        store *s = i ? s2 : s1;
+        for (int j = 0; j < CUT; j++)
+            assert_int_equal(take(s, &w.mine[j]), STORE_NEW);
+        assert_int_equal(take(s, &w.vf), STORE_NEW);
+        assert_int_equal(take(s, &w.va), STORE_NEW);
+        assert_int_equal(member_of(s, M).status, STORE_MEMBER_EXPELLED);
+    }
+    /* s1: the leave, then the note that fills the hole before it */
+    assert_int_equal(take(s1, &lv), STORE_FORMER);
+    assert_int_equal(take(s1, &w.beyond[0]), STORE_FORMER);
+    /* s2: the note first */
+    assert_int_equal(take(s2, &w.beyond[0]), STORE_FORMER);
+    assert_int_equal(take(s2, &lv), STORE_FORMER);
+    /* deriving afresh changes nothing on either, and both agree */
+    int changed = -1;
+    assert_int_equal(store_member_rederive(s2, &changed, err, sizeof err), 0);
+    assert_int_equal(changed, 0);
+    int before = member_of(s1, M).status;
+    assert_int_equal(store_member_rederive(s1, &changed, err, sizeof err), 0);
+    if (changed)
+        print_message("s1: M's status %d before a rederive, %d after; s2: %d\n", before, member_of(s1, M).status,
+                      member_of(s2, M).status);
+    assert_int_equal(changed, 0);
+    assert_int_equal(member_of(s1, M).status, member_of(s2, M).status);
+    assert_same(s1, s2);
+    store_close(s1);
+    store_close(s2);
+    free(lv.b);
+    world_free(&w);
+    base_free(&bs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +683,7 @@ int main(void)
         cmocka_unit_test(moved_at_open),
         cmocka_unit_test(rotated_beyond_cut_is_no_forgery),
         cmocka_unit_test(flood_of_lower_hashes_is_bounded),
+        cmocka_unit_test(hole_filled_apart_derives_again),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
