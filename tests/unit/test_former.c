@@ -33,9 +33,9 @@
 #include "proto/record.h"
 #include "proto/util.h"
 
-enum { F, A, M, K, NIDS };   /* K: a key M rotates to */
-static const char *const id_code[NIDS] = { "131059", "131016", "131024", "131024" };
-static const char *const id_name[NIDS] = { "文京区", "千代田区", "中央区", "中央区" };
+enum { F, A, M, K, B, Z, NIDS };   /* K: a key M rotates to; B, Z: two more members */
+static const char *const id_code[NIDS] = { "131059", "131016", "131024", "131024", "131032", "131041" };
+static const char *const id_name[NIDS] = { "文京区", "千代田区", "中央区", "中央区", "港区", "新宿区" };
 
 #define CUT 3          /* M's seq the voters held */
 #define T0 1700000000000ull
@@ -623,6 +623,128 @@ static void flood_of_lower_hashes_is_bounded(void **state)
     base_free(&bs);
 }
 
+/* A run apart made dense by a record that is not a membership record and
+ * itself goes apart: M, expelled at CUT, signs a leave at CUT+2 dated
+ * before the votes, and a note at CUT+1.  A rederive reads the dense run
+ * CUT+1, CUT+2 (collect_apart) and derives M's leave first; the store that
+ * took the leave before the note never derived with it (the run had a hole
+ * then, and the note, no membership record, derives nothing on arrival). */
+static void hole_filled_apart_derives_again(void **state)
+{
+    base bs;
+    world w;
+    char p1[160], p2[160], hm[65], err[256];
+    make_base(&bs);
+    make_world(&bs, &w);
+    hexof(M, hm);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "leave");
+    blob lv = sign(M, &bs.g, CUT + 2, T0 + 50, "member", hm, b);
+    store *s1 = with_base(&bs, p1), *s2 = with_base(&bs, p2);
+    for (int i = 0; i < 2; i++) {
+        store *s = i ? s2 : s1;
+        for (int j = 0; j < CUT; j++)
+            assert_int_equal(take(s, &w.mine[j]), STORE_NEW);
+        assert_int_equal(take(s, &w.vf), STORE_NEW);
+        assert_int_equal(take(s, &w.va), STORE_NEW);
+        assert_int_equal(member_of(s, M).status, STORE_MEMBER_EXPELLED);
+    }
+    /* s1: the leave, then the note that fills the hole before it */
+    assert_int_equal(take(s1, &lv), STORE_FORMER);
+    assert_int_equal(take(s1, &w.beyond[0]), STORE_FORMER);
+    /* s2: the note first */
+    assert_int_equal(take(s2, &w.beyond[0]), STORE_FORMER);
+    assert_int_equal(take(s2, &lv), STORE_FORMER);
+    /* deriving afresh changes nothing on either, and both agree */
+    int changed = -1;
+    assert_int_equal(store_member_rederive(s2, &changed, err, sizeof err), 0);
+    assert_int_equal(changed, 0);
+    int before = member_of(s1, M).status;
+    assert_int_equal(store_member_rederive(s1, &changed, err, sizeof err), 0);
+    if (changed)
+        print_message("s1: M's status %d before a rederive, %d after; s2: %d\n", before, member_of(s1, M).status,
+                      member_of(s2, M).status);
+    assert_int_equal(changed, 0);
+    assert_int_equal(member_of(s1, M).status, member_of(s2, M).status);
+    assert_same(s1, s2);
+    store_close(s1);
+    store_close(s2);
+    free(lv.b);
+    world_free(&w);
+    base_free(&bs);
+}
+
+/* who's expel vote about subj, naming held of subj's log. */
+static blob expel_of(int who, int subj, const proto_id *g, uint64_t seq, uint64_t t, int64_t held)
+{
+    char hs[65];
+    hexof(subj, hs);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "expel");
+    proto_body_int(b, "seq", held);
+    return sign(who, g, seq, t, "member", hs, b);
+}
+
+/* A record beyond its author's final cut derives nothing (DECISIONS 16).
+ * F and B expel M at CUT.  M, beyond its cut, votes (backdated, with Z's
+ * vote) to expel A naming seq 0: the first round derives A expelled and
+ * leaves A's records beyond 0 out; the next leaves M's vote out, A is a
+ * member again, but A's address record stays left out.  A store that
+ * never got M's vote derives A's address. */
+static void beyond_cut_vote_silences_a_member(void **state)
+{
+    base bs;
+    char p1[160], p2[160], err[256];
+    make_base(&bs);
+    blob rec[12];
+    size_t n = 0;
+    for (int who = B; who <= Z; who++) {
+        char hx[65];
+        hexof(who, hx);
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "admit");
+        proto_body_bin(b, "cert", ids[who].der, ids[who].der_len);
+        proto_body_str(b, "code", ids[who].code);
+        proto_body_str(b, "name", ids[who].name);
+        proto_body_str(b, "address", "192.0.2.8:7400");
+        rec[n++] = sign(F, &bs.g, (uint64_t)(4 + who - B), T0 + 10 + (uint64_t)(who - B), "member", hx, b);
+    }
+    for (uint64_t q = 1; q <= CUT; q++)
+        rec[n++] = note(M, &bs.g, q, "除名前");
+    rec[n++] = expel_of(Z, A, &bs.g, 1, T0 + 20, 0);
+    {
+        char ha[65];
+        hexof(A, ha);
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "address");
+        proto_body_str(b, "address", "198.51.100.1:7400");
+        rec[n++] = sign(A, &bs.g, 1, T0 + 30, "member", ha, b);
+    }
+    rec[n++] = expel_of(F, M, &bs.g, 6, T0 + 100, CUT);
+    rec[n++] = expel_of(B, M, &bs.g, 1, T0 + 101, CUT);
+    blob mv = expel_of(M, A, &bs.g, CUT + 1, T0 + 21, 0);   /* beyond M's cut */
+    store *s1 = with_base(&bs, p1), *s2 = with_base(&bs, p2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(take(s1, &rec[i]), STORE_NEW);
+        assert_int_equal(take(s2, &rec[i]), STORE_NEW);
+    }
+    assert_int_equal(member_of(s1, M).status, STORE_MEMBER_EXPELLED);
+    assert_string_equal(member_of(s1, A).address, "198.51.100.1:7400");
+    assert_int_equal(take(s2, &mv), STORE_FORMER);
+    int changed = -1;
+    assert_int_equal(store_member_rederive(s2, &changed, err, sizeof err), 0);
+    assert_int_equal(changed, 0);
+    assert_int_equal(member_of(s2, M).status, STORE_MEMBER_EXPELLED);
+    assert_int_equal(member_of(s2, A).status, STORE_MEMBER_ACTIVE);
+    assert_string_equal(member_of(s2, A).address, "198.51.100.1:7400");
+    store_close(s1);
+    store_close(s2);
+    for (size_t i = 0; i < n; i++)
+        free(rec[i].b);
+    free(mv.b);
+    base_free(&bs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +754,8 @@ int main(void)
         cmocka_unit_test(moved_at_open),
         cmocka_unit_test(rotated_beyond_cut_is_no_forgery),
         cmocka_unit_test(flood_of_lower_hashes_is_bounded),
+        cmocka_unit_test(hole_filled_apart_derives_again),
+        cmocka_unit_test(beyond_cut_vote_silences_a_member),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

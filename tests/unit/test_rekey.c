@@ -1275,6 +1275,54 @@ static void subject_voted_from_apart(void **state)
     world_free(&w);
 }
 
+/* The thief's membership records beyond a decided cut sit apart (the
+ * decision moved them out of X's log); the derivation never reads them
+ * (rekey_inputs reads X's schedule's versions instead).  X's restored node
+ * then writes notes under K at those seqs: each note fills the seq before
+ * a run of the thief's records apart, and must not cost a derivation that
+ * can derive nothing. */
+#define THIEF_RUN 20
+static void restored_writes_past_thief_records_apart(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    char hx[65];
+    uint64_t v = base3(&w);
+    hexof(X, hx);
+    for (int i = 1; i <= THIEF_RUN; i++) {
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "address");
+        proto_body_str(b, "address", "203.0.113.66:7400");
+        add_at(&w, X, X, v + (uint64_t)i, 0, "member", hx, b);
+    }
+    vote(&w, F, K, v, 0);
+    vote(&w, A, K, v, 0);
+    size_t first = w.n;
+    for (int i = 1; i <= THIEF_RUN; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "r%d", i);
+        note_as(&w, X, K, v + (uint64_t)i, k, "restored");
+    }
+    size_t o[WMAX], n = 0;
+    for (size_t i = 1; i < first; i++)
+        o[n++] = i;
+    store *s = fed(&w, o, n, 1, NULL);   /* the thief's records taken, then moved apart by the decision */
+    expect_key(s, v + 1, K);
+    assert_int_equal(store_vv_get(s, &ids[X].id), v);
+    uint64_t r0, f0, r1, f1;
+    store_member_stats(s, &r0, &f0);
+    for (size_t i = first; i < w.n; i++)
+        feed(s, &w, &i, 1, 1, NULL);
+    store_member_stats(s, &r1, &f1);
+    assert_int_equal(store_vv_get(s, &ids[X].id), v + THIEF_RUN);
+    print_message("%d restored notes: %llu derivations, %llu that changed anything\n", THIEF_RUN,
+                  (unsigned long long)(r1 - r0), (unsigned long long)(f1 - f0));
+    assert_int_equal(f1 - f0, 0);
+    assert_true(r1 - r0 <= 1);
+    drop(s);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1294,6 +1342,7 @@ int main(void)
         cmocka_unit_test(second_rekey_after_the_first),
         cmocka_unit_test(any_order_same_result),
         cmocka_unit_test(subject_voted_from_apart),
+        cmocka_unit_test(restored_writes_past_thief_records_apart),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
