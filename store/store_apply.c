@@ -430,6 +430,27 @@ static int run_membership(void *arg, const proto_record *r, const proto_id *hash
     return (kd->flags & KIND_F_MEMBERSHIP) && kd->id != KIND_GENESIS;
 }
 
+/* The derivation reads the dense run of records apart after a former
+ * member's log (collect_apart).  A record of it that fills the hole before
+ * such a run — into the log (up to its cut) or apart itself (beyond it) —
+ * makes the run part of what is derived, though nothing in the run
+ * arrived now: derive again when the run holds a membership record, as a
+ * rederive would read it.  Only for an author no member now: a member's
+ * versions apart are a rekey's, read by the replay from the schedule
+ * (rekey_inputs), and X's restored node writing at the seqs of a thief's
+ * records apart would make each of its writes a derivation.  0, or -1. */
+static int fill_before_apart(store *s, MDB_txn *txn, const proto_record *r)
+{
+    if (s->member_dirty || !apart_any_txn(s, txn) || is_member_txn(s, txn, &r->author))
+        return 0;
+    int m = apart_run_txn(s, txn, &r->author, r->seq + 1, STORE_FORMER_APART_SEQS, run_membership, NULL);
+    if (m < 0)
+        return -1;
+    if (m)
+        s->member_dirty = 1;
+    return 0;
+}
+
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
  * or NULL). */
 static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_pre *given, int rules,
@@ -477,6 +498,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_
             else
                 member_note_blocked_txn(s, txn, r);
         }
+        if (fill_before_apart(s, txn, r))
+            return -1;
         return STORE_FORMER;
     }
     /* the caller verified r under the key the precheck named before this
@@ -678,18 +701,8 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_
                          run && bm->chain_valid ? bm->chain : NULL, given, chain))
         return -1;
     author_changed(s, &r->author);   /* its vector entry moved */
-    /* The derivation reads the dense run of records apart after an
-     * author's log (collect_apart: a former member's beyond its cut).  A
-     * record that fills the hole before such a run makes the run part of
-     * what is derived, though nothing in it arrived now: derive again
-     * when it holds a membership record, as a rederive would read it. */
-    if (!s->member_dirty && apart_any_txn(s, txn)) {
-        int m = apart_run_txn(s, txn, &r->author, r->seq + 1, STORE_FORMER_APART_SEQS, run_membership, NULL);
-        if (m < 0)
-            return -1;
-        if (m)
-            s->member_dirty = 1;
-    }
+    if (fill_before_apart(s, txn, r))
+        return -1;
     if (run) {
         bm->have = r->seq;
         memcpy(bm->chain, chain, 32);

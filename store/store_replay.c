@@ -1646,17 +1646,9 @@ uint64_t former_clip_of(const store *s, const proto_id *id)
     return UINT64_MAX;
 }
 
-/* Lower id's cut in *c (or add it): 1 when that changed the clip, 0 when
- * not, -1 out of memory. */
-static int clip_lower(struct former_clip **c, size_t *n, size_t *cap, const proto_id *id, uint64_t cut)
+/* Append id's cut to c: 0, or -1 out of memory. */
+static int clip_add(struct former_clip **c, size_t *n, size_t *cap, const proto_id *id, uint64_t cut)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (!memcmp(&(*c)[i].id, id, 32)) {
-            if (cut >= (*c)[i].cut)
-                return 0;
-            (*c)[i].cut = cut;
-            return 1;
-        }
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 8;
         struct former_clip *nv = realloc(*c, nc * sizeof *nv);
@@ -1667,17 +1659,18 @@ static int clip_lower(struct former_clip **c, size_t *n, size_t *cap, const prot
     }
     (*c)[*n].id = *id;
     (*c)[(*n)++].cut = cut;
-    return 1;
+    return 0;
 }
 
 int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
 {
     proto_id g;
-    mrefs l = { 0 };
+    mrefs l = { 0 }, full = { 0 };
     uint8_t before[32], after[32];
     int ret = -1, rekeys = 0;
-    struct former_clip *clip = NULL;
-    size_t nclip = 0, capclip = 0;
+    struct former_clip *clip = NULL, *nclipv = NULL;
+    size_t nclip = 0, capclip = 0, nnclip = 0, capnclip = 0;
+    mref *next = NULL;
     if (changed)
         *changed = 0;
     s->member_dirty = 0;
@@ -1685,26 +1678,34 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         return 0;   /* no alliance: nothing to derive */
     size_t added = 0;
     if (tables_hash(s, txn, before) ||
-        collect_kind(s, txn, "genesis", &g, &l) ||
-        collect_kind(s, txn, "member", NULL, &l) ||
-        collect_kind(s, txn, "policy", NULL, &l) ||
-        collect_apart(s, txn, &l, &added))
+        collect_kind(s, txn, "genesis", &g, &full) ||
+        collect_kind(s, txn, "member", NULL, &full) ||
+        collect_kind(s, txn, "policy", NULL, &full) ||
+        collect_apart(s, txn, &full, &added))
         goto out;
-    if (l.n)
-        qsort(l.v, l.n, sizeof *l.v, mref_log_cmp);
+    if (full.n)
+        qsort(full.v, full.n, sizeof *full.v, mref_log_cmp);
+    if (!(l.v = malloc((full.n ? full.n : 1) * sizeof *l.v)) || !(next = malloc((full.n ? full.n : 1) * sizeof *next)))
+        goto out;
+    memcpy(l.v, full.v, full.n * sizeof *l.v);
+    l.n = l.cap = full.n;
     /* Records of a former member beyond its cut derive nothing
      * (DECISIONS 16), but the cut is what the derivation derives: derive
-     * with every record held (the log's and those apart after it), leave
-     * out what lies beyond the cuts derived, and derive again, until
-     * nothing more is left out or STORE_FORMER_ROUNDS derivations ran.
-     * The input only shrinks, and each round is a function of the records
-     * held: the same on every store holding them, whatever the order they
-     * came in and whichever store kept them in its log or apart.  A rekey
+     * with every record held (the log's and those apart after it), then
+     * again with every record held but those beyond the cuts the last
+     * round derived, until a round's input is the one before's or
+     * STORE_FORMER_ROUNDS derivations ran.  Each round is a function of
+     * the records held: the same on every store holding them, whatever the
+     * order they came in and whichever store kept them in its log or apart.
+     * Each round leaves out what the cuts of the round before say, not
+     * what every earlier round did: a member a first round took for
+     * expelled (by a former member's backdated vote, which the next round
+     * leaves out) has its records read again once it is not.  A rekey
      * subject's log is read by the replay from the versions held, not from
-     * the list (rekey_subject_log): the cuts left out so far go with it
-     * (s->fclip), or a former member's version beyond its cut, apart,
-     * derived in a rederive what the incremental store, which never read
-     * it, did not (its address, its votes). */
+     * the list (rekey_subject_log): the round's cuts go with it (s->fclip),
+     * or a former member's version beyond its cut, apart, derived in a
+     * rederive what the incremental store, which never read it, did not
+     * (its address, its votes). */
     for (unsigned round = 0;; round++) {
         rekeys = 0;
         for (size_t i = 0; i < l.n && !rekeys; i++)
@@ -1713,31 +1714,41 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
                    : (replay_once(s, txn, &l, NULL, added == 0) || rekey_replay_end(s, txn, NULL)))
             goto out;
         int gone = 0;   /* a leave or an expulsion in the input: a former member may hold more */
-        for (size_t i = 0; i < l.n && !gone; i++)
-            gone = l.v[i].op == MEMBER_OP_LEAVE || l.v[i].op == MEMBER_OP_EXPEL;
+        for (size_t i = 0; i < full.n && !gone; i++)
+            gone = full.v[i].op == MEMBER_OP_LEAVE || full.v[i].op == MEMBER_OP_EXPEL;
         if (!gone || round + 1 >= STORE_FORMER_ROUNDS)
             break;
         size_t o = 0;
-        int status = 0, clipped = 0;
+        int status = 0;
         uint64_t cut = 0;
-        for (size_t i = 0; i < l.n; i++) {
-            const mref *m = &l.v[i];
-            if (i == 0 || memcmp(m->key + 8, l.v[i - 1].key + 8, 32)) {
-                /* l is in (author, seq) order: each author's standing once */
+        nnclip = 0;
+        for (size_t i = 0; i < full.n; i++) {
+            const mref *m = &full.v[i];
+            if (i == 0 || memcmp(m->key + 8, full.v[i - 1].key + 8, 32)) {
+                /* full is in (author, seq) order: each author's standing once */
                 EVP_PKEY *k = former_key_txn(s, txn, (const proto_id *)(m->key + 8), UINT64_MAX, &status, &cut);
                 EVP_PKEY_free(k);
-                int rc = status ? clip_lower(&clip, &nclip, &capclip, (const proto_id *)(m->key + 8), cut) : 0;
-                if (rc < 0)
+                if (status && clip_add(&nclipv, &nnclip, &capnclip, (const proto_id *)(m->key + 8), cut))
                     goto out;
-                clipped |= rc;
             }
             if (!m->genesis && status && get_be64(m->key + 40) > cut)
                 continue;
-            l.v[o++] = *m;
+            next[o++] = *m;
         }
-        if (o == l.n && !clipped)
+        /* the same input again derives the same: done (the cuts matter to
+         * a replay without rekeys only through the list) */
+        if (o == l.n && !memcmp(next, l.v, o * sizeof *next) &&
+            (!rekeys || (nnclip == nclip && !memcmp(nclipv, clip, nclip * sizeof *clip))))
             break;
+        memcpy(l.v, next, o * sizeof *next);
         l.n = o;
+        struct former_clip *t = clip;
+        size_t tc = capclip;
+        clip = nclipv;
+        nclip = nnclip;
+        capclip = capnclip;
+        nclipv = t;
+        capnclip = tc;
         s->fclip = clip;
         s->nfclip = nclip;
         cache_clear(s);
@@ -1767,6 +1778,9 @@ out:
     s->fclip = NULL;
     s->nfclip = 0;
     free(clip);
+    free(nclipv);
+    free(next);
+    free(full.v);
     free(l.v);
     return ret;
 }
