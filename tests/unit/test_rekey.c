@@ -1323,6 +1323,190 @@ static void restored_writes_past_thief_records_apart(void **state)
     world_free(&w);
 }
 
+/* by's expel vote about who, naming the seq of who it held, dated time
+ * (0: next). */
+static size_t expel_held(world *w, int by, int who, uint64_t held, uint64_t time)
+{
+    char k[65];
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "expel");
+    proto_body_int(b, "seq", (int64_t)held);
+    hexof(who, k);
+    return add_at(w, by, by, 0, time, "member", k, b);
+}
+
+static const char *address_of(store *s, int who, char out[256])
+{
+    store_member m;
+    assert_int_equal(store_member_get(s, &ids[who].id, &m), 0);
+    memcpy(out, m.address, 256);
+    return out;
+}
+
+/* X is expelled at cut 5 (F and A held 5) while two votes name the rekey
+ * cut 4 (for two keys: nothing completes), so X's log beyond 4 is read as
+ * a rekey subject's versions; X's address record at seq 6 lies beyond the
+ * expulsion's cut and derives nothing (DECISIONS 16) — on a store that
+ * took it while X was a member, one that took it apart, and when either
+ * derives afresh.  Before, the derivation's rounds left it out of the
+ * list it collected, but the subject's versions read it back: the store
+ * that took it first kept the address, and a rederive brought it back on
+ * the other (random world 1552, property (d)). */
+static void former_beyond_cut_no_subject_version(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    char err[256], a1[256], a2[256];
+    found(&w);
+    admit_as(&w, F, F, 0, A);
+    admit_as(&w, F, F, 0, X);
+    const char *xk[5] = { "x1", "x2", "x3", "x4", "x5" };
+    for (int i = 0; i < 5; i++)
+        note_as(&w, X, X, 0, xk[i], "x");
+    char k[65];
+    hexof(X, k);
+    proto_body *b = proto_body_new();
+    proto_body_str(b, "op", "address");
+    proto_body_str(b, "address", "198.51.100.2:7400");
+    size_t addr = add_at(&w, X, X, 0, 0, "member", k, b);
+    vote(&w, A, K2, 4, 0);
+    vote(&w, F, K, 4, 0);
+    expel_held(&w, F, X, 5, 0);
+    expel_held(&w, A, X, 5, 0);
+    /* s1: in order (the address taken while X was a member); s2: the
+     * votes first, the address apart on arrival */
+    store *s1 = fed_all(&w, 1, NULL);
+    size_t o[WMAX], n = 0;
+    for (size_t i = 1; i < w.n; i++)
+        if (i != addr)
+            o[n++] = i;
+    o[n++] = addr;
+    store *s2 = fed(&w, o, n, 1, NULL);
+    for (int i = 0; i < 2; i++) {
+        store *s = i ? s2 : s1;
+        assert_int_equal(status_of(s, X), STORE_MEMBER_EXPELLED);
+        assert_int_equal(store_vv_get(s, &ids[X].id), 5);
+        assert_string_equal(address_of(s, X, a1), "");
+        int changed = 1;
+        assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+        assert_int_equal(changed, 0);
+        assert_string_equal(address_of(s, X, a2), "");
+    }
+    fprint f1, f2;
+    fingerprint(s1, &f1);
+    fingerprint(s2, &f2);
+    fp_same(&f1, &f2, "address first / votes first");
+    drop(s1);
+    drop(s2);
+    world_free(&w);
+}
+
+/* B is expelled by C and F naming cut `held` (3 or 4), unless B's own
+ * record at seq 5, an expel vote about C dated before theirs, counts: with
+ * A's vote about C it expels C first, C's vote about B then counts no
+ * more, and B stays (DECISIONS 16, "what remains": the same on every store
+ * holding the records).  B's seq 4, a note, arrives last: into the log
+ * (held 4) or apart (held 3, beyond the cut), it makes B's records apart
+ * at seq 5 a run the derivation reads, so the store derives again — as one
+ * that took everything in order.  Before, a record that was no membership
+ * record never made the store derive, and it kept B expelled until a
+ * rederive (random world 604, property (d)). */
+static void note_filling_hole_before_apart_vote(void **state)
+{
+    (void)state;
+    for (uint64_t held = 3; held <= 4; held++) {
+        world w = { 0 };
+        char err[256];
+        found(&w);
+        admit_as(&w, F, F, 0, A);
+        admit_as(&w, F, F, 0, B);
+        admit_as(&w, F, F, 0, C);
+        note_as(&w, C, C, 0, "c1", "1");
+        note_as(&w, B, B, 0, "b1", "1");
+        note_as(&w, B, B, 0, "b2", "2");
+        note_as(&w, B, B, 0, "b3", "3");
+        size_t b4 = note_as(&w, B, B, 0, "b4", "4");
+        expel_held(&w, B, C, 1, 0);
+        expel_held(&w, A, C, 1, 0);
+        expel_held(&w, C, B, held, 0);
+        expel_held(&w, F, B, held, 0);
+        size_t o[WMAX], n = 0;
+        for (size_t i = 1; i < w.n; i++)
+            if (i != b4)
+                o[n++] = i;
+        store *s = fed(&w, o, n, 1, NULL);
+        assert_int_equal(status_of(s, B), STORE_MEMBER_EXPELLED);   /* B's seq 5 waits apart, unread */
+        assert_int_equal(status_of(s, C), STORE_MEMBER_ACTIVE);
+        feed(s, &w, &b4, 1, 1, NULL);
+        assert_int_equal(status_of(s, B), STORE_MEMBER_ACTIVE);
+        assert_int_equal(status_of(s, C), STORE_MEMBER_EXPELLED);
+        assert_int_equal(store_vv_get(s, &ids[B].id), 5);   /* B a member again: its log whole */
+        fprint f1, f2;
+        fingerprint(s, &f1);
+        int changed = 1;
+        assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+        assert_int_equal(changed, 0);
+        fingerprint(s, &f2);
+        fp_same(&f1, &f2, "rederived");
+        store *ref = fed_all(&w, 1, NULL);
+        fingerprint(ref, &f2);
+        fp_same(&f1, &f2, "in order");
+        drop(ref);
+        drop(s);
+        world_free(&w);
+    }
+}
+
+/* A thief holding X's old key admits a puppet P beyond X's cut and, with
+ * P, expels B (expulsion quorum 2); B's vote for X's rekey, the second,
+ * reaches the store after that expulsion: kept apart, beyond B's cut, and
+ * dated after every turn.  The derivation reads it, and in D(X, v) — X's
+ * log up to the cut, no puppet, no expulsion — B is a member and its vote
+ * completes the rekey.  Before, a membership record kept apart that sorted
+ * after every turn made the store derive nothing (its author is no member
+ * now), so the rekey stayed undecided until a rederive decided it (random
+ * worlds 1891, 1965, property (d)). */
+static void voter_expelled_by_thief_vote_apart(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    char err[256];
+    uint64_t v = base3(&w);
+    admit_as(&w, F, F, 0, B);
+    note_as(&w, B, B, 0, "b1", "1");
+    admit_as(&w, X, X, v + 1, P);
+    expel_held(&w, P, B, 1, 0);
+    expel_held(&w, X, B, 1, 0);
+    vote(&w, F, K, v, 0);
+    size_t late = vote(&w, B, K, v, 0);
+    size_t o[WMAX], n = 0;
+    for (size_t i = 1; i < w.n; i++)
+        if (i != late)
+            o[n++] = i;
+    store *s = fed(&w, o, n, 1, NULL);
+    assert_int_equal(status_of(s, B), STORE_MEMBER_EXPELLED);   /* one voter: nothing decided */
+    expect_key(s, v + 1, X);
+    feed_stats st = { 0 };
+    feed(s, &w, &late, 1, 1, &st);
+    assert_int_equal(st.former, 1);   /* kept apart, beyond B's cut */
+    expect_key(s, v + 1, K);          /* decided at once */
+    assert_int_equal(status_of(s, B), STORE_MEMBER_ACTIVE);
+    assert_int_equal(status_of(s, P), -1);   /* never a member */
+    fprint f1, f2;
+    fingerprint(s, &f1);
+    int changed = 1;
+    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+    assert_int_equal(changed, 0);
+    fingerprint(s, &f2);
+    fp_same(&f1, &f2, "rederived");
+    drop(s);
+    store *ref = fed_all(&w, 1, NULL);
+    fingerprint(ref, &f2);
+    fp_same(&f1, &f2, "in order");
+    drop(ref);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1343,6 +1527,9 @@ int main(void)
         cmocka_unit_test(any_order_same_result),
         cmocka_unit_test(subject_voted_from_apart),
         cmocka_unit_test(restored_writes_past_thief_records_apart),
+        cmocka_unit_test(former_beyond_cut_no_subject_version),
+        cmocka_unit_test(note_filling_hole_before_apart_vote),
+        cmocka_unit_test(voter_expelled_by_thief_vote_apart),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
