@@ -1670,7 +1670,9 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     int ret = -1, rekeys = 0;
     struct former_clip *clip = NULL, *nclipv = NULL;
     size_t nclip = 0, capclip = 0, nnclip = 0, capnclip = 0;
-    mref *next = NULL;
+    mref *next = NULL, *prev = NULL;   /* the next round's input; the one before this round's */
+    size_t nprev = 0;
+    int narrow = 0;   /* a cycle was seen: each round leaves out of its own input */
     if (changed)
         *changed = 0;
     s->member_dirty = 0;
@@ -1685,7 +1687,8 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         goto out;
     if (full.n)
         qsort(full.v, full.n, sizeof *full.v, mref_log_cmp);
-    if (!(l.v = malloc((full.n ? full.n : 1) * sizeof *l.v)) || !(next = malloc((full.n ? full.n : 1) * sizeof *next)))
+    if (!(l.v = malloc((full.n ? full.n : 1) * sizeof *l.v)) || !(next = malloc((full.n ? full.n : 1) * sizeof *next)) ||
+        !(prev = malloc((full.n ? full.n : 1) * sizeof *prev)))
         goto out;
     memcpy(l.v, full.v, full.n * sizeof *l.v);
     l.n = l.cap = full.n;
@@ -1700,7 +1703,11 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
      * Each round leaves out what the cuts of the round before say, not
      * what every earlier round did: a member a first round took for
      * expelled (by a former member's backdated vote, which the next round
-     * leaves out) has its records read again once it is not.  A rekey
+     * leaves out) has its records read again once it is not.  Should a
+     * round's input come back (the records a cut leaves out are what
+     * makes that cut), the rounds from then on leave out of their own
+     * input, which only shrinks: a few rounds, never STORE_FORMER_ROUNDS
+     * full derivations for a cycle a former member can build.  A rekey
      * subject's log is read by the replay from the versions held, not from
      * the list (rekey_subject_log): the round's cuts go with it (s->fclip),
      * or a former member's version beyond its cut, apart, derived in a
@@ -1719,27 +1726,39 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         if (!gone || round + 1 >= STORE_FORMER_ROUNDS)
             break;
         size_t o = 0;
-        int status = 0;
-        uint64_t cut = 0;
-        nnclip = 0;
-        for (size_t i = 0; i < full.n; i++) {
-            const mref *m = &full.v[i];
-            if (i == 0 || memcmp(m->key + 8, full.v[i - 1].key + 8, 32)) {
-                /* full is in (author, seq) order: each author's standing once */
-                EVP_PKEY *k = former_key_txn(s, txn, (const proto_id *)(m->key + 8), UINT64_MAX, &status, &cut);
-                EVP_PKEY_free(k);
-                if (status && clip_add(&nclipv, &nnclip, &capnclip, (const proto_id *)(m->key + 8), cut))
-                    goto out;
+        for (int pass = 0; pass < 2; pass++) {
+            /* from every record held; once a round's input comes back
+             * (a cut that leaves out the record making it: a cycle), from
+             * the round's own, as the rounds did before, which only shrinks */
+            const mrefs *src = narrow ? &l : &full;
+            int status = 0;
+            uint64_t cut = 0;
+            o = 0;
+            nnclip = 0;
+            for (size_t i = 0; i < src->n; i++) {
+                const mref *m = &src->v[i];
+                if (i == 0 || memcmp(m->key + 8, src->v[i - 1].key + 8, 32)) {
+                    /* in (author, seq) order: each author's standing once */
+                    EVP_PKEY *k = former_key_txn(s, txn, (const proto_id *)(m->key + 8), UINT64_MAX, &status, &cut);
+                    EVP_PKEY_free(k);
+                    if (status && clip_add(&nclipv, &nnclip, &capnclip, (const proto_id *)(m->key + 8), cut))
+                        goto out;
+                }
+                if (!m->genesis && status && get_be64(m->key + 40) > cut)
+                    continue;
+                next[o++] = *m;
             }
-            if (!m->genesis && status && get_be64(m->key + 40) > cut)
-                continue;
-            next[o++] = *m;
+            if (narrow || !round || o != nprev || memcmp(next, prev, o * sizeof *next))
+                break;
+            narrow = 1;
         }
         /* the same input again derives the same: done (the cuts matter to
          * a replay without rekeys only through the list) */
         if (o == l.n && !memcmp(next, l.v, o * sizeof *next) &&
             (!rekeys || (nnclip == nclip && !memcmp(nclipv, clip, nclip * sizeof *clip))))
             break;
+        memcpy(prev, l.v, l.n * sizeof *prev);
+        nprev = l.n;
         memcpy(l.v, next, o * sizeof *next);
         l.n = o;
         struct former_clip *t = clip;
@@ -1780,6 +1799,7 @@ out:
     free(clip);
     free(nclipv);
     free(next);
+    free(prev);
     free(full.v);
     free(l.v);
     return ret;
