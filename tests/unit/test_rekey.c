@@ -230,9 +230,9 @@ static void feed(store *s, const world *w, const size_t *idx, size_t n, size_t b
         size_t next[WMAX], nn = 0;
         for (size_t i = 0; i < nt; i += batch) {
             size_t bs = nt - i < batch ? nt - i : batch;
-            proto_record r[WMAX], ok[WMAX];
+            proto_record r[WMAX], ok[WMAX], ret[WMAX];
             int res[WMAX], ares[WMAX];
-            size_t okidx[WMAX], nok = 0;
+            size_t okidx[WMAX], nok = 0, retidx[WMAX], nret = 0;
             EVP_PKEY *keys[WMAX];
             store_alt_keys alts[WMAX];
             for (size_t k = 0; k < bs; k++)
@@ -240,12 +240,19 @@ static void feed(store *s, const world *w, const size_t *idx, size_t n, size_t b
                                                      sizeof err), 0);
             assert_int_equal(store_precheck_batch_alt(s, r, bs, res, keys, alts, 0, err, sizeof err), 0);
             for (size_t k = 0; k < bs; k++) {
-                int out = res[k];
+                int out = res[k], verified = 0;
                 if (out == STORE_NEW || out == STORE_FORK) {
-                    int v = store_verify_alt(&r[k], keys[k], &alts[k]);
+                    int v = store_verify_alt_ex(&r[k], keys[k], &alts[k], &verified);
                     out = v == STORE_NEW ? out : v < 0 ? STORE_GAP : v;
                     if (v == STORE_GAP && st)
                         st->gap_alt++;
+                    if (v == STORE_FORMER && verified) {
+                        /* under a key a decided rekey retired: kept apart
+                         * (store_apply_retired), as ingest does */
+                        ret[nret] = r[k];
+                        retidx[nret++] = todo[i + k];
+                        out = STORE_DUP;
+                    }
                 }
                 EVP_PKEY_free(keys[k]);
                 store_alt_keys_free(&alts[k]);
@@ -261,9 +268,8 @@ static void feed(store *s, const world *w, const size_t *idx, size_t n, size_t b
                     fail_msg("record %zu: %s", todo[i + k], store_result_str(out));
                 }
             }
-            if (!nok)
-                continue;
-            assert_int_equal(store_apply_batch(s, ok, nok, ares, err, sizeof err), 0);
+            if (nok)
+                assert_int_equal(store_apply_batch(s, ok, nok, ares, err, sizeof err), 0);
             for (size_t k = 0; k < nok; k++) {
                 if (ares[k] == STORE_NEW || ares[k] == STORE_FORK)
                     progress = 1;
@@ -274,6 +280,19 @@ static void feed(store *s, const world *w, const size_t *idx, size_t n, size_t b
                         st->former++;
                 } else if (ares[k] != STORE_DUP)
                     fail_msg("record %zu applied: %s", okidx[k], store_result_str(ares[k]));
+            }
+            /* after the batch, as ingest keeps them */
+            if (nret) {
+                assert_int_equal(store_apply_retired(s, ret, nret, ares, err, sizeof err), 0);
+                for (size_t k = 0; k < nret; k++)
+                    if (ares[k] == STORE_GAP)
+                        next[nn++] = retidx[k];
+                    else if (ares[k] == STORE_FORMER) {
+                        progress = 1;   /* kept: a derivation may have changed what waits */
+                        if (st)
+                            st->former++;
+                    } else if (ares[k] != STORE_DUP)
+                        fail_msg("record %zu kept apart: %s", retidx[k], store_result_str(ares[k]));
             }
         }
         memcpy(todo, next, nn * sizeof *todo);
@@ -993,12 +1012,15 @@ static void race_feed(const world *w, const size_t *o, size_t n, size_t batch, u
 
 /* Orders of a race world (honest[0..nh): the honest votes, first A's):
  * the members' records up to X's cut, then the honest votes, then the
- * thief's; and world 389's, A's vote, then the thief's records, then the
+ * thief's; world 389's, A's vote, then the thief's records, then the
  * other honest votes (the thief's rekey of A is decided, then undone and
- * A's vote, set apart, counts again).  Not an order in which the
- * thief's rekey of A can be decided before A's vote is held: that node
- * refuses A's vote on arrival (DECISIONS 22, what remains). */
-static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_t v, int puppet_member, int same)
+ * A's vote, set apart, counts again); and with `late`, the thief's
+ * records, then the honest votes: the thief's rekey of A is decided before
+ * A's vote is held, and A's vote, signed by the key that decision retired
+ * after its cut, is kept apart on arrival (DECISIONS 22, class (ii)) — it
+ * was refused, and that store kept the thief's rekey of A. */
+static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_t v, int puppet_member, int same,
+                        int late)
 {
     size_t o[WMAX], n = 0, members = 0;
     fprint ref;
@@ -1006,11 +1028,11 @@ static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_
     /* the records up to the thief's first (X's beyond the cut, or P's) */
     for (size_t i = 1; i < w->n && !(w->v[i].author == X && w->v[i].seq > v) && w->v[i].author != P; i++)
         members = i;
-    for (int how = 0; how < 2; how++) {
+    for (int how = 0; how < (late ? 3 : 2); how++) {
         n = 0;
         for (size_t i = 1; i <= members; i++)
             o[n++] = i;
-        for (size_t j = 0; j < (how ? 1 : nh); j++)
+        for (size_t j = 0; j < (how == 2 ? 0 : how ? 1 : nh); j++)
             o[n++] = honest[j];
         for (size_t i = members + 1; i < w->n; i++) {
             size_t j = 0;
@@ -1019,10 +1041,12 @@ static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_
             if (j == nh)
                 o[n++] = i;
         }
-        for (size_t j = 1; how && j < nh; j++)
+        for (size_t j = how == 2 ? 0 : 1; how && j < nh; j++)
             o[n++] = honest[j];
         race_feed(w, o, n, 1, v, puppet_member, &ref, &have, same,
-                  how ? "A's vote, the thief's, the others" : "honest votes first");
+                  how == 2 ? "the thief's, then the honest votes"
+                  : how    ? "A's vote, the thief's, the others"
+                           : "honest votes first");
     }
 }
 
@@ -1049,7 +1073,7 @@ static void voter_race_puppet_beyond_cut(void **state)
     size_t honest[2];
     honest[0] = vote(&w, A, K, v, 0);
     honest[1] = vote(&w, F, K, v, 0);
-    race_orders(&w, honest, 2, v, 0, 1);
+    race_orders(&w, honest, 2, v, 0, 1, 1);
     world_free(&w);
 }
 
@@ -1082,7 +1106,7 @@ static void voter_race_puppet_below_cut(void **state)
      * arrival, the other holds it apart: A is a candidate there only, and
      * X's decision must still complete at B's vote in both (A's vote about
      * X is read: two of A's voters do not vote from below their cuts) */
-    race_orders(&w, honest, 3, v, 1, 1);
+    race_orders(&w, honest, 3, v, 1, 1, 1);
     world_free(&w);
 }
 
