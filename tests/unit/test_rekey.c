@@ -1262,6 +1262,148 @@ static void subject_voted_from_apart(void **state)
     world_free(&w);
 }
 
+/* ---- a flood of records signed by a retired key ---- */
+
+typedef struct { uint8_t *b; size_t n; } blob;
+
+static blob sign_blob(const world *w, int author, int key, uint64_t seq, uint64_t time, const char *kind,
+                      const char *k, proto_body *body)
+{
+    char err[256];
+    blob b = { 0 };
+    if (proto_record_sign(&w->g, &ids[author].id, kind, k, seq, time, 0, body, ids[key].key, &b.b, &b.n, err,
+                          sizeof err))
+        fail_msg("sign: %s", err);
+    proto_body_free(body);
+    return b;
+}
+
+static int hash_desc(const void *a, const void *b)
+{
+    const blob *x = a, *y = b;
+    proto_id hx, hy;
+    proto_record_hash(x->b, x->n, &hx);
+    proto_record_hash(y->b, y->n, &hy);
+    return -memcmp(hx.b, hy.b, 32);
+}
+
+typedef struct { size_t handed, kept; } offer_stats;
+
+/* Offer one record the way ingest takes it: precheck, the signature under
+ * the key the store names and its alternatives, then the apply, or the
+ * keeping apart of a retired key's record.  The result, and in *os
+ * whether the precheck handed out a retired key for it. */
+static int offer(store *s, const blob *b, offer_stats *os)
+{
+    char err[256];
+    proto_record r;
+    int res, out, verified = 0;
+    EVP_PKEY *key = NULL;
+    store_alt_keys alt;
+    assert_int_equal(proto_record_decode(b->b, b->n, &r, err, sizeof err), 0);
+    assert_int_equal(store_precheck_batch_alt(s, &r, 1, &res, &key, &alt, 0, err, sizeof err), 0);
+    if (res != STORE_NEW && res != STORE_FORK) {
+        EVP_PKEY_free(key);
+        return res;
+    }
+    for (unsigned i = 0; i < alt.n; i++)
+        os->handed += alt.res[i] == STORE_FORMER;
+    int v = store_verify_alt_ex(&r, key, &alt, &verified);
+    EVP_PKEY_free(key);
+    store_alt_keys_free(&alt);
+    if (v == STORE_FORMER && verified) {
+        assert_int_equal(store_apply_retired(s, &r, 1, &out, err, sizeof err), 0);
+        os->kept += out == STORE_FORMER;
+        return out;
+    }
+    if (v != STORE_NEW)
+        return v < 0 ? v : v == STORE_FORMER ? -STORE_FORMER : v;   /* -STORE_FORMER: refused, no check */
+    assert_int_equal(store_apply_batch(s, &r, 1, &out, err, sizeof err), 0);
+    return out;
+}
+
+/* A thief holding X's old key, after X's rekey is decided at cut v, signs
+ * versions of X's seq v+1 (membership records: each kept makes the store
+ * derive again) and sends them in descending hash order, each lower than
+ * the two kept: the store keeps at most STORE_RETIRED_ARRIVALS_MAX of X's
+ * apart ever, and past that (or beyond STORE_FORMER_APART_SEQS seqs after
+ * the cut) the precheck hands the retired key out no more — no signature
+ * check under it, no derivation — and the record is refused as no
+ * forgery. */
+#define RFLOOD (STORE_RETIRED_ARRIVALS_MAX + 40)
+static void retired_flood_is_bounded(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    char hx[65];
+    uint64_t v = base3(&w);
+    vote(&w, F, K, v, 0);
+    vote(&w, A, K, v, 0);
+    store *s = fed_all(&w, 1, NULL);
+    expect_key(s, v + 1, K);
+    hexof(X, hx);
+    offer_stats os = { 0, 0 };
+    /* X's restored node writes under K up to 65 seqs past the cut */
+    for (uint64_t q = v + 1; q <= v + STORE_FORMER_APART_SEQS + 1; q++) {
+        blob b = sign_blob(&w, X, K, q, w.t + q, "note", "k", proto_body_new());
+        assert_int_equal(offer(s, &b, &os), STORE_NEW);   /* verified under K first */
+        free(b.b);
+    }
+    os.handed = 0;
+    /* the old key's after the cut: kept within STORE_FORMER_APART_SEQS seqs of
+     * it, refused with no check under it beyond */
+    blob in = sign_blob(&w, X, X, v + STORE_FORMER_APART_SEQS, w.t + 1, "note", "t", proto_body_new());
+    blob out = sign_blob(&w, X, X, v + STORE_FORMER_APART_SEQS + 1, w.t + 1, "note", "t", proto_body_new());
+    assert_int_equal(offer(s, &in, &os), STORE_FORMER);
+    assert_int_equal(os.handed, 1);
+    assert_int_equal(os.kept, 1);
+    assert_int_equal(offer(s, &in, &os), STORE_DUP);   /* held apart: a duplicate, no check */
+    assert_int_equal(offer(s, &out, &os), -STORE_FORMER);
+    assert_int_equal(os.handed, 1);
+    assert_int_equal(store_former_apart_count(s, &ids[X].id), 1);
+    blob *fl = calloc(RFLOOD, sizeof *fl);
+    assert_non_null(fl);
+    for (size_t i = 0; i < RFLOOD; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "198.51.100.%zu:%zu", i % 250 + 1, 7400 + i / 250);
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "address");
+        proto_body_str(b, "address", a);
+        fl[i] = sign_blob(&w, X, X, v + 1, w.t + 1, "member", hx, b);
+    }
+    qsort(fl, RFLOOD, sizeof *fl, hash_desc);
+    uint64_t rd0, rd1, fx;
+    store_member_stats(s, &rd0, &fx);
+    os.handed = os.kept = 0;
+    size_t refused = 0;
+    for (size_t i = 0; i < RFLOOD; i++) {
+        int r = offer(s, &fl[i], &os);
+        assert_true(r == STORE_FORMER || r == -STORE_FORMER);
+        refused += r == -STORE_FORMER;
+    }
+    store_member_stats(s, &rd1, &fx);
+    print_message("rederives for %u retired-key versions sent in descending hash order: %llu\n", RFLOOD,
+                  (unsigned long long)(rd1 - rd0));
+    /* the budget less the one kept above, then no key handed out */
+    assert_int_equal(os.handed, STORE_RETIRED_ARRIVALS_MAX - 1);
+    assert_int_equal(os.kept, STORE_RETIRED_ARRIVALS_MAX - 1);
+    assert_int_equal(refused, RFLOOD - (STORE_RETIRED_ARRIVALS_MAX - 1));
+    assert_true(rd1 - rd0 <= STORE_RETIRED_ARRIVALS_MAX);
+    assert_true(rd1 - rd0 >= STORE_APART_SEQ_VERSIONS);
+    assert_int_equal(store_former_apart_count(s, &ids[X].id), 1 + STORE_APART_SEQ_VERSIONS);
+    /* nothing of it in the log, the decision stands */
+    expect_key(s, v + 1, K);
+    assert_int_equal(signed_by_at(s, X, v + 1, K), 1);
+    assert_int_equal(store_vv_get(s, &ids[X].id), v + STORE_FORMER_APART_SEQS + 1);
+    for (size_t i = 0; i < RFLOOD; i++)
+        free(fl[i].b);
+    free(fl);
+    free(in.b);
+    free(out.b);
+    drop(s);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1280,6 +1422,7 @@ int main(void)
         cmocka_unit_test(second_rekey_after_the_first),
         cmocka_unit_test(any_order_same_result),
         cmocka_unit_test(subject_voted_from_apart),
+        cmocka_unit_test(retired_flood_is_bounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
