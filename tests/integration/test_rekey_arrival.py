@@ -7,7 +7,8 @@ A record of a member signed by the key of a rekey this node has not
 decided yet waits like a gap: not stored, no "bad signature", the relay
 stays connected; once the rekey is decided the same record is taken.  A
 record signed by the key the rekey retired, after the rekey's cut, is
-refused without closing the relay that sent it."""
+refused from the log (kept apart, tests/unit/test_rekey.c) without closing
+the relay that sent it."""
 import os
 import re
 import subprocess
