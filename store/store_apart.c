@@ -833,11 +833,11 @@ int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_
              * the bounds; beyond them the key is not handed out, so a flood
              * costs no check under it, and such a record is refused as no
              * forgery (fail_res), as a former member's past its bounds */
-            if (!hashed) {
-                proto_record_hash(r->raw, r->raw_len, &h);
+            if (r->seq - cut <= STORE_FORMER_APART_SEQS && !hashed) {
+                proto_record_hash(r->raw, r->raw_len, &h);   /* not for the new key's log far beyond */
                 hashed = 1;
             }
-            if (!retired_within(s, txn, r, cut, &h)) {
+            if (r->seq - cut > STORE_FORMER_APART_SEQS || !retired_within(s, txn, r, cut, &h)) {
                 past = 1;
                 continue;
             }
