@@ -245,7 +245,7 @@ static int cmp_rec(const void *a, const void *b)
 }
 
 static void start_job(peer *p, vjob *j, int may_inline, const vjob *prev);
-static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged);
+static void refuse_rekeyed(peer *p, const proto_record *r, int kept, proto_id *logged);
 static void refuse_former(peer *p, const proto_record *r, proto_id *logged);
 static vjob *acc_take(peer *p, int *fatal);
 static void retry_deferred(peer *p);
@@ -453,7 +453,7 @@ static void verify_done(uv_work_t *w, int status)
             if (store_member_cut(d->st, &j->r[i].author, &st, &cut) == 0 && st && j->r[i].seq > cut)
                 refuse_former(p, &j->r[i], &former_logged);
             else if (j->it[i].unverified || (!ret && !(ret = malloc(j->n * sizeof *ret))))
-                refuse_rekeyed(p, &j->r[i], &rekey_logged);   /* past the bounds (or out of memory) */
+                refuse_rekeyed(p, &j->r[i], 0, &rekey_logged);   /* past the bounds (or out of memory) */
             else
                 ret[nret++] = j->r[i];   /* the bytes stay in the job's frame */
             continue;
@@ -532,7 +532,7 @@ static void verify_done(uv_work_t *w, int status)
             if (rres[i] == STORE_GAP)
                 defer_rec(g, &ret[i], STORE_GAP, &vc);   /* its author's keys changed meanwhile */
             else if (rres[i] == STORE_FORMER)
-                refuse_rekeyed(p, &ret[i], &rekey_logged);
+                refuse_rekeyed(p, &ret[i], 1, &rekey_logged);
         node_applied(d, ret, rres, nret, p);   /* a derivation may have run */
     } else if (rres) {
         log_error(d, "cannot keep records apart from peer: %s", err);
@@ -684,8 +684,9 @@ static void refuse_former(peer *p, const proto_record *r, proto_id *logged)
  * derived the rekey (kept apart when store_apply_retired took it, within
  * its bounds; refused past them), its sender not closed — a relay that
  * took it before the decision reached it is honest.  One line per author
- * and batch. */
-static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged)
+ * and batch; kept: store_apply_retired said STORE_FORMER (kept apart, or
+ * refused if the author's budget ran out within that very write). */
+static void refuse_rekeyed(peer *p, const proto_record *r, int kept, proto_id *logged)
 {
     catalogd *d = p->d;
     d->counters.records_refused[RECORD_REKEY_CUT]++;
@@ -702,10 +703,15 @@ static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged)
         snprintf(lbl, sizeof lbl, " %s %s", m.code, m.name);
     store_rekey_cut(d->st, &r->author, &cut);
     proto_id_str(&r->author, ids);
+    char how[160];
+    if (kept)
+        snprintf(how, sizeof how, "kept apart, out of its log");
+    else
+        snprintf(how, sizeof how, "beyond what is kept apart of it: %u seqs after the cut, %u versions in all",
+                 STORE_FORMER_APART_SEQS, STORE_RETIRED_ARRIVALS_MAX);
     log_warn(d, "refused a record of member %s%s from peer %s: seq %llu is after the rekey's cut (seq %llu) "
-             "and signed by the key the rekey retired (kept apart, out of its log, at most %u seqs after the "
-             "cut); the peer stays connected", ids, lbl, p->addr, (unsigned long long)r->seq,
-             (unsigned long long)cut, STORE_FORMER_APART_SEQS);
+             "and signed by the key the rekey retired (%s); the peer stays connected", ids, lbl, p->addr,
+             (unsigned long long)r->seq, (unsigned long long)cut, how);
 }
 
 /* Precheck records (no signatures yet): drop what we hold, defer what cannot

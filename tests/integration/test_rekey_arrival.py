@@ -75,6 +75,7 @@ def test_new_key_waits_and_old_key_after_the_cut_is_refused(env):
     d.start()
     wait_until(lambda: refused(a, "rekey_cut") >= 1, 20 * SLOW, what="a to refuse the old key's record")
     assert "after the rekey's cut" in a.logtext()
+    assert "kept apart, out of its log" in a.logtext()
     assert established(a, d)
     assert "bad signature" not in a.logtext()
     assert not has_note(a, "thief", mid)
