@@ -88,10 +88,12 @@ enum store_result {
     STORE_FORMER,           /* author left or was expelled, seq beyond its cut, or signed
                              * by a key a rekey retired, beyond the rekey's cut: refused
                              * from the log (kept apart within bounds), but an honest
-                             * relay may hold it (not a protocol error).  A precheck hands a former member's
-                             * record beyond its cut (within STORE_FORMER_APART_SEQS)
-                             * out as STORE_NEW with its key: applied, it is kept
-                             * apart (verified) and the apply says STORE_FORMER */
+                             * relay may hold it (not a protocol error).  A precheck
+                             * hands a former member's record beyond its cut (within
+                             * STORE_FORMER_APART_SEQS) out as STORE_NEW with its key:
+                             * applied, it is kept apart (verified) and the apply says
+                             * STORE_FORMER; a retired key's goes to
+                             * store_apply_retired */
 };
 const char *store_result_str(int r);
 
