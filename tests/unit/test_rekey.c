@@ -563,7 +563,7 @@ static void one_vote_not_enough_two_complete(void **state)
     assert_int_equal(f.rk[0].cut, v);
     assert_int_equal(f.rk[0].nv, 2);
     assert_int_equal(f.rk[0].time, w.v[a].time_ms);   /* decided at A's vote */
-    /* X's restored node writes under K from v + 1; the old key is refused there */
+    /* X's restored node writes under K from v + 1; the old key's is kept apart there, out of the log */
     size_t kk = note_as(&w, X, K, v + 1, "x4", "4");
     size_t old = note_as(&w, X, X, v + 1, "x4", "old");
     feed_stats st = { 0 };
@@ -670,7 +670,7 @@ static void thief_in_order_and_votes_first(void **state)
     fprint f1, f2, f3;
     fingerprint(s1, &f1);
     assert_int_equal(f1.gen, 1);
-    /* the votes first, the thief's records after: refused */
+    /* the votes first, the thief's records after: kept apart, out of the log */
     size_t o[WMAX], n = 0;
     for (size_t i = 1; i < w.n; i++)
         if (w.v[i].author != P && !(w.v[i].author == X && w.v[i].key == X && w.v[i].seq > v))
@@ -1102,10 +1102,11 @@ static void voter_race_puppet_below_cut(void **state)
     honest[0] = vote(&w, A, K, v, 0);
     honest[1] = vote(&w, B, K, v, 0);
     honest[2] = vote(&w, C, K, v, 0);
-    /* the store fed the honest votes first refuses the thief's vote on
-     * arrival, the other holds it apart: A is a candidate there only, and
-     * X's decision must still complete at B's vote in both (A's vote about
-     * X is read: two of A's voters do not vote from below their cuts) */
+    /* the store fed the honest votes first keeps the thief's vote apart on
+     * arrival (it refused it before DECISIONS 22's class (ii) was cured),
+     * the others hold it apart once X is decided: X's decision must
+     * complete at B's vote in all (A's vote about X is read: two of A's
+     * voters do not vote from below their cuts) */
     race_orders(&w, honest, 3, v, 1, 1, 1);
     world_free(&w);
 }
