@@ -391,8 +391,16 @@ static int member_show(client_opts *o, const char *target)
         client_table_print(t, stdout);
         client_table_free(t);
     }
-    if (o->json)
-        printf("]}\n");
+    if (o->json) {
+        /* a list cut at one of the daemon's bounds (votes, forks, keys, the
+         * rekey lists: client_call warned on stderr) */
+        int cut = 0;
+        proto_rd tr;
+        printf("]");
+        if (proto_map_find(rep, len, "truncated", &tr) == 0 && proto_rd_bool(&tr, &cut) == 0 && cut)
+            printf(",\"truncated\":true");
+        printf("}\n");
+    }
     free(rep);
     return CLIENT_OK;
 }

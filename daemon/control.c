@@ -572,7 +572,8 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
     int keys_cut = 0;
     if (proto_map_str(req, len, "member", target, sizeof target))
         return proto_err(err, errlen, "member show needs a member id");
-    if (proto_id_parse(target, &c.id) && rekey_member_ref(d->st, target, &c.id, err, errlen))
+    /* a former member by its code or name too: show only reads */
+    if (proto_id_parse(target, &c.id) && rekey_member_ref_ex(d->st, target, 1, &c.id, err, errlen))
         return -1;
     proto_hex(c.id.b, 32, c.key);
     int have = store_member_get(d->st, &c.id, &m);
@@ -633,9 +634,10 @@ static int cmd_member_show(catalogd *d, const uint8_t *req, size_t len, msgpack_
             free(k);
         }
     }
+    int rekeys_cut = 0;
     if (have == 0)
-        rekey_pack_show(d, &c.id, &r, pk);   /* decisions, the open epoch, stale votes */
-    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n) || keys_cut;
+        rekeys_cut = rekey_pack_show(d, &c.id, &r, pk);   /* decisions, the open epoch, stale votes */
+    int cut = show_full(&c.votes, c.votes.n) || show_full(&c.forks, c.forks.n) || keys_cut || rekeys_cut;
     control_list_put(&c.votes, &r, "votes");
     control_list_put(&c.forks, &r, "forks");
     if (cut)

@@ -26,28 +26,34 @@ static int count_active(void *ctx, const store_member *m)
 
 typedef struct { rekey_view *v; uint32_t gen; uint64_t open_cut; } view_fill;
 
-static void copy_voters(rekey_voter *to, size_t *n, const store_rekey *k)
+static void copy_voters(rekey_view *v, rekey_voter *to, size_t *n, const store_rekey *k)
 {
     *n = 0;
     for (size_t i = 0; i < k->nvoters && *n < REKEY_VIEW_MAX; i++)
         to[(*n)++] = (rekey_voter){ k->voters[i], 0 };
+    if (k->nvoters_all > *n)
+        v->cut = 1;
 }
 
 static int fill_view(void *ctx, const store_rekey *k)
 {
     view_fill *f = ctx;
     rekey_view *v = f->v;
+    if (k->more)
+        v->cut = 1;   /* the store kept no more of this kind */
     if (k->what == STORE_REKEY_DECIDED && v->ndec < sizeof v->dec / sizeof v->dec[0]) {
         rekey_decision *d = &v->dec[v->ndec++];
         d->gen = k->gen;
         d->cut = k->cut;
         d->key = k->key_id;
         d->decided_ms = k->time_ms;
-        copy_voters(d->voters, &d->nvoters, k);
+        copy_voters(v, d->voters, &d->nvoters, k);
+        d->nvotes = k->nvoters_all;
     } else if (k->what == STORE_REKEY_PROPOSAL && v->nprops < REKEY_VIEW_MAX) {
         rekey_proposal *p = &v->props[v->nprops++];
         p->key = k->key_id;
-        copy_voters(p->voters, &p->nvoters, k);
+        copy_voters(v, p->voters, &p->nvoters, k);
+        p->nvotes = k->nvoters_all;
         v->open = 1;
         v->opened_by = k->by;   /* the epoch's first vote */
         if (k->quorum)
@@ -63,6 +69,8 @@ static int fill_view(void *ctx, const store_rekey *k)
         e->why = k->gen != f->gen ? "世代が違う（その後に決まった再発行より前の投票）"
                  : f->open_cut && k->cut != f->open_cut ? "最初の投票が固定した時点と違う"
                  : "数えられない（鍵がこの団体に使えないか、投票した団体または対象が加盟中でない）";
+    } else {
+        v->cut = 1;   /* past this view's room for its kind */
     }
     return 0;
 }
@@ -94,19 +102,29 @@ int rekey_view_get(store *st, const proto_id *x, rekey_view *v)
 
 /* ---- naming a member ---- */
 
-typedef struct { const char *s; proto_id id; int found; } name_find;
+typedef struct {
+    const char *s;
+    proto_id id, fid;   /* the active member found, the former one found */
+    int found, former, fstatus;
+} name_find;
 
 static int find_name(void *ctx, const store_member *m)
 {
     name_find *f = ctx;
-    if (m->status == STORE_MEMBER_ACTIVE && (!strcmp(m->code, f->s) || !strcmp(m->name, f->s))) {
+    if (strcmp(m->code, f->s) && strcmp(m->name, f->s))
+        return 0;
+    if (m->status == STORE_MEMBER_ACTIVE) {
         f->id = m->id;
         f->found++;
+    } else if (m->status == STORE_MEMBER_LEFT || m->status == STORE_MEMBER_EXPELLED) {
+        f->fid = m->id;
+        f->fstatus = m->status;
+        f->former++;
     }
     return 0;
 }
 
-int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t errlen)
+int rekey_member_ref_ex(store *st, const char *s, int former, proto_id *out, char *err, size_t errlen)
 {
     if (proto_id_parse(s, out) == 0)
         return 0;
@@ -118,7 +136,30 @@ int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t 
     }
     if (f.found > 1)
         return proto_err(err, errlen, "「%s」に当たる加盟団体が複数あります。member id で指定してください", s);
+    /* a code or name only former members bear (a municipality that left
+     * and came back with a new key is the active one above) */
+    if (f.former == 1 && former) {
+        *out = f.fid;
+        return 0;
+    }
+    if (f.former > 1 && former)
+        return proto_err(err, errlen, "「%s」に当たる脱退または除名した団体が %d 件あります。member id で指定してください",
+                         s, f.former);
+    if (f.former > 1)
+        return proto_err(err, errlen, "「%s」に当たる団体はもう加盟していません（脱退または除名した団体が %d 件あります。"
+                         "member id で指定してください）", s, f.former);
+    if (f.former == 1) {
+        char id[PROTO_ID_STR];
+        proto_id_str(&f.fid, id);
+        return proto_err(err, errlen, "「%s」の団体はもう加盟していません（%s。member id %s）",
+                         s, f.fstatus == STORE_MEMBER_LEFT ? "脱退しています" : "除名されています", id);
+    }
     return proto_err(err, errlen, "加盟団体「%s」は見つかりません（member id、団体コードか団体名で指定してください）", s);
+}
+
+int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t errlen)
+{
+    return rekey_member_ref_ex(st, s, 0, out, err, errlen);
 }
 
 /* ---- the vote ---- */
@@ -244,11 +285,11 @@ int rekey_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, c
     if (rekey_view_get(d->st, &x, v) == 0) {
         for (size_t i = 0; i < v->nprops; i++)
             if (!memcmp(&v->props[i].key, &kid, 32))
-                votes = v->props[i].nvoters;
+                votes = v->props[i].nvotes;
         for (size_t i = 0; i < v->ndec; i++)
             if (!memcmp(&v->dec[i].key, &kid, 32)) {
                 decided = 1;
-                votes = v->dec[i].nvoters;
+                votes = v->dec[i].nvotes;
             }
     }
     proto_id_str(&kid, ks);
@@ -295,12 +336,12 @@ static void pack_voters(store *st, msgpack_packer *pk, const rekey_voter *vs, si
     }
 }
 
-void rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packer *pk)
+int rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packer *pk)
 {
     rekey_view *v = malloc(sizeof *v);
     if (!v || rekey_view_get(d->st, x, v)) {
         free(v);
-        return;
+        return 0;
     }
     char id[PROTO_ID_STR];
     proto_map_key(m, "rekeys");
@@ -340,7 +381,7 @@ void rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packe
             proto_id_str(&v->props[i].key, id);
             proto_map_begin(&e, pk);
             proto_map_put_str(&e, "key", id);
-            proto_map_put_u64(&e, "votes", v->props[i].nvoters);
+            proto_map_put_u64(&e, "votes", v->props[i].nvotes);   /* all, the voters listed may be fewer */
             proto_map_key(&e, "voters");
             pack_voters(d->st, pk, v->props[i].voters, v->props[i].nvoters);
             proto_map_end(&e);
@@ -363,7 +404,9 @@ void rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packe
         proto_map_put_str(&e, "why", v->stale[i].why);
         proto_map_end(&e);
     }
+    int cut = v->cut;
     free(v);
+    return cut;
 }
 
 /* ---- live effects ---- */

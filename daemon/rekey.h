@@ -35,13 +35,15 @@ typedef struct {
     uint64_t cut;               /* X's records <= cut stay under the old keys; K from cut+1 */
     proto_id key;               /* K's id */
     uint64_t decided_ms;        /* the time of the vote that completed the quorum */
-    size_t nvoters;
+    size_t nvotes;              /* voters counted, uncut */
+    size_t nvoters;             /* those listed */
     rekey_voter voters[REKEY_VIEW_MAX];
 } rekey_decision;
 
 typedef struct {
     proto_id key;
-    size_t nvoters;             /* active voters whose current vote names it */
+    size_t nvoters;             /* active voters whose current vote names it (those listed) */
+    size_t nvotes;              /* the same uncut */
     rekey_voter voters[REKEY_VIEW_MAX];
 } rekey_proposal;
 
@@ -64,6 +66,8 @@ typedef struct {
     rekey_proposal props[REKEY_VIEW_MAX];
     size_t nstale;
     rekey_stale stale[REKEY_VIEW_MAX];
+    int cut;                    /* a list above was cut (here or in the store's
+                                 * STORE_REKEY_SHOW_MAX): member show says "truncated" */
 } rekey_view;
 
 /* X's rekeys as this node's store derived them.  *v is large: allocate it.
@@ -72,16 +76,24 @@ int rekey_view_get(store *st, const proto_id *x, rekey_view *v);
 
 /* A member as people name it: its printed id, its municipality code or its
  * name (a current member's; a code or name of several is refused).  0, or
- * -1 with a Japanese message in err. */
+ * -1 with a Japanese message in err: a code or name that only a former
+ * member (left, expelled) bears is refused as no longer a member, not as
+ * unknown.  For the verbs that change membership (expel, rekey). */
 int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t errlen);
+/* The same, former != 0: a code or name no current member bears names the
+ * one former member that bears it (several: refused).  For what only
+ * reads (member show). */
+int rekey_member_ref_ex(store *st, const char *s, int former, proto_id *out, char *err, size_t errlen);
 
 /* Control command member_rekey {member, cert, reason [, cut]}: sign this
  * node's vote.  Reply: member_id, code, name, key, cut, gen, votes,
  * quorum, decided, held (this node's highest seq of the member). */
 int rekey_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 
-/* member show's part: "rekeys", "rekey_epoch", "rekey_stale" added to m. */
-void rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packer *pk);
+/* member show's part: "rekeys", "rekey_epoch", "rekey_stale" added to m.
+ * 1 when one of those lists (or a list of voters in them) was cut, else 0:
+ * the reply then says "truncated", as for its other lists. */
+int rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packer *pk);
 
 /* Whether key_id, a retired key of member, was replaced by a rekey (not by
  * the member's own rotation): for the reason a connection is closed or a

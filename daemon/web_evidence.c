@@ -282,11 +282,27 @@ static int slurp(int fd, web_buf *b)
     return n < 0 || b->failed ? -1 : 0;
 }
 
+/* The answer's type and file names, the same for GET and HEAD. */
+static void xlsx_names(web_req *w, const web_product *p)
+{
+    w->type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    snprintf(w->filename, sizeof w->filename, "evidence-%d.xlsx", p->on);
+    snprintf(w->filename_ja, sizeof w->filename_ja, "4号随契確認書_%s_%d.xlsx", p->key, p->on);
+}
+
 int web_page_evidence_xlsx(web_req *w)
 {
     web_product p;
     if (web_product_load(w, &p))
+        return 0;   /* a bad parameter, an unknown record: the same error for a HEAD */
+    if (w->head) {
+        /* the headers a GET would get, and no workbook: it is written and
+         * zipped on the loop, for a body a HEAD does not send (as the
+         * exports' HEAD, web_defer) */
+        xlsx_names(w, &p);
+        web_product_free(&p);
         return 0;
+    }
     const char *tmp = getenv("TMPDIR");
     char path[512], err[300];
     snprintf(path, sizeof path, "%s/catalogd-evidence.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
@@ -311,9 +327,7 @@ int web_page_evidence_xlsx(web_req *w)
         web_product_free(&p);
         return web_error(w, 500, "確認書を作れませんでした: %s", err);
     }
-    w->type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-    snprintf(w->filename, sizeof w->filename, "evidence-%d.xlsx", p.on);
-    snprintf(w->filename_ja, sizeof w->filename_ja, "4号随契確認書_%s_%d.xlsx", p.key, p.on);
+    xlsx_names(w, &p);
     web_product_free(&p);
     return 0;
 }

@@ -575,8 +575,12 @@ typedef struct {
     uint64_t by_seq;
     uint32_t quorum;         /* decided: the quorum met; proposal: the quorum now */
     size_t nvoters;          /* decided: voters counted at the turn; proposal: current votes
-                              * naming key_id; stale: 0 */
+                              * naming key_id; stale: 0 -- those listed in voters, at most
+                              * STORE_REKEY_SHOW_MAX */
+    size_t nvoters_all;      /* the same count uncut (more than nvoters: the list was cut) */
     const proto_id *voters;  /* valid during the callback */
+    int more;                /* the last listed of its what: more of that what (proposals,
+                              * stale votes) were not kept, past STORE_REKEY_SHOW_MAX */
 } store_rekey;
 typedef int (*store_rekey_cb)(void *ctx, const store_rekey *k);
 /* X's rekeys as the last derivation left them: decisions oldest first,

@@ -425,6 +425,13 @@ int current_recompute_txn(store *s, MDB_txn *txn, const char *kind, const proto_
     return recompute_current(s, txn, kind, author, key);
 }
 
+/* apart_run_txn's callback: 1 (stop) at a membership record. */
+static int run_membership(void *arg, const proto_record *r, const proto_id *hash)
+{
+    const kind_def *kd = kind_of(r->kind);
+    return (kd->flags & KIND_F_MEMBERSHIP) && kd->id != KIND_GENESIS;
+}
+
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
  * or NULL). */
 static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_pre *given, int rules,
@@ -459,9 +466,19 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_
             return STORE_FORMER;   /* its budget went in this batch: refused */
         if (former_apart_put_txn(s, txn, r, &h) < 0 || former_arrival_count_txn(s, txn, &r->author))
             return -1;
-        /* one dated before the derivation's last turn may take a turn */
-        if (kind_has(r->kind, KIND_F_MEMBERSHIP))
-            member_note_blocked_txn(s, txn, r);
+        /* one dated before the derivation's last turn may take a turn;
+         * a rekey vote, or any membership record while a rekey is a
+         * candidate or decided, may count in a what-if derivation where
+         * the departure is not (a thief's expulsion beyond the cut of the
+         * rekey it votes): the derivation reads it, as a rederive would */
+        if (kind_has(r->kind, KIND_F_MEMBERSHIP)) {
+            MDB_stat st;
+            if ((kind_is(r->kind, KIND_MEMBER) && member_op(r) == MEMBER_OP_REKEY) ||
+                mdb_stat(txn, s->rekey, &st) || st.ms_entries > 0)
+                s->member_dirty = 1;
+            else
+                member_note_blocked_txn(s, txn, r);
+        }
         return STORE_FORMER;
     }
     /* the caller verified r under the key the precheck named before this
@@ -663,6 +680,18 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_
                          run && bm->chain_valid ? bm->chain : NULL, given, chain))
         return -1;
     author_changed(s, &r->author);   /* its vector entry moved */
+    /* The derivation reads the dense run of records apart after an
+     * author's log (collect_apart: a former member's beyond its cut).  A
+     * record that fills the hole before such a run makes the run part of
+     * what is derived, though nothing in it arrived now: derive again
+     * when it holds a membership record, as a rederive would read it. */
+    if (!s->member_dirty && apart_any_txn(s, txn)) {
+        int m = apart_run_txn(s, txn, &r->author, r->seq + 1, STORE_FORMER_APART_SEQS, run_membership, NULL);
+        if (m < 0)
+            return -1;
+        if (m)
+            s->member_dirty = 1;
+    }
     if (run) {
         bm->have = r->seq;
         memcpy(bm->chain, chain, 32);

@@ -90,6 +90,13 @@ struct store {
     /* the rekeys as the replay running now derives them (store_rekey.c);
      * NULL outside a replay */
     struct rekey_replay *rreplay;
+    /* while member_rederive_txn derives again without the records of
+     * former members beyond their cuts: those cuts (the lowest each
+     * author had in the rounds so far), so that a rekey subject's log,
+     * which the replay reads from the versions held (rekey_subject_log),
+     * leaves out what the round's list left out; NULL outside a round */
+    const struct former_clip *fclip;
+    size_t nfclip;
     /* signatures of rekeyed authors' versions checked by the replays
      * (store_rekey.c), and what the decision procedure ran */
     struct rekey_vmemo *rk_memo;
@@ -231,6 +238,10 @@ int genesis_member(const proto_record *r, store_member *m, char *err, size_t err
  * store_member.c); *changed (may be NULL) tells whether that changed them.
  * Clears member_dirty.  0 or -1. */
 int member_rederive_txn(store *s, MDB_txn *txn, int *changed);
+/* A former member's cut a derivation round leaves its records out beyond
+ * (s->fclip); former_clip_of: the cut for id, UINT64_MAX none. */
+struct former_clip { proto_id id; uint64_t cut; };
+uint64_t former_clip_of(const store *s, const proto_id *id);
 /* After a membership record was applied by the incremental path: keep the
  * fast path's bookkeeping, or mark the transaction for a replay when this
  * record's place in the replay order is not last. */

@@ -175,7 +175,7 @@ typedef struct {
     proto_id kid;
     uint8_t key[RK_KEY];
     proto_id *voters;
-    size_t nvoters;
+    size_t nvoters, nvoters_all;   /* kept (at most STORE_REKEY_SHOW_MAX), and in all */
 } rk_item;
 
 typedef struct {
@@ -204,6 +204,7 @@ typedef struct {
     size_t ndone;
     rk_item *items;
     size_t nitems, nstale;
+    size_t stale_dropped;    /* stale votes past STORE_REKEY_SHOW_MAX, not kept */
     /* the votes about it held (whether taken or not: a vote whose author
      * is no member in this replay may be taken in a what-if one), and
      * every membership record of it this replay took, in seq order */
@@ -472,6 +473,9 @@ int rekey_subject_log(store *s, MDB_txn *txn, rekey_replay *rr, const proto_id *
     if (!e || !e->adm || e->lo == UINT64_MAX)
         return 0;
     uint64_t limit = rr->has_cut && !memcmp(&rr->cut_x, x, 32) ? rr->cut_v : UINT64_MAX;
+    uint64_t fclip = former_clip_of(s, x);   /* a former member's beyond its cut: left out this round */
+    if (fclip < limit)
+        limit = fclip;
     uint8_t *key = malloc(e->adm_len), *buf = malloc(PROTO_RECORD_MAX);
     size_t klen = e->adm_len;
     int ret = -1;
@@ -571,8 +575,10 @@ static int ids_copy(proto_id **out, const proto_id *in, size_t n)
 static int item_add(rk_subj *e, int what, uint32_t gen, uint64_t cut, const proto_id *kid,
                     const uint8_t key[RK_KEY], uint32_t q, const proto_id *voters, size_t nv)
 {
-    if (what == STORE_REKEY_STALE && e->nstale >= STORE_REKEY_SHOW_MAX)
-        return 0;   /* the first ones are kept (the order is the replay's) */
+    if (what == STORE_REKEY_STALE && e->nstale >= STORE_REKEY_SHOW_MAX) {
+        e->stale_dropped++;   /* the first ones are kept (the order is the replay's); show says so */
+        return 0;
+    }
     rk_item *ni = realloc(e->items, (e->nitems + 1) * sizeof *ni);
     if (!ni)
         return -1;
@@ -585,6 +591,7 @@ static int item_add(rk_subj *e, int what, uint32_t gen, uint64_t cut, const prot
     it->kid = *kid;
     it->quorum = q;
     memcpy(it->key, key, RK_KEY);
+    it->nvoters_all = nv;
     if (nv > STORE_REKEY_SHOW_MAX)
         nv = STORE_REKEY_SHOW_MAX;
     if (ids_copy(&it->voters, voters, nv))
@@ -995,7 +1002,10 @@ int rekey_sched_add(rekey_sched *d, const rekey_replay *rr, const proto_id *x)
  *
  * Per subject: be32 g | be64 open cut (0: none) | be32 nalt | nalt x (be32
  * len | spki) | be32 nitems | items (u8 what | be32 gen | be64 cut | kid 32 |
- * key 48 | be32 quorum | be32 nvoters | voters 32 each). */
+ * key 48 | be32 quorum | be32 nvoters | voters 32 each), then what member
+ * show needs to say a list was cut (a reader of the part before it only
+ * ignores it; an entry without it cut nothing): be32 stale votes not kept |
+ * be32 proposals not kept | be32 nvoters uncut for each item. */
 
 typedef struct {
     uint8_t *b;
@@ -1034,9 +1044,10 @@ static void wput64(wbuf *w, uint64_t v)
     wput(w, b, 8);
 }
 
-static void wput_item(wbuf *w, int what, uint32_t gen, uint64_t cut, const proto_id *kid, const uint8_t *key,
-                      uint32_t q, const proto_id *voters, size_t nv)
+static void wput_item(wbuf *w, wbuf *tail, int what, uint32_t gen, uint64_t cut, const proto_id *kid,
+                      const uint8_t *key, uint32_t q, const proto_id *voters, size_t nv, size_t nv_all)
 {
+    wput32(tail, (uint32_t)nv_all);
     uint8_t wb = (uint8_t)what;
     wput(w, &wb, 1);
     wput32(w, gen);
@@ -1059,6 +1070,7 @@ static void subj_meta_name(const proto_id *x, char name[72])
 
 static int subj_pack(store *s, MDB_txn *txn, const rk_subj *e, wbuf *w)
 {
+    wbuf tail = { 0 };
     wput32(w, e->g);
     wput64(w, e->open ? e->ecut : 0);
     uint32_t nalt = e->open ? (uint32_t)(e->nprops < STORE_REKEY_ALT_KEYS ? e->nprops : STORE_REKEY_ALT_KEYS) : 0;
@@ -1074,14 +1086,18 @@ static int subj_pack(store *s, MDB_txn *txn, const rk_subj *e, wbuf *w)
     for (size_t i = 0; i < e->nitems; i++) {
         const rk_item *it = &e->items[i];
         if (it->what == STORE_REKEY_DECIDED)
-            wput_item(w, it->what, it->gen, it->cut, &it->kid, it->key, it->quorum, it->voters, it->nvoters);
+            wput_item(w, &tail, it->what, it->gen, it->cut, &it->kid, it->key, it->quorum, it->voters,
+                      it->nvoters, it->nvoters_all);
     }
     if (nprop) {
         proto_id *who = malloc(e->nvotes * sizeof *who);
-        if (!who)
+        if (!who) {
+            free(tail.b);
             return -1;
+        }
         uint32_t active = 0;
         if (members_active_txn(s, txn, &active)) {
+            free(tail.b);
             free(who);
             return -1;
         }
@@ -1091,16 +1107,22 @@ static int subj_pack(store *s, MDB_txn *txn, const rk_subj *e, wbuf *w)
             for (size_t i = 0; i < e->nvotes; i++)
                 if (e->votes[i].prop == p)
                     who[n++] = e->votes[i].voter;
-            wput_item(w, STORE_REKEY_PROPOSAL, e->eg, e->ecut, &e->props[p].kid, e->open_key, q, who, n);
+            wput_item(w, &tail, STORE_REKEY_PROPOSAL, e->eg, e->ecut, &e->props[p].kid, e->open_key, q, who, n, n);
         }
         free(who);
     }
     for (size_t i = 0; i < e->nitems; i++) {
         const rk_item *it = &e->items[i];
         if (it->what == STORE_REKEY_STALE)
-            wput_item(w, it->what, it->gen, it->cut, &it->kid, it->key, 0, it->voters, it->nvoters);
+            wput_item(w, &tail, it->what, it->gen, it->cut, &it->kid, it->key, 0, it->voters, it->nvoters,
+                      it->nvoters_all);
     }
-    return w->err ? -1 : 0;
+    wput32(w, (uint32_t)e->stale_dropped);
+    wput32(w, (uint32_t)((e->open ? e->nprops : 0) - nprop));
+    wput(w, tail.b, tail.n);
+    int bad = w->err || tail.err;
+    free(tail.b);
+    return bad ? -1 : 0;
 }
 
 /* The decisions of a subject as the last derivation left them. */
@@ -1356,6 +1378,27 @@ static int subj_walk(store *s, MDB_txn *txn, const proto_id *x, uint32_t *gen, u
         *gen = g;
     if (open_cut)
         *open_cut = oc;
+    /* the tail after the items (subj_pack): what was cut, and the last
+     * proposal and the last stale vote, which say whether more followed */
+    rbuf t = r;
+    uint32_t last_prop = UINT32_MAX, last_stale = UINT32_MAX;
+    for (uint32_t i = 0; i < ni && !t.err; i++) {
+        const uint8_t *w = rget(&t, 1);
+        if (w && *w == STORE_REKEY_PROPOSAL)
+            last_prop = i;
+        else if (w && *w == STORE_REKEY_STALE)
+            last_stale = i;
+        rget(&t, 4 + 8 + 32 + RK_KEY + 4);
+        uint32_t nv = rget32(&t);
+        rget(&t, nv <= STORE_REKEY_SHOW_MAX ? 32 * (size_t)nv : SIZE_MAX);
+    }
+    uint32_t stale_more = 0, prop_more = 0;
+    const uint8_t *uncut = NULL;
+    if (!t.err && t.n >= 8 + 4 * (size_t)ni) {
+        stale_more = rget32(&t);
+        prop_more = rget32(&t);
+        uncut = rget(&t, 4 * (size_t)ni);
+    }
     proto_id *voters = NULL;
     int ret = 0;
     for (uint32_t i = 0; i < ni && !ret; i++) {
@@ -1383,6 +1426,14 @@ static int subj_walk(store *s, MDB_txn *txn, const proto_id *x, uint32_t *gen, u
             memcpy(voters, vp, 32 * (size_t)nv);
         k.voters = voters;
         k.nvoters = nv;
+        k.nvoters_all = nv;
+        if (uncut) {
+            uint32_t all = (uint32_t)uncut[4 * i] << 24 | (uint32_t)uncut[4 * i + 1] << 16 |
+                           (uint32_t)uncut[4 * i + 2] << 8 | uncut[4 * i + 3];
+            if (all > nv)
+                k.nvoters_all = all;
+        }
+        k.more = (i == last_prop && prop_more) || (i == last_stale && stale_more);
         if (cb)
             ret = cb(ctx, &k);
     }

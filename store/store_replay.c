@@ -1638,12 +1638,46 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
     return ret;
 }
 
+uint64_t former_clip_of(const store *s, const proto_id *id)
+{
+    for (size_t i = 0; i < s->nfclip; i++)
+        if (!memcmp(&s->fclip[i].id, id, 32))
+            return s->fclip[i].cut;
+    return UINT64_MAX;
+}
+
+/* Lower id's cut in *c (or add it): 1 when that changed the clip, 0 when
+ * not, -1 out of memory. */
+static int clip_lower(struct former_clip **c, size_t *n, size_t *cap, const proto_id *id, uint64_t cut)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!memcmp(&(*c)[i].id, id, 32)) {
+            if (cut >= (*c)[i].cut)
+                return 0;
+            (*c)[i].cut = cut;
+            return 1;
+        }
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        struct former_clip *nv = realloc(*c, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        *c = nv;
+        *cap = nc;
+    }
+    (*c)[*n].id = *id;
+    (*c)[(*n)++].cut = cut;
+    return 1;
+}
+
 int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
 {
     proto_id g;
     mrefs l = { 0 };
     uint8_t before[32], after[32];
     int ret = -1, rekeys = 0;
+    struct former_clip *clip = NULL;
+    size_t nclip = 0, capclip = 0;
     if (changed)
         *changed = 0;
     s->member_dirty = 0;
@@ -1665,7 +1699,12 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
      * nothing more is left out or STORE_FORMER_ROUNDS derivations ran.
      * The input only shrinks, and each round is a function of the records
      * held: the same on every store holding them, whatever the order they
-     * came in and whichever store kept them in its log or apart. */
+     * came in and whichever store kept them in its log or apart.  A rekey
+     * subject's log is read by the replay from the versions held, not from
+     * the list (rekey_subject_log): the cuts left out so far go with it
+     * (s->fclip), or a former member's version beyond its cut, apart,
+     * derived in a rederive what the incremental store, which never read
+     * it, did not (its address, its votes). */
     for (unsigned round = 0;; round++) {
         rekeys = 0;
         for (size_t i = 0; i < l.n && !rekeys; i++)
@@ -1679,7 +1718,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         if (!gone || round + 1 >= STORE_FORMER_ROUNDS)
             break;
         size_t o = 0;
-        int status = 0;
+        int status = 0, clipped = 0;
         uint64_t cut = 0;
         for (size_t i = 0; i < l.n; i++) {
             const mref *m = &l.v[i];
@@ -1687,16 +1726,24 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
                 /* l is in (author, seq) order: each author's standing once */
                 EVP_PKEY *k = former_key_txn(s, txn, (const proto_id *)(m->key + 8), UINT64_MAX, &status, &cut);
                 EVP_PKEY_free(k);
+                int rc = status ? clip_lower(&clip, &nclip, &capclip, (const proto_id *)(m->key + 8), cut) : 0;
+                if (rc < 0)
+                    goto out;
+                clipped |= rc;
             }
             if (!m->genesis && status && get_be64(m->key + 40) > cut)
                 continue;
             l.v[o++] = *m;
         }
-        if (o == l.n)
+        if (o == l.n && !clipped)
             break;
         l.n = o;
+        s->fclip = clip;
+        s->nfclip = nclip;
         cache_clear(s);
     }
+    s->fclip = NULL;
+    s->nfclip = 0;
     /* Records of an author stay in the log whatever the derivation says
      * of its admission (DECISIONS 22): a fork of an honest member's
      * admission must not take its log away, and a puppet admitted only by
@@ -1717,6 +1764,9 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     }
     ret = 0;
 out:
+    s->fclip = NULL;
+    s->nfclip = 0;
+    free(clip);
     free(l.v);
     return ret;
 }

@@ -77,8 +77,8 @@ def ask(a, path):
     return s
 
 
-def response(s):
-    s.settimeout(60 * SLOW)
+def response(s, timeout=60):
+    s.settimeout(timeout * SLOW)
     r = http.client.HTTPResponse(s)
     r.begin()
     body = r.read()
@@ -172,3 +172,87 @@ def test_a_stop_during_the_build(env):
     log = a.logtext()
     assert "still open at exit" not in log and log.splitlines()[-1].endswith("stopped"), log[-800:]
     assert took < 1.4 * SLOW, took
+
+
+def test_parked_requests_past_their_bound_are_refused_and_the_node_recovers(env):
+    """Past NODE_WEB_PARKED_MAX (128) waiting web requests a search is
+    answered 503 at once, and past NODE_CONTROL_PARKED_MAX (32) waiting
+    csearches an error, both saying to try again; when the build is in,
+    the waiting ones are answered and later requests are served as usual.
+
+    The build is held, not raced: the daemon runs with one pool thread
+    (UV_THREADPOOL_SIZE, libuv's), which a backup holds while it opens the
+    data directory's catalogd.conf, here a FIFO no one writes to until the
+    bounds are checked; the index build queued behind it cannot end."""
+    a = env.found()
+    for i in range(3):
+        a.run("certification", "add", f"索-{i}", "事業者名=株式会社索引", f"製品・サービス名=製品{i}", "分野=防災",
+              "認定日=2026-04-01", "有効期限=2027-03-31", f"概要={MARK}")
+    a.stop()
+    a.start(env=dict(os.environ, UV_THREADPOOL_SIZE="1"))   # the index is not built since the start
+    fifo = os.path.join(a.dir, "catalogd.conf")
+    os.mkfifo(fifo)   # after the start: the daemon read no catalogd.conf
+    backup = subprocess.Popen([a.env.ctl, "--data", a.dir, "backup", os.path.join(env.tmp, "held-backup")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    held = []
+    try:
+        wait_until(lambda: "backup to " in a.logtext() and " started" in a.logtext(), 10 * SLOW,
+                   what="the backup to start")
+
+        def ask_from(source, path):
+            s = socket.socket()
+            s.bind((source, 0))   # NODE_WEB_CONN_PER_ADDR (64) is per address: spread over four
+            s.connect(("127.0.0.1", a.web_port))
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            return s
+
+        for i in range(128):
+            held.append(ask_from(f"127.0.0.{2 + i % 4}", "/?q=" + Q))
+        wait_until(lambda: metric(a, "catalogd_web_parked") == 128, 10 * SLOW, interval=0.02,
+                   what="128 searches to wait for the build")
+        assert metric(a, "catalogd_catalog_index_building") == 1
+        status, page = response(ask_from("127.0.0.6", "/search?q=" + Q), timeout=5)   # at once, not parked
+        assert status == 503 and "検索の準備をしています（待てる要求は 128 件まで）" in page, (status, page[-600:])
+        assert metric(a, "catalogd_web_parked") == 128
+
+        ctls = []
+        for i in range(32):
+            c = Ctl(os.path.join(a.dir, "control.sock"))
+            c.send({"cmd": "csearch", "q": MARK})
+            ctls.append(c)
+        wait_until(lambda: metric(a, "catalogd_control_parked") == 32, 10 * SLOW, interval=0.02,
+                   what="32 csearches to wait for the build")
+        rc, _, err = a.run("search", MARK, check=False)
+        assert rc != 0 and "検索索引を作っている途中です（待てる検索は 32 件まで）" in err, (rc, err)
+        assert metric(a, "catalogd_control_parked") == 32
+        assert metric(a, "catalogd_catalog_index_building") == 1
+
+        # the backup goes on, and the build after it: every waiting one is answered
+        with open(fifo, "wb"):
+            pass
+        out, err = backup.communicate(timeout=30 * SLOW)
+        assert backup.returncode == 0, err.decode()
+        for s in held:
+            status, page = response(s)
+            assert status == 200 and products(page) == 3, (status, page[-600:])
+        held = []
+        for c in ctls:
+            r = c.recv()
+            assert r.get("ok") and r["products"] == 3, r
+            c.close()
+    finally:
+        for s in held:
+            s.close()
+        if backup.poll() is None:
+            with open(fifo, "wb"):   # lets the backup end, whatever failed
+                pass
+            backup.wait(timeout=30 * SLOW)
+        os.unlink(fifo)
+    assert metric(a, "catalogd_web_parked") == 0 and metric(a, "catalogd_control_parked") == 0
+    assert metric(a, "catalogd_catalog_index_building") == 0
+    # later requests are served from the index, parking nothing
+    status, page = fetch(a, "/search?q=" + Q)
+    assert status == 200 and products(page.decode()) == 3
+    rc, out, err = a.run("search", MARK, "--json")
+    assert len(json.loads(out)) == 3, out
+    assert a.stop() == 0

@@ -2,7 +2,9 @@
 records leaves every node with the same membership and the same digest,
 whichever version each node held first; a newcomer handed a sponsor outside
 the genesis chain refuses that genesis."""
+import base64
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -164,6 +166,100 @@ def test_member_show(env):
     assert j["forks"] == [], j
     rc, out, err = a.run("member", "show", "AAAA-BBBB", check=False)
     assert rc != 0 and "member" in err, (rc, out, err)
+
+
+def test_member_show_says_its_rekey_lists_are_cut(env):
+    """member show lists at most STORE_REKEY_SHOW_MAX (64) stale rekey votes
+    of a member; past that the reply says "truncated", --json carries it and
+    catalogctl warns on stderr, as for the other lists.  a votes to rekey x,
+    x leaves, and a signs its vote again (oldrecord: catalogctl refuses a
+    vote about a former member): each of those is stale, x being no member."""
+    a = env.found()
+    env.join(a)
+    x = env.join(a)
+    xid = x.member_id()
+    fresh = env.node(name="fresh", init=False)
+    fresh.code, fresh.muni = x.code, x.muni
+    fresh.init()
+    a.run("member", "rekey", x.code, fresh.cert_file(), "--reason", "鍵の紛失", "--cut", "1")
+    x.run("member", "leave")
+    wait_until(lambda: _members(a)[xid][0] == "left", 15, what="x left on a")
+    x_hex = base64.b32decode(xid.replace("-", "") + "====").hex()   # the record key: the id in hex
+
+    def resign(n, start):
+        a.stop()
+        for i in range(start, start + n):
+            p = subprocess.run([os.path.join(env.tools, "oldrecord"), "--data", a.dir, "--kind", "member",
+                                "--key", x_hex, "--set", f"reason=鍵の紛失 {i}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30 * SLOW)
+            assert p.returncode == 0, p.stderr.decode()
+        a.start()
+
+    # 64 stale votes: all listed, nothing said
+    resign(64, 0)
+    j = a.ctl_json("member", "show", xid)
+    assert len(j["rekey_stale"]) == 64 and "truncated" not in j, (len(j["rekey_stale"]), j.get("truncated"))
+    _, _, err = a.run("member", "show", xid)
+    assert "警告" not in err, err
+    # one more: the first 64 listed, and the reply says it was cut
+    resign(1, 64)
+    j = a.ctl_json("member", "show", xid)
+    assert len(j["rekey_stale"]) == 64 and j.get("truncated") is True, (len(j["rekey_stale"]), j.get("truncated"))
+    assert [e["key"] for e in j["rekey_stale"]] == [j["rekey_stale"][0]["key"]] * 64, j["rekey_stale"][:2]
+    _, out, err = a.run("member", "show", xid)
+    assert "警告: 一覧が catalogd の 1 回の応答の上限で打ち切られています" in err, err
+    assert "警告" not in out, out
+
+
+def test_former_member_by_code_or_name(env):
+    """A code or a name that only a former member bears: member show (it
+    only reads) finds the member that left or was expelled; rekey and expel
+    keep to current members, and say that it is no member any more, not
+    that it is unknown."""
+    a = env.found()
+    b = env.join(a)
+    x = env.join(a)
+    y = env.join(a)
+    xid, yid = x.member_id(), y.member_id()
+    x.run("member", "leave")
+    a.run("member", "expel", yid, "--reason", "試験のための除名")
+    b.run("member", "expel", yid, "--reason", "試験のための除名")
+    wait_until(lambda: _members(a)[xid][0] == "left" and _members(a)[yid][0] == "expelled", 15,
+               what="x left and y expelled on a")
+    pems = {}
+    for node in (x, y):   # a new key of each, for the rekey
+        fresh = env.node(name="fresh" + node.name, init=False)
+        fresh.code, fresh.muni = node.code, node.muni
+        fresh.init()
+        pems[node.member_id()] = fresh.cert_file()
+    for ref, mid, status in ((x.code, xid, "left"), (x.muni, xid, "left"),
+                             (y.code, yid, "expelled"), (y.muni, yid, "expelled")):
+        j = a.ctl_json("member", "show", ref)
+        assert j["member_id"] == mid and j["status"] == status, (ref, j)
+        for args in (("rekey", ref, pems[mid], "--reason", "鍵の紛失"),
+                     ("expel", ref, "--reason", "試験のための除名")):
+            rc, out, err = a.run("member", *args, check=False)
+            assert rc == 3, (args, rc, out, err)
+            want = "脱退しています" if status == "left" else "除名されています"
+            assert f"「{ref}」の団体はもう加盟していません（{want}。member id {mid}）" in err, (args, err)
+            assert "見つかりません" not in err, err
+    # a current member's code comes first: x's municipality joins again with a new key
+    z = env.node(name="z", init=False)
+    z.code, z.muni = x.code, x.muni
+    z.init()
+    env.join(a, node=z)
+    zid = z.member_id()
+    assert a.ctl_json("member", "show", x.code)["member_id"] == zid
+    # it leaves too: two former members bear the code, and member id is asked for
+    z.run("member", "leave")
+    wait_until(lambda: _members(a)[zid][0] == "left", 15, what="z left on a")
+    rc, _, err = a.run("member", "show", x.code, check=False)
+    assert rc == 3 and f"「{x.code}」に当たる脱退または除名した団体が 2 件あります。member id で指定してください" in err, err
+    rc, _, err = a.run("member", "expel", x.code, "--reason", "r", check=False)
+    assert rc == 3 and "もう加盟していません" in err and "2 件" in err, err
+    # one nobody bears is unknown
+    rc, _, err = a.run("member", "show", "999999", check=False)
+    assert rc != 0 and "見つかりません" in err, err
 
 
 def test_member_show_lists_forks(env):

@@ -16,6 +16,7 @@ import select
 import socket
 import struct
 import time
+import urllib.parse
 import zipfile
 
 from harness import SLOW, wait_until
@@ -198,6 +199,42 @@ def test_a_head_builds_nothing(env):
     st, _, body = fetch(a, "/export.csv")
     assert st == 200 and body.startswith(b"\xef\xbb\xbf")
     assert metric(a, "catalogd_web_export_builds_total") == before + 1
+
+
+def test_a_head_of_the_evidence_builds_nothing(env):
+    """HEAD /evidence.xlsx is answered with the headers of its GET (status,
+    type, file names) and no workbook: the GET writes and zips it on the
+    loop.  Seen without timing: with TMPDIR where no file can be made, the
+    GET fails (it needs its temporary file) and the HEAD does not."""
+    a = env.found()
+    a.run("certification", "add", "文京-2026-001", "事業者名=株式会社テスト", "製品・サービス名=防災アプリ",
+          "分野=防災", "認定日=2026-04-01", "有効期限=2027-03-31")
+    q = "/evidence.xlsx?" + urllib.parse.urlencode({"c": a.member_id(), "k": "文京-2026-001", "on": "2026-06-01"})
+    names = ("content-type", "content-disposition")
+
+    def head(path):
+        c = http.client.HTTPConnection("127.0.0.1", a.web_port, timeout=30 * SLOW)
+        try:
+            c.request("HEAD", path)
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()
+
+    st, got, body = fetch(a, q)
+    assert st == 200 and zipfile.is_zipfile(io.BytesIO(body)), (st, body[:300])
+    assert "4号随契確認書_" in urllib.parse.unquote(got["content-disposition"]), got
+    st, hd, body = head(q)
+    assert st == 200 and body == b"" and {k: hd.get(k) for k in names} == {k: got[k] for k in names}, (st, hd)
+    # a HEAD answers as its GET would: an unknown record is its GET's error
+    bad = q.replace("2026-001", "2026-999")
+    assert head(bad)[0] == fetch(a, bad)[0] != 200
+    a.stop()
+    a.start(env=dict(os.environ, TMPDIR=os.path.join(env.tmp, "no-such-dir")))
+    st, _, body = fetch(a, q)
+    assert st == 500 and "一時ファイルを作れません" in body.decode(), (st, body[:300])
+    st, hd, body = head(q)
+    assert st == 200 and body == b"" and {k: hd.get(k) for k in names} == {k: got[k] for k in names}, (st, hd)
 
 
 def test_a_client_that_goes_away_stops_its_export(env):

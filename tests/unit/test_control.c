@@ -118,13 +118,19 @@ int rekey_member_ref(store *st, const char *s, proto_id *out, char *err, size_t 
     return proto_err(err, errlen, "no member %s here", s);
 }
 
+int rekey_member_ref_ex(store *st, const char *s, int former, proto_id *out, char *err, size_t errlen)
+{
+    return proto_err(err, errlen, "no member %s here", s);
+}
+
 int rekey_installed_by_quorum(store *st, const proto_id *member, const proto_id *key_id)
 {
     return 0;
 }
 
-void rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packer *pk)
+int rekey_pack_show(catalogd *d, const proto_id *x, proto_map *m, msgpack_packer *pk)
 {
+    return 0;
 }
 
 int metrics_cmd(catalogd *d, const uint8_t *req, size_t len, msgpack_packer *pk, char *err, size_t errlen)

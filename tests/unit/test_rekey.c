@@ -623,6 +623,43 @@ static void cut_fixed_by_first_vote(void **state)
     world_free(&w);
 }
 
+/* Past STORE_REKEY_SHOW_MAX stale votes the store keeps the first ones and
+ * says that it cut the list (member show's "truncated"); below it nothing
+ * says so. */
+typedef struct { size_t nstale, more, last_more; } stale_count;
+
+static int count_stale(void *ctx, const store_rekey *k)
+{
+    stale_count *c = ctx;
+    c->last_more = k->more;
+    if (k->what == STORE_REKEY_STALE)
+        c->nstale++;
+    c->more += k->more != 0;
+    return 0;
+}
+
+static void stale_votes_cut_say_so(void **state)
+{
+    (void)state;
+    for (int extra = 0; extra <= 2; extra += 2) {
+        world w = { 0 };
+        uint64_t v = base3(&w);
+        admit_as(&w, F, F, 0, B);
+        vote(&w, F, K, v, 0);   /* fixes the cut */
+        for (unsigned i = 0; i < STORE_REKEY_SHOW_MAX + (unsigned)extra; i++)
+            vote(&w, A, K, v - 1, 0);   /* another cut: stale, each of them */
+        store *s = fed_all(&w, 8, NULL);
+        stale_count c = { 0 };
+        assert_int_equal(store_member_rekeys(s, &ids[X].id, NULL, NULL, count_stale, &c), 0);
+        assert_int_equal(c.nstale, STORE_REKEY_SHOW_MAX);
+        /* the last stale vote listed (they come last) says more were not kept */
+        assert_int_equal(c.more, extra ? 1 : 0);
+        assert_int_equal(c.last_more, extra ? 1 : 0);
+        drop(s);
+        world_free(&w);
+    }
+}
+
 /* The thief's world: X's old key writes beyond the cut (a note, the
  * admission of a puppet P), P writes a note of its own; F and A vote K at
  * the cut; then the thief and P vote to expel A (in the thief's log A would
@@ -1412,6 +1449,7 @@ int main(void)
         cmocka_unit_test(one_vote_not_enough_two_complete),
         cmocka_unit_test(founder_alone_cannot_rekey),
         cmocka_unit_test(cut_fixed_by_first_vote),
+        cmocka_unit_test(stale_votes_cut_say_so),
         cmocka_unit_test(thief_in_order_and_votes_first),
         cmocka_unit_test(thief_raising_the_quorum_loses),
         cmocka_unit_test(expelled_voter_counts_in_d),
