@@ -55,7 +55,8 @@ enum catalogd_record_refusal {
     RECORD_FORMER,               /* a former member's, beyond its cut: dropped, the
                                   * connection stays (an honest relay may hold it) */
     RECORD_REKEY_CUT,            /* signed by a key a rekey retired, after the rekey's
-                                  * cut: dropped, the connection stays (as FORMER) */
+                                  * cut: kept apart out of the log within bounds, else
+                                  * dropped; the connection stays (as FORMER) */
     RECORD_REKEY_WAIT,           /* signed by a key of a rekey not decided here yet:
                                   * set aside as a gap, the connection stays */
     RECORD_CHAIN_WAIT,           /* a gap that took its predecessor's key in triage and

@@ -245,7 +245,7 @@ static int cmp_rec(const void *a, const void *b)
 }
 
 static void start_job(peer *p, vjob *j, int may_inline, const vjob *prev);
-static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged);
+static void refuse_rekeyed(peer *p, const proto_record *r, int kept, proto_id *logged);
 static void refuse_former(peer *p, const proto_record *r, proto_id *logged);
 static vjob *acc_take(peer *p, int *fatal);
 static void retry_deferred(peer *p);
@@ -420,6 +420,10 @@ static void verify_done(uv_work_t *w, int status)
     size_t m = 0;
     vv_cache avc = { .valid = 0 };
     proto_id rekey_logged = { { 0 } }, former_logged = { { 0 } };
+    /* records signed by a key a decided rekey retired: kept apart by their
+     * own write (store_apply_retired), after the batch */
+    proto_record *ret = NULL;
+    size_t nret = 0;
     for (size_t i = 0; i < j->n; i++) {
         if (j->it[i].alt_res == STORE_GAP) {
             /* the new key of a rekey this node has not derived yet: it
@@ -448,8 +452,10 @@ static void verify_done(uv_work_t *w, int status)
             uint64_t cut = 0;
             if (store_member_cut(d->st, &j->r[i].author, &st, &cut) == 0 && st && j->r[i].seq > cut)
                 refuse_former(p, &j->r[i], &former_logged);
+            else if (j->it[i].unverified || (!ret && !(ret = malloc(j->n * sizeof *ret))))
+                refuse_rekeyed(p, &j->r[i], 0, &rekey_logged);   /* past the bounds (or out of memory) */
             else
-                refuse_rekeyed(p, &j->r[i], &rekey_logged);
+                ret[nret++] = j->r[i];   /* the bytes stay in the job's frame */
             continue;
         }
         if (!j->it[i].ok && !j->it[i].refused && j->it[i].chained) {
@@ -517,6 +523,22 @@ static void verify_done(uv_work_t *w, int status)
     } else if (m) {
         log_error(d, "cannot store records from peer: %s", err);
     }
+    int *rres = nret && !p->failed ? calloc(nret, sizeof *rres) : NULL;
+    if (rres && store_apply_retired(d->st, ret, nret, rres, err, sizeof err) == 0) {
+        /* kept apart as on every node that took them before the decision
+         * (DECISIONS 22), or refused past the bounds: rekey_cut counts both */
+        vv_cache vc = { .valid = 0 };
+        for (size_t i = 0; i < nret; i++)
+            if (rres[i] == STORE_GAP)
+                defer_rec(g, &ret[i], STORE_GAP, &vc);   /* its author's keys changed meanwhile */
+            else if (rres[i] == STORE_FORMER)
+                refuse_rekeyed(p, &ret[i], 1, &rekey_logged);
+        node_applied(d, ret, rres, nret, p);   /* a derivation may have run */
+    } else if (rres) {
+        log_error(d, "cannot keep records apart from peer: %s", err);
+    }
+    free(rres);
+    free(ret);
     free(res);
     if (bad && p->state == PEER_ESTABLISHED) {
         char a[PROTO_ID_STR];
@@ -658,10 +680,13 @@ static void refuse_former(peer *p, const proto_record *r, proto_id *logged)
 }
 
 /* A record signed by a key a rekey retired, after the rekey's cut
- * (store/store_apart.c): refused here as on every node that derived the
- * rekey, its sender not closed — a relay that took it before the decision
- * reached it is honest.  One line per author and batch. */
-static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged)
+ * (store/store_apart.c): refused from the log here as on every node that
+ * derived the rekey (kept apart when store_apply_retired took it, within
+ * its bounds; refused past them), its sender not closed — a relay that
+ * took it before the decision reached it is honest.  One line per author
+ * and batch; kept: store_apply_retired said STORE_FORMER (kept apart, or
+ * refused if the author's budget ran out within that very write). */
+static void refuse_rekeyed(peer *p, const proto_record *r, int kept, proto_id *logged)
 {
     catalogd *d = p->d;
     d->counters.records_refused[RECORD_REKEY_CUT]++;
@@ -678,9 +703,15 @@ static void refuse_rekeyed(peer *p, const proto_record *r, proto_id *logged)
         snprintf(lbl, sizeof lbl, " %s %s", m.code, m.name);
     store_rekey_cut(d->st, &r->author, &cut);
     proto_id_str(&r->author, ids);
+    char how[160];
+    if (kept)
+        snprintf(how, sizeof how, "kept apart, out of its log");
+    else
+        snprintf(how, sizeof how, "beyond what is kept apart of it: %u seqs after the cut, %u versions in all",
+                 STORE_FORMER_APART_SEQS, STORE_RETIRED_ARRIVALS_MAX);
     log_warn(d, "refused a record of member %s%s from peer %s: seq %llu is after the rekey's cut (seq %llu) "
-             "and signed by the key the rekey retired; the peer stays connected", ids, lbl, p->addr,
-             (unsigned long long)r->seq, (unsigned long long)cut);
+             "and signed by the key the rekey retired (%s); the peer stays connected", ids, lbl, p->addr,
+             (unsigned long long)r->seq, (unsigned long long)cut, how);
 }
 
 /* Precheck records (no signatures yet): drop what we hold, defer what cannot

@@ -87,11 +87,13 @@ enum store_result {
     STORE_REJECT,           /* violates the rules: never acceptable */
     STORE_FORMER,           /* author left or was expelled, seq beyond its cut, or signed
                              * by a key a rekey retired, beyond the rekey's cut: refused
-                             * from the log, but an honest relay may hold it (not a
-                             * protocol error).  A precheck hands a former member's
-                             * record beyond its cut (within STORE_FORMER_APART_SEQS)
-                             * out as STORE_NEW with its key: applied, it is kept
-                             * apart (verified) and the apply says STORE_FORMER */
+                             * from the log (kept apart within bounds), but an honest
+                             * relay may hold it (not a protocol error).  A precheck
+                             * hands a former member's record beyond its cut (within
+                             * STORE_FORMER_APART_SEQS) out as STORE_NEW with its key:
+                             * applied, it is kept apart (verified) and the apply says
+                             * STORE_FORMER; a retired key's goes to
+                             * store_apply_retired */
 };
 const char *store_result_str(int r);
 
@@ -194,6 +196,15 @@ int store_record_rules(const proto_record *r, char *err, size_t errlen);
  * author that flooded, which is itself the evidence. */
 #define STORE_FORMER_ARRIVALS_MAX (2u * STORE_FORMER_APART_SEQS * STORE_APART_SEQ_VERSIONS)
 #define STORE_FORMER_ROUNDS 8u
+/* Versions signed by a key a decided rekey retired, beyond its cut, that a
+ * store ever keeps apart of one author (meta rarr:ID; docs/DECISIONS.md
+ * 22): kept, not refused, so that a store that took them after the
+ * decision holds what one that took them before holds, within the same
+ * bounds as a former member's (STORE_FORMER_APART_SEQS seqs after the cut,
+ * STORE_APART_SEQ_VERSIONS versions of a seq) and this budget.  Past them
+ * the precheck does not hand the retired key out: no signature check
+ * under it, and the record is refused (STORE_FORMER) as before. */
+#define STORE_RETIRED_ARRIVALS_MAX STORE_FORMER_ARRIVALS_MAX
 /* How many records of author the store holds apart (db apart: a former
  * member's beyond its cut, a rekeyed author's beyond a decided cut). */
 uint64_t store_former_apart_count(store *s, const proto_id *author);
@@ -206,8 +217,11 @@ uint64_t store_former_apart_count(store *s, const proto_id *author);
  * what a record verifying under one of them is: res[i] STORE_GAP (signed
  * by a key of a rekey not decided here yet: not stored, the sender not
  * closed, fetched again later) or STORE_FORMER (signed by a key a decided
- * rekey retired at the record's seq, beyond the rekey's cut: refused, the
- * sender not closed). */
+ * rekey retired at the record's seq, beyond the rekey's cut: for
+ * store_apply_retired, which keeps it apart; the sender not closed).  A
+ * retired key is handed out only within the bounds of
+ * STORE_RETIRED_ARRIVALS_MAX; beyond them fail_res is STORE_FORMER (for a
+ * record the precheck says STORE_NEW or STORE_FORK of). */
 typedef struct {
     unsigned n;
     EVP_PKEY *key[STORE_REKEY_ALT_KEYS];
@@ -254,6 +268,16 @@ uint64_t store_apart_count(store *s);
  * nothing was written). */
 int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
                       char *err, size_t errlen);
+/* Records the caller verified under a key a decided rekey of their author
+ * retired, beyond its cut (store_verify_alt gave STORE_FORMER and the
+ * record verified; not a former member's beyond its own cut): kept apart,
+ * out of the log, within the bounds of STORE_RETIRED_ARRIVALS_MAX, in one
+ * write transaction; a membership record kept makes it derive again (it
+ * may unmake the decision: docs/DECISIONS.md 22).  results[i]: STORE_FORMER
+ * (kept apart, or refused past the bounds), STORE_DUP (held already), or
+ * STORE_GAP (no longer signed by a retired key here, a derivation since
+ * changed its author's keys: offer it again).  0, or -1 (nothing written). */
+int store_apply_retired(store *s, const proto_record *recs, size_t n, int *results, char *err, size_t errlen);
 /* store_apply_batch for records whose rules that depend on the record alone
  * the caller has checked (store_record_rules, or store_precheck_batch
  * without STORE_RULES_LATER): they are not run a second time; everything

@@ -723,6 +723,86 @@ int rekey_cut_get_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t *
     return found;
 }
 
+/* ---- records signed by a key a decided rekey retired ---- */
+
+static void rarr_name(const proto_id *id, char name[70])
+{
+    memcpy(name, "rarr:", 5);
+    proto_hex(id->b, 32, name + 5);
+}
+
+uint64_t retired_arrivals_txn(store *s, MDB_txn *txn, const proto_id *id)
+{
+    char name[70];
+    uint8_t b[8];
+    size_t l = sizeof b;
+    rarr_name(id, name);
+    return meta_get_txn(s, txn, name, b, &l) == 0 && l == 8 ? get_be64(b) : 0;
+}
+
+int retired_arrival_count_txn(store *s, MDB_txn *txn, const proto_id *id)
+{
+    char name[70];
+    uint8_t b[8];
+    rarr_name(id, name);
+    put_be64(b, retired_arrivals_txn(s, txn, id) + 1);
+    return meta_put_txn(s, txn, name, b, 8);
+}
+
+/* Whether r (hash h), beyond `cut` of a decided rekey of its author, is
+ * within what the store keeps apart of a retired key's records: the bounds
+ * of a former member's (DECISIONS 16) — STORE_FORMER_APART_SEQS seqs after
+ * the cut, STORE_APART_SEQ_VERSIONS versions of a seq (the lowest hashes),
+ * STORE_RETIRED_ARRIVALS_MAX versions of the author ever.  A version held
+ * apart already is within (a duplicate). */
+static int retired_within(store *s, MDB_txn *txn, const proto_record *r, uint64_t cut, const proto_id *h)
+{
+    int held = 0;
+    if (r->seq - cut > STORE_FORMER_APART_SEQS)
+        return 0;
+    if (apart_rank_txn(s, txn, &r->author, r->seq, h, &held) >= STORE_APART_SEQ_VERSIONS && !held)
+        return 0;
+    return held || retired_arrivals_txn(s, txn, &r->author) < STORE_RETIRED_ARRIVALS_MAX;
+}
+
+int retired_check_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h)
+{
+    MDB_cursor *c;
+    uint8_t kb[41];
+    int past = 0, ok = 0;
+    if (mdb_cursor_open(txn, s->rekey, &c))
+        return -1;
+    store_member *m = NULL;
+    memcpy(kb, r->author.b, 32);
+    kb[32] = 'c';
+    put_be64(kb + 33, 0);
+    MDB_val k = { 41, kb }, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), ret = 0;
+    for (; !ok && rc == 0 && k.mv_size == 41 && !memcmp(k.mv_data, kb, 33); rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t cut = get_be64((const uint8_t *)k.mv_data + 33);
+        if (r->seq <= cut)
+            break;   /* in cut order: none later is below r's seq */
+        if (!retired_within(s, txn, r, cut, h)) {
+            past = 1;
+            continue;
+        }
+        if (!m && (!(m = malloc(sizeof *m)) || member_get_txn(s, txn, &r->author, m))) {
+            ret = m ? 0 : -1;
+            break;
+        }
+        EVP_PKEY *key = key_of_member_at_txn(s, txn, m, cut);
+        ok = key && proto_record_verify(r, key, NULL, 0) == 0;
+        EVP_PKEY_free(key);
+    }
+    mdb_cursor_close(c);
+    free(m);
+    if (ret)
+        return ret;
+    /* no decided cut below it (a derivation since unmade it), or signed by
+     * none of the retired keys now: offered again, prechecked afresh */
+    return ok ? STORE_NEW : past ? STORE_FORMER : STORE_GAP;
+}
+
 int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_keys *out)
 {
     MDB_stat st;
@@ -737,7 +817,8 @@ int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_
     store_member *m = NULL;
     memcpy(kb, r->author.b, 32);
     MDB_val k = { 32, kb }, v;
-    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), ret = 0;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), ret = 0, hashed = 0, past = 0;
+    proto_id h;
     for (; rc == 0 && k.mv_size >= 41 && !memcmp(k.mv_data, r->author.b, 32) && out->n < STORE_REKEY_ALT_KEYS;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         const uint8_t *kd = k.mv_data;
@@ -747,7 +828,19 @@ int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_
         EVP_PKEY *key = NULL;
         int res;
         if (kd[32] == 'c') {
-            /* the key the member's own chain had at the cut: retired */
+            /* the key the member's own chain had at the cut: retired.  A
+             * record it signed is kept apart (store_apply_retired) within
+             * the bounds; beyond them the key is not handed out, so a flood
+             * costs no check under it, and such a record is refused as no
+             * forgery (fail_res), as a former member's past its bounds */
+            if (r->seq - cut <= STORE_FORMER_APART_SEQS && !hashed) {
+                proto_record_hash(r->raw, r->raw_len, &h);   /* not for the new key's log far beyond */
+                hashed = 1;
+            }
+            if (r->seq - cut > STORE_FORMER_APART_SEQS || !retired_within(s, txn, r, cut, &h)) {
+                past = 1;
+                continue;
+            }
             if (!m && (!(m = malloc(sizeof *m)) || member_get_txn(s, txn, &r->author, m))) {
                 ret = m ? 0 : -1;
                 break;
@@ -765,6 +858,8 @@ int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_
     }
     mdb_cursor_close(c);
     free(m);
+    if (past)
+        out->fail_res = STORE_FORMER;
     return ret;
 }
 

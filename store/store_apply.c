@@ -333,6 +333,8 @@ int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *
             if ((res[i] == STORE_NEW || res[i] == STORE_FORK || res[i] == STORE_GAP) &&
                 rekey_alt_keys_txn(s, txn, &recs[i], &alts[i]))
                 store_alt_keys_free(&alts[i]);   /* none: the record is judged by its key alone */
+            if (res[i] == STORE_GAP)
+                alts[i].fail_res = 0;   /* a new key's record behind a wrong guess of ingest's waits */
             if (apart)
                 alts[i].fail_res = STORE_FORMER;   /* refused, no forgery (store.h) */
         }
@@ -730,8 +732,43 @@ static size_t pre_mismatch(const proto_record *recs, const store_pre *pre, size_
     return n;
 }
 
+/* A record the caller verified under a key a decided rekey of its author
+ * retired, beyond that rekey's cut (store_apply_retired): kept apart as a
+ * former member's beyond its cut is (DECISIONS 16, 22), so that the store
+ * holds the versions one that took it before the decision holds (there it
+ * went apart when the decision re-judged the log), and the derivation
+ * reads it as it reads those. */
+static int retired_txn(store *s, MDB_txn *txn, const proto_record *r, batch_memo *bm)
+{
+    proto_id g, h;
+    if (kind_of(r->kind)->id == KIND_GENESIS || !memo_genesis(s, txn, bm, &g) || memcmp(&r->alliance, &g, 32))
+        return STORE_GAP;   /* not one: the precheck says what it is */
+    proto_record_hash(r->raw, r->raw_len, &h);
+    uint8_t kb[72];
+    memcpy(kb, r->author.b, 32);
+    put_be64(kb + 32, r->seq);
+    memcpy(kb + 40, h.b, 32);
+    MDB_val lk = { 40, kb }, vk = { 72, kb }, v;
+    if ((mdb_get(txn, s->log, &lk, &v) == 0 && v.mv_size == r->raw_len && !memcmp(v.mv_data, r->raw, r->raw_len)) ||
+        mdb_get(txn, s->forks, &vk, &v) == 0 || apart_holds_txn(s, txn, &r->author, r->seq, &h))
+        return STORE_DUP;
+    /* checked again in this transaction (the keys may have changed since
+     * the caller's check): one signature per version kept, within the
+     * budget */
+    int c = retired_check_txn(s, txn, r, &h);
+    if (c != STORE_NEW)
+        return c;
+    if (former_apart_put_txn(s, txn, r, &h) < 0 || retired_arrival_count_txn(s, txn, &r->author))
+        return -1;
+    /* it may count again in a what-if (a vote of a rekeyed voter, read when
+     * the decision that retired its key is weighed): derive again */
+    if (kind_has(r->kind, KIND_F_MEMBERSHIP))
+        s->member_dirty = 1;
+    return STORE_FORMER;
+}
+
 static int apply_batch(store *s, const proto_record *recs, const store_pre *pre, size_t n, int *results,
-                       int rules, char *err, size_t errlen)
+                       int rules, int retired, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc;
@@ -765,7 +802,8 @@ static int apply_batch(store *s, const proto_record *recs, const store_pre *pre,
             memo_close(&bm);
             memset(&bm, 0, sizeof bm);
         }
-        r = r ? -1 : apply_txn(s, txn, &recs[i], pre ? &pre[i] : NULL, rules, &bm, NULL, 0);
+        r = r ? -1 : retired ? retired_txn(s, txn, &recs[i], &bm)
+                             : apply_txn(s, txn, &recs[i], pre ? &pre[i] : NULL, rules, &bm, NULL, 0);
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
@@ -797,19 +835,24 @@ static int apply_batch(store *s, const proto_record *recs, const store_pre *pre,
 int store_apply_batch(store *s, const proto_record *recs, size_t n, int *results,
                       char *err, size_t errlen)
 {
-    return apply_batch(s, recs, NULL, n, results, 1, err, errlen);
+    return apply_batch(s, recs, NULL, n, results, 1, 0, err, errlen);
 }
 
 int store_apply_prechecked(store *s, const proto_record *recs, size_t n, int *results,
                            char *err, size_t errlen)
 {
-    return apply_batch(s, recs, NULL, n, results, 0, err, errlen);
+    return apply_batch(s, recs, NULL, n, results, 0, 0, err, errlen);
 }
 
 int store_apply_hashed(store *s, const proto_record *recs, const store_pre *pre, size_t n, int *results,
                        char *err, size_t errlen)
 {
-    return apply_batch(s, recs, pre, n, results, 0, err, errlen);
+    return apply_batch(s, recs, pre, n, results, 0, 0, err, errlen);
+}
+
+int store_apply_retired(store *s, const proto_record *recs, size_t n, int *results, char *err, size_t errlen)
+{
+    return apply_batch(s, recs, NULL, n, results, 0, 1, err, errlen);
 }
 
 void store_check_hashes(store *s, int on)

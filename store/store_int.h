@@ -606,7 +606,8 @@ int apart_holds_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq
  * emptied by rekey_arrival_clear_txn, which a replay calls before it
  * writes them again):
  *   a decided rekey of member at cut: its records after cut signed by the
- *   key in force at cut (the retired one) are refused (STORE_FORMER);
+ *   key in force at cut (the retired one) are kept apart within bounds,
+ *   else refused (STORE_FORMER);
  *   an open epoch of member at cut with a proposal of key spki: its records
  *   after cut verifying under spki wait (STORE_GAP).
  * 0 or -1. */
@@ -616,6 +617,17 @@ int rekey_alt_put_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t c
 int rekey_arrival_clear_txn(store *s, MDB_txn *txn);
 /* The highest decided cut of member: 0, 1 none, -1. */
 int rekey_cut_get_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t *cut);
+/* Records signed by a key a decided rekey retired, beyond its cut, kept
+ * apart on arrival (store_apply_retired): versions of author taken so far
+ * (meta rarr:ID, never dropped), and one more.  0 or -1. */
+uint64_t retired_arrivals_txn(store *s, MDB_txn *txn, const proto_id *id);
+int retired_arrival_count_txn(store *s, MDB_txn *txn, const proto_id *id);
+/* Whether r (hash h) verifies under a key a decided rekey of its author
+ * retired at a cut below r's seq, within the bounds of keeping it apart:
+ * STORE_NEW yes; STORE_FORMER beyond the bounds (no signature check under
+ * that key); STORE_GAP no decided cut below r's seq, or it verifies under
+ * none of the keys within the bounds; -1. */
+int retired_check_txn(store *s, MDB_txn *txn, const proto_record *r, const proto_id *h);
 /* The precheck's hook: r's alternative keys (store_alt_keys).  0 or -1. */
 int rekey_alt_keys_txn(store *s, MDB_txn *txn, const proto_record *r, store_alt_keys *out);
 

@@ -7,7 +7,8 @@ A record of a member signed by the key of a rekey this node has not
 decided yet waits like a gap: not stored, no "bad signature", the relay
 stays connected; once the rekey is decided the same record is taken.  A
 record signed by the key the rekey retired, after the rekey's cut, is
-refused without closing the relay that sent it."""
+refused from the log (kept apart, tests/unit/test_rekey.c) without closing
+the relay that sent it."""
 import os
 import re
 import subprocess
@@ -74,6 +75,7 @@ def test_new_key_waits_and_old_key_after_the_cut_is_refused(env):
     d.start()
     wait_until(lambda: refused(a, "rekey_cut") >= 1, 20 * SLOW, what="a to refuse the old key's record")
     assert "after the rekey's cut" in a.logtext()
+    assert "kept apart, out of its log" in a.logtext()
     assert established(a, d)
     assert "bad signature" not in a.logtext()
     assert not has_note(a, "thief", mid)

@@ -230,9 +230,9 @@ static void feed(store *s, const world *w, const size_t *idx, size_t n, size_t b
         size_t next[WMAX], nn = 0;
         for (size_t i = 0; i < nt; i += batch) {
             size_t bs = nt - i < batch ? nt - i : batch;
-            proto_record r[WMAX], ok[WMAX];
+            proto_record r[WMAX], ok[WMAX], ret[WMAX];
             int res[WMAX], ares[WMAX];
-            size_t okidx[WMAX], nok = 0;
+            size_t okidx[WMAX], nok = 0, retidx[WMAX], nret = 0;
             EVP_PKEY *keys[WMAX];
             store_alt_keys alts[WMAX];
             for (size_t k = 0; k < bs; k++)
@@ -240,12 +240,19 @@ static void feed(store *s, const world *w, const size_t *idx, size_t n, size_t b
                                                      sizeof err), 0);
             assert_int_equal(store_precheck_batch_alt(s, r, bs, res, keys, alts, 0, err, sizeof err), 0);
             for (size_t k = 0; k < bs; k++) {
-                int out = res[k];
+                int out = res[k], verified = 0;
                 if (out == STORE_NEW || out == STORE_FORK) {
-                    int v = store_verify_alt(&r[k], keys[k], &alts[k]);
+                    int v = store_verify_alt_ex(&r[k], keys[k], &alts[k], &verified);
                     out = v == STORE_NEW ? out : v < 0 ? STORE_GAP : v;
                     if (v == STORE_GAP && st)
                         st->gap_alt++;
+                    if (v == STORE_FORMER && verified) {
+                        /* under a key a decided rekey retired: kept apart
+                         * (store_apply_retired), as ingest does */
+                        ret[nret] = r[k];
+                        retidx[nret++] = todo[i + k];
+                        out = STORE_DUP;
+                    }
                 }
                 EVP_PKEY_free(keys[k]);
                 store_alt_keys_free(&alts[k]);
@@ -261,9 +268,8 @@ static void feed(store *s, const world *w, const size_t *idx, size_t n, size_t b
                     fail_msg("record %zu: %s", todo[i + k], store_result_str(out));
                 }
             }
-            if (!nok)
-                continue;
-            assert_int_equal(store_apply_batch(s, ok, nok, ares, err, sizeof err), 0);
+            if (nok)
+                assert_int_equal(store_apply_batch(s, ok, nok, ares, err, sizeof err), 0);
             for (size_t k = 0; k < nok; k++) {
                 if (ares[k] == STORE_NEW || ares[k] == STORE_FORK)
                     progress = 1;
@@ -274,6 +280,19 @@ static void feed(store *s, const world *w, const size_t *idx, size_t n, size_t b
                         st->former++;
                 } else if (ares[k] != STORE_DUP)
                     fail_msg("record %zu applied: %s", okidx[k], store_result_str(ares[k]));
+            }
+            /* after the batch, as ingest keeps them */
+            if (nret) {
+                assert_int_equal(store_apply_retired(s, ret, nret, ares, err, sizeof err), 0);
+                for (size_t k = 0; k < nret; k++)
+                    if (ares[k] == STORE_GAP)
+                        next[nn++] = retidx[k];
+                    else if (ares[k] == STORE_FORMER) {
+                        progress = 1;   /* kept: a derivation may have changed what waits */
+                        if (st)
+                            st->former++;
+                    } else if (ares[k] != STORE_DUP)
+                        fail_msg("record %zu kept apart: %s", retidx[k], store_result_str(ares[k]));
             }
         }
         memcpy(todo, next, nn * sizeof *todo);
@@ -544,7 +563,7 @@ static void one_vote_not_enough_two_complete(void **state)
     assert_int_equal(f.rk[0].cut, v);
     assert_int_equal(f.rk[0].nv, 2);
     assert_int_equal(f.rk[0].time, w.v[a].time_ms);   /* decided at A's vote */
-    /* X's restored node writes under K from v + 1; the old key is refused there */
+    /* X's restored node writes under K from v + 1; the old key's is kept apart there, out of the log */
     size_t kk = note_as(&w, X, K, v + 1, "x4", "4");
     size_t old = note_as(&w, X, X, v + 1, "x4", "old");
     feed_stats st = { 0 };
@@ -688,7 +707,7 @@ static void thief_in_order_and_votes_first(void **state)
     fprint f1, f2, f3;
     fingerprint(s1, &f1);
     assert_int_equal(f1.gen, 1);
-    /* the votes first, the thief's records after: refused */
+    /* the votes first, the thief's records after: kept apart, out of the log */
     size_t o[WMAX], n = 0;
     for (size_t i = 1; i < w.n; i++)
         if (w.v[i].author != P && !(w.v[i].author == X && w.v[i].key == X && w.v[i].seq > v))
@@ -1030,12 +1049,15 @@ static void race_feed(const world *w, const size_t *o, size_t n, size_t batch, u
 
 /* Orders of a race world (honest[0..nh): the honest votes, first A's):
  * the members' records up to X's cut, then the honest votes, then the
- * thief's; and world 389's, A's vote, then the thief's records, then the
+ * thief's; world 389's, A's vote, then the thief's records, then the
  * other honest votes (the thief's rekey of A is decided, then undone and
- * A's vote, set apart, counts again).  Not an order in which the
- * thief's rekey of A can be decided before A's vote is held: that node
- * refuses A's vote on arrival (DECISIONS 22, what remains). */
-static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_t v, int puppet_member, int same)
+ * A's vote, set apart, counts again); and with `late`, the thief's
+ * records, then the honest votes: the thief's rekey of A is decided before
+ * A's vote is held, and A's vote, signed by the key that decision retired
+ * after its cut, is kept apart on arrival (DECISIONS 22, class (ii)) — it
+ * was refused, and that store kept the thief's rekey of A. */
+static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_t v, int puppet_member, int same,
+                        int late)
 {
     size_t o[WMAX], n = 0, members = 0;
     fprint ref;
@@ -1043,11 +1065,11 @@ static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_
     /* the records up to the thief's first (X's beyond the cut, or P's) */
     for (size_t i = 1; i < w->n && !(w->v[i].author == X && w->v[i].seq > v) && w->v[i].author != P; i++)
         members = i;
-    for (int how = 0; how < 2; how++) {
+    for (int how = 0; how < (late ? 3 : 2); how++) {
         n = 0;
         for (size_t i = 1; i <= members; i++)
             o[n++] = i;
-        for (size_t j = 0; j < (how ? 1 : nh); j++)
+        for (size_t j = 0; j < (how == 2 ? 0 : how ? 1 : nh); j++)
             o[n++] = honest[j];
         for (size_t i = members + 1; i < w->n; i++) {
             size_t j = 0;
@@ -1056,10 +1078,12 @@ static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_
             if (j == nh)
                 o[n++] = i;
         }
-        for (size_t j = 1; how && j < nh; j++)
+        for (size_t j = how == 2 ? 0 : 1; how && j < nh; j++)
             o[n++] = honest[j];
         race_feed(w, o, n, 1, v, puppet_member, &ref, &have, same,
-                  how ? "A's vote, the thief's, the others" : "honest votes first");
+                  how == 2 ? "the thief's, then the honest votes"
+                  : how    ? "A's vote, the thief's, the others"
+                           : "honest votes first");
     }
 }
 
@@ -1086,7 +1110,7 @@ static void voter_race_puppet_beyond_cut(void **state)
     size_t honest[2];
     honest[0] = vote(&w, A, K, v, 0);
     honest[1] = vote(&w, F, K, v, 0);
-    race_orders(&w, honest, 2, v, 0, 1);
+    race_orders(&w, honest, 2, v, 0, 1, 1);
     world_free(&w);
 }
 
@@ -1115,11 +1139,12 @@ static void voter_race_puppet_below_cut(void **state)
     honest[0] = vote(&w, A, K, v, 0);
     honest[1] = vote(&w, B, K, v, 0);
     honest[2] = vote(&w, C, K, v, 0);
-    /* the store fed the honest votes first refuses the thief's vote on
-     * arrival, the other holds it apart: A is a candidate there only, and
-     * X's decision must still complete at B's vote in both (A's vote about
-     * X is read: two of A's voters do not vote from below their cuts) */
-    race_orders(&w, honest, 3, v, 1, 1);
+    /* the store fed the honest votes first keeps the thief's vote apart on
+     * arrival (it refused it before DECISIONS 22's class (ii) was cured),
+     * the others hold it apart once X is decided: X's decision must
+     * complete at B's vote in all (A's vote about X is read: two of A's
+     * voters do not vote from below their cuts) */
+    race_orders(&w, honest, 3, v, 1, 1, 1);
     world_free(&w);
 }
 
@@ -1507,6 +1532,148 @@ static void voter_expelled_by_thief_vote_apart(void **state)
     world_free(&w);
 }
 
+/* ---- a flood of records signed by a retired key ---- */
+
+typedef struct { uint8_t *b; size_t n; } blob;
+
+static blob sign_blob(const world *w, int author, int key, uint64_t seq, uint64_t time, const char *kind,
+                      const char *k, proto_body *body)
+{
+    char err[256];
+    blob b = { 0 };
+    if (proto_record_sign(&w->g, &ids[author].id, kind, k, seq, time, 0, body, ids[key].key, &b.b, &b.n, err,
+                          sizeof err))
+        fail_msg("sign: %s", err);
+    proto_body_free(body);
+    return b;
+}
+
+static int hash_desc(const void *a, const void *b)
+{
+    const blob *x = a, *y = b;
+    proto_id hx, hy;
+    proto_record_hash(x->b, x->n, &hx);
+    proto_record_hash(y->b, y->n, &hy);
+    return -memcmp(hx.b, hy.b, 32);
+}
+
+typedef struct { size_t handed, kept; } offer_stats;
+
+/* Offer one record the way ingest takes it: precheck, the signature under
+ * the key the store names and its alternatives, then the apply, or the
+ * keeping apart of a retired key's record.  The result, and in *os
+ * whether the precheck handed out a retired key for it. */
+static int offer(store *s, const blob *b, offer_stats *os)
+{
+    char err[256];
+    proto_record r;
+    int res, out, verified = 0;
+    EVP_PKEY *key = NULL;
+    store_alt_keys alt;
+    assert_int_equal(proto_record_decode(b->b, b->n, &r, err, sizeof err), 0);
+    assert_int_equal(store_precheck_batch_alt(s, &r, 1, &res, &key, &alt, 0, err, sizeof err), 0);
+    if (res != STORE_NEW && res != STORE_FORK) {
+        EVP_PKEY_free(key);
+        return res;
+    }
+    for (unsigned i = 0; i < alt.n; i++)
+        os->handed += alt.res[i] == STORE_FORMER;
+    int v = store_verify_alt_ex(&r, key, &alt, &verified);
+    EVP_PKEY_free(key);
+    store_alt_keys_free(&alt);
+    if (v == STORE_FORMER && verified) {
+        assert_int_equal(store_apply_retired(s, &r, 1, &out, err, sizeof err), 0);
+        os->kept += out == STORE_FORMER;
+        return out;
+    }
+    if (v != STORE_NEW)
+        return v < 0 ? v : v == STORE_FORMER ? -STORE_FORMER : v;   /* -STORE_FORMER: refused, no check */
+    assert_int_equal(store_apply_batch(s, &r, 1, &out, err, sizeof err), 0);
+    return out;
+}
+
+/* A thief holding X's old key, after X's rekey is decided at cut v, signs
+ * versions of X's seq v+1 (membership records: each kept makes the store
+ * derive again) and sends them in descending hash order, each lower than
+ * the two kept: the store keeps at most STORE_RETIRED_ARRIVALS_MAX of X's
+ * apart ever, and past that (or beyond STORE_FORMER_APART_SEQS seqs after
+ * the cut) the precheck hands the retired key out no more — no signature
+ * check under it, no derivation — and the record is refused as no
+ * forgery. */
+#define RFLOOD (STORE_RETIRED_ARRIVALS_MAX + 40)
+static void retired_flood_is_bounded(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    char hx[65];
+    uint64_t v = base3(&w);
+    vote(&w, F, K, v, 0);
+    vote(&w, A, K, v, 0);
+    store *s = fed_all(&w, 1, NULL);
+    expect_key(s, v + 1, K);
+    hexof(X, hx);
+    offer_stats os = { 0, 0 };
+    /* X's restored node writes under K up to 65 seqs past the cut */
+    for (uint64_t q = v + 1; q <= v + STORE_FORMER_APART_SEQS + 1; q++) {
+        blob b = sign_blob(&w, X, K, q, w.t + q, "note", "k", proto_body_new());
+        assert_int_equal(offer(s, &b, &os), STORE_NEW);   /* verified under K first */
+        free(b.b);
+    }
+    os.handed = 0;
+    /* the old key's after the cut: kept within STORE_FORMER_APART_SEQS seqs of
+     * it, refused with no check under it beyond */
+    blob in = sign_blob(&w, X, X, v + STORE_FORMER_APART_SEQS, w.t + 1, "note", "t", proto_body_new());
+    blob out = sign_blob(&w, X, X, v + STORE_FORMER_APART_SEQS + 1, w.t + 1, "note", "t", proto_body_new());
+    assert_int_equal(offer(s, &in, &os), STORE_FORMER);
+    assert_int_equal(os.handed, 1);
+    assert_int_equal(os.kept, 1);
+    assert_int_equal(offer(s, &in, &os), STORE_DUP);   /* held apart: a duplicate, no check */
+    assert_int_equal(offer(s, &out, &os), -STORE_FORMER);
+    assert_int_equal(os.handed, 1);
+    assert_int_equal(store_former_apart_count(s, &ids[X].id), 1);
+    blob *fl = calloc(RFLOOD, sizeof *fl);
+    assert_non_null(fl);
+    for (size_t i = 0; i < RFLOOD; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "198.51.100.%zu:%zu", i % 250 + 1, 7400 + i / 250);
+        proto_body *b = proto_body_new();
+        proto_body_str(b, "op", "address");
+        proto_body_str(b, "address", a);
+        fl[i] = sign_blob(&w, X, X, v + 1, w.t + 1, "member", hx, b);
+    }
+    qsort(fl, RFLOOD, sizeof *fl, hash_desc);
+    uint64_t rd0, rd1, fx;
+    store_member_stats(s, &rd0, &fx);
+    os.handed = os.kept = 0;
+    size_t refused = 0;
+    for (size_t i = 0; i < RFLOOD; i++) {
+        int r = offer(s, &fl[i], &os);
+        assert_true(r == STORE_FORMER || r == -STORE_FORMER);
+        refused += r == -STORE_FORMER;
+    }
+    store_member_stats(s, &rd1, &fx);
+    print_message("rederives for %u retired-key versions sent in descending hash order: %llu\n", RFLOOD,
+                  (unsigned long long)(rd1 - rd0));
+    /* the budget less the one kept above, then no key handed out */
+    assert_int_equal(os.handed, STORE_RETIRED_ARRIVALS_MAX - 1);
+    assert_int_equal(os.kept, STORE_RETIRED_ARRIVALS_MAX - 1);
+    assert_int_equal(refused, RFLOOD - (STORE_RETIRED_ARRIVALS_MAX - 1));
+    assert_true(rd1 - rd0 <= STORE_RETIRED_ARRIVALS_MAX);
+    assert_true(rd1 - rd0 >= STORE_APART_SEQ_VERSIONS);
+    assert_int_equal(store_former_apart_count(s, &ids[X].id), 1 + STORE_APART_SEQ_VERSIONS);
+    /* nothing of it in the log, the decision stands */
+    expect_key(s, v + 1, K);
+    assert_int_equal(signed_by_at(s, X, v + 1, K), 1);
+    assert_int_equal(store_vv_get(s, &ids[X].id), v + STORE_FORMER_APART_SEQS + 1);
+    for (size_t i = 0; i < RFLOOD; i++)
+        free(fl[i].b);
+    free(fl);
+    free(in.b);
+    free(out.b);
+    drop(s);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1530,6 +1697,7 @@ int main(void)
         cmocka_unit_test(former_beyond_cut_no_subject_version),
         cmocka_unit_test(note_filling_hole_before_apart_vote),
         cmocka_unit_test(voter_expelled_by_thief_vote_apart),
+        cmocka_unit_test(retired_flood_is_bounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

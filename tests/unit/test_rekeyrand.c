@@ -18,7 +18,9 @@
  * batchings, each batch taken the way daemon/ingest.c takes a peer's: in
  * (author, seq) order, store_precheck_batch, each signature checked under
  * the key the store names (or the one of its predecessor in the batch),
- * store_apply_prechecked with the verified ones; whatever was not taken
+ * store_apply_prechecked with the verified ones, then store_apply_retired
+ * with those that verified under a key a decided rekey retired (kept apart;
+ * REKEY_RETIRED=0: refused, as ingest did before); whatever was not taken
  * is offered again until a whole sweep takes nothing more.  Checked:
  *  (a) every store derives the same members, keys over time, cuts,
  *      policy, logs ((author, seq) -> hash) and digest;
@@ -879,7 +881,8 @@ static void sb_printf(sbuf *s, const char *fmt, ...)
  * close an honest sender.  O_BADSIG0: the same before the store holds any
  * rekey vote of its author (a new key's record is then a forgery to any
  * node: the design's own limit). */
-enum { O_BADSIG = 100, O_UNOFFERED = 101, O_ALTGAP = 102, O_ALTFORMER = 103, O_BADSIG0 = 104, O_CHAINWAIT = 105 };
+enum { O_BADSIG = 100, O_UNOFFERED = 101, O_ALTGAP = 102, O_ALTFORMER = 103, O_BADSIG0 = 104, O_CHAINWAIT = 105,
+       O_KEPT = 106 };
 
 static const char *outcome_str(int o)
 {
@@ -894,6 +897,8 @@ static const char *outcome_str(int o)
         return "altformer";
     if (o == O_CHAINWAIT)
         return "chainwait";
+    if (o == O_KEPT)
+        return "kept";
     if (o == O_UNOFFERED)
         return "-";
     return o >= 0 && o <= STORE_FORMER ? s[o] : "?";
@@ -921,6 +926,8 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
     int chain = !ch || atoi(ch);   /* REKEY_CHAIN=0: no predecessor's key (a node that does not chain) */
     const char *cw = getenv("REKEY_CHAINWAIT");
     int chain_wait = !cw || atoi(cw);   /* REKEY_CHAINWAIT=0: such a record is a forgery (ingest before) */
+    const char *rt = getenv("REKEY_RETIRED");
+    int retired = !rt || atoi(rt);   /* REKEY_RETIRED=0: a retired key's record is refused (ingest before) */
     sort_world = w;
     qsort(idx, n, sizeof *idx, idx_cmp);
     sort_world = NULL;
@@ -928,6 +935,9 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
     int *pc = calloc(n, sizeof *pc), *res = calloc(n, sizeof *res);
     EVP_PKEY **keys = calloc(n, sizeof *keys), **acck = calloc(n, sizeof *acck);
     size_t *acc = calloc(n, sizeof *acc), *api = calloc(n, sizeof *api), na = 0, nap = 0;
+    proto_record *kp = calloc(n, sizeof *kp);
+    size_t *kpi = calloc(n, sizeof *kpi), nkp = 0;
+    assert_true(kp && kpi);
     int *chained = calloc(n, sizeof *chained);
     assert_true(r && ap && pc && res && keys && acck && acc && api && chained);
     for (size_t i = 0; i < n; i++)
@@ -970,7 +980,19 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
 #ifdef STORE_REKEY_ALT_KEYS
         /* a record that takes its predecessor's key keeps the keys a rekey
          * brings for its own (author, seq): ingest's triage hands them on */
-        int v = acck[j] ? store_verify_alt(&r[i], acck[j], &alts[i]) : -1;
+        int verified = 0;
+        int v = acck[j] ? store_verify_alt_ex(&r[i], acck[j], &alts[i], &verified) : -1;
+        int fst = 0;
+        uint64_t fcut = 0;
+        if (v == STORE_FORMER && verified && retired &&
+            !(store_member_cut(s, &r[i].author, &fst, &fcut) == 0 && fst && r[i].seq > fcut)) {
+            /* under a key a decided rekey retired: kept apart after the
+             * batch (daemon/ingest.c, store_apply_retired) */
+            kp[nkp] = r[i];
+            kpi[nkp++] = i;
+            out[i] = O_ALTFORMER;
+            continue;
+        }
         if (v != STORE_NEW) {
             out[i] = v == STORE_GAP ? O_ALTGAP : v == STORE_FORMER ? O_ALTFORMER : O_BADSIG;
             /* one that took its predecessor's key waits as the gap the
@@ -997,6 +1019,12 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
         fail_msg("apply: %s", err);
     for (size_t j = 0; j < nap; j++)
         out[api[j]] = res[j];
+#ifdef STORE_RETIRED_ARRIVALS_MAX
+    if (nkp && store_apply_retired(s, kp, nkp, res, err, sizeof err))
+        fail_msg("apply_retired: %s", err);
+    for (size_t j = 0; j < nkp; j++)
+        out[kpi[j]] = res[j] == STORE_FORMER ? O_KEPT : res[j];
+#endif
     sb_printf(lg, " [");
     for (size_t i = 0; i < n; i++)
         sb_printf(lg, "%s%zu:%s", i ? " " : "", idx[i], outcome_str(out[i]));
@@ -1009,6 +1037,8 @@ static void take_batch(store *s, const world *w, size_t *idx, size_t n, int *out
     free(alts);
 #endif
     free(chained);
+    free(kp);
+    free(kpi);
     free(r);
     free(ap);
     free(pc);
@@ -1074,7 +1104,8 @@ static int deliver(store *s, const world *w, uint64_t *st, int *last, sbuf *lg, 
             take_batch(s, w, b, bs, out, lg);
             for (size_t k = 0; k < bs; k++) {
                 last[b[k]] = out[k];
-                progress |= out[k] == STORE_NEW || out[k] == STORE_FORK;
+                /* a record kept apart may change what is derived */
+                progress |= out[k] == STORE_NEW || out[k] == STORE_FORK || out[k] == O_KEPT;
                 *rejects += out[k] == STORE_REJECT;
                 if (out[k] == O_BADSIG && *badsig < 0)
                     *badsig = (int)b[k];
