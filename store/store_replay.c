@@ -407,6 +407,17 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, const arena *ar, 
         memcpy(ak + 40, m->ahash, 32);
         MDB_val akv = { 72, ak };
         int rc = mdb_get(txn, s->apart, &akv, &v);
+        if (rc == MDB_NOTFOUND) {
+            /* a round before this one re-judged its author's log (a
+             * decision's schedule, a former member's cut) and the version
+             * moved into the log: the list names the version held, not
+             * where it sat when collected (or the derivation would depend
+             * on the layout the round before left) */
+            proto_id h;
+            rc = mdb_get(txn, s->log, &k, &v);
+            if (rc == 0 && (proto_record_hash(v.mv_data, v.mv_size, &h), memcmp(h.b, m->ahash, 32)))
+                rc = MDB_NOTFOUND;
+        }
         if (rc)
             return rc == MDB_NOTFOUND ? 0 : -1;
     } else {
