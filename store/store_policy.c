@@ -337,6 +337,33 @@ static int read_logged_proposal(store *s, MDB_txn *txn, const proto_id *author, 
            read_proposal(&r, out, NULL, 0) ? -1 : 0;
 }
 
+/* The proposal version hash at (author, seq), wherever the store holds
+ * it: in the log, or apart (a round of the derivation before re-judged its
+ * author's log, or its author is a former member past its cut).  Reading
+ * the log alone made a replay depend on where the version sat, not on the
+ * versions held: the log may hold another version at that seq, or none. */
+static int read_held_proposal(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash,
+                              store_policy *out)
+{
+    uint8_t ak[72];
+    memcpy(ak, author->b, 32);
+    put_be64(ak + 32, seq);
+    memcpy(ak + 40, hash->b, 32);
+    MDB_val k = { 40, ak }, v;
+    proto_record r;
+    proto_id h;
+    if (mdb_get(txn, s->log, &k, &v) == 0) {
+        proto_record_hash(v.mv_data, v.mv_size, &h);
+        if (!memcmp(h.b, hash->b, 32))
+            return proto_record_decode_stored(v.mv_data, v.mv_size, &r, NULL, 0) || read_proposal(&r, out, NULL, 0)
+                       ? -1
+                       : 0;
+    }
+    k.mv_size = 72;
+    return mdb_get(txn, s->apart, &k, &v) || proto_record_decode_stored(v.mv_data, v.mv_size, &r, NULL, 0) ||
+           read_proposal(&r, out, NULL, 0) ? -1 : 0;
+}
+
 uint32_t policy_change_quorum(const store_policy *p, size_t active)
 {
     uint32_t q = p->expulsion;
@@ -571,8 +598,8 @@ static int into_force(store *s, MDB_txn *txn, policy_replay *p, pslot *sl, size_
     store_policy next;
     const proto_record *t = p->taking;
     if (t && !memcmp(&t->author, &sl->author, 32) && t->seq == sl->seq ? read_proposal(t, &next, NULL, 0)
-                                                                        : read_logged_proposal(s, txn, &sl->author,
-                                                                                               sl->seq, &next)) {
+                                                                        : read_held_proposal(s, txn, &sl->author,
+                                                                                             sl->seq, &sl->hash, &next)) {
         sl->done = 2;
         return 0;
     }

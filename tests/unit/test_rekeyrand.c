@@ -1774,6 +1774,12 @@ static const struct { uint64_t seed; const char *why; } regressions[] = {
     /* (d) a rederive's rounds left a former member's records beyond its
      * cut out of the list, but a rekey subject's log was read from the
      * versions held, cut and all (its address, its votes) */
+    /* (d) a round's end moved a version between the log and apart (a
+     * schedule's re-judging, a former member's cut): the next round read
+     * it where it sat before, found nothing, and it derived nothing (an
+     * expulsion; a policy proposal coming into force) */
+    { 3293, "a record moved apart<->log between rounds" },
+    { 3331, "a policy proposal read from the log alone" },
     { 604, "former cut in a rekey subject's log" },
     { 1552, "former cut in a rekey subject's log" },
     { 1559, "former cut in a rekey subject's log" },
