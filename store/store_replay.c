@@ -174,6 +174,12 @@ static int collect_kind(store *s, MDB_txn *txn, const char *kind, const proto_id
             memcpy(m->subj, r.author.b, 32);
         m->alt = -1;
         m->apart = 0;
+        /* the version's hash, as the ver index names it: a round that
+         * moves it apart leaves the log without it (replay_apply) */
+        if (v.mv_size == 32)
+            memcpy(m->ahash, v.mv_data, 32);
+        else
+            memset(m->ahash, 0, 32);
         int64_t cut = 0, gen = -1;
         m->cut = m->op == MEMBER_OP_REKEY && !proto_body_get_int(&r, "cut", &cut) && cut > 0 ? (uint64_t)cut : 0;
         m->gen = m->cut && !proto_body_get_int(&r, "gen", &gen) && gen >= 0 && gen <= UINT32_MAX ? (uint32_t)gen : 0;
@@ -422,6 +428,15 @@ static int replay_apply(store *s, MDB_txn *txn, const mref *m, const arena *ar, 
             return rc == MDB_NOTFOUND ? 0 : -1;
     } else {
         int rc = mdb_get(txn, s->log, &k, &v);
+        static const uint8_t zero[32];
+        if (rc == MDB_NOTFOUND && memcmp(m->ahash, zero, 32)) {
+            /* the other way: a round before moved it out of the log */
+            uint8_t ak[72];
+            memcpy(ak, m->key + 8, 40);
+            memcpy(ak + 40, m->ahash, 32);
+            MDB_val akv = { 72, ak };
+            rc = mdb_get(txn, s->apart, &akv, &v);
+        }
         if (rc)
             return rc == MDB_NOTFOUND ? 0 : -1;
     }
