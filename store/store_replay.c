@@ -1716,7 +1716,8 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
     if (!(l.v = malloc((full.n ? full.n : 1) * sizeof *l.v)) || !(next = malloc((full.n ? full.n : 1) * sizeof *next)) ||
         !(prev = malloc((full.n ? full.n : 1) * sizeof *prev)))
         goto out;
-    memcpy(l.v, full.v, full.n * sizeof *l.v);
+    if (full.n)
+        memcpy(l.v, full.v, full.n * sizeof *l.v);
     l.n = l.cap = full.n;
     /* Records of a former member beyond its cut derive nothing
      * (DECISIONS 16), but the cut is what the derivation derives: derive
@@ -1781,7 +1782,7 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         /* the same input again derives the same: done (the cuts matter to
          * a replay without rekeys only through the list) */
         if (o == l.n && !memcmp(next, l.v, o * sizeof *next) &&
-            (!rekeys || (nnclip == nclip && !memcmp(nclipv, clip, nclip * sizeof *clip))))
+            (!rekeys || (nnclip == nclip && (!nclip || !memcmp(nclipv, clip, nclip * sizeof *clip)))))
             break;
         memcpy(prev, l.v, l.n * sizeof *prev);
         nprev = l.n;
