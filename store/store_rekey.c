@@ -1020,8 +1020,8 @@ typedef struct {
 
 static void wput(wbuf *w, const void *p, size_t n)
 {
-    if (w->err)
-        return;
+    if (w->err || !n)
+        return;   /* nothing (an empty tail's buffer is NULL) */
     if (w->n + n > w->cap) {
         size_t nc = (w->n + n) * 2 + 64;
         uint8_t *nb = realloc(w->b, nc);
