@@ -725,28 +725,14 @@ int rekey_cut_get_txn(store *s, MDB_txn *txn, const proto_id *member, uint64_t *
 
 /* ---- records signed by a key a decided rekey retired ---- */
 
-static void rarr_name(const proto_id *id, char name[70])
-{
-    memcpy(name, "rarr:", 5);
-    proto_hex(id->b, 32, name + 5);
-}
-
 uint64_t retired_arrivals_txn(store *s, MDB_txn *txn, const proto_id *id)
 {
-    char name[70];
-    uint8_t b[8];
-    size_t l = sizeof b;
-    rarr_name(id, name);
-    return meta_get_txn(s, txn, name, b, &l) == 0 && l == 8 ? get_be64(b) : 0;
+    return arrivals_count_txn(s, txn, "rarr", id);
 }
 
 int retired_arrival_count_txn(store *s, MDB_txn *txn, const proto_id *id)
 {
-    char name[70];
-    uint8_t b[8];
-    rarr_name(id, name);
-    put_be64(b, retired_arrivals_txn(s, txn, id) + 1);
-    return meta_put_txn(s, txn, name, b, 8);
+    return arrivals_bump_txn(s, txn, "rarr", id);
 }
 
 /* Whether r (hash h), beyond `cut` of a decided rekey of its author, is

@@ -167,28 +167,41 @@ EVP_PKEY *former_key_txn(store *s, MDB_txn *txn, const proto_id *id, uint64_t se
 
 /* ---- a former member's records beyond its cut: kept apart ---- */
 
-static void farr_name(const proto_id *id, char name[70])
+/* meta "PFX:ID" (PFX four letters: farr, rarr), an author's versions
+ * taken apart under one of the arrival budgets */
+static void count_name(const char *pfx, const proto_id *id, char name[70])
 {
-    memcpy(name, "farr:", 5);
+    memcpy(name, pfx, 4);
+    name[4] = ':';
     proto_hex(id->b, 32, name + 5);
 }
 
-uint64_t former_arrivals_txn(store *s, MDB_txn *txn, const proto_id *id)
+uint64_t arrivals_count_txn(store *s, MDB_txn *txn, const char *pfx, const proto_id *id)
 {
     char name[70];
     uint8_t b[8];
     size_t l = sizeof b;
-    farr_name(id, name);
+    count_name(pfx, id, name);
     return meta_get_txn(s, txn, name, b, &l) == 0 && l == 8 ? get_be64(b) : 0;
+}
+
+int arrivals_bump_txn(store *s, MDB_txn *txn, const char *pfx, const proto_id *id)
+{
+    char name[70];
+    uint8_t b[8];
+    count_name(pfx, id, name);
+    put_be64(b, arrivals_count_txn(s, txn, pfx, id) + 1);
+    return meta_put_txn(s, txn, name, b, 8);
+}
+
+uint64_t former_arrivals_txn(store *s, MDB_txn *txn, const proto_id *id)
+{
+    return arrivals_count_txn(s, txn, "farr", id);
 }
 
 int former_arrival_count_txn(store *s, MDB_txn *txn, const proto_id *id)
 {
-    char name[70];
-    uint8_t b[8];
-    farr_name(id, name);
-    put_be64(b, former_arrivals_txn(s, txn, id) + 1);
-    return meta_put_txn(s, txn, name, b, 8);
+    return arrivals_bump_txn(s, txn, "farr", id);
 }
 
 int former_arrival_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t cut, EVP_PKEY **key, int *dup)
@@ -343,7 +356,7 @@ int former_settle_txn(store *s, MDB_txn *txn, int force, int *moved)
         /* and a departure later starts a new budget of arrivals, as on a
          * store that never saw this one */
         char an[70];
-        farr_name(&was.v[i].id, an);
+        count_name("farr", &was.v[i].id, an);
         MDB_val ak = { 69, an };
         int arc = rc && rc != MDB_NOTFOUND ? rc : mdb_del(txn, s->meta, &ak, NULL);
         rc = arc == MDB_NOTFOUND ? 0 : arc;

@@ -322,6 +322,10 @@ int former_any_txn(store *s, MDB_txn *txn);
 int former_arrival_txn(store *s, MDB_txn *txn, const proto_record *r, uint64_t cut, EVP_PKEY **key, int *dup);
 /* Versions of a former member's records taken apart so far (meta farr:ID),
  * and one more taken: STORE_FORMER_ARRIVALS_MAX.  0 or -1. */
+/* An author's count of versions taken apart under an arrival budget
+ * (meta "PFX:ID"; pfx "farr": a former member's, "rarr": a retired key's). */
+uint64_t arrivals_count_txn(store *s, MDB_txn *txn, const char *pfx, const proto_id *id);
+int arrivals_bump_txn(store *s, MDB_txn *txn, const char *pfx, const proto_id *id);
 uint64_t former_arrivals_txn(store *s, MDB_txn *txn, const proto_id *id);
 int former_arrival_count_txn(store *s, MDB_txn *txn, const proto_id *id);
 
