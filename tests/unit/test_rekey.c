@@ -431,6 +431,25 @@ static void fp_same(const fprint *a, const fprint *b, const char *how)
                      (unsigned long long)b->vv[i]);
 }
 
+/* s derives nothing new when it derives afresh, and holds what a store
+ * fed w's records in order holds; s is dropped. */
+static void rederived_and_in_order(const world *w, store *s)
+{
+    char err[256];
+    fprint f1, f2;
+    fingerprint(s, &f1);
+    int changed = 1;
+    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
+    assert_int_equal(changed, 0);
+    fingerprint(s, &f2);
+    fp_same(&f1, &f2, "rederived");
+    drop(s);
+    store *ref = fed_all(w, 1, NULL);
+    fingerprint(ref, &f2);
+    fp_same(&f1, &f2, "in order");
+    drop(ref);
+}
+
 /* The key that verifies X's record at seq is identity who's. */
 static void expect_key(store *s, uint64_t seq, int who)
 {
@@ -1262,7 +1281,6 @@ static void subject_voted_from_apart(void **state)
 {
     (void)state;
     world w = { 0 };
-    char err[256];
     uint64_t v = base3(&w);
     admit_as(&w, F, F, 0, B);   /* 4 members: quorum 2 */
     vote_about(&w, X, X, v + 1, A, KA, 1);
@@ -1285,18 +1303,7 @@ static void subject_voted_from_apart(void **state)
     assert_int_equal(store_member_rekeys(s, &ids[A].id, &gen, &open_a, NULL, NULL), 0);
     assert_int_equal(gen, 0);
     assert_int_equal(open_a, 1);   /* A's epoch, opened by X seq 4 */
-    fprint f1, f2;
-    fingerprint(s, &f1);
-    int changed = 1;
-    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
-    assert_int_equal(changed, 0);
-    fingerprint(s, &f2);
-    fp_same(&f1, &f2, "rederived");
-    drop(s);
-    store *ref = fed_all(&w, 1, NULL);
-    fingerprint(ref, &f2);
-    fp_same(&f1, &f2, "in order");
-    drop(ref);
+    rederived_and_in_order(&w, s);
     world_free(&w);
 }
 
@@ -1367,6 +1374,7 @@ static const char *address_of(store *s, int who, char out[256])
     memcpy(out, m.address, 256);
     return out;
 }
+
 
 /* X is expelled at cut 5 (F and A held 5) while two votes name the rekey
  * cut 4 (for two keys: nothing completes), so X's log beyond 4 is read as
@@ -1441,7 +1449,6 @@ static void note_filling_hole_before_apart_vote(void **state)
     (void)state;
     for (uint64_t held = 3; held <= 4; held++) {
         world w = { 0 };
-        char err[256];
         found(&w);
         admit_as(&w, F, F, 0, A);
         admit_as(&w, F, F, 0, B);
@@ -1466,18 +1473,7 @@ static void note_filling_hole_before_apart_vote(void **state)
         assert_int_equal(status_of(s, B), STORE_MEMBER_ACTIVE);
         assert_int_equal(status_of(s, C), STORE_MEMBER_EXPELLED);
         assert_int_equal(store_vv_get(s, &ids[B].id), 5);   /* B a member again: its log whole */
-        fprint f1, f2;
-        fingerprint(s, &f1);
-        int changed = 1;
-        assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
-        assert_int_equal(changed, 0);
-        fingerprint(s, &f2);
-        fp_same(&f1, &f2, "rederived");
-        store *ref = fed_all(&w, 1, NULL);
-        fingerprint(ref, &f2);
-        fp_same(&f1, &f2, "in order");
-        drop(ref);
-        drop(s);
+        rederived_and_in_order(&w, s);
         world_free(&w);
     }
 }
@@ -1495,7 +1491,6 @@ static void voter_expelled_by_thief_vote_apart(void **state)
 {
     (void)state;
     world w = { 0 };
-    char err[256];
     uint64_t v = base3(&w);
     admit_as(&w, F, F, 0, B);
     note_as(&w, B, B, 0, "b1", "1");
@@ -1517,18 +1512,7 @@ static void voter_expelled_by_thief_vote_apart(void **state)
     expect_key(s, v + 1, K);          /* decided at once */
     assert_int_equal(status_of(s, B), STORE_MEMBER_ACTIVE);
     assert_int_equal(status_of(s, P), -1);   /* never a member */
-    fprint f1, f2;
-    fingerprint(s, &f1);
-    int changed = 1;
-    assert_int_equal(store_member_rederive(s, &changed, err, sizeof err), 0);
-    assert_int_equal(changed, 0);
-    fingerprint(s, &f2);
-    fp_same(&f1, &f2, "rederived");
-    drop(s);
-    store *ref = fed_all(&w, 1, NULL);
-    fingerprint(ref, &f2);
-    fp_same(&f1, &f2, "in order");
-    drop(ref);
+    rederived_and_in_order(&w, s);
     world_free(&w);
 }
 
