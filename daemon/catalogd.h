@@ -60,8 +60,9 @@ enum catalogd_record_refusal {
     RECORD_REKEY_WAIT,           /* signed by a key of a rekey not decided here yet:
                                   * set aside as a gap, the connection stays */
     RECORD_CHAIN_WAIT,           /* a gap that took its predecessor's key in triage and
-                                  * did not verify under it: set aside as the gap it
-                                  * is, judged again once the predecessor is stored */
+                                  * did not verify under it, or one past its author's
+                                  * log end not signed by the key a rekey retired: set
+                                  * aside as the gap it is, judged again later */
     RECORD_REFUSALS
 };
 

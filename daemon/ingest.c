@@ -76,6 +76,9 @@ typedef struct {
     int unverified;           /* alt_res is the precheck's fail_res: no key verified it */
     int chained;              /* the store said gap: it took its predecessor's key
                                * (in this batch, or the job before), a guess */
+    int keyless;              /* the store said gap, past its author's log end:
+                               * verified under a rekey's keys alone (store.h,
+                               * store_alt_keys past_end), key NULL */
 } vitem;
 
 /* key: the key of the author's next seq — borrowed from it[], or owned
@@ -425,11 +428,22 @@ static void verify_done(uv_work_t *w, int status)
     proto_record *ret = NULL;
     size_t nret = 0;
     for (size_t i = 0; i < j->n; i++) {
+        if (j->it[i].alt_res == STORE_GAP && j->it[i].keyless && j->it[i].unverified &&
+            ++p->former_unverified > NODE_FORMER_UNVERIFIED_MAX) {
+            /* past its author's log end and signed by no key it may have:
+             * past what an honest relay may hold, as below */
+            d->counters.verify_failures++;
+            if (!bad) {
+                badr = j->r[i];
+                bad = &badr;
+            }
+            continue;
+        }
         if (j->it[i].alt_res == STORE_GAP) {
-            /* the new key of a rekey this node has not derived yet: it
-             * waits like a gap, and is checked again when its author's
-             * keys change (the decision arrived) */
-            d->counters.records_refused[RECORD_REKEY_WAIT]++;
+            /* the new key of a rekey this node has not derived yet, or a
+             * record past its author's log end (keyless): it waits like a
+             * gap, and is checked again when its author changes */
+            d->counters.records_refused[j->it[i].keyless ? RECORD_CHAIN_WAIT : RECORD_REKEY_WAIT]++;
             if (p->state == PEER_ESTABLISHED)
                 defer_rec(g, &j->r[i], STORE_GAP, &avc);
             continue;
@@ -786,7 +800,8 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
         int pc = pcs[i];
         EVP_PKEY *rk = NULL;   /* the key a predecessor in this batch rotates to */
         keys[i] = NULL;
-        if (pc == STORE_GAP && j->n && !memcmp(&j->r[j->n - 1].author, &r->author, 32) &&
+        int keyless = 0;
+        if (pc == STORE_GAP && j->n && j->it[j->n - 1].key && !memcmp(&j->r[j->n - 1].author, &r->author, 32) &&
             j->r[j->n - 1].seq + 1 == r->seq && !kind_has(r->kind, KIND_F_NO_CHAIN) &&
             !(rk = store_rotate_key(&j->r[j->n - 1]))) {
             /* its predecessor is in this batch: same author, same key (not
@@ -800,13 +815,22 @@ static vjob *triage(peer *p, uint8_t *frame, size_t framecap, const uint8_t **ra
             pc = STORE_NEW;
             k = prev_tail_key(p->ing->prev, r);
             EVP_PKEY_up_ref(k);
+        } else if (pc == STORE_GAP && alts && alts[i].past_end) {
+            /* past its author's log end, the key a decided rekey retired
+             * handed out: under it, kept apart (as the store that took it
+             * before the decision holds it); under the key in force, or
+             * none, it waits as the gap it is */
+            pc = STORE_NEW;
+            alts[i].fail_res = STORE_GAP;
+            keyless = 1;
         }
         EVP_PKEY_free(rk);
         if (pc == STORE_NEW || pc == STORE_FORK) {
             if (j->n != i)
                 j->r[j->n] = *r;   /* j->n < i: a record looked at already */
             j->it[j->n].key = k;
-            j->it[j->n].chained = pcs[i] == STORE_GAP;
+            j->it[j->n].chained = pcs[i] == STORE_GAP && !keyless;
+            j->it[j->n].keyless = keyless;
             if (alts && (alts[i].n || alts[i].fail_res) && (j->it[j->n].alt = malloc(sizeof *alts))) {
                 *j->it[j->n].alt = alts[i];
                 alts[i].n = 0;

@@ -232,11 +232,23 @@ typedef struct {
      * does not hold is refused, and the honest relay that sent it is not
      * closed, docs/DECISIONS.md 16) */
     int fail_res;
+    /* the record is STORE_GAP, two seqs or more past its author's log end,
+     * and the key a decided rekey retired at its seq is among key[] (and,
+     * when a slot was free, the key in force at its seq, res STORE_GAP): a
+     * caller with no predecessor's key for it may verify it under key[]
+     * alone, with fail_res set to STORE_GAP — under the retired key it is
+     * for store_apply_retired, kept apart as the store that took it before
+     * the decision holds it; under any other it waits as the gap it is */
+    int past_end;
 } store_alt_keys;
 /* store_precheck_batch, and for every record whose result is STORE_NEW,
  * STORE_FORK or STORE_GAP (which the caller may take as NEW when its
  * predecessor is in the batch) its alternative keys in alts[i] (alts may
- * be NULL: none are looked up; alts[i].n is 0 for the other results). */
+ * be NULL: none are looked up; alts[i].n is 0 for the other results).
+ * A record two seqs or more past its author's log end for which the key
+ * a decided rekey retired is handed out is STORE_GAP with past_end set
+ * (see store_alt_keys).
+ */
 int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
                              store_alt_keys *alts, unsigned flags, char *err, size_t errlen);
 void store_alt_keys_free(store_alt_keys *a);

@@ -637,6 +637,63 @@ int log_rejudge_author_txn(store *s, MDB_txn *txn, const proto_id *author, uint6
     return apart_bound(s, txn, author);
 }
 
+int apart_other_valid_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *h)
+{
+    if (!apart_any_txn(s, txn))
+        return 0;   /* the usual case */
+    vlist l = { 0 };
+    if (collect_db(txn, s->apart, author, seq, VERSION_APART, &l)) {
+        vlist_free(&l);
+        return -1;
+    }
+    int found = 0;
+    EVP_PKEY *key = NULL;
+    for (size_t i = 0; i < l.n && !found; i++) {
+        if (!l.v[i].ok || !memcmp(l.v[i].hash.b, h->b, 32))
+            continue;
+        if (!key && !(key = own_key(s, txn, author, seq)))
+            break;
+        found = proto_record_verify(&l.v[i].r, key, NULL, 0) == 0;
+    }
+    EVP_PKEY_free(key);
+    vlist_free(&l);
+    return found;
+}
+
+int rejudge_note(store *s, const proto_id *author, uint64_t seq)
+{
+    for (size_t i = 0; i < s->nrj; i++)
+        if (!memcmp(&s->rj[i].author, author, 32)) {
+            if (seq < s->rj[i].seq)
+                s->rj[i].seq = seq;
+            return 0;
+        }
+    if (s->nrj == s->caprj) {
+        size_t nc = s->caprj ? s->caprj * 2 : 4;
+        void *nv = realloc(s->rj, nc * sizeof *s->rj);
+        if (!nv)
+            return -1;
+        s->rj = nv;
+        s->caprj = nc;
+    }
+    s->rj[s->nrj].author = *author;
+    s->rj[s->nrj++].seq = seq;
+    return 0;
+}
+
+int rejudge_pending_txn(store *s, MDB_txn *txn)
+{
+    int ret = 0;
+    for (size_t i = 0; i < s->nrj && !ret; i++) {
+        int ch = 0;
+        ret = log_rejudge_author_txn(s, txn, &s->rj[i].author, s->rj[i].seq, NULL, NULL, &ch);
+        if (ch)
+            s->member_dirty = 1;   /* the derivation reads the versions again */
+    }
+    s->nrj = 0;
+    return ret;
+}
+
 uint64_t store_log_rewrites(store *s)
 {
     return s->log_rewrites;

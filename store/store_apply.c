@@ -311,6 +311,15 @@ int store_precheck_batch(store *s, const proto_record *recs, size_t n, int *res,
     return store_precheck_batch_alt(s, recs, n, res, keys, NULL, flags, err, errlen);
 }
 
+/* Whether a's keys include one a decided rekey retired (kept apart). */
+static int retired_alt(const store_alt_keys *a)
+{
+    for (unsigned i = 0; i < a->n; i++)
+        if (a->res[i] == STORE_FORMER)
+            return 1;
+    return 0;
+}
+
 int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *res, EVP_PKEY **keys,
                              store_alt_keys *alts, unsigned flags, char *err, size_t errlen)
 {
@@ -335,6 +344,27 @@ int store_precheck_batch_alt(store *s, const proto_record *recs, size_t n, int *
                 store_alt_keys_free(&alts[i]);   /* none: the record is judged by its key alone */
             if (res[i] == STORE_GAP)
                 alts[i].fail_res = 0;   /* a new key's record behind a wrong guess of ingest's waits */
+            alts[i].past_end = 0;
+            if (res[i] == STORE_GAP && recs[i].seq > memo_vv(s, txn, &bm, &recs[i].author) + 1 &&
+                retired_alt(&alts[i])) {
+                /* Beyond the log's end and beyond a decided rekey's cut:
+                 * signed by the key that rekey retired, it is kept apart
+                 * (store_apply_retired) whatever the log's end, as a former
+                 * member's beyond its cut is; signed by the key in force,
+                 * it waits as the gap it is.  Without this a store whose
+                 * log stopped at the cut (the next seq kept apart on
+                 * arrival) never held the seqs after it, which a store
+                 * that took them before the decision holds apart, and the
+                 * two derived different rekeys from the votes among them
+                 * (random world 4154, DECISIONS 22). */
+                alts[i].past_end = 1;
+                EVP_PKEY *k = alts[i].n < STORE_REKEY_ALT_KEYS ? key_at_txn(s, txn, &recs[i].author, recs[i].seq)
+                                                                : NULL;
+                if (k) {
+                    alts[i].key[alts[i].n] = k;
+                    alts[i].res[alts[i].n++] = STORE_GAP;
+                }
+            }
             if (apart)
                 alts[i].fail_res = STORE_FORMER;   /* refused, no forgery (store.h) */
         }
@@ -705,6 +735,17 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_
     author_changed(s, &r->author);   /* its vector entry moved */
     if (fill_before_apart(s, txn, r))
         return -1;
+    /* Another version of this seq, valid here, waits apart (a retired
+     * key's record kept past the log's end, its rekey since undone): the
+     * log takes the lowest hash and the others are fork evidence, as a
+     * re-judge and a fork's arrival leave them, or a store that held the
+     * two in the other order holds other versions where (random worlds
+     * 386, 770).  Judged right after this record (the caller). */
+    {
+        int other = apart_other_valid_txn(s, txn, &r->author, r->seq, &h);
+        if (other < 0 || (other && rejudge_note(s, &r->author, r->seq)))
+            return -1;
+    }
     if (run) {
         bm->have = r->seq;
         memcpy(bm->chain, chain, 32);
@@ -761,9 +802,21 @@ static int retired_txn(store *s, MDB_txn *txn, const proto_record *r, batch_memo
     if (former_apart_put_txn(s, txn, r, &h) < 0 || retired_arrival_count_txn(s, txn, &r->author))
         return -1;
     /* it may count again in a what-if (a vote of a rekeyed voter, read when
-     * the decision that retired its key is weighed): derive again */
-    if (kind_has(r->kind, KIND_F_MEMBERSHIP))
+     * the decision that retired its key is weighed): derive again.  So may
+     * the membership records apart after it, which the replay reads only
+     * up to the first seq with no version (rekey_subject_log): one that
+     * fills the hole before them makes them read (random world 4154: a
+     * note at the seq after the cut, arriving after the rekey vote behind
+     * it), as fill_before_apart does for a former member's */
+    if (kind_has(r->kind, KIND_F_MEMBERSHIP)) {
         s->member_dirty = 1;
+    } else if (!s->member_dirty) {
+        int m = apart_run_txn(s, txn, &r->author, r->seq + 1, STORE_FORMER_APART_SEQS, run_membership, NULL);
+        if (m < 0)
+            return -1;
+        if (m)
+            s->member_dirty = 1;
+    }
     return STORE_FORMER;
 }
 
@@ -786,6 +839,7 @@ static int apply_batch(store *s, const proto_record *recs, const store_pre *pre,
     s->member_dirty = 0;
     s->rk_moved_n = 0;
     s->rk_moved_all = 0;
+    s->nrj = 0;
     member_closure_begin(s, txn);
     for (size_t i = 0; i < n; i++) {
         /* a record before this one marked the membership for a replay: do
@@ -804,6 +858,15 @@ static int apply_batch(store *s, const proto_record *recs, const store_pre *pre,
         }
         r = r ? -1 : retired ? retired_txn(s, txn, &recs[i], &bm)
                              : apply_txn(s, txn, &recs[i], pre ? &pre[i] : NULL, rules, &bm, NULL, 0);
+        if (r >= 0 && s->nrj) {
+            /* the log just taken is judged again now, so the records after
+             * it in the batch are checked against the log a store taking
+             * them in the next batch holds; the memo is read again */
+            memo_close(&bm);
+            memset(&bm, 0, sizeof bm);
+            if (rejudge_pending_txn(s, txn))
+                r = -1;
+        }
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
@@ -1018,8 +1081,9 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
     s->member_dirty = 0;
     s->rk_moved_n = 0;
     s->rk_moved_all = 0;
+    s->nrj = 0;
     for (size_t i = 0; i < n; i++) {
-        if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
+        if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen) || rejudge_pending_txn(s, txn)) {
             mdb_txn_abort(txn);
             cache_clear(s);
             for (size_t k = 0; k < n; k++) {

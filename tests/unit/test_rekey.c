@@ -241,6 +241,12 @@ static void feed(store *s, const world *w, const size_t *idx, size_t n, size_t b
             assert_int_equal(store_precheck_batch_alt(s, r, bs, res, keys, alts, 0, err, sizeof err), 0);
             for (size_t k = 0; k < bs; k++) {
                 int out = res[k], verified = 0;
+                if (out == STORE_GAP && alts[k].past_end) {
+                    /* past its author's log end: under the rekey's keys
+                     * alone, as ingest's triage takes it (store.h) */
+                    out = STORE_NEW;
+                    alts[k].fail_res = STORE_GAP;
+                }
                 if (out == STORE_NEW || out == STORE_FORK) {
                     int v = store_verify_alt_ex(&r[k], keys[k], &alts[k], &verified);
                     out = v == STORE_NEW ? out : v < 0 ? STORE_GAP : v;
@@ -1516,6 +1522,55 @@ static void voter_expelled_by_thief_vote_apart(void **state)
     world_free(&w);
 }
 
+/* World 4154's shape.  The thief holding X's old key admits P beyond X's
+ * cut and, with P, rekeys A from cut 1; A's records after that cut (a
+ * note, then its vote about X) reach the store only after the thief's
+ * rekey of A is decided there, and the vote first.  Held, A's vote is X's
+ * second voter: X's rekey is decided, P is no member and A's rekey undone
+ * — what a store that took A's records before the thief's holds.  Before,
+ * A's vote, two seqs past A's log end, waited as a gap for ever (the log
+ * does not grow through A's note, kept apart), and once it was kept, A's
+ * note arriving after it made the store derive nothing: the replay reads
+ * A's versions only up to the first seq with none. */
+static void retired_run_beyond_log_end(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    found(&w);
+    admit_as(&w, F, F, 0, X);
+    admit_as(&w, F, F, 0, A);
+    note_as(&w, X, X, 0, "x1", "1");
+    note_as(&w, X, X, 0, "x2", "2");
+    note_as(&w, A, A, 0, "a1", "1");
+    uint64_t v = 2;
+    size_t fv = vote(&w, F, K, v, 0);
+    admit_as(&w, X, X, v + 1, P);
+    vote_about(&w, X, X, v + 2, A, KA, 1);
+    vote_about(&w, P, P, 0, A, KA, 1);
+    size_t a2 = note_as(&w, A, A, 0, "a2", "2");
+    size_t a3 = vote(&w, A, K, v, 0);
+    size_t o[WMAX], n = 0;
+    for (size_t i = 1; i < w.n; i++)
+        if (i != a2 && i != a3 && i != fv)
+            o[n++] = i;
+    o[n++] = fv;
+    store *s = fed(&w, o, n, 1, NULL);
+    expect_key_of(s, A, 2, KA);   /* the thief's rekey of A, decided */
+    assert_int_equal(status_of(s, P), STORE_MEMBER_ACTIVE);
+    feed_stats st = { 0 };
+    feed(s, &w, &a3, 1, 1, &st);
+    assert_int_equal(st.former, 1);   /* kept apart, past A's log end */
+    expect_key_of(s, A, 2, KA);       /* not read yet: A's seq 2 is not held */
+    feed(s, &w, &a2, 1, 1, &st);
+    assert_int_equal(st.former, 2);
+    expect_key(s, v + 1, K);          /* A's vote read: X's rekey decided */
+    expect_key_of(s, A, 2, A);
+    assert_int_equal(status_of(s, P), -1);
+    assert_int_equal(store_vv_get(s, &ids[A].id), 3);   /* A's log whole again */
+    rederived_and_in_order(&w, s);
+    world_free(&w);
+}
+
 /* ---- a flood of records signed by a retired key ---- */
 
 typedef struct { uint8_t *b; size_t n; } blob;
@@ -1556,8 +1611,13 @@ static int offer(store *s, const blob *b, offer_stats *os)
     store_alt_keys alt;
     assert_int_equal(proto_record_decode(b->b, b->n, &r, err, sizeof err), 0);
     assert_int_equal(store_precheck_batch_alt(s, &r, 1, &res, &key, &alt, 0, err, sizeof err), 0);
+    if (res == STORE_GAP && alt.past_end) {
+        res = STORE_NEW;   /* past its author's log end: under the rekey's keys alone (store.h) */
+        alt.fail_res = STORE_GAP;
+    }
     if (res != STORE_NEW && res != STORE_FORK) {
         EVP_PKEY_free(key);
+        store_alt_keys_free(&alt);
         return res;
     }
     for (unsigned i = 0; i < alt.n; i++)
@@ -1681,6 +1741,7 @@ int main(void)
         cmocka_unit_test(former_beyond_cut_no_subject_version),
         cmocka_unit_test(note_filling_hole_before_apart_vote),
         cmocka_unit_test(voter_expelled_by_thief_vote_apart),
+        cmocka_unit_test(retired_run_beyond_log_end),
         cmocka_unit_test(retired_flood_is_bounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
