@@ -502,6 +502,13 @@ int rekey_replay_failed(const rekey_replay *rr);
  * candidate beyond its lowest cut, before its earliest completion).  0, 1
  * past the end. */
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
+/* The votes R holds whose author R leaves no member at all, nor a former
+ * one (pending, or never admitted): dropped from what names candidates.
+ * Such an author's records are refused on arrival by a store that does
+ * not hold them, and kept in the log by one that took them while the
+ * author was a member (DECISIONS 22, a puppet's records): counting them
+ * made the two name different candidates (random world 5896).  0. */
+int rekey_replay_prune_held(store *s, MDB_txn *txn, rekey_replay *rr);
 /* Make d, begun as D(x, ...), read every other candidate Y of R's round
  * (its lowest cut named by two distinct voters among r's votes) up to that
  * cut, and Y's rekey votes beyond it unless two of Y's voters vote from

@@ -899,6 +899,21 @@ static int cand_clean(const rekey_replay *r, const rk_subj *e, uint64_t c)
     return n >= STORE_REKEY_VOTERS_MIN;
 }
 
+int rekey_replay_prune_held(store *s, MDB_txn *txn, rekey_replay *rr)
+{
+    for (size_t j = 0; j < rr->n; j++) {
+        rk_subj *e = &rr->subj[j];
+        size_t o = 0;
+        for (size_t h = 0; h < e->nheld; h++) {
+            int st = -1;
+            if (member_status_txn(s, txn, &e->held[h].voter, &st) == 0 && st != STORE_MEMBER_PENDING)
+                e->held[o++] = e->held[h];
+        }
+        e->nheld = o;
+    }
+    return 0;
+}
+
 int rekey_replay_whatif(rekey_replay *d, const rekey_replay *r, const proto_id *x)
 {
     for (size_t j = 0; r && j < r->n; j++) {

@@ -1586,7 +1586,7 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
             rekey_replay_free(rr);
             break;
         }
-        if (replay_once(s, c1, base, rr, 0) || rekey_replay_failed(rr)) {
+        if (replay_once(s, c1, base, rr, 0) || rekey_replay_failed(rr) || rekey_replay_prune_held(s, c1, rr)) {
             mdb_txn_abort(c1);
             rekey_replay_free(rr);
             break;
@@ -1747,7 +1747,16 @@ int member_rederive_txn(store *s, MDB_txn *txn, int *changed)
         if (rekeys ? rekey_decide(s, txn, &l)
                    : (replay_once(s, txn, &l, NULL, added == 0) || rekey_replay_end(s, txn, NULL)))
             goto out;
-        int gone = 0;   /* a leave or an expulsion in the input: a former member may hold more */
+        /* a leave or an expulsion in the input: a former member may hold
+         * more.  With rekeys, a subject's log is read from the versions
+         * held, not from the list (the list has only the log's and the run
+         * after it): a departure among them — a thief's expulsion in the
+         * log on one store, apart below the log's end on another, once a
+         * decision took it out — counts without being in the list, so the
+         * cuts are looked at whatever the list holds (computing the next
+         * input costs a walk of the list; it derives again only if the
+         * input changes) (random world 6218, property (d)) */
+        int gone = rekeys;
         for (size_t i = 0; i < full.n && !gone; i++)
             gone = full.v[i].op == MEMBER_OP_LEAVE || full.v[i].op == MEMBER_OP_EXPEL;
         if (!gone || round + 1 >= STORE_FORMER_ROUNDS)

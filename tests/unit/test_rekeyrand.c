@@ -1809,6 +1809,13 @@ static const struct { uint64_t seed; const char *why; } regressions[] = {
      * hash where a store that took the two as a fork kept the lower */
     { 386, "a lower valid version apart when the log reached its seq" },
     { 770, "a lower valid version apart when the log reached its seq" },
+    /* (d) a thief's expulsion in a rekey subject's log on one store, apart
+     * below its log's end on another: the rounds that look at the former
+     * members' cuts ran only when the list (the log's) held a departure */
+    { 6218, "a departure among a rekey subject's versions only" },
+    /* (a) a puppet's vote in the log of the store that took it while the
+     * puppet was a member, refused by the other: candidacy counted it */
+    { 5896, "a pending author's vote naming a candidate" },
 };
 
 static void regression_worlds(void **state)
