@@ -497,18 +497,23 @@ int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter
 int rekey_replay_failed(const rekey_replay *rr);
 /* The candidates this replay ended with: i-th one's subject X and cut c
  * (votes of X's epoch g(X) naming c from two distinct members held,
- * whatever their standing), and whether the what-if derivation D(X, c)
+ * whatever their standing; the other candidates a what-if cuts leave out
+ * the votes rekey_replay_standing marks), and whether the what-if derivation D(X, c)
  * must be run (else R is D: R took no record of X beyond c, nor of another
  * candidate beyond its lowest cut, before its earliest completion).  0, 1
  * past the end. */
 int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *cut, int *need_d);
-/* The votes R holds whose author R leaves no member at all, nor a former
- * one (pending, or never admitted): dropped from what names candidates.
- * Such an author's records are refused on arrival by a store that does
- * not hold them, and kept in the log by one that took them while the
- * author was a member (DECISIONS 22, a puppet's records): counting them
- * made the two name different candidates (random world 5896).  0. */
-int rekey_replay_prune_held(store *s, MDB_txn *txn, rekey_replay *rr);
+/* Which votes R holds name their subject as another subject's other
+ * candidate (the what-ifs' cuts, DECISIONS 22): not one whose author R
+ * leaves pending or never admits.  Such an author's records are refused
+ * on arrival by a store that does not hold them and stay in the log of
+ * one that took them while the author was a member (a puppet's), and
+ * counting them made two stores cut different candidates (random world
+ * 5896).  A subject's own epochs are still named by every vote held: R
+ * reads the thief's records beyond the cut, which may leave an honest
+ * voter pending there, and D, where it is active, counts it.  0, or -1
+ * (a read failed). */
+int rekey_replay_standing(store *s, MDB_txn *txn, rekey_replay *rr);
 /* Make d, begun as D(x, ...), read every other candidate Y of R's round
  * (its lowest cut named by two distinct voters among r's votes) up to that
  * cut, and Y's rekey votes beyond it unless two of Y's voters vote from

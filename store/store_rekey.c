@@ -206,9 +206,10 @@ typedef struct {
     size_t nitems, nstale;
     size_t stale_dropped;    /* stale votes past STORE_REKEY_SHOW_MAX, not kept */
     /* the votes about it held (whether taken or not: a vote whose author
-     * is no member in this replay may be taken in a what-if one), and
-     * every membership record of it this replay took, in seq order */
-    struct { proto_id voter; uint32_t gen; uint64_t cut, seq; } *held;
+     * is no member in this replay may be taken in a what-if one; other:
+     * it names this subject as another's candidate, rekey_replay_standing),
+     * and every membership record of it this replay took, in seq order */
+    struct { proto_id voter; uint32_t gen; uint64_t cut, seq; int other; } *held;
     size_t nheld;
     struct { uint64_t seq, ord; uint8_t key[RK_KEY]; } *taken;
     size_t ntaken, captaken;
@@ -834,16 +835,19 @@ int rekey_replay_held(rekey_replay *rr, const proto_id *x, const proto_id *voter
     e->held[e->nheld].gen = gen;
     e->held[e->nheld].cut = cut;
     e->held[e->nheld].seq = seq;
+    e->held[e->nheld].other = 1;   /* until rekey_replay_standing says */
     e->nheld++;
     return 0;
 }
 
-/* Distinct authors of the votes held about e naming (gen, cut). */
-static size_t held_voters(const rk_subj *e, uint32_t gen, uint64_t cut)
+/* Distinct authors of the votes held about e naming (gen, cut); others:
+ * only those that name e as another subject's other candidate
+ * (rekey_replay_standing). */
+static size_t held_voters(const rk_subj *e, uint32_t gen, uint64_t cut, int others)
 {
     size_t n = 0;
     for (size_t i = 0; i < e->nheld; i++) {
-        if (e->held[i].gen != gen || e->held[i].cut != cut)
+        if (e->held[i].gen != gen || e->held[i].cut != cut || (others && !e->held[i].other))
             continue;
         size_t j = 0;
         while (j < i && !(e->held[j].gen == gen && e->held[j].cut == cut &&
@@ -864,15 +868,16 @@ static uint64_t first_beyond(const rk_subj *e, uint64_t cut)
     return UINT64_MAX;
 }
 
-/* e's lowest candidate cut: named for its epoch g(e) by votes of two
- * distinct members held (UINT64_MAX: none). */
+/* e's lowest candidate cut as another subject's other candidate: named
+ * for its epoch g(e) by votes of two distinct authors held that R leaves
+ * no pending or never-admitted author (UINT64_MAX: none). */
 static uint64_t cand_low(const rk_subj *e)
 {
     uint64_t lo = UINT64_MAX;
     for (size_t h = 0; h < e->nheld; h++) {
         uint64_t c = e->held[h].cut;
-        if (e->held[h].gen == e->g && c > e->prev_cut && c < lo &&
-            held_voters(e, e->g, c) >= STORE_REKEY_VOTERS_MIN)
+        if (e->held[h].other && e->held[h].gen == e->g && c > e->prev_cut && c < lo &&
+            held_voters(e, e->g, c, 1) >= STORE_REKEY_VOTERS_MIN)
             lo = c;
     }
     return lo;
@@ -885,7 +890,7 @@ static int cand_clean(const rekey_replay *r, const rk_subj *e, uint64_t c)
 {
     size_t n = 0;
     for (size_t i = 0; i < e->nheld && n < STORE_REKEY_VOTERS_MIN; i++) {
-        if (e->held[i].gen != e->g || e->held[i].cut != c)
+        if (e->held[i].gen != e->g || e->held[i].cut != c || !e->held[i].other)
             continue;
         const rk_subj *v = subj_find(r, &e->held[i].voter);
         if (v && e->held[i].seq > cand_low(v))
@@ -899,17 +904,16 @@ static int cand_clean(const rekey_replay *r, const rk_subj *e, uint64_t c)
     return n >= STORE_REKEY_VOTERS_MIN;
 }
 
-int rekey_replay_prune_held(store *s, MDB_txn *txn, rekey_replay *rr)
+int rekey_replay_standing(store *s, MDB_txn *txn, rekey_replay *rr)
 {
     for (size_t j = 0; j < rr->n; j++) {
         rk_subj *e = &rr->subj[j];
-        size_t o = 0;
         for (size_t h = 0; h < e->nheld; h++) {
-            int st = -1;
-            if (member_status_txn(s, txn, &e->held[h].voter, &st) == 0 && st != STORE_MEMBER_PENDING)
-                e->held[o++] = e->held[h];
+            int st = -1, rc = member_status_txn(s, txn, &e->held[h].voter, &st);
+            if (rc < 0)
+                return -1;
+            e->held[h].other = rc == 0 && st != STORE_MEMBER_PENDING;
         }
-        e->nheld = o;
     }
     return 0;
 }
@@ -954,13 +958,16 @@ int rekey_replay_epoch(const rekey_replay *rr, size_t i, proto_id *x, uint64_t *
     for (size_t j = 0; rr && j < rr->n; j++) {
         const rk_subj *e = &rr->subj[j];
         /* the candidates: each cut named by votes of e's epoch g(X) from
-         * two distinct members or more, whatever their standing here */
+         * two distinct members or more, whatever their standing here (a
+         * pending voter is active in a what-if that leaves out the
+         * thief's records; only as another's candidate do such votes not
+         * count: rekey_replay_standing) */
         for (size_t h = 0; h < e->nheld; h++) {
             uint64_t c = e->held[h].cut;
             size_t p = 0;
             while (p < h && !(e->held[p].gen == e->g && e->held[p].cut == c))
                 p++;
-            if (e->held[h].gen != e->g || c <= e->prev_cut || p < h || held_voters(e, e->g, c) < STORE_REKEY_VOTERS_MIN)
+            if (e->held[h].gen != e->g || c <= e->prev_cut || p < h || held_voters(e, e->g, c, 0) < STORE_REKEY_VOTERS_MIN)
                 continue;
             uint64_t fb = first_beyond(e, c), ob = others_beyond(rr, e);
             if (ob < fb)

@@ -1586,7 +1586,7 @@ static int rekey_decide(store *s, MDB_txn *txn, const mrefs *base)
             rekey_replay_free(rr);
             break;
         }
-        if (replay_once(s, c1, base, rr, 0) || rekey_replay_failed(rr) || rekey_replay_prune_held(s, c1, rr)) {
+        if (replay_once(s, c1, base, rr, 0) || rekey_replay_failed(rr) || rekey_replay_standing(s, c1, rr)) {
             mdb_txn_abort(c1);
             rekey_replay_free(rr);
             break;
