@@ -33,18 +33,9 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 import harness  # noqa: E402
 from ctlclient import Ctl  # noqa: E402
 
+from sync_cpu import threads_cpu  # noqa: E402
+
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
-
-
-def threads_cpu(pid):
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                out[int(tid)] = int(f.read().split()[0])
-        except OSError:
-            pass
-    return out
 
 
 def minflt(pid):

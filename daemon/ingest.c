@@ -428,10 +428,13 @@ static void verify_done(uv_work_t *w, int status)
     proto_record *ret = NULL;
     size_t nret = 0;
     for (size_t i = 0; i < j->n; i++) {
-        if (j->it[i].alt_res == STORE_GAP && j->it[i].keyless && j->it[i].unverified &&
+        if (j->it[i].unverified &&
+            (j->it[i].alt_res == STORE_FORMER || (j->it[i].alt_res == STORE_GAP && j->it[i].keyless)) &&
             ++p->former_unverified > NODE_FORMER_UNVERIFIED_MAX) {
-            /* past its author's log end and signed by no key it may have:
-             * past what an honest relay may hold, as below */
+            /* verified under no key it may have (a former member's beyond
+             * its cut, one past its author's log end after a rekey): past
+             * what an honest relay may hold, taken for the forgery it most
+             * likely is (the connection is closed below) */
             d->counters.verify_failures++;
             if (!bad) {
                 badr = j->r[i];
@@ -446,17 +449,6 @@ static void verify_done(uv_work_t *w, int status)
             d->counters.records_refused[j->it[i].keyless ? RECORD_CHAIN_WAIT : RECORD_REKEY_WAIT]++;
             if (p->state == PEER_ESTABLISHED)
                 defer_rec(g, &j->r[i], STORE_GAP, &avc);
-            continue;
-        }
-        if (j->it[i].alt_res == STORE_FORMER && j->it[i].unverified &&
-            ++p->former_unverified > NODE_FORMER_UNVERIFIED_MAX) {
-            /* past what an honest relay may hold: taken for the forgery it
-             * most likely is (the connection is closed below) */
-            d->counters.verify_failures++;
-            if (!bad) {
-                badr = j->r[i];
-                bad = &badr;
-            }
             continue;
         }
         if (j->it[i].alt_res == STORE_FORMER) {

@@ -1112,6 +1112,24 @@ static void race_orders(const world *w, const size_t *honest, size_t nh, uint64_
     }
 }
 
+/* The members, and the thief's race of world 389: X's old key admits a
+ * puppet P after X's cut v (returned), and X and P vote that A signs with
+ * KA from seq 1 on. */
+static uint64_t race389_base(world *w)
+{
+    found(w);
+    admit_as(w, F, F, 0, X);
+    admit_as(w, F, F, 0, A);
+    note_as(w, X, X, 0, "x1", "1");
+    note_as(w, X, X, 0, "x2", "2");
+    note_as(w, A, A, 0, "a1", "1");
+    uint64_t v = 2;
+    admit_as(w, X, X, v + 1, P);
+    vote_about(w, X, X, v + 2, A, KA, 1);
+    vote_about(w, P, P, 0, A, KA, 1);
+    return v;
+}
+
 /* World 389 of test_rekeyrand: a thief holding X's old key (admission 1)
  * races X's rekey by rekeying the honest voter A first: after X's cut it
  * admits a puppet P, and X and P vote that A signs with KA from a cut
@@ -1122,16 +1140,7 @@ static void voter_race_puppet_beyond_cut(void **state)
 {
     (void)state;
     world w = { 0 };
-    found(&w);
-    admit_as(&w, F, F, 0, X);
-    admit_as(&w, F, F, 0, A);
-    note_as(&w, X, X, 0, "x1", "1");
-    note_as(&w, X, X, 0, "x2", "2");
-    note_as(&w, A, A, 0, "a1", "1");
-    uint64_t v = 2;
-    admit_as(&w, X, X, v + 1, P);
-    vote_about(&w, X, X, v + 2, A, KA, 1);
-    vote_about(&w, P, P, 0, A, KA, 1);
+    uint64_t v = race389_base(&w);
     size_t honest[2];
     honest[0] = vote(&w, A, K, v, 0);
     honest[1] = vote(&w, F, K, v, 0);
@@ -1536,17 +1545,8 @@ static void retired_run_beyond_log_end(void **state)
 {
     (void)state;
     world w = { 0 };
-    found(&w);
-    admit_as(&w, F, F, 0, X);
-    admit_as(&w, F, F, 0, A);
-    note_as(&w, X, X, 0, "x1", "1");
-    note_as(&w, X, X, 0, "x2", "2");
-    note_as(&w, A, A, 0, "a1", "1");
-    uint64_t v = 2;
+    uint64_t v = race389_base(&w);
     size_t fv = vote(&w, F, K, v, 0);
-    admit_as(&w, X, X, v + 1, P);
-    vote_about(&w, X, X, v + 2, A, KA, 1);
-    vote_about(&w, P, P, 0, A, KA, 1);
     size_t a2 = note_as(&w, A, A, 0, "a2", "2");
     size_t a3 = vote(&w, A, K, v, 0);
     size_t o[WMAX], n = 0;
