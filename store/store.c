@@ -222,7 +222,6 @@ void store_close(store *s)
     cache_clear(s);
     admit_memo_free(s);
     rekey_memo_free(s);
-    free(s->rj);
     member_closure_drop(s);
     mdb_env_close(s->env);
     if (s->statm >= 0)

@@ -660,40 +660,6 @@ int apart_other_valid_txn(store *s, MDB_txn *txn, const proto_id *author, uint64
     return found;
 }
 
-int rejudge_note(store *s, const proto_id *author, uint64_t seq)
-{
-    for (size_t i = 0; i < s->nrj; i++)
-        if (!memcmp(&s->rj[i].author, author, 32)) {
-            if (seq < s->rj[i].seq)
-                s->rj[i].seq = seq;
-            return 0;
-        }
-    if (s->nrj == s->caprj) {
-        size_t nc = s->caprj ? s->caprj * 2 : 4;
-        void *nv = realloc(s->rj, nc * sizeof *s->rj);
-        if (!nv)
-            return -1;
-        s->rj = nv;
-        s->caprj = nc;
-    }
-    s->rj[s->nrj].author = *author;
-    s->rj[s->nrj++].seq = seq;
-    return 0;
-}
-
-int rejudge_pending_txn(store *s, MDB_txn *txn)
-{
-    int ret = 0;
-    for (size_t i = 0; i < s->nrj && !ret; i++) {
-        int ch = 0;
-        ret = log_rejudge_author_txn(s, txn, &s->rj[i].author, s->rj[i].seq, NULL, NULL, &ch);
-        if (ch)
-            s->member_dirty = 1;   /* the derivation reads the versions again */
-    }
-    s->nrj = 0;
-    return ret;
-}
-
 uint64_t store_log_rewrites(store *s)
 {
     return s->log_rewrites;

@@ -462,6 +462,19 @@ static int run_membership(void *arg, const proto_record *r, const proto_id *hash
     return (kd->flags & KIND_F_MEMBERSHIP) && kd->id != KIND_GENESIS;
 }
 
+/* Derive again (member_dirty) when the dense run apart right after r
+ * holds a membership record: r filling the hole before it makes the
+ * derivation read it.  0, or -1. */
+static int run_after_derives(store *s, MDB_txn *txn, const proto_record *r)
+{
+    int m = apart_run_txn(s, txn, &r->author, r->seq + 1, STORE_FORMER_APART_SEQS, run_membership, NULL);
+    if (m < 0)
+        return -1;
+    if (m)
+        s->member_dirty = 1;
+    return 0;
+}
+
 /* The derivation reads the dense run of records apart after a former
  * member's log (collect_apart).  A record of it that fills the hole before
  * such a run — into the log (up to its cut) or apart itself (beyond it) —
@@ -475,12 +488,7 @@ static int fill_before_apart(store *s, MDB_txn *txn, const proto_record *r)
 {
     if (s->member_dirty || !apart_any_txn(s, txn) || is_member_txn(s, txn, &r->author))
         return 0;
-    int m = apart_run_txn(s, txn, &r->author, r->seq + 1, STORE_FORMER_APART_SEQS, run_membership, NULL);
-    if (m < 0)
-        return -1;
-    if (m)
-        s->member_dirty = 1;
-    return 0;
+    return run_after_derives(s, txn, r);
 }
 
 /* Apply one checked and verified record inside txn (bm: the batch's memo,
@@ -735,21 +743,32 @@ static int apply_txn(store *s, MDB_txn *txn, const proto_record *r, const store_
     author_changed(s, &r->author);   /* its vector entry moved */
     if (fill_before_apart(s, txn, r))
         return -1;
+    if (run) {
+        bm->have = r->seq;
+        memcpy(bm->chain, chain, 32);
+        bm->chain_valid = 1;
+    }
     /* Another version of this seq, valid here, waits apart (a retired
      * key's record kept past the log's end, its rekey since undone): the
      * log takes the lowest hash and the others are fork evidence, as a
      * re-judge and a fork's arrival leave them, or a store that held the
      * two in the other order holds other versions where (random worlds
-     * 386, 770).  Judged right after this record (the caller). */
-    {
-        int other = apart_other_valid_txn(s, txn, &r->author, r->seq, &h);
-        if (other < 0 || (other && rejudge_note(s, &r->author, r->seq)))
+     * 386, 770).  Judged now, so the batch's later records are checked
+     * against the log a store taking them in the next batch holds; the
+     * batch's memo is read again. */
+    int other = apart_other_valid_txn(s, txn, &r->author, r->seq, &h);
+    if (other < 0)
+        return -1;
+    if (other) {
+        int ch = 0;
+        if (bm) {
+            memo_close(bm);
+            memset(bm, 0, sizeof *bm);
+        }
+        if (log_rejudge_author_txn(s, txn, &r->author, r->seq, NULL, NULL, &ch))
             return -1;
-    }
-    if (run) {
-        bm->have = r->seq;
-        memcpy(bm->chain, chain, 32);
-        bm->chain_valid = 1;
+        if (ch)
+            s->member_dirty = 1;   /* the derivation reads the versions again */
     }
     return STORE_NEW;
 }
@@ -810,12 +829,8 @@ static int retired_txn(store *s, MDB_txn *txn, const proto_record *r, batch_memo
      * it), as fill_before_apart does for a former member's */
     if (kind_has(r->kind, KIND_F_MEMBERSHIP)) {
         s->member_dirty = 1;
-    } else if (!s->member_dirty) {
-        int m = apart_run_txn(s, txn, &r->author, r->seq + 1, STORE_FORMER_APART_SEQS, run_membership, NULL);
-        if (m < 0)
-            return -1;
-        if (m)
-            s->member_dirty = 1;
+    } else if (!s->member_dirty && run_after_derives(s, txn, r)) {
+        return -1;
     }
     return STORE_FORMER;
 }
@@ -839,7 +854,6 @@ static int apply_batch(store *s, const proto_record *recs, const store_pre *pre,
     s->member_dirty = 0;
     s->rk_moved_n = 0;
     s->rk_moved_all = 0;
-    s->nrj = 0;
     member_closure_begin(s, txn);
     for (size_t i = 0; i < n; i++) {
         /* a record before this one marked the membership for a replay: do
@@ -858,15 +872,6 @@ static int apply_batch(store *s, const proto_record *recs, const store_pre *pre,
         }
         r = r ? -1 : retired ? retired_txn(s, txn, &recs[i], &bm)
                              : apply_txn(s, txn, &recs[i], pre ? &pre[i] : NULL, rules, &bm, NULL, 0);
-        if (r >= 0 && s->nrj) {
-            /* the log just taken is judged again now, so the records after
-             * it in the batch are checked against the log a store taking
-             * them in the next batch holds; the memo is read again */
-            memo_close(&bm);
-            memset(&bm, 0, sizeof bm);
-            if (rejudge_pending_txn(s, txn))
-                r = -1;
-        }
         if (r < 0) {
             memo_close(&bm);
             mdb_txn_abort(txn);
@@ -1081,9 +1086,8 @@ int store_write_many(store *s, EVP_PKEY *priv, store_write_item *items, size_t n
     s->member_dirty = 0;
     s->rk_moved_n = 0;
     s->rk_moved_all = 0;
-    s->nrj = 0;
     for (size_t i = 0; i < n; i++) {
-        if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen) || rejudge_pending_txn(s, txn)) {
+        if (member_settle_txn(s, txn) || apply_own(s, txn, &items[i], err, errlen)) {
             mdb_txn_abort(txn);
             cache_clear(s);
             for (size_t k = 0; k < n; k++) {

@@ -108,11 +108,6 @@ struct store {
     proto_id rk_moved[STORE_REKEY_DECISIONS_MAX];
     size_t rk_moved_n;
     int rk_moved_all;   /* more than fit */
-    /* logs this write transaction appended a version to at a seq where
-     * another valid version waits apart (apart_other_valid_txn): judged
-     * again from there right after that record (rejudge_pending_txn) */
-    struct { proto_id author; uint64_t seq; } *rj;
-    size_t nrj, caprj;
     /* Changes of authors, for records that wait on them (store_changed):
      * how many there were, the ids of the last CHG_RING, and the count at
      * the last change that may have touched anyone (chg_all), and the
@@ -605,12 +600,6 @@ int log_rejudge_author_txn(store *s, MDB_txn *txn, const proto_id *author, uint6
  * at seq, is not what a re-judge leaves (the lowest valid hash in the
  * log, the other valid versions fork evidence).  1, 0, or -1. */
 int apart_other_valid_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *h);
-/* Note (author, seq) for rejudge_pending_txn: 0, or -1 out of memory. */
-int rejudge_note(store *s, const proto_id *author, uint64_t seq);
-/* Judge again from its seq each log noted in this transaction; a log that
- * changed makes the membership derive again (member_dirty).  Clears the
- * notes.  0 or -1. */
-int rejudge_pending_txn(store *s, MDB_txn *txn);
 /* A record about to be appended to the log at seq, or found a duplicate:
  * drop its copy apart, if any (apply_txn).  0 or -1. */
 int apart_taken_txn(store *s, MDB_txn *txn, const proto_id *author, uint64_t seq, const proto_id *hash);
